@@ -1,0 +1,52 @@
+"""User-facing errors: the CLI prints them on one line and exits with status 2, never a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class WattprintError(Exception):
+    """A mistake in the user's input or environment that wattprint can explain in one line."""
+
+    exit_code = 2
+
+
+class UnknownNameError(WattprintError, LookupError):
+    """A name (GPU, region, preset, run id ...) that is not in the catalogue; lists the closest valid names."""
+
+    def __init__(self, kind: str, name: str, candidates: Iterable[str], hint: str = "") -> None:
+        self.kind = kind
+        self.name = name
+        self.suggestions = closest_names(name, candidates)
+        msg = f"unknown {kind} {name!r}"
+        if self.suggestions:
+            msg += "; closest valid names: " + ", ".join(self.suggestions)
+        if hint:
+            msg += f" ({hint})"
+        super().__init__(msg)
+
+
+class InputConflictError(WattprintError, ValueError):
+    """Inputs that are impossible (negative, NaN) or contradict each other."""
+
+
+def normalise_name(text: str) -> str:
+    """Lower-case, drop punctuation and spaces: 'NVIDIA A100-SXM4 80GB' -> 'nvidiaa100sxm480gb'."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def closest_names(name: str, candidates: Iterable[str], n: int = 5) -> list[str]:
+    """Closest candidates by substring match first, then by similarity of their normalised forms."""
+    cands = list(dict.fromkeys(candidates))
+    key = normalise_name(name)
+    by_norm: dict[str, str] = {}
+    for c in cands:
+        by_norm.setdefault(normalise_name(c), c)
+    picked: list[str] = []
+    if key:
+        picked = [c for c in cands if key in normalise_name(c)][:n]
+    for m in difflib.get_close_matches(key, list(by_norm), n=n, cutoff=0.4):
+        if by_norm[m] not in picked:
+            picked.append(by_norm[m])
+    return picked[:n]

@@ -1,0 +1,273 @@
+"""The footprint model: energy per component -> facility energy -> operational CO2e, plus embodied.
+
+One model for measured and predicted work. Each step is a small function with its units::
+
+    IT energy (kWh, per component, before PUE)
+      x PUE                                  -> facility energy ``energy_kwh``
+      x grid intensity (gCO2e/kWh) / 1000    -> operational CO2e (kg, location-based)
+    + units x kgCO2e/unit x hours used / lifetime hours -> embodied CO2e (kg)
+    = total CO2e (kg)
+
+    >>> fp = Footprint(energy_by_component={"gpu": ComponentEnergy(Range.exact(10), "given")},
+    ...                pue=Range.exact(1.2), intensity=Intensity.fixed(400))
+    >>> round(fp.operational_co2e_kg.value, 3)
+    4.8
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .quantities import Range
+
+Basis = Literal["measured", "modelled", "given"]
+HOURS_PER_YEAR = 24 * 365.25  # calendar arithmetic, not a data constant
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """One input that was assumed or resolved, with where its number comes from."""
+
+    what: str
+    value: str
+    source: str = ""
+    note: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        d = {"what": self.what, "value": self.value, "source": self.source}
+        if self.note:
+            d["note"] = self.note
+        return d
+
+    def __str__(self) -> str:
+        s = f"{self.what}: {self.value}"
+        if self.note:
+            s += f" — {self.note}"
+        if self.source:
+            s += f" [{self.source}]"
+        return s
+
+
+@dataclass(frozen=True)
+class Intensity:
+    """Grid carbon intensity of the electricity used, in gCO2e/kWh, with its basis and source.
+
+    ``basis`` names what the factor counts (e.g. "lifecycle, average" or "direct combustion,
+    average"); sources differ in basis, so it always travels with the number.
+    """
+
+    g_per_kwh: Range
+    location: str = "given"
+    basis: str = "unspecified"
+    year: int | None = None
+    source: str = "given by the user"
+
+    @classmethod
+    def fixed(cls, g_per_kwh: float, location: str = "given", source: str = "given by the user") -> Intensity:
+        return cls(Range.exact(g_per_kwh), location=location, source=source)
+
+    def assumption(self) -> Assumption:
+        year = f", {self.year}" if self.year else ""
+        return Assumption(
+            "grid carbon intensity",
+            f"{self.g_per_kwh:.4g} gCO2e/kWh ({self.location}{year}; {self.basis})",
+            self.source,
+        )
+
+
+@dataclass(frozen=True)
+class ComponentEnergy:
+    """IT energy of one component (before PUE), in kWh, and how it was obtained."""
+
+    kwh: Range
+    basis: Basis
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.kwh.as_fields("kwh"), "basis": self.basis}
+
+
+# -- the steps of the model, each a small function with units ---------------------------------
+def facility_energy_kwh(it_energy_kwh: Range, pue: Range) -> Range:
+    """Facility energy (kWh) = IT energy (kWh) x PUE (dimensionless, >= 1)."""
+    return it_energy_kwh * pue
+
+
+def operational_co2e_kg(facility_kwh: Range, intensity_g_per_kwh: Range) -> Range:
+    """Operational emissions (kgCO2e) = facility energy (kWh) x intensity (gCO2e/kWh) / 1000."""
+    return facility_kwh * intensity_g_per_kwh / 1000.0
+
+
+def amortised_embodied_kg(
+    units: float, kg_per_unit: Range, hours_used: Range, lifetime_years: Range
+) -> Range:
+    """Embodied emissions charged to a job (kgCO2e).
+
+    units x manufacturing kgCO2e per unit x (hours the units were used / service lifetime in hours).
+    """
+    return kg_per_unit * units * hours_used / (lifetime_years * HOURS_PER_YEAR)
+
+
+@dataclass
+class Footprint:
+    """Energy and emissions of one piece of work, measured or predicted, with ranges and assumptions.
+
+    ``energy_by_component`` holds IT energy before PUE (``gpu``/``accelerator``, ``cpu``, ``ram``,
+    ``other``). ``energy_kwh`` is facility energy (IT x PUE), the figure emissions are computed from.
+    """
+
+    energy_by_component: dict[str, ComponentEnergy]
+    pue: Range
+    intensity: Intensity
+    embodied_co2e_kg: Range = field(default_factory=lambda: Range.exact(0.0))
+    assumptions: list[Assumption] = field(default_factory=list)
+    kind: str = "estimate"
+    chip_hours: Range | None = None
+    wall_time_h: Range | None = None
+    market_intensity_g_per_kwh: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.pue.low < 1.0:
+            from .errors import InputConflictError
+
+            raise InputConflictError(f"PUE must be >= 1 (it is facility energy / IT energy), got {self.pue}")
+
+    # -- derived figures ---------------------------------------------------------------------
+    @property
+    def it_energy_kwh(self) -> Range:
+        out = Range.exact(0.0)
+        for c in self.energy_by_component.values():
+            out = out + c.kwh
+        return out
+
+    @property
+    def energy_kwh(self) -> Range:
+        return facility_energy_kwh(self.it_energy_kwh, self.pue)
+
+    @property
+    def operational_co2e_kg(self) -> Range:
+        return operational_co2e_kg(self.energy_kwh, self.intensity.g_per_kwh)
+
+    @property
+    def market_based_co2e_kg(self) -> float | None:
+        if self.market_intensity_g_per_kwh is None:
+            return None
+        return self.energy_kwh.value * self.market_intensity_g_per_kwh / 1000.0
+
+    @property
+    def total_co2e_kg(self) -> Range:
+        return self.operational_co2e_kg + self.embodied_co2e_kg
+
+    def equivalents(self) -> list[dict[str, Any]]:
+        """The total expressed in everyday terms (km by car, flights, phone charges ...), sourced."""
+        from .data import equivalence_factors
+
+        out = []
+        kg = self.total_co2e_kg
+        for f in equivalence_factors():
+            out.append(
+                {
+                    "name": f.name,
+                    "unit": f.unit,
+                    **(kg / f.kg_co2e_per_unit).as_fields("amount"),
+                    "source": f.source,
+                }
+            )
+        return out
+
+    # -- output ------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Flat JSON-ready dict; every figure has ``<name>_low`` and ``<name>_high`` beside it."""
+        d: dict[str, Any] = {"kind": self.kind}
+        d.update(self.energy_kwh.as_fields("energy_kwh"))
+        d.update(self.it_energy_kwh.as_fields("it_energy_kwh"))
+        d["energy_by_component_kwh"] = {k: c.to_dict() for k, c in self.energy_by_component.items()}
+        d.update(self.pue.as_fields("pue"))
+        d.update(self.intensity.g_per_kwh.as_fields("intensity_g_per_kwh"))
+        d["intensity_basis"] = self.intensity.basis
+        d["location"] = self.intensity.location
+        if self.chip_hours is not None:
+            d.update(self.chip_hours.as_fields("chip_hours"))
+        if self.wall_time_h is not None:
+            d.update(self.wall_time_h.as_fields("wall_time_h"))
+        d.update(self.operational_co2e_kg.as_fields("operational_co2e_kg"))
+        d.update(self.embodied_co2e_kg.as_fields("embodied_co2e_kg"))
+        d.update(self.total_co2e_kg.as_fields("total_co2e_kg"))
+        if self.market_based_co2e_kg is not None:
+            d["market_based_co2e_kg"] = self.market_based_co2e_kg
+        for k, v in self.details.items():
+            if isinstance(v, Range):
+                d.update(v.as_fields(k))
+            else:
+                d[k] = v
+        d["assumptions"] = [a.to_dict() for a in self.assumptions]
+        return d
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
+
+    def table(self, title: str = "") -> str:
+        """A plain-text table for the terminal."""
+        rows: list[tuple[str, str]] = []
+        if self.wall_time_h is not None:
+            rows.append(("wall time", _fmt(self.wall_time_h, "h")))
+        if self.chip_hours is not None:
+            rows.append(("chip-hours", _fmt(self.chip_hours, "h")))
+        for name, comp in self.energy_by_component.items():
+            rows.append((f"  {name} energy (IT, {comp.basis})", _fmt_energy(comp.kwh)))
+        rows.append(("IT energy", _fmt_energy(self.it_energy_kwh)))
+        rows.append(("PUE", format(self.pue, ".3g")))
+        rows.append(("facility energy", _fmt_energy(self.energy_kwh)))
+        rows.append(("grid intensity", _fmt(self.intensity.g_per_kwh, "gCO2e/kWh")))
+        rows.append(("operational CO2e", _fmt_mass(self.operational_co2e_kg)))
+        rows.append(("embodied CO2e", _fmt_mass(self.embodied_co2e_kg)))
+        rows.append(("total CO2e", _fmt_mass(self.total_co2e_kg)))
+        if self.market_based_co2e_kg is not None:
+            rows.append(("market-based CO2e", _fmt_mass(Range.exact(self.market_based_co2e_kg))))
+        for k, v in self.details.items():
+            if isinstance(v, Range):
+                rows.append((k.replace("_", " "), format(v, ".4g")))
+        width = max(len(r[0]) for r in rows)
+        lines = [title] if title else []
+        lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
+        if self.assumptions:
+            lines.append("  assumptions:")
+            lines += [f"    - {a}" for a in self.assumptions]
+        return "\n".join(lines)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, Range):
+        return o.to_dict()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _fmt(r: Range, unit: str) -> str:
+    return f"{r:.4g} {unit}"
+
+
+def _fmt_energy(kwh: Range) -> str:
+    """Pick kWh / MWh / GWh so the central value reads well."""
+    v = abs(kwh.value)
+    for unit, div in (("GWh", 1e6), ("MWh", 1e3)):
+        if v >= div:
+            return _fmt(kwh / div, unit)
+    if v < 1e-3 and v > 0:
+        return _fmt(kwh * 1000.0, "Wh")
+    return _fmt(kwh, "kWh")
+
+
+def _fmt_mass(kg: Range) -> str:
+    v = abs(kg.value)
+    if v >= 1000:
+        return _fmt(kg / 1000.0, "tCO2e")
+    if 0 < v < 1e-3:
+        return _fmt(kg * 1000.0, "gCO2e")
+    return _fmt(kg, "kgCO2e")
+
+
+def is_finite_positive(x: float) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0

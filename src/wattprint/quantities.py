@@ -1,0 +1,146 @@
+"""A number with a low-high range that flows through arithmetic.
+
+Every figure wattprint reports is a :class:`Range`: a central value plus the bounds that follow from
+the ranges of the assumed inputs. Arithmetic is interval arithmetic, so the bounds are worst-case
+(all inputs at their extremes together), which is what a reader needs to trust a "no more than".
+
+    >>> Range(2.0, 1.5, 3.0) * 10
+    Range(value=20.0, low=15.0, high=30.0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+Number = int | float
+
+
+@dataclass(frozen=True)
+class Range:
+    """A central ``value`` with ``low <= value <= high``; an exact number has low == value == high."""
+
+    value: float
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        for x in (self.value, self.low, self.high):
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x):
+                raise ValueError(f"Range bounds must be numbers, got {x!r}")
+        if not (self.low <= self.value <= self.high):
+            # tolerate float noise from arithmetic on equal bounds
+            eps = 1e-12 * max(1.0, abs(self.value))
+            if self.low - eps <= self.value <= self.high + eps:
+                object.__setattr__(self, "low", min(self.low, self.value))
+                object.__setattr__(self, "high", max(self.high, self.value))
+            else:
+                raise ValueError(f"Range needs low <= value <= high, got {self.low}, {self.value}, {self.high}")
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def exact(cls, value: Number) -> Range:
+        """A number known exactly (given by the user or measured)."""
+        return cls(float(value), float(value), float(value))
+
+    @classmethod
+    def of(cls, x: Range | Number) -> Range:
+        """Coerce a plain number to an exact Range; pass a Range through."""
+        return x if isinstance(x, Range) else cls.exact(x)
+
+    @classmethod
+    def relative(cls, value: Number, low_factor: float, high_factor: float) -> Range:
+        """``value`` with bounds at ``value * low_factor`` and ``value * high_factor``."""
+        v = float(value)
+        return cls(v, v * low_factor, v * high_factor)
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def is_exact(self) -> bool:
+        return self.low == self.high
+
+    def contains(self, x: Number) -> bool:
+        return self.low <= x <= self.high
+
+    def width_factor(self) -> float:
+        """high / low: how many-fold the range spans (inf when low is 0)."""
+        return math.inf if self.low <= 0 else self.high / self.low
+
+    # -- arithmetic (interval) -----------------------------------------------------------------
+    def __add__(self, other: Range | Number) -> Range:
+        o = Range.of(other)
+        return Range(self.value + o.value, self.low + o.low, self.high + o.high)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Range | Number) -> Range:
+        o = Range.of(other)
+        return Range(self.value - o.value, self.low - o.high, self.high - o.low)
+
+    def __rsub__(self, other: Range | Number) -> Range:
+        return Range.of(other) - self
+
+    def __mul__(self, other: Range | Number) -> Range:
+        o = Range.of(other)
+        corners = (self.low * o.low, self.low * o.high, self.high * o.low, self.high * o.high)
+        return Range(self.value * o.value, min(corners), max(corners))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Range | Number) -> Range:
+        o = Range.of(other)
+        if o.low <= 0 <= o.high:
+            raise ZeroDivisionError("division by a range that contains zero")
+        return self * Range(1.0 / o.value, 1.0 / o.high, 1.0 / o.low)
+
+    def __rtruediv__(self, other: Range | Number) -> Range:
+        return Range.of(other) / self
+
+    def scale(self, factor: float) -> Range:
+        return self * factor
+
+    def round(self, digits: int = 6) -> Range:
+        return Range(round(self.value, digits), round(self.low, digits), round(self.high, digits))
+
+    # -- output -------------------------------------------------------------------------------
+    def as_fields(self, name: str) -> dict[str, float]:
+        """``{name: value, name_low: low, name_high: high}`` for flat JSON output."""
+        return {name: self.value, f"{name}_low": self.low, f"{name}_high": self.high}
+
+    def to_dict(self) -> dict[str, float]:
+        return {"value": self.value, "low": self.low, "high": self.high}
+
+    def __format__(self, spec: str) -> str:
+        if self.is_exact:
+            return format(self.value, spec)
+        return f"{format(self.value, spec)} ({format(self.low, spec)}–{format(self.high, spec)})"
+
+    def __str__(self) -> str:
+        return format(self, ".4g")
+
+
+def total(ranges: list[Range]) -> Range:
+    """Sum of ranges (exact zero for an empty list)."""
+    out = Range.exact(0.0)
+    for r in ranges:
+        out = out + r
+    return out
+
+
+def parse_count(text: str) -> float:
+    """Parse an absolute count as users write it: ``7e9``, ``7000000000``, ``7B``, ``1.4T``, ``70M``.
+
+    >>> parse_count("1.4T")
+    1400000000000.0
+    """
+    s = text.strip().replace("_", "").replace(",", "")
+    suffixes = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}
+    mult = 1.0
+    if s and s[-1] in suffixes:
+        mult = suffixes[s[-1]]
+        s = s[:-1]
+    try:
+        value = float(s) * mult
+    except ValueError:
+        raise ValueError(f"not a number: {text!r} (write e.g. 7e9, 7000000000, 7B or 1.4T)") from None
+    return value
