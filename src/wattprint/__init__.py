@@ -9,8 +9,6 @@ Importing the package is cheap: data tables, devices and integrations load on fi
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 
 # public name -> module that defines it (imported lazily, PEP 562)
@@ -27,7 +25,7 @@ _LAZY = {
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'wattprint' has no attribute {name!r}")
