@@ -1,0 +1,264 @@
+"""The Hugging Face model-card ``co2_eq_emissions`` metadata block, built from a :class:`Footprint`.
+
+The Hub's spec (https://huggingface.co/docs/hub/model-cards-co2) puts this in the YAML front matter of
+the model's ``README.md``::
+
+    ---
+    co2_eq_emissions:
+      emissions: 123.4            # grams of CO2e (number)
+      source: "wattprint"
+      training_type: "fine-tuning"  # or "pre-training"
+      geographical_location: "France"
+      hardware_used: "8 x NVIDIA A100-SXM4-80GB"
+    ---
+
+``emissions`` is the operational, location-based figure (facility energy x grid intensity), in grams.
+Embodied emissions are not part of the Hub's field; they stay in wattprint's own report.
+
+Framework-free and without PyYAML: the block is written as YAML that is also valid JSON scalars, and
+merged into an existing front matter line by line, so every other key (and its formatting and comments)
+is kept byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..footprint import Footprint
+
+KEY = "co2_eq_emissions"
+SOURCE = "wattprint"
+GRAMS_PER_KG = 1000.0
+FIELD_ORDER = ("emissions", "source", "training_type", "geographical_location", "hardware_used")
+_FENCE = "---"
+# intensity.location values that do not name a place
+_NOT_A_PLACE = {"", "given", "unknown", "none"}
+_TOP_LEVEL_KEY = re.compile(r"^([A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')\s*:")
+
+
+def co2_eq_emissions(
+    footprint: Footprint,
+    *,
+    training_type: str | None = None,
+    geographical_location: str | None = None,
+    hardware_used: str | None = None,
+    source: str = SOURCE,
+) -> dict[str, Any]:
+    """The ``co2_eq_emissions`` dict for a footprint.
+
+    ``emissions`` = the footprint's operational (location-based) CO2e in kg x 1000, i.e. grams.
+    ``geographical_location`` defaults to the location the grid intensity was taken for (its readable
+    name where wattprint knows it). Fields that are unknown are left out rather than guessed.
+    """
+    block: dict[str, Any] = {
+        "emissions": footprint.operational_co2e_kg.value * GRAMS_PER_KG,
+        "source": source,
+    }
+    if training_type:
+        block["training_type"] = training_type
+    location = geographical_location or _location_name(footprint.intensity.location)
+    if location:
+        block["geographical_location"] = location
+    if hardware_used:
+        block["hardware_used"] = hardware_used
+    return block
+
+
+def _location_name(key: str | None) -> str | None:
+    """A readable place name for an intensity location key ("FRA" -> "France"); the key if unknown."""
+    if key is None or key.strip().lower() in _NOT_A_PLACE:
+        return None
+    try:
+        from ..intensity import resolve_location
+
+        return str(resolve_location(key).name)
+    except Exception:  # unknown key or data module absent: the key itself is still the best description
+        return key
+
+
+# -- hardware description ---------------------------------------------------------------------------
+def describe_hardware(
+    accelerators: list[str] | None = None,
+    cpu_model: str | None = None,
+    cpu_cores: int | None = None,
+) -> str | None:
+    """A short "how much and what kind" string, as the Hub asks: "8 x NVIDIA A100-SXM4-80GB".
+
+    ``accelerators`` lists one name per device used (all processes of the job); identical names are
+    counted. Without accelerators the CPU is described instead ("Intel(R) Xeon(R) ... (2 CPU cores)").
+    """
+    if accelerators:
+        counts: dict[str, int] = {}
+        for name in accelerators:
+            counts[name] = counts.get(name, 0) + 1
+        return ", ".join(f"{n} x {name}" for name, n in counts.items())
+    cpu = cpu_model or cpu_model_name()
+    if cpu is None:
+        return None
+    return f"{cpu} ({cpu_cores} CPU cores)" if cpu_cores else f"{cpu} (CPU)"
+
+
+def cpu_model_name(cpuinfo: str = "/proc/cpuinfo") -> str | None:
+    """The CPU's model name from ``/proc/cpuinfo`` (Linux), else :func:`platform.processor`, else None."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or None
+
+
+# -- YAML front matter --------------------------------------------------------------------------------
+def render_block(block: Mapping[str, Any], key: str = KEY) -> str:
+    """The block as YAML lines (a mapping under ``key``); strings double-quoted (JSON escapes are YAML)."""
+    lines = [f"{key}:"]
+    ordered = [k for k in FIELD_ORDER if k in block] + [k for k in block if k not in FIELD_ORDER]
+    for k in ordered:
+        lines.append(f"  {k}: {_scalar(block[k])}")
+    return "\n".join(lines) + "\n"
+
+
+def _scalar(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return json.dumps(v)
+    if isinstance(v, (int, float)):
+        # repr keeps full precision; YAML reads 1e-05 as a string, so always write a decimal point
+        text = repr(float(v)) if isinstance(v, float) else str(v)
+        if "e" in text and "." not in text.split("e")[0]:
+            mantissa, exp = text.split("e")
+            text = f"{mantissa}.0e{exp}"
+        return text
+    return json.dumps(str(v), ensure_ascii=False)
+
+
+def split_front_matter(text: str) -> tuple[str | None, str]:
+    """(front matter without its ``---`` fences, rest of the document); (None, text) if there is none."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip("\r\n").rstrip() != _FENCE:
+        return None, text
+    for i in range(1, len(lines)):
+        if lines[i].rstrip("\r\n").rstrip() == _FENCE:
+            return "".join(lines[1:i]), "".join(lines[i + 1 :])
+    return None, text  # an opening fence without a closing one is not front matter
+
+
+def merge_front_matter(front: str, block: Mapping[str, Any], key: str = KEY) -> str:
+    """Replace (or append) the top-level ``key`` in YAML front matter text, keeping every other line."""
+    rendered = render_block(block, key)
+    lines = front.splitlines(keepends=True)
+    start = None
+    for i, line in enumerate(lines):
+        m = _TOP_LEVEL_KEY.match(line)
+        if m and m.group(1).strip("\"'") == key:
+            start = i
+            break
+    if start is None:
+        if front and not front.endswith("\n"):
+            front += "\n"
+        return front + rendered
+    end = start + 1
+    # the old value runs over indented, blank and comment lines (and "- " items, which YAML allows at column 0)
+    while end < len(lines) and (lines[end][:1] in (" ", "\t", "\n", "\r", "#") or lines[end].startswith("- ")):
+        end += 1
+    # trailing blank/comment lines belong to what follows, not to the replaced value
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        end -= 1
+    return "".join(lines[:start]) + rendered + "".join(lines[end:])
+
+
+def update_readme_text(text: str, block: Mapping[str, Any], body: str = "") -> str:
+    """A README's text with the block merged into its front matter (which is created if absent)."""
+    front, rest = split_front_matter(text)
+    if front is None:
+        rest = text or body
+        front = ""
+        sep = "\n" if rest and not rest.startswith("\n") else ""
+        return f"{_FENCE}\n{merge_front_matter(front, block)}{_FENCE}\n{sep}{rest}"
+    return f"{_FENCE}\n{merge_front_matter(front, block)}{_FENCE}\n{rest}"
+
+
+def write_model_card(path: str | os.PathLike[str], block: Mapping[str, Any], body: str | None = None) -> Path:
+    """Write ``block`` into the front matter of the model card at ``path`` (a README.md or its folder).
+
+    An existing README keeps all its other metadata and its text; a missing one is created with the
+    front matter and ``body`` (a short default paragraph if None). Returns the README's path.
+    """
+    p = Path(path)
+    if p.is_dir() or not p.suffix:
+        p = p / "README.md"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    old = p.read_text(encoding="utf-8") if p.exists() else ""
+    default_body = body if body is not None else _default_body(block)
+    new = update_readme_text(old, block, default_body)
+    tmp = p.with_name(p.name + ".wattprint-tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, p)  # atomic: a crash never leaves a half-written model card
+    return p
+
+
+def _default_body(block: Mapping[str, Any]) -> str:
+    grams = block.get("emissions")
+    figure = f" about {grams:.4g} g CO2e (operational, location-based)" if isinstance(grams, (int, float)) else ""
+    return (
+        "## Environmental impact\n\n"
+        f"Training emitted{figure}, measured with [wattprint](https://github.com/wattprint/wattprint).\n"
+    )
+
+
+def read_model_card(path: str | os.PathLike[str], key: str = KEY) -> dict[str, Any] | None:
+    """Read back the ``co2_eq_emissions`` mapping wattprint wrote (a simple one-level YAML mapping)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "README.md"
+    return parse_block(p.read_text(encoding="utf-8"), key)
+
+
+def parse_block(text: str, key: str = KEY) -> dict[str, Any] | None:
+    """Parse a one-level ``key:`` mapping from a README's front matter; None if absent.
+
+    Handles the scalars wattprint writes (numbers, double-quoted strings) plus plain and single-quoted
+    strings; use a real YAML parser for anything more.
+    """
+    front, _ = split_front_matter(text)
+    if front is None:
+        return None
+    lines = front.splitlines()
+    for i, line in enumerate(lines):
+        m = _TOP_LEVEL_KEY.match(line)
+        if not (m and m.group(1).strip("\"'") == key):
+            continue
+        out: dict[str, Any] = {}
+        for sub in lines[i + 1 :]:
+            if not sub[:1].isspace():
+                if sub.strip() and not sub.startswith("#"):
+                    break
+                continue
+            if ":" not in sub or sub.strip().startswith("#"):
+                continue
+            k, v = sub.strip().split(":", 1)
+            out[k.strip()] = _parse_scalar(v.strip())
+        return out
+    return None
+
+
+def _parse_scalar(v: str) -> Any:
+    if v.startswith('"'):
+        return json.loads(v)
+    if v.startswith("'") and v.endswith("'"):
+        return v[1:-1].replace("''", "'")
+    v = v.split(" #", 1)[0].strip()
+    for conv in (int, float):
+        try:
+            return conv(v)
+        except ValueError:
+            pass
+    return v

@@ -1,0 +1,137 @@
+"""Model-card metadata without any ML framework: the block, and merging it into README front matter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wattprint.footprint import ComponentEnergy, Footprint, Intensity
+from wattprint.integrations.modelcard import (
+    co2_eq_emissions,
+    describe_hardware,
+    parse_block,
+    read_model_card,
+    split_front_matter,
+    update_readme_text,
+    write_model_card,
+)
+from wattprint.quantities import Range
+
+
+def _footprint(kwh: float = 2.0, pue: float = 1.5, g_per_kwh: float = 50.0, location: str = "given") -> Footprint:
+    return Footprint(
+        energy_by_component={"gpu": ComponentEnergy(Range(kwh, kwh * 0.9, kwh * 1.1), "measured")},
+        pue=Range.exact(pue),
+        intensity=Intensity.fixed(g_per_kwh, location=location),
+        embodied_co2e_kg=Range.exact(7.0),
+    )
+
+
+def test_block_has_operational_emissions_in_grams_and_no_embodied():
+    fp = _footprint()
+    block = co2_eq_emissions(
+        fp,
+        training_type="fine-tuning",
+        geographical_location="Quebec, Canada",
+        hardware_used="8 x NVIDIA A100-SXM4-80GB",
+    )
+    assert block["emissions"] == pytest.approx(fp.operational_co2e_kg.value * 1000)
+    assert block["emissions"] == pytest.approx(2.0 * 1.5 * 50.0)  # kWh x PUE x g/kWh = g
+    assert block["source"] == "wattprint"
+    assert block["training_type"] == "fine-tuning"
+    assert block["geographical_location"] == "Quebec, Canada"
+    assert block["hardware_used"] == "8 x NVIDIA A100-SXM4-80GB"
+
+
+def test_unknown_fields_are_left_out_not_guessed():
+    block = co2_eq_emissions(_footprint(location="given"))
+    assert set(block) == {"emissions", "source"}
+
+
+def test_location_defaults_to_the_intensity_location():
+    block = co2_eq_emissions(_footprint(location="Atlantis-7"))
+    assert block["geographical_location"] == "Atlantis-7"  # unknown key: kept as is, never dropped silently
+
+
+def test_describe_hardware_counts_identical_devices():
+    assert describe_hardware(["NVIDIA H100 80GB HBM3"] * 8) == "8 x NVIDIA H100 80GB HBM3"
+    assert describe_hardware(["A", "B", "A"]) == "2 x A, 1 x B"
+    assert describe_hardware(None, cpu_model="Some CPU", cpu_cores=4) == "Some CPU (4 CPU cores)"
+
+
+def test_new_readme_is_created_with_front_matter_and_round_trips(tmp_path: Path):
+    block = co2_eq_emissions(_footprint(), training_type="pre-training", hardware_used='1 x "quoted" GPU: ü')
+    p = write_model_card(tmp_path / "model", block)
+    assert p == tmp_path / "model" / "README.md"
+    text = p.read_text()
+    assert text.startswith("---\nco2_eq_emissions:\n")
+    assert "## Environmental impact" in text
+    assert read_model_card(p) == block
+
+
+def test_merge_keeps_other_metadata_and_body_byte_for_byte(tmp_path: Path):
+    original = (
+        "---\n"
+        "license: apache-2.0  # keep this comment\n"
+        "tags:\n"
+        "- text-generation\n"
+        "- wattprint\n"
+        "co2_eq_emissions:\n"
+        "  emissions: 1\n"
+        "  source: codecarbon\n"
+        "\n"
+        "# a comment about the datasets\n"
+        "datasets:\n"
+        "  - wikitext\n"
+        "---\n"
+        "\n"
+        "# My model\n\nSome text with --- inside.\n"
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text(original)
+    block = co2_eq_emissions(_footprint(), training_type="fine-tuning")
+    write_model_card(readme, block)
+    text = readme.read_text()
+    front, body = split_front_matter(text)
+    assert body == "\n# My model\n\nSome text with --- inside.\n"
+    assert front is not None
+    assert front.startswith("license: apache-2.0  # keep this comment\ntags:\n- text-generation\n- wattprint\n")
+    assert front.endswith("\n# a comment about the datasets\ndatasets:\n  - wikitext\n")
+    assert "codecarbon" not in front and front.count("co2_eq_emissions:") == 1
+    assert parse_block(text) == block
+    # writing again is idempotent
+    write_model_card(readme, block)
+    assert readme.read_text() == text
+
+
+def test_readme_without_front_matter_keeps_its_text():
+    out = update_readme_text("# Title\n\nBody\n", {"emissions": 1.5, "source": "wattprint"})
+    assert out == '---\nco2_eq_emissions:\n  emissions: 1.5\n  source: "wattprint"\n---\n\n# Title\n\nBody\n'
+
+
+def test_tiny_emissions_are_written_as_yaml_floats():
+    text = update_readme_text("", {"emissions": 1e-5, "source": "wattprint"})
+    assert "emissions: 1.0e-05" in text  # YAML 1.1 reads "1e-05" as a string
+    assert parse_block(text) == {"emissions": 1e-5, "source": "wattprint"}
+
+
+def test_output_is_valid_yaml_when_a_yaml_parser_is_available(tmp_path: Path):
+    yaml = pytest.importorskip("yaml")
+    readme = tmp_path / "README.md"
+    readme.write_text("---\nlanguage:\n- en\nco2_eq_emissions: {emissions: 3}\nlicense: mit\n---\nbody\n")
+    block = co2_eq_emissions(_footprint(), training_type="fine-tuning", hardware_used="2 x X: y # z")
+    write_model_card(readme, block)
+    front, body = split_front_matter(readme.read_text())
+    assert body == "body\n"
+    meta = yaml.safe_load(front)
+    assert meta == {"language": ["en"], "license": "mit", "co2_eq_emissions": block}
+    assert isinstance(meta["co2_eq_emissions"]["emissions"], float)
+
+
+def test_huggingface_hub_reads_the_block_when_installed(tmp_path: Path):
+    hub = pytest.importorskip("huggingface_hub")
+    block = co2_eq_emissions(_footprint(), training_type="fine-tuning", hardware_used="1 x GPU")
+    p = write_model_card(tmp_path, block)
+    card = hub.ModelCard.load(p)
+    assert card.data.co2_eq_emissions == block
