@@ -1,0 +1,165 @@
+"""``wattprint runs list|show``: read the runs the tracker stored."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+RUN_ID_WIDTH = 24  # characters of a run id shown in the list table (full id in `show` and --json)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("runs", help="list and show stored runs",
+                              description="List and show the runs stored by `wattprint run` and wattprint.track().")
+    p.set_defaults(handler=lambda args: _usage(p))
+    sub = p.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
+
+    lst = sub.add_parser("list", help="stored runs, newest first")
+    _common(lst)
+    lst.add_argument("--project", help="only this project's runs")
+    lst.add_argument("--limit", type=_non_negative_int, help="at most N runs")
+    lst.set_defaults(handler=_list)
+
+    show = sub.add_parser("show", help="one run in full")
+    show.add_argument("run", metavar="RUN", help="run id (a unique prefix is enough)")
+    _common(show)
+    show.set_defaults(handler=_show)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--db", metavar="URL",
+                   help="store: sqlite:///absolute/path.db or a path (default: $WATTPRINT_DB, else "
+                        "$XDG_DATA_HOME/wattprint/wattprint.db, i.e. ~/.local/share/wattprint/wattprint.db)")
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
+    return n
+
+
+def _usage(p: argparse.ArgumentParser) -> int:
+    p.print_help(sys.stderr)
+    return 2
+
+
+def _open(db: str | None) -> Any:
+    """The store, or None when the (default) file does not exist yet: reading never creates one."""
+    from ..storage import db_path, open_store, resolve_db_url
+
+    url = resolve_db_url(db)
+    if not db_path(url).exists():
+        return None
+    return open_store(url, create=False)
+
+
+def _list(args: argparse.Namespace) -> int:
+    store = _open(args.db)
+    runs = [] if store is None else store.list_runs(project=args.project, limit=args.limit)
+    if args.json:
+        _print_json([r.to_dict() for r in runs])
+        return 0
+    if not runs:
+        from ..storage import db_path, resolve_db_url
+
+        print(f"no runs stored in {db_path(resolve_db_url(args.db))}")
+        return 0
+    rows = [("ID", "PROJECT", "STATUS", "STARTED (UTC)", "DURATION", "ENERGY kWh", "CO2e kg")]
+    for r in runs:
+        d = r.to_dict()
+        rows.append((
+            _clip(r.id), r.project, r.status, (d["started_at"] or "")[:19].replace("T", " "),
+            _duration(r.duration_s), _num(d.get("energy_kwh", d.get("it_energy_kwh"))), _num(d.get("total_co2e_kg")),
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from ..errors import UnknownNameError
+    from ..storage import db_path, resolve_db_url
+    from ..storage.records import J_PER_KWH
+
+    store = _open(args.db)
+    if store is None:
+        path = db_path(resolve_db_url(args.db))
+        raise UnknownNameError("run", args.run, [], hint=f"there is no store at {path} yet")
+    run = store.find_run(args.run)
+    d = run.to_dict()
+    if args.json:
+        _print_json(d)
+        return 0
+    rows: list[tuple[str, str]] = [
+        ("run", run.id), ("project", run.project), ("status", run.status),
+        ("started (UTC)", str(d["started_at"])), ("ended (UTC)", str(d["ended_at"] or "-")),
+        ("duration", _duration(run.duration_s)),
+    ]
+    for name, comp in (d.get("energy_by_component_kwh") or {}).items():
+        rows.append((f"  {name} energy (IT, {comp.get('basis', '?')})", _range(comp, "kwh", "kWh")))
+    rows.append(("IT energy", _range(d, "it_energy_kwh", "kWh")))
+    if "pue" in d:
+        rows.append(("PUE", _range(d, "pue", "")))
+    rows.append(("facility energy", _range(d, "energy_kwh", "kWh")))
+    if "intensity_g_per_kwh" in d:
+        rows.append(("grid intensity", _range(d, "intensity_g_per_kwh", "gCO2e/kWh")))
+    for key, label in (("operational_co2e_kg", "operational CO2e"), ("embodied_co2e_kg", "embodied CO2e"),
+                       ("total_co2e_kg", "total CO2e")):
+        if key in d:
+            rows.append((label, _range(d, key, "kg")))
+    if "process_share" in d:
+        rows.append(("process share", json.dumps(d["process_share"]) if isinstance(d["process_share"], dict)
+                     else _num(d["process_share"])))
+    for ph in store.phases(run.id):
+        end = "running" if ph["end_s"] is None else f"{ph['end_s']:.1f}s"
+        kwh = sum(ph["energy_j"].values()) / J_PER_KWH
+        rows.append((f"phase {ph['name']}", f"{ph['start_s']:.1f}s - {end}, {_num(kwh)} kWh IT"))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"  {k.ljust(width)}  {v}")
+    for a in d.get("assumptions") or []:
+        if isinstance(a, dict):
+            print(f"    - {a.get('what')}: {a.get('value')}" + (f" [{a['source']}]" if a.get("source") else ""))
+    if d.get("note"):
+        print(f"  note: {d['note']}")
+    return 0
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def _clip(run_id: str) -> str:
+    return run_id if len(run_id) <= RUN_ID_WIDTH else run_id[: RUN_ID_WIDTH - 2] + ".."
+
+
+def _duration(s: float) -> str:
+    s = max(float(s), 0.0)
+    h, rem = divmod(int(round(s)), 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}"
+
+
+def _num(x: Any) -> str:
+    if not isinstance(x, (int, float)) or isinstance(x, bool) or math.isnan(x):
+        return "-"
+    return f"{x:.4g}"
+
+
+def _range(d: dict[str, Any], key: str, unit: str) -> str:
+    v, lo, hi = d.get(key), d.get(key + "_low"), d.get(key + "_high")
+    text = _num(v)
+    if text == "-":
+        return text
+    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and (lo != v or hi != v):
+        text += f" ({_num(lo)} to {_num(hi)})"
+    return f"{text} {unit}".rstrip()

@@ -1,0 +1,115 @@
+"""Plain records read from and written to a run store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ..errors import WattprintError
+
+J_PER_KWH = 3.6e6  # joules in one kilowatt-hour (definition)
+RUN_STATUSES = ("running", "finished", "interrupted", "failed")
+FINAL_STATUSES = RUN_STATUSES[1:]
+
+
+class StoreError(WattprintError):
+    """The store cannot be used: not a wattprint store, corrupt, newer schema, unreadable."""
+
+
+@dataclass
+class SampleRow:
+    """One persisted sample of a run.
+
+    ``energy_j``: cumulative IT energy per component (J) since the run started, including what
+    earlier segments of a resumed run used; ``power_w``: mean power per component (W) over the
+    interval that ends at this sample; ``elapsed_s``: run time (s) since start, continuing across resumes.
+    """
+
+    t_unix: float
+    elapsed_s: float
+    phase: str | None
+    energy_j: dict[str, float] = field(default_factory=dict)
+    power_w: dict[str, float] = field(default_factory=dict)
+
+
+def iso_utc(t_unix: float | None) -> str | None:
+    """Unix seconds -> ISO 8601 in UTC ("2024-05-01T12:00:00.250000+00:00"); None stays None."""
+    if t_unix is None:
+        return None
+    return datetime.fromtimestamp(t_unix, tz=timezone.utc).isoformat()
+
+
+@dataclass
+class RunRecord:
+    """One run as stored: identity, status, totals so far, and the tracker's last summary."""
+
+    id: str
+    project: str
+    status: str
+    started_at: float  # unix seconds
+    ended_at: float | None  # unix seconds; None while running or after SIGKILL
+    duration_s: float
+    energy_j: dict[str, float]  # cumulative IT energy per component, J
+    meta: dict[str, Any]
+    summary: dict[str, Any]
+
+    @property
+    def it_energy_kwh(self) -> float:
+        """IT energy (kWh, before PUE) from the stored per-component totals."""
+        return sum(self.energy_j.values()) / J_PER_KWH
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: id, project, status, started_at/ended_at (ISO 8601 UTC), duration_s, then the summary.
+
+        If no summary was written (a run killed before its first flush, or a tracker that wrote none),
+        the energy figures come from the stored per-component totals instead.
+        """
+        d: dict[str, Any] = {
+            "id": self.id,
+            "project": self.project,
+            "status": self.status,
+            "started_at": iso_utc(self.started_at),
+            "ended_at": iso_utc(self.ended_at),
+            "duration_s": self.duration_s,
+        }
+        summary = self.summary if "it_energy_kwh" in self.summary else {**self._energy_from_totals(), **self.summary}
+        for k, v in summary.items():
+            d.setdefault(k, v)
+        if self.meta:
+            d.setdefault("meta", self.meta)
+        return d
+
+    def _energy_from_totals(self) -> dict[str, Any]:
+        raw_basis = self.meta.get("basis")
+        basis: dict[str, Any] = raw_basis if isinstance(raw_basis, dict) else {}
+        by_comp = {
+            k: {"kwh": j / J_PER_KWH, "kwh_low": j / J_PER_KWH, "kwh_high": j / J_PER_KWH,
+                "basis": str(basis.get(k, "unknown"))}
+            for k, j in self.energy_j.items()
+        }
+        it = self.it_energy_kwh
+        out: dict[str, Any] = {}
+        pue = _as_bounds(self.meta.get("pue"))
+        if pue is not None:
+            out.update({"energy_kwh": it * pue[0], "energy_kwh_low": it * pue[1], "energy_kwh_high": it * pue[2]})
+        else:
+            out.update({"energy_kwh": None, "energy_kwh_low": None, "energy_kwh_high": None})
+        out.update({"it_energy_kwh": it, "it_energy_kwh_low": it, "it_energy_kwh_high": it})
+        out["energy_by_component_kwh"] = by_comp
+        out["note"] = "no summary was stored for this run; energy is the stored per-component total" + (
+            "" if pue is not None else " (PUE unknown, so facility energy is not given)"
+        )
+        return out
+
+
+def _as_bounds(x: Any) -> tuple[float, float, float] | None:
+    """PUE as stored in meta: a number or {"value","low","high"} -> (value, low, high)."""
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, (int, float)):
+        return float(x), float(x), float(x)
+    if isinstance(x, dict) and isinstance(x.get("value"), (int, float)):
+        v = float(x["value"])
+        return v, float(x.get("low", v)), float(x.get("high", v))
+    return None

@@ -1,0 +1,480 @@
+"""The SQLite run store: crash-safe, shared by several processes, standard library only.
+
+Every write is one short ``BEGIN IMMEDIATE`` transaction in WAL mode (``synchronous=NORMAL``: a
+committed transaction survives the process being killed), so a run killed with SIGKILL reads back
+up to its last persisted sample, and several processes (one per GPU) can write their runs to one
+file at once. Nothing accumulates in memory in a :class:`Store`: the time series lives on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ..errors import InputConflictError, UnknownNameError
+from . import schema
+from .downsample import Member, merge
+from .records import FINAL_STATUSES, RunRecord, SampleRow, StoreError, iso_utc
+from .url import db_path, resolve_db_url
+
+BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction; ours last milliseconds
+DOWNSAMPLE_BATCH_ROWS = 5000  # rows merged per transaction, so other writers never wait long
+SUGGESTION_POOL = 1000  # most recent run ids offered as "closest names" for an unknown id
+REREAD_DELAY_S = 0.05  # a header read racing another process's first commit is retried once after this
+
+_RUN_COLUMNS = "id, project, status, started_at, ended_at, duration_s, energy_j, meta, summary"
+
+
+
+def open_store(url: str | None = None, *, create: bool = True) -> Store:
+    """Open (or create) the store named by ``url`` (see :func:`resolve_db_url`).
+
+    Missing folders are created. Only a missing or empty (0-byte) file becomes a new store; any
+    other file that is not a wattprint store raises :class:`StoreError` naming it, untouched.
+    ``create=False`` raises StoreError instead of creating a missing store.
+    """
+    resolved = resolve_db_url(url)
+    path = db_path(resolved)
+    state = _inspect(path)
+    if state == "missing" and not create:
+        raise StoreError(f"no wattprint store at {path}")
+    if state == "missing":
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the folder for the store {path}: {e.strerror or e}") from e
+    return Store(path, resolved, initialise=state != "ours")
+
+
+def _inspect(path: Path) -> str:
+    """'missing', 'empty' (0 bytes), or 'ours'; raises StoreError for anything else. Never writes."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "missing"
+    except OSError as e:
+        raise StoreError(f"cannot read the store {path}: {e.strerror or e}") from e
+    if not path.is_file():
+        raise StoreError(f"{path} is not a file, so it cannot be a wattprint store")
+    if st.st_size == 0:
+        return "empty"
+    try:
+        return _classify_header(path)
+    except StoreError:
+        # another wattprint process may be writing the very first page right now: look once more
+        time.sleep(REREAD_DELAY_S)
+        return _classify_header(path)
+
+
+def _classify_header(path: Path) -> str:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(schema.HEADER_SIZE)
+    except OSError as e:
+        raise StoreError(f"cannot read the store {path}: {e.strerror or e}") from e
+    if len(head) == 0:
+        return "empty"
+    if len(head) < schema.HEADER_SIZE or not head.startswith(schema.SQLITE_MAGIC):
+        raise StoreError(f"{path} is not a wattprint store (not an SQLite database); it was left untouched")
+    off = schema.APPLICATION_ID_OFFSET
+    app_id = int.from_bytes(head[off:off + 4], "big")
+    if app_id == schema.APPLICATION_ID:
+        return "ours"
+    if app_id != 0:
+        raise StoreError(
+            f"{path} is another application's SQLite database (application_id {app_id:#x}), "
+            "not a wattprint store; it was left untouched"
+        )
+    # an SQLite file without our mark: look inside read-only (this is how a foreign database is told apart)
+    try:
+        ro = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            ro.close()
+    except sqlite3.Error as e:
+        raise StoreError(f"{path} is not a readable wattprint store ({e}); it was left untouched") from e
+    if schema.META_TABLE in tables:
+        return "ours"
+    what = "tables " + ", ".join(sorted(tables)[:5]) if tables else "no tables"
+    raise StoreError(f"{path} is an SQLite database without wattprint's marks ({what}), not a wattprint store; "
+                     "it was left untouched")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(o: Any) -> Any:
+    to_dict = getattr(o, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    if hasattr(o, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return asdict(o)
+    return str(o)
+
+
+def _loads(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
+class Store:
+    """A wattprint run store in one SQLite file. Thread-safe; one per process (reopened after ``fork``)."""
+
+    def __init__(self, path: Path, url: str, *, initialise: bool = False) -> None:
+        self.path = path
+        self.url = url
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        self._conn: sqlite3.Connection | None = self._connect(initialise)
+
+    # -- connection --------------------------------------------------------------------------
+    def _connect(self, initialise: bool) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the store {self.path}: {e}") from e
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            if initialise:
+                self._initialise(conn)
+            self._verify(conn)
+            # only now that the file is known to be ours may anything be written to it
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as e:
+            conn.close()
+            raise StoreError(f"{self.path} is not a usable wattprint store ({e})") from e
+        return conn
+
+    def _initialise(self, conn: sqlite3.Connection) -> None:
+        """Create the schema in one transaction (rollback journal, so the file's first state carries our marks)."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if schema.META_TABLE not in tables:
+                if tables:
+                    raise StoreError(f"{self.path} is an SQLite database of another program, not a wattprint store; "
+                                     "it was left untouched")
+                from .. import __version__
+
+                conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+                for stmt in schema.CREATE.split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+                conn.executemany(
+                    f"INSERT INTO {schema.META_TABLE} (key, value) VALUES (?, ?)",
+                    [("application", schema.APPLICATION_NAME), ("schema_version", str(schema.SCHEMA_VERSION)),
+                     ("created_by", f"wattprint {__version__}"), ("created_at", str(time.time()))],
+                )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _verify(self, conn: sqlite3.Connection) -> None:
+        try:
+            meta = dict(conn.execute(f"SELECT key, value FROM {schema.META_TABLE}").fetchall())
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path} is not a wattprint store ({e}); it was left untouched") from e
+        if meta.get("application") != schema.APPLICATION_NAME:
+            raise StoreError(f"{self.path} is not a wattprint store (no application marker); it was left untouched")
+        try:
+            version = int(meta.get("schema_version", "0"))
+        except ValueError:
+            version = 0
+        version = max(version, int(conn.execute("PRAGMA user_version").fetchone()[0]))
+        if version > schema.SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer wattprint (store schema {version}, this version "
+                             f"reads {schema.SCHEMA_VERSION}); upgrade wattprint")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the store {self.path} is closed")
+        if os.getpid() != self._pid:
+            # a forked child must not use its parent's SQLite handle; leave that one alone and open its own
+            self._pid = os.getpid()
+            self._conn = self._connect(initialise=False)
+        return self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; the write lock is taken up front so it never has to be upgraded."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise StoreError(f"cannot write to the store {self.path}: {e}") from e
+            try:
+                yield conn
+            except BaseException as e:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                if isinstance(e, sqlite3.Error):
+                    raise StoreError(f"writing to the store {self.path} failed: {e}") from e
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise StoreError(f"writing to the store {self.path} failed: {e}") from e
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._connection()
+            except sqlite3.Error as e:
+                raise StoreError(f"reading the store {self.path} failed: {e}") from e
+
+    # -- runs --------------------------------------------------------------------------------
+    def begin_run(self, run_id: str, project: str, started_at: float, meta: dict[str, Any]) -> RunRecord:
+        """Start run ``run_id`` (status "running"), or resume it if it exists.
+
+        On resume the run keeps its id, project, start time and totals (``.energy_j``, ``.duration_s``:
+        the tracker continues from them), goes back to "running", and its meta records
+        ``resumed`` (count) and ``resumed_at`` (ISO 8601 UTC of the latest resume).
+        """
+        if not run_id or not isinstance(run_id, str):
+            raise InputConflictError("a run id must be a non-empty string")
+        if not project:
+            raise InputConflictError("a project name must be a non-empty string")
+        now = time.time()
+        with self._write() as c:
+            row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                c.execute(
+                    "INSERT INTO runs (id, project, status, started_at, ended_at, duration_s, energy_j, meta, summary, "
+                    "updated_at) VALUES (?, ?, 'running', ?, NULL, 0, '{}', ?, '{}', ?)",
+                    (run_id, project, float(started_at), _dumps(meta), now),
+                )
+                return RunRecord(run_id, project, "running", float(started_at), None, 0.0, {}, dict(meta), {})
+            rec = _record(row)
+            if rec.project != project:
+                raise InputConflictError(
+                    f"run {run_id!r} already exists in project {rec.project!r}, not {project!r}; "
+                    "resume it with the same project or choose another run id"
+                )
+            rec.meta = {**rec.meta, **meta, "resumed": int(rec.meta.get("resumed", 0)) + 1,
+                        "resumed_at": iso_utc(now), "status_before_resume": rec.status}
+            rec.status, rec.ended_at = "running", None
+            c.execute("UPDATE runs SET status = 'running', ended_at = NULL, meta = ?, updated_at = ? WHERE id = ?",
+                      (_dumps(rec.meta), now, run_id))
+            return rec
+
+    def append_samples(self, run_id: str, samples: Sequence[SampleRow], summary: dict[str, Any] | None) -> None:
+        """Persist ``samples`` and bring the run's totals and summary up to date, in ONE transaction.
+
+        The run's ``duration_s`` and ``energy_j`` become those of the latest sample, so a process
+        killed after this returns leaves a run that reads back complete up to here. An empty
+        ``summary`` keeps the previous one.
+        """
+        rows = [(run_id, float(s.t_unix), float(s.elapsed_s), s.phase, _dumps(s.energy_j), _dumps(s.power_w))
+                for s in samples]
+        latest = max(samples, key=lambda s: s.elapsed_s) if samples else None
+        summary_json = _dumps(summary) if summary else None
+        with self._write() as c:
+            cur = c.execute("SELECT duration_s, energy_j FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if cur is None:
+                raise self._unknown(c, run_id)
+            if rows:
+                c.executemany("INSERT INTO samples (run_id, t_unix, elapsed_s, phase, energy_j, power_w) "
+                              "VALUES (?, ?, ?, ?, ?, ?)", rows)
+            duration, energy = float(cur[0]), _loads(cur[1])
+            if latest is not None:
+                duration = max(duration, float(latest.elapsed_s))
+                energy.update(latest.energy_j)
+            c.execute(
+                "UPDATE runs SET duration_s = ?, energy_j = ?, summary = COALESCE(?, summary), updated_at = ? "
+                "WHERE id = ?",
+                (duration, _dumps(energy), summary_json, time.time(), run_id),
+            )
+
+    def add_phase(self, run_id: str, name: str, start_s: float, end_s: float | None,
+                  energy_j: dict[str, float]) -> None:
+        """Record phase ``name`` starting at ``start_s`` (run seconds); called again with ``end_s`` to close it."""
+        with self._write() as c:
+            if c.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                raise self._unknown(c, run_id)
+            c.execute(
+                "INSERT INTO phases (run_id, name, start_s, end_s, energy_j) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (run_id, name, start_s) DO UPDATE SET "
+                "end_s = excluded.end_s, energy_j = excluded.energy_j",
+                (run_id, name, float(start_s), None if end_s is None else float(end_s), _dumps(energy_j)),
+            )
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any] | None) -> None:
+        """Mark the run ``status`` ("finished" | "interrupted" | "failed"), ended now, with its final summary."""
+        if status not in FINAL_STATUSES:
+            raise InputConflictError(f"a run ends as one of {', '.join(FINAL_STATUSES)}, not {status!r}")
+        now = time.time()
+        with self._write() as c:
+            cur = c.execute(
+                "UPDATE runs SET status = ?, ended_at = ?, summary = COALESCE(?, summary), updated_at = ? WHERE id = ?",
+                (status, now, _dumps(summary) if summary else None, now, run_id),
+            )
+            if cur.rowcount == 0:
+                raise self._unknown(c, run_id)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run ``run_id``; :class:`UnknownNameError` (with the closest ids) if the store has none."""
+        with self._read() as c:
+            row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise self._unknown(c, run_id)
+            return _record(row)
+
+    def find_run(self, text: str) -> RunRecord:
+        """Like :meth:`get_run`, but also accepts a unique prefix of a run id (for the command line)."""
+        with self._read() as c:
+            row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (text,)).fetchone()
+            if row is not None:
+                return _record(row)
+            # GLOB is case-sensitive like ids; its wildcards in the prefix are bracketed to match literally
+            pattern = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text) + "*"
+            rows = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id GLOB ? ORDER BY started_at DESC",
+                             (pattern,)).fetchall() if text else []
+            if len(rows) == 1:
+                return _record(rows[0])
+            if len(rows) > 1:
+                raise UnknownNameError("run", text, [r[0] for r in rows],
+                                       hint=f"{len(rows)} runs start with it; give more of the id")
+            raise self._unknown(c, text)
+
+    def list_runs(self, project: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        """Runs, newest first (by start time); only ``project``'s if given; at most ``limit``."""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        args: list[Any] = []
+        if project is not None:
+            sql += " WHERE project = ?"
+            args.append(project)
+        sql += " ORDER BY started_at DESC, rowid DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(max(int(limit), 0))
+        with self._read() as c:
+            return [_record(r) for r in c.execute(sql, args).fetchall()]
+
+    def _unknown(self, c: sqlite3.Connection, run_id: str) -> UnknownNameError:
+        ids = [r[0] for r in c.execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT ?", (SUGGESTION_POOL,))]
+        return UnknownNameError("run", run_id, ids, hint=f"store {self.path}")
+
+    # -- time series -------------------------------------------------------------------------
+    def samples(self, run_id: str) -> list[SampleRow]:
+        """All stored samples of the run, in time order."""
+        with self._read() as c:
+            rows = c.execute("SELECT t_unix, elapsed_s, phase, energy_j, power_w FROM samples WHERE run_id = ? "
+                             "ORDER BY elapsed_s, id", (run_id,)).fetchall()
+        return [SampleRow(r[0], r[1], r[2], _loads(r[3]), _loads(r[4])) for r in rows]
+
+    def sample_count(self, run_id: str) -> int:
+        with self._read() as c:
+            return int(c.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run_id,)).fetchone()[0])
+
+    def phases(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's phases in start order: {name, start_s, end_s, energy_j}."""
+        with self._read() as c:
+            rows = c.execute("SELECT name, start_s, end_s, energy_j FROM phases WHERE run_id = ? ORDER BY start_s, id",
+                             (run_id,)).fetchall()
+        return [{"name": r[0], "start_s": r[1], "end_s": r[2], "energy_j": _loads(r[3])} for r in rows]
+
+    def downsample(self, run_id: str, older_than_s: float, bucket_s: float) -> int:
+        """Merge samples older than ``older_than_s`` (s before the run's latest) into one per ``bucket_s`` (s).
+
+        Buckets are aligned to multiples of ``bucket_s`` of run time and never span a phase change.
+        Cumulative energies keep each bucket's last value, power is the interval-weighted mean, so
+        the run's energy is unchanged. Works in short transactions of a bounded number of rows.
+        Returns the number of samples removed.
+        """
+        if not bucket_s > 0 or not older_than_s >= 0:
+            raise InputConflictError("downsample needs bucket_s > 0 and older_than_s >= 0 (seconds)")
+        duration = self.get_run(run_id).duration_s
+        cutoff = math.floor((duration - older_than_s) / bucket_s) * bucket_s
+        if cutoff <= 0:
+            return 0
+        removed = 0
+        group: list[Member] = []  # the bucket in progress; its first member may be a row merged in the last batch
+        prev_elapsed = 0.0  # elapsed_s of the sample before the next one read (run start for the first)
+        after: tuple[float, int] = (-math.inf, -1)
+        while True:
+            with self._write() as c:
+                rows = c.execute(
+                    "SELECT id, t_unix, elapsed_s, phase, energy_j, power_w FROM samples WHERE run_id = ? AND "
+                    "elapsed_s <= ? AND (elapsed_s > ? OR (elapsed_s = ? AND id > ?)) ORDER BY elapsed_s, id LIMIT ?",
+                    (run_id, cutoff, after[0], after[0], after[1], DOWNSAMPLE_BATCH_ROWS),
+                ).fetchall()
+                for r in rows:
+                    m = Member(r[0], r[1], r[2], r[3], _loads(r[4]), _loads(r[5]), r[2] - prev_elapsed)
+                    prev_elapsed = r[2]
+                    if group and _bucket_key(group[0], bucket_s) != _bucket_key(m, bucket_s):
+                        removed += _flush(c, group)
+                        group = []
+                    group.append(m)
+                if group:
+                    # write the unfinished bucket too, and carry it into the next batch as one merged sample
+                    removed += _flush(c, group)
+                    group = [merge(group)]
+            if len(rows) < DOWNSAMPLE_BATCH_ROWS:
+                return removed
+            after = (rows[-1][2], rows[-1][0])
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            if self._conn is not None and os.getpid() == self._pid:
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+
+def _bucket_key(m: Member, bucket_s: float) -> tuple[int, str | None]:
+    # a sample ending exactly on a boundary closes the bucket before it
+    return math.ceil(m.elapsed_s / bucket_s) - 1, m.phase
+
+
+def _flush(c: sqlite3.Connection, group: list[Member]) -> int:
+    """Replace ``group``'s rows by one merged row (kept under the last member's id); returns rows removed."""
+    if len(group) < 2:
+        return 0
+    merged = merge(group)
+    c.execute("UPDATE samples SET t_unix = ?, elapsed_s = ?, phase = ?, energy_j = ?, power_w = ? WHERE id = ?",
+              (merged.t_unix, merged.elapsed_s, merged.phase, _dumps(merged.energy_j), _dumps(merged.power_w),
+               merged.id))
+    gone = [(m.id,) for m in group[:-1]]
+    c.executemany("DELETE FROM samples WHERE id = ?", gone)
+    return len(gone)
+
+
+def _record(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        id=row[0], project=row[1], status=row[2], started_at=row[3], ended_at=row[4], duration_s=row[5],
+        energy_j=_loads(row[6]), meta=_loads(row[7]), summary=_loads(row[8]),
+    )

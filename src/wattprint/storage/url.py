@@ -1,0 +1,66 @@
+"""Where the run store lives: a URL (``sqlite:///abs/path.db``) or a plain path, else the default file.
+
+Precedence: the explicit argument (``--db``), then ``WATTPRINT_DB``, then
+``$XDG_DATA_HOME/wattprint/wattprint.db`` (``~/.local/share/wattprint/wattprint.db`` when
+``XDG_DATA_HOME`` is unset or not absolute, as the XDG Base Directory spec says).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ..errors import WattprintError
+
+ENV_VAR = "WATTPRINT_DB"
+SQLITE_SCHEME = "sqlite://"
+DEFAULT_FILE = ("wattprint", "wattprint.db")  # under the XDG data directory
+
+# a scheme has >= 2 characters, so a Windows drive letter ("C:\\runs.db") reads as a path
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+)://")
+_POSTGRES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}
+
+
+def default_db_path() -> Path:
+    """``$XDG_DATA_HOME/wattprint/wattprint.db``, falling back to ``~/.local/share/...``."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base.joinpath(*DEFAULT_FILE)
+
+
+def resolve_db_url(url: str | None = None) -> str:
+    """The store URL to use: ``url`` > ``$WATTPRINT_DB`` > the default file; always ``sqlite:///<absolute path>``.
+
+    Plain paths (``~`` expanded, relative to the working directory) are turned into sqlite URLs;
+    unsupported schemes raise :class:`WattprintError`.
+    """
+    text = (url or "").strip() or os.environ.get(ENV_VAR, "").strip()
+    if not text:
+        return SQLITE_SCHEME + str(default_db_path())
+    return SQLITE_SCHEME + str(db_path(text))
+
+
+def db_path(url: str) -> Path:
+    """The absolute file path a store URL (or plain path) names."""
+    m = _SCHEME.match(url)
+    if m is None:
+        if url.startswith("sqlite:"):
+            raise WattprintError(f"malformed store URL {url!r}: write sqlite:///absolute/path.db or a plain path")
+        return Path(os.path.abspath(os.path.expanduser(url)))
+    scheme = m.group(1).lower()
+    if scheme in _POSTGRES:
+        raise WattprintError(
+            f"PostgreSQL support is not available yet ({url.split('@')[-1]!r}); "
+            "use sqlite:///absolute/path.db or a file path"
+        )
+    rest = url[m.end():].split("?", 1)[0]
+    if scheme == "sqlite" or scheme == "file":
+        if not rest.startswith("/"):
+            raise WattprintError(
+                f"store URL {url!r} needs an absolute path: sqlite:///absolute/path.db (three slashes)"
+            )
+        if rest.strip("/") == "" or rest.endswith("/"):
+            raise WattprintError(f"store URL {url!r} names a folder, not a database file")
+        return Path(os.path.normpath("/" + rest.lstrip("/")))
+    raise WattprintError(f"unsupported store URL scheme {scheme!r} in {url!r}; use sqlite:///absolute/path.db")
