@@ -1,0 +1,152 @@
+"""Pick one reader per component: measured where a sensor exists, else the documented model.
+
+Order of preference: NVML (NVIDIA GPUs), amdsmi (AMD GPUs), RAPL (CPU packages, DRAM), then the model
+(:mod:`wattprint.devices.model`) for a CPU or RAM that no sensor covers. Each component appears once:
+RAPL's measured "cpu" replaces the CPU model; the RAM model is used only when there is no RAPL dram.
+On a shared node (the job's allocation is smaller than the host), RAPL's whole-socket energy is charged
+to the job in proportion to its CPU time (CPU) and its memory limit (RAM): :class:`AllocationShare`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .base import Clock, DeviceConfig, DeviceReader, NoteMixin, Reading
+from .host import Allocation, allocation
+from .process import cgroup_cpu_seconds, host_cpu_seconds, process_tree_cpu_seconds
+
+
+class AllocationShare(NoteMixin):
+    """Wraps a whole-host measured reader and charges the job its share of each interval's energy.
+
+    CPU: share = the job's CPU-seconds (cgroup ``cpu.stat``, else its process tree) / the host's busy
+    CPU-seconds over the interval. RAM: share = memory limit / host memory (constant).
+    """
+
+    def __init__(self, inner: DeviceReader, alloc: Allocation, clock: Clock, pid: int, proc_root: str) -> None:
+        self._init_notes()
+        self.inner = inner
+        self.component = inner.component
+        self.basis = inner.basis
+        self.name = f"{inner.name}-allocation-share"
+        self._alloc = alloc
+        self._pid = pid
+        self._proc_root = proc_root
+        self._prev_inner: dict[str, float] = {}
+        self._charged: dict[str, float] = {}
+        self._mem_share = alloc.charged_memory_bytes / alloc.host_memory_bytes if alloc.host_memory_bytes else 1.0
+        self._last = self._counters() if self.component == "cpu" else (0.0, 0.0)
+
+    def _counters(self) -> tuple[float, float]:
+        job = cgroup_cpu_seconds(self._alloc.cgroup_dir)
+        if job is None:
+            job = process_tree_cpu_seconds(self._pid, self._proc_root)
+        return job, host_cpu_seconds(self._proc_root)[0]
+
+    def read(self) -> list[Reading]:
+        readings = self.inner.read()
+        if self.component == "cpu":
+            now = self._counters()
+            job, host = now[0] - self._last[0], now[1] - self._last[1]
+            share = min(1.0, max(0.0, job / host)) if host > 0 else 0.0
+            self._last = now
+        else:
+            share = self._mem_share
+        out = []
+        for r in readings:
+            delta = r.energy_j - self._prev_inner.get(r.device, 0.0)
+            self._prev_inner[r.device] = r.energy_j
+            self._charged[r.device] = self._charged.get(r.device, 0.0) + delta * share
+            power = r.power_w * share if r.power_w is not None else None
+            out.append(Reading(r.component, r.device, self._charged[r.device], power, r.basis, r.lost))
+        return out
+
+    def take_notes(self) -> list[str]:
+        inner = getattr(self.inner, "take_notes", None)
+        return super().take_notes() + (inner() if inner else [])
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def detect_readers(config: DeviceConfig | None = None) -> tuple[list[DeviceReader], list[str]]:
+    """Readers for every component of this machine that the job uses, and one-line notes.
+
+    Never raises for a missing or broken sensor: that component falls back (or is left out, for GPUs)
+    and a note says why.
+    """
+    config = config or DeviceConfig()
+    readers: list[DeviceReader] = []
+    notes: list[str] = []
+
+    if config.use_nvml:
+        from .nvidia import open_nvml
+
+        nv, nv_notes = open_nvml(config)
+        notes += nv_notes
+        if nv is not None:
+            readers.append(nv)
+    if config.use_amdsmi:
+        from .amd import open_amdsmi
+
+        amd, amd_notes = open_amdsmi(config)
+        notes += amd_notes
+        if amd is not None:
+            readers.append(amd)
+
+    alloc = allocation(config)
+    have: set[str] = set()
+    if config.use_rapl:
+        from .rapl import open_rapl
+
+        rapl_readers, rapl_notes = open_rapl(config.sysfs_root, config.clock)
+        notes += rapl_notes
+        for r in rapl_readers:
+            have.add(r.component)
+            if r.component == "cpu" and alloc.cpus_limited:
+                readers.append(AllocationShare(r, alloc, config.clock, config.pid, config.proc_root))
+                notes.append(
+                    f"shared node ({alloc.cpus:g} of {alloc.host_cpus} CPUs allocated, {alloc.cpus_source}): "
+                    "RAPL measures whole sockets; the job is charged its share of their busy CPU time"
+                )
+            elif r.component == "ram" and alloc.memory_bytes is not None:
+                readers.append(AllocationShare(r, alloc, config.clock, config.pid, config.proc_root))
+                notes.append(
+                    f"memory limit {alloc.memory_bytes / 2**30:.1f} GiB ({alloc.memory_source}): RAPL dram "
+                    "energy is charged in proportion to it over the host's memory"
+                )
+            else:
+                readers.append(r)
+
+    if "cpu" not in have or "ram" not in have:
+        from .model import CpuModelReader, RamModelReader
+
+        model_readers: list[DeviceReader] = []
+        if "cpu" not in have:
+            model_readers.append(CpuModelReader(alloc, config.clock, config.pid, config.proc_root))
+        if "ram" not in have:
+            model_readers.append(RamModelReader(alloc, config.clock))
+        for m in model_readers:
+            notes += m.take_notes()  # type: ignore[attr-defined]
+            readers.append(m)
+    return readers, notes
+
+
+def gpu_process_pids(readers: Iterable[DeviceReader]) -> dict[str, set[int]]:
+    """GPU label -> PIDs running on it, from every reader that can tell (NVML)."""
+    out: dict[str, set[int]] = {}
+    for r in readers:
+        fn = getattr(r, "process_pids", None)
+        if fn is not None:
+            out.update(fn())
+    return out
+
+
+def take_notes(readers: Iterable[DeviceReader]) -> list[str]:
+    """New runtime notes from all readers (e.g. a GPU lost mid-run), each said once."""
+    out: list[str] = []
+    for r in readers:
+        fn = getattr(r, "take_notes", None)
+        if fn is not None:
+            out += fn()
+    return out

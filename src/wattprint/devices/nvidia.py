@@ -1,0 +1,297 @@
+"""NVIDIA GPU energy through NVML (``nvidia-ml-py``, imported as ``pynvml``; extra ``wattprint[nvidia]``).
+
+Per GPU, the total-energy counter (``nvmlDeviceGetTotalEnergyConsumption``, mJ since the driver loaded,
+Volta and newer) is preferred; where it is not supported, power (``nvmlDeviceGetPowerUsage``, mW) is
+sampled and integrated over the monotonic clock (trapezoid). A counter that goes back (driver reload,
+GPU reset) never gives negative energy: that interval is bridged with the current power x interval.
+A GPU that is lost or keeps failing keeps the energy measured so far, is marked lost (one note), and
+the other GPUs continue.
+
+GPUs measured: ``DeviceConfig.gpu_indices`` if given, else those in ``CUDA_VISIBLE_DEVICES`` (indices,
+``GPU-<uuid>`` prefixes, ``MIG-...`` instances), else all. NVML cannot report a MIG instance's energy,
+so for a MIG instance its parent GPU is measured (the note says so: shared with the other instances).
+``pynvml`` is imported lazily inside :func:`open_nvml`, so tests can put a fake in ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from .base import Clock, DeviceConfig, Integrator, NoteMixin, Reading
+
+_MJ_PER_J = 1000.0
+_MW_PER_W = 1000.0
+MAX_CONSECUTIVE_FAILURES = 3  # failed reads in a row before a GPU is declared lost (transient errors retry)
+
+
+def _load_pynvml() -> ModuleType | None:
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    return pynvml
+
+
+def _text(x: Any) -> str:
+    return x.decode(errors="replace") if isinstance(x, bytes) else str(x)
+
+
+def _err_code(exc: BaseException) -> int | None:
+    v = getattr(exc, "value", None)
+    return v if isinstance(v, int) else None
+
+
+@dataclass
+class _Gpu:
+    index: int
+    handle: Any
+    name: str
+    uuid: str
+    use_counter: bool
+    last_mj: int | None = None
+    integ: Integrator = field(default_factory=Integrator)
+    energy_j: float = 0.0
+    power_w: float | None = None
+    lost: bool = False
+    failures: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"gpu{self.index}"
+
+
+def parse_visible_devices(text: str | None) -> list[str] | None:
+    """``CUDA_VISIBLE_DEVICES`` entries; None when unset (all GPUs visible), [] when set but empty."""
+    if text is None:
+        return None
+    return [t.strip() for t in text.split(",")] if text.strip() else []
+
+
+def _mig_parent(nvml: ModuleType, token: str, uuids: list[str]) -> int | None:
+    """Index of the GPU that holds MIG instance ``token`` ("MIG-<uuid>" or legacy "MIG-GPU-<uuid>/gi/ci")."""
+    if token.startswith("MIG-GPU-"):
+        parent_uuid = token[len("MIG-") :].split("/")[0]
+        return uuids.index(parent_uuid) if parent_uuid in uuids else None
+    try:
+        mig = nvml.nvmlDeviceGetHandleByUUID(token)
+        parent = nvml.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(mig)
+        uuid = _text(nvml.nvmlDeviceGetUUID(parent))
+    except Exception:  # NVMLError or a binding without MIG support
+        return None
+    return uuids.index(uuid) if uuid in uuids else None
+
+
+def resolve_visible(nvml: ModuleType, tokens: list[str], uuids: list[str]) -> tuple[list[int], list[str]]:
+    """NVML indices for ``CUDA_VISIBLE_DEVICES`` entries (as CUDA does, the first invalid entry ends the
+    list), and notes. Duplicates (two MIG instances of one GPU) are measured once."""
+    out: list[int] = []
+    notes: list[str] = []
+    for tok in tokens:
+        idx: int | None = None
+        if tok.lstrip("-").isdigit():
+            i = int(tok)
+            idx = i if 0 <= i < len(uuids) else None
+        elif tok.startswith("MIG-"):
+            idx = _mig_parent(nvml, tok, uuids)
+            if idx is not None:
+                notes.append(
+                    f"CUDA_VISIBLE_DEVICES names MIG instance {tok}: NVML does not report a MIG instance's "
+                    f"energy, so its whole parent GPU gpu{idx} is measured (shared with any other instances on it)"
+                )
+        elif tok.startswith("GPU-"):
+            hits = [i for i, u in enumerate(uuids) if u.startswith(tok)]
+            idx = hits[0] if len(hits) == 1 else None
+        if idx is None:
+            break
+        if idx not in out:
+            out.append(idx)
+    return out, notes
+
+
+class NvmlReader(NoteMixin):
+    """Cumulative energy of the selected NVIDIA GPUs (one :class:`Reading` per GPU)."""
+
+    component = "gpu"
+    basis = "measured"
+    name = "nvml"
+
+    def __init__(self, nvml: ModuleType, gpus: list[_Gpu], clock: Clock) -> None:
+        self._init_notes()
+        self._nvml = nvml
+        self.gpus = gpus
+        self._clock = clock
+        self._t = clock()
+        self._closed = False
+        for g in gpus:  # starting points: counter value, or the first power sample
+            try:
+                if g.use_counter:
+                    g.last_mj = int(nvml.nvmlDeviceGetTotalEnergyConsumption(g.handle))
+                else:
+                    g.integ.add(self._t, nvml.nvmlDeviceGetPowerUsage(g.handle) / _MW_PER_W)
+            except nvml.NVMLError as exc:
+                self._failed(g, exc)
+
+    def _power_now(self, g: _Gpu) -> float | None:
+        try:
+            return float(self._nvml.nvmlDeviceGetPowerUsage(g.handle)) / _MW_PER_W
+        except self._nvml.NVMLError:
+            return g.power_w
+
+    def _read_one(self, g: _Gpu, t: float, dt: float) -> None:
+        nvml = self._nvml
+        if g.use_counter:
+            mj = int(nvml.nvmlDeviceGetTotalEnergyConsumption(g.handle))
+            if g.last_mj is None or mj < g.last_mj:
+                if g.last_mj is not None:
+                    self.note(
+                        f"{g.label} energy counter went back (driver reload or GPU reset); that interval "
+                        "is bridged with power x time",
+                        key=f"reset-{g.index}",
+                    )
+                p = self._power_now(g)
+                delta_j = (p or 0.0) * dt
+            else:
+                delta_j = (mj - g.last_mj) / _MJ_PER_J
+            g.last_mj = mj
+            g.energy_j += delta_j
+            if dt > 0:
+                g.power_w = delta_j / dt
+        else:
+            p = float(nvml.nvmlDeviceGetPowerUsage(g.handle)) / _MW_PER_W
+            g.energy_j += g.integ.add(t, p)
+            g.power_w = p
+        g.failures = 0
+
+    def _failed(self, g: _Gpu, exc: BaseException) -> None:
+        g.failures += 1
+        lost_code = getattr(self._nvml, "NVML_ERROR_GPU_IS_LOST", None)
+        if _err_code(exc) == lost_code or g.failures >= MAX_CONSECUTIVE_FAILURES:
+            g.lost = True
+            g.power_w = None
+            self.note(
+                f"{g.label} ({g.name}) lost mid-run ({_text(exc)}); its energy so far "
+                f"({g.energy_j:.1f} J) is kept, the other GPUs continue",
+                key=f"lost-{g.index}",
+            )
+
+    def read(self) -> list[Reading]:
+        t = self._clock()
+        dt = max(0.0, t - self._t)
+        out = []
+        for g in self.gpus:
+            if not g.lost:
+                try:
+                    self._read_one(g, t, dt)
+                except self._nvml.NVMLError as exc:
+                    self._failed(g, exc)
+            out.append(Reading("gpu", g.label, g.energy_j, g.power_w, self.basis, g.lost))
+        self._t = t
+        return out
+
+    def process_pids(self) -> dict[str, set[int]]:
+        """PIDs with compute contexts on each (not lost) GPU, as NVML sees them (host PID namespace: in a
+        container they may not match ``os.getpid()``)."""
+        out: dict[str, set[int]] = {}
+        for g in self.gpus:
+            if g.lost:
+                continue
+            pids: set[int] = set()
+            for fn in ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses"):
+                f = getattr(self._nvml, fn, None)
+                if f is None:
+                    continue
+                try:
+                    pids.update(int(p.pid) for p in f(g.handle))
+                except self._nvml.NVMLError:
+                    continue
+            out[g.label] = pids
+        return out
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(Exception):  # shutting down a lost driver must not break the caller's stop()
+                self._nvml.nvmlShutdown()
+
+
+def _driver_present(config: DeviceConfig) -> bool:
+    return os.path.exists(os.path.join(config.proc_root, "driver", "nvidia"))
+
+
+def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
+    """An :class:`NvmlReader` for the GPUs this job may use, or None (no NVML / no GPU), plus notes."""
+    nvml = _load_pynvml()
+    if nvml is None:
+        if _driver_present(config):
+            return None, [
+                "NVIDIA driver present but nvidia-ml-py is not installed: `pip install wattprint[nvidia]` "
+                "to measure GPU energy"
+            ]
+        return None, []
+    try:
+        nvml.nvmlInit()
+    except Exception as exc:  # NVMLError (library/driver not found) or OSError from the loader
+        msg = f"NVIDIA driver present but NVML failed to start ({_text(exc)}); GPU energy not measured"
+        return None, [msg] if _driver_present(config) else []
+    notes: list[str] = []
+    try:
+        count = int(nvml.nvmlDeviceGetCount())
+        handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+        uuids = [_text(nvml.nvmlDeviceGetUUID(h)) for h in handles]
+        names = [_text(nvml.nvmlDeviceGetName(h)) for h in handles]
+        if config.gpu_indices is not None:
+            indices = [i for i in config.gpu_indices if 0 <= i < count]
+        else:
+            tokens = parse_visible_devices(config.environ.get("CUDA_VISIBLE_DEVICES"))
+            if tokens is None:
+                indices = list(range(count))
+            else:
+                indices, vis_notes = resolve_visible(nvml, tokens, uuids)
+                notes += vis_notes
+                order = config.environ.get("CUDA_DEVICE_ORDER", "FASTEST_FIRST")
+                if any(t.isdigit() for t in tokens) and len(set(names)) > 1 and order != "PCI_BUS_ID":
+                    notes.append(
+                        "CUDA_VISIBLE_DEVICES uses indices on a node with different GPU models: CUDA numbers "
+                        "them fastest-first, NVML in PCI order; set CUDA_DEVICE_ORDER=PCI_BUS_ID to be sure "
+                        "the measured GPUs are the ones used"
+                    )
+        gpus: list[_Gpu] = []
+        for i in indices:
+            h = handles[i]
+            mig_note_given = any(f"gpu{i} is measured" in n for n in notes)
+            try:
+                current_mig, _pending = nvml.nvmlDeviceGetMigMode(h)
+                if current_mig and not mig_note_given:
+                    notes.append(
+                        f"gpu{i} ({names[i]}) is in MIG mode: NVML reports energy for the whole GPU, not per "
+                        "instance, so all its instances' energy is measured"
+                    )
+            except Exception:  # not supported on pre-Ampere GPUs
+                pass
+            try:
+                nvml.nvmlDeviceGetTotalEnergyConsumption(h)
+                use_counter = True
+            except nvml.NVMLError:
+                try:
+                    nvml.nvmlDeviceGetPowerUsage(h)
+                except nvml.NVMLError as exc:
+                    notes.append(f"gpu{i} ({names[i]}) reports neither energy nor power ({_text(exc)}); not measured")
+                    continue
+                use_counter = False
+                notes.append(
+                    f"gpu{i} ({names[i]}) has no energy counter (pre-Volta?): its power is sampled and "
+                    "integrated over time"
+                )
+            gpus.append(_Gpu(i, h, names[i], uuids[i], use_counter))
+    except nvml.NVMLError as exc:
+        notes.append(f"NVML error while listing GPUs ({_text(exc)}); GPU energy not measured")
+        gpus = []
+    if not gpus:
+        with contextlib.suppress(Exception):
+            nvml.nvmlShutdown()
+        return None, notes
+    return NvmlReader(nvml, gpus, config.clock), notes
