@@ -1,0 +1,598 @@
+#!/usr/bin/env python3
+"""Build the compact JSON tables embedded in ``wattprint.data`` from the gathered reference data.
+
+Reads ``../shared/data`` (the project's sourced CSV/JSON files, see its PROVENANCE*.md) and the repo's own
+sourced tables in ``refdata/``; writes ``src/wattprint/data/tables/*.json``. Re-runnable and deterministic
+(sorted keys, rounded floats), so a rebuild into a temporary folder must equal the committed tables.
+
+Not embedded (reference only / uncertain licence): ``codecarbon/private_infra/world_energy_mix.csv``,
+``emission-factors-electricitymaps.csv``, ``codecarbon/private_infra/2016/global_energy_mix-old.json``.
+
+    python scripts/build_data.py [--shared PATH] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SHARED = REPO.parent / "shared" / "data"
+DEFAULT_OUT = REPO / "src" / "wattprint" / "data" / "tables"
+REFDATA = REPO / "refdata"
+
+LB_PER_MWH_TO_G_PER_KWH = 0.45359237  # 1 lb = 0.45359237 kg (exact, by definition)
+MIX_KEYS = ["coal", "gas", "oil", "nuclear", "hydro", "wind", "solar", "biofuel", "other_renewable_exc_biofuel"]
+# OWID mix category -> lifecycle factor row of emission-factors-by-source.csv
+MIX_TO_FACTOR = {
+    "coal": "coal",
+    "gas": "gas",
+    "oil": "oil",
+    "nuclear": "nuclear",
+    "hydro": "hydro",
+    "wind": "wind",
+    "solar": "solar",
+    "biofuel": "biomass",
+    "other_renewable_exc_biofuel": "geothermal",
+}
+PRECISIONS = {
+    "fp32": "peak_fp32_tflops",
+    "tf32": "peak_tf32_tflops",
+    "bf16": "peak_bf16_tflops",
+    "fp16": "peak_fp16_tflops",
+    "fp8": "peak_fp8_tflops",
+    "int8": "peak_int8_tops",
+}
+
+ATTR_CODECARBON = (
+    "Contains data from CodeCarbon (https://github.com/mlco2/codecarbon), MIT License, Copyright (c) 2019 "
+    "Mila, BCG Gamma, CometML, Haverford College; (c) 2023 Code Carbon NGO."
+)
+ATTR_OWID = (
+    "Source: Our World in Data - Energy dataset (github.com/owid/energy-data), based on BP Statistical Review "
+    "of World Energy / Energy Institute and Ember; CC BY 4.0."
+)
+ATTR_GCP = (
+    "Google Cloud region carbon data (c) Google LLC, from github.com/GoogleCloudPlatform/region-carbon-info, "
+    "licensed under the Apache License 2.0."
+)
+ATTR_CCF = (
+    "AWS/Azure region emission factors from Cloud Carbon Footprint (github.com/cloud-carbon-footprint/"
+    "cloud-carbon-footprint, Apache-2.0), based on US EPA eGRID2020, carbonfootprint.com (2021) and EEA data."
+)
+ATTR_IPCC = (
+    "Source: IPCC, 2014: Annex III (Schloemer et al.), Table A.III.2, in Climate Change 2014: Mitigation of "
+    "Climate Change. Contribution of WG III to the Fifth Assessment Report of the IPCC. Cambridge University "
+    "Press."
+)
+ATTR_EGRID = "US EPA eGRID2016 state output emission rates (public domain), via CodeCarbon."
+ATTR_EPOCH = "Cross-checked against Epoch AI, 'Data on Machine Learning Hardware' (CC BY 4.0)."
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in csv.DictReader(f)]
+
+
+def num(text: str | None) -> float | None:
+    if text is None or text.strip() == "":
+        return None
+    return float(text)
+
+
+def rnd(x: float | None, digits: int = 4) -> float | None:
+    """Round for compact, deterministic output (significant digits kept for small values)."""
+    if x is None:
+        return None
+    r = round(float(x), digits)
+    return int(r) if r == int(r) and abs(r) < 1e15 else r
+
+
+def is_true(text: str) -> bool:
+    return text.strip().lower() in ("true", "yes", "1")
+
+
+def weighted_quantile(values: list[float], weights: list[float], q: float) -> float:
+    pairs = sorted(zip(values, weights, strict=True))
+    total = sum(w for _, w in pairs)
+    acc = 0.0
+    for v, w in pairs:
+        acc += w
+        if acc >= q * total:
+            return v
+    return pairs[-1][0]
+
+
+# -- accelerators -------------------------------------------------------------------------------
+def _match_rule(rules: list[dict[str, str]], row: dict[str, Any]) -> dict[str, str]:
+    for r in rules:
+        m = r["match"]
+        if m == "*":
+            return r
+        if m.startswith("vendor:") and row["vendor"] == m.split(":", 1)[1]:
+            return r
+        if m.startswith("form:consumer") and "consumer" in row["form_factor"].lower():
+            return r
+        if row["name"] in [x.strip() for x in m.split(";")]:
+            return r
+    raise SystemExit(f"no rule matches accelerator {row['name']!r}")
+
+
+def build_accelerators(shared: Path) -> dict[str, Any]:
+    rows = read_csv(shared / "accelerators.csv")
+    emb_rules = read_csv(REFDATA / "embodied_accelerators.csv")
+    srv_rules = read_csv(REFDATA / "servers.csv")
+    names = {r["name"] for r in rows}
+    for rules in (emb_rules, srv_rules):
+        for r in rules:
+            for n in r["match"].split(";"):
+                n = n.strip()
+                if n != "*" and ":" not in n and n not in names:
+                    raise SystemExit(f"refdata rule names unknown accelerator {n!r}")
+    out = []
+    for r in rows:
+        peaks = {k: rnd(num(r[col])) for k, col in PRECISIONS.items() if num(r[col]) is not None}
+        row: dict[str, Any] = {
+            "name": r["name"],
+            "vendor": r["vendor"],
+            "family": r["family"],
+            "year": int(r["year"]) if r["year"] else None,
+            "form_factor": r["form_factor"],
+            "tdp_w": rnd(num(r["tdp_w"])),
+            "memory_gb": rnd(num(r["memory_gb"])),
+            "memory_bw_tbs": rnd(num(r["memory_bw_tbs"])),
+            "peak_tflops": peaks,
+            "source": r["source"],
+            "notes": r["notes"],
+            "uncertain": "UNCERTAIN" in r["notes"],
+        }
+        e = _match_rule(emb_rules, row)
+        row["embodied"] = {
+            "kg": rnd(num(e["kg_co2e"])),
+            "low": rnd(num(e["low"])),
+            "high": rnd(num(e["high"])),
+            "source": e["source"],
+            "uncertain": is_true(e["uncertain"]),
+            "note": e["note"],
+            "fallback": e["match"] == "*",
+        }
+        s = _match_rule(srv_rules, row)
+        row["per_server"] = {"n": int(s["accelerators_per_server"]), "source": s["source"], "note": s["note"]}
+        out.append(row)
+    fams = []
+    for f in read_csv(REFDATA / "accelerator_families.csv"):
+        variants = [v.strip() for v in f["variants"].split(";") if v.strip()]
+        for v in [*variants, f["default"]]:
+            if v not in names:
+                raise SystemExit(f"family {f['family']!r} names unknown accelerator {v!r}")
+        fams.append(
+            {
+                "family": f["family"],
+                "aliases": [a.strip() for a in f["aliases"].split(";") if a.strip()],
+                "default": f["default"],
+                "variants": variants,
+                "note": f["note"],
+            }
+        )
+    return {
+        "meta": {
+            "source": "shared/data/accelerators.csv (vendor datasheets, papers; see PROVENANCE-hardware.md); "
+            "refdata/accelerator_families.csv, embodied_accelerators.csv, servers.csv",
+            "licence": "factual figures; Epoch AI cross-check CC BY 4.0",
+            "attribution": ATTR_EPOCH,
+        },
+        "accelerators": out,
+        "families": fams,
+    }
+
+
+# -- CPUs ---------------------------------------------------------------------------------------
+def build_cpus(shared: Path) -> dict[str, Any]:
+    repo_rows = {}
+    per_core = []
+    for r in read_csv(shared / "cpus.csv"):
+        if r["kind"] != "cpu":
+            continue
+        tdp, cores = num(r["tdp_w"]), num(r["cores"])
+        if tdp is not None:
+            repo_rows[r["name"]] = [rnd(tdp), int(cores) if cores else None, f"{r['source']} ({r['year']})"]
+            if cores:
+                per_core.append(tdp / cores)
+    cc: dict[str, float | None] = {}
+    for r in read_csv(shared / "codecarbon" / "hardware" / "cpu_power.csv"):
+        try:
+            tdp = num(r["TDP"])
+        except ValueError:  # a few malformed upstream cells (e.g. "27.29.5"): skip rather than guess
+            continue
+        if r["Name"] and tdp is not None and tdp > 0:
+            cc[r["Name"]] = rnd(tdp)
+    return {
+        "meta": {
+            "source": "shared/data/cpus.csv (Intel ARK, AMD product pages); CodeCarbon codecarbon/data/hardware/"
+            "cpu_power.csv (manufacturer TDPs compiled by CodeCarbon contributors)",
+            "licence": "CodeCarbon data MIT",
+            "attribution": ATTR_CODECARBON,
+        },
+        "repo": repo_rows,
+        "codecarbon": cc,
+        "per_core_w": {
+            "value": rnd(statistics.median(per_core), 3),
+            "low": rnd(min(per_core), 3),
+            "high": rnd(max(per_core), 3),
+            "n": len(per_core),
+            "source": "Green Algorithms rule (Lannelongue et al. 2021: per-core power = TDP / cores) applied "
+            "to the server CPUs of shared/data/cpus.csv (median, min-max)",
+        },
+    }
+
+
+# -- factors (RAM, embodied host, lifetimes, PUE presets, equivalents, per-source lifecycle) --------
+def build_factors(shared: Path, world: dict[str, Any]) -> dict[str, Any]:
+    factors = {}
+    for r in read_csv(REFDATA / "factors.csv"):
+        factors[r["key"]] = {
+            "value": rnd(num(r["value"])),
+            "low": rnd(num(r["low"])),
+            "high": rnd(num(r["high"])),
+            "unit": r["unit"],
+            "source": r["source"],
+            "year": int(r["year"]),
+            "note": r["note"],
+        }
+    pue_rows = read_csv(shared / "pue.csv")
+    presets = []
+    for p in read_csv(REFDATA / "pue_presets.csv"):
+        match = [r for r in pue_rows if r["operator_or_class"] == p["operator_or_class"] and r["year"] == p["year"]]
+        if len(match) != 1:
+            raise SystemExit(f"PUE preset {p['preset']!r}: {len(match)} rows in pue.csv match")
+        m = match[0]
+        value = num(m["pue"])
+        low = num(p["low"]) if p["low"] else (num(m["low"]) if m["low"] else value)
+        high = num(p["high"]) if p["high"] else (num(m["high"]) if m["high"] else value)
+        presets.append(
+            {
+                "preset": p["preset"],
+                "aliases": [a.strip() for a in p["aliases"].split(";") if a.strip()],
+                "value": rnd(value),
+                "low": rnd(low),
+                "high": rnd(high),
+                "year": int(m["year"]),
+                "what": m["operator_or_class"],
+                "scope": m["scope"],
+                "source": m["source"],
+                "uncertain": is_true(p["uncertain"]) or "UNCERTAIN" in m["notes"],
+                "note": p["note"],
+            }
+        )
+    equivalents = [
+        {
+            "name": r["name"],
+            "unit": r["unit"],
+            "kg_co2e_per_unit": rnd(num(r["kg_co2e_per_unit"]), 6),
+            "source": r["source"],
+            "year": int(r["year"]),
+            "uncertain": is_true(r["uncertain"]),
+            "note": r["note"],
+        }
+        for r in read_csv(REFDATA / "equivalents.csv")
+    ]
+    sources = {}
+    for r in read_csv(shared / "emission-factors-by-source.csv"):
+        sources[r["source"]] = {
+            "g": rnd(num(r["g_co2e_per_kwh"])),
+            "low": rnd(num(r["low"])),
+            "high": rnd(num(r["high"])),
+            "reference": r["reference"],
+        }
+    overrides = {r["factor"]: r for r in read_csv(REFDATA / "mix_factor_ranges.csv")}
+    for name, o in overrides.items():
+        s = sources[name]
+        s["mix_low"], s["mix_high"], s["mix_range_source"] = rnd(num(o["low"])), rnd(num(o["high"])), o["source"]
+    aliases = {}
+    for r in read_csv(REFDATA / "mix_source_aliases.csv"):
+        if r["source"] not in sources:
+            raise SystemExit(f"mix alias for unknown source {r['source']!r}")
+        for a in [r["source"], *[x.strip() for x in r["aliases"].split(";") if x.strip()]]:
+            aliases[a] = r["source"]
+    return {
+        "meta": {
+            "factors": "refdata/factors.csv (sources per row)",
+            "pue": "shared/data/pue.csv + refdata/pue_presets.csv",
+            "equivalents": "refdata/equivalents.csv",
+            "sources": "shared/data/emission-factors-by-source.csv",
+            "attribution": ATTR_IPCC,
+        },
+        "factors": factors,
+        "pue_presets": presets,
+        "equivalents": equivalents,
+        "mix_factors": sources,
+        "mix_aliases": aliases,
+        "world": world,
+    }
+
+
+# -- countries ------------------------------------------------------------------------------------
+def build_countries(shared: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    iso = read_csv(REFDATA / "iso3166.csv")
+    countries: dict[str, dict[str, Any]] = {}
+    for r in read_csv(shared / "owid-electricity.csv"):
+        code, ci = r["iso_code"], num(r["carbon_intensity_elec"])
+        if not code or ci is None:
+            continue
+        c = countries.setdefault(code, {"name": r["country"], "years": {}})
+        shares = [num(r[f"{k}_share_elec"]) for k in MIX_KEYS]
+        c["years"][r["year"]] = {
+            "g": rnd(ci, 2),
+            "src": "owid",
+            "gen_twh": rnd(num(r["electricity_generation"]), 2),
+            "mix": [rnd(s, 2) if s is not None else None for s in shares],
+        }
+    gem = json.loads((shared / "codecarbon" / "private_infra" / "global_energy_mix.json").read_text(encoding="utf-8"))
+    cc_keys = {
+        "coal": "coal_TWh",
+        "gas": "gas_TWh",
+        "oil": "oil_TWh",
+        "nuclear": "nuclear_TWh",
+        "hydro": "hydroelectricity_TWh",
+        "wind": "wind_TWh",
+        "solar": "solar_TWh",
+        "biofuel": "biofuel_TWh",
+        "other_renewable_exc_biofuel": "other_renewable_exc_biofuel_TWh",
+    }
+    for code, d in gem.items():
+        ci = d.get("carbon_intensity")
+        if ci is None or not isinstance(d.get("year"), int):
+            continue
+        total = d.get("total_TWh") or 0.0
+        mix = [
+            rnd(100.0 * d[cc_keys[k]] / total, 2) if total > 0 and d.get(cc_keys[k]) is not None else None
+            for k in MIX_KEYS
+        ]
+        c = countries.setdefault(code, {"name": d["country_name"], "years": {}})
+        # the CodeCarbon copy is OWID's 2024 release: newer than owid-electricity.csv, so it wins for its year
+        c["years"][str(d["year"])] = {"g": rnd(ci, 2), "src": "codecarbon", "gen_twh": rnd(total, 2), "mix": mix}
+    iso3_known = {r["alpha3"] for r in iso}
+    for r in iso:
+        if r["alpha3"] in countries:
+            countries[r["alpha3"]]["iso2"] = r["alpha2"]
+            countries[r["alpha3"]]["iso_name"] = r["name"]
+            if r["common_name"]:
+                countries[r["alpha3"]]["common_name"] = r["common_name"]
+    for code in countries:
+        if code not in iso3_known:
+            countries[code]["iso2"] = None
+    aliases = {}
+    for r in read_csv(REFDATA / "country_aliases.csv"):
+        aliases[r["alias"]] = r["iso3"]
+    # world average: generation-weighted mean of the latest national values; range = weighted quartiles
+    vals, wts = [], []
+    for c in countries.values():
+        latest = c["years"][max(c["years"], key=int)]
+        if latest["gen_twh"]:
+            vals.append(latest["g"])
+            wts.append(latest["gen_twh"])
+    mean = sum(v * w for v, w in zip(vals, wts, strict=True)) / sum(wts)
+    world = {
+        "value": rnd(mean, 1),
+        "low": rnd(weighted_quantile(vals, wts, 0.25), 1),
+        "high": rnd(weighted_quantile(vals, wts, 0.75), 1),
+        "n_countries": len(vals),
+        "basis": "lifecycle, average (OWID/Ember)",
+        "source": "generation-weighted mean of the latest per-country intensities (OWID 2024 release via "
+        "CodeCarbon global_energy_mix.json, mostly 2022-2023); range = generation-weighted 25th-75th "
+        "percentile of countries",
+        "year": max(int(max(c["years"], key=int)) for c in countries.values()),
+        "cross_check": "CodeCarbon world_average 475 gCO2e/kWh (IEA Global Energy & CO2 Status Report 2019)",
+    }
+    table = {
+        "meta": {
+            "source": "shared/data/owid-electricity.csv (OWID April-2022 release, 2000-2021) and CodeCarbon "
+            "global_energy_mix.json (OWID 2024 release, latest year per country, mostly 2022/2023)",
+            "licence": "OWID CC BY 4.0; CodeCarbon MIT",
+            "attribution": ATTR_OWID + " " + ATTR_CODECARBON,
+            "basis": "lifecycle, average (OWID/Ember)",
+            "mix_keys": MIX_KEYS,
+            "mix_to_factor": MIX_TO_FACTOR,
+        },
+        "countries": countries,
+        "aliases": aliases,
+    }
+    return table, world
+
+
+# -- sub-national, zones, cloud ---------------------------------------------------------------------
+def _mix_intensity(mix_pct: dict[str, float], factors: dict[str, Any]) -> tuple[float, float, float]:
+    total = sum(mix_pct.values())
+    v = lo = hi = 0.0
+    for src, pct in mix_pct.items():
+        f = factors[src]
+        share = pct / total
+        v += share * f["g"]
+        lo += share * (f.get("mix_low") or f["low"] or f["g"])
+        hi += share * (f.get("mix_high") or f["high"] or f["g"])
+    return v, lo, hi
+
+
+def build_regions(shared: Path, factors: dict[str, Any]) -> dict[str, Any]:
+    pi = shared / "codecarbon" / "private_infra"
+    subnational: dict[str, Any] = {}
+    usa = json.loads((pi / "2016" / "usa_emissions.json").read_text(encoding="utf-8"))
+    for name, d in usa.items():
+        if name.startswith("_") or name == "usa":
+            continue
+        key = f"US-{d['regionCode'].upper()}"
+        subnational[key] = {
+            "name": name.title().replace(" Of ", " of "),
+            "country": "USA",
+            "aliases": [],
+            "years": {"2016": {"g": rnd(d["emissions"] * LB_PER_MWH_TO_G_PER_KWH, 2)}},
+            "basis": "direct combustion CO2 output rate (eGRID 2016)",
+            "source": "US EPA eGRID2016 state output emission rate (lb CO2/MWh x 0.4536), via CodeCarbon "
+            "usa_emissions.json",
+            "rel": "intensity_rel_egrid",
+        }
+    prov = {r["name"].lower(): r for r in read_csv(REFDATA / "canada_provinces.csv")}
+    ca_map = {
+        "naturalGas": "gas",
+        "nuclear": "nuclear",
+        "petroleum": "oil",
+        "biomass": "biomass",
+        "coal": "coal",
+        "other": "other",
+        "solar": "solar",
+        "tidal": "hydro",
+        "wind": "wind",
+        "hydro": "hydro",
+    }
+    for year in ("2016", "2023"):
+        data = json.loads((pi / year / "canada_energy_mix.json").read_text(encoding="utf-8"))
+        for name, d in data.items():
+            p = prov[name]
+            mix: dict[str, float] = {}
+            for k, src in ca_map.items():
+                mix[src] = mix.get(src, 0.0) + float(d.get(k, 0.0))
+            mix = {k: v for k, v in mix.items() if v > 0}
+            v, lo, hi = _mix_intensity(mix, factors)
+            entry = subnational.setdefault(
+                p["code"],
+                {
+                    "name": p["name"],
+                    "country": "CAN",
+                    "aliases": [a for a in p["aliases"].split(";") if a],
+                    "years": {},
+                    "basis": "lifecycle, average (provincial generation mix x IPCC AR5 medians)",
+                    "source": "CodeCarbon canada_energy_mix.json (generation shares; 2023 source likely Canada Energy "
+                    "Regulator, unverified) x IPCC AR5 WG3 Annex III lifecycle factors",
+                    "rel": None,
+                },
+            )
+            entry["years"][year] = {
+                "g": rnd(v, 2),
+                "low": rnd(lo, 2),
+                "high": rnd(hi, 2),
+                "mix": {k: rnd(x, 2) for k, x in sorted(mix.items())},
+            }
+    nordic = json.loads((pi / "nordic_emissions.json").read_text(encoding="utf-8"))
+    zones = {}
+    for key, d in nordic["data"].items():
+        zones[key] = {
+            "name": d["description"],
+            "country": {"SE": "SWE", "NO": "NOR", "FI": "FIN"}[key[:2]],
+            "years": {str(d["year"]): {"g": rnd(d["emission_factor"], 2)}},
+            "basis": "average, ENTSO-E historical (basis not stated by CodeCarbon)",
+            "source": f"CodeCarbon nordic_emissions.json ({nordic['metadata']['source']}; updated "
+            f"{nordic['metadata']['last_updated']})",
+            "rel": "intensity_rel_nordic",
+        }
+    cloud: dict[str, Any] = {}
+    for r in read_csv(shared / "cloud-regions.csv"):
+        if r["provider"] == "gcp":
+            continue
+        src = r["source"]
+        if "eGRID" in src:
+            basis = "direct combustion CO2e output rate, average (eGRID2020 NERC region)"
+        elif "EEA" in src:
+            basis = "direct CO2 emission intensity, average (EEA)"
+        elif "not documented" in src:
+            basis = "average, basis not documented"
+        else:
+            basis = "national average (carbonfootprint.com 2021 factors; basis not stated)"
+        year = r["year"] or "0"
+        cloud[f"{r['provider']}:{r['region']}"] = {
+            "name": r["location"],
+            "country": r["country_iso"] or None,
+            "years": {year: {"g": rnd(num(r["g_co2e_per_kwh"]), 3)}},
+            "basis": basis,
+            "source": f"{src} (Cloud Carbon Footprint constants, snapshot 2024-03)",
+            "rel": "intensity_rel_cloud_ccf",
+        }
+    gcp_country = {
+        r["region"]: r["country_iso"] for r in read_csv(shared / "cloud-regions.csv") if r["provider"] == "gcp"
+    }
+    for path in sorted((shared / "gcp-region-carbon").glob("*.csv")):
+        year = path.stem
+        rows = read_csv(path)
+        for r in rows:
+            col = [k for k in r if "carbon intensity" in k.lower()][0]
+            g = num(r[col])
+            if g is None:
+                continue
+            lifecycle = col.lower().startswith("lifecycle")
+            e = cloud.setdefault(
+                f"gcp:{r['Google Cloud Region']}",
+                {
+                    "name": r["Location"],
+                    "country": gcp_country.get(r["Google Cloud Region"]),
+                    "years": {},
+                    "basis": "",
+                    "source": "Google Cloud region carbon data (region-carbon-info, yearly files)",
+                    "rel": "intensity_rel_cloud_gcp",
+                },
+            )
+            e["name"] = r["Location"]
+            e["years"][year] = {
+                "g": rnd(g, 3),
+                "cfe": rnd(num(r["Google CFE"]), 3),
+                "basis": (
+                    "lifecycle, location-based grid average (Google)"
+                    if lifecycle
+                    else "operational (direct), location-based grid average (Google, from Electricity Maps data)"
+                ),
+            }
+    return {
+        "meta": {
+            "attribution": " ".join([ATTR_EGRID, ATTR_CODECARBON, ATTR_CCF, ATTR_GCP, ATTR_IPCC]),
+            "licence": "eGRID public domain; CodeCarbon MIT; Cloud Carbon Footprint Apache-2.0; Google Apache-2.0",
+        },
+        "subnational": subnational,
+        "zones": zones,
+        "cloud": cloud,
+    }
+
+
+def build(shared: Path, out: Path) -> list[Path]:
+    if not shared.is_dir():
+        raise SystemExit(f"shared data folder not found: {shared}")
+    out.mkdir(parents=True, exist_ok=True)
+    countries, world = build_countries(shared)
+    factors = build_factors(shared, world)
+    tables = {
+        "accelerators.json": build_accelerators(shared),
+        "cpus.json": build_cpus(shared),
+        "factors.json": factors,
+        "countries.json": countries,
+        "regions.json": build_regions(shared, factors["mix_factors"]),
+    }
+    written = []
+    for name, obj in tables.items():
+        path = out / name
+        path.write_text(
+            json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    ap.add_argument(
+        "--shared", type=Path, default=DEFAULT_SHARED, help="reference data folder (default ../shared/data)"
+    )
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder for the JSON tables")
+    args = ap.parse_args(argv)
+    paths = build(args.shared, args.out)
+    total = sum(p.stat().st_size for p in paths)
+    for p in paths:
+        print(f"{p.name}: {p.stat().st_size / 1024:.1f} KiB")
+    print(f"total: {total / 1024:.1f} KiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

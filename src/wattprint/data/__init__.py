@@ -1,0 +1,396 @@
+"""Embedded reference data: accelerators, CPUs, RAM, embodied emissions, PUE, equivalence factors.
+
+Tables live in ``tables/*.json`` (built by ``scripts/build_data.py`` from the project's sourced data; every
+table keeps its source, licence and year). They are loaded lazily on first use and cached, so importing this
+module reads no file. Look-ups accept forgiving names and raise :class:`~wattprint.errors.UnknownNameError`
+listing the closest valid names.
+
+    >>> acc, variants, notes = find_accelerator("A100")
+    >>> acc.name
+    'NVIDIA A100 SXM4 80GB'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any
+
+from ..errors import UnknownNameError, WattprintError, normalise_name
+from ..footprint import Assumption
+from ..quantities import Range
+
+__all__ = [
+    "Accelerator", "EmbodiedFactor", "EquivalenceFactor", "accelerators", "find_accelerator", "embodied_accelerator",
+    "embodied_host_server", "accelerators_per_server", "cpu_tdp_w", "cpu_watts_per_core", "ram_watts_per_gb",
+    "pue_preset", "pue_presets", "default_pue", "equivalence_factors", "load_table", "table_meta",
+]
+
+TFLOPS = 1e12  # FLOP/s per TFLOPS (unit conversion)
+
+
+@cache
+def load_table(name: str) -> dict[str, Any]:
+    """The parsed JSON table ``tables/<name>.json`` (cached; first call reads the file)."""
+    text = resources.files(__package__).joinpath("tables").joinpath(f"{name}.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def table_meta(name: str) -> dict[str, Any]:
+    """Source / licence / attribution of a table."""
+    meta: dict[str, Any] = load_table(name)["meta"]
+    return meta
+
+
+# -- accelerators -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Accelerator:
+    """One catalogue row = one chip as counted by ``--count``: a GPU (an SXM/OAM module or a PCIe card), an
+    AMD MI250/MI250X *package* (2 GCDs, which rocm-smi shows as 2 devices), a Google TPU *chip* (not a
+    TensorCore; a v3-8 slice is 4 chips), an AWS Trainium/Inferentia chip, a K80 *board* (2 GPUs).
+
+    Units: ``tdp_w`` in W (None where unpublished: most TPUs, Trainium), ``memory_gb`` in GB,
+    ``memory_bw_tbs`` in TB/s, ``peak_tflops`` dense peaks in TFLOPS (int8 in TOPS) by precision.
+    """
+
+    name: str
+    vendor: str
+    family: str
+    year: int | None
+    form_factor: str
+    tdp_w: float | None
+    memory_gb: float | None
+    memory_bw_tbs: float | None
+    peak_tflops: dict[str, float]
+    source: str
+    notes: str
+    uncertain: bool
+    _raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def peak_flops(self, precision: str) -> float:
+        """Dense peak in FLOP/s (OP/s for int8); WattprintError if the chip has no such peak."""
+        p = precision.strip().lower()
+        if p not in self.peak_tflops:
+            have = ", ".join(sorted(self.peak_tflops)) or "none"
+            raise WattprintError(f"{self.name} has no published dense {precision} peak (it has: {have})")
+        return self.peak_tflops[p] * TFLOPS
+
+    def default_precision(self) -> str:
+        """bf16 if the chip has it, else fp16, else fp32 (else whatever it has)."""
+        for p in ("bf16", "fp16", "fp32"):
+            if p in self.peak_tflops:
+                return p
+        return next(iter(sorted(self.peak_tflops)), "fp32")
+
+
+_DROP_TOKENS = {"nvidia", "tesla", "amd", "instinct", "google", "intel", "aws", "geforce", "hbm", "hbm2", "hbm2e",
+                "hbm3", "hbm3e", "gpu", "accelerator", "cloud", "radeon", "habana", "per", "in", "part", "the"}
+
+
+def _tokens(text: str) -> list[str]:
+    out = []
+    for t in re.split(r"[^a-z0-9+]+", text.lower().replace("+", "")):
+        if not t or t in _DROP_TOKENS:
+            continue
+        m = re.fullmatch(r"(\d+)gb", t)
+        out.append(m.group(1) if m else t)
+    return out
+
+
+def _key(text: str) -> str:
+    return "".join(_tokens(text))
+
+
+def _token_match(q: str, row_tokens: list[str]) -> bool:
+    for t in row_tokens:
+        if t == q:
+            return True
+        # "sxm" matches "sxm4", "trainium" matches "trainium2": letters-only prefix plus digits
+        if q.isalpha() and t.startswith(q) and t[len(q):].isdigit():
+            return True
+    return False
+
+
+@lru_cache(maxsize=1)
+def _accels() -> tuple[Accelerator, ...]:
+    rows = load_table("accelerators")["accelerators"]
+    return tuple(
+        Accelerator(name=r["name"], vendor=r["vendor"], family=r["family"], year=r["year"],
+                    form_factor=r["form_factor"], tdp_w=r["tdp_w"], memory_gb=r["memory_gb"],
+                    memory_bw_tbs=r["memory_bw_tbs"], peak_tflops={k: float(v) for k, v in r["peak_tflops"].items()},
+                    source=r["source"], notes=r["notes"], uncertain=r["uncertain"], _raw=r)
+        for r in rows
+    )
+
+
+def accelerators() -> list[Accelerator]:
+    """All catalogue accelerators (one row per chip; see :class:`Accelerator` for what a chip is)."""
+    return list(_accels())
+
+
+def _by_name() -> dict[str, Accelerator]:
+    return {a.name: a for a in _accels()}
+
+
+def _families() -> list[dict[str, Any]]:
+    fams: list[dict[str, Any]] = load_table("accelerators")["families"]
+    return fams
+
+
+def accelerator_names() -> list[str]:
+    """Catalogue names plus family names (for listings and closest-name hints)."""
+    return [a.name for a in _accels()] + [f["family"] for f in _families()]
+
+
+def _family_pick(query: str, fam: dict[str, Any], pool: list[Accelerator]) -> tuple[Accelerator, list[Accelerator],
+                                                                                    list[Assumption]]:
+    by = _by_name()
+    default = by[fam["default"]]
+    variants = pool or [by[v] for v in fam["variants"]]
+    chosen = default if default in variants else _prefer(variants)
+    notes = []
+    if len(variants) > 1:
+        notes.append(_variant_assumption(query, chosen, variants, fam.get("note", "") if chosen is default else ""))
+    return chosen, variants, notes
+
+
+_FORM_RANK = ("sxm", "oam", "superchip", "board", "pcie")
+
+
+def _prefer(cands: list[Accelerator]) -> Accelerator:
+    """Data-centre default among variants: SXM > OAM > others > PCIe, then more memory."""
+
+    def rank(a: Accelerator) -> tuple[int, float]:
+        ff = a.form_factor.lower()
+        r = next((i for i, k in enumerate(_FORM_RANK) if k in ff), len(_FORM_RANK))
+        return (r, -(a.memory_gb or 0.0))
+
+    return sorted(cands, key=rank)[0]
+
+
+def _variant_assumption(query: str, chosen: Accelerator, variants: list[Accelerator], note: str) -> Assumption:
+    others = ", ".join(v.name for v in variants)
+    return Assumption(
+        "hardware variant",
+        f"{query!r} -> {chosen.name}",
+        chosen.source.split(";")[0],
+        f"data-centre default variant; '{query}' covers: {others}" + (f". {note}" if note else ""),
+    )
+
+
+def find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumption]]:
+    """Resolve a forgiving hardware name to (chosen accelerator, variants the name covers, assumptions).
+
+    "a100", "A100-80GB", "h100 sxm", "NVIDIA A100-SXM4-40GB", "TPU v3", "mi250x". A family name resolves to
+    its data-centre SXM/standard variant, returns every variant it covers (so callers can build a range) and
+    an Assumption naming the choice. Unknown -> UnknownNameError with the closest names.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise UnknownNameError("hardware", str(name), accelerator_names(), "see `wattprint data gpus`")
+    accs = _accels()
+    qkey = _key(name)
+    # 1. exact catalogue name (after normalisation)
+    for a in accs:
+        if _key(a.name) == qkey or normalise_name(a.name) == normalise_name(name):
+            return a, [a], []
+    # 2. family name / alias
+    for fam in _families():
+        keys = {_key(fam["family"])} | {_key(x) for x in fam["aliases"]}
+        if qkey in keys:
+            return _family_pick(name, fam, [])
+    # 3. every query token found in the row's tokens
+    qt = _tokens(name)
+    pool = [a for a in accs if qt and all(_token_match(t, _tokens(a.name)) for t in qt)]
+    # 4. glued spellings ("h100sxm", "gaudi2"): the query key inside the row key
+    if not pool and len(qkey) >= 2:
+        pool = [a for a in accs if qkey in _key(a.name)]
+    if len(pool) == 1:
+        return pool[0], pool, []
+    if pool:
+        for fam in _families():
+            fam_members = set(fam["variants"]) | {fam["default"]}
+            if all(a.name in fam_members for a in pool):
+                return _family_pick(name, fam, pool)
+        chosen = _prefer(pool)
+        return chosen, pool, [_variant_assumption(name, chosen, pool, "")]
+    raise UnknownNameError("hardware", name, accelerator_names(), "see `wattprint data gpus`")
+
+
+# -- embodied -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EmbodiedFactor:
+    """Manufacturing emissions per unit (kgCO2e, a Range) and the service lifetime (years) to amortise over."""
+
+    kg_per_unit: Range
+    lifetime_years: Range
+    unit: str
+    source: str
+    note: str = ""
+
+
+def _factor(key: str) -> dict[str, Any]:
+    f: dict[str, Any] = load_table("factors")["factors"][key]
+    return f
+
+
+def _range(d: dict[str, Any], value_key: str = "value") -> Range:
+    v = float(d[value_key])
+    lo = d.get("low")
+    hi = d.get("high")
+    return Range(v, float(lo) if lo is not None else v, float(hi) if hi is not None else v)
+
+
+def _lifetime(key: str) -> Range:
+    return _range(_factor(key))
+
+
+def embodied_accelerator(acc: Accelerator) -> EmbodiedFactor:
+    """Embodied kgCO2e per chip (chip/module only, no host share), with the amortisation lifetime."""
+    e = acc._raw.get("embodied") if acc._raw else None
+    if e is None:  # an Accelerator built by hand: use the class fallback of a catalogue row
+        e = next(a._raw["embodied"] for a in _accels() if a._raw["embodied"]["fallback"])
+    kg = Range(float(e["kg"]), float(e["low"]), float(e["high"]))
+    life = _factor("accelerator_lifetime_years")
+    note = e["note"]
+    if e["uncertain"]:
+        note = ("UNCERTAIN. " + note) if "UNCERTAIN" not in note else note
+    return EmbodiedFactor(kg, _lifetime("accelerator_lifetime_years"), "kgCO2e per chip",
+                          f"{e['source']}; lifetime: {life['source']}", note)
+
+
+def embodied_host_server() -> EmbodiedFactor:
+    """Embodied kgCO2e per GPU server excluding its accelerators, with the amortisation lifetime."""
+    f = _factor("host_server_embodied_kg")
+    life = _factor("server_lifetime_years")
+    return EmbodiedFactor(_range(f), _lifetime("server_lifetime_years"), "kgCO2e per server (excluding accelerators)",
+                          f"{f['source']}; lifetime: {life['source']}", f["note"])
+
+
+def accelerators_per_server(acc: Accelerator) -> int:
+    """Accelerators per host server for this chip (8 for HGX-class, 4 for MI250X nodes and TPU hosts ...)."""
+    raw = acc._raw or _by_name().get(acc.name, acc)._raw
+    return int(raw["per_server"]["n"]) if raw else 8
+
+
+def accelerators_per_server_source(acc: Accelerator) -> str:
+    raw = acc._raw or _by_name().get(acc.name, acc)._raw
+    return str(raw["per_server"]["source"]) if raw else ""
+
+
+# -- CPUs and RAM ---------------------------------------------------------------------------------
+_CPU_NOISE = re.compile(r"\((r|tm)\)|\bcpu\b|\bprocessor\b|@.*$|\b\d+-core\b|\bwith radeon.*$", re.IGNORECASE)
+
+
+def _cpu_key(text: str) -> str:
+    t = _CPU_NOISE.sub(" ", text)
+    return "".join(ch for ch in t.lower().replace("+", "plus") if ch.isalnum())
+
+
+@lru_cache(maxsize=1)
+def _cpu_index() -> dict[str, tuple[float, str, str]]:
+    t = load_table("cpus")
+    idx: dict[str, tuple[float, str, str]] = {}
+    cc_src = "CodeCarbon cpu_power.csv (manufacturer TDP; MIT)"
+    for name, tdp in t["codecarbon"].items():
+        idx.setdefault(_cpu_key(name), (float(tdp), name, cc_src))
+    for name, (tdp, _cores, src) in t["repo"].items():
+        for variant in name.split(" / "):
+            idx[_cpu_key(variant)] = (float(tdp), name, src)
+    return idx
+
+
+def cpu_tdp_w(model_name: str) -> tuple[float, str] | None:
+    """TDP in W of a CPU model (forgiving: '/proc/cpuinfo' strings work) and its source; None if unknown."""
+    key = _cpu_key(model_name)
+    if not key:
+        return None
+    idx = _cpu_index()
+    if key in idx:
+        tdp, name, src = idx[key]
+        return tdp, f"{name}: {src}"
+    # vendor prefixes differ between sources ("AMD EPYC 7742" vs "EPYC 7742"): compare without them
+    for prefix in ("intel", "amd"):
+        alt = key[len(prefix):] if key.startswith(prefix) else prefix + key
+        if alt in idx:
+            tdp, name, src = idx[alt]
+            return tdp, f"{name}: {src}"
+    return None
+
+
+def cpu_watts_per_core() -> tuple[Range, Assumption]:
+    """Generic CPU power per physical core (W) when the model is unknown: TDP/cores of server CPUs."""
+    d = load_table("cpus")["per_core_w"]
+    r = _range(d)
+    return r, Assumption("CPU power per core", f"{r:.3g} W/core", d["source"],
+                         "used because the CPU model's TDP is unknown")
+
+
+def ram_watts_per_gb() -> tuple[Range, Assumption]:
+    """RAM power in W per GB of memory (allocated), with the rule's sources."""
+    f = _factor("ram_w_per_gb")
+    r = _range(f)
+    return r, Assumption("RAM power", f"{r:.4g} W/GB", f["source"], f["note"])
+
+
+# -- PUE -----------------------------------------------------------------------------------------
+def pue_presets() -> list[dict[str, Any]]:
+    """PUE presets (name, aliases, value, low, high, year, source ...)."""
+    presets: list[dict[str, Any]] = load_table("factors")["pue_presets"]
+    return presets
+
+
+def _preset_names() -> list[str]:
+    return [p["preset"] for p in pue_presets()] + [a for p in pue_presets() for a in p["aliases"]]
+
+
+def pue_preset(name: str) -> tuple[Range, Assumption]:
+    """PUE by preset: "hyperscale"/"cloud", "enterprise"/"on-premise", "colocation", "average"/"industry",
+    "google", "aws", "azure"/"microsoft", "meta". Unknown -> UnknownNameError with closest names."""
+    key = normalise_name(name)
+    for p in pue_presets():
+        if key in {normalise_name(p["preset"])} | {normalise_name(a) for a in p["aliases"]}:
+            r = Range(float(p["value"]), float(p["low"]), float(p["high"]))
+            note = f"{p['what']}, {p['year']} ({p['scope']})"
+            if p["note"]:
+                note += f"; {p['note']}"
+            if p["uncertain"]:
+                note = "UNCERTAIN. " + note
+            return r, Assumption("PUE", f"{r:.3g} (preset '{p['preset']}')", p["source"], note)
+    raise UnknownNameError("PUE preset", name, _preset_names(), "or give a number >= 1")
+
+
+_PROVIDER_PRESET = {"aws": "aws", "gcp": "google", "azure": "azure"}
+
+
+def default_pue(location: str | None) -> tuple[Range, Assumption]:
+    """PUE when the user gives none: a cloud region -> its provider's fleet value; otherwise the industry
+    average with a range from hyperscale to enterprise facilities."""
+    if location:
+        from ..intensity import resolve_location
+
+        loc = resolve_location(location)
+        if loc.kind == "cloud":
+            return pue_preset(_PROVIDER_PRESET[loc.key.split(":", 1)[0]])
+    return pue_preset("average")
+
+
+# -- equivalents ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EquivalenceFactor:
+    """kgCO2e per everyday unit (a km by car, a flight, a smartphone charge ...), with source and year."""
+
+    name: str
+    unit: str
+    kg_co2e_per_unit: float
+    source: str
+    year: int
+
+
+def equivalence_factors() -> list[EquivalenceFactor]:
+    """Sourced everyday equivalents (refdata/equivalents.csv)."""
+    return [EquivalenceFactor(e["name"], e["unit"], float(e["kg_co2e_per_unit"]), e["source"], int(e["year"]))
+            for e in load_table("factors")["equivalents"]]
