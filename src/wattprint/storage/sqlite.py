@@ -94,9 +94,10 @@ def _classify_header(path: Path) -> str:
             f"{path} is another application's SQLite database (application_id {app_id:#x}), "
             "not a wattprint store; it was left untouched"
         )
-    # an SQLite file without our mark: look inside read-only (this is how a foreign database is told apart)
+    # An SQLite file without our mark in its header (our stores get it in their first commit): list its
+    # tables to say what it is. immutable=1 reads the main file only, with no locks and no -wal/-shm files.
     try:
-        ro = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        ro = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
         try:
             tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         finally:
@@ -104,7 +105,7 @@ def _classify_header(path: Path) -> str:
     except sqlite3.Error as e:
         raise StoreError(f"{path} is not a readable wattprint store ({e}); it was left untouched") from e
     if schema.META_TABLE in tables:
-        return "ours"
+        return "ours"  # marked by its table though not by its header (e.g. application_id reset by a tool)
     what = "tables " + ", ".join(sorted(tables)[:5]) if tables else "no tables"
     raise StoreError(f"{path} is an SQLite database without wattprint's marks ({what}), not a wattprint store; "
                      "it was left untouched")

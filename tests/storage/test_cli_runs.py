@@ -1,0 +1,105 @@
+"""`wattprint runs list|show` through a real subprocess: exit codes, JSON shape, errors on bad stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from wattprint.footprint import ComponentEnergy, Footprint, Intensity
+from wattprint.quantities import Range
+from wattprint.storage import SampleRow, open_store
+
+REQUIRED = ("id", "status", "started_at", "duration_s", "energy_kwh", "it_energy_kwh", "energy_by_component_kwh",
+            "operational_co2e_kg", "embodied_co2e_kg", "total_co2e_kg")
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wattprint", "runs", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=60)
+
+
+@pytest.fixture
+def filled(tmp_path: Path) -> Path:
+    db = tmp_path / "runs.db"
+    fp = Footprint({"gpu": ComponentEnergy(Range.exact(2.0), "measured"),
+                    "cpu": ComponentEnergy(Range(0.5, 0.4, 0.6), "modelled")},
+                   Range(1.1, 1.05, 1.2), Intensity.fixed(400), embodied_co2e_kg=Range(1.0, 0.5, 2.0), kind="measured")
+    t0 = time.time()
+    with open_store(str(db)) as s:
+        for i, proj in enumerate(["nlp", "vision", "nlp"]):
+            rid = f"run-{i}"
+            s.begin_run(rid, proj, t0 + i, {})
+            s.append_samples(rid, [SampleRow(t0 + i + 10, 10.0, None, {"gpu": 7.2e6, "cpu": 1.8e6},
+                                             {"gpu": 300.0, "cpu": 50.0})],
+                             {**fp.to_dict(), "process_share": {"cpu": 0.25}})
+        s.finish_run("run-0", "finished", fp.to_dict())
+    return db
+
+
+def test_list_json_newest_first_with_required_fields(filled: Path) -> None:
+    r = _cli("list", "--json", "--db", f"sqlite://{filled}")
+    assert r.returncode == 0, r.stderr
+    runs = json.loads(r.stdout)
+    assert [d["id"] for d in runs] == ["run-2", "run-1", "run-0"]
+    for d in runs:
+        for k in REQUIRED:
+            assert k in d
+        assert d["energy_by_component_kwh"]["gpu"]["basis"] == "measured"
+        assert d["energy_kwh"] == pytest.approx(2.75)
+    assert runs[-1]["status"] == "finished" and runs[0]["status"] == "running"
+    only = json.loads(_cli("list", "--json", "--db", str(filled), "--project", "nlp", "--limit", "1").stdout)
+    assert [d["id"] for d in only] == ["run-2"]
+
+
+def test_list_table_and_show(filled: Path) -> None:
+    r = _cli("list", env={"WATTPRINT_DB": str(filled)})
+    assert r.returncode == 0 and "run-1" in r.stdout and "vision" in r.stdout
+    r = _cli("show", "run-0", "--db", str(filled))
+    assert r.returncode == 0, r.stderr
+    assert "gpu energy (IT, measured)" in r.stdout and "total CO2e" in r.stdout
+    d = json.loads(_cli("show", "run-0", "--json", "--db", str(filled)).stdout)
+    assert isinstance(d, dict) and d["id"] == "run-0"
+    assert d["status"] == "finished" and d["ended_at"] is not None
+    for k in REQUIRED:
+        assert k in d
+    d = json.loads(_cli("show", "run-1", "--json", "--db", str(filled)).stdout)
+    assert d["process_share"] == {"cpu": 0.25} and d["ended_at"] is None
+    r = _cli("show", "run-1", "--db", str(filled))
+    assert "process share" in r.stdout
+
+
+def test_unknown_run_is_exit_2_with_closest_ids(filled: Path) -> None:
+    r = _cli("show", "run-9", "--db", str(filled))
+    assert r.returncode == 2
+    assert "unknown run 'run-9'" in r.stderr and "run-0" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_not_a_store_is_exit_2_naming_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.db"
+    bad.write_bytes(b"these are my notes, not a database\n" * 10)
+    before = bad.read_bytes()
+    for args in (("list", "--json"), ("show", "x")):
+        r = _cli(*args, "--db", str(bad))
+        assert r.returncode == 2 and str(bad) in r.stderr and "Traceback" not in r.stderr
+    assert bad.read_bytes() == before
+
+
+def test_postgres_url_is_exit_2(tmp_path: Path) -> None:
+    r = _cli("list", "--db", "postgresql://u@h/db")
+    assert r.returncode == 2 and "PostgreSQL support is not available yet" in r.stderr
+
+
+def test_reading_a_missing_default_store_creates_nothing(tmp_path: Path) -> None:
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg"), "WATTPRINT_DB": ""}
+    r = _cli("list", "--json", env=env)
+    assert r.returncode == 0 and json.loads(r.stdout) == []
+    r = _cli("show", "abc", env=env)
+    assert r.returncode == 2 and "wattprint.db" in r.stderr
+    assert not (tmp_path / "xdg").exists()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wattprint.errors import WattprintError
+from wattprint.storage import db_path, resolve_db_url
+
+
+def test_argument_beats_env_beats_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("WATTPRINT_DB", raising=False)
+    assert resolve_db_url() == f"sqlite://{tmp_path}/xdg/wattprint/wattprint.db"
+    monkeypatch.setenv("WATTPRINT_DB", f"sqlite:///{tmp_path}/env.db")
+    assert db_path(resolve_db_url()) == tmp_path / "env.db"
+    assert db_path(resolve_db_url(str(tmp_path / "arg.db"))) == tmp_path / "arg.db"
+
+
+def test_default_without_xdg_is_under_home_local_share(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("WATTPRINT_DB", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for xdg in (None, "", "relative/dir"):  # the XDG spec ignores a relative XDG_DATA_HOME
+        if xdg is None:
+            monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+        else:
+            monkeypatch.setenv("XDG_DATA_HOME", xdg)
+        assert db_path(resolve_db_url()) == tmp_path / ".local/share/wattprint/wattprint.db"
+
+
+def test_plain_paths_are_made_absolute(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve_db_url("sub/x.db") == f"sqlite://{tmp_path}/sub/x.db"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert db_path("~/y.db") == tmp_path / "y.db"
+    assert db_path("sqlite:////abs/z.db") == Path("/abs/z.db")
+
+
+@pytest.mark.parametrize("url", ["sqlite://relative.db", "sqlite:relative.db", "sqlite:///", "mysql://h/db"])
+def test_malformed_or_unsupported_urls_are_user_errors(url: str) -> None:
+    with pytest.raises(WattprintError):
+        db_path(url)
+
+
+def test_postgres_is_announced_not_silently_ignored() -> None:
+    with pytest.raises(WattprintError, match="PostgreSQL support is not available yet") as e:
+        resolve_db_url("postgresql://user:secret@db.example/wattprint")
+    assert "secret" not in str(e.value)
