@@ -1,0 +1,255 @@
+"""Fit the training estimator's MFU and power model and write src/wattprint/data/tables/utilisation_model.json.
+
+Inputs (re-runnable, offline):
+- ../shared/data/training-runs.csv: dev rows with chip-hours and model FLOPs (or params x tokens) give
+  *effective* MFU = 6·N_active·D / (chip-hours x peak) (same selection as the benchmark's blind mode);
+- refdata/mfu_observations.csv: further published trainings (effective, from chip-hours) and reported
+  per-step MFU figures, each with its source;
+- ../shared/data/accelerators.csv: dense peak FLOP/s at the chip's default precision;
+- refdata/power_observations.csv: GPU-only and all-in power fractions, DGX server ratings, host load.
+
+    python scripts/fit_utilisation.py [--shared ../shared/data]
+
+The benchmark imports ``load_observations`` and ``fit`` to refit without the family it scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from wattprint.estimate.utilisation import features, fit_mfu  # noqa: E402
+
+OUT = ROOT / "src" / "wattprint" / "data" / "tables" / "utilisation_model.json"
+REFERENCE = {"params": 1e10, "peak_flops": 312e12}  # normalisation points: 10B active, A100 bf16 peak
+BOUNDS = [0.02, 0.75]  # sanity bounds on an effective MFU (no published training outside them)
+RIDGE = 1.0  # keeps coefficients of rarely seen features (fp8: one training) near zero
+HUBER_DELTA = 0.15  # ln units: residuals beyond ~x1.16 are down-weighted
+QUANTILES = (0.1, 0.9)  # residual quantiles that set the MFU range
+
+# free-text hardware of dev rows without a hardware_id -> the catalogue row a user would get by family name
+HARDWARE_FALLBACK = {"NVIDIA P100": "NVIDIA Tesla P100 SXM2", "NVIDIA A100-80GB": "NVIDIA A100 SXM4 80GB"}
+# leave-one-family-out groups for dev rows (trainings of one developer series share code and clusters)
+FAMILY_PREFIXES = ("llama1", "llama2", "llama3", "llama4", "bloom", "gopher", "glam", "granite", "starcoder", "olmo")
+
+
+def dev_family(row_id: str) -> str:
+    if row_id.startswith("patterson21-") and ("p100" in row_id or "tpuv2" in row_id):
+        return "patterson21-wmt"
+    for p in FAMILY_PREFIXES:
+        if row_id.startswith(p):
+            return p
+    return row_id
+
+
+def load_peaks(shared: Path) -> dict[str, tuple[float, str]]:
+    """Catalogue name -> (dense peak FLOP/s at default precision, family)."""
+    out = {}
+    with open(shared / "accelerators.csv", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            for col in ("peak_bf16_tflops", "peak_fp16_tflops", "peak_fp32_tflops"):
+                if r[col]:
+                    out[r["name"]] = (float(r[col]) * 1e12, r["family"])
+                    break
+    return out
+
+
+def num(text: str) -> float | None:
+    return float(text) if text and text.strip() else None
+
+
+def blind_rows(shared: Path) -> list[dict[str, Any]]:
+    """Dev rows usable blind: chip-hours not assumed, model FLOPs (not hardware FLOPs) or params x tokens."""
+    out = []
+    with open(shared / "training-runs.csv", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            if r["split"] != "dev" or r["chip_hours_basis"] in ("", "assumed") or not r["chip_hours"]:
+                continue
+            if r["flops_basis"] == "hardware-flops":
+                continue
+            total = num(r["params_total_B"])
+            active = num(r["params_active_B"]) or total
+            tokens = num(r["training_tokens_B"])
+            flops = num(r["training_flops"])
+            if flops is None and (active is None or tokens is None):
+                continue
+            hw = r["hardware_id"] or HARDWARE_FALLBACK.get(r["hardware"], "")
+            if not hw or active is None:
+                continue
+            out.append(
+                {
+                    "id": r["id"],
+                    "family": dev_family(r["id"]),
+                    "training": r["id"],
+                    "hardware": hw,
+                    "hardware_text": r["hardware"],
+                    "params": total * 1e9 if total else None,
+                    "active_params": active * 1e9,
+                    "tokens": tokens * 1e9 if tokens else None,
+                    "flops": flops,
+                    "chip_hours": float(r["chip_hours"]),
+                    "n_chips": num(r["n_chips"]),
+                    "moe": "moe" in r["arch"].lower(),
+                    "fp8": r["precision"] == "fp8",
+                    "row": r,
+                }
+            )
+    return out
+
+
+def load_observations(shared: Path, refdata: Path = ROOT / "refdata") -> list[dict[str, Any]]:
+    """All MFU observations: dev-derived (effective) + refdata table (effective or step), with features inputs."""
+    peaks = load_peaks(shared)
+    obs: list[dict[str, Any]] = []
+    for d in blind_rows(shared):
+        peak = peaks[d["hardware"]][0]
+        flops = d["flops"] or 6 * d["active_params"] * d["tokens"]
+        obs.append(
+            {
+                "id": d["id"], "family": d["family"], "training": d["training"], "hardware": d["hardware"],
+                "active_params": d["active_params"], "peak": peak, "moe": d["moe"], "fp8": d["fp8"],
+                "basis": "effective", "mfu": flops / (d["chip_hours"] * 3600 * peak),
+                "source": "../shared/data/training-runs.csv (dev row " + d["id"] + ")",
+            }
+        )
+    with open(refdata / "mfu_observations.csv", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            peak = peaks[r["hardware"]][0]
+            active = (num(r["params_active_B"]) or float(r["params_total_B"])) * 1e9
+            if r["basis"] == "effective":
+                mfu = 6 * active * float(r["tokens_B"]) * 1e9 / (float(r["chip_hours"]) * 3600 * peak)
+            else:
+                mfu = float(r["mfu"])
+            obs.append(
+                {
+                    "id": r["id"], "family": r["family"], "training": r["training"], "hardware": r["hardware"],
+                    "active_params": active, "peak": peak, "moe": r["arch"] == "MoE", "fp8": r["precision"] == "fp8",
+                    "basis": r["basis"], "mfu": mfu, "source": r["source"],
+                }
+            )
+    return obs
+
+
+def design(obs: list[dict[str, Any]]) -> list[tuple[list[float], float]]:
+    return [
+        (features(o["active_params"], o["peak"], o["moe"], o["fp8"], o["basis"] == "step", REFERENCE), o["mfu"])
+        for o in obs
+    ]
+
+
+def fit(obs: list[dict[str, Any]]) -> list[float]:
+    """Coefficients [b0, b_small, b_speed, b_moe, b_fp8, b_step] (see wattprint.estimate.utilisation)."""
+    return fit_mfu(design(obs), ridge=RIDGE, huber_delta=HUBER_DELTA)
+
+
+def quantile(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    pos = q * (len(s) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def power_section(refdata: Path) -> dict[str, Any]:
+    with open(refdata / "power_observations.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    gpu = [r for r in rows if r["kind"] == "gpu_fraction"]
+    vals = [float(r["value"]) for r in gpu]
+    default = {
+        "value": statistics.mean(vals), "low": min(vals), "high": max(vals),
+        "source": "; ".join(r["source"] for r in gpu),
+        "note": "mean of the sourced GPU-only figures (measured steady-state, assumed average, TDP convention); "
+        "range min-max",
+    }
+    all_in: dict[str, Any] = {}
+    for name in sorted({r["hardware"] for r in rows if r["kind"] == "all_in_fraction"}):
+        rs = [r for r in rows if r["kind"] == "all_in_fraction" and r["hardware"] == name]
+        v = [float(r["value"]) for r in rs]
+        all_in[name] = {"value": statistics.mean(v), "low": min(v), "high": max(v),
+                        "source": "; ".join(r["source"] for r in rs)}
+    ram = next(r for r in rows if r["kind"] == "ram_w_per_gb")
+    ram_w = float(ram["value"])
+    classes: dict[str, Any] = {}
+    ratios: dict[str, list[float]] = {"cpu": [], "ram": [], "other": []}
+    for r in (r for r in rows if r["kind"] == "server"):
+        meta = dict(kv.split("=") for kv in r["note"].split(";"))
+        n = int(meta["accelerators"])
+        tdp = float(r["tdp_w"])
+        non_acc = float(r["value"]) - n * tdp
+        cpu = float(meta["cpu_w"])
+        ram_part = float(meta["ram_gb"]) * ram_w
+        parts = {"cpu": cpu / n, "ram": ram_part / n, "other": (non_acc - cpu - ram_part) / n}
+        classes[r["hardware"]] = {
+            "name": r["source"].split(" datasheet")[0], "source": r["source"] + "; RAM W/GB: " + ram["source"],
+            **{f"{k}_w_per_accelerator": v for k, v in parts.items()},
+        }
+        for part, watts in parts.items():
+            ratios[part].append(watts / tdp)
+    load = next(r for r in rows if r["kind"] == "host_load")
+    return {
+        "gpu_fraction": {"default": default, "by_family": {}},
+        "all_in_fraction": all_in,
+        "host": {
+            "classes": classes,
+            "generic_ratio_of_tdp": {**{k: statistics.mean(v) for k, v in ratios.items()},
+                                     "source": "mean over " + ", ".join(c["name"] for c in classes.values())},
+            "load": {"value": float(load["value"]), "low": float(load["low"]), "high": float(load["high"]),
+                     "source": load["source"]},
+        },
+    }
+
+
+def build(shared: Path) -> dict[str, Any]:
+    obs = load_observations(shared)
+    coef = fit(obs)
+    resid = [
+        math.log(o["mfu"]) - sum(b * x for b, x in zip(coef, xs, strict=True))
+        for o, (xs, _) in zip(obs, design(obs), strict=True)
+        if o["basis"] == "effective"
+    ]
+    q_lo, q_hi = (quantile(resid, q) for q in QUANTILES)
+    return {
+        "mfu": {
+            "form": "ln(mfu) = b0 + b_small*min(log10(N_active/params_ref),0) + b_speed*log2(peak/peak_ref)"
+            " + b_moe*[MoE] + b_fp8*[fp8] (+ b_step*[reported per-step MFU], fitting only)",
+            "features": ["intercept", "small_model", "chip_speed", "moe", "fp8", "step_basis"],
+            "coef": coef,
+            "reference": REFERENCE,
+            "bounds": BOUNDS,
+            "residual_quantiles_ln": [q_lo, q_hi],
+            "range_note": f"{int(QUANTILES[0] * 100)}th-{int(QUANTILES[1] * 100)}th percentile of the fit's residuals "
+            f"over {len(resid)} published trainings",
+            "fit": {"method": "Huber-weighted ridge least squares on ln(MFU)", "ridge": RIDGE,
+                    "huber_delta_ln": HUBER_DELTA, "n_observations": len(obs)},
+            "source": "fitted by scripts/fit_utilisation.py on " + f"{len(obs)} published trainings "
+            "(../shared/data/training-runs.csv dev rows, refdata/mfu_observations.csv)",
+            "observations": [
+                {k: o[k] for k in ("id", "family", "hardware", "active_params", "basis", "mfu", "source")} for o in obs
+            ],
+        },
+        "power": power_section(ROOT / "refdata"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    args = ap.parse_args(argv)
+    model = build(args.shared)
+    OUT.write_text(json.dumps(model, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    c = model["mfu"]["coef"]
+    print(f"wrote {OUT.relative_to(ROOT)}: coef " + ", ".join(f"{x:+.3f}" for x in c))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

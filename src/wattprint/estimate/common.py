@@ -1,0 +1,111 @@
+"""Helpers shared by the training and inference estimators: input checks, site (PUE + intensity), embodied."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import InputConflictError
+from ..footprint import Assumption, Intensity, amortised_embodied_kg
+from ..quantities import Range
+
+
+def check_positive(name: str, value: Any, allow_zero: bool = False) -> float | None:
+    """``value`` as a float (None passes through); negative, zero (unless allowed), NaN or inf is an error."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputConflictError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if math.isnan(v) or math.isinf(v):
+        raise InputConflictError(f"{name} must be a finite number, got {value!r}")
+    if v < 0 or (v == 0 and not allow_zero):
+        raise InputConflictError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return v
+
+
+def resolve_pue(pue: float | str | Range | None, location: str | None) -> tuple[Range, Assumption]:
+    """PUE from a number, a preset name ("hyperscale", "google" ...) or the default for the location."""
+    from .. import data
+
+    if pue is None:
+        return data.default_pue(location)
+    if isinstance(pue, Range):
+        r = pue
+    else:
+        try:
+            r = Range.exact(float(pue))
+        except (TypeError, ValueError):
+            return data.pue_preset(str(pue))
+    if math.isnan(r.value) or r.low < 1.0:
+        raise InputConflictError(f"PUE must be >= 1 (facility energy / IT energy), got {pue}")
+    return r, Assumption("PUE", f"{r:.3g}", "given by the user")
+
+
+def resolve_site(
+    location: str | None,
+    year: int | None,
+    pue: float | str | Range | None,
+    intensity: float | None,
+    mix: str | dict[str, float] | None,
+) -> tuple[Intensity, Range, list[Assumption]]:
+    """Grid intensity and PUE for where the work runs, with the assumptions behind them.
+
+    Precedence for intensity: explicit gCO2e/kWh > fuel mix > location (country / sub-national / cloud
+    region, ``year`` or latest) > world average with a wide range.
+    """
+    from .. import intensity as grid
+
+    if intensity is not None and mix is not None:
+        raise InputConflictError("give either an intensity (gCO2e/kWh) or a fuel mix, not both")
+    notes: list[Assumption] = []
+    if intensity is not None:
+        g = check_positive("intensity (gCO2e/kWh)", intensity, allow_zero=True)
+        assert g is not None
+        loc = grid.resolve_location(location).key if location else "given"
+        inten = Intensity(Range.exact(g), location=loc, basis="given by the user", year=year)
+    elif mix is not None:
+        shares = grid.parse_mix(mix) if isinstance(mix, str) else mix
+        inten = grid.intensity_from_mix(shares)
+    else:
+        inten = grid.intensity_for(location, year)
+    notes.append(inten.assumption())
+    pue_r, pue_a = resolve_pue(pue, location)
+    notes.append(pue_a)
+    return inten, pue_r, notes
+
+
+def embodied_for(acc: Any, count: float, hours: Range) -> tuple[Range, list[Assumption]]:
+    """Embodied kgCO2e of ``count`` accelerators (and their share of host servers) used for ``hours``.
+
+    units x kgCO2e per unit x hours / lifetime, for the chips and for ceil-free fractional servers
+    (count / accelerators per server): a job on 4 of 8 GPUs is charged half a server.
+    """
+    from .. import data
+
+    chip = data.embodied_accelerator(acc)
+    server = data.embodied_host_server()
+    per_server = data.accelerators_per_server(acc)
+    kg_chip = amortised_embodied_kg(count, chip.kg_per_unit, hours, chip.lifetime_years)
+    kg_host = amortised_embodied_kg(count / per_server, server.kg_per_unit, hours, server.lifetime_years)
+    notes = [
+        Assumption(
+            "embodied emissions per accelerator",
+            f"{chip.kg_per_unit:.4g} kgCO2e over {chip.lifetime_years:.3g} years",
+            chip.source,
+            chip.note,
+        ),
+        Assumption(
+            "embodied emissions per host server (excl. accelerators)",
+            f"{server.kg_per_unit:.4g} kgCO2e over {server.lifetime_years:.3g} years, "
+            f"{per_server} accelerators per server",
+            server.source,
+            server.note,
+        ),
+    ]
+    return kg_chip + kg_host, notes
+
+
+def component_key(acc: Any) -> str:
+    """``gpu`` for GPUs, ``accelerator`` for TPUs, Trainium, Gaudi ..."""
+    return "gpu" if acc.vendor in ("NVIDIA", "AMD") else "accelerator"

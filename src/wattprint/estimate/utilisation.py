@@ -1,0 +1,204 @@
+"""Model FLOPs utilisation (MFU) and training power: the fitted, sourced defaults of the training estimator.
+
+MFU model (fitted by ``scripts/fit_utilisation.py`` on published trainings; coefficients, sources and the
+residual spread live in ``data/tables/utilisation_model.json``)::
+
+    ln(MFU) = b0
+            + b_small * min(log10(N_active / N_ref), 0)     # small models under-use the chip
+            + b_speed * log2(peak / peak_ref)               # faster chips are harder to keep busy
+            + b_moe   * [MoE]                                # routing, all-to-all, load imbalance
+            + b_fp8   * [fp8 training]                       # relative to the bf16/fp16 peak
+            (+ b_step * [per-step MFU as reported]            # only while fitting: reported step MFU
+                                                              #  excludes restarts, evaluation, downtime)
+
+MFU here is *effective*: model FLOPs (6·N·D) / (chip-hours x dense peak at the chip's default precision),
+so it already includes downtime counted in published chip-hours. The range comes from the spread of the
+residuals of the fit (quantiles in the JSON), not from a guess.
+
+Power model: the accelerator draws a fraction of its TDP (GPU-only figures); the host (CPU, RAM, other:
+fans, NICs, switches, PSU losses) is modelled per server from rated system power minus accelerator TDP
+(DGX datasheets) times a sourced load factor. Chips whose published power figures are system-level per
+chip (Google TPUs, Patterson et al.) get an *all-in* fraction instead and no host on top.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from ..footprint import Assumption
+from ..quantities import Range
+
+FEATURES = ("small_model", "chip_speed", "moe", "fp8", "step_basis")
+MODEL_FILE = "utilisation_model.json"
+
+
+@lru_cache(maxsize=1)
+def model_table() -> dict[str, Any]:
+    """The fitted model (coefficients, spread, power defaults, sources), loaded once."""
+    text = resources.files("wattprint.data").joinpath("tables").joinpath(MODEL_FILE).read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+# -- MFU ---------------------------------------------------------------------------------------
+def features(
+    active_params: float, peak_flops: float, moe: bool, fp8: bool, step_basis: bool, ref: dict[str, float]
+) -> list[float]:
+    """Feature vector (intercept first) for one training; ``peak_flops`` in FLOP/s at default precision."""
+    small = min(math.log10(active_params / ref["params"]), 0.0)
+    speed = math.log2(peak_flops / ref["peak_flops"])
+    return [1.0, small, speed, float(moe), float(fp8), float(step_basis)]
+
+
+@dataclass(frozen=True)
+class MfuEstimate:
+    """Predicted effective MFU (fraction of the default-precision dense peak) with its range and why."""
+
+    mfu: Range
+    explanation: str
+    source: str
+
+
+def predict_mfu(
+    active_params: float,
+    peak_flops: float,
+    moe: bool = False,
+    fp8: bool = False,
+    coef: list[float] | None = None,
+    table: dict[str, Any] | None = None,
+) -> MfuEstimate:
+    """Effective MFU for a training of ``active_params`` parameters on a chip of ``peak_flops`` (FLOP/s).
+
+    ``coef`` overrides the shipped coefficients (the benchmark refits without the family it scores).
+    """
+    t = table or model_table()
+    m = t["mfu"]
+    b = coef if coef is not None else m["coef"]
+    x = features(active_params, peak_flops, moe, fp8, False, m["reference"])
+    ln_mfu = sum(bi * xi for bi, xi in zip(b, x, strict=True))
+    lo_q, hi_q = m["residual_quantiles_ln"]
+    lo_b, hi_b = m["bounds"]
+    central = min(max(math.exp(ln_mfu), lo_b), hi_b)
+    low = min(max(central * math.exp(lo_q), lo_b), central)
+    high = max(min(central * math.exp(hi_q), hi_b), central)
+    parts = [f"{math.exp(b[0]):.2f} base (A100-class chip, >=10B dense)"]
+    if x[1] < 0:
+        parts.append(f"x{math.exp(b[1] * x[1]):.2f} model size {active_params / 1e9:.3g}B active")
+    if x[2] != 0:
+        parts.append(f"x{math.exp(b[2] * x[2]):.2f} chip speed")
+    if moe:
+        parts.append(f"x{math.exp(b[3]):.2f} MoE")
+    if fp8:
+        parts.append(f"x{math.exp(b[4]):.2f} fp8")
+    return MfuEstimate(
+        Range(central, low, high),
+        " ".join(parts) + f"; range = {m['range_note']}",
+        m["source"],
+    )
+
+
+# -- fitting (pure Python so the benchmark can refit without numpy) --------------------------
+def _solve(a: list[list[float]], y: list[float]) -> list[float]:
+    """Solve a small dense linear system by Gaussian elimination with partial pivoting."""
+    n = len(y)
+    m = [row[:] + [y[i]] for i, row in enumerate(a)]
+    for c in range(n):
+        p = max(range(c, n), key=lambda r: abs(m[r][c]))
+        m[c], m[p] = m[p], m[c]
+        if abs(m[c][c]) < 1e-12:
+            m[c][c] = 1e-12  # unidentified coefficient (feature absent): ridge keeps it near 0
+        for r in range(n):
+            if r != c:
+                f = m[r][c] / m[c][c]
+                for k in range(c, n + 1):
+                    m[r][k] -= f * m[c][k]
+    return [m[i][n] / m[i][i] for i in range(n)]
+
+
+def fit_mfu(
+    rows: list[tuple[list[float], float]], ridge: float, huber_delta: float, iterations: int = 60
+) -> list[float]:
+    """Robust (Huber, iteratively reweighted) ridge least squares of ln(MFU) on the features.
+
+    ``rows`` = [(features, mfu)]. Huber weights keep a few odd trainings (distillation, tiny MoE) from
+    dragging the fit; the ridge (not applied to the intercept) keeps rarely-seen features near zero.
+    """
+    k = len(rows[0][0])
+    w = [1.0] * len(rows)
+    beta = [0.0] * k
+    for _ in range(iterations):
+        a = [[0.0] * k for _ in range(k)]
+        rhs = [0.0] * k
+        for (x, mfu), wi in zip(rows, w, strict=True):
+            y = math.log(mfu)
+            for i in range(k):
+                rhs[i] += wi * x[i] * y
+                for j in range(k):
+                    a[i][j] += wi * x[i] * x[j]
+        for i in range(1, k):
+            a[i][i] += ridge
+        beta = _solve(a, rhs)
+        for n, (x, mfu) in enumerate(rows):
+            r = abs(math.log(mfu) - sum(bi * xi for bi, xi in zip(beta, x, strict=True)))
+            w[n] = 1.0 if r <= huber_delta else huber_delta / r
+    return beta
+
+
+# -- power ---------------------------------------------------------------------------------------
+def _range(d: dict[str, float]) -> Range:
+    return Range(d["value"], d["low"], d["high"])
+
+
+def all_in_fraction(chip_name: str) -> tuple[Range, Assumption] | None:
+    """All-in (chip + host share) average power as a fraction of TDP, where only system-level figures exist."""
+    p = model_table()["power"]["all_in_fraction"].get(chip_name)
+    if p is None:
+        return None
+    r = _range(p)
+    return r, Assumption(
+        "average power per chip (all-in, incl. host share)",
+        f"{r:.3g} x TDP",
+        p["source"],
+        "measured system power per chip; no separate host power added",
+    )
+
+
+def gpu_fraction(family: str) -> tuple[Range, Assumption]:
+    """Average accelerator-only power during training as a fraction of TDP (default per chip family)."""
+    pw = model_table()["power"]["gpu_fraction"]
+    p = pw["by_family"].get(family, pw["default"])
+    r = _range(p)
+    return r, Assumption("average accelerator power during training", f"{r:.3g} x TDP", p["source"], p["note"])
+
+
+def host_watts_per_accelerator(family: str, tdp_w: float) -> tuple[dict[str, Range], Assumption]:
+    """Host power (W) per accelerator by part: ``cpu``, ``ram``, ``other``.
+
+    From the rated power of the family's reference server minus its accelerators' TDP (split into the
+    CPUs' TDP, RAM x W/GB and the rest), times a load factor; other families scale a generic split by TDP.
+    """
+    h = model_table()["power"]["host"]
+    load = _range(h["load"])
+    cls = h["classes"].get(family)
+    if cls is not None:
+        per = {k: cls[f"{k}_w_per_accelerator"] for k in ("cpu", "ram", "other")}
+        basis = f"{cls['name']} rated non-accelerator power per accelerator"
+        src = cls["source"]
+    else:
+        g = h["generic_ratio_of_tdp"]
+        per = {k: g[k] * tdp_w for k in ("cpu", "ram", "other")}
+        basis = "generic host share (mean of the DGX A100/H100/B200 ratios to accelerator TDP)"
+        src = g["source"]
+    parts = {k: load * v for k, v in per.items()}
+    total = sum(per.values())
+    return parts, Assumption(
+        "host power per accelerator (CPU + RAM + other)",
+        f"{load * total:.3g} W",
+        f"{src}; load factor {load:.2g}: {h['load']['source']}",
+        basis,
+    )
