@@ -1,0 +1,162 @@
+"""Benchmark: predicted vs published LLM-serving energy, at matching scope and batch size.
+
+Reads ``refdata/inference_measurements.csv`` (published per-token / per-request measurements with their scope,
+batch size, hardware, model and tokens), predicts each scored row with ``wattprint.estimate_inference`` from
+only what the row states (parameters, hardware, GPUs, batch, precision, engine, attention, token lengths where
+published), and compares the figure of the same scope:
+
+* scope ``gpu``: accelerator energy only (``gpu_energy_per_output_token_j``; the published figure divides all
+  GPU energy, prefill included, by the output tokens);
+* scope ``server``: IT energy (accelerators + host);
+* scope ``full-stack``: facility energy with the row's PUE.
+
+Nothing is fitted to these rows: the model's constants come from ``refdata/inference_model.csv`` and their own
+sources. Target: median |log10(pred/published)| within log10(1.5) (a factor 1.5).
+
+    python bench/inference_accuracy.py [--update-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+MEASUREMENTS = ROOT / "refdata" / "inference_measurements.csv"
+RESULTS = ROOT / "bench" / "results" / "inference_accuracy.md"
+README = ROOT / "README.md"
+START, END = "<!-- bench:inference:start -->", "<!-- bench:inference:end -->"
+TARGET_FACTOR = 1.5
+
+
+def _num(text: str) -> float | None:
+    return float(text) if text.strip() else None
+
+
+def predict(row: dict[str, str]) -> float:
+    """The model's figure for one measurement row, in the row's metric and scope."""
+    from wattprint.estimate.inference import estimate_inference
+
+    count = _num(row["count"])
+    fp = estimate_inference(
+        float(row["params"]),
+        active_params=_num(row["active_params"]),
+        input_tokens=_num(row["input_tokens"]),
+        output_tokens=_num(row["output_tokens"]),
+        hardware=row["hardware"],
+        count=int(count) if count else None,
+        batch_size=_num(row["batch_size"]),
+        precision=row["precision"] or None,
+        engine=row["engine"] or "optimised",
+        attention=row["attention"] or "gqa",
+        pue=_num(row["pue"]) or 1.0,
+        intensity=400.0,  # irrelevant to energy; fixed so no location lookup is needed
+    )
+    d = fp.details
+    scope, metric = row["scope"], row["metric"]
+    if metric == "energy_per_output_token_j":
+        per_req_wh = {"gpu": d["gpu_energy_per_request_wh"], "server": d["it_energy_per_request_wh"],
+                      "full-stack": d["energy_per_request_wh"]}[scope]
+        out_tokens = d["gpu_energy_per_request_wh"].value * 3600.0 / d["gpu_energy_per_output_token_j"].value
+        return float(per_req_wh.value * 3600.0 / out_tokens)
+    if metric == "energy_per_request_wh":
+        return float({"gpu": d["gpu_energy_per_request_wh"], "server": d["it_energy_per_request_wh"],
+                      "full-stack": d["energy_per_request_wh"]}[scope].value)
+    raise ValueError(f"unknown metric {metric!r} in row {row['id']}")
+
+
+def run_benchmark(path: Path = MEASUREMENTS) -> dict[str, Any]:
+    """Predict every scored row; return rows (id, batch, scope, predicted, published, ratio) and a summary."""
+    with path.open(encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["scored"].strip().lower() == "yes"]
+    out = []
+    for r in rows:
+        pred = predict(r)
+        pub = float(r["value"])
+        out.append({"id": r["id"], "hardware": r["hardware"], "batch": r["batch_size"], "engine": r["engine"],
+                    "scope": r["scope"], "metric": r["metric"], "predicted": pred, "published": pub,
+                    "ratio": pred / pub, "source": r["source"].split(",")[0]})
+    errs = [abs(math.log10(o["ratio"])) for o in out]
+    median = statistics.median(errs) if errs else float("nan")
+    summary = {
+        "n": len(out),
+        "median_abs_log10": median,
+        "median_factor": 10 ** median,
+        "share_within_1_5": sum(e <= math.log10(1.5) for e in errs) / len(errs) if errs else float("nan"),
+        "share_within_2": sum(e <= math.log10(2.0) for e in errs) / len(errs) if errs else float("nan"),
+        "median_ratio": statistics.median(o["ratio"] for o in out) if out else float("nan"),
+        "target_factor": TARGET_FACTOR,
+    }
+    summary["meets_target"] = summary["median_factor"] <= TARGET_FACTOR
+    return {"rows": out, "summary": summary}
+
+
+def summary_markdown(s: dict[str, Any]) -> str:
+    return (f"Inference estimator vs {s['n']} published measurements at matching scope and batch size: "
+            f"median error x{s['median_factor']:.2f} (target <= x{s['target_factor']}), "
+            f"{100 * s['share_within_1_5']:.0f}% within x1.5, {100 * s['share_within_2']:.0f}% within x2, "
+            f"median ratio predicted/published {s['median_ratio']:.2f}.")
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    s = result["summary"]
+    lines = ["# Inference estimator accuracy", "",
+             "Generated by `python bench/inference_accuracy.py` from `refdata/inference_measurements.csv`. "
+             "Each row is predicted from its published parameters, hardware, GPUs, batch size, precision, engine "
+             "and token lengths only; constants come from `refdata/inference_model.csv` (nothing fitted to rows).",
+             "", summary_markdown(s), "",
+             "| row | hardware | batch | engine | scope | predicted | published | ratio |",
+             "|---|---|---|---|---|---|---|---|"]
+    for o in result["rows"]:
+        unit = "J/token" if o["metric"] == "energy_per_output_token_j" else "Wh/request"
+        lines.append(f"| {o['id']} | {o['hardware']} | {o['batch']} | {o['engine']} | {o['scope']} | "
+                     f"{o['predicted']:.3g} {unit} | {o['published']:.3g} {unit} | {o['ratio']:.2f} |")
+    lines += ["", "Rows marked `scored=no` in the CSV (Google's Gemini median prompt, Samsi et al.'s summary "
+              "figure) lack the model size or configuration needed for a prediction and are context only."]
+    return "\n".join(lines) + "\n"
+
+
+def readme_block(result: dict[str, Any]) -> str:
+    s = result["summary"]
+    rows = result["rows"]
+    by_source: dict[str, list[float]] = {}
+    for o in rows:
+        by_source.setdefault(o["source"], []).append(abs(math.log10(o["ratio"])))
+    lines = [summary_markdown(s), "", "| source | rows | median error |", "|---|---|---|"]
+    for src, errs in by_source.items():
+        lines.append(f"| {src} | {len(errs)} | x{10 ** statistics.median(errs):.2f} |")
+    lines.append("")
+    lines.append("Full table: [bench/results/inference_accuracy.md](bench/results/inference_accuracy.md).")
+    return "\n".join(lines)
+
+
+def update_readme(block: str, readme: Path = README) -> bool:
+    text = readme.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        return False
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{block}\n{END}{tail}", encoding="utf-8")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--update-readme", action="store_true", help="replace the bench:inference block in README.md")
+    args = ap.parse_args(argv)
+    result = run_benchmark()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(to_markdown(result), encoding="utf-8")
+    print(to_markdown(result))
+    if args.update_readme and not update_readme(readme_block(result)):
+        print(f"README.md has no {START} ... {END} block; not updated", file=sys.stderr)
+    return 0 if result["summary"]["meets_target"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

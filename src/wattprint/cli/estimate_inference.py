@@ -1,0 +1,107 @@
+"""`wattprint estimate inference`: the serving footprint of an LLM (per token, per request, per day, per year).
+
+The `estimate` command group lives in cli/estimate.py, which calls :func:`add_inference_parser`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..errors import WattprintError
+
+
+def _count(text: str) -> float:
+    from ..quantities import parse_count
+
+    try:
+        return parse_count(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _int(text: str) -> int:
+    value = _count(text)
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+    return int(value)
+
+
+def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `inference` sub-command to the `wattprint estimate` group."""
+    p = estimate_subparsers.add_parser(
+        "inference", help="predict the footprint of serving an LLM",
+        description="Predict the energy and CO2e of serving an LLM: per 1k tokens, per request, per day and per "
+                    "year (counts accept 7e9, 7000000000, 7B, 1.4T).")
+    p.add_argument("--params", type=_count, required=True, help="total parameters (e.g. 70B)")
+    p.add_argument("--active-params", type=_count, help="active parameters per token (MoE); default: all")
+    p.add_argument("--input-tokens", type=_count, help="prompt tokens per request (default: sourced range)")
+    p.add_argument("--output-tokens", type=_count, help="generated tokens per request (default: sourced range)")
+    load = p.add_mutually_exclusive_group()
+    load.add_argument("--requests-per-day", type=_count, help="requests served per day")
+    load.add_argument("--tokens-per-day", type=_count, help="input + output tokens served per day")
+    p.add_argument("--days", type=_float, help="days of serving the footprint covers (default: one year)")
+    p.add_argument("--hardware", default="H100", help="accelerator name (default: H100)")
+    p.add_argument("--count", type=_int, help="accelerators per replica (default: smallest that holds the weights)")
+    p.add_argument("--batch-size", type=_count, help="concurrent sequences per replica (default: sourced range)")
+    p.add_argument("--precision", help="weights: fp32, bf16, fp16, fp8, int8, int4 (default: bf16 where supported)")
+    p.add_argument("--engine", default="optimised", help="optimised (vLLM/TGI/TensorRT-LLM) or eager (plain HF)")
+    p.add_argument("--attention", default="gqa", help="gqa (default) or mha (older models): KV-cache size")
+    p.add_argument("--utilisation", type=_float, help="busy share of provisioned capacity (0-1]; rest idles")
+    p.add_argument("--tdp-w", type=_float, help="board power (W) for chips without a published TDP")
+    p.add_argument("--pue", help="PUE value or preset (hyperscale, cloud, enterprise, average, google ...)")
+    p.add_argument("--location", help="country, region (US-CA) or cloud region (aws:us-east-1)")
+    p.add_argument("--year", type=_int, help="grid intensity year (default: latest)")
+    p.add_argument("--intensity", type=_float, help="grid intensity in gCO2e/kWh")
+    p.add_argument("--mix", help="fuel mix, e.g. coal=60,gas=40")
+    p.add_argument("--training-co2e-kg", type=_float, help="training footprint to compare with (kgCO2e)")
+    p.add_argument("--training-tokens", type=_count,
+                   help="estimate the training footprint (6 N D) from these tokens and compare with it")
+    p.add_argument("--training-hardware", help="training accelerator (default: --hardware)")
+    p.add_argument("--training-count", type=_int, help="training accelerator count")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=run_inference)
+    return p
+
+
+def _training_co2e(args: argparse.Namespace) -> Any:
+    if args.training_tokens is None:
+        return args.training_co2e_kg
+    if args.training_co2e_kg is not None:
+        raise WattprintError("give either --training-co2e-kg or --training-tokens, not both")
+    from ..estimate.training import estimate_training  # owned by the training estimator
+
+    kwargs: dict[str, Any] = {"params": args.params, "tokens": args.training_tokens,
+                              "hardware": args.training_hardware or args.hardware}
+    for key, value in (("active_params", args.active_params), ("count", args.training_count),
+                       ("pue", args.pue), ("location", args.location), ("year", args.year),
+                       ("intensity", args.intensity), ("mix", args.mix)):
+        if value is not None:
+            kwargs[key] = value
+    return estimate_training(**kwargs).total_co2e_kg
+
+
+def run_inference(args: argparse.Namespace) -> int:
+    from ..estimate.inference import DAYS_PER_YEAR, estimate_inference
+
+    fp = estimate_inference(
+        args.params, active_params=args.active_params, input_tokens=args.input_tokens,
+        output_tokens=args.output_tokens, requests_per_day=args.requests_per_day, tokens_per_day=args.tokens_per_day,
+        days=args.days if args.days is not None else DAYS_PER_YEAR, hardware=args.hardware, count=args.count,
+        batch_size=args.batch_size, precision=args.precision, engine=args.engine, attention=args.attention,
+        utilisation=args.utilisation, tdp_w=args.tdp_w, pue=args.pue, location=args.location, year=args.year,
+        intensity=args.intensity, mix=args.mix, training_co2e_kg=_training_co2e(args))
+    if args.json:
+        print(json.dumps(fp.to_dict(), default=str))
+    else:
+        print(fp.table(title=f"Serving {args.params:.4g} parameters on {fp.details['hardware']} "
+                             f"({fp.details['period']})"))
+    return 0

@@ -1,0 +1,438 @@
+"""Inference (serving) estimator: energy per token, per request, per day and per year -> Footprint.
+
+A physical roofline model of LLM serving on one replica (``count`` accelerators holding one copy of the model):
+
+* **prefill** is compute-bound: ``2 x N_active`` FLOPs per input token at ``peak x compute_utilisation``;
+* **decode** runs one step per output token for a batch of ``B`` sequences. Each step reads the weights once
+  (shared by the batch) plus every sequence's KV cache, and does ``2 x N_active x B`` FLOPs, so
+  ``t_step = max(bytes / achievable bandwidth, FLOPs / achievable FLOP/s, CPU launch floor)`` — memory-bound
+  at small batch, compute-bound at large batch; an un-optimised ("eager") engine cannot go below the time its
+  CPU needs to launch one step's kernels;
+* **power** while busy goes from the memory-bound to the compute-bound fraction of TDP with the step's
+  compute share; while the GPU waits on the CPU it draws its idle fraction;
+* **host** (CPU, DRAM, NICs, fans) is charged as a sourced ratio of accelerator energy;
+* optional **idle capacity** (``utilisation`` < 1): provisioned replicas that wait draw idle power.
+
+Energy then goes through the shared footprint model (PUE, grid intensity, embodied emissions amortised over the
+chip-hours the service keeps busy or provisioned). Every constant comes from ``refdata/inference_model.csv``
+(embedded as ``estimate/inference_model.csv``) with its source and range; the range of every output is the
+min/max over all corners of the ranges of the inputs the user did not give.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from ..errors import InputConflictError, WattprintError
+from ..footprint import HOURS_PER_YEAR, Assumption, ComponentEnergy, Footprint
+from ..quantities import Range
+from .common import component_key, embodied_for, resolve_site
+
+J_PER_KWH = 3.6e6
+J_PER_WH = 3600.0
+S_PER_DAY = 86400.0
+DAYS_PER_YEAR = HOURS_PER_YEAR / 24.0
+ENGINES = ("optimised", "eager")
+ATTENTION = ("gqa", "mha")
+# bytes per stored weight for each precision name users write (data-format definitions, not estimates)
+BYTES_PER_WEIGHT = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+# which peak-FLOP/s column the matrix maths runs at; weight-only int8/int4 dequantise to 16-bit for the maths
+COMPUTE_PRECISION = {"fp32": "fp32", "tf32": "tf32", "bf16": "bf16", "fp16": "fp16", "fp8": "fp8",
+                     "int8": "int8", "int4": "bf16"}
+
+
+# -- constants table -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Constant:
+    """One sourced model constant: central value, low-high range, unit and source."""
+
+    name: str
+    value: float
+    low: float
+    high: float
+    unit: str
+    source: str
+    year: int
+    note: str
+
+    @property
+    def range(self) -> Range:
+        return Range(self.value, self.low, self.high)
+
+    def assumption(self, what: str, fmt: str = ".3g") -> Assumption:
+        return Assumption(what, f"{self.value:{fmt}} ({self.low:{fmt}}–{self.high:{fmt}}) {self.unit}",
+                          self.source, self.note)
+
+
+@lru_cache(maxsize=1)
+def constants() -> dict[str, Constant]:
+    """The sourced constants of the inference model, by name (loaded lazily from the embedded CSV)."""
+    text = resources.files(__package__).joinpath("inference_model.csv").read_text(encoding="utf-8")
+    out: dict[str, Constant] = {}
+    for row in csv.DictReader(text.splitlines()):
+        out[row["name"]] = Constant(row["name"], float(row["value"]), float(row["low"]), float(row["high"]),
+                                    row["unit"], row["source"], int(row["year"]), row["note"])
+    return out
+
+
+# -- the physics on plain floats -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Chip:
+    """What the model needs to know about one accelerator (from the catalogue or given)."""
+
+    name: str
+    tdp_w: float
+    memory_bw_tbs: float
+    peak_flops: float  # FLOP/s at the compute precision
+    memory_gb: float | None
+    component: str  # "gpu" or "accelerator"
+
+
+def _shape(active_params: float, aspect: float) -> tuple[float, float]:
+    """(d_model, n_layers) of a dense transformer with ``active_params`` parameters: N = 12 L d^2, d = aspect L."""
+    d_model = (aspect * active_params / 12.0) ** (1.0 / 3.0)
+    return d_model, max(1.0, d_model / aspect)
+
+
+def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str, attention: str,
+                    weight_bytes: float, kv_bytes: float) -> dict[str, float]:
+    """Per-request energy (J) and time (s) of one replica for one set of parameter values.
+
+    ``p`` holds: params, active_params, input_tokens, output_tokens, batch_size and the constants
+    mem_bw_utilisation, compute_utilisation, eager_overhead_s_per_layer, power_fraction_memory_bound,
+    power_fraction_compute_bound, idle_power_fraction, host_power_ratio, tensor_parallel_efficiency_per_doubling,
+    layers_aspect_ratio, kv_dim_gqa, and ``utilisation`` (share of provisioned time busy; 1 = no idle).
+    """
+    n_total, n_act = p["params"], p["active_params"]
+    batch, l_in, l_out = p["batch_size"], p["input_tokens"], p["output_tokens"]
+    d_model, n_layers = _shape(n_act, p["layers_aspect_ratio"])
+    kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
+    kv_per_token = 2.0 * n_layers * kv_width * kv_bytes  # bytes of K and V per token of context
+    tp = p["tensor_parallel_efficiency_per_doubling"] ** math.log2(count)
+    bandwidth = count * chip.memory_bw_tbs * 1e12 * p["mem_bw_utilisation"] * tp  # bytes/s
+    flops = count * chip.peak_flops * p["compute_utilisation"] * tp  # FLOP/s
+    # MoE: a step touches at most the experts its batch routes to (all of them once the batch is large)
+    weights_read = min(n_total, n_act * batch) * weight_bytes
+    context = l_in + l_out / 2.0  # mean context length during decode
+    t_mem = (weights_read + batch * context * kv_per_token) / bandwidth
+    t_comp = 2.0 * n_act * batch / flops
+    t_floor = n_layers * p["eager_overhead_s_per_layer"] if engine == "eager" else 0.0
+    t_busy = max(t_mem, t_comp)
+    t_step = max(t_busy, t_floor)
+    compute_share = min(1.0, t_comp / t_mem)
+    f_idle = p["idle_power_fraction"]
+    f_busy = p["power_fraction_memory_bound"] + (
+        p["power_fraction_compute_bound"] - p["power_fraction_memory_bound"]) * compute_share
+    p_decode = chip.tdp_w * (f_idle + (f_busy - f_idle) * t_busy / t_step)  # W per chip, averaged over a step
+    # prefill: compute-bound, at the compute-bound power fraction
+    t_prefill = 2.0 * n_act * l_in / flops + (t_floor if engine == "eager" else 0.0)
+    p_prefill = chip.tdp_w * p["power_fraction_compute_bound"]
+    e_decode = count * p_decode * t_step * l_out / batch  # J per request (its share of the batch's steps)
+    e_prefill = count * p_prefill * t_prefill
+    busy_replica_s = t_prefill + t_step * l_out / batch  # replica-seconds per request
+    idle_replica_s = busy_replica_s * (1.0 / p["utilisation"] - 1.0)
+    e_idle = count * chip.tdp_w * f_idle * idle_replica_s
+    e_acc = e_prefill + e_decode + e_idle
+    return {
+        "accelerator_j": e_acc,
+        "host_j": e_acc * p["host_power_ratio"],
+        "prefill_j": e_prefill,
+        "decode_j": e_decode,
+        "idle_j": e_idle,
+        "chip_s": count * (busy_replica_s + idle_replica_s),
+        "latency_s": t_prefill + t_step * l_out,
+        "step_s": t_step,
+        "t_mem_s": t_mem,
+        "t_comp_s": t_comp,
+        "t_floor_s": t_floor,
+        "tokens_per_s": batch / t_step,
+        "kv_bytes_per_token": kv_per_token,
+    }
+
+
+def _over_corners(central: Mapping[str, float], ranges: Mapping[str, tuple[float, float]],
+                  fn: Callable[[Mapping[str, float]], dict[str, float]]) -> dict[str, Range]:
+    """Evaluate ``fn`` at the central values and at every corner of ``ranges``; Range = (central, min, max)."""
+    mid = fn(central)
+    lo = dict(mid)
+    hi = dict(mid)
+    names = list(ranges)
+    for corner in itertools.product((0, 1), repeat=len(names)):
+        point = dict(central)
+        for name, side in zip(names, corner, strict=True):
+            point[name] = ranges[name][side]
+        res = fn(point)
+        for k, v in res.items():
+            lo[k] = min(lo[k], v)
+            hi[k] = max(hi[k], v)
+    return {k: Range(mid[k], lo[k], hi[k]) for k in mid}
+
+
+# -- inputs ----------------------------------------------------------------------------------------
+def _positive(name: str, x: float | int | None, *, integer: bool = False) -> float | None:
+    if x is None:
+        return None
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x) or math.isinf(x) or x <= 0:
+        raise InputConflictError(f"{name} must be a positive finite number, got {x!r}")
+    if integer and float(x) != int(x):
+        raise InputConflictError(f"{name} must be a whole number, got {x!r}")
+    return float(x)
+
+
+def _resolve_chip(hardware: str, precision: str | None, tdp_w: float | None,
+                  assumptions: list[Assumption]) -> tuple[Chip, str, Any]:
+    from ..data import find_accelerator
+
+    acc, _variants, notes = find_accelerator(hardware)
+    assumptions.extend(notes)
+    prec = (precision or acc.default_precision()).lower()
+    if prec not in BYTES_PER_WEIGHT:
+        raise WattprintError(f"unknown precision {precision!r}; use one of {', '.join(BYTES_PER_WEIGHT)}")
+    if precision is None:
+        assumptions.append(Assumption("precision", f"{prec} (default for {acc.name})",
+                                      note="bf16 where the chip has it, else fp16, else fp32"))
+    compute_prec = COMPUTE_PRECISION[prec]
+    if compute_prec not in acc.peak_tflops:  # e.g. int4/bf16 maths on a chip without bf16 -> its default
+        compute_prec = acc.default_precision()
+    peak = acc.peak_flops(compute_prec)
+    power = tdp_w if tdp_w is not None else acc.tdp_w
+    if power is None:
+        raise WattprintError(f"{acc.name} has no published TDP; give its board power with --tdp-w (tdp_w=...)")
+    if not acc.memory_bw_tbs:
+        raise WattprintError(f"{acc.name} has no published memory bandwidth, so decode time cannot be modelled")
+    chip = Chip(acc.name, float(power), float(acc.memory_bw_tbs), peak, acc.memory_gb, component_key(acc))
+    assumptions.append(Assumption(
+        "accelerator", f"{acc.name}: TDP {power:g} W{' (given)' if tdp_w is not None else ''}, "
+        f"{acc.memory_bw_tbs:g} TB/s, {peak / 1e12:.4g} TFLOP/s dense {compute_prec}", acc.source))
+    return chip, prec, acc
+
+
+def _replica_size(chip: Chip, params: float, weight_bytes: float, count: int | None,
+                  assumptions: list[Assumption]) -> int:
+    """Accelerators per replica: the user's count, checked against memory, or the smallest power of 2 that fits."""
+    need_gb = params * weight_bytes / 1e9
+    if chip.memory_gb is None:
+        return count or 1
+    if count is not None:
+        if need_gb > count * chip.memory_gb:
+            raise InputConflictError(
+                f"the weights need {need_gb:.4g} GB but {count} x {chip.name} hold {count * chip.memory_gb:.4g} GB; "
+                "raise --count or lower --precision")
+        return count
+    n = 1
+    # leave room for KV cache and activations: weights may fill at most this share of memory (vLLM's default
+    # gpu_memory_utilization is 0.9 of which the KV cache needs a good part) -- a sizing rule, not an estimate
+    while need_gb > 0.8 * n * chip.memory_gb:
+        n *= 2
+    assumptions.append(Assumption("accelerators per replica", f"{n} (smallest power of 2 whose memory holds the "
+                                  f"{need_gb:.4g} GB of weights with 20% to spare)", note="give --count to set it"))
+    return n
+
+
+# -- public API ------------------------------------------------------------------------------------
+def estimate_inference(
+    params: float,
+    *,
+    active_params: float | None = None,
+    input_tokens: float | None = None,
+    output_tokens: float | None = None,
+    requests_per_day: float | None = None,
+    tokens_per_day: float | None = None,
+    days: float = DAYS_PER_YEAR,
+    hardware: str = "H100",
+    count: int | None = None,
+    batch_size: float | None = None,
+    precision: str | None = None,
+    engine: str = "optimised",
+    attention: str = "gqa",
+    utilisation: float | None = None,
+    tdp_w: float | None = None,
+    pue: float | str | Range | None = None,
+    location: str | None = None,
+    year: int | None = None,
+    intensity: float | None = None,
+    mix: str | dict[str, float] | None = None,
+    training_co2e_kg: float | Range | None = None,
+) -> Footprint:
+    """Estimate the footprint of serving an LLM.
+
+    Args:
+        params: total parameters (count); ``active_params``: per-token active parameters of an MoE (default: all).
+        input_tokens / output_tokens: tokens per request (prompt / generated); defaults are sourced ranges.
+        requests_per_day or tokens_per_day (input + output tokens): load. With one of them the footprint covers
+            ``days`` days of serving (default one year); without, it covers one request.
+        hardware, count: accelerator name and accelerators per replica (default: smallest that holds the weights).
+        batch_size: sequences decoded together per replica (continuous-batching concurrency).
+        precision: weight format (fp32, bf16, fp16, fp8, int8, int4); engine: "optimised" (vLLM, TGI,
+            TensorRT-LLM, compiled PyTorch) or "eager" (plain Hugging Face transformers / PyTorch).
+        attention: "gqa" (grouped-query, most models since 2023) or "mha" (Llama 1/2 7B-13B, older models).
+        utilisation: share of provisioned serving time that is busy (0-1]; the rest is idle capacity at idle
+            power. Default: no idle capacity counted.
+        tdp_w: board power (W) for chips without a published TDP, or to override it.
+        pue, location, year, intensity (gCO2e/kWh), mix ("coal=60,gas=40"): the grid and data centre.
+        training_co2e_kg: a training footprint to compare with (adds ``breakeven_requests``).
+
+    Returns:
+        Footprint (kind="inference") whose ``details`` hold energy_per_1k_tokens_wh (facility energy per 1000
+        output tokens), energy_per_request_wh, it_energy_per_request_wh, gpu_energy_per_output_token_j,
+        co2e_per_request_g and, with a load, daily and yearly figures (all Ranges).
+    """
+    assumptions: list[Assumption] = []
+    c = constants()
+    n_total = _positive("params", params)
+    assert n_total is not None
+    n_act = _positive("active_params", active_params) or n_total
+    if n_act > n_total:
+        raise InputConflictError(f"active_params ({n_act:g}) cannot exceed params ({n_total:g})")
+    engine = engine.lower().replace("optimized", "optimised")
+    if engine not in ENGINES:
+        raise WattprintError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if attention not in ATTENTION:
+        raise WattprintError(f"unknown attention {attention!r}; use one of {', '.join(ATTENTION)}")
+    count_i = _positive("count", count, integer=True)
+    _positive("days", days)
+    if requests_per_day is not None and tokens_per_day is not None:
+        raise InputConflictError("give either requests_per_day or tokens_per_day, not both")
+    if utilisation is not None and (not isinstance(utilisation, (int, float)) or not 0 < utilisation <= 1):
+        raise InputConflictError(f"utilisation must be in (0, 1], got {utilisation!r}")
+
+    chip, prec, acc = _resolve_chip(hardware, precision, _positive("tdp_w", tdp_w), assumptions)
+    weight_bytes = BYTES_PER_WEIGHT[prec]
+    kv_bytes = 1.0 if prec == "fp8" else max(2.0, weight_bytes)  # KV cache stays 16-bit unless fp8 serving
+    n_chips = _replica_size(chip, n_total, weight_bytes, int(count_i) if count_i else None, assumptions)
+
+    central: dict[str, float] = {"params": n_total, "active_params": n_act,
+                                 "utilisation": float(utilisation) if utilisation else 1.0}
+    ranges: dict[str, tuple[float, float]] = {}
+
+    def take(name: str, given: float | None, what: str, const: str | None = None, integer: bool = False) -> None:
+        value = _positive(what, given, integer=integer)
+        if value is not None:
+            central[name] = value
+            return
+        k = c[const or name]
+        central[name] = k.value
+        ranges[name] = (k.low, k.high)
+        assumptions.append(k.assumption(what))
+
+    take("input_tokens", input_tokens, "input tokens per request", "default_input_tokens")
+    take("output_tokens", output_tokens, "output tokens per request", "default_output_tokens")
+    take("batch_size", batch_size, "batch size (concurrent sequences per replica)", "default_batch_size")
+    for name, what in (("mem_bw_utilisation", "achievable memory-bandwidth utilisation"),
+                       ("compute_utilisation", "achievable compute utilisation"),
+                       ("power_fraction_memory_bound", "power while memory-bound (fraction of TDP)"),
+                       ("power_fraction_compute_bound", "power while compute-bound (fraction of TDP)"),
+                       ("idle_power_fraction", "power while waiting (fraction of TDP)"),
+                       ("host_power_ratio", "host energy / accelerator energy"),
+                       ("layers_aspect_ratio", "d_model / n_layers (model shape)")):
+        take(name, None, what)
+    if n_chips > 1:
+        take("tensor_parallel_efficiency_per_doubling", None, "tensor-parallel efficiency per doubling of GPUs")
+    else:
+        central["tensor_parallel_efficiency_per_doubling"] = 1.0
+    if engine == "eager":
+        take("eager_overhead_s_per_layer", None, "CPU launch floor per layer and step (eager engine)")
+    else:
+        central["eager_overhead_s_per_layer"] = 0.0
+    if attention == "gqa":
+        take("kv_dim_gqa", None, "KV width per layer (grouped-query attention)")
+    else:
+        central["kv_dim_gqa"] = 0.0
+    assumptions.append(Assumption("attention", attention, note="KV cache size per token; mha for Llama 1/2 7B-13B"))
+    assumptions.append(Assumption("serving engine", engine,
+                                  note="eager = no CUDA graphs: decode steps bounded by CPU kernel launches"))
+    if utilisation is not None:
+        assumptions.append(Assumption("utilisation of provisioned capacity", f"{utilisation:g}",
+                                      "given by the user", "idle share draws idle power and counts for embodied"))
+
+    def run(p: Mapping[str, float]) -> dict[str, float]:
+        return serving_physics(p, chip, n_chips, engine, attention, weight_bytes, kv_bytes)
+
+    per_req = _over_corners(central, ranges, run)
+    mid = run(central)
+    regime = ("CPU-overhead-bound" if mid["t_floor_s"] > max(mid["t_mem_s"], mid["t_comp_s"])
+              else "compute-bound" if mid["t_comp_s"] > mid["t_mem_s"] else "memory-bandwidth-bound")
+
+    # -- how many requests the footprint covers ------------------------------------------------------
+    tokens_per_req = central["input_tokens"] + central["output_tokens"]
+    if tokens_per_day is not None:
+        _positive("tokens_per_day", tokens_per_day)
+        rpd: float | None = float(tokens_per_day) / tokens_per_req
+    else:
+        rpd = _positive("requests_per_day", requests_per_day)
+    n_requests = rpd * float(days) if rpd is not None else 1.0
+
+    acc_kwh = per_req["accelerator_j"] * n_requests / J_PER_KWH
+    host_kwh = per_req["host_j"] * n_requests / J_PER_KWH
+    chip_hours = per_req["chip_s"] * n_requests / 3600.0
+    inten, pue_r, site_notes = resolve_site(location, year, pue, intensity, mix)
+    assumptions.extend(site_notes)
+    embodied, emb_notes = embodied_for(acc, 1, chip_hours)  # chip-hours already count every accelerator
+    assumptions.extend(emb_notes)
+    assumptions.append(Assumption("host energy", "charged as the host ratio x accelerator energy, in 'other'",
+                                  c["host_power_ratio"].source))
+
+    details: dict[str, Any] = {}
+    wall_h = Range.exact(float(days) * 24.0) if rpd is not None else per_req["latency_s"] / 3600.0
+    fp = Footprint(
+        energy_by_component={chip.component: ComponentEnergy(acc_kwh, "modelled"),
+                             "other": ComponentEnergy(host_kwh, "modelled")},
+        pue=pue_r, intensity=inten, embodied_co2e_kg=embodied, assumptions=assumptions, kind="inference",
+        chip_hours=chip_hours, wall_time_h=wall_h, details=details)
+
+    it_req_j = per_req["accelerator_j"] + per_req["host_j"]
+    fac_req_j = it_req_j * pue_r
+    co2e_req_g = fp.total_co2e_kg * 1000.0 / n_requests
+    out_tok = central["output_tokens"]
+    details.update({
+        "hardware": chip.name,
+        "accelerators_per_replica": n_chips,
+        "precision": prec,
+        "engine": engine,
+        "regime": regime,
+        "period": f"{days:g} days at {rpd:.6g} requests/day" if rpd is not None else "one request",
+        "requests": n_requests,
+        "energy_per_1k_tokens_wh": fac_req_j / J_PER_WH * (1000.0 / out_tok),
+        "energy_per_request_wh": fac_req_j / J_PER_WH,
+        "it_energy_per_request_wh": it_req_j / J_PER_WH,
+        "gpu_energy_per_request_wh": per_req["accelerator_j"] / J_PER_WH,
+        "gpu_energy_per_output_token_j": per_req["accelerator_j"] / out_tok,
+        "co2e_per_request_g": co2e_req_g,
+        "decode_step_ms": per_req["step_s"] * 1000.0,
+        "latency_per_request_s": per_req["latency_s"],
+        "throughput_tokens_per_s_per_replica": per_req["tokens_per_s"],
+    })
+    if rpd is not None:
+        details["requests_per_day"] = rpd
+        details["energy_per_day_kwh"] = fac_req_j * rpd / J_PER_KWH
+        details["energy_per_year_kwh"] = fac_req_j * rpd * DAYS_PER_YEAR / J_PER_KWH
+        details["co2e_per_day_kg"] = co2e_req_g * rpd / 1000.0
+        details["co2e_per_year_kg"] = co2e_req_g * rpd * DAYS_PER_YEAR / 1000.0
+        details["replicas_needed"] = per_req["chip_s"] * rpd / S_PER_DAY / n_chips
+    if training_co2e_kg is not None:
+        train = training_co2e_kg if isinstance(training_co2e_kg, Range) else Range.exact(
+            _positive("training_co2e_kg", training_co2e_kg) or 0.0)
+        details["training_co2e_kg"] = train
+        details["breakeven_requests"] = _breakeven(train, co2e_req_g)
+        if rpd is not None:
+            details["breakeven_days"] = details["breakeven_requests"] / rpd
+    return fp
+
+
+def _breakeven(training_kg: Range, per_request_g: Range) -> Range:
+    return training_kg * 1000.0 / per_request_g
+
+
+def breakeven_requests(training: Footprint, inference: Footprint) -> Range:
+    """After how many requests serving has emitted as much CO2e (operational + embodied) as training did."""
+    per_req = inference.details.get("co2e_per_request_g")
+    if not isinstance(per_req, Range):
+        raise WattprintError("the inference footprint has no per-request CO2e; make it with estimate_inference()")
+    return _breakeven(training.total_co2e_kg, per_req)
