@@ -185,7 +185,7 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
             "source": "shared/data/accelerators.csv (vendor datasheets, papers; see PROVENANCE-hardware.md); "
             "refdata/accelerator_families.csv, embodied_accelerators.csv, servers.csv",
             "licence": "factual figures; Epoch AI cross-check CC BY 4.0",
-            "attribution": ATTR_EPOCH,
+            "attributions": [ATTR_EPOCH],
         },
         "accelerators": out,
         "families": fams,
@@ -217,7 +217,7 @@ def build_cpus(shared: Path) -> dict[str, Any]:
             "source": "shared/data/cpus.csv (Intel ARK, AMD product pages); CodeCarbon codecarbon/data/hardware/"
             "cpu_power.csv (manufacturer TDPs compiled by CodeCarbon contributors)",
             "licence": "CodeCarbon data MIT",
-            "attribution": ATTR_CODECARBON,
+            "attributions": [ATTR_CODECARBON],
         },
         "repo": repo_rows,
         "codecarbon": cc,
@@ -306,7 +306,7 @@ def build_factors(shared: Path, world: dict[str, Any]) -> dict[str, Any]:
             "pue": "shared/data/pue.csv + refdata/pue_presets.csv",
             "equivalents": "refdata/equivalents.csv",
             "sources": "shared/data/emission-factors-by-source.csv",
-            "attribution": ATTR_IPCC,
+            "attributions": [ATTR_IPCC],
         },
         "factors": factors,
         "pue_presets": presets,
@@ -395,7 +395,7 @@ def build_countries(shared: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             "source": "shared/data/owid-electricity.csv (OWID April-2022 release, 2000-2021) and CodeCarbon "
             "global_energy_mix.json (OWID 2024 release, latest year per country, mostly 2022/2023)",
             "licence": "OWID CC BY 4.0; CodeCarbon MIT",
-            "attribution": ATTR_OWID + " " + ATTR_CODECARBON,
+            "attributions": [ATTR_OWID, ATTR_CODECARBON],
             "basis": "lifecycle, average (OWID/Ember)",
             "mix_keys": MIX_KEYS,
             "mix_to_factor": MIX_TO_FACTOR,
@@ -547,7 +547,7 @@ def build_regions(shared: Path, factors: dict[str, Any]) -> dict[str, Any]:
             }
     return {
         "meta": {
-            "attribution": " ".join([ATTR_EGRID, ATTR_CODECARBON, ATTR_CCF, ATTR_GCP, ATTR_IPCC]),
+            "attributions": [ATTR_EGRID, ATTR_CODECARBON, ATTR_CCF, ATTR_GCP, ATTR_IPCC],
             "licence": "eGRID public domain; CodeCarbon MIT; Cloud Carbon Footprint Apache-2.0; Google Apache-2.0",
         },
         "subnational": subnational,

@@ -1,0 +1,136 @@
+"""`wattprint data gpus|regions|search|credits`: list and search the embedded reference data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..errors import UnknownNameError, normalise_name
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("data", help="list and search the embedded reference data")
+    sub = p.add_subparsers(dest="data_command", metavar="WHAT")
+    g = sub.add_parser("gpus", help="accelerators: TDP, dense peaks, memory, embodied CO2e")
+    g.add_argument("--json", action="store_true", help="print JSON")
+    g.set_defaults(handler=_gpus)
+    r = sub.add_parser("regions", help="locations with grid intensity (countries, sub-national, zones, cloud)")
+    r.add_argument("--kind", choices=["country", "subnational", "zone", "cloud"])
+    r.add_argument("--json", action="store_true", help="print JSON")
+    r.set_defaults(handler=_regions)
+    s = sub.add_parser("search", help="search accelerators, CPUs, locations, PUE presets, generation sources")
+    s.add_argument("text")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(handler=_search)
+    c = sub.add_parser("credits", help="sources and licences of the embedded data")
+    c.set_defaults(handler=_credits)
+    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+
+
+def _fmt(x: float | None, spec: str = ".4g") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _gpu_dict(a: Any) -> dict[str, Any]:
+    from ..data import accelerators_per_server, embodied_accelerator
+
+    e = embodied_accelerator(a)
+    return {"name": a.name, "vendor": a.vendor, "family": a.family, "year": a.year, "form_factor": a.form_factor,
+            "tdp_w": a.tdp_w, "memory_gb": a.memory_gb, "memory_bw_tbs": a.memory_bw_tbs,
+            "peak_tflops": a.peak_tflops, "default_precision": a.default_precision(),
+            **e.kg_per_unit.as_fields("embodied_kg"), "accelerators_per_server": accelerators_per_server(a),
+            "uncertain": a.uncertain, "source": a.source, "notes": a.notes}
+
+
+def _gpus(args: argparse.Namespace) -> int:
+    from ..data import accelerators
+
+    accs = accelerators()
+    if args.json:
+        print(json.dumps([_gpu_dict(a) for a in accs], indent=2))
+        return 0
+    rows = []
+    for a in accs:
+        p = a.peak_tflops
+        rows.append([a.name + (" *" if a.uncertain else ""), str(a.year or "-"), _fmt(a.tdp_w), _fmt(a.memory_gb),
+                     _fmt(p.get("fp32")), _fmt(p.get("bf16")), _fmt(p.get("fp16")), _fmt(p.get("fp8"))])
+    print(_table(["accelerator (one chip)", "year", "TDP W", "mem GB", "fp32", "bf16", "fp16", "fp8"], rows))
+    print("dense peaks in TFLOPS; * = some values uncertain (see --json notes); family names like 'A100' resolve "
+          "to the data-centre SXM variant")
+    return 0
+
+
+def _region_dict(loc: Any) -> dict[str, Any]:
+    from ..intensity import intensity_for
+
+    i = intensity_for(loc.key)
+    return {"key": loc.key, "name": loc.name, "kind": loc.kind, "country_iso3": loc.country_iso3,
+            **i.g_per_kwh.round(3).as_fields("g_per_kwh"), "year": i.year, "basis": i.basis, "source": i.source}
+
+
+def _regions(args: argparse.Namespace) -> int:
+    from ..intensity import locations
+
+    items = [_region_dict(loc) for loc in locations(args.kind)]
+    if args.json:
+        print(json.dumps(items, indent=2, ensure_ascii=False))
+        return 0
+    rows = [[d["key"], d["name"][:40], d["kind"], _fmt(d["g_per_kwh"], ".0f"), str(d["year"] or "-"), d["basis"]]
+            for d in items]
+    print(_table(["key", "name", "kind", "gCO2e/kWh", "year", "basis"], rows))
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from ..data import _cpu_index, accelerator_names, accelerators, pue_presets
+    from ..intensity import locations, mix_sources
+
+    q = normalise_name(args.text)
+    if not q:
+        raise UnknownNameError("search text", args.text, [])
+    hits: list[dict[str, str]] = []
+    for a in accelerators():
+        if q in normalise_name(a.name) or q in normalise_name(a.family):
+            hits.append({"kind": "accelerator", "key": a.name, "name": a.name})
+    for loc in locations():
+        if q in normalise_name(loc.key) or q in normalise_name(loc.name):
+            hits.append({"kind": f"location ({loc.kind})", "key": loc.key, "name": loc.name})
+    for p in pue_presets():
+        if any(q in normalise_name(n) for n in [p["preset"], *p["aliases"]]):
+            hits.append({"kind": "PUE preset", "key": p["preset"], "name": f"{p['what']} {p['value']}"})
+    for s in mix_sources():
+        if q in normalise_name(s):
+            hits.append({"kind": "generation source", "key": s, "name": s})
+    cpus = sorted({name for _tdp, name, _src in _cpu_index().values() if q in normalise_name(name)})
+    for name in cpus[:15]:
+        hits.append({"kind": "cpu", "key": name, "name": name})
+    if not hits:
+        cands = accelerator_names() + [loc.key for loc in locations()] + [loc.name for loc in locations()]
+        raise UnknownNameError("name", args.text, cands, "nothing matched")
+    if args.json:
+        print(json.dumps(hits, indent=2, ensure_ascii=False))
+        return 0
+    print(_table(["kind", "key", "name"], [[h["kind"], h["key"], h["name"]] for h in hits]))
+    if len(cpus) > 15:
+        print(f"... and {len(cpus) - 15} more CPUs")
+    return 0
+
+
+def _credits(args: argparse.Namespace) -> int:
+    from ..data import table_meta
+
+    seen: list[str] = []
+    for t in ("accelerators", "cpus", "factors", "countries", "regions"):
+        for line in table_meta(t).get("attributions", []):
+            if line not in seen:
+                seen.append(str(line))
+    print("\n".join(f"- {s}" for s in seen))
+    return 0

@@ -1,0 +1,126 @@
+"""Accelerator look-ups: forgiving names, family defaults with their variants, closest-name errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from wattprint.data import (
+    accelerators,
+    accelerators_per_server,
+    embodied_accelerator,
+    find_accelerator,
+)
+from wattprint.errors import UnknownNameError, WattprintError
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("A100", "NVIDIA A100 SXM4 80GB"),
+        ("a100", "NVIDIA A100 SXM4 80GB"),
+        ("A100-80GB", "NVIDIA A100 SXM4 80GB"),
+        ("NVIDIA A100-SXM4-40GB", "NVIDIA A100 SXM4 40GB"),
+        ("NVIDIA A100-PCIE-40GB", "NVIDIA A100 PCIe 40GB"),
+        ("h100", "NVIDIA H100 SXM5 80GB"),
+        ("h100 sxm", "NVIDIA H100 SXM5 80GB"),
+        ("H100 PCIe", "NVIDIA H100 PCIe 80GB"),
+        ("NVIDIA H100 80GB HBM3", "NVIDIA H100 SXM5 80GB"),
+        ("Tesla V100-SXM2-32GB", "NVIDIA Tesla V100 SXM2 32GB"),
+        ("V100", "NVIDIA Tesla V100 SXM2 32GB"),
+        ("H200", "NVIDIA H200 SXM 141GB"),
+        ("TPU v3", "Google TPU v3"),
+        ("tpuv4", "Google TPU v4"),
+        ("mi250x", "AMD Instinct MI250X"),
+        ("MI250", "AMD Instinct MI250"),
+        ("a10", "NVIDIA A10"),
+        ("L40", "NVIDIA L40"),
+        ("gaudi 2", "Intel Gaudi2 (HL-225H)"),
+        ("trillium", "Google TPU v6e (Trillium)"),
+        ("RTX 4090", "NVIDIA GeForce RTX 4090"),
+    ],
+)
+def test_forgiving_names(query: str, expected: str) -> None:
+    acc, variants, _ = find_accelerator(query)
+    assert acc.name == expected
+    assert acc in variants
+
+
+def test_family_name_gives_default_variant_all_variants_and_an_assumption() -> None:
+    acc, variants, notes = find_accelerator("A100")
+    names = {v.name for v in variants}
+    assert names == {"NVIDIA A100 SXM4 80GB", "NVIDIA A100 SXM4 40GB", "NVIDIA A100 PCIe 80GB", "NVIDIA A100 PCIe 40GB"}
+    assert len(notes) == 1
+    assert "NVIDIA A100 SXM4 80GB" in notes[0].value
+    assert "PCIe 40GB" in notes[0].note  # the variants are named, so callers can explain the range
+    tdps = [v.tdp_w for v in variants if v.tdp_w is not None]
+    assert min(tdps) == 250 and max(tdps) == 400  # a range over the variants is possible
+
+
+def test_partial_name_narrows_the_variants() -> None:
+    acc, variants, notes = find_accelerator("a100 40gb")
+    assert {v.name for v in variants} == {"NVIDIA A100 SXM4 40GB", "NVIDIA A100 PCIe 40GB"}
+    assert acc.name == "NVIDIA A100 SXM4 40GB"
+    assert notes
+
+
+def test_exact_name_has_no_assumption() -> None:
+    acc, variants, notes = find_accelerator("NVIDIA H100 SXM5 80GB")
+    assert variants == [acc] and notes == []
+
+
+def test_unknown_name_lists_closest() -> None:
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator("A1000")
+    assert "A100" in e.value.suggestions
+    assert "closest valid names" in str(e.value)
+    with pytest.raises(UnknownNameError):
+        find_accelerator("")
+
+
+def test_peaks_and_default_precision() -> None:
+    h100, _, _ = find_accelerator("H100")
+    assert h100.peak_flops("bf16") == pytest.approx(989.4e12)
+    assert h100.default_precision() == "bf16"
+    v100, _, _ = find_accelerator("V100")
+    assert v100.default_precision() == "fp16"  # V100 has no bf16
+    with pytest.raises(WattprintError, match="bf16"):
+        v100.peak_flops("bf16")
+    k80, _, _ = find_accelerator("K80")
+    assert k80.default_precision() == "fp32"
+
+
+def test_unpublished_tdp_is_none_and_uncertain_rows_are_flagged() -> None:
+    v5e, _, _ = find_accelerator("TPU v5e")
+    assert v5e.tdp_w is None
+    flagged = {a.name for a in accelerators() if a.uncertain}
+    assert "NVIDIA A10G" in flagged
+    assert "NVIDIA H100 SXM5 80GB" not in flagged
+
+
+def test_catalogue_is_complete_and_consistent() -> None:
+    accs = accelerators()
+    assert len(accs) >= 45
+    for a in accs:
+        assert a.peak_tflops, a.name
+        assert set(a.peak_tflops) <= {"fp32", "tf32", "bf16", "fp16", "fp8", "int8"}
+        assert a.source
+
+
+def test_embodied_per_family_and_fallback() -> None:
+    h100, _, _ = find_accelerator("H100")
+    e = embodied_accelerator(h100)
+    assert e.kg_per_unit.value == pytest.approx(1312 / 8)
+    assert e.lifetime_years.low == 4 and e.lifetime_years.high == 6
+    a100 = embodied_accelerator(find_accelerator("A100")[0])
+    assert a100.kg_per_unit.low == pytest.approx(127.6) and a100.kg_per_unit.high == 150
+    b200 = embodied_accelerator(find_accelerator("B200")[0])
+    assert b200.kg_per_unit.value == pytest.approx(2274 / 8, rel=1e-3)
+    t4 = embodied_accelerator(find_accelerator("T4")[0])  # no LCA: wide, flagged class fallback
+    assert t4.kg_per_unit.width_factor() >= 4 and "UNCERTAIN" in t4.note
+
+
+def test_accelerators_per_server() -> None:
+    assert accelerators_per_server(find_accelerator("H100")[0]) == 8
+    assert accelerators_per_server(find_accelerator("MI250X")[0]) == 4
+    assert accelerators_per_server(find_accelerator("TPU v4")[0]) == 4
+    assert accelerators_per_server(find_accelerator("trainium")[0]) == 16

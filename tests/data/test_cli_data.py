@@ -1,0 +1,49 @@
+"""`wattprint data gpus|regions|search`: listings, JSON, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wattprint.cli import main
+
+
+def test_gpus_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "gpus"]) == 0
+    assert "NVIDIA H100 SXM5 80GB" in capsys.readouterr().out
+    assert main(["data", "gpus", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    h100 = next(r for r in rows if r["name"] == "NVIDIA H100 SXM5 80GB")
+    assert h100["tdp_w"] == 700 and h100["peak_tflops"]["bf16"] == pytest.approx(989.4)
+    assert h100["embodied_kg"] == pytest.approx(164)
+
+
+def test_regions_by_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "regions", "--kind", "cloud", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    keys = {r["key"] for r in rows}
+    assert {"aws:us-east-1", "gcp:europe-west4", "azure:westeurope"} <= keys
+    assert all(r["kind"] == "cloud" and r["basis"] for r in rows)
+    assert main(["data", "regions", "--kind", "subnational"]) == 0
+    out = capsys.readouterr().out
+    assert "US-CA" in out and "CA-QC" in out
+
+
+def test_search(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "search", "quebec"]) == 0
+    assert "CA-QC" in capsys.readouterr().out
+    assert main(["data", "search", "h100"]) == 0
+    assert "NVIDIA H100 SXM5 80GB" in capsys.readouterr().out
+
+
+def test_search_nothing_is_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "search", "zzqqxx"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wattprint: error:") and "\n" not in err
+
+
+def test_bad_kind_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["data", "regions", "--kind", "planet"])
+    assert e.value.code == 2

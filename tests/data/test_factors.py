@@ -1,0 +1,93 @@
+"""CPU, RAM, PUE, host-server embodied and equivalence factors: values, ranges and sources."""
+
+from __future__ import annotations
+
+import pytest
+
+from wattprint.data import (
+    cpu_tdp_w,
+    cpu_watts_per_core,
+    default_pue,
+    embodied_host_server,
+    equivalence_factors,
+    pue_preset,
+    ram_watts_per_gb,
+)
+from wattprint.errors import UnknownNameError
+
+
+@pytest.mark.parametrize(
+    ("model", "tdp"),
+    [
+        ("Intel(R) Xeon(R) Platinum 8480+", 350),
+        ("AMD EPYC 7742 64-Core Processor", 225),
+        ("Intel(R) Xeon(R) CPU E5-2698 v4 @ 2.20GHz", 135),
+        ("EPYC 9654", 360),
+        ("AMD EPYC 7763", 280),
+    ],
+)
+def test_cpu_tdp_forgiving(model: str, tdp: float) -> None:
+    hit = cpu_tdp_w(model)
+    assert hit is not None
+    assert hit[0] == tdp
+    assert hit[1]  # a source
+
+
+def test_cpu_tdp_unknown_is_none() -> None:
+    assert cpu_tdp_w("Totally Unknown CPU 9999") is None
+    assert cpu_tdp_w("") is None
+
+
+def test_cpu_per_core_fallback_is_a_sourced_range() -> None:
+    r, a = cpu_watts_per_core()
+    assert 2 < r.low < r.value < r.high < 15
+    assert "Green Algorithms" in a.source
+
+
+def test_ram_watts_per_gb_covers_the_three_tools() -> None:
+    r, a = ram_watts_per_gb()
+    for v in (0.375, 0.3725, 0.392):
+        assert r.contains(v)
+    assert "CodeCarbon" in a.source
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("hyperscale", 1.15), ("cloud", 1.15), ("enterprise", 1.8), ("on-premise", 1.8), ("colocation", 1.4),
+     ("average", 1.56), ("industry", 1.56), ("google", 1.09), ("aws", 1.14), ("microsoft", 1.16), ("azure", 1.16),
+     ("meta", 1.08)],
+)
+def test_pue_presets(name: str, value: float) -> None:
+    r, a = pue_preset(name)
+    assert r.value == pytest.approx(value)
+    assert r.low >= 1.0 and r.low <= r.value <= r.high
+    assert a.source
+
+
+def test_pue_unknown_lists_closest() -> None:
+    with pytest.raises(UnknownNameError) as e:
+        pue_preset("hyperscal")
+    assert "hyperscale" in e.value.suggestions
+
+
+def test_default_pue_uses_provider_fleet_for_cloud_regions() -> None:
+    assert default_pue("aws:us-east-1")[0].value == pytest.approx(1.14)
+    assert default_pue("gcp:europe-west4")[0].value == pytest.approx(1.09)
+    assert default_pue("azure:westeurope")[0].value == pytest.approx(1.16)
+    avg, note = default_pue(None)
+    assert avg.value == pytest.approx(1.56) and avg.low < 1.3 and avg.high > 1.6
+    assert default_pue("FR")[0] == avg
+
+
+def test_host_server_embodied() -> None:
+    e = embodied_host_server()
+    assert e.kg_per_unit.value == 2500 and e.kg_per_unit.high >= 5700
+    assert "BLOOM" in e.source
+
+
+def test_equivalence_factors_are_sourced() -> None:
+    fs = {f.name: f for f in equivalence_factors()}
+    assert {"car_km", "flight_km", "smartphone_charge", "household_electricity_year"} <= set(fs)
+    assert 0.2 < fs["car_km"].kg_co2e_per_unit < 0.3
+    for f in fs.values():
+        assert f.kg_co2e_per_unit > 0 and f.source and 2015 <= f.year <= 2030

@@ -1,0 +1,97 @@
+"""Location resolution and intensity look-ups by country, year, sub-national grid, zone and cloud region."""
+
+from __future__ import annotations
+
+import pytest
+
+from wattprint.errors import InputConflictError, UnknownNameError
+from wattprint.intensity import intensity_for, intensity_lookup, locations, resolve_location
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "kind"),
+    [
+        ("FR", "FRA", "country"), ("fra", "FRA", "country"), ("France", "FRA", "country"),
+        ("USA", "USA", "country"), ("United States", "USA", "country"), ("UK", "GBR", "country"),
+        ("GB", "GBR", "country"), ("South Korea", "KOR", "country"), ("Germany", "DEU", "country"),
+        ("US-CA", "US-CA", "subnational"), ("California", "US-CA", "subnational"),
+        ("us-tx", "US-TX", "subnational"), ("CA-QC", "CA-QC", "subnational"), ("Quebec", "CA-QC", "subnational"),
+        ("SE3", "SE3", "zone"), ("NO1", "NO1", "zone"), ("zone:FI", "zone:FI", "zone"), ("FI", "FIN", "country"),
+        ("aws:us-east-1", "aws:us-east-1", "cloud"), ("gcp:europe-west4", "gcp:europe-west4", "cloud"),
+        ("google:europe-west4", "gcp:europe-west4", "cloud"), ("azure:westeurope", "azure:westeurope", "cloud"),
+        ("microsoft:westeurope", "azure:westeurope", "cloud"), ("Georgia", "GEO", "country"),
+    ],
+)
+def test_resolve(text: str, key: str, kind: str) -> None:
+    loc = resolve_location(text)
+    assert (loc.key, loc.kind) == (key, kind)
+
+
+def test_unknown_location_lists_closest() -> None:
+    with pytest.raises(UnknownNameError) as e:
+        resolve_location("Frnace")
+    assert "France" in e.value.suggestions
+    with pytest.raises(UnknownNameError) as e:
+        resolve_location("aws:us-east-9")
+    assert any(s.startswith("aws:us-east") for s in e.value.suggestions)
+
+
+def test_country_latest_and_year() -> None:
+    fr = intensity_for("France")
+    assert fr.year == 2023 and 40 < fr.g_per_kwh.value < 80
+    assert fr.basis == "lifecycle, average (OWID/Ember)"
+    assert "Our World in Data" in fr.source
+    assert fr.g_per_kwh.low < fr.g_per_kwh.value < fr.g_per_kwh.high
+    fr2010 = intensity_for("FR", 2010)
+    assert fr2010.year == 2010 and fr2010.g_per_kwh.value != fr.g_per_kwh.value
+    pl = intensity_for("Poland", 2015)
+    assert pl.g_per_kwh.value > 600
+
+
+def test_year_after_data_uses_latest_with_a_note() -> None:
+    i, notes = intensity_lookup("DE", 2035)
+    assert i.year == intensity_for("DE").year
+    assert notes and "2035" in notes[0].note
+    assert "2035" in i.source
+
+
+def test_year_before_data_is_a_clear_error() -> None:
+    with pytest.raises(InputConflictError, match="before 2000"):
+        intensity_for("FR", 1990)
+
+
+def test_subnational_bases_differ_and_are_carried() -> None:
+    ca = intensity_for("US-CA")
+    assert ca.year == 2016 and "eGRID 2016" in ca.basis and "combustion" in ca.basis
+    assert ca.g_per_kwh.value == pytest.approx(452.541 * 0.45359237, rel=1e-3)  # lb/MWh -> g/kWh
+    qc = intensity_for("Quebec")
+    assert qc.year == 2023 and "lifecycle" in qc.basis and qc.g_per_kwh.value < 50
+    ab = intensity_for("CA-AB")
+    assert ab.g_per_kwh.value > 300
+
+
+def test_zones_and_cloud() -> None:
+    se3 = intensity_for("SE3")
+    assert se3.g_per_kwh.value == 18 and se3.g_per_kwh.low < 18 < se3.g_per_kwh.high
+    gcp = intensity_for("gcp:europe-west4")
+    assert gcp.year == 2024 and "Google" in gcp.basis
+    gcp2019 = intensity_for("gcp:europe-west4", 2019)
+    assert gcp2019.basis.startswith("lifecycle")  # Google's 2019/2020 files are lifecycle, 2021+ are not
+    assert gcp2019.basis != gcp.basis
+    aws = intensity_for("aws:us-east-1")
+    assert "eGRID2020" in aws.basis and aws.g_per_kwh.value == pytest.approx(379.069)
+
+
+def test_world_average_when_no_location() -> None:
+    w, notes = intensity_lookup(None)
+    assert w.location == "world" and 400 < w.g_per_kwh.value < 550
+    assert w.g_per_kwh.high / w.g_per_kwh.low > 1.3  # wide
+    assert notes and "world" in notes[0].value
+
+
+def test_locations_listing() -> None:
+    assert len(locations("country")) > 200
+    assert {loc.key for loc in locations("zone")} >= {"SE1", "SE4", "NO5", "zone:FI"}
+    assert all(loc.kind == "cloud" for loc in locations("cloud"))
+    with pytest.raises(UnknownNameError):
+        locations("planet")

@@ -1,0 +1,61 @@
+"""Intensity from a generation mix: IPCC AR5 lifecycle arithmetic, validation, basis."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from wattprint.errors import InputConflictError, UnknownNameError
+from wattprint.intensity import generation_mix, intensity_from_mix, parse_mix
+
+
+def test_coal_gas_mix_uses_ipcc_medians() -> None:
+    i = intensity_from_mix(parse_mix("coal=60,gas=40"))
+    assert i.g_per_kwh.value == pytest.approx(0.6 * 820 + 0.4 * 490)
+    assert i.g_per_kwh.low == pytest.approx(0.6 * 740 + 0.4 * 410)
+    assert i.g_per_kwh.high == pytest.approx(0.6 * 910 + 0.4 * 650)
+    assert "lifecycle" in i.basis and "IPCC" in i.source
+
+
+def test_fractions_and_percent_agree() -> None:
+    a = intensity_from_mix({"coal": 0.6, "gas": 0.4})
+    b = intensity_from_mix({"coal": 60, "natural gas": 40})
+    assert a.g_per_kwh == b.g_per_kwh
+
+
+def test_parse_mix_forms() -> None:
+    assert parse_mix("coal: 60%; natural gas 40") == {"coal": 60.0, "gas": 40.0}
+    assert parse_mix("hydro=100") == {"hydro": 100.0}
+
+
+def test_unknown_source_lists_closest() -> None:
+    with pytest.raises(UnknownNameError) as e:
+        parse_mix("coall=60,gas=40")
+    assert "coal" in e.value.suggestions
+
+
+@pytest.mark.parametrize("mix", [{"coal": -10, "gas": 110}, {"coal": math.nan, "gas": 40}])
+def test_negative_or_nan_is_a_conflict(mix: dict[str, float]) -> None:
+    with pytest.raises(InputConflictError):
+        intensity_from_mix(mix)
+
+
+def test_shares_must_sum_to_100_or_1() -> None:
+    with pytest.raises(InputConflictError, match="sum"):
+        intensity_from_mix({"coal": 60, "gas": 20})
+    with pytest.raises(InputConflictError):
+        parse_mix("")
+    with pytest.raises(InputConflictError):
+        parse_mix("coal=abc")
+
+
+def test_hydro_upper_bound_is_not_the_tropical_reservoir_extreme() -> None:
+    i = intensity_from_mix({"hydro": 100})
+    assert i.g_per_kwh.value == 24 and i.g_per_kwh.high < 300
+
+
+def test_generation_mix_of_a_country() -> None:
+    mix = generation_mix("France")
+    assert mix["nuclear"] > 50
+    assert sum(mix.values()) == pytest.approx(100, abs=2)
