@@ -1,0 +1,166 @@
+"""What the framework callbacks share: one tracked training run, its progress, phases, metrics and model card.
+
+Framework-free; the Transformers and Lightning callbacks translate their hooks into these calls.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .modelcard import co2_eq_emissions, write_model_card
+
+if TYPE_CHECKING:
+    from ..footprint import Footprint
+    from ..tracking import Projection, Run
+
+EVAL_PHASE = "eval"
+DEFAULT_PREFIX = "wattprint/"
+
+
+class TrainingSession:
+    """A tracked training run driven by a framework's hooks.
+
+    Either starts its own run with :func:`wattprint.track` (``project``, ``run_name`` and the tracker
+    options) or attaches to an existing :class:`~wattprint.tracking.Run` (``run=``), whose start and stop
+    stay with its owner.
+    """
+
+    def __init__(
+        self,
+        *,
+        project: str = "default",
+        run_name: str | None = None,
+        run: Run | None = None,
+        db: str | None = None,
+        interval_s: float = 1.0,
+        location: str | None = None,
+        pue: float | str | None = None,
+        intensity: float | None = None,
+        training_type: str | None = None,
+        geographical_location: str | None = None,
+        hardware_used: str | None = None,
+        model_card: bool = True,
+        prefix: str = DEFAULT_PREFIX,
+        **track_kwargs: Any,
+    ) -> None:
+        self.project = project
+        self.run_name = run_name
+        self.run: Run | None = run
+        self.owns_run = run is None
+        self.track_kwargs: dict[str, Any] = dict(
+            db=db, interval_s=interval_s, location=location, pue=pue, intensity=intensity, **track_kwargs
+        )
+        self.training_type = training_type
+        self.geographical_location = geographical_location
+        self.hardware_used = hardware_used
+        self.model_card = model_card
+        self.prefix = prefix
+        self.projection: Projection | None = None
+        self.footprint: Footprint | None = None  # final, once finished
+        self._phase: AbstractContextManager[None] | None = None
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def begin(self, rank: int = 0, world_size: int = 1) -> Run:
+        """Start the run (or take the attached one). Several ranks get one run each: ``<name>-rank<N>``."""
+        if self.run is None:
+            from ..tracking import track
+
+            name = self.run_name
+            if name is not None and world_size > 1:
+                name = f"{name}-rank{rank}"  # one run id per process: the same id would resume, not add
+            self.run = track(self.project, name, **self.track_kwargs)
+        if self.owns_run and not self._started:
+            self.run.start()
+        self._started = True
+        self.footprint = None
+        return self.run
+
+    @property
+    def active(self) -> bool:
+        return self.run is not None and self._started and self.footprint is None
+
+    def finish(self) -> Footprint | None:
+        """Close any open phase; stop the run we own (its final footprint) or read the attached one's."""
+        if not self.active or self.run is None:
+            return self.footprint
+        self.exit_phase()
+        self.footprint = self.run.stop() if self.owns_run else self.run.footprint()
+        return self.footprint
+
+    def abort(self, exc: BaseException) -> None:
+        """Training raised: end the run we own as the tracker ends a ``with`` block that raised."""
+        if not self.active or self.run is None:
+            return
+        self.exit_phase()
+        if self.owns_run:
+            self.run.__exit__(type(exc), exc, exc.__traceback__)
+            self.footprint = self.run.footprint()
+        else:
+            self.footprint = self.run.footprint()
+
+    # -- during training ---------------------------------------------------------------------------
+    def progress(self, step: int, total_steps: int | float | None) -> Projection | None:
+        """Feed progress to the run's projection; ignored when the total is unknown (0, None, inf)."""
+        if not self.active or self.run is None or not total_steps or not math.isfinite(total_steps):
+            return self.projection
+        self.projection = self.run.progress(int(step), int(total_steps))
+        return self.projection
+
+    def enter_phase(self, name: str = EVAL_PHASE) -> None:
+        if not self.active or self.run is None or self._phase is not None:
+            return
+        self._phase = self.run.phase(name)
+        self._phase.__enter__()
+
+    def exit_phase(self) -> None:
+        phase, self._phase = self._phase, None
+        if phase is not None:
+            phase.__exit__(None, None, None)
+
+    @property
+    def in_phase(self) -> bool:
+        return self._phase is not None
+
+    # -- reporting ---------------------------------------------------------------------------------
+    def metrics(self) -> dict[str, float]:
+        """Totals so far (or final ones), prefixed for loggers: energy (facility kWh), CO2e (kg), projection."""
+        if self.run is None or not self._started:
+            return {}
+        fp = self.footprint if self.footprint is not None else self.run.footprint()
+        p = self.prefix
+        out = {
+            f"{p}energy_kwh": fp.energy_kwh.value,
+            f"{p}it_energy_kwh": fp.it_energy_kwh.value,
+            f"{p}co2e_kg": fp.operational_co2e_kg.value,
+            f"{p}total_co2e_kg": fp.total_co2e_kg.value,
+        }
+        if self.projection is not None and self.footprint is None:
+            out[f"{p}projected_energy_kwh"] = self.projection.energy_kwh.value
+            out[f"{p}projected_co2e_kg"] = self.projection.co2e_kg.value
+            out[f"{p}projected_co2e_kg_low"] = self.projection.co2e_kg.low
+            out[f"{p}projected_co2e_kg_high"] = self.projection.co2e_kg.high
+        return out
+
+    def card_block(self, training_type: str | None = None, hardware_used: str | None = None) -> dict[str, Any] | None:
+        """The ``co2_eq_emissions`` block for the final footprint; user-given fields win over the guesses."""
+        if self.footprint is None:
+            return None
+        return co2_eq_emissions(
+            self.footprint,
+            training_type=self.training_type or training_type,
+            geographical_location=self.geographical_location,
+            hardware_used=self.hardware_used or hardware_used,
+        )
+
+    def write_card(
+        self, output_dir: str | Path | None, training_type: str | None = None, hardware_used: str | None = None
+    ) -> Path | None:
+        """Write the block into ``output_dir/README.md`` (if enabled, finished and a folder is given)."""
+        block = self.card_block(training_type, hardware_used)
+        if not self.model_card or block is None or not output_dir:
+            return None
+        return write_model_card(Path(output_dir) / "README.md", block)

@@ -1,0 +1,219 @@
+"""Hugging Face Transformers: track a ``Trainer`` run, log its footprint, write the model-card block.
+
+    from wattprint.integrations.transformers import WattprintCallback
+    trainer = Trainer(..., callbacks=[WattprintCallback(project="my-model", training_type="fine-tuning")])
+
+What it does, per Trainer event:
+
+- ``on_train_begin``: starts a tracked run (one per process; or uses ``run=`` you started yourself).
+- ``on_step_end``: ``run.progress(global_step, max_steps)``, so the projection of the final total updates.
+- ``on_log``: adds ``wattprint/energy_kwh`` (facility kWh), ``wattprint/co2e_kg`` (operational, location-
+  based), ``wattprint/total_co2e_kg`` (+ embodied) and ``wattprint/projected_*`` to the logs, so the
+  reporting callbacks (TensorBoard, W&B, MLflow ...) and ``trainer.state.log_history`` receive them. The
+  callback moves itself to the front of the Trainer's callback list so it runs before those reporters.
+- evaluation (first ``on_prediction_step`` .. ``on_evaluate``/``on_predict``) is measured as phase "eval".
+- ``on_train_end``: stops the run, logs the final totals once more, and on the main process writes the
+  ``co2_eq_emissions`` block into ``args.output_dir/README.md`` (merged into existing metadata).
+
+Requires ``transformers`` (extra ``wattprint[hf]``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from transformers import TrainerCallback
+
+from .modelcard import describe_hardware
+from .session import DEFAULT_PREFIX, EVAL_PHASE, TrainingSession
+
+if TYPE_CHECKING:
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from ..footprint import Footprint
+    from ..tracking import Run
+
+_FRAMES_TO_SEARCH = 4  # our hook <- CallbackHandler.call_event <- CallbackHandler.on_<event>
+
+
+class WattprintCallback(TrainerCallback):
+    """Measure a Transformers ``Trainer`` run with wattprint.
+
+    Args:
+        project: project name the run is stored under.
+        run_name: run id (default: generated); with several processes each gets ``<run_name>-rank<N>``.
+        run: an already started :class:`~wattprint.tracking.Run` to feed instead of starting one.
+        db, interval_s, location, pue, intensity, **track_kwargs: passed to :func:`wattprint.track`.
+        training_type: "pre-training" or "fine-tuning" for the model card; default: "fine-tuning" when the
+            model was loaded with ``from_pretrained``, else "pre-training".
+        geographical_location, hardware_used: model-card fields; defaults: the intensity's location, and
+            the devices the Trainer used ("8 x NVIDIA A100-SXM4-80GB").
+        model_card: write the ``co2_eq_emissions`` block into ``output_dir/README.md`` at the end.
+        prefix: prefix of the logged keys.
+    """
+
+    def __init__(
+        self,
+        project: str = "default",
+        run_name: str | None = None,
+        *,
+        run: Run | None = None,
+        db: str | None = None,
+        interval_s: float = 1.0,
+        location: str | None = None,
+        pue: float | str | None = None,
+        intensity: float | None = None,
+        training_type: str | None = None,
+        geographical_location: str | None = None,
+        hardware_used: str | None = None,
+        model_card: bool = True,
+        prefix: str = DEFAULT_PREFIX,
+        **track_kwargs: Any,
+    ) -> None:
+        self.session = TrainingSession(
+            project=project,
+            run_name=run_name,
+            run=run,
+            db=db,
+            interval_s=interval_s,
+            location=location,
+            pue=pue,
+            intensity=intensity,
+            training_type=training_type,
+            geographical_location=geographical_location,
+            hardware_used=hardware_used,
+            model_card=model_card,
+            prefix=prefix,
+            **track_kwargs,
+        )
+        self._handler: Any = None  # the Trainer's CallbackHandler, once found
+        self._training_type_guess: str | None = None
+        self._hardware_guess: str | None = None
+        self._relaying = False
+
+    # -- public read-outs ----------------------------------------------------------------------------
+    @property
+    def run(self) -> Run | None:
+        return self.session.run
+
+    @property
+    def footprint(self) -> Footprint | None:
+        """The final footprint once training has ended."""
+        return self.session.footprint
+
+    # -- Trainer events ------------------------------------------------------------------------------
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self._run_first()
+        self.session.begin(rank=args.process_index, world_size=args.world_size)
+        self._training_type_guess = _guess_training_type(kwargs.get("model"))
+        self._hardware_guess = _describe_trainer_hardware(args)
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        self.session.progress(state.global_step, state.max_steps)
+
+    def on_prediction_step(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        # the Trainer has no "evaluation begins" event: the first prediction step opens the phase
+        self.session.enter_phase(EVAL_PHASE)
+
+    def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        self.session.exit_phase()
+
+    def on_predict(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, metrics: Any = None, **kwargs: Any
+    ) -> None:
+        self.session.exit_phase()
+
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if self._relaying or logs is None or not self.session.active:
+            return
+        metrics = self.session.metrics()
+        logs.update(metrics)  # the same dict goes on to the callbacks after this one (the reporters)
+        # Trainer.log appended a copy of logs (plus "step") to log_history before calling the callbacks
+        if state.log_history and state.log_history[-1].get("step") == state.global_step:
+            state.log_history[-1].update(metrics)
+
+    def on_train_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if not self.session.active:
+            return
+        self.session.finish()
+        final = self.session.metrics()
+        state.log_history.append({**final, "step": state.global_step})
+        self._relay_log(args, state, control, final)
+        if state.is_world_process_zero:
+            self.session.write_card(args.output_dir, self._training_type_guess, self._hardware_guess)
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _run_first(self) -> None:
+        """Move this callback to the front of the Trainer's list, so reporters see the keys it adds.
+
+        The Trainer puts user callbacks after its reporting ones and hands callbacks no reference to
+        itself; the CallbackHandler is the caller of this hook. Best effort: without it, keys still reach
+        ``state.log_history`` and the callbacks that run after this one.
+        """
+        frame: FrameType | None = sys._getframe(1)
+        for _ in range(_FRAMES_TO_SEARCH):
+            if frame is None:
+                return
+            handler = frame.f_locals.get("self")
+            callbacks = getattr(handler, "callbacks", None)
+            if isinstance(callbacks, list) and any(cb is self for cb in callbacks):
+                self._handler = handler
+                # safe during the handler's loop: the items after ours keep their positions
+                callbacks.remove(self)
+                callbacks.insert(0, self)
+                return
+            frame = frame.f_back
+
+    def _relay_log(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs: dict[str, float]
+    ) -> None:
+        """Send the final totals through the Trainer's other callbacks (TensorBoard, W&B ...) as a log event."""
+        if self._handler is None or not logs:
+            return
+        self._relaying = True
+        try:
+            self._handler.on_log(args, state, control, dict(logs))
+        finally:
+            self._relaying = False
+
+
+def _guess_training_type(model: Any) -> str | None:
+    """ "fine-tuning" for a model loaded with from_pretrained (it records where from), else "pre-training"."""
+    if model is None:
+        return None
+    name = getattr(model, "name_or_path", None) or getattr(getattr(model, "config", None), "_name_or_path", None)
+    return "fine-tuning" if name else "pre-training"
+
+
+def _describe_trainer_hardware(args: TrainingArguments) -> str | None:
+    """The devices of the whole job: world size x GPUs per process, named by torch; else the CPU."""
+    try:
+        import torch
+
+        device = args.device
+        if device.type == "cuda" and torch.cuda.is_available():
+            per_process = max(int(args.n_gpu), 1)
+            return describe_hardware([torch.cuda.get_device_name(device)] * (per_process * int(args.world_size)))
+    except Exception:  # hardware naming is a nicety: never fail training over it
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    desc = describe_hardware(None, cpu_cores=cores)
+    if desc and int(args.world_size) > 1:
+        desc = f"{args.world_size} processes on {desc}"
+    return desc

@@ -1,0 +1,130 @@
+"""A real Lightning training of a tiny model on synthetic data on the CPU, tracked by the callback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pl = pytest.importorskip("lightning.pytorch")
+
+from lightning.pytorch.loggers import Logger  # noqa: E402
+
+from wattprint.integrations.lightning import WattprintCallback  # noqa: E402
+from wattprint.integrations.modelcard import read_model_card  # noqa: E402
+from wattprint.storage import open_store  # noqa: E402
+
+from .conftest import SAMPLE_INTERVAL_S  # noqa: E402
+
+FEATURES, N_SAMPLES, BATCH = 8, 64, 8
+MAX_STEPS, LOG_EVERY = 6, 2
+KEYS = ("wattprint/energy_kwh", "wattprint/co2e_kg", "wattprint/total_co2e_kg")
+
+
+class TinyRegressor(pl.LightningModule):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(FEATURES, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.net(x), y)
+        self.log("train_loss", loss, batch_size=BATCH)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        self.log("val_loss", torch.nn.functional.mse_loss(self.net(x), y), batch_size=BATCH)
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+class CaptureLogger(Logger):  # type: ignore[misc]
+    """Stands in for TensorBoard/CSV: keeps every log_metrics call."""
+
+    def __init__(self, save_dir: str) -> None:
+        super().__init__()
+        self._save_dir = save_dir
+        self.metrics: list[tuple[int | None, dict[str, float]]] = []
+
+    @property
+    def name(self) -> str:
+        return "capture"
+
+    @property
+    def version(self) -> int:
+        return 0
+
+    @property
+    def save_dir(self) -> str:
+        return self._save_dir
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.metrics.append((step, dict(metrics)))
+
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def _loader(seed: int) -> Any:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(N_SAMPLES, FEATURES, generator=g)
+    y = x.sum(dim=1, keepdim=True)
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=BATCH)
+
+
+def test_lightning_fit_is_tracked_logged_and_written_to_the_model_card(wattprint_env: Path, tmp_path: Path) -> None:
+    logger = CaptureLogger(str(tmp_path / "logs"))
+    callback = WattprintCallback(
+        project="pl-test", run_name="tiny-regressor", interval_s=SAMPLE_INTERVAL_S, training_type="pre-training"
+    )
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=MAX_STEPS,
+        val_check_interval=3,
+        log_every_n_steps=LOG_EVERY,
+        logger=logger,
+        callbacks=[callback],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+    )
+    trainer.fit(TinyRegressor(), _loader(0), _loader(1))
+
+    run = callback.run
+    assert run is not None and callback.footprint is not None
+    with open_store(str(wattprint_env)) as store:
+        record = store.get_run(run.id)
+        phases = store.phases(run.id)
+    assert record.project == "pl-test"
+    assert record.status == "finished"
+    assert record.to_dict()["energy_kwh"] > 0
+    assert "eval" in {p["name"] for p in phases}
+
+    # on the steps Lightning logs, our keys travel in the same log_metrics call as the module's metrics
+    step_logs = [(step, m) for step, m in logger.metrics if "train_loss" in m]
+    assert len(step_logs) == MAX_STEPS // LOG_EVERY
+    for _, m in step_logs:
+        assert all(m[k] > 0 for k in KEYS)
+        assert m["wattprint/projected_co2e_kg"] > 0
+    energies = [m["wattprint/energy_kwh"] for _, m in step_logs]
+    assert energies == sorted(energies)  # cumulative
+    final_step, final = logger.metrics[-1]
+    assert final_step == MAX_STEPS
+    assert final["wattprint/energy_kwh"] == pytest.approx(callback.footprint.energy_kwh.value)
+    assert final["wattprint/co2e_kg"] == pytest.approx(callback.footprint.operational_co2e_kg.value)
+
+    # the card goes to the logger's folder (no checkpoint folder here), never the working directory
+    assert callback.model_card_path == tmp_path / "logs" / "README.md"
+    block = read_model_card(callback.model_card_path)
+    assert block is not None
+    assert block["emissions"] == pytest.approx(record.to_dict()["operational_co2e_kg"] * 1000, rel=1e-9)
+    assert block["emissions"] == pytest.approx(callback.footprint.operational_co2e_kg.value * 1000)
+    assert block["training_type"] == "pre-training"
+    assert block["source"] == "wattprint"
+    assert "CPU" in block["hardware_used"]

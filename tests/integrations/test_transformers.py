@@ -1,0 +1,109 @@
+"""A real Transformers training of a tiny GPT-2 (built from a config, synthetic data, CPU), tracked by the callback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from wattprint.integrations.modelcard import read_model_card, split_front_matter  # noqa: E402
+from wattprint.integrations.transformers import WattprintCallback  # noqa: E402
+from wattprint.storage import open_store  # noqa: E402
+
+from .conftest import SAMPLE_INTERVAL_S  # noqa: E402
+
+VOCAB, SEQ, N_SAMPLES = 100, 16, 32
+MAX_STEPS, LOGGING_STEPS, EVAL_STEPS = 6, 2, 3
+KEYS = ("wattprint/energy_kwh", "wattprint/co2e_kg", "wattprint/total_co2e_kg")
+
+
+class Reporter(transformers.TrainerCallback):  # type: ignore[misc]
+    """Stands in for TensorBoard/W&B: records every logs dict the Trainer hands to its callbacks."""
+
+    def __init__(self) -> None:
+        self.logs: list[dict[str, Any]] = []
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+        self.logs.append(dict(logs or {}))
+
+
+def _tiny_gpt2() -> Any:
+    config = transformers.GPT2Config(vocab_size=VOCAB, n_positions=SEQ, n_embd=32, n_layer=2, n_head=2)
+    return transformers.GPT2LMHeadModel(config)
+
+
+def _data(seed: int) -> list[dict[str, Any]]:
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, VOCAB, (N_SAMPLES, SEQ), generator=g)
+    return [{"input_ids": row, "labels": row.clone()} for row in ids]
+
+
+def test_trainer_run_is_tracked_logged_and_written_to_the_model_card(wattprint_env: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "README.md").write_text("---\nlicense: mit\ntags:\n- tiny\n---\n\n# Tiny GPT-2\n")
+    reporter = Reporter()
+    callback = WattprintCallback(project="hf-test", run_name="tiny-gpt2", interval_s=SAMPLE_INTERVAL_S)
+    args = transformers.TrainingArguments(
+        output_dir=str(out),
+        max_steps=MAX_STEPS,
+        per_device_train_batch_size=4,
+        per_device_eval_batch_size=8,
+        logging_steps=LOGGING_STEPS,
+        eval_strategy="steps",
+        eval_steps=EVAL_STEPS,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        seed=0,
+    )
+    # the reporter is listed before our callback, as the Trainer lists its TensorBoard/W&B callbacks
+    trainer = transformers.Trainer(
+        model=_tiny_gpt2(), args=args, train_dataset=_data(0), eval_dataset=_data(1), callbacks=[reporter, callback]
+    )
+    trainer.train()
+
+    # the run: stored, finished, with energy and an eval phase
+    run = callback.run
+    assert run is not None and callback.footprint is not None
+    with open_store(str(wattprint_env)) as store:
+        record = store.get_run(run.id)
+        phases = store.phases(run.id)
+    assert record.project == "hf-test"
+    assert record.status == "finished"
+    assert record.to_dict()["energy_kwh"] > 0
+    assert callback.footprint.energy_kwh.value > 0
+    assert "eval" in {p["name"] for p in phases}
+
+    # the logs: every Trainer log carries the keys, the reporters saw them, log_history has them
+    training_logs = [entry for entry in reporter.logs if "loss" in entry]
+    assert len(training_logs) == MAX_STEPS // LOGGING_STEPS
+    for entry in training_logs:
+        assert all(entry[k] > 0 for k in KEYS)
+        assert entry["wattprint/projected_co2e_kg"] > 0
+    energies = [entry["wattprint/energy_kwh"] for entry in training_logs]
+    assert energies == sorted(energies)  # cumulative
+    history = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert all(k in entry for entry in history for k in KEYS)
+    final = trainer.state.log_history[-1]
+    assert final["wattprint/energy_kwh"] == pytest.approx(callback.footprint.energy_kwh.value)
+    assert reporter.logs[-1]["wattprint/co2e_kg"] == pytest.approx(callback.footprint.operational_co2e_kg.value)
+
+    # the model card: merged into the existing README, emissions in grams of operational CO2e
+    block = read_model_card(out)
+    assert block is not None
+    stored_kg = record.to_dict()["operational_co2e_kg"]
+    assert block["emissions"] == pytest.approx(stored_kg * 1000, rel=1e-9)
+    assert block["emissions"] == pytest.approx(callback.footprint.operational_co2e_kg.value * 1000)
+    assert block["source"] == "wattprint"
+    assert block["training_type"] == "pre-training"  # built from a config, not from_pretrained
+    assert "CPU" in block["hardware_used"]
+    front, body = split_front_matter((out / "README.md").read_text())
+    assert front is not None and front.startswith("license: mit\ntags:\n- tiny\n")
+    assert body == "\n# Tiny GPT-2\n"
