@@ -137,3 +137,46 @@ def test_store_object_holds_no_samples(store: Store) -> None:
         store.append_samples("long", make_samples(k * 10, 10, base_j=k * 1000), {})
     assert vars(store).keys() == before.keys()
     assert store.sample_count("long") == 500
+
+
+def test_phases_can_travel_with_the_samples(store: Store) -> None:
+    store.begin_run("r", "p", time.time(), {})
+    store.append_samples("r", make_samples(0, 3), {}, phases=[("eval", 1.0, None, {})])
+    store.append_samples("r", make_samples(3, 3, base_j=300), {}, phases=[("eval", 1.0, 4.0, {"cpu": 300.0})])
+    assert store.phases("r") == [{"name": "eval", "start_s": 1.0, "end_s": 4.0, "energy_j": {"cpu": 300.0}}]
+
+
+def test_threads_share_one_store(store: Store) -> None:
+    import threading
+
+    def work(k: int) -> None:
+        store.begin_run(f"t{k}", "p", time.time(), {})
+        for b in range(20):
+            store.append_samples(f"t{k}", make_samples(b * 5, 5, base_j=b * 500), {})
+        store.finish_run(f"t{k}", "finished", {})
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(store.sample_count(f"t{k}") == 100 for k in range(4))
+
+
+@pytest.mark.parametrize("folder", ["with space", "odd?#%chars"])
+def test_paths_with_odd_characters(tmp_path: Path, folder: str) -> None:
+    import sqlite3
+
+    from wattprint.storage import StoreError
+
+    d = tmp_path / folder
+    with open_store(str(d / "runs.db")) as s:
+        s.begin_run("r", "p", time.time(), {})
+    with open_store(str(d / "runs.db")) as s:
+        assert s.get_run("r").project == "p"
+    c = sqlite3.connect(d / "other.db")
+    c.execute("CREATE TABLE t (x)")
+    c.commit()
+    c.close()
+    with pytest.raises(StoreError, match="tables t"):
+        open_store(str(d / "other.db"))

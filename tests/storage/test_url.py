@@ -36,7 +36,8 @@ def test_plain_paths_are_made_absolute(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert db_path("sqlite:////abs/z.db") == Path("/abs/z.db")
 
 
-@pytest.mark.parametrize("url", ["sqlite://relative.db", "sqlite:relative.db", "sqlite:///", "mysql://h/db"])
+@pytest.mark.parametrize("url", ["sqlite://relative.db", "sqlite:relative.db", "sqlite:///", "mysql://h/db",
+                                 "sqlite:///tmp/x.db?mode=ro"])
 def test_malformed_or_unsupported_urls_are_user_errors(url: str) -> None:
     with pytest.raises(WattprintError):
         db_path(url)
@@ -46,3 +47,11 @@ def test_postgres_is_announced_not_silently_ignored() -> None:
     with pytest.raises(WattprintError, match="PostgreSQL support is not available yet") as e:
         resolve_db_url("postgresql://user:secret@db.example/wattprint")
     assert "secret" not in str(e.value)
+
+
+def test_odd_characters_survive_the_round_trip_through_a_url(tmp_path: Path) -> None:
+    p = tmp_path / "100% odd?#" / "runs.db"
+    url = resolve_db_url(str(p))
+    assert url.startswith("sqlite:///") and "?" not in url and "#" not in url
+    assert db_path(url) == p
+    assert resolve_db_url(url) == url

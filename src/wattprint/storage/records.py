@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import WattprintError
@@ -37,6 +36,8 @@ def iso_utc(t_unix: float | None) -> str | None:
     """Unix seconds -> ISO 8601 in UTC ("2024-05-01T12:00:00.250000+00:00"); None stays None."""
     if t_unix is None:
         return None
+    from datetime import datetime, timezone  # lazily: keeps importing the store cheap
+
     return datetime.fromtimestamp(t_unix, tz=timezone.utc).isoformat()
 
 

@@ -18,7 +18,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from ..errors import InputConflictError, UnknownNameError
 from . import schema
@@ -32,6 +31,11 @@ SUGGESTION_POOL = 1000  # most recent run ids offered as "closest names" for an 
 REREAD_DELAY_S = 0.05  # a header read racing another process's first commit is retried once after this
 
 _RUN_COLUMNS = "id, project, status, started_at, ended_at, duration_s, energy_j, meta, summary"
+_UPSERT_PHASE = ("INSERT INTO phases (run_id, name, start_s, end_s, energy_j) VALUES (?, ?, ?, ?, ?) "
+                 "ON CONFLICT (run_id, name, start_s) DO UPDATE SET "
+                 "end_s = excluded.end_s, energy_j = excluded.energy_j")
+
+PhaseUpdate = tuple[str, float, float | None, dict[str, float]]  # (name, start_s, end_s, energy_j)
 
 
 
@@ -97,7 +101,7 @@ def _classify_header(path: Path) -> str:
     # An SQLite file without our mark in its header (our stores get it in their first commit): list its
     # tables to say what it is. immutable=1 reads the main file only, with no locks and no -wal/-shm files.
     try:
-        ro = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
+        ro = sqlite3.connect(f"file:{_uri_path(path)}?mode=ro&immutable=1", uri=True)
         try:
             tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         finally:
@@ -109,6 +113,11 @@ def _classify_header(path: Path) -> str:
     what = "tables " + ", ".join(sorted(tables)[:5]) if tables else "no tables"
     raise StoreError(f"{path} is an SQLite database without wattprint's marks ({what}), not a wattprint store; "
                      "it was left untouched")
+
+
+def _uri_path(path: Path) -> str:
+    """Escape the characters that would end the path part of an SQLite ``file:`` URI (no urllib: import cost)."""
+    return str(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
 
 
 def _dumps(obj: Any) -> str:
@@ -283,12 +292,14 @@ class Store:
                       (_dumps(rec.meta), now, run_id))
             return rec
 
-    def append_samples(self, run_id: str, samples: Sequence[SampleRow], summary: dict[str, Any] | None) -> None:
+    def append_samples(self, run_id: str, samples: Sequence[SampleRow], summary: dict[str, Any] | None,
+                       phases: Sequence[PhaseUpdate] = ()) -> None:
         """Persist ``samples`` and bring the run's totals and summary up to date, in ONE transaction.
 
         The run's ``duration_s`` and ``energy_j`` become those of the latest sample, so a process
         killed after this returns leaves a run that reads back complete up to here. An empty
-        ``summary`` keeps the previous one.
+        ``summary`` keeps the previous one. ``phases``: optional ``(name, start_s, end_s, energy_j)``
+        updates written in the same transaction (as :meth:`add_phase` would).
         """
         rows = [(run_id, float(s.t_unix), float(s.elapsed_s), s.phase, _dumps(s.energy_j), _dumps(s.power_w))
                 for s in samples]
@@ -301,6 +312,9 @@ class Store:
             if rows:
                 c.executemany("INSERT INTO samples (run_id, t_unix, elapsed_s, phase, energy_j, power_w) "
                               "VALUES (?, ?, ?, ?, ?, ?)", rows)
+            if phases:
+                c.executemany(_UPSERT_PHASE, [(run_id, name, float(start_s), None if end_s is None else float(end_s),
+                                               _dumps(energy_j)) for name, start_s, end_s, energy_j in phases])
             duration, energy = float(cur[0]), _loads(cur[1])
             if latest is not None:
                 duration = max(duration, float(latest.elapsed_s))
@@ -318,9 +332,7 @@ class Store:
             if c.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
                 raise self._unknown(c, run_id)
             c.execute(
-                "INSERT INTO phases (run_id, name, start_s, end_s, energy_j) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (run_id, name, start_s) DO UPDATE SET "
-                "end_s = excluded.end_s, energy_j = excluded.energy_j",
+                _UPSERT_PHASE,
                 (run_id, name, float(start_s), None if end_s is None else float(end_s), _dumps(energy_j)),
             )
 

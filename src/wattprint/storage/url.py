@@ -36,9 +36,9 @@ def resolve_db_url(url: str | None = None) -> str:
     unsupported schemes raise :class:`WattprintError`.
     """
     text = (url or "").strip() or os.environ.get(ENV_VAR, "").strip()
-    if not text:
-        return SQLITE_SCHEME + str(default_db_path())
-    return SQLITE_SCHEME + str(db_path(text))
+    path = db_path(text) if text else default_db_path()
+    # '%', '?' and '#' are percent-encoded so the URL reads back to the same path (see db_path)
+    return SQLITE_SCHEME + str(path).replace("%", "%25").replace("?", "%3F").replace("#", "%23")
 
 
 def db_path(url: str) -> Path:
@@ -54,7 +54,14 @@ def db_path(url: str) -> Path:
             f"PostgreSQL support is not available yet ({url.split('@')[-1]!r}); "
             "use sqlite:///absolute/path.db or a file path"
         )
-    rest = url[m.end():].split("?", 1)[0]
+    rest = url[m.end():]
+    if "?" in rest or "#" in rest:
+        raise WattprintError(f"store URL {url!r} has query parameters or a fragment, which are not supported; "
+                             "give a plain path, or write '?' as %3F and '#' as %23")
+    if "%" in rest:
+        from urllib.parse import unquote  # only here: it costs import time
+
+        rest = unquote(rest)
     if scheme == "sqlite" or scheme == "file":
         if not rest.startswith("/"):
             raise WattprintError(
