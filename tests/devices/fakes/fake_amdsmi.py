@@ -1,0 +1,84 @@
+"""A scriptable stand-in for ROCm's ``amdsmi`` Python module (same names; dict results as the real one).
+
+``amdsmi_get_energy_count`` returns ``energy_accumulator`` (ticks; older releases call it ``power``),
+``counter_resolution`` (µJ per tick) and ``timestamp``; ``amdsmi_get_power_info`` returns W values, "N/A"
+where not supported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+AMDSMI_STATUS_NOT_SUPPORTED = 2
+AMDSMI_STATUS_NO_DRV = 8
+
+
+class AmdSmiException(Exception):
+    pass
+
+
+class AmdSmiLibraryException(AmdSmiException):
+    def __init__(self, err_code: int) -> None:
+        super().__init__(f"amdsmi error {err_code}")
+        self.err_code = err_code
+
+
+@dataclass
+class FakeAmdGpu:
+    market_name: str = "AMD Instinct MI250X"
+    ticks: int | None = 0  # None: energy counter not supported
+    resolution_uj: float = 15.3
+    power_w: float | str = 300.0  # "N/A": not supported
+    legacy_key: bool = False  # report the accumulator under "power" (older amdsmi releases)
+    error: int | None = None
+
+
+GPUS: list[FakeAmdGpu] = []
+STATE: dict[str, Any] = {"init_error": None, "initialised": False}
+
+
+def reset(gpus: list[FakeAmdGpu] | None = None, init_error: int | None = None) -> list[FakeAmdGpu]:
+    GPUS[:] = gpus if gpus is not None else []
+    STATE.update(init_error=init_error, initialised=False)
+    return GPUS
+
+
+def _check(h: FakeAmdGpu) -> FakeAmdGpu:
+    if not STATE["initialised"]:
+        raise AmdSmiLibraryException(AMDSMI_STATUS_NO_DRV)
+    if h.error is not None:
+        raise AmdSmiLibraryException(h.error)
+    return h
+
+
+def amdsmi_init(flag: int = 0) -> None:
+    if STATE["init_error"] is not None:
+        raise AmdSmiLibraryException(STATE["init_error"])
+    STATE["initialised"] = True
+
+
+def amdsmi_shut_down() -> None:
+    STATE["initialised"] = False
+
+
+def amdsmi_get_processor_handles() -> list[FakeAmdGpu]:
+    if not STATE["initialised"]:
+        raise AmdSmiLibraryException(AMDSMI_STATUS_NO_DRV)
+    return list(GPUS)
+
+
+def amdsmi_get_gpu_asic_info(h: FakeAmdGpu) -> dict[str, Any]:
+    return {"market_name": _check(h).market_name}
+
+
+def amdsmi_get_energy_count(h: FakeAmdGpu) -> dict[str, Any]:
+    if _check(h).ticks is None:
+        raise AmdSmiLibraryException(AMDSMI_STATUS_NOT_SUPPORTED)
+    key = "power" if h.legacy_key else "energy_accumulator"
+    return {key: h.ticks, "counter_resolution": h.resolution_uj, "timestamp": 0}
+
+
+def amdsmi_get_power_info(h: FakeAmdGpu) -> dict[str, Any]:
+    p = _check(h).power_w
+    return {"socket_power": p, "current_socket_power": p, "average_socket_power": "N/A", "power_limit": 500}

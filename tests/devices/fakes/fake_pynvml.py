@@ -1,0 +1,161 @@
+"""A scriptable stand-in for nvidia-ml-py's ``pynvml`` module, with the same function names and units.
+
+Put it in ``sys.modules["pynvml"]`` (``monkeypatch.setitem``); everything above is the real code path.
+Script it through :func:`reset` and the :class:`FakeGpu` objects in ``GPUS``: energy counter (mJ, None =
+not supported), power (mW), errors (an NVML error code raised by every call on that GPU), MIG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+NVML_SUCCESS = 0
+NVML_ERROR_UNINITIALIZED = 1
+NVML_ERROR_INVALID_ARGUMENT = 2
+NVML_ERROR_NOT_SUPPORTED = 3
+NVML_ERROR_NO_PERMISSION = 4
+NVML_ERROR_NOT_FOUND = 6
+NVML_ERROR_DRIVER_NOT_LOADED = 9
+NVML_ERROR_TIMEOUT = 10
+NVML_ERROR_LIBRARY_NOT_FOUND = 12
+NVML_ERROR_GPU_IS_LOST = 15
+NVML_ERROR_UNKNOWN = 999
+NVML_DEVICE_MIG_ENABLE = 1
+NVML_DEVICE_MIG_DISABLE = 0
+
+
+class NVMLError(Exception):
+    """Same shape as pynvml's: ``.value`` holds the NVML error code."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.value = value
+
+    def __str__(self) -> str:
+        return {3: "Not Supported", 15: "GPU is lost", 12: "NVML Shared Library Not Found"}.get(
+            self.value, f"NVML error {self.value}"
+        )
+
+
+@dataclass
+class ProcessInfo:
+    pid: int
+    usedGpuMemory: int = 0  # noqa: N815 - pynvml's name
+
+
+@dataclass
+class FakeGpu:
+    name: str = "NVIDIA H100 80GB HBM3"
+    uuid: str = "GPU-00000000-0000-0000-0000-000000000000"
+    energy_mj: int | None = 0  # None: counter not supported (pre-Volta)
+    power_mw: int | None = 100_000  # None: power not supported
+    power_limit_mw: int = 700_000
+    processes: list[int] = field(default_factory=list)
+    mig_mode: int | None = None  # None: MIG not supported
+    mig_uuids: list[str] = field(default_factory=list)
+    error: int | None = None  # every call on this GPU raises NVMLError(error)
+    calls: int = 0
+
+
+@dataclass
+class MigHandle:
+    uuid: str
+    parent: FakeGpu
+
+
+GPUS: list[FakeGpu] = []
+STATE: dict[str, Any] = {"init_error": None, "initialised": False, "shutdowns": 0}
+
+
+def reset(gpus: list[FakeGpu] | None = None, init_error: int | None = None) -> list[FakeGpu]:
+    GPUS[:] = gpus if gpus is not None else []
+    STATE.update(init_error=init_error, initialised=False, shutdowns=0)
+    return GPUS
+
+
+def make_gpus(n: int, **kw: Any) -> list[FakeGpu]:
+    return [FakeGpu(uuid=f"GPU-{i:08x}-aaaa-bbbb-cccc-{i:012x}", **kw) for i in range(n)]
+
+
+def _check(h: FakeGpu) -> FakeGpu:
+    if not STATE["initialised"]:
+        raise NVMLError(NVML_ERROR_UNINITIALIZED)
+    h.calls += 1
+    if h.error is not None:
+        raise NVMLError(h.error)
+    return h
+
+
+def nvmlInit() -> None:  # noqa: N802 - pynvml's names
+    if STATE["init_error"] is not None:
+        raise NVMLError(STATE["init_error"])
+    STATE["initialised"] = True
+
+
+def nvmlShutdown() -> None:  # noqa: N802
+    STATE["initialised"] = False
+    STATE["shutdowns"] += 1
+
+
+def nvmlDeviceGetCount() -> int:  # noqa: N802
+    if not STATE["initialised"]:
+        raise NVMLError(NVML_ERROR_UNINITIALIZED)
+    return len(GPUS)
+
+
+def nvmlDeviceGetHandleByIndex(index: int) -> FakeGpu:  # noqa: N802
+    if not 0 <= index < len(GPUS):
+        raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+    return GPUS[index]
+
+
+def nvmlDeviceGetHandleByUUID(uuid: str) -> FakeGpu | MigHandle:  # noqa: N802
+    for g in GPUS:
+        if g.uuid == uuid:
+            return g
+        if uuid in g.mig_uuids:
+            return MigHandle(uuid, g)
+    raise NVMLError(NVML_ERROR_NOT_FOUND)
+
+
+def nvmlDeviceGetDeviceHandleFromMigDeviceHandle(h: MigHandle) -> FakeGpu:  # noqa: N802
+    if not isinstance(h, MigHandle):
+        raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+    return h.parent
+
+
+def nvmlDeviceGetName(h: FakeGpu) -> str:  # noqa: N802
+    return _check(h).name
+
+
+def nvmlDeviceGetUUID(h: FakeGpu | MigHandle) -> str:  # noqa: N802
+    return h.uuid if isinstance(h, MigHandle) else _check(h).uuid
+
+
+def nvmlDeviceGetTotalEnergyConsumption(h: FakeGpu) -> int:  # noqa: N802
+    """mJ since the driver was loaded (Volta+)."""
+    if _check(h).energy_mj is None:
+        raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+    return int(h.energy_mj)  # type: ignore[arg-type]
+
+
+def nvmlDeviceGetPowerUsage(h: FakeGpu) -> int:  # noqa: N802
+    """mW."""
+    if _check(h).power_mw is None:
+        raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+    return int(h.power_mw)  # type: ignore[arg-type]
+
+
+def nvmlDeviceGetEnforcedPowerLimit(h: FakeGpu) -> int:  # noqa: N802
+    return _check(h).power_limit_mw
+
+
+def nvmlDeviceGetComputeRunningProcesses(h: FakeGpu) -> list[ProcessInfo]:  # noqa: N802
+    return [ProcessInfo(p) for p in _check(h).processes]
+
+
+def nvmlDeviceGetMigMode(h: FakeGpu) -> tuple[int, int]:  # noqa: N802
+    if _check(h).mig_mode is None:
+        raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+    return int(h.mig_mode), int(h.mig_mode)  # type: ignore[arg-type]
