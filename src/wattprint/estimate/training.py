@@ -1,0 +1,265 @@
+"""Predict the footprint of a training run before it runs.
+
+    compute    C = training FLOPs, or 6 x N_active x D (params x tokens)
+    chip-hours = given, or count x days x 24, or C / (peak FLOP/s x MFU x 3600)
+    IT energy  = chip-hours x (accelerator W + host W per accelerator) / 1000     (kWh, before PUE)
+                 or chip-hours x power_w / 1000 when the all-in power per chip is given
+    then the footprint model: x PUE -> x grid intensity -> operational CO2e; + embodied (amortised).
+
+For fixed hardware, count, precision and site, everything is linear in C.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import InputConflictError, WattprintError
+from ..footprint import Assumption, ComponentEnergy, Footprint
+from ..quantities import Range
+from . import utilisation
+from .common import check_positive, component_key, embodied_for, resolve_site
+
+HOURS_PER_DAY = 24.0
+SECONDS_PER_HOUR = 3600.0
+FLOPS_PER_PARAM_TOKEN = 6  # forward 2 + backward 4 multiply-adds per parameter per token (Kaplan et al. 2020)
+CONSISTENCY_TOLERANCE = 0.01  # relative mismatch allowed between chip-hours and count x days x 24
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8")
+
+
+def _peak(acc: Any, variants: list[Any], precision: str) -> Range:
+    """Dense peak FLOP/s at ``precision``: the chosen chip, with a range over the variants a family covers."""
+    central = acc.peak_flops(precision)
+    vals = [central]
+    for v in variants:
+        try:
+            vals.append(v.peak_flops(precision))
+        except WattprintError:
+            continue
+    return Range(central, min(vals), max(vals))
+
+
+def _tdp(acc: Any, variants: list[Any]) -> Range | None:
+    if acc.tdp_w is None:
+        return None
+    vals = [acc.tdp_w] + [v.tdp_w for v in variants if v.tdp_w is not None]
+    return Range(acc.tdp_w, min(vals), max(vals))
+
+
+def _flops(
+    flops: float | None, params: float | None, active: float | None, tokens: float | None
+) -> tuple[float | None, float | None, list[Assumption]]:
+    """(training FLOPs, active parameters, notes); FLOPs None when neither FLOPs nor params x tokens are given."""
+    notes: list[Assumption] = []
+    if active is not None and params is not None and active > params:
+        raise InputConflictError(f"active parameters ({active:.4g}) exceed total parameters ({params:.4g})")
+    n_active = active if active is not None else params
+    if flops is not None:
+        return flops, n_active, [Assumption("training compute", f"{flops:.4g} FLOP", "given by the user")]
+    if n_active is not None and tokens is not None:
+        c = FLOPS_PER_PARAM_TOKEN * n_active * tokens
+        what = "active parameters" if active is not None else "parameters"
+        notes.append(
+            Assumption(
+                "training compute",
+                f"{c:.4g} FLOP = 6 x {n_active:.4g} {what} x {tokens:.4g} tokens",
+                "Kaplan et al. 2020, 'Scaling Laws for Neural Language Models' (C = 6ND)",
+                "ignores attention FLOPs (small below ~8k context)",
+            )
+        )
+        return c, n_active, notes
+    if tokens is not None and n_active is None:
+        raise InputConflictError("tokens given without parameters: add --params (and --active-params for MoE)")
+    if n_active is not None and tokens is None and params is not None:
+        raise InputConflictError("parameters given without tokens: add --tokens (or give --flops)")
+    return None, n_active, notes
+
+
+def _chip_hours(
+    chip_hours: float | None, count: float | None, days: float | None
+) -> tuple[float | None, float | None, list[Assumption]]:
+    """(chip-hours, count, notes) from what was given; checks count x days against chip-hours."""
+    notes: list[Assumption] = []
+    if chip_hours is not None and count is not None and days is not None:
+        implied = count * days * HOURS_PER_DAY
+        if abs(implied - chip_hours) > CONSISTENCY_TOLERANCE * chip_hours:
+            raise InputConflictError(
+                f"chip-hours ({chip_hours:.6g}) contradict count x days x 24 ({count:.6g} x {days:.6g} x 24 "
+                f"= {implied:.6g}); give two of the three"
+            )
+    if chip_hours is not None:
+        if count is None and days is not None:
+            count = chip_hours / (days * HOURS_PER_DAY)
+        return chip_hours, count, [Assumption("chip-hours", f"{chip_hours:.6g}", "given by the user")]
+    if count is not None and days is not None:
+        ch = count * days * HOURS_PER_DAY
+        notes.append(Assumption("chip-hours", f"{ch:.6g} = {count:.6g} chips x {days:.6g} days x 24", "given"))
+        return ch, count, notes
+    return None, count, notes
+
+
+def estimate_training(
+    *,
+    flops: float | None = None,
+    params: float | None = None,
+    active_params: float | None = None,
+    tokens: float | None = None,
+    chip_hours: float | None = None,
+    days: float | None = None,
+    hardware: str | None = None,
+    count: float | None = None,
+    precision: str | None = None,
+    mfu: float | None = None,
+    power_fraction: float | None = None,
+    power_w: float | None = None,
+    pue: float | str | Range | None = None,
+    location: str | None = None,
+    year: int | None = None,
+    intensity: float | None = None,
+    mix: str | dict[str, float] | None = None,
+    moe: bool | None = None,
+) -> Footprint:
+    """Footprint of a training run (kind="training") with ranges and the assumptions behind it.
+
+    Any consistent subset of: ``flops`` (FLOP); ``params`` (+ ``active_params`` for MoE) and ``tokens``;
+    ``chip_hours``; ``count`` x ``days``. ``hardware`` is a forgiving chip name ("A100", "H100 SXM",
+    "TPU v4"); ``count`` chips as the catalogue counts them. ``mfu`` (0-1, of the dense peak at
+    ``precision``) defaults to the fitted model; ``power_fraction`` (of TDP, accelerator only) defaults per
+    family and gets host power added per server; ``power_w`` is the all-in average W per chip as papers
+    state it (replaces both). ``pue``: number or preset name. Site: ``location`` or ``intensity``
+    (gCO2e/kWh) or ``mix`` ("coal=60,gas=40"); none -> world average with a wide range.
+    """
+    from .. import data
+
+    flops = check_positive("flops", flops)
+    params = check_positive("params", params)
+    active_params = check_positive("active params", active_params)
+    tokens = check_positive("tokens", tokens)
+    chip_hours = check_positive("chip-hours", chip_hours)
+    days = check_positive("days", days)
+    count = check_positive("count", count)
+    power_w = check_positive("power (W)", power_w)
+    power_fraction = check_positive("power fraction", power_fraction)
+    mfu = check_positive("MFU", mfu)
+    if mfu is not None and mfu > 1:
+        raise InputConflictError(f"MFU is a fraction of peak (0-1], got {mfu:g}")
+    if power_w is not None and power_fraction is not None:
+        raise InputConflictError("give either --power-w (all-in W per chip) or a power fraction of TDP, not both")
+    if hardware is None:
+        raise WattprintError("hardware is required (e.g. --hardware A100); list names with 'wattprint data gpus'")
+
+    acc, variants, notes = data.find_accelerator(hardware)
+    notes = list(notes)
+    if precision is None:
+        precision = acc.default_precision()
+        notes.append(Assumption("precision", precision, "default: bf16 where the chip has it, else fp16, else fp32"))
+    else:
+        precision = precision.lower()
+        if precision not in PRECISIONS:
+            raise InputConflictError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    peak = _peak(acc, variants, precision)
+    base_precision = acc.default_precision()
+    base_peak = acc.peak_flops(base_precision)
+
+    c, n_active, flop_notes = _flops(flops, params, active_params, tokens)
+    notes += flop_notes
+    ch, count, ch_notes = _chip_hours(chip_hours, count, days)
+    notes += ch_notes
+    inferred_moe = active_params is not None and params is not None and active_params < params
+    is_moe = bool(moe) if moe is not None else inferred_moe
+
+    details: dict[str, Any] = {"hardware": acc.name, "precision": precision}
+    if c is not None:
+        details["training_flops"] = Range.exact(c)
+    if ch is None:
+        if c is None:
+            raise InputConflictError(
+                "not enough to size the run: give --flops, or --params and --tokens, or --chip-hours, "
+                "or --count and --days"
+            )
+        if mfu is not None:
+            mfu_r = Range.exact(mfu)
+            eff = peak * mfu_r
+            notes.append(Assumption("MFU", f"{mfu:.3g} of the {precision} peak", "given by the user"))
+        else:
+            if n_active is None:
+                raise InputConflictError(
+                    "the MFU model needs the model size: add --params (and --active-params for MoE) or give --mfu"
+                )
+            est = utilisation.predict_mfu(n_active, base_peak, moe=is_moe, fp8=precision == "fp8")
+            # the model's MFU is relative to the default-precision peak; carry the variants' spread too
+            eff = est.mfu * (peak * (base_peak / peak.value))
+            mfu_r = est.mfu * (base_peak / peak.value)
+            notes.append(Assumption("MFU (model FLOPs utilisation)", f"{mfu_r:.3g} of the {precision} peak",
+                                    est.source, est.explanation))
+        hours = Range.exact(c) / (eff * SECONDS_PER_HOUR)
+        chip_hours_r = hours
+        details["mfu"] = mfu_r
+    else:
+        chip_hours_r = Range.exact(ch)
+        if c is not None:
+            implied = c / (ch * SECONDS_PER_HOUR * peak.value)
+            if implied > 1:
+                raise InputConflictError(
+                    f"impossible: {c:.4g} FLOP in {ch:.4g} chip-hours needs {implied:.2f}x the {precision} peak "
+                    f"of {acc.name}"
+                )
+            if mfu is not None and abs(implied - mfu) > 0.05 * mfu:
+                raise InputConflictError(
+                    f"MFU {mfu:g} contradicts FLOPs and chip-hours (they imply {implied:.3g}); drop one of them"
+                )
+            details["mfu"] = Range.exact(implied)
+
+    wall = chip_hours_r / count if count is not None else None
+    if count is not None:
+        details["count"] = count
+
+    energy: dict[str, ComponentEnergy] = {}
+    key = component_key(acc)
+    if power_w is not None:
+        energy[key] = ComponentEnergy(chip_hours_r * power_w / 1000.0, "given")
+        notes.append(Assumption("average power per chip (all-in)", f"{power_w:g} W", "given by the user",
+                                "includes the host share; nothing added on top"))
+    else:
+        tdp = _tdp(acc, variants)
+        if tdp is None:
+            raise WattprintError(
+                f"{acc.name} has no published TDP: pass --power-w (average all-in power per chip in W)"
+            )
+        all_in = utilisation.all_in_fraction(acc.name) if power_fraction is None else None
+        if all_in is not None:
+            frac, a = all_in
+            energy[key] = ComponentEnergy(chip_hours_r * tdp * frac / 1000.0, "modelled")
+            notes.append(a)
+        else:
+            if power_fraction is not None:
+                frac = Range.exact(power_fraction)
+                notes.append(Assumption("average accelerator power", f"{power_fraction:g} x TDP", "given by the user"))
+            else:
+                frac, a = utilisation.gpu_fraction(acc.family)
+                notes.append(a)
+            energy[key] = ComponentEnergy(chip_hours_r * tdp * frac / 1000.0, "modelled")
+            host, a = utilisation.host_watts_per_accelerator(acc.family, tdp.value)
+            notes.append(a)
+            for part, watts in host.items():
+                energy[part] = ComponentEnergy(chip_hours_r * watts / 1000.0, "modelled")
+        notes.append(Assumption("TDP", f"{tdp:.4g} W", acc.source))
+
+    inten, pue_r, site_notes = resolve_site(location, year, pue, intensity, mix)
+    notes += site_notes
+    # embodied depends on chip-hours only: count chips for wall hours = chip-hours x 1 chip
+    embodied, emb_notes = embodied_for(acc, 1.0, chip_hours_r)
+    notes += emb_notes
+    if math.isnan(chip_hours_r.value):  # pragma: no cover - guarded by input checks
+        raise InputConflictError("could not size the run from the inputs")
+    return Footprint(
+        energy_by_component=energy,
+        pue=pue_r,
+        intensity=inten,
+        embodied_co2e_kg=embodied,
+        assumptions=notes,
+        kind="training",
+        chip_hours=chip_hours_r,
+        wall_time_h=wall if wall is not None else (Range.exact(days * HOURS_PER_DAY) if days else None),
+        details=details,
+    )

@@ -1,0 +1,177 @@
+"""Training estimator: arithmetic, input handling and the fitted utilisation model."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from wattprint.cli import main
+from wattprint.errors import InputConflictError, WattprintError
+from wattprint.estimate import utilisation
+from wattprint.estimate.training import estimate_training
+
+
+def test_linear_in_flops() -> None:
+    a = estimate_training(flops=1e22, params=7e9, hardware="A100", count=64, location="FR")
+    b = estimate_training(flops=3e22, params=7e9, hardware="A100", count=64, location="FR")
+    for f in ("energy_kwh", "it_energy_kwh", "operational_co2e_kg", "embodied_co2e_kg", "total_co2e_kg"):
+        ra, rb = getattr(a, f), getattr(b, f)
+        assert rb.value == pytest.approx(3 * ra.value, rel=1e-9)
+        assert rb.low == pytest.approx(3 * ra.low, rel=1e-9)
+        assert rb.high == pytest.approx(3 * ra.high, rel=1e-9)
+    assert a.chip_hours is not None and b.chip_hours is not None
+    assert b.chip_hours.value == pytest.approx(3 * a.chip_hours.value)
+
+
+def test_params_tokens_is_6nd_and_moe_uses_active_params() -> None:
+    dense = estimate_training(params=7e9, tokens=1e12, hardware="H100", mfu=0.4)
+    given = estimate_training(flops=6 * 7e9 * 1e12, hardware="H100", mfu=0.4)
+    assert dense.chip_hours == given.chip_hours
+    moe = estimate_training(params=47e9, active_params=7e9, tokens=1e12, hardware="H100", mfu=0.4)
+    assert moe.chip_hours == dense.chip_hours
+    # with the model's MFU, MoE is predicted less efficient than the same active size dense
+    d = estimate_training(params=7e9, tokens=1e12, hardware="H100")
+    m = estimate_training(params=47e9, active_params=7e9, tokens=1e12, hardware="H100")
+    assert m.chip_hours is not None and d.chip_hours is not None
+    assert m.chip_hours.value > d.chip_hours.value
+
+
+def test_chip_hours_from_mfu_and_peak() -> None:
+    fp = estimate_training(flops=312e12 * 3600 * 0.5 * 1000, hardware="NVIDIA A100 SXM4 80GB", mfu=0.5)
+    assert fp.chip_hours is not None
+    assert fp.chip_hours.value == pytest.approx(1000)
+    assert fp.chip_hours.is_exact
+
+
+def test_power_w_is_all_in_and_nothing_is_added() -> None:
+    fp = estimate_training(chip_hours=1000, power_w=300, hardware="V100", pue=1.1, intensity=400)
+    assert list(fp.energy_by_component) == ["gpu"]
+    assert fp.energy_by_component["gpu"].basis == "given"
+    assert fp.it_energy_kwh.value == pytest.approx(300.0)
+    assert fp.energy_kwh.value == pytest.approx(330.0)
+    assert fp.operational_co2e_kg.value == pytest.approx(132.0)
+
+
+def test_modelled_power_has_host_parts_and_ranges() -> None:
+    fp = estimate_training(chip_hours=1000, hardware="H100 SXM", location="SE")
+    assert {"gpu", "cpu", "ram", "other"} <= set(fp.energy_by_component)
+    assert all(c.basis == "modelled" for c in fp.energy_by_component.values())
+    assert fp.it_energy_kwh.low < fp.it_energy_kwh.value < fp.it_energy_kwh.high
+    assert fp.embodied_co2e_kg.value > 0
+    whats = " ".join(a.what for a in fp.assumptions)
+    assert "host power" in whats and "average accelerator power" in whats
+
+
+def test_tpu_uses_all_in_fraction_without_host() -> None:
+    fp = estimate_training(chip_hours=1000, hardware="TPU v3")
+    assert set(fp.energy_by_component) == {"accelerator"}
+
+
+def test_default_precision_and_world_average_are_stated() -> None:
+    fp = estimate_training(params=1e9, tokens=2e10, hardware="A100")
+    text = " ".join(str(a) for a in fp.assumptions).lower()
+    assert "precision: bf16" in text
+    assert "world" in text
+    assert fp.intensity.g_per_kwh.low < fp.intensity.g_per_kwh.high
+
+
+def test_chip_without_tdp_needs_power_w() -> None:
+    with pytest.raises(WattprintError, match="--power-w"):
+        estimate_training(chip_hours=100, hardware="TPU v5e")
+    fp = estimate_training(chip_hours=100, hardware="TPU v5e", power_w=250)
+    assert fp.it_energy_kwh.value == pytest.approx(25.0)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"params": -7e9, "tokens": 1e12}, "params"),
+        ({"flops": math.nan}, "finite"),
+        ({"chip_hours": 1000, "count": 10, "days": 2}, "contradict"),
+        ({"params": 7e9, "active_params": 8e9, "tokens": 1e12}, "exceed"),
+        ({"flops": 1e25, "chip_hours": 10}, "impossible"),
+        ({"params": 7e9, "tokens": 1e12, "mfu": 1.5}, "MFU"),
+        ({"chip_hours": 10, "power_w": 300, "power_fraction": 0.8}, "not both"),
+        ({"tokens": 1e12}, "without parameters"),
+        ({}, "not enough"),
+        ({"chip_hours": 10, "intensity": 100, "mix": "coal=100"}, "not both"),
+        ({"chip_hours": 10, "pue": 0.9}, "PUE"),
+    ],
+)
+def test_conflicting_or_impossible_inputs(kw: dict[str, object], match: str) -> None:
+    with pytest.raises(InputConflictError, match=match):
+        estimate_training(hardware="A100", **kw)  # type: ignore[arg-type]
+
+
+def test_count_and_days_give_chip_hours_and_wall_time() -> None:
+    fp = estimate_training(count=8, days=2, hardware="A100")
+    assert fp.chip_hours is not None and fp.wall_time_h is not None
+    assert fp.chip_hours.value == pytest.approx(384)
+    assert fp.wall_time_h.value == pytest.approx(48)
+
+
+def test_mfu_model_shape() -> None:
+    peak = 312e12
+    small = utilisation.predict_mfu(1e9, peak).mfu
+    big = utilisation.predict_mfu(70e9, peak).mfu
+    moe = utilisation.predict_mfu(70e9, peak, moe=True).mfu
+    assert small.value <= big.value
+    assert moe.value < big.value
+    for r in (small, big, moe):
+        assert 0 < r.low <= r.value <= r.high < 1
+
+
+def test_fit_recovers_known_coefficients() -> None:
+    ref = utilisation.model_table()["mfu"]["reference"]
+    true = [-1.0, 0.3, -0.1, -0.2, 0.1, 0.15]
+    rows = []
+    for n in (1e9, 3e9, 1e10, 7e10, 4e11):
+        for peak in (125e12, 312e12, 989e12):
+            for moe in (False, True):
+                for step in (False, True):
+                    x = utilisation.features(n, peak, moe, step and moe, step, ref)
+                    rows.append((x, math.exp(sum(b * xi for b, xi in zip(true, x, strict=True)))))
+    coef = utilisation.fit_mfu(rows, ridge=0.0, huber_delta=0.15)
+    assert coef == pytest.approx(true, abs=1e-6)
+
+
+def test_cli_json_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["estimate", "training", "--params", "7B", "--tokens", "1.4T", "--hardware", "A100",
+               "--count", "1024", "--location", "FR", "--json"])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    for k in ("energy_kwh", "it_energy_kwh", "chip_hours", "operational_co2e_kg", "embodied_co2e_kg", "total_co2e_kg"):
+        assert d[k + "_low"] <= d[k] <= d[k + "_high"]
+    assert set(d["energy_by_component_kwh"]) >= {"gpu", "cpu", "ram", "other"}
+    assert isinstance(d["assumptions"], list) and d["assumptions"]
+
+
+def test_cli_counts_accept_suffixes(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["estimate", "training", "--params", "7B", "--tokens", "1.4T", "--hardware", "A100", "--mfu", "0.4",
+          "--json"])
+    a = json.loads(capsys.readouterr().out)
+    main(["estimate", "training", "--params", "7000000000", "--tokens", "1.4e12", "--hardware", "A100", "--mfu",
+          "0.4", "--json"])
+    b = json.loads(capsys.readouterr().out)
+    assert a["chip_hours"] == pytest.approx(b["chip_hours"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--chip-hours", "1000", "--count", "10", "--days", "2", "--hardware", "A100"],
+        ["--params=-7B", "--tokens", "1T", "--hardware", "A100"],
+        ["--flops", "1e21", "--mfu", "0.4", "--hardware", "TPU v5e"],
+        ["--flops", "1e21", "--hardware", "no-such-chip"],
+        ["--params", "seven", "--tokens", "1T", "--hardware", "A100"],
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        rc = main(["estimate", "training", *argv])
+        raise SystemExit(rc)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err and len(err.splitlines()) == 1 and "Traceback" not in err
