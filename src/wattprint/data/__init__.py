@@ -16,7 +16,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from importlib import resources
 from typing import Any
 
 from ..errors import UnknownNameError, WattprintError, normalise_name
@@ -35,6 +34,8 @@ TFLOPS = 1e12  # FLOP/s per TFLOPS (unit conversion)
 @cache
 def load_table(name: str) -> dict[str, Any]:
     """The parsed JSON table ``tables/<name>.json`` (cached; first call reads the file)."""
+    from importlib import resources  # deferred: keeps `import wattprint.data` cheap
+
     text = resources.files(__package__).joinpath("tables").joinpath(f"{name}.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
