@@ -71,7 +71,7 @@ def test_list_table_and_show(filled: Path) -> None:
     d = json.loads(_cli("show", "run-1", "--json", "--db", str(filled)).stdout)
     assert d["process_share"] == {"cpu": 0.25} and d["ended_at"] is None
     r = _cli("show", "run-1", "--db", str(filled))
-    assert "process share" in r.stdout
+    assert "process-tree share" in r.stdout and "cpu 0.25" in r.stdout
 
 
 def test_unknown_run_is_exit_2_with_closest_ids(filled: Path) -> None:

@@ -116,9 +116,14 @@ def _show(args: argparse.Namespace) -> int:
                        ("total_co2e_kg", "total CO2e")):
         if key in d:
             rows.append((label, _range(d, key, "kg")))
-    if "process_share" in d:
-        rows.append(("process share", json.dumps(d["process_share"]) if isinstance(d["process_share"], dict)
-                     else _num(d["process_share"])))
+    share = d.get("process_share")
+    if isinstance(share, dict):
+        figures = ", ".join(f"{k} {_num(v)}" for k, v in share.items() if isinstance(v, (int, float)))
+        rows.append(("process-tree share", figures or "-"))
+    elif share is not None:
+        rows.append(("process-tree share", _num(share)))
+    if run.status == "running":
+        rows.append(("last written (UTC)", str(d.get("updated_at") or "-")))
     for ph in store.phases(run.id):
         end = "running" if ph["end_s"] is None else f"{ph['end_s']:.1f}s"
         kwh = sum(ph["energy_j"].values()) / J_PER_KWH
@@ -129,6 +134,8 @@ def _show(args: argparse.Namespace) -> int:
     for a in d.get("assumptions") or []:
         if isinstance(a, dict):
             print(f"    - {a.get('what')}: {a.get('value')}" + (f" [{a['source']}]" if a.get("source") else ""))
+    if isinstance(share, dict) and isinstance(share.get("method"), str):
+        print(f"  process-tree share method: {share['method']}")
     if d.get("note"):
         print(f"  note: {d['note']}")
     return 0

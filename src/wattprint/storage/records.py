@@ -54,6 +54,7 @@ class RunRecord:
     energy_j: dict[str, float]  # cumulative IT energy per component, J
     meta: dict[str, Any]
     summary: dict[str, Any]
+    updated_at: float | None = None  # unix seconds of the last write: a "running" run not updated for long is dead
 
     @property
     def it_energy_kwh(self) -> float:
@@ -77,6 +78,7 @@ class RunRecord:
         summary = self.summary if "it_energy_kwh" in self.summary else {**self._energy_from_totals(), **self.summary}
         for k, v in summary.items():
             d.setdefault(k, v)
+        d.setdefault("updated_at", iso_utc(self.updated_at))
         if self.meta:
             d.setdefault("meta", self.meta)
         return d

@@ -30,7 +30,7 @@ DOWNSAMPLE_BATCH_ROWS = 5000  # rows merged per transaction, so other writers ne
 SUGGESTION_POOL = 1000  # most recent run ids offered as "closest names" for an unknown id
 REREAD_DELAY_S = 0.05  # a header read racing another process's first commit is retried once after this
 
-_RUN_COLUMNS = "id, project, status, started_at, ended_at, duration_s, energy_j, meta, summary"
+_RUN_COLUMNS = "id, project, status, started_at, ended_at, duration_s, energy_j, meta, summary, updated_at"
 _UPSERT_PHASE = ("INSERT INTO phases (run_id, name, start_s, end_s, energy_j) VALUES (?, ?, ?, ?, ?) "
                  "ON CONFLICT (run_id, name, start_s) DO UPDATE SET "
                  "end_s = excluded.end_s, energy_j = excluded.energy_j")
@@ -278,7 +278,7 @@ class Store:
                     "updated_at) VALUES (?, ?, 'running', ?, NULL, 0, '{}', ?, '{}', ?)",
                     (run_id, project, float(started_at), _dumps(meta), now),
                 )
-                return RunRecord(run_id, project, "running", float(started_at), None, 0.0, {}, dict(meta), {})
+                return RunRecord(run_id, project, "running", float(started_at), None, 0.0, {}, dict(meta), {}, now)
             rec = _record(row)
             if rec.project != project:
                 raise InputConflictError(
@@ -287,7 +287,7 @@ class Store:
                 )
             rec.meta = {**rec.meta, **meta, "resumed": int(rec.meta.get("resumed", 0)) + 1,
                         "resumed_at": iso_utc(now), "status_before_resume": rec.status}
-            rec.status, rec.ended_at = "running", None
+            rec.status, rec.ended_at, rec.updated_at = "running", None, now
             c.execute("UPDATE runs SET status = 'running', ended_at = NULL, meta = ?, updated_at = ? WHERE id = ?",
                       (_dumps(rec.meta), now, run_id))
             return rec
@@ -489,5 +489,5 @@ def _flush(c: sqlite3.Connection, group: list[Member]) -> int:
 def _record(row: Sequence[Any]) -> RunRecord:
     return RunRecord(
         id=row[0], project=row[1], status=row[2], started_at=row[3], ended_at=row[4], duration_s=row[5],
-        energy_j=_loads(row[6]), meta=_loads(row[7]), summary=_loads(row[8]),
+        energy_j=_loads(row[6]), meta=_loads(row[7]), summary=_loads(row[8]), updated_at=row[9],
     )
