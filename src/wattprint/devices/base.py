@@ -6,16 +6,14 @@ Energies are joules (J), powers watts (W), times seconds (s) on a monotonic cloc
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ..footprint import Assumption
-
-log = logging.getLogger("wattprint.devices")
+if TYPE_CHECKING:
+    from ..footprint import Assumption
 
 Clock = Callable[[], float]
 
@@ -86,13 +84,12 @@ class NoteMixin:
         self._pending: list[str] = []
 
     def note(self, message: str, key: str | None = None) -> None:
-        """Record ``message`` once per ``key`` (default: the message itself) and log it."""
+        """Record ``message`` once per ``key`` (default: the message itself)."""
         k = key or message
         if k in self._said:
             return
         self._said.add(k)
         self._pending.append(message)
-        log.info("%s", message)
 
     def take_notes(self) -> list[str]:
         """Notes raised since the last call (e.g. 'gpu1 lost mid-run'), oldest first."""

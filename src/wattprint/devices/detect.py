@@ -19,11 +19,19 @@ from .process import cgroup_cpu_seconds, host_cpu_seconds, process_tree_cpu_seco
 class AllocationShare(NoteMixin):
     """Wraps a whole-host measured reader and charges the job its share of each interval's energy.
 
-    CPU: share = the job's CPU-seconds (cgroup ``cpu.stat``, else its process tree) / the host's busy
-    CPU-seconds over the interval. RAM: share = memory limit / host memory (constant).
+    CPU: share = the job's CPU-seconds (cgroup ``cpu.stat``, else - or with ``use_process_tree`` - its
+    process tree) / the host's busy CPU-seconds over the interval. RAM: share = memory limit / host memory.
     """
 
-    def __init__(self, inner: DeviceReader, alloc: Allocation, clock: Clock, pid: int, proc_root: str) -> None:
+    def __init__(
+        self,
+        inner: DeviceReader,
+        alloc: Allocation,
+        clock: Clock,
+        pid: int,
+        proc_root: str,
+        use_process_tree: bool = False,
+    ) -> None:
         self._init_notes()
         self.inner = inner
         self.component = inner.component
@@ -32,13 +40,14 @@ class AllocationShare(NoteMixin):
         self._alloc = alloc
         self._pid = pid
         self._proc_root = proc_root
+        self._use_tree = use_process_tree
         self._prev_inner: dict[str, float] = {}
         self._charged: dict[str, float] = {}
         self._mem_share = alloc.charged_memory_bytes / alloc.host_memory_bytes if alloc.host_memory_bytes else 1.0
         self._last = self._counters() if self.component == "cpu" else (0.0, 0.0)
 
     def _counters(self) -> tuple[float, float]:
-        job = cgroup_cpu_seconds(self._alloc.cgroup_dir)
+        job = None if self._use_tree else cgroup_cpu_seconds(self._alloc.cgroup_dir)
         if job is None:
             job = process_tree_cpu_seconds(self._pid, self._proc_root)
         return job, host_cpu_seconds(self._proc_root)[0]
@@ -123,9 +132,15 @@ def detect_readers(config: DeviceConfig | None = None) -> tuple[list[DeviceReade
 
         model_readers: list[DeviceReader] = []
         if "cpu" not in have:
-            model_readers.append(CpuModelReader(alloc, config.clock, config.pid, config.proc_root))
+            try:
+                model_readers.append(CpuModelReader(alloc, config.clock, config.pid, config.proc_root))
+            except OSError as exc:  # no procfs (not Linux): nothing to measure utilisation with
+                notes.append(f"CPU utilisation unreadable ({exc}); CPU energy is not included")
         if "ram" not in have:
-            model_readers.append(RamModelReader(alloc, config.clock))
+            if alloc.charged_memory_bytes > 0:
+                model_readers.append(RamModelReader(alloc, config.clock))
+            else:
+                notes.append("memory size unknown; RAM energy is not included")
         for m in model_readers:
             notes += m.take_notes()  # type: ignore[attr-defined]
             readers.append(m)

@@ -15,7 +15,6 @@ must not dominate a one-GPU job). Sources, most specific wins (the smallest limi
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -176,9 +175,9 @@ def _slurm_cpus(env: Mapping[str, str]) -> tuple[float | None, str]:
         return float(v), "SLURM_CPUS_ON_NODE"
     v = env.get("SLURM_JOB_CPUS_PER_NODE")
     if v:
-        m = re.match(r"\s*(\d+)", v)
-        if m:
-            return float(m.group(1)), "SLURM_JOB_CPUS_PER_NODE"
+        first = v.strip().split(",")[0].split("(")[0]  # "72(x2),36" -> "72"
+        if first.isdigit():
+            return float(first), "SLURM_JOB_CPUS_PER_NODE"
     return None, ""
 
 
@@ -201,12 +200,18 @@ def _slurm_gpus(env: Mapping[str, str]) -> list[str] | None:
 
 
 def host_memory_bytes(proc_root: str = "/proc") -> int:
-    """MemTotal from /proc/meminfo, bytes."""
-    with open(os.path.join(proc_root, "meminfo")) as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * _KB
-    raise OSError(f"no MemTotal in {proc_root}/meminfo")
+    """MemTotal from /proc/meminfo, bytes (physical pages x page size where there is no procfs; 0 if unknown)."""
+    try:
+        with open(os.path.join(proc_root, "meminfo")) as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * _KB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
 
 
 def cpu_info(proc_root: str = "/proc") -> tuple[str, int, bool]:

@@ -6,7 +6,6 @@ All results are CPU-seconds (s); read directly from /proc (psutil is not a depen
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -107,7 +106,7 @@ def process_tree_cpu_seconds(pid: int, proc_root: str = "/proc") -> float:
     return total
 
 
-def cgroup_cpu_seconds(cgroup_dir: str | Path | None) -> float | None:
+def cgroup_cpu_seconds(cgroup_dir: str | None) -> float | None:
     """CPU-seconds used by a cgroup v2 (``cpu.stat`` usage_usec); None if not readable."""
     if cgroup_dir is None:
         return None

@@ -18,12 +18,20 @@ Layout under ``<sysfs_root>/class/powercap`` (``WATTPRINT_SYSFS_ROOT``, default 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
 from .base import Clock, NoteMixin, Reading
 
-_ZONE = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
+
+def _zone_socket(name: str) -> int | None:
+    """Top-level index of a zone name "intel-rapl:N" or "intel-rapl:N:M"; None for anything else."""
+    head, sep, rest = name.partition(":")
+    parts = rest.split(":")
+    if head != "intel-rapl" or not sep or len(parts) > 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0])
+
+
 _UJ_PER_J = 1e6
 
 
@@ -72,23 +80,22 @@ def find_domains(sysfs_root: str) -> list[RaplDomain]:
     except OSError:
         return []
     for e in entries:
-        if _ZONE.match(e):
+        if _zone_socket(e) is not None:
             found.setdefault(e, os.path.join(base, e))
             try:  # sub-zones are also nested inside their package's directory
                 for sub in os.listdir(os.path.join(base, e)):
-                    if _ZONE.match(sub):
+                    if _zone_socket(sub) is not None:
                         found.setdefault(sub, os.path.join(base, e, sub))
             except OSError:
                 pass
     domains = []
     for zone, path in sorted(found.items()):
-        m = _ZONE.match(zone)
-        assert m is not None
+        socket = _zone_socket(zone)
+        assert socket is not None
         try:
             name = _read_text(os.path.join(path, "name"))
         except OSError:
             continue
-        socket = int(m.group(1))
         if name.startswith("package-"):
             suffix = name.split("-", 1)[1]
             socket = int(suffix) if suffix.isdigit() else socket
