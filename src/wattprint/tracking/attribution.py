@@ -1,0 +1,103 @@
+"""The tracked process tree's share of the machine, reported beside (never instead of) the charged energy.
+
+CPU: share = CPU time used by the tracked process and all its descendants (user + system, including reaped
+children) / busy CPU time of the whole host over the same window (from ``/proc/stat``). CPU energy scales
+with busy time far more than with idle time, so this share of the machine's CPU energy is what the tree
+caused. GPU: the GPUs on which NVML lists a process of the tree (where NVML can tell).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+# /proc walks cost ~1 ms on a busy node: refresh the share at most this often (s), not at every sample
+REFRESH_S = 1.0
+
+
+class ShareSnapshot:
+    """CPU-seconds of the tracked tree and of the host's busy time since the run started; GPUs the tree uses."""
+
+    __slots__ = ("tree_cpu_s", "host_busy_cpu_s", "gpus", "note")
+
+    def __init__(self, tree_cpu_s: float = 0.0, host_busy_cpu_s: float = 0.0, gpus: list[str] | None = None,
+                 note: str = "") -> None:
+        self.tree_cpu_s = tree_cpu_s
+        self.host_busy_cpu_s = host_busy_cpu_s
+        self.gpus = list(gpus or [])
+        self.note = note
+
+    @property
+    def cpu_share(self) -> float:
+        if self.host_busy_cpu_s <= 0:
+            return 0.0
+        return min(1.0, max(0.0, self.tree_cpu_s / self.host_busy_cpu_s))
+
+    def to_dict(self, machine_cpu_kwh: float) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "cpu_time_s": self.tree_cpu_s,
+            "host_busy_cpu_s": self.host_busy_cpu_s,
+            "cpu_share": self.cpu_share,
+            "cpu_kwh": self.cpu_share * machine_cpu_kwh,
+            "method": "CPU time of the tracked process tree / busy CPU time of the host, x the machine's CPU energy",
+        }
+        if self.gpus:
+            d["gpus_used_by_tree"] = list(self.gpus)
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+class ProcessShare:
+    """Cumulative CPU time of ``pid``'s tree and of the host since ``start()`` (read on the sampler thread)."""
+
+    def __init__(self, pid: int | None = None, proc_root: str = "/proc", readers: list[Any] | None = None) -> None:
+        self.pid = os.getpid() if pid is None else pid
+        self.readers = list(readers or [])
+        self.proc_root = proc_root
+        self._base: tuple[float, float] | None = None
+        self._last_refresh = -float("inf")
+        self.latest = ShareSnapshot()
+
+    def _read(self) -> tuple[float, float]:
+        from ..devices.process import host_cpu_seconds, process_tree_cpu_seconds
+
+        return process_tree_cpu_seconds(self.pid, self.proc_root), host_cpu_seconds(self.proc_root)[0]
+
+    def start(self) -> None:
+        try:
+            self._base = self._read()
+        except (OSError, ImportError, ValueError) as e:
+            self._base = None
+            self.latest = ShareSnapshot(note=f"process share unavailable: {e}")
+        self._last_refresh = time.monotonic()
+
+    def update(self, force: bool = False) -> ShareSnapshot:
+        now = time.monotonic()
+        if self._base is None or (not force and now - self._last_refresh < REFRESH_S):
+            return self.latest
+        self._last_refresh = now
+        try:
+            tree, host = self._read()
+        except (OSError, ValueError) as e:
+            self.latest = ShareSnapshot(self.latest.tree_cpu_s, self.latest.host_busy_cpu_s, self.latest.gpus,
+                                        f"process share frozen: {e}")
+            return self.latest
+        gpus = self.latest.gpus if not force else _tree_gpus(self.pid, self.proc_root, self.readers)
+        self.latest = ShareSnapshot(max(0.0, tree - self._base[0]), max(0.0, host - self._base[1]), gpus)
+        return self.latest
+
+
+def _tree_gpus(pid: int, proc_root: str, readers: list[Any]) -> list[str]:
+    """GPUs on which NVML lists a process of ``pid``'s tree; [] where NVML is absent or cannot tell."""
+    if not any(hasattr(r, "process_pids") for r in readers):
+        return []
+    try:
+        from ..devices import gpu_process_pids, process_tree_pids
+
+        by_gpu = gpu_process_pids(readers)
+        tree = process_tree_pids(pid, proc_root)
+    except Exception:  # NVML failing must never break tracking
+        return []
+    return sorted(str(g) for g, pids in by_gpu.items() if tree & set(pids))

@@ -1,0 +1,210 @@
+"""Where the tracked job runs and how its energy turns into CO2e: location, PUE, grid intensity, store.
+
+Each setting comes from the first of these that gives it (never from the network):
+
+1. the argument (``track(location=..., pue=..., intensity=..., db=...)``, ``wattprint run --location ...``);
+2. the environment: ``WATTPRINT_LOCATION``, ``WATTPRINT_PUE`` (a number or a preset name such as
+   ``hyperscale``), ``WATTPRINT_INTENSITY`` (gCO2e/kWh), ``WATTPRINT_DB``;
+3. a config file: ``$WATTPRINT_CONFIG`` if set, else ``./wattprint.toml``, else
+   ``$XDG_CONFIG_HOME/wattprint/config.toml`` (``~/.config/wattprint/config.toml``). Top-level keys
+   ``location``, ``pue``, ``intensity``, ``db``, ``interval`` (or the same keys under a ``[wattprint]`` table);
+4. defaults: no location (world-average intensity, wide range), PUE from the location's provider or the
+   industry average with its range, the default store.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputConflictError, WattprintError
+from ..footprint import Assumption, Intensity
+from ..quantities import Range
+
+ENV_LOCATION = "WATTPRINT_LOCATION"
+ENV_PUE = "WATTPRINT_PUE"
+ENV_INTENSITY = "WATTPRINT_INTENSITY"
+ENV_DB = "WATTPRINT_DB"
+ENV_CONFIG = "WATTPRINT_CONFIG"
+KEYS = ("location", "pue", "intensity", "db", "interval")
+
+
+@dataclass
+class TrackConfig:
+    """The resolved settings and, for each, where it came from ("argument", "env WATTPRINT_PUE", a file, "default")."""
+
+    location: str | None = None
+    pue: float | str | None = None
+    intensity: float | None = None
+    db: str | None = None
+    interval_s: float | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def pue_range(self) -> tuple[Range, Assumption]:
+        """PUE (dimensionless, >= 1) with the assumption that says where it comes from."""
+        from .. import data
+
+        src = self.sources.get("pue", "default")
+        if self.pue is None:
+            return data.default_pue(self.location)
+        if isinstance(self.pue, (int, float)):
+            return Range.exact(float(self.pue)), Assumption("PUE", f"{float(self.pue):g}", f"given ({src})")
+        return data.pue_preset(self.pue)
+
+    def intensity_obj(self) -> Intensity:
+        """Grid intensity (gCO2e/kWh) for the location, or the number given."""
+        if self.intensity is not None:
+            return Intensity.fixed(
+                self.intensity, location=self.location or "given", source=f"given ({self.sources.get('intensity')})"
+            )
+        from ..intensity import intensity_for
+
+        return intensity_for(self.location)
+
+
+def _parse_pue(text: str | float, source: str) -> float | str:
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        s = str(text).strip()
+        try:
+            value = float(s)
+        except ValueError:
+            if not s:
+                raise InputConflictError(f"empty PUE from {source}") from None
+            return s  # a preset name, resolved by wattprint.data.pue_preset
+    if not value >= 1.0:
+        raise InputConflictError(f"PUE from {source} must be >= 1 (facility energy / IT energy), got {value:g}")
+    return value
+
+
+def _parse_positive(text: Any, what: str, source: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise InputConflictError(f"{what} from {source} must be a number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise InputConflictError(f"{what} from {source} must be a positive number, got {text!r}")
+    return value
+
+
+def config_file(environ: Mapping[str, str] | None = None, cwd: str | None = None) -> Path | None:
+    """The config file that applies, if any exists (see the module docstring for the order)."""
+    env = os.environ if environ is None else environ
+    explicit = env.get(ENV_CONFIG, "").strip()
+    if explicit:
+        p = Path(explicit).expanduser()
+        if not p.is_file():
+            raise WattprintError(f"{ENV_CONFIG}={explicit} does not name a file")
+        return p
+    local = Path(cwd or os.getcwd()) / "wattprint.toml"
+    if local.is_file():
+        return local
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".config"
+    user = base / "wattprint" / "config.toml"
+    return user if user.is_file() else None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The wattprint settings in a TOML file (top level, or a ``[wattprint]`` table)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise WattprintError(f"cannot read the config file {path}: {e}") from e
+    try:
+        doc = _loads_toml(text)
+    except ValueError as e:
+        raise WattprintError(f"config file {path} is not valid TOML: {e}") from e
+    sub = doc.get("wattprint")
+    table: dict[str, Any] = sub if isinstance(sub, dict) else doc
+    return {k: table[k] for k in KEYS if k in table}
+
+
+def _loads_toml(text: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib.loads(text)
+    try:
+        import tomli
+
+        return dict(tomli.loads(text))
+    except ImportError:
+        return _tiny_toml(text)
+
+
+def _tiny_toml(text: str) -> dict[str, Any]:
+    """Enough TOML for this file on Python 3.10 without tomli: [tables], key = "string" | number | bool."""
+    doc: dict[str, Any] = {}
+    table = doc
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            table = doc.setdefault(line[1:-1].strip(), {})
+            continue
+        key, eq, value = line.partition("=")
+        if not eq:
+            raise ValueError(f"line {n}: expected key = value")
+        v = value.strip()
+        if v[:1] in "\"'":
+            end = v.find(v[0], 1)
+            if end < 0:
+                raise ValueError(f"line {n}: unterminated string")
+            table[key.strip()] = v[1:end]
+            continue
+        v = v.split("#", 1)[0].strip()
+        if v in ("true", "false"):
+            table[key.strip()] = v == "true"
+            continue
+        try:
+            table[key.strip()] = int(v) if v.lstrip("+-").isdigit() else float(v)
+        except ValueError:
+            raise ValueError(f"line {n}: unsupported value {v!r}") from None
+    return doc
+
+
+def load_config(
+    location: str | None = None,
+    pue: float | str | None = None,
+    intensity: float | None = None,
+    db: str | None = None,
+    interval_s: float | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> TrackConfig:
+    """Resolve the settings: arguments > environment > config file > defaults (see the module docstring)."""
+    env = os.environ if environ is None else environ
+    cfg = TrackConfig()
+    path = config_file(env, cwd)
+    file_values = read_config_file(path) if path else {}
+    file_src = f"config file {path}"
+
+    def pick(key: str, arg: Any, env_name: str | None) -> tuple[Any, str] | None:
+        if arg is not None and arg != "":
+            return arg, "argument"
+        if env_name and env.get(env_name, "").strip():
+            return env[env_name].strip(), f"env {env_name}"
+        if key in file_values:
+            return file_values[key], file_src
+        return None
+
+    if (got := pick("location", location, ENV_LOCATION)) is not None:
+        cfg.location, cfg.sources["location"] = str(got[0]), got[1]
+    if (got := pick("pue", pue, ENV_PUE)) is not None:
+        cfg.pue, cfg.sources["pue"] = _parse_pue(got[0], got[1]), got[1]
+    if (got := pick("intensity", intensity, ENV_INTENSITY)) is not None:
+        cfg.intensity = _parse_positive(got[0], "grid intensity (gCO2e/kWh)", got[1])
+        cfg.sources["intensity"] = got[1]
+    if (got := pick("db", db, ENV_DB)) is not None:
+        cfg.db, cfg.sources["db"] = str(got[0]), got[1]
+    if (got := pick("interval", interval_s, None)) is not None:
+        cfg.interval_s = _parse_positive(got[0], "sampling interval (s)", got[1])
+        cfg.sources["interval"] = got[1]
+    return cfg

@@ -1,0 +1,213 @@
+"""Node-level coordination: several tracked processes on one node never count the same joules twice.
+
+Under ``torchrun`` (one process per GPU) every process sees the same CPU packages, the same RAM and,
+without ``CUDA_VISIBLE_DEVICES``, the same GPUs. The ledger is a small JSON state file shared by all
+tracked runs of one user on the node (one SLURM job, if ``SLURM_JOB_ID`` is set), guarded by
+``fcntl.flock``. Its folder is ``$WATTPRINT_STATE_DIR``, else ``$XDG_RUNTIME_DIR/wattprint``, else
+``/tmp/wattprint-<uid>``.
+
+What each sampler does, under the lock, at every reading:
+
+1. read its devices (each device is keyed ``component:device``, e.g. ``cpu:package-0``, ``gpu:gpu3``);
+2. for each device, take the energy its own counter saw since its own previous reading, and keep only the
+   part of that interval no run has charged yet: the device's "charged up to" time ``t`` in the ledger
+   (interpolated linearly in time: a reader whose interval [t0, now] was partly charged by another run up to
+   ``t`` charges ``delta x (now - t) / (now - t0)``); then ``t = now``;
+3. split that energy equally among the live runs that read the same device (a run is live while its pid
+   exists) and add each share to that run's charged total in the ledger.
+
+So every second of a device's energy is charged exactly once, split equally among the runs that were
+reading it. The sum of all runs' charged energy equals the device's energy (exactly for a single
+process; to within the change of power inside one sampling interval for concurrent ones). A GPU that only
+one process sees (``CUDA_VISIBLE_DEVICES`` per rank) has one reader and is charged to that run alone.
+Device keys must therefore name the same physical device the same way in every process.
+
+Equal split is a choice: per-process CPU time would favour the busy rank, but ranks of one job do the
+same work; the tracked tree's CPU-time share is reported beside the charged figure anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+ENV_STATE_DIR = "WATTPRINT_STATE_DIR"
+STATE_VERSION = 1
+
+Triple = list[float]  # [value, low, high] in joules
+
+
+def default_state_dir(environ: dict[str, str] | None = None) -> str:
+    """``$WATTPRINT_STATE_DIR`` > ``$XDG_RUNTIME_DIR/wattprint`` > ``/tmp/wattprint-<uid>``."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_STATE_DIR):
+        return env[ENV_STATE_DIR]
+    xdg = env.get("XDG_RUNTIME_DIR", "")
+    if xdg and os.path.isdir(xdg):
+        return os.path.join(xdg, "wattprint")
+    return os.path.join(tempfile.gettempdir(), f"wattprint-{os.getuid()}")
+
+
+def ledger_scope(environ: dict[str, str] | None = None) -> str:
+    """Runs in the same scope share devices: one SLURM job, else the whole node."""
+    env = os.environ if environ is None else environ
+    job = env.get("SLURM_JOB_ID", "").strip()
+    return f"slurm-{job}" if job.isalnum() else "node"
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+class Ledger:
+    """Charged energy per run and component, shared through a locked state file (or kept in memory).
+
+    ``path=None`` keeps the state in memory: no coordination, every joule read is charged to this run.
+    """
+
+    def __init__(self, path: str | None, run_key: str, pid: int | None = None) -> None:
+        self.path = path
+        self.run_key = run_key
+        self.pid = os.getpid() if pid is None else pid
+        self._memory: dict[str, Any] = _empty()
+        # this run's charged totals as last seen: re-registered if the state file is lost or reset
+        self.charged: dict[str, Triple] = {}
+
+    @classmethod
+    def for_node(cls, run_key: str, state_dir: str | None = None) -> tuple[Ledger, str | None]:
+        """A file-backed ledger for this node, or an in-memory one plus a note if the folder is unusable."""
+        folder = state_dir or default_state_dir()
+        path = os.path.join(folder, f"ledger-{ledger_scope()}.json")
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            with open(path + ".lock", "a"):
+                pass
+        except OSError as e:
+            note = (f"node ledger folder {folder} unusable ({e}); concurrent tracked processes on this node "
+                    f"would each be charged the whole node (set {ENV_STATE_DIR})")
+            return cls(None, run_key), note
+        return cls(path, run_key), None
+
+    # -- state I/O -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        if self.path is None:
+            yield self._memory
+            return
+        import fcntl
+
+        with open(self.path + ".lock", "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                state = self._load()
+                yield state
+                self._save(state)
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def _load(self) -> dict[str, Any]:
+        assert self.path is not None
+        try:
+            with open(self.path) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            return _empty()
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            return _empty()
+        state.setdefault("devices", {})
+        state.setdefault("runs", {})
+        return state
+
+    def _save(self, state: dict[str, Any]) -> None:
+        assert self.path is not None
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f, separators=(",", ":"))
+        os.replace(tmp, self.path)  # atomic: a kill mid-write never leaves a torn state file
+
+    # -- accounting ----------------------------------------------------------------------------
+    def account(
+        self, read: Callable[[], tuple[float, list[tuple[str, str, Triple]]]]
+    ) -> tuple[float, list[tuple[str, str, Triple]], dict[str, Triple]]:
+        """Read the devices under the lock and charge what is new.
+
+        ``read()`` returns (now on the monotonic clock, [(component, device, cumulative [J, low J, high J])]),
+        cumulative since this process opened the device. Returns (now, the readings, this run's charged
+        totals per component in J as [value, low, high]).
+        """
+        with self._locked() as state:
+            now, readings = read()
+            runs: dict[str, Any] = state["runs"]
+            devices: dict[str, Any] = state["devices"]
+            self._collect_dead(runs, devices)
+            me = runs.get(self.run_key)
+            if me is None:  # first time, or the state was lost: register with what we had
+                me = runs[self.run_key] = {"pid": self.pid, "charged": {k: list(v) for k, v in self.charged.items()}}
+            for component, device, vec in readings:
+                key = f"{component}:{device}"
+                dev = devices.setdefault(key, {"t": now, "readers": {}})
+                readers: dict[str, list[float]] = dev["readers"]
+                mine = readers.get(self.run_key)
+                readers[self.run_key] = [now, *vec]
+                if mine is None:
+                    if len(readers) == 1:
+                        dev["t"] = now  # nobody reads it: nothing before now is ours to charge
+                    continue
+                t0 = mine[0]
+                span = now - t0
+                if span <= 0:
+                    continue
+                frac = min(1.0, max(0.0, (now - max(t0, float(dev["t"]))) / span))
+                dev["t"] = max(float(dev["t"]), now)
+                if frac == 0.0:
+                    continue
+                delta = [max(0.0, (vec[i] - mine[1 + i]) * frac) for i in range(3)]
+                sharers = list(readers)
+                for rk in sharers:
+                    run = runs.get(rk)
+                    if run is None:
+                        continue
+                    tot = run["charged"].setdefault(component, [0.0, 0.0, 0.0])
+                    for i in range(3):
+                        tot[i] += delta[i] / len(sharers)
+            self.charged = {k: list(v) for k, v in me["charged"].items()}
+            return now, readings, {k: list(v) for k, v in self.charged.items()}
+
+    def leave(self) -> None:
+        """Stop sharing: this run reads no device any more (its charged total stays with the run)."""
+        with contextlib.suppress(OSError), self._locked() as state:
+            state["runs"].pop(self.run_key, None)
+            for dev in state["devices"].values():
+                dev["readers"].pop(self.run_key, None)
+            state["devices"] = {k: d for k, d in state["devices"].items() if d["readers"]}
+
+    def live_runs(self) -> int:
+        """How many runs currently share this ledger (this one included, if registered)."""
+        with self._locked() as state:
+            self._collect_dead(state["runs"], state["devices"])
+            return len(state["runs"])
+
+    @staticmethod
+    def _collect_dead(runs: dict[str, Any], devices: dict[str, Any]) -> None:
+        dead = [rk for rk, r in runs.items() if not pid_alive(int(r.get("pid", 0)))]
+        for rk in dead:
+            del runs[rk]
+        for dev in devices.values():
+            for rk in [rk for rk in dev["readers"] if rk not in runs]:
+                del dev["readers"][rk]
+
+
+def _empty() -> dict[str, Any]:
+    return {"version": STATE_VERSION, "devices": {}, "runs": {}}

@@ -1,0 +1,156 @@
+"""Projecting a run's final energy and CO2e from its progress (``run.progress(step, total_steps)``).
+
+Method (O(1) state, any step, not only after whole epochs):
+
+* Energy is read at each call (the last sample plus the last interval's power times the time since, so a
+  call between samples does not see a flat line). Steps and energy since the previous *window* close a window
+  once it spans at least one sampling interval; its energy per step is one observation ``r_i``, weighted by
+  its number of steps. Energy spent before the first call (start-up, data loading) is not per-step work and
+  is counted once, not extrapolated.
+* Central projection: energy so far + remaining steps x ``r_recent`` (the latest window), so a job whose
+  power changed part-way is projected at its new rate.
+* Range of the rate for the remaining steps:
+  ``[min(r_recent, r_mean), max(r_recent, r_mean)]`` (recent vs whole-run average: a drift so far), widened by
+  ``Z`` standard deviations of the window rates scaled to the remaining work (``s x sqrt(w / remaining)``,
+  the spread of an average over the remaining windows), then by an allowance for changes not seen yet,
+  ``UNSEEN_CHANGE x (1 - fraction done)`` (relative), which shrinks to nothing as the run nears its end.
+* Facility energy = IT x PUE (range); CO2e = facility x intensity (range) + embodied so far scaled to the
+  projected duration (steps at the observed time per step).
+
+The range narrows as progress grows because every term scales with the remaining work; it widens when a
+change of power is observed (as it should). A change larger than the allowance that happens later than the
+projection cannot be foreseen; once it is observed, the next projections follow it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..quantities import Range
+
+J_PER_KWH = 3.6e6  # joules per kilowatt-hour (definition)
+# method parameters (statistics, not physical data): ~95 % for normal noise; allowance for unseen change
+Z = 2.0
+UNSEEN_CHANGE = 0.5
+
+METHOD = (
+    "energy so far + remaining steps x energy per step of the latest window; range from recent vs average "
+    f"energy per step, {Z:g} sd of per-window variation scaled to the remaining work, and an allowance for "
+    f"unseen changes of {UNSEEN_CHANGE:.0%} x remaining fraction; x PUE and grid intensity; embodied scaled "
+    "to the projected duration"
+)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Projected final totals of a run. ``energy_kwh`` is facility energy (IT x PUE)."""
+
+    fraction_done: float
+    energy_kwh: Range
+    co2e_kg: Range
+    method: str
+    step: int = 0
+    total_steps: int = 0
+    energy_so_far_kwh: float = 0.0
+    windows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"fraction_done": self.fraction_done, "step": self.step, "total_steps": self.total_steps}
+        d.update(self.energy_kwh.as_fields("projected_energy_kwh"))
+        d.update(self.co2e_kg.as_fields("projected_co2e_kg"))
+        d["energy_so_far_kwh"] = self.energy_so_far_kwh
+        d["windows"] = self.windows
+        d["method"] = self.method
+        return d
+
+
+class Projector:
+    """Per-step energy statistics over windows of at least ``min_window_s`` seconds (O(1) memory)."""
+
+    def __init__(self, min_window_s: float) -> None:
+        self.min_window_s = min_window_s
+        self._w_step: int | None = None
+        self._w_t = 0.0
+        self._w_e = 0.0
+        self._weight = 0.0  # steps observed in closed windows
+        self._n = 0  # closed windows
+        self._mean = 0.0
+        self._m2 = 0.0
+        self.recent: float | None = None
+        self._first: tuple[int, float, float] | None = None  # (step, t, energy) at the first call
+
+    def observe(self, step: int, t: float, energy_j: float) -> None:
+        """Record progress ``step`` at monotonic time ``t`` (s) with IT energy so far ``energy_j`` (J)."""
+        if self._w_step is None or step < self._w_step:  # first call, or steps restarted: new baseline
+            self._w_step, self._w_t, self._w_e = step, t, energy_j
+            if self._first is None:
+                self._first = (step, t, energy_j)
+            return
+        d_steps = step - self._w_step
+        if d_steps <= 0 or t - self._w_t < self.min_window_s:
+            return
+        rate = max(0.0, energy_j - self._w_e) / d_steps
+        # weighted Welford update (West 1979): weights are the window's steps
+        self._weight += d_steps
+        self._n += 1
+        delta = rate - self._mean
+        self._mean += delta * d_steps / self._weight
+        self._m2 += d_steps * delta * (rate - self._mean)
+        self.recent = rate
+        self._w_step, self._w_t, self._w_e = step, t, energy_j
+
+    @property
+    def windows(self) -> int:
+        return self._n
+
+    def rate_band(self, step: int, t: float, energy_j: float, remaining: int, fraction_done: float
+                  ) -> tuple[float, float, float]:
+        """(low, central, high) energy per step (J) for the remaining steps."""
+        if self.recent is None:  # no closed window yet: the average since the first call, no spread known
+            s0, _, e0 = self._first if self._first is not None else (0, t, 0.0)
+            rate = max(0.0, energy_j - e0) / (step - s0) if step > s0 else (energy_j / step if step > 0 else 0.0)
+            lo = hi = rate
+        else:
+            rate = self.recent
+            lo, hi = min(rate, self._mean), max(rate, self._mean)
+            if self._n > 1 and remaining > 0:
+                sd = math.sqrt(max(0.0, self._m2 / self._weight))
+                mean_window = self._weight / self._n
+                noise = Z * sd * math.sqrt(min(1.0, mean_window / remaining))
+                lo, hi = lo - noise, hi + noise
+        allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction_done)
+        return max(0.0, lo / allowance), rate, hi * allowance
+
+    def project(
+        self,
+        step: int,
+        total_steps: int,
+        t: float,
+        energy_j: float,
+        elapsed_s: float,
+        pue: Range,
+        intensity_g_per_kwh: Range,
+        embodied_kg: Range,
+    ) -> Projection:
+        """Projected final facility energy and CO2e (see the module docstring)."""
+        total = max(int(total_steps), 1)
+        step = min(max(int(step), 0), total)
+        fraction = step / total
+        remaining = total - step
+        lo, mid, hi = self.rate_band(step, t, energy_j, remaining, fraction)
+        it_kwh = Range(energy_j + remaining * mid, energy_j + remaining * lo, energy_j + remaining * hi) / J_PER_KWH
+        facility = it_kwh * pue
+        stretch = (1.0 / fraction) if fraction > 0 else 1.0  # duration grows with steps
+        co2e = facility * intensity_g_per_kwh / 1000.0 + embodied_kg * stretch
+        method = METHOD if self.recent is not None else "average energy per step so far (no full window yet); " + \
+            METHOD
+        if step == 0:
+            method = "no progress yet: nothing to project from; the range starts at the energy so far"
+            it0 = energy_j / J_PER_KWH
+            facility = Range.exact(it0) * pue
+            facility = Range(facility.value, facility.low, math.inf)
+            co2e = Range(0.0, 0.0, math.inf) + facility.value * intensity_g_per_kwh.value / 1000.0
+        _ = elapsed_s
+        return Projection(fraction, facility, co2e, method, step, total, energy_j / J_PER_KWH * pue.value, self._n)

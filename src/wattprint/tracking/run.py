@@ -1,0 +1,487 @@
+"""A tracked run: lifecycle (start/stop, ``with``, decorator), phases, live readings, projection, signals.
+
+    >>> import wattprint
+    >>> with wattprint.track(project="demo", persist=False) as run:   # doctest: +SKIP
+    ...     with run.phase("train"):
+    ...         train()
+    >>> print(run.footprint().table())                                 # doctest: +SKIP
+
+The measured window is exactly [start, stop]: a reading at ``start()``, one every interval on the sampler
+thread, and a final one at ``stop()``. What the run is charged (``energy_by_component``) is the machine's
+energy, or the job's allocation on a shared node (see :mod:`wattprint.devices.detect`), split with the other
+tracked processes on the node (:mod:`wattprint.tracking.ledger`); the tracked process tree's CPU-time share
+is reported beside it as ``process_share``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import FrameType, TracebackType
+from typing import Any, TypeVar
+
+from ..errors import WattprintError
+from ..footprint import Assumption, ComponentEnergy, Footprint, Intensity, amortised_embodied_kg
+from ..quantities import Range
+from .projection import J_PER_KWH, Projection, Projector
+from .sampler import PhaseTotal, Sampler, Snapshot
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_INTERVAL_S = 1.0
+SECONDS_PER_HOUR = 3600.0
+# how long stop() waits for the sampler's final reading and flush before giving up (s), beyond one interval
+STOP_GRACE_S = 30.0
+_STATUSES = ("finished", "interrupted", "failed")
+
+CHARGED_SCOPE = (
+    "energy_by_component is what this run is charged: the devices it reads (the machine's CPU packages and RAM, "
+    "or the job's allocation on a shared node; the GPUs it may use), with energy shared by several tracked "
+    "processes on the node split equally among them; process_share reports the tracked process tree's CPU-time "
+    "share of the machine's CPU energy beside it"
+)
+
+
+def new_run_id(project: str) -> str:
+    """``<project>-<UTC yyyymmdd-hhmmss>-<6 hex>``: sortable, unique without coordination."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in project)[:40] or "run"
+    return f"{safe}-{stamp}-{os.urandom(3).hex()}"
+
+
+class Run:
+    """One tracked run: a context manager, a decorator, or explicit ``start()``/``stop()``.
+
+    Settings (``location``, ``pue``, ``intensity``, ``db``, ``interval_s``) follow
+    :mod:`wattprint.tracking.config`. ``persist=False`` keeps everything in memory (no store).
+    Extra keywords: ``handle_signals`` (default True: flush and mark the run ``interrupted`` on
+    SIGINT/SIGTERM, chaining to the previous handlers), ``readers`` (device readers to use instead of
+    detecting them), ``state_dir`` (node ledger folder), ``pid`` (whose process tree is attributed),
+    ``meta`` (extra JSON stored with the run), ``notify`` (callable for one-line device notes; default:
+    stderr once each), ``quiet`` (no notes on stderr).
+    """
+
+    def __init__(
+        self,
+        project: str = "default",
+        run: str | None = None,
+        *,
+        db: str | None = None,
+        interval_s: float | None = None,
+        location: str | None = None,
+        pue: float | str | None = None,
+        intensity: float | None = None,
+        persist: bool = True,
+        **kw: Any,
+    ) -> None:
+        self.project = project or "default"
+        self._given_id = run
+        self.id = run or new_run_id(self.project)
+        self._args = dict(db=db, interval_s=interval_s, location=location, pue=pue, intensity=intensity,
+                          persist=persist, **kw)
+        unknown = set(kw) - {"handle_signals", "readers", "state_dir", "pid", "meta", "notify", "quiet", "ledger"}
+        if unknown:
+            raise TypeError(f"track() got unexpected keyword(s): {', '.join(sorted(unknown))}")
+        self.persist = persist
+        self._kw = kw
+        self.sampler: Sampler | None = None
+        self.store: Any = None
+        self.notes: list[str] = []
+        self.status = "new"
+        self._final: Footprint | None = None
+        self._final_summary: dict[str, Any] | None = None
+        self._signalled: int | None = None
+        self._prev_handlers: dict[int, Any] = {}
+        self._stop_lock = threading.RLock()  # re-entered by a SIGTERM handler during stop()
+        self._projector: Projector | None = None
+        self._last_projection: Projection | None = None
+        self._readers: list[Any] = []
+        self.interval_s = DEFAULT_INTERVAL_S
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> Run:
+        """Open the window: resolve settings, detect devices, open the store, take the first reading."""
+        if self.status != "new":
+            raise WattprintError(f"run {self.id!r} was already started; use a new track() for another run")
+        from ..devices import DeviceConfig, detect_readers
+        from .attribution import ProcessShare
+        from .config import load_config
+        from .ledger import Ledger
+
+        a = self._args
+        cfg = load_config(a["location"], a["pue"], a["intensity"], a["db"], a["interval_s"])
+        self.config = cfg
+        self.interval_s = cfg.interval_s or DEFAULT_INTERVAL_S
+        self.pue, pue_assumption = cfg.pue_range()
+        self.intensity: Intensity = cfg.intensity_obj()
+        self._assumptions: list[Assumption] = [pue_assumption, self.intensity.assumption()]
+
+        if self.persist:  # first, so a bad store fails before anything else is said or opened
+            from ..storage import open_store
+
+            self.store = open_store(cfg.db)
+
+        pid = int(self._kw.get("pid") or os.getpid())
+        dev_config = DeviceConfig(pid=pid)
+        readers = self._kw.get("readers")
+        if readers is None:
+            readers, notes = detect_readers(dev_config)
+            for n in notes:
+                self._note(n)
+        self._readers = list(readers)
+        self._gpu_models = _gpu_models(self._readers)
+        self._accelerators: dict[str, Any] = {}
+        for r in self._readers:
+            self._assumptions += list(getattr(r, "assumptions", []) or [])
+        self._alloc = self._allocation(dev_config)
+
+        offset_j: dict[str, float] = {}
+        offset_s = 0.0
+        self._prev_basis: dict[str, str] = {}
+        prev_phases: dict[str, Any] = {}
+        started_unix = time.time()
+        if self.persist:
+            meta = {"pid": pid, "host": os.uname().nodename, "interval_s": self.interval_s,
+                    "pue": self.pue.to_dict(), "location": self.intensity.location,
+                    "readers": [getattr(r, "name", type(r).__name__) for r in self._readers],
+                    **dict(self._kw.get("meta") or {})}
+            rec = self.store.begin_run(self.id, self.project, started_unix, meta)
+            offset_j = dict(rec.energy_j)
+            offset_s = float(rec.duration_s)
+            basis = rec.summary.get("basis") or rec.meta.get("basis")
+            self._prev_basis = dict(basis) if isinstance(basis, dict) else {}
+            prev_phases = rec.summary.get("phases") or {}
+            self.resumed = bool(rec.meta.get("resumed"))
+        else:
+            self.resumed = False
+
+        ledger = self._kw.get("ledger")
+        if ledger is None:
+            ledger, note = Ledger.for_node(f"{pid}-{os.urandom(4).hex()}", self._kw.get("state_dir"))
+            if note:
+                self._note(note)
+        self.sampler = Sampler(
+            self._readers, ledger, interval_s=self.interval_s, store=self.store, run_id=self.id,
+            offset_j=offset_j, offset_s=offset_s, share=ProcessShare(pid, readers=self._readers), summary=self._summary,
+            notify=self._note,
+        )
+        for name, d in prev_phases.items() if isinstance(prev_phases, dict) else ():
+            with contextlib.suppress(Exception):
+                self.sampler.phases[name] = PhaseTotal(dict(d.get("energy_j", {})), float(d.get("duration_s", 0)),
+                                                       int(d.get("count", 0)))
+        self._projector = Projector(self.interval_s)
+        self.status = "running"
+        self.sampler.start()
+        if self._kw.get("handle_signals", True):
+            self._install_signals()
+        atexit.register(self._at_exit)
+        return self
+
+    def stop(self, status: str = "finished") -> Footprint:
+        """Close the window (final reading, flush, mark the stored run ``status``); returns the footprint.
+
+        Idempotent: later calls return the same footprint."""
+        if status not in _STATUSES:
+            raise ValueError(f"status must be one of {_STATUSES}, got {status!r}")
+        with self._stop_lock:
+            if self._final is not None:
+                return self._final
+            if self.sampler is None:
+                raise WattprintError(f"run {self.id!r} was never started")
+            self.status = status
+            self.sampler.stop(status, timeout=self.interval_s + STOP_GRACE_S)
+            self._restore_signals()
+            with contextlib.suppress(Exception):
+                atexit.unregister(self._at_exit)
+            for r in self._readers:
+                with contextlib.suppress(Exception):
+                    r.close()
+            if self.store is not None:
+                with contextlib.suppress(Exception):
+                    self.store.close()
+            snap = self.sampler.snapshot
+            self._final = self._footprint(snap) if snap is not None else self.footprint()
+            return self._final
+
+    def __enter__(self) -> Run:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        if et is None:
+            status = "finished"
+        elif issubclass(et, KeyboardInterrupt):
+            status = "interrupted"
+        elif issubclass(et, SystemExit):
+            code = getattr(ev, "code", None)
+            status = "interrupted" if self._signalled else ("finished" if code in (0, None) else "failed")
+        else:
+            status = "failed"
+        self.stop(status)
+
+    def __call__(self, fn: F) -> F:
+        """Decorator: each call of ``fn`` is tracked as a run (a new id each call unless ``run`` was given)."""
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with Run(self.project, self._given_id, **self._args) as run:
+                wrapper.last_run = run  # type: ignore[attr-defined]
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    # -- phases and live readings --------------------------------------------------------------
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Energy of the block is recorded as phase ``name`` (stored per occurrence and totalled per name).
+
+        Meant for coarse stages (train, eval, checkpoint): each boundary takes a reading on the sampler thread.
+        """
+        s = self._running_sampler()
+        s.mark_phase("enter", name)
+        try:
+            yield
+        finally:
+            s.mark_phase("exit", name)
+
+    @property
+    def energy_kwh(self) -> float:
+        """Facility energy so far (kWh, IT x PUE), as of the latest sample (at most one interval old)."""
+        snap = self._snapshot()
+        return snap.it_energy_j / J_PER_KWH * self.pue.value if snap is not None else 0.0
+
+    def footprint(self) -> Footprint:
+        """The footprint so far (live while running; the final one after ``stop()``)."""
+        if self._final is not None:
+            return self._final
+        snap = self._snapshot()
+        if snap is None:
+            raise WattprintError(f"run {self.id!r} has not started")
+        return self._footprint(snap)
+
+    def progress(self, step: int, total_steps: int) -> Projection:
+        """Project the final energy and CO2e from ``step`` of ``total_steps`` (method in
+        :mod:`wattprint.tracking.projection`)."""
+        if self._projector is None:
+            raise WattprintError(f"run {self.id!r} has not started")
+        snap = self._snapshot()
+        assert snap is not None
+        now = time.monotonic()
+        energy = snap.it_energy_j
+        if self._final is None and now > snap.t:  # bridge to now with the last interval's power
+            energy += max(0.0, sum(snap.power_w.values())) * (now - snap.t)
+        else:
+            now = snap.t
+        self._projector.observe(int(step), now, energy)
+        embodied = self._embodied(snap)[0]
+        proj = self._projector.project(int(step), int(total_steps), now, energy, snap.elapsed_s, self.pue,
+                                       self.intensity.g_per_kwh, embodied)
+        self._last_projection = proj
+        return proj
+
+    # -- internals -----------------------------------------------------------------------------
+    def _running_sampler(self) -> Sampler:
+        if self.sampler is None or self.status == "new":
+            raise WattprintError(f"run {self.id!r} has not started")
+        return self.sampler
+
+    def _snapshot(self) -> Snapshot | None:
+        return self.sampler.snapshot if self.sampler is not None else None
+
+    def _note(self, msg: str) -> None:
+        if msg in self.notes:
+            return
+        self.notes.append(msg)
+        notify = self._kw.get("notify")
+        if notify is not None:
+            notify(msg)
+        elif not self._kw.get("quiet"):
+            print(f"wattprint: {msg}", file=sys.stderr, flush=True)
+
+    def _allocation(self, dev_config: Any) -> Any:
+        try:
+            from ..devices import allocation
+
+            return allocation(dev_config)
+        except Exception as e:  # attribution extras must never stop tracking
+            self._note(f"job allocation unreadable ({e}); the embodied host share assumes the whole machine")
+            return None
+
+    def _footprint(self, snap: Snapshot) -> Footprint:
+        comps: dict[str, ComponentEnergy] = {}
+        for comp in sorted(snap.charged_j):
+            v, lo, hi = snap.charged_j[comp]
+            basis = snap.basis.get(comp) or self._prev_basis.get(comp) or "measured"
+            comps[comp] = ComponentEnergy(Range(v, min(lo, v), max(hi, v)) / J_PER_KWH,
+                                          "measured" if basis == "measured" else "modelled")
+        embodied, emb_assumptions = self._embodied(snap)
+        hours = snap.elapsed_s / SECONDS_PER_HOUR
+        n_gpus = len(snap.gpus)
+        return Footprint(
+            energy_by_component=comps,
+            pue=self.pue,
+            intensity=self.intensity,
+            embodied_co2e_kg=embodied,
+            assumptions=self._assumptions + emb_assumptions,
+            kind="measured",
+            chip_hours=Range.exact(n_gpus * hours) if n_gpus else None,
+            wall_time_h=Range.exact(hours),
+        )
+
+    def _embodied(self, snap: Snapshot) -> tuple[Range, list[Assumption]]:
+        """Embodied CO2e amortised over the run's duration: the GPUs read (their charged share) + the host share."""
+        from .. import data
+
+        hours = Range.exact(snap.elapsed_s / SECONDS_PER_HOUR)
+        total = Range.exact(0.0)
+        notes: list[Assumption] = []
+        gpu_share = self._charged_ratio(snap, "gpu")
+        per_server: int | None = None
+        gpu_units = 0.0
+        for label in snap.gpus:
+            model = self._gpu_models.get(label)
+            if not model:
+                continue
+            if model not in self._accelerators:
+                try:
+                    self._accelerators[model] = data.find_accelerator(model)[0]
+                except WattprintError:
+                    self._accelerators[model] = None
+            acc = self._accelerators[model]
+            if acc is None:
+                notes.append(Assumption("embodied GPU", f"{label} ({model}) not in the catalogue: not counted"))
+                continue
+            f = data.embodied_accelerator(acc)
+            total = total + amortised_embodied_kg(gpu_share, f.kg_per_unit, hours, f.lifetime_years)
+            gpu_units += gpu_share
+            per_server = per_server or data.accelerators_per_server(acc)
+            notes.append(Assumption("embodied GPU", f"{label} {acc.name}: {f.kg_per_unit} kgCO2e x share "
+                                    f"{gpu_share:.3g}, lifetime {f.lifetime_years} y", f.source))
+        host = data.embodied_host_server()
+        if per_server:
+            share = gpu_units / per_server
+            why = f"{gpu_units:.3g} of {per_server} GPUs of a server"
+        else:
+            alloc = self._alloc
+            share = (alloc.cpus / alloc.host_cpus) if alloc is not None and alloc.host_cpus else 1.0
+            share *= self._charged_ratio(snap, "cpu")
+            why = f"{share:.3g} of the host (allocated CPUs x charged share; GPU-server figure, high for a laptop)"
+        total = total + amortised_embodied_kg(share, host.kg_per_unit, hours, host.lifetime_years)
+        notes.append(Assumption("embodied host", f"{why}: {host.kg_per_unit} kgCO2e per server, lifetime "
+                                f"{host.lifetime_years} y, amortised over the run's duration", host.source))
+        return total, notes
+
+    def _charged_ratio(self, snap: Snapshot, comp: str) -> float:
+        """This segment's charged energy / what this process's readers saw (1 alone on the node, ~1/n shared
+        n ways)."""
+        seen = snap.read_j.get(comp, 0.0)
+        if seen <= 0:
+            return 1.0
+        offset = self.sampler.offset_j.get(comp, 0.0) if self.sampler is not None else 0.0
+        charged = snap.charged_j.get(comp, (0.0,))[0] - offset
+        return min(1.0, max(0.0, charged / seen))
+
+    def _summary(self, snap: Snapshot) -> dict[str, Any]:
+        """What the store keeps: Footprint.to_dict() + process_share, notes, phases, run identity."""
+        fp = self._footprint(snap)
+        d = fp.to_dict()
+        machine_cpu_kwh = snap.read_j.get("cpu", 0.0) / J_PER_KWH
+        d["process_share"] = snap.share.to_dict(machine_cpu_kwh)
+        d["charged_scope"] = CHARGED_SCOPE
+        d["device_notes"] = list(self.notes)
+        d["phases"] = {k: v.to_dict() for k, v in (self.sampler.phases if self.sampler else {}).items()}
+        d["run_id"] = self.id
+        d["project"] = self.project
+        d["interval_s"] = self.interval_s
+        d["basis"] = dict(snap.basis)
+        if self._last_projection is not None:
+            d["projection"] = self._last_projection.to_dict()
+        return d
+
+    def summary(self) -> dict[str, Any]:
+        """The summary dict as stored (live while running)."""
+        snap = self._snapshot()
+        if snap is None:
+            raise WattprintError(f"run {self.id!r} has not started")
+        return self._summary(snap)
+
+    # -- signals ---------------------------------------------------------------------------------
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._prev_handlers[sig] = signal.getsignal(sig)
+                signal.signal(sig, self._on_signal)
+            except (ValueError, OSError):
+                self._prev_handlers.pop(sig, None)
+
+    def _restore_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig, prev in self._prev_handlers.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                if signal.getsignal(sig) == self._on_signal:  # someone else's handler since then stays
+                    signal.signal(sig, prev if prev is not None else signal.SIG_DFL)
+        self._prev_handlers.clear()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        """Flush and mark ``interrupted``, then behave as the previous handler would have."""
+        self._signalled = signum
+        prev = self._prev_handlers.get(signum, signal.SIG_DFL)
+        if prev is signal.SIG_IGN:
+            return
+        if callable(prev):
+            prev(signum, frame)  # e.g. default_int_handler raises KeyboardInterrupt -> __exit__ / atexit
+            return
+        # default action (terminate): end the run now, then die of the same signal as before
+        with contextlib.suppress(Exception):
+            self.stop("interrupted")
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    def _at_exit(self) -> None:
+        """Interpreter exit with the run still open (uncaught KeyboardInterrupt, a forgotten stop())."""
+        if self._final is None and self.sampler is not None:
+            with contextlib.suppress(Exception):
+                self.stop("interrupted" if self._signalled else "finished")
+
+
+def _gpu_models(readers: list[Any]) -> dict[str, str]:
+    """GPU label ("gpu3") -> model name as the driver reports it, from readers that list their GPUs."""
+    out: dict[str, str] = {}
+    for r in readers:
+        for g in getattr(r, "gpus", None) or []:
+            label, name = getattr(g, "label", None), getattr(g, "name", None)
+            if label and name:
+                out[str(label)] = str(name)
+    return out
+
+
+def track(
+    project: str = "default",
+    run: str | None = None,
+    *,
+    db: str | None = None,
+    interval_s: float | None = None,
+    location: str | None = None,
+    pue: float | str | None = None,
+    intensity: float | None = None,
+    persist: bool = True,
+    **kw: Any,
+) -> Run:
+    """A :class:`Run` for ``project`` (not started): use it as ``with``, as a decorator, or ``start()``/``stop()``.
+
+    ``run`` names the run (an existing id resumes it: a preempted job continues the same run);
+    ``interval_s`` is the sampling interval (default 1 s); ``location`` (e.g. "FRA", "US-CA",
+    "aws:us-east-1"), ``pue`` (number or preset name) and ``intensity`` (gCO2e/kWh) override the config
+    (:mod:`wattprint.tracking.config`); ``db`` names the store (``sqlite:///path.db`` or a path;
+    default ``$WATTPRINT_DB`` or the user data folder).
+    """
+    return Run(project, run, db=db, interval_s=interval_s, location=location, pue=pue, intensity=intensity,
+               persist=persist, **kw)

@@ -1,0 +1,319 @@
+"""The background sampler: one daemon thread on a monotonic clock that reads every device, charges the energy
+through the node ledger, keeps O(1) running totals and appends each interval's samples to the store in one
+small transaction (so at most one interval is ever at risk).
+
+The caller's thread only posts phase marks (a deque append and an event set) and reads the latest immutable
+:class:`Snapshot`; it never reads a device, touches the store or sleeps. Only ``start()`` (the baseline
+reading) and ``stop()`` (waits for the final reading and flush) involve the caller.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .attribution import ProcessShare, ShareSnapshot
+from .ledger import Ledger, Triple
+
+# pending samples kept while the store is failing; beyond this they are thinned 2:1 (totals stay exact)
+MAX_PENDING_SAMPLES = 4096
+
+
+def _stderr(msg: str) -> None:
+    import sys
+
+    print(f"wattprint: {msg}", file=sys.stderr, flush=True)
+
+
+class Snapshot:
+    """Totals as of one reading (immutable by convention: a new one per reading). J, W, s.
+
+    ``t``: monotonic time of the reading; ``elapsed_s``: run time including earlier segments of a resumed
+    run; ``charged_j``: charged IT energy per component (value, low, high); ``read_j``: what this process's
+    own readers saw this segment (before the node split); ``power_w``: charged power over the last interval.
+    (A plain class with slots: dataclass creation costs ~1 ms at import, which start-up latency feels.)
+    """
+
+    __slots__ = ("t", "t_unix", "elapsed_s", "charged_j", "read_j", "power_w", "basis", "gpus", "share", "samples")
+
+    def __init__(self, t: float, t_unix: float, elapsed_s: float, charged_j: dict[str, tuple[float, float, float]],
+                 read_j: dict[str, float], power_w: dict[str, float], basis: dict[str, str],
+                 gpus: tuple[str, ...] = (), share: ShareSnapshot | None = None, samples: int = 0) -> None:
+        self.t = t
+        self.t_unix = t_unix
+        self.elapsed_s = elapsed_s
+        self.charged_j = charged_j
+        self.read_j = read_j
+        self.power_w = power_w
+        self.basis = basis
+        self.gpus = gpus
+        self.share = share if share is not None else ShareSnapshot()
+        self.samples = samples
+
+    @property
+    def it_energy_j(self) -> float:
+        return sum(v[0] for v in self.charged_j.values())
+
+
+class PhaseTotal:
+    """Energy (J per component), duration (s) and occurrences of one phase name."""
+
+    __slots__ = ("energy_j", "duration_s", "count")
+
+    def __init__(self, energy_j: dict[str, float] | None = None, duration_s: float = 0.0, count: int = 0) -> None:
+        self.energy_j = dict(energy_j or {})
+        self.duration_s = duration_s
+        self.count = count
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"energy_j": dict(self.energy_j), "it_energy_kwh": sum(self.energy_j.values()) / 3.6e6,
+                "duration_s": self.duration_s, "count": self.count}
+
+
+class Sampler:
+    """Samples ``readers`` every ``interval_s`` on a daemon thread (see the module docstring)."""
+
+    def __init__(
+        self,
+        readers: Sequence[Any],
+        ledger: Ledger,
+        *,
+        interval_s: float = 1.0,
+        store: Any = None,
+        run_id: str | None = None,
+        offset_j: dict[str, float] | None = None,
+        offset_s: float = 0.0,
+        scale: dict[str, float] | None = None,
+        share: ProcessShare | None = None,
+        summary: Callable[[Snapshot], dict[str, Any]] | None = None,
+        notify: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not interval_s > 0:
+            raise ValueError(f"sampling interval must be > 0 s, got {interval_s!r}")
+        self.readers = list(readers)
+        self.ledger = ledger
+        self.interval_s = float(interval_s)
+        self.store = store
+        self.run_id = run_id
+        self.offset_j = dict(offset_j or {})
+        self.offset_s = float(offset_s)
+        self.scale = dict(scale or {})
+        self.share = share
+        self.summary_fn = summary
+        self.notify = notify or _stderr
+        self.clock = clock
+
+        self.snapshot: Snapshot | None = None
+        self.phases: dict[str, PhaseTotal] = {}
+        self.status: str | None = None
+        self._stack: list[tuple[str, float, dict[str, float]]] = []  # (name, start elapsed, charged at start)
+        self._marks: collections.deque[tuple[str, str, float]] = collections.deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._pending: list[Any] = []
+        self._pending_phases: list[tuple[str, float, float | None, dict[str, float]]] = []
+        self._store_failed = False
+        self._said: set[str] = set()
+        self._t0 = 0.0
+        self._read_base: dict[tuple[str, str], float] = {}
+        self._errors: set[str] = set()
+
+    # -- caller's side -------------------------------------------------------------------------
+    def start(self) -> Snapshot:
+        """Take the baseline reading (the window opens here) and start the thread."""
+        self._t0 = self.clock()
+        if self.share is not None:
+            self.share.start()
+        snap = self._reading(first=True)
+        self._thread = threading.Thread(target=self._loop, name="wattprint-sampler", daemon=True)
+        self._thread.start()
+        return snap
+
+    def mark_phase(self, kind: str, name: str) -> None:
+        """Phase boundary ("enter"/"exit"); the sampler takes a reading for it right away."""
+        self._marks.append((kind, name, self.clock()))
+        self._wake.set()
+
+    def stop(self, status: str | None, timeout: float | None = None) -> Snapshot | None:
+        """Final reading and flush; ``status`` ("finished", "interrupted", "failed") ends the stored run;
+        None leaves it "running". Safe to call again (and from a signal handler)."""
+        if self.status is None:
+            self.status = status
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        return self.snapshot
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- sampler thread ------------------------------------------------------------------------
+    def _loop(self) -> None:
+        next_t = self._t0 + self.interval_s
+        try:
+            while True:
+                wait = next_t - self.clock()
+                if wait > 0 and not self._stopping and not self._marks:
+                    self._wake.wait(wait)
+                self._wake.clear()
+                stopping = self._stopping
+                marks = []
+                while self._marks:
+                    marks.append(self._marks.popleft())
+                now = self.clock()
+                due = now >= next_t
+                if not (due or stopping or marks):
+                    continue
+                self._guarded(functools.partial(self._reading, marks=marks))
+                if due or stopping:
+                    self._guarded(self._flush)
+                    next_t += self.interval_s
+                    if next_t <= now:  # fell behind (suspended, overloaded): skip, do not burst
+                        next_t = now + self.interval_s
+                if stopping:
+                    self._guarded(self._finish)
+                    return
+        finally:
+            self._guarded(self.ledger.leave)
+
+    def _guarded(self, fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except Exception as e:  # the sampler must outlive any one failure; say each kind once
+            key = f"{type(e).__name__}:{getattr(fn, '__name__', '')}"
+            if key not in self._errors:
+                self._errors.add(key)
+                self._say(f"wattprint sampler: {type(e).__name__}: {e}")
+
+    def _say(self, msg: str) -> None:
+        if msg not in self._said:
+            self._said.add(msg)
+            self.notify(msg)
+
+    def _read_devices(self) -> tuple[float, list[tuple[str, str, Triple]]]:
+        now = self.clock()
+        out: list[tuple[str, str, Triple]] = []
+        self._basis_now: dict[str, str] = {}
+        self._power_now: dict[str, float] = {}
+        for r in self.readers:
+            try:
+                readings = r.read()
+            except Exception as e:
+                self._say(f"{getattr(r, 'name', r)} unreadable ({type(e).__name__}: {e}); its energy is frozen")
+                readings = []
+            take = getattr(r, "take_notes", None)
+            if take is not None:
+                for msg in take():
+                    self._say(msg)
+            for rd in readings:
+                k = self.scale.get(rd.component, 1.0) if rd.basis == "measured" else 1.0
+                lo = rd.energy_j if rd.energy_low_j is None else rd.energy_low_j
+                hi = rd.energy_j if rd.energy_high_j is None else rd.energy_high_j
+                out.append((rd.component, rd.device, [rd.energy_j * k, lo * k, hi * k]))
+                prev = self._basis_now.get(rd.component)
+                self._basis_now[rd.component] = rd.basis if prev in (None, rd.basis) else "modelled"
+        return now, out
+
+    def _reading(self, first: bool = False, marks: list[tuple[str, str, float]] | None = None) -> Snapshot:
+        now, readings, charged = self.ledger.account(self._read_devices)
+        read_j: dict[str, float] = {}
+        gpus: list[str] = []
+        for comp, dev, vec in readings:
+            key = (comp, dev)
+            if first:
+                self._read_base[key] = vec[0]
+            read_j[comp] = read_j.get(comp, 0.0) + vec[0] - self._read_base.setdefault(key, vec[0])
+            if comp == "gpu":
+                gpus.append(dev)
+        total: dict[str, tuple[float, float, float]] = {}
+        for comp in set(charged) | set(self.offset_j):
+            c = charged.get(comp, [0.0, 0.0, 0.0])
+            off = self.offset_j.get(comp, 0.0)
+            total[comp] = (c[0] + off, c[1] + off, c[2] + off)
+        prev = self.snapshot
+        power: dict[str, float] = {}
+        if prev is not None and now > prev.t:
+            for comp, v in total.items():
+                power[comp] = (v[0] - prev.charged_j.get(comp, (0.0,))[0]) / (now - prev.t)
+        basis = dict(prev.basis) if prev is not None else {}
+        basis.update(self._basis_now)
+        share = self.share.update(force=first or self._stopping) if self.share is not None else ShareSnapshot()
+        elapsed = self.offset_s + (now - self._t0)
+        snap = Snapshot(now, time.time(), elapsed, total, read_j, power, basis, tuple(gpus), share,
+                        (prev.samples + 1) if prev is not None else 0)
+        if not first:
+            from ..storage import SampleRow
+
+            phase = self._stack[-1][0] if self._stack else None
+            self._pending.append(SampleRow(snap.t_unix, elapsed, phase, {k: v[0] for k, v in total.items()},
+                                           power))
+            if len(self._pending) > MAX_PENDING_SAMPLES:
+                self._pending = self._pending[0:-1:2] + [self._pending[-1]]
+        self.snapshot = snap
+        for kind, name, t_mark in marks or ():
+            self._apply_mark(kind, name, self.offset_s + (t_mark - self._t0), snap)
+        return snap
+
+    def _apply_mark(self, kind: str, name: str, at_s: float, snap: Snapshot) -> None:
+        energy = {k: v[0] for k, v in snap.charged_j.items()}
+        if kind == "enter":
+            self._stack.append((name, at_s, energy))
+            self._pending_phases.append((name, at_s, None, {}))
+            return
+        for i in range(len(self._stack) - 1, -1, -1):
+            if self._stack[i][0] == name:
+                _, start_s, at_start = self._stack.pop(i)
+                used = {k: e - at_start.get(k, 0.0) for k, e in energy.items()}
+                tot = self.phases.setdefault(name, PhaseTotal())
+                for k, e in used.items():
+                    tot.energy_j[k] = tot.energy_j.get(k, 0.0) + e
+                tot.duration_s += max(0.0, at_s - start_s)
+                tot.count += 1
+                self._pending_phases.append((name, start_s, at_s, used))
+                return
+
+    def close_open_phases(self) -> None:
+        """On stop: phases still open end at the final reading (called on the sampler thread)."""
+        snap = self.snapshot
+        if snap is None:
+            return
+        for name, _, _ in list(reversed(self._stack)):
+            self._apply_mark("exit", name, snap.elapsed_s, snap)
+
+    def _flush(self) -> None:
+        if self.store is None or self.run_id is None:
+            self._pending.clear()
+            self._pending_phases.clear()
+            return
+        summary = self.summary_fn(self.snapshot) if (self.summary_fn and self.snapshot) else {}
+        try:
+            for name, start_s, end_s, energy in self._pending_phases:
+                self.store.add_phase(self.run_id, name, start_s, end_s, energy)
+            self._pending_phases.clear()
+            self.store.append_samples(self.run_id, self._pending, summary)
+            self._pending = []
+            if self._store_failed:
+                self._store_failed = False
+                self._say("wattprint: the store works again; samples kept in memory were written")
+        except Exception as e:
+            if not self._store_failed:
+                self._store_failed = True
+                self._say(f"wattprint: writing to the store failed ({e}); still measuring, keeping samples in memory")
+
+    def _finish(self) -> None:
+        self.close_open_phases()
+        self._flush()
+        if self.store is not None and self.run_id is not None and self.status is not None:
+            summary = self.summary_fn(self.snapshot) if (self.summary_fn and self.snapshot) else {}
+            try:
+                self.store.finish_run(self.run_id, self.status, summary)
+            except Exception as e:
+                self._say(f"wattprint: could not mark run {self.run_id} {self.status} in the store ({e})")
