@@ -1,0 +1,64 @@
+"""`import wattprint` stays light: no heavy library is imported (behaviour, not timing; timings live in bench/).
+
+Each check runs in a fresh interpreter, so modules imported by pytest or other tests cannot hide or fake a result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+# Libraries the issue forbids at `import wattprint` (top-level package names).
+FORBIDDEN = ("pandas", "numpy", "torch", "matplotlib", "plotly", "fastapi", "flask", "dash")
+
+
+def modules_after(statement: str, extra_path: Path | None = None) -> set[str]:
+    """Names in sys.modules after running `statement` in a fresh interpreter."""
+    paths = [str(SRC)] + ([str(extra_path)] if extra_path else [])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths + [os.environ.get("PYTHONPATH", "")])}
+    env.pop("PYTHONSTARTUP", None)
+    code = f"import sys, json\n{statement}\nprint('@@' + json.dumps(sorted(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("@@"))
+    return set(json.loads(line[2:]))
+
+
+def heavy(mods: set[str]) -> list[str]:
+    return sorted(m for m in mods if m.split(".")[0] in FORBIDDEN)
+
+
+def test_import_wattprint_imports_no_heavy_library() -> None:
+    mods = modules_after("import wattprint")
+    assert "wattprint" in mods
+    assert heavy(mods) == []
+
+
+def test_public_metadata_does_not_trigger_lazy_imports() -> None:
+    mods = modules_after("import wattprint\nwattprint.__version__\ndir(wattprint)")
+    assert heavy(mods) == []
+    assert "wattprint.tracking" not in mods  # lazy names stay unloaded until used
+
+
+def test_tracker_core_imports_no_heavy_library() -> None:
+    """The tracker's own import path (what `wattprint.track` loads) stays framework-free too."""
+    mods = modules_after("import wattprint\ntry:\n    wattprint.track\nexcept (AttributeError, ImportError):\n"
+                         "    sys.modules.pop('wattprint.tracking', None)")
+    if "wattprint.tracking" not in mods:
+        pytest.skip("wattprint.track is not implemented in this tree yet")
+    assert heavy(mods) == []
+
+
+def test_the_check_detects_a_heavy_import(tmp_path: Path) -> None:
+    """Guard against a vacuous pass: a (stand-in) numpy imported by the statement is reported."""
+    (tmp_path / "numpy").mkdir()
+    (tmp_path / "numpy" / "__init__.py").write_text("")
+    (tmp_path / "numpy" / "linalg.py").write_text("")
+    mods = modules_after("import wattprint\nimport numpy.linalg", extra_path=tmp_path)
+    assert heavy(mods) == ["numpy", "numpy.linalg"]
