@@ -139,13 +139,14 @@ class Ledger:
 
     # -- accounting ----------------------------------------------------------------------------
     def account(
-        self, read: Callable[[], tuple[float, list[tuple[str, str, Triple]]]]
+        self, read: Callable[[], tuple[float, list[tuple[str, str, Triple]]]], leave: bool = False
     ) -> tuple[float, list[tuple[str, str, Triple]], dict[str, Triple]]:
         """Read the devices under the lock and charge what is new.
 
         ``read()`` returns (now on the monotonic clock, [(component, device, cumulative [J, low J, high J])]),
         cumulative since this process opened the device. Returns (now, the readings, this run's charged
-        totals per component in J as [value, low, high]).
+        totals per component in J as [value, low, high]). ``leave=True`` (the final reading) also removes
+        the run under the same lock, so no share can be charged to it after its last look.
         """
         with self._locked() as state:
             now, readings = read()
@@ -183,15 +184,20 @@ class Ledger:
                     for i in range(3):
                         tot[i] += delta[i] / len(sharers)
             self.charged = {k: list(v) for k, v in me["charged"].items()}
+            if leave:
+                self._remove(state)
             return now, readings, {k: list(v) for k, v in self.charged.items()}
 
     def leave(self) -> None:
         """Stop sharing: this run reads no device any more (its charged total stays with the run)."""
         with contextlib.suppress(OSError), self._locked() as state:
-            state["runs"].pop(self.run_key, None)
-            for dev in state["devices"].values():
-                dev["readers"].pop(self.run_key, None)
-            state["devices"] = {k: d for k, d in state["devices"].items() if d["readers"]}
+            self._remove(state)
+
+    def _remove(self, state: dict[str, Any]) -> None:
+        state["runs"].pop(self.run_key, None)
+        for dev in state["devices"].values():
+            dev["readers"].pop(self.run_key, None)
+        state["devices"] = {k: d for k, d in state["devices"].items() if d["readers"]}
 
     def live_runs(self) -> int:
         """How many runs currently share this ledger (this one included, if registered)."""

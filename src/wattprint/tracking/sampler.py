@@ -172,7 +172,7 @@ class Sampler:
                 due = now >= next_t
                 if not (due or stopping or marks):
                     continue
-                self._guarded(functools.partial(self._reading, marks=marks))
+                self._guarded(functools.partial(self._reading, marks=marks, final=stopping))
                 if due or stopping:
                     self._guarded(self._flush)
                     next_t += self.interval_s
@@ -222,8 +222,9 @@ class Sampler:
                 self._basis_now[rd.component] = rd.basis if prev in (None, rd.basis) else "modelled"
         return now, out
 
-    def _reading(self, first: bool = False, marks: list[tuple[str, str, float]] | None = None) -> Snapshot:
-        now, readings, charged = self.ledger.account(self._read_devices)
+    def _reading(self, first: bool = False, marks: list[tuple[str, str, float]] | None = None,
+                 final: bool = False) -> Snapshot:
+        now, readings, charged = self.ledger.account(self._read_devices, leave=final)
         read_j: dict[str, float] = {}
         gpus: list[str] = []
         for comp, dev, vec in readings:

@@ -1,0 +1,174 @@
+"""``wattprint run`` and tracked processes as real subprocesses: exit codes, signals, SIGKILL, several per node."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.devices.fakes.powercap import FakePowercap
+from wattprint.storage import open_store
+
+WP = [sys.executable, "-m", "wattprint"]
+
+
+def wattprint_run(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*WP, "run", *args], capture_output=True, text=True, timeout=120, **kw)  # type: ignore[call-overload]
+
+
+def wait_for_run(db: Path, timeout: float = 30.0) -> str:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if db.exists():
+            try:
+                runs = open_store(str(db)).list_runs()
+            except Exception:
+                runs = []
+            if runs and runs[0].duration_s > 0:
+                return runs[0].id
+        time.sleep(0.05)
+    raise AssertionError("the tracked run never appeared in the store")
+
+
+def test_exit_code_json_summary_and_stored_run(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    r = wattprint_run("--project", "cli", "--run", "r1", "--interval", "0.1", "--pue", "1.2", "--location", "FRA",
+                      "--json", "--", sys.executable, "-c", "import sys, time; time.sleep(0.3); sys.exit(3)")
+    assert r.returncode == 3, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["run_id"] == "r1" and summary["pue"] == 1.2
+    rec = open_store(str(db)).get_run("r1")
+    assert rec.status == "failed" and rec.meta["command"][0] == sys.executable
+    assert rec.duration_s >= 0.3
+
+    ok = wattprint_run("--run", "r2", "--", sys.executable, "-c", "print('hello')")
+    assert ok.returncode == 0 and "hello" in ok.stdout
+    assert "run r2 (finished, exit 0)" in ok.stderr and "total CO2e" in ok.stderr
+
+
+def test_bad_store_exits_2_before_running_the_command(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("my notes, not a database\n" * 20)
+    marker = tmp_path / "ran"
+    r = wattprint_run("--db", str(bad), "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')")
+    assert r.returncode == 2
+    assert str(bad) in r.stderr and "Traceback" not in r.stderr
+    assert not marker.exists() and bad.read_text().startswith("my notes")
+    none = wattprint_run("--")
+    assert none.returncode == 2 and "no command" in none.stderr
+
+
+def test_sigterm_is_forwarded_and_the_run_is_interrupted(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    child = ("import signal, sys, time\n"
+             "signal.signal(signal.SIGTERM, lambda *a: (print('child got SIGTERM', flush=True), sys.exit(7)))\n"
+             "time.sleep(60)\n")
+    p = subprocess.Popen([*WP, "run", "--run", "t1", "--interval", "0.1", "--", sys.executable, "-c", child],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_run(db)
+    time.sleep(0.5)  # let the child install its handler
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=30)
+    assert "child got SIGTERM" in out
+    assert p.returncode == 7  # the child's own exit code
+    assert open_store(str(db)).get_run("t1").status == "interrupted"
+
+
+def test_child_killed_by_signal_gives_128_plus_n(tmp_path: Path) -> None:
+    r = wattprint_run("--run", "k1", "--", sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    assert r.returncode == 128 + signal.SIGKILL
+    assert open_store(str(tmp_path / "runs.db")).get_run("k1").status == "interrupted"
+
+
+TRACKED_SCRIPT = """
+import sys, time, wattprint
+run = wattprint.track("crash", run=sys.argv[1], interval_s=0.1, quiet=True).start()
+print("started", flush=True)
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    pass
+run.stop()
+"""
+
+
+def test_sigkill_leaves_a_running_run_readable_up_to_its_last_sample(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    p = subprocess.Popen([sys.executable, "-c", TRACKED_SCRIPT, "victim", "4"], stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None and p.stdout.readline().strip() == "started"
+    t_started = time.monotonic()
+    time.sleep(2.0)  # half time
+    p.kill()
+    p.wait(timeout=10)
+    alive_s = time.monotonic() - t_started
+    show = subprocess.run([*WP, "runs", "show", "victim", "--json", "--db", str(db)], capture_output=True, text=True,
+                          timeout=60)
+    assert show.returncode == 0, show.stderr
+    d = json.loads(show.stdout)
+    assert d["status"] == "running"  # reads as unfinished
+    assert alive_s - 0.5 <= d["duration_s"] <= alive_s + 0.1  # at most one interval (plus scheduling) lost
+    assert d["it_energy_kwh"] > 0 and d["energy_by_component_kwh"]["cpu"]["kwh"] > 0
+    assert len(open_store(str(db)).samples("victim")) >= 10
+
+
+def test_sigterm_in_a_tracked_python_process_flushes_and_dies_as_before(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    p = subprocess.Popen([sys.executable, "-c", TRACKED_SCRIPT, "termed", "30"], stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None and p.stdout.readline().strip() == "started"
+    time.sleep(0.5)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=30) == -signal.SIGTERM  # the default action still happens
+    rec = open_store(str(db)).get_run("termed")
+    assert rec.status == "interrupted" and rec.duration_s >= 0.4
+
+
+BUSY = "import time\nend = time.time() + 3\nwhile time.time() < end:\n    pass\n"
+
+
+def test_four_concurrent_runs_on_one_node_add_up_to_the_node_energy(tmp_path: Path) -> None:
+    """Four `wattprint run` on one fake powercap tree: their charged CPU energies add up to the tree's energy
+    over the same time (within 5 %), not four times it."""
+    sysfs = tmp_path / "sys"
+    pc = FakePowercap(sysfs)
+    zone = pc.add_package(0, subdomains=())
+    rate_w = 40.0
+    t0 = time.time()
+    stop = threading.Event()
+    energy_file = pc.energy_file(zone)
+
+    def heat() -> None:  # the "CPU": energy_uj = rate x time since t0, written atomically every 10 ms
+        tmp = energy_file.with_name("energy_uj.tmp")
+        while not stop.is_set():
+            tmp.write_text(f"{round((time.time() - t0) * rate_w * 1e6)}\n")
+            os.replace(tmp, energy_file)
+            stop.wait(0.01)
+
+    heater = threading.Thread(target=heat, daemon=True)
+    heater.start()
+    env = {**os.environ, "WATTPRINT_SYSFS_ROOT": str(sysfs)}
+    db = tmp_path / "runs.db"
+    try:
+        procs = [subprocess.Popen([*WP, "run", "--project", "node", "--run", f"rank{i}", "--interval", "0.2",
+                                   "--db", str(db), "--", sys.executable, "-c", BUSY],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for i in range(4)]
+        errs = [p.communicate(timeout=120)[1] for p in procs]
+    finally:
+        stop.set()
+        heater.join()
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errs
+    runs = [open_store(str(db)).get_run(f"rank{i}") for i in range(4)]
+    assert all(r.summary["energy_by_component_kwh"]["cpu"]["basis"] == "measured" for r in runs)
+    charged = [r.energy_j["cpu"] for r in runs]
+    start = min(r.started_at for r in runs)
+    end = max(r.started_at + r.duration_s for r in runs)
+    node_j = rate_w * (end - start)
+    assert sum(charged) == pytest.approx(node_j, rel=0.05), (charged, node_j)
+    for r, c in zip(runs, charged, strict=True):
+        assert c < rate_w * r.duration_s * 0.9  # each was charged a share, not the whole node

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wattprint.errors import InputConflictError, WattprintError
+from wattprint.tracking.config import _tiny_toml, load_config
+
+
+def test_argument_beats_env_beats_file_beats_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "wattprint.toml").write_text('location = "DEU"\npue = 1.4\nintensity = 300\ninterval = 0.5\n')
+    cfg = load_config()
+    assert (cfg.location, cfg.pue, cfg.intensity, cfg.interval_s) == ("DEU", 1.4, 300.0, 0.5)
+    assert cfg.sources["location"].startswith("config file")
+
+    monkeypatch.setenv("WATTPRINT_LOCATION", "FRA")
+    monkeypatch.setenv("WATTPRINT_PUE", "hyperscale")
+    cfg = load_config()
+    assert (cfg.location, cfg.pue) == ("FRA", "hyperscale")
+    assert cfg.sources["pue"] == "env WATTPRINT_PUE"
+
+    cfg = load_config(location="US-CA", pue=1.1)
+    assert (cfg.location, cfg.pue, cfg.sources["location"]) == ("US-CA", 1.1, "argument")
+
+
+def test_user_config_file_and_wattprint_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = tmp_path / "config" / "wattprint"
+    user.mkdir(parents=True)
+    (user / "config.toml").write_text('[wattprint]\nlocation = "SE3"\n')
+    assert load_config().location == "SE3"
+    assert load_config().pue is None  # default: resolved from the location later
+
+
+def test_pue_and_intensity_resolve_to_ranges_with_sources() -> None:
+    pue, assumption = load_config(pue=1.25).pue_range()
+    assert (pue.value, pue.low, pue.high) == (1.25, 1.25, 1.25)
+    assert "given" in assumption.source
+    preset, _ = load_config(pue="hyperscale").pue_range()
+    assert 1.0 < preset.low <= preset.value <= preset.high < 1.5
+    default, _ = load_config().pue_range()
+    assert default.low < default.high  # industry average with its range
+    fixed = load_config(intensity=123.0).intensity_obj()
+    assert fixed.g_per_kwh.value == 123.0
+    fra = load_config(location="FRA").intensity_obj()
+    world = load_config().intensity_obj()
+    assert fra.g_per_kwh.value < world.g_per_kwh.value
+
+
+def test_bad_values_are_user_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with pytest.raises(InputConflictError, match="PUE"):
+        load_config(pue=0.8)
+    monkeypatch.setenv("WATTPRINT_INTENSITY", "lots")
+    with pytest.raises(InputConflictError, match="WATTPRINT_INTENSITY"):
+        load_config()
+    monkeypatch.delenv("WATTPRINT_INTENSITY")
+    (tmp_path / "wattprint.toml").write_text("location = \n")
+    with pytest.raises(WattprintError, match="not valid TOML"):
+        load_config()
+    (tmp_path / "wattprint.toml").unlink()
+    with pytest.raises(WattprintError, match="unknown"):
+        load_config(pue="moon base").pue_range()
+
+
+def test_tiny_toml_parser_for_python_310_without_tomli() -> None:
+    doc = _tiny_toml('# c\nlocation = "FRA"  # x\n[wattprint]\npue = 1.2\nflag = true\nn = 3\n')
+    assert doc == {"location": "FRA", "wattprint": {"pue": 1.2, "flag": True, "n": 3}}

@@ -1,0 +1,105 @@
+"""The node ledger charges every joule of a shared device once, split among the runs reading it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wattprint.tracking.ledger import Ledger, default_state_dir, ledger_scope
+
+
+class Node:
+    """A device whose cumulative energy is rate x t; each process 'opens' it at some time (its own zero)."""
+
+    def __init__(self, rate_w: float) -> None:
+        self.rate = rate_w
+
+    def reader(self, opened_at: float, device: str = "package-0", component: str = "cpu"):  # type: ignore[no-untyped-def]
+        def read_at(t: float):  # type: ignore[no-untyped-def]
+            e = self.rate * (t - opened_at)
+            return lambda: (t, [(component, device, [e, e, e])])
+
+        return read_at
+
+
+def test_single_run_is_charged_everything_exactly(tmp_path: Path) -> None:
+    led = Ledger(str(tmp_path / "l.json"), "a")
+    read = Node(50.0).reader(0.0)
+    for t in (0.0, 1.0, 2.5, 4.0):
+        _, _, charged = led.account(read(t))
+    assert charged["cpu"] == pytest.approx([200.0, 200.0, 200.0])
+
+
+def test_interleaved_runs_sum_to_node_energy_not_n_times(tmp_path: Path) -> None:
+    path = str(tmp_path / "l.json")
+    node = Node(100.0)
+    runs = {k: Ledger(path, k) for k in "abcd"}
+    opened = {"a": 0.0, "b": 0.3, "c": 0.55, "d": 0.8}
+    readers = {k: node.reader(opened[k]) for k in runs}
+    events = sorted((opened[k] + i * 1.0, k) for k in runs for i in range(6))  # each reads every 1 s, out of phase
+    last_of = {k: max(t for t, kk in events if kk == k) for k in runs}
+    for t, k in events:
+        runs[k].account(readers[k](t), leave=t == last_of[k])  # the final reading leaves the ledger
+    first, last = events[0][0], events[-1][0]
+    total = sum(led.charged["cpu"][0] for led in runs.values())
+    assert total == pytest.approx(node.rate * (last - first), rel=1e-9)
+    # the run that was alone at the start got more; all shares are positive
+    assert all(led.charged["cpu"][0] > 0 for led in runs.values())
+
+
+def test_per_process_gpus_are_not_split(tmp_path: Path) -> None:
+    path = str(tmp_path / "l.json")
+    node = Node(300.0)
+    a, b = Ledger(path, "a"), Ledger(path, "b")
+    ra, rb = node.reader(0.0, "gpu0", "gpu"), node.reader(0.0, "gpu1", "gpu")
+    for t in (0.0, 1.0, 2.0):
+        a.account(ra(t))
+        b.account(rb(t))
+    assert a.charged["gpu"][0] == pytest.approx(600.0)
+    assert b.charged["gpu"][0] == pytest.approx(600.0)
+
+
+def test_dead_processes_stop_sharing_and_leave_removes_a_run(tmp_path: Path) -> None:
+    path = str(tmp_path / "l.json")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    node = Node(10.0)
+    ghost = Ledger(path, "ghost", pid=int(dead.stdout))
+    me = Ledger(path, "me")
+    ghost.account(node.reader(0.0)(0.0))
+    me.account(node.reader(0.0)(0.0))
+    me.account(node.reader(0.0)(2.0))
+    assert me.charged["cpu"][0] == pytest.approx(20.0)  # the dead run gets no share
+    state = json.loads(Path(path).read_text())
+    assert "ghost" not in state["runs"]
+    assert me.live_runs() == 1
+    me.leave()
+    assert Ledger(path, "x").live_runs() == 0
+
+
+def test_corrupt_state_file_is_reset_and_runs_keep_their_totals(tmp_path: Path) -> None:
+    path = tmp_path / "l.json"
+    led = Ledger(str(path), "a")
+    read = Node(1.0).reader(0.0)
+    led.account(read(0.0))
+    led.account(read(5.0))
+    path.write_text("{torn")
+    led.account(read(6.0))  # re-registers with what it had; the reading re-baselines
+    led.account(read(7.0))
+    assert led.charged["cpu"][0] == pytest.approx(6.0)
+
+
+def test_state_folder_and_scope(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("WATTPRINT_STATE_DIR", str(tmp_path / "s"))
+    assert default_state_dir() == str(tmp_path / "s")
+    monkeypatch.setenv("SLURM_JOB_ID", "12345")
+    assert ledger_scope() == "slurm-12345"
+    led, note = Ledger.for_node("k")
+    assert note is None and led.path is not None and "slurm-12345" in led.path
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    led, note = Ledger.for_node("k", str(blocked / "sub"))
+    assert led.path is None and note and "WATTPRINT_STATE_DIR" in note

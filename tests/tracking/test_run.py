@@ -1,0 +1,193 @@
+"""The tracking API on the real code path: sampler thread, ledger, store; readers with a known power."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import wattprint
+from wattprint.errors import WattprintError
+from wattprint.storage import open_store
+from wattprint.tracking import Projection, Run, track
+
+from .conftest import PowerReader
+
+J_PER_KWH = 3.6e6
+
+
+def busy(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+def test_window_is_exactly_start_to_stop_with_a_reading_each_interval(tmp_path: Path) -> None:
+    cpu = PowerReader("cpu", power_w=100.0)
+    with track("p", "w1", interval_s=0.05, readers=[cpu], pue=1.0, intensity=100.0) as run:
+        first_read = cpu.reads[0]
+        time.sleep(0.4)
+    fp = run.footprint()
+    last_read = cpu.reads[-1]
+    assert fp.energy_by_component["cpu"].kwh.value * J_PER_KWH == pytest.approx(100.0 * (last_read - first_read))
+    assert fp.energy_by_component["cpu"].basis == "measured"
+    gaps = [b - a for a, b in zip(cpu.reads, cpu.reads[1:], strict=False)]
+    assert len(cpu.reads) >= 5 and max(gaps) < 0.3
+    rec = open_store(str(tmp_path / "runs.db")).get_run("w1")
+    assert rec.status == "finished"
+    assert rec.energy_j["cpu"] == pytest.approx(100.0 * (last_read - first_read))
+    d = rec.to_dict()
+    for key in ("energy_kwh", "it_energy_kwh", "energy_by_component_kwh", "operational_co2e_kg", "embodied_co2e_kg",
+                "total_co2e_kg", "process_share"):
+        assert key in d
+    assert d["operational_co2e_kg"] == pytest.approx(d["energy_kwh"] * 100.0 / 1000.0)
+    assert run.stop() is fp  # idempotent
+
+
+def test_decorator_and_explicit_start_stop(tmp_path: Path) -> None:
+    readers = [PowerReader("cpu", power_w=50.0), PowerReader("ram", "dram-0", power_w=5.0)]
+
+    @track("deco", interval_s=0.05, readers=readers)
+    def work(x: int) -> int:
+        busy(0.1)
+        return x * 2
+
+    assert work(21) == 42
+    first = work.last_run  # type: ignore[attr-defined]
+    assert work(1) == 2
+    assert work.last_run.id != first.id  # type: ignore[attr-defined]  # a new run per call
+    runs = open_store(str(tmp_path / "runs.db")).list_runs(project="deco")
+    assert len(runs) == 2 and all(r.status == "finished" for r in runs)
+
+    run = track("explicit", interval_s=0.05, readers=[PowerReader()], persist=False)
+    assert run.start() is run
+    busy(0.15)
+    live = run.energy_kwh
+    fp = run.stop()
+    assert 0 < live <= fp.energy_kwh.value
+    with pytest.raises(WattprintError):
+        run.start()
+
+
+def test_phases_split_the_energy_and_are_stored(tmp_path: Path) -> None:
+    cpu = PowerReader("cpu", power_w=100.0)
+    with track("ph", "ph1", interval_s=0.05, readers=[cpu]) as run:
+        with run.phase("train"):
+            time.sleep(0.3)
+        cpu.power_w = 300.0
+        with run.phase("eval"):
+            time.sleep(0.2)
+    s = run.summary()
+    train = s["phases"]["train"]["energy_j"]["cpu"]
+    evl = s["phases"]["eval"]["energy_j"]["cpu"]
+    assert train == pytest.approx(30.0, rel=0.25)
+    assert evl == pytest.approx(60.0, rel=0.25)
+    assert train + evl <= sum(run.sampler.snapshot.charged_j["cpu"][:1]) + 1e-9  # type: ignore[union-attr]
+    store = open_store(str(tmp_path / "runs.db"))
+    phases = store.phases("ph1")
+    assert [p["name"] for p in phases] == ["train", "eval"] and all(p["end_s"] is not None for p in phases)
+    assert store.get_run("ph1").summary["phases"]["eval"]["count"] == 1
+
+
+def test_resume_same_run_id_adds_up(tmp_path: Path) -> None:
+    with track("r", "job-7", interval_s=0.05, readers=[PowerReader(power_w=100.0)]) as a:
+        time.sleep(0.2)
+    e1 = a.footprint().it_energy_kwh.value
+    with track("r", "job-7", interval_s=0.05, readers=[PowerReader(power_w=100.0)]) as b:
+        time.sleep(0.2)
+    e2 = b.footprint().it_energy_kwh.value
+    rec = open_store(str(tmp_path / "runs.db")).get_run("job-7")
+    assert e2 > e1 * 1.5
+    assert rec.energy_j["cpu"] / J_PER_KWH == pytest.approx(e2)
+    assert rec.duration_s > 0.35 and rec.meta["resumed"] == 1 and rec.status == "finished"
+
+
+def test_bad_store_is_a_wattprint_error_and_untouched(tmp_path: Path) -> None:
+    bad = tmp_path / "other.db"
+    bad.write_bytes(b"not a database at all" * 10)
+    before = bad.read_bytes()
+    with pytest.raises(WattprintError, match=str(bad)), track("x", db=str(bad), readers=[PowerReader()]):
+        pass
+    assert bad.read_bytes() == before
+
+
+def test_store_failing_mid_run_keeps_measuring_and_says_so_once(tmp_path: Path) -> None:
+    notes: list[str] = []
+    cpu = PowerReader(power_w=100.0)
+    with track("f", "f1", interval_s=0.05, readers=[cpu], notify=notes.append) as run:
+        time.sleep(0.15)
+        store = run.store
+        real = store.append_samples
+
+        def broken(*a: object, **k: object) -> None:
+            raise WattprintError("disk full")
+
+        store.append_samples = broken
+        time.sleep(0.3)
+        assert run.energy_kwh > 0
+        store.append_samples = real  # comes back: the samples kept in memory are written
+    assert sum("writing to the store failed" in n for n in notes) == 1
+    total = 100.0 * (cpu.reads[-1] - cpu.reads[0])
+    rec = open_store(str(tmp_path / "runs.db")).get_run("f1")
+    assert rec.energy_j["cpu"] == pytest.approx(total, rel=1e-6)
+    times = [s.elapsed_s for s in open_store(str(tmp_path / "runs.db")).samples("f1")]
+    assert times == sorted(times) and len(times) >= 8  # nothing lost while the store was failing
+
+
+def test_a_broken_reader_is_noted_once_and_others_continue() -> None:
+    notes: list[str] = []
+    bad, good = PowerReader("gpu", "gpu0", 200.0), PowerReader("cpu", power_w=10.0)
+    with track("b", interval_s=0.03, readers=[bad, good], persist=False, notify=notes.append) as run:
+        bad.fail = True
+        time.sleep(0.2)
+    assert sum("unreadable" in n for n in notes) == 1
+    assert run.footprint().energy_by_component["cpu"].kwh.value > 0
+
+
+def test_progress_projects_the_final_total() -> None:
+    cpu = PowerReader(power_w=100.0)
+    with track("proj", interval_s=0.02, readers=[cpu], persist=False, pue=1.0) as run:
+        projections: list[Projection] = []
+        for step in range(1, 11):
+            time.sleep(0.03)
+            projections.append(run.progress(step, 10))
+    final = run.footprint().energy_kwh.value
+    last = projections[-1]
+    assert last.fraction_done == 1.0
+    assert last.energy_kwh.low <= final * 1.05 and last.energy_kwh.high >= final * 0.95
+    mid = projections[4]
+    assert mid.energy_kwh.contains(final) or abs(mid.energy_kwh.value - final) / final < 0.3
+    assert "energy per step" in mid.method
+
+
+def test_sigint_in_a_tracked_block_raises_keyboardinterrupt_and_marks_interrupted(tmp_path: Path) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers need the main thread")
+    with pytest.raises(KeyboardInterrupt), track("s", "sig1", interval_s=0.05, readers=[PowerReader()]) as run:
+        time.sleep(0.1)
+        os.kill(os.getpid(), __import__("signal").SIGINT)
+        time.sleep(1.0)
+    assert run.status == "interrupted"
+    assert open_store(str(tmp_path / "runs.db")).get_run("sig1").status == "interrupted"
+    import signal
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # previous handler restored
+
+
+def test_real_readers_end_to_end_model_fallback() -> None:
+    """The real device detection on this machine (RAPL if readable, else the documented model)."""
+    with wattprint.track("e2e", interval_s=0.1, quiet=True) as run:
+        with run.phase("work"):
+            busy(0.5)
+        live = run.footprint()
+    fp = run.footprint()
+    assert fp.kind == "measured"
+    assert {"cpu", "ram"} <= set(fp.energy_by_component)
+    assert fp.it_energy_kwh.value > 0 and fp.total_co2e_kg.value > 0 and fp.embodied_co2e_kg.value > 0
+    assert fp.it_energy_kwh.value >= live.it_energy_kwh.value
+    share = run.summary()["process_share"]
+    assert 0.0 <= share["cpu_share"] <= 1.0 and share["cpu_time_s"] > 0.2
+    assert isinstance(run, Run)
