@@ -82,7 +82,8 @@ def test_sigterm_is_forwarded_and_the_run_is_interrupted(tmp_path: Path) -> None
 
 
 def test_child_killed_by_signal_gives_128_plus_n(tmp_path: Path) -> None:
-    r = wattprint_run("--run", "k1", "--", sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    suicide = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    r = wattprint_run("--run", "k1", "--", sys.executable, "-c", suicide)
     assert r.returncode == 128 + signal.SIGKILL
     assert open_store(str(tmp_path / "runs.db")).get_run("k1").status == "interrupted"
 
@@ -169,6 +170,7 @@ def test_four_concurrent_runs_on_one_node_add_up_to_the_node_energy(tmp_path: Pa
     start = min(r.started_at for r in runs)
     end = max(r.started_at + r.duration_s for r in runs)
     node_j = rate_w * (end - start)
+    print(f"charged {[round(c, 1) for c in charged]} J, sum {sum(charged):.1f} J, node {node_j:.1f} J")
     assert sum(charged) == pytest.approx(node_j, rel=0.05), (charged, node_j)
     for r, c in zip(runs, charged, strict=True):
         assert c < rate_w * r.duration_s * 0.9  # each was charged a share, not the whole node

@@ -86,7 +86,7 @@ def test_corrupt_state_file_is_reset_and_runs_keep_their_totals(tmp_path: Path) 
     read = Node(1.0).reader(0.0)
     led.account(read(0.0))
     led.account(read(5.0))
-    path.write_text("{torn")
+    path.write_text('{"version": 1, "runs": {"a"')  # torn by a kill mid-write
     led.account(read(6.0))  # re-registers with what it had; the reading re-baselines
     led.account(read(7.0))
     assert led.charged["cpu"][0] == pytest.approx(6.0)

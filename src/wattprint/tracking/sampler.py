@@ -183,6 +183,7 @@ class Sampler:
                     return
         finally:
             self._guarded(self.ledger.leave)
+            self._guarded(self.ledger.close)
 
     def _guarded(self, fn: Callable[[], Any]) -> None:
         try:
