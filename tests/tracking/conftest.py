@@ -3,6 +3,7 @@ an isolated node-ledger folder and store, and no real config/env leaking in."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,13 +26,25 @@ class PowerReader:
         self.energy_j = 0.0
         self.reads: list[float] = []  # monotonic times of the reads
         self.fail = False
+        self._lock = threading.RLock()
+
+    def _integrate(self) -> float:
+        with self._lock:
+            t = time.monotonic()
+            self.energy_j += self.power_w * (t - self._t)
+            self._t = t
+            return t
+
+    def set_power(self, watts: float) -> None:
+        """Change the power from now on (energy so far is integrated at the old power, like a real counter)."""
+        with self._lock:
+            self._integrate()
+            self.power_w = watts
 
     def read(self) -> list[Reading]:
         if self.fail:
             raise OSError("device gone")
-        t = time.monotonic()
-        self.energy_j += self.power_w * (t - self._t)
-        self._t = t
+        t = self._integrate()
         self.reads.append(t)
         return [Reading(self.component, self.device, self.energy_j, self.power_w, self.basis)]
 

@@ -77,7 +77,7 @@ def test_phases_split_the_energy_and_are_stored(tmp_path: Path) -> None:
     with track("ph", "ph1", interval_s=0.05, readers=[cpu]) as run:
         with run.phase("train"):
             time.sleep(0.3)
-        cpu.power_w = 300.0
+        cpu.set_power(300.0)
         with run.phase("eval"):
             time.sleep(0.2)
     s = run.summary()

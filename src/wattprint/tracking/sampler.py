@@ -261,11 +261,14 @@ class Sampler:
                 self._pending = self._pending[0:-1:2] + [self._pending[-1]]
         self.snapshot = snap
         for kind, name, t_mark in marks or ():
-            self._apply_mark(kind, name, self.offset_s + (t_mark - self._t0), snap)
+            self._apply_mark(kind, name, self.offset_s + (t_mark - self._t0), snap,
+                             _energy_at(t_mark, prev, snap))
         return snap
 
-    def _apply_mark(self, kind: str, name: str, at_s: float, snap: Snapshot) -> None:
-        energy = {k: v[0] for k, v in snap.charged_j.items()}
+    def _apply_mark(self, kind: str, name: str, at_s: float, snap: Snapshot,
+                    energy: dict[str, float] | None = None) -> None:
+        if energy is None:
+            energy = {k: v[0] for k, v in snap.charged_j.items()}
         if kind == "enter":
             self._stack.append((name, at_s, energy))
             self._pending_phases.append((name, at_s, None, {}))
@@ -319,3 +322,13 @@ class Sampler:
                 self.store.finish_run(self.run_id, self.status, summary)
             except Exception as e:
                 self._say(f"wattprint: could not mark run {self.run_id} {self.status} in the store ({e})")
+
+
+def _energy_at(t: float, prev: Snapshot | None, snap: Snapshot) -> dict[str, float]:
+    """Charged energy per component at time ``t`` (a phase boundary), interpolated linearly between the
+    readings around it, so the sampler's wake-up delay does not move energy across the boundary."""
+    now = {k: v[0] for k, v in snap.charged_j.items()}
+    if prev is None or not prev.t < t < snap.t:
+        return now
+    w = (t - prev.t) / (snap.t - prev.t)
+    return {k: prev.charged_j.get(k, (e,))[0] + w * (e - prev.charged_j.get(k, (e,))[0]) for k, e in now.items()}
