@@ -58,7 +58,8 @@ TARGET_LOST_MS = 5.0  # per 8 s of workload at 1 s sampling
 NET_EVIDENCE = re.compile(r"HTTPConnection|Name or service not known|Failed to resolve|ipinfo|urlopen|"
                           r"Max retries exceeded|Temporary failure in name resolution", re.I)
 RELEVANT_WARN = re.compile(r"cpu|rapl|tdp|power|locat|intensit|countr|sensor|model|estimat", re.I)
-WARN_LINE = re.compile(r"warn|fall(ing)? ?back|default(ing)? to|not found|unable|could not|cannot|unknown", re.I)
+WARN_LINE = re.compile(r"warn|fall(ing)? ?back|default(ing)? to|not found|unable|could not|cannot|unknown|modelled|"
+                       r"assum", re.I)
 
 
 @dataclass
@@ -70,15 +71,16 @@ class Settings:
     peer_pairs: int  # alternating pairs for each peer configuration
     workload_s: float
     mem_checkpoints: list[int]
-    mem_budget_s: float
+    mem_budget_s: float  # per peer: some take 0.2 s per sample
+    mem_budget_wattprint_s: float  # enough for the last checkpoint (~1-2 ms per sample incl. its store write)
     peer_default_intervals: bool
 
     @classmethod
     def make(cls, args: argparse.Namespace) -> Settings:
         if args.quick:
-            s = cls(True, 5, 2, 3, 1, 2.0, [1_000, 10_000], 8.0, False)
+            s = cls(True, 5, 2, 3, 1, 2.0, [1_000, 10_000], 8.0, 30.0, False)
         else:
-            s = cls(False, 15, 7, 10, 4, 8.0, [1_000, 10_000, 100_000], 45.0, True)
+            s = cls(False, 15, 7, 10, 4, 8.0, [1_000, 10_000, 100_000], 45.0, 400.0, True)
         for name in ("pairs", "peer_pairs", "workload_s"):
             if getattr(args, name) is not None:
                 setattr(s, name, getattr(args, name))
@@ -311,7 +313,8 @@ class Bench:
             ratio = statistics.median(tr.result["wall_s"] / b.result["wall_s"] for b, tr in ps)
             lost = statistics.median(1e3 * (tr.result["lost_s"] - b.result["lost_s"]) for b, tr in ps)
             blocked = statistics.median(1e3 * (tr.result["blocked_s"] - b.result["blocked_s"]) for b, tr in ps)
-            cpu = statistics.median(1e3 * tr.result["tracker_cpu_s"] for _, tr in ps)
+            cpu = statistics.median(1e3 * (tr.result["tracker_cpu_s"] + tr.result["children_cpu_s"]) for _, tr in ps)
+            kids = statistics.median(1e3 * tr.result["children_cpu_s"] for _, tr in ps)
             cpu_tot = statistics.median(1e3 * tr.result["tracker_cpu_total_s"] for _, tr in ps)
             rss = (statistics.median(tr.maxrss_kb for _, tr in ps) - bare_rss_kb) * MB_PER_KB
             n = len(ps)
@@ -322,7 +325,8 @@ class Bench:
                      f"{blocked:+.1f} ms (lost time less run-queue wait, tracked − untracked; "
                      f"floor ±{floor_blocked_ms / 2:.1f})")
             self.row(tool, f"{wl}: tracker's own CPU, ms", cpu,
-                     f"{cpu:.0f} ms during the workload ({cpu_tot:.0f} ms over the process' life)")
+                     f"{cpu:.0f} ms during the workload{f' (child processes: {kids:.0f} ms)' if kids else ''} "
+                     f"({cpu_tot:.0f} ms of other threads over the process' life)")
             self.row(tool, f"{wl}: peak RSS over bare Python, MB", rss, f"{rss:.1f} MB (ru_maxrss)")
 
     def report_of(self, tool: str, c: Child) -> None:
@@ -342,9 +346,9 @@ class Bench:
                 self.row(t, "RSS growth over sampled run", None, "n/a: no sampler (reads counters at window ends)")
                 continue
             wd = self.workdir(f"mem-{t}")
+            budget = self.settings.mem_budget_wattprint_s if t == "wattprint" else self.settings.mem_budget_s
             c = self.worker(t, "memory", "--dir", str(wd), "--run-id", "mem", "--checkpoints", cps,
-                            "--budget-s", str(self.settings.mem_budget_s),
-                            timeout_s=self.settings.mem_budget_s * 3 + 120)
+                            "--budget-s", str(budget), timeout_s=budget * 2 + 120)
             self.scan_log(t, c.log)
             pts = c.result.get("points") if c.rc == 0 else None
             if not pts:
@@ -355,9 +359,11 @@ class Bench:
             growth = (last["rss_kb"] - first["rss_kb"]) * MB_PER_KB
             per_1k = growth / max((last["samples"] - first["samples"]) / 1e3, 1e-9)
             short = "" if last["samples"] >= self.settings.mem_checkpoints[-1] else \
-                f" (time budget {self.settings.mem_budget_s:g} s reached)"
+                f" (time budget {budget:g} s reached)"
+            trail = " → ".join(f"{p['rss_kb'] * MB_PER_KB:.1f}" for p in pts)
             self.row(t, "RSS growth over sampled run", growth,
-                     f"{growth:+.2f} MB from {first['samples']:,} to {last['samples']:,} samples{short} "
+                     f"{growth:+.2f} MB from {first['samples']:,} to {last['samples']:,} samples{short}; "
+                     f"RSS {trail} MB "
                      f"({per_1k * 1e3:+.0f} kB per 1k samples; {c.result['per_tick_us']:.0f} µs per sample)")
 
     def sigkill(self, iters: int) -> None:
@@ -509,7 +515,7 @@ def render(b: Bench, started: float, elapsed_s: float) -> str:
         f"start+stop N={s.startstop_n}; workload {s.workload_s:g} s of pure-Python GIL-holding loop, "
         f"{s.pairs} alternating untracked/tracked pairs for wattprint and {s.peer_pairs} per peer configuration; "
         f"memory: samples ticked directly (checkpoints {', '.join(f'{c:,}' for c in s.mem_checkpoints)}, "
-        f"{s.mem_budget_s:g} s budget per tool); SIGKILL at half the workload, sampling at 1 s.",
+        f"{s.mem_budget_s:g} s budget per peer); SIGKILL at half the workload, sampling at 1 s.",
     ]
     if noise:
         lines += [

@@ -88,7 +88,9 @@ class Wattprint(Adapter):
         return t
 
     def tick(self, t: Any) -> None:
-        t._tick()
+        # what the sampler thread does each interval: one reading, then one store transaction
+        t.sampler._reading()
+        t.sampler._flush()
 
     def readback(self, workdir: Path, run_id: str) -> dict[str, Any]:
         from wattprint.storage import open_store

@@ -88,10 +88,12 @@ def workload(args: argparse.Namespace) -> dict[str, Any]:
         Path(args.marker).write_text(json.dumps({"t_unix": time.time()}))
     load = os.getloadavg()[0]
     s0 = schedstat()
+    c0 = os.times()
     p0, m0, w0 = time.process_time(), time.thread_time(), time.perf_counter()
     burn(args.iters)
     w1, m1, p1 = time.perf_counter(), time.thread_time(), time.process_time()
     s1 = schedstat()
+    c1 = os.times()
     rss_running = rss_kb()
     report = ad.stop(tr, workdir) if ad is not None and tr is not None else {}
     wall, main_cpu, proc_cpu = w1 - w0, m1 - m0, p1 - p0
@@ -101,6 +103,8 @@ def workload(args: argparse.Namespace) -> dict[str, Any]:
         "lost_s": wall - main_cpu,  # time the main thread was runnable-but-not-running (GIL, scheduling)
         "tracker_cpu_s": proc_cpu - main_cpu,  # CPU of every other thread during the workload
         "tracker_cpu_total_s": time.process_time() - time.thread_time(),  # other threads, whole process life
+        # CPU of child processes a tracker ran (and reaped) during the workload, e.g. lscpu or nvidia-smi
+        "children_cpu_s": (c1.children_user + c1.children_system) - (c0.children_user + c0.children_system),
         # lost_s split by the scheduler's own accounting: waiting for a CPU (other processes: machine noise)
         # vs not runnable at all (blocked: mostly waiting for the GIL held by a tracker thread)
         "runqueue_s": s1[1] - s0[1],
