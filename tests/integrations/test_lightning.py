@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-torch = pytest.importorskip("torch")
-pl = pytest.importorskip("lightning.pytorch")
+pytest.importorskip("torch")
+pytest.importorskip("lightning.pytorch")
 
+import lightning.pytorch as pl  # noqa: E402
+import torch  # noqa: E402
 from lightning.pytorch.loggers import Logger  # noqa: E402
 
 from wattprint.integrations.lightning import WattprintCallback  # noqa: E402
 from wattprint.integrations.modelcard import read_model_card  # noqa: E402
 from wattprint.storage import open_store  # noqa: E402
+from wattprint.tracking import track  # noqa: E402
 
 from .conftest import SAMPLE_INTERVAL_S  # noqa: E402
 
 FEATURES, N_SAMPLES, BATCH = 8, 64, 8
 MAX_STEPS, LOG_EVERY = 6, 2
-KEYS = ("wattprint/energy_kwh", "wattprint/co2e_kg", "wattprint/total_co2e_kg")
+KEYS = ("wattprint/energy_kwh", "wattprint/co2e_kg", "wattprint/operational_co2e_kg")
 
 
-class TinyRegressor(pl.LightningModule):  # type: ignore[misc]
+class TinyRegressor(pl.LightningModule):
     def __init__(self) -> None:
         super().__init__()
         self.net = torch.nn.Sequential(torch.nn.Linear(FEATURES, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
@@ -42,7 +46,7 @@ class TinyRegressor(pl.LightningModule):  # type: ignore[misc]
         return torch.optim.SGD(self.parameters(), lr=0.01)
 
 
-class CaptureLogger(Logger):  # type: ignore[misc]
+class CaptureLogger(Logger):
     """Stands in for TensorBoard/CSV: keeps every log_metrics call."""
 
     def __init__(self, save_dir: str) -> None:
@@ -69,6 +73,13 @@ class CaptureLogger(Logger):  # type: ignore[misc]
         pass
 
 
+class Pace(pl.Callback):
+    """Makes each step outlast a sampling interval, so every log sees fresh samples (the tiny model is too fast)."""
+
+    def on_train_batch_end(self, *args: Any) -> None:
+        time.sleep(SAMPLE_INTERVAL_S)
+
+
 def _loader(seed: int) -> Any:
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(N_SAMPLES, FEATURES, generator=g)
@@ -88,7 +99,7 @@ def test_lightning_fit_is_tracked_logged_and_written_to_the_model_card(wattprint
         val_check_interval=3,
         log_every_n_steps=LOG_EVERY,
         logger=logger,
-        callbacks=[callback],
+        callbacks=[Pace(), callback],
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -117,7 +128,7 @@ def test_lightning_fit_is_tracked_logged_and_written_to_the_model_card(wattprint
     final_step, final = logger.metrics[-1]
     assert final_step == MAX_STEPS
     assert final["wattprint/energy_kwh"] == pytest.approx(callback.footprint.energy_kwh.value)
-    assert final["wattprint/co2e_kg"] == pytest.approx(callback.footprint.operational_co2e_kg.value)
+    assert final["wattprint/operational_co2e_kg"] == pytest.approx(callback.footprint.operational_co2e_kg.value)
 
     # the card goes to the logger's folder (no checkpoint folder here), never the working directory
     assert callback.model_card_path == tmp_path / "logs" / "README.md"
@@ -128,3 +139,79 @@ def test_lightning_fit_is_tracked_logged_and_written_to_the_model_card(wattprint
     assert block["training_type"] == "pre-training"
     assert block["source"] == "wattprint"
     assert "CPU" in block["hardware_used"]
+
+
+def test_ddp_job_tracks_one_run_per_rank_and_the_card_sums_them(wattprint_env: Path, tmp_path: Path) -> None:
+    """Two CPU processes (DDP, gloo): a run per rank, the card on rank zero holds the job's total."""
+    card_dir = tmp_path / "card"
+    callback = WattprintCallback(
+        project="pl-ddp", run_name="ddp", interval_s=SAMPLE_INTERVAL_S, model_card_dir=card_dir, quiet=True
+    )
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp_spawn",
+        max_steps=4,
+        logger=False,
+        callbacks=[callback],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+    )
+    trainer.fit(TinyRegressor(), _loader(0))
+
+    with open_store(str(wattprint_env)) as store:
+        records = {r.id: r for r in store.list_runs(project="pl-ddp")}
+    assert set(records) == {"ddp-rank0", "ddp-rank1"}
+    assert all(r.status == "finished" for r in records.values())
+    per_rank_kg = [r.to_dict()["operational_co2e_kg"] for r in records.values()]
+    assert all(kg > 0 for kg in per_rank_kg)
+    block = read_model_card(card_dir)
+    assert block is not None
+    assert block["emissions"] == pytest.approx(sum(per_rank_kg) * 1000, rel=1e-9)
+
+
+def _quick_trainer(tmp_path: Path, callback: Any, max_steps: int = 2) -> Any:
+    return pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=max_steps,
+        logger=False,
+        callbacks=[callback],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+    )
+
+
+def test_attached_run_is_fed_but_left_to_its_owner(wattprint_env: Path, tmp_path: Path) -> None:
+    with track("pl-attach", "outer", interval_s=SAMPLE_INTERVAL_S, quiet=True) as run:
+        time.sleep(3 * SAMPLE_INTERVAL_S)  # an attached run's live figures are as of its latest sample
+        callback = WattprintCallback(run=run, model_card_dir=tmp_path / "card")
+        _quick_trainer(tmp_path, callback).fit(TinyRegressor(), _loader(0))
+        with open_store(str(wattprint_env)) as store:
+            assert store.get_run("outer").status == "running"  # the callback did not stop it
+        assert callback.footprint is not None and callback.footprint.energy_kwh.value > 0
+        assert read_model_card(tmp_path / "card") is not None
+    with open_store(str(wattprint_env)) as store:
+        assert store.get_run("outer").status == "finished"
+
+
+class Exploding(TinyRegressor):
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        if batch_idx == 1:
+            raise RuntimeError("boom")
+        return super().training_step(batch, batch_idx)
+
+
+def test_failed_training_ends_the_run_as_failed_without_a_model_card(wattprint_env: Path, tmp_path: Path) -> None:
+    callback = WattprintCallback(
+        project="pl-fail", run_name="boom", interval_s=SAMPLE_INTERVAL_S, quiet=True, model_card_dir=tmp_path / "card"
+    )
+    with pytest.raises(RuntimeError, match="boom"):
+        _quick_trainer(tmp_path, callback, max_steps=4).fit(Exploding(), _loader(0))
+    with open_store(str(wattprint_env)) as store:
+        assert store.get_run("boom").status == "failed"
+    assert not (tmp_path / "card" / "README.md").exists()

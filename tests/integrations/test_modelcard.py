@@ -28,7 +28,7 @@ def _footprint(kwh: float = 2.0, pue: float = 1.5, g_per_kwh: float = 50.0, loca
     )
 
 
-def test_block_has_operational_emissions_in_grams_and_no_embodied():
+def test_block_has_operational_emissions_in_grams_and_no_embodied() -> None:
     fp = _footprint()
     block = co2_eq_emissions(
         fp,
@@ -44,23 +44,23 @@ def test_block_has_operational_emissions_in_grams_and_no_embodied():
     assert block["hardware_used"] == "8 x NVIDIA A100-SXM4-80GB"
 
 
-def test_unknown_fields_are_left_out_not_guessed():
+def test_unknown_fields_are_left_out_not_guessed() -> None:
     block = co2_eq_emissions(_footprint(location="given"))
     assert set(block) == {"emissions", "source"}
 
 
-def test_location_defaults_to_the_intensity_location():
+def test_location_defaults_to_the_intensity_location() -> None:
     block = co2_eq_emissions(_footprint(location="Atlantis-7"))
     assert block["geographical_location"] == "Atlantis-7"  # unknown key: kept as is, never dropped silently
 
 
-def test_describe_hardware_counts_identical_devices():
+def test_describe_hardware_counts_identical_devices() -> None:
     assert describe_hardware(["NVIDIA H100 80GB HBM3"] * 8) == "8 x NVIDIA H100 80GB HBM3"
     assert describe_hardware(["A", "B", "A"]) == "2 x A, 1 x B"
     assert describe_hardware(None, cpu_model="Some CPU", cpu_cores=4) == "Some CPU (4 CPU cores)"
 
 
-def test_new_readme_is_created_with_front_matter_and_round_trips(tmp_path: Path):
+def test_new_readme_is_created_with_front_matter_and_round_trips(tmp_path: Path) -> None:
     block = co2_eq_emissions(_footprint(), training_type="pre-training", hardware_used='1 x "quoted" GPU: ü')
     p = write_model_card(tmp_path / "model", block)
     assert p == tmp_path / "model" / "README.md"
@@ -70,7 +70,7 @@ def test_new_readme_is_created_with_front_matter_and_round_trips(tmp_path: Path)
     assert read_model_card(p) == block
 
 
-def test_merge_keeps_other_metadata_and_body_byte_for_byte(tmp_path: Path):
+def test_merge_keeps_other_metadata_and_body_byte_for_byte(tmp_path: Path) -> None:
     original = (
         "---\n"
         "license: apache-2.0  # keep this comment\n"
@@ -105,18 +105,18 @@ def test_merge_keeps_other_metadata_and_body_byte_for_byte(tmp_path: Path):
     assert readme.read_text() == text
 
 
-def test_readme_without_front_matter_keeps_its_text():
+def test_readme_without_front_matter_keeps_its_text() -> None:
     out = update_readme_text("# Title\n\nBody\n", {"emissions": 1.5, "source": "wattprint"})
     assert out == '---\nco2_eq_emissions:\n  emissions: 1.5\n  source: "wattprint"\n---\n\n# Title\n\nBody\n'
 
 
-def test_tiny_emissions_are_written_as_yaml_floats():
+def test_tiny_emissions_are_written_as_yaml_floats() -> None:
     text = update_readme_text("", {"emissions": 1e-5, "source": "wattprint"})
     assert "emissions: 1.0e-05" in text  # YAML 1.1 reads "1e-05" as a string
     assert parse_block(text) == {"emissions": 1e-5, "source": "wattprint"}
 
 
-def test_output_is_valid_yaml_when_a_yaml_parser_is_available(tmp_path: Path):
+def test_output_is_valid_yaml_when_a_yaml_parser_is_available(tmp_path: Path) -> None:
     yaml = pytest.importorskip("yaml")
     readme = tmp_path / "README.md"
     readme.write_text("---\nlanguage:\n- en\nco2_eq_emissions: {emissions: 3}\nlicense: mit\n---\nbody\n")
@@ -129,7 +129,7 @@ def test_output_is_valid_yaml_when_a_yaml_parser_is_available(tmp_path: Path):
     assert isinstance(meta["co2_eq_emissions"]["emissions"], float)
 
 
-def test_huggingface_hub_reads_the_block_when_installed(tmp_path: Path):
+def test_huggingface_hub_reads_the_block_when_installed(tmp_path: Path) -> None:
     hub = pytest.importorskip("huggingface_hub")
     block = co2_eq_emissions(_footprint(), training_type="fine-tuning", hardware_used="1 x GPU")
     p = write_model_card(tmp_path, block)

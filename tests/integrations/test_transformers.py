@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+import torch  # noqa: E402
+import transformers  # noqa: E402
 
 from wattprint.integrations.modelcard import read_model_card, split_front_matter  # noqa: E402
 from wattprint.integrations.transformers import WattprintCallback  # noqa: E402
@@ -18,10 +22,10 @@ from .conftest import SAMPLE_INTERVAL_S  # noqa: E402
 
 VOCAB, SEQ, N_SAMPLES = 100, 16, 32
 MAX_STEPS, LOGGING_STEPS, EVAL_STEPS = 6, 2, 3
-KEYS = ("wattprint/energy_kwh", "wattprint/co2e_kg", "wattprint/total_co2e_kg")
+KEYS = ("wattprint/energy_kwh", "wattprint/co2e_kg", "wattprint/operational_co2e_kg")
 
 
-class Reporter(transformers.TrainerCallback):  # type: ignore[misc]
+class Reporter(transformers.TrainerCallback):
     """Stands in for TensorBoard/W&B: records every logs dict the Trainer hands to its callbacks."""
 
     def __init__(self) -> None:
@@ -29,6 +33,13 @@ class Reporter(transformers.TrainerCallback):  # type: ignore[misc]
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
         self.logs.append(dict(logs or {}))
+
+
+class Pace(transformers.TrainerCallback):
+    """Makes each step outlast a sampling interval, so every log sees fresh samples (the tiny model is too fast)."""
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        time.sleep(SAMPLE_INTERVAL_S)
 
 
 def _tiny_gpt2() -> Any:
@@ -65,7 +76,11 @@ def test_trainer_run_is_tracked_logged_and_written_to_the_model_card(wattprint_e
     )
     # the reporter is listed before our callback, as the Trainer lists its TensorBoard/W&B callbacks
     trainer = transformers.Trainer(
-        model=_tiny_gpt2(), args=args, train_dataset=_data(0), eval_dataset=_data(1), callbacks=[reporter, callback]
+        model=_tiny_gpt2(),
+        args=args,
+        train_dataset=_data(0),
+        eval_dataset=_data(1),
+        callbacks=[reporter, Pace(), callback],
     )
     trainer.train()
 
@@ -93,7 +108,9 @@ def test_trainer_run_is_tracked_logged_and_written_to_the_model_card(wattprint_e
     assert all(k in entry for entry in history for k in KEYS)
     final = trainer.state.log_history[-1]
     assert final["wattprint/energy_kwh"] == pytest.approx(callback.footprint.energy_kwh.value)
-    assert reporter.logs[-1]["wattprint/co2e_kg"] == pytest.approx(callback.footprint.operational_co2e_kg.value)
+    assert reporter.logs[-1]["wattprint/operational_co2e_kg"] == pytest.approx(
+        callback.footprint.operational_co2e_kg.value
+    )
 
     # the model card: merged into the existing README, emissions in grams of operational CO2e
     block = read_model_card(out)

@@ -25,12 +25,13 @@ class LightningHooks:
       the sanity check and set-up count too;
     - ``on_train_batch_end`` feeds ``run.progress(global_step, estimated_stepping_batches)`` and, on the
       steps Lightning logs (``log_every_n_steps``), logs ``wattprint/energy_kwh`` (facility kWh),
-      ``wattprint/co2e_kg`` (operational, location-based), ``wattprint/total_co2e_kg`` (+ embodied) and
-      ``wattprint/projected_*`` with ``pl_module.log_dict``, so they reach every logger beside the
+      ``wattprint/co2e_kg`` (operational + embodied), ``wattprint/operational_co2e_kg`` (location-based)
+      and ``wattprint/projected_*`` with ``pl_module.log_dict``, so they reach every logger beside the
       module's own metrics; the final totals go to ``trainer.loggers`` at the end;
     - validation (``on_validation_start`` .. ``on_validation_end``) is measured as phase "eval";
     - ``on_train_end`` stops the run, logs the final totals and, on global rank zero, writes the
-      ``co2_eq_emissions`` block into ``<model_card_dir>/README.md``;
+      ``co2_eq_emissions`` block into ``<model_card_dir>/README.md``, with the emissions of all the job's
+      processes summed (each process tracks its own run, ``<run_name>-rank<N>``);
     - ``on_exception`` ends the run as failed/interrupted.
 
     ``model_card_dir`` defaults to the checkpoint folder (``ModelCheckpoint.dirpath``), else
@@ -47,7 +48,7 @@ class LightningHooks:
         *,
         run: Run | None = None,
         db: str | None = None,
-        interval_s: float = 1.0,
+        interval_s: float | None = None,
         location: str | None = None,
         pue: float | str | None = None,
         intensity: float | None = None,
@@ -115,6 +116,7 @@ class LightningHooks:
         if not self.session.active:
             return
         self.session.finish()
+        self.session.sum_over_processes()  # a collective: every rank gets here
         if trainer.is_global_zero:
             self._log(trainer, self.session.metrics(), int(trainer.global_step))
             self.model_card_path = self.session.write_card(self._card_dir(trainer), hardware_used=self._hardware_guess)

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .modelcard import co2_eq_emissions, write_model_card
+from .modelcard import GRAMS_PER_KG, co2_eq_emissions, write_model_card
 
 if TYPE_CHECKING:
     from ..footprint import Footprint
@@ -35,7 +35,7 @@ class TrainingSession:
         run_name: str | None = None,
         run: Run | None = None,
         db: str | None = None,
-        interval_s: float = 1.0,
+        interval_s: float | None = None,
         location: str | None = None,
         pue: float | str | None = None,
         intensity: float | None = None,
@@ -62,21 +62,27 @@ class TrainingSession:
         self.footprint: Footprint | None = None  # final, once finished
         self._phase: AbstractContextManager[None] | None = None
         self._started = False
+        self._created = False
+        self.job_operational_co2e_kg: float | None = None  # summed over all processes of the job
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def begin(self, rank: int = 0, world_size: int = 1) -> Run:
         """Start the run (or take the attached one). Several ranks get one run each: ``<name>-rank<N>``."""
-        if self.run is None:
+        if self.run is None or (self._created and self.footprint is not None):
             from ..tracking import track
 
             name = self.run_name
             if name is not None and world_size > 1:
                 name = f"{name}-rank{rank}"  # one run id per process: the same id would resume, not add
             self.run = track(self.project, name, **self.track_kwargs)
-        if self.owns_run and not self._started:
+            self._created = True
+        if getattr(self.run, "status", None) == "new":  # ours, or handed over unstarted: we start and stop it
+            self.owns_run = True
             self.run.start()
         self._started = True
         self.footprint = None
+        self.projection = None
+        self.job_operational_co2e_kg = None
         return self.run
 
     @property
@@ -90,6 +96,15 @@ class TrainingSession:
         self.exit_phase()
         self.footprint = self.run.stop() if self.owns_run else self.run.footprint()
         return self.footprint
+
+    def sum_over_processes(self) -> float | None:
+        """Sum the final operational CO2e (kg) over the job's processes; every process must call it."""
+        if self.footprint is None:
+            return None
+        from .distributed import sum_over_processes
+
+        self.job_operational_co2e_kg = sum_over_processes([self.footprint.operational_co2e_kg.value])[0]
+        return self.job_operational_co2e_kg
 
     def abort(self, exc: BaseException) -> None:
         """Training raised: end the run we own as the tracker ends a ``with`` block that raised."""
@@ -127,7 +142,12 @@ class TrainingSession:
 
     # -- reporting ---------------------------------------------------------------------------------
     def metrics(self) -> dict[str, float]:
-        """Totals so far (or final ones), prefixed for loggers: energy (facility kWh), CO2e (kg), projection."""
+        """Totals so far (final ones once finished), keyed for loggers.
+
+        ``energy_kwh`` facility energy (IT x PUE), ``it_energy_kwh``, ``co2e_kg`` total CO2e (operational +
+        embodied, as the projection), ``operational_co2e_kg`` (location-based; the model card's figure in
+        kg), and while running ``projected_energy_kwh`` / ``projected_co2e_kg`` (+ ``_low``/``_high``).
+        """
         if self.run is None or not self._started:
             return {}
         fp = self.footprint if self.footprint is not None else self.run.footprint()
@@ -135,8 +155,8 @@ class TrainingSession:
         out = {
             f"{p}energy_kwh": fp.energy_kwh.value,
             f"{p}it_energy_kwh": fp.it_energy_kwh.value,
-            f"{p}co2e_kg": fp.operational_co2e_kg.value,
-            f"{p}total_co2e_kg": fp.total_co2e_kg.value,
+            f"{p}co2e_kg": fp.total_co2e_kg.value,
+            f"{p}operational_co2e_kg": fp.operational_co2e_kg.value,
         }
         if self.projection is not None and self.footprint is None:
             out[f"{p}projected_energy_kwh"] = self.projection.energy_kwh.value
@@ -146,15 +166,21 @@ class TrainingSession:
         return out
 
     def card_block(self, training_type: str | None = None, hardware_used: str | None = None) -> dict[str, Any] | None:
-        """The ``co2_eq_emissions`` block for the final footprint; user-given fields win over the guesses."""
+        """The ``co2_eq_emissions`` block for the final footprint; user-given fields win over the guesses.
+
+        ``emissions`` covers the whole job: the sum over its processes when :meth:`sum_over_processes` ran.
+        """
         if self.footprint is None:
             return None
-        return co2_eq_emissions(
+        block = co2_eq_emissions(
             self.footprint,
             training_type=self.training_type or training_type,
             geographical_location=self.geographical_location,
             hardware_used=self.hardware_used or hardware_used,
         )
+        if self.job_operational_co2e_kg is not None:
+            block["emissions"] = self.job_operational_co2e_kg * GRAMS_PER_KG
+        return block
 
     def write_card(
         self, output_dir: str | Path | None, training_type: str | None = None, hardware_used: str | None = None

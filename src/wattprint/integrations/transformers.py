@@ -7,13 +7,14 @@ What it does, per Trainer event:
 
 - ``on_train_begin``: starts a tracked run (one per process; or uses ``run=`` you started yourself).
 - ``on_step_end``: ``run.progress(global_step, max_steps)``, so the projection of the final total updates.
-- ``on_log``: adds ``wattprint/energy_kwh`` (facility kWh), ``wattprint/co2e_kg`` (operational, location-
-  based), ``wattprint/total_co2e_kg`` (+ embodied) and ``wattprint/projected_*`` to the logs, so the
+- ``on_log``: adds ``wattprint/energy_kwh`` (facility kWh), ``wattprint/co2e_kg`` (operational + embodied),
+  ``wattprint/operational_co2e_kg`` (location-based) and ``wattprint/projected_*`` to the logs, so the
   reporting callbacks (TensorBoard, W&B, MLflow ...) and ``trainer.state.log_history`` receive them. The
   callback moves itself to the front of the Trainer's callback list so it runs before those reporters.
 - evaluation (first ``on_prediction_step`` .. ``on_evaluate``/``on_predict``) is measured as phase "eval".
 - ``on_train_end``: stops the run, logs the final totals once more, and on the main process writes the
-  ``co2_eq_emissions`` block into ``args.output_dir/README.md`` (merged into existing metadata).
+  ``co2_eq_emissions`` block into ``args.output_dir/README.md`` (merged into existing metadata), with the
+  emissions of all the job's processes summed (under torchrun each rank tracks ``<run_name>-rank<N>``).
 
 Requires ``transformers`` (extra ``wattprint[hf]``).
 """
@@ -62,7 +63,7 @@ class WattprintCallback(TrainerCallback):
         *,
         run: Run | None = None,
         db: str | None = None,
-        interval_s: float = 1.0,
+        interval_s: float | None = None,
         location: str | None = None,
         pue: float | str | None = None,
         intensity: float | None = None,
@@ -152,6 +153,7 @@ class WattprintCallback(TrainerCallback):
         if not self.session.active:
             return
         self.session.finish()
+        self.session.sum_over_processes()  # a collective: every rank gets here
         final = self.session.metrics()
         state.log_history.append({**final, "step": state.global_step})
         self._relay_log(args, state, control, final)
