@@ -1,0 +1,54 @@
+"""GPUs through the fake NVML module (the real NvmlReader above it): energy, embodied share, GPU processes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import ModuleType
+
+import pytest
+
+import wattprint
+from tests.devices.fakes import fake_pynvml
+
+
+@pytest.fixture
+def nvml(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    fake_pynvml.reset()
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    yield fake_pynvml
+    fake_pynvml.reset()
+
+
+def test_gpu_energy_embodied_share_and_tree_processes(nvml: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    gpus = fake_pynvml.reset(fake_pynvml.make_gpus(2))
+    gpus[0].processes = [os.getpid()]
+    stop = threading.Event()
+
+    def burn() -> None:  # both GPUs at 300 W on their energy counters (mJ)
+        while not stop.is_set():
+            for g in gpus:
+                g.energy_mj = (g.energy_mj or 0) + 3000
+            stop.wait(0.01)
+
+    t = threading.Thread(target=burn, daemon=True)
+    t.start()
+    try:
+        with wattprint.track("gpu", interval_s=0.05, persist=False, quiet=True, location="FRA") as run:
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        t.join()
+    fp = run.footprint()
+    gpu = fp.energy_by_component["gpu"]
+    assert gpu.basis == "measured" and gpu.kwh.value * 3.6e6 > 100  # ~2 x 300 W x 0.5 s
+    assert fp.chip_hours is not None and fp.chip_hours.value == pytest.approx(2 * fp.wall_time_h.value)  # type: ignore[union-attr]
+    whats = [a.what for a in fp.assumptions]
+    assert whats.count("embodied GPU") == 2 and "embodied host" in whats
+    host = next(a for a in fp.assumptions if a.what == "embodied host")
+    assert "2 of 8 GPUs" in host.value  # an HGX-class server's host share
+    assert run.summary()["process_share"]["gpus_used_by_tree"] == ["gpu0"]
