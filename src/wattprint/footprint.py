@@ -209,8 +209,8 @@ class Footprint:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, default=_json_default)
 
-    def table(self, title: str = "") -> str:
-        """A plain-text table for the terminal."""
+    def table(self, title: str = "", assumptions: bool = True) -> str:
+        """A plain-text table for the terminal (``assumptions=False`` leaves out the assumption list)."""
         rows: list[tuple[str, str]] = []
         if self.wall_time_h is not None:
             rows.append(("wall time", _fmt(self.wall_time_h, "h")))
@@ -233,7 +233,7 @@ class Footprint:
         width = max(len(r[0]) for r in rows)
         lines = [title] if title else []
         lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
-        if self.assumptions:
+        if assumptions and self.assumptions:
             lines.append("  assumptions:")
             lines += [f"    - {a}" for a in self.assumptions]
         return "\n".join(lines)
