@@ -12,8 +12,14 @@
      so the row is predicted from other developers' and other generations' trainings.
    The refitted MFU is passed to ``estimate_training`` as ``mfu``; everything else is the shipped code path.
    Compared: chip-hours (and energy where the source has it). Summary: median |log10(pred/actual)| as a
-   factor, share within x1.5 and x2, and the best single constant MFU on the same rows (chosen in-sample,
-   an optimistic baseline).
+   factor, share within x1.5 and x2, coverage (share of published values inside the predicted low-high
+   range; each refit takes its range from its own leave-one-family-out residuals), the best single
+   constant MFU on the same rows (chosen in-sample, an optimistic baseline), and LOFO over every
+   effective observation of the fit (dev rows + refdata/mfu_observations.csv) as a check on unseen data.
+   Energy at matching scope (rule in ENERGY_RULE): PUE is a site property, so published energies that
+   include PUE are divided by the row's own PUE and compared with our IT energy; GPU-only figures (TDP x
+   GPU-hours, assumed or measured GPU power) are compared with our accelerator component, system-level
+   figures (measured system power incl. host, TPU all-in) with our whole IT energy.
 
     python bench/training_accuracy.py [--shared ../shared/data] [--update-readme]
 """
@@ -99,6 +105,14 @@ def _cmp(r: dict[str, str], what: str, pred: float, pub: float, tol: float) -> d
 
 
 # -- mode 2 ----------------------------------------------------------------------------------------
+def _scope(r: dict[str, str], tpu: bool) -> str:
+    """What the published energy covers: ``system`` (accelerators + host) or ``accelerator`` (GPU-only)."""
+    basis = r["power_basis"].lower()
+    if tpu or "system" in basis or "whole set" in basis:
+        return "system"
+    return "accelerator"
+
+
 def blind_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per-row blind predictions under LOTO and LOFO, and summary statistics."""
     from wattprint import data
@@ -108,6 +122,15 @@ def blind_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     fitmod = _fit_module()
     obs = fitmod.load_observations(shared)
     rows = fitmod.blind_rows(shared)
+    folds: dict[frozenset[str], tuple[list[float], tuple[float, float]]] = {}
+
+    def refit(keep: list[dict[str, Any]]) -> tuple[list[float], tuple[float, float]]:
+        """Coefficients and range quantiles fitted on ``keep`` only (range from its own LOFO residuals)."""
+        key = frozenset(o["id"] + "|" + o["basis"] for o in keep)
+        if key not in folds:
+            folds[key] = (fitmod.fit(keep), fitmod.range_quantiles(keep))
+        return folds[key]
+
     results = []
     for d in rows:
         r = d["row"]
@@ -124,18 +147,25 @@ def blind_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             kw["flops"] = d["flops"]
         else:
             kw["tokens"] = d["tokens"]
-        res = {"id": d["id"], "family": d["family"], "hardware": acc.name, "published_chip_hours": d["chip_hours"]}
+        flops = d["flops"] or 6 * d["active_params"] * d["tokens"]
+        actual = flops / (d["chip_hours"] * 3600 * base_peak)
+        res = {"id": d["id"], "family": d["family"], "hardware": acc.name, "published_chip_hours": d["chip_hours"],
+               "actual_mfu": actual}
         for mode, keep in (
             ("LOTO", lambda o, d=d: o["training"] != d["training"]),
             ("LOFO", lambda o, d=d: o["family"] != d["family"]),
         ):
-            coef = fitmod.fit([o for o in obs if keep(o)])
-            est = utilisation.predict_mfu(d["active_params"], base_peak, moe=d["moe"], fp8=d["fp8"], coef=coef)
+            coef, qs = refit([o for o in obs if keep(o)])
+            est = utilisation.predict_mfu(d["active_params"], base_peak, moe=d["moe"], fp8=d["fp8"], coef=coef,
+                                          quantiles=qs)
             fp = estimate_training(mfu=est.mfu.value, **kw)
             assert fp.chip_hours is not None
             res[f"{mode}_chip_hours"] = fp.chip_hours.value
             res[f"{mode}_ratio"] = fp.chip_hours.value / d["chip_hours"]
             res[f"{mode}_mfu"] = est.mfu.value
+            # published chip-hours inside the predicted range <=> actual MFU inside the MFU range
+            res[f"{mode}_mfu_range"] = (est.mfu.low, est.mfu.high)
+            res[f"{mode}_covered"] = est.mfu.low <= actual <= est.mfu.high
         # shipped model (fitted on everything, including this row): for reference only
         fp = estimate_training(**kw)
         assert fp.chip_hours is not None
@@ -144,16 +174,54 @@ def blind_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         if energy is not None and r["energy_includes_pue"] in ("yes", "no"):
             fp_lofo = estimate_training(mfu=res["LOFO_mfu"], **kw)
             pred = (fp_lofo.energy_kwh if r["energy_includes_pue"] == "yes" else fp_lofo.it_energy_kwh).value / 1000
-            res["energy_ratio_LOFO"] = pred / energy
-        flops = d["flops"] or 6 * d["active_params"] * d["tokens"]
-        res["actual_mfu"] = flops / (d["chip_hours"] * 3600 * base_peak)
+            res["energy_ratio_LOFO"] = pred / energy  # mixed scope: our all-in estimate, default PUE
+            pue = _num(r["pue"])
+            if r["energy_includes_pue"] == "no" or pue is not None:
+                published_it = energy / pue if r["energy_includes_pue"] == "yes" and pue else energy
+                scope = _scope(r, acc.family == "TPU")
+                if scope == "system":
+                    ours = fp_lofo.it_energy_kwh.value
+                else:
+                    ours = sum(c.kwh.value for k, c in fp_lofo.energy_by_component.items()
+                               if k not in ("cpu", "ram", "other"))
+                res["energy_scope"] = scope
+                res["energy_ratio_matched"] = ours / 1000 / published_it
         results.append(res)
-    summary = {m: stats([x[f"{m}_ratio"] for x in results]) for m in ("LOTO", "LOFO", "shipped")}
+    summary: dict[str, Any] = {m: stats([x[f"{m}_ratio"] for x in results]) for m in ("LOTO", "LOFO", "shipped")}
+    for m in ("LOTO", "LOFO"):
+        summary[m]["coverage"] = sum(x[f"{m}_covered"] for x in results) / len(results)
     summary["constant"] = best_constant([x["actual_mfu"] for x in results])
+    summary["all_LOFO"] = all_observations_lofo(obs, refit)
     energies = [x["energy_ratio_LOFO"] for x in results if "energy_ratio_LOFO" in x]
     if energies:
         summary["energy_LOFO"] = stats(energies)
+    matched = [x for x in results if "energy_ratio_matched" in x]
+    if matched:
+        summary["energy_matched"] = stats([x["energy_ratio_matched"] for x in matched])
+        for scope in ("accelerator", "system"):
+            part = [x["energy_ratio_matched"] for x in matched if x["energy_scope"] == scope]
+            if part:
+                summary[f"energy_matched_{scope}"] = stats(part)
     return results, summary
+
+
+def all_observations_lofo(obs: list[dict[str, Any]], refit: Any) -> dict[str, float]:
+    """LOFO over every effective observation (dev rows and refdata/mfu_observations.csv): MFU ratios.
+
+    The chip-hours ratio predicted / published equals actual MFU / predicted MFU, so no estimate is run.
+    """
+    from wattprint.estimate import utilisation
+
+    ratios, covered = [], []
+    for o in (o for o in obs if o["basis"] == "effective"):
+        coef, qs = refit([p for p in obs if p["family"] != o["family"]])
+        est = utilisation.predict_mfu(o["active_params"], o["peak"], moe=o["moe"], fp8=o["fp8"], coef=coef,
+                                      quantiles=qs)
+        ratios.append(o["mfu"] / est.mfu.value)
+        covered.append(est.mfu.low <= o["mfu"] <= est.mfu.high)
+    out = stats(ratios)
+    out["coverage"] = sum(covered) / len(covered)
+    return out
 
 
 def stats(ratios: list[float]) -> dict[str, float]:
@@ -192,33 +260,87 @@ def render(reported: list[dict[str, Any]], blind: list[dict[str, Any]], summary:
     ok = sum(x["within"] for x in reported)
     lines += ["", f"{ok}/{len(reported)} figures within their bound.", "",
               "## Mode 2: blind (chip-hours from params x tokens or FLOPs, hardware, chip count)", "",
-              "| row id | mode | hardware | predicted chip-h | published chip-h | ratio | actual MFU | predicted MFU |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| row id | mode | hardware | predicted chip-h | published chip-h | ratio | actual MFU | predicted MFU "
+              "(range) | in range |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for x in blind:
         for m in ("LOFO", "LOTO"):
+            lo, hi = x[f"{m}_mfu_range"]
             lines.append(f"| {x['id']} | blind-{m} | {x['hardware']} | {x[f'{m}_chip_hours']:.4g} | "
                          f"{x['published_chip_hours']:.4g} | {x[f'{m}_ratio']:.2f} | {x['actual_mfu']:.3f} | "
-                         f"{x[f'{m}_mfu']:.3f} |")
+                         f"{x[f'{m}_mfu']:.3f} ({lo:.3f}-{hi:.3f}) | {'yes' if x[f'{m}_covered'] else 'no'} |")
     lines += ["", "### Summary (chip-hours, predicted / published)", "", summary_table(summary), "",
               "LOFO = the MFU model refitted without the row's whole family; LOTO = without any figure derived from "
               "the same training; shipped = the model as shipped (fitted on these rows too, not a fair score). "
-              "Constant = the best single MFU for these rows, chosen in-sample (optimistic)."]
-    if "energy_LOFO" in summary:
-        e = summary["energy_LOFO"]
-        lines += ["", f"Blind energy (LOFO, default power/PUE; {e['n']} rows with a published energy): median error "
-                  f"x{e['median_factor']:.2f}, {e['within_1_5']:.0%} within x1.5, {e['within_2']:.0%} within x2."]
+              "Constant = the best single MFU for these rows, chosen in-sample (optimistic). All observations = every "
+              "effective-basis training in the fit (dev rows and `refdata/mfu_observations.csv`, published trainings "
+              "outside this repository's scored set), each predicted without its family. In predicted range = the "
+              "published value lies inside the predicted low-high range; each refit's range comes from that refit's "
+              "own leave-one-family-out residuals (10th-90th percentile, so ~80% is the nominal coverage)."]
+    lines += ["", ENERGY_RULE, "", "| row id | scope compared | predicted / published (matched) | "
+              "predicted / published (all-in, default PUE) |", "|---|---|---|---|"]
+    for x in blind:
+        if "energy_ratio_LOFO" in x:
+            m = f"{x['energy_ratio_matched']:.2f}" if "energy_ratio_matched" in x else "n/a (row's PUE not given)"
+            lines.append(f"| {x['id']} | {x.get('energy_scope', '-')} | {m} | {x['energy_ratio_LOFO']:.2f} |")
+    lines += ["", energy_table(summary)]
     return "\n".join(lines) + "\n"
 
 
+ENERGY_RULE = """### Blind energy at matching scope
+
+Rule. Published energies differ in what they cover, so each is compared with the same part of our estimate:
+- PUE is a property of the site, not of the training: where the published energy includes PUE it is divided by
+  the row's own PUE, and our IT energy (before PUE) is compared with it; rows whose energy includes PUE but whose
+  PUE is not given are left out of this comparison.
+- GPU-only figures (GPU-hours x TDP, an assumed average GPU power, or measured GPU power: LLaMA, Llama 2/3, BLOOM,
+  Granite, StarCoder, OLMo) are compared with our accelerator component only (no host); TDP-convention rows are an
+  upper bound on GPU power, so a ratio near our power fraction (~0.85) is the expected agreement.
+- System-level figures (Patterson et al.'s measured system power per accelerator incl. host, Strubell's whole
+  machine, TPU rows, which our model already treats as all-in) are compared with our whole IT energy.
+The older mixed-scope figure (our all-in facility energy at the default PUE vs the published number as printed)
+is kept for reference.
+
+Energy uses the LOFO MFU (blind chip-hours) and the default power model, so its error includes the chip-hours
+error."""
+
+
+def energy_table(summary: dict[str, Any]) -> str:
+    rows = ["| energy comparison | rows | median error (factor) | within x1.5 | within x2 |", "|---|---|---|---|---|"]
+    labels = {"energy_matched": "matching scope (all)", "energy_matched_accelerator": "matching scope: GPU-only rows",
+              "energy_matched_system": "matching scope: system rows",
+              "energy_LOFO": "mixed scope (all-in, default PUE 1.56)"}
+    for k, name in labels.items():
+        if k in summary:
+            e = summary[k]
+            rows.append(f"| {name} | {e['n']} | x{e['median_factor']:.2f} | {e['within_1_5']:.0%} | "
+                        f"{e['within_2']:.0%} |")
+    return "\n".join(rows)
+
+
 def summary_table(summary: dict[str, Any]) -> str:
-    rows = ["| model | rows | median error (factor) | within x1.5 | within x2 |", "|---|---|---|---|---|"]
+    rows = ["| model | rows | median error (factor) | within x1.5 | within x2 | in predicted range |",
+            "|---|---|---|---|---|---|"]
     labels = {"LOFO": "fitted model, leave-one-family-out", "LOTO": "fitted model, leave-one-training-out",
-              "shipped": "fitted model, in-sample", "constant": "best constant MFU"}
-    for k in ("LOFO", "LOTO", "shipped", "constant"):
+              "shipped": "fitted model, in-sample", "constant": "best constant MFU",
+              "all_LOFO": "all observations (dev + refdata), leave-one-family-out"}
+    for k in ("LOFO", "LOTO", "shipped", "constant", "all_LOFO"):
         s = summary[k]
         name = labels[k] + (f" ({s['mfu']:.2f})" if k == "constant" else "")
-        rows.append(f"| {name} | {s['n']} | x{s['median_factor']:.2f} | {s['within_1_5']:.0%} | {s['within_2']:.0%} |")
+        cov = f"{s['coverage']:.0%}" if "coverage" in s else "-"
+        rows.append(f"| {name} | {s['n']} | x{s['median_factor']:.2f} | {s['within_1_5']:.0%} | {s['within_2']:.0%} "
+                    f"| {cov} |")
     return "\n".join(rows)
+
+
+def energy_line(summary: dict[str, Any]) -> str:
+    """One README sentence on blind energy at matching scope (empty when no row has a comparable energy)."""
+    e = summary.get("energy_matched")
+    if e is None:
+        return ""
+    return (f"Blind energy at matching scope (GPU-only vs our accelerator part, system vs our IT energy, both before "
+            f"the site's PUE; {e['n']} rows): median error x{e['median_factor']:.2f}, {e['within_1_5']:.0%} within "
+            "x1.5.\n\n")
 
 
 def update_readme(summary: dict[str, Any], reported: list[dict[str, Any]]) -> None:
@@ -228,7 +350,8 @@ def update_readme(summary: dict[str, Any], reported: list[dict[str, Any]]) -> No
         raise SystemExit(f"README.md lacks the {README_START} / {README_END} markers")
     ok = sum(x["within"] for x in reported)
     block = (f"{README_START}\nBlind training estimates (chip-hours) on the dev trainings of `training-runs.csv`:\n\n"
-             f"{summary_table(summary)}\n\nReported-inputs mode (arithmetic check): {ok}/{len(reported)} figures "
+             f"{summary_table(summary)}\n\n{energy_line(summary)}Reported-inputs mode (arithmetic check): "
+             f"{ok}/{len(reported)} figures "
              "within bounds (quality B ±2%, A/C ±15%). Full table: `bench/results/training_accuracy.md`.\n"
              f"{README_END}")
     head, rest = text.split(README_START, 1)

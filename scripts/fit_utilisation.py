@@ -125,10 +125,10 @@ def load_observations(shared: Path, refdata: Path = ROOT / "refdata") -> list[di
         for r in csv.DictReader(f):
             peak = peaks[r["hardware"]][0]
             active = (num(r["params_active_B"]) or float(r["params_total_B"])) * 1e9
-            if r["basis"] == "effective":
-                mfu = 6 * active * float(r["tokens_B"]) * 1e9 / (float(r["chip_hours"]) * 3600 * peak)
-            else:
+            if r["mfu"]:
                 mfu = float(r["mfu"])
+            else:  # from chip-hours: effective (billed/wall time) or step (logged iteration time) as `basis` says
+                mfu = 6 * active * float(r["tokens_B"]) * 1e9 / (float(r["chip_hours"]) * 3600 * peak)
             obs.append(
                 {
                     "id": r["id"], "family": r["family"], "training": r["training"], "hardware": r["hardware"],
@@ -149,6 +149,31 @@ def design(obs: list[dict[str, Any]]) -> list[tuple[list[float], float]]:
 def fit(obs: list[dict[str, Any]]) -> list[float]:
     """Coefficients [b0, b_small, b_speed, b_moe, b_fp8, b_step] (see wattprint.estimate.utilisation)."""
     return fit_mfu(design(obs), ridge=RIDGE, huber_delta=HUBER_DELTA)
+
+
+def residual(coef: list[float], o: dict[str, Any]) -> float:
+    """ln(observed MFU) - ln(predicted MFU) for one observation."""
+    xs = features(o["active_params"], o["peak"], o["moe"], o["fp8"], o["basis"] == "step", REFERENCE)
+    return math.log(o["mfu"]) - sum(b * x for b, x in zip(coef, xs, strict=True))
+
+
+def cv_residuals(obs: list[dict[str, Any]]) -> list[float]:
+    """Leave-one-family-out residuals of the effective observations: each family predicted by a fit without it.
+
+    Their spread is the error on an unseen developer, which is what a user's run is; in-sample residuals
+    would understate it.
+    """
+    out = []
+    for fam in sorted({o["family"] for o in obs if o["basis"] == "effective"}):
+        coef = fit([o for o in obs if o["family"] != fam])
+        out += [residual(coef, o) for o in obs if o["family"] == fam and o["basis"] == "effective"]
+    return out
+
+
+def range_quantiles(obs: list[dict[str, Any]]) -> tuple[float, float]:
+    """The ln-residual quantiles (QUANTILES) of the cross-validated residuals: the MFU range around the centre."""
+    resid = cv_residuals(obs)
+    return quantile(resid, QUANTILES[0]), quantile(resid, QUANTILES[1])
 
 
 def quantile(xs: list[float], q: float) -> float:
@@ -211,23 +236,19 @@ def power_section(refdata: Path) -> dict[str, Any]:
 def build(shared: Path) -> dict[str, Any]:
     obs = load_observations(shared)
     coef = fit(obs)
-    resid = [
-        math.log(o["mfu"]) - sum(b * x for b, x in zip(coef, xs, strict=True))
-        for o, (xs, _) in zip(obs, design(obs), strict=True)
-        if o["basis"] == "effective"
-    ]
-    q_lo, q_hi = (quantile(resid, q) for q in QUANTILES)
+    n_eff = sum(o["basis"] == "effective" for o in obs)
+    q_lo, q_hi = range_quantiles(obs)
     return {
         "mfu": {
-            "form": "ln(mfu) = b0 + b_small*min(log10(N_active/params_ref),0) + b_speed*log2(peak/peak_ref)"
+            "form": "ln(mfu) = b0 + b_small*min(log10(N_active/params_ref),0) + b_fast*max(log2(peak/peak_ref),0)"
             " + b_moe*[MoE] + b_fp8*[fp8] (+ b_step*[reported per-step MFU], fitting only)",
-            "features": ["intercept", "small_model", "chip_speed", "moe", "fp8", "step_basis"],
+            "features": ["intercept", "small_model", "faster_than_ref", "moe", "fp8", "step_basis"],
             "coef": coef,
             "reference": REFERENCE,
             "bounds": BOUNDS,
             "residual_quantiles_ln": [q_lo, q_hi],
-            "range_note": f"{int(QUANTILES[0] * 100)}th-{int(QUANTILES[1] * 100)}th percentile of the fit's residuals "
-            f"over {len(resid)} published trainings",
+            "range_note": f"{int(QUANTILES[0] * 100)}th-{int(QUANTILES[1] * 100)}th percentile of the "
+            f"leave-one-family-out residuals over {n_eff} published trainings",
             "fit": {"method": "Huber-weighted ridge least squares on ln(MFU)", "ridge": RIDGE,
                     "huber_delta_ln": HUBER_DELTA, "n_observations": len(obs)},
             "source": "fitted by scripts/fit_utilisation.py on " + f"{len(obs)} published trainings "

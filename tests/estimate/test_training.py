@@ -123,6 +123,20 @@ def test_mfu_model_shape() -> None:
         assert 0 < r.low <= r.value <= r.high < 1
 
 
+def test_only_chips_faster_than_the_reference_lose_mfu() -> None:
+    slow = utilisation.predict_mfu(70e9, 125e12).mfu  # V100-class
+    ref = utilisation.predict_mfu(70e9, 312e12).mfu  # A100
+    fast = utilisation.predict_mfu(70e9, 989e12).mfu  # H100
+    assert slow.value == pytest.approx(ref.value)
+    assert fast.value < ref.value
+
+
+def test_range_comes_from_the_given_quantiles() -> None:
+    est = utilisation.predict_mfu(70e9, 312e12, quantiles=(-0.5, 0.25)).mfu
+    assert est.low == pytest.approx(est.value * math.exp(-0.5))
+    assert est.high == pytest.approx(est.value * math.exp(0.25))
+
+
 def test_fit_recovers_known_coefficients() -> None:
     ref = utilisation.model_table()["mfu"]["reference"]
     true = [-1.0, 0.3, -0.1, -0.2, 0.1, 0.15]
