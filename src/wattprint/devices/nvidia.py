@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -28,7 +29,16 @@ _MW_PER_W = 1000.0
 MAX_CONSECUTIVE_FAILURES = 3  # failed reads in a row before a GPU is declared lost (transient errors retry)
 
 
+# Paths that exist where an NVIDIA driver is loaded (Linux, containers with the NVIDIA runtime, WSL2).
+_DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/dxg")
+
+
 def _load_pynvml() -> ModuleType | None:
+    # Importing pynvml costs 10-25 ms; skip it where no driver can answer (a module already in
+    # sys.modules, e.g. a test's fake, or WATTPRINT_NVML=1 still forces the attempt).
+    forced = "pynvml" in sys.modules or os.environ.get("WATTPRINT_NVML") == "1"
+    if not forced and not any(os.path.exists(p) for p in _DRIVER_PATHS):
+        return None
     try:
         import pynvml
     except ImportError:
