@@ -55,3 +55,15 @@ def test_unknown_name_lists_closest():
     err = UnknownNameError("GPU", "A10O", ["A100", "H100", "A10", "V100"])
     assert "A100" in str(err) and "A10" in err.suggestions
     assert closest_names("h100", ["NVIDIA H100 SXM5 80GB", "NVIDIA A100"])[0] == "NVIDIA H100 SXM5 80GB"
+
+
+def test_market_based_figure_and_equivalents_in_estimate_outputs():
+    import wattprint
+
+    fp = wattprint.estimate_training(params=1e9, tokens=20e9, hardware="A100", count=8, intensity=400,
+                                     market_intensity=0)
+    d = fp.to_dict(equivalents=True)
+    assert d["market_based_co2e_kg"] == 0.0 and d["operational_co2e_kg"] > 0
+    car = next(e for e in d["equivalents"] if e["name"] == "car_km")
+    assert math.isclose(car["amount"], d["total_co2e_kg"] / 0.251, rel_tol=1e-9)
+    assert "total CO2e is about" in fp.table()

@@ -179,8 +179,11 @@ class Footprint:
         return out
 
     # -- output ------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """Flat JSON-ready dict; every figure has ``<name>_low`` and ``<name>_high`` beside it."""
+    def to_dict(self, equivalents: bool = False) -> dict[str, Any]:
+        """Flat JSON-ready dict; every figure has ``<name>_low`` and ``<name>_high`` beside it.
+
+        ``equivalents=True`` adds the total in everyday terms (loads the equivalence table).
+        """
         d: dict[str, Any] = {"kind": self.kind}
         d.update(self.energy_kwh.as_fields("energy_kwh"))
         d.update(self.it_energy_kwh.as_fields("it_energy_kwh"))
@@ -203,13 +206,15 @@ class Footprint:
                 d.update(v.as_fields(k))
             else:
                 d[k] = v
+        if equivalents:
+            d["equivalents"] = self.equivalents()
         d["assumptions"] = [a.to_dict() for a in self.assumptions]
         return d
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, default=_json_default)
 
-    def table(self, title: str = "", assumptions: bool = True) -> str:
+    def table(self, title: str = "", assumptions: bool = True, equivalents: bool = True) -> str:
         """A plain-text table for the terminal (``assumptions=False`` leaves out the assumption list)."""
         rows: list[tuple[str, str]] = []
         if self.wall_time_h is not None:
@@ -233,6 +238,9 @@ class Footprint:
         width = max(len(r[0]) for r in rows)
         lines = [title] if title else []
         lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
+        if equivalents and self.total_co2e_kg.value > 0:
+            eq = "; ".join(f"{e['amount']:.3g} {e['unit']}" for e in self.equivalents())
+            lines.append(f"  total CO2e is about: {eq}")
         if assumptions and self.assumptions:
             lines.append("  assumptions:")
             lines += [f"    - {a}" for a in self.assumptions]

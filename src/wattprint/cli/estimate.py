@@ -63,6 +63,8 @@ def _add_training(sub: Any) -> None:
     t.add_argument("--year", type=int, help="year of the grid intensity (default: latest)")
     t.add_argument("--intensity", type=_number, help="grid intensity in gCO2e/kWh")
     t.add_argument("--mix", help="fuel mix, e.g. coal=60,gas=40")
+    t.add_argument("--market-intensity", type=_number,
+                   help="contractual (market-based) gCO2e/kWh of the supply, reported beside the location-based figure")
     t.add_argument("--json", action="store_true", help="print one JSON object")
     t.set_defaults(handler=_run_training)
 
@@ -84,9 +86,10 @@ def _run_training(args: argparse.Namespace) -> int:
         chip_hours=args.chip_hours, days=args.days, hardware=args.hardware, count=args.count,
         precision=args.precision, mfu=args.mfu, power_fraction=args.power_fraction, power_w=args.power_w,
         pue=pue, location=args.location, year=args.year, intensity=args.intensity, mix=args.mix,
+        market_intensity=args.market_intensity,
     )
     if args.json:
-        print(json.dumps(fp.to_dict(), indent=2, default=str))
+        print(json.dumps(fp.to_dict(equivalents=True), indent=2, default=str))
     else:
         print(fp.table("training estimate"))
     return 0

@@ -62,6 +62,8 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--year", type=_int, help="grid intensity year (default: latest)")
     p.add_argument("--intensity", type=_float, help="grid intensity in gCO2e/kWh")
     p.add_argument("--mix", help="fuel mix, e.g. coal=60,gas=40")
+    p.add_argument("--market-intensity", type=float,
+                   help="contractual (market-based) gCO2e/kWh of the supply, reported beside the location-based figure")
     p.add_argument("--training-co2e-kg", type=_float, help="training footprint to compare with (kgCO2e)")
     p.add_argument("--training-tokens", type=_count,
                    help="estimate the training footprint (6 N D) from these tokens and compare with it")
@@ -98,9 +100,10 @@ def run_inference(args: argparse.Namespace) -> int:
         days=args.days if args.days is not None else DAYS_PER_YEAR, hardware=args.hardware, count=args.count,
         batch_size=args.batch_size, precision=args.precision, engine=args.engine, attention=args.attention,
         utilisation=args.utilisation, tdp_w=args.tdp_w, pue=args.pue, location=args.location, year=args.year,
-        intensity=args.intensity, mix=args.mix, training_co2e_kg=_training_co2e(args))
+        intensity=args.intensity, mix=args.mix, training_co2e_kg=_training_co2e(args),
+        market_intensity=args.market_intensity)
     if args.json:
-        print(json.dumps(fp.to_dict(), default=str))
+        print(json.dumps(fp.to_dict(equivalents=True), default=str))
     else:
         print(fp.table(title=f"Serving {args.params:.4g} parameters on {fp.details['hardware']} "
                              f"({fp.details['period']})"))

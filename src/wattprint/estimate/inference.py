@@ -33,7 +33,7 @@ from typing import Any
 from ..errors import InputConflictError, WattprintError
 from ..footprint import HOURS_PER_YEAR, Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
-from .common import component_key, embodied_for, resolve_site
+from .common import check_positive, component_key, embodied_for, resolve_site
 
 J_PER_KWH = 3.6e6
 J_PER_WH = 3600.0
@@ -259,6 +259,7 @@ def estimate_inference(
     year: int | None = None,
     intensity: float | None = None,
     mix: str | dict[str, float] | None = None,
+    market_intensity: float | None = None,
     training_co2e_kg: float | Range | None = None,
 ) -> Footprint:
     """Estimate the footprint of serving an LLM.
@@ -385,7 +386,8 @@ def estimate_inference(
         energy_by_component={chip.component: ComponentEnergy(acc_kwh, "modelled"),
                              "other": ComponentEnergy(host_kwh, "modelled")},
         pue=pue_r, intensity=inten, embodied_co2e_kg=embodied, assumptions=assumptions, kind="inference",
-        chip_hours=chip_hours, wall_time_h=wall_h, details=details)
+        chip_hours=chip_hours, wall_time_h=wall_h, details=details,
+        market_intensity_g_per_kwh=check_positive("market intensity (gCO2e/kWh)", market_intensity, allow_zero=True))
 
     it_req_j = per_req["accelerator_j"] + per_req["host_j"]
     fac_req_j = it_req_j * pue_r

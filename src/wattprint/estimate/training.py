@@ -118,6 +118,7 @@ def estimate_training(
     intensity: float | None = None,
     mix: str | dict[str, float] | None = None,
     moe: bool | None = None,
+    market_intensity: float | None = None,
 ) -> Footprint:
     """Footprint of a training run (kind="training") with ranges and the assumptions behind it.
 
@@ -128,6 +129,8 @@ def estimate_training(
     family and gets host power added per server; ``power_w`` is the all-in average W per chip as papers
     state it (replaces both). ``pue``: number or preset name. Site: ``location`` or ``intensity``
     (gCO2e/kWh) or ``mix`` ("coal=60,gas=40"); none -> world average with a wide range.
+    ``market_intensity`` (gCO2e/kWh, contractual factor of the supply) adds a market-based figure beside the
+    location-based one.
     """
     from .. import data
 
@@ -261,5 +264,6 @@ def estimate_training(
         kind="training",
         chip_hours=chip_hours_r,
         wall_time_h=wall if wall is not None else (Range.exact(days * HOURS_PER_DAY) if days else None),
+        market_intensity_g_per_kwh=check_positive("market intensity (gCO2e/kWh)", market_intensity, allow_zero=True),
         details=details,
     )
