@@ -21,6 +21,11 @@ from .ledger import Ledger, Triple
 
 # pending samples kept while the store is failing; beyond this they are thinned 2:1 (totals stay exact)
 MAX_PENDING_SAMPLES = 4096
+# Retention of the stored time series (a storage policy, not a physical constant): samples older than
+# a day are merged into one-minute buckets, checked once an hour of run time.
+DOWNSAMPLE_AFTER_S = 86400.0
+DOWNSAMPLE_BUCKET_S = 60.0
+DOWNSAMPLE_EVERY_S = 3600.0
 
 
 def _stderr(msg: str) -> None:
@@ -123,6 +128,7 @@ class Sampler:
         self._t0 = 0.0
         self._read_base: dict[tuple[str, str], float] = {}
         self._errors: set[str] = set()
+        self._next_downsample_s = DOWNSAMPLE_AFTER_S
 
     # -- caller's side -------------------------------------------------------------------------
     def start(self) -> Snapshot:
@@ -300,11 +306,11 @@ class Sampler:
             return
         summary = self.summary_fn(self.snapshot) if (self.summary_fn and self.snapshot) else {}
         try:
-            for name, start_s, end_s, energy in self._pending_phases:
-                self.store.add_phase(self.run_id, name, start_s, end_s, energy)
-            self._pending_phases.clear()
-            self.store.append_samples(self.run_id, self._pending, summary)
+            # samples, phase updates and the run's totals in one transaction
+            self.store.append_samples(self.run_id, self._pending, summary, phases=self._pending_phases)
             self._pending = []
+            self._pending_phases = []
+            self._maybe_downsample()
             if self._store_failed:
                 self._store_failed = False
                 self._say("wattprint: the store works again; samples kept in memory were written")
@@ -312,6 +318,15 @@ class Sampler:
             if not self._store_failed:
                 self._store_failed = True
                 self._say(f"wattprint: writing to the store failed ({e}); still measuring, keeping samples in memory")
+
+    def _maybe_downsample(self) -> None:
+        """Keep a months-long run's time series bounded on disk: once per DOWNSAMPLE_EVERY_S of run time,
+        merge samples older than DOWNSAMPLE_AFTER_S into DOWNSAMPLE_BUCKET_S buckets (energy unchanged)."""
+        snap = self.snapshot
+        if snap is None or snap.elapsed_s < self._next_downsample_s:
+            return
+        self._next_downsample_s = snap.elapsed_s + DOWNSAMPLE_EVERY_S
+        self.store.downsample(self.run_id, older_than_s=DOWNSAMPLE_AFTER_S, bucket_s=DOWNSAMPLE_BUCKET_S)
 
     def _finish(self) -> None:
         self.close_open_phases()
