@@ -54,6 +54,12 @@ def test_location_defaults_to_the_intensity_location() -> None:
     assert block["geographical_location"] == "Atlantis-7"  # unknown key: kept as is, never dropped silently
 
 
+def test_location_names_a_known_place_and_says_when_none_was_configured() -> None:
+    pytest.importorskip("wattprint.intensity")
+    assert co2_eq_emissions(_footprint(location="FRA"))["geographical_location"] == "France"
+    assert co2_eq_emissions(_footprint(location="world"))["geographical_location"].startswith("unknown")
+
+
 def test_describe_hardware_counts_identical_devices() -> None:
     assert describe_hardware(["NVIDIA H100 80GB HBM3"] * 8) == "8 x NVIDIA H100 80GB HBM3"
     assert describe_hardware(["A", "B", "A"]) == "2 x A, 1 x B"

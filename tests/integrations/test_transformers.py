@@ -15,7 +15,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 from wattprint.integrations.modelcard import read_model_card, split_front_matter  # noqa: E402
-from wattprint.integrations.transformers import WattprintCallback  # noqa: E402
+from wattprint.integrations.transformers import WattprintCallback, _guess_training_type  # noqa: E402
 from wattprint.storage import open_store  # noqa: E402
 
 from .conftest import SAMPLE_INTERVAL_S  # noqa: E402
@@ -124,3 +124,20 @@ def test_trainer_run_is_tracked_logged_and_written_to_the_model_card(wattprint_e
     front, body = split_front_matter((out / "README.md").read_text())
     assert front is not None and front.startswith("license: mit\ntags:\n- tiny\n")
     assert body == "\n# Tiny GPT-2\n"
+    assert callback.model_card_path == out / "README.md"
+
+    # Transformers' own model card replaces README.md; the block can be put back into it
+    trainer.create_model_card(model_name="tiny-gpt2")
+    assert read_model_card(out) is None
+    callback.write_model_card()
+    assert read_model_card(out) == block
+    assert "tiny-gpt2" in (out / "README.md").read_text()
+
+
+def test_training_type_is_fine_tuning_for_a_model_loaded_from_pretrained() -> None:
+    class Loaded:
+        name_or_path = "openai-community/gpt2"
+
+    assert _guess_training_type(Loaded()) == "fine-tuning"
+    assert _guess_training_type(_tiny_gpt2()) == "pre-training"
+    assert _guess_training_type(None) is None

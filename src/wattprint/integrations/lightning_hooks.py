@@ -90,6 +90,11 @@ class LightningHooks:
         """The final footprint once training has ended."""
         return self.session.footprint
 
+    @property
+    def model_card_block(self) -> dict[str, Any] | None:
+        """The ``co2_eq_emissions`` mapping (emissions in grams) once training has ended."""
+        return self.session.card_block(hardware_used=self._hardware_guess)
+
     # -- hooks -----------------------------------------------------------------------------------------
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         if not self.session.active:

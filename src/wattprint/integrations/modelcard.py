@@ -38,6 +38,9 @@ FIELD_ORDER = ("emissions", "source", "training_type", "geographical_location", 
 _FENCE = "---"
 # intensity.location values that do not name a place
 _NOT_A_PLACE = {"", "given", "unknown", "none"}
+# the location key the intensity lookup uses when no location was configured
+_WORLD = {"world", "wld", "global"}
+UNKNOWN_LOCATION = "unknown (world-average grid intensity assumed)"
 _TOP_LEVEL_KEY = re.compile(r"^([A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')\s*:")
 
 
@@ -73,6 +76,8 @@ def _location_name(key: str | None) -> str | None:
     """A readable place name for an intensity location key ("FRA" -> "France"); the key if unknown."""
     if key is None or key.strip().lower() in _NOT_A_PLACE:
         return None
+    if key.strip().lower() in _WORLD:
+        return UNKNOWN_LOCATION
     try:
         from ..intensity import resolve_location
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,8 @@ class WattprintCallback(TrainerCallback):
         self._training_type_guess: str | None = None
         self._hardware_guess: str | None = None
         self._relaying = False
+        self._output_dir: str | None = None
+        self.model_card_path: Path | None = None
 
     # -- public read-outs ----------------------------------------------------------------------------
     @property
@@ -105,6 +108,23 @@ class WattprintCallback(TrainerCallback):
         """The final footprint once training has ended."""
         return self.session.footprint
 
+    @property
+    def model_card_block(self) -> dict[str, Any] | None:
+        """The ``co2_eq_emissions`` mapping (emissions in grams) once training has ended, e.g. for
+        ``huggingface_hub.metadata_update(repo_id, {"co2_eq_emissions": block}, overwrite=True)``."""
+        return self.session.card_block(self._training_type_guess, self._hardware_guess)
+
+    def write_model_card(self, output_dir: str | os.PathLike[str] | None = None) -> Path | None:
+        """(Re)write the block into ``output_dir/README.md`` (default: the Trainer's ``output_dir``).
+
+        ``Trainer.create_model_card()`` (also run by ``Trainer.push_to_hub()``) rewrites README.md from
+        scratch; call this after it to put the block back.
+        """
+        target = os.fspath(output_dir) if output_dir is not None else self._output_dir
+        path = self.session.write_card(target, self._training_type_guess, self._hardware_guess)
+        self.model_card_path = path or self.model_card_path
+        return path
+
     # -- Trainer events ------------------------------------------------------------------------------
     def on_train_begin(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
@@ -113,6 +133,7 @@ class WattprintCallback(TrainerCallback):
         self.session.begin(rank=args.process_index, world_size=args.world_size)
         self._training_type_guess = _guess_training_type(kwargs.get("model"))
         self._hardware_guess = _describe_trainer_hardware(args)
+        self._output_dir = args.output_dir
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         self.session.progress(state.global_step, state.max_steps)
@@ -158,7 +179,7 @@ class WattprintCallback(TrainerCallback):
         state.log_history.append({**final, "step": state.global_step})
         self._relay_log(args, state, control, final)
         if state.is_world_process_zero:
-            self.session.write_card(args.output_dir, self._training_type_guess, self._hardware_guess)
+            self.write_model_card(args.output_dir)
 
     # -- helpers -------------------------------------------------------------------------------------
     def _run_first(self) -> None:
