@@ -165,8 +165,7 @@ class Store:
                 self._initialise(conn)
             self._verify(conn)
             # only now that the file is known to be ours may anything be written to it
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
         except StoreError:
             conn.close()
@@ -175,6 +174,23 @@ class Store:
             conn.close()
             raise StoreError(f"{self.path} is not a usable wattprint store ({e})") from e
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL. The switch needs an exclusive lock and SQLite does not always wait for it (several
+        ranks opening a brand-new store at once), so retry while another process holds the file."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.005
+        while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                if time.monotonic() > deadline:
+                    raise StoreError(f"the store {self.path} stayed locked by another process for "
+                                     f"{BUSY_TIMEOUT_S:g} s ({e})") from e
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
 
     def _initialise(self, conn: sqlite3.Connection) -> None:
         """Create the schema in one transaction (rollback journal, so the file's first state carries our marks)."""
