@@ -129,7 +129,9 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
         while n < cp and time.perf_counter() < deadline:
             ad.tick(tr)
             n += 1
-        points.append({"samples": n, "rss_kb": rss_kb(), "elapsed_s": time.perf_counter() - t0})
+        # allocated Python blocks: flat means no Python object piles up; RSS may still grow by C-level caches
+        points.append({"samples": n, "rss_kb": rss_kb(), "py_blocks": sys.getallocatedblocks(),
+                       "elapsed_s": time.perf_counter() - t0})
         if n < cp:
             break
     try:
