@@ -191,3 +191,26 @@ def test_real_readers_end_to_end_model_fallback() -> None:
     share = run.summary()["process_share"]
     assert 0.0 <= share["cpu_share"] <= 1.0 and share["cpu_time_s"] > 0.2
     assert isinstance(run, Run)
+
+
+def test_a_framework_that_puts_our_handler_back_after_stop_leaves_sigint_working(tmp_path: Path) -> None:
+    """Lightning saves the handlers it finds (ours) and restores them at teardown, after our run stopped:
+    our stale handler must still chain to the original, so Ctrl-C raises KeyboardInterrupt, never kills."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers need the main thread")
+    original = signal.getsignal(signal.SIGINT)
+    try:
+        for i in range(2):  # two runs in a row, as two trainings in one process
+            run = track("s", f"fw{i}", interval_s=0.05, readers=[PowerReader()]).start()
+            framework_saved = signal.getsignal(signal.SIGINT)  # the framework registers its own handler
+            signal.signal(signal.SIGINT, lambda *a: None)
+            run.stop()
+            signal.signal(signal.SIGINT, framework_saved)  # ... and restores what it found: our handler
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)
+        assert open_store(str(tmp_path / "runs.db")).get_run("fw1").status == "finished"
+    finally:
+        signal.signal(signal.SIGINT, original)

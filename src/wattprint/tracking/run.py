@@ -424,24 +424,30 @@ class Run:
     def _restore_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        for sig, prev in self._prev_handlers.items():
+        for sig, prev in list(self._prev_handlers.items()):
             with contextlib.suppress(ValueError, OSError, TypeError):
-                if signal.getsignal(sig) == self._on_signal:  # someone else's handler since then stays
+                if signal.getsignal(sig) == self._on_signal:
                     signal.signal(sig, prev if prev is not None else signal.SIG_DFL)
-        self._prev_handlers.clear()
+                    del self._prev_handlers[sig]
+        # A handler installed over ours since then stays. Frameworks (Lightning) put back what they found
+        # when they finish, i.e. ours: keep `prev` so that handler still chains to the right one.
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         """Flush and mark ``interrupted``, then behave as the previous handler would have."""
-        self._signalled = signum
-        prev = self._prev_handlers.get(signum, signal.SIG_DFL)
+        running = self._final is None
+        if running:
+            self._signalled = signum
+        fallback = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+        prev = self._prev_handlers.get(signum, fallback)
         if prev is signal.SIG_IGN:
             return
         if callable(prev):
             prev(signum, frame)  # e.g. default_int_handler raises KeyboardInterrupt -> __exit__ / atexit
             return
         # default action (terminate): end the run now, then die of the same signal as before
-        with contextlib.suppress(Exception):
-            self.stop("interrupted")
+        if running:
+            with contextlib.suppress(Exception):
+                self.stop("interrupted")
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
