@@ -25,3 +25,15 @@ def wattprint_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("WANDB_DISABLED", "true")
     return db
+
+
+@pytest.fixture(autouse=True)
+def restore_signal_handlers():
+    """Lightning puts back at teardown the handlers it found when fit started (a run's, by then stopped):
+    harmless (they chain to the originals, see tests/tracking), but other test files expect a clean state."""
+    import signal
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, h in saved.items():
+        signal.signal(s, h)

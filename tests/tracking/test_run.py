@@ -166,15 +166,16 @@ def test_progress_projects_the_final_total() -> None:
 def test_sigint_in_a_tracked_block_raises_keyboardinterrupt_and_marks_interrupted(tmp_path: Path) -> None:
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signal handlers need the main thread")
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt), track("s", "sig1", interval_s=0.05, readers=[PowerReader()]) as run:
         time.sleep(0.1)
         os.kill(os.getpid(), __import__("signal").SIGINT)
         time.sleep(1.0)
     assert run.status == "interrupted"
     assert open_store(str(tmp_path / "runs.db")).get_run("sig1").status == "interrupted"
-    import signal
-
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # previous handler restored
+    assert signal.getsignal(signal.SIGINT) == before  # previous handler restored
 
 
 def test_real_readers_end_to_end_model_fallback() -> None:
