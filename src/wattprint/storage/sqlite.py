@@ -25,6 +25,7 @@ from .downsample import Member, merge
 from .records import FINAL_STATUSES, RunRecord, SampleRow, StoreError, iso_utc
 from .url import db_path, resolve_db_url
 
+CACHE_KIB = 256  # SQLite page cache per connection, KiB
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction; ours last milliseconds
 DOWNSAMPLE_BATCH_ROWS = 5000  # rows merged per transaction, so other writers never wait long
 SUGGESTION_POOL = 1000  # most recent run ids offered as "closest names" for an unknown id
@@ -167,6 +168,8 @@ class Store:
             # only now that the file is known to be ours may anything be written to it
             self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
+            # writes are appends: a small page cache keeps a long run's memory flat (SQLite's default is 2 MiB)
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         except StoreError:
             conn.close()
             raise
