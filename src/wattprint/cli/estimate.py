@@ -7,23 +7,7 @@ import json
 from typing import Any
 
 from ..errors import InputConflictError
-
-
-def _count(text: str) -> float:
-    """Absolute count: 7e9, 7000000000, 7B, 1.4T."""
-    from ..quantities import parse_count
-
-    try:
-        return parse_count(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+from ._args import count, number
 
 
 def register(subparsers: Any) -> None:
@@ -46,24 +30,24 @@ def _add_training(sub: Any) -> None:
         description="Footprint of a training run. Give a consistent subset of: --flops; --params (+ --active-params "
         "for MoE) and --tokens; --chip-hours; --count and --days. Counts accept 7e9, 7000000000, 7B, 1.4T.",
     )
-    t.add_argument("--flops", type=_count, help="training compute in FLOP (e.g. 3.14e23)")
-    t.add_argument("--params", type=_count, help="parameters (total for MoE), e.g. 7B")
-    t.add_argument("--active-params", type=_count, help="parameters active per token (MoE)")
-    t.add_argument("--tokens", type=_count, help="training tokens, e.g. 2T")
-    t.add_argument("--chip-hours", type=_count, help="accelerator-hours (GPU-hours, TPU-chip-hours)")
-    t.add_argument("--days", type=_number, help="wall-clock days")
+    t.add_argument("--flops", type=count, help="training compute in FLOP (e.g. 3.14e23)")
+    t.add_argument("--params", type=count, help="parameters (total for MoE), e.g. 7B")
+    t.add_argument("--active-params", type=count, help="parameters active per token (MoE)")
+    t.add_argument("--tokens", type=count, help="training tokens, e.g. 2T")
+    t.add_argument("--chip-hours", type=count, help="accelerator-hours (GPU-hours, TPU-chip-hours)")
+    t.add_argument("--days", type=number, help="wall-clock days")
     t.add_argument("--hardware", required=True, help="accelerator, e.g. A100, 'H100 SXM', 'TPU v4', MI250X")
-    t.add_argument("--count", type=_count, help="number of chips as the catalogue counts them")
+    t.add_argument("--count", type=count, help="number of chips as the catalogue counts them")
     t.add_argument("--precision", choices=["fp32", "tf32", "bf16", "fp16", "fp8"], help="default: bf16/fp16/fp32")
-    t.add_argument("--mfu", type=_number, help="model FLOPs utilisation 0-1 (default: fitted model with range)")
-    t.add_argument("--power-fraction", type=_number, help="accelerator average power as a fraction of TDP")
-    t.add_argument("--power-w", type=_number, help="all-in average W per chip (replaces TDP x fraction + host)")
+    t.add_argument("--mfu", type=number, help="model FLOPs utilisation 0-1 (default: fitted model with range)")
+    t.add_argument("--power-fraction", type=number, help="accelerator average power as a fraction of TDP")
+    t.add_argument("--power-w", type=number, help="all-in average W per chip (replaces TDP x fraction + host)")
     t.add_argument("--pue", help="PUE number or preset (hyperscale, cloud, enterprise, google, aws ...)")
     t.add_argument("--location", help="country, sub-national region (US-CA) or cloud region (aws:us-east-1)")
     t.add_argument("--year", type=int, help="year of the grid intensity (default: latest)")
-    t.add_argument("--intensity", type=_number, help="grid intensity in gCO2e/kWh")
+    t.add_argument("--intensity", type=number, help="grid intensity in gCO2e/kWh")
     t.add_argument("--mix", help="fuel mix, e.g. coal=60,gas=40")
-    t.add_argument("--market-intensity", type=_number,
+    t.add_argument("--market-intensity", type=number,
                    help="contractual (market-based) gCO2e/kWh of the supply, reported beside the location-based figure")
     t.add_argument("--json", action="store_true", help="print one JSON object")
     t.set_defaults(handler=_run_training)

@@ -10,29 +10,7 @@ import json
 from typing import Any
 
 from ..errors import WattprintError
-
-
-def _count(text: str) -> float:
-    from ..quantities import parse_count
-
-    try:
-        return parse_count(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-
-
-def _int(text: str) -> int:
-    value = _count(text)
-    if value != int(value):
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
-    return int(value)
+from ._args import count, number, whole
 
 
 def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
@@ -41,34 +19,34 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
         "inference", help="predict the footprint of serving an LLM",
         description="Predict the energy and CO2e of serving an LLM: per 1k tokens, per request, per day and per "
                     "year (counts accept 7e9, 7000000000, 7B, 1.4T).")
-    p.add_argument("--params", type=_count, required=True, help="total parameters (e.g. 70B)")
-    p.add_argument("--active-params", type=_count, help="active parameters per token (MoE); default: all")
-    p.add_argument("--input-tokens", type=_count, help="prompt tokens per request (default: sourced range)")
-    p.add_argument("--output-tokens", type=_count, help="generated tokens per request (default: sourced range)")
+    p.add_argument("--params", type=count, required=True, help="total parameters (e.g. 70B)")
+    p.add_argument("--active-params", type=count, help="active parameters per token (MoE); default: all")
+    p.add_argument("--input-tokens", type=count, help="prompt tokens per request (default: sourced range)")
+    p.add_argument("--output-tokens", type=count, help="generated tokens per request (default: sourced range)")
     load = p.add_mutually_exclusive_group()
-    load.add_argument("--requests-per-day", type=_count, help="requests served per day")
-    load.add_argument("--tokens-per-day", type=_count, help="input + output tokens served per day")
-    p.add_argument("--days", type=_float, help="days of serving the footprint covers (default: one year)")
+    load.add_argument("--requests-per-day", type=count, help="requests served per day")
+    load.add_argument("--tokens-per-day", type=count, help="input + output tokens served per day")
+    p.add_argument("--days", type=number, help="days of serving the footprint covers (default: one year)")
     p.add_argument("--hardware", default="H100", help="accelerator name (default: H100)")
-    p.add_argument("--count", type=_int, help="accelerators per replica (default: smallest that holds the weights)")
-    p.add_argument("--batch-size", type=_count, help="concurrent sequences per replica (default: sourced range)")
+    p.add_argument("--count", type=whole, help="accelerators per replica (default: smallest that holds the weights)")
+    p.add_argument("--batch-size", type=count, help="concurrent sequences per replica (default: sourced range)")
     p.add_argument("--precision", help="weights: fp32, bf16, fp16, fp8, int8, int4 (default: bf16 where supported)")
     p.add_argument("--engine", default="optimised", help="optimised (vLLM/TGI/TensorRT-LLM) or eager (plain HF)")
     p.add_argument("--attention", default="gqa", help="gqa (default) or mha (older models): KV-cache size")
-    p.add_argument("--utilisation", type=_float, help="busy share of provisioned capacity (0-1]; rest idles")
-    p.add_argument("--tdp-w", type=_float, help="board power (W) for chips without a published TDP")
+    p.add_argument("--utilisation", type=number, help="busy share of provisioned capacity (0-1]; rest idles")
+    p.add_argument("--tdp-w", type=number, help="board power (W) for chips without a published TDP")
     p.add_argument("--pue", help="PUE value or preset (hyperscale, cloud, enterprise, average, google ...)")
     p.add_argument("--location", help="country, region (US-CA) or cloud region (aws:us-east-1)")
-    p.add_argument("--year", type=_int, help="grid intensity year (default: latest)")
-    p.add_argument("--intensity", type=_float, help="grid intensity in gCO2e/kWh")
+    p.add_argument("--year", type=whole, help="grid intensity year (default: latest)")
+    p.add_argument("--intensity", type=number, help="grid intensity in gCO2e/kWh")
     p.add_argument("--mix", help="fuel mix, e.g. coal=60,gas=40")
     p.add_argument("--market-intensity", type=float,
                    help="contractual (market-based) gCO2e/kWh of the supply, reported beside the location-based figure")
-    p.add_argument("--training-co2e-kg", type=_float, help="training footprint to compare with (kgCO2e)")
-    p.add_argument("--training-tokens", type=_count,
+    p.add_argument("--training-co2e-kg", type=number, help="training footprint to compare with (kgCO2e)")
+    p.add_argument("--training-tokens", type=count,
                    help="estimate the training footprint (6 N D) from these tokens and compare with it")
     p.add_argument("--training-hardware", help="training accelerator (default: --hardware)")
-    p.add_argument("--training-count", type=_int, help="training accelerator count")
+    p.add_argument("--training-count", type=whole, help="training accelerator count")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run_inference)
     return p

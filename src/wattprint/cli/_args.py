@@ -1,0 +1,29 @@
+"""argparse value types shared by the command groups: a bad value is a one-line usage error (exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def count(text: str) -> float:
+    """Absolute count: 7e9, 7000000000, 7B, 1.4T."""
+    from ..quantities import parse_count
+
+    try:
+        return parse_count(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def whole(text: str) -> int:
+    value = count(text)
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+    return int(value)
