@@ -7,7 +7,8 @@ from types import ModuleType
 import pytest
 
 from wattprint.devices import DeviceConfig
-from wattprint.devices.amd import MAX_CONSECUTIVE_FAILURES, open_amdsmi
+from wattprint.devices.amd import open_amdsmi
+from wattprint.devices.gpu import MAX_CONSECUTIVE_FAILURES
 
 from .fakes.clock import FakeClock
 

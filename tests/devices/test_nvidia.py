@@ -7,7 +7,8 @@ from types import ModuleType
 import pytest
 
 from wattprint.devices import DeviceConfig, gpu_process_pids
-from wattprint.devices.nvidia import MAX_CONSECUTIVE_FAILURES, open_nvml
+from wattprint.devices.gpu import MAX_CONSECUTIVE_FAILURES
+from wattprint.devices.nvidia import open_nvml
 
 from .fakes.clock import FakeClock
 

@@ -11,14 +11,13 @@ is integrated over time. Counter resets and lost GPUs are handled as for NVML. G
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from .base import Clock, DeviceConfig, Integrator, NoteMixin, Reading
+from .base import Clock, DeviceConfig
+from .gpu import CounterOrPowerReader, GpuState
 
 _UJ_PER_J = 1e6
-MAX_CONSECUTIVE_FAILURES = 3  # failed reads in a row before a GPU is declared lost
 _POWER_KEYS = ("socket_power", "current_socket_power", "average_socket_power")
 
 
@@ -47,97 +46,20 @@ def _power_w(smi: ModuleType, handle: Any) -> float:
     raise ValueError(f"no power value in {sorted(d)}")
 
 
-@dataclass
-class _AmdGpu:
-    index: int
-    handle: Any
-    name: str
-    use_counter: bool
-    last_uj: float | None = None
-    integ: Integrator = field(default_factory=Integrator)
-    energy_j: float = 0.0
-    power_w: float | None = None
-    lost: bool = False
-    failures: int = 0
-
-    @property
-    def label(self) -> str:
-        return f"gpu{self.index}"
-
-
-class AmdSmiReader(NoteMixin):
+class AmdSmiReader(CounterOrPowerReader):
     """Cumulative energy of the selected AMD GPUs (one :class:`Reading` per GPU)."""
 
-    component = "gpu"
-    basis = "measured"
     name = "amdsmi"
 
-    def __init__(self, smi: ModuleType, gpus: list[_AmdGpu], clock: Clock) -> None:
-        self._init_notes()
+    def __init__(self, smi: ModuleType, gpus: list[GpuState], clock: Clock) -> None:
         self._smi = smi
-        self._errors: tuple[type[BaseException], ...] = (getattr(smi, "AmdSmiException", RuntimeError), ValueError)
-        self.gpus = gpus
-        self._clock = clock
-        self._t = clock()
-        self._closed = False
-        for g in gpus:
-            try:
-                if g.use_counter:
-                    g.last_uj = _energy_uj(smi, g.handle)
-                else:
-                    g.integ.add(self._t, _power_w(smi, g.handle))
-            except self._errors as exc:
-                self._failed(g, exc)
+        super().__init__(gpus, clock, (getattr(smi, "AmdSmiException", RuntimeError), ValueError))
 
-    def _read_one(self, g: _AmdGpu, t: float, dt: float) -> None:
-        if g.use_counter:
-            uj = _energy_uj(self._smi, g.handle)
-            if g.last_uj is None or uj < g.last_uj:
-                if g.last_uj is not None:
-                    self.note(
-                        f"{g.label} energy counter went back (reset); that interval is bridged with power x time",
-                        key=f"reset-{g.index}",
-                    )
-                try:
-                    delta_j = _power_w(self._smi, g.handle) * dt
-                except self._errors:
-                    delta_j = (g.power_w or 0.0) * dt
-            else:
-                delta_j = (uj - g.last_uj) / _UJ_PER_J
-            g.last_uj = uj
-            g.energy_j += delta_j
-            if dt > 0:
-                g.power_w = delta_j / dt
-        else:
-            p = _power_w(self._smi, g.handle)
-            g.energy_j += g.integ.add(t, p)
-            g.power_w = p
-        g.failures = 0
+    def _counter_j(self, g: GpuState) -> float:
+        return _energy_uj(self._smi, g.handle) / _UJ_PER_J
 
-    def _failed(self, g: _AmdGpu, exc: BaseException) -> None:
-        g.failures += 1
-        if g.failures >= MAX_CONSECUTIVE_FAILURES:
-            g.lost = True
-            g.power_w = None
-            self.note(
-                f"{g.label} ({g.name}) lost mid-run ({exc}); its energy so far ({g.energy_j:.1f} J) is kept, "
-                "the other GPUs continue",
-                key=f"lost-{g.index}",
-            )
-
-    def read(self) -> list[Reading]:
-        t = self._clock()
-        dt = max(0.0, t - self._t)
-        out = []
-        for g in self.gpus:
-            if not g.lost:
-                try:
-                    self._read_one(g, t, dt)
-                except self._errors as exc:
-                    self._failed(g, exc)
-            out.append(Reading("gpu", g.label, g.energy_j, g.power_w, self.basis, g.lost))
-        self._t = t
-        return out
+    def _power_w(self, g: GpuState) -> float:
+        return _power_w(self._smi, g.handle)
 
     def close(self) -> None:
         if not self._closed:
@@ -180,7 +102,7 @@ def open_amdsmi(config: DeviceConfig) -> tuple[AmdSmiReader | None, list[str]]:
     except Exception as exc:  # no driver: not an AMD GPU machine
         return None, [] if "driver" not in str(exc).lower() else [f"amdsmi failed to start ({exc})"]
     notes: list[str] = []
-    gpus: list[_AmdGpu] = []
+    gpus: list[GpuState] = []
     try:
         handles = list(smi.amdsmi_get_processor_handles())
         for i in _visible_indices(config, len(handles)):
@@ -197,7 +119,7 @@ def open_amdsmi(config: DeviceConfig) -> tuple[AmdSmiReader | None, list[str]]:
                     continue
                 use_counter = False
                 notes.append(f"gpu{i} ({name}) has no energy counter: its power is sampled and integrated over time")
-            gpus.append(_AmdGpu(i, h, name, use_counter))
+            gpus.append(GpuState(i, h, name, use_counter))
     except errors as exc:
         notes.append(f"amdsmi error while listing GPUs ({exc}); AMD GPU energy not measured")
         gpus = []

@@ -18,15 +18,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from .base import Clock, DeviceConfig, Integrator, NoteMixin, Reading
+from .base import Clock, DeviceConfig
+from .gpu import CounterOrPowerReader, GpuState
 
 _MJ_PER_J = 1000.0
 _MW_PER_W = 1000.0
-MAX_CONSECUTIVE_FAILURES = 3  # failed reads in a row before a GPU is declared lost (transient errors retry)
 
 
 # Paths that exist where an NVIDIA driver is loaded (Linux, containers with the NVIDIA runtime, WSL2).
@@ -53,25 +52,6 @@ def _text(x: Any) -> str:
 def _err_code(exc: BaseException) -> int | None:
     v = getattr(exc, "value", None)
     return v if isinstance(v, int) else None
-
-
-@dataclass
-class _Gpu:
-    index: int
-    handle: Any
-    name: str
-    uuid: str
-    use_counter: bool
-    last_mj: int | None = None
-    integ: Integrator = field(default_factory=Integrator)
-    energy_j: float = 0.0
-    power_w: float | None = None
-    lost: bool = False
-    failures: int = 0
-
-    @property
-    def label(self) -> str:
-        return f"gpu{self.index}"
 
 
 def parse_visible_devices(text: str | None) -> list[str] | None:
@@ -122,85 +102,28 @@ def resolve_visible(nvml: ModuleType, tokens: list[str], uuids: list[str]) -> tu
     return out, notes
 
 
-class NvmlReader(NoteMixin):
+class NvmlReader(CounterOrPowerReader):
     """Cumulative energy of the selected NVIDIA GPUs (one :class:`Reading` per GPU)."""
 
-    component = "gpu"
-    basis = "measured"
     name = "nvml"
+    reset_cause = "driver reload or GPU reset"
 
-    def __init__(self, nvml: ModuleType, gpus: list[_Gpu], clock: Clock) -> None:
-        self._init_notes()
+    def __init__(self, nvml: ModuleType, gpus: list[GpuState], clock: Clock) -> None:
         self._nvml = nvml
-        self.gpus = gpus
-        self._clock = clock
-        self._t = clock()
-        self._closed = False
-        for g in gpus:  # starting points: counter value, or the first power sample
-            try:
-                if g.use_counter:
-                    g.last_mj = int(nvml.nvmlDeviceGetTotalEnergyConsumption(g.handle))
-                else:
-                    g.integ.add(self._t, nvml.nvmlDeviceGetPowerUsage(g.handle) / _MW_PER_W)
-            except nvml.NVMLError as exc:
-                self._failed(g, exc)
+        super().__init__(gpus, clock, (nvml.NVMLError,))
 
-    def _power_now(self, g: _Gpu) -> float | None:
-        try:
-            return float(self._nvml.nvmlDeviceGetPowerUsage(g.handle)) / _MW_PER_W
-        except self._nvml.NVMLError:
-            return g.power_w
+    def _counter_j(self, g: GpuState) -> float:
+        return int(self._nvml.nvmlDeviceGetTotalEnergyConsumption(g.handle)) / _MJ_PER_J
 
-    def _read_one(self, g: _Gpu, t: float, dt: float) -> None:
-        nvml = self._nvml
-        if g.use_counter:
-            mj = int(nvml.nvmlDeviceGetTotalEnergyConsumption(g.handle))
-            if g.last_mj is None or mj < g.last_mj:
-                if g.last_mj is not None:
-                    self.note(
-                        f"{g.label} energy counter went back (driver reload or GPU reset); that interval "
-                        "is bridged with power x time",
-                        key=f"reset-{g.index}",
-                    )
-                p = self._power_now(g)
-                delta_j = (p or 0.0) * dt
-            else:
-                delta_j = (mj - g.last_mj) / _MJ_PER_J
-            g.last_mj = mj
-            g.energy_j += delta_j
-            if dt > 0:
-                g.power_w = delta_j / dt
-        else:
-            p = float(nvml.nvmlDeviceGetPowerUsage(g.handle)) / _MW_PER_W
-            g.energy_j += g.integ.add(t, p)
-            g.power_w = p
-        g.failures = 0
+    def _power_w(self, g: GpuState) -> float:
+        return float(self._nvml.nvmlDeviceGetPowerUsage(g.handle)) / _MW_PER_W
 
-    def _failed(self, g: _Gpu, exc: BaseException) -> None:
-        g.failures += 1
+    def _is_lost(self, exc: BaseException) -> bool:
         lost_code = getattr(self._nvml, "NVML_ERROR_GPU_IS_LOST", None)
-        if _err_code(exc) == lost_code or g.failures >= MAX_CONSECUTIVE_FAILURES:
-            g.lost = True
-            g.power_w = None
-            self.note(
-                f"{g.label} ({g.name}) lost mid-run ({_text(exc)}); its energy so far "
-                f"({g.energy_j:.1f} J) is kept, the other GPUs continue",
-                key=f"lost-{g.index}",
-            )
+        return lost_code is not None and _err_code(exc) == lost_code
 
-    def read(self) -> list[Reading]:
-        t = self._clock()
-        dt = max(0.0, t - self._t)
-        out = []
-        for g in self.gpus:
-            if not g.lost:
-                try:
-                    self._read_one(g, t, dt)
-                except self._nvml.NVMLError as exc:
-                    self._failed(g, exc)
-            out.append(Reading("gpu", g.label, g.energy_j, g.power_w, self.basis, g.lost))
-        self._t = t
-        return out
+    def _describe(self, exc: BaseException) -> str:
+        return _text(exc)
 
     def process_pids(self) -> dict[str, set[int]]:
         """PIDs with compute contexts on each (not lost) GPU, as NVML sees them (host PID namespace: in a
@@ -269,7 +192,7 @@ def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
                         "them fastest-first, NVML in PCI order; set CUDA_DEVICE_ORDER=PCI_BUS_ID to be sure "
                         "the measured GPUs are the ones used"
                     )
-        gpus: list[_Gpu] = []
+        gpus: list[GpuState] = []
         for i in indices:
             h = handles[i]
             mig_note_given = any(f"gpu{i} is measured" in n for n in notes)
@@ -296,7 +219,7 @@ def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
                     f"gpu{i} ({names[i]}) has no energy counter (pre-Volta?): its power is sampled and "
                     "integrated over time"
                 )
-            gpus.append(_Gpu(i, h, names[i], uuids[i], use_counter))
+            gpus.append(GpuState(i, h, names[i], use_counter, uuid=uuids[i]))
     except nvml.NVMLError as exc:
         notes.append(f"NVML error while listing GPUs ({_text(exc)}); GPU energy not measured")
         gpus = []

@@ -1,0 +1,119 @@
+"""What NVIDIA and AMD GPU readers share: an energy counter where the driver has one, power integrated
+over time where not; a counter that goes back (driver reload, GPU reset) bridged with power x time; a GPU
+that keeps failing (or reports itself lost) kept at its energy so far while the others continue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import Clock, Integrator, NoteMixin, Reading
+
+MAX_CONSECUTIVE_FAILURES = 3  # failed reads in a row before a GPU is declared lost (transient errors retry)
+
+
+@dataclass
+class GpuState:
+    """One GPU as a reader follows it; ``energy_j`` is cumulative since the reader opened."""
+
+    index: int
+    handle: Any
+    name: str
+    use_counter: bool
+    uuid: str = ""
+    last_counter_j: float | None = None
+    integ: Integrator = field(default_factory=Integrator)
+    energy_j: float = 0.0
+    power_w: float | None = None
+    lost: bool = False
+    failures: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"gpu{self.index}"
+
+
+class CounterOrPowerReader(NoteMixin):
+    """Base of the GPU readers; a subclass reads the driver: :meth:`_counter_j` (cumulative J) and
+    :meth:`_power_w` (W), raising one of ``self._errors`` on failure."""
+
+    component = "gpu"
+    basis = "measured"
+    name = "gpu"
+    reset_cause = "reset"  # what makes this driver's counter go back, for the note
+
+    def __init__(self, gpus: list[GpuState], clock: Clock, errors: tuple[type[BaseException], ...]) -> None:
+        self._init_notes()
+        self.gpus = gpus
+        self._errors = errors
+        self._clock = clock
+        self._t = clock()
+        self._closed = False
+        for g in gpus:  # starting points: counter value, or the first power sample
+            try:
+                if g.use_counter:
+                    g.last_counter_j = self._counter_j(g)
+                else:
+                    g.integ.add(self._t, self._power_w(g))
+            except self._errors as exc:
+                self._failed(g, exc)
+
+    # -- driver access (subclasses) --------------------------------------------------------------
+    def _counter_j(self, g: GpuState) -> float:
+        raise NotImplementedError
+
+    def _power_w(self, g: GpuState) -> float:
+        raise NotImplementedError
+
+    def _is_lost(self, exc: BaseException) -> bool:
+        """True when the driver says the GPU is gone for good (no retries)."""
+        return False
+
+    def _describe(self, exc: BaseException) -> str:
+        return str(exc)
+
+    # -- shared logic ------------------------------------------------------------------------------
+    def _read_one(self, g: GpuState, t: float, dt: float) -> None:
+        if g.use_counter:
+            counter = self._counter_j(g)
+            if g.last_counter_j is None or counter < g.last_counter_j:
+                if g.last_counter_j is not None:
+                    self.note(f"{g.label} energy counter went back ({self.reset_cause}); that interval is "
+                              "bridged with power x time", key=f"reset-{g.index}")
+                try:
+                    delta_j = self._power_w(g) * dt
+                except self._errors:
+                    delta_j = (g.power_w or 0.0) * dt
+            else:
+                delta_j = counter - g.last_counter_j
+            g.last_counter_j = counter
+            g.energy_j += delta_j
+            if dt > 0:
+                g.power_w = delta_j / dt
+        else:
+            p = self._power_w(g)
+            g.energy_j += g.integ.add(t, p)
+            g.power_w = p
+        g.failures = 0
+
+    def _failed(self, g: GpuState, exc: BaseException) -> None:
+        g.failures += 1
+        if self._is_lost(exc) or g.failures >= MAX_CONSECUTIVE_FAILURES:
+            g.lost = True
+            g.power_w = None
+            self.note(f"{g.label} ({g.name}) lost mid-run ({self._describe(exc)}); its energy so far "
+                      f"({g.energy_j:.1f} J) is kept, the other GPUs continue", key=f"lost-{g.index}")
+
+    def read(self) -> list[Reading]:
+        t = self._clock()
+        dt = max(0.0, t - self._t)
+        out = []
+        for g in self.gpus:
+            if not g.lost:
+                try:
+                    self._read_one(g, t, dt)
+                except self._errors as exc:
+                    self._failed(g, exc)
+            out.append(Reading("gpu", g.label, g.energy_j, g.power_w, self.basis, g.lost))
+        self._t = t
+        return out
