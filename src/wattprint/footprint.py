@@ -101,7 +101,7 @@ def operational_co2e_kg(facility_kwh: Range, intensity_g_per_kwh: Range) -> Rang
 
 
 def amortised_embodied_kg(
-    units: float, kg_per_unit: Range, hours_used: Range, lifetime_years: Range
+    units: float | Range, kg_per_unit: Range, hours_used: Range, lifetime_years: Range
 ) -> Range:
     """Embodied emissions charged to a job (kgCO2e).
 

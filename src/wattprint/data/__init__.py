@@ -25,7 +25,8 @@ from ..quantities import Range
 
 __all__ = [
     "Accelerator", "EmbodiedFactor", "EquivalenceFactor", "accelerators", "find_accelerator", "embodied_accelerator",
-    "embodied_host_server", "accelerators_per_server", "cpu_tdp_w", "cpu_watts_per_core", "ram_watts_per_gb",
+    "embodied_host_server", "embodied_cpu_server", "server_logical_cpus", "accelerators_per_server", "cpu_tdp_w",
+    "cpu_watts_per_core", "ram_watts_per_gb",
     "pue_preset", "pue_presets", "default_pue", "equivalence_factors", "load_table", "table_meta",
 ]
 
@@ -269,6 +270,21 @@ def embodied_host_server() -> EmbodiedFactor:
     life = _factor("server_lifetime_years")
     return EmbodiedFactor(_range(f), _lifetime("server_lifetime_years"), "kgCO2e per server (excluding accelerators)",
                           f"{f['source']}; lifetime: {life['source']}", f["note"])
+
+
+def embodied_cpu_server() -> EmbodiedFactor:
+    """Embodied kgCO2e of a 2-socket rack server without accelerators (machines with no GPU, VMs' hosts)."""
+    f = _factor("cpu_server_embodied_kg")
+    life = _factor("server_lifetime_years")
+    return EmbodiedFactor(_range(f), _lifetime("server_lifetime_years"), "kgCO2e per server (no accelerators)",
+                          f"{f['source']}; lifetime: {life['source']}", f["note"])
+
+
+def server_logical_cpus() -> tuple[Range, Assumption]:
+    """Logical CPUs of a typical 2-socket server: the share of a host a VM's vCPUs stand for."""
+    f = _factor("server_logical_cpus")
+    r = _range(f)
+    return r, Assumption("logical CPUs per host server", f"{r:.4g}", f["source"], f["note"])
 
 
 def accelerators_per_server(acc: Accelerator) -> int:

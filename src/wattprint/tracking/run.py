@@ -362,15 +362,24 @@ class Run:
             per_server = per_server or data.accelerators_per_server(acc)
             notes.append(Assumption("embodied GPU", f"{label} {acc.name}: {f.kg_per_unit} kgCO2e x share "
                                     f"{gpu_share:.3g}, lifetime {f.lifetime_years} y", f.source))
-        host = data.embodied_host_server()
+        share: float | Range
+        alloc = self._alloc
         if per_server:
+            host = data.embodied_host_server()
             share = gpu_units / per_server
             why = f"{gpu_units:.3g} of {per_server} GPUs of a server"
+        elif alloc is not None and alloc.is_vm:
+            # the host is invisible from a VM: its vCPUs stand for their share of a typical server
+            host = data.embodied_cpu_server()
+            server_cpus, server_note = data.server_logical_cpus()
+            share = Range.exact(alloc.cpus * self._charged_ratio(snap, "cpu")) / server_cpus
+            why = f"VM: {alloc.cpus:g} vCPUs of a host server of {server_cpus:.3g} logical CPUs"
+            notes.append(server_note)
         else:
-            alloc = self._alloc
+            host = data.embodied_cpu_server()
             share = (alloc.cpus / alloc.host_cpus) if alloc is not None and alloc.host_cpus else 1.0
             share *= self._charged_ratio(snap, "cpu")
-            why = f"{share:.3g} of the host (allocated CPUs x charged share; GPU-server figure, high for a laptop)"
+            why = f"{share:.3g} of this machine (allocated CPUs x charged share; rack-server figure)"
         total = total + amortised_embodied_kg(share, host.kg_per_unit, hours, host.lifetime_years)
         notes.append(Assumption("embodied host", f"{why}: {host.kg_per_unit} kgCO2e per server, lifetime "
                                 f"{host.lifetime_years} y, amortised over the run's duration", host.source))
