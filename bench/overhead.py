@@ -566,6 +566,12 @@ def render(b: Bench, started: float, elapsed_s: float) -> str:
     for _, f, _, _ in b.rows:
         if f not in figs:
             figs.append(f)
+    # the memory tail reads best right after the whole-run growth
+    pos = {f: float(i) for i, f in enumerate(figs)}
+    for f in figs:
+        if f.startswith("RSS growth over the last") and "RSS growth over sampled run" in pos:
+            pos[f] = pos["RSS growth over sampled run"] + 0.5
+    figs.sort(key=pos.__getitem__)
     for f in figs:
         for t, f2, n, txt in sorted((r for r in b.rows if r[1] == f), key=lambda r: order.get(r[0], 9)):
             lines.append(f"| {t} | {f2} | {txt} | {ratio_text(b.rows, t, f2, n)} |")
