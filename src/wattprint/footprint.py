@@ -179,10 +179,11 @@ class Footprint:
         return out
 
     # -- output ------------------------------------------------------------------------------
-    def to_dict(self, equivalents: bool = False) -> dict[str, Any]:
+    def to_dict(self, equivalents: bool = False, assumptions: bool = True) -> dict[str, Any]:
         """Flat JSON-ready dict; every figure has ``<name>_low`` and ``<name>_high`` beside it.
 
-        ``equivalents=True`` adds the total in everyday terms (loads the equivalence table).
+        ``equivalents=True`` adds the total in everyday terms (loads the equivalence table);
+        ``assumptions=False`` leaves the assumption list out (figures only).
         """
         d: dict[str, Any] = {"kind": self.kind}
         d.update(self.energy_kwh.as_fields("energy_kwh"))
@@ -208,7 +209,8 @@ class Footprint:
                 d[k] = v
         if equivalents:
             d["equivalents"] = self.equivalents()
-        d["assumptions"] = [a.to_dict() for a in self.assumptions]
+        if assumptions:
+            d["assumptions"] = [a.to_dict() for a in self.assumptions]
         return d
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -180,3 +180,57 @@ def test_paths_with_odd_characters(tmp_path: Path, folder: str) -> None:
     c.close()
     with pytest.raises(StoreError, match="tables t"):
         open_store(str(d / "other.db"))
+
+
+def test_summary_patch_merges_fresh_figures_into_the_last_full_summary(store: Store) -> None:
+    store.begin_run("p1", "proj", time.time(), {})
+    full = {"energy_kwh": 1.0, "assumptions": [{"what": "pue"}],
+            "energy_by_component_kwh": {"cpu": {"kwh": 1.0, "basis": "modelled"}}}
+    store.append_samples("p1", [], full)
+    store.append_samples("p1", [], None, summary_patch={"energy_kwh": 2.5,
+                                                        "energy_by_component_kwh": {"cpu": {"kwh": 2.5}}})
+    s = store.get_run("p1").summary
+    assert s["energy_kwh"] == 2.5 and s["assumptions"] == [{"what": "pue"}]
+    assert s["energy_by_component_kwh"]["cpu"] == {"kwh": 2.5, "basis": "modelled"}
+    with pytest.raises(UnknownNameError):
+        store.append_samples("nope", [], None, summary_patch={"energy_kwh": 1.0})
+
+
+def test_one_statement_append_updates_totals_and_merges_the_patch(store: Store) -> None:
+    store.begin_run("fast", "proj", time.time(), {})
+    store.append_samples("fast", [], {"energy_kwh": 0.0, "assumptions": [{"what": "pue"}]})
+    for i in range(1, 4):
+        s = SampleRow(time.time(), float(i), None, {"cpu": 100.0 * i}, {"cpu": 100.0})
+        store.append_samples("fast", [s], None, summary_patch={"energy_kwh": i / 10})
+    run = store.get_run("fast")
+    assert run.duration_s == 3.0 and run.energy_j == {"cpu": 300.0}
+    assert run.summary["energy_kwh"] == 0.3 and run.summary["assumptions"] == [{"what": "pue"}]
+    assert len(store.samples("fast")) == 3
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
+    import sqlite3
+
+    from wattprint.storage import schema
+
+    # a store as the first schema wrote it: no `live` column, no trigger
+    v1 = schema.CREATE.replace(schema.LIVE_TRIGGER, "")
+    v1 = v1.replace(",           -- JSON: mean power", "            -- JSON: mean power")
+    v1 = "\n".join(line for line in v1.splitlines() if not line.strip().startswith("live TEXT"))
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(v1 + f"PRAGMA application_id = {schema.APPLICATION_ID}; PRAGMA user_version = 1;")
+    conn.executemany(f"INSERT INTO {schema.META_TABLE} (key, value) VALUES (?, ?)",
+                     [("application", schema.APPLICATION_NAME), ("schema_version", "1")])
+    conn.execute("INSERT INTO runs (id, project, status, started_at, updated_at) VALUES ('old', 'p', 'finished', 1, 1)")
+    conn.commit()
+    conn.close()
+    with open_store(str(db)) as s:
+        assert s.get_run("old").status == "finished"
+        s.begin_run("old", "p", time.time(), {})
+        s.append_samples("old", [SampleRow(time.time(), 5.0, None, {"cpu": 999.0}, {"cpu": 1.0})], None,
+                         summary_patch={"it_energy_kwh": 0.2})
+        run = s.get_run("old")
+        assert run.duration_s == 5.0 and run.energy_j["cpu"] == 999.0 and run.summary["it_energy_kwh"] == 0.2
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION

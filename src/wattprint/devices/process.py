@@ -5,6 +5,7 @@ All results are CPU-seconds (s); read directly from /proc (psutil is not a depen
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -15,6 +16,25 @@ def _stat_fields(text: str) -> list[str]:
     return text[text.rfind(")") + 2 :].split()
 
 
+_open_fds: dict[str, int] = {}
+
+
+def _read_first_line(path: str) -> str:
+    """First line of a procfs file through a descriptor kept open: one pread per sample instead of
+    open/read/close (each system call hands the GIL to the tracked program and back)."""
+    fd = _open_fds.get(path)
+    if fd is None:
+        fd = _open_fds[path] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.pread(fd, 4096, 0)
+    except OSError:
+        _open_fds.pop(path, None)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        raise
+    return data.split(b"\n", 1)[0].decode()
+
+
 def host_cpu_seconds(proc_root: str = "/proc") -> tuple[float, float]:
     """(busy, total) CPU-seconds of the whole host since boot, from the ``cpu`` line of /proc/stat.
 
@@ -22,8 +42,7 @@ def host_cpu_seconds(proc_root: str = "/proc") -> tuple[float, float]:
     hypervisor ran someone else) is in neither: our vCPUs were not running then. guest time is
     already inside user/nice.
     """
-    with open(os.path.join(proc_root, "stat")) as f:
-        line = f.readline()
+    line = _read_first_line(os.path.join(proc_root, "stat"))
     parts = line.split()
     if not parts or parts[0] != "cpu":
         raise OSError(f"unexpected first line in {proc_root}/stat: {line!r}")

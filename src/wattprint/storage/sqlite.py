@@ -143,6 +143,19 @@ def _loads(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _statements(sql: str) -> list[str]:
+    """Split a script into complete statements (trigger bodies hold semicolons of their own)."""
+    out: list[str] = []
+    buf = ""
+    for part in sql.split(";"):
+        buf += part + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                out.append(buf.strip())
+            buf = ""
+    return out
+
+
 class Store:
     """A wattprint run store in one SQLite file. Thread-safe; one per process (reopened after ``fork``)."""
 
@@ -151,6 +164,7 @@ class Store:
         self.url = url
         self._lock = threading.RLock()
         self._pid = os.getpid()
+        self._begun: set[str] = set()  # runs begun through this object: their appends may take the fast path
         self._conn: sqlite3.Connection | None = self._connect(initialise)
 
     # -- connection --------------------------------------------------------------------------
@@ -167,6 +181,7 @@ class Store:
             self._verify(conn)
             # only now that the file is known to be ours may anything be written to it
             self._enable_wal(conn)
+            self._migrate(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             # writes are appends: a small page cache keeps a long run's memory flat (SQLite's default is 2 MiB)
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
@@ -177,6 +192,25 @@ class Store:
             conn.close()
             raise StoreError(f"{self.path} is not a usable wattprint store ({e})") from e
         return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Bring a store written by an older wattprint to the current schema, in one transaction."""
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= schema.SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])  # another process may have done it
+            for v in range(version, schema.SCHEMA_VERSION):
+                for sql in schema.MIGRATIONS[v]:
+                    for stmt in _statements(sql):
+                        conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+            conn.execute(f"UPDATE {schema.META_TABLE} SET value = ? WHERE key = 'schema_version'",
+                         (str(schema.SCHEMA_VERSION),))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
         """Switch to WAL. The switch needs an exclusive lock and SQLite does not always wait for it (several
@@ -208,9 +242,8 @@ class Store:
 
                 conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
-                for stmt in schema.CREATE.split(";"):
-                    if stmt.strip():
-                        conn.execute(stmt)
+                for stmt in _statements(schema.CREATE):
+                    conn.execute(stmt)
                 conn.executemany(
                     f"INSERT INTO {schema.META_TABLE} (key, value) VALUES (?, ?)",
                     [("application", schema.APPLICATION_NAME), ("schema_version", str(schema.SCHEMA_VERSION)),
@@ -297,6 +330,7 @@ class Store:
                     "updated_at) VALUES (?, ?, 'running', ?, NULL, 0, '{}', ?, '{}', ?)",
                     (run_id, project, float(started_at), _dumps(meta), now),
                 )
+                self._begun.add(run_id)
                 return RunRecord(run_id, project, "running", float(started_at), None, 0.0, {}, dict(meta), {}, now)
             rec = _record(row)
             if rec.project != project:
@@ -309,40 +343,59 @@ class Store:
             rec.status, rec.ended_at, rec.updated_at = "running", None, now
             c.execute("UPDATE runs SET status = 'running', ended_at = NULL, meta = ?, updated_at = ? WHERE id = ?",
                       (_dumps(rec.meta), now, run_id))
+            self._begun.add(run_id)
             return rec
 
     def append_samples(self, run_id: str, samples: Sequence[SampleRow], summary: dict[str, Any] | None,
-                       phases: Sequence[PhaseUpdate] = ()) -> None:
+                       phases: Sequence[PhaseUpdate] = (), summary_patch: dict[str, Any] | None = None) -> None:
         """Persist ``samples`` and bring the run's totals and summary up to date, in ONE transaction.
 
         The run's ``duration_s`` and ``energy_j`` become those of the latest sample, so a process
         killed after this returns leaves a run that reads back complete up to here. An empty
-        ``summary`` keeps the previous one. ``phases``: optional ``(name, start_s, end_s, energy_j)``
-        updates written in the same transaction (as :meth:`add_phase` would).
+        ``summary`` keeps the previous one; ``summary_patch`` instead merges its keys into it (JSON merge
+        patch), so a tracker can refresh the figures each interval and the rest less often. ``phases``:
+        optional ``(name, start_s, end_s, energy_j)`` updates written in the same transaction.
         """
+        if len(samples) == 1 and not phases and not summary and run_id in self._begun:
+            return self._append_one(run_id, samples[0], summary_patch)
         rows = [(run_id, float(s.t_unix), float(s.elapsed_s), s.phase, _dumps(s.energy_j), _dumps(s.power_w))
                 for s in samples]
         latest = max(samples, key=lambda s: s.elapsed_s) if samples else None
         summary_json = _dumps(summary) if summary else None
+        patch_json = _dumps(summary_patch) if summary_patch and not summary else None
+        # few statements on purpose: each one hands the GIL to the tracked program and back
         with self._write() as c:
-            cur = c.execute("SELECT duration_s, energy_j FROM runs WHERE id = ?", (run_id,)).fetchone()
-            if cur is None:
-                raise self._unknown(c, run_id)
             if rows:
                 c.executemany("INSERT INTO samples (run_id, t_unix, elapsed_s, phase, energy_j, power_w) "
                               "VALUES (?, ?, ?, ?, ?, ?)", rows)
             if phases:
                 c.executemany(_UPSERT_PHASE, [(run_id, name, float(start_s), None if end_s is None else float(end_s),
                                                _dumps(energy_j)) for name, start_s, end_s, energy_j in phases])
-            duration, energy = float(cur[0]), _loads(cur[1])
-            if latest is not None:
-                duration = max(duration, float(latest.elapsed_s))
-                energy.update(latest.energy_j)
-            c.execute(
-                "UPDATE runs SET duration_s = ?, energy_j = ?, summary = COALESCE(?, summary), updated_at = ? "
-                "WHERE id = ?",
-                (duration, _dumps(energy), summary_json, time.time(), run_id),
+            cur = c.execute(
+                "UPDATE runs SET duration_s = MAX(duration_s, COALESCE(?, duration_s)), "
+                "energy_j = json_patch(energy_j, COALESCE(?, '{}')), "
+                "summary = CASE WHEN ? IS NOT NULL THEN ? "
+                "WHEN ? IS NOT NULL THEN json_patch(COALESCE(summary, '{}'), ?) ELSE summary END, "
+                "updated_at = ? WHERE id = ?",
+                (None if latest is None else float(latest.elapsed_s),
+                 None if latest is None else _dumps(latest.energy_j),
+                 summary_json, summary_json, patch_json, patch_json, time.time(), run_id),
             )
+            if cur.rowcount == 0:
+                raise self._unknown(c, run_id)
+
+    def _append_one(self, run_id: str, s: SampleRow, summary_patch: dict[str, Any] | None) -> None:
+        """A tracker's usual interval: ONE autocommit INSERT; the ``samples_live`` trigger updates the run's
+        totals and merges ``summary_patch`` in the same implicit transaction."""
+        row = (run_id, float(s.t_unix), float(s.elapsed_s), s.phase, _dumps(s.energy_j), _dumps(s.power_w),
+               _dumps(summary_patch or {}))
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("INSERT INTO samples (run_id, t_unix, elapsed_s, phase, energy_j, power_w, live) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            except sqlite3.Error as e:
+                raise StoreError(f"writing to the store {self.path} failed: {e}") from e
 
     def add_phase(self, run_id: str, name: str, start_s: float, end_s: float | None,
                   energy_j: dict[str, float]) -> None:

@@ -36,6 +36,7 @@ from typing import Any
 
 ENV_STATE_DIR = "WATTPRINT_STATE_DIR"
 STATE_VERSION = 1
+READ_CHUNK = 65536  # one pread covers the state of dozens of runs; larger states are read whole
 
 Triple = list[float]  # [value, low, high] in joules
 
@@ -118,26 +119,32 @@ class Ledger:
         fd = self._fd
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            state = self._load(fd)
+            state, old_len = self._load(fd)
             yield state
             data = json.dumps(state, separators=(",", ":")).encode()
             os.pwrite(fd, data, 0)
-            os.ftruncate(fd, len(data))
+            if len(data) < old_len:  # every system call here hands the GIL to the tracked program and back
+                os.ftruncate(fd, len(data))
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
     @staticmethod
-    def _load(fd: int) -> dict[str, Any]:
+    def _load(fd: int) -> tuple[dict[str, Any], int]:
+        """(state, bytes in the file); a torn or foreign file reads as a fresh state."""
+        size = 0
         try:
-            size = os.fstat(fd).st_size
-            state = json.loads(os.pread(fd, size, 0)) if size else None
+            raw = os.pread(fd, READ_CHUNK, 0)
+            if len(raw) == READ_CHUNK:  # a large state (many runs): read it whole
+                raw = os.pread(fd, os.fstat(fd).st_size, 0)
+            size = len(raw)
+            state = json.loads(raw) if raw else None
         except (OSError, ValueError):
-            return _empty()
+            return _empty(), size
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-            return _empty()
+            return _empty(), size
         state.setdefault("devices", {})
         state.setdefault("runs", {})
-        return state
+        return state, size
 
     def close(self) -> None:
         if self._fd is not None and self._fd_pid == os.getpid():

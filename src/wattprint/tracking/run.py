@@ -169,7 +169,7 @@ class Run:
         self.sampler = Sampler(
             self._readers, ledger, interval_s=self.interval_s, store=self.store, run_id=self.id,
             offset_j=offset_j, offset_s=offset_s, share=ProcessShare(pid, readers=self._readers), summary=self._summary,
-            notify=self._note,
+            live=self._live_summary, notify=self._note,
         )
         for name, d in prev_phases.items() if isinstance(prev_phases, dict) else ():
             with contextlib.suppress(Exception):
@@ -394,6 +394,10 @@ class Run:
         offset = self.sampler.offset_j.get(comp, 0.0) if self.sampler is not None else 0.0
         charged = snap.charged_j.get(comp, (0.0,))[0] - offset
         return min(1.0, max(0.0, charged / seen))
+
+    def _live_summary(self, snap: Snapshot) -> dict[str, Any]:
+        """The figures only (energies, CO2e, ranges), merged into the last full summary between full ones."""
+        return self._footprint(snap).to_dict(assumptions=False)
 
     def _summary(self, snap: Snapshot) -> dict[str, Any]:
         """What the store keeps: Footprint.to_dict() + process_share, notes, phases, run identity."""

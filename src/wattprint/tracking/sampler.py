@@ -26,6 +26,8 @@ MAX_PENDING_SAMPLES = 4096
 DOWNSAMPLE_AFTER_S = 86400.0
 DOWNSAMPLE_BUCKET_S = 60.0
 DOWNSAMPLE_EVERY_S = 3600.0
+# full summary (assumptions, notes, process share) at most this often; the figures go at every interval
+FULL_SUMMARY_EVERY_S = 10.0
 
 
 def _stderr(msg: str) -> None:
@@ -95,6 +97,7 @@ class Sampler:
         scale: dict[str, float] | None = None,
         share: ProcessShare | None = None,
         summary: Callable[[Snapshot], dict[str, Any]] | None = None,
+        live: Callable[[Snapshot], dict[str, Any]] | None = None,
         notify: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -110,6 +113,8 @@ class Sampler:
         self.scale = dict(scale or {})
         self.share = share
         self.summary_fn = summary
+        self.live_fn = live
+        self._last_full_s: float | None = None
         self.notify = notify or _stderr
         self.clock = clock
 
@@ -304,10 +309,11 @@ class Sampler:
             self._pending.clear()
             self._pending_phases.clear()
             return
-        summary = self.summary_fn(self.snapshot) if (self.summary_fn and self.snapshot) else {}
+        summary, patch = self._summaries()
         try:
             # samples, phase updates and the run's totals in one transaction
-            self.store.append_samples(self.run_id, self._pending, summary, phases=self._pending_phases)
+            self.store.append_samples(self.run_id, self._pending, summary, phases=self._pending_phases,
+                                      summary_patch=patch)
             self._pending = []
             self._pending_phases = []
             self._maybe_downsample()
@@ -318,6 +324,18 @@ class Sampler:
             if not self._store_failed:
                 self._store_failed = True
                 self._say(f"wattprint: writing to the store failed ({e}); still measuring, keeping samples in memory")
+
+    def _summaries(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """(full summary, None) every FULL_SUMMARY_EVERY_S of run time, else ({}, fresh figures only): the
+        figures stay current at every interval, the assumptions and notes are rebuilt less often."""
+        snap = self.snapshot
+        if snap is None or self.summary_fn is None:
+            return {}, None
+        if self.live_fn is None or self._last_full_s is None or \
+                snap.elapsed_s - self._last_full_s >= FULL_SUMMARY_EVERY_S:
+            self._last_full_s = snap.elapsed_s
+            return self.summary_fn(snap), None
+        return {}, self.live_fn(snap)
 
     def _maybe_downsample(self) -> None:
         """Keep a months-long run's time series bounded on disk: once per DOWNSAMPLE_EVERY_S of run time,
