@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -38,6 +37,8 @@ def normalise_name(text: str) -> str:
 
 def closest_names(name: str, candidates: Iterable[str], n: int = 5) -> list[str]:
     """Closest candidates by substring match first, then by similarity of their normalised forms."""
+    import difflib  # only on the error path: keeps importing wattprint cheap
+
     cands = list(dict.fromkeys(candidates))
     key = normalise_name(name)
     by_norm: dict[str, str] = {}
