@@ -13,8 +13,8 @@ def test_argument_beats_env_beats_default(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.delenv("WATTPRINT_DB", raising=False)
     assert resolve_db_url() == f"sqlite://{tmp_path}/xdg/wattprint/wattprint.db"
     monkeypatch.setenv("WATTPRINT_DB", f"sqlite:///{tmp_path}/env.db")
-    assert db_path(resolve_db_url()) == tmp_path / "env.db"
-    assert db_path(resolve_db_url(str(tmp_path / "arg.db"))) == tmp_path / "arg.db"
+    assert Path(db_path(resolve_db_url())) == tmp_path / "env.db"
+    assert Path(db_path(resolve_db_url(str(tmp_path / "arg.db")))) == tmp_path / "arg.db"
 
 
 def test_default_without_xdg_is_under_home_local_share(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -25,15 +25,15 @@ def test_default_without_xdg_is_under_home_local_share(monkeypatch: pytest.Monke
             monkeypatch.delenv("XDG_DATA_HOME", raising=False)
         else:
             monkeypatch.setenv("XDG_DATA_HOME", xdg)
-        assert db_path(resolve_db_url()) == tmp_path / ".local/share/wattprint/wattprint.db"
+        assert Path(db_path(resolve_db_url())) == tmp_path / ".local/share/wattprint/wattprint.db"
 
 
 def test_plain_paths_are_made_absolute(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     assert resolve_db_url("sub/x.db") == f"sqlite://{tmp_path}/sub/x.db"
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert db_path("~/y.db") == tmp_path / "y.db"
-    assert db_path("sqlite:////abs/z.db") == Path("/abs/z.db")
+    assert Path(db_path("~/y.db")) == tmp_path / "y.db"
+    assert Path(db_path("sqlite:////abs/z.db")) == Path("/abs/z.db")
 
 
 @pytest.mark.parametrize("url", ["sqlite://relative.db", "sqlite:relative.db", "sqlite:///", "mysql://h/db",
@@ -53,5 +53,5 @@ def test_odd_characters_survive_the_round_trip_through_a_url(tmp_path: Path) -> 
     p = tmp_path / "100% odd?#" / "runs.db"
     url = resolve_db_url(str(p))
     assert url.startswith("sqlite:///") and "?" not in url and "#" not in url
-    assert db_path(url) == p
+    assert Path(db_path(url)) == p
     assert resolve_db_url(url) == url

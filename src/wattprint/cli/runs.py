@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from typing import Any
 
@@ -56,7 +57,7 @@ def _open(db: str | None) -> Any:
     from ..storage import db_path, open_store, resolve_db_url
 
     url = resolve_db_url(db)
-    if not db_path(url).exists():
+    if not os.path.exists(db_path(url)):
         return None
     return open_store(url, create=False)
 

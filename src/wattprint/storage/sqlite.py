@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from typing import Any
 
 from ..errors import InputConflictError, UnknownNameError
@@ -54,21 +53,21 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
         raise StoreError(f"no wattprint store at {path}")
     if state == "missing":
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create the folder for the store {path}: {e.strerror or e}") from e
     return Store(path, resolved, initialise=state != "ours")
 
 
-def _inspect(path: Path) -> str:
+def _inspect(path: str) -> str:
     """'missing', 'empty' (0 bytes), or 'ours'; raises StoreError for anything else. Never writes."""
     try:
-        st = path.stat()
+        st = os.stat(path)
     except FileNotFoundError:
         return "missing"
     except OSError as e:
         raise StoreError(f"cannot read the store {path}: {e.strerror or e}") from e
-    if not path.is_file():
+    if not os.path.isfile(path):
         raise StoreError(f"{path} is not a file, so it cannot be a wattprint store")
     if st.st_size == 0:
         return "empty"
@@ -80,7 +79,7 @@ def _inspect(path: Path) -> str:
         return _classify_header(path)
 
 
-def _classify_header(path: Path) -> str:
+def _classify_header(path: str) -> str:
     try:
         with open(path, "rb") as f:
             head = f.read(schema.HEADER_SIZE)
@@ -116,7 +115,7 @@ def _classify_header(path: Path) -> str:
                      "it was left untouched")
 
 
-def _uri_path(path: Path) -> str:
+def _uri_path(path: str) -> str:
     """Escape the characters that would end the path part of an SQLite ``file:`` URI (no urllib: import cost)."""
     return str(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
 
@@ -159,7 +158,7 @@ def _statements(sql: str) -> list[str]:
 class Store:
     """A wattprint run store in one SQLite file. Thread-safe; one per process (reopened after ``fork``)."""
 
-    def __init__(self, path: Path, url: str, *, initialise: bool = False) -> None:
+    def __init__(self, path: str, url: str, *, initialise: bool = False) -> None:
         self.path = path
         self.url = url
         self._lock = threading.RLock()

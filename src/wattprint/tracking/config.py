@@ -18,7 +18,6 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..errors import InputConflictError, WattprintError
@@ -92,28 +91,29 @@ def _parse_positive(text: Any, what: str, source: str) -> float:
     return value
 
 
-def config_file(environ: Mapping[str, str] | None = None, cwd: str | None = None) -> Path | None:
+def config_file(environ: Mapping[str, str] | None = None, cwd: str | None = None) -> str | None:
     """The config file that applies, if any exists (see the module docstring for the order)."""
     env = os.environ if environ is None else environ
     explicit = env.get(ENV_CONFIG, "").strip()
     if explicit:
-        p = Path(explicit).expanduser()
-        if not p.is_file():
+        p = os.path.expanduser(explicit)
+        if not os.path.isfile(p):
             raise WattprintError(f"{ENV_CONFIG}={explicit} does not name a file")
         return p
-    local = Path(cwd or os.getcwd()) / "wattprint.toml"
-    if local.is_file():
+    local = os.path.join(cwd or os.getcwd(), "wattprint.toml")
+    if os.path.isfile(local):
         return local
     xdg = env.get("XDG_CONFIG_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".config"
-    user = base / "wattprint" / "config.toml"
-    return user if user.is_file() else None
+    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".config")
+    user = os.path.join(base, "wattprint", "config.toml")
+    return user if os.path.isfile(user) else None
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The wattprint settings in a TOML file (top level, or a ``[wattprint]`` table)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except OSError as e:
         raise WattprintError(f"cannot read the config file {path}: {e}") from e
     try:
