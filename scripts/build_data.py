@@ -556,17 +556,33 @@ def build_regions(shared: Path, factors: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def split_mixes(countries: dict[str, Any]) -> dict[str, Any]:
+    """Move the per-year generation mixes out of the country table: a location lookup (the tracker's
+    start-up) then decodes a fraction of the bytes; only ``generation_mix()`` reads this table."""
+    out: dict[str, dict[str, Any]] = {}
+    for iso3, c in countries["countries"].items():
+        for year, rec in c["years"].items():
+            mix = {k: rec.pop(k) for k in ("mix", "gen_twh") if k in rec}
+            if mix:
+                out.setdefault(iso3, {})[year] = mix
+    meta = {k: countries["meta"][k] for k in ("source", "licence", "attributions", "mix_keys")}
+    meta["holds"] = "per-country generation mix (% by source, order of mix_keys) and generation (TWh) per year"
+    return {"meta": meta, "countries": out}
+
+
 def build(shared: Path, out: Path) -> list[Path]:
     if not shared.is_dir():
         raise SystemExit(f"shared data folder not found: {shared}")
     out.mkdir(parents=True, exist_ok=True)
     countries, world = build_countries(shared)
     factors = build_factors(shared, world)
+    mixes = split_mixes(countries)
     tables = {
         "accelerators.json": build_accelerators(shared),
         "cpus.json": build_cpus(shared),
         "factors.json": factors,
         "countries.json": countries,
+        "mixes.json": mixes,
         "regions.json": build_regions(shared, factors["mix_factors"]),
     }
     written = []

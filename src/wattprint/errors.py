@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 
@@ -30,9 +31,12 @@ class InputConflictError(WattprintError, ValueError):
     """Inputs that are impossible (negative, NaN) or contradict each other."""
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")  # \W is "not str.isalnum()" (and not '_') for str patterns
+
+
 def normalise_name(text: str) -> str:
     """Lower-case, drop punctuation and spaces: 'NVIDIA A100-SXM4 80GB' -> 'nvidiaa100sxm480gb'."""
-    return "".join(ch for ch in text.lower() if ch.isalnum())
+    return _NOT_ALNUM.sub("", text.lower())
 
 
 def closest_names(name: str, candidates: Iterable[str], n: int = 5) -> list[str]:

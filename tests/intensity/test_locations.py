@@ -95,3 +95,22 @@ def test_locations_listing() -> None:
     assert all(loc.kind == "cloud" for loc in locations("cloud"))
     with pytest.raises(UnknownNameError):
         locations("planet")
+
+
+def test_a_location_lookup_does_not_decode_the_generation_mix_table(monkeypatch) -> None:
+    """The tracker resolves its location at start: that path must not decode the large mix table."""
+    import wattprint.intensity as grid
+
+    seen: list[str] = []
+    real = grid.load_table
+    monkeypatch.setattr(grid, "load_table", lambda name: (seen.append(name), real(name))[1])
+    grid._records.cache_clear()
+    grid._aliases.cache_clear()
+    try:
+        grid.intensity_for("FRA")
+        assert "mixes" not in seen
+        assert grid.generation_mix("France")["nuclear"] > 50
+        assert "mixes" in seen
+    finally:
+        grid._records.cache_clear()
+        grid._aliases.cache_clear()

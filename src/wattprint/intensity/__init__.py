@@ -244,10 +244,12 @@ def generation_mix(location: str, year: int | None = None) -> dict[str, float]:
     used = years[-1] if year is None else max([y for y in years if y <= year] or [years[0]])
     rec = raw["years"][str(used)]
     mix = rec.get("mix")
+    if mix is None and loc.kind == "country":  # country mixes live in their own table (see build_data.py)
+        mix = load_table("mixes")["countries"].get(loc.key, {}).get(str(used), {}).get("mix")
     if isinstance(mix, dict):
         return {k: float(v) for k, v in mix.items()}
     if isinstance(mix, list):
-        keys = load_table("countries")["meta"]["mix_keys"]
+        keys = load_table("mixes")["meta"]["mix_keys"]
         return {k: float(v) for k, v in zip(keys, mix, strict=True) if v}
     return {}
 
