@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from ..scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
@@ -13,10 +14,7 @@ SHARED = ROOT.parent / "shared" / "data"
 
 @pytest.mark.skipif(not (SHARED / "training-runs.csv").exists(), reason="../shared/data not present")
 def test_reported_inputs_within_bounds() -> None:
-    spec = importlib.util.spec_from_file_location("training_accuracy", ROOT / "bench" / "training_accuracy.py")
-    assert spec and spec.loader
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("bench/training_accuracy.py")
     results = bench.reported_mode(SHARED)
     assert len(results) >= 20  # the dev rows with hours, power and energy
     bad = [f"{r['id']} {r['what']}: ratio {r['ratio']:.4f} (±{r['tolerance']:.0%})" for r in results if not r["within"]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -14,6 +13,8 @@ from wattprint.errors import InputConflictError, UnknownNameError, WattprintErro
 from wattprint.estimate.inference import breakeven_requests, constants, estimate_inference
 from wattprint.footprint import ComponentEnergy, Footprint, Intensity
 from wattprint.quantities import Range
+
+from ..scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -217,11 +218,7 @@ def test_add_inference_parser_does_not_define_register() -> None:
 
 # -- accuracy benchmark ------------------------------------------------------------------------------
 def _bench() -> object:
-    spec = importlib.util.spec_from_file_location("inference_accuracy", ROOT / "bench" / "inference_accuracy.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("bench/inference_accuracy.py")
 
 
 def test_accuracy_benchmark_meets_target() -> None:
