@@ -103,3 +103,54 @@ def test_state_folder_and_scope(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     blocked.write_text("")
     led, note = Ledger.for_node("k", str(blocked / "sub"))
     assert led.path is None and note and "WATTPRINT_STATE_DIR" in note
+
+
+def _join_and_leave(path: Path, solo_fast_path: bool) -> tuple[Ledger, Ledger, bytes, bytes]:
+    """a reads alone, b joins at 3.2 and leaves at 6.7, a reads alone again; returns the ledgers and the
+    file's bytes before and after a's first two solo readings."""
+    node = Node(100.0)
+    a, b = Ledger(str(path), "a"), Ledger(str(path), "b")
+    if not solo_fast_path:  # the reference protocol: every reading under the lock, written back
+        a._solo_state = b._solo_state = lambda: None  # type: ignore[method-assign]
+    ra, rb = node.reader(0.0), node.reader(3.2)
+    for t in (0.0, 1.0):
+        a.account(ra(t))
+    before = path.read_bytes()
+    for t in (2.0, 3.0):
+        a.account(ra(t))
+    after = path.read_bytes()
+    # b registers, then reads again before a's next reading: it credits a share to a, whose solo
+    # charges are not yet in the file; a's merge must keep both
+    events = [(3.2, "b"), (3.7, "b"), (4.0, "a"), (4.7, "b"), (5.0, "a"), (5.7, "b"), (6.0, "a"), (6.7, "b")]
+    for t, k in events:
+        (a if k == "a" else b).account((ra if k == "a" else rb)(t), leave=k == "b" and t == 6.7)
+    for t in (7.0, 8.0, 9.0):
+        a.account(ra(t), leave=t == 9.0)
+    return a, b, before, after
+
+
+def test_a_run_alone_charges_in_memory_and_merges_when_another_joins(tmp_path: Path) -> None:
+    a, b, before, after = _join_and_leave(tmp_path / "fast.json", solo_fast_path=True)
+    assert after == before  # alone: nothing to tell anyone, the file was not rewritten
+    ref_a, ref_b, ref_before, ref_after = _join_and_leave(tmp_path / "ref.json", solo_fast_path=False)
+    assert ref_after != ref_before
+    # exactly what writing at every reading charges: each run's share, and the node's energy less the
+    # 0.2 s between a's last reading and b's registration, which no run was reading when it passed
+    assert a.charged["cpu"] == pytest.approx(ref_a.charged["cpu"], rel=1e-12)
+    assert b.charged["cpu"] == pytest.approx(ref_b.charged["cpu"], rel=1e-12)
+    assert a.charged["cpu"][0] + b.charged["cpu"][0] == pytest.approx(100.0 * (9.0 - 0.2), rel=1e-9)
+    assert b.charged["cpu"][0] > 0
+    state = json.loads((tmp_path / "fast.json").read_text())
+    assert state["runs"] == {} and state["devices"] == {}
+
+
+def test_a_run_alone_notices_a_reset_file(tmp_path: Path) -> None:
+    path = tmp_path / "l.json"
+    led = Ledger(str(path), "a")
+    read = Node(1.0).reader(0.0)
+    for t in (0.0, 1.0, 2.0, 3.0):
+        led.account(read(t))
+    path.write_text("")  # another process reset the state: the run re-registers with its totals
+    led.account(read(4.0))
+    assert "a" in json.loads(path.read_text())["runs"]
+    assert json.loads(path.read_text())["runs"]["a"]["charged"]["cpu"][0] == pytest.approx(3.0)

@@ -16,11 +16,19 @@ What each sampler does, under the lock, at every reading:
 3. split that energy equally among the live runs that read the same device (a run is live while its pid
    exists) and add each share to that run's charged total in the ledger.
 
-So every second of a device's energy is charged exactly once, split equally among the runs that were
-reading it. The sum of all runs' charged energy equals the device's energy (exactly for a single
-process; to within the change of power inside one sampling interval for concurrent ones). A GPU that only
-one process sees (``CUDA_VISIBLE_DEVICES`` per rank) has one reader and is charged to that run alone.
-Device keys must therefore name the same physical device the same way in every process.
+So every second of a device's energy is charged at most once, split equally among the runs that were
+reading it. The sum of all runs' charged energy equals the device's energy exactly for a single process;
+when a run joins a device others read, the time between their last reading and its registration is
+charged to no one (less than one sampling interval per join). A GPU that only one process sees
+(``CUDA_VISIBLE_DEVICES`` per rank) has one reader and is charged to that run alone. Device keys must
+therefore name the same physical device the same way in every process.
+
+A run alone on the node (the usual case) does not rewrite the file at every reading: it reads the file back
+(one ``pread``, no lock) and, while the bytes are still those it last wrote and it is the only run in them,
+charges its readings in memory. Any change by another process (a run registering, leaving, a reset) sends
+it back to the locked path, which first merges what it charged alone, so every run is charged what
+writing at every reading would have charged. (Each system call of the sampler hands the GIL to the
+tracked program and back; this saves four per reading, and a JSON round trip.)
 
 Equal split is a choice: per-process CPU time would favour the busy rank, but ranks of one job do the
 same work; the tracked tree's CPU-time share is reported beside the charged figure anyway.
@@ -87,6 +95,12 @@ class Ledger:
         self._fd_pid = 0
         # this run's charged totals as last seen: re-registered if the state file is lost or reset
         self.charged: dict[str, Triple] = {}
+        # solo fast path: the state as last written (then charged in memory), its bytes, and this run's
+        # charged totals at that write (what was charged alone since = the difference)
+        self._shadow: dict[str, Any] | None = None
+        self._written: bytes | None = None
+        self._charged_at_write: dict[str, Triple] = {}
+        self._dirty = False
 
     @classmethod
     def for_node(cls, run_key: str, state_dir: str | None = None) -> tuple[Ledger, str | None]:
@@ -120,13 +134,57 @@ class Ledger:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             state, old_len = self._load(fd)
+            if self._dirty:
+                self._merge_solo(state)
             yield state
             data = json.dumps(state, separators=(",", ":")).encode()
             os.pwrite(fd, data, 0)
             if len(data) < old_len:  # every system call here hands the GIL to the tracked program and back
                 os.ftruncate(fd, len(data))
+            self._shadow, self._written, self._dirty = state, data, False
+            me = state["runs"].get(self.run_key)
+            self._charged_at_write = {k: list(v) for k, v in me["charged"].items()} if me else {}
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _solo_state(self) -> dict[str, Any] | None:
+        """The in-memory state, if this run is alone in it and the file still holds exactly what it wrote."""
+        shadow, written = self._shadow, self._written
+        if shadow is None or written is None or self._fd is None or self._fd_pid != os.getpid():
+            return None
+        runs = shadow["runs"]
+        if len(runs) != 1 or self.run_key not in runs:
+            return None
+        try:
+            raw = os.pread(self._fd, len(written) + 1, 0)  # one byte more: a longer file differs too
+        except OSError:
+            return None
+        return shadow if raw == written else None
+
+    def _merge_solo(self, state: dict[str, Any]) -> None:
+        """Bring a freshly read ``state`` up to what this run charged alone since its last write.
+
+        Only this run's own entries move: its charged totals (by what it added since the write, so shares
+        another run credited to it meanwhile are kept), its last reading per device, and the devices'
+        "charged up to" times. A state that lost this run (reset) re-registers it in :meth:`account`.
+        """
+        shadow = self._shadow
+        me = state["runs"].get(self.run_key)
+        if shadow is None or me is None:
+            return
+        mine = shadow["runs"].get(self.run_key, {}).get("charged", {})
+        for comp, tot in mine.items():
+            base = self._charged_at_write.get(comp, [0.0, 0.0, 0.0])
+            cur = me["charged"].setdefault(comp, [0.0, 0.0, 0.0])
+            for i in range(3):
+                cur[i] += tot[i] - base[i]
+        for key, sdev in shadow["devices"].items():
+            fdev = state["devices"].get(key)
+            reading = sdev["readers"].get(self.run_key)
+            if fdev is None or reading is None or self.run_key not in fdev["readers"]:
+                continue
+            fdev["readers"][self.run_key] = list(reading)
+            fdev["t"] = max(float(fdev["t"]), float(sdev["t"]))
 
     @staticmethod
     def _load(fd: int) -> tuple[dict[str, Any], int]:
@@ -163,45 +221,57 @@ class Ledger:
         totals per component in J as [value, low, high]). ``leave=True`` (the final reading) also removes
         the run under the same lock, so no share can be charged to it after its last look.
         """
+        solo = None if leave else self._solo_state()
+        if solo is not None:
+            self._dirty = True
+            return self._charge(solo, read, leave, alone=True)
         with self._locked() as state:
-            now, readings = read()
-            runs: dict[str, Any] = state["runs"]
-            devices: dict[str, Any] = state["devices"]
+            return self._charge(state, read, leave)
+
+    def _charge(
+        self, state: dict[str, Any], read: Callable[[], tuple[float, list[tuple[str, str, Triple]]]], leave: bool,
+        alone: bool = False,
+    ) -> tuple[float, list[tuple[str, str, Triple]], dict[str, Triple]]:
+        """One reading charged against ``state`` (``alone``: the solo in-memory state, no other run in it)."""
+        now, readings = read()
+        runs: dict[str, Any] = state["runs"]
+        devices: dict[str, Any] = state["devices"]
+        if not alone:
             self._collect_dead(runs, devices)
-            me = runs.get(self.run_key)
-            if me is None:  # first time, or the state was lost: register with what we had
-                me = runs[self.run_key] = {"pid": self.pid, "charged": {k: list(v) for k, v in self.charged.items()}}
-            for component, device, vec in readings:
-                key = f"{component}:{device}"
-                dev = devices.setdefault(key, {"t": now, "readers": {}})
-                readers: dict[str, list[float]] = dev["readers"]
-                mine = readers.get(self.run_key)
-                readers[self.run_key] = [now, *vec]
-                if mine is None:
-                    if len(readers) == 1:
-                        dev["t"] = now  # nobody reads it: nothing before now is ours to charge
+        me = runs.get(self.run_key)
+        if me is None:  # first time, or the state was lost: register with what we had
+            me = runs[self.run_key] = {"pid": self.pid, "charged": {k: list(v) for k, v in self.charged.items()}}
+        for component, device, vec in readings:
+            key = f"{component}:{device}"
+            dev = devices.setdefault(key, {"t": now, "readers": {}})
+            readers: dict[str, list[float]] = dev["readers"]
+            mine = readers.get(self.run_key)
+            readers[self.run_key] = [now, *vec]
+            if mine is None:
+                if len(readers) == 1:
+                    dev["t"] = now  # nobody reads it: nothing before now is ours to charge
+                continue
+            t0 = mine[0]
+            span = now - t0
+            if span <= 0:
+                continue
+            frac = min(1.0, max(0.0, (now - max(t0, float(dev["t"]))) / span))
+            dev["t"] = max(float(dev["t"]), now)
+            if frac == 0.0:
+                continue
+            delta = [max(0.0, (vec[i] - mine[1 + i]) * frac) for i in range(3)]
+            sharers = list(readers)
+            for rk in sharers:
+                run = runs.get(rk)
+                if run is None:
                     continue
-                t0 = mine[0]
-                span = now - t0
-                if span <= 0:
-                    continue
-                frac = min(1.0, max(0.0, (now - max(t0, float(dev["t"]))) / span))
-                dev["t"] = max(float(dev["t"]), now)
-                if frac == 0.0:
-                    continue
-                delta = [max(0.0, (vec[i] - mine[1 + i]) * frac) for i in range(3)]
-                sharers = list(readers)
-                for rk in sharers:
-                    run = runs.get(rk)
-                    if run is None:
-                        continue
-                    tot = run["charged"].setdefault(component, [0.0, 0.0, 0.0])
-                    for i in range(3):
-                        tot[i] += delta[i] / len(sharers)
-            self.charged = {k: list(v) for k, v in me["charged"].items()}
-            if leave:
-                self._remove(state)
-            return now, readings, {k: list(v) for k, v in self.charged.items()}
+                tot = run["charged"].setdefault(component, [0.0, 0.0, 0.0])
+                for i in range(3):
+                    tot[i] += delta[i] / len(sharers)
+        self.charged = {k: list(v) for k, v in me["charged"].items()}
+        if leave:
+            self._remove(state)
+        return now, readings, {k: list(v) for k, v in self.charged.items()}
 
     def leave(self) -> None:
         """Stop sharing: this run reads no device any more (its charged total stays with the run)."""

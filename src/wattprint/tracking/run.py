@@ -30,12 +30,12 @@ from typing import Any, TypeVar
 from ..errors import WattprintError
 from ..footprint import Assumption, ComponentEnergy, Footprint, Intensity, amortised_embodied_kg
 from ..quantities import Range
+from .live import SECONDS_PER_HOUR, LiveFigures
 from .projection import J_PER_KWH, Projection, Projector
 from .sampler import PhaseTotal, Sampler, Snapshot
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_INTERVAL_S = 1.0
-SECONDS_PER_HOUR = 3600.0
 # how long stop() waits for the sampler's final reading and flush before giving up (s), beyond one interval
 STOP_GRACE_S = 30.0
 _STATUSES = ("finished", "interrupted", "failed")
@@ -96,6 +96,7 @@ class Run:
         self.status = "new"
         self._final: Footprint | None = None
         self._final_summary: dict[str, Any] | None = None
+        self._live: LiveFigures | None = None  # factors of the last full summary
         self._signalled: int | None = None
         self._prev_handlers: dict[int, Any] = {}
         self._stop_lock = threading.RLock()  # re-entered by a SIGTERM handler during stop()
@@ -333,11 +334,12 @@ class Run:
             wall_time_h=Range.exact(hours),
         )
 
-    def _embodied(self, snap: Snapshot) -> tuple[Range, list[Assumption]]:
-        """Embodied CO2e amortised over the run's duration: the GPUs read (their charged share) + the host share."""
+    def _embodied(self, snap: Snapshot, hours_h: float | None = None) -> tuple[Range, list[Assumption]]:
+        """Embodied CO2e amortised over the run's duration (or ``hours_h``): the GPUs read (their charged share)
+        + the host share."""
         from .. import data
 
-        hours = Range.exact(snap.elapsed_s / SECONDS_PER_HOUR)
+        hours = Range.exact(snap.elapsed_s / SECONDS_PER_HOUR if hours_h is None else hours_h)
         total = Range.exact(0.0)
         notes: list[Assumption] = []
         gpu_share = self._charged_ratio(snap, "gpu")
@@ -396,12 +398,20 @@ class Run:
         return min(1.0, max(0.0, charged / seen))
 
     def _live_summary(self, snap: Snapshot) -> dict[str, Any]:
-        """The figures only (energies, CO2e, ranges), merged into the last full summary between full ones."""
-        return self._footprint(snap).to_dict(assumptions=False)
+        """The changing figures only (energies, CO2e, ranges), merged into the last full summary between full
+        ones; float arithmetic on the factors of that summary (:mod:`wattprint.tracking.live`)."""
+        live = self._live
+        if live is None:
+            return self._footprint(snap).to_dict(assumptions=False)
+        basis = snap.basis
+        if self._prev_basis:  # a resumed run: components this segment has not read keep their basis
+            basis = {**self._prev_basis, **{k: v for k, v in basis.items() if v}}
+        return live.patch(snap.charged_j, basis, snap.elapsed_s, len(snap.gpus))
 
     def _summary(self, snap: Snapshot) -> dict[str, Any]:
         """What the store keeps: Footprint.to_dict() + process_share, notes, phases, run identity."""
         fp = self._footprint(snap)
+        self._live = LiveFigures(self.pue, self.intensity.g_per_kwh, self._embodied(snap, hours_h=1.0)[0])
         d = fp.to_dict()
         machine_cpu_kwh = snap.read_j.get("cpu", 0.0) / J_PER_KWH
         d["process_share"] = snap.share.to_dict(machine_cpu_kwh)
