@@ -1,0 +1,72 @@
+"""The figures the sampler stores between full summaries are those of the full footprint model."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import pytest
+
+import wattprint
+from wattprint.footprint import ComponentEnergy, Footprint, Intensity
+from wattprint.quantities import Range
+from wattprint.tracking.live import LiveFigures
+
+
+def _assert_matches(patch: dict[str, Any], full: dict[str, Any], path: str = "") -> None:
+    for k, v in patch.items():
+        assert k in full, f"{path}{k} is not a footprint field"
+        if isinstance(v, dict):
+            _assert_matches(v, full[k], f"{path}{k}.")
+        elif isinstance(v, float):
+            assert v == pytest.approx(full[k], rel=1e-9, abs=1e-15), f"{path}{k}"
+        else:
+            assert v == full[k], f"{path}{k}"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_patch_equals_the_footprint_model(seed: int) -> None:
+    rnd = random.Random(seed)
+    pue = Range.relative(rnd.uniform(1.0, 1.6), 1.0, rnd.uniform(1.0, 1.3))
+    pue = Range(pue.value, max(1.0, pue.value * rnd.uniform(0.8, 1.0)), pue.high)
+    ci = Range.relative(rnd.uniform(10, 900), rnd.uniform(0.3, 1.0), rnd.uniform(1.0, 2.5))
+    rate = Range.relative(rnd.uniform(0, 0.05), rnd.uniform(0.2, 1.0), rnd.uniform(1.0, 3.0))
+    charged: dict[str, tuple[float, float, float]] = {}
+    for comp in rnd.sample(["gpu", "cpu", "ram", "other"], rnd.randint(1, 4)):
+        v = rnd.uniform(0, 5e7)
+        charged[comp] = (v, v * rnd.uniform(0.4, 1.0), v * rnd.uniform(1.0, 2.0))
+    basis = {c: rnd.choice(["measured", "modelled"]) for c in charged}
+    elapsed = rnd.uniform(0, 3e5)
+    gpus = rnd.randint(0, 8)
+    hours = elapsed / 3600
+    fp = Footprint(
+        energy_by_component={c: ComponentEnergy(Range(*v) / 3.6e6, basis[c]) for c, v in sorted(charged.items())},
+        pue=pue, intensity=Intensity(ci, "XX", "test", None, "test"), embodied_co2e_kg=rate * hours,
+        kind="measured", chip_hours=Range.exact(gpus * hours) if gpus else None, wall_time_h=Range.exact(hours))
+    patch = LiveFigures(pue, ci, rate).patch(charged, basis, elapsed, gpus)
+    _assert_matches(patch, fp.to_dict(assumptions=False))
+    assert {"energy_kwh", "it_energy_kwh_low", "operational_co2e_kg_high", "total_co2e_kg",
+            "embodied_co2e_kg_low", "wall_time_h", "energy_by_component_kwh"} <= set(patch)
+    assert ("chip_hours" in patch) == bool(gpus)
+
+
+def test_a_running_tracker_stores_the_figures_of_its_footprint(tmp_path: Any) -> None:
+    """Between full summaries the stored figures come from LiveFigures; they must be the footprint's."""
+    db = f"sqlite:///{tmp_path / 'runs.db'}"
+    run = wattprint.track("live", run="r1", db=db, interval_s=0.05, quiet=True)
+    run.start()
+    try:
+        time.sleep(0.4)
+        snap = run.sampler.snapshot if run.sampler is not None else None
+        assert snap is not None and snap.samples >= 3
+        assert run._live is not None  # a full summary was written: the float path is in use
+        live = run._live_summary(snap)  # what the sampler writes at each interval
+        _assert_matches(live, run._footprint(snap).to_dict(assumptions=False))
+        assert live["it_energy_kwh"] > 0 and live["embodied_co2e_kg"] > 0
+    finally:
+        run.stop()
+    stored = wattprint.storage.open_store(db).get_run("r1").summary
+    final = run.footprint().to_dict(assumptions=False)
+    for k in ("energy_kwh", "operational_co2e_kg_high", "embodied_co2e_kg", "total_co2e_kg_low"):
+        assert stored[k] == pytest.approx(final[k], rel=1e-9)
