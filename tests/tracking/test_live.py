@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-import wattprint
-from wattprint.footprint import ComponentEnergy, Footprint, Intensity
+from wattprint.footprint import Basis, ComponentEnergy, Footprint, Intensity
 from wattprint.quantities import Range
+from wattprint.storage import open_store
+from wattprint.tracking import track
 from wattprint.tracking.live import LiveFigures
 
 
@@ -36,7 +37,7 @@ def test_patch_equals_the_footprint_model(seed: int) -> None:
     for comp in rnd.sample(["gpu", "cpu", "ram", "other"], rnd.randint(1, 4)):
         v = rnd.uniform(0, 5e7)
         charged[comp] = (v, v * rnd.uniform(0.4, 1.0), v * rnd.uniform(1.0, 2.0))
-    basis = {c: rnd.choice(["measured", "modelled"]) for c in charged}
+    basis: dict[str, Basis] = {c: rnd.choice(["measured", "modelled"]) for c in charged}
     elapsed = rnd.uniform(0, 3e5)
     gpus = rnd.randint(0, 8)
     hours = elapsed / 3600
@@ -44,7 +45,7 @@ def test_patch_equals_the_footprint_model(seed: int) -> None:
         energy_by_component={c: ComponentEnergy(Range(*v) / 3.6e6, basis[c]) for c, v in sorted(charged.items())},
         pue=pue, intensity=Intensity(ci, "XX", "test", None, "test"), embodied_co2e_kg=rate * hours,
         kind="measured", chip_hours=Range.exact(gpus * hours) if gpus else None, wall_time_h=Range.exact(hours))
-    patch = LiveFigures(pue, ci, rate).patch(charged, basis, elapsed, gpus)
+    patch = LiveFigures(pue, ci, rate).patch(charged, dict(basis), elapsed, gpus)
     _assert_matches(patch, fp.to_dict(assumptions=False))
     assert {"energy_kwh", "it_energy_kwh_low", "operational_co2e_kg_high", "total_co2e_kg",
             "embodied_co2e_kg_low", "wall_time_h", "energy_by_component_kwh"} <= set(patch)
@@ -54,7 +55,7 @@ def test_patch_equals_the_footprint_model(seed: int) -> None:
 def test_a_running_tracker_stores_the_figures_of_its_footprint(tmp_path: Any) -> None:
     """Between full summaries the stored figures come from LiveFigures; they must be the footprint's."""
     db = f"sqlite:///{tmp_path / 'runs.db'}"
-    run = wattprint.track("live", run="r1", db=db, interval_s=0.05, quiet=True)
+    run = track("live", run="r1", db=db, interval_s=0.05, quiet=True)
     run.start()
     try:
         time.sleep(0.4)
@@ -66,7 +67,7 @@ def test_a_running_tracker_stores_the_figures_of_its_footprint(tmp_path: Any) ->
         assert live["it_energy_kwh"] > 0 and live["embodied_co2e_kg"] > 0
     finally:
         run.stop()
-    stored = wattprint.storage.open_store(db).get_run("r1").summary
+    stored = open_store(db).get_run("r1").summary
     final = run.footprint().to_dict(assumptions=False)
     for k in ("energy_kwh", "operational_co2e_kg_high", "embodied_co2e_kg", "total_co2e_kg_low"):
         assert stored[k] == pytest.approx(final[k], rel=1e-9)
