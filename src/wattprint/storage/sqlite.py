@@ -121,7 +121,14 @@ def _uri_path(path: str) -> str:
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), default=_json_default)
+    """Compact JSON; one encoder for the process (json.dumps with options builds a new one per call)."""
+    global _encode
+    if _encode is None:
+        _encode = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+    return _encode(obj)
+
+
+_encode: Any = None
 
 
 def _json_default(o: Any) -> Any:
