@@ -35,6 +35,9 @@ BOUNDS = [0.02, 0.75]  # sanity bounds on an effective MFU (no published trainin
 RIDGE = 1.0  # keeps coefficients of rarely seen features (fp8: one training) near zero
 HUBER_DELTA = 0.15  # ln units: residuals beyond ~x1.16 are down-weighted
 QUANTILES = (0.1, 0.9)  # residual quantiles that set the MFU range
+# the estimator's compute is 6·N_active·D, a transformer's; state-space and hybrid models are kept in the
+# table (as found) but not fitted
+TRANSFORMER_ARCHS = ("dense", "MoE")
 
 # free-text hardware of dev rows without a hardware_id -> the catalogue row a user would get by family name
 HARDWARE_FALLBACK = {"NVIDIA P100": "NVIDIA Tesla P100 SXM2", "NVIDIA A100-80GB": "NVIDIA A100 SXM4 80GB"}
@@ -123,6 +126,8 @@ def load_observations(shared: Path, refdata: Path = ROOT / "refdata") -> list[di
         )
     with open(refdata / "mfu_observations.csv", encoding="utf-8") as f:
         for r in csv.DictReader(f):
+            if r["arch"] not in TRANSFORMER_ARCHS:
+                continue  # 6·N·D is not such a model's training compute, so its "MFU" is not comparable
             peak = peaks[r["hardware"]][0]
             active = (num(r["params_active_B"]) or float(r["params_total_B"])) * 1e9
             if r["mfu"]:
