@@ -41,33 +41,30 @@ class LiveFigures:
         """The changing figures of ``Footprint.to_dict()`` for these charged energies (J: value, low, high per
         component), component bases, run time (s) and GPU count, with the same names and ``_low``/``_high``."""
         comps: dict[str, Any] = {}
-        it = [0.0, 0.0, 0.0]
+        it = it_lo = it_hi = 0.0
         for comp in sorted(charged_j):
             v, lo, hi = charged_j[comp]
-            kwh = (v / J_PER_KWH, min(lo, v) / J_PER_KWH, max(hi, v) / J_PER_KWH)
+            kwh, kwh_lo, kwh_hi = v / J_PER_KWH, min(lo, v) / J_PER_KWH, max(hi, v) / J_PER_KWH
             b = basis.get(comp) or "measured"
-            comps[comp] = {"kwh": kwh[0], "kwh_low": kwh[1], "kwh_high": kwh[2],
+            comps[comp] = {"kwh": kwh, "kwh_low": kwh_lo, "kwh_high": kwh_hi,
                            "basis": "measured" if b == "measured" else "modelled"}
-            for i in range(3):
-                it[i] += kwh[i]
-        pue, ci = self.pue, self.intensity
-        fac = (it[0] * pue.value, it[1] * pue.low, it[2] * pue.high)
-        op = (fac[0] * ci.value / 1000.0, fac[1] * ci.low / 1000.0, fac[2] * ci.high / 1000.0)
+            it, it_lo, it_hi = it + kwh, it_lo + kwh_lo, it_hi + kwh_hi
+        pue, ci, rate = self.pue, self.intensity, self.embodied_kg_per_h
+        fac, fac_lo, fac_hi = it * pue.value, it_lo * pue.low, it_hi * pue.high
+        op, op_lo, op_hi = fac * ci.value / 1000.0, fac_lo * ci.low / 1000.0, fac_hi * ci.high / 1000.0
         hours = elapsed_s / SECONDS_PER_HOUR
-        rate = self.embodied_kg_per_h
-        emb = (rate.value * hours, rate.low * hours, rate.high * hours)
-        out: dict[str, Any] = {}
-        _fields(out, "energy_kwh", fac)
-        _fields(out, "it_energy_kwh", it)
-        out["energy_by_component_kwh"] = comps
+        emb, emb_lo, emb_hi = rate.value * hours, rate.low * hours, rate.high * hours
+        out: dict[str, Any] = {
+            "energy_kwh": fac, "energy_kwh_low": fac_lo, "energy_kwh_high": fac_hi,
+            "it_energy_kwh": it, "it_energy_kwh_low": it_lo, "it_energy_kwh_high": it_hi,
+            "energy_by_component_kwh": comps,
+        }
         if n_gpus:
-            _fields(out, "chip_hours", (n_gpus * hours,) * 3)
-        _fields(out, "wall_time_h", (hours,) * 3)
-        _fields(out, "operational_co2e_kg", op)
-        _fields(out, "embodied_co2e_kg", emb)
-        _fields(out, "total_co2e_kg", tuple(op[i] + emb[i] for i in range(3)))
+            out["chip_hours"] = out["chip_hours_low"] = out["chip_hours_high"] = n_gpus * hours
+        out["wall_time_h"] = out["wall_time_h_low"] = out["wall_time_h_high"] = hours
+        out.update({
+            "operational_co2e_kg": op, "operational_co2e_kg_low": op_lo, "operational_co2e_kg_high": op_hi,
+            "embodied_co2e_kg": emb, "embodied_co2e_kg_low": emb_lo, "embodied_co2e_kg_high": emb_hi,
+            "total_co2e_kg": op + emb, "total_co2e_kg_low": op_lo + emb_lo, "total_co2e_kg_high": op_hi + emb_hi,
+        })
         return out
-
-
-def _fields(out: dict[str, Any], name: str, v: Any) -> None:
-    out[name], out[f"{name}_low"], out[f"{name}_high"] = v[0], v[1], v[2]
