@@ -271,7 +271,7 @@ class Ledger:
         self.charged = {k: list(v) for k, v in me["charged"].items()}
         if leave:
             self._remove(state)
-        return now, readings, {k: list(v) for k, v in self.charged.items()}
+        return now, readings, self.charged  # a fresh dict each reading: the caller may keep it
 
     def leave(self) -> None:
         """Stop sharing: this run reads no device any more (its charged total stays with the run)."""
