@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,6 +164,20 @@ def test_progress_projects_the_final_total() -> None:
     assert "energy per step" in mid.method
 
 
+@pytest.fixture
+def python_sigint() -> Any:
+    """Python's own SIGINT handler for the test, whatever an earlier test left (Lightning sets SIG_IGN when a
+    fit is interrupted; torch's teardown sets SIG_DFL), and the previous one back afterwards."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers need the main thread")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("python_sigint")
 def test_sigint_in_a_tracked_block_raises_keyboardinterrupt_and_marks_interrupted(tmp_path: Path) -> None:
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signal handlers need the main thread")
@@ -194,6 +209,7 @@ def test_real_readers_end_to_end_model_fallback() -> None:
     assert isinstance(run, Run)
 
 
+@pytest.mark.usefixtures("python_sigint")
 def test_a_framework_that_puts_our_handler_back_after_stop_leaves_sigint_working(tmp_path: Path) -> None:
     """Lightning saves the handlers it finds (ours) and restores them at teardown, after our run stopped:
     our stale handler must still chain to the original, so Ctrl-C raises KeyboardInterrupt, never kills."""
