@@ -214,7 +214,8 @@ class Ledger:
     def account(
         self, read: Callable[[], tuple[float, list[tuple[str, str, Triple]]]], leave: bool = False
     ) -> tuple[float, list[tuple[str, str, Triple]], dict[str, Triple]]:
-        """Read the devices under the lock and charge what is new.
+        """Read the devices under the lock (or, alone on the node, in memory: see the module docstring) and
+        charge what is new.
 
         ``read()`` returns (now on the monotonic clock, [(component, device, cumulative [J, low J, high J])]),
         cumulative since this process opened the device. Returns (now, the readings, this run's charged
