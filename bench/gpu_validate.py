@@ -1,0 +1,213 @@
+"""Validate the tracker's GPU energy on a real NVIDIA GPU against two independent references.
+
+Trains a real model (a small Transformer encoder on random tokens, bf16 autocast) on the GPU inside
+``wattprint.track()`` and compares the tracker's GPU energy (IT, before PUE) with:
+
+1. the NVML total-energy counter (``nvmlDeviceGetTotalEnergyConsumption``, mJ) read by this script, on its own
+   NVML session, just before the tracked block opens and just after it closes;
+2. the GPU's power (``nvmlDeviceGetPowerUsage``, mW) sampled every 10 ms on a separate thread and integrated
+   over the same window (trapezoids).
+
+Target (issue 4): agreement within 2 %. Needs torch with CUDA and nvidia-ml-py; wattprint itself needs nothing
+(``PYTHONPATH=src`` is enough on a machine where it is not installed). Writes bench/results/gpu_validate.md
+and prints the same table.
+
+    python bench/gpu_validate.py [--seconds 90] [--gpu 0]
+
+Not run by CI (no GPU there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_MD = ROOT / "bench" / "results" / "gpu_validate.md"
+TARGET_PCT = 2.0  # issue 4: tracker vs references
+POWER_PERIOD_S = 0.010  # the power-sampling reference's period
+
+
+def integrate_power(samples: list[tuple[float, float]], t0: float, t1: float) -> float:
+    """Energy (J) of power samples ``[(t s, W)]`` over [t0, t1]: trapezoids, the ends held at the nearest sample."""
+    pts = [(t, w) for t, w in samples if t0 <= t <= t1]
+    if not pts:
+        return 0.0
+    if pts[0][0] > t0:
+        pts.insert(0, (t0, pts[0][1]))
+    if pts[-1][0] < t1:
+        pts.append((t1, pts[-1][1]))
+    return sum((b[0] - a[0]) * (a[1] + b[1]) / 2 for a, b in zip(pts, pts[1:], strict=False))
+
+
+def pct_diff(value: float, reference: float) -> float:
+    """(value - reference) / reference in %; inf when the reference is 0."""
+    return float("inf") if reference == 0 else 100.0 * (value - reference) / reference
+
+
+def verdict(diffs: dict[str, float], target_pct: float = TARGET_PCT) -> str:
+    return "met" if diffs and all(abs(d) <= target_pct for d in diffs.values()) else "MISSED"
+
+
+def power_reader(nvml: Any, handle: Any) -> tuple[Any, str]:
+    """(a function returning the GPU's power in W, what it reads): the instantaneous power field where the
+    driver has it (``nvmlDeviceGetPowerUsage`` is a ~1 s average on recent GPUs and drivers), else that."""
+    field = getattr(nvml, "NVML_FI_DEV_POWER_INSTANT", None)
+    if field is not None and hasattr(nvml, "nvmlDeviceGetFieldValues"):
+        try:
+            v = nvml.nvmlDeviceGetFieldValues(handle, [field])[0]
+            if v.nvmlReturn == 0:
+                def instant() -> float:
+                    return float(nvml.nvmlDeviceGetFieldValues(handle, [field])[0].value.uiVal) / 1000.0
+
+                instant()
+                return instant, "NVML_FI_DEV_POWER_INSTANT"
+        except Exception:  # noqa: BLE001 - an older driver: fall back to the averaged reading
+            pass
+    return (lambda: nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0), "nvmlDeviceGetPowerUsage"
+
+
+class PowerSampler:
+    """Reads one GPU's power every ``period`` s on a daemon thread: [(monotonic s, W)]."""
+
+    def __init__(self, nvml: Any, handle: Any, period: float = POWER_PERIOD_S) -> None:
+        self.period = period
+        self.read, self.source = power_reader(nvml, handle)
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="power-reference", daemon=True)
+
+    def _loop(self) -> None:
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic(), self.read()))
+            next_t += self.period
+            self._stop.wait(max(0.0, next_t - time.monotonic()))
+
+    def __enter__(self) -> PowerSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def train(seconds: float) -> dict[str, Any]:
+    """A real training on the GPU for about ``seconds``: Transformer encoder, AdamW, bf16 autocast."""
+    import torch
+
+    torch.manual_seed(0)
+    dev = torch.device("cuda")
+    vocab, d_model, seq, batch = 32000, 1024, 512, 16
+    layer = torch.nn.TransformerEncoderLayer(d_model, 16, 4 * d_model, batch_first=True, norm_first=True)
+    model = torch.nn.Sequential(torch.nn.Embedding(vocab, d_model), torch.nn.TransformerEncoder(layer, 8),
+                                torch.nn.Linear(d_model, vocab)).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    steps, t_end = 0, time.monotonic() + seconds
+    loss = torch.zeros((), device=dev)
+    while time.monotonic() < t_end:
+        x = torch.randint(0, vocab, (batch, seq), device=dev)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            logits = model(x)
+            loss = torch.nn.functional.cross_entropy(logits.view(-1, vocab).float(), x.view(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        steps += 1
+        if steps % 20 == 0:
+            torch.cuda.synchronize()
+    torch.cuda.synchronize()
+    n_params = sum(p.numel() for p in model.parameters())
+    return {"steps": steps, "params": n_params, "tokens": steps * batch * seq, "loss": float(loss)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=90.0, help="training time, s")
+    ap.add_argument("--gpu", type=int, default=0, help="NVML index of the GPU torch uses as cuda:0")
+    ap.add_argument("--output", type=Path, default=RESULTS_MD)
+    args = ap.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT / "src"))
+    import pynvml
+    import torch
+
+    from wattprint.tracking import track
+
+    if not torch.cuda.is_available():
+        print("gpu_validate: no CUDA GPU visible; nothing to validate", file=sys.stderr)
+        return 2
+    pynvml.nvmlInit()
+    handle = pynvml.nvmlDeviceGetHandleByIndex(args.gpu)
+    name = pynvml.nvmlDeviceGetName(handle)
+    name = name.decode() if isinstance(name, bytes) else name
+    driver = pynvml.nvmlSystemGetDriverVersion()
+    driver = driver.decode() if isinstance(driver, bytes) else driver
+
+    db = Path(tempfile.mkdtemp(prefix="wattprint-gpu-")) / "runs.db"
+    with PowerSampler(pynvml, handle) as power:
+        time.sleep(1.0)  # the reference has samples before the window opens
+        counter_before = pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
+        t0 = time.monotonic()
+        with track(project="gpu-validate", run="gpu-validate", db=f"sqlite:///{db}", quiet=True) as run:
+            work = train(args.seconds)
+        t1 = time.monotonic()
+        counter_after = pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
+        time.sleep(0.5)
+    fp = run.footprint()
+    gpu = fp.energy_by_component.get("gpu")
+    tracker_j = gpu.kwh.value * 3.6e6 if gpu is not None else 0.0
+    counter_j = counter_after - counter_before
+    power_j = integrate_power(power.samples, t0, t1)
+    diffs = {"vs NVML energy counter": pct_diff(tracker_j, counter_j),
+             "vs 10 ms power sampling": pct_diff(tracker_j, power_j)}
+    summary = run.summary()
+    result = {
+        "gpu": name, "driver": driver, "window_s": t1 - t0, "training": work,
+        "tracker_gpu_j": tracker_j, "tracker_basis": gpu.basis if gpu is not None else None,
+        "counter_j": counter_j, "power_reference_j": power_j, "power_samples": len(power.samples),
+        "power_source": power.source,
+        "mean_power_w": power_j / (t1 - t0), "diff_pct": diffs, "verdict": verdict(diffs),
+        "gpus_used_by_tree": summary.get("process_share", {}).get("gpus_used_by_tree"),
+    }
+    text = render(result)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(text)
+    print(json.dumps(result, indent=1, default=str))
+    return 0 if result["verdict"] == "met" else 1
+
+
+def render(r: dict[str, Any]) -> str:
+    w = r["training"]
+    lines = [
+        "# Tracker GPU energy vs NVML references (bench/gpu_validate.py)",
+        "",
+        f"GPU: {r['gpu']} (driver {r['driver']}). Training: Transformer encoder, {w['params'] / 1e6:.0f}M parameters, "
+        f"{w['steps']} steps, {w['tokens']:,} tokens, bf16 autocast; tracked window {r['window_s']:.1f} s, "
+        f"mean GPU power {r['mean_power_w']:.0f} W.",
+        "",
+        "| figure | energy, J | tracker vs it |",
+        "|---|---|---|",
+        f"| wattprint tracker, GPU (basis: {r['tracker_basis']}) | {r['tracker_gpu_j']:,.0f} | - |",
+        f"| NVML energy counter, read before/after | {r['counter_j']:,.0f} | "
+        f"{r['diff_pct']['vs NVML energy counter']:+.2f} % |",
+        f"| power ({r['power_source']}) sampled every {POWER_PERIOD_S * 1e3:.0f} ms ({r['power_samples']:,} "
+        f"samples), integrated | "
+        f"{r['power_reference_j']:,.0f} | {r['diff_pct']['vs 10 ms power sampling']:+.2f} % |",
+        "",
+        f"Target: within {TARGET_PCT:g} % of both: **{r['verdict']}**. GPUs the tracked process tree used (NVML): "
+        f"{r['gpus_used_by_tree']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

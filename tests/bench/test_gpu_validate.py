@@ -1,0 +1,61 @@
+"""bench/gpu_validate.py's arithmetic and its power reference, against the fake NVML (the GPU run itself needs a
+real GPU and is not part of the test suite)."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from tests.devices.fakes import fake_pynvml
+from tests.scripts import load_script
+
+gv = load_script("bench/gpu_validate.py")
+
+
+def test_integration_is_exact_for_piecewise_linear_power() -> None:
+    ramp = [(t / 10, 100.0 + 50.0 * t / 10) for t in range(0, 101)]  # 100 -> 600 W over 10 s
+    assert gv.integrate_power(ramp, 0.0, 10.0) == pytest.approx(3500.0)
+    assert gv.integrate_power(ramp, 2.0, 4.0) == pytest.approx(2 * (200.0 + 300.0) / 2)
+    # a window wider than the samples holds the ends at the nearest sample
+    assert gv.integrate_power([(1.0, 200.0), (2.0, 200.0)], 0.0, 3.0) == pytest.approx(600.0)
+    assert gv.integrate_power([], 0.0, 1.0) == 0.0
+
+
+def test_differences_and_verdict() -> None:
+    assert gv.pct_diff(102.0, 100.0) == pytest.approx(2.0)
+    assert gv.verdict({"a": 1.9, "b": -2.0}) == "met"
+    assert gv.verdict({"a": 1.9, "b": -2.1}) == "MISSED"
+    assert gv.verdict({}) == "MISSED"
+    assert gv.pct_diff(1.0, 0.0) == float("inf")
+
+
+def test_power_reference_falls_back_to_the_averaged_reading_and_samples_at_its_period() -> None:
+    gpu = fake_pynvml.reset(fake_pynvml.make_gpus(1, power_mw=250_000))[0]
+    fake_pynvml.nvmlInit()
+    read, source = gv.power_reader(fake_pynvml, gpu)
+    assert source == "nvmlDeviceGetPowerUsage" and read() == pytest.approx(250.0)
+    with gv.PowerSampler(fake_pynvml, gpu) as ps:
+        time.sleep(0.2)
+    assert 5 <= len(ps.samples) <= 40 and all(w == pytest.approx(250.0) for _, w in ps.samples)
+    fake_pynvml.reset()
+
+
+def test_power_reference_prefers_the_instant_field() -> None:
+    value = SimpleNamespace(nvmlReturn=0, value=SimpleNamespace(uiVal=312_000))
+    nvml: Any = SimpleNamespace(NVML_FI_DEV_POWER_INSTANT=186, nvmlDeviceGetFieldValues=lambda h, f: [value],
+                                nvmlDeviceGetPowerUsage=lambda h: 1)
+    read, source = gv.power_reader(nvml, object())
+    assert source == "NVML_FI_DEV_POWER_INSTANT" and read() == pytest.approx(312.0)
+
+
+def test_report_states_the_gpu_the_figures_and_the_verdict() -> None:
+    r = {"gpu": "NVIDIA H100 80GB HBM3", "driver": "580", "window_s": 90.0, "mean_power_w": 600.0,
+         "training": {"params": 1.2e8, "steps": 100, "tokens": 819200}, "tracker_basis": "measured",
+         "tracker_gpu_j": 54_100.0, "counter_j": 54_000.0, "power_reference_j": 53_500.0, "power_samples": 9000,
+         "power_source": "nvmlDeviceGetPowerUsage", "gpus_used_by_tree": ["gpu0"],
+         "diff_pct": {"vs NVML energy counter": 0.19, "vs 10 ms power sampling": 1.12}, "verdict": "met"}
+    text = gv.render(r)
+    assert "NVIDIA H100 80GB HBM3" in text and "+0.19 %" in text and "+1.12 %" in text and "**met**" in text
