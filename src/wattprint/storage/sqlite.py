@@ -120,17 +120,6 @@ def _uri_path(path: str) -> str:
     return str(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
 
 
-def _dumps(obj: Any) -> str:
-    """Compact JSON; one encoder for the process (json.dumps with options builds a new one per call)."""
-    global _encode
-    if _encode is None:
-        _encode = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
-    return _encode(obj)
-
-
-_encode: Any = None
-
-
 def _json_default(o: Any) -> Any:
     to_dict = getattr(o, "to_dict", None)
     if callable(to_dict):
@@ -140,6 +129,10 @@ def _json_default(o: Any) -> Any:
 
         return asdict(o)
     return str(o)
+
+
+# compact JSON with one encoder for the process (json.dumps with options builds a new one per call)
+_dumps = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
 
 
 def _loads(text: str | None) -> dict[str, Any]:

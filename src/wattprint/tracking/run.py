@@ -315,9 +315,10 @@ class Run:
 
     def _footprint(self, snap: Snapshot) -> Footprint:
         comps: dict[str, ComponentEnergy] = {}
+        bases = self._bases(snap)
         for comp in sorted(snap.charged_j):
             v, lo, hi = snap.charged_j[comp]
-            basis = snap.basis.get(comp) or self._prev_basis.get(comp) or "measured"
+            basis = bases.get(comp) or "measured"
             comps[comp] = ComponentEnergy(Range(v, min(lo, v), max(hi, v)) / J_PER_KWH,
                                           "measured" if basis == "measured" else "modelled")
         embodied, emb_assumptions = self._embodied(snap)
@@ -403,10 +404,13 @@ class Run:
         live = self._live
         if live is None:
             return self._footprint(snap).to_dict(assumptions=False)
-        basis = snap.basis
-        if self._prev_basis:  # a resumed run: components this segment has not read keep their basis
-            basis = {**self._prev_basis, **{k: v for k, v in basis.items() if v}}
-        return live.patch(snap.charged_j, basis, snap.elapsed_s, len(snap.gpus))
+        return live.patch(snap.charged_j, self._bases(snap), snap.elapsed_s, len(snap.gpus))
+
+    def _bases(self, snap: Snapshot) -> dict[str, str]:
+        """Basis per component; on a resumed run, components this segment has not read keep their stored one."""
+        if not self._prev_basis:
+            return snap.basis
+        return {**self._prev_basis, **{k: v for k, v in snap.basis.items() if v}}
 
     def _summary(self, snap: Snapshot) -> dict[str, Any]:
         """What the store keeps: Footprint.to_dict() + process_share, notes, phases, run identity."""
