@@ -675,7 +675,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer-pairs", type=int, default=None, help="alternating pairs per peer config (default 4)")
     ap.add_argument("--workload-s", type=float, default=None, help="workload length, s (default 8)")
     ap.add_argument("--no-install", action="store_true", help="do not reinstall wattprint into .venv-bench")
-    ap.add_argument("--output", type=Path, default=RESULTS_MD)
+    ap.add_argument("--output", type=lambda s: Path(s).resolve(), default=RESULTS_MD)
     ap.add_argument("--render-only", action="store_true",
                     help="re-render the report (and README block) from the last run's bench/out/raw.json")
     args = ap.parse_args(argv)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import errno
 import os
 from pathlib import Path
 
@@ -127,13 +128,24 @@ def test_counter_unreadable_mid_run_is_frozen_and_noted_once(
     clock.advance(1)
     powercap.add(p0, 10)
     assert cpu.read()[0].energy_j == pytest.approx(10)
-    powercap.energy_file(p0).chmod(0o000)
-    _honour_mode_bits(monkeypatch)
+    # the counter stays open, so a chmod cannot stop it; what can is the zone going away, and then the
+    # kernel answers the read with ENODEV: simulated at that read
+    real_read_at = rapl_mod.read_at
+
+    def gone(fd: int, size: int, offset: int = 0) -> bytes:
+        raise OSError(errno.ENODEV, os.strerror(errno.ENODEV))
+
+    monkeypatch.setattr(rapl_mod, "read_at", gone)
     for _ in range(3):
         clock.advance(1)
         assert cpu.read()[0].energy_j == pytest.approx(10)
-    assert len(cpu.take_notes()) == 1
+    notes = cpu.take_notes()
+    assert len(notes) == 1 and "unreadable mid-run" in notes[0] and "No such device" in notes[0]
     assert cpu.take_notes() == []
+    monkeypatch.setattr(rapl_mod, "read_at", real_read_at)  # back: counting resumes from the counter
+    powercap.add(p0, 5)
+    clock.advance(1)
+    assert cpu.read()[0].energy_j == pytest.approx(15)  # the 5 J added while frozen are counted now
 
 
 def test_no_powercap_no_readers(sysfs: Path, clock: FakeClock) -> None:
@@ -150,3 +162,20 @@ def test_sysfs_root_env_read_at_call_time(
     assert {r.component: r.basis for r in readers} == {"cpu": "measured", "ram": "measured"}
     monkeypatch.delenv("WATTPRINT_SYSFS_ROOT")
     assert DeviceConfig().sysfs_root == "/sys"
+
+
+def test_counters_stay_open_and_close(powercap: FakePowercap, clock: FakeClock) -> None:
+    p0 = powercap.add_package(0, subdomains=("dram",))
+    readers, _ = open_rapl(str(powercap.root), clock)
+    files = [f for r in readers for f in r._files.values()]
+    assert len(files) == 2 and not any(f.closed for f in files)
+    for i in range(1, 4):  # the same open counter gives each new value (read again from offset 0)
+        clock.advance(1)
+        powercap.add(p0, 7)
+        assert readers[0].read()[0].energy_j == pytest.approx(7 * i)
+    for r in readers:
+        r.close()
+    assert all(f.closed for f in files)
+    clock.advance(1)
+    assert readers[0].read()[0].energy_j == pytest.approx(21)  # closed: frozen, noted, no exception
+    assert any("closed" in n for n in readers[0].take_notes())

@@ -143,12 +143,15 @@ def test_four_concurrent_runs_on_one_node_add_up_to_the_node_energy(tmp_path: Pa
     stop = threading.Event()
     energy_file = pc.energy_file(zone)
 
-    def heat() -> None:  # the "CPU": energy_uj = rate x time since t0, written atomically every 10 ms
-        tmp = energy_file.with_name("energy_uj.tmp")
-        while not stop.is_set():
-            tmp.write_text(f"{round((time.time() - t0) * rate_w * 1e6)}\n")
-            os.replace(tmp, energy_file)
-            stop.wait(0.01)
+    def heat() -> None:  # the "CPU": energy_uj = rate x time since t0, every 10 ms
+        # in place, as sysfs does (readers keep the file open), in one fixed-width write: never a torn value
+        fd = os.open(energy_file, os.O_WRONLY)
+        try:
+            while not stop.is_set():
+                os.pwrite(fd, f"{round((time.time() - t0) * rate_w * 1e6):020d}\n".encode(), 0)
+                stop.wait(0.01)
+        finally:
+            os.close(fd)
 
     heater = threading.Thread(target=heat, daemon=True)
     heater.start()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+from .quickread import read_at
+
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -21,12 +23,12 @@ _open_fds: dict[str, int] = {}
 
 def _read_first_line(path: str) -> str:
     """First line of a procfs file through a descriptor kept open: one pread per sample instead of
-    open/read/close (each system call hands the GIL to the tracked program and back)."""
+    open/read/close, and one that keeps the GIL (see :mod:`.quickread`)."""
     fd = _open_fds.get(path)
     if fd is None:
         fd = _open_fds[path] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        data = os.pread(fd, 4096, 0)
+        data = read_at(fd, 4096, 0)
     except OSError:
         _open_fds.pop(path, None)
         with contextlib.suppress(OSError):

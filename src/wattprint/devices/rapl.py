@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from .base import Clock, NoteMixin, Reading
+from .quickread import read_at
 
 
 def _zone_socket(name: str) -> int | None:
@@ -33,6 +35,7 @@ def _zone_socket(name: str) -> int | None:
 
 
 _UJ_PER_J = 1e6
+_COUNTER_BYTES = 32  # energy_uj: a decimal µJ count (at most 20 digits) and a newline
 
 
 @dataclass(frozen=True)
@@ -118,9 +121,24 @@ class RaplReader(NoteMixin):
         self._energy_j: dict[str, float] = {d.zone: 0.0 for d in domains}
         self._power_w: dict[str, float | None] = {d.zone: None for d in domains}
         self._t: float | None = None
-        for d in domains:  # raises PermissionError where energy_uj is root-only
-            self._last_uj[d.zone] = int(_read_text(os.path.join(d.path, "energy_uj")))
+        # each counter stays open: one pread per reading that keeps the GIL (see .quickread), instead of
+        # open/read/close handing the GIL to the tracked program and back three times per domain
+        self._files: dict[str, BinaryIO] = {}
+        try:
+            for d in domains:  # raises PermissionError where energy_uj is root-only
+                self._files[d.zone] = open(os.path.join(d.path, "energy_uj"), "rb", buffering=0)  # noqa: SIM115
+                self._last_uj[d.zone] = self._counter(d)
+        except BaseException:
+            self.close()
+            raise
         self._t = clock()
+
+    def _counter(self, d: RaplDomain) -> int:
+        """The domain's energy_uj now (sysfs regenerates an attribute read from offset 0)."""
+        f = self._files.get(d.zone)
+        if f is None:
+            raise OSError(f"{d.zone} energy counter is closed")
+        return int(read_at(f.fileno(), _COUNTER_BYTES, 0))
 
     def _delta_uj(self, d: RaplDomain, now_uj: int) -> int:
         prev = self._last_uj[d.zone]
@@ -137,7 +155,7 @@ class RaplReader(NoteMixin):
         out = []
         for d in self.domains:
             try:
-                now_uj = int(_read_text(os.path.join(d.path, "energy_uj")))
+                now_uj = self._counter(d)
             except (OSError, ValueError) as exc:
                 self.note(f"RAPL {d.zone} ({d.name}) unreadable mid-run ({exc}); its energy is frozen", key=d.zone)
                 self._power_w[d.zone] = None
@@ -152,7 +170,9 @@ class RaplReader(NoteMixin):
         return out
 
     def close(self) -> None:
-        pass
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
 
 
 def permission_note(sysfs_root: str) -> str:

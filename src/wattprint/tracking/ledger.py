@@ -42,6 +42,8 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..devices.quickread import read_at
+
 ENV_STATE_DIR = "WATTPRINT_STATE_DIR"
 STATE_VERSION = 1
 READ_CHUNK = 65536  # one pread covers the state of dozens of runs; larger states are read whole
@@ -156,7 +158,8 @@ class Ledger:
         if len(runs) != 1 or self.run_key not in runs:
             return None
         try:
-            raw = os.pread(self._fd, len(written) + 1, 0)  # one byte more: a longer file differs too
+            # one byte more: a longer file differs too; the read keeps the GIL (see devices.quickread)
+            raw = read_at(self._fd, len(written) + 1, 0)
         except OSError:
             return None
         return shadow if raw == written else None

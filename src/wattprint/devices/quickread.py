@@ -1,0 +1,55 @@
+"""Small reads (procfs, sysfs, the node ledger) that keep the GIL: ``read_at(fd, size, offset)``.
+
+CPython releases the GIL around every system call. When the tracked program is a busy Python thread, the
+sampler then has to take the GIL back from it: a forced thread switch each time, up to the interpreter's
+switch interval later, plus a context switch and cold caches for the program. Reading ``/proc/stat`` or a
+state file takes microseconds, less than that hand-off, so these reads call libc's ``pread`` through
+``ctypes.PyDLL`` (which, unlike ``CDLL``, does not release the GIL). Where that is unavailable (not an LP64
+libc, no ``pread`` symbol) it is plain :func:`os.pread`; the result is the same bytes either way.
+
+    >>> fd = os.open("/proc/stat", os.O_RDONLY)        # doctest: +SKIP
+    >>> read_at(fd, 4096).split(b"\\n", 1)[0]          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+_read: Callable[[int, int, int], bytes] | None = None
+
+
+def read_at(fd: int, size: int, offset: int = 0) -> bytes:
+    """Up to ``size`` bytes of ``fd`` from ``offset`` (as :func:`os.pread`, OSError on failure)."""
+    return (_read or _load())(fd, size, offset)
+
+
+def _load() -> Callable[[int, int, int], bytes]:
+    global _read
+    _read = _libc_pread() or os.pread
+    return _read
+
+
+def _libc_pread() -> Callable[[int, int, int], bytes] | None:
+    """libc pread called with the GIL held, or None where that cannot be set up safely."""
+    try:
+        import ctypes
+
+        if ctypes.sizeof(ctypes.c_long) != 8:  # off_t is a long only on LP64; elsewhere keep os.pread
+            return None
+        c_pread = ctypes.PyDLL(None, use_errno=True).pread
+    except (ImportError, OSError, AttributeError):
+        return None
+    c_pread.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_long)
+    c_pread.restype = ctypes.c_ssize_t
+    buffer, string_at, get_errno = ctypes.create_string_buffer, ctypes.string_at, ctypes.get_errno
+
+    def read(fd: int, size: int, offset: int) -> bytes:
+        buf = buffer(size)  # one per call: several threads may read at once
+        n = c_pread(fd, buf, size, offset)
+        if n < 0:
+            err = get_errno()
+            raise OSError(err, os.strerror(err))
+        return string_at(buf, n)
+
+    return read

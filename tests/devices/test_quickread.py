@@ -1,0 +1,51 @@
+"""read_at: the GIL-holding pread of the sampler's small reads gives what os.pread gives."""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from wattprint.devices import quickread
+from wattprint.devices.quickread import read_at
+
+
+def test_same_bytes_as_os_pread(tmp_path: Path) -> None:
+    p = tmp_path / "state"
+    p.write_bytes(b"0123456789" * 1000)
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        for size, offset in ((1, 0), (10, 5), (4096, 0), (20000, 0), (100, 9990), (100, 10000), (100, 20000)):
+            assert read_at(fd, size, offset) == os.pread(fd, size, offset)
+        p.write_bytes(b"changed")  # same inode rewritten: the next read sees it (no caching)
+        assert read_at(fd, 100) == b"changed"
+    finally:
+        os.close(fd)
+
+
+def test_procfs_first_line() -> None:
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no procfs")
+    fd = os.open("/proc/stat", os.O_RDONLY)
+    try:
+        assert read_at(fd, 4096).split(b"\n", 1)[0].split()[0] == b"cpu"
+        assert read_at(fd, 4096).startswith(b"cpu ")  # offset 0 again: procfs regenerates it
+    finally:
+        os.close(fd)
+
+
+def test_bad_descriptor_is_oserror(tmp_path: Path) -> None:
+    fd = os.open(tmp_path / "x", os.O_WRONLY | os.O_CREAT)
+    os.close(fd)
+    with pytest.raises(OSError) as e:
+        read_at(fd, 10)
+    assert e.value.errno == errno.EBADF
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the libc path is set up on Linux")
+def test_linux_uses_the_gil_holding_libc_path() -> None:
+    quickread._load()
+    assert quickread._read is not os.pread
