@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,27 @@ def test_bad_descriptor_is_oserror(tmp_path: Path) -> None:
 def test_linux_uses_the_gil_holding_libc_path() -> None:
     quickread._load()
     assert quickread._read is not os.pread
+
+
+def test_threads_reading_at_once_get_their_own_bytes(tmp_path: Path) -> None:
+    """Read buffers are reused per thread: two threads reading different files of one size never mix."""
+    fds = []
+    for name, fill in (("a", b"a"), ("b", b"b")):
+        (tmp_path / name).write_bytes(fill * 300)
+        fds.append(os.open(tmp_path / name, os.O_RDONLY))
+    bad: list[bytes] = []
+
+    def reader(fd: int, want: bytes) -> None:
+        for _ in range(2000):
+            got = read_at(fd, 512)
+            if got != want:
+                bad.append(got)
+
+    threads = [threading.Thread(target=reader, args=(fd, c * 300)) for fd, c in zip(fds, (b"a", b"b"), strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for fd in fds:
+        os.close(fd)
+    assert bad == []

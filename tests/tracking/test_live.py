@@ -71,3 +71,19 @@ def test_a_running_tracker_stores_the_figures_of_its_footprint(tmp_path: Any) ->
     final = run.footprint().to_dict(assumptions=False)
     for k in ("energy_kwh", "operational_co2e_kg_high", "embodied_co2e_kg", "total_co2e_kg_low"):
         assert stored[k] == pytest.approx(final[k], rel=1e-9)
+
+
+def test_the_stored_run_has_its_full_summary_from_start(tmp_path: Any) -> None:
+    """start() writes the baseline's full summary (settings, assumptions, figures) before any interval."""
+    db = f"sqlite:///{tmp_path / 'runs.db'}"
+    run = track("live", run="r0", db=db, interval_s=3600, location="FR", quiet=True)
+    run.start()
+    try:
+        rec = open_store(db).get_run("r0")
+        assert rec.status == "running"
+        s = rec.summary
+        assert s["run_id"] == "r0" and "FRA" in s["location"]
+        assert any("PUE" in a["what"] for a in s["assumptions"])
+        assert s["energy_kwh"] >= 0 and "operational_co2e_kg_high" in s and s["charged_scope"]
+    finally:
+        run.stop()

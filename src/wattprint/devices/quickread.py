@@ -14,9 +14,12 @@ libc, no ``pread`` symbol) it is plain :func:`os.pread`; the result is the same 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
+from typing import Any
 
 _read: Callable[[int, int, int], bytes] | None = None
+MAX_BUFFERS = 64  # cached read buffers (thread x size); beyond it a read allocates its own
 
 
 def read_at(fd: int, size: int, offset: int = 0) -> bytes:
@@ -42,14 +45,23 @@ def _libc_pread() -> Callable[[int, int, int], bytes] | None:
         return None
     c_pread.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_long)
     c_pread.restype = ctypes.c_ssize_t
-    buffer, string_at, get_errno = ctypes.create_string_buffer, ctypes.string_at, ctypes.get_errno
+    get_errno, get_ident = ctypes.get_errno, threading.get_ident
+    # one buffer per (thread, size), reused: the sampler reads the same few files every interval, and several
+    # threads (runs) may read at once; bounded so odd sizes cannot grow it
+    buffers: dict[tuple[int, int], tuple[bytearray, Any]] = {}
 
     def read(fd: int, size: int, offset: int) -> bytes:
-        buf = buffer(size)  # one per call: several threads may read at once
-        n = c_pread(fd, buf, size, offset)
+        key = (get_ident(), size)
+        pair = buffers.get(key)
+        if pair is None:
+            data = bytearray(size)
+            pair = (data, (ctypes.c_char * size).from_buffer(data))
+            if len(buffers) < MAX_BUFFERS:
+                buffers[key] = pair
+        n = c_pread(fd, pair[1], size, offset)
         if n < 0:
             err = get_errno()
             raise OSError(err, os.strerror(err))
-        return string_at(buf, n)
+        return bytes(pair[0][:n])
 
     return read

@@ -28,7 +28,8 @@ A run alone on the node (the usual case) does not rewrite the file at every read
 charges its readings in memory. Any change by another process (a run registering, leaving, a reset) sends
 it back to the locked path, which first merges what it charged alone, so every run is charged what
 writing at every reading would have charged. (Each system call of the sampler hands the GIL to the
-tracked program and back; this saves four per reading, and a JSON round trip.)
+tracked program and back; this saves four per reading, and a JSON round trip. The one ``pread`` left keeps
+the GIL, see :mod:`wattprint.devices.quickread`: the folder must be node-local, as a node's ledger is anyway.)
 
 Equal split is a choice: per-process CPU time would favour the busy rank, but ranks of one job do the
 same work; the tracked tree's CPU-time share is reported beside the charged figure anyway.

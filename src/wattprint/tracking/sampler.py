@@ -26,8 +26,9 @@ MAX_PENDING_SAMPLES = 4096
 DOWNSAMPLE_AFTER_S = 86400.0
 DOWNSAMPLE_BUCKET_S = 60.0
 DOWNSAMPLE_EVERY_S = 3600.0
-# full summary (assumptions, notes, process share) at most this often; the figures go at every interval
-FULL_SUMMARY_EVERY_S = 10.0
+# full summary (assumptions, notes, process share, phases) at most this often; the figures (energies, CO2e,
+# ranges, duration) go at every interval, and the final summary at stop is always full
+FULL_SUMMARY_EVERY_S = 30.0
 
 
 def _stderr(msg: str) -> None:
@@ -145,6 +146,9 @@ class Sampler:
         if self.share is not None:
             self.share.start()
         snap = self._reading(first=True)
+        # the full summary of the baseline now, on the caller's thread: the stored run shows its settings and
+        # assumptions from the start, and the sampler thread begins with cheap interval updates
+        self._guarded(self._flush)
         self._thread = threading.Thread(target=self._loop, name="wattprint-sampler", daemon=True)
         self._thread.start()
         return snap
