@@ -196,6 +196,7 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
 def build_cpus(shared: Path) -> dict[str, Any]:
     repo_rows = {}
     per_core = []
+    years: list[int] = []
     for r in read_csv(shared / "cpus.csv"):
         if r["kind"] != "cpu":
             continue
@@ -204,6 +205,7 @@ def build_cpus(shared: Path) -> dict[str, Any]:
             repo_rows[r["name"]] = [rnd(tdp), int(cores) if cores else None, f"{r['source']} ({r['year']})"]
             if cores:
                 per_core.append(tdp / cores)
+                years.append(int(r["year"]))
     cc: dict[str, float | None] = {}
     for r in read_csv(shared / "codecarbon" / "hardware" / "cpu_power.csv"):
         try:
@@ -226,6 +228,7 @@ def build_cpus(shared: Path) -> dict[str, Any]:
             "low": rnd(min(per_core), 3),
             "high": rnd(max(per_core), 3),
             "n": len(per_core),
+            "year": max(years),
             "source": "Green Algorithms rule (Lannelongue et al. 2021: per-core power = TDP / cores) applied "
             "to the server CPUs of shared/data/cpus.csv (median, min-max)",
         },
@@ -318,6 +321,9 @@ def build_factors(shared: Path, world: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- countries ------------------------------------------------------------------------------------
+DEFAULT_YEAR_SRC = "owid"  # most country-years come from OWID's CSV; see compact_country_years
+
+
 def build_countries(shared: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     iso = read_csv(REFDATA / "iso3166.csv")
     countries: dict[str, dict[str, Any]] = {}
@@ -570,6 +576,19 @@ def split_mixes(countries: dict[str, Any]) -> dict[str, Any]:
     return {"meta": meta, "countries": out}
 
 
+def compact_country_years(countries: dict[str, Any]) -> None:
+    """A country's years as bare intensities ({year: gCO2e/kWh}); the few years from another source than
+    OWID's CSV are listed in ``year_src``. Parsing the table is most of a location lookup's cost (the tracker's
+    start-up), and a dict per year doubles it."""
+    for c in countries["countries"].values():
+        src = {y: rec["src"] for y, rec in c["years"].items() if rec["src"] != DEFAULT_YEAR_SRC}
+        c["years"] = {y: rec["g"] for y, rec in c["years"].items()}
+        if src:
+            c["year_src"] = src
+    countries["meta"]["years"] = (f"years: {{year: gCO2e/kWh}}; source {DEFAULT_YEAR_SRC!r} unless year_src "
+                                  "names another")
+
+
 def build(shared: Path, out: Path) -> list[Path]:
     if not shared.is_dir():
         raise SystemExit(f"shared data folder not found: {shared}")
@@ -577,9 +596,14 @@ def build(shared: Path, out: Path) -> list[Path]:
     countries, world = build_countries(shared)
     factors = build_factors(shared, world)
     mixes = split_mixes(countries)
+    compact_country_years(countries)
+    cpus = build_cpus(shared)
+    # the CPU model's fallback factor sits with the other factors: a VM's tracker then never parses the CPU list
+    factors["factors"]["cpu_w_per_core"] = {**cpus.pop("per_core_w"), "unit": "W per logical CPU",
+                                            "note": "used where the CPU model's TDP is unknown (VMs, unlisted CPUs)"}
     tables = {
         "accelerators.json": build_accelerators(shared),
-        "cpus.json": build_cpus(shared),
+        "cpus.json": cpus,
         "factors.json": factors,
         "countries.json": countries,
         "mixes.json": mixes,

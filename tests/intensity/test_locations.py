@@ -114,3 +114,32 @@ def test_a_location_lookup_does_not_decode_the_generation_mix_table(monkeypatch)
     finally:
         grid._records.cache_clear()
         grid._aliases.cache_clear()
+
+
+def test_iso_codes_resolve_from_the_country_table_as_the_full_index_does() -> None:
+    """The 2-3 letter fast path (countries only) gives what the full index (regions too) gives."""
+    from wattprint.errors import normalise_name
+    from wattprint.intensity import _aliases, _country_codes, _records, resolve_location
+
+    short = {k for k in _country_codes() if len(k) <= 3 and k.isalpha()}
+    assert {"fr", "fra", "us", "usa", "de", "gb", "gbr"} <= short
+    full = _aliases()
+    for code in sorted(short):
+        assert resolve_location(code.upper()).key == full[code], code
+        assert resolve_location(code).key == full[code], code
+    # no region key is letters only: the premise of the fast path
+    assert not [k for k, (loc, _) in _records().items() if loc.kind != "country" and normalise_name(k).isalpha()
+                and len(normalise_name(k)) <= 3]
+    assert resolve_location("PEI").key == "CA-PE"  # a 3-letter region alias still goes to the full index
+    assert resolve_location("SE3").kind == "zone"
+
+
+def test_a_country_code_does_not_parse_the_regions_table() -> None:
+    import subprocess
+    import sys
+
+    code = ("import wattprint.data as d\nfrom wattprint.intensity import intensity_for\n"
+            "intensity_for('FR'); intensity_for('us', 2019)\n"
+            "print(d.load_table.cache_info().currsize)")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    assert out == ["2"]  # countries and factors; not regions

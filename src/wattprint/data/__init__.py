@@ -340,7 +340,7 @@ def cpu_tdp_w(model_name: str) -> tuple[float, str] | None:
 
 def cpu_watts_per_core() -> tuple[Range, Assumption]:
     """Generic CPU power per physical core (W) when the model is unknown: TDP/cores of server CPUs."""
-    d = load_table("cpus")["per_core_w"]
+    d = _factor("cpu_w_per_core")
     r = _range(d)
     return r, Assumption("CPU power per core", f"{r:.3g} W/core", d["source"],
                          "used because the CPU model's TDP is unknown")

@@ -78,11 +78,13 @@ class AllocationShare(NoteMixin):
         self.inner.close()
 
 
-def detect_readers(config: DeviceConfig | None = None) -> tuple[list[DeviceReader], list[str]]:
+def detect_readers(
+    config: DeviceConfig | None = None, alloc: Allocation | None = None
+) -> tuple[list[DeviceReader], list[str]]:
     """Readers for every component of this machine that the job uses, and one-line notes.
 
     Never raises for a missing or broken sensor: that component falls back (or is left out, for GPUs)
-    and a note says why.
+    and a note says why. ``alloc``: the job's allocation if the caller has read it already.
     """
     config = config or DeviceConfig()
     readers: list[DeviceReader] = []
@@ -103,7 +105,7 @@ def detect_readers(config: DeviceConfig | None = None) -> tuple[list[DeviceReade
         if amd is not None:
             readers.append(amd)
 
-    alloc = allocation(config)
+    alloc = alloc or allocation(config)
     have: set[str] = set()
     if config.use_rapl:
         from .rapl import open_rapl

@@ -15,6 +15,7 @@ must not dominate a one-GPU job). Sources, most specific wins (the smallest limi
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -214,24 +215,25 @@ def host_memory_bytes(proc_root: str = "/proc") -> int:
         return 0
 
 
+_MODEL_LINE = re.compile(r"^(?:model name|Model|cpu model)\s*:[ \t]*(.*?)\s*$", re.M)
+_SOCKET_LINE = re.compile(r"^physical id\s*:[ \t]*(\S*)", re.M)
+_FLAGS_LINE = re.compile(r"^flags\s*:(.*)$", re.M)
+
+
 def cpu_info(proc_root: str = "/proc") -> tuple[str, int, bool]:
-    """(model name, sockets, is_vm) from /proc/cpuinfo; sockets = distinct "physical id" values (>= 1)."""
-    model = ""
-    sockets: set[str] = set()
-    vm = False
+    """(model name, sockets, is_vm) from /proc/cpuinfo; sockets = distinct "physical id" values (>= 1).
+
+    Regular expressions over the whole text, not a Python loop per line: a 192-thread server's cpuinfo has
+    thousands of lines, read on the tracker's start path."""
     try:
         with open(os.path.join(proc_root, "cpuinfo")) as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key, value = key.strip(), value.strip()
-                if key in ("model name", "Model", "cpu model") and not model:
-                    model = value
-                elif key == "physical id":
-                    sockets.add(value)
-                elif key == "flags" and not vm:
-                    vm = "hypervisor" in value.split()
+            text = f.read()
     except OSError:
-        pass
+        text = ""
+    model = next((m for m in _MODEL_LINE.findall(text) if m), "")
+    sockets = set(_SOCKET_LINE.findall(text))
+    flags = _FLAGS_LINE.search(text)
+    vm = flags is not None and "hypervisor" in flags.group(1).split()
     return model or "unknown CPU", max(1, len(sockets)), vm
 
 

@@ -55,13 +55,19 @@ class Location:
 
 # -- the location index ----------------------------------------------------------------------------
 @lru_cache(maxsize=1)
-def _records() -> dict[str, tuple[Location, dict[str, Any]]]:
-    """key -> (Location, raw record with 'years', 'basis', 'source', 'rel')."""
+def _country_records() -> dict[str, tuple[Location, dict[str, Any]]]:
+    """ISO alpha-3 -> (Location, raw record with 'years'): the countries alone (one table to parse)."""
     out: dict[str, tuple[Location, dict[str, Any]]] = {}
-    ct = load_table("countries")
-    for iso3, c in ct["countries"].items():
+    for iso3, c in load_table("countries")["countries"].items():
         name = c.get("common_name") or c.get("iso_name") or c["name"]
         out[iso3] = (Location(iso3, name, "country", iso3), c)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _records() -> dict[str, tuple[Location, dict[str, Any]]]:
+    """key -> (Location, raw record with 'years', 'basis', 'source', 'rel')."""
+    out = dict(_country_records())
     reg = load_table("regions")
     for key, r in reg["subnational"].items():
         out[key] = (Location(key, r["name"], "subnational", r["country"]), r)
@@ -71,6 +77,33 @@ def _records() -> dict[str, tuple[Location, dict[str, Any]]]:
     for key, r in reg["cloud"].items():
         out[key] = (Location(key, r["name"], "cloud", r["country"]), r)
     return out
+
+
+def _country_aliases(idx: dict[str, str]) -> None:
+    """Add the countries' ISO alpha-2 codes, names and aliases to ``idx`` (earlier entries win)."""
+    recs = _country_records()
+    for iso3, (_loc, raw) in recs.items():
+        for alias in (raw.get("iso2"), raw["name"], raw.get("iso_name"), raw.get("common_name")):
+            n = normalise_name(alias) if alias else ""
+            if n:
+                idx.setdefault(n, iso3)
+    for alias, iso3 in load_table("countries")["aliases"].items():
+        n = normalise_name(alias)
+        if n and iso3 in recs:
+            idx.setdefault(n, iso3)
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> dict[str, str]:
+    """normalised ISO code, name or alias -> ISO alpha-3, from the country table alone.
+
+    For a code of two or three letters this gives what :func:`_aliases` gives: no region key is letters only
+    (sub-national keys hold a dash, zones a digit or a ``zone:`` prefix, cloud regions a colon), and regions'
+    names and aliases rank after countries'. So the usual ``--location FR`` never parses the regions table.
+    """
+    idx = {normalise_name(k): k for k in _country_records()}
+    _country_aliases(idx)
+    return idx
 
 
 @lru_cache(maxsize=1)
@@ -84,20 +117,9 @@ def _aliases() -> dict[str, str]:
             idx.setdefault(n, key)
 
     recs = _records()
-    ct = load_table("countries")
     for key in recs:  # exact keys first
         add(key, key)
-    for iso3, (loc, raw) in recs.items():
-        if loc.kind != "country":
-            continue
-        if raw.get("iso2"):
-            add(raw["iso2"], iso3)
-        for n in (raw["name"], raw.get("iso_name"), raw.get("common_name")):
-            if n:
-                add(n, iso3)
-    for alias, iso3 in ct["aliases"].items():
-        if iso3 in recs:
-            add(alias, iso3)
+    _country_aliases(idx)
     for key, (loc, raw) in recs.items():
         if loc.kind == "subnational":
             add(loc.name, key)
@@ -127,6 +149,10 @@ def resolve_location(text: str) -> Location:
     if not isinstance(text, str) or not text.strip():
         raise UnknownNameError("location", str(text), _candidates())
     s = text.strip()
+    if len(s) <= 3 and s.isalpha() and s.isascii():  # an ISO code: the country table suffices
+        iso3 = _country_codes().get(normalise_name(s))
+        if iso3 is not None:
+            return _country_records()[iso3][0]
     recs = _records()
     if ":" in s:
         prefix, rest = s.split(":", 1)
@@ -157,6 +183,19 @@ def resolve_location(text: str) -> Location:
 
 
 # -- intensity for a location ------------------------------------------------------------------------
+def _raw(loc: Location) -> dict[str, Any]:
+    return (_country_records() if loc.kind == "country" else _records())[loc.key][1]
+
+
+def _year(raw: dict[str, Any], year: str) -> dict[str, Any]:
+    """One year of a location: {"g": gCO2e/kWh, ...}. Countries store bare values, with the source of the
+    years not from OWID's CSV in ``year_src`` (see scripts/build_data.py)."""
+    rec = raw["years"][year]
+    if isinstance(rec, dict):
+        return rec
+    return {"g": rec, "src": raw.get("year_src", {}).get(year, "owid")}
+
+
 def _rel(raw: dict[str, Any]) -> float:
     key = raw.get("rel") or "intensity_rel_country"
     if key == "intensity_rel_country":
@@ -187,7 +226,7 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
                                 "give --location for a much narrower range"))
         return w, notes
     loc = resolve_location(location)
-    raw = _records()[loc.key][1]
+    raw = _raw(loc)
     years = sorted(int(y) for y in raw["years"])
     if year is None:
         used = years[-1]
@@ -204,7 +243,7 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
         used = max(y for y in years if y <= year)
         notes.append(Assumption("intensity year", str(used), "",
                                 f"{year} not in the data for {loc.name}; nearest earlier year {used} used"))
-    rec = raw["years"][str(used)]
+    rec = _year(raw, str(used))
     g = float(rec["g"])
     if loc.kind == "country":
         basis, source = _COUNTRY_BASIS, _country_source(rec["src"])
@@ -215,8 +254,9 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
         rng = Range(g, float(rec["low"]), float(rec["high"]))
     else:
         rel = _rel(raw)
-        window = [float(raw["years"][str(y)]["g"]) for y in years if used - 2 <= y <= used
-                  and (raw["years"][str(y)].get("basis") or raw.get("basis")) == (rec.get("basis") or raw.get("basis"))]
+        same_basis = rec.get("basis") or raw.get("basis")
+        window = [float(r["g"]) for r in (_year(raw, str(y)) for y in years if used - 2 <= y <= used)
+                  if (r.get("basis") or raw.get("basis")) == same_basis]
         rng = Range(g, min([g * (1 - rel), *window]), max([g * (1 + rel), *window]))
     year_out = used if used > 0 else None  # 0 = source gives no year
     loc_label = f"{loc.name} ({loc.key})" if loc.name != loc.key else loc.key
@@ -239,10 +279,10 @@ def generation_mix(location: str, year: int | None = None) -> dict[str, float]:
     """Electricity generation shares (%) by source for a country or Canadian province (latest year by
     default); empty dict where the data have no mix."""
     loc = resolve_location(location)
-    raw = _records()[loc.key][1]
+    raw = _raw(loc)
     years = sorted(int(y) for y in raw["years"])
     used = years[-1] if year is None else max([y for y in years if y <= year] or [years[0]])
-    rec = raw["years"][str(used)]
+    rec = _year(raw, str(used))
     mix = rec.get("mix")
     if mix is None and loc.kind == "country":  # country mixes live in their own table (see build_data.py)
         mix = load_table("mixes")["countries"].get(loc.key, {}).get(str(used), {}).get("mix")

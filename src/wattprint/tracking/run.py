@@ -130,9 +130,10 @@ class Run:
 
         pid = int(self._kw.get("pid") or os.getpid())
         dev_config = DeviceConfig(pid=pid)
+        self._alloc = self._allocation(dev_config)
         readers = self._kw.get("readers")
         if readers is None:
-            readers, notes = detect_readers(dev_config)
+            readers, notes = detect_readers(dev_config, self._alloc)
             for n in notes:
                 self._note(n)
         self._readers = list(readers)
@@ -140,7 +141,6 @@ class Run:
         self._accelerators: dict[str, Any] = {}
         for r in self._readers:
             self._assumptions += list(getattr(r, "assumptions", []) or [])
-        self._alloc = self._allocation(dev_config)
 
         offset_j: dict[str, float] = {}
         offset_s = 0.0
