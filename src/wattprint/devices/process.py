@@ -6,6 +6,7 @@ All results are CPU-seconds (s); read directly from /proc (psutil is not a depen
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 from .quickread import read_at
@@ -37,6 +38,11 @@ def _read_first_line(path: str) -> str:
     return data.split(b"\n", 1)[0].decode()
 
 
+@functools.lru_cache(maxsize=8)
+def _stat_path(proc_root: str) -> str:
+    return os.path.join(proc_root, "stat")
+
+
 def host_cpu_seconds(proc_root: str = "/proc") -> tuple[float, float]:
     """(busy, total) CPU-seconds of the whole host since boot, from the ``cpu`` line of /proc/stat.
 
@@ -44,7 +50,7 @@ def host_cpu_seconds(proc_root: str = "/proc") -> tuple[float, float]:
     hypervisor ran someone else) is in neither: our vCPUs were not running then. guest time is
     already inside user/nice.
     """
-    line = _read_first_line(os.path.join(proc_root, "stat"))
+    line = _read_first_line(_stat_path(proc_root))
     parts = line.split()
     if not parts or parts[0] != "cpu":
         raise OSError(f"unexpected first line in {proc_root}/stat: {line!r}")

@@ -131,6 +131,9 @@ class Sampler:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._pending: list[Any] = []
+        from ..storage import SampleRow  # here, not per reading: an import statement runs importlib code
+
+        self._sample_row = SampleRow
         self._pending_phases: list[tuple[str, float, float | None, dict[str, float]]] = []
         self._store_failed = False
         self._said: set[str] = set()
@@ -235,7 +238,7 @@ class Sampler:
                 self._say(f"{getattr(r, 'name', r)} unreadable ({type(e).__name__}: {e}); its energy is frozen")
                 readings = []
             take = getattr(r, "take_notes", None)
-            if take is not None:
+            if take is not None and getattr(r, "_pending", True):  # NoteMixin: only when a note is waiting
                 for msg in take():
                     self._say(msg)
             for rd in readings:
@@ -276,11 +279,9 @@ class Sampler:
         snap = Snapshot(now, time.time(), elapsed, total, read_j, power, basis, tuple(gpus), share,
                         (prev.samples + 1) if prev is not None else 0)
         if not first:
-            from ..storage import SampleRow
-
             phase = self._stack[-1][0] if self._stack else None
-            self._pending.append(SampleRow(snap.t_unix, elapsed, phase, {k: v[0] for k, v in total.items()},
-                                           power))
+            self._pending.append(self._sample_row(snap.t_unix, elapsed, phase, {k: v[0] for k, v in total.items()},
+                                                  power))
             if len(self._pending) > MAX_PENDING_SAMPLES:
                 self._pending = self._pending[0:-1:2] + [self._pending[-1]]
         self.snapshot = snap
