@@ -156,8 +156,8 @@ def blind_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             ("LOFO", lambda o, d=d: o["family"] != d["family"]),
         ):
             coef, qs = refit([o for o in obs if keep(o)])
-            est = utilisation.predict_mfu(d["active_params"], base_peak, moe=d["moe"], fp8=d["fp8"], coef=coef,
-                                          quantiles=qs)
+            est = utilisation.predict_mfu(d["active_params"], base_peak, acc.memory_bandwidth(), moe=d["moe"],
+                                          fp8=d["fp8"], coef=coef, quantiles=qs)
             fp = estimate_training(mfu=est.mfu.value, **kw)
             assert fp.chip_hours is not None
             res[f"{mode}_chip_hours"] = fp.chip_hours.value
@@ -215,8 +215,8 @@ def all_observations_lofo(obs: list[dict[str, Any]], refit: Any) -> dict[str, fl
     ratios, covered = [], []
     for o in (o for o in obs if o["basis"] == "effective"):
         coef, qs = refit([p for p in obs if p["family"] != o["family"]])
-        est = utilisation.predict_mfu(o["active_params"], o["peak"], moe=o["moe"], fp8=o["fp8"], coef=coef,
-                                      quantiles=qs)
+        est = utilisation.predict_mfu(o["active_params"], o["peak"], o["bandwidth"], moe=o["moe"], fp8=o["fp8"],
+                                      coef=coef, quantiles=qs)
         ratios.append(o["mfu"] / est.mfu.value)
         covered.append(est.mfu.low <= o["mfu"] <= est.mfu.high)
     out = stats(ratios)

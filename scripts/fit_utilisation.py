@@ -27,10 +27,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from wattprint.data import TB, TFLOPS  # noqa: E402
 from wattprint.estimate.utilisation import features, fit_mfu  # noqa: E402
 
 OUT = ROOT / "src" / "wattprint" / "data" / "tables" / "utilisation_model.json"
-REFERENCE = {"params": 1e10, "peak_flops": 312e12}  # normalisation points: 10B active, A100 bf16 peak
+REFERENCE_PARAMS = 1e10  # normalisation point of model size: 10B active parameters
+REFERENCE_CHIP = "NVIDIA A100 SXM4 80GB"  # normalisation point of the ridge (peak / bandwidth)
 BOUNDS = [0.02, 0.75]  # sanity bounds on an effective MFU (no published training outside them)
 RIDGE = 1.0  # keeps coefficients of rarely seen features (fp8: one training) near zero
 HUBER_DELTA = 0.15  # ln units: residuals beyond ~x1.16 are down-weighted
@@ -54,16 +56,24 @@ def dev_family(row_id: str) -> str:
     return row_id
 
 
-def load_peaks(shared: Path) -> dict[str, tuple[float, str]]:
-    """Catalogue name -> (dense peak FLOP/s at default precision, family)."""
+def load_peaks(shared: Path) -> dict[str, tuple[float, str, float | None]]:
+    """Catalogue name -> (dense peak FLOP/s at default precision, family, memory bandwidth B/s or None)."""
     out = {}
     with open(shared / "accelerators.csv", encoding="utf-8") as f:
         for r in csv.DictReader(f):
+            bw = float(r["memory_bw_tbs"]) * TB if r["memory_bw_tbs"] else None
             for col in ("peak_bf16_tflops", "peak_fp16_tflops", "peak_fp32_tflops"):
                 if r[col]:
-                    out[r["name"]] = (float(r[col]) * 1e12, r["family"])
+                    out[r["name"]] = (float(r[col]) * TFLOPS, r["family"], bw)
                     break
     return out
+
+
+def reference(shared: Path) -> dict[str, Any]:
+    """The normalisation points: model size, and the reference chip's ridge point (FLOP per byte)."""
+    peak, _, bw = load_peaks(shared)[REFERENCE_CHIP]
+    assert bw is not None
+    return {"params": REFERENCE_PARAMS, "ridge": peak / bw, "ridge_chip": REFERENCE_CHIP}
 
 
 def num(text: str) -> float | None:
@@ -114,13 +124,13 @@ def load_observations(shared: Path, refdata: Path = ROOT / "refdata") -> list[di
     peaks = load_peaks(shared)
     obs: list[dict[str, Any]] = []
     for d in blind_rows(shared):
-        peak = peaks[d["hardware"]][0]
+        peak, _, bw = peaks[d["hardware"]]
         flops = d["flops"] or 6 * d["active_params"] * d["tokens"]
         obs.append(
             {
                 "id": d["id"], "family": d["family"], "training": d["training"], "hardware": d["hardware"],
-                "active_params": d["active_params"], "peak": peak, "moe": d["moe"], "fp8": d["fp8"],
-                "basis": "effective", "mfu": flops / (d["chip_hours"] * 3600 * peak),
+                "active_params": d["active_params"], "peak": peak, "bandwidth": bw, "moe": d["moe"],
+                "fp8": d["fp8"], "basis": "effective", "mfu": flops / (d["chip_hours"] * 3600 * peak),
                 "source": "../shared/data/training-runs.csv (dev row " + d["id"] + ")",
             }
         )
@@ -128,7 +138,7 @@ def load_observations(shared: Path, refdata: Path = ROOT / "refdata") -> list[di
         for r in csv.DictReader(f):
             if r["arch"] not in TRANSFORMER_ARCHS:
                 continue  # 6·N·D is not such a model's training compute, so its "MFU" is not comparable
-            peak = peaks[r["hardware"]][0]
+            peak, _, bw = peaks[r["hardware"]]
             active = (num(r["params_active_B"]) or float(r["params_total_B"])) * 1e9
             if r["mfu"]:
                 mfu = float(r["mfu"])
@@ -137,28 +147,37 @@ def load_observations(shared: Path, refdata: Path = ROOT / "refdata") -> list[di
             obs.append(
                 {
                     "id": r["id"], "family": r["family"], "training": r["training"], "hardware": r["hardware"],
-                    "active_params": active, "peak": peak, "moe": r["arch"] == "MoE", "fp8": r["precision"] == "fp8",
+                    "active_params": active, "peak": peak, "bandwidth": bw, "moe": r["arch"] == "MoE",
+                    "fp8": r["precision"] == "fp8",
                     "basis": r["basis"], "mfu": mfu, "source": r["source"],
                 }
             )
+    ref = reference(shared)
+    for o in obs:  # each observation carries the normalisation points its features are computed against
+        o["reference"] = ref
     return obs
+
+
+def _features(o: dict[str, Any]) -> list[float]:
+    return features(o["active_params"], o["peak"], o["bandwidth"], o["moe"], o["fp8"], o["basis"] == "step",
+                    o["reference"])
 
 
 def design(obs: list[dict[str, Any]]) -> list[tuple[list[float], float]]:
     return [
-        (features(o["active_params"], o["peak"], o["moe"], o["fp8"], o["basis"] == "step", REFERENCE), o["mfu"])
+        (_features(o), o["mfu"])
         for o in obs
     ]
 
 
 def fit(obs: list[dict[str, Any]]) -> list[float]:
-    """Coefficients [b0, b_small, b_speed, b_moe, b_fp8, b_step] (see wattprint.estimate.utilisation)."""
+    """Coefficients [b0, b_small, b_ridge, b_moe, b_fp8, b_step, b_both] (see wattprint.estimate.utilisation)."""
     return fit_mfu(design(obs), ridge=RIDGE, huber_delta=HUBER_DELTA)
 
 
 def residual(coef: list[float], o: dict[str, Any]) -> float:
     """ln(observed MFU) - ln(predicted MFU) for one observation."""
-    xs = features(o["active_params"], o["peak"], o["moe"], o["fp8"], o["basis"] == "step", REFERENCE)
+    xs = _features(o)
     return math.log(o["mfu"]) - sum(b * x for b, x in zip(coef, xs, strict=True))
 
 
@@ -245,11 +264,12 @@ def build(shared: Path) -> dict[str, Any]:
     q_lo, q_hi = range_quantiles(obs)
     return {
         "mfu": {
-            "form": "ln(mfu) = b0 + b_small*min(log10(N_active/params_ref),0) + b_fast*max(log2(peak/peak_ref),0)"
-            " + b_moe*[MoE] + b_fp8*[fp8] (+ b_step*[reported per-step MFU], fitting only)",
-            "features": ["intercept", "small_model", "faster_than_ref", "moe", "fp8", "step_basis"],
+            "form": "ln(mfu) = b0 + b_small*small + b_ridge*harder + b_moe*[MoE] + b_fp8*[fp8] "
+            "(+ b_step*[reported per-step MFU], fitting only) + b_both*small*harder; "
+            "small = min(log10(N_active/params_ref),0), harder = max(log2((peak/bandwidth)/ridge_ref),0)",
+            "features": ["intercept", "small_model", "ridge_above_ref", "moe", "fp8", "step_basis", "small_x_ridge"],
             "coef": coef,
-            "reference": REFERENCE,
+            "reference": obs[0]["reference"],
             "bounds": BOUNDS,
             "residual_quantiles_ln": [q_lo, q_hi],
             "range_note": f"{int(QUANTILES[0] * 100)}th-{int(QUANTILES[1] * 100)}th percentile of the "

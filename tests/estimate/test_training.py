@@ -112,40 +112,59 @@ def test_count_and_days_give_chip_hours_and_wall_time() -> None:
     assert fp.wall_time_h.value == pytest.approx(48)
 
 
+A100_BW, V100_BW, H100_BW = 2.039e12, 0.9e12, 3.35e12  # B/s, catalogue (accelerators.csv)
+
+
 def test_mfu_model_shape() -> None:
     peak = 312e12
-    small = utilisation.predict_mfu(1e9, peak).mfu
-    big = utilisation.predict_mfu(70e9, peak).mfu
-    moe = utilisation.predict_mfu(70e9, peak, moe=True).mfu
+    small = utilisation.predict_mfu(1e9, peak, A100_BW).mfu
+    big = utilisation.predict_mfu(70e9, peak, A100_BW).mfu
+    moe = utilisation.predict_mfu(70e9, peak, A100_BW, moe=True).mfu
     assert small.value <= big.value
     assert moe.value < big.value
     for r in (small, big, moe):
         assert 0 < r.low <= r.value <= r.high < 1
 
 
-def test_only_chips_faster_than_the_reference_lose_mfu() -> None:
-    slow = utilisation.predict_mfu(70e9, 125e12).mfu  # V100-class
-    ref = utilisation.predict_mfu(70e9, 312e12).mfu  # A100
-    fast = utilisation.predict_mfu(70e9, 989e12).mfu  # H100
+def test_only_chips_past_the_reference_ridge_lose_mfu() -> None:
+    slow = utilisation.predict_mfu(70e9, 125e12, V100_BW).mfu  # V100: 139 FLOP/byte
+    ref = utilisation.predict_mfu(70e9, 312e12, A100_BW).mfu  # A100 80GB: 153
+    fast = utilisation.predict_mfu(70e9, 989e12, H100_BW).mfu  # H100: 295
     assert slow.value == pytest.approx(ref.value)
     assert fast.value < ref.value
+    # the same peak with twice the bandwidth is easier to keep busy
+    assert utilisation.predict_mfu(70e9, 989e12, 2 * H100_BW).mfu.value > fast.value
+
+
+def test_small_models_lose_more_on_high_ridge_chips() -> None:
+    def ratio(bw: float, peak: float) -> float:
+        return (utilisation.predict_mfu(1e9, peak, bw).mfu.value /
+                utilisation.predict_mfu(70e9, peak, bw).mfu.value)
+
+    assert ratio(H100_BW, 989e12) < ratio(A100_BW, 312e12) <= 1.0
+
+
+def test_unknown_bandwidth_is_taken_at_the_reference_and_said() -> None:
+    est = utilisation.predict_mfu(70e9, 989e12, None)
+    assert est.mfu.value == pytest.approx(utilisation.predict_mfu(70e9, 312e12, A100_BW).mfu.value)
+    assert "bandwidth unpublished" in est.explanation
 
 
 def test_range_comes_from_the_given_quantiles() -> None:
-    est = utilisation.predict_mfu(70e9, 312e12, quantiles=(-0.5, 0.25)).mfu
+    est = utilisation.predict_mfu(70e9, 312e12, A100_BW, quantiles=(-0.5, 0.25)).mfu
     assert est.low == pytest.approx(est.value * math.exp(-0.5))
     assert est.high == pytest.approx(est.value * math.exp(0.25))
 
 
 def test_fit_recovers_known_coefficients() -> None:
     ref = utilisation.model_table()["mfu"]["reference"]
-    true = [-1.0, 0.3, -0.1, -0.2, 0.1, 0.15]
+    true = [-1.0, 0.3, -0.1, -0.2, 0.1, 0.15, 0.25]
     rows = []
     for n in (1e9, 3e9, 1e10, 7e10, 4e11):
-        for peak in (125e12, 312e12, 989e12):
+        for peak, bw in ((125e12, V100_BW), (312e12, A100_BW), (989e12, H100_BW), (2250e12, 8e12)):
             for moe in (False, True):
                 for step in (False, True):
-                    x = utilisation.features(n, peak, moe, step and moe, step, ref)
+                    x = utilisation.features(n, peak, bw, moe, step and moe, step, ref)
                     rows.append((x, math.exp(sum(b * xi for b, xi in zip(true, x, strict=True)))))
     coef = utilisation.fit_mfu(rows, ridge=0.0, huber_delta=0.15)
     assert coef == pytest.approx(true, abs=1e-6)

@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 TFLOPS = 1e12  # FLOP/s per TFLOPS (unit conversion)
+TB = 1e12  # bytes per TB (decimal, as datasheets give memory bandwidth)
 
 
 @cache
@@ -80,6 +81,10 @@ class Accelerator:
             have = ", ".join(sorted(self.peak_tflops)) or "none"
             raise WattprintError(f"{self.name} has no published dense {precision} peak (it has: {have})")
         return self.peak_tflops[p] * TFLOPS
+
+    def memory_bandwidth(self) -> float | None:
+        """Device memory bandwidth in B/s (datasheet TB/s are decimal), None where unpublished."""
+        return self.memory_bw_tbs * TB if self.memory_bw_tbs else None
 
     def default_precision(self) -> str:
         """bf16 if the chip has it, else fp16, else fp32 (else whatever it has)."""

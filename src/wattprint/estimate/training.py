@@ -189,7 +189,8 @@ def estimate_training(
                 raise InputConflictError(
                     "the MFU model needs the model size: add --params (and --active-params for MoE) or give --mfu"
                 )
-            est = utilisation.predict_mfu(n_active, base_peak, moe=is_moe, fp8=precision == "fp8")
+            est = utilisation.predict_mfu(n_active, base_peak, acc.memory_bandwidth(), moe=is_moe,
+                                          fp8=precision == "fp8")
             # the model's MFU is relative to the default-precision peak; carry the variants' spread too
             eff = est.mfu * (peak * (base_peak / peak.value))
             mfu_r = est.mfu * (base_peak / peak.value)

@@ -4,21 +4,26 @@ MFU model (fitted by ``scripts/fit_utilisation.py`` on published trainings; coef
 residual spread live in ``data/tables/utilisation_model.json``)::
 
     ln(MFU) = b0
-            + b_small * min(log10(N_active / N_ref), 0)     # small models under-use the chip
-            + b_fast  * max(log2(peak / peak_ref), 0)        # chips faster than the A100 are harder to keep busy
-            + b_moe   * [MoE]                                # routing, all-to-all, load imbalance
-            + b_fp8   * [fp8 training]                       # relative to the bf16/fp16 peak
-            (+ b_step * [per-step MFU as reported]            # only while fitting: reported step MFU
-                                                              #  excludes restarts, evaluation, downtime)
+            + b_small * small                               # small = min(log10(N_active / N_ref), 0)
+            + b_ridge * harder                              # harder = max(log2(ridge / ridge_ref), 0)
+            + b_both  * small * harder                      # small models suffer most on such chips
+            + b_moe   * [MoE]                               # routing, all-to-all, load imbalance
+            + b_fp8   * [fp8 training]                      # relative to the bf16/fp16 peak
+            (+ b_step * [per-step MFU as reported]           # only while fitting: reported step MFU
+                                                             #  excludes restarts, evaluation, downtime)
 
-Why a hinge at the A100 (peak_ref = 312 TFLOP/s): up to the A100 generation, published trainings reach
-about the same MFU whatever the chip (P100, V100, TPU v2/v3/v4 and A100 runs all sit near 0.3-0.45): the
-software, not the chip, sets the ceiling. Hopper-class chips tripled the dense tensor peak but memory and
-NVLink bandwidth grew only ~1.6x, so the work that does not run on tensor cores (attention softmax,
-norms, optimizer, communication, checkpoints) takes a larger share of each step (Amdahl's law) and the
-same code reaches a lower fraction of the peak. A hinge in log2(peak) is the piecewise-linear form of
-that Amdahl curve; it was chosen on these grounds, then checked by leave-one-family-out over all
-observations (see bench/results/training_accuracy.md).
+``ridge`` is the chip's roofline ridge point: dense peak FLOP/s / memory bandwidth (FLOP per byte), the
+arithmetic intensity an operation needs to run at the peak rather than at the memory's pace; ``ridge_ref``
+is the A100 SXM4 80GB's (312 TFLOP/s / 2.04 TB/s, about 153). Why: up to that point, published trainings
+reach about the same MFU whatever the chip (P100, V100, TPU v2/v3/v4 and A100 runs sit near 0.3-0.45): the
+software, not the chip, sets the ceiling. Chips since then raised the tensor peak faster than memory and
+interconnect bandwidth (H100: 3.2x the peak, 1.6x the bandwidth), so the work that is not a large matrix
+product (attention softmax, norms, optimizer, communication) takes a larger share of each step and the same
+code reaches a lower fraction of the peak; a small model, whose matrix products are small and least intense,
+loses most (the interaction). A hinge in log2(ridge) is the piecewise-linear form of that roofline argument;
+it was chosen on these grounds, then checked by leave-one-family-out over all observations (see
+bench/results/training_accuracy.md). A chip without a published bandwidth is taken at the reference ridge, and
+the explanation says so.
 
 MFU here is *effective*: model FLOPs (6·N·D) / (chip-hours x dense peak at the chip's default precision),
 so it already includes downtime counted in published chip-hours. The range comes from the 10th-90th
@@ -43,7 +48,7 @@ from typing import Any
 from ..footprint import Assumption
 from ..quantities import Range
 
-FEATURES = ("small_model", "faster_than_ref", "moe", "fp8", "step_basis")
+FEATURES = ("small_model", "ridge_above_ref", "moe", "fp8", "step_basis", "small_x_ridge")
 MODEL_FILE = "utilisation_model.json"
 
 
@@ -57,12 +62,14 @@ def model_table() -> dict[str, Any]:
 
 # -- MFU ---------------------------------------------------------------------------------------
 def features(
-    active_params: float, peak_flops: float, moe: bool, fp8: bool, step_basis: bool, ref: dict[str, float]
+    active_params: float, peak_flops: float, bandwidth: float | None, moe: bool, fp8: bool, step_basis: bool,
+    ref: dict[str, float],
 ) -> list[float]:
-    """Feature vector (intercept first) for one training; ``peak_flops`` in FLOP/s at default precision."""
+    """Feature vector (intercept first) for one training; ``peak_flops`` in FLOP/s at default precision,
+    ``bandwidth`` the chip's memory bandwidth in B/s (None: taken at the reference ridge)."""
     small = min(math.log10(active_params / ref["params"]), 0.0)
-    faster = max(math.log2(peak_flops / ref["peak_flops"]), 0.0)
-    return [1.0, small, faster, float(moe), float(fp8), float(step_basis)]
+    harder = max(math.log2(peak_flops / bandwidth / ref["ridge"]), 0.0) if bandwidth else 0.0
+    return [1.0, small, harder, float(moe), float(fp8), float(step_basis), small * harder]
 
 
 @dataclass(frozen=True)
@@ -77,13 +84,15 @@ class MfuEstimate:
 def predict_mfu(
     active_params: float,
     peak_flops: float,
+    bandwidth: float | None,
     moe: bool = False,
     fp8: bool = False,
     coef: list[float] | None = None,
     table: dict[str, Any] | None = None,
     quantiles: tuple[float, float] | None = None,
 ) -> MfuEstimate:
-    """Effective MFU for a training of ``active_params`` parameters on a chip of ``peak_flops`` (FLOP/s).
+    """Effective MFU for a training of ``active_params`` parameters on a chip of ``peak_flops`` (FLOP/s) and
+    memory ``bandwidth`` (B/s; None if unpublished).
 
     ``coef`` and ``quantiles`` (ln-residual quantiles that set the range) override the shipped ones: the
     benchmark refits without the family it scores.
@@ -91,19 +100,22 @@ def predict_mfu(
     t = table or model_table()
     m = t["mfu"]
     b = coef if coef is not None else m["coef"]
-    x = features(active_params, peak_flops, moe, fp8, False, m["reference"])
+    x = features(active_params, peak_flops, bandwidth, moe, fp8, False, m["reference"])
     ln_mfu = sum(bi * xi for bi, xi in zip(b, x, strict=True))
     lo_q, hi_q = quantiles if quantiles is not None else m["residual_quantiles_ln"]
     lo_b, hi_b = m["bounds"]
     central = min(max(math.exp(ln_mfu), lo_b), hi_b)
     low = min(max(central * math.exp(lo_q), lo_b), central)
     high = max(min(central * math.exp(hi_q), hi_b), central)
-    parts = [f"{math.exp(b[0]):.2f} base (chip up to A100 speed, >=10B dense)"]
+    parts = [f"{math.exp(b[0]):.2f} base (chip up to the A100's ridge point, >=10B dense)"]
     if x[1] < 0:
         parts.append(f"x{math.exp(b[1] * x[1]):.2f} model size {active_params / 1e9:.3g}B active")
     if x[2] != 0:
-        speedup = peak_flops / m["reference"]["peak_flops"]
-        parts.append(f"x{math.exp(b[2] * x[2]):.2f} chip {speedup:.2g}x faster than A100")
+        ridge = peak_flops / bandwidth if bandwidth else 0.0
+        parts.append(f"x{math.exp(b[2] * x[2] + b[6] * x[6]):.2f} chip needs {ridge:.0f} FLOP/byte to reach its "
+                     f"peak ({ridge / m['reference']['ridge']:.2g}x the A100's)")
+    if not bandwidth:
+        parts.append("(memory bandwidth unpublished: taken at the A100's ridge point)")
     if moe:
         parts.append(f"x{math.exp(b[3]):.2f} MoE")
     if fp8:
