@@ -10,7 +10,7 @@ import pytest
 
 from wattprint.footprint import Basis, ComponentEnergy, Footprint, Intensity
 from wattprint.quantities import Range
-from wattprint.storage import open_store
+from wattprint.storage import SlotPatch, open_store
 from wattprint.tracking import track
 from wattprint.tracking.live import LiveFigures
 
@@ -62,7 +62,9 @@ def test_a_running_tracker_stores_the_figures_of_its_footprint(tmp_path: Any) ->
         snap = run.sampler.snapshot if run.sampler is not None else None
         assert snap is not None and snap.samples >= 3
         assert run._live is not None  # a full summary was written: the float path is in use
-        live = run._live_summary(snap)  # what the sampler writes at each interval
+        slots = run._live_summary(snap)  # what the sampler writes at each interval
+        assert isinstance(slots, SlotPatch)
+        live = slots.to_dict()
         _assert_matches(live, run._footprint(snap).to_dict(assumptions=False))
         assert live["it_energy_kwh"] > 0 and live["embodied_co2e_kg"] > 0
     finally:
@@ -87,3 +89,35 @@ def test_the_stored_run_has_its_full_summary_from_start(tmp_path: Any) -> None:
         assert s["energy_kwh"] >= 0 and "operational_co2e_kg_high" in s and s["charged_scope"]
     finally:
         run.stop()
+
+
+def test_the_figures_sqlite_writes_between_full_summaries_are_the_footprints(tmp_path: Any) -> None:
+    """An interval's figures go to the store as numbers SQLite writes into JSON (json_object of bound values):
+    the stored summary must then read as the footprint of that reading."""
+    db = f"sqlite:///{tmp_path / 'runs.db'}"
+    run = track("live", run="r2", db=db, interval_s=3600, location="DE", quiet=True)  # the thread sleeps
+    run.start()
+    try:
+        s = run.sampler
+        assert s is not None
+        for _ in range(3):
+            time.sleep(0.05)
+            s._reading()
+            summary, patch = s._summaries()
+            assert summary == {} and isinstance(patch, SlotPatch)  # an interval update, not a full summary
+            s.store.append_samples(s.run_id, s._pending, summary, summary_patch=patch)
+            s._pending = []
+            snap = s.snapshot
+            assert snap is not None
+            stored = open_store(db).get_run("r2")
+            want = run._footprint(snap).to_dict(assumptions=False)
+            assert stored.duration_s == pytest.approx(snap.elapsed_s)
+            _assert_matches({k: v for k, v in stored.summary.items() if k in live_keys(want)}, want)
+            assert stored.summary["energy_by_component_kwh"]["cpu"]["basis"] == "modelled"
+            assert "assumptions" in stored.summary  # the full summary's other keys are kept
+    finally:
+        run.stop()
+
+
+def live_keys(full: dict[str, Any]) -> set[str]:
+    return {k for k in full if k.endswith(("kwh", "_low", "_high", "_kg", "_h")) or k == "energy_by_component_kwh"}

@@ -9,9 +9,9 @@ crash-safety and concurrency guarantees and :mod:`wattprint.storage.url` for the
 
 from __future__ import annotations
 
-from .records import RunRecord, SampleRow, StoreError
+from .records import RunRecord, SampleRow, SlotPatch, StoreError
 from .sqlite import Store, open_store
 from .url import db_path, default_db_path, resolve_db_url
 
-__all__ = ["RunRecord", "SampleRow", "Store", "StoreError", "db_path", "default_db_path", "open_store",
-           "resolve_db_url"]
+__all__ = ["RunRecord", "SampleRow", "SlotPatch", "Store", "StoreError", "db_path", "default_db_path",
+           "open_store", "resolve_db_url"]

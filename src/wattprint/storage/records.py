@@ -32,6 +32,35 @@ class SampleRow:
     power_w: dict[str, float] = field(default_factory=dict)
 
 
+# A JSON object with number slots: ((key, None | "text" | nested shape), ...). None is a number to fill in.
+JsonShape = tuple[tuple[str, Any], ...]
+
+
+class SlotPatch:
+    """A JSON merge patch given as a shape and the numbers for its slots, in order.
+
+    The store has SQLite write the JSON text (``json_object`` of bound numbers), so a tracker's interval
+    update never formats floats on the Python side: :meth:`to_dict` is for the rare paths that need the dict.
+
+        >>> SlotPatch((("energy_kwh", None), ("basis", "modelled")), (0.5,)).to_dict()
+        {'energy_kwh': 0.5, 'basis': 'modelled'}
+    """
+
+    __slots__ = ("shape", "values")
+
+    def __init__(self, shape: JsonShape, values: tuple[float, ...]) -> None:
+        self.shape = shape
+        self.values = values
+
+    def to_dict(self) -> dict[str, Any]:
+        it = iter(self.values)
+
+        def fill(shape: JsonShape) -> dict[str, Any]:
+            return {k: next(it) if v is None else v if isinstance(v, str) else fill(v) for k, v in shape}
+
+        return fill(self.shape)
+
+
 def iso_utc(t_unix: float | None) -> str | None:
     """Unix seconds -> ISO 8601 in UTC ("2024-05-01T12:00:00.250000+00:00"); None stays None."""
     if t_unix is None:

@@ -16,12 +16,13 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import lru_cache
 from typing import Any
 
 from ..errors import InputConflictError, UnknownNameError
 from . import schema
 from .downsample import Member, merge
-from .records import FINAL_STATUSES, RunRecord, SampleRow, StoreError, iso_utc
+from .records import FINAL_STATUSES, JsonShape, RunRecord, SampleRow, SlotPatch, StoreError, iso_utc
 from .url import db_path, resolve_db_url
 
 CACHE_KIB = 256  # SQLite page cache per connection, KiB
@@ -36,6 +37,23 @@ _UPSERT_PHASE = ("INSERT INTO phases (run_id, name, start_s, end_s, energy_j) VA
                  "end_s = excluded.end_s, energy_j = excluded.energy_j")
 
 PhaseUpdate = tuple[str, float, float | None, dict[str, float]]  # (name, start_s, end_s, energy_j)
+_INSERT_SAMPLE = ("INSERT INTO samples (run_id, t_unix, elapsed_s, phase, energy_j, power_w, live) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ")
+
+
+@lru_cache(maxsize=32)
+def _insert_with_slots(shape: JsonShape) -> str:
+    """The sample INSERT whose ``live`` value SQLite builds from the shape's bound numbers."""
+    return _INSERT_SAMPLE + _json_object_sql(shape) + ")"
+
+
+def _json_object_sql(shape: JsonShape) -> str:
+    def lit(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    parts = [f"{lit(k)}, " + ("?" if v is None else lit(v) if isinstance(v, str) else _json_object_sql(v))
+             for k, v in shape]
+    return "json_object(" + ", ".join(parts) + ")"
 
 
 
@@ -346,7 +364,8 @@ class Store:
             return rec
 
     def append_samples(self, run_id: str, samples: Sequence[SampleRow], summary: dict[str, Any] | None,
-                       phases: Sequence[PhaseUpdate] = (), summary_patch: dict[str, Any] | None = None) -> None:
+                       phases: Sequence[PhaseUpdate] = (),
+                       summary_patch: dict[str, Any] | SlotPatch | None = None) -> None:
         """Persist ``samples`` and bring the run's totals and summary up to date, in ONE transaction.
 
         The run's ``duration_s`` and ``energy_j`` become those of the latest sample, so a process
@@ -361,6 +380,8 @@ class Store:
                 for s in samples]
         latest = max(samples, key=lambda s: s.elapsed_s) if samples else None
         summary_json = _dumps(summary) if summary else None
+        if isinstance(summary_patch, SlotPatch):
+            summary_patch = summary_patch.to_dict()
         patch_json = _dumps(summary_patch) if summary_patch and not summary else None
         # few statements on purpose: each one hands the GIL to the tracked program and back
         with self._write() as c:
@@ -383,16 +404,20 @@ class Store:
             if cur.rowcount == 0:
                 raise self._unknown(c, run_id)
 
-    def _append_one(self, run_id: str, s: SampleRow, summary_patch: dict[str, Any] | None) -> None:
+    def _append_one(self, run_id: str, s: SampleRow, summary_patch: dict[str, Any] | SlotPatch | None) -> None:
         """A tracker's usual interval: ONE autocommit INSERT; the ``samples_live`` trigger updates the run's
-        totals and merges ``summary_patch`` in the same implicit transaction."""
-        row = (run_id, float(s.t_unix), float(s.elapsed_s), s.phase, _dumps(s.energy_j), _dumps(s.power_w),
-               _dumps(summary_patch or {}))
+        totals and merges ``summary_patch`` in the same implicit transaction (a :class:`SlotPatch` is written
+        as JSON by SQLite itself)."""
+        row: tuple[Any, ...] = (run_id, float(s.t_unix), float(s.elapsed_s), s.phase, _dumps(s.energy_j),
+                                _dumps(s.power_w))
+        if isinstance(summary_patch, SlotPatch):
+            sql, row = _insert_with_slots(summary_patch.shape), row + summary_patch.values
+        else:
+            sql, row = _INSERT_SAMPLE + "?)", row + (_dumps(summary_patch or {}),)
         with self._lock:
             conn = self._connection()
             try:
-                conn.execute("INSERT INTO samples (run_id, t_unix, elapsed_s, phase, energy_j, power_w, live) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                conn.execute(sql, row)
             except sqlite3.Error as e:
                 raise StoreError(f"writing to the store {self.path} failed: {e}") from e
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..quantities import Range
+from ..storage.records import JsonShape, SlotPatch
 from .projection import J_PER_KWH
 
 SECONDS_PER_HOUR = 3600.0  # definition
@@ -26,7 +27,7 @@ class LiveFigures:
     embodied CO2e charged per hour of run time at the full summary's hardware share (kgCO2e/h).
     """
 
-    __slots__ = ("pue", "intensity", "embodied_kg_per_h")
+    __slots__ = ("pue", "intensity", "embodied_kg_per_h", "_shapes")
 
     def __init__(self, pue: Range, intensity: Range, embodied_kg_per_h: Range) -> None:
         for name, r in (("PUE", pue), ("intensity", intensity), ("embodied rate", embodied_kg_per_h)):
@@ -35,36 +36,48 @@ class LiveFigures:
         self.pue = pue
         self.intensity = intensity
         self.embodied_kg_per_h = embodied_kg_per_h
+        self._shapes: dict[tuple[tuple[tuple[str, str], ...], bool], JsonShape] = {}
 
     def patch(self, charged_j: dict[str, tuple[float, float, float]], basis: dict[str, str], elapsed_s: float,
               n_gpus: int) -> dict[str, Any]:
         """The changing figures of ``Footprint.to_dict()`` for these charged energies (J: value, low, high per
         component), component bases, run time (s) and GPU count, with the same names and ``_low``/``_high``."""
-        comps: dict[str, Any] = {}
+        return self.slots(charged_j, basis, elapsed_s, n_gpus).to_dict()
+
+    def slots(self, charged_j: dict[str, tuple[float, float, float]], basis: dict[str, str], elapsed_s: float,
+              n_gpus: int) -> SlotPatch:
+        """:meth:`patch` as a shape and its numbers: the store has SQLite write the JSON (no float formatting
+        on the tracker's thread at every interval). The shape is cached per set of components and bases."""
+        comp_values: list[float] = []
+        comp_bases: list[tuple[str, str]] = []
         it = it_lo = it_hi = 0.0
         for comp in sorted(charged_j):
             v, lo, hi = charged_j[comp]
             kwh, kwh_lo, kwh_hi = v / J_PER_KWH, min(lo, v) / J_PER_KWH, max(hi, v) / J_PER_KWH
-            b = basis.get(comp) or "measured"
-            comps[comp] = {"kwh": kwh, "kwh_low": kwh_lo, "kwh_high": kwh_hi,
-                           "basis": "measured" if b == "measured" else "modelled"}
+            comp_values += (kwh, kwh_lo, kwh_hi)
+            comp_bases.append((comp, "measured" if (basis.get(comp) or "measured") == "measured" else "modelled"))
             it, it_lo, it_hi = it + kwh, it_lo + kwh_lo, it_hi + kwh_hi
         pue, ci, rate = self.pue, self.intensity, self.embodied_kg_per_h
         fac, fac_lo, fac_hi = it * pue.value, it_lo * pue.low, it_hi * pue.high
         op, op_lo, op_hi = fac * ci.value / 1000.0, fac_lo * ci.low / 1000.0, fac_hi * ci.high / 1000.0
         hours = elapsed_s / SECONDS_PER_HOUR
         emb, emb_lo, emb_hi = rate.value * hours, rate.low * hours, rate.high * hours
-        out: dict[str, Any] = {
-            "energy_kwh": fac, "energy_kwh_low": fac_lo, "energy_kwh_high": fac_hi,
-            "it_energy_kwh": it, "it_energy_kwh_low": it_lo, "it_energy_kwh_high": it_hi,
-            "energy_by_component_kwh": comps,
-        }
-        if n_gpus:
-            out["chip_hours"] = out["chip_hours_low"] = out["chip_hours_high"] = n_gpus * hours
-        out["wall_time_h"] = out["wall_time_h_low"] = out["wall_time_h_high"] = hours
-        out.update({
-            "operational_co2e_kg": op, "operational_co2e_kg_low": op_lo, "operational_co2e_kg_high": op_hi,
-            "embodied_co2e_kg": emb, "embodied_co2e_kg_low": emb_lo, "embodied_co2e_kg_high": emb_hi,
-            "total_co2e_kg": op + emb, "total_co2e_kg_low": op_lo + emb_lo, "total_co2e_kg_high": op_hi + emb_hi,
-        })
-        return out
+        gpu_hours = (n_gpus * hours,) * 3 if n_gpus else ()
+        key = (tuple(comp_bases), bool(n_gpus))
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self._shapes[key] = _shape(*key)
+        return SlotPatch(shape, (fac, fac_lo, fac_hi, it, it_lo, it_hi, *comp_values, *gpu_hours, hours, hours, hours,
+                                 op, op_lo, op_hi, emb, emb_lo, emb_hi, op + emb, op_lo + emb_lo, op_hi + emb_hi))
+
+
+def _triple(name: str) -> JsonShape:
+    return ((name, None), (name + "_low", None), (name + "_high", None))
+
+
+def _shape(comp_bases: tuple[tuple[str, str], ...], gpus: bool) -> JsonShape:
+    """The patch's keys in the order of :meth:`LiveFigures.slots`' numbers (None = a number)."""
+    comps = tuple((c, (*_triple("kwh"), ("basis", b))) for c, b in comp_bases)
+    return (*_triple("energy_kwh"), *_triple("it_energy_kwh"), ("energy_by_component_kwh", comps),
+            *(_triple("chip_hours") if gpus else ()), *_triple("wall_time_h"), *_triple("operational_co2e_kg"),
+            *_triple("embodied_co2e_kg"), *_triple("total_co2e_kg"))

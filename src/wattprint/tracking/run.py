@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import WattprintError
 from ..footprint import Assumption, ComponentEnergy, Footprint, Intensity, amortised_embodied_kg
@@ -33,6 +33,9 @@ from ..quantities import Range
 from .live import SECONDS_PER_HOUR, LiveFigures
 from .projection import J_PER_KWH, Projection, Projector
 from .sampler import PhaseTotal, Sampler, Snapshot
+
+if TYPE_CHECKING:
+    from ..storage import SlotPatch
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_INTERVAL_S = 1.0
@@ -398,13 +401,13 @@ class Run:
         charged = snap.charged_j.get(comp, (0.0,))[0] - offset
         return min(1.0, max(0.0, charged / seen))
 
-    def _live_summary(self, snap: Snapshot) -> dict[str, Any]:
+    def _live_summary(self, snap: Snapshot) -> dict[str, Any] | SlotPatch:
         """The changing figures only (energies, CO2e, ranges), merged into the last full summary between full
         ones; float arithmetic on the factors of that summary (:mod:`wattprint.tracking.live`)."""
         live = self._live
         if live is None:
             return self._footprint(snap).to_dict(assumptions=False)
-        return live.patch(snap.charged_j, self._bases(snap), snap.elapsed_s, len(snap.gpus))
+        return live.slots(snap.charged_j, self._bases(snap), snap.elapsed_s, len(snap.gpus))
 
     def _bases(self, snap: Snapshot) -> dict[str, str]:
         """Basis per component; on a resumed run, components this segment has not read keep their stored one."""

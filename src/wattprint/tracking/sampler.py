@@ -14,10 +14,13 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .attribution import ProcessShare, ShareSnapshot
 from .ledger import Ledger, Triple
+
+if TYPE_CHECKING:
+    from ..storage import SlotPatch
 
 # pending samples kept while the store is failing; beyond this they are thinned 2:1 (totals stay exact)
 MAX_PENDING_SAMPLES = 4096
@@ -98,7 +101,7 @@ class Sampler:
         scale: dict[str, float] | None = None,
         share: ProcessShare | None = None,
         summary: Callable[[Snapshot], dict[str, Any]] | None = None,
-        live: Callable[[Snapshot], dict[str, Any]] | None = None,
+        live: Callable[[Snapshot], dict[str, Any] | SlotPatch] | None = None,
         notify: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -339,7 +342,7 @@ class Sampler:
                 self._store_failed = True
                 self._say(f"wattprint: writing to the store failed ({e}); still measuring, keeping samples in memory")
 
-    def _summaries(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def _summaries(self) -> tuple[dict[str, Any], dict[str, Any] | SlotPatch | None]:
         """(full summary, None) every FULL_SUMMARY_EVERY_S of run time, else ({}, fresh figures only): the
         figures stay current at every interval, the assumptions and notes are rebuilt less often."""
         snap = self.snapshot
