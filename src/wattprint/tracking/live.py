@@ -6,7 +6,9 @@ energy x intensity, embodied CO2e = (kgCO2e per hour of this run's hardware shar
 thread does not rebuild a :class:`~wattprint.footprint.Footprint` (some fifty Range objects) at every
 interval: it evaluates these products on floats. The bounds are those interval arithmetic gives, since every
 factor is non-negative (low x low, high x high). Keys that cannot change between full summaries (PUE,
-intensity, location, assumptions) are left out: the result is a JSON merge patch over the last full summary.
+intensity, location, assumptions) are left out: the result is a JSON merge patch over the last full summary,
+handed to the store as its shape and numbers (:class:`~wattprint.storage.SlotPatch`), so that SQLite, not the
+sampler's thread, formats the numbers into JSON.
 """
 
 from __future__ import annotations
