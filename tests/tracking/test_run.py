@@ -231,3 +231,37 @@ def test_a_framework_that_puts_our_handler_back_after_stop_leaves_sigint_working
         assert open_store(str(tmp_path / "runs.db")).get_run("fw1").status == "finished"
     finally:
         signal.signal(signal.SIGINT, original)
+
+
+def test_notes_of_a_wrapped_reader_reach_the_run(tmp_path: Path) -> None:
+    """A reader that wraps another (AllocationShare on a shared node) passes on the inner reader's notes:
+    a note raised mid-run by the inner reader is said, even though the wrapper itself has none waiting."""
+    from wattprint.devices import Reading
+    from wattprint.devices.base import NoteMixin
+    from wattprint.devices.detect import AllocationShare
+    from wattprint.devices.host import Allocation
+
+    class Dram(NoteMixin):
+        component, basis, name = "ram", "measured", "dram-fake"
+
+        def __init__(self) -> None:
+            self._init_notes()
+            self.reads = 0
+
+        def read(self) -> list[Reading]:
+            self.reads += 1
+            if self.reads == 3:
+                self.note("dram-0 unreadable mid-run (fake); its energy is frozen")
+            return [Reading("ram", "dram-0", 1.0 * self.reads, 1.0, "measured")]
+
+        def close(self) -> None:
+            pass
+
+    alloc = Allocation(cpus=2, cpus_source="host", host_cpus=2, memory_bytes=2**30, memory_source="cgroup",
+                       host_memory_bytes=2**32, cpu_model="x", sockets=1, is_vm=False)
+    heard: list[str] = []
+    reader = AllocationShare(Dram(), alloc, time.monotonic, os.getpid(), "/proc")
+    with track("notes", db=f"sqlite:///{tmp_path / 'runs.db'}", interval_s=0.05, readers=[reader],
+               notify=heard.append, state_dir=str(tmp_path / "state")):
+        time.sleep(0.4)
+    assert any("dram-0 unreadable mid-run" in n for n in heard), heard

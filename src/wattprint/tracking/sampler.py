@@ -241,7 +241,7 @@ class Sampler:
                 self._say(f"{getattr(r, 'name', r)} unreadable ({type(e).__name__}: {e}); its energy is frozen")
                 readings = []
             take = getattr(r, "take_notes", None)
-            if take is not None and getattr(r, "_pending", True):  # NoteMixin: only when a note is waiting
+            if take is not None:
                 for msg in take():
                     self._say(msg)
             for rd in readings:
