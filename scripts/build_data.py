@@ -585,8 +585,8 @@ def compact_country_years(countries: dict[str, Any]) -> None:
         c["years"] = {y: rec["g"] for y, rec in c["years"].items()}
         if src:
             c["year_src"] = src
-    countries["meta"]["years"] = (f"years: {{year: gCO2e/kWh}}; source {DEFAULT_YEAR_SRC!r} unless year_src "
-                                  "names another")
+    countries["meta"]["years"] = "years: {year: gCO2e/kWh}; source year_src_default unless year_src names another"
+    countries["meta"]["year_src_default"] = DEFAULT_YEAR_SRC
 
 
 def build(shared: Path, out: Path) -> list[Path]:

@@ -143,3 +143,12 @@ def test_a_country_code_does_not_parse_the_regions_table() -> None:
             "print(d.load_table.cache_info().currsize)")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
     assert out == ["2"]  # countries and factors; not regions
+
+
+def test_each_country_year_names_its_own_source() -> None:
+    """Country years are stored as bare values; the source of each year still reaches the output."""
+    from wattprint.intensity import intensity_for
+
+    latest, older = intensity_for("FR"), intensity_for("FR", 2019)
+    assert "2024 release" in latest.source and latest.year is not None and latest.year >= 2022
+    assert "April-2022 release" in older.source and older.year == 2019

@@ -189,11 +189,12 @@ def _raw(loc: Location) -> dict[str, Any]:
 
 def _year(raw: dict[str, Any], year: str) -> dict[str, Any]:
     """One year of a location: {"g": gCO2e/kWh, ...}. Countries store bare values, with the source of the
-    years not from OWID's CSV in ``year_src`` (see scripts/build_data.py)."""
+    years not from the table's default source in ``year_src`` (see scripts/build_data.py)."""
     rec = raw["years"][year]
     if isinstance(rec, dict):
         return rec
-    return {"g": rec, "src": raw.get("year_src", {}).get(year, "owid")}
+    src = raw.get("year_src", {}).get(year) or load_table("countries")["meta"]["year_src_default"]
+    return {"g": rec, "src": src}
 
 
 def _rel(raw: dict[str, Any]) -> float:
