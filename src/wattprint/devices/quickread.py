@@ -48,20 +48,21 @@ def _libc_pread() -> Callable[[int, int, int], bytes] | None:
     get_errno, get_ident = ctypes.get_errno, threading.get_ident
     # one buffer per (thread, size), reused: the sampler reads the same few files every interval, and several
     # threads (runs) may read at once; bounded so odd sizes cannot grow it
-    buffers: dict[tuple[int, int], tuple[bytearray, Any]] = {}
+    # (the C view the call fills, a memoryview of the same bytes: one copy of what was read comes out)
+    buffers: dict[tuple[int, int], tuple[Any, memoryview]] = {}
 
     def read(fd: int, size: int, offset: int) -> bytes:
         key = (get_ident(), size)
         pair = buffers.get(key)
         if pair is None:
             data = bytearray(size)
-            pair = (data, (ctypes.c_char * size).from_buffer(data))
+            pair = ((ctypes.c_char * size).from_buffer(data), memoryview(data))
             if len(buffers) < MAX_BUFFERS:
                 buffers[key] = pair
-        n = c_pread(fd, pair[1], size, offset)
+        n = c_pread(fd, pair[0], size, offset)
         if n < 0:
             err = get_errno()
             raise OSError(err, os.strerror(err))
-        return bytes(pair[0][:n])
+        return pair[1][:n].tobytes()
 
     return read
