@@ -300,6 +300,10 @@ class Bench:
             "bare_blocked_ms_median": statistics.median(bare_blocked),
             "bare_blocked_ms_iqr": floor_blocked_ms,
             "bare_runqueue_ms_median": statistics.median(1e3 * b.result["runqueue_s"] for b in all_bare),
+            # schedstat's on-CPU time minus thread_time() (why the blocked rows use the latter); 0 for old results
+            "bare_schedstat_lag_ms_median": statistics.median(
+                1e3 * (b.result.get("schedstat_cpu_s", b.result["main_cpu_s"]) - b.result["main_cpu_s"])
+                for b in all_bare),
             "loadavg_median": statistics.median(b.result["loadavg"] for b in all_bare),
             "bare_wall_s_median": statistics.median(bare_wall),
             "bare_wall_spread_pct": 100 * (max(bare_wall) - min(bare_wall)) / statistics.median(bare_wall),
@@ -552,9 +556,11 @@ def render(b: Bench, started: float, elapsed_s: float) -> str:
             f"is ±IQR/2. Of that lost time, the main thread of an untracked run waited "
             f"{noise['bare_runqueue_ms_median']:.0f} ms (median) for a CPU held by other processes (load average "
             f"{noise['loadavg_median']:.2f} during the runs) and was blocked {noise['bare_blocked_ms_median']:.1f} ms "
-            f"(IQR {noise['bare_blocked_ms_iqr']:.1f} ms); the 'blocked (GIL)' rows subtract the run-queue wait "
+            f"(IQR {noise['bare_blocked_ms_iqr']:.2f} ms); the 'blocked (GIL)' rows subtract the run-queue wait "
             f"(from /proc/thread-self/schedstat), which removes most of the machine's noise and leaves the time the "
-            f"main thread was not runnable, i.e. waiting for the GIL or the tracker. Bare peak RSS "
+            f"main thread was not runnable, i.e. waiting for the GIL or the tracker (its on-CPU time is "
+            f"`thread_time()`: schedstat's own on-CPU figure lags by up to a scheduler tick for a thread that runs "
+            f"without a break, {noise['bare_schedstat_lag_ms_median']:.1f} ms in the untracked runs here). Bare peak RSS "
             f"{noise['bare_maxrss_mb_median']:.1f} MB.",
         ]
     lines += ["", "## wattprint against its targets (issue 4)", "", "| figure | target | measured | verdict |",

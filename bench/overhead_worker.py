@@ -106,9 +106,13 @@ def workload(args: argparse.Namespace) -> dict[str, Any]:
         # CPU of child processes a tracker ran (and reaped) during the workload, e.g. lscpu or nvidia-smi
         "children_cpu_s": (c1.children_user + c1.children_system) - (c0.children_user + c0.children_system),
         # lost_s split by the scheduler's own accounting: waiting for a CPU (other processes: machine noise)
-        # vs not runnable at all (blocked: mostly waiting for the GIL held by a tracker thread)
+        # vs not runnable at all (blocked: mostly waiting for the GIL held by a tracker thread). The on-CPU
+        # time is thread_time(), not schedstat's: schedstat's on-CPU figure of a thread that ran without a
+        # break is only brought up to date at a scheduler tick or a switch, so in an untracked run it lags by
+        # up to a tick (1-4 ms seen here) and made 'blocked' negative there; its run-queue wait is exact
         "runqueue_s": s1[1] - s0[1],
-        "blocked_s": wall - (s1[0] - s0[0]) - (s1[1] - s0[1]),
+        "blocked_s": wall - main_cpu - (s1[1] - s0[1]),
+        "schedstat_cpu_s": s1[0] - s0[0],
         "loadavg": load,
         "rss_running_kb": rss_running,
         "report": report,
