@@ -27,6 +27,20 @@ def test_same_bytes_as_os_pread(tmp_path: Path) -> None:
         os.close(fd)
 
 
+def test_offsets_beyond_32_bits(tmp_path: Path) -> None:
+    """The offset reaches libc as a 64-bit off_t (a truncated one would read the zeros at 1 GiB)."""
+    p = tmp_path / "sparse"
+    fd = os.open(p, os.O_RDWR | os.O_CREAT)
+    try:
+        far = 5 * 2**30 + 7  # 5 GiB: sparse, nothing written below it but the marker at 1 GiB + 7
+        os.pwrite(fd, b"low", 2**30 + 7)
+        os.pwrite(fd, b"far away", far)
+        assert read_at(fd, 8, far) == b"far away"
+        assert read_at(fd, 3, 2**30 + 7) == b"low"
+    finally:
+        os.close(fd)
+
+
 def test_procfs_first_line() -> None:
     if not os.path.exists("/proc/stat"):
         pytest.skip("no procfs")
