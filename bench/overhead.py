@@ -560,8 +560,8 @@ def render(b: Bench, started: float, elapsed_s: float) -> str:
             f"(from /proc/thread-self/schedstat), which removes most of the machine's noise and leaves the time the "
             f"main thread was not runnable, i.e. waiting for the GIL or the tracker (its on-CPU time is "
             f"`thread_time()`: schedstat's own on-CPU figure lags by up to a scheduler tick for a thread that runs "
-            f"without a break, {noise['bare_schedstat_lag_ms_median']:.1f} ms in the untracked runs here). Bare peak RSS "
-            f"{noise['bare_maxrss_mb_median']:.1f} MB.",
+            f"without a break, {noise['bare_schedstat_lag_ms_median']:.1f} ms in the untracked runs here). "
+            f"Bare peak RSS {noise['bare_maxrss_mb_median']:.1f} MB.",
         ]
     lines += ["", "## wattprint against its targets (issue 4)", "", "| figure | target | measured | verdict |",
               "|---|---|---|---|"]
