@@ -27,6 +27,21 @@ class UnknownNameError(WattprintError, LookupError):
         super().__init__(msg)
 
 
+class AmbiguousNameError(UnknownNameError):
+    """A name that matches several different catalogue entries (e.g. "TPU", "Gaudi"): lists them all."""
+
+    def __init__(self, kind: str, name: str, matches: Iterable[str], hint: str = "") -> None:
+        names = list(dict.fromkeys(matches))
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        msg = f"ambiguous {kind} {name!r}: it matches {len(names)} different entries ({shown}); name one"
+        if hint:
+            msg += f" ({hint})"
+        Exception.__init__(self, msg)  # not UnknownNameError's: the matches are the suggestions, all of them
+        self.kind = kind
+        self.name = name
+        self.suggestions = names
+
+
 class InputConflictError(WattprintError, ValueError):
     """Inputs that are impossible (negative, NaN) or contradict each other."""
 

@@ -10,7 +10,7 @@ from wattprint.data import (
     embodied_accelerator,
     find_accelerator,
 )
-from wattprint.errors import UnknownNameError, WattprintError
+from wattprint.errors import AmbiguousNameError, UnknownNameError, WattprintError
 
 
 @pytest.mark.parametrize(
@@ -75,6 +75,36 @@ def test_unknown_name_lists_closest() -> None:
     assert "closest valid names" in str(e.value)
     with pytest.raises(UnknownNameError):
         find_accelerator("")
+
+
+@pytest.mark.parametrize(("query", "suggested"), [("H10", "H100"), ("H20", "H200"), ("MI25", "MI250"), ("B20", "B200"),
+                                                ("A1", "NVIDIA A10")])
+def test_a_cut_model_number_is_not_a_glued_spelling(query: str, suggested: str) -> None:
+    """"H20" and "MI25" are other chips, "H10" a typo: none silently becomes the chip whose number it starts."""
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator(query)
+    assert not isinstance(e.value, AmbiguousNameError)
+    assert suggested in e.value.suggestions
+
+
+@pytest.mark.parametrize(("query", "members"), [
+    ("TPU", {"Google TPU v2", "Google TPU v5e", "Google TPU v7 (Ironwood)"}),
+    ("Gaudi", {"Intel Gaudi2 (HL-225H)", "Intel Gaudi3 (HL-325L OAM)"}),
+    ("80GB", {"NVIDIA A100 SXM4 80GB", "NVIDIA H100 SXM5 80GB"}),
+    ("RTX", {"NVIDIA GeForce RTX 3090", "NVIDIA GeForce RTX 4090"}),
+])
+def test_a_name_matching_several_chip_families_is_an_error_listing_them(query: str, members: set[str]) -> None:
+    """Picking one would give another chip's peak FLOP/s and power without a word."""
+    with pytest.raises(AmbiguousNameError) as e:
+        find_accelerator(query)
+    assert members <= set(e.value.suggestions)
+    assert str(e.value).startswith(f"ambiguous hardware {query!r}: it matches")
+
+
+def test_glued_spellings_that_keep_model_numbers_whole_still_resolve() -> None:
+    assert find_accelerator("h100sxm")[0].name == "NVIDIA H100 SXM5 80GB"
+    assert find_accelerator("MI300")[0].name == "AMD Instinct MI300X"
+    assert find_accelerator("gaudi2")[0].name == "Intel Gaudi2 (HL-225H)"
 
 
 def test_peaks_and_default_precision() -> None:

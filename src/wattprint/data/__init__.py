@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
-from ..errors import UnknownNameError, WattprintError, normalise_name
+from ..errors import AmbiguousNameError, UnknownNameError, WattprintError, normalise_name
 from ..footprint import Assumption
 from ..quantities import Range
 
@@ -212,9 +212,10 @@ def find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[As
     # 3. every query token found in the row's tokens
     qt = _tokens(name)
     pool = [a for a in accs if qt and all(_token_match(t, _tokens(a.name)) for t in qt)]
-    # 4. glued spellings ("h100sxm", "gaudi2"): the query key inside the row key
+    # 4. glued spellings ("h100sxm", "gaudi2"): the query key inside the row key, without cutting a model
+    #    number ("h10" is not "h100", "mi25" not "mi250", "h20" not "h200": different or unknown chips)
     if not pool and len(qkey) >= 2:
-        pool = [a for a in accs if qkey in _key(a.name)]
+        pool = [a for a in accs if _glued_match(qkey, _key(a.name))]
     if len(pool) == 1:
         return pool[0], pool, []
     if pool:
@@ -222,9 +223,23 @@ def find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[As
             fam_members = set(fam["variants"]) | {fam["default"]}
             if all(a.name in fam_members for a in pool):
                 return _family_pick(name, fam, pool)
-        chosen = _prefer(pool)
-        return chosen, pool, [_variant_assumption(name, chosen, pool, "")]
+        # several chips of different families ("TPU", "Gaudi", "80GB"): picking one would silently give
+        # another chip's peak and power
+        raise AmbiguousNameError("hardware", name, [a.name for a in pool], "see `wattprint data gpus`")
     raise UnknownNameError("hardware", name, accelerator_names(), "see `wattprint data gpus`")
+
+
+def _glued_match(qkey: str, rkey: str) -> bool:
+    """``qkey`` occurs in ``rkey`` somewhere it does not start or end inside a run of digits."""
+    i = rkey.find(qkey)
+    while i >= 0:
+        j = i + len(qkey)
+        cut_end = qkey[-1].isdigit() and j < len(rkey) and rkey[j].isdigit()
+        cut_start = qkey[0].isdigit() and i > 0 and rkey[i - 1].isdigit()
+        if not (cut_end or cut_start):
+            return True
+        i = rkey.find(qkey, i + 1)
+    return False
 
 
 # -- embodied -----------------------------------------------------------------------------------
