@@ -22,6 +22,7 @@ def test_parse_count_accepts_suffixes_and_rejects_garbage():
     assert parse_count("7B") == 7e9
     assert parse_count("1.4T") == 1.4e12
     assert parse_count("7000000000") == 7e9
+    assert (parse_count("7b"), parse_count("15t"), parse_count("125m")) == (7e9, 15e12, 125e6)  # as in model names
     with pytest.raises(ValueError, match="not a number"):
         parse_count("seven")
 

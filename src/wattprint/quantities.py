@@ -128,13 +128,15 @@ def total(ranges: list[Range]) -> Range:
 
 
 def parse_count(text: str) -> float:
-    """Parse an absolute count as users write it: ``7e9``, ``7000000000``, ``7B``, ``1.4T``, ``70M``.
+    """Parse an absolute count as users write it: ``7e9``, ``7000000000``, ``7B``, ``1.4T``, ``70M``; the
+    lower-case ``7b``, ``15t``, ``125m`` of model names too (a count has no milli-, so ``m`` is million).
 
     >>> parse_count("1.4T")
     1400000000000.0
     """
     s = text.strip().replace("_", "").replace(",", "")
-    suffixes = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}
+    suffixes = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "b": 1e9, "B": 1e9, "G": 1e9, "t": 1e12, "T": 1e12,
+                "P": 1e15}
     mult = 1.0
     if s and s[-1] in suffixes:
         mult = suffixes[s[-1]]
