@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # the checkout's package, as the usage line says, installed or not
 MEASUREMENTS = ROOT / "refdata" / "inference_measurements.csv"
 RESULTS = ROOT / "bench" / "results" / "inference_accuracy.md"
 README = ROOT / "README.md"
