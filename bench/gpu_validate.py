@@ -1,18 +1,21 @@
 """Validate the tracker's GPU energy on a real NVIDIA GPU against two independent references.
 
-Trains a real model (a small Transformer encoder on random tokens, bf16 autocast) on the GPU inside
-``wattprint.track()`` and compares the tracker's GPU energy (IT, before PUE) with:
+Trains a real model (a small Transformer encoder on random tokens, bf16 autocast) on the GPU, measured two
+ways: inside ``wattprint.track()`` in this process, and as a child under ``wattprint run -- ...`` (the CLI
+path, which measures a process tree). Each tracker's GPU energy (IT, before PUE) is compared with:
 
 1. the NVML total-energy counter (``nvmlDeviceGetTotalEnergyConsumption``, mJ) read by this script, on its own
-   NVML session, just before the tracked block opens and just after it closes;
-2. the GPU's power (``nvmlDeviceGetPowerUsage``, mW) sampled every 10 ms on a separate thread and integrated
-   over the same window (trapezoids).
+   NVML session, just before the tracked window opens and just after it closes;
+2. the GPU's power (instantaneous field where the driver has it) sampled every 10 ms on a separate thread and
+   integrated over the same window (trapezoids).
+
+It also reports the tracker's cost to the training: steps/s untracked (before and after) vs tracked.
 
 Target (issue 4): agreement within 2 %. Needs torch with CUDA and nvidia-ml-py; wattprint itself needs nothing
 (``PYTHONPATH=src`` is enough on a machine where it is not installed). Writes bench/results/gpu_validate.md
 and prints the same table.
 
-    python bench/gpu_validate.py [--seconds 90] [--gpu 0]
+    python bench/gpu_validate.py [--seconds 60] [--baseline-seconds 30] [--cli-seconds 30] [--gpu 0]
 
 Not run by CI (no GPU there).
 """
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -110,7 +115,8 @@ def train(seconds: float) -> dict[str, Any]:
     model = torch.nn.Sequential(torch.nn.Embedding(vocab, d_model), torch.nn.TransformerEncoder(layer, 8),
                                 torch.nn.Linear(d_model, vocab)).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    steps, t_end = 0, time.monotonic() + seconds
+    t_start = time.monotonic()
+    steps, t_end = 0, t_start + seconds
     loss = torch.zeros((), device=dev)
     while time.monotonic() < t_end:
         x = torch.randint(0, vocab, (batch, seq), device=dev)
@@ -124,16 +130,59 @@ def train(seconds: float) -> dict[str, Any]:
         if steps % 20 == 0:
             torch.cuda.synchronize()
     torch.cuda.synchronize()
+    loop_s = time.monotonic() - t_start
     n_params = sum(p.numel() for p in model.parameters())
-    return {"steps": steps, "params": n_params, "tokens": steps * batch * seq, "loss": float(loss)}
+    return {"steps": steps, "params": n_params, "tokens": steps * batch * seq, "loss": float(loss),
+            "loop_s": loop_s, "steps_per_s": steps / loop_s}
+
+
+def nvml_window(pynvml: Any, handle: Any, power: PowerSampler, tracker_j: float, t0: float, t1: float,
+                counter_j: float) -> dict[str, Any]:
+    """A tracked window's figures: the tracker's GPU joules vs the counter and the integrated power."""
+    power_j = integrate_power(power.samples, t0, t1)
+    diffs = {"vs NVML energy counter": pct_diff(tracker_j, counter_j),
+             "vs 10 ms power sampling": pct_diff(tracker_j, power_j)}
+    return {"window_s": t1 - t0, "tracker_gpu_j": tracker_j, "counter_j": counter_j, "power_reference_j": power_j,
+            "mean_power_w": power_j / (t1 - t0), "diff_pct": diffs}
+
+
+def cli_window(pynvml: Any, handle: Any, power: PowerSampler, seconds: float, db: Path) -> dict[str, Any]:
+    """``wattprint run --json -- python this --train-only S``: the CLI tracker's GPU joules vs the references
+    read around the child (its CUDA start-up is in the window, as it is for a user's command)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
+    cmd = [sys.executable, "-m", "wattprint", "run", "--db", f"sqlite:///{db}", "--project", "gpu-validate",
+           "--json", "--", sys.executable, str(Path(__file__).resolve()), "--train-only", str(seconds)]
+    counter_before = pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    t1 = time.monotonic()
+    counter_after = pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
+    if proc.returncode != 0:
+        raise SystemExit(f"gpu_validate: `wattprint run` failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    work, summary = json.loads(lines[0]), json.loads(lines[-1])  # the child's line, then wattprint's summary
+    gpu = summary.get("energy_by_component_kwh", {}).get("gpu") or {}
+    out = nvml_window(pynvml, handle, power, float(gpu.get("kwh", 0.0)) * 3.6e6, t0, t1,
+                      counter_after - counter_before)
+    out.update(training=work, tracker_basis=gpu.get("basis"),
+               gpus_used_by_tree=(summary.get("process_share") or {}).get("gpus_used_by_tree"),
+               notes=[ln for ln in proc.stderr.splitlines() if ln.startswith("wattprint:")][:12])
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seconds", type=float, default=90.0, help="training time, s")
+    ap.add_argument("--seconds", type=float, default=60.0, help="tracked training time in this process, s")
+    ap.add_argument("--baseline-seconds", type=float, default=30.0,
+                    help="untracked training time, s (half before, half after the tracked window)")
+    ap.add_argument("--cli-seconds", type=float, default=30.0, help="training time under `wattprint run`; 0 skips")
     ap.add_argument("--gpu", type=int, default=0, help="NVML index of the GPU torch uses as cuda:0")
     ap.add_argument("--output", type=Path, default=RESULTS_MD)
+    ap.add_argument("--train-only", type=float, default=None, help=argparse.SUPPRESS)  # the CLI phase's child
     args = ap.parse_args(argv)
+    if args.train_only is not None:
+        print(json.dumps(train(args.train_only)), flush=True)
+        return 0
 
     sys.path.insert(0, str(ROOT / "src"))
     import pynvml
@@ -151,31 +200,37 @@ def main(argv: list[str] | None = None) -> int:
     driver = pynvml.nvmlSystemGetDriverVersion()
     driver = driver.decode() if isinstance(driver, bytes) else driver
 
-    db = Path(tempfile.mkdtemp(prefix="wattprint-gpu-")) / "runs.db"
+    tmp = Path(tempfile.mkdtemp(prefix="wattprint-gpu-"))
+    train(5.0)  # warm-up: CUDA context, kernels, allocator
+    base_before = train(args.baseline_seconds / 2)
     with PowerSampler(pynvml, handle) as power:
         time.sleep(1.0)  # the reference has samples before the window opens
         counter_before = pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
         t0 = time.monotonic()
-        with track(project="gpu-validate", run="gpu-validate", db=f"sqlite:///{db}", quiet=True) as run:
+        with track(project="gpu-validate", run="gpu-validate", db=f"sqlite:///{tmp / 'runs.db'}", quiet=True) as run:
             work = train(args.seconds)
         t1 = time.monotonic()
         counter_after = pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
         time.sleep(0.5)
+        cli = cli_window(pynvml, handle, power, args.cli_seconds, tmp / "cli.db") if args.cli_seconds > 0 else None
+        time.sleep(0.5)
+    base_after = train(args.baseline_seconds / 2)
     fp = run.footprint()
     gpu = fp.energy_by_component.get("gpu")
-    tracker_j = gpu.kwh.value * 3.6e6 if gpu is not None else 0.0
-    counter_j = counter_after - counter_before
-    power_j = integrate_power(power.samples, t0, t1)
-    diffs = {"vs NVML energy counter": pct_diff(tracker_j, counter_j),
-             "vs 10 ms power sampling": pct_diff(tracker_j, power_j)}
-    summary = run.summary()
+    tracked = nvml_window(pynvml, handle, power, gpu.kwh.value * 3.6e6 if gpu is not None else 0.0, t0, t1,
+                          counter_after - counter_before)
+    untracked_sps = (base_before["steps"] + base_after["steps"]) / (base_before["loop_s"] + base_after["loop_s"])
+    diffs = dict(tracked["diff_pct"])
+    if cli is not None:
+        diffs.update({f"`wattprint run` {k}": v for k, v in cli["diff_pct"].items()})
     result = {
-        "gpu": name, "driver": driver, "window_s": t1 - t0, "training": work,
-        "tracker_gpu_j": tracker_j, "tracker_basis": gpu.basis if gpu is not None else None,
-        "counter_j": counter_j, "power_reference_j": power_j, "power_samples": len(power.samples),
-        "power_source": power.source,
-        "mean_power_w": power_j / (t1 - t0), "diff_pct": diffs, "verdict": verdict(diffs),
-        "gpus_used_by_tree": summary.get("process_share", {}).get("gpus_used_by_tree"),
+        "gpu": name, "driver": driver, "training": work, "tracked": tracked,
+        "tracker_basis": gpu.basis if gpu is not None else None, "cli": cli,
+        "power_samples": len(power.samples), "power_source": power.source,
+        "untracked_steps_per_s": untracked_sps, "untracked_runs": [base_before, base_after],
+        "throughput_change_pct": pct_diff(work["steps_per_s"], untracked_sps),
+        "diff_pct": diffs, "verdict": verdict(diffs),
+        "gpus_used_by_tree": run.summary().get("process_share", {}).get("gpus_used_by_tree"),
     }
     text = render(result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -186,25 +241,44 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render(r: dict[str, Any]) -> str:
-    w = r["training"]
+    w, tr = r["training"], r["tracked"]
+    period = f"{POWER_PERIOD_S * 1e3:.0f} ms"
     lines = [
         "# Tracker GPU energy vs NVML references (bench/gpu_validate.py)",
         "",
         f"GPU: {r['gpu']} (driver {r['driver']}). Training: Transformer encoder, {w['params'] / 1e6:.0f}M parameters, "
-        f"{w['steps']} steps, {w['tokens']:,} tokens, bf16 autocast; tracked window {r['window_s']:.1f} s, "
-        f"mean GPU power {r['mean_power_w']:.0f} W.",
+        f"AdamW, bf16 autocast. Reference power: {r['power_source']} every {period} ({r['power_samples']:,} samples "
+        "over the whole script).",
         "",
-        "| figure | energy, J | tracker vs it |",
-        "|---|---|---|",
-        f"| wattprint tracker, GPU (basis: {r['tracker_basis']}) | {r['tracker_gpu_j']:,.0f} | - |",
-        f"| NVML energy counter, read before/after | {r['counter_j']:,.0f} | "
-        f"{r['diff_pct']['vs NVML energy counter']:+.2f} % |",
-        f"| power ({r['power_source']}) sampled every {POWER_PERIOD_S * 1e3:.0f} ms ({r['power_samples']:,} "
-        f"samples), integrated | "
-        f"{r['power_reference_j']:,.0f} | {r['diff_pct']['vs 10 ms power sampling']:+.2f} % |",
+        "| tracked window | figure | energy, J | tracker vs it |",
+        "|---|---|---|---|",
+    ]
+
+    def rows(label: str, x: dict[str, Any], basis: Any) -> None:
+        lines.extend([
+            f"| {label} | wattprint tracker, GPU (basis: {basis}) | {x['tracker_gpu_j']:,.0f} | - |",
+            f"| | NVML energy counter, read before/after | {x['counter_j']:,.0f} | "
+            f"{x['diff_pct']['vs NVML energy counter']:+.2f} % |",
+            f"| | power sampled every {period}, integrated | {x['power_reference_j']:,.0f} | "
+            f"{x['diff_pct']['vs 10 ms power sampling']:+.2f} % |",
+        ])
+
+    rows(f"`track()` in-process, {tr['window_s']:.1f} s, {w['steps']} steps, mean {tr['mean_power_w']:.0f} W",
+         tr, r["tracker_basis"])
+    cli = r.get("cli")
+    if cli is not None:
+        rows(f"`wattprint run -- python ...` (child process, CUDA start-up included), {cli['window_s']:.1f} s, "
+             f"mean {cli['mean_power_w']:.0f} W", cli, cli["tracker_basis"])
+    lines += [
         "",
-        f"Target: within {TARGET_PCT:g} % of both: **{r['verdict']}**. GPUs the tracked process tree used (NVML): "
-        f"{r['gpus_used_by_tree']}.",
+        f"Target: within {TARGET_PCT:g} % of both references in every window: **{r['verdict']}**.",
+        "",
+        f"Training throughput: {r['untracked_steps_per_s']:.2f} steps/s untracked (mean of the runs before and "
+        f"after) vs {w['steps_per_s']:.2f} tracked ({r['throughput_change_pct']:+.2f} %; one run, so GPU clock "
+        "and thermal drift are in it).",
+        "",
+        f"GPUs the tracked process tree used (NVML process list): in-process {r['gpus_used_by_tree']}"
+        + (f"; `wattprint run` {cli['gpus_used_by_tree']}." if cli is not None else "."),
     ]
     return "\n".join(lines) + "\n"
 

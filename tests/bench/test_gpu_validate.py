@@ -51,11 +51,27 @@ def test_power_reference_prefers_the_instant_field() -> None:
     assert source == "NVML_FI_DEV_POWER_INSTANT" and read() == pytest.approx(312.0)
 
 
-def test_report_states_the_gpu_the_figures_and_the_verdict() -> None:
-    r = {"gpu": "NVIDIA H100 80GB HBM3", "driver": "580", "window_s": 90.0, "mean_power_w": 600.0,
-         "training": {"params": 1.2e8, "steps": 100, "tokens": 819200}, "tracker_basis": "measured",
-         "tracker_gpu_j": 54_100.0, "counter_j": 54_000.0, "power_reference_j": 53_500.0, "power_samples": 9000,
-         "power_source": "nvmlDeviceGetPowerUsage", "gpus_used_by_tree": ["gpu0"],
-         "diff_pct": {"vs NVML energy counter": 0.19, "vs 10 ms power sampling": 1.12}, "verdict": "met"}
+def test_report_states_the_gpu_each_window_the_throughput_and_the_verdict() -> None:
+    def window(tracker: float, counter: float, power: float) -> dict[str, Any]:
+        return {"window_s": 60.0, "mean_power_w": power / 60.0, "tracker_gpu_j": tracker, "counter_j": counter,
+                "power_reference_j": power,
+                "diff_pct": {"vs NVML energy counter": gv.pct_diff(tracker, counter),
+                             "vs 10 ms power sampling": gv.pct_diff(tracker, power)}}
+
+    tracked, cli = window(40_200.0, 40_000.0, 40_100.0), window(20_000.0, 20_100.0, 19_000.0)
+    diffs = dict(tracked["diff_pct"]) | {f"`wattprint run` {k}": v for k, v in cli["diff_pct"].items()}
+    r = {"gpu": "NVIDIA H100 80GB HBM3", "driver": "580", "power_source": "nvmlDeviceGetPowerUsage",
+         "power_samples": 9000, "training": {"params": 1.2e8, "steps": 100, "steps_per_s": 9.9},
+         "tracked": tracked, "tracker_basis": "measured", "cli": cli | {"tracker_basis": "measured",
+                                                                         "gpus_used_by_tree": ["gpu0"]},
+         "untracked_steps_per_s": 10.0, "throughput_change_pct": -1.0, "gpus_used_by_tree": ["gpu0"],
+         "diff_pct": diffs, "verdict": gv.verdict(diffs)}
     text = gv.render(r)
-    assert "NVIDIA H100 80GB HBM3" in text and "+0.19 %" in text and "+1.12 %" in text and "**met**" in text
+    assert "NVIDIA H100 80GB HBM3" in text and "+0.50 %" in text and "-0.50 %" in text
+    # the CLI window's power reference is 5.26 % off: the whole verdict is MISSED, not only that row
+    assert "+5.26 %" in text and "**MISSED**" in text and "-1.00 %" in text
+    r["cli"] = None
+    r["diff_pct"] = tracked["diff_pct"]
+    r["verdict"] = gv.verdict(r["diff_pct"])
+    text = gv.render(r)
+    assert "wattprint run" not in text and "**met**" in text

@@ -52,3 +52,17 @@ def test_gpu_energy_embodied_share_and_tree_processes(nvml: ModuleType, monkeypa
     host = next(a for a in fp.assumptions if a.what == "embodied host")
     assert "2 of 8 GPUs" in host.value  # an HGX-class server's host share
     assert run.summary()["process_share"]["gpus_used_by_tree"] == ["gpu0"]
+
+
+def test_the_users_own_nvml_session_outlives_the_tracker(nvml: ModuleType) -> None:
+    # NVML counts initialisations: a program that uses pynvml itself (a training loop logging GPU power, the
+    # validation bench) keeps its session across a tracked block; the tracker shuts down only its own.
+    gpus = fake_pynvml.reset(fake_pynvml.make_gpus(1))
+    fake_pynvml.nvmlInit()
+    h = fake_pynvml.nvmlDeviceGetHandleByIndex(0)
+    with wattprint.track("gpu", interval_s=0.05, persist=False, quiet=True, location="FRA"):
+        gpus[0].energy_mj = (gpus[0].energy_mj or 0) + 5000
+    assert fake_pynvml.nvmlDeviceGetTotalEnergyConsumption(h) == gpus[0].energy_mj
+    fake_pynvml.nvmlShutdown()
+    with pytest.raises(fake_pynvml.NVMLError):
+        fake_pynvml.nvmlDeviceGetTotalEnergyConsumption(h)

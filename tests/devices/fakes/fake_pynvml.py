@@ -65,12 +65,14 @@ class MigHandle:
 
 
 GPUS: list[FakeGpu] = []
-STATE: dict[str, Any] = {"init_error": None, "initialised": False, "shutdowns": 0}
+# NVML counts initialisations: nvmlShutdown only shuts down when the count reaches zero, and calling it more
+# often than nvmlInit is no error (NVML API reference, Initialization and Cleanup).
+STATE: dict[str, Any] = {"init_error": None, "inits": 0, "shutdowns": 0}
 
 
 def reset(gpus: list[FakeGpu] | None = None, init_error: int | None = None) -> list[FakeGpu]:
     GPUS[:] = gpus if gpus is not None else []
-    STATE.update(init_error=init_error, initialised=False, shutdowns=0)
+    STATE.update(init_error=init_error, inits=0, shutdowns=0)
     return GPUS
 
 
@@ -79,7 +81,7 @@ def make_gpus(n: int, **kw: Any) -> list[FakeGpu]:
 
 
 def _check(h: FakeGpu) -> FakeGpu:
-    if not STATE["initialised"]:
+    if STATE["inits"] <= 0:
         raise NVMLError(NVML_ERROR_UNINITIALIZED)
     h.calls += 1
     if h.error is not None:
@@ -90,16 +92,16 @@ def _check(h: FakeGpu) -> FakeGpu:
 def nvmlInit() -> None:  # noqa: N802 - pynvml's names
     if STATE["init_error"] is not None:
         raise NVMLError(STATE["init_error"])
-    STATE["initialised"] = True
+    STATE["inits"] += 1
 
 
 def nvmlShutdown() -> None:  # noqa: N802
-    STATE["initialised"] = False
+    STATE["inits"] = max(0, STATE["inits"] - 1)
     STATE["shutdowns"] += 1
 
 
 def nvmlDeviceGetCount() -> int:  # noqa: N802
-    if not STATE["initialised"]:
+    if STATE["inits"] <= 0:
         raise NVMLError(NVML_ERROR_UNINITIALIZED)
     return len(GPUS)
 
