@@ -66,3 +66,21 @@ def test_the_users_own_nvml_session_outlives_the_tracker(nvml: ModuleType) -> No
     fake_pynvml.nvmlShutdown()
     with pytest.raises(fake_pynvml.NVMLError):
         fake_pynvml.nvmlDeviceGetTotalEnergyConsumption(h)
+
+
+def test_gpus_used_by_a_child_that_exits_before_stop_are_reported(nvml: ModuleType,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # `wattprint run -- cmd`: the command's processes have left NVML's list by the time the run stops, so the
+    # GPUs they used must be seen while the run goes on (found on a real H200: the CLI path reported none).
+    import subprocess
+
+    from wattprint.tracking import attribution
+
+    monkeypatch.setattr(attribution, "REFRESH_S", 0.05)
+    gpus = fake_pynvml.reset(fake_pynvml.make_gpus(2))
+    with wattprint.track("gpu", interval_s=0.05, persist=False, quiet=True, location="FRA") as run:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.6)"])
+        gpus[1].processes = [child.pid]
+        assert child.wait() == 0
+        gpus[1].processes = []  # NVML forgets an exited process
+    assert run.summary()["process_share"]["gpus_used_by_tree"] == ["gpu1"]

@@ -121,11 +121,12 @@ def process_cpu_seconds(pid: int, proc_root: str = "/proc") -> float:
     return (utime + stime + cutime + cstime) / _CLK_TCK
 
 
-def process_tree_cpu_seconds(pid: int, proc_root: str = "/proc") -> float:
-    """user+sys CPU-seconds of ``pid`` and all its descendants (live ones, plus reaped ones through their
-    parents' cutime/cstime, so the sum does not drop when a child exits and is waited for)."""
+def process_tree_cpu_seconds(tree: int | set[int], proc_root: str = "/proc") -> float:
+    """user+sys CPU-seconds of a process tree (a root PID, or the tree's PIDs from :func:`process_tree_pids`):
+    live processes, plus reaped ones through their parents' cutime/cstime, so the sum does not drop when a
+    child exits and is waited for."""
     total = 0.0
-    for p in process_tree_pids(pid, proc_root):
+    for p in process_tree_pids(tree, proc_root) if isinstance(tree, int) else tree:
         try:
             total += process_cpu_seconds(p, proc_root)
         except (OSError, ValueError, IndexError):

@@ -3,7 +3,8 @@
 CPU: share = CPU time used by the tracked process and all its descendants (user + system, including reaped
 children) / busy CPU time of the whole host over the same window (from ``/proc/stat``). CPU energy scales
 with busy time far more than with idle time, so this share of the machine's CPU energy is what the tree
-caused. GPU: the GPUs on which NVML lists a process of the tree (where NVML can tell).
+caused. GPU: the GPUs on which NVML listed a process of the tree at any refresh during the run (where NVML
+can tell); looked at while the run goes on, since the processes of `wattprint run -- cmd` have exited by stop.
 """
 
 from __future__ import annotations
@@ -62,14 +63,17 @@ class ProcessShare:
         self._last_refresh = -float("inf")
         self.latest = ShareSnapshot()
 
-    def _read(self) -> tuple[float, float]:
-        from ..devices.process import host_cpu_seconds, process_tree_cpu_seconds
+    def _read(self) -> tuple[float, float, set[int]]:
+        """(tree CPU-s, host busy CPU-s, the tree's live PIDs): one walk of the tree serves both uses."""
+        from ..devices.process import host_cpu_seconds, process_tree_cpu_seconds, process_tree_pids
 
-        return process_tree_cpu_seconds(self.pid, self.proc_root), host_cpu_seconds(self.proc_root)[0]
+        pids = process_tree_pids(self.pid, self.proc_root)
+        return process_tree_cpu_seconds(pids, self.proc_root), host_cpu_seconds(self.proc_root)[0], pids
 
     def start(self) -> None:
         try:
-            self._base = self._read()
+            tree, host, _ = self._read()
+            self._base = (tree, host)
         except (OSError, ImportError, ValueError) as e:
             self._base = None
             self.latest = ShareSnapshot(note=f"process share unavailable: {e}")
@@ -81,25 +85,24 @@ class ProcessShare:
             return self.latest
         self._last_refresh = now
         try:
-            tree, host = self._read()
+            tree, host, pids = self._read()
         except (OSError, ValueError) as e:
             self.latest = ShareSnapshot(self.latest.tree_cpu_s, self.latest.host_busy_cpu_s, self.latest.gpus,
                                         f"process share frozen: {e}")
             return self.latest
-        gpus = self.latest.gpus if not force else _tree_gpus(self.pid, self.proc_root, self.readers)
+        gpus = sorted(set(self.latest.gpus) | _tree_gpus(pids, self.readers))
         self.latest = ShareSnapshot(max(0.0, tree - self._base[0]), max(0.0, host - self._base[1]), gpus)
         return self.latest
 
 
-def _tree_gpus(pid: int, proc_root: str, readers: list[Any]) -> list[str]:
-    """GPUs on which NVML lists a process of ``pid``'s tree; [] where NVML is absent or cannot tell."""
+def _tree_gpus(tree: set[int], readers: list[Any]) -> set[str]:
+    """GPUs on which NVML lists a process of ``tree`` now; empty where NVML is absent or cannot tell."""
     if not any(hasattr(r, "process_pids") for r in readers):
-        return []
+        return set()
     try:
-        from ..devices import gpu_process_pids, process_tree_pids
+        from ..devices import gpu_process_pids
 
         by_gpu = gpu_process_pids(readers)
-        tree = process_tree_pids(pid, proc_root)
     except Exception:  # NVML failing must never break tracking
-        return []
-    return sorted(str(g) for g, pids in by_gpu.items() if tree & set(pids))
+        return set()
+    return {str(g) for g, pids in by_gpu.items() if tree & set(pids)}
