@@ -28,10 +28,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # the checkout's package, as the usage line says, installed or not
+sys.path.insert(0, str(ROOT / "bench"))
+
+from readme_block import replace_readme_block  # noqa: E402
+
 MEASUREMENTS = ROOT / "refdata" / "inference_measurements.csv"
 RESULTS = ROOT / "bench" / "results" / "inference_accuracy.md"
-README = ROOT / "README.md"
-START, END = "<!-- bench:inference:start -->", "<!-- bench:inference:end -->"
 TARGET_FACTOR = 1.5
 
 
@@ -136,16 +138,6 @@ def readme_block(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(block: str, readme: Path = README) -> bool:
-    text = readme.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        return False
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{START}\n{block}\n{END}{tail}", encoding="utf-8")
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--update-readme", action="store_true", help="replace the bench:inference block in README.md")
@@ -154,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(to_markdown(result), encoding="utf-8")
     print(to_markdown(result))
-    if args.update_readme and not update_readme(readme_block(result)):
-        print(f"README.md has no {START} ... {END} block; not updated", file=sys.stderr)
+    if args.update_readme:
+        replace_readme_block("inference", readme_block(result))
     return 0 if result["summary"]["meets_target"] else 1
 
 

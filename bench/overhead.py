@@ -37,13 +37,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from overhead_tools import ADAPTERS, available, venv_python  # noqa: E402
+from readme_block import replace_readme_block  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 WORKER = REPO / "bench" / "overhead_worker.py"
 OUT_DIR = REPO / "bench" / "out"  # scratch (git-ignored): work dirs, raw JSON, child logs
 RESULTS_MD = REPO / "bench" / "results" / "overhead.md"
-README = REPO / "README.md"
-README_START, README_END = "<!-- bench:overhead:start -->", "<!-- bench:overhead:end -->"
 PEERS = ["codecarbon", "carbontracker", "eco2ai", "zeus"]
 HEAVY = ["numpy", "pandas", "torch", "matplotlib", "plotly", "fastapi", "flask", "dash", "scipy", "requests",
          "pydantic"]
@@ -636,17 +635,6 @@ def short_table(b: Bench) -> str:
     return "\n".join(lines) + "\n\nFull table and method: [bench/results/overhead.md](bench/results/overhead.md)."
 
 
-def update_readme(text: str) -> bool:
-    body = README.read_text()
-    if README_START not in body or README_END not in body:
-        print(f"README.md has no {README_START} … {README_END} block: not updated", file=sys.stderr)
-        return False
-    head, rest = body.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    README.write_text(f"{head}{README_START}\n{text}\n{README_END}{tail}")
-    return True
-
-
 def wattprint_ready() -> bool:
     py = venv_python(REPO, ".venv-bench")
     code = "from wattprint.tracking import track; from wattprint.storage import open_store"
@@ -668,7 +656,7 @@ def render_only(args: argparse.Namespace) -> int:
     short = short_table(b)
     print(short)
     if args.update_readme:
-        update_readme(short)
+        replace_readme_block("overhead", short)
     return 0
 
 
@@ -733,7 +721,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwrote {args.output.relative_to(REPO)} and {(OUT_DIR / 'raw.json').relative_to(REPO)} "
           f"in {elapsed / 60:.1f} min")
     if args.update_readme:
-        update_readme(short)
+        replace_readme_block("overhead", short)
     return 0
 
 

@@ -36,8 +36,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from readme_block import replace_readme_block  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "training_accuracy.md"
-README_START, README_END = "<!-- bench:training:start -->", "<!-- bench:training:end -->"
 BOUNDS = {"A": 0.15, "B": 0.02, "C": 0.15}  # relative tolerance of mode 1 per quality tier (issue #3)
 
 
@@ -344,19 +347,12 @@ def energy_line(summary: dict[str, Any]) -> str:
 
 
 def update_readme(summary: dict[str, Any], reported: list[dict[str, Any]]) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    if README_START not in text or README_END not in text:
-        raise SystemExit(f"README.md lacks the {README_START} / {README_END} markers")
     ok = sum(x["within"] for x in reported)
-    block = (f"{README_START}\nBlind training estimates (chip-hours) on the dev trainings of `training-runs.csv`:\n\n"
+    block = (f"Blind training estimates (chip-hours) on the dev trainings of `training-runs.csv`:\n\n"
              f"{summary_table(summary)}\n\n{energy_line(summary)}Reported-inputs mode (arithmetic check): "
              f"{ok}/{len(reported)} figures "
-             "within bounds (quality B ±2%, A/C ±15%). Full table: `bench/results/training_accuracy.md`.\n"
-             f"{README_END}")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(head + block + tail, encoding="utf-8")
+             "within bounds (quality B ±2%, A/C ±15%). Full table: `bench/results/training_accuracy.md`.")
+    replace_readme_block("training", block)
 
 
 def main(argv: list[str] | None = None) -> int:
