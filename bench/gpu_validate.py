@@ -15,7 +15,7 @@ Target (issue 4): agreement within 2 %. Needs torch with CUDA and nvidia-ml-py; 
 (``PYTHONPATH=src`` is enough on a machine where it is not installed). Writes bench/results/gpu_validate.md
 and prints the same table.
 
-    python bench/gpu_validate.py [--seconds 60] [--baseline-seconds 30] [--cli-seconds 30] [--gpu 0]
+    python bench/gpu_validate.py [--seconds 60] [--baseline-seconds 30] [--cli-seconds 30] [--gpu 0] [--update-readme]
 
 Not run by CI (no GPU there).
 """
@@ -34,6 +34,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from readme_block import replace_readme_block  # noqa: E402
+
 RESULTS_MD = ROOT / "bench" / "results" / "gpu_validate.md"
 TARGET_PCT = 2.0  # issue 4: tracker vs references
 POWER_PERIOD_S = 0.010  # the power-sampling reference's period
@@ -178,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cli-seconds", type=float, default=30.0, help="training time under `wattprint run`; 0 skips")
     ap.add_argument("--gpu", type=int, default=0, help="NVML index of the GPU torch uses as cuda:0")
     ap.add_argument("--output", type=Path, default=RESULTS_MD)
+    ap.add_argument("--update-readme", action="store_true", help="rewrite README's bench:gpu block")
     ap.add_argument("--train-only", type=float, default=None, help=argparse.SUPPRESS)  # the CLI phase's child
     args = ap.parse_args(argv)
     if args.train_only is not None:
@@ -237,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(text)
     print(text)
     print(json.dumps(result, indent=1, default=str))
+    if args.update_readme:
+        replace_readme_block("gpu", readme_block(result))
     return 0 if result["verdict"] == "met" else 1
 
 
@@ -281,6 +288,28 @@ def render(r: dict[str, Any]) -> str:
         + (f"; `wattprint run` {cli['gpus_used_by_tree']}." if cli is not None else "."),
     ]
     return "\n".join(lines) + "\n"
+
+
+def readme_block(r: dict[str, Any]) -> str:
+    """The README's summary: one row per tracked window, the throughput cost, the verdict."""
+    lines = [
+        f"On an {r['gpu']} (driver {r['driver']}), a Transformer training measured by the tracker agrees with "
+        f"the GPU's own references (target: within {TARGET_PCT:g} %): **{r['verdict']}**.",
+        "",
+        "| tracked window | tracker GPU energy | vs NVML energy counter | vs 10 ms power sampling |",
+        "|---|---|---|---|",
+    ]
+    windows = [("`track()` in the training process", r["tracked"])]
+    if r.get("cli") is not None:
+        windows.append(("`wattprint run -- python train.py`", r["cli"]))
+    for label, x in windows:
+        d = x["diff_pct"]
+        lines.append(f"| {label}, {x['window_s']:.0f} s at {x['mean_power_w']:.0f} W | "
+                     f"{x['tracker_gpu_j'] / 1e3:,.1f} kJ | {d['vs NVML energy counter']:+.2f} % | "
+                     f"{d['vs 10 ms power sampling']:+.2f} % |")
+    lines += ["", f"Training throughput tracked vs untracked: {r['throughput_change_pct']:+.2f} % (one run). Full "
+              "table: [bench/results/gpu_validate.md](bench/results/gpu_validate.md)."]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,8 @@ def test_report_states_the_gpu_each_window_the_throughput_and_the_verdict() -> N
     assert "NVIDIA H100 80GB HBM3" in text and "+0.50 %" in text and "-0.50 %" in text
     # the CLI window's power reference is 5.26 % off: the whole verdict is MISSED, not only that row
     assert "+5.26 %" in text and "**MISSED**" in text and "-1.00 %" in text
+    block = gv.readme_block(r)
+    assert block.count("\n| `") == 2 and "+5.26 %" in block and "**MISSED**" in block and "40.2 kJ" in block
     r["cli"] = None
     r["diff_pct"] = tracked["diff_pct"]
     r["verdict"] = gv.verdict(r["diff_pct"])
