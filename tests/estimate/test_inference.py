@@ -230,12 +230,3 @@ def test_accuracy_benchmark_meets_target() -> None:
     assert s["n"] >= 15
     assert s["median_factor"] <= 1.5, bench.summary_markdown(s)  # type: ignore[attr-defined]
     assert all(0.2 < r["ratio"] < 5 for r in result["rows"])
-
-
-def test_readme_block_replacement(tmp_path: Path) -> None:
-    bench = _bench()
-    readme = tmp_path / "README.md"
-    readme.write_text("a\n<!-- bench:inference:start -->\nold\n<!-- bench:inference:end -->\nb\n")
-    assert bench.update_readme("NEW", readme)  # type: ignore[attr-defined]
-    text = readme.read_text()
-    assert "NEW" in text and "old" not in text and text.startswith("a\n") and text.endswith("b\n")

@@ -98,11 +98,24 @@ def test_chip_without_tdp_needs_power_w() -> None:
         ({}, "not enough"),
         ({"chip_hours": 10, "intensity": 100, "mix": "coal=100"}, "not both"),
         ({"chip_hours": 10, "pue": 0.9}, "PUE"),
+        ({"count": 1.5, "days": 2}, "whole number"),
+        # FLOPs far below 6·N·D: a units slip, or an MoE's total parameters given as the model size
+        ({"flops": 1e22, "params": 7e9, "tokens": 2e12}, "0.12x 6 x parameters x tokens.*--active-params"),
+        ({"flops": 1e22, "params": 47e9, "active_params": 13e9, "tokens": 2e12}, "active parameters(?!.*MoE)"),
     ],
 )
 def test_conflicting_or_impossible_inputs(kw: dict[str, object], match: str) -> None:
     with pytest.raises(InputConflictError, match=match):
         estimate_training(hardware="A100", **kw)  # type: ignore[arg-type]
+
+
+def test_flops_given_with_params_and_tokens_are_used_and_the_gap_is_stated() -> None:
+    # FLOPs above 6·N·D are legitimate (long-context attention, recomputation): used, with the ratio shown
+    fp = estimate_training(flops=1.2e23, params=7e9, tokens=2e12, hardware="A100", mfu=0.4)
+    assert fp.chip_hours is not None
+    assert fp.chip_hours.value == pytest.approx(1.2e23 / (312e12 * 0.4 * 3600))
+    compute = next(a for a in fp.assumptions if a.what == "training compute")
+    assert "1.43x 6 x parameters x tokens = 8.4e+22" in compute.value
 
 
 def test_count_and_days_give_chip_hours_and_wall_time() -> None:

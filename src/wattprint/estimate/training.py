@@ -24,6 +24,9 @@ HOURS_PER_DAY = 24.0
 SECONDS_PER_HOUR = 3600.0
 FLOPS_PER_PARAM_TOKEN = 6  # forward 2 + backward 4 multiply-adds per parameter per token (Kaplan et al. 2020)
 CONSISTENCY_TOLERANCE = 0.01  # relative mismatch allowed between chip-hours and count x days x 24
+# Given FLOPs below this fraction of 6·N·D contradict the model size and tokens: the model FLOPs of a transformer
+# are at least ~6·N·D, and counting N without the embeddings (as some papers do) lowers it by ~20-40% at most.
+MIN_FLOPS_OVER_6ND = 0.5
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8")
 
 
@@ -54,11 +57,26 @@ def _flops(
     if active is not None and params is not None and active > params:
         raise InputConflictError(f"active parameters ({active:.4g}) exceed total parameters ({params:.4g})")
     n_active = active if active is not None else params
+    what = "active parameters" if active is not None else "parameters"
     if flops is not None:
-        return flops, n_active, [Assumption("training compute", f"{flops:.4g} FLOP", "given by the user")]
+        if n_active is None or tokens is None:
+            return flops, n_active, [Assumption("training compute", f"{flops:.4g} FLOP", "given by the user")]
+        six_nd = FLOPS_PER_PARAM_TOKEN * n_active * tokens
+        ratio = flops / six_nd
+        if ratio < MIN_FLOPS_OVER_6ND:
+            raise InputConflictError(
+                f"FLOPs ({flops:.4g}) are {ratio:.2g}x 6 x {what} x tokens ({six_nd:.4g}): a transformer's training "
+                "compute is at least about that; check the units"
+                + ("" if active is not None else ", or give --active-params for an MoE")
+            )
+        return flops, n_active, [Assumption(
+            "training compute", f"{flops:.4g} FLOP (given; {ratio:.3g}x 6 x {what} x tokens = {six_nd:.4g})",
+            "given by the user",
+            "the given FLOPs are used and the tokens only checked against them; FLOPs above 6ND come from attention "
+            "at long context or from counting recomputation",
+        )]
     if n_active is not None and tokens is not None:
         c = FLOPS_PER_PARAM_TOKEN * n_active * tokens
-        what = "active parameters" if active is not None else "parameters"
         notes.append(
             Assumption(
                 "training compute",
@@ -141,6 +159,8 @@ def estimate_training(
     chip_hours = check_positive("chip-hours", chip_hours)
     days = check_positive("days", days)
     count = check_positive("count", count)
+    if count is not None and count != int(count):
+        raise InputConflictError(f"count is a number of chips: give a whole number, got {count:g}")
     power_w = check_positive("power (W)", power_w)
     power_fraction = check_positive("power fraction", power_fraction)
     mfu = check_positive("MFU", mfu)
