@@ -230,3 +230,22 @@ def test_accuracy_benchmark_meets_target() -> None:
     assert s["n"] >= 15
     assert s["median_factor"] <= 1.5, bench.summary_markdown(s)  # type: ignore[attr-defined]
     assert all(0.2 < r["ratio"] < 5 for r in result["rows"])
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"batch_size": 0.5}, "whole number"),
+        # 7B fp16 on one H100: 14 GB of weights; 4096 sequences x 4k tokens of GQA KV cache (~2 TB) cannot fit
+        ({"batch_size": 4096, "input_tokens": 3000, "output_tokens": 1000}, r"KV cache.*1 x NVIDIA H100"),
+    ],
+)
+def test_batch_that_is_not_a_batch_or_cannot_fit_is_refused(kw: dict[str, float], match: str) -> None:
+    with pytest.raises(InputConflictError, match=match):
+        estimate_inference(params=7e9, hardware="H100", count=1, requests_per_day=1000, **kw)  # type: ignore[arg-type]
+
+
+def test_a_large_batch_that_fits_is_served() -> None:
+    fp = estimate_inference(params=7e9, hardware="H100", count=1, batch_size=256, input_tokens=500,
+                            output_tokens=500, requests_per_day=1000)
+    assert fp.energy_kwh.value > 0

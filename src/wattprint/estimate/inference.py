@@ -186,6 +186,24 @@ def _positive(name: str, x: float | int | None, *, integer: bool = False) -> flo
     return float(x)
 
 
+def _check_batch_fits(p: Mapping[str, float], chip: Chip, count: int, attention: str, weight_bytes: float,
+                      kv_bytes: float) -> None:
+    """A given batch must fit: weights plus every sequence's KV cache at full context within the replica's memory
+    (central model shape; the whole memory counted, so only a batch that cannot fit at all is refused)."""
+    if chip.memory_gb is None:
+        return
+    d_model, n_layers = _shape(p["active_params"], p["layers_aspect_ratio"])
+    kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
+    context = p["input_tokens"] + p["output_tokens"]
+    kv_gb = p["batch_size"] * context * 2.0 * n_layers * kv_width * kv_bytes / 1e9
+    weights_gb = p["params"] * weight_bytes / 1e9
+    if weights_gb + kv_gb > count * chip.memory_gb:
+        raise InputConflictError(
+            f"batch {p['batch_size']:g} x {context:g} tokens of context needs ~{kv_gb:.3g} GB of KV cache beside "
+            f"{weights_gb:.3g} GB of weights, more than the {count * chip.memory_gb:.3g} GB of {count} x {chip.name}; "
+            "lower --batch-size or raise --count")
+
+
 def _resolve_chip(hardware: str, precision: str | None, tdp_w: float | None,
                   assumptions: list[Assumption]) -> tuple[Chip, str, Any]:
     from ..data import find_accelerator
@@ -325,7 +343,8 @@ def estimate_inference(
 
     take("input_tokens", input_tokens, "input tokens per request", "default_input_tokens")
     take("output_tokens", output_tokens, "output tokens per request", "default_output_tokens")
-    take("batch_size", batch_size, "batch size (concurrent sequences per replica)", "default_batch_size")
+    take("batch_size", batch_size, "batch size (concurrent sequences per replica)", "default_batch_size",
+         integer=True)
     for name, what in (("mem_bw_utilisation", "achievable memory-bandwidth utilisation"),
                        ("compute_utilisation", "achievable compute utilisation"),
                        ("power_fraction_memory_bound", "power while memory-bound (fraction of TDP)"),
@@ -352,6 +371,9 @@ def estimate_inference(
     if utilisation is not None:
         assumptions.append(Assumption("utilisation of provisioned capacity", f"{utilisation:g}",
                                       "given by the user", "idle share draws idle power and counts for embodied"))
+
+    if batch_size is not None:
+        _check_batch_fits(central, chip, n_chips, attention, weight_bytes, kv_bytes)
 
     def run(p: Mapping[str, float]) -> dict[str, float]:
         return serving_physics(p, chip, n_chips, engine, attention, weight_bytes, kv_bytes)
