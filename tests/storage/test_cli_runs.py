@@ -103,3 +103,11 @@ def test_reading_a_missing_default_store_creates_nothing(tmp_path: Path) -> None
     r = _cli("show", "abc", env=env)
     assert r.returncode == 2 and "wattprint.db" in r.stderr
     assert not (tmp_path / "xdg").exists()
+
+
+def test_a_named_store_that_does_not_exist_is_exit_2_and_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "runs.db"
+    for args, env in ((("list", "--db", str(missing)), None), (("show", "x"), {"WATTPRINT_DB": str(missing)})):
+        r = _cli(*args, env=env)
+        assert r.returncode == 2 and f"no wattprint store at {missing}" in r.stderr and "Traceback" not in r.stderr
+    assert not missing.parent.exists()

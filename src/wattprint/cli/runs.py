@@ -9,6 +9,8 @@ import os
 import sys
 from typing import Any
 
+from ..errors import WattprintError
+
 RUN_ID_WIDTH = 24  # characters of a run id shown in the list table (full id in `show` and --json)
 
 
@@ -53,11 +55,15 @@ def _usage(p: argparse.ArgumentParser) -> int:
 
 
 def _open(db: str | None) -> Any:
-    """The store, or None when the (default) file does not exist yet: reading never creates one."""
+    """The store, or None when the default file does not exist yet: reading never creates one. A store the user
+    named (--db, $WATTPRINT_DB) that does not exist is an error: a mistyped path must not read as "no runs"."""
     from ..storage import db_path, open_store, resolve_db_url
 
     url = resolve_db_url(db)
-    if not os.path.exists(db_path(url)):
+    path = db_path(url)
+    if not os.path.exists(path):
+        if db or os.environ.get("WATTPRINT_DB"):
+            raise WattprintError(f"no wattprint store at {path}: the file does not exist")
         return None
     return open_store(url, create=False)
 
