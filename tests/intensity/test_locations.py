@@ -60,6 +60,12 @@ def test_year_before_data_is_a_clear_error() -> None:
         intensity_for("FR", 1990)
 
 
+@pytest.mark.parametrize("year", ["2020", 2020.5, True])
+def test_year_that_is_not_a_year_is_a_clear_error(year: object) -> None:
+    with pytest.raises(InputConflictError, match="whole year"):
+        intensity_for("FR", year)  # type: ignore[arg-type]
+
+
 def test_subnational_bases_differ_and_are_carried() -> None:
     ca = intensity_for("US-CA")
     assert ca.year == 2016 and "eGRID 2016" in ca.basis and "combustion" in ca.basis

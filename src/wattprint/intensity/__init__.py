@@ -221,6 +221,10 @@ def _country_source(src: str) -> str:
 def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Intensity, list[Assumption]]:
     """Like :func:`intensity_for`, plus the assumptions made (year substituted, world average used ...)."""
     notes: list[Assumption] = []
+    if year is not None:
+        if isinstance(year, bool) or not isinstance(year, (int, float)) or year != int(year):
+            raise InputConflictError(f"year must be a whole year such as 2023, got {year!r}")
+        year = int(year)
     if location is None or (isinstance(location, str) and not location.strip()):
         w = _world()
         notes.append(Assumption("location", "none given: world average", w.source,
