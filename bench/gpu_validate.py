@@ -1,8 +1,9 @@
 """Validate the tracker's GPU energy on a real NVIDIA GPU against two independent references.
 
-Trains a real model (a small Transformer encoder on random tokens, bf16 autocast) on the GPU, measured two
-ways: inside ``wattprint.track()`` in this process, and as a child under ``wattprint run -- ...`` (the CLI
-path, which measures a process tree). Each tracker's GPU energy (IT, before PUE) is compared with:
+Trains a real model (a small Transformer encoder on random tokens, bf16 autocast) on the GPU, measured four
+ways: inside ``wattprint.track()`` in this process; as a child under ``wattprint run -- ...`` (the CLI path,
+which measures a process tree); and through the Hugging Face and Lightning callbacks (bench/gpu_frameworks.py).
+Each tracker's GPU energy (IT, before PUE) is compared with:
 
 1. the NVML total-energy counter (``nvmlDeviceGetTotalEnergyConsumption``, mJ) read by this script, on its own
    NVML session, just before the tracked window opens and just after it closes;
@@ -15,7 +16,8 @@ Target (issue 4): agreement within 2 %. Needs torch with CUDA and nvidia-ml-py; 
 (``PYTHONPATH=src`` is enough on a machine where it is not installed). Writes bench/results/gpu_validate.md
 and prints the same table.
 
-    python bench/gpu_validate.py [--seconds 60] [--baseline-seconds 30] [--cli-seconds 30] [--gpu 0] [--update-readme]
+    python bench/gpu_validate.py [--seconds 60] [--baseline-seconds 30] [--cli-seconds 30] [--framework-seconds 25]
+                                 [--gpu 0] [--update-readme]
 
 Not run by CI (no GPU there).
 """
@@ -30,12 +32,14 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
+import gpu_frameworks  # noqa: E402
 from readme_block import replace_readme_block  # noqa: E402
 
 RESULTS_MD = ROOT / "bench" / "results" / "gpu_validate.md"
@@ -180,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-seconds", type=float, default=30.0,
                     help="untracked training time, s (half before, half after the tracked window)")
     ap.add_argument("--cli-seconds", type=float, default=30.0, help="training time under `wattprint run`; 0 skips")
+    ap.add_argument("--framework-seconds", type=float, default=25.0,
+                    help="training time of each framework callback window (transformers, lightning); 0 skips")
     ap.add_argument("--gpu", type=int, default=0, help="NVML index of the GPU torch uses as cuda:0")
     ap.add_argument("--output", type=Path, default=RESULTS_MD)
     ap.add_argument("--update-readme", action="store_true", help="rewrite README's bench:gpu block")
@@ -206,19 +212,39 @@ def main(argv: list[str] | None = None) -> int:
     driver = driver.decode() if isinstance(driver, bytes) else driver
 
     tmp = Path(tempfile.mkdtemp(prefix="wattprint-gpu-"))
+
+    def counter() -> float:
+        """The GPU's NVML total-energy counter, J."""
+        return float(pynvml.nvmlDeviceGetTotalEnergyConsumption(handle)) / 1000.0
+
     train(5.0)  # warm-up: CUDA context, kernels, allocator
     base_before = train(args.baseline_seconds / 2)
     with PowerSampler(pynvml, handle) as power:
         time.sleep(1.0)  # the reference has samples before the window opens
-        counter_before = pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
+        counter_before = counter()
         t0 = time.monotonic()
         with track(project="gpu-validate", run="gpu-validate", db=f"sqlite:///{tmp / 'runs.db'}", quiet=True) as run:
             work = train(args.seconds)
         t1 = time.monotonic()
-        counter_after = pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
+        counter_after = counter()
         time.sleep(0.5)
         cli = cli_window(pynvml, handle, power, args.cli_seconds, tmp / "cli.db") if args.cli_seconds > 0 else None
         time.sleep(0.5)
+        frameworks, skipped = [], []
+        for bench_fn in (gpu_frameworks.hf_trainer, gpu_frameworks.lightning_trainer):
+            if args.framework_seconds <= 0:
+                break
+            try:
+                fw = bench_fn(args.framework_seconds, tmp, counter)
+            except Exception as e:  # noqa: BLE001 - one framework's failure must not lose the other windows
+                traceback.print_exc()
+                fw = {"skipped": f"{bench_fn.__name__} failed: {type(e).__name__}: {e}"}
+            if "skipped" in fw:
+                skipped.append(fw["skipped"])
+                continue
+            window = nvml_window(pynvml, handle, power, fw["tracker_gpu_j"], fw["t0"], fw["t1"], fw["counter_j"])
+            frameworks.append({**fw, **window})
+            time.sleep(0.5)
     base_after = train(args.baseline_seconds / 2)
     fp = run.footprint()
     gpu = fp.energy_by_component.get("gpu")
@@ -228,9 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     diffs = dict(tracked["diff_pct"])
     if cli is not None:
         diffs.update({f"`wattprint run` {k}": v for k, v in cli["diff_pct"].items()})
+    for fw in frameworks:
+        diffs.update({f"{fw['label']} {k}": v for k, v in fw["diff_pct"].items()})
     result = {
         "gpu": name, "driver": driver, "training": work, "tracked": tracked,
         "tracker_basis": gpu.basis if gpu is not None else None, "cli": cli,
+        "frameworks": frameworks, "frameworks_skipped": skipped,
         "power_samples": len(power.samples), "power_source": power.source,
         "untracked_steps_per_s": untracked_sps, "untracked_runs": [base_before, base_after],
         "throughput_change_pct": pct_diff(work["steps_per_s"], untracked_sps),
@@ -276,6 +305,9 @@ def render(r: dict[str, Any]) -> str:
     if cli is not None:
         rows(f"`wattprint run -- python ...` (child process, CUDA start-up included), {cli['window_s']:.1f} s, "
              f"mean {cli['mean_power_w']:.0f} W", cli, cli["tracker_basis"])
+    for fw in r.get("frameworks", []):
+        rows(f"{fw['label']}, {fw['window_s']:.1f} s, {fw['steps']} steps, mean {fw['mean_power_w']:.0f} W", fw,
+             fw["tracker_basis"])
     lines += [
         "",
         f"Target: within {TARGET_PCT:g} % of both references in every window: **{r['verdict']}**.",
@@ -287,6 +319,13 @@ def render(r: dict[str, Any]) -> str:
         f"GPUs the tracked process tree used (NVML process list): in-process {r['gpus_used_by_tree']}"
         + (f"; `wattprint run` {cli['gpus_used_by_tree']}." if cli is not None else "."),
     ]
+    for fw in r.get("frameworks", []):
+        card = fw["model_card"]
+        lines.append(f"\n{fw['label']}: model card written: {'yes' if card['written'] else 'NO'} "
+                     f"(hardware_used: {card['hardware_used']!r}, emissions {card['emissions_g']} g)"
+                     + (f"; logged keys: {', '.join(fw['logged_keys'])}" if "logged_keys" in fw else "") + ".")
+    for why in r.get("frameworks_skipped", []):
+        lines.append(f"\nSkipped: {why}.")
     return "\n".join(lines) + "\n"
 
 
@@ -302,6 +341,7 @@ def readme_block(r: dict[str, Any]) -> str:
     windows = [("`track()` in the training process", r["tracked"])]
     if r.get("cli") is not None:
         windows.append(("`wattprint run -- python train.py`", r["cli"]))
+    windows += [(fw["label"], fw) for fw in r.get("frameworks", [])]
     for label, x in windows:
         d = x["diff_pct"]
         lines.append(f"| {label}, {x['window_s']:.0f} s at {x['mean_power_w']:.0f} W | "

@@ -72,7 +72,16 @@ def test_report_states_the_gpu_each_window_the_throughput_and_the_verdict() -> N
     assert "+5.26 %" in text and "**MISSED**" in text and "-1.00 %" in text
     block = gv.readme_block(r)
     assert block.count("\n| `") == 2 and "+5.26 %" in block and "**MISSED**" in block and "40.2 kJ" in block
-    r["cli"] = None
+    hf = window(10_000.0, 10_050.0, 10_020.0) | {
+        "label": "Hugging Face `Trainer` + `WattprintCallback`", "steps": 300, "tracker_basis": "measured",
+        "logged_keys": ["wattprint/energy_kwh"],
+        "model_card": {"written": True, "hardware_used": "1 x NVIDIA H200", "emissions_g": 1.5}}
+    r["frameworks"], r["frameworks_skipped"] = [hf], ["lightning not importable (No module named 'lightning')"]
+    text = gv.render(r)
+    assert "Hugging Face `Trainer` + `WattprintCallback`, 60.0 s, 300 steps" in text and "-0.50 %" in text
+    assert "model card written: yes (hardware_used: '1 x NVIDIA H200'" in text and "Skipped: lightning" in text
+    assert gv.readme_block(r).count("\n| ") == 4  # the header and three windows
+    r["cli"], r["frameworks"], r["frameworks_skipped"] = None, [], []
     r["diff_pct"] = tracked["diff_pct"]
     r["verdict"] = gv.verdict(r["diff_pct"])
     text = gv.render(r)
