@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +235,41 @@ def test_failed_training_ends_the_run_as_failed_without_a_model_card(wattprint_e
     with open_store(str(wattprint_env)) as store:
         assert store.get_run("boom").status == "failed"
     assert not (tmp_path / "card" / "README.md").exists()
+
+
+def test_the_run_covers_the_strategy_setup_and_teardown(wattprint_env: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a GPU the strategy moves the model to the device before on_fit_start, and model and optimizer state back
+    # to the CPU after on_train_end; on an H200 a run limited to those two hooks read 3 % low around a 15 s fit.
+    # The run must span both moves: slow ones stand in for them here.
+    from lightning.pytorch.strategies import SingleDeviceStrategy
+
+    setup_began: list[float] = []
+    teardown_done: list[float] = []
+    original_setup, original_teardown = SingleDeviceStrategy.setup, SingleDeviceStrategy.teardown
+
+    def slow_setup(self: Any, trainer: Any) -> None:
+        setup_began.append(time.time())
+        time.sleep(0.3)
+        original_setup(self, trainer)
+
+    def slow_teardown(self: Any) -> None:
+        original_teardown(self)
+        time.sleep(0.3)
+        teardown_done.append(time.time())
+
+    monkeypatch.setattr(SingleDeviceStrategy, "setup", slow_setup)
+    monkeypatch.setattr(SingleDeviceStrategy, "teardown", slow_teardown)
+    callback = WattprintCallback(project="pl-test", run_name="teardown", interval_s=SAMPLE_INTERVAL_S,
+                                 model_card_dir=tmp_path)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=2, logger=False, callbacks=[callback],
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=str(tmp_path))
+    trainer.fit(TinyRegressor(), _loader(0))
+    assert callback.run is not None and setup_began and teardown_done
+    with open_store(str(wattprint_env)) as store:
+        d = store.get_run(callback.run.id).to_dict()
+    assert d["status"] == "finished"
+    started = datetime.fromisoformat(d["started_at"]).timestamp()
+    assert started <= setup_began[0] and started + d["duration_s"] >= teardown_done[0]
+    assert (tmp_path / "README.md").exists()
