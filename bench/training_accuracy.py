@@ -1,4 +1,4 @@
-"""Training estimator vs published trainings (../shared/data/training-runs.csv), in two modes.
+"""Training estimator vs published trainings (../shared/data/training-runs.csv), in three modes.
 
 1. reported inputs: rows with chip-hours (or chips x days), avg_power_per_chip_W and energy_MWh get the
    source's chip-hours, power (as --power-w), PUE and intensity; energy is compared as facility or IT energy
@@ -20,6 +20,11 @@
    include PUE are divided by the row's own PUE and compared with our IT energy; GPU-only figures (TDP x
    GPU-hours, assumed or measured GPU power) are compared with our accelerator component, system-level
    figures (measured system power incl. host, TPU all-in) with our whole IT energy.
+3. hours given: the trainings on which Patterson et al. 2021 scored the ML CO2 Impact and Green Algorithms
+   calculators get what those calculators got: the true chip-hours, the hardware and the site (closest
+   location, operator's PUE preset); nothing else. Gross CO2e is compared with the published figure, beside
+   the calculators' ratios (refdata/peer_calculator_accuracy.csv). A TPU's all-in power fraction leaves out
+   the figure measured on the same training (refdata/power_observations.csv, column ``training``).
 
     python bench/training_accuracy.py [--shared ../shared/data] [--update-readme]
 """
@@ -249,8 +254,75 @@ def best_constant(actual_mfus: list[float]) -> dict[str, float]:
     return best
 
 
+# -- mode 3 ----------------------------------------------------------------------------------------
+# Sites of the trainings Patterson et al. 2021 scored the calculators on -> the closest location in our tables and
+# the operator's PUE preset (they picked "the closest geographic option per calculator").
+SITES = {
+    "Google Iowa (Council Bluffs)": ("US-IA", "google"),
+    "Google Georgia": ("US-GA", "google"),
+    "Google Taiwan": ("TWN", "google"),
+    "Google North Carolina": ("US-NC", "google"),
+    "Microsoft Azure (US; location not given)": ("USA", "microsoft"),
+}
+PEERS_CSV = ROOT / "refdata" / "peer_calculator_accuracy.csv"
+
+
+def hours_given_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Gross CO2e from the true chip-hours, hardware and site alone; per row and summary (with the peers)."""
+    from wattprint import data
+    from wattprint.estimate.training import estimate_training
+
+    with open(ROOT / "refdata" / "power_observations.csv", encoding="utf-8") as f:
+        power = [p for p in csv.DictReader(f) if p["kind"] == "all_in_fraction"]
+    with open(shared / "training-runs.csv", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == "dev" and r["id"].startswith("patterson21-")
+                and r["chip_hours"] and r["operational_tco2e"] and r["datacenter_location"] in SITES]
+    out = []
+    for r in rows:
+        location, pue = SITES[r["datacenter_location"]]
+        acc = data.find_accelerator(_hardware(r))[0]
+        kwargs: dict[str, Any] = {}
+        own = [float(p["value"]) for p in power if p["hardware"] == acc.name and p["training"] != r["id"]]
+        if any(p["hardware"] == acc.name for p in power):  # an all-in chip: its default, without this training
+            kwargs["power_w"] = statistics.mean(own) * float(acc.tdp_w or 0)
+        fp = estimate_training(chip_hours=float(r["chip_hours"]), hardware=acc.name, location=location, pue=pue,
+                               year=int(r["year"]), **kwargs)
+        pred = fp.operational_co2e_kg.value / 1000.0
+        pub = float(r["operational_tco2e"])
+        out.append({"id": r["id"], "hardware": acc.name, "site": f"{location}, PUE {pue}", "predicted": pred,
+                    "published": pub, "ratio": pred / pub})
+    ratios = [x["ratio"] for x in out]
+    summary: dict[str, Any] = {"n": len(out)}
+    if ratios:
+        summary.update(low=min(ratios), high=max(ratios),
+                       geomean=math.exp(statistics.mean(math.log(x) for x in ratios)), **stats(ratios))
+    with open(PEERS_CSV, encoding="utf-8") as f:
+        summary["peers"] = list(csv.DictReader(f))
+    return out, summary
+
+
+def hours_given_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+    lines = ["| row id | hardware | site given | predicted tCO2e | published tCO2e | ratio |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {x['id']} | {x['hardware']} | {x['site']} | {x['predicted']:.4g} | {x['published']:.4g} | "
+              f"{x['ratio']:.2f} |" for x in rows]
+    return "\n".join(lines) + "\n\n" + hours_given_comparison(summary)
+
+
+def hours_given_comparison(summary: dict[str, Any]) -> str:
+    lines = ["| estimate of gross CO2e, true hours given | rows | ratio range | geometric mean |", "|---|---|---|---|"]
+    if summary["n"]:
+        lines.append(f"| wattprint (hours, hardware, site; default power and intensity) | {summary['n']} | "
+                     f"{summary['low']:.2f}-{summary['high']:.2f} | {summary['geomean']:.2f} |")
+    for p in summary["peers"]:
+        lines.append(f"| {p['tool']} (Patterson et al. 2021) | Tables 1 and 4 | {float(p['ratio_low']):.2f}-"
+                     f"{float(p['ratio_high']):.2f} | {float(p['ratio_geomean']):.2f} |")
+    return "\n".join(lines)
+
+
 # -- report ----------------------------------------------------------------------------------------
-def render(reported: list[dict[str, Any]], blind: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+def render(reported: list[dict[str, Any]], blind: list[dict[str, Any]], summary: dict[str, Any],
+           hours: tuple[list[dict[str, Any]], dict[str, Any]] | None = None) -> str:
     lines = ["# Training estimator vs published trainings", "",
              "Generated by `python bench/training_accuracy.py` from `../shared/data/training-runs.csv` (dev rows).", "",
              "## Mode 1: reported inputs (arithmetic and plumbing)", "",
@@ -287,6 +359,12 @@ def render(reported: list[dict[str, Any]], blind: list[dict[str, Any]], summary:
             m = f"{x['energy_ratio_matched']:.2f}" if "energy_ratio_matched" in x else "n/a (row's PUE not given)"
             lines.append(f"| {x['id']} | {x.get('energy_scope', '-')} | {m} | {x['energy_ratio_LOFO']:.2f} |")
     lines += ["", energy_table(summary)]
+    if hours is not None:
+        lines += ["", "## Mode 3: true hours given (what Patterson et al. 2021 gave the calculators)", "",
+                  "Inputs: the published chip-hours, the hardware and the site (closest location in our tables, the "
+                  "operator's PUE preset); power, PUE value and intensity are wattprint's defaults. A TPU's all-in "
+                  "power fraction leaves out the figure measured on the same training. Compared: gross "
+                  "(location-based) operational CO2e.", "", hours_given_table(*hours)]
     return "\n".join(lines) + "\n"
 
 
@@ -346,10 +424,12 @@ def energy_line(summary: dict[str, Any]) -> str:
             "x1.5.\n\n")
 
 
-def update_readme(summary: dict[str, Any], reported: list[dict[str, Any]]) -> None:
+def update_readme(summary: dict[str, Any], reported: list[dict[str, Any]], hours: dict[str, Any]) -> None:
     ok = sum(x["within"] for x in reported)
     block = (f"Blind training estimates (chip-hours) on the dev trainings of `training-runs.csv`:\n\n"
-             f"{summary_table(summary)}\n\n{energy_line(summary)}Reported-inputs mode (arithmetic check): "
+             f"{summary_table(summary)}\n\n{energy_line(summary)}"
+             "Given the true hours, as Patterson et al. 2021 gave two calculators (gross CO2e of their trainings):\n\n"
+             f"{hours_given_comparison(hours)}\n\nReported-inputs mode (arithmetic check): "
              f"{ok}/{len(reported)} figures "
              "within bounds (quality B ±2%, A/C ±15%). Full table: `bench/results/training_accuracy.md`.")
     replace_readme_block("training", block)
@@ -363,13 +443,15 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "src"))
     reported = reported_mode(args.shared)
     blind, summary = blind_mode(args.shared)
+    hours = hours_given_mode(args.shared)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(render(reported, blind, summary), encoding="utf-8")
+    RESULTS.write_text(render(reported, blind, summary, hours), encoding="utf-8")
     print(summary_table(summary))
+    print(hours_given_table(*hours))
     ok = sum(x["within"] for x in reported)
     print(f"mode 1: {ok}/{len(reported)} within bounds; wrote {RESULTS.relative_to(ROOT)}")
     if args.update_readme:
-        update_readme(summary, reported)
+        update_readme(summary, reported, hours[1])
     return 0
 
 

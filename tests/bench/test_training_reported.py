@@ -19,3 +19,20 @@ def test_reported_inputs_within_bounds() -> None:
     assert len(results) >= 20  # the dev rows with hours, power and energy
     bad = [f"{r['id']} {r['what']}: ratio {r['ratio']:.4f} (±{r['tolerance']:.0%})" for r in results if not r["within"]]
     assert not bad, "; ".join(bad)
+
+
+@pytest.mark.skipif(not (SHARED / "training-runs.csv").exists(), reason="../shared/data not present")
+def test_hours_given_mode_leaves_a_tpu_trainings_own_power_out_and_shows_the_peers() -> None:
+    from wattprint.estimate.training import estimate_training
+
+    bench = load_script("bench/training_accuracy.py")
+    rows, summary = bench.hours_given_mode(SHARED)
+    by_id = {r["id"]: r for r in rows}
+    assert summary["n"] == len(rows) >= 7 and summary["low"] <= summary["geomean"] <= summary["high"]
+    # TPU v2 all-in fractions: 0.82 from this training (Table 1), 0.74 from the NAS (Table 4): only 0.74 is used
+    own_left_out = estimate_training(chip_hours=155.5, hardware="TPU v2", location="US-IA", pue="google",
+                                     year=2021, power_w=0.74 * 280)
+    tpu = by_id["patterson21-transformer-big-tpuv2-iowa"]
+    assert tpu["predicted"] == pytest.approx(own_left_out.operational_co2e_kg.value / 1000)
+    assert {p["tool"].split(" (")[0] for p in summary["peers"]} == {"ML CO2 Impact calculator",
+                                                                     "Green Algorithms calculator"}
