@@ -245,6 +245,13 @@ def test_batch_that_is_not_a_batch_or_cannot_fit_is_refused(kw: dict[str, float]
         estimate_inference(params=7e9, hardware="H100", count=1, requests_per_day=1000, **kw)  # type: ignore[arg-type]
 
 
+def test_inputs_whose_result_overflows_are_refused() -> None:
+    with pytest.raises(InputConflictError, match="overflow"):
+        estimate_inference(params=7e9, hardware="H100", requests_per_day=1e308, days=365)
+    with pytest.raises(InputConflictError, match="too large"):
+        estimate_inference(params=7e9, hardware="H100", requests_per_day=1e305, days=365)
+
+
 def test_a_large_batch_that_fits_is_served() -> None:
     fp = estimate_inference(params=7e9, hardware="H100", count=1, batch_size=256, input_tokens=500,
                             output_tokens=500, requests_per_day=1000)

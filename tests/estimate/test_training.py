@@ -99,6 +99,7 @@ def test_chip_without_tdp_needs_power_w() -> None:
         ({"chip_hours": 10, "intensity": 100, "mix": "coal=100"}, "not both"),
         ({"chip_hours": 10, "pue": 0.9}, "PUE"),
         ({"count": 1.5, "days": 2}, "whole number"),
+        ({"params": 1e300, "tokens": 1e300}, "too large"),  # 6ND overflows: an error, never Infinity in JSON
         # FLOPs far below 6·N·D: a units slip, or an MoE's total parameters given as the model size
         ({"flops": 1e22, "params": 7e9, "tokens": 2e12}, "0.12x 6 x parameters x tokens.*--active-params"),
         ({"flops": 1e22, "params": 47e9, "active_params": 13e9, "tokens": 2e12}, "active parameters(?!.*MoE)"),

@@ -24,6 +24,23 @@ def check_positive(name: str, value: Any, allow_zero: bool = False) -> float | N
     return v
 
 
+def check_finite(fp: Any) -> Any:
+    """``fp`` (a Footprint) unchanged, or a clear error when the inputs were so large that a figure overflowed
+    (JSON has no infinity, and a result of inf helps nobody)."""
+
+    def bad(x: Any) -> bool:
+        if isinstance(x, dict):
+            return any(bad(v) for v in x.values())
+        if isinstance(x, list):
+            return any(bad(v) for v in x)
+        return isinstance(x, float) and not math.isfinite(x)
+
+    if bad(fp.to_dict()):
+        raise InputConflictError("the inputs are too large: a result overflows the floating-point range; check the "
+                                 "magnitudes (counts are absolute: 7e9 or 7B parameters, 2e12 or 2T tokens)")
+    return fp
+
+
 def resolve_pue(pue: float | str | Range | None, location: str | None) -> tuple[Range, Assumption]:
     """PUE from a number, a preset name ("hyperscale", "google" ...) or the default for the location."""
     from .. import data

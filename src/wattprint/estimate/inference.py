@@ -33,7 +33,7 @@ from typing import Any
 from ..errors import InputConflictError, WattprintError
 from ..footprint import HOURS_PER_YEAR, Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
-from .common import check_positive, component_key, embodied_for, resolve_site
+from .common import check_finite, check_positive, component_key, embodied_for, resolve_site
 
 J_PER_KWH = 3.6e6
 J_PER_WH = 3600.0
@@ -391,6 +391,9 @@ def estimate_inference(
     else:
         rpd = _positive("requests_per_day", requests_per_day)
     n_requests = rpd * float(days) if rpd is not None else 1.0
+    if not math.isfinite(n_requests):
+        raise InputConflictError(f"requests over the period overflow ({rpd:g} per day x {days:g} days); "
+                                 "check the magnitudes")
 
     acc_kwh = per_req["accelerator_j"] * n_requests / J_PER_KWH
     host_kwh = per_req["host_j"] * n_requests / J_PER_KWH
@@ -447,7 +450,7 @@ def estimate_inference(
         details["breakeven_requests"] = _breakeven(train, co2e_req_g)
         if rpd is not None:
             details["breakeven_days"] = details["breakeven_requests"] / rpd
-    return fp
+    return check_finite(fp)
 
 
 def _breakeven(training_kg: Range, per_request_g: Range) -> Range:

@@ -18,7 +18,7 @@ from ..errors import InputConflictError, WattprintError
 from ..footprint import Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
 from . import utilisation
-from .common import check_positive, component_key, embodied_for, resolve_site
+from .common import check_finite, check_positive, component_key, embodied_for, resolve_site
 
 HOURS_PER_DAY = 24.0
 SECONDS_PER_HOUR = 3600.0
@@ -276,7 +276,7 @@ def estimate_training(
     notes += emb_notes
     if math.isnan(chip_hours_r.value):  # pragma: no cover - guarded by input checks
         raise InputConflictError("could not size the run from the inputs")
-    return Footprint(
+    return check_finite(Footprint(
         energy_by_component=energy,
         pue=pue_r,
         intensity=inten,
@@ -287,4 +287,4 @@ def estimate_training(
         wall_time_h=wall if wall is not None else (Range.exact(days * HOURS_PER_DAY) if days else None),
         market_intensity_g_per_kwh=check_positive("market intensity (gCO2e/kWh)", market_intensity, allow_zero=True),
         details=details,
-    )
+    ))
