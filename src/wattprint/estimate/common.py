@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from ..errors import InputConflictError
-from ..footprint import Assumption, Intensity, amortised_embodied_kg
+from ..footprint import Assumption, Footprint, Intensity, amortised_embodied_kg
 from ..quantities import Range
 
 
@@ -24,8 +24,8 @@ def check_positive(name: str, value: Any, allow_zero: bool = False) -> float | N
     return v
 
 
-def check_finite(fp: Any) -> Any:
-    """``fp`` (a Footprint) unchanged, or a clear error when the inputs were so large that a figure overflowed
+def check_finite(fp: Footprint) -> Footprint:
+    """``fp`` unchanged, or a clear error when the inputs were so large that a figure overflowed
     (JSON has no infinity, and a result of inf helps nobody)."""
 
     def bad(x: Any) -> bool:
