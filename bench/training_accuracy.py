@@ -47,6 +47,7 @@ from readme_block import replace_readme_block  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "training_accuracy.md"
 BOUNDS = {"A": 0.15, "B": 0.02, "C": 0.15}  # relative tolerance of mode 1 per quality tier (issue #3)
+TARGET_MEDIAN_FACTOR, TARGET_WITHIN_1_5 = 1.25, 0.80  # blind mode, dev rows, leave-one-family-out (issue #3)
 
 
 def _fit_module() -> Any:
@@ -345,6 +346,7 @@ def render(reported: list[dict[str, Any]], blind: list[dict[str, Any]], summary:
                          f"{x['published_chip_hours']:.4g} | {x[f'{m}_ratio']:.2f} | {x['actual_mfu']:.3f} | "
                          f"{x[f'{m}_mfu']:.3f} ({lo:.3f}-{hi:.3f}) | {'yes' if x[f'{m}_covered'] else 'no'} |")
     lines += ["", "### Summary (chip-hours, predicted / published)", "", summary_table(summary), "",
+              target_line(summary), "",
               "LOFO = the MFU model refitted without the row's whole family; LOTO = without any figure derived from "
               "the same training; shipped = the model as shipped (fitted on these rows too, not a fair score). "
               "Constant = the best single MFU for these rows, chosen in-sample (optimistic). All observations = every "
@@ -414,6 +416,15 @@ def summary_table(summary: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def target_line(summary: dict[str, Any]) -> str:
+    """The blind target (median error under x1.25, at least 80 % within x1.5, dev rows, LOFO) and whether it holds."""
+    s = summary["LOFO"]
+    met = s["median_factor"] < TARGET_MEDIAN_FACTOR and s["within_1_5"] >= TARGET_WITHIN_1_5
+    return (f"Target (blind, dev rows, leave-one-family-out): median error under x{TARGET_MEDIAN_FACTOR:.2f} and at "
+            f"least {TARGET_WITHIN_1_5:.0%} within x1.5: **{'met' if met else 'MISSED'}** (x{s['median_factor']:.2f}, "
+            f"{s['within_1_5']:.0%}).")
+
+
 def energy_line(summary: dict[str, Any]) -> str:
     """One README sentence on blind energy at matching scope (empty when no row has a comparable energy)."""
     e = summary.get("energy_matched")
@@ -427,7 +438,7 @@ def energy_line(summary: dict[str, Any]) -> str:
 def update_readme(summary: dict[str, Any], reported: list[dict[str, Any]], hours: dict[str, Any]) -> None:
     ok = sum(x["within"] for x in reported)
     block = (f"Blind training estimates (chip-hours) on the dev trainings of `training-runs.csv`:\n\n"
-             f"{summary_table(summary)}\n\n{energy_line(summary)}"
+             f"{summary_table(summary)}\n\n{target_line(summary)}\n\n{energy_line(summary)}"
              "Given the true hours, as Patterson et al. 2021 gave two calculators (gross CO2e of their trainings):\n\n"
              f"{hours_given_comparison(hours)}\n\nReported-inputs mode (arithmetic check): "
              f"{ok}/{len(reported)} figures "
@@ -447,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(render(reported, blind, summary, hours), encoding="utf-8")
     print(summary_table(summary))
+    print(target_line(summary))
     print(hours_given_table(*hours))
     ok = sum(x["within"] for x in reported)
     print(f"mode 1: {ok}/{len(reported)} within bounds; wrote {RESULTS.relative_to(ROOT)}")

@@ -36,3 +36,14 @@ def test_hours_given_mode_leaves_a_tpu_trainings_own_power_out_and_shows_the_pee
     assert tpu["predicted"] == pytest.approx(own_left_out.operational_co2e_kg.value / 1000)
     assert {p["tool"].split(" (")[0] for p in summary["peers"]} == {"ML CO2 Impact calculator",
                                                                      "Green Algorithms calculator"}
+
+
+def test_target_line_says_met_only_when_both_blind_targets_hold() -> None:
+    bench = load_script("bench/training_accuracy.py")
+
+    def line(median: float, within: float) -> str:
+        return str(bench.target_line({"LOFO": {"median_factor": median, "within_1_5": within}}))
+
+    assert "**met**" in line(1.20, 0.84)
+    assert "**MISSED** (x1.29, 74%)" in line(1.29, 0.74)
+    assert "**MISSED**" in line(1.20, 0.79) and "**MISSED**" in line(1.25, 0.90)
