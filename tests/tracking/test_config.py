@@ -65,3 +65,16 @@ def test_bad_values_are_user_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 def test_tiny_toml_parser_for_python_310_without_tomli() -> None:
     doc = _tiny_toml('# c\nlocation = "FRA"  # x\n[wattprint]\npue = 1.2\nflag = true\nn = 3\n')
     assert doc == {"location": "FRA", "wattprint": {"pue": 1.2, "flag": True, "n": 3}}
+
+
+def test_a_misspelt_setting_in_the_config_file_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wattprint.toml").write_text('locaton = "FR"\n')
+    with pytest.raises(WattprintError, match=r"unknown setting 'locaton'; closest valid names: location"):
+        load_config()
+    (tmp_path / "wattprint.toml").write_text('[wattprint]\nlocation = "FR"\nintervall = 5\n')
+    with pytest.raises(WattprintError, match="'intervall'.*interval"):
+        load_config()
+    # a shared file: other tools' tables and the [wattprint] table's own keys are fine
+    (tmp_path / "wattprint.toml").write_text('[tool.other]\nx = 1\n[wattprint]\nlocation = "FR"\n')
+    assert load_config().location == "FR"

@@ -122,6 +122,13 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise WattprintError(f"config file {path} is not valid TOML: {e}") from e
     sub = doc.get("wattprint")
     table: dict[str, Any] = sub if isinstance(sub, dict) else doc
+    # a misspelt key would silently fall back to the defaults; other tools' tables in a shared file are theirs
+    unknown = [k for k, v in table.items() if k not in KEYS and not isinstance(v, dict)]
+    if unknown:
+        from ..errors import UnknownNameError
+
+        raise UnknownNameError("setting", unknown[0], KEYS, hint=f"in the config file {path}; the settings are "
+                               + ", ".join(KEYS))
     return {k: table[k] for k in KEYS if k in table}
 
 
