@@ -238,6 +238,8 @@ def test_accuracy_benchmark_meets_target() -> None:
         ({"batch_size": 0.5}, "whole number"),
         # 7B fp16 on one H100: 14 GB of weights; 4096 sequences x 4k tokens of GQA KV cache (~2 TB) cannot fit
         ({"batch_size": 4096, "input_tokens": 3000, "output_tokens": 1000}, r"KV cache.*1 x NVIDIA H100"),
+        # even one sequence of a billion tokens cannot fit, whatever the batch
+        ({"input_tokens": 1e9, "output_tokens": 100}, r"one sequence of 1e\+09 tokens.*shorten the context"),
     ],
 )
 def test_batch_that_is_not_a_batch_or_cannot_fit_is_refused(kw: dict[str, float], match: str) -> None:

@@ -187,21 +187,23 @@ def _positive(name: str, x: float | int | None, *, integer: bool = False) -> flo
 
 
 def _check_batch_fits(p: Mapping[str, float], chip: Chip, count: int, attention: str, weight_bytes: float,
-                      kv_bytes: float) -> None:
-    """A given batch must fit: weights plus every sequence's KV cache at full context within the replica's memory
-    (central model shape; the whole memory counted, so only a batch that cannot fit at all is refused)."""
+                      kv_bytes: float, batch: float) -> None:
+    """``batch`` sequences must fit: weights plus every sequence's KV cache at full context within the replica's
+    memory (central model shape; the whole memory counted, so only what cannot fit at all is refused)."""
     if chip.memory_gb is None:
         return
     d_model, n_layers = _shape(p["active_params"], p["layers_aspect_ratio"])
     kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
     context = p["input_tokens"] + p["output_tokens"]
-    kv_gb = p["batch_size"] * context * 2.0 * n_layers * kv_width * kv_bytes / 1e9
+    kv_gb = batch * context * 2.0 * n_layers * kv_width * kv_bytes / 1e9
     weights_gb = p["params"] * weight_bytes / 1e9
     if weights_gb + kv_gb > count * chip.memory_gb:
+        what = (f"batch {batch:g} x {context:g} tokens of context" if batch > 1
+                else f"one sequence of {context:g} tokens")
+        fix = "lower --batch-size or raise --count" if batch > 1 else "shorten the context or raise --count"
         raise InputConflictError(
-            f"batch {p['batch_size']:g} x {context:g} tokens of context needs ~{kv_gb:.3g} GB of KV cache beside "
-            f"{weights_gb:.3g} GB of weights, more than the {count * chip.memory_gb:.3g} GB of {count} x {chip.name}; "
-            "lower --batch-size or raise --count")
+            f"{what} needs ~{kv_gb:.3g} GB of KV cache beside {weights_gb:.3g} GB of weights, more than the "
+            f"{count * chip.memory_gb:.3g} GB of {count} x {chip.name}; {fix}")
 
 
 def _resolve_chip(hardware: str, precision: str | None, tdp_w: float | None,
@@ -372,8 +374,9 @@ def estimate_inference(
         assumptions.append(Assumption("utilisation of provisioned capacity", f"{utilisation:g}",
                                       "given by the user", "idle share draws idle power and counts for embodied"))
 
-    if batch_size is not None:
-        _check_batch_fits(central, chip, n_chips, attention, weight_bytes, kv_bytes)
+    # a given batch must fit; with the default batch range, at least one sequence must
+    _check_batch_fits(central, chip, n_chips, attention, weight_bytes, kv_bytes,
+                      central["batch_size"] if batch_size is not None else 1.0)
 
     def run(p: Mapping[str, float]) -> dict[str, float]:
         return serving_physics(p, chip, n_chips, engine, attention, weight_bytes, kv_bytes)
