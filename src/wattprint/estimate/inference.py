@@ -186,17 +186,23 @@ def _positive(name: str, x: float | int | None, *, integer: bool = False) -> flo
     return float(x)
 
 
+def _memory_gb(p: Mapping[str, float], attention: str, weight_bytes: float, kv_bytes: float) -> tuple[float, float]:
+    """(weights, KV cache of one sequence at full context), GB, for the central model shape."""
+    d_model, n_layers = _shape(p["active_params"], p["layers_aspect_ratio"])
+    kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
+    context = p["input_tokens"] + p["output_tokens"]
+    return p["params"] * weight_bytes / 1e9, context * 2.0 * n_layers * kv_width * kv_bytes / 1e9
+
+
 def _check_batch_fits(p: Mapping[str, float], chip: Chip, count: int, attention: str, weight_bytes: float,
                       kv_bytes: float, batch: float) -> None:
     """``batch`` sequences must fit: weights plus every sequence's KV cache at full context within the replica's
     memory (central model shape; the whole memory counted, so only what cannot fit at all is refused)."""
     if chip.memory_gb is None:
         return
-    d_model, n_layers = _shape(p["active_params"], p["layers_aspect_ratio"])
-    kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
+    weights_gb, kv_seq_gb = _memory_gb(p, attention, weight_bytes, kv_bytes)
+    kv_gb = batch * kv_seq_gb
     context = p["input_tokens"] + p["output_tokens"]
-    kv_gb = batch * context * 2.0 * n_layers * kv_width * kv_bytes / 1e9
-    weights_gb = p["params"] * weight_bytes / 1e9
     if weights_gb + kv_gb > count * chip.memory_gb:
         what = (f"batch {batch:g} x {context:g} tokens of context" if batch > 1
                 else f"one sequence of {context:g} tokens")
@@ -204,6 +210,25 @@ def _check_batch_fits(p: Mapping[str, float], chip: Chip, count: int, attention:
         raise InputConflictError(
             f"{what} needs ~{kv_gb:.3g} GB of KV cache beside {weights_gb:.3g} GB of weights, more than the "
             f"{count * chip.memory_gb:.3g} GB of {count} x {chip.name}; {fix}")
+
+
+def _cap_default_batch(central: dict[str, float], ranges: dict[str, tuple[float, float]], chip: Chip, count: int,
+                       attention: str, weight_bytes: float, kv_bytes: float, assumptions: list[Assumption]) -> None:
+    """The default batch range, cut to the largest batch whose KV cache fits beside the weights (a replica
+    cannot hold more sequences than that, however busy it is)."""
+    if chip.memory_gb is None:
+        return
+    weights_gb, kv_seq_gb = _memory_gb(central, attention, weight_bytes, kv_bytes)
+    most = math.floor((count * chip.memory_gb - weights_gb) / kv_seq_gb)
+    low, high = ranges["batch_size"]
+    if high <= most:
+        return
+    central["batch_size"] = min(central["batch_size"], most)
+    ranges["batch_size"] = (min(low, most), most)
+    assumptions.append(Assumption(
+        "batch size capped by memory", f"at most {most} sequences",
+        note=f"{weights_gb:.3g} GB of weights and ~{kv_seq_gb:.3g} GB of KV cache per sequence at full context "
+             f"in {count} x {chip.memory_gb:g} GB; give --batch-size to set it"))
 
 
 def _resolve_chip(hardware: str, precision: str | None, tdp_w: float | None,
@@ -374,9 +399,12 @@ def estimate_inference(
         assumptions.append(Assumption("utilisation of provisioned capacity", f"{utilisation:g}",
                                       "given by the user", "idle share draws idle power and counts for embodied"))
 
-    # a given batch must fit; with the default batch range, at least one sequence must
+    # a given batch must fit; with the default batch range, at least one sequence must, and the range is cut
+    # to what fits
     _check_batch_fits(central, chip, n_chips, attention, weight_bytes, kv_bytes,
                       central["batch_size"] if batch_size is not None else 1.0)
+    if batch_size is None:
+        _cap_default_batch(central, ranges, chip, n_chips, attention, weight_bytes, kv_bytes, assumptions)
 
     def run(p: Mapping[str, float]) -> dict[str, float]:
         return serving_physics(p, chip, n_chips, engine, attention, weight_bytes, kv_bytes)
