@@ -11,7 +11,9 @@ A physical roofline model of LLM serving on one replica (``count`` accelerators 
 * **power** while busy goes from the memory-bound to the compute-bound fraction of TDP with the step's
   compute share; while the GPU waits on the CPU it draws its idle fraction;
 * **host** (CPU, DRAM, NICs, fans) is charged as a sourced ratio of accelerator energy;
-* optional **idle capacity** (``utilisation`` < 1): provisioned replicas that wait draw idle power.
+* optional **idle capacity** (``utilisation`` < 1): provisioned replicas that wait draw idle power;
+* **memory**: the weights plus every sequence's KV cache at full context must fit in the replica. A given batch
+  that cannot is an error; the default batch range is cut to the largest batch that fits.
 
 Energy then goes through the shared footprint model (PUE, grid intensity, embodied emissions amortised over the
 chip-hours the service keeps busy or provisioned). Every constant comes from ``refdata/inference_model.csv``
