@@ -103,6 +103,13 @@ def _shape(active_params: float, aspect: float) -> tuple[float, float]:
     return d_model, max(1.0, d_model / aspect)
 
 
+def _kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) -> float:
+    """Bytes of K and V per token of context: 2 x layers x KV width (GQA's, or d_model for MHA) x bytes."""
+    d_model, n_layers = _shape(p["active_params"], p["layers_aspect_ratio"])
+    kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
+    return 2.0 * n_layers * kv_width * kv_bytes
+
+
 def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str, attention: str,
                     weight_bytes: float, kv_bytes: float) -> dict[str, float]:
     """Per-request energy (J) and time (s) of one replica for one set of parameter values.
@@ -114,9 +121,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     """
     n_total, n_act = p["params"], p["active_params"]
     batch, l_in, l_out = p["batch_size"], p["input_tokens"], p["output_tokens"]
-    d_model, n_layers = _shape(n_act, p["layers_aspect_ratio"])
-    kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
-    kv_per_token = 2.0 * n_layers * kv_width * kv_bytes  # bytes of K and V per token of context
+    _, n_layers = _shape(n_act, p["layers_aspect_ratio"])
+    kv_per_token = _kv_bytes_per_token(p, attention, kv_bytes)
     tp = p["tensor_parallel_efficiency_per_doubling"] ** math.log2(count)
     bandwidth = count * chip.memory_bw_tbs * 1e12 * p["mem_bw_utilisation"] * tp  # bytes/s
     flops = count * chip.peak_flops * p["compute_utilisation"] * tp  # FLOP/s
@@ -188,42 +194,28 @@ def _positive(name: str, x: float | int | None, *, integer: bool = False) -> flo
     return float(x)
 
 
-def _memory_gb(p: Mapping[str, float], attention: str, weight_bytes: float, kv_bytes: float) -> tuple[float, float]:
-    """(weights, KV cache of one sequence at full context), GB, for the central model shape."""
-    d_model, n_layers = _shape(p["active_params"], p["layers_aspect_ratio"])
-    kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
-    context = p["input_tokens"] + p["output_tokens"]
-    return p["params"] * weight_bytes / 1e9, context * 2.0 * n_layers * kv_width * kv_bytes / 1e9
-
-
-def _check_batch_fits(p: Mapping[str, float], chip: Chip, count: int, attention: str, weight_bytes: float,
-                      kv_bytes: float, batch: float) -> None:
-    """``batch`` sequences must fit: weights plus every sequence's KV cache at full context within the replica's
-    memory (central model shape; the whole memory counted, so only what cannot fit at all is refused)."""
+def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float, float]], given: bool,
+                         chip: Chip, count: int, attention: str, weight_bytes: float, kv_bytes: float,
+                         assumptions: list[Assumption]) -> None:
+    """Weights plus every sequence's KV cache at full context must fit in the replica's memory (central model
+    shape, the whole memory counted): a given batch that cannot is an error; the default batch range is cut to
+    the largest batch that fits (a replica cannot hold more sequences, however busy it is)."""
     if chip.memory_gb is None:
         return
-    weights_gb, kv_seq_gb = _memory_gb(p, attention, weight_bytes, kv_bytes)
-    kv_gb = batch * kv_seq_gb
-    context = p["input_tokens"] + p["output_tokens"]
-    if weights_gb + kv_gb > count * chip.memory_gb:
-        what = (f"batch {batch:g} x {context:g} tokens of context" if batch > 1
-                else f"one sequence of {context:g} tokens")
-        fix = "lower --batch-size or raise --count" if batch > 1 else "shorten the context or raise --count"
+    context = central["input_tokens"] + central["output_tokens"]
+    weights_gb = central["params"] * weight_bytes / 1e9
+    kv_seq_gb = context * _kv_bytes_per_token(central, attention, kv_bytes) / 1e9
+    capacity_gb = count * chip.memory_gb
+    most = math.floor((capacity_gb - weights_gb) / kv_seq_gb)
+    batch = central["batch_size"] if given else 1.0
+    if batch > most:
+        what = f"batch {batch:g} x {context:g} tokens of context" if given else f"one sequence of {context:g} tokens"
+        fix = "lower --batch-size or raise --count" if given else "shorten the context or raise --count"
         raise InputConflictError(
-            f"{what} needs ~{kv_gb:.3g} GB of KV cache beside {weights_gb:.3g} GB of weights, more than the "
-            f"{count * chip.memory_gb:.3g} GB of {count} x {chip.name}; {fix}")
-
-
-def _cap_default_batch(central: dict[str, float], ranges: dict[str, tuple[float, float]], chip: Chip, count: int,
-                       attention: str, weight_bytes: float, kv_bytes: float, assumptions: list[Assumption]) -> None:
-    """The default batch range, cut to the largest batch whose KV cache fits beside the weights (a replica
-    cannot hold more sequences than that, however busy it is)."""
-    if chip.memory_gb is None:
-        return
-    weights_gb, kv_seq_gb = _memory_gb(central, attention, weight_bytes, kv_bytes)
-    most = math.floor((count * chip.memory_gb - weights_gb) / kv_seq_gb)
-    low, high = ranges["batch_size"]
-    if high <= most:
+            f"{what} needs ~{batch * kv_seq_gb:.3g} GB of KV cache beside {weights_gb:.3g} GB of weights, more than "
+            f"the {capacity_gb:.3g} GB of {count} x {chip.name}; {fix}")
+    low, high = ranges.get("batch_size", (batch, batch))
+    if given or high <= most:
         return
     central["batch_size"] = min(central["batch_size"], most)
     ranges["batch_size"] = (min(low, most), most)
@@ -401,12 +393,8 @@ def estimate_inference(
         assumptions.append(Assumption("utilisation of provisioned capacity", f"{utilisation:g}",
                                       "given by the user", "idle share draws idle power and counts for embodied"))
 
-    # a given batch must fit; with the default batch range, at least one sequence must, and the range is cut
-    # to what fits
-    _check_batch_fits(central, chip, n_chips, attention, weight_bytes, kv_bytes,
-                      central["batch_size"] if batch_size is not None else 1.0)
-    if batch_size is None:
-        _cap_default_batch(central, ranges, chip, n_chips, attention, weight_bytes, kv_bytes, assumptions)
+    _fit_batch_to_memory(central, ranges, batch_size is not None, chip, n_chips, attention, weight_bytes, kv_bytes,
+                         assumptions)
 
     def run(p: Mapping[str, float]) -> dict[str, float]:
         return serving_physics(p, chip, n_chips, engine, attention, weight_bytes, kv_bytes)
