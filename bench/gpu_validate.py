@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +145,7 @@ def train(seconds: float) -> dict[str, Any]:
             "loop_s": loop_s, "steps_per_s": steps / loop_s}
 
 
-def nvml_window(pynvml: Any, handle: Any, power: PowerSampler, tracker_j: float, t0: float, t1: float,
-                counter_j: float) -> dict[str, Any]:
+def nvml_window(power: PowerSampler, tracker_j: float, t0: float, t1: float, counter_j: float) -> dict[str, Any]:
     """A tracked window's figures: the tracker's GPU joules vs the counter and the integrated power."""
     power_j = integrate_power(power.samples, t0, t1)
     diffs = {"vs NVML energy counter": pct_diff(tracker_j, counter_j),
@@ -154,24 +154,21 @@ def nvml_window(pynvml: Any, handle: Any, power: PowerSampler, tracker_j: float,
             "mean_power_w": power_j / (t1 - t0), "diff_pct": diffs}
 
 
-def cli_window(pynvml: Any, handle: Any, power: PowerSampler, seconds: float, db: Path) -> dict[str, Any]:
+def cli_window(counter: Callable[[], float], power: PowerSampler, seconds: float, db: Path) -> dict[str, Any]:
     """``wattprint run --json -- python this --train-only S``: the CLI tracker's GPU joules vs the references
     read around the child (its CUDA start-up is in the window, as it is for a user's command)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable, "-m", "wattprint", "run", "--db", f"sqlite:///{db}", "--project", "gpu-validate",
            "--json", "--", sys.executable, str(Path(__file__).resolve()), "--train-only", str(seconds)]
-    counter_before = pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
-    t0 = time.monotonic()
+    counter_before, t0 = counter(), time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    t1 = time.monotonic()
-    counter_after = pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
+    t1, counter_after = time.monotonic(), counter()
     if proc.returncode != 0:
         raise SystemExit(f"gpu_validate: `wattprint run` failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     work, summary = json.loads(lines[0]), json.loads(lines[-1])  # the child's line, then wattprint's summary
     gpu = summary.get("energy_by_component_kwh", {}).get("gpu") or {}
-    out = nvml_window(pynvml, handle, power, float(gpu.get("kwh", 0.0)) * 3.6e6, t0, t1,
-                      counter_after - counter_before)
+    out = nvml_window(power, float(gpu.get("kwh", 0.0)) * 3.6e6, t0, t1, counter_after - counter_before)
     out.update(training=work, tracker_basis=gpu.get("basis"),
                gpus_used_by_tree=(summary.get("process_share") or {}).get("gpus_used_by_tree"),
                notes=[ln for ln in proc.stderr.splitlines() if ln.startswith("wattprint:")][:12])
@@ -228,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         t1 = time.monotonic()
         counter_after = counter()
         time.sleep(0.5)
-        cli = cli_window(pynvml, handle, power, args.cli_seconds, tmp / "cli.db") if args.cli_seconds > 0 else None
+        cli = cli_window(counter, power, args.cli_seconds, tmp / "cli.db") if args.cli_seconds > 0 else None
         time.sleep(0.5)
         frameworks, skipped = [], []
         for bench_fn in (gpu_frameworks.hf_trainer, gpu_frameworks.lightning_trainer):
@@ -242,13 +239,13 @@ def main(argv: list[str] | None = None) -> int:
             if "skipped" in fw:
                 skipped.append(fw["skipped"])
                 continue
-            window = nvml_window(pynvml, handle, power, fw["tracker_gpu_j"], fw["t0"], fw["t1"], fw["counter_j"])
+            window = nvml_window(power, fw["tracker_gpu_j"], fw["t0"], fw["t1"], fw["counter_j"])
             frameworks.append({**fw, **window})
             time.sleep(0.5)
     base_after = train(args.baseline_seconds / 2)
     fp = run.footprint()
     gpu = fp.energy_by_component.get("gpu")
-    tracked = nvml_window(pynvml, handle, power, gpu.kwh.value * 3.6e6 if gpu is not None else 0.0, t0, t1,
+    tracked = nvml_window(power, gpu.kwh.value * 3.6e6 if gpu is not None else 0.0, t0, t1,
                           counter_after - counter_before)
     untracked_sps = (base_before["steps"] + base_after["steps"]) / (base_before["loop_s"] + base_after["loop_s"])
     diffs = dict(tracked["diff_pct"])
