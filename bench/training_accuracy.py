@@ -283,9 +283,11 @@ def hours_given_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]
         location, pue = SITES[r["datacenter_location"]]
         acc = data.find_accelerator(_hardware(r))[0]
         kwargs: dict[str, Any] = {}
-        own = [float(p["value"]) for p in power if p["hardware"] == acc.name and p["training"] != r["id"]]
         if any(p["hardware"] == acc.name for p in power):  # an all-in chip: its default, without this training
-            kwargs["power_w"] = statistics.mean(own) * float(acc.tdp_w or 0)
+            others = [float(p["value"]) for p in power if p["hardware"] == acc.name and p["training"] != r["id"]]
+            if not others or not acc.tdp_w:
+                continue  # only this training measured the chip: nothing independent to estimate it with
+            kwargs["power_w"] = statistics.mean(others) * float(acc.tdp_w)
         fp = estimate_training(chip_hours=float(r["chip_hours"]), hardware=acc.name, location=location, pue=pue,
                                year=int(r["year"]), **kwargs)
         pred = fp.operational_co2e_kg.value / 1000.0
