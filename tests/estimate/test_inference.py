@@ -252,6 +252,11 @@ def test_inputs_whose_result_overflows_are_refused() -> None:
         estimate_inference(params=7e9, hardware="H100", requests_per_day=1e308, days=365)
     with pytest.raises(InputConflictError, match="too large"):
         estimate_inference(params=7e9, hardware="H100", requests_per_day=1e305, days=365)
+    # found by fuzzing the CLI: NaN ranges and divisions by zero deep in the serving model, now the same error
+    with pytest.raises(InputConflictError, match="too large"):
+        estimate_inference(params=1e300, input_tokens=2e12, requests_per_day=1)
+    with pytest.raises(InputConflictError, match="too large"):
+        estimate_inference(params=0.5, count=2**996, requests_per_day=1)
 
 
 def test_a_large_batch_that_fits_is_served() -> None:

@@ -213,6 +213,7 @@ def test_cli_counts_accept_suffixes(capsys: pytest.CaptureFixture[str]) -> None:
         ["--flops", "1e21", "--mfu", "0.4", "--hardware", "TPU v5e"],
         ["--flops", "1e21", "--hardware", "no-such-chip"],
         ["--params", "seven", "--tokens", "1T", "--hardware", "A100"],
+        ["--count", "inf", "--days", "1", "--hardware", "A100"],  # was an OverflowError traceback
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

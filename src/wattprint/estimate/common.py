@@ -36,9 +36,14 @@ def check_finite(fp: Footprint) -> Footprint:
         return isinstance(x, float) and not math.isfinite(x)
 
     if bad(fp.to_dict()):
-        raise InputConflictError("the inputs are too large: a result overflows the floating-point range; check the "
-                                 "magnitudes (counts are absolute: 7e9 or 7B parameters, 2e12 or 2T tokens)")
+        raise too_large()
     return fp
+
+
+def too_large() -> InputConflictError:
+    """The error for inputs whose results leave the floating-point range."""
+    return InputConflictError("the inputs are too large (or too small): a result leaves the floating-point range; "
+                              "check the magnitudes (counts are absolute: 7e9 or 7B parameters, 2e12 or 2T tokens)")
 
 
 def resolve_pue(pue: float | str | Range | None, location: str | None) -> tuple[Range, Assumption]:

@@ -35,7 +35,7 @@ from typing import Any
 from ..errors import InputConflictError, WattprintError
 from ..footprint import HOURS_PER_YEAR, Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
-from .common import check_finite, check_positive, component_key, embodied_for, resolve_site
+from .common import check_finite, check_positive, component_key, embodied_for, resolve_site, too_large
 
 J_PER_KWH = 3.6e6
 J_PER_WH = 3600.0
@@ -126,11 +126,15 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     tp = p["tensor_parallel_efficiency_per_doubling"] ** math.log2(count)
     bandwidth = count * chip.memory_bw_tbs * 1e12 * p["mem_bw_utilisation"] * tp  # bytes/s
     flops = count * chip.peak_flops * p["compute_utilisation"] * tp  # FLOP/s
+    if not (bandwidth > 0 and flops > 0):  # a replica so large that its efficiency underflows to nothing
+        raise too_large()
     # MoE: a step touches at most the experts its batch routes to (all of them once the batch is large)
     weights_read = min(n_total, n_act * batch) * weight_bytes
     context = l_in + l_out / 2.0  # mean context length during decode
     t_mem = (weights_read + batch * context * kv_per_token) / bandwidth
     t_comp = 2.0 * n_act * batch / flops
+    if not (0 < t_mem < math.inf and 0 < t_comp < math.inf):  # magnitudes beyond the floating-point range
+        raise too_large()
     t_floor = n_layers * p["eager_overhead_s_per_layer"] if engine == "eager" else 0.0
     t_busy = max(t_mem, t_comp)
     t_step = max(t_busy, t_floor)
@@ -180,6 +184,8 @@ def _over_corners(central: Mapping[str, float], ranges: Mapping[str, tuple[float
         for k, v in res.items():
             lo[k] = min(lo[k], v)
             hi[k] = max(hi[k], v)
+    if not all(math.isfinite(x) for d in (mid, lo, hi) for x in d.values()):
+        raise too_large()
     return {k: Range(mid[k], lo[k], hi[k]) for k in mid}
 
 
