@@ -276,3 +276,16 @@ def test_default_batch_range_is_cut_to_what_fits_in_memory() -> None:
     # the best case (lowest energy per request, at the largest batch) is now the largest batch that fits
     at_most = estimate_inference(params=70e9, hardware="A100", count=2, requests_per_day=1000, batch_size=most)
     assert tight.details["energy_per_request_wh"].low == pytest.approx(at_most.details["energy_per_request_wh"].low)
+
+
+@pytest.mark.parametrize("kw", [{"params": None}, {"params": 7e9, "engine": 3}, {"params": 7e9, "attention": "x"},
+                                {"params": 7e9, "precision": 3}, {"params": 7e9, "mix": 5}])
+def test_api_misuse_is_a_clear_wattprint_error(kw: dict[str, object]) -> None:
+    # found by fuzzing the Python API: these were AttributeError / AssertionError / TypeError
+    with pytest.raises(WattprintError):
+        estimate_inference(requests_per_day=10, **kw)  # type: ignore[arg-type]
+
+
+def test_none_means_the_default_for_engine_attention_and_days() -> None:
+    fp = estimate_inference(params=7e9, requests_per_day=10, engine=None, attention=None, days=None)  # type: ignore[arg-type]
+    assert fp.details["period"].startswith("365.25 days")

@@ -223,3 +223,9 @@ def test_cli_bad_input_exits_2_with_one_line(argv: list[str], capsys: pytest.Cap
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("kw", [{"precision": 3}, {"mix": 5}, {"mix": ["coal", 100]}])
+def test_api_misuse_is_a_clear_wattprint_error(kw: dict[str, object]) -> None:
+    with pytest.raises(WattprintError):
+        estimate_training(hardware="A100", chip_hours=10, **kw)  # type: ignore[arg-type]

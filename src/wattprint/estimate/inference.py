@@ -237,7 +237,7 @@ def _resolve_chip(hardware: str, precision: str | None, tdp_w: float | None,
 
     acc, _variants, notes = find_accelerator(hardware)
     assumptions.extend(notes)
-    prec = (precision or acc.default_precision()).lower()
+    prec = str(precision or acc.default_precision()).lower()
     if prec not in BYTES_PER_WEIGHT:
         raise WattprintError(f"unknown precision {precision!r}; use one of {', '.join(BYTES_PER_WEIGHT)}")
     if precision is None:
@@ -333,17 +333,19 @@ def estimate_inference(
     assumptions: list[Assumption] = []
     c = constants()
     n_total = _positive("params", params)
-    assert n_total is not None
+    if n_total is None:
+        raise InputConflictError("params (the model's total parameters) is required")
     n_act = _positive("active_params", active_params) or n_total
     if n_act > n_total:
         raise InputConflictError(f"active_params ({n_act:g}) cannot exceed params ({n_total:g})")
-    engine = engine.lower().replace("optimized", "optimised")
+    engine = str(engine or "optimised").lower().replace("optimized", "optimised")  # None: the default
+    attention = str(attention or "gqa").lower()
     if engine not in ENGINES:
         raise WattprintError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if attention not in ATTENTION:
         raise WattprintError(f"unknown attention {attention!r}; use one of {', '.join(ATTENTION)}")
     count_i = _positive("count", count, integer=True)
-    _positive("days", days)
+    days = _positive("days", days) or DAYS_PER_YEAR  # None: the default year
     if requests_per_day is not None and tokens_per_day is not None:
         raise InputConflictError("give either requests_per_day or tokens_per_day, not both")
     if utilisation is not None and (not isinstance(utilisation, (int, float)) or not 0 < utilisation <= 1):

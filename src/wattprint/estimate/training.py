@@ -177,7 +177,7 @@ def estimate_training(
         precision = acc.default_precision()
         notes.append(Assumption("precision", precision, "default: bf16 where the chip has it, else fp16, else fp32"))
     else:
-        precision = precision.lower()
+        precision = precision.lower() if isinstance(precision, str) else str(precision)
         if precision not in PRECISIONS:
             raise InputConflictError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     peak = _peak(acc, variants, precision)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -351,6 +352,9 @@ def intensity_from_mix(mix: dict[str, float]) -> Intensity:
 
     value = sum(share x IPCC AR5 median); low/high = sum(share x min/max) (hydro's upper bound from WNA 2011,
     see refdata/mix_factor_ranges.csv). Negative or NaN shares -> InputConflictError."""
+    if not isinstance(mix, Mapping):
+        raise InputConflictError(f"a generation mix maps sources to shares, e.g. {{'coal': 60, 'gas': 40}}; "
+                                 f"got {mix!r}")
     if not mix:
         raise InputConflictError("empty generation mix")
     factors = load_table("factors")["mix_factors"]
