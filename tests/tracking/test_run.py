@@ -48,6 +48,18 @@ def test_window_is_exactly_start_to_stop_with_a_reading_each_interval(tmp_path: 
     assert run.stop() is fp  # idempotent
 
 
+def test_an_interval_beyond_the_platform_timeout_still_measures_start_to_stop(tmp_path: Path) -> None:
+    # 1e300 s overflowed the sampler's lock wait (OverflowError in its thread, then in stop's join); the counters
+    # are cumulative, so start and stop readings alone give the energy
+    cpu = PowerReader("cpu", power_w=100.0)
+    with track("p", "huge-interval", interval_s=1e300, readers=[cpu], pue=1.0, intensity=100.0) as run:
+        first_read = cpu.reads[0]
+        time.sleep(0.2)
+    fp = run.footprint()
+    assert fp.energy_by_component["cpu"].kwh.value * J_PER_KWH == pytest.approx(100.0 * (cpu.reads[-1] - first_read))
+    assert cpu.reads[-1] - first_read >= 0.2
+
+
 def test_decorator_and_explicit_start_stop(tmp_path: Path) -> None:
     readers = [PowerReader("cpu", power_w=50.0), PowerReader("ram", "dram-0", power_w=5.0)]
 

@@ -172,7 +172,7 @@ class Sampler:
         self._stopping = True
         self._poke()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+            self._thread.join(None if timeout is None else min(timeout, threading.TIMEOUT_MAX))
         return self.snapshot
 
     def _poke(self) -> None:
@@ -191,7 +191,8 @@ class Sampler:
             while True:
                 wait = next_t - self.clock()
                 if wait > 0 and not self._stopping and not self._marks:
-                    self._wake.acquire(True, wait)  # re-held whether poked or timed out
+                    # re-held whether poked or timed out; a huge interval waits in platform-sized steps
+                    self._wake.acquire(True, min(wait, threading.TIMEOUT_MAX))
                 else:
                     self._wake.acquire(False)  # consume a pending poke
                 stopping = self._stopping
