@@ -110,6 +110,16 @@ def amortised_embodied_kg(
     return kg_per_unit * units * hours_used / (lifetime_years * HOURS_PER_YEAR)
 
 
+def check_pue(value: float, where: str = "") -> float:
+    """``value`` if it is a PUE (facility energy / IT energy: finite and >= 1), else a clear error."""
+    if not (value >= 1.0 and math.isfinite(value)):
+        from .errors import InputConflictError
+
+        raise InputConflictError(f"PUE{' from ' + where if where else ''} must be a finite number >= 1 "
+                                 f"(facility energy / IT energy), got {value:g}")
+    return value
+
+
 @dataclass
 class Footprint:
     """Energy and emissions of one piece of work, measured or predicted, with ranges and assumptions.
@@ -130,10 +140,8 @@ class Footprint:
     details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.pue.low < 1.0:
-            from .errors import InputConflictError
-
-            raise InputConflictError(f"PUE must be >= 1 (it is facility energy / IT energy), got {self.pue}")
+        check_pue(self.pue.low)
+        check_pue(self.pue.high)
 
     # -- derived figures ---------------------------------------------------------------------
     @property

@@ -98,6 +98,7 @@ def test_chip_without_tdp_needs_power_w() -> None:
         ({}, "not enough"),
         ({"chip_hours": 10, "intensity": 100, "mix": "coal=100"}, "not both"),
         ({"chip_hours": 10, "pue": 0.9}, "PUE"),
+        ({"chip_hours": 10, "pue": float("inf")}, "PUE must be a finite number"),
         ({"count": 1.5, "days": 2}, "whole number"),
         ({"params": 1e300, "tokens": 1e300}, "too large"),  # 6ND overflows: an error, never Infinity in JSON
         # FLOPs far below 6·N·D: a units slip, or an MoE's total parameters given as the model size

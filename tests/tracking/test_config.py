@@ -50,6 +50,9 @@ def test_pue_and_intensity_resolve_to_ranges_with_sources() -> None:
 def test_bad_values_are_user_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(InputConflictError, match="PUE"):
         load_config(pue=0.8)
+    for bad in (float("inf"), "inf", "1e400"):  # an infinite PUE was accepted and made every figure infinite
+        with pytest.raises(InputConflictError, match="PUE .*finite"):
+            load_config(pue=bad)
     monkeypatch.setenv("WATTPRINT_INTENSITY", "lots")
     with pytest.raises(InputConflictError, match="WATTPRINT_INTENSITY"):
         load_config()

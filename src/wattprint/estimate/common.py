@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from ..errors import InputConflictError
-from ..footprint import Assumption, Footprint, Intensity, amortised_embodied_kg
+from ..footprint import Assumption, Footprint, Intensity, amortised_embodied_kg, check_pue
 from ..quantities import Range
 
 
@@ -59,8 +59,8 @@ def resolve_pue(pue: float | str | Range | None, location: str | None) -> tuple[
             r = Range.exact(float(pue))
         except (TypeError, ValueError):
             return data.pue_preset(str(pue))
-    if math.isnan(r.value) or r.low < 1.0:
-        raise InputConflictError(f"PUE must be >= 1 (facility energy / IT energy), got {pue}")
+    check_pue(r.low)
+    check_pue(r.high)
     return r, Assumption("PUE", f"{r:.3g}", "given by the user")
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputConflictError, WattprintError
-from ..footprint import Assumption, Intensity
+from ..footprint import Assumption, Intensity, check_pue
 from ..quantities import Range
 
 ENV_LOCATION = "WATTPRINT_LOCATION"
@@ -76,9 +76,7 @@ def _parse_pue(text: str | float, source: str) -> float | str:
             if not s:
                 raise InputConflictError(f"empty PUE from {source}") from None
             return s  # a preset name, resolved by wattprint.data.pue_preset
-    if not value >= 1.0:
-        raise InputConflictError(f"PUE from {source} must be >= 1 (facility energy / IT energy), got {value:g}")
-    return value
+    return check_pue(value, source)
 
 
 def _parse_positive(text: Any, what: str, source: str) -> float:
