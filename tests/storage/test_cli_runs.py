@@ -111,3 +111,10 @@ def test_a_named_store_that_does_not_exist_is_exit_2_and_is_not_created(tmp_path
         r = _cli(*args, env=env)
         assert r.returncode == 2 and f"no wattprint store at {missing}" in r.stderr and "Traceback" not in r.stderr
     assert not missing.parent.exists()
+
+
+def test_an_empty_selection_says_what_was_selected_and_limit_is_at_least_one(filled: Path) -> None:
+    r = _cli("list", "--db", str(filled), "--project", "audio")
+    assert r.returncode == 0 and r.stdout.strip() == f"no runs of project 'audio' in {filled}"
+    r = _cli("list", "--db", str(filled), "--limit", "0")  # listed nothing and said "no runs stored"
+    assert r.returncode == 2 and "must be >= 1" in r.stderr

@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
     lst = sub.add_parser("list", help="stored runs, newest first")
     _common(lst)
     lst.add_argument("--project", help="only this project's runs")
-    lst.add_argument("--limit", type=_non_negative_int, help="at most N runs")
+    lst.add_argument("--limit", type=_positive_int, help="at most N runs (N >= 1)")
     lst.set_defaults(handler=_list)
 
     show = sub.add_parser("show", help="one run in full")
@@ -39,13 +39,13 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "$XDG_DATA_HOME/wattprint/wattprint.db, i.e. ~/.local/share/wattprint/wattprint.db)")
 
 
-def _non_negative_int(text: str) -> int:
+def _positive_int(text: str) -> int:
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
     return n
 
 
@@ -77,7 +77,8 @@ def _list(args: argparse.Namespace) -> int:
     if not runs:
         from ..storage import db_path, resolve_db_url
 
-        print(f"no runs stored in {db_path(resolve_db_url(args.db))}")
+        where = db_path(resolve_db_url(args.db))
+        print(f"no runs of project {args.project!r} in {where}" if args.project else f"no runs stored in {where}")
         return 0
     rows = [("ID", "PROJECT", "STATUS", "STARTED (UTC)", "DURATION", "ENERGY kWh", "CO2e kg")]
     for r in runs:
