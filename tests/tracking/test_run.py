@@ -26,11 +26,17 @@ def busy(seconds: float) -> None:
         pass
 
 
-def test_window_is_exactly_start_to_stop_with_a_reading_each_interval(tmp_path: Path) -> None:
+def _track_cpu_at_100_w(run_id: str, interval_s: float, seconds: float) -> tuple[Run, PowerReader, float]:
+    """A tracked block of ``seconds`` with one 100 W CPU reader: (run, reader, time of its first reading)."""
     cpu = PowerReader("cpu", power_w=100.0)
-    with track("p", "w1", interval_s=0.05, readers=[cpu], pue=1.0, intensity=100.0) as run:
+    with track("p", run_id, interval_s=interval_s, readers=[cpu], pue=1.0, intensity=100.0) as run:
         first_read = cpu.reads[0]
-        time.sleep(0.4)
+        time.sleep(seconds)
+    return run, cpu, first_read
+
+
+def test_window_is_exactly_start_to_stop_with_a_reading_each_interval(tmp_path: Path) -> None:
+    run, cpu, first_read = _track_cpu_at_100_w("w1", 0.05, 0.4)
     fp = run.footprint()
     last_read = cpu.reads[-1]
     assert fp.energy_by_component["cpu"].kwh.value * J_PER_KWH == pytest.approx(100.0 * (last_read - first_read))
@@ -51,10 +57,7 @@ def test_window_is_exactly_start_to_stop_with_a_reading_each_interval(tmp_path: 
 def test_an_interval_beyond_the_platform_timeout_still_measures_start_to_stop(tmp_path: Path) -> None:
     # 1e300 s overflowed the sampler's lock wait (OverflowError in its thread, then in stop's join); the counters
     # are cumulative, so start and stop readings alone give the energy
-    cpu = PowerReader("cpu", power_w=100.0)
-    with track("p", "huge-interval", interval_s=1e300, readers=[cpu], pue=1.0, intensity=100.0) as run:
-        first_read = cpu.reads[0]
-        time.sleep(0.2)
+    run, cpu, first_read = _track_cpu_at_100_w("huge-interval", 1e300, 0.2)
     fp = run.footprint()
     assert fp.energy_by_component["cpu"].kwh.value * J_PER_KWH == pytest.approx(100.0 * (cpu.reads[-1] - first_read))
     assert cpu.reads[-1] - first_read >= 0.2
