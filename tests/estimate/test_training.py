@@ -230,3 +230,13 @@ def test_cli_bad_input_exits_2_with_one_line(argv: list[str], capsys: pytest.Cap
 def test_api_misuse_is_a_clear_wattprint_error(kw: dict[str, object]) -> None:
     with pytest.raises(WattprintError):
         estimate_training(hardware="A100", chip_hours=10, **kw)  # type: ignore[arg-type]
+
+
+def test_an_implied_mfu_outside_every_published_training_is_flagged() -> None:
+    # 1e20 FLOP in a million H100-hours is an MFU of 3e-5: almost surely a units slip, said in the assumptions
+    odd = estimate_training(flops=1e20, chip_hours=1e6, hardware="H100")
+    flag = next(a for a in odd.assumptions if a.what == "implied MFU")
+    assert "2.81e-05" in flag.value and "check the units" in (flag.note or "")
+    plausible = estimate_training(flops=0.4 * 989e12 * 3600 * 1e4, chip_hours=1e4, hardware="H100")  # MFU 0.4
+    assert plausible.details["mfu"].value == pytest.approx(0.4, rel=0.01)
+    assert not any(a.what == "implied MFU" for a in plausible.assumptions)

@@ -233,6 +233,13 @@ def estimate_training(
                     f"MFU {mfu:g} contradicts FLOPs and chip-hours (they imply {implied:.3g}); drop one of them"
                 )
             details["mfu"] = Range.exact(implied)
+            low_bound, high_bound = utilisation.model_table()["mfu"]["bounds"]
+            if not low_bound <= implied <= high_bound:
+                notes.append(Assumption(
+                    "implied MFU", f"{implied:.3g} of the {precision} peak",
+                    "FLOPs / (chip-hours x peak)",
+                    f"outside {low_bound:g}-{high_bound:g}, where every published training in the fit lies: check "
+                    "the units of the FLOPs and chip-hours (or the run idled most of its hours)"))
 
     wall = chip_hours_r / count if count is not None else None
     if count is not None:
