@@ -240,3 +240,5 @@ def test_an_implied_mfu_outside_every_published_training_is_flagged() -> None:
     plausible = estimate_training(flops=0.4 * 989e12 * 3600 * 1e4, chip_hours=1e4, hardware="H100")  # MFU 0.4
     assert plausible.details["mfu"].value == pytest.approx(0.4, rel=0.01)
     assert not any(a.what == "implied MFU" for a in plausible.assumptions)
+    given = estimate_training(params=7e9, tokens=1e12, mfu=0.005, hardware="H100")
+    assert any(a.what == "MFU given" and "check the units" in (a.note or "") for a in given.assumptions)

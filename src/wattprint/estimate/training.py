@@ -93,6 +93,16 @@ def _flops(
     return None, n_active, notes
 
 
+def _unusual_mfu(mfu: float, precision: str, what: str, source: str) -> list[Assumption]:
+    """A note when an MFU lies outside the fitted model's bounds, where every published training lies."""
+    low, high = utilisation.model_table()["mfu"]["bounds"]
+    if low <= mfu <= high:
+        return []
+    return [Assumption(what, f"{mfu:.3g} of the {precision} peak", source,
+                       f"outside {low:g}-{high:g}, where every published training in the fit lies: check the units "
+                       "(or the run idled most of its hours)")]
+
+
 def _chip_hours(
     chip_hours: float | None, count: float | None, days: float | None
 ) -> tuple[float | None, float | None, list[Assumption]]:
@@ -204,6 +214,7 @@ def estimate_training(
             mfu_r = Range.exact(mfu)
             eff = peak * mfu_r
             notes.append(Assumption("MFU", f"{mfu:.3g} of the {precision} peak", "given by the user"))
+            notes += _unusual_mfu(mfu, precision, "MFU given", "given by the user")
         else:
             if n_active is None:
                 raise InputConflictError(
@@ -233,13 +244,7 @@ def estimate_training(
                     f"MFU {mfu:g} contradicts FLOPs and chip-hours (they imply {implied:.3g}); drop one of them"
                 )
             details["mfu"] = Range.exact(implied)
-            low_bound, high_bound = utilisation.model_table()["mfu"]["bounds"]
-            if not low_bound <= implied <= high_bound:
-                notes.append(Assumption(
-                    "implied MFU", f"{implied:.3g} of the {precision} peak",
-                    "FLOPs / (chip-hours x peak)",
-                    f"outside {low_bound:g}-{high_bound:g}, where every published training in the fit lies: check "
-                    "the units of the FLOPs and chip-hours (or the run idled most of its hours)"))
+            notes += _unusual_mfu(implied, precision, "implied MFU", "FLOPs / (chip-hours x peak)")
 
     wall = chip_hours_r / count if count is not None else None
     if count is not None:
