@@ -9,6 +9,7 @@ random tokens. Needs torch with CUDA, and transformers / lightning (a missing on
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,22 @@ def _random_tokens(n: int) -> Any:
     return RandomTokens()
 
 
+def tracker_gpu(fp: Any) -> tuple[float, str | None]:
+    """(GPU energy in J, its basis) of a footprint; (0, None) when it has no GPU component."""
+    gpu = fp.energy_by_component.get("gpu") if fp is not None else None
+    return (gpu.kwh.value * 3.6e6, gpu.basis) if gpu is not None else (0.0, None)
+
+
+def _measure(label: str, fit: Callable[[], Any], counter: Callable[[], float], cb: Any) -> dict[str, Any]:
+    """Run ``fit`` between two reads of the NVML counter: the window, the callback's GPU joules, its model card."""
+    before, t0 = counter(), time.monotonic()
+    fit()
+    t1, after = time.monotonic(), counter()
+    joules, basis = tracker_gpu(cb.footprint)
+    return {"label": label, "t0": t0, "t1": t1, "counter_j": after - before, "tracker_gpu_j": joules,
+            "tracker_basis": basis, "model_card": _card(cb.model_card_path)}
+
+
 def _card(path: Path | None) -> dict[str, Any]:
     """What the callback wrote into the model card: the block's keys and its hardware line."""
     from wattprint.integrations.modelcard import read_model_card
@@ -39,7 +56,7 @@ def _card(path: Path | None) -> dict[str, Any]:
             "emissions_g": (block or {}).get("emissions")}
 
 
-def hf_trainer(seconds: float, tmp: Path, counter: Any) -> dict[str, Any]:
+def hf_trainer(seconds: float, tmp: Path, counter: Callable[[], float]) -> dict[str, Any]:
     """GPT-2-shaped model (6 layers, d 768) under ``transformers.Trainer`` + wattprint's callback, ~``seconds``."""
     try:
         import transformers
@@ -74,20 +91,13 @@ def hf_trainer(seconds: float, tmp: Path, counter: Any) -> dict[str, Any]:
                            quiet=True)
     trainer = Trainer(model=model, args=args, train_dataset=_random_tokens(10**7), data_collator=Collate(),
                       callbacks=[cb, StopAfter()])
-    before, t0 = counter(), time.monotonic()
-    trainer.train()
-    t1, after = time.monotonic(), counter()
-    fp = cb.footprint
-    gpu = fp.energy_by_component.get("gpu") if fp is not None else None
+    out = _measure(f"Hugging Face `Trainer` (transformers {transformers.__version__}) + `WattprintCallback`",
+                   trainer.train, counter, cb)
     logged = sorted({k for entry in trainer.state.log_history for k in entry if k.startswith("wattprint/")})
-    return {"label": f"Hugging Face `Trainer` (transformers {transformers.__version__}) + `WattprintCallback`",
-            "t0": t0, "t1": t1, "counter_j": after - before,
-            "tracker_gpu_j": gpu.kwh.value * 3.6e6 if gpu is not None else 0.0,
-            "tracker_basis": gpu.basis if gpu is not None else None, "steps": trainer.state.global_step,
-            "logged_keys": logged, "model_card": _card(cb.model_card_path)}
+    return {**out, "steps": trainer.state.global_step, "logged_keys": logged}
 
 
-def lightning_trainer(seconds: float, tmp: Path, counter: Any) -> dict[str, Any]:
+def lightning_trainer(seconds: float, tmp: Path, counter: Callable[[], float]) -> dict[str, Any]:
     """The bench's Transformer encoder as a ``LightningModule`` under ``lightning.Trainer`` + the callback."""
     try:
         import lightning
@@ -121,13 +131,6 @@ def lightning_trainer(seconds: float, tmp: Path, counter: Any) -> dict[str, Any]
                                 default_root_dir=str(tmp / "pl"))
     loader = torch.utils.data.DataLoader(_random_tokens(10**7), batch_size=BATCH)
     module = Encoder()  # built before the window opens: its CPU-side initialisation is not part of fit()
-    before, t0 = counter(), time.monotonic()
-    trainer.fit(module, loader)
-    t1, after = time.monotonic(), counter()
-    fp = cb.footprint
-    gpu = fp.energy_by_component.get("gpu") if fp is not None else None
-    return {"label": f"Lightning `Trainer` (lightning {lightning.__version__}) + `WattprintCallback`",
-            "t0": t0, "t1": t1, "counter_j": after - before,
-            "tracker_gpu_j": gpu.kwh.value * 3.6e6 if gpu is not None else 0.0,
-            "tracker_basis": gpu.basis if gpu is not None else None, "steps": trainer.global_step,
-            "model_card": _card(cb.model_card_path)}
+    out = _measure(f"Lightning `Trainer` (lightning {lightning.__version__}) + `WattprintCallback`",
+                   lambda: trainer.fit(module, loader), counter, cb)
+    return {**out, "steps": trainer.global_step}

@@ -244,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.5)
     base_after = train(args.baseline_seconds / 2)
     fp = run.footprint()
-    gpu = fp.energy_by_component.get("gpu")
-    tracked = nvml_window(power, gpu.kwh.value * 3.6e6 if gpu is not None else 0.0, t0, t1,
+    tracker_j, tracker_basis = gpu_frameworks.tracker_gpu(fp)
+    tracked = nvml_window(power, tracker_j, t0, t1,
                           counter_after - counter_before)
     untracked_sps = (base_before["steps"] + base_after["steps"]) / (base_before["loop_s"] + base_after["loop_s"])
     diffs = dict(tracked["diff_pct"])
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         diffs.update({f"{fw['label']} {k}": v for k, v in fw["diff_pct"].items()})
     result = {
         "gpu": name, "driver": driver, "training": work, "tracked": tracked,
-        "tracker_basis": gpu.basis if gpu is not None else None, "cli": cli,
+        "tracker_basis": tracker_basis, "cli": cli,
         "frameworks": frameworks, "frameworks_skipped": skipped,
         "power_samples": len(power.samples), "power_source": power.source,
         "untracked_steps_per_s": untracked_sps, "untracked_runs": [base_before, base_after],
