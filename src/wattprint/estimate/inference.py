@@ -220,8 +220,10 @@ def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[floa
         raise InputConflictError(
             f"{what} needs ~{batch * kv_seq_gb:.3g} GB of KV cache beside {weights_gb:.3g} GB of weights, more than "
             f"the {capacity_gb:.3g} GB of {count} x {chip.name}; {fix}")
-    low, high = ranges.get("batch_size", (batch, batch))
-    if given or high <= most:
+    if given:
+        return
+    low, high = ranges["batch_size"]
+    if high <= most:
         return
     central["batch_size"] = min(central["batch_size"], most)
     ranges["batch_size"] = (min(low, most), most)

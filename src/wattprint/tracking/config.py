@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputConflictError, WattprintError
+from ..errors import InputConflictError, UnknownNameError, WattprintError
 from ..footprint import Assumption, Intensity, check_pue
 from ..quantities import Range
 
@@ -123,8 +123,6 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     # a misspelt key would silently fall back to the defaults; other tools' tables in a shared file are theirs
     unknown = [k for k, v in table.items() if k not in KEYS and not isinstance(v, dict)]
     if unknown:
-        from ..errors import UnknownNameError
-
         raise UnknownNameError("setting", unknown[0], KEYS, hint=f"in the config file {path}; the settings are "
                                + ", ".join(KEYS))
     return {k: table[k] for k in KEYS if k in table}
