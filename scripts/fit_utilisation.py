@@ -56,24 +56,26 @@ def dev_family(row_id: str) -> str:
     return row_id
 
 
-def load_peaks(shared: Path) -> dict[str, tuple[float, str, float | None]]:
-    """Catalogue name -> (dense peak FLOP/s at default precision, family, memory bandwidth B/s or None)."""
+def load_peaks(shared: Path) -> dict[str, tuple[float, str, float | None, int | None]]:
+    """Catalogue name -> (dense peak FLOP/s at default precision, family, memory bandwidth B/s or None,
+    release year or None)."""
     out = {}
     with open(shared / "accelerators.csv", encoding="utf-8") as f:
         for r in csv.DictReader(f):
             bw = float(r["memory_bw_tbs"]) * TB if r["memory_bw_tbs"] else None
+            year = int(r["year"]) if r["year"] else None
             for col in ("peak_bf16_tflops", "peak_fp16_tflops", "peak_fp32_tflops"):
                 if r[col]:
-                    out[r["name"]] = (float(r[col]) * TFLOPS, r["family"], bw)
+                    out[r["name"]] = (float(r[col]) * TFLOPS, r["family"], bw, year)
                     break
     return out
 
 
 def reference(shared: Path) -> dict[str, Any]:
-    """The normalisation points: model size, and the reference chip's ridge point (FLOP per byte)."""
-    peak, _, bw = load_peaks(shared)[REFERENCE_CHIP]
-    assert bw is not None
-    return {"params": REFERENCE_PARAMS, "ridge": peak / bw, "ridge_chip": REFERENCE_CHIP}
+    """The normalisation points: model size, and the reference chip's ridge point (FLOP per byte) and year."""
+    peak, _, bw, year = load_peaks(shared)[REFERENCE_CHIP]
+    assert bw is not None and year is not None
+    return {"params": REFERENCE_PARAMS, "ridge": peak / bw, "ridge_chip": REFERENCE_CHIP, "year": year}
 
 
 def num(text: str) -> float | None:
@@ -124,12 +126,12 @@ def load_observations(shared: Path, refdata: Path = ROOT / "refdata") -> list[di
     peaks = load_peaks(shared)
     obs: list[dict[str, Any]] = []
     for d in blind_rows(shared):
-        peak, _, bw = peaks[d["hardware"]]
+        peak, _, bw, year = peaks[d["hardware"]]
         flops = d["flops"] or 6 * d["active_params"] * d["tokens"]
         obs.append(
             {
                 "id": d["id"], "family": d["family"], "training": d["training"], "hardware": d["hardware"],
-                "active_params": d["active_params"], "peak": peak, "bandwidth": bw, "moe": d["moe"],
+                "active_params": d["active_params"], "peak": peak, "bandwidth": bw, "year": year, "moe": d["moe"],
                 "fp8": d["fp8"], "basis": "effective", "mfu": flops / (d["chip_hours"] * 3600 * peak),
                 "source": "../shared/data/training-runs.csv (dev row " + d["id"] + ")",
             }
@@ -138,7 +140,7 @@ def load_observations(shared: Path, refdata: Path = ROOT / "refdata") -> list[di
         for r in csv.DictReader(f):
             if r["arch"] not in TRANSFORMER_ARCHS:
                 continue  # 6·N·D is not such a model's training compute, so its "MFU" is not comparable
-            peak, _, bw = peaks[r["hardware"]]
+            peak, _, bw, year = peaks[r["hardware"]]
             active = (num(r["params_active_B"]) or float(r["params_total_B"])) * 1e9
             if r["mfu"]:
                 mfu = float(r["mfu"])
@@ -147,7 +149,7 @@ def load_observations(shared: Path, refdata: Path = ROOT / "refdata") -> list[di
             obs.append(
                 {
                     "id": r["id"], "family": r["family"], "training": r["training"], "hardware": r["hardware"],
-                    "active_params": active, "peak": peak, "bandwidth": bw, "moe": r["arch"] == "MoE",
+                    "active_params": active, "peak": peak, "bandwidth": bw, "year": year, "moe": r["arch"] == "MoE",
                     "fp8": r["precision"] == "fp8",
                     "basis": r["basis"], "mfu": mfu, "source": r["source"],
                 }
@@ -160,7 +162,7 @@ def load_observations(shared: Path, refdata: Path = ROOT / "refdata") -> list[di
 
 def _features(o: dict[str, Any]) -> list[float]:
     return features(o["active_params"], o["peak"], o["bandwidth"], o["moe"], o["fp8"], o["basis"] == "step",
-                    o["reference"])
+                    o["reference"], o["year"])
 
 
 def design(obs: list[dict[str, Any]]) -> list[tuple[list[float], float]]:
@@ -171,7 +173,7 @@ def design(obs: list[dict[str, Any]]) -> list[tuple[list[float], float]]:
 
 
 def fit(obs: list[dict[str, Any]]) -> list[float]:
-    """Coefficients [b0, b_small, b_ridge, b_moe, b_fp8, b_step, b_both] (see wattprint.estimate.utilisation)."""
+    """Coefficients [b0, b_small, b_ridge, b_moe, b_fp8, b_step, b_both, b_old] (see wattprint.estimate.utilisation)."""
     return fit_mfu(design(obs), ridge=RIDGE, huber_delta=HUBER_DELTA)
 
 
@@ -265,9 +267,10 @@ def build(shared: Path) -> dict[str, Any]:
     return {
         "mfu": {
             "form": "ln(mfu) = b0 + b_small*small + b_ridge*harder + b_moe*[MoE] + b_fp8*[fp8] "
-            "(+ b_step*[reported per-step MFU], fitting only) + b_both*small*harder; "
+            "(+ b_step*[reported per-step MFU], fitting only) + b_both*small*harder + b_old*[chip_year < year_ref]; "
             "small = min(log10(N_active/params_ref),0), harder = max(log2((peak/bandwidth)/ridge_ref),0)",
-            "features": ["intercept", "small_model", "ridge_above_ref", "moe", "fp8", "step_basis", "small_x_ridge"],
+            "features": ["intercept", "small_model", "ridge_above_ref", "moe", "fp8", "step_basis", "small_x_ridge",
+                         "older_chip"],
             "coef": coef,
             "reference": obs[0]["reference"],
             "bounds": BOUNDS,

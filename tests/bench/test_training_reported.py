@@ -45,5 +45,8 @@ def test_target_line_says_met_only_when_both_blind_targets_hold() -> None:
         return str(bench.target_line({"LOFO": {"median_factor": median, "within_1_5": within}}))
 
     assert "**met**" in line(1.20, 0.84)
-    assert "**MISSED** (x1.29, 74%)" in line(1.29, 0.74)
-    assert "**MISSED**" in line(1.20, 0.79) and "**MISSED**" in line(1.25, 0.90)
+    assert "**MISSED**" in line(1.29, 0.74) and "MISSED (x1.29)" in line(1.29, 0.74)
+    # each part says its own verdict, so a half-met target reads as such
+    half = line(1.22, 0.79)
+    assert "**MISSED**" in half and "x1.25: met (x1.22)" in half and "x1.5: MISSED (79%)" in half
+    assert "**MISSED**" in line(1.25, 0.90) and "x1.5: met (90%)" in line(1.25, 0.90)

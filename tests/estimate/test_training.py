@@ -151,6 +151,21 @@ def test_only_chips_past_the_reference_ridge_lose_mfu() -> None:
     assert utilisation.predict_mfu(70e9, 989e12, 2 * H100_BW).mfu.value > fast.value
 
 
+def test_chips_older_than_the_reference_lose_mfu_and_say_why() -> None:
+    ref = utilisation.model_table()["mfu"]["reference"]
+    assert ref["year"] == 2020  # the A100's release year, from the catalogue
+    same = utilisation.predict_mfu(70e9, 125e12, V100_BW, chip_year=2020)
+    older = utilisation.predict_mfu(70e9, 125e12, V100_BW, chip_year=2018)
+    unknown = utilisation.predict_mfu(70e9, 125e12, V100_BW, chip_year=None)
+    assert older.mfu.value < same.mfu.value == unknown.mfu.value
+    assert "chip from 2018, a generation before" in older.explanation
+    assert "generation before" not in same.explanation
+    # through the estimator: the catalogue's year reaches the model
+    v100 = estimate_training(params=70e9, tokens=1e12, hardware="V100")
+    note = next(a for a in v100.assumptions if a.what.startswith("MFU"))
+    assert "a generation before" in (note.note or "")
+
+
 def test_small_models_lose_more_on_high_ridge_chips() -> None:
     def ratio(bw: float, peak: float) -> float:
         return (utilisation.predict_mfu(1e9, peak, bw).mfu.value /
@@ -173,13 +188,14 @@ def test_range_comes_from_the_given_quantiles() -> None:
 
 def test_fit_recovers_known_coefficients() -> None:
     ref = utilisation.model_table()["mfu"]["reference"]
-    true = [-1.0, 0.3, -0.1, -0.2, 0.1, 0.15, 0.25]
+    true = [-1.0, 0.3, -0.1, -0.2, 0.1, 0.15, 0.25, -0.2]
     rows = []
     for n in (1e9, 3e9, 1e10, 7e10, 4e11):
-        for peak, bw in ((125e12, V100_BW), (312e12, A100_BW), (989e12, H100_BW), (2250e12, 8e12)):
+        for peak, bw, year in ((125e12, V100_BW, 2018), (312e12, A100_BW, 2020), (989e12, H100_BW, 2022),
+                               (2250e12, 8e12, 2024)):
             for moe in (False, True):
                 for step in (False, True):
-                    x = utilisation.features(n, peak, bw, moe, step and moe, step, ref)
+                    x = utilisation.features(n, peak, bw, moe, step and moe, step, ref, year)
                     rows.append((x, math.exp(sum(b * xi for b, xi in zip(true, x, strict=True)))))
     coef = utilisation.fit_mfu(rows, ridge=0.0, huber_delta=0.15)
     assert coef == pytest.approx(true, abs=1e-6)

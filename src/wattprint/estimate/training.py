@@ -221,7 +221,7 @@ def estimate_training(
                     "the MFU model needs the model size: add --params (and --active-params for MoE) or give --mfu"
                 )
             est = utilisation.predict_mfu(n_active, base_peak, acc.memory_bandwidth(), moe=is_moe,
-                                          fp8=precision == "fp8")
+                                          fp8=precision == "fp8", chip_year=acc.year)
             # the model's MFU is relative to the default-precision peak; carry the variants' spread too
             eff = est.mfu * (peak * (base_peak / peak.value))
             mfu_r = est.mfu * (base_peak / peak.value)

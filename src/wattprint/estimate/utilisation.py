@@ -9,21 +9,25 @@ residual spread live in ``data/tables/utilisation_model.json``)::
             + b_both  * small * harder                      # small models suffer most on such chips
             + b_moe   * [MoE]                               # routing, all-to-all, load imbalance
             + b_fp8   * [fp8 training]                      # relative to the bf16/fp16 peak
+            + b_old   * [chip older than the reference chip]  # pre-Ampere generations (P100, V100, TPU v2/v3)
             (+ b_step * [per-step MFU as reported]           # only while fitting: reported step MFU
                                                              #  excludes restarts, evaluation, downtime)
 
 ``ridge`` is the chip's roofline ridge point: dense peak FLOP/s / memory bandwidth (FLOP per byte), the
 arithmetic intensity an operation needs to run at the peak rather than at the memory's pace; ``ridge_ref``
-is the A100 SXM4 80GB's (312 TFLOP/s / 2.04 TB/s, about 153). Why: up to that point, published trainings
-reach about the same MFU whatever the chip (P100, V100, TPU v2/v3/v4 and A100 runs sit near 0.3-0.45): the
-software, not the chip, sets the ceiling. Chips since then raised the tensor peak faster than memory and
-interconnect bandwidth (H100: 3.2x the peak, 1.6x the bandwidth), so the work that is not a large matrix
-product (attention softmax, norms, optimizer, communication) takes a larger share of each step and the same
-code reaches a lower fraction of the peak; a small model, whose matrix products are small and least intense,
-loses most (the interaction). A hinge in log2(ridge) is the piecewise-linear form of that roofline argument;
-it was chosen on these grounds, then checked by leave-one-family-out over all observations (see
-bench/results/training_accuracy.md). A chip without a published bandwidth is taken at the reference ridge, and
-the explanation says so.
+is the A100 SXM4 80GB's (312 TFLOP/s / 2.04 TB/s, about 153). Why: below that point the chip's balance does not
+limit the MFU; the software does. Chips since then raised the tensor peak faster than memory and interconnect
+bandwidth (H100: 3.2x the peak, 1.6x the bandwidth), so the work that is not a large matrix product (attention
+softmax, norms, optimizer, communication) takes a larger share of each step and the same code reaches a lower
+fraction of the peak; a small model, whose matrix products are small and least intense, loses most (the
+interaction). A hinge in log2(ridge) is the piecewise-linear form of that roofline argument.
+
+Chips of a generation before the reference chip (released before the A100, 2020: P100, V100, TPU v2/v3) get one
+offset of their own: trainings on them ran the software of their time, and published ones reach less of the
+peak than A100-era runs (GPT-3 on V100 21 %, Gopher on TPU v3 32.5 %, against PaLM's 46 %: PaLM, Table 3); on
+GPUs, FlashAttention-2 and bf16 need Ampere or newer. Both terms were chosen on these grounds, then checked by
+leave-one-family-out over all observations (see bench/results/training_accuracy.md). A chip without a published
+bandwidth is taken at the reference ridge, and the explanation says so.
 
 MFU here is *effective*: model FLOPs (6·N·D) / (chip-hours x dense peak at the chip's default precision),
 so it already includes downtime counted in published chip-hours. The range comes from the 10th-90th
@@ -48,7 +52,7 @@ from typing import Any
 from ..footprint import Assumption
 from ..quantities import Range
 
-FEATURES = ("small_model", "ridge_above_ref", "moe", "fp8", "step_basis", "small_x_ridge")
+FEATURES = ("small_model", "ridge_above_ref", "moe", "fp8", "step_basis", "small_x_ridge", "older_chip")
 MODEL_FILE = "utilisation_model.json"
 
 
@@ -63,13 +67,15 @@ def model_table() -> dict[str, Any]:
 # -- MFU ---------------------------------------------------------------------------------------
 def features(
     active_params: float, peak_flops: float, bandwidth: float | None, moe: bool, fp8: bool, step_basis: bool,
-    ref: dict[str, float],
+    ref: dict[str, Any], chip_year: int | None = None,
 ) -> list[float]:
     """Feature vector (intercept first) for one training; ``peak_flops`` in FLOP/s at default precision,
-    ``bandwidth`` the chip's memory bandwidth in B/s (None: taken at the reference ridge)."""
+    ``bandwidth`` the chip's memory bandwidth in B/s (None: taken at the reference ridge), ``chip_year`` the
+    chip's release year (None: taken as not older than the reference chip)."""
     small = min(math.log10(active_params / ref["params"]), 0.0)
     harder = max(math.log2(peak_flops / bandwidth / ref["ridge"]), 0.0) if bandwidth else 0.0
-    return [1.0, small, harder, float(moe), float(fp8), float(step_basis), small * harder]
+    older = chip_year is not None and chip_year < ref["year"]
+    return [1.0, small, harder, float(moe), float(fp8), float(step_basis), small * harder, float(older)]
 
 
 @dataclass(frozen=True)
@@ -87,12 +93,13 @@ def predict_mfu(
     bandwidth: float | None,
     moe: bool = False,
     fp8: bool = False,
+    chip_year: int | None = None,
     coef: list[float] | None = None,
     table: dict[str, Any] | None = None,
     quantiles: tuple[float, float] | None = None,
 ) -> MfuEstimate:
-    """Effective MFU for a training of ``active_params`` parameters on a chip of ``peak_flops`` (FLOP/s) and
-    memory ``bandwidth`` (B/s; None if unpublished).
+    """Effective MFU for a training of ``active_params`` parameters on a chip of ``peak_flops`` (FLOP/s),
+    memory ``bandwidth`` (B/s; None if unpublished) and release year ``chip_year`` (None if unknown).
 
     ``coef`` and ``quantiles`` (ln-residual quantiles that set the range) override the shipped ones: the
     benchmark refits without the family it scores.
@@ -100,22 +107,27 @@ def predict_mfu(
     t = table or model_table()
     m = t["mfu"]
     b = coef if coef is not None else m["coef"]
-    x = features(active_params, peak_flops, bandwidth, moe, fp8, False, m["reference"])
+    ref = m["reference"]
+    x = features(active_params, peak_flops, bandwidth, moe, fp8, False, ref, chip_year)
     ln_mfu = sum(bi * xi for bi, xi in zip(b, x, strict=True))
     lo_q, hi_q = quantiles if quantiles is not None else m["residual_quantiles_ln"]
     lo_b, hi_b = m["bounds"]
     central = min(max(math.exp(ln_mfu), lo_b), hi_b)
     low = min(max(central * math.exp(lo_q), lo_b), central)
     high = max(min(central * math.exp(hi_q), hi_b), central)
-    parts = [f"{math.exp(b[0]):.2f} base (chip up to the A100's ridge point, >=10B dense)"]
+    parts = [f"{math.exp(b[0]):.2f} base (chip of the A100's generation or later, up to its ridge point, "
+             ">=10B dense)"]
     if x[1] < 0:
         parts.append(f"x{math.exp(b[1] * x[1]):.2f} model size {active_params / 1e9:.3g}B active")
     if x[2] != 0:
         ridge = peak_flops / bandwidth if bandwidth else 0.0
         parts.append(f"x{math.exp(b[2] * x[2] + b[6] * x[6]):.2f} chip needs {ridge:.0f} FLOP/byte to reach its "
-                     f"peak ({ridge / m['reference']['ridge']:.2g}x the A100's)")
+                     f"peak ({ridge / ref['ridge']:.2g}x the A100's)")
     if not bandwidth:
         parts.append("(memory bandwidth unpublished: taken at the A100's ridge point)")
+    if x[7]:
+        parts.append(f"x{math.exp(b[7]):.2f} chip from {chip_year}, a generation before the {ref['ridge_chip']} "
+                     f"({ref['year']}): published trainings on such chips reach less of their peak")
     if moe:
         parts.append(f"x{math.exp(b[3]):.2f} MoE")
     if fp8:
