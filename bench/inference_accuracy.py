@@ -76,7 +76,10 @@ def predict(row: dict[str, str]) -> float:
 def run_benchmark(path: Path = MEASUREMENTS) -> dict[str, Any]:
     """Predict every scored row; return rows (id, batch, scope, predicted, published, ratio) and a summary."""
     with path.open(encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f) if r["scored"].strip().lower() == "yes"]
+        every = list(csv.DictReader(f))
+    rows = [r for r in every if r["scored"].strip().lower() == "yes"]
+    context = [{"id": r["id"], "source": r["source"].split(",")[0], "notes": r["notes"]}
+               for r in every if r["scored"].strip().lower() != "yes"]
     out = []
     for r in rows:
         pred = predict(r)
@@ -96,7 +99,7 @@ def run_benchmark(path: Path = MEASUREMENTS) -> dict[str, Any]:
         "target_factor": TARGET_FACTOR,
     }
     summary["meets_target"] = summary["median_factor"] <= TARGET_FACTOR
-    return {"rows": out, "summary": summary}
+    return {"rows": out, "summary": summary, "context": context}
 
 
 def summary_markdown(s: dict[str, Any]) -> str:
@@ -119,8 +122,9 @@ def to_markdown(result: dict[str, Any]) -> str:
         unit = "J/token" if o["metric"] == "energy_per_output_token_j" else "Wh/request"
         lines.append(f"| {o['id']} | {o['hardware']} | {o['batch']} | {o['engine']} | {o['scope']} | "
                      f"{o['predicted']:.3g} {unit} | {o['published']:.3g} {unit} | {o['ratio']:.2f} |")
-    lines += ["", "Rows marked `scored=no` in the CSV (Google's Gemini median prompt, Samsi et al.'s summary "
-              "figure) lack the model size or configuration needed for a prediction and are context only."]
+    lines += ["", "Context only (`scored=no` in the CSV: the configuration or scope needed for a matching prediction "
+              "is not published):", ""]
+    lines += [f"- `{c['id']}` ({c['source']}): {c['notes']}" for c in result.get("context", [])]
     return "\n".join(lines) + "\n"
 
 

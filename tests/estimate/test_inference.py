@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 from pathlib import Path
@@ -289,3 +290,16 @@ def test_api_misuse_is_a_clear_wattprint_error(kw: dict[str, object]) -> None:
 def test_none_means_the_default_for_engine_attention_and_days() -> None:
     fp = estimate_inference(params=7e9, requests_per_day=10, engine=None, attention=None, days=None)  # type: ignore[arg-type]
     assert fp.details["period"].startswith("365.25 days")
+
+
+def test_accuracy_benchmark_lists_every_context_row_with_its_reason() -> None:
+    bench = _bench()
+    if not bench.MEASUREMENTS.exists():  # type: ignore[attr-defined]
+        pytest.skip("refdata/inference_measurements.csv is absent")
+    with bench.MEASUREMENTS.open(encoding="utf-8") as f:  # type: ignore[attr-defined]
+        unscored = {r["id"]: r["notes"] for r in csv.DictReader(f) if r["scored"].strip().lower() != "yes"}
+    result = bench.run_benchmark()  # type: ignore[attr-defined]
+    assert {c["id"] for c in result["context"]} == set(unscored)
+    text = bench.to_markdown(result)  # type: ignore[attr-defined]
+    for rid, notes in unscored.items():
+        assert f"`{rid}`" in text and notes in text
