@@ -233,6 +233,16 @@ def test_accuracy_benchmark_meets_target() -> None:
     assert all(0.2 < r["ratio"] < 5 for r in result["rows"])
 
 
+def test_continuous_batching_holds_the_mean_context_a_static_batch_the_full_one() -> None:
+    # Llama-3-8B-like on one H100: 16 GB of weights, ~0.13 MB of GQA KV cache per token; 600 sequences of
+    # 500 in + 500 out hold ~59 GB at the mean context (750 tokens) but ~79 GB at the full one (1000)
+    kw = {"hardware": "H100", "input_tokens": 500, "output_tokens": 500, "batch_size": 600, "intensity": 400.0}
+    served = estimate_inference(8e9, engine="optimised", **kw)
+    assert served.energy_kwh.value > 0
+    with pytest.raises(InputConflictError, match=r"full context \(static batch\)"):
+        estimate_inference(8e9, engine="eager", **kw)
+
+
 @pytest.mark.parametrize(
     "kw, match",
     [

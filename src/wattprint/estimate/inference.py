@@ -12,8 +12,9 @@ A physical roofline model of LLM serving on one replica (``count`` accelerators 
   compute share; while the GPU waits on the CPU it draws its idle fraction;
 * **host** (CPU, DRAM, NICs, fans) is charged as a sourced ratio of accelerator energy;
 * optional **idle capacity** (``utilisation`` < 1): provisioned replicas that wait draw idle power;
-* **memory**: the weights plus every sequence's KV cache at full context must fit in the replica. A given batch
-  that cannot is an error; the default batch range is cut to the largest batch that fits.
+* **memory**: the weights plus the batch's KV cache must fit in the replica (at full context for a static batch,
+  at the mean context for continuous batching). A given batch that cannot is an error; the default batch range
+  is cut to the largest batch that fits.
 
 Energy then goes through the shared footprint model (PUE, grid intensity, embodied emissions amortised over the
 chip-hours the service keeps busy or provisioned). Every constant comes from ``refdata/inference_model.csv``
@@ -201,26 +202,39 @@ def _positive(name: str, x: float | int | None, *, integer: bool = False) -> flo
 
 
 def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float, float]], given: bool,
-                         chip: Chip, count: int, attention: str, weight_bytes: float, kv_bytes: float,
+                         chip: Chip, count: int, engine: str, attention: str, weight_bytes: float, kv_bytes: float,
                          assumptions: list[Assumption]) -> None:
-    """Weights plus every sequence's KV cache at full context must fit in the replica's memory (central model
-    shape, the whole memory counted): a given batch that cannot is an error; the default batch range is cut to
-    the largest batch that fits (a replica cannot hold more sequences, however busy it is)."""
+    """Weights plus the batch's KV cache must fit in the replica's memory (central model shape, the whole memory
+    counted): a given batch that cannot is an error; the default batch range is cut to the largest batch that
+    fits (a replica cannot hold more sequences, however busy it is).
+
+    The KV cache a batch holds: a static batch (``eager``: all sequences start together) reaches the full
+    context (input + output) in every sequence at once; continuous batching (``optimised``) keeps sequences at
+    staggered stages, so at steady state they hold the mean context, input + output / 2. One sequence must fit
+    at its full context either way.
+    """
     if chip.memory_gb is None:
         return
-    context = central["input_tokens"] + central["output_tokens"]
+    full = central["input_tokens"] + central["output_tokens"]
+    held = full if engine == "eager" else central["input_tokens"] + central["output_tokens"] / 2.0
+    kv_token_gb = _kv_bytes_per_token(central, attention, kv_bytes) / 1e9
     weights_gb = central["params"] * weight_bytes / 1e9
-    kv_seq_gb = context * _kv_bytes_per_token(central, attention, kv_bytes) / 1e9
     capacity_gb = count * chip.memory_gb
-    most = math.floor((capacity_gb - weights_gb) / kv_seq_gb)
-    batch = central["batch_size"] if given else 1.0
-    if batch > most:
-        what = f"batch {batch:g} x {context:g} tokens of context" if given else f"one sequence of {context:g} tokens"
-        fix = "lower --batch-size or raise --count" if given else "shorten the context or raise --count"
+    if weights_gb + full * kv_token_gb > capacity_gb:
         raise InputConflictError(
-            f"{what} needs ~{batch * kv_seq_gb:.3g} GB of KV cache beside {weights_gb:.3g} GB of weights, more than "
-            f"the {capacity_gb:.3g} GB of {count} x {chip.name}; {fix}")
+            f"one sequence of {full:g} tokens needs ~{full * kv_token_gb:.3g} GB of KV cache beside "
+            f"{weights_gb:.3g} GB of weights, more than the {capacity_gb:.3g} GB of {count} x {chip.name}; "
+            "shorten the context or raise --count")
+    most = max(1, math.floor((capacity_gb - weights_gb) / (held * kv_token_gb)))
+    how = "at full context (static batch)" if engine == "eager" else "at the mean context, input + output/2 " \
+        "(continuous batching)"
     if given:
+        batch = central["batch_size"]
+        if batch > most:
+            raise InputConflictError(
+                f"batch {batch:g} x {held:g} tokens of context {how} needs ~{batch * held * kv_token_gb:.3g} GB of "
+                f"KV cache beside {weights_gb:.3g} GB of weights, more than the {capacity_gb:.3g} GB of {count} x "
+                f"{chip.name}; lower --batch-size or raise --count")
         return
     low, high = ranges["batch_size"]
     if high <= most:
@@ -229,7 +243,7 @@ def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[floa
     ranges["batch_size"] = (min(low, most), most)
     assumptions.append(Assumption(
         "batch size capped by memory", f"at most {most} sequences",
-        note=f"{weights_gb:.3g} GB of weights and ~{kv_seq_gb:.3g} GB of KV cache per sequence at full context "
+        note=f"{weights_gb:.3g} GB of weights and ~{held * kv_token_gb:.3g} GB of KV cache per sequence {how} "
              f"in {count} x {chip.memory_gb:g} GB; give --batch-size to set it"))
 
 
@@ -403,8 +417,8 @@ def estimate_inference(
         assumptions.append(Assumption("utilisation of provisioned capacity", f"{utilisation:g}",
                                       "given by the user", "idle share draws idle power and counts for embodied"))
 
-    _fit_batch_to_memory(central, ranges, batch_size is not None, chip, n_chips, attention, weight_bytes, kv_bytes,
-                         assumptions)
+    _fit_batch_to_memory(central, ranges, batch_size is not None, chip, n_chips, engine, attention, weight_bytes,
+                         kv_bytes, assumptions)
 
     def run(p: Mapping[str, float]) -> dict[str, float]:
         return serving_physics(p, chip, n_chips, engine, attention, weight_bytes, kv_bytes)
