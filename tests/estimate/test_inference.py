@@ -233,6 +233,18 @@ def test_accuracy_benchmark_meets_target() -> None:
     assert all(0.2 < r["ratio"] < 5 for r in result["rows"])
 
 
+def test_a_given_batch_shortens_an_assumed_prompt_rather_than_being_refused() -> None:
+    # 1024 sequences of Llama-3-8B on one H100 fit only with short prompts: the default prompt length (an
+    # assumption) is cut to fit and said so; the same lengths given by the user are refused
+    fp = estimate_inference(8e9, hardware="H100", batch_size=1024, output_tokens=480, intensity=400.0)
+    capped = next(a for a in fp.assumptions if a.what == "input tokens per request capped by memory")
+    most = int(capped.value.split()[-1])
+    assert 1 <= most < 500
+    with pytest.raises(InputConflictError, match="lower --batch-size"):
+        estimate_inference(8e9, hardware="H100", batch_size=1024, input_tokens=500, output_tokens=480,
+                           intensity=400.0)
+
+
 def test_continuous_batching_holds_the_mean_context_a_static_batch_the_full_one() -> None:
     # Llama-3-8B-like on one H100: 16 GB of weights, ~0.13 MB of GQA KV cache per token; 600 sequences of
     # 500 in + 500 out hold ~59 GB at the mean context (750 tokens) but ~79 GB at the full one (1000)

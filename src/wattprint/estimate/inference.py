@@ -201,6 +201,31 @@ def _positive(name: str, x: float | int | None, *, integer: bool = False) -> flo
     return float(x)
 
 
+def _cap_assumed_lengths(central: dict[str, float], ranges: dict[str, tuple[float, float]], batch: float,
+                         engine: str, kv_token_gb: float, free_gb: float, assumptions: list[Assumption]) -> bool:
+    """A given batch that does not fit only because of an *assumed* prompt or output length: shorten the assumed
+    length (input first, then output) to what lets the batch fit, and say so. False if no assumed length can."""
+    out_weight = 1.0 if engine == "eager" else 0.5  # share of the output the held context counts
+    room = free_gb / (batch * kv_token_gb)  # tokens of held context per sequence the memory allows
+    for name, other, weight, other_weight in (("input_tokens", "output_tokens", 1.0, out_weight),
+                                              ("output_tokens", "input_tokens", out_weight, 1.0)):
+        if name not in ranges:
+            continue  # given by the user: not ours to change
+        most = math.floor((room - other_weight * central[other]) / weight)
+        if most < 1:
+            continue
+        low, high = ranges[name]
+        central[name] = min(central[name], most)
+        ranges[name] = (min(low, most), min(high, most))
+        what = "input tokens per request" if name == "input_tokens" else "output tokens per request"
+        assumptions.append(Assumption(
+            f"{what} capped by memory", f"at most {most}",
+            note=f"the given batch of {batch:g} sequences fits the KV cache only up to this assumed length; "
+                 "give --input-tokens / --output-tokens to set them"))
+        return True
+    return False
+
+
 def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float, float]], given: bool,
                          chip: Chip, count: int, engine: str, attention: str, weight_bytes: float, kv_bytes: float,
                          assumptions: list[Assumption]) -> None:
@@ -230,6 +255,9 @@ def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[floa
         "(continuous batching)"
     if given:
         batch = central["batch_size"]
+        if batch > most and _cap_assumed_lengths(central, ranges, batch, engine, kv_token_gb,
+                                                 capacity_gb - weights_gb, assumptions):
+            return
         if batch > most:
             raise InputConflictError(
                 f"batch {batch:g} x {held:g} tokens of context {how} needs ~{batch * held * kv_token_gb:.3g} GB of "
