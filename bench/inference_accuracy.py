@@ -122,8 +122,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         unit = "J/token" if o["metric"] == "energy_per_output_token_j" else "Wh/request"
         lines.append(f"| {o['id']} | {o['hardware']} | {o['batch']} | {o['engine']} | {o['scope']} | "
                      f"{o['predicted']:.3g} {unit} | {o['published']:.3g} {unit} | {o['ratio']:.2f} |")
-    lines += ["", "Context only (`scored=no` in the CSV: the configuration or scope needed for a matching prediction "
-              "is not published):", ""]
+    lines += ["", "Context only (`scored=no` in the CSV), each with the reason it is not scored:", ""]
     lines += [f"- `{c['id']}` ({c['source']}): {c['notes']}" for c in result.get("context", [])]
     return "\n".join(lines) + "\n"
 
