@@ -132,6 +132,7 @@ def blind_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     obs = fitmod.load_observations(shared)
     rows = fitmod.blind_rows(shared)
     folds: dict[frozenset[str], tuple[list[float], tuple[float, float]]] = {}
+    power = _all_in_power_rows()
 
     def refit(keep: list[dict[str, Any]]) -> tuple[list[float], tuple[float, float]]:
         """Coefficients and range quantiles fitted on ``keep`` only (range from its own LOFO residuals)."""
@@ -180,8 +181,10 @@ def blind_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         assert fp.chip_hours is not None
         res["shipped_ratio"] = fp.chip_hours.value / d["chip_hours"]
         energy = _num(r["energy_MWh"])
-        if energy is not None and r["energy_includes_pue"] in ("yes", "no"):
-            fp_lofo = estimate_training(mfu=res["LOFO_mfu"], **kw)
+        all_in, watts = _all_in_power_without(acc, d["training"], power)  # no power figure of this training
+        if energy is not None and r["energy_includes_pue"] in ("yes", "no") and not (all_in and watts is None):
+            power_kw = {"power_w": watts} if watts is not None else {}
+            fp_lofo = estimate_training(mfu=res["LOFO_mfu"], **kw, **power_kw)
             pred = (fp_lofo.energy_kwh if r["energy_includes_pue"] == "yes" else fp_lofo.it_energy_kwh).value / 1000
             res["energy_ratio_LOFO"] = pred / energy  # mixed scope: our all-in estimate, default PUE
             pue = _num(r["pue"])
@@ -268,13 +271,29 @@ SITES = {
 PEERS_CSV = ROOT / "refdata" / "peer_calculator_accuracy.csv"
 
 
+def _all_in_power_rows() -> list[dict[str, str]]:
+    with open(ROOT / "refdata" / "power_observations.csv", encoding="utf-8") as f:
+        return [p for p in csv.DictReader(f) if p["kind"] == "all_in_fraction"]
+
+
+def _all_in_power_without(acc: Any, training: str, power: list[dict[str, str]]) -> tuple[bool, float | None]:
+    """For a chip with system-level (all-in) power figures: (True, mean all-in power in W from the *other*
+    trainings' figures, or None when only this training measured the chip). (False, None) for other chips,
+    whose default power model uses no figure from a scored training."""
+    if not any(p["hardware"] == acc.name for p in power):
+        return False, None
+    others = [float(p["value"]) for p in power if p["hardware"] == acc.name and p["training"] != training]
+    if not others or not acc.tdp_w:
+        return True, None
+    return True, statistics.mean(others) * float(acc.tdp_w)
+
+
 def hours_given_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Gross CO2e from the true chip-hours, hardware and site alone; per row and summary (with the peers)."""
     from wattprint import data
     from wattprint.estimate.training import estimate_training
 
-    with open(ROOT / "refdata" / "power_observations.csv", encoding="utf-8") as f:
-        power = [p for p in csv.DictReader(f) if p["kind"] == "all_in_fraction"]
+    power = _all_in_power_rows()
     with open(shared / "training-runs.csv", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r["split"] == "dev" and r["id"].startswith("patterson21-")
                 and r["chip_hours"] and r["operational_tco2e"] and r["datacenter_location"] in SITES]
@@ -283,11 +302,11 @@ def hours_given_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]
         location, pue = SITES[r["datacenter_location"]]
         acc = data.find_accelerator(_hardware(r))[0]
         kwargs: dict[str, Any] = {}
-        if any(p["hardware"] == acc.name for p in power):  # an all-in chip: its default, without this training
-            others = [float(p["value"]) for p in power if p["hardware"] == acc.name and p["training"] != r["id"]]
-            if not others or not acc.tdp_w:
-                continue  # only this training measured the chip: nothing independent to estimate it with
-            kwargs["power_w"] = statistics.mean(others) * float(acc.tdp_w)
+        all_in, watts = _all_in_power_without(acc, r["id"], power)  # an all-in chip: without this training
+        if all_in and watts is None:
+            continue  # only this training measured the chip: nothing independent to estimate it with
+        if watts is not None:
+            kwargs["power_w"] = watts
         fp = estimate_training(chip_hours=float(r["chip_hours"]), hardware=acc.name, location=location, pue=pue,
                                year=int(r["year"]), **kwargs)
         pred = fp.operational_co2e_kg.value / 1000.0
@@ -387,7 +406,9 @@ The older mixed-scope figure (our all-in facility energy at the default PUE vs t
 is kept for reference.
 
 Energy uses the LOFO MFU (blind chip-hours) and the default power model, so its error includes the chip-hours
-error."""
+error. For chips whose default power is an all-in figure (TPUs), the figure measured on the same training is
+left out (the mean of the other trainings' figures is passed instead); a row whose chip only that training
+measured has no blind energy."""
 
 
 def energy_table(summary: dict[str, Any]) -> str:

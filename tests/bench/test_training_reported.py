@@ -50,3 +50,19 @@ def test_target_line_says_met_only_when_both_blind_targets_hold() -> None:
     half = line(1.22, 0.79)
     assert "**MISSED**" in half and "x1.25: met (x1.22)" in half and "x1.5: MISSED (79%)" in half
     assert "**MISSED**" in line(1.25, 0.90) and "x1.5: met (90%)" in line(1.25, 0.90)
+
+
+def test_blind_power_leaves_out_the_scored_trainings_own_all_in_figure() -> None:
+    bench = load_script("bench/training_accuracy.py")
+    from wattprint import data
+
+    power = bench._all_in_power_rows()
+    tpu_v2 = data.find_accelerator("TPU v2")[0]
+    own = [float(p["value"]) for p in power if p["training"] == "patterson21-transformer-big-tpuv2-iowa"]
+    others = [float(p["value"]) for p in power
+              if p["hardware"] == tpu_v2.name and p["training"] != "patterson21-transformer-big-tpuv2-iowa"]
+    assert own and others  # the table holds this training's own figure and another one
+    all_in, watts = bench._all_in_power_without(tpu_v2, "patterson21-transformer-big-tpuv2-iowa", power)
+    assert all_in and watts == pytest.approx(sum(others) / len(others) * tpu_v2.tdp_w)
+    # a GPU's default power comes from no scored training: nothing to leave out
+    assert bench._all_in_power_without(data.find_accelerator("A100")[0], "llama2-70b", power) == (False, None)
