@@ -28,12 +28,20 @@ def est(**kw: object) -> Footprint:
     return estimate_inference(params, **base)  # type: ignore[arg-type]
 
 
+def test_per_1k_tokens_counts_every_token_served_per_1k_output_tokens_only_the_generated() -> None:
+    d = estimate_inference(7e9, hardware="H100", input_tokens=400, output_tokens=100, batch_size=8,
+                           intensity=400.0).details
+    per_request = d["energy_per_request_wh"].value
+    assert d["energy_per_1k_tokens_wh"].value == pytest.approx(per_request * 1000 / 500)
+    assert d["energy_per_1k_output_tokens_wh"].value == pytest.approx(per_request * 1000 / 100)
+
+
 def test_returns_inference_footprint_with_per_request_figures() -> None:
     fp = est()
     assert fp.kind == "inference"
     d = fp.to_dict()
-    for key in ("energy_per_1k_tokens_wh", "energy_per_request_wh", "co2e_per_request_g",
-                "gpu_energy_per_output_token_j", "energy_kwh", "it_energy_kwh", "total_co2e_kg"):
+    for key in ("energy_per_1k_tokens_wh", "energy_per_1k_output_tokens_wh", "energy_per_request_wh",
+                "co2e_per_request_g", "gpu_energy_per_output_token_j", "energy_kwh", "it_energy_kwh", "total_co2e_kg"):
         assert key in d and f"{key}_low" in d and f"{key}_high" in d, key
         assert d[f"{key}_low"] <= d[key] <= d[f"{key}_high"]
     assert set(d["energy_by_component_kwh"]) == {"gpu", "other"}

@@ -371,8 +371,9 @@ def estimate_inference(
 
     Returns:
         Footprint (kind="inference") whose ``details`` hold energy_per_1k_tokens_wh (facility energy per 1000
-        output tokens), energy_per_request_wh, it_energy_per_request_wh, gpu_energy_per_output_token_j,
-        co2e_per_request_g and, with a load, daily and yearly figures (all Ranges).
+        tokens served, input + output), energy_per_1k_output_tokens_wh (per 1000 generated tokens, the
+        convention of per-output-token leaderboards), energy_per_request_wh, it_energy_per_request_wh,
+        gpu_energy_per_output_token_j, co2e_per_request_g and, with a load, daily and yearly figures (all Ranges).
     """
     assumptions: list[Assumption] = []
     c = constants()
@@ -496,6 +497,7 @@ def estimate_inference(
     fac_req_j = it_req_j * pue_r
     co2e_req_g = fp.total_co2e_kg * 1000.0 / n_requests
     out_tok = central["output_tokens"]
+    all_tok = central["input_tokens"] + out_tok
     details.update({
         "hardware": chip.name,
         "accelerators_per_replica": n_chips,
@@ -504,7 +506,8 @@ def estimate_inference(
         "regime": regime,
         "period": f"{days:g} days at {rpd:.6g} requests/day" if rpd is not None else "one request",
         "requests": n_requests,
-        "energy_per_1k_tokens_wh": fac_req_j / J_PER_WH * (1000.0 / out_tok),
+        "energy_per_1k_tokens_wh": fac_req_j / J_PER_WH * (1000.0 / all_tok),  # tokens served: input + output
+        "energy_per_1k_output_tokens_wh": fac_req_j / J_PER_WH * (1000.0 / out_tok),  # per generated token
         "energy_per_request_wh": fac_req_j / J_PER_WH,
         "it_energy_per_request_wh": it_req_j / J_PER_WH,
         "gpu_energy_per_request_wh": per_req["accelerator_j"] / J_PER_WH,
