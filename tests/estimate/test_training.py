@@ -69,6 +69,18 @@ def test_tpu_uses_all_in_fraction_without_host() -> None:
     assert set(fp.energy_by_component) == {"accelerator"}
 
 
+def test_a_gpu_measured_only_at_system_level_uses_that_all_in_power() -> None:
+    # Patterson et al. 2021 measured P100 system power per accelerator (host included): 296 W and 271 W
+    fp = estimate_training(chip_hours=1000, hardware="P100")
+    assert set(fp.energy_by_component) == {"gpu"}
+    assert fp.it_energy_kwh.value == pytest.approx((296 + 271) / 2, rel=0.01)
+    note = next(a for a in fp.assumptions if a.what.startswith("average power per chip (all-in"))
+    assert "Patterson" in note.source
+    # a GPU without system-level figures keeps the accelerator + host model
+    v100 = estimate_training(chip_hours=1000, hardware="V100")
+    assert {"gpu", "cpu", "ram", "other"} <= set(v100.energy_by_component)
+
+
 def test_default_precision_and_world_average_are_stated() -> None:
     fp = estimate_training(params=1e9, tokens=2e10, hardware="A100")
     text = " ".join(str(a) for a in fp.assumptions).lower()

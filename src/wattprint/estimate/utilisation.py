@@ -36,8 +36,9 @@ from a guess, so it is as wide as the errors on unseen developers are.
 
 Power model: the accelerator draws a fraction of its TDP (GPU-only figures); the host (CPU, RAM, other:
 fans, NICs, switches, PSU losses) is modelled per server from rated system power minus accelerator TDP
-(DGX datasheets) times a sourced load factor. Chips whose published power figures are system-level per
-chip (Google TPUs, Patterson et al.) get an *all-in* fraction instead and no host on top.
+(DGX datasheets) times a sourced load factor. Chips whose only published power figures are system-level per
+chip (Google TPUs; the P100, measured by Patterson et al. 2021) get an *all-in* fraction instead and no host on
+top.
 """
 
 from __future__ import annotations
