@@ -127,16 +127,23 @@ def to_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def readme_block(result: dict[str, Any]) -> str:
-    s = result["summary"]
-    rows = result["rows"]
-    by_source: dict[str, list[float]] = {}
+def _group_table(rows: list[dict[str, Any]], key: str, title: str) -> list[str]:
+    """Markdown rows: per value of ``key``, the row count, median error factor and median predicted/published."""
+    groups: dict[str, list[float]] = {}
     for o in rows:
-        by_source.setdefault(o["source"], []).append(abs(math.log10(o["ratio"])))
-    lines = [summary_markdown(s), "", "| source | rows | median error |", "|---|---|---|"]
-    for src, errs in by_source.items():
-        lines.append(f"| {src} | {len(errs)} | x{10 ** statistics.median(errs):.2f} |")
-    lines.append("")
+        groups.setdefault(o[key], []).append(o["ratio"])
+    lines = [f"| {title} | rows | median error | median predicted/published |", "|---|---|---|---|"]
+    for name, ratios in groups.items():
+        err = 10 ** statistics.median(abs(math.log10(r)) for r in ratios)
+        lines.append(f"| {name} | {len(ratios)} | x{err:.2f} | {statistics.median(ratios):.2f} |")
+    return lines
+
+
+def readme_block(result: dict[str, Any]) -> str:
+    rows = result["rows"]
+    lines = [summary_markdown(result["summary"]), ""]
+    lines += _group_table(rows, "source", "source") + [""]
+    lines += _group_table(rows, "hardware", "accelerator") + [""]
     lines.append("Full table: [bench/results/inference_accuracy.md](bench/results/inference_accuracy.md).")
     return "\n".join(lines)
 

@@ -238,25 +238,33 @@ def test_accuracy_benchmark_meets_target() -> None:
     s = result["summary"]
     assert s["n"] >= 15
     assert s["median_factor"] <= 1.5, bench.summary_markdown(s)  # type: ignore[attr-defined]
-    assert all(0.2 < r["ratio"] < 5 for r in result["rows"])
+    assert s["share_within_2"] >= 0.75, bench.summary_markdown(s)  # type: ignore[attr-defined]
+    # gross-error guard (a unit slip is x1000 or x3600): large MoE at batch 2048+ on B200 sits near x5 low
+    assert all(0.1 < r["ratio"] < 10 for r in result["rows"])
 
 
 def test_a_given_batch_shortens_an_assumed_prompt_rather_than_being_refused() -> None:
     # 1024 sequences of Llama-3-8B on one H100 fit only with short prompts: the default prompt length (an
-    # assumption) is cut to fit and said so; the same lengths given by the user are refused
+    # assumption) is cut to fit and said so
     fp = estimate_inference(8e9, hardware="H100", batch_size=1024, output_tokens=480, intensity=400.0)
     capped = next(a for a in fp.assumptions if a.what == "input tokens per request capped by memory")
     most = int(capped.value.split()[-1])
     assert 1 <= most < 500
+    # given lengths are not ours to change: they fit only at the small end of the assumed KV size (said) ...
+    fp = estimate_inference(8e9, hardware="H100", batch_size=1024, input_tokens=500, output_tokens=480,
+                            intensity=400.0)
+    assert any(a.what == "KV cache per token" and "small end" in a.note for a in fp.assumptions)
+    # ... and a batch that cannot fit even there is refused
     with pytest.raises(InputConflictError, match="lower --batch-size"):
-        estimate_inference(8e9, hardware="H100", batch_size=1024, input_tokens=500, output_tokens=480,
+        estimate_inference(8e9, hardware="H100", batch_size=4096, input_tokens=500, output_tokens=480,
                            intensity=400.0)
 
 
 def test_continuous_batching_holds_the_mean_context_a_static_batch_the_full_one() -> None:
-    # Llama-3-8B-like on one H100: 16 GB of weights, ~0.13 MB of GQA KV cache per token; 600 sequences of
-    # 500 in + 500 out hold ~59 GB at the mean context (750 tokens) but ~79 GB at the full one (1000)
-    kw = {"hardware": "H100", "input_tokens": 500, "output_tokens": 500, "batch_size": 600, "intensity": 400.0}
+    # Llama-3-8B-like on one H100: 16 GB of weights, 0.06-0.13 MB of GQA KV cache per token (assumed shape);
+    # 1150 sequences of 500 in + 500 out fit at the mean context (750 tokens) at the small end of that range,
+    # but not at the full one (1000 tokens) whatever the shape
+    kw = {"hardware": "H100", "input_tokens": 500, "output_tokens": 500, "batch_size": 1150, "intensity": 400.0}
     served = estimate_inference(8e9, engine="optimised", **kw)
     assert served.energy_kwh.value > 0
     with pytest.raises(InputConflictError, match=r"full context \(static batch\)"):

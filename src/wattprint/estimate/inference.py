@@ -236,18 +236,25 @@ def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[floa
     The KV cache a batch holds: a static batch (``eager``: all sequences start together) reaches the full
     context (input + output) in every sequence at once; continuous batching (``optimised``) keeps sequences at
     staggered stages, so at steady state they hold the mean context, input + output / 2. One sequence must fit
-    at its full context either way.
+    at its full context either way. The KV bytes per token come from an assumed model shape: a given batch is
+    refused only if it cannot fit even at the small end of that assumption's range (then it is said).
     """
     if chip.memory_gb is None:
         return
     full = central["input_tokens"] + central["output_tokens"]
     held = full if engine == "eager" else central["input_tokens"] + central["output_tokens"] / 2.0
     kv_token_gb = _kv_bytes_per_token(central, attention, kv_bytes) / 1e9
+    # the smallest KV cache the assumed shape ranges allow: fewer, wider layers and the narrowest GQA width
+    smallest = dict(central)
+    for name, side in (("layers_aspect_ratio", 1), ("kv_dim_gqa", 0)):
+        if name in ranges:
+            smallest[name] = ranges[name][side]
+    kv_small_gb = _kv_bytes_per_token(smallest, attention, kv_bytes) / 1e9
     weights_gb = central["params"] * weight_bytes / 1e9
     capacity_gb = count * chip.memory_gb
-    if weights_gb + full * kv_token_gb > capacity_gb:
+    if weights_gb + full * kv_small_gb > capacity_gb:
         raise InputConflictError(
-            f"one sequence of {full:g} tokens needs ~{full * kv_token_gb:.3g} GB of KV cache beside "
+            f"one sequence of {full:g} tokens needs ~{full * kv_small_gb:.3g} GB or more of KV cache beside "
             f"{weights_gb:.3g} GB of weights, more than the {capacity_gb:.3g} GB of {count} x {chip.name}; "
             "shorten the context or raise --count")
     most = max(1, math.floor((capacity_gb - weights_gb) / (held * kv_token_gb)))
@@ -255,15 +262,23 @@ def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[floa
         "(continuous batching)"
     if given:
         batch = central["batch_size"]
-        if batch > most and _cap_assumed_lengths(central, ranges, batch, engine, kv_token_gb,
-                                                 capacity_gb - weights_gb, assumptions):
+        if batch <= most:
             return
-        if batch > most:
-            raise InputConflictError(
-                f"batch {batch:g} x {held:g} tokens of context {how} needs ~{batch * held * kv_token_gb:.3g} GB of "
-                f"KV cache beside {weights_gb:.3g} GB of weights, more than the {capacity_gb:.3g} GB of {count} x "
-                f"{chip.name}; lower --batch-size or raise --count")
-        return
+        free_gb = capacity_gb - weights_gb
+        if _cap_assumed_lengths(central, ranges, batch, engine, kv_token_gb, free_gb, assumptions):
+            return
+        # the assumed shape's small end: the batch as given, else with shortened assumed lengths
+        if batch * held * kv_small_gb <= free_gb or _cap_assumed_lengths(central, ranges, batch, engine,
+                                                                         kv_small_gb, free_gb, assumptions):
+            assumptions.append(Assumption(
+                "KV cache per token", f"at most {kv_small_gb * 1e6:.3g} MB",
+                note=f"the given batch of {batch:g} sequences fits only if the model's KV cache is at the small end "
+                     f"of the assumed shape's range (central ~{kv_token_gb * 1e6:.3g} MB per token)"))
+            return
+        raise InputConflictError(
+            f"batch {batch:g} x {held:g} tokens of context {how} needs ~{batch * held * kv_small_gb:.3g} GB or more "
+            f"of KV cache beside {weights_gb:.3g} GB of weights, more than the {capacity_gb:.3g} GB of {count} x "
+            f"{chip.name}; lower --batch-size or raise --count")
     low, high = ranges["batch_size"]
     if high <= most:
         return
