@@ -201,11 +201,17 @@ def _positive(name: str, x: float | int | None, *, integer: bool = False) -> flo
     return float(x)
 
 
+def _held_output_share(engine: str) -> float:
+    """Share of the output a sequence's KV cache holds on average while a batch runs: all of it in a static batch
+    (``eager``: the sequences reach their full context together), half with continuous batching (staggered)."""
+    return 1.0 if engine == "eager" else 0.5
+
+
 def _cap_assumed_lengths(central: dict[str, float], ranges: dict[str, tuple[float, float]], batch: float,
                          engine: str, kv_token_gb: float, free_gb: float, assumptions: list[Assumption]) -> bool:
     """A given batch that does not fit only because of an *assumed* prompt or output length: shorten the assumed
     length (input first, then output) to what lets the batch fit, and say so. False if no assumed length can."""
-    out_weight = 1.0 if engine == "eager" else 0.5  # share of the output the held context counts
+    out_weight = _held_output_share(engine)
     room = free_gb / (batch * kv_token_gb)  # tokens of held context per sequence the memory allows
     for name, other, weight, other_weight in (("input_tokens", "output_tokens", 1.0, out_weight),
                                               ("output_tokens", "input_tokens", out_weight, 1.0)):
@@ -242,7 +248,7 @@ def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[floa
     if chip.memory_gb is None:
         return
     full = central["input_tokens"] + central["output_tokens"]
-    held = full if engine == "eager" else central["input_tokens"] + central["output_tokens"] / 2.0
+    held = central["input_tokens"] + _held_output_share(engine) * central["output_tokens"]
     kv_token_gb = _kv_bytes_per_token(central, attention, kv_bytes) / 1e9
     # the smallest KV cache the assumed shape ranges allow: fewer, wider layers and the narrowest GQA width
     smallest = dict(central)
@@ -455,13 +461,15 @@ def estimate_inference(
     else:
         central["kv_dim_gqa"] = 0.0
     assumptions.append(Assumption("attention", attention, note="KV cache size per token; mha for Llama 1/2 7B-13B"))
-    engine_note = ("no CUDA graphs: decode steps bounded by CPU kernel launches" if engine == "eager" else
-                   "a current continuous-batching engine (vLLM >= 0.6, SGLang, TensorRT-LLM) with the GPU kept busy; "
-                   "older ones (vLLM < 0.6) spent most of each decode step on the CPU, so the GPU ran longer per "
-                   "token and used more energy than this")
-    assumptions.append(Assumption("serving engine", engine,
-                                  "vLLM team, 'vLLM v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction' "
-                                  "(blog, Sept 2024)" if engine != "eager" else "", engine_note))
+    if engine == "eager":
+        engine_source, engine_note = "", "no CUDA graphs: decode steps bounded by CPU kernel launches"
+    else:
+        engine_source = ("vLLM team, 'vLLM v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction' "
+                         "(blog, Sept 2024)")
+        engine_note = ("a current continuous-batching engine (vLLM >= 0.6, SGLang, TensorRT-LLM) with the GPU kept "
+                       "busy; older ones (vLLM < 0.6) spent most of each decode step on the CPU, so the GPU ran longer "
+                       "per token and used more energy than this")
+    assumptions.append(Assumption("serving engine", engine, engine_source, engine_note))
     if utilisation is not None:
         assumptions.append(Assumption("utilisation of provisioned capacity", f"{utilisation:g}",
                                       "given by the user", "idle share draws idle power and counts for embodied"))
