@@ -369,7 +369,9 @@ def render(reported: list[dict[str, Any]], blind: list[dict[str, Any]], summary:
     lines += ["", "### Summary (chip-hours, predicted / published)", "", summary_table(summary), "",
               target_line(summary), "",
               "LOFO = the MFU model refitted without the row's whole family; LOTO = without any figure derived from "
-              "the same training; shipped = the model as shipped (fitted on these rows too, not a fair score). "
+              "the same training; both refits keep the shipped size knee, which the fit script selects once on all "
+              "observations (one choice among five grid values, so slightly optimistic); shipped = the model as "
+              "shipped (fitted on these rows too, not a fair score). "
               "Constant = the best single MFU for these rows, chosen in-sample (optimistic). All observations = every "
               "effective-basis training in the fit (dev rows and `refdata/mfu_observations.csv`, published trainings "
               "outside this repository's scored set), each predicted without its family. In predicted range = the "

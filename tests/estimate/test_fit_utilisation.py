@@ -1,0 +1,54 @@
+"""scripts/fit_utilisation.py: the size knee is chosen by cross-validation, and the shipped model is its output."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wattprint.estimate.utilisation import model_table
+
+from ..scripts import load_script
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "data"
+
+A100 = (312e12, 2.039e12)  # dense bf16 peak FLOP/s, memory bandwidth B/s: ridge = the reference's
+H100 = (989e12, 3.35e12)  # ridge ~1.9x the reference's
+
+
+def _synthetic(true_knee: float, ref: dict[str, Any]) -> list[dict[str, Any]]:
+    """Trainings whose ln(MFU) follows the model's form with a size term that stops at ``true_knee``."""
+    obs = []
+    sizes = (3e8, 1e9, 3e9, 1e10, 3e10, 1e11, 3e11, 1e12)
+    for fam, (peak, bw) in enumerate((A100, H100, A100, H100, A100, H100)):
+        harder = max(math.log2(peak / bw / ref["ridge"]), 0.0)
+        for i, n in enumerate(sizes):
+            small = min(math.log10(n / true_knee), 0.0)
+            wobble = 0.04 * math.sin(7.0 * fam + 3.0 * i)  # deterministic scatter, well inside the signal
+            mfu = math.exp(math.log(0.45) + 0.10 * small - 0.25 * harder + 0.30 * small * harder + wobble)
+            obs.append({"id": f"f{fam}-{i}", "family": f"f{fam}", "training": f"f{fam}-{i}", "active_params": n,
+                        "peak": peak, "bandwidth": bw, "year": 2022, "moe": False, "fp8": False,
+                        "basis": "effective", "mfu": mfu, "reference": ref})
+    return obs
+
+
+def test_select_knee_finds_where_the_size_gain_stops() -> None:
+    fit = load_script("scripts/fit_utilisation.py")
+    ref = {"params": 1e10, "ridge": A100[0] / A100[1], "ridge_chip": "A100", "year": 2020}
+    for true_knee in (3e10, 3e11):
+        knee, scores = fit.select_knee(_synthetic(true_knee, ref))
+        assert knee == true_knee, scores
+        assert [k for k, _ in scores] == list(fit.KNEE_GRID)
+
+
+@pytest.mark.skipif(not (SHARED / "training-runs.csv").exists(), reason="../shared/data not present")
+def test_shipped_model_is_what_the_fit_script_builds() -> None:
+    fit = load_script("scripts/fit_utilisation.py")
+    built = fit.build(SHARED)["mfu"]
+    shipped = model_table()["mfu"]
+    assert built["reference"] == shipped["reference"], "rerun scripts/fit_utilisation.py"
+    assert built["coef"] == pytest.approx(shipped["coef"], abs=1e-9), "rerun scripts/fit_utilisation.py"
+    assert built["residual_quantiles_ln"] == pytest.approx(shipped["residual_quantiles_ln"], abs=1e-9)
