@@ -116,6 +116,8 @@ def test_chip_without_tdp_needs_power_w() -> None:
         # FLOPs far below 6·N·D: a units slip, or an MoE's total parameters given as the model size
         ({"flops": 1e22, "params": 7e9, "tokens": 2e12}, "0.12x 6 x parameters x tokens.*--active-params"),
         ({"flops": 1e22, "params": 47e9, "active_params": 13e9, "tokens": 2e12}, "active parameters(?!.*MoE)"),
+        # ... or far above it: no attention or recomputation reaches 12x (here a FLOPs / FLOP/s slip)
+        ({"flops": 1e24, "params": 7e9, "tokens": 1e12}, "23.8x 6 x parameters x tokens.*stay below 12x"),
     ],
 )
 def test_conflicting_or_impossible_inputs(kw: dict[str, object], match: str) -> None:
@@ -222,6 +224,15 @@ def test_cli_json_fields(capsys: pytest.CaptureFixture[str]) -> None:
         assert d[k + "_low"] <= d[k] <= d[k + "_high"]
     assert set(d["energy_by_component_kwh"]) >= {"gpu", "cpu", "ram", "other"}
     assert isinstance(d["assumptions"], list) and d["assumptions"]
+
+
+def test_cli_takes_a_multi_word_hardware_name_without_quotes(capsys: pytest.CaptureFixture[str]) -> None:
+    outs = []
+    for hw in (["TPU v4"], ["TPU", "v4"]):  # --hardware 'TPU v4' and --hardware TPU v4
+        assert main(["estimate", "training", "--chip-hours", "100", "--hardware", *hw, "--count", "8",
+                     "--json"]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    assert outs[0] == outs[1] and "TPU v4" in outs[0]["hardware"]
 
 
 def test_cli_counts_accept_suffixes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,3 +28,14 @@ def whole(text: str) -> int:
     if not math.isfinite(value) or value != int(value):
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
     return int(value)
+
+
+class JoinWords(argparse.Action):
+    """Stores the words of a multi-word name given without quotes (``--hardware TPU v4``) as one string."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+        option_string: str | None = None,
+    ) -> None:
+        words = values if isinstance(values, list) else [values]
+        setattr(namespace, self.dest, " ".join(str(w) for w in words))

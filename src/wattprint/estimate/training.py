@@ -27,6 +27,10 @@ CONSISTENCY_TOLERANCE = 0.01  # relative mismatch allowed between chip-hours and
 # Given FLOPs below this fraction of 6·N·D contradict the model size and tokens: the model FLOPs of a transformer
 # are at least ~6·N·D, and counting N without the embeddings (as some papers do) lowers it by ~20-40% at most.
 MIN_FLOPS_OVER_6ND = 0.5
+# ... and above this multiple they contradict them too: attention adds 12·L·d·T per token (PaLM, Chowdhery et al.
+# 2022, App. B), which for a ~1B model (16 layers x 2048) at a 128k context brings the total to ~8x 6·N·D, and
+# counting full activation recomputation adds a third (~11x); nothing published lies further above 6·N·D.
+MAX_FLOPS_OVER_6ND = 12.0
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8")
 
 
@@ -68,6 +72,12 @@ def _flops(
                 f"FLOPs ({flops:.4g}) are {ratio:.2g}x 6 x {what} x tokens ({six_nd:.4g}): a transformer's training "
                 "compute is at least about that; check the units"
                 + ("" if active is not None else ", or give --active-params for an MoE")
+            )
+        if ratio > MAX_FLOPS_OVER_6ND:
+            raise InputConflictError(
+                f"FLOPs ({flops:.4g}) are {ratio:.3g}x 6 x {what} x tokens ({six_nd:.4g}): even long-context "
+                f"attention and recomputation stay below {MAX_FLOPS_OVER_6ND:g}x; check the units, or give "
+                "FLOPs or parameters x tokens, not both"
             )
         return flops, n_active, [Assumption(
             "training compute", f"{flops:.4g} FLOP (given; {ratio:.3g}x 6 x {what} x tokens = {six_nd:.4g})",
