@@ -15,13 +15,17 @@ class WattprintError(Exception):
 class UnknownNameError(WattprintError, LookupError):
     """A name (GPU, region, preset, run id ...) that is not in the catalogue; lists the closest valid names."""
 
-    def __init__(self, kind: str, name: str, candidates: Iterable[str], hint: str = "") -> None:
+    def __init__(
+        self, kind: str, name: str, candidates: Iterable[str], hint: str = "", examples: Iterable[str] = ()
+    ) -> None:
         self.kind = kind
         self.name = name
         self.suggestions = closest_names(name, candidates)
         msg = f"unknown {kind} {name!r}"
         if self.suggestions:
             msg += "; closest valid names: " + ", ".join(self.suggestions)
+        elif shown := list(examples)[:8]:  # nothing is close: show what valid names look like instead
+            msg += "; valid names include " + ", ".join(shown)
         if hint:
             msg += f" ({hint})"
         super().__init__(msg)

@@ -77,6 +77,13 @@ def test_unknown_name_lists_closest() -> None:
         find_accelerator("")
 
 
+def test_an_unknown_name_with_nothing_close_shows_what_valid_names_look_like() -> None:
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator("foo")
+    assert e.value.suggestions == []
+    assert "unknown hardware 'foo'; valid names include A100, H100" in str(e.value)
+
+
 @pytest.mark.parametrize(("query", "suggested"), [("H10", "H100"), ("H20", "H200"), ("MI25", "MI250"), ("B20", "B200"),
                                                 ("A1", "NVIDIA A10")])
 def test_a_cut_model_number_is_not_a_glued_spelling(query: str, suggested: str) -> None:

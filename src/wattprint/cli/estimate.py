@@ -36,7 +36,7 @@ def _add_training(sub: Any) -> None:
     t.add_argument("--tokens", type=count, help="training tokens, e.g. 2T")
     t.add_argument("--chip-hours", type=count, help="accelerator-hours (GPU-hours, TPU-chip-hours)")
     t.add_argument("--days", type=number, help="wall-clock days")
-    t.add_argument("--hardware", required=True, nargs="+", action=JoinWords,
+    t.add_argument("--hardware", required=True, nargs="+", action=JoinWords, metavar="NAME",
                    help="accelerator, e.g. A100, 'H100 SXM', 'TPU v4', MI250X")
     t.add_argument("--count", type=whole, help="number of chips as the catalogue counts them")
     t.add_argument("--precision", choices=["fp32", "tf32", "bf16", "fp16", "fp8"], help="default: bf16/fp16/fp32")

@@ -27,7 +27,8 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     load.add_argument("--requests-per-day", type=count, help="requests served per day")
     load.add_argument("--tokens-per-day", type=count, help="input + output tokens served per day")
     p.add_argument("--days", type=number, help="days of serving the footprint covers (default: one year)")
-    p.add_argument("--hardware", default="H100", nargs="+", action=JoinWords, help="accelerator name (default: H100)")
+    p.add_argument("--hardware", default="H100", nargs="+", action=JoinWords, metavar="NAME",
+                   help="accelerator name (default: H100)")
     p.add_argument("--count", type=whole, help="accelerators per replica (default: smallest that holds the weights)")
     p.add_argument("--batch-size", type=count, help="concurrent sequences per replica (default: sourced range)")
     p.add_argument("--precision", help="weights: fp32, bf16, fp16, fp8, int8, int4 (default: bf16 where supported)")
@@ -45,7 +46,7 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--training-co2e-kg", type=number, help="training footprint to compare with (kgCO2e)")
     p.add_argument("--training-tokens", type=count,
                    help="estimate the training footprint (6 N D) from these tokens and compare with it")
-    p.add_argument("--training-hardware", nargs="+", action=JoinWords,
+    p.add_argument("--training-hardware", nargs="+", action=JoinWords, metavar="NAME",
                    help="training accelerator (default: --hardware)")
     p.add_argument("--training-count", type=whole, help="training accelerator count")
     p.add_argument("--json", action="store_true", help="print one JSON object")

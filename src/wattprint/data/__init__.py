@@ -226,7 +226,8 @@ def find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[As
         # several chips of different families ("TPU", "Gaudi", "80GB"): picking one would silently give
         # another chip's peak and power
         raise AmbiguousNameError("hardware", name, [a.name for a in pool], "see `wattprint data gpus`")
-    raise UnknownNameError("hardware", name, accelerator_names(), "see `wattprint data gpus`")
+    raise UnknownNameError("hardware", name, accelerator_names(), "see `wattprint data gpus`",
+                           examples=[f["family"] for f in _families()])
 
 
 def _glued_match(qkey: str, rkey: str) -> bool:
