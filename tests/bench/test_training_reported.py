@@ -52,6 +52,18 @@ def test_target_line_says_met_only_when_both_blind_targets_hold() -> None:
     assert "**MISSED**" in line(1.25, 0.90) and "x1.5: met (90%)" in line(1.25, 0.90)
 
 
+def test_misses_line_names_only_the_rows_outside_x1_5_worst_under_prediction_first() -> None:
+    bench = load_script("bench/training_accuracy.py")
+
+    def row(rid: str, ratio: float) -> dict[str, object]:
+        return {"id": rid, "hardware": "H100", "LOFO_ratio": ratio, "actual_mfu": 0.3, "LOFO_mfu": 0.3 * ratio}
+
+    line = bench.misses_line([row("inside", 1.45), row("over", 2.0), row("under", 0.5), row("edge", 1 / 1.45)])
+    assert "inside" not in line and "edge" not in line
+    assert line.index("under (H100: published MFU 0.300, predicted 0.150)") < line.index("over (H100")
+    assert bench.misses_line([row("inside", 1.2)]) == ""
+
+
 def test_blind_power_leaves_out_the_scored_trainings_own_all_in_figure() -> None:
     bench = load_script("bench/training_accuracy.py")
     from wattprint import data

@@ -10,8 +10,9 @@ from ..footprint import Assumption, Footprint, Intensity, amortised_embodied_kg,
 from ..quantities import Range
 
 
-def check_positive(name: str, value: Any, allow_zero: bool = False) -> float | None:
-    """``value`` as a float (None passes through); negative, zero (unless allowed), NaN or inf is an error."""
+def check_positive(name: str, value: Any, allow_zero: bool = False, integer: bool = False) -> float | None:
+    """``value`` as a float (None passes through); negative, zero (unless allowed), NaN, inf, or a fraction where
+    ``integer`` asks for a count, is an error."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -21,6 +22,8 @@ def check_positive(name: str, value: Any, allow_zero: bool = False) -> float | N
         raise InputConflictError(f"{name} must be a finite number, got {value!r}")
     if v < 0 or (v == 0 and not allow_zero):
         raise InputConflictError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    if integer and v != int(v):
+        raise InputConflictError(f"{name} must be a whole number, got {value!r}")
     return v
 
 

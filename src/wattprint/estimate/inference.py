@@ -191,16 +191,6 @@ def _over_corners(central: Mapping[str, float], ranges: Mapping[str, tuple[float
 
 
 # -- inputs ----------------------------------------------------------------------------------------
-def _positive(name: str, x: float | int | None, *, integer: bool = False) -> float | None:
-    if x is None:
-        return None
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x) or math.isinf(x) or x <= 0:
-        raise InputConflictError(f"{name} must be a positive finite number, got {x!r}")
-    if integer and float(x) != int(x):
-        raise InputConflictError(f"{name} must be a whole number, got {x!r}")
-    return float(x)
-
-
 def _held_output_share(engine: str) -> float:
     """Share of the output a sequence's KV cache holds on average while a batch runs: all of it in a static batch
     (``eager``: the sequences reach their full context together), half with continuous batching (staggered)."""
@@ -398,10 +388,10 @@ def estimate_inference(
     """
     assumptions: list[Assumption] = []
     c = constants()
-    n_total = _positive("params", params)
+    n_total = check_positive("params", params)
     if n_total is None:
         raise InputConflictError("params (the model's total parameters) is required")
-    n_act = _positive("active_params", active_params) or n_total
+    n_act = check_positive("active_params", active_params) or n_total
     if n_act > n_total:
         raise InputConflictError(f"active_params ({n_act:g}) cannot exceed params ({n_total:g})")
     engine = str(engine or "optimised").lower().replace("optimized", "optimised")  # None: the default
@@ -410,14 +400,14 @@ def estimate_inference(
         raise WattprintError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if attention not in ATTENTION:
         raise WattprintError(f"unknown attention {attention!r}; use one of {', '.join(ATTENTION)}")
-    count_i = _positive("count", count, integer=True)
-    days = _positive("days", days) or DAYS_PER_YEAR  # None: the default year
+    count_i = check_positive("count", count, integer=True)
+    days = check_positive("days", days) or DAYS_PER_YEAR  # None: the default year
     if requests_per_day is not None and tokens_per_day is not None:
         raise InputConflictError("give either requests_per_day or tokens_per_day, not both")
     if utilisation is not None and (not isinstance(utilisation, (int, float)) or not 0 < utilisation <= 1):
         raise InputConflictError(f"utilisation must be in (0, 1], got {utilisation!r}")
 
-    chip, prec, acc = _resolve_chip(hardware, precision, _positive("tdp_w", tdp_w), assumptions)
+    chip, prec, acc = _resolve_chip(hardware, precision, check_positive("tdp_w", tdp_w), assumptions)
     weight_bytes = BYTES_PER_WEIGHT[prec]
     kv_bytes = 1.0 if prec == "fp8" else max(2.0, weight_bytes)  # KV cache stays 16-bit unless fp8 serving
     n_chips = _replica_size(chip, n_total, weight_bytes, int(count_i) if count_i else None, assumptions)
@@ -427,7 +417,7 @@ def estimate_inference(
     ranges: dict[str, tuple[float, float]] = {}
 
     def take(name: str, given: float | None, what: str, const: str | None = None, integer: bool = False) -> None:
-        value = _positive(what, given, integer=integer)
+        value = check_positive(what, given, integer=integer)
         if value is not None:
             central[name] = value
             return
@@ -488,10 +478,10 @@ def estimate_inference(
     # -- how many requests the footprint covers ------------------------------------------------------
     tokens_per_req = central["input_tokens"] + central["output_tokens"]
     if tokens_per_day is not None:
-        _positive("tokens_per_day", tokens_per_day)
+        check_positive("tokens_per_day", tokens_per_day)
         rpd: float | None = float(tokens_per_day) / tokens_per_req
     else:
-        rpd = _positive("requests_per_day", requests_per_day)
+        rpd = check_positive("requests_per_day", requests_per_day)
     n_requests = rpd * float(days) if rpd is not None else 1.0
     if not math.isfinite(n_requests):
         raise InputConflictError(f"requests over the period overflow ({rpd:g} per day x {days:g} days); "
@@ -549,7 +539,7 @@ def estimate_inference(
         details["replicas_needed"] = per_req["chip_s"] * rpd / S_PER_DAY / n_chips
     if training_co2e_kg is not None:
         train = training_co2e_kg if isinstance(training_co2e_kg, Range) else Range.exact(
-            _positive("training_co2e_kg", training_co2e_kg) or 0.0)
+            check_positive("training_co2e_kg", training_co2e_kg) or 0.0)
         details["training_co2e_kg"] = train
         details["breakeven_requests"] = _breakeven(train, co2e_req_g)
         if rpd is not None:
