@@ -215,8 +215,9 @@ def select_knee(obs: list[dict[str, Any]]) -> tuple[float, list[tuple[float, flo
     """The KNEE_GRID value whose fit has the smallest leave-one-family-out median |ln error| over all effective
     observations (the benchmark's headline measure; the first wins a tie), and each candidate's factor error.
 
-    Why a selected knee: chips since the A100 keep gaining from larger models well past 10B active parameters
-    (Llama 3 70B -> 405B on H100), so where the size term stops is a question for the data, not a fixed guess.
+    Why a selected knee: chips since the A100 keep gaining from larger models past 10B active parameters
+    (published H100 trainings of 14B models reach less of the peak than those of 70B models), so where the size
+    term stops is a question for the data, not a fixed guess.
     """
     scores = []
     for knee in KNEE_GRID:

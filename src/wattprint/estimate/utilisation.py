@@ -15,7 +15,7 @@ residual spread live in ``data/tables/utilisation_model.json``)::
 
 ``N_knee``, the size above which a larger model no longer raises the MFU, is chosen by the fit from a grid
 (10B-1T active parameters) by leave-one-family-out error, not fixed by hand: on chips since the A100 the gain
-continues well past 10B (Llama 3 70B -> 405B on H100).
+continues past 10B (published H100 trainings of 14B models reach less of the peak than those of 70B models).
 
 ``ridge`` is the chip's roofline ridge point: dense peak FLOP/s / memory bandwidth (FLOP per byte), the
 arithmetic intensity an operation needs to run at the peak rather than at the memory's pace; ``ridge_ref``
