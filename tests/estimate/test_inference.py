@@ -341,3 +341,16 @@ def test_accuracy_benchmark_lists_every_context_row_with_its_reason() -> None:
     text = bench.to_markdown(result)  # type: ignore[attr-defined]
     for rid, notes in unscored.items():
         assert f"`{rid}`" in text and notes in text
+
+
+def test_prefill_at_long_context_grows_faster_than_the_prompt() -> None:
+    """Causal attention over the prompt is quadratic in its length: doubling a 64k prompt to 128k more than doubles
+    the prefill (the weights' part alone would double it), while at short prompts the growth stays near linear."""
+
+    def latency(l_in: float) -> float:
+        fp = estimate_inference(8e9, input_tokens=l_in, output_tokens=1, batch_size=1, hardware="H100",
+                                intensity=400)
+        return float(fp.details["latency_per_request_s"].value)
+
+    assert latency(128_000) / latency(64_000) > 2.5
+    assert latency(1_000) / latency(500) < 2.1

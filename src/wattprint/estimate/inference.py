@@ -122,7 +122,7 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     """
     n_total, n_act = p["params"], p["active_params"]
     batch, l_in, l_out = p["batch_size"], p["input_tokens"], p["output_tokens"]
-    _, n_layers = _shape(n_act, p["layers_aspect_ratio"])
+    d_model, n_layers = _shape(n_act, p["layers_aspect_ratio"])
     kv_per_token = _kv_bytes_per_token(p, attention, kv_bytes)
     tp = p["tensor_parallel_efficiency_per_doubling"] ** math.log2(count)
     bandwidth = count * chip.memory_bw_tbs * 1e12 * p["mem_bw_utilisation"] * tp  # bytes/s
@@ -133,7 +133,9 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     weights_read = min(n_total, n_act * batch) * weight_bytes
     context = l_in + l_out / 2.0  # mean context length during decode
     t_mem = (weights_read + batch * context * kv_per_token) / bandwidth
-    t_comp = 2.0 * n_act * batch / flops
+    # attention's own FLOPs (QK^T and AV over the context: 4·L·d per token of context per generated token; PaLM,
+    # Chowdhery et al. 2022, App. B) matter once the context is long; the weights' matmuls are 2·N per token
+    t_comp = batch * (2.0 * n_act + 4.0 * n_layers * d_model * context) / flops
     if not (0 < t_mem < math.inf and 0 < t_comp < math.inf):  # magnitudes beyond the floating-point range
         raise too_large()
     t_floor = n_layers * p["eager_overhead_s_per_layer"] if engine == "eager" else 0.0
@@ -145,7 +147,10 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
         p["power_fraction_compute_bound"] - p["power_fraction_memory_bound"]) * compute_share
     p_decode = chip.tdp_w * (f_idle + (f_busy - f_idle) * t_busy / t_step)  # W per chip, averaged over a step
     # prefill: compute-bound, at the compute-bound power fraction
-    t_prefill = 2.0 * n_act * l_in / flops + (t_floor if engine == "eager" else 0.0)
+    # causal attention over the prompt sums 4·L·d·position over its positions: 2·L·d·l_in², beside the weights'
+    # 2·N·l_in (a 100k-token prompt to an 8B model more than doubles its prefill)
+    prefill_flops = 2.0 * n_act * l_in + 2.0 * n_layers * d_model * l_in ** 2
+    t_prefill = prefill_flops / flops + (t_floor if engine == "eager" else 0.0)
     p_prefill = chip.tdp_w * p["power_fraction_compute_bound"]
     e_decode = count * p_decode * t_step * l_out / batch  # J per request (its share of the batch's steps)
     e_prefill = count * p_prefill * t_prefill
