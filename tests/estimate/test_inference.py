@@ -83,6 +83,19 @@ def test_moe_active_params_cost_less_than_dense() -> None:
     assert moe < 0.5 * dense
 
 
+def test_moe_decode_reads_the_weights_its_batch_routes_to() -> None:
+    """Tokens of a batch share weights: a Mixtral-like MoE (13B of 47B used per token) reads (2 - r) x its active
+    weights at batch 2, not 2x, and all 47B once the batch is large."""
+
+    def step_ms(batch: int) -> float:  # tiny contexts: the step reads weights, hardly any KV cache
+        fp = est(params=47e9, active_params=13e9, count=2, batch_size=batch, input_tokens=1, output_tokens=2)
+        return float(fp.details["decode_step_ms"].value)
+
+    r = 13 / 47
+    assert step_ms(2) / step_ms(1) == pytest.approx(2 - r, rel=0.02)
+    assert step_ms(64) / step_ms(1) == pytest.approx(1 / r, rel=0.05)
+
+
 def test_defaults_widen_the_range_and_are_listed() -> None:
     fp = estimate_inference(8e9, hardware="H100", intensity=400.0, pue=1.2)
     r = fp.details["energy_per_request_wh"]

@@ -129,8 +129,11 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     flops = count * chip.peak_flops * p["compute_utilisation"] * tp  # FLOP/s
     if not (bandwidth > 0 and flops > 0):  # a replica so large that its efficiency underflows to nothing
         raise too_large()
-    # MoE: a step touches at most the experts its batch routes to (all of them once the batch is large)
-    weights_read = min(n_total, n_act * batch) * weight_bytes
+    # MoE: a step reads only the weights its batch routes to. Each token uses a share r = active/total of them; with
+    # routing taken as independent across the batch's tokens, a weight is read by at least one of them with
+    # probability 1 - (1 - r)^batch: r at batch 1, all of them once the batch is large (dense: r = 1, always all).
+    # Taking batch x active instead counts the parts every token shares (attention, shared experts) once per token.
+    weights_read = n_total * (1.0 - (1.0 - n_act / n_total) ** batch) * weight_bytes
     context = l_in + l_out / 2.0  # mean context length during decode
     t_mem = (weights_read + batch * context * kv_per_token) / bandwidth
     # attention's own FLOPs (QK^T and AV over the context: 4·L·d per token of context per generated token; PaLM,
