@@ -291,8 +291,9 @@ def power_section(refdata: Path) -> dict[str, Any]:
 
 
 def build(shared: Path) -> dict[str, Any]:
-    knee, scores = select_knee(load_observations(shared, knee=KNEE_GRID[0]))
-    obs = load_observations(shared, knee=knee)
+    candidates = load_observations(shared, knee=KNEE_GRID[0])
+    knee, scores = select_knee(candidates)
+    obs = with_knee(candidates, candidates[0]["reference"], knee)
     coef = fit(obs)
     n_eff = sum(o["basis"] == "effective" for o in obs)
     q_lo, q_hi = range_quantiles(obs)
