@@ -518,7 +518,6 @@ def estimate_inference(
     fac_req_j = it_req_j * pue_r
     co2e_req_g = fp.total_co2e_kg * 1000.0 / n_requests
     out_tok = central["output_tokens"]
-    all_tok = central["input_tokens"] + out_tok
     details.update({
         "hardware": chip.name,
         "accelerators_per_replica": n_chips,
@@ -527,7 +526,7 @@ def estimate_inference(
         "regime": regime,
         "period": f"{days:g} days at {rpd:.6g} requests/day" if rpd is not None else "one request",
         "requests": n_requests,
-        "energy_per_1k_tokens_wh": fac_req_j / J_PER_WH * (1000.0 / all_tok),  # tokens served: input + output
+        "energy_per_1k_tokens_wh": fac_req_j / J_PER_WH * (1000.0 / tokens_per_req),  # tokens served: input + output
         "energy_per_1k_output_tokens_wh": fac_req_j / J_PER_WH * (1000.0 / out_tok),  # per generated token
         "energy_per_request_wh": fac_req_j / J_PER_WH,
         "it_energy_per_request_wh": it_req_j / J_PER_WH,

@@ -178,9 +178,7 @@ def estimate_training(
     tokens = check_positive("tokens", tokens)
     chip_hours = check_positive("chip-hours", chip_hours)
     days = check_positive("days", days)
-    count = check_positive("count", count)
-    if count is not None and count != int(count):
-        raise InputConflictError(f"count is a number of chips: give a whole number, got {count:g}")
+    count = check_positive("count (chips)", count, integer=True)
     power_w = check_positive("power (W)", power_w)
     power_fraction = check_positive("power fraction", power_fraction)
     mfu = check_positive("MFU", mfu)
