@@ -93,6 +93,13 @@ def test_world_average_when_no_location() -> None:
     assert w.location == "world" and 400 < w.g_per_kwh.value < 550
     assert w.g_per_kwh.high / w.g_per_kwh.low > 1.3  # wide
     assert notes and "world" in notes[0].value
+    assert "asked for" not in w.source
+
+
+def test_world_average_says_when_the_asked_year_is_not_its_year() -> None:
+    w = intensity_for(None, 2031)
+    assert w.year != 2031 and "2031 asked for" in w.source
+    assert intensity_for(None, w.year).source == intensity_for(None).source  # its own year: no note
 
 
 def test_locations_listing() -> None:

@@ -228,6 +228,9 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
         year = int(year)
     if location is None or (isinstance(location, str) and not location.strip()):
         w = _world()
+        if year is not None and year != w.year:  # the world table is one year: say so rather than ignore it
+            w = _world(f"; {year} asked for, but the world average exists for {w.year} only (give a location "
+                       "to use another year)")
         notes.append(Assumption("location", "none given: world average", w.source,
                                 "give --location for a much narrower range"))
         return w, notes
