@@ -91,3 +91,14 @@ def test_equivalence_factors_are_sourced() -> None:
     assert 0.2 < fs["car_km"].kg_co2e_per_unit < 0.3
     for f in fs.values():
         assert f.kg_co2e_per_unit > 0 and f.source and 2015 <= f.year <= 2030
+
+
+@pytest.mark.parametrize("pue", [True, b"1.2", [1.2]])
+def test_pue_of_the_wrong_type_is_a_clear_error(pue: object) -> None:
+    from wattprint.errors import InputConflictError
+    from wattprint.estimate.common import resolve_pue
+
+    with pytest.raises(InputConflictError, match="PUE must be a number"):
+        resolve_pue(pue, None)  # type: ignore[arg-type]
+    assert resolve_pue(1.2, None)[0].value == pytest.approx(1.2)
+    assert resolve_pue("1.2", None)[0].value == pytest.approx(1.2)

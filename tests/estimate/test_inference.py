@@ -155,6 +155,7 @@ def test_more_gpus_per_replica_is_not_free() -> None:
         ({"params": 70e9, "count": 1}, InputConflictError),  # 140 GB of weights on one 80 GB GPU
         ({"requests_per_day": 1, "tokens_per_day": 1}, InputConflictError),
         ({"utilisation": 1.5}, InputConflictError),
+        ({"utilisation": True}, InputConflictError),
         ({"engine": "turbo"}, WattprintError),
         ({"precision": "fp7"}, WattprintError),
         ({"hardware": "H1000000"}, UnknownNameError),

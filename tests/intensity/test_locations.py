@@ -60,7 +60,7 @@ def test_year_before_data_is_a_clear_error() -> None:
         intensity_for("FR", 1990)
 
 
-@pytest.mark.parametrize("year", ["2020", 2020.5, True])
+@pytest.mark.parametrize("year", ["2020", 2020.5, True, float("nan"), float("inf")])
 def test_year_that_is_not_a_year_is_a_clear_error(year: object) -> None:
     with pytest.raises(InputConflictError, match="whole year"):
         intensity_for("FR", year)  # type: ignore[arg-type]

@@ -57,6 +57,8 @@ def resolve_pue(pue: float | str | Range | None, location: str | None) -> tuple[
         return data.default_pue(location)
     if isinstance(pue, Range):
         r = pue
+    elif isinstance(pue, bool) or not isinstance(pue, (int, float, str)):
+        raise InputConflictError(f"PUE must be a number (e.g. 1.1) or a preset name, got {pue!r}")
     else:
         try:
             r = Range.exact(float(pue))

@@ -412,7 +412,8 @@ def estimate_inference(
     days = check_positive("days", days) or DAYS_PER_YEAR  # None: the default year
     if requests_per_day is not None and tokens_per_day is not None:
         raise InputConflictError("give either requests_per_day or tokens_per_day, not both")
-    if utilisation is not None and (not isinstance(utilisation, (int, float)) or not 0 < utilisation <= 1):
+    if utilisation is not None and (isinstance(utilisation, bool) or not isinstance(utilisation, (int, float))
+                                    or not 0 < utilisation <= 1):
         raise InputConflictError(f"utilisation must be in (0, 1], got {utilisation!r}")
 
     chip, prec, acc = _resolve_chip(hardware, precision, check_positive("tdp_w", tdp_w), assumptions)

@@ -223,7 +223,8 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
     """Like :func:`intensity_for`, plus the assumptions made (year substituted, world average used ...)."""
     notes: list[Assumption] = []
     if year is not None:
-        if isinstance(year, bool) or not isinstance(year, (int, float)) or year != int(year):
+        if (isinstance(year, bool) or not isinstance(year, (int, float)) or not math.isfinite(year)
+                or year != int(year)):
             raise InputConflictError(f"year must be a whole year such as 2023, got {year!r}")
         year = int(year)
     if location is None or (isinstance(location, str) and not location.strip()):
