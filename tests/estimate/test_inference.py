@@ -368,3 +368,51 @@ def test_prefill_at_long_context_grows_faster_than_the_prompt() -> None:
 
     assert latency(128_000) / latency(64_000) > 2.5
     assert latency(1_000) / latency(500) < 2.1
+
+
+# -- sliding-window attention -----------------------------------------------------------------------
+def _j_per_token(fp: Footprint) -> float:
+    return float(fp.details["gpu_energy_per_output_token_j"].value)
+
+
+def test_a_window_longer_than_the_context_changes_nothing() -> None:
+    plain = est(input_tokens=2000, output_tokens=1000)
+    wide = est(input_tokens=2000, output_tokens=1000, sliding_window=4096)
+    assert _j_per_token(wide) == pytest.approx(_j_per_token(plain))
+
+
+def test_a_window_shorter_than_a_long_context_cuts_decode_and_prefill_energy_by_layer_share() -> None:
+    kw: dict[str, object] = {"input_tokens": 32000, "output_tokens": 4000, "batch_size": 8}
+    plain, half, every = (est(**kw), est(**kw, sliding_window=1024, window_layer_share=0.5),
+                          est(**kw, sliding_window=1024))
+    assert _j_per_token(every) < _j_per_token(half) < _j_per_token(plain)
+    # the windowed layers attend to 1024 of ~34k tokens: most of the attention traffic goes
+    assert _j_per_token(every) < 0.8 * _j_per_token(plain)
+    assert any(a.what == "sliding-window attention" and "0.5 of the layers" in a.value for a in half.assumptions)
+
+
+def test_a_batch_whose_full_attention_kv_cache_cannot_fit_fits_with_its_window() -> None:
+    kw: dict[str, object] = {"params": 120e9, "active_params": 5.1e9, "precision": "int4", "count": 1,
+                             "input_tokens": 500, "output_tokens": 8000, "batch_size": 128}
+    with pytest.raises(InputConflictError, match="KV cache"):
+        est(**kw)
+    assert _j_per_token(est(**kw, sliding_window=128)) > 0
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    ({"window_layer_share": 0.5}, "needs sliding_window"),
+    ({"sliding_window": 1024, "window_layer_share": 1.5}, r"\(0, 1\]"),
+    ({"sliding_window": 1024, "window_layer_share": True}, r"\(0, 1\]"),
+    ({"sliding_window": 0}, "> 0"),
+    ({"sliding_window": 100.5}, "whole number"),
+])
+def test_bad_window_inputs_are_clear_errors(kw: dict[str, object], match: str) -> None:
+    with pytest.raises(InputConflictError, match=match):
+        est(**kw)
+
+
+def test_cli_passes_the_window(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(["--params", "8B", "--input-tokens", "32k", "--output-tokens", "4k", "--batch-size", "8",
+                         "--sliding-window", "1k", "--window-layers", "0.5", "--intensity", "400", "--json"], capsys)
+    assert code == 0
+    assert any(a["what"] == "sliding-window attention" for a in json.loads(out)["assumptions"])

@@ -34,6 +34,10 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--precision", help="weights: fp32, bf16, fp16, fp8, int8, int4 (default: bf16 where supported)")
     p.add_argument("--engine", default="optimised", help="optimised (vLLM/TGI/TensorRT-LLM) or eager (plain HF)")
     p.add_argument("--attention", default="gqa", help="gqa (default) or mha (older models): KV-cache size")
+    p.add_argument("--sliding-window", type=count, default=None, metavar="TOKENS",
+                   help="attention window of a sliding-window model (Mistral 7B 4096, Gemma 3 1024, gpt-oss 128)")
+    p.add_argument("--window-layers", type=number, default=None, metavar="SHARE",
+                   help="share of layers using the window (default 1; Gemma 2 0.5, Gemma 3 0.83, gpt-oss 0.5)")
     p.add_argument("--utilisation", type=number, help="busy share of provisioned capacity (0-1]; rest idles")
     p.add_argument("--tdp-w", type=number, help="board power (W) for chips without a published TDP")
     p.add_argument("--pue", help="PUE value or preset (hyperscale, cloud, enterprise, average, google ...)")
@@ -79,6 +83,7 @@ def run_inference(args: argparse.Namespace) -> int:
         output_tokens=args.output_tokens, requests_per_day=args.requests_per_day, tokens_per_day=args.tokens_per_day,
         days=args.days if args.days is not None else DAYS_PER_YEAR, hardware=args.hardware, count=args.count,
         batch_size=args.batch_size, precision=args.precision, engine=args.engine, attention=args.attention,
+        sliding_window=args.sliding_window, window_layer_share=args.window_layers,
         utilisation=args.utilisation, tdp_w=args.tdp_w, pue=args.pue, location=args.location, year=args.year,
         intensity=args.intensity, mix=args.mix, training_co2e_kg=_training_co2e(args),
         market_intensity=args.market_intensity)

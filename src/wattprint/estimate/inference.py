@@ -104,6 +104,27 @@ def _shape(active_params: float, aspect: float) -> tuple[float, float]:
     return d_model, max(1.0, d_model / aspect)
 
 
+def _attended(context: float, p: Mapping[str, float]) -> float:
+    """Tokens of context a layer-averaged token attends to (and keeps K/V for): all ``context`` tokens in
+    full-attention layers, at most ``sliding_window`` in the ``window_layer_share`` of layers that use one
+    (Mistral 7B, Gemma 2/3, gpt-oss); ``context`` itself when the model has no window."""
+    window, share = p.get("sliding_window", 0.0), p.get("window_layer_share", 0.0)
+    if window <= 0 or share <= 0:
+        return context
+    return (1.0 - share) * context + share * min(context, window)
+
+
+def _attended_over_prompt(l_in: float, p: Mapping[str, float]) -> float:
+    """Sum over a prompt's positions of the tokens each attends to, layer-averaged: l_in^2 / 2 under causal full
+    attention; a window W caps each position at W, W·l_in - W^2/2 once the prompt is longer than W."""
+    full = l_in * l_in / 2.0
+    window, share = p.get("sliding_window", 0.0), p.get("window_layer_share", 0.0)
+    if window <= 0 or share <= 0:
+        return full
+    windowed = full if l_in <= window else window * l_in - window * window / 2.0
+    return (1.0 - share) * full + share * windowed
+
+
 def _kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) -> float:
     """Bytes of K and V per token of context: 2 x layers x KV width (GQA's, or d_model for MHA) x bytes."""
     d_model, n_layers = _shape(p["active_params"], p["layers_aspect_ratio"])
@@ -134,7 +155,7 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     # probability 1 - (1 - r)^batch: r at batch 1, all of them once the batch is large (dense: r = 1, always all).
     # Taking batch x active instead counts the parts every token shares (attention, shared experts) once per token.
     weights_read = n_total * (1.0 - (1.0 - n_act / n_total) ** batch) * weight_bytes
-    context = l_in + l_out / 2.0  # mean context length during decode
+    context = _attended(l_in + l_out / 2.0, p)  # mean context during decode (capped by a sliding window)
     t_mem = (weights_read + batch * context * kv_per_token) / bandwidth
     # attention's own FLOPs (QK^T and AV over the context: 4·L·d per token of context per generated token; PaLM,
     # Chowdhery et al. 2022, App. B) matter once the context is long; the weights' matmuls are 2·N per token
@@ -151,8 +172,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     p_decode = chip.tdp_w * (f_idle + (f_busy - f_idle) * t_busy / t_step)  # W per chip, averaged over a step
     # prefill: compute-bound, at the compute-bound power fraction
     # causal attention over the prompt sums 4·L·d·position over its positions: 2·L·d·l_in², beside the weights'
-    # 2·N·l_in (a 100k-token prompt to an 8B model more than doubles its prefill)
-    prefill_flops = 2.0 * n_act * l_in + 2.0 * n_layers * d_model * l_in ** 2
+    # 2·N·l_in (a 100k-token prompt to an 8B model more than doubles its prefill); a sliding window caps it
+    prefill_flops = 2.0 * n_act * l_in + 4.0 * n_layers * d_model * _attended_over_prompt(l_in, p)
     t_prefill = prefill_flops / flops + (t_floor if engine == "eager" else 0.0)
     p_prefill = chip.tdp_w * p["power_fraction_compute_bound"]
     e_decode = count * p_decode * t_step * l_out / batch  # J per request (its share of the batch's steps)
@@ -245,8 +266,8 @@ def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[floa
     """
     if chip.memory_gb is None:
         return
-    full = central["input_tokens"] + central["output_tokens"]
-    held = central["input_tokens"] + _held_output_share(engine) * central["output_tokens"]
+    full = _attended(central["input_tokens"] + central["output_tokens"], central)
+    held = _attended(central["input_tokens"] + _held_output_share(engine) * central["output_tokens"], central)
     kv_token_gb = _kv_bytes_per_token(central, attention, kv_bytes) / 1e9
     # the smallest KV cache the assumed shape ranges allow: fewer, wider layers and the narrowest GQA width
     smallest = dict(central)
@@ -360,6 +381,8 @@ def estimate_inference(
     precision: str | None = None,
     engine: str = "optimised",
     attention: str = "gqa",
+    sliding_window: int | None = None,
+    window_layer_share: float | None = None,
     utilisation: float | None = None,
     tdp_w: float | None = None,
     pue: float | str | Range | None = None,
@@ -382,6 +405,11 @@ def estimate_inference(
         precision: weight format (fp32, bf16, fp16, fp8, int8, int4); engine: "optimised" (vLLM, TGI,
             TensorRT-LLM, compiled PyTorch) or "eager" (plain Hugging Face transformers / PyTorch).
         attention: "gqa" (grouped-query, most models since 2023) or "mha" (Llama 1/2 7B-13B, older models).
+        sliding_window, window_layer_share: a model whose layers (all, or this share of them) attend only to the
+            last ``sliding_window`` tokens keeps K/V and attention FLOPs for at most that many there: Mistral 7B
+            v0.1 (4096, all; Jiang et al. 2023), Gemma 2 (4096, every other layer; Gemma Team 2024), Gemma 3
+            (1024, 5 of 6; Google Developers Blog, "Gemma explained: What's new in Gemma 3", 2025), gpt-oss (128,
+            alternate layers; gpt-oss model card, 2025). Default: none.
         utilisation: share of provisioned serving time that is busy (0-1]; the rest is idle capacity at idle
             power. Default: no idle capacity counted.
         tdp_w: board power (W) for chips without a published TDP, or to override it.
@@ -421,8 +449,21 @@ def estimate_inference(
     kv_bytes = 1.0 if prec == "fp8" else max(2.0, weight_bytes)  # KV cache stays 16-bit unless fp8 serving
     n_chips = _replica_size(chip, n_total, weight_bytes, int(count_i) if count_i else None, assumptions)
 
+    window = check_positive("sliding_window (tokens)", sliding_window, integer=True)
+    if window_layer_share is not None:
+        if window is None:
+            raise InputConflictError("window_layer_share needs sliding_window (the window's length in tokens)")
+        if (isinstance(window_layer_share, bool) or not isinstance(window_layer_share, (int, float))
+                or not 0 < window_layer_share <= 1):
+            raise InputConflictError(f"window_layer_share must be in (0, 1], got {window_layer_share!r}")
+    share = float(window_layer_share) if window_layer_share is not None else 1.0
     central: dict[str, float] = {"params": n_total, "active_params": n_act,
-                                 "utilisation": float(utilisation) if utilisation else 1.0}
+                                 "utilisation": float(utilisation) if utilisation else 1.0,
+                                 "sliding_window": window or 0.0, "window_layer_share": share if window else 0.0}
+    if window:
+        assumptions.append(Assumption(
+            "sliding-window attention", f"{window:g} tokens in {share:.3g} of the layers", "given by the user",
+            "those layers keep K/V for, and attend to, at most the last window of tokens"))
     ranges: dict[str, tuple[float, float]] = {}
 
     def take(name: str, given: float | None, what: str, const: str | None = None, integer: bool = False) -> None:
