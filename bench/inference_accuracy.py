@@ -2,8 +2,8 @@
 
 Reads ``refdata/inference_measurements.csv`` (published per-token / per-request measurements with their scope,
 batch size, hardware, model and tokens), predicts each scored row with ``wattprint.estimate_inference`` from
-only what the row states (parameters, hardware, GPUs, batch, precision, engine, attention, token lengths where
-published), and compares the figure of the same scope:
+only what the row states (parameters, hardware, GPUs, batch, precision, engine, attention and its sliding window,
+token lengths where published), and compares the figure of the same scope:
 
 * scope ``gpu``: accelerator energy only (``gpu_energy_per_output_token_j``; the published figure divides all
   GPU energy, prefill included, by the output tokens);
@@ -57,6 +57,8 @@ def predict(row: dict[str, str]) -> float:
         precision=row["precision"] or None,
         engine=row["engine"] or "optimised",
         attention=row["attention"] or "gqa",
+        sliding_window=_num(row.get("sliding_window", "")),
+        window_layer_share=_num(row.get("window_layer_share", "")),
         pue=_num(row["pue"]) or 1.0,
         intensity=400.0,  # irrelevant to energy; fixed so no location lookup is needed
     )
@@ -73,6 +75,13 @@ def predict(row: dict[str, str]) -> float:
     raise ValueError(f"unknown metric {metric!r} in row {row['id']}")
 
 
+def weights_kind(row: dict[str, str]) -> str:
+    """'dense' or 'MoE' with the stored weight format (the groups in which the README names weaknesses)."""
+    active, total = _num(row["active_params"]), float(row["params"])
+    arch = "MoE" if active is not None and active < total else "dense"
+    return f"{arch}, {row['precision'] or 'default'} weights"
+
+
 def run_benchmark(path: Path = MEASUREMENTS) -> dict[str, Any]:
     """Predict every scored row; return rows (id, batch, scope, predicted, published, ratio) and a summary."""
     with path.open(encoding="utf-8") as f:
@@ -86,7 +95,7 @@ def run_benchmark(path: Path = MEASUREMENTS) -> dict[str, Any]:
         pub = float(r["value"])
         out.append({"id": r["id"], "hardware": r["hardware"], "batch": r["batch_size"], "engine": r["engine"],
                     "scope": r["scope"], "metric": r["metric"], "predicted": pred, "published": pub,
-                    "ratio": pred / pub, "source": r["source"].split(",")[0]})
+                    "ratio": pred / pub, "source": r["source"].split(",")[0], "weights": weights_kind(r)})
     errs = [abs(math.log10(o["ratio"])) for o in out]
     median = statistics.median(errs) if errs else float("nan")
     summary = {
@@ -144,6 +153,7 @@ def readme_block(result: dict[str, Any]) -> str:
     lines = [summary_markdown(result["summary"]), ""]
     lines += _group_table(rows, "source", "source") + [""]
     lines += _group_table(rows, "hardware", "accelerator") + [""]
+    lines += _group_table(sorted(rows, key=lambda o: o["weights"]), "weights", "model and weights") + [""]
     lines.append("Full table: [bench/results/inference_accuracy.md](bench/results/inference_accuracy.md).")
     return "\n".join(lines)
 

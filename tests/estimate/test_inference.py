@@ -416,3 +416,12 @@ def test_cli_passes_the_window(capsys: pytest.CaptureFixture[str]) -> None:
                          "--sliding-window", "1k", "--window-layers", "0.5", "--intensity", "400", "--json"], capsys)
     assert code == 0
     assert any(a["what"] == "sliding-window attention" for a in json.loads(out)["assumptions"])
+
+
+def test_an_assumed_prompt_is_shortened_with_the_window_in_mind() -> None:
+    # gpt-oss-120b at 3072 sequences on one B200 (ML.ENERGY v3.0 GPQA ran it): it fits only once the assumed prompt
+    # is cut, and only when the cut counts the window (a linear count of held tokens finds no prompt short enough)
+    fp = estimate_inference(117e9, active_params=5e9, hardware="B200", count=1, precision="int4", batch_size=3072,
+                            output_tokens=1794, sliding_window=128, window_layer_share=0.5, intensity=400.0)
+    capped = next(a for a in fp.assumptions if a.what == "input tokens per request capped by memory")
+    assert 1 <= int(capped.value.split()[-1]) < 500

@@ -232,13 +232,20 @@ def _cap_assumed_lengths(central: dict[str, float], ranges: dict[str, tuple[floa
     length (input first, then output) to what lets the batch fit, and say so. False if no assumed length can."""
     out_weight = _held_output_share(engine)
     room = free_gb / (batch * kv_token_gb)  # tokens of held context per sequence the memory allows
-    for name, other, weight, other_weight in (("input_tokens", "output_tokens", 1.0, out_weight),
-                                              ("output_tokens", "input_tokens", out_weight, 1.0)):
+
+    def held(values: Mapping[str, float]) -> float:  # KV tokens a sequence holds (a sliding window caps them)
+        return _attended(values["input_tokens"] + out_weight * values["output_tokens"], central)
+
+    for name in ("input_tokens", "output_tokens"):
         if name not in ranges:
             continue  # given by the user: not ours to change
-        most = math.floor((room - other_weight * central[other]) / weight)
-        if most < 1:
+        if held({**central, name: 1.0}) > room:
             continue
+        lo, hi = 1, max(1, math.floor(central[name]))  # the largest length that fits (held grows with it)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if held({**central, name: float(mid)}) <= room else (lo, mid - 1)
+        most = lo
         low, high = ranges[name]
         central[name] = min(central[name], most)
         ranges[name] = (min(low, most), min(high, most))
