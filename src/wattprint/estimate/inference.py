@@ -4,7 +4,9 @@ A physical roofline model of LLM serving on one replica (``count`` accelerators 
 
 * **prefill** is compute-bound: ``2 x N_active`` FLOPs per input token at ``peak x compute_utilisation``;
 * **decode** runs one step per output token for a batch of ``B`` sequences. Each step reads the weights once
-  (shared by the batch) plus every sequence's KV cache, and does ``2 x N_active x B`` FLOPs, so
+  (shared by the batch; an MoE only the experts its batch routes to, and with 8- or 4-bit weights only part of the
+  byte saving shows in the time, as measured for fused-MoE kernels) plus every sequence's KV cache, and does
+  ``2 x N_active x B`` FLOPs, so
   ``t_step = max(bytes / achievable bandwidth, FLOPs / achievable FLOP/s, CPU launch floor)`` — memory-bound
   at small batch, compute-bound at large batch; an un-optimised ("eager") engine cannot go below the time its
   CPU needs to launch one step's kernels;
@@ -139,7 +141,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     ``p`` holds: params, active_params, input_tokens, output_tokens, batch_size and the constants
     mem_bw_utilisation, compute_utilisation, eager_overhead_s_per_layer, power_fraction_memory_bound,
     power_fraction_compute_bound, idle_power_fraction, host_power_ratio, tensor_parallel_efficiency_per_doubling,
-    layers_aspect_ratio, kv_dim_gqa, and ``utilisation`` (share of provisioned time busy; 1 = no idle).
+    layers_aspect_ratio, kv_dim_gqa, ``utilisation`` (share of provisioned time busy; 1 = no idle) and, for an MoE
+    with sub-16-bit weights, moe_low_bit_saving_realised; optionally sliding_window and window_layer_share.
     """
     n_total, n_act = p["params"], p["active_params"]
     batch, l_in, l_out = p["batch_size"], p["input_tokens"], p["output_tokens"]
@@ -154,7 +157,10 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     # routing taken as independent across the batch's tokens, a weight is read by at least one of them with
     # probability 1 - (1 - r)^batch: r at batch 1, all of them once the batch is large (dense: r = 1, always all).
     # Taking batch x active instead counts the parts every token shares (attention, shared experts) once per token.
-    weights_read = n_total * (1.0 - (1.0 - n_act / n_total) ** batch) * weight_bytes
+    read_bytes = weight_bytes
+    if n_act < n_total and weight_bytes < 2.0:  # low-bit MoE: the expert kernels realise part of the byte saving
+        read_bytes = 2.0 - p.get("moe_low_bit_saving_realised", 1.0) * (2.0 - weight_bytes)
+    weights_read = n_total * (1.0 - (1.0 - n_act / n_total) ** batch) * read_bytes
     context = _attended(l_in + l_out / 2.0, p)  # mean context during decode (capped by a sliding window)
     t_mem = (weights_read + batch * context * kv_per_token) / bandwidth
     # attention's own FLOPs (QK^T and AV over the context: 4·L·d per token of context per generated token; PaLM,
@@ -495,6 +501,8 @@ def estimate_inference(
                        ("host_power_ratio", "host energy / accelerator energy"),
                        ("layers_aspect_ratio", "d_model / n_layers (model shape)")):
         take(name, None, what)
+    if n_act < n_total and weight_bytes < 2.0:
+        take("moe_low_bit_saving_realised", None, f"share of the {prec} byte saving an MoE's expert kernels realise")
     if n_chips > 1:
         take("tensor_parallel_efficiency_per_doubling", None, "tensor-parallel efficiency per doubling of GPUs")
     else:
