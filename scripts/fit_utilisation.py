@@ -187,9 +187,25 @@ def design(obs: list[dict[str, Any]]) -> list[tuple[list[float], float]]:
     ]
 
 
+# columns whose coefficient must not be negative: a smaller model's matrix products are never easier to keep busy,
+# so neither size term may say that shrinking a model raises its MFU (1 = small_model, 6 = small_x_ridge)
+NONNEGATIVE = (1, 6)
+
+
 def fit(obs: list[dict[str, Any]]) -> list[float]:
-    """Coefficients [b0, b_small, b_ridge, b_moe, b_fp8, b_step, b_both, b_old] (see wattprint.estimate.utilisation)."""
-    return fit_mfu(design(obs), ridge=RIDGE, huber_delta=HUBER_DELTA)
+    """Coefficients [b0, b_small, b_ridge, b_moe, b_fp8, b_step, b_both, b_old] (see wattprint.estimate.utilisation).
+
+    A size coefficient that comes out negative is held at zero and the rest refitted (an active-set step), so the
+    model never claims that a smaller model reaches more of the peak."""
+    rows = design(obs)
+    held: set[int] = set()
+    while True:
+        coef = fit_mfu([([0.0 if i in held else x for i, x in enumerate(xs)], y) for xs, y in rows],
+                       ridge=RIDGE, huber_delta=HUBER_DELTA)
+        negative = {i for i in NONNEGATIVE if i not in held and coef[i] < 0}
+        if not negative:
+            return coef
+        held |= negative
 
 
 def residual(coef: list[float], o: dict[str, Any]) -> float:

@@ -52,3 +52,18 @@ def test_shipped_model_is_what_the_fit_script_builds() -> None:
     assert built["reference"] == shipped["reference"], "rerun scripts/fit_utilisation.py"
     assert built["coef"] == pytest.approx(shipped["coef"], abs=1e-9), "rerun scripts/fit_utilisation.py"
     assert built["residual_quantiles_ln"] == pytest.approx(shipped["residual_quantiles_ln"], abs=1e-9)
+
+
+def test_a_size_term_that_would_favour_smaller_models_is_held_at_zero() -> None:
+    """Data in which small models reach *more* of the peak (noise, or one developer's tiny models) must not give a
+    negative size coefficient: the fit holds it at zero and refits the rest."""
+    fit = load_script("scripts/fit_utilisation.py")
+    ref = {"params": 1e11, "ridge": A100[0] / A100[1], "ridge_chip": "A100", "year": 2020}
+    obs = _synthetic(1e11, ref)
+    for o in obs:  # invert the size effect on the reference-ridge chip: smaller -> higher MFU
+        if o["peak"] == A100[0]:
+            o["mfu"] *= (1e11 / o["active_params"]) ** 0.05
+    unconstrained = fit.fit_mfu(fit.design(obs), ridge=fit.RIDGE, huber_delta=fit.HUBER_DELTA)
+    assert unconstrained[1] < 0  # the data alone would say smaller is better
+    coef = fit.fit(obs)
+    assert coef[1] == 0.0 and coef[6] >= 0.0
