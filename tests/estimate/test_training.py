@@ -281,3 +281,21 @@ def test_an_implied_mfu_outside_every_published_training_is_flagged() -> None:
     assert not any(a.what == "implied MFU" for a in plausible.assumptions)
     given = estimate_training(params=7e9, tokens=1e12, mfu=0.005, hardware="H100")
     assert any(a.what == "MFU given" and "check the units" in (a.note or "") for a in given.assumptions)
+
+
+def test_a_nodes_power_given_as_a_chips_is_refused_and_a_high_one_noted() -> None:
+    # a DGX A100 is rated 6.5 kW for 8 GPUs (~812 W each, host included): 6.5 kW "per chip" is a node's figure
+    with pytest.raises(InputConflictError, match="not of a whole node"):
+        estimate_training(params=7e9, tokens=1e12, hardware="A100", power_w=6500)
+    high = estimate_training(params=7e9, tokens=1e12, hardware="A100", power_w=1000)
+    assert any("rated to draw per accelerator" in (a.note or "") for a in high.assumptions)
+    normal = estimate_training(params=7e9, tokens=1e12, hardware="A100", power_w=500)
+    assert not any("rated to draw" in (a.note or "") for a in normal.assumptions)
+    assert normal.it_energy_kwh.value == pytest.approx(normal.chip_hours.value * 0.5)
+
+
+def test_a_power_fraction_given_in_percent_is_refused() -> None:
+    with pytest.raises(InputConflictError, match="write 0.85"):
+        estimate_training(params=7e9, tokens=1e12, hardware="A100", power_fraction=85)
+    raised = estimate_training(params=7e9, tokens=1e12, hardware="A100", power_fraction=1.2)
+    assert any("power limit was raised" in (a.note or "") for a in raised.assumptions)

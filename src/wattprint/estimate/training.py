@@ -113,6 +113,38 @@ def _unusual_mfu(mfu: float, precision: str, what: str, source: str) -> list[Ass
                        "(or the run idled most of its hours)")]
 
 
+# input checks, not data: how far past a datasheet limit a figure may go before it is taken for a unit slip
+SLIP_OVER_RATED_SERVER = 2.0  # all-in W per chip vs the server's rated maximum per accelerator
+SLIP_OVER_TDP = 1.5  # a power fraction of TDP (85 % typed as 85, or a node's power as a chip's)
+
+
+def _check_all_in_power(power_w: float, acc: Any, variants: list[Any]) -> list[Assumption]:
+    """An all-in power per chip above its server's rated maximum per accelerator gets a note; more than twice that
+    (a node's power given as a chip's, kW as W ...) is an error."""
+    tdp = _tdp(acc, variants)
+    if tdp is None:
+        return []
+    rated = utilisation.rated_server_watts_per_accelerator(acc.family, tdp.high)
+    if power_w > SLIP_OVER_RATED_SERVER * rated:
+        raise InputConflictError(
+            f"--power-w {power_w:g} W per chip is more than {SLIP_OVER_RATED_SERVER:g}x the most a {acc.name} "
+            f"server is rated to draw per accelerator (~{rated:.0f} W, host included): give the average power of one "
+            "chip with its share of the host, not of a whole node")
+    if power_w > rated:
+        return [Assumption("average power per chip (all-in)", f"{power_w:g} W", "given by the user",
+                           f"above the ~{rated:.0f} W a {acc.name} server is rated to draw per accelerator at most; "
+                           "if the figure includes the facility overhead, give it without and pass --pue")]
+    return []
+
+
+def _check_power_fraction(fraction: float) -> None:
+    """A power fraction of TDP above 1 is possible only past a raised power limit; far above is a unit slip."""
+    if fraction > SLIP_OVER_TDP:
+        raise InputConflictError(
+            f"power fraction {fraction:g} is a fraction of TDP (boards hold their average power at or below their "
+            f"power limit, the TDP by default); for 85 % write 0.85")
+
+
 def _chip_hours(
     chip_hours: float | None, count: float | None, days: float | None
 ) -> tuple[float | None, float | None, list[Assumption]]:
@@ -264,6 +296,7 @@ def estimate_training(
         energy[key] = ComponentEnergy(chip_hours_r * power_w / 1000.0, "given")
         notes.append(Assumption("average power per chip (all-in)", f"{power_w:g} W", "given by the user",
                                 "includes the host share; nothing added on top"))
+        notes += _check_all_in_power(power_w, acc, variants)
     else:
         tdp = _tdp(acc, variants)
         if tdp is None:
@@ -277,8 +310,11 @@ def estimate_training(
             notes.append(a)
         else:
             if power_fraction is not None:
+                _check_power_fraction(power_fraction)
                 frac = Range.exact(power_fraction)
-                notes.append(Assumption("average accelerator power", f"{power_fraction:g} x TDP", "given by the user"))
+                notes.append(Assumption("average accelerator power", f"{power_fraction:g} x TDP", "given by the user",
+                                        "above the TDP: possible only where the board's power limit was raised"
+                                        if power_fraction > 1 else ""))
             else:
                 frac, a = utilisation.gpu_fraction(acc.family)
                 notes.append(a)

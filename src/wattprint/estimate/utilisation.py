@@ -218,6 +218,24 @@ def gpu_fraction(family: str) -> tuple[Range, Assumption]:
     return r, Assumption("average accelerator power during training", f"{r:.3g} x TDP", p["source"], p["note"])
 
 
+def _rated_host_split(family: str, tdp_w: float) -> tuple[dict[str, float], str, str]:
+    """Rated (full-load) host W per accelerator by part, what they are, and their source."""
+    h = model_table()["power"]["host"]
+    cls = h["classes"].get(family)
+    if cls is not None:
+        per = {k: float(cls[f"{k}_w_per_accelerator"]) for k in ("cpu", "ram", "other")}
+        return per, f"{cls['name']} rated non-accelerator power per accelerator", str(cls["source"])
+    g = h["generic_ratio_of_tdp"]
+    per = {k: float(g[k]) * tdp_w for k in ("cpu", "ram", "other")}
+    return per, "generic host share (mean of the DGX A100/H100/B200 ratios to accelerator TDP)", str(g["source"])
+
+
+def rated_server_watts_per_accelerator(family: str, tdp_w: float) -> float:
+    """The most a server of the family's class is rated to draw, per accelerator (W): its TDP plus its share of the
+    host at full rating (DGX-class datasheets; a generic share of TDP for other families)."""
+    return tdp_w + sum(_rated_host_split(family, tdp_w)[0].values())
+
+
 def host_watts_per_accelerator(family: str, tdp_w: float) -> tuple[dict[str, Range], Assumption]:
     """Host power (W) per accelerator by part: ``cpu``, ``ram``, ``other``.
 
@@ -226,16 +244,7 @@ def host_watts_per_accelerator(family: str, tdp_w: float) -> tuple[dict[str, Ran
     """
     h = model_table()["power"]["host"]
     load = _range(h["load"])
-    cls = h["classes"].get(family)
-    if cls is not None:
-        per = {k: cls[f"{k}_w_per_accelerator"] for k in ("cpu", "ram", "other")}
-        basis = f"{cls['name']} rated non-accelerator power per accelerator"
-        src = cls["source"]
-    else:
-        g = h["generic_ratio_of_tdp"]
-        per = {k: g[k] * tdp_w for k in ("cpu", "ram", "other")}
-        basis = "generic host share (mean of the DGX A100/H100/B200 ratios to accelerator TDP)"
-        src = g["source"]
+    per, basis, src = _rated_host_split(family, tdp_w)
     parts = {k: load * v for k, v in per.items()}
     total = sum(per.values())
     return parts, Assumption(
