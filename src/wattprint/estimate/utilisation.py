@@ -16,6 +16,10 @@ residual spread live in ``data/tables/utilisation_model.json``)::
 ``N_knee``, the size above which a larger model no longer raises the MFU, is chosen by the fit from a grid
 (10B-1T active parameters) by leave-one-family-out error, not fixed by hand: on chips since the A100 the gain
 continues past 10B (published H100 trainings of 14B models reach less of the peak than those of 70B models).
+Neither size coefficient may be negative (a smaller model's matrix products are never easier to keep busy): if
+the data alone would say so, the fit holds it at zero and refits the rest; on chips up to the reference ridge the
+published trainings show almost no size effect, so ``b_small`` may be zero and the size effect then lives in the
+interaction.
 
 ``ridge`` is the chip's roofline ridge point: dense peak FLOP/s / memory bandwidth (FLOP per byte), the
 arithmetic intensity an operation needs to run at the peak rather than at the memory's pace; ``ridge_ref``
