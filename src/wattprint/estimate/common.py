@@ -27,6 +27,15 @@ def check_positive(name: str, value: Any, allow_zero: bool = False, integer: boo
     return v
 
 
+def check_share(name: str, value: Any) -> float | None:
+    """``value`` as a float if it is a share in (0, 1] (None passes through), else a clear error."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise InputConflictError(f"{name} must be in (0, 1], got {value!r}")
+    return float(value)
+
+
 def check_finite(fp: Footprint) -> Footprint:
     """``fp`` unchanged, or a clear error when the inputs were so large that a figure overflowed
     (JSON has no infinity, and a result of inf helps nobody)."""

@@ -38,7 +38,7 @@ from typing import Any
 from ..errors import InputConflictError, WattprintError
 from ..footprint import HOURS_PER_YEAR, Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
-from .common import check_finite, check_positive, component_key, embodied_for, resolve_site, too_large
+from .common import check_finite, check_positive, check_share, component_key, embodied_for, resolve_site, too_large
 
 J_PER_KWH = 3.6e6
 J_PER_WH = 3600.0
@@ -106,13 +106,20 @@ def _shape(active_params: float, aspect: float) -> tuple[float, float]:
     return d_model, max(1.0, d_model / aspect)
 
 
+def _window(p: Mapping[str, float]) -> tuple[float, float] | None:
+    """(window length in tokens, share of layers using it), or None for a model without a sliding window."""
+    window, share = p.get("sliding_window", 0.0), p.get("window_layer_share", 0.0)
+    return (window, share) if window > 0 and share > 0 else None
+
+
 def _attended(context: float, p: Mapping[str, float]) -> float:
     """Tokens of context a layer-averaged token attends to (and keeps K/V for): all ``context`` tokens in
     full-attention layers, at most ``sliding_window`` in the ``window_layer_share`` of layers that use one
     (Mistral 7B, Gemma 2/3, gpt-oss); ``context`` itself when the model has no window."""
-    window, share = p.get("sliding_window", 0.0), p.get("window_layer_share", 0.0)
-    if window <= 0 or share <= 0:
+    w = _window(p)
+    if w is None:
         return context
+    window, share = w
     return (1.0 - share) * context + share * min(context, window)
 
 
@@ -120,9 +127,10 @@ def _attended_over_prompt(l_in: float, p: Mapping[str, float]) -> float:
     """Sum over a prompt's positions of the tokens each attends to, layer-averaged: l_in^2 / 2 under causal full
     attention; a window W caps each position at W, W·l_in - W^2/2 once the prompt is longer than W."""
     full = l_in * l_in / 2.0
-    window, share = p.get("sliding_window", 0.0), p.get("window_layer_share", 0.0)
-    if window <= 0 or share <= 0:
+    w = _window(p)
+    if w is None:
         return full
+    window, share = w
     windowed = full if l_in <= window else window * l_in - window * window / 2.0
     return (1.0 - share) * full + share * windowed
 
@@ -453,9 +461,7 @@ def estimate_inference(
     days = check_positive("days", days) or DAYS_PER_YEAR  # None: the default year
     if requests_per_day is not None and tokens_per_day is not None:
         raise InputConflictError("give either requests_per_day or tokens_per_day, not both")
-    if utilisation is not None and (isinstance(utilisation, bool) or not isinstance(utilisation, (int, float))
-                                    or not 0 < utilisation <= 1):
-        raise InputConflictError(f"utilisation must be in (0, 1], got {utilisation!r}")
+    utilisation = check_share("utilisation", utilisation)
 
     chip, prec, acc = _resolve_chip(hardware, precision, check_positive("tdp_w", tdp_w), assumptions)
     weight_bytes = BYTES_PER_WEIGHT[prec]
@@ -463,13 +469,10 @@ def estimate_inference(
     n_chips = _replica_size(chip, n_total, weight_bytes, int(count_i) if count_i else None, assumptions)
 
     window = check_positive("sliding_window (tokens)", sliding_window, integer=True)
-    if window_layer_share is not None:
-        if window is None:
-            raise InputConflictError("window_layer_share needs sliding_window (the window's length in tokens)")
-        if (isinstance(window_layer_share, bool) or not isinstance(window_layer_share, (int, float))
-                or not 0 < window_layer_share <= 1):
-            raise InputConflictError(f"window_layer_share must be in (0, 1], got {window_layer_share!r}")
-    share = float(window_layer_share) if window_layer_share is not None else 1.0
+    given_share = check_share("window_layer_share", window_layer_share)
+    if given_share is not None and window is None:
+        raise InputConflictError("window_layer_share needs sliding_window (the window's length in tokens)")
+    share = given_share if given_share is not None else 1.0
     central: dict[str, float] = {"params": n_total, "active_params": n_act,
                                  "utilisation": float(utilisation) if utilisation else 1.0,
                                  "sliding_window": window or 0.0, "window_layer_share": share if window else 0.0}

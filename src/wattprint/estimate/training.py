@@ -115,7 +115,7 @@ def _unusual_mfu(mfu: float, precision: str, what: str, source: str) -> list[Ass
 
 # input checks, not data: how far past a datasheet limit a figure may go before it is taken for a unit slip
 SLIP_OVER_RATED_SERVER = 2.0  # all-in W per chip vs the server's rated maximum per accelerator
-SLIP_OVER_TDP = 1.5  # a power fraction of TDP (85 % typed as 85, or a node's power as a chip's)
+SLIP_OVER_TDP = 1.5  # a power fraction of TDP vs the TDP itself (85 % typed as 85)
 
 
 def _check_all_in_power(power_w: float, acc: Any, variants: list[Any]) -> list[Assumption]:
