@@ -102,3 +102,13 @@ def test_pue_of_the_wrong_type_is_a_clear_error(pue: object) -> None:
         resolve_pue(pue, None)  # type: ignore[arg-type]
     assert resolve_pue(1.2, None)[0].value == pytest.approx(1.2)
     assert resolve_pue("1.2", None)[0].value == pytest.approx(1.2)
+
+
+def test_an_estimate_with_a_pue_of_50_is_refused_and_one_of_2_5_noted() -> None:
+    from wattprint.errors import InputConflictError
+    from wattprint.estimate.training import estimate_training
+
+    with pytest.raises(InputConflictError, match="least efficient class"):
+        estimate_training(params=7e9, tokens=1e12, hardware="A100", pue=50)
+    fp = estimate_training(params=7e9, tokens=1e12, hardware="A100", pue=2.5)
+    assert any(a.what == "PUE" and "least efficient class" in (a.note or "") for a in fp.assumptions)

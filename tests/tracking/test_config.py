@@ -81,3 +81,12 @@ def test_a_misspelt_setting_in_the_config_file_is_an_error(tmp_path: Path, monke
     # a shared file: other tools' tables and the [wattprint] table's own keys are fine
     (tmp_path / "wattprint.toml").write_text('[tool.other]\nx = 1\n[wattprint]\nlocation = "FR"\n')
     assert load_config().location == "FR"
+
+
+def test_a_pue_past_every_sourced_facility_is_noted_and_an_absurd_one_refused() -> None:
+    pue, note = load_config(pue=2.5).pue_range()
+    assert pue.value == 2.5 and "given" in note.source and "least efficient class" in (note.note or "")
+    _, plain = load_config(pue=1.3).pue_range()
+    assert not plain.note
+    with pytest.raises(InputConflictError, match="give a number such as 1.5"):
+        load_config(pue=50).pue_range()  # at the tracker's start, before anything is measured

@@ -27,7 +27,7 @@ __all__ = [
     "Accelerator", "EmbodiedFactor", "EquivalenceFactor", "accelerators", "find_accelerator", "embodied_accelerator",
     "embodied_host_server", "embodied_cpu_server", "server_logical_cpus", "accelerators_per_server", "cpu_tdp_w",
     "cpu_watts_per_core", "ram_watts_per_gb",
-    "pue_preset", "pue_presets", "default_pue", "equivalence_factors", "load_table", "table_meta",
+    "pue_preset", "pue_presets", "default_pue", "given_pue_note", "equivalence_factors", "load_table", "table_meta",
 ]
 
 TFLOPS = 1e12  # FLOP/s per TFLOPS (unit conversion)
@@ -399,6 +399,29 @@ def pue_preset(name: str) -> tuple[Range, Assumption]:
                 note = "UNCERTAIN. " + note
             return r, Assumption("PUE", f"{r:.3g} (preset '{p['preset']}')", p["source"], note)
     raise UnknownNameError("PUE preset", name, _preset_names(), "or give a number >= 1")
+
+
+# an input check, not data: how far past the highest sourced PUE class a given PUE may go before it is taken for a
+# slip (150 for 1.50, a percentage, a ratio inverted ...)
+PUE_SLIP_FACTOR = 2.0
+
+
+def given_pue_note(value: float, source: str = "given by the user") -> Assumption | None:
+    """A note for a given PUE above the highest of the preset classes' ranges (the least efficient facilities in the
+    sources); an error beyond ``PUE_SLIP_FACTOR`` times that. None for an ordinary value."""
+    worst = max(pue_presets(), key=lambda p: float(p["high"]))
+    top = float(worst["high"])
+    if value > PUE_SLIP_FACTOR * top:
+        from ..errors import InputConflictError
+
+        raise InputConflictError(
+            f"PUE {value:g} means the facility draws {value:g}x what its IT equipment does; the least efficient "
+            f"class in the sources reaches {top:g} ({worst['what']}): give a number such as 1.5")
+    if value > top:
+        return Assumption("PUE", f"{value:g}", source,
+                          f"above {top:g}, the top of the least efficient class in the sources ({worst['what']}, "
+                          f"{worst['source']})")
+    return None
 
 
 _PROVIDER_PRESET = {"aws": "aws", "gcp": "google", "azure": "azure"}

@@ -75,7 +75,8 @@ def resolve_pue(pue: float | str | Range | None, location: str | None) -> tuple[
             return data.pue_preset(str(pue))
     check_pue(r.low)
     check_pue(r.high)
-    return r, Assumption("PUE", f"{r:.3g}", "given by the user")
+    note = data.given_pue_note(r.high)
+    return r, note or Assumption("PUE", f"{r:.3g}", "given by the user")
 
 
 def resolve_site(

@@ -51,7 +51,8 @@ class TrackConfig:
         if self.pue is None:
             return data.default_pue(self.location)
         if isinstance(self.pue, (int, float)):
-            return Range.exact(float(self.pue)), Assumption("PUE", f"{float(self.pue):g}", f"given ({src})")
+            note = data.given_pue_note(float(self.pue), f"given ({src})")
+            return Range.exact(float(self.pue)), note or Assumption("PUE", f"{float(self.pue):g}", f"given ({src})")
         return data.pue_preset(self.pue)
 
     def intensity_obj(self) -> Intensity:
