@@ -165,3 +165,20 @@ def test_each_country_year_names_its_own_source() -> None:
     latest, older = intensity_for("FR"), intensity_for("FR", 2019)
     assert "2024 release" in latest.source and latest.year is not None and latest.year >= 2022
     assert "April-2022 release" in older.source and older.year == 2019
+
+
+def test_a_given_intensity_in_the_wrong_unit_is_noted_or_refused() -> None:
+    from wattprint.estimate.training import estimate_training
+    from wattprint.intensity import given_intensity_note
+
+    assert given_intensity_note(400.0) == "" and given_intensity_note(0.0) == ""  # 0: a zero-carbon contract
+    assert "kgCO2e/kWh" in given_intensity_note(0.4)  # kg given as g
+    with pytest.raises(InputConflictError, match="give grams per kWh"):
+        given_intensity_note(400_000.0)  # g per MWh given as g per kWh
+    kw: dict[str, object] = {"params": 7e9, "tokens": 1e12, "hardware": "A100"}
+    low = estimate_training(**kw, intensity=0.4)  # type: ignore[arg-type]
+    assert any("give it x1000" in a.source for a in low.assumptions)
+    with pytest.raises(InputConflictError, match="give grams per kWh"):
+        estimate_training(**kw, intensity=400_000)  # type: ignore[arg-type]
+    with pytest.raises(InputConflictError, match="market intensity"):
+        estimate_training(**kw, market_intensity=400_000)  # type: ignore[arg-type]

@@ -90,3 +90,9 @@ def test_a_pue_past_every_sourced_facility_is_noted_and_an_absurd_one_refused() 
     assert not plain.note
     with pytest.raises(InputConflictError, match="give a number such as 1.5"):
         load_config(pue=50).pue_range()  # at the tracker's start, before anything is measured
+
+
+def test_a_given_intensity_in_grams_per_mwh_is_refused_at_start() -> None:
+    with pytest.raises(InputConflictError, match="give grams per kWh"):
+        load_config(intensity=400_000.0).intensity_obj()
+    assert "x1000" in load_config(intensity=0.4).intensity_obj().source

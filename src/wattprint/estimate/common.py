@@ -27,6 +27,16 @@ def check_positive(name: str, value: Any, allow_zero: bool = False, integer: boo
     return v
 
 
+def check_market_intensity(value: Any) -> float | None:
+    """A contractual (market-based) gCO2e/kWh: >= 0 (a zero-carbon contract is 0), and not a unit slip."""
+    from ..intensity import given_intensity_note
+
+    g = check_positive("market intensity (gCO2e/kWh)", value, allow_zero=True)
+    if g is not None:
+        given_intensity_note(g, "market intensity")
+    return g
+
+
 def check_share(name: str, value: Any) -> float | None:
     """``value`` as a float if it is a share in (0, 1] (None passes through), else a clear error."""
     if value is None:
@@ -100,7 +110,9 @@ def resolve_site(
         g = check_positive("intensity (gCO2e/kWh)", intensity, allow_zero=True)
         assert g is not None
         loc = grid.resolve_location(location).key if location else "given"
-        inten = Intensity(Range.exact(g), location=loc, basis="given by the user", year=year)
+        note = grid.given_intensity_note(g)
+        inten = Intensity(Range.exact(g), location=loc, basis="given by the user", year=year,
+                          source="given by the user" + (f"; {note}" if note else ""))
     elif mix is not None:
         shares = grid.parse_mix(mix) if isinstance(mix, str) else mix
         inten = grid.intensity_from_mix(shares)

@@ -38,7 +38,16 @@ from typing import Any
 from ..errors import InputConflictError, WattprintError
 from ..footprint import HOURS_PER_YEAR, Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
-from .common import check_finite, check_positive, check_share, component_key, embodied_for, resolve_site, too_large
+from .common import (
+    check_finite,
+    check_market_intensity,
+    check_positive,
+    check_share,
+    component_key,
+    embodied_for,
+    resolve_site,
+    too_large,
+)
 
 J_PER_KWH = 3.6e6
 J_PER_WH = 3600.0
@@ -572,7 +581,7 @@ def estimate_inference(
                              "other": ComponentEnergy(host_kwh, "modelled")},
         pue=pue_r, intensity=inten, embodied_co2e_kg=embodied, assumptions=assumptions, kind="inference",
         chip_hours=chip_hours, wall_time_h=wall_h, details=details,
-        market_intensity_g_per_kwh=check_positive("market intensity (gCO2e/kWh)", market_intensity, allow_zero=True))
+        market_intensity_g_per_kwh=check_market_intensity(market_intensity))
 
     it_req_j = per_req["accelerator_j"] + per_req["host_j"]
     fac_req_j = it_req_j * pue_r

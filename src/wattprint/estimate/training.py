@@ -18,7 +18,7 @@ from ..errors import InputConflictError, WattprintError
 from ..footprint import Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
 from . import utilisation
-from .common import check_finite, check_positive, component_key, embodied_for, resolve_site
+from .common import check_finite, check_market_intensity, check_positive, component_key, embodied_for, resolve_site
 
 HOURS_PER_DAY = 24.0
 SECONDS_PER_HOUR = 3600.0
@@ -341,6 +341,6 @@ def estimate_training(
         kind="training",
         chip_hours=chip_hours_r,
         wall_time_h=wall if wall is not None else (Range.exact(days * HOURS_PER_DAY) if days else None),
-        market_intensity_g_per_kwh=check_positive("market intensity (gCO2e/kWh)", market_intensity, allow_zero=True),
+        market_intensity_g_per_kwh=check_market_intensity(market_intensity),
         details=details,
     ))

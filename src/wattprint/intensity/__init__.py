@@ -35,6 +35,7 @@ from ..footprint import Assumption, Intensity
 from ..quantities import Range
 
 __all__ = ["Location", "resolve_location", "intensity_for", "intensity_lookup", "intensity_from_mix", "parse_mix",
+           "given_intensity_note",
            "locations", "generation_mix", "mix_sources"]
 
 KINDS = ("country", "subnational", "zone", "cloud")
@@ -349,6 +350,29 @@ def _bound(f: dict[str, Any], side: str) -> float:
         if f.get(key) is not None:
             return float(f[key])
     return float(f["g"])
+
+
+# an input check, not data: how far past the most carbon-intensive sourced generation a given intensity may go
+# before it is taken for a unit slip (g per MWh, lb, a total instead of a rate)
+INTENSITY_SLIP_FACTOR = 2.0
+
+
+def given_intensity_note(g_per_kwh: float, what: str = "intensity") -> str:
+    """'' for a plausible given grid intensity (gCO2e/kWh); a note below 1 (every generation source's lifecycle
+    minimum is above it: kgCO2e/kWh given as g?); an error past ``INTENSITY_SLIP_FACTOR`` times the highest
+    lifecycle factor of any source (IPCC AR5's maxima). 0 passes: a contractual zero-carbon supply."""
+    factors = load_table("factors")["mix_factors"]
+    most = {k: float(f["high"] if f.get("high") is not None else f["g"]) for k, f in factors.items()}
+    top_name = max(most, key=lambda k: most[k])
+    top = most[top_name]
+    if g_per_kwh > INTENSITY_SLIP_FACTOR * top:
+        raise InputConflictError(
+            f"{what} {g_per_kwh:g} gCO2e/kWh is more than {INTENSITY_SLIP_FACTOR:g}x the highest lifecycle factor of "
+            f"any generation source ({top:g}, {top_name}'s IPCC AR5 maximum): give grams per kWh (e.g. 400)")
+    if 0 < g_per_kwh < 1:
+        return (f"{what} below 1 gCO2e/kWh, under every source's lifecycle minimum: if it is kgCO2e/kWh, "
+                "give it x1000")
+    return ""
 
 
 def intensity_from_mix(mix: dict[str, float]) -> Intensity:

@@ -57,11 +57,13 @@ class TrackConfig:
 
     def intensity_obj(self) -> Intensity:
         """Grid intensity (gCO2e/kWh) for the location, or the number given."""
+        from ..intensity import given_intensity_note, intensity_for
+
         if self.intensity is not None:
+            note = given_intensity_note(self.intensity)
             return Intensity.fixed(
-                self.intensity, location=self.location or "given", source=f"given ({self.sources.get('intensity')})"
-            )
-        from ..intensity import intensity_for
+                self.intensity, location=self.location or "given",
+                source=f"given ({self.sources.get('intensity')})" + (f"; {note}" if note else ""))
 
         return intensity_for(self.location)
 
