@@ -299,3 +299,34 @@ def test_a_power_fraction_given_in_percent_is_refused() -> None:
         estimate_training(params=7e9, tokens=1e12, hardware="A100", power_fraction=85)
     raised = estimate_training(params=7e9, tokens=1e12, hardware="A100", power_fraction=1.2)
     assert any("power limit was raised" in (a.note or "") for a in raised.assumptions)
+
+
+def test_a_long_context_adds_causal_attention_flops_to_6nd() -> None:
+    from wattprint.estimate.inference import constants, transformer_shape
+
+    base = estimate_training(params=8e9, tokens=1e12, hardware="H100")
+    short = estimate_training(params=8e9, tokens=1e12, hardware="H100", seq_len=4096)
+    long = estimate_training(params=8e9, tokens=1e12, hardware="H100", seq_len=131072)
+    d_model, n_layers = transformer_shape(8e9, constants()["layers_aspect_ratio"].value)
+    c0 = base.details["training_flops"].value
+    assert c0 == pytest.approx(6 * 8e9 * 1e12)
+    assert long.details["training_flops"].value == pytest.approx(c0 + 6 * n_layers * d_model * 131072 * 1e12)
+    assert 1.02 < short.details["training_flops"].value / c0 < 1.15  # small at a usual context
+    assert 2.5 < long.details["training_flops"].value / c0 < 4.5  # 128k roughly triples an 8B model's compute
+    assert long.chip_hours.value / base.chip_hours.value == pytest.approx(
+        long.details["training_flops"].value / c0)  # same MFU: chip-hours follow the compute
+    assert any(a.what == "attention compute" for a in long.assumptions)
+
+
+@pytest.mark.parametrize("kw", [{"flops": 1e23, "params": 8e9, "tokens": 1e12}, {"chip_hours": 1000, "count": 8}])
+def test_a_context_length_without_params_and_tokens_or_with_flops_is_a_clear_error(kw: dict[str, float]) -> None:
+    with pytest.raises(InputConflictError, match="context length"):
+        estimate_training(hardware="H100", seq_len=8192, **kw)  # type: ignore[arg-type]
+
+
+def test_cli_seq_len(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["estimate", "training", "--params", "8B", "--tokens", "1T", "--hardware", "H100", "--seq-len", "128k",
+               "--json"])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    assert any(a["what"] == "attention compute" for a in d["assumptions"])

@@ -34,6 +34,8 @@ def _add_training(sub: Any) -> None:
     t.add_argument("--params", type=count, help="parameters (total for MoE), e.g. 7B")
     t.add_argument("--active-params", type=count, help="parameters active per token (MoE)")
     t.add_argument("--tokens", type=count, help="training tokens, e.g. 2T")
+    t.add_argument("--seq-len", type=count, metavar="TOKENS",
+                   help="training context length, e.g. 128k: adds causal attention's FLOPs to 6 x params x tokens")
     t.add_argument("--chip-hours", type=count, help="accelerator-hours (GPU-hours, TPU-chip-hours)")
     t.add_argument("--days", type=number, help="wall-clock days")
     t.add_argument("--hardware", required=True, nargs="+", action=JoinWords, metavar="NAME",
@@ -71,7 +73,7 @@ def _run_training(args: argparse.Namespace) -> int:
         chip_hours=args.chip_hours, days=args.days, hardware=args.hardware, count=args.count,
         precision=args.precision, mfu=args.mfu, power_fraction=args.power_fraction, power_w=args.power_w,
         pue=pue, location=args.location, year=args.year, intensity=args.intensity, mix=args.mix,
-        market_intensity=args.market_intensity,
+        market_intensity=args.market_intensity, seq_len=args.seq_len,
     )
     if args.json:
         print(json.dumps(fp.to_dict(equivalents=True), indent=2, default=str))

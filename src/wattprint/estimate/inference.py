@@ -109,7 +109,7 @@ class Chip:
     component: str  # "gpu" or "accelerator"
 
 
-def _shape(active_params: float, aspect: float) -> tuple[float, float]:
+def transformer_shape(active_params: float, aspect: float) -> tuple[float, float]:
     """(d_model, n_layers) of a dense transformer with ``active_params`` parameters: N = 12 L d^2, d = aspect L."""
     d_model = (aspect * active_params / 12.0) ** (1.0 / 3.0)
     return d_model, max(1.0, d_model / aspect)
@@ -146,7 +146,7 @@ def _attended_over_prompt(l_in: float, p: Mapping[str, float]) -> float:
 
 def _kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) -> float:
     """Bytes of K and V per token of context: 2 x layers x KV width (GQA's, or d_model for MHA) x bytes."""
-    d_model, n_layers = _shape(p["active_params"], p["layers_aspect_ratio"])
+    d_model, n_layers = transformer_shape(p["active_params"], p["layers_aspect_ratio"])
     kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
     return 2.0 * n_layers * kv_width * kv_bytes
 
@@ -163,7 +163,7 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     """
     n_total, n_act = p["params"], p["active_params"]
     batch, l_in, l_out = p["batch_size"], p["input_tokens"], p["output_tokens"]
-    d_model, n_layers = _shape(n_act, p["layers_aspect_ratio"])
+    d_model, n_layers = transformer_shape(n_act, p["layers_aspect_ratio"])
     kv_per_token = _kv_bytes_per_token(p, attention, kv_bytes)
     tp = p["tensor_parallel_efficiency_per_doubling"] ** math.log2(count)
     bandwidth = count * chip.memory_bw_tbs * 1e12 * p["mem_bw_utilisation"] * tp  # bytes/s

@@ -21,6 +21,8 @@ from . import utilisation
 from .common import check_finite, check_market_intensity, check_positive, component_key, embodied_for, resolve_site
 
 HOURS_PER_DAY = 24.0
+# causal attention, forward + backward, per layer, model width and token of context (derivation in _attention_flops)
+ATTENTION_FLOPS_PER_LAYER_WIDTH_TOKEN = 6.0
 SECONDS_PER_HOUR = 3600.0
 FLOPS_PER_PARAM_TOKEN = 6  # forward 2 + backward 4 multiply-adds per parameter per token (Kaplan et al. 2020)
 CONSISTENCY_TOLERANCE = 0.01  # relative mismatch allowed between chip-hours and count x days x 24
@@ -53,11 +55,33 @@ def _tdp(acc: Any, variants: list[Any]) -> Range | None:
     return Range(acc.tdp_w, min(vals), max(vals))
 
 
+def _attention_flops(n_active: float, tokens: float, seq_len: float) -> tuple[float, Assumption]:
+    """Causal self-attention's training FLOPs, which 6·N·D leaves out: per token and layer, QK^T and AV over on
+    average half the context, 2·2·d·seq/2 forward, x3 with the backward pass: 6·L·d·seq per token (PaLM, Chowdhery
+    et al. 2022, App. B counts 12·L·d·seq without the causal half). L and d come from an assumed model shape."""
+    from .inference import constants, transformer_shape
+
+    aspect = constants()["layers_aspect_ratio"]
+    d_model, n_layers = transformer_shape(n_active, aspect.value)
+    extra = ATTENTION_FLOPS_PER_LAYER_WIDTH_TOKEN * n_layers * d_model * seq_len * tokens
+    return extra, Assumption(
+        "attention compute", f"{extra:.4g} FLOP = 6 x {n_layers:.0f} layers x {d_model:.0f} width x {seq_len:.4g} "
+        f"context x {tokens:.4g} tokens", "Chowdhery et al. 2022, 'PaLM', App. B (attention FLOPs), causal half",
+        f"layers and width from {n_active:.4g} active parameters at d_model / n_layers = {aspect.value:g} "
+        f"({aspect.source}); the MFU model was fitted on 6·N·D, so at a short context this counts the attention its "
+        "trainings already absorbed a little twice")
+
+
 def _flops(
-    flops: float | None, params: float | None, active: float | None, tokens: float | None
+    flops: float | None, params: float | None, active: float | None, tokens: float | None,
+    seq_len: float | None = None,
 ) -> tuple[float | None, float | None, list[Assumption]]:
-    """(training FLOPs, active parameters, notes); FLOPs None when neither FLOPs nor params x tokens are given."""
+    """(training FLOPs, active parameters, notes); FLOPs None when neither FLOPs nor params x tokens are given.
+    ``seq_len`` (training context) adds causal attention's FLOPs to 6·N·D."""
     notes: list[Assumption] = []
+    if seq_len is not None and flops is not None:
+        raise InputConflictError("a context length adds attention FLOPs to 6 x parameters x tokens; with --flops, "
+                                 "give the total (attention included) instead")
     if active is not None and params is not None and active > params:
         raise InputConflictError(f"active parameters ({active:.4g}) exceed total parameters ({params:.4g})")
     n_active = active if active is not None else params
@@ -92,10 +116,17 @@ def _flops(
                 "training compute",
                 f"{c:.4g} FLOP = 6 x {n_active:.4g} {what} x {tokens:.4g} tokens",
                 "Kaplan et al. 2020, 'Scaling Laws for Neural Language Models' (C = 6ND)",
-                "ignores attention FLOPs (small below ~8k context)",
+                "ignores attention FLOPs (small below ~8k context; give --seq-len to add them)"
+                if seq_len is None else "the weights' matrix products",
             )
         )
+        if seq_len is not None:
+            extra, note = _attention_flops(n_active, tokens, seq_len)
+            notes.append(note)
+            c += extra
         return c, n_active, notes
+    if seq_len is not None:
+        raise InputConflictError("a context length needs --params and --tokens (attention FLOPs scale with both)")
     if tokens is not None and n_active is None:
         raise InputConflictError("tokens given without parameters: add --params (and --active-params for MoE)")
     if n_active is not None and tokens is None and params is not None:
@@ -189,6 +220,7 @@ def estimate_training(
     mix: str | dict[str, float] | None = None,
     moe: bool | None = None,
     market_intensity: float | None = None,
+    seq_len: float | None = None,
 ) -> Footprint:
     """Footprint of a training run (kind="training") with ranges and the assumptions behind it.
 
@@ -200,7 +232,8 @@ def estimate_training(
     state it (replaces both). ``pue``: number or preset name. Site: ``location`` or ``intensity``
     (gCO2e/kWh) or ``mix`` ("coal=60,gas=40"); none -> world average with a wide range.
     ``market_intensity`` (gCO2e/kWh, contractual factor of the supply) adds a market-based figure beside the
-    location-based one.
+    location-based one. ``seq_len`` (training context in tokens) adds causal attention's FLOPs to 6·N·D: a 128k
+    context roughly triples an 8B model's compute.
     """
     from .. import data
 
@@ -208,6 +241,7 @@ def estimate_training(
     params = check_positive("params", params)
     active_params = check_positive("active params", active_params)
     tokens = check_positive("tokens", tokens)
+    seq_len = check_positive("context length (tokens)", seq_len)
     chip_hours = check_positive("chip-hours", chip_hours)
     days = check_positive("days", days)
     count = check_positive("count (chips)", count, integer=True)
@@ -234,7 +268,7 @@ def estimate_training(
     base_precision = acc.default_precision()
     base_peak = acc.peak_flops(base_precision)
 
-    c, n_active, flop_notes = _flops(flops, params, active_params, tokens)
+    c, n_active, flop_notes = _flops(flops, params, active_params, tokens, seq_len)
     notes += flop_notes
     ch, count, ch_notes = _chip_hours(chip_hours, count, days)
     notes += ch_notes
