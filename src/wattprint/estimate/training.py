@@ -65,8 +65,10 @@ def _attention_flops(n_active: float, tokens: float, seq_len: float) -> tuple[fl
     d_model, n_layers = transformer_shape(n_active, aspect.value)
     extra = ATTENTION_FLOPS_PER_LAYER_WIDTH_TOKEN * n_layers * d_model * seq_len * tokens
     return extra, Assumption(
-        "attention compute", f"{extra:.4g} FLOP = 6 x {n_layers:.0f} layers x {d_model:.0f} width x {seq_len:.4g} "
-        f"context x {tokens:.4g} tokens", "Chowdhery et al. 2022, 'PaLM', App. B (attention FLOPs), causal half",
+        "attention compute",
+        f"{extra:.4g} FLOP = {ATTENTION_FLOPS_PER_LAYER_WIDTH_TOKEN:g} x {n_layers:.0f} layers x {d_model:.0f} width "
+        f"x {seq_len:.4g} context x {tokens:.4g} tokens",
+        "Chowdhery et al. 2022, 'PaLM', App. B (attention FLOPs), causal half",
         f"layers and width from {n_active:.4g} active parameters at d_model / n_layers = {aspect.value:g} "
         f"({aspect.source}); the MFU model was fitted on 6·N·D, so at a short context this counts the attention its "
         "trainings already absorbed a little twice")
