@@ -249,25 +249,25 @@ def _held_output_share(engine: str) -> float:
     return 1.0 if engine == "eager" else 0.5
 
 
+def _held_tokens(p: Mapping[str, float], engine: str) -> float:
+    """Tokens of context whose K/V a sequence holds on average while its batch runs (a sliding window caps them)."""
+    return _attended(p["input_tokens"] + _held_output_share(engine) * p["output_tokens"], p)
+
+
 def _cap_assumed_lengths(central: dict[str, float], ranges: dict[str, tuple[float, float]], batch: float,
                          engine: str, kv_token_gb: float, free_gb: float, assumptions: list[Assumption]) -> bool:
     """A given batch that does not fit only because of an *assumed* prompt or output length: shorten the assumed
     length (input first, then output) to what lets the batch fit, and say so. False if no assumed length can."""
-    out_weight = _held_output_share(engine)
     room = free_gb / (batch * kv_token_gb)  # tokens of held context per sequence the memory allows
-
-    def held(values: Mapping[str, float]) -> float:  # KV tokens a sequence holds (a sliding window caps them)
-        return _attended(values["input_tokens"] + out_weight * values["output_tokens"], central)
-
     for name in ("input_tokens", "output_tokens"):
         if name not in ranges:
             continue  # given by the user: not ours to change
-        if held({**central, name: 1.0}) > room:
+        if _held_tokens({**central, name: 1.0}, engine) > room:
             continue
         lo, hi = 1, max(1, math.floor(central[name]))  # the largest length that fits (held grows with it)
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if held({**central, name: float(mid)}) <= room else (lo, mid - 1)
+            lo, hi = (mid, hi) if _held_tokens({**central, name: float(mid)}, engine) <= room else (lo, mid - 1)
         most = lo
         low, high = ranges[name]
         central[name] = min(central[name], most)
@@ -297,7 +297,7 @@ def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[floa
     if chip.memory_gb is None:
         return
     full = _attended(central["input_tokens"] + central["output_tokens"], central)
-    held = _attended(central["input_tokens"] + _held_output_share(engine) * central["output_tokens"], central)
+    held = _held_tokens(central, engine)
     kv_token_gb = _kv_bytes_per_token(central, attention, kv_bytes) / 1e9
     # the smallest KV cache the assumed shape ranges allow: fewer, wider layers and the narrowest GQA width
     smallest = dict(central)
@@ -483,7 +483,7 @@ def estimate_inference(
         raise InputConflictError("window_layer_share needs sliding_window (the window's length in tokens)")
     share = given_share if given_share is not None else 1.0
     central: dict[str, float] = {"params": n_total, "active_params": n_act,
-                                 "utilisation": float(utilisation) if utilisation else 1.0,
+                                 "utilisation": utilisation or 1.0,
                                  "sliding_window": window or 0.0, "window_layer_share": share if window else 0.0}
     if window:
         assumptions.append(Assumption(

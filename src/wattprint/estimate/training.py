@@ -21,17 +21,18 @@ from . import utilisation
 from .common import check_finite, check_market_intensity, check_positive, component_key, embodied_for, resolve_site
 
 HOURS_PER_DAY = 24.0
-# causal attention, forward + backward, per layer, model width and token of context (derivation in _attention_flops)
-ATTENTION_FLOPS_PER_LAYER_WIDTH_TOKEN = 6.0
 SECONDS_PER_HOUR = 3600.0
 FLOPS_PER_PARAM_TOKEN = 6  # forward 2 + backward 4 multiply-adds per parameter per token (Kaplan et al. 2020)
+# causal attention, forward + backward, per layer, model width and token of context (derivation in _attention_flops)
+ATTENTION_FLOPS_PER_LAYER_WIDTH_TOKEN = 6.0
 CONSISTENCY_TOLERANCE = 0.01  # relative mismatch allowed between chip-hours and count x days x 24
 # Given FLOPs below this fraction of 6·N·D contradict the model size and tokens: the model FLOPs of a transformer
 # are at least ~6·N·D, and counting N without the embeddings (as some papers do) lowers it by ~20-40% at most.
 MIN_FLOPS_OVER_6ND = 0.5
-# ... and above this multiple they contradict them too: attention adds 12·L·d·T per token (PaLM, Chowdhery et al.
-# 2022, App. B), which for a ~1B model (16 layers x 2048) at a 128k context brings the total to ~8x 6·N·D, and
-# counting full activation recomputation adds a third (~11x); nothing published lies further above 6·N·D.
+# ... and above this multiple they contradict them too: attention adds at most 12·L·d·T per token (PaLM, Chowdhery
+# et al. 2022, App. B, without the causal half that _attention_flops takes), which for a ~1B model (16 layers x
+# 2048) at a 128k context brings the total to ~8x 6·N·D, and counting full activation recomputation adds a third
+# (~11x); nothing published lies further above 6·N·D.
 MAX_FLOPS_OVER_6ND = 12.0
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8")
 
@@ -249,6 +250,8 @@ def estimate_training(
     count = check_positive("count (chips)", count, integer=True)
     power_w = check_positive("power (W)", power_w)
     power_fraction = check_positive("power fraction", power_fraction)
+    if power_fraction is not None:
+        _check_power_fraction(power_fraction)
     mfu = check_positive("MFU", mfu)
     if mfu is not None and mfu > 1:
         raise InputConflictError(f"MFU is a fraction of peak (0-1], got {mfu:g}")
@@ -346,7 +349,6 @@ def estimate_training(
             notes.append(a)
         else:
             if power_fraction is not None:
-                _check_power_fraction(power_fraction)
                 frac = Range.exact(power_fraction)
                 notes.append(Assumption("average accelerator power", f"{power_fraction:g} x TDP", "given by the user",
                                         "above the TDP: possible only where the board's power limit was raised"
