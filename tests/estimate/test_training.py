@@ -330,3 +330,19 @@ def test_cli_seq_len(capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 0
     d = json.loads(capsys.readouterr().out)
     assert any(a["what"] == "attention compute" for a in d["assumptions"])
+
+
+@pytest.mark.parametrize("precision", ["fp32", "tf32"])
+def test_slower_precision_takes_longer_and_never_needs_more_than_its_peak(precision: str) -> None:
+    kw = {"params": 7e9, "tokens": 2e12, "hardware": "A100", "count": 64}
+    fast = estimate_training(**kw)
+    slow = estimate_training(precision=precision, **kw)
+    assert slow.chip_hours is not None and fast.chip_hours is not None
+    mfu = slow.details["mfu"]
+    assert 0 < mfu.low <= mfu.value <= mfu.high <= 1
+    assert slow.chip_hours.value > 1.5 * fast.chip_hours.value
+    assert any(a.what == "MFU at a slower precision" for a in slow.assumptions)
+    # its own chip-hours read back as a possible run at that precision
+    again = estimate_training(flops=6 * 7e9 * 2e12, chip_hours=slow.chip_hours.value, hardware="A100",
+                              precision=precision)
+    assert again.details["mfu"].value == pytest.approx(mfu.value)

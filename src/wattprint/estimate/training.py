@@ -299,13 +299,22 @@ def estimate_training(
                 raise InputConflictError(
                     "the MFU model needs the model size: add --params (and --active-params for MoE) or give --mfu"
                 )
-            est = utilisation.predict_mfu(n_active, base_peak, acc.memory_bandwidth(), moe=is_moe,
+            # the model's MFU is relative to the default-precision peak (fp8 is a term of the model); a slower
+            # precision (fp32, tf32) caps the chip at its own peak, so the model is applied to that roofline
+            slower = peak.value < base_peak
+            model_peak = peak.value if slower else base_peak
+            est = utilisation.predict_mfu(n_active, model_peak, acc.memory_bandwidth(), moe=is_moe,
                                           fp8=precision == "fp8", chip_year=acc.year)
-            # the model's MFU is relative to the default-precision peak; carry the variants' spread too
-            eff = est.mfu * (peak * (base_peak / peak.value))
-            mfu_r = est.mfu * (base_peak / peak.value)
+            eff = est.mfu * (peak * (model_peak / peak.value))  # carries the variants' spread too
+            mfu_r = est.mfu * (model_peak / peak.value)
             notes.append(Assumption("MFU (model FLOPs utilisation)", f"{mfu_r:.3g} of the {precision} peak",
                                     est.source, est.explanation))
+            if slower:
+                notes.append(Assumption(
+                    "MFU at a slower precision", f"{precision}: peak {peak.value / base_peak:.2g}x the {base_precision}"
+                    " peak", "modelled",
+                    "the MFU model was fitted on bf16/fp16 (and fp8) trainings and is applied here "
+                    f"to the {precision} peak and its roofline: an extrapolation"))
         hours = Range.exact(c) / (eff * SECONDS_PER_HOUR)
         chip_hours_r = hours
         details["mfu"] = mfu_r
