@@ -445,3 +445,14 @@ def test_low_bit_moe_weights_realise_only_the_measured_part_of_their_byte_saving
     fp8 = est(**moe, precision="fp8")
     assert any(a.what.startswith("share of the fp8 byte saving") for a in fp8.assumptions)
     assert not any("byte saving" in a.what for a in est(**moe, precision="bf16").assumptions)
+
+
+def test_given_board_power_is_checked_for_unit_slips() -> None:
+    with pytest.raises(InputConflictError, match="outside what any accelerator draws"):
+        estimate_inference(params=7e9, hardware="A100", tdp_w=1e9)
+    with pytest.raises(InputConflictError, match="outside what any accelerator draws"):
+        estimate_inference(params=7e9, hardware="A100", tdp_w=0.4)
+    far = estimate_inference(params=7e9, hardware="A100", tdp_w=1500)
+    assert any(a.what == "board power (given)" for a in far.assumptions)
+    near = estimate_inference(params=7e9, hardware="A100", tdp_w=300)
+    assert not any(a.what == "board power (given)" for a in near.assumptions)

@@ -346,3 +346,24 @@ def test_slower_precision_takes_longer_and_never_needs_more_than_its_peak(precis
     again = estimate_training(flops=6 * 7e9 * 2e12, chip_hours=slow.chip_hours.value, hardware="A100",
                               precision=precision)
     assert again.details["mfu"].value == pytest.approx(mfu.value)
+
+
+def test_chip_hours_over_days_give_average_chips_busy_not_a_count() -> None:
+    fp = estimate_training(chip_hours=1000, days=10, hardware="A100")
+    assert "count" not in fp.details
+    assert fp.details["average_chips_busy"] == pytest.approx(1000 / 240)
+    assert fp.wall_time_h is not None and fp.wall_time_h.value == pytest.approx(240)
+    sparse = estimate_training(chip_hours=1, days=30, hardware="A100")
+    note = next(a for a in sparse.assumptions if a.what == "average chips busy")
+    assert "under one chip" in note.note
+
+
+def test_power_below_idle_is_noted_and_far_below_is_a_unit_slip() -> None:
+    kw = {"params": 7e9, "tokens": 2e12, "hardware": "A100", "count": 64}
+    with pytest.raises(InputConflictError, match="far below"):
+        estimate_training(power_w=0.4, **kw)  # 0.4 kW typed as W
+    low = estimate_training(power_w=15, **kw)
+    assert any("draws idle" in a.note for a in low.assumptions)
+    assert not any("draws idle" in a.note for a in estimate_training(power_w=330, **kw).assumptions)
+    frac = estimate_training(power_fraction=0.01, **kw)
+    assert any("draws idle" in a.note for a in frac.assumptions)

@@ -39,6 +39,7 @@ from ..errors import InputConflictError, WattprintError
 from ..footprint import HOURS_PER_YEAR, Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
 from .common import (
+    check_board_power,
     check_finite,
     check_market_intensity,
     check_positive,
@@ -362,6 +363,8 @@ def _resolve_chip(hardware: str, precision: str | None, tdp_w: float | None,
         compute_prec = acc.default_precision()
     peak = acc.peak_flops(compute_prec)
     power = tdp_w if tdp_w is not None else acc.tdp_w
+    if tdp_w is not None:
+        assumptions.extend(check_board_power(tdp_w, acc))
     if power is None:
         raise WattprintError(f"{acc.name} has no published TDP; give its board power with --tdp-w (tdp_w=...)")
     if not acc.memory_bw_tbs:

@@ -18,7 +18,16 @@ from ..errors import InputConflictError, WattprintError
 from ..footprint import Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
 from . import utilisation
-from .common import check_finite, check_market_intensity, check_positive, component_key, embodied_for, resolve_site
+from .common import (
+    check_finite,
+    check_low_power,
+    check_market_intensity,
+    check_positive,
+    component_key,
+    embodied_for,
+    idle_fraction,
+    resolve_site,
+)
 
 HOURS_PER_DAY = 24.0
 SECONDS_PER_HOUR = 3600.0
@@ -168,15 +177,22 @@ def _check_all_in_power(power_w: float, acc: Any, variants: list[Any]) -> list[A
         return [Assumption("average power per chip (all-in)", f"{power_w:g} W", "given by the user",
                            f"above the ~{rated:.0f} W a {acc.name} server is rated to draw per accelerator at most; "
                            "if the figure includes the facility overhead, give it without and pass --pue")]
-    return []
+    return check_low_power("--power-w", power_w, tdp, acc.name)
 
 
-def _check_power_fraction(fraction: float) -> None:
-    """A power fraction of TDP above 1 is possible only past a raised power limit; far above is a unit slip."""
+def _check_power_fraction(fraction: float) -> list[Assumption]:
+    """A power fraction of TDP above 1 is possible only past a raised power limit; far above is a unit slip. Below
+    a waiting chip's idle draw is noted."""
     if fraction > SLIP_OVER_TDP:
         raise InputConflictError(
             f"power fraction {fraction:g} is a fraction of TDP (boards hold their average power at or below their "
             f"power limit, the TDP by default); for 85 % write 0.85")
+    idle = idle_fraction().low
+    if fraction < idle:
+        return [Assumption("power fraction (given)", f"{fraction:g} x TDP", "given by the user",
+                           f"below the {idle:g} x TDP a powered accelerator draws idle: check it is a fraction, "
+                           "not a percentage or a share of a node")]
+    return []
 
 
 def _chip_hours(
@@ -192,9 +208,18 @@ def _chip_hours(
                 f"= {implied:.6g}); give two of the three"
             )
     if chip_hours is not None:
+        notes.append(Assumption("chip-hours", f"{chip_hours:.6g}", "given by the user"))
         if count is None and days is not None:
+            # the average number of chips busy, not a count of chips (it need not be whole)
             count = chip_hours / (days * HOURS_PER_DAY)
-        return chip_hours, count, [Assumption("chip-hours", f"{chip_hours:.6g}", "given by the user")]
+            what = "average chips busy"
+            if count < 1:
+                notes.append(Assumption(what, f"{count:.3g} = chip-hours / (days x 24)", "implied",
+                                        "under one chip busy over the whole period: the wall time is the days given, "
+                                        "the chips were idle or off for part of it (idle time is not counted)"))
+            else:
+                notes.append(Assumption(what, f"{count:.4g} = chip-hours / (days x 24)", "implied"))
+        return chip_hours, count, notes
     if count is not None and days is not None:
         ch = count * days * HOURS_PER_DAY
         notes.append(Assumption("chip-hours", f"{ch:.6g} = {count:.6g} chips x {days:.6g} days x 24", "given"))
@@ -250,8 +275,7 @@ def estimate_training(
     count = check_positive("count (chips)", count, integer=True)
     power_w = check_positive("power (W)", power_w)
     power_fraction = check_positive("power fraction", power_fraction)
-    if power_fraction is not None:
-        _check_power_fraction(power_fraction)
+    fraction_notes = _check_power_fraction(power_fraction) if power_fraction is not None else []
     mfu = check_positive("MFU", mfu)
     if mfu is not None and mfu > 1:
         raise InputConflictError(f"MFU is a fraction of peak (0-1], got {mfu:g}")
@@ -261,7 +285,7 @@ def estimate_training(
         raise WattprintError("hardware is required (e.g. --hardware A100); list names with 'wattprint data gpus'")
 
     acc, variants, notes = data.find_accelerator(hardware)
-    notes = list(notes)
+    notes = list(notes) + fraction_notes
     if precision is None:
         precision = acc.default_precision()
         notes.append(Assumption("precision", precision, "default: bf16 where the chip has it, else fp16, else fp32"))
@@ -275,6 +299,7 @@ def estimate_training(
 
     c, n_active, flop_notes = _flops(flops, params, active_params, tokens, seq_len)
     notes += flop_notes
+    given_count = count
     ch, count, ch_notes = _chip_hours(chip_hours, count, days)
     notes += ch_notes
     inferred_moe = active_params is not None and params is not None and active_params < params
@@ -336,7 +361,7 @@ def estimate_training(
 
     wall = chip_hours_r / count if count is not None else None
     if count is not None:
-        details["count"] = count
+        details["count" if given_count is not None else "average_chips_busy"] = count
 
     energy: dict[str, ComponentEnergy] = {}
     key = component_key(acc)
