@@ -456,3 +456,13 @@ def test_given_board_power_is_checked_for_unit_slips() -> None:
     assert any(a.what == "board power (given)" for a in far.assumptions)
     near = estimate_inference(params=7e9, hardware="A100", tdp_w=300)
     assert not any(a.what == "board power (given)" for a in near.assumptions)
+
+
+def test_flags_that_would_be_ignored_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(InputConflictError, match="need a load"):
+        estimate_inference(params=7e9, days=30)
+    assert estimate_inference(params=7e9, requests_per_day=100, days=30).details["period"].startswith("30 days")
+    code, _, err = _cli(["--params", "7B", "--training-hardware", "A100", "--training-count", "64"], capsys)
+    assert code == 2 and "--training-tokens" in err
+    code, _, err = _cli(["--params", "7B", "--days", "30"], capsys)
+    assert code == 2 and "need a load" in err

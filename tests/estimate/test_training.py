@@ -367,3 +367,12 @@ def test_power_below_idle_is_noted_and_far_below_is_a_unit_slip() -> None:
     assert not any("draws idle" in a.note for a in estimate_training(power_w=330, **kw).assumptions)
     frac = estimate_training(power_fraction=0.01, **kw)
     assert any("draws idle" in a.note for a in frac.assumptions)
+
+
+def test_a_mix_keeps_the_location_it_replaces_and_an_unused_mfu_is_said() -> None:
+    fp = estimate_training(params=7e9, tokens=2e12, hardware="A100", count=8, mix="coal=100", location="FR")
+    assert fp.intensity.location.startswith("FRA") and "coal" in fp.intensity.location
+    with pytest.raises(WattprintError, match="closest valid names"):
+        estimate_training(params=7e9, tokens=2e12, hardware="A100", count=8, mix="coal=100", location="Frnace")
+    unused = estimate_training(chip_hours=1000, hardware="A100", mfu=0.4)
+    assert any(a.what == "MFU" and "not used" in a.value for a in unused.assumptions)

@@ -60,6 +60,9 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
 
 def _training_co2e(args: argparse.Namespace) -> Any:
     if args.training_tokens is None:
+        if args.training_hardware is not None or args.training_count is not None:
+            raise WattprintError("--training-hardware and --training-count describe the training estimated from "
+                                 "--training-tokens: add --training-tokens")
         return args.training_co2e_kg
     if args.training_co2e_kg is not None:
         raise WattprintError("give either --training-co2e-kg or --training-tokens, not both")
@@ -76,12 +79,12 @@ def _training_co2e(args: argparse.Namespace) -> Any:
 
 
 def run_inference(args: argparse.Namespace) -> int:
-    from ..estimate.inference import DAYS_PER_YEAR, estimate_inference
+    from ..estimate.inference import estimate_inference
 
     fp = estimate_inference(
         args.params, active_params=args.active_params, input_tokens=args.input_tokens,
         output_tokens=args.output_tokens, requests_per_day=args.requests_per_day, tokens_per_day=args.tokens_per_day,
-        days=args.days if args.days is not None else DAYS_PER_YEAR, hardware=args.hardware, count=args.count,
+        days=args.days, hardware=args.hardware, count=args.count,
         batch_size=args.batch_size, precision=args.precision, engine=args.engine, attention=args.attention,
         sliding_window=args.sliding_window, window_layer_share=args.window_layers,
         utilisation=args.utilisation, tdp_w=args.tdp_w, pue=args.pue, location=args.location, year=args.year,

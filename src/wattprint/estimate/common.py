@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -161,6 +162,8 @@ def resolve_site(
     elif mix is not None:
         shares = grid.parse_mix(mix) if isinstance(mix, str) else mix
         inten = grid.intensity_from_mix(shares)
+        if location:  # the site still sets the PUE default; the mix replaces its grid
+            inten = dataclasses.replace(inten, location=f"{grid.resolve_location(location).key}, {inten.location}")
     else:
         inten = grid.intensity_for(location, year)
     notes.append(inten.assumption())

@@ -407,7 +407,7 @@ def estimate_inference(
     output_tokens: float | None = None,
     requests_per_day: float | None = None,
     tokens_per_day: float | None = None,
-    days: float = DAYS_PER_YEAR,
+    days: float | None = None,
     hardware: str = "H100",
     count: int | None = None,
     batch_size: float | None = None,
@@ -470,9 +470,12 @@ def estimate_inference(
     if attention not in ATTENTION:
         raise WattprintError(f"unknown attention {attention!r}; use one of {', '.join(ATTENTION)}")
     count_i = check_positive("count", count, integer=True)
-    days = check_positive("days", days) or DAYS_PER_YEAR  # None: the default year
     if requests_per_day is not None and tokens_per_day is not None:
         raise InputConflictError("give either requests_per_day or tokens_per_day, not both")
+    if days is not None and requests_per_day is None and tokens_per_day is None:
+        raise InputConflictError("days of serving need a load (requests or tokens per day); without one the "
+                                 "footprint covers one request")
+    days = check_positive("days", days) or DAYS_PER_YEAR  # None: the default year
     utilisation = check_share("utilisation", utilisation)
 
     chip, prec, acc = _resolve_chip(hardware, precision, check_positive("tdp_w", tdp_w), assumptions)

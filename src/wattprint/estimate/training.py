@@ -345,6 +345,10 @@ def estimate_training(
         details["mfu"] = mfu_r
     else:
         chip_hours_r = Range.exact(ch)
+        if mfu is not None and c is None:
+            notes.append(Assumption("MFU", f"{mfu:g} given, not used", "given by the user",
+                                    "the chip-hours fix the time; the MFU would only check them against the FLOPs "
+                                    "(give --flops, or --params and --tokens)"))
         if c is not None:
             implied = c / (ch * SECONDS_PER_HOUR * peak.value)
             if implied > 1:
