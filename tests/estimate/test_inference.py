@@ -309,7 +309,7 @@ def test_inputs_whose_result_overflows_are_refused() -> None:
     with pytest.raises(InputConflictError, match="too large"):
         estimate_inference(params=1e300, input_tokens=2e12, requests_per_day=1)
     with pytest.raises(InputConflictError, match="too large"):
-        estimate_inference(params=0.5, count=2**996, requests_per_day=1)
+        estimate_inference(params=1, count=2**996, requests_per_day=1)
 
 
 def test_a_large_batch_that_fits_is_served() -> None:
@@ -466,3 +466,8 @@ def test_flags_that_would_be_ignored_are_refused(capsys: pytest.CaptureFixture[s
     assert code == 2 and "--training-tokens" in err
     code, _, err = _cli(["--params", "7B", "--days", "30"], capsys)
     assert code == 2 and "need a load" in err
+
+
+def test_a_parameter_count_below_one_is_refused() -> None:
+    with pytest.raises(InputConflictError, match="is a count"):
+        estimate_inference(params=0.5)

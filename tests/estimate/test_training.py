@@ -376,3 +376,17 @@ def test_a_mix_keeps_the_location_it_replaces_and_an_unused_mfu_is_said() -> Non
         estimate_training(params=7e9, tokens=2e12, hardware="A100", count=8, mix="coal=100", location="Frnace")
     unused = estimate_training(chip_hours=1000, hardware="A100", mfu=0.4)
     assert any(a.what == "MFU" and "not used" in a.value for a in unused.assumptions)
+
+
+def test_counts_below_one_are_refused_and_sizes_outside_the_fit_are_flagged() -> None:
+    for kw in ({"params": 0.5, "tokens": 2e12}, {"params": 7e9, "tokens": 0.5},
+               {"params": 7e9, "active_params": 0.2, "tokens": 2e12}):
+        with pytest.raises(InputConflictError, match="is a count"):
+            estimate_training(hardware="A100", count=8, **kw)  # type: ignore[arg-type]
+    lo, hi = utilisation.fitted_size_span()
+    inside = estimate_training(params=7e9, tokens=2e12, hardware="A100", count=8)
+    outside = estimate_training(params=hi * 1e6, tokens=2e12, hardware="A100", count=8)
+    mfu_note = [a.note for a in outside.assumptions if a.what.startswith("MFU")]
+    assert any("EXTRAPOLATED" in n for n in mfu_note)
+    assert not any("EXTRAPOLATED" in a.note for a in inside.assumptions)
+    assert lo < 7e9 < hi

@@ -28,6 +28,14 @@ def check_positive(name: str, value: Any, allow_zero: bool = False, integer: boo
     return v
 
 
+def check_count(name: str, value: Any) -> float | None:
+    """A count of parameters or tokens: positive and at least one (a count under one lost its suffix: 7B = 7e9)."""
+    v = check_positive(name, value)
+    if v is not None and v < 1:
+        raise InputConflictError(f"{name} is a count, got {v:g}: write 7B or 7e9 for seven billion")
+    return v
+
+
 def check_market_intensity(value: Any) -> float | None:
     """A contractual (market-based) gCO2e/kWh: >= 0 (a zero-carbon contract is 0), and not a unit slip."""
     from ..intensity import given_intensity_note

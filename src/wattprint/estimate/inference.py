@@ -40,6 +40,7 @@ from ..footprint import HOURS_PER_YEAR, Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
 from .common import (
     check_board_power,
+    check_count,
     check_finite,
     check_market_intensity,
     check_positive,
@@ -457,10 +458,10 @@ def estimate_inference(
     """
     assumptions: list[Assumption] = []
     c = constants()
-    n_total = check_positive("params", params)
+    n_total = check_count("params", params)
     if n_total is None:
         raise InputConflictError("params (the model's total parameters) is required")
-    n_act = check_positive("active_params", active_params) or n_total
+    n_act = check_count("active_params", active_params) or n_total
     if n_act > n_total:
         raise InputConflictError(f"active_params ({n_act:g}) cannot exceed params ({n_total:g})")
     engine = str(engine or "optimised").lower().replace("optimized", "optimised")  # None: the default

@@ -19,6 +19,7 @@ from ..footprint import Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
 from . import utilisation
 from .common import (
+    check_count,
     check_finite,
     check_low_power,
     check_market_intensity,
@@ -266,9 +267,9 @@ def estimate_training(
     from .. import data
 
     flops = check_positive("flops", flops)
-    params = check_positive("params", params)
-    active_params = check_positive("active params", active_params)
-    tokens = check_positive("tokens", tokens)
+    params = check_count("params", params)
+    active_params = check_count("active params", active_params)
+    tokens = check_count("tokens", tokens)
     seq_len = check_positive("context length (tokens)", seq_len)
     chip_hours = check_positive("chip-hours", chip_hours)
     days = check_positive("days", days)

@@ -141,11 +141,21 @@ def predict_mfu(
         parts.append(f"x{math.exp(b[3]):.2f} MoE")
     if fp8:
         parts.append(f"x{math.exp(b[4]):.2f} fp8")
+    lo_n, hi_n = fitted_size_span(t)
+    if not lo_n <= active_params <= hi_n:
+        parts.append(f"(EXTRAPOLATED: {active_params:.3g} active parameters lies outside the {lo_n:.2g}-{hi_n:.2g} "
+                     "of the published trainings in the fit)")
     return MfuEstimate(
         Range(central, low, high),
         " ".join(parts) + f"; range = {m['range_note']}",
         m["source"],
     )
+
+
+def fitted_size_span(table: dict[str, Any] | None = None) -> tuple[float, float]:
+    """Smallest and largest active-parameter count among the published trainings the MFU model was fitted on."""
+    sizes = [o["active_params"] for o in (table or model_table())["mfu"]["observations"]]
+    return min(sizes), max(sizes)
 
 
 # -- fitting (pure Python so the benchmark can refit without numpy) --------------------------
