@@ -54,8 +54,19 @@ _NOT_ALNUM = re.compile(r"[\W_]+")  # \W is "not str.isalnum()" (and not '_') fo
 
 
 def normalise_name(text: str) -> str:
-    """Lower-case, drop punctuation and spaces: 'NVIDIA A100-SXM4 80GB' -> 'nvidiaa100sxm480gb'."""
-    return _NOT_ALNUM.sub("", text.lower())
+    """Lower-case, drop punctuation, spaces and accents, fold full-width and other compatibility forms:
+    'NVIDIA A100-SXM4 80GB' -> 'nvidiaa100sxm480gb', 'Côte d'Ivoire' -> 'cotedivoire', 'Ａ100' -> 'a100'."""
+    return _NOT_ALNUM.sub("", fold_text(text).lower())
+
+
+def fold_text(text: str) -> str:
+    """Accents dropped and compatibility forms folded ('Côte' -> 'Cote', full-width 'Ａ100' -> 'A100'); ASCII
+    text is returned as is."""
+    if text.isascii():
+        return text
+    import unicodedata  # only for non-ASCII names
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def closest_names(name: str, candidates: Iterable[str], n: int = 5) -> list[str]:

@@ -161,3 +161,12 @@ def test_accelerators_per_server() -> None:
     assert accelerators_per_server(find_accelerator("MI250X")[0]) == 4
     assert accelerators_per_server(find_accelerator("TPU v4")[0]) == 4
     assert accelerators_per_server(find_accelerator("trainium")[0]) == 16
+
+
+def test_full_width_and_accented_names_are_folded() -> None:
+    from wattprint.data import find_accelerator
+    from wattprint.intensity import resolve_location
+
+    assert find_accelerator("Ａ100")[0].name == find_accelerator("A100")[0].name
+    assert find_accelerator("Ｈ１００ ＳＸＭ")[0].name == find_accelerator("H100 SXM")[0].name
+    assert resolve_location("cote divoire").key == resolve_location("Côte d’Ivoire").key == "CIV"

@@ -47,3 +47,8 @@ def test_bad_kind_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
         main(["data", "regions", "--kind", "planet"])
     assert e.value.code == 2
+
+
+def test_search_ignores_accents(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "search", "cote"]) == 0
+    assert "CIV" in capsys.readouterr().out

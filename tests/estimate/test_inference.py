@@ -471,3 +471,14 @@ def test_flags_that_would_be_ignored_are_refused(capsys: pytest.CaptureFixture[s
 def test_a_parameter_count_below_one_is_refused() -> None:
     with pytest.raises(InputConflictError, match="is a count"):
         estimate_inference(params=0.5)
+
+
+@pytest.mark.parametrize("year", [-1, 0, 2.5, float("nan")])
+def test_both_estimators_refuse_a_year_that_is_not_a_calendar_year(year: float) -> None:
+    from wattprint.estimate.training import estimate_training
+
+    with pytest.raises(InputConflictError, match="whole year"):
+        estimate_inference(params=7e9, year=year)  # type: ignore[arg-type]
+    for where in ({}, {"location": "FR"}, {"intensity": 50}):
+        with pytest.raises(InputConflictError, match="whole year"):
+            estimate_training(params=7e9, tokens=1e12, hardware="A100", count=8, year=year, **where)  # type: ignore[arg-type]

@@ -390,3 +390,11 @@ def test_counts_below_one_are_refused_and_sizes_outside_the_fit_are_flagged() ->
     assert any("EXTRAPOLATED" in n for n in mfu_note)
     assert not any("EXTRAPOLATED" in a.note for a in inside.assumptions)
     assert lo < 7e9 < hi
+
+
+def test_a_blank_location_is_no_location_for_intensity_and_pue_alike() -> None:
+    kw = {"params": 7e9, "tokens": 1e12, "hardware": "A100", "count": 8}
+    none = estimate_training(**kw)
+    for blank in ("", " ", "\t"):
+        fp = estimate_training(location=blank, **kw)
+        assert fp.operational_co2e_kg == none.operational_co2e_kg and fp.pue == none.pue

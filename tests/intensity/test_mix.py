@@ -59,3 +59,9 @@ def test_generation_mix_of_a_country() -> None:
     mix = generation_mix("France")
     assert mix["nuclear"] > 50
     assert sum(mix.values()) == pytest.approx(100, abs=2)
+
+
+@pytest.mark.parametrize("mix", [{1: 100}, {"coal": 60, "Coal": 40}, {"gas": 50, "natural gas": 50}])
+def test_a_mix_mapping_with_odd_or_repeated_sources_is_refused(mix: dict) -> None:  # type: ignore[type-arg]
+    with pytest.raises(InputConflictError):
+        intensity_from_mix(mix)

@@ -6,7 +6,6 @@ import argparse
 import json
 from typing import Any
 
-from ..errors import InputConflictError
 from ._args import JoinWords, count, number, whole
 
 
@@ -47,7 +46,7 @@ def _add_training(sub: Any) -> None:
     t.add_argument("--power-w", type=number, help="all-in average W per chip (replaces TDP x fraction + host)")
     t.add_argument("--pue", help="PUE number or preset (hyperscale, cloud, enterprise, google, aws ...)")
     t.add_argument("--location", help="country, sub-national region (US-CA) or cloud region (aws:us-east-1)")
-    t.add_argument("--year", type=int, help="year of the grid intensity (default: latest)")
+    t.add_argument("--year", type=whole, help="year of the grid intensity (default: latest)")
     t.add_argument("--intensity", type=number, help="grid intensity in gCO2e/kWh")
     t.add_argument("--mix", help="fuel mix, e.g. coal=60,gas=40")
     t.add_argument("--market-intensity", type=number,
@@ -66,8 +65,6 @@ def _run_training(args: argparse.Namespace) -> int:
             pue = args.pue
     else:
         pue = None
-    if args.year is not None and args.year < 0:
-        raise InputConflictError(f"year must be positive, got {args.year}")
     fp = estimate_training(
         flops=args.flops, params=args.params, active_params=args.active_params, tokens=args.tokens,
         chip_hours=args.chip_hours, days=args.days, hardware=args.hardware, count=args.count,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
-from ..errors import AmbiguousNameError, UnknownNameError, WattprintError, normalise_name
+from ..errors import AmbiguousNameError, UnknownNameError, WattprintError, fold_text, normalise_name
 from ..footprint import Assumption
 from ..quantities import Range
 
@@ -198,6 +198,7 @@ def find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[As
     """
     if not isinstance(name, str) or not name.strip():
         raise UnknownNameError("hardware", str(name), accelerator_names(), "see `wattprint data gpus`")
+    name = fold_text(name)
     accs = _accels()
     qkey = _key(name)
     # 1. exact catalogue name (after normalisation)

@@ -159,6 +159,9 @@ def resolve_site(
 
     if intensity is not None and mix is not None:
         raise InputConflictError("give either an intensity (gCO2e/kWh) or a fuel mix, not both")
+    year = grid.check_year(year)
+    if isinstance(location, str) and not location.strip():
+        location = None  # blank = not given, for the intensity and the PUE alike
     notes: list[Assumption] = []
     if intensity is not None:
         g = check_positive("intensity (gCO2e/kWh)", intensity, allow_zero=True)

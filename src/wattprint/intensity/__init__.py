@@ -220,14 +220,20 @@ def _country_source(src: str) -> str:
     return "Our World in Data energy data (April-2022 release, BP Statistical Review + Ember); CC BY 4.0"
 
 
+def check_year(year: Any) -> int | None:
+    """A calendar year as an int (None passes through); a fraction, NaN, or a year <= 0 is an error."""
+    if year is None:
+        return None
+    if (isinstance(year, bool) or not isinstance(year, (int, float)) or not math.isfinite(year)
+            or year != int(year) or year <= 0):
+        raise InputConflictError(f"year must be a whole year such as 2023, got {year!r}")
+    return int(year)
+
+
 def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Intensity, list[Assumption]]:
     """Like :func:`intensity_for`, plus the assumptions made (year substituted, world average used ...)."""
     notes: list[Assumption] = []
-    if year is not None:
-        if (isinstance(year, bool) or not isinstance(year, (int, float)) or not math.isfinite(year)
-                or year != int(year)):
-            raise InputConflictError(f"year must be a whole year such as 2023, got {year!r}")
-        year = int(year)
+    year = check_year(year)
     if location is None or (isinstance(location, str) and not location.strip()):
         w = _world()
         if year is not None and year != w.year:  # the world table is one year: say so rather than ignore it
@@ -388,12 +394,17 @@ def intensity_from_mix(mix: dict[str, float]) -> Intensity:
     factors = load_table("factors")["mix_factors"]
     shares: dict[str, float] = {}
     for name, share in mix.items():
+        if not isinstance(name, str):
+            raise InputConflictError(f"a generation mix maps source names to shares, e.g. {{'coal': 60}}; got the "
+                                     f"key {name!r}")
         src = _canonical_source(name)
+        if src in shares:  # as parse_mix: 'gas' and 'natural gas' are one source
+            raise InputConflictError(f"source {src!r} given twice in the mix ({name!r})")
         if isinstance(share, bool) or not isinstance(share, (int, float)) or math.isnan(share) or math.isinf(share):
             raise InputConflictError(f"mix share for {name!r} must be a number, got {share!r}")
         if share < 0:
             raise InputConflictError(f"mix share for {name!r} is negative ({share})")
-        shares[src] = shares.get(src, 0.0) + float(share)
+        shares[src] = float(share)
     total = sum(shares.values())
     if not (abs(total - 100.0) <= 0.5 or abs(total - 1.0) <= 0.005):
         raise InputConflictError(f"mix shares sum to {total:g}; give percentages summing to 100 or fractions "
