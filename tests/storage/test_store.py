@@ -234,3 +234,17 @@ def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> Non
         assert run.duration_s == 5.0 and run.energy_j["cpu"] == 999.0 and run.summary["it_energy_kwh"] == 0.2
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+
+
+def test_an_unbounded_projection_is_stored_as_null_and_later_writes_still_work(store: Store, db: Path) -> None:
+    store.begin_run("inf", "proj", time.time(), {})
+    summary = {**_summary(0.1), "projection": {"projected_energy_kwh_high": math.inf, "x": [math.nan, 1.0]}}
+    store.append_samples("inf", make_samples(0, 3), summary)
+    # the per-interval write patches the stored summary with SQLite's JSON functions
+    store.append_samples("inf", make_samples(3, 3, base_j=300), None, summary_patch={"process_share": {"cpu": 0.4}})
+    store.finish_run("inf", "finished", None)
+    run = store.get_run("inf")
+    assert run.duration_s == make_samples(3, 3, base_j=300)[-1].elapsed_s
+    assert run.summary["projection"] == {"projected_energy_kwh_high": None, "x": [None, 1.0]}
+    assert run.summary["process_share"] == {"cpu": 0.4}
+    json.loads(json.dumps(run.to_dict(), allow_nan=False))

@@ -177,3 +177,20 @@ def test_four_concurrent_runs_on_one_node_add_up_to_the_node_energy(tmp_path: Pa
     assert sum(charged) == pytest.approx(node_j, rel=0.05), (charged, node_j)
     for r, c in zip(runs, charged, strict=True):
         assert c < rate_w * r.duration_s * 0.9  # each was charged a share, not the whole node
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_a_closed_output_pipe_neither_skips_the_command_nor_hides_its_exit_code(tmp_path: Path,
+                                                                                   json_out: bool) -> None:
+    marker = tmp_path / "ran"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before wattprint writes anything (`... 2>&1 | true`)
+    try:
+        proc = subprocess.run(
+            [*WP, "run", "--interval", "0.1", *(["--json"] if json_out else []), "--", sys.executable, "-c",
+             f"open({str(marker)!r}, 'w'); raise SystemExit(3)"],
+            stdout=write_end, stderr=write_end, timeout=120)
+    finally:
+        os.close(write_end)
+    assert marker.exists()
+    assert proc.returncode == 3

@@ -101,10 +101,19 @@ def main(args: argparse.Namespace) -> int:
     status = "finished" if rc == 0 else ("interrupted" if rc < 0 or forwarded else "failed")
     fp = run.stop(status)
     summary = run.summary()
-    if args.json:
-        print(json.dumps(summary, default=str), flush=True)
-    else:
-        _print_summary(run, summary, fp, rc)
+    try:
+        if args.json:
+            from ..storage.sqlite import finite
+
+            print(json.dumps(finite(summary), default=str, allow_nan=False), flush=True)
+        else:
+            _print_summary(run, summary, fp, rc)
+    except BrokenPipeError:  # the reader went away (`| head`): the run is stored, the command's status still counts
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
     return rc if rc >= 0 else 128 - rc
 
 

@@ -150,7 +150,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=str))
+    from ..storage.sqlite import finite  # a store written before null replaced infinity may still hold one
+
+    print(json.dumps(finite(obj), indent=2, default=str, allow_nan=False))
 
 
 def _clip(run_id: str) -> str:

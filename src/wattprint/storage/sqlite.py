@@ -149,8 +149,28 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-# compact JSON with one encoder for the process (json.dumps with options builds a new one per call)
-_dumps = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+# compact JSON with one encoder for the process (json.dumps with options builds a new one per call); strict, so
+# that a non-finite number (an unbounded projection) never reaches the store: SQLite's JSON functions reject
+# 'Infinity', which would break every later write of the run
+_encode = json.JSONEncoder(separators=(",", ":"), default=_json_default, allow_nan=False).encode
+
+
+def _dumps(obj: Any) -> str:
+    try:
+        return _encode(obj)
+    except ValueError:  # NaN or +-inf somewhere: stored as null (JSON has no infinity)
+        return _encode(finite(json.loads(json.dumps(obj, default=_json_default))))
+
+
+def finite(o: Any) -> Any:
+    """``o`` with every NaN or infinite float replaced by None (strict JSON has neither)."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {k: finite(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [finite(v) for v in o]
+    return o
 
 
 def _loads(text: str | None) -> dict[str, Any]:

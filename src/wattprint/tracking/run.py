@@ -20,7 +20,6 @@ import contextlib
 import functools
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +31,7 @@ from ..footprint import Assumption, ComponentEnergy, Footprint, Intensity, amort
 from ..quantities import Range
 from .live import SECONDS_PER_HOUR, LiveFigures
 from .projection import J_PER_KWH, Projection, Projector
-from .sampler import PhaseTotal, Sampler, Snapshot
+from .sampler import PhaseTotal, Sampler, Snapshot, note_to_stderr
 
 if TYPE_CHECKING:
     from ..storage import SlotPatch
@@ -305,7 +304,7 @@ class Run:
         if notify is not None:
             notify(msg)
         elif not self._kw.get("quiet"):
-            print(f"wattprint: {msg}", file=sys.stderr, flush=True)
+            note_to_stderr(msg)
 
     def _allocation(self, dev_config: Any) -> Any:
         try:

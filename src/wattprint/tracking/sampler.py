@@ -34,10 +34,13 @@ DOWNSAMPLE_EVERY_S = 3600.0
 FULL_SUMMARY_EVERY_S = 30.0
 
 
-def _stderr(msg: str) -> None:
+def note_to_stderr(msg: str) -> None:
+    """A note on stderr; a closed or broken stderr must not stop the measurement (or the command under it)."""
+    import contextlib
     import sys
 
-    print(f"wattprint: {msg}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError, ValueError):  # broken pipe, closed file
+        print(f"wattprint: {msg}", file=sys.stderr, flush=True)
 
 
 class Snapshot:
@@ -119,7 +122,7 @@ class Sampler:
         self.summary_fn = summary
         self.live_fn = live
         self._last_full_s: float | None = None
-        self.notify = notify or _stderr
+        self.notify = notify or note_to_stderr
         self.clock = clock
 
         self.snapshot: Snapshot | None = None
@@ -223,7 +226,7 @@ class Sampler:
             key = f"{type(e).__name__}:{getattr(fn, '__name__', '')}"
             if key not in self._errors:
                 self._errors.add(key)
-                self._say(f"wattprint sampler: {type(e).__name__}: {e}")
+                self._say(f"sampler: {type(e).__name__}: {e}")
 
     def _say(self, msg: str) -> None:
         if msg not in self._said:
@@ -337,11 +340,11 @@ class Sampler:
             self._maybe_downsample()
             if self._store_failed:
                 self._store_failed = False
-                self._say("wattprint: the store works again; samples kept in memory were written")
+                self._say("the store works again; samples kept in memory were written")
         except Exception as e:
             if not self._store_failed:
                 self._store_failed = True
-                self._say(f"wattprint: writing to the store failed ({e}); still measuring, keeping samples in memory")
+                self._say(f"writing to the store failed ({e}); still measuring, keeping samples in memory")
 
     def _summaries(self) -> tuple[dict[str, Any], dict[str, Any] | SlotPatch | None]:
         """(full summary, None) every FULL_SUMMARY_EVERY_S of run time, else ({}, fresh figures only): the
@@ -372,7 +375,7 @@ class Sampler:
             try:
                 self.store.finish_run(self.run_id, self.status, summary)
             except Exception as e:
-                self._say(f"wattprint: could not mark run {self.run_id} {self.status} in the store ({e})")
+                self._say(f"could not mark run {self.run_id} {self.status} in the store ({e})")
 
 
 def _energy_at(t: float, prev: Snapshot | None, snap: Snapshot) -> dict[str, float]:
