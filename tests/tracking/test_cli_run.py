@@ -194,3 +194,18 @@ def test_a_closed_output_pipe_neither_skips_the_command_nor_hides_its_exit_code(
         os.close(write_end)
     assert marker.exists()
     assert proc.returncode == 3
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ("raise ValueError('boom')", "failed"),
+    ("raise KeyboardInterrupt", "interrupted"),
+    ("pass", "finished"),
+])
+def test_a_run_left_open_is_marked_by_how_the_program_ended(tmp_path: Path, body: str, status: str) -> None:
+    db = tmp_path / "runs.db"
+    script = ("import wattprint\n"
+              f"wattprint.track(run='open', interval_s=0.1, db={str(db)!r}).start()\n"
+              f"{body}\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert (proc.returncode == 0) == (status == "finished"), proc.stderr
+    assert open_store(str(db)).get_run("open").status == status

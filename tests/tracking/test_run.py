@@ -108,6 +108,18 @@ def test_phases_split_the_energy_and_are_stored(tmp_path: Path) -> None:
     assert store.get_run("ph1").summary["phases"]["eval"]["count"] == 1
 
 
+def test_a_phase_reentered_inside_itself_is_totalled_once(tmp_path: Path) -> None:
+    cpu = PowerReader("cpu", power_w=100.0)
+    with track("ph", "ph2", interval_s=0.05, readers=[cpu]) as run, run.phase("a"):
+        time.sleep(0.2)
+        with run.phase("a"):  # e.g. a helper that marks its own phase, called from inside it
+            time.sleep(0.2)
+    a = run.summary()["phases"]["a"]
+    assert a["count"] == 1
+    assert a["duration_s"] == pytest.approx(0.4, rel=0.25)
+    assert a["energy_j"]["cpu"] == pytest.approx(40.0, rel=0.25)
+
+
 def test_resume_same_run_id_adds_up(tmp_path: Path) -> None:
     with track("r", "job-7", interval_s=0.05, readers=[PowerReader(power_w=100.0)]) as a:
         time.sleep(0.2)

@@ -100,6 +100,7 @@ class Run:
         self._final_summary: dict[str, Any] | None = None
         self._live: LiveFigures | None = None  # factors of the last full summary
         self._signalled: int | None = None
+        self._last_exc_at_start: BaseException | None = None
         self._prev_handlers: dict[int, Any] = {}
         self._stop_lock = threading.RLock()  # re-entered by a SIGTERM handler during stop()
         self._projector: Projector | None = None
@@ -183,6 +184,7 @@ class Run:
         self.sampler.start()
         if self._kw.get("handle_signals", True):
             self._install_signals()
+        self._last_exc_at_start = _last_uncaught()
         atexit.register(self._at_exit)
         return self
 
@@ -483,8 +485,22 @@ class Run:
     def _at_exit(self) -> None:
         """Interpreter exit with the run still open (uncaught KeyboardInterrupt, a forgotten stop())."""
         if self._final is None and self.sampler is not None:
+            # the interpreter records an exception that ended the program (sys.last_exc) before atexit runs; one
+            # recorded before the run started (an earlier error at an interactive prompt) does not count
+            exc = _last_uncaught()
+            died = exc if exc is not None and exc is not self._last_exc_at_start else None
+            status = "interrupted" if self._signalled or isinstance(died, KeyboardInterrupt) else (
+                "failed" if died is not None else "finished")
             with contextlib.suppress(Exception):
-                self.stop("interrupted" if self._signalled else "finished")
+                self.stop(status)
+
+
+def _last_uncaught() -> BaseException | None:
+    """The exception the interpreter last reported as uncaught (None if none)."""
+    import sys
+
+    exc = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+    return exc if isinstance(exc, BaseException) else None
 
 
 def _gpu_models(readers: list[Any]) -> dict[str, str]:

@@ -310,10 +310,12 @@ class Sampler:
                 _, start_s, at_start = self._stack.pop(i)
                 used = {k: e - at_start.get(k, 0.0) for k, e in energy.items()}
                 tot = self.phases.setdefault(name, PhaseTotal())
-                for k, e in used.items():
-                    tot.energy_j[k] = tot.energy_j.get(k, 0.0) + e
-                tot.duration_s += max(0.0, at_s - start_s)
-                tot.count += 1
+                # a phase re-entered inside itself is already inside the outer one's window: total it once
+                if not any(n == name for n, _, _ in self._stack):
+                    for k, e in used.items():
+                        tot.energy_j[k] = tot.energy_j.get(k, 0.0) + e
+                    tot.duration_s += max(0.0, at_s - start_s)
+                    tot.count += 1
                 self._pending_phases.append((name, start_s, at_s, used))
                 return
 
