@@ -248,3 +248,13 @@ def test_an_unbounded_projection_is_stored_as_null_and_later_writes_still_work(s
     assert run.summary["projection"] == {"projected_energy_kwh_high": None, "x": [None, 1.0]}
     assert run.summary["process_share"] == {"cpu": 0.4}
     json.loads(json.dumps(run.to_dict(), allow_nan=False))
+
+
+def test_names_that_are_not_utf8_and_huge_limits_are_user_errors(store: Store) -> None:
+    store.begin_run("ok", "proj", time.time(), {})
+    bad = b"x\xff".decode("utf-8", "surrogateescape")  # how argv carries such bytes
+    for call in (lambda: store.begin_run(bad, "proj", time.time(), {}), lambda: store.begin_run("r", bad, 0.0, {}),
+                 lambda: store.find_run(bad), lambda: store.get_run(bad), lambda: store.list_runs(project=bad)):
+        with pytest.raises(InputConflictError, match="UTF-8"):
+            call()
+    assert [r.id for r in store.list_runs(limit=2**63)] == ["ok"]

@@ -55,3 +55,9 @@ def test_odd_characters_survive_the_round_trip_through_a_url(tmp_path: Path) -> 
     assert url.startswith("sqlite:///") and "?" not in url and "#" not in url
     assert Path(db_path(url)) == p
     assert resolve_db_url(url) == url
+
+
+def test_a_nul_character_in_a_store_path_is_a_user_error() -> None:
+    for text in ("sqlite:///tmp/%00x.db", "/tmp/a\x00b.db"):
+        with pytest.raises(WattprintError, match="NUL"):
+            db_path(text)

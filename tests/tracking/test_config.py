@@ -96,3 +96,23 @@ def test_a_given_intensity_in_grams_per_mwh_is_refused_at_start() -> None:
     with pytest.raises(InputConflictError, match="give grams per kWh"):
         load_config(intensity=400_000.0).intensity_obj()
     assert "x1000" in load_config(intensity=0.4).intensity_obj().source
+
+
+@pytest.mark.parametrize("line", ["interval = true", 'location = ["FR"]', "intensity = true", "pue = false",
+                                  'db = ["/tmp/x.db"]'])
+def test_a_config_value_of_the_wrong_type_is_refused_not_coerced(tmp_path: Path, line: str) -> None:
+    (tmp_path / "wattprint.toml").write_text(line + "\n")
+    with pytest.raises(InputConflictError, match="must be"):
+        load_config(cwd=str(tmp_path), environ={})
+
+
+def test_a_config_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "wattprint.toml").write_bytes(b'location = "\xff\xfe"\n')
+    with pytest.raises(WattprintError, match="not UTF-8"):
+        load_config(cwd=str(tmp_path), environ={})
+
+
+def test_an_interval_too_short_to_measure_anything_but_the_tracker_is_refused() -> None:
+    with pytest.raises(InputConflictError, match="below"):
+        load_config(interval_s=1e-6, environ={})
+    assert load_config(interval_s=0.05, environ={}).interval_s == 0.05

@@ -180,6 +180,18 @@ def _loads(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+_SQLITE_MAX_INT = 2**63 - 1  # an INTEGER parameter; a larger LIMIT is the same as no limit
+
+
+def _check_text(what: str, text: str) -> None:
+    """Names come from the command line, where bytes that are not UTF-8 arrive as lone surrogates SQLite
+    cannot store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputConflictError(f"{what} {text!r} is not valid UTF-8 text") from None
+
+
 def _statements(sql: str) -> list[str]:
     """Split a script into complete statements (trigger bodies hold semicolons of their own)."""
     out: list[str] = []
@@ -358,6 +370,8 @@ class Store:
             raise InputConflictError("a run id must be a non-empty string")
         if not project:
             raise InputConflictError("a project name must be a non-empty string")
+        _check_text("run id", run_id)
+        _check_text("project name", project)
         now = time.time()
         with self._write() as c:
             row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -467,6 +481,7 @@ class Store:
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run ``run_id``; :class:`UnknownNameError` (with the closest ids) if the store has none."""
+        _check_text("run id", run_id)
         with self._read() as c:
             row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
@@ -475,6 +490,7 @@ class Store:
 
     def find_run(self, text: str) -> RunRecord:
         """Like :meth:`get_run`, but also accepts a unique prefix of a run id (for the command line)."""
+        _check_text("run id", text)
         with self._read() as c:
             row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (text,)).fetchone()
             if row is not None:
@@ -495,12 +511,13 @@ class Store:
         sql = f"SELECT {_RUN_COLUMNS} FROM runs"
         args: list[Any] = []
         if project is not None:
+            _check_text("project name", project)
             sql += " WHERE project = ?"
             args.append(project)
         sql += " ORDER BY started_at DESC, rowid DESC"
         if limit is not None:
             sql += " LIMIT ?"
-            args.append(max(int(limit), 0))
+            args.append(min(max(int(limit), 0), _SQLITE_MAX_INT))
         with self._read() as c:
             return [_record(r) for r in c.execute(sql, args).fetchall()]
 

@@ -43,6 +43,8 @@ def resolve_db_url(url: str | None = None) -> str:
 def db_path(url: str) -> str:
     """The absolute file path a store URL (or plain path) names (a str: pathlib costs ~5 ms of import on the
     tracker's start path)."""
+    if "\x00" in url or "%00" in url:
+        raise WattprintError(f"store URL or path {url!r} holds a NUL character, which no file name can")
     m = _SCHEME.match(url)
     if m is None:
         if url.startswith("sqlite:"):

@@ -30,6 +30,9 @@ ENV_INTENSITY = "WATTPRINT_INTENSITY"
 ENV_DB = "WATTPRINT_DB"
 ENV_CONFIG = "WATTPRINT_CONFIG"
 KEYS = ("location", "pue", "intensity", "db", "interval")
+# an input check, not data: one reading of every sensor and one store write take ~1 ms (bench/overhead.py), so
+# an interval much shorter than 10 ms measures mostly the tracker's own work
+MIN_INTERVAL_S = 0.01
 
 
 @dataclass
@@ -110,6 +113,13 @@ def config_file(environ: Mapping[str, str] | None = None, cwd: str | None = None
     return user if os.path.isfile(user) else None
 
 
+# what each key of the file may hold (TOML has types: a list or a boolean is a mistake, not a value to coerce)
+_FILE_TYPES: dict[str, tuple[type, ...]] = {
+    "location": (str,), "db": (str,), "pue": (int, float, str), "intensity": (int, float, str),
+    "interval": (int, float, str),
+}
+
+
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The wattprint settings in a TOML file (top level, or a ``[wattprint]`` table)."""
     try:
@@ -117,6 +127,8 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             text = f.read()
     except OSError as e:
         raise WattprintError(f"cannot read the config file {path}: {e}") from e
+    except UnicodeDecodeError:
+        raise WattprintError(f"config file {path} is not UTF-8 text (TOML must be)") from None
     try:
         doc = _loads_toml(text)
     except ValueError as e:
@@ -128,7 +140,12 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if unknown:
         raise UnknownNameError("setting", unknown[0], KEYS, hint=f"in the config file {path}; the settings are "
                                + ", ".join(KEYS))
-    return {k: table[k] for k in KEYS if k in table}
+    out = {k: table[k] for k in KEYS if k in table}
+    for k, v in out.items():
+        if isinstance(v, bool) or not isinstance(v, _FILE_TYPES[k]):
+            kinds = " or ".join("text" if t is str else "a number" for t in _FILE_TYPES[k] if t is not int)
+            raise InputConflictError(f"{k} in the config file {path} must be {kinds}, got {v!r}")
+    return out
 
 
 def _loads_toml(text: str) -> dict[str, Any]:
@@ -212,5 +229,9 @@ def load_config(
         cfg.db, cfg.sources["db"] = str(got[0]), got[1]
     if (got := pick("interval", interval_s, None)) is not None:
         cfg.interval_s = _parse_positive(got[0], "sampling interval (s)", got[1])
+        if cfg.interval_s < MIN_INTERVAL_S:
+            raise InputConflictError(
+                f"sampling interval {cfg.interval_s:g} s (from {got[1]}) is below {MIN_INTERVAL_S:g} s: the tracker "
+                "would mostly measure its own readings")
         cfg.sources["interval"] = got[1]
     return cfg
