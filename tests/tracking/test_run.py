@@ -38,14 +38,19 @@ def _track_cpu_at_100_w(run_id: str, interval_s: float, seconds: float) -> tuple
 def test_window_is_exactly_start_to_stop_with_a_reading_each_interval(tmp_path: Path) -> None:
     run, cpu, first_read = _track_cpu_at_100_w("w1", 0.05, 0.4)
     fp = run.footprint()
-    last_read = cpu.reads[-1]
-    assert fp.energy_by_component["cpu"].kwh.value * J_PER_KWH == pytest.approx(100.0 * (last_read - first_read))
+    # the window ends when stop() is called: the final reading (a moment later) is interpolated back to it
+    assert run.sampler is not None and run.sampler.snapshot is not None
+    last_read = run.sampler.snapshot.t
+    assert cpu.reads[-2] < last_read <= cpu.reads[-1]
+    # (within 0.1 ms at 100 W: the sampler notes its clock just before the devices are read)
+    assert fp.energy_by_component["cpu"].kwh.value * J_PER_KWH == pytest.approx(100.0 * (last_read - first_read),
+                                                                                 abs=0.01)
     assert fp.energy_by_component["cpu"].basis == "measured"
     gaps = [b - a for a, b in zip(cpu.reads, cpu.reads[1:], strict=False)]
     assert len(cpu.reads) >= 5 and max(gaps) < 0.3
     rec = open_store(str(tmp_path / "runs.db")).get_run("w1")
     assert rec.status == "finished"
-    assert rec.energy_j["cpu"] == pytest.approx(100.0 * (last_read - first_read))
+    assert rec.energy_j["cpu"] == pytest.approx(100.0 * (last_read - first_read), abs=0.01)
     d = rec.to_dict()
     for key in ("energy_kwh", "it_energy_kwh", "energy_by_component_kwh", "operational_co2e_kg", "embodied_co2e_kg",
                 "total_co2e_kg", "process_share"):
@@ -158,9 +163,10 @@ def test_store_failing_mid_run_keeps_measuring_and_says_so_once(tmp_path: Path) 
         assert run.energy_kwh > 0
         store.append_samples = real  # comes back: the samples kept in memory are written
     assert sum("writing to the store failed" in n for n in notes) == 1
-    total = 100.0 * (cpu.reads[-1] - cpu.reads[0])
+    assert run.sampler is not None and run.sampler.snapshot is not None
+    total = 100.0 * (run.sampler.snapshot.t - cpu.reads[0])  # the window ends at stop()
     rec = open_store(str(tmp_path / "runs.db")).get_run("f1")
-    assert rec.energy_j["cpu"] == pytest.approx(total, rel=1e-6)
+    assert rec.energy_j["cpu"] == pytest.approx(total, abs=0.01)
     times = [s.elapsed_s for s in open_store(str(tmp_path / "runs.db")).samples("f1")]
     assert times == sorted(times) and len(times) >= 8  # nothing lost while the store was failing
 
@@ -292,3 +298,48 @@ def test_notes_of_a_wrapped_reader_reach_the_run(tmp_path: Path) -> None:
                notify=heard.append, state_dir=str(tmp_path / "state")):
         time.sleep(0.4)
     assert any("dram-0 unreadable mid-run" in n for n in heard), heard
+
+
+def _lock_store(path: Path) -> Any:
+    import sqlite3
+
+    con = sqlite3.connect(str(path), isolation_level=None, timeout=0, check_same_thread=False)
+    con.execute("BEGIN EXCLUSIVE")  # another process's long write transaction
+    return con
+
+
+def test_a_store_locked_at_stop_does_not_stretch_the_window(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import wattprint.storage.sqlite as sq
+
+    monkeypatch.setattr(sq, "BUSY_TIMEOUT_S", 10.0)
+    run = track("lock", "l1", interval_s=0.05, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0).start()
+    time.sleep(0.3)
+    con = _lock_store(tmp_path / "runs.db")
+    time.sleep(0.3)
+    threading.Timer(1.5, con.execute, ("COMMIT",)).start()  # released 1.5 s after stop() is called
+    fp = run.stop()
+    assert not run.unsaved
+    assert fp.wall_time_h is not None and fp.wall_time_h.value * 3600 == pytest.approx(0.6, abs=0.15)
+    assert fp.it_energy_kwh.value * J_PER_KWH == pytest.approx(60.0, rel=0.25)
+    stored = open_store(str(tmp_path / "runs.db")).get_run("l1")
+    assert stored.status == "finished" and stored.duration_s == pytest.approx(0.6, abs=0.15)
+    # what the run saw is taken back to stop() too: alone on the node, it is charged all it saw
+    assert run._charged_ratio(run.sampler.snapshot, "cpu") == pytest.approx(1.0)  # type: ignore[union-attr,arg-type]
+
+
+def test_a_store_locked_past_the_last_wait_is_reported_unsaved_not_finished(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import wattprint.storage.sqlite as sq
+
+    monkeypatch.setattr(sq, "BUSY_TIMEOUT_S", 0.3)
+    run = track("lock", "l2", interval_s=0.05, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0).start()
+    time.sleep(0.2)
+    con = _lock_store(tmp_path / "runs.db")
+    time.sleep(0.2)
+    fp = run.stop()
+    con.execute("COMMIT")
+    assert run.unsaved
+    assert fp.it_energy_kwh.value * J_PER_KWH == pytest.approx(40.0, rel=0.3)  # the measurement is still there
+    assert open_store(str(tmp_path / "runs.db")).get_run("l2").status == "running"
+

@@ -105,12 +105,11 @@ def main(args: argparse.Namespace) -> int:
         if args.json:
             from ..storage.sqlite import finite
 
-            print(json.dumps(finite(summary), default=str, allow_nan=False), flush=True)
+            print(json.dumps(finite({**summary, "stored": not run.unsaved}), default=str, allow_nan=False),
+                  flush=True)
         else:
             _print_summary(run, summary, fp, rc)
     except BrokenPipeError:  # the reader went away (`| head`): the run is stored, the command's status still counts
-        import os
-
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.dup2(devnull, sys.stderr.fileno())
@@ -120,11 +119,11 @@ def main(args: argparse.Namespace) -> int:
 def _print_summary(run: Any, summary: dict[str, Any], fp: Any, rc: int) -> None:
     where = getattr(run.store, "path", None)
     status = run.status
-    lines = [
-        f"wattprint: run {run.id} ({status}, exit {rc}) in project {run.project!r}"
-        + (f", stored in {where}" if where else ""),
-        fp.table(),
-    ]
+    stored = ""
+    if where:
+        stored = (f", NOT stored: writing to {where} failed (see above); the figures below are all that is left of "
+                  "the measurement") if run.unsaved else f", stored in {where}"
+    lines = [f"wattprint: run {run.id} ({status}, exit {rc}) in project {run.project!r}{stored}", fp.table()]
     share = summary.get("process_share") or {}
     if share:
         lines.append(

@@ -214,6 +214,7 @@ class Store:
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self._begun: set[str] = set()  # runs begun through this object: their appends may take the fast path
+        self._busy_ms = int(BUSY_TIMEOUT_S * 1000)  # see set_write_wait
         self._conn: sqlite3.Connection | None = self._connect(initialise)
 
     # -- connection --------------------------------------------------------------------------
@@ -224,7 +225,7 @@ class Store:
         except sqlite3.Error as e:
             raise StoreError(f"cannot open the store {self.path}: {e}") from e
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             if initialise:
                 self._initialise(conn)
             self._verify(conn)
@@ -318,6 +319,14 @@ class Store:
         if version > schema.SCHEMA_VERSION:
             raise StoreError(f"{self.path} was written by a newer wattprint (store schema {version}, this version "
                              f"reads {schema.SCHEMA_VERSION}); upgrade wattprint")
+
+    def set_write_wait(self, seconds: float | None) -> None:
+        """How long a write waits for another process's lock before failing (None: the default, BUSY_TIMEOUT_S).
+        A tracker shortens it while running so that a locked store cannot hold its readings up."""
+        with self._lock:
+            self._busy_ms = int(1000 * min(BUSY_TIMEOUT_S if seconds is None else seconds, BUSY_TIMEOUT_S))
+            if self._conn is not None:
+                self._conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

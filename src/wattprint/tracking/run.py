@@ -255,6 +255,11 @@ class Run:
             s.mark_phase("exit", name)
 
     @property
+    def unsaved(self) -> bool:
+        """True when the run ended but its last samples or final status could not be written to the store."""
+        return bool(self.sampler is not None and self.sampler.unsaved)
+
+    @property
     def energy_kwh(self) -> float:
         """Facility energy so far (kWh, IT x PUE), as of the latest sample (at most one interval old)."""
         snap = self._snapshot()

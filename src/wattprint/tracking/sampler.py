@@ -32,6 +32,10 @@ DOWNSAMPLE_EVERY_S = 3600.0
 # full summary (assumptions, notes, process share, phases) at most this often; the figures (energies, CO2e,
 # ranges, duration) go at every interval, and the final summary at stop is always full
 FULL_SUMMARY_EVERY_S = 30.0
+# while running, a write waits for another process's lock at most this share of an interval (not less than the
+# minimum: other writers' transactions last milliseconds); samples it could not write are kept and retried
+WRITE_WAIT_SHARE = 0.5
+MIN_WRITE_WAIT_S = 0.1
 
 
 def note_to_stderr(msg: str) -> None:
@@ -135,6 +139,8 @@ class Sampler:
         self._wake = threading.Lock()
         self._wake.acquire()
         self._stopping = False
+        self._stop_t: float | None = None  # when stop() was called: the window ends there
+        self.unsaved = False  # the final write failed: what was measured is only in memory
         self._thread: threading.Thread | None = None
         self._pending: list[Any] = []
         from ..storage import SampleRow  # here, not per reading: an import statement runs importlib code
@@ -154,6 +160,8 @@ class Sampler:
         self._t0 = self.clock()
         if self.share is not None:
             self.share.start()
+        if self.store is not None:  # a locked store must not hold the readings up: retry next interval
+            self.store.set_write_wait(max(MIN_WRITE_WAIT_S, WRITE_WAIT_SHARE * self.interval_s))
         snap = self._reading(first=True)
         # the full summary of the baseline now, on the caller's thread: the stored run shows its settings and
         # assumptions from the start, and the sampler thread begins with cheap interval updates
@@ -172,6 +180,8 @@ class Sampler:
         None leaves it "running". Safe to call again (and from a signal handler)."""
         if self.status is None:
             self.status = status
+        if self._stop_t is None:
+            self._stop_t = self.clock()
         self._stopping = True
         self._poke()
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -275,6 +285,12 @@ class Sampler:
             off = self.offset_j.get(comp, 0.0)
             total[comp] = (c[0] + off, c[1] + off, c[2] + off)
         prev = self.snapshot
+        if final and self._stop_t is not None and prev is not None and prev.t < self._stop_t < now:
+            # the sampler was late (a slow store write, a busy machine): end the window at stop(), not here
+            w = (self._stop_t - prev.t) / (now - prev.t)
+            total = {comp: _between(prev.charged_j.get(comp, v), v, w) for comp, v in total.items()}
+            read_j = {comp: prev.read_j.get(comp, e) + w * (e - prev.read_j.get(comp, e)) for comp, e in read_j.items()}
+            now = self._stop_t
         power: dict[str, float] = {}
         if prev is not None and now > prev.t:
             for comp, v in total.items():
@@ -371,13 +387,25 @@ class Sampler:
 
     def _finish(self) -> None:
         self.close_open_phases()
+        if self.store is not None:
+            self.store.set_write_wait(None)  # the last write may wait as long as the store allows
         self._flush()
-        if self.store is not None and self.run_id is not None and self.status is not None:
+        if self.store is not None and (self._pending or self._pending_phases):
+            self._flush()  # one more wait for the lock before giving up
+        self.unsaved = self.store is not None and bool(self._pending or self._pending_phases)
+        # a run whose last samples are not in the store is not marked ended: it reads back as a run that stopped
+        # being written (as after SIGKILL), not as a finished one with the wrong totals
+        if self.store is not None and self.run_id is not None and self.status is not None and not self.unsaved:
             summary = self.summary_fn(self.snapshot) if (self.summary_fn and self.snapshot) else {}
             try:
                 self.store.finish_run(self.run_id, self.status, summary)
             except Exception as e:
+                self.unsaved = True
                 self._say(f"could not mark run {self.run_id} {self.status} in the store ({e})")
+
+
+def _between(a: tuple[float, float, float], b: tuple[float, float, float], w: float) -> tuple[float, float, float]:
+    return (a[0] + w * (b[0] - a[0]), a[1] + w * (b[1] - a[1]), a[2] + w * (b[2] - a[2]))
 
 
 def _energy_at(t: float, prev: Snapshot | None, snap: Snapshot) -> dict[str, float]:
