@@ -74,6 +74,26 @@ def test_wrap_around_uses_max_energy_range(powercap: FakePowercap, clock: FakeCl
     assert powercap.get(p0) < 900_000  # it really wrapped
 
 
+def test_a_reset_or_a_backward_glitch_is_not_taken_for_a_wrap(powercap: FakePowercap, clock: FakeClock) -> None:
+    max_uj = 262_143_328_850  # a real package's range: a wrap takes minutes even at full load
+    p0 = powercap.add_package(0, energy_uj=2_000_000_000, max_uj=max_uj, subdomains=())
+    (cpu,), _ = open_rapl(str(powercap.root), clock)
+    clock.advance(0.1)
+    powercap.set(p0, 5_000_000)  # reset (module reload): 2000 J -> 5 J
+    (r,) = cpu.read()
+    assert r.energy_j == pytest.approx(5.0)  # counted from 0, not as a 262 kJ wrap
+    clock.advance(0.1)
+    powercap.set(p0, 4_999_999)  # a 1 uJ step back: neither a wrap nor a reset
+    (r,) = cpu.read()
+    assert r.energy_j == pytest.approx(5.0)
+    notes = " ".join(cpu.take_notes())
+    assert "reset" in notes and "went back" in notes
+    clock.advance(1.0)
+    powercap.add(p0, 50.0)
+    (r,) = cpu.read()
+    assert r.energy_j == pytest.approx(55.0)  # and counting goes on from there
+
+
 def test_energy_never_decreases_across_reads(powercap: FakePowercap, clock: FakeClock) -> None:
     p0 = powercap.add_package(0, energy_uj=999_000, max_uj=1_000_000, subdomains=())
     (cpu,), _ = open_rapl(str(powercap.root), clock)

@@ -342,6 +342,11 @@ def _cpu_index() -> dict[str, tuple[float, str, str]]:
     return idx
 
 
+def max_cpu_tdp_w() -> float:
+    """The highest TDP of any CPU in the catalogue (W): a bound on what one socket can draw."""
+    return max(tdp for tdp, _, _ in _cpu_index().values())
+
+
 def cpu_tdp_w(model_name: str) -> tuple[float, str] | None:
     """TDP in W of a CPU model (forgiving: '/proc/cpuinfo' strings work) and its source; None if unknown."""
     key = _cpu_key(model_name)

@@ -10,7 +10,9 @@ Layout under ``<sysfs_root>/class/powercap`` (``WATTPRINT_SYSFS_ROOT``, default 
     intel-rapl:2/{name=psys, ...}      whole platform, overlaps the packages: not added
 
 ``energy_uj`` is a µJ counter that wraps at ``max_energy_range_uj``; a wrap between two reads is undone
-(reads must come more often than one wrap period, minutes at full load). Recent kernels make
+(reads must come more often than one wrap period, minutes at full load). A counter that goes back is taken
+for a wrap only where the energy that implies was possible since the last read; else for a reset (it fell near
+0: counted from 0) or a glitch (that interval is not counted), with a note. Recent kernels make
 ``energy_uj`` readable by root only; then :func:`open_rapl` returns no readers and a note with the fix.
 ``intel-rapl-mmio:*`` zones duplicate the MSR package counters on some client CPUs and are ignored.
 """
@@ -140,14 +142,21 @@ class RaplReader(NoteMixin):
             raise OSError(f"{d.zone} energy counter is closed")
         return int(read_at(f.fileno(), _COUNTER_BYTES, 0))
 
-    def _delta_uj(self, d: RaplDomain, now_uj: int) -> int:
+    def _delta_uj(self, d: RaplDomain, now_uj: int, dt: float) -> int:
         prev = self._last_uj[d.zone]
         if now_uj >= prev:
             return now_uj - prev
-        if d.max_range_uj:  # wrapped: counted up to max_range, restarted from 0
+        # the counter went back: a wrap at max_energy_range_uj, or a reset (a module reload, a firmware glitch).
+        # A wrap is taken only where the energy it implies is possible in the time since the last read
+        most_uj = dt * _most_plausible_w() * _UJ_PER_J
+        if d.max_range_uj and d.max_range_uj - prev + now_uj <= most_uj:
             return d.max_range_uj - prev + now_uj
-        self.note(f"RAPL {d.zone} ({d.name}) counter went back without max_energy_range_uj; counted from 0")
-        return now_uj
+        if now_uj <= most_uj and now_uj < prev - now_uj:  # fell near 0 (not a small step back): reset, counted up
+            self.note(f"RAPL {d.zone} ({d.name}) counter was reset; counted from 0", key=f"reset-{d.zone}")
+            return now_uj
+        self.note(f"RAPL {d.zone} ({d.name}) counter went back by {(prev - now_uj) / _UJ_PER_J:.3g} J, neither a wrap "
+                  "nor a reset; that interval's energy is not counted", key=f"back-{d.zone}")
+        return 0
 
     def read(self) -> list[Reading]:
         t = self._clock()
@@ -160,7 +169,7 @@ class RaplReader(NoteMixin):
                 self.note(f"RAPL {d.zone} ({d.name}) unreadable mid-run ({exc}); its energy is frozen", key=d.zone)
                 self._power_w[d.zone] = None
             else:
-                delta_j = self._delta_uj(d, now_uj) / _UJ_PER_J
+                delta_j = self._delta_uj(d, now_uj, dt) / _UJ_PER_J
                 self._last_uj[d.zone] = now_uj
                 self._energy_j[d.zone] += delta_j
                 if dt > 0:
@@ -173,6 +182,17 @@ class RaplReader(NoteMixin):
         for f in self._files.values():
             f.close()
         self._files.clear()
+
+
+# an input check, not data: a counter step is believed if one socket could draw it, with this margin over the
+# highest-TDP CPU in the catalogue (a RAPL wrap takes minutes even at that power)
+WRAP_MARGIN = 10.0
+
+
+def _most_plausible_w() -> float:
+    from .. import data  # only when a counter goes back
+
+    return WRAP_MARGIN * data.max_cpu_tdp_w()
 
 
 def permission_note(sysfs_root: str) -> str:
