@@ -80,6 +80,21 @@ def test_dead_processes_stop_sharing_and_leave_removes_a_run(tmp_path: Path) -> 
     assert Ledger(path, "x").live_runs() == 0
 
 
+def test_a_dead_run_whose_pid_the_kernel_reuses_stops_sharing(tmp_path: Path) -> None:
+    path = str(tmp_path / "l.json")
+    node = Node(10.0)
+    ghost = Ledger(path, "ghost")  # a run killed with SIGKILL: its entry stays in the file
+    ghost.account(node.reader(0.0)(0.0))
+    state = json.loads(Path(path).read_text())
+    state["runs"]["ghost"]["start"] -= 1  # its pid now belongs to another (live) process, started later
+    Path(path).write_text(json.dumps(state))
+    me = Ledger(path, "me")
+    me.account(node.reader(0.0)(0.0))
+    me.account(node.reader(0.0)(2.0))
+    assert me.charged["cpu"][0] == pytest.approx(20.0)  # not halved by the ghost
+    assert "ghost" not in json.loads(Path(path).read_text())["runs"]
+
+
 def test_corrupt_state_file_is_reset_and_runs_keep_their_totals(tmp_path: Path) -> None:
     path = tmp_path / "l.json"
     led = Ledger(str(path), "a")

@@ -71,9 +71,25 @@ def ledger_scope(environ: dict[str, str] | None = None) -> str:
     return f"slurm-{job}" if job.isalnum() else "node"
 
 
-def pid_alive(pid: int) -> bool:
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22); None where unknown.
+    A pid and its start time name one process: a pid the kernel hands out again has another start."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[19])  # after "pid (comm) ": state is field 3
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pid_alive(pid: int, start: int | None = None) -> bool:
+    """Whether process ``pid`` exists, and is still the one that started at ``start`` (if given and knowable)."""
     if pid <= 0:
         return False
+    if start is not None:
+        now = process_start(pid)
+        if now is not None:
+            return now == start
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -93,6 +109,7 @@ class Ledger:
         self.path = path
         self.run_key = run_key
         self.pid = os.getpid() if pid is None else pid
+        self._start = process_start(self.pid)  # with the pid: a run whose pid is reused is not taken for alive
         self._memory: dict[str, Any] = _empty()
         self._fd: int | None = None
         self._fd_pid = 0
@@ -245,7 +262,8 @@ class Ledger:
             self._collect_dead(runs, devices)
         me = runs.get(self.run_key)
         if me is None:  # first time, or the state was lost: register with what we had
-            me = runs[self.run_key] = {"pid": self.pid, "charged": {k: list(v) for k, v in self.charged.items()}}
+            me = runs[self.run_key] = {"pid": self.pid, "start": self._start,
+                                       "charged": {k: list(v) for k, v in self.charged.items()}}
         for component, device, vec in readings:
             key = f"{component}:{device}"
             dev = devices.setdefault(key, {"t": now, "readers": {}})
@@ -297,7 +315,7 @@ class Ledger:
 
     @staticmethod
     def _collect_dead(runs: dict[str, Any], devices: dict[str, Any]) -> None:
-        dead = [rk for rk, r in runs.items() if not pid_alive(int(r.get("pid", 0)))]
+        dead = [rk for rk, r in runs.items() if not pid_alive(int(r.get("pid", 0)), r.get("start"))]
         for rk in dead:
             del runs[rk]
         for dev in devices.values():
