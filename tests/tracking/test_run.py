@@ -343,3 +343,15 @@ def test_a_store_locked_past_the_last_wait_is_reported_unsaved_not_finished(tmp_
     assert fp.it_energy_kwh.value * J_PER_KWH == pytest.approx(40.0, rel=0.3)  # the measurement is still there
     assert open_store(str(tmp_path / "runs.db")).get_run("l2").status == "running"
 
+
+
+def test_a_run_still_being_measured_cannot_be_resumed_by_another_tracker(tmp_path: Path) -> None:
+    from wattprint.errors import InputConflictError
+
+    first = track("dup", "d1", interval_s=0.05, readers=[PowerReader()]).start()
+    with pytest.raises(InputConflictError, match="being measured by process"):
+        track("dup", "d1", interval_s=0.05, readers=[PowerReader()]).start()
+    first.stop()
+    again = track("dup", "d1", interval_s=0.05, readers=[PowerReader()]).start()  # ended: resumable
+    again.stop()
+    assert open_store(str(tmp_path / "runs.db")).get_run("d1").meta["resumed"] == 1

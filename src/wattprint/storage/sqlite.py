@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import Any
@@ -368,8 +368,10 @@ class Store:
                 raise StoreError(f"reading the store {self.path} failed: {e}") from e
 
     # -- runs --------------------------------------------------------------------------------
-    def begin_run(self, run_id: str, project: str, started_at: float, meta: dict[str, Any]) -> RunRecord:
-        """Start run ``run_id`` (status "running"), or resume it if it exists.
+    def begin_run(self, run_id: str, project: str, started_at: float, meta: dict[str, Any],
+                  busy: Callable[[RunRecord], str | None] | None = None) -> RunRecord:
+        """Start run ``run_id`` (status "running"), or resume it if it exists (unless ``busy``, given the
+        stored run, names a reason not to: another live process still writing it).
 
         On resume the run keeps its id, project, start time and totals (``.energy_j``, ``.duration_s``:
         the tracker continues from them), goes back to "running", and its meta records
@@ -393,6 +395,10 @@ class Store:
                 self._begun.add(run_id)
                 return RunRecord(run_id, project, "running", float(started_at), None, 0.0, {}, dict(meta), {}, now)
             rec = _record(row)
+            reason = busy(rec) if busy is not None else None
+            if reason:
+                raise InputConflictError(f"run {run_id!r} cannot be resumed: {reason}; wait for it to end or "
+                                         "choose another run id")
             if rec.project != project:
                 raise InputConflictError(
                     f"run {run_id!r} already exists in project {rec.project!r}, not {project!r}; "

@@ -116,7 +116,7 @@ class Run:
         from ..devices import DeviceConfig, detect_readers
         from .attribution import ProcessShare
         from .config import load_config
-        from .ledger import Ledger
+        from .ledger import Ledger, process_start
 
         a = self._args
         cfg = load_config(a["location"], a["pue"], a["intensity"], a["db"], a["interval_s"])
@@ -151,11 +151,12 @@ class Run:
         prev_phases: dict[str, Any] = {}
         started_unix = time.time()
         if self.persist:
-            meta = {"pid": pid, "host": os.uname().nodename, "interval_s": self.interval_s,
+            meta = {"pid": pid, "pid_start": process_start(pid), "host": os.uname().nodename,
+                    "interval_s": self.interval_s,
                     "pue": self.pue.to_dict(), "location": self.intensity.location,
                     "readers": [getattr(r, "name", type(r).__name__) for r in self._readers],
                     **dict(self._kw.get("meta") or {})}
-            rec = self.store.begin_run(self.id, self.project, started_unix, meta)
+            rec = self.store.begin_run(self.id, self.project, started_unix, meta, busy=_still_written)
             offset_j = dict(rec.energy_j)
             offset_s = float(rec.duration_s)
             basis = rec.summary.get("basis") or rec.meta.get("basis")
@@ -498,6 +499,20 @@ class Run:
                 "failed" if died is not None else "finished")
             with contextlib.suppress(Exception):
                 self.stop(status)
+
+
+def _still_written(rec: Any) -> str | None:
+    """Why a stored run may not be resumed: it is 'running' and its process, on this host, is alive (a run
+    killed with SIGKILL, whose process is gone, may be)."""
+    from .ledger import pid_alive
+
+    meta = rec.meta
+    if rec.status != "running" or meta.get("host") != os.uname().nodename:
+        return None
+    pid, start = meta.get("pid"), meta.get("pid_start")
+    if not isinstance(pid, int) or not pid_alive(pid, start if isinstance(start, int) else None):
+        return None
+    return f"it is being measured by process {pid} on this host"
 
 
 def _last_uncaught() -> BaseException | None:
