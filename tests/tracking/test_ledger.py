@@ -6,10 +6,22 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from wattprint.tracking.ledger import Ledger, default_state_dir, ledger_scope
+
+
+@pytest.fixture
+def pids() -> Any:
+    """Pids of live sibling processes (children of this test), for ledgers that stand for separate ranks:
+    ledgers of one process, or of a process and its child, are nested runs and do not split."""
+    procs = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]) for _ in range(4)]
+    yield [p.pid for p in procs]
+    for p in procs:
+        p.kill()
+        p.wait()
 
 
 class Node:
@@ -34,10 +46,10 @@ def test_single_run_is_charged_everything_exactly(tmp_path: Path) -> None:
     assert charged["cpu"] == pytest.approx([200.0, 200.0, 200.0])
 
 
-def test_interleaved_runs_sum_to_node_energy_not_n_times(tmp_path: Path) -> None:
+def test_interleaved_runs_sum_to_node_energy_not_n_times(tmp_path: Path, pids: list[int]) -> None:
     path = str(tmp_path / "l.json")
     node = Node(100.0)
-    runs = {k: Ledger(path, k) for k in "abcd"}
+    runs = {k: Ledger(path, k, pid=pid) for k, pid in zip("abcd", pids, strict=True)}
     opened = {"a": 0.0, "b": 0.3, "c": 0.55, "d": 0.8}
     readers = {k: node.reader(opened[k]) for k in runs}
     events = sorted((opened[k] + i * 1.0, k) for k in runs for i in range(6))  # each reads every 1 s, out of phase
@@ -120,11 +132,11 @@ def test_state_folder_and_scope(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert led.path is None and note and "WATTPRINT_STATE_DIR" in note
 
 
-def _join_and_leave(path: Path, solo_fast_path: bool) -> tuple[Ledger, Ledger, bytes, bytes]:
+def _join_and_leave(path: Path, solo_fast_path: bool, pids: list[int]) -> tuple[Ledger, Ledger, bytes, bytes]:
     """a reads alone, b joins at 3.2 and leaves at 6.7, a reads alone again; returns the ledgers and the
     file's bytes before and after a's first two solo readings."""
     node = Node(100.0)
-    a, b = Ledger(str(path), "a"), Ledger(str(path), "b")
+    a, b = Ledger(str(path), "a", pid=pids[0]), Ledger(str(path), "b", pid=pids[1])
     if not solo_fast_path:  # the reference protocol: every reading under the lock, written back
         a._solo_state = b._solo_state = lambda: None  # type: ignore[method-assign]
     ra, rb = node.reader(0.0), node.reader(3.2)
@@ -144,10 +156,10 @@ def _join_and_leave(path: Path, solo_fast_path: bool) -> tuple[Ledger, Ledger, b
     return a, b, before, after
 
 
-def test_a_run_alone_charges_in_memory_and_merges_when_another_joins(tmp_path: Path) -> None:
-    a, b, before, after = _join_and_leave(tmp_path / "fast.json", solo_fast_path=True)
+def test_a_run_alone_charges_in_memory_and_merges_when_another_joins(tmp_path: Path, pids: list[int]) -> None:
+    a, b, before, after = _join_and_leave(tmp_path / "fast.json", solo_fast_path=True, pids=pids)
     assert after == before  # alone: nothing to tell anyone, the file was not rewritten
-    ref_a, ref_b, ref_before, ref_after = _join_and_leave(tmp_path / "ref.json", solo_fast_path=False)
+    ref_a, ref_b, ref_before, ref_after = _join_and_leave(tmp_path / "ref.json", solo_fast_path=False, pids=pids)
     assert ref_after != ref_before
     # exactly what writing at every reading charges: each run's share, and the node's energy less the
     # 0.2 s between a's last reading and b's registration, which no run was reading when it passed
@@ -169,3 +181,20 @@ def test_a_run_alone_notices_a_reset_file(tmp_path: Path) -> None:
     led.account(read(4.0))
     assert "a" in json.loads(path.read_text())["runs"]
     assert json.loads(path.read_text())["runs"]["a"]["charged"]["cpu"][0] == pytest.approx(3.0)
+
+
+def test_nested_runs_are_each_charged_all_and_only_unrelated_runs_split(tmp_path: Path, pids: list[int]) -> None:
+    path = str(tmp_path / "l.json")
+    node = Node(100.0)
+    # this process stands for `wattprint run`; its children for the ranks of the job it runs (each tracked)
+    outer = Ledger(path, "outer")
+    ranks = [Ledger(path, f"rank{i}", pid=pid) for i, pid in enumerate(pids[:2])]
+    same_process = Ledger(path, "inner")  # a second tracker inside the outer one's process
+    everyone = [outer, *ranks, same_process]
+    for t in (0.0, 1.0, 2.0, 3.0):
+        for led in everyone:
+            led.account(node.reader(0.0)(t))
+    # each reading's new energy is charged once per interval; over 3 s the node drew 300 J
+    assert outer.charged["cpu"][0] == pytest.approx(300.0, rel=0.01)
+    assert same_process.charged["cpu"][0] == pytest.approx(300.0, rel=0.01)
+    assert [r.charged["cpu"][0] for r in ranks] == pytest.approx([150.0, 150.0], rel=0.01)

@@ -14,7 +14,9 @@ What each sampler does, under the lock, at every reading:
    (interpolated linearly in time: a reader whose interval [t0, now] was partly charged by another run up to
    ``t`` charges ``delta x (now - t) / (now - t0)``); then ``t = now``;
 3. split that energy equally among the live runs that read the same device (a run is live while its pid
-   exists) and add each share to that run's charged total in the ledger.
+   exists with the same start time) and add each share to that run's charged total in the ledger. Runs nested
+   in one another (the same process, or one's process above the other's) do not split with each other: each
+   run divides by the number of readers not nested with it (itself included).
 
 So every second of a device's energy is charged at most once, split equally among the runs that were
 reading it. The sum of all runs' charged energy equals the device's energy exactly for a single process;
@@ -71,15 +73,30 @@ def ledger_scope(environ: dict[str, str] | None = None) -> str:
     return f"slurm-{job}" if job.isalnum() else "node"
 
 
-def process_start(pid: int) -> int | None:
-    """When process ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22); None where unknown.
-    A pid and its start time name one process: a pid the kernel hands out again has another start."""
+def _stat_field(pid: int, index: int) -> int | None:
+    """Field ``index`` of /proc/<pid>/stat counted from the state (field 3) on, as an int; None where unknown."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
-        return int(stat[stat.rindex(b")") + 2:].split()[19])  # after "pid (comm) ": state is field 3
+        return int(stat[stat.rindex(b")") + 2:].split()[index])  # after "pid (comm) ", comm may hold spaces
     except (OSError, ValueError, IndexError):
         return None
+
+
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22); None where unknown.
+    A pid and its start time name one process: a pid the kernel hands out again has another start."""
+    return _stat_field(pid, 19)
+
+
+def ancestors(pid: int) -> list[int]:
+    """The pids above ``pid`` up to init (parent first); empty where /proc is unavailable."""
+    out: list[int] = []
+    p = _stat_field(pid, 1)  # ppid, field 4
+    while p is not None and p > 1 and p not in out and len(out) < 1000:
+        out.append(p)
+        p = _stat_field(p, 1)
+    return out
 
 
 def pid_alive(pid: int, start: int | None = None) -> bool:
@@ -110,6 +127,9 @@ class Ledger:
         self.run_key = run_key
         self.pid = os.getpid() if pid is None else pid
         self._start = process_start(self.pid)  # with the pid: a run whose pid is reused is not taken for alive
+        # a run nested in another (a tracked script under `wattprint run`) measures part of what the outer one
+        # measures: they do not split a device, each is charged all of it; only unrelated runs split
+        self._ancestors = ancestors(self.pid)
         self._memory: dict[str, Any] = _empty()
         self._fd: int | None = None
         self._fd_pid = 0
@@ -262,7 +282,7 @@ class Ledger:
             self._collect_dead(runs, devices)
         me = runs.get(self.run_key)
         if me is None:  # first time, or the state was lost: register with what we had
-            me = runs[self.run_key] = {"pid": self.pid, "start": self._start,
+            me = runs[self.run_key] = {"pid": self.pid, "start": self._start, "ancestors": self._ancestors,
                                        "charged": {k: list(v) for k, v in self.charged.items()}}
         for component, device, vec in readings:
             key = f"{component}:{device}"
@@ -283,14 +303,13 @@ class Ledger:
             if frac == 0.0:
                 continue
             delta = [max(0.0, (vec[i] - mine[1 + i]) * frac) for i in range(3)]
-            sharers = list(readers)
+            sharers = [rk for rk in readers if rk in runs]
             for rk in sharers:
-                run = runs.get(rk)
-                if run is None:
-                    continue
+                run = runs[rk]
+                n = sum(1 for other in sharers if other == rk or not _nested(run, runs[other]))
                 tot = run["charged"].setdefault(component, [0.0, 0.0, 0.0])
                 for i in range(3):
-                    tot[i] += delta[i] / len(sharers)
+                    tot[i] += delta[i] / n
         self.charged = {k: list(v) for k, v in me["charged"].items()}
         if leave:
             self._remove(state)
@@ -321,6 +340,12 @@ class Ledger:
         for dev in devices.values():
             for rk in [rk for rk in dev["readers"] if rk not in runs]:
                 del dev["readers"][rk]
+
+
+def _nested(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether one run's process is the other's, or above it (runs of one process, or one under the other)."""
+    pa, pb = a.get("pid"), b.get("pid")
+    return pa == pb or pa in (b.get("ancestors") or ()) or pb in (a.get("ancestors") or ())
 
 
 def _empty() -> dict[str, Any]:
