@@ -118,3 +118,24 @@ def test_an_empty_selection_says_what_was_selected_and_limit_is_at_least_one(fil
     assert r.returncode == 0 and r.stdout.strip() == f"no runs of project 'audio' in {filled}"
     r = _cli("list", "--db", str(filled), "--limit", "0")  # listed nothing and said "no runs stored"
     assert r.returncode == 2 and "must be >= 1" in r.stderr
+
+
+def test_a_store_in_a_folder_this_user_may_not_write_is_still_read(filled: Path) -> None:
+    import shutil
+
+    folder = filled.parent
+    assert not Path(f"{filled}-shm").exists()  # closed cleanly: SQLite would have to create it to read WAL
+    before = filled.read_bytes()
+    cmd = [sys.executable, "-m", "wattprint", "runs", "list", "--json", "--db", str(filled)]
+    if os.geteuid() == 0:  # root writes anywhere: drop that privilege for the child
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv")
+        cmd = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", *cmd]
+    folder.chmod(0o555)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    finally:
+        folder.chmod(0o755)
+    assert r.returncode == 0, r.stderr
+    assert [d["id"] for d in json.loads(r.stdout)] == ["run-2", "run-1", "run-0"]
+    assert filled.read_bytes() == before and not Path(f"{filled}-shm").exists()

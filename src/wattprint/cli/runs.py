@@ -65,7 +65,7 @@ def _open(db: str | None) -> Any:
         if db or os.environ.get("WATTPRINT_DB"):
             raise WattprintError(f"no wattprint store at {path}: the file does not exist")
         return None
-    return open_store(url, create=False)
+    return open_store(url, readonly=True)
 
 
 def _list(args: argparse.Namespace) -> int:

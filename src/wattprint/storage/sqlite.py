@@ -57,23 +57,28 @@ def _json_object_sql(shape: JsonShape) -> str:
 
 
 
-def open_store(url: str | None = None, *, create: bool = True) -> Store:
+def open_store(url: str | None = None, *, create: bool = True, readonly: bool = False) -> Store:
     """Open (or create) the store named by ``url`` (see :func:`resolve_db_url`).
 
     Missing folders are created. Only a missing or empty (0-byte) file becomes a new store; any
     other file that is not a wattprint store raises :class:`StoreError` naming it, untouched.
-    ``create=False`` raises StoreError instead of creating a missing store.
+    ``create=False`` raises StoreError instead of creating a missing store; ``readonly=True`` (implies it) opens
+    an existing store without ever writing to it or its folder (for listing runs).
     """
     resolved = resolve_db_url(url)
     path = db_path(resolved)
     state = _inspect(path)
-    if state == "missing" and not create:
+    if state == "missing" and (not create or readonly):
         raise StoreError(f"no wattprint store at {path}")
     if state == "missing":
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create the folder for the store {path}: {e.strerror or e}") from e
+    if readonly:
+        if state != "ours":
+            raise StoreError(f"{path} is empty: no runs stored yet")
+        return Store(path, resolved, readonly=True)
     return Store(path, resolved, initialise=state != "ours")
 
 
@@ -208,9 +213,10 @@ def _statements(sql: str) -> list[str]:
 class Store:
     """A wattprint run store in one SQLite file. Thread-safe; one per process (reopened after ``fork``)."""
 
-    def __init__(self, path: str, url: str, *, initialise: bool = False) -> None:
+    def __init__(self, path: str, url: str, *, initialise: bool = False, readonly: bool = False) -> None:
         self.path = path
         self.url = url
+        self.readonly = readonly
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self._begun: set[str] = set()  # runs begun through this object: their appends may take the fast path
@@ -219,6 +225,8 @@ class Store:
 
     # -- connection --------------------------------------------------------------------------
     def _connect(self, initialise: bool) -> sqlite3.Connection:
+        if self.readonly:
+            return self._connect_readonly()
         try:
             conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False)
@@ -242,6 +250,37 @@ class Store:
             conn.close()
             raise StoreError(f"{self.path} is not a usable wattprint store ({e})") from e
         return conn
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A connection that never writes. A WAL store needs its -shm file, which SQLite cannot create in a
+        folder it may not write: then the file is opened as immutable (nothing can be writing it through WAL
+        from this folder either)."""
+        from urllib.parse import quote
+
+        err: Exception | None = None
+        for flags in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(f"file:{quote(self.path)}?{flags}", uri=True, timeout=BUSY_TIMEOUT_S,
+                                       isolation_level=None, check_same_thread=False)
+            except sqlite3.Error as e:
+                err = e
+                continue
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError as e:  # "unable to open", "attempt to write a readonly database"
+                conn.close()
+                err = e
+                continue
+            try:
+                self._verify(conn)
+                if int(conn.execute("PRAGMA user_version").fetchone()[0]) < schema.SCHEMA_VERSION:
+                    raise StoreError(f"{self.path} was written by an older wattprint; open it once where it can be "
+                                     "written (any `wattprint run --db` on it) to upgrade it")
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+        raise StoreError(f"cannot read the store {self.path}: {err}")
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         """Bring a store written by an older wattprint to the current schema, in one transaction."""
