@@ -61,3 +61,11 @@ def test_a_nul_character_in_a_store_path_is_a_user_error() -> None:
     for text in ("sqlite:///tmp/%00x.db", "/tmp/a\x00b.db"):
         with pytest.raises(WattprintError, match="NUL"):
             db_path(text)
+
+
+def test_a_relative_looking_sqlalchemy_url_is_not_taken_for_a_file_in_the_root() -> None:
+    with pytest.raises(WattprintError, match="working directory"):
+        db_path("sqlite:///runs.db")  # SQLAlchemy's relative form
+    assert db_path("sqlite:///tmp/runs.db") == "/tmp/runs.db"
+    assert db_path("sqlite:////tmp/runs.db") == "/tmp/runs.db"
+    assert db_path("runs.db").endswith("/runs.db")

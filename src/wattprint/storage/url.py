@@ -71,5 +71,12 @@ def db_path(url: str) -> str:
             )
         if rest.strip("/") == "" or rest.endswith("/"):
             raise WattprintError(f"store URL {url!r} names a folder, not a database file")
-        return os.path.normpath("/" + rest.lstrip("/"))
+        path = os.path.normpath("/" + rest.lstrip("/"))
+        if os.path.dirname(path) == "/" and not os.path.exists(path):
+            # SQLAlchemy (MLflow, Optuna) reads sqlite:///runs.db as ./runs.db; here the path after the scheme is
+            # absolute, so that would be a new file in the filesystem root: almost certainly not what was meant
+            raise WattprintError(
+                f"store URL {url!r} names {path}, a file in the filesystem root; for a file in the working "
+                f"directory give the plain path {path.lstrip('/')!r} (sqlite:/// is followed by an absolute path)")
+        return path
     raise WattprintError(f"unsupported store URL scheme {scheme!r} in {url!r}; use sqlite:///absolute/path.db")
