@@ -141,3 +141,54 @@ def test_huggingface_hub_reads_the_block_when_installed(tmp_path: Path) -> None:
     p = write_model_card(tmp_path, block)
     card = hub.ModelCard.load(p)
     assert card.data.co2_eq_emissions == block
+
+
+def test_a_card_keeps_a_bom_files_metadata_crlf_endings_and_a_symlink(tmp_path: Path) -> None:
+    block = co2_eq_emissions(_footprint(), training_type="fine-tuning")
+    bom = tmp_path / "bom" / "README.md"
+    bom.parent.mkdir()
+    bom.write_text("\ufeff---\nlicense: mit\n---\nText\n", encoding="utf-8")
+    write_model_card(bom.parent, block)
+    text = bom.read_text(encoding="utf-8")
+    assert text.count("---") == 2 and "license: mit" in text and parse_block(text) == block
+
+    crlf = tmp_path / "crlf" / "README.md"
+    crlf.parent.mkdir()
+    crlf.write_bytes(b"---\r\nlicense: mit\r\n---\r\nLine one\r\nLine two\r\n")
+    write_model_card(crlf, block)
+    raw = crlf.read_bytes()
+    assert b"\n" not in raw.replace(b"\r\n", b"") and raw.endswith(b"Line one\r\nLine two\r\n")
+    assert parse_block(raw.decode()) == block
+
+    real = tmp_path / "real.md"
+    real.write_text("---\nlicense: mit\n---\n", encoding="utf-8")
+    link = tmp_path / "linked" / "README.md"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    write_model_card(link.parent, block)
+    assert link.is_symlink() and parse_block(real.read_text(encoding="utf-8")) == block
+
+
+def test_card_paths_are_folders_unless_markdown_and_bad_ones_are_clear_errors(tmp_path: Path) -> None:
+    from wattprint.errors import WattprintError
+
+    block = co2_eq_emissions(_footprint())
+    assert write_model_card(tmp_path / "models" / "bert-v1.5", block) == tmp_path / "models" / "bert-v1.5" / "README.md"
+    (tmp_path / "LICENSE").write_text("MIT\n")
+    (tmp_path / "dir" / "README.md").mkdir(parents=True)
+    (tmp_path / "latin1").mkdir()
+    (tmp_path / "latin1" / "README.md").write_bytes(b"caf\xe8\n")
+    for bad in ("", tmp_path / "LICENSE", tmp_path / "dir", tmp_path / "latin1"):
+        with pytest.raises(WattprintError):
+            write_model_card(bad, block)
+    assert (tmp_path / "latin1" / "README.md").read_bytes() == b"caf\xe8\n"
+    assert not list(tmp_path.rglob("*.wattprint-tmp"))
+
+
+def test_non_finite_emissions_are_refused_and_odd_yaml_is_read_as_text() -> None:
+    from wattprint.errors import WattprintError
+
+    with pytest.raises(WattprintError, match="finite"):
+        co2_eq_emissions(_footprint(kwh=float("inf")))
+    text = '---\nco2_eq_emissions:\n  source: "wattprint" # a comment\n  x: "unterminated\n---\n'
+    assert parse_block(text) == {"source": "wattprint", "x": '"unterminated'}

@@ -22,13 +22,16 @@ is kept byte for byte.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import WattprintError
 from ..footprint import Footprint
 
 KEY = "co2_eq_emissions"
@@ -58,10 +61,11 @@ def co2_eq_emissions(
     ``geographical_location`` defaults to the location the grid intensity was taken for (its readable
     name where wattprint knows it). Fields that are unknown are left out rather than guessed.
     """
-    block: dict[str, Any] = {
-        "emissions": footprint.operational_co2e_kg.value * GRAMS_PER_KG,
-        "source": source,
-    }
+    grams = footprint.operational_co2e_kg.value * GRAMS_PER_KG
+    if not math.isfinite(grams) or grams < 0:
+        raise WattprintError(f"cannot write {grams!r} g CO2e into a model card: the footprint's emissions are not a "
+                             "finite, non-negative number")
+    block: dict[str, Any] = {"emissions": grams, "source": source}
     if training_type:
         block["training_type"] = training_type
     location = geographical_location or _location_name(footprint.intensity.location)
@@ -146,7 +150,9 @@ def _scalar(v: Any) -> str:
 
 
 def split_front_matter(text: str) -> tuple[str | None, str]:
-    """(front matter without its ``---`` fences, rest of the document); (None, text) if there is none."""
+    """(front matter without its ``---`` fences, rest of the document); (None, text) if there is none.
+    A byte-order mark before the opening fence is allowed (editors on Windows write one)."""
+    text = text.removeprefix("\ufeff")
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].rstrip("\r\n").rstrip() != _FENCE:
         return None, text
@@ -181,14 +187,19 @@ def merge_front_matter(front: str, block: Mapping[str, Any], key: str = KEY) -> 
 
 
 def update_readme_text(text: str, block: Mapping[str, Any], body: str = "") -> str:
-    """A README's text with the block merged into its front matter (which is created if absent)."""
+    """A README's text with the block merged into its front matter (which is created if absent); the file's
+    line ending (LF or CRLF) is kept."""
     front, rest = split_front_matter(text)
+    nl = "\r\n" if "\r\n" in text else "\n"
     if front is None:
         rest = text or body
-        front = ""
-        sep = "\n" if rest and not rest.startswith("\n") else ""
-        return f"{_FENCE}\n{merge_front_matter(front, block)}{_FENCE}\n{sep}{rest}"
-    return f"{_FENCE}\n{merge_front_matter(front, block)}{_FENCE}\n{rest}"
+        sep = nl if rest and not rest.startswith(("\n", "\r\n")) else ""
+        head = f"{_FENCE}\n{merge_front_matter('', block)}{_FENCE}\n"
+        return (head.replace("\n", nl) if nl != "\n" else head) + sep + rest
+    merged = merge_front_matter(front, block)
+    if nl != "\n":  # the rendered block has LF lines: give them the file's ending, leave the rest as it was
+        merged = merged.replace("\r\n", "\n").replace("\n", nl)
+    return f"{_FENCE}{nl}{merged}{_FENCE}{nl}{rest}"
 
 
 def write_model_card(path: str | os.PathLike[str], block: Mapping[str, Any], body: str | None = None) -> Path:
@@ -197,16 +208,35 @@ def write_model_card(path: str | os.PathLike[str], block: Mapping[str, Any], bod
     An existing README keeps all its other metadata and its text; a missing one is created with the
     front matter and ``body`` (a short default paragraph if None). Returns the README's path.
     """
+    if not str(path).strip():
+        raise WattprintError("no model card path given: name the model's folder or its README.md")
     p = Path(path)
-    if p.is_dir() or not p.suffix:
+    if p.suffix.lower() != ".md":  # a folder ("models/bert-v1.5" too), existing or not
+        if p.exists() and not p.is_dir():
+            raise WattprintError(f"{p} is a file, not a model folder: give the folder or a README.md path")
         p = p / "README.md"
+    if p.is_dir():
+        raise WattprintError(f"{p} is a folder, not a model card file")
     p.parent.mkdir(parents=True, exist_ok=True)
-    old = p.read_text(encoding="utf-8") if p.exists() else ""
+    target = p.resolve() if p.is_symlink() else p  # write through a link; do not replace it with a file
+    try:
+        old = ""
+        if target.exists():
+            with open(target, encoding="utf-8", newline="") as fh:  # newline="": CRLF stays visible
+                old = fh.read()
+    except UnicodeDecodeError:
+        raise WattprintError(f"{p} is not UTF-8 text, so its metadata cannot be merged; convert it first") from None
     default_body = body if body is not None else _default_body(block)
     new = update_readme_text(old, block, default_body)
-    tmp = p.with_name(p.name + ".wattprint-tmp")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, p)  # atomic: a crash never leaves a half-written model card
+    tmp = target.with_name(target.name + ".wattprint-tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:  # newline="": keep the file's line endings
+            fh.write(new)
+        os.replace(tmp, target)  # atomic: a crash never leaves a half-written model card
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return p
 
 
@@ -257,7 +287,13 @@ def parse_block(text: str, key: str = KEY) -> dict[str, Any] | None:
 
 def _parse_scalar(v: str) -> Any:
     if v.startswith('"'):
-        return json.loads(v)
+        end = _closing_quote(v)
+        if end is not None:
+            try:
+                return json.loads(v[: end + 1])  # a comment may follow the quoted string
+            except ValueError:
+                pass
+        return v  # not a string wattprint wrote: kept as text
     if v.startswith("'") and v.endswith("'"):
         return v[1:-1].replace("''", "'")
     v = v.split(" #", 1)[0].strip()
@@ -267,3 +303,16 @@ def _parse_scalar(v: str) -> Any:
         except ValueError:
             pass
     return v
+
+
+def _closing_quote(v: str) -> int | None:
+    """Index of the double quote that closes the string ``v`` opens (backslash escapes skipped)."""
+    i = 1
+    while i < len(v):
+        if v[i] == "\\":
+            i += 2
+            continue
+        if v[i] == '"':
+            return i
+        i += 1
+    return None
