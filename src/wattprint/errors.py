@@ -46,6 +46,11 @@ class AmbiguousNameError(UnknownNameError):
         self.suggestions = names
 
 
+class WattprintWarning(UserWarning):
+    """Something on the footprint side went wrong where raising would break the user's work (a training):
+    what was not done, and why. Filter it with ``warnings.simplefilter("ignore", WattprintWarning)``."""
+
+
 class InputConflictError(WattprintError, ValueError):
     """Inputs that are impossible (negative, NaN) or contradict each other."""
 

@@ -141,3 +141,20 @@ def test_training_type_is_fine_tuning_for_a_model_loaded_from_pretrained() -> No
     assert _guess_training_type(Loaded()) == "fine-tuning"
     assert _guess_training_type(_tiny_gpt2()) == "pre-training"
     assert _guess_training_type(None) is None
+
+
+def test_a_model_card_that_cannot_be_written_does_not_fail_the_training(wattprint_env: Path, tmp_path: Path) -> None:
+    from wattprint.errors import WattprintWarning
+
+    out = tmp_path / "model"
+    (out / "README.md").mkdir(parents=True)  # a folder where the card goes
+    callback = WattprintCallback(project="hf-test", run_name="no-card", interval_s=SAMPLE_INTERVAL_S)
+    args = transformers.TrainingArguments(output_dir=str(out), max_steps=2, per_device_train_batch_size=4,
+                                          save_strategy="no", report_to="none", use_cpu=True, disable_tqdm=True)
+    trainer = transformers.Trainer(model=_tiny_gpt2(), args=args, train_dataset=_data(0), callbacks=[callback])
+    with pytest.warns(WattprintWarning, match="model card not written"):
+        result = trainer.train()
+    assert result.global_step == 2
+    assert callback.footprint is not None and callback.model_card_path is None
+    with open_store(str(wattprint_env)) as store:
+        assert store.get_run("no-card").status == "finished"

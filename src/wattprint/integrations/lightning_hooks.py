@@ -141,7 +141,8 @@ class LightningHooks:
         self.session.sum_over_processes()  # a collective: every rank gets here
         if trainer.is_global_zero:
             self._log(trainer, self.session.metrics(), int(trainer.global_step))
-            self.model_card_path = self.session.write_card(self._card_dir(trainer), hardware_used=self._hardware_guess)
+            self.model_card_path = self.session.write_card(self._card_dir(trainer), hardware_used=self._hardware_guess,
+                                                           at_end=True)
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         self.session.abort(exception)

@@ -217,6 +217,8 @@ def write_model_card(path: str | os.PathLike[str], block: Mapping[str, Any], bod
         p = p / "README.md"
     if p.is_dir():
         raise WattprintError(f"{p} is a folder, not a model card file")
+    if p.parent.exists() and not p.parent.is_dir():
+        raise WattprintError(f"{p.parent} is a file, not a model folder")
     p.parent.mkdir(parents=True, exist_ok=True)
     target = p.resolve() if p.is_symlink() else p  # write through a link; do not replace it with a file
     try:

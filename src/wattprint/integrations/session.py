@@ -5,11 +5,14 @@ Framework-free; the Transformers and Lightning callbacks translate their hooks i
 
 from __future__ import annotations
 
+import atexit
 import math
+import warnings
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import WattprintError, WattprintWarning
 from .modelcard import GRAMS_PER_KG, co2_eq_emissions, write_model_card
 
 if TYPE_CHECKING:
@@ -18,6 +21,11 @@ if TYPE_CHECKING:
 
 EVAL_PHASE = "eval"
 DEFAULT_PREFIX = "wattprint/"
+TRAINING_TYPES = ("pre-training", "fine-tuning")  # the Hub's values (huggingface.co/docs/hub/model-cards-co2)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(f"wattprint: {message}", WattprintWarning, stacklevel=3)
 
 
 class TrainingSession:
@@ -64,10 +72,34 @@ class TrainingSession:
         self._started = False
         self._created = False
         self.job_operational_co2e_kg: float | None = None  # summed over all processes of the job
+        self._check_settings()
+
+    def _check_settings(self) -> None:
+        """Bad settings fail here, where the callback is made, not minutes later when training starts."""
+        if self.training_type is not None and self.training_type not in TRAINING_TYPES:
+            raise WattprintError(f"training_type {self.training_type!r}: the Hub's model card takes one of "
+                                 f"{', '.join(TRAINING_TYPES)}")
+        if not self.owns_run:
+            return
+        from ..tracking import track
+        from ..tracking.config import load_config
+
+        k = self.track_kwargs
+        try:
+            track(self.project, self.run_name, **k)  # unknown keywords, a bad project or run name
+        except TypeError as e:
+            raise TypeError(str(e).replace("track()", "WattprintCallback()")) from None
+        cfg = load_config(k.get("location"), k.get("pue"), k.get("intensity"), k.get("db"), k.get("interval_s"))
+        if cfg.location:
+            from ..intensity import resolve_location
+
+            resolve_location(cfg.location)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def begin(self, rank: int = 0, world_size: int = 1) -> Run:
         """Start the run (or take the attached one). Several ranks get one run each: ``<name>-rank<N>``."""
+        if self.active:  # the last training raised and was caught (the Trainer has no failure hook): end it
+            self._end_unfinished("interrupted")
         if self.run is None or (self._created and self.footprint is not None):
             from ..tracking import track
 
@@ -76,9 +108,14 @@ class TrainingSession:
                 name = f"{name}-rank{rank}"  # one run id per process: the same id would resume, not add
             self.run = track(self.project, name, **self.track_kwargs)
             self._created = True
-        if getattr(self.run, "status", None) == "new":  # ours, or handed over unstarted: we start and stop it
+        status = getattr(self.run, "status", None)
+        if status == "new":  # ours, or handed over unstarted: we start and stop it
             self.owns_run = True
-            self.run.start()
+            self._start_run()
+            atexit.register(self._at_exit)  # after the run's own hook, so it runs first
+        elif status not in ("running", None):
+            _warn(f"the run handed to the callback ({self.run.id}) has ended ({status}): this training is not "
+                  "measured; hand over a new track(), or let the callback make its own run")
         self._started = True
         self.footprint = None
         self.projection = None
@@ -89,12 +126,44 @@ class TrainingSession:
     def active(self) -> bool:
         return self.run is not None and self._started and self.footprint is None
 
+    def _start_run(self) -> None:
+        """Start the run; a store that cannot be used must not stop the training: measure in memory instead."""
+        from ..tracking import track
+
+        assert self.run is not None
+        try:
+            self.run.start()
+        except WattprintError as e:  # the store: unusable, or the run id is being written by another process
+            _warn(f"the run store cannot be used ({e}); measuring in memory only: the footprint is still logged "
+                  "and written to the model card, but not stored")
+            self.run = track(self.project, self.run.id, **{**self.track_kwargs, "persist": False})
+            self.run.start()
+
+    def _end_unfinished(self, status: str) -> None:
+        """End a run whose training never reached its end hook."""
+        if not self.active or self.run is None:
+            return
+        self.exit_phase()
+        self.footprint = self.run.stop(status) if self.owns_run else self.run.footprint()
+
+    def _at_exit(self) -> None:
+        """Interpreter exit while a training is still open: it did not complete."""
+        from ..tracking.run import last_uncaught_exception
+
+        if self.active and self.owns_run:
+            exc = last_uncaught_exception()
+            self._end_unfinished("failed" if exc is not None and not isinstance(exc, KeyboardInterrupt)
+                                 else "interrupted")
+
     def finish(self) -> Footprint | None:
         """Close any open phase; stop the run we own (its final footprint) or read the attached one's."""
         if not self.active or self.run is None:
             return self.footprint
         self.exit_phase()
         self.footprint = self.run.stop() if self.owns_run else self.run.footprint()
+        if getattr(self.run, "unsaved", False):
+            _warn(f"run {self.run.id} could not be written to the store at the end (see the notes above); its "
+                  "figures are in the logs and the model card only")
         return self.footprint
 
     def sum_over_processes(self) -> float | None:
@@ -183,10 +252,21 @@ class TrainingSession:
         return block
 
     def write_card(
-        self, output_dir: str | Path | None, training_type: str | None = None, hardware_used: str | None = None
+        self, output_dir: str | Path | None, training_type: str | None = None, hardware_used: str | None = None,
+        *, at_end: bool = False,
     ) -> Path | None:
-        """Write the block into ``output_dir/README.md`` (if enabled, finished and a folder is given)."""
-        block = self.card_block(training_type, hardware_used)
-        if not self.model_card or block is None or not output_dir:
+        """Write the block into ``output_dir/README.md`` (if enabled, finished and a folder is given).
+
+        ``at_end``: called by the end-of-training hook, where a card that cannot be written must not fail the
+        training that succeeded: a :class:`WattprintWarning` says why instead.
+        """
+        try:
+            block = self.card_block(training_type, hardware_used)
+            if not self.model_card or block is None or not output_dir:
+                return None
+            return write_model_card(Path(output_dir) / "README.md", block)
+        except (OSError, WattprintError) as e:
+            if not at_end:
+                raise
+            _warn(f"model card not written to {output_dir} ({e}); the footprint is in the logs and the run store")
             return None
-        return write_model_card(Path(output_dir) / "README.md", block)

@@ -178,8 +178,10 @@ class WattprintCallback(TrainerCallback):
         final = self.session.metrics()
         state.log_history.append({**final, "step": state.global_step})
         self._relay_log(args, state, control, final)
-        if state.is_world_process_zero:
-            self.write_model_card(args.output_dir)
+        if state.is_world_process_zero:  # a card that cannot be written is a warning: the training succeeded
+            path = self.session.write_card(args.output_dir, self._training_type_guess, self._hardware_guess,
+                                           at_end=True)
+            self.model_card_path = path or self.model_card_path
 
     # -- helpers -------------------------------------------------------------------------------------
     def _run_first(self) -> None:

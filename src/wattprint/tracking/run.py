@@ -185,7 +185,7 @@ class Run:
         self.sampler.start()
         if self._kw.get("handle_signals", True):
             self._install_signals()
-        self._last_exc_at_start = _last_uncaught()
+        self._last_exc_at_start = last_uncaught_exception()
         atexit.register(self._at_exit)
         return self
 
@@ -493,7 +493,7 @@ class Run:
         if self._final is None and self.sampler is not None:
             # the interpreter records an exception that ended the program (sys.last_exc) before atexit runs; one
             # recorded before the run started (an earlier error at an interactive prompt) does not count
-            exc = _last_uncaught()
+            exc = last_uncaught_exception()
             died = exc if exc is not None and exc is not self._last_exc_at_start else None
             status = "interrupted" if self._signalled or isinstance(died, KeyboardInterrupt) else (
                 "failed" if died is not None else "finished")
@@ -515,7 +515,7 @@ def _still_written(rec: Any) -> str | None:
     return f"it is being measured by process {pid} on this host"
 
 
-def _last_uncaught() -> BaseException | None:
+def last_uncaught_exception() -> BaseException | None:
     """The exception the interpreter last reported as uncaught (None if none)."""
     import sys
 

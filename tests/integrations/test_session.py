@@ -1,0 +1,88 @@
+"""The framework-free training session under the callbacks: failures on the footprint side never stop a
+training, and runs are always ended with the right status."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wattprint.errors import UnknownNameError, WattprintError, WattprintWarning
+from wattprint.integrations.session import TrainingSession
+from wattprint.storage import open_store
+from wattprint.tracking import track
+
+from .conftest import SAMPLE_INTERVAL_S
+
+
+def _session(**kw: object) -> TrainingSession:
+    return TrainingSession(project="s", interval_s=SAMPLE_INTERVAL_S, **kw)  # type: ignore[arg-type]
+
+
+def test_a_card_that_cannot_be_written_at_the_end_is_a_warning_not_a_failure(wattprint_env: Path,
+                                                                               tmp_path: Path) -> None:
+    s = _session(run_name="card")
+    s.begin()
+    s.finish()
+    not_a_folder = tmp_path / "weights.bin"
+    not_a_folder.write_bytes(b"\0")
+    with pytest.warns(WattprintWarning, match="model card not written"):
+        assert s.write_card(not_a_folder, at_end=True) is None
+    with pytest.raises(WattprintError):
+        s.write_card(not_a_folder)  # asked for explicitly: the error is the answer
+
+
+def test_a_store_that_cannot_be_used_measures_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n")
+    monkeypatch.setenv("WATTPRINT_DB", str(notes))
+    monkeypatch.setenv("WATTPRINT_STATE_DIR", str(tmp_path / "state"))
+    s = _session(run_name="mem")
+    with pytest.warns(WattprintWarning, match="measuring in memory"):
+        run = s.begin()
+    fp = s.finish()
+    assert fp is not None and fp.energy_kwh.value >= 0 and not run.persist
+    assert notes.read_text() == "not a database\n"
+
+
+def test_a_training_that_never_ended_is_closed_as_interrupted_by_the_next(wattprint_env: Path) -> None:
+    s = _session()
+    first = s.begin()
+    second = s.begin()  # the first train() raised and the script caught it (the Trainer has no failure hook)
+    assert first.id != second.id
+    s.finish()
+    store = open_store(str(wattprint_env))
+    assert store.get_run(first.id).status == "interrupted"
+    assert store.get_run(second.id).status == "finished"
+
+
+def test_an_ended_run_handed_over_is_said_not_to_measure(wattprint_env: Path) -> None:
+    run = track("s", "handed", interval_s=SAMPLE_INTERVAL_S).start()
+    run.stop()
+    with pytest.warns(WattprintWarning, match="not measured"):
+        TrainingSession(run=run).begin()
+
+
+def test_bad_settings_fail_when_the_callback_is_made(wattprint_env: Path) -> None:
+    with pytest.raises(WattprintError, match="training_type"):
+        _session(training_type="banana")
+    with pytest.raises(UnknownNameError):
+        _session(location="Nowhereland")
+    with pytest.raises(WattprintError):
+        _session(pue=-1)
+    with pytest.raises(TypeError, match="WattprintCallback"):
+        _session(projct="x")
+
+
+def test_a_training_left_open_at_exit_is_stored_as_not_completed(wattprint_env: Path) -> None:
+    script = (
+        "from wattprint.integrations.session import TrainingSession\n"
+        "s = TrainingSession(project='s', run_name='open', interval_s=0.1)\n"
+        "s.begin()\n"
+        "try:\n    raise RuntimeError('CUDA out of memory')\nexcept RuntimeError:\n    pass\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert open_store(str(wattprint_env)).get_run("open").status == "interrupted"
