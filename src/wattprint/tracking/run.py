@@ -156,7 +156,15 @@ class Run:
                     "pue": self.pue.to_dict(), "location": self.intensity.location,
                     "readers": [getattr(r, "name", type(r).__name__) for r in self._readers],
                     **dict(self._kw.get("meta") or {})}
-            rec = self.store.begin_run(self.id, self.project, started_unix, meta, busy=_still_written)
+            try:
+                rec = self.store.begin_run(self.id, self.project, started_unix, meta, busy=_still_written)
+            except BaseException:  # refused (the id is being written elsewhere) or failed: release what we opened
+                for r in self._readers:
+                    with contextlib.suppress(Exception):
+                        r.close()
+                with contextlib.suppress(Exception):
+                    self.store.close()
+                raise
             offset_j = dict(rec.energy_j)
             offset_s = float(rec.duration_s)
             basis = rec.summary.get("basis") or rec.meta.get("basis")
