@@ -158,3 +158,29 @@ def test_a_model_card_that_cannot_be_written_does_not_fail_the_training(wattprin
     assert callback.footprint is not None and callback.model_card_path is None
     with open_store(str(wattprint_env)) as store:
         assert store.get_run("no-card").status == "finished"
+
+
+def test_a_training_resumed_from_a_checkpoint_continues_its_run(wattprint_env: Path, tmp_path: Path) -> None:
+    out = tmp_path / "resumed"
+
+    def trainer(max_steps: int) -> tuple[Any, WattprintCallback]:
+        cb = WattprintCallback(project="hf-resume", interval_s=SAMPLE_INTERVAL_S)  # no run_name
+        args = transformers.TrainingArguments(output_dir=str(out), max_steps=max_steps, per_device_train_batch_size=4,
+                                              save_strategy="steps", save_steps=2, report_to="none", use_cpu=True,
+                                              disable_tqdm=True, seed=0)
+        return transformers.Trainer(model=_tiny_gpt2(), args=args, train_dataset=_data(0),
+                                    callbacks=[Pace(), cb]), cb
+
+    first, cb1 = trainer(2)
+    first.train()
+    assert cb1.run is not None and (out / "checkpoint-2" / "wattprint_run.json").exists()
+    part1 = cb1.footprint.energy_kwh.value  # type: ignore[union-attr]
+    second, cb2 = trainer(4)  # a new process after preemption, in effect
+    second.train(resume_from_checkpoint=str(out / "checkpoint-2"))
+    assert cb2.run is not None and cb2.run.id == cb1.run.id and cb2.run.resumed
+    assert cb2.footprint is not None and cb2.footprint.energy_kwh.value > part1  # the card covers both parts
+    with open_store(str(wattprint_env)) as store:
+        assert [r.id for r in store.list_runs(project="hf-resume")] == [cb1.run.id]
+    fresh, cb3 = trainer(2)
+    fresh.train()  # not resumed: a run of its own
+    assert cb3.run is not None and cb3.run.id != cb1.run.id

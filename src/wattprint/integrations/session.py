@@ -96,8 +96,9 @@ class TrainingSession:
             resolve_location(cfg.location)
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def begin(self, rank: int = 0, world_size: int = 1) -> Run:
-        """Start the run (or take the attached one). Several ranks get one run each: ``<name>-rank<N>``."""
+    def begin(self, rank: int = 0, world_size: int = 1, run_id: str | None = None) -> Run:
+        """Start the run (or take the attached one). Several ranks get one run each: ``<name>-rank<N>``.
+        ``run_id`` continues that stored run (a training resumed from a checkpoint) when no name was given."""
         if self.active:  # the last training raised and was caught (the Trainer has no failure hook): end it
             self._end_unfinished("interrupted")
         if self.run is None or (self._created and self.footprint is not None):
@@ -106,6 +107,7 @@ class TrainingSession:
             name = self.run_name
             if name is not None and world_size > 1:
                 name = f"{name}-rank{rank}"  # one run id per process: the same id would resume, not add
+            name = name or run_id
             self.run = track(self.project, name, **self.track_kwargs)
             self._created = True
         status = getattr(self.run, "status", None)

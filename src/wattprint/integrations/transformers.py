@@ -12,6 +12,9 @@ What it does, per Trainer event:
   reporting callbacks (TensorBoard, W&B, MLflow ...) and ``trainer.state.log_history`` receive them. The
   callback moves itself to the front of the Trainer's callback list so it runs before those reporters.
 - evaluation (first ``on_prediction_step`` .. ``on_evaluate``/``on_predict``) is measured as phase "eval".
+- ``on_save``: without ``run_name``, notes the run's id in the checkpoint folder, so that a training resumed
+  from that checkpoint (``train(resume_from_checkpoint=...)``, in a new process after preemption) continues the
+  same run and the model card covers the whole training, not only its last part.
 - ``on_train_end``: stops the run, logs the final totals once more, and on the main process writes the
   ``co2_eq_emissions`` block into ``args.output_dir/README.md`` (merged into existing metadata), with the
   emissions of all the job's processes summed (under torchrun each rank tracks ``<run_name>-rank<N>``).
@@ -21,6 +24,7 @@ Requires ``transformers`` (extra ``wattprint[hf]``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -28,6 +32,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .modelcard import describe_hardware
 from .session import DEFAULT_PREFIX, EVAL_PHASE, TrainingSession
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
     from ..tracking import Run
 
 _FRAMES_TO_SEARCH = 4  # our hook <- CallbackHandler.call_event <- CallbackHandler.on_<event>
+RUN_ID_FILE = "wattprint_run{rank}.json"  # in a checkpoint folder: the run a resumed training continues
 
 
 class WattprintCallback(TrainerCallback):
@@ -130,10 +136,22 @@ class WattprintCallback(TrainerCallback):
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
         self._run_first()
-        self.session.begin(rank=args.process_index, world_size=args.world_size)
+        resumed = _run_id_in_checkpoint(args, state) if self.session.run_name is None else None
+        self.session.begin(rank=args.process_index, world_size=args.world_size, run_id=resumed)
         self._training_type_guess = _guess_training_type(kwargs.get("model"))
         self._hardware_guess = _describe_trainer_hardware(args)
         self._output_dir = args.output_dir
+
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        run = self.session.run
+        if run is None or not self.session.active or self.session.run_name is not None or not args.output_dir:
+            return
+        folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+        if folder.is_dir():
+            import json
+
+            with contextlib.suppress(OSError):  # a note for later, never a reason to fail the save
+                (folder / _run_id_file(args)).write_text(json.dumps({"run": run.id, "project": run.project}) + "\n")
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         self.session.progress(state.global_step, state.max_steps)
@@ -242,3 +260,22 @@ def _describe_trainer_hardware(args: TrainingArguments) -> str | None:
     if desc and int(args.world_size) > 1:
         desc = f"{args.world_size} processes on {desc}"
     return desc
+
+
+def _run_id_file(args: Any) -> str:
+    return RUN_ID_FILE.format(rank=f"-rank{args.process_index}" if args.world_size > 1 else "")
+
+
+def _run_id_in_checkpoint(args: Any, state: Any) -> str | None:
+    """The run a training resumed from its checkpoint continues (the Trainer has loaded the checkpoint's state,
+    so ``global_step`` names its folder); None for a fresh training or a checkpoint without our note."""
+    if not state.global_step or not args.output_dir:
+        return None
+    import json
+
+    note = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}" / _run_id_file(args)
+    try:
+        run_id = json.loads(note.read_text(encoding="utf-8")).get("run")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return run_id if isinstance(run_id, str) and run_id else None
