@@ -308,15 +308,22 @@ def _lock_store(path: Path) -> Any:
     return con
 
 
-def test_a_store_locked_at_stop_does_not_stretch_the_window(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def _run_then_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_id: str, busy_timeout_s: float,
+                   seconds: float) -> tuple[Run, Any]:
+    """A run at 100 W for ``seconds``, another process holding the store locked for the second half of it."""
     import wattprint.storage.sqlite as sq
 
-    monkeypatch.setattr(sq, "BUSY_TIMEOUT_S", 10.0)
-    run = track("lock", "l1", interval_s=0.05, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0).start()
-    time.sleep(0.3)
+    monkeypatch.setattr(sq, "BUSY_TIMEOUT_S", busy_timeout_s)
+    run = track("lock", run_id, interval_s=0.05, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0).start()
+    time.sleep(seconds / 2)
     con = _lock_store(tmp_path / "runs.db")
-    time.sleep(0.3)
+    time.sleep(seconds / 2)
+    return run, con
+
+
+def test_a_store_locked_at_stop_does_not_stretch_the_window(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    run, con = _run_then_lock(tmp_path, monkeypatch, "l1", 10.0, 0.6)
     threading.Timer(1.5, con.execute, ("COMMIT",)).start()  # released 1.5 s after stop() is called
     fp = run.stop()
     assert not run.unsaved
@@ -330,13 +337,7 @@ def test_a_store_locked_at_stop_does_not_stretch_the_window(tmp_path: Path,
 
 def test_a_store_locked_past_the_last_wait_is_reported_unsaved_not_finished(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    import wattprint.storage.sqlite as sq
-
-    monkeypatch.setattr(sq, "BUSY_TIMEOUT_S", 0.3)
-    run = track("lock", "l2", interval_s=0.05, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0).start()
-    time.sleep(0.2)
-    con = _lock_store(tmp_path / "runs.db")
-    time.sleep(0.2)
+    run, con = _run_then_lock(tmp_path, monkeypatch, "l2", 0.3, 0.4)
     fp = run.stop()
     con.execute("COMMIT")
     assert run.unsaved
