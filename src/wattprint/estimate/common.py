@@ -55,10 +55,10 @@ def check_share(name: str, value: Any) -> float | None:
     return float(value)
 
 
-# input checks, not data: how far below a chip's idle draw / outside the catalogue's span of TDPs a power may lie
-# before it is taken for a unit slip (kW typed as W is a factor 1000)
-SLIP_UNDER_IDLE = 10.0
-SLIP_OVER_CATALOGUE = 2.0
+# input checks, not data: how far below (a chip's idle draw, the lowest TDP) or above (the highest TDP, a chip's own)
+# a power may lie before it is taken for a unit slip (kW typed as W is a factor 1000; a server's power, ~8x)
+SLIP_BELOW = 10.0
+SLIP_ABOVE = 2.0
 
 
 def idle_fraction() -> Range:
@@ -70,14 +70,15 @@ def idle_fraction() -> Range:
 
 def check_low_power(what: str, watts: float, tdp: Range, chip: str) -> list[Assumption]:
     """A power per chip below what the chip draws idle gets a note; ten times lower is taken for a unit slip."""
-    floor = idle_fraction().low * tdp.low
-    if watts < floor / SLIP_UNDER_IDLE:
+    idle = idle_fraction().low
+    floor = idle * tdp.low
+    if watts < floor / SLIP_BELOW:
         raise InputConflictError(
             f"{what} {watts:g} W per chip is far below the ~{floor:.0f} W a powered {chip} draws idle: give watts "
             "(a figure in kW needs x1000)")
     if watts < floor:
         return [Assumption(what, f"{watts:g} W", "given by the user",
-                           f"below the ~{floor:.0f} W a powered {chip} draws idle ({idle_fraction().low:g} x TDP): "
+                           f"below the ~{floor:.0f} W a powered {chip} draws idle ({idle:g} x TDP): "
                            "check the units, or that it is an average over the run's hours only")]
     return []
 
@@ -88,13 +89,13 @@ def check_board_power(watts: float, acc: Any) -> list[Assumption]:
     from ..data import accelerators
 
     tdps = [a.tdp_w for a in accelerators() if a.tdp_w]
-    low, high = min(tdps) / SLIP_UNDER_IDLE, max(tdps) * SLIP_OVER_CATALOGUE
+    low, high = min(tdps) / SLIP_BELOW, max(tdps) * SLIP_ABOVE
     if not low <= watts <= high:
         raise InputConflictError(
             f"board power {watts:g} W is outside what any accelerator draws (catalogue TDPs {min(tdps):g}-"
             f"{max(tdps):g} W): give watts per chip, not kW or a server's power")
     own = acc.tdp_w
-    if own and not own / SLIP_OVER_CATALOGUE <= watts <= own * SLIP_OVER_CATALOGUE:
+    if own and not own / SLIP_ABOVE <= watts <= own * SLIP_ABOVE:
         return [Assumption("board power (given)", f"{watts:g} W", "given by the user",
                            f"{watts / own:.2g}x the {own:g} W TDP of {acc.name}'s datasheet: check it is one chip's")]
     return []
