@@ -69,3 +69,7 @@ def test_a_relative_looking_sqlalchemy_url_is_not_taken_for_a_file_in_the_root()
     assert db_path("sqlite:///tmp/runs.db") == "/tmp/runs.db"
     assert db_path("sqlite:////tmp/runs.db") == "/tmp/runs.db"
     assert db_path("runs.db").endswith("/runs.db")
+
+
+def test_a_percent_sequence_in_a_plain_path_is_literal() -> None:
+    assert db_path("/tmp/a%00b.db") == "/tmp/a%00b.db"

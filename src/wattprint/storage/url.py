@@ -43,7 +43,7 @@ def resolve_db_url(url: str | None = None) -> str:
 def db_path(url: str) -> str:
     """The absolute file path a store URL (or plain path) names (a str: pathlib costs ~5 ms of import on the
     tracker's start path)."""
-    if "\x00" in url or "%00" in url:
+    if "\x00" in url:
         raise WattprintError(f"store URL or path {url!r} holds a NUL character, which no file name can")
     m = _SCHEME.match(url)
     if m is None:
@@ -64,6 +64,8 @@ def db_path(url: str) -> str:
         from urllib.parse import unquote  # only here: it costs import time
 
         rest = unquote(rest)
+        if "\x00" in rest:
+            raise WattprintError(f"store URL {url!r} holds a NUL character (%00), which no file name can")
     if scheme == "sqlite" or scheme == "file":
         if not rest.startswith("/"):
             raise WattprintError(
