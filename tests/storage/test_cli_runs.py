@@ -139,3 +139,15 @@ def test_a_store_in_a_folder_this_user_may_not_write_is_still_read(filled: Path)
     assert r.returncode == 0, r.stderr
     assert [d["id"] for d in json.loads(r.stdout)] == ["run-2", "run-1", "run-0"]
     assert filled.read_bytes() == before and not Path(f"{filled}-shm").exists()
+
+
+def test_runs_are_read_from_the_store_the_config_file_names(filled: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "wattprint.toml").write_text(f'db = "{filled}"\n')
+    env = {k: v for k, v in os.environ.items() if k != "WATTPRINT_DB"}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "cfg"), XDG_DATA_HOME=str(tmp_path / "data"))
+    r = subprocess.run([sys.executable, "-m", "wattprint", "runs", "list", "--json"], capture_output=True, text=True,
+                       env=env, cwd=work, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert [d["id"] for d in json.loads(r.stdout)] == ["run-2", "run-1", "run-0"]

@@ -36,7 +36,7 @@ INFERENCE_EXAMPLE: dict[str, Any] = {
 
 def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="run the built-in example: estimates, then a small tracked training")
-    p.add_argument("--db", help="run store URL (default: WATTPRINT_DB or the per-user store)")
+    p.add_argument("--db", help="run store URL (default: WATTPRINT_DB, the config file's db, or the per-user store)")
     p.add_argument("--no-train", action="store_true", help="only print the estimates")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.set_defaults(handler=_run)

@@ -35,8 +35,8 @@ def register(subparsers: Any) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--db", metavar="URL",
-                   help="store: sqlite:///absolute/path.db or a path (default: $WATTPRINT_DB, else "
-                        "$XDG_DATA_HOME/wattprint/wattprint.db, i.e. ~/.local/share/wattprint/wattprint.db)")
+                   help="store: sqlite:///absolute/path.db or a path (default: $WATTPRINT_DB, the config file's "
+                        "db, else $XDG_DATA_HOME/wattprint/wattprint.db, i.e. ~/.local/share/wattprint/wattprint.db)")
 
 
 def _positive_int(text: str) -> int:
@@ -55,14 +55,17 @@ def _usage(p: argparse.ArgumentParser) -> int:
 
 
 def _open(db: str | None) -> Any:
-    """The store, or None when the default file does not exist yet: reading never creates one. A store the user
-    named (--db, $WATTPRINT_DB) that does not exist is an error: a mistyped path must not read as "no runs"."""
+    """The store the tracker writes to (--db > $WATTPRINT_DB > the config file's ``db`` > the default file), or
+    None when the default file does not exist yet: reading never creates one. A store the user named that does
+    not exist is an error: a mistyped path must not read as "no runs"."""
     from ..storage import db_path, open_store, resolve_db_url
+    from ..tracking.config import load_config
 
-    url = resolve_db_url(db)
+    chosen = load_config(db=db).db  # the same resolution as `wattprint run` and track()
+    url = resolve_db_url(chosen)
     path = db_path(url)
     if not os.path.exists(path):
-        if db or os.environ.get("WATTPRINT_DB"):
+        if chosen:
             raise WattprintError(f"no wattprint store at {path}: the file does not exist")
         return None
     return open_store(url, readonly=True)

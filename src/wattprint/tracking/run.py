@@ -560,7 +560,7 @@ def track(
     ``interval_s`` is the sampling interval (default 1 s); ``location`` (e.g. "FRA", "US-CA",
     "aws:us-east-1"), ``pue`` (number or preset name) and ``intensity`` (gCO2e/kWh) override the config
     (:mod:`wattprint.tracking.config`); ``db`` names the store (``sqlite:///path.db`` or a path;
-    default ``$WATTPRINT_DB`` or the user data folder).
+    default ``$WATTPRINT_DB``, the config file's ``db``, or the user data folder).
     """
     return Run(project, run, db=db, interval_s=interval_s, location=location, pue=pue, intensity=intensity,
                persist=persist, **kw)
