@@ -49,29 +49,48 @@ PRECISIONS = {
     "int8": "peak_int8_tops",
 }
 
+# licence attributions, printed by `wattprint data credits` and written into README.md's credits block by main()
 ATTR_CODECARBON = (
     "Contains data from CodeCarbon (https://github.com/mlco2/codecarbon), MIT License, Copyright (c) 2019 "
-    "Mila, BCG Gamma, CometML, Haverford College; (c) 2023 Code Carbon NGO."
+    "Mila, BCG Gamma, CometML, Haverford College; (c) 2023 Code Carbon NGO. (CPU TDPs, 2022/23 country mix, "
+    "US-state, Canadian and Nordic tables.)"
 )
 ATTR_OWID = (
-    "Source: Our World in Data - Energy dataset (github.com/owid/energy-data), based on BP Statistical Review "
+    "Source: Our World in Data \u2013 Energy dataset (github.com/owid/energy-data), based on BP Statistical Review "
     "of World Energy / Energy Institute and Ember; CC BY 4.0."
 )
 ATTR_GCP = (
-    "Google Cloud region carbon data (c) Google LLC, from github.com/GoogleCloudPlatform/region-carbon-info, "
-    "licensed under the Apache License 2.0."
+    "Google Cloud region carbon data \u00a9 Google LLC, from github.com/GoogleCloudPlatform/region-carbon-info, "
+    "licensed under the Apache License 2.0 (no changes made to the values)."
 )
 ATTR_CCF = (
     "AWS/Azure region emission factors from Cloud Carbon Footprint (github.com/cloud-carbon-footprint/"
     "cloud-carbon-footprint, Apache-2.0), based on US EPA eGRID2020, carbonfootprint.com (2021) and EEA data."
 )
 ATTR_IPCC = (
-    "Source: IPCC, 2014: Annex III (Schloemer et al.), Table A.III.2, in Climate Change 2014: Mitigation of "
-    "Climate Change. Contribution of WG III to the Fifth Assessment Report of the IPCC. Cambridge University "
-    "Press."
+    "Lifecycle factors per generation source: IPCC, 2014: Annex III (Schl\u00f6mer et al.), Table A.III.2, in "
+    "Climate Change 2014: Mitigation of Climate Change, WG III contribution to AR5, Cambridge University Press; "
+    "lignite and hydro mix bound: World Nuclear Association 2011."
 )
 ATTR_EGRID = "US EPA eGRID2016 state output emission rates (public domain), via CodeCarbon."
-ATTR_EPOCH = "Cross-checked against Epoch AI, 'Data on Machine Learning Hardware' (CC BY 4.0)."
+ATTR_EPOCH = (
+    "Accelerator specifications from vendor datasheets, cross-checked against Epoch AI, \"Data on Machine "
+    "Learning Hardware\" (CC BY 4.0)."
+)
+ATTR_EMBODIED_PUE = (
+    "Embodied emissions: NVIDIA HGX H100 / HGX B200 Product Carbon Footprint summaries; Luccioni et al. 2022 "
+    "(BLOOM); Falk et al. 2025; Schneider et al. 2025; Boavizta/EcoLogits. PUE: Google, AWS, Microsoft, Meta "
+    "reports; Uptime Institute surveys."
+)
+ATTR_REFDATA = (
+    "Training utilisation and power: published trainings and papers listed in `refdata/mfu_observations.csv` and "
+    "`refdata/power_observations.csv`; inference measurements in `refdata/inference_measurements.csv` (ML.ENERGY "
+    "leaderboard, Chung et al. 2025, and others, each row with its source)."
+)
+ATTR_EQUIVALENTS = (
+    "Equivalents: US EPA Greenhouse Gas Equivalencies Calculator; UK DESNZ greenhouse gas conversion factors 2024."
+)
+README = REPO / "README.md"
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -309,7 +328,7 @@ def build_factors(shared: Path, world: dict[str, Any]) -> dict[str, Any]:
             "pue": "shared/data/pue.csv + refdata/pue_presets.csv",
             "equivalents": "refdata/equivalents.csv",
             "sources": "shared/data/emission-factors-by-source.csv",
-            "attributions": [ATTR_IPCC],
+            "attributions": [ATTR_IPCC, ATTR_EMBODIED_PUE, ATTR_REFDATA, ATTR_EQUIVALENTS],
         },
         "factors": factors,
         "pue_presets": presets,
@@ -619,6 +638,19 @@ def build(shared: Path, out: Path) -> list[Path]:
     return written
 
 
+def write_readme_credits() -> None:
+    """README.md's credits block = what `wattprint data credits` prints from the tables just written."""
+    sys.path.insert(0, str(REPO / "src"))
+    from wattprint.data import credits
+
+    text = README.read_text(encoding="utf-8")
+    start, end = "<!-- credits:start -->\n", "<!-- credits:end -->"
+    i, j = text.index(start) + len(start), text.index(end)
+    head = ("wattprint embeds compact tables built by `scripts/build_data.py` from the reference files (and the\n"
+            "repository's own sourced tables in `refdata/`); `wattprint data credits` prints these lines.\n")
+    README.write_text(text[:i] + head + "".join(f"- {line}\n" for line in credits()) + text[j:], encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     ap.add_argument(
@@ -627,6 +659,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder for the JSON tables")
     args = ap.parse_args(argv)
     paths = build(args.shared, args.out)
+    if args.out.resolve() == DEFAULT_OUT.resolve():
+        write_readme_credits()
     total = sum(p.stat().st_size for p in paths)
     for p in paths:
         print(f"{p.name}: {p.stat().st_size / 1024:.1f} KiB")

@@ -52,3 +52,14 @@ def test_bad_kind_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_search_ignores_accents(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "search", "cote"]) == 0
     assert "CIV" in capsys.readouterr().out
+
+
+def test_the_readme_credits_are_what_data_credits_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    assert main(["data", "credits"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- credits:start -->")[1].split("<!-- credits:end -->")[0]
+    assert printed == [line for line in block.strip().splitlines() if line.startswith("- ")]
+    assert any("no changes made to the values" in line for line in printed)  # Apache-2.0 NOTICE wording

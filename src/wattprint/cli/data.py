@@ -125,12 +125,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _credits(args: argparse.Namespace) -> int:
-    from ..data import table_meta
+    from ..data import credits
 
-    seen: list[str] = []
-    for t in ("accelerators", "cpus", "factors", "countries", "regions"):
-        for line in table_meta(t).get("attributions", []):
-            if line not in seen:
-                seen.append(str(line))
-    print("\n".join(f"- {s}" for s in seen))
+    print("\n".join(f"- {s}" for s in credits()))
     return 0

@@ -342,6 +342,16 @@ def _cpu_index() -> dict[str, tuple[float, str, str]]:
     return idx
 
 
+def credits() -> list[str]:
+    """The licence attributions of the embedded tables, each once (``wattprint data credits``; README.md)."""
+    seen: list[str] = []
+    for t in ("accelerators", "cpus", "factors", "countries", "regions"):
+        for line in table_meta(t).get("attributions", []):
+            if str(line) not in seen:
+                seen.append(str(line))
+    return seen
+
+
 def max_cpu_tdp_w() -> float:
     """The highest TDP of any CPU in the catalogue (W): a bound on what one socket can draw."""
     return max(tdp for tdp, _, _ in _cpu_index().values())
