@@ -116,3 +116,16 @@ def test_an_interval_too_short_to_measure_anything_but_the_tracker_is_refused() 
     with pytest.raises(InputConflictError, match="below"):
         load_config(interval_s=1e-6, environ={})
     assert load_config(interval_s=0.05, environ={}).interval_s == 0.05
+
+
+def test_a_location_from_a_higher_priority_source_beats_a_lower_intensity(tmp_path: Path) -> None:
+    (tmp_path / "wattprint.toml").write_text("intensity = 333\n")
+    cfg = load_config(location="NO", cwd=str(tmp_path), environ={})
+    assert cfg.intensity is None and "overridden by the location" in cfg.sources["intensity"]
+    assert cfg.intensity_obj().g_per_kwh.value < 100  # Norway's grid, not the file's 333
+    env = load_config(location="NO", environ={"WATTPRINT_INTENSITY": "100"})
+    assert env.intensity is None
+    same_level = load_config(location="NO", intensity=100, environ={})
+    assert same_level.intensity == 100 and same_level.intensity_obj().location == "NOR"
+    with pytest.raises(WattprintError, match="unknown location"):
+        load_config(location="Narnia", intensity=100, environ={}).intensity_obj()

@@ -64,8 +64,13 @@ class TrackConfig:
 
         if self.intensity is not None:
             note = given_intensity_note(self.intensity)
+            where = "given"
+            if self.location:  # still a place the user named: it must exist (and sets the PUE default)
+                from ..intensity import resolve_location
+
+                where = resolve_location(self.location).key
             return Intensity.fixed(
-                self.intensity, location=self.location or "given",
+                self.intensity, location=where,
                 source=f"given ({self.sources.get('intensity')})" + (f"; {note}" if note else ""))
 
         return intensity_for(self.location)
@@ -193,6 +198,11 @@ def _tiny_toml(text: str) -> dict[str, Any]:
     return doc
 
 
+def _rank(source: str) -> int:
+    """Priority of a setting's source: argument 0 > environment 1 > config file 2."""
+    return 0 if source == "argument" else 1 if source.startswith("env ") else 2
+
+
 def load_config(
     location: str | None = None,
     pue: float | str | None = None,
@@ -225,6 +235,11 @@ def load_config(
     if (got := pick("intensity", intensity, ENV_INTENSITY)) is not None:
         cfg.intensity = _parse_positive(got[0], "grid intensity (gCO2e/kWh)", got[1])
         cfg.sources["intensity"] = got[1]
+        # both name the grid: the one from the higher-priority source wins (at the same level, the number does);
+        # a location given as an argument is not overridden by an intensity from the environment or a file
+        if cfg.location and _rank(cfg.sources["location"]) < _rank(got[1]):
+            cfg.intensity = None
+            cfg.sources["intensity"] = f"not used: {got[1]} is overridden by the location ({cfg.sources['location']})"
     if (got := pick("db", db, ENV_DB)) is not None:
         cfg.db, cfg.sources["db"] = str(got[0]), got[1]
     if (got := pick("interval", interval_s, None)) is not None:
