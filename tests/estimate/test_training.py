@@ -398,3 +398,17 @@ def test_a_blank_location_is_no_location_for_intensity_and_pue_alike() -> None:
     for blank in ("", " ", "\t"):
         fp = estimate_training(location=blank, **kw)
         assert fp.operational_co2e_kg == none.operational_co2e_kg and fp.pue == none.pue
+
+
+def test_flops_alone_are_enough_with_an_mfu_range_over_model_sizes_and_stay_linear() -> None:
+    a = estimate_training(flops=1e22, hardware="H100", count=64)
+    b = estimate_training(flops=3e22, hardware="H100", count=64)
+    assert a.chip_hours is not None and b.chip_hours is not None
+    assert b.chip_hours.value == pytest.approx(3 * a.chip_hours.value)
+    assert b.energy_kwh.high == pytest.approx(3 * a.energy_kwh.high)
+    mfu = a.details["mfu"]
+    lo_n, _ = utilisation.fitted_size_span()
+    for n in (lo_n, 1e9, 7e9, 70e9):  # whatever the size turns out to be, its central MFU is inside the range
+        sized = estimate_training(flops=1e22, params=n, tokens=1e22 / (6 * n), hardware="H100", count=64)
+        assert mfu.low <= sized.details["mfu"].value <= mfu.high
+    assert any("model size not given" in x.note for x in a.assumptions)

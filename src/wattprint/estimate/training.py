@@ -321,16 +321,16 @@ def estimate_training(
             notes.append(Assumption("MFU", f"{mfu:.3g} of the {precision} peak", "given by the user"))
             notes += _unusual_mfu(mfu, precision, "MFU given", "given by the user")
         else:
-            if n_active is None:
-                raise InputConflictError(
-                    "the MFU model needs the model size: add --params (and --active-params for MoE) or give --mfu"
-                )
             # the model's MFU is relative to the default-precision peak (fp8 is a term of the model); a slower
             # precision (fp32, tf32) caps the chip at its own peak, so the model is applied to that roofline
             slower = peak.value < base_peak
             model_peak = peak.value if slower else base_peak
-            est = utilisation.predict_mfu(n_active, model_peak, acc.memory_bandwidth(), moe=is_moe,
-                                          fp8=precision == "fp8", chip_year=acc.year)
+            if n_active is None:  # FLOPs alone: the size term over the sizes of the published trainings
+                est = utilisation.predict_mfu_any_size(model_peak, acc.memory_bandwidth(), moe=is_moe,
+                                                       fp8=precision == "fp8", chip_year=acc.year)
+            else:
+                est = utilisation.predict_mfu(n_active, model_peak, acc.memory_bandwidth(), moe=is_moe,
+                                              fp8=precision == "fp8", chip_year=acc.year)
             eff = est.mfu * (peak * (model_peak / peak.value))  # carries the variants' spread too
             mfu_r = est.mfu * (model_peak / peak.value)
             notes.append(Assumption("MFU (model FLOPs utilisation)", f"{mfu_r:.3g} of the {precision} peak",

@@ -152,6 +152,31 @@ def predict_mfu(
     )
 
 
+def predict_mfu_any_size(
+    peak_flops: float, bandwidth: float | None, moe: bool = False, fp8: bool = False, chip_year: int | None = None,
+) -> MfuEstimate:
+    """Effective MFU when the model size is not known (FLOPs given alone): the model over the sizes of the
+    published trainings in the fit, from the smallest up to the size knee (above it size no longer matters).
+    Central = at the middle of that span on a log scale; range = the envelope of every size's range. It does not
+    depend on the FLOPs, so the estimate stays linear in them."""
+    lo_n, hi_n = fitted_size_span()
+    top = min(hi_n, float(model_table()["mfu"]["reference"]["params"]))
+    steps = 8
+    grid = [lo_n * (top / lo_n) ** (i / steps) for i in range(steps + 1)]
+    ests = [predict_mfu(n, peak_flops, bandwidth, moe=moe, fp8=fp8, chip_year=chip_year) for n in grid]
+    middle = math.sqrt(lo_n * top)
+    mid = predict_mfu(middle, peak_flops, bandwidth, moe=moe, fp8=fp8, chip_year=chip_year)
+    low = min([e.mfu.low for e in ests] + [mid.mfu.value])
+    high = max([e.mfu.high for e in ests] + [mid.mfu.value])
+    return MfuEstimate(
+        Range(mid.mfu.value, low, high),
+        f"model size not given: central at {middle / 1e9:.2g}B active parameters, the middle of the "
+        f"{lo_n / 1e9:.2g}B-{top / 1e9:.3g}B of the published trainings in the fit; {mid.explanation}; the range "
+        "covers every size in that span (give --params for a narrower one)",
+        mid.source,
+    )
+
+
 def fitted_size_span(table: dict[str, Any] | None = None) -> tuple[float, float]:
     """Smallest and largest active-parameter count among the published trainings the MFU model was fitted on."""
     sizes = [o["active_params"] for o in (table or model_table())["mfu"]["observations"]]
