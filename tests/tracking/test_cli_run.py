@@ -209,3 +209,10 @@ def test_a_run_left_open_is_marked_by_how_the_program_ended(tmp_path: Path, body
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert (proc.returncode == 0) == (status == "finished"), proc.stderr
     assert open_store(str(db)).get_run("open").status == status
+
+
+def test_the_json_summary_is_the_last_line_even_after_output_without_a_newline(tmp_path: Path) -> None:
+    r = wattprint_run("--json", "--", sys.executable, "-c", "import sys; sys.stdout.write('abc')")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("abc\n")
+    assert json.loads(r.stdout.splitlines()[-1])["stored"] is True

@@ -105,8 +105,10 @@ def main(args: argparse.Namespace) -> int:
         if args.json:
             from ..storage.sqlite import finite
 
-            print(json.dumps(finite({**summary, "stored": not run.unsaved}), default=str, allow_nan=False),
-                  flush=True)
+            # on a line of its own even when the command's output did not end with a newline (JSON parsers skip the
+            # blank line otherwise left): the last line of stdout is always the summary
+            text = json.dumps(finite({**summary, "stored": not run.unsaved}), default=str, allow_nan=False)
+            print("\n" + text, flush=True)
         else:
             _print_summary(run, summary, fp, rc)
     except BrokenPipeError:  # the reader went away (`| head`): the run is stored, the command's status still counts
