@@ -199,3 +199,21 @@ def test_close_shuts_nvml_down_once(nvml: ModuleType, clock: FakeClock) -> None:
     reader.close()
     reader.close()
     assert nvml.STATE["shutdowns"] == 1
+
+
+def test_gpus_the_job_may_not_open_do_not_stop_the_others_being_measured(nvml: ModuleType, clock: FakeClock) -> None:
+    gpus = nvml.reset(nvml.make_gpus(4, energy_mj=0))
+    no_permission = 4  # NVML_ERROR_NO_PERMISSION: the node's GPUs outside this job's cgroup
+    for g in (gpus[0], gpus[1], gpus[3]):
+        g.error = no_permission
+    reader, notes = open_nvml(_cfg(clock))
+    assert reader is not None
+    assert [g.label for g in reader.gpus] == ["gpu2"]
+    assert [n for n in notes if "cannot be opened" in n] == [
+        "gpu0, gpu1, gpu3 cannot be opened (NVML error 4: another job's, or lost); not measured"]
+    clock.advance(1.0)
+    gpus[2].energy_mj += 250_000
+    (r,) = reader.read()
+    assert (r.device, r.energy_j) == ("gpu2", pytest.approx(250.0))
+    only_allowed, notes = open_nvml(_cfg(clock, {"CUDA_VISIBLE_DEVICES": gpus[2].uuid}))
+    assert only_allowed is not None and [g.label for g in only_allowed.gpus] == ["gpu2"] and notes == []

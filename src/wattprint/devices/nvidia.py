@@ -173,9 +173,22 @@ def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
     notes: list[str] = []
     try:
         count = int(nvml.nvmlDeviceGetCount())
-        handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
-        uuids = [_text(nvml.nvmlDeviceGetUUID(h)) for h in handles]
-        names = [_text(nvml.nvmlDeviceGetName(h)) for h in handles]
+        # one GPU at a time: a job in a cgroup may not open the node's other GPUs (NVML_ERROR_NO_PERMISSION), and
+        # a lost GPU fails too; they must not keep the ones it can use from being measured
+        handles: list[Any] = []
+        uuids: list[str] = []
+        names: list[str] = []
+        failed: dict[int, str] = {}
+        for i in range(count):
+            try:
+                h = nvml.nvmlDeviceGetHandleByIndex(i)
+                uuid, name = _text(nvml.nvmlDeviceGetUUID(h)), _text(nvml.nvmlDeviceGetName(h))
+            except nvml.NVMLError as exc:
+                h, uuid, name = None, "", ""
+                failed[i] = _text(exc)
+            handles.append(h)
+            uuids.append(uuid)
+            names.append(name)
         if config.gpu_indices is not None:
             indices = [i for i in config.gpu_indices if 0 <= i < count]
         else:
@@ -195,6 +208,8 @@ def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
         gpus: list[GpuState] = []
         for i in indices:
             h = handles[i]
+            if h is None:  # said once for all of them, below
+                continue
             mig_note_given = any(f"gpu{i} is measured" in n for n in notes)
             try:
                 current_mig, _pending = nvml.nvmlDeviceGetMigMode(h)
@@ -220,6 +235,10 @@ def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
                     "integrated over time"
                 )
             gpus.append(GpuState(i, h, names[i], use_counter, uuid=uuids[i]))
+        closed = [i for i in indices if handles[i] is None]
+        if closed:
+            notes.append(f"{', '.join(f'gpu{i}' for i in closed)} cannot be opened ({failed[closed[0]]}: another "
+                         "job's, or lost); not measured")
     except nvml.NVMLError as exc:
         notes.append(f"NVML error while listing GPUs ({_text(exc)}); GPU energy not measured")
         gpus = []
