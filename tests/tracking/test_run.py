@@ -356,3 +356,38 @@ def test_a_run_still_being_measured_cannot_be_resumed_by_another_tracker(tmp_pat
     again = track("dup", "d1", interval_s=0.05, readers=[PowerReader()]).start()  # ended: resumable
     again.stop()
     assert open_store(str(tmp_path / "runs.db")).get_run("d1").meta["resumed"] == 1
+
+
+class _Hangs(PowerReader):
+    """A reader whose reads block once ``hang`` is set, until ``release`` is (a GPU fallen off the bus)."""
+
+    def __init__(self) -> None:
+        super().__init__("gpu", "gpu0", 300.0)
+        self.hang, self.release = threading.Event(), threading.Event()
+
+    def read(self) -> Any:
+        if self.hang.is_set():
+            self.release.wait(30)
+        return super().read()
+
+
+def test_a_device_read_that_hangs_is_said_and_the_run_not_claimed_complete(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wattprint.tracking.run as run_mod
+
+    monkeypatch.setattr(run_mod, "STOP_GRACE_S", 0.3)
+    notes: list[str] = []
+    gpu = _Hangs()
+    run = track("hang", "h1", interval_s=0.05, readers=[gpu, PowerReader()], notify=notes.append).start()
+    time.sleep(0.3)
+    gpu.hang.set()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    fp = run.stop()
+    try:
+        assert time.monotonic() - t0 < 2.0
+        assert run.unsaved and any("did not finish" in n for n in notes)
+        assert fp.energy_kwh.value > 0  # what was read before the hang is kept
+        assert open_store(str(tmp_path / "runs.db")).get_run("h1").status == "running"
+    finally:
+        gpu.release.set()

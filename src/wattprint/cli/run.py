@@ -123,8 +123,8 @@ def _print_summary(run: Any, summary: dict[str, Any], fp: Any, rc: int) -> None:
     status = run.status
     stored = ""
     if where:
-        stored = (f", NOT stored: writing to {where} failed (see above); the figures below are all that is left of "
-                  "the measurement") if run.unsaved else f", stored in {where}"
+        stored = (f", NOT fully stored in {where} (see the notes above); the figures below are all that is left "
+                  "of the measurement") if run.unsaved else f", stored in {where}"
     lines = [f"wattprint: run {run.id} ({status}, exit {rc}) in project {run.project!r}{stored}", fp.table()]
     share = summary.get("process_share") or {}
     if share:

@@ -209,7 +209,14 @@ class Run:
             if self.sampler is None:
                 raise WattprintError(f"run {self.id!r} was never started")
             self.status = status
-            self.sampler.stop(status, timeout=self.interval_s + STOP_GRACE_S)
+            wait = self.interval_s + STOP_GRACE_S
+            self.sampler.stop(status, timeout=wait)
+            if self.sampler.running:  # stuck in a device read (a GPU fallen off the bus): do not wait for ever
+                self.sampler.unsaved = True
+                last = self.sampler.snapshot
+                upto = f"{last.elapsed_s:.3g} s into the run" if last is not None else "the start"
+                self._note(f"the final reading did not finish within {wait:.0f} s (a device read hung): the figures "
+                           f"end at the last completed reading, {upto}, and the stored run is not marked {status}")
             self._restore_signals()
             with contextlib.suppress(Exception):
                 atexit.unregister(self._at_exit)
