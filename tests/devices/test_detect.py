@@ -89,3 +89,13 @@ def test_shared_node_charges_cpu_time_share_of_rapl(
     assert cpu.basis == "measured"
     (ram,) = by["ram"].read()
     assert ram.energy_j == pytest.approx(32.0 * 64 / 1024)  # 64 GiB limit of a 1 TiB host
+
+
+def test_nvidia_and_amd_gpus_on_one_host_get_distinct_labels(
+        nvml: ModuleType, amdsmi: ModuleType, powercap: FakePowercap, clock: FakeClock) -> None:
+    nvml.reset(nvml.make_gpus(1))
+    amdsmi.reset([amdsmi.FakeAmdGpu()])
+    readers, notes = detect_readers(_cfg(powercap, clock))
+    labels = [r.device for rd in readers if rd.component == "gpu" for r in rd.read()]
+    assert sorted(labels) == ["amd-gpu0", "gpu0"]  # one ledger key per physical device
+    assert any("amd-gpu0" in n for n in notes)

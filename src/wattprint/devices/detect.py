@@ -103,6 +103,10 @@ def detect_readers(
         amd, amd_notes = open_amdsmi(config)
         notes += amd_notes
         if amd is not None:
+            if readers:  # NVIDIA GPUs too: both number theirs from 0, and one label must name one device
+                for g in amd.gpus:
+                    g.prefix = "amd-gpu"
+                notes.append("NVIDIA and AMD GPUs on this host: the AMD ones are labelled amd-gpu0, amd-gpu1, ...")
             readers.append(amd)
 
     alloc = alloc or allocation(config)

@@ -27,10 +27,11 @@ class GpuState:
     power_w: float | None = None
     lost: bool = False
     failures: int = 0
+    prefix: str = "gpu"  # "amd-gpu" beside NVIDIA GPUs on one host, whose indices also start at 0
 
     @property
     def label(self) -> str:
-        return f"gpu{self.index}"
+        return f"{self.prefix}{self.index}"
 
 
 class CounterOrPowerReader(NoteMixin):
