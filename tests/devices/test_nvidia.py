@@ -217,3 +217,38 @@ def test_gpus_the_job_may_not_open_do_not_stop_the_others_being_measured(nvml: M
     assert (r.device, r.energy_j) == ("gpu2", pytest.approx(250.0))
     only_allowed, notes = open_nvml(_cfg(clock, {"CUDA_VISIBLE_DEVICES": gpus[2].uuid}))
     assert only_allowed is not None and [g.label for g in only_allowed.gpus] == ["gpu2"] and notes == []
+
+
+def test_a_counter_glitch_or_an_absurd_power_sample_is_ignored_not_charged(nvml: ModuleType, clock: FakeClock) -> None:
+    (g0,) = nvml.reset(nvml.make_gpus(1, energy_mj=1_000_000, power_mw=300_000))  # 700 W limit
+    reader, _ = open_nvml(_cfg(clock))
+    assert reader is not None
+    clock.advance(1.0)
+    g0.energy_mj += 300_000
+    real = g0.energy_mj
+    g0.energy_mj = real + 10**15  # one bogus value
+    (r,) = reader.read()
+    assert r.energy_j == pytest.approx(0.0)
+    clock.advance(1.0)
+    g0.energy_mj = real + 300_000  # back to normal: the whole 2 s are counted once
+    (r,) = reader.read()
+    assert r.energy_j == pytest.approx(600.0)
+    clock.advance(1.0)
+    g0.energy_mj += 10**12  # rebased for good: the jump is dropped, counting goes on from the new base
+    reader.read()
+    clock.advance(1.0)
+    g0.energy_mj += 300_000
+    (r,) = reader.read()
+    assert r.energy_j == pytest.approx(900.0)
+    assert any("jumped" in n for n in reader.take_notes())
+
+    (p0,) = nvml.reset(nvml.make_gpus(1, energy_mj=None, power_mw=300_000))
+    power_reader, _ = open_nvml(_cfg(clock))
+    assert power_reader is not None
+    clock.advance(1.0)
+    p0.power_mw = 10**9  # 1 MW
+    power_reader.read()
+    clock.advance(1.0)
+    p0.power_mw = 300_000
+    (r,) = power_reader.read()
+    assert r.energy_j == pytest.approx(600.0)

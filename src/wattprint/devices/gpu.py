@@ -28,10 +28,19 @@ class GpuState:
     lost: bool = False
     failures: int = 0
     prefix: str = "gpu"  # "amd-gpu" beside NVIDIA GPUs on one host, whose indices also start at 0
+    limit_w: float | None = None  # the board's enforced power limit, where the driver gives it
+    jumped_j: float | None = None  # a counter value refused as a glitch, kept to tell a glitch from a new base
 
     @property
     def label(self) -> str:
         return f"{self.prefix}{self.index}"
+
+
+# input checks, not data: a board does not draw more than this many times its enforced power limit on average
+# over an interval (boost excursions are milliseconds long), and intervals shorter than the window are judged
+# over the window (counters update every few ms)
+GLITCH_MARGIN = 2.0
+MIN_GLITCH_WINDOW_S = 0.1
 
 
 class CounterOrPowerReader(NoteMixin):
@@ -87,15 +96,36 @@ class CounterOrPowerReader(NoteMixin):
                     delta_j = (g.power_w or 0.0) * dt
             else:
                 delta_j = counter - g.last_counter_j
+                if not self._possible(g, delta_j, dt):
+                    # a glitch (one bogus value): keep the old base; if the next value follows on from this
+                    # one instead, the counter was rebased and the jump itself is dropped
+                    if g.jumped_j is None or not self._possible(g, counter - g.jumped_j, dt):
+                        g.jumped_j = counter
+                        self.note(f"{g.label} energy counter jumped by {delta_j:.3g} J in {dt:.3g} s, more than "
+                                  f"{GLITCH_MARGIN:g}x its {g.limit_w:g} W power limit allows; reading ignored",
+                                  key=f"jump-{g.index}")
+                        return
+                    delta_j = counter - g.jumped_j
+                g.jumped_j = None
             g.last_counter_j = counter
             g.energy_j += delta_j
             if dt > 0:
                 g.power_w = delta_j / dt
         else:
             p = self._power_w(g)
+            if g.limit_w is not None and p > GLITCH_MARGIN * g.limit_w:
+                self.note(f"{g.label} reported {p:.3g} W, more than {GLITCH_MARGIN:g}x its {g.limit_w:g} W power "
+                          "limit; that sample is ignored", key=f"power-{g.index}")
+                g.failures = 0
+                return
             g.energy_j += g.integ.add(t, p)
             g.power_w = p
         g.failures = 0
+
+    @staticmethod
+    def _possible(g: GpuState, delta_j: float, dt: float) -> bool:
+        """Whether a board could draw ``delta_j`` in ``dt`` s (unknown power limit: anything goes)."""
+        return g.limit_w is None or delta_j <= GLITCH_MARGIN * g.limit_w * max(dt, MIN_GLITCH_WINDOW_S)
 
     def _failed(self, g: GpuState, exc: BaseException) -> None:
         g.failures += 1

@@ -234,7 +234,10 @@ def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
                     f"gpu{i} ({names[i]}) has no energy counter (pre-Volta?): its power is sampled and "
                     "integrated over time"
                 )
-            gpus.append(GpuState(i, h, names[i], use_counter, uuid=uuids[i]))
+            limit_w = None
+            with contextlib.suppress(Exception):  # not on every board: then readings are not bounded
+                limit_w = float(nvml.nvmlDeviceGetEnforcedPowerLimit(h)) / 1000.0 or None
+            gpus.append(GpuState(i, h, names[i], use_counter, uuid=uuids[i], limit_w=limit_w))
         closed = [i for i in indices if handles[i] is None]
         if closed:
             notes.append(f"{', '.join(f'gpu{i}' for i in closed)} cannot be opened ({failed[closed[0]]}: another "
