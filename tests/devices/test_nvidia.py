@@ -252,3 +252,19 @@ def test_a_counter_glitch_or_an_absurd_power_sample_is_ignored_not_charged(nvml:
     p0.power_mw = 300_000
     (r,) = power_reader.read()
     assert r.energy_j == pytest.approx(600.0)
+
+
+def test_a_burst_of_timeouts_at_a_short_interval_is_not_a_lost_gpu(nvml: ModuleType, clock: FakeClock) -> None:
+    (g0,) = nvml.reset(nvml.make_gpus(1, energy_mj=0))
+    reader, _ = open_nvml(_cfg(clock))
+    assert reader is not None
+    g0.error = 10  # NVML_ERROR_TIMEOUT for 40 ms, read every 10 ms
+    for _ in range(4):
+        clock.advance(0.01)
+        g0.energy_mj += 3_000
+        assert not reader.read()[0].lost
+    g0.error = None
+    clock.advance(0.01)
+    g0.energy_mj += 3_000
+    (r,) = reader.read()
+    assert not r.lost and r.energy_j == pytest.approx(15.0)  # the counter covers the gap exactly

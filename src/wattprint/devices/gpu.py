@@ -9,7 +9,8 @@ from typing import Any
 
 from .base import Clock, Integrator, NoteMixin, Reading
 
-MAX_CONSECUTIVE_FAILURES = 3  # failed reads in a row before a GPU is declared lost (transient errors retry)
+MAX_CONSECUTIVE_FAILURES = 3  # failed reads in a row before a GPU is declared lost (transient errors retry) ...
+MIN_FAILING_S = 1.0  # ... and for at least this long: at a short interval, a few ms of NVML timeouts is not a loss
 
 
 @dataclass
@@ -27,6 +28,7 @@ class GpuState:
     power_w: float | None = None
     lost: bool = False
     failures: int = 0
+    failing_since: float | None = None  # clock time of the first of the current run of failed reads
     prefix: str = "gpu"  # "amd-gpu" beside NVIDIA GPUs on one host, whose indices also start at 0
     limit_w: float | None = None  # the board's enforced power limit, where the driver gives it
     jumped_j: float | None = None  # a counter value refused as a glitch, kept to tell a glitch from a new base
@@ -66,7 +68,7 @@ class CounterOrPowerReader(NoteMixin):
                 else:
                     g.integ.add(self._t, self._power_w(g))
             except self._errors as exc:
-                self._failed(g, exc)
+                self._failed(g, exc, self._t)
 
     # -- driver access (subclasses) --------------------------------------------------------------
     def _counter_j(self, g: GpuState) -> float:
@@ -116,20 +118,23 @@ class CounterOrPowerReader(NoteMixin):
             if g.limit_w is not None and p > GLITCH_MARGIN * g.limit_w:
                 self.note(f"{g.label} reported {p:.3g} W, more than {GLITCH_MARGIN:g}x its {g.limit_w:g} W power "
                           "limit; that sample is ignored", key=f"power-{g.index}")
-                g.failures = 0
+                g.failures, g.failing_since = 0, None
                 return
             g.energy_j += g.integ.add(t, p)
             g.power_w = p
-        g.failures = 0
+        g.failures, g.failing_since = 0, None
 
     @staticmethod
     def _possible(g: GpuState, delta_j: float, dt: float) -> bool:
         """Whether a board could draw ``delta_j`` in ``dt`` s (unknown power limit: anything goes)."""
         return g.limit_w is None or delta_j <= GLITCH_MARGIN * g.limit_w * max(dt, MIN_GLITCH_WINDOW_S)
 
-    def _failed(self, g: GpuState, exc: BaseException) -> None:
+    def _failed(self, g: GpuState, exc: BaseException, t: float) -> None:
         g.failures += 1
-        if self._is_lost(exc) or g.failures >= MAX_CONSECUTIVE_FAILURES:
+        if g.failing_since is None:
+            g.failing_since = t
+        persistent = g.failures >= MAX_CONSECUTIVE_FAILURES and t - g.failing_since >= MIN_FAILING_S
+        if self._is_lost(exc) or persistent:
             g.lost = True
             g.power_w = None
             self.note(f"{g.label} ({g.name}) lost mid-run ({self._describe(exc)}); its energy so far "
@@ -144,7 +149,7 @@ class CounterOrPowerReader(NoteMixin):
                 try:
                     self._read_one(g, t, dt)
                 except self._errors as exc:
-                    self._failed(g, exc)
+                    self._failed(g, exc, t)
             out.append(Reading("gpu", g.label, g.energy_j, g.power_w, self.basis, g.lost))
         self._t = t
         return out
