@@ -73,3 +73,18 @@ def test_no_driver_no_reader(amdsmi: ModuleType, clock: FakeClock) -> None:
 
 def test_not_installed(no_gpu_modules: None, clock: FakeClock) -> None:
     assert open_amdsmi(_cfg(clock)) == (None, [])
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"CUDA_VISIBLE_DEVICES": "1"}, ["gpu1"]),  # HIP reads CUDA_VISIBLE_DEVICES too
+    ({"ROCR_VISIBLE_DEVICES": "2,3", "HIP_VISIBLE_DEVICES": "1"}, ["gpu3"]),  # HIP counts within ROCR's choice
+    ({"HIP_VISIBLE_DEVICES": "0", "CUDA_VISIBLE_DEVICES": "3"}, ["gpu0"]),  # HIP's own variable first
+    ({"ROCR_VISIBLE_DEVICES": "GPU-5d1f2a7c3e4b6a8d"}, ["gpu0", "gpu1", "gpu2", "gpu3"]),  # not matchable: all
+])
+def test_gpus_are_chosen_as_hip_chooses_them(amdsmi: ModuleType, clock: FakeClock, env: dict[str, str],
+                                             expected: list[str]) -> None:
+    amdsmi.reset([amdsmi.FakeAmdGpu() for _ in range(4)])
+    reader, notes = open_amdsmi(_cfg(clock, env))
+    assert reader is not None
+    assert [r.device for r in reader.read()] == expected
+    assert any("not an index" in n for n in notes) == ("GPU-" in str(env))

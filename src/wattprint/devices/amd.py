@@ -68,20 +68,35 @@ class AmdSmiReader(CounterOrPowerReader):
                 self._smi.amdsmi_shut_down()
 
 
-def _visible_indices(config: DeviceConfig, count: int) -> list[int]:
+def _visible_indices(config: DeviceConfig, count: int) -> tuple[list[int], list[str]]:
+    """The GPUs a HIP program uses, as HIP picks them: ``ROCR_VISIBLE_DEVICES`` selects among all GPUs, then
+    ``HIP_VISIBLE_DEVICES`` (else ``CUDA_VISIBLE_DEVICES``, which HIP also reads) among those. Indices; as in
+    CUDA, the first index out of range ends a list. A UUID entry cannot be matched through amdsmi here: then all
+    GPUs of that level are measured, with a note."""
     if config.gpu_indices is not None:
-        return [i for i in config.gpu_indices if 0 <= i < count]
-    for key in ("ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES"):
-        v = config.environ.get(key)
-        if v is not None:
-            out: list[int] = []
-            for tok in (t.strip() for t in v.split(",")) if v.strip() else ():
-                if not tok.isdigit() or int(tok) >= count:
-                    break
-                if int(tok) not in out:
-                    out.append(int(tok))
-            return out
-    return list(range(count))
+        return [i for i in config.gpu_indices if 0 <= i < count], []
+    notes: list[str] = []
+    chosen = list(range(count))
+    for key in ("ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES|CUDA_VISIBLE_DEVICES"):
+        names = key.split("|")
+        var = next((n for n in names if config.environ.get(n) is not None), None)
+        if var is None:
+            continue
+        text = config.environ[var]
+        picked: list[int] = []
+        for tok in (t.strip() for t in text.split(",")) if text.strip() else ():
+            if not tok.lstrip("-").isdigit():
+                notes.append(f"{var} entry {tok!r} is not an index; wattprint cannot match it to a GPU, so all "
+                              f"{len(chosen)} GPUs it chooses from are measured (give indices to measure only yours)")
+                picked = list(range(len(chosen)))
+                break
+            i = int(tok)
+            if not 0 <= i < len(chosen):
+                break
+            if i not in picked:
+                picked.append(i)
+        chosen = [chosen[i] for i in picked]
+    return chosen, notes
 
 
 def _name(smi: ModuleType, handle: Any) -> str:
@@ -105,7 +120,9 @@ def open_amdsmi(config: DeviceConfig) -> tuple[AmdSmiReader | None, list[str]]:
     gpus: list[GpuState] = []
     try:
         handles = list(smi.amdsmi_get_processor_handles())
-        for i in _visible_indices(config, len(handles)):
+        visible, vis_notes = _visible_indices(config, len(handles))
+        notes += vis_notes
+        for i in visible:
             h = handles[i]
             name = _name(smi, h)
             try:
