@@ -88,3 +88,17 @@ def test_gpus_are_chosen_as_hip_chooses_them(amdsmi: ModuleType, clock: FakeCloc
     assert reader is not None
     assert [r.device for r in reader.read()] == expected
     assert any("not an index" in n for n in notes) == ("GPU-" in str(env))
+
+
+def test_an_accumulator_that_stops_moving_under_load_falls_back_to_power(amdsmi: ModuleType, clock: FakeClock) -> None:
+    (g0,) = amdsmi.reset([amdsmi.FakeAmdGpu(ticks=1000, power_w=550.0)])
+    reader, _ = open_amdsmi(_cfg(clock))
+    assert reader is not None
+    for _ in range(4):  # the accumulator is stuck (ROCm/amdsmi#38) while the board draws 550 W
+        clock.advance(1.0)
+        reader.read()
+    clock.advance(1.0)
+    (r,) = reader.read()
+    assert r.energy_j == pytest.approx(5 * 550.0, rel=0.01)  # the still time bridged, then power integrated
+    assert any("has not moved" in n for n in reader.take_notes())
+    assert g0.ticks == 1000

@@ -29,6 +29,7 @@ class GpuState:
     lost: bool = False
     failures: int = 0
     failing_since: float | None = None  # clock time of the first of the current run of failed reads
+    moved_at: float | None = None  # clock time the energy counter was last seen to move (or first read)
     prefix: str = "gpu"  # "amd-gpu" beside NVIDIA GPUs on one host, whose indices also start at 0
     limit_w: float | None = None  # the board's enforced power limit, where the driver gives it
     jumped_j: float | None = None  # a counter value refused as a glitch, kept to tell a glitch from a new base
@@ -43,6 +44,8 @@ class GpuState:
 # over the window (counters update every few ms)
 GLITCH_MARGIN = 2.0
 MIN_GLITCH_WINDOW_S = 0.1
+# a powered board's counter moves every few ms: one that stays still this long while power is reported is stuck
+FROZEN_COUNTER_S = 2.0
 
 
 class CounterOrPowerReader(NoteMixin):
@@ -65,6 +68,7 @@ class CounterOrPowerReader(NoteMixin):
             try:
                 if g.use_counter:
                     g.last_counter_j = self._counter_j(g)
+                    g.moved_at = self._t
                 else:
                     g.integ.add(self._t, self._power_w(g))
             except self._errors as exc:
@@ -98,6 +102,10 @@ class CounterOrPowerReader(NoteMixin):
                     delta_j = (g.power_w or 0.0) * dt
             else:
                 delta_j = counter - g.last_counter_j
+                if delta_j == 0 and self._counter_stuck(g, t):
+                    return
+                if delta_j != 0:
+                    g.moved_at = t
                 if not self._possible(g, delta_j, dt):
                     # a glitch (one bogus value): keep the old base; if the next value follows on from this
                     # one instead, the counter was rebased and the jump itself is dropped
@@ -123,6 +131,31 @@ class CounterOrPowerReader(NoteMixin):
             g.energy_j += g.integ.add(t, p)
             g.power_w = p
         g.failures, g.failing_since = 0, None
+
+    def _counter_stuck(self, g: GpuState, t: float) -> bool:
+        """A counter that has not moved for FROZEN_COUNTER_S while the board reports power is stuck (a known ROCm
+        fault, ROCm/amdsmi#38): the still time is bridged with power x time and the GPU's power is sampled from
+        now on."""
+        if g.moved_at is None:
+            g.moved_at = t
+            return False
+        still = t - g.moved_at
+        if still < FROZEN_COUNTER_S:
+            return False
+        try:
+            p = self._power_w(g)
+        except self._errors:
+            return False
+        if p <= 0:
+            return False
+        g.use_counter = False
+        g.energy_j += p * still
+        g.integ.add(t, p)
+        g.power_w = p
+        self.note(f"{g.label} energy counter has not moved for {still:.3g} s while the board draws {p:.3g} W: that "
+                  "time is bridged with power x time, and its power is sampled and integrated from now on",
+                  key=f"stuck-{g.index}")
+        return True
 
     @staticmethod
     def _possible(g: GpuState, delta_j: float, dt: float) -> bool:
