@@ -91,46 +91,53 @@ class CounterOrPowerReader(NoteMixin):
     # -- shared logic ------------------------------------------------------------------------------
     def _read_one(self, g: GpuState, t: float, dt: float) -> None:
         if g.use_counter:
-            counter = self._counter_j(g)
-            if g.last_counter_j is None or counter < g.last_counter_j:
-                if g.last_counter_j is not None:
-                    self.note(f"{g.label} energy counter went back ({self.reset_cause}); that interval is "
-                              "bridged with power x time", key=f"reset-{g.index}")
-                try:
-                    delta_j = self._power_w(g) * dt
-                except self._errors:
-                    delta_j = (g.power_w or 0.0) * dt
-            else:
-                delta_j = counter - g.last_counter_j
-                if delta_j == 0 and self._counter_stuck(g, t):
-                    return
-                if delta_j != 0:
-                    g.moved_at = t
-                if not self._possible(g, delta_j, dt):
-                    # a glitch (one bogus value): keep the old base; if the next value follows on from this
-                    # one instead, the counter was rebased and the jump itself is dropped
-                    if g.jumped_j is None or not self._possible(g, counter - g.jumped_j, dt):
-                        g.jumped_j = counter
-                        self.note(f"{g.label} energy counter jumped by {delta_j:.3g} J in {dt:.3g} s, more than "
-                                  f"{GLITCH_MARGIN:g}x its {g.limit_w:g} W power limit allows; reading ignored",
-                                  key=f"jump-{g.index}")
-                        return
-                    delta_j = counter - g.jumped_j
-                g.jumped_j = None
-            g.last_counter_j = counter
-            g.energy_j += delta_j
-            if dt > 0:
-                g.power_w = delta_j / dt
+            delta_j = self._counter_step(g, t, dt)
+            if delta_j is not None:
+                g.energy_j += delta_j
+                if dt > 0:
+                    g.power_w = delta_j / dt
         else:
             p = self._power_w(g)
             if g.limit_w is not None and p > GLITCH_MARGIN * g.limit_w:
                 self.note(f"{g.label} reported {p:.3g} W, more than {GLITCH_MARGIN:g}x its {g.limit_w:g} W power "
                           "limit; that sample is ignored", key=f"power-{g.index}")
-                g.failures, g.failing_since = 0, None
-                return
-            g.energy_j += g.integ.add(t, p)
-            g.power_w = p
+            else:
+                g.energy_j += g.integ.add(t, p)
+                g.power_w = p
         g.failures, g.failing_since = 0, None
+
+    def _counter_step(self, g: GpuState, t: float, dt: float) -> float | None:
+        """Energy (J) since the last reading from the counter, or None when this reading is not counted (a
+        glitch, or a stuck counter just switched to power sampling)."""
+        counter = self._counter_j(g)
+        if g.last_counter_j is None or counter < g.last_counter_j:
+            if g.last_counter_j is not None:
+                self.note(f"{g.label} energy counter went back ({self.reset_cause}); that interval is "
+                          "bridged with power x time", key=f"reset-{g.index}")
+            try:
+                delta_j = self._power_w(g) * dt
+            except self._errors:
+                delta_j = (g.power_w or 0.0) * dt
+            g.last_counter_j = counter
+            return delta_j
+        delta_j = counter - g.last_counter_j
+        if delta_j == 0 and self._counter_stuck(g, t):
+            return None
+        if delta_j != 0:
+            g.moved_at = t
+        if not self._possible(g, delta_j, dt):
+            # a glitch (one bogus value): keep the old base; if the next value follows on from this one
+            # instead, the counter was rebased and the jump itself is dropped
+            if g.jumped_j is None or not self._possible(g, counter - g.jumped_j, dt):
+                g.jumped_j = counter
+                self.note(f"{g.label} energy counter jumped by {delta_j:.3g} J in {dt:.3g} s, more than "
+                          f"{GLITCH_MARGIN:g}x its {g.limit_w:g} W power limit allows; reading ignored",
+                          key=f"jump-{g.index}")
+                return None
+            delta_j = counter - g.jumped_j
+        g.jumped_j = None
+        g.last_counter_j = counter
+        return delta_j
 
     def _counter_stuck(self, g: GpuState, t: float) -> bool:
         """A counter that has not moved for FROZEN_COUNTER_S while the board reports power is stuck (a known ROCm
