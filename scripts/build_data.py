@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -40,6 +41,8 @@ MIX_TO_FACTOR = {
     "biofuel": "biomass",
     "other_renewable_exc_biofuel": "geothermal",
 }
+# how the reference files' notes mark a value that no primary source confirmed
+UNCERTAIN_NOTE = re.compile(r"uncertain|not verified|not an? [\w -]*?(?:figure|tdp)|rough", re.IGNORECASE)
 PRECISIONS = {
     "fp32": "peak_fp32_tflops",
     "tf32": "peak_tf32_tflops",
@@ -169,7 +172,7 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
             "peak_tflops": peaks,
             "source": r["source"],
             "notes": r["notes"],
-            "uncertain": "UNCERTAIN" in r["notes"],
+            "uncertain": bool(UNCERTAIN_NOTE.search(r["notes"])),
         }
         e = _match_rule(emb_rules, row)
         row["embodied"] = {

@@ -132,6 +132,22 @@ def test_unpublished_tdp_is_none_and_uncertain_rows_are_flagged() -> None:
     flagged = {a.name for a in accelerators() if a.uncertain}
     assert "NVIDIA A10G" in flagged
     assert "NVIDIA H100 SXM5 80GB" not in flagged
+    # flags written in other words than "UNCERTAIN" count too
+    assert {"Google TPU v7 (Ironwood)", "AWS Trainium (Trn1)"} <= flagged
+
+
+@pytest.mark.parametrize(("query", "quoted"), [("GB200", "NOT an official NVIDIA per-GPU TDP"),
+                                                ("Trainium2", "NOT an AWS figure"),
+                                                ("TPU v4", "measured MAX chip power")])
+def test_a_chip_with_unconfirmed_values_says_so_in_the_assumptions(query: str, quoted: str) -> None:
+    _, _, notes = find_accelerator(query)
+    flagged = [n for n in notes if n.what == "catalogue values"]
+    assert len(flagged) == 1 and "UNCERTAIN" in flagged[0].value and quoted in flagged[0].note
+
+
+def test_a_confirmed_chip_has_no_uncertainty_note() -> None:
+    _, _, notes = find_accelerator("H100")
+    assert all(n.what != "catalogue values" for n in notes)
 
 
 def test_catalogue_is_complete_and_consistent() -> None:

@@ -194,8 +194,26 @@ def find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[As
 
     "a100", "A100-80GB", "h100 sxm", "NVIDIA A100-SXM4-40GB", "TPU v3", "mi250x". A family name resolves to
     its data-centre SXM/standard variant, returns every variant it covers (so callers can build a range) and
-    an Assumption naming the choice. Unknown -> UnknownNameError with the closest names.
+    an Assumption naming the choice. A chip whose catalogue row has values not confirmed by a primary source
+    adds an UNCERTAIN assumption quoting them. Unknown -> UnknownNameError with the closest names.
     """
+    chosen, variants, notes = _find_accelerator(name)
+    if chosen.uncertain:
+        notes = [*notes, uncertain_values_assumption(chosen)]
+    return chosen, variants, notes
+
+
+_UNCERTAIN_WORDS = re.compile(r"uncertain|not verified|not an? [\w -]*?(?:figure|tdp)|rough", re.IGNORECASE)
+
+
+def uncertain_values_assumption(acc: Accelerator) -> Assumption:
+    """The sentences of a catalogue row's notes that say which of its values are unconfirmed."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.;])\s+", acc.notes) if _UNCERTAIN_WORDS.search(s)]
+    return Assumption("catalogue values", f"UNCERTAIN for {acc.name}", acc.source.split(";")[0],
+                      " ".join(sentences) or acc.notes)
+
+
+def _find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumption]]:
     if not isinstance(name, str) or not name.strip():
         raise UnknownNameError("hardware", str(name), accelerator_names(), "see `wattprint data gpus`")
     name = fold_text(name)
