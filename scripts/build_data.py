@@ -60,7 +60,8 @@ ATTR_CODECARBON = (
 )
 ATTR_OWID = (
     "Source: Our World in Data \u2013 Energy dataset (github.com/owid/energy-data), based on BP Statistical Review "
-    "of World Energy / Energy Institute and Ember; CC BY 4.0."
+    "of World Energy / Energy Institute and Ember; CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/). "
+    "Changes: generation shares computed from TWh, values rounded, rows joined to ISO 3166 codes."
 )
 ATTR_GCP = (
     "Google Cloud region carbon data \u00a9 Google LLC, from github.com/GoogleCloudPlatform/region-carbon-info, "
@@ -73,12 +74,15 @@ ATTR_CCF = (
 ATTR_IPCC = (
     "Lifecycle factors per generation source: IPCC, 2014: Annex III (Schl\u00f6mer et al.), Table A.III.2, in "
     "Climate Change 2014: Mitigation of Climate Change, WG III contribution to AR5, Cambridge University Press; "
-    "lignite and hydro mix bound: World Nuclear Association 2011."
+    "lignite and hydro mix bound: World Nuclear Association 2011; oil and unknown ('other') generation: default "
+    "emission factors from Electricity Maps (github.com/electricitymaps/electricitymaps-contrib, "
+    "config/defaults.yaml; MIT), mostly based on IPCC 2014."
 )
 ATTR_EGRID = "US EPA eGRID2016 state output emission rates (public domain), via CodeCarbon."
 ATTR_EPOCH = (
     "Accelerator specifications from vendor datasheets, cross-checked against Epoch AI, \"Data on Machine "
-    "Learning Hardware\" (CC BY 4.0)."
+    "Learning Hardware\" (CC BY 4.0, https://creativecommons.org/licenses/by/4.0/), the source of a few values "
+    "vendors do not publish (marked in the notes); values rounded."
 )
 ATTR_EMBODIED_PUE = (
     "Embodied emissions: NVIDIA HGX H100 / HGX B200 Product Carbon Footprint summaries; Luccioni et al. 2022 "
@@ -315,6 +319,7 @@ def build_factors(shared: Path, world: dict[str, Any]) -> dict[str, Any]:
             "high": rnd(num(r["high"])),
             "reference": r["reference"],
         }
+    _fill_missing_ranges(sources)
     overrides = {r["factor"]: r for r in read_csv(REFDATA / "mix_factor_ranges.csv")}
     for name, o in overrides.items():
         s = sources[name]
@@ -340,6 +345,29 @@ def build_factors(shared: Path, world: dict[str, Any]) -> dict[str, Any]:
         "mix_aliases": aliases,
         "world": world,
     }
+
+
+# The reference gives no range for lignite, oil and unknown generation; a point value would make every mix with
+# them look exact. Fossil sources take the widest relative spread of the fossil rows whose IPCC range is known;
+# 'other' is Electricity Maps' unknown-thermal default, so it spans the thermal sources' ranges.
+FOSSIL_WITH_RANGE = ("coal", "gas")
+THERMAL = ("coal", "gas", "oil", "biomass")
+
+
+def _fill_missing_ranges(sources: dict[str, dict[str, Any]]) -> None:
+    rel_lo = min(sources[k]["low"] / sources[k]["g"] for k in FOSSIL_WITH_RANGE)
+    rel_hi = max(sources[k]["high"] / sources[k]["g"] for k in FOSSIL_WITH_RANGE)
+    for name in ("lignite", "oil"):
+        f = sources[name]
+        if f["low"] is None and f["high"] is None:
+            f["low"], f["high"] = round(f["g"] * rel_lo), round(f["g"] * rel_hi)
+            f["range_rule"] = (f"no range in the reference: the widest relative spread of the IPCC fossil rows "
+                               f"({', '.join(FOSSIL_WITH_RANGE)}: x{rel_lo:.3g}-x{rel_hi:.3g})")
+    f = sources["other"]
+    if f["low"] is None and f["high"] is None:
+        f["low"] = min(sources[k]["low"] for k in THERMAL)
+        f["high"] = max(sources[k]["high"] for k in THERMAL)
+        f["range_rule"] = f"unknown thermal generation: spans the ranges of {', '.join(THERMAL)}"
 
 
 # -- countries ------------------------------------------------------------------------------------
@@ -598,13 +626,33 @@ def split_mixes(countries: dict[str, Any]) -> dict[str, Any]:
     return {"meta": meta, "countries": out}
 
 
+def repair_implausible_years(countries: dict[str, Any], factors: dict[str, Any]) -> None:
+    """Replace a country-year whose intensity is below every generation source's lifecycle median (OWID has
+    exact zeros for a few all-hydro grids, e.g. the Central African Republic, where no lifecycle figure is 0) by
+    the intensity of that year's own generation mix, with the per-source min-max range (src ``mix``)."""
+    floor = min(f["g"] for f in factors.values())
+    for code, c in countries["countries"].items():
+        for year, rec in c["years"].items():
+            mix = {MIX_TO_FACTOR[k]: v for k, v in zip(MIX_KEYS, rec["mix"], strict=True) if v}
+            if rec["g"] >= floor:
+                continue
+            if not mix:
+                raise SystemExit(f"{code} {year}: intensity {rec['g']} below any lifecycle factor and no mix to "
+                                 "compute it from")
+            v, lo, hi = _mix_intensity(mix, factors)
+            rec.update({"g": rnd(v, 2), "low": rnd(lo, 2), "high": rnd(hi, 2), "src": "mix",
+                        "replaced": rec["g"]})
+
+
 def compact_country_years(countries: dict[str, Any]) -> None:
     """A country's years as bare intensities ({year: gCO2e/kWh}); the few years from another source than
     OWID's CSV are listed in ``year_src``. Parsing the table is most of a location lookup's cost (the tracker's
     start-up), and a dict per year doubles it."""
     for c in countries["countries"].values():
-        src = {y: rec["src"] for y, rec in c["years"].items() if rec["src"] != DEFAULT_YEAR_SRC}
-        c["years"] = {y: rec["g"] for y, rec in c["years"].items()}
+        src = {y: rec["src"] for y, rec in c["years"].items() if rec["src"] not in (DEFAULT_YEAR_SRC, "mix")}
+        # a year computed from its mix keeps its record: its range is the mix's, not the source's band
+        c["years"] = {y: ({k: rec[k] for k in ("g", "low", "high", "src", "replaced")} if rec["src"] == "mix"
+                          else rec["g"]) for y, rec in c["years"].items()}
         if src:
             c["year_src"] = src
     countries["meta"]["years"] = "years: {year: gCO2e/kWh}; source year_src_default unless year_src names another"
@@ -617,6 +665,7 @@ def build(shared: Path, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     countries, world = build_countries(shared)
     factors = build_factors(shared, world)
+    repair_implausible_years(countries, factors["mix_factors"])
     mixes = split_mixes(countries)
     compact_country_years(countries)
     cpus = build_cpus(shared)
