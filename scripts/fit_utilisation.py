@@ -301,7 +301,7 @@ def power_section(refdata: Path) -> dict[str, Any]:
             "generic_ratio_of_tdp": {**{k: statistics.mean(v) for k, v in ratios.items()},
                                      "source": "mean over " + ", ".join(c["name"] for c in classes.values())},
             "load": {"value": float(load["value"]), "low": float(load["low"]), "high": float(load["high"]),
-                     "source": load["source"]},
+                     "source": load["source"], "note": load["note"]},
         },
     }
 

@@ -68,3 +68,8 @@ def test_market_based_figure_and_equivalents_in_estimate_outputs():
     car = next(e for e in d["equivalents"] if e["name"] == "car_km")
     assert math.isclose(car["amount"], d["total_co2e_kg"] / 0.251, rel_tol=1e-9)
     assert "total CO2e is about" in fp.table()
+    # factors nobody re-read at the primary source say so, in JSON and in the table
+    phone = next(e for e in d["equivalents"] if e["name"] == "smartphone_charge")
+    assert phone["uncertain"] is True and "UNCERTAIN" in phone["note"]
+    assert car["uncertain"] is False and "note" not in car
+    assert "smartphone full charges (UNCERTAIN factor)" in fp.table()

@@ -182,6 +182,9 @@ class Footprint:
                     "unit": f.unit,
                     **(kg / f.kg_co2e_per_unit).as_fields("amount"),
                     "source": f.source,
+                    "year": f.year,
+                    "uncertain": f.uncertain,
+                    **({"note": f.note} if f.uncertain else {}),
                 }
             )
         return out
@@ -249,7 +252,8 @@ class Footprint:
         lines = [title] if title else []
         lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
         if equivalents and self.total_co2e_kg.value > 0:
-            eq = "; ".join(f"{e['amount']:.3g} {e['unit']}" for e in self.equivalents())
+            eq = "; ".join(f"{e['amount']:.3g} {e['unit']}" + (" (UNCERTAIN factor)" if e["uncertain"] else "")
+                           for e in self.equivalents())
             lines.append(f"  total CO2e is about: {eq}")
         if assumptions and self.assumptions:
             lines.append("  assumptions:")

@@ -412,3 +412,9 @@ def test_flops_alone_are_enough_with_an_mfu_range_over_model_sizes_and_stay_line
         sized = estimate_training(flops=1e22, params=n, tokens=1e22 / (6 * n), hardware="H100", count=64)
         assert mfu.low <= sized.details["mfu"].value <= mfu.high
     assert any("model size not given" in x.note for x in a.assumptions)
+
+
+def test_the_host_load_factor_is_flagged_uncertain_in_the_assumptions() -> None:
+    fp = estimate_training(chip_hours=1000, hardware="H100")
+    host = next(a for a in fp.assumptions if a.what.startswith("host power per accelerator"))
+    assert "UNCERTAIN" in host.note and "midpoint" in host.note

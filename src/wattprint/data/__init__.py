@@ -483,9 +483,12 @@ class EquivalenceFactor:
     kg_co2e_per_unit: float
     source: str
     year: int
+    uncertain: bool = False
+    note: str = ""
 
 
 def equivalence_factors() -> list[EquivalenceFactor]:
-    """Sourced everyday equivalents (refdata/equivalents.csv)."""
-    return [EquivalenceFactor(e["name"], e["unit"], float(e["kg_co2e_per_unit"]), e["source"], int(e["year"]))
+    """Sourced everyday equivalents (refdata/equivalents.csv); ``uncertain`` where no primary source was re-read."""
+    return [EquivalenceFactor(e["name"], e["unit"], float(e["kg_co2e_per_unit"]), e["source"], int(e["year"]),
+                              bool(e.get("uncertain")), e.get("note", ""))
             for e in load_table("factors")["equivalents"]]

@@ -290,5 +290,5 @@ def host_watts_per_accelerator(family: str, tdp_w: float) -> tuple[dict[str, Ran
         "host power per accelerator (CPU + RAM + other)",
         f"{load * total:.3g} W",
         f"{src}; load factor {load:.2g}: {h['load']['source']}",
-        basis,
+        f"{basis}; load factor: {h['load']['note']}" if h["load"].get("note") else basis,
     )
