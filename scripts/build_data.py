@@ -228,8 +228,10 @@ def build_cpus(shared: Path) -> dict[str, Any]:
             continue
         tdp, cores = num(r["tdp_w"]), num(r["cores"])
         if tdp is not None:
-            repo_rows[r["name"]] = [rnd(tdp), int(cores) if cores else None, f"{r['source']} ({r['year']})"]
-            if cores:
+            uncertain = bool(UNCERTAIN_NOTE.search(r["notes"]))
+            src = f"{r['source']} ({r['year']})" + (f" [UNCERTAIN: {r['notes']}]" if uncertain else "")
+            repo_rows[r["name"]] = [rnd(tdp), int(cores) if cores else None, src]
+            if cores and not uncertain:  # the generic per-core figure rests on confirmed TDPs only
                 per_core.append(tdp / cores)
                 years.append(int(r["year"]))
     cc: dict[str, float | None] = {}
@@ -670,7 +672,7 @@ def build(shared: Path, out: Path) -> list[Path]:
     compact_country_years(countries)
     cpus = build_cpus(shared)
     # the CPU model's fallback factor sits with the other factors: a VM's tracker then never parses the CPU list
-    factors["factors"]["cpu_w_per_core"] = {**cpus.pop("per_core_w"), "unit": "W per logical CPU",
+    factors["factors"]["cpu_w_per_core"] = {**cpus.pop("per_core_w"), "unit": "W per physical core (TDP / cores)",
                                             "note": "used where the CPU model's TDP is unknown (VMs, unlisted CPUs)"}
     tables = {
         "accelerators.json": build_accelerators(shared),

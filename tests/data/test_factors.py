@@ -10,6 +10,7 @@ from wattprint.data import (
     default_pue,
     embodied_host_server,
     equivalence_factors,
+    load_table,
     pue_preset,
     ram_watts_per_gb,
 )
@@ -24,6 +25,8 @@ from wattprint.errors import UnknownNameError
         ("Intel(R) Xeon(R) CPU E5-2698 v4 @ 2.20GHz", 135),
         ("EPYC 9654", 360),
         ("AMD EPYC 7763", 280),
+        ("Intel(R) Xeon(R) Platinum 8480C", 350),  # the DGX H100 host CPU, second name of its catalogue row
+        ("AMD EPYC 7A53 64-Core Processor", 280),  # /proc/cpuinfo has no code name ("Trento")
     ],
 )
 def test_cpu_tdp_forgiving(model: str, tdp: float) -> None:
@@ -31,6 +34,13 @@ def test_cpu_tdp_forgiving(model: str, tdp: float) -> None:
     assert hit is not None
     assert hit[0] == tdp
     assert hit[1]  # a source
+
+
+def test_an_unconfirmed_cpu_tdp_says_so_and_stays_out_of_the_generic_per_core_figure() -> None:
+    hit = cpu_tdp_w("AMD EPYC 7A53 64-Core Processor")
+    assert hit is not None and "UNCERTAIN" in hit[1]
+    per_core = load_table("factors")["factors"]["cpu_w_per_core"]
+    assert per_core["unit"].startswith("W per physical core")
 
 
 def test_cpu_tdp_unknown_is_none() -> None:

@@ -355,8 +355,13 @@ def _cpu_index() -> dict[str, tuple[float, str, str]]:
     for name, tdp in t["codecarbon"].items():
         idx.setdefault(_cpu_key(name), (float(tdp), name, cc_src))
     for name, (tdp, _cores, src) in t["repo"].items():
-        for variant in name.split(" / "):
-            idx[_cpu_key(variant)] = (float(tdp), name, src)
+        # "Intel Xeon Platinum 8480+ / 8480C", "AMD EPYC 7A53 (Trento)": each variant under its full name, without
+        # the code name that /proc/cpuinfo never shows
+        variants = re.sub(r"\s*\([^)]*\)", "", name).split(" / ")
+        head = variants[0].rsplit(" ", 1)[0]
+        for i, variant in enumerate(variants):
+            full = f"{head} {variant.strip()}" if i and " " not in variant.strip() else variant
+            idx[_cpu_key(full)] = (float(tdp), name, src)
     return idx
 
 
