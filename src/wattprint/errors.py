@@ -5,6 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+ECHO_LIMIT = 60  # characters of user text repeated in a message: enough to recognise it, never a wall of it
+
+
+def echo(text: object, limit: int = ECHO_LIMIT) -> str:
+    """``repr`` of user text for a message, cut to ``limit`` characters with an ellipsis (a 5000-character
+    --location must not come back in full)."""
+    s = text if isinstance(text, str) else str(text)
+    if len(s) > limit:
+        return repr(s[:limit]) + f"... ({len(s)} characters)"
+    return repr(s)
+
 
 class WattprintError(Exception):
     """A mistake in the user's input or environment that wattprint can explain in one line."""
@@ -21,7 +32,7 @@ class UnknownNameError(WattprintError, LookupError):
         self.kind = kind
         self.name = name
         self.suggestions = closest_names(name, candidates)
-        msg = f"unknown {kind} {name!r}"
+        msg = f"unknown {kind} {echo(name)}"
         if self.suggestions:
             msg += "; closest valid names: " + ", ".join(self.suggestions)
         elif shown := list(examples)[:8]:  # nothing is close: show what valid names look like instead
@@ -37,7 +48,7 @@ class AmbiguousNameError(UnknownNameError):
     def __init__(self, kind: str, name: str, matches: Iterable[str], hint: str = "") -> None:
         names = list(dict.fromkeys(matches))
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-        msg = f"ambiguous {kind} {name!r}: it matches {len(names)} different entries ({shown}); name one"
+        msg = f"ambiguous {kind} {echo(name)}: it matches {len(names)} different entries ({shown}); name one"
         if hint:
             msg += f" ({hint})"
         Exception.__init__(self, msg)  # not UnknownNameError's: the matches are the suggestions, all of them

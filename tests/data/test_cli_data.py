@@ -63,3 +63,28 @@ def test_the_readme_credits_are_what_data_credits_prints(capsys: pytest.CaptureF
     block = readme.split("<!-- credits:start -->")[1].split("<!-- credits:end -->")[0]
     assert printed == [line for line in block.strip().splitlines() if line.startswith("- ")]
     assert any("no changes made to the values" in line for line in printed)  # Apache-2.0 NOTICE wording
+
+
+@pytest.mark.parametrize(("text", "key", "alias"), [
+    ("UK", "GBR", "UK"), ("Turkey", "TUR", "Turkey"), ("Czech Republic", "CZE", "Czech Republic"),
+    ("Ivory Coast", "CIV", "Ivory Coast"), ("Swaziland", "SWZ", "Swaziland"), ("Holland", "NLD", "Holland"),
+    ("natural gas", "gas", "natural gas"), ("pv", "solar", "pv"), ("Québec", "CA-QC", None),
+    ("PEI", "CA-PE", "PEI"), ("global", "world", "global"),
+])
+def test_search_finds_aliases_and_says_which_matched(capsys: pytest.CaptureFixture[str], text: str, key: str,
+                                                     alias: str | None) -> None:
+    """What works as --location or --mix is found by search too, exact matches first."""
+    assert main(["data", "search", text, "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["key"] == key
+    assert hits[0].get("matched") == alias
+    assert main(["data", "search", text]) == 0
+    out = capsys.readouterr().out
+    assert key in out and (alias is None or f"(as {alias!r})" in out)
+
+
+def test_search_by_own_name_says_no_alias(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "search", "France", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    fra = next(h for h in hits if h["key"] == "FRA")
+    assert "matched" not in fra

@@ -89,36 +89,65 @@ def _regions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _match(q: str, names: list[str]) -> tuple[int, str] | None:
+    """(rank, the name that matched) for the first of ``names`` that holds ``q``: 0 for an exact match (after
+    normalising), 1 for a substring; None if none does. ``names[0]`` is the entry's own name or key."""
+    best: tuple[int, str] | None = None
+    for n in names:
+        norm = normalise_name(n)
+        if norm == q:
+            return 0, n
+        if best is None and q in norm:
+            best = (1, n)
+    return best
+
+
 def _search(args: argparse.Namespace) -> int:
-    from ..data import _cpu_index, accelerator_names, accelerators, pue_presets
-    from ..intensity import locations, mix_sources
+    from ..data import _cpu_index, accelerator_names, accelerators, load_table, pue_presets
+    from ..intensity import WORLD, WORLD_NAMES, location_aliases, locations, mix_sources
 
     q = normalise_name(args.text)
     if not q:
         raise UnknownNameError("search text", args.text, [])
-    hits: list[dict[str, str]] = []
+    ranked: list[tuple[int, dict[str, str]]] = []
+
+    def hit(kind: str, key: str, name: str, names: list[str], own: int = 1) -> None:
+        """Add the entry if ``q`` is in one of ``names``; the first ``own`` names are its own key/name, the rest
+        aliases, and a match on an alias is shown (``matched``)."""
+        m = _match(q, names)
+        if m is None:
+            return
+        h = {"kind": kind, "key": key, "name": name}
+        if m[1] not in names[:own]:
+            h["matched"] = m[1]
+        ranked.append((m[0], h))
+
     for a in accelerators():
-        if q in normalise_name(a.name) or q in normalise_name(a.family):
-            hits.append({"kind": "accelerator", "key": a.name, "name": a.name})
+        hit("accelerator", a.name, a.name, [a.name, a.family], own=2)
+    aliases = location_aliases()
+    hit("location (world)", WORLD.key, WORLD.name + " (as no location)", [WORLD.key, WORLD.name, *WORLD_NAMES],
+        own=2)
     for loc in locations():
-        if q in normalise_name(loc.key) or q in normalise_name(loc.name):
-            hits.append({"kind": f"location ({loc.kind})", "key": loc.key, "name": loc.name})
+        hit(f"location ({loc.kind})", loc.key, loc.name, [loc.key, loc.name, *aliases.get(loc.key, [])], own=2)
     for p in pue_presets():
-        if any(q in normalise_name(n) for n in [p["preset"], *p["aliases"]]):
-            hits.append({"kind": "PUE preset", "key": p["preset"], "name": f"{p['what']} {p['value']}"})
+        hit("PUE preset", p["preset"], f"{p['what']} {p['value']}", [p["preset"], *p["aliases"]])
+    mix_aliases: dict[str, list[str]] = {}
+    for alias, src in load_table("factors")["mix_aliases"].items():
+        mix_aliases.setdefault(src, []).append(alias)
     for s in mix_sources():
-        if q in normalise_name(s):
-            hits.append({"kind": "generation source", "key": s, "name": s})
+        hit("generation source", s, s, [s, *sorted(a for a in mix_aliases.get(s, []) if a != s)])
     cpus = sorted({name for _tdp, name, _src in _cpu_index().values() if q in normalise_name(name)})
     for name in cpus[:15]:
-        hits.append({"kind": "cpu", "key": name, "name": name})
-    if not hits:
+        ranked.append((1, {"kind": "cpu", "key": name, "name": name}))
+    if not ranked:
         cands = accelerator_names() + [loc.key for loc in locations()] + [loc.name for loc in locations()]
         raise UnknownNameError("name", args.text, cands, "nothing matched")
+    hits = [h for _rank, h in sorted(ranked, key=lambda rh: rh[0])]  # exact matches first, else in kind order
     if args.json:
         print(json.dumps(hits, indent=2, ensure_ascii=False))
         return 0
-    print(_table(["kind", "key", "name"], [[h["kind"], h["key"], h["name"]] for h in hits]))
+    rows = [[h["kind"], h["key"], h["name"] + (f" (as {h['matched']!r})" if "matched" in h else "")] for h in hits]
+    print(_table(["kind", "key", "name"], rows))
     if len(cpus) > 15:
         print(f"... and {len(cpus) - 15} more CPUs")
     return 0

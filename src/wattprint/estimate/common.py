@@ -164,21 +164,38 @@ def resolve_site(
     if isinstance(location, str) and not location.strip():
         location = None  # blank = not given, for the intensity and the PUE alike
     notes: list[Assumption] = []
-    if intensity is not None:
-        g = check_positive("intensity (gCO2e/kWh)", intensity, allow_zero=True)
-        assert g is not None
-        loc = grid.resolve_location(location).key if location else "given"
-        note = grid.given_intensity_note(g)
-        inten = Intensity(Range.exact(g), location=loc, basis="given by the user", year=year,
-                          source="given by the user" + (f"; {note}" if note else ""))
-    elif mix is not None:
-        shares = grid.parse_mix(mix) if isinstance(mix, str) else mix
-        inten = grid.intensity_from_mix(shares)
-        if location:  # the site still sets the PUE default; the mix replaces its grid
-            inten = dataclasses.replace(inten, location=f"{grid.resolve_location(location).key}, {inten.location}")
+    loc = None
+    if location is not None:  # resolved once: a loose reading (bare "us-east-1") is said once, below
+        loc, loc_notes = grid.resolve_location_noted(location)
+        notes += loc_notes
+        location = None if loc is grid.WORLD else loc.key  # "World" is the world average, as no location
+    if intensity is not None or mix is not None:
+        what = "given intensity" if intensity is not None else "fuel mix"
+        if intensity is not None:
+            g = check_positive("intensity (gCO2e/kWh)", intensity, allow_zero=True)
+            assert g is not None
+            note = grid.given_intensity_note(g)
+            # not tied to a data year: --year names the year of a location's grid data, which is not used
+            inten = Intensity(Range.exact(g), location=location or "given", basis="given by the user", year=None,
+                              source="given by the user" + (f"; {note}" if note else ""))
+        else:
+            assert mix is not None
+            inten = grid.intensity_from_mix(grid.parse_mix(mix) if isinstance(mix, str) else mix)
+            if location:
+                inten = dataclasses.replace(inten, location=f"{location}, {inten.location}")
+        if loc is not None and loc is not grid.WORLD:
+            role = "sets only the PUE default" if pue is None else "is not used (the PUE is given too)"
+            notes.append(Assumption("location", loc.key, "",
+                                    f"{loc.name}'s grid intensity not used (the {what} replaces it); the location "
+                                    f"{role}"))
+        if year is not None:
+            notes.append(Assumption("year", f"{year} (not used)", "",
+                                    f"the {what} is not tied to a data year; the year only selects a location's "
+                                    "grid data"))
+        notes.insert(0, inten.assumption())
     else:
-        inten = grid.intensity_for(location, year)
-    notes.append(inten.assumption())
+        inten = grid.intensity_for(location, year)  # a year substituted is said in its source
+        notes.insert(0, inten.assumption())
     pue_r, pue_a = resolve_pue(pue, location)
     notes.append(pue_a)
     return inten, pue_r, notes

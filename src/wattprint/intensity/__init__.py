@@ -3,8 +3,10 @@
 Locations (forgiving): ISO 3166 alpha-2 / alpha-3 codes and country names ("FR", "FRA", "France", "UK",
 "South Korea"); sub-national grids ("US-CA", "California", "CA-QC", "Quebec"); Nordic bidding zones ("SE3",
 "NO1"; Finland's zone as "zone:FI" since "FI" is the country); cloud regions ("aws:us-east-1",
-"gcp:europe-west4", "azure:westeurope"; "google:" / "microsoft:" / "amazon:" also accepted). A name that is
-both a country and a US state ("Georgia") means the country; use "US-GA" for the state.
+"gcp:europe-west4", "azure:westeurope"; "google:" / "microsoft:" / "amazon:" also accepted; a bare region id
+such as "us-east-1" is read as its one provider's region, with a note); "World" / "global" for the world
+average (as no location). A name that is both a country and a US state ("Georgia") means the country; use
+"US-GA" for the state.
 
 Sources differ in basis (lifecycle vs direct combustion, national average vs grid region), so every
 :class:`~wattprint.footprint.Intensity` carries ``basis``, ``year`` and ``source``; nothing is mixed silently.
@@ -30,13 +32,13 @@ from functools import lru_cache
 from typing import Any
 
 from ..data import load_table
-from ..errors import InputConflictError, UnknownNameError, normalise_name
+from ..errors import AmbiguousNameError, InputConflictError, UnknownNameError, echo, normalise_name
 from ..footprint import Assumption, Intensity
 from ..quantities import Range
 
-__all__ = ["Location", "resolve_location", "intensity_for", "intensity_lookup", "intensity_from_mix", "parse_mix",
-           "given_intensity_note",
-           "locations", "generation_mix", "mix_sources"]
+__all__ = ["Location", "resolve_location", "resolve_location_noted", "intensity_for", "intensity_lookup",
+           "intensity_from_mix", "parse_mix", "given_intensity_note", "locations", "location_aliases",
+           "generation_mix", "generation_mix_lookup", "mix_sources", "WORLD", "WORLD_NAMES"]
 
 KINDS = ("country", "subnational", "zone", "cloud")
 _PROVIDERS = {"aws": "aws", "amazon": "aws", "gcp": "gcp", "google": "gcp", "googlecloud": "gcp", "azure": "azure",
@@ -47,12 +49,23 @@ _COUNTRY_BASIS = "lifecycle, average (OWID/Ember)"
 @dataclass(frozen=True)
 class Location:
     """A place with grid data. ``key``: ISO alpha-3 "FRA", sub-national "US-CA"/"CA-QC", zone "SE3",
-    cloud "aws:us-east-1"; ``kind``: "country" | "subnational" | "zone" | "cloud"."""
+    cloud "aws:us-east-1"; ``kind``: "country" | "subnational" | "zone" | "cloud", or "world" for :data:`WORLD`
+    (the world average, what no location gives)."""
 
     key: str
     name: str
     kind: str
     country_iso3: str | None
+
+
+WORLD = Location("world", "World average", "world", None)
+# names of the world average; a location given as one of these is the same as none given
+WORLD_NAMES = ("World", "world average", "global", "global average", "worldwide")
+_WORLD_NAMES = frozenset(normalise_name(n) for n in WORLD_NAMES)
+
+
+def _is_world(text: str) -> bool:
+    return normalise_name(text) in _WORLD_NAMES
 
 
 # -- the location index ----------------------------------------------------------------------------
@@ -148,13 +161,20 @@ def _candidates() -> list[str]:
 
 def resolve_location(text: str) -> Location:
     """Resolve a forgiving location name; UnknownNameError with the closest names if unknown."""
+    return resolve_location_noted(text)[0]
+
+
+def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
+    """:func:`resolve_location`, plus a note where the name was read loosely (a bare cloud region id)."""
     if not isinstance(text, str) or not text.strip():
         raise UnknownNameError("location", str(text), _candidates())
     s = text.strip()
     if len(s) <= 3 and s.isalpha() and s.isascii():  # an ISO code: the country table suffices
         iso3 = _country_codes().get(normalise_name(s))
         if iso3 is not None:
-            return _country_records()[iso3][0]
+            return _country_records()[iso3][0], []
+    if _is_world(s):
+        return WORLD, []
     recs = _records()
     if ":" in s:
         prefix, rest = s.split(":", 1)
@@ -163,25 +183,47 @@ def resolve_location(text: str) -> Location:
             key = rest.strip().upper()
             key = "zone:FI" if key == "FI" else key
             if key in recs and recs[key][0].kind == "zone":
-                return recs[key][0]
+                return recs[key][0], []
             raise UnknownNameError("grid zone", rest, [k for k, (loc, _) in recs.items() if loc.kind == "zone"])
         if p in _PROVIDERS:
             prov = _PROVIDERS[p]
             region = rest.strip().lower().replace(" ", "")
             key = f"{prov}:{region}"
             if key in recs:
-                return recs[key][0]
+                return recs[key][0], []
             cloud = [k for k in recs if k.startswith(prov + ":")]
             raise UnknownNameError(f"{prov} region", rest.strip(), cloud, "see `wattprint data regions --kind cloud`")
     hit = _aliases().get(normalise_name(s))
     if hit is not None:
-        return recs[hit][0]
-    # a bare cloud region name ("us-east-1", "europe-west4") when it is unique across providers
-    bare = [k for k in recs if ":" in k and not k.startswith("zone:") and k.split(":", 1)[1] == s.lower()]
-    if len(bare) == 1:
-        return recs[bare[0]][0]
-    raise UnknownNameError("location", s, _candidates(), "ISO code, country, US-XX, CA-XX, SE1-4, NO1-5 or "
-                           "provider:region; see `wattprint data regions`")
+        return recs[hit][0], []
+    # a bare region id ("us-east-1", "europe-west4"): read as that provider's region, and said, since the
+    # provider also sets the default PUE. Azure's geographies ("asia", "uk", "europe") are not region ids:
+    # a bare "Asia" or "UK" must not become an undocumented cloud average.
+    bare = [k for k, (loc, _) in recs.items() if loc.kind == "cloud" and "(geography" not in loc.name
+            and k.split(":", 1)[1] == s.lower()]
+    if len(bare) > 1:
+        raise AmbiguousNameError("location", s, bare, "write provider:region")
+    if bare:
+        note = f"{echo(s)} read as {bare[0]} (write provider:region to be explicit)"
+        return recs[bare[0]][0], [Assumption("location", bare[0], "", note)]
+    raise UnknownNameError("location", s, _candidates(), "ISO code, country, US-XX, CA-XX, SE1-4, NO1-5, "
+                           "provider:region or World; see `wattprint data regions`")
+
+
+def location_aliases() -> dict[str, list[str]]:
+    """key -> the other names that resolve to it (ISO codes, country names and aliases, sub-national names),
+    for search; the normalised forms of these are what :func:`resolve_location` matches."""
+    out: dict[str, list[str]] = {}
+    recs = _records()
+    for iso3, (_loc, raw) in _country_records().items():
+        out[iso3] = [a for a in (raw.get("iso2"), raw["name"], raw.get("iso_name"), raw.get("common_name")) if a]
+    for alias, iso3 in load_table("countries")["aliases"].items():
+        if iso3 in out:
+            out[iso3].append(alias)
+    for key, (loc, raw) in recs.items():
+        if loc.kind == "subnational":
+            out[key] = [loc.name, *raw.get("aliases", [])]
+    return {k: list(dict.fromkeys(v)) for k, v in out.items()}
 
 
 # -- intensity for a location ------------------------------------------------------------------------
@@ -217,6 +259,9 @@ def _country_source(src: str) -> str:
     if src == "codecarbon":
         return ("Our World in Data energy data (2024 release, based on Ember and Energy Institute), via CodeCarbon "
                 "global_energy_mix.json; CC BY 4.0 / MIT")
+    if src == "mix":  # see scripts/build_data.py repair_implausible_years
+        return ("computed from the year's generation mix (Our World in Data; CC BY 4.0) x IPCC AR5 lifecycle factors, "
+                "range = per-source min-max: the source's 0 gCO2e/kWh lies below every generation's lifecycle factor")
     return "Our World in Data energy data (April-2022 release, BP Statistical Review + Ember); CC BY 4.0"
 
 
@@ -226,40 +271,60 @@ def check_year(year: Any) -> int | None:
         return None
     if (isinstance(year, bool) or not isinstance(year, (int, float)) or not math.isfinite(year)
             or year != int(year) or year <= 0):
-        raise InputConflictError(f"year must be a whole year such as 2023, got {year!r}")
+        got = echo(year) if isinstance(year, str) else repr(year)
+        raise InputConflictError(f"year must be a whole year such as 2023, got {got}")
     return int(year)
 
 
+def _pick_year(loc: Location, years: list[int], year: int | None, what: str = "intensity"
+               ) -> tuple[int, list[Assumption]]:
+    """The data year to use for ``year`` (None -> latest): after the data -> the latest, a gap -> the nearest
+    earlier year (each said); before the data -> InputConflictError."""
+    if year is None or year == years[-1]:
+        return years[-1], []
+    if year in years:
+        return year, []
+    if year > years[-1]:
+        used = years[-1]
+        return used, [Assumption(f"{what} year", str(used), "",
+                                 f"{year} not in the data for {loc.name}; latest available year {used} used")]
+    if year < years[0]:
+        raise InputConflictError(f"no {what} data for {loc.name} before {years[0]} (asked for {year}); "
+                                 f"available years: {years[0]}-{years[-1]}")
+    used = max(y for y in years if y <= year)
+    return used, [Assumption(f"{what} year", str(used), "",
+                             f"{year} not in the data for {loc.name}; nearest earlier year {used} used")]
+
+
 def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Intensity, list[Assumption]]:
-    """Like :func:`intensity_for`, plus the assumptions made (year substituted, world average used ...)."""
+    """Like :func:`intensity_for`, plus the assumptions made (year substituted, world average used, a bare
+    cloud region id read as provider:region ...)."""
     notes: list[Assumption] = []
     year = check_year(year)
-    if location is None or (isinstance(location, str) and not location.strip()):
+    loc: Location | None = None
+    if location is not None and not (isinstance(location, str) and not location.strip()):
+        loc, notes = resolve_location_noted(location)
+    if loc is None or loc is WORLD:
         w = _world()
         if year is not None and year != w.year:  # the world table is one year: say so rather than ignore it
             w = _world(f"; {year} asked for, but the world average exists for {w.year} only (give a location "
                        "to use another year)")
-        notes.append(Assumption("location", "none given: world average", w.source,
+        given = "none given" if loc is None else f"{echo(location.strip() if isinstance(location, str) else '')}"
+        notes.append(Assumption("location", f"{given}: world average", w.source,
                                 "give --location for a much narrower range"))
         return w, notes
-    loc = resolve_location(location)
     raw = _raw(loc)
     years = sorted(int(y) for y in raw["years"])
-    if year is None:
-        used = years[-1]
-    elif year in years:
-        used = year
-    elif year > years[-1]:
-        used = years[-1]
-        notes.append(Assumption("intensity year", str(used), "",
-                                f"{year} not in the data for {loc.name}; latest available year {used} used"))
-    elif year < years[0]:
-        raise InputConflictError(f"no intensity data for {loc.name} before {years[0]} (asked for {year}); "
-                                 f"available years: {years[0]}-{years[-1]}")
+    year_notes: list[Assumption] = []
+    if years == [0]:  # the source gives no year (stored as 0): one figure, whatever year is asked
+        used = 0
+        if year is not None:
+            year_notes.append(Assumption("intensity year", "not stated by the source", "",
+                                         f"{year} asked for, but the source gives no year for {loc.name}: the "
+                                         "figure is not year-specific"))
     else:
-        used = max(y for y in years if y <= year)
-        notes.append(Assumption("intensity year", str(used), "",
-                                f"{year} not in the data for {loc.name}; nearest earlier year {used} used"))
+        used, year_notes = _pick_year(loc, [y for y in years if y > 0], year)
+    notes += year_notes
     rec = _year(raw, str(used))
     g = float(rec["g"])
     if loc.kind == "country":
@@ -277,8 +342,8 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
         rng = Range(g, min([g * (1 - rel), *window]), max([g * (1 + rel), *window]))
     year_out = used if used > 0 else None  # 0 = source gives no year
     loc_label = f"{loc.name} ({loc.key})" if loc.name != loc.key else loc.key
-    if notes:
-        source = f"{source}; {notes[-1].note}"
+    if year_notes:  # the year note travels with the figure (intensity_for has no notes list)
+        source = f"{source}; {year_notes[-1].note}"
     return Intensity(rng, location=loc_label, basis=basis, year=year_out, source=source), notes
 
 
@@ -294,21 +359,44 @@ def intensity_for(location: str | None, year: int | None = None) -> Intensity:
 
 def generation_mix(location: str, year: int | None = None) -> dict[str, float]:
     """Electricity generation shares (%) by source for a country or Canadian province (latest year by
-    default); empty dict where the data have no mix."""
-    loc = resolve_location(location)
-    raw = _raw(loc)
-    years = sorted(int(y) for y in raw["years"])
-    used = years[-1] if year is None else max([y for y in years if y <= year] or [years[0]])
-    rec = _year(raw, str(used))
-    mix = rec.get("mix")
-    if mix is None and loc.kind == "country":  # country mixes live in their own table (see build_data.py)
-        mix = load_table("mixes")["countries"].get(loc.key, {}).get(str(used), {}).get("mix")
-    if isinstance(mix, dict):
-        return {k: float(v) for k, v in mix.items()}
+    default); empty dict where the data have no mix (sub-national US grids, zones, cloud regions).
+
+    Keys are the canonical sources of :func:`mix_sources` (OWID's "biofuel" -> "biomass", its "other
+    renewables excl. biofuel" -> "geothermal", as the build maps them to lifecycle factors), so the result can
+    be passed to :func:`intensity_from_mix`. Years follow :func:`intensity_for`: before the data ->
+    InputConflictError, a gap or a later year -> the nearest earlier / latest year (said by
+    :func:`generation_mix_lookup`)."""
+    return generation_mix_lookup(location, year)[0]
+
+
+def _mix_years(loc: Location, raw: dict[str, Any]) -> dict[int, Any]:
+    """year -> the stored mix (a dict, or a list in the order of the mixes table's ``mix_keys``)."""
+    if loc.kind == "country":  # country mixes live in their own table (see build_data.py)
+        return {int(y): r["mix"] for y, r in load_table("mixes")["countries"].get(loc.key, {}).items()
+                if r.get("mix")}
+    return {int(y): r["mix"] for y, r in raw["years"].items() if isinstance(r, dict) and r.get("mix")}
+
+
+def generation_mix_lookup(location: str, year: int | None = None) -> tuple[dict[str, float], list[Assumption]]:
+    """Like :func:`generation_mix`, plus the assumptions made (year substituted, bare region id read ...)."""
+    year = check_year(year)
+    loc, notes = resolve_location_noted(location)
+    if loc is WORLD:
+        raise InputConflictError("no generation mix for the world average: give a country or a Canadian province")
+    by_year = _mix_years(loc, _raw(loc))
+    if not by_year:
+        return {}, notes
+    used, year_notes = _pick_year(loc, sorted(by_year), year, "generation mix")
+    mix = by_year[used]
     if isinstance(mix, list):
-        keys = load_table("mixes")["meta"]["mix_keys"]
-        return {k: float(v) for k, v in zip(keys, mix, strict=True) if v}
-    return {}
+        mix = dict(zip(load_table("mixes")["meta"]["mix_keys"], mix, strict=True))
+    to_factor = load_table("countries")["meta"]["mix_to_factor"]
+    out: dict[str, float] = {}
+    for k, v in mix.items():
+        if v:
+            src = to_factor.get(k, k)
+            out[src] = out.get(src, 0.0) + float(v)
+    return out, notes + year_notes
 
 
 # -- intensity from a mix ----------------------------------------------------------------------------
@@ -331,21 +419,25 @@ def parse_mix(text: str) -> dict[str, float]:
 
     Source names are canonicalised (e.g. "natural gas" -> "gas"); unknown names raise UnknownNameError with
     the closest; values must be numbers (validated further by :func:`intensity_from_mix`)."""
+    if text is not None and not isinstance(text, str):
+        raise InputConflictError(f"a generation mix is text such as 'coal=60,gas=40' (intensity_from_mix takes a "
+                                 f"dict); got {echo(text)} ({type(text).__name__})")
     out: dict[str, float] = {}
     parts = [p for p in re.split(r"[,;]", text or "") if p.strip()]
     if not parts:
-        raise InputConflictError(f"empty generation mix {text!r}; write e.g. coal=60,gas=40")
+        raise InputConflictError(f"empty generation mix {echo(text or '')}; write e.g. coal=60,gas=40")
     for part in parts:
         m = re.fullmatch(r"\s*([A-Za-z][A-Za-z _\-]*?)\s*[=:]?\s*([-+0-9.eE]+)\s*%?\s*", part)
         if not m:
-            raise InputConflictError(f"cannot read {part.strip()!r} in mix {text!r}; write e.g. coal=60,gas=40")
+            raise InputConflictError(f"cannot read {echo(part.strip())} in mix {echo(text)}; write e.g. "
+                                     "coal=60,gas=40")
         src = _canonical_source(m.group(1))
         try:
             share = float(m.group(2))
         except ValueError:
-            raise InputConflictError(f"not a number: {m.group(2)!r} in mix {text!r}") from None
+            raise InputConflictError(f"not a number: {echo(m.group(2))} in mix {echo(text)}") from None
         if src in out:
-            raise InputConflictError(f"source {src!r} given twice in mix {text!r}")
+            raise InputConflictError(f"source {src!r} given twice in mix {echo(text)}")
         out[src] = share
     return out
 

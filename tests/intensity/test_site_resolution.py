@@ -1,0 +1,133 @@
+"""How a location, a year, a mix or a given intensity become the site of an estimate, and what is said about it:
+bare cloud region ids, Azure geographies, sources without a year, ignored years, the world average, aliases,
+and how much of the user's text an error repeats."""
+
+from __future__ import annotations
+
+import pytest
+
+from wattprint.cli import main
+from wattprint.errors import InputConflictError, UnknownNameError
+from wattprint.estimate.training import estimate_training
+from wattprint.footprint import Footprint
+from wattprint.intensity import intensity_for, intensity_lookup, resolve_location
+
+
+def _train(**kw: object) -> Footprint:
+    return estimate_training(chip_hours=1000, hardware="A100", **kw)  # type: ignore[arg-type]
+
+
+def _notes(fp: Footprint) -> str:
+    return "\n".join(str(a) for a in fp.assumptions)
+
+
+# -- 1. bare names ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["Asia", "asiapacific", "europe", "uk", "unitedstates"])
+def test_an_azure_geography_is_not_read_from_a_bare_name(text: str) -> None:
+    """Geographies are Azure's undocumented averages, not regions: a bare name must not land on one."""
+    try:
+        loc = resolve_location(text)
+    except UnknownNameError:
+        return
+    assert loc.kind != "cloud", f"{text!r} -> {loc.key}"
+
+
+@pytest.mark.parametrize(("text", "key"), [("us-east-1", "aws:us-east-1"), ("eastus", "azure:eastus"),
+                                           ("europe-west4", "gcp:europe-west4")])
+def test_a_bare_region_id_resolves_and_is_said(text: str, key: str) -> None:
+    assert resolve_location(text).key == key
+    _i, notes = intensity_lookup(text)
+    said = f"{text!r} read as {key} (write provider:region to be explicit)"
+    assert any(said == n.note for n in notes)
+    fp = _train(location=text)
+    assert said in _notes(fp)
+    # the explicit form says nothing of the kind
+    assert "read as" not in _notes(_train(location=key))
+
+
+def test_a_bare_region_id_is_said_when_a_mix_replaces_its_grid_too() -> None:
+    assert "'us-east-1' read as aws:us-east-1" in _notes(_train(location="us-east-1", mix="coal=100"))
+
+
+def test_an_explicit_geography_still_works() -> None:
+    assert resolve_location("azure:asia").key == "azure:asia"
+
+
+# -- 2. sources that give no year -----------------------------------------------------------------------------
+@pytest.mark.parametrize("key", ["azure:westeurope", "aws:eu-west-1"])
+def test_a_year_on_a_region_whose_source_gives_none_is_said_so(key: str) -> None:
+    i, notes = intensity_lookup(key, 2015)
+    assert i.year is None
+    assert i.g_per_kwh == intensity_for(key).g_per_kwh  # not refused, the same figure
+    text = i.source + " ".join(n.note for n in notes)
+    assert "year 0" not in text and "source gives no year" in text and "not year-specific" in text
+    assert "2015" in text
+    assert "no year" not in intensity_for(key).source  # nothing asked, nothing said
+
+
+# -- 4. --year with a mix or a given intensity ---------------------------------------------------------------------
+def test_a_given_intensity_carries_no_year_and_the_year_is_noted_unused() -> None:
+    fp = _train(intensity=300, year=1800)
+    grid = next(a for a in fp.assumptions if a.what == "grid carbon intensity")
+    assert "1800" not in grid.value
+    assert any(a.what == "year" and "1800" in a.value and "not used" in a.value for a in fp.assumptions)
+
+
+def test_a_mix_with_a_year_notes_the_year_unused() -> None:
+    fp = _train(mix="coal=100", year=1800)
+    assert any(a.what == "year" and "not used" in a.value for a in fp.assumptions)
+    assert "not used" not in _notes(_train(mix="coal=100"))  # no year, no note
+
+
+def test_a_mix_with_a_location_says_the_location_only_sets_the_pue() -> None:
+    fp = _train(mix="coal=100", location="FR", year=2010)
+    loc = next(a for a in fp.assumptions if a.what == "location")
+    assert "France" in loc.note and "not used" in loc.note and "PUE" in loc.note
+    assert any(a.what == "year" and "2010" in a.value for a in fp.assumptions)
+    assert "2010" not in next(a for a in fp.assumptions if a.what == "grid carbon intensity").value
+
+
+# -- 6. names ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["World", "world average", "global", "GLOBAL"])
+def test_world_is_the_world_average(text: str) -> None:
+    i, notes = intensity_lookup(text)
+    assert i == intensity_for(None)
+    assert notes and "world average" in notes[0].value
+    fp, none = _train(location=text), _train()
+    assert fp.to_dict() == none.to_dict()
+
+
+def test_world_with_a_year_says_as_no_location_does() -> None:
+    assert intensity_for("World", 2010) == intensity_for(None, 2010)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("Republic of the Congo", "COG"), ("Congo-Brazzaville", "COG"), ("Congo-Kinshasa", "COD"),
+    ("Democratic Republic of the Congo", "COD"), ("Deutschland", "DEU"), ("XK", "RKS"), ("xk", "RKS"),
+])
+def test_country_aliases(text: str, key: str) -> None:
+    assert resolve_location(text).key == key
+
+
+# -- 7. long input is not echoed in full ---------------------------------------------------------------------
+def test_an_error_does_not_echo_a_long_input_in_full(capsys: pytest.CaptureFixture[str]) -> None:
+    long = "Atlantis" * 625  # 5000 characters
+    with pytest.raises(UnknownNameError) as e:
+        resolve_location(long)
+    assert len(str(e.value)) < 600 and "5000 characters" in str(e.value)
+    code = main(["estimate", "training", "--chip-hours", "1000", "--hardware", "A100", "--location", long])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and len(err) < 600 and "Atlantis" in err
+
+
+def test_a_long_mix_is_not_echoed_in_full() -> None:
+    from wattprint.intensity import parse_mix
+
+    with pytest.raises(InputConflictError) as e:
+        parse_mix("coal=abc" + "x" * 5000)
+    assert len(str(e.value)) < 400
+
+
+def test_a_short_name_is_echoed_whole() -> None:
+    with pytest.raises(UnknownNameError, match="'Frnace'"):
+        resolve_location("Frnace")
