@@ -512,5 +512,18 @@ def intensity_from_mix(mix: dict[str, float]) -> Intensity:
     return Intensity(Range(v, lo, hi), location=f"mix: {label}",
                      basis="lifecycle, average (per-source IPCC AR5 medians)",
                      year=None,
-                     source="IPCC AR5 WG3 Annex III Table A.III.2 (Schloemer et al. 2014) lifecycle medians, "
-                            "range = min-max; lignite WNA 2011; oil/other Electricity Maps defaults")
+                     source=_mix_source(shares))
+
+
+def _mix_source(shares: Mapping[str, float]) -> str:
+    """Where a mix intensity's factors and range come from, flagging the ones no primary source confirmed."""
+    factors = load_table("factors")["mix_factors"]
+    parts = ["IPCC AR5 WG3 Annex III Table A.III.2 (Schloemer et al. 2014) lifecycle medians, range = min-max; "
+             "lignite WNA 2011; oil/other Electricity Maps defaults"]
+    for src in sorted(s for s in shares if shares[s] > 0):
+        f = factors[src]
+        if f.get("range_rule"):
+            parts.append(f"{src} range: {f['range_rule']}")
+        if f.get("mix_range_source"):
+            parts.append(f"{src} range for grid mixes: {f['mix_range_source']}")
+    return "; ".join(parts)
