@@ -86,3 +86,14 @@ def test_a_training_left_open_at_exit_is_stored_as_not_completed(wattprint_env: 
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert open_store(str(wattprint_env)).get_run("open").status == "interrupted"
+
+
+def test_an_evaluation_on_a_handed_in_run_that_has_ended_does_not_fail_the_training(wattprint_env: Path) -> None:
+    run = track(project="s", interval_s=SAMPLE_INTERVAL_S)
+    run.start()
+    run.stop()
+    s = _session(run=run)
+    s.begin()
+    s.enter_phase()  # the run's owner stopped it early: an ended run no longer takes phases, and that is no error here
+    assert not s.in_phase
+    s.exit_phase()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from wattprint.quantities import Range
 from wattprint.tracking.projection import Projector
 
@@ -66,4 +68,19 @@ def test_startup_energy_is_not_extrapolated_and_step_zero_is_open_ended() -> Non
     p.observe(0, 0.0, 1000.0)  # start-up cost 1000 J before the first step
     p.observe(1, 1.0, 1010.0)
     r = p.project(1, 10, 1.0, 1010.0, 1.0, Range.exact(1.0), Range.exact(100.0), Range.exact(0.0))
-    assert r.energy_kwh.value * 3.6e6 == __import__("pytest").approx(1100.0)
+    assert r.energy_kwh.value * 3.6e6 == pytest.approx(1100.0)
+
+
+def test_embodied_is_projected_from_the_time_per_step_with_start_up_counted_once() -> None:
+    """3 s of start-up, then 100 steps of 0.02 s; embodied CO2e accrues at 1 kg/s (intensity 0: embodied only).
+    The final total is 5 kg; scaling the 3.2 kg owed at step 10 by 1/fraction would say 32 kg."""
+    p = Projector(min_window_s=0.2)
+    startup_s, step_s, steps = 3.0, 0.02, 100
+    final_kg = startup_s + steps * step_s
+    for s in range(steps + 1):
+        t = startup_s + s * step_s
+        p.observe(s, t, 100.0 * t)
+        if s in (10, 50, 90):
+            co2e = p.project(s, steps, t, 100.0 * t, t, Range.exact(1.0), Range.exact(0.0), Range.exact(t)).co2e_kg
+            assert co2e.value == pytest.approx(final_kg), s
+            assert co2e.contains(final_kg) and co2e.high < 1.5 * final_kg, (s, co2e)

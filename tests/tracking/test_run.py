@@ -391,3 +391,10 @@ def test_a_device_read_that_hangs_is_said_and_the_run_not_claimed_complete(
         assert open_store(str(tmp_path / "runs.db")).get_run("h1").status == "running"
     finally:
         gpu.release.set()
+
+
+def test_a_phase_after_stop_is_refused_like_a_second_start() -> None:
+    run = track("x", interval_s=0.05, readers=[PowerReader()], persist=False).start()
+    run.stop()
+    with pytest.raises(WattprintError, match="has ended"), run.phase("late"):
+        pass

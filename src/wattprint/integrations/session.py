@@ -197,7 +197,7 @@ class TrainingSession:
         return self.projection
 
     def enter_phase(self, name: str = EVAL_PHASE) -> None:
-        if not self.active or self.run is None or self._phase is not None:
+        if not self.active or self.run is None or self._phase is not None or self.run.status != "running":
             return
         self._phase = self.run.phase(name)
         self._phase.__enter__()

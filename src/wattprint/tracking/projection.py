@@ -14,8 +14,12 @@ Method (O(1) state, any step, not only after whole epochs):
   ``Z`` standard deviations of the window rates scaled to the remaining work (``s x sqrt(w / remaining)``,
   the spread of an average over the remaining windows), then by an allowance for changes not seen yet,
   ``UNSEEN_CHANGE x (1 - fraction done)`` (relative), which shrinks to nothing as the run nears its end.
-* Facility energy = IT x PUE (range); CO2e = facility x intensity (range) + embodied so far scaled to the
-  projected duration (steps at the observed time per step).
+* Facility energy = IT x PUE (range); CO2e = facility x intensity (range) + embodied CO2e scaled to the
+  projected duration: embodied so far (over the whole elapsed time, start-up counted once) x projected / elapsed
+  duration, where projected = elapsed + remaining steps x the time per step observed since the first call
+  (widened by the same allowance for unseen changes).
+* No data, no projection: at step 0, or before the first sampling interval has closed (no power measured yet),
+  the result says so: its range starts at the amount so far and is unbounded above (stored as null).
 
 The range narrows as progress grows because every term scales with the remaining work; it widens when a
 change of power is observed (as it should). A change larger than the allowance that happens later than the
@@ -39,7 +43,12 @@ METHOD = (
     "energy so far + remaining steps x energy per step of the latest window; range from recent vs average "
     f"energy per step, {Z:g} sd of per-window variation scaled to the remaining work, and an allowance for "
     f"unseen changes of {UNSEEN_CHANGE:.0%} x remaining fraction; x PUE and grid intensity; embodied scaled "
-    "to the projected duration"
+    "to the projected duration (elapsed + remaining steps x time per step)"
+)
+
+NO_INTERVAL_YET = (
+    "no measured interval yet (power is known once the first sampling interval has closed): nothing to project "
+    "from; the range starts at the energy so far"
 )
 
 
@@ -123,6 +132,13 @@ class Projector:
         allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction_done)
         return max(0.0, lo / allowance), rate, hi * allowance
 
+    def time_per_step(self, step: int, t: float, elapsed_s: float) -> float:
+        """Seconds per step since the first call (start-up before it is not per-step time); the whole elapsed
+        time per step where no step has passed since then."""
+        if self._first is not None and step > self._first[0]:
+            return max(0.0, t - self._first[1]) / (step - self._first[0])
+        return elapsed_s / step if step > 0 else 0.0
+
     def project(
         self,
         step: int,
@@ -133,24 +149,33 @@ class Projector:
         pue: Range,
         intensity_g_per_kwh: Range,
         embodied_kg: Range,
+        no_data: str | None = None,
     ) -> Projection:
-        """Projected final facility energy and CO2e (see the module docstring)."""
+        """Projected final facility energy and CO2e (see the module docstring). ``embodied_kg`` is the embodied
+        CO2e of the ``elapsed_s`` so far; ``no_data`` says why there is nothing to project from (open range)."""
         total = max(int(total_steps), 1)
         step = min(max(int(step), 0), total)
         fraction = step / total
+        so_far_kwh = energy_j / J_PER_KWH
+        if no_data is not None or step == 0:
+            # the totals so far are known; how much more is not: unbounded above
+            facility = Range.exact(so_far_kwh) * pue
+            co2e = facility * intensity_g_per_kwh / 1000.0 + embodied_kg
+            method = no_data or "no progress yet: nothing to project from; the range starts at the energy so far"
+            return Projection(fraction, Range(facility.value, facility.low, math.inf),
+                              Range(co2e.value, co2e.low, math.inf), method, step,
+                              int(total_steps) if no_data is not None else total, so_far_kwh * pue.value, self._n)
         remaining = total - step
         lo, mid, hi = self.rate_band(step, t, energy_j, remaining, fraction)
         it_kwh = Range(energy_j + remaining * mid, energy_j + remaining * lo, energy_j + remaining * hi) / J_PER_KWH
         facility = it_kwh * pue
-        stretch = (1.0 / fraction) if fraction > 0 else 1.0  # duration grows with steps
-        co2e = facility * intensity_g_per_kwh / 1000.0 + embodied_kg * stretch
+        embodied = embodied_kg
+        if elapsed_s > 0 and remaining > 0:
+            left_s = remaining * self.time_per_step(step, t, elapsed_s)
+            allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction)
+            duration = Range(elapsed_s + left_s, elapsed_s + left_s / allowance, elapsed_s + left_s * allowance)
+            embodied = embodied_kg * (duration / elapsed_s)
+        co2e = facility * intensity_g_per_kwh / 1000.0 + embodied
         method = METHOD if self.recent is not None else "average energy per step so far (no full window yet); " + \
             METHOD
-        if step == 0:
-            method = "no progress yet: nothing to project from; the range starts at the energy so far"
-            it0 = energy_j / J_PER_KWH
-            facility = Range.exact(it0) * pue
-            facility = Range(facility.value, facility.low, math.inf)
-            co2e = Range(0.0, 0.0, math.inf) + facility.value * intensity_g_per_kwh.value / 1000.0
-        _ = elapsed_s
-        return Projection(fraction, facility, co2e, method, step, total, energy_j / J_PER_KWH * pue.value, self._n)
+        return Projection(fraction, facility, co2e, method, step, total, so_far_kwh * pue.value, self._n)

@@ -18,19 +18,23 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import inspect
+import math
 import os
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Awaitable, Callable, Iterator
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import WattprintError
+from ..errors import WattprintError, WattprintWarning
 from ..footprint import Assumption, ComponentEnergy, Footprint, Intensity, amortised_embodied_kg
 from ..quantities import Range
 from .live import SECONDS_PER_HOUR, LiveFigures
-from .projection import J_PER_KWH, Projection, Projector
+from .projection import J_PER_KWH, NO_INTERVAL_YET, Projection, Projector
 from .sampler import PhaseTotal, Sampler, Snapshot, note_to_stderr
 
 if TYPE_CHECKING:
@@ -41,6 +45,9 @@ DEFAULT_INTERVAL_S = 1.0
 # how long stop() waits for the sampler's final reading and flush before giving up (s), beyond one interval
 STOP_GRACE_S = 30.0
 _STATUSES = ("finished", "interrupted", "failed")
+# runs open in this process, (pid, id) -> how many: a decorated call of a run already open here just runs.
+# Keyed by pid so that a forked child, which inherits the dict, does not see its parent's runs as its own.
+_OPEN: dict[tuple[int, str], int] = {}
 
 CHARGED_SCOPE = (
     "energy_by_component is what this run is charged: the devices it reads (the machine's CPU packages and RAM, "
@@ -190,6 +197,8 @@ class Run:
                                                        int(d.get("count", 0)))
         self._projector = Projector(self.interval_s)
         self.status = "running"
+        key = (os.getpid(), self.id)
+        _OPEN[key] = _OPEN.get(key, 0) + 1
         self.sampler.start()
         if self._kw.get("handle_signals", True):
             self._install_signals()
@@ -209,6 +218,11 @@ class Run:
             if self.sampler is None:
                 raise WattprintError(f"run {self.id!r} was never started")
             self.status = status
+            key = (os.getpid(), self.id)
+            if _OPEN.get(key, 0) > 1:
+                _OPEN[key] -= 1
+            else:
+                _OPEN.pop(key, None)
             wait = self.interval_s + STOP_GRACE_S
             self.sampler.stop(status, timeout=wait)
             if self.sampler.running:  # stuck in a device read (a GPU fallen off the bus): do not wait for ever
@@ -234,10 +248,11 @@ class Run:
         return self.start()
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
-        if et is None:
+        aio = sys.modules.get("asyncio")  # not imported: no task can have been cancelled
+        if et is None or issubclass(et, GeneratorExit):  # GeneratorExit: the consumer stopped early (break, close())
             status = "finished"
-        elif issubclass(et, KeyboardInterrupt):
-            status = "interrupted"
+        elif issubclass(et, KeyboardInterrupt) or (aio is not None and issubclass(et, aio.CancelledError)):
+            status = "interrupted"  # asyncio.run() turns Ctrl-C into a cancellation of the main task
         elif issubclass(et, SystemExit):
             code = getattr(ev, "code", None)
             status = "interrupted" if self._signalled else ("finished" if code in (0, None) else "failed")
@@ -246,15 +261,75 @@ class Run:
         self.stop(status)
 
     def __call__(self, fn: F) -> F:
-        """Decorator: each call of ``fn`` is tracked as a run (a new id each call unless ``run`` was given)."""
+        """Decorator: each call of ``fn`` is tracked as a run (a new id each call unless ``run`` was given);
+        ``fn.last_run`` is the latest one.
+
+        A generator, coroutine or async generator function gets a wrapper of the same kind whose run is open
+        while the body runs: from the first ``next()`` / ``await`` to its end (for a generator, the time the
+        consumer spends between items included). A generator closed early (``break``, ``close()``) ends its run
+        ``finished``; an exception ends it ``failed`` (``interrupted`` for Ctrl-C or an asyncio cancellation).
+        With a fixed ``run`` id, a call made while that run is open in this process (recursion, or a call
+        inside ``with track(run=...)``) is already measured: it just runs, with no run of its own.
+        """
+        if inspect.isasyncgenfunction(fn):
+
+            @functools.wraps(fn)
+            async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self._call_scope(agen_wrapper):
+                    agen = fn(*args, **kwargs)
+                    step: Callable[[], Awaitable[Any]] = agen.__anext__
+                    while True:  # relay asend()/athrow()/aclose(): async generators have no `yield from`
+                        try:
+                            item = await step()
+                        except StopAsyncIteration:
+                            return
+                        try:
+                            sent = yield item
+                        except GeneratorExit:
+                            await agen.aclose()
+                            raise
+                        except BaseException as e:  # thrown in by the consumer (athrow): passed on
+                            step = functools.partial(agen.athrow, e)
+                        else:
+                            step = functools.partial(agen.asend, sent)
+
+            return agen_wrapper  # type: ignore[return-value]
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def co_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self._call_scope(co_wrapper):
+                    return await fn(*args, **kwargs)
+
+            return co_wrapper  # type: ignore[return-value]
+
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self._call_scope(gen_wrapper):
+                    return (yield from fn(*args, **kwargs))
+
+            return gen_wrapper  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with Run(self.project, self._given_id, **self._args) as run:
-                wrapper.last_run = run  # type: ignore[attr-defined]
+            with self._call_scope(wrapper):
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
+
+    @contextlib.contextmanager
+    def _call_scope(self, wrapper: Any) -> Iterator[None]:
+        """One decorated call: a new run, or none where this process already measures the fixed run id (a
+        recursive call: resuming the open run would be refused as 'being measured')."""
+        if self._given_id is not None and _OPEN.get((os.getpid(), self._given_id)):
+            yield
+            return
+        with Run(self.project, self._given_id, **self._args) as run:
+            wrapper.last_run = run
+            yield
 
     # -- phases and live readings --------------------------------------------------------------
     @contextlib.contextmanager
@@ -292,7 +367,12 @@ class Run:
 
     def progress(self, step: int, total_steps: int) -> Projection:
         """Project the final energy and CO2e from ``step`` of ``total_steps`` (method in
-        :mod:`wattprint.tracking.projection`)."""
+        :mod:`wattprint.tracking.projection`).
+
+        Until the first sampling interval has closed no power is measured: the projection says so (from the
+        energy so far, unbounded above). A step past ``total_steps`` counts as done. Called in training loops, it
+        does not raise over its arguments: a step that is negative or not a finite number, or a total below 1,
+        gives a :class:`~wattprint.errors.WattprintWarning` and a projection that says why, and is not used."""
         if self._projector is None:
             raise WattprintError(f"run {self.id!r} has not started")
         snap = self._snapshot()
@@ -303,10 +383,24 @@ class Run:
             energy += max(0.0, sum(snap.power_w.values())) * (now - snap.t)
         else:
             now = snap.t
-        self._projector.observe(int(step), now, energy)
-        embodied = self._embodied(snap)[0]
-        proj = self._projector.project(int(step), int(total_steps), now, energy, snap.elapsed_s, self.pue,
-                                       self.intensity.g_per_kwh, embodied)
+        elapsed = snap.elapsed_s + (now - snap.t)
+        embodied = self._embodied(snap, hours_h=elapsed / SECONDS_PER_HOUR)[0]
+        why = _bad_steps(step, total_steps)
+        no_data: str | None = None
+        s = t = 0
+        if why is not None:
+            warnings.warn(f"wattprint: run.progress({step!r}, {total_steps!r}): {why}; no projection made",
+                          WattprintWarning, stacklevel=2)
+            no_data = f"no projection: {why}"
+        else:
+            s, t = _whole(step), _whole(total_steps)
+            if snap.samples == 0 and self._final is None:
+                # only the start reading: no power yet, so `energy` is not the energy at this step either
+                no_data = NO_INTERVAL_YET
+            else:
+                self._projector.observe(s, now, energy)
+        proj = self._projector.project(s, t, now, energy, elapsed, self.pue, self.intensity.g_per_kwh, embodied,
+                                       no_data=no_data)
         self._last_projection = proj
         return proj
 
@@ -314,6 +408,8 @@ class Run:
     def _running_sampler(self) -> Sampler:
         if self.sampler is None or self.status == "new":
             raise WattprintError(f"run {self.id!r} has not started")
+        if self.status != "running":  # stop() sets the status first: a phase from now on would measure nothing
+            raise WattprintError(f"run {self.id!r} has ended ({self.status}); use a new track() for another run")
         return self.sampler
 
     def _snapshot(self) -> Snapshot | None:
@@ -514,6 +610,24 @@ class Run:
                 "failed" if died is not None else "finished")
             with contextlib.suppress(Exception):
                 self.stop(status)
+
+
+def _bad_steps(step: Any, total_steps: Any) -> str | None:
+    """Why ``progress(step, total_steps)`` cannot be projected from, or None."""
+    try:
+        s, t = float(step), float(total_steps)
+    except (TypeError, ValueError, OverflowError):
+        return "step and total_steps must be numbers"
+    if not (math.isfinite(s) and s >= 0):
+        return "step must be a finite number >= 0"
+    if not (math.isfinite(t) and t >= 1):
+        return "total_steps must be a finite number >= 1"
+    return None
+
+
+def _whole(x: Any) -> int:
+    """A step count as an int (a float or a numeric string is truncated, as int() does a float)."""
+    return x if isinstance(x, int) else int(float(x))
 
 
 def _still_written(rec: Any) -> str | None:

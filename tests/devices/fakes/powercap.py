@@ -9,6 +9,7 @@ from pathlib import Path
 
 # a typical package counter range (2^32 µJ-ish); tests use small ranges to force wrap-arounds
 DEFAULT_MAX_UJ = 262143328850
+COUNTER_DIGITS = 20  # a u64 counter in decimal, zero-padded: every write has the same length
 
 
 class FakePowercap:
@@ -62,7 +63,15 @@ class FakePowercap:
         return int((self.zones[zone] / "energy_uj").read_text())
 
     def set(self, zone: str, energy_uj: int) -> None:
-        (self.zones[zone] / "energy_uj").write_text(f"{energy_uj}\n")
+        """Rewrite the counter in place, as sysfs does: the RAPL reader keeps the file open and re-reads it from
+        offset 0, so a new file (write + os.replace) would never reach it. One write of a fixed width that never
+        shortens the file: a read from another thread sees the old number or the new one, never a partial one
+        (truncate-then-write could show it an empty file)."""
+        fd = os.open(self.zones[zone] / "energy_uj", os.O_WRONLY)
+        try:
+            os.pwrite(fd, f"{energy_uj:0{COUNTER_DIGITS}d}\n".encode(), 0)
+        finally:
+            os.close(fd)
 
     def add(self, zone: str, joules: float) -> None:
         """Advance a counter by ``joules``, wrapping at max_energy_range_uj like the hardware."""

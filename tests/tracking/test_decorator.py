@@ -1,0 +1,168 @@
+"""``@track(...)`` on generator, coroutine and async generator functions, and on recursive functions: the run
+covers the body's execution, not just the creation of the generator or coroutine."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wattprint.storage import open_store
+from wattprint.tracking import Run, track
+
+from .conftest import PowerReader
+
+J_PER_KWH = 3.6e6
+WORK_S = 0.3
+
+
+def _opts(**kw: Any) -> dict[str, Any]:
+    return {"interval_s": 0.05, "readers": [PowerReader(power_w=100.0)], "persist": False, "pue": 1.0, **kw}
+
+
+def _measured(run: Run) -> tuple[float, float]:
+    """(wall time s, IT energy J) of a finished run."""
+    fp = run.footprint()
+    return fp.wall_time_h.value * 3600, fp.it_energy_kwh.value * J_PER_KWH
+
+
+def test_a_generator_is_measured_while_it_is_consumed() -> None:
+    seen: list[str] = []
+
+    @track("gen", **_opts())
+    def batches() -> Iterator[int]:
+        for i in range(3):
+            time.sleep(WORK_S / 3)
+            yield i
+
+    assert inspect.isgeneratorfunction(batches)
+    for b in batches():
+        seen.append(batches.last_run.status)  # type: ignore[attr-defined]
+        assert b in (0, 1, 2)
+    run = batches.last_run  # type: ignore[attr-defined]
+    wall, joules = _measured(run)
+    assert seen == ["running"] * 3 and run.status == "finished"
+    assert wall >= WORK_S and joules == pytest.approx(100.0 * wall, rel=0.2)
+
+
+def test_a_generator_closed_early_ends_its_run_and_one_that_raises_fails() -> None:
+    @track("gen", **_opts())
+    def endless() -> Iterator[int]:
+        while True:
+            time.sleep(0.01)
+            yield 1
+
+    g = endless()
+    next(g)
+    g.close()  # what `break` out of a for loop does once the generator is dropped
+    assert endless.last_run.status == "finished"  # type: ignore[attr-defined]
+
+    @track("gen", **_opts())
+    def broken() -> Iterator[int]:
+        yield 1
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        list(broken())
+    assert broken.last_run.status == "failed"  # type: ignore[attr-defined]
+
+
+def test_a_generator_wrapper_passes_on_send_and_its_return_value() -> None:
+    @track("gen", **_opts())
+    def echo() -> Iterator[Any]:
+        got = yield "ready"
+        yield got * 2
+        return "end"
+
+    g = echo()
+    assert next(g) == "ready" and g.send(21) == 42
+    with pytest.raises(StopIteration) as stop:
+        next(g)
+    assert stop.value.value == "end" and echo.last_run.status == "finished"  # type: ignore[attr-defined]
+
+
+def test_a_coroutine_is_measured_while_awaited_and_its_failure_is_recorded() -> None:
+    @track("co", **_opts())
+    async def train() -> str:
+        await asyncio.sleep(WORK_S)
+        return "done"
+
+    assert inspect.iscoroutinefunction(train)
+    assert asyncio.run(train()) == "done"
+    run = train.last_run  # type: ignore[attr-defined]
+    wall, joules = _measured(run)
+    assert run.status == "finished" and wall >= WORK_S and joules == pytest.approx(100.0 * wall, rel=0.2)
+
+    @track("co", **_opts())
+    async def bad() -> None:
+        await asyncio.sleep(0.01)
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        asyncio.run(bad())
+    assert bad.last_run.status == "failed"  # type: ignore[attr-defined]
+
+
+def test_a_cancelled_coroutine_is_interrupted() -> None:
+    @track("co", **_opts())
+    async def slow() -> None:
+        await asyncio.sleep(10)
+
+    with pytest.raises(asyncio.TimeoutError):
+        asyncio.run(asyncio.wait_for(slow(), 0.1))
+    assert slow.last_run.status == "interrupted"  # type: ignore[attr-defined]
+
+
+def test_an_async_generator_is_measured_and_relays_asend_athrow_and_aclose() -> None:
+    @track("agen", **_opts())
+    async def stream() -> AsyncIterator[Any]:
+        for i in range(3):
+            await asyncio.sleep(WORK_S / 3)
+            got = yield i
+            if got is not None:
+                yield got * 2
+
+    assert inspect.isasyncgenfunction(stream)
+
+    async def consume() -> list[Any]:
+        return [x async for x in stream()]
+
+    assert asyncio.run(consume()) == [0, 1, 2]
+    run = stream.last_run  # type: ignore[attr-defined]
+    wall, joules = _measured(run)
+    assert run.status == "finished" and wall >= WORK_S and joules == pytest.approx(100.0 * wall, rel=0.2)
+
+    async def talk() -> tuple[Any, Any]:
+        g = stream()
+        await g.__anext__()
+        doubled = await g.asend(21)
+        await g.aclose()  # stopped early
+        return doubled, stream.last_run.status  # type: ignore[attr-defined]
+
+    assert asyncio.run(talk()) == (42, "finished")
+
+    async def throw() -> None:
+        g = stream()
+        await g.__anext__()
+        await g.athrow(ValueError("from the consumer"))
+
+    with pytest.raises(ValueError, match="from the consumer"):
+        asyncio.run(throw())
+    assert stream.last_run.status == "failed"  # type: ignore[attr-defined]
+
+
+def test_a_recursive_function_with_a_fixed_run_id_is_one_run(tmp_path: Path) -> None:
+    @track("rec", "fixed-id", interval_s=0.05, readers=[PowerReader()])
+    def depth(n: int) -> int:
+        return 0 if n == 0 else 1 + depth(n - 1)
+
+    assert depth(3) == 3
+    assert depth.last_run.id == "fixed-id" and depth.last_run.status == "finished"  # type: ignore[attr-defined]
+    runs = open_store(str(tmp_path / "runs.db")).list_runs(project="rec")
+    assert [(r.id, r.status) for r in runs] == [("fixed-id", "finished")]
+    assert depth(1) == 1  # a later call resumes the same run, as before

@@ -1,0 +1,70 @@
+"""``run.progress()`` on the real code path: no confident figure before anything is measured, and bad
+arguments never stop the training loop that passes them."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pytest
+
+from wattprint.errors import WattprintWarning
+from wattprint.storage import open_store
+from wattprint.tracking import Run, track
+
+from .conftest import PowerReader
+
+
+def _measuring(run: Run) -> Run:
+    """``run`` once its sampler has closed a first interval (a loaded machine may delay the sampler thread)."""
+    deadline = time.monotonic() + 10
+    while run.sampler is not None and run.sampler.snapshot is not None and run.sampler.snapshot.samples < 1:
+        assert time.monotonic() < deadline, "no sample in 10 s"
+        time.sleep(0.01)
+    return run
+
+
+def test_before_the_first_interval_closes_the_projection_says_there_is_no_data(tmp_path: Path) -> None:
+    # a run shorter than its interval: only the start reading and the one at stop
+    with track("p", "short", interval_s=3600, readers=[PowerReader(power_w=200.0)], pue=1.0) as run:
+        time.sleep(0.05)
+        pr = run.progress(5, 10)
+    assert pr.fraction_done == 0.5
+    assert math.isinf(pr.energy_kwh.high) and math.isinf(pr.co2e_kg.high)
+    assert pr.energy_kwh.low == pr.energy_kwh.value == pr.energy_so_far_kwh  # from what is known, upwards
+    assert "no measured interval" in pr.method
+    stored = open_store(str(tmp_path / "runs.db")).get_run("short").summary["projection"]
+    assert stored["projected_energy_kwh_high"] is None and stored["projected_co2e_kg_high"] is None
+    assert stored["step"] == 5 and "no measured interval" in stored["method"]
+
+
+def test_once_an_interval_has_closed_the_projection_is_bounded() -> None:
+    with track("p", interval_s=0.05, readers=[PowerReader()], persist=False, pue=1.0) as run:
+        _measuring(run)
+        for step in range(1, 6):
+            time.sleep(0.03)
+            pr = run.progress(step, 10)
+    assert pr.energy_so_far_kwh > 0 and 0 < pr.energy_kwh.low <= pr.energy_kwh.high < math.inf
+
+
+@pytest.mark.parametrize(("step", "total"), [(float("nan"), 10), (3, 0), (3, -10), (3, float("inf")),
+                                             (3, float("nan")), (-1, 10), ("three", 10)])
+def test_bad_arguments_warn_and_say_why_without_raising_and_later_calls_still_project(step: object,
+                                                                                      total: object) -> None:
+    with track("p", interval_s=0.05, readers=[PowerReader()], persist=False, pue=1.0) as run:
+        _measuring(run).progress(1, 10)
+        time.sleep(0.08)
+        with pytest.warns(WattprintWarning, match=r"run\.progress\(.*no projection made"):
+            bad = run.progress(step, total)  # type: ignore[arg-type]
+        time.sleep(0.08)
+        good = run.progress(3, 10)
+    assert math.isinf(bad.energy_kwh.high) and bad.method.startswith("no projection:")
+    assert good.windows == 1 and good.energy_kwh.high < math.inf
+
+
+def test_a_step_past_the_total_counts_as_done() -> None:
+    with track("p", interval_s=0.05, readers=[PowerReader()], persist=False, pue=1.0) as run:
+        time.sleep(0.08)
+        pr = run.progress(15, 10)
+    assert pr.fraction_done == 1.0 and pr.step == 10
