@@ -320,14 +320,15 @@ def test_a_large_batch_that_fits_is_served() -> None:
 
 def test_default_batch_range_is_cut_to_what_fits_in_memory() -> None:
     # 70B in bf16 on 2 x A100-80GB: 140 GB of weights leave ~20 GB for KV cache, not enough for the default 128
-    tight = estimate_inference(params=70e9, hardware="A100", count=2, requests_per_day=1000)
+    # (a load that keeps many replicas busy, so the batch is not cut by the load as well)
+    tight = estimate_inference(params=70e9, hardware="A100", count=2, requests_per_day=1e7)
     cap = next(a for a in tight.assumptions if a.what == "batch size capped by memory")
     most = int(cap.value.split()[-2])
     assert 8 <= most < 128 and "140 GB of weights" in (cap.note or "")
-    roomy = estimate_inference(params=70e9, hardware="A100", count=4, requests_per_day=1000)
+    roomy = estimate_inference(params=70e9, hardware="A100", count=4, requests_per_day=1e7)
     assert not any(a.what == "batch size capped by memory" for a in roomy.assumptions)
     # the best case (lowest energy per request, at the largest batch) is now the largest batch that fits
-    at_most = estimate_inference(params=70e9, hardware="A100", count=2, requests_per_day=1000, batch_size=most)
+    at_most = estimate_inference(params=70e9, hardware="A100", count=2, requests_per_day=1e7, batch_size=most)
     assert tight.details["energy_per_request_wh"].low == pytest.approx(at_most.details["energy_per_request_wh"].low)
 
 

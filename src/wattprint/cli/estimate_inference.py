@@ -39,6 +39,9 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--window-layers", type=number, default=None, metavar="SHARE",
                    help="share of layers using the window (default 1; Gemma 2 0.5, Gemma 3 0.83, gpt-oss 0.5)")
     p.add_argument("--utilisation", type=number, help="busy share of provisioned capacity (0-1]; rest idles")
+    p.add_argument("--dedicated", action="store_true",
+                   help="the load runs on ceil(replicas needed) replicas kept up all period: their idle time counts "
+                        "(utilisation = replicas needed / provisioned); needs a load, excludes --utilisation")
     p.add_argument("--tdp-w", type=number, help="board power (W) for chips without a published TDP")
     p.add_argument("--pue", help="PUE value or preset (hyperscale, cloud, enterprise, average, google ...)")
     p.add_argument("--location", help="country, region (US-CA) or cloud region (aws:us-east-1)")
@@ -87,7 +90,8 @@ def run_inference(args: argparse.Namespace) -> int:
         days=args.days, hardware=args.hardware, count=args.count,
         batch_size=args.batch_size, precision=args.precision, engine=args.engine, attention=args.attention,
         sliding_window=args.sliding_window, window_layer_share=args.window_layers,
-        utilisation=args.utilisation, tdp_w=args.tdp_w, pue=args.pue, location=args.location, year=args.year,
+        utilisation=args.utilisation, dedicated=args.dedicated, tdp_w=args.tdp_w, pue=args.pue,
+        location=args.location, year=args.year,
         intensity=args.intensity, mix=args.mix, training_co2e_kg=_training_co2e(args),
         market_intensity=args.market_intensity)
     if args.json:

@@ -150,7 +150,9 @@ def _kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float)
     """Bytes of K and V per token of context: 2 x layers x KV width (GQA's, or d_model for MHA) x bytes."""
     d_model, n_layers = transformer_shape(p["active_params"], p["layers_aspect_ratio"])
     kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
-    return 2.0 * n_layers * kv_width * kv_bytes
+    shape_bytes = 2.0 * n_layers * kv_width * kv_bytes
+    # a given batch that fits only with a smaller cache than the assumed shape's caps it (_fit_batch_to_memory)
+    return min(shape_bytes, p.get("kv_bytes_per_token_max", math.inf))
 
 
 def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str, attention: str,
@@ -244,6 +246,121 @@ def _over_corners(central: Mapping[str, float], ranges: Mapping[str, tuple[float
     return {k: Range(mid[k], lo[k], hi[k]) for k in mid}
 
 
+# -- load: concurrency and provisioned replicas ------------------------------------------------------
+# Reporting thresholds (not physical constants): below this busy share of one replica the idle time a dedicated
+# replica would add is stated; the load-capped batch is solved to this relative tolerance in at most so many steps.
+IDLE_NOTE_BELOW_REPLICAS = 0.5
+BATCH_FIXED_POINT_TOL = 1e-6
+BATCH_FIXED_POINT_STEPS = 60
+
+
+@dataclass(frozen=True)
+class _Load:
+    """The serving load as given: requests or tokens (input + output) per day, or neither (one request)."""
+
+    requests_per_day: float | None
+    tokens_per_day: float | None
+    batch_assumed: bool
+    dedicated: bool
+
+    def per_day(self, p: Mapping[str, float]) -> float | None:
+        """Requests per day at this point (tokens per day / this point's input + output tokens per request)."""
+        if self.tokens_per_day is not None:
+            return self.tokens_per_day / (p["input_tokens"] + p["output_tokens"])
+        return self.requests_per_day
+
+
+def _batch_for_load(p: Mapping[str, float], rpd: float, physics: Callable[[Mapping[str, float]], dict[str, float]],
+                    count: int) -> float:
+    """Concurrent sequences the load sustains on a replica (Little's law: arrival rate (1/s) x time a request
+    spends in the system (s)), at least 1 and at most the assumed batch ``B = p["batch_size"]``. A load that keeps
+    at least one replica busy at B (replicas needed >= 1) fills its replicas' batches: B. Otherwise one replica
+    serves it all and, since the time per request depends on the batch, b = min(B, max(1, rate x latency(b))) is
+    solved by iteration from B (latency grows with b, so the steps fall monotonically to the fixed point)."""
+    cap, rate = p["batch_size"], rpd / S_PER_DAY
+
+    def at(b: float) -> dict[str, float]:
+        return physics({**p, "batch_size": b, "utilisation": 1.0})
+
+    r = at(cap)
+    if rate * r["chip_s"] / count >= 1.0:  # busy replicas the load needs at the assumed batch
+        return cap
+    b = cap
+    for _ in range(BATCH_FIXED_POINT_STEPS):
+        nb = min(cap, max(1.0, rate * r["latency_s"]))
+        if abs(nb - b) <= BATCH_FIXED_POINT_TOL * b:
+            return nb
+        b = nb
+        r = at(b)
+    return b
+
+
+def _serve_point(p: Mapping[str, float], physics: Callable[[Mapping[str, float]], dict[str, float]], load: _Load,
+                 count: int, tdp_w: float) -> dict[str, float]:
+    """serving_physics at one point, with what depends on its own values: the batch the load sustains (assumed
+    batch), the replicas provisioned (dedicated), per-token figures (J per token, this point's lengths) and, with
+    a load, per-day energies (J/day), chip-seconds per day and replica counts."""
+    point = dict(p)
+    rpd = load.per_day(point)
+    if rpd is not None and load.batch_assumed:
+        point["batch_size"] = _batch_for_load(point, rpd, physics, count)
+    busy = physics({**point, "utilisation": 1.0})
+    out: dict[str, float] = {}
+    if rpd is not None:
+        replicas = busy["chip_s"] * rpd / S_PER_DAY / count  # busy replicas (utilisation 1)
+        if not math.isfinite(replicas):
+            raise too_large()
+        provisioned = max(1.0, math.ceil(replicas))
+        if load.dedicated:
+            point["utilisation"] = replicas / provisioned
+        # idle accelerator energy (J/day) of the ceil(replicas) replicas left idle between requests
+        idle_day = count * tdp_w * p["idle_power_fraction"] * (provisioned - replicas) * S_PER_DAY
+        out.update({"replicas_busy": replicas, "replicas_provisioned": replicas / point["utilisation"],
+                    "dedicated_idle_j_day": idle_day * (1.0 + p["host_power_ratio"])})
+    res = busy if point["utilisation"] == 1.0 else physics(point)
+    out.update(res)
+    it_j = res["accelerator_j"] + res["host_j"]
+    out.update({"batch_size": point["batch_size"],
+                "it_j_per_token": it_j / (p["input_tokens"] + p["output_tokens"]),
+                "it_j_per_output_token": it_j / p["output_tokens"],
+                "accelerator_j_per_output_token": res["accelerator_j"] / p["output_tokens"]})
+    if rpd is not None:
+        out.update({"requests_per_day": rpd, "accelerator_j_day": res["accelerator_j"] * rpd,
+                    "host_j_day": res["host_j"] * rpd, "chip_s_day": res["chip_s"] * rpd})
+    return out
+
+
+def _load_notes(per_req: Mapping[str, Range], central: Mapping[str, float], load: _Load, c: Mapping[str, Constant],
+                count: int, chip_name: str) -> list[Assumption]:
+    """Assumptions the load adds: the batch it caps, dedicated replicas, or the idle time left uncounted."""
+    notes: list[Assumption] = []
+    b = per_req["batch_size"]
+    if load.batch_assumed and b.low < central["batch_size"] and b.value < central["batch_size"]:
+        notes.append(Assumption(
+            "batch size capped by load", f"{b.value:.3g} ({b.low:.3g}–{b.high:.3g}) concurrent sequences per replica",
+            "Little's law (J. D. C. Little, Operations Research 9(3), 1961): mean requests in a system = arrival "
+            "rate x mean time each spends in it",
+            "the requests per day, times the time a request takes at that batch, keep no more sequences in flight "
+            "(at least one); give --batch-size to set it"))
+    busy = per_req["replicas_busy"]
+    if load.dedicated:
+        prov = per_req["replicas_provisioned"]
+        notes.append(Assumption(
+            "dedicated replicas", f"{prov.value:.3g} ({prov.low:.3g}–{prov.high:.3g}) of {count} x {chip_name}, all "
+            f"period; busy share {busy.value / prov.value:.2g}", "given by the user (dedicated)",
+            "ceil(replicas needed) provisioned the whole time; their idle time draws idle power and counts for "
+            "embodied emissions"))
+    elif central["utilisation"] == 1.0 and busy.value < IDLE_NOTE_BELOW_REPLICAS:
+        idle_kwh = per_req["dedicated_idle_j_day"] * (DAYS_PER_YEAR / J_PER_KWH)
+        notes.append(Assumption(
+            "idle capacity not counted", f"the load keeps {busy.value:.2g} of one replica busy "
+            f"({busy.low:.2g}–{busy.high:.2g})", c["idle_power_fraction"].source,
+            f"only busy time is charged (a shared service); one dedicated replica ({count} x {chip_name}) kept up all "
+            f"year would add ~{idle_kwh.value:.3g} ({idle_kwh.low:.3g}–{idle_kwh.high:.3g}) kWh/year of idle energy "
+            "(accelerators + host, before PUE); count it with dedicated=True (--dedicated) or --utilisation"))
+    return notes
+
+
 # -- inputs ----------------------------------------------------------------------------------------
 def _held_output_share(engine: str) -> float:
     """Share of the output a sequence's KV cache holds on average while a batch runs: all of it in a static batch
@@ -256,45 +373,108 @@ def _held_tokens(p: Mapping[str, float], engine: str) -> float:
     return _attended(p["input_tokens"] + _held_output_share(engine) * p["output_tokens"], p)
 
 
-def _cap_assumed_lengths(central: dict[str, float], ranges: dict[str, tuple[float, float]], batch: float,
-                         engine: str, kv_token_gb: float, free_gb: float, assumptions: list[Assumption]) -> bool:
-    """A given batch that does not fit only because of an *assumed* prompt or output length: shorten the assumed
-    length (input first, then output) to what lets the batch fit, and say so. False if no assumed length can."""
-    room = free_gb / (batch * kv_token_gb)  # tokens of held context per sequence the memory allows
-    for name in ("input_tokens", "output_tokens"):
-        if name not in ranges:
-            continue  # given by the user: not ours to change
-        if _held_tokens({**central, name: 1.0}, engine) > room:
+def _kv_need_tokens(p: Mapping[str, float], batch: float, engine: str) -> float:
+    """Tokens of K/V a replica must hold for ``batch`` sequences: the batch at its held context, and at least one
+    sequence at its full context (input + output, a sliding window capping it)."""
+    full = _attended(p["input_tokens"] + p["output_tokens"], p)
+    return max(batch * _held_tokens(p, engine), full)
+
+
+def _longest_that_fits(p: Mapping[str, float], name: str, floor: float, batch: float, engine: str,
+                       kv_token_gb: float, free_gb: float) -> float:
+    """The largest whole ``name`` (tokens) in [floor, current] whose batch fits ``free_gb`` at ``kv_token_gb`` GB
+    of K/V per token (the held context grows with it, so a bisection), given that ``floor`` itself fits."""
+    lo, hi = math.ceil(floor), max(math.ceil(floor), math.floor(p[name]))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        ok = _kv_need_tokens({**p, name: float(mid)}, batch, engine) * kv_token_gb <= free_gb * (1.0 + 1e-9)
+        lo, hi = (mid, hi) if ok else (lo, mid - 1)
+    return float(lo)
+
+
+def _shrink_to_fit(central: dict[str, float], ranges: dict[str, tuple[float, float]], batch: float, engine: str,
+                   kv_token_gb: float, kv_small_gb: float, free_gb: float, free_most_gb: float) -> list[str] | None:
+    """Make ``batch`` sequences fit ``free_gb`` (GB) by moving assumed values, one lever at a time, each only as far
+    as needed: the assumed input, then output, length down to the low end of its sourced range; the KV cache per
+    token (GB) down to the small end of the assumed model shape's range; the memory the engine fills from
+    ``free_gb`` up to ``free_most_gb`` (GB beside the weights at the default and the highest memory share); then the
+    assumed lengths below their ranges, down to one token. Given values are never moved. Every step keeps the cache
+    as full as the memory allows, so energy per token falls steadily as the batch grows. Returns the levers moved
+    (None: no fit)."""
+    kv = kv_token_gb
+    levers: list[tuple[str, float]] = [(n, ranges[n][0]) for n in ("input_tokens", "output_tokens") if n in ranges]
+    levers += [("kv", kv_small_gb), ("memory", free_most_gb)]
+    levers += [(n, 1.0) for n in ("input_tokens", "output_tokens") if n in ranges]
+    moved: list[str] = []
+    room = free_gb
+
+    def fits(p: Mapping[str, float], kv_gb: float) -> bool:
+        return _kv_need_tokens(p, batch, engine) * kv_gb <= room * (1.0 + 1e-9)
+
+    for name, floor in levers:
+        if fits(central, kv):
+            return moved
+        if name == "kv":
+            kv = max(floor, free_gb / _kv_need_tokens(central, batch, engine))
+            central["kv_bytes_per_token_max"] = kv * 1e9
+            moved.append("kv")
             continue
-        lo, hi = 1, max(1, math.floor(central[name]))  # the largest length that fits (held grows with it)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if _held_tokens({**central, name: float(mid)}, engine) <= room else (lo, mid - 1)
-        most = lo
+        if name == "memory":
+            room = min(floor, _kv_need_tokens(central, batch, engine) * kv)
+            central["kv_memory_gb"] = room
+            moved.append("memory")
+            continue
+        floor = min(floor, central[name])
+        at_floor = fits({**central, name: floor}, kv)
+        value = _longest_that_fits(central, name, floor, batch, engine, kv, room) if at_floor else floor
+        central[name] = value
         low, high = ranges[name]
-        central[name] = min(central[name], most)
-        ranges[name] = (min(low, most), min(high, most))
-        what = "input tokens per request" if name == "input_tokens" else "output tokens per request"
-        assumptions.append(Assumption(
-            f"{what} capped by memory", f"at most {most}",
-            note=f"the given batch of {batch:g} sequences fits the KV cache only up to this assumed length; "
-                 "give --input-tokens / --output-tokens to set them"))
-        return True
-    return False
+        ranges[name] = (min(low, value), min(high, value))
+        moved.append(name)
+    return moved if fits(central, kv) else None
+
+
+def _fit_notes(central: dict[str, float], moved: list[str], batch: float, kv_token_gb: float,
+               kv_small_gb: float, weights_gb: float, capacity_gb: float) -> list[Assumption]:
+    """What _shrink_to_fit moved, as assumptions (the values the model then computes with)."""
+    why = (f"the given batch of {batch:g} sequences fits the memory only so; assumed values move in this order, each "
+           "only as far as needed: input then output length to the low end of their ranges, the KV cache per token "
+           "to the small end of the assumed shape's, the memory share above the engine default, then the lengths "
+           "below their ranges")
+    notes = []
+    for name in dict.fromkeys(moved):  # each lever once, in order
+        if name == "kv":
+            kv_kb = central["kv_bytes_per_token_max"] / 1e3
+            notes.append(Assumption(
+                "KV cache per token", f"at most {kv_kb:.3g} kB (assumed shape: central ~{kv_token_gb * 1e6:.3g} kB, "
+                f"small end ~{kv_small_gb * 1e6:.3g} kB)", constants()["kv_dim_gqa"].source,
+                note=f"{why}; computed with this smaller cache"))
+        elif name == "memory":
+            share = constants()["gpu_memory_utilization"]
+            used = (weights_gb + central.pop("kv_memory_gb")) / capacity_gb
+            notes.append(Assumption(
+                "memory the engine fills", f"{used:.0%} of {capacity_gb:.3g} GB (default {share.value:.0%})",
+                share.source, f"{why}; set the engine's memory share (vLLM --gpu-memory-utilization) this high"))
+        else:
+            what = "input tokens per request" if name == "input_tokens" else "output tokens per request"
+            notes.append(Assumption(f"{what} capped by memory", f"at most {central[name]:g}",
+                                    constants()["gpu_memory_utilization"].source,
+                                    f"{why}; give --input-tokens / --output-tokens to set them"))
+    return notes
 
 
 def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float, float]], given: bool,
                          chip: Chip, count: int, engine: str, attention: str, weight_bytes: float, kv_bytes: float,
                          assumptions: list[Assumption]) -> None:
-    """Weights plus the batch's KV cache must fit in the replica's memory (central model shape, the whole memory
-    counted): a given batch that cannot is an error; the default batch range is cut to the largest batch that
-    fits (a replica cannot hold more sequences, however busy it is).
+    """Weights plus the batch's KV cache must fit in the engine's share (gpu_memory_utilization) of the replica's
+    memory (central model shape): the default batch range is cut to the largest batch that fits (a replica cannot
+    hold more sequences, however busy it is); a given batch (or the one sequence the default is cut to) that does
+    not fit moves assumed values, said in the assumptions (_shrink_to_fit); if none can, it is an error.
 
     The KV cache a batch holds: a static batch (``eager``: all sequences start together) reaches the full
     context (input + output) in every sequence at once; continuous batching (``optimised``) keeps sequences at
     staggered stages, so at steady state they hold the mean context, input + output / 2. One sequence must fit
-    at its full context either way. The KV bytes per token come from an assumed model shape: a given batch is
-    refused only if it cannot fit even at the small end of that assumption's range (then it is said).
+    at its full context either way.
     """
     if chip.memory_gb is None:
         return
@@ -308,43 +488,59 @@ def _fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[floa
             smallest[name] = ranges[name][side]
     kv_small_gb = _kv_bytes_per_token(smallest, attention, kv_bytes) / 1e9
     weights_gb = central["params"] * weight_bytes / 1e9
-    capacity_gb = count * chip.memory_gb
-    if weights_gb + full * kv_small_gb > capacity_gb:
+    usable_gb = _usable_gb(chip, count)
+    free_gb = usable_gb - weights_gb
+    free_most_gb = _usable_gb(chip, count, most=True) - weights_gb
+    where = f"the {count * chip.memory_gb:.3g} GB of {count} x {chip.name}"
+    if weights_gb + full * kv_small_gb > _usable_gb(chip, count, most=True):
         raise InputConflictError(
             f"one sequence of {full:g} tokens needs ~{full * kv_small_gb:.3g} GB or more of KV cache beside "
-            f"{weights_gb:.3g} GB of weights, more than the {capacity_gb:.3g} GB of {count} x {chip.name}; "
-            "shorten the context or raise --count")
-    most = max(1, math.floor((capacity_gb - weights_gb) / (held * kv_token_gb)))
+            f"{weights_gb:.3g} GB of weights, more than {where}; shorten the context or raise --count")
     how = "at full context (static batch)" if engine == "eager" else "at the mean context, input + output/2 " \
         "(continuous batching)"
-    if given:
-        batch = central["batch_size"]
-        if batch <= most:
-            return
-        free_gb = capacity_gb - weights_gb
-        if _cap_assumed_lengths(central, ranges, batch, engine, kv_token_gb, free_gb, assumptions):
-            return
-        # the assumed shape's small end: the batch as given, else with shortened assumed lengths
-        if batch * held * kv_small_gb <= free_gb or _cap_assumed_lengths(central, ranges, batch, engine,
-                                                                         kv_small_gb, free_gb, assumptions):
+    if not given:
+        most = math.floor(free_gb / (held * kv_token_gb))
+        low, high = ranges["batch_size"]
+        if high > most:
+            central["batch_size"] = max(1.0, min(central["batch_size"], most))
+            ranges["batch_size"] = (max(1.0, min(low, most)), max(1.0, most))
             assumptions.append(Assumption(
-                "KV cache per token", f"at most {kv_small_gb * 1e6:.3g} MB",
-                note=f"the given batch of {batch:g} sequences fits only if the model's KV cache is at the small end "
-                     f"of the assumed shape's range (central ~{kv_token_gb * 1e6:.3g} MB per token)"))
+                "batch size capped by memory", f"at most {max(1, most)} sequences",
+                constants()["gpu_memory_utilization"].source,
+                f"{weights_gb:.3g} GB of weights and ~{held * kv_token_gb:.3g} GB of KV cache per sequence {how} "
+                f"in {usable_gb:.3g} GB, the engine's default share of {where}; give --batch-size to set it"))
+        if most >= 1:
             return
+    batch = central["batch_size"]
+    moved = _shrink_to_fit(central, ranges, batch, engine, kv_token_gb, kv_small_gb, free_gb, free_most_gb)
+    if moved is None:
+        need = _kv_need_tokens(central, batch, engine)
         raise InputConflictError(
-            f"batch {batch:g} x {held:g} tokens of context {how} needs ~{batch * held * kv_small_gb:.3g} GB or more "
-            f"of KV cache beside {weights_gb:.3g} GB of weights, more than the {capacity_gb:.3g} GB of {count} x "
-            f"{chip.name}; lower --batch-size or raise --count")
-    low, high = ranges["batch_size"]
-    if high <= most:
-        return
-    central["batch_size"] = min(central["batch_size"], most)
-    ranges["batch_size"] = (min(low, most), most)
-    assumptions.append(Assumption(
-        "batch size capped by memory", f"at most {most} sequences",
-        note=f"{weights_gb:.3g} GB of weights and ~{held * kv_token_gb:.3g} GB of KV cache per sequence {how} "
-             f"in {count} x {chip.memory_gb:g} GB; give --batch-size to set it"))
+            f"batch {batch:g} x {held:g} tokens of context {how} needs ~{need * kv_small_gb:.3g} GB or more "
+            f"of KV cache beside {weights_gb:.3g} GB of weights, more than {where}; lower --batch-size or raise "
+            "--count")
+    assumptions.extend(_fit_notes(central, moved, batch, kv_token_gb, kv_small_gb, weights_gb,
+                                  count * chip.memory_gb))
+
+
+def _usable_gb(chip: Chip, count: int, most: bool = False) -> float:
+    """GB of a replica's memory the engine fills with weights and KV cache: gpu_memory_utilization (its central
+    value, the engine default; ``most``: its high end, the most it can be set to) x count x GB per chip."""
+    share = constants()["gpu_memory_utilization"]
+    return (share.high if most else share.value) * count * (chip.memory_gb or 0.0)
+
+
+def _precision_fallback_note(prec: str, compute_prec: str, chip_name: str, chip_source: str) -> Assumption:
+    """What a precision the chip has no maths for means: stored as given, computed at its own peak."""
+    stored = f"{BYTES_PER_WEIGHT[prec]:g} byte(s) per weight"
+    if prec == "fp8":
+        stored += " and an fp8 KV cache"
+        how = ("weight-only fp8 storage is real on chips without fp8 maths (vLLM runs fp8 checkpoints on Ampere as "
+               "W8A16 through its Marlin kernels, vLLM docs 'FP8 W8A8', 2024)")
+    else:
+        how = f"the chip has no {COMPUTE_PRECISION[prec]} matrix maths"
+    return Assumption(f"{prec} on {chip_name}", f"stored at {stored}; maths at the chip's {compute_prec} peak",
+                      chip_source, f"{chip_name} lists no {COMPUTE_PRECISION[prec]} peak: {how}")
 
 
 def _resolve_chip(hardware: str, precision: str | None, tdp_w: float | None,
@@ -357,11 +553,13 @@ def _resolve_chip(hardware: str, precision: str | None, tdp_w: float | None,
     if prec not in BYTES_PER_WEIGHT:
         raise WattprintError(f"unknown precision {precision!r}; use one of {', '.join(BYTES_PER_WEIGHT)}")
     if precision is None:
-        assumptions.append(Assumption("precision", f"{prec} (default for {acc.name})",
-                                      note="bf16 where the chip has it, else fp16, else fp32"))
+        assumptions.append(Assumption(
+            "precision", f"{prec} (default for {acc.name})", f"the peak-FLOP/s formats of {acc.name} ({acc.source})",
+            "wattprint's rule: bf16 where the chip has it, else fp16, else fp32"))
     compute_prec = COMPUTE_PRECISION[prec]
-    if compute_prec not in acc.peak_tflops:  # e.g. int4/bf16 maths on a chip without bf16 -> its default
+    if compute_prec not in acc.peak_tflops:  # e.g. fp8/bf16 maths on a chip without them -> its default
         compute_prec = acc.default_precision()
+        assumptions.append(_precision_fallback_note(prec, compute_prec, acc.name, acc.source))
     peak = acc.peak_flops(compute_prec)
     power = tdp_w if tdp_w is not None else acc.tdp_w
     if tdp_w is not None:
@@ -377,25 +575,37 @@ def _resolve_chip(hardware: str, precision: str | None, tdp_w: float | None,
     return chip, prec, acc
 
 
-def _replica_size(chip: Chip, params: float, weight_bytes: float, count: int | None,
-                  assumptions: list[Assumption]) -> int:
-    """Accelerators per replica: the user's count, checked against memory, or the smallest power of 2 that fits."""
-    need_gb = params * weight_bytes / 1e9
+def _replica_size(chip: Chip, central: Mapping[str, float], weight_bytes: float, count: int | None, batch: float,
+                  engine: str, kv_token_gb: float, assumptions: list[Assumption]) -> int:
+    """Accelerators per replica: the user's count, or the smallest power of 2 whose usable memory
+    (gpu_memory_utilization, the same rule as for a given count) holds the weights (GB = params x bytes / 1e9) and
+    the KV cache of ``batch`` sequences (the default batch's central value, or a smaller given batch; central
+    lengths and shape). A larger given batch is then fitted like one on a given count (_fit_batch_to_memory)."""
+    need_gb = central["params"] * weight_bytes / 1e9
     if chip.memory_gb is None:
         return count or 1
+    share = constants()["gpu_memory_utilization"]
     if count is not None:
-        if need_gb > count * chip.memory_gb:
+        if need_gb > _usable_gb(chip, count, most=True):
             raise InputConflictError(
                 f"the weights need {need_gb:.4g} GB but {count} x {chip.name} hold {count * chip.memory_gb:.4g} GB; "
                 "raise --count or lower --precision")
+        if need_gb > _usable_gb(chip, count):
+            assumptions.append(Assumption(
+                "memory the engine fills", f"weights alone {need_gb / (count * chip.memory_gb):.0%} of "
+                f"{count * chip.memory_gb:.4g} GB (default {share.value:.0%})", share.source,
+                "the given count holds the weights only above the engine's default memory share"))
         return count
+    kv_gb = _kv_need_tokens(central, batch, engine) * kv_token_gb
     n = 1
-    # leave room for KV cache and activations: weights may fill at most this share of memory (vLLM's default
-    # gpu_memory_utilization is 0.9 of which the KV cache needs a good part) -- a sizing rule, not an estimate
-    while need_gb > 0.8 * n * chip.memory_gb:
+    while need_gb + kv_gb > _usable_gb(chip, n):
         n *= 2
-    assumptions.append(Assumption("accelerators per replica", f"{n} (smallest power of 2 whose memory holds the "
-                                  f"{need_gb:.4g} GB of weights with 20% to spare)", note="give --count to set it"))
+        if n > 2**40:  # far beyond any machine: the magnitudes are wrong
+            raise too_large()
+    assumptions.append(Assumption(
+        "accelerators per replica", f"{n} (smallest power of 2 whose {share.value:.0%} usable memory holds the "
+        f"{need_gb:.4g} GB of weights and ~{kv_gb:.3g} GB of KV cache for {batch:g} sequences)", share.source,
+        "give --count to set it"))
     return n
 
 
@@ -418,6 +628,7 @@ def estimate_inference(
     sliding_window: int | None = None,
     window_layer_share: float | None = None,
     utilisation: float | None = None,
+    dedicated: bool = False,
     tdp_w: float | None = None,
     pue: float | str | Range | None = None,
     location: str | None = None,
@@ -435,7 +646,9 @@ def estimate_inference(
         requests_per_day or tokens_per_day (input + output tokens): load. With one of them the footprint covers
             ``days`` days of serving (default one year); without, it covers one request.
         hardware, count: accelerator name and accelerators per replica (default: smallest that holds the weights).
-        batch_size: sequences decoded together per replica (continuous-batching concurrency).
+        batch_size: sequences decoded together per replica (continuous-batching concurrency). Default: a sourced
+            range, cut to what fits in memory and, with a load, to the concurrency the load keeps in flight per
+            replica (Little's law: arrival rate x time per request, at least one sequence).
         precision: weight format (fp32, bf16, fp16, fp8, int8, int4); engine: "optimised" (vLLM, TGI,
             TensorRT-LLM, compiled PyTorch) or "eager" (plain Hugging Face transformers / PyTorch).
         attention: "gqa" (grouped-query, most models since 2023) or "mha" (Llama 1/2 7B-13B, older models).
@@ -445,7 +658,11 @@ def estimate_inference(
             (1024, 5 of 6; Google Developers Blog, "Gemma explained: What's new in Gemma 3", 2025), gpt-oss (128,
             alternate layers; gpt-oss model card, 2025). Default: none.
         utilisation: share of provisioned serving time that is busy (0-1]; the rest is idle capacity at idle
-            power. Default: no idle capacity counted.
+            power. Default: no idle capacity counted (the assumptions say what a dedicated replica's idle time
+            would add when the load keeps less than half of one busy).
+        dedicated: the load is served by ceil(replicas needed) replicas provisioned for the whole period, whose
+            idle time counts at idle power and for embodied emissions (utilisation = replicas needed / replicas
+            provisioned). Needs a load; excludes ``utilisation``.
         tdp_w: board power (W) for chips without a published TDP, or to override it.
         pue, location, year, intensity (gCO2e/kWh), mix ("coal=60,gas=40"): the grid and data centre.
         training_co2e_kg: a training footprint to compare with (adds ``breakeven_requests``).
@@ -465,6 +682,7 @@ def estimate_inference(
     if n_act > n_total:
         raise InputConflictError(f"active_params ({n_act:g}) cannot exceed params ({n_total:g})")
     engine = str(engine or "optimised").lower().replace("optimized", "optimised")  # None: the default
+    attention_given = attention is not None and str(attention).lower() != "gqa"
     attention = str(attention or "gqa").lower()
     if engine not in ENGINES:
         raise WattprintError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
@@ -478,11 +696,16 @@ def estimate_inference(
                                  "footprint covers one request")
     days = check_positive("days", days) or DAYS_PER_YEAR  # None: the default year
     utilisation = check_share("utilisation", utilisation)
+    if not isinstance(dedicated, bool):
+        raise InputConflictError(f"dedicated must be True or False, got {dedicated!r}")
+    if dedicated and utilisation is not None:
+        raise InputConflictError("give either utilisation or dedicated, not both (dedicated sets the utilisation)")
+    if dedicated and requests_per_day is None and tokens_per_day is None:
+        raise InputConflictError("dedicated replicas need a load (requests or tokens per day)")
 
     chip, prec, acc = _resolve_chip(hardware, precision, check_positive("tdp_w", tdp_w), assumptions)
     weight_bytes = BYTES_PER_WEIGHT[prec]
     kv_bytes = 1.0 if prec == "fp8" else max(2.0, weight_bytes)  # KV cache stays 16-bit unless fp8 serving
-    n_chips = _replica_size(chip, n_total, weight_bytes, int(count_i) if count_i else None, assumptions)
 
     window = check_positive("sliding_window (tokens)", sliding_window, integer=True)
     given_share = check_share("window_layer_share", window_layer_share)
@@ -522,6 +745,13 @@ def estimate_inference(
         take(name, None, what)
     if n_act < n_total and weight_bytes < 2.0:
         take("moe_low_bit_saving_realised", None, f"share of the {prec} byte saving an MoE's expert kernels realise")
+    if attention == "gqa":
+        take("kv_dim_gqa", None, "KV width per layer (grouped-query attention)")
+    else:
+        central["kv_dim_gqa"] = 0.0
+    n_chips = _replica_size(chip, central, weight_bytes, int(count_i) if count_i else None,
+                            min(central["batch_size"], c["default_batch_size"].value), engine,
+                            _kv_bytes_per_token(central, attention, kv_bytes) / 1e9, assumptions)
     if n_chips > 1:
         take("tensor_parallel_efficiency_per_doubling", None, "tensor-parallel efficiency per doubling of GPUs")
     else:
@@ -530,13 +760,14 @@ def estimate_inference(
         take("eager_overhead_s_per_layer", None, "CPU launch floor per layer and step (eager engine)")
     else:
         central["eager_overhead_s_per_layer"] = 0.0
-    if attention == "gqa":
-        take("kv_dim_gqa", None, "KV width per layer (grouped-query attention)")
-    else:
-        central["kv_dim_gqa"] = 0.0
-    assumptions.append(Assumption("attention", attention, note="KV cache size per token; mha for Llama 1/2 7B-13B"))
+    assumptions.append(Assumption(
+        "attention", attention,
+        "given by the user" if attention_given else "Llama 3 / Mistral / Qwen2 model cards (2024): grouped-query "
+        "attention; Touvron et al. 2023 (Llama 2): GQA only at 34B/70B, so 7B/13B keep multi-head attention",
+        "KV cache size per token; mha for Llama 1/2 7B-13B and older models"))
     if engine == "eager":
-        engine_source, engine_note = "", "no CUDA graphs: decode steps bounded by CPU kernel launches"
+        engine_source = c["eager_overhead_s_per_layer"].source
+        engine_note = "no CUDA graphs: decode steps bounded by CPU kernel launches"
     else:
         engine_source = ("vLLM team, 'vLLM v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction' "
                          "(blog, Sept 2024)")
@@ -551,75 +782,92 @@ def estimate_inference(
     _fit_batch_to_memory(central, ranges, batch_size is not None, chip, n_chips, engine, attention, weight_bytes,
                          kv_bytes, assumptions)
 
-    def run(p: Mapping[str, float]) -> dict[str, float]:
+    if tokens_per_day is not None:
+        check_positive("tokens_per_day", tokens_per_day)
+    rpd_given = check_positive("requests_per_day", requests_per_day)
+    per_day = rpd_given if rpd_given is not None else tokens_per_day
+    if per_day is not None and not math.isfinite(float(per_day) * float(days)):
+        raise InputConflictError(f"requests over the period overflow ({per_day:g} per day x {days:g} days); "
+                                 "check the magnitudes")
+    load = _Load(rpd_given, float(tokens_per_day) if tokens_per_day is not None else None,
+                 batch_assumed=batch_size is None, dedicated=dedicated)
+
+    def physics(p: Mapping[str, float]) -> dict[str, float]:
         return serving_physics(p, chip, n_chips, engine, attention, weight_bytes, kv_bytes)
 
+    def run(p: Mapping[str, float]) -> dict[str, float]:
+        return _serve_point(p, physics, load, n_chips, chip.tdp_w)
+
     per_req = _over_corners(central, ranges, run)
-    mid = run(central)
+    mid = physics({**central, "batch_size": per_req["batch_size"].value})
     regime = ("CPU-overhead-bound" if mid["t_floor_s"] > max(mid["t_mem_s"], mid["t_comp_s"])
               else "compute-bound" if mid["t_comp_s"] > mid["t_mem_s"] else "memory-bandwidth-bound")
 
     # -- how many requests the footprint covers ------------------------------------------------------
-    tokens_per_req = central["input_tokens"] + central["output_tokens"]
-    if tokens_per_day is not None:
-        check_positive("tokens_per_day", tokens_per_day)
-        rpd: float | None = float(tokens_per_day) / tokens_per_req
+    has_load = load.requests_per_day is not None or load.tokens_per_day is not None
+    if has_load:  # per day, each corner with its own request count (tokens per day / its own lengths)
+        rpd: Range | None = per_req["requests_per_day"]
+        n_requests = per_req["requests_per_day"] * float(days)
+        acc_j, host_j, chip_s = (per_req[k] * float(days) for k in ("accelerator_j_day", "host_j_day", "chip_s_day"))
     else:
-        rpd = check_positive("requests_per_day", requests_per_day)
-    n_requests = rpd * float(days) if rpd is not None else 1.0
-    if not math.isfinite(n_requests):
-        raise InputConflictError(f"requests over the period overflow ({rpd:g} per day x {days:g} days); "
-                                 "check the magnitudes")
+        rpd, n_requests = None, Range.exact(1.0)
+        acc_j, host_j, chip_s = per_req["accelerator_j"], per_req["host_j"], per_req["chip_s"]
+    if not all(math.isfinite(x.high) for x in (n_requests, acc_j, host_j, chip_s)):
+        raise too_large()
+    if has_load:
+        assumptions.extend(_load_notes(per_req, central, load, c, n_chips, chip.name))
 
-    acc_kwh = per_req["accelerator_j"] * n_requests / J_PER_KWH
-    host_kwh = per_req["host_j"] * n_requests / J_PER_KWH
-    chip_hours = per_req["chip_s"] * n_requests / 3600.0
     inten, pue_r, site_notes = resolve_site(location, year, pue, intensity, mix)
     assumptions.extend(site_notes)
-    embodied, emb_notes = embodied_for(acc, 1, chip_hours)  # chip-hours already count every accelerator
+    embodied, emb_notes = embodied_for(acc, 1, chip_s / 3600.0)  # chip-hours already count every accelerator
     assumptions.extend(emb_notes)
     assumptions.append(Assumption("host energy", "charged as the host ratio x accelerator energy, in 'other'",
                                   c["host_power_ratio"].source))
 
     details: dict[str, Any] = {}
-    wall_h = Range.exact(float(days) * 24.0) if rpd is not None else per_req["latency_s"] / 3600.0
+    wall_h = Range.exact(float(days) * 24.0) if has_load else per_req["latency_s"] / 3600.0
     fp = Footprint(
-        energy_by_component={chip.component: ComponentEnergy(acc_kwh, "modelled"),
-                             "other": ComponentEnergy(host_kwh, "modelled")},
+        energy_by_component={chip.component: ComponentEnergy(acc_j / J_PER_KWH, "modelled"),
+                             "other": ComponentEnergy(host_j / J_PER_KWH, "modelled")},
         pue=pue_r, intensity=inten, embodied_co2e_kg=embodied, assumptions=assumptions, kind="inference",
-        chip_hours=chip_hours, wall_time_h=wall_h, details=details,
+        chip_hours=chip_s / 3600.0, wall_time_h=wall_h, details=details,
         market_intensity_g_per_kwh=check_market_intensity(market_intensity))
 
     it_req_j = per_req["accelerator_j"] + per_req["host_j"]
     fac_req_j = it_req_j * pue_r
-    co2e_req_g = fp.total_co2e_kg * 1000.0 / n_requests
-    out_tok = central["output_tokens"]
+    # one request's CO2e from its own energy and chip-time (not the period's total over a ranged request count)
+    embodied_req, _ = embodied_for(acc, 1, per_req["chip_s"] / 3600.0)
+    co2e_req_g = (fac_req_j / J_PER_KWH * inten.g_per_kwh) + embodied_req * 1000.0
     details.update({
         "hardware": chip.name,
         "accelerators_per_replica": n_chips,
         "precision": prec,
         "engine": engine,
         "regime": regime,
-        "period": f"{days:g} days at {rpd:.6g} requests/day" if rpd is not None else "one request",
-        "requests": n_requests,
-        "energy_per_1k_tokens_wh": fac_req_j / J_PER_WH * (1000.0 / tokens_per_req),  # tokens served: input + output
-        "energy_per_1k_output_tokens_wh": fac_req_j / J_PER_WH * (1000.0 / out_tok),  # per generated token
+        "batch_size": per_req["batch_size"],
+        "period": f"{days:g} days at {rpd.value:.6g} requests/day" if rpd is not None else "one request",
+        "requests": n_requests if not n_requests.is_exact else n_requests.value,
+        # per token: each corner divides by its own token counts
+        "energy_per_1k_tokens_wh": per_req["it_j_per_token"] * pue_r * (1000.0 / J_PER_WH),  # input + output
+        "energy_per_1k_output_tokens_wh": per_req["it_j_per_output_token"] * pue_r * (1000.0 / J_PER_WH),
         "energy_per_request_wh": fac_req_j / J_PER_WH,
         "it_energy_per_request_wh": it_req_j / J_PER_WH,
         "gpu_energy_per_request_wh": per_req["accelerator_j"] / J_PER_WH,
-        "gpu_energy_per_output_token_j": per_req["accelerator_j"] / out_tok,
+        "gpu_energy_per_output_token_j": per_req["accelerator_j_per_output_token"],
         "co2e_per_request_g": co2e_req_g,
         "decode_step_ms": per_req["step_s"] * 1000.0,
         "latency_per_request_s": per_req["latency_s"],
         "throughput_tokens_per_s_per_replica": per_req["tokens_per_s"],
     })
     if rpd is not None:
-        details["requests_per_day"] = rpd
-        details["energy_per_day_kwh"] = fac_req_j * rpd / J_PER_KWH
-        details["energy_per_year_kwh"] = fac_req_j * rpd * DAYS_PER_YEAR / J_PER_KWH
-        details["co2e_per_day_kg"] = co2e_req_g * rpd / 1000.0
-        details["co2e_per_year_kg"] = co2e_req_g * rpd * DAYS_PER_YEAR / 1000.0
-        details["replicas_needed"] = per_req["chip_s"] * rpd / S_PER_DAY / n_chips
+        details["requests_per_day"] = rpd if not rpd.is_exact else rpd.value
+        details["energy_per_day_kwh"] = fp.energy_kwh / float(days)
+        details["energy_per_year_kwh"] = fp.energy_kwh * (DAYS_PER_YEAR / float(days))
+        details["co2e_per_day_kg"] = fp.total_co2e_kg / float(days)
+        details["co2e_per_year_kg"] = fp.total_co2e_kg * (DAYS_PER_YEAR / float(days))
+        details["replicas_needed"] = per_req["replicas_busy"]
+        if dedicated:
+            details["replicas_provisioned"] = per_req["replicas_provisioned"]
     if training_co2e_kg is not None:
         train = training_co2e_kg if isinstance(training_co2e_kg, Range) else Range.exact(
             check_positive("training_co2e_kg", training_co2e_kg) or 0.0)

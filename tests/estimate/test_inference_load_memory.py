@@ -1,0 +1,144 @@
+"""Inference estimator: batch under a low load, idle capacity, per-token ranges, memory fit, precision notes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from wattprint.errors import InputConflictError
+from wattprint.estimate.inference import constants, estimate_inference
+from wattprint.quantities import Range
+
+ROOT = Path(__file__).resolve().parents[2]
+GRID = {"intensity": 400.0, "pue": 1.2}
+
+
+def _wh(**kw: object) -> Range:
+    return estimate_inference(8e9, hardware="H100", input_tokens=500, output_tokens=500,  # type: ignore[arg-type]
+                              **GRID, **kw).details["energy_per_request_wh"]
+
+
+def test_a_low_load_decodes_one_sequence_at_a_time_and_says_so() -> None:
+    # 10 requests a day keep ~0.0006 sequences in flight (Little's law): batch 1, not the default 32
+    low = estimate_inference(8e9, input_tokens=500, output_tokens=500, requests_per_day=10, **GRID)
+    assert low.details["energy_per_request_wh"].value == pytest.approx(_wh(batch_size=1).value, rel=1e-6)
+    assert any(a.what == "batch size capped by load" and a.source for a in low.assumptions)
+    # a load that fills replicas keeps the default batch, as without a load
+    high = estimate_inference(8e9, input_tokens=500, output_tokens=500, requests_per_day=1e7, **GRID)
+    assert high.details["energy_per_request_wh"].value == pytest.approx(_wh(batch_size=32).value, rel=1e-6)
+    assert not any(a.what == "batch size capped by load" for a in high.assumptions)
+
+
+def test_a_moderate_load_caps_the_batch_at_its_concurrency_in_between() -> None:
+    fp = estimate_inference(8e9, input_tokens=500, output_tokens=500, requests_per_day=200_000, **GRID)
+    b = fp.details["batch_size"]
+    assert 1 < b.value < 32
+    # the fixed point: a request at that batch takes latency s; rate x latency = the batch
+    rate = 200_000 / 86400
+    assert rate * fp.details["latency_per_request_s"].value == pytest.approx(b.value, rel=1e-3)
+
+
+def test_idle_capacity_is_stated_and_counted_with_dedicated() -> None:
+    kw: dict[str, object] = {"count": 4, "batch_size": 8, "requests_per_day": 10, **GRID}
+    shared = estimate_inference(70e9, **kw)  # type: ignore[arg-type]
+    note = next(a for a in shared.assumptions if a.what == "idle capacity not counted")
+    assert "kWh/year" in note.note and "--dedicated" in note.note
+    ded = estimate_inference(70e9, dedicated=True, **kw)  # type: ignore[arg-type]
+    # four H100s at idle all year: 4 x 700 W x 0.08-0.2 x 8766 h >= 1.96 MWh of accelerator energy
+    assert ded.energy_by_component["gpu"].kwh.low > 4 * 700 * 0.08 * 8766 / 1000 * 0.99
+    assert ded.details["energy_per_year_kwh"].value > 500 * shared.details["energy_per_year_kwh"].value
+    assert ded.details["replicas_provisioned"].value == 1
+    assert ded.chip_hours is not None and ded.chip_hours.value == pytest.approx(4 * 8766, rel=1e-6)
+    assert any(a.what == "dedicated replicas" for a in ded.assumptions)
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    ({"dedicated": True}, "need a load"),
+    ({"dedicated": True, "requests_per_day": 10, "utilisation": 0.5}, "not both"),
+    ({"dedicated": "yes", "requests_per_day": 10}, "True or False"),
+])
+def test_dedicated_misuse_is_refused(kw: dict[str, object], match: str) -> None:
+    with pytest.raises(InputConflictError, match=match):
+        estimate_inference(8e9, **kw)  # type: ignore[arg-type]
+
+
+def test_cli_dedicated(capsys: pytest.CaptureFixture[str]) -> None:
+    from wattprint.cli import main
+
+    code = main(["estimate", "inference", "--params", "70B", "--count", "4", "--batch-size", "8",
+                 "--requests-per-day", "10", "--dedicated", "--intensity", "400", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and any(a["what"] == "dedicated replicas" for a in out["assumptions"])
+
+
+def test_per_token_ranges_use_each_corners_own_lengths() -> None:
+    fp = estimate_inference(8e9, batch_size=32, **GRID)  # type: ignore[arg-type]
+    per_1k = fp.details["energy_per_1k_tokens_wh"]
+    corners = [estimate_inference(8e9, batch_size=32, input_tokens=i, output_tokens=o, **GRID)  # type: ignore[arg-type]
+               for i in (100, 2000) for o in (200, 1000)]
+    # the envelope over the length corners (other assumptions at their own corners inside each) bounds the range
+    assert per_1k.high <= max(c.details["energy_per_1k_tokens_wh"].high for c in corners) * (1 + 1e-9)
+    assert per_1k.low >= min(c.details["energy_per_1k_tokens_wh"].low for c in corners) * (1 - 1e-9)
+    j = fp.details["gpu_energy_per_output_token_j"]
+    assert j.high <= max(c.details["gpu_energy_per_output_token_j"].high for c in corners) * (1 + 1e-9)
+    # tokens per day: each corner counts its own requests
+    tok = estimate_inference(8e9, batch_size=32, tokens_per_day=1e6, **GRID)  # type: ignore[arg-type]
+    rpd = tok.details["requests_per_day"]
+    assert isinstance(rpd, Range)
+    assert rpd.low == pytest.approx(1e6 / 3000) and rpd.high == pytest.approx(1e6 / 300)
+
+
+def test_energy_per_output_token_falls_steadily_with_a_given_batch() -> None:
+    j = [estimate_inference(8e9, output_tokens=2000, batch_size=b, intensity=400.0)
+         .details["gpu_energy_per_output_token_j"].value for b in (256, 384, 512, 768, 1024)]
+    assert all(a > b for a, b in zip(j, j[1:], strict=False)), j
+
+
+def test_a_batch_that_fits_only_with_a_smaller_kv_cache_is_computed_with_it() -> None:
+    kw: dict[str, object] = {"hardware": "H100", "count": 1, "input_tokens": 500, "output_tokens": 480,
+                             "intensity": 400.0}
+    fits = estimate_inference(8e9, batch_size=300, **kw)  # type: ignore[arg-type]
+    tight = estimate_inference(8e9, batch_size=1024, **kw)  # type: ignore[arg-type]
+    note = next(a for a in tight.assumptions if a.what == "KV cache per token")
+    assert " kB" in note.value and " MB" not in note.value
+    kv_kb = float(note.value.split()[2])
+    assert 30 < kv_kb < 141  # below the central ~141 kB of the assumed shape
+    # the KV bytes read per decode step are capped by the memory: time per step at 1024 <= weights + free memory
+    step = tight.details["decode_step_ms"].value / 1000
+    bw = 3.35e12 * constants()["mem_bw_utilisation"].value
+    assert step <= (16e9 + 80e9 - 16e9) / bw
+    assert tight.details["gpu_energy_per_output_token_j"].value < fits.details["gpu_energy_per_output_token_j"].value
+
+
+def test_batch_one_is_checked_against_memory_too() -> None:
+    fp = estimate_inference(8e9, hardware="H100", count=1, batch_size=1, input_tokens=1_000_000, output_tokens=500)
+    assert any(a.what in ("KV cache per token", "memory the engine fills") for a in fp.assumptions)
+
+
+def test_a_given_count_follows_the_same_memory_share_as_automatic_sizing() -> None:
+    share = constants()["gpu_memory_utilization"]
+    assert share.source and 0 < share.value <= share.high <= 1
+    # 37B bf16 (74 GB) on one 80 GB H100: 92.5 % of its memory, above the engine's default share: said when the
+    # count is given, and automatic sizing (the same rule) takes two
+    fp = estimate_inference(37e9, hardware="H100", count=1, batch_size=1, input_tokens=100, output_tokens=100)
+    assert any(a.what == "memory the engine fills" for a in fp.assumptions)
+    auto = estimate_inference(37e9, hardware="H100", input_tokens=100, output_tokens=100)
+    assert auto.details["accelerators_per_replica"] == 2
+
+
+@pytest.mark.parametrize(("hardware", "precision", "maths"), [("A100", "fp8", "bf16"), ("V100", "fp8", "fp16"),
+                                                              ("T4", "bf16", "fp16")])
+def test_a_precision_the_chip_cannot_compute_in_is_said(hardware: str, precision: str, maths: str) -> None:
+    fp = estimate_inference(7e9, hardware=hardware, precision=precision, count=2, batch_size=4, input_tokens=100,
+                            output_tokens=100)
+    note = next(a for a in fp.assumptions if a.what.startswith(f"{precision} on "))
+    assert f"{maths} peak" in note.value and note.source
+
+
+@pytest.mark.parametrize("kw", [{}, {"engine": "eager", "attention": "mha"},
+                                {"count": 1, "batch_size": 1024, "output_tokens": 480}])
+def test_every_assumption_has_a_source_or_origin(kw: dict[str, str]) -> None:
+    fp = estimate_inference(8e9, requests_per_day=1000, **kw)  # type: ignore[arg-type]
+    assert [a.what for a in fp.assumptions if not a.source] == []
