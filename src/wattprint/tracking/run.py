@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
-import inspect
 import math
 import os
 import signal
@@ -26,13 +24,14 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import WattprintError, WattprintWarning
 from ..footprint import Assumption, ComponentEnergy, Footprint, Intensity, amortised_embodied_kg
 from ..quantities import Range
+from .decorate import wrap_call
 from .live import SECONDS_PER_HOUR, LiveFigures
 from .projection import J_PER_KWH, NO_INTERVAL_YET, Projection, Projector
 from .sampler import PhaseTotal, Sampler, Snapshot, note_to_stderr
@@ -271,54 +270,7 @@ class Run:
         With a fixed ``run`` id, a call made while that run is open in this process (recursion, or a call
         inside ``with track(run=...)``) is already measured: it just runs, with no run of its own.
         """
-        if inspect.isasyncgenfunction(fn):
-
-            @functools.wraps(fn)
-            async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with self._call_scope(agen_wrapper):
-                    agen = fn(*args, **kwargs)
-                    step: Callable[[], Awaitable[Any]] = agen.__anext__
-                    while True:  # relay asend()/athrow()/aclose(): async generators have no `yield from`
-                        try:
-                            item = await step()
-                        except StopAsyncIteration:
-                            return
-                        try:
-                            sent = yield item
-                        except GeneratorExit:
-                            await agen.aclose()
-                            raise
-                        except BaseException as e:  # thrown in by the consumer (athrow): passed on
-                            step = functools.partial(agen.athrow, e)
-                        else:
-                            step = functools.partial(agen.asend, sent)
-
-            return agen_wrapper  # type: ignore[return-value]
-
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def co_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with self._call_scope(co_wrapper):
-                    return await fn(*args, **kwargs)
-
-            return co_wrapper  # type: ignore[return-value]
-
-        if inspect.isgeneratorfunction(fn):
-
-            @functools.wraps(fn)
-            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with self._call_scope(gen_wrapper):
-                    return (yield from fn(*args, **kwargs))
-
-            return gen_wrapper  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self._call_scope(wrapper):
-                return fn(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+        return wrap_call(fn, self._call_scope)
 
     @contextlib.contextmanager
     def _call_scope(self, wrapper: Any) -> Iterator[None]:
