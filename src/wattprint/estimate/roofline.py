@@ -1,0 +1,175 @@
+"""The roofline physics of LLM serving on one replica (``count`` accelerators holding one copy of the model),
+on plain floats:
+
+* **prefill** is compute-bound: ``2 x N_active`` FLOPs per input token at ``peak x compute_utilisation``;
+* **decode** runs one step per output token for a batch of ``B`` sequences. Each step reads the weights once
+  (shared by the batch; an MoE only the experts its batch routes to, and with 8- or 4-bit weights only part of the
+  byte saving shows in the time, as measured for fused-MoE kernels) plus every sequence's KV cache, and does
+  ``2 x N_active x B`` FLOPs, so
+  ``t_step = max(bytes / achievable bandwidth, FLOPs / achievable FLOP/s, CPU launch floor)`` — memory-bound
+  at small batch, compute-bound at large batch; an un-optimised ("eager") engine cannot go below the time its
+  CPU needs to launch one step's kernels;
+* **power** while busy goes from the memory-bound to the compute-bound fraction of TDP with the step's
+  compute share; while the GPU waits on the CPU it draws its idle fraction;
+* **host** (CPU, DRAM, NICs, fans) is charged as a sourced ratio of accelerator energy;
+* optional **idle capacity** (``utilisation`` < 1): provisioned replicas that wait draw idle power.
+
+``over_corners`` evaluates a point function at the central values and every corner of the ranges.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ..quantities import Range
+from .common import too_large
+
+
+@dataclass(frozen=True)
+class Chip:
+    """What the model needs to know about one accelerator (from the catalogue or given)."""
+
+    name: str
+    tdp_w: float
+    memory_bw_tbs: float
+    peak_flops: float  # FLOP/s at the compute precision
+    memory_gb: float | None
+    component: str  # "gpu" or "accelerator"
+
+
+def transformer_shape(active_params: float, aspect: float) -> tuple[float, float]:
+    """(d_model, n_layers) of a dense transformer with ``active_params`` parameters: N = 12 L d^2, d = aspect L."""
+    d_model = (aspect * active_params / 12.0) ** (1.0 / 3.0)
+    return d_model, max(1.0, d_model / aspect)
+
+
+def _window(p: Mapping[str, float]) -> tuple[float, float] | None:
+    """(window length in tokens, share of layers using it), or None for a model without a sliding window."""
+    window, share = p.get("sliding_window", 0.0), p.get("window_layer_share", 0.0)
+    return (window, share) if window > 0 and share > 0 else None
+
+
+def attended(context: float, p: Mapping[str, float]) -> float:
+    """Tokens of context a layer-averaged token attends to (and keeps K/V for): all ``context`` tokens in
+    full-attention layers, at most ``sliding_window`` in the ``window_layer_share`` of layers that use one
+    (Mistral 7B, Gemma 2/3, gpt-oss); ``context`` itself when the model has no window."""
+    w = _window(p)
+    if w is None:
+        return context
+    window, share = w
+    return (1.0 - share) * context + share * min(context, window)
+
+
+def _attended_over_prompt(l_in: float, p: Mapping[str, float]) -> float:
+    """Sum over a prompt's positions of the tokens each attends to, layer-averaged: l_in^2 / 2 under causal full
+    attention; a window W caps each position at W, W·l_in - W^2/2 once the prompt is longer than W."""
+    full = l_in * l_in / 2.0
+    w = _window(p)
+    if w is None:
+        return full
+    window, share = w
+    windowed = full if l_in <= window else window * l_in - window * window / 2.0
+    return (1.0 - share) * full + share * windowed
+
+
+def kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) -> float:
+    """Bytes of K and V per token of context: 2 x layers x KV width (GQA's, or d_model for MHA) x bytes."""
+    d_model, n_layers = transformer_shape(p["active_params"], p["layers_aspect_ratio"])
+    kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
+    shape_bytes = 2.0 * n_layers * kv_width * kv_bytes
+    # a given batch that fits only with a smaller cache than the assumed shape's caps it (fit_batch_to_memory)
+    return min(shape_bytes, p.get("kv_bytes_per_token_max", math.inf))
+
+
+def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str, attention: str,
+                    weight_bytes: float, kv_bytes: float) -> dict[str, float]:
+    """Per-request energy (J) and time (s) of one replica for one set of parameter values.
+
+    ``p`` holds: params, active_params, input_tokens, output_tokens, batch_size and the constants
+    mem_bw_utilisation, compute_utilisation, eager_overhead_s_per_layer, power_fraction_memory_bound,
+    power_fraction_compute_bound, idle_power_fraction, host_power_ratio, tensor_parallel_efficiency_per_doubling,
+    layers_aspect_ratio, kv_dim_gqa, ``utilisation`` (share of provisioned time busy; 1 = no idle) and, for an MoE
+    with sub-16-bit weights, moe_low_bit_saving_realised; optionally sliding_window and window_layer_share.
+    """
+    n_total, n_act = p["params"], p["active_params"]
+    batch, l_in, l_out = p["batch_size"], p["input_tokens"], p["output_tokens"]
+    d_model, n_layers = transformer_shape(n_act, p["layers_aspect_ratio"])
+    kv_per_token = kv_bytes_per_token(p, attention, kv_bytes)
+    tp = p["tensor_parallel_efficiency_per_doubling"] ** math.log2(count)
+    bandwidth = count * chip.memory_bw_tbs * 1e12 * p["mem_bw_utilisation"] * tp  # bytes/s
+    flops = count * chip.peak_flops * p["compute_utilisation"] * tp  # FLOP/s
+    if not (bandwidth > 0 and flops > 0):  # a replica so large that its efficiency underflows to nothing
+        raise too_large()
+    # MoE: a step reads only the weights its batch routes to. Each token uses a share r = active/total of them; with
+    # routing taken as independent across the batch's tokens, a weight is read by at least one of them with
+    # probability 1 - (1 - r)^batch: r at batch 1, all of them once the batch is large (dense: r = 1, always all).
+    # Taking batch x active instead counts the parts every token shares (attention, shared experts) once per token.
+    read_bytes = weight_bytes
+    if n_act < n_total and weight_bytes < 2.0:  # low-bit MoE: the expert kernels realise part of the byte saving
+        read_bytes = 2.0 - p.get("moe_low_bit_saving_realised", 1.0) * (2.0 - weight_bytes)
+    weights_read = n_total * (1.0 - (1.0 - n_act / n_total) ** batch) * read_bytes
+    context = attended(l_in + l_out / 2.0, p)  # mean context during decode (capped by a sliding window)
+    t_mem = (weights_read + batch * context * kv_per_token) / bandwidth
+    # attention's own FLOPs (QK^T and AV over the context: 4·L·d per token of context per generated token; PaLM,
+    # Chowdhery et al. 2022, App. B) matter once the context is long; the weights' matmuls are 2·N per token
+    t_comp = batch * (2.0 * n_act + 4.0 * n_layers * d_model * context) / flops
+    if not (0 < t_mem < math.inf and 0 < t_comp < math.inf):  # magnitudes beyond the floating-point range
+        raise too_large()
+    t_floor = n_layers * p["eager_overhead_s_per_layer"] if engine == "eager" else 0.0
+    t_busy = max(t_mem, t_comp)
+    t_step = max(t_busy, t_floor)
+    compute_share = min(1.0, t_comp / t_mem)
+    f_idle = p["idle_power_fraction"]
+    f_busy = p["power_fraction_memory_bound"] + (
+        p["power_fraction_compute_bound"] - p["power_fraction_memory_bound"]) * compute_share
+    p_decode = chip.tdp_w * (f_idle + (f_busy - f_idle) * t_busy / t_step)  # W per chip, averaged over a step
+    # prefill: compute-bound, at the compute-bound power fraction
+    # causal attention over the prompt sums 4·L·d·position over its positions: 2·L·d·l_in², beside the weights'
+    # 2·N·l_in (a 100k-token prompt to an 8B model more than doubles its prefill); a sliding window caps it
+    prefill_flops = 2.0 * n_act * l_in + 4.0 * n_layers * d_model * _attended_over_prompt(l_in, p)
+    t_prefill = prefill_flops / flops + (t_floor if engine == "eager" else 0.0)
+    p_prefill = chip.tdp_w * p["power_fraction_compute_bound"]
+    e_decode = count * p_decode * t_step * l_out / batch  # J per request (its share of the batch's steps)
+    e_prefill = count * p_prefill * t_prefill
+    busy_replica_s = t_prefill + t_step * l_out / batch  # replica-seconds per request
+    idle_replica_s = busy_replica_s * (1.0 / p["utilisation"] - 1.0)
+    e_idle = count * chip.tdp_w * f_idle * idle_replica_s
+    e_acc = e_prefill + e_decode + e_idle
+    return {
+        "accelerator_j": e_acc,
+        "host_j": e_acc * p["host_power_ratio"],
+        "prefill_j": e_prefill,
+        "decode_j": e_decode,
+        "idle_j": e_idle,
+        "chip_s": count * (busy_replica_s + idle_replica_s),
+        "latency_s": t_prefill + t_step * l_out,
+        "step_s": t_step,
+        "t_mem_s": t_mem,
+        "t_comp_s": t_comp,
+        "t_floor_s": t_floor,
+        "tokens_per_s": batch / t_step,
+        "kv_bytes_per_token": kv_per_token,
+    }
+
+
+def over_corners(central: Mapping[str, float], ranges: Mapping[str, tuple[float, float]],
+                  fn: Callable[[Mapping[str, float]], dict[str, float]]) -> dict[str, Range]:
+    """Evaluate ``fn`` at the central values and at every corner of ``ranges``; Range = (central, min, max)."""
+    mid = fn(central)
+    lo = dict(mid)
+    hi = dict(mid)
+    names = list(ranges)
+    for corner in itertools.product((0, 1), repeat=len(names)):
+        point = dict(central)
+        for name, side in zip(names, corner, strict=True):
+            point[name] = ranges[name][side]
+        res = fn(point)
+        for k, v in res.items():
+            lo[k] = min(lo[k], v)
+            hi[k] = max(hi[k], v)
+    if not all(math.isfinite(x) for d in (mid, lo, hi) for x in d.values()):
+        raise too_large()
+    return {k: Range(mid[k], lo[k], hi[k]) for k in mid}

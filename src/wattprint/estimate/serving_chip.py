@@ -1,0 +1,71 @@
+"""The accelerator a replica runs on: its catalogue entry, the weight precision and the peak it computes at."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import WattprintError
+from ..footprint import Assumption
+from .common import check_board_power, component_key
+from .roofline import Chip
+
+# bytes per stored weight for each precision name users write (data-format definitions, not estimates)
+BYTES_PER_WEIGHT = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+# which peak-FLOP/s column the matrix maths runs at; weight-only int8/int4 dequantise to 16-bit for the maths
+COMPUTE_PRECISION = {"fp32": "fp32", "tf32": "tf32", "bf16": "bf16", "fp16": "fp16", "fp8": "fp8",
+                     "int8": "int8", "int4": "bf16"}
+
+
+def _precision_fallback_note(prec: str, compute_prec: str, chip_name: str, chip_source: str) -> Assumption:
+    """What a precision the chip has no maths for means: stored as given, computed at its own peak."""
+    stored = f"{BYTES_PER_WEIGHT[prec]:g} byte(s) per weight"
+    if prec == "fp8":
+        stored += " and an fp8 KV cache"
+        how = ("weight-only fp8 storage is real on chips without fp8 maths (vLLM runs fp8 checkpoints on Ampere as "
+               "W8A16 through its Marlin kernels, vLLM docs 'FP8 W8A8', 2024)")
+    else:
+        how = f"the chip has no {COMPUTE_PRECISION[prec]} matrix maths"
+    return Assumption(f"{prec} on {chip_name}", f"stored at {stored}; maths at the chip's {compute_prec} peak",
+                      chip_source, f"{chip_name} lists no {COMPUTE_PRECISION[prec]} peak: {how}")
+
+
+def resolve_chip(hardware: str, precision: str | None, tdp_w: float | None,
+                 assumptions: list[Assumption]) -> tuple[Chip, str, Any]:
+    """(the Chip the physics needs, the weight precision, the catalogue entry) for a hardware name: the precision
+    defaults to the chip's (bf16 where it has it); a precision whose maths the chip lacks is computed at the chip's
+    default peak; ``tdp_w`` (W) overrides the board power and is required where none is published."""
+    from ..data import find_accelerator
+
+    acc, _variants, notes = find_accelerator(hardware)
+    assumptions.extend(notes)
+    prec = str(precision or acc.default_precision()).lower()
+    if prec not in BYTES_PER_WEIGHT:
+        raise WattprintError(f"unknown precision {precision!r}; use one of {', '.join(BYTES_PER_WEIGHT)}")
+    if precision is None:
+        assumptions.append(Assumption(
+            "precision", f"{prec} (default for {acc.name})", f"the peak-FLOP/s formats of {acc.name} ({acc.source})",
+            "wattprint's rule: bf16 where the chip has it, else fp16, else fp32"))
+    compute_prec = COMPUTE_PRECISION[prec]
+    if compute_prec not in acc.peak_tflops:  # e.g. fp8/bf16 maths on a chip without them -> its default
+        compute_prec = acc.default_precision()
+        assumptions.append(_precision_fallback_note(prec, compute_prec, acc.name, acc.source))
+    peak = acc.peak_flops(compute_prec)
+    power = tdp_w if tdp_w is not None else acc.tdp_w
+    if tdp_w is not None:
+        assumptions.extend(check_board_power(tdp_w, acc))
+    if power is None:
+        raise WattprintError(f"{acc.name} has no published TDP; give its board power with --tdp-w (tdp_w=...)")
+    if not acc.memory_bw_tbs:
+        raise WattprintError(f"{acc.name} has no published memory bandwidth, so decode time cannot be modelled")
+    chip = Chip(acc.name, float(power), float(acc.memory_bw_tbs), peak, acc.memory_gb, component_key(acc))
+    assumptions.append(Assumption(
+        "accelerator", f"{acc.name}: TDP {power:g} W{' (given)' if tdp_w is not None else ''}, "
+        f"{acc.memory_bw_tbs:g} TB/s, {peak / 1e12:.4g} TFLOP/s dense {compute_prec}", acc.source))
+    return chip, prec, acc
+
+
+def stored_bytes(prec: str) -> tuple[float, float]:
+    """(bytes per stored weight, bytes per stored K or V value) at a precision: the KV cache stays 16-bit unless the
+    model is served in fp8."""
+    weight_bytes = BYTES_PER_WEIGHT[prec]
+    return weight_bytes, 1.0 if prec == "fp8" else max(2.0, weight_bytes)

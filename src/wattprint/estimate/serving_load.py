@@ -1,0 +1,130 @@
+"""The serving load on a replica: how many sequences it keeps in flight, how many replicas it keeps busy or
+provisioned, and what the load adds to the assumptions.
+
+``serve_point`` is the point function the estimate evaluates at every corner: the roofline physics at the batch the
+load sustains (Little's law), with per-token figures and, given a load, per-day energies and replica counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ..footprint import Assumption
+from ..quantities import Range
+from .common import too_large
+from .serving_constants import DAYS_PER_YEAR, J_PER_KWH, S_PER_DAY, Constant
+
+# Reporting thresholds (not physical constants): below this busy share of one replica the idle time a dedicated
+# replica would add is stated; the load-capped batch is solved to this relative tolerance in at most so many steps.
+IDLE_NOTE_BELOW_REPLICAS = 0.5
+BATCH_FIXED_POINT_TOL = 1e-6
+BATCH_FIXED_POINT_STEPS = 60
+
+
+@dataclass(frozen=True)
+class Load:
+    """The serving load as given: requests or tokens (input + output) per day, or neither (one request)."""
+
+    requests_per_day: float | None
+    tokens_per_day: float | None
+    batch_assumed: bool
+    dedicated: bool
+
+    def per_day(self, p: Mapping[str, float]) -> float | None:
+        """Requests per day at this point (tokens per day / this point's input + output tokens per request)."""
+        if self.tokens_per_day is not None:
+            return self.tokens_per_day / (p["input_tokens"] + p["output_tokens"])
+        return self.requests_per_day
+
+
+def _batch_for_load(p: Mapping[str, float], rpd: float, physics: Callable[[Mapping[str, float]], dict[str, float]],
+                    count: int) -> float:
+    """Concurrent sequences the load sustains on a replica (Little's law: arrival rate (1/s) x time a request
+    spends in the system (s)), at least 1 and at most the assumed batch ``B = p["batch_size"]``. A load that keeps
+    at least one replica busy at B (replicas needed >= 1) fills its replicas' batches: B. Otherwise one replica
+    serves it all and, since the time per request depends on the batch, b = min(B, max(1, rate x latency(b))) is
+    solved by iteration from B (latency grows with b, so the steps fall monotonically to the fixed point)."""
+    cap, rate = p["batch_size"], rpd / S_PER_DAY
+
+    def at(b: float) -> dict[str, float]:
+        return physics({**p, "batch_size": b, "utilisation": 1.0})
+
+    r = at(cap)
+    if rate * r["chip_s"] / count >= 1.0:  # busy replicas the load needs at the assumed batch
+        return cap
+    b = cap
+    for _ in range(BATCH_FIXED_POINT_STEPS):
+        nb = min(cap, max(1.0, rate * r["latency_s"]))
+        if abs(nb - b) <= BATCH_FIXED_POINT_TOL * b:
+            return nb
+        b = nb
+        r = at(b)
+    return b
+
+
+def serve_point(p: Mapping[str, float], physics: Callable[[Mapping[str, float]], dict[str, float]], load: Load,
+                count: int, tdp_w: float) -> dict[str, float]:
+    """serving_physics at one point, with what depends on its own values: the batch the load sustains (assumed
+    batch), the replicas provisioned (dedicated), per-token figures (J per token, this point's lengths) and, with
+    a load, per-day energies (J/day), chip-seconds per day and replica counts."""
+    point = dict(p)
+    rpd = load.per_day(point)
+    if rpd is not None and load.batch_assumed:
+        point["batch_size"] = _batch_for_load(point, rpd, physics, count)
+    busy = physics({**point, "utilisation": 1.0})
+    out: dict[str, float] = {}
+    if rpd is not None:
+        replicas = busy["chip_s"] * rpd / S_PER_DAY / count  # busy replicas (utilisation 1)
+        if not math.isfinite(replicas):
+            raise too_large()
+        provisioned = max(1.0, math.ceil(replicas))
+        if load.dedicated:
+            point["utilisation"] = replicas / provisioned
+        # idle accelerator energy (J/day) of the ceil(replicas) replicas left idle between requests
+        idle_day = count * tdp_w * p["idle_power_fraction"] * (provisioned - replicas) * S_PER_DAY
+        out.update({"replicas_busy": replicas, "replicas_provisioned": replicas / point["utilisation"],
+                    "dedicated_idle_j_day": idle_day * (1.0 + p["host_power_ratio"])})
+    res = busy if point["utilisation"] == 1.0 else physics(point)
+    out.update(res)
+    it_j = res["accelerator_j"] + res["host_j"]
+    out.update({"batch_size": point["batch_size"],
+                "it_j_per_token": it_j / (p["input_tokens"] + p["output_tokens"]),
+                "it_j_per_output_token": it_j / p["output_tokens"],
+                "accelerator_j_per_output_token": res["accelerator_j"] / p["output_tokens"]})
+    if rpd is not None:
+        out.update({"requests_per_day": rpd, "accelerator_j_day": res["accelerator_j"] * rpd,
+                    "host_j_day": res["host_j"] * rpd, "chip_s_day": res["chip_s"] * rpd})
+    return out
+
+
+def load_notes(per_req: Mapping[str, Range], central: Mapping[str, float], load: Load, c: Mapping[str, Constant],
+               count: int, chip_name: str) -> list[Assumption]:
+    """Assumptions the load adds: the batch it caps, dedicated replicas, or the idle time left uncounted."""
+    notes: list[Assumption] = []
+    b = per_req["batch_size"]
+    if load.batch_assumed and b.low < central["batch_size"] and b.value < central["batch_size"]:
+        notes.append(Assumption(
+            "batch size capped by load", f"{b.value:.3g} ({b.low:.3g}–{b.high:.3g}) concurrent sequences per replica",
+            "Little's law (J. D. C. Little, Operations Research 9(3), 1961): mean requests in a system = arrival "
+            "rate x mean time each spends in it",
+            "the requests per day, times the time a request takes at that batch, keep no more sequences in flight "
+            "(at least one); give --batch-size to set it"))
+    busy = per_req["replicas_busy"]
+    if load.dedicated:
+        prov = per_req["replicas_provisioned"]
+        notes.append(Assumption(
+            "dedicated replicas", f"{prov.value:.3g} ({prov.low:.3g}–{prov.high:.3g}) of {count} x {chip_name}, all "
+            f"period; busy share {busy.value / prov.value:.2g}", "given by the user (dedicated)",
+            "ceil(replicas needed) provisioned the whole time; their idle time draws idle power and counts for "
+            "embodied emissions"))
+    elif central["utilisation"] == 1.0 and busy.value < IDLE_NOTE_BELOW_REPLICAS:
+        idle_kwh = per_req["dedicated_idle_j_day"] * (DAYS_PER_YEAR / J_PER_KWH)
+        notes.append(Assumption(
+            "idle capacity not counted", f"the load keeps {busy.value:.2g} of one replica busy "
+            f"({busy.low:.2g}–{busy.high:.2g})", c["idle_power_fraction"].source,
+            f"only busy time is charged (a shared service); one dedicated replica ({count} x {chip_name}) kept up all "
+            f"year would add ~{idle_kwh.value:.3g} ({idle_kwh.low:.3g}–{idle_kwh.high:.3g}) kWh/year of idle energy "
+            "(accelerators + host, before PUE); count it with dedicated=True (--dedicated) or --utilisation"))
+    return notes
