@@ -35,9 +35,24 @@ def test_a_moderate_load_caps_the_batch_at_its_concurrency_in_between() -> None:
     fp = estimate_inference(8e9, input_tokens=500, output_tokens=500, requests_per_day=200_000, **GRID)
     b = fp.details["batch_size"]
     assert 1 < b.value < 32
-    # the fixed point: a request at that batch takes latency s; rate x latency = the batch
+    # Little's law: rate x latency sequences in flight, at most the batch; and one replica keeps up with the load
     rate = 200_000 / 86400
-    assert rate * fp.details["latency_per_request_s"].value == pytest.approx(b.value, rel=1e-3)
+    assert rate * fp.details["latency_per_request_s"].value <= b.value * (1 + 1e-3)
+    assert fp.details["replicas_needed"].value <= 1 + 1e-3
+
+
+def test_a_load_one_replica_can_serve_gets_one_dedicated_replica() -> None:
+    # the Little's-law batch alone asked for 1.1 replicas here (prefill counted in latency and in busy time), and
+    # --dedicated then paid for a second replica at 2.5x the energy
+    kw: dict[str, object] = {"input_tokens": 1000, "output_tokens": 200, "requests_per_day": 3e5, **GRID}
+    fp = estimate_inference(8e9, dedicated=True, **kw)  # type: ignore[arg-type]
+    assert fp.details["replicas_needed"].value <= 1 + 1e-3
+    assert fp.details["replicas_provisioned"].value == 1
+    assert fp.details["batch_size"].value < 32
+    # more load never costs more per request
+    wh = [estimate_inference(8e9, **{**kw, "requests_per_day": r}).details["energy_per_request_wh"].value
+          for r in (1e4, 3e4, 1e5, 3e5, 1e6, 3e6)]  # type: ignore[arg-type]
+    assert all(a >= b for a, b in zip(wh, wh[1:], strict=False))
 
 
 def test_idle_capacity_is_stated_and_counted_with_dedicated() -> None:

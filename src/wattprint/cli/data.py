@@ -125,7 +125,7 @@ def _search(args: argparse.Namespace) -> int:
     for a in accelerators():
         hit("accelerator", a.name, a.name, [a.name, a.family], own=2)
     aliases = location_aliases()
-    hit("location (world)", WORLD.key, WORLD.name + " (as no location)", [WORLD.key, WORLD.name, *WORLD_NAMES],
+    hit("location (world)", WORLD.key, WORLD.name + ", what no location gives", [WORLD.key, WORLD.name, *WORLD_NAMES],
         own=2)
     for loc in locations():
         hit(f"location ({loc.kind})", loc.key, loc.name, [loc.key, loc.name, *aliases.get(loc.key, [])], own=2)

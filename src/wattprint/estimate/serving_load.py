@@ -45,23 +45,38 @@ def _batch_for_load(p: Mapping[str, float], rpd: float, physics: Callable[[Mappi
     spends in the system (s)), at least 1 and at most the assumed batch ``B = p["batch_size"]``. A load that keeps
     at least one replica busy at B (replicas needed >= 1) fills its replicas' batches: B. Otherwise one replica
     serves it all and, since the time per request depends on the batch, b = min(B, max(1, rate x latency(b))) is
-    solved by iteration from B (latency grows with b, so the steps fall monotonically to the fixed point)."""
+    solved by iteration from B (latency grows with b, so the steps fall monotonically to the fixed point).
+
+    That replica must also keep up: a request's prefill sits in its latency and in the replica's busy time, so
+    near a full replica the fixed point can ask for more than all of it (rate x busy time per request > 1). The
+    replica then batches more: b rises to the smallest batch (up to B, where it keeps up) at which it does."""
     cap, rate = p["batch_size"], rpd / S_PER_DAY
 
     def at(b: float) -> dict[str, float]:
         return physics({**p, "batch_size": b, "utilisation": 1.0})
 
-    r = at(cap)
-    if rate * r["chip_s"] / count >= 1.0:  # busy replicas the load needs at the assumed batch
+    def busy(b: float) -> float:  # replicas the load keeps busy at batch b
+        return rate * at(b)["chip_s"] / count
+
+    if busy(cap) >= 1.0:  # the load needs at least one replica at the assumed batch
         return cap
-    b = cap
+    b, r = cap, at(cap)
     for _ in range(BATCH_FIXED_POINT_STEPS):
         nb = min(cap, max(1.0, rate * r["latency_s"]))
         if abs(nb - b) <= BATCH_FIXED_POINT_TOL * b:
-            return nb
+            b = nb
+            break
         b = nb
         r = at(b)
-    return b
+    if busy(b) <= 1.0:
+        return b
+    lo, hi = b, cap  # busy(lo) > 1 >= busy(hi): a larger batch amortises each decode step over more sequences
+    for _ in range(BATCH_FIXED_POINT_STEPS):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if busy(mid) > 1.0 else (lo, mid)
+        if hi - lo <= BATCH_FIXED_POINT_TOL * hi:
+            break
+    return hi
 
 
 def serve_point(p: Mapping[str, float], physics: Callable[[Mapping[str, float]], dict[str, float]], load: Load,

@@ -136,9 +136,11 @@ def _shrink_to_fit(central: dict[str, float], ranges: dict[str, tuple[float, flo
 
 
 def _fit_notes(central: dict[str, float], moved: list[str], batch: float, kv_token_gb: float,
-               kv_small_gb: float, weights_gb: float, capacity_gb: float) -> list[Assumption]:
+               kv_small_gb: float, weights_gb: float, capacity_gb: float, given: bool) -> list[Assumption]:
     """What _shrink_to_fit moved, as assumptions (the values the model then computes with)."""
-    why = (f"the given batch of {batch:g} sequences fits the memory only so; assumed values move in this order, each "
+    seqs = f"{batch:g} sequence" + ("" if batch == 1 else "s")
+    which = f"the given batch of {seqs}" if given else f"even {seqs} (the default batch cut to what fits)"
+    why = (f"{which} fits the memory only so; assumed values move in this order, each "
            "only as far as needed: input then output length to the low end of their ranges, the KV cache per token "
            "to the small end of the assumed shape's, the memory share above the engine default, then the lengths "
            "below their ranges")
@@ -206,7 +208,9 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
             central["batch_size"] = max(1.0, min(central["batch_size"], most))
             ranges["batch_size"] = (max(1.0, min(low, most)), max(1.0, most))
             assumptions.append(Assumption(
-                "batch size capped by memory", f"at most {max(1, most)} sequences",
+                "batch size capped by memory",
+                f"at most {most} sequences" if most > 1 else "1 sequence" + (
+                    "" if most == 1 else " (not even one fits at the central lengths: see the values moved below)"),
                 constants()["gpu_memory_utilization"].source,
                 f"{weights_gb:.3g} GB of weights and ~{held * kv_token_gb:.3g} GB of KV cache per sequence {how} "
                 f"in {usable_gb:.3g} GB, the engine's default share of {where}; give --batch-size to set it"))
@@ -221,4 +225,4 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
             f"of KV cache beside {weights_gb:.3g} GB of weights, more than {where}; lower --batch-size or raise "
             "--count")
     assumptions.extend(_fit_notes(central, moved, batch, kv_token_gb, kv_small_gb, weights_gb,
-                                  count * chip.memory_gb))
+                                  count * chip.memory_gb, given))
