@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,10 @@ def test_location_defaults_to_the_intensity_location() -> None:
 def test_location_names_a_known_place_and_says_when_none_was_configured() -> None:
     pytest.importorskip("wattprint.intensity")
     assert co2_eq_emissions(_footprint(location="FRA"))["geographical_location"] == "France"
-    assert co2_eq_emissions(_footprint(location="world"))["geographical_location"].startswith("unknown")
+    from wattprint.intensity import intensity_for
+
+    world = dataclasses.replace(_footprint(), intensity=intensity_for(None))  # the world average, for want of one
+    assert co2_eq_emissions(world)["geographical_location"].startswith("unknown")
 
 
 def test_describe_hardware_counts_identical_devices() -> None:
@@ -192,3 +196,8 @@ def test_non_finite_emissions_are_refused_and_odd_yaml_is_read_as_text() -> None
         co2_eq_emissions(_footprint(kwh=float("inf")))
     text = '---\nco2_eq_emissions:\n  source: "wattprint" # a comment\n  x: "unterminated\n---\n'
     assert parse_block(text) == {"source": "wattprint", "x": '"unterminated'}
+
+
+def test_a_given_intensity_stored_under_the_world_key_is_not_called_the_world_average() -> None:
+    # a footprint stored before the tracker named a number given with location "World" "given"
+    assert "geographical_location" not in co2_eq_emissions(_footprint(g_per_kwh=100.0, location="world"))

@@ -91,14 +91,20 @@ def test_a_mix_with_a_location_says_the_location_only_sets_the_pue() -> None:
 @pytest.mark.parametrize("text", ["World", "world average", "global", "GLOBAL"])
 def test_world_is_the_world_average(text: str) -> None:
     i, notes = intensity_lookup(text)
-    assert i == intensity_for(None)
+    none = intensity_for(None)
+    assert (i.g_per_kwh, i.year, i.basis, i.location) == (none.g_per_kwh, none.year, none.basis, none.location)
+    # the same figures, but asked for by name rather than assumed for want of a location
+    assert i.source.startswith(f"{text!r}: the world average") and "no location given" not in i.source
     assert notes and "world average" in notes[0].value
-    fp, none = _train(location=text), _train()
-    assert fp.to_dict() == none.to_dict()
+    fp, without = _train(location=text).to_dict(), _train().to_dict()
+    for key in ("energy_kwh", "operational_co2e_kg", "operational_co2e_kg_low", "operational_co2e_kg_high",
+                "total_co2e_kg"):
+        assert fp[key] == without[key]
 
 
 def test_world_with_a_year_says_as_no_location_does() -> None:
-    assert intensity_for("World", 2010) == intensity_for(None, 2010)
+    world, none = intensity_for("World", 2010), intensity_for(None, 2010)
+    assert world.g_per_kwh == none.g_per_kwh and "2010 asked for" in world.source and "2010 asked for" in none.source
 
 
 @pytest.mark.parametrize(("text", "key"), [

@@ -129,3 +129,11 @@ def test_a_location_from_a_higher_priority_source_beats_a_lower_intensity(tmp_pa
     assert same_level.intensity == 100 and same_level.intensity_obj().location == "NOR"
     with pytest.raises(WattprintError, match="unknown location"):
         load_config(location="Narnia", intensity=100, environ={}).intensity_obj()
+
+
+def test_the_intensity_lookup_gives_the_location_notes_and_a_given_number_names_no_world() -> None:
+    _, notes = load_config(location="us-east-1", environ={}).intensity_lookup()
+    assert any("read as aws:us-east-1" in n.note for n in notes)
+    fixed, notes = load_config(location="FRA", intensity=100, environ={}).intensity_lookup()
+    assert fixed.location == "FRA" and any("grid intensity not used" in n.note for n in notes)
+    assert load_config(location="World", intensity=100, environ={}).intensity_obj().location == "given"

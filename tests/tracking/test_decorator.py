@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -166,3 +167,106 @@ def test_a_recursive_function_with_a_fixed_run_id_is_one_run(tmp_path: Path) -> 
     runs = open_store(str(tmp_path / "runs.db")).list_runs(project="rec")
     assert [(r.id, r.status) for r in runs] == [("fixed-id", "finished")]
     assert depth(1) == 1  # a later call resumes the same run, as before
+
+
+def test_concurrent_calls_with_a_fixed_run_id_share_one_run_that_spans_them_all() -> None:
+    both_in = threading.Barrier(2)
+    seen: list[Run] = []
+
+    @track("svc", "svc", **_opts())
+    def handle(extra_s: float) -> None:
+        both_in.wait(timeout=5)
+        seen.append(handle.last_run)  # type: ignore[attr-defined]
+        time.sleep(extra_s)
+
+    threads = [threading.Thread(target=handle, args=(d,)) for d in (0.0, WORK_S)]
+    for t in threads:
+        t.start()
+    threads[0].join()
+    run = handle.last_run  # type: ignore[attr-defined]
+    assert run.status == "running"  # the longer call is still in it
+    threads[1].join()
+    wall, joules = _measured(run)
+    assert seen[0] is seen[1] is run and run.status == "finished"
+    assert wall >= WORK_S and joules == pytest.approx(100.0 * wall, rel=0.2)
+
+
+def test_interleaved_generators_with_a_fixed_run_id_share_one_run() -> None:
+    @track("gen", "fixed-gen", **_opts())
+    def items() -> Iterator[int]:
+        for i in range(3):
+            time.sleep(0.01)
+            yield i
+
+    a, b = items(), items()
+    next(a), next(b)
+    assert list(a) == [1, 2]
+    run = items.last_run  # type: ignore[attr-defined]
+    assert run.status == "running"  # b is still being consumed
+    assert list(b) == [1, 2] and run.status == "finished" and items.last_run is run  # type: ignore[attr-defined]
+
+
+def test_a_shared_run_fails_if_any_of_its_calls_raised() -> None:
+    both_in = threading.Barrier(2)
+
+    @track("svc", "svc-fail", **_opts())
+    def handle(fail: bool, wait: bool = True) -> None:
+        if wait:
+            both_in.wait(timeout=5)
+        if fail:
+            raise ValueError("bad request")
+        time.sleep(0.05)
+
+    errors: list[BaseException] = []
+
+    def call(fail: bool) -> None:
+        try:
+            handle(fail)
+        except ValueError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=call, args=(f,)) for f in (True, False)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 1 and handle.last_run.status == "failed"  # type: ignore[attr-defined]
+    handle(False, wait=False)  # a later call is a run of its own again (same id)
+    assert handle.last_run.status == "finished"  # type: ignore[attr-defined]
+
+
+def test_a_call_inside_a_with_block_of_its_run_id_just_runs_in_that_run() -> None:
+    @track("svc", "outer-id", **_opts())
+    def handle() -> None:
+        time.sleep(0.01)
+
+    with track("svc", "outer-id", **_opts()) as outer:
+        handle()
+        assert outer.status == "running"
+    assert not hasattr(handle, "last_run") and outer.status == "finished"
+
+
+def test_ctrl_c_during_start_ends_the_stored_run_and_later_calls_are_tracked(tmp_path: Path) -> None:
+    class CtrlCOnFirstRead(PowerReader):
+        def __init__(self) -> None:
+            super().__init__(power_w=100.0)
+            self.first = True
+
+        def read(self) -> Any:
+            if self.first:  # Ctrl-C during the baseline reading
+                self.first = False
+                raise KeyboardInterrupt
+            return super().read()
+
+    @track("boom", "fixed-boom", interval_s=0.05, readers=[CtrlCOnFirstRead()], handle_signals=False)
+    def work() -> str:
+        time.sleep(0.05)
+        return "done"
+
+    store = open_store(str(tmp_path / "runs.db"))
+    with pytest.raises(KeyboardInterrupt):
+        work()
+    assert store.get_run("fixed-boom").status == "interrupted"  # not left "running" for ever
+    assert work() == "done"  # tracked: the id was not left registered as open
+    assert work.last_run.status == "finished"  # type: ignore[attr-defined]
+    assert store.get_run("fixed-boom").status == "finished"

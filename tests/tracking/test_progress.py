@@ -49,7 +49,8 @@ def test_once_an_interval_has_closed_the_projection_is_bounded() -> None:
 
 
 @pytest.mark.parametrize(("step", "total"), [(float("nan"), 10), (3, 0), (3, -10), (3, float("inf")),
-                                             (3, float("nan")), (-1, 10), ("three", 10)])
+                                             (3, float("nan")), (-1, 10), ("three", 10),
+                                             (1, 10**308), (1, 1e308), (1, 2**53)])
 def test_bad_arguments_warn_and_say_why_without_raising_and_later_calls_still_project(step: object,
                                                                                       total: object) -> None:
     with track("p", interval_s=0.05, readers=[PowerReader()], persist=False, pue=1.0) as run:
@@ -68,3 +69,13 @@ def test_a_step_past_the_total_counts_as_done() -> None:
         time.sleep(0.08)
         pr = run.progress(15, 10)
     assert pr.fraction_done == 1.0 and pr.step == 10
+
+
+def test_the_first_call_after_a_long_start_up_does_not_extrapolate_the_start_up() -> None:
+    with track("p", interval_s=0.05, readers=[PowerReader(power_w=300.0)], persist=False, pue=1.0) as run:
+        time.sleep(0.3)  # start-up: most of the energy so far, not per-step work
+        _measuring(run)
+        pr = run.progress(1, 30)
+    # the start-up alone may be all there is to it: the range starts at the energy so far, not 30x above it
+    assert pr.energy_kwh.low == pytest.approx(pr.energy_so_far_kwh, rel=1e-9)
+    assert "one observation" in pr.method

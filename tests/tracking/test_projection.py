@@ -84,3 +84,19 @@ def test_embodied_is_projected_from_the_time_per_step_with_start_up_counted_once
             co2e = p.project(s, steps, t, 100.0 * t, t, Range.exact(1.0), Range.exact(0.0), Range.exact(t)).co2e_kg
             assert co2e.value == pytest.approx(final_kg), s
             assert co2e.contains(final_kg) and co2e.high < 1.5 * final_kg, (s, co2e)
+
+
+def test_one_observation_gives_a_range_from_the_energy_so_far_up() -> None:
+    """1000 J of start-up, then 10 steps of 10 J: the final total is 1100 J. At the first call (step 1, 1010 J so
+    far) nothing tells start-up from per-step work: the range must reach down to the 1010 J so far."""
+    p = Projector(min_window_s=0.0)
+    p.observe(1, 10.0, 1010.0)
+    r = p.project(1, 10, 10.0, 1010.0, 10.0, Range.exact(1.0), Range.exact(100.0), Range.exact(2.0))
+    assert r.energy_kwh.low * 3.6e6 == pytest.approx(1010.0) and r.energy_kwh.contains(1100.0 / 3.6e6)
+    assert r.energy_kwh.high * 3.6e6 >= 10100.0  # none of it start-up: 1010 J per step
+    # CO2e: 100 g/kWh x 1010 J, and the embodied 2 kg of the 10 s so far (all of it may have been start-up)
+    assert r.co2e_kg.low == pytest.approx(1010.0 / 3.6e6 * 0.1 + 2.0)
+    assert "one observation" in r.method
+    p.observe(2, 10.1, 1020.0)  # from the second observation on: energy per step since the first call
+    r2 = p.project(2, 10, 10.1, 1020.0, 10.1, Range.exact(1.0), Range.exact(100.0), Range.exact(0.0))
+    assert r2.energy_kwh.value * 3.6e6 == pytest.approx(1100.0) and "one observation" not in r2.method

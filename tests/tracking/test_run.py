@@ -398,3 +398,30 @@ def test_a_phase_after_stop_is_refused_like_a_second_start() -> None:
     run.stop()
     with pytest.raises(WattprintError, match="has ended"), run.phase("late"):
         pass
+
+
+def _location_assumptions(run: Run) -> list[str]:
+    return [f"{a.what}: {a.value} | {a.note}" for a in run.footprint().assumptions if a.what == "location"]
+
+
+def test_a_location_is_read_and_noted_as_the_estimators_do() -> None:
+    opts: dict[str, Any] = {"interval_s": 0.05, "readers": [PowerReader()], "persist": False}
+    with track("p", location="us-east-1", **opts) as bare:
+        pass
+    assert bare.intensity.location.endswith("(aws:us-east-1)")
+    assert any("'us-east-1' read as aws:us-east-1" in a for a in _location_assumptions(bare))
+
+    with track("p", location="World", **opts) as world:
+        pass
+    assert world.intensity.location == "world" and "no location given" not in world.intensity.source
+    assert world.intensity.source.startswith("'World': the world average")
+
+
+def test_an_intensity_given_with_world_as_location_is_not_called_the_world_average() -> None:
+    from wattprint.integrations.modelcard import co2_eq_emissions
+
+    with track("p", location="World", intensity=100, interval_s=0.05, readers=[PowerReader()], persist=False) as run:
+        pass
+    fp = run.footprint()
+    assert fp.intensity.g_per_kwh.value == 100 and fp.intensity.location != "world"
+    assert "world" not in str(co2_eq_emissions(fp).get("geographical_location", "")).lower()

@@ -68,7 +68,8 @@ def co2_eq_emissions(
     block: dict[str, Any] = {"emissions": grams, "source": source}
     if training_type:
         block["training_type"] = training_type
-    location = geographical_location or _location_name(footprint.intensity.location)
+    location = geographical_location or _location_name(footprint.intensity.location,
+                                                       _is_world_average(footprint.intensity))
     if location:
         block["geographical_location"] = location
     if hardware_used:
@@ -76,18 +77,25 @@ def co2_eq_emissions(
     return block
 
 
-def _location_name(key: str | None) -> str | None:
-    """A readable place name for an intensity location key ("FRA" -> "France"); the key if unknown."""
+def _location_name(key: str | None, world_average: bool = True) -> str | None:
+    """A readable place name for an intensity location key ("FRA" -> "France"); the key if unknown. The world
+    key says the place is unknown only where the world-average intensity was used (``world_average``)."""
     if key is None or key.strip().lower() in _NOT_A_PLACE:
         return None
     if key.strip().lower() in _WORLD:
-        return UNKNOWN_LOCATION
+        return UNKNOWN_LOCATION if world_average else None
     try:
         from ..intensity import resolve_location
 
         return str(resolve_location(key).name)
     except Exception:  # unknown key or data module absent: the key itself is still the best description
         return key
+
+
+def _is_world_average(intensity: Any) -> bool:
+    """Whether the intensity is the world-average figure (its source says so), not a number given for "World"
+    (a footprint stored before the tracker named such a number's location "given")."""
+    return "world average" in str(getattr(intensity, "source", "")).lower()
 
 
 # -- hardware description ---------------------------------------------------------------------------

@@ -72,11 +72,12 @@ def _rel(raw: dict[str, Any]) -> float:
     return float(load_table("factors")["factors"][key]["value"])
 
 
-def _world(year_note: str = "") -> Intensity:
+def _world(year_note: str = "", asked: str | None = None) -> Intensity:
+    """The world average; ``asked`` is the name it was asked for by ("World"), None where no location was given."""
     w = load_table("factors")["world"]
+    why = "no location given, world average" if asked is None else f"{echo(asked)}: the world average"
     return Intensity(Range(float(w["value"]), float(w["low"]), float(w["high"])), location="world",
-                     basis=w["basis"], year=int(w["year"]),
-                     source=f"no location given, world average: {w['source']}{year_note}")
+                     basis=w["basis"], year=int(w["year"]), source=f"{why}: {w['source']}{year_note}")
 
 
 def _country_source(src: str) -> str:
@@ -129,10 +130,11 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
     if location is not None and not (isinstance(location, str) and not location.strip()):
         loc, notes = resolve_location_noted(location)
     if loc is None or loc is WORLD:
-        w = _world()
+        asked = location.strip() if loc is WORLD and isinstance(location, str) else None
+        w = _world(asked=asked)
         if year is not None and year != w.year:  # the world table is one year: say so rather than ignore it
             w = _world(f"; {year} asked for, but the world average exists for {w.year} only (give a location "
-                       "to use another year)")
+                       "to use another year)", asked)
         given = "none given" if loc is None else f"{echo(location.strip() if isinstance(location, str) else '')}"
         notes.append(Assumption("location", f"{given}: world average", w.source,
                                 "give --location for a much narrower range"))

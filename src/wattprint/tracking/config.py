@@ -60,20 +60,30 @@ class TrackConfig:
 
     def intensity_obj(self) -> Intensity:
         """Grid intensity (gCO2e/kWh) for the location, or the number given."""
-        from ..intensity import given_intensity_note, intensity_for
+        return self.intensity_lookup()[0]
 
+    def intensity_lookup(self) -> tuple[Intensity, list[Assumption]]:
+        """:meth:`intensity_obj`, plus the assumptions made in reading the location (a bare cloud region id read
+        as provider:region, a year substituted, the world average used), as the estimators give them."""
+        from .. import intensity as grid
+
+        given_loc = self.location if self.location and self.location.strip() else None
         if self.intensity is not None:
-            note = given_intensity_note(self.intensity)
+            note = grid.given_intensity_note(self.intensity)
             where = "given"
-            if self.location:  # still a place the user named: it must exist (and sets the PUE default)
-                from ..intensity import resolve_location
-
-                where = resolve_location(self.location).key
+            notes: list[Assumption] = []
+            if given_loc:  # still a place the user named: it must exist (and sets the PUE default)
+                loc, notes = grid.resolve_location_noted(given_loc)
+                if loc is not grid.WORLD:  # the number given is not the world average: World names no place
+                    where = loc.key
+                    role = "sets only the PUE default" if self.pue is None else "is not used (the PUE is given too)"
+                    notes.append(Assumption("location", loc.key, "", f"{loc.name}'s grid intensity not used (the "
+                                            f"given intensity replaces it); the location {role}"))
             return Intensity.fixed(
                 self.intensity, location=where,
-                source=f"given ({self.sources.get('intensity')})" + (f"; {note}" if note else ""))
+                source=f"given ({self.sources.get('intensity')})" + (f"; {note}" if note else "")), notes
 
-        return intensity_for(self.location)
+        return grid.intensity_lookup(given_loc)
 
 
 def _parse_pue(text: str | float, source: str) -> float | str:

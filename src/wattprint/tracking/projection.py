@@ -18,6 +18,10 @@ Method (O(1) state, any step, not only after whole epochs):
   projected duration: embodied so far (over the whole elapsed time, start-up counted once) x projected / elapsed
   duration, where projected = elapsed + remaining steps x the time per step observed since the first call
   (widened by the same allowance for unseen changes).
+* One observation (the first call, or no step since it): the energy so far cannot be split into start-up and
+  per-step work, so the final energy lies between the energy so far (all of it was start-up) and energy so far /
+  fraction done (none of it was), widened above by the allowance; the central value takes the latter, and the
+  range of the duration (for embodied CO2e) starts likewise at the elapsed time.
 * No data, no projection: at step 0, or before the first sampling interval has closed (no power measured yet),
   the result says so: its range starts at the amount so far and is unbounded above (stored as null).
 
@@ -44,6 +48,13 @@ METHOD = (
     f"energy per step, {Z:g} sd of per-window variation scaled to the remaining work, and an allowance for "
     f"unseen changes of {UNSEEN_CHANGE:.0%} x remaining fraction; x PUE and grid intensity; embodied scaled "
     "to the projected duration (elapsed + remaining steps x time per step)"
+)
+
+ONE_OBSERVATION = (
+    "one observation: the energy so far cannot be split into start-up and per-step work; range from the energy "
+    "so far (all start-up) to energy so far / fraction done (no start-up; the central value) widened by an "
+    f"allowance for unseen changes of {UNSEEN_CHANGE:.0%} x remaining fraction; x PUE and grid intensity; "
+    "embodied likewise from the elapsed time to elapsed / fraction done"
 )
 
 NO_INTERVAL_YET = (
@@ -114,12 +125,19 @@ class Projector:
     def windows(self) -> int:
         return self._n
 
+    def one_observation(self, step: int) -> bool:
+        """True when no step has passed since the first call: no energy per step is known apart from start-up."""
+        return self.recent is None and not (self._first is not None and step > self._first[0])
+
     def rate_band(self, step: int, t: float, energy_j: float, remaining: int, fraction_done: float
                   ) -> tuple[float, float, float]:
         """(low, central, high) energy per step (J) for the remaining steps."""
-        if self.recent is None:  # no closed window yet: the average since the first call, no spread known
+        if self.one_observation(step):  # 0 if all the energy so far was start-up, energy / step if none was
+            rate = energy_j / step if step > 0 else 0.0
+            lo, hi = 0.0, rate
+        elif self.recent is None:  # no closed window yet: the average since the first call, no spread known
             s0, _, e0 = self._first if self._first is not None else (0, t, 0.0)
-            rate = max(0.0, energy_j - e0) / (step - s0) if step > s0 else (energy_j / step if step > 0 else 0.0)
+            rate = max(0.0, energy_j - e0) / (step - s0)
             lo = hi = rate
         else:
             rate = self.recent
@@ -173,9 +191,15 @@ class Projector:
         if elapsed_s > 0 and remaining > 0:
             left_s = remaining * self.time_per_step(step, t, elapsed_s)
             allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction)
-            duration = Range(elapsed_s + left_s, elapsed_s + left_s / allowance, elapsed_s + left_s * allowance)
+            one = self.one_observation(step)  # the elapsed time may all have been start-up
+            duration = Range(elapsed_s + left_s, elapsed_s if one else elapsed_s + left_s / allowance,
+                             elapsed_s + left_s * allowance)
             embodied = embodied_kg * (duration / elapsed_s)
         co2e = facility * intensity_g_per_kwh / 1000.0 + embodied
-        method = METHOD if self.recent is not None else "average energy per step so far (no full window yet); " + \
-            METHOD
+        if self.one_observation(step):
+            method = ONE_OBSERVATION
+        elif self.recent is None:
+            method = "average energy per step since the first call (no full window yet); " + METHOD
+        else:
+            method = METHOD
         return Projection(fraction, facility, co2e, method, step, total, so_far_kwh * pue.value, self._n)

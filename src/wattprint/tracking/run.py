@@ -19,6 +19,7 @@ import atexit
 import contextlib
 import math
 import os
+import reprlib
 import signal
 import sys
 import threading
@@ -44,9 +45,17 @@ DEFAULT_INTERVAL_S = 1.0
 # how long stop() waits for the sampler's final reading and flush before giving up (s), beyond one interval
 STOP_GRACE_S = 30.0
 _STATUSES = ("finished", "interrupted", "failed")
-# runs open in this process, (pid, id) -> how many: a decorated call of a run already open here just runs.
-# Keyed by pid so that a forked child, which inherits the dict, does not see its parent's runs as its own.
+MAX_STEPS = 2**53  # progress(): whole numbers up to here are exact in a float
+# runs started in this process, (pid, id) -> how many: a decorated call of an id open here (a `with` block)
+# just runs. Keyed by pid so that a forked child, which inherits the dict, does not see its parent's runs as its own.
 _OPEN: dict[tuple[int, str], int] = {}
+# decorated calls of a fixed run id in progress in this process, (pid, id) -> the run they share
+_SHARED: dict[tuple[int, str], _SharedRun] = {}
+# guards _OPEN and _SHARED (calls of one id may come from several threads); re-entrant: a SIGTERM handler may
+# stop() a run while the main thread holds it
+_LOCK = threading.RLock()
+# a call's status -> how much it weighs in the status of a shared run (the worst call's status wins)
+_SEVERITY = {"finished": 0, "interrupted": 1, "failed": 2}
 
 CHARGED_SCOPE = (
     "energy_by_component is what this run is charged: the devices it reads (the machine's CPU packages and RAM, "
@@ -61,6 +70,18 @@ def new_run_id(project: str) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in project)[:40] or "run"
     return f"{safe}-{stamp}-{os.urandom(3).hex()}"
+
+
+class _SharedRun:
+    """The run that the concurrent calls of one fixed run id share, and how many of those calls are in it."""
+
+    def __init__(self) -> None:
+        self.run: Run | None = None
+        self.calls = 1  # the call that creates it
+        self.status = "finished"
+        self.closing = False  # the last call left: the run is stopping; a new call waits for `ended`
+        self.ready = threading.Event()  # start() returned or raised
+        self.ended = threading.Event()  # stopped, or its start failed: a new call starts a fresh run
 
 
 class Run:
@@ -112,6 +133,7 @@ class Run:
         self._projector: Projector | None = None
         self._last_projection: Projection | None = None
         self._readers: list[Any] = []
+        self._registered = False  # counted in _OPEN (a start that succeeded, until stop())
         self.interval_s = DEFAULT_INTERVAL_S
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -129,8 +151,9 @@ class Run:
         self.config = cfg
         self.interval_s = cfg.interval_s or DEFAULT_INTERVAL_S
         self.pue, pue_assumption = cfg.pue_range()
-        self.intensity: Intensity = cfg.intensity_obj()
-        self._assumptions: list[Assumption] = [pue_assumption, self.intensity.assumption()]
+        self.intensity: Intensity
+        self.intensity, location_notes = cfg.intensity_lookup()
+        self._assumptions: list[Assumption] = [pue_assumption, self.intensity.assumption(), *location_notes]
 
         if self.persist:  # first, so a bad store fails before anything else is said or opened
             from ..storage import open_store
@@ -181,24 +204,31 @@ class Run:
             self.resumed = False
 
         ledger = self._kw.get("ledger")
-        if ledger is None:
-            ledger, note = Ledger.for_node(f"{pid}-{os.urandom(4).hex()}", self._kw.get("state_dir"))
-            if note:
-                self._note(note)
-        self.sampler = Sampler(
-            self._readers, ledger, interval_s=self.interval_s, store=self.store, run_id=self.id,
-            offset_j=offset_j, offset_s=offset_s, share=ProcessShare(pid, readers=self._readers), summary=self._summary,
-            live=self._live_summary, notify=self._note,
-        )
-        for name, d in prev_phases.items() if isinstance(prev_phases, dict) else ():
-            with contextlib.suppress(Exception):
-                self.sampler.phases[name] = PhaseTotal(dict(d.get("energy_j", {})), float(d.get("duration_s", 0)),
-                                                       int(d.get("count", 0)))
-        self._projector = Projector(self.interval_s)
-        self.status = "running"
+        try:
+            if ledger is None:
+                ledger, note = Ledger.for_node(f"{pid}-{os.urandom(4).hex()}", self._kw.get("state_dir"))
+                if note:
+                    self._note(note)
+            self.sampler = Sampler(
+                self._readers, ledger, interval_s=self.interval_s, store=self.store, run_id=self.id,
+                offset_j=offset_j, offset_s=offset_s, share=ProcessShare(pid, readers=self._readers),
+                summary=self._summary, live=self._live_summary, notify=self._note,
+            )
+            for name, d in prev_phases.items() if isinstance(prev_phases, dict) else ():
+                with contextlib.suppress(Exception):
+                    self.sampler.phases[name] = PhaseTotal(dict(d.get("energy_j", {})), float(d.get("duration_s", 0)),
+                                                           int(d.get("count", 0)))
+            self._projector = Projector(self.interval_s)
+            self.status = "running"
+            self.sampler.start()
+        except BaseException as e:  # e.g. Ctrl-C during the baseline reading: end what was begun, then raise
+            self._abort_start(e, ledger)
+            raise
+        # registered only now: a start that failed must not leave the id looking measured in this process
         key = (os.getpid(), self.id)
-        _OPEN[key] = _OPEN.get(key, 0) + 1
-        self.sampler.start()
+        with _LOCK:
+            _OPEN[key] = _OPEN.get(key, 0) + 1
+        self._registered = True
         if self._kw.get("handle_signals", True):
             self._install_signals()
         self._last_exc_at_start = last_uncaught_exception()
@@ -217,11 +247,14 @@ class Run:
             if self.sampler is None:
                 raise WattprintError(f"run {self.id!r} was never started")
             self.status = status
-            key = (os.getpid(), self.id)
-            if _OPEN.get(key, 0) > 1:
-                _OPEN[key] -= 1
-            else:
-                _OPEN.pop(key, None)
+            if self._registered:
+                self._registered = False
+                key = (os.getpid(), self.id)
+                with _LOCK:
+                    if _OPEN.get(key, 0) > 1:
+                        _OPEN[key] -= 1
+                    else:
+                        _OPEN.pop(key, None)
             wait = self.interval_s + STOP_GRACE_S
             self.sampler.stop(status, timeout=wait)
             if self.sampler.running:  # stuck in a device read (a GPU fallen off the bus): do not wait for ever
@@ -233,12 +266,7 @@ class Run:
             self._restore_signals()
             with contextlib.suppress(Exception):
                 atexit.unregister(self._at_exit)
-            for r in self._readers:
-                with contextlib.suppress(Exception):
-                    r.close()
-            if self.store is not None:
-                with contextlib.suppress(Exception):
-                    self.store.close()
+            self._close_devices_and_store()
             snap = self.sampler.snapshot
             self._final = self._footprint(snap) if snap is not None else self.footprint()
             return self._final
@@ -247,17 +275,53 @@ class Run:
         return self.start()
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop(self._exit_status(et, ev))
+
+    def _exit_status(self, et: type[BaseException] | None, ev: BaseException | None) -> str:
+        """The status a block (or call) that ended with exception ``et`` gives the run."""
         aio = sys.modules.get("asyncio")  # not imported: no task can have been cancelled
         if et is None or issubclass(et, GeneratorExit):  # GeneratorExit: the consumer stopped early (break, close())
-            status = "finished"
-        elif issubclass(et, KeyboardInterrupt) or (aio is not None and issubclass(et, aio.CancelledError)):
-            status = "interrupted"  # asyncio.run() turns Ctrl-C into a cancellation of the main task
-        elif issubclass(et, SystemExit):
+            return "finished"
+        if issubclass(et, KeyboardInterrupt) or (aio is not None and issubclass(et, aio.CancelledError)):
+            return "interrupted"  # asyncio.run() turns Ctrl-C into a cancellation of the main task
+        if issubclass(et, SystemExit):
             code = getattr(ev, "code", None)
-            status = "interrupted" if self._signalled else ("finished" if code in (0, None) else "failed")
+            return "interrupted" if self._signalled else ("finished" if code in (0, None) else "failed")
+        return "failed"
+
+    def _close_devices_and_store(self) -> None:
+        """Release what the run held open; a failure to close is no reason to lose the figures."""
+        for r in self._readers:
+            with contextlib.suppress(Exception):
+                r.close()
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                self.store.close()
+
+    def _abort_start(self, exc: BaseException, ledger: Any) -> None:
+        """End a run whose start failed after the store was opened: release the devices, ledger and store, and
+        end the stored run (already written as running) with a status rather than leave it running for ever."""
+        status = self._exit_status(type(exc), exc)
+        self.status = status
+        sampler = self.sampler
+        if sampler is not None and sampler.running:  # its thread started: it ends the stored run itself
+            with contextlib.suppress(Exception):
+                sampler.stop(status, timeout=self.interval_s + STOP_GRACE_S)
         else:
-            status = "failed"
-        self.stop(status)
+            for release in (getattr(ledger, "leave", None), getattr(ledger, "close", None)):
+                if release is not None:
+                    with contextlib.suppress(Exception):
+                        release()
+            if self.store is not None:  # keeps the stored totals (a resumed run's) as they were
+                with contextlib.suppress(Exception):
+                    self.store.finish_run(self.id, status, None)
+        self._close_devices_and_store()
+        snap = sampler.snapshot if sampler is not None else None
+        if snap is not None:  # what was read is kept: footprint() and stop() return it
+            with contextlib.suppress(Exception):
+                self._final = self._footprint(snap)
+        if self._final is None:
+            self.sampler = None  # nothing measured: footprint()/stop() say the run never started
 
     def __call__(self, fn: F) -> F:
         """Decorator: each call of ``fn`` is tracked as a run (a new id each call unless ``run`` was given);
@@ -267,21 +331,94 @@ class Run:
         while the body runs: from the first ``next()`` / ``await`` to its end (for a generator, the time the
         consumer spends between items included). A generator closed early (``break``, ``close()``) ends its run
         ``finished``; an exception ends it ``failed`` (``interrupted`` for Ctrl-C or an asyncio cancellation).
-        With a fixed ``run`` id, a call made while that run is open in this process (recursion, or a call
-        inside ``with track(run=...)``) is already measured: it just runs, with no run of its own.
+        With a fixed ``run`` id, the calls in progress at the same time in this process (from several threads,
+        interleaved generators or coroutines, or recursion) share one run: the first call to enter starts it, the
+        last to leave stops it, so it spans them all. It ends ``failed`` if any of them raised (``interrupted``
+        if the worst was Ctrl-C or a cancellation), else ``finished``; ``fn.last_run`` is that run. A later call
+        resumes the same stored run. A call made inside ``with track(run=...)`` of the same id is already
+        measured by that block: it just runs, with no run of its own.
         """
         return wrap_call(fn, self._call_scope)
 
     @contextlib.contextmanager
     def _call_scope(self, wrapper: Any) -> Iterator[None]:
-        """One decorated call: a new run, or none where this process already measures the fixed run id (a
-        recursive call: resuming the open run would be refused as 'being measured')."""
-        if self._given_id is not None and _OPEN.get((os.getpid(), self._given_id)):
+        """One decorated call: a run of its own, or a share of the run of its fixed id (see ``__call__``)."""
+        if self._given_id is None:
+            with Run(self.project, None, **self._args) as run:
+                wrapper.last_run = run
+                yield
+            return
+        shared = self._join_shared()
+        if shared is None:  # a `with` block (or start()) of this id measures the call already
             yield
             return
-        with Run(self.project, self._given_id, **self._args) as run:
-            wrapper.last_run = run
+        assert shared.run is not None
+        run = shared.run
+        wrapper.last_run = run
+        status = "finished"
+        try:
             yield
+        except BaseException as e:
+            status = run._exit_status(type(e), e)
+            raise
+        finally:
+            self._leave_shared(shared, status)
+
+    def _join_shared(self) -> _SharedRun | None:
+        """Enter the shared run of the fixed id, starting it if no call is in one; None where a run of this id
+        that is not a decorated call's is open in this process."""
+        assert self._given_id is not None
+        key = (os.getpid(), self._given_id)
+        while True:
+            with _LOCK:
+                shared = _SHARED.get(key)
+                if shared is None:
+                    if _OPEN.get(key):
+                        return None
+                    shared = _SHARED[key] = _SharedRun()
+                    starter = True
+                elif shared.closing:
+                    starter = False
+                else:
+                    shared.calls += 1
+                    starter = False
+            if starter:
+                try:
+                    shared.run = Run(self.project, self._given_id, **self._args).start()
+                except BaseException:
+                    with _LOCK:
+                        del _SHARED[key]
+                    shared.ended.set()
+                    raise
+                finally:
+                    shared.ready.set()
+                return shared
+            if shared.closing:  # the last call is stopping it: wait, then start a fresh one (a later call)
+                shared.ended.wait()
+                continue
+            shared.ready.wait()  # another thread is starting it
+            if shared.run is not None:
+                return shared
+            shared.ended.wait()  # its start failed: try once more, as a call of our own
+
+    def _leave_shared(self, shared: _SharedRun, status: str) -> None:
+        """A call leaves the shared run; the last one stops it with the worst status of the calls."""
+        key = (os.getpid(), self._given_id or "")
+        with _LOCK:
+            shared.calls -= 1
+            if _SEVERITY[status] > _SEVERITY[shared.status]:
+                shared.status = status
+            if shared.calls > 0:
+                return
+            shared.closing = True
+        try:
+            assert shared.run is not None
+            shared.run.stop(shared.status)
+        finally:
+            with _LOCK:
+                if _SHARED.get(key) is shared:
+                    del _SHARED[key]
+            shared.ended.set()
 
     # -- phases and live readings --------------------------------------------------------------
     @contextlib.contextmanager
@@ -323,8 +460,9 @@ class Run:
 
         Until the first sampling interval has closed no power is measured: the projection says so (from the
         energy so far, unbounded above). A step past ``total_steps`` counts as done. Called in training loops, it
-        does not raise over its arguments: a step that is negative or not a finite number, or a total below 1,
-        gives a :class:`~wattprint.errors.WattprintWarning` and a projection that says why, and is not used."""
+        does not raise over its arguments: a step that is negative or not a finite number, or a total below 1 or
+        from 2**53 up, gives a :class:`~wattprint.errors.WattprintWarning` and a projection that says why, and is
+        not used."""
         if self._projector is None:
             raise WattprintError(f"run {self.id!r} has not started")
         snap = self._snapshot()
@@ -341,7 +479,8 @@ class Run:
         no_data: str | None = None
         s = t = 0
         if why is not None:
-            warnings.warn(f"wattprint: run.progress({step!r}, {total_steps!r}): {why}; no projection made",
+            warnings.warn(f"wattprint: run.progress({reprlib.repr(step)}, {reprlib.repr(total_steps)}): {why}; "
+                          "no projection made",
                           WattprintWarning, stacklevel=2)
             no_data = f"no projection: {why}"
         else:
@@ -574,6 +713,8 @@ def _bad_steps(step: Any, total_steps: Any) -> str | None:
         return "step must be a finite number >= 0"
     if not (math.isfinite(t) and t >= 1):
         return "total_steps must be a finite number >= 1"
+    if t >= MAX_STEPS:  # beyond it step counts are not exact in a float, and the projection overflows
+        return f"total_steps must be below 2**53 ({MAX_STEPS:.4g})"
     return None
 
 
