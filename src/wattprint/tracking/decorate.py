@@ -1,15 +1,115 @@
-"""The shapes of a decorated call: plain, generator, coroutine and async-generator functions each get a wrapper of
-their own kind, so that the run covers the body's execution, not the creation of a generator or coroutine."""
+"""Decorated calls: plain, generator, coroutine and async-generator functions each get a wrapper of their own kind,
+so that the run covers the body's execution, not the creation of a generator or coroutine; and calls of one fixed
+run id in progress at the same time (threads, interleaved generators, recursion) share one run, from the first
+call in to the last out."""
 
 from __future__ import annotations
 
 import functools
 import inspect
+import os
+import threading
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# runs started in this process, (pid, id) -> how many: a decorated call of an id open here (a `with` block)
+# just runs. Keyed by pid so that a forked child, which inherits the dict, does not see its parent's runs as its own.
+_OPEN: dict[tuple[int, str], int] = {}
+# decorated calls of a fixed run id in progress in this process, (pid, id) -> the run they share
+_SHARED: dict[tuple[int, str], SharedRun] = {}
+# guards _OPEN and _SHARED (calls of one id may come from several threads); re-entrant: a SIGTERM handler may
+# stop() a run while the main thread holds it
+_LOCK = threading.RLock()
+# a call's status -> how much it weighs in the status of a shared run (the worst call's status wins)
+_SEVERITY = {"finished": 0, "interrupted": 1, "failed": 2}
+
+
+class SharedRun:
+    """The run that the concurrent calls of one fixed run id share, and how many of those calls are in it."""
+
+    def __init__(self) -> None:
+        self.run: Any = None  # a tracking.run.Run once started
+        self.calls = 1  # the call that creates it
+        self.status = "finished"
+        self.closing = False  # the last call left: the run is stopping; a new call waits for `ended`
+        self.ready = threading.Event()  # start() returned or raised
+        self.ended = threading.Event()  # stopped, or its start failed: a new call starts a fresh run
+
+
+def register_open(run_id: str) -> None:
+    """A run of ``run_id`` started in this process (by any means)."""
+    key = (os.getpid(), run_id)
+    with _LOCK:
+        _OPEN[key] = _OPEN.get(key, 0) + 1
+
+
+def unregister_open(run_id: str) -> None:
+    """A run of ``run_id`` started in this process stopped."""
+    key = (os.getpid(), run_id)
+    with _LOCK:
+        if _OPEN.get(key, 0) > 1:
+            _OPEN[key] -= 1
+        else:
+            _OPEN.pop(key, None)
+
+
+def join_shared(run_id: str, start: Callable[[], Any]) -> SharedRun | None:
+    """Enter the shared run of ``run_id``, starting it with ``start()`` if no call is in one; None where a run of
+    this id that is not a decorated call's (a `with` block, start()) is open in this process."""
+    key = (os.getpid(), run_id)
+    while True:
+        with _LOCK:
+            shared = _SHARED.get(key)
+            if shared is None:
+                if _OPEN.get(key):
+                    return None
+                shared = _SHARED[key] = SharedRun()
+                starter = True
+            elif shared.closing:
+                starter = False
+            else:
+                shared.calls += 1
+                starter = False
+        if starter:
+            try:
+                shared.run = start()
+            except BaseException:
+                with _LOCK:
+                    del _SHARED[key]
+                shared.ended.set()
+                raise
+            finally:
+                shared.ready.set()
+            return shared
+        if shared.closing:  # the last call is stopping it: wait, then start a fresh one (a later call)
+            shared.ended.wait()
+            continue
+        shared.ready.wait()  # another thread is starting it
+        if shared.run is not None:
+            return shared
+        shared.ended.wait()  # its start failed: try once more, as a call of our own
+
+
+def leave_shared(run_id: str, shared: SharedRun, status: str) -> None:
+    """A call leaves the shared run; the last one stops it with the worst status of the calls."""
+    key = (os.getpid(), run_id)
+    with _LOCK:
+        shared.calls -= 1
+        if _SEVERITY[status] > _SEVERITY[shared.status]:
+            shared.status = status
+        if shared.calls > 0:
+            return
+        shared.closing = True
+    try:
+        shared.run.stop(shared.status)
+    finally:
+        with _LOCK:
+            if _SHARED.get(key) is shared:
+                del _SHARED[key]
+        shared.ended.set()
 
 
 def wrap_call(fn: F, scope: Callable[[Any], AbstractContextManager[None]]) -> F:

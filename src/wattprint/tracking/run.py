@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..errors import WattprintError, WattprintWarning
 from ..footprint import Assumption, ComponentEnergy, Footprint, Intensity, amortised_embodied_kg
 from ..quantities import Range
+from . import decorate as calls
 from .decorate import wrap_call
 from .live import SECONDS_PER_HOUR, LiveFigures
 from .projection import J_PER_KWH, NO_INTERVAL_YET, Projection, Projector
@@ -46,17 +47,6 @@ DEFAULT_INTERVAL_S = 1.0
 STOP_GRACE_S = 30.0
 _STATUSES = ("finished", "interrupted", "failed")
 MAX_STEPS = 2**53  # progress(): whole numbers up to here are exact in a float
-# runs started in this process, (pid, id) -> how many: a decorated call of an id open here (a `with` block)
-# just runs. Keyed by pid so that a forked child, which inherits the dict, does not see its parent's runs as its own.
-_OPEN: dict[tuple[int, str], int] = {}
-# decorated calls of a fixed run id in progress in this process, (pid, id) -> the run they share
-_SHARED: dict[tuple[int, str], _SharedRun] = {}
-# guards _OPEN and _SHARED (calls of one id may come from several threads); re-entrant: a SIGTERM handler may
-# stop() a run while the main thread holds it
-_LOCK = threading.RLock()
-# a call's status -> how much it weighs in the status of a shared run (the worst call's status wins)
-_SEVERITY = {"finished": 0, "interrupted": 1, "failed": 2}
-
 CHARGED_SCOPE = (
     "energy_by_component is what this run is charged: the devices it reads (the machine's CPU packages and RAM, "
     "or the job's allocation on a shared node; the GPUs it may use), with energy shared by several tracked "
@@ -70,18 +60,6 @@ def new_run_id(project: str) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in project)[:40] or "run"
     return f"{safe}-{stamp}-{os.urandom(3).hex()}"
-
-
-class _SharedRun:
-    """The run that the concurrent calls of one fixed run id share, and how many of those calls are in it."""
-
-    def __init__(self) -> None:
-        self.run: Run | None = None
-        self.calls = 1  # the call that creates it
-        self.status = "finished"
-        self.closing = False  # the last call left: the run is stopping; a new call waits for `ended`
-        self.ready = threading.Event()  # start() returned or raised
-        self.ended = threading.Event()  # stopped, or its start failed: a new call starts a fresh run
 
 
 class Run:
@@ -133,7 +111,7 @@ class Run:
         self._projector: Projector | None = None
         self._last_projection: Projection | None = None
         self._readers: list[Any] = []
-        self._registered = False  # counted in _OPEN (a start that succeeded, until stop())
+        self._registered = False  # registered as open in this process (a start that succeeded, until stop())
         self.interval_s = DEFAULT_INTERVAL_S
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -225,9 +203,7 @@ class Run:
             self._abort_start(e, ledger)
             raise
         # registered only now: a start that failed must not leave the id looking measured in this process
-        key = (os.getpid(), self.id)
-        with _LOCK:
-            _OPEN[key] = _OPEN.get(key, 0) + 1
+        calls.register_open(self.id)
         self._registered = True
         if self._kw.get("handle_signals", True):
             self._install_signals()
@@ -249,12 +225,7 @@ class Run:
             self.status = status
             if self._registered:
                 self._registered = False
-                key = (os.getpid(), self.id)
-                with _LOCK:
-                    if _OPEN.get(key, 0) > 1:
-                        _OPEN[key] -= 1
-                    else:
-                        _OPEN.pop(key, None)
+                calls.unregister_open(self.id)
             wait = self.interval_s + STOP_GRACE_S
             self.sampler.stop(status, timeout=wait)
             if self.sampler.running:  # stuck in a device read (a GPU fallen off the bus): do not wait for ever
@@ -348,7 +319,8 @@ class Run:
                 wrapper.last_run = run
                 yield
             return
-        shared = self._join_shared()
+        given_id = self._given_id
+        shared = calls.join_shared(given_id, lambda: Run(self.project, given_id, **self._args).start())
         if shared is None:  # a `with` block (or start()) of this id measures the call already
             yield
             return
@@ -362,63 +334,7 @@ class Run:
             status = run._exit_status(type(e), e)
             raise
         finally:
-            self._leave_shared(shared, status)
-
-    def _join_shared(self) -> _SharedRun | None:
-        """Enter the shared run of the fixed id, starting it if no call is in one; None where a run of this id
-        that is not a decorated call's is open in this process."""
-        assert self._given_id is not None
-        key = (os.getpid(), self._given_id)
-        while True:
-            with _LOCK:
-                shared = _SHARED.get(key)
-                if shared is None:
-                    if _OPEN.get(key):
-                        return None
-                    shared = _SHARED[key] = _SharedRun()
-                    starter = True
-                elif shared.closing:
-                    starter = False
-                else:
-                    shared.calls += 1
-                    starter = False
-            if starter:
-                try:
-                    shared.run = Run(self.project, self._given_id, **self._args).start()
-                except BaseException:
-                    with _LOCK:
-                        del _SHARED[key]
-                    shared.ended.set()
-                    raise
-                finally:
-                    shared.ready.set()
-                return shared
-            if shared.closing:  # the last call is stopping it: wait, then start a fresh one (a later call)
-                shared.ended.wait()
-                continue
-            shared.ready.wait()  # another thread is starting it
-            if shared.run is not None:
-                return shared
-            shared.ended.wait()  # its start failed: try once more, as a call of our own
-
-    def _leave_shared(self, shared: _SharedRun, status: str) -> None:
-        """A call leaves the shared run; the last one stops it with the worst status of the calls."""
-        key = (os.getpid(), self._given_id or "")
-        with _LOCK:
-            shared.calls -= 1
-            if _SEVERITY[status] > _SEVERITY[shared.status]:
-                shared.status = status
-            if shared.calls > 0:
-                return
-            shared.closing = True
-        try:
-            assert shared.run is not None
-            shared.run.stop(shared.status)
-        finally:
-            with _LOCK:
-                if _SHARED.get(key) is shared:
-                    del _SHARED[key]
-            shared.ended.set()
+            calls.leave_shared(given_id, shared, status)
 
     # -- phases and live readings --------------------------------------------------------------
     @contextlib.contextmanager
