@@ -50,7 +50,7 @@ def test_once_an_interval_has_closed_the_projection_is_bounded() -> None:
 
 @pytest.mark.parametrize(("step", "total"), [(float("nan"), 10), (3, 0), (3, -10), (3, float("inf")),
                                              (3, float("nan")), (-1, 10), ("three", 10),
-                                             (1, 10**308), (1, 1e308), (1, 2**53)])
+                                             (1, 10**308), (1, 1e308), (1, 2**53), (True, 10), (1, True)])
 def test_bad_arguments_warn_and_say_why_without_raising_and_later_calls_still_project(step: object,
                                                                                       total: object) -> None:
     with track("p", interval_s=0.05, readers=[PowerReader()], persist=False, pue=1.0) as run:

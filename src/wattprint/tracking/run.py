@@ -621,6 +621,8 @@ class Run:
 
 def _bad_steps(step: Any, total_steps: Any) -> str | None:
     """Why ``progress(step, total_steps)`` cannot be projected from, or None."""
+    if isinstance(step, bool) or isinstance(total_steps, bool):  # an int to Python, a slip to the user
+        return "step and total_steps must be numbers, not True/False"
     try:
         s, t = float(step), float(total_steps)
     except (TypeError, ValueError, OverflowError):
