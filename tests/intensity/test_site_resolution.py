@@ -97,6 +97,8 @@ def test_world_is_the_world_average(text: str) -> None:
     assert i.source.startswith(f"{text!r}: the world average") and "no location given" not in i.source
     assert notes and "world average" in notes[0].value
     fp, without = _train(location=text).to_dict(), _train().to_dict()
+    grid = next(a for a in fp["assumptions"] if a["what"] == "grid carbon intensity")
+    assert grid["source"].startswith(f"{text!r}: the world average")  # asked for, not assumed
     for key in ("energy_kwh", "operational_co2e_kg", "operational_co2e_kg_low", "operational_co2e_kg_high",
                 "total_co2e_kg"):
         assert fp[key] == without[key]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from wattprint.errors import InputConflictError
 from wattprint.storage import open_store
 from wattprint.tracking import Run, track
 
@@ -270,3 +271,44 @@ def test_ctrl_c_during_start_ends_the_stored_run_and_later_calls_are_tracked(tmp
     assert work() == "done"  # tracked: the id was not left registered as open
     assert work.last_run.status == "finished"  # type: ignore[attr-defined]
     assert store.get_run("fixed-boom").status == "finished"
+
+
+def test_calls_waiting_for_a_shared_start_that_fails_fail_with_it_instead_of_each_retrying() -> None:
+    # a locked store made N concurrent calls wait out its timeout one after another (N x 60 s)
+    from wattprint.tracking import decorate
+
+    starts: list[float] = []
+    release = threading.Event()
+
+    def failing_start() -> object:
+        starts.append(time.monotonic())
+        release.wait(5)
+        raise OSError("database is locked")
+
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            decorate.join_shared("locked-id", failing_start)
+        except OSError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)  # all three are in: one starting, two waiting for it
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert len(starts) == 1 and len(errors) == 3
+    assert not decorate._SHARED and not decorate._OPEN
+
+
+def test_a_with_block_of_the_id_a_decorated_call_measures_says_why_it_cannot_nest(tmp_path: Path) -> None:
+    @track("p", run="nest", interval_s=0.05, readers=[PowerReader()], db=str(tmp_path / "runs.db"))
+    def outer() -> None:
+        with track("p", run="nest", interval_s=0.05, readers=[PowerReader()], db=str(tmp_path / "runs.db")):
+            pass
+
+    with pytest.raises(InputConflictError, match="already being measured in this process"):
+        outer()

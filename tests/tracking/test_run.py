@@ -350,7 +350,7 @@ def test_a_run_still_being_measured_cannot_be_resumed_by_another_tracker(tmp_pat
     from wattprint.errors import InputConflictError
 
     first = track("dup", "d1", interval_s=0.05, readers=[PowerReader()]).start()
-    with pytest.raises(InputConflictError, match="being measured by process"):
+    with pytest.raises(InputConflictError, match="already being measured in this process"):
         track("dup", "d1", interval_s=0.05, readers=[PowerReader()]).start()
     first.stop()
     again = track("dup", "d1", interval_s=0.05, readers=[PowerReader()]).start()  # ended: resumable

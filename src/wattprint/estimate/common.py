@@ -165,10 +165,14 @@ def resolve_site(
         location = None  # blank = not given, for the intensity and the PUE alike
     notes: list[Assumption] = []
     loc = None
+    asked_world: str | None = None
     if location is not None:  # resolved once: a loose reading (bare "us-east-1") is said once, below
         loc, loc_notes = grid.resolve_location_noted(location)
         notes += loc_notes
-        location = None if loc is grid.WORLD else loc.key  # "World" is the world average, as no location
+        if loc is grid.WORLD:  # "World" is the world average, as no location, but asked for by name
+            asked_world, location = location, None
+        else:
+            location = loc.key
     if intensity is not None or mix is not None:
         what = "given intensity" if intensity is not None else "fuel mix"
         if intensity is not None:
@@ -194,7 +198,7 @@ def resolve_site(
                                     "grid data"))
         notes.insert(0, inten.assumption())
     else:
-        inten = grid.intensity_for(location, year)  # a year substituted is said in its source
+        inten = grid.intensity_for(location or asked_world, year)  # a year substituted is said in its source
         notes.insert(0, inten.assumption())
     pue_r, pue_a = resolve_pue(pue, location)
     notes.append(pue_a)

@@ -37,6 +37,7 @@ class SharedRun:
         self.closing = False  # the last call left: the run is stopping; a new call waits for `ended`
         self.ready = threading.Event()  # start() returned or raised
         self.ended = threading.Event()  # stopped, or its start failed: a new call starts a fresh run
+        self.error: BaseException | None = None  # why start() failed: the calls that waited for it fail alike
 
 
 def register_open(run_id: str) -> None:
@@ -76,7 +77,8 @@ def join_shared(run_id: str, start: Callable[[], Any]) -> SharedRun | None:
         if starter:
             try:
                 shared.run = start()
-            except BaseException:
+            except BaseException as e:
+                shared.error = e
                 with _LOCK:
                     del _SHARED[key]
                 shared.ended.set()
@@ -90,7 +92,10 @@ def join_shared(run_id: str, start: Callable[[], Any]) -> SharedRun | None:
         shared.ready.wait()  # another thread is starting it
         if shared.run is not None:
             return shared
-        shared.ended.wait()  # its start failed: try once more, as a call of our own
+        # its start failed: the calls that waited for it fail the same way now (one at a time, each retrying,
+        # they would wait out a locked store once each)
+        assert shared.error is not None
+        raise shared.error
 
 
 def leave_shared(run_id: str, shared: SharedRun, status: str) -> None:

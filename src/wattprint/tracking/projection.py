@@ -18,7 +18,8 @@ Method (O(1) state, any step, not only after whole epochs):
   projected duration: embodied so far (over the whole elapsed time, start-up counted once) x projected / elapsed
   duration, where projected = elapsed + remaining steps x the time per step observed since the first call
   (widened by the same allowance for unseen changes).
-* One observation (the first call, or no step since it): the energy so far cannot be split into start-up and
+* No full window since the first call (one observation, or steps over less than a sampling interval, whose
+  difference carries the readings' granularity rather than a rate): the energy so far cannot be split into start-up and
   per-step work, so the final energy lies between the energy so far (all of it was start-up) and energy so far /
   fraction done (none of it was), widened above by the allowance; the central value takes the latter, and the
   range of the duration (for embodied CO2e) starts likewise at the elapsed time.
@@ -51,7 +52,8 @@ METHOD = (
 )
 
 ONE_OBSERVATION = (
-    "one observation: the energy so far cannot be split into start-up and per-step work; range from the energy "
+    "no full window since the first call (one observation, or steps over less than a sampling interval): the "
+    "energy so far cannot be split into start-up and per-step work; range from the energy "
     "so far (all start-up) to energy so far / fraction done (no start-up; the central value) widened by an "
     f"allowance for unseen changes of {UNSEEN_CHANGE:.0%} x remaining fraction; x PUE and grid intensity; "
     "embodied likewise from the elapsed time to elapsed / fraction done"
@@ -109,9 +111,12 @@ class Projector:
                 self._first = (step, t, energy_j)
             return
         d_steps = step - self._w_step
-        if d_steps <= 0 or t - self._w_t < self.min_window_s:
+        # a window closes once it spans a sampling interval and its energy has grown: energy read between samples
+        # is bridged with the last interval's power, which after a power drop can overshoot the next reading, so
+        # a flat span is the bridge catching up, not a step that cost nothing
+        if d_steps <= 0 or t - self._w_t < self.min_window_s or energy_j <= self._w_e:
             return
-        rate = max(0.0, energy_j - self._w_e) / d_steps
+        rate = (energy_j - self._w_e) / d_steps
         # weighted Welford update (West 1979): weights are the window's steps
         self._weight += d_steps
         self._n += 1
@@ -126,19 +131,17 @@ class Projector:
         return self._n
 
     def one_observation(self, step: int) -> bool:
-        """True when no step has passed since the first call: no energy per step is known apart from start-up."""
-        return self.recent is None and not (self._first is not None and step > self._first[0])
+        """True until a window has closed since the first call: before that the energy so far is known only as
+        start-up plus per-step work together (steps over less than a sampling interval carry the granularity of
+        the readings and the extrapolation between them, not a rate)."""
+        return self.recent is None
 
     def rate_band(self, step: int, t: float, energy_j: float, remaining: int, fraction_done: float
                   ) -> tuple[float, float, float]:
         """(low, central, high) energy per step (J) for the remaining steps."""
-        if self.one_observation(step):  # 0 if all the energy so far was start-up, energy / step if none was
+        if self.recent is None:  # one observation: 0 if all the energy so far was start-up, energy / step if none
             rate = energy_j / step if step > 0 else 0.0
             lo, hi = 0.0, rate
-        elif self.recent is None:  # no closed window yet: the average since the first call, no spread known
-            s0, _, e0 = self._first if self._first is not None else (0, t, 0.0)
-            rate = max(0.0, energy_j - e0) / (step - s0)
-            lo = hi = rate
         else:
             rate = self.recent
             lo, hi = min(rate, self._mean), max(rate, self._mean)
@@ -189,17 +192,12 @@ class Projector:
         facility = it_kwh * pue
         embodied = embodied_kg
         if elapsed_s > 0 and remaining > 0:
-            left_s = remaining * self.time_per_step(step, t, elapsed_s)
-            allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction)
             one = self.one_observation(step)  # the elapsed time may all have been start-up
+            left_s = remaining * (elapsed_s / step if one else self.time_per_step(step, t, elapsed_s))
+            allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction)
             duration = Range(elapsed_s + left_s, elapsed_s if one else elapsed_s + left_s / allowance,
                              elapsed_s + left_s * allowance)
             embodied = embodied_kg * (duration / elapsed_s)
         co2e = facility * intensity_g_per_kwh / 1000.0 + embodied
-        if self.one_observation(step):
-            method = ONE_OBSERVATION
-        elif self.recent is None:
-            method = "average energy per step since the first call (no full window yet); " + METHOD
-        else:
-            method = METHOD
+        method = ONE_OBSERVATION if self.one_observation(step) else METHOD
         return Projection(fraction, facility, co2e, method, step, total, so_far_kwh * pue.value, self._n)

@@ -110,6 +110,7 @@ class Run:
         self._stop_lock = threading.RLock()  # re-entered by a SIGTERM handler during stop()
         self._projector: Projector | None = None
         self._last_projection: Projection | None = None
+        self._progress_energy_j = 0.0  # the energy so far the latest progress() call used (J)
         self._readers: list[Any] = []
         self._registered = False  # registered as open in this process (a start that succeeded, until stop())
         self.interval_s = DEFAULT_INTERVAL_S
@@ -389,6 +390,9 @@ class Run:
             energy += max(0.0, sum(snap.power_w.values())) * (now - snap.t)
         else:
             now = snap.t
+        # never below what an earlier call reported: after a power drop the bridge (last interval's power) can
+        # overshoot the next reading, and energy spent does not go back
+        energy = self._progress_energy_j = max(energy, self._progress_energy_j)
         elapsed = snap.elapsed_s + (now - snap.t)
         embodied = self._embodied(snap, hours_h=elapsed / SECONDS_PER_HOUR)[0]
         why = _bad_steps(step, total_steps)
@@ -652,6 +656,9 @@ def _still_written(rec: Any) -> str | None:
     pid, start = meta.get("pid"), meta.get("pid_start")
     if not isinstance(pid, int) or not pid_alive(pid, start if isinstance(start, int) else None):
         return None
+    if pid == os.getpid():  # waiting for it would wait for ourselves
+        return ("it is already being measured in this process (an enclosing track() block or decorated call of the "
+                "same run id): track the inner block without run=..., or give it an id of its own")
     return f"it is being measured by process {pid} on this host"
 
 
