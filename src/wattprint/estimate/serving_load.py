@@ -55,12 +55,13 @@ def _batch_for_load(p: Mapping[str, float], rpd: float, physics: Callable[[Mappi
     def at(b: float) -> dict[str, float]:
         return physics({**p, "batch_size": b, "utilisation": 1.0})
 
-    def busy(b: float) -> float:  # replicas the load keeps busy at batch b
-        return rate * at(b)["chip_s"] / count
+    def busy(b: float, r: dict[str, float] | None = None) -> float:  # replicas the load keeps busy at batch b
+        return rate * (r or at(b))["chip_s"] / count
 
-    if busy(cap) >= 1.0:  # the load needs at least one replica at the assumed batch
+    r = at(cap)
+    if busy(cap, r) >= 1.0:  # the load needs at least one replica at the assumed batch
         return cap
-    b, r = cap, at(cap)
+    b = cap
     for _ in range(BATCH_FIXED_POINT_STEPS):
         nb = min(cap, max(1.0, rate * r["latency_s"]))
         if abs(nb - b) <= BATCH_FIXED_POINT_TOL * b:

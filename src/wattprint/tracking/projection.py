@@ -130,7 +130,8 @@ class Projector:
     def windows(self) -> int:
         return self._n
 
-    def one_observation(self, step: int) -> bool:
+    @property
+    def one_observation(self) -> bool:
         """True until a window has closed since the first call: before that the energy so far is known only as
         start-up plus per-step work together (steps over less than a sampling interval carry the granularity of
         the readings and the extrapolation between them, not a rate)."""
@@ -192,12 +193,12 @@ class Projector:
         facility = it_kwh * pue
         embodied = embodied_kg
         if elapsed_s > 0 and remaining > 0:
-            one = self.one_observation(step)  # the elapsed time may all have been start-up
+            one = self.one_observation  # the elapsed time may all have been start-up
             left_s = remaining * (elapsed_s / step if one else self.time_per_step(step, t, elapsed_s))
             allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction)
             duration = Range(elapsed_s + left_s, elapsed_s if one else elapsed_s + left_s / allowance,
                              elapsed_s + left_s * allowance)
             embodied = embodied_kg * (duration / elapsed_s)
         co2e = facility * intensity_g_per_kwh / 1000.0 + embodied
-        method = ONE_OBSERVATION if self.one_observation(step) else METHOD
+        method = ONE_OBSERVATION if self.one_observation else METHOD
         return Projection(fraction, facility, co2e, method, step, total, so_far_kwh * pue.value, self._n)
