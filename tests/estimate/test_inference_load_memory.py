@@ -157,3 +157,18 @@ def test_a_precision_the_chip_cannot_compute_in_is_said(hardware: str, precision
 def test_every_assumption_has_a_source_or_origin(kw: dict[str, str]) -> None:
     fp = estimate_inference(8e9, requests_per_day=1000, **kw)  # type: ignore[arg-type]
     assert [a.what for a in fp.assumptions if not a.source] == []
+
+
+def test_an_automatic_replica_is_sized_for_the_batch_the_load_keeps_in_flight() -> None:
+    # 8B with 60k-token prompts at 1,000 requests/day keeps one sequence in flight: 2 L4s hold it, not the 16
+    # sized for the default batch of 32
+    kw: dict[str, object] = {"hardware": "L4", "input_tokens": 60_000, "requests_per_day": 1e3, **GRID}
+    auto = estimate_inference(8e9, **kw)  # type: ignore[arg-type]
+    given = estimate_inference(8e9, count=2, **kw)  # type: ignore[arg-type]
+    assert auto.details["accelerators_per_replica"] == 2
+    assert auto.details["energy_per_request_wh"].value == pytest.approx(
+        given.details["energy_per_request_wh"].value, rel=1e-6)
+    # a load that fills the default batch sizes for it, as without a load
+    busy = estimate_inference(70e9, hardware="H100", input_tokens=8000, requests_per_day=1e7, **GRID)
+    alone = estimate_inference(70e9, hardware="H100", input_tokens=8000, **GRID)
+    assert busy.details["accelerators_per_replica"] == alone.details["accelerators_per_replica"]

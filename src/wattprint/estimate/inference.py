@@ -44,7 +44,9 @@ from .serving_load import (
     BATCH_FIXED_POINT_STEPS,
     BATCH_FIXED_POINT_TOL,
     IDLE_NOTE_BELOW_REPLICAS,
+    LOAD_SIZING_PASSES,
     Load,
+    batch_for_load,
     load_notes,
     serve_point,
 )
@@ -205,12 +207,15 @@ def _assume_values(inputs: _Inputs, prec: str, weight_bytes: float, input_tokens
     return values
 
 
-def _size_replica(values: _Values, inputs: _Inputs, chip: Chip, weight_bytes: float, kv_bytes: float) -> _Replica:
-    """The replica: the given count, or the fewest chips that hold the weights and a default batch's KV cache; then
-    what depends on it and the engine (tensor-parallel efficiency across its chips, the eager launch floor)."""
+def _size_replica(values: _Values, inputs: _Inputs, chip: Chip, weight_bytes: float, kv_bytes: float,
+                  sizing_batch: float | None = None) -> _Replica:
+    """The replica: the given count, or the fewest chips that hold the weights and the KV cache of ``sizing_batch``
+    sequences (default: the default batch); then what depends on it and the engine (tensor-parallel efficiency
+    across its chips, the eager launch floor)."""
     central = values.central
-    n_chips = replica_size(chip, central, weight_bytes, inputs.count,
-                           min(central["batch_size"], constants()["default_batch_size"].value), inputs.engine,
+    if sizing_batch is None:
+        sizing_batch = min(central["batch_size"], constants()["default_batch_size"].value)
+    n_chips = replica_size(chip, central, weight_bytes, inputs.count, sizing_batch, inputs.engine,
                            kv_bytes_per_token(central, inputs.attention, kv_bytes) / 1e9, values.assumptions)
     if n_chips > 1:
         values.take("tensor_parallel_efficiency_per_doubling", None, "tensor-parallel efficiency per doubling of GPUs")
@@ -221,6 +226,27 @@ def _size_replica(values: _Values, inputs: _Inputs, chip: Chip, weight_bytes: fl
     else:
         central["eager_overhead_s_per_layer"] = 0.0
     return _Replica(chip, n_chips, inputs.engine, inputs.attention, weight_bytes, kv_bytes)
+
+
+def _load_sizing_batch(values: _Values, inputs: _Inputs, chip: Chip, weight_bytes: float, kv_bytes: float,
+                       load: Load) -> float | None:
+    """The batch to size an automatic replica for when a load caps the assumed batch: the sequences the load keeps in
+    flight on the replica that size gives (at the central values), found in a few passes since fewer chips serve
+    each request more slowly. None (the default batch) for a given count, a given batch or no load."""
+    rpd = load.per_day(values.central)
+    if inputs.count is not None or not load.batch_assumed or rpd is None:
+        return None
+    default = min(values.central["batch_size"], constants()["default_batch_size"].value)
+    b = default
+    for _ in range(LOAD_SIZING_PASSES):
+        scratch = _Values(dict(values.central), dict(values.ranges), [])
+        replica = _size_replica(scratch, inputs, chip, weight_bytes, kv_bytes, b)
+        point = {**scratch.central, "batch_size": default}
+        nb = min(default, math.ceil(batch_for_load(point, rpd, replica.physics, replica.count)))
+        if nb == b:
+            break
+        b = nb
+    return b if b < default else None
 
 
 def _engine_notes(inputs: _Inputs) -> list[Assumption]:
@@ -436,12 +462,13 @@ def estimate_inference(
     weight_bytes, kv_bytes = stored_bytes(prec)
     values = _assume_values(inputs, prec, weight_bytes, input_tokens, output_tokens, batch_size, sliding_window,
                             window_layer_share, assumptions)
-    replica = _size_replica(values, inputs, chip, weight_bytes, kv_bytes)
+    load = _check_load(requests_per_day, tokens_per_day, inputs.days, batch_assumed=batch_size is None,
+                       dedicated=inputs.dedicated)
+    sizing_batch = _load_sizing_batch(values, inputs, chip, weight_bytes, kv_bytes, load)
+    replica = _size_replica(values, inputs, chip, weight_bytes, kv_bytes, sizing_batch)
     assumptions.extend(_engine_notes(inputs))
     fit_batch_to_memory(values.central, values.ranges, batch_size is not None, chip, replica.count, inputs.engine,
                         inputs.attention, weight_bytes, kv_bytes, assumptions)
-    load = _check_load(requests_per_day, tokens_per_day, inputs.days, batch_assumed=batch_size is None,
-                       dedicated=inputs.dedicated)
     per_req, regime = _evaluate(values, replica, load)
     period = _period(per_req, load, inputs.days)
     if period.requests_per_day is not None:

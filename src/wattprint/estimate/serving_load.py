@@ -19,6 +19,8 @@ from .serving_constants import DAYS_PER_YEAR, J_PER_KWH, S_PER_DAY, Constant
 # Reporting thresholds (not physical constants): below this busy share of one replica the idle time a dedicated
 # replica would add is stated; the load-capped batch is solved to this relative tolerance in at most so many steps.
 IDLE_NOTE_BELOW_REPLICAS = 0.5
+# passes to size an automatic replica for the batch a load keeps in flight (each pass: size, then batch at that size)
+LOAD_SIZING_PASSES = 4
 BATCH_FIXED_POINT_TOL = 1e-6
 BATCH_FIXED_POINT_STEPS = 60
 
@@ -39,7 +41,7 @@ class Load:
         return self.requests_per_day
 
 
-def _batch_for_load(p: Mapping[str, float], rpd: float, physics: Callable[[Mapping[str, float]], dict[str, float]],
+def batch_for_load(p: Mapping[str, float], rpd: float, physics: Callable[[Mapping[str, float]], dict[str, float]],
                     count: int) -> float:
     """Concurrent sequences the load sustains on a replica (Little's law: arrival rate (1/s) x time a request
     spends in the system (s)), at least 1 and at most the assumed batch ``B = p["batch_size"]``. A load that keeps
@@ -88,7 +90,7 @@ def serve_point(p: Mapping[str, float], physics: Callable[[Mapping[str, float]],
     point = dict(p)
     rpd = load.per_day(point)
     if rpd is not None and load.batch_assumed:
-        point["batch_size"] = _batch_for_load(point, rpd, physics, count)
+        point["batch_size"] = batch_for_load(point, rpd, physics, count)
     busy = physics({**point, "utilisation": 1.0})
     out: dict[str, float] = {}
     if rpd is not None:
