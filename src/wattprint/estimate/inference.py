@@ -44,7 +44,6 @@ from .serving_load import (
     BATCH_FIXED_POINT_STEPS,
     BATCH_FIXED_POINT_TOL,
     IDLE_NOTE_BELOW_REPLICAS,
-    LOAD_SIZING_PASSES,
     Load,
     batch_for_load,
     load_notes,
@@ -208,14 +207,14 @@ def _assume_values(inputs: _Inputs, prec: str, weight_bytes: float, input_tokens
 
 
 def _size_replica(values: _Values, inputs: _Inputs, chip: Chip, weight_bytes: float, kv_bytes: float,
-                  sizing_batch: float | None = None) -> _Replica:
-    """The replica: the given count, or the fewest chips that hold the weights and the KV cache of ``sizing_batch``
-    sequences (default: the default batch); then what depends on it and the engine (tensor-parallel efficiency
-    across its chips, the eager launch floor)."""
+                  sizing_batch: float | None = None, count: int | None = None) -> _Replica:
+    """The replica: ``count`` (default: the given count), or the fewest chips that hold the weights and the KV
+    cache of ``sizing_batch`` sequences (default: the default batch); then what depends on it and the engine
+    (tensor-parallel efficiency across its chips, the eager launch floor)."""
     central = values.central
     if sizing_batch is None:
         sizing_batch = min(central["batch_size"], constants()["default_batch_size"].value)
-    n_chips = replica_size(chip, central, weight_bytes, inputs.count, sizing_batch, inputs.engine,
+    n_chips = replica_size(chip, central, weight_bytes, count or inputs.count, sizing_batch, inputs.engine,
                            kv_bytes_per_token(central, inputs.attention, kv_bytes) / 1e9, values.assumptions)
     if n_chips > 1:
         values.take("tensor_parallel_efficiency_per_doubling", None, "tensor-parallel efficiency per doubling of GPUs")
@@ -228,25 +227,34 @@ def _size_replica(values: _Values, inputs: _Inputs, chip: Chip, weight_bytes: fl
     return _Replica(chip, n_chips, inputs.engine, inputs.attention, weight_bytes, kv_bytes)
 
 
-def _load_sizing_batch(values: _Values, inputs: _Inputs, chip: Chip, weight_bytes: float, kv_bytes: float,
-                       load: Load) -> float | None:
-    """The batch to size an automatic replica for when a load caps the assumed batch: the sequences the load keeps in
-    flight on the replica that size gives (at the central values), found in a few passes since fewer chips serve
-    each request more slowly. None (the default batch) for a given count, a given batch or no load."""
+def _size_for_load(values: _Values, inputs: _Inputs, chip: Chip, weight_bytes: float, kv_bytes: float,
+                   load: Load) -> _Replica:
+    """The replica for a load that caps the assumed batch (no count given): the smallest power of 2 of chips that
+    holds the weights and the KV cache of the sequences the load keeps in flight on that many chips (fewer chips
+    serve each request more slowly, so the load keeps more in flight on them), at most the default batch's size."""
     rpd = load.per_day(values.central)
     if inputs.count is not None or not load.batch_assumed or rpd is None:
-        return None
+        return _size_replica(values, inputs, chip, weight_bytes, kv_bytes)
     default = min(values.central["batch_size"], constants()["default_batch_size"].value)
-    b = default
-    for _ in range(LOAD_SIZING_PASSES):
-        scratch = _Values(dict(values.central), dict(values.ranges), [])
-        replica = _size_replica(scratch, inputs, chip, weight_bytes, kv_bytes, b)
-        point = {**scratch.central, "batch_size": default}
-        nb = min(default, math.ceil(batch_for_load(point, rpd, replica.physics, replica.count)))
-        if nb == b:
-            break
-        b = nb
-    return b if b < default else None
+
+    def scratch() -> _Values:  # sizing trials leave the values and their assumptions as they were
+        return _Values(dict(values.central), dict(values.ranges), [])
+
+    n = _size_replica(scratch(), inputs, chip, weight_bytes, kv_bytes, 1.0).count
+    largest = _size_replica(scratch(), inputs, chip, weight_bytes, kv_bytes, default).count
+    while n < largest:
+        trial = scratch()
+        replica = _size_replica(trial, inputs, chip, weight_bytes, kv_bytes, count=n)
+        point = {**trial.central, "batch_size": default}
+        b = min(default, math.ceil(batch_for_load(point, rpd, replica.physics, n)))
+        if _size_replica(scratch(), inputs, chip, weight_bytes, kv_bytes, b).count <= n:
+            values.assumptions.append(Assumption(
+                "accelerators per replica", f"{n} (smallest power of 2 that holds the weights and the KV cache of the "
+                f"~{b:g} sequences the load keeps in flight on it)", constants()["gpu_memory_utilization"].source,
+                "sized for the load, not the default batch; give --count to set it"))
+            return _size_replica(values, inputs, chip, weight_bytes, kv_bytes, count=n)
+        n *= 2
+    return _size_replica(values, inputs, chip, weight_bytes, kv_bytes)
 
 
 def _engine_notes(inputs: _Inputs) -> list[Assumption]:
@@ -464,8 +472,7 @@ def estimate_inference(
                             window_layer_share, assumptions)
     load = _check_load(requests_per_day, tokens_per_day, inputs.days, batch_assumed=batch_size is None,
                        dedicated=inputs.dedicated)
-    sizing_batch = _load_sizing_batch(values, inputs, chip, weight_bytes, kv_bytes, load)
-    replica = _size_replica(values, inputs, chip, weight_bytes, kv_bytes, sizing_batch)
+    replica = _size_for_load(values, inputs, chip, weight_bytes, kv_bytes, load)
     assumptions.extend(_engine_notes(inputs))
     fit_batch_to_memory(values.central, values.ranges, batch_size is not None, chip, replica.count, inputs.engine,
                         inputs.attention, weight_bytes, kv_bytes, assumptions)

@@ -19,8 +19,6 @@ from .serving_constants import DAYS_PER_YEAR, J_PER_KWH, S_PER_DAY, Constant
 # Reporting thresholds (not physical constants): below this busy share of one replica the idle time a dedicated
 # replica would add is stated; the load-capped batch is solved to this relative tolerance in at most so many steps.
 IDLE_NOTE_BELOW_REPLICAS = 0.5
-# passes to size an automatic replica for the batch a load keeps in flight (each pass: size, then batch at that size)
-LOAD_SIZING_PASSES = 4
 BATCH_FIXED_POINT_TOL = 1e-6
 BATCH_FIXED_POINT_STEPS = 60
 
