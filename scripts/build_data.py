@@ -43,6 +43,13 @@ MIX_TO_FACTOR = {
 }
 # how the reference files' notes mark a value that no primary source confirmed
 UNCERTAIN_NOTE = re.compile(r"uncertain|not verified|not an? [\w -]*?(?:figure|tdp)|rough", re.IGNORECASE)
+
+
+def uncertain_sentences(notes: str) -> str:
+    """The sentences (or ;-clauses) of a row's notes that say which of its values no primary source confirmed."""
+    return " ".join(s.strip() for s in re.split(r"(?<=[.;])\s+", notes) if UNCERTAIN_NOTE.search(s))
+
+
 PRECISIONS = {
     "fp32": "peak_fp32_tflops",
     "tf32": "peak_tf32_tflops",
@@ -177,6 +184,7 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
             "source": r["source"],
             "notes": r["notes"],
             "uncertain": bool(UNCERTAIN_NOTE.search(r["notes"])),
+            "uncertain_note": uncertain_sentences(r["notes"]),
         }
         e = _match_rule(emb_rules, row)
         row["embodied"] = {

@@ -203,14 +203,11 @@ def find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[As
     return chosen, variants, notes
 
 
-_UNCERTAIN_WORDS = re.compile(r"uncertain|not verified|not an? [\w -]*?(?:figure|tdp)|rough", re.IGNORECASE)
-
-
 def uncertain_values_assumption(acc: Accelerator) -> Assumption:
-    """The sentences of a catalogue row's notes that say which of its values are unconfirmed."""
-    sentences = [s.strip() for s in re.split(r"(?<=[.;])\s+", acc.notes) if _UNCERTAIN_WORDS.search(s)]
+    """The sentences of a catalogue row's notes that say which of its values are unconfirmed (picked out when the
+    table is built: scripts/build_data.py ``uncertain_sentences``)."""
     return Assumption("catalogue values", f"UNCERTAIN for {acc.name}", acc.source.split(";")[0],
-                      " ".join(sentences) or acc.notes)
+                      acc._raw.get("uncertain_note") or acc.notes)
 
 
 def _find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumption]]:
