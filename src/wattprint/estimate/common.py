@@ -188,10 +188,7 @@ def resolve_site(
             if location:
                 inten = dataclasses.replace(inten, location=f"{location}, {inten.location}")
         if loc is not None and loc is not grid.WORLD:
-            role = "sets only the PUE default" if pue is None else "is not used (the PUE is given too)"
-            notes.append(Assumption("location", loc.key, "",
-                                    f"{loc.name}'s grid intensity not used (the {what} replaces it); the location "
-                                    f"{role}"))
+            notes.append(grid.replaced_grid_note(loc, what, pue_given=pue is not None))
         if year is not None:
             notes.append(Assumption("year", f"{year} (not used)", "",
                                     f"the {what} is not tied to a data year; the year only selects a location's "

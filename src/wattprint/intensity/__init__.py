@@ -50,7 +50,8 @@ from .mix import given_intensity_note, intensity_from_mix, mix_sources, parse_mi
 
 __all__ = ["Location", "resolve_location", "resolve_location_noted", "intensity_for", "intensity_lookup",
            "intensity_from_mix", "parse_mix", "given_intensity_note", "locations", "location_aliases",
-           "generation_mix", "generation_mix_lookup", "mix_sources", "check_year", "KINDS", "WORLD", "WORLD_NAMES"]
+           "generation_mix", "generation_mix_lookup", "mix_sources", "check_year", "replaced_grid_note", "KINDS",
+           "WORLD", "WORLD_NAMES"]
 
 _COUNTRY_BASIS = "lifecycle, average (OWID/Ember)"
 
@@ -158,7 +159,7 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
     else:
         basis = rec.get("basis") or raw["basis"]
         source = raw["source"]
-    if "low" in rec:  # mix-derived (Canadian provinces): per-source lifecycle min/max
+    if "low" in rec:  # mix-derived (Canadian provinces, country-years recomputed from their mix): per-source min/max
         rng = Range(g, float(rec["low"]), float(rec["high"]))
     else:
         rel = _rel(raw)
@@ -171,6 +172,14 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
     if year_notes:  # the year note travels with the figure (intensity_for has no notes list)
         source = f"{source}; {year_notes[-1].note}"
     return Intensity(rng, location=loc_label, basis=basis, year=year_out, source=source), notes
+
+
+def replaced_grid_note(loc: Location, what: str, pue_given: bool) -> Assumption:
+    """The note for a location whose grid a given intensity or fuel mix (``what``) replaces: it then serves only
+    as the PUE default, or not at all when the PUE is given too."""
+    role = "is not used (the PUE is given too)" if pue_given else "sets only the PUE default"
+    return Assumption("location", loc.key, "",
+                      f"{loc.name}'s grid intensity not used (the {what} replaces it); the location {role}")
 
 
 def intensity_for(location: str | None, year: int | None = None) -> Intensity:

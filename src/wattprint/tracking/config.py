@@ -76,9 +76,7 @@ class TrackConfig:
                 loc, notes = grid.resolve_location_noted(given_loc)
                 if loc is not grid.WORLD:  # the number given is not the world average: World names no place
                     where = loc.key
-                    role = "sets only the PUE default" if self.pue is None else "is not used (the PUE is given too)"
-                    notes.append(Assumption("location", loc.key, "", f"{loc.name}'s grid intensity not used (the "
-                                            f"given intensity replaces it); the location {role}"))
+                    notes.append(grid.replaced_grid_note(loc, "given intensity", pue_given=self.pue is not None))
             return Intensity.fixed(
                 self.intensity, location=where,
                 source=f"given ({self.sources.get('intensity')})" + (f"; {note}" if note else "")), notes
