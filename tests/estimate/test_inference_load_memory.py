@@ -172,3 +172,26 @@ def test_an_automatic_replica_is_sized_for_the_batch_the_load_keeps_in_flight() 
     busy = estimate_inference(70e9, hardware="H100", input_tokens=8000, requests_per_day=1e7, **GRID)
     alone = estimate_inference(70e9, hardware="H100", input_tokens=8000, **GRID)
     assert busy.details["accelerators_per_replica"] == alone.details["accelerators_per_replica"]
+
+
+def test_energy_per_request_never_rises_with_the_load_when_the_replica_is_sized_automatically() -> None:
+    # 8B with 60k-token prompts on L4s: a load just above what one 2-chip replica serves used to force a 16-chip
+    # replica at a batch of ~3 (4.6 Wh per request at 10k/day against 3.7 at 3k/day); now it is spread over
+    # several 2-chip replicas, and more load never costs more per request
+    kw: dict[str, object] = {"hardware": "L4", "input_tokens": 60_000, "output_tokens": 500, **GRID}
+    per_request, sizes = [], []
+    for rpd in (1e2, 1e3, 3e3, 5e3, 1e4, 3e4, 1e5, 1e6):
+        fp = estimate_inference(8e9, requests_per_day=rpd, **kw)  # type: ignore[arg-type]
+        per_request.append(fp.details["energy_per_request_wh"].value)
+        sizes.append(fp.details["accelerators_per_replica"])
+    assert all(b <= a * (1 + 1e-9) for a, b in zip(per_request, per_request[1:], strict=False))
+    assert max(sizes) == 2
+    # no load: a request is served as under a full load, on the replica that serves it with the least energy
+    alone = estimate_inference(8e9, **kw)  # type: ignore[arg-type]
+    assert alone.details["energy_per_request_wh"].value == pytest.approx(per_request[-1], rel=1e-6)
+    # and that replica is the cheapest of the sizes the user could have given
+    given = [estimate_inference(8e9, count=n, requests_per_day=1e6, **kw).details["energy_per_request_wh"].value  # type: ignore[arg-type]
+             for n in (2, 4, 8, 16)]
+    assert per_request[-1] == pytest.approx(min(given), rel=1e-6)
+    text = next(a for a in alone.assumptions if a.what == "accelerators per replica")
+    assert "least energy per request" in text.value

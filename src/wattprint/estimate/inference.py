@@ -45,7 +45,6 @@ from .serving_load import (
     BATCH_FIXED_POINT_TOL,
     IDLE_NOTE_BELOW_REPLICAS,
     Load,
-    batch_for_load,
     load_notes,
     serve_point,
 )
@@ -60,6 +59,9 @@ __all__ = [
 
 ENGINES = ("optimised", "eager")
 ATTENTION = ("gqa", "mha")
+# relative margin by which a larger replica must beat a smaller one's energy per request to be chosen (ties and
+# rounding noise keep the fewer chips)
+SIZING_TIE_TOL = 1e-6
 
 
 # -- the steps' values ------------------------------------------------------------------------------
@@ -229,32 +231,46 @@ def _size_replica(values: _Values, inputs: _Inputs, chip: Chip, weight_bytes: fl
 
 def _size_for_load(values: _Values, inputs: _Inputs, chip: Chip, weight_bytes: float, kv_bytes: float,
                    load: Load) -> _Replica:
-    """The replica for a load that caps the assumed batch (no count given): the smallest power of 2 of chips that
-    holds the weights and the KV cache of the sequences the load keeps in flight on that many chips (fewer chips
-    serve each request more slowly, so the load keeps more in flight on them), at most the default batch's size."""
-    rpd = load.per_day(values.central)
-    if inputs.count is not None or not load.batch_assumed or rpd is None:
+    """The replica when neither its count nor the batch is given: of the powers of 2 of chips from the fewest that
+    hold the weights and one sequence up to those that hold the default batch, the one that serves a request with
+    the least IT energy (central values; the fewest chips on a tie), as an operator sizing a service would. Each
+    candidate runs at the batch its memory holds and, with a load, that the load keeps in flight (Little's law); a
+    load one such replica cannot keep up with is spread over several (scale-out), so a larger replica is chosen
+    only where its larger batch or shorter steps pay for its extra chips. Without this choice a load just above
+    what a small replica serves forced a large replica at a small batch, and the energy per request rose with the
+    load; without a load the request is served as under a full load."""
+    if inputs.count is not None or not load.batch_assumed:
         return _size_replica(values, inputs, chip, weight_bytes, kv_bytes)
-    default = min(values.central["batch_size"], constants()["default_batch_size"].value)
 
     def scratch() -> _Values:  # sizing trials leave the values and their assumptions as they were
         return _Values(dict(values.central), dict(values.ranges), [])
 
     n = _size_replica(scratch(), inputs, chip, weight_bytes, kv_bytes, 1.0).count
-    largest = _size_replica(scratch(), inputs, chip, weight_bytes, kv_bytes, default).count
-    while n < largest:
+    largest = _size_replica(scratch(), inputs, chip, weight_bytes, kv_bytes).count
+    best: tuple[float, int, float] | None = None  # (IT J per request, chips, batch)
+    while n <= largest:
         trial = scratch()
         replica = _size_replica(trial, inputs, chip, weight_bytes, kv_bytes, count=n)
-        point = {**trial.central, "batch_size": default}
-        b = min(default, math.ceil(batch_for_load(point, rpd, replica.physics, n)))
-        if _size_replica(scratch(), inputs, chip, weight_bytes, kv_bytes, b).count <= n:
-            values.assumptions.append(Assumption(
-                "accelerators per replica", f"{n} (smallest power of 2 that holds the weights and the KV cache of the "
-                f"~{b:g} sequences the load keeps in flight on it)", constants()["gpu_memory_utilization"].source,
-                "sized for the load, not the default batch; give --count to set it"))
-            return _size_replica(values, inputs, chip, weight_bytes, kv_bytes, count=n)
+        try:
+            fit_batch_to_memory(trial.central, trial.ranges, False, chip, n, inputs.engine, inputs.attention,
+                                weight_bytes, kv_bytes, trial.assumptions)
+        except InputConflictError:  # not even one sequence fits on so few chips
+            n *= 2
+            continue
+        point = serve_point(trial.central, replica.physics, load, n, chip.tdp_w)
+        it_j = point["accelerator_j"] + point["host_j"]
+        if best is None or it_j < best[0] * (1.0 - SIZING_TIE_TOL):
+            best = (it_j, n, point["batch_size"])
         n *= 2
-    return _size_replica(values, inputs, chip, weight_bytes, kv_bytes)
+    if best is None or best[1] == largest:
+        return _size_replica(values, inputs, chip, weight_bytes, kv_bytes)
+    values.assumptions.append(Assumption(
+        "accelerators per replica", f"{best[1]} (of the powers of 2 that hold the weights and the load's KV cache, "
+        f"the one with the least energy per request: ~{best[2]:.3g} sequences in flight per replica)",
+        constants()["gpu_memory_utilization"].source,
+        "sized for the load (without one: a full load), not for the default batch; a load one replica cannot keep up "
+        "with is spread over several; give --count to set it"))
+    return _size_replica(values, inputs, chip, weight_bytes, kv_bytes, count=best[1])
 
 
 def _engine_notes(inputs: _Inputs) -> list[Assumption]:
