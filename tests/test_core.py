@@ -73,3 +73,17 @@ def test_market_based_figure_and_equivalents_in_estimate_outputs():
     assert phone["uncertain"] is True and "UNCERTAIN" in phone["note"]
     assert car["uncertain"] is False and "note" not in car
     assert "smartphone full charges (UNCERTAIN factor)" in fp.table()
+
+
+def test_range_order_is_checked_at_every_magnitude_and_relative_orders_its_bounds():
+    # the float-noise tolerance is relative: a small quantity with inverted bounds is an error, not silently fixed
+    with pytest.raises(ValueError):
+        Range(1e-13, 2e-13, 3e-13)
+    with pytest.raises(ValueError):
+        Range(math.inf, 0.0, 1.0)
+    assert Range(1e-13, 1e-13 * (1 + 1e-15), 3e-13).low == 1e-13  # float noise is still absorbed
+    assert Range(2.0, 1.0, math.inf).high == math.inf  # an open upper bound stays valid
+    neg = Range.relative(-10.0, 0.5, 1.5)
+    assert (neg.low, neg.value, neg.high) == (-15.0, -10.0, -5.0)
+    swapped = Range.relative(10.0, 1.5, 0.5)
+    assert (swapped.low, swapped.high) == (5.0, 15.0)

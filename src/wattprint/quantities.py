@@ -29,9 +29,10 @@ class Range:
             if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x):
                 raise ValueError(f"Range bounds must be numbers, got {x!r}")
         if not (self.low <= self.value <= self.high):
-            # tolerate float noise from arithmetic on equal bounds
-            eps = 1e-12 * max(1.0, abs(self.value))
-            if self.low - eps <= self.value <= self.high + eps:
+            # tolerate float noise from arithmetic on equal bounds: relative to the magnitudes involved, so a
+            # small quantity (kWh of one request) is held to the same standard as a large one
+            eps = 1e-12 * max(abs(self.low), abs(self.value), abs(self.high))
+            if math.isfinite(eps) and self.low - eps <= self.value <= self.high + eps:
                 object.__setattr__(self, "low", min(self.low, self.value))
                 object.__setattr__(self, "high", max(self.high, self.value))
             else:
@@ -50,9 +51,11 @@ class Range:
 
     @classmethod
     def relative(cls, value: Number, low_factor: float, high_factor: float) -> Range:
-        """``value`` with bounds at ``value * low_factor`` and ``value * high_factor``."""
+        """``value`` with bounds at ``value * low_factor`` and ``value * high_factor`` (ordered, so a negative
+        value or factors given high first still make a valid range)."""
         v = float(value)
-        return cls(v, v * low_factor, v * high_factor)
+        a, b = v * low_factor, v * high_factor
+        return cls(v, min(a, b), max(a, b))
 
     # -- properties ---------------------------------------------------------------------------
     @property
