@@ -11,6 +11,7 @@ the ranges of the assumed inputs. Arithmetic is interval arithmetic, so the boun
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 Number = int | float
@@ -130,6 +131,9 @@ def total(ranges: list[Range]) -> Range:
     return out
 
 
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+
+
 def parse_count(text: str) -> float:
     """Parse an absolute count as users write it: ``7e9``, ``7000000000``, ``7B``, ``1.4T``, ``70M``; the
     lower-case ``7b``, ``15t``, ``125m`` of model names too (a count has no milli-, so ``m`` is million).
@@ -137,7 +141,14 @@ def parse_count(text: str) -> float:
     >>> parse_count("1.4T")
     1400000000000.0
     """
-    s = text.strip().replace("_", "").replace(",", "")
+    s = text.strip().replace("_", "")
+    if "," in s:
+        # a comma is a thousands separator only (1,000 or 1,234,567.5); "7,5B" is a decimal comma, read as 75B
+        # if the commas were dropped, so it is refused rather than guessed
+        if not _THOUSANDS.fullmatch(s.rstrip("kKmMbBGtTP").strip()):
+            raise ValueError(f"not a number: {text!r} (a comma may only separate thousands, as in 1,000; "
+                             "write decimals with a point: 7.5B)")
+        s = s.replace(",", "")
     suffixes = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "b": 1e9, "B": 1e9, "G": 1e9, "t": 1e12, "T": 1e12,
                 "P": 1e15}
     mult = 1.0

@@ -30,6 +30,14 @@ def whole(text: str) -> int:
     return int(value)
 
 
+def year(text: str) -> int:
+    """A calendar year as written: digits only (a count's suffixes and exponents are not a year)."""
+    t = text.strip()
+    if not t.isdigit():
+        raise argparse.ArgumentTypeError(f"not a year: {text!r} (write e.g. 2023)")
+    return int(t)
+
+
 class JoinWords(argparse.Action):
     """Stores the words of a multi-word name given without quotes (``--hardware TPU v4``) as one string."""
 

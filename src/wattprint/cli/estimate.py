@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ._args import JoinWords, count, number, whole
+from ._args import JoinWords, count, number, whole, year
 
 
 def register(subparsers: Any) -> None:
@@ -40,13 +40,14 @@ def _add_training(sub: Any) -> None:
     t.add_argument("--hardware", required=True, nargs="+", action=JoinWords, metavar="NAME",
                    help="accelerator, e.g. A100, 'H100 SXM', 'TPU v4', MI250X")
     t.add_argument("--count", type=whole, help="number of chips as the catalogue counts them")
-    t.add_argument("--precision", choices=["fp32", "tf32", "bf16", "fp16", "fp8"], help="default: bf16/fp16/fp32")
+    t.add_argument("--precision", type=str.lower, choices=["fp32", "tf32", "bf16", "fp16", "fp8"],
+                   help="default: bf16/fp16/fp32")
     t.add_argument("--mfu", type=number, help="model FLOPs utilisation 0-1 (default: fitted model with range)")
     t.add_argument("--power-fraction", type=number, help="accelerator average power as a fraction of TDP")
     t.add_argument("--power-w", type=number, help="all-in average W per chip (replaces TDP x fraction + host)")
     t.add_argument("--pue", help="PUE number or preset (hyperscale, cloud, enterprise, google, aws ...)")
     t.add_argument("--location", help="country, sub-national region (US-CA) or cloud region (aws:us-east-1)")
-    t.add_argument("--year", type=whole, help="year of the grid intensity (default: latest)")
+    t.add_argument("--year", type=year, help="year of the grid intensity (default: latest)")
     t.add_argument("--intensity", type=number, help="grid intensity in gCO2e/kWh")
     t.add_argument("--mix", help="fuel mix, e.g. coal=60,gas=40")
     t.add_argument("--market-intensity", type=number,

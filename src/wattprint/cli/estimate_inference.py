@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from ..errors import WattprintError
-from ._args import JoinWords, count, number, whole
+from ._args import JoinWords, count, number, whole, year
 
 
 def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
@@ -45,7 +45,7 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--tdp-w", type=number, help="board power (W) for chips without a published TDP")
     p.add_argument("--pue", help="PUE value or preset (hyperscale, cloud, enterprise, average, google ...)")
     p.add_argument("--location", help="country, region (US-CA) or cloud region (aws:us-east-1)")
-    p.add_argument("--year", type=whole, help="grid intensity year (default: latest)")
+    p.add_argument("--year", type=year, help="grid intensity year (default: latest)")
     p.add_argument("--intensity", type=number, help="grid intensity in gCO2e/kWh")
     p.add_argument("--mix", help="fuel mix, e.g. coal=60,gas=40")
     p.add_argument("--market-intensity", type=float,

@@ -1,0 +1,42 @@
+"""`wattprint estimate` argument types: counts with commas, years, precision names."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wattprint.cli import main
+from wattprint.quantities import parse_count
+
+
+def test_a_comma_separates_thousands_and_a_decimal_comma_is_refused() -> None:
+    assert parse_count("1,000") == 1000
+    assert parse_count("1,234,567.5") == 1234567.5
+    assert parse_count("12,000B") == 12e12
+    for text in ("7,5B", "1,5T", "1,2,3", "1,0000", ",100"):  # read as 75B, 15T, 123... if the commas were dropped
+        with pytest.raises(ValueError, match="comma"):
+            parse_count(text)
+
+
+def test_decimal_comma_on_the_command_line_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["estimate", "training", "--params", "7,5B", "--tokens", "1T", "--hardware", "A100", "--count", "8"])
+    assert e.value.code == 2
+    assert "decimals with a point" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["2k", "2.02k", "2e3", "abc", "2020.5"])
+def test_a_year_is_digits_not_a_count(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["estimate", "training", "--hardware", "A100", "--count", "8", "--days", "1", "--location", "FR",
+              "--year", text])
+    assert e.value.code == 2
+    assert "not a year" in capsys.readouterr().err
+
+
+def test_precision_names_are_case_insensitive_as_in_the_python_api(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["estimate", "training", "--hardware", "H100", "--count", "8", "--params", "1B", "--tokens", "20B",
+          "--precision", "FP8", "--location", "FR", "--year", "2021", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert any(a["what"].startswith("MFU") and "of the fp8 peak" in a["value"] for a in out["assumptions"])
