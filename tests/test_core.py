@@ -87,3 +87,46 @@ def test_range_order_is_checked_at_every_magnitude_and_relative_orders_its_bound
     assert (neg.low, neg.value, neg.high) == (-15.0, -10.0, -5.0)
     swapped = Range.relative(10.0, 1.5, 0.5)
     assert (swapped.low, swapped.high) == (5.0, 15.0)
+
+
+def _fp(kwh: float, **kw):
+    return Footprint(energy_by_component={"gpu": ComponentEnergy(Range(kwh, kwh * 0.5, kwh * 2), "modelled")},
+                     pue=Range.exact(1.0), intensity=Intensity.fixed(500.0), **kw)
+
+
+def test_market_based_figure_has_a_range_and_an_assumption():
+    fp = _fp(100.0, market_intensity_g_per_kwh=20.0)
+    d = fp.to_dict()
+    assert (d["market_based_co2e_kg_low"], d["market_based_co2e_kg"], d["market_based_co2e_kg_high"]) == (1.0, 2.0, 4.0)
+    assert [a.value for a in fp.assumptions if a.what == "market-based intensity"] == ["20 gCO2e/kWh"]
+    assert "2 (1–4) kgCO2e" in fp.table().split("market-based CO2e")[1].splitlines()[0]
+
+
+def test_table_units_follow_the_printed_value_and_everyday_amounts_read_as_written():
+    from wattprint.footprint import _amount, _fmt_energy, _fmt_mass
+
+    assert _fmt_energy(Range.exact(999.99999)).endswith(" MWh")  # rounds to 1000 kWh: shown as 1 MWh
+    assert _fmt_energy(Range.exact(2e9)) == "2 TWh"
+    assert _fmt_energy(Range.exact(1e-6)) == "1 mWh"
+    assert _fmt_mass(Range.exact(5e8)) == "500 ktCO2e"
+    assert _fmt_mass(Range.exact(2e9)) == "2 MtCO2e"
+    assert _fmt_mass(Range.exact(0.0)) == "0 kgCO2e"
+    assert (_amount(2104.4), _amount(64213.0), _amount(0.216), _amount(3.2e10)) == ("2,100", "64,200", "0.216",
+                                                                                  "3.2e+10")
+    table = _fp(2000.0).table()
+    assert "e+0" not in table.split("total CO2e is about:")[1].split("smartphone")[0]
+
+
+def test_detail_rows_put_the_unit_after_the_number():
+    fp = _fp(1.0)
+    fp.details["energy_per_request_wh"] = Range(0.25, 0.1, 0.5)
+    fp.details["co2e_per_request_g"] = Range.exact(3.0)
+    table = fp.table(assumptions=False)
+    assert "energy per request" in table and "0.25 (0.1–0.5) Wh" in table
+    assert "CO2e per request" in table and "3 gCO2e" in table
+    assert "request wh" not in table
+
+
+def test_json_carries_the_intensity_year_and_source():
+    d = _fp(1.0).to_dict()
+    assert d["intensity_year"] is None and d["intensity_source"] == "given by the user"

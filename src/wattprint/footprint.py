@@ -120,6 +120,9 @@ def check_pue(value: float, where: str = "") -> float:
     return value
 
 
+MARKET_ASSUMPTION = "market-based intensity"
+
+
 @dataclass
 class Footprint:
     """Energy and emissions of one piece of work, measured or predicted, with ranges and assumptions.
@@ -142,6 +145,12 @@ class Footprint:
     def __post_init__(self) -> None:
         check_pue(self.pue.low)
         check_pue(self.pue.high)
+        if self.market_intensity_g_per_kwh is not None and not any(
+                a.what == MARKET_ASSUMPTION for a in self.assumptions):
+            self.assumptions.append(Assumption(
+                MARKET_ASSUMPTION, f"{self.market_intensity_g_per_kwh:.4g} gCO2e/kWh", "given by the user",
+                "contractual factor of the supply (market-based method, GHG Protocol Scope 2 Guidance 2015), applied "
+                "to the facility energy; the location-based figure stays the headline"))
 
     # -- derived figures ---------------------------------------------------------------------
     @property
@@ -160,10 +169,11 @@ class Footprint:
         return operational_co2e_kg(self.energy_kwh, self.intensity.g_per_kwh)
 
     @property
-    def market_based_co2e_kg(self) -> float | None:
+    def market_based_co2e_kg(self) -> Range | None:
+        """Operational CO2e at the contractual intensity (market-based); its range is the facility energy's."""
         if self.market_intensity_g_per_kwh is None:
             return None
-        return self.energy_kwh.value * self.market_intensity_g_per_kwh / 1000.0
+        return operational_co2e_kg(self.energy_kwh, Range.exact(self.market_intensity_g_per_kwh))
 
     @property
     def total_co2e_kg(self) -> Range:
@@ -203,6 +213,8 @@ class Footprint:
         d.update(self.pue.as_fields("pue"))
         d.update(self.intensity.g_per_kwh.as_fields("intensity_g_per_kwh"))
         d["intensity_basis"] = self.intensity.basis
+        d["intensity_year"] = self.intensity.year
+        d["intensity_source"] = self.intensity.source
         d["location"] = self.intensity.location
         if self.chip_hours is not None:
             d.update(self.chip_hours.as_fields("chip_hours"))
@@ -212,7 +224,7 @@ class Footprint:
         d.update(self.embodied_co2e_kg.as_fields("embodied_co2e_kg"))
         d.update(self.total_co2e_kg.as_fields("total_co2e_kg"))
         if self.market_based_co2e_kg is not None:
-            d["market_based_co2e_kg"] = self.market_based_co2e_kg
+            d.update(self.market_based_co2e_kg.as_fields("market_based_co2e_kg"))
         for k, v in self.details.items():
             if isinstance(v, Range):
                 d.update(v.as_fields(k))
@@ -244,15 +256,15 @@ class Footprint:
         rows.append(("embodied CO2e", _fmt_mass(self.embodied_co2e_kg)))
         rows.append(("total CO2e", _fmt_mass(self.total_co2e_kg)))
         if self.market_based_co2e_kg is not None:
-            rows.append(("market-based CO2e", _fmt_mass(Range.exact(self.market_based_co2e_kg))))
+            rows.append(("market-based CO2e", _fmt_mass(self.market_based_co2e_kg)))
         for k, v in self.details.items():
             if isinstance(v, Range):
-                rows.append((k.replace("_", " "), format(v, ".4g")))
+                rows.append(_detail_row(k, v))
         width = max(len(r[0]) for r in rows)
         lines = [title] if title else []
         lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
         if equivalents and self.total_co2e_kg.value > 0:
-            eq = "; ".join(f"{e['amount']:.3g} {e['unit']}" + (" (UNCERTAIN factor)" if e["uncertain"] else "")
+            eq = "; ".join(f"{_amount(e['amount'])} {e['unit']}" + (" (UNCERTAIN factor)" if e["uncertain"] else "")
                            for e in self.equivalents())
             lines.append(f"  total CO2e is about: {eq}")
         if assumptions and self.assumptions:
@@ -271,24 +283,58 @@ def _fmt(r: Range, unit: str) -> str:
     return f"{r:.4g} {unit}"
 
 
+# display units, largest first: (name, size in the base unit); the base unit's own row has size 1
+_ENERGY_UNITS = (("TWh", 1e9), ("GWh", 1e6), ("MWh", 1e3), ("kWh", 1.0), ("Wh", 1e-3), ("mWh", 1e-6))
+_MASS_UNITS = (("MtCO2e", 1e9), ("ktCO2e", 1e6), ("tCO2e", 1e3), ("kgCO2e", 1.0), ("gCO2e", 1e-3), ("mgCO2e", 1e-6))
+
+
+def _fmt_scaled(r: Range, units: tuple[tuple[str, float], ...]) -> str:
+    """``r`` in the largest unit whose central value, as printed (4 significant digits), is at least 1: 999.99999
+    kWh prints as 1 MWh, not 1000 kWh. Values below the smallest unit, and 0, use the base unit or the smallest."""
+    v = abs(r.value)
+    if v == 0:
+        return _fmt(r, next(name for name, size in units if size == 1.0))
+    for name, size in units:
+        if float(f"{v / size:.4g}") >= 1.0:
+            return _fmt(r / size, name)
+    name, size = units[-1]
+    return _fmt(r / size, name)
+
+
 def _fmt_energy(kwh: Range) -> str:
-    """Pick kWh / MWh / GWh so the central value reads well."""
-    v = abs(kwh.value)
-    for unit, div in (("GWh", 1e6), ("MWh", 1e3)):
-        if v >= div:
-            return _fmt(kwh / div, unit)
-    if v < 1e-3 and v > 0:
-        return _fmt(kwh * 1000.0, "Wh")
-    return _fmt(kwh, "kWh")
+    """Energy in mWh ... TWh, whichever reads best."""
+    return _fmt_scaled(kwh, _ENERGY_UNITS)
 
 
 def _fmt_mass(kg: Range) -> str:
-    v = abs(kg.value)
-    if v >= 1000:
-        return _fmt(kg / 1000.0, "tCO2e")
-    if 0 < v < 1e-3:
-        return _fmt(kg * 1000.0, "gCO2e")
-    return _fmt(kg, "kgCO2e")
+    """CO2e in mg ... Mt, whichever reads best."""
+    return _fmt_scaled(kg, _MASS_UNITS)
+
+
+def _amount(x: float) -> str:
+    """An everyday amount as people write it: 3 significant digits, thousands separated (2,100 km, not 2.1e+03);
+    scientific notation only beyond a billion or below a thousandth."""
+    if x != 0 and (abs(x) >= 1e9 or abs(x) < 1e-3):
+        return f"{x:.3g}"
+    rounded = float(f"{x:.3g}")
+    return f"{rounded:,.0f}" if abs(rounded) >= 1000 else f"{rounded:g}"
+
+
+# unit suffixes of detail names -> how the table shows them
+_DETAIL_UNITS = {"wh": "Wh", "kwh": "kWh", "j": "J", "g": "gCO2e", "kg": "kgCO2e", "s": "s", "ms": "ms", "h": "h"}
+
+_DETAIL_WORDS = {"it": "IT", "co2e": "CO2e", "gpu": "GPU"}
+
+
+def _detail_row(name: str, value: Range) -> tuple[str, str]:
+    """A detail's table row: its name in words and its unit after the number (energy_per_request_wh ->
+    "energy per request", "0.25 (0.1–0.5) Wh")."""
+    words = name.split("_")
+    unit = _DETAIL_UNITS.get(words[-1]) if len(words) > 1 else None
+    if unit is None:
+        return name.replace("_", " "), format(value, ".4g")
+    label = " ".join(_DETAIL_WORDS.get(w, w) for w in words[:-1])
+    return label, f"{value:.4g} {unit}"
 
 
 def is_finite_positive(x: float) -> bool:
