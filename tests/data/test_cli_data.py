@@ -88,3 +88,10 @@ def test_search_by_own_name_says_no_alias(capsys: pytest.CaptureFixture[str]) ->
     hits = json.loads(capsys.readouterr().out)
     fra = next(h for h in hits if h["key"] == "FRA")
     assert "matched" not in fra
+
+
+@pytest.mark.parametrize("text", ["", ".*", "🙂"])
+def test_search_text_without_letters_or_digits_says_so(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    assert main(["data", "search", text]) == 2
+    err = capsys.readouterr().err
+    assert "has no letters or digits" in err and len(err.strip().splitlines()) == 1

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ..errors import UnknownNameError, normalise_name
+from ..errors import InputConflictError, UnknownNameError, echo, normalise_name
 
 
 def register(subparsers: Any) -> None:
@@ -108,7 +108,7 @@ def _search(args: argparse.Namespace) -> int:
 
     q = normalise_name(args.text)
     if not q:
-        raise UnknownNameError("search text", args.text, [])
+        raise InputConflictError(f"search text {echo(args.text)} has no letters or digits to look for")
     ranked: list[tuple[int, dict[str, str]]] = []
 
     def hit(kind: str, key: str, name: str, names: list[str], own: int = 1) -> None:

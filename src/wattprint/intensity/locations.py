@@ -3,6 +3,8 @@ cloud regions, the world average), with the notes a loose reading needs. See :mo
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -12,8 +14,9 @@ from ..errors import AmbiguousNameError, UnknownNameError, echo, normalise_name
 from ..footprint import Assumption
 
 KINDS = ("country", "subnational", "zone", "cloud")
-_PROVIDERS = {"aws": "aws", "amazon": "aws", "gcp": "gcp", "google": "gcp", "googlecloud": "gcp", "azure": "azure",
-              "microsoft": "azure"}
+_PROVIDERS = {"aws": "aws", "amazon": "aws", "amazonwebservices": "aws", "gcp": "gcp", "google": "gcp",
+              "googlecloud": "gcp", "googlecloudplatform": "gcp", "azure": "azure", "microsoft": "azure",
+              "microsoftazure": "azure"}
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,130 @@ def locations(kind: str | None = None) -> list[Location]:
     return sorted(locs, key=lambda x: (KINDS.index(x.kind), x.key))
 
 
-def _candidates() -> list[str]:
+# -- suggestions for a name that is not known ------------------------------------------------------------
+class UnknownLocationError(UnknownNameError):
+    """An unknown location (or grid zone, or cloud region): ``suggestions`` holds names that each resolve, by
+    :func:`resolve_location`, to the place suggested; the message shows a zone's or cloud region's display name
+    beside its key ("aws:us-east-1 (US East (N. Virginia))"), the key being what resolves."""
+
+    def __init__(self, kind: str, name: str, picks: list[tuple[str, str]], hint: str = "",
+                 examples: list[str] | None = None) -> None:
+        msg = f"unknown {kind} {echo(name)}"
+        if picks:
+            msg += "; closest valid names: " + ", ".join(shown for _, shown in picks)
+        elif examples:  # nothing is close: show what valid names look like instead
+            msg += "; valid names include " + ", ".join(examples[:8])
+        if hint:
+            msg += f" ({hint})"
+        Exception.__init__(self, msg)  # not UnknownNameError's: the suggestions are chosen here
+        self.kind = kind
+        self.name = name
+        self.suggestions = [valid for valid, _ in picks]
+
+
+def _shown(key: str) -> tuple[str, str]:
+    """(a name that resolves to ``key``, how a suggestion shows it): a country's or sub-national grid's name where
+    that name resolves to it ("France", "California"), else the key, with the display name beside it for a zone or
+    cloud region ("aws:us-east-1 (US East (N. Virginia))"), a name that means something else ("US-GA (Georgia)") or
+    one with a comma, which a list of names would split ("VIR (Virgin Islands, U.S.)")."""
+    loc = _records()[key][0]
+    plain = loc.kind in ("country", "subnational") and "," not in loc.name
+    if plain and _aliases().get(normalise_name(loc.name)) == key:
+        return loc.name, loc.name
+    if normalise_name(loc.name) == normalise_name(key):
+        return key, key
+    return key, f"{key} ({loc.name})"
+
+
+def _similarity(n: str, m: str) -> float:
+    """How close normalised text ``n`` is to normalised name ``m`` (0..1): their sequence similarity, raised where
+    one holds the other ("tokyo" in "asiapacifictokyo", "virginia" in "useastnvirginia"); 1 only if equal."""
+    import difflib  # only on the error path: keeps importing wattprint cheap
+
+    if not n or not m:
+        return 0.0
+    if n == m:
+        return 1.0
+    r = difflib.SequenceMatcher(None, n, m, autojunk=False).ratio()
+    if len(n) >= 3 and n in m:
+        r = max(r, 0.7 + 0.3 * len(n) / len(m))
+    if len(m) >= 4 and m in n:
+        r = max(r, 0.6 + 0.3 * len(m) / len(n))
+    prefix = len(os.path.commonprefix([n, m]))  # a tie goes to the name that starts alike ("usca" for "uscal")
+    return min(r + 0.05 * prefix / max(len(n), len(m)), 0.99)
+
+
+def _match_names(key: str, others: dict[str, list[str]]) -> set[str]:
+    """The normalised names a typed text is compared with for ``key``: the key, a cloud region's id alone, the
+    display name, and a country's or sub-national grid's other names."""
+    loc = _records()[key][0]
+    names = [key, loc.name, *others.get(key, [])]
+    if loc.kind == "cloud":
+        names.append(key.split(":", 1)[1])
+    elif loc.kind == "zone":
+        names.append(key.replace("zone:", ""))
+    return {n for n in map(normalise_name, names) if n}
+
+
+def _suggest(text: str, keys: list[str] | None = None, n: int = 5, cutoff: float = 0.5) -> list[tuple[str, str]]:
+    """The ``n`` locations (of ``keys``, default all) closest to ``text``, by their keys, display names and aliases,
+    as (name that resolves, how it is shown); [] if none is close. A typed display name ("Tokyo", "US East (N.
+    Virginia)") so gives the keys of the regions it names."""
+    t = normalise_name(text)
+    if not t:
+        return []
     recs = _records()
-    return list(recs) + [loc.name for loc, _ in recs.values()]
+    others = location_aliases()
+    scored: list[tuple[float, int, str]] = []
+    for key in keys if keys is not None else list(recs):
+        score = max((_similarity(t, m) for m in _match_names(key, others)), default=0.0)
+        if score >= cutoff:
+            scored.append((-score, KINDS.index(recs[key][0].kind), key))
+    return [_shown(key) for _s, _k, key in sorted(scored)[:n]]
+
+
+def _examples(keys: list[str], n: int = 6) -> list[str]:
+    """A few of ``keys`` to show what valid names look like (an Azure geography only if nothing else)."""
+    recs = _records()
+    plain = [k for k in keys if "(geography" not in recs[k][0].name] or keys
+    step = max(1, len(plain) // n)
+    return [_shown(k)[1] for k in plain[::step][:n]]
+
+
+# -- resolution ----------------------------------------------------------------------------------------------
+_TRAILING_SEPARATOR = re.compile(r"[-_:/]\s*$")  # "US-", "CA_", "France:": a subdivision or region left out
+
+
+def region_id_form(text: str) -> str:
+    """A cloud region id as matched: lower case, without spaces, hyphens, underscores or other punctuation
+    ("West-Europe", "west europe", "us_east_1" -> "westeurope", "useast1"). No two regions of one provider share
+    a form (tests check), so both the keys and the typed ids are compared in it."""
+    return normalise_name(text)
+
+
+@lru_cache(maxsize=1)
+def _cloud_index() -> dict[str, dict[str, str]]:
+    """provider -> {region id form -> key}."""
+    out: dict[str, dict[str, str]] = {}
+    for key, (loc, _raw) in _records().items():
+        if loc.kind == "cloud":
+            prov, region = key.split(":", 1)
+            out.setdefault(prov, {}).setdefault(region_id_form(region), key)
+    return out
+
+
+def _bare_region(s: str) -> list[str]:
+    """Cloud region keys whose id is ``s`` ("us-east-1"; "us east 1", "us_east_1" alike), else whose id form is
+    ``s``'s ("eastus" for "East US"); Azure's geographies ("asia", "uk", "europe") are not region ids."""
+    recs = _records()
+    ids = {k: k.split(":", 1)[1] for k, (loc, _) in recs.items()
+           if loc.kind == "cloud" and "(geography" not in loc.name}
+    dashed = re.sub(r"[\s_]+", "-", s.strip().lower())
+    exact = [k for k, region in ids.items() if region == dashed]
+    if exact:
+        return exact
+    form = region_id_form(s)
+    return [k for k, region in ids.items() if form and region_id_form(region) == form]
 
 
 def resolve_location(text: str) -> Location:
@@ -134,10 +258,13 @@ def resolve_location(text: str) -> Location:
     return resolve_location_noted(text)[0]
 
 
+_HINT = "ISO code, country, US-XX, CA-XX, SE1-4, NO1-5, provider:region or World; see `wattprint data regions`"
+
+
 def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
     """:func:`resolve_location`, plus a note where the name was read loosely (a bare cloud region id)."""
     if not isinstance(text, str) or not text.strip():
-        raise UnknownNameError("location", str(text), _candidates())
+        raise UnknownLocationError("location", str(text), [], _HINT)
     s = text.strip()
     if len(s) <= 3 and s.isalpha() and s.isascii():  # an ISO code: the country table suffices
         iso3 = _country_codes().get(normalise_name(s))
@@ -150,34 +277,51 @@ def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
         prefix, rest = s.split(":", 1)
         p = normalise_name(prefix)
         if p == "zone":
-            key = rest.strip().upper()
+            key = normalise_name(rest).upper()
             key = "zone:FI" if key == "FI" else key
             if key in recs and recs[key][0].kind == "zone":
                 return recs[key][0], []
-            raise UnknownNameError("grid zone", rest, [k for k, (loc, _) in recs.items() if loc.kind == "zone"])
+            zones = [k for k, (loc, _) in recs.items() if loc.kind == "zone"]
+            raise UnknownLocationError("grid zone", rest.strip(), _suggest(rest, zones), examples=zones)
         if p in _PROVIDERS:
             prov = _PROVIDERS[p]
-            region = rest.strip().lower().replace(" ", "")
-            key = f"{prov}:{region}"
-            if key in recs:
-                return recs[key][0], []
-            cloud = [k for k in recs if k.startswith(prov + ":")]
-            raise UnknownNameError(f"{prov} region", rest.strip(), cloud, "see `wattprint data regions --kind cloud`")
+            hit = _cloud_index()[prov].get(region_id_form(rest))
+            if hit is not None:
+                return recs[hit][0], []
+            cloud = sorted(_cloud_index()[prov].values())
+            raise UnknownLocationError(f"{prov} region", rest.strip(), _suggest(rest, cloud),
+                                       "see `wattprint data regions --kind cloud`", _examples(cloud))
+    if _TRAILING_SEPARATOR.search(s):  # "US-": not the country with the subdivision silently dropped
+        head = s.rstrip(" -_:/")
+        raise UnknownLocationError("location", s, _left_out(head), f"nothing after {s.rstrip()[-1]!r}; {_HINT}")
     hit = _aliases().get(normalise_name(s))
     if hit is not None:
         return recs[hit][0], []
     # a bare region id ("us-east-1", "europe-west4"): read as that provider's region, and said, since the
     # provider also sets the default PUE. Azure's geographies ("asia", "uk", "europe") are not region ids:
     # a bare "Asia" or "UK" must not become an undocumented cloud average.
-    bare = [k for k, (loc, _) in recs.items() if loc.kind == "cloud" and "(geography" not in loc.name
-            and k.split(":", 1)[1] == s.lower()]
+    bare = _bare_region(s)
     if len(bare) > 1:
         raise AmbiguousNameError("location", s, bare, "write provider:region")
     if bare:
         note = f"{echo(s)} read as {bare[0]} (write provider:region to be explicit)"
         return recs[bare[0]][0], [Assumption("location", bare[0], "", note)]
-    raise UnknownNameError("location", s, _candidates(), "ISO code, country, US-XX, CA-XX, SE1-4, NO1-5, "
-                           "provider:region or World; see `wattprint data regions`")
+    raise UnknownLocationError("location", s, _suggest(s), _HINT)
+
+
+def _left_out(head: str) -> list[tuple[str, str]]:
+    """Suggestions for ``head`` followed by a separator and nothing ("US-"): ``head`` where it is a country, with
+    a few of its sub-national grids; else the names closest to ``head``."""
+    if not head:
+        return []
+    try:
+        loc = resolve_location(head)
+    except UnknownNameError:
+        return _suggest(head)
+    if loc.kind != "country":
+        return [_shown(loc.key)] if loc.kind != "world" else [(head, head)]
+    subs = sorted(k for k, (r, _) in _records().items() if r.kind == "subnational" and r.country_iso3 == loc.key)
+    return [(head, head)] + [_shown(k) for k in subs[:4]]
 
 
 def location_aliases() -> dict[str, list[str]]:
