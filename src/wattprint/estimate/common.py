@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import math
+import numbers
 from typing import Any
 
 from ..errors import InputConflictError
@@ -11,20 +13,45 @@ from ..footprint import Assumption, Footprint, Intensity, amortised_embodied_kg,
 from ..quantities import Range
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut short: a 400-digit integer is no help in a message."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
+
+
+def is_number(value: Any) -> bool:
+    """A real number of any numeric type (int, float, numpy scalars, Fraction, Decimal), but not a bool."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy's bool is not numbers.Real either
+        return False
+    return isinstance(value, (numbers.Real, decimal.Decimal))
+
+
+def to_float(name: str, value: Any) -> float:
+    """``float(value)`` for a number of any type; one past the floating-point range (a huge int or Fraction) is
+    a clear error rather than an OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise InputConflictError(f"{name} {_shown(value)} is too large: it leaves the floating-point range") from None
+    except (TypeError, ValueError, ArithmeticError):
+        raise InputConflictError(f"{name} must be a number, got {_shown(value)}") from None
+
+
 def check_positive(name: str, value: Any, allow_zero: bool = False, integer: bool = False) -> float | None:
     """``value`` as a float (None passes through); negative, zero (unless allowed), NaN, inf, or a fraction where
-    ``integer`` asks for a count, is an error."""
+    ``integer`` asks for a count, is an error. Any real number type is accepted (int, float, numpy scalars,
+    Fraction, Decimal); a bool, a string or None where a number is needed is not."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputConflictError(f"{name} must be a number, got {value!r}")
-    v = float(value)
+    if not is_number(value):
+        raise InputConflictError(f"{name} must be a number, got {_shown(value)}")
+    v = to_float(name, value)
     if math.isnan(v) or math.isinf(v):
-        raise InputConflictError(f"{name} must be a finite number, got {value!r}")
+        raise InputConflictError(f"{name} must be a finite number, got {_shown(value)}")
     if v < 0 or (v == 0 and not allow_zero):
-        raise InputConflictError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    if integer and v != int(v):
-        raise InputConflictError(f"{name} must be a whole number, got {value!r}")
+        raise InputConflictError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {_shown(value)}")
+    if integer and not v.is_integer():
+        raise InputConflictError(f"{name} must be a whole number, got {_shown(value)}")
     return v
 
 
@@ -50,9 +77,10 @@ def check_share(name: str, value: Any) -> float | None:
     """``value`` as a float if it is a share in (0, 1] (None passes through), else a clear error."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise InputConflictError(f"{name} must be in (0, 1], got {value!r}")
-    return float(value)
+    v = to_float(name, value) if is_number(value) else math.nan
+    if not 0 < v <= 1:
+        raise InputConflictError(f"{name} must be in (0, 1], got {_shown(value)}")
+    return v
 
 
 # input checks, not data: how far below (a chip's idle draw, the lowest TDP) or above (the highest TDP, a chip's own)
@@ -83,16 +111,17 @@ def check_low_power(what: str, watts: float, tdp: Range, chip: str) -> list[Assu
     return []
 
 
-def check_board_power(watts: float, acc: Any) -> list[Assumption]:
+def check_board_power(watts: float, acc: Any, what: str = "board power") -> list[Assumption]:
     """A given board power (TDP override): outside the catalogue's span of TDPs by a slip factor is an error; far
-    from the chip's own datasheet TDP, a note."""
+    from the chip's own datasheet TDP, a note. ``what`` names the figure in the error (a chip without a TDP has
+    only the catalogue's span to check an all-in power against)."""
     from ..data import accelerators
 
     tdps = [a.tdp_w for a in accelerators() if a.tdp_w]
     low, high = min(tdps) / SLIP_BELOW, max(tdps) * SLIP_ABOVE
     if not low <= watts <= high:
         raise InputConflictError(
-            f"board power {watts:g} W is outside what any accelerator draws (catalogue TDPs {min(tdps):g}-"
+            f"{what} {watts:g} W is outside what any accelerator draws (catalogue TDPs {min(tdps):g}-"
             f"{max(tdps):g} W): give watts per chip, not kW or a server's power")
     own = acc.tdp_w
     if own and not own / SLIP_ABOVE <= watts <= own * SLIP_ABOVE:
@@ -123,6 +152,12 @@ def too_large() -> InputConflictError:
                               "check the magnitudes (counts are absolute: 7e9 or 7B parameters, 2e12 or 2T tokens)")
 
 
+def _finite_pue(v: float, given: Any) -> Range:
+    if not math.isfinite(v):
+        raise InputConflictError(f"PUE must be a finite number >= 1 (facility energy / IT energy), got {_shown(given)}")
+    return Range.exact(v)
+
+
 def resolve_pue(pue: float | str | Range | None, location: str | None) -> tuple[Range, Assumption]:
     """PUE from a number, a preset name ("hyperscale", "google" ...) or the default for the location."""
     from .. import data
@@ -131,13 +166,16 @@ def resolve_pue(pue: float | str | Range | None, location: str | None) -> tuple[
         return data.default_pue(location)
     if isinstance(pue, Range):
         r = pue
-    elif isinstance(pue, bool) or not isinstance(pue, (int, float, str)):
-        raise InputConflictError(f"PUE must be a number (e.g. 1.1) or a preset name, got {pue!r}")
-    else:
+    elif isinstance(pue, str):
         try:
-            r = Range.exact(float(pue))
-        except (TypeError, ValueError):
-            return data.pue_preset(str(pue))
+            v = float(pue)
+        except ValueError:
+            return data.pue_preset(pue)
+        r = _finite_pue(v, pue)
+    elif is_number(pue):
+        r = _finite_pue(to_float("PUE", pue), pue)
+    else:
+        raise InputConflictError(f"PUE must be a number (e.g. 1.1) or a preset name, got {_shown(pue)}")
     check_pue(r.low)
     check_pue(r.high)
     note = data.given_pue_note(r.high)
@@ -195,8 +233,12 @@ def resolve_site(
                                     "grid data"))
         notes.insert(0, inten.assumption())
     else:
-        inten = grid.intensity_for(location or asked_world, year)  # a year substituted is said in its source
+        # the tracker's lookup: a year substituted is said in the intensity's source; no location (or "World") adds
+        # the hint to give one, as a tracked run shows it. The reading of a given location was noted above.
+        inten, lookup_notes = grid.intensity_lookup(location or asked_world, year)
         notes.insert(0, inten.assumption())
+        if loc is None or loc is grid.WORLD:
+            notes += lookup_notes
     pue_r, pue_a = resolve_pue(pue, location)
     notes.append(pue_a)
     return inten, pue_r, notes

@@ -19,6 +19,7 @@ from ..footprint import Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
 from . import utilisation
 from .common import (
+    check_board_power,
     check_count,
     check_finite,
     check_low_power,
@@ -28,6 +29,7 @@ from .common import (
     embodied_for,
     idle_fraction,
     resolve_site,
+    too_large,
 )
 
 HOURS_PER_DAY = 24.0
@@ -103,6 +105,8 @@ def _flops(
         if n_active is None or tokens is None:
             return flops, n_active, [Assumption("training compute", f"{flops:.4g} FLOP", "given by the user")]
         six_nd = FLOPS_PER_PARAM_TOKEN * n_active * tokens
+        if not math.isfinite(six_nd):
+            raise too_large()
         ratio = flops / six_nd
         if ratio < MIN_FLOPS_OVER_6ND:
             raise InputConflictError(
@@ -124,6 +128,8 @@ def _flops(
         )]
     if n_active is not None and tokens is not None:
         c = FLOPS_PER_PARAM_TOKEN * n_active * tokens
+        if not math.isfinite(c):
+            raise too_large()
         notes.append(
             Assumption(
                 "training compute",
@@ -135,6 +141,14 @@ def _flops(
         )
         if seq_len is not None:
             extra, note = _attention_flops(n_active, tokens, seq_len)
+            if not math.isfinite(extra):
+                raise too_large()
+            ratio = (c + extra) / c
+            if ratio > MAX_FLOPS_OVER_6ND:
+                raise InputConflictError(
+                    f"a {seq_len:.4g}-token context adds attention FLOPs ({extra:.4g}) that bring the total to "
+                    f"{ratio:.3g}x 6 x {what} x tokens: even long-context trainings stay below "
+                    f"{MAX_FLOPS_OVER_6ND:g}x; check the units (--seq-len is the context in tokens, e.g. 8192 or 128k)")
             notes.append(note)
             c += extra
         return c, n_active, notes
@@ -164,10 +178,11 @@ SLIP_OVER_TDP = 1.5  # a power fraction of TDP vs the TDP itself (85 % typed as 
 
 def _check_all_in_power(power_w: float, acc: Any, variants: list[Any]) -> list[Assumption]:
     """An all-in power per chip above its server's rated maximum per accelerator gets a note; more than twice that
-    (a node's power given as a chip's, kW as W ...) is an error."""
+    (a node's power given as a chip's, kW as W ...) is an error. A chip without a published TDP is checked against
+    the catalogue's span of TDPs, as a given board power is."""
     tdp = _tdp(acc, variants)
     if tdp is None:
-        return []
+        return check_board_power(power_w, acc, "--power-w (per chip, all-in)")
     rated = utilisation.rated_server_watts_per_accelerator(acc.family, tdp.high)
     if power_w > SLIP_OVER_RATED_SERVER * rated:
         raise InputConflictError(
@@ -261,8 +276,14 @@ def estimate_training(
     state it (replaces both). ``pue``: number or preset name. Site: ``location`` or ``intensity``
     (gCO2e/kWh) or ``mix`` ("coal=60,gas=40"); none -> world average with a wide range.
     ``market_intensity`` (gCO2e/kWh, contractual factor of the supply) adds a market-based figure beside the
-    location-based one. ``seq_len`` (training context in tokens) adds causal attention's FLOPs to 6·N·D: a 128k
-    context roughly triples an 8B model's compute.
+    location-based one. ``seq_len`` (training context in tokens, a whole number) adds causal attention's FLOPs to
+    6·N·D: a 128k context roughly triples an 8B model's compute; one that would take the total past
+    ``MAX_FLOPS_OVER_6ND`` x 6·N·D is refused as a unit slip.
+
+    MoE: ``active_params`` below ``params`` makes the run an MoE (the MFU model's MoE term; compute from the active
+    parameters). ``active_params`` without ``params`` is taken for an MoE whose total is unknown, with a note (a
+    training estimate needs no total). ``moe`` (True / False, None = inferred so) overrides that reading. With
+    ``days``, the wall time is the days given.
     """
     from .. import data
 
@@ -270,7 +291,7 @@ def estimate_training(
     params = check_count("params", params)
     active_params = check_count("active params", active_params)
     tokens = check_count("tokens", tokens)
-    seq_len = check_positive("context length (tokens)", seq_len)
+    seq_len = check_positive("context length (tokens)", seq_len, integer=True)
     chip_hours = check_positive("chip-hours", chip_hours)
     days = check_positive("days", days)
     count = check_positive("count (chips)", count, integer=True)
@@ -282,6 +303,9 @@ def estimate_training(
         raise InputConflictError(f"MFU is a fraction of peak (0-1], got {mfu:g}")
     if power_w is not None and power_fraction is not None:
         raise InputConflictError("give either --power-w (all-in W per chip) or a power fraction of TDP, not both")
+    if moe is not None and not isinstance(moe, bool):
+        raise InputConflictError(f"moe must be True, False or None (None: an MoE when active parameters are given "
+                                 f"below the total, or without one), got {moe!r}")
     if hardware is None:
         raise WattprintError("hardware is required (e.g. --hardware A100); list names with 'wattprint data gpus'")
 
@@ -303,8 +327,16 @@ def estimate_training(
     given_count = count
     ch, count, ch_notes = _chip_hours(chip_hours, count, days)
     notes += ch_notes
-    inferred_moe = active_params is not None and params is not None and active_params < params
-    is_moe = bool(moe) if moe is not None else inferred_moe
+    # active parameters below the total are an MoE's; active parameters without a total too (the user said these
+    # are the *active* ones): only the MFU model uses it, and it needs no total (nor do memory and embodied here)
+    inferred_moe = active_params is not None and (params is None or active_params < params)
+    is_moe = moe if moe is not None else inferred_moe
+    if is_moe and active_params is not None and params is None:
+        notes.append(Assumption(
+            "mixture of experts", f"{active_params:.4g} active parameters, total not given", "given by the user",
+            "active parameters without --params are taken for an MoE whose total is unknown: the MFU model's MoE "
+            "term applies and the compute uses the active parameters; nothing in a training estimate needs the "
+            "total (for a dense model, give --params alone)"))
 
     details: dict[str, Any] = {"hardware": acc.name, "precision": precision}
     if c is not None:
@@ -352,6 +384,8 @@ def estimate_training(
                                     "(give --flops, or --params and --tokens)"))
         if c is not None:
             implied = c / (ch * SECONDS_PER_HOUR * peak.value)
+            if not math.isfinite(implied) or implied == 0:  # chip-hours too small or too large for a ratio
+                raise too_large()
             if implied > 1:
                 raise InputConflictError(
                     f"impossible: {c:.4g} FLOP in {ch:.4g} chip-hours needs {implied:.2f}x the {precision} peak "
@@ -364,7 +398,16 @@ def estimate_training(
             details["mfu"] = Range.exact(implied)
             notes += _unusual_mfu(implied, precision, "implied MFU", "FLOPs / (chip-hours x peak)")
 
-    wall = chip_hours_r / count if count is not None else None
+    if days is not None:
+        # the days given are the wall time; chip-hours within the tolerance of count x days x 24 are kept as given
+        wall: Range | None = Range.exact(days * HOURS_PER_DAY)
+        if count is None:  # chip-hours from the FLOPs: the chips busy on average over those days
+            busy = chip_hours_r / (days * HOURS_PER_DAY)
+            notes.append(Assumption("average chips busy", f"{busy:.4g} = chip-hours / (days x 24)", "implied",
+                                    "the chip-hours come from the FLOPs and the MFU; the days fix the wall time"))
+            details["average_chips_busy"] = busy
+    else:
+        wall = chip_hours_r / count if count is not None else None
     if count is not None:
         details["count" if given_count is not None else "average_chips_busy"] = count
 
@@ -417,7 +460,7 @@ def estimate_training(
         assumptions=notes,
         kind="training",
         chip_hours=chip_hours_r,
-        wall_time_h=wall if wall is not None else (Range.exact(days * HOURS_PER_DAY) if days else None),
+        wall_time_h=wall,
         market_intensity_g_per_kwh=check_market_intensity(market_intensity),
         details=details,
     ))

@@ -1,0 +1,189 @@
+"""Input checks of the training estimator (and the helpers it shares with inference): implausible powers, huge or
+odd numeric types, MoE flags, context lengths, overflow, the no-location hint and the wall time."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from wattprint import estimate_training
+from wattprint.errors import InputConflictError, WattprintError
+from wattprint.estimate.common import check_positive, resolve_pue
+
+BASE = {"hardware": "A100", "params": 7e9, "tokens": 2e12}
+
+
+# -- A: --power-w on a chip without a published TDP ---------------------------------------------------------------
+@pytest.mark.parametrize("watts", [1e9, 0.5])
+def test_power_w_without_tdp_is_bounded_by_the_catalogue(watts: float) -> None:
+    with pytest.raises(InputConflictError, match="outside what any accelerator draws"):
+        estimate_training(hardware="TPU v5p", chip_hours=1000, power_w=watts)
+
+
+def test_power_w_without_tdp_in_range_is_accepted() -> None:
+    fp = estimate_training(hardware="TPU v5p", chip_hours=1000, power_w=500)
+    assert fp.it_energy_kwh.value == pytest.approx(500.0)  # 1000 chip-hours x 500 W
+
+
+# -- B: a Python int past the float range --------------------------------------------------------------------------
+@pytest.mark.parametrize("field", ["flops", "count", "pue", "intensity", "market_intensity", "power_w", "mfu"])
+def test_huge_int_is_a_clear_error(field: str) -> None:
+    kwargs: dict[str, object] = {"hardware": "A100", "flops": 1e22, "count": 8}
+    kwargs[field] = 10**400
+    with pytest.raises(InputConflictError) as e:
+        estimate_training(**kwargs)  # type: ignore[arg-type]
+    assert len(str(e.value)) < 400  # the 401 digits are not echoed in full
+
+
+def test_huge_fraction_is_a_clear_error() -> None:
+    with pytest.raises(InputConflictError, match="too large"):
+        check_positive("flops", Fraction(10**400, 1))
+
+
+# -- C: numeric types other than int and float ---------------------------------------------------------------------
+def test_numpy_scalars_are_accepted() -> None:
+    np = pytest.importorskip("numpy")
+    plain = estimate_training(hardware="A100", flops=1e22, count=8, mfu=0.4, pue=1.2)
+    fp = estimate_training(hardware="A100", flops=np.float64(1e22), count=np.int64(8), mfu=np.float32(0.4),
+                           pue=np.float64(1.2))
+    assert fp.energy_kwh.value == pytest.approx(plain.energy_kwh.value, rel=1e-6)
+
+
+def test_decimal_and_fraction_are_accepted() -> None:
+    plain = estimate_training(hardware="A100", flops=1e22, count=8, mfu=0.4, pue=1.2, intensity=400)
+    fp = estimate_training(hardware="A100", flops=Decimal("1e22"), count=Fraction(8), mfu=Fraction(2, 5),
+                           pue=Decimal("1.2"), intensity=Decimal(400))  # type: ignore[arg-type]
+    assert fp.total_co2e_kg.value == pytest.approx(plain.total_co2e_kg.value)
+
+
+@pytest.mark.parametrize("bad", [True, "8", None])
+def test_bool_and_str_are_still_refused_where_a_number_is_needed(bad: object) -> None:
+    if bad is None:
+        assert check_positive("count", None) is None
+        return
+    with pytest.raises(InputConflictError, match="must be a number"):
+        check_positive("count", bad)
+
+
+def test_numpy_bool_is_not_a_number() -> None:
+    np = pytest.importorskip("numpy")
+    with pytest.raises(InputConflictError, match="must be a number"):
+        check_positive("count", np.bool_(True))
+
+
+def test_whole_number_check_works_for_other_types() -> None:
+    assert check_positive("count", Fraction(8), integer=True) == 8.0
+    with pytest.raises(InputConflictError, match="whole number"):
+        check_positive("count", Fraction(17, 2), integer=True)
+
+
+# -- D: moe must be a bool ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", ["no", 1, "False"])
+def test_moe_must_be_bool(bad: object) -> None:
+    with pytest.raises(InputConflictError, match="moe must be True, False or None"):
+        estimate_training(**BASE, moe=bad)  # type: ignore[arg-type]
+
+
+def test_moe_true_and_false_accepted() -> None:
+    dense = estimate_training(**BASE, moe=False)
+    moe = estimate_training(**BASE, moe=True)
+    assert moe.energy_kwh.value > dense.energy_kwh.value
+
+
+# -- E: --active-params without --params ----------------------------------------------------------------------------
+def test_active_params_without_total_is_an_moe_with_a_note() -> None:
+    kw = {"hardware": "H800", "tokens": 14.8e12, "count": 2048}
+    active_only = estimate_training(active_params=37e9, **kw)  # type: ignore[arg-type]
+    dense = estimate_training(params=37e9, **kw)  # type: ignore[arg-type]
+    with_total = estimate_training(params=671e9, active_params=37e9, **kw)  # type: ignore[arg-type]
+    assert active_only.energy_kwh.value != pytest.approx(dense.energy_kwh.value)
+    assert active_only.energy_kwh.value == pytest.approx(with_total.energy_kwh.value)
+    notes = [a for a in active_only.assumptions if a.what == "mixture of experts"]
+    assert notes and "total not given" in notes[0].value
+    # moe=False keeps it dense
+    forced = estimate_training(active_params=37e9, moe=False, **kw)  # type: ignore[arg-type]
+    assert forced.energy_kwh.value == pytest.approx(dense.energy_kwh.value)
+
+
+# -- F: --seq-len bounds ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seq", [0.5, 2048.5])
+def test_seq_len_must_be_whole(seq: float) -> None:
+    with pytest.raises(InputConflictError, match="whole number"):
+        estimate_training(**BASE, seq_len=seq)
+
+
+def test_seq_len_past_the_flops_ratio_is_refused() -> None:
+    with pytest.raises(InputConflictError, match="12x"):
+        estimate_training(**BASE, seq_len=1e9)
+
+
+def test_long_but_plausible_seq_len_accepted() -> None:
+    fp = estimate_training(hardware="A100", params=8e9, tokens=1e12, seq_len=131072)
+    assert fp.details["training_flops"].value > 6 * 8e9 * 1e12
+
+
+# -- G: NaN PUE ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("pue", [float("nan"), "nan", "inf", float("inf")])
+def test_non_finite_pue_says_finite(pue: object) -> None:
+    with pytest.raises(InputConflictError, match="PUE must be a finite number"):
+        resolve_pue(pue, None)  # type: ignore[arg-type]
+    with pytest.raises(InputConflictError, match="PUE must be a finite number"):
+        estimate_training(hardware="A100", flops=1e22, count=8, pue=pue)  # type: ignore[arg-type]
+
+
+# -- H: overflow in 6·N·D -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs", [
+    {"params": 1e200, "tokens": 1e200, "chip_hours": 1e5},
+    {"flops": 1e308, "params": 1e154, "tokens": 1e154},
+    {"params": 1e200, "tokens": 1e200},
+])
+def test_overflowing_6nd_is_too_large(kwargs: dict[str, float]) -> None:
+    with pytest.raises(InputConflictError, match="too large") as e:
+        estimate_training(hardware="A100", **kwargs)  # type: ignore[arg-type]
+    assert "inf" not in str(e.value).replace("information", "")
+
+
+# -- I: no location -> the hint to give one, as the tracker shows it -----------------------------------------------
+def test_no_location_has_the_location_hint() -> None:
+    fp = estimate_training(hardware="A100", count=8, days=1)
+    loc = [a for a in fp.assumptions if a.what == "location"]
+    assert loc and "world average" in loc[0].value and "--location" in loc[0].note
+    assert "location" in [a["what"] for a in fp.to_dict()["assumptions"]]  # in the JSON too
+
+
+def test_no_location_notes_match_the_tracker() -> None:
+    from wattprint.tracking.config import TrackConfig
+
+    _, tracker_notes = TrackConfig().intensity_lookup()
+    fp = estimate_training(hardware="A100", count=8, days=1)
+    for n in tracker_notes:
+        assert n in fp.assumptions
+
+
+def test_world_by_name_has_the_hint_and_a_country_is_unchanged() -> None:
+    fp = estimate_training(hardware="A100", count=8, days=1, location="World")
+    assert [a for a in fp.assumptions if a.what == "location" and "world average" in a.value]
+    fr = estimate_training(hardware="A100", count=8, days=1, location="FR")
+    assert not [a for a in fr.assumptions if a.what == "location"]
+
+
+# -- J: wall time with days given ------------------------------------------------------------------------------------
+def test_wall_time_is_the_days_given() -> None:
+    fp = estimate_training(hardware="A100", chip_hours=1930, count=8, days=10)
+    assert fp.wall_time_h is not None and fp.wall_time_h.value == pytest.approx(240.0)
+    assert fp.chip_hours.value == pytest.approx(1930.0)
+
+
+def test_flops_and_days_give_average_chips_busy() -> None:
+    fp = estimate_training(hardware="A100", flops=1e22, days=10)
+    busy = fp.details["average_chips_busy"]
+    assert busy.value == pytest.approx(fp.chip_hours.value / 240.0)
+    assert fp.wall_time_h is not None and fp.wall_time_h.value == pytest.approx(240.0)
+
+
+def test_huge_int_error_is_a_wattprint_error() -> None:
+    with pytest.raises(WattprintError):
+        estimate_training(flops=10**400, hardware="A100")
+    assert check_positive("x", Decimal("2.5")) == 2.5
