@@ -31,9 +31,10 @@ def _add_training(sub: Any) -> None:
     )
     t.add_argument("--flops", type=count, help="training compute in FLOP (e.g. 3.14e23)")
     t.add_argument("--params", type=count, help="parameters (total for MoE), e.g. 7B")
-    t.add_argument("--active-params", type=count, help="parameters active per token (MoE)")
+    t.add_argument("--active-params", type=count,
+                   help="parameters active per token (MoE); without --params, an MoE of unknown total (noted)")
     t.add_argument("--tokens", type=count, help="training tokens, e.g. 2T")
-    t.add_argument("--seq-len", type=count, metavar="TOKENS",
+    t.add_argument("--seq-len", type=whole, metavar="TOKENS",
                    help="training context length, e.g. 128k: adds causal attention's FLOPs to 6 x params x tokens")
     t.add_argument("--chip-hours", type=count, help="accelerator-hours (GPU-hours, TPU-chip-hours)")
     t.add_argument("--days", type=number, help="wall-clock days")

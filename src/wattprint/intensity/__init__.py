@@ -25,6 +25,7 @@ quartiles of countries).
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 from ..data import load_table
@@ -95,11 +96,12 @@ def check_year(year: Any) -> int | None:
     """A calendar year as an int (None passes through); a fraction, NaN, or a year <= 0 is an error."""
     if year is None:
         return None
-    if (isinstance(year, bool) or not isinstance(year, (int, float)) or not math.isfinite(year)
-            or year != int(year) or year <= 0):
-        got = echo(year) if isinstance(year, str) else repr(year)
+    value = float(year) if isinstance(year, numbers.Real) and not isinstance(year, bool) and (
+        not isinstance(year, int) or abs(year) < 10**6) else math.nan  # a huge int would overflow float()
+    if not math.isfinite(value) or not value.is_integer() or value <= 0:
+        got = echo(year) if isinstance(year, str) else echo(repr(year))
         raise InputConflictError(f"year must be a whole year such as 2023, got {got}")
-    return int(year)
+    return int(value)
 
 
 def _pick_year(loc: Location, years: list[int], year: int | None, what: str = "intensity"

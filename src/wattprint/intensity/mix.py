@@ -4,6 +4,7 @@ and the plausibility check of a given intensity. See :mod:`wattprint.intensity`.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -106,11 +107,17 @@ def intensity_from_mix(mix: dict[str, float]) -> Intensity:
         src = _canonical_source(name)
         if src in shares:  # as parse_mix: 'gas' and 'natural gas' are one source
             raise InputConflictError(f"source {src!r} given twice in the mix ({name!r})")
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or math.isnan(share) or math.isinf(share):
+        if isinstance(share, bool) or not isinstance(share, numbers.Real):
             raise InputConflictError(f"mix share for {name!r} must be a number, got {share!r}")
-        if share < 0:
-            raise InputConflictError(f"mix share for {name!r} is negative ({share})")
-        shares[src] = float(share)
+        try:
+            value = float(share)
+        except OverflowError:  # an int past the float range
+            raise InputConflictError(f"mix share for {name!r} is too large to be a share") from None
+        if not math.isfinite(value):
+            raise InputConflictError(f"mix share for {name!r} must be a finite number, got {share!r}")
+        if value < 0:
+            raise InputConflictError(f"mix share for {name!r} is negative ({value:g})")
+        shares[src] = value
     total = sum(shares.values())
     if not (abs(total - 100.0) <= 0.5 or abs(total - 1.0) <= 0.005):
         raise InputConflictError(f"mix shares sum to {total:g}; give percentages summing to 100 or fractions "
