@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+SUGGESTIONS = 5  # closest names an unknown-name message lists
 ECHO_LIMIT = 60  # characters of user text repeated in a message: enough to recognise it, never a wall of it
 
 
@@ -27,14 +28,19 @@ class UnknownNameError(WattprintError, LookupError):
     """A name (GPU, region, preset, run id ...) that is not in the catalogue; lists the closest valid names."""
 
     def __init__(
-        self, kind: str, name: str, candidates: Iterable[str], hint: str = "", examples: Iterable[str] = ()
+        self, kind: str, name: str, candidates: Iterable[str], hint: str = "", examples: Iterable[str] = (),
+        ranked: bool = False, shown: Iterable[str] | None = None,
     ) -> None:
+        """``candidates``: valid names, ranked here by closeness to ``name``, or already ranked by the caller
+        (``ranked``: a lookup that knows better, e.g. by model words only); ``shown``: how the message writes each
+        suggestion (a key with its display name beside it), default the names themselves."""
         self.kind = kind
         self.name = name
-        self.suggestions = closest_names(name, candidates)
+        self.suggestions = list(candidates)[:SUGGESTIONS] if ranked else closest_names(name, candidates)
         msg = f"unknown {kind} {echo(name)}"
         if self.suggestions:
-            msg += "; closest valid names: " + ", ".join(self.suggestions)
+            words = list(shown)[:len(self.suggestions)] if shown is not None else self.suggestions
+            msg += "; closest valid names: " + ", ".join(words)
         elif shown := list(examples)[:8]:  # nothing is close: show what valid names look like instead
             msg += "; valid names include " + ", ".join(shown)
         if hint:
@@ -85,7 +91,7 @@ def fold_text(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-def closest_names(name: str, candidates: Iterable[str], n: int = 5) -> list[str]:
+def closest_names(name: str, candidates: Iterable[str], n: int = SUGGESTIONS) -> list[str]:
     """Closest candidates by substring match first, then by similarity of their normalised forms."""
     import difflib  # only on the error path: keeps importing wattprint cheap
 

@@ -95,16 +95,30 @@ class Accelerator:
 
 
 _DROP_TOKENS = {"nvidia", "tesla", "amd", "instinct", "google", "intel", "aws", "geforce", "hbm", "hbm2", "hbm2e",
-                "hbm3", "hbm3e", "gpu", "accelerator", "cloud", "radeon", "habana", "per", "in", "part", "the"}
+                "hbm3", "hbm3e", "gpu", "accelerator", "cloud", "radeon", "habana", "per", "in", "part", "the",
+                "vf"}  # "vf": an SR-IOV virtual function of the chip ("AMD Instinct MI300X VF" in cloud VMs)
+_MEMORY_UNITS = {"gb", "g", "gib"}
+_QUALIFIER = re.compile(r"(sxm|pcie|oam|nvl)\d*")  # form factor / board words: they pick a variant, not a chip
+_HINT = "see `wattprint data gpus`"
 
 
 def _tokens(text: str) -> list[str]:
-    out = []
-    for t in re.split(r"[^a-z0-9+]+", text.lower().replace("+", "")):
-        if not t or t in _DROP_TOKENS:
-            continue
-        m = re.fullmatch(r"(\d+)gb", t)
-        out.append(m.group(1) if m else t)
+    """Lower-case words of a hardware name without vendor / memory-type noise. A memory size in any spelling
+    ("80GB", "80G", "80 GB", "80GiB") becomes "80gb"; "pci" becomes "pcie"."""
+    raw = [t for t in re.split(r"[^a-z0-9]+", text.lower().replace("+", "")) if t]
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        t = raw[i]
+        m = re.fullmatch(r"(\d+)(gb|g|gib)?", t)
+        if m and (m.group(2) or (i + 1 < len(raw) and raw[i + 1] in _MEMORY_UNITS)):
+            i += 0 if m.group(2) else 1  # "80 GB": the unit is consumed with the number
+            out.append(m.group(1) + "gb")
+        elif t == "pci":
+            out.append("pcie")
+        elif t not in _DROP_TOKENS:
+            out.append(t)
+        i += 1
     return out
 
 
@@ -112,14 +126,76 @@ def _key(text: str) -> str:
     return "".join(_tokens(text))
 
 
-def _token_match(q: str, row_tokens: list[str]) -> bool:
-    for t in row_tokens:
-        if t == q:
-            return True
-        # "sxm" matches "sxm4", "trainium" matches "trainium2": letters-only prefix plus digits
-        if q.isalpha() and t.startswith(q) and t[len(q):].isdigit():
-            return True
-    return False
+def _is_memory(t: str) -> bool:
+    return re.fullmatch(r"\d+gb", t) is not None
+
+
+def _is_qualifier(t: str) -> bool:
+    return _QUALIFIER.fullmatch(t) is not None
+
+
+def _completes(q: str, t: str) -> bool:
+    """``t`` is the letters-only word ``q`` plus a generation number: "sxm" -> "sxm4", "inferentia" -> "inferentia2"."""
+    return q.isalpha() and len(t) > len(q) and t.startswith(q) and t[len(q):].isdigit()
+
+
+@dataclass(frozen=True)
+class _Row:
+    acc: Accelerator
+    words: tuple[str, ...]  # tokens of the catalogue name
+    forms: tuple[str, ...]  # form-factor words of the catalogue's form_factor column ("PCIe low-profile" -> pcie)
+
+
+@lru_cache(maxsize=1)
+def _rows() -> tuple[_Row, ...]:
+    return tuple(_Row(a, tuple(_tokens(a.name)), tuple(t for t in _tokens(a.form_factor) if _is_qualifier(t)))
+                 for a in _accels())
+
+
+# how a query token matched a row: by the row's name, by its specification columns (form factor), or only by
+# completing a product word to a generation ("Inferentia" -> Inferentia2); None: it does not match
+_BY_NAME, _BY_SPEC, _BY_COMPLETION = 0, 1, 2
+
+
+def _token_match(q: str, row: _Row) -> int | None:
+    """How query token ``q`` matches ``row`` (``_BY_NAME`` / ``_BY_SPEC`` / ``_BY_COMPLETION``), None if not.
+
+    A memory size matches the row's memory; a form-factor word matches the name ("sxm" matches "sxm4" and
+    "sxm5" matches "sxm") or else the row's form_factor ("B200 SXM", "MI300X OAM", "T4 PCIe"); any other word must
+    be a word of the name, or a product word of 4+ letters its generation number was left off ("Gaudi" ->
+    gaudi2, gaudi3). A short letters-only code ("GB", "MI", "H") is the start of a model number, not a name:
+    it completes nothing."""
+    if _is_memory(q):
+        mem = row.acc.memory_gb
+        return _BY_NAME if q in row.words or (mem is not None and float(q[:-2]) == mem) else None
+    if q in row.words or (q.isdigit() and q + "gb" in row.words):  # "A100 80": the 80GB of the name
+        return _BY_NAME
+    if _is_qualifier(q):
+
+        def same(t: str) -> bool:
+            return t == q or _completes(q, t) or _completes(t, q)
+
+        if any(same(t) for t in row.words):
+            return _BY_NAME
+        return _BY_SPEC if any(same(t) for t in row.forms) else None
+    if len(q) >= 4 and any(_completes(q, t) for t in row.words):
+        return _BY_COMPLETION
+    return None
+
+
+def _match_rows(qt: list[str]) -> list[tuple[_Row, list[int]]]:
+    """Rows matched by every query token, with how each token matched. A row that names the query's form
+    factor in its name beats one that only has it in its form_factor ("H100 PCIe" is the PCIe card, not the NVL
+    whose form factor is also PCIe); a row whose name has the query's word beats one reached by completion."""
+    out = []
+    for row in _rows():
+        levels = [_token_match(q, row) for q in qt]
+        if all(lv is not None for lv in levels):
+            out.append((row, [lv for lv in levels if lv is not None]))
+    for level in (_BY_COMPLETION, _BY_SPEC):
+        if any(level not in lv for _, lv in out):
+            out = [(r, lv) for r, lv in out if level not in lv]
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -212,8 +288,20 @@ def uncertain_values_assumption(acc: Accelerator) -> Assumption:
 
 def _find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumption]]:
     if not isinstance(name, str) or not name.strip():
-        raise UnknownNameError("hardware", str(name), accelerator_names(), "see `wattprint data gpus`")
+        raise UnknownNameError("hardware", str(name), accelerator_names(), _HINT)
     name = fold_text(name)
+    try:
+        return _find_one(name)
+    except UnknownNameError as e:
+        if isinstance(e, AmbiguousNameError) or "/" not in name:
+            raise
+        found = _find_alternatives(name)
+        if found is None:
+            raise
+        return found
+
+
+def _find_one(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumption]]:
     accs = _accels()
     qkey = _key(name)
     # 1. exact catalogue name (after normalisation)
@@ -225,25 +313,104 @@ def _find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[A
         keys = {_key(fam["family"])} | {_key(x) for x in fam["aliases"]}
         if qkey in keys:
             return _family_pick(name, fam, [])
-    # 3. every query token found in the row's tokens
+    # 3. every query token found in the row (see _token_match)
     qt = _tokens(name)
-    pool = [a for a in accs if qt and all(_token_match(t, _tokens(a.name)) for t in qt)]
+    matched = _match_rows(qt) if qt else []
+    ignored: list[str] = []
+    if not matched and any(_is_memory(t) for t in qt) and not all(_is_memory(t) for t in qt):
+        # 3b. a memory figure no variant has: "NVIDIA GH200 480GB" (NVML counts the Grace CPU's LPDDR5X),
+        #     "Tesla P100-PCIE-12GB" (a card the catalogue lacks): the chip is still known
+        rest = [t for t in qt if not _is_memory(t)]
+        matched = _match_rows(rest)
+        ignored = [t for t in qt if _is_memory(t)] if matched else []
+    pool = [r.acc for r, _ in matched]
+    completed = any(_BY_COMPLETION in lv for _, lv in matched)
     # 4. glued spellings ("h100sxm", "gaudi2"): the query key inside the row key, without cutting a model
-    #    number ("h10" is not "h100", "mi25" not "mi250", "h20" not "h200": different or unknown chips)
-    if not pool and len(qkey) >= 2:
+    #    number ("h10" is not "h100", "mi25" not "mi250", "h20" not "h200": different or unknown chips); a
+    #    letters-only key ("gb") is no glued model name
+    if not pool and len(qkey) >= 2 and any(c.isdigit() for c in qkey):
         pool = [a for a in accs if _glued_match(qkey, _key(a.name))]
+    if not pool:
+        raise _unknown_hardware(name, qt)
+    notes: list[Assumption] = []
     if len(pool) == 1:
-        return pool[0], pool, []
-    if pool:
+        chosen, variants = pool[0], pool
+    else:
         for fam in _families():
             fam_members = set(fam["variants"]) | {fam["default"]}
             if all(a.name in fam_members for a in pool):
-                return _family_pick(name, fam, pool)
-        # several chips of different families ("TPU", "Gaudi", "80GB"): picking one would silently give
-        # another chip's peak and power
-        raise AmbiguousNameError("hardware", name, [a.name for a in pool], "see `wattprint data gpus`")
-    raise UnknownNameError("hardware", name, accelerator_names(), "see `wattprint data gpus`",
-                           examples=[f["family"] for f in _families()])
+                chosen, variants, notes = _family_pick(name, fam, pool)
+                break
+        else:
+            # several chips of different families ("TPU", "Gaudi", "80GB"): picking one would silently give
+            # another chip's peak and power
+            raise AmbiguousNameError("hardware", name, [a.name for a in pool], _HINT)
+    src = chosen.source.split(";")[0]
+    if ignored:
+        sizes = ", ".join(f"{t[:-2]} GB" for t in ignored)
+        have = f"{chosen.memory_gb:g} GB" if chosen.memory_gb else "no memory size"
+        notes = [*notes, Assumption("hardware variant", f"{name!r} -> {chosen.name}", src,
+                                    f"no catalogue variant has {sizes} (the catalogue lists {have}); the memory "
+                                    "figure in the name was ignored")]
+    if completed:
+        notes = [*notes, Assumption("hardware variant", f"{name!r} -> {chosen.name}", src,
+                                    f"'{name}' gives no generation number; the only catalogue chip it can name is "
+                                    f"{chosen.name} (name the generation to be sure)")]
+    return chosen, variants, notes
+
+
+def _find_alternatives(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumption]] | None:
+    """A driver name listing sibling chips, "AMD Instinct MI250X / MI250" (rocm-smi's name of the MI250 and
+    MI250X device): the first named chip, with every named chip as a variant; None unless each part resolves;
+    AmbiguousNameError if the parts are chips of different architectures."""
+    parts = [p for p in name.split("/") if p.strip()]
+    if len(parts) < 2:
+        return None
+    found = []
+    for p in parts:
+        try:
+            found.append(_find_one(p))
+        except UnknownNameError:
+            return None
+    chosen, _, notes = found[0]
+    by = _by_name()
+    variants = [by[n] for n in dict.fromkeys(v.name for _, vs, _ in found for v in vs)]
+    if len({v.family for v in variants}) > 1:
+        # "H100/A100" is no driver name: chips of different architectures, picking one would be a guess
+        raise AmbiguousNameError("hardware", name, [v.name for v in variants], _HINT)
+    if len(variants) > 1:
+        notes = [*notes, Assumption("hardware variant", f"{name!r} -> {chosen.name}", chosen.source.split(";")[0],
+                                    f"the name lists several chips ({', '.join(v.name for v in variants)}); "
+                                    "took the first named")]
+    return chosen, variants, notes
+
+
+def _suggestions(qt: list[str]) -> list[str]:
+    """Catalogue names close to an unknown name, judged on its model words (form factor and memory words
+    dropped, so "T4 PCIe" is not close to "TPU v6e" by their letters)."""
+    from ..errors import closest_names
+
+    model = [t for t in qt if not _is_memory(t) and not _is_qualifier(t)]
+    if model:
+        # the chip is known, its form factor or memory is not in the catalogue ("H800 PCIe"): that chip's rows
+        rows = [r.acc.name for r in _rows()
+                if all(_token_match(q, r) in (_BY_NAME, _BY_COMPLETION) for q in model)]
+        if rows:
+            return rows[:5]
+    families = {f["family"] for f in _families()}
+    by_key: dict[str, str] = {}  # model key -> name shown; in catalogue order
+    for n in accelerator_names():  # rows first, then family names, which win for their own key ("H100")
+        k = "".join(t for t in _tokens(n) if not _is_memory(t) and not _is_qualifier(t))
+        if k and (k not in by_key or n in families):
+            by_key[k] = n
+    qkey = "".join(model or qt)
+    return list(dict.fromkeys(by_key[k] for k in closest_names(qkey, list(by_key)) if k in by_key))
+
+
+def _unknown_hardware(name: str, qt: list[str]) -> UnknownNameError:
+    # ranked here, by model words: ranking by the whole string, "T4 SXM" is no longer close to "NVIDIA T4"
+    return UnknownNameError("hardware", name, _suggestions(qt), _HINT, examples=[f["family"] for f in _families()],
+                            ranked=True)
 
 
 def _glued_match(qkey: str, rkey: str) -> bool:

@@ -135,17 +135,8 @@ class UnknownLocationError(UnknownNameError):
 
     def __init__(self, kind: str, name: str, picks: list[tuple[str, str]], hint: str = "",
                  examples: list[str] | None = None) -> None:
-        msg = f"unknown {kind} {echo(name)}"
-        if picks:
-            msg += "; closest valid names: " + ", ".join(shown for _, shown in picks)
-        elif examples:  # nothing is close: show what valid names look like instead
-            msg += "; valid names include " + ", ".join(examples[:8])
-        if hint:
-            msg += f" ({hint})"
-        Exception.__init__(self, msg)  # not UnknownNameError's: the suggestions are chosen here
-        self.kind = kind
-        self.name = name
-        self.suggestions = [valid for valid, _ in picks]
+        super().__init__(kind, name, [valid for valid, _ in picks], hint, examples or (), ranked=True,
+                         shown=[shown for _, shown in picks])
 
 
 def _shown(key: str) -> tuple[str, str]:

@@ -1,0 +1,205 @@
+"""Device names as drivers print them (NVML / nvidia-smi, amd-smi / rocm-smi) and as people copy them.
+
+The tracker looks up the name NVML or amdsmi reports; a name that does not resolve drops the GPU's embodied
+CO2e, and the same names pasted into ``--hardware`` must work. The strings below are the drivers' own (the NVIDIA
+driver's list of supported GPUs, nvidia-smi / torch.cuda device names, rocm-smi "Card series"), not spellings
+made up to fit the matcher.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wattprint.cli import main
+from wattprint.data import embodied_accelerator, find_accelerator
+from wattprint.errors import AmbiguousNameError, UnknownNameError
+
+DRIVER_NAMES = [
+    # NVIDIA, nvmlDeviceGetName / nvidia-smi --query-gpu=name
+    ("NVIDIA H100 80GB HBM3", "NVIDIA H100 SXM5 80GB"),
+    ("NVIDIA H100 PCIe", "NVIDIA H100 PCIe 80GB"),
+    ("NVIDIA H100 NVL", "NVIDIA H100 NVL 94GB"),
+    ("NVIDIA A100-SXM4-80GB", "NVIDIA A100 SXM4 80GB"),
+    ("NVIDIA A100-SXM4-40GB", "NVIDIA A100 SXM4 40GB"),
+    ("NVIDIA A100-PCIE-40GB", "NVIDIA A100 PCIe 40GB"),
+    ("NVIDIA A100 80GB PCIe", "NVIDIA A100 PCIe 80GB"),
+    ("Tesla V100-SXM2-32GB", "NVIDIA Tesla V100 SXM2 32GB"),
+    ("Tesla V100-SXM2-16GB", "NVIDIA Tesla V100 SXM2 16GB"),
+    ("Tesla V100-PCIE-32GB", "NVIDIA Tesla V100 PCIe 32GB"),
+    ("Tesla V100-PCIE-16GB", "NVIDIA Tesla V100 PCIe 16GB"),
+    ("Tesla V100S-PCIE-32GB", "NVIDIA Tesla V100S PCIe 32GB"),
+    ("Tesla P100-SXM2-16GB", "NVIDIA Tesla P100 SXM2"),
+    ("Tesla P100-PCIE-16GB", "NVIDIA Tesla P100 PCIe 16GB"),
+    ("Tesla K80", "NVIDIA Tesla K80"),
+    ("Tesla T4", "NVIDIA T4"),
+    ("NVIDIA L4", "NVIDIA L4"),
+    ("NVIDIA A10", "NVIDIA A10"),
+    ("NVIDIA A10G", "NVIDIA A10G"),
+    ("NVIDIA A40", "NVIDIA A40"),
+    ("NVIDIA L40", "NVIDIA L40"),
+    ("NVIDIA L40S", "NVIDIA L40S"),
+    ("NVIDIA H200", "NVIDIA H200 SXM 141GB"),
+    ("NVIDIA H200 NVL", "NVIDIA H200 NVL"),
+    ("NVIDIA H800", "NVIDIA H800 SXM5"),
+    ("NVIDIA GH200 480GB", "NVIDIA GH200 (GPU part)"),
+    ("NVIDIA GH200 144G HBM3e", "NVIDIA GH200 (GPU part)"),
+    ("NVIDIA GH200 120GB", "NVIDIA GH200 (GPU part)"),
+    ("NVIDIA B200", "NVIDIA B200 (HGX/DGX)"),
+    ("NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090"),
+    ("NVIDIA GeForce RTX 3090", "NVIDIA GeForce RTX 3090"),
+    # AMD, amdsmi market name / rocm-smi --showproductname "Card series" (VF: an SR-IOV virtual function in VMs)
+    ("AMD Instinct MI300X", "AMD Instinct MI300X"),
+    ("AMD Instinct MI300X OAM", "AMD Instinct MI300X"),
+    ("AMD Instinct MI300X VF", "AMD Instinct MI300X"),
+    ("AMD Instinct MI250X / MI250", "AMD Instinct MI250X"),
+    ("AMD Instinct MI250X/MI250", "AMD Instinct MI250X"),
+    ("AMD Instinct MI250X", "AMD Instinct MI250X"),
+    ("AMD Instinct MI210", "AMD Instinct MI210"),
+    ("AMD Instinct MI100", "AMD Instinct MI100"),
+    ("AMD Instinct MI325X", "AMD Instinct MI325X"),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), DRIVER_NAMES)
+def test_driver_device_names_resolve_to_their_catalogue_row(name: str, expected: str) -> None:
+    acc, variants, _ = find_accelerator(name)
+    assert acc.name == expected
+    assert acc in variants
+    assert embodied_accelerator(acc).kg_per_unit.value > 0  # the tracker can count its embodied CO2e
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("T4 PCIe", "NVIDIA T4"),
+    ("T4 PCI", "NVIDIA T4"),
+    ("L4 PCIe", "NVIDIA L4"),
+    ("A10 PCIe", "NVIDIA A10"),
+    ("K80 PCIe", "NVIDIA Tesla K80"),
+    ("B200 SXM", "NVIDIA B200 (HGX/DGX)"),
+    ("MI300X OAM", "AMD Instinct MI300X"),
+    ("H200 SXM5", "NVIDIA H200 SXM 141GB"),
+    ("A100 80G", "NVIDIA A100 SXM4 80GB"),
+    ("A100-80G", "NVIDIA A100 SXM4 80GB"),
+    ("a100 80 gb", "NVIDIA A100 SXM4 80GB"),
+    ("A100-80GB", "NVIDIA A100 SXM4 80GB"),
+    ("A100 80", "NVIDIA A100 SXM4 80GB"),  # a bare number still reads as the memory of the name
+    ("A100 40G PCIe", "NVIDIA A100 PCIe 40GB"),
+    ("a100 pcie 80 GiB", "NVIDIA A100 PCIe 80GB"),
+    ("V100 16G", "NVIDIA Tesla V100 SXM2 16GB"),
+    ("Tesla V100-PCIE-32G", "NVIDIA Tesla V100 PCIe 32GB"),
+])
+def test_form_factor_and_memory_spellings(name: str, expected: str) -> None:
+    assert find_accelerator(name)[0].name == expected
+
+
+@pytest.mark.parametrize(("name", "variants"), [
+    ("A100 80G", {"NVIDIA A100 SXM4 80GB", "NVIDIA A100 PCIe 80GB"}),
+    ("a100 80 gb", {"NVIDIA A100 SXM4 80GB", "NVIDIA A100 PCIe 80GB"}),
+    ("NVIDIA H100 80GB HBM3", {"NVIDIA H100 SXM5 80GB", "NVIDIA H100 PCIe 80GB"}),
+    ("NVIDIA A100-SXM4-40GB", {"NVIDIA A100 SXM4 40GB"}),
+    ("NVIDIA A100-PCIE-40GB", {"NVIDIA A100 PCIe 40GB"}),
+    ("Tesla V100-PCIE-16GB", {"NVIDIA Tesla V100 PCIe 16GB"}),
+    ("Tesla P100-SXM2-16GB", {"NVIDIA Tesla P100 SXM2"}),  # 16 GB from the row's memory, not its name
+    ("NVIDIA H100 PCIe", {"NVIDIA H100 PCIe 80GB"}),  # not the NVL, whose form factor is PCIe too
+])
+def test_memory_and_form_factor_in_the_name_narrow_the_variants(name: str, variants: set[str]) -> None:
+    _, got, _ = find_accelerator(name)
+    assert {v.name for v in got} == variants
+
+
+@pytest.mark.parametrize(("name", "expected", "figure"), [
+    ("NVIDIA GH200 480GB", "NVIDIA GH200 (GPU part)", "480 GB"),  # NVML counts the Grace CPU's LPDDR5X too
+    ("NVIDIA GH200 144G HBM3e", "NVIDIA GH200 (GPU part)", "144 GB"),
+    ("Tesla P100-PCIE-12GB", "NVIDIA Tesla P100 PCIe 16GB", "12 GB"),  # the form factor still picks the card
+])
+def test_a_memory_figure_no_variant_has_does_not_block_the_match_but_is_said(name: str, expected: str,
+                                                                             figure: str) -> None:
+    acc, variants, notes = find_accelerator(name)
+    assert acc.name == expected and variants == [acc]
+    said = [n for n in notes if n.what == "hardware variant"]
+    assert len(said) == 1 and figure in said[0].note and "ignored" in said[0].note
+
+
+def test_a_driver_name_listing_sibling_chips_takes_the_first_and_keeps_both_as_variants() -> None:
+    acc, variants, notes = find_accelerator("AMD Instinct MI250X / MI250")
+    assert acc.name == "AMD Instinct MI250X"
+    assert [v.name for v in variants] == ["AMD Instinct MI250X", "AMD Instinct MI250"]
+    assert [n.what for n in notes] == ["hardware variant"] and "AMD Instinct MI250" in notes[0].note
+
+
+def test_names_of_chips_of_different_architectures_are_ambiguous() -> None:
+    with pytest.raises(AmbiguousNameError) as e:
+        find_accelerator("H100/A100")
+    assert {"NVIDIA H100 SXM5 80GB", "NVIDIA A100 SXM4 80GB"} <= set(e.value.suggestions)
+
+
+@pytest.mark.parametrize("name", ["GB", "gb", "MI", "H"])
+def test_the_letters_of_a_model_number_are_not_a_name(name: str) -> None:
+    """"GB" used to become GB200 by prefix: a series code is the start of many model numbers, not a chip."""
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator(name)
+    assert not isinstance(e.value, AmbiguousNameError)
+    assert str(e.value).startswith(f"unknown hardware {name!r}")
+
+
+def test_gb_suggests_gb200_not_the_rows_with_a_memory_size() -> None:
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator("GB")
+    assert "GB200" in e.value.suggestions
+    assert all("GB200" in s for s in e.value.suggestions)  # not "NVIDIA A100 SXM4 80GB" for its "GB"
+
+
+def test_a_product_word_without_its_generation_says_which_chip_it_became() -> None:
+    """Like a family name ("A100"), a name that does not say the generation ("Inferentia" -> Inferentia2)
+    resolves with a 'hardware variant' assumption, never silently."""
+    acc, variants, notes = find_accelerator("Inferentia")
+    assert acc.name == "AWS Inferentia2 (Inf2)" and variants == [acc]
+    said = [n for n in notes if n.what == "hardware variant"]
+    assert len(said) == 1 and "AWS Inferentia2 (Inf2)" in said[0].value
+    # several generations: an error listing them, as before
+    with pytest.raises(AmbiguousNameError):
+        find_accelerator("Gaudi")
+
+
+@pytest.mark.parametrize(("name", "suggested"), [
+    ("T4 SXM", ["NVIDIA T4"]),  # the chip exists, the form factor does not: that chip, not TPU v4 / v6e
+    ("NVIDIA H800 PCIe", ["NVIDIA H800 SXM5"]),  # a real NVML name of a card the catalogue lacks
+    ("NVIDIA H800 NVL", ["NVIDIA H800 SXM5"]),
+])
+def test_an_unknown_variant_of_a_known_chip_is_an_error_naming_that_chip(name: str, suggested: list[str]) -> None:
+    """A different board (other TDP) must not silently take the catalogue's other variant."""
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator(name)
+    assert not isinstance(e.value, AmbiguousNameError)
+    assert e.value.suggestions == suggested
+    assert f"closest valid names: {suggested[0]}" in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["T40 PCIe", "T5 PCIe", "T4 PCIe x", "L5 PCIe"])
+def test_suggestions_for_a_typo_are_close_by_model_not_by_letters(name: str) -> None:
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator(name)
+    assert not any(s.startswith(("TPU", "Google TPU")) and "v6e" in s for s in e.value.suggestions)
+
+
+def test_suggestions_for_a_typo_of_t4_put_t4_first() -> None:
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator("T40 PCIe")
+    assert e.value.suggestions[0] == "NVIDIA T4"
+
+
+@pytest.mark.parametrize("name", ["NVIDIA H20", "NVIDIA A800-SXM4-80GB", "NVIDIA A30", "Tesla P40"])
+def test_other_chips_do_not_become_a_catalogue_chip(name: str) -> None:
+    """H20 is not H200, A800 not A100: a wrong chip would give wrong power and peak FLOP/s."""
+    with pytest.raises(UnknownNameError):
+        find_accelerator(name)
+
+
+@pytest.mark.parametrize("name", ["NVIDIA GH200 480GB", "Tesla P100-SXM2-16GB", "AMD Instinct MI250X / MI250"])
+def test_nvidia_smi_names_work_on_the_command_line(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["estimate", "training", "--hardware", name, "--count", "8", "--params", "1B", "--tokens", "20B",
+          "--location", "FR", "--year", "2021", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["total_co2e_kg"] > 0 and out["embodied_co2e_kg"] > 0
+    assert out["hardware"] == find_accelerator(name)[0].name
