@@ -63,7 +63,8 @@ def test_ram_watts_per_gb_covers_the_three_tools() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("hyperscale", 1.15), ("cloud", 1.15), ("enterprise", 1.8), ("on-premise", 1.8), ("on-premises", 1.8), ("colocation", 1.4),
+    [("hyperscale", 1.15), ("cloud", 1.15), ("enterprise", 1.8), ("on-premise", 1.8), ("on-premises", 1.8),
+     ("colocation", 1.4),
      ("average", 1.56), ("industry", 1.56), ("google", 1.09), ("aws", 1.14), ("microsoft", 1.16), ("azure", 1.16),
      ("meta", 1.08)],
 )

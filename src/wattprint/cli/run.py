@@ -1,10 +1,12 @@
 """``wattprint run [options] -- command ...``: run a command as a child process and measure all of it.
 
 The whole command and every process it starts are measured (the tracked tree is this process and its
-descendants). SIGINT and SIGTERM are forwarded to the child; wattprint exits with the child's exit code
-(128 + N if the child died of signal N) and prints the footprint to stderr at the end (``--json``: the
-stored summary as one JSON line on stdout instead). Status: ``finished`` (exit 0), ``failed`` (non-zero),
-``interrupted`` (killed by a signal, or a signal was forwarded).
+descendants). SIGINT, SIGTERM and SIGHUP are forwarded to the child; wattprint exits with the child's exit code
+(128 + N if the child died of signal N; 127/126 if it could not be started) and prints the footprint to stderr at
+the end (``--json``: the stored summary as one JSON line on stdout instead, with the run's ``status``,
+``exit_code``, ``started_at``, ``ended_at``, ``duration_s`` and ``stored``). Status: ``finished`` (exit 0),
+``failed`` (non-zero, or the command could not be started), ``interrupted`` (killed by a signal, or a signal was
+forwarded, whatever the command's exit code then).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from types import FrameType
 from typing import Any
 
@@ -28,7 +31,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "run",
         help="run a command and measure its energy and CO2e",
-        description=(__doc__ or "").split("\n\n")[0],
+        description=_description(),
         usage="wattprint run [--project P] [--run ID] [--db URL] [--interval S] [--location L] [--pue X] "
         "[--intensity G] [--json] -- command [args ...]",
     )
@@ -43,6 +46,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the run's summary as JSON on stdout")
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     p.set_defaults(handler=main)
+
+
+def _description() -> str:
+    """The module docstring as plain text for --help (no reST markup, no repeat of the usage line)."""
+    head, _, body = (__doc__ or "").replace("``", "").partition("\n\n")
+    what = head.partition(": ")[2].strip() or head.strip()
+    return f"{what[:1].upper()}{what[1:]} {body.strip()}"
 
 
 def _foreground_tty() -> bool:
@@ -68,14 +78,17 @@ def main(args: argparse.Namespace) -> int:
 
     run = track(args.project, args.run_id, db=args.db, interval_s=args.interval, location=args.location,
                 pue=args.pue, intensity=args.intensity, handle_signals=False, meta={"command": cmd})
+    started = time.time()
     run.start()  # a bad store, location or PUE fails here (exit 2) before the command starts
 
     try:
         child = subprocess.Popen(cmd)
     except OSError as e:
-        run.stop("failed")
-        print(f"wattprint: cannot run {cmd[0]!r}: {e.strerror or e}", file=sys.stderr)
-        return 127 if isinstance(e, FileNotFoundError) else 126
+        fp = run.stop("failed")
+        print(f"wattprint: cannot run {cmd[0]!r}: {e.strerror or e}", file=sys.stderr, flush=True)
+        code = 127 if isinstance(e, FileNotFoundError) else 126
+        _report(args, run, fp, code, None, started)
+        return code
 
     forwarded: list[int] = []
     previous: dict[int, Any] = {}
@@ -98,34 +111,67 @@ def main(args: argparse.Namespace) -> int:
             with contextlib.suppress(ValueError, OSError, TypeError):
                 signal.signal(sig, prev)
 
-    status = "finished" if rc == 0 else ("interrupted" if rc < 0 or forwarded else "failed")
+    # a forwarded signal interrupted the command even when it then exited 0 (it handled the signal)
+    status = "interrupted" if rc < 0 or forwarded else ("finished" if rc == 0 else "failed")
     fp = run.stop(status)
+    code = rc if rc >= 0 else 128 - rc  # what the shell reports for a child killed by signal N
+    _report(args, run, fp, code, -rc if rc < 0 else None, started)
+    return code
+
+
+def _report(args: argparse.Namespace, run: Any, fp: Any, code: int, signum: int | None, started: float) -> None:
+    """The end of the run: the JSON summary on stdout (--json) or the footprint on stderr."""
     summary = run.summary()
     try:
         if args.json:
             from ..storage.sqlite import finite
 
+            record = {**summary, **_outcome(run, code, signum, started)}
             # on a line of its own even when the command's output did not end with a newline (JSON parsers skip the
             # blank line otherwise left): the last line of stdout is always the summary
-            text = json.dumps(finite({**summary, "stored": not run.unsaved}), default=str, allow_nan=False)
+            text = json.dumps(finite(record), default=str, allow_nan=False)
             print("\n" + text, flush=True)
         else:
-            _print_summary(run, summary, fp, rc)
+            _print_summary(run, summary, fp, code, signum)
     except BrokenPipeError:  # the reader went away (`| head`): the run is stored, the command's status still counts
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.dup2(devnull, sys.stderr.fileno())
-    return rc if rc >= 0 else 128 - rc
 
 
-def _print_summary(run: Any, summary: dict[str, Any], fp: Any, rc: int) -> None:
+def _outcome(run: Any, code: int, signum: int | None, started: float) -> dict[str, Any]:
+    """status, exit_code (as wattprint exits), signal (if the command died of one), started_at/ended_at (ISO 8601
+    UTC), duration_s and stored: as the store holds them when the run was stored (a resumed run keeps its first
+    start), else as this process measured them."""
+    from ..storage.records import iso_utc
+
+    snap = getattr(run.sampler, "snapshot", None)
+    out: dict[str, Any] = {
+        "status": run.status, "exit_code": code, "signal": signum,
+        "started_at": iso_utc(started), "ended_at": iso_utc(time.time()),
+        "duration_s": snap.elapsed_s if snap is not None else None, "stored": not run.unsaved,
+    }
+    url = getattr(run.store, "url", None)
+    if url and not run.unsaved:
+        with contextlib.suppress(Exception):  # the figures above stand; the record only makes the times exact
+            from ..storage import open_store
+
+            with open_store(url, readonly=True) as store:
+                rec = store.get_run(run.id)
+            out.update(status=rec.status, started_at=iso_utc(rec.started_at), ended_at=iso_utc(rec.ended_at),
+                       duration_s=rec.duration_s)
+    return out
+
+
+def _print_summary(run: Any, summary: dict[str, Any], fp: Any, code: int, signum: int | None) -> None:
     where = getattr(run.store, "path", None)
     status = run.status
     stored = ""
     if where:
         stored = (f", NOT fully stored in {where} (see the notes above); the figures below are all that is left "
                   "of the measurement") if run.unsaved else f", stored in {where}"
-    lines = [f"wattprint: run {run.id} ({status}, exit {rc}) in project {run.project!r}{stored}", fp.table()]
+    exit_text = f"exit {code}" + (f" (signal {signum})" if signum else "")
+    lines = [f"wattprint: run {run.id} ({status}, {exit_text}) in project {run.project!r}{stored}", fp.table()]
     share = summary.get("process_share") or {}
     if share:
         lines.append(

@@ -11,8 +11,6 @@ from typing import Any
 
 from ..errors import WattprintError
 
-RUN_ID_WIDTH = 24  # characters of a run id shown in the list table (full id in `show` and --json)
-
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("runs", help="list and show stored runs",
@@ -54,10 +52,11 @@ def _usage(p: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _open(db: str | None) -> Any:
-    """The store the tracker writes to (--db > $WATTPRINT_DB > the config file's ``db`` > the default file), or
-    None when the default file does not exist yet: reading never creates one. A store the user named that does
-    not exist is an error: a mistyped path must not read as "no runs"."""
+def _open(db: str | None) -> tuple[Any, str]:
+    """(store, its path): the store the tracker writes to (--db > $WATTPRINT_DB > the config file's ``db`` > the
+    default file). The store is None when the default file does not exist yet (reading never creates one) or when
+    the file is empty (0 bytes: a store no run was written to yet). A store the user named that does not exist is
+    an error: a mistyped path must not read as "no runs"."""
     from ..storage import db_path, open_store, resolve_db_url
     from ..tracking.config import load_config
 
@@ -67,27 +66,27 @@ def _open(db: str | None) -> Any:
     if not os.path.exists(path):
         if chosen:
             raise WattprintError(f"no wattprint store at {path}: the file does not exist")
-        return None
-    return open_store(url, readonly=True)
+        return None, path
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        return None, path
+    return open_store(url, readonly=True), path
 
 
 def _list(args: argparse.Namespace) -> int:
-    store = _open(args.db)
+    store, where = _open(args.db)
     runs = [] if store is None else store.list_runs(project=args.project, limit=args.limit)
     if args.json:
         _print_json([r.to_dict() for r in runs])
         return 0
     if not runs:
-        from ..storage import db_path, resolve_db_url
-
-        where = db_path(resolve_db_url(args.db))
-        print(f"no runs of project {args.project!r} in {where}" if args.project else f"no runs stored in {where}")
+        print(f"no runs of project {args.project!r} in {where}" if args.project
+              else f"no runs stored yet in {where}" if store is None else f"no runs stored in {where}")
         return 0
     rows = [("ID", "PROJECT", "STATUS", "STARTED (UTC)", "DURATION", "ENERGY kWh", "CO2e kg")]
     for r in runs:
         d = r.to_dict()
         rows.append((
-            _clip(r.id), r.project, r.status, (d["started_at"] or "")[:19].replace("T", " "),
+            r.id, r.project, r.status, (d["started_at"] or "")[:19].replace("T", " "),
             _duration(r.duration_s), _num(d.get("energy_kwh", d.get("it_energy_kwh"))), _num(d.get("total_co2e_kg")),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -98,13 +97,12 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from ..errors import UnknownNameError
-    from ..storage import db_path, resolve_db_url
     from ..storage.records import J_PER_KWH
 
-    store = _open(args.db)
+    store, path = _open(args.db)
     if store is None:
-        path = db_path(resolve_db_url(args.db))
-        raise UnknownNameError("run", args.run, [], hint=f"there is no store at {path} yet")
+        hint = f"no runs stored yet in {path}" if os.path.exists(path) else f"there is no store at {path} yet"
+        raise UnknownNameError("run", args.run, [], hint=hint)
     run = store.find_run(args.run)
     d = run.to_dict()
     if args.json:
@@ -156,10 +154,6 @@ def _print_json(obj: Any) -> None:
     from ..storage.sqlite import finite  # a store written before null replaced infinity may still hold one
 
     print(json.dumps(finite(obj), indent=2, default=str, allow_nan=False))
-
-
-def _clip(run_id: str) -> str:
-    return run_id if len(run_id) <= RUN_ID_WIDTH else run_id[: RUN_ID_WIDTH - 2] + ".."
 
 
 def _duration(s: float) -> str:

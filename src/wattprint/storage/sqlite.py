@@ -57,6 +57,40 @@ def _json_object_sql(shape: JsonShape) -> str:
 
 
 
+class StoreLockedError(StoreError):
+    """Another process holds the store locked for longer than this one waited (its write, or an exclusive lock)."""
+
+
+def _is_locked(e: BaseException) -> bool:
+    text = str(e).lower()
+    return "locked" in text or "busy" in text
+
+
+def _is_readonly(e: BaseException) -> bool:
+    """SQLite may not write the file, or create its -wal/-shm files beside it (the file or folder is read-only)."""
+    text = str(e).lower()
+    return "readonly" in text or "read-only" in text or "unable to open" in text
+
+
+def _is_damaged(e: BaseException) -> bool:
+    text = str(e).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
+def _store_problem(path: str, e: BaseException) -> StoreError | None:
+    """A one-line StoreError for an SQLite error that says what is wrong with a file known to be ours (damaged,
+    locked, read-only), or None for any other error."""
+    if _is_damaged(e):
+        return StoreError(f"the store {path} is damaged ({e}); it was left untouched (restore it from a copy, or "
+                          "point --db at another file)")
+    if _is_locked(e):
+        return StoreLockedError(f"the store {path} is locked by another process ({e}); try again when it is free")
+    if _is_readonly(e):
+        return StoreError(f"the store {path} cannot be written ({e}): this user may not write the file or its folder "
+                          "(SQLite keeps its -wal and -shm files beside it); `wattprint runs` can still read it")
+    return None
+
+
 def open_store(url: str | None = None, *, create: bool = True, readonly: bool = False) -> Store:
     """Open (or create) the store named by ``url`` (see :func:`resolve_db_url`).
 
@@ -248,13 +282,15 @@ class Store:
             raise
         except sqlite3.Error as e:
             conn.close()
-            raise StoreError(f"{self.path} is not a usable wattprint store ({e})") from e
+            problem = _store_problem(self.path, e)
+            raise problem or StoreError(f"{self.path} is not a usable wattprint store ({e})") from e
         return conn
 
     def _connect_readonly(self) -> sqlite3.Connection:
         """A connection that never writes. A WAL store needs its -shm file, which SQLite cannot create in a
-        folder it may not write: then the file is opened as immutable (nothing can be writing it through WAL
-        from this folder either)."""
+        folder it may not write: only then is the file opened as immutable (nothing can be writing it through WAL
+        from this folder either). A store another process holds locked is an error (StoreLockedError), never read
+        as immutable: that would ignore its WAL and show stale runs; a damaged file is an error too."""
         from urllib.parse import quote
 
         err: Exception | None = None
@@ -264,22 +300,31 @@ class Store:
                                        isolation_level=None, check_same_thread=False)
             except sqlite3.Error as e:
                 err = e
+                if not _is_readonly(e):
+                    break
                 continue
             try:
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            except sqlite3.OperationalError as e:  # "unable to open", "attempt to write a readonly database"
+            except sqlite3.Error as e:
                 conn.close()
                 err = e
-                continue
+                if _is_readonly(e) and not _is_locked(e):  # the -shm cannot be created: read the file alone
+                    continue
+                break
             try:
                 self._verify(conn)
                 if int(conn.execute("PRAGMA user_version").fetchone()[0]) < schema.SCHEMA_VERSION:
                     raise StoreError(f"{self.path} was written by an older wattprint; open it once where it can be "
                                      "written (any `wattprint run --db` on it) to upgrade it")
+            except sqlite3.Error as e:
+                conn.close()
+                raise _store_problem(self.path, e) or StoreError(f"cannot read the store {self.path}: {e}") from e
             except BaseException:
                 conn.close()
                 raise
             return conn
+        if err is not None and (_is_damaged(err) or _is_locked(err)):
+            raise _store_problem(self.path, err) or StoreError(f"cannot read the store {self.path}: {err}") from err
         raise StoreError(f"cannot read the store {self.path}: {err}")
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
@@ -347,7 +392,9 @@ class Store:
         try:
             meta = dict(conn.execute(f"SELECT key, value FROM {schema.META_TABLE}").fetchall())
         except sqlite3.Error as e:
-            raise StoreError(f"{self.path} is not a wattprint store ({e}); it was left untouched") from e
+            # the header says the file is ours (checked before it was opened): say what stops its being read
+            raise _store_problem(self.path, e) or StoreError(
+                f"{self.path} is not a wattprint store ({e}); it was left untouched") from e
         if meta.get("application") != schema.APPLICATION_NAME:
             raise StoreError(f"{self.path} is not a wattprint store (no application marker); it was left untouched")
         try:
@@ -384,6 +431,8 @@ class Store:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as e:
+                if _is_locked(e):
+                    raise StoreLockedError(f"cannot write to the store {self.path}: {e}") from e
                 raise StoreError(f"cannot write to the store {self.path}: {e}") from e
             try:
                 yield conn
@@ -391,12 +440,17 @@ class Store:
                 with suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 if isinstance(e, sqlite3.Error):
-                    raise StoreError(f"writing to the store {self.path} failed: {e}") from e
+                    raise self._write_failed(e) from e
                 raise
             try:
                 conn.execute("COMMIT")
             except sqlite3.Error as e:
-                raise StoreError(f"writing to the store {self.path} failed: {e}") from e
+                raise self._write_failed(e) from e
+
+    def _write_failed(self, e: sqlite3.Error) -> StoreError:
+        if _is_readonly(e):
+            return _store_problem(self.path, e) or StoreError(f"writing to the store {self.path} failed: {e}")
+        return StoreError(f"writing to the store {self.path} failed: {e}")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -507,7 +561,7 @@ class Store:
             try:
                 conn.execute(sql, row)
             except sqlite3.Error as e:
-                raise StoreError(f"writing to the store {self.path} failed: {e}") from e
+                raise self._write_failed(e) from e
 
     def add_phase(self, run_id: str, name: str, start_s: float, end_s: float | None,
                   energy_j: dict[str, float]) -> None:

@@ -114,6 +114,7 @@ class Run:
         self._readers: list[Any] = []
         self._registered = False  # registered as open in this process (a start that succeeded, until stop())
         self.interval_s = DEFAULT_INTERVAL_S
+        self._pending: _PendingRecord | None = None  # the run's record waits for a locked store (see _begin_run)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> Run:
@@ -165,7 +166,7 @@ class Run:
                     "readers": [getattr(r, "name", type(r).__name__) for r in self._readers],
                     **dict(self._kw.get("meta") or {})}
             try:
-                rec = self.store.begin_run(self.id, self.project, started_unix, meta, busy=_still_written)
+                rec = self._begin_run(started_unix, meta)
             except BaseException:  # refused (the id is being written elsewhere) or failed: release what we opened
                 for r in self._readers:
                     with contextlib.suppress(Exception):
@@ -173,12 +174,14 @@ class Run:
                 with contextlib.suppress(Exception):
                     self.store.close()
                 raise
-            offset_j = dict(rec.energy_j)
-            offset_s = float(rec.duration_s)
-            basis = rec.summary.get("basis") or rec.meta.get("basis")
-            self._prev_basis = dict(basis) if isinstance(basis, dict) else {}
-            prev_phases = rec.summary.get("phases") or {}
-            self.resumed = bool(rec.meta.get("resumed"))
+            if rec is not None:
+                offset_j = dict(rec.energy_j)
+                offset_s = float(rec.duration_s)
+                basis = rec.summary.get("basis") or rec.meta.get("basis")
+                self._prev_basis = dict(basis) if isinstance(basis, dict) else {}
+                prev_phases = rec.summary.get("phases") or {}
+            # a record read while the store was locked is resumed once it is free (begin_run counts it then)
+            self.resumed = rec is not None and (self._pending is not None or bool(rec.meta.get("resumed")))
         else:
             self.resumed = False
 
@@ -189,7 +192,8 @@ class Run:
                 if note:
                     self._note(note)
             self.sampler = Sampler(
-                self._readers, ledger, interval_s=self.interval_s, store=self.store, run_id=self.id,
+                self._readers, ledger, interval_s=self.interval_s,
+                store=self.store if self._pending is None else self._pending, run_id=self.id,
                 offset_j=offset_j, offset_s=offset_s, share=ProcessShare(pid, readers=self._readers),
                 summary=self._summary, live=self._live_summary, notify=self._note,
             )
@@ -211,6 +215,67 @@ class Run:
         self._last_exc_at_start = last_uncaught_exception()
         atexit.register(self._at_exit)
         return self
+
+    def _begin_run(self, started_unix: float, meta: dict[str, Any]) -> Any:
+        """Write the run's record (or resume the stored run): the stored record to continue from, or None for a
+        new run.
+
+        A store another process holds write-locked must not keep the measured work waiting (``wattprint run``
+        starts its command only after this): the write is tried for as long as the sampler waits at each interval;
+        if the lock is still held, the record is read without the lock (WAL readers do not wait for writers),
+        checked as ``begin_run`` would check it, and written by the sampler's first write that gets through, with
+        the samples kept in memory until then. Only when even reading is locked out (an exclusive lock) does this
+        wait for the store, after saying so.
+        """
+        from ..errors import InputConflictError, UnknownNameError
+        from ..storage import StoreError
+        from ..storage.sqlite import BUSY_TIMEOUT_S, StoreLockedError
+        from .sampler import MIN_WRITE_WAIT_S, WRITE_WAIT_SHARE
+
+        store = self.store
+
+        def begin(busy: Callable[[Any], str | None]) -> Any:
+            return store.begin_run(self.id, self.project, started_unix, meta, busy=busy)
+
+        store.set_write_wait(max(MIN_WRITE_WAIT_S, WRITE_WAIT_SHARE * self.interval_s))
+        try:
+            try:
+                return begin(_still_written)
+            except StoreLockedError:
+                pass
+            try:
+                known = store.get_run(self.id)
+            except UnknownNameError:
+                known = None
+            except StoreError:  # reading is locked out too: nothing to measure from until the store is free
+                self._note(f"the store {store.path} is locked by another process; waiting up to "
+                           f"{BUSY_TIMEOUT_S:g} s for it")
+                store.set_write_wait(None)
+                return begin(_still_written)
+        finally:
+            store.set_write_wait(None)
+        if known is not None:  # the checks begin_run makes before it resumes a run, made now
+            reason = _still_written(known)
+            if reason:
+                raise InputConflictError(f"run {self.id!r} cannot be resumed: {reason}; wait for it to end or "
+                                         "choose another run id")
+            if known.project != self.project:
+                raise InputConflictError(
+                    f"run {self.id!r} already exists in project {known.project!r}, not {self.project!r}; "
+                    "resume it with the same project or choose another run id")
+
+        def unchanged(current: Any) -> str | None:
+            """begin_run's check once the store is free: the run is still as it was read (or still absent)."""
+            if known is None:
+                return "another process started a run with this id while the store was locked"
+            if (current.status, current.updated_at) != (known.status, known.updated_at):
+                return "another process wrote to it while the store was locked"
+            return _still_written(current)
+
+        self._pending = _PendingRecord(store, lambda: begin(unchanged))
+        self._note(f"the store {store.path} is locked by another process: measuring anyway; the run is written "
+                   "there once the store is free (readings wait in memory until then)")
+        return known
 
     def stop(self, status: str = "finished") -> Footprint:
         """Close the window (final reading, flush, mark the stored run ``status``); returns the footprint.
@@ -284,7 +349,8 @@ class Run:
                 if release is not None:
                     with contextlib.suppress(Exception):
                         release()
-            if self.store is not None:  # keeps the stored totals (a resumed run's) as they were
+            # keeps the stored totals (a resumed run's) as they were; a record never written is left as it is
+            if self.store is not None and (self._pending is None or self._pending.begun):
                 with contextlib.suppress(Exception):
                     self.store.finish_run(self.id, status, None)
         self._close_devices_and_store()
@@ -621,6 +687,41 @@ class Run:
                 "failed" if died is not None else "finished")
             with contextlib.suppress(Exception):
                 self.stop(status)
+
+
+class _PendingRecord:
+    """The store as the sampler sees it while the run's record is not written yet (the store was locked at start):
+    the first write that gets through (the sampler retries every interval, keeping its samples in memory) writes
+    the record first, so nothing measured is lost."""
+
+    def __init__(self, store: Any, begin: Callable[[], Any]) -> None:
+        self._store = store
+        self._begin = begin
+        self.begun = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def _ensure(self) -> None:
+        if not self.begun:
+            self._begin()
+            self.begun = True
+
+    def append_samples(self, *args: Any, **kw: Any) -> Any:
+        self._ensure()
+        return self._store.append_samples(*args, **kw)
+
+    def add_phase(self, *args: Any, **kw: Any) -> Any:
+        self._ensure()
+        return self._store.add_phase(*args, **kw)
+
+    def finish_run(self, *args: Any, **kw: Any) -> Any:
+        self._ensure()
+        return self._store.finish_run(*args, **kw)
+
+    def downsample(self, *args: Any, **kw: Any) -> Any:
+        self._ensure()
+        return self._store.downsample(*args, **kw)
 
 
 def _bad_steps(step: Any, total_steps: Any) -> str | None:
