@@ -309,7 +309,7 @@ def test_inputs_whose_result_overflows_are_refused() -> None:
     with pytest.raises(InputConflictError, match="too large"):
         estimate_inference(params=1e300, input_tokens=2e12, requests_per_day=1)
     with pytest.raises(InputConflictError, match="too large"):
-        estimate_inference(params=1, count=2**996, requests_per_day=1)
+        estimate_inference(params=7e9, count=2**996, requests_per_day=1)
 
 
 def test_a_large_batch_that_fits_is_served() -> None:

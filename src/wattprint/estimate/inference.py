@@ -37,7 +37,14 @@ from .common import (
     resolve_site,
     too_large,
 )
-from .roofline import Chip, kv_bytes_per_token, over_corners, serving_physics, transformer_shape
+from .roofline import (
+    Chip,
+    kv_bytes_per_token,
+    moe_expert_share,
+    over_corners,
+    serving_physics,
+    transformer_shape,
+)
 from .serving_chip import BYTES_PER_WEIGHT, COMPUTE_PRECISION, resolve_chip, stored_bytes
 from .serving_constants import DAYS_PER_YEAR, J_PER_KWH, J_PER_WH, S_PER_DAY, Constant, constants
 from .serving_load import (
@@ -62,6 +69,10 @@ ATTENTION = ("gqa", "mha")
 # relative margin by which a larger replica must beat a smaller one's energy per request to be chosen (ties and
 # rounding noise keep the fewer chips)
 SIZING_TIE_TOL = 1e-6
+# an input check, not data: fewer parameters than this is a count that lost its suffix (7 for 7B), not an LLM. The
+# smallest published language models have a few million (the TinyStories models, Eldan & Li 2023: coherent English
+# below 10 million parameters; Pythia's smallest, 14M); a million stays below all of them
+MIN_LLM_PARAMS = 1e6
 
 
 # -- the steps' values ------------------------------------------------------------------------------
@@ -132,15 +143,27 @@ class _Period:
 
 
 # -- the steps of estimate_inference, in order ------------------------------------------------------
+def _check_params(name: str, value: Any) -> float | None:
+    """A parameter count (None passes through): a count (check_count), and at least MIN_LLM_PARAMS, since fewer is
+    a count that lost its suffix ("7" for 7B) rather than a language model."""
+    v = check_count(name, value)
+    if v is not None and v < MIN_LLM_PARAMS:
+        hint = f"did you mean {v:g}B ({v * 1e9:g})?" if v < 1000 else "write the count in full or with a suffix."
+        raise InputConflictError(
+            f"{name} {v:g} is far fewer parameters than any language model (the smallest published have a few "
+            f"million): {hint} Counts are absolute: 7B = 7e9, 125M = 1.25e8")
+    return v
+
+
 def _check_inputs(params: float, active_params: float | None, engine: str, attention: str, count: int | None,
                   requests_per_day: float | None, tokens_per_day: float | None, days: float | None,
                   utilisation: float | None, dedicated: bool) -> _Inputs:
     """The model size (parameter counts), engine, attention, replica count, period (days) and utilisation, checked
     against each other; the load itself is checked once the batch is known (_check_load)."""
-    n_total = check_count("params", params)
+    n_total = _check_params("params", params)
     if n_total is None:
         raise InputConflictError("params (the model's total parameters) is required")
-    n_act = check_count("active_params", active_params) or n_total
+    n_act = _check_params("active_params", active_params) or n_total
     if n_act > n_total:
         raise InputConflictError(f"active_params ({n_act:g}) cannot exceed params ({n_total:g})")
     engine = str(engine or "optimised").lower().replace("optimized", "optimised")  # None: the default
@@ -186,8 +209,9 @@ def _assume_values(inputs: _Inputs, prec: str, weight_bytes: float, input_tokens
             "sliding-window attention", f"{window:g} tokens in {share:.3g} of the layers", "given by the user",
             "those layers keep K/V for, and attend to, at most the last window of tokens"))
     values = _Values(central, {}, assumptions)
-    values.take("input_tokens", input_tokens, "input tokens per request", "default_input_tokens")
-    values.take("output_tokens", output_tokens, "output tokens per request", "default_output_tokens")
+    # whole tokens, at least one each (a request of 0.5 tokens is a slip; check_positive's integer check)
+    values.take("input_tokens", input_tokens, "input tokens per request", "default_input_tokens", integer=True)
+    values.take("output_tokens", output_tokens, "output tokens per request", "default_output_tokens", integer=True)
     values.take("batch_size", batch_size, "batch size (concurrent sequences per replica)", "default_batch_size",
                 integer=True)
     for name, what in (("mem_bw_utilisation", "achievable memory-bandwidth utilisation"),
@@ -201,6 +225,13 @@ def _assume_values(inputs: _Inputs, prec: str, weight_bytes: float, input_tokens
     if inputs.active_params < inputs.params and weight_bytes < 2.0:
         values.take("moe_low_bit_saving_realised", None,
                     f"share of the {prec} byte saving an MoE's expert kernels realise")
+        expert = moe_expert_share(inputs.params, inputs.active_params)
+        assumptions.append(Assumption(
+            "expert weights (share the MoE kernel shortfall applies to)",
+            f"{expert:.3g} of the weights (1 - active/total)", "derived from the given parameter counts",
+            "the inactive experts' share, a lower bound of the expert weights' (shared weights count as active); the "
+            "rest are read at the format's full saving; the shortfall fades to nothing as active parameters reach the "
+            "total"))
     if inputs.attention == "gqa":
         values.take("kv_dim_gqa", None, "KV width per layer (grouped-query attention)")
     else:
@@ -403,16 +434,23 @@ def _fill_details(fp: Footprint, per_req: Mapping[str, Range], period: _Period, 
     return co2e_req_g
 
 
-def _compare_training(details: dict[str, Any], training_co2e_kg: float | Range, co2e_req_g: Range,
-                      rpd: Range | None) -> None:
+def _compare_training(details: dict[str, Any], training_co2e_kg: float | Range, co2e_req_g: Range) -> None:
     """Add the training footprint (kgCO2e) and the requests (and, with a load, days) after which serving has
-    emitted as much."""
+    emitted as much.
+
+    Each bound is taken at one consistent point of the serving model: requests = training / CO2e per request
+    (the fewest at the corner with the most CO2e per request), days = training / CO2e per day (the fewest at the
+    corner with the most CO2e per day). Days are not requests / requests per day: with a load in tokens per day the
+    request count moves against the request's length (long requests: more CO2e each, fewer of them a day), and
+    dividing the two ranges paired the most CO2e per request with the most requests a day, a corner that does not
+    exist (a break-even days earlier than the highest daily CO2e allows)."""
     train = training_co2e_kg if isinstance(training_co2e_kg, Range) else Range.exact(
         check_positive("training_co2e_kg", training_co2e_kg) or 0.0)
     details["training_co2e_kg"] = train
     details["breakeven_requests"] = _breakeven(train, co2e_req_g)
-    if rpd is not None:
-        details["breakeven_days"] = details["breakeven_requests"] / rpd
+    per_day = details.get("co2e_per_day_kg")
+    if per_day is not None:
+        details["breakeven_days"] = train / per_day
 
 
 # -- public API ------------------------------------------------------------------------------------
@@ -495,12 +533,13 @@ def estimate_inference(
     per_req, regime = _evaluate(values, replica, load)
     period = _period(per_req, load, inputs.days)
     if period.requests_per_day is not None:
-        assumptions.extend(load_notes(per_req, values.central, load, constants(), replica.count, chip.name))
+        assumptions.extend(load_notes(per_req, values.central, load, constants(), replica.count, chip.name,
+                                      utilisation_given=inputs.utilisation is not None))
     fp = _footprint(per_req, period, chip, acc, inputs.days, location, year, pue, intensity, mix, market_intensity,
                     assumptions)
     co2e_req_g = _fill_details(fp, per_req, period, replica, acc, prec, regime, inputs.days, inputs.dedicated)
     if training_co2e_kg is not None:
-        _compare_training(fp.details, training_co2e_kg, co2e_req_g, period.requests_per_day)
+        _compare_training(fp.details, training_co2e_kg, co2e_req_g)
     return check_finite(fp)
 
 

@@ -4,7 +4,8 @@ on plain floats:
 * **prefill** is compute-bound: ``2 x N_active`` FLOPs per input token at ``peak x compute_utilisation``;
 * **decode** runs one step per output token for a batch of ``B`` sequences. Each step reads the weights once
   (shared by the batch; an MoE only the experts its batch routes to, and with 8- or 4-bit weights only part of the
-  byte saving shows in the time, as measured for fused-MoE kernels) plus every sequence's KV cache, and does
+  expert weights' byte saving shows in the time, as measured for fused-MoE kernels: see ``moe_weight_read``) plus
+  every sequence's KV cache, and does
   ``2 x N_active x B`` FLOPs, so
   ``t_step = max(bytes / achievable bandwidth, FLOPs / achievable FLOP/s, CPU launch floor)`` — memory-bound
   at small batch, compute-bound at large batch; an un-optimised ("eager") engine cannot go below the time its
@@ -84,6 +85,38 @@ def kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) 
     return min(shape_bytes, p.get("kv_bytes_per_token_max", math.inf))
 
 
+def moe_expert_share(n_total: float, n_act: float) -> float:
+    """The share of an MoE's weights taken as expert weights: 1 - active/total, the inactive experts' share.
+
+    A lower bound of the true expert share (the active parameters hold the shared weights (attention, embeddings,
+    shared experts) and the routed experts' active part, so the expert weights are at least the inactive ones): 0
+    for a dense model, near 1 for a sparse MoE (gpt-oss-120b 0.96, DeepSeek-V3 0.94, Qwen3-235B-A22B 0.91)."""
+    return max(0.0, 1.0 - n_act / n_total)
+
+
+def moe_weight_read(n_total: float, n_act: float, batch: float, weight_bytes: float, saving_realised: float) -> float:
+    """Bytes-equivalent a decode step spends reading the weights (the time it takes x achievable bandwidth).
+
+    A step reads only the weights its batch routes to. Each token uses a share r = active/total of them; with
+    routing taken as independent across the batch's tokens, a weight is read by at least one of them with
+    probability 1 - (1 - r)^batch: r at batch 1, all of them once the batch is large (dense: r = 1, always all).
+    Taking batch x active instead counts the parts every token shares (attention, shared experts) once per token.
+
+    Low-bit MoE (weights below 16 bits): fused-MoE kernels realise only ``saving_realised`` of the byte saving in
+    decode time (``moe_low_bit_saving_realised``, measured on the expert kernels), so the *expert* weights are
+    read in the time of 2 - saving_realised x (2 - weight_bytes) bytes each, the rest at ``weight_bytes``. The
+    expert share is ``moe_expert_share`` (1 - r, a lower bound): the penalty fades to nothing as active -> total,
+    continuously into the dense model. A sparse low-bit MoE can so take longer per step than a dense model of its
+    total size in the same format, as the kernel measurements behind the constant say it does at large batch.
+    """
+    r = n_act / n_total
+    read_share = 1.0 - (1.0 - r) ** batch
+    if r >= 1.0 or weight_bytes >= 2.0:  # dense, or 16/32-bit weights: no kernel shortfall
+        return n_total * read_share * weight_bytes
+    penalised = weight_bytes + moe_expert_share(n_total, n_act) * (1.0 - saving_realised) * (2.0 - weight_bytes)
+    return n_total * read_share * penalised
+
+
 def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str, attention: str,
                     weight_bytes: float, kv_bytes: float) -> dict[str, float]:
     """Per-request energy (J) and time (s) of one replica for one set of parameter values.
@@ -103,19 +136,14 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     flops = count * chip.peak_flops * p["compute_utilisation"] * tp  # FLOP/s
     if not (bandwidth > 0 and flops > 0):  # a replica so large that its efficiency underflows to nothing
         raise too_large()
-    # MoE: a step reads only the weights its batch routes to. Each token uses a share r = active/total of them; with
-    # routing taken as independent across the batch's tokens, a weight is read by at least one of them with
-    # probability 1 - (1 - r)^batch: r at batch 1, all of them once the batch is large (dense: r = 1, always all).
-    # Taking batch x active instead counts the parts every token shares (attention, shared experts) once per token.
-    read_bytes = weight_bytes
-    if n_act < n_total and weight_bytes < 2.0:  # low-bit MoE: the expert kernels realise part of the byte saving
-        read_bytes = 2.0 - p.get("moe_low_bit_saving_realised", 1.0) * (2.0 - weight_bytes)
-    weights_read = n_total * (1.0 - (1.0 - n_act / n_total) ** batch) * read_bytes
+    weights_read = moe_weight_read(n_total, n_act, batch, weight_bytes, p.get("moe_low_bit_saving_realised", 1.0))
     context = attended(l_in + l_out / 2.0, p)  # mean context during decode (capped by a sliding window)
-    t_mem = (weights_read + batch * context * kv_per_token) / bandwidth
+    kv_read = batch * context * kv_per_token
+    t_mem = (weights_read + kv_read) / bandwidth
     # attention's own FLOPs (QK^T and AV over the context: 4·L·d per token of context per generated token; PaLM,
     # Chowdhery et al. 2022, App. B) matter once the context is long; the weights' matmuls are 2·N per token
-    t_comp = batch * (2.0 * n_act + 4.0 * n_layers * d_model * context) / flops
+    attention_flops = 4.0 * n_layers * d_model * context
+    t_comp = batch * (2.0 * n_act + attention_flops) / flops
     if not (0 < t_mem < math.inf and 0 < t_comp < math.inf):  # magnitudes beyond the floating-point range
         raise too_large()
     t_floor = n_layers * p["eager_overhead_s_per_layer"] if engine == "eager" else 0.0

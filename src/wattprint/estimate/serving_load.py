@@ -116,8 +116,9 @@ def serve_point(p: Mapping[str, float], physics: Callable[[Mapping[str, float]],
 
 
 def load_notes(per_req: Mapping[str, Range], central: Mapping[str, float], load: Load, c: Mapping[str, Constant],
-               count: int, chip_name: str) -> list[Assumption]:
-    """Assumptions the load adds: the batch it caps, dedicated replicas, or the idle time left uncounted."""
+               count: int, chip_name: str, *, utilisation_given: bool) -> list[Assumption]:
+    """Assumptions the load adds: the batch it caps, dedicated replicas, or the idle time left uncounted (only
+    where the user gave no utilisation: a given one, 1 included, already says how much idle time counts)."""
     notes: list[Assumption] = []
     b = per_req["batch_size"]
     if load.batch_assumed and b.low < central["batch_size"] and b.value < central["batch_size"]:
@@ -135,7 +136,7 @@ def load_notes(per_req: Mapping[str, Range], central: Mapping[str, float], load:
             f"period; busy share {busy.value / prov.value:.2g}", "given by the user (dedicated)",
             "ceil(replicas needed) provisioned the whole time; their idle time draws idle power and counts for "
             "embodied emissions"))
-    elif central["utilisation"] == 1.0 and busy.value < IDLE_NOTE_BELOW_REPLICAS:
+    elif not utilisation_given and busy.value < IDLE_NOTE_BELOW_REPLICAS:
         idle_kwh = per_req["dedicated_idle_j_day"] * (DAYS_PER_YEAR / J_PER_KWH)
         notes.append(Assumption(
             "idle capacity not counted", f"the load keeps {busy.value:.2g} of one replica busy "
