@@ -125,6 +125,19 @@ def test_detail_rows_put_the_unit_after_the_number():
     assert "energy per request" in table and "0.25 (0.1–0.5) Wh" in table
     assert "CO2e per request" in table and "3 gCO2e" in table
     assert "request wh" not in table
+    fp.details["energy_per_year_kwh"] = Range.exact(187_800.0)
+    fp.details["co2e_per_year_kg"] = Range.exact(92_240.0)
+    fp.details["energy_per_1k_tokens_wh"] = Range.exact(0.6072)
+    table = fp.table(assumptions=False)
+    assert "187.8 MWh" in table and "92.24 tCO2e" in table  # rescaled like the headline rows
+    assert "0.6072 Wh" in table  # not 607.2 mWh: per-token figures stay in their own unit or above
+
+
+def test_format_count_writes_model_sizes_as_people_do():
+    from wattprint.quantities import format_count
+
+    assert [format_count(x) for x in (7e10, 1.4e12, 1.25e8, 950.0)] == ["70B", "1.4T", "125M", "950"]
+    assert all(parse_count(format_count(x)) == x for x in (7e10, 1.4e12, 1.25e8))
 
 
 def test_json_carries_the_intensity_year_and_source():

@@ -320,8 +320,12 @@ def _amount(x: float) -> str:
     return f"{rounded:,.0f}" if abs(rounded) >= 1000 else f"{rounded:g}"
 
 
-# unit suffixes of detail names -> how the table shows them
-_DETAIL_UNITS = {"wh": "Wh", "kwh": "kWh", "j": "J", "g": "gCO2e", "kg": "kgCO2e", "s": "s", "ms": "ms", "h": "h"}
+# unit suffixes of detail names -> how the table shows them: energies and masses rescaled like the headline rows
+# (with their factor to kWh / kg) but never below their own unit (per-token figures are read in Wh and g); the
+# rest in their own unit
+_DETAIL_UNITS = {"j": "J", "s": "s", "ms": "ms", "h": "h"}
+_DETAIL_SCALED = {"wh": (_ENERGY_UNITS[:-1], 1e-3), "kwh": (_ENERGY_UNITS[:-2], 1.0), "g": (_MASS_UNITS[:-1], 1e-3),
+                  "kg": (_MASS_UNITS[:-2], 1.0)}
 
 _DETAIL_WORDS = {"it": "IT", "co2e": "CO2e", "gpu": "GPU"}
 
@@ -331,9 +335,13 @@ def _detail_row(name: str, value: Range) -> tuple[str, str]:
     "energy per request", "0.25 (0.1–0.5) Wh")."""
     words = name.split("_")
     unit = _DETAIL_UNITS.get(words[-1]) if len(words) > 1 else None
-    if unit is None:
+    scaled = _DETAIL_SCALED.get(words[-1]) if len(words) > 1 else None
+    if unit is None and scaled is None:
         return name.replace("_", " "), format(value, ".4g")
     label = " ".join(_DETAIL_WORDS.get(w, w) for w in words[:-1])
+    if scaled is not None:
+        units, to_base = scaled
+        return label, _fmt_scaled(value * to_base, units)
     return label, f"{value:.4g} {unit}"
 
 

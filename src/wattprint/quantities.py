@@ -131,6 +131,18 @@ def total(ranges: list[Range]) -> Range:
     return out
 
 
+def format_count(n: float) -> str:
+    """A count as people write model sizes: 7B, 1.4T, 125M, 950 (the suffixes ``parse_count`` reads).
+
+    >>> format_count(7e10)
+    '70B'
+    """
+    for suffix, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.4g}{suffix}"
+    return f"{n:.4g}"
+
+
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 
 

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from ..errors import WattprintError
+from ..quantities import format_count
 from ._args import JoinWords, count, number, whole, year
 
 
@@ -97,6 +98,6 @@ def run_inference(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(fp.to_dict(equivalents=True), default=str))
     else:
-        print(fp.table(title=f"Serving {args.params:.4g} parameters on {fp.details['hardware']} "
+        print(fp.table(title=f"Serving {format_count(args.params)} parameters on {fp.details['hardware']} "
                              f"({fp.details['period']})"))
     return 0

@@ -297,7 +297,8 @@ def _size_for_load(values: _Values, inputs: _Inputs, chip: Chip, weight_bytes: f
         return _size_replica(values, inputs, chip, weight_bytes, kv_bytes)
     values.assumptions.append(Assumption(
         "accelerators per replica", f"{best[1]} (of the powers of 2 that hold the weights and the load's KV cache, "
-        f"the one with the least energy per request: ~{best[2]:.3g} sequences in flight per replica)",
+        f"the one with the least energy per request: ~{best[2]:.3g} sequence{'' if best[2] == 1 else 's'} in flight "
+        "per replica)",
         constants()["gpu_memory_utilization"].source,
         "sized for the load (without one: a full load), not for the default batch; a load one replica cannot keep up "
         "with is spread over several; give --count to set it"))
