@@ -1,6 +1,7 @@
 """A fake RAPL powercap tree in a temp dir, laid out like sysfs: real zone directories under
 ``devices/virtual/powercap/intel-rapl/`` (sub-zones nested in their package), and flat symlinks to every
-zone in ``class/powercap/``. Files: ``name``, ``energy_uj``, ``max_energy_range_uj``."""
+zone in ``class/powercap/``. Files: ``name``, ``energy_uj``, ``max_energy_range_uj`` (and
+``constraint_<n>_*_uw`` where a test sets them)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,30 @@ class FakePowercap:
         for j, sub in enumerate(subdomains):
             self._zone(f"{zone}:{j}", d, sub, 0, max_uj)
         return zone
+
+    def add_die(
+        self,
+        index: int,
+        package: int,
+        die: int,
+        energy_uj: int = 0,
+        max_uj: int = DEFAULT_MAX_UJ,
+        subdomains: tuple[str, ...] = (),
+    ) -> str:
+        """Top-level zone ``intel-rapl:<index>`` named ``package-<package>-die-<die>``, as the kernel makes one per
+        die where it sees several dies in a package; sub-zones as in :meth:`add_package`. Returns its zone."""
+        zone = f"intel-rapl:{index}"
+        d = self._zone(zone, self.real, f"package-{package}-die-{die}", energy_uj, max_uj)
+        for j, sub in enumerate(subdomains):
+            self._zone(f"{zone}:{j}", d, sub, 0, max_uj)
+        return zone
+
+    def set_constraint(self, zone: str, n: int, power_limit_uw: int | None = None,
+                       max_power_uw: int | None = None) -> None:
+        """Write ``constraint_<n>_power_limit_uw`` / ``constraint_<n>_max_power_uw`` (µW) of a zone."""
+        for what, value in (("power_limit_uw", power_limit_uw), ("max_power_uw", max_power_uw)):
+            if value is not None:
+                (self.zones[zone] / f"constraint_{n}_{what}").write_text(f"{value}\n")
 
     def add_psys(self, index: int, energy_uj: int = 0, max_uj: int = DEFAULT_MAX_UJ) -> str:
         zone = f"intel-rapl:{index}"
