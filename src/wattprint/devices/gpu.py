@@ -31,8 +31,12 @@ class GpuState:
     failing_since: float | None = None  # clock time of the first of the current run of failed reads
     moved_at: float | None = None  # clock time the energy counter was last seen to move (or first read)
     prefix: str = "gpu"  # "amd-gpu" beside NVIDIA GPUs on one host, whose indices also start at 0
-    limit_w: float | None = None  # the board's enforced power limit, where the driver gives it
+    limit_w: float | None = None  # the board's power limit (re-read before a reading is refused), where known
     jumped_j: float | None = None  # a counter value refused as a glitch, kept to tell a glitch from a new base
+    jumped_t: float | None = None  # clock time of that refused value
+    refused: int = 0  # readings refused as impossible in a row (a second in a row is accepted, with a note)
+    last_good_t: float | None = None  # clock time of this GPU's last counted reading (failed reads do not move it)
+    share: float = 1.0  # fraction of what the handle reports that is this GPU's (half a dual-die package)
 
     @property
     def label(self) -> str:
@@ -71,6 +75,7 @@ class CounterOrPowerReader(NoteMixin):
                     g.moved_at = self._t
                 else:
                     g.integ.add(self._t, self._power_w(g))
+                g.last_good_t = self._t
             except self._errors as exc:
                 self._failed(g, exc, self._t)
 
@@ -85,59 +90,107 @@ class CounterOrPowerReader(NoteMixin):
         """True when the driver says the GPU is gone for good (no retries)."""
         return False
 
+    def _read_limit_w(self, g: GpuState) -> float | None:
+        """The board's power limit as the driver gives it now (W), or None where it cannot be read again."""
+        return None
+
     def _describe(self, exc: BaseException) -> str:
         return str(exc)
 
     # -- shared logic ------------------------------------------------------------------------------
     def _read_one(self, g: GpuState, t: float, dt: float) -> None:
+        # a reading spans the time since this GPU's last counted one, not the reader's last read: after failed
+        # or refused reads, the counter's step covers the whole gap and is judged over it
+        span = t - g.last_good_t if g.last_good_t is not None else dt
         if g.use_counter:
-            delta_j = self._counter_step(g, t, dt)
+            delta_j = self._counter_step(g, t, span)
             if delta_j is not None:
                 g.energy_j += delta_j
-                if dt > 0:
-                    g.power_w = delta_j / dt
+                g.last_good_t = t
+                if span > 0:
+                    g.power_w = delta_j / span
         else:
             p = self._power_w(g)
-            if g.limit_w is not None and p > GLITCH_MARGIN * g.limit_w:
-                self.note(f"{g.label} reported {p:.3g} W, more than {GLITCH_MARGIN:g}x its {g.limit_w:g} W power "
-                          "limit; that sample is ignored", key=f"power-{g.index}")
-            else:
+            if self._allowed(g, p, 1.0) or self._accept_second_refusal(g, f"power sample of {p:.3g} W", p):
                 g.energy_j += g.integ.add(t, p)
                 g.power_w = p
+                g.refused = 0
+                g.last_good_t = t
+            else:
+                g.refused += 1
+                self.note(f"{g.label} reported {p:.3g} W, more than {GLITCH_MARGIN:g}x its {g.limit_w:g} W power "
+                          "limit; that sample is ignored", key=f"power-{g.index}")
         g.failures, g.failing_since = 0, None
 
-    def _counter_step(self, g: GpuState, t: float, dt: float) -> float | None:
-        """Energy (J) since the last reading from the counter, or None when this reading is not counted (a
-        glitch, or a stuck counter just switched to power sampling)."""
+    def _counter_step(self, g: GpuState, t: float, span: float) -> float | None:
+        """Energy (J) since the last counted reading, ``span`` s ago, from the counter; None when this reading is
+        not counted (a glitch, or a stuck counter just switched to power sampling)."""
         counter = self._counter_j(g)
         if g.last_counter_j is None or counter < g.last_counter_j:
             if g.last_counter_j is not None:
                 self.note(f"{g.label} energy counter went back ({self.reset_cause}); that interval is "
                           "bridged with power x time", key=f"reset-{g.index}")
             try:
-                delta_j = self._power_w(g) * dt
+                delta_j = self._power_w(g) * span
             except self._errors:
-                delta_j = (g.power_w or 0.0) * dt
+                delta_j = (g.power_w or 0.0) * span
             g.last_counter_j = counter
+            g.jumped_j = g.jumped_t = None
+            g.refused = 0
             return delta_j
         delta_j = counter - g.last_counter_j
         if delta_j == 0 and self._counter_stuck(g, t):
             return None
         if delta_j != 0:
             g.moved_at = t
-        if not self._possible(g, delta_j, dt):
-            # a glitch (one bogus value): keep the old base; if the next value follows on from this one
-            # instead, the counter was rebased and the jump itself is dropped
-            if g.jumped_j is None or not self._possible(g, counter - g.jumped_j, dt):
-                g.jumped_j = counter
-                self.note(f"{g.label} energy counter jumped by {delta_j:.3g} J in {dt:.3g} s, more than "
+        if not self._allowed(g, delta_j, span):
+            if (g.jumped_j is not None and g.jumped_t is not None and counter >= g.jumped_j
+                    and self._allowed(g, counter - g.jumped_j, t - g.jumped_t)):
+                # the value refused last time was a new base (the counter was rebased): the jump itself is dropped
+                delta_j = counter - g.jumped_j
+            elif not self._accept_second_refusal(g, f"energy counter step of {delta_j:.3g} J in {span:.3g} s",
+                                                 delta_j / max(span, MIN_GLITCH_WINDOW_S)):
+                # a glitch (one bogus value): keep the old base; if the next value follows on from this one
+                # instead, the counter was rebased and the jump itself is dropped
+                g.jumped_j, g.jumped_t = counter, t
+                g.refused += 1
+                self.note(f"{g.label} energy counter jumped by {delta_j:.3g} J in {span:.3g} s, more than "
                           f"{GLITCH_MARGIN:g}x its {g.limit_w:g} W power limit allows; reading ignored",
                           key=f"jump-{g.index}")
                 return None
-            delta_j = counter - g.jumped_j
-        g.jumped_j = None
+        g.jumped_j = g.jumped_t = None
+        g.refused = 0
         g.last_counter_j = counter
         return delta_j
+
+    def _allowed(self, g: GpuState, delta_j: float, span: float) -> bool:
+        """Whether the board could draw ``delta_j`` in ``span`` s; before saying no, the power limit is read again
+        (an administrator or a job scheduler may have raised it since the reader opened)."""
+        if self._possible(g, delta_j, span):
+            return True
+        try:
+            limit_w = self._read_limit_w(g)
+        except self._errors:
+            limit_w = None
+        if limit_w is None or g.limit_w is None or limit_w <= g.limit_w:
+            return False
+        self.note(f"{g.label} power limit now reads {limit_w:g} W (it was {g.limit_w:g} W): readings are bounded "
+                  f"by {GLITCH_MARGIN:g}x the new limit from now on", key=f"limit-{g.index}")
+        g.limit_w = limit_w
+        return self._possible(g, delta_j, span)
+
+    def _accept_second_refusal(self, g: GpuState, what: str, implied_w: float) -> bool:
+        """A reading is never refused twice in a row for being impossible: a second one in a row means the bound
+        is what is wrong (a limit raised where it cannot be read again, a board that draws more than it says),
+        so it is counted, with a note, and the bound is raised to the power it implies."""
+        if g.refused < 1 or g.limit_w is None:
+            return False
+        self.note(f"{g.label}: a second {what} in a row exceeded {GLITCH_MARGIN:g}x its {g.limit_w:g} W power "
+                  "limit; the limit known to wattprint is taken to be wrong and the reading is counted (an energy "
+                  f"counter's step also covers the one refused before); readings are bounded by {GLITCH_MARGIN:g}x "
+                  f"{implied_w:.3g} W from now on", key=f"accepted-{g.index}")
+        g.limit_w = max(g.limit_w, implied_w)
+        return True
 
     def _counter_stuck(self, g: GpuState, t: float) -> bool:
         """A counter that has not moved for FROZEN_COUNTER_S while the board reports power is stuck (a known ROCm
@@ -156,6 +209,7 @@ class CounterOrPowerReader(NoteMixin):
         if p <= 0:
             return False
         g.use_counter = False
+        g.last_good_t = t
         g.energy_j += p * still
         g.integ.add(t, p)
         g.power_w = p

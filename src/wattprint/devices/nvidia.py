@@ -75,6 +75,24 @@ def _mig_parent(nvml: ModuleType, token: str, uuids: list[str]) -> int | None:
     return uuids.index(uuid) if uuid in uuids else None
 
 
+def _unmatched_note(tok: str, tokens: list[str], before: list[int]) -> str:
+    value = ",".join(tokens)
+    if tok == "-1" and not before:
+        why = "'-1' hides every GPU from CUDA"
+    elif tok.lower() == "all":
+        why = "'all' is NVIDIA_VISIBLE_DEVICES (container runtime) syntax, not CUDA's"
+    elif tok == "NoDevFiles":
+        why = "'NoDevFiles' is a placeholder schedulers such as Slurm set instead of GPU indices"
+    else:
+        why = "it is no index, UUID or MIG instance of a GPU on this node"
+    if before:
+        measured = ", ".join(f"gpu{i}" for i in before)
+        return (f"CUDA_VISIBLE_DEVICES={value!r}: entry {tok!r} matches no GPU ({why}); as in CUDA, the list ends "
+                f"there, so only {measured} {'is' if len(before) == 1 else 'are'} measured")
+    return (f"CUDA_VISIBLE_DEVICES={value!r} matches no GPU ({why}); as in CUDA, no GPU is visible to the job, "
+            "so no GPU is measured")
+
+
 def resolve_visible(nvml: ModuleType, tokens: list[str], uuids: list[str]) -> tuple[list[int], list[str]]:
     """NVML indices for ``CUDA_VISIBLE_DEVICES`` entries (as CUDA does, the first invalid entry ends the
     list), and notes. Duplicates (two MIG instances of one GPU) are measured once."""
@@ -96,10 +114,23 @@ def resolve_visible(nvml: ModuleType, tokens: list[str], uuids: list[str]) -> tu
             hits = [i for i, u in enumerate(uuids) if u.startswith(tok)]
             idx = hits[0] if len(hits) == 1 else None
         if idx is None:
+            notes.append(_unmatched_note(tok, tokens, out))
             break
         if idx not in out:
             out.append(idx)
     return out, notes
+
+
+def _limit_w(nvml: ModuleType, handle: Any) -> float | None:
+    """The most this board may be set to draw now (W): the larger of its enforced power limit and its maximum
+    configurable limit (``nvmlDeviceGetPowerManagementLimitConstraints``), which an administrator, DCGM or a job
+    scheduler may raise the enforced one to mid-run; None where neither can be read."""
+    limits: list[float] = []
+    with contextlib.suppress(Exception):  # not on every board, or this binding
+        limits.append(float(nvml.nvmlDeviceGetEnforcedPowerLimit(handle)) / _MW_PER_W)
+    with contextlib.suppress(Exception):
+        limits.append(float(nvml.nvmlDeviceGetPowerManagementLimitConstraints(handle)[1]) / _MW_PER_W)
+    return max(limits) if limits and max(limits) > 0 else None
 
 
 class NvmlReader(CounterOrPowerReader):
@@ -117,6 +148,9 @@ class NvmlReader(CounterOrPowerReader):
 
     def _power_w(self, g: GpuState) -> float:
         return float(self._nvml.nvmlDeviceGetPowerUsage(g.handle)) / _MW_PER_W
+
+    def _read_limit_w(self, g: GpuState) -> float | None:
+        return _limit_w(self._nvml, g.handle)
 
     def _is_lost(self, exc: BaseException) -> bool:
         lost_code = getattr(self._nvml, "NVML_ERROR_GPU_IS_LOST", None)
@@ -195,6 +229,10 @@ def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
             tokens = parse_visible_devices(config.environ.get("CUDA_VISIBLE_DEVICES"))
             if tokens is None:
                 indices = list(range(count))
+            elif not tokens:
+                indices = []
+                notes.append("CUDA_VISIBLE_DEVICES is set but empty: as in CUDA, no GPU is visible to the job, so no "
+                             "GPU is measured")
             else:
                 indices, vis_notes = resolve_visible(nvml, tokens, uuids)
                 notes += vis_notes
@@ -236,7 +274,7 @@ def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
                 )
             limit_w = None
             with contextlib.suppress(Exception):  # not on every board: then readings are not bounded
-                limit_w = float(nvml.nvmlDeviceGetEnforcedPowerLimit(h)) / 1000.0 or None
+                limit_w = float(nvml.nvmlDeviceGetEnforcedPowerLimit(h)) / _MW_PER_W or None
             gpus.append(GpuState(i, h, names[i], use_counter, uuid=uuids[i], limit_w=limit_w))
         closed = [i for i in indices if handles[i] is None]
         if closed:

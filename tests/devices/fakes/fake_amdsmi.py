@@ -2,7 +2,9 @@
 
 ``amdsmi_get_energy_count`` returns ``energy_accumulator`` (ticks; older releases call it ``power``),
 ``counter_resolution`` (µJ per tick) and ``timestamp``; ``amdsmi_get_power_info`` returns W values, "N/A"
-where not supported.
+where not supported. ``amdsmi_get_gpu_device_uuid`` formats the ASIC serial as amdsmi does (amdsmi_uuid_gen,
+ROCm/amdsmi src/amd_smi/amd_smi_uuid.cc); ``amdsmi_get_gpu_enumeration_info`` (newer releases; off with
+``STATE["enumeration_info"] = False``) gives it as HIP prints it, ``hip_uuid`` "GPU-<16 hex>".
 """
 
 from __future__ import annotations
@@ -32,15 +34,17 @@ class FakeAmdGpu:
     power_w: float | str = 300.0  # "N/A": not supported
     legacy_key: bool = False  # report the accumulator under "power" (older amdsmi releases)
     error: int | None = None
+    serial: int | None = None  # 64-bit ASIC serial (rsmi unique_id) behind the UUIDs; None: no UUID reported
+    device_id: int = 0x740C  # PCI device id (MI250X), part of amdsmi's UUID
 
 
 GPUS: list[FakeAmdGpu] = []
-STATE: dict[str, Any] = {"init_error": None, "initialised": False}
+STATE: dict[str, Any] = {"init_error": None, "initialised": False, "enumeration_info": True}
 
 
 def reset(gpus: list[FakeAmdGpu] | None = None, init_error: int | None = None) -> list[FakeAmdGpu]:
     GPUS[:] = gpus if gpus is not None else []
-    STATE.update(init_error=init_error, initialised=False)
+    STATE.update(init_error=init_error, initialised=False, enumeration_info=True)
     return GPUS
 
 
@@ -82,3 +86,21 @@ def amdsmi_get_energy_count(h: FakeAmdGpu) -> dict[str, Any]:
 def amdsmi_get_power_info(h: FakeAmdGpu) -> dict[str, Any]:
     p = _check(h).power_w
     return {"socket_power": p, "current_socket_power": p, "average_socket_power": "N/A", "power_limit": 500}
+
+
+def amdsmi_get_gpu_device_uuid(h: FakeAmdGpu) -> str:
+    """amdsmi_uuid_gen(serial, device_id, partition 0xff): "S7FFDDDD-0000-1000-80S6-S5S4S3S2S1S0"."""
+    if _check(h).serial is None:
+        raise AmdSmiLibraryException(AMDSMI_STATUS_NOT_SUPPORTED)
+    s = int(h.serial)  # type: ignore[arg-type]
+    return (f"{(s >> 56) & 0xFF:02x}ff{h.device_id:04x}-0000-1000-80{(s >> 48) & 0xFF:02x}-"
+            f"{(s >> 32) & 0xFFFF:04x}{s & 0xFFFFFFFF:08x}")
+
+
+def amdsmi_get_gpu_enumeration_info(h: FakeAmdGpu) -> dict[str, Any]:
+    if not STATE["enumeration_info"]:
+        raise AttributeError("amdsmi_get_gpu_enumeration_info")  # an older amdsmi without it
+    if _check(h).serial is None:
+        raise AmdSmiLibraryException(AMDSMI_STATUS_NOT_SUPPORTED)
+    i = GPUS.index(h)
+    return {"drm_card": i, "drm_render": 128 + i, "hsa_id": i + 1, "hip_id": i, "hip_uuid": f"GPU-{h.serial:016x}"}

@@ -50,7 +50,8 @@ class FakeGpu:
     uuid: str = "GPU-00000000-0000-0000-0000-000000000000"
     energy_mj: int | None = 0  # None: counter not supported (pre-Volta)
     power_mw: int | None = 100_000  # None: power not supported
-    power_limit_mw: int = 700_000
+    power_limit_mw: int = 700_000  # enforced limit (may be changed mid-run, as an administrator or DCGM does)
+    max_power_limit_mw: int | None = None  # maximum configurable limit; None: constraints not supported
     processes: list[int] = field(default_factory=list)
     mig_mode: int | None = None  # None: MIG not supported
     mig_uuids: list[str] = field(default_factory=list)
@@ -161,3 +162,10 @@ def nvmlDeviceGetMigMode(h: FakeGpu) -> tuple[int, int]:  # noqa: N802
     if _check(h).mig_mode is None:
         raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
     return int(h.mig_mode), int(h.mig_mode)  # type: ignore[arg-type]
+
+
+def nvmlDeviceGetPowerManagementLimitConstraints(h: FakeGpu) -> tuple[int, int]:  # noqa: N802
+    """(min, max) configurable power limit, mW."""
+    if _check(h).max_power_limit_mw is None:
+        raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+    return 100_000, int(h.max_power_limit_mw)  # type: ignore[arg-type]
