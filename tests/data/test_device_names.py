@@ -203,3 +203,123 @@ def test_nvidia_smi_names_work_on_the_command_line(name: str, capsys: pytest.Cap
     out = json.loads(capsys.readouterr().out)
     assert out["total_co2e_kg"] > 0 and out["embodied_co2e_kg"] > 0
     assert out["hardware"] == find_accelerator(name)[0].name
+
+
+# -- review of the name lookup: each case below resolved to a wrong chip (or failed) before its fix ----------------
+@pytest.mark.parametrize("name", ["A2", "NVIDIA A2"])
+def test_a_short_model_code_inside_another_chips_word_is_not_that_chip(name: str) -> None:
+    """The NVIDIA A2 (a 60 W card the catalogue lacks) used to become AWS Inferentia2: "a2" is inside
+    "inferentia2inf2". A glued match starts at a word of the row, and a short code must be a whole word."""
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator(name)
+    assert not isinstance(e.value, AmbiguousNameError)
+    assert e.value.suggestions and all("Inferentia" not in s for s in e.value.suggestions)
+    assert e.value.suggestions[0] == "NVIDIA A10"  # the same series: A10, A40, A100 ...
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("MI300", "AMD Instinct MI300X"),  # the MI300A (an APU) is another chip
+    ("MI325", "AMD Instinct MI325X"),
+    ("TPU v6", "Google TPU v6e (Trillium)"),
+])
+def test_a_model_number_cut_short_of_its_suffix_says_which_chip_it_became(name: str, expected: str) -> None:
+    acc, variants, notes = find_accelerator(name)
+    assert acc.name == expected and variants == [acc]
+    said = [n for n in notes if n.what == "hardware variant"]
+    assert len(said) == 1 and expected in said[0].value
+    assert "only catalogue chip" in said[0].note and "full name" in said[0].note
+
+
+def test_the_full_model_number_needs_no_note() -> None:
+    for name in ("MI300X", "TPU v6e", "AMD Instinct MI325X"):
+        assert [n for n in find_accelerator(name)[2] if n.what == "hardware variant"] == []
+
+
+@pytest.mark.parametrize("name", ["V6", "v5"])
+def test_a_two_character_code_does_not_complete_to_a_chip(name: str) -> None:
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator(name)
+    assert not isinstance(e.value, AmbiguousNameError)
+    assert any("TPU v" in s for s in e.value.suggestions)
+
+
+@pytest.mark.parametrize("name", ["NVL72", "GB200 NVL72", "NVIDIA GB200 NVL72"])
+def test_nvl72_is_the_gb200_rack(name: str) -> None:
+    assert find_accelerator(name)[0].name == "NVIDIA GB200 (per B200 GPU in NVL72)"
+
+
+@pytest.mark.parametrize(("name", "suggested"), [
+    ("H100 NVL72", {"NVIDIA H100 NVL 94GB", "NVIDIA H100 SXM5 80GB", "NVIDIA H100 PCIe 80GB"}),
+    ("H200 NVL72", {"NVIDIA H200 NVL", "NVIDIA H200 SXM 141GB"}),
+])
+def test_an_nvl_size_the_card_does_not_have_is_no_nvl_card(name: str, suggested: set[str]) -> None:
+    """"NVL72" is a 72-GPU rack, not the "NVL" PCIe card: no H100 NVL72 exists."""
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator(name)
+    assert not isinstance(e.value, AmbiguousNameError)
+    assert set(e.value.suggestions) == suggested
+
+
+def test_the_nvl_card_still_resolves() -> None:
+    assert find_accelerator("H100 NVL")[0].name == "NVIDIA H100 NVL 94GB"
+    assert find_accelerator("NVIDIA H200 NVL")[0].name == "NVIDIA H200 NVL"
+    assert find_accelerator("H200 SXM5")[0].name == "NVIDIA H200 SXM 141GB"  # a generation the name leaves off
+
+
+def test_a_chips_own_model_word_beats_a_row_that_has_it_further_on() -> None:
+    """"B200 192GB" was ambiguous with the GB200 row ("GB200 (per B200 GPU in NVL72)")."""
+    acc, variants, notes = find_accelerator("B200 192GB")
+    assert acc.name == "NVIDIA B200 (HGX/DGX)" and variants == [acc]
+    said = [n for n in notes if n.what == "hardware variant"]
+    assert len(said) == 1 and "192 GB" in said[0].note
+
+
+@pytest.mark.parametrize(("name", "listed"), [
+    ("H100 SXM5 94GB", ["NVIDIA H100 SXM5 80GB", "NVIDIA H100 NVL 94GB"]),
+    ("H100 NVL 80GB", ["NVIDIA H100 NVL 94GB", "NVIDIA H100 PCIe 80GB", "NVIDIA H100 SXM5 80GB"]),
+])
+def test_a_form_factor_and_a_memory_of_different_variants_are_a_contradiction(name: str, listed: list[str]) -> None:
+    """The 94 GB variant exists (the NVL): the memory figure is not "a size no variant has" to be dropped."""
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator(name)
+    assert not isinstance(e.value, AmbiguousNameError)
+    assert e.value.suggestions == listed
+    assert "different variants" in str(e.value)
+
+
+@pytest.mark.parametrize(("name", "expected", "profile"), [
+    ("NVIDIA A100-SXM4-40GB MIG 1g.5gb", "NVIDIA A100 SXM4 40GB", "MIG 1g.5gb"),
+    ("NVIDIA A100-SXM4-80GB MIG 1g.10gb+me", "NVIDIA A100 SXM4 80GB", "MIG 1g.10gb+me"),
+    ("NVIDIA H100 80GB HBM3 MIG 3g.40gb", "NVIDIA H100 SXM5 80GB", "MIG 3g.40gb"),
+    ("NVIDIA H100 PCIe MIG 7g.80gb", "NVIDIA H100 PCIe 80GB", "MIG 7g.80gb"),
+])
+def test_a_mig_instance_name_resolves_to_its_parent_gpu_and_says_so(name: str, expected: str, profile: str) -> None:
+    """NVML names MIG devices so; "1g" is a compute slice, not a 1 GB memory size. The tracker measures the parent
+    GPU of a MIG instance, and the slice is charged as that GPU."""
+    acc, variants, notes = find_accelerator(name)
+    assert acc.name == expected and acc in variants
+    said = [n for n in notes if "MIG" in n.note]
+    assert len(said) == 1 and profile in said[0].note and "parent GPU" in said[0].note
+
+
+def test_a_mig_instance_of_an_unknown_gpu_is_still_unknown() -> None:
+    with pytest.raises(UnknownNameError):
+        find_accelerator("NVIDIA A30 MIG 1g.6gb")
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("NVIDIA A100-SXM4-40GB MIG 1g.5gb", "NVIDIA A100 SXM4 40GB"),
+    ("MI300", "AMD Instinct MI300X"),
+    ("NVL72", "NVIDIA GB200 (per B200 GPU in NVL72)"),
+    ("B200 192GB", "NVIDIA B200 (HGX/DGX)"),
+])
+def test_reviewed_names_on_the_command_line(name: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["estimate", "training", "--hardware", name, "--chip-hours", "100", "--power-w", "300", "--json"])
+    assert json.loads(capsys.readouterr().out)["hardware"] == expected
+
+
+@pytest.mark.parametrize("name", ["A2", "H100 NVL72", "H100 SXM5 94GB"])
+def test_reviewed_bad_names_are_errors_on_the_command_line(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["estimate", "training", "--hardware", name, "--chip-hours", "100", "--power-w", "300"]) == 2
+    err = capsys.readouterr().err
+    assert f"unknown hardware {name!r}" in err and "Inferentia" not in err

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
-from ..errors import AmbiguousNameError, UnknownNameError, WattprintError, fold_text, normalise_name
+from ..errors import SUGGESTIONS, AmbiguousNameError, UnknownNameError, WattprintError, fold_text, normalise_name
 from ..footprint import Assumption
 from ..quantities import Range
 
@@ -99,6 +99,11 @@ _DROP_TOKENS = {"nvidia", "tesla", "amd", "instinct", "google", "intel", "aws", 
                 "vf"}  # "vf": an SR-IOV virtual function of the chip ("AMD Instinct MI300X VF" in cloud VMs)
 _MEMORY_UNITS = {"gb", "g", "gib"}
 _QUALIFIER = re.compile(r"(sxm|pcie|oam|nvl)\d*")  # form factor / board words: they pick a variant, not a chip
+# the number of these form-factor words is no generation but a size: "NVL72" is a 72-GPU NVLink rack (GB200 NVL72),
+# "NVL4" / "NVL2" boards, none of them the "NVL" card (H100 NVL); a number the row's word lacks names another product
+_SIZED_QUALIFIERS = ("nvl",)
+# a MIG instance as NVML names it: "NVIDIA A100-SXM4-40GB MIG 1g.5gb", "... MIG 1g.10gb+me", "... MIG 1c.3g.40gb"
+_MIG = re.compile(r"[\s-]*\bmig\b(?:[\s-]*(?:\d+c\.)?(\d+g\.\d+gb(?:\+me)?))?", re.IGNORECASE)
 _HINT = "see `wattprint data gpus`"
 
 
@@ -139,6 +144,15 @@ def _completes(q: str, t: str) -> bool:
     return q.isalpha() and len(t) > len(q) and t.startswith(q) and t[len(q):].isdigit()
 
 
+def _same_qualifier(q: str, t: str) -> bool:
+    """Form-factor word ``q`` of a query names form-factor word ``t`` of a row: the same word, the query's word
+    without the row's generation ("sxm" -> "sxm4"), or with a generation the row's name leaves off ("sxm5" ->
+    "sxm"). Not a sized word whose number the row lacks: "nvl72" (a rack) is not "nvl" (a card)."""
+    if t == q or _completes(q, t):
+        return True
+    return _completes(t, q) and t not in _SIZED_QUALIFIERS
+
+
 @dataclass(frozen=True)
 class _Row:
     acc: Accelerator
@@ -171,13 +185,9 @@ def _token_match(q: str, row: _Row) -> int | None:
     if q in row.words or (q.isdigit() and q + "gb" in row.words):  # "A100 80": the 80GB of the name
         return _BY_NAME
     if _is_qualifier(q):
-
-        def same(t: str) -> bool:
-            return t == q or _completes(q, t) or _completes(t, q)
-
-        if any(same(t) for t in row.words):
+        if any(_same_qualifier(q, t) for t in row.words):
             return _BY_NAME
-        return _BY_SPEC if any(same(t) for t in row.forms) else None
+        return _BY_SPEC if any(_same_qualifier(q, t) for t in row.forms) else None
     if len(q) >= 4 and any(_completes(q, t) for t in row.words):
         return _BY_COMPLETION
     return None
@@ -186,7 +196,9 @@ def _token_match(q: str, row: _Row) -> int | None:
 def _match_rows(qt: list[str]) -> list[tuple[_Row, list[int]]]:
     """Rows matched by every query token, with how each token matched. A row that names the query's form
     factor in its name beats one that only has it in its form_factor ("H100 PCIe" is the PCIe card, not the NVL
-    whose form factor is also PCIe); a row whose name has the query's word beats one reached by completion."""
+    whose form factor is also PCIe); a row whose name has the query's word beats one reached by completion; a row
+    whose leading model word is a word of the query beats one that has it only further on ("B200 ..." is the B200,
+    not the "GB200 (per B200 GPU in NVL72)")."""
     out = []
     for row in _rows():
         levels = [_token_match(q, row) for q in qt]
@@ -195,7 +207,8 @@ def _match_rows(qt: list[str]) -> list[tuple[_Row, list[int]]]:
     for level in (_BY_COMPLETION, _BY_SPEC):
         if any(level not in lv for _, lv in out):
             out = [(r, lv) for r, lv in out if level not in lv]
-    return out
+    led = [(r, lv) for r, lv in out if r.words and r.words[0] in qt]
+    return led or out
 
 
 @lru_cache(maxsize=1)
@@ -290,6 +303,16 @@ def _find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[A
     if not isinstance(name, str) or not name.strip():
         raise UnknownNameError("hardware", str(name), accelerator_names(), _HINT)
     name = fold_text(name)
+    mig = _MIG.search(name)
+    if mig is not None and _MIG.sub(" ", name).strip():
+        # a MIG instance (NVML's name of a slice): the catalogue has whole chips, and the tracker measures the
+        # parent GPU of a MIG instance (NVML has no per-instance energy): the slice is charged as its parent
+        chosen, variants, notes = _find_accelerator(_MIG.sub(" ", name).strip())
+        profile = f"MIG {mig.group(1)}" if mig.group(1) else "MIG"
+        return chosen, variants, [*notes, Assumption(
+            "hardware variant", f"{name!r} -> {chosen.name}", chosen.source.split(";")[0],
+            f"'{profile}' names a MIG instance, a slice of the GPU: charged as the whole parent GPU ({chosen.name}: "
+            "its power, peak FLOP/s and embodied CO2e), as the tracker measures the parent GPU of a MIG instance")]
     try:
         return _find_one(name)
     except UnknownNameError as e:
@@ -320,16 +343,37 @@ def _find_one(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumptio
     if not matched and any(_is_memory(t) for t in qt) and not all(_is_memory(t) for t in qt):
         # 3b. a memory figure no variant has: "NVIDIA GH200 480GB" (NVML counts the Grace CPU's LPDDR5X),
         #     "Tesla P100-PCIE-12GB" (a card the catalogue lacks): the chip is still known
+        mems = [t for t in qt if _is_memory(t)]
         rest = [t for t in qt if not _is_memory(t)]
         matched = _match_rows(rest)
-        ignored = [t for t in qt if _is_memory(t)] if matched else []
+        model = [t for t in rest if not _is_qualifier(t)]
+        if matched and model and len(model) < len(rest):
+            # ... unless another variant has that memory: then the form factor and the memory name different
+            # variants ("H100 SXM5 94GB": the SXM5 has 80 GB, the 94 GB one is the NVL), a contradiction
+            other = [r.acc for r, _ in _match_rows(model + mems) if r not in [m for m, _ in matched]]
+            if other:
+                by_form = [r.acc for r, _ in matched]
+                forms = " ".join(t for t in rest if _is_qualifier(t)).upper()
+                sizes = ", ".join(f"{t[:-2]} GB" for t in mems)
+                raise UnknownNameError(
+                    "hardware", name, [a.name for a in by_form + other],
+                    f"its form factor and memory name different variants: {forms} is "
+                    f"{' or '.join(a.name for a in by_form)}, {sizes} is {' or '.join(a.name for a in other)}; "
+                    f"name one; {_HINT}", ranked=True)
+        ignored = mems if matched else []
     pool = [r.acc for r, _ in matched]
     completed = any(_BY_COMPLETION in lv for _, lv in matched)
-    # 4. glued spellings ("h100sxm", "gaudi2"): the query key inside the row key, without cutting a model
-    #    number ("h10" is not "h100", "mi25" not "mi250", "h20" not "h200": different or unknown chips); a
-    #    letters-only key ("gb") is no glued model name
-    if not pool and len(qkey) >= 2 and any(c.isdigit() for c in qkey):
-        pool = [a for a in accs if _glued_match(qkey, _key(a.name))]
+    # 4. glued spellings ("h100sxm", "gaudi2", "MI300"): the query key at the start of a word of the row key,
+    #    without cutting a model number ("h10" is not "h100", "mi25" not "mi250", "h20" not "h200": different or
+    #    unknown chips) or starting inside a word ("a2" is not the "a2" of "inferentia2inf2"); a letters-only key
+    #    ("gb") is no glued model name, and a short model code ("A2", "V6") must be a whole word of the row
+    glued_completed = False
+    if not pool and len(qkey) >= 2 and any(c.isdigit() for c in qkey) and not _SHORT_CODE.fullmatch(qkey):
+        glued = [(r.acc, lv) for r in _rows() if (lv := _glued_match(qkey, r.words)) is not None]
+        if any(lv == _BY_NAME for _, lv in glued):
+            glued = [(a, lv) for a, lv in glued if lv == _BY_NAME]
+        pool = [a for a, _ in glued]
+        glued_completed = any(lv == _BY_COMPLETION for _, lv in glued)
     if not pool:
         raise _unknown_hardware(name, qt)
     notes: list[Assumption] = []
@@ -356,6 +400,12 @@ def _find_one(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumptio
         notes = [*notes, Assumption("hardware variant", f"{name!r} -> {chosen.name}", src,
                                     f"'{name}' gives no generation number; the only catalogue chip it can name is "
                                     f"{chosen.name} (name the generation to be sure)")]
+    elif glued_completed:
+        # "MI300" -> MI300X, "TPU v6" -> v6e: the model number is cut short of a suffix; other chips may share
+        # the start (the MI300A is an APU the catalogue lacks), so the completion is said, never silent
+        notes = [*notes, Assumption("hardware variant", f"{name!r} -> {chosen.name}", src,
+                                    f"'{name}' is not a full model name; {chosen.name} is the only catalogue chip "
+                                    "whose name starts so (other chips may: say the full name to be sure)")]
     return chosen, variants, notes
 
 
@@ -388,8 +438,6 @@ def _find_alternatives(name: str) -> tuple[Accelerator, list[Accelerator], list[
 def _suggestions(qt: list[str]) -> list[str]:
     """Catalogue names close to an unknown name, judged on its model words (form factor and memory words
     dropped, so "T4 PCIe" is not close to "TPU v6e" by their letters)."""
-    from ..errors import closest_names
-
     model = [t for t in qt if not _is_memory(t) and not _is_qualifier(t)]
     if model:
         # the chip is known, its form factor or memory is not in the catalogue ("H800 PCIe"): that chip's rows
@@ -397,14 +445,38 @@ def _suggestions(qt: list[str]) -> list[str]:
                 if all(_token_match(q, r) in (_BY_NAME, _BY_COMPLETION) for q in model)]
         if rows:
             return rows[:5]
+    import difflib  # only on the error path
+
     families = {f["family"] for f in _families()}
     by_key: dict[str, str] = {}  # model key -> name shown; in catalogue order
+    words: dict[str, list[str]] = {}
     for n in accelerator_names():  # rows first, then family names, which win for their own key ("H100")
-        k = "".join(t for t in _tokens(n) if not _is_memory(t) and not _is_qualifier(t))
+        ws = [t for t in _tokens(n) if not _is_memory(t) and not _is_qualifier(t)]
+        k = "".join(ws)
         if k and (k not in by_key or n in families):
-            by_key[k] = n
-    qkey = "".join(model or qt)
-    return list(dict.fromkeys(by_key[k] for k in closest_names(qkey, list(by_key)) if k in by_key))
+            by_key[k], words[k] = n, ws
+    qkey = normalise_name("".join(model or qt))
+    if not qkey:
+        return []
+    # names with the query at the start of one of their words ("B20" -> B200), then names alike by letters; not a
+    # name that has the query inside a word ("A2" is not close to "Inferentia2")
+    starts = [k for k in by_key if _at_word_start(qkey, words[k])][:SUGGESTIONS]
+    # then the query's series, the letters of its model number ("A2" -> A10, A40, A100), most alike first
+    series = re.match(r"[a-z]+(?=\d)", qkey)
+    same = [k for k in by_key if series and any(re.match(series.group() + r"\d", w) for w in words[k])]
+    same.sort(key=lambda k: -difflib.SequenceMatcher(None, qkey, k).ratio())
+    alike = difflib.get_close_matches(qkey, list(by_key), n=SUGGESTIONS, cutoff=0.4)
+    return list(dict.fromkeys(by_key[k] for k in starts + same + alike))[:SUGGESTIONS]
+
+
+def _at_word_start(qkey: str, words: list[str] | tuple[str, ...]) -> bool:
+    """``qkey`` occurs in the glued ``words`` starting at the start of one of them."""
+    rkey, pos = "".join(words), 0
+    for w in words:
+        if rkey.startswith(qkey, pos):
+            return True
+        pos += len(w)
+    return False
 
 
 def _unknown_hardware(name: str, qt: list[str]) -> UnknownNameError:
@@ -413,17 +485,31 @@ def _unknown_hardware(name: str, qt: list[str]) -> UnknownNameError:
                             ranked=True)
 
 
-def _glued_match(qkey: str, rkey: str) -> bool:
-    """``qkey`` occurs in ``rkey`` somewhere it does not start or end inside a run of digits."""
-    i = rkey.find(qkey)
-    while i >= 0:
+_SHORT_CODE = re.compile(r"[a-z]{1,2}\d{1,2}")  # "a2", "v6", "t4": too short to name a chip by its start
+
+
+def _glued_match(qkey: str, words: tuple[str, ...]) -> int | None:
+    """How ``qkey`` occurs in the row key (its ``words`` glued): ``_BY_NAME`` where it starts at a word and ends
+    at a word's end, inside a form-factor word ("h100sxm" in h100 sxm5) or after the number of a memory word;
+    ``_BY_COMPLETION`` where it ends inside a model word ("mi300" in mi300x: a suffix left off); None where it
+    only occurs starting inside a word or cutting a run of digits."""
+    rkey = "".join(words)
+    starts, pos = [], 0
+    for w in words:
+        starts.append(pos)
+        pos += len(w)
+    best: int | None = None
+    for i in starts:
+        if not rkey.startswith(qkey, i):
+            continue
         j = i + len(qkey)
-        cut_end = qkey[-1].isdigit() and j < len(rkey) and rkey[j].isdigit()
-        cut_start = qkey[0].isdigit() and i > 0 and rkey[i - 1].isdigit()
-        if not (cut_end or cut_start):
-            return True
-        i = rkey.find(qkey, i + 1)
-    return False
+        if qkey[-1].isdigit() and j < len(rkey) and rkey[j].isdigit():
+            continue  # "h10" in h100
+        inside = next((w for w, s in zip(words, starts, strict=True) if s < j < s + len(w)), None)
+        cut_model = inside is not None and not (_is_qualifier(inside) or _is_memory(inside))
+        level = _BY_COMPLETION if cut_model else _BY_NAME
+        best = level if best is None else min(best, level)
+    return best
 
 
 # -- embodied -----------------------------------------------------------------------------------
