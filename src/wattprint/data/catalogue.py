@@ -1,0 +1,107 @@
+"""The accelerator catalogue and the table loader: what ``tables/*.json`` hold, loaded lazily and cached."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import Any
+
+from ..errors import WattprintError
+
+TFLOPS = 1e12  # FLOP/s per TFLOPS (unit conversion)
+TB = 1e12  # bytes per TB (decimal, as datasheets give memory bandwidth)
+
+
+@cache
+def load_table(name: str) -> dict[str, Any]:
+    """The parsed JSON table ``tables/<name>.json`` (cached; first call reads the file)."""
+    # a plain file read: importlib.resources costs ~10 ms of imports on the tracker's start path
+    with open(os.path.join(os.path.dirname(__file__), "tables", f"{name}.json"), encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+def table_meta(name: str) -> dict[str, Any]:
+    """Source / licence / attribution of a table."""
+    meta: dict[str, Any] = load_table(name)["meta"]
+    return meta
+
+
+# -- accelerators -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Accelerator:
+    """One catalogue row = one chip as counted by ``--count``: a GPU (an SXM/OAM module or a PCIe card), an
+    AMD MI250/MI250X *package* (2 GCDs, which rocm-smi shows as 2 devices), a Google TPU *chip* (not a
+    TensorCore; a v3-8 slice is 4 chips), an AWS Trainium/Inferentia chip, a K80 *board* (2 GPUs).
+
+    Units: ``tdp_w`` in W (None where unpublished: most TPUs, Trainium), ``memory_gb`` in GB,
+    ``memory_bw_tbs`` in TB/s, ``peak_tflops`` dense peaks in TFLOPS (int8 in TOPS) by precision.
+    """
+
+    name: str
+    vendor: str
+    family: str
+    year: int | None
+    form_factor: str
+    tdp_w: float | None
+    memory_gb: float | None
+    memory_bw_tbs: float | None
+    peak_tflops: dict[str, float]
+    source: str
+    notes: str
+    uncertain: bool
+    _raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def peak_flops(self, precision: str) -> float:
+        """Dense peak in FLOP/s (OP/s for int8); WattprintError if the chip has no such peak."""
+        p = precision.strip().lower()
+        if p not in self.peak_tflops:
+            have = ", ".join(sorted(self.peak_tflops)) or "none"
+            raise WattprintError(f"{self.name} has no published dense {precision} peak (it has: {have})")
+        return self.peak_tflops[p] * TFLOPS
+
+    def memory_bandwidth(self) -> float | None:
+        """Device memory bandwidth in B/s (datasheet TB/s are decimal), None where unpublished."""
+        return self.memory_bw_tbs * TB if self.memory_bw_tbs else None
+
+    def default_precision(self) -> str:
+        """bf16 if the chip has it, else fp16, else fp32 (else whatever it has)."""
+        for p in ("bf16", "fp16", "fp32"):
+            if p in self.peak_tflops:
+                return p
+        return next(iter(sorted(self.peak_tflops)), "fp32")
+
+
+@lru_cache(maxsize=1)
+def _accels() -> tuple[Accelerator, ...]:
+    rows = load_table("accelerators")["accelerators"]
+    return tuple(
+        Accelerator(name=r["name"], vendor=r["vendor"], family=r["family"], year=r["year"],
+                    form_factor=r["form_factor"], tdp_w=r["tdp_w"], memory_gb=r["memory_gb"],
+                    memory_bw_tbs=r["memory_bw_tbs"], peak_tflops={k: float(v) for k, v in r["peak_tflops"].items()},
+                    source=r["source"], notes=r["notes"], uncertain=r["uncertain"], _raw=r)
+        for r in rows
+    )
+
+
+def accelerators() -> list[Accelerator]:
+    """All catalogue accelerators (one row per chip; see :class:`Accelerator` for what a chip is)."""
+    return list(_accels())
+
+
+def _by_name() -> dict[str, Accelerator]:
+    return {a.name: a for a in _accels()}
+
+
+def _families() -> list[dict[str, Any]]:
+    fams: list[dict[str, Any]] = load_table("accelerators")["families"]
+    return fams
+
+
+def accelerator_names() -> list[str]:
+    """Catalogue names plus family names (for listings and closest-name hints)."""
+    return [a.name for a in _accels()] + [f["family"] for f in _families()]
+
+
