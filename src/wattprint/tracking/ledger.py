@@ -6,17 +6,25 @@ tracked runs of one user on the node (one SLURM job, if ``SLURM_JOB_ID`` is set)
 ``fcntl.flock``. Its folder is ``$WATTPRINT_STATE_DIR``, else ``$XDG_RUNTIME_DIR/wattprint``, else
 ``/tmp/wattprint-<uid>``.
 
-What each sampler does, under the lock, at every reading:
+What each sampler does at every reading:
 
-1. read its devices (each device is keyed ``component:device``, e.g. ``cpu:package-0``, ``gpu:gpu3``);
-2. for each device, take the energy its own counter saw since its own previous reading, and keep only the
-   part of that interval no run has charged yet: the device's "charged up to" time ``t`` in the ledger
+1. read its devices (each device is keyed ``component:device``, e.g. ``cpu:package-0``, ``gpu:gpu3``), outside
+   the lock: a read that hangs (a GPU fallen off the bus, a stuck driver) must not hold up the other runs'
+   accounting. Each reading carries the time it was taken, so readings charged out of time order (another run
+   read later but took the lock first) stay exact: the older one finds its device charged past its time and
+   charges nothing for it, its successor charges from there;
+2. then, under the lock, for each device, take the energy its own counter saw since its own previous reading,
+   and keep only the part of that interval no run has charged yet: the device's "charged up to" time ``t`` in the ledger
    (interpolated linearly in time: a reader whose interval [t0, now] was partly charged by another run up to
    ``t`` charges ``delta x (now - t) / (now - t0)``); then ``t = now``;
 3. split that energy equally among the live runs that read the same device (a run is live while its pid
    exists with the same start time) and add each share to that run's charged total in the ledger. Runs nested
    in one another (the same process, or one's process above the other's) do not split with each other: each
    run divides by the number of readers not nested with it (itself included).
+
+A run that gives up reading a device (its read hung) leaves that device's readers: the others are charged
+all of it from then on; if the device answers again, the run joins it afresh (nothing in between is charged
+to it).
 
 So every second of a device's energy is charged at most once, split equally among the runs that were
 reading it. The sum of all runs' charged energy equals the device's energy exactly for a single process;
@@ -42,7 +50,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from ..devices.quickread import read_at
@@ -206,8 +214,9 @@ class Ledger:
         """Bring a freshly read ``state`` up to what this run charged alone since its last write.
 
         Only this run's own entries move: its charged totals (by what it added since the write, so shares
-        another run credited to it meanwhile are kept), its last reading per device, and the devices'
-        "charged up to" times. A state that lost this run (reset) re-registers it in :meth:`account`.
+        another run credited to it meanwhile are kept), its last reading per device (devices it began to read
+        alone included), and the devices' "charged up to" times. A state that lost this run
+        (reset) re-registers it in :meth:`charge`.
         """
         shadow = self._shadow
         me = state["runs"].get(self.run_key)
@@ -220,10 +229,12 @@ class Ledger:
             for i in range(3):
                 cur[i] += tot[i] - base[i]
         for key, sdev in shadow["devices"].items():
-            fdev = state["devices"].get(key)
             reading = sdev["readers"].get(self.run_key)
-            if fdev is None or reading is None or self.run_key not in fdev["readers"]:
+            if reading is None:
                 continue
+            # a device first read (or read again, after a hang) while alone is not in the file yet: add it, or the
+            # next locked reading would take this run for a newcomer to it and charge it nothing for an interval
+            fdev = state["devices"].setdefault(key, {"t": sdev["t"], "readers": {}})
             fdev["readers"][self.run_key] = list(reading)
             fdev["t"] = max(float(fdev["t"]), float(sdev["t"]))
 
@@ -255,31 +266,43 @@ class Ledger:
     def account(
         self, read: Callable[[], tuple[float, list[tuple[str, str, Triple]]]], leave: bool = False
     ) -> tuple[float, list[tuple[str, str, Triple]], dict[str, Triple]]:
-        """Read the devices under the lock (or, alone on the node, in memory: see the module docstring) and
-        charge what is new.
+        """``read()`` (outside the lock), then :meth:`charge` what it returned."""
+        now, readings = read()
+        return self.charge(now, readings, leave)
 
-        ``read()`` returns (now on the monotonic clock, [(component, device, cumulative [J, low J, high J])]),
-        cumulative since this process opened the device. Returns (now, the readings, this run's charged
-        totals per component in J as [value, low, high]). ``leave=True`` (the final reading) also removes
-        the run under the same lock, so no share can be charged to it after its last look.
+    def charge(
+        self, now: float, readings: list[tuple[str, str, Triple]], leave: bool = False,
+        forget: Collection[tuple[str, str]] = (),
+    ) -> tuple[float, list[tuple[str, str, Triple]], dict[str, Triple]]:
+        """Charge what is new in readings already taken, under the lock (or, alone on the node, in memory: see
+        the module docstring). Device reads never happen in here: a hung read must not hold the node's lock.
+
+        ``now``: when the readings were taken (monotonic clock); ``readings``: [(component, device,
+        cumulative [J, low J, high J])], cumulative since this process opened the device. ``forget``:
+        (component, device) this run stops reading (its read hung): it leaves their readers. Returns (now, the
+        readings, this run's charged totals per component in J as [value, low, high]). ``leave=True`` (the
+        final reading) also removes the run under the same lock, so no share can be charged to it after its
+        last look.
         """
-        solo = None if leave else self._solo_state()
+        # leaving, or giving a device up: under the lock, so the other runs see it at once
+        solo = None if (leave or forget) else self._solo_state()
         if solo is not None:
             self._dirty = True
-            return self._charge(solo, read, leave, alone=True)
+            return self._charge(solo, now, readings, leave, alone=True)
         with self._locked() as state:
-            return self._charge(state, read, leave)
+            return self._charge(state, now, readings, leave, forget)
 
     def _charge(
-        self, state: dict[str, Any], read: Callable[[], tuple[float, list[tuple[str, str, Triple]]]], leave: bool,
-        alone: bool = False,
+        self, state: dict[str, Any], now: float, readings: list[tuple[str, str, Triple]], leave: bool,
+        forget: Collection[tuple[str, str]] = (), alone: bool = False,
     ) -> tuple[float, list[tuple[str, str, Triple]], dict[str, Triple]]:
         """One reading charged against ``state`` (``alone``: the solo in-memory state, no other run in it)."""
-        now, readings = read()
         runs: dict[str, Any] = state["runs"]
         devices: dict[str, Any] = state["devices"]
         if not alone:
             self._collect_dead(runs, devices)
+        for component, device in forget:
+            self._forget(devices, f"{component}:{device}")
         me = runs.get(self.run_key)
         if me is None:  # first time, or the state was lost: register with what we had
             me = runs[self.run_key] = {"pid": self.pid, "start": self._start, "ancestors": self._ancestors,
@@ -319,6 +342,14 @@ class Ledger:
         """Stop sharing: this run reads no device any more (its charged total stays with the run)."""
         with contextlib.suppress(OSError), self._locked() as state:
             self._remove(state)
+
+    def _forget(self, devices: dict[str, Any], key: str) -> None:
+        """This run no longer reads device ``key``: from now on the others reading it are charged all of it."""
+        dev = devices.get(key)
+        if dev is not None:
+            dev["readers"].pop(self.run_key, None)
+            if not dev["readers"]:
+                del devices[key]
 
     def _remove(self, state: dict[str, Any]) -> None:
         state["runs"].pop(self.run_key, None)

@@ -5,6 +5,16 @@ small transaction (so at most one interval is ever at risk).
 The caller's thread only posts phase marks (a deque append and an event set) and reads the latest immutable
 :class:`Snapshot`; it never reads a device, touches the store or sleeps. Only ``start()`` (the baseline
 reading) and ``stop()`` (waits for the final reading and flush) involve the caller.
+
+The sampler thread reads the devices itself (no hand-over to another thread per interval: each costs the
+tracked program a forced GIL switch). A guard thread, waking once per ``read_timeout_s`` (``max(interval,
+READ_TIMEOUT_S)``), watches for a read that has not returned within that bound (a GPU fallen off the bus, an
+NFS-mounted sysfs, a driver stuck in the kernel): that reader is given up, its energy frozen at its last
+reading (said in a note), and a fresh thread takes the sampler's place and redoes the reading without it; the
+thread stuck in the driver is left behind. Should its read ever return, that late answer is dropped, the
+thread ends, and the reader is read again from the next reading on, counted afresh from there. The baseline
+reading is taken on the sampler thread too, so a hung read cannot hold the caller of ``start()`` for longer.
+The node ledger's lock is only taken once the readings are in: one run's hung read never stops another's.
 """
 
 from __future__ import annotations
@@ -36,6 +46,9 @@ FULL_SUMMARY_EVERY_S = 30.0
 # minimum: other writers' transactions last milliseconds); samples it could not write are kept and retried
 WRITE_WAIT_SHARE = 0.5
 MIN_WRITE_WAIT_S = 0.1
+# a device read that has not returned after this long (or one sampling interval, if longer) is given up (s);
+# below the end-of-run rule (stop() waits one interval plus 30 s), so a hung read does not cost the last figures
+READ_TIMEOUT_S = 5.0
 
 
 def note_to_stderr(msg: str) -> None:
@@ -90,6 +103,24 @@ class PhaseTotal:
     def to_dict(self) -> dict[str, Any]:
         return {"energy_j": dict(self.energy_j), "it_energy_kwh": sum(self.energy_j.values()) / 3.6e6,
                 "duration_s": self.duration_s, "count": self.count}
+
+
+class _Slot:
+    """One reader and what the sampler knows of it: its last readings (frozen while it hangs), since when it
+    hangs (monotonic s, None while it answers), whether its hung read has returned since."""
+
+    __slots__ = ("reader", "last", "hung_since", "returned", "rejoined")
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self.last: list[tuple[str, str, Triple]] = []
+        self.hung_since: float | None = None
+        self.returned = False  # set by the thread left behind, once its hung read came back
+        self.rejoined = False  # read again after a hang: its next readings continue from the frozen ones
+
+
+class _Superseded(BaseException):
+    """Raised in a sampler thread whose hung read came back after another thread took over its work."""
 
 
 class Sampler:
@@ -153,22 +184,41 @@ class Sampler:
         self._read_base: dict[tuple[str, str], float] = {}
         self._errors: set[str] = set()
         self._next_downsample_s = DOWNSAMPLE_AFTER_S
+        self._slots = [_Slot(r) for r in self.readers]
+        self._hung: list[_Slot] = []  # readers given up (their last readings stand, frozen)
+        self.read_timeout_s = max(self.interval_s, READ_TIMEOUT_S)
+        # hung-read watch: the read in progress on the sampler thread (slot, since, thread), under _own
+        self._own = threading.Lock()
+        self._in_read: tuple[_Slot, float, threading.Thread] | None = None
+        self._forget_next: list[tuple[str, str]] = []  # devices of readers given up, for the next charge
+        self._round: tuple[list[tuple[str, str, float]], bool, bool] = ([], False, False)  # marks, stopping, due
+        self._next_t = 0.0
+        self._baseline_done = False
+        self._start_error: BaseException | None = None
+        self._started = threading.Lock()  # released once the baseline reading is in (or failed)
+        self._started.acquire()
+        self._guard_stop = threading.Lock()  # released when the sampling ends: the guard thread ends too
+        self._guard_stop.acquire()
+        self._ended = threading.Event()
 
     # -- caller's side -------------------------------------------------------------------------
     def start(self) -> Snapshot:
-        """Take the baseline reading (the window opens here) and start the thread."""
+        """Take the baseline reading (the window opens here) and start the thread. The reading is taken on the
+        sampler thread: a device read that hangs holds the caller up for ``read_timeout_s`` at most."""
         self._t0 = self.clock()
+        self._next_t = self._t0 + self.interval_s
         if self.share is not None:
             self.share.start()
         if self.store is not None:  # a locked store must not hold the readings up: retry next interval
             self.store.set_write_wait(max(MIN_WRITE_WAIT_S, WRITE_WAIT_SHARE * self.interval_s))
-        snap = self._reading(first=True)
-        # the full summary of the baseline now, on the caller's thread: the stored run shows its settings and
-        # assumptions from the start, and the sampler thread begins with cheap interval updates
-        self._guarded(self._flush)
         self._thread = threading.Thread(target=self._loop, name="wattprint-sampler", daemon=True)
         self._thread.start()
-        return snap
+        threading.Thread(target=self._guard, name="wattprint-read-guard", daemon=True).start()
+        self._started.acquire()  # (interruptible: a Ctrl-C here lets stop() end what the thread began)
+        if self._start_error is not None:
+            raise self._start_error
+        assert self.snapshot is not None
+        return self.snapshot
 
     def mark_phase(self, kind: str, name: str) -> None:
         """Phase boundary ("enter"/"exit"); the sampler takes a reading for it right away."""
@@ -185,7 +235,8 @@ class Sampler:
         self._stopping = True
         self._poke()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(None if timeout is None else min(timeout, threading.TIMEOUT_MAX))
+            # the end of the sampling, whichever thread does it (one may have taken over from a hung one)
+            self._ended.wait(None if timeout is None else min(timeout, threading.TIMEOUT_MAX))
         return self.snapshot
 
     def _poke(self) -> None:
@@ -195,39 +246,105 @@ class Sampler:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and not self._ended.is_set()
 
     # -- sampler thread ------------------------------------------------------------------------
-    def _loop(self) -> None:
-        next_t = self._t0 + self.interval_s
+    def _loop(self, resume: bool = False) -> None:
+        """The sampler's work; ``resume``: on a thread that takes over from one stuck in a device read, which
+        first redoes the reading that thread was taking (the baseline, or the round in ``_round``)."""
+        me = threading.current_thread()
+        if not self._baseline_done:
+            try:
+                self._reading(first=True)
+                # the full summary of the baseline now, before start() returns: the stored run shows its settings
+                # and assumptions from the start, and the sampler then goes on with cheap interval updates
+                self._guarded(self._flush)
+            except _Superseded:
+                return
+            except BaseException as e:  # raised in start(); the run releases the ledger
+                self._start_error = e
+                self._ended.set()
+                self._end_guard()
+                self._started.release()
+                return
+            self._baseline_done = True
+            self._started.release()
+            resume = False
+        ended = True
         try:
             while True:
-                wait = next_t - self.clock()
-                if wait > 0 and not self._stopping and not self._marks:
-                    # re-held whether poked or timed out; a huge interval waits in platform-sized steps
-                    self._wake.acquire(True, min(wait, threading.TIMEOUT_MAX))
+                if resume:  # redo the round the stuck thread was in
+                    resume = False
+                    marks, stopping, due = self._round
+                    now = self.clock()
                 else:
-                    self._wake.acquire(False)  # consume a pending poke
-                stopping = self._stopping
-                marks = []
-                while self._marks:
-                    marks.append(self._marks.popleft())
-                now = self.clock()
-                due = now >= next_t
-                if not (due or stopping or marks):
-                    continue
+                    wait = self._next_t - self.clock()
+                    if wait > 0 and not self._stopping and not self._marks:
+                        # re-held whether poked or timed out; a huge interval waits in platform-sized steps
+                        self._wake.acquire(True, min(wait, threading.TIMEOUT_MAX))
+                    else:
+                        self._wake.acquire(False)  # consume a pending poke
+                    stopping = self._stopping
+                    marks = []
+                    while self._marks:
+                        marks.append(self._marks.popleft())
+                    now = self.clock()
+                    due = now >= self._next_t
+                    if not (due or stopping or marks):
+                        continue
+                    self._round = (marks, stopping, due)
                 self._guarded(self._reading, marks=marks, final=stopping)
                 if due or stopping:
                     self._guarded(self._flush)
-                    next_t += self.interval_s
-                    if next_t <= now:  # fell behind (suspended, overloaded): skip, do not burst
-                        next_t = now + self.interval_s
+                    self._next_t += self.interval_s
+                    if self._next_t <= now:  # fell behind (suspended, overloaded): skip, do not burst
+                        self._next_t = now + self.interval_s
                 if stopping:
                     self._guarded(self._finish)
                     return
+        except _Superseded:  # another thread took over while this one was stuck: it ends the run
+            ended = False
         finally:
-            self._guarded(self.ledger.leave)
-            self._guarded(self.ledger.close)
+            if ended and self._thread is me:
+                self._end_guard()
+                self._guarded(self.ledger.leave)
+                self._guarded(self.ledger.close)
+                self._ended.set()
+
+    def _end_guard(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._guard_stop.release()
+
+    def _guard(self) -> None:
+        """Watch the sampler thread's device reads: one that has not returned within ``read_timeout_s`` is given
+        up, and a fresh thread takes the sampler's place. Wakes once per ``read_timeout_s`` (more often only
+        while a read is in progress then), never per interval."""
+        bound = self.read_timeout_s
+        wait = bound
+        while not self._guard_stop.acquire(True, min(wait, threading.TIMEOUT_MAX)):
+            wait = bound
+            with self._own:
+                cur = self._in_read
+                if cur is None or cur[2] is not self._thread:  # none, or on a caller's thread (not ours to free)
+                    continue
+                left = cur[1] + bound - time.monotonic()
+                if left > 0:
+                    wait = left
+                    continue
+                slot = cur[0]
+                self._in_read = None  # the stuck thread, if its read ever returns, finds it superseded
+                fresh = slot.hung_since is None
+                if fresh:
+                    slot.hung_since = time.monotonic()
+                    self._hung.append(slot)
+                slot.returned = False
+                self._forget_next.extend((comp, dev) for comp, dev, _ in slot.last)
+                successor = threading.Thread(target=self._loop, kwargs={"resume": True}, name="wattprint-sampler",
+                                             daemon=True)
+                self._thread = successor
+            if fresh:
+                self._say_given_up(slot)
+            successor.start()
 
     def _guarded(self, fn: Callable[..., Any], **kwargs: Any) -> None:
         try:
@@ -243,33 +360,96 @@ class Sampler:
             self._said.add(msg)
             self.notify(msg)
 
-    def _read_devices(self) -> tuple[float, list[tuple[str, str, Triple]]]:
+    def _read_devices(self) -> tuple[float, list[tuple[str, str, Triple]], list[tuple[str, str]]]:
+        """(now, [(component, device, [J, low, high])] to charge, (component, device) given up since the last)."""
         now = self.clock()
         out: list[tuple[str, str, Triple]] = []
         self._basis_now: dict[str, str] = {}
-        self._power_now: dict[str, float] = {}
-        for r in self.readers:
+        # watched only on the sampler thread (a reading taken by hand, on another thread, is not ours to free)
+        me = threading.current_thread()
+        watched = me is self._thread
+        own = self._own
+        for slot in self._slots:
+            if slot.hung_since is not None:
+                if not slot.returned:
+                    continue  # given up, its read still stuck: frozen
+                self._take_back(slot)
+            r = slot.reader
+            if watched:
+                token = (slot, time.monotonic(), me)
+                self._in_read = token
+            err: BaseException | None = None
             try:
                 readings = r.read()
-            except Exception as e:
-                self._say(f"{getattr(r, 'name', r)} unreadable ({type(e).__name__}: {e}); its energy is frozen")
-                readings = []
+            except BaseException as e:  # judged below, once it is known whether this thread is still the sampler
+                err, readings = e, []
+            if watched:
+                with own:
+                    if self._in_read is not token:  # given up meanwhile: another thread samples now
+                        slot.returned = True  # the reader is free again: the sampler may take it back (afresh)
+                        raise _Superseded
+                    self._in_read = None
+            if err is not None and not isinstance(err, Exception):
+                raise err  # KeyboardInterrupt, SystemExit: not a device's failure
             take = getattr(r, "take_notes", None)
             if take is not None:
                 for msg in take():
                     self._say(msg)
+            if err is not None:
+                self._say(f"{getattr(r, 'name', r)} unreadable ({type(err).__name__}: {err}); its energy is frozen")
+                continue
+            mine: list[tuple[str, str, Triple]] = []
             for rd in readings:
                 k = self.scale.get(rd.component, 1.0) if rd.basis == "measured" else 1.0
                 lo = rd.energy_j if rd.energy_low_j is None else rd.energy_low_j
                 hi = rd.energy_j if rd.energy_high_j is None else rd.energy_high_j
-                out.append((rd.component, rd.device, [rd.energy_j * k, lo * k, hi * k]))
+                mine.append((rd.component, rd.device, [rd.energy_j * k, lo * k, hi * k]))
                 prev = self._basis_now.get(rd.component)
                 self._basis_now[rd.component] = rd.basis if prev in (None, rd.basis) else "modelled"
-        return now, out
+            if slot.rejoined:  # what it saw while given up is not this run's: continue from the frozen readings
+                slot.rejoined = False
+                frozen = {(comp, dev): vec[0] for comp, dev, vec in slot.last}
+                for comp, dev, vec in mine:
+                    key = (comp, dev)
+                    if key in frozen and key in self._read_base:
+                        self._read_base[key] += vec[0] - frozen[key]
+            slot.last = mine
+            out.extend(mine)
+        forget: list[tuple[str, str]] = []
+        if self._forget_next:
+            with own:
+                forget, self._forget_next = self._forget_next, []
+        return now, out, forget
+
+    def _say_given_up(self, slot: _Slot) -> None:
+        r = slot.reader
+        saw: dict[str, float] = {}
+        for comp, _, vec in slot.last:
+            saw[comp] = saw.get(comp, 0.0) + vec[0]
+        upto = ", ".join(f"{comp} {e:.1f} J" for comp, e in saw.items()) or "nothing yet"
+        self._say(f"{getattr(r, 'name', r)}: a read did not return within {self.read_timeout_s:.3g} s (a device "
+                  f"hung); its energy is frozen at its last reading ({upto}): from now on it is not counted "
+                  f"while it does not answer")
+
+    def _take_back(self, slot: _Slot) -> None:
+        """A reader given up answered again (its hung read returned): counted again from its next reading on."""
+        with self._own:
+            gone = time.monotonic() - (slot.hung_since or 0.0)
+            slot.hung_since = None
+            slot.returned = False
+            slot.rejoined = True
+            self._hung.remove(slot)
+        r = slot.reader
+        self._say(f"{getattr(r, 'name', r)} answers again after about {gone:.3g} s; counted again from now "
+                  f"(the time it did not answer is not)")
 
     def _reading(self, first: bool = False, marks: list[tuple[str, str, float]] | None = None,
                  final: bool = False) -> Snapshot:
-        now, readings, charged = self.ledger.account(self._read_devices, leave=final)
+        now, readings, forget = self._read_devices()
+        # the node ledger's lock only now: the readings are in, a hung read holds no other run up
+        now, readings, charged = self.ledger.charge(now, readings, leave=final, forget=forget)
+        if self._hung:  # what hung readers saw stands, frozen, in this process's own view
+            readings = readings + [t for sl in self._hung for t in sl.last]
         read_j: dict[str, float] = {}
         gpus: list[str] = []
         for comp, dev, vec in readings:
