@@ -7,7 +7,9 @@ Mixed into each package's own ``Callback`` class (the Trainer checks callbacks w
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .modelcard import describe_hardware
@@ -16,6 +18,9 @@ from .session import DEFAULT_PREFIX, EVAL_PHASE, TrainingSession
 if TYPE_CHECKING:
     from ..footprint import Footprint
     from ..tracking import Run
+
+
+_FRAMES_TO_SEARCH = 6  # _fit_checkpoint <- setup <- (our subclass's setup) <- call._call_setup_hook <- Trainer._run
 
 
 class LightningHooks:
@@ -36,11 +41,17 @@ class LightningHooks:
       device, to after the strategy's teardown, which moves model and optimizer state back to the CPU (on an
       H200, a run from ``on_fit_start`` to ``on_train_end`` read 3 % low against the GPU's energy counter
       around a 15 s ``fit()``);
-    - ``on_exception`` ends the run as failed/interrupted.
+    - ``on_exception`` ends the run as failed/interrupted;
+    - without ``run_name``, in a single-process fit, the run's id goes into each checkpoint (the callback's
+      ``state_dict``), so that ``fit(ckpt_path=...)`` resuming from it continues the same run and the model card
+      covers the whole training, not only its last part. Such a resumed run starts when Lightning restores the
+      callbacks from the checkpoint (after the ``setup`` hooks, before the strategy's set-up).
 
     ``model_card_dir`` defaults to the checkpoint folder (``ModelCheckpoint.dirpath``), else
     ``trainer.log_dir``; the current directory is only written to when named explicitly, so a project's
-    own README.md is never edited by accident.
+    own README.md is never edited by accident, and a default folder is only used when it exists by the end of
+    training, or is the folder of a logger (loggers may create theirs late): no folder is made just for the card.
+    ``fast_dev_run`` writes no card, as Lightning writes no checkpoints or logs then.
 
     Args are those of :class:`wattprint.integrations.transformers.WattprintCallback`, plus ``model_card_dir``.
     """
@@ -84,6 +95,7 @@ class LightningHooks:
         self.model_card_dir = model_card_dir
         self.model_card_path: Path | None = None
         self._hardware_guess: str | None = None
+        self._resuming: Any = None  # the trainer of a fit resumed from a checkpoint, until its run id is read back
 
     @property
     def run(self) -> Run | None:
@@ -101,20 +113,59 @@ class LightningHooks:
 
     # -- hooks -----------------------------------------------------------------------------------------
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if stage == "fit":
-            self._begin(trainer)
+        if stage != "fit":
+            return
+        self._resuming = None
+        if self._notes_run_id(trainer) and _fit_checkpoint(trainer) is not None:
+            self._resuming = trainer  # the run to continue is known once the checkpoint's callbacks are restored
+            return
+        self._begin(trainer, new_fit=True)
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
-        self._begin(trainer)
+        if self._resuming is None or not getattr(trainer.strategy, "restore_checkpoint_after_setup", False):
+            self._resuming = None  # restored already: the checkpoint had no run id of ours
+            self._begin(trainer)
         self._hardware_guess = _describe_lightning_hardware(trainer, pl_module)  # the model is on its device now
 
-    def _begin(self, trainer: Any) -> None:
-        if not self.session.active:
-            self.session.begin(rank=int(trainer.global_rank), world_size=int(trainer.world_size))
+    def _begin(self, trainer: Any, *, new_fit: bool = False, run_id: str | None = None) -> None:
+        s = self.session
+        if s.active or (s.unmeasured and not new_fit):  # a run that could not start is tried again by the next fit
+            return
+        s.begin(rank=int(trainer.global_rank), world_size=int(trainer.world_size), run_id=run_id)
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         if not self.session.active:  # fit_loop run without on_fit_start (e.g. a custom loop)
+            self._resuming = None
             self.on_fit_start(trainer, pl_module)
+
+    # -- the run id in checkpoints -------------------------------------------------------------------
+    def _notes_run_id(self, trainer: Any) -> bool:
+        """Whether checkpoints carry our run id: a run the callback makes itself without ``run_name``, in one
+        process (each process of a job has a run of its own, and a checkpoint keeps rank zero's state only)."""
+        s = self.session
+        return s.run_name is None and s.makes_own_run and int(getattr(trainer, "world_size", 1) or 1) == 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in each checkpoint: the id of the run a fit resumed from it continues."""
+        s = self.session
+        if (s.run is None or s.run.status == "new" or s.unmeasured or s.run_name is not None or not s.makes_own_run
+                or s.world_size != 1):
+            return {}
+        return {"run": s.run.id, "project": s.run.project}  # also once ended: a checkpoint saved after fit()
+
+    def on_load_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
+        """The checkpoint a resumed fit continues from is restored: start its run (the stored one, when the
+        checkpoint names it)."""
+        if self._resuming is not trainer:
+            return
+        self._resuming = None
+        states = checkpoint.get("callbacks") if isinstance(checkpoint, dict) else None
+        state = states.get(getattr(self, "state_key", type(self).__qualname__)) if isinstance(states, dict) else None
+        run_id = state.get("run") if isinstance(state, dict) else None
+        if not (isinstance(run_id, str) and run_id and isinstance(state, dict)
+                and state.get("project") == self.session.project):
+            run_id = None  # not ours, or another project's run: a run of its own
+        self._begin(trainer, new_fit=True, run_id=run_id)
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         self.session.progress(int(trainer.global_step), trainer.estimated_stepping_batches)
@@ -141,8 +192,9 @@ class LightningHooks:
         self.session.sum_over_processes()  # a collective: every rank gets here
         if trainer.is_global_zero:
             self._log(trainer, self.session.metrics(), int(trainer.global_step))
-            self.model_card_path = self.session.write_card(self._card_dir(trainer), hardware_used=self._hardware_guess,
-                                                           at_end=True)
+            if not getattr(trainer, "fast_dev_run", False):  # a dry run: Lightning writes no checkpoint or log
+                self.model_card_path = self.session.write_card(self._card_dir(trainer),
+                                                               hardware_used=self._hardware_guess, at_end=True)
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         self.session.abort(exception)
@@ -169,13 +221,36 @@ class LightningHooks:
             logger.save()
 
     def _card_dir(self, trainer: Any) -> str | None:
+        """``model_card_dir``; else the checkpoint folder or the log folder, whichever exists (not the working
+        directory); else a logger's folder not written yet; else None: no folder is made only for the card."""
         if self.model_card_dir is not None:
             return os.fspath(self.model_card_dir)
+        cwd = Path.cwd().resolve()
         ckpt = getattr(trainer, "checkpoint_callback", None)
-        for candidate in (getattr(ckpt, "dirpath", None), getattr(trainer, "log_dir", None)):
-            if candidate and Path(candidate).resolve() != Path.cwd().resolve():
+        log_dir = getattr(trainer, "log_dir", None)
+        for candidate in (getattr(ckpt, "dirpath", None), log_dir):
+            if candidate and Path(candidate).resolve() != cwd and Path(candidate).is_dir():
                 return str(candidate)
+        if log_dir and getattr(trainer, "loggers", None) and Path(log_dir).resolve() != cwd:
+            return str(log_dir)
         return None
+
+
+def _fit_checkpoint(trainer: Any) -> Any:
+    """The checkpoint the running ``fit`` resumes from (the ``ckpt_path`` it resolved), else None.
+
+    Lightning restores a checkpoint after the ``setup`` hooks and tells callbacks nothing of it before; the
+    Trainer's ``_run`` frame, which calls the hook, holds the path. Best effort: None when it cannot be found.
+    """
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(_FRAMES_TO_SEARCH):
+        if frame is None:
+            break
+        if frame.f_code.co_name == "_run" and frame.f_locals.get("self") is trainer:
+            return frame.f_locals.get("ckpt_path") or None
+        frame = frame.f_back
+    return getattr(trainer, "ckpt_path", None) if getattr(getattr(trainer, "_checkpoint_connector", None),
+                                                          "_user_managed", False) else None
 
 
 def _describe_lightning_hardware(trainer: Any, pl_module: Any) -> str | None:

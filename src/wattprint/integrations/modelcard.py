@@ -45,6 +45,8 @@ _NOT_A_PLACE = {"", "given", "unknown", "none"}
 _WORLD = {"world", "wld", "global"}
 UNKNOWN_LOCATION = "unknown (world-average grid intensity assumed)"
 _TOP_LEVEL_KEY = re.compile(r"^([A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')\s*:")
+# a top-level line of a YAML block mapping: a plain or quoted key, then ":" and a space or the line's end
+_MAPPING_KEY = re.compile(r"""^([^\s#:\-?\[\]{},&*!|>'"%@`][^#]*?|"[^"]*"|'[^']*')\s*:(\s|$)""")
 
 
 def co2_eq_emissions(
@@ -170,6 +172,27 @@ def split_front_matter(text: str) -> tuple[str | None, str]:
     return None, text  # an opening fence without a closing one is not front matter
 
 
+def is_mapping_front_matter(front: str) -> bool:
+    """Whether front matter text is a YAML block mapping (``key: value`` lines; empty counts), as model-card
+    metadata is. A README that opens with a ``---`` horizontal rule has prose up to its next ``---`` instead."""
+    seen_key = False
+    for line in front.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line[:1] in (" ", "\t"):  # a value continued (nested mapping, list, folded text)
+            if not seen_key:
+                return False
+            continue
+        if line.startswith("- ") or line.rstrip() == "-":  # a list item at column 0: a key's value (YAML allows it)
+            if not seen_key:
+                return False
+            continue
+        if not _MAPPING_KEY.match(line):
+            return False
+        seen_key = True
+    return True
+
+
 def merge_front_matter(front: str, block: Mapping[str, Any], key: str = KEY) -> str:
     """Replace (or append) the top-level ``key`` in YAML front matter text, keeping every other line."""
     rendered = render_block(block, key)
@@ -196,8 +219,18 @@ def merge_front_matter(front: str, block: Mapping[str, Any], key: str = KEY) -> 
 
 def update_readme_text(text: str, block: Mapping[str, Any], body: str = "") -> str:
     """A README's text with the block merged into its front matter (which is created if absent); the file's
-    line ending (LF or CRLF) is kept."""
+    line ending (LF or CRLF) is kept.
+
+    Text between a first ``---`` line and the next one that is not a YAML mapping (a README that opens with a
+    horizontal rule) is not metadata to merge into: :class:`WattprintError`, and nothing is to be written.
+    """
     front, rest = split_front_matter(text)
+    if front is not None and not is_mapping_front_matter(front):
+        raise WattprintError(
+            "it starts with a '---' line, but what follows up to the next '---' is not YAML metadata (key: value "
+            "lines), so the co2_eq_emissions block was not written and the file is left as it was; if the first "
+            "'---' is a horizontal rule, put a metadata block (---, co2_eq_emissions: ..., ---) above it, or pass "
+            "the block to huggingface_hub.metadata_update()")
     nl = "\r\n" if "\r\n" in text else "\n"
     if front is None:
         rest = text or body
@@ -237,7 +270,10 @@ def write_model_card(path: str | os.PathLike[str], block: Mapping[str, Any], bod
     except UnicodeDecodeError:
         raise WattprintError(f"{p} is not UTF-8 text, so its metadata cannot be merged; convert it first") from None
     default_body = body if body is not None else _default_body(block)
-    new = update_readme_text(old, block, default_body)
+    try:
+        new = update_readme_text(old, block, default_body)
+    except WattprintError as e:
+        raise WattprintError(f"{p}: {e}") from None
     tmp = target.with_name(target.name + ".wattprint-tmp")
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:  # newline="": keep the file's line endings

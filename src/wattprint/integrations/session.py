@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import atexit
 import math
+import threading
 import warnings
+import weakref
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,20 @@ TRAINING_TYPES = ("pre-training", "fine-tuning")  # the Hub's values (huggingfac
 
 def _warn(message: str) -> None:
     warnings.warn(f"wattprint: {message}", WattprintWarning, stacklevel=3)
+
+
+# run id -> the session whose own run of that id is open in this process (see TrainingSession.begin)
+_OPEN_SESSIONS: weakref.WeakValueDictionary[str, TrainingSession] = weakref.WeakValueDictionary()
+
+
+def _end_left_open(run_id: str) -> None:
+    """End, as ``interrupted``, an open run of this id that a training in this thread left behind (see ``begin``).
+
+    A training in this thread cannot still be going on when another begins in it; one in another thread may be,
+    and is left alone (the new training then measures in memory, as for any run id measured elsewhere)."""
+    other = _OPEN_SESSIONS.get(run_id)
+    if other is not None and other.active and other.owns_run and other._thread == threading.get_ident():
+        other._end_unfinished("interrupted")
 
 
 class TrainingSession:
@@ -71,6 +87,9 @@ class TrainingSession:
         self._phase: AbstractContextManager[None] | None = None
         self._started = False
         self._created = False
+        self.unmeasured = False  # the last begin() could not start the run: this training goes on unmeasured
+        self._thread: int | None = None  # the thread that began the open run
+        self.world_size = 1
         self.job_operational_co2e_kg: float | None = None  # summed over all processes of the job
         self._check_settings()
 
@@ -82,64 +101,117 @@ class TrainingSession:
         if not self.owns_run:
             return
         from ..tracking import track
-        from ..tracking.config import load_config
 
         k = self.track_kwargs
         try:
             track(self.project, self.run_name, **k)  # unknown keywords, a bad project or run name
         except TypeError as e:
             raise TypeError(str(e).replace("track()", "WattprintCallback()")) from None
-        cfg = load_config(k.get("location"), k.get("pue"), k.get("intensity"), k.get("db"), k.get("interval_s"))
-        if cfg.location:
-            from ..intensity import resolve_location
+        self._resolve_settings(k)
 
-            resolve_location(cfg.location)
+    @staticmethod
+    def _resolve_settings(k: dict[str, Any]) -> None:
+        """Resolve the tracker's settings ``k`` as the run's start will (arguments, environment, config file): an
+        unknown PUE preset or location, or a bad number, raises here."""
+        from ..tracking.config import load_config
+
+        cfg = load_config(k.get("location"), k.get("pue"), k.get("intensity"), k.get("db"), k.get("interval_s"))
+        cfg.pue_range()
+        cfg.intensity_lookup()
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def begin(self, rank: int = 0, world_size: int = 1, run_id: str | None = None) -> Run:
+    def begin(self, rank: int = 0, world_size: int = 1, run_id: str | None = None) -> Run | None:
         """Start the run (or take the attached one). Several ranks get one run each: ``<name>-rank<N>``.
-        ``run_id`` continues that stored run (a training resumed from a checkpoint) when no name was given."""
+        ``run_id`` continues that stored run (a training resumed from a checkpoint) when no name was given.
+
+        An open run of the same id that a training in this thread left behind (it raised and was caught: the
+        Transformers Trainer has no failure hook), this session's or another callback's, is ended ``interrupted``
+        first, so that the new training continues the stored run instead of being refused as measured already.
+
+        Never raises over the footprint: when the run cannot be started (other than for its store, which falls back
+        to measuring in memory), a :class:`WattprintWarning` says why and the training goes on unmeasured
+        (:attr:`unmeasured`; the hooks then do nothing until the next ``begin``)."""
         if self.active:  # the last training raised and was caught (the Trainer has no failure hook): end it
             self._end_unfinished("interrupted")
-        if self.run is None or (self._created and self.footprint is not None):
+        ended = self.footprint is not None or self.unmeasured  # the last training's run is over (or never began)
+        self.unmeasured = False
+        self.world_size = int(world_size)
+        self.footprint = None
+        self.projection = None
+        self.job_operational_co2e_kg = None
+        if self.run is None or (self._created and ended):
             from ..tracking import track
 
             name = self.run_name
             if name is not None and world_size > 1:
                 name = f"{name}-rank{rank}"  # one run id per process: the same id would resume, not add
             name = name or run_id
-            self.run = track(self.project, name, **self.track_kwargs)
+            if name is not None:
+                _end_left_open(name)
+            try:
+                self.run = track(self.project, name, **self.track_kwargs)
+            except Exception as e:  # checked when the callback was made: only a stored id read back can get here
+                self._unmeasured(e)
+                return self.run
             self._created = True
         status = getattr(self.run, "status", None)
         if status == "new":  # ours, or handed over unstarted: we start and stop it
             self.owns_run = True
-            self._start_run()
+            if not self._start_run():
+                return self.run
             atexit.register(self._at_exit)  # after the run's own hook, so it runs first
         elif status not in ("running", None):
             _warn(f"the run handed to the callback ({self.run.id}) has ended ({status}): this training is not "
                   "measured; hand over a new track(), or let the callback make its own run")
         self._started = True
-        self.footprint = None
-        self.projection = None
-        self.job_operational_co2e_kg = None
         return self.run
 
     @property
-    def active(self) -> bool:
-        return self.run is not None and self._started and self.footprint is None
+    def makes_own_run(self) -> bool:
+        """Whether the session makes its runs itself (no ``run=`` handed in)."""
+        return self.run is None or self._created
 
-    def _start_run(self) -> None:
-        """Start the run; a store that cannot be used must not stop the training: measure in memory instead."""
+    @property
+    def active(self) -> bool:
+        return self.run is not None and self._started and self.footprint is None and not self.unmeasured
+
+    def _unmeasured(self, e: BaseException) -> None:
+        self.unmeasured = True
+        self._started = False
+        _warn(f"the footprint cannot be measured ({type(e).__name__}: {e}); the training goes on unmeasured: "
+              "nothing is logged, stored or written to the model card for it")
+
+    def _start_run(self) -> bool:
+        """Start the run; whether it started. Nothing on the footprint side may stop the training: a store that
+        cannot be used -> measure in memory instead; anything else (a setting that went bad since the callback
+        was made, a device that cannot be read) -> a warning, and the training goes on unmeasured."""
         from ..tracking import track
 
         assert self.run is not None
+        try:
+            # the settings first, so that only errors of the store itself lead to measuring in memory
+            # a run handed over unstarted has settings of its own
+            self._resolve_settings(getattr(self.run, "_args", None) or self.track_kwargs)
+        except Exception as e:
+            self._unmeasured(e)
+            return False
         try:
             self.run.start()
         except WattprintError as e:  # the store: unusable, or the run id is being written by another process
             _warn(f"the run store cannot be used ({e}); measuring in memory only: the footprint is still logged "
                   "and written to the model card, but not stored")
-            self.run = track(self.project, self.run.id, **{**self.track_kwargs, "persist": False})
-            self.run.start()
+            try:
+                self.run = track(self.project, self.run.id, **{**self.track_kwargs, "persist": False})
+                self.run.start()
+            except Exception as e2:
+                self._unmeasured(e2)
+                return False
+        except Exception as e:
+            self._unmeasured(e)
+            return False
+        _OPEN_SESSIONS[self.run.id] = self
+        self._thread = threading.get_ident()
+        return True
 
     def _end_unfinished(self, status: str) -> None:
         """End a run whose training never reached its end hook."""
@@ -218,8 +290,10 @@ class TrainingSession:
         ``energy_kwh`` facility energy (IT x PUE), ``it_energy_kwh``, ``co2e_kg`` total CO2e (operational +
         embodied, as the projection), ``operational_co2e_kg`` (location-based; the model card's figure in
         kg), and while running ``projected_energy_kwh`` / ``projected_co2e_kg`` (+ ``_low``/``_high``).
+        Values that are not finite (the upper end of a projection made before the first sampling interval has
+        closed is unbounded) are left out: loggers and the Trainer's JSON state take numbers only.
         """
-        if self.run is None or not self._started:
+        if self.run is None or not self._started or self.unmeasured:
             return {}
         fp = self.footprint if self.footprint is not None else self.run.footprint()
         p = self.prefix
@@ -234,7 +308,7 @@ class TrainingSession:
             out[f"{p}projected_co2e_kg"] = self.projection.co2e_kg.value
             out[f"{p}projected_co2e_kg_low"] = self.projection.co2e_kg.low
             out[f"{p}projected_co2e_kg_high"] = self.projection.co2e_kg.high
-        return out
+        return {k: v for k, v in out.items() if math.isfinite(v)}
 
     def card_block(self, training_type: str | None = None, hardware_used: str | None = None) -> dict[str, Any] | None:
         """The ``co2_eq_emissions`` block for the final footprint; user-given fields win over the guesses.
@@ -257,14 +331,16 @@ class TrainingSession:
         self, output_dir: str | Path | None, training_type: str | None = None, hardware_used: str | None = None,
         *, at_end: bool = False,
     ) -> Path | None:
-        """Write the block into ``output_dir/README.md`` (if enabled, finished and a folder is given).
+        """Write the block into ``output_dir/README.md`` (once finished and a folder is given).
 
-        ``at_end``: called by the end-of-training hook, where a card that cannot be written must not fail the
-        training that succeeded: a :class:`WattprintWarning` says why instead.
+        ``at_end``: called by the end-of-training hook, which writes only if ``model_card`` is on, and where a
+        card that cannot be written must not fail the training that succeeded: a :class:`WattprintWarning` says
+        why instead. Called otherwise (the callback's ``write_model_card()``), it writes whatever ``model_card``
+        says: that setting switches off the automatic write only.
         """
         try:
             block = self.card_block(training_type, hardware_used)
-            if not self.model_card or block is None or not output_dir:
+            if (at_end and not self.model_card) or block is None or not output_dir:
                 return None
             return write_model_card(Path(output_dir) / "README.md", block)
         except (OSError, WattprintError) as e:

@@ -14,7 +14,8 @@ What it does, per Trainer event:
 - evaluation (first ``on_prediction_step`` .. ``on_evaluate``/``on_predict``) is measured as phase "eval".
 - ``on_save``: without ``run_name``, notes the run's id in the checkpoint folder, so that a training resumed
   from that checkpoint (``train(resume_from_checkpoint=...)``, in a new process after preemption) continues the
-  same run and the model card covers the whole training, not only its last part.
+  same run and the model card covers the whole training, not only its last part. Resumed in the same process
+  after the training raised (caught), the run the failed training left open is ended ``interrupted`` first.
 - ``on_train_end``: stops the run, logs the final totals once more, and on the main process writes the
   ``co2_eq_emissions`` block into ``args.output_dir/README.md`` (merged into existing metadata), with the
   emissions of all the job's processes summed (under torchrun each rank tracks ``<run_name>-rank<N>``).
@@ -59,7 +60,8 @@ class WattprintCallback(TrainerCallback):
             model was loaded with ``from_pretrained``, else "pre-training".
         geographical_location, hardware_used: model-card fields; defaults: the intensity's location, and
             the devices the Trainer used ("8 x NVIDIA A100-SXM4-80GB").
-        model_card: write the ``co2_eq_emissions`` block into ``output_dir/README.md`` at the end.
+        model_card: write the ``co2_eq_emissions`` block into ``output_dir/README.md`` at the end (False only
+            switches that off: :meth:`write_model_card` still writes it when called).
         prefix: prefix of the logged keys.
     """
 
@@ -124,7 +126,8 @@ class WattprintCallback(TrainerCallback):
         """(Re)write the block into ``output_dir/README.md`` (default: the Trainer's ``output_dir``).
 
         ``Trainer.create_model_card()`` (also run by ``Trainer.push_to_hub()``) rewrites README.md from
-        scratch; call this after it to put the block back.
+        scratch; call this after it to put the block back. Writes whether or not ``model_card`` is on; None
+        before training has ended.
         """
         target = os.fspath(output_dir) if output_dir is not None else self._output_dir
         path = self.session.write_card(target, self._training_type_guess, self._hardware_guess)

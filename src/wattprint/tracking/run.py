@@ -445,7 +445,12 @@ class Run:
         energy so far, unbounded above). A step past ``total_steps`` counts as done. Called in training loops, it
         does not raise over its arguments: a step that is negative or not a finite number, or a total below 1 or
         from 2**53 up, gives a :class:`~wattprint.errors.WattprintWarning` and a projection that says why, and is
-        not used."""
+        not used: the run's summary keeps the last projection made from good arguments.
+
+        The summary carries the latest projection while the run is open. A run that ends ``finished`` drops it: its
+        actual totals are the answer, and a projection made at, say, step 8 of 40 before an early stop would
+        overstate them. An ``interrupted`` or ``failed`` run keeps its last projection (what the whole training
+        was heading for, e.g. for a resumption)."""
         if self._projector is None:
             raise WattprintError(f"run {self.id!r} has not started")
         snap = self._snapshot()
@@ -478,7 +483,8 @@ class Run:
                 self._projector.observe(s, now, energy)
         proj = self._projector.project(s, t, now, energy, elapsed, self.pue, self.intensity.g_per_kwh, embodied,
                                        no_data=no_data)
-        self._last_projection = proj
+        if why is None:  # a bad call must not replace the last good projection
+            self._last_projection = proj
         return proj
 
     # -- internals -----------------------------------------------------------------------------
@@ -624,7 +630,7 @@ class Run:
         d["project"] = self.project
         d["interval_s"] = self.interval_s
         d["basis"] = dict(snap.basis)
-        if self._last_projection is not None:
+        if self._last_projection is not None and self.status != "finished":  # see progress(): a final run drops it
             d["projection"] = self._last_projection.to_dict()
         return d
 
