@@ -255,6 +255,7 @@ class Store:
         self._pid = os.getpid()
         self._begun: set[str] = set()  # runs begun through this object: their appends may take the fast path
         self._busy_ms = int(BUSY_TIMEOUT_S * 1000)  # see set_write_wait
+        self._in_tx = False  # inside transaction(): writes join its one transaction
         self._conn: sqlite3.Connection | None = self._connect(initialise)
 
     # -- connection --------------------------------------------------------------------------
@@ -424,9 +425,26 @@ class Store:
         return self._conn
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction; the write lock is taken up front so it never has to be upgraded."""
+    def transaction(self) -> Iterator[None]:
+        """The writes made inside (``begin_run``, ``append_samples``, ``finish_run`` ...) are ONE transaction: all
+        of them are stored, or none (an error inside rolls them all back). Other threads' writes wait for it."""
         with self._lock:
+            begun = set(self._begun)
+            try:
+                with self._write():
+                    yield
+            except BaseException:
+                self._begun = begun  # a run begun inside was rolled back with it
+                raise
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; the write lock is taken up front so it never has to be upgraded. Inside
+        :meth:`transaction`, part of that one."""
+        with self._lock:
+            if self._in_tx:
+                yield self._connection()
+                return
             conn = self._connection()
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -434,8 +452,12 @@ class Store:
                 if _is_locked(e):
                     raise StoreLockedError(f"cannot write to the store {self.path}: {e}") from e
                 raise StoreError(f"cannot write to the store {self.path}: {e}") from e
+            self._in_tx = True
             try:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    self._in_tx = False
             except BaseException as e:
                 with suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")

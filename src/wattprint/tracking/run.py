@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_INTERVAL_S = 1.0
-# how long stop() waits for the sampler's final reading and flush before giving up (s), beyond one interval
+# how long stop() waits for the sampler's final reading and write before giving up (s), beyond one interval; the
+# final write waits for a store another process holds locked within it, so stop() never takes much longer
 STOP_GRACE_S = 30.0
 _STATUSES = ("finished", "interrupted", "failed")
 MAX_STEPS = 2**53  # progress(): whole numbers up to here are exact in a float
@@ -294,16 +295,11 @@ class Run:
                 calls.unregister_open(self.id)
             wait = self.interval_s + STOP_GRACE_S
             self.sampler.stop(status, timeout=wait)
-            if self.sampler.running:  # stuck in a device read (a GPU fallen off the bus): do not wait for ever
-                self.sampler.unsaved = True
-                last = self.sampler.snapshot
-                upto = f"{last.elapsed_s:.3g} s into the run" if last is not None else "the start"
-                self._note(f"the final reading did not finish within {wait:.0f} s (a device read hung): the figures "
-                           f"end at the last completed reading, {upto}, and the stored run is not marked {status}")
+            close_store = self._give_up_if_stuck(self.sampler, status, wait)
             self._restore_signals()
             with contextlib.suppress(Exception):
                 atexit.unregister(self._at_exit)
-            self._close_devices_and_store()
+            self._close_devices_and_store(close_store)
             snap = self.sampler.snapshot
             self._final = self._footprint(snap) if snap is not None else self.footprint()
             return self._final
@@ -326,12 +322,32 @@ class Run:
             return "interrupted" if self._signalled else ("finished" if code in (0, None) else "failed")
         return "failed"
 
-    def _close_devices_and_store(self) -> None:
+    def _give_up_if_stuck(self, sampler: Sampler, status: str, wait: float) -> bool:
+        """After stop()'s wait: a sampler still busy (a device read that hung, a store write that did not return)
+        is left behind, writing nothing more, with a note that says which. False when it is in a store write:
+        the store is then closed by the sampler once that write returns, not here (closing would wait for it)."""
+        if not sampler.running:
+            return True
+        sampler.unsaved = True
+        busy = sampler.abandon()
+        last = sampler.snapshot
+        upto = f"{last.elapsed_s:.3g} s into the run" if last is not None else "the start"
+        if busy == "write":
+            self._note(f"the final write to the store {getattr(self.store, 'path', '')} did not finish within "
+                       f"{wait:.0f} s (the store was locked by another process, or too slow to answer): the figures "
+                       f"end at the last completed reading, {upto}, and the stored run may not be marked {status}")
+        else:
+            cause = "a device read hung" if busy == "read" else "a device or the node ledger did not answer"
+            self._note(f"the final reading did not finish within {wait:.0f} s ({cause}): the figures end at the "
+                       f"last completed reading, {upto}, and the stored run is not marked {status}")
+        return busy != "write"
+
+    def _close_devices_and_store(self, close_store: bool = True) -> None:
         """Release what the run held open; a failure to close is no reason to lose the figures."""
         for r in self._readers:
             with contextlib.suppress(Exception):
                 r.close()
-        if self.store is not None:
+        if self.store is not None and close_store:
             with contextlib.suppress(Exception):
                 self.store.close()
 
@@ -341,9 +357,12 @@ class Run:
         status = self._exit_status(type(exc), exc)
         self.status = status
         sampler = self.sampler
+        close_store = True
         if sampler is not None and sampler.running:  # its thread started: it ends the stored run itself
+            wait = self.interval_s + STOP_GRACE_S
             with contextlib.suppress(Exception):
-                sampler.stop(status, timeout=self.interval_s + STOP_GRACE_S)
+                sampler.stop(status, timeout=wait)
+                close_store = self._give_up_if_stuck(sampler, status, wait)
         else:
             for release in (getattr(ledger, "leave", None), getattr(ledger, "close", None)):
                 if release is not None:
@@ -353,7 +372,7 @@ class Run:
             if self.store is not None and (self._pending is None or self._pending.begun):
                 with contextlib.suppress(Exception):
                     self.store.finish_run(self.id, status, None)
-        self._close_devices_and_store()
+        self._close_devices_and_store(close_store)
         snap = sampler.snapshot if sampler is not None else None
         if snap is not None:  # what was read is kept: footprint() and stop() return it
             with contextlib.suppress(Exception):
@@ -698,7 +717,8 @@ class Run:
 class _PendingRecord:
     """The store as the sampler sees it while the run's record is not written yet (the store was locked at start):
     the first write that gets through (the sampler retries every interval, keeping its samples in memory) writes
-    the record first, so nothing measured is lost."""
+    the record and those samples in ONE transaction, so nothing measured is lost and no record is ever stored
+    without its samples."""
 
     def __init__(self, store: Any, begin: Callable[[], Any]) -> None:
         self._store = store
@@ -708,22 +728,44 @@ class _PendingRecord:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
+    @property
+    def pending(self) -> bool:
+        """True while the record is not written (the sampler then skips its write at start)."""
+        return not self.begun
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The store's :meth:`~wattprint.storage.Store.transaction`; a record written inside and rolled back with
+        it is still pending."""
+        begun = self.begun
+        try:
+            with self._store.transaction():
+                yield
+        except BaseException:
+            self.begun = begun
+            raise
+
     def _ensure(self) -> None:
         if not self.begun:
             self._begin()
             self.begun = True
 
     def append_samples(self, *args: Any, **kw: Any) -> Any:
-        self._ensure()
-        return self._store.append_samples(*args, **kw)
+        if self.begun:
+            return self._store.append_samples(*args, **kw)
+        with self.transaction():  # the record and the samples kept for it: both stored, or neither
+            self._ensure()
+            return self._store.append_samples(*args, **kw)
 
     def add_phase(self, *args: Any, **kw: Any) -> Any:
-        self._ensure()
-        return self._store.add_phase(*args, **kw)
+        with self.transaction():
+            self._ensure()
+            return self._store.add_phase(*args, **kw)
 
     def finish_run(self, *args: Any, **kw: Any) -> Any:
-        self._ensure()
-        return self._store.finish_run(*args, **kw)
+        with self.transaction():
+            self._ensure()
+            return self._store.finish_run(*args, **kw)
 
     def downsample(self, *args: Any, **kw: Any) -> Any:
         self._ensure()

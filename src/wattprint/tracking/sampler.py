@@ -15,6 +15,15 @@ thread stuck in the driver is left behind. Should its read ever return, that lat
 thread ends, and the reader is read again from the next reading on, counted afresh from there. The baseline
 reading is taken on the sampler thread too, so a hung read cannot hold the caller of ``start()`` for longer.
 The node ledger's lock is only taken once the readings are in: one run's hung read never stops another's.
+
+Counters that wrap around (RAPL: :attr:`~wattprint.devices.rapl.RaplReader.max_interval_s`) could wrap more than
+once within a long interval; those readers alone are also read in between (``keep_up_s``, half their shortest wrap
+time), uncharged and unstored: the reader follows its counter across wraps and the next reading charges it all.
+With a normal interval (shorter than that) nothing changes.
+
+At ``stop()`` the last samples, the phases and the final status go in ONE transaction, waiting for a locked store
+only as long as the caller of ``stop()`` waits (its ``timeout``); if the store is still locked then, nothing of it
+is written and a note says so (the stored run stays ``running``, its figures ending at the last stored sample).
 """
 
 from __future__ import annotations
@@ -49,6 +58,13 @@ MIN_WRITE_WAIT_S = 0.1
 # a device read that has not returned after this long (or one sampling interval, if longer) is given up (s);
 # below the end-of-run rule (stop() waits one interval plus 30 s), so a hung read does not cost the last figures
 READ_TIMEOUT_S = 5.0
+# readers whose counters can wrap (``max_interval_s``) are read at least every this share of that time, so that a
+# late wake-up still reads them before a second wrap
+KEEP_UP_SHARE = 0.5
+# the final write ends this long before stop()'s timeout (at most a quarter of it): the ledger is left after it
+END_MARGIN_S = 0.5
+# tries of the final write (each waits for a locked store as long as stop()'s timeout leaves)
+FINAL_WRITE_TRIES = 2
 
 
 def note_to_stderr(msg: str) -> None:
@@ -200,6 +216,16 @@ class Sampler:
         self._guard_stop = threading.Lock()  # released when the sampling ends: the guard thread ends too
         self._guard_stop.acquire()
         self._ended = threading.Event()
+        # stop()'s deadline for the final write (clock time; None: no timeout, the store's own waits)
+        self._end_by: float | None = None
+        # store writes in progress / given up by the caller of stop() (see abandon()), under _io
+        self._io = threading.Lock()
+        self._writing = False
+        self._abandoned = False
+        self._stored_s: float | None = None  # run time of the last sample written to the store
+        # counters that could wrap more than once in an interval: those readers are read in between too
+        self._keep_up_slots, self.keep_up_s, self._wrap_s = _wrapping(self._slots, self.interval_s)
+        self._next_keep_t = 0.0
 
     # -- caller's side -------------------------------------------------------------------------
     def start(self) -> Snapshot:
@@ -207,6 +233,12 @@ class Sampler:
         sampler thread: a device read that hangs holds the caller up for ``read_timeout_s`` at most."""
         self._t0 = self.clock()
         self._next_t = self._t0 + self.interval_s
+        if self.keep_up_s is not None:
+            self._next_keep_t = self._t0 + self.keep_up_s
+            names = ", ".join(str(getattr(sl.reader, "name", sl.reader)) for sl in self._keep_up_slots)
+            self._say(f"{names}: a counter can wrap around in {self._wrap_s:.3g} s at the highest power its zones "
+                      f"allow, less than the sampling interval ({self.interval_s:g} s): read every "
+                      f"{self.keep_up_s:.3g} s in between too, so that no wrap-around is missed")
         if self.share is not None:
             self.share.start()
         if self.store is not None:  # a locked store must not hold the readings up: retry next interval
@@ -232,6 +264,8 @@ class Sampler:
             self.status = status
         if self._stop_t is None:
             self._stop_t = self.clock()
+            if timeout is not None:  # the final write waits for a locked store no longer than the caller waits
+                self._end_by = self._stop_t + timeout - min(END_MARGIN_S, timeout / 4)
         self._stopping = True
         self._poke()
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -248,6 +282,32 @@ class Sampler:
     def running(self) -> bool:
         return self._thread is not None and not self._ended.is_set()
 
+    def abandon(self) -> str:
+        """The caller of ``stop()`` gave up waiting: the sampler writes nothing more to the store from now on.
+        Returns what it is busy with: "write" (a store write in progress; the sampler closes the store once that
+        returns, so the caller must not), "read" (a device read) or "other" (e.g. the node ledger)."""
+        with self._io:
+            self._abandoned = True
+            if self._writing:
+                return "write"
+        return "read" if self._in_read is not None else "other"
+
+    def _write_begin(self) -> bool:
+        """Before each store write (on the sampler thread): False once the caller has given up (see abandon)."""
+        with self._io:
+            if self._abandoned:
+                return False
+            self._writing = True
+            return True
+
+    def _write_end(self) -> None:
+        with self._io:
+            self._writing = False
+            close = self._abandoned
+        if close:  # the caller left the store to us (it was busy here): nothing more is written
+            with contextlib.suppress(Exception):
+                self.store.close()
+
     # -- sampler thread ------------------------------------------------------------------------
     def _loop(self, resume: bool = False) -> None:
         """The sampler's work; ``resume``: on a thread that takes over from one stuck in a device read, which
@@ -257,8 +317,10 @@ class Sampler:
             try:
                 self._reading(first=True)
                 # the full summary of the baseline now, before start() returns: the stored run shows its settings
-                # and assumptions from the start, and the sampler then goes on with cheap interval updates
-                self._guarded(self._flush)
+                # and assumptions from the start, and the sampler then goes on with cheap interval updates. Not
+                # while the run's record waits for a locked store: the caller is not held up by a second wait
+                if not getattr(self.store, "pending", False):
+                    self._guarded(self._flush)
             except _Superseded:
                 return
             except BaseException as e:  # raised in start(); the run releases the ledger
@@ -278,7 +340,11 @@ class Sampler:
                     marks, stopping, due = self._round
                     now = self.clock()
                 else:
-                    wait = self._next_t - self.clock()
+                    wake_at = self._next_t
+                    keep = self.keep_up_s
+                    if keep is not None and self._next_keep_t < wake_at:
+                        wake_at = self._next_keep_t
+                    wait = wake_at - self.clock()
                     if wait > 0 and not self._stopping and not self._marks:
                         # re-held whether poked or timed out; a huge interval waits in platform-sized steps
                         self._wake.acquire(True, min(wait, threading.TIMEOUT_MAX))
@@ -291,11 +357,16 @@ class Sampler:
                     now = self.clock()
                     due = now >= self._next_t
                     if not (due or stopping or marks):
+                        if keep is not None and now >= self._next_keep_t:
+                            self._guarded(self._keep_up, now=now)
                         continue
                     self._round = (marks, stopping, due)
                 self._guarded(self._reading, marks=marks, final=stopping)
+                if self.keep_up_s is not None:
+                    self._next_keep_t = now + self.keep_up_s
                 if due or stopping:
-                    self._guarded(self._flush)
+                    if not stopping:  # the final write is _finish's: one transaction with the status
+                        self._guarded(self._flush)
                     self._next_t += self.interval_s
                     if self._next_t <= now:  # fell behind (suspended, overloaded): skip, do not burst
                         self._next_t = now + self.interval_s
@@ -421,6 +492,36 @@ class Sampler:
                 forget, self._forget_next = self._forget_next, []
         return now, out, forget
 
+    def _keep_up(self, now: float) -> None:
+        """Read the readers whose counters could wrap more than once within an interval, between readings: not
+        charged or stored (the reader follows its counter across the wrap; the next reading charges it all)."""
+        self._next_keep_t = now + (self.keep_up_s or self.interval_s)
+        self._round = ([], False, False)  # a thread taking over from a read hung here takes a plain reading
+        me = threading.current_thread()
+        own = self._own
+        for slot in self._keep_up_slots:
+            if slot.hung_since is not None or slot.rejoined:  # given up or just back: the next reading sees to it
+                continue
+            token = (slot, time.monotonic(), me)
+            self._in_read = token
+            err: BaseException | None = None
+            try:
+                slot.reader.read()
+            except BaseException as e:
+                err = e
+            with own:
+                if self._in_read is not token:  # given up meanwhile: another thread samples now
+                    slot.returned = True
+                    raise _Superseded
+                self._in_read = None
+            if err is not None and not isinstance(err, Exception):
+                raise err
+            take = getattr(slot.reader, "take_notes", None)
+            if take is not None:
+                for msg in take():
+                    self._say(msg)
+            # a failed read is said by the next reading, which reads the reader again
+
     def _say_given_up(self, slot: _Slot) -> None:
         r = slot.reader
         saw: dict[str, float] = {}
@@ -528,11 +629,16 @@ class Sampler:
             self._pending.clear()
             self._pending_phases.clear()
             return
+        last_full = self._last_full_s
         summary, patch = self._summaries()
+        if not self._write_begin():
+            return
         try:
             # samples, phase updates and the run's totals in one transaction
             self.store.append_samples(self.run_id, self._pending, summary, phases=self._pending_phases,
                                       summary_patch=patch)
+            if self._pending:
+                self._stored_s = self._pending[-1].elapsed_s
             self._pending = []
             self._pending_phases = []
             self._maybe_downsample()
@@ -540,9 +646,12 @@ class Sampler:
                 self._store_failed = False
                 self._say("the store works again; samples kept in memory were written")
         except Exception as e:
+            self._last_full_s = last_full  # a full summary not written is written at the next write
             if not self._store_failed:
                 self._store_failed = True
                 self._say(f"writing to the store failed ({e}); still measuring, keeping samples in memory")
+        finally:
+            self._write_end()
 
     def _summaries(self) -> tuple[dict[str, Any], dict[str, Any] | SlotPatch | None]:
         """(full summary, None) every FULL_SUMMARY_EVERY_S of run time, else ({}, fresh figures only): the
@@ -566,22 +675,70 @@ class Sampler:
         self.store.downsample(self.run_id, older_than_s=DOWNSAMPLE_AFTER_S, bucket_s=DOWNSAMPLE_BUCKET_S)
 
     def _finish(self) -> None:
+        """The final write: the samples kept, the phases and the run's end status in ONE transaction (a run whose
+        record still waits for the store is written with them), waiting for a locked store no longer than the
+        caller of stop() waits. Nothing of it stored: the stored run reads back as one that stopped being written
+        (as after SIGKILL), ``running`` with its figures up to its last stored sample, never ended with the
+        wrong totals; a note says which, and why."""
         self.close_open_phases()
-        if self.store is not None:
-            self.store.set_write_wait(None)  # the last write may wait as long as the store allows
-        self._flush()
-        if self.store is not None and (self._pending or self._pending_phases):
-            self._flush()  # one more wait for the lock before giving up
-        self.unsaved = self.store is not None and bool(self._pending or self._pending_phases)
-        # a run whose last samples are not in the store is not marked ended: it reads back as a run that stopped
-        # being written (as after SIGKILL), not as a finished one with the wrong totals
-        if self.store is not None and self.run_id is not None and self.status is not None and not self.unsaved:
-            summary = self.summary_fn(self.snapshot) if (self.summary_fn and self.snapshot) else {}
+        store = self.store
+        if store is None or self.run_id is None:
+            self._pending.clear()
+            self._pending_phases.clear()
+            return
+        status = self.status
+        if status is not None:
+            summary: dict[str, Any] = self.summary_fn(self.snapshot) if (self.summary_fn and self.snapshot) else {}
+            patch: dict[str, Any] | SlotPatch | None = None
+        else:  # stop(None): the run stays running, written as at any interval
+            summary, patch = self._summaries()
+        never_begun = bool(getattr(store, "pending", False))
+        one_transaction = getattr(store, "transaction", None) or contextlib.nullcontext
+        err: Exception | None = None
+        for attempt in range(FINAL_WRITE_TRIES):
+            wait = None if self._end_by is None else max(0.0, self._end_by - self.clock())
+            if attempt and wait is not None and wait <= 0:
+                break
+            if not self._write_begin():
+                return  # the caller gave up waiting and said so: nothing more is written
             try:
-                self.store.finish_run(self.run_id, self.status, summary)
+                store.set_write_wait(wait)  # None: as long as the store allows
+                with one_transaction():
+                    store.append_samples(self.run_id, self._pending, summary, phases=self._pending_phases,
+                                         summary_patch=patch)
+                    if status is not None:
+                        store.finish_run(self.run_id, status, None)
+                err = None
+                break
             except Exception as e:
-                self.unsaved = True
-                self._say(f"could not mark run {self.run_id} {self.status} in the store ({e})")
+                err = e
+            finally:
+                self._write_end()
+        if err is None:
+            if self._pending:
+                self._stored_s = self._pending[-1].elapsed_s
+            self._pending = []
+            self._pending_phases = []
+            self.unsaved = False
+            if self._store_failed:
+                self._store_failed = False
+                self._say("the store works again; samples kept in memory were written")
+            return
+        self.unsaved = True
+        path = getattr(store, "path", "")
+        if "locked" in str(err).lower() or "busy" in str(err).lower():
+            waited = self.clock() - (self._stop_t if self._stop_t is not None else self.clock())
+            why = f"the store {path} stayed locked by another process until {waited:.3g} s after the run stopped"
+        else:
+            why = f"the last write to the store {path} failed ({err})"
+        if never_begun:
+            what = ("nothing of this run was stored (its record could not be written at all; the figures are only in "
+                    "this report)")
+        else:
+            upto = f"{self._stored_s:.3g} s into the run" if self._stored_s is not None else "the start"
+            what = (f"its last samples are not stored: the stored run is left running (not marked "
+                    f"{status or 'ended'}), its figures ending at its last stored sample, {upto}")
+        self._say(f"{why}, so {what}")
 
 
 def _between(a: tuple[float, float, float], b: tuple[float, float, float], w: float) -> tuple[float, float, float]:
@@ -596,3 +753,22 @@ def _energy_at(t: float, prev: Snapshot | None, snap: Snapshot) -> dict[str, flo
         return now
     w = (t - prev.t) / (snap.t - prev.t)
     return {k: prev.charged_j.get(k, (e,))[0] + w * (e - prev.charged_j.get(k, (e,))[0]) for k, e in now.items()}
+
+
+def _wrapping(slots: list[_Slot], interval_s: float) -> tuple[list[_Slot], float | None, float]:
+    """The readers whose counters could wrap more than once within ``interval_s`` (their ``max_interval_s``, or
+    their wrapped reader's, shorter than twice the interval), how often to read them in between (None: never,
+    the usual case), and their shortest wrap time (s)."""
+    limits: list[tuple[_Slot, float]] = []
+    for slot in slots:
+        r = slot.reader
+        m = getattr(r, "max_interval_s", None)
+        if m is None:  # a wrapper (a job's allocation share of a whole-host counter)
+            m = getattr(getattr(r, "inner", None), "max_interval_s", None)
+        if isinstance(m, (int, float)) and not isinstance(m, bool) and 0 < m < float("inf"):
+            limits.append((slot, float(m)))
+    keep = [(slot, m) for slot, m in limits if KEEP_UP_SHARE * m < interval_s]
+    if not keep:
+        return [], None, 0.0
+    shortest = min(m for _, m in keep)
+    return [slot for slot, _ in keep], KEEP_UP_SHARE * shortest, shortest

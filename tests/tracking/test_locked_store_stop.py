@@ -1,0 +1,208 @@
+"""A store another process holds write-locked at the start or at the end of a run: stop() waits no longer than its
+own bound, the note names the lock and tells what was stored, a run's record is never stored without its samples,
+and start() waits for the lock once. Real SQLite files; the lock is a second connection's BEGIN IMMEDIATE (another
+writer's long transaction); every wait is bounded, so a regression fails instead of hanging."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from wattprint.errors import UnknownNameError
+from wattprint.storage import open_store
+from wattprint.tracking import track
+
+from .conftest import PowerReader
+
+# `wattprint run` in a process of its own, with stop()'s grace (normally 30 s) shortened to argv[1] seconds
+CLI_WITH_GRACE = ("import sys, wattprint.tracking.run as r; r.STOP_GRACE_S = float(sys.argv[1]); "
+                  "from wattprint.cli import main; sys.exit(main(sys.argv[2:]))")
+
+
+def _hold_write_lock(db: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(str(db), isolation_level=None, timeout=0, check_same_thread=False)
+    con.execute("BEGIN IMMEDIATE")
+    return con
+
+
+def _release_after(con: sqlite3.Connection, seconds: float) -> threading.Timer:
+    def release() -> None:
+        con.execute("COMMIT")
+        con.close()
+
+    timer = threading.Timer(seconds, release)
+    timer.start()
+    return timer
+
+
+def _stored(db: Path, run_id: str) -> tuple[object, int]:
+    with open_store(str(db), readonly=True) as store:
+        return store.get_run(run_id), store.sample_count(run_id)
+
+
+# -- 1: locked from the start to past the end ---------------------------------------------------------------------
+def test_wattprint_run_on_a_store_locked_throughout_ends_within_its_bound_and_stores_no_empty_record(
+        tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    open_store(str(db)).close()
+    con = _hold_write_lock(db)
+    timer = _release_after(con, 10.0)  # long past the run's end and stop()'s 2 s grace
+    try:
+        t0 = time.monotonic()
+        p = subprocess.run(
+            [sys.executable, "-c", CLI_WITH_GRACE, "2", "run", "--db", str(db), "--run", "lockB", "--interval", "0.2",
+             "--json", "--", sys.executable, "-c", "import time; time.sleep(1)"],
+            capture_output=True, text=True, timeout=90)
+        took = time.monotonic() - t0
+    finally:
+        timer.join(15)
+    assert p.returncode == 0, p.stderr
+    # before: stop() gave up after 2.2 s, then closing the store waited for the lock (10 s)
+    assert took < 7.5, (took, p.stderr)
+    err = p.stderr
+    assert "stayed locked by another process" in err and "nothing of this run was stored" in err, err
+    assert "device read hung" not in err and "Traceback" not in err, err
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["stored"] is False and out["status"] == "finished"
+    time.sleep(0.5)
+    # the store is free again: no record appears later, and certainly no "running" one without samples
+    with pytest.raises(UnknownNameError):
+        _stored(db, "lockB")
+
+
+# -- 1: locked at the end of a run whose record was written -------------------------------------------------------
+def test_a_store_locked_past_stops_bound_ends_stop_in_time_and_the_note_matches_the_stored_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wattprint.tracking.run as run_mod
+
+    monkeypatch.setattr(run_mod, "STOP_GRACE_S", 1.0)  # stop() waits one interval + this (the store's wait is 60 s)
+    db = tmp_path / "runs.db"
+    notes: list[str] = []
+    run = track("lk", "end1", db=str(db), interval_s=0.2, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0,
+                notify=notes.append).start()
+    time.sleep(0.7)
+    con = _hold_write_lock(db)
+    timer = _release_after(con, 4.0)
+    try:
+        time.sleep(0.4)
+        t0 = time.monotonic()
+        fp = run.stop()
+        took = time.monotonic() - t0
+    finally:
+        timer.join(10)
+    time.sleep(0.6)  # the store is free: a write still pending anywhere would land now
+    rec, n = _stored(db, "end1")
+    assert took < 2.2, (took, notes)  # before: until the lock went (~3.6 s), closing the store behind a 60 s wait
+    assert run.unsaved
+    said = [x for x in notes if "stayed locked by another process" in x]
+    assert said and "left running" in said[0] and "not marked finished" in said[0], notes
+    assert not any("device read hung" in x or "did not finish" in x for x in notes), notes
+    # what the note says is what the store holds: left running, its figures ending before the lock
+    assert rec.status == "running"  # type: ignore[attr-defined]
+    assert fp.wall_time_h is not None
+    assert 0.3 < rec.duration_s < fp.wall_time_h.value * 3600 - 0.2  # type: ignore[attr-defined]
+    assert 0 < n < run.sampler.snapshot.samples  # type: ignore[union-attr]
+
+
+def test_a_lock_of_a_few_seconds_at_the_end_still_stores_everything(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    notes: list[str] = []
+    run = track("lk", "short1", db=str(db), interval_s=0.2, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0,
+                notify=notes.append).start()
+    time.sleep(0.5)
+    con = _hold_write_lock(db)
+    timer = _release_after(con, 2.5)
+    try:
+        t0 = time.monotonic()
+        fp = run.stop()
+        took = time.monotonic() - t0
+    finally:
+        timer.join(10)
+    assert took < 5.0
+    assert not run.unsaved, notes
+    rec, n = _stored(db, "short1")
+    assert rec.status == "finished"  # type: ignore[attr-defined]
+    assert n == run.sampler.snapshot.samples  # type: ignore[union-attr]
+    assert fp.wall_time_h is not None
+    assert rec.duration_s == pytest.approx(fp.wall_time_h.value * 3600, abs=0.01)  # type: ignore[attr-defined]
+
+
+# -- 1a: the record waiting for a locked store is written with its samples, or not at all ---------------------------
+def test_a_pending_record_is_never_stored_without_its_samples(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    open_store(str(db)).close()
+    setup = sqlite3.connect(str(db), isolation_level=None, timeout=10)
+    # the samples of this run are refused (a disk error, say) while the record itself could be written
+    setup.execute("CREATE TRIGGER refuse_atom BEFORE INSERT ON samples WHEN NEW.run_id = 'atom1' "
+                  "BEGIN SELECT RAISE(ABORT, 'samples refused (test)'); END")
+    con = _hold_write_lock(db)
+    notes: list[str] = []
+    try:
+        run = track("lk", "atom1", db=str(db), interval_s=0.1, readers=[PowerReader("cpu", power_w=100.0)],
+                    pue=1.0, notify=notes.append).start()
+        assert run._pending is not None  # measuring while the record waits
+        time.sleep(0.3)
+    finally:
+        con.execute("COMMIT")
+        con.close()
+    try:
+        time.sleep(0.6)  # several writes got through the lock: each wrote the record, and its samples failed
+        with pytest.raises(UnknownNameError):  # before: the record was committed on its own, with no samples
+            _stored(db, "atom1")
+    finally:
+        setup.execute("DROP TRIGGER refuse_atom")
+        setup.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            rec, n = _stored(db, "atom1")
+            break
+        except UnknownNameError:
+            time.sleep(0.05)
+    else:
+        pytest.fail("the run was not written once its samples could be")
+    assert rec.status == "running" and n > 0  # type: ignore[attr-defined]
+    fp = run.stop()
+    rec, n = _stored(db, "atom1")
+    assert not run.unsaved and rec.status == "finished"  # type: ignore[attr-defined]
+    assert n == run.sampler.snapshot.samples  # type: ignore[union-attr]
+    assert fp.wall_time_h is not None
+    assert rec.duration_s == pytest.approx(fp.wall_time_h.value * 3600, abs=0.01)  # type: ignore[attr-defined]
+
+
+# -- 2: a store locked at start holds start() up once ---------------------------------------------------------------
+def test_a_store_locked_at_start_holds_start_up_once_and_the_record_gets_its_full_summary(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    open_store(str(db)).close()
+    con = _hold_write_lock(db)
+    try:
+        t0 = time.monotonic()
+        # a write waits half an interval (0.5 s) for the lock: before, start() waited for it twice
+        run = track("lk", "st1", db=str(db), interval_s=1.0, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0,
+                    quiet=True).start()
+        took = time.monotonic() - t0
+    finally:
+        con.execute("COMMIT")
+        con.close()
+    assert 0.4 < took < 0.85, took
+    deadline = time.monotonic() + 5
+    rec = None
+    while time.monotonic() < deadline:
+        try:
+            rec, _ = _stored(db, "st1")
+            break
+        except UnknownNameError:
+            time.sleep(0.05)
+    assert rec is not None, "the run was not written once the store was free"
+    # the first write carries the full summary (settings, notes), not only the figures
+    assert "charged_scope" in rec.summary and "device_notes" in rec.summary  # type: ignore[attr-defined]
+    run.stop()
+    rec, n = _stored(db, "st1")
+    assert rec.status == "finished" and n == run.sampler.snapshot.samples  # type: ignore[attr-defined,union-attr]
