@@ -71,6 +71,10 @@ def test_wattprint_run_on_a_store_locked_throughout_ends_within_its_bound_and_st
     assert "device read hung" not in err and "Traceback" not in err, err
     out = json.loads(p.stdout.strip().splitlines()[-1])
     assert out["stored"] is False and out["status"] == "finished"
+    # the times are the measurement's, not the report's (which came after stop()'s wait for the store)
+    from datetime import datetime
+    span = (datetime.fromisoformat(out["ended_at"]) - datetime.fromisoformat(out["started_at"])).total_seconds()
+    assert span == pytest.approx(out["duration_s"], abs=0.5), out
     time.sleep(0.5)
     # the store is free again: no record appears later, and certainly no "running" one without samples
     with pytest.raises(UnknownNameError):

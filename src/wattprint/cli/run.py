@@ -146,10 +146,13 @@ def _outcome(run: Any, code: int, signum: int | None, started: float) -> dict[st
     from ..storage.records import iso_utc
 
     snap = getattr(run.sampler, "snapshot", None)
+    duration = snap.elapsed_s if snap is not None else None
     out: dict[str, Any] = {
         "status": run.status, "exit_code": code, "signal": signum,
-        "started_at": iso_utc(started), "ended_at": iso_utc(time.time()),
-        "duration_s": snap.elapsed_s if snap is not None else None, "stored": not run.unsaved,
+        # the end of the measurement, not of this report (which may come after waiting for a locked store)
+        "started_at": iso_utc(started),
+        "ended_at": iso_utc(started + duration if duration is not None else time.time()),
+        "duration_s": duration, "stored": not run.unsaved,
     }
     url = getattr(run.store, "url", None)
     if url and not run.unsaved:

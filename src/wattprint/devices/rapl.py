@@ -297,8 +297,8 @@ class RaplReader(NoteMixin):
             return
         wrap_s = d.wrap_s()
         if wrap_s is not None and dt >= wrap_s:
-            self.note(f"RAPL {d.zone} ({d.name}) was read {dt:.0f} s after its last good reading, longer than its "
-                      f"counter takes to wrap around at up to {d.bound_w():.0f} W ({wrap_s:.0f} s): whole wraps may "
+            self.note(f"RAPL {d.zone} ({d.name}) was read {_secs(dt)} s after its last good reading, longer than its "
+                      f"counter takes to wrap around at up to {d.bound_w():.0f} W ({_secs(wrap_s)} s): whole wraps may "
                       "have been missed, so its energy may be undercounted; it must be read more often than that",
                       key=f"wrap-time-{d.zone}")
         z.jumped_uj = None
@@ -408,3 +408,8 @@ def open_rapl(sysfs_root: str, clock: Clock) -> tuple[list[RaplReader], list[str
         measured = " and ".join("CPU" if r.component == "cpu" else "RAM" for r in readers)
         notes.append(permission_note(sysfs_root, denied, measured))
     return readers, notes
+
+
+def _secs(x: float) -> str:
+    """Seconds for a note: whole seconds from 10 s, two significant digits below (a 0.4 s wrap is not "0 s")."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
