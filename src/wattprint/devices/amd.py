@@ -10,24 +10,42 @@ a fake.
 
 Dual-die MI250 / MI250X: each card is two GCDs that amdsmi lists as two GPUs, and the driver reports the power of
 the whole package (both dies) on the even-numbered GCD only; the odd one reads 0 W or N/A (ml-energy/zeus#203 and
-zeus/device/gpu/amd.py, llnl/variorum#553, mlco2/codecarbon#1097). Where that is seen at open (an MI250 whose odd
-GCD reads no power while its even partner does), a job with both GCDs is charged the package once, from the even
-GCD; a job with one of them is charged half the package (an even split, said in a note: no per-die figure exists).
+zeus/device/gpu/amd.py, llnl/variorum#553, mlco2/codecarbon#1097). Where that is seen at open on each of
+``PAIRING_SAMPLES`` power reads ``PAIRING_GAP_S`` apart (an MI250 whose odd GCD never reads power of its own while its
+even partner reads power), a job with both GCDs is charged the package once, from the even GCD; a job with one of them
+is charged half the package (an even split, said in a note: no per-die figure exists). An odd GCD that reads power of
+its own on any of those reads is measured as it reads (with a note where it also read none: a transient N/A on a
+driver that reports each GCD's own power must not halve the job's energy).
+
+Readings are bounded as for NVML (:mod:`.gpu`): by the board's power cap (``amdsmi_get_power_cap_info``'s
+``power_cap``, else ``amdsmi_get_power_info``'s ``power_limit``), re-read as ``max_power_cap`` before a reading is
+refused.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 from .base import Clock, DeviceConfig
-from .gpu import CounterOrPowerReader, GpuState
+from .gpu import CounterOrPowerReader, GpuState, check_raw
 
 _UJ_PER_J = 1e6
 _POWER_KEYS = ("socket_power", "current_socket_power", "average_socket_power")
+# all bits set: amdsmi's "not available" (its Python layer turns most into "N/A", not all releases every field); the
+# 64-bit accumulator passes the narrower values as it counts, so for it only its own width is one
+_SENTINELS = ((1 << 16) - 1, (1 << 32) - 1, (1 << 64) - 1)
+_COUNTER_SENTINELS = ((1 << 64) - 1,)
+# a power limit amdsmi gives above this is in µW (amdsmi_power_cap_info_t on Linux bare metal), below it in W (the
+# same struct on a virtualisation host; amdsmi_power_info_t's power_limit): 1e5 W is no GPU's limit, 0.1 W neither
+_UW_ABOVE = 1e5
+# MI250 pairing: the odd GCD must read no power on this many reads at open, this far apart (s), to be paired
+PAIRING_SAMPLES = 3
+PAIRING_GAP_S = 0.02
 
 
 def _load_amdsmi() -> ModuleType | None:
@@ -43,7 +61,8 @@ def _energy_uj(smi: ModuleType, handle: Any) -> float:
     ticks = d.get("energy_accumulator", d.get("power"))
     if ticks is None or isinstance(ticks, str):
         raise ValueError(f"no energy accumulator in {sorted(d)}")
-    return float(ticks) * float(d["counter_resolution"])
+    # the raw value: a float of 2**64 - 1 is 2**64, no longer the sentinel
+    return float(check_raw(ticks, _COUNTER_SENTINELS, "energy accumulator (ticks)")) * float(d["counter_resolution"])
 
 
 _DUAL_DIE_MODELS = ("MI250",)  # MI250 and MI250X: two GCDs per package, power reported on the even one
@@ -72,8 +91,26 @@ def _power_w(smi: ModuleType, handle: Any) -> float:
     for k in _POWER_KEYS:
         v = d.get(k)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return float(v)
+            return float(check_raw(v, _SENTINELS, f"{k} (W)"))
     raise ValueError(f"no power value in {sorted(d)}")
+
+
+def _limit_value_w(v: Any) -> float | None:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0 or v in _SENTINELS:
+        return None
+    return float(v) / _UJ_PER_J if v > _UW_ABOVE else float(v)
+
+
+def _power_limits_w(smi: ModuleType, handle: Any) -> tuple[float | None, float | None]:
+    """(the power cap in force, the most it can be set to) in W, each None where amdsmi does not give it."""
+    cap = most = None
+    with contextlib.suppress(Exception):  # not in every release, nor on every board
+        info = smi.amdsmi_get_power_cap_info(handle)
+        cap, most = _limit_value_w(info.get("power_cap")), _limit_value_w(info.get("max_power_cap"))
+    if cap is None:
+        with contextlib.suppress(Exception):
+            cap = _limit_value_w(smi.amdsmi_get_power_info(handle).get("power_limit"))
+    return cap, most
 
 
 class AmdSmiReader(CounterOrPowerReader):
@@ -90,6 +127,10 @@ class AmdSmiReader(CounterOrPowerReader):
 
     def _power_w(self, g: GpuState) -> float:
         return _power_w(self._smi, g.handle) * g.share
+
+    def _read_limit_w(self, g: GpuState) -> float | None:
+        limits = [w for w in _power_limits_w(self._smi, g.handle) if w is not None]
+        return max(limits) if limits else None
 
     def close(self) -> None:
         if not self._closed:
@@ -148,25 +189,50 @@ def _power_or_none(smi: ModuleType, handle: Any) -> float | None:
 def _dual_die_packages(smi: ModuleType, handles: list[Any], visible: list[int],
                        name_of: Callable[[int], str]) -> tuple[dict[int, int], list[str]]:
     """Even GCD -> odd GCD of the MI250-class packages among the visible GPUs whose driver reports the package's
-    power on the even GCD only (seen here: the odd one reads 0 W or N/A while the even one reads power); and notes
-    for other GPUs that read 0 W beside a same-model partner that reads power (not guessed at, but said)."""
+    power on the even GCD only: seen on each of PAIRING_SAMPLES reads, PAIRING_GAP_S apart (the odd one reads 0 W or
+    N/A every time, the even one reads power); and notes for other GPUs that read 0 W beside a same-model partner
+    that reads power (not guessed at, but said), and for MI250s that showed the pattern on some reads only."""
+    pairs = [(even, even + 1) for even in sorted({v & ~1 for v in visible})
+             if even + 1 < len(handles) and name_of(even) == name_of(even + 1)]
+    samples: dict[int, list[tuple[float | None, float | None]]] = {even: [] for even, _ in pairs}
+    for k in range(PAIRING_SAMPLES):
+        # a pair whose odd die has read power of its own is decided: each die reports its own
+        open_pairs = [(e, o) for e, o in pairs if not any(p_odd for _, p_odd in samples[e])]
+        if not open_pairs:
+            break
+        if k:
+            _sleep(PAIRING_GAP_S)  # a transient N/A lasts a moment: the reads are spread out
+        for even, odd in open_pairs:
+            samples[even].append((_power_or_none(smi, handles[even]), _power_or_none(smi, handles[odd])))
     packages: dict[int, int] = {}
     notes: list[str] = []
-    for i in sorted({v & ~1 for v in visible}):
-        even, odd = i, i + 1
-        if odd >= len(handles) or name_of(even) != name_of(odd):
+    for even, odd in pairs:
+        seen = samples[even]
+        pattern = sum(1 for p_even, p_odd in seen if p_even and not p_odd)
+        own = sum(1 for _, p_odd in seen if p_odd)
+        dual = any(m in name_of(even).upper() for m in _DUAL_DIE_MODELS)
+        if not pattern:  # the even die reads no power, or the odd one reads its own: not this pattern
             continue
-        p_even, p_odd = _power_or_none(smi, handles[even]), _power_or_none(smi, handles[odd])
-        if not p_even or p_odd:  # the even die reads no power, or the odd one reads its own: not this pattern
+        if own:
+            if dual:  # ambiguous: said
+                notes.append(f"gpu{odd} ({name_of(odd)}) read no power on {pattern} of {len(seen)} reads at open "
+                             f"while gpu{even} read power, and power of its own on {own}: the driver reports each "
+                             "die's own power (the reads without were transient), so each is measured as it reads; "
+                             f"if it does report the package on gpu{even} only, gpu{odd}'s energy is in gpu{even}'s")
             continue
-        if any(m in name_of(even).upper() for m in _DUAL_DIE_MODELS):
+        if dual:
             packages[even] = odd
         elif odd in visible:
+            p_even = next(p for p, _ in seen if p)
             notes.append(f"gpu{odd} ({name_of(odd)}) reads no power while gpu{even}, the same model beside it, reads "
                          f"{p_even:.3g} W: if they are the two dies of one package whose power the driver reports on "
                          f"one die only, gpu{odd}'s energy is in gpu{even}'s reading, not its own; gpu{odd} is "
                          "measured as it reads, not guessed")
     return packages, notes
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
 
 
 def _name(smi: ModuleType, handle: Any) -> str:
@@ -242,7 +308,8 @@ def open_amdsmi(config: DeviceConfig) -> tuple[AmdSmiReader | None, list[str]]:
                     continue
                 use_counter = False
                 notes.append(f"gpu{i} ({name}) has no energy counter: its power is sampled and integrated over time")
-            gpus.append(GpuState(i, h, name, use_counter, share=share))
+            limit_w, max_limit_w = _power_limits_w(smi, h)  # the package's, for half a package: a looser bound
+            gpus.append(GpuState(i, h, name, use_counter, share=share, limit_w=limit_w, max_limit_w=max_limit_w))
     except errors as exc:
         notes.append(f"amdsmi error while listing GPUs ({exc}); AMD GPU energy not measured")
         gpus = []

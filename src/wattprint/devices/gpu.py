@@ -5,6 +5,7 @@ that keeps failing (or reports itself lost) kept at its energy so far while the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .base import Clock, Integrator, NoteMixin, Reading
@@ -32,9 +33,13 @@ class GpuState:
     moved_at: float | None = None  # clock time the energy counter was last seen to move (or first read)
     prefix: str = "gpu"  # "amd-gpu" beside NVIDIA GPUs on one host, whose indices also start at 0
     limit_w: float | None = None  # the board's power limit (re-read before a reading is refused), where known
+    max_limit_w: float | None = None  # the most the board can be configured to draw (W), where the driver says
     jumped_j: float | None = None  # a counter value refused as a glitch, kept to tell a glitch from a new base
     jumped_t: float | None = None  # clock time of that refused value
-    refused: int = 0  # readings refused as impossible in a row (a second in a row is accepted, with a note)
+    refused: int = 0  # readings refused as impossible in a row, failed reads break the row (_accept_second_refusal)
+    back_j: float | None = None  # the base before the counter last went back, kept to tell a glitch from a reset
+    back_t: float | None = None  # clock time of that base
+    bridged_j: float = 0.0  # energy bridged with power x time when the counter went back
     last_good_t: float | None = None  # clock time of this GPU's last counted reading (failed reads do not move it)
     share: float = 1.0  # fraction of what the handle reports that is this GPU's (half a dual-die package)
 
@@ -45,11 +50,42 @@ class GpuState:
 
 # input checks, not data: a board does not draw more than this many times its enforced power limit on average
 # over an interval (boost excursions are milliseconds long), and intervals shorter than the window are judged
-# over the window (counters update every few ms)
+# over the window (counters update every few ms). The same margin over the most the board can be set to draw (its
+# maximum configurable limit where the driver gives it, never above the catalogue's highest accelerator TDP) is the
+# absolute cap: what no reading is believed past, not even a second one in a row, and no bound is raised past
 GLITCH_MARGIN = 2.0
 MIN_GLITCH_WINDOW_S = 0.1
 # a powered board's counter moves every few ms: one that stays still this long while power is reported is stuck
 FROZEN_COUNTER_S = 2.0
+
+
+class ReadError(ValueError):
+    """A value the driver returned that is no reading: a "not available" sentinel (all bits set) or a negative
+    number. Handled as a failed read, never counted."""
+
+
+def check_raw(value: float, sentinels: tuple[int, ...], what: str) -> float:
+    """``value`` as read from the driver, in the driver's own units, or :class:`ReadError` where it is one of the
+    driver's sentinel values or negative."""
+    if value < 0 or value in sentinels:
+        raise ReadError(f"{what} read {value:.0f}, a value that means 'not available', not a reading")
+    return value
+
+
+@lru_cache(maxsize=1)
+def catalogue_max_w() -> float:
+    """The highest TDP of any accelerator in wattprint's catalogue (W)."""
+    from .. import data  # lazy: tables load on first use
+
+    return float(max(a.tdp_w for a in data.accelerators() if a.tdp_w))
+
+
+def ceiling_w(g: GpuState) -> float:
+    """The most this board can draw (W), as far as wattprint can tell: its maximum configurable power limit where
+    the driver gives it, never above the highest accelerator TDP in the catalogue. Readings are never believed past
+    GLITCH_MARGIN times this (:meth:`CounterOrPowerReader.cap_w`), however often they come."""
+    top = catalogue_max_w()
+    return min(g.max_limit_w, top) if g.max_limit_w else top
 
 
 class CounterOrPowerReader(NoteMixin):
@@ -64,7 +100,7 @@ class CounterOrPowerReader(NoteMixin):
     def __init__(self, gpus: list[GpuState], clock: Clock, errors: tuple[type[BaseException], ...]) -> None:
         self._init_notes()
         self.gpus = gpus
-        self._errors = errors
+        self._errors: tuple[type[BaseException], ...] = (*errors, ReadError)
         self._clock = clock
         self._t = clock()
         self._closed = False
@@ -118,8 +154,8 @@ class CounterOrPowerReader(NoteMixin):
                 g.last_good_t = t
             else:
                 g.refused += 1
-                self.note(f"{g.label} reported {p:.3g} W, more than {GLITCH_MARGIN:g}x its {g.limit_w:g} W power "
-                          "limit; that sample is ignored", key=f"power-{g.index}")
+                self.note(f"{g.label} reported {p:.3g} W, more than {self._bound_text(g)}; that sample is ignored",
+                          key=f"power-{g.index}")
         g.failures, g.failing_since = 0, None
 
     def _counter_step(self, g: GpuState, t: float, span: float) -> float | None:
@@ -134,6 +170,8 @@ class CounterOrPowerReader(NoteMixin):
                 delta_j = self._power_w(g) * span
             except self._errors:
                 delta_j = (g.power_w or 0.0) * span
+            # kept for one reading: a counter that carries on from the old base next time only glitched back
+            g.back_j, g.back_t, g.bridged_j = g.last_counter_j, g.last_good_t, delta_j
             g.last_counter_j = counter
             g.jumped_j = g.jumped_t = None
             g.refused = 0
@@ -144,7 +182,16 @@ class CounterOrPowerReader(NoteMixin):
         if delta_j != 0:
             g.moved_at = t
         if not self._allowed(g, delta_j, span):
-            if (g.jumped_j is not None and g.jumped_t is not None and counter >= g.jumped_j
+            if (g.back_j is not None and g.back_t is not None and counter >= g.back_j
+                    and self._possible(g, counter - g.back_j, t - g.back_t)):
+                # the counter went back last time and now carries on from where it was before: that value was a
+                # glitch (amdsmi reads 0 on a transient failure), not a reset; the counter's own step replaces the
+                # power x time bridge
+                self.note(f"{g.label} energy counter read one value below its last one and then carried on from "
+                          "where it was: that value was a glitch, not a reset; the time is counted from the counter",
+                          key=f"back-{g.index}")
+                delta_j = max(0.0, counter - g.back_j - g.bridged_j)
+            elif (g.jumped_j is not None and g.jumped_t is not None and counter >= g.jumped_j
                     and self._allowed(g, counter - g.jumped_j, t - g.jumped_t)):
                 # the value refused last time was a new base (the counter was rebased): the jump itself is dropped
                 delta_j = counter - g.jumped_j
@@ -155,10 +202,9 @@ class CounterOrPowerReader(NoteMixin):
                 g.jumped_j, g.jumped_t = counter, t
                 g.refused += 1
                 self.note(f"{g.label} energy counter jumped by {delta_j:.3g} J in {span:.3g} s, more than "
-                          f"{GLITCH_MARGIN:g}x its {g.limit_w:g} W power limit allows; reading ignored",
-                          key=f"jump-{g.index}")
+                          f"{self._bound_text(g)} allows; reading ignored", key=f"jump-{g.index}")
                 return None
-        g.jumped_j = g.jumped_t = None
+        g.jumped_j = g.jumped_t = g.back_j = g.back_t = None
         g.refused = 0
         g.last_counter_j = counter
         return delta_j
@@ -179,17 +225,38 @@ class CounterOrPowerReader(NoteMixin):
         g.limit_w = limit_w
         return self._possible(g, delta_j, span)
 
+    def cap_w(self, g: GpuState) -> float:
+        """The absolute bound on the average power a reading may imply (W): GLITCH_MARGIN x :func:`ceiling_w`.
+        No second refusal in a row is accepted above it, and the bound is never raised above it."""
+        return GLITCH_MARGIN * ceiling_w(g)
+
+    def _bound_text(self, g: GpuState) -> str:
+        if g.limit_w is None:
+            return f"the {self.cap_w(g):.4g} W any accelerator could draw ({GLITCH_MARGIN:g}x {ceiling_w(g):.4g} W)"
+        return f"{GLITCH_MARGIN:g}x its {g.limit_w:g} W power limit"
+
     def _accept_second_refusal(self, g: GpuState, what: str, implied_w: float) -> bool:
-        """A reading is never refused twice in a row for being impossible: a second one in a row means the bound
-        is what is wrong (a limit raised where it cannot be read again, a board that draws more than it says),
-        so it is counted, with a note, and the bound is raised to the power it implies."""
+        """A plausible reading is never refused twice in a row: a second refusal in a row (no failed read between)
+        means the bound is what is wrong (a limit raised where it cannot be read again, a board that draws more
+        than it says), so it is counted, with a note, and the bound is raised to the power it implies - but only
+        where that power is under :meth:`cap_w` (what no board can draw: a torn or garbage read, however often it
+        comes), and never above it."""
         if g.refused < 1 or g.limit_w is None:
             return False
+        cap = self.cap_w(g)
+        if not implied_w <= cap:  # NaN too
+            self.note(f"{g.label}: a second {what} in a row exceeded {GLITCH_MARGIN:g}x its {g.limit_w:g} W power "
+                      f"limit, and implies {implied_w:.3g} W, more than the {cap:.4g} W no board can draw "
+                      f"({GLITCH_MARGIN:g}x {ceiling_w(g):.4g} W: its maximum configurable limit where the driver "
+                      "gives it, at most the highest accelerator TDP in wattprint's catalogue); a read error, "
+                      "ignored", key=f"impossible-{g.index}")
+            return False
+        raised_w = max(g.limit_w, min(implied_w, ceiling_w(g)))
         self.note(f"{g.label}: a second {what} in a row exceeded {GLITCH_MARGIN:g}x its {g.limit_w:g} W power "
                   "limit; the limit known to wattprint is taken to be wrong and the reading is counted (an energy "
                   f"counter's step also covers the one refused before); readings are bounded by {GLITCH_MARGIN:g}x "
-                  f"{implied_w:.3g} W from now on", key=f"accepted-{g.index}")
-        g.limit_w = max(g.limit_w, implied_w)
+                  f"{raised_w:.3g} W from now on (never more than {cap:.4g} W)", key=f"accepted-{g.index}")
+        g.limit_w = raised_w
         return True
 
     def _counter_stuck(self, g: GpuState, t: float) -> bool:
@@ -218,13 +285,15 @@ class CounterOrPowerReader(NoteMixin):
                   key=f"stuck-{g.index}")
         return True
 
-    @staticmethod
-    def _possible(g: GpuState, delta_j: float, dt: float) -> bool:
-        """Whether a board could draw ``delta_j`` in ``dt`` s (unknown power limit: anything goes)."""
-        return g.limit_w is None or delta_j <= GLITCH_MARGIN * g.limit_w * max(dt, MIN_GLITCH_WINDOW_S)
+    def _possible(self, g: GpuState, delta_j: float, dt: float) -> bool:
+        """Whether a board could draw ``delta_j`` in ``dt`` s: GLITCH_MARGIN x its power limit, or where no limit is
+        known, :meth:`cap_w`."""
+        bound_w = GLITCH_MARGIN * g.limit_w if g.limit_w is not None else self.cap_w(g)
+        return delta_j <= bound_w * max(dt, MIN_GLITCH_WINDOW_S)
 
     def _failed(self, g: GpuState, exc: BaseException, t: float) -> None:
         g.failures += 1
+        g.refused = 0  # a failed read breaks a row of refusals: two glitches apart are two glitches
         if g.failing_since is None:
             g.failing_since = t
         persistent = g.failures >= MAX_CONSECUTIVE_FAILURES and t - g.failing_since >= MIN_FAILING_S

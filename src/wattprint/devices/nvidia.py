@@ -22,10 +22,14 @@ from types import ModuleType
 from typing import Any
 
 from .base import Clock, DeviceConfig
-from .gpu import CounterOrPowerReader, GpuState
+from .gpu import CounterOrPowerReader, GpuState, check_raw
 
 _MJ_PER_J = 1000.0
 _MW_PER_W = 1000.0
+# what NVML returns for "not available" (all bits set): read errors, not readings (a torn or garbage value that is
+# no sentinel is left to the plausibility bound)
+_ENERGY_SENTINELS = ((1 << 64) - 1,)  # mJ, unsigned long long
+_POWER_SENTINELS = ((1 << 32) - 1,)  # mW, unsigned int (also the power limits)
 
 
 # Paths that exist where an NVIDIA driver is loaded (Linux, containers with the NVIDIA runtime, WSL2).
@@ -121,16 +125,31 @@ def resolve_visible(nvml: ModuleType, tokens: list[str], uuids: list[str]) -> tu
     return out, notes
 
 
+def _limit_mw_to_w(value: Any) -> float | None:
+    """A power limit NVML gave (mW) in W; None for 0, a negative value or the "not available" sentinel."""
+    v = int(value)
+    return v / _MW_PER_W if v > 0 and v not in _POWER_SENTINELS else None
+
+
+def _enforced_limit_w(nvml: ModuleType, handle: Any) -> float | None:
+    with contextlib.suppress(Exception):  # not on every board, or this binding
+        return _limit_mw_to_w(nvml.nvmlDeviceGetEnforcedPowerLimit(handle))
+    return None
+
+
+def _max_limit_w(nvml: ModuleType, handle: Any) -> float | None:
+    """The board's maximum configurable power limit (``nvmlDeviceGetPowerManagementLimitConstraints``), W."""
+    with contextlib.suppress(Exception):  # not on every board, or this binding
+        return _limit_mw_to_w(nvml.nvmlDeviceGetPowerManagementLimitConstraints(handle)[1])
+    return None
+
+
 def _limit_w(nvml: ModuleType, handle: Any) -> float | None:
     """The most this board may be set to draw now (W): the larger of its enforced power limit and its maximum
-    configurable limit (``nvmlDeviceGetPowerManagementLimitConstraints``), which an administrator, DCGM or a job
-    scheduler may raise the enforced one to mid-run; None where neither can be read."""
-    limits: list[float] = []
-    with contextlib.suppress(Exception):  # not on every board, or this binding
-        limits.append(float(nvml.nvmlDeviceGetEnforcedPowerLimit(handle)) / _MW_PER_W)
-    with contextlib.suppress(Exception):
-        limits.append(float(nvml.nvmlDeviceGetPowerManagementLimitConstraints(handle)[1]) / _MW_PER_W)
-    return max(limits) if limits and max(limits) > 0 else None
+    configurable limit, which an administrator, DCGM or a job scheduler may raise the enforced one to mid-run;
+    None where neither can be read."""
+    limits = [w for w in (_enforced_limit_w(nvml, handle), _max_limit_w(nvml, handle)) if w is not None]
+    return max(limits) if limits else None
 
 
 class NvmlReader(CounterOrPowerReader):
@@ -144,10 +163,12 @@ class NvmlReader(CounterOrPowerReader):
         super().__init__(gpus, clock, (nvml.NVMLError,))
 
     def _counter_j(self, g: GpuState) -> float:
-        return int(self._nvml.nvmlDeviceGetTotalEnergyConsumption(g.handle)) / _MJ_PER_J
+        mj = int(self._nvml.nvmlDeviceGetTotalEnergyConsumption(g.handle))
+        return check_raw(mj, _ENERGY_SENTINELS, f"{g.label} energy counter (mJ)") / _MJ_PER_J
 
     def _power_w(self, g: GpuState) -> float:
-        return float(self._nvml.nvmlDeviceGetPowerUsage(g.handle)) / _MW_PER_W
+        mw = int(self._nvml.nvmlDeviceGetPowerUsage(g.handle))
+        return check_raw(mw, _POWER_SENTINELS, f"{g.label} power (mW)") / _MW_PER_W
 
     def _read_limit_w(self, g: GpuState) -> float | None:
         return _limit_w(self._nvml, g.handle)
@@ -272,10 +293,9 @@ def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
                     f"gpu{i} ({names[i]}) has no energy counter (pre-Volta?): its power is sampled and "
                     "integrated over time"
                 )
-            limit_w = None
-            with contextlib.suppress(Exception):  # not on every board: then readings are not bounded
-                limit_w = float(nvml.nvmlDeviceGetEnforcedPowerLimit(h)) / _MW_PER_W or None
-            gpus.append(GpuState(i, h, names[i], use_counter, uuid=uuids[i], limit_w=limit_w))
+            # not on every board: then readings are bounded by the catalogue's highest accelerator TDP (gpu.cap_w)
+            gpus.append(GpuState(i, h, names[i], use_counter, uuid=uuids[i], limit_w=_enforced_limit_w(nvml, h),
+                                 max_limit_w=_max_limit_w(nvml, h)))
         closed = [i for i in indices if handles[i] is None]
         if closed:
             notes.append(f"{', '.join(f'gpu{i}' for i in closed)} cannot be opened ({failed[closed[0]]}: another "

@@ -5,11 +5,14 @@
 where not supported. ``amdsmi_get_gpu_device_uuid`` formats the ASIC serial as amdsmi does (amdsmi_uuid_gen,
 ROCm/amdsmi src/amd_smi/amd_smi_uuid.cc); ``amdsmi_get_gpu_enumeration_info`` (newer releases; off with
 ``STATE["enumeration_info"] = False``) gives it as HIP prints it, ``hip_uuid`` "GPU-<16 hex>".
+``amdsmi_get_power_cap_info`` gives ``power_cap`` / ``max_power_cap`` in µW (Linux bare metal) where a GPU has
+``power_cap_uw`` set (else not supported, the default); ``power_script`` values are returned by the next power reads,
+one each, before ``power_w`` (a transient "N/A", a glitch).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 AMDSMI_STATUS_NOT_SUPPORTED = 2
@@ -36,6 +39,10 @@ class FakeAmdGpu:
     error: int | None = None
     serial: int | None = None  # 64-bit ASIC serial (rsmi unique_id) behind the UUIDs; None: no UUID reported
     device_id: int = 0x740C  # PCI device id (MI250X), part of amdsmi's UUID
+    power_limit_w: float | str = 500  # amdsmi_get_power_info's power_limit (W)
+    power_cap_uw: int | None = None  # amdsmi_get_power_cap_info's power_cap (µW); None: not supported
+    max_power_cap_uw: int | None = None  # ... and max_power_cap (µW)
+    power_script: list[float | str] = field(default_factory=list)  # next power reads, one value each
 
 
 GPUS: list[FakeAmdGpu] = []
@@ -84,8 +91,17 @@ def amdsmi_get_energy_count(h: FakeAmdGpu) -> dict[str, Any]:
 
 
 def amdsmi_get_power_info(h: FakeAmdGpu) -> dict[str, Any]:
-    p = _check(h).power_w
-    return {"socket_power": p, "current_socket_power": p, "average_socket_power": "N/A", "power_limit": 500}
+    p = _check(h).power_script.pop(0) if h.power_script else h.power_w
+    return {"socket_power": p, "current_socket_power": p, "average_socket_power": "N/A",
+            "power_limit": h.power_limit_w}
+
+
+def amdsmi_get_power_cap_info(h: FakeAmdGpu) -> dict[str, Any]:
+    if _check(h).power_cap_uw is None:
+        raise AmdSmiLibraryException(AMDSMI_STATUS_NOT_SUPPORTED)
+    most = h.max_power_cap_uw if h.max_power_cap_uw is not None else h.power_cap_uw
+    return {"power_cap": h.power_cap_uw, "default_power_cap": h.power_cap_uw, "dpm_cap": 1700,
+            "min_power_cap": 0, "max_power_cap": most}
 
 
 def amdsmi_get_gpu_device_uuid(h: FakeAmdGpu) -> str:
