@@ -281,26 +281,34 @@ class Run:
     def stop(self, status: str = "finished") -> Footprint:
         """Close the window (final reading, flush, mark the stored run ``status``); returns the footprint.
 
-        Idempotent: later calls return the same footprint."""
+        Idempotent: later calls return the same footprint. The first status given is the run's: a stop()
+        interrupted while it waits (Ctrl-C during a wait for a locked store) raises, with wattprint's signal
+        handlers and exit hook already removed; the sampler goes on ending the run with that status in the
+        background, and a later stop() (whatever its ``status``) waits for it again and returns the footprint."""
         if status not in _STATUSES:
             raise ValueError(f"status must be one of {_STATUSES}, got {status!r}")
         with self._stop_lock:
             if self._final is not None:
                 return self._final
-            if self.sampler is None:
+            sampler = self.sampler
+            if sampler is None:
                 raise WattprintError(f"run {self.id!r} was never started")
+            status = sampler.status or status  # an earlier, interrupted stop() already gave the sampler its status
             self.status = status
             if self._registered:
                 self._registered = False
                 calls.unregister_open(self.id)
             wait = self.interval_s + STOP_GRACE_S
-            self.sampler.stop(status, timeout=wait)
-            close_store = self._give_up_if_stuck(self.sampler, status, wait)
-            self._restore_signals()
-            with contextlib.suppress(Exception):
-                atexit.unregister(self._at_exit)
+            try:
+                sampler.stop(status, timeout=wait)
+                close_store = self._give_up_if_stuck(sampler, status, wait)
+            finally:  # also when the wait is interrupted: the run is ending, not to be ended again at exit
+                self.status = sampler.status or status  # what the sampler ends the stored run with
+                self._restore_signals()
+                with contextlib.suppress(Exception):
+                    atexit.unregister(self._at_exit)
             self._close_devices_and_store(close_store)
-            snap = self.sampler.snapshot
+            snap = sampler.snapshot
             self._final = self._footprint(snap) if snap is not None else self.footprint()
             return self._final
 

@@ -7,19 +7,27 @@ The caller's thread only posts phase marks (a deque append and an event set) and
 reading) and ``stop()`` (waits for the final reading and flush) involve the caller.
 
 The sampler thread reads the devices itself (no hand-over to another thread per interval: each costs the
-tracked program a forced GIL switch). A guard thread, waking once per ``read_timeout_s`` (``max(interval,
-READ_TIMEOUT_S)``), watches for a read that has not returned within that bound (a GPU fallen off the bus, an
-NFS-mounted sysfs, a driver stuck in the kernel): that reader is given up, its energy frozen at its last
-reading (said in a note), and a fresh thread takes the sampler's place and redoes the reading without it; the
-thread stuck in the driver is left behind. Should its read ever return, that late answer is dropped, the
-thread ends, and the reader is read again from the next reading on, counted afresh from there. The baseline
-reading is taken on the sampler thread too, so a hung read cannot hold the caller of ``start()`` for longer.
-The node ledger's lock is only taken once the readings are in: one run's hung read never stops another's.
+tracked program a forced GIL switch). A guard thread, waking once per ``read_timeout_s`` (READ_TIMEOUT_S, 5 s,
+whatever the interval), watches for a read that has not returned within that limit (a GPU fallen off the bus, an
+NFS-mounted sysfs, a driver stuck in the kernel): that reader is given up, its energy frozen at what it had
+read in this run (said in a note), and a fresh thread takes the sampler's place and redoes the reading without
+it; the thread stuck in the driver is left behind. Should its read ever return, that late answer is dropped, the
+thread ends, and the reader is read again from the next reading on, counted afresh from there. The limit is the
+same for every read, the baseline at ``start()``, the mid-run readings and the final one at ``stop()``: a read
+that has not answered in 5 s is hung whatever the interval, and with a long interval (``--interval 3600``) a
+limit of one interval would hold ``start()`` or ``stop()`` up for that long, and mid-run the phase marks and the
+keep-up reads below. The baseline reading is taken on the sampler thread too, so a hung read holds the caller of
+``start()`` up for the limit at most. When the baseline is redone without a hung reader, the readings the stuck
+thread had already taken stand, at the time they were taken: the devices read before the hung one are counted
+from the start, like the run's duration; only those read after it (not read before the hang) are counted from
+the redone reading, up to the limit later (the note says which). The node ledger's lock is only taken once the
+readings are in: one run's hung read never stops another's.
 
 Counters that wrap around (RAPL: :attr:`~wattprint.devices.rapl.RaplReader.max_interval_s`) could wrap more than
-once within a long interval; those readers alone are also read in between (``keep_up_s``, half their shortest wrap
-time), uncharged and unstored: the reader follows its counter across wraps and the next reading charges it all.
-With a normal interval (shorter than that) nothing changes.
+once between two readings when their wrap time is under twice the interval (a reading that comes late, after a
+busy spell or a slow store write, could then see a second wrap); those readers alone are also read in between
+(``keep_up_s``, half their shortest wrap time), uncharged and unstored: the reader follows its counter across
+wraps and the next reading charges it all. With a normal interval (shorter than that) nothing changes.
 
 At ``stop()`` the last samples, the phases and the final status go in ONE transaction, waiting for a locked store
 only as long as the caller of ``stop()`` waits (its ``timeout``); if the store is still locked then, nothing of it
@@ -55,8 +63,9 @@ FULL_SUMMARY_EVERY_S = 30.0
 # minimum: other writers' transactions last milliseconds); samples it could not write are kept and retried
 WRITE_WAIT_SHARE = 0.5
 MIN_WRITE_WAIT_S = 0.1
-# a device read that has not returned after this long (or one sampling interval, if longer) is given up (s);
-# below the end-of-run rule (stop() waits one interval plus 30 s), so a hung read does not cost the last figures
+# a device read that has not returned after this long is given up (s), whatever the sampling interval (the
+# baseline, mid-run and final readings alike); below the end-of-run rule (stop() waits one interval plus 30 s),
+# so a hung read does not cost the last figures
 READ_TIMEOUT_S = 5.0
 # readers whose counters can wrap (``max_interval_s``) are read at least every this share of that time, so that a
 # late wake-up still reads them before a second wrap
@@ -202,7 +211,11 @@ class Sampler:
         self._next_downsample_s = DOWNSAMPLE_AFTER_S
         self._slots = [_Slot(r) for r in self.readers]
         self._hung: list[_Slot] = []  # readers given up (their last readings stand, frozen)
-        self.read_timeout_s = max(self.interval_s, READ_TIMEOUT_S)
+        self.read_timeout_s = READ_TIMEOUT_S  # the same for every read: see the module docstring
+        # the baseline as taken so far, per thread that took part (one more per hung read it was redone after):
+        # (time, readings, basis), and the slots already read (id); cleared once the baseline is in
+        self._base_groups: list[tuple[float, list[tuple[str, str, Triple]], dict[str, str]]] = []
+        self._base_done: set[int] = set()
         # hung-read watch: the read in progress on the sampler thread (slot, since, thread), under _own
         self._own = threading.Lock()
         self._in_read: tuple[_Slot, float, threading.Thread] | None = None
@@ -230,15 +243,17 @@ class Sampler:
     # -- caller's side -------------------------------------------------------------------------
     def start(self) -> Snapshot:
         """Take the baseline reading (the window opens here) and start the thread. The reading is taken on the
-        sampler thread: a device read that hangs holds the caller up for ``read_timeout_s`` at most."""
+        sampler thread: a device read that hangs holds the caller up for ``read_timeout_s`` at most; the readings
+        taken before it stand (see the module docstring), so the run's duration and its energy cover one window."""
         self._t0 = self.clock()
         self._next_t = self._t0 + self.interval_s
         if self.keep_up_s is not None:
             self._next_keep_t = self._t0 + self.keep_up_s
             names = ", ".join(str(getattr(sl.reader, "name", sl.reader)) for sl in self._keep_up_slots)
             self._say(f"{names}: a counter can wrap around in {self._wrap_s:.3g} s at the highest power its zones "
-                      f"allow, less than the sampling interval ({self.interval_s:g} s): read every "
-                      f"{self.keep_up_s:.3g} s in between too, so that no wrap-around is missed")
+                      f"allow, less than twice the sampling interval ({self.interval_s:g} s; a reading that comes "
+                      f"late could miss a wrap-around): read every {self.keep_up_s:.3g} s in between too, so that "
+                      f"none is missed")
         if self.share is not None:
             self.share.start()
         if self.store is not None:  # a locked store must not hold the readings up: retry next interval
@@ -330,9 +345,12 @@ class Sampler:
                 self._started.release()
                 return
             self._baseline_done = True
+            self._base_groups, self._base_done = [], set()
             self._started.release()
             resume = False
         ended = True
+        done = False  # _finish returned: the run was ended (or its note said why not)
+        died: BaseException | None = None
         try:
             while True:
                 if resume:  # redo the round the stuck thread was in
@@ -372,15 +390,32 @@ class Sampler:
                         self._next_t = now + self.interval_s
                 if stopping:
                     self._guarded(self._finish)
+                    done = True
                     return
         except _Superseded:  # another thread took over while this one was stuck: it ends the run
             ended = False
+        except BaseException as e:  # SystemExit, KeyboardInterrupt from a reader or the store: not a failure to
+            died = e  # outlive; it ends this thread only (raising it on would too), and the note below says so
         finally:
             if ended and self._thread is me:
+                if not done:
+                    self._died(died)
                 self._end_guard()
                 self._guarded(self.ledger.leave)
                 self._guarded(self.ledger.close)
                 self._ended.set()
+
+    def _died(self, e: BaseException | None) -> None:
+        """The sampling ended without its final write (a reader or the store raised SystemExit or the like on
+        this thread): nothing more is measured or written; the stored run is left as its last write left it."""
+        self.unsaved = True
+        why = f"{type(e).__name__}: {e}" if e is not None else "it ended unexpectedly"
+        snap = self.snapshot
+        at = f"{snap.elapsed_s:.3g} s into the run" if snap is not None else "at the start"
+        upto = f"{self._stored_s:.3g} s into the run" if self._stored_s is not None else "the start"
+        self._say(f"sampler: measuring stopped {at} ({why}), before the run's end: the figures end there, and the "
+                  f"stored run is left running (not marked ended), its figures ending at its last stored sample, "
+                  f"{upto}")
 
     def _end_guard(self) -> None:
         with contextlib.suppress(RuntimeError):
@@ -410,11 +445,15 @@ class Sampler:
                     self._hung.append(slot)
                 slot.returned = False
                 self._forget_next.extend((comp, dev) for comp, dev, _ in slot.last)
+                # in the baseline: the readers not read yet are read by the successor, their window opens then
+                later = [] if self._baseline_done else [
+                    str(getattr(sl.reader, "name", sl.reader)) for sl in self._slots
+                    if sl is not slot and sl.hung_since is None and id(sl) not in self._base_done]
                 successor = threading.Thread(target=self._loop, kwargs={"resume": True}, name="wattprint-sampler",
                                              daemon=True)
                 self._thread = successor
             if fresh:
-                self._say_given_up(slot)
+                self._say_given_up(slot, later)
             successor.start()
 
     def _guarded(self, fn: Callable[..., Any], **kwargs: Any) -> None:
@@ -431,16 +470,24 @@ class Sampler:
             self._said.add(msg)
             self.notify(msg)
 
-    def _read_devices(self) -> tuple[float, list[tuple[str, str, Triple]], list[tuple[str, str]]]:
-        """(now, [(component, device, [J, low, high])] to charge, (component, device) given up since the last)."""
+    def _read_devices(self, baseline: bool = False) -> tuple[float, list[tuple[str, str, Triple]],
+                                                              list[tuple[str, str]]]:
+        """(now, [(component, device, [J, low, high])] to charge, (component, device) given up since the last).
+        ``baseline``: the first reading, kept as it goes in ``_base_groups`` (a thread that takes over from one
+        stuck in it reads only the readers not read yet)."""
         now = self.clock()
         out: list[tuple[str, str, Triple]] = []
         self._basis_now: dict[str, str] = {}
+        done = self._base_done
+        if baseline:
+            self._base_groups.append((now, out, self._basis_now))
         # watched only on the sampler thread (a reading taken by hand, on another thread, is not ours to free)
         me = threading.current_thread()
         watched = me is self._thread
         own = self._own
         for slot in self._slots:
+            if baseline and id(slot) in done:
+                continue  # read before a hung read, by the thread stuck in it: that reading stands
             if slot.hung_since is not None:
                 if not slot.returned:
                     continue  # given up, its read still stuck: frozen
@@ -468,6 +515,8 @@ class Sampler:
                     self._say(msg)
             if err is not None:
                 self._say(f"{getattr(r, 'name', r)} unreadable ({type(err).__name__}: {err}); its energy is frozen")
+                if baseline:
+                    done.add(id(slot))
                 continue
             mine: list[tuple[str, str, Triple]] = []
             for rd in readings:
@@ -486,6 +535,8 @@ class Sampler:
                         self._read_base[key] += vec[0] - frozen[key]
             slot.last = mine
             out.extend(mine)
+            if baseline:
+                done.add(id(slot))
         forget: list[tuple[str, str]] = []
         if self._forget_next:
             with own:
@@ -522,15 +573,20 @@ class Sampler:
                     self._say(msg)
             # a failed read is said by the next reading, which reads the reader again
 
-    def _say_given_up(self, slot: _Slot) -> None:
+    def _say_given_up(self, slot: _Slot, later: Sequence[str] = ()) -> None:
+        """The note for a reader given up: what it had read in this run (not its raw counter, which may count
+        from the device's power-on), and in the baseline, which readers are counted from the redone reading."""
         r = slot.reader
         saw: dict[str, float] = {}
-        for comp, _, vec in slot.last:
-            saw[comp] = saw.get(comp, 0.0) + vec[0]
-        upto = ", ".join(f"{comp} {e:.1f} J" for comp, e in saw.items()) or "nothing yet"
+        base = self._read_base
+        for comp, dev, vec in slot.last:
+            saw[comp] = saw.get(comp, 0.0) + vec[0] - base.get((comp, dev), vec[0])
+        upto = ", ".join(f"{comp} {e:.1f} J in this run" for comp, e in saw.items()) or "nothing yet"
+        after = (f"; {', '.join(later)}, read after it, {'is' if len(later) == 1 else 'are'} counted from the "
+                 f"reading redone without it, not from the start") if later else ""
         self._say(f"{getattr(r, 'name', r)}: a read did not return within {self.read_timeout_s:.3g} s (a device "
                   f"hung); its energy is frozen at its last reading ({upto}): from now on it is not counted "
-                  f"while it does not answer")
+                  f"while it does not answer{after}")
 
     def _take_back(self, slot: _Slot) -> None:
         """A reader given up answered again (its hung read returned): counted again from its next reading on."""
@@ -546,9 +602,12 @@ class Sampler:
 
     def _reading(self, first: bool = False, marks: list[tuple[str, str, float]] | None = None,
                  final: bool = False) -> Snapshot:
-        now, readings, forget = self._read_devices()
+        now, readings, forget = self._read_devices(baseline=first)
         # the node ledger's lock only now: the readings are in, a hung read holds no other run up
-        now, readings, charged = self.ledger.charge(now, readings, leave=final, forget=forget)
+        if first and len(self._base_groups) > 1:
+            now, readings, charged = self._kept_baseline(now, readings, forget)
+        else:
+            now, readings, charged = self.ledger.charge(now, readings, leave=final, forget=forget)
         if self._hung:  # what hung readers saw stands, frozen, in this process's own view
             readings = readings + [t for sl in self._hung for t in sl.last]
         read_j: dict[str, float] = {}
@@ -593,6 +652,24 @@ class Sampler:
             self._apply_mark(kind, name, self.offset_s + (t_mark - self._t0), snap,
                              _energy_at(t_mark, prev, snap))
         return snap
+
+    def _kept_baseline(self, now: float, readings: list[tuple[str, str, Triple]], forget: list[tuple[str, str]]
+                       ) -> tuple[float, list[tuple[str, str, Triple]], dict[str, Triple]]:
+        """The baseline redone after a hung read: the readings the stuck thread(s) took stand, each charged (i.e.
+        registered with the ledger) at the time it was taken, and the baseline is dated from the first of them, so
+        the devices read before the hang are counted from the start of the window, as the run's duration is."""
+        groups = self._base_groups
+        for t, grp, _ in groups[:-1]:
+            if grp:
+                self.ledger.charge(t, grp)
+        _, _, charged = self.ledger.charge(now, readings, forget=forget)
+        basis: dict[str, str] = {}
+        for _, _, b in groups:
+            for comp, how in b.items():
+                prev = basis.get(comp)
+                basis[comp] = how if prev in (None, how) else "modelled"
+        self._basis_now = basis
+        return groups[0][0], [x for _, grp, _ in groups for x in grp], charged
 
     def _apply_mark(self, kind: str, name: str, at_s: float, snap: Snapshot,
                     energy: dict[str, float] | None = None) -> None:
@@ -728,7 +805,8 @@ class Sampler:
         path = getattr(store, "path", "")
         if "locked" in str(err).lower() or "busy" in str(err).lower():
             waited = self.clock() - (self._stop_t if self._stop_t is not None else self.clock())
-            why = f"the store {path} stayed locked by another process until {waited:.3g} s after the run stopped"
+            why = (f"the store {path} stayed locked by another process: still locked {waited:.3g} s after the run "
+                   f"stopped")
         else:
             why = f"the last write to the store {path} failed ({err})"
         if never_begun:
@@ -739,6 +817,9 @@ class Sampler:
             what = (f"its last samples are not stored: the stored run is left running (not marked "
                     f"{status or 'ended'}), its figures ending at its last stored sample, {upto}")
         self._say(f"{why}, so {what}")
+
+
+_ZERO = (0.0, 0.0, 0.0)
 
 
 def _between(a: tuple[float, float, float], b: tuple[float, float, float], w: float) -> tuple[float, float, float]:
@@ -752,13 +833,15 @@ def _energy_at(t: float, prev: Snapshot | None, snap: Snapshot) -> dict[str, flo
     if prev is None or not prev.t < t < snap.t:
         return now
     w = (t - prev.t) / (snap.t - prev.t)
-    return {k: prev.charged_j.get(k, (e,))[0] + w * (e - prev.charged_j.get(k, (e,))[0]) for k, e in now.items()}
+    # a component not charged yet at ``prev`` (the baseline charges nothing) had 0 J there
+    return {k: prev.charged_j.get(k, _ZERO)[0] + w * (e - prev.charged_j.get(k, _ZERO)[0]) for k, e in now.items()}
 
 
 def _wrapping(slots: list[_Slot], interval_s: float) -> tuple[list[_Slot], float | None, float]:
-    """The readers whose counters could wrap more than once within ``interval_s`` (their ``max_interval_s``, or
-    their wrapped reader's, shorter than twice the interval), how often to read them in between (None: never,
-    the usual case), and their shortest wrap time (s)."""
+    """The readers whose counters could wrap more than once between two readings (their ``max_interval_s``, or
+    their wrapped reader's, shorter than twice the interval: a margin for a reading that comes late), how often to
+    read them in between (None: never, the usual case), and their shortest wrap time (s). The note start() writes
+    says the same: "less than twice the sampling interval"."""
     limits: list[tuple[_Slot, float]] = []
     for slot in slots:
         r = slot.reader
