@@ -12,17 +12,26 @@ Layout under ``<sysfs_root>/class/powercap`` (``WATTPRINT_SYSFS_ROOT``, default 
 Where the kernel sees several dies in a package, each die gets a top-level zone named ``package-N-die-M``.
 On Intel Cascade Lake-AP these are separate per-die counters (summed); on AMD (Zen 1/2 Threadripper/EPYC,
 and Zen 4 on kernels before the 2024 fix) every die zone shows the one socket-wide counter, and summing them
-counts the CPU once per die. Package zones that share a package index are compared: equal counters at open
-whose energies then stay equal are one counter shown several times, counted once (with a note); until that is
-decided only the first is reported (a zone found separate after all then counts its energy since open).
+counts the CPU once per die. Package zones that share a package index are compared: counters within 1 J at open
+that then show the same value to the µJ once the package has used 10 J are one counter shown several times,
+counted once (with a note); counters whose energies drift apart, or that differ on 3 reads, are separate dies.
+Until that is decided the first die is reported and the others with no energy of their own (a zone found
+separate then reports its energy since open, which the ledger charges as it has seen the zone from the start);
+while the first die is unreadable, one of the others is counted in its place.
 
 ``energy_uj`` is a µJ counter that wraps at ``max_energy_range_uj``; a wrap between two reads is undone
 (reads must come more often than one wrap period: :attr:`RaplReader.max_interval_s`, from the zone's power
 limits where sysfs shows them, else the catalogue's highest CPU TDP; a step longer than that is noted, as
-whole wraps may have been missed). A counter that goes back is taken for a wrap only where the energy that
-implies was possible since that zone's last good read; else for a reset (it fell near 0: counted from 0) or a
-glitch (that reading is ignored and the previous value stays the base; a counter that carries on from the
-lower value is rebased there), with a note. Recent kernels make ``energy_uj`` readable by root only; then
+whole wraps may have been missed). A reading is counted only where the zone could have drawn that energy
+since its last good read (a wrap included), at up to the higher of its power limit and the catalogue's highest
+CPU TDP; a value beyond the counter's range is a read error. Any other reading is ignored and remembered, the
+previous value staying the base (with a note): where the next reading carries on from it at a possible rate, it
+was real (a step up to :data:`WRAP_MARGIN` times that power is counted in full; a counter that fell near 0 was
+reset: counted from 0, the energy since the reset included; one that went back or jumped further ahead is counted
+from that value on), else it was a glitch and counting goes on from the base. A new base below the old one is
+given up if the counter comes back to the old one within a few reads (the lower values were stale). A reading
+that looks like a reset the zone could have drawn is shown at once; if it was a glitch, the reading after it
+absorbs it (reported energy never goes down). Recent kernels make ``energy_uj`` readable by root only; then
 :func:`open_rapl` returns no reader for that component and a note with the fix.
 ``intel-rapl-mmio:*`` zones duplicate the MSR package counters on some client CPUs and are ignored.
 """
@@ -54,8 +63,15 @@ _PACKAGE_NAME = re.compile(r"package-(\d+)(?:-die-(\d+))?")
 # input checks, not data. Two zones of one package are one counter shown twice when their counters differ by at
 # most this at open (read microseconds apart: a RAPL counter moves ~every ms, < 1 J at 500 W) ...
 MIRROR_TOLERANCE_UJ = 1_000_000
-# ... and their energies since open still do once the package has used this much (J)
+# ... and are then one counter when they show the same value to the µJ once the package has used this much (J);
+# separate dies once their energies since open differ by more than the tolerance, or their counters differ on
+# this many reads (one counter read twice differs only where it updated between the two reads: rarely)
 MIRROR_DECIDE_J = 10.0
+MIRROR_DECIDE_READS = 3
+# a step back taken for a new base is undone if the counter comes back to its earlier value within this many reads
+REBASE_HOLD_READS = 4
+# the counter moves in updates about 1 ms apart, read a little after the clock: steps get this much time more (s)
+_SLACK_S = 0.002
 
 
 @dataclass(frozen=True)
@@ -175,24 +191,77 @@ def find_domains(sysfs_root: str) -> list[RaplDomain]:
 
 
 @dataclass
+class _Suspect:
+    """A reading refused as a possible glitch, kept to tell a glitch from a counter that really moved there."""
+
+    uj: int
+    t: float
+    kind: str  # "reset" (fell near 0), "back" (went back, not near 0), "jump" (further ahead than possible),
+    # "steep" (possible, but more than the zone draws: believed once the next reading carries on from it)
+    step_uj: int = 0  # "steep": the step from the base
+
+
+@dataclass
+class _OldBase:
+    """The base before a step back that was taken for a new base, kept a few readings in case the lower values
+    were stale after all and the counter comes back to where it was."""
+
+    uj: int
+    t: float
+    energy_j: float
+    reads_left: int
+
+
+@dataclass
 class _Zone:
-    """One counted zone as the reader follows it; ``energy_j`` is cumulative since the reader opened."""
+    """One counted zone as the reader follows it; ``energy_j`` is counted since the reader opened.
+
+    What the reader reports for it is ``shown_j``, which never goes down: the counted energy less ``hidden_j`` (what
+    a die zone that may mirror another counted meanwhile) plus ``provisional_j`` (a reading that looks like a
+    reset, shown at once until the next reading tells a reset from a glitch).
+    """
 
     d: RaplDomain
     last_uj: int  # the base: the last value counted
     last_t: float  # clock time of the last good read (failed or refused reads do not move it)
     open_uj: int
+    most_w: float  # the most power a step of this zone is believed at (W) ...
+    usual_w: float  # ... and taken at once at (W): above that, once the next reading carries on from it
     energy_j: float = 0.0
     power_w: float | None = None
-    jumped_uj: int | None = None  # a backward value refused as a glitch, kept to tell a glitch from a new base
-    read_ok: bool = False  # the last read() read it
-    shown: bool = True  # False while it may be a mirror of another zone (not reported until that is decided)
+    suspect: _Suspect | None = None  # the last refused reading, until a reading tells what it was
+    old: _OldBase | None = None  # the base before a step back taken for a new base
+    provisional_j: float = 0.0
+    hidden_j: float = 0.0
+    shown_j: float = 0.0
+    moved_j: float = 0.0  # what it reported standing in for an unreadable first die, since moved to that die
+    differ_reads: int = 0  # paired reads where its counter differed from the first die's
+    read_ok: bool = False  # the last read() counted it
+
+    def report(self) -> float:
+        self.shown_j = max(self.shown_j, self.energy_j - self.hidden_j + self.provisional_j)
+        return self.shown_j
+
+    def hide(self) -> None:
+        self.hidden_j = self.energy_j + self.provisional_j
 
 
 def _apart_uj(a: int, b: int, range_uj: int | None) -> int:
     """How far apart two counter values are, around the wrap where the range is known."""
     gap = abs(a - b)
     return min(gap, range_uj - gap) if range_uj and gap <= range_uj else gap
+
+
+def _forward_uj(d: RaplDomain, prev: int, now: int, room_uj: float) -> int | None:
+    """µJ from ``prev`` to ``now`` forward (around a wrap at max_energy_range_uj where ``now`` is lower), or None
+    where that is more than ``room_uj``: a wrap is taken only where the energy it implies was possible."""
+    if now >= prev:
+        step = now - prev
+    elif d.max_range_uj:
+        step = d.max_range_uj - prev + now
+    else:
+        return None
+    return step if step <= room_uj else None
 
 
 class RaplReader(NoteMixin):
@@ -212,7 +281,9 @@ class RaplReader(NoteMixin):
         self.domains = list(domains)
         self._clock = clock
         self._zones: dict[str, _Zone] = {}
-        self._maybe_mirror: dict[str, str] = {}  # zone that may mirror another -> that other zone
+        self._maybe_mirror: dict[str, str] = {}  # zone that may mirror another -> that other zone (its first die)
+        self._standin: dict[str, str] = {}  # unreadable first die -> the undecided zone counted in its place
+        self._retired: list[Reading] = []  # zones found to be mirrors after they had reported energy: frozen
         # each counter stays open: one pread per reading that keeps the GIL (see .quickread), instead of
         # open/read/close handing the GIL to the tracked program and back three times per domain
         self._files: dict[str, BinaryIO] = {}
@@ -224,8 +295,10 @@ class RaplReader(NoteMixin):
             self.close()
             raise
         t = clock()
+        most_w = _most_plausible_w()
         for d in domains:
-            self._zones[d.zone] = _Zone(d, values[d.zone], t, values[d.zone])
+            usual_w = max(most_w / WRAP_MARGIN, d.bound_w())
+            self._zones[d.zone] = _Zone(d, values[d.zone], t, values[d.zone], WRAP_MARGIN * usual_w, usual_w)
         self._group_dies()
         waits = [w for d in domains if (w := d.wrap_s()) is not None]
         self.max_interval_s: float | None = min(waits) if waits else None
@@ -243,7 +316,6 @@ class RaplReader(NoteMixin):
             for d in ds[1:]:
                 z = self._zones[d.zone]
                 if _apart_uj(z.open_uj, first.open_uj, d.max_range_uj) <= MIRROR_TOLERANCE_UJ:
-                    z.shown = False
                     self._maybe_mirror[d.zone] = first.d.zone
             if not any(d.zone in self._maybe_mirror for d in ds):
                 self.note(f"RAPL {', '.join(d.name for d in ds)} ({', '.join(d.zone for d in ds)}): {kind} "
@@ -257,28 +329,83 @@ class RaplReader(NoteMixin):
             raise OSError(f"{d.zone} energy counter is closed")
         return int(read_at(f.fileno(), _COUNTER_BYTES, 0))
 
-    def _step_uj(self, z: _Zone, now_uj: int, dt: float) -> int | None:
-        """µJ since the zone's last counted value, or None when this value is refused (a glitch)."""
-        d, prev = z.d, z.last_uj
-        if now_uj >= prev:
-            return now_uj - prev
-        # the counter went back: a wrap at max_energy_range_uj, or a reset (a module reload, a firmware glitch).
-        # A wrap is taken only where the energy it implies is possible in the time since the last good read
-        most_uj = dt * _most_plausible_w() * _UJ_PER_J
-        if d.max_range_uj and d.max_range_uj - prev + now_uj <= most_uj:
-            return d.max_range_uj - prev + now_uj
-        if now_uj <= most_uj and now_uj < prev - now_uj:  # fell near 0 (not a small step back): reset, counted up
-            self.note(f"RAPL {d.zone} ({d.name}) counter was reset; counted from 0", key=f"reset-{d.zone}")
-            return now_uj
-        if z.jumped_uj is not None and z.jumped_uj <= now_uj:  # back twice in a row, counting on: a new base
-            self.note(f"RAPL {d.zone} ({d.name}) counter went back by {(prev - z.jumped_uj) / _UJ_PER_J:.3g} J and "
-                      "carried on from there: counted from the lower value on; the energy between the last good "
-                      "reading and the step back is not counted", key=f"rebase-{d.zone}")
-            return now_uj - z.jumped_uj
-        z.jumped_uj = now_uj
-        self.note(f"RAPL {d.zone} ({d.name}) counter went back by {(prev - now_uj) / _UJ_PER_J:.3g} J, neither a wrap "
-                  "nor a reset; that reading is ignored and the previous value kept as the base (the energy is "
-                  "counted at the next good reading)", key=f"back-{d.zone}")
+    def _count(self, z: _Zone, now_uj: int, t: float, dt: float) -> tuple[float, float] | None:
+        """Count a reading of the zone's counter: (J counted, over how many s), or None where it is refused.
+
+        A reading is counted from the base where the zone usually draws that much since its last good read (a wrap
+        included). Anything else is refused and remembered (the base stays): a reading that then carries on from
+        the refused value at a possible rate confirms it (a step possible but steep: counted in full; a reset:
+        counted from 0; a step back or one further ahead than possible: counted from that value on), one that
+        carries on from the base shows it was a glitch. No reading counts more than ``most_w`` over its time.
+        """
+        d, per_s = z.d, z.most_w * _UJ_PER_J
+        old = z.old
+        if old is not None and now_uj >= old.uj and now_uj - old.uj <= (t - old.t + _SLACK_S) * per_s:
+            # back where the counter was before it went back: the lower values were stale, count from there
+            z.energy_j = old.energy_j + (now_uj - old.uj) / _UJ_PER_J
+            z.old, z.suspect, z.provisional_j = None, None, 0.0
+            self.note(f"RAPL {d.zone} ({d.name}) counter came back to where it was before it went back: the lower "
+                      "values were stale, and it is counted from its earlier value again", key=f"unrebase-{d.zone}")
+            return (now_uj - old.uj) / _UJ_PER_J, t - old.t
+        step = _forward_uj(d, z.last_uj, now_uj, (dt + _SLACK_S) * per_s)
+        steep = step is not None and step > (dt + _SLACK_S) * z.usual_w * _UJ_PER_J
+        if step is not None and not steep:
+            z.suspect, z.provisional_j = None, 0.0
+            if old is not None:
+                old.reads_left -= 1
+                if old.reads_left <= 0:
+                    z.old = None
+            z.energy_j += step / _UJ_PER_J
+            return step / _UJ_PER_J, dt
+        sus = z.suspect
+        on = None  # how far it carried on from the refused value (around a wrap only after a steep step)
+        if sus is not None and (sus.kind == "steep" or now_uj >= sus.uj):
+            on = _forward_uj(d, sus.uj, now_uj, (t - sus.t + _SLACK_S) * per_s)
+        if sus is not None and on:  # it carries on from the refused value
+            z.suspect, z.provisional_j = None, 0.0
+            if sus.kind == "steep":  # a steep step, then on at a possible rate: both counted
+                z.energy_j += (sus.step_uj + on) / _UJ_PER_J
+                return (sus.step_uj + on) / _UJ_PER_J, dt
+            if sus.kind == "reset":  # it carries on from near 0: counted from 0, the energy since the reset too
+                self.note(f"RAPL {d.zone} ({d.name}) counter was reset (it fell to {sus.uj / _UJ_PER_J:.3g} J and "
+                          "carried on from there); counted from 0", key=f"reset-{d.zone}")
+                z.energy_j += (sus.uj + on) / _UJ_PER_J
+                return (sus.uj + on) / _UJ_PER_J, dt
+            if sus.kind == "back":
+                z.old = _OldBase(z.last_uj, z.last_t, z.energy_j, REBASE_HOLD_READS)
+                self.note(f"RAPL {d.zone} ({d.name}) counter went back by {(z.last_uj - sus.uj) / _UJ_PER_J:.3g} J "
+                          "and carried on from there: counted from the lower value on; the energy between the last "
+                          "good reading and the step back is not counted", key=f"rebase-{d.zone}")
+            else:
+                self.note(f"RAPL {d.zone} ({d.name}) counter jumped {(sus.uj - z.last_uj) / _UJ_PER_J:.3g} J ahead "
+                          "and carried on from there: counted from the higher value on; the jump and the energy "
+                          "between the last good reading and it are not counted", key=f"rejump-{d.zone}")
+            z.energy_j += on / _UJ_PER_J
+            return on / _UJ_PER_J, t - sus.t
+        prev = z.last_uj
+        z.provisional_j = 0.0
+        if step is not None:  # possible, but more than the zone draws: no counter jumps the first time
+            z.suspect = _Suspect(now_uj, t, "steep", step)
+            self.note(f"RAPL {d.zone} ({d.name}) counter moved {step / _UJ_PER_J:.3g} J in {_secs(dt)} s, more than "
+                      f"the zone draws (up to {z.usual_w:.0f} W): counted once the next reading carries on from it, "
+                      "else ignored as a bad reading", key=f"steep-{d.zone}")
+        elif now_uj < prev and now_uj <= (dt + _SLACK_S) * per_s and now_uj < prev - now_uj:
+            z.suspect = _Suspect(now_uj, t, "reset")
+            if now_uj <= dt * z.usual_w * _UJ_PER_J:  # a reset the zone could well have drawn: shown at once
+                z.provisional_j = now_uj / _UJ_PER_J
+            self.note(f"RAPL {d.zone} ({d.name}) counter went back to {now_uj / _UJ_PER_J:.3g} J, near 0: a reset "
+                      "or a bad reading; the previous value is kept as the base until the next reading tells which "
+                      "(a reset is counted from 0 once the counter carries on from there)", key=f"low-{d.zone}")
+        elif now_uj < prev:
+            z.suspect = _Suspect(now_uj, t, "back")
+            self.note(f"RAPL {d.zone} ({d.name}) counter went back by {(prev - now_uj) / _UJ_PER_J:.3g} J, neither a "
+                      "wrap nor a reset; that reading is ignored and the previous value kept as the base (the energy "
+                      "is counted at the next good reading)", key=f"back-{d.zone}")
+        else:
+            z.suspect = _Suspect(now_uj, t, "jump")
+            self.note(f"RAPL {d.zone} ({d.name}) counter jumped {(now_uj - prev) / _UJ_PER_J:.3g} J ahead in "
+                      f"{_secs(dt)} s, more than it could draw (up to {z.most_w:.0f} W); that reading is ignored and "
+                      "the previous value kept as the base", key=f"jump-{d.zone}")
         return None
 
     def _update(self, z: _Zone, t: float) -> None:
@@ -290,9 +417,14 @@ class RaplReader(NoteMixin):
             self.note(f"RAPL {d.zone} ({d.name}) unreadable mid-run ({exc}); its energy is frozen", key=d.zone)
             z.power_w = None
             return
+        if d.max_range_uj and now_uj > d.max_range_uj:
+            self.note(f"RAPL {d.zone} ({d.name}) read {now_uj} µJ, beyond its counter's range ({d.max_range_uj} µJ): "
+                      "a bad reading, ignored", key=f"range-{d.zone}")
+            z.power_w = None
+            return
         dt = t - z.last_t  # since this zone's last good read, however many reads failed since
-        step = self._step_uj(z, now_uj, dt)
-        if step is None:
+        counted = self._count(z, now_uj, t, dt)
+        if counted is None:
             z.power_w = None
             return
         wrap_s = d.wrap_s()
@@ -301,39 +433,88 @@ class RaplReader(NoteMixin):
                       f"counter takes to wrap around at up to {d.bound_w():.0f} W ({_secs(wrap_s)} s): whole wraps may "
                       "have been missed, so its energy may be undercounted; it must be read more often than that",
                       key=f"wrap-time-{d.zone}")
-        z.jumped_uj = None
         z.last_uj, z.last_t, z.read_ok = now_uj, t, True
-        delta_j = step / _UJ_PER_J
-        z.energy_j += delta_j
-        z.power_w = delta_j / dt if dt > 0 else z.power_w
+        delta_j, over_s = counted
+        z.power_w = delta_j / over_s if over_s > 0 else z.power_w
 
-    def _decide_mirrors(self) -> None:
-        for zone, first_zone in list(self._maybe_mirror.items()):
-            z, first = self._zones[zone], self._zones[first_zone]
-            if not (z.read_ok and first.read_ok):
+    def _settle_dies(self) -> None:
+        """Zones that may mirror their first die: compared where both were read, else one stands in for it.
+
+        While undecided such a zone reports nothing (its energy is kept: found separate, it reports it from open),
+        except in place of an unreadable first die: then one of them reports what it counts meanwhile (moved to the
+        first die once readable again, whose own count of that time is then not reported twice).
+        """
+        groups: dict[str, list[_Zone]] = {}
+        for zone, first_zone in self._maybe_mirror.items():
+            groups.setdefault(first_zone, []).append(self._zones[zone])
+        for first_zone, zs in groups.items():
+            first = self._zones[first_zone]
+            if not first.read_ok:
+                r = self._standin.get(first_zone)
+                if r is None or not self._zones[r].read_ok:
+                    r = next((z.d.zone for z in zs if z.read_ok), None)
+                    if r is not None:
+                        self._standin[first_zone] = r
+                        self.note(f"RAPL {first.d.name} ({first_zone}) unreadable before it could be compared with "
+                                  f"{self._zones[r].d.name} ({r}), which may show the same counter: counted from "
+                                  f"{r} meanwhile", key=f"standin-{first_zone}-{r}")
+                for z in zs:
+                    if z.d.zone != r:
+                        z.hide()
                 continue
-            if abs(z.energy_j - first.energy_j) * _UJ_PER_J > MIRROR_TOLERANCE_UJ:  # separate after all
-                z.shown = True
-                del self._maybe_mirror[zone]
-            elif first.energy_j >= MIRROR_DECIDE_J:
-                del self._maybe_mirror[zone]
-                del self._zones[zone]
-                self.domains = [d for d in self.domains if d.zone != zone]
-                f = self._files.pop(zone, None)
-                if f is not None:
-                    f.close()
-                self.note(f"RAPL {z.d.name} ({zone}) shows the same counter as {first.d.name} ({first_zone}): one "
-                          f"socket-wide counter shown per die (as on multi-die AMD CPUs); counted once, as "
-                          f"{first.d.device}", key=f"mirror-{zone}")
+            self._standin.pop(first_zone, None)
+            for z in zs:
+                moved = z.shown_j - z.moved_j  # what it reported in the first die's place: the first die has it
+                if moved > 0:
+                    first.hidden_j += moved
+                    z.moved_j += moved
+            for z in zs:
+                if z.read_ok and self._compare(first, z):
+                    continue
+                z.hide()
+
+    def _compare(self, first: _Zone, z: _Zone) -> bool:
+        """Decide, from one read of both, whether ``z`` shows the first die's counter; True once decided."""
+        zone = z.d.zone
+        if _apart_uj(z.last_uj, first.last_uj, z.d.max_range_uj):
+            z.differ_reads += 1
+        elif first.energy_j >= MIRROR_DECIDE_J and z.differ_reads < MIRROR_DECIDE_READS:
+            # the same counter to the µJ once the package has used some energy: one counter shown twice
+            del self._maybe_mirror[zone]
+            del self._zones[zone]
+            self.domains = [d for d in self.domains if d.zone != zone]
+            f = self._files.pop(zone, None)
+            if f is not None:
+                f.close()
+            if z.shown_j > 0:  # it reported in the first die's place, now moved there: its reading stays as it is
+                self._retired.append(Reading(self.component, z.d.device, z.shown_j, None, self.basis))
+            self.note(f"RAPL {z.d.name} ({zone}) shows the same counter as {first.d.name} ({first.d.zone}): one "
+                      f"socket-wide counter shown per die (as on multi-die AMD CPUs); counted once, as "
+                      f"{first.d.device}", key=f"mirror-{zone}")
+            return True
+        if abs(z.energy_j - first.energy_j) * _UJ_PER_J > MIRROR_TOLERANCE_UJ or z.differ_reads >= MIRROR_DECIDE_READS:
+            # separate after all (one counter read twice differs at most by an update between the two reads)
+            del self._maybe_mirror[zone]
+            z.hidden_j = 0.0  # its energy since open is reported
+            first.hidden_j -= z.moved_j  # and the first die's own energy while it stood in for it
+            z.moved_j = 0.0
+            self.note(f"RAPL {z.d.name} ({zone}) and {first.d.name} ({first.d.zone}) have counters of their own "
+                      "(per-die RAPL): summed, each from open", key=f"separate-{zone}")
+            return True
+        return False
 
     def read(self) -> list[Reading]:
         t = self._clock()
         for z in self._zones.values():
             self._update(z, t)
         if self._maybe_mirror:
-            self._decide_mirrors()
-        return [Reading(self.component, z.d.device, z.energy_j, z.power_w, self.basis)
-                for z in self._zones.values() if z.shown]
+            self._settle_dies()
+        out = []
+        for zone, z in self._zones.items():
+            first = self._maybe_mirror.get(zone)
+            quiet = first is not None and self._standin.get(first) != zone  # undecided: no power of its own
+            out.append(Reading(self.component, z.d.device, z.report(), None if quiet else z.power_w, self.basis))
+        return out + self._retired
 
     def close(self) -> None:
         for f in self._files.values():
@@ -342,12 +523,13 @@ class RaplReader(NoteMixin):
 
 
 # an input check, not data: a counter step is believed if one socket could draw it, with this margin over the
-# highest-TDP CPU in the catalogue (a RAPL wrap takes minutes even at that power)
+# highest-TDP CPU in the catalogue or the zone's own power limit, whichever is higher (a RAPL wrap takes minutes
+# even at that power)
 WRAP_MARGIN = 10.0
 
 
 def _most_plausible_w() -> float:
-    from .. import data  # only when a counter goes back
+    from .. import data
 
     return WRAP_MARGIN * data.max_cpu_tdp_w()
 
