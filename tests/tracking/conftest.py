@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +51,59 @@ class PowerReader:
 
     def close(self) -> None:
         pass
+
+
+class Hangs(PowerReader):
+    """Reads block once ``hang`` is set, until ``release`` is (then every read answers again)."""
+
+    def __init__(self, component: str = "gpu", device: str = "gpu0", power_w: float = 300.0) -> None:
+        super().__init__(component, device, power_w)
+        self.hang, self.release = threading.Event(), threading.Event()
+        self.returned = threading.Event()  # a read that hung has come back
+
+    def read(self) -> list[Reading]:
+        if self.hang.is_set() and not self.release.is_set():
+            self.release.wait(30)
+            self.returned.set()
+        return super().read()
+
+
+class Counter:
+    """A GPU whose cumulative counter (J, as NVML gives it: since the driver loaded) the test sets; its reads can
+    be made to hang like :class:`Hangs`."""
+
+    name = "fake-counter"
+    component = "gpu"
+    basis = "measured"
+
+    def __init__(self, energy_j: float = 0.0) -> None:
+        self.energy_j = energy_j
+        self.hang, self.release = threading.Event(), threading.Event()
+        self.returned = threading.Event()
+
+    def read(self) -> list[Reading]:
+        if self.hang.is_set() and not self.release.is_set():
+            self.release.wait(30)
+            self.returned.set()
+        return [Reading("gpu", "gpu0", self.energy_j, None, "measured")]
+
+    def close(self) -> None:
+        pass
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Polls ``cond`` until it holds or ``timeout`` s pass (bounded: a test that would block fails instead)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return cond()
+
+
+def charged(s: Any, comp: str) -> float:
+    """Energy (J) a sampler has charged to ``comp`` so far."""
+    return float(s.snapshot.charged_j.get(comp, (0.0,))[0]) if s.snapshot is not None else 0.0
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,7 @@ from wattprint.tracking import track
 from wattprint.tracking.ledger import Ledger
 from wattprint.tracking.sampler import Sampler, Snapshot, _energy_at
 
-from .conftest import PowerReader
+from .conftest import Counter, Hangs, PowerReader, charged, wait_for
 
 BOUND_S = 0.3  # READ_TIMEOUT_S for these tests
 INTERVAL_S = 0.05
@@ -37,40 +37,6 @@ LONG_INTERVAL_S = 3600.0
 @pytest.fixture(autouse=True)
 def short_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sampler_mod, "READ_TIMEOUT_S", BOUND_S, raising=False)
-
-
-class Hangs(PowerReader):
-    """Reads block once ``hang`` is set, until ``release`` is (then every read answers again)."""
-
-    def __init__(self, component: str = "gpu", device: str = "gpu0", power_w: float = 300.0) -> None:
-        super().__init__(component, device, power_w)
-        self.hang, self.release = threading.Event(), threading.Event()
-
-    def read(self) -> list[Reading]:
-        if self.hang.is_set() and not self.release.is_set():
-            self.release.wait(30)
-        return super().read()
-
-
-class Counter:
-    """A GPU whose cumulative counter (J, as NVML gives it: since the driver loaded) the test sets; its reads can
-    be made to hang."""
-
-    name = "fake-counter"
-    component = "gpu"
-    basis = "measured"
-
-    def __init__(self, energy_j: float = 0.0) -> None:
-        self.energy_j = energy_j
-        self.hang, self.release = threading.Event(), threading.Event()
-
-    def read(self) -> list[Reading]:
-        if self.hang.is_set() and not self.release.is_set():
-            self.release.wait(30)
-        return [Reading("gpu", "gpu0", self.energy_j, None, "measured")]
-
-    def close(self) -> None:
-        pass
 
 
 class Wraps(PowerReader):
@@ -94,19 +60,6 @@ class ExitsOnRead(PowerReader):
             self.reads.append(time.monotonic())
             raise SystemExit("library gave up")
         return super().read()
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return cond()
-
-
-def charged(s: Sampler, comp: str) -> float:
-    return s.snapshot.charged_j.get(comp, (0.0,))[0] if s.snapshot is not None else 0.0
 
 
 def start_bounded(s: Sampler, limit_s: float) -> float:

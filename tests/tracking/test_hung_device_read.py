@@ -16,13 +16,12 @@ from pathlib import Path
 import pytest
 
 import wattprint.tracking.sampler as sampler_mod
-from wattprint.devices import Reading
 from wattprint.storage import open_store
 from wattprint.tracking import track
 from wattprint.tracking.ledger import Ledger
 from wattprint.tracking.sampler import Sampler
 
-from .conftest import PowerReader
+from .conftest import Counter, Hangs, PowerReader, charged, wait_for
 
 BOUND_S = 0.3  # READ_TIMEOUT_S for these tests (the interval is shorter, so it is the bound)
 INTERVAL_S = 0.05
@@ -43,62 +42,12 @@ def pids() -> Iterator[list[int]]:
         p.wait()
 
 
-class Hangs(PowerReader):
-    """Reads block once ``hang`` is set, until ``release`` is (then every read answers again)."""
-
-    def __init__(self, component: str = "gpu", device: str = "gpu0", power_w: float = 300.0) -> None:
-        super().__init__(component, device, power_w)
-        self.hang, self.release = threading.Event(), threading.Event()
-        self.returned = threading.Event()  # a read that hung has come back
-
-    def read(self) -> list[Reading]:
-        if self.hang.is_set() and not self.release.is_set():
-            self.release.wait(30)
-            self.returned.set()
-        return super().read()
-
-
-class Counter:
-    """A reader whose cumulative energy (J) the test sets; its reads can be made to hang like :class:`Hangs`."""
-
-    name = "fake-counter"
-    component = "gpu"
-    basis = "measured"
-
-    def __init__(self) -> None:
-        self.energy_j = 0.0
-        self.hang, self.release = threading.Event(), threading.Event()
-        self.returned = threading.Event()
-
-    def read(self) -> list[Reading]:
-        if self.hang.is_set() and not self.release.is_set():
-            self.release.wait(30)
-            self.returned.set()
-        return [Reading("gpu", "gpu0", self.energy_j, None, "measured")]
-
-    def close(self) -> None:
-        pass
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return cond()
-
-
 def said(notes: list[str], text: str) -> Callable[[], bool]:
     return lambda: any(text in n for n in notes)
 
 
 def samples(s: Sampler) -> int:
     return s.snapshot.samples if s.snapshot is not None else 0
-
-
-def charged(s: Sampler, comp: str) -> float:
-    return s.snapshot.charged_j.get(comp, (0.0,))[0] if s.snapshot is not None else 0.0
 
 
 def test_a_hung_read_is_given_up_and_the_other_devices_are_still_sampled() -> None:
