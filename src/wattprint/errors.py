@@ -18,6 +18,13 @@ def echo(text: object, limit: int = ECHO_LIMIT) -> str:
     return repr(s)
 
 
+def shown(value: object) -> str:
+    """``repr`` of a value the user passed (a number, a bool, an object), cut short for a message: a 400-digit
+    integer is no help there. User *text* goes through :func:`echo`."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
+
+
 class WattprintError(Exception):
     """A mistake in the user's input or environment that wattprint can explain in one line."""
 

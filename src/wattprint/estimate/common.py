@@ -8,15 +8,9 @@ import math
 import numbers
 from typing import Any
 
-from ..errors import InputConflictError
+from ..errors import InputConflictError, shown
 from ..footprint import Assumption, Footprint, Intensity, amortised_embodied_kg, check_pue
 from ..quantities import Range
-
-
-def _shown(value: Any) -> str:
-    """``repr(value)``, cut short: a 400-digit integer is no help in a message."""
-    text = repr(value)
-    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
 
 
 def is_number(value: Any) -> bool:
@@ -32,9 +26,9 @@ def to_float(name: str, value: Any) -> float:
     try:
         return float(value)
     except OverflowError:
-        raise InputConflictError(f"{name} {_shown(value)} is too large: it leaves the floating-point range") from None
+        raise InputConflictError(f"{name} {shown(value)} is too large: it leaves the floating-point range") from None
     except (TypeError, ValueError, ArithmeticError):
-        raise InputConflictError(f"{name} must be a number, got {_shown(value)}") from None
+        raise InputConflictError(f"{name} must be a number, got {shown(value)}") from None
 
 
 def check_positive(name: str, value: Any, allow_zero: bool = False, integer: bool = False) -> float | None:
@@ -44,14 +38,14 @@ def check_positive(name: str, value: Any, allow_zero: bool = False, integer: boo
     if value is None:
         return None
     if not is_number(value):
-        raise InputConflictError(f"{name} must be a number, got {_shown(value)}")
+        raise InputConflictError(f"{name} must be a number, got {shown(value)}")
     v = to_float(name, value)
     if math.isnan(v) or math.isinf(v):
-        raise InputConflictError(f"{name} must be a finite number, got {_shown(value)}")
+        raise InputConflictError(f"{name} must be a finite number, got {shown(value)}")
     if v < 0 or (v == 0 and not allow_zero):
-        raise InputConflictError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {_shown(value)}")
+        raise InputConflictError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {shown(value)}")
     if integer and not v.is_integer():
-        raise InputConflictError(f"{name} must be a whole number, got {_shown(value)}")
+        raise InputConflictError(f"{name} must be a whole number, got {shown(value)}")
     return v
 
 
@@ -79,7 +73,7 @@ def check_share(name: str, value: Any) -> float | None:
         return None
     v = to_float(name, value) if is_number(value) else math.nan
     if not 0 < v <= 1:
-        raise InputConflictError(f"{name} must be in (0, 1], got {_shown(value)}")
+        raise InputConflictError(f"{name} must be in (0, 1], got {shown(value)}")
     return v
 
 
@@ -154,7 +148,7 @@ def too_large() -> InputConflictError:
 
 def _finite_pue(v: float, given: Any) -> Range:
     if not math.isfinite(v):
-        raise InputConflictError(f"PUE must be a finite number >= 1 (facility energy / IT energy), got {_shown(given)}")
+        raise InputConflictError(f"PUE must be a finite number >= 1 (facility energy / IT energy), got {shown(given)}")
     return Range.exact(v)
 
 
@@ -175,7 +169,7 @@ def resolve_pue(pue: float | str | Range | None, location: str | None) -> tuple[
     elif is_number(pue):
         r = _finite_pue(to_float("PUE", pue), pue)
     else:
-        raise InputConflictError(f"PUE must be a number (e.g. 1.1) or a preset name, got {_shown(pue)}")
+        raise InputConflictError(f"PUE must be a number (e.g. 1.1) or a preset name, got {shown(pue)}")
     check_pue(r.low)
     check_pue(r.high)
     note = data.given_pue_note(r.high)

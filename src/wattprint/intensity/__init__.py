@@ -29,7 +29,7 @@ import numbers
 from typing import Any
 
 from ..data import load_table
-from ..errors import InputConflictError, echo
+from ..errors import InputConflictError, echo, shown
 from ..footprint import Assumption, Intensity
 from ..quantities import Range
 from .locations import (  # noqa: F401  (private names: tests clear their caches)
@@ -99,7 +99,7 @@ def check_year(year: Any) -> int | None:
     value = float(year) if isinstance(year, numbers.Real) and not isinstance(year, bool) and (
         not isinstance(year, int) or abs(year) < 10**6) else math.nan  # a huge int would overflow float()
     if not math.isfinite(value) or not value.is_integer() or value <= 0:
-        got = echo(year) if isinstance(year, str) else echo(repr(year))
+        got = echo(year) if isinstance(year, str) else shown(year)
         raise InputConflictError(f"year must be a whole year such as 2023, got {got}")
     return int(value)
 
