@@ -5,7 +5,10 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test,nvidia,hf,lightning]'
+# The CPU build of torch first: left to the hf/lightning extras, pip takes a CUDA build of several GB, which
+# filled a CI machine's disk. --no-cache-dir: no second copy of the wheels under ~/.cache.
+.venv/bin/python -m pip install -q --no-cache-dir "torch==${TORCH_VERSION:-2.13.0}"
+.venv/bin/python -m pip install -q --no-cache-dir -e '.[test,nvidia,hf,lightning]'
 .venv/bin/ruff check src tests bench scripts
 .venv/bin/mypy
 .venv/bin/python -m pytest -q "$@"
