@@ -143,3 +143,14 @@ def test_format_count_writes_model_sizes_as_people_do():
 def test_json_carries_the_intensity_year_and_source():
     d = _fp(1.0).to_dict()
     assert d["intensity_year"] is None and d["intensity_source"] == "given by the user"
+
+
+def test_table_leaves_out_equivalents_too_small_to_mean_anything_but_keeps_one():
+    small = _fp(0.1)  # 50 gCO2e: a fraction of a km by car, millionths of a flight
+    line = small.table().split("total CO2e is about:")[1].splitlines()[0]
+    assert "London-New York" not in line and "e-0" not in line
+    assert "km driven" in line and "smartphone" in line
+    assert len(small.to_dict(equivalents=True)["equivalents"]) > line.count(";") + 1  # JSON keeps them all
+    tiny = _fp(1e-7)  # 50 µgCO2e: nothing reaches a hundredth of a unit, so the largest one is shown alone
+    line = tiny.table().split("total CO2e is about:")[1].splitlines()[0]
+    assert line.count(";") == 0 and "smartphone" in line

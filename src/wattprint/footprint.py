@@ -265,7 +265,7 @@ class Footprint:
         lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
         if equivalents and self.total_co2e_kg.value > 0:
             eq = "; ".join(f"{_amount(e['amount'])} {e['unit']}" + (" (UNCERTAIN factor)" if e["uncertain"] else "")
-                           for e in self.equivalents())
+                           for e in _readable(self.equivalents()))
             lines.append(f"  total CO2e is about: {eq}")
         if assumptions and self.assumptions:
             lines.append("  assumptions:")
@@ -309,6 +309,17 @@ def _fmt_energy(kwh: Range) -> str:
 def _fmt_mass(kg: Range) -> str:
     """CO2e in mg ... Mt, whichever reads best."""
     return _fmt_scaled(kg, _MASS_UNITS)
+
+
+# an everyday equivalent below this many units ("2.4e-08 flights") tells a reader nothing; the table leaves it out
+READABLE_EQUIVALENT = 0.01
+
+
+def _readable(equivalents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The equivalents worth printing: those of at least READABLE_EQUIVALENT units, or else the largest one, so a
+    tiny footprint still gets one comparison (JSON keeps them all)."""
+    kept = [e for e in equivalents if e["amount"] >= READABLE_EQUIVALENT]
+    return kept or sorted(equivalents, key=lambda e: e["amount"])[-1:]
 
 
 def _amount(x: float) -> str:
