@@ -5,8 +5,12 @@
     ...     train()
     >>> fp = run.footprint()                               # doctest: +SKIP
 
-Modules: :mod:`.run` (lifecycle, signals), :mod:`.sampler` (the thread), :mod:`.ledger` (several tracked
-processes on one node), :mod:`.projection`, :mod:`.config` (location, PUE, intensity), :mod:`.attribution`.
+Modules: :mod:`.run` (``Run``: lifecycle and public methods), :mod:`.sampler` (the thread), :mod:`.record` (the
+run's record in the store), :mod:`.figures` (footprint and summaries from what was measured), :mod:`.live`,
+:mod:`.progress` and :mod:`.projection` (``run.progress()``), :mod:`.signals` (signal handlers, exit statuses),
+:mod:`.shutdown` (ending the sampler, releasing devices and store), :mod:`.readers`, :mod:`.decorate`,
+:mod:`.ledger` (several tracked processes on one node), :mod:`.config` (location, PUE, intensity),
+:mod:`.attribution`.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ import functools
 import inspect
 import os
 import threading
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -115,6 +115,32 @@ def leave_shared(run_id: str, shared: SharedRun, status: str) -> None:
             if _SHARED.get(key) is shared:
                 del _SHARED[key]
         shared.ended.set()
+
+
+@contextmanager
+def call_scope(wrapper: Any, given_id: str | None, new_run: Callable[[str | None], Any]) -> Iterator[None]:
+    """One decorated call: a run of its own (``new_run(None)``), or a share of the run of its fixed id
+    ``given_id`` (see ``Run.__call__``); ``wrapper.last_run`` is set to the run."""
+    if given_id is None:
+        with new_run(None) as run:
+            wrapper.last_run = run
+            yield
+        return
+    shared = join_shared(given_id, lambda: new_run(given_id).start())
+    if shared is None:  # a `with` block (or start()) of this id measures the call already
+        yield
+        return
+    assert shared.run is not None
+    run = shared.run
+    wrapper.last_run = run
+    status = "finished"
+    try:
+        yield
+    except BaseException as e:
+        status = run._exit_status(type(e), e)
+        raise
+    finally:
+        leave_shared(given_id, shared, status)
 
 
 def wrap_call(fn: F, scope: Callable[[Any], AbstractContextManager[None]]) -> F:

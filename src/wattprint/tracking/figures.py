@@ -1,0 +1,169 @@
+"""A run's figures from what the sampler measured: the :class:`~wattprint.footprint.Footprint`, its embodied CO2e,
+and the figures the store keeps (a full summary now and then, float-only patches between: :mod:`.live`).
+
+:class:`RunFigures` holds what is fixed once the devices are read (PUE, intensity, assumptions, the GPU models,
+the job's allocation, a resumed run's bases) and turns each :class:`~wattprint.tracking.sampler.Snapshot` into
+figures; the sampler thread calls it for the store, the run's own methods for ``footprint()`` and ``progress()``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import WattprintError
+from ..footprint import Assumption, ComponentEnergy, Footprint, Intensity, amortised_embodied_kg
+from ..quantities import Range
+from .live import SECONDS_PER_HOUR, LiveFigures
+from .projection import J_PER_KWH
+
+if TYPE_CHECKING:
+    from ..storage import SlotPatch
+    from .sampler import Snapshot
+
+CHARGED_SCOPE = (
+    "energy_by_component is what this run is charged: the devices it reads (the machine's CPU packages and RAM, "
+    "or the job's allocation on a shared node; the GPUs it may use), with energy shared by several tracked "
+    "processes on the node split equally among them; process_share reports the tracked process tree's CPU-time "
+    "share of the machine's CPU energy beside it"
+)
+
+
+def gpu_models(readers: list[Any]) -> dict[str, str]:
+    """GPU label ("gpu3") -> model name as the driver reports it, from readers that list their GPUs."""
+    out: dict[str, str] = {}
+    for r in readers:
+        for g in getattr(r, "gpus", None) or []:
+            label, name = getattr(g, "label", None), getattr(g, "name", None)
+            if label and name:
+                out[str(label)] = str(name)
+    return out
+
+
+class RunFigures:
+    """Footprint, embodied CO2e and stored summary of one run segment, from its snapshots.
+
+    ``assumptions`` are the run's (PUE, intensity, location, readers); ``models`` maps GPU labels to model names
+    (:func:`gpu_models`); ``alloc`` is the job's allocation (None: the whole machine); ``prev_basis`` a resumed
+    run's stored basis per component; ``offset_j`` the charged energy stored before this segment (J).
+    """
+
+    def __init__(self, pue: Range, intensity: Intensity, assumptions: list[Assumption], models: dict[str, str],
+                 alloc: Any, prev_basis: dict[str, str], offset_j: dict[str, float]) -> None:
+        self.pue = pue
+        self.intensity = intensity
+        self.assumptions = assumptions
+        self.gpu_models = models
+        self.alloc = alloc
+        self.prev_basis = prev_basis
+        self.offset_j = offset_j
+        self.live: LiveFigures | None = None  # factors of the last full summary
+        self._accelerators: dict[str, Any] = {}  # model name -> catalogue entry (None: not in it)
+
+    def footprint(self, snap: Snapshot) -> Footprint:
+        comps: dict[str, ComponentEnergy] = {}
+        bases = self.bases(snap)
+        for comp in sorted(snap.charged_j):
+            v, lo, hi = snap.charged_j[comp]
+            basis = bases.get(comp) or "measured"
+            comps[comp] = ComponentEnergy(Range(v, min(lo, v), max(hi, v)) / J_PER_KWH,
+                                          "measured" if basis == "measured" else "modelled")
+        embodied, emb_assumptions = self.embodied(snap)
+        hours = snap.elapsed_s / SECONDS_PER_HOUR
+        n_gpus = len(snap.gpus)
+        return Footprint(
+            energy_by_component=comps,
+            pue=self.pue,
+            intensity=self.intensity,
+            embodied_co2e_kg=embodied,
+            assumptions=self.assumptions + emb_assumptions,
+            kind="measured",
+            chip_hours=Range.exact(n_gpus * hours) if n_gpus else None,
+            wall_time_h=Range.exact(hours),
+        )
+
+    def embodied(self, snap: Snapshot, hours_h: float | None = None) -> tuple[Range, list[Assumption]]:
+        """Embodied CO2e amortised over the run's duration (or ``hours_h``): the GPUs read (their charged share)
+        + the host share."""
+        from .. import data
+
+        hours = Range.exact(snap.elapsed_s / SECONDS_PER_HOUR if hours_h is None else hours_h)
+        total = Range.exact(0.0)
+        notes: list[Assumption] = []
+        gpu_share = self.charged_ratio(snap, "gpu")
+        per_server: int | None = None
+        gpu_units = 0.0
+        for label in snap.gpus:
+            model = self.gpu_models.get(label)
+            if not model:
+                continue
+            if model not in self._accelerators:
+                try:
+                    self._accelerators[model] = data.find_accelerator(model)[0]
+                except WattprintError:
+                    self._accelerators[model] = None
+            acc = self._accelerators[model]
+            if acc is None:
+                notes.append(Assumption("embodied GPU", f"{label} ({model}) not in the catalogue: not counted"))
+                continue
+            f = data.embodied_accelerator(acc)
+            total = total + amortised_embodied_kg(gpu_share, f.kg_per_unit, hours, f.lifetime_years)
+            gpu_units += gpu_share
+            per_server = per_server or data.accelerators_per_server(acc)
+            notes.append(Assumption("embodied GPU", f"{label} {acc.name}: {f.kg_per_unit} kgCO2e x share "
+                                    f"{gpu_share:.3g}, lifetime {f.lifetime_years} y", f.source))
+        share: float | Range
+        alloc = self.alloc
+        if per_server:
+            host = data.embodied_host_server()
+            share = gpu_units / per_server
+            why = f"{gpu_units:.3g} of {per_server} GPUs of a server"
+        elif alloc is not None and alloc.is_vm:
+            # the host is invisible from a VM: its vCPUs stand for their share of a typical server
+            host = data.embodied_cpu_server()
+            server_cpus, server_note = data.server_logical_cpus()
+            share = Range.exact(alloc.cpus * self.charged_ratio(snap, "cpu")) / server_cpus
+            why = f"VM: {alloc.cpus:g} vCPUs of a host server of {server_cpus:.3g} logical CPUs"
+            notes.append(server_note)
+        else:
+            host = data.embodied_cpu_server()
+            share = (alloc.cpus / alloc.host_cpus) if alloc is not None and alloc.host_cpus else 1.0
+            share *= self.charged_ratio(snap, "cpu")
+            why = f"{share:.3g} of this machine (allocated CPUs x charged share; rack-server figure)"
+        total = total + amortised_embodied_kg(share, host.kg_per_unit, hours, host.lifetime_years)
+        notes.append(Assumption("embodied host", f"{why}: {host.kg_per_unit} kgCO2e per server, lifetime "
+                                f"{host.lifetime_years} y, amortised over the run's duration", host.source))
+        return total, notes
+
+    def charged_ratio(self, snap: Snapshot, comp: str) -> float:
+        """This segment's charged energy / what this process's readers saw (1 alone on the node, ~1/n shared
+        n ways)."""
+        seen = snap.read_j.get(comp, 0.0)
+        if seen <= 0:
+            return 1.0
+        charged = snap.charged_j.get(comp, (0.0,))[0] - self.offset_j.get(comp, 0.0)
+        return min(1.0, max(0.0, charged / seen))
+
+    def bases(self, snap: Snapshot) -> dict[str, str]:
+        """Basis per component; on a resumed run, components this segment has not read keep their stored one."""
+        if not self.prev_basis:
+            return snap.basis
+        return {**self.prev_basis, **{k: v for k, v in snap.basis.items() if v}}
+
+    def live_summary(self, snap: Snapshot) -> dict[str, Any] | SlotPatch:
+        """The changing figures only (energies, CO2e, ranges), merged into the last full summary between full
+        ones; float arithmetic on the factors of that summary (:mod:`wattprint.tracking.live`)."""
+        live = self.live
+        if live is None:
+            return self.footprint(snap).to_dict(assumptions=False)
+        return live.slots(snap.charged_j, self.bases(snap), snap.elapsed_s, len(snap.gpus))
+
+    def summary(self, snap: Snapshot) -> dict[str, Any]:
+        """The measured part of a full summary: Footprint.to_dict() + process_share and what is charged; the
+        factors of the live figures until the next one are taken from it."""
+        fp = self.footprint(snap)
+        self.live = LiveFigures(self.pue, self.intensity.g_per_kwh, self.embodied(snap, hours_h=1.0)[0])
+        d = fp.to_dict()
+        machine_cpu_kwh = snap.read_j.get("cpu", 0.0) / J_PER_KWH
+        d["process_share"] = snap.share.to_dict(machine_cpu_kwh)
+        d["charged_scope"] = CHARGED_SCOPE
+        return d

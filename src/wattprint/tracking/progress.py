@@ -1,0 +1,89 @@
+"""The run's side of ``run.progress(step, total_steps)``: the energy at the call, checks of the step counts, and
+the last good projection; the projection itself is :mod:`wattprint.tracking.projection`'s."""
+
+from __future__ import annotations
+
+import math
+import reprlib
+import time
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import WattprintWarning
+from ..quantities import Range
+from .live import SECONDS_PER_HOUR
+from .projection import NO_INTERVAL_YET, Projection, Projector
+
+if TYPE_CHECKING:
+    from .sampler import Snapshot
+
+MAX_STEPS = 2**53  # progress(): whole numbers up to here are exact in a float
+
+
+class RunProgress:
+    """The progress() calls of one run: a :class:`~wattprint.tracking.projection.Projector` fed with the energy
+    at each call, and ``last``, the latest projection made from good arguments (the summary carries it)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.projector = Projector(interval_s)
+        self.last: Projection | None = None
+        self._energy_j = 0.0  # the energy so far the latest call used (J)
+
+    def project(self, step: Any, total_steps: Any, snap: Snapshot, ended: bool, pue: Range, intensity: Range,
+                embodied: Callable[[float], Range]) -> Projection:
+        """The projection at ``step`` of ``total_steps`` from the latest snapshot, bridged to now unless the run
+        has ``ended``; ``embodied(hours)`` is the embodied CO2e over that many hours of the run (kg). Bad
+        arguments warn (attributed to the caller of ``Run.progress``) and give a projection that says why."""
+        now = time.monotonic()
+        energy = snap.it_energy_j
+        if not ended and now > snap.t:  # bridge to now with the last interval's power
+            energy += max(0.0, sum(snap.power_w.values())) * (now - snap.t)
+        else:
+            now = snap.t
+        # never below what an earlier call reported: after a power drop the bridge (last interval's power) can
+        # overshoot the next reading, and energy spent does not go back
+        energy = self._energy_j = max(energy, self._energy_j)
+        elapsed = snap.elapsed_s + (now - snap.t)
+        embodied_kg = embodied(elapsed / SECONDS_PER_HOUR)
+        why = bad_steps(step, total_steps)
+        no_data: str | None = None
+        s = t = 0
+        if why is not None:
+            warnings.warn(f"wattprint: run.progress({reprlib.repr(step)}, {reprlib.repr(total_steps)}): {why}; "
+                          "no projection made",
+                          WattprintWarning, stacklevel=3)  # 3: this, Run.progress, its caller
+            no_data = f"no projection: {why}"
+        else:
+            s, t = whole(step), whole(total_steps)
+            if snap.samples == 0 and not ended:
+                # only the start reading: no power yet, so `energy` is not the energy at this step either
+                no_data = NO_INTERVAL_YET
+            else:
+                self.projector.observe(s, now, energy)
+        proj = self.projector.project(s, t, now, energy, elapsed, pue, intensity, embodied_kg, no_data=no_data)
+        if why is None:  # a bad call must not replace the last good projection
+            self.last = proj
+        return proj
+
+
+def bad_steps(step: Any, total_steps: Any) -> str | None:
+    """Why ``progress(step, total_steps)`` cannot be projected from, or None."""
+    if isinstance(step, bool) or isinstance(total_steps, bool):  # an int to Python, a slip to the user
+        return "step and total_steps must be numbers, not True/False"
+    try:
+        s, t = float(step), float(total_steps)
+    except (TypeError, ValueError, OverflowError):
+        return "step and total_steps must be numbers"
+    if not (math.isfinite(s) and s >= 0):
+        return "step must be a finite number >= 0"
+    if not (math.isfinite(t) and t >= 1):
+        return "total_steps must be a finite number >= 1"
+    if t >= MAX_STEPS:  # beyond it step counts are not exact in a float, and the projection overflows
+        return f"total_steps must be below 2**53 ({MAX_STEPS:.4g})"
+    return None
+
+
+def whole(x: Any) -> int:
+    """A step count as an int (a float or a numeric string is truncated, as int() does a float)."""
+    return x if isinstance(x, int) else int(float(x))

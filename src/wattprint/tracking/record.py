@@ -1,0 +1,200 @@
+"""The run's record in the store: its id, written (or a stored run resumed) at start, held back while the store is
+locked.
+
+:func:`begin_record` writes the record, or reads the stored run a new segment continues from (its totals, bases
+and phases: :class:`ResumePoint`). When another process holds the store write-locked, measuring does not wait for
+it: the record is checked from a lock-free read and written later by the sampler's first write that gets through,
+through :class:`PendingRecord`, which stands for the store until then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .sampler import PhaseTotal
+
+
+def new_run_id(project: str) -> str:
+    """``<project>-<UTC yyyymmdd-hhmmss>-<6 hex>``: sortable, unique without coordination."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in project)[:40] or "run"
+    return f"{safe}-{stamp}-{os.urandom(3).hex()}"
+
+
+def record_meta(pid: int, interval_s: float, pue: Any, location: str, readers: list[Any],
+                extra: dict[str, Any] | None) -> dict[str, Any]:
+    """The JSON stored with the run: whose process it measures (to tell a live writer from a dead one), where, how
+    often, and with which readers; ``extra`` (the ``meta`` keyword) on top."""
+    from .ledger import process_start
+
+    return {"pid": pid, "pid_start": process_start(pid), "host": os.uname().nodename, "interval_s": interval_s,
+            "pue": pue.to_dict(), "location": location,
+            "readers": [getattr(r, "name", type(r).__name__) for r in readers], **dict(extra or {})}
+
+
+def begin_record(store: Any, run_id: str, project: str, started_unix: float, meta: dict[str, Any],
+                 interval_s: float, note: Callable[[str], None]) -> tuple[Any, PendingRecord | None]:
+    """Write the run's record (or resume the stored run): the stored record to continue from (None for a new
+    run), and the :class:`PendingRecord` to give the sampler for a store if the record is not written yet.
+
+    A store another process holds write-locked must not keep the measured work waiting (``wattprint run``
+    starts its command only after this): the write is tried for as long as the sampler waits at each interval;
+    if the lock is still held, the record is read without the lock (WAL readers do not wait for writers),
+    checked as ``begin_run`` would check it, and written by the sampler's first write that gets through, with
+    the samples kept in memory until then. Only when even reading is locked out (an exclusive lock) does this
+    wait for the store, after saying so.
+    """
+    # imported here, not at the top: module constants that tests patch are read at the call, and start-up stays fast
+    from ..errors import InputConflictError, UnknownNameError
+    from ..storage import StoreError
+    from ..storage.sqlite import BUSY_TIMEOUT_S, StoreLockedError
+    from .sampler import MIN_WRITE_WAIT_S, WRITE_WAIT_SHARE
+
+    def begin(busy: Callable[[Any], str | None]) -> Any:
+        return store.begin_run(run_id, project, started_unix, meta, busy=busy)
+
+    store.set_write_wait(max(MIN_WRITE_WAIT_S, WRITE_WAIT_SHARE * interval_s))
+    try:
+        try:
+            return begin(still_written), None
+        except StoreLockedError:
+            pass
+        try:
+            known = store.get_run(run_id)
+        except UnknownNameError:
+            known = None
+        except StoreError:  # reading is locked out too: nothing to measure from until the store is free
+            note(f"the store {store.path} is locked by another process; waiting up to {BUSY_TIMEOUT_S:g} s for it")
+            store.set_write_wait(None)
+            return begin(still_written), None
+    finally:
+        store.set_write_wait(None)
+    if known is not None:  # the checks begin_run makes before it resumes a run, made now
+        reason = still_written(known)
+        if reason:
+            raise InputConflictError(f"run {run_id!r} cannot be resumed: {reason}; wait for it to end or "
+                                     "choose another run id")
+        if known.project != project:
+            raise InputConflictError(
+                f"run {run_id!r} already exists in project {known.project!r}, not {project!r}; "
+                "resume it with the same project or choose another run id")
+
+    def unchanged(current: Any) -> str | None:
+        """begin_run's check once the store is free: the run is still as it was read (or still absent)."""
+        if known is None:
+            return "another process started a run with this id while the store was locked"
+        if (current.status, current.updated_at) != (known.status, known.updated_at):
+            return "another process wrote to it while the store was locked"
+        return still_written(current)
+
+    pending = PendingRecord(store, lambda: begin(unchanged))
+    note(f"the store {store.path} is locked by another process: measuring anyway; the run is written "
+         "there once the store is free (readings wait in memory until then)")
+    return known, pending
+
+
+class ResumePoint:
+    """What a resumed run's new segment continues from: the stored totals (J per component, s), the basis of
+    each component, and the phases; all empty for a new run (``rec`` None)."""
+
+    __slots__ = ("energy_j", "duration_s", "basis", "phases")
+
+    def __init__(self, rec: Any) -> None:
+        self.energy_j: dict[str, float] = {}
+        self.duration_s = 0.0
+        self.basis: dict[str, str] = {}
+        self.phases: Any = {}
+        if rec is not None:
+            self.energy_j = dict(rec.energy_j)
+            self.duration_s = float(rec.duration_s)
+            basis = rec.summary.get("basis") or rec.meta.get("basis")
+            self.basis = dict(basis) if isinstance(basis, dict) else {}
+            self.phases = rec.summary.get("phases") or {}
+
+    def phase_totals(self) -> dict[str, PhaseTotal]:
+        """The stored phases the sampler adds to; one stored in a shape it cannot read is left out."""
+        out: dict[str, PhaseTotal] = {}
+        for name, d in self.phases.items() if isinstance(self.phases, dict) else ():
+            with contextlib.suppress(Exception):
+                out[name] = PhaseTotal(dict(d.get("energy_j", {})), float(d.get("duration_s", 0)),
+                                       int(d.get("count", 0)))
+        return out
+
+
+class PendingRecord:
+    """The store as the sampler sees it while the run's record is not written yet (the store was locked at start):
+    the first write that gets through (the sampler retries every interval, keeping its samples in memory) writes
+    the record and those samples in ONE transaction, so nothing measured is lost and no record is ever stored
+    without its samples."""
+
+    def __init__(self, store: Any, begin: Callable[[], Any]) -> None:
+        self._store = store
+        self._begin = begin
+        self.begun = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    @property
+    def pending(self) -> bool:
+        """True while the record is not written (the sampler then skips its write at start)."""
+        return not self.begun
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The store's :meth:`~wattprint.storage.Store.transaction`; a record written inside and rolled back with
+        it is still pending."""
+        begun = self.begun
+        try:
+            with self._store.transaction():
+                yield
+        except BaseException:
+            self.begun = begun
+            raise
+
+    def _ensure(self) -> None:
+        if not self.begun:
+            self._begin()
+            self.begun = True
+
+    def append_samples(self, *args: Any, **kw: Any) -> Any:
+        if self.begun:
+            return self._store.append_samples(*args, **kw)
+        with self.transaction():  # the record and the samples kept for it: both stored, or neither
+            self._ensure()
+            return self._store.append_samples(*args, **kw)
+
+    def add_phase(self, *args: Any, **kw: Any) -> Any:
+        with self.transaction():
+            self._ensure()
+            return self._store.add_phase(*args, **kw)
+
+    def finish_run(self, *args: Any, **kw: Any) -> Any:
+        with self.transaction():
+            self._ensure()
+            return self._store.finish_run(*args, **kw)
+
+    def downsample(self, *args: Any, **kw: Any) -> Any:
+        self._ensure()
+        return self._store.downsample(*args, **kw)
+
+
+def still_written(rec: Any) -> str | None:
+    """Why a stored run may not be resumed: it is 'running' and its process, on this host, is alive (a run
+    killed with SIGKILL, whose process is gone, may be)."""
+    from .ledger import pid_alive
+
+    meta = rec.meta
+    if rec.status != "running" or meta.get("host") != os.uname().nodename:
+        return None
+    pid, start = meta.get("pid"), meta.get("pid_start")
+    if not isinstance(pid, int) or not pid_alive(pid, start if isinstance(start, int) else None):
+        return None
+    if pid == os.getpid():  # waiting for it would wait for ourselves
+        return ("it is already being measured in this process (an enclosing track() block or decorated call of the "
+                "same run id): track the inner block without run=..., or give it an id of its own")
+    return f"it is being measured by process {pid} on this host"
