@@ -8,7 +8,6 @@ file at once. Nothing accumulates in memory in a :class:`Store`: the time series
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sqlite3
@@ -22,6 +21,8 @@ from typing import Any
 from ..errors import InputConflictError, UnknownNameError
 from . import schema
 from .downsample import Member, merge
+from .json_columns import dumps, loads
+from .json_columns import finite as finite  # re-exported: the CLI imports it from here
 from .records import FINAL_STATUSES, JsonShape, RunRecord, SampleRow, SlotPatch, StoreError, iso_utc
 from .url import db_path, resolve_db_url
 
@@ -175,48 +176,6 @@ def _classify_header(path: str) -> str:
 def _uri_path(path: str) -> str:
     """Escape the characters that would end the path part of an SQLite ``file:`` URI (no urllib: import cost)."""
     return str(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
-
-
-def _json_default(o: Any) -> Any:
-    to_dict = getattr(o, "to_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    if hasattr(o, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return asdict(o)
-    return str(o)
-
-
-# compact JSON with one encoder for the process (json.dumps with options builds a new one per call); strict, so
-# that a non-finite number (an unbounded projection) never reaches the store: SQLite's JSON functions reject
-# 'Infinity', which would break every later write of the run
-_encode = json.JSONEncoder(separators=(",", ":"), default=_json_default, allow_nan=False).encode
-
-
-def _dumps(obj: Any) -> str:
-    try:
-        return _encode(obj)
-    except ValueError:  # NaN or +-inf somewhere: stored as null (JSON has no infinity)
-        return _encode(finite(json.loads(json.dumps(obj, default=_json_default))))
-
-
-def finite(o: Any) -> Any:
-    """``o`` with every NaN or infinite float replaced by None (strict JSON has neither)."""
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, dict):
-        return {k: finite(v) for k, v in o.items()}
-    if isinstance(o, list):
-        return [finite(v) for v in o]
-    return o
-
-
-def _loads(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    value = json.loads(text)
-    return value if isinstance(value, dict) else {}
 
 
 _SQLITE_MAX_INT = 2**63 - 1  # an INTEGER parameter; a larger LIMIT is the same as no limit
@@ -505,7 +464,7 @@ class Store:
                 c.execute(
                     "INSERT INTO runs (id, project, status, started_at, ended_at, duration_s, energy_j, meta, summary, "
                     "updated_at) VALUES (?, ?, 'running', ?, NULL, 0, '{}', ?, '{}', ?)",
-                    (run_id, project, float(started_at), _dumps(meta), now),
+                    (run_id, project, float(started_at), dumps(meta), now),
                 )
                 self._begun.add(run_id)
                 return RunRecord(run_id, project, "running", float(started_at), None, 0.0, {}, dict(meta), {}, now)
@@ -523,7 +482,7 @@ class Store:
                         "resumed_at": iso_utc(now), "status_before_resume": rec.status}
             rec.status, rec.ended_at, rec.updated_at = "running", None, now
             c.execute("UPDATE runs SET status = 'running', ended_at = NULL, meta = ?, updated_at = ? WHERE id = ?",
-                      (_dumps(rec.meta), now, run_id))
+                      (dumps(rec.meta), now, run_id))
             self._begun.add(run_id)
             return rec
 
@@ -540,13 +499,13 @@ class Store:
         """
         if len(samples) == 1 and not phases and not summary and run_id in self._begun:
             return self._append_one(run_id, samples[0], summary_patch)
-        rows = [(run_id, float(s.t_unix), float(s.elapsed_s), s.phase, _dumps(s.energy_j), _dumps(s.power_w))
+        rows = [(run_id, float(s.t_unix), float(s.elapsed_s), s.phase, dumps(s.energy_j), dumps(s.power_w))
                 for s in samples]
         latest = max(samples, key=lambda s: s.elapsed_s) if samples else None
-        summary_json = _dumps(summary) if summary else None
+        summary_json = dumps(summary) if summary else None
         if isinstance(summary_patch, SlotPatch):
             summary_patch = summary_patch.to_dict()
-        patch_json = _dumps(summary_patch) if summary_patch and not summary else None
+        patch_json = dumps(summary_patch) if summary_patch and not summary else None
         # few statements on purpose: each one hands the GIL to the tracked program and back
         with self._write() as c:
             if rows:
@@ -554,7 +513,7 @@ class Store:
                               "VALUES (?, ?, ?, ?, ?, ?)", rows)
             if phases:
                 c.executemany(_UPSERT_PHASE, [(run_id, name, float(start_s), None if end_s is None else float(end_s),
-                                               _dumps(energy_j)) for name, start_s, end_s, energy_j in phases])
+                                               dumps(energy_j)) for name, start_s, end_s, energy_j in phases])
             cur = c.execute(
                 "UPDATE runs SET duration_s = MAX(duration_s, COALESCE(?, duration_s)), "
                 "energy_j = json_patch(energy_j, COALESCE(?, '{}')), "
@@ -562,7 +521,7 @@ class Store:
                 "WHEN ? IS NOT NULL THEN json_patch(COALESCE(summary, '{}'), ?) ELSE summary END, "
                 "updated_at = ? WHERE id = ?",
                 (None if latest is None else float(latest.elapsed_s),
-                 None if latest is None else _dumps(latest.energy_j),
+                 None if latest is None else dumps(latest.energy_j),
                  summary_json, summary_json, patch_json, patch_json, time.time(), run_id),
             )
             if cur.rowcount == 0:
@@ -572,12 +531,12 @@ class Store:
         """A tracker's usual interval: ONE autocommit INSERT; the ``samples_live`` trigger updates the run's
         totals and merges ``summary_patch`` in the same implicit transaction (a :class:`SlotPatch` is written
         as JSON by SQLite itself)."""
-        row: tuple[Any, ...] = (run_id, float(s.t_unix), float(s.elapsed_s), s.phase, _dumps(s.energy_j),
-                                _dumps(s.power_w))
+        row: tuple[Any, ...] = (run_id, float(s.t_unix), float(s.elapsed_s), s.phase, dumps(s.energy_j),
+                                dumps(s.power_w))
         if isinstance(summary_patch, SlotPatch):
             sql, row = _insert_with_slots(summary_patch.shape), row + summary_patch.values
         else:
-            sql, row = _INSERT_SAMPLE + "?)", row + (_dumps(summary_patch or {}),)
+            sql, row = _INSERT_SAMPLE + "?)", row + (dumps(summary_patch or {}),)
         with self._lock:
             conn = self._connection()
             try:
@@ -593,7 +552,7 @@ class Store:
                 raise self._unknown(c, run_id)
             c.execute(
                 _UPSERT_PHASE,
-                (run_id, name, float(start_s), None if end_s is None else float(end_s), _dumps(energy_j)),
+                (run_id, name, float(start_s), None if end_s is None else float(end_s), dumps(energy_j)),
             )
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any] | None) -> None:
@@ -604,7 +563,7 @@ class Store:
         with self._write() as c:
             cur = c.execute(
                 "UPDATE runs SET status = ?, ended_at = ?, summary = COALESCE(?, summary), updated_at = ? WHERE id = ?",
-                (status, now, _dumps(summary) if summary else None, now, run_id),
+                (status, now, dumps(summary) if summary else None, now, run_id),
             )
             if cur.rowcount == 0:
                 raise self._unknown(c, run_id)
@@ -661,7 +620,7 @@ class Store:
         with self._read() as c:
             rows = c.execute("SELECT t_unix, elapsed_s, phase, energy_j, power_w FROM samples WHERE run_id = ? "
                              "ORDER BY elapsed_s, id", (run_id,)).fetchall()
-        return [SampleRow(r[0], r[1], r[2], _loads(r[3]), _loads(r[4])) for r in rows]
+        return [SampleRow(r[0], r[1], r[2], loads(r[3]), loads(r[4])) for r in rows]
 
     def sample_count(self, run_id: str) -> int:
         with self._read() as c:
@@ -672,7 +631,7 @@ class Store:
         with self._read() as c:
             rows = c.execute("SELECT name, start_s, end_s, energy_j FROM phases WHERE run_id = ? ORDER BY start_s, id",
                              (run_id,)).fetchall()
-        return [{"name": r[0], "start_s": r[1], "end_s": r[2], "energy_j": _loads(r[3])} for r in rows]
+        return [{"name": r[0], "start_s": r[1], "end_s": r[2], "energy_j": loads(r[3])} for r in rows]
 
     def downsample(self, run_id: str, older_than_s: float, bucket_s: float) -> int:
         """Merge samples older than ``older_than_s`` (s before the run's latest) into one per ``bucket_s`` (s).
@@ -700,7 +659,7 @@ class Store:
                     (run_id, cutoff, after[0], after[0], after[1], DOWNSAMPLE_BATCH_ROWS),
                 ).fetchall()
                 for r in rows:
-                    m = Member(r[0], r[1], r[2], r[3], _loads(r[4]), _loads(r[5]), r[2] - prev_elapsed)
+                    m = Member(r[0], r[1], r[2], r[3], loads(r[4]), loads(r[5]), r[2] - prev_elapsed)
                     prev_elapsed = r[2]
                     if group and _bucket_key(group[0], bucket_s) != _bucket_key(m, bucket_s):
                         removed += _flush(c, group)
@@ -742,7 +701,7 @@ def _flush(c: sqlite3.Connection, group: list[Member]) -> int:
         return 0
     merged = merge(group)
     c.execute("UPDATE samples SET t_unix = ?, elapsed_s = ?, phase = ?, energy_j = ?, power_w = ? WHERE id = ?",
-              (merged.t_unix, merged.elapsed_s, merged.phase, _dumps(merged.energy_j), _dumps(merged.power_w),
+              (merged.t_unix, merged.elapsed_s, merged.phase, dumps(merged.energy_j), dumps(merged.power_w),
                merged.id))
     gone = [(m.id,) for m in group[:-1]]
     c.executemany("DELETE FROM samples WHERE id = ?", gone)
@@ -752,5 +711,5 @@ def _flush(c: sqlite3.Connection, group: list[Member]) -> int:
 def _record(row: Sequence[Any]) -> RunRecord:
     return RunRecord(
         id=row[0], project=row[1], status=row[2], started_at=row[3], ended_at=row[4], duration_s=row[5],
-        energy_j=_loads(row[6]), meta=_loads(row[7]), summary=_loads(row[8]), updated_at=row[9],
+        energy_j=loads(row[6]), meta=loads(row[7]), summary=loads(row[8]), updated_at=row[9],
     )
