@@ -16,6 +16,10 @@ class StoreError(WattprintError):
     """The store cannot be used: not a wattprint store, corrupt, newer schema, unreadable."""
 
 
+class StoreLockedError(StoreError):
+    """Another process holds the store locked for longer than this one waited (its write, or an exclusive lock)."""
+
+
 @dataclass
 class SampleRow:
     """One persisted sample of a run.

@@ -4,6 +4,9 @@ Every write is one short ``BEGIN IMMEDIATE`` transaction in WAL mode (``synchron
 committed transaction survives the process being killed), so a run killed with SIGKILL reads back
 up to its last persisted sample, and several processes (one per GPU) can write their runs to one
 file at once. Nothing accumulates in memory in a :class:`Store`: the time series lives on disk.
+
+Telling what a file is and connecting to it: :mod:`.opening`; the JSON columns: :mod:`.json_columns`; the
+tunables below stay here, read at each use, so that tests and callers can change them on this module.
 """
 
 from __future__ import annotations
@@ -19,14 +22,13 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import InputConflictError, UnknownNameError
-from . import schema
 from .downsample import Member, merge
 from .json_columns import dumps, loads
 from .json_columns import finite as finite  # re-exported: the CLI imports it from here
-from .records import FINAL_STATUSES, JsonShape, RunRecord, SampleRow, SlotPatch, StoreError, iso_utc
+from .opening import connect, connect_readonly, file_state, is_locked, is_readonly, store_problem
+from .records import FINAL_STATUSES, JsonShape, RunRecord, SampleRow, SlotPatch, StoreError, StoreLockedError, iso_utc
 from .url import db_path, resolve_db_url
 
-CACHE_KIB = 256  # SQLite page cache per connection, KiB
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction; ours last milliseconds
 DOWNSAMPLE_BATCH_ROWS = 5000  # rows merged per transaction, so other writers never wait long
 SUGGESTION_POOL = 1000  # most recent run ids offered as "closest names" for an unknown id
@@ -57,41 +59,6 @@ def _json_object_sql(shape: JsonShape) -> str:
     return "json_object(" + ", ".join(parts) + ")"
 
 
-
-class StoreLockedError(StoreError):
-    """Another process holds the store locked for longer than this one waited (its write, or an exclusive lock)."""
-
-
-def _is_locked(e: BaseException) -> bool:
-    text = str(e).lower()
-    return "locked" in text or "busy" in text
-
-
-def _is_readonly(e: BaseException) -> bool:
-    """SQLite may not write the file, or create its -wal/-shm files beside it (the file or folder is read-only)."""
-    text = str(e).lower()
-    return "readonly" in text or "read-only" in text or "unable to open" in text
-
-
-def _is_damaged(e: BaseException) -> bool:
-    text = str(e).lower()
-    return "malformed" in text or "not a database" in text or "corrupt" in text
-
-
-def _store_problem(path: str, e: BaseException) -> StoreError | None:
-    """A one-line StoreError for an SQLite error that says what is wrong with a file known to be ours (damaged,
-    locked, read-only), or None for any other error."""
-    if _is_damaged(e):
-        return StoreError(f"the store {path} is damaged ({e}); it was left untouched (restore it from a copy, or "
-                          "point --db at another file)")
-    if _is_locked(e):
-        return StoreLockedError(f"the store {path} is locked by another process ({e}); try again when it is free")
-    if _is_readonly(e):
-        return StoreError(f"the store {path} cannot be written ({e}): this user may not write the file or its folder "
-                          "(SQLite keeps its -wal and -shm files beside it); `wattprint runs` can still read it")
-    return None
-
-
 def open_store(url: str | None = None, *, create: bool = True, readonly: bool = False) -> Store:
     """Open (or create) the store named by ``url`` (see :func:`resolve_db_url`).
 
@@ -102,7 +69,7 @@ def open_store(url: str | None = None, *, create: bool = True, readonly: bool = 
     """
     resolved = resolve_db_url(url)
     path = db_path(resolved)
-    state = _inspect(path)
+    state = file_state(path, REREAD_DELAY_S)
     if state == "missing" and (not create or readonly):
         raise StoreError(f"no wattprint store at {path}")
     if state == "missing":
@@ -117,67 +84,6 @@ def open_store(url: str | None = None, *, create: bool = True, readonly: bool = 
     return Store(path, resolved, initialise=state != "ours")
 
 
-def _inspect(path: str) -> str:
-    """'missing', 'empty' (0 bytes), or 'ours'; raises StoreError for anything else. Never writes."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return "missing"
-    except OSError as e:
-        raise StoreError(f"cannot read the store {path}: {e.strerror or e}") from e
-    if not os.path.isfile(path):
-        raise StoreError(f"{path} is not a file, so it cannot be a wattprint store")
-    if st.st_size == 0:
-        return "empty"
-    try:
-        return _classify_header(path)
-    except StoreError:
-        # another wattprint process may be writing the very first page right now: look once more
-        time.sleep(REREAD_DELAY_S)
-        return _classify_header(path)
-
-
-def _classify_header(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(schema.HEADER_SIZE)
-    except OSError as e:
-        raise StoreError(f"cannot read the store {path}: {e.strerror or e}") from e
-    if len(head) == 0:
-        return "empty"
-    if len(head) < schema.HEADER_SIZE or not head.startswith(schema.SQLITE_MAGIC):
-        raise StoreError(f"{path} is not a wattprint store (not an SQLite database); it was left untouched")
-    off = schema.APPLICATION_ID_OFFSET
-    app_id = int.from_bytes(head[off:off + 4], "big")
-    if app_id == schema.APPLICATION_ID:
-        return "ours"
-    if app_id != 0:
-        raise StoreError(
-            f"{path} is another application's SQLite database (application_id {app_id:#x}), "
-            "not a wattprint store; it was left untouched"
-        )
-    # An SQLite file without our mark in its header (our stores get it in their first commit): list its
-    # tables to say what it is. immutable=1 reads the main file only, with no locks and no -wal/-shm files.
-    try:
-        ro = sqlite3.connect(f"file:{_uri_path(path)}?mode=ro&immutable=1", uri=True)
-        try:
-            tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            ro.close()
-    except sqlite3.Error as e:
-        raise StoreError(f"{path} is not a readable wattprint store ({e}); it was left untouched") from e
-    if schema.META_TABLE in tables:
-        return "ours"  # marked by its table though not by its header (e.g. application_id reset by a tool)
-    what = "tables " + ", ".join(sorted(tables)[:5]) if tables else "no tables"
-    raise StoreError(f"{path} is an SQLite database without wattprint's marks ({what}), not a wattprint store; "
-                     "it was left untouched")
-
-
-def _uri_path(path: str) -> str:
-    """Escape the characters that would end the path part of an SQLite ``file:`` URI (no urllib: import cost)."""
-    return str(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
-
-
 _SQLITE_MAX_INT = 2**63 - 1  # an INTEGER parameter; a larger LIMIT is the same as no limit
 
 
@@ -188,19 +94,6 @@ def _check_text(what: str, text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise InputConflictError(f"{what} {text!r} is not valid UTF-8 text") from None
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a script into complete statements (trigger bodies hold semicolons of their own)."""
-    out: list[str] = []
-    buf = ""
-    for part in sql.split(";"):
-        buf += part + ";"
-        if sqlite3.complete_statement(buf):
-            if buf.strip(" \n;"):
-                out.append(buf.strip())
-            buf = ""
-    return out
 
 
 class Store:
@@ -219,152 +112,10 @@ class Store:
 
     # -- connection --------------------------------------------------------------------------
     def _connect(self, initialise: bool) -> sqlite3.Connection:
+        # BUSY_TIMEOUT_S is read at each connect, from this module, so that it can be changed at run time
         if self.readonly:
-            return self._connect_readonly()
-        try:
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot open the store {self.path}: {e}") from e
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-            if initialise:
-                self._initialise(conn)
-            self._verify(conn)
-            # only now that the file is known to be ours may anything be written to it
-            self._enable_wal(conn)
-            self._migrate(conn)
-            conn.execute("PRAGMA synchronous = NORMAL")
-            # writes are appends: a small page cache keeps a long run's memory flat (SQLite's default is 2 MiB)
-            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-        except StoreError:
-            conn.close()
-            raise
-        except sqlite3.Error as e:
-            conn.close()
-            problem = _store_problem(self.path, e)
-            raise problem or StoreError(f"{self.path} is not a usable wattprint store ({e})") from e
-        return conn
-
-    def _connect_readonly(self) -> sqlite3.Connection:
-        """A connection that never writes. A WAL store needs its -shm file, which SQLite cannot create in a
-        folder it may not write: only then is the file opened as immutable (nothing can be writing it through WAL
-        from this folder either). A store another process holds locked is an error (StoreLockedError), never read
-        as immutable: that would ignore its WAL and show stale runs; a damaged file is an error too."""
-        from urllib.parse import quote
-
-        err: Exception | None = None
-        for flags in ("mode=ro", "mode=ro&immutable=1"):
-            try:
-                conn = sqlite3.connect(f"file:{quote(self.path)}?{flags}", uri=True, timeout=BUSY_TIMEOUT_S,
-                                       isolation_level=None, check_same_thread=False)
-            except sqlite3.Error as e:
-                err = e
-                if not _is_readonly(e):
-                    break
-                continue
-            try:
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            except sqlite3.Error as e:
-                conn.close()
-                err = e
-                if _is_readonly(e) and not _is_locked(e):  # the -shm cannot be created: read the file alone
-                    continue
-                break
-            try:
-                self._verify(conn)
-                if int(conn.execute("PRAGMA user_version").fetchone()[0]) < schema.SCHEMA_VERSION:
-                    raise StoreError(f"{self.path} was written by an older wattprint; open it once where it can be "
-                                     "written (any `wattprint run --db` on it) to upgrade it")
-            except sqlite3.Error as e:
-                conn.close()
-                raise _store_problem(self.path, e) or StoreError(f"cannot read the store {self.path}: {e}") from e
-            except BaseException:
-                conn.close()
-                raise
-            return conn
-        if err is not None and (_is_damaged(err) or _is_locked(err)):
-            raise _store_problem(self.path, err) or StoreError(f"cannot read the store {self.path}: {err}") from err
-        raise StoreError(f"cannot read the store {self.path}: {err}")
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        """Bring a store written by an older wattprint to the current schema, in one transaction."""
-        if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= schema.SCHEMA_VERSION:
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])  # another process may have done it
-            for v in range(version, schema.SCHEMA_VERSION):
-                for sql in schema.MIGRATIONS[v]:
-                    for stmt in _statements(sql):
-                        conn.execute(stmt)
-            conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
-            conn.execute(f"UPDATE {schema.META_TABLE} SET value = ? WHERE key = 'schema_version'",
-                         (str(schema.SCHEMA_VERSION),))
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        """Switch to WAL. The switch needs an exclusive lock and SQLite does not always wait for it (several
-        ranks opening a brand-new store at once), so retry while another process holds the file."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        delay = 0.005
-        while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError as e:
-                if "locked" not in str(e) and "busy" not in str(e):
-                    raise
-                if time.monotonic() > deadline:
-                    raise StoreError(f"the store {self.path} stayed locked by another process for "
-                                     f"{BUSY_TIMEOUT_S:g} s ({e})") from e
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
-
-    def _initialise(self, conn: sqlite3.Connection) -> None:
-        """Create the schema in one transaction (rollback journal, so the file's first state carries our marks)."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if schema.META_TABLE not in tables:
-                if tables:
-                    raise StoreError(f"{self.path} is an SQLite database of another program, not a wattprint store; "
-                                     "it was left untouched")
-                from .. import __version__
-
-                conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
-                for stmt in _statements(schema.CREATE):
-                    conn.execute(stmt)
-                conn.executemany(
-                    f"INSERT INTO {schema.META_TABLE} (key, value) VALUES (?, ?)",
-                    [("application", schema.APPLICATION_NAME), ("schema_version", str(schema.SCHEMA_VERSION)),
-                     ("created_by", f"wattprint {__version__}"), ("created_at", str(time.time()))],
-                )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def _verify(self, conn: sqlite3.Connection) -> None:
-        try:
-            meta = dict(conn.execute(f"SELECT key, value FROM {schema.META_TABLE}").fetchall())
-        except sqlite3.Error as e:
-            # the header says the file is ours (checked before it was opened): say what stops its being read
-            raise _store_problem(self.path, e) or StoreError(
-                f"{self.path} is not a wattprint store ({e}); it was left untouched") from e
-        if meta.get("application") != schema.APPLICATION_NAME:
-            raise StoreError(f"{self.path} is not a wattprint store (no application marker); it was left untouched")
-        try:
-            version = int(meta.get("schema_version", "0"))
-        except ValueError:
-            version = 0
-        version = max(version, int(conn.execute("PRAGMA user_version").fetchone()[0]))
-        if version > schema.SCHEMA_VERSION:
-            raise StoreError(f"{self.path} was written by a newer wattprint (store schema {version}, this version "
-                             f"reads {schema.SCHEMA_VERSION}); upgrade wattprint")
+            return connect_readonly(self.path, timeout_s=BUSY_TIMEOUT_S)
+        return connect(self.path, timeout_s=BUSY_TIMEOUT_S, busy_ms=self._busy_ms, initialise=initialise)
 
     def set_write_wait(self, seconds: float | None) -> None:
         """How long a write waits for another process's lock before failing (None: the default, BUSY_TIMEOUT_S).
@@ -408,7 +159,7 @@ class Store:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as e:
-                if _is_locked(e):
+                if is_locked(e):
                     raise StoreLockedError(f"cannot write to the store {self.path}: {e}") from e
                 raise StoreError(f"cannot write to the store {self.path}: {e}") from e
             self._in_tx = True
@@ -429,8 +180,8 @@ class Store:
                 raise self._write_failed(e) from e
 
     def _write_failed(self, e: sqlite3.Error) -> StoreError:
-        if _is_readonly(e):
-            return _store_problem(self.path, e) or StoreError(f"writing to the store {self.path} failed: {e}")
+        if is_readonly(e):
+            return store_problem(self.path, e) or StoreError(f"writing to the store {self.path} failed: {e}")
         return StoreError(f"writing to the store {self.path} failed: {e}")
 
     @contextmanager

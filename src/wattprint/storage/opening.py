@@ -1,0 +1,273 @@
+"""Opening a store file: what is at the path before anything touches it (missing, empty, ours, or another file,
+left untouched), the SQLite connection that creates, checks, migrates and switches a store to WAL (or reads it
+without ever writing), and what an SQLite error says about a store file (damaged, locked, read-only).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+
+from . import schema
+from .records import StoreError, StoreLockedError
+
+CACHE_KIB = 256  # SQLite page cache per connection, KiB
+
+
+def is_locked(e: BaseException) -> bool:
+    text = str(e).lower()
+    return "locked" in text or "busy" in text
+
+
+def is_readonly(e: BaseException) -> bool:
+    """SQLite may not write the file, or create its -wal/-shm files beside it (the file or folder is read-only)."""
+    text = str(e).lower()
+    return "readonly" in text or "read-only" in text or "unable to open" in text
+
+
+def is_damaged(e: BaseException) -> bool:
+    text = str(e).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
+def store_problem(path: str, e: BaseException) -> StoreError | None:
+    """A one-line StoreError for an SQLite error that says what is wrong with a file known to be ours (damaged,
+    locked, read-only), or None for any other error."""
+    if is_damaged(e):
+        return StoreError(f"the store {path} is damaged ({e}); it was left untouched (restore it from a copy, or "
+                          "point --db at another file)")
+    if is_locked(e):
+        return StoreLockedError(f"the store {path} is locked by another process ({e}); try again when it is free")
+    if is_readonly(e):
+        return StoreError(f"the store {path} cannot be written ({e}): this user may not write the file or its folder "
+                          "(SQLite keeps its -wal and -shm files beside it); `wattprint runs` can still read it")
+    return None
+
+
+def file_state(path: str, reread_delay_s: float) -> str:
+    """'missing', 'empty' (0 bytes), or 'ours'; raises StoreError for anything else. Never writes."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as e:
+        raise StoreError(f"cannot read the store {path}: {e.strerror or e}") from e
+    if not os.path.isfile(path):
+        raise StoreError(f"{path} is not a file, so it cannot be a wattprint store")
+    if st.st_size == 0:
+        return "empty"
+    try:
+        return _classify_header(path)
+    except StoreError:
+        # another wattprint process may be writing the very first page right now: look once more
+        time.sleep(reread_delay_s)
+        return _classify_header(path)
+
+
+def _classify_header(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(schema.HEADER_SIZE)
+    except OSError as e:
+        raise StoreError(f"cannot read the store {path}: {e.strerror or e}") from e
+    if len(head) == 0:
+        return "empty"
+    if len(head) < schema.HEADER_SIZE or not head.startswith(schema.SQLITE_MAGIC):
+        raise StoreError(f"{path} is not a wattprint store (not an SQLite database); it was left untouched")
+    off = schema.APPLICATION_ID_OFFSET
+    app_id = int.from_bytes(head[off:off + 4], "big")
+    if app_id == schema.APPLICATION_ID:
+        return "ours"
+    if app_id != 0:
+        raise StoreError(
+            f"{path} is another application's SQLite database (application_id {app_id:#x}), "
+            "not a wattprint store; it was left untouched"
+        )
+    # An SQLite file without our mark in its header (our stores get it in their first commit): list its
+    # tables to say what it is. immutable=1 reads the main file only, with no locks and no -wal/-shm files.
+    try:
+        ro = sqlite3.connect(f"file:{_uri_path(path)}?mode=ro&immutable=1", uri=True)
+        try:
+            tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            ro.close()
+    except sqlite3.Error as e:
+        raise StoreError(f"{path} is not a readable wattprint store ({e}); it was left untouched") from e
+    if schema.META_TABLE in tables:
+        return "ours"  # marked by its table though not by its header (e.g. application_id reset by a tool)
+    what = "tables " + ", ".join(sorted(tables)[:5]) if tables else "no tables"
+    raise StoreError(f"{path} is an SQLite database without wattprint's marks ({what}), not a wattprint store; "
+                     "it was left untouched")
+
+
+def _uri_path(path: str) -> str:
+    """Escape the characters that would end the path part of an SQLite ``file:`` URI (no urllib: import cost)."""
+    return str(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a script into complete statements (trigger bodies hold semicolons of their own)."""
+    out: list[str] = []
+    buf = ""
+    for part in sql.split(";"):
+        buf += part + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                out.append(buf.strip())
+            buf = ""
+    return out
+
+
+def connect(path: str, *, timeout_s: float, busy_ms: int, initialise: bool) -> sqlite3.Connection:
+    """A read-write connection to the store file ``path``, schema created first where ``initialise``."""
+    try:
+        conn = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot open the store {path}: {e}") from e
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        if initialise:
+            _initialise(conn, path)
+        _verify(conn, path)
+        # only now that the file is known to be ours may anything be written to it
+        _enable_wal(conn, path, timeout_s)
+        _migrate(conn)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        # writes are appends: a small page cache keeps a long run's memory flat (SQLite's default is 2 MiB)
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    except StoreError:
+        conn.close()
+        raise
+    except sqlite3.Error as e:
+        conn.close()
+        problem = store_problem(path, e)
+        raise problem or StoreError(f"{path} is not a usable wattprint store ({e})") from e
+    return conn
+
+
+def connect_readonly(path: str, *, timeout_s: float) -> sqlite3.Connection:
+    """A connection that never writes. A WAL store needs its -shm file, which SQLite cannot create in a
+    folder it may not write: only then is the file opened as immutable (nothing can be writing it through WAL
+    from this folder either). A store another process holds locked is an error (StoreLockedError), never read
+    as immutable: that would ignore its WAL and show stale runs; a damaged file is an error too."""
+    from urllib.parse import quote
+
+    err: Exception | None = None
+    for flags in ("mode=ro", "mode=ro&immutable=1"):
+        try:
+            conn = sqlite3.connect(f"file:{quote(path)}?{flags}", uri=True, timeout=timeout_s,
+                                   isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            err = e
+            if not is_readonly(e):
+                break
+            continue
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as e:
+            conn.close()
+            err = e
+            if is_readonly(e) and not is_locked(e):  # the -shm cannot be created: read the file alone
+                continue
+            break
+        try:
+            _verify(conn, path)
+            if int(conn.execute("PRAGMA user_version").fetchone()[0]) < schema.SCHEMA_VERSION:
+                raise StoreError(f"{path} was written by an older wattprint; open it once where it can be "
+                                 "written (any `wattprint run --db` on it) to upgrade it")
+        except sqlite3.Error as e:
+            conn.close()
+            raise store_problem(path, e) or StoreError(f"cannot read the store {path}: {e}") from e
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+    if err is not None and (is_damaged(err) or is_locked(err)):
+        raise store_problem(path, err) or StoreError(f"cannot read the store {path}: {err}") from err
+    raise StoreError(f"cannot read the store {path}: {err}")
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store written by an older wattprint to the current schema, in one transaction."""
+    if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= schema.SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])  # another process may have done it
+        for v in range(version, schema.SCHEMA_VERSION):
+            for sql in schema.MIGRATIONS[v]:
+                for stmt in _statements(sql):
+                    conn.execute(stmt)
+        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+        conn.execute(f"UPDATE {schema.META_TABLE} SET value = ? WHERE key = 'schema_version'",
+                     (str(schema.SCHEMA_VERSION),))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _enable_wal(conn: sqlite3.Connection, path: str, timeout_s: float) -> None:
+    """Switch to WAL. The switch needs an exclusive lock and SQLite does not always wait for it (several
+    ranks opening a brand-new store at once), so retry while another process holds the file."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+            if time.monotonic() > deadline:
+                raise StoreError(f"the store {path} stayed locked by another process for "
+                                 f"{timeout_s:g} s ({e})") from e
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
+def _initialise(conn: sqlite3.Connection, path: str) -> None:
+    """Create the schema in one transaction (rollback journal, so the file's first state carries our marks)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if schema.META_TABLE not in tables:
+            if tables:
+                raise StoreError(f"{path} is an SQLite database of another program, not a wattprint store; "
+                                 "it was left untouched")
+            from .. import __version__
+
+            conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+            for stmt in _statements(schema.CREATE):
+                conn.execute(stmt)
+            conn.executemany(
+                f"INSERT INTO {schema.META_TABLE} (key, value) VALUES (?, ?)",
+                [("application", schema.APPLICATION_NAME), ("schema_version", str(schema.SCHEMA_VERSION)),
+                 ("created_by", f"wattprint {__version__}"), ("created_at", str(time.time()))],
+            )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _verify(conn: sqlite3.Connection, path: str) -> None:
+    """Check the marks that make the file a wattprint store, of a schema this version reads."""
+    try:
+        meta = dict(conn.execute(f"SELECT key, value FROM {schema.META_TABLE}").fetchall())
+    except sqlite3.Error as e:
+        # the header says the file is ours (checked before it was opened): say what stops its being read
+        raise store_problem(path, e) or StoreError(
+            f"{path} is not a wattprint store ({e}); it was left untouched") from e
+    if meta.get("application") != schema.APPLICATION_NAME:
+        raise StoreError(f"{path} is not a wattprint store (no application marker); it was left untouched")
+    try:
+        version = int(meta.get("schema_version", "0"))
+    except ValueError:
+        version = 0
+    version = max(version, int(conn.execute("PRAGMA user_version").fetchone()[0]))
+    if version > schema.SCHEMA_VERSION:
+        raise StoreError(f"{path} was written by a newer wattprint (store schema {version}, this version "
+                         f"reads {schema.SCHEMA_VERSION}); upgrade wattprint")
+
