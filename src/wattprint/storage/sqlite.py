@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import InputConflictError, UnknownNameError
-from .downsample import Member, merge
+from .downsample import merge_samples_up_to
 from .json_columns import dumps, loads
 from .json_columns import finite as finite  # re-exported: the CLI imports it from here
 from .opening import connect, connect_readonly, file_state, is_locked, is_readonly, store_problem
@@ -398,31 +398,7 @@ class Store:
         cutoff = math.floor((duration - older_than_s) / bucket_s) * bucket_s
         if cutoff <= 0:
             return 0
-        removed = 0
-        group: list[Member] = []  # the bucket in progress; its first member may be a row merged in the last batch
-        prev_elapsed = 0.0  # elapsed_s of the sample before the next one read (run start for the first)
-        after: tuple[float, int] = (-math.inf, -1)
-        while True:
-            with self._write() as c:
-                rows = c.execute(
-                    "SELECT id, t_unix, elapsed_s, phase, energy_j, power_w FROM samples WHERE run_id = ? AND "
-                    "elapsed_s <= ? AND (elapsed_s > ? OR (elapsed_s = ? AND id > ?)) ORDER BY elapsed_s, id LIMIT ?",
-                    (run_id, cutoff, after[0], after[0], after[1], DOWNSAMPLE_BATCH_ROWS),
-                ).fetchall()
-                for r in rows:
-                    m = Member(r[0], r[1], r[2], r[3], loads(r[4]), loads(r[5]), r[2] - prev_elapsed)
-                    prev_elapsed = r[2]
-                    if group and _bucket_key(group[0], bucket_s) != _bucket_key(m, bucket_s):
-                        removed += _flush(c, group)
-                        group = []
-                    group.append(m)
-                if group:
-                    # write the unfinished bucket too, and carry it into the next batch as one merged sample
-                    removed += _flush(c, group)
-                    group = [merge(group)]
-            if len(rows) < DOWNSAMPLE_BATCH_ROWS:
-                return removed
-            after = (rows[-1][2], rows[-1][0])
+        return merge_samples_up_to(self._write, run_id, cutoff, bucket_s, DOWNSAMPLE_BATCH_ROWS)
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -439,24 +415,6 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
-
-
-def _bucket_key(m: Member, bucket_s: float) -> tuple[int, str | None]:
-    # a sample ending exactly on a boundary closes the bucket before it
-    return math.ceil(m.elapsed_s / bucket_s) - 1, m.phase
-
-
-def _flush(c: sqlite3.Connection, group: list[Member]) -> int:
-    """Replace ``group``'s rows by one merged row (kept under the last member's id); returns rows removed."""
-    if len(group) < 2:
-        return 0
-    merged = merge(group)
-    c.execute("UPDATE samples SET t_unix = ?, elapsed_s = ?, phase = ?, energy_j = ?, power_w = ? WHERE id = ?",
-              (merged.t_unix, merged.elapsed_s, merged.phase, dumps(merged.energy_j), dumps(merged.power_w),
-               merged.id))
-    gone = [(m.id,) for m in group[:-1]]
-    c.executemany("DELETE FROM samples WHERE id = ?", gone)
-    return len(gone)
 
 
 def _record(row: Sequence[Any]) -> RunRecord:
