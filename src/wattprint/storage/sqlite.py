@@ -5,8 +5,9 @@ committed transaction survives the process being killed), so a run killed with S
 up to its last persisted sample, and several processes (one per GPU) can write their runs to one
 file at once. Nothing accumulates in memory in a :class:`Store`: the time series lives on disk.
 
-Telling what a file is and connecting to it: :mod:`.opening`; the JSON columns: :mod:`.json_columns`; the
-tunables below stay here, read at each use, so that tests and callers can change them on this module.
+Elsewhere: telling what a file is and connecting to it (:mod:`.opening`), the reads (:mod:`.queries`, the
+base class of :class:`Store`), the JSON columns (:mod:`.json_columns`), merging old samples (:mod:`.downsample`).
+The tunables below are read from this module at each use, so that tests and callers can change them here.
 """
 
 from __future__ import annotations
@@ -21,20 +22,19 @@ from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import Any
 
-from ..errors import InputConflictError, UnknownNameError
+from ..errors import InputConflictError
 from .downsample import merge_samples_up_to
-from .json_columns import dumps, loads
+from .json_columns import dumps
 from .json_columns import finite as finite  # re-exported: the CLI imports it from here
 from .opening import connect, connect_readonly, file_state, is_locked, is_readonly, store_problem
+from .queries import RUN_COLUMNS, StoreQueries, check_text, run_record
 from .records import FINAL_STATUSES, JsonShape, RunRecord, SampleRow, SlotPatch, StoreError, StoreLockedError, iso_utc
 from .url import db_path, resolve_db_url
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction; ours last milliseconds
 DOWNSAMPLE_BATCH_ROWS = 5000  # rows merged per transaction, so other writers never wait long
-SUGGESTION_POOL = 1000  # most recent run ids offered as "closest names" for an unknown id
 REREAD_DELAY_S = 0.05  # a header read racing another process's first commit is retried once after this
 
-_RUN_COLUMNS = "id, project, status, started_at, ended_at, duration_s, energy_j, meta, summary, updated_at"
 _UPSERT_PHASE = ("INSERT INTO phases (run_id, name, start_s, end_s, energy_j) VALUES (?, ?, ?, ?, ?) "
                  "ON CONFLICT (run_id, name, start_s) DO UPDATE SET "
                  "end_s = excluded.end_s, energy_j = excluded.energy_j")
@@ -84,19 +84,7 @@ def open_store(url: str | None = None, *, create: bool = True, readonly: bool = 
     return Store(path, resolved, initialise=state != "ours")
 
 
-_SQLITE_MAX_INT = 2**63 - 1  # an INTEGER parameter; a larger LIMIT is the same as no limit
-
-
-def _check_text(what: str, text: str) -> None:
-    """Names come from the command line, where bytes that are not UTF-8 arrive as lone surrogates SQLite
-    cannot store."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InputConflictError(f"{what} {text!r} is not valid UTF-8 text") from None
-
-
-class Store:
+class Store(StoreQueries):
     """A wattprint run store in one SQLite file. Thread-safe; one per process (reopened after ``fork``)."""
 
     def __init__(self, path: str, url: str, *, initialise: bool = False, readonly: bool = False) -> None:
@@ -206,11 +194,11 @@ class Store:
             raise InputConflictError("a run id must be a non-empty string")
         if not project:
             raise InputConflictError("a project name must be a non-empty string")
-        _check_text("run id", run_id)
-        _check_text("project name", project)
+        check_text("run id", run_id)
+        check_text("project name", project)
         now = time.time()
         with self._write() as c:
-            row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = c.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 c.execute(
                     "INSERT INTO runs (id, project, status, started_at, ended_at, duration_s, energy_j, meta, summary, "
@@ -219,7 +207,7 @@ class Store:
                 )
                 self._begun.add(run_id)
                 return RunRecord(run_id, project, "running", float(started_at), None, 0.0, {}, dict(meta), {}, now)
-            rec = _record(row)
+            rec = run_record(row)
             reason = busy(rec) if busy is not None else None
             if reason:
                 raise InputConflictError(f"run {run_id!r} cannot be resumed: {reason}; wait for it to end or "
@@ -319,71 +307,6 @@ class Store:
             if cur.rowcount == 0:
                 raise self._unknown(c, run_id)
 
-    def get_run(self, run_id: str) -> RunRecord:
-        """The run ``run_id``; :class:`UnknownNameError` (with the closest ids) if the store has none."""
-        _check_text("run id", run_id)
-        with self._read() as c:
-            row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
-            if row is None:
-                raise self._unknown(c, run_id)
-            return _record(row)
-
-    def find_run(self, text: str) -> RunRecord:
-        """Like :meth:`get_run`, but also accepts a unique prefix of a run id (for the command line)."""
-        _check_text("run id", text)
-        with self._read() as c:
-            row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (text,)).fetchone()
-            if row is not None:
-                return _record(row)
-            # GLOB is case-sensitive like ids; its wildcards in the prefix are bracketed to match literally
-            pattern = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text) + "*"
-            rows = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id GLOB ? ORDER BY started_at DESC",
-                             (pattern,)).fetchall() if text else []
-            if len(rows) == 1:
-                return _record(rows[0])
-            if len(rows) > 1:
-                raise UnknownNameError("run", text, [r[0] for r in rows],
-                                       hint=f"{len(rows)} runs start with it; give more of the id")
-            raise self._unknown(c, text)
-
-    def list_runs(self, project: str | None = None, limit: int | None = None) -> list[RunRecord]:
-        """Runs, newest first (by start time); only ``project``'s if given; at most ``limit``."""
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
-        args: list[Any] = []
-        if project is not None:
-            _check_text("project name", project)
-            sql += " WHERE project = ?"
-            args.append(project)
-        sql += " ORDER BY started_at DESC, rowid DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(min(max(int(limit), 0), _SQLITE_MAX_INT))
-        with self._read() as c:
-            return [_record(r) for r in c.execute(sql, args).fetchall()]
-
-    def _unknown(self, c: sqlite3.Connection, run_id: str) -> UnknownNameError:
-        ids = [r[0] for r in c.execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT ?", (SUGGESTION_POOL,))]
-        return UnknownNameError("run", run_id, ids, hint=f"store {self.path}")
-
-    # -- time series -------------------------------------------------------------------------
-    def samples(self, run_id: str) -> list[SampleRow]:
-        """All stored samples of the run, in time order."""
-        with self._read() as c:
-            rows = c.execute("SELECT t_unix, elapsed_s, phase, energy_j, power_w FROM samples WHERE run_id = ? "
-                             "ORDER BY elapsed_s, id", (run_id,)).fetchall()
-        return [SampleRow(r[0], r[1], r[2], loads(r[3]), loads(r[4])) for r in rows]
-
-    def sample_count(self, run_id: str) -> int:
-        with self._read() as c:
-            return int(c.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run_id,)).fetchone()[0])
-
-    def phases(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's phases in start order: {name, start_s, end_s, energy_j}."""
-        with self._read() as c:
-            rows = c.execute("SELECT name, start_s, end_s, energy_j FROM phases WHERE run_id = ? ORDER BY start_s, id",
-                             (run_id,)).fetchall()
-        return [{"name": r[0], "start_s": r[1], "end_s": r[2], "energy_j": loads(r[3])} for r in rows]
-
     def downsample(self, run_id: str, older_than_s: float, bucket_s: float) -> int:
         """Merge samples older than ``older_than_s`` (s before the run's latest) into one per ``bucket_s`` (s).
 
@@ -415,10 +338,3 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
-
-
-def _record(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(
-        id=row[0], project=row[1], status=row[2], started_at=row[3], ended_at=row[4], duration_s=row[5],
-        energy_j=loads(row[6]), meta=loads(row[7]), summary=loads(row[8]), updated_at=row[9],
-    )

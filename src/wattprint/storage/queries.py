@@ -1,0 +1,107 @@
+"""The read side of a run store: a run by id or id prefix, the runs of a project, a run's samples and phases."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from ..errors import InputConflictError, UnknownNameError
+from .json_columns import loads
+from .records import RunRecord, SampleRow
+
+SUGGESTION_POOL = 1000  # most recent run ids offered as "closest names" for an unknown id
+RUN_COLUMNS = "id, project, status, started_at, ended_at, duration_s, energy_j, meta, summary, updated_at"
+_SQLITE_MAX_INT = 2**63 - 1  # an INTEGER parameter; a larger LIMIT is the same as no limit
+
+
+def check_text(what: str, text: str) -> None:
+    """Names come from the command line, where bytes that are not UTF-8 arrive as lone surrogates SQLite
+    cannot store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputConflictError(f"{what} {text!r} is not valid UTF-8 text") from None
+
+
+class StoreQueries:
+    """The reads of a :class:`~wattprint.storage.sqlite.Store`, which gives them ``path`` and ``_read``."""
+
+    path: str
+
+    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError  # the Store's: its lock and connection, an SQLite error raised as StoreError
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run ``run_id``; :class:`UnknownNameError` (with the closest ids) if the store has none."""
+        check_text("run id", run_id)
+        with self._read() as c:
+            row = c.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise self._unknown(c, run_id)
+            return run_record(row)
+
+    def find_run(self, text: str) -> RunRecord:
+        """Like :meth:`get_run`, but also accepts a unique prefix of a run id (for the command line)."""
+        check_text("run id", text)
+        with self._read() as c:
+            row = c.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (text,)).fetchone()
+            if row is not None:
+                return run_record(row)
+            # GLOB is case-sensitive like ids; its wildcards in the prefix are bracketed to match literally
+            pattern = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text) + "*"
+            rows = c.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id GLOB ? ORDER BY started_at DESC",
+                             (pattern,)).fetchall() if text else []
+            if len(rows) == 1:
+                return run_record(rows[0])
+            if len(rows) > 1:
+                raise UnknownNameError("run", text, [r[0] for r in rows],
+                                       hint=f"{len(rows)} runs start with it; give more of the id")
+            raise self._unknown(c, text)
+
+    def list_runs(self, project: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        """Runs, newest first (by start time); only ``project``'s if given; at most ``limit``."""
+        sql = f"SELECT {RUN_COLUMNS} FROM runs"
+        args: list[Any] = []
+        if project is not None:
+            check_text("project name", project)
+            sql += " WHERE project = ?"
+            args.append(project)
+        sql += " ORDER BY started_at DESC, rowid DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(min(max(int(limit), 0), _SQLITE_MAX_INT))
+        with self._read() as c:
+            return [run_record(r) for r in c.execute(sql, args).fetchall()]
+
+    def _unknown(self, c: sqlite3.Connection, run_id: str) -> UnknownNameError:
+        ids = [r[0] for r in c.execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT ?", (SUGGESTION_POOL,))]
+        return UnknownNameError("run", run_id, ids, hint=f"store {self.path}")
+
+    # -- time series -------------------------------------------------------------------------
+    def samples(self, run_id: str) -> list[SampleRow]:
+        """All stored samples of the run, in time order."""
+        with self._read() as c:
+            rows = c.execute("SELECT t_unix, elapsed_s, phase, energy_j, power_w FROM samples WHERE run_id = ? "
+                             "ORDER BY elapsed_s, id", (run_id,)).fetchall()
+        return [SampleRow(r[0], r[1], r[2], loads(r[3]), loads(r[4])) for r in rows]
+
+    def sample_count(self, run_id: str) -> int:
+        with self._read() as c:
+            return int(c.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run_id,)).fetchone()[0])
+
+    def phases(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's phases in start order: {name, start_s, end_s, energy_j}."""
+        with self._read() as c:
+            rows = c.execute("SELECT name, start_s, end_s, energy_j FROM phases WHERE run_id = ? ORDER BY start_s, id",
+                             (run_id,)).fetchall()
+        return [{"name": r[0], "start_s": r[1], "end_s": r[2], "energy_j": loads(r[3])} for r in rows]
+
+
+def run_record(row: Sequence[Any]) -> RunRecord:
+    """The run in a row selected as :data:`RUN_COLUMNS`."""
+    return RunRecord(
+        id=row[0], project=row[1], status=row[2], started_at=row[3], ended_at=row[4], duration_s=row[5],
+        energy_j=loads(row[6]), meta=loads(row[7]), summary=loads(row[8]), updated_at=row[9],
+    )
