@@ -1,13 +1,7 @@
 """CPU package and DRAM energy from Linux RAPL powercap (Intel, and AMD Zen which uses the same driver).
 
-Layout under ``<sysfs_root>/class/powercap`` (``WATTPRINT_SYSFS_ROOT``, default ``/sys``)::
-
-    intel-rapl:0/{name=package-0, energy_uj, max_energy_range_uj}   socket 0 package
-    intel-rapl:0:0/{name=core, ...}    part of package 0: not added
-    intel-rapl:0:1/{name=uncore, ...}  part of package 0: not added
-    intel-rapl:0:2/{name=dram, ...}    socket 0 DRAM -> component "ram"
-    intel-rapl:1/{name=package-1, ...} socket 1 package (summed with package 0)
-    intel-rapl:2/{name=psys, ...}      whole platform, overlaps the packages: not added
+Zones are found under ``<sysfs_root>/class/powercap`` (``WATTPRINT_SYSFS_ROOT``, default ``/sys``) by
+:mod:`.rapl_sysfs`: package zones give component "cpu", dram zones "ram"; core, uncore and psys are not added.
 
 Where the kernel sees several dies in a package, each die gets a top-level zone named ``package-N-die-M``.
 On Intel Cascade Lake-AP these are separate per-die counters (summed); on AMD (Zen 1/2 Threadripper/EPYC,
@@ -33,32 +27,19 @@ given up if the counter comes back to the old one within a few reads (the lower 
 that looks like a reset the zone could have drawn is shown at once; if it was a glitch, the reading after it
 absorbs it (reported energy never goes down). Recent kernels make ``energy_uj`` readable by root only; then
 :func:`open_rapl` returns no reader for that component and a note with the fix.
-``intel-rapl-mmio:*`` zones duplicate the MSR package counters on some client CPUs and are ignored.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from .base import Clock, NoteMixin, Reading
 from .quickread import read_at
+from .rapl_sysfs import UJ_PER_J, RaplDomain, find_domains, powercap_dir
 
-
-def _zone_socket(name: str) -> int | None:
-    """Top-level index of a zone name "intel-rapl:N" or "intel-rapl:N:M"; None for anything else."""
-    head, sep, rest = name.partition(":")
-    parts = rest.split(":")
-    if head != "intel-rapl" or not sep or len(parts) > 2 or not all(p.isdigit() for p in parts):
-        return None
-    return int(parts[0])
-
-
-_UJ_PER_J = 1e6
 _COUNTER_BYTES = 32  # energy_uj: a decimal µJ count (at most 20 digits) and a newline
-_PACKAGE_NAME = re.compile(r"package-(\d+)(?:-die-(\d+))?")
 
 # input checks, not data. Two zones of one package are one counter shown twice when their counters differ by at
 # most this at open (read microseconds apart: a RAPL counter moves ~every ms, < 1 J at 500 W) ...
@@ -72,122 +53,6 @@ MIRROR_DECIDE_READS = 3
 REBASE_HOLD_READS = 4
 # the counter moves in updates about 1 ms apart, read a little after the clock: steps get this much time more (s)
 _SLACK_S = 0.002
-
-
-@dataclass(frozen=True)
-class RaplDomain:
-    """One powercap zone: its directory, kernel name ("package-0", "core", "dram", "psys") and socket.
-
-    ``package``/``die``: the physical package (and die) from the package zone's name ("package-N-die-M"); a
-    sub-zone takes its parent's. ``max_power_w``: the highest power limit or maximum power the zone shows
-    (``constraint_*_power_limit_uw``/``constraint_*_max_power_uw``), None where it shows none.
-    """
-
-    path: str
-    zone: str
-    name: str
-    socket: int
-    max_range_uj: int | None
-    package: int | None = None
-    die: int | None = None
-    max_power_w: float | None = None
-
-    @property
-    def kind(self) -> str:
-        """Kind: "package", "core", "uncore", "dram", "psys" (or the raw name for anything else)."""
-        return "package" if self.name.startswith("package") else self.name
-
-    @property
-    def device(self) -> str:
-        return self.name if self.kind == "package" else f"{self.kind}-{self.socket}"
-
-    @property
-    def group(self) -> tuple[str, int]:
-        """(kind, physical package): zones that may show one counter more than once share it."""
-        return self.kind, self.package if self.package is not None else self.socket
-
-    def bound_w(self) -> float:
-        """Most this zone can draw on average over minutes (W): its highest limit, else the catalogue's TDP."""
-        if self.max_power_w:
-            return self.max_power_w
-        from .. import data
-
-        return data.max_cpu_tdp_w()
-
-    def wrap_s(self) -> float | None:
-        """Shortest time its counter can take to wrap (s), at :meth:`bound_w`; None where the range is unknown."""
-        return self.max_range_uj / (self.bound_w() * _UJ_PER_J) if self.max_range_uj else None
-
-
-def powercap_dir(sysfs_root: str) -> str:
-    return os.path.join(sysfs_root, "class", "powercap")
-
-
-def _read_text(path: str) -> str:
-    with open(path) as f:
-        return f.read().strip()
-
-
-def _read_int(path: str) -> int | None:
-    try:
-        return int(_read_text(path))
-    except (OSError, ValueError):
-        return None
-
-
-def _max_power_w(path: str) -> float | None:
-    """The highest ``constraint_*_max_power_uw`` / ``constraint_*_power_limit_uw`` of a zone (W), if any."""
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return None
-    best = 0
-    for n in names:
-        if n.startswith("constraint_") and n.endswith(("_max_power_uw", "_power_limit_uw")):
-            best = max(best, _read_int(os.path.join(path, n)) or 0)
-    return best / _UJ_PER_J if best > 0 else None
-
-
-def find_domains(sysfs_root: str) -> list[RaplDomain]:
-    """All intel-rapl zones (top level and sub-zones, flat or nested), sorted by zone name."""
-    base = powercap_dir(sysfs_root)
-    found: dict[str, str] = {}
-    try:
-        entries = os.listdir(base)
-    except OSError:
-        return []
-    for e in entries:
-        if _zone_socket(e) is not None:
-            found.setdefault(e, os.path.join(base, e))
-            try:  # sub-zones are also nested inside their package's directory
-                for sub in os.listdir(os.path.join(base, e)):
-                    if _zone_socket(sub) is not None:
-                        found.setdefault(sub, os.path.join(base, e, sub))
-            except OSError:
-                pass
-    names: dict[str, str] = {}
-    for zone, path in found.items():
-        try:
-            names[zone] = _read_text(os.path.join(path, "name"))
-        except OSError:
-            continue
-    # the physical package and die of each top-level zone, from its name ("package-N" or "package-N-die-M")
-    where: dict[int, tuple[int | None, int | None]] = {}
-    for zone, name in names.items():
-        m = _PACKAGE_NAME.fullmatch(name)
-        if m and zone.count(":") == 1:
-            where[_zone_socket(zone) or 0] = int(m.group(1)), int(m.group(2)) if m.group(2) else None
-    domains = []
-    for zone, name in sorted(names.items()):
-        path = found[zone]
-        socket = _zone_socket(zone)
-        assert socket is not None
-        package, die = where.get(socket, (None, None))
-        if name.startswith("package-") and die is None and package is not None:
-            socket = package
-        domains.append(RaplDomain(path, zone, name, socket, _read_int(os.path.join(path, "max_energy_range_uj")),
-                                  package, die, _max_power_w(path)))
-    return domains
 
 
 @dataclass
@@ -338,25 +203,25 @@ class RaplReader(NoteMixin):
         counted from 0; a step back or one further ahead than possible: counted from that value on), one that
         carries on from the base shows it was a glitch. No reading counts more than ``most_w`` over its time.
         """
-        d, per_s = z.d, z.most_w * _UJ_PER_J
+        d, per_s = z.d, z.most_w * UJ_PER_J
         old = z.old
         if old is not None and now_uj >= old.uj and now_uj - old.uj <= (t - old.t + _SLACK_S) * per_s:
             # back where the counter was before it went back: the lower values were stale, count from there
-            z.energy_j = old.energy_j + (now_uj - old.uj) / _UJ_PER_J
+            z.energy_j = old.energy_j + (now_uj - old.uj) / UJ_PER_J
             z.old, z.suspect, z.provisional_j = None, None, 0.0
             self.note(f"RAPL {d.zone} ({d.name}) counter came back to where it was before it went back: the lower "
                       "values were stale, and it is counted from its earlier value again", key=f"unrebase-{d.zone}")
-            return (now_uj - old.uj) / _UJ_PER_J, t - old.t
+            return (now_uj - old.uj) / UJ_PER_J, t - old.t
         step = _forward_uj(d, z.last_uj, now_uj, (dt + _SLACK_S) * per_s)
-        steep = step is not None and step > (dt + _SLACK_S) * z.usual_w * _UJ_PER_J
+        steep = step is not None and step > (dt + _SLACK_S) * z.usual_w * UJ_PER_J
         if step is not None and not steep:
             z.suspect, z.provisional_j = None, 0.0
             if old is not None:
                 old.reads_left -= 1
                 if old.reads_left <= 0:
                     z.old = None
-            z.energy_j += step / _UJ_PER_J
-            return step / _UJ_PER_J, dt
+            z.energy_j += step / UJ_PER_J
+            return step / UJ_PER_J, dt
         sus = z.suspect
         on = None  # how far it carried on from the refused value (around a wrap only after a steep step)
         if sus is not None and (sus.kind == "steep" or now_uj >= sus.uj):
@@ -364,46 +229,46 @@ class RaplReader(NoteMixin):
         if sus is not None and on:  # it carries on from the refused value
             z.suspect, z.provisional_j = None, 0.0
             if sus.kind == "steep":  # a steep step, then on at a possible rate: both counted
-                z.energy_j += (sus.step_uj + on) / _UJ_PER_J
-                return (sus.step_uj + on) / _UJ_PER_J, dt
+                z.energy_j += (sus.step_uj + on) / UJ_PER_J
+                return (sus.step_uj + on) / UJ_PER_J, dt
             if sus.kind == "reset":  # it carries on from near 0: counted from 0, the energy since the reset too
-                self.note(f"RAPL {d.zone} ({d.name}) counter was reset (it fell to {sus.uj / _UJ_PER_J:.3g} J and "
+                self.note(f"RAPL {d.zone} ({d.name}) counter was reset (it fell to {sus.uj / UJ_PER_J:.3g} J and "
                           "carried on from there); counted from 0", key=f"reset-{d.zone}")
-                z.energy_j += (sus.uj + on) / _UJ_PER_J
-                return (sus.uj + on) / _UJ_PER_J, dt
+                z.energy_j += (sus.uj + on) / UJ_PER_J
+                return (sus.uj + on) / UJ_PER_J, dt
             if sus.kind == "back":
                 z.old = _OldBase(z.last_uj, z.last_t, z.energy_j, REBASE_HOLD_READS)
-                self.note(f"RAPL {d.zone} ({d.name}) counter went back by {(z.last_uj - sus.uj) / _UJ_PER_J:.3g} J "
+                self.note(f"RAPL {d.zone} ({d.name}) counter went back by {(z.last_uj - sus.uj) / UJ_PER_J:.3g} J "
                           "and carried on from there: counted from the lower value on; the energy between the last "
                           "good reading and the step back is not counted", key=f"rebase-{d.zone}")
             else:
-                self.note(f"RAPL {d.zone} ({d.name}) counter jumped {(sus.uj - z.last_uj) / _UJ_PER_J:.3g} J ahead "
+                self.note(f"RAPL {d.zone} ({d.name}) counter jumped {(sus.uj - z.last_uj) / UJ_PER_J:.3g} J ahead "
                           "and carried on from there: counted from the higher value on; the jump and the energy "
                           "between the last good reading and it are not counted", key=f"rejump-{d.zone}")
-            z.energy_j += on / _UJ_PER_J
-            return on / _UJ_PER_J, t - sus.t
+            z.energy_j += on / UJ_PER_J
+            return on / UJ_PER_J, t - sus.t
         prev = z.last_uj
         z.provisional_j = 0.0
         if step is not None:  # possible, but more than the zone draws: no counter jumps the first time
             z.suspect = _Suspect(now_uj, t, "steep", step)
-            self.note(f"RAPL {d.zone} ({d.name}) counter moved {step / _UJ_PER_J:.3g} J in {_secs(dt)} s, more than "
+            self.note(f"RAPL {d.zone} ({d.name}) counter moved {step / UJ_PER_J:.3g} J in {_secs(dt)} s, more than "
                       f"the zone draws (up to {z.usual_w:.0f} W): counted once the next reading carries on from it, "
                       "else ignored as a bad reading", key=f"steep-{d.zone}")
         elif now_uj < prev and now_uj <= (dt + _SLACK_S) * per_s and now_uj < prev - now_uj:
             z.suspect = _Suspect(now_uj, t, "reset")
-            if now_uj <= dt * z.usual_w * _UJ_PER_J:  # a reset the zone could well have drawn: shown at once
-                z.provisional_j = now_uj / _UJ_PER_J
-            self.note(f"RAPL {d.zone} ({d.name}) counter went back to {now_uj / _UJ_PER_J:.3g} J, near 0: a reset "
+            if now_uj <= dt * z.usual_w * UJ_PER_J:  # a reset the zone could well have drawn: shown at once
+                z.provisional_j = now_uj / UJ_PER_J
+            self.note(f"RAPL {d.zone} ({d.name}) counter went back to {now_uj / UJ_PER_J:.3g} J, near 0: a reset "
                       "or a bad reading; the previous value is kept as the base until the next reading tells which "
                       "(a reset is counted from 0 once the counter carries on from there)", key=f"low-{d.zone}")
         elif now_uj < prev:
             z.suspect = _Suspect(now_uj, t, "back")
-            self.note(f"RAPL {d.zone} ({d.name}) counter went back by {(prev - now_uj) / _UJ_PER_J:.3g} J, neither a "
+            self.note(f"RAPL {d.zone} ({d.name}) counter went back by {(prev - now_uj) / UJ_PER_J:.3g} J, neither a "
                       "wrap nor a reset; that reading is ignored and the previous value kept as the base (the energy "
                       "is counted at the next good reading)", key=f"back-{d.zone}")
         else:
             z.suspect = _Suspect(now_uj, t, "jump")
-            self.note(f"RAPL {d.zone} ({d.name}) counter jumped {(now_uj - prev) / _UJ_PER_J:.3g} J ahead in "
+            self.note(f"RAPL {d.zone} ({d.name}) counter jumped {(now_uj - prev) / UJ_PER_J:.3g} J ahead in "
                       f"{_secs(dt)} s, more than it could draw (up to {z.most_w:.0f} W); that reading is ignored and "
                       "the previous value kept as the base", key=f"jump-{d.zone}")
         return None
@@ -492,7 +357,7 @@ class RaplReader(NoteMixin):
                       f"socket-wide counter shown per die (as on multi-die AMD CPUs); counted once, as "
                       f"{first.d.device}", key=f"mirror-{zone}")
             return True
-        if abs(z.energy_j - first.energy_j) * _UJ_PER_J > MIRROR_TOLERANCE_UJ or z.differ_reads >= MIRROR_DECIDE_READS:
+        if abs(z.energy_j - first.energy_j) * UJ_PER_J > MIRROR_TOLERANCE_UJ or z.differ_reads >= MIRROR_DECIDE_READS:
             # separate after all (one counter read twice differs at most by an update between the two reads)
             del self._maybe_mirror[zone]
             z.hidden_j = 0.0  # its energy since open is reported
