@@ -32,11 +32,12 @@ absorbs it (reported energy never goes down). Recent kernels make ``energy_uj`` 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from .base import Clock, NoteMixin, Reading
 from .quickread import read_at
+from .rapl_counter import REBASE_HOLD_READS as REBASE_HOLD_READS  # re-exported; the counting reads it there
+from .rapl_counter import Zone, apart_uj, count_reading, secs
 from .rapl_sysfs import UJ_PER_J, RaplDomain, find_domains, powercap_dir
 
 _COUNTER_BYTES = 32  # energy_uj: a decimal µJ count (at most 20 digits) and a newline
@@ -49,84 +50,6 @@ MIRROR_TOLERANCE_UJ = 1_000_000
 # this many reads (one counter read twice differs only where it updated between the two reads: rarely)
 MIRROR_DECIDE_J = 10.0
 MIRROR_DECIDE_READS = 3
-# a step back taken for a new base is undone if the counter comes back to its earlier value within this many reads
-REBASE_HOLD_READS = 4
-# the counter moves in updates about 1 ms apart, read a little after the clock: steps get this much time more (s)
-_SLACK_S = 0.002
-
-
-@dataclass
-class _Suspect:
-    """A reading refused as a possible glitch, kept to tell a glitch from a counter that really moved there."""
-
-    uj: int
-    t: float
-    kind: str  # "reset" (fell near 0), "back" (went back, not near 0), "jump" (further ahead than possible),
-    # "steep" (possible, but more than the zone draws: believed once the next reading carries on from it)
-    step_uj: int = 0  # "steep": the step from the base
-
-
-@dataclass
-class _OldBase:
-    """The base before a step back that was taken for a new base, kept a few readings in case the lower values
-    were stale after all and the counter comes back to where it was."""
-
-    uj: int
-    t: float
-    energy_j: float
-    reads_left: int
-
-
-@dataclass
-class _Zone:
-    """One counted zone as the reader follows it; ``energy_j`` is counted since the reader opened.
-
-    What the reader reports for it is ``shown_j``, which never goes down: the counted energy less ``hidden_j`` (what
-    a die zone that may mirror another counted meanwhile) plus ``provisional_j`` (a reading that looks like a
-    reset, shown at once until the next reading tells a reset from a glitch).
-    """
-
-    d: RaplDomain
-    last_uj: int  # the base: the last value counted
-    last_t: float  # clock time of the last good read (failed or refused reads do not move it)
-    open_uj: int
-    most_w: float  # the most power a step of this zone is believed at (W) ...
-    usual_w: float  # ... and taken at once at (W): above that, once the next reading carries on from it
-    energy_j: float = 0.0
-    power_w: float | None = None
-    suspect: _Suspect | None = None  # the last refused reading, until a reading tells what it was
-    old: _OldBase | None = None  # the base before a step back taken for a new base
-    provisional_j: float = 0.0
-    hidden_j: float = 0.0
-    shown_j: float = 0.0
-    moved_j: float = 0.0  # what it reported standing in for an unreadable first die, since moved to that die
-    differ_reads: int = 0  # paired reads where its counter differed from the first die's
-    read_ok: bool = False  # the last read() counted it
-
-    def report(self) -> float:
-        self.shown_j = max(self.shown_j, self.energy_j - self.hidden_j + self.provisional_j)
-        return self.shown_j
-
-    def hide(self) -> None:
-        self.hidden_j = self.energy_j + self.provisional_j
-
-
-def _apart_uj(a: int, b: int, range_uj: int | None) -> int:
-    """How far apart two counter values are, around the wrap where the range is known."""
-    gap = abs(a - b)
-    return min(gap, range_uj - gap) if range_uj and gap <= range_uj else gap
-
-
-def _forward_uj(d: RaplDomain, prev: int, now: int, room_uj: float) -> int | None:
-    """µJ from ``prev`` to ``now`` forward (around a wrap at max_energy_range_uj where ``now`` is lower), or None
-    where that is more than ``room_uj``: a wrap is taken only where the energy it implies was possible."""
-    if now >= prev:
-        step = now - prev
-    elif d.max_range_uj:
-        step = d.max_range_uj - prev + now
-    else:
-        return None
-    return step if step <= room_uj else None
 
 
 class RaplReader(NoteMixin):
@@ -145,7 +68,7 @@ class RaplReader(NoteMixin):
         self.name = f"rapl-{component}"
         self.domains = list(domains)
         self._clock = clock
-        self._zones: dict[str, _Zone] = {}
+        self._zones: dict[str, Zone] = {}
         self._maybe_mirror: dict[str, str] = {}  # zone that may mirror another -> that other zone (its first die)
         self._standin: dict[str, str] = {}  # unreadable first die -> the undecided zone counted in its place
         self._retired: list[Reading] = []  # zones found to be mirrors after they had reported energy: frozen
@@ -163,7 +86,7 @@ class RaplReader(NoteMixin):
         most_w = _most_plausible_w()
         for d in domains:
             usual_w = max(most_w / WRAP_MARGIN, d.bound_w())
-            self._zones[d.zone] = _Zone(d, values[d.zone], t, values[d.zone], WRAP_MARGIN * usual_w, usual_w)
+            self._zones[d.zone] = Zone(d, values[d.zone], t, values[d.zone], WRAP_MARGIN * usual_w, usual_w)
         self._group_dies()
         waits = [w for d in domains if (w := d.wrap_s()) is not None]
         self.max_interval_s: float | None = min(waits) if waits else None
@@ -180,7 +103,7 @@ class RaplReader(NoteMixin):
             first = self._zones[ds[0].zone]
             for d in ds[1:]:
                 z = self._zones[d.zone]
-                if _apart_uj(z.open_uj, first.open_uj, d.max_range_uj) <= MIRROR_TOLERANCE_UJ:
+                if apart_uj(z.open_uj, first.open_uj, d.max_range_uj) <= MIRROR_TOLERANCE_UJ:
                     self._maybe_mirror[d.zone] = first.d.zone
             if not any(d.zone in self._maybe_mirror for d in ds):
                 self.note(f"RAPL {', '.join(d.name for d in ds)} ({', '.join(d.zone for d in ds)}): {kind} "
@@ -194,86 +117,7 @@ class RaplReader(NoteMixin):
             raise OSError(f"{d.zone} energy counter is closed")
         return int(read_at(f.fileno(), _COUNTER_BYTES, 0))
 
-    def _count(self, z: _Zone, now_uj: int, t: float, dt: float) -> tuple[float, float] | None:
-        """Count a reading of the zone's counter: (J counted, over how many s), or None where it is refused.
-
-        A reading is counted from the base where the zone usually draws that much since its last good read (a wrap
-        included). Anything else is refused and remembered (the base stays): a reading that then carries on from
-        the refused value at a possible rate confirms it (a step possible but steep: counted in full; a reset:
-        counted from 0; a step back or one further ahead than possible: counted from that value on), one that
-        carries on from the base shows it was a glitch. No reading counts more than ``most_w`` over its time.
-        """
-        d, per_s = z.d, z.most_w * UJ_PER_J
-        old = z.old
-        if old is not None and now_uj >= old.uj and now_uj - old.uj <= (t - old.t + _SLACK_S) * per_s:
-            # back where the counter was before it went back: the lower values were stale, count from there
-            z.energy_j = old.energy_j + (now_uj - old.uj) / UJ_PER_J
-            z.old, z.suspect, z.provisional_j = None, None, 0.0
-            self.note(f"RAPL {d.zone} ({d.name}) counter came back to where it was before it went back: the lower "
-                      "values were stale, and it is counted from its earlier value again", key=f"unrebase-{d.zone}")
-            return (now_uj - old.uj) / UJ_PER_J, t - old.t
-        step = _forward_uj(d, z.last_uj, now_uj, (dt + _SLACK_S) * per_s)
-        steep = step is not None and step > (dt + _SLACK_S) * z.usual_w * UJ_PER_J
-        if step is not None and not steep:
-            z.suspect, z.provisional_j = None, 0.0
-            if old is not None:
-                old.reads_left -= 1
-                if old.reads_left <= 0:
-                    z.old = None
-            z.energy_j += step / UJ_PER_J
-            return step / UJ_PER_J, dt
-        sus = z.suspect
-        on = None  # how far it carried on from the refused value (around a wrap only after a steep step)
-        if sus is not None and (sus.kind == "steep" or now_uj >= sus.uj):
-            on = _forward_uj(d, sus.uj, now_uj, (t - sus.t + _SLACK_S) * per_s)
-        if sus is not None and on:  # it carries on from the refused value
-            z.suspect, z.provisional_j = None, 0.0
-            if sus.kind == "steep":  # a steep step, then on at a possible rate: both counted
-                z.energy_j += (sus.step_uj + on) / UJ_PER_J
-                return (sus.step_uj + on) / UJ_PER_J, dt
-            if sus.kind == "reset":  # it carries on from near 0: counted from 0, the energy since the reset too
-                self.note(f"RAPL {d.zone} ({d.name}) counter was reset (it fell to {sus.uj / UJ_PER_J:.3g} J and "
-                          "carried on from there); counted from 0", key=f"reset-{d.zone}")
-                z.energy_j += (sus.uj + on) / UJ_PER_J
-                return (sus.uj + on) / UJ_PER_J, dt
-            if sus.kind == "back":
-                z.old = _OldBase(z.last_uj, z.last_t, z.energy_j, REBASE_HOLD_READS)
-                self.note(f"RAPL {d.zone} ({d.name}) counter went back by {(z.last_uj - sus.uj) / UJ_PER_J:.3g} J "
-                          "and carried on from there: counted from the lower value on; the energy between the last "
-                          "good reading and the step back is not counted", key=f"rebase-{d.zone}")
-            else:
-                self.note(f"RAPL {d.zone} ({d.name}) counter jumped {(sus.uj - z.last_uj) / UJ_PER_J:.3g} J ahead "
-                          "and carried on from there: counted from the higher value on; the jump and the energy "
-                          "between the last good reading and it are not counted", key=f"rejump-{d.zone}")
-            z.energy_j += on / UJ_PER_J
-            return on / UJ_PER_J, t - sus.t
-        prev = z.last_uj
-        z.provisional_j = 0.0
-        if step is not None:  # possible, but more than the zone draws: no counter jumps the first time
-            z.suspect = _Suspect(now_uj, t, "steep", step)
-            self.note(f"RAPL {d.zone} ({d.name}) counter moved {step / UJ_PER_J:.3g} J in {_secs(dt)} s, more than "
-                      f"the zone draws (up to {z.usual_w:.0f} W): counted once the next reading carries on from it, "
-                      "else ignored as a bad reading", key=f"steep-{d.zone}")
-        elif now_uj < prev and now_uj <= (dt + _SLACK_S) * per_s and now_uj < prev - now_uj:
-            z.suspect = _Suspect(now_uj, t, "reset")
-            if now_uj <= dt * z.usual_w * UJ_PER_J:  # a reset the zone could well have drawn: shown at once
-                z.provisional_j = now_uj / UJ_PER_J
-            self.note(f"RAPL {d.zone} ({d.name}) counter went back to {now_uj / UJ_PER_J:.3g} J, near 0: a reset "
-                      "or a bad reading; the previous value is kept as the base until the next reading tells which "
-                      "(a reset is counted from 0 once the counter carries on from there)", key=f"low-{d.zone}")
-        elif now_uj < prev:
-            z.suspect = _Suspect(now_uj, t, "back")
-            self.note(f"RAPL {d.zone} ({d.name}) counter went back by {(prev - now_uj) / UJ_PER_J:.3g} J, neither a "
-                      "wrap nor a reset; that reading is ignored and the previous value kept as the base (the energy "
-                      "is counted at the next good reading)", key=f"back-{d.zone}")
-        else:
-            z.suspect = _Suspect(now_uj, t, "jump")
-            self.note(f"RAPL {d.zone} ({d.name}) counter jumped {(now_uj - prev) / UJ_PER_J:.3g} J ahead in "
-                      f"{_secs(dt)} s, more than it could draw (up to {z.most_w:.0f} W); that reading is ignored and "
-                      "the previous value kept as the base", key=f"jump-{d.zone}")
-        return None
-
-    def _update(self, z: _Zone, t: float) -> None:
+    def _update(self, z: Zone, t: float) -> None:
         d = z.d
         z.read_ok = False
         try:
@@ -288,14 +132,14 @@ class RaplReader(NoteMixin):
             z.power_w = None
             return
         dt = t - z.last_t  # since this zone's last good read, however many reads failed since
-        counted = self._count(z, now_uj, t, dt)
+        counted = count_reading(z, now_uj, t, dt, self.note)
         if counted is None:
             z.power_w = None
             return
         wrap_s = d.wrap_s()
         if wrap_s is not None and dt >= wrap_s:
-            self.note(f"RAPL {d.zone} ({d.name}) was read {_secs(dt)} s after its last good reading, longer than its "
-                      f"counter takes to wrap around at up to {d.bound_w():.0f} W ({_secs(wrap_s)} s): whole wraps may "
+            self.note(f"RAPL {d.zone} ({d.name}) was read {secs(dt)} s after its last good reading, longer than its "
+                      f"counter takes to wrap around at up to {d.bound_w():.0f} W ({secs(wrap_s)} s): whole wraps may "
                       "have been missed, so its energy may be undercounted; it must be read more often than that",
                       key=f"wrap-time-{d.zone}")
         z.last_uj, z.last_t, z.read_ok = now_uj, t, True
@@ -309,7 +153,7 @@ class RaplReader(NoteMixin):
         except in place of an unreadable first die: then one of them reports what it counts meanwhile (moved to the
         first die once readable again, whose own count of that time is then not reported twice).
         """
-        groups: dict[str, list[_Zone]] = {}
+        groups: dict[str, list[Zone]] = {}
         for zone, first_zone in self._maybe_mirror.items():
             groups.setdefault(first_zone, []).append(self._zones[zone])
         for first_zone, zs in groups.items():
@@ -338,10 +182,10 @@ class RaplReader(NoteMixin):
                     continue
                 z.hide()
 
-    def _compare(self, first: _Zone, z: _Zone) -> bool:
+    def _compare(self, first: Zone, z: Zone) -> bool:
         """Decide, from one read of both, whether ``z`` shows the first die's counter; True once decided."""
         zone = z.d.zone
-        if _apart_uj(z.last_uj, first.last_uj, z.d.max_range_uj):
+        if apart_uj(z.last_uj, first.last_uj, z.d.max_range_uj):
             z.differ_reads += 1
         elif first.energy_j >= MIRROR_DECIDE_J and z.differ_reads < MIRROR_DECIDE_READS:
             # the same counter to the µJ once the package has used some energy: one counter shown twice
@@ -455,8 +299,3 @@ def open_rapl(sysfs_root: str, clock: Clock) -> tuple[list[RaplReader], list[str
         measured = " and ".join("CPU" if r.component == "cpu" else "RAM" for r in readers)
         notes.append(permission_note(sysfs_root, denied, measured))
     return readers, notes
-
-
-def _secs(x: float) -> str:
-    """Seconds for a note: whole seconds from 10 s, two significant digits below (a 0.4 s wrap is not "0 s")."""
-    return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
