@@ -36,7 +36,6 @@ from typing import BinaryIO
 
 from .base import Clock, NoteMixin, Reading
 from .quickread import read_at
-from .rapl_counter import REBASE_HOLD_READS as REBASE_HOLD_READS  # re-exported; the counting reads it there
 from .rapl_counter import Zone, apart_uj, count_reading, secs
 from .rapl_sysfs import UJ_PER_J, RaplDomain, find_domains, powercap_dir
 
