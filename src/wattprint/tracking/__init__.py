@@ -5,7 +5,8 @@
     ...     train()
     >>> fp = run.footprint()                               # doctest: +SKIP
 
-Modules: :mod:`.run` (``Run``: lifecycle and public methods), :mod:`.sampler` (the thread), :mod:`.record` (the
+Modules: :mod:`.run` (``Run``: lifecycle and public methods), :mod:`.sampler` (the thread; its parts
+:mod:`.device_reads`, :mod:`.store_writer`, :mod:`.phases`, :mod:`.snapshot`), :mod:`.record` (the
 run's record in the store), :mod:`.figures` (footprint and summaries from what was measured), :mod:`.live`,
 :mod:`.progress` and :mod:`.projection` (``run.progress()``), :mod:`.signals` (signal handlers, exit statuses),
 :mod:`.shutdown` (ending the sampler, releasing devices and store), :mod:`.readers`, :mod:`.decorate`,

@@ -18,7 +18,7 @@ from .projection import J_PER_KWH
 
 if TYPE_CHECKING:
     from ..storage import SlotPatch
-    from .sampler import Snapshot
+    from .snapshot import Snapshot
 
 CHARGED_SCOPE = (
     "energy_by_component is what this run is charged: the devices it reads (the machine's CPU packages and RAM, "

@@ -16,7 +16,7 @@ from .live import SECONDS_PER_HOUR
 from .projection import NO_INTERVAL_YET, Projection, Projector
 
 if TYPE_CHECKING:
-    from .sampler import Snapshot
+    from .snapshot import Snapshot
 
 MAX_STEPS = 2**53  # progress(): whole numbers up to here are exact in a float
 

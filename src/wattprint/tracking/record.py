@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .sampler import PhaseTotal
+from .phases import PhaseTotal
 
 
 def new_run_id(project: str) -> str:
@@ -52,7 +52,7 @@ def begin_record(store: Any, run_id: str, project: str, started_unix: float, met
     from ..errors import InputConflictError, UnknownNameError
     from ..storage import StoreError
     from ..storage.sqlite import BUSY_TIMEOUT_S, StoreLockedError
-    from .sampler import MIN_WRITE_WAIT_S, WRITE_WAIT_SHARE
+    from .store_writer import MIN_WRITE_WAIT_S, WRITE_WAIT_SHARE
 
     def begin(busy: Callable[[Any], str | None]) -> Any:
         return store.begin_run(run_id, project, started_unix, meta, busy=busy)

@@ -25,8 +25,6 @@ from .device_reads import DeviceReads, _Superseded
 from .ledger import Ledger
 from .phases import PhaseBook, PhaseTotal
 from .snapshot import Snapshot, _energy_at, reading_totals
-from .store_writer import MIN_WRITE_WAIT_S as MIN_WRITE_WAIT_S  # for run.py
-from .store_writer import WRITE_WAIT_SHARE as WRITE_WAIT_SHARE
 from .store_writer import StoreWriter
 
 if TYPE_CHECKING:
