@@ -74,7 +74,8 @@ def reading_totals(prev: Snapshot | None, now: float, charged: dict[str, Triple]
     if end_t is not None and prev is not None and prev.t < end_t < now:
         # the sampler was late (a slow store write, a busy machine): end the window at stop(), not here
         w = (end_t - prev.t) / (now - prev.t)
-        total = {comp: _between(prev.charged_j.get(comp, v), v, w) for comp, v in total.items()}
+        # a component not charged yet at ``prev`` (the baseline charges nothing) had 0 J there, as in _energy_at
+        total = {comp: _between(prev.charged_j.get(comp, _ZERO), v, w) for comp, v in total.items()}
         read_j = {comp: prev.read_j.get(comp, e) + w * (e - prev.read_j.get(comp, e)) for comp, e in read_j.items()}
         now = end_t
     power: dict[str, float] = {}
