@@ -16,7 +16,19 @@ run's record in the store), :mod:`.figures` (footprint and summaries from what w
 
 from __future__ import annotations
 
-from .projection import Projection
+from typing import TYPE_CHECKING
+
 from .run import Run, track
 
+if TYPE_CHECKING:
+    from .projection import Projection
+
 __all__ = ["Projection", "Run", "track"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Projection":  # loaded on first use: only run.progress() makes one
+        from .projection import Projection
+
+        return Projection
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

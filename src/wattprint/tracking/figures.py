@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import WattprintError
 from ..footprint import Assumption, ComponentEnergy, Footprint, Intensity, amortised_embodied_kg
 from ..quantities import Range
-from .live import SECONDS_PER_HOUR, LiveFigures
-from .projection import J_PER_KWH
+from .live import J_PER_KWH, SECONDS_PER_HOUR, LiveFigures
 
 if TYPE_CHECKING:
     from ..storage import SlotPatch

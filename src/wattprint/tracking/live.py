@@ -16,8 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..quantities import Range
-from ..storage.records import JsonShape, SlotPatch
-from .projection import J_PER_KWH
+from ..storage.records import J_PER_KWH, JsonShape, SlotPatch
 
 SECONDS_PER_HOUR = 3600.0  # definition
 

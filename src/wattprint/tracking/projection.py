@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..quantities import Range
+from ..storage.records import J_PER_KWH
 
-J_PER_KWH = 3.6e6  # joules per kilowatt-hour (definition)
 # method parameters (statistics, not physical data): ~95 % for normal noise; allowance for unseen change
 Z = 2.0
 UNSEEN_CHANGE = 0.5

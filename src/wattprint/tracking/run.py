@@ -35,9 +35,7 @@ from ..footprint import Assumption, Footprint, Intensity
 from . import decorate as calls
 from .decorate import wrap_call
 from .figures import RunFigures, gpu_models
-from .live import LiveFigures
-from .progress import RunProgress
-from .projection import J_PER_KWH, Projection
+from .live import J_PER_KWH, LiveFigures
 from .readers import open_readers
 from .record import PendingRecord, ResumePoint, begin_record, new_run_id, record_meta
 from .sampler import Sampler, Snapshot, note_to_stderr
@@ -46,6 +44,8 @@ from .signals import ChainedSignals, exit_status, last_uncaught_exception, statu
 
 if TYPE_CHECKING:
     from ..storage import SlotPatch
+    from .progress import RunProgress
+    from .projection import Projection
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_INTERVAL_S = 1.0
@@ -168,7 +168,6 @@ class Run:
             self._figures = RunFigures(self.pue, self.intensity, assumptions, models, alloc, resume.basis,
                                        self.sampler.offset_j)
             self.sampler.phases.update(resume.phase_totals())
-            self._progress = RunProgress(self.interval_s)
             self.status = "running"
             self.sampler.start()
         except BaseException as e:  # e.g. Ctrl-C during the baseline reading: end what was begun, then raise
@@ -316,8 +315,12 @@ class Run:
         actual totals are the answer, and a projection made at, say, step 8 of 40 before an early stop would
         overstate them. An ``interrupted`` or ``failed`` run keeps its last projection (what the whole training
         was heading for, e.g. for a resumption)."""
-        if self._progress is None:
+        if self.sampler is None or self.status == "new":
             raise WattprintError(f"run {self.id!r} has not started")
+        if self._progress is None:  # imported on first use: most runs never call progress()
+            from .progress import RunProgress
+
+            self._progress = RunProgress(self.interval_s)
         snap = self._snapshot()
         assert snap is not None
         return self._progress.project(step, total_steps, snap, self._final is not None, self.pue,
