@@ -23,7 +23,6 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import InputConflictError
-from .downsample import merge_samples_up_to
 from .json_columns import dumps
 from .json_columns import finite as finite  # re-exported: the CLI imports it from here
 from .opening import connect, connect_readonly, file_state, is_locked, is_readonly, store_problem
@@ -321,6 +320,8 @@ class Store(StoreQueries):
         cutoff = math.floor((duration - older_than_s) / bucket_s) * bucket_s
         if cutoff <= 0:
             return 0
+        from .downsample import merge_samples_up_to  # on first use: a run reaches it after a day, if ever
+
         return merge_samples_up_to(self._write, run_id, cutoff, bucket_s, DOWNSAMPLE_BATCH_ROWS)
 
     def close(self) -> None:
