@@ -6,8 +6,11 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # The CPU build of torch first: left to the hf/lightning extras, pip takes a CUDA build of several GB, which
-# filled a CI machine's disk. --no-cache-dir: no second copy of the wheels under ~/.cache.
-.venv/bin/python -m pip install -q --no-cache-dir "torch==${TORCH_VERSION:-2.13.0}"
+# filled a CI machine's disk. Our machines keep that build in /opt/wheels (pip's find-links there, passed
+# again here in case the environment does not say so). --no-cache-dir: no second copy under ~/.cache.
+find_links=()
+[ -d /opt/wheels ] && find_links=(--find-links /opt/wheels)
+.venv/bin/python -m pip install -q --no-cache-dir ${find_links[@]+"${find_links[@]}"} "torch==${TORCH_VERSION:-2.13.0}"
 .venv/bin/python -m pip install -q --no-cache-dir -e '.[test,nvidia,hf,lightning]'
 .venv/bin/ruff check src tests bench scripts
 .venv/bin/mypy
