@@ -430,3 +430,32 @@ def test_an_intensity_given_with_world_as_location_is_not_called_the_world_avera
     fp = run.footprint()
     assert fp.intensity.g_per_kwh.value == 100 and fp.intensity.location != "world"
     assert "world" not in str(co2_eq_emissions(fp).get("geographical_location", "")).lower()
+
+
+def test_first_progress_calls_from_several_threads_share_one_projector(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the projector is made on the first progress() call; threads making it at once must not each make one
+    # (the later one would replace the other's observations and its last projection)
+    from wattprint.tracking import progress as progress_mod
+
+    made: list[object] = []
+
+    class SlowProgress(progress_mod.RunProgress):
+        def __init__(self, interval_s: float) -> None:
+            time.sleep(0.05)
+            super().__init__(interval_s)
+            made.append(self)
+
+    monkeypatch.setattr(progress_mod, "RunProgress", SlowProgress)
+    with track("p", interval_s=0.05, readers=[PowerReader()], persist=False) as run:
+        go = threading.Barrier(4)
+
+        def call() -> None:
+            go.wait()
+            run.progress(1, 10)
+
+        threads = [threading.Thread(target=call) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+    assert len(made) == 1

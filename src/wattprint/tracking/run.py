@@ -102,6 +102,7 @@ class Run:
         self._signals = ChainedSignals()
         self._stop_lock = threading.RLock()  # re-entered by a SIGTERM handler during stop()
         self._progress: RunProgress | None = None
+        self._progress_lock = threading.Lock()
         self._readers: list[Any] = []
         self._registered = False  # registered as open in this process (a start that succeeded, until stop())
         self.interval_s = DEFAULT_INTERVAL_S
@@ -317,10 +318,11 @@ class Run:
         was heading for, e.g. for a resumption)."""
         if self.sampler is None or self.status == "new":
             raise WattprintError(f"run {self.id!r} has not started")
-        if self._progress is None:  # imported on first use: most runs never call progress()
-            from .progress import RunProgress
+        with self._progress_lock:  # one RunProgress even when threads make the first call at once
+            if self._progress is None:  # imported on first use: most runs never call progress()
+                from .progress import RunProgress
 
-            self._progress = RunProgress(self.interval_s)
+                self._progress = RunProgress(self.interval_s)
         snap = self._snapshot()
         assert snap is not None
         return self._progress.project(step, total_steps, snap, self._final is not None, self.pue,
@@ -400,7 +402,7 @@ class Run:
     def _at_exit(self) -> None:
         """Interpreter exit with the run still open (uncaught KeyboardInterrupt, a forgotten stop())."""
         if self._final is None and self.sampler is not None:
-            status = status_at_exit(self._signalled, self._last_exc_at_start)
+            status = status_at_exit(self._signalled, last_uncaught_exception(), self._last_exc_at_start)
             with contextlib.suppress(Exception):
                 self.stop(status)
 

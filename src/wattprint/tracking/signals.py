@@ -76,11 +76,11 @@ def exit_status(et: type[BaseException] | None, ev: BaseException | None, signal
     return "failed"
 
 
-def status_at_exit(signalled: int | None, exc_at_start: BaseException | None) -> str:
-    """The status of a run still open when the interpreter exits: what ended the program, if anything."""
+def status_at_exit(signalled: int | None, exc: BaseException | None, exc_at_start: BaseException | None) -> str:
+    """The status of a run still open when the interpreter exits: what ended the program (``exc``, the last
+    uncaught exception), if anything."""
     # the interpreter records an exception that ended the program (sys.last_exc) before atexit runs; one
     # recorded before the run started (an earlier error at an interactive prompt) does not count
-    exc = last_uncaught_exception()
     died = exc if exc is not None and exc is not exc_at_start else None
     return "interrupted" if signalled or isinstance(died, KeyboardInterrupt) else (
         "failed" if died is not None else "finished")
