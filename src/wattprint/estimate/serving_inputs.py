@@ -1,0 +1,198 @@
+"""The serving estimate's inputs: the user's model, engine, period and load, checked against each other, and the
+values the model is evaluated at (the given ones, and for the rest the sourced constants of
+``inference_model.csv`` with their ranges and the assumptions that say where each comes from).
+
+Units: parameter counts are absolute (7B = 7e9), request lengths and batches in tokens and sequences, the period
+in days, loads in requests or tokens (input + output) per day, utilisations and shares in (0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputConflictError, WattprintError
+from ..footprint import Assumption
+from .common import check_count, check_positive, check_share
+from .roofline import moe_expert_share
+from .serving_constants import DAYS_PER_YEAR, constants
+from .serving_load import Load
+
+ENGINES = ("optimised", "eager")
+ATTENTION = ("gqa", "mha")
+# an input check, not data: fewer parameters than this is a count that lost its suffix (7 for 7B), not an LLM. The
+# smallest published language models have a few million (the TinyStories models, Eldan & Li 2023: coherent English
+# below 10 million parameters; Pythia's smallest, 14M); a million stays below all of them
+MIN_LLM_PARAMS = 1e6
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The user's model, engine and period inputs, checked and normalised (None: not given)."""
+
+    params: float
+    active_params: float
+    engine: str  # "optimised" or "eager"
+    attention: str  # "gqa" or "mha"
+    attention_given: bool  # a non-default attention the user named
+    count: int | None  # accelerators per replica
+    days: float  # days of serving the footprint covers (with a load)
+    utilisation: float | None  # busy share of provisioned time
+    dedicated: bool
+
+
+@dataclass
+class Values:
+    """The model's parameter values: central values, the (low, high) ranges of those the user did not give, and the
+    assumptions that say where each assumed one comes from."""
+
+    central: dict[str, float]
+    ranges: dict[str, tuple[float, float]]
+    assumptions: list[Assumption]
+
+    def take(self, name: str, given: float | None, what: str, const: str | None = None,
+             integer: bool = False) -> None:
+        """The given value (checked) or else the sourced constant ``const`` (default ``name``) and its range."""
+        value = check_positive(what, given, integer=integer)
+        if value is not None:
+            self.central[name] = value
+            return
+        k = constants()[const or name]
+        self.central[name] = k.value
+        self.ranges[name] = (k.low, k.high)
+        self.assumptions.append(k.assumption(what))
+
+
+def check_params(name: str, value: Any) -> float | None:
+    """A parameter count (None passes through): a count (check_count), and at least MIN_LLM_PARAMS, since fewer is
+    a count that lost its suffix ("7" for 7B) rather than a language model."""
+    v = check_count(name, value)
+    if v is not None and v < MIN_LLM_PARAMS:
+        hint = f"did you mean {v:g}B ({v * 1e9:g})?" if v < 1000 else "write the count in full or with a suffix."
+        raise InputConflictError(
+            f"{name} {v:g} is far fewer parameters than any language model (the smallest published have a few "
+            f"million): {hint} Counts are absolute: 7B = 7e9, 125M = 1.25e8")
+    return v
+
+
+def check_inputs(params: float, active_params: float | None, engine: str, attention: str, count: int | None,
+                 requests_per_day: float | None, tokens_per_day: float | None, days: float | None,
+                 utilisation: float | None, dedicated: bool) -> Inputs:
+    """The model size (parameter counts), engine, attention, replica count, period (days) and utilisation, checked
+    against each other; the load itself is checked once the batch is known (check_load)."""
+    n_total = check_params("params", params)
+    if n_total is None:
+        raise InputConflictError("params (the model's total parameters) is required")
+    n_act = check_params("active_params", active_params) or n_total
+    if n_act > n_total:
+        raise InputConflictError(f"active_params ({n_act:g}) cannot exceed params ({n_total:g})")
+    engine = str(engine or "optimised").lower().replace("optimized", "optimised")  # None: the default
+    attention_given = attention is not None and str(attention).lower() != "gqa"
+    attention = str(attention or "gqa").lower()
+    if engine not in ENGINES:
+        raise WattprintError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if attention not in ATTENTION:
+        raise WattprintError(f"unknown attention {attention!r}; use one of {', '.join(ATTENTION)}")
+    count_i = check_positive("count", count, integer=True)
+    if requests_per_day is not None and tokens_per_day is not None:
+        raise InputConflictError("give either requests_per_day or tokens_per_day, not both")
+    if days is not None and requests_per_day is None and tokens_per_day is None:
+        raise InputConflictError("days of serving need a load (requests or tokens per day); without one the "
+                                 "footprint covers one request")
+    period_days = check_positive("days", days) or DAYS_PER_YEAR  # None: the default year
+    share = check_share("utilisation", utilisation)
+    if not isinstance(dedicated, bool):
+        raise InputConflictError(f"dedicated must be True or False, got {dedicated!r}")
+    if dedicated and share is not None:
+        raise InputConflictError("give either utilisation or dedicated, not both (dedicated sets the utilisation)")
+    if dedicated and requests_per_day is None and tokens_per_day is None:
+        raise InputConflictError("dedicated replicas need a load (requests or tokens per day)")
+    return Inputs(n_total, n_act, engine, attention, attention_given, int(count_i) if count_i else None,
+                  period_days, share, dedicated)
+
+
+def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: float | None,
+                  output_tokens: float | None, batch_size: float | None, sliding_window: int | None,
+                  window_layer_share: float | None, assumptions: list[Assumption]) -> Values:
+    """The point the model is evaluated at: the given values, and for the rest the sourced constants with their
+    ranges (request lengths in tokens, batch, achievable utilisations, power fractions, host ratio, model shape)."""
+    window = check_positive("sliding_window (tokens)", sliding_window, integer=True)
+    given_share = check_share("window_layer_share", window_layer_share)
+    if given_share is not None and window is None:
+        raise InputConflictError("window_layer_share needs sliding_window (the window's length in tokens)")
+    share = given_share if given_share is not None else 1.0
+    central: dict[str, float] = {"params": inputs.params, "active_params": inputs.active_params,
+                                 "utilisation": inputs.utilisation or 1.0,
+                                 "sliding_window": window or 0.0, "window_layer_share": share if window else 0.0}
+    if window:
+        assumptions.append(Assumption(
+            "sliding-window attention", f"{window:g} tokens in {share:.3g} of the layers", "given by the user",
+            "those layers keep K/V for, and attend to, at most the last window of tokens"))
+    values = Values(central, {}, assumptions)
+    # whole tokens, at least one each (a request of 0.5 tokens is a slip; check_positive's integer check)
+    values.take("input_tokens", input_tokens, "input tokens per request", "default_input_tokens", integer=True)
+    values.take("output_tokens", output_tokens, "output tokens per request", "default_output_tokens", integer=True)
+    values.take("batch_size", batch_size, "batch size (concurrent sequences per replica)", "default_batch_size",
+                integer=True)
+    for name, what in (("mem_bw_utilisation", "achievable memory-bandwidth utilisation"),
+                       ("compute_utilisation", "achievable compute utilisation"),
+                       ("power_fraction_memory_bound", "power while memory-bound (fraction of TDP)"),
+                       ("power_fraction_compute_bound", "power while compute-bound (fraction of TDP)"),
+                       ("idle_power_fraction", "power while waiting (fraction of TDP)"),
+                       ("host_power_ratio", "host energy / accelerator energy"),
+                       ("layers_aspect_ratio", "d_model / n_layers (model shape)")):
+        values.take(name, None, what)
+    if inputs.active_params < inputs.params and weight_bytes < 2.0:
+        values.take("moe_low_bit_saving_realised", None,
+                    f"share of the {prec} byte saving an MoE's expert kernels realise")
+        expert = moe_expert_share(inputs.params, inputs.active_params)
+        assumptions.append(Assumption(
+            "expert weights (share the MoE kernel shortfall applies to)",
+            f"{expert:.3g} of the weights (1 - active/total)", "derived from the given parameter counts",
+            "the inactive experts' share, a lower bound of the expert weights' (shared weights count as active); the "
+            "rest are read at the format's full saving; the shortfall fades to nothing as active parameters reach the "
+            "total"))
+    if inputs.attention == "gqa":
+        values.take("kv_dim_gqa", None, "KV width per layer (grouped-query attention)")
+    else:
+        central["kv_dim_gqa"] = 0.0
+    return values
+
+
+def engine_notes(inputs: Inputs) -> list[Assumption]:
+    """Assumptions about how the model is served: its attention, the engine and a given utilisation."""
+    notes = [Assumption(
+        "attention", inputs.attention,
+        "given by the user" if inputs.attention_given else "Llama 3 / Mistral / Qwen2 model cards (2024): "
+        "grouped-query attention; Touvron et al. 2023 (Llama 2): GQA only at 34B/70B, so 7B/13B keep multi-head "
+        "attention",
+        "KV cache size per token; mha for Llama 1/2 7B-13B and older models")]
+    if inputs.engine == "eager":
+        engine_source = constants()["eager_overhead_s_per_layer"].source
+        engine_note = "no CUDA graphs: decode steps bounded by CPU kernel launches"
+    else:
+        engine_source = ("vLLM team, 'vLLM v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction' "
+                         "(blog, Sept 2024)")
+        engine_note = ("a current continuous-batching engine (vLLM >= 0.6, SGLang, TensorRT-LLM) with the GPU kept "
+                       "busy; older ones (vLLM < 0.6) spent most of each decode step on the CPU, so the GPU ran longer "
+                       "per token and used more energy than this")
+    notes.append(Assumption("serving engine", inputs.engine, engine_source, engine_note))
+    if inputs.utilisation is not None:
+        notes.append(Assumption("utilisation of provisioned capacity", f"{inputs.utilisation:g}",
+                                "given by the user", "idle share draws idle power and counts for embodied"))
+    return notes
+
+
+def check_load(requests_per_day: float | None, tokens_per_day: float | None, days: float, batch_assumed: bool,
+               dedicated: bool) -> Load:
+    """The load (requests or input + output tokens per day), checked, and that its total over ``days`` is finite."""
+    if tokens_per_day is not None:
+        check_positive("tokens_per_day", tokens_per_day)
+    rpd_given = check_positive("requests_per_day", requests_per_day)
+    per_day = rpd_given if rpd_given is not None else tokens_per_day
+    if per_day is not None and not math.isfinite(float(per_day) * float(days)):
+        raise InputConflictError(f"requests over the period overflow ({per_day:g} per day x {days:g} days); "
+                                 "check the magnitudes")
+    return Load(rpd_given, float(tokens_per_day) if tokens_per_day is not None else None,
+                batch_assumed=batch_assumed, dedicated=dedicated)
