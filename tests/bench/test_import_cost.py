@@ -62,3 +62,24 @@ def test_the_check_detects_a_heavy_import(tmp_path: Path) -> None:
     (tmp_path / "numpy" / "linalg.py").write_text("")
     mods = modules_after("import wattprint\nimport numpy.linalg", extra_path=tmp_path)
     assert heavy(mods) == ["numpy", "numpy.linalg"]
+
+
+def test_a_run_on_a_host_without_accelerators_or_powercap_loads_only_what_it_uses(tmp_path: Path) -> None:
+    """A tracked run that finds no powercap tree and is asked for no GPU library loads neither the RAPL reader
+    nor the hardware-name resolver, nor the progress/projection and sample-merging modules it never calls."""
+    sysfs = tmp_path / "sys"
+    (sysfs / "class").mkdir(parents=True)
+    code = (
+        "import wattprint\n"
+        "from wattprint.devices import DeviceConfig, detect_readers\n"
+        f"readers, notes = detect_readers(DeviceConfig(sysfs_root={str(sysfs)!r}, use_nvml=False, use_amdsmi=False))\n"
+        f"run = wattprint.track(project='p', db={str(tmp_path / 'w.db')!r}, location='FRA', readers=readers)\n"
+        "run.start(); run.stop()"
+    )
+    mods = modules_after(code)
+    assert "wattprint.tracking.sampler" in mods  # the run did go through the tracker
+    for lazy in ("wattprint.devices.rapl", "wattprint.data.hardware_names", "wattprint.tracking.progress",
+                 "wattprint.tracking.projection", "wattprint.storage.downsample"):
+        assert lazy not in mods, lazy
+    (sysfs / "class" / "powercap").mkdir()  # a powercap tree (here empty): RAPL is looked for, so not vacuous
+    assert "wattprint.devices.rapl" in modules_after(code)

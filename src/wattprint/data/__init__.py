@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UnknownNameError, normalise_name
 from ..footprint import Assumption
@@ -31,7 +31,23 @@ from .catalogue import (
     load_table,
     table_meta,
 )
-from .hardware_names import find_accelerator, uncertain_values_assumption
+
+if TYPE_CHECKING:
+    from .hardware_names import find_accelerator, uncertain_values_assumption
+
+# the name resolver (regular expressions, driver spellings) loads on first use: a tracker on a machine without
+# accelerators never needs it
+_LAZY = {"find_accelerator", "uncertain_values_assumption"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import hardware_names
+
+        value = getattr(hardware_names, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "TB", "TFLOPS", "Accelerator", "EmbodiedFactor", "EquivalenceFactor", "accelerator_names", "accelerators",

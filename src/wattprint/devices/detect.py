@@ -9,6 +9,7 @@ to the job in proportion to its CPU time (CPU) and its memory limit (RAM): :clas
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from .base import Clock, DeviceConfig, DeviceReader, NoteMixin, Reading
@@ -111,7 +112,9 @@ def detect_readers(
 
     alloc = alloc or allocation(config)
     have: set[str] = set()
-    if config.use_rapl:
+    # no powercap tree (a VM, a container without /sys/class/powercap, most ARM hosts): nothing RAPL could open,
+    # so its modules are not even loaded
+    if config.use_rapl and os.path.isdir(os.path.join(config.sysfs_root, "class", "powercap")):
         from .rapl import open_rapl
 
         rapl_readers, rapl_notes = open_rapl(config.sysfs_root, config.clock)
