@@ -191,7 +191,8 @@ class Bench:
             self_ms = self.importtime_ms(t, m)
             mods_new, heavy = self.modules_loaded(t, m)
             fig = "cold import, ms over bare Python" + ("" if m == ADAPTERS[t].module else " (incl. tracker)")
-            self.row(t, fig, ms, f"{ms:.0f} ms (`import {m}`; -X importtime {self_ms:.0f} ms; "
+            # round(), not :.0f: a difference of medians within the noise can be -0.3 ms, printed "-0" otherwise
+            self.row(t, fig, ms, f"{round(ms)} ms (`import {m}`; -X importtime {round(self_ms)} ms; "
                                  f"{mods_new} modules{'; ' + ', '.join(heavy) if heavy else ''})")
         self.raw["import"]["bare_median_ms"] = {v: 1e3 * statistics.median(x) for v, x in bare.items()}
 
@@ -596,7 +597,7 @@ def short_table(b: Bench) -> str:
     """The README block: one row per figure, one column per tool."""
     wl = f"{b.settings.workload_s:g} s workload @ "
     figs = [
-        ("import, ms over bare Python", "cold import, ms over bare Python", lambda n: f"{n:.0f}"),
+        ("import, ms over bare Python", "cold import, ms over bare Python", lambda n: f"{round(n)}"),
         ("start+stop, ms", "start+stop", lambda n: f"{n:,.0f}"),
         ("peak RSS over bare Python, MB (1 s sampling)", "peak RSS", lambda n: f"{n:.1f}"),
         ("main-thread time lost per 8 s at 1 s, ms", "main-thread time lost", lambda n: f"{n:+.1f}"),
