@@ -459,3 +459,16 @@ def test_first_progress_calls_from_several_threads_share_one_projector(monkeypat
         for t in threads:
             t.join(10)
     assert len(made) == 1
+
+
+def test_pue_and_intensity_are_the_ones_every_figure_uses_and_read_only() -> None:
+    run = track("p", interval_s=0.05, readers=[PowerReader()], persist=False, pue=1.3, intensity=200.0)
+    with pytest.raises(WattprintError):
+        run.pue  # noqa: B018  # settings are resolved by start()
+    with run:
+        assert run.pue.value == 1.3 and run.intensity.g_per_kwh.value == 200.0
+        # one value for the footprint, the live energy and the projections: it cannot be swapped mid-run
+        with pytest.raises(AttributeError):
+            run.intensity = run.intensity  # type: ignore[misc]
+    fp = run.footprint()
+    assert fp.pue == run.pue and fp.intensity is run.intensity

@@ -43,6 +43,7 @@ from .shutdown import end_unsampled, release, stop_sampler
 from .signals import ChainedSignals, exit_status, last_uncaught_exception, status_at_exit
 
 if TYPE_CHECKING:
+    from ..quantities import Range
     from ..storage import SlotPatch
     from .progress import RunProgress
     from .projection import Projection
@@ -121,10 +122,9 @@ class Run:
         cfg = load_config(a["location"], a["pue"], a["intensity"], a["db"], a["interval_s"])
         self.config = cfg
         self.interval_s = cfg.interval_s or DEFAULT_INTERVAL_S
-        self.pue, pue_assumption = cfg.pue_range()
-        self.intensity: Intensity
-        self.intensity, location_notes = cfg.intensity_lookup()
-        assumptions: list[Assumption] = [pue_assumption, self.intensity.assumption(), *location_notes]
+        pue, pue_assumption = cfg.pue_range()
+        intensity, location_notes = cfg.intensity_lookup()
+        assumptions: list[Assumption] = [pue_assumption, intensity.assumption(), *location_notes]
 
         if self.persist:  # first, so a bad store fails before anything else is said or opened
             from ..storage import open_store
@@ -140,7 +140,7 @@ class Run:
         rec = None
         started_unix = time.time()
         if self.persist:
-            meta = record_meta(pid, self.interval_s, self.pue, self.intensity.location, self._readers,
+            meta = record_meta(pid, self.interval_s, pue, intensity.location, self._readers,
                                self._kw.get("meta"))
             try:
                 rec, self._pending = begin_record(self.store, self.id, self.project, started_unix, meta,
@@ -166,7 +166,7 @@ class Run:
                 offset_j=resume.energy_j, offset_s=resume.duration_s, share=ProcessShare(pid, readers=self._readers),
                 summary=self._summary, live=self._live_summary, notify=self._note,
             )
-            self._figures = RunFigures(self.pue, self.intensity, assumptions, models, alloc, resume.basis,
+            self._figures = RunFigures(pue, intensity, assumptions, models, alloc, resume.basis,
                                        self.sampler.offset_j)
             self.sampler.phases.update(resume.phase_totals())
             self.status = "running"
@@ -350,6 +350,17 @@ class Run:
             note_to_stderr(msg)
 
     # -- figures (see .figures) ------------------------------------------------------------------
+    @property
+    def pue(self) -> Range:
+        """The PUE range every figure of the run uses, from the settings at ``start()`` (read-only: one value
+        for the footprint, the live energy, the stored summaries and the projections alike)."""
+        return self._measured.pue
+
+    @property
+    def intensity(self) -> Intensity:
+        """The grid intensity every figure of the run uses, from the settings at ``start()`` (read-only)."""
+        return self._measured.intensity
+
     @property
     def _measured(self) -> RunFigures:
         if self._figures is None:
