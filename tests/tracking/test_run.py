@@ -472,3 +472,11 @@ def test_pue_and_intensity_are_the_ones_every_figure_uses_and_read_only() -> Non
             run.intensity = run.intensity  # type: ignore[misc]
     fp = run.footprint()
     assert fp.pue == run.pue and fp.intensity is run.intensity
+
+
+def test_the_sampler_writes_and_downsamples_through_one_store(tmp_path: Path) -> None:
+    with track("p", interval_s=0.05, readers=[PowerReader()], db=str(tmp_path / "w.db")) as run:
+        sampler = run.sampler
+        assert sampler is not None and sampler.store is run.store and sampler.run_id == run.id
+        with pytest.raises(AttributeError):  # one object for interval writes, the final write and downsampling
+            sampler.store = None  # type: ignore[misc]

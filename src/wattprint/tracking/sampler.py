@@ -80,8 +80,6 @@ class Sampler:
         self.readers = list(readers)
         self.ledger = ledger
         self.interval_s = float(interval_s)
-        self.store = store
-        self.run_id = run_id
         self.offset_j = dict(offset_j or {})
         self.offset_s = float(offset_s)
         self.scale = dict(scale or {})
@@ -118,6 +116,16 @@ class Sampler:
         # counters that could wrap more than once in an interval are read in between too, this often (None: never)
         self.keep_up_s = self._reads.keep_up_s
         self._next_keep_t = 0.0
+
+    @property
+    def store(self) -> Any:
+        """Where the run is written (a Store, a record waiting for a locked one, or None): the writer's, one
+        object for the interval writes, the final write and downsampling."""
+        return self._writer.store
+
+    @property
+    def run_id(self) -> str | None:
+        return self._writer.run_id
 
     @property
     def phases(self) -> dict[str, PhaseTotal]:
