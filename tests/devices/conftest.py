@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,3 +102,21 @@ def make_cgroup(sysfs: Path, path: str = "job.slice/job-1", **files: str) -> Pat
     for name, text in files.items():
         (d / name.replace("_", ".")).write_text(text + "\n")
     return d
+
+
+def honour_mode_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As root, chmod 000 does not stop reads (CAP_DAC_OVERRIDE). To simulate what a non-root user sees, the RAPL
+    modules' open() (the counters' and the zone files') refuses files with no read bit, as the kernel would."""
+    if os.geteuid() != 0:
+        return
+    from wattprint.devices import rapl, rapl_sysfs
+
+    real_open = builtins.open
+
+    def open_like_a_user(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.path.isfile(path) and not os.stat(path).st_mode & 0o444:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    for mod in (rapl, rapl_sysfs):
+        monkeypatch.setattr(mod, "open", open_like_a_user, raising=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import errno
 import os
 from pathlib import Path
@@ -13,6 +12,7 @@ from wattprint.devices import DeviceConfig, detect_readers
 from wattprint.devices import rapl as rapl_mod
 from wattprint.devices.rapl import find_domains, open_rapl
 
+from .conftest import honour_mode_bits
 from .fakes.clock import FakeClock
 from .fakes.powercap import FakePowercap
 
@@ -107,20 +107,6 @@ def test_energy_never_decreases_across_reads(powercap: FakePowercap, clock: Fake
     assert last == pytest.approx(20 * 0.37)
 
 
-def _honour_mode_bits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As root, chmod 000 does not stop reads (CAP_DAC_OVERRIDE). To simulate what a non-root user sees,
-    the reader's open() is made to refuse files with no read bit - the decision the kernel would make."""
-    if os.geteuid() != 0:
-        return
-    real_open = builtins.open
-
-    def open_like_a_user(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if os.path.isfile(path) and not os.stat(path).st_mode & 0o444:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr(rapl_mod, "open", open_like_a_user, raising=False)
-
 
 def test_unreadable_energy_falls_back_to_model_with_fix(
     powercap: FakePowercap, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, no_gpu_modules: None
@@ -128,7 +114,7 @@ def test_unreadable_energy_falls_back_to_model_with_fix(
     p0 = powercap.add_package(0, subdomains=("dram",))
     for zone in (p0, powercap.sub(0, "dram")):
         powercap.energy_file(zone).chmod(0o000)  # recent kernels: energy_uj is 0400 root
-    _honour_mode_bits(monkeypatch)
+    honour_mode_bits(monkeypatch)
 
     readers, notes = open_rapl(str(powercap.root), clock)
     assert readers == []

@@ -13,6 +13,7 @@ from wattprint.devices import DeviceConfig, detect_readers
 from wattprint.devices import rapl as rapl_mod
 from wattprint.devices.rapl import find_domains, open_rapl
 
+from .conftest import honour_mode_bits
 from .fakes.clock import FakeClock
 from .fakes.powercap import FakePowercap
 
@@ -22,20 +23,6 @@ AMD_RANGE_UJ = 65_536_000_000  # 2^32 counts of 2^-16 J (AMD's energy status uni
 def _energy(readings: Any) -> float:
     return float(sum(r.energy_j for r in readings))
 
-
-def _honour_mode_bits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As root, chmod 000 does not stop reads (CAP_DAC_OVERRIDE): the reader's open() refuses files with no read
-    bit, as the kernel would for a user (the same simulation as test_rapl)."""
-    if os.geteuid() != 0:
-        return
-    real_open = builtins.open
-
-    def open_like_a_user(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if os.path.isfile(path) and not os.stat(path).st_mode & 0o444:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr(rapl_mod, "open", open_like_a_user, raising=False)
 
 
 def _gone_while(monkeypatch: pytest.MonkeyPatch, fds: set[int]) -> list[bool]:
@@ -216,7 +203,7 @@ def test_unreadable_dram_keeps_the_cpu_reader(powercap: FakePowercap, clock: Fak
     p0 = powercap.add_package(0, subdomains=("core", "dram"))
     dram = powercap.sub(0, "dram")
     powercap.energy_file(dram).chmod(0o000)
-    _honour_mode_bits(monkeypatch)
+    honour_mode_bits(monkeypatch)
     opened: list[Any] = []
     real_open = rapl_mod.open if hasattr(rapl_mod, "open") else builtins.open
 
@@ -242,7 +229,7 @@ def test_unreadable_dram_through_detect_readers(powercap: FakePowercap, clock: F
                                                 monkeypatch: pytest.MonkeyPatch, no_gpu_modules: None) -> None:
     powercap.add_package(0, subdomains=("dram",))
     powercap.energy_file(powercap.sub(0, "dram")).chmod(0o000)
-    _honour_mode_bits(monkeypatch)
+    honour_mode_bits(monkeypatch)
     readers, notes = detect_readers(DeviceConfig(sysfs_root=str(powercap.root), clock=clock))
     assert {r.component: r.basis for r in readers} == {"cpu": "measured", "ram": "modelled"}
     assert sum("root only" in n for n in notes) == 1
@@ -252,7 +239,7 @@ def test_unreadable_packages_keep_the_dram_reader(powercap: FakePowercap, clock:
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     p0 = powercap.add_package(0, subdomains=("dram",))
     powercap.energy_file(p0).chmod(0o000)
-    _honour_mode_bits(monkeypatch)
+    honour_mode_bits(monkeypatch)
     readers, notes = open_rapl(str(powercap.root), clock)
     assert [r.component for r in readers] == ["ram"]
     assert len(notes) == 1 and p0 + "/energy_uj" in notes[0] and "CPU energy is modelled" in notes[0]

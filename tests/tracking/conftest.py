@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from wattprint.devices import Reading
+from wattprint.tracking import Run
 
 
 class PowerReader:
@@ -116,3 +117,12 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     yield
+
+
+def measuring(run: Run) -> Run:
+    """``run`` once its sampler has closed a first interval (a loaded machine may delay the sampler thread)."""
+    deadline = time.monotonic() + 10
+    while run.sampler is not None and run.sampler.snapshot is not None and run.sampler.snapshot.samples < 1:
+        assert time.monotonic() < deadline, "no sample in 10 s"
+        time.sleep(0.01)
+    return run

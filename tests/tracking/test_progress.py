@@ -11,18 +11,9 @@ import pytest
 
 from wattprint.errors import WattprintWarning
 from wattprint.storage import open_store
-from wattprint.tracking import Run, track
+from wattprint.tracking import track
 
-from .conftest import PowerReader
-
-
-def _measuring(run: Run) -> Run:
-    """``run`` once its sampler has closed a first interval (a loaded machine may delay the sampler thread)."""
-    deadline = time.monotonic() + 10
-    while run.sampler is not None and run.sampler.snapshot is not None and run.sampler.snapshot.samples < 1:
-        assert time.monotonic() < deadline, "no sample in 10 s"
-        time.sleep(0.01)
-    return run
+from .conftest import PowerReader, measuring
 
 
 def test_before_the_first_interval_closes_the_projection_says_there_is_no_data(tmp_path: Path) -> None:
@@ -40,7 +31,7 @@ def test_before_the_first_interval_closes_the_projection_says_there_is_no_data(t
 
 def test_once_an_interval_has_closed_the_projection_is_bounded() -> None:
     with track("p", interval_s=0.05, readers=[PowerReader()], persist=False, pue=1.0) as run:
-        _measuring(run)
+        measuring(run)
         for step in range(1, 6):
             time.sleep(0.03)
             pr = run.progress(step, 10)
@@ -53,7 +44,7 @@ def test_once_an_interval_has_closed_the_projection_is_bounded() -> None:
 def test_bad_arguments_warn_and_say_why_without_raising_and_later_calls_still_project(step: object,
                                                                                       total: object) -> None:
     with track("p", interval_s=0.05, readers=[PowerReader()], persist=False, pue=1.0) as run:
-        _measuring(run).progress(1, 10)
+        measuring(run).progress(1, 10)
         time.sleep(0.08)
         with pytest.warns(WattprintWarning, match=r"run\.progress\(.*no projection made"):
             bad = run.progress(step, total)  # type: ignore[arg-type]
@@ -73,7 +64,7 @@ def test_a_step_past_the_total_counts_as_done() -> None:
 def test_the_first_call_after_a_long_start_up_does_not_extrapolate_the_start_up() -> None:
     with track("p", interval_s=0.05, readers=[PowerReader(power_w=300.0)], persist=False, pue=1.0) as run:
         time.sleep(0.3)  # start-up: most of the energy so far, not per-step work
-        _measuring(run)
+        measuring(run)
         pr = run.progress(1, 30)
     # the start-up alone may be all there is to it: the range starts at the energy so far, not 30x above it
     assert pr.energy_kwh.low == pytest.approx(pr.energy_so_far_kwh, rel=1e-9)
@@ -86,7 +77,7 @@ def test_a_second_call_right_after_the_first_does_not_narrow_the_range_below_the
     reader = PowerReader(power_w=100.0)
     with track("p", interval_s=0.5, readers=[reader], persist=False, pue=1.0) as run:
         time.sleep(0.6)
-        _measuring(run).progress(10, 100)
+        measuring(run).progress(10, 100)
         second = run.progress(11, 100)
         so_far_j = second.energy_so_far_kwh * 3.6e6
         truth_j = so_far_j + 89 * 100.0 * 0.06  # the remaining 89 steps at 0.06 s and 100 W
@@ -98,7 +89,7 @@ def test_a_second_call_right_after_the_first_does_not_narrow_the_range_below_the
 def test_energy_so_far_never_goes_back_between_calls_after_a_power_drop() -> None:
     reader = PowerReader(power_w=500.0)
     with track("p", interval_s=0.1, readers=[reader], persist=False, pue=1.0) as run:
-        _measuring(run)
+        measuring(run)
         time.sleep(0.5)
         reader.set_power(100.0)
         seen = []

@@ -10,22 +10,14 @@ import pytest
 
 from wattprint.errors import WattprintWarning
 from wattprint.storage import open_store
-from wattprint.tracking import Run, track
+from wattprint.tracking import track
 
-from .conftest import PowerReader
-
-
-def _measuring(run: Run) -> Run:
-    deadline = time.monotonic() + 10
-    while run.sampler is not None and run.sampler.snapshot is not None and run.sampler.snapshot.samples < 1:
-        assert time.monotonic() < deadline, "no sample in 10 s"
-        time.sleep(0.01)
-    return run
+from .conftest import PowerReader, measuring
 
 
 def test_a_finished_run_stores_no_projection(tmp_path: Path) -> None:
     with track("p", "early", interval_s=0.05, readers=[PowerReader()], pue=1.0) as run:
-        _measuring(run)
+        measuring(run)
         for step in range(1, 4):
             time.sleep(0.03)
             run.progress(step, 40)  # stopped early, at step 3 of 40
@@ -49,7 +41,7 @@ def test_an_interrupted_run_keeps_its_last_projection_with_null_for_unbounded(tm
 
 def test_a_bad_progress_call_does_not_replace_the_last_good_projection(tmp_path: Path) -> None:
     run = track("p", "nan", interval_s=0.05, readers=[PowerReader()], pue=1.0).start()
-    _measuring(run)
+    measuring(run)
     time.sleep(0.06)
     good = run.progress(4, 10)
     with pytest.warns(WattprintWarning, match="no projection made"):
