@@ -157,11 +157,31 @@ def _match_rule(rules: list[dict[str, str]], row: dict[str, Any]) -> dict[str, s
     raise SystemExit(f"no rule matches accelerator {row['name']!r}")
 
 
+def _apply_tdp_range(row: dict[str, Any], t: dict[str, str] | None) -> None:
+    """A TDP no vendor publishes (refdata/tdp_ranges.csv): a derived one keeps its value with the range the figures
+    in use span; an analyst's estimate is no default at all (``tdp_w`` None: the user gives the power), and is kept
+    as ``tdp_estimate_w`` for listings and the error that asks for it."""
+    if t is None:
+        return
+    low, high, tdp = float(t["low_w"]), float(t["high_w"]), row["tdp_w"]
+    if tdp is None or not low <= tdp <= high:
+        raise SystemExit(f"refdata/tdp_ranges.csv: {row['name']!r} range {low:g}-{high:g} W must hold its TDP {tdp}")
+    if t["basis"] not in ("derived", "estimate"):
+        raise SystemExit(f"refdata/tdp_ranges.csv: basis of {row['name']!r} must be derived or estimate")
+    row["tdp"] = {"basis": t["basis"], "low": rnd(low), "high": rnd(high), "source": t["source"], "note": t["note"]}
+    if t["basis"] == "estimate":
+        row["tdp_estimate_w"], row["tdp_w"] = tdp, None
+
+
 def build_accelerators(shared: Path) -> dict[str, Any]:
     rows = read_csv(shared / "accelerators.csv")
     emb_rules = read_csv(REFDATA / "embodied_accelerators.csv")
     srv_rules = read_csv(REFDATA / "servers.csv")
+    tdp_rows = {r["name"]: r for r in read_csv(REFDATA / "tdp_ranges.csv")}
     names = {r["name"] for r in rows}
+    for n in tdp_rows:
+        if n not in names:
+            raise SystemExit(f"refdata/tdp_ranges.csv names unknown accelerator {n!r}")
     for rules in (emb_rules, srv_rules):
         for r in rules:
             for n in r["match"].split(";"):
@@ -186,6 +206,7 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
             "uncertain": bool(UNCERTAIN_NOTE.search(r["notes"])),
             "uncertain_note": uncertain_sentences(r["notes"]),
         }
+        _apply_tdp_range(row, tdp_rows.get(r["name"]))
         e = _match_rule(emb_rules, row)
         row["embodied"] = {
             "kg": rnd(num(e["kg_co2e"])),
@@ -217,7 +238,7 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
     return {
         "meta": {
             "source": "shared/data/accelerators.csv (vendor datasheets, papers; see PROVENANCE-hardware.md); "
-            "refdata/accelerator_families.csv, embodied_accelerators.csv, servers.csv",
+            "refdata/accelerator_families.csv, embodied_accelerators.csv, servers.csv, tdp_ranges.csv",
             "licence": "factual figures; Epoch AI cross-check CC BY 4.0",
             "attributions": [ATTR_EPOCH],
         },

@@ -186,3 +186,30 @@ def test_full_width_and_accented_names_are_folded() -> None:
     assert find_accelerator("Ａ100")[0].name == find_accelerator("A100")[0].name
     assert find_accelerator("Ｈ１００ ＳＸＭ")[0].name == find_accelerator("H100 SXM")[0].name
     assert resolve_location("cote divoire").key == resolve_location("Côte d’Ivoire").key == "CIV"
+
+
+def test_a_tdp_no_vendor_publishes_is_a_range_or_no_default() -> None:
+    """refdata/tdp_ranges.csv: a derived TDP keeps its value with the span of the figures in use; an analyst's
+    estimate is not a default (the user gives the power) but stays listed as one."""
+    gb200, _, _ = find_accelerator("GB200")
+    assert gb200.tdp_w == 1200 and gb200.tdp_range_w() == (1000, 1200)
+    assert "publishes no per-GPU TDP" in gb200.tdp_caveat()
+    a10g, _, _ = find_accelerator("A10G")
+    assert a10g.tdp_range_w() == (150, 300)
+    trn2, _, _ = find_accelerator("Trainium2")
+    assert trn2.tdp_w is None and trn2.tdp_range_w() is None and trn2.tdp_estimate_w() == 500
+    assert "analyst's estimate" in trn2.no_tdp_reason()
+    h100, _, _ = find_accelerator("H100")
+    assert h100.tdp_range_w() == (700, 700) and h100.tdp_caveat() == ""
+    assert "analyst" not in find_accelerator("TPU v5e")[0].no_tdp_reason()
+
+
+def test_build_refuses_a_tdp_range_that_misses_the_tdp() -> None:
+    from ..scripts import load_script
+
+    build = load_script("scripts/build_data.py")
+    row: dict[str, object] = {"name": "X", "tdp_w": 700.0}
+    with pytest.raises(SystemExit, match="must hold its TDP"):
+        build._apply_tdp_range(row, {"basis": "derived", "low_w": "100", "high_w": "200", "source": "s", "note": "n"})
+    build._apply_tdp_range(row, {"basis": "estimate", "low_w": "700", "high_w": "700", "source": "s", "note": "n"})
+    assert row["tdp_w"] is None and row["tdp_estimate_w"] == 700.0

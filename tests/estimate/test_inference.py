@@ -483,3 +483,16 @@ def test_both_estimators_refuse_a_year_that_is_not_a_calendar_year(year: float) 
     for where in ({}, {"location": "FR"}, {"intensity": 50}):
         with pytest.raises(InputConflictError, match="whole year"):
             estimate_training(params=7e9, tokens=1e12, hardware="A100", count=8, year=year, **where)  # type: ignore[arg-type]
+
+
+def test_a_chip_whose_tdp_is_only_an_estimate_needs_the_power_given() -> None:
+    with pytest.raises(WattprintError, match=r"no published TDP \(~500 W is only an analyst's estimate\).*--tdp-w"):
+        estimate_inference(params=8e9, hardware="Trainium2", requests_per_day=1000)
+    fp = estimate_inference(params=8e9, hardware="Trainium2", requests_per_day=1000, tdp_w=500)
+    assert fp.energy_kwh.value > 0
+
+
+def test_a_derived_tdp_says_where_it_comes_from() -> None:
+    fp = estimate_inference(params=8e9, hardware="GB200", requests_per_day=1000)
+    acc = [a for a in fp.assumptions if a.what == "accelerator"]
+    assert len(acc) == 1 and "publishes no per-GPU TDP" in acc[0].note

@@ -44,10 +44,26 @@ def _gpu_dict(a: Any) -> dict[str, Any]:
 
     e = embodied_accelerator(a)
     return {"name": a.name, "vendor": a.vendor, "family": a.family, "year": a.year, "form_factor": a.form_factor,
-            "tdp_w": a.tdp_w, "memory_gb": a.memory_gb, "memory_bw_tbs": a.memory_bw_tbs,
+            "tdp_w": a.tdp_w, **_tdp_fields(a), "memory_gb": a.memory_gb, "memory_bw_tbs": a.memory_bw_tbs,
             "peak_tflops": a.peak_tflops, "default_precision": a.default_precision(),
             **e.kg_per_unit.as_fields("embodied_kg"), "accelerators_per_server": accelerators_per_server(a),
             "uncertain": a.uncertain, "source": a.source, "notes": a.notes}
+
+
+def _tdp_fields(a: Any) -> dict[str, Any]:
+    """The TDP's range and caveat where the vendor publishes none (a derived figure, or an estimate not used)."""
+    if not a.tdp_caveat():
+        return {}
+    r = a.tdp_range_w()
+    span = {"tdp_w_low": r[0], "tdp_w_high": r[1]} if r else {"tdp_estimate_w": a.tdp_estimate_w()}
+    return {**span, "tdp_note": a.tdp_caveat()}
+
+
+def _tdp_cell(a: Any) -> str:
+    if a.tdp_w is None and a.tdp_estimate_w() is not None:
+        return f"(~{a.tdp_estimate_w():.4g})"
+    r = a.tdp_range_w()
+    return f"{_fmt(r[0])}-{_fmt(r[1])}" if r and r[0] != r[1] else _fmt(a.tdp_w)
 
 
 def _gpus(args: argparse.Namespace) -> int:
@@ -60,10 +76,11 @@ def _gpus(args: argparse.Namespace) -> int:
     rows = []
     for a in accs:
         p = a.peak_tflops
-        rows.append([a.name + (" *" if a.uncertain else ""), str(a.year or "-"), _fmt(a.tdp_w), _fmt(a.memory_gb),
+        rows.append([a.name + (" *" if a.uncertain else ""), str(a.year or "-"), _tdp_cell(a), _fmt(a.memory_gb),
                      _fmt(p.get("fp32")), _fmt(p.get("bf16")), _fmt(p.get("fp16")), _fmt(p.get("fp8"))])
     print(_table(["accelerator (one chip)", "year", "TDP W", "mem GB", "fp32", "bf16", "fp16", "fp8"], rows))
-    print("dense peaks in TFLOPS; * = some values uncertain (see --json notes); family names like 'A100' resolve "
+    print("dense peaks in TFLOPS; * = some values uncertain (see --json notes); TDP a-b = no datasheet figure, the "
+          "span of those in use; (~W) = an estimate, not used: give the power; family names like 'A100' resolve "
           "to the data-centre SXM variant")
     return 0
 

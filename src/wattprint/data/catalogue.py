@@ -62,6 +62,31 @@ class Accelerator:
             raise WattprintError(f"{self.name} has no published dense {precision} peak (it has: {have})")
         return self.peak_tflops[p] * TFLOPS
 
+    def tdp_range_w(self) -> tuple[float, float] | None:
+        """(low, high) TDP in W: the datasheet value twice; where the vendor publishes none but a figure is derived
+        (refdata/tdp_ranges.csv), the span of the figures in use; None without a TDP."""
+        if self.tdp_w is None:
+            return None
+        t = self._raw.get("tdp")
+        return (float(t["low"]), float(t["high"])) if t else (self.tdp_w, self.tdp_w)
+
+    def tdp_caveat(self) -> str:
+        """Why the TDP (or its absence) is not a datasheet figure, with its source; "" where it is one."""
+        t = self._raw.get("tdp")
+        return f"{t['note']} ({t['source']})" if t else ""
+
+    def tdp_estimate_w(self) -> float | None:
+        """An analyst's TDP estimate (W) for a chip whose vendor publishes none; never used as a default."""
+        v = self._raw.get("tdp_estimate_w")
+        return float(v) if v is not None else None
+
+    def no_tdp_reason(self) -> str:
+        """Why a chip without a TDP has none, for the error that asks the user for its power."""
+        est = self.tdp_estimate_w()
+        if est is None:
+            return f"{self.name} has no published TDP"
+        return f"{self.name} has no published TDP (~{est:g} W is only an analyst's estimate)"
+
     def memory_bandwidth(self) -> float | None:
         """Device memory bandwidth in B/s (datasheet TB/s are decimal), None where unpublished."""
         return self.memory_bw_tbs * TB if self.memory_bw_tbs else None

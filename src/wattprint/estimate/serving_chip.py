@@ -54,13 +54,14 @@ def resolve_chip(hardware: str, precision: str | None, tdp_w: float | None,
     if tdp_w is not None:
         assumptions.extend(check_board_power(tdp_w, acc))
     if power is None:
-        raise WattprintError(f"{acc.name} has no published TDP; give its board power with --tdp-w (tdp_w=...)")
+        raise WattprintError(f"{acc.no_tdp_reason()}; give its board power with --tdp-w (tdp_w=...)")
     if not acc.memory_bw_tbs:
         raise WattprintError(f"{acc.name} has no published memory bandwidth, so decode time cannot be modelled")
     chip = Chip(acc.name, float(power), float(acc.memory_bw_tbs), peak, acc.memory_gb, component_key(acc))
     assumptions.append(Assumption(
         "accelerator", f"{acc.name}: TDP {power:g} W{' (given)' if tdp_w is not None else ''}, "
-        f"{acc.memory_bw_tbs:g} TB/s, {peak / 1e12:.4g} TFLOP/s dense {compute_prec}", acc.source))
+        f"{acc.memory_bw_tbs:g} TB/s, {peak / 1e12:.4g} TFLOP/s dense {compute_prec}", acc.source,
+        acc.tdp_caveat() if tdp_w is None else ""))
     return chip, prec, acc
 
 
