@@ -81,7 +81,8 @@ ATTR_CCF = (
 ATTR_IPCC = (
     "Lifecycle factors per generation source: IPCC, 2014: Annex III (Schl\u00f6mer et al.), Table A.III.2, in "
     "Climate Change 2014: Mitigation of Climate Change, WG III contribution to AR5, Cambridge University Press; "
-    "lignite and hydro mix bound: World Nuclear Association 2011; oil and unknown ('other') generation: default "
+    "lignite: World Nuclear Association 2011; hydro mix bound: Scherer & Pfister 2016, PLOS ONE 11(9): e0161947; "
+    "oil and unknown ('other') generation: default "
     "emission factors from Electricity Maps (github.com/electricitymaps/electricitymaps-contrib, "
     "config/defaults.yaml; MIT), mostly based on IPCC 2014."
 )
