@@ -210,6 +210,9 @@ class Footprint:
         d.update(self.energy_kwh.as_fields("energy_kwh"))
         d.update(self.it_energy_kwh.as_fields("it_energy_kwh"))
         d["energy_by_component_kwh"] = {k: c.to_dict() for k, c in self.energy_by_component.items()}
+        # the range beside the figure, as for every other one (each component's dict carries it too)
+        d["energy_by_component_kwh_low"] = {k: c.kwh.low for k, c in self.energy_by_component.items()}
+        d["energy_by_component_kwh_high"] = {k: c.kwh.high for k, c in self.energy_by_component.items()}
         d.update(self.pue.as_fields("pue"))
         d.update(self.intensity.g_per_kwh.as_fields("intensity_g_per_kwh"))
         d["intensity_basis"] = self.intensity.basis

@@ -223,6 +223,10 @@ def test_cli_json_fields(capsys: pytest.CaptureFixture[str]) -> None:
     for k in ("energy_kwh", "it_energy_kwh", "chip_hours", "operational_co2e_kg", "embodied_co2e_kg", "total_co2e_kg"):
         assert d[k + "_low"] <= d[k] <= d[k + "_high"]
     assert set(d["energy_by_component_kwh"]) >= {"gpu", "cpu", "ram", "other"}
+    for part, c in d["energy_by_component_kwh"].items():  # the components' ranges beside them, as for the rest
+        assert d["energy_by_component_kwh_low"][part] == c["kwh_low"] <= c["kwh"] <= c["kwh_high"]
+        assert d["energy_by_component_kwh_high"][part] == c["kwh_high"]
+    assert d["energy_by_component_kwh_high"]["gpu"] > d["energy_by_component_kwh_low"]["gpu"]
     assert isinstance(d["assumptions"], list) and d["assumptions"]
 
 
