@@ -496,3 +496,16 @@ def test_a_derived_tdp_says_where_it_comes_from() -> None:
     fp = estimate_inference(params=8e9, hardware="GB200", requests_per_day=1000)
     acc = [a for a in fp.assumptions if a.what == "accelerator"]
     assert len(acc) == 1 and "publishes no per-GPU TDP" in acc[0].note
+
+
+def test_a_training_estimated_for_the_break_even_shows_what_it_assumed(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(["--params", "7B", "--training-tokens", "2T", "--training-hardware", "A100",
+                         "--training-count", "256", "--requests-per-day", "1M", "--location", "FR", "--json"], capsys)
+    assert code == 0
+    d = json.loads(out)
+    (training,) = [a for a in d["assumptions"] if a["what"].startswith("training footprint")]
+    # the training's own assumptions (hardware choice, MFU, power, its grid) travel with the break-even
+    assert "A100 SXM4 80GB" in training["note"] and "MFU" in training["note"] and "France" in training["note"]
+    assert float(training["value"].split()[0]) == pytest.approx(d["training_co2e_kg"], rel=0.01)
+    code, out, _ = _cli(["--params", "7B", "--training-co2e-kg", "5e4", "--requests-per-day", "1M", "--json"], capsys)
+    assert not [a for a in json.loads(out)["assumptions"] if a["what"].startswith("training footprint")]

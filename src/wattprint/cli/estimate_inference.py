@@ -62,12 +62,13 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _training_co2e(args: argparse.Namespace) -> Any:
+def _training(args: argparse.Namespace) -> Any:
+    """The training footprint to compare with: None, the one given, or the one estimated from --training-tokens."""
     if args.training_tokens is None:
         if args.training_hardware is not None or args.training_count is not None:
             raise WattprintError("--training-hardware and --training-count describe the training estimated from "
                                  "--training-tokens: add --training-tokens")
-        return args.training_co2e_kg
+        return None
     if args.training_co2e_kg is not None:
         raise WattprintError("give either --training-co2e-kg or --training-tokens, not both")
     from ..estimate.training import estimate_training  # owned by the training estimator
@@ -79,12 +80,23 @@ def _training_co2e(args: argparse.Namespace) -> Any:
                        ("intensity", args.intensity), ("mix", args.mix)):
         if value is not None:
             kwargs[key] = value
-    return estimate_training(**kwargs).total_co2e_kg
+    return estimate_training(**kwargs)
+
+
+def _training_assumption(training: Any) -> Any:
+    """What the serving footprint's break-even rests on: the training estimate and every input it assumed."""
+    from ..footprint import Assumption
+
+    return Assumption(
+        "training footprint (estimated from --training-tokens)", f"{training.total_co2e_kg:.3g} kgCO2e",
+        "wattprint's training estimator (wattprint estimate training shows it in full)",
+        "; ".join(f"{a.what}: {a.value}" for a in training.assumptions))
 
 
 def run_inference(args: argparse.Namespace) -> int:
     from ..estimate.inference import estimate_inference
 
+    training = _training(args)
     fp = estimate_inference(
         args.params, active_params=args.active_params, input_tokens=args.input_tokens,
         output_tokens=args.output_tokens, requests_per_day=args.requests_per_day, tokens_per_day=args.tokens_per_day,
@@ -93,8 +105,11 @@ def run_inference(args: argparse.Namespace) -> int:
         sliding_window=args.sliding_window, window_layer_share=args.window_layers,
         utilisation=args.utilisation, dedicated=args.dedicated, tdp_w=args.tdp_w, pue=args.pue,
         location=args.location, year=args.year,
-        intensity=args.intensity, mix=args.mix, training_co2e_kg=_training_co2e(args),
+        intensity=args.intensity, mix=args.mix,
+        training_co2e_kg=training.total_co2e_kg if training is not None else args.training_co2e_kg,
         market_intensity=args.market_intensity)
+    if training is not None:
+        fp.assumptions.append(_training_assumption(training))
     if args.json:
         print(json.dumps(fp.to_dict(equivalents=True), default=str))
     else:

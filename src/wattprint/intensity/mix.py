@@ -91,8 +91,8 @@ def given_intensity_note(g_per_kwh: float, what: str = "intensity") -> str:
 def intensity_from_mix(mix: dict[str, float]) -> Intensity:
     """Lifecycle intensity of a generation mix (shares in % summing to 100, or fractions summing to 1).
 
-    value = sum(share x IPCC AR5 median); low/high = sum(share x min/max) (hydro's upper bound from Scherer & Pfister 2016,
-    see refdata/mix_factor_ranges.csv). Negative or NaN shares -> InputConflictError."""
+    value = sum(share x IPCC AR5 median); low/high = sum(share x min/max) (hydro's upper bound from Scherer & Pfister
+    2016, see refdata/mix_factor_ranges.csv). Negative or NaN shares -> InputConflictError."""
     if not isinstance(mix, Mapping):
         raise InputConflictError(f"a generation mix maps sources to shares, e.g. {{'coal': 60, 'gas': 40}}; "
                                  f"got {mix!r}")
