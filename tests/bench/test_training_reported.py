@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -10,23 +11,35 @@ from ..scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
+# the dev rows of ../shared/data/training-runs.csv (factual figures, each with its source), so that these checks
+# run, and can fail, on a checkout without ../shared; where ../shared is present, the copy must equal its rows
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "training_runs"
+DATA = SHARED if (SHARED / "training-runs.csv").exists() else FIXTURE
+
+
+def _dev_rows(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "training-runs.csv", encoding="utf-8") as f:
+        return [r for r in csv.DictReader(f) if r["split"] == "dev"]
 
 
 @pytest.mark.skipif(not (SHARED / "training-runs.csv").exists(), reason="../shared/data not present")
+def test_the_fixture_holds_the_shared_dev_rows() -> None:
+    assert _dev_rows(FIXTURE) == _dev_rows(SHARED), "refresh tests/fixtures/training_runs from ../shared/data"
+
+
 def test_reported_inputs_within_bounds() -> None:
     bench = load_script("bench/training_accuracy.py")
-    results = bench.reported_mode(SHARED)
+    results = bench.reported_mode(DATA)
     assert len(results) >= 20  # the dev rows with hours, power and energy
     bad = [f"{r['id']} {r['what']}: ratio {r['ratio']:.4f} (±{r['tolerance']:.0%})" for r in results if not r["within"]]
     assert not bad, "; ".join(bad)
 
 
-@pytest.mark.skipif(not (SHARED / "training-runs.csv").exists(), reason="../shared/data not present")
 def test_hours_given_mode_leaves_a_tpu_trainings_own_power_out_and_shows_the_peers() -> None:
     from wattprint.estimate.training import estimate_training
 
     bench = load_script("bench/training_accuracy.py")
-    rows, summary = bench.hours_given_mode(SHARED)
+    rows, summary = bench.hours_given_mode(DATA)
     by_id = {r["id"]: r for r in rows}
     assert summary["n"] == len(rows) >= 7 and summary["low"] <= summary["geomean"] <= summary["high"]
     # TPU v2 all-in fractions: 0.82 from this training (Table 1), 0.74 from the NAS (Table 4): only 0.74 is used
