@@ -326,7 +326,8 @@ def build_factors(shared: Path, world: dict[str, Any]) -> dict[str, Any]:
                 "year": int(m["year"]),
                 "what": m["operator_or_class"],
                 "scope": m["scope"],
-                "source": m["source"],
+                # "rows above" means the operators' rows of pue.csv, which a reader of our output does not see
+                "source": m["source"].replace("rows above", "(operator rows of shared/data/pue.csv)"),
                 "uncertain": is_true(p["uncertain"]) or "UNCERTAIN" in m["notes"],
                 "note": p["note"],
             }
