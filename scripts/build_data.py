@@ -459,7 +459,8 @@ def build_countries(shared: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     aliases = {}
     for r in read_csv(REFDATA / "country_aliases.csv"):
         aliases[r["alias"]] = r["iso3"]
-    # world average: generation-weighted mean of the latest national values; range = weighted quartiles
+    # world average: generation-weighted mean of the latest national values; range = the weighted 10th-90th
+    # percentile: used when the user gives no location, so it spans where ~80% of the world's electricity is made
     vals, wts = [], []
     for c in countries.values():
         latest = c["years"][max(c["years"], key=int)]
@@ -469,13 +470,13 @@ def build_countries(shared: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     mean = sum(v * w for v, w in zip(vals, wts, strict=True)) / sum(wts)
     world = {
         "value": rnd(mean, 1),
-        "low": rnd(weighted_quantile(vals, wts, 0.25), 1),
-        "high": rnd(weighted_quantile(vals, wts, 0.75), 1),
+        "low": rnd(weighted_quantile(vals, wts, 0.1), 1),
+        "high": rnd(weighted_quantile(vals, wts, 0.9), 1),
         "n_countries": len(vals),
         "basis": "lifecycle, average (OWID/Ember)",
         "source": "generation-weighted mean of the latest per-country intensities (OWID 2024 release via "
-        "CodeCarbon global_energy_mix.json, mostly 2022-2023); range = generation-weighted 25th-75th "
-        "percentile of countries",
+        "CodeCarbon global_energy_mix.json, mostly 2022-2023); range = generation-weighted 10th-90th "
+        "percentile of countries (the run could be anywhere)",
         "year": max(int(max(c["years"], key=int)) for c in countries.values()),
         "cross_check": "CodeCarbon world_average 475 gCO2e/kWh (IEA Global Energy & CO2 Status Report 2019)",
     }

@@ -15,7 +15,7 @@ Ranges (gCO2e/kWh): for a location-year, low/high span the values of the same lo
 up to the one used (same basis only), widened to at least a per-source relative band (``refdata/factors.csv``:
 national +-5%, eGRID 2016 +-10%, Cloud Carbon Footprint +-15%, Nordic zones +-50%). Mix-based values use the
 per-source lifecycle min/max. No location -> the world average with a wide range (generation-weighted
-quartiles of countries).
+10th-90th percentile of countries).
 
     >>> i = intensity_from_mix(parse_mix("coal=60,gas=40"))
     >>> round(i.g_per_kwh.value, 1)
