@@ -401,7 +401,8 @@ Rule. Published energies differ in what they cover, so each is compared with the
   PUE is not given are left out of this comparison.
 - GPU-only figures (GPU-hours x TDP, an assumed average GPU power, or measured GPU power: LLaMA, Llama 2/3, BLOOM,
   Granite, StarCoder, OLMo) are compared with our accelerator component only (no host); TDP-convention rows are an
-  upper bound on GPU power, so a ratio near our power fraction (~0.85) is the expected agreement.
+  upper bound on GPU power, so a ratio near our GPU power fraction for that architecture (the mean of its measured
+  figures in refdata/power_observations.csv) is the expected agreement.
 - System-level figures (Patterson et al.'s measured system power per accelerator incl. host, Strubell's whole
   machine, TPU rows, which our model already treats as all-in) are compared with our whole IT energy.
 The older mixed-scope figure (our all-in facility energy at the default PUE vs the published number as printed)

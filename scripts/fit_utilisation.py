@@ -257,17 +257,40 @@ def quantile(xs: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def power_section(refdata: Path) -> dict[str, Any]:
+def chip_family(family: str) -> str:
+    """The architecture a catalogue family names ("Hopper (Grace Hopper superchip)" -> "Hopper")."""
+    return family.split(" (")[0]
+
+
+def gpu_fractions(rows: list[dict[str, str]], families: dict[str, str]) -> dict[str, Any]:
+    """GPU-only average training power as a fraction of TDP: per architecture the mean of its *measured* figures,
+    elsewhere the mean of all measured ones; the range is the spread of every sourced GPU-only figure (measured,
+    assumed and the TDP convention, an upper bound), for one family's few trainings do not show how far another
+    training on it may lie."""
+    gpu = [r for r in rows if r["kind"] == "gpu_fraction" and r["scope"] == "gpu-only"]
+    measured = [r for r in gpu if r["measured"] == "true"]
+    low, high = min(float(r["value"]) for r in gpu), max(float(r["value"]) for r in gpu)
+    spread = f"range = the spread of all {len(gpu)} sourced GPU-only figures (measured, assumed, TDP convention)"
+
+    def entry(rs: list[dict[str, str]], what: str) -> dict[str, Any]:
+        return {"value": statistics.mean(float(r["value"]) for r in rs), "low": low, "high": high,
+                "source": "; ".join(dict.fromkeys(r["source"] for r in rs)),
+                "note": f"mean of {len(rs)} measured GPU-only figure(s) {what}; {spread}"}
+
+    by_family: dict[str, Any] = {}
+    for fam in sorted({chip_family(families[r["hardware"]]) for r in measured}):
+        by_family[fam] = entry([r for r in measured if chip_family(families[r["hardware"]]) == fam],
+                               f"of {fam} trainings")
+    return {"default": entry(measured, "over all architectures (none measured on this one)"),
+            "by_family": by_family}
+
+
+def power_section(refdata: Path, families: dict[str, str]) -> dict[str, Any]:
+    """Power defaults: GPU-only fractions, all-in fractions (TPUs, P100), DGX-class host power, host load.
+    ``families`` maps catalogue chip names to their family."""
     with open(refdata / "power_observations.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    gpu = [r for r in rows if r["kind"] == "gpu_fraction"]
-    vals = [float(r["value"]) for r in gpu]
-    default = {
-        "value": statistics.mean(vals), "low": min(vals), "high": max(vals),
-        "source": "; ".join(r["source"] for r in gpu),
-        "note": "mean of the sourced GPU-only figures (measured steady-state, assumed average, TDP convention); "
-        "range min-max",
-    }
+    gpu = gpu_fractions(rows, families)
     all_in: dict[str, Any] = {}
     for name in sorted({r["hardware"] for r in rows if r["kind"] == "all_in_fraction"}):
         rs = [r for r in rows if r["kind"] == "all_in_fraction" and r["hardware"] == name]
@@ -294,7 +317,7 @@ def power_section(refdata: Path) -> dict[str, Any]:
             ratios[part].append(watts / tdp)
     load = next(r for r in rows if r["kind"] == "host_load")
     return {
-        "gpu_fraction": {"default": default, "by_family": {}},
+        "gpu_fraction": gpu,
         "all_in_fraction": all_in,
         "host": {
             "classes": classes,
@@ -338,7 +361,7 @@ def build(shared: Path) -> dict[str, Any]:
                 {k: o[k] for k in ("id", "family", "hardware", "active_params", "basis", "mfu", "source")} for o in obs
             ],
         },
-        "power": power_section(ROOT / "refdata"),
+        "power": power_section(ROOT / "refdata", {name: v[1] for name, v in load_peaks(shared).items()}),
     }
 
 

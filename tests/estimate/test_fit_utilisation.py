@@ -47,7 +47,9 @@ def test_select_knee_finds_where_the_size_gain_stops() -> None:
 @pytest.mark.skipif(not (SHARED / "training-runs.csv").exists(), reason="../shared/data not present")
 def test_shipped_model_is_what_the_fit_script_builds() -> None:
     fit = load_script("scripts/fit_utilisation.py")
-    built = fit.build(SHARED)["mfu"]
+    whole = fit.build(SHARED)
+    assert whole["power"] == model_table()["power"], "rerun scripts/fit_utilisation.py"
+    built = whole["mfu"]
     shipped = model_table()["mfu"]
     assert built["reference"] == shipped["reference"], "rerun scripts/fit_utilisation.py"
     assert built["coef"] == pytest.approx(shipped["coef"], abs=1e-9), "rerun scripts/fit_utilisation.py"
@@ -67,3 +69,33 @@ def test_a_size_term_that_would_favour_smaller_models_is_held_at_zero() -> None:
     assert unconstrained[1] < 0  # the data alone would say smaller is better
     coef = fit.fit(obs)
     assert coef[1] == 0.0 and coef[6] >= 0.0
+
+
+def _power_row(hardware: str, value: float, measured: bool, scope: str = "gpu-only") -> dict[str, str]:
+    return {"kind": "gpu_fraction", "hardware": hardware, "scope": scope, "value": str(value),
+            "measured": "true" if measured else "false", "source": f"src {hardware} {value}"}
+
+
+def test_gpu_power_fraction_is_the_measured_mean_per_architecture_and_spans_every_figure() -> None:
+    fit = load_script("scripts/fit_utilisation.py")
+    families = {"H": "Hopper", "GH": "Hopper (Grace Hopper superchip)", "A": "Ampere"}
+    rows = [_power_row("H", 0.86, True), _power_row("GH", 0.90, True), _power_row("A", 0.70, True),
+            _power_row("A", 1.00, False),  # the TDP convention: widens the range, not the central value
+            _power_row("A", 1.10, True, scope="system")]  # incl. the host: not a GPU-only figure
+    g = fit.gpu_fractions(rows, families)
+    assert g["by_family"]["Hopper"]["value"] == pytest.approx(0.88)
+    assert g["by_family"]["Ampere"]["value"] == pytest.approx(0.70)
+    assert g["default"]["value"] == pytest.approx((0.86 + 0.90 + 0.70) / 3)
+    assert all((e["low"], e["high"]) == (0.70, 1.00) for e in [g["default"], *g["by_family"].values()])
+
+
+def test_shipped_gpu_power_fractions_differ_by_architecture() -> None:
+    from wattprint.estimate.utilisation import gpu_fraction
+
+    hopper, note = gpu_fraction("Hopper")
+    ampere, _ = gpu_fraction("Ampere")
+    assert hopper.value > ampere.value and "measured" in note.note and "Hopper" in note.note
+    assert gpu_fraction("Hopper (Grace Hopper superchip)")[0] == hopper  # the module's GPU is a Hopper
+    other, other_note = gpu_fraction("CDNA 3")  # no measured figure: the mean over all architectures
+    assert ampere.value < other.value < hopper.value and "all architectures" in other_note.note
+    assert hopper.low <= ampere.value and hopper.high >= 1.0  # the spread of every figure, TDP convention incl.

@@ -42,7 +42,9 @@ so it already includes downtime counted in published chip-hours. The range comes
 percentiles of the fit's *cross-validated* residuals (each family predicted by a fit without it), not
 from a guess, so it is as wide as the errors on unseen developers are.
 
-Power model: the accelerator draws a fraction of its TDP (GPU-only figures); the host (CPU, RAM, other:
+Power model: the accelerator draws a fraction of its TDP (GPU-only figures: per architecture the mean of the
+figures measured on trainings with its chips, Hopper ~0.89, Ampere ~0.70, elsewhere the mean over all; the range
+spans every sourced figure, the TDP convention included); the host (CPU, RAM, other:
 fans, NICs, switches, PSU losses) is modelled per server from rated system power minus accelerator TDP
 (DGX datasheets) times a sourced load factor. Chips whose only published power figures are system-level per
 chip (Google TPUs; the P100, measured by Patterson et al. 2021) get an *all-in* fraction instead and no host on
@@ -252,7 +254,8 @@ def all_in_fraction(chip_name: str) -> tuple[Range, Assumption] | None:
 def gpu_fraction(family: str) -> tuple[Range, Assumption]:
     """Average accelerator-only power during training as a fraction of TDP (default per chip family)."""
     pw = model_table()["power"]["gpu_fraction"]
-    p = pw["by_family"].get(family, pw["default"])
+    # by architecture: a Grace Hopper module's GPU or a consumer Ampere card takes its architecture's figure
+    p = pw["by_family"].get(family.split(" (")[0], pw["default"])
     r = _range(p)
     return r, Assumption("average accelerator power during training", f"{r:.3g} x TDP", p["source"], p["note"])
 
