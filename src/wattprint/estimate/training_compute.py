@@ -1,0 +1,140 @@
+"""Training compute: the FLOPs of a training run from what was given, and the checks that keep them plausible.
+
+    C = the FLOPs given (checked against 6 x N_active x D when parameters and tokens are given too),
+        or 6 x N_active x D (+ causal attention's 6 x L x d x context x D with a context length)
+
+Units: compute in FLOP; parameters and tokens as counts; the context in tokens.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import InputConflictError
+from ..footprint import Assumption
+from .common import too_large
+
+FLOPS_PER_PARAM_TOKEN = 6  # forward 2 + backward 4 multiply-adds per parameter per token (Kaplan et al. 2020)
+# causal attention, forward + backward, per layer, model width and token of context (derivation in _attention_flops)
+ATTENTION_FLOPS_PER_LAYER_WIDTH_TOKEN = 6.0
+# Given FLOPs below this fraction of 6·N·D contradict the model size and tokens: the model FLOPs of a transformer
+# are at least ~6·N·D, and counting N without the embeddings (as some papers do) lowers it by ~20-40% at most.
+MIN_FLOPS_OVER_6ND = 0.5
+# ... and above this multiple they contradict them too: attention adds at most 12·L·d·T per token (PaLM, Chowdhery
+# et al. 2022, App. B, without the causal half that _attention_flops takes), which for a ~1B model (16 layers x
+# 2048) at a 128k context brings the total to ~8x 6·N·D, and counting full activation recomputation adds a third
+# (~11x); nothing published lies further above 6·N·D.
+MAX_FLOPS_OVER_6ND = 12.0
+
+
+def training_flops(
+    flops: float | None, params: float | None, active: float | None, tokens: float | None,
+    seq_len: float | None = None,
+) -> tuple[float | None, float | None, list[Assumption]]:
+    """(training FLOPs, active parameters, notes); FLOPs None when neither FLOPs nor params x tokens are given.
+    ``seq_len`` (training context) adds causal attention's FLOPs to 6·N·D."""
+    if seq_len is not None and flops is not None:
+        raise InputConflictError("a context length adds attention FLOPs to 6 x parameters x tokens; with --flops, "
+                                 "give the total (attention included) instead")
+    if active is not None and params is not None and active > params:
+        raise InputConflictError(f"active parameters ({active:.4g}) exceed total parameters ({params:.4g})")
+    n_active = active if active is not None else params
+    what = "active parameters" if active is not None else "parameters"
+    if flops is not None:
+        return flops, n_active, [_given_flops_note(flops, n_active, tokens, what, active_given=active is not None)]
+    if n_active is not None and tokens is not None:
+        c, notes = _params_tokens_flops(n_active, tokens, what, seq_len)
+        return c, n_active, notes
+    _refuse_half_a_size(params, n_active, tokens, seq_len)
+    return None, n_active, []
+
+
+def _given_flops_note(
+    flops: float, n_active: float | None, tokens: float | None, what: str, active_given: bool
+) -> Assumption:
+    """The note on FLOPs given by the user; with parameters and tokens too, they must lie within
+    [MIN_FLOPS_OVER_6ND, MAX_FLOPS_OVER_6ND] x 6·N·D (outside is a unit slip) and only the FLOPs are used."""
+    if n_active is None or tokens is None:
+        return Assumption("training compute", f"{flops:.4g} FLOP", "given by the user")
+    six_nd = FLOPS_PER_PARAM_TOKEN * n_active * tokens
+    if not math.isfinite(six_nd):
+        raise too_large()
+    ratio = flops / six_nd
+    if ratio < MIN_FLOPS_OVER_6ND:
+        raise InputConflictError(
+            f"FLOPs ({flops:.4g}) are {ratio:.2g}x 6 x {what} x tokens ({six_nd:.4g}): a transformer's training "
+            "compute is at least about that; check the units"
+            + ("" if active_given else ", or give --active-params for an MoE")
+        )
+    if ratio > MAX_FLOPS_OVER_6ND:
+        raise InputConflictError(
+            f"FLOPs ({flops:.4g}) are {ratio:.3g}x 6 x {what} x tokens ({six_nd:.4g}): even long-context "
+            f"attention and recomputation stay below {MAX_FLOPS_OVER_6ND:g}x; check the units, or give "
+            "FLOPs or parameters x tokens, not both"
+        )
+    return Assumption(
+        "training compute", f"{flops:.4g} FLOP (given; {ratio:.3g}x 6 x {what} x tokens = {six_nd:.4g})",
+        "given by the user",
+        "the given FLOPs are used and the tokens only checked against them; FLOPs above 6ND come from attention "
+        "at long context or from counting recomputation",
+    )
+
+
+def _params_tokens_flops(
+    n_active: float, tokens: float, what: str, seq_len: float | None
+) -> tuple[float, list[Assumption]]:
+    """(FLOPs, notes): 6 x N_active x D, plus causal attention's FLOPs at a ``seq_len``-token context."""
+    c = FLOPS_PER_PARAM_TOKEN * n_active * tokens
+    if not math.isfinite(c):
+        raise too_large()
+    notes = [Assumption(
+        "training compute",
+        f"{c:.4g} FLOP = 6 x {n_active:.4g} {what} x {tokens:.4g} tokens",
+        "Kaplan et al. 2020, 'Scaling Laws for Neural Language Models' (C = 6ND)",
+        "ignores attention FLOPs (small below ~8k context; give --seq-len to add them)"
+        if seq_len is None else "the weights' matrix products",
+    )]
+    if seq_len is None:
+        return c, notes
+    extra, note = _attention_flops(n_active, tokens, seq_len)
+    if not math.isfinite(extra):
+        raise too_large()
+    ratio = (c + extra) / c
+    if ratio > MAX_FLOPS_OVER_6ND:
+        raise InputConflictError(
+            f"a {seq_len:.4g}-token context adds attention FLOPs ({extra:.4g}) that bring the total to "
+            f"{ratio:.3g}x 6 x {what} x tokens: even long-context trainings stay below "
+            f"{MAX_FLOPS_OVER_6ND:g}x; check the units (--seq-len is the context in tokens, e.g. 8192 or 128k)")
+    return c + extra, [*notes, note]
+
+
+def _attention_flops(n_active: float, tokens: float, seq_len: float) -> tuple[float, Assumption]:
+    """Causal self-attention's training FLOPs, which 6·N·D leaves out: per token and layer, QK^T and AV over on
+    average half the context, 2·2·d·seq/2 forward, x3 with the backward pass: 6·L·d·seq per token (PaLM, Chowdhery
+    et al. 2022, App. B counts 12·L·d·seq without the causal half). L and d come from an assumed model shape."""
+    from .inference import constants, transformer_shape
+
+    aspect = constants()["layers_aspect_ratio"]
+    d_model, n_layers = transformer_shape(n_active, aspect.value)
+    extra = ATTENTION_FLOPS_PER_LAYER_WIDTH_TOKEN * n_layers * d_model * seq_len * tokens
+    return extra, Assumption(
+        "attention compute",
+        f"{extra:.4g} FLOP = {ATTENTION_FLOPS_PER_LAYER_WIDTH_TOKEN:g} x {n_layers:.0f} layers x {d_model:.0f} width "
+        f"x {seq_len:.4g} context x {tokens:.4g} tokens",
+        "Chowdhery et al. 2022, 'PaLM', App. B (attention FLOPs), causal half",
+        f"layers and width from {n_active:.4g} active parameters at d_model / n_layers = {aspect.value:g} "
+        f"({aspect.source}); the MFU model was fitted on 6·N·D, so at a short context this counts the attention its "
+        "trainings already absorbed a little twice")
+
+
+def _refuse_half_a_size(
+    params: float | None, n_active: float | None, tokens: float | None, seq_len: float | None
+) -> None:
+    """Without FLOPs, a context length, or tokens or parameters without the rest of 6·N·D, is an error (active
+    parameters alone pass: they only make the run an MoE)."""
+    if seq_len is not None:
+        raise InputConflictError("a context length needs --params and --tokens (attention FLOPs scale with both)")
+    if tokens is not None and n_active is None:
+        raise InputConflictError("tokens given without parameters: add --params (and --active-params for MoE)")
+    if n_active is not None and tokens is None and params is not None:
+        raise InputConflictError("parameters given without tokens: add --tokens (or give --flops)")
