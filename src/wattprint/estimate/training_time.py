@@ -1,0 +1,220 @@
+"""Training time: the chip at the run's precision, its MFU and the chip-hours and wall time of the run.
+
+    chip-hours = given (checked against count x days x 24, and against the compute: the MFU they imply),
+                 or count x days x 24, or C / (peak FLOP/s x MFU x 3600), MFU given or from the fitted model
+    wall time  = the days given, or chip-hours / count
+
+Units: compute in FLOP; peaks in FLOP/s; MFU as a fraction of the dense peak at the run's precision; time in hours.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputConflictError, WattprintError
+from ..footprint import Assumption
+from ..quantities import Range
+from . import utilisation
+from .common import too_large
+
+if TYPE_CHECKING:
+    from ..data.catalogue import Accelerator
+
+HOURS_PER_DAY = 24.0
+SECONDS_PER_HOUR = 3600.0
+CONSISTENCY_TOLERANCE = 0.01  # relative mismatch allowed between chip-hours and count x days x 24
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8")
+
+
+@dataclass(frozen=True)
+class TrainingChip:
+    """The accelerator at the run's precision: its dense peak (FLOP/s, ranged over the variants a family covers),
+    and its default precision's peak, the one the MFU model was fitted against."""
+
+    acc: Accelerator
+    precision: str
+    peak: Range
+    default_precision: str
+    default_peak: float
+
+
+def resolve_chip(
+    acc: Accelerator, variants: list[Accelerator], precision: str | None
+) -> tuple[TrainingChip, list[Assumption]]:
+    """The chip at the precision given (one of PRECISIONS, any case) or at its default, with a note for the
+    default."""
+    notes: list[Assumption] = []
+    if precision is None:
+        precision = acc.default_precision()
+        notes.append(Assumption("precision", precision, "default: bf16 where the chip has it, else fp16, else fp32"))
+    else:
+        precision = precision.lower() if isinstance(precision, str) else str(precision)
+        if precision not in PRECISIONS:
+            raise InputConflictError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    peak = _peak(acc, variants, precision)
+    default_precision = acc.default_precision()
+    return TrainingChip(acc, precision, peak, default_precision, acc.peak_flops(default_precision)), notes
+
+
+def _peak(acc: Accelerator, variants: list[Accelerator], precision: str) -> Range:
+    """Dense peak FLOP/s at ``precision``: the chosen chip, with a range over the variants a family covers."""
+    central = acc.peak_flops(precision)
+    vals = [central]
+    for v in variants:
+        try:
+            vals.append(v.peak_flops(precision))
+        except WattprintError:
+            continue
+    return Range(central, min(vals), max(vals))
+
+
+def chip_hours_from_inputs(
+    chip_hours: float | None, count: float | None, days: float | None
+) -> tuple[float | None, float | None, list[Assumption]]:
+    """(chip-hours, count, notes) from what was given: the chip-hours given, else count x days x 24, else None;
+    checks count x days against chip-hours. With chip-hours and days, the count is the chips busy on average."""
+    notes: list[Assumption] = []
+    if chip_hours is not None and count is not None and days is not None:
+        implied = count * days * HOURS_PER_DAY
+        if abs(implied - chip_hours) > CONSISTENCY_TOLERANCE * chip_hours:
+            raise InputConflictError(
+                f"chip-hours ({chip_hours:.6g}) contradict count x days x 24 ({count:.6g} x {days:.6g} x 24 "
+                f"= {implied:.6g}); give two of the three"
+            )
+    if chip_hours is not None:
+        notes.append(Assumption("chip-hours", f"{chip_hours:.6g}", "given by the user"))
+        if count is None and days is not None:
+            # the average number of chips busy, not a count of chips (it need not be whole)
+            count = chip_hours / (days * HOURS_PER_DAY)
+            what = "average chips busy"
+            if count < 1:
+                notes.append(Assumption(what, f"{count:.3g} = chip-hours / (days x 24)", "implied",
+                                        "under one chip busy over the whole period: the wall time is the days given, "
+                                        "the chips were idle or off for part of it (idle time is not counted)"))
+            else:
+                notes.append(Assumption(what, f"{count:.4g} = chip-hours / (days x 24)", "implied"))
+        return chip_hours, count, notes
+    if count is not None and days is not None:
+        ch = count * days * HOURS_PER_DAY
+        notes.append(Assumption("chip-hours", f"{ch:.6g} = {count:.6g} chips x {days:.6g} days x 24", "given"))
+        return ch, count, notes
+    return None, count, notes
+
+
+def size_run(
+    compute: float | None, chip_hours: float | None, mfu: float | None, chip: TrainingChip, n_active: float | None,
+    is_moe: bool,
+) -> tuple[Range, Range | None, list[Assumption]]:
+    """(chip-hours, MFU of the peak at the run's precision or None, notes): the chip-hours given (their MFU implied
+    by the compute, when given), else C / (peak FLOP/s x MFU x 3600)."""
+    if chip_hours is not None:
+        implied, notes = _implied_mfu(compute, chip_hours, mfu, chip)
+        return Range.exact(chip_hours), implied, notes
+    if compute is None:
+        raise InputConflictError(
+            "not enough to size the run: give --flops, or --params and --tokens, or --chip-hours, "
+            "or --count and --days"
+        )
+    return _chip_hours_from_compute(compute, mfu, chip, n_active, is_moe)
+
+
+def _chip_hours_from_compute(
+    compute: float, mfu: float | None, chip: TrainingChip, n_active: float | None, is_moe: bool
+) -> tuple[Range, Range, list[Assumption]]:
+    """(chip-hours, MFU, notes): the compute over the FLOP/s a chip achieves at the MFU given or modelled."""
+    if mfu is not None:
+        run_mfu = Range.exact(mfu)
+        achieved = chip.peak * run_mfu
+        notes = [Assumption("MFU", f"{mfu:.3g} of the {chip.precision} peak", "given by the user"),
+                 *_unusual_mfu(mfu, chip.precision, "MFU given", "given by the user")]
+    else:
+        achieved, run_mfu, notes = _modelled_mfu(chip, n_active, is_moe)
+    return Range.exact(compute) / (achieved * SECONDS_PER_HOUR), run_mfu, notes
+
+
+def _modelled_mfu(chip: TrainingChip, n_active: float | None, is_moe: bool) -> tuple[Range, Range, list[Assumption]]:
+    """(achieved FLOP/s per chip, MFU of the peak at the run's precision, notes) from the fitted MFU model."""
+    acc = chip.acc
+    # the model's MFU is relative to the default-precision peak (fp8 is a term of the model); a slower
+    # precision (fp32, tf32) caps the chip at its own peak, so the model is applied to that roofline
+    slower = chip.peak.value < chip.default_peak
+    model_peak = chip.peak.value if slower else chip.default_peak
+    if n_active is None:  # FLOPs alone: the size term over the sizes of the published trainings
+        est = utilisation.predict_mfu_any_size(model_peak, acc.memory_bandwidth(), moe=is_moe,
+                                               fp8=chip.precision == "fp8", chip_year=acc.year)
+    else:
+        est = utilisation.predict_mfu(n_active, model_peak, acc.memory_bandwidth(), moe=is_moe,
+                                      fp8=chip.precision == "fp8", chip_year=acc.year)
+    achieved = est.mfu * (chip.peak * (model_peak / chip.peak.value))  # carries the variants' spread too
+    run_mfu = est.mfu * (model_peak / chip.peak.value)
+    notes = [Assumption("MFU (model FLOPs utilisation)", f"{run_mfu:.3g} of the {chip.precision} peak",
+                        est.source, est.explanation)]
+    if slower:
+        notes.append(Assumption(
+            "MFU at a slower precision",
+            f"{chip.precision}: peak {chip.peak.value / chip.default_peak:.2g}x the {chip.default_precision} peak",
+            "modelled",
+            "the MFU model was fitted on bf16/fp16 (and fp8) trainings and is applied here "
+            f"to the {chip.precision} peak and its roofline: an extrapolation"))
+    return achieved, run_mfu, notes
+
+
+def _implied_mfu(
+    compute: float | None, chip_hours: float, mfu: float | None, chip: TrainingChip
+) -> tuple[Range | None, list[Assumption]]:
+    """(the MFU that the compute and the chip-hours given imply, notes); None without compute. Above the peak, or
+    off a given MFU by more than 5 %, is an error."""
+    if compute is None:
+        if mfu is None:
+            return None, []
+        return None, [Assumption("MFU", f"{mfu:g} given, not used", "given by the user",
+                                 "the chip-hours fix the time; the MFU would only check them against the FLOPs "
+                                 "(give --flops, or --params and --tokens)")]
+    implied = compute / (chip_hours * SECONDS_PER_HOUR * chip.peak.value)
+    if not math.isfinite(implied) or implied == 0:  # chip-hours too small or too large for a ratio
+        raise too_large()
+    if implied > 1:
+        raise InputConflictError(
+            f"impossible: {compute:.4g} FLOP in {chip_hours:.4g} chip-hours needs {implied:.2f}x the "
+            f"{chip.precision} peak of {chip.acc.name}"
+        )
+    if mfu is not None and abs(implied - mfu) > 0.05 * mfu:
+        raise InputConflictError(
+            f"MFU {mfu:g} contradicts FLOPs and chip-hours (they imply {implied:.3g}); drop one of them"
+        )
+    return Range.exact(implied), _unusual_mfu(implied, chip.precision, "implied MFU", "FLOPs / (chip-hours x peak)")
+
+
+def _unusual_mfu(mfu: float, precision: str, what: str, source: str) -> list[Assumption]:
+    """A note when an MFU lies outside the fitted model's bounds, where every published training lies."""
+    low, high = utilisation.model_table()["mfu"]["bounds"]
+    if low <= mfu <= high:
+        return []
+    return [Assumption(what, f"{mfu:.3g} of the {precision} peak", source,
+                       f"outside {low:g}-{high:g}, where every published training in the fit lies: check the units "
+                       "(or the run idled most of its hours)")]
+
+
+def wall_time(
+    days: float | None, count: float | None, given_count: float | None, chip_hours: Range
+) -> tuple[Range | None, dict[str, Any], list[Assumption]]:
+    """(wall time in hours, the chips' details, notes): the days given, else chip-hours / chips; None with neither.
+    ``count`` is the chips given or implied by chip-hours / (days x 24); the details say which."""
+    details: dict[str, Any] = {}
+    notes: list[Assumption] = []
+    wall: Range | None
+    if days is not None:
+        # the days given are the wall time; chip-hours within the tolerance of count x days x 24 are kept as given
+        wall = Range.exact(days * HOURS_PER_DAY)
+        if count is None:  # chip-hours from the FLOPs: the chips busy on average over those days
+            busy = chip_hours / (days * HOURS_PER_DAY)
+            notes.append(Assumption("average chips busy", f"{busy:.4g} = chip-hours / (days x 24)", "implied",
+                                    "the chip-hours come from the FLOPs and the MFU; the days fix the wall time"))
+            details["average_chips_busy"] = busy
+    else:
+        wall = chip_hours / count if count is not None else None
+    if count is not None:
+        details["count" if given_count is not None else "average_chips_busy"] = count
+    return wall, details, notes
