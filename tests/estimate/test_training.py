@@ -96,6 +96,17 @@ def test_chip_without_tdp_needs_power_w() -> None:
     assert fp.it_energy_kwh.value == pytest.approx(25.0)
 
 
+def test_an_analysts_tdp_estimate_is_no_default_and_a_derived_tdp_is_ranged() -> None:
+    with pytest.raises(WattprintError, match=r"Trainium2.*~500 W is only an analyst's estimate.*--power-w"):
+        estimate_training(chip_hours=100, hardware="Trainium2")
+    assert estimate_training(chip_hours=100, hardware="Trainium2", power_w=500).it_energy_kwh.value == 50.0
+    fp = estimate_training(chip_hours=100, hardware="GB200")
+    (tdp,) = [a for a in fp.assumptions if a.what == "TDP"]
+    assert tdp.value.startswith("1200 (1000") and "publishes no per-GPU TDP" in tdp.note
+    gpu = fp.energy_by_component["gpu"].kwh
+    assert gpu.low <= 100 * 1000 * 0.7 / 1000 < 100 * 1200 * 0.7 / 1000  # the low end uses the 1000 W figure
+
+
 @pytest.mark.parametrize(
     "kw, match",
     [

@@ -37,11 +37,9 @@ def it_energy(
         return _given_all_in_energy(acc, variants, chip_hours, power_w)
     tdp = _tdp(acc, variants)
     if tdp is None:
-        raise WattprintError(
-            f"{acc.name} has no published TDP: pass --power-w (average all-in power per chip in W)"
-        )
+        raise WattprintError(f"{acc.no_tdp_reason()}: pass --power-w (average all-in power per chip in W)")
     energy, notes = _tdp_share_energy(acc, tdp, chip_hours, power_fraction)
-    return energy, [*notes, Assumption("TDP", f"{tdp:.4g} W", acc.source)]
+    return energy, [*notes, Assumption("TDP", f"{tdp:.4g} W", acc.source, acc.tdp_caveat())]
 
 
 def check_power_fraction(fraction: float) -> list[Assumption]:
@@ -60,11 +58,12 @@ def check_power_fraction(fraction: float) -> list[Assumption]:
 
 
 def _tdp(acc: Accelerator, variants: list[Accelerator]) -> Range | None:
-    """The chip's TDP (W) with a range over the variants a family covers; None when it has no published TDP."""
+    """The chip's TDP (W) with a range over the variants a family covers and, where the vendor publishes none, over
+    the figures in use (refdata/tdp_ranges.csv); None when it has no TDP to use."""
     if acc.tdp_w is None:
         return None
-    vals = [acc.tdp_w] + [v.tdp_w for v in variants if v.tdp_w is not None]
-    return Range(acc.tdp_w, min(vals), max(vals))
+    spans = [r for r in (a.tdp_range_w() for a in (acc, *variants)) if r is not None]
+    return Range(acc.tdp_w, min(lo for lo, _ in spans), max(hi for _, hi in spans))
 
 
 def _given_all_in_energy(
