@@ -33,7 +33,7 @@ def _random_tokens(n: int) -> Any:
 
 def tracker_gpu(fp: Any) -> tuple[float, str | None]:
     """(GPU energy in J, its basis) of a footprint; (0, None) when it has no GPU component."""
-    gpu = fp.energy_by_component.get("gpu") if fp is not None else None
+    gpu = fp.energy_by_component_kwh.get("gpu") if fp is not None else None
     return (gpu.kwh.value * 3.6e6, gpu.basis) if gpu is not None else (0.0, None)
 
 

@@ -74,7 +74,7 @@ class Wattprint(Adapter):
 
     def stop(self, t: Any, workdir: Path) -> dict[str, Any]:
         fp = t.stop()
-        basis = sorted({c.basis for c in fp.energy_by_component.values()})
+        basis = sorted({c.basis for c in fp.energy_by_component_kwh.values()})
         return {
             "energy_kwh": fp.energy_kwh.value,
             "co2e_kg": fp.operational_co2e_kg.value,

@@ -194,7 +194,7 @@ def blind_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                 if scope == "system":
                     ours = fp_lofo.it_energy_kwh.value
                 else:
-                    ours = sum(c.kwh.value for k, c in fp_lofo.energy_by_component.items()
+                    ours = sum(c.kwh.value for k, c in fp_lofo.energy_by_component_kwh.items()
                                if k not in ("cpu", "ram", "other"))
                 res["energy_scope"] = scope
                 res["energy_ratio_matched"] = ours / 1000 / published_it

@@ -31,7 +31,7 @@ def test_footprint_chain_pue_then_intensity_plus_embodied():
     emb = amortised_embodied_kg(8, Range.exact(150), Range.exact(24 * 365.25), Range(6, 4, 6))
     assert math.isclose(emb.value, 8 * 150 / 6)
     fp = Footprint(
-        energy_by_component={"gpu": ComponentEnergy(Range(100, 80, 120), "modelled"),
+        energy_by_component_kwh={"gpu": ComponentEnergy(Range(100, 80, 120), "modelled"),
                              "cpu": ComponentEnergy(Range.exact(20), "measured")},
         pue=Range(1.1, 1.05, 1.2),
         intensity=Intensity.fixed(300),
@@ -49,7 +49,7 @@ def test_footprint_chain_pue_then_intensity_plus_embodied():
 
 def test_pue_below_one_is_rejected():
     with pytest.raises(ValueError, match="PUE"):
-        Footprint(energy_by_component={}, pue=Range.exact(0.9), intensity=Intensity.fixed(1))
+        Footprint(energy_by_component_kwh={}, pue=Range.exact(0.9), intensity=Intensity.fixed(1))
 
 
 def test_unknown_name_lists_closest():
@@ -90,7 +90,7 @@ def test_range_order_is_checked_at_every_magnitude_and_relative_orders_its_bound
 
 
 def _fp(kwh: float, **kw):
-    return Footprint(energy_by_component={"gpu": ComponentEnergy(Range(kwh, kwh * 0.5, kwh * 2), "modelled")},
+    return Footprint(energy_by_component_kwh={"gpu": ComponentEnergy(Range(kwh, kwh * 0.5, kwh * 2), "modelled")},
                      pue=Range.exact(1.0), intensity=Intensity.fixed(500.0), **kw)
 
 

@@ -8,7 +8,7 @@ One model for measured and predicted work. Each step is a small function with it
     + units x kgCO2e/unit x hours used / lifetime hours -> embodied CO2e (kg)
     = total CO2e (kg)
 
-    >>> fp = Footprint(energy_by_component={"gpu": ComponentEnergy(Range.exact(10), "given")},
+    >>> fp = Footprint(energy_by_component_kwh={"gpu": ComponentEnergy(Range.exact(10), "given")},
     ...                pue=Range.exact(1.2), intensity=Intensity.fixed(400))
     >>> round(fp.operational_co2e_kg.value, 3)
     4.8
@@ -127,11 +127,11 @@ MARKET_ASSUMPTION = "market-based intensity"
 class Footprint:
     """Energy and emissions of one piece of work, measured or predicted, with ranges and assumptions.
 
-    ``energy_by_component`` holds IT energy before PUE (``gpu``/``accelerator``, ``cpu``, ``ram``,
+    ``energy_by_component_kwh`` holds IT energy before PUE (``gpu``/``accelerator``, ``cpu``, ``ram``,
     ``other``). ``energy_kwh`` is facility energy (IT x PUE), the figure emissions are computed from.
     """
 
-    energy_by_component: dict[str, ComponentEnergy]
+    energy_by_component_kwh: dict[str, ComponentEnergy]
     pue: Range
     intensity: Intensity
     embodied_co2e_kg: Range = field(default_factory=lambda: Range.exact(0.0))
@@ -156,7 +156,7 @@ class Footprint:
     @property
     def it_energy_kwh(self) -> Range:
         out = Range.exact(0.0)
-        for c in self.energy_by_component.values():
+        for c in self.energy_by_component_kwh.values():
             out = out + c.kwh
         return out
 
@@ -209,10 +209,10 @@ class Footprint:
         d: dict[str, Any] = {"kind": self.kind}
         d.update(self.energy_kwh.as_fields("energy_kwh"))
         d.update(self.it_energy_kwh.as_fields("it_energy_kwh"))
-        d["energy_by_component_kwh"] = {k: c.to_dict() for k, c in self.energy_by_component.items()}
+        d["energy_by_component_kwh"] = {k: c.to_dict() for k, c in self.energy_by_component_kwh.items()}
         # the range beside the figure, as for every other one (each component's dict carries it too)
-        d["energy_by_component_kwh_low"] = {k: c.kwh.low for k, c in self.energy_by_component.items()}
-        d["energy_by_component_kwh_high"] = {k: c.kwh.high for k, c in self.energy_by_component.items()}
+        d["energy_by_component_kwh_low"] = {k: c.kwh.low for k, c in self.energy_by_component_kwh.items()}
+        d["energy_by_component_kwh_high"] = {k: c.kwh.high for k, c in self.energy_by_component_kwh.items()}
         d.update(self.pue.as_fields("pue"))
         d.update(self.intensity.g_per_kwh.as_fields("intensity_g_per_kwh"))
         d["intensity_basis"] = self.intensity.basis
@@ -249,7 +249,7 @@ class Footprint:
             rows.append(("wall time", _fmt(self.wall_time_h, "h")))
         if self.chip_hours is not None:
             rows.append(("chip-hours", _fmt(self.chip_hours, "h")))
-        for name, comp in self.energy_by_component.items():
+        for name, comp in self.energy_by_component_kwh.items():
             rows.append((f"  {name} energy (IT, {comp.basis})", _fmt_energy(comp.kwh)))
         rows.append(("IT energy", _fmt_energy(self.it_energy_kwh)))
         rows.append(("PUE", format(self.pue, ".3g")))

@@ -47,8 +47,8 @@ def test_chip_hours_from_mfu_and_peak() -> None:
 
 def test_power_w_is_all_in_and_nothing_is_added() -> None:
     fp = estimate_training(chip_hours=1000, power_w=300, hardware="V100", pue=1.1, intensity=400)
-    assert list(fp.energy_by_component) == ["gpu"]
-    assert fp.energy_by_component["gpu"].basis == "given"
+    assert list(fp.energy_by_component_kwh) == ["gpu"]
+    assert fp.energy_by_component_kwh["gpu"].basis == "given"
     assert fp.it_energy_kwh.value == pytest.approx(300.0)
     assert fp.energy_kwh.value == pytest.approx(330.0)
     assert fp.operational_co2e_kg.value == pytest.approx(132.0)
@@ -56,8 +56,8 @@ def test_power_w_is_all_in_and_nothing_is_added() -> None:
 
 def test_modelled_power_has_host_parts_and_ranges() -> None:
     fp = estimate_training(chip_hours=1000, hardware="H100 SXM", location="SE")
-    assert {"gpu", "cpu", "ram", "other"} <= set(fp.energy_by_component)
-    assert all(c.basis == "modelled" for c in fp.energy_by_component.values())
+    assert {"gpu", "cpu", "ram", "other"} <= set(fp.energy_by_component_kwh)
+    assert all(c.basis == "modelled" for c in fp.energy_by_component_kwh.values())
     assert fp.it_energy_kwh.low < fp.it_energy_kwh.value < fp.it_energy_kwh.high
     assert fp.embodied_co2e_kg.value > 0
     whats = " ".join(a.what for a in fp.assumptions)
@@ -66,19 +66,19 @@ def test_modelled_power_has_host_parts_and_ranges() -> None:
 
 def test_tpu_uses_all_in_fraction_without_host() -> None:
     fp = estimate_training(chip_hours=1000, hardware="TPU v3")
-    assert set(fp.energy_by_component) == {"accelerator"}
+    assert set(fp.energy_by_component_kwh) == {"accelerator"}
 
 
 def test_a_gpu_measured_only_at_system_level_uses_that_all_in_power() -> None:
     # Patterson et al. 2021 measured P100 system power per accelerator (host included): 296 W and 271 W
     fp = estimate_training(chip_hours=1000, hardware="P100")
-    assert set(fp.energy_by_component) == {"gpu"}
+    assert set(fp.energy_by_component_kwh) == {"gpu"}
     assert fp.it_energy_kwh.value == pytest.approx((296 + 271) / 2, rel=0.01)
     note = next(a for a in fp.assumptions if a.what.startswith("average power per chip (all-in"))
     assert "Patterson" in note.source
     # a GPU without system-level figures keeps the accelerator + host model
     v100 = estimate_training(chip_hours=1000, hardware="V100")
-    assert {"gpu", "cpu", "ram", "other"} <= set(v100.energy_by_component)
+    assert {"gpu", "cpu", "ram", "other"} <= set(v100.energy_by_component_kwh)
 
 
 def test_default_precision_and_world_average_are_stated() -> None:
@@ -103,7 +103,7 @@ def test_an_analysts_tdp_estimate_is_no_default_and_a_derived_tdp_is_ranged() ->
     fp = estimate_training(chip_hours=100, hardware="GB200")
     (tdp,) = [a for a in fp.assumptions if a.what == "TDP"]
     assert tdp.value.startswith("1200 (1000") and "publishes no per-GPU TDP" in tdp.note
-    gpu = fp.energy_by_component["gpu"].kwh
+    gpu = fp.energy_by_component_kwh["gpu"].kwh
     assert gpu.low <= 100 * 1000 * 0.7 / 1000 < 100 * 1200 * 0.7 / 1000  # the low end uses the 1000 W figure
 
 

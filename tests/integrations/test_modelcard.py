@@ -22,7 +22,7 @@ from wattprint.quantities import Range
 
 def _footprint(kwh: float = 2.0, pue: float = 1.5, g_per_kwh: float = 50.0, location: str = "given") -> Footprint:
     return Footprint(
-        energy_by_component={"gpu": ComponentEnergy(Range(kwh, kwh * 0.9, kwh * 1.1), "measured")},
+        energy_by_component_kwh={"gpu": ComponentEnergy(Range(kwh, kwh * 0.9, kwh * 1.1), "measured")},
         pue=Range.exact(pue),
         intensity=Intensity.fixed(g_per_kwh, location=location),
         embodied_co2e_kg=Range.exact(7.0),

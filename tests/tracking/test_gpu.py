@@ -44,7 +44,7 @@ def test_gpu_energy_embodied_share_and_tree_processes(nvml: ModuleType, monkeypa
         stop.set()
         t.join()
     fp = run.footprint()
-    gpu = fp.energy_by_component["gpu"]
+    gpu = fp.energy_by_component_kwh["gpu"]
     assert gpu.basis == "measured" and gpu.kwh.value * 3.6e6 > 100  # ~2 x 300 W x 0.5 s
     assert fp.chip_hours is not None and fp.chip_hours.value == pytest.approx(2 * fp.wall_time_h.value)  # type: ignore[union-attr]
     whats = [a.what for a in fp.assumptions]

@@ -132,7 +132,7 @@ def test_a_run_whose_baseline_read_hangs_stores_energy_over_the_same_window_as_i
         fp = run.stop()
         stored = open_store(str(tmp_path / "runs.db")).get_run("hb1")
         assert stored.status == "finished"
-        cpu_j = fp.energy_by_component["cpu"].kwh.value * 3.6e6
+        cpu_j = fp.energy_by_component_kwh["cpu"].kwh.value * 3.6e6
         # before: 1.0 s of CPU energy for 1.5 s of duration (the stress case: 100.19 J, 1.503 s)
         assert cpu_j / stored.duration_s == pytest.approx(100.0, rel=0.05)
     finally:
@@ -320,7 +320,7 @@ def test_ctrl_c_during_stop_restores_the_signal_handlers_and_exit_hook_and_keeps
             assert store.get_run("kb1").status == "finished"  # the sampler's final write got through
         fp = run.stop("interrupted")  # a later stop (the program carried on) closes up, in step with the store
         assert run.status == "finished" and not run.unsaved
-        assert fp.energy_by_component["cpu"].kwh.value > 0
+        assert fp.energy_by_component_kwh["cpu"].kwh.value > 0
         assert run.stop("failed") is fp
     finally:
         timer.cancel()

@@ -120,7 +120,7 @@ def test_a_run_with_a_hung_read_ends_finished_and_its_notes_say_so(
         stored = open_store(str(tmp_path / "runs.db")).get_run("hung1")
         assert stored.status == "finished"
         assert any("fake-gpu" in n and "did not return within" in n for n in stored.summary["device_notes"])
-        assert fp.energy_by_component["cpu"].kwh.value * 3.6e6 == pytest.approx(
+        assert fp.energy_by_component_kwh["cpu"].kwh.value * 3.6e6 == pytest.approx(
             100.0 * (cpu.reads[-1] - cpu.reads[0]), rel=0.05)
     finally:
         gpu.release.set()

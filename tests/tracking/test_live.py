@@ -42,7 +42,7 @@ def test_patch_equals_the_footprint_model(seed: int) -> None:
     gpus = rnd.randint(0, 8)
     hours = elapsed / 3600
     fp = Footprint(
-        energy_by_component={c: ComponentEnergy(Range(*v) / 3.6e6, basis[c]) for c, v in sorted(charged.items())},
+        energy_by_component_kwh={c: ComponentEnergy(Range(*v) / 3.6e6, basis[c]) for c, v in sorted(charged.items())},
         pue=pue, intensity=Intensity(ci, "XX", "test", None, "test"), embodied_co2e_kg=rate * hours,
         kind="measured", chip_hours=Range.exact(gpus * hours) if gpus else None, wall_time_h=Range.exact(hours))
     patch = LiveFigures(pue, ci, rate).patch(charged, dict(basis), elapsed, gpus)

@@ -49,7 +49,7 @@ def test_a_long_interval_no_longer_loses_counter_wraps(tmp_path: Path) -> None:
     writer.join(30)
     assert not writer.is_alive()
     fp = run.stop()
-    measured_j = fp.energy_by_component["cpu"].kwh.value * 3.6e6
+    measured_j = fp.energy_by_component_kwh["cpu"].kwh.value * 3.6e6
     # before: 10 J (two wraps lost); the final reading, a moment after stop(), is interpolated back to it
     assert measured_j == pytest.approx(steps * joules, rel=1e-3), notes
     assert any("read every 0.1 s in between" in n and "rapl-cpu" in n for n in notes), notes

@@ -76,7 +76,7 @@ def period_footprint(per_req: Mapping[str, Range], period: Period, chip: Chip, a
                                   constants()["host_power_ratio"].source))
     wall_h = Range.exact(float(days) * 24.0) if period.requests_per_day is not None else per_req["latency_s"] / 3600.0
     return Footprint(
-        energy_by_component={chip.component: ComponentEnergy(period.accelerator_j / J_PER_KWH, "modelled"),
+        energy_by_component_kwh={chip.component: ComponentEnergy(period.accelerator_j / J_PER_KWH, "modelled"),
                              "other": ComponentEnergy(period.host_j / J_PER_KWH, "modelled")},
         pue=pue_r, intensity=inten, embodied_co2e_kg=embodied, assumptions=assumptions, kind="inference",
         chip_hours=period.chip_s / 3600.0, wall_time_h=wall_h, details={},

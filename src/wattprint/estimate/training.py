@@ -125,7 +125,7 @@ def estimate_training(
     if math.isnan(hours.value):  # pragma: no cover - guarded by input checks
         raise InputConflictError("could not size the run from the inputs")
     return check_finite(Footprint(
-        energy_by_component=energy,
+        energy_by_component_kwh=energy,
         pue=pue_r,
         intensity=inten,
         embodied_co2e_kg=embodied,

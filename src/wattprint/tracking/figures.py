@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .snapshot import Snapshot
 
 CHARGED_SCOPE = (
-    "energy_by_component is what this run is charged: the devices it reads (the machine's CPU packages and RAM, "
+    "energy_by_component_kwh is what this run is charged: the devices it reads (the machine's CPU packages and RAM, "
     "or the job's allocation on a shared node; the GPUs it may use), with energy shared by several tracked "
     "processes on the node split equally among them; process_share reports the tracked process tree's CPU-time "
     "share of the machine's CPU energy beside it"
@@ -70,7 +70,7 @@ class RunFigures:
         hours = snap.elapsed_s / SECONDS_PER_HOUR
         n_gpus = len(snap.gpus)
         return Footprint(
-            energy_by_component=comps,
+            energy_by_component_kwh=comps,
             pue=self.pue,
             intensity=self.intensity,
             embodied_co2e_kg=embodied,

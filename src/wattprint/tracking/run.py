@@ -7,7 +7,7 @@
     >>> print(run.footprint().table())                                 # doctest: +SKIP
 
 The measured window is exactly [start, stop]: a reading at ``start()``, one every interval on the sampler
-thread, and a final one at ``stop()``. What the run is charged (``energy_by_component``) is the machine's
+thread, and a final one at ``stop()``. What the run is charged (``energy_by_component_kwh``) is the machine's
 energy, or the job's allocation on a shared node (see :mod:`wattprint.devices.detect`), split with the other
 tracked processes on the node (:mod:`wattprint.tracking.ledger`); the tracked process tree's CPU-time share
 is reported beside it as ``process_share``.
