@@ -213,3 +213,10 @@ def test_build_refuses_a_tdp_range_that_misses_the_tdp() -> None:
         build._apply_tdp_range(row, {"basis": "derived", "low_w": "100", "high_w": "200", "source": "s", "note": "n"})
     build._apply_tdp_range(row, {"basis": "estimate", "low_w": "700", "high_w": "700", "source": "s", "note": "n"})
     assert row["tdp_w"] is None and row["tdp_estimate_w"] == 700.0
+
+
+@pytest.mark.parametrize("name", ["", "   ", None, 5])
+def test_a_blank_or_non_text_hardware_name_shows_valid_names(name: object) -> None:
+    """A blank name matched nothing and the error listed no valid name (`--hardware ''`)."""
+    with pytest.raises(UnknownNameError, match="valid names include A100, H100"):
+        find_accelerator(name)  # type: ignore[arg-type]

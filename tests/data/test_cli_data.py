@@ -95,3 +95,15 @@ def test_search_text_without_letters_or_digits_says_so(capsys: pytest.CaptureFix
     assert main(["data", "search", text]) == 2
     err = capsys.readouterr().err
     assert "has no letters or digits" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_search_that_matches_nothing_shows_texts_that_do(capsys: pytest.CaptureFixture[str]) -> None:
+    """'xyzzy' matched nothing and was close to no name: the error named nothing to search for instead."""
+    from wattprint.cli.data import SEARCH_EXAMPLES
+
+    assert main(["data", "search", "xyzzy"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "valid names include A100, TPU, France" in err
+    for text in SEARCH_EXAMPLES:  # each example finds something
+        assert main(["data", "search", text, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)

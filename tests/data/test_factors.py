@@ -81,6 +81,13 @@ def test_pue_unknown_lists_closest() -> None:
     assert "hyperscale" in e.value.suggestions
 
 
+@pytest.mark.parametrize("name", ["1.1.1", "x", "%"])
+def test_a_preset_name_close_to_none_lists_the_presets(name: str) -> None:
+    """'1.1.1' (a mistyped number) is close to no preset: the error listed no valid name."""
+    with pytest.raises(UnknownNameError, match="valid names include hyperscale, enterprise, colocation, average"):
+        pue_preset(name)
+
+
 def test_default_pue_uses_provider_fleet_for_cloud_regions() -> None:
     assert default_pue("aws:us-east-1")[0].value == pytest.approx(1.14)
     assert default_pue("gcp:europe-west4")[0].value == pytest.approx(1.09)

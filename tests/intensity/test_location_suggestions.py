@@ -199,3 +199,17 @@ def test_the_cli_says_it_on_one_line(capsys: pytest.CaptureFixture[str]) -> None
         code = main(["estimate", "training", "--chip-hours", "100", "--hardware", "A100", "--location", text])
         err = capsys.readouterr().err.strip()
         assert code == 2 and "\n" not in err and "valid names" in err, err
+
+
+@pytest.mark.parametrize("text", ["123", ":", "\U0001f1eb\U0001f1f7", "x" * 300, "::::"])
+def test_a_name_close_to_no_location_shows_valid_names_of_each_form(text: str) -> None:
+    """Nothing is close to '123' or a flag emoji: the error showed only the forms in words, no valid name."""
+    msg = str(_error(text))
+    assert "valid names include France, FR, US-CA, SE3, aws:us-east-1, gcp:europe-west4, World" in msg
+
+
+def test_the_example_locations_each_resolve() -> None:
+    from wattprint.intensity.locations import EXAMPLES
+
+    for name in EXAMPLES:
+        assert resolve_location(name) is not None

@@ -65,3 +65,12 @@ def test_generation_mix_of_a_country() -> None:
 def test_a_mix_mapping_with_odd_or_repeated_sources_is_refused(mix: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(InputConflictError):
         intensity_from_mix(mix)
+
+
+def test_an_unknown_source_close_to_none_lists_the_valid_sources() -> None:
+    """'unobtanium' is close to no source name: the error showed no name at all (the standard: an unknown name
+    comes with valid ones). The grid's main sources come first."""
+    with pytest.raises(UnknownNameError) as e:
+        parse_mix("unobtanium=100")
+    msg = str(e.value)
+    assert "valid names include coal, gas, oil, nuclear, hydro, wind, solar, biomass" in msg

@@ -106,6 +106,10 @@ def _regions(args: argparse.Namespace) -> int:
     return 0
 
 
+# what a search that matched nothing, and is close to no name, is shown: texts that each find entries (a test runs them)
+SEARCH_EXAMPLES = ("A100", "TPU", "France", "US-CA", "aws", "hyperscale", "coal", "EPYC")
+
+
 def _match(q: str, names: list[str]) -> tuple[int, str] | None:
     """(rank, the name that matched) for the first of ``names`` that holds ``q``: 0 for an exact match (after
     normalising), 1 for a substring; None if none does. ``names[0]`` is the entry's own name or key."""
@@ -158,7 +162,7 @@ def _search(args: argparse.Namespace) -> int:
         ranked.append((1, {"kind": "cpu", "key": name, "name": name}))
     if not ranked:
         cands = accelerator_names() + [loc.key for loc in locations()] + [loc.name for loc in locations()]
-        raise UnknownNameError("name", args.text, cands, "nothing matched")
+        raise UnknownNameError("name", args.text, cands, "nothing matched", examples=SEARCH_EXAMPLES)
     hits = [h for _rank, h in sorted(ranked, key=lambda rh: rh[0])]  # exact matches first, else in kind order
     if args.json:
         print(json.dumps(hits, indent=2, ensure_ascii=False))

@@ -233,7 +233,8 @@ def pue_preset(name: str) -> tuple[Range, Assumption]:
             if p["uncertain"]:
                 note = "UNCERTAIN. " + note
             return r, Assumption("PUE", f"{r:.3g} (preset '{p['preset']}')", p["source"], note)
-    raise UnknownNameError("PUE preset", name, _preset_names(), "or give a number >= 1")
+    raise UnknownNameError("PUE preset", name, _preset_names(), "or give a number >= 1",
+                           examples=[p["preset"] for p in pue_presets()])
 
 
 # an input check, not data: how far past the highest sourced PUE class a given PUE may go before it is taken for a

@@ -191,8 +191,8 @@ def uncertain_values_assumption(acc: Accelerator) -> Assumption:
 
 
 def _find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumption]]:
-    if not isinstance(name, str) or not name.strip():
-        raise UnknownNameError("hardware", str(name), accelerator_names(), _HINT)
+    if not isinstance(name, str) or not name.strip():  # nothing to rank by: show what names look like
+        raise UnknownNameError("hardware", str(name), [], _HINT, examples=[f["family"] for f in _families()])
     name = fold_text(name)
     mig = _MIG.search(name)
     if mig is not None and _MIG.sub(" ", name).strip():

@@ -250,12 +250,14 @@ def resolve_location(text: str) -> Location:
 
 
 _HINT = "ISO code, country, US-XX, CA-XX, SE1-4, NO1-5, provider:region or World; see `wattprint data regions`"
+# what an unknown location with nothing close to it is shown: one valid name of each form (a test resolves each)
+EXAMPLES = ("France", "FR", "US-CA", "SE3", "aws:us-east-1", "gcp:europe-west4", "World")
 
 
 def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
     """:func:`resolve_location`, plus a note where the name was read loosely (a bare cloud region id)."""
     if not isinstance(text, str) or not text.strip():
-        raise UnknownLocationError("location", str(text), [], _HINT)
+        raise UnknownLocationError("location", str(text), [], _HINT, list(EXAMPLES))
     s = text.strip()
     if len(s) <= 3 and s.isalpha() and s.isascii():  # an ISO code: the country table suffices
         iso3 = _country_codes().get(normalise_name(s))
@@ -284,7 +286,8 @@ def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
                                        "see `wattprint data regions --kind cloud`", _examples(cloud))
     if _TRAILING_SEPARATOR.search(s):  # "US-": not the country with the subdivision silently dropped
         head = s.rstrip(" -_:/")
-        raise UnknownLocationError("location", s, _left_out(head), f"nothing after {s.rstrip()[-1]!r}; {_HINT}")
+        raise UnknownLocationError("location", s, _left_out(head), f"nothing after {s.rstrip()[-1]!r}; {_HINT}",
+                                   list(EXAMPLES))
     hit = _aliases().get(normalise_name(s))
     if hit is not None:
         return recs[hit][0], []
@@ -297,7 +300,7 @@ def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
     if bare:
         note = f"{echo(s)} read as {bare[0]} (write provider:region to be explicit)"
         return recs[bare[0]][0], [Assumption("location", bare[0], "", note)]
-    raise UnknownLocationError("location", s, _suggest(s), _HINT)
+    raise UnknownLocationError("location", s, _suggest(s), _HINT, list(EXAMPLES))
 
 
 def _left_out(head: str) -> list[tuple[str, str]]:

@@ -24,9 +24,16 @@ def _canonical_source(name: str) -> str:
     aliases = load_table("factors")["mix_aliases"]
     norm = {normalise_name(a): s for a, s in aliases.items()}
     hit = norm.get(normalise_name(name))
-    if hit is None:
-        raise UnknownNameError("generation source", name, list(aliases))
+    if hit is None:  # nothing close ("unobtanium"): the sources themselves show what a valid name is
+        sources = mix_sources()
+        common = [s for s in _COMMON_SOURCES if s in sources]
+        raise UnknownNameError("generation source", name, list(aliases),
+                               examples=common + [s for s in sources if s not in common])
     return str(hit)
+
+
+# the sources an unknown-source message shows first (it lists eight): the grid's main ones, not alphabetical order
+_COMMON_SOURCES = ("coal", "gas", "oil", "nuclear", "hydro", "wind", "solar", "biomass")
 
 
 def parse_mix(text: str) -> dict[str, float]:
