@@ -122,6 +122,16 @@ def test_pue_of_the_wrong_type_is_a_clear_error(pue: object) -> None:
     assert resolve_pue("1.2", None)[0].value == pytest.approx(1.2)
 
 
+@pytest.mark.parametrize("pue", ["", "  "])
+def test_a_blank_pue_is_not_given_in_the_estimates_as_in_wattprint_run(pue: str) -> None:
+    """`estimate training --pue ''` said "unknown PUE preset ''" (no name listed) where `wattprint run --pue ''` and
+    a blank --location in the estimates both read blank as not given: the default PUE, noted as such."""
+    from wattprint.estimate.common import resolve_pue
+
+    assert resolve_pue(pue, "aws:us-east-1") == default_pue("aws:us-east-1")
+    assert resolve_pue(pue, None) == default_pue(None)
+
+
 def test_an_estimate_with_a_pue_of_50_is_refused_and_one_of_2_5_noted() -> None:
     from wattprint.errors import InputConflictError
     from wattprint.estimate.training import estimate_training

@@ -153,10 +153,11 @@ def _finite_pue(v: float, given: Any) -> Range:
 
 
 def resolve_pue(pue: float | str | Range | None, location: str | None) -> tuple[Range, Assumption]:
-    """PUE from a number, a preset name ("hyperscale", "google" ...) or the default for the location."""
+    """PUE from a number, a preset name ("hyperscale", "google" ...) or the default for the location (None or blank
+    text: not given, as ``wattprint run`` reads a blank --pue)."""
     from .. import data
 
-    if pue is None:
+    if pue is None or (isinstance(pue, str) and not pue.strip()):  # blank = not given, as a blank location
         return data.default_pue(location)
     if isinstance(pue, Range):
         r = pue
