@@ -73,8 +73,8 @@ def _training(args: argparse.Namespace) -> Any:
         raise WattprintError("give either --training-co2e-kg or --training-tokens, not both")
     from ..estimate.training import estimate_training  # owned by the training estimator
 
-    kwargs: dict[str, Any] = {"params": args.params, "tokens": args.training_tokens,
-                              "hardware": args.training_hardware or args.hardware}
+    hardware = _training_chip(args)
+    kwargs: dict[str, Any] = {"params": args.params, "tokens": args.training_tokens, "hardware": hardware}
     for key, value in (("active_params", args.active_params), ("count", args.training_count),
                        ("pue", args.pue), ("location", args.location), ("year", args.year),
                        ("intensity", args.intensity), ("mix", args.mix)):
@@ -91,6 +91,30 @@ def _training_assumption(training: Any) -> Any:
         "training footprint (estimated from --training-tokens)", f"{training.total_co2e_kg:.3g} kgCO2e",
         "wattprint's training estimator (wattprint estimate training shows it in full)",
         "; ".join(f"{a.what}: {a.value}" for a in training.assumptions))
+
+
+def _training_chip(args: argparse.Namespace) -> str:
+    """The training flags checked under their own names before the training estimate reads them (it knows them as
+    tokens, count and hardware, which this command also has for serving), and the training chip, which needs a
+    published TDP: the training estimate takes no --tdp-w (the serving chips' board power)."""
+    from ..data import find_accelerator
+    from ..estimate.common import check_count, check_positive
+
+    check_count("--training-tokens", args.training_tokens)
+    check_positive("--training-count", args.training_count, integer=True)
+    hardware: str = args.training_hardware or args.hardware
+    try:
+        acc = find_accelerator(hardware)[0]
+    except WattprintError as e:
+        if args.training_hardware is None:
+            raise  # --hardware's own mistake, said as the serving estimate would say it
+        raise WattprintError(f"--training-hardware: {e}") from None
+    if acc.tdp_w is None:
+        raise WattprintError(
+            f"{acc.name} has no published TDP, so the training estimate from --training-tokens cannot size its power "
+            "(--tdp-w is the serving chips'): estimate the training with `wattprint estimate training --power-w W "
+            "...` and give its CO2e with --training-co2e-kg")
+    return hardware
 
 
 def run_inference(args: argparse.Namespace) -> int:
