@@ -12,6 +12,7 @@ import math
 
 import pytest
 
+from wattprint.cli import main
 from wattprint.errors import InputConflictError
 from wattprint.estimate.inference import estimate_inference
 from wattprint.quantities import Range
@@ -28,3 +29,20 @@ def test_a_valid_training_co2e_range_gives_positive_break_evens() -> None:
     fp = estimate_inference(7e9, training_co2e_kg=Range(5, 1, 10), requests_per_day=1000)
     for key in ("breakeven_requests", "breakeven_days"):
         assert fp.details[key].low > 0
+
+
+# -- 2. the default accelerator ---------------------------------------------------------------------------------
+def test_the_default_hardware_is_said_to_be_assumed() -> None:
+    fp = estimate_inference(7e9)
+    assert fp.details["hardware"] == "NVIDIA H100 SXM5 80GB"
+    assert any(a.what == "hardware" and "default" in a.value for a in fp.assumptions)
+    named = estimate_inference(7e9, hardware="H100")
+    assert not any(a.what == "hardware" for a in named.assumptions)
+    assert named.to_dict()["total_co2e_kg"] == fp.to_dict()["total_co2e_kg"]  # the same figures
+
+
+def test_the_cli_says_the_default_hardware_too(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["estimate", "inference", "--params", "7B"]) == 0
+    assert "hardware: H100 (default: none given)" in capsys.readouterr().out
+    assert main(["estimate", "inference", "--params", "7B", "--hardware", "H100"]) == 0
+    assert "(default: none given)" not in capsys.readouterr().out

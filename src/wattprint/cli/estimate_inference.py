@@ -28,8 +28,8 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     load.add_argument("--requests-per-day", type=count, help="requests served per day")
     load.add_argument("--tokens-per-day", type=count, help="input + output tokens served per day")
     p.add_argument("--days", type=number, help="days of serving the footprint covers (default: one year)")
-    p.add_argument("--hardware", default="H100", nargs="+", action=JoinWords, metavar="NAME",
-                   help="accelerator name (default: H100)")
+    p.add_argument("--hardware", nargs="+", action=JoinWords, metavar="NAME",
+                   help="accelerator name (default: H100, said in the assumptions)")
     p.add_argument("--count", type=whole, help="accelerators per replica (default: smallest that holds the weights)")
     p.add_argument("--batch-size", type=count, help="concurrent sequences per replica (default: sourced range)")
     p.add_argument("--precision", help="weights: fp32, bf16, fp16, fp8, int8, int4 (default: bf16 where supported)")
@@ -55,7 +55,7 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--training-tokens", type=count,
                    help="estimate the training footprint (6 N D) from these tokens and compare with it")
     p.add_argument("--training-hardware", nargs="+", action=JoinWords, metavar="NAME",
-                   help="training accelerator (default: --hardware)")
+                   help="training accelerator (default: --hardware, else H100)")
     p.add_argument("--training-count", type=whole, help="training accelerator count")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run_inference)
@@ -99,10 +99,11 @@ def _training_chip(args: argparse.Namespace) -> str:
     published TDP: the training estimate takes no --tdp-w (the serving chips' board power)."""
     from ..data import find_accelerator
     from ..estimate.common import check_count, check_positive
+    from ..estimate.serving_chip import DEFAULT_HARDWARE
 
     check_count("--training-tokens", args.training_tokens)
     check_positive("--training-count", args.training_count, integer=True)
-    hardware: str = args.training_hardware or args.hardware
+    hardware: str = args.training_hardware or args.hardware or DEFAULT_HARDWARE
     try:
         acc = find_accelerator(hardware)[0]
     except WattprintError as e:

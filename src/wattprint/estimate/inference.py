@@ -55,7 +55,7 @@ def estimate_inference(
     requests_per_day: float | None = None,
     tokens_per_day: float | None = None,
     days: float | None = None,
-    hardware: str = "H100",
+    hardware: str | None = None,
     count: int | None = None,
     batch_size: float | None = None,
     precision: str | None = None,
@@ -81,7 +81,8 @@ def estimate_inference(
         input_tokens / output_tokens: tokens per request (prompt / generated); defaults are sourced ranges.
         requests_per_day or tokens_per_day (input + output tokens): load. With one of them the footprint covers
             ``days`` days of serving (default one year); without, it covers one request.
-        hardware, count: accelerator name and accelerators per replica (default: smallest that holds the weights).
+        hardware, count: accelerator name (default: H100, said in the assumptions) and accelerators per replica
+            (default: smallest that holds the weights).
         batch_size: sequences decoded together per replica (continuous-batching concurrency). Default: a sourced
             range, cut to what fits in memory and, with a load, to the concurrency the load keeps in flight per
             replica (Little's law: arrival rate x time per request, at least one sequence).

@@ -29,13 +29,22 @@ def _precision_fallback_note(prec: str, compute_prec: str, chip_name: str, chip_
                       chip_source, f"{chip_name} lists no {COMPUTE_PRECISION[prec]} peak: {how}")
 
 
-def resolve_chip(hardware: str, precision: str | None, tdp_w: float | None,
+# the accelerator a serving estimate assumes when none is named: the most common data-centre GPU for LLM serving
+DEFAULT_HARDWARE = "H100"
+
+
+def resolve_chip(hardware: str | None, precision: str | None, tdp_w: float | None,
                  assumptions: list[Assumption]) -> tuple[Chip, str, Any]:
-    """(the Chip the physics needs, the weight precision, the catalogue entry) for a hardware name: the precision
-    defaults to the chip's (bf16 where it has it); a precision whose maths the chip lacks is computed at the chip's
-    default peak; ``tdp_w`` (W) overrides the board power and is required where none is published."""
+    """(the Chip the physics needs, the weight precision, the catalogue entry) for a hardware name (None:
+    ``DEFAULT_HARDWARE``, said in the assumptions): the precision defaults to the chip's (bf16 where it has it); a
+    precision whose maths the chip lacks is computed at the chip's default peak; ``tdp_w`` (W) overrides the board
+    power and is required where none is published."""
     from ..data import find_accelerator
 
+    if hardware is None:
+        hardware = DEFAULT_HARDWARE
+        assumptions.append(Assumption("hardware", f"{DEFAULT_HARDWARE} (default: none given)", "wattprint default",
+                                      "give --hardware (hardware=...) for the chip the service runs on"))
     acc, _variants, notes = find_accelerator(hardware)
     assumptions.extend(notes)
     prec = str(precision or acc.default_precision()).lower()
