@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputConflictError, WattprintError
+from ..errors import InputConflictError, WattprintError, shown
 from ..footprint import Assumption
 from .common import check_count, check_positive, check_share
 from .roofline import moe_expert_share
@@ -87,6 +87,9 @@ def check_inputs(params: float, active_params: float | None, engine: str, attent
     n_act = check_params("active_params", active_params) or n_total
     if n_act > n_total:
         raise InputConflictError(f"active_params ({n_act:g}) cannot exceed params ({n_total:g})")
+    for name, value, names in (("engine", engine, ENGINES), ("attention", attention, ATTENTION)):
+        if value is not None and not isinstance(value, str):  # attention=0 read as the default, yet "given"
+            raise InputConflictError(f"{name} must be a name ({' or '.join(names)}), got {shown(value)}")
     engine = str(engine or "optimised").lower().replace("optimized", "optimised")  # None: the default
     attention_given = attention is not None and str(attention).lower() != "gqa"
     attention = str(attention or "gqa").lower()
