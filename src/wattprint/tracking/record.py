@@ -18,6 +18,25 @@ from typing import Any
 from .phases import PhaseTotal
 
 
+def given_name(what: str, value: Any) -> str | None:
+    """A project name or run id as given (None or "": not given), checked to be text that ``wattprint runs`` can
+    show on one line: not blank, no control or invisible characters (a newline in a run id split the runs table).
+    Bytes that are not UTF-8 (lone surrogates from argv) are left to the store's own check, which names them."""
+    if value is None or value == "":
+        return None
+    from ..errors import InputConflictError, echo, shown
+
+    if not isinstance(value, str):
+        raise InputConflictError(f"{what} must be text, got {shown(value)}")
+    if not value.strip():
+        raise InputConflictError(f"{what} {value!r} is blank; give a name, or none for the default")
+    bad = [c for c in value if not c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF]
+    if bad:
+        raise InputConflictError(f"{what} {echo(value)} holds {bad[0]!r}, a control or invisible character: "
+                                 "use letters, digits and punctuation")
+    return value
+
+
 def new_run_id(project: str) -> str:
     """``<project>-<UTC yyyymmdd-hhmmss>-<6 hex>``: sortable, unique without coordination."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())

@@ -37,7 +37,7 @@ from .decorate import wrap_call
 from .figures import RunFigures, gpu_models
 from .live import J_PER_KWH, LiveFigures
 from .readers import open_readers
-from .record import PendingRecord, ResumePoint, begin_record, new_run_id, record_meta
+from .record import PendingRecord, ResumePoint, begin_record, given_name, new_run_id, record_meta
 from .sampler import Sampler, Snapshot, note_to_stderr
 from .shutdown import end_unsampled, release, stop_sampler
 from .signals import ChainedSignals, exit_status, last_uncaught_exception, status_at_exit
@@ -81,9 +81,9 @@ class Run:
         persist: bool = True,
         **kw: Any,
     ) -> None:
-        self.project = project or "default"
-        self._given_id = run
-        self.id = run or new_run_id(self.project)
+        self.project = given_name("project name", project) or "default"
+        self._given_id = given_name("run id", run)
+        self.id = self._given_id or new_run_id(self.project)
         self._args = dict(db=db, interval_s=interval_s, location=location, pue=pue, intensity=intensity,
                           persist=persist, **kw)
         unknown = set(kw) - {"handle_signals", "readers", "state_dir", "pid", "meta", "notify", "quiet", "ledger"}
