@@ -10,11 +10,25 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ..errors import WattprintError
+from ._args import Once
 
 
 class _Parser(argparse.ArgumentParser):
+    """One-line usage errors; an option given twice with different values is one (``_args.given_once``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, Once)
+        self.register("action", "store", Once)
+        self.given_values: dict[str, object] = {}
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self.given_values = {}  # what this parse was given, option by option
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")
 

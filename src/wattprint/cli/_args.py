@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Any
 
 
 def count(text: str) -> float:
@@ -38,6 +39,34 @@ def year(text: str) -> int:
     return int(t)
 
 
+def given_once(action: argparse.Action, parser: argparse.ArgumentParser, value: object) -> None:
+    """An option given twice with different values is a usage error: argparse keeps the last without a word, so
+    ``--count 64 ... --count 8`` ran with 8. The same value twice passes. Parsers that record what was given (the
+    command line's, cli._Parser) are checked; others are not."""
+    given: dict[str, object] | None = getattr(parser, "given_values", None)
+    if given is None:
+        return
+    if action.dest in given and given[action.dest] != value:
+        def said(v: object) -> str:
+            return f"{v:g}" if isinstance(v, float) else repr(v)
+
+        raise argparse.ArgumentError(action, f"given twice ({said(given[action.dest])}, then {said(value)}); "
+                                             "give it once")
+    given[action.dest] = value
+
+
+class Once(argparse._StoreAction):
+    """argparse's 'store' (the default action), checked by :func:`given_once`."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if option_string is not None:  # an option, not a positional argument
+            given_once(self, parser, values)
+        super().__call__(parser, namespace, values, option_string)
+
+
 class JoinWords(argparse.Action):
     """Stores the words of a multi-word name given without quotes (``--hardware TPU v4``) as one string."""
 
@@ -46,4 +75,6 @@ class JoinWords(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         words = values if isinstance(values, list) else [values]
-        setattr(namespace, self.dest, " ".join(str(w) for w in words))
+        joined = " ".join(str(w) for w in words)
+        given_once(self, parser, joined)
+        setattr(namespace, self.dest, joined)

@@ -1,0 +1,46 @@
+"""The command line's parser (cli._Parser): an option given twice with different values is a one-line usage
+error (argparse kept the last without a word: `--count 64 ... --count 8` ran with 8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wattprint.cli import main
+
+TRAIN = ["estimate", "training", "--hardware", "A100", "--count", "64", "--days", "2"]
+
+
+def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    return err
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    ([*TRAIN, "--count", "8"], "argument --count: given twice (64, then 8)"),
+    ([*TRAIN, "--hardware", "H100"], "argument --hardware: given twice ('A100', then 'H100')"),
+    ([*TRAIN, "--hardware", "TPU", "v4"], "given twice ('A100', then 'TPU v4')"),
+    ([*TRAIN, "--location", "FR", "--location", "DE"], "argument --location: given twice ('FR', then 'DE')"),
+    ([*TRAIN, "--days", "3"], "argument --days: given twice (2, then 3)"),
+    (["estimate", "inference", "--params", "7B", "--params", "8B"], "given twice (7e+09, then 8e+09)"),
+    (["runs", "list", "--limit", "1", "--limit", "2"], "argument --limit: given twice (1, then 2)"),
+    (["run", "--interval", "1", "--interval", "2", "--", "true"], "argument --interval: given twice (1, then 2)"),
+])
+def test_an_option_given_twice_with_different_values_is_an_error(
+        argv: list[str], said: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert said in _usage_error(argv, capsys)
+
+
+def test_the_same_value_twice_and_options_after_the_command_of_run_pass(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*TRAIN, "--count", "64", "--days", "2.0", "--json"]) == 0
+    capsys.readouterr()
+    # after `--`, `wattprint run` passes everything to the command: an option there is the command's
+    monkeypatch.setenv("WATTPRINT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert main(["run", "--db", str(tmp_path / "runs.db"), "--interval", "1", "--", "echo", "--interval", "2"]) == 0
