@@ -1,5 +1,6 @@
 """The command line's parser (cli._Parser): an option given twice with different values is a one-line usage
-error (argparse kept the last without a word: `--count 64 ... --count 8` ran with 8)."""
+error (argparse kept the last without a word: `--count 64 ... --count 8` ran with 8), and a command group called
+without its sub-command prints its usage on stderr with exit 2, as an error is said, leaving stdout empty."""
 
 from __future__ import annotations
 
@@ -44,3 +45,11 @@ def test_the_same_value_twice_and_options_after_the_command_of_run_pass(
     monkeypatch.setenv("WATTPRINT_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     assert main(["run", "--db", str(tmp_path / "runs.db"), "--interval", "1", "--", "echo", "--interval", "2"]) == 0
+
+
+@pytest.mark.parametrize("argv", [[], ["estimate"], ["data"], ["runs"]])
+def test_a_group_without_its_sub_command_prints_its_usage_on_stderr(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("usage: wattprint")

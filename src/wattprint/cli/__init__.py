@@ -53,8 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
+    if handler is None:  # no command: the usage, as an error is said (stderr, exit 2), as `wattprint runs` does
+        parser.print_help(sys.stderr)
         return 2
     try:
         return int(handler(args) or 0)

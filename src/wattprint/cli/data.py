@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from ..errors import InputConflictError, UnknownNameError, echo, normalise_name
@@ -25,7 +26,7 @@ def register(subparsers: Any) -> None:
     s.set_defaults(handler=_search)
     c = sub.add_parser("credits", help="sources and licences of the embedded data")
     c.set_defaults(handler=_credits)
-    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(handler=lambda args: (p.print_help(sys.stderr), 2)[1])  # no WHAT: usage, on stderr as errors
 
 
 def _fmt(x: float | None, spec: str = ".4g") -> str:

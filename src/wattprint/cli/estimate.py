@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from ._args import JoinWords, count, number, whole, year
@@ -19,7 +20,7 @@ def register(subparsers: Any) -> None:
         pass
     else:
         add_inference_parser(sub)
-    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(handler=lambda args: (p.print_help(sys.stderr), 2)[1])  # no KIND: usage, on stderr as errors
 
 
 def _add_training(sub: Any) -> None:
