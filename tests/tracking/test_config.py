@@ -137,3 +137,16 @@ def test_the_intensity_lookup_gives_the_location_notes_and_a_given_number_names_
     fixed, notes = load_config(location="FRA", intensity=100, environ={}).intensity_lookup()
     assert fixed.location == "FRA" and any("grid intensity not used" in n.note for n in notes)
     assert load_config(location="World", intensity=100, environ={}).intensity_obj().location == "given"
+
+
+@pytest.mark.parametrize(("kw", "said"), [
+    ({"intensity": True}, "grid intensity .* must be a number, got True"),
+    ({"interval_s": True}, "sampling interval .* must be a number, got True"),
+    ({"interval_s": 10**400}, r"must be a number, got 1000.*\(401 characters\)"),
+    ({"interval_s": float("inf")}, "must be a finite number > 0, got inf"),
+])
+def test_a_bool_an_int_past_float_or_infinity_is_no_interval_or_intensity(kw: dict[str, object], said: str) -> None:
+    """True was read as 1 (1 gCO2e/kWh, a 1 s interval) and 10**400 raised OverflowError, not a user error; inf was
+    'must be a positive number'."""
+    with pytest.raises(InputConflictError, match=said):
+        load_config(**kw)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputConflictError, UnknownNameError, WattprintError
+from ..errors import InputConflictError, UnknownNameError, WattprintError, shown
 from ..footprint import Assumption, Intensity, check_pue
 from ..quantities import Range
 
@@ -100,11 +100,13 @@ def _parse_pue(text: str | float, source: str) -> float | str:
 
 def _parse_positive(text: Any, what: str, source: str) -> float:
     try:
+        if isinstance(text, bool):  # True is no interval or intensity (float(True) would make it 1)
+            raise TypeError
         value = float(text)
-    except (TypeError, ValueError):
-        raise InputConflictError(f"{what} from {source} must be a number, got {text!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InputConflictError(f"{what} from {source} must be a number, got {shown(text)}") from None
     if not value > 0 or value != value or value == float("inf"):
-        raise InputConflictError(f"{what} from {source} must be a positive number, got {text!r}")
+        raise InputConflictError(f"{what} from {source} must be a finite number > 0, got {shown(text)}")
     return value
 
 
