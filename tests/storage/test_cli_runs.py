@@ -81,6 +81,14 @@ def test_unknown_run_is_exit_2_with_closest_ids(filled: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("text", ["xyzzy", "%", "\U0001f4a5"])
+def test_an_unknown_run_close_to_no_id_shows_the_newest_ids(filled: Path, text: str) -> None:
+    """Nothing is close to 'xyzzy': the error showed no id at all, as if the store were empty."""
+    r = _cli("show", text, "--db", str(filled))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "valid names include run-2, run-1, run-0" in r.stderr
+
+
 def test_not_a_store_is_exit_2_naming_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "notes.db"
     bad.write_bytes(b"these are my notes, not a database\n" * 10)

@@ -12,6 +12,7 @@ from .json_columns import loads
 from .records import RunRecord, SampleRow
 
 SUGGESTION_POOL = 1000  # most recent run ids offered as "closest names" for an unknown id
+RECENT_SHOWN = 3  # newest run ids shown for an unknown id close to none of them
 RUN_COLUMNS = "id, project, status, started_at, ended_at, duration_s, energy_j, meta, summary, updated_at"
 _SQLITE_MAX_INT = 2**63 - 1  # an INTEGER parameter; a larger LIMIT is the same as no limit
 
@@ -77,7 +78,8 @@ class StoreQueries:
 
     def _unknown(self, c: sqlite3.Connection, run_id: str) -> UnknownNameError:
         ids = [r[0] for r in c.execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT ?", (SUGGESTION_POOL,))]
-        return UnknownNameError("run", run_id, ids, hint=f"store {self.path}")
+        # nothing close ('abc' among dated ids): the newest runs show what an id looks like
+        return UnknownNameError("run", run_id, ids, hint=f"store {self.path}", examples=ids[:RECENT_SHOWN])
 
     # -- time series -------------------------------------------------------------------------
     def samples(self, run_id: str) -> list[SampleRow]:
