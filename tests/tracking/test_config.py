@@ -150,3 +150,18 @@ def test_a_bool_an_int_past_float_or_infinity_is_no_interval_or_intensity(kw: di
     'must be a positive number'."""
     with pytest.raises(InputConflictError, match=said):
         load_config(**kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("kw", "said"), [
+    ({"location": ["FR"]}, r"location must be text, got \['FR'\]"),
+    ({"location": 5}, "location must be text, got 5"),
+    ({"db": 5}, "db must be a path or URL, got 5"),
+])
+def test_a_location_or_store_of_the_wrong_type_is_refused(kw: dict[str, object], said: str) -> None:
+    """str() made them names: ['FR'] read as France, db=5 a store file named '5' in the working directory."""
+    with pytest.raises(InputConflictError, match=said):
+        load_config(**kw)  # type: ignore[arg-type]
+
+
+def test_a_store_may_be_a_path_object(tmp_path: Path) -> None:
+    assert load_config(db=tmp_path / "runs.db").db == str(tmp_path / "runs.db")  # type: ignore[arg-type]

@@ -238,6 +238,12 @@ def load_config(
             return file_values[key], file_src
         return None
 
+    # names read as text: a number or a list is a mistake, not a name (str(['FR']) read as France, db=5 made a store
+    # file "5" in the working directory); a store may be a path object
+    for what, arg, kinds in (("location", location, (str,)), ("db", db, (str, os.PathLike))):
+        if arg is not None and not isinstance(arg, kinds):
+            raise InputConflictError(f"{what} must be {'text' if what == 'location' else 'a path or URL'}, got "
+                                     f"{shown(arg)}")
     if (got := pick("location", location, ENV_LOCATION)) is not None:
         cfg.location, cfg.sources["location"] = str(got[0]), got[1]
     if (got := pick("pue", pue, ENV_PUE)) is not None:
@@ -251,7 +257,7 @@ def load_config(
             cfg.intensity = None
             cfg.sources["intensity"] = f"not used: {got[1]} is overridden by the location ({cfg.sources['location']})"
     if (got := pick("db", db, ENV_DB)) is not None:
-        cfg.db, cfg.sources["db"] = str(got[0]), got[1]
+        cfg.db, cfg.sources["db"] = os.fspath(got[0]), got[1]
     if (got := pick("interval", interval_s, None)) is not None:
         cfg.interval_s = _parse_positive(got[0], "sampling interval (s)", got[1])
         if cfg.interval_s < MIN_INTERVAL_S:
