@@ -187,3 +187,19 @@ def test_huge_int_error_is_a_wattprint_error() -> None:
     with pytest.raises(WattprintError):
         estimate_training(flops=10**400, hardware="A100")
     assert check_positive("x", Decimal("2.5")) == 2.5
+
+
+@pytest.mark.parametrize("kw", [{"params": 7, "tokens": 2e12}, {"params": 7e9, "tokens": 2},
+                                {"params": 4e10, "active_params": 17, "tokens": 1e12}])
+def test_a_count_that_lost_its_suffix_is_refused_with_the_suffix_it_likely_had(kw: dict[str, float]) -> None:
+    with pytest.raises(InputConflictError, match=r"did you mean \d+B"):
+        estimate_training(hardware="A100", count=64, **kw)
+    # the smallest real networks (Strubell's and Patterson's Transformers have ~1e8) are far above the bound
+    assert estimate_training(params=1e5, tokens=1e9, hardware="A100").chip_hours is not None
+
+
+def test_an_impossible_speed_prints_a_short_factor_and_a_bad_context_names_its_flag() -> None:
+    with pytest.raises(InputConflictError, match=r"needs 8\.9e\+303x the bf16 peak"):
+        estimate_training(flops=1e22, chip_hours=1e-300, hardware="A100")
+    with pytest.raises(InputConflictError, match="--seq-len"):
+        estimate_training(params=7e9, tokens=2e12, seq_len=0, hardware="A100")

@@ -139,6 +139,20 @@ def estimate_training(
     ))
 
 
+# Below this, a parameter or token count has lost its suffix ("7" for 7B): no trained network has fewer than a
+# thousand parameters, and no training sees fewer than a thousand tokens.
+MIN_COUNT = 1000
+
+
+def _whole_count(name: str, value: Any) -> float | None:
+    """A parameter or token count (check_count), refused where it can only be a count that lost its suffix."""
+    v = check_count(name, value)
+    if v is not None and v < MIN_COUNT:
+        raise InputConflictError(f"{name} {v:g} is fewer than any training has: did you mean {v:g}B ({v * 1e9:g})? "
+                                 "Counts are absolute: 7B = 7e9, 1.4T = 1.4e12")
+    return v
+
+
 def _checked_inputs(
     *, flops: Any, params: Any, active_params: Any, tokens: Any, seq_len: Any, chip_hours: Any, days: Any,
     count: Any, power_w: Any, power_fraction: Any, mfu: Any, moe: Any, hardware: str | None,
@@ -146,10 +160,10 @@ def _checked_inputs(
     """(the inputs as checked floats, the note on a low power fraction). Each check raises on its input in this
     order, so the first bad input is the one reported."""
     flops = check_positive("flops", flops)
-    params = check_count("params", params)
-    active_params = check_count("active params", active_params)
-    tokens = check_count("tokens", tokens)
-    seq_len = check_positive("context length (tokens)", seq_len, integer=True)
+    params = _whole_count("params", params)
+    active_params = _whole_count("active params", active_params)
+    tokens = _whole_count("tokens", tokens)
+    seq_len = check_positive("seq_len (--seq-len, the context length in tokens)", seq_len, integer=True)
     chip_hours = check_positive("chip-hours", chip_hours)
     days = check_positive("days", days)
     count = check_positive("count (chips)", count, integer=True)

@@ -177,7 +177,7 @@ def _implied_mfu(
         raise too_large()
     if implied > 1:
         raise InputConflictError(
-            f"impossible: {compute:.4g} FLOP in {chip_hours:.4g} chip-hours needs {implied:.2f}x the "
+            f"impossible: {compute:.4g} FLOP in {chip_hours:.4g} chip-hours needs {implied:.3g}x the "
             f"{chip.precision} peak of {chip.acc.name}"
         )
     if mfu is not None and abs(implied - mfu) > 0.05 * mfu:
