@@ -54,7 +54,7 @@ __all__ = [
     "find_accelerator", "uncertain_values_assumption", "embodied_accelerator", "embodied_host_server",
     "embodied_cpu_server", "server_logical_cpus", "accelerators_per_server", "cpu_tdp_w", "cpu_watts_per_core",
     "ram_watts_per_gb", "pue_preset", "pue_presets", "default_pue", "given_pue_note", "equivalence_factors",
-    "load_table", "table_meta",
+    "load_table", "table_meta", "world_annual_co2e_kg",
 ]
 
 
@@ -73,6 +73,13 @@ class EmbodiedFactor:
 def _factor(key: str) -> dict[str, Any]:
     f: dict[str, Any] = load_table("factors")["factors"][key]
     return f
+
+
+def world_annual_co2e_kg() -> tuple[float, str]:
+    """(the world's annual greenhouse-gas emissions in kgCO2e, its source and year): the bound past which an
+    estimate can only come from a slip in its inputs."""
+    f = _factor("world_annual_co2e_kg")
+    return float(f["value"]), f"{f['source']} ({f['year']})"
 
 
 def _range(d: dict[str, Any], value_key: str = "value") -> Range:

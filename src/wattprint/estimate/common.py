@@ -124,12 +124,6 @@ def check_board_power(watts: float, acc: Any, what: str = "board power") -> list
     return []
 
 
-# a plausibility bound, not a model input: the world's greenhouse-gas emissions in 2023, 57.1 GtCO2e (UNEP,
-# Emissions Gap Report 2024). No training or service comes within orders of magnitude of it: an estimate above it
-# comes from a slip in the inputs (a count's magnitude, days, a utilisation near zero)
-WORLD_ANNUAL_CO2E_KG = 57.1e12
-
-
 def check_finite(fp: Footprint) -> Footprint:
     """``fp``, or a clear error when the inputs were so large that a figure overflowed (JSON has no infinity, and a
     result of inf helps nobody). A total above the whole world's annual emissions gets a note first among the
@@ -144,11 +138,16 @@ def check_finite(fp: Footprint) -> Footprint:
 
     if bad(fp.to_dict()):
         raise too_large()
+    from ..data import world_annual_co2e_kg
+
+    # a plausibility bound, not a model input: no training or service comes within orders of magnitude of the
+    # world's emissions, so an estimate above them comes from a slip in the inputs (a count's magnitude, days ...)
+    world, source = world_annual_co2e_kg()
     total = fp.total_co2e_kg.value
-    if total > WORLD_ANNUAL_CO2E_KG:
+    if total > world:
         fp.assumptions.insert(0, Assumption(
-            "IMPLAUSIBLE RESULT", f"total {total:.3g} kgCO2e, {total / WORLD_ANNUAL_CO2E_KG:.3g}x the world's annual "
-            "emissions", "UNEP Emissions Gap Report 2024: global greenhouse-gas emissions 57.1 GtCO2e in 2023",
+            "IMPLAUSIBLE RESULT", f"total {total:.3g} kgCO2e, {total / world:.3g}x the world's annual "
+            "emissions", source,
             "no training or service comes near this: check the magnitudes of the inputs (counts are absolute, 7B = "
             "7e9; days, requests per day, a utilisation far below 1)"))
     return fp
