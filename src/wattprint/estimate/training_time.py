@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 HOURS_PER_DAY = 24.0
 SECONDS_PER_HOUR = 3600.0
 CONSISTENCY_TOLERANCE = 0.01  # relative mismatch allowed between chip-hours and count x days x 24
+# relative mismatch allowed between an MFU given and the one FLOPs and chip-hours imply: published MFUs are
+# rounded to two digits (0.38 for 0.376-0.384, ~1 %) and often count FLOPs slightly differently (6ND or with attention)
+MFU_TOLERANCE = 0.05
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8")
 
 
@@ -180,7 +183,7 @@ def _implied_mfu(
             f"impossible: {compute:.4g} FLOP in {chip_hours:.4g} chip-hours needs {implied:.3g}x the "
             f"{chip.precision} peak of {chip.acc.name}"
         )
-    if mfu is not None and abs(implied - mfu) > 0.05 * mfu:
+    if mfu is not None and abs(implied - mfu) > MFU_TOLERANCE * mfu:
         raise InputConflictError(
             f"MFU {mfu:g} contradicts FLOPs and chip-hours (they imply {implied:.3g}); drop one of them"
         )
