@@ -120,6 +120,7 @@ def test_run_without_summary_reports_energy_from_totals(store: Store) -> None:
     assert d["it_energy_kwh"] == 1.0
     assert (d["energy_kwh"], d["energy_kwh_low"], d["energy_kwh_high"]) == (1.5, 1.2, 1.8)
     assert d["energy_by_component_kwh"]["cpu"] == {"kwh": 1.0, "kwh_low": 1.0, "kwh_high": 1.0, "basis": "measured"}
+    assert d["energy_by_component_kwh_low"] == d["energy_by_component_kwh_high"] == {"cpu": 1.0}
     assert "no summary" in d["note"]
 
 

@@ -50,6 +50,10 @@ def test_patch_equals_the_footprint_model(seed: int) -> None:
     assert {"energy_kwh", "it_energy_kwh_low", "operational_co2e_kg_high", "total_co2e_kg",
             "embodied_co2e_kg_low", "wall_time_h", "energy_by_component_kwh"} <= set(patch)
     assert ("chip_hours" in patch) == bool(gpus)
+    # every figure that grows with the energy or the time is patched, or the store keeps a stale one until the
+    # next full summary (for good, if the run dies before it)
+    growing = ("energy", "it_energy", "chip_hours", "wall_time", "operational", "embodied", "total")
+    assert {k for k in fp.to_dict(assumptions=False) if k.startswith(growing)} <= set(patch)
 
 
 def test_a_running_tracker_stores_the_figures_of_its_footprint(tmp_path: Any) -> None:

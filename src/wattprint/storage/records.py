@@ -133,6 +133,8 @@ class RunRecord:
             out.update({"energy_kwh": None, "energy_kwh_low": None, "energy_kwh_high": None})
         out.update({"it_energy_kwh": it, "it_energy_kwh_low": it, "it_energy_kwh_high": it})
         out["energy_by_component_kwh"] = by_comp
+        out["energy_by_component_kwh_low"] = {k: c["kwh_low"] for k, c in by_comp.items()}
+        out["energy_by_component_kwh_high"] = {k: c["kwh_high"] for k, c in by_comp.items()}
         out["note"] = "no summary was stored for this run; energy is the stored per-component total" + (
             "" if pue is not None else " (PUE unknown, so facility energy is not given)"
         )

@@ -68,8 +68,10 @@ class LiveFigures:
         shape = self._shapes.get(key)
         if shape is None:
             shape = self._shapes[key] = _shape(*key)
-        return SlotPatch(shape, (fac, fac_lo, fac_hi, it, it_lo, it_hi, *comp_values, *gpu_hours, hours, hours, hours,
-                                 op, op_lo, op_hi, emb, emb_lo, emb_hi, op + emb, op_lo + emb_lo, op_hi + emb_hi))
+        bounds = (*comp_values[1::3], *comp_values[2::3])  # energy_by_component_kwh_low, then _high
+        return SlotPatch(shape, (fac, fac_lo, fac_hi, it, it_lo, it_hi, *comp_values, *bounds, *gpu_hours, hours,
+                                 hours, hours, op, op_lo, op_hi, emb, emb_lo, emb_hi, op + emb, op_lo + emb_lo,
+                                 op_hi + emb_hi))
 
 
 def _triple(name: str) -> JsonShape:
@@ -79,6 +81,8 @@ def _triple(name: str) -> JsonShape:
 def _shape(comp_bases: tuple[tuple[str, str], ...], gpus: bool) -> JsonShape:
     """The patch's keys in the order of :meth:`LiveFigures.slots`' numbers (None = a number)."""
     comps = tuple((c, (*_triple("kwh"), ("basis", b))) for c, b in comp_bases)
-    return (*_triple("energy_kwh"), *_triple("it_energy_kwh"), ("energy_by_component_kwh", comps),
+    bounds = tuple((f"energy_by_component_kwh_{end}", tuple((c, None) for c, _ in comp_bases))
+                   for end in ("low", "high"))
+    return (*_triple("energy_kwh"), *_triple("it_energy_kwh"), ("energy_by_component_kwh", comps), *bounds,
             *(_triple("chip_hours") if gpus else ()), *_triple("wall_time_h"), *_triple("operational_co2e_kg"),
             *_triple("embodied_co2e_kg"), *_triple("total_co2e_kg"))
