@@ -21,6 +21,8 @@ def _error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 @pytest.mark.parametrize(("argv", "said"), [
     (["--training-tokens", "0"], "--training-tokens must be > 0"),
     (["--training-tokens", "1e-3"], "--training-tokens is a count"),
+    (["--training-tokens", "2"], "--training-tokens 2 is fewer than any training has: did you mean 2B"),
+    (["--training-tokens", "2T", "--training-hardware", "Trainium2"], "~500 W is only an analyst's estimate"),
     (["--training-tokens", "2T", "--training-count", "0"], "--training-count must be > 0"),
     (["--training-tokens", "2T", "--training-hardware", "xyz"], "--training-hardware: unknown hardware 'xyz'"),
     (["--training-tokens", "2T", "--training-hardware", "tpu"], "--training-hardware: ambiguous hardware"),

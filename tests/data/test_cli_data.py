@@ -17,6 +17,19 @@ def test_gpus_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     h100 = next(r for r in rows if r["name"] == "NVIDIA H100 SXM5 80GB")
     assert h100["tdp_w"] == 700 and h100["peak_tflops"]["bf16"] == pytest.approx(989.4)
     assert h100["embodied_kg"] == pytest.approx(164)
+    assert (h100["tdp_w_low"], h100["tdp_w_high"], h100["tdp_estimate_w"], h100["tdp_note"]) == (700, 700, None, None)
+    assert len({tuple(r) for r in rows}) == 1  # every row has the same keys
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["NVIDIA A10G"]["tdp_w_low"] == 150 and "no A10G datasheet" in by_name["NVIDIA A10G"]["tdp_note"]
+    trn2 = by_name["AWS Trainium2 (Trn2)"]
+    assert trn2["tdp_w"] is None and trn2["tdp_estimate_w"] == 500
+
+
+def test_gpus_table_shows_the_tdp_used_with_its_span_and_an_estimate_apart(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "gpus"]) == 0
+    lines = {line.split("  ")[0].rstrip(" *"): line for line in capsys.readouterr().out.splitlines()}
+    assert "1200 (1000-1200)" in lines["NVIDIA GB200 (per B200 GPU in NVL72)"]
+    assert "(~500)" in lines["AWS Trainium2 (Trn2)"]
 
 
 def test_regions_by_kind(capsys: pytest.CaptureFixture[str]) -> None:

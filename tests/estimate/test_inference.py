@@ -492,10 +492,16 @@ def test_a_chip_whose_tdp_is_only_an_estimate_needs_the_power_given() -> None:
     assert fp.energy_kwh.value > 0
 
 
-def test_a_derived_tdp_says_where_it_comes_from() -> None:
+def test_a_derived_tdp_says_where_it_comes_from_and_its_span_widens_the_range() -> None:
     fp = estimate_inference(params=8e9, hardware="GB200", requests_per_day=1000)
     acc = [a for a in fp.assumptions if a.what == "accelerator"]
     assert len(acc) == 1 and "publishes no per-GPU TDP" in acc[0].note
+    # A10G: 300 W, but 150 W is also in use; the board power given (300 W) has no span
+    ranged = estimate_inference(params=7e9, hardware="A10G", count=1, requests_per_day=10_000)
+    fixed = estimate_inference(params=7e9, hardware="A10G", count=1, requests_per_day=10_000, tdp_w=300)
+    gpu_r, gpu_f = ranged.energy_by_component_kwh["gpu"].kwh, fixed.energy_by_component_kwh["gpu"].kwh
+    assert gpu_r.value == pytest.approx(gpu_f.value) and gpu_r.high == pytest.approx(gpu_f.high)
+    assert gpu_r.low == pytest.approx(gpu_f.low * 150 / 300, rel=0.02)
 
 
 def test_a_training_estimated_for_the_break_even_shows_what_it_assumed(capsys: pytest.CaptureFixture[str]) -> None:

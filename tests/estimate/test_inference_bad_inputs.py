@@ -55,3 +55,11 @@ def test_the_cli_says_the_default_hardware_too(capsys: pytest.CaptureFixture[str
 def test_engine_and_attention_are_names(kw: dict[str, object], said: str) -> None:
     with pytest.raises(InputConflictError, match=said):
         estimate_inference(7e9, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_engine_or_attention_is_the_default_not_a_given_name(blank: str) -> None:
+    fp = estimate_inference(7e9, attention=blank, engine=blank)
+    (att,) = [a for a in fp.assumptions if a.what == "attention"]
+    assert att.value.startswith("gqa") and att.source != "given by the user"
+    assert fp.details == estimate_inference(7e9).details

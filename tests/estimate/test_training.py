@@ -104,7 +104,8 @@ def test_an_analysts_tdp_estimate_is_no_default_and_a_derived_tdp_is_ranged() ->
     (tdp,) = [a for a in fp.assumptions if a.what == "TDP"]
     assert tdp.value.startswith("1200 (1000") and "publishes no per-GPU TDP" in tdp.note
     gpu = fp.energy_by_component_kwh["gpu"].kwh
-    assert gpu.low <= 100 * 1000 * 0.7 / 1000 < 100 * 1200 * 0.7 / 1000  # the low end uses the 1000 W figure
+    # 100 chip-hours: low = 1000 W (B200 in HGX) x 0.70, high = 1200 W x 1.00 (the power fraction's span), in kWh
+    assert (gpu.low, gpu.high) == (pytest.approx(70.0), pytest.approx(120.0))
 
 
 @pytest.mark.parametrize(

@@ -52,19 +52,18 @@ def _gpu_dict(a: Any) -> dict[str, Any]:
 
 
 def _tdp_fields(a: Any) -> dict[str, Any]:
-    """The TDP's range and caveat where the vendor publishes none (a derived figure, or an estimate not used)."""
-    if not a.tdp_caveat():
-        return {}
+    """The TDP's range (every chip: the same keys on each row) and, where the vendor publishes none, the estimate
+    not used and the caveat."""
     r = a.tdp_range_w()
-    span = {"tdp_w_low": r[0], "tdp_w_high": r[1]} if r else {"tdp_estimate_w": a.tdp_estimate_w()}
-    return {**span, "tdp_note": a.tdp_caveat()}
+    return {"tdp_w_low": r[0] if r else None, "tdp_w_high": r[1] if r else None,
+            "tdp_estimate_w": a.tdp_estimate_w(), "tdp_note": a.tdp_caveat() or None}
 
 
 def _tdp_cell(a: Any) -> str:
     if a.tdp_w is None and a.tdp_estimate_w() is not None:
         return f"(~{a.tdp_estimate_w():.4g})"
     r = a.tdp_range_w()
-    return f"{_fmt(r[0])}-{_fmt(r[1])}" if r and r[0] != r[1] else _fmt(a.tdp_w)
+    return f"{_fmt(a.tdp_w)} ({_fmt(r[0])}-{_fmt(r[1])})" if r and r[0] != r[1] else _fmt(a.tdp_w)
 
 
 def _gpus(args: argparse.Namespace) -> int:
@@ -80,9 +79,9 @@ def _gpus(args: argparse.Namespace) -> int:
         rows.append([a.name + (" *" if a.uncertain else ""), str(a.year or "-"), _tdp_cell(a), _fmt(a.memory_gb),
                      _fmt(p.get("fp32")), _fmt(p.get("bf16")), _fmt(p.get("fp16")), _fmt(p.get("fp8"))])
     print(_table(["accelerator (one chip)", "year", "TDP W", "mem GB", "fp32", "bf16", "fp16", "fp8"], rows))
-    print("dense peaks in TFLOPS; * = some values uncertain (see --json notes); TDP a-b = no datasheet figure, the "
-          "span of those in use; (~W) = an estimate, not used: give the power; family names like 'A100' resolve "
-          "to the data-centre SXM variant")
+    print("dense peaks in TFLOPS; * = some values uncertain (see --json notes); TDP W (a-b) = no datasheet figure: "
+          "the value used and the span of those in use; (~W) = an estimate, not used: give the power; family names "
+          "like 'A100' resolve to the data-centre SXM variant")
     return 0
 
 

@@ -88,7 +88,10 @@ def _training_assumption(training: Any) -> Any:
     from ..footprint import Assumption
 
     return Assumption(
-        "training footprint (estimated from --training-tokens)", f"{training.total_co2e_kg:.3g} kgCO2e",
+        "training footprint (estimated from --training-tokens)",
+        f"{training.total_co2e_kg:.3g} kgCO2e on {training.details['hardware']}"
+        + (f" x {training.details['count']:g}" if training.details.get("count") else "")
+        + f", {training.chip_hours:.3g} chip-hours",
         "wattprint's training estimator (wattprint estimate training shows it in full)",
         "; ".join(f"{a.what}: {a.value}" for a in training.assumptions))
 
@@ -98,10 +101,11 @@ def _training_chip(args: argparse.Namespace) -> str:
     tokens, count and hardware, which this command also has for serving), and the training chip, which needs a
     published TDP: the training estimate takes no --tdp-w (the serving chips' board power)."""
     from ..data import find_accelerator
-    from ..estimate.common import check_count, check_positive
+    from ..estimate.common import check_positive
     from ..estimate.serving_chip import DEFAULT_HARDWARE
+    from ..estimate.training import check_training_count
 
-    check_count("--training-tokens", args.training_tokens)
+    check_training_count("--training-tokens", args.training_tokens)
     check_positive("--training-count", args.training_count, integer=True)
     hardware: str = args.training_hardware or args.hardware or DEFAULT_HARDWARE
     try:
@@ -112,7 +116,7 @@ def _training_chip(args: argparse.Namespace) -> str:
         raise WattprintError(f"--training-hardware: {e}") from None
     if acc.tdp_w is None:
         raise WattprintError(
-            f"{acc.name} has no published TDP, so the training estimate from --training-tokens cannot size its power "
+            f"{acc.no_tdp_reason()}, so the training estimate from --training-tokens cannot size its power "
             "(--tdp-w is the serving chips'): estimate the training with `wattprint estimate training --power-w W "
             "...` and give its CO2e with --training-co2e-kg")
     return hardware

@@ -117,6 +117,10 @@ def estimate_inference(
     weight_bytes, kv_bytes = stored_bytes(prec)
     values = assume_values(inputs, prec, weight_bytes, input_tokens, output_tokens, batch_size, sliding_window,
                            window_layer_share, assumptions)
+    span = acc.tdp_range_w() if tdp_w is None else None
+    if span is not None and span[0] < span[1]:  # a derived TDP: its span is one more assumed range
+        values.central["tdp_scale"] = 1.0
+        values.ranges["tdp_scale"] = (span[0] / chip.tdp_w, span[1] / chip.tdp_w)
     load = check_load(requests_per_day, tokens_per_day, inputs.days, batch_assumed=batch_size is None,
                       dedicated=inputs.dedicated)
     replica = size_for_load(values, inputs, chip, weight_bytes, kv_bytes, load)

@@ -125,10 +125,12 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     mem_bw_utilisation, compute_utilisation, eager_overhead_s_per_layer, power_fraction_memory_bound,
     power_fraction_compute_bound, idle_power_fraction, host_power_ratio, tensor_parallel_efficiency_per_doubling,
     layers_aspect_ratio, kv_dim_gqa, ``utilisation`` (share of provisioned time busy; 1 = no idle) and, for an MoE
-    with sub-16-bit weights, moe_low_bit_saving_realised; optionally sliding_window and window_layer_share.
+    with sub-16-bit weights, moe_low_bit_saving_realised; optionally sliding_window and window_layer_share, and
+    tdp_scale (the chip's TDP as a multiple of the catalogue's, where that is a derived figure with a span).
     """
     n_total, n_act = p["params"], p["active_params"]
     batch, l_in, l_out = p["batch_size"], p["input_tokens"], p["output_tokens"]
+    tdp_w = chip.tdp_w * p.get("tdp_scale", 1.0)  # a TDP no vendor publishes is ranged (tdp_scale spans it)
     d_model, n_layers = transformer_shape(n_act, p["layers_aspect_ratio"])
     kv_per_token = kv_bytes_per_token(p, attention, kv_bytes)
     tp = p["tensor_parallel_efficiency_per_doubling"] ** math.log2(count)
@@ -153,18 +155,18 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     f_idle = p["idle_power_fraction"]
     f_busy = p["power_fraction_memory_bound"] + (
         p["power_fraction_compute_bound"] - p["power_fraction_memory_bound"]) * compute_share
-    p_decode = chip.tdp_w * (f_idle + (f_busy - f_idle) * t_busy / t_step)  # W per chip, averaged over a step
+    p_decode = tdp_w * (f_idle + (f_busy - f_idle) * t_busy / t_step)  # W per chip, averaged over a step
     # prefill: compute-bound, at the compute-bound power fraction
     # causal attention over the prompt sums 4·L·d·position over its positions: 2·L·d·l_in², beside the weights'
     # 2·N·l_in (a 100k-token prompt to an 8B model more than doubles its prefill); a sliding window caps it
     prefill_flops = 2.0 * n_act * l_in + 4.0 * n_layers * d_model * _attended_over_prompt(l_in, p)
     t_prefill = prefill_flops / flops + (t_floor if engine == "eager" else 0.0)
-    p_prefill = chip.tdp_w * p["power_fraction_compute_bound"]
+    p_prefill = tdp_w * p["power_fraction_compute_bound"]
     e_decode = count * p_decode * t_step * l_out / batch  # J per request (its share of the batch's steps)
     e_prefill = count * p_prefill * t_prefill
     busy_replica_s = t_prefill + t_step * l_out / batch  # replica-seconds per request
     idle_replica_s = busy_replica_s * (1.0 / p["utilisation"] - 1.0)
-    e_idle = count * chip.tdp_w * f_idle * idle_replica_s
+    e_idle = count * tdp_w * f_idle * idle_replica_s
     e_acc = e_prefill + e_decode + e_idle
     return {
         "accelerator_j": e_acc,

@@ -90,9 +90,10 @@ def check_inputs(params: float, active_params: float | None, engine: str, attent
     for name, value, names in (("engine", engine, ENGINES), ("attention", attention, ATTENTION)):
         if value is not None and not isinstance(value, str):  # attention=0 read as the default, yet "given"
             raise InputConflictError(f"{name} must be a name ({' or '.join(names)}), got {shown(value)}")
-    engine = str(engine or "optimised").lower().replace("optimized", "optimised")  # None: the default
-    attention_given = attention is not None and str(attention).lower() != "gqa"
-    attention = str(attention or "gqa").lower()
+    # None or blank: the default
+    engine = str((engine or "").strip() or "optimised").lower().replace("optimized", "optimised")
+    attention = str((attention or "").strip() or "gqa").lower()
+    attention_given = attention != "gqa"
     if engine not in ENGINES:
         raise WattprintError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if attention not in ATTENTION:

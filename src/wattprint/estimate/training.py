@@ -144,7 +144,7 @@ def estimate_training(
 MIN_COUNT = 1000
 
 
-def _whole_count(name: str, value: Any) -> float | None:
+def check_training_count(name: str, value: Any) -> float | None:
     """A parameter or token count (check_count), refused where it can only be a count that lost its suffix."""
     v = check_count(name, value)
     if v is not None and v < MIN_COUNT:
@@ -160,9 +160,9 @@ def _checked_inputs(
     """(the inputs as checked floats, the note on a low power fraction). Each check raises on its input in this
     order, so the first bad input is the one reported."""
     flops = check_positive("flops", flops)
-    params = _whole_count("params", params)
-    active_params = _whole_count("active params", active_params)
-    tokens = _whole_count("tokens", tokens)
+    params = check_training_count("params", params)
+    active_params = check_training_count("active params", active_params)
+    tokens = check_training_count("tokens", tokens)
     seq_len = check_positive("seq_len (--seq-len, the context length in tokens)", seq_len, integer=True)
     chip_hours = check_positive("chip-hours", chip_hours)
     days = check_positive("days", days)
