@@ -268,6 +268,9 @@ def gpu_fractions(rows: list[dict[str, str]], families: dict[str, str]) -> dict[
     assumed and the TDP convention, an upper bound), for one family's few trainings do not show how far another
     training on it may lie."""
     gpu = [r for r in rows if r["kind"] == "gpu_fraction" and r["scope"] == "gpu-only"]
+    for r in gpu:
+        if r["hardware"] not in families:
+            raise SystemExit(f"power_observations.csv names {r['hardware']!r}, which is not in accelerators.csv")
     measured = [r for r in gpu if r["measured"] == "true"]
     low, high = min(float(r["value"]) for r in gpu), max(float(r["value"]) for r in gpu)
     spread = f"range = the spread of all {len(gpu)} sourced GPU-only figures (measured, assumed, TDP convention)"
