@@ -140,3 +140,14 @@ def test_an_estimate_with_a_pue_of_50_is_refused_and_one_of_2_5_noted() -> None:
         estimate_training(params=7e9, tokens=1e12, hardware="A100", pue=50)
     fp = estimate_training(params=7e9, tokens=1e12, hardware="A100", pue=2.5)
     assert any(a.what == "PUE" and "least efficient class" in (a.note or "") for a in fp.assumptions)
+
+
+def test_pue_class_presets_cite_the_operator_figures_they_rest_on() -> None:
+    """pue.csv's class rows say "Equinix rows above", rows a reader of our output never sees: the figures are
+    written in."""
+    from wattprint.data import pue_presets
+
+    sources = {p["preset"]: p["source"] for p in pue_presets()}
+    assert not any("rows above" in s for s in sources.values())
+    assert "Equinix (global portfolio average) 1.42 (2023)" in sources["colocation"]
+    assert "Microsoft 1.16-1.17" in sources["hyperscale"]
