@@ -203,3 +203,11 @@ def test_an_impossible_speed_prints_a_short_factor_and_a_bad_context_names_its_f
         estimate_training(flops=1e22, chip_hours=1e-300, hardware="A100")
     with pytest.raises(InputConflictError, match="--seq-len"):
         estimate_training(params=7e9, tokens=2e12, seq_len=0, hardware="A100")
+
+
+def test_an_impossible_speed_from_count_and_days_says_where_its_chip_hours_came_from() -> None:
+    with pytest.raises(InputConflictError, match=r"2304 chip-hours .*\(chip-hours = 64 chips x 1\.5 days x 24\)"):
+        estimate_training(params=7e9, tokens=2e12, hardware="A100", count=64, days=1.5)
+    with pytest.raises(InputConflictError) as typed:  # chip-hours the user typed need no such note
+        estimate_training(params=7e9, tokens=2e12, hardware="A100", chip_hours=2304)
+    assert "chips x" not in str(typed.value)

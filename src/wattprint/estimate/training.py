@@ -116,7 +116,12 @@ def estimate_training(
         given.flops, given.params, given.active_params, given.tokens, given.seq_len)
     input_hours, chips, chip_hour_notes = chip_hours_from_inputs(given.chip_hours, given.count, given.days)
     is_moe, moe_notes = _mixture_of_experts(given.params, given.active_params, given.moe)
-    hours, run_mfu, mfu_notes = size_run(compute, input_hours, given.mfu, chip, n_active, is_moe)
+    try:
+        hours, run_mfu, mfu_notes = size_run(compute, input_hours, given.mfu, chip, n_active, is_moe)
+    except InputConflictError as e:  # say where chip-hours the user did not type came from
+        if given.chip_hours is None and input_hours is not None:
+            raise InputConflictError(f"{e} (chip-hours = {given.count:g} chips x {given.days:g} days x 24)") from None
+        raise
     wall, chip_details, wall_notes = wall_time(given.days, chips, given.count, hours)
     energy, energy_notes = it_energy(acc, variants, hours, given.power_w, given.power_fraction)
     inten, pue_r, site_notes = resolve_site(location, year, pue, intensity, mix)
