@@ -57,6 +57,16 @@ def check_count(name: str, value: Any) -> float | None:
     return v
 
 
+def check_count_at_least(name: str, value: Any, minimum: float, too_few: str, example: str) -> float | None:
+    """A count (check_count) of at least ``minimum``: fewer is a count that lost its suffix ("7" for 7B), said as
+    "``name`` ``v`` is ``too_few``", with the suffix it likely had and ``example`` of absolute counts."""
+    v = check_count(name, value)
+    if v is not None and v < minimum:
+        hint = f"did you mean {v:g}B ({v * 1e9:g})?" if v < 1000 else "write the count in full or with a suffix."
+        raise InputConflictError(f"{name} {v:g} is {too_few}: {hint} Counts are absolute: {example}")
+    return v
+
+
 def check_market_intensity(value: Any) -> float | None:
     """A contractual (market-based) gCO2e/kWh: >= 0 (a zero-carbon contract is 0), and not a unit slip."""
     from ..intensity import given_intensity_note

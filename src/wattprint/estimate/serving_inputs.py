@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import InputConflictError, WattprintError, shown
 from ..footprint import Assumption
-from .common import check_count, check_positive, check_share
+from .common import check_count_at_least, check_positive, check_share
 from .roofline import moe_expert_share
 from .serving_constants import DAYS_PER_YEAR, constants
 from .serving_load import Load
@@ -67,13 +67,8 @@ class Values:
 def check_params(name: str, value: Any) -> float | None:
     """A parameter count (None passes through): a count (check_count), and at least MIN_LLM_PARAMS, since fewer is
     a count that lost its suffix ("7" for 7B) rather than a language model."""
-    v = check_count(name, value)
-    if v is not None and v < MIN_LLM_PARAMS:
-        hint = f"did you mean {v:g}B ({v * 1e9:g})?" if v < 1000 else "write the count in full or with a suffix."
-        raise InputConflictError(
-            f"{name} {v:g} is far fewer parameters than any language model (the smallest published have a few "
-            f"million): {hint} Counts are absolute: 7B = 7e9, 125M = 1.25e8")
-    return v
+    return check_count_at_least(name, value, MIN_LLM_PARAMS, "far fewer parameters than any language model (the "
+                                "smallest published have a few million)", "7B = 7e9, 125M = 1.25e8")
 
 
 def check_inputs(params: float, active_params: float | None, engine: str, attention: str, count: int | None,

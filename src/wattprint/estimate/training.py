@@ -30,7 +30,7 @@ from ..errors import InputConflictError, WattprintError
 from ..footprint import Assumption, Footprint
 from ..quantities import Range
 from .common import (
-    check_count,
+    check_count_at_least,
     check_finite,
     check_market_intensity,
     check_positive,
@@ -151,11 +151,7 @@ MIN_COUNT = 1000
 
 def check_training_count(name: str, value: Any) -> float | None:
     """A parameter or token count (check_count), refused where it can only be a count that lost its suffix."""
-    v = check_count(name, value)
-    if v is not None and v < MIN_COUNT:
-        raise InputConflictError(f"{name} {v:g} is fewer than any training has: did you mean {v:g}B ({v * 1e9:g})? "
-                                 "Counts are absolute: 7B = 7e9, 1.4T = 1.4e12")
-    return v
+    return check_count_at_least(name, value, MIN_COUNT, "fewer than any training has", "7B = 7e9, 1.4T = 1.4e12")
 
 
 def _checked_inputs(
