@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from wattprint.data import TB, TFLOPS  # noqa: E402
-from wattprint.estimate.utilisation import features, fit_mfu, model_table  # noqa: E402
+from wattprint.estimate.utilisation import architecture, features, fit_mfu, model_table  # noqa: E402
 
 OUT = ROOT / "src" / "wattprint" / "data" / "tables" / "utilisation_model.json"
 # candidate knees of the size term (active parameters above which size no longer changes the MFU); the fit keeps
@@ -257,11 +257,6 @@ def quantile(xs: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def chip_family(family: str) -> str:
-    """The architecture a catalogue family names ("Hopper (Grace Hopper superchip)" -> "Hopper")."""
-    return family.split(" (")[0]
-
-
 def gpu_fractions(rows: list[dict[str, str]], families: dict[str, str]) -> dict[str, Any]:
     """GPU-only average training power as a fraction of TDP: per architecture the mean of its *measured* figures,
     elsewhere the mean of all measured ones; the range is the spread of every sourced GPU-only figure (measured,
@@ -281,8 +276,8 @@ def gpu_fractions(rows: list[dict[str, str]], families: dict[str, str]) -> dict[
                 "note": f"mean of {len(rs)} measured GPU-only figure(s) {what}; {spread}"}
 
     by_family: dict[str, Any] = {}
-    for fam in sorted({chip_family(families[r["hardware"]]) for r in measured}):
-        by_family[fam] = entry([r for r in measured if chip_family(families[r["hardware"]]) == fam],
+    for fam in sorted({architecture(families[r["hardware"]]) for r in measured}):
+        by_family[fam] = entry([r for r in measured if architecture(families[r["hardware"]]) == fam],
                                f"of {fam} trainings")
     return {"default": entry(measured, "over all architectures (none measured on this one)"),
             "by_family": by_family}

@@ -40,7 +40,7 @@ def evaluate(values: Values, replica: Replica, load: Load) -> tuple[dict[str, Ra
     of a decode step at the central values."""
 
     def run(p: Mapping[str, float]) -> dict[str, float]:
-        return serve_point(p, replica.physics, load, replica.count, replica.chip.tdp_w * p.get("tdp_scale", 1.0))
+        return serve_point(p, replica.physics, load, replica.count, replica.chip.tdp_w)
 
     per_req = over_corners(values.central, values.ranges, run)
     mid = replica.physics({**values.central, "batch_size": per_req["batch_size"].value})

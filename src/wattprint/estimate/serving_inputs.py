@@ -86,8 +86,8 @@ def check_inputs(params: float, active_params: float | None, engine: str, attent
         if value is not None and not isinstance(value, str):  # attention=0 read as the default, yet "given"
             raise InputConflictError(f"{name} must be a name ({' or '.join(names)}), got {shown(value)}")
     # None or blank: the default
-    engine = str((engine or "").strip() or "optimised").lower().replace("optimized", "optimised")
-    attention = str((attention or "").strip() or "gqa").lower()
+    engine = ((engine or "").strip() or "optimised").lower().replace("optimized", "optimised")
+    attention = ((attention or "").strip() or "gqa").lower()
     attention_given = attention != "gqa"
     if engine not in ENGINES:
         raise WattprintError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")

@@ -99,7 +99,8 @@ def serve_point(p: Mapping[str, float], physics: Callable[[Mapping[str, float]],
         if load.dedicated:
             point["utilisation"] = replicas / provisioned
         # idle accelerator energy (J/day) of the ceil(replicas) replicas left idle between requests
-        idle_day = count * tdp_w * p["idle_power_fraction"] * (provisioned - replicas) * S_PER_DAY
+        idle_w = tdp_w * p.get("tdp_scale", 1.0) * p["idle_power_fraction"]  # tdp_scale: as serving_physics
+        idle_day = count * idle_w * (provisioned - replicas) * S_PER_DAY
         out.update({"replicas_busy": replicas, "replicas_provisioned": replicas / point["utilisation"],
                     "dedicated_idle_j_day": idle_day * (1.0 + p["host_power_ratio"])})
     res = busy if point["utilisation"] == 1.0 else physics(point)

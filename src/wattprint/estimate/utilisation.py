@@ -251,11 +251,16 @@ def all_in_fraction(chip_name: str) -> tuple[Range, Assumption] | None:
     )
 
 
+def architecture(family: str) -> str:
+    """The architecture a catalogue family names ("Hopper (Grace Hopper superchip)" -> "Hopper"): a Grace Hopper
+    module's GPU or a consumer Ampere card takes its architecture's power figure."""
+    return family.split(" (")[0]
+
+
 def gpu_fraction(family: str) -> tuple[Range, Assumption]:
-    """Average accelerator-only power during training as a fraction of TDP (default per chip family)."""
+    """Average accelerator-only power during training as a fraction of TDP (default per architecture)."""
     pw = model_table()["power"]["gpu_fraction"]
-    # by architecture: a Grace Hopper module's GPU or a consumer Ampere card takes its architecture's figure
-    p = pw["by_family"].get(family.split(" (")[0], pw["default"])
+    p = pw["by_family"].get(architecture(family), pw["default"])
     r = _range(p)
     return r, Assumption("average accelerator power during training", f"{r:.3g} x TDP", p["source"], p["note"])
 
