@@ -154,3 +154,25 @@ def test_table_leaves_out_equivalents_too_small_to_mean_anything_but_keeps_one()
     tiny = _fp(1e-7)  # 50 µgCO2e: nothing reaches a hundredth of a unit, so the largest one is shown alone
     line = tiny.table().split("total CO2e is about:")[1].splitlines()[0]
     assert line.count(";") == 0 and "smartphone" in line
+
+
+def test_public_signatures_resolve_at_run_time():
+    # typing.get_type_hints (used by docs tools, CLIs generated from signatures, validators) must resolve every
+    # annotation of the public API, including Run's methods (track() returns a Run); a name imported only for the
+    # type checker raises NameError here
+    import inspect
+    import typing
+
+    import wattprint
+    from wattprint.tracking.run import Run
+
+    objects = [getattr(wattprint, n) for n in wattprint.__all__ if n != "__version__"] + [Run]
+    checked = 0
+    for obj in objects:
+        members = [obj] + ([v.fget if isinstance(v, property) else v for k, v in vars(obj).items()
+                            if not k.startswith("_") and (inspect.isfunction(v) or isinstance(v, property))]
+                           if inspect.isclass(obj) else [])
+        for member in members:
+            typing.get_type_hints(member)
+            checked += 1
+    assert checked > 20
