@@ -40,6 +40,8 @@ def test_an_option_given_twice_with_different_values_is_an_error(
 def test_the_same_value_twice_and_options_after_the_command_of_run_pass(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*TRAIN, "--count", "64", "--days", "2.0", "--json"]) == 0
+    # the same number written two ways, the same name in another case: the same value
+    assert main([*TRAIN, "--pue", "1.1", "--pue", "1.10", "--location", "FR", "--location", "fr", "--json"]) == 0
     capsys.readouterr()
     # after `--`, `wattprint run` passes everything to the command: an option there is the command's
     monkeypatch.setenv("WATTPRINT_STATE_DIR", str(tmp_path / "state"))

@@ -46,13 +46,26 @@ def given_once(action: argparse.Action, parser: argparse.ArgumentParser, value: 
     given: dict[str, object] | None = getattr(parser, "given_values", None)
     if given is None:
         return
-    if action.dest in given and given[action.dest] != value:
+    if action.dest in given and not _same(given[action.dest], value):
         def said(v: object) -> str:
             return f"{v:g}" if isinstance(v, float) else repr(v)
 
         raise argparse.ArgumentError(action, f"given twice ({said(given[action.dest])}, then {said(value)}); "
                                              "give it once")
     given[action.dest] = value
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal values, or the same number written two ways (``--pue 1.1 --pue 1.10``; names are compared as given,
+    blanks and case aside)."""
+    if a == b:
+        return True
+    if isinstance(a, str) and isinstance(b, str):
+        try:
+            return float(a) == float(b)
+        except ValueError:
+            return a.strip().lower() == b.strip().lower()
+    return False
 
 
 class Once(argparse._StoreAction):
