@@ -37,16 +37,16 @@ from . import decorate as calls
 from .decorate import wrap_call
 from .figures import RunFigures, gpu_models
 from .live import J_PER_KWH, LiveFigures
-from .projection import Projection
 from .readers import open_readers
 from .record import PendingRecord, ResumePoint, begin_record, given_name, new_run_id, record_meta
 from .sampler import Sampler, Snapshot, note_to_stderr
 from .shutdown import end_unsampled, release, stop_sampler
 from .signals import ChainedSignals, exit_status, last_uncaught_exception, status_at_exit
 
-if TYPE_CHECKING:  # annotations of private members only: the public signatures resolve at run time
+if TYPE_CHECKING:  # loaded on first use (a run that never reports progress does not load them)
     from ..storage import SlotPatch
     from .progress import RunProgress
+    from .projection import Projection
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_INTERVAL_S = 1.0
