@@ -27,6 +27,7 @@ TRAINING = {"--flops": VALUES, "--params": VALUES, "--active-params": VALUES, "-
 INFERENCE = {"--params": VALUES, "--active-params": VALUES, "--input-tokens": VALUES, "--output-tokens": VALUES,
              "--requests-per-day": VALUES, "--tokens-per-day": VALUES, "--days": VALUES, "--hardware": HARDWARE,
              "--count": VALUES, "--batch-size": VALUES, "--precision": ["bf16", "fp8", "int4", "fp64"],
+             "--experts": [*VALUES, "128", "8"], "--experts-per-token": [*VALUES, "8", "2"],
              "--engine": ["optimised", "eager", "x"], "--attention": ["gqa", "mha", "x"], "--utilisation": VALUES,
              "--tdp-w": VALUES, "--pue": [*VALUES, "google"], "--location": LOCATIONS, "--intensity": VALUES,
              "--training-co2e-kg": VALUES, "--training-tokens": VALUES, "--training-hardware": HARDWARE,

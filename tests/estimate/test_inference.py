@@ -84,16 +84,20 @@ def test_moe_active_params_cost_less_than_dense() -> None:
 
 
 def test_moe_decode_reads_the_weights_its_batch_routes_to() -> None:
-    """Tokens of a batch share weights: a Mixtral-like MoE (13B of 47B used per token) reads (2 - r) x its active
-    weights at batch 2, not 2x, and all 47B once the batch is large."""
+    """Tokens of a batch share weights: a Mixtral-like MoE (13B of 47B used per token) reads its shared weights S
+    (attention, embeddings: a sourced share of the active ones) once per step and of the routed pool R = 47B - S a
+    share r = (13B - S) / R per token: at batch 2, S + (13B - S) x (2 - r), not 2 x 13B; all 47B once the batch is
+    large. Its expert counts (8, 2 per token) give S exactly: (8 x 13 - 2 x 47) / (8 - 2) = 1.67B, and r = 2/8."""
 
-    def step_ms(batch: int) -> float:  # tiny contexts: the step reads weights, hardly any KV cache
-        fp = est(params=47e9, active_params=13e9, count=2, batch_size=batch, input_tokens=1, output_tokens=2)
+    def step_ms(batch: int, **kw: int) -> float:  # tiny contexts: the step reads weights, hardly any KV cache
+        fp = est(params=47e9, active_params=13e9, count=2, batch_size=batch, input_tokens=1, output_tokens=2, **kw)
         return float(fp.details["decode_step_ms"].value)
 
-    r = 13 / 47
-    assert step_ms(2) / step_ms(1) == pytest.approx(2 - r, rel=0.02)
-    assert step_ms(64) / step_ms(1) == pytest.approx(1 / r, rel=0.05)
+    for shared, kw in ((constants()["moe_shared_share"].value * 13, {}),
+                       ((8 * 13 - 2 * 47) / 6, {"experts": 8, "experts_per_token": 2})):
+        r = (13 - shared) / (47 - shared)
+        assert step_ms(2, **kw) / step_ms(1, **kw) == pytest.approx((shared + (13 - shared) * (2 - r)) / 13, rel=0.02)
+        assert step_ms(64, **kw) / step_ms(1, **kw) == pytest.approx(47 / 13, rel=0.05)
 
 
 def test_defaults_widen_the_range_and_are_listed() -> None:
@@ -429,10 +433,13 @@ def test_an_assumed_prompt_is_shortened_with_the_window_in_mind() -> None:
 
 
 def test_low_bit_moe_weights_realise_only_the_measured_part_of_their_byte_saving() -> None:
-    """At batch 1 decode is memory-bound: a dense model's fp8 weights halve the weight-read time, an MoE's only by
-    the sourced realised share (fused-MoE kernels: FP8 10-17% faster than BF16, not 2x)."""
+    """At batch 1 decode is memory-bound: a dense model's fp8 weights halve the weight-read time; an MoE's shared
+    weights too, its routed experts' only by the sourced realised share (fused-MoE kernels: FP8 10-17% faster than
+    BF16, not 2x), scaled by 1 - r (r: the routed pool's share each token reads)."""
     share = constants()["moe_low_bit_saving_realised"].value
     assert 0 < share < 1
+    shared = constants()["moe_shared_share"].value * 12  # B, of the 12B active
+    r = (12 - shared) / (120 - shared)
 
     def step_ms(**kw: object) -> float:
         fp = est(batch_size=1, input_tokens=1, output_tokens=64, **kw)
@@ -442,7 +449,9 @@ def test_low_bit_moe_weights_realise_only_the_measured_part_of_their_byte_saving
     moe = {"params": 120e9, "active_params": 12e9, "count": 4}  # the same replica for both formats
     moe_ratio = step_ms(**moe, precision="fp8") / step_ms(**moe, precision="bf16")
     assert dense_ratio == pytest.approx(0.5, rel=0.05)
-    assert moe_ratio == pytest.approx(1 - share * 0.5, rel=0.05)
+    routed_fp8 = 1 + (1 - r) * (1 - share)  # bytes-equivalent per routed weight (bf16: 2)
+    assert moe_ratio == pytest.approx((shared + (12 - shared) * routed_fp8) / (2 * 12), rel=0.05)
+    assert moe_ratio > dense_ratio * 1.2
     fp8 = est(**moe, precision="fp8")
     assert any(a.what.startswith("share of the fp8 byte saving") for a in fp8.assumptions)
     assert not any("byte saving" in a.what for a in est(**moe, precision="bf16").assumptions)

@@ -61,39 +61,24 @@ def test_the_low_bit_moe_penalty_fades_to_nothing_as_active_reaches_total(precis
         assert n == pytest.approx(d, rel=1e-4)
 
 
-def test_the_penalty_applies_to_the_expert_share_of_the_weights_at_batch_one() -> None:
-    """At batch 1 with tiny contexts decode reads the active weights: a share e = 1 - active/total of them in the
-    time of 2 - s x (2 - bytes) bytes each (s, the realised share of the byte saving), the rest at the format's
-    bytes. A sparse MoE keeps nearly the whole measured penalty; the assumptions say which share it applies to."""
+def test_the_penalty_applies_to_the_routed_experts_at_batch_one() -> None:
+    """At batch 1 with tiny contexts decode reads the active weights: the shared ones (S, from the given expert
+    counts) at the format's bytes, the routed ones (active - S) in the time of 1 + (1 - r) x (1 - s) bytes at fp8
+    (s, the realised share of the byte saving; r = k/E, the routed pool's share each token reads). The assumptions
+    say how S was found."""
     s = constants()["moe_low_bit_saving_realised"].value
     moe = {"params": 120e9, "active_params": 60e9, "count": 4, "batch_size": 1, "input_tokens": 1,
-           "output_tokens": 64}
+           "output_tokens": 64, "experts": 8, "experts_per_token": 2}
 
     def step_ms(precision: str) -> float:
         return float(serve(**moe, precision=precision).details["decode_step_ms"].value)  # type: ignore[arg-type]
 
-    e = 1 - 60 / 120
-    expected = (1.0 + e * (1 - s) * (2.0 - 1.0)) / 2.0  # fp8 vs bf16: bytes per active weight read
+    shared = (8 * 60 - 2 * 120) / (8 - 2)  # 40B of the 60B active
+    expected = (shared + (60 - shared) * (1 + (1 - 2 / 8) * (1 - s))) / (2 * 60)  # fp8 vs bf16 bytes read
     assert step_ms("fp8") / step_ms("bf16") == pytest.approx(expected, rel=0.02)
     fp = serve(**moe, precision="fp8")  # type: ignore[arg-type]
-    note = next(a for a in fp.assumptions if a.what.startswith("expert weights"))
-    assert note.value.startswith("0.5 ") and "lower bound" in note.note
-
-
-# -- 2. break-even days with a load in tokens per day ----------------------------------------------------------
-def test_breakeven_days_with_tokens_per_day_agree_with_co2e_per_day() -> None:
-    """The probe: 70B on A100 at 1e8 tokens/day against 5e5 kg of training gave break-even after 159 days at the
-    earliest, while the highest CO2e per day (690 kg) needs 724. Each end is training / CO2e per day."""
-    fp = estimate_inference(70e9, hardware="A100", tokens_per_day=1e8, training_co2e_kg=5e5)
-    d = fp.details
-    per_day, days = d["co2e_per_day_kg"], d["breakeven_days"]
-    assert days.low == pytest.approx(5e5 / per_day.high, rel=1e-9)
-    assert days.high == pytest.approx(5e5 / per_day.low, rel=1e-9)
-    assert days.value == pytest.approx(5e5 / per_day.value, rel=1e-9)
-    # requests: training / CO2e per request, each end at the corner of its own request length
-    per_req, reqs = d["co2e_per_request_g"], d["breakeven_requests"]
-    assert reqs.low == pytest.approx(5e8 / per_req.high, rel=1e-9)
-    assert reqs.high == pytest.approx(5e8 / per_req.low, rel=1e-9)
+    note = next(a for a in fp.assumptions if a.what.startswith("MoE shared weights"))
+    assert note.value.startswith("0.667 ") and "experts_per_token" in note.source
 
 
 def test_breakeven_days_with_requests_per_day_are_requests_over_the_load() -> None:

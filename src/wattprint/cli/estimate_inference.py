@@ -39,6 +39,10 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
                    help="attention window of a sliding-window model (Mistral 7B 4096, Gemma 3 1024, gpt-oss 128)")
     p.add_argument("--window-layers", type=number, default=None, metavar="SHARE",
                    help="share of layers using the window (default 1; Gemma 2 0.5, Gemma 3 0.83, gpt-oss 0.5)")
+    p.add_argument("--experts", type=whole, metavar="E",
+                   help="MoE: routed experts per layer (with --experts-per-token; e.g. 128): default, a sourced "
+                        "share of the active parameters is taken as shared weights")
+    p.add_argument("--experts-per-token", type=whole, metavar="K", help="MoE: routed experts each token uses (e.g. 8)")
     p.add_argument("--utilisation", type=number, help="busy share of provisioned capacity (0-1]; rest idles")
     p.add_argument("--dedicated", action="store_true",
                    help="the load runs on ceil(replicas needed) replicas kept up all period: their idle time counts "
@@ -132,7 +136,8 @@ def run_inference(args: argparse.Namespace) -> int:
         days=args.days, hardware=args.hardware, count=args.count,
         batch_size=args.batch_size, precision=args.precision, engine=args.engine, attention=args.attention,
         sliding_window=args.sliding_window, window_layer_share=args.window_layers,
-        utilisation=args.utilisation, dedicated=args.dedicated, tdp_w=args.tdp_w, pue=args.pue,
+        experts=args.experts, experts_per_token=args.experts_per_token, utilisation=args.utilisation,
+        dedicated=args.dedicated, tdp_w=args.tdp_w, pue=args.pue,
         location=args.location, year=args.year,
         intensity=args.intensity, mix=args.mix,
         training_co2e_kg=training.total_co2e_kg if training is not None else args.training_co2e_kg,

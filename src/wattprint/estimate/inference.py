@@ -37,7 +37,7 @@ from .serving_footprint import (
     period_footprint,
     period_totals,
 )
-from .serving_inputs import assume_values, check_inputs, check_load, engine_notes
+from .serving_inputs import assume_values, check_experts, check_inputs, check_load, engine_notes
 from .serving_load import load_notes
 from .serving_memory import fit_batch_to_memory
 from .serving_replica import size_for_load
@@ -63,6 +63,8 @@ def estimate_inference(
     attention: str = "gqa",
     sliding_window: int | None = None,
     window_layer_share: float | None = None,
+    experts: int | None = None,
+    experts_per_token: int | None = None,
     utilisation: float | None = None,
     dedicated: bool = False,
     tdp_w: float | None = None,
@@ -94,6 +96,10 @@ def estimate_inference(
             v0.1 (4096, all; Jiang et al. 2023), Gemma 2 (4096, every other layer; Gemma Team 2024), Gemma 3
             (1024, 5 of 6; Google Developers Blog, "Gemma explained: What's new in Gemma 3", 2025), gpt-oss (128,
             alternate layers; gpt-oss model card, 2025). Default: none.
+        experts, experts_per_token: an MoE's routed experts per layer and per token (e.g. 128 and 8, as model
+            cards state them): they give the weights every token reads (attention, embeddings, shared experts),
+            which a decode step reads once whatever its batch. Default: a sourced share of the active parameters
+            with its range (published MoE architectures).
         utilisation: share of provisioned serving time that is busy (0-1]; the rest is idle capacity at idle
             power. Default: no idle capacity counted (the assumptions say what a dedicated replica's idle time
             would add when the load keeps less than half of one busy).
@@ -116,7 +122,7 @@ def estimate_inference(
     chip, prec, acc = resolve_chip(hardware, precision, check_positive("tdp_w", tdp_w), assumptions)
     weight_bytes, kv_bytes = stored_bytes(prec)
     values = assume_values(inputs, prec, weight_bytes, input_tokens, output_tokens, batch_size, sliding_window,
-                           window_layer_share, assumptions)
+                           window_layer_share, check_experts(inputs, experts, experts_per_token), assumptions)
     span = acc.tdp_range_w() if tdp_w is None else None
     if span is not None and span[0] < span[1]:  # a derived TDP: its span is one more assumed range
         values.central["tdp_scale"] = 1.0

@@ -3,8 +3,9 @@ on plain floats:
 
 * **prefill** is compute-bound: ``2 x N_active`` FLOPs per input token at ``peak x compute_utilisation``;
 * **decode** runs one step per output token for a batch of ``B`` sequences. Each step reads the weights once
-  (shared by the batch; an MoE only the experts its batch routes to, and with 8- or 4-bit weights only part of the
-  expert weights' byte saving shows in the time, as measured for fused-MoE kernels: see ``moe_weight_read``) plus
+  (shared by the batch; an MoE its shared weights and only the experts its batch routes to, and with 8- or 4-bit
+  weights only part of the expert weights' byte saving shows in the time, as measured for fused-MoE kernels: see
+  ``moe_weight_read``) plus
   every sequence's KV cache, and does
   ``2 x N_active x B`` FLOPs, so
   ``t_step = max(bytes / achievable bandwidth, FLOPs / achievable FLOP/s, CPU launch floor)`` — memory-bound
@@ -85,36 +86,42 @@ def kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) 
     return min(shape_bytes, p.get("kv_bytes_per_token_max", math.inf))
 
 
-def moe_expert_share(n_total: float, n_act: float) -> float:
-    """The share of an MoE's weights taken as expert weights: 1 - active/total, the inactive experts' share.
-
-    A lower bound of the true expert share (the active parameters hold the shared weights (attention, embeddings,
-    shared experts) and the routed experts' active part, so the expert weights are at least the inactive ones): 0
-    for a dense model, near 1 for a sparse MoE (gpt-oss-120b 0.96, DeepSeek-V3 0.94, Qwen3-235B-A22B 0.91)."""
-    return max(0.0, 1.0 - n_act / n_total)
+def moe_shared(n_total: float, n_act: float, shared_share: float) -> float:
+    """Parameters every token of an MoE reads (attention, embeddings, shared experts, dense layers):
+    ``shared_share`` x active (0 for a dense model, whose weights all count as shared). The rest of the weights,
+    total - shared, are the routed experts' pool, of which each token reads active - shared."""
+    return n_total if n_act >= n_total else shared_share * n_act
 
 
-def moe_weight_read(n_total: float, n_act: float, batch: float, weight_bytes: float, saving_realised: float) -> float:
+def moe_weight_read(n_total: float, n_act: float, batch: float, weight_bytes: float, saving_realised: float,
+                    shared_share: float) -> float:
     """Bytes-equivalent a decode step spends reading the weights (the time it takes x achievable bandwidth).
 
-    A step reads only the weights its batch routes to. Each token uses a share r = active/total of them; with
-    routing taken as independent across the batch's tokens, a weight is read by at least one of them with
-    probability 1 - (1 - r)^batch: r at batch 1, all of them once the batch is large (dense: r = 1, always all).
-    Taking batch x active instead counts the parts every token shares (attention, shared experts) once per token.
+    A step reads the shared weights S (``moe_shared``) once, and of the routed experts' pool R = total - S only
+    the experts its batch routes to: each token reads a share r = (active - S) / R of the pool (k of E experts),
+    and with routing taken as independent across the batch's tokens an expert is read by at least one of them
+    with probability 1 - (1 - r)^batch: r at batch 1, all of the pool once the batch is large (dense: S = total,
+    always all). Counting the shared weights once per step, not once per token, is what keeps a small batch from
+    looking like a large one: at batch 8, Llama 4 Maverick (400B, 17B active, 128 routed experts) reads its ~14B
+    shared weights and 8 experts' worth, not 29 % of everything.
 
     Low-bit MoE (weights below 16 bits): fused-MoE kernels realise only ``saving_realised`` of the byte saving in
-    decode time (``moe_low_bit_saving_realised``, measured on the expert kernels), so the *expert* weights are
-    read in the time of 2 - saving_realised x (2 - weight_bytes) bytes each, the rest at ``weight_bytes``. The
-    expert share is ``moe_expert_share`` (1 - r, a lower bound): the penalty fades to nothing as active -> total,
-    continuously into the dense model. A sparse low-bit MoE can so take longer per step than a dense model of its
-    total size in the same format, as the kernel measurements behind the constant say it does at large batch.
+    decode time (``moe_low_bit_saving_realised``, measured on grouped expert GEMMs of a few tokens each), so a
+    routed weight is read in the time of ``weight_bytes + (1 - r) x (1 - saving_realised) x (2 - weight_bytes)``
+    bytes, a shared one in ``weight_bytes``. The (1 - r) lets the shortfall fade as the tokens use more of the
+    experts (r -> 1: the expert GEMMs become the dense model's), so the cost is continuous into the dense model;
+    with no shared weights it is the inactive share 1 - active/total. A sparse low-bit MoE can so take longer per
+    step than a dense model of its total size in the same format, as the kernel measurements behind the constant
+    say it does at large batch.
     """
-    r = n_act / n_total
+    shared = moe_shared(n_total, n_act, shared_share)
+    pool = n_total - shared
+    if pool <= 0.0:  # dense
+        return n_total * weight_bytes
+    r = (n_act - shared) / pool
     read_share = 1.0 - (1.0 - r) ** batch
-    if r >= 1.0 or weight_bytes >= 2.0:  # dense, or 16/32-bit weights: no kernel shortfall
-        return n_total * read_share * weight_bytes
-    penalised = weight_bytes + moe_expert_share(n_total, n_act) * (1.0 - saving_realised) * (2.0 - weight_bytes)
-    return n_total * read_share * penalised
+    shortfall = 0.0 if weight_bytes >= 2.0 else (1.0 - r) * (1.0 - saving_realised) * (2.0 - weight_bytes)
+    return shared * weight_bytes + pool * read_share * (weight_bytes + shortfall)
 
 
 def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str, attention: str,
@@ -124,9 +131,10 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     ``p`` holds: params, active_params, input_tokens, output_tokens, batch_size and the constants
     mem_bw_utilisation, compute_utilisation, eager_overhead_s_per_layer, power_fraction_memory_bound,
     power_fraction_compute_bound, idle_power_fraction, host_power_ratio, tensor_parallel_efficiency_per_doubling,
-    layers_aspect_ratio, kv_dim_gqa, ``utilisation`` (share of provisioned time busy; 1 = no idle) and, for an MoE
-    with sub-16-bit weights, moe_low_bit_saving_realised; optionally sliding_window and window_layer_share, and
-    tdp_scale (the chip's TDP as a multiple of the catalogue's, where that is a derived figure with a span).
+    layers_aspect_ratio, kv_dim_gqa, ``utilisation`` (share of provisioned time busy; 1 = no idle), for an MoE
+    moe_shared_share and, with sub-16-bit weights, moe_low_bit_saving_realised; optionally sliding_window and
+    window_layer_share, and tdp_scale (the chip's TDP as a multiple of the catalogue's, where that is a derived
+    figure with a span).
     """
     n_total, n_act = p["params"], p["active_params"]
     batch, l_in, l_out = p["batch_size"], p["input_tokens"], p["output_tokens"]
@@ -138,7 +146,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     flops = count * chip.peak_flops * p["compute_utilisation"] * tp  # FLOP/s
     if not (bandwidth > 0 and flops > 0):  # a replica so large that its efficiency underflows to nothing
         raise too_large()
-    weights_read = moe_weight_read(n_total, n_act, batch, weight_bytes, p.get("moe_low_bit_saving_realised", 1.0))
+    weights_read = moe_weight_read(n_total, n_act, batch, weight_bytes, p.get("moe_low_bit_saving_realised", 1.0),
+                                   p.get("moe_shared_share", 0.0))
     context = attended(l_in + l_out / 2.0, p)  # mean context during decode (capped by a sliding window)
     kv_read = batch * context * kv_per_token
     t_mem = (weights_read + kv_read) / bandwidth

@@ -15,7 +15,6 @@ from typing import Any
 from ..errors import InputConflictError, WattprintError, shown
 from ..footprint import Assumption
 from .common import check_count_at_least, check_positive, check_share
-from .roofline import moe_expert_share
 from .serving_constants import DAYS_PER_YEAR, constants
 from .serving_load import Load
 
@@ -113,7 +112,8 @@ def check_inputs(params: float, active_params: float | None, engine: str, attent
 
 def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: float | None,
                   output_tokens: float | None, batch_size: float | None, sliding_window: int | None,
-                  window_layer_share: float | None, assumptions: list[Assumption]) -> Values:
+                  window_layer_share: float | None, experts: tuple[int, int] | None,
+                  assumptions: list[Assumption]) -> Values:
     """The point the model is evaluated at: the given values, and for the rest the sourced constants with their
     ranges (request lengths in tokens, batch, achievable utilisations, power fractions, host ratio, model shape)."""
     window = check_positive("sliding_window (tokens)", sliding_window, integer=True)
@@ -142,21 +142,62 @@ def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: 
                        ("host_power_ratio", "host energy / accelerator energy"),
                        ("layers_aspect_ratio", "d_model / n_layers (model shape)")):
         values.take(name, None, what)
-    if inputs.active_params < inputs.params and weight_bytes < 2.0:
-        values.take("moe_low_bit_saving_realised", None,
-                    f"share of the {prec} byte saving an MoE's expert kernels realise")
-        expert = moe_expert_share(inputs.params, inputs.active_params)
-        assumptions.append(Assumption(
-            "expert weights (share the MoE kernel shortfall applies to)",
-            f"{expert:.3g} of the weights (1 - active/total)", "derived from the given parameter counts",
-            "the inactive experts' share, a lower bound of the expert weights' (shared weights count as active); the "
-            "rest are read at the format's full saving; the shortfall fades to nothing as active parameters reach the "
-            "total"))
+    if inputs.active_params < inputs.params:
+        take_moe_split(values, inputs, experts, weight_bytes, prec)
     if inputs.attention == "gqa":
         values.take("kv_dim_gqa", None, "KV width per layer (grouped-query attention)")
     else:
         central["kv_dim_gqa"] = 0.0
     return values
+
+
+def check_experts(inputs: Inputs, experts: Any, experts_per_token: Any) -> tuple[int, int] | None:
+    """(routed experts per MoE layer E, routed experts per token k), checked against the parameter counts, or None
+    when neither is given. The counts must leave the shared weights, (E x active - k x total) / (E - k), between
+    none and all of the active parameters: more routed parameters per token than active is a conflict."""
+    if experts is None and experts_per_token is None:
+        return None
+    if experts is None or experts_per_token is None:
+        raise InputConflictError("give both experts (routed experts per MoE layer) and experts_per_token (routed "
+                                 "experts each token uses), e.g. 128 and 8")
+    e = check_positive("experts (routed experts per MoE layer)", experts, integer=True) or 0.0
+    k = check_positive("experts_per_token (routed experts each token uses)", experts_per_token, integer=True) or 0.0
+    if inputs.active_params >= inputs.params:
+        raise InputConflictError("experts and experts_per_token describe an MoE: give active_params (parameters "
+                                 "active per token) below params as well")
+    if k >= e:
+        raise InputConflictError(f"experts_per_token ({k:g}) must be fewer than experts ({e:g})")
+    t, a = inputs.params, inputs.active_params
+    shared = (e * a - k * t) / (e - k)
+    # a little slack: published counts are rounded (Mixtral 46.7B / 12.9B)
+    if not -0.05 * a <= shared <= a:
+        routed = k / e * t
+        raise InputConflictError(
+            f"{k:g} of {e:g} experts per token from {t:g} parameters make at least {routed:.4g} routed parameters per "
+            f"token, more than the {a:g} active; check params, active_params, experts and experts_per_token")
+    return int(e), int(k)
+
+
+def take_moe_split(values: Values, inputs: Inputs, experts: tuple[int, int] | None, weight_bytes: float,
+                   prec: str) -> None:
+    """The MoE's shared share of the active parameters (weights every token reads: attention, embeddings, shared
+    experts, dense layers), from the given expert counts or else the sourced constant with its range; with
+    sub-16-bit weights also the share of the byte saving the expert kernels realise."""
+    t, a = inputs.params, inputs.active_params
+    if experts is not None:
+        e, k = experts
+        share = min(max((e * a - k * t) / (e - k) / a, 0.0), 1.0)
+        values.central["moe_shared_share"] = share
+        values.assumptions.append(Assumption(
+            "MoE shared weights (read once per step)", f"{share:.3g} of the active parameters ({share * a:.3g})",
+            "derived from the given counts: (experts x active - experts_per_token x params) / (experts - "
+            "experts_per_token)", "the rest of the weights are routed experts, read only where the batch routes"))
+    else:
+        values.take("moe_shared_share", None, "MoE shared weights (share of the active parameters every token "
+                    "reads: attention, embeddings, shared experts, dense layers)")
+    if weight_bytes < 2.0:
+        values.take("moe_low_bit_saving_realised", None,
+                    f"share of the {prec} byte saving an MoE's expert kernels realise")
 
 
 def engine_notes(inputs: Inputs) -> list[Assumption]:
