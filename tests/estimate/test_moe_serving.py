@@ -81,7 +81,7 @@ def test_given_expert_counts_set_the_split_and_say_so() -> None:
     ({"experts": 8, "experts_per_token": 8}, "must be fewer than experts"),
     ({"experts": 8, "experts_per_token": 2.5}, "whole number"),
     ({"experts": 0, "experts_per_token": 1}, "> 0"),
-    ({"experts": 16, "experts_per_token": 8}, "routed parameters per token, more than"),  # 8/16 of 400B > 17B
+    ({"experts": 16, "experts_per_token": 8}, "even with no shared weights, more than"),  # 8/16 of 400B > 17B
 ])
 def test_conflicting_expert_counts_are_refused(kw: dict[str, float], said: str) -> None:
     with pytest.raises(InputConflictError, match=said):

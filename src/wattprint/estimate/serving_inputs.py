@@ -153,8 +153,8 @@ def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: 
 
 def check_experts(inputs: Inputs, experts: Any, experts_per_token: Any) -> tuple[int, int] | None:
     """(routed experts per MoE layer E, routed experts per token k), checked against the parameter counts, or None
-    when neither is given. The counts must leave the shared weights, (E x active - k x total) / (E - k), between
-    none and all of the active parameters: more routed parameters per token than active is a conflict."""
+    when neither is given. The counts must leave the shared weights, (E x active - k x total) / (E - k), at zero
+    or more: k/E of all the parameters per token beyond the active ones is a conflict."""
     if experts is None and experts_per_token is None:
         return None
     if experts is None or experts_per_token is None:
@@ -168,13 +168,13 @@ def check_experts(inputs: Inputs, experts: Any, experts_per_token: Any) -> tuple
     if k >= e:
         raise InputConflictError(f"experts_per_token ({k:g}) must be fewer than experts ({e:g})")
     t, a = inputs.params, inputs.active_params
-    shared = (e * a - k * t) / (e - k)
-    # a little slack: published counts are rounded (Mixtral 46.7B / 12.9B)
-    if not -0.05 * a <= shared <= a:
-        routed = k / e * t
+    # active = shared + k/E x (total - shared), so k/E x total <= active (equal with no shared weights); a little
+    # slack, as published counts are rounded (Mixtral 46.7B / 12.9B)
+    if k / e * t > 1.05 * a:
         raise InputConflictError(
-            f"{k:g} of {e:g} experts per token from {t:g} parameters make at least {routed:.4g} routed parameters per "
-            f"token, more than the {a:g} active; check params, active_params, experts and experts_per_token")
+            f"{k:g} of {e:g} experts per token from {t:g} parameters is {k / e * t:.4g} parameters per token even "
+            f"with no shared weights, more than the {a:g} active; check params, active_params, experts and "
+            "experts_per_token")
     return int(e), int(k)
 
 
