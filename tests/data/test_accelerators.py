@@ -220,3 +220,20 @@ def test_a_blank_or_non_text_hardware_name_shows_valid_names(name: object) -> No
     """A blank name matched nothing and the error listed no valid name (`--hardware ''`)."""
     with pytest.raises(UnknownNameError, match="valid names include A100, H100"):
         find_accelerator(name)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("query", "chip", "count"), [
+    ("8x A100", "A100", "8"), ("A100x8", "A100", "8"), ("8 × H100 SXM", "H100 SXM", "8"), ("H100 * 16", "H100", "16"),
+])
+def test_a_count_in_the_hardware_name_says_how_to_give_it(query: str, chip: str, count: str) -> None:
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator(query)
+    assert e.value.suggestions == [chip]
+    assert f"--count {count}" in str(e.value) and f"hardware={chip!r}, count={count}" in str(e.value)
+
+
+def test_names_that_end_in_x_or_hold_no_chip_are_not_taken_for_counts() -> None:
+    assert find_accelerator("MI300X")[0].name == "AMD Instinct MI300X"
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator("xyz x 8")
+    assert "--count" not in str(e.value)

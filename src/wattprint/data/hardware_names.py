@@ -8,6 +8,7 @@ its data-centre variant with a note; anything not in the catalogue is an error l
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -207,12 +208,32 @@ def _find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[A
     try:
         return _find_one(name)
     except UnknownNameError as e:
-        if isinstance(e, AmbiguousNameError) or "/" not in name:
+        if isinstance(e, AmbiguousNameError):
             raise
-        found = _find_alternatives(name)
+        _refuse_a_count_in_the_name(name)
+        found = _find_alternatives(name) if "/" in name else None
         if found is None:
             raise
         return found
+
+
+_COUNT_IN_NAME = (re.compile(r"^\s*(\d+)\s*[x×*]\s*(.+?)\s*$", re.IGNORECASE),  # "8x A100", "8 x H100"
+                  re.compile(r"^\s*(.+?)\s*[x×*]\s*(\d+)\s*$", re.IGNORECASE))  # "A100x8", "H100 * 16"
+
+
+def _refuse_a_count_in_the_name(name: str) -> None:
+    """"8x A100" is a chip and its count: say how to give them (the count is its own input, not a chip name)."""
+    for pattern, (count_at, chip_at) in zip(_COUNT_IN_NAME, ((1, 2), (2, 1)), strict=True):
+        m = pattern.match(name)
+        if m is None:
+            continue
+        try:
+            _find_one(m.group(chip_at))
+        except UnknownNameError:
+            continue
+        count, chip = m.group(count_at), m.group(chip_at)
+        raise UnknownNameError("hardware", name, [chip], f"a count in the name: --hardware {shlex.quote(chip)} --count "
+                               f"{count}, or hardware={chip!r}, count={count} in Python", ranked=True)
 
 
 def _find_one(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumption]]:
