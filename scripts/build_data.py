@@ -174,8 +174,23 @@ def _apply_tdp_range(row: dict[str, Any], t: dict[str, str] | None) -> None:
         row["tdp_estimate_w"], row["tdp_w"] = tdp, None
 
 
-def build_accelerators(shared: Path) -> dict[str, Any]:
+def accelerator_rows(shared: Path) -> list[dict[str, str]]:
+    """The catalogue's rows: shared/data/accelerators.csv, then the chips it lacks from refdata/accelerators_extra.csv
+    (same columns; a name already in the shared file is an error, not an override)."""
     rows = read_csv(shared / "accelerators.csv")
+    extra = read_csv(REFDATA / "accelerators_extra.csv")
+    names = {r["name"] for r in rows}
+    for r in extra:
+        if set(r) != set(rows[0]):
+            raise SystemExit("refdata/accelerators_extra.csv: columns differ from shared/data/accelerators.csv")
+        if r["name"] in names:
+            raise SystemExit(f"refdata/accelerators_extra.csv repeats {r['name']!r}, already in the shared catalogue")
+        names.add(r["name"])
+    return rows + extra
+
+
+def build_accelerators(shared: Path) -> dict[str, Any]:
+    rows = accelerator_rows(shared)
     emb_rules = read_csv(REFDATA / "embodied_accelerators.csv")
     srv_rules = read_csv(REFDATA / "servers.csv")
     tdp_rows = {r["name"]: r for r in read_csv(REFDATA / "tdp_ranges.csv")}
@@ -239,7 +254,8 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
     return {
         "meta": {
             "source": "shared/data/accelerators.csv (vendor datasheets, papers; see PROVENANCE-hardware.md); "
-            "refdata/accelerator_families.csv, embodied_accelerators.csv, servers.csv, tdp_ranges.csv",
+            "refdata/accelerators_extra.csv (chips the shared file lacks), accelerator_families.csv, "
+            "embodied_accelerators.csv, servers.csv, tdp_ranges.csv",
             "licence": "factual figures; Epoch AI cross-check CC BY 4.0",
             "attributions": [ATTR_EPOCH],
         },

@@ -121,7 +121,7 @@ def _match_rows(qt: list[str]) -> list[tuple[_Row, list[int]]]:
     factor in its name beats one that only has it in its form_factor ("H100 PCIe" is the PCIe card, not the NVL
     whose form factor is also PCIe); a row whose name has the query's word beats one reached by completion; a row
     whose leading model word is a word of the query beats one that has it only further on ("B200 ..." is the B200,
-    not the "GB200 (per B200 GPU in NVL72)")."""
+    not the "GB200 (per B200 GPU in NVL72)"; a row led by a brand word, as "Quadro RTX 6000", stays beside it)."""
     out = []
     for row in _rows():
         levels = [_token_match(q, row) for q in qt]
@@ -131,7 +131,11 @@ def _match_rows(qt: list[str]) -> list[tuple[_Row, list[int]]]:
         if any(level not in lv for _, lv in out):
             out = [(r, lv) for r, lv in out if level not in lv]
     led = [(r, lv) for r, lv in out if r.words and r.words[0] in qt]
-    return led or out
+    if not led:
+        return out
+    # a row led by another model word ("gb200") names another product; one led by a brand word ("quadro") may be
+    # the chip meant: "RTX 6000" is the Quadro RTX 6000 (2018) or the RTX 6000 Ada Generation (2022), so both stay
+    return [(r, lv) for r, lv in out if (r, lv) in led or (r.words and r.words[0].isalpha())]
 
 
 def _family_pick(query: str, fam: dict[str, Any], pool: list[Accelerator]) -> tuple[Accelerator, list[Accelerator],
