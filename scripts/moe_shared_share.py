@@ -19,6 +19,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from wattprint.estimate.roofline import shared_from_expert_counts  # noqa: E402
+
 ARCHITECTURES = ROOT / "refdata" / "moe_architectures.csv"
 MODEL_CSVS = (ROOT / "refdata" / "inference_model.csv", ROOT / "src" / "wattprint" / "estimate" / "inference_model.csv")
 NAME = "moe_shared_share"
@@ -26,7 +30,7 @@ NAME = "moe_shared_share"
 
 def shared_share(total: float, active: float, experts: int, per_token: int) -> float:
     """S/A: the share of the active parameters every token reads, (E·A − k·T) / ((E − k)·A)."""
-    return (experts * active - per_token * total) / ((experts - per_token) * active)
+    return shared_from_expert_counts(total, active, experts, per_token) / active
 
 
 def shares(path: Path = ARCHITECTURES) -> dict[str, float]:

@@ -93,6 +93,12 @@ def moe_shared(n_total: float, n_act: float, shared_share: float) -> float:
     return n_total if n_act >= n_total else shared_share * n_act
 
 
+def shared_from_expert_counts(n_total: float, n_act: float, experts: int, per_token: int) -> float:
+    """Parameters every token reads, from an MoE's counts: active = shared + k/E x (total - shared), so shared =
+    (E x active - k x total) / (E - k) (Mixtral 8x7B: (8 x 12.9B - 2 x 46.7B) / 6 = 1.63B)."""
+    return (experts * n_act - per_token * n_total) / (experts - per_token)
+
+
 def moe_weight_read(n_total: float, n_act: float, batch: float, weight_bytes: float, saving_realised: float,
                     shared_share: float) -> float:
     """Bytes-equivalent a decode step spends reading the weights (the time it takes x achievable bandwidth).

@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import InputConflictError, WattprintError, shown
 from ..footprint import Assumption
 from .common import check_count_at_least, check_positive, check_share
+from .roofline import shared_from_expert_counts
 from .serving_constants import DAYS_PER_YEAR, constants
 from .serving_load import Load
 
@@ -186,7 +187,7 @@ def take_moe_split(values: Values, inputs: Inputs, experts: tuple[int, int] | No
     t, a = inputs.params, inputs.active_params
     if experts is not None:
         e, k = experts
-        share = min(max((e * a - k * t) / (e - k) / a, 0.0), 1.0)
+        share = min(max(shared_from_expert_counts(t, a, e, k) / a, 0.0), 1.0)
         values.central["moe_shared_share"] = share
         values.assumptions.append(Assumption(
             "MoE shared weights (read once per step)", f"{share:.3g} of the active parameters ({share * a:.3g})",
