@@ -722,6 +722,47 @@ def compact_country_years(countries: dict[str, Any]) -> None:
     countries["meta"]["year_src_default"] = DEFAULT_YEAR_SRC
 
 
+# -- model presets ----------------------------------------------------------------------------------------
+def _opt_num(text: str) -> float | None:
+    return float(text) if text.strip() else None
+
+
+def build_models() -> dict[str, Any]:
+    """Published LLM architectures a user can name instead of typing counts: dense models
+    (refdata/dense_models.csv) and MoE models (refdata/moe_architectures.csv, rows without an ``excluded`` reason).
+    Parameter counts in absolute numbers; every row keeps its source and notes."""
+    models: list[dict[str, Any]] = []
+    for r in read_csv(REFDATA / "dense_models.csv"):
+        models.append({
+            "name": r["model"], "aliases": [a.strip() for a in r["aliases"].split(";") if a.strip()],
+            "params": float(r["params_B"]) * 1e9, "active_params": None, "experts": None, "experts_per_token": None,
+            "attention": r["attention"] or "gqa", "weights": None,
+            "sliding_window": _opt_num(r["sliding_window"]), "window_layer_share": _opt_num(r["window_layer_share"]),
+            "source": r["source"], "year": int(r["year"]) if r["year"] else None, "note": r["note"],
+            "uncertain": bool(UNCERTAIN_NOTE.search(r["note"])),
+        })
+    for r in read_csv(REFDATA / "moe_architectures.csv"):
+        if r["excluded"].strip():
+            continue
+        models.append({
+            "name": r["model"], "aliases": [a.strip() for a in r["aliases"].split(";") if a.strip()],
+            "params": float(r["params_total_B"]) * 1e9, "active_params": float(r["params_active_B"]) * 1e9,
+            "experts": int(r["experts_routed"]), "experts_per_token": int(r["experts_per_token"]),
+            "attention": "gqa", "weights": r["weights"] or None,
+            "sliding_window": _opt_num(r["sliding_window"]), "window_layer_share": _opt_num(r["window_layer_share"]),
+            "source": r["source"], "year": int(r["year"]) if r["year"] else None, "note": r["note"],
+            "uncertain": bool(UNCERTAIN_NOTE.search(r["note"])),
+        })
+    names = [m["name"] for m in models]
+    if len(set(names)) != len(names):
+        raise SystemExit("refdata/dense_models.csv and moe_architectures.csv name a model twice")
+    return {
+        "meta": {"source": "refdata/dense_models.csv, refdata/moe_architectures.csv (developers' model cards, "
+                           "papers and config.json files; per row)", "licence": "factual figures"},
+        "models": models,
+    }
+
+
 def build(shared: Path, out: Path) -> list[Path]:
     if not shared.is_dir():
         raise SystemExit(f"shared data folder not found: {shared}")
@@ -742,6 +783,7 @@ def build(shared: Path, out: Path) -> list[Path]:
         "countries.json": countries,
         "mixes.json": mixes,
         "regions.json": build_regions(shared, factors["mix_factors"]),
+        "models.json": build_models(),
     }
     written = []
     for name, obj in tables.items():

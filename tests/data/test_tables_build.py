@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 TABLES = REPO / "src" / "wattprint" / "data" / "tables"
 SHARED = REPO.parent / "shared" / "data"
 # tables written by scripts/build_data.py (other modules may add their own tables beside them)
-BUILT = ["accelerators.json", "countries.json", "cpus.json", "factors.json", "mixes.json", "regions.json"]
+BUILT = ["accelerators.json", "countries.json", "cpus.json", "factors.json", "mixes.json", "models.json",
+         "regions.json"]
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data not present")

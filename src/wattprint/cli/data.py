@@ -1,4 +1,4 @@
-"""`wattprint data gpus|regions|search|credits`: list and search the embedded reference data."""
+"""`wattprint data gpus|models|regions|search|credits`: list and search the embedded reference data."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ def register(subparsers: Any) -> None:
     g = sub.add_parser("gpus", help="accelerators: TDP, dense peaks, memory, embodied CO2e")
     g.add_argument("--json", action="store_true", help="print JSON")
     g.set_defaults(handler=_gpus)
+    m = sub.add_parser("models", help="published LLMs to name with --model: parameters, experts, attention")
+    m.add_argument("--json", action="store_true", help="print JSON")
+    m.set_defaults(handler=_models)
     r = sub.add_parser("regions", help="locations with grid intensity (countries, sub-national, zones, cloud)")
     r.add_argument("--kind", choices=["country", "subnational", "zone", "cloud"])
     r.add_argument("--json", action="store_true", help="print JSON")
@@ -82,6 +85,26 @@ def _gpus(args: argparse.Namespace) -> int:
     print("dense peaks in TFLOPS; * = some values uncertain (see --json notes); TDP W (a-b) = no datasheet figure: "
           "the value used and the span of those in use; (~W) = an estimate, not used: give the power; family names "
           "like 'A100' resolve to the data-centre SXM variant")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from ..data.models import models
+
+    specs = models()
+    if args.json:
+        print(json.dumps([asdict(m) for m in specs], indent=2))
+        return 0
+    rows = [[m.name + (" *" if m.uncertain else ""), f"{m.params / 1e9:.4g}",
+             _fmt(m.active_params / 1e9 if m.active_params else None),
+             f"{m.experts_per_token}/{m.experts}" if m.experts else "-", m.attention,
+             f"{m.sliding_window:g} x {m.window_layer_share:.2g}" if m.sliding_window and m.window_layer_share else "-",
+             m.weights or "-"] for m in specs]
+    print(_table(["model", "params B", "active B", "experts", "attention", "window x layers", "weights"], rows))
+    print("give the name (or a Hugging Face repo id: Instruct, dates and quantisation words are read as the same "
+          "model) to `estimate training|inference --model`; * = some figures uncertain (see --json notes)")
     return 0
 
 

@@ -32,6 +32,8 @@ def _add_training(sub: Any) -> None:
     )
     t.add_argument("--flops", type=count, help="training compute in FLOP (e.g. 3.14e23)")
     t.add_argument("--params", type=count, help="parameters (total for MoE), e.g. 7B")
+    t.add_argument("--model", metavar="NAME", help="a published model instead of --params/--active-params "
+                   "(Llama-3.1-8B, DeepSeek-V3; `wattprint data models` lists them)")
     t.add_argument("--active-params", type=count,
                    help="parameters active per token (MoE); without --params, an MoE of unknown total (noted)")
     t.add_argument("--tokens", type=count, help="training tokens, e.g. 2T")
@@ -69,7 +71,7 @@ def _run_training(args: argparse.Namespace) -> int:
     else:
         pue = None
     fp = estimate_training(
-        flops=args.flops, params=args.params, active_params=args.active_params, tokens=args.tokens,
+        model=args.model, flops=args.flops, params=args.params, active_params=args.active_params, tokens=args.tokens,
         chip_hours=args.chip_hours, days=args.days, hardware=args.hardware, count=args.count,
         precision=args.precision, mfu=args.mfu, power_fraction=args.power_fraction, power_w=args.power_w,
         pue=pue, location=args.location, year=args.year, intensity=args.intensity, mix=args.mix,

@@ -20,7 +20,10 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
         "inference", help="predict the footprint of serving an LLM",
         description="Predict the energy and CO2e of serving an LLM: per 1k tokens, per request, per day and per "
                     "year (counts accept 7e9, 7000000000, 7B, 1.4T).")
-    p.add_argument("--params", type=count, required=True, help="total parameters (e.g. 70B)")
+    p.add_argument("--params", type=count, help="total parameters (e.g. 70B); or --model")
+    p.add_argument("--model", metavar="NAME",
+                   help="a published model instead of the counts (Llama-3.1-8B, openai/gpt-oss-120b; `wattprint data "
+                        "models` lists them)")
     p.add_argument("--active-params", type=count, help="active parameters per token (MoE); default: all")
     p.add_argument("--input-tokens", type=count, help="prompt tokens per request (default: sourced range)")
     p.add_argument("--output-tokens", type=count, help="generated tokens per request (default: sourced range)")
@@ -79,7 +82,7 @@ def _training(args: argparse.Namespace) -> Any:
 
     hardware = _training_chip(args)
     kwargs: dict[str, Any] = {"params": args.params, "tokens": args.training_tokens, "hardware": hardware}
-    for key, value in (("active_params", args.active_params), ("count", args.training_count),
+    for key, value in (("model", args.model), ("active_params", args.active_params), ("count", args.training_count),
                        ("pue", args.pue), ("location", args.location), ("year", args.year),
                        ("intensity", args.intensity), ("mix", args.mix)):
         if value is not None:
@@ -131,7 +134,7 @@ def run_inference(args: argparse.Namespace) -> int:
 
     training = _training(args)
     fp = estimate_inference(
-        args.params, active_params=args.active_params, input_tokens=args.input_tokens,
+        args.params, model=args.model, active_params=args.active_params, input_tokens=args.input_tokens,
         output_tokens=args.output_tokens, requests_per_day=args.requests_per_day, tokens_per_day=args.tokens_per_day,
         days=args.days, hardware=args.hardware, count=args.count,
         batch_size=args.batch_size, precision=args.precision, engine=args.engine, attention=args.attention,
@@ -147,6 +150,7 @@ def run_inference(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(fp.to_dict(equivalents=True), default=str))
     else:
-        print(fp.table(title=f"Serving {format_count(args.params)} parameters on {fp.details['hardware']} "
+        what = args.model if args.params is None else f"{format_count(args.params)} parameters"
+        print(fp.table(title=f"Serving {what} on {fp.details['hardware']} "
                              f"({fp.details['period']})"))
     return 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 from ..footprint import Assumption, Footprint
 from ..quantities import Range
 from .common import check_finite, check_positive
+from .model_preset import apply_model
 from .roofline import transformer_shape
 from .serving_chip import resolve_chip, stored_bytes
 from .serving_constants import constants
@@ -47,8 +48,9 @@ __all__ = ["breakeven_requests", "constants", "estimate_inference", "transformer
 
 
 def estimate_inference(
-    params: float,
+    params: float | None = None,
     *,
+    model: str | None = None,
     active_params: float | None = None,
     input_tokens: float | None = None,
     output_tokens: float | None = None,
@@ -80,6 +82,9 @@ def estimate_inference(
 
     Args:
         params: total parameters (count); ``active_params``: per-token active parameters of an MoE (default: all).
+        model: a published model's name instead ("Llama-3.1-8B-Instruct", "openai/gpt-oss-120b"; ``wattprint data
+            models`` lists them): its parameter counts, expert counts, attention, sliding window and weight format
+            fill whatever is not given; a given count that contradicts it is an error.
         input_tokens / output_tokens: tokens per request (prompt / generated); defaults are sourced ranges.
         requests_per_day or tokens_per_day (input + output tokens): load. With one of them the footprint covers
             ``days`` days of serving (default one year); without, it covers one request.
@@ -116,9 +121,17 @@ def estimate_inference(
         convention of per-output-token leaderboards), energy_per_request_wh, it_energy_per_request_wh,
         gpu_energy_per_output_token_j, co2e_per_request_g and, with a load, daily and yearly figures (all Ranges).
     """
+    preset = apply_model(model, params, active_params, serving=True, experts=experts,
+                         experts_per_token=experts_per_token, attention=attention, precision=precision,
+                         sliding_window=sliding_window, window_layer_share=window_layer_share)
+    params, active_params, experts, experts_per_token = (preset.params, preset.active_params, preset.experts,
+                                                         preset.experts_per_token)
+    attention = preset.attention if preset.attention is not None else "gqa"  # None: the default, as documented
+    precision = preset.precision
+    sliding_window, window_layer_share = preset.sliding_window, preset.window_layer_share  # type: ignore[assignment]
     inputs = check_inputs(params, active_params, engine, attention, count, requests_per_day, tokens_per_day, days,
                           utilisation, dedicated)
-    assumptions: list[Assumption] = []
+    assumptions: list[Assumption] = list(preset.notes)
     chip, prec, acc = resolve_chip(hardware, precision, check_positive("tdp_w", tdp_w), assumptions)
     weight_bytes, kv_bytes = stored_bytes(prec)
     values = assume_values(inputs, prec, weight_bytes, input_tokens, output_tokens, batch_size, sliding_window,

@@ -71,14 +71,15 @@ def check_params(name: str, value: Any) -> float | None:
                                 "smallest published have a few million)", "7B = 7e9, 125M = 1.25e8")
 
 
-def check_inputs(params: float, active_params: float | None, engine: str, attention: str, count: int | None,
+def check_inputs(params: float | None, active_params: float | None, engine: str, attention: str, count: int | None,
                  requests_per_day: float | None, tokens_per_day: float | None, days: float | None,
                  utilisation: float | None, dedicated: bool) -> Inputs:
     """The model size (parameter counts), engine, attention, replica count, period (days) and utilisation, checked
     against each other; the load itself is checked once the batch is known (check_load)."""
     n_total = check_params("params", params)
     if n_total is None:
-        raise InputConflictError("params (the model's total parameters) is required")
+        raise InputConflictError("params (the model's total parameters) or model (a published model's name, e.g. "
+                                 "'Llama-3.1-8B') is required")
     n_act = check_params("active_params", active_params) or n_total
     if n_act > n_total:
         raise InputConflictError(f"active_params ({n_act:g}) cannot exceed params ({n_total:g})")

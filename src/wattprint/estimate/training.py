@@ -37,6 +37,7 @@ from .common import (
     embodied_for,
     resolve_site,
 )
+from .model_preset import apply_model
 from .training_compute import training_flops
 from .training_power import check_power_fraction, it_energy
 from .training_time import TrainingChip, chip_hours_from_inputs, resolve_chip, size_run, wall_time
@@ -64,6 +65,7 @@ class _Inputs:
 
 def estimate_training(
     *,
+    model: str | None = None,
     flops: float | None = None,
     params: float | None = None,
     active_params: float | None = None,
@@ -99,6 +101,9 @@ def estimate_training(
     6·N·D: a 128k context roughly triples an 8B model's compute; one that would take the total past
     ``training_compute.MAX_FLOPS_OVER_6ND`` x 6·N·D is refused as a unit slip.
 
+    ``model``: a published model's name instead of ``params`` / ``active_params`` ("Llama-3.1-8B", "DeepSeek-V3";
+    ``wattprint data models`` lists them); a given count that contradicts it is an error.
+
     MoE: ``active_params`` below ``params`` makes the run an MoE (the MFU model's MoE term; compute from the active
     parameters). ``active_params`` without ``params`` is taken for an MoE whose total is unknown, with a note (a
     training estimate needs no total). ``moe`` (True / False, None = inferred so) overrides that reading. With
@@ -106,6 +111,8 @@ def estimate_training(
     """
     from .. import data
 
+    preset = apply_model(model, params, active_params)
+    params, active_params = preset.params, preset.active_params
     given, fraction_notes = _checked_inputs(
         flops=flops, params=params, active_params=active_params, tokens=tokens, seq_len=seq_len,
         chip_hours=chip_hours, days=days, count=count, power_w=power_w, power_fraction=power_fraction, mfu=mfu,
@@ -134,8 +141,9 @@ def estimate_training(
         pue=pue_r,
         intensity=inten,
         embodied_co2e_kg=embodied,
-        assumptions=[*hardware_notes, *fraction_notes, *precision_notes, *compute_notes, *chip_hour_notes,
-                     *moe_notes, *mfu_notes, *wall_notes, *energy_notes, *site_notes, *embodied_notes],
+        assumptions=[*preset.notes, *hardware_notes, *fraction_notes, *precision_notes, *compute_notes,
+                     *chip_hour_notes, *moe_notes, *mfu_notes, *wall_notes, *energy_notes, *site_notes,
+                     *embodied_notes],
         kind="training",
         chip_hours=hours,
         wall_time_h=wall,

@@ -1,0 +1,120 @@
+"""Published LLM architectures by name: what a user can give instead of parameter counts.
+
+``find_model("Llama-3.1-8B-Instruct")`` -> the model's parameter count and, for an MoE, its active parameters and
+expert counts; its attention (GQA or MHA), sliding window and the format its weights ship in where those matter
+to serving. Names are forgiving: a Hugging Face repo id works with or without its organisation, and the words
+that name a release rather than an architecture (Instruct, Chat, Base, a date such as 2507, a quantisation such
+as FP8) are ignored; a quantisation word is kept as the precision it implies. Rows come from
+``refdata/dense_models.csv`` and ``refdata/moe_architectures.csv`` with their sources.
+
+    >>> find_model("openai/gpt-oss-120b").spec.experts
+    128
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..errors import UnknownNameError, fold_text
+from ..footprint import Assumption
+from .catalogue import load_table
+
+# words that name a release, not an architecture: the same weights' shapes
+_RELEASE_WORDS = {"instruct", "chat", "base", "it", "hf", "thinking", "original", "dynamic", "meta", "pretrained"}
+# words that name a quantised release: the precision its weights are read in
+_PRECISION_WORDS = {"fp8": "fp8", "int8": "int8", "w8a8": "int8", "int4": "int4", "awq": "int4", "gptq": "int4",
+                    "w4a16": "int4", "mxfp4": "int4", "bf16": "bf16", "fp16": "fp16"}
+_DATE = re.compile(r"\d{4}")  # a release date in a repo id: Qwen3-...-2507, Mistral-Nemo-...-2407, R1-0528
+_HINT = "see `wattprint data models`, or give the parameter counts"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One published architecture. Counts are absolute (8.03e9); an MoE has ``active_params`` and its routed
+    experts per layer and per token; ``weights`` is the precision its weights ship in where that is not 16-bit."""
+
+    name: str
+    aliases: tuple[str, ...]
+    params: float
+    active_params: float | None
+    experts: int | None
+    experts_per_token: int | None
+    attention: str
+    weights: str | None
+    sliding_window: float | None
+    window_layer_share: float | None
+    source: str
+    note: str
+    uncertain: bool
+
+
+@dataclass(frozen=True)
+class ModelMatch:
+    """A name resolved: the architecture, and the precision the name itself says (``...-FP8``), if any."""
+
+    spec: ModelSpec
+    name_precision: str | None
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words of a model name, without its organisation ("meta-llama/") and release words."""
+    t = fold_text(text).strip().lower().rsplit("/", 1)[-1]
+    return [w for w in re.split(r"[\s_\-]+", t) if w]
+
+
+def _key(words: list[str]) -> str:
+    kept = [w for w in words if w not in _RELEASE_WORDS and w not in _PRECISION_WORDS and not _DATE.fullmatch(w)]
+    return re.sub(r"[^a-z0-9]", "", "".join(kept))
+
+
+@lru_cache(maxsize=1)
+def _specs() -> tuple[ModelSpec, ...]:
+    return tuple(ModelSpec(
+        m["name"], tuple(m["aliases"]), m["params"], m["active_params"], m["experts"], m["experts_per_token"],
+        m["attention"], m["weights"], m["sliding_window"], m["window_layer_share"], m["source"], m["note"],
+        m["uncertain"]) for m in load_table("models")["models"])
+
+
+@lru_cache(maxsize=1)
+def _index() -> dict[str, ModelSpec]:
+    out: dict[str, ModelSpec] = {}
+    for spec in _specs():
+        for name in (spec.name, *spec.aliases):
+            out.setdefault(_key(_words(name)), spec)
+    return out
+
+
+def models() -> list[ModelSpec]:
+    """The models known, in table order (dense, then MoE)."""
+    return list(_specs())
+
+
+def model_names() -> list[str]:
+    """The names of the models known, in table order."""
+    return [s.name for s in _specs()]
+
+
+def find_model(name: str) -> ModelMatch:
+    """The published architecture ``name`` names; UnknownNameError with the closest names if none."""
+    if not isinstance(name, str) or not name.strip():
+        raise UnknownNameError("model", str(name), [], _HINT, examples=model_names())
+    words = _words(name)
+    spec = _index().get(_key(words))
+    if spec is None:
+        raise UnknownNameError("model", name, model_names(), _HINT)
+    said = [_PRECISION_WORDS[w] for w in words if w in _PRECISION_WORDS]
+    return ModelMatch(spec, said[-1] if said else None)
+
+
+def model_assumption(spec: ModelSpec, filled: list[str]) -> Assumption:
+    """What the named model set (``filled``: the inputs taken from it), with its source."""
+    shape = f"{spec.params:.4g} parameters"
+    if spec.active_params is not None:
+        shape += (f", {spec.active_params:.4g} active ({spec.experts} routed experts, {spec.experts_per_token} per "
+                  "token)")
+    note = f"taken from it: {', '.join(filled)}" if filled else "all its values were given"
+    if spec.uncertain:
+        note += "; some of its figures are UNCERTAIN: " + spec.note
+    return Assumption("model", f"{spec.name}: {shape}", spec.source, note)

@@ -1,0 +1,86 @@
+"""A named model (``model="Llama-3.1-8B"``) as inputs of the estimators: its parameter counts, and for serving its
+expert counts, attention, sliding window and weight format, each used only where the user gave none.
+
+A count the user gives that contradicts the named model by more than published rounding does (``COUNT_TOLERANCE``)
+is refused: one of the two is a slip, and picking either would hide it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InputConflictError
+from ..footprint import Assumption
+
+# published counts are rounded ("8B" for 8.03e9, "7B" for 6.74e9, "141B" for 140.6e9): within this relative gap a
+# given count and the named model's agree; beyond it they name different models
+COUNT_TOLERANCE = 0.15
+
+
+@dataclass
+class Preset:
+    """Inputs after the named model filled the gaps (the given values unchanged) and the assumption saying so."""
+
+    params: float | None
+    active_params: float | None
+    experts: int | None = None
+    experts_per_token: int | None = None
+    attention: str | None = None
+    precision: str | None = None
+    sliding_window: float | None = None
+    window_layer_share: float | None = None
+    notes: list[Assumption] = field(default_factory=list)
+
+
+def _agree(what: str, given: Any, named: float, model: str) -> None:
+    if given is None or isinstance(given, bool) or not isinstance(given, int | float):
+        return  # unchecked here: the estimator's own checks say what is wrong with it
+    if named > 0 and abs(float(given) - named) > COUNT_TOLERANCE * named:
+        raise InputConflictError(f"{what} {float(given):.4g} contradicts model {model!r} ({named:.4g}); give one of "
+                                 "them")
+
+
+def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = False, experts: Any = None,
+                experts_per_token: Any = None, attention: Any = None, precision: Any = None,
+                sliding_window: Any = None, window_layer_share: Any = None) -> Preset:
+    """The inputs with ``model``'s values where none was given (``model`` None: the inputs as they are).
+
+    Training takes the parameter counts; ``serving`` also the expert counts, attention (where the default was
+    left), sliding window and the precision the weights ship in, or that the name says (``...-FP8``)."""
+    given = Preset(params, active_params, experts, experts_per_token, attention, precision, sliding_window,
+                   window_layer_share)
+    if model is None:
+        return given
+    from ..data.models import find_model, model_assumption
+
+    match = find_model(model)
+    spec = match.spec
+    _agree("params", params, spec.params, spec.name)
+    if spec.active_params is not None:
+        _agree("active_params", active_params, spec.active_params, spec.name)
+    elif active_params is not None and params is None:
+        _agree("active_params", active_params, spec.params, spec.name)  # a dense model: all of it is active
+    filled: list[str] = []
+
+    def fill(name: str, value: Any) -> None:
+        if getattr(given, name) is None and value is not None:
+            setattr(given, name, value)
+            filled.append(name)
+
+    fill("params", spec.params)
+    if spec.active_params is not None:
+        fill("active_params", spec.active_params)
+    if serving:
+        if experts is None and experts_per_token is None:
+            fill("experts", spec.experts)
+            fill("experts_per_token", spec.experts_per_token)
+        if attention in (None, "", "gqa") and spec.attention != "gqa":
+            given.attention = spec.attention
+            filled.append("attention")
+        fill("precision", match.name_precision or spec.weights)
+        if sliding_window is None and window_layer_share is None:
+            fill("sliding_window", spec.sliding_window)
+            fill("window_layer_share", spec.window_layer_share)
+    given.notes.append(model_assumption(spec, filled))
+    return given

@@ -1,0 +1,127 @@
+"""Named models (--model / model=): a published architecture fills the counts, experts, attention, sliding window
+and weight format a user did not give; a given count that contradicts it is refused; unknown names list the
+closest ones. Rows come from refdata/dense_models.csv and refdata/moe_architectures.csv."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+
+from wattprint.cli import main
+from wattprint.data.models import find_model, models
+from wattprint.errors import InputConflictError, UnknownNameError
+from wattprint.estimate.inference import estimate_inference
+from wattprint.estimate.training import estimate_training
+
+
+@pytest.mark.parametrize(("query", "expected", "precision"), [
+    ("Llama 3.1 8B", "Llama 3.1 8B", None),
+    ("meta-llama/Meta-Llama-3.1-8B-Instruct", "Llama 3.1 8B", None),  # organisation and release words dropped
+    ("llama-2-7b-chat-hf", "Llama 2 7B", None),
+    ("Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", "Qwen3-235B-A22B", "fp8"),  # a date and a quantisation word
+    ("deepseek-ai/DeepSeek-R1-0528", "DeepSeek-V3", None),  # same architecture, listed as an alias
+    ("google/gemma-2-9b-it", "Gemma 2 9B", None),
+    ("TheBloke/Mistral-7B-Instruct-v0.1-AWQ", "Mistral 7B v0.1", "int4"),
+])
+def test_models_resolve_by_the_names_people_use(query: str, expected: str, precision: str | None) -> None:
+    match = find_model(query)
+    assert (match.spec.name, match.name_precision) == (expected, precision)
+
+
+def test_an_unknown_model_lists_the_closest_names() -> None:
+    with pytest.raises(UnknownNameError) as e:
+        find_model("Qwen3")
+    assert e.value.suggestions and all(s.startswith("Qwen3") for s in e.value.suggestions[:3])
+    assert "wattprint data models" in str(e.value)
+
+
+def test_every_row_is_a_consistent_architecture() -> None:
+    specs = models()
+    assert len(specs) >= 40
+    names = [s.name for s in specs]
+    assert len(set(names)) == len(names)
+    for s in specs:
+        assert s.source and 1e8 < s.params < 2e12
+        assert s.attention in ("gqa", "mha")
+        if s.active_params is not None:  # an MoE: k/E of the routed pool fits in the active parameters
+            assert s.experts and s.experts_per_token and s.experts_per_token < s.experts
+            assert s.experts_per_token / s.experts * s.params <= 1.05 * s.active_params < s.params
+        assert (s.sliding_window is None) == (s.window_layer_share is None)
+        if s.window_layer_share is not None:
+            assert 0 < s.window_layer_share <= 1
+
+
+def test_a_named_model_fills_the_serving_inputs_and_says_so() -> None:
+    named = estimate_inference(model="openai/gpt-oss-120b", hardware="H100", count=2, batch_size=64,
+                               input_tokens=500, output_tokens=500, intensity=400.0)
+    spelled = estimate_inference(117e9, active_params=5.1e9, experts=128, experts_per_token=4, precision="int4",
+                                 sliding_window=128, window_layer_share=0.5, hardware="H100", count=2,
+                                 batch_size=64, input_tokens=500, output_tokens=500, intensity=400.0)
+    assert named.details["gpu_energy_per_output_token_j"] == spelled.details["gpu_energy_per_output_token_j"]
+    note = next(a for a in named.assumptions if a.what == "model")
+    assert note.value.startswith("gpt-oss-120b") and "openai/gpt-oss" in note.source
+    for filled in ("params", "active_params", "experts", "precision", "sliding_window"):
+        assert filled in note.note
+
+
+def test_given_values_win_over_the_named_model_where_they_agree() -> None:
+    fp = estimate_inference(model="Llama-3.1-8B", params=8e9, precision="fp8", hardware="H100", intensity=400.0)
+    note = next(a for a in fp.assumptions if a.what == "model")
+    assert "params" not in note.note  # the given 8e9, within rounding of 8.03e9, is kept
+    assert fp.details["precision"] == "fp8"
+
+
+def test_an_mha_model_gets_its_attention_and_a_windowed_model_its_window() -> None:
+    mha = estimate_inference(model="Llama 2 7B", hardware="A100", intensity=400.0)
+    assert any(a.what == "attention" and a.value == "mha" for a in mha.assumptions)
+    gemma = estimate_inference(model="gemma-2-9b-it", hardware="H100", intensity=400.0)
+    assert any(a.what == "sliding-window attention" and a.value.startswith("4096 tokens") for a in gemma.assumptions)
+
+
+@pytest.mark.parametrize(("kw", "said"), [
+    ({"model": "Llama-3.1-8B", "params": 70e9}, "params 7e+10 contradicts model 'Llama 3.1 8B'"),
+    ({"model": "Mixtral-8x7B", "active_params": 3e9}, "active_params 3e+09 contradicts"),
+])
+def test_a_count_that_contradicts_the_named_model_is_refused(kw: dict[str, object], said: str) -> None:
+    with pytest.raises(InputConflictError, match=re.escape(said)):
+        estimate_inference(hardware="H100", **kw)  # type: ignore[arg-type]
+    with pytest.raises(InputConflictError, match=re.escape(said)):
+        estimate_training(tokens=1e12, hardware="H100", count=64, **kw)  # type: ignore[arg-type]
+
+
+def test_training_takes_the_counts_of_a_named_model() -> None:
+    named = estimate_training(model="DeepSeek-V3", tokens=14.8e12, hardware="H800", count=2048, precision="fp8")
+    spelled = estimate_training(params=671e9, active_params=37e9, tokens=14.8e12, hardware="H800", count=2048,
+                                precision="fp8")
+    assert named.chip_hours == spelled.chip_hours
+    assert any(a.what == "model" for a in named.assumptions)
+
+
+def test_serving_without_params_or_model_says_what_is_needed() -> None:
+    with pytest.raises(InputConflictError, match="params .* or model"):
+        estimate_inference(hardware="H100")
+
+
+def test_the_cli_takes_a_model_name() -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["estimate", "inference", "--model", "Qwen/Qwen3-30B-A3B-Instruct-2507", "--hardware", "H100",
+                     "--intensity", "400"]) == 0
+    assert "Serving Qwen/Qwen3-30B-A3B-Instruct-2507 on" in out.getvalue()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["estimate", "training", "--model", "llama-3.1-8b", "--tokens", "15T", "--hardware", "H100",
+                     "--count", "1024", "--json"]) == 0
+    assert json.loads(out.getvalue())["chip_hours"] > 0
+    err = io.StringIO()
+    with redirect_stderr(err), redirect_stdout(io.StringIO()):
+        assert main(["estimate", "inference", "--model", "llama-9"]) == 2
+    assert "unknown model 'llama-9'" in err.getvalue() and "Traceback" not in err.getvalue()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["data", "models"]) == 0
+    assert "gpt-oss-120b" in out.getvalue() and "Llama 3.1 8B" in out.getvalue()
