@@ -23,7 +23,8 @@ def register(subparsers: Any) -> None:
     r.add_argument("--kind", choices=["country", "subnational", "zone", "cloud"])
     r.add_argument("--json", action="store_true", help="print JSON")
     r.set_defaults(handler=_regions)
-    s = sub.add_parser("search", help="search accelerators, CPUs, locations, PUE presets, generation sources")
+    s = sub.add_parser("search", help="search accelerators, models, CPUs, locations, PUE presets, generation "
+                                      "sources")
     s.add_argument("text")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(handler=_search)
@@ -148,6 +149,7 @@ def _match(q: str, names: list[str]) -> tuple[int, str] | None:
 
 def _search(args: argparse.Namespace) -> int:
     from ..data import _cpu_index, accelerator_names, accelerators, load_table, pue_presets
+    from ..data.models import models
     from ..intensity import WORLD, WORLD_NAMES, location_aliases, locations, mix_sources
 
     q = normalise_name(args.text)
@@ -168,6 +170,9 @@ def _search(args: argparse.Namespace) -> int:
 
     for a in accelerators():
         hit("accelerator", a.name, a.name, [a.name, a.family], own=2)
+    for m in models():
+        hit("model", m.name, f"{m.params / 1e9:.4g}B" + (f" ({m.active_params / 1e9:.3g}B active)"
+                                                           if m.active_params else ""), [m.name, *m.aliases])
     aliases = location_aliases()
     hit("location (world)", WORLD.key, WORLD.name + ", what no location gives", [WORLD.key, WORLD.name, *WORLD_NAMES],
         own=2)
