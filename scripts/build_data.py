@@ -738,6 +738,9 @@ def build_models() -> dict[str, Any]:
             "params": float(r["params_B"]) * 1e9, "active_params": None, "experts": None, "experts_per_token": None,
             "attention": r["attention"] or "gqa", "weights": None,
             "sliding_window": _opt_num(r["sliding_window"]), "window_layer_share": _opt_num(r["window_layer_share"]),
+            # K (or V) widths summed over the layers: the KV cache per token is 2 x this x bytes
+            "kv_widths": (int(r["layers"]) * int(r["kv_heads"]) * int(r["head_dim"])
+                          if r["layers"] and r["kv_heads"] and r["head_dim"] else None),
             "source": r["source"], "year": int(r["year"]) if r["year"] else None, "note": r["note"],
             "uncertain": bool(UNCERTAIN_NOTE.search(r["note"])),
         })
@@ -750,6 +753,7 @@ def build_models() -> dict[str, Any]:
             "experts": int(r["experts_routed"]), "experts_per_token": int(r["experts_per_token"]),
             "attention": "gqa", "weights": r["weights"] or None,
             "sliding_window": _opt_num(r["sliding_window"]), "window_layer_share": _opt_num(r["window_layer_share"]),
+            "kv_widths": None,
             "source": r["source"], "year": int(r["year"]) if r["year"] else None, "note": r["note"],
             "uncertain": bool(UNCERTAIN_NOTE.search(r["note"])),
         })

@@ -125,3 +125,18 @@ def test_the_cli_takes_a_model_name() -> None:
     with redirect_stdout(out):
         assert main(["data", "models"]) == 0
     assert "gpt-oss-120b" in out.getvalue() and "Llama 3.1 8B" in out.getvalue()
+
+
+def test_a_named_dense_model_brings_its_own_kv_cache_shape() -> None:
+    # Llama 3.1 8B: 32 layers x 8 KV heads x 128 = 32,768 K widths; K and V in bf16: 131,072 bytes per token, so a
+    # 100k-token prompt with 1k out holds 100,500 tokens (continuous batching) = 13.2 GB per sequence
+    fp = estimate_inference(model="Llama-3.1-8B", hardware="H100", input_tokens=100_000, output_tokens=1000,
+                            intensity=400.0)
+    capped = next(a for a in fp.assumptions if a.what == "batch size capped by memory")
+    assert "~13.2 GB of KV cache per sequence" in capped.note and capped.value == "at most 4 sequences"
+    assert not any(a.what.startswith("KV width") for a in fp.assumptions)  # no assumed width: the model's own
+    # Gemma 2 9B keeps 2x the KV width of a Llama-like 8 x 128 (8 heads x 256) in 42 layers: more per token
+    gemma = estimate_inference(model="gemma-2-9b-it", hardware="H100", input_tokens=3000, output_tokens=1000,
+                               intensity=400.0, sliding_window=None)
+    note = next(a for a in gemma.assumptions if a.what == "model")
+    assert "KV cache of 1.72e+05 values per token" in note.value

@@ -45,6 +45,7 @@ class ModelSpec:
     weights: str | None
     sliding_window: float | None
     window_layer_share: float | None
+    kv_widths: float | None  # layers x KV heads x head width: the KV cache per token is 2 x this x bytes
     source: str
     note: str
     uncertain: bool
@@ -73,8 +74,8 @@ def _key(words: list[str]) -> str:
 def _specs() -> tuple[ModelSpec, ...]:
     return tuple(ModelSpec(
         m["name"], tuple(m["aliases"]), m["params"], m["active_params"], m["experts"], m["experts_per_token"],
-        m["attention"], m["weights"], m["sliding_window"], m["window_layer_share"], m["source"], m["note"],
-        m["uncertain"]) for m in load_table("models")["models"])
+        m["attention"], m["weights"], m["sliding_window"], m["window_layer_share"], m["kv_widths"], m["source"],
+        m["note"], m["uncertain"]) for m in load_table("models")["models"])
 
 
 @lru_cache(maxsize=1)
@@ -114,6 +115,8 @@ def model_assumption(spec: ModelSpec, filled: list[str]) -> Assumption:
     if spec.active_params is not None:
         shape += (f", {spec.active_params:.4g} active ({spec.experts} routed experts, {spec.experts_per_token} per "
                   "token)")
+    if spec.kv_widths:
+        shape += f", KV cache of {2 * spec.kv_widths:.4g} values per token (layers x KV heads x head width x 2)"
     note = f"taken from it: {', '.join(filled)}" if filled else "all its values were given"
     if spec.uncertain:
         note += "; some of its figures are UNCERTAIN: " + spec.note

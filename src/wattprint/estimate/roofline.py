@@ -78,10 +78,14 @@ def _attended_over_prompt(l_in: float, p: Mapping[str, float]) -> float:
 
 
 def kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) -> float:
-    """Bytes of K and V per token of context: 2 x layers x KV width (GQA's, or d_model for MHA) x bytes."""
-    d_model, n_layers = transformer_shape(p["active_params"], p["layers_aspect_ratio"])
-    kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
-    shape_bytes = 2.0 * n_layers * kv_width * kv_bytes
+    """Bytes of K and V per token of context: 2 x layers x KV width (GQA's, or d_model for MHA) x bytes; a named
+    model's own widths summed over its layers (``kv_widths``) where known."""
+    if p.get("kv_widths", 0.0) > 0:
+        shape_bytes = 2.0 * p["kv_widths"] * kv_bytes
+    else:
+        d_model, n_layers = transformer_shape(p["active_params"], p["layers_aspect_ratio"])
+        kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
+        shape_bytes = 2.0 * n_layers * kv_width * kv_bytes
     # a given batch that fits only with a smaller cache than the assumed shape's caps it (fit_batch_to_memory)
     return min(shape_bytes, p.get("kv_bytes_per_token_max", math.inf))
 
@@ -139,8 +143,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     power_fraction_compute_bound, idle_power_fraction, host_power_ratio, tensor_parallel_efficiency_per_doubling,
     layers_aspect_ratio, kv_dim_gqa, ``utilisation`` (share of provisioned time busy; 1 = no idle), for an MoE
     moe_shared_share and, with sub-16-bit weights, moe_low_bit_saving_realised; optionally sliding_window and
-    window_layer_share, and tdp_scale (the chip's TDP as a multiple of the catalogue's, where that is a derived
-    figure with a span).
+    window_layer_share, kv_widths (a named model's KV shape), and tdp_scale (the chip's TDP as a multiple of the
+    catalogue's, where that is a derived figure with a span).
     """
     n_total, n_act = p["params"], p["active_params"]
     batch, l_in, l_out = p["batch_size"], p["input_tokens"], p["output_tokens"]

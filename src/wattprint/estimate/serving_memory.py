@@ -104,7 +104,8 @@ def _shrink_to_fit(central: dict[str, float], ranges: dict[str, tuple[float, flo
     (None: no fit)."""
     kv = kv_token_gb
     levers: list[tuple[str, float]] = [(n, ranges[n][0]) for n in ("input_tokens", "output_tokens") if n in ranges]
-    levers += [("kv", kv_small_gb), ("memory", free_most_gb)]
+    levers += [("kv", kv_small_gb)] if kv_small_gb < kv_token_gb else []  # a known KV shape has no smaller end
+    levers += [("memory", free_most_gb)]
     levers += [(n, 1.0) for n in ("input_tokens", "output_tokens") if n in ranges]
     moved: list[str] = []
     room = free_gb
