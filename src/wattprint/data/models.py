@@ -60,7 +60,7 @@ class ModelMatch:
 
 
 def _words(text: str) -> list[str]:
-    """Lower-case words of a model name, without its organisation ("meta-llama/") and release words."""
+    """Lower-case words of a model name, without its organisation ("meta-llama/"); ``_key`` drops release words."""
     t = fold_text(text).strip().lower().rsplit("/", 1)[-1]
     return [w for w in re.split(r"[\s_\-]+", t) if w]
 
