@@ -727,6 +727,17 @@ def _opt_num(text: str) -> float | None:
     return float(text) if text.strip() else None
 
 
+def _moe_kv_widths(r: dict[str, str]) -> float | None:
+    """K (or V) widths summed over an MoE's layers (its KV cache per token is 2 x this x bytes): layers x KV heads x
+    head width; for multi-head latent attention, whose cache holds one latent plus a RoPE key per layer, half of
+    layers x (latent + rope) values. None where the shape is not in the table."""
+    if not r["layers"]:
+        return None
+    if r["attention"] == "mla":
+        return int(r["layers"]) * (int(r["kv_latent_dim"]) + int(r["kv_rope_dim"])) / 2
+    return int(r["layers"]) * int(r["kv_heads"]) * int(r["head_dim"])
+
+
 def build_models() -> dict[str, Any]:
     """Published LLM architectures a user can name instead of typing counts: dense models
     (refdata/dense_models.csv) and MoE models (refdata/moe_architectures.csv, rows without an ``excluded`` reason).
@@ -751,9 +762,10 @@ def build_models() -> dict[str, Any]:
             "name": r["model"], "aliases": [a.strip() for a in r["aliases"].split(";") if a.strip()],
             "params": float(r["params_total_B"]) * 1e9, "active_params": float(r["params_active_B"]) * 1e9,
             "experts": int(r["experts_routed"]), "experts_per_token": int(r["experts_per_token"]),
-            "attention": "gqa", "weights": r["weights"] or None,
+            # multi-head latent attention (DeepSeek) caches a compressed latent: served as GQA with its real cache size
+            "attention": "mha" if r["attention"] == "mha" else "gqa", "weights": r["weights"] or None,
             "sliding_window": _opt_num(r["sliding_window"]), "window_layer_share": _opt_num(r["window_layer_share"]),
-            "kv_widths": None,
+            "kv_widths": _moe_kv_widths(r),
             "source": r["source"], "year": int(r["year"]) if r["year"] else None, "note": r["note"],
             "uncertain": bool(UNCERTAIN_NOTE.search(r["note"])),
         })

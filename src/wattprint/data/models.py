@@ -116,7 +116,7 @@ def model_assumption(spec: ModelSpec, filled: list[str]) -> Assumption:
         shape += (f", {spec.active_params:.4g} active ({spec.experts} routed experts, {spec.experts_per_token} per "
                   "token)")
     if spec.kv_widths:
-        shape += f", KV cache of {2 * spec.kv_widths:.4g} values per token (layers x KV heads x head width x 2)"
+        shape += f", KV cache of {2 * spec.kv_widths:.4g} values per token over its layers"
     note = f"taken from it: {', '.join(filled)}" if filled else "all its values were given"
     if spec.uncertain:
         note += "; some of its figures are UNCERTAIN: " + spec.note
