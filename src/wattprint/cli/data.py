@@ -103,7 +103,7 @@ def _models(args: argparse.Namespace) -> int:
              f"{m.experts_per_token}/{m.experts}" if m.experts else "-", m.attention,
              f"{m.sliding_window:g} x {m.window_layer_share:.2g}" if m.sliding_window and m.window_layer_share else "-",
              m.weights or "-"] for m in specs]
-    print(_table(["model", "params B", "active B", "experts", "attention", "window x layers", "weights"], rows))
+    print(_table(["model", "params B", "active B", "experts k/E", "attention", "window x layers", "weights"], rows))
     print("give the name (or a Hugging Face repo id: Instruct, dates and quantisation words are read as the same "
           "model) to `estimate training|inference --model`; * = some figures uncertain (see --json notes)")
     return 0
