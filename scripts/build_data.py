@@ -723,52 +723,39 @@ def compact_country_years(countries: dict[str, Any]) -> None:
 
 
 # -- model presets ----------------------------------------------------------------------------------------
-def _opt_num(text: str) -> float | None:
-    return float(text) if text.strip() else None
-
-
-def _moe_kv_widths(r: dict[str, str]) -> float | None:
-    """K (or V) widths summed over an MoE's layers (its KV cache per token is 2 x this x bytes): layers x KV heads x
+def _kv_widths(r: dict[str, str]) -> float | None:
+    """K (or V) widths summed over a model's layers (its KV cache per token is 2 x this x bytes): layers x KV heads x
     head width; for multi-head latent attention, whose cache holds one latent plus a RoPE key per layer, half of
     layers x (latent + rope) values. None where the shape is not in the table."""
-    if not r["layers"]:
-        return None
-    if r["attention"] == "mla":
+    if r.get("attention") == "mla" and r["layers"]:
         return int(r["layers"]) * (int(r["kv_latent_dim"]) + int(r["kv_rope_dim"])) / 2
-    return int(r["layers"]) * int(r["kv_heads"]) * int(r["head_dim"])
+    if r["layers"] and r["kv_heads"] and r["head_dim"]:
+        return int(r["layers"]) * int(r["kv_heads"]) * int(r["head_dim"])
+    return None
+
+
+def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
+    """One row of either table as a preset; ``moe``: the active parameters and expert counts of an MoE row."""
+    return {
+        "name": r["model"], "aliases": [a.strip() for a in r["aliases"].split(";") if a.strip()],
+        "params": float(params_b) * 1e9, "active_params": None, "experts": None, "experts_per_token": None, **moe,
+        # multi-head latent attention (DeepSeek) caches a compressed latent: served as GQA with its real cache size
+        "attention": "mha" if r["attention"] == "mha" else "gqa", "weights": r.get("weights") or None,
+        "sliding_window": num(r["sliding_window"]), "window_layer_share": num(r["window_layer_share"]),
+        "kv_widths": _kv_widths(r),
+        "source": r["source"], "year": int(r["year"]) if r["year"] else None, "note": r["note"],
+        "uncertain": bool(UNCERTAIN_NOTE.search(r["note"])),
+    }
 
 
 def build_models() -> dict[str, Any]:
     """Published LLM architectures a user can name instead of typing counts: dense models
     (refdata/dense_models.csv) and MoE models (refdata/moe_architectures.csv, rows without an ``excluded`` reason).
     Parameter counts in absolute numbers; every row keeps its source and notes."""
-    models: list[dict[str, Any]] = []
-    for r in read_csv(REFDATA / "dense_models.csv"):
-        models.append({
-            "name": r["model"], "aliases": [a.strip() for a in r["aliases"].split(";") if a.strip()],
-            "params": float(r["params_B"]) * 1e9, "active_params": None, "experts": None, "experts_per_token": None,
-            "attention": r["attention"] or "gqa", "weights": None,
-            "sliding_window": _opt_num(r["sliding_window"]), "window_layer_share": _opt_num(r["window_layer_share"]),
-            # K (or V) widths summed over the layers: the KV cache per token is 2 x this x bytes
-            "kv_widths": (int(r["layers"]) * int(r["kv_heads"]) * int(r["head_dim"])
-                          if r["layers"] and r["kv_heads"] and r["head_dim"] else None),
-            "source": r["source"], "year": int(r["year"]) if r["year"] else None, "note": r["note"],
-            "uncertain": bool(UNCERTAIN_NOTE.search(r["note"])),
-        })
-    for r in read_csv(REFDATA / "moe_architectures.csv"):
-        if r["excluded"].strip():
-            continue
-        models.append({
-            "name": r["model"], "aliases": [a.strip() for a in r["aliases"].split(";") if a.strip()],
-            "params": float(r["params_total_B"]) * 1e9, "active_params": float(r["params_active_B"]) * 1e9,
-            "experts": int(r["experts_routed"]), "experts_per_token": int(r["experts_per_token"]),
-            # multi-head latent attention (DeepSeek) caches a compressed latent: served as GQA with its real cache size
-            "attention": "mha" if r["attention"] == "mha" else "gqa", "weights": r["weights"] or None,
-            "sliding_window": _opt_num(r["sliding_window"]), "window_layer_share": _opt_num(r["window_layer_share"]),
-            "kv_widths": _moe_kv_widths(r),
-            "source": r["source"], "year": int(r["year"]) if r["year"] else None, "note": r["note"],
-            "uncertain": bool(UNCERTAIN_NOTE.search(r["note"])),
-        })
+    models = [_model(r, r["params_B"]) for r in read_csv(REFDATA / "dense_models.csv")]
+    models += [_model(r, r["params_total_B"], active_params=float(r["params_active_B"]) * 1e9,
+                      experts=int(r["experts_routed"]), experts_per_token=int(r["experts_per_token"]))
+               for r in read_csv(REFDATA / "moe_architectures.csv") if not r["excluded"]]
     names = [m["name"] for m in models]
     if len(set(names)) != len(names):
         raise SystemExit("refdata/dense_models.csv and moe_architectures.csv name a model twice")
