@@ -84,7 +84,7 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         if sliding_window is None and window_layer_share is None:
             fill("sliding_window", spec.sliding_window)
             fill("window_layer_share", spec.window_layer_share)
-        if given.attention in (None, "", "gqa", spec.attention):  # the KV shape of the attention it has
+        if given.attention in (None, "", spec.attention):  # the KV shape of the attention it has
             fill("kv_widths", spec.kv_widths)
     given.notes.append(model_assumption(spec, filled))
     return given
