@@ -100,7 +100,8 @@ ATTR_EMBODIED_PUE = (
 ATTR_REFDATA = (
     "Training utilisation and power: published trainings and papers listed in `refdata/mfu_observations.csv` and "
     "`refdata/power_observations.csv`; inference measurements in `refdata/inference_measurements.csv` (ML.ENERGY "
-    "leaderboard, Chung et al. 2025, and others, each row with its source)."
+    "leaderboard, Chung et al. 2025; Hugging Face AI Energy Score leaderboard; MLCommons MLPerf Inference Power "
+    "results; and others, each row with its source)."
 )
 ATTR_EQUIVALENTS = (
     "Equivalents: US EPA Greenhouse Gas Equivalencies Calculator; UK DESNZ greenhouse gas conversion factors 2024."

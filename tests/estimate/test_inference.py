@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import math
+import statistics
 from pathlib import Path
 
 import pytest
@@ -259,6 +260,19 @@ def test_accuracy_benchmark_meets_target() -> None:
     assert s["share_within_2"] >= 0.75, bench.summary_markdown(s)  # type: ignore[attr-defined]
     # gross-error guard (a unit slip is x1000 or x3600): large MoE at batch 2048+ on B200 sits near x5 low
     assert all(0.1 < r["ratio"] < 10 for r in result["rows"])
+
+
+def test_accuracy_benchmark_holds_on_sources_beside_ml_energy() -> None:
+    """Most rows come from one leaderboard; the independent ones (HF AI Energy Score: eager transformers at batch
+    1; MLPerf Inference Power: TensorRT-LLM servers at large batch) must meet the target on their own too."""
+    bench = _bench()
+    if not bench.MEASUREMENTS.exists():  # type: ignore[attr-defined]
+        pytest.skip("refdata/inference_measurements.csv is absent")
+    rows = bench.run_benchmark()["rows"]  # type: ignore[attr-defined]
+    others = [r["ratio"] for r in rows if not r["source"].startswith("ML.ENERGY")]
+    assert len({r["source"] for r in rows if not r["source"].startswith("ML.ENERGY")}) >= 2
+    assert len(others) >= 30
+    assert 10 ** statistics.median(abs(math.log10(x)) for x in others) <= 1.5
 
 
 def test_a_given_batch_shortens_an_assumed_prompt_rather_than_being_refused() -> None:
