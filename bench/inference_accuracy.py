@@ -47,7 +47,7 @@ def _int(text: str) -> int | None:
 
 def predict(row: dict[str, str], by_name: bool = False) -> float:
     """The model's figure for one measurement row, in the row's metric and scope; ``by_name``: the row's model is
-    also named (``model=``), so a named model's own KV shape, attention and window are used."""
+    also named (``model=``), so a named model's own KV shape, depth, attention and window are used."""
     from wattprint.estimate.inference import estimate_inference
 
     count = _num(row["count"])
@@ -122,7 +122,7 @@ def run_benchmark(path: Path = MEASUREMENTS) -> dict[str, Any]:
 
 def _by_name(rows: list[dict[str, str]], out: list[dict[str, Any]]) -> dict[str, Any]:
     """The rows whose model is in the named-model table (--model), predicted again by its name: the model's own
-    parameter and expert counts, KV cache shape, attention and sliding window, with the row's hardware, batch,
+    parameter and expert counts, KV cache shape, depth, attention and sliding window, with the row's hardware, batch,
     precision and lengths. Rows the estimator refuses so (a named model's real KV cache that does not fit the
     given batch and lengths) are listed with the reason, not scored."""
     from wattprint.data.models import find_model
@@ -153,7 +153,7 @@ def named_markdown(named: dict[str, Any]) -> str:
         return ""
     (fn, wn), (fc, wc) = named["by_name"], named["by_counts"]
     text = (f"Named models (`--model`): on the {named['n']} rows whose model is in `wattprint data models`, naming "
-            f"it (its own counts, KV cache shape, attention and window) gives a median error x{fn:.2f} and "
+            f"it (its own counts, KV cache shape, depth, attention and window) gives a median error x{fn:.2f} and "
             f"{100 * wn:.0f}% within x1.5, against x{fc:.2f} and {100 * wc:.0f}% from the parameter counts alone.")
     if named["refused"]:
         many = len(named["refused"]) > 1

@@ -743,7 +743,7 @@ def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
         # multi-head latent attention (DeepSeek) caches a compressed latent: served as GQA with its real cache size
         "attention": "mha" if r["attention"] == "mha" else "gqa", "weights": r.get("weights") or None,
         "sliding_window": num(r["sliding_window"]), "window_layer_share": num(r["window_layer_share"]),
-        "kv_widths": _kv_widths(r),
+        "kv_widths": _kv_widths(r), "layers": int(r["layers"]) if r["layers"] else None,
         "source": r["source"], "year": int(r["year"]) if r["year"] else None, "note": r["note"],
         "uncertain": bool(UNCERTAIN_NOTE.search(r["note"])),
     }

@@ -143,3 +143,20 @@ def test_a_named_dense_model_brings_its_own_kv_cache_shape() -> None:
                                intensity=400.0, sliding_window=None)
     note = next(a for a in gemma.assumptions if a.what == "model")
     assert "KV cache of 1.72e+05 values per token" in note.value
+
+
+def test_a_named_model_launches_its_own_layers_on_an_eager_engine() -> None:
+    """An eager engine cannot step faster than it launches every layer's kernels: a named model brings its real
+    depth. Qwen2.5 0.5B has 24 layers where the shape rule (d_model / n_layers ~ 128) gives a 0.49B model ~14."""
+    from wattprint.estimate.inference import constants
+
+    per_layer = constants()["eager_overhead_s_per_layer"].value
+    named = estimate_inference(model="Qwen2.5-0.5B", hardware="H100", engine="eager", batch_size=1,
+                               intensity=400.0)
+    counted = estimate_inference(0.49e9, hardware="H100", engine="eager", batch_size=1, intensity=400.0)
+    assert named.details["decode_step_ms"].value == pytest.approx(24 * per_layer * 1000)  # floor-bound at batch 1
+    assert counted.details["decode_step_ms"].value < 0.7 * named.details["decode_step_ms"].value
+    assert "24 layers" in next(a for a in named.assumptions if a.what == "model").value
+    # an optimised engine (CUDA graphs) has no per-layer floor: the depth changes nothing there
+    fast = estimate_inference(model="Qwen2.5-0.5B", hardware="H100", batch_size=1, intensity=400.0)
+    assert fast.details["decode_step_ms"].value < 0.5 * named.details["decode_step_ms"].value

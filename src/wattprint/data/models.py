@@ -46,6 +46,7 @@ class ModelSpec:
     sliding_window: float | None
     window_layer_share: float | None
     kv_widths: float | None  # layers x KV heads x head width: the KV cache per token is 2 x this x bytes
+    layers: int | None  # transformer blocks (an eager engine's launch overhead is per layer)
     source: str
     note: str
     uncertain: bool
@@ -74,8 +75,8 @@ def _key(words: list[str]) -> str:
 def _specs() -> tuple[ModelSpec, ...]:
     return tuple(ModelSpec(
         m["name"], tuple(m["aliases"]), m["params"], m["active_params"], m["experts"], m["experts_per_token"],
-        m["attention"], m["weights"], m["sliding_window"], m["window_layer_share"], m["kv_widths"], m["source"],
-        m["note"], m["uncertain"]) for m in load_table("models")["models"])
+        m["attention"], m["weights"], m["sliding_window"], m["window_layer_share"], m["kv_widths"], m["layers"],
+        m["source"], m["note"], m["uncertain"]) for m in load_table("models")["models"])
 
 
 @lru_cache(maxsize=1)
@@ -115,6 +116,8 @@ def model_assumption(spec: ModelSpec, filled: list[str]) -> Assumption:
     if spec.active_params is not None:
         shape += (f", {spec.active_params:.4g} active ({spec.experts} routed experts, {spec.experts_per_token} per "
                   "token)")
+    if spec.layers:
+        shape += f", {spec.layers} layers"
     if spec.kv_widths:
         shape += f", KV cache of {2 * spec.kv_widths:.4g} values per token over its layers"
     note = f"taken from it: {', '.join(filled)}" if filled else "all its values were given"

@@ -83,8 +83,8 @@ def estimate_inference(
     Args:
         params: total parameters (count); ``active_params``: per-token active parameters of an MoE (default: all).
         model: a published model's name instead ("Llama-3.1-8B-Instruct", "openai/gpt-oss-120b"; ``wattprint data
-            models`` lists them): its parameter counts, expert counts, attention, KV cache shape, sliding window and
-            weight format fill whatever is not given; a given count that contradicts it is an error.
+            models`` lists them): its parameter counts, expert counts, attention, KV cache shape, depth, sliding
+            window and weight format fill whatever is not given; a given count that contradicts it is an error.
         input_tokens / output_tokens: tokens per request (prompt / generated); defaults are sourced ranges.
         requests_per_day or tokens_per_day (input + output tokens): load. With one of them the footprint covers
             ``days`` days of serving (default one year); without, it covers one request.
@@ -136,7 +136,7 @@ def estimate_inference(
     weight_bytes, kv_bytes = stored_bytes(prec)
     values = assume_values(inputs, prec, weight_bytes, input_tokens, output_tokens, batch_size, sliding_window,
                            window_layer_share, check_experts(inputs, experts, experts_per_token), assumptions,
-                           kv_widths=preset.kv_widths)
+                           kv_widths=preset.kv_widths, layers=preset.layers)
     span = acc.tdp_range_w() if tdp_w is None else None
     if span is not None and span[0] < span[1]:  # a derived TDP: its span is one more assumed range
         values.central["tdp_scale"] = 1.0

@@ -31,6 +31,7 @@ class Preset:
     sliding_window: float | None = None
     window_layer_share: float | None = None
     kv_widths: float | None = None  # the model's KV heads x head width summed over its layers (serving only)
+    layers: int | None = None  # the model's transformer blocks (serving only)
     notes: list[Assumption] = field(default_factory=list)
 
 
@@ -48,8 +49,8 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
     """The inputs with ``model``'s values where none was given (``model`` None: the inputs as they are).
 
     Training takes the parameter counts; ``serving`` also the expert counts, attention (where the default was
-    left), sliding window, the KV cache's shape (layers x KV heads x head width) and the precision the weights ship
-    in, or that the name says (``...-FP8``)."""
+    left), sliding window, the KV cache's shape (layers x KV heads x head width), the layer count and the precision
+    the weights ship in, or that the name says (``...-FP8``)."""
     given = Preset(params, active_params, experts, experts_per_token, attention, precision, sliding_window,
                    window_layer_share)
     if model is None:
@@ -86,5 +87,6 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
             fill("window_layer_share", spec.window_layer_share)
         if given.attention in (None, "", spec.attention):  # the KV shape of the attention it has
             fill("kv_widths", spec.kv_widths)
+        fill("layers", spec.layers)
     given.notes.append(model_assumption(spec, filled))
     return given

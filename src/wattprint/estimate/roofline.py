@@ -143,8 +143,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     power_fraction_compute_bound, idle_power_fraction, host_power_ratio, tensor_parallel_efficiency_per_doubling,
     layers_aspect_ratio, kv_dim_gqa, ``utilisation`` (share of provisioned time busy; 1 = no idle), for an MoE
     moe_shared_share and, with sub-16-bit weights, moe_low_bit_saving_realised; optionally sliding_window and
-    window_layer_share, kv_widths (a named model's KV shape), and tdp_scale (the chip's TDP as a multiple of the
-    catalogue's, where that is a derived figure with a span).
+    window_layer_share, kv_widths and n_layers (a named model's KV shape and depth), and tdp_scale (the chip's
+    TDP as a multiple of the catalogue's, where that is a derived figure with a span).
     """
     n_total, n_act = p["params"], p["active_params"]
     batch, l_in, l_out = p["batch_size"], p["input_tokens"], p["output_tokens"]
@@ -167,7 +167,10 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     t_comp = batch * (2.0 * n_act + attention_flops) / flops
     if not (0 < t_mem < math.inf and 0 < t_comp < math.inf):  # magnitudes beyond the floating-point range
         raise too_large()
-    t_floor = n_layers * p["eager_overhead_s_per_layer"] if engine == "eager" else 0.0
+    # a named model's own depth where known: small models are deeper than the shape rule says (Qwen2.5 0.5B: 24
+    # layers, not ~14), and an eager engine launches every layer's kernels
+    launched_layers = p.get("n_layers", 0.0) or n_layers
+    t_floor = launched_layers * p["eager_overhead_s_per_layer"] if engine == "eager" else 0.0
     t_busy = max(t_mem, t_comp)
     t_step = max(t_busy, t_floor)
     compute_share = min(1.0, t_comp / t_mem)

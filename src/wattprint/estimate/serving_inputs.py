@@ -115,7 +115,8 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
 def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: float | None,
                   output_tokens: float | None, batch_size: float | None, sliding_window: int | None,
                   window_layer_share: float | None, experts: tuple[int, int] | None,
-                  assumptions: list[Assumption], kv_widths: float | None = None) -> Values:
+                  assumptions: list[Assumption], kv_widths: float | None = None,
+                  layers: int | None = None) -> Values:
     """The point the model is evaluated at: the given values, and for the rest the sourced constants with their
     ranges (request lengths in tokens, batch, achievable utilisations, power fractions, host ratio, model shape)."""
     window = check_positive("sliding_window (tokens)", sliding_window, integer=True)
@@ -146,6 +147,8 @@ def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: 
         values.take(name, None, what)
     if inputs.active_params < inputs.params:
         take_moe_split(values, inputs, experts, weight_bytes, prec)
+    if layers:  # a named model's own depth (the model assumption cites it), for the per-layer launch overhead
+        central["n_layers"] = float(layers)
     if kv_widths:  # a named model's own KV shape (the model assumption cites it): no assumed width
         central["kv_widths"] = kv_widths
         central["kv_dim_gqa"] = 0.0
