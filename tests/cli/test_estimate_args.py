@@ -40,3 +40,13 @@ def test_precision_names_are_case_insensitive_as_in_the_python_api(capsys: pytes
           "--precision", "FP8", "--location", "FR", "--year", "2021", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert any(a["what"].startswith("MFU") and "of the fp8 peak" in a["value"] for a in out["assumptions"])
+
+
+def test_gpu_hours_is_the_name_papers_use_for_chip_hours(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["estimate", "training", "--gpu-hours", "1.72e6", "--hardware", "A100", "--power-w", "400", "--pue", "1.1",
+          "--intensity", "385", "--json"])
+    assert json.loads(capsys.readouterr().out)["chip_hours"] == 1.72e6
+    with pytest.raises(SystemExit) as e:  # one quantity under two names: giving both differently is a conflict
+        main(["estimate", "training", "--gpu-hours", "1000", "--chip-hours", "2000", "--hardware", "A100"])
+    assert e.value.code == 2
+    assert "given twice" in capsys.readouterr().err

@@ -39,7 +39,7 @@ def _add_training(sub: Any) -> None:
     t.add_argument("--tokens", type=count, help="training tokens, e.g. 2T")
     t.add_argument("--seq-len", type=whole, metavar="TOKENS",
                    help="training context length, e.g. 128k: adds causal attention's FLOPs to 6 x params x tokens")
-    t.add_argument("--chip-hours", type=count, help="accelerator-hours (GPU-hours, TPU-chip-hours)")
+    t.add_argument("--chip-hours", "--gpu-hours", type=count, help="accelerator-hours (GPU-hours, TPU-chip-hours)")
     t.add_argument("--days", type=number, help="wall-clock days")
     t.add_argument("--hardware", required=True, nargs="+", action=JoinWords, metavar="NAME",
                    help="accelerator, e.g. A100, 'H100 SXM', 'TPU v4', MI250X")
