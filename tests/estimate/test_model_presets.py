@@ -128,6 +128,9 @@ def test_the_cli_takes_a_model_name() -> None:
     with redirect_stdout(out):
         assert main(["data", "models"]) == 0
     assert "gpt-oss-120b" in out.getvalue() and "Llama 3.1 8B" in out.getvalue()
+    header, *rows = out.getvalue().splitlines()
+    assert "layers" in header.split()
+    assert re.match(r"Llama 3\.1 405B\s+405\.9\s+-\s+-\s+126\s", next(r for r in rows if "405B" in r))
 
 
 def test_a_named_dense_model_brings_its_own_kv_cache_shape() -> None:

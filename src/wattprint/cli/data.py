@@ -100,10 +100,11 @@ def _models(args: argparse.Namespace) -> int:
         return 0
     rows = [[m.name + (" *" if m.uncertain else ""), f"{m.params / 1e9:.4g}",
              _fmt(m.active_params / 1e9 if m.active_params else None),
-             f"{m.experts_per_token}/{m.experts}" if m.experts else "-", m.attention,
+             f"{m.experts_per_token}/{m.experts}" if m.experts else "-", str(m.layers or "-"), m.attention,
              f"{m.sliding_window:g} x {m.window_layer_share:.2g}" if m.sliding_window and m.window_layer_share else "-",
              m.weights or "-"] for m in specs]
-    print(_table(["model", "params B", "active B", "experts k/E", "attention", "window x layers", "weights"], rows))
+    print(_table(["model", "params B", "active B", "experts k/E", "layers", "attention", "window x layers",
+                  "weights"], rows))
     print("give the name (or a Hugging Face repo id: Instruct, dates and quantisation words are read as the same "
           "model) to `estimate training|inference --model`; * = some figures uncertain (see --json notes)")
     return 0
