@@ -48,6 +48,13 @@ def _int(text: str) -> int | None:
 def predict(row: dict[str, str], by_name: bool = False) -> float:
     """The model's figure for one measurement row, in the row's metric and scope; ``by_name``: the row's model is
     also named (``model=``), so a named model's own KV shape, depth, attention and window are used."""
+    return predict_range(row, by_name)[0]
+
+
+def predict_range(row: dict[str, str], by_name: bool = False) -> tuple[float, float | None, float | None]:
+    """(central, low, high) of :func:`predict`; low and high where the estimate gives that figure's own range
+    (GPU energy per output token, any energy per request), None where the figure is derived from two ranged ones
+    (server or full-stack energy per output token: each corner has its own token count)."""
     from wattprint.estimate.inference import estimate_inference
 
     count = _num(row["count"])
@@ -72,14 +79,16 @@ def predict(row: dict[str, str], by_name: bool = False) -> float:
     )
     d = fp.details
     scope, metric = row["scope"], row["metric"]
+    per_req = {"gpu": d["gpu_energy_per_request_wh"], "server": d["it_energy_per_request_wh"],
+               "full-stack": d["energy_per_request_wh"]}[scope]
     if metric == "energy_per_output_token_j":
-        per_req_wh = {"gpu": d["gpu_energy_per_request_wh"], "server": d["it_energy_per_request_wh"],
-                      "full-stack": d["energy_per_request_wh"]}[scope]
+        if scope == "gpu":
+            r = d["gpu_energy_per_output_token_j"]
+            return float(r.value), float(r.low), float(r.high)
         out_tokens = d["gpu_energy_per_request_wh"].value * 3600.0 / d["gpu_energy_per_output_token_j"].value
-        return float(per_req_wh.value * 3600.0 / out_tokens)
+        return float(per_req.value * 3600.0 / out_tokens), None, None
     if metric == "energy_per_request_wh":
-        return float({"gpu": d["gpu_energy_per_request_wh"], "server": d["it_energy_per_request_wh"],
-                      "full-stack": d["energy_per_request_wh"]}[scope].value)
+        return float(per_req.value), float(per_req.low), float(per_req.high)
     raise ValueError(f"unknown metric {metric!r} in row {row['id']}")
 
 
@@ -99,10 +108,12 @@ def run_benchmark(path: Path = MEASUREMENTS) -> dict[str, Any]:
                for r in every if r["scored"].strip().lower() != "yes"]
     out = []
     for r in rows:
-        pred = predict(r)
+        pred, low, high = predict_range(r)
         pub = float(r["value"])
         out.append({"id": r["id"], "hardware": r["hardware"], "batch": r["batch_size"], "engine": r["engine"],
                     "scope": r["scope"], "metric": r["metric"], "predicted": pred, "published": pub,
+                    "covered": None if low is None or high is None else low <= pub <= high,
+                    "range_factor": None if not low or high is None else high / low,
                     "ratio": pred / pub, "source": r["source"].split(",")[0], "weights": weights_kind(r)})
     errs = [abs(math.log10(o["ratio"])) for o in out]
     median = statistics.median(errs) if errs else float("nan")
@@ -116,6 +127,10 @@ def run_benchmark(path: Path = MEASUREMENTS) -> dict[str, Any]:
         "median_ratio": statistics.median(o["ratio"] for o in out) if out else float("nan"),
         "target_factor": TARGET_FACTOR,
     }
+    ranged = [o for o in out if o["covered"] is not None]
+    summary["ranged"] = len(ranged)
+    summary["coverage"] = sum(o["covered"] for o in ranged) / len(ranged) if ranged else float("nan")
+    summary["median_range_factor"] = statistics.median(o["range_factor"] for o in ranged) if ranged else float("nan")
     summary["meets_target"] = summary["median_factor"] <= TARGET_FACTOR
     return {"rows": out, "summary": summary, "context": context, "named": named}
 
@@ -166,7 +181,10 @@ def summary_markdown(s: dict[str, Any]) -> str:
     return (f"Inference estimator vs {s['n']} published measurements at matching scope and batch size: "
             f"median error x{s['median_factor']:.2f} (target <= x{s['target_factor']}), "
             f"{100 * s['share_within_1_5']:.0f}% within x1.5, {100 * s['share_within_2']:.0f}% within x2, "
-            f"median ratio predicted/published {s['median_ratio']:.2f}.")
+            f"median ratio predicted/published {s['median_ratio']:.2f}. The published figure lies inside the "
+            f"predicted low-high range for {100 * s['coverage']:.0f}% of the {s['ranged']} rows whose figure has its "
+            f"own range (a median high/low of x{s['median_range_factor']:.1f}: the range takes every assumed input at "
+            "its worst-case corner, so it is wide).")
 
 
 def to_markdown(result: dict[str, Any]) -> str:
