@@ -26,6 +26,9 @@ from wattprint.estimate.training import estimate_training
     ("deepseek-ai/DeepSeek-R1-0528", "DeepSeek-V3", None),  # same architecture, listed as an alias
     ("google/gemma-2-9b-it", "Gemma 2 9B", None),
     ("TheBloke/Mistral-7B-Instruct-v0.1-AWQ", "Mistral 7B v0.1", "int4"),
+    ("facebook/opt-13b", "OPT 13B", None),  # a decimal point tells 13B from 1.3B
+    ("opt-1.3b", "OPT 1.3B", None),
+    ("HuggingFaceTB/SmolLM2-135M-Instruct", "SmolLM2 135M", None),
 ])
 def test_models_resolve_by_the_names_people_use(query: str, expected: str, precision: str | None) -> None:
     match = find_model(query)
@@ -53,6 +56,10 @@ def test_every_row_is_a_consistent_architecture() -> None:
         assert (s.sliding_window is None) == (s.window_layer_share is None)
         if s.window_layer_share is not None:
             assert 0 < s.window_layer_share <= 1
+    # every name and alias finds its own model: none is shadowed by another model's name as names are read
+    for s in specs:
+        for name in (s.name, *s.aliases):
+            assert find_model(name).spec.name == s.name, name
 
 
 def test_a_named_model_fills_the_serving_inputs_and_says_so() -> None:

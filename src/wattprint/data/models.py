@@ -68,7 +68,8 @@ def _words(text: str) -> list[str]:
 
 def _key(words: list[str]) -> str:
     kept = [w for w in words if w not in _RELEASE_WORDS and w not in _PRECISION_WORDS and not _DATE.fullmatch(w)]
-    return re.sub(r"[^a-z0-9]", "", "".join(kept))
+    # a decimal point stays (as "p"): "OPT 1.3B" and "OPT 13B" are different models
+    return re.sub(r"[^a-z0-9]", "", re.sub(r"(?<=\d)\.(?=\d)", "p", " ".join(kept)))
 
 
 @lru_cache(maxsize=1)
