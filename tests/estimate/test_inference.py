@@ -311,8 +311,10 @@ def test_continuous_batching_holds_the_mean_context_a_static_batch_the_full_one(
         ({"batch_size": 0.5}, "whole number"),
         # 7B fp16 on one H100: 14 GB of weights; 4096 sequences x 4k tokens of GQA KV cache (~2 TB) cannot fit
         ({"batch_size": 4096, "input_tokens": 3000, "output_tokens": 1000}, r"KV cache.*1 x NVIDIA H100"),
-        # even one sequence of a billion tokens cannot fit, whatever the batch
-        ({"input_tokens": 1e9, "output_tokens": 100}, r"one sequence of 1e\+09 tokens.*shorten the context"),
+        # even one sequence of 9 million tokens (~0.5 TB of KV cache) cannot fit on one H100, whatever the batch
+        ({"input_tokens": 9e6, "output_tokens": 100}, r"one sequence of 9\.0001e\+06 tokens.*shorten the context"),
+        # and a billion is longer than any model's context window
+        ({"input_tokens": 1e9, "output_tokens": 100}, "context window"),
     ],
 )
 def test_batch_that_is_not_a_batch_or_cannot_fit_is_refused(kw: dict[str, float], match: str) -> None:
@@ -327,7 +329,7 @@ def test_inputs_whose_result_overflows_are_refused() -> None:
         estimate_inference(params=7e9, hardware="H100", requests_per_day=1e305, days=365)
     # found by fuzzing the CLI: NaN ranges and divisions by zero deep in the serving model, now the same error
     with pytest.raises(InputConflictError, match="too large"):
-        estimate_inference(params=1e300, input_tokens=2e12, requests_per_day=1)
+        estimate_inference(params=1e300, input_tokens=2e6, requests_per_day=1)
     with pytest.raises(InputConflictError, match="too large"):
         estimate_inference(params=7e9, count=2**996, requests_per_day=1)
 
@@ -540,3 +542,27 @@ def test_a_training_estimated_for_the_break_even_shows_what_it_assumed(capsys: p
     assert float(training["value"].split()[0]) == pytest.approx(d["training_co2e_kg"], rel=0.01)
     code, out, _ = _cli(["--params", "7B", "--training-co2e-kg", "5e4", "--requests-per-day", "1M", "--json"], capsys)
     assert not [a for a in json.loads(out)["assumptions"] if a["what"].startswith("training footprint")]
+
+
+def test_a_request_longer_than_any_context_window_is_a_slip() -> None:
+    # 1e9 typed for 1e3: no published model attends over more than 10M tokens (Llama 4 Scout), so it is refused
+    # rather than sized into thousands of GPUs of KV cache
+    with pytest.raises(InputConflictError, match="longer than any published model's context window"):
+        estimate_inference(7e9, output_tokens=1e9, intensity=400.0)
+    with pytest.raises(InputConflictError, match="context window"):
+        estimate_inference(7e9, input_tokens=9_999_000, output_tokens=2000, intensity=400.0)
+    estimate_inference(17e9, input_tokens=1_000_000, output_tokens=1000, hardware="H100", count=8, intensity=400.0)
+
+
+@pytest.mark.parametrize(("named", "engine"), [("vllm", "optimised"), ("TensorRT-LLM", "optimised"),
+                                               ("text generation inference", "optimised"), ("SGLang", "optimised"),
+                                               ("transformers", "eager"), ("PyTorch", "eager")])
+def test_a_serving_stack_is_read_as_its_engine_class(named: str, engine: str) -> None:
+    fp = estimate_inference(7e9, engine=named, batch_size=1, hardware="H100", intensity=400.0)
+    same = estimate_inference(7e9, engine=engine, batch_size=1, hardware="H100", intensity=400.0)
+    assert fp.details["engine"] == engine
+    assert fp.details["decode_step_ms"].value == same.details["decode_step_ms"].value
+    said = next(a for a in fp.assumptions if a.what == "serving engine")
+    assert said.value.startswith(engine) and "as '" in said.value
+    with pytest.raises(WattprintError, match="unknown engine 'ollama'.*vllm"):
+        estimate_inference(7e9, engine="ollama", intensity=400.0)

@@ -94,7 +94,8 @@ def estimate_inference(
             range, cut to what fits in memory and, with a load, to the concurrency the load keeps in flight per
             replica (Little's law: arrival rate x time per request, at least one sequence).
         precision: weight format (fp32, bf16, fp16, fp8, int8, int4); engine: "optimised" (vLLM, TGI,
-            TensorRT-LLM, compiled PyTorch) or "eager" (plain Hugging Face transformers / PyTorch).
+            TensorRT-LLM, compiled PyTorch) or "eager" (plain Hugging Face transformers / PyTorch); a stack's own
+            name ("vllm", "sglang", "tgi", "tensorrt-llm", "transformers") is read as its class.
         attention: "gqa" (grouped-query, most models since 2023) or "mha" (Llama 1/2 7B-13B, older models).
         sliding_window, window_layer_share: a model whose layers (all, or this share of them) attend only to the
             last ``sliding_window`` tokens keeps K/V and attention FLOPs for at most that many there: Mistral 7B

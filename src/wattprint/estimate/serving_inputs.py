@@ -9,6 +9,7 @@ in days, loads in requests or tokens (input + output) per day, utilisations and 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,14 @@ from .serving_constants import DAYS_PER_YEAR, constants
 from .serving_load import Load
 
 ENGINES = ("optimised", "eager")
+# the serving stacks people name, by the engine class whose timing they have: CUDA graphs and continuous batching
+# (optimised), or plain PyTorch kernel launches per layer (eager)
+ENGINE_NAMES = {
+    "vllm": "optimised", "sglang": "optimised", "tgi": "optimised", "text-generation-inference": "optimised",
+    "tensorrt-llm": "optimised", "trt-llm": "optimised", "trtllm": "optimised", "tensorrt": "optimised",
+    "lmdeploy": "optimised", "transformers": "eager", "hf": "eager", "huggingface": "eager",
+    "hugging-face": "eager", "pytorch": "eager", "torch": "eager",
+}
 ATTENTION = ("gqa", "mha")
 # an input check, not data: fewer parameters than this is a count that lost its suffix (7 for 7B), not an LLM. The
 # smallest published language models have a few million (the TinyStories models, Eldan & Li 2023: coherent English
@@ -40,6 +49,7 @@ class Inputs:
     days: float  # days of serving the footprint covers (with a load)
     utilisation: float | None  # busy share of provisioned time
     dedicated: bool
+    engine_named: str | None = None  # the serving stack the user named ("vllm"), where not the class itself
 
 
 @dataclass
@@ -88,10 +98,14 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
             raise InputConflictError(f"{name} must be a name ({' or '.join(names)}), got {shown(value)}")
     # None or blank: the default
     engine = ((engine or "").strip() or "optimised").lower().replace("optimized", "optimised")
+    named = re.sub(r"[\s_]+", "-", engine)
+    engine_named = named if named in ENGINE_NAMES else None
+    engine = ENGINE_NAMES.get(named, engine)
     attention = ((attention or "").strip() or "gqa").lower()
     attention_given = attention != "gqa"
     if engine not in ENGINES:
-        raise WattprintError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+        raise WattprintError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)} (or a stack's name: "
+                             "vllm, sglang, tgi, tensorrt-llm, lmdeploy -> optimised; transformers, pytorch -> eager)")
     if attention not in ATTENTION:
         raise WattprintError(f"unknown attention {attention!r}; use one of {', '.join(ATTENTION)}")
     count_i = check_positive("count", count, integer=True)
@@ -109,7 +123,7 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
     if dedicated and requests_per_day is None and tokens_per_day is None:
         raise InputConflictError("dedicated replicas need a load (requests or tokens per day)")
     return Inputs(n_total, n_act, engine, attention, attention_given, int(count_i) if count_i else None,
-                  period_days, share, dedicated)
+                  period_days, share, dedicated, engine_named)
 
 
 def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: float | None,
@@ -137,6 +151,12 @@ def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: 
     values.take("output_tokens", output_tokens, "output tokens per request", "default_output_tokens", integer=True)
     values.take("batch_size", batch_size, "batch size (concurrent sequences per replica)", "default_batch_size",
                 integer=True)
+    longest = constants()["max_context_tokens"]
+    if central["input_tokens"] + central["output_tokens"] > longest.value:
+        raise InputConflictError(
+            f"{central['input_tokens'] + central['output_tokens']:.4g} tokens per request (input + output) is "
+            f"longer than any published model's context window ({longest.value:.3g} tokens, Llama 4 Scout); check "
+            "--input-tokens / --output-tokens")
     for name, what in (("mem_bw_utilisation", "achievable memory-bandwidth utilisation"),
                        ("compute_utilisation", "achievable compute utilisation"),
                        ("power_fraction_memory_bound", "power while memory-bound (fraction of TDP)"),
@@ -225,7 +245,8 @@ def engine_notes(inputs: Inputs) -> list[Assumption]:
         engine_note = ("a current continuous-batching engine (vLLM >= 0.6, SGLang, TensorRT-LLM) with the GPU kept "
                        "busy; older ones (vLLM < 0.6) spent most of each decode step on the CPU, so the GPU ran longer "
                        "per token and used more energy than this")
-    notes.append(Assumption("serving engine", inputs.engine, engine_source, engine_note))
+    shown_engine = inputs.engine + (f" (as {inputs.engine_named!r})" if inputs.engine_named else "")
+    notes.append(Assumption("serving engine", shown_engine, engine_source, engine_note))
     if inputs.utilisation is not None:
         notes.append(Assumption("utilisation of provisioned capacity", f"{inputs.utilisation:g}",
                                 "given by the user", "idle share draws idle power and counts for embodied"))
