@@ -566,3 +566,15 @@ def test_a_serving_stack_is_read_as_its_engine_class(named: str, engine: str) ->
     assert said.value.startswith(engine) and "as '" in said.value
     with pytest.raises(WattprintError, match="unknown engine 'ollama'.*vllm"):
         estimate_inference(7e9, engine="ollama", intensity=400.0)
+
+
+def test_multi_query_attention_keeps_the_smallest_kv_cache() -> None:
+    """MQA keeps one K/V head per layer (its head width), GQA a few, MHA all of them: at long contexts and a large
+    batch the KV reads dominate decode, so the energy per token orders mqa < gqa < mha."""
+    kw: dict[str, object] = {"hardware": "H100", "count": 2, "batch_size": 64, "input_tokens": 2000,
+                             "output_tokens": 500, "intensity": 400.0}
+    j = {a: _j_per_token(estimate_inference(7e9, attention=a, **kw)) for a in ("mqa", "gqa", "mha")}  # type: ignore[arg-type]
+    assert j["mqa"] < j["gqa"] < j["mha"]
+    fp = estimate_inference(7e9, attention="MQA", **kw)  # type: ignore[arg-type]
+    width = next(a for a in fp.assumptions if a.what.startswith("KV width per layer (multi-query"))
+    assert width.value.startswith("128 (64–256)")

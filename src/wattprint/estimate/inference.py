@@ -96,7 +96,8 @@ def estimate_inference(
         precision: weight format (fp32, bf16, fp16, fp8, int8, int4); engine: "optimised" (vLLM, TGI,
             TensorRT-LLM, compiled PyTorch) or "eager" (plain Hugging Face transformers / PyTorch); a stack's own
             name ("vllm", "sglang", "tgi", "tensorrt-llm", "transformers") is read as its class.
-        attention: "gqa" (grouped-query, most models since 2023) or "mha" (Llama 1/2 7B-13B, older models).
+        attention: "gqa" (grouped-query, most models since 2023), "mha" (Llama 1/2 7B-13B, older models) or "mqa"
+            (multi-query: one K/V head, as in Falcon 7B, StarCoder, PaLM).
         sliding_window, window_layer_share: a model whose layers (all, or this share of them) attend only to the
             last ``sliding_window`` tokens keeps K/V and attention FLOPs for at most that many there: Mistral 7B
             v0.1 (4096, all; Jiang et al. 2023), Gemma 2 (4096, every other layer; Gemma Team 2024), Gemma 3

@@ -84,7 +84,7 @@ def kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) 
         shape_bytes = 2.0 * p["kv_widths"] * kv_bytes
     else:
         d_model, n_layers = transformer_shape(p["active_params"], p["layers_aspect_ratio"])
-        kv_width = p["kv_dim_gqa"] if attention == "gqa" else d_model
+        kv_width = p["kv_dim_gqa"] if attention in ("gqa", "mqa") else d_model  # mqa: its one head's width
         shape_bytes = 2.0 * n_layers * kv_width * kv_bytes
     # a given batch that fits only with a smaller cache than the assumed shape's caps it (fit_batch_to_memory)
     return min(shape_bytes, p.get("kv_bytes_per_token_max", math.inf))

@@ -29,7 +29,7 @@ ENGINE_NAMES = {
     "lmdeploy": "optimised", "transformers": "eager", "hf": "eager", "huggingface": "eager",
     "hugging-face": "eager", "pytorch": "eager", "torch": "eager",
 }
-ATTENTION = ("gqa", "mha")
+ATTENTION = ("gqa", "mha", "mqa")
 # an input check, not data: fewer parameters than this is a count that lost its suffix (7 for 7B), not an LLM. The
 # smallest published language models have a few million (the TinyStories models, Eldan & Li 2023: coherent English
 # below 10 million parameters; Pythia's smallest, 14M); a million stays below all of them
@@ -174,6 +174,8 @@ def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: 
         central["kv_dim_gqa"] = 0.0
     elif inputs.attention == "gqa":
         values.take("kv_dim_gqa", None, "KV width per layer (grouped-query attention)")
+    elif inputs.attention == "mqa":  # one K/V head: the same slot, its own sourced width
+        values.take("kv_dim_gqa", None, "KV width per layer (multi-query attention: one K/V head)", "kv_dim_mqa")
     else:
         central["kv_dim_gqa"] = 0.0
     return values
