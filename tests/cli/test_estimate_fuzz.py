@@ -17,10 +17,12 @@ VALUES = ["0", "-1", "1", "1.5", "7B", "7b", "1e9", "1e300", "nan", "inf", "-inf
           "100", "1e6", "1,000", " 5 ", "1e20", "3000", "64", "0x10", "1_000", "NaN", "+7", "7e"]
 HARDWARE = ["H100", "A100", "TPU v4", "tpu", "MI250X", "h200", "V100", "xyz", "", "T4", "B200", "Gaudi2", "H800",
             "TPU v5e"]
-MODELS = ["Llama-3.1-8B", "openai/gpt-oss-120b", "DeepSeek-V3", "Qwen3", "", "xyz", "gemma-2-9b-it", "7B"]
+MODELS = ["Llama-3.1-8B", "openai/gpt-oss-120b", "DeepSeek-V3", "Qwen3", "", "xyz", "gemma-2-9b-it", "7B", "gpt2",
+          "opt-1.3b", "HuggingFaceTB/SmolLM-135M"]
 LOCATIONS = ["FR", "US-CA", "aws:us-east-1", "gcp:europe-west4", "Narnia", "", "SE3", "zone:FI", "usa"]
 TRAINING = {"--flops": VALUES, "--params": VALUES, "--active-params": VALUES, "--tokens": VALUES,
-            "--chip-hours": VALUES, "--days": VALUES, "--hardware": HARDWARE, "--count": VALUES, "--mfu": VALUES,
+            "--chip-hours": VALUES, "--gpu-hours": VALUES, "--days": VALUES, "--hardware": HARDWARE,
+            "--count": VALUES, "--mfu": VALUES,
             "--power-w": VALUES, "--power-fraction": VALUES, "--pue": [*VALUES, "google", "moon"],
             "--location": LOCATIONS, "--year": ["2020", "1999", "2050", "x", "2020.5"], "--intensity": VALUES,
             "--mix": ["coal=60,gas=40", "coal=abc", "x=1", "coal=-5,gas=105", "", "coal=100%"],
@@ -29,7 +31,8 @@ INFERENCE = {"--params": VALUES, "--active-params": VALUES, "--input-tokens": VA
              "--requests-per-day": VALUES, "--tokens-per-day": VALUES, "--days": VALUES, "--hardware": HARDWARE,
              "--count": VALUES, "--batch-size": VALUES, "--precision": ["bf16", "fp8", "int4", "fp64"],
              "--model": MODELS, "--experts": [*VALUES, "128", "8"], "--experts-per-token": [*VALUES, "8", "2"],
-             "--engine": ["optimised", "eager", "x"], "--attention": ["gqa", "mha", "x"], "--utilisation": VALUES,
+             "--engine": ["optimised", "eager", "x", "vllm", "TensorRT-LLM"],
+             "--attention": ["gqa", "mha", "x", "mqa"], "--utilisation": VALUES,
              "--tdp-w": VALUES, "--pue": [*VALUES, "google"], "--location": LOCATIONS, "--intensity": VALUES,
              "--training-co2e-kg": VALUES, "--training-tokens": VALUES, "--training-hardware": HARDWARE,
              "--training-count": VALUES}
