@@ -194,12 +194,13 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
     rows = accelerator_rows(shared)
     emb_rules = read_csv(REFDATA / "embodied_accelerators.csv")
     srv_rules = read_csv(REFDATA / "servers.csv")
+    unit_rules = read_csv(REFDATA / "count_units.csv")
     tdp_rows = {r["name"]: r for r in read_csv(REFDATA / "tdp_ranges.csv")}
     names = {r["name"] for r in rows}
     for n in tdp_rows:
         if n not in names:
             raise SystemExit(f"refdata/tdp_ranges.csv names unknown accelerator {n!r}")
-    for rules in (emb_rules, srv_rules):
+    for rules in (emb_rules, srv_rules, unit_rules):
         for r in rules:
             for n in r["match"].split(";"):
                 n = n.strip()
@@ -236,6 +237,11 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
         }
         s = _match_rule(srv_rules, row)
         row["per_server"] = {"n": int(s["accelerators_per_server"]), "source": s["source"], "note": s["note"]}
+        # what one counted unit is, where software counts its parts instead (MI250X GCDs, TPU TensorCores)
+        u = next((u for u in unit_rules if r["name"] in [x.strip() for x in u["match"].split(";")]), None)
+        if u is not None:
+            row["count_unit"] = {"unit": u["unit"], "parts": int(u["parts"]), "parts_name": u["parts_name"],
+                                 "others_count": u["others_count"], "source": u["source"]}
         out.append(row)
     fams = []
     for f in read_csv(REFDATA / "accelerator_families.csv"):
@@ -256,7 +262,7 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
         "meta": {
             "source": "shared/data/accelerators.csv (vendor datasheets, papers; see PROVENANCE-hardware.md); "
             "refdata/accelerators_extra.csv (chips the shared file lacks), accelerator_families.csv, "
-            "embodied_accelerators.csv, servers.csv, tdp_ranges.csv",
+            "embodied_accelerators.csv, servers.csv, tdp_ranges.csv, count_units.csv",
             "licence": "factual figures; Epoch AI cross-check CC BY 4.0",
             "attributions": [ATTR_EPOCH],
         },

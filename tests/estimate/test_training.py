@@ -434,3 +434,17 @@ def test_the_host_load_factor_is_flagged_uncertain_in_the_assumptions() -> None:
     fp = estimate_training(chip_hours=1000, hardware="H100")
     host = next(a for a in fp.assumptions if a.what.startswith("host power per accelerator"))
     assert "UNCERTAIN" in host.note and "midpoint" in host.note
+
+
+def test_a_chip_whose_parts_software_counts_says_what_its_count_counts() -> None:
+    """An MI250X package is 2 GCDs that ROCm lists as 2 GPUs, a TPU v3 chip 2 TensorCores that slice names count:
+    the count's unit is said with its parts, so a count of GCDs or of a slice name's cores is caught by the reader."""
+    fp = estimate_training(params=7e9, tokens=2e12, hardware="MI250X", count=1024)
+    note = next(a for a in fp.assumptions if a.what == "what a count counts")
+    assert note.value == "1024 AMD Instinct MI250X packages (2048 GCDs)" and "half" in note.note
+    tpu = estimate_training(params=7e9, tokens=2e12, hardware="TPU v3", count=256, power_w=300)
+    assert any(a.value == "256 Google TPU v3 chips (512 TensorCores)" and "v3-8 is 4 chips" in a.note
+               for a in tpu.assumptions)
+    # a chip counted as software counts it says nothing
+    h100 = estimate_training(params=7e9, tokens=2e12, hardware="H100", count=8)
+    assert not any(a.what == "what a count counts" for a in h100.assumptions)

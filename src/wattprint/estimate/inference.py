@@ -135,6 +135,10 @@ def estimate_inference(
                           utilisation, dedicated)
     assumptions: list[Assumption] = list(preset.notes)
     chip, prec, acc = resolve_chip(hardware, precision, check_positive("tdp_w", tdp_w), assumptions)
+    from ..data import count_unit_assumption
+
+    if (unit_note := count_unit_assumption(acc, inputs.count)) is not None:
+        assumptions.append(unit_note)
     weight_bytes, kv_bytes = stored_bytes(prec)
     values = assume_values(inputs, prec, weight_bytes, input_tokens, output_tokens, batch_size, sliding_window,
                            window_layer_share, check_experts(inputs, experts, experts_per_token), assumptions,

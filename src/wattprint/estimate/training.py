@@ -118,6 +118,8 @@ def estimate_training(
         chip_hours=chip_hours, days=days, count=count, power_w=power_w, power_fraction=power_fraction, mfu=mfu,
         moe=moe, hardware=hardware)
     acc, variants, hardware_notes = data.find_accelerator(given.hardware)
+    if (unit_note := data.count_unit_assumption(acc, given.count)) is not None:
+        hardware_notes = [*hardware_notes, unit_note]
     chip, precision_notes = resolve_chip(acc, variants, precision)
     compute, n_active, compute_notes = training_flops(
         given.flops, given.params, given.active_params, given.tokens, given.seq_len)
