@@ -233,6 +233,18 @@ def test_a_count_in_the_hardware_name_says_how_to_give_it(query: str, chip: str,
     assert f"--count {count}" in str(e.value) and f"hardware={chip!r}, count={count}" in str(e.value)
 
 
+@pytest.mark.parametrize(("query", "chip", "count"), [
+    ("v3-128", "TPU v3", "64"), ("TPU v4-256", "TPU v4", "128"), ("tpu-v5p-512", "TPU v5p", "256"),
+    ("v2-8", "TPU v2", "4"), ("v5litepod-16", "TPU v5e", "16"), ("v6e-8", "TPU v6e", "8"),
+])
+def test_a_cloud_tpu_slice_name_says_which_chip_and_how_many(query: str, chip: str, count: str) -> None:
+    # v2-v5p slice names count TensorCores (2 per chip), v5e/v6e count chips (Google Cloud TPU docs)
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator(query)
+    assert e.value.suggestions == [chip]
+    assert f"--count {count}" in str(e.value) and "Cloud TPU slice" in str(e.value)
+
+
 def test_names_that_end_in_x_or_hold_no_chip_are_not_taken_for_counts() -> None:
     assert find_accelerator("MI300X")[0].name == "AMD Instinct MI300X"
     with pytest.raises(UnknownNameError) as e:

@@ -215,6 +215,7 @@ def _find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[A
         if isinstance(e, AmbiguousNameError):
             raise
         _refuse_a_count_in_the_name(name)
+        _refuse_a_tpu_slice_name(name)
         found = _find_alternatives(name) if "/" in name else None
         if found is None:
             raise
@@ -238,6 +239,29 @@ def _refuse_a_count_in_the_name(name: str) -> None:
         count, chip = m.group(count_at), m.group(chip_at)
         raise UnknownNameError("hardware", name, [chip], f"a count in the name: --hardware {shlex.quote(chip)} --count "
                                f"{count}, or hardware={chip!r}, count={count} in Python", ranked=True)
+
+
+# a Cloud TPU accelerator type ("v3-128", "tpu-v5p-512", "v5litepod-16"): a chip generation and a slice size, which
+# v2-v5p name by TensorCores (2 per chip) and v5e/v6e by chips (Google Cloud TPU docs, refdata/count_units.csv)
+_TPU_SLICE = re.compile(
+    r"^\s*(?:google\s*)?(?:cloud\s*)?(?:tpu[\s_-]*)?(v2|v3|v4|v5p|v5e|v5litepod|v6e)[\s_-]+(\d+)\s*$", re.IGNORECASE)
+_SLICE_CHIP = {"v2": ("TPU v2", 2), "v3": ("TPU v3", 2), "v4": ("TPU v4", 2), "v5p": ("TPU v5p", 2),
+               "v5e": ("TPU v5e", 1), "v5litepod": ("TPU v5e", 1), "v6e": ("TPU v6e", 1)}
+
+
+def _refuse_a_tpu_slice_name(name: str) -> None:
+    """"v3-128" names a slice, not a chip: say which chip and how many (the count is its own input)."""
+    m = _TPU_SLICE.match(name)
+    if m is None:
+        return
+    chip, per_chip = _SLICE_CHIP[m.group(1).lower()]
+    size = int(m.group(2))
+    if size == 0 or size % per_chip:
+        return
+    what = f"{size} TensorCores, {per_chip} per chip" if per_chip > 1 else f"{size} chips"
+    raise UnknownNameError("hardware", name, [chip], f"a Cloud TPU slice ({what}): --hardware {shlex.quote(chip)} "
+                           f"--count {size // per_chip}, or hardware={chip!r}, count={size // per_chip} in Python",
+                           ranked=True)
 
 
 def _find_one(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumption]]:
