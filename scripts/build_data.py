@@ -492,9 +492,11 @@ def build_countries(shared: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     for code in countries:
         if code not in iso3_known:
             countries[code]["iso2"] = None
-    aliases = {}
+    aliases, alias_notes = {}, {}
     for r in read_csv(REFDATA / "country_aliases.csv"):
         aliases[r["alias"]] = r["iso3"]
+        if r.get("note"):  # said with the estimate where the alias is not the country itself (Scotland -> GBR)
+            alias_notes[r["alias"]] = r["note"]
     # world average: generation-weighted mean of the latest national values; range = the weighted 10th-90th
     # percentile: used when the user gives no location, so it spans where ~80% of the world's electricity is made
     vals, wts = [], []
@@ -528,6 +530,7 @@ def build_countries(shared: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         },
         "countries": countries,
         "aliases": aliases,
+        "alias_notes": alias_notes,
     }
     return table, world
 

@@ -6,6 +6,7 @@ import pytest
 
 from wattprint.errors import InputConflictError, UnknownNameError
 from wattprint.intensity import intensity_for, intensity_lookup, locations, resolve_location
+from wattprint.intensity.locations import resolve_location_noted
 
 
 @pytest.mark.parametrize(
@@ -186,3 +187,18 @@ def test_a_given_intensity_in_the_wrong_unit_is_noted_or_refused() -> None:
         estimate_training(**kw, intensity=400_000)  # type: ignore[arg-type]
     with pytest.raises(InputConflictError, match="market intensity"):
         estimate_training(**kw, market_intensity=400_000)  # type: ignore[arg-type]
+
+
+def test_an_alias_that_is_not_the_country_itself_says_so() -> None:
+    # Scotland and Wales trade on the Great Britain grid: its national average, and a note saying why
+    loc, notes = resolve_location_noted("Scotland")
+    assert loc.key == "GBR"
+    assert len(notes) == 1 and "Great Britain grid" in notes[0].note and "'Scotland'" in notes[0].value
+    # Kosovo's common code XK (no ISO code) is said too; a plain ISO code or country name says nothing
+    loc, notes = resolve_location_noted("XK")
+    assert loc.key == "RKS" and "Kosovo" in notes[0].note
+    assert resolve_location_noted("FR")[1] == []
+    assert resolve_location_noted("United Kingdom")[1] == []
+    # and the note reaches the estimate's assumptions
+    _, said = intensity_lookup("Wales")
+    assert any("Great Britain grid" in a.note for a in said)

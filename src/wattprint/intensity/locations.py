@@ -262,7 +262,8 @@ def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
     if len(s) <= 3 and s.isalpha() and s.isascii():  # an ISO code: the country table suffices
         iso3 = _country_codes().get(normalise_name(s))
         if iso3 is not None:
-            return _country_records()[iso3][0], []
+            loc = _country_records()[iso3][0]
+            return loc, _alias_note(s, loc)
     if _is_world(s):
         return WORLD, []
     recs = _records()
@@ -290,7 +291,7 @@ def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
                                    list(EXAMPLES))
     hit = _aliases().get(normalise_name(s))
     if hit is not None:
-        return recs[hit][0], []
+        return recs[hit][0], _alias_note(s, recs[hit][0])
     # a bare region id ("us-east-1", "europe-west4"): read as that provider's region, and said, since the
     # provider also sets the default PUE. Azure's geographies ("asia", "uk", "europe") are not region ids:
     # a bare "Asia" or "UK" must not become an undocumented cloud average.
@@ -301,6 +302,17 @@ def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
         note = f"{echo(s)} read as {bare[0]} (write provider:region to be explicit)"
         return recs[bare[0]][0], [Assumption("location", bare[0], "", note)]
     raise UnknownLocationError("location", s, _suggest(s), _HINT, list(EXAMPLES))
+
+
+@lru_cache(maxsize=1)
+def _alias_notes() -> dict[str, str]:
+    return {normalise_name(a): n for a, n in load_table("countries").get("alias_notes", {}).items()}
+
+
+def _alias_note(text: str, loc: Location) -> list[Assumption]:
+    """The note an alias carries where it is not the country itself ("Scotland": the Great Britain grid)."""
+    said = _alias_notes().get(normalise_name(text))
+    return [Assumption("location", f"{echo(text)} -> {loc.name}", "refdata/country_aliases.csv", said)] if said else []
 
 
 def _left_out(head: str) -> list[tuple[str, str]]:
