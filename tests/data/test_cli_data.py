@@ -23,6 +23,12 @@ def test_gpus_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert by_name["NVIDIA A10G"]["tdp_w_low"] == 150 and "no A10G datasheet" in by_name["NVIDIA A10G"]["tdp_note"]
     trn2 = by_name["AWS Trainium2 (Trn2)"]
     assert trn2["tdp_w"] is None and trn2["tdp_estimate_w"] == 500
+    # what one counted chip is, where software lists its parts: an MI250X is a package of 2 GCDs
+    assert by_name["AMD Instinct MI250X"]["counted_as"] == "package of 2 GCDs (graphics compute dies)"
+    assert by_name["Google TPU v3"]["counted_as"] == "chip of 2 TensorCores" and h100["counted_as"] is None
+    assert main(["data", "gpus"]) == 0
+    table = capsys.readouterr().out
+    assert "AMD Instinct MI250X +" in table and "NVIDIA H100 SXM5 80GB +" not in table
 
 
 def test_gpus_table_shows_the_tdp_used_with_its_span_and_an_estimate_apart(capsys: pytest.CaptureFixture[str]) -> None:

@@ -52,7 +52,16 @@ def _gpu_dict(a: Any) -> dict[str, Any]:
             "tdp_w": a.tdp_w, **_tdp_fields(a), "memory_gb": a.memory_gb, "memory_bw_tbs": a.memory_bw_tbs,
             "peak_tflops": a.peak_tflops, "default_precision": a.default_precision(),
             **e.kg_per_unit.as_fields("embodied_kg"), "accelerators_per_server": accelerators_per_server(a),
+            "counted_as": _counted_as(a),
             "uncertain": a.uncertain, "source": a.source, "notes": a.notes}
+
+
+def _counted_as(a: Any) -> str | None:
+    """"package of 2 GCDs (graphics compute dies)" where software counts the chip's parts, else None."""
+    from ..data import count_unit
+
+    u = count_unit(a)
+    return f"{u['unit']} of {u['parts']} {u['parts_name']}" if u else None
 
 
 def _tdp_fields(a: Any) -> dict[str, Any]:
@@ -80,12 +89,14 @@ def _gpus(args: argparse.Namespace) -> int:
     rows = []
     for a in accs:
         p = a.peak_tflops
-        rows.append([a.name + (" *" if a.uncertain else ""), str(a.year or "-"), _tdp_cell(a), _fmt(a.memory_gb),
+        name = a.name + (" *" if a.uncertain else "") + (" +" if _counted_as(a) else "")
+        rows.append([name, str(a.year or "-"), _tdp_cell(a), _fmt(a.memory_gb),
                      _fmt(p.get("fp32")), _fmt(p.get("bf16")), _fmt(p.get("fp16")), _fmt(p.get("fp8"))])
     print(_table(["accelerator (one chip)", "year", "TDP W", "mem GB", "fp32", "bf16", "fp16", "fp8"], rows))
     print("dense peaks in TFLOPS; * = some values uncertain (see --json notes); TDP W (a-b) = no datasheet figure: "
           "the value used and the span of those in use; (~W) = an estimate, not used: give the power; family names "
-          "like 'A100' resolve to the data-centre SXM variant")
+          "like 'A100' resolve to the data-centre SXM variant; + = counted per package, board or chip whose parts "
+          "software lists separately (GCDs, TensorCores: --json counted_as)")
     return 0
 
 

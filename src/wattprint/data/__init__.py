@@ -136,13 +136,20 @@ def accelerators_per_server(acc: Accelerator) -> int:
     return int(raw["per_server"]["n"]) if raw else 8
 
 
+def count_unit(acc: Accelerator) -> dict[str, Any] | None:
+    """What one counted ``acc`` is where software counts its parts instead (refdata/count_units.csv): unit, parts,
+    parts_name, others_count, source; None for a chip software counts as the catalogue does."""
+    raw = acc._raw or _by_name().get(acc.name, acc)._raw
+    unit = raw.get("count_unit") if raw else None
+    return dict(unit) if unit else None
+
+
 def count_unit_assumption(acc: Accelerator, count: float | None) -> Assumption | None:
     """What one counted ``acc`` is, where the software people read counts its parts instead (an MI250X package of
     2 GCDs that ROCm lists as 2 GPUs; a TPU v3 chip of 2 TensorCores that slice names count): None for other chips.
     ``count`` (None: the replica size is chosen) is echoed with its parts."""
-    raw = acc._raw or _by_name().get(acc.name, acc)._raw
-    unit = raw.get("count_unit") if raw else None
-    if not unit:
+    unit = count_unit(acc)
+    if unit is None:
         return None
     short = unit["parts_name"].split(" (")[0]
     value = (f"{count:g} {acc.name} {unit['unit']}s ({count * unit['parts']:g} {short})" if count is not None
