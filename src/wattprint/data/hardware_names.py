@@ -242,11 +242,9 @@ def _refuse_a_count_in_the_name(name: str) -> None:
 
 
 # a Cloud TPU accelerator type ("v3-128", "tpu-v5p-512", "v5litepod-16"): a chip generation and a slice size, which
-# v2-v5p name by TensorCores (2 per chip) and v5e/v6e by chips (Google Cloud TPU docs, refdata/count_units.csv)
+# counts the chip's TensorCores where refdata/count_units.csv says software counts them (v2-v5p), else chips
 _TPU_SLICE = re.compile(
     r"^\s*(?:google\s*)?(?:cloud\s*)?(?:tpu[\s_-]*)?(v2|v3|v4|v5p|v5e|v5litepod|v6e)[\s_-]+(\d+)\s*$", re.IGNORECASE)
-_SLICE_CHIP = {"v2": ("TPU v2", 2), "v3": ("TPU v3", 2), "v4": ("TPU v4", 2), "v5p": ("TPU v5p", 2),
-               "v5e": ("TPU v5e", 1), "v5litepod": ("TPU v5e", 1), "v6e": ("TPU v6e", 1)}
 
 
 def _refuse_a_tpu_slice_name(name: str) -> None:
@@ -254,7 +252,9 @@ def _refuse_a_tpu_slice_name(name: str) -> None:
     m = _TPU_SLICE.match(name)
     if m is None:
         return
-    chip, per_chip = _SLICE_CHIP[m.group(1).lower()]
+    chip = "TPU " + ("v5e" if m.group(1).lower() == "v5litepod" else m.group(1).lower())
+    unit = _find_one(chip)[0]._raw.get("count_unit") or {}
+    per_chip = int(unit["parts"]) if unit.get("parts_name") == "TensorCores" else 1
     size = int(m.group(2))
     if size == 0 or size % per_chip:
         return
