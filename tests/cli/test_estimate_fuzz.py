@@ -16,10 +16,11 @@ from wattprint.cli import main
 VALUES = ["0", "-1", "1", "1.5", "7B", "7b", "1e9", "1e300", "nan", "inf", "-inf", "abc", "", "1e-300", "2T", "0.5",
           "100", "1e6", "1,000", " 5 ", "1e20", "3000", "64", "0x10", "1_000", "NaN", "+7", "7e"]
 HARDWARE = ["H100", "A100", "TPU v4", "tpu", "MI250X", "h200", "V100", "xyz", "", "T4", "B200", "Gaudi2", "H800",
-            "TPU v5e"]
+            "TPU v5e", "v3-128", "K80"]
 MODELS = ["Llama-3.1-8B", "openai/gpt-oss-120b", "DeepSeek-V3", "Qwen3", "", "xyz", "gemma-2-9b-it", "7B", "gpt2",
           "opt-1.3b", "HuggingFaceTB/SmolLM-135M"]
-LOCATIONS = ["FR", "US-CA", "aws:us-east-1", "gcp:europe-west4", "Narnia", "", "SE3", "zone:FI", "usa"]
+LOCATIONS = ["FR", "US-CA", "aws:us-east-1", "gcp:europe-west4", "Narnia", "", "SE3", "zone:FI", "usa", "Scotland",
+             "XK"]
 TRAINING = {"--flops": VALUES, "--params": VALUES, "--active-params": VALUES, "--tokens": VALUES,
             "--chip-hours": VALUES, "--gpu-hours": VALUES, "--days": VALUES, "--hardware": HARDWARE,
             "--count": VALUES, "--mfu": VALUES,
