@@ -84,3 +84,38 @@ def test_gpus_used_by_a_child_that_exits_before_stop_are_reported(nvml: ModuleTy
         assert child.wait() == 0
         gpus[1].processes = []  # NVML forgets an exited process
     assert run.summary()["process_share"]["gpus_used_by_tree"] == ["gpu1"]
+
+
+def test_one_gcd_of_an_mi250x_is_half_a_chip_for_chip_hours_and_embodied(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a job on GCD 1 of an MI250X package (the driver reports the package's power on GCD 0): charged half the
+    # package's energy, and likewise half a catalogue chip for chip-hours and embodied CO2e
+    from tests.devices.fakes import fake_amdsmi
+
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    monkeypatch.setitem(sys.modules, "amdsmi", fake_amdsmi)
+    monkeypatch.setenv("ROCR_VISIBLE_DEVICES", "1")
+    even, _odd = fake_amdsmi.reset([
+        fake_amdsmi.FakeAmdGpu(market_name="AMD Instinct MI250X", ticks=0, resolution_uj=15.3, power_w=500.0),
+        fake_amdsmi.FakeAmdGpu(market_name="AMD Instinct MI250X", ticks=0, resolution_uj=15.3, power_w=0.0)])
+    stop = threading.Event()
+
+    def burn() -> None:  # the package at 500 W on GCD 0's counter
+        while not stop.is_set():
+            even.ticks += round(500.0 * 0.01 * 1e6 / 15.3)  # type: ignore[attr-defined]
+            stop.wait(0.01)
+
+    t = threading.Thread(target=burn, daemon=True)
+    t.start()
+    try:
+        with wattprint.track("amd", interval_s=0.05, persist=False, quiet=True, location="FRA") as run:
+            time.sleep(0.4)
+    finally:
+        stop.set()
+        t.join()
+        fake_amdsmi.reset()
+    fp = run.footprint()
+    assert fp.chip_hours is not None and fp.chip_hours.value == pytest.approx(0.5 * fp.wall_time_h.value)  # type: ignore[union-attr]
+    emb = next(a for a in fp.assumptions if a.what == "embodied GPU")
+    assert "gpu1 AMD Instinct MI250X" in emb.value and "x 0.5 of the unit" in emb.value
+    host = next(a for a in fp.assumptions if a.what == "embodied host")
+    assert "0.5 of 4 GPUs" in host.value

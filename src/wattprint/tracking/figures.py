@@ -38,6 +38,18 @@ def gpu_models(readers: list[Any]) -> dict[str, str]:
     return out
 
 
+def gpu_unit_shares(readers: list[Any]) -> dict[str, float]:
+    """GPU label -> the share of a catalogue unit it is, where not a whole one: one GCD of an MI250X package that the
+    job uses alone is half the package (its reader's ``share``), for chip-hours and embodied CO2e as for energy."""
+    out: dict[str, float] = {}
+    for r in readers:
+        for g in getattr(r, "gpus", None) or []:
+            label, share = getattr(g, "label", None), getattr(g, "share", 1.0)
+            if label and isinstance(share, int | float) and 0.0 < share < 1.0:
+                out[str(label)] = float(share)
+    return out
+
+
 class RunFigures:
     """Footprint, embodied CO2e and stored summary of one run segment, from its snapshots.
 
@@ -47,11 +59,13 @@ class RunFigures:
     """
 
     def __init__(self, pue: Range, intensity: Intensity, assumptions: list[Assumption], models: dict[str, str],
-                 alloc: Any, prev_basis: dict[str, str], offset_j: dict[str, float]) -> None:
+                 alloc: Any, prev_basis: dict[str, str], offset_j: dict[str, float],
+                 unit_shares: dict[str, float] | None = None) -> None:
         self.pue = pue
         self.intensity = intensity
         self.assumptions = assumptions
         self.gpu_models = models
+        self.gpu_unit_shares = unit_shares or {}  # label -> share of a catalogue unit (gpu_unit_shares)
         self.alloc = alloc
         self.prev_basis = prev_basis
         self.offset_j = offset_j
@@ -68,7 +82,7 @@ class RunFigures:
                                           "measured" if basis == "measured" else "modelled")
         embodied, emb_assumptions = self.embodied(snap)
         hours = snap.elapsed_s / SECONDS_PER_HOUR
-        n_gpus = len(snap.gpus)
+        n_gpus = self.chips(snap)
         return Footprint(
             energy_by_component_kwh=comps,
             pue=self.pue,
@@ -79,6 +93,10 @@ class RunFigures:
             chip_hours=Range.exact(n_gpus * hours) if n_gpus else None,
             wall_time_h=Range.exact(hours),
         )
+
+    def chips(self, snap: Snapshot) -> float:
+        """Accelerators read, as the catalogue counts them (one GCD of an MI250X package alone: half a chip)."""
+        return sum(self.gpu_unit_shares.get(label, 1.0) for label in snap.gpus)
 
     def embodied(self, snap: Snapshot, hours_h: float | None = None) -> tuple[Range, list[Assumption]]:
         """Embodied CO2e amortised over the run's duration (or ``hours_h``): the GPUs read (their charged share)
@@ -105,10 +123,12 @@ class RunFigures:
                 notes.append(Assumption("embodied GPU", f"{label} ({model}) not in the catalogue: not counted"))
                 continue
             f = data.embodied_accelerator(acc)
-            total = total + amortised_embodied_kg(gpu_share, f.kg_per_unit, hours, f.lifetime_years)
-            gpu_units += gpu_share
+            unit = self.gpu_unit_shares.get(label, 1.0)  # one GCD of a package: half of it
+            total = total + amortised_embodied_kg(gpu_share * unit, f.kg_per_unit, hours, f.lifetime_years)
+            gpu_units += gpu_share * unit
             per_server = per_server or data.accelerators_per_server(acc)
-            notes.append(Assumption("embodied GPU", f"{label} {acc.name}: {f.kg_per_unit} kgCO2e x share "
+            part = f" x {unit:.3g} of the unit" if unit != 1.0 else ""
+            notes.append(Assumption("embodied GPU", f"{label} {acc.name}: {f.kg_per_unit} kgCO2e{part} x share "
                                     f"{gpu_share:.3g}, lifetime {f.lifetime_years} y", f.source))
         share: float | Range
         alloc = self.alloc
@@ -154,7 +174,7 @@ class RunFigures:
         live = self.live
         if live is None:
             return self.footprint(snap).to_dict(assumptions=False)
-        return live.slots(snap.charged_j, self.bases(snap), snap.elapsed_s, len(snap.gpus))
+        return live.slots(snap.charged_j, self.bases(snap), snap.elapsed_s, self.chips(snap))
 
     def summary(self, snap: Snapshot) -> dict[str, Any]:
         """The measured part of a full summary: Footprint.to_dict() + process_share and what is charged; the

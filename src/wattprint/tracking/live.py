@@ -40,13 +40,13 @@ class LiveFigures:
         self._shapes: dict[tuple[tuple[tuple[str, str], ...], bool], JsonShape] = {}
 
     def patch(self, charged_j: dict[str, tuple[float, float, float]], basis: dict[str, str], elapsed_s: float,
-              n_gpus: int) -> dict[str, Any]:
+              n_gpus: float) -> dict[str, Any]:
         """The changing figures of ``Footprint.to_dict()`` for these charged energies (J: value, low, high per
         component), component bases, run time (s) and GPU count, with the same names and ``_low``/``_high``."""
         return self.slots(charged_j, basis, elapsed_s, n_gpus).to_dict()
 
     def slots(self, charged_j: dict[str, tuple[float, float, float]], basis: dict[str, str], elapsed_s: float,
-              n_gpus: int) -> SlotPatch:
+              n_gpus: float) -> SlotPatch:
         """:meth:`patch` as a shape and its numbers: the store has SQLite write the JSON (no float formatting
         on the tracker's thread at every interval). The shape is cached per set of components and bases."""
         comp_values: list[float] = []
