@@ -6,13 +6,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
 
 import wattprint
 from tests.devices.fakes import fake_pynvml
+from wattprint.tracking import Run
 
 
 @pytest.fixture
@@ -24,25 +25,35 @@ def nvml(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     fake_pynvml.reset()
 
 
-def test_gpu_energy_embodied_share_and_tree_processes(nvml: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    gpus = fake_pynvml.reset(fake_pynvml.make_gpus(2))
-    gpus[0].processes = [os.getpid()]
+def _tracked_while(step: Callable[[], None], project: str, seconds: float) -> Run:
+    """A tracked block of ``seconds`` while a thread calls ``step`` every 10 ms (the fake devices' counters move)."""
     stop = threading.Event()
 
-    def burn() -> None:  # both GPUs at 300 W on their energy counters (mJ)
+    def loop() -> None:
         while not stop.is_set():
-            for g in gpus:
-                g.energy_mj = (g.energy_mj or 0) + 3000
+            step()
             stop.wait(0.01)
 
-    t = threading.Thread(target=burn, daemon=True)
+    t = threading.Thread(target=loop, daemon=True)
     t.start()
     try:
-        with wattprint.track("gpu", interval_s=0.05, persist=False, quiet=True, location="FRA") as run:
-            time.sleep(0.5)
+        with wattprint.track(project, interval_s=0.05, persist=False, quiet=True, location="FRA") as run:
+            time.sleep(seconds)
     finally:
         stop.set()
         t.join()
+    return run
+
+
+def test_gpu_energy_embodied_share_and_tree_processes(nvml: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    gpus = fake_pynvml.reset(fake_pynvml.make_gpus(2))
+    gpus[0].processes = [os.getpid()]
+
+    def burn() -> None:  # both GPUs at 300 W on their energy counters (mJ)
+        for g in gpus:
+            g.energy_mj = (g.energy_mj or 0) + 3000
+
+    run = _tracked_while(burn, "gpu", 0.5)
     fp = run.footprint()
     gpu = fp.energy_by_component_kwh["gpu"]
     assert gpu.basis == "measured" and gpu.kwh.value * 3.6e6 > 100  # ~2 x 300 W x 0.5 s
@@ -97,21 +108,12 @@ def test_one_gcd_of_an_mi250x_is_half_a_chip_for_chip_hours_and_embodied(monkeyp
     even, _odd = fake_amdsmi.reset([
         fake_amdsmi.FakeAmdGpu(market_name="AMD Instinct MI250X", ticks=0, resolution_uj=15.3, power_w=500.0),
         fake_amdsmi.FakeAmdGpu(market_name="AMD Instinct MI250X", ticks=0, resolution_uj=15.3, power_w=0.0)])
-    stop = threading.Event()
-
     def burn() -> None:  # the package at 500 W on GCD 0's counter
-        while not stop.is_set():
-            even.ticks += round(500.0 * 0.01 * 1e6 / 15.3)  # type: ignore[attr-defined]
-            stop.wait(0.01)
+        even.ticks += round(500.0 * 0.01 * 1e6 / 15.3)  # type: ignore[attr-defined]
 
-    t = threading.Thread(target=burn, daemon=True)
-    t.start()
     try:
-        with wattprint.track("amd", interval_s=0.05, persist=False, quiet=True, location="FRA") as run:
-            time.sleep(0.4)
+        run = _tracked_while(burn, "amd", 0.4)
     finally:
-        stop.set()
-        t.join()
         fake_amdsmi.reset()
     fp = run.footprint()
     assert fp.chip_hours is not None and fp.chip_hours.value == pytest.approx(0.5 * fp.wall_time_h.value)  # type: ignore[union-attr]
