@@ -97,14 +97,22 @@ def test_gpus_used_by_a_child_that_exits_before_stop_are_reported(nvml: ModuleTy
     assert run.summary()["process_share"]["gpus_used_by_tree"] == ["gpu1"]
 
 
-def test_one_gcd_of_an_mi250x_is_half_a_chip_for_chip_hours_and_embodied(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("visible", "chips", "units"), [("1", 0.5, ["x 0.5 of the unit"]), (None, 1.0, ["x share"])])
+def test_gcds_of_an_mi250x_count_as_their_share_of_the_package(monkeypatch: pytest.MonkeyPatch,
+                                                                visible: str | None, chips: float,
+                                                                units: list[str]) -> None:
     # a job on GCD 1 of an MI250X package (the driver reports the package's power on GCD 0): charged half the
-    # package's energy, and likewise half a catalogue chip for chip-hours and embodied CO2e
+    # package's energy, and likewise half a catalogue chip for chip-hours and embodied CO2e; a job on both GCDs is
+    # measured once, on GCD 0, for the whole package: one chip
     from tests.devices.fakes import fake_amdsmi
 
     monkeypatch.setitem(sys.modules, "pynvml", None)
     monkeypatch.setitem(sys.modules, "amdsmi", fake_amdsmi)
-    monkeypatch.setenv("ROCR_VISIBLE_DEVICES", "1")
+    if visible is None:
+        monkeypatch.delenv("ROCR_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("ROCR_VISIBLE_DEVICES", visible)
+    monkeypatch.delenv("HIP_VISIBLE_DEVICES", raising=False)
     even, _odd = fake_amdsmi.reset([
         fake_amdsmi.FakeAmdGpu(market_name="AMD Instinct MI250X", ticks=0, resolution_uj=15.3, power_w=500.0),
         fake_amdsmi.FakeAmdGpu(market_name="AMD Instinct MI250X", ticks=0, resolution_uj=15.3, power_w=0.0)])
@@ -116,8 +124,22 @@ def test_one_gcd_of_an_mi250x_is_half_a_chip_for_chip_hours_and_embodied(monkeyp
     finally:
         fake_amdsmi.reset()
     fp = run.footprint()
-    assert fp.chip_hours is not None and fp.chip_hours.value == pytest.approx(0.5 * fp.wall_time_h.value)  # type: ignore[union-attr]
-    emb = next(a for a in fp.assumptions if a.what == "embodied GPU")
-    assert "gpu1 AMD Instinct MI250X" in emb.value and "x 0.5 of the unit" in emb.value
+    assert fp.chip_hours is not None and fp.chip_hours.value == pytest.approx(chips * fp.wall_time_h.value)  # type: ignore[union-attr]
+    (emb,) = [a for a in fp.assumptions if a.what == "embodied GPU"]
+    assert f"gpu{visible or 0} AMD Instinct MI250X" in emb.value and all(u in emb.value for u in units)
+    assert ("of the unit" in emb.value) == (chips < 1)
     host = next(a for a in fp.assumptions if a.what == "embodied host")
-    assert "0.5 of 4 GPUs" in host.value
+    assert f"{chips:g} of 4 GPUs" in host.value
+
+
+def test_each_die_of_a_dual_die_board_is_half_a_chip(nvml: ModuleType) -> None:
+    # a K80 board holds two GK210 GPUs, which NVML lists as two devices; the catalogue counts the board, so the
+    # two listed dies make one chip for chip-hours and embodied CO2e (each die's own energy is measured in full)
+    # power-sampled (no energy counter before Volta): the fake reports a steady 150 W per die
+    fake_pynvml.reset(fake_pynvml.make_gpus(2, name="Tesla K80", energy_mj=None, power_mw=150_000,
+                                            power_limit_mw=150_000))
+    run = _tracked_while(lambda: None, "k80", 0.3)
+    fp = run.footprint()
+    assert fp.chip_hours is not None and fp.chip_hours.value == pytest.approx(fp.wall_time_h.value)  # type: ignore[union-attr]
+    embodied = [a.value for a in fp.assumptions if a.what == "embodied GPU"]
+    assert len(embodied) == 2 and all("NVIDIA Tesla K80" in v and "x 0.5 of the unit" in v for v in embodied)

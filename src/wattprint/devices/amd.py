@@ -309,7 +309,8 @@ def open_amdsmi(config: DeviceConfig) -> tuple[AmdSmiReader | None, list[str]]:
                 use_counter = False
                 notes.append(f"gpu{i} ({name}) has no energy counter: its power is sampled and integrated over time")
             limit_w, max_limit_w = _power_limits_w(smi, h)  # the package's, for half a package: a looser bound
-            gpus.append(GpuState(i, h, name, use_counter, share=share, limit_w=limit_w, max_limit_w=max_limit_w))
+            gpus.append(GpuState(i, h, name, use_counter, share=share, limit_w=limit_w, max_limit_w=max_limit_w,
+                                 whole_unit=even in packages and share == 1.0))
     except errors as exc:
         notes.append(f"amdsmi error while listing GPUs ({exc}); AMD GPU energy not measured")
         gpus = []

@@ -42,6 +42,7 @@ class GpuState:
     bridged_j: float = 0.0  # energy bridged with power x time when the counter went back
     last_good_t: float | None = None  # clock time of this GPU's last counted reading (failed reads do not move it)
     share: float = 1.0  # fraction of what the handle reports that is this GPU's (half a dual-die package)
+    whole_unit: bool = False  # it stands for a whole dual-die package the driver lists as two GPUs (an MI250 pair)
 
     @property
     def label(self) -> str:

@@ -39,14 +39,28 @@ def gpu_models(readers: list[Any]) -> dict[str, str]:
 
 
 def gpu_unit_shares(readers: list[Any]) -> dict[str, float]:
-    """GPU label -> the share of a catalogue unit it is, where not a whole one: one GCD of an MI250X package that the
-    job uses alone is half the package (its reader's ``share``), for chip-hours and embodied CO2e as for energy."""
+    """GPU label -> the share of a catalogue unit it is, for chip-hours and embodied CO2e as for energy. The catalogue
+    counts a dual-die board or package as one (a K80's two GK210s, an MI250X's two GCDs) where the driver lists each
+    die as a GPU: a listed die is 1/parts of the unit (refdata/count_units.csv), one GCD whose package's energy the
+    job is charged half of is half, and a GCD the reader measures for its whole package (an MI250 pair) is one."""
+    from .. import data
+    from ..errors import WattprintError
+
     out: dict[str, float] = {}
     for r in readers:
         for g in getattr(r, "gpus", None) or []:
             label, share = getattr(g, "label", None), getattr(g, "share", 1.0)
-            if label and isinstance(share, int | float) and 0.0 < share < 1.0:
+            if not label or getattr(g, "whole_unit", False):
+                continue
+            if isinstance(share, int | float) and 0.0 < share < 1.0:
                 out[str(label)] = float(share)
+                continue
+            try:
+                unit = data.count_unit(data.find_accelerator(str(getattr(g, "name", "")))[0])
+            except WattprintError:
+                continue
+            if unit is not None:
+                out[str(label)] = 1.0 / int(unit["parts"])
     return out
 
 
@@ -60,12 +74,13 @@ class RunFigures:
 
     def __init__(self, pue: Range, intensity: Intensity, assumptions: list[Assumption], models: dict[str, str],
                  alloc: Any, prev_basis: dict[str, str], offset_j: dict[str, float],
-                 unit_shares: dict[str, float] | None = None) -> None:
+                 readers: list[Any] | None = None) -> None:
         self.pue = pue
         self.intensity = intensity
         self.assumptions = assumptions
         self.gpu_models = models
-        self.gpu_unit_shares = unit_shares or {}  # label -> share of a catalogue unit (gpu_unit_shares)
+        self._readers = readers or []
+        self._unit_shares: dict[str, float] | None = None
         self.alloc = alloc
         self.prev_basis = prev_basis
         self.offset_j = offset_j
@@ -93,6 +108,13 @@ class RunFigures:
             chip_hours=Range.exact(n_gpus * hours) if n_gpus else None,
             wall_time_h=Range.exact(hours),
         )
+
+    @property
+    def gpu_unit_shares(self) -> dict[str, float]:
+        """label -> share of a catalogue unit (:func:`gpu_unit_shares`), looked up on first use, not at start."""
+        if self._unit_shares is None:
+            self._unit_shares = gpu_unit_shares(self._readers)
+        return self._unit_shares
 
     def chips(self, snap: Snapshot) -> float:
         """Accelerators read, as the catalogue counts them (one GCD of an MI250X package alone: half a chip)."""

@@ -35,7 +35,7 @@ from ..footprint import Assumption, Footprint, Intensity
 from ..quantities import Range
 from . import decorate as calls
 from .decorate import wrap_call
-from .figures import RunFigures, gpu_models, gpu_unit_shares
+from .figures import RunFigures, gpu_models
 from .live import J_PER_KWH, LiveFigures
 from .readers import open_readers
 from .record import PendingRecord, ResumePoint, begin_record, given_name, new_run_id, record_meta
@@ -167,7 +167,7 @@ class Run:
                 summary=self._summary, live=self._live_summary, notify=self._note,
             )
             self._figures = RunFigures(pue, intensity, assumptions, models, alloc, resume.basis,
-                                       self.sampler.offset_j, gpu_unit_shares(self._readers))
+                                       self.sampler.offset_j, self._readers)
             self.sampler.phases.update(resume.phase_totals())
             self.status = "running"
             self.sampler.start()
