@@ -8,6 +8,7 @@ figures; the sampler thread calls it for the store, the run's own methods for ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WattprintError
@@ -38,13 +39,13 @@ def gpu_models(readers: list[Any]) -> dict[str, str]:
     return out
 
 
-def gpu_unit_shares(readers: list[Any]) -> dict[str, float]:
+def gpu_unit_shares(readers: list[Any], accelerator: Callable[[str], Any]) -> dict[str, float]:
     """GPU label -> the share of a catalogue unit it is, for chip-hours and embodied CO2e as for energy. The catalogue
     counts a dual-die board or package as one (a K80's two GK210s, an MI250X's two GCDs) where the driver lists each
     die as a GPU: a listed die is 1/parts of the unit (refdata/count_units.csv), one GCD whose package's energy the
-    job is charged half of is half, and a GCD the reader measures for its whole package (an MI250 pair) is one."""
+    job is charged half of is half, and a GCD the reader measures for its whole package (an MI250 pair) is one.
+    ``accelerator``: model name -> catalogue entry, or None where the catalogue lacks it."""
     from .. import data
-    from ..errors import WattprintError
 
     out: dict[str, float] = {}
     for r in readers:
@@ -55,10 +56,8 @@ def gpu_unit_shares(readers: list[Any]) -> dict[str, float]:
             if isinstance(share, int | float) and 0.0 < share < 1.0:
                 out[str(label)] = float(share)
                 continue
-            try:
-                unit = data.count_unit(data.find_accelerator(str(getattr(g, "name", "")))[0])
-            except WattprintError:
-                continue
+            acc = accelerator(str(getattr(g, "name", "")))
+            unit = data.count_unit(acc) if acc is not None else None
             if unit is not None:
                 out[str(label)] = 1.0 / int(unit["parts"])
     return out
@@ -113,8 +112,20 @@ class RunFigures:
     def gpu_unit_shares(self) -> dict[str, float]:
         """label -> share of a catalogue unit (:func:`gpu_unit_shares`), looked up on first use, not at start."""
         if self._unit_shares is None:
-            self._unit_shares = gpu_unit_shares(self._readers)
+            self._unit_shares = gpu_unit_shares(self._readers, self._accelerator)
         return self._unit_shares
+
+    def _accelerator(self, model: str) -> Any:
+        """The catalogue entry of a GPU model name as the driver reports it (None: not in the catalogue), looked up
+        once per name."""
+        if model not in self._accelerators:
+            from .. import data
+
+            try:
+                self._accelerators[model] = data.find_accelerator(model)[0]
+            except WattprintError:
+                self._accelerators[model] = None
+        return self._accelerators[model]
 
     def chips(self, snap: Snapshot) -> float:
         """Accelerators read, as the catalogue counts them (one GCD of an MI250X package alone: half a chip)."""
@@ -135,12 +146,7 @@ class RunFigures:
             model = self.gpu_models.get(label)
             if not model:
                 continue
-            if model not in self._accelerators:
-                try:
-                    self._accelerators[model] = data.find_accelerator(model)[0]
-                except WattprintError:
-                    self._accelerators[model] = None
-            acc = self._accelerators[model]
+            acc = self._accelerator(model)
             if acc is None:
                 notes.append(Assumption("embodied GPU", f"{label} ({model}) not in the catalogue: not counted"))
                 continue
