@@ -130,16 +130,21 @@ def server_logical_cpus() -> tuple[Range, Assumption]:
     return r, Assumption("logical CPUs per host server", f"{r:.4g}", f["source"], f["note"])
 
 
+def _catalogue_row(acc: Accelerator) -> dict[str, Any]:
+    """The built table's row of ``acc`` (an Accelerator made elsewhere, e.g. in a test, takes its namesake's)."""
+    return acc._raw or _by_name().get(acc.name, acc)._raw
+
+
 def accelerators_per_server(acc: Accelerator) -> int:
     """Accelerators per host server for this chip (8 for HGX-class, 4 for MI250X nodes and TPU hosts ...)."""
-    raw = acc._raw or _by_name().get(acc.name, acc)._raw
+    raw = _catalogue_row(acc)
     return int(raw["per_server"]["n"]) if raw else 8
 
 
 def count_unit(acc: Accelerator) -> dict[str, Any] | None:
     """What one counted ``acc`` is where software counts its parts instead (refdata/count_units.csv): unit, parts,
     parts_name, others_count, source; None for a chip software counts as the catalogue does."""
-    raw = acc._raw or _by_name().get(acc.name, acc)._raw
+    raw = _catalogue_row(acc)
     unit = raw.get("count_unit") if raw else None
     return dict(unit) if unit else None
 
@@ -159,7 +164,7 @@ def count_unit_assumption(acc: Accelerator, count: float | None) -> Assumption |
 
 
 def accelerators_per_server_source(acc: Accelerator) -> str:
-    raw = acc._raw or _by_name().get(acc.name, acc)._raw
+    raw = _catalogue_row(acc)
     return str(raw["per_server"]["source"]) if raw else ""
 
 

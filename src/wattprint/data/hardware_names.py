@@ -253,7 +253,9 @@ def _refuse_a_tpu_slice_name(name: str) -> None:
     if m is None:
         return
     chip = "TPU " + ("v5e" if m.group(1).lower() == "v5litepod" else m.group(1).lower())
-    unit = _find_one(chip)[0]._raw.get("count_unit") or {}
+    from . import count_unit
+
+    unit = count_unit(_find_one(chip)[0]) or {}
     per_chip = int(unit["parts"]) if unit.get("parts_name") == "TensorCores" else 1
     size = int(m.group(2))
     if size == 0 or size % per_chip:
