@@ -440,6 +440,32 @@ def _fill_missing_ranges(sources: dict[str, dict[str, Any]]) -> None:
 
 
 # -- countries ------------------------------------------------------------------------------------
+# a past year gets a world average only where at least this share of the countries in the data report it: the
+# April-2022 OWID release has 2021 for only 75 of 209 countries, and a mean over those would not be the world's
+WORLD_YEAR_MIN_COUNTRY_SHARE = 0.95
+
+
+def _world_average(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Generation-weighted mean and 10th-90th percentile of per-country year records ({"g", "gen_twh"})."""
+    vals = [r["g"] for r in recs if r["gen_twh"]]
+    wts = [r["gen_twh"] for r in recs if r["gen_twh"]]
+    mean = sum(v * w for v, w in zip(vals, wts, strict=True)) / sum(wts)
+    return {"value": rnd(mean, 1), "low": rnd(weighted_quantile(vals, wts, 0.1), 1),
+            "high": rnd(weighted_quantile(vals, wts, 0.9), 1), "n_countries": len(vals)}
+
+
+def _world_years(countries: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """World averages for past years, from the OWID per-country rows alone (one release, one basis)."""
+    by_year: dict[str, list[dict[str, Any]]] = {}
+    for c in countries.values():
+        for y, rec in c["years"].items():
+            if rec["src"] == "owid":
+                by_year.setdefault(y, []).append(rec)
+    most = max(len(recs) for recs in by_year.values())
+    return {y: _world_average(recs) for y, recs in sorted(by_year.items(), key=lambda kv: int(kv[0]))
+            if len(recs) >= WORLD_YEAR_MIN_COUNTRY_SHARE * most}
+
+
 DEFAULT_YEAR_SRC = "owid"  # most country-years come from OWID's CSV; see compact_country_years
 
 
@@ -499,24 +525,21 @@ def build_countries(shared: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             alias_notes[r["alias"]] = r["note"]
     # world average: generation-weighted mean of the latest national values; range = the weighted 10th-90th
     # percentile: used when the user gives no location, so it spans where ~80% of the world's electricity is made
-    vals, wts = [], []
-    for c in countries.values():
-        latest = c["years"][max(c["years"], key=int)]
-        if latest["gen_twh"]:
-            vals.append(latest["g"])
-            wts.append(latest["gen_twh"])
-    mean = sum(v * w for v, w in zip(vals, wts, strict=True)) / sum(wts)
+    latest_recs = [c["years"][max(c["years"], key=int)] for c in countries.values()]
     world = {
-        "value": rnd(mean, 1),
-        "low": rnd(weighted_quantile(vals, wts, 0.1), 1),
-        "high": rnd(weighted_quantile(vals, wts, 0.9), 1),
-        "n_countries": len(vals),
+        **_world_average(latest_recs),
         "basis": "lifecycle, average (OWID/Ember)",
         "source": "generation-weighted mean of the latest per-country intensities (OWID 2024 release via "
         "CodeCarbon global_energy_mix.json, mostly 2022-2023); range = generation-weighted 10th-90th "
         "percentile of countries (the run could be anywhere)",
         "year": max(int(max(c["years"], key=int)) for c in countries.values()),
         "cross_check": "CodeCarbon world_average 475 gCO2e/kWh (IEA Global Energy & CO2 Status Report 2019)",
+        "years": _world_years(countries),
+        "years_source": "generation-weighted mean of that year's per-country intensities (OWID April-2022 "
+        "release, a year only where nearly every country reports it); range = that year's generation-weighted "
+        "10th-90th percentile of countries. The latest year comes from a newer OWID release whose revised "
+        "lifecycle factors put some grids higher (India: 633 gCO2e/kWh in 2021 in this release, 713 in 2023 in "
+        "the newer one), so part of a change between a past year and the latest is the release, not the grid",
     }
     table = {
         "meta": {

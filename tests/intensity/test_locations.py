@@ -101,10 +101,28 @@ def test_world_average_when_no_location() -> None:
     assert "asked for" not in w.source
 
 
-def test_world_average_says_when_the_asked_year_is_not_its_year() -> None:
-    w = intensity_for(None, 2031)
-    assert w.year != 2031 and "2031 asked for" in w.source
+def test_world_average_says_when_the_asked_year_is_not_in_its_data() -> None:
+    w, notes = intensity_lookup(None, 2031)
+    assert w.year == intensity_for(None).year and "2031 not in the data" in w.source
+    assert [n for n in notes if n.what == "intensity year"] and "latest available" in notes[0].note
     assert intensity_for(None, w.year).source == intensity_for(None).source  # its own year: no note
+    gap, notes = intensity_lookup(None, 2021)  # the OWID 2022 release has 2021 for too few countries
+    assert gap.year == 2020 and "nearest earlier year 2020" in gap.source
+    with pytest.raises(InputConflictError, match="before 2000"):
+        intensity_for(None, 1995)
+
+
+def test_world_average_of_a_past_year_is_that_years_generation_weighted_mean() -> None:
+    """Computed from that year's national values: between the countries' values, pulled towards the big grids."""
+    w2010 = intensity_for(None, 2010)
+    assert w2010.year == 2010 and "that year's" in w2010.source and "asked for" not in w2010.source
+    assert w2010.g_per_kwh.value != intensity_for(None, 2015).g_per_kwh.value
+    big = {c: intensity_for(c, 2010).g_per_kwh.value for c in ("CHN", "USA", "IND", "FRA")}
+    assert big["FRA"] < w2010.g_per_kwh.low < w2010.g_per_kwh.value < w2010.g_per_kwh.high < big["IND"] * 1.1
+    assert big["FRA"] < w2010.g_per_kwh.value < big["CHN"] and w2010.g_per_kwh.low < big["USA"]
+    # the range is that year's spread, not the latest year's
+    assert (w2010.g_per_kwh.low, w2010.g_per_kwh.high) != (intensity_for(None).g_per_kwh.low,
+                                                          intensity_for(None).g_per_kwh.high)
 
 
 def test_locations_listing() -> None:

@@ -106,7 +106,10 @@ def test_world_is_the_world_average(text: str) -> None:
 
 def test_world_with_a_year_says_as_no_location_does() -> None:
     world, none = intensity_for("World", 2010), intensity_for(None, 2010)
-    assert world.g_per_kwh == none.g_per_kwh and "2010 asked for" in world.source and "2010 asked for" in none.source
+    assert world.g_per_kwh == none.g_per_kwh and world.year == none.year == 2010
+    world, none = intensity_for("World", 2031), intensity_for(None, 2031)
+    assert world.g_per_kwh == none.g_per_kwh and "2031 not in the data" in world.source
+    assert "2031 not in the data" in none.source
 
 
 @pytest.mark.parametrize(("text", "key"), [

@@ -15,7 +15,8 @@ Ranges (gCO2e/kWh): for a location-year, low/high span the values of the same lo
 up to the one used (same basis only), widened to at least a per-source relative band (``refdata/factors.csv``:
 national +-5%, eGRID 2016 +-10%, Cloud Carbon Footprint +-15%, Nordic zones +-50%). Mix-based values use the
 per-source lifecycle min/max. No location -> the world average with a wide range (generation-weighted
-10th-90th percentile of countries).
+10th-90th percentile of countries), of the year asked for (2000-2020 from that year's national values) or the
+latest.
 
     >>> i = intensity_from_mix(parse_mix("coal=60,gas=40"))
     >>> round(i.g_per_kwh.value, 1)
@@ -74,12 +75,19 @@ def _rel(raw: dict[str, Any]) -> float:
     return float(load_table("factors")["factors"][key]["value"])
 
 
-def _world(year_note: str = "", asked: str | None = None) -> Intensity:
-    """The world average; ``asked`` is the name it was asked for by ("World"), None where no location was given."""
+def _world(year: int | None = None, asked: str | None = None) -> tuple[Intensity, list[Assumption]]:
+    """The world average for ``year`` (None: the latest) with the year notes; ``asked`` is the name it was asked
+    for by ("World"), None where no location was given. Past years come from that year's national values; the
+    latest from each country's latest year (a newer data release)."""
     w = load_table("factors")["world"]
+    past = w.get("years", {})
+    latest = int(w["year"])
+    used, notes = _pick_year(WORLD, sorted([int(y) for y in past] + [latest]), year)
+    rec, source = (w, w["source"]) if used == latest else (past[str(used)], w["years_source"])
     why = "no location given, world average" if asked is None else f"{echo(asked)}: the world average"
-    return Intensity(Range(float(w["value"]), float(w["low"]), float(w["high"])), location="world",
-                     basis=w["basis"], year=int(w["year"]), source=f"{why}: {w['source']}{year_note}")
+    note = f"; {notes[-1].note}" if notes else ""
+    return Intensity(Range(float(rec["value"]), float(rec["low"]), float(rec["high"])), location="world",
+                     basis=w["basis"], year=used, source=f"{why}: {source}{note}"), notes
 
 
 def _country_source(src: str) -> str:
@@ -134,10 +142,8 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
         loc, notes = resolve_location_noted(location)
     if loc is None or loc is WORLD:
         asked = location.strip() if loc is WORLD and isinstance(location, str) else None
-        w = _world(asked=asked)
-        if year is not None and year != w.year:  # the world table is one year: say so rather than ignore it
-            w = _world(f"; {year} asked for, but the world average exists for {w.year} only (give a location "
-                       "to use another year)", asked)
+        w, world_notes = _world(year, asked)
+        notes += world_notes
         given = "none given" if loc is None else f"{echo(location.strip() if isinstance(location, str) else '')}"
         notes.append(Assumption("location", f"{given}: world average", w.source,
                                 "give --location for a much narrower range"))
