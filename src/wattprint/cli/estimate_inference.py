@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from ..errors import WattprintError
+from ..estimate.engines import engine_names_help
 from ..quantities import format_count
 from ._args import JoinWords, count, number, whole, year
 
@@ -36,8 +37,8 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--count", type=whole, help="accelerators per replica (default: smallest that holds the weights)")
     p.add_argument("--batch-size", type=count, help="concurrent sequences per replica (default: sourced range)")
     p.add_argument("--precision", help="weights: fp32, bf16, fp16, fp8, int8, int4 (default: bf16 where supported)")
-    p.add_argument("--engine", default="optimised", help="optimised (vLLM/TGI/TensorRT-LLM) or eager (plain HF); "
-                   "or the stack's name: vllm, sglang, tgi, tensorrt-llm, transformers")
+    p.add_argument("--engine", default="optimised", help="optimised (continuous batching, CUDA graphs) or eager "
+                   f"(plain PyTorch launches); or the stack's name: {engine_names_help()}")
     p.add_argument("--attention", default="gqa",
                    help="gqa (default), mha (older models) or mqa (one K/V head): KV-cache size")
     p.add_argument("--sliding-window", type=count, default=None, metavar="TOKENS",

@@ -10,26 +10,24 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputConflictError, WattprintError, shown
+from ..errors import InputConflictError, WattprintError, closest_names, shown
 from ..footprint import Assumption
 from .common import check_count_at_least, check_positive, check_share
+from .engines import ENGINE_NAMES, ENGINES, engine_names_help
 from .roofline import shared_from_expert_counts
 from .serving_constants import DAYS_PER_YEAR, constants
 from .serving_load import Load
 
-ENGINES = ("optimised", "eager")
-# the serving stacks people name, by the engine class whose timing they have: CUDA graphs and continuous batching
-# (optimised), or plain PyTorch kernel launches per layer (eager)
-ENGINE_NAMES = {
-    "vllm": "optimised", "sglang": "optimised", "tgi": "optimised", "text-generation-inference": "optimised",
-    "tensorrt-llm": "optimised", "trt-llm": "optimised", "trtllm": "optimised", "tensorrt": "optimised",
-    "lmdeploy": "optimised", "transformers": "eager", "hf": "eager", "huggingface": "eager",
-    "hugging-face": "eager", "pytorch": "eager", "torch": "eager",
-}
 ATTENTION = ("gqa", "mha", "mqa")
+
+
+def _closest(name: str, names: Iterable[str]) -> str:
+    near = closest_names(name, names)
+    return f" (did you mean {' or '.join(near)}?)" if near else ""
 # an input check, not data: fewer parameters than this is a count that lost its suffix (7 for 7B), not an LLM. The
 # smallest published language models have a few million (the TinyStories models, Eldan & Li 2023: coherent English
 # below 10 million parameters; Pythia's smallest, 14M); a million stays below all of them
@@ -104,10 +102,11 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
     attention = ((attention or "").strip() or "gqa").lower()
     attention_given = attention != "gqa"
     if engine not in ENGINES:
-        raise WattprintError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)} (or a stack's name: "
-                             "vllm, sglang, tgi, tensorrt-llm, lmdeploy -> optimised; transformers, pytorch -> eager)")
+        raise WattprintError(f"unknown engine {engine!r}{_closest(engine, [*ENGINES, *ENGINE_NAMES])}; use one of "
+                             f"{', '.join(ENGINES)} or a stack's name ({engine_names_help()})")
     if attention not in ATTENTION:
-        raise WattprintError(f"unknown attention {attention!r}; use one of {', '.join(ATTENTION)}")
+        raise WattprintError(f"unknown attention {attention!r}{_closest(attention, ATTENTION)}; use one of "
+                             f"{', '.join(ATTENTION)}")
     count_i = check_positive("count", count, integer=True)
     if requests_per_day is not None and tokens_per_day is not None:
         raise InputConflictError("give either requests_per_day or tokens_per_day, not both")
