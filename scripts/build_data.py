@@ -772,8 +772,10 @@ def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
     return {
         "name": r["model"], "aliases": [a.strip() for a in r["aliases"].split(";") if a.strip()],
         "params": float(params_b) * 1e9, "active_params": None, "experts": None, "experts_per_token": None, **moe,
-        # multi-head latent attention (DeepSeek) caches a compressed latent: served as GQA with its real cache size
-        "attention": "mha" if r["attention"] == "mha" else "gqa", "weights": r.get("weights") or None,
+        # multi-head latent attention (DeepSeek) caches a compressed latent: served as GQA with its real cache size;
+        # one K/V head is multi-query attention, whatever the model card calls it
+        "attention": "mha" if r["attention"] == "mha" else "mqa" if r.get("kv_heads") == "1" else "gqa",
+        "weights": r.get("weights") or None,
         "sliding_window": num(r["sliding_window"]), "window_layer_share": num(r["window_layer_share"]),
         "kv_widths": _kv_widths(r), "layers": int(r["layers"]) if r["layers"] else None,
         "source": r["source"], "year": int(r["year"]) if r["year"] else None, "note": r["note"],

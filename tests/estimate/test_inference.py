@@ -288,17 +288,32 @@ def test_a_given_batch_shortens_an_assumed_prompt_rather_than_being_refused() ->
     fp = estimate_inference(8e9, hardware="H100", batch_size=1024, input_tokens=500, output_tokens=480,
                             intensity=400.0)
     assert any(a.what == "KV cache per token" and "small end" in a.note for a in fp.assumptions)
-    # ... and a batch that cannot fit even there is refused
+    # ... and a batch that cannot fit even there is refused on the given count ...
     with pytest.raises(InputConflictError, match="lower --batch-size"):
-        estimate_inference(8e9, hardware="H100", batch_size=4096, input_tokens=500, output_tokens=480,
+        estimate_inference(8e9, hardware="H100", count=1, batch_size=4096, input_tokens=500, output_tokens=480,
                            intensity=400.0)
+    # ... while, with no count given, it gets the chips that hold it (the user did not count them)
+    fp = estimate_inference(8e9, hardware="H100", batch_size=4096, input_tokens=500, output_tokens=480,
+                            intensity=400.0)
+    sized = next(a for a in fp.assumptions if a.what == "accelerators per replica")
+    assert int(sized.value.split()[0]) >= 4 and "for 4096 sequences" in sized.value
+    assert not any(a.what == "KV cache per token" for a in fp.assumptions)  # nothing assumed had to move
+
+
+def test_the_batch_error_states_the_cache_at_the_lengths_it_names() -> None:
+    """The need is computed before the levers move the assumed lengths: at 750 tokens a sequence of an 8B GQA
+    model holds ~750 x 131 kB, so a million of them need ~1e5 GB whether the lengths were given or assumed."""
+    for lengths in ({}, {"input_tokens": 500, "output_tokens": 500}):
+        with pytest.raises(InputConflictError, match=r"1e\+06 x 750 tokens .* needs ~([5-9]\.\d+e\+04|1\.\d+e\+05) GB"):
+            estimate_inference(model="llama-3.1-8b", hardware="H100", count=1, batch_size=1e6, **lengths)
 
 
 def test_continuous_batching_holds_the_mean_context_a_static_batch_the_full_one() -> None:
     # Llama-3-8B-like on one H100: 16 GB of weights, 0.06-0.13 MB of GQA KV cache per token (assumed shape);
     # 1150 sequences of 500 in + 500 out fit at the mean context (750 tokens) at the small end of that range,
     # but not at the full one (1000 tokens) whatever the shape
-    kw = {"hardware": "H100", "input_tokens": 500, "output_tokens": 500, "batch_size": 1150, "intensity": 400.0}
+    kw = {"hardware": "H100", "count": 1, "input_tokens": 500, "output_tokens": 500, "batch_size": 1150,
+          "intensity": 400.0}
     served = estimate_inference(8e9, engine="optimised", **kw)
     assert served.energy_kwh.value > 0
     with pytest.raises(InputConflictError, match=r"full context \(static batch\)"):

@@ -49,7 +49,7 @@ def test_every_row_is_a_consistent_architecture() -> None:
     assert len(set(names)) == len(names)
     for s in specs:
         assert s.source and 1e8 < s.params < 2e12
-        assert s.attention in ("gqa", "mha")
+        assert s.attention in ("gqa", "mha", "mqa")
         if s.active_params is not None:  # an MoE: k/E of the routed pool fits in the active parameters
             assert s.experts and s.experts_per_token and s.experts_per_token < s.experts
             assert s.experts_per_token / s.experts * s.params <= 1.05 * s.active_params < s.params
@@ -87,7 +87,13 @@ def test_given_values_win_over_the_named_model_where_they_agree() -> None:
 
 def test_an_mha_model_gets_its_attention_and_a_windowed_model_its_window() -> None:
     mha = estimate_inference(model="Llama 2 7B", hardware="A100", intensity=400.0)
-    assert any(a.what == "attention" and a.value == "mha" for a in mha.assumptions)
+    said = next(a for a in mha.assumptions if a.what == "attention")
+    assert said.value == "mha" and "Llama 2 7B" in said.source and "user" not in said.source
+    # one K/V head is multi-query attention, whatever the card calls it; saying so keeps the model's exact cache
+    falcon = estimate_inference(model="falcon-7b", hardware="H100", intensity=400.0)
+    assert next(a for a in falcon.assumptions if a.what == "attention").value == "mqa"
+    told = estimate_inference(model="falcon-7b", attention="MQA", hardware="H100", intensity=400.0)
+    assert told.energy_kwh == falcon.energy_kwh
     gemma = estimate_inference(model="gemma-2-9b-it", hardware="H100", intensity=400.0)
     assert any(a.what == "sliding-window attention" and a.value.startswith("4096 tokens") for a in gemma.assumptions)
 
@@ -101,6 +107,13 @@ def test_a_count_that_contradicts_the_named_model_is_refused(kw: dict[str, objec
         estimate_inference(hardware="H100", **kw)  # type: ignore[arg-type]
     with pytest.raises(InputConflictError, match=re.escape(said)):
         estimate_training(tokens=1e12, hardware="H100", count=64, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("model", "attention", "has"), [
+    ("Llama-3.1-8B", "mqa", "gqa"), ("Llama 2 7B", "gqa", "mha"), ("falcon-7b", "mha", "mqa")])
+def test_an_attention_that_contradicts_the_named_model_is_refused(model: str, attention: str, has: str) -> None:
+    with pytest.raises(InputConflictError, match=f"attention '{attention}' contradicts model .*\\({has}\\)"):
+        estimate_inference(model=model, attention=attention, hardware="H100")
 
 
 def test_training_takes_the_counts_of_a_named_model() -> None:

@@ -39,8 +39,8 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--precision", help="weights: fp32, bf16, fp16, fp8, int8, int4 (default: bf16 where supported)")
     p.add_argument("--engine", default="optimised", help="optimised (continuous batching, CUDA graphs) or eager "
                    f"(plain PyTorch launches); or the stack's name: {engine_names_help()}")
-    p.add_argument("--attention", default="gqa",
-                   help="gqa (default), mha (older models) or mqa (one K/V head): KV-cache size")
+    p.add_argument("--attention", default=None,
+                   help="gqa (default; a named model's own), mha (older models) or mqa (one K/V head): KV-cache size")
     p.add_argument("--sliding-window", type=count, default=None, metavar="TOKENS",
                    help="attention window of a sliding-window model (Mistral 7B 4096, Gemma 3 1024, gpt-oss 128)")
     p.add_argument("--window-layers", type=number, default=None, metavar="SHARE",

@@ -1,7 +1,7 @@
 """Published LLM architectures by name: what a user can give instead of parameter counts.
 
 ``find_model("Llama-3.1-8B-Instruct")`` -> the model's parameter count and, for an MoE, its active parameters and
-expert counts; its attention (GQA or MHA), sliding window and the format its weights ship in where those matter
+expert counts; its attention (GQA, MQA or MHA), sliding window and the format its weights ship in where those matter
 to serving. Names are forgiving: a Hugging Face repo id works with or without its organisation, and the words
 that name a release rather than an architecture (Instruct, Chat, Base, a date such as 2507, a quantisation such
 as FP8) are ignored; a quantisation word is kept as the precision it implies. Rows come from

@@ -62,7 +62,7 @@ def estimate_inference(
     batch_size: float | None = None,
     precision: str | None = None,
     engine: str = "optimised",
-    attention: str = "gqa",
+    attention: str | None = None,
     sliding_window: int | None = None,
     window_layer_share: float | None = None,
     experts: int | None = None,
@@ -96,8 +96,9 @@ def estimate_inference(
         precision: weight format (fp32, bf16, fp16, fp8, int8, int4); engine: "optimised" (vLLM, TGI,
             TensorRT-LLM, compiled PyTorch) or "eager" (plain Hugging Face transformers / PyTorch); a stack's own
             name ("vllm", "sglang", "tgi", "tensorrt-llm", "transformers") is read as its class.
-        attention: "gqa" (grouped-query, most models since 2023), "mha" (Llama 1/2 7B-13B, older models) or "mqa"
-            (multi-query: one K/V head, as in Falcon 7B, StarCoder, PaLM).
+        attention: "gqa" (grouped-query, most models since 2023; the default), "mha" (Llama 1/2 7B-13B, older
+            models) or "mqa" (multi-query: one K/V head, as in Falcon 7B, StarCoder, PaLM); a named ``model`` has
+            its own, and a different one given with it is an error.
         sliding_window, window_layer_share: a model whose layers (all, or this share of them) attend only to the
             last ``sliding_window`` tokens keeps K/V and attention FLOPs for at most that many there: Mistral 7B
             v0.1 (4096, all; Jiang et al. 2023), Gemma 2 (4096, every other layer; Gemma Team 2024), Gemma 3
@@ -132,7 +133,7 @@ def estimate_inference(
     precision = preset.precision
     sliding_window, window_layer_share = preset.sliding_window, preset.window_layer_share  # type: ignore[assignment]
     inputs = check_inputs(params, active_params, engine, attention, count, requests_per_day, tokens_per_day, days,
-                          utilisation, dedicated)
+                          utilisation, dedicated, preset.attention_of)
     assumptions: list[Assumption] = list(preset.notes)
     chip, prec, acc = resolve_chip(hardware, precision, check_positive("tdp_w", tdp_w), assumptions)
     from ..data import count_unit_assumption

@@ -31,6 +31,7 @@ class Preset:
     sliding_window: float | None = None
     window_layer_share: float | None = None
     kv_widths: float | None = None  # the model's KV heads x head width summed over its layers (serving only)
+    attention_of: str | None = None  # the named model whose attention was used (serving only)
     layers: int | None = None  # the model's transformer blocks (serving only)
     notes: list[Assumption] = field(default_factory=list)
 
@@ -48,9 +49,9 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
                 sliding_window: Any = None, window_layer_share: Any = None) -> Preset:
     """The inputs with ``model``'s values where none was given (``model`` None: the inputs as they are).
 
-    Training takes the parameter counts; ``serving`` also the expert counts, attention (where the default was
-    left), sliding window, the KV cache's shape (layers x KV heads x head width), the layer count and the precision
-    the weights ship in, or that the name says (``...-FP8``)."""
+    Training takes the parameter counts; ``serving`` also the expert counts, attention (a given one must be the
+    model's), sliding window, the KV cache's shape (layers x KV heads x head width), the layer count and the
+    precision the weights ship in, or that the name says (``...-FP8``)."""
     given = Preset(params, active_params, experts, experts_per_token, attention, precision, sliding_window,
                    window_layer_share)
     if model is None:
@@ -78,15 +79,25 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         if experts is None and experts_per_token is None:
             fill("experts", spec.experts)
             fill("experts_per_token", spec.experts_per_token)
-        if attention in (None, "", "gqa") and spec.attention != "gqa":
-            given.attention = spec.attention
-            filled.append("attention")
+        if attention is None or isinstance(attention, str):  # anything else: the estimator's checks refuse it
+            said = (attention or "").strip().lower()
+            if said and said != spec.attention:
+                raise InputConflictError(f"attention {said!r} contradicts model {spec.name!r} ({spec.attention}); "
+                                         "give one of them")
+            given.attention, given.attention_of = spec.attention, spec.name
+            if not said:
+                filled.append("attention")
         fill("precision", match.name_precision or spec.weights)
+        if "precision" in filled:  # it sets the bytes per weight: said as the chip's default precision would be
+            how, source = ((f"named in {model.strip()!r}", "the quantisation the name says (AWQ, GPTQ, W4A16, "
+                            "MXFP4: 4-bit weights; FP8; INT8, W8A8)") if match.name_precision else
+                           (f"the format {spec.name}'s weights are released in", spec.source))
+            given.notes.append(Assumption("precision", f"{given.precision} ({how})", source,
+                                          "weights stored and read at this precision; give --precision to change"))
         if sliding_window is None and window_layer_share is None:
             fill("sliding_window", spec.sliding_window)
             fill("window_layer_share", spec.window_layer_share)
-        if given.attention in (None, "", spec.attention):  # the KV shape of the attention it has
-            fill("kv_widths", spec.kv_widths)
+        fill("kv_widths", spec.kv_widths)  # the KV shape of the attention it has
         fill("layers", spec.layers)
     given.notes.append(model_assumption(spec, filled))
     return given

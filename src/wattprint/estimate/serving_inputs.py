@@ -41,13 +41,14 @@ class Inputs:
     params: float
     active_params: float
     engine: str  # "optimised" or "eager"
-    attention: str  # "gqa" or "mha"
+    attention: str  # "gqa", "mqa" or "mha"
     attention_given: bool  # a non-default attention the user named
     count: int | None  # accelerators per replica
     days: float  # days of serving the footprint covers (with a load)
     utilisation: float | None  # busy share of provisioned time
     dedicated: bool
     engine_named: str | None = None  # the serving stack the user named ("vllm"), where not the class itself
+    attention_of: str | None = None  # the named model whose attention this is
 
 
 @dataclass
@@ -81,9 +82,10 @@ def check_params(name: str, value: Any) -> float | None:
 
 def check_inputs(params: float | None, active_params: float | None, engine: str, attention: str, count: int | None,
                  requests_per_day: float | None, tokens_per_day: float | None, days: float | None,
-                 utilisation: float | None, dedicated: bool) -> Inputs:
-    """The model size (parameter counts), engine, attention, replica count, period (days) and utilisation, checked
-    against each other; the load itself is checked once the batch is known (check_load)."""
+                 utilisation: float | None, dedicated: bool, attention_of: str | None = None) -> Inputs:
+    """The model size (parameter counts), engine, attention (``attention_of``: the named model it is from), replica
+    count, period (days) and utilisation, checked against each other; the load itself is checked once the batch is
+    known (check_load)."""
     n_total = check_params("params", params)
     if n_total is None:
         raise InputConflictError("params (the model's total parameters) or model (a published model's name, e.g. "
@@ -100,7 +102,7 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
     engine_named = named if named in ENGINE_NAMES else None
     engine = ENGINE_NAMES.get(named, engine)
     attention = ((attention or "").strip() or "gqa").lower()
-    attention_given = attention != "gqa"
+    attention_given = attention != "gqa" and attention_of is None
     if engine not in ENGINES:
         raise WattprintError(f"unknown engine {engine!r}{_closest(engine, [*ENGINES, *ENGINE_NAMES])}; use one of "
                              f"{', '.join(ENGINES)} or a stack's name ({engine_names_help()})")
@@ -122,7 +124,7 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
     if dedicated and requests_per_day is None and tokens_per_day is None:
         raise InputConflictError("dedicated replicas need a load (requests or tokens per day)")
     return Inputs(n_total, n_act, engine, attention, attention_given, int(count_i) if count_i else None,
-                  period_days, share, dedicated, engine_named)
+                  period_days, share, dedicated, engine_named, attention_of)
 
 
 def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: float | None,
@@ -231,12 +233,15 @@ def take_moe_split(values: Values, inputs: Inputs, experts: tuple[int, int] | No
 
 def engine_notes(inputs: Inputs) -> list[Assumption]:
     """Assumptions about how the model is served: its attention, the engine and a given utilisation."""
-    notes = [Assumption(
-        "attention", inputs.attention,
-        "given by the user" if inputs.attention_given else "Llama 3 / Mistral / Qwen2 model cards (2024): "
-        "grouped-query attention; Touvron et al. 2023 (Llama 2): GQA only at 34B/70B, so 7B/13B keep multi-head "
-        "attention",
-        "KV cache size per token; mha for Llama 1/2 7B-13B and older models")]
+    if inputs.attention_of is not None:
+        attention_source = f"model {inputs.attention_of!r} (its configuration's K/V heads)"
+    elif inputs.attention_given:
+        attention_source = "given by the user"
+    else:
+        attention_source = ("Llama 3 / Mistral / Qwen2 model cards (2024): grouped-query attention; Touvron et al. "
+                            "2023 (Llama 2): GQA only at 34B/70B, so 7B/13B keep multi-head attention")
+    notes = [Assumption("attention", inputs.attention, attention_source,
+                        "KV cache size per token; mha for Llama 1/2 7B-13B and older models")]
     if inputs.engine == "eager":
         engine_source = constants()["eager_overhead_s_per_layer"].source
         engine_note = "no CUDA graphs: decode steps bounded by CPU kernel launches"

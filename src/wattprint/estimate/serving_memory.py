@@ -218,9 +218,9 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
         if most >= 1:
             return
     batch = central["batch_size"]
+    need = _kv_need_tokens(central, batch, engine)  # before the levers move the lengths: as the error states them
     moved = _shrink_to_fit(central, ranges, batch, engine, kv_token_gb, kv_small_gb, free_gb, free_most_gb)
     if moved is None:
-        need = _kv_need_tokens(central, batch, engine)
         raise InputConflictError(
             f"batch {batch:g} x {held:g} tokens of context {how} needs ~{need * kv_small_gb:.3g} GB or more "
             f"of KV cache beside {weights_gb:.3g} GB of weights, more than {where}; lower --batch-size or raise "

@@ -72,11 +72,20 @@ def size_for_load(values: Values, inputs: Inputs, chip: Chip, weight_bytes: floa
     only where its larger batch or shorter steps pay for its extra chips. Without this choice a load just above
     what a small replica serves forced a large replica at a small batch, and the energy per request rose with the
     load; without a load the request is served as under a full load."""
-    if inputs.count is not None or not load.batch_assumed:
-        return size_replica(values, inputs, chip, weight_bytes, kv_bytes)
-
     def scratch() -> Values:  # sizing trials leave the values and their assumptions as they were
         return Values(dict(values.central), dict(values.ranges), [])
+
+    if inputs.count is not None:
+        return size_replica(values, inputs, chip, weight_bytes, kv_bytes)
+    if not load.batch_assumed:  # a given batch: sized as the default one, unless only more chips can hold it
+        trial = scratch()
+        n = size_replica(trial, inputs, chip, weight_bytes, kv_bytes).count
+        try:
+            fit_batch_to_memory(trial.central, trial.ranges, True, chip, n, inputs.engine, inputs.attention,
+                                weight_bytes, kv_bytes, trial.assumptions)
+        except InputConflictError:  # no assumed value can make room: the chips the user did not count must
+            return size_replica(values, inputs, chip, weight_bytes, kv_bytes, values.central["batch_size"])
+        return size_replica(values, inputs, chip, weight_bytes, kv_bytes)
 
     n = size_replica(scratch(), inputs, chip, weight_bytes, kv_bytes, 1.0).count
     largest = size_replica(scratch(), inputs, chip, weight_bytes, kv_bytes).count
