@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from wattprint.data import world_annual_co2e_kg
+from wattprint.errors import InputConflictError
 from wattprint.estimate.inference import estimate_inference
 from wattprint.estimate.training import estimate_training
 from wattprint.footprint import Footprint
@@ -36,3 +37,20 @@ def test_a_total_above_the_worlds_annual_emissions_is_flagged_first(make: object
 ])
 def test_large_real_workloads_are_not_flagged(make: object) -> None:
     assert not _flagged(make())  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("kw", [
+    {"params": 7e9, "tokens": 1e12, "count": 1.5e12},  # --count 1.5T typed for --tokens 1.5T
+    {"flops": 1e25, "days": 1e-300},  # the FLOPs' chip-hours squeezed into no time
+    {"chip_hours": 1e6, "days": 1e-6},  # chip-hours over days in the wrong unit
+])
+def test_more_chips_at_once_than_any_cluster_holds_is_refused(kw: dict[str, float]) -> None:
+    with pytest.raises(InputConflictError, match="chips at once, more than any cluster holds"):
+        estimate_training(hardware="H100", **kw)  # type: ignore[arg-type]
+    # the largest real jobs pass: Llama 3 405B ran on 16k H100s, clusters of ~200k exist
+    assert estimate_training(params=7e9, tokens=1e12, hardware="H100", count=200_000).wall_time_h is not None
+
+
+def test_a_replica_beyond_any_cluster_is_refused() -> None:
+    with pytest.raises(InputConflictError, match="chips at once"):
+        estimate_inference(7e9, hardware="H100", count=10**9)

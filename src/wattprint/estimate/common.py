@@ -163,6 +163,21 @@ def check_finite(fp: Footprint) -> Footprint:
     return fp
 
 
+# an input check, not data: more accelerators at once than this is a count with a stray suffix (--count 1.5T for
+# --tokens 1.5T) or days in the wrong unit, not a job. The largest single AI clusters built by 2025 hold a few
+# hundred thousand (xAI's Colossus, Memphis: ~200,000 GPUs, xAI 2025); none holds a million
+MAX_CHIPS_AT_ONCE = 1e7
+
+
+def check_chips_at_once(what: str, chips: float | None) -> None:
+    """Refuse ``chips`` (accelerators in use at the same time: a count, or chip-hours / wall hours) beyond any
+    cluster, which only a mistyped count or time can give."""
+    if chips is not None and chips > MAX_CHIPS_AT_ONCE:
+        raise InputConflictError(
+            f"{what}: {chips:.3g} chips at once, more than any cluster holds (the largest hold a few hundred "
+            "thousand); check the count's suffix and the days (counts are absolute: --count 1024, --tokens 1.5T)")
+
+
 def too_large() -> InputConflictError:
     """The error for inputs whose results leave the floating-point range."""
     return InputConflictError("the inputs are too large (or too small): a result leaves the floating-point range; "

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import InputConflictError, WattprintError, closest_names, shown
 from ..footprint import Assumption
-from .common import check_count_at_least, check_positive, check_share
+from .common import check_chips_at_once, check_count_at_least, check_positive, check_share
 from .engines import ENGINE_NAMES, ENGINES, engine_names_help
 from .roofline import shared_from_expert_counts
 from .serving_constants import DAYS_PER_YEAR, constants
@@ -110,6 +110,7 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
         raise WattprintError(f"unknown attention {attention!r}{_closest(attention, ATTENTION)}; use one of "
                              f"{', '.join(ATTENTION)}")
     count_i = check_positive("count", count, integer=True)
+    check_chips_at_once("count (accelerators per replica)", count_i)
     if requests_per_day is not None and tokens_per_day is not None:
         raise InputConflictError("give either requests_per_day or tokens_per_day, not both")
     if days is not None and requests_per_day is None and tokens_per_day is None:

@@ -30,6 +30,7 @@ from ..errors import InputConflictError, WattprintError
 from ..footprint import Assumption, Footprint
 from ..quantities import Range
 from .common import (
+    check_chips_at_once,
     check_count_at_least,
     check_finite,
     check_market_intensity,
@@ -178,6 +179,7 @@ def _checked_inputs(
     chip_hours = check_positive("chip-hours", chip_hours)
     days = check_positive("days", days)
     count = check_positive("count (chips)", count, integer=True)
+    check_chips_at_once("count", count)
     power_w = check_positive("power (W)", power_w)
     power_fraction = check_positive("power fraction", power_fraction)
     fraction_notes = check_power_fraction(power_fraction) if power_fraction is not None else []

@@ -17,7 +17,7 @@ from ..errors import InputConflictError, WattprintError
 from ..footprint import Assumption
 from ..quantities import Range
 from . import utilisation
-from .common import too_large
+from .common import check_chips_at_once, too_large
 
 if TYPE_CHECKING:
     from ..data.catalogue import Accelerator
@@ -91,6 +91,7 @@ def chip_hours_from_inputs(
         if count is None and days is not None:
             # the average number of chips busy, not a count of chips (it need not be whole)
             count = chip_hours / (days * HOURS_PER_DAY)
+            check_chips_at_once("chip-hours / (days x 24)", count)
             what = "average chips busy"
             if count < 1:
                 notes.append(Assumption(what, f"{count:.3g} = chip-hours / (days x 24)", "implied",
@@ -213,6 +214,7 @@ def wall_time(
         wall = Range.exact(days * HOURS_PER_DAY)
         if count is None:  # chip-hours from the FLOPs: the chips busy on average over those days
             busy = chip_hours / (days * HOURS_PER_DAY)
+            check_chips_at_once("the FLOPs' chip-hours over the days given", busy.value)
             notes.append(Assumption("average chips busy", f"{busy:.4g} = chip-hours / (days x 24)", "implied",
                                     "the chip-hours come from the FLOPs and the MFU; the days fix the wall time"))
             details["average_chips_busy"] = busy
