@@ -55,3 +55,14 @@ def test_a_group_without_its_sub_command_prints_its_usage_on_stderr(
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("usage: wattprint")
+
+
+@pytest.mark.parametrize("argv", [
+    [*TRAIN, "--pue", ""], [*TRAIN, "--location", " "], [*TRAIN, "--mix", ""],
+    ["estimate", "inference", "--model", "llama-3.1-8b", "--engine", ""],
+    ["estimate", "inference", "--params", "7B", "--attention", ""],
+    ["estimate", "training", "--hardware", "", "--count", "8", "--days", "2"],
+])
+def test_an_option_given_an_empty_value_is_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """An unset shell variable (`--location "$SITE"`) was read as the option left out: the world average, silently."""
+    assert "given an empty value" in _usage_error(argv, capsys)

@@ -76,8 +76,16 @@ class Once(argparse._StoreAction):
         option_string: str | None = None,
     ) -> None:
         if option_string is not None:  # an option, not a positional argument
+            refuse_blank(self, values)
             given_once(self, parser, values)
         super().__call__(parser, namespace, values, option_string)
+
+
+def refuse_blank(action: argparse.Action, value: object) -> None:
+    """An option given an empty value is a usage error: read as not given, ``--location "$SITE"`` with SITE unset
+    ran with the world average without a word."""
+    if isinstance(value, str) and not value.strip():
+        raise argparse.ArgumentError(action, "given an empty value: give one, or leave the option out")
 
 
 class JoinWords(argparse.Action):
@@ -89,5 +97,6 @@ class JoinWords(argparse.Action):
     ) -> None:
         words = values if isinstance(values, list) else [values]
         joined = " ".join(str(w) for w in words)
+        refuse_blank(self, joined)
         given_once(self, parser, joined)
         setattr(namespace, self.dest, joined)
