@@ -147,10 +147,13 @@ class Footprint:
         check_pue(self.pue.high)
         if self.market_intensity_g_per_kwh is not None and not any(
                 a.what == MARKET_ASSUMPTION for a in self.assumptions):
+            from .intensity.mix import given_intensity_note  # only with a market figure: keeps the import light
+
+            slip = given_intensity_note(self.market_intensity_g_per_kwh, "market intensity")
             self.assumptions.append(Assumption(
                 MARKET_ASSUMPTION, f"{self.market_intensity_g_per_kwh:.4g} gCO2e/kWh", "given by the user",
                 "contractual factor of the supply (market-based method, GHG Protocol Scope 2 Guidance 2015), applied "
-                "to the facility energy; the location-based figure stays the headline"))
+                "to the facility energy; the location-based figure stays the headline" + (f"; {slip}" if slip else "")))
 
     # -- derived figures ---------------------------------------------------------------------
     @property

@@ -129,3 +129,12 @@ def test_a_search_that_matches_nothing_shows_texts_that_do(capsys: pytest.Captur
     for text in SEARCH_EXAMPLES:  # each example finds something
         assert main(["data", "search", text, "--json"]) == 0
         assert json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("v5litepod-16", "--hardware 'TPU v5e' --count 16"), ("TPU v4-2048", "--count 1024"), ("8x A100", "--count 8")])
+def test_search_for_a_slice_or_a_counted_name_says_what_to_type(text: str, said: str,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`data search v5litepod-16` suggested V100s while `estimate --hardware v5litepod-16` named the chip and count."""
+    assert main(["data", "search", text]) == 2
+    assert said in capsys.readouterr().err

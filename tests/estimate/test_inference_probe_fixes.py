@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from wattprint.cli import main
@@ -128,3 +130,19 @@ def test_a_given_utilisation_of_one_is_not_called_idle_capacity_not_counted() ->
     assert "utilisation of provisioned capacity" in whats
     assert "idle capacity not counted" not in whats
     assert "idle capacity not counted" in [a.what for a in serve(7e9, **kw).assumptions]
+
+
+def test_probe16_market_intensity_in_kg_gets_the_unit_hint_and_context_error_reads_as_numbers() -> None:
+    fp = estimate_inference(7e9, hardware="H100", market_intensity=0.3)
+    market = next(a for a in fp.assumptions if a.what == "market-based intensity")
+    assert "give it x1000" in market.note
+    assert "x1000" not in next(a for a in estimate_inference(7e9, hardware="H100", market_intensity=300.0)
+                                .assumptions if a.what == "market-based intensity").note
+    with pytest.raises(InputConflictError, match=r"10,000,500 tokens .* \(10,000,000 tokens"):
+        estimate_inference(7e9, hardware="H100", input_tokens=10_000_000, output_tokens=500)
+
+
+def test_probe16_idle_capacity_low_end_is_zero_not_rounding_noise() -> None:
+    fp = estimate_inference(model="llama-3.1-8b", hardware="H100", requests_per_day=10_000, intensity=50.0)
+    idle = next(a for a in fp.assumptions if a.what == "idle capacity not counted")
+    assert "e-0" not in idle.note and re.search(r"would add ~[\d.]+ \(0–", idle.note)

@@ -211,3 +211,12 @@ def test_an_impossible_speed_from_count_and_days_says_where_its_chip_hours_came_
     with pytest.raises(InputConflictError) as typed:  # chip-hours the user typed need no such note
         estimate_training(params=7e9, tokens=2e12, hardware="A100", chip_hours=2304)
     assert "chips x" not in str(typed.value)
+
+
+def test_gpu_hours_is_chip_hours_by_the_name_papers_use() -> None:
+    """The CLI took --gpu-hours; the Python API raised a bare TypeError for gpu_hours=."""
+    assert estimate_training(gpu_hours=1e4, hardware="A100").chip_hours == estimate_training(
+        chip_hours=1e4, hardware="A100").chip_hours
+    assert estimate_training(gpu_hours=1e4, chip_hours=1e4, hardware="A100").chip_hours is not None
+    with pytest.raises(InputConflictError, match="same input .* given twice"):
+        estimate_training(gpu_hours=1e4, chip_hours=2e4, hardware="A100")

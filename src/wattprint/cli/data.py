@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ..errors import InputConflictError, UnknownNameError, echo, normalise_name
+from ..errors import InputConflictError, UnknownNameError, echo, fold_text, normalise_name
 
 
 def register(subparsers: Any) -> None:
@@ -201,6 +201,9 @@ def _search(args: argparse.Namespace) -> int:
     for name in cpus[:15]:
         ranked.append((1, {"kind": "cpu", "key": name, "name": name}))
     if not ranked:
+        from ..data.hardware_names import refuse_a_count_or_slice
+
+        refuse_a_count_or_slice(fold_text(args.text))  # "v5litepod-16": the chip and count to give instead
         cands = accelerator_names() + [loc.key for loc in locations()] + [loc.name for loc in locations()]
         raise UnknownNameError("name", args.text, cands, "nothing matched", examples=SEARCH_EXAMPLES)
     hits = [h for _rank, h in sorted(ranked, key=lambda rh: rh[0])]  # exact matches first, else in kind order

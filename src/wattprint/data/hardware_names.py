@@ -214,8 +214,7 @@ def _find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[A
     except UnknownNameError as e:
         if isinstance(e, AmbiguousNameError):
             raise
-        _refuse_a_count_in_the_name(name)
-        _refuse_a_tpu_slice_name(name)
+        refuse_a_count_or_slice(name)
         found = _find_alternatives(name) if "/" in name else None
         if found is None:
             raise
@@ -224,6 +223,13 @@ def _find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[A
 
 _COUNT_IN_NAME = (re.compile(r"^\s*(\d+)\s*[x×*]\s*(.+?)\s*$", re.IGNORECASE),  # "8x A100", "8 x H100"
                   re.compile(r"^\s*(.+?)\s*[x×*]\s*(\d+)\s*$", re.IGNORECASE))  # "A100x8", "H100 * 16"
+
+
+def refuse_a_count_or_slice(name: str) -> None:
+    """Raise the error that says what to type instead where ``name`` holds a count ("8x A100") or names a Cloud TPU
+    slice ("v3-128"); return where it does neither."""
+    _refuse_a_count_in_the_name(name)
+    _refuse_a_tpu_slice_name(name)
 
 
 def _refuse_a_count_in_the_name(name: str) -> None:

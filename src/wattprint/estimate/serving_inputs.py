@@ -156,8 +156,8 @@ def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: 
     longest = constants()["max_context_tokens"]
     if central["input_tokens"] + central["output_tokens"] > longest.value:
         raise InputConflictError(
-            f"{central['input_tokens'] + central['output_tokens']:.4g} tokens per request (input + output) is "
-            f"longer than any published model's context window ({longest.value:.3g} tokens, Llama 4 Scout); check "
+            f"{central['input_tokens'] + central['output_tokens']:,.0f} tokens per request (input + output) is "
+            f"longer than any published model's context window ({longest.value:,.0f} tokens, Llama 4 Scout); check "
             "--input-tokens / --output-tokens")
     for name, what in (("mem_bw_utilisation", "achievable memory-bandwidth utilisation"),
                        ("compute_utilisation", "achievable compute utilisation"),

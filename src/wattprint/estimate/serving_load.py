@@ -139,6 +139,8 @@ def load_notes(per_req: Mapping[str, Range], central: Mapping[str, float], load:
             "embodied emissions"))
     elif not utilisation_given and busy.value < IDLE_NOTE_BELOW_REPLICAS:
         idle_kwh = per_req["dedicated_idle_j_day"] * (DAYS_PER_YEAR / J_PER_KWH)
+        if idle_kwh.low < 1e-6 * idle_kwh.high:  # a replica busy all the time idles 0 kWh, not rounding noise
+            idle_kwh = Range(idle_kwh.value, 0.0, idle_kwh.high)
         notes.append(Assumption(
             "idle capacity not counted", f"the load keeps {busy.value:.2g} of one replica busy "
             f"({busy.low:.2g}–{busy.high:.2g})", c["idle_power_fraction"].source,

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputConflictError, WattprintError
+from ..errors import InputConflictError, WattprintError, shown
 from ..footprint import Assumption, Footprint
 from ..quantities import Range
 from .common import (
@@ -72,6 +72,7 @@ def estimate_training(
     active_params: float | None = None,
     tokens: float | None = None,
     chip_hours: float | None = None,
+    gpu_hours: float | None = None,
     days: float | None = None,
     hardware: str | None = None,
     count: float | None = None,
@@ -91,16 +92,16 @@ def estimate_training(
     """Footprint of a training run (kind="training") with ranges and the assumptions behind it.
 
     Any consistent subset of: ``flops`` (FLOP); ``params`` (+ ``active_params`` for MoE) and ``tokens``;
-    ``chip_hours``; ``count`` x ``days``. ``hardware`` is a forgiving chip name ("A100", "H100 SXM",
-    "TPU v4"); ``count`` chips as the catalogue counts them. ``mfu`` (0-1, of the dense peak at
-    ``precision``) defaults to the fitted model; ``power_fraction`` (of TDP, accelerator only) defaults per
-    family and gets host power added per server; ``power_w`` is the all-in average W per chip as papers
-    state it (replaces both). ``pue``: number or preset name. Site: ``location`` or ``intensity``
-    (gCO2e/kWh) or ``mix`` ("coal=60,gas=40"); none -> world average with a wide range.
-    ``market_intensity`` (gCO2e/kWh, contractual factor of the supply) adds a market-based figure beside the
-    location-based one. ``seq_len`` (training context in tokens, a whole number) adds causal attention's FLOPs to
-    6·N·D: a 128k context roughly triples an 8B model's compute; one that would take the total past
-    ``training_compute.MAX_FLOPS_OVER_6ND`` x 6·N·D is refused as a unit slip.
+    ``chip_hours`` (or ``gpu_hours``, the same input by the name papers use); ``count`` x ``days``.
+    ``hardware`` is a forgiving chip name ("A100", "H100 SXM", "TPU v4"); ``count`` chips as the catalogue
+    counts them. ``mfu`` (0-1, of the dense peak at ``precision``) defaults to the fitted model;
+    ``power_fraction`` (of TDP, accelerator only) defaults per family and gets host power added per server;
+    ``power_w`` is the all-in average W per chip as papers state it (replaces both). ``pue``: number or preset
+    name. Site: ``location`` or ``intensity`` (gCO2e/kWh) or ``mix`` ("coal=60,gas=40"); none -> world average
+    with a wide range. ``market_intensity`` (gCO2e/kWh, contractual factor of the supply) adds a market-based
+    figure beside the location-based one. ``seq_len`` (training context in tokens, a whole number) adds causal
+    attention's FLOPs to 6·N·D: a 128k context roughly triples an 8B model's compute; one that would take the
+    total past ``training_compute.MAX_FLOPS_OVER_6ND`` x 6·N·D is refused as a unit slip.
 
     ``model``: a published model's name instead of ``params`` / ``active_params`` ("Llama-3.1-8B", "DeepSeek-V3";
     ``wattprint data models`` lists them); a given count that contradicts it is an error.
@@ -112,6 +113,11 @@ def estimate_training(
     """
     from .. import data
 
+    if gpu_hours is not None:
+        if chip_hours is not None and chip_hours != gpu_hours:
+            raise InputConflictError(f"chip_hours ({shown(chip_hours)}) and gpu_hours ({shown(gpu_hours)}) are the "
+                                     "same input (accelerator-hours) given twice; give one")
+        chip_hours = gpu_hours
     preset = apply_model(model, params, active_params)
     params, active_params = preset.params, preset.active_params
     given, fraction_notes = _checked_inputs(
