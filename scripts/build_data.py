@@ -258,16 +258,24 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
                 "note": f["note"],
             }
         )
+    # names drivers report that the name matcher cannot tell from a sibling variant ("80GB HBM3": the SXM5)
+    driver_names = {}
+    for d in read_csv(REFDATA / "accelerator_driver_names.csv"):
+        if d["name"] not in names:
+            raise SystemExit(f"driver name {d['driver_name']!r} names unknown accelerator {d['name']!r}")
+        driver_names[d["driver_name"]] = {"name": d["name"], "source": d["source"]}
     return {
         "meta": {
             "source": "shared/data/accelerators.csv (vendor datasheets, papers; see PROVENANCE-hardware.md); "
             "refdata/accelerators_extra.csv (chips the shared file lacks), accelerator_families.csv, "
-            "embodied_accelerators.csv, servers.csv, tdp_ranges.csv, count_units.csv",
+            "embodied_accelerators.csv, servers.csv, tdp_ranges.csv, count_units.csv, "
+            "accelerator_driver_names.csv",
             "licence": "factual figures; Epoch AI cross-check CC BY 4.0",
             "attributions": [ATTR_EPOCH],
         },
         "accelerators": out,
         "families": fams,
+        "driver_names": driver_names,
     }
 
 

@@ -96,7 +96,7 @@ def test_form_factor_and_memory_spellings(name: str, expected: str) -> None:
 @pytest.mark.parametrize(("name", "variants"), [
     ("A100 80G", {"NVIDIA A100 SXM4 80GB", "NVIDIA A100 PCIe 80GB"}),
     ("a100 80 gb", {"NVIDIA A100 SXM4 80GB", "NVIDIA A100 PCIe 80GB"}),
-    ("NVIDIA H100 80GB HBM3", {"NVIDIA H100 SXM5 80GB", "NVIDIA H100 PCIe 80GB"}),
+    ("NVIDIA H100 80GB HBM3", {"NVIDIA H100 SXM5 80GB"}),  # HBM3: the SXM5 (the driver name table)
     ("NVIDIA A100-SXM4-40GB", {"NVIDIA A100 SXM4 40GB"}),
     ("NVIDIA A100-PCIE-40GB", {"NVIDIA A100 PCIe 40GB"}),
     ("Tesla V100-PCIE-16GB", {"NVIDIA Tesla V100 PCIe 16GB"}),
@@ -331,3 +331,13 @@ def test_reviewed_bad_names_are_errors_on_the_command_line(name: str, capsys: py
     assert main(["estimate", "training", "--hardware", name, "--chip-hours", "100", "--power-w", "300"]) == 2
     err = capsys.readouterr().err
     assert f"unknown hardware {name!r}" in err and "Inferentia" not in err
+
+
+def test_a_driver_name_that_only_its_memory_tells_apart_is_that_variant_alone() -> None:
+    """'NVIDIA H100 80GB HBM3' matches the SXM5 and the PCIe card by its words; its HBM3 is the SXM5's, so the
+    estimate must not take the PCIe card's 350 W into the TDP range (it did)."""
+    chosen, variants, notes = find_accelerator("NVIDIA H100 80GB HBM3")
+    assert chosen.name == "NVIDIA H100 SXM5 80GB" and variants == [chosen]
+    assert any("driver reports" in n.note for n in notes)
+    # the family name still covers its variants
+    assert len(find_accelerator("H100")[1]) > 1

@@ -125,6 +125,12 @@ def _families() -> list[dict[str, Any]]:
     return fams
 
 
+def _driver_names() -> dict[str, dict[str, str]]:
+    """Names drivers report that name one variant the matcher cannot tell apart ({name: {"name", "source"}})."""
+    names: dict[str, dict[str, str]] = load_table("accelerators").get("driver_names", {})
+    return names
+
+
 def accelerator_names() -> list[str]:
     """Catalogue names plus family names (for listings and closest-name hints)."""
     return [a.name for a in _accels()] + [f["family"] for f in _families()]

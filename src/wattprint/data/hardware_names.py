@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import SUGGESTIONS, AmbiguousNameError, UnknownNameError, fold_text, normalise_name
 from ..footprint import Assumption
-from .catalogue import Accelerator, _accels, _by_name, _families, accelerator_names
+from .catalogue import Accelerator, _accels, _by_name, _driver_names, _families, accelerator_names
 
 _DROP_TOKENS = {"nvidia", "tesla", "amd", "instinct", "google", "intel", "aws", "geforce", "hbm", "hbm2", "hbm2e",
                 "hbm3", "hbm3e", "gpu", "accelerator", "cloud", "radeon", "habana", "per", "in", "part", "the",
@@ -279,6 +279,12 @@ def _find_one(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumptio
     for a in accs:
         if _key(a.name) == qkey or normalise_name(a.name) == normalise_name(name):
             return a, [a], []
+    # 1b. a name a driver reports for one variant ("NVIDIA H100 80GB HBM3": the SXM5, by its memory)
+    for driver_name, row in _driver_names().items():
+        if _key(driver_name) == qkey:
+            chosen = _by_name()[row["name"]]
+            return chosen, [chosen], [Assumption("hardware variant", f"{name!r} -> {chosen.name}", row["source"],
+                                                 "the name the driver reports for this variant")]
     # 2. family name / alias
     for fam in _families():
         keys = {_key(fam["family"])} | {_key(x) for x in fam["aliases"]}
