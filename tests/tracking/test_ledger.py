@@ -198,3 +198,40 @@ def test_nested_runs_are_each_charged_all_and_only_unrelated_runs_split(tmp_path
     assert outer.charged["cpu"][0] == pytest.approx(300.0, rel=0.01)
     assert same_process.charged["cpu"][0] == pytest.approx(300.0, rel=0.01)
     assert [r.charged["cpu"][0] for r in ranks] == pytest.approx([150.0, 150.0], rel=0.01)
+
+
+def test_a_ledger_held_locked_is_given_up_after_a_bound_and_nothing_charged_is_lost(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that holds the ledger's lock (stopped with Ctrl-Z while holding it, a stuck filesystem) held
+    every other run's readings, and a starting `wattprint run` before its command, for as long as it held it."""
+    import wattprint.tracking.ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "LOCK_WAIT_S", 0.3)
+    path = tmp_path / "l.json"
+    led = Ledger(str(path), "a")
+    notes: list[str] = []
+    led.note = notes.append
+    read = Node(50.0).reader(0.0)
+    led.account(read(0.0))
+    led.account(read(1.0))
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(path)!r}, os.O_RDWR)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "os.pwrite(fd, b' ', os.fstat(fd).st_size)  # another process changed it: no solo fast path\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        import time
+
+        t0 = time.monotonic()
+        _, _, charged = led.account(read(2.0))
+        waited = time.monotonic() - t0
+        _, _, charged = led.account(read(3.0))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert 0.3 <= waited < 5.0  # the bound, not the holder's 60 s
+    assert charged["cpu"] == pytest.approx([150.0, 150.0, 150.0])  # 3 s at 50 W: what was charged before kept
+    assert led.path is None and len(notes) == 1 and "stayed locked" in notes[0]

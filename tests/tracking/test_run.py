@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import wattprint
-from wattprint.errors import WattprintError
+from wattprint.errors import InputConflictError, WattprintError
 from wattprint.storage import open_store
 from wattprint.tracking import Projection, Run, track
 
@@ -59,10 +59,13 @@ def test_window_is_exactly_start_to_stop_with_a_reading_each_interval(tmp_path: 
     assert run.stop() is fp  # idempotent
 
 
-def test_an_interval_beyond_the_platform_timeout_still_measures_start_to_stop(tmp_path: Path) -> None:
-    # 1e300 s overflowed the sampler's lock wait (OverflowError in its thread, then in stop's join); the counters
-    # are cumulative, so start and stop readings alone give the energy
-    run, cpu, first_read = _track_cpu_at_100_w("huge-interval", 1e300, 0.2)
+def test_the_longest_interval_still_measures_start_to_stop_and_a_longer_one_is_refused(tmp_path: Path) -> None:
+    # 1e300 s overflowed the sampler's lock wait (OverflowError in its thread, then in stop's join); intervals are
+    # now at most an hour (a longer one is most likely ms given as s, and stop() waited one interval for a locked
+    # store). The counters are cumulative, so at the longest interval start and stop readings alone give the energy
+    with pytest.raises(InputConflictError, match="above 3600 s"):
+        track("p", "too-long", interval_s=1e300, readers=[PowerReader("cpu")]).start()
+    run, cpu, first_read = _track_cpu_at_100_w("huge-interval", 3600.0, 0.2)
     fp = run.footprint()
     # the window ends at stop(): the final reading, a moment later, is interpolated back to it, although the
     # start reading charged nothing yet (before, such a run was charged up to the final reading)
@@ -356,7 +359,6 @@ def test_a_store_locked_past_the_last_wait_is_reported_unsaved_not_finished(tmp_
 
 
 def test_a_run_still_being_measured_cannot_be_resumed_by_another_tracker(tmp_path: Path) -> None:
-    from wattprint.errors import InputConflictError
 
     first = track("dup", "d1", interval_s=0.05, readers=[PowerReader()]).start()
     with pytest.raises(InputConflictError, match="already being measured in this process"):

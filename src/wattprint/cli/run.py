@@ -66,12 +66,23 @@ def _foreground_tty() -> bool:
     return False
 
 
+def _same_group(pid: int) -> bool:
+    """True when process ``pid`` is in this process's group (a child started in its own group or session, by
+    setsid or a launcher, gets no terminal Ctrl-C: it must be forwarded)."""
+    try:
+        return os.getpgid(pid) == os.getpgrp()
+    except OSError:  # already gone
+        return True
+
+
 def main(args: argparse.Namespace) -> int:
     cmd = list(args.command)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     if not cmd:
         raise WattprintError("no command to run: wattprint run [options] -- command [args ...]")
+    if not cmd[0].strip():  # `wattprint run -- "$CMD"` with CMD unset: a usage error, not a failed run
+        raise WattprintError("the command's name is empty: wattprint run [options] -- command [args ...]")
     if args.interval is not None and not args.interval > 0:
         raise WattprintError(f"--interval must be > 0 seconds, got {args.interval:g}")
     from ..tracking import track
@@ -95,27 +106,38 @@ def main(args: argparse.Namespace) -> int:
 
     def forward(signum: int, frame: FrameType | None) -> None:
         forwarded.append(signum)
-        # a terminal's Ctrl-C already went to the child (same foreground group): do not deliver it twice
-        if signum == signal.SIGINT and _foreground_tty():
+        # a terminal's Ctrl-C already went to the child when it shares our foreground group: not twice
+        if signum == signal.SIGINT and _foreground_tty() and _same_group(child.pid):
             return
         with contextlib.suppress(OSError):
             child.send_signal(signum)
+
+    def after_the_command(signum: int, frame: FrameType | None) -> None:
+        # the command has ended: a signal now would kill the report (and, with the store locked, the only copy
+        # of the figures); the wait for the store is bounded, so say so and finish
+        with contextlib.suppress(OSError):
+            print(f"wattprint: signal {signum} after the command ended: finishing the run's record and report",
+                  file=sys.stderr, flush=True)
 
     for sig in _FORWARDED:
         with contextlib.suppress(ValueError, OSError):
             previous[sig] = signal.signal(sig, forward)
     try:
-        rc = child.wait()
+        try:
+            rc = child.wait()
+        finally:
+            for sig in previous:
+                with contextlib.suppress(ValueError, OSError, TypeError):
+                    signal.signal(sig, after_the_command)
+        # a forwarded signal interrupted the command even when it then exited 0 (it handled the signal)
+        status = "interrupted" if rc < 0 or forwarded else ("finished" if rc == 0 else "failed")
+        fp = run.stop(status)
+        code = rc if rc >= 0 else 128 - rc  # what the shell reports for a child killed by signal N
+        _report(args, run, fp, code, -rc if rc < 0 else None, started)
     finally:
         for sig, prev in previous.items():
             with contextlib.suppress(ValueError, OSError, TypeError):
                 signal.signal(sig, prev)
-
-    # a forwarded signal interrupted the command even when it then exited 0 (it handled the signal)
-    status = "interrupted" if rc < 0 or forwarded else ("finished" if rc == 0 else "failed")
-    fp = run.stop(status)
-    code = rc if rc >= 0 else 128 - rc  # what the shell reports for a child killed by signal N
-    _report(args, run, fp, code, -rc if rc < 0 else None, started)
     return code
 
 
@@ -133,7 +155,11 @@ def _report(args: argparse.Namespace, run: Any, fp: Any, code: int, signum: int 
             print("\n" + text, flush=True)
         else:
             _print_summary(run, summary, fp, code, signum)
-    except BrokenPipeError:  # the reader went away (`| head`): the run is stored, the command's status still counts
+    except OSError as e:  # the reader went away (`| head`) or the output's disk is full: the run is stored and the
+        # command's status still counts
+        if not isinstance(e, BrokenPipeError):
+            with contextlib.suppress(OSError):
+                print(f"wattprint: cannot write the run's report: {e.strerror or e}", file=sys.stderr, flush=True)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.dup2(devnull, sys.stderr.fileno())

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from ..errors import InputConflictError, UnknownNameError
+from ..errors import AmbiguousNameError, InputConflictError, UnknownNameError
 from .json_columns import loads
 from .records import RunRecord, SampleRow
 
@@ -57,8 +57,8 @@ class StoreQueries:
             if len(rows) == 1:
                 return run_record(rows[0])
             if len(rows) > 1:
-                raise UnknownNameError("run", text, [r[0] for r in rows],
-                                       hint=f"{len(rows)} runs start with it; give more of the id")
+                raise AmbiguousNameError("run id prefix", text, [r[0] for r in rows],
+                                         hint=f"{len(rows)} runs start with it; give more of the id")
             raise self._unknown(c, text)
 
     def list_runs(self, project: str | None = None, limit: int | None = None) -> list[RunRecord]:

@@ -83,6 +83,20 @@ def open_store(url: str | None = None, *, create: bool = True, readonly: bool = 
     return Store(path, resolved, initialise=state != "ours")
 
 
+EARLIER_KEPT = 20  # earlier values kept per meta key of a resumed run (a pid per resume must not grow without end)
+
+
+def _earlier_values(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+    """``old["earlier"]`` plus, for each key whose value ``new`` changes, the value it had."""
+    earlier = old.get("earlier")
+    out: dict[str, list[Any]] = {k: list(v) for k, v in earlier.items()} if isinstance(earlier, dict) else {}
+    for key, value in new.items():
+        if key in old and old[key] != value and key != "earlier":
+            seen = [v for v in out.get(key, []) if v != old[key]]
+            out[key] = (seen + [old[key]])[-EARLIER_KEPT:]
+    return out
+
+
 class Store(StoreQueries):
     """A wattprint run store in one SQLite file. Thread-safe; one per process (reopened after ``fork``)."""
 
@@ -187,7 +201,9 @@ class Store(StoreQueries):
 
         On resume the run keeps its id, project, start time and totals (``.energy_j``, ``.duration_s``:
         the tracker continues from them), goes back to "running", and its meta records
-        ``resumed`` (count) and ``resumed_at`` (ISO 8601 UTC of the latest resume).
+        ``resumed`` (count) and ``resumed_at`` (ISO 8601 UTC of the latest resume); a meta value the resume
+        changes keeps its earlier values under ``earlier`` (key -> distinct values, oldest first, the last
+        ``EARLIER_KEPT``): a run resumed at another site says where its earlier segments ran.
         """
         if not run_id or not isinstance(run_id, str):
             raise InputConflictError("a run id must be a non-empty string")
@@ -217,7 +233,8 @@ class Store(StoreQueries):
                     "resume it with the same project or choose another run id"
                 )
             rec.meta = {**rec.meta, **meta, "resumed": int(rec.meta.get("resumed", 0)) + 1,
-                        "resumed_at": iso_utc(now), "status_before_resume": rec.status}
+                        "resumed_at": iso_utc(now), "status_before_resume": rec.status,
+                        "earlier": _earlier_values(rec.meta, meta)}
             rec.status, rec.ended_at, rec.updated_at = "running", None, now
             c.execute("UPDATE runs SET status = 'running', ended_at = NULL, meta = ?, updated_at = ? WHERE id = ?",
                       (dumps(rec.meta), now, run_id))
@@ -293,15 +310,17 @@ class Store(StoreQueries):
                 (run_id, name, float(start_s), None if end_s is None else float(end_s), dumps(energy_j)),
             )
 
-    def finish_run(self, run_id: str, status: str, summary: dict[str, Any] | None) -> None:
-        """Mark the run ``status`` ("finished" | "interrupted" | "failed"), ended now, with its final summary."""
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any] | None,
+                   ended_at: float | None = None) -> None:
+        """Mark the run ``status`` ("finished" | "interrupted" | "failed"), ended at ``ended_at`` (Unix s: its last
+        reading; None: now), with its final summary."""
         if status not in FINAL_STATUSES:
             raise InputConflictError(f"a run ends as one of {', '.join(FINAL_STATUSES)}, not {status!r}")
         now = time.time()
         with self._write() as c:
             cur = c.execute(
                 "UPDATE runs SET status = ?, ended_at = ?, summary = COALESCE(?, summary), updated_at = ? WHERE id = ?",
-                (status, now, dumps(summary) if summary else None, now, run_id),
+                (status, now if ended_at is None else ended_at, dumps(summary) if summary else None, now, run_id),
             )
             if cur.rowcount == 0:
                 raise self._unknown(c, run_id)

@@ -33,6 +33,9 @@ KEYS = ("location", "pue", "intensity", "db", "interval")
 # an input check, not data: one reading of every sensor and one store write take ~1 ms (bench/overhead.py), so
 # an interval much shorter than 10 ms measures mostly the tracker's own work
 MIN_INTERVAL_S = 0.01
+# an input check, not data: a crash loses at most the readings of one interval, and stop() waits for one; more
+# than an hour between readings is most likely milliseconds given as seconds (--interval 1000)
+MAX_INTERVAL_S = 3600.0
 
 
 @dataclass
@@ -208,6 +211,16 @@ def _tiny_toml(text: str) -> dict[str, Any]:
     return doc
 
 
+def _db_from_file(db: Any, path: Any) -> str:
+    """A config file's ``db``: a relative path is the file's neighbour (read against the working directory, a user
+    config made one store per directory); an empty one is refused, as ``--db ''`` is."""
+    if not isinstance(db, str) or not db.strip():
+        raise InputConflictError(f"db in config file {path} must be a path or URL, got {shown(db)}")
+    if "://" in db or os.path.isabs(os.path.expanduser(db)):
+        return db
+    return os.path.join(os.path.dirname(os.path.abspath(os.fspath(path))), db)
+
+
 def _rank(source: str) -> int:
     """Priority of a setting's source: argument 0 > environment 1 > config file 2."""
     return 0 if source == "argument" else 1 if source.startswith("env ") else 2
@@ -258,11 +271,17 @@ def load_config(
             cfg.sources["intensity"] = f"not used: {got[1]} is overridden by the location ({cfg.sources['location']})"
     if (got := pick("db", db, ENV_DB)) is not None:
         cfg.db, cfg.sources["db"] = os.fspath(got[0]), got[1]
+        if got[1] == file_src and path:
+            cfg.db = _db_from_file(cfg.db, path)
     if (got := pick("interval", interval_s, None)) is not None:
         cfg.interval_s = _parse_positive(got[0], "sampling interval (s)", got[1])
         if cfg.interval_s < MIN_INTERVAL_S:
             raise InputConflictError(
                 f"sampling interval {cfg.interval_s:g} s (from {got[1]}) is below {MIN_INTERVAL_S:g} s: the tracker "
                 "would mostly measure its own readings")
+        if cfg.interval_s > MAX_INTERVAL_S:
+            raise InputConflictError(
+                f"sampling interval {cfg.interval_s:g} s (from {got[1]}) is above {MAX_INTERVAL_S:g} s: a crash would "
+                "lose up to that much of the measurement (milliseconds given as seconds?)")
         cfg.sources["interval"] = got[1]
     return cfg

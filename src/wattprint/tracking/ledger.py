@@ -58,6 +58,11 @@ from ..devices.quickread import read_at
 ENV_STATE_DIR = "WATTPRINT_STATE_DIR"
 STATE_VERSION = 1
 READ_CHUNK = 65536  # one pread covers the state of dozens of runs; larger states are read whole
+# how long a reading waits for the ledger's lock (s): as long as a device read may hang before it is given up. A
+# holder stopped with Ctrl-Z, or a state folder on a stuck filesystem, held `wattprint run` before its command
+# started, then charged it the wait
+LOCK_WAIT_S = 5.0
+LOCK_POLL_S = 0.01
 
 Triple = list[float]  # [value, low, high] in joules
 
@@ -149,6 +154,7 @@ class Ledger:
         self._written: bytes | None = None
         self._charged_at_write: dict[str, Triple] = {}
         self._dirty = False
+        self.note: Callable[[str], None] | None = None  # says so when the ledger is given up (the run's notes)
 
     @classmethod
     def for_node(cls, run_key: str, state_dir: str | None = None) -> tuple[Ledger, str | None]:
@@ -179,7 +185,9 @@ class Ledger:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             self._fd_pid = os.getpid()
         fd = self._fd
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not _lock_within(fd, LOCK_WAIT_S):
+            yield self._give_up()
+            return
         try:
             state, old_len = self._load(fd)
             if self._dirty:
@@ -194,6 +202,21 @@ class Ledger:
             self._charged_at_write = {k: list(v) for k, v in me["charged"].items()} if me else {}
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _give_up(self) -> dict[str, Any]:
+        """The ledger stayed locked: go on alone, in memory, from this run's part of the state last seen (its
+        charged totals and device readings, so nothing already charged is lost), and say so."""
+        path, last = self.path, self._shadow or _empty()
+        self.path = None
+        mine = last["runs"].get(self.run_key)
+        devices = {k: {"t": d["t"], "readers": {self.run_key: d["readers"][self.run_key]}}
+                   for k, d in last["devices"].items() if self.run_key in d["readers"]}
+        self._memory = {**_empty(), "devices": devices, "runs": {self.run_key: mine} if mine else {}}
+        if self.note is not None:
+            self.note(f"the node ledger {path} stayed locked for {LOCK_WAIT_S:g} s (a tracked process stopped while "
+                      f"holding it, or a stuck filesystem): this run goes on without it, so if other tracked "
+                      f"processes on this node read the same devices, their energy is counted in each")
+        return self._memory
 
     def _solo_state(self) -> dict[str, Any] | None:
         """The in-memory state, if this run is alone in it and the file still holds exactly what it wrote."""
@@ -377,6 +400,22 @@ def _nested(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether one run's process is the other's, or above it (runs of one process, or one under the other)."""
     pa, pb = a.get("pid"), b.get("pid")
     return pa == pb or pa in (b.get("ancestors") or ()) or pb in (a.get("ancestors") or ())
+
+
+def _lock_within(fd: int, seconds: float) -> bool:
+    """Take ``fd``'s exclusive flock, waiting at most ``seconds``; False if another process held it all along."""
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(LOCK_POLL_S)
 
 
 def _empty() -> dict[str, Any]:

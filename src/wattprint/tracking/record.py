@@ -17,6 +17,10 @@ from typing import Any
 
 from .phases import PhaseTotal
 
+# an input check, not data: a name is a label shown on one line of `wattprint runs list`; a 10,000-character id
+# padded every row of the table to its width
+MAX_NAME_CHARS = 200
+
 
 def given_name(what: str, value: Any) -> str | None:
     """A project name or run id as given (None or "": not given), checked to be text that ``wattprint runs`` can
@@ -34,6 +38,8 @@ def given_name(what: str, value: Any) -> str | None:
     if bad:
         raise InputConflictError(f"{what} {echo(value)} holds {bad[0]!r}, a control or invisible character: "
                                  "use letters, digits and punctuation")
+    if len(value) > MAX_NAME_CHARS:
+        raise InputConflictError(f"{what} {echo(value)} is {len(value)} characters long; at most {MAX_NAME_CHARS}")
     return value
 
 
@@ -142,6 +148,29 @@ class ResumePoint:
                 out[name] = PhaseTotal(dict(d.get("energy_j", {})), float(d.get("duration_s", 0)),
                                        int(d.get("count", 0)))
         return out
+
+
+def resumed_site_notes(rec: Any, location: str, pue: Any) -> list[Any]:
+    """A resumed run priced at another site than its earlier segments were measured at: the whole run is priced
+    at this one (the stored totals are energies, not emissions), said so with where the earlier part ran."""
+    if rec is None or not isinstance(getattr(rec, "meta", None), dict):
+        return []
+    from ..footprint import Assumption
+
+    earlier = rec.meta.get("earlier") if isinstance(rec.meta.get("earlier"), dict) else {}
+    locations = [v for v in [*earlier.get("location", []), rec.meta.get("location")] if v is not None]
+    pues = [v for v in [*earlier.get("pue", []), rec.meta.get("pue")] if isinstance(v, dict)]
+    changed = []
+    if other_locations := list(dict.fromkeys(str(v) for v in locations if v != location)):
+        changed.append(f"location {', '.join(other_locations)} (now {location})")
+    if other_pues := list(dict.fromkeys(str(v.get("value")) for v in pues if v != pue.to_dict())):
+        changed.append(f"PUE {', '.join(other_pues)} (now {pue.value:g})")
+    if not changed:
+        return []
+    return [Assumption("resumed run, other site", " and ".join(changed), "the stored run's record",
+                       f"its earlier {float(rec.duration_s):.4g} s were measured with {' and '.join(changed)}: the "
+                       "whole run's emissions are priced at this segment's site; resume with the same --location and "
+                       "--pue to keep one site, or give this segment its own run id")]
 
 
 class PendingRecord:

@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import WattprintError
+from ..errors import InputConflictError, WattprintError
 from ..footprint import Assumption, Footprint, Intensity
 from ..quantities import Range
 from . import decorate as calls
@@ -38,7 +38,15 @@ from .decorate import wrap_call
 from .figures import RunFigures, gpu_models
 from .live import J_PER_KWH, LiveFigures
 from .readers import open_readers
-from .record import PendingRecord, ResumePoint, begin_record, given_name, new_run_id, record_meta
+from .record import (
+    PendingRecord,
+    ResumePoint,
+    begin_record,
+    given_name,
+    new_run_id,
+    record_meta,
+    resumed_site_notes,
+)
 from .sampler import Sampler, Snapshot, note_to_stderr
 from .shutdown import end_unsampled, release, stop_sampler
 from .signals import ChainedSignals, exit_status, last_uncaught_exception, status_at_exit
@@ -153,6 +161,7 @@ class Run:
         else:
             self.resumed = False
         resume = ResumePoint(rec)
+        assumptions += resumed_site_notes(rec, intensity.location, pue)
 
         ledger = self._kw.get("ledger")
         try:
@@ -160,6 +169,7 @@ class Run:
                 ledger, note = Ledger.for_node(f"{pid}-{os.urandom(4).hex()}", self._kw.get("state_dir"))
                 if note:
                     self._note(note)
+                ledger.note = self._note
             self.sampler = Sampler(
                 self._readers, ledger, interval_s=self.interval_s,
                 store=self.store if self._pending is None else self._pending, run_id=self.id,
@@ -203,7 +213,7 @@ class Run:
             if self._registered:
                 self._registered = False
                 calls.unregister_open(self.id)
-            wait = self.interval_s + STOP_GRACE_S
+            wait = min(self.interval_s, STOP_GRACE_S) + STOP_GRACE_S  # not an hour's wait for --interval 3600
             try:
                 close_store = stop_sampler(sampler, status, wait, self.store, self._note)
             finally:  # also when the wait is interrupted: the run is ending, not to be ended again at exit
@@ -234,7 +244,7 @@ class Run:
         sampler = self.sampler
         close_store = True
         if sampler is not None and sampler.running:  # its thread started: it ends the stored run itself
-            wait = self.interval_s + STOP_GRACE_S
+            wait = min(self.interval_s, STOP_GRACE_S) + STOP_GRACE_S  # not an hour's wait for --interval 3600
             with contextlib.suppress(Exception):
                 close_store = stop_sampler(sampler, status, wait, self.store, self._note)
         else:
@@ -275,6 +285,8 @@ class Run:
 
         Meant for coarse stages (train, eval, checkpoint): each boundary takes a reading on the sampler thread.
         """
+        if given_name("phase name", name) is None:  # None stored nothing of the run (NOT NULL), quietly
+            raise InputConflictError(f"a phase needs a name, e.g. run.phase('train'); got {name!r}")
         s = self._running_sampler()
         s.mark_phase("enter", name)
         try:

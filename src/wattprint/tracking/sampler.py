@@ -41,8 +41,8 @@ DOWNSAMPLE_EVERY_S = 3600.0
 # ranges, duration) go at every interval, and the final summary at stop is always full
 FULL_SUMMARY_EVERY_S = 30.0
 # a device read that has not returned after this long is given up (s), whatever the sampling interval (the
-# baseline, mid-run and final readings alike); below the end-of-run rule (stop() waits one interval plus 30 s),
-# so a hung read does not cost the last figures
+# baseline, mid-run and final readings alike); below the end-of-run rule (stop() waits one interval, 30 s at
+# most, plus 30 s), so a hung read does not cost the last figures
 READ_TIMEOUT_S = 5.0
 
 

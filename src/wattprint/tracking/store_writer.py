@@ -46,6 +46,7 @@ class StoreWriter:
 
         self._sample_row = SampleRow
         self.samples: list[Any] = []  # SampleRow, not written yet
+        self.last_t_unix: float | None = None  # wall time of the latest reading
         self.phases: list[PhaseRow] = []  # phase boundaries, not written yet
         self.failed = False  # the last write failed (said once, until one gets through)
         self.unsaved = False  # the final write failed (or never came): what was measured is only in memory
@@ -82,6 +83,7 @@ class StoreWriter:
         """One reading's sample, kept until written; beyond ``keep`` of them they are thinned 2:1, the latest
         kept (each sample holds cumulative energies: the totals stay exact)."""
         self.samples.append(self._sample_row(t_unix, elapsed_s, phase, energy_j, power_w))
+        self.last_t_unix = t_unix  # the run ends at its last reading, not when a locked store takes the write
         if len(self.samples) > keep:
             self.samples = self.samples[0:-1:2] + [self.samples[-1]]
 
@@ -132,7 +134,7 @@ class StoreWriter:
                     store.append_samples(self.run_id, self.samples, summary, phases=self.phases,
                                          summary_patch=patch)
                     if status is not None:
-                        store.finish_run(self.run_id, status, None)
+                        store.finish_run(self.run_id, status, None, ended_at=self.last_t_unix)
                 err = None
                 break
             except Exception as e:
