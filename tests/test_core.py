@@ -115,6 +115,11 @@ def test_table_units_follow_the_printed_value_and_everyday_amounts_read_as_writt
                                                                                   "3.2e+10")
     table = _fp(2000.0).table()
     assert "e+0" not in table.split("total CO2e is about:")[1].split("smartphone")[0]
+    # a tracked 2 s run read "wall time 0.0005556 h": the wall time takes the unit it reads best in
+    fp = _fp(1.0)
+    for hours, shown in ((1518.0, "1518 h"), (0.5, "30 min"), (2 / 3600, "2 s"), (3e-3 / 3600, "3 ms")):
+        fp.wall_time_h = Range.exact(hours)
+        assert fp.table().split("wall time")[1].splitlines()[0].strip() == shown
 
 
 def test_detail_rows_put_the_unit_after_the_number():

@@ -249,7 +249,7 @@ class Footprint:
         """A plain-text table for the terminal (``assumptions=False`` leaves out the assumption list)."""
         rows: list[tuple[str, str]] = []
         if self.wall_time_h is not None:
-            rows.append(("wall time", _fmt(self.wall_time_h, "h")))
+            rows.append(("wall time", _fmt_scaled(self.wall_time_h, _TIME_UNITS)))
         if self.chip_hours is not None:
             rows.append(("chip-hours", _fmt(self.chip_hours, "h")))
         for name, comp in self.energy_by_component_kwh.items():
@@ -291,6 +291,7 @@ def _fmt(r: Range, unit: str) -> str:
 
 # display units, largest first: (name, size in the base unit); the base unit's own row has size 1
 _ENERGY_UNITS = (("TWh", 1e9), ("GWh", 1e6), ("MWh", 1e3), ("kWh", 1.0), ("Wh", 1e-3), ("mWh", 1e-6))
+_TIME_UNITS = (("h", 1.0), ("min", 1 / 60), ("s", 1 / 3600), ("ms", 1 / 3.6e6))  # a 2 s run read 0.000556 h
 _MASS_UNITS = (("MtCO2e", 1e9), ("ktCO2e", 1e6), ("tCO2e", 1e3), ("kgCO2e", 1.0), ("gCO2e", 1e-3), ("mgCO2e", 1e-6))
 
 

@@ -143,3 +143,33 @@ def test_an_ambiguous_run_id_prefix_is_called_ambiguous(tmp_path: Path) -> None:
             pass
     with open_store(db, readonly=True) as store, pytest.raises(AmbiguousNameError, match="ambiguous run id prefix"):
         store.find_run("job-")
+
+
+def test_a_bad_setting_from_the_environment_says_where_it_came_from(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`WATTPRINT_LOCATION=Narnia wattprint run ...` gave the error of `--location Narnia`, a flag never typed."""
+    monkeypatch.setenv("WATTPRINT_LOCATION", "Narnia")
+    with pytest.raises(InputConflictError, match=r"unknown location .*\(location from env WATTPRINT_LOCATION\)"):
+        track("p", db=str(tmp_path / "e.db"), readers=[PowerReader(power_w=1.0)], quiet=True).start()
+    monkeypatch.delenv("WATTPRINT_LOCATION")
+    not_a_store = tmp_path / "notes.txt"
+    not_a_store.write_text("x" * 200)
+    monkeypatch.setenv("WATTPRINT_DB", str(not_a_store))
+    with pytest.raises(InputConflictError, match=r"not a wattprint store.*\(db from env WATTPRINT_DB\)"):
+        track("p", readers=[PowerReader(power_w=1.0)], quiet=True).start()
+    # given as an argument, it is the user's own: no source added
+    with pytest.raises(Exception, match="unknown location") as e:
+        track("p", db=str(tmp_path / "e.db"), location="Narnia", readers=[PowerReader(power_w=1.0)]).start()
+    assert "from" not in str(e.value).split(")")[-1]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may create files in any folder")
+def test_a_store_in_a_folder_this_user_cannot_write_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(Exception, match="this user may not create files in"):
+            track("p", db=str(folder / "x.db"), readers=[PowerReader(power_w=1.0)], quiet=True).start()
+    finally:
+        folder.chmod(0o755)

@@ -124,7 +124,10 @@ def connect(path: str, *, timeout_s: float, busy_ms: int, initialise: bool) -> s
     try:
         conn = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as e:
-        raise StoreError(f"cannot open the store {path}: {e}") from e
+        folder = os.path.dirname(os.path.abspath(path))
+        why = (f": this user may not create files in {folder}" if not os.path.exists(path) and os.path.isdir(folder)
+               and not os.access(folder, os.W_OK | os.X_OK) else "")
+        raise StoreError(f"cannot open the store {path}: {e}{why}") from e
     try:
         conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
         if initialise:

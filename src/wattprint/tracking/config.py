@@ -14,9 +14,10 @@ Each setting comes from the first of these that gives it (never from the network
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +68,24 @@ class TrackConfig:
 
     def intensity_lookup(self) -> tuple[Intensity, list[Assumption]]:
         """:meth:`intensity_obj`, plus the assumptions made in reading the location (a bare cloud region id read
-        as provider:region, a year substituted, the world average used), as the estimators give them."""
+        as provider:region, a year substituted, the world average used), as the estimators give them. A bad
+        location from the environment or a file says where it came from."""
+        with self.naming_source("location"):
+            return self._intensity_lookup()
+
+    @contextlib.contextmanager
+    def naming_source(self, key: str) -> Iterator[None]:
+        """An error about setting ``key`` names where the setting came from, unless the caller gave it (a user
+        who never typed --location must learn that WATTPRINT_LOCATION or a config file holds it)."""
+        try:
+            yield
+        except WattprintError as e:
+            src = self.sources.get(key)
+            if not src or src == "argument" or src in str(e):
+                raise
+            raise InputConflictError(f"{e} ({key} from {src})") from None
+
+    def _intensity_lookup(self) -> tuple[Intensity, list[Assumption]]:
         from .. import intensity as grid
 
         given_loc = self.location if self.location and self.location.strip() else None

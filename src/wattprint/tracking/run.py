@@ -130,14 +130,15 @@ class Run:
         cfg = load_config(a["location"], a["pue"], a["intensity"], a["db"], a["interval_s"])
         self.config = cfg
         self.interval_s = cfg.interval_s or DEFAULT_INTERVAL_S
+        intensity, location_notes = cfg.intensity_lookup()  # first: a bad location says where it came from
         pue, pue_assumption = cfg.pue_range()
-        intensity, location_notes = cfg.intensity_lookup()
         assumptions: list[Assumption] = [pue_assumption, intensity.assumption(), *location_notes]
 
         if self.persist:  # first, so a bad store fails before anything else is said or opened
             from ..storage import open_store
 
-            self.store = open_store(cfg.db)
+            with cfg.naming_source("db"):
+                self.store = open_store(cfg.db)
 
         pid = int(self._kw.get("pid") or os.getpid())
         alloc, self._readers = open_readers(pid, self._kw.get("readers"), self._note)
