@@ -67,18 +67,31 @@ def test_wattprint_run_on_a_store_locked_throughout_ends_within_its_bound_and_st
     # before: stop() gave up after 2.2 s, then closing the store waited for the lock (10 s)
     assert took < 7.5, (took, p.stderr)
     err = p.stderr
-    assert "stayed locked by another process" in err and "nothing of this run was stored" in err, err
+    assert "stayed locked by another process" in err and "record and samples are kept in" in err, err
     assert "device read hung" not in err and "Traceback" not in err, err
     out = json.loads(p.stdout.strip().splitlines()[-1])
-    assert out["stored"] is False and out["status"] == "finished"
+    assert out["stored"] is False and out["status"] == "finished" and Path(out["kept_in"]).is_file()
     # the times are the measurement's, not the report's (which came after stop()'s wait for the store)
     from datetime import datetime
     span = (datetime.fromisoformat(out["ended_at"]) - datetime.fromisoformat(out["started_at"])).total_seconds()
     assert span == pytest.approx(out["duration_s"], abs=0.5), out
     time.sleep(0.5)
-    # the store is free again: no record appears later, and certainly no "running" one without samples
+    # the store is free again: no record appears by itself, and certainly no "running" one without samples ...
     with pytest.raises(UnknownNameError):
         _stored(db, "lockB")
+    # ... `wattprint runs list` says the run waits beside the store, and the next process to open it to write
+    # stores it whole: record, samples and end, as if the store had never been locked
+    listed = subprocess.run([sys.executable, "-m", "wattprint", "runs", "list", "--db", str(db)],
+                            capture_output=True, text=True, timeout=60)
+    assert "1 run(s) wait in" in listed.stderr, listed.stderr
+    with open_store(str(db)) as store:
+        assert store.recovered == ["lockB"]
+    rec, n = _stored(db, "lockB")
+    assert rec.status == "finished" and n >= 3  # type: ignore[attr-defined]
+    assert rec.duration_s == pytest.approx(out["duration_s"], abs=0.3)  # type: ignore[attr-defined]
+    assert not Path(out["kept_in"]).exists() and not Path(str(db) + ".unsaved").exists()
+    with open_store(str(db)) as store:  # never written twice
+        assert store.recovered == [] and store.sample_count("lockB") == n
 
 
 # -- 1: locked at the end of a run whose record was written -------------------------------------------------------
@@ -106,13 +119,19 @@ def test_a_store_locked_past_stops_bound_ends_stop_in_time_and_the_note_matches_
     assert took < 2.2, (took, notes)  # before: until the lock went (~3.6 s), closing the store behind a 60 s wait
     assert run.unsaved
     said = [x for x in notes if "stayed locked by another process" in x]
-    assert said and "left running" in said[0] and "not marked finished" in said[0], notes
+    assert said and "last samples are kept in" in said[0], notes
     assert not any("device read hung" in x or "did not finish" in x for x in notes), notes
-    # what the note says is what the store holds: left running, its figures ending before the lock
+    # what the store holds until its next opening: left running, its figures ending before the lock
     assert rec.status == "running"  # type: ignore[attr-defined]
     assert fp.wall_time_h is not None
     assert 0.3 < rec.duration_s < fp.wall_time_h.value * 3600 - 0.2  # type: ignore[attr-defined]
     assert 0 < n < run.sampler.snapshot.samples  # type: ignore[union-attr]
+    # the next opening to write stores the rest: the run ends finished with all its samples and its energy
+    with open_store(str(db)) as store:
+        assert store.recovered == ["end1"]
+    rec, n = _stored(db, "end1")
+    assert rec.status == "finished" and n == run.sampler.snapshot.samples  # type: ignore[attr-defined,union-attr]
+    assert rec.duration_s == pytest.approx(fp.wall_time_h.value * 3600, abs=0.3)  # type: ignore[attr-defined]
 
 
 def test_a_lock_of_a_few_seconds_at_the_end_still_stores_everything(tmp_path: Path) -> None:

@@ -354,7 +354,9 @@ def test_a_store_locked_past_the_last_wait_is_reported_unsaved_not_finished(tmp_
     con.execute("COMMIT")
     assert run.unsaved
     assert fp.it_energy_kwh.value * J_PER_KWH == pytest.approx(40.0, rel=0.3)  # the measurement is still there
-    assert open_store(str(tmp_path / "runs.db")).get_run("l2").status == "running"
+    assert open_store(str(tmp_path / "runs.db"), readonly=True).get_run("l2").status == "running"
+    assert run.kept_in is not None  # what the store refused waits beside it: the next opening to write stores it
+    assert open_store(str(tmp_path / "runs.db")).get_run("l2").status == "finished"
 
 
 

@@ -180,6 +180,8 @@ def _outcome(run: Any, code: int, signum: int | None, started: float) -> dict[st
         "ended_at": iso_utc(started + duration if duration is not None else time.time()),
         "duration_s": duration, "stored": not run.unsaved,
     }
+    if run.unsaved and run.kept_in:  # written to the store at its next opening
+        out["kept_in"] = run.kept_in
     url = getattr(run.store, "url", None)
     if url and not run.unsaved:
         with contextlib.suppress(Exception):  # the figures above stand; the record only makes the times exact

@@ -72,8 +72,20 @@ def _open(db: str | None) -> tuple[Any, str]:
     return open_store(url, readonly=True), path
 
 
+def _waiting_note(where: str) -> None:
+    """Runs kept beside the store because it refused their last write: said, since a reader does not store them."""
+    if not os.path.isdir(f"{where}.unsaved"):
+        return
+    from ..storage.spill import waiting
+
+    if n := len(waiting(where)):
+        print(f"wattprint: {n} run(s) wait in {where}.unsaved to be written to the store (it was locked or full when "
+              "they ended); the next `wattprint run` on it writes them", file=sys.stderr)
+
+
 def _list(args: argparse.Namespace) -> int:
     store, where = _open(args.db)
+    _waiting_note(where)
     runs = [] if store is None else store.list_runs(project=args.project, limit=args.limit)
     if args.json:
         _print_json([r.to_dict() for r in runs])

@@ -80,7 +80,13 @@ def open_store(url: str | None = None, *, create: bool = True, readonly: bool = 
         if state != "ours":
             raise StoreError(f"{path} is empty: no runs stored yet")
         return Store(path, resolved, readonly=True)
-    return Store(path, resolved, initialise=state != "ours")
+    store = Store(path, resolved, initialise=state != "ours")
+    # runs an earlier process could not store (locked, disk full; spill.spill_dir): stored now if the store lets us
+    if os.path.isdir(f"{path}.unsaved"):
+        from .spill import recover
+
+        store.recovered = recover(store)
+    return store
 
 
 EARLIER_KEPT = 20  # earlier values kept per meta key of a resumed run (a pid per resume must not grow without end)
@@ -109,6 +115,7 @@ class Store(StoreQueries):
         self._begun: set[str] = set()  # runs begun through this object: their appends may take the fast path
         self._busy_ms = int(BUSY_TIMEOUT_S * 1000)  # see set_write_wait
         self._in_tx = False  # inside transaction(): writes join its one transaction
+        self.recovered: list[str] = []  # runs written from spill files when opened (see storage.spill)
         self._conn: sqlite3.Connection | None = self._connect(initialise)
 
     # -- connection --------------------------------------------------------------------------

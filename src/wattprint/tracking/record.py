@@ -117,6 +117,7 @@ def begin_record(store: Any, run_id: str, project: str, started_unix: float, met
         return still_written(current)
 
     pending = PendingRecord(store, lambda: begin(unchanged))
+    pending.record = {"project": project, "started_at": started_unix, "meta": meta}  # for a spill (see spill.py)
     note(f"the store {store.path} is locked by another process: measuring anyway; the run is written "
          "there once the store is free (readings wait in memory until then)")
     return known, pending
@@ -183,6 +184,7 @@ class PendingRecord:
         self._store = store
         self._begin = begin
         self.begun = False
+        self.record: dict[str, Any] | None = None  # project, started_at and meta of the record to write
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

@@ -139,6 +139,9 @@ class Run:
 
             with cfg.naming_source("db"):
                 self.store = open_store(cfg.db)
+            if recovered := getattr(self.store, "recovered", None):
+                self._note(f"stored {len(recovered)} run(s) an earlier process could not (the store was locked or "
+                           f"full when they ended): {', '.join(recovered)}")
 
         pid = int(self._kw.get("pid") or os.getpid())
         alloc, self._readers = open_readers(pid, self._kw.get("readers"), self._note)
@@ -294,6 +297,12 @@ class Run:
             yield
         finally:
             s.mark_phase("exit", name)
+
+    @property
+    def kept_in(self) -> str | None:
+        """The file that holds what the store refused at the end (written to it at its next opening), if any."""
+        writer = getattr(self.sampler, "_writer", None)
+        return getattr(writer, "spilled", None)
 
     @property
     def unsaved(self) -> bool:

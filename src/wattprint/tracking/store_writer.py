@@ -47,6 +47,7 @@ class StoreWriter:
         self._sample_row = SampleRow
         self.samples: list[Any] = []  # SampleRow, not written yet
         self.last_t_unix: float | None = None  # wall time of the latest reading
+        self.spilled: str | None = None  # the file holding what the final write could not store (storage.spill)
         self.phases: list[PhaseRow] = []  # phase boundaries, not written yet
         self.failed = False  # the last write failed (said once, until one gets through)
         self.unsaved = False  # the final write failed (or never came): what was measured is only in memory
@@ -148,18 +149,40 @@ class StoreWriter:
             return
         self.unsaved = True
         path = getattr(store, "path", "")
+        kept = self._spill(store, path, status, summary, patch, never_begun)
         if "locked" in str(err).lower() or "busy" in str(err).lower():
             waited = self.clock() - (stop_t if stop_t is not None else self.clock())
             why = (f"the store {path} stayed locked by another process: still locked {waited:.3g} s after the run "
                    f"stopped")
         else:
             why = f"the last write to the store {path} failed ({err})"
-        if never_begun:
+        if kept:
+            what = (f"its {'record and samples' if never_begun else 'last samples'} are kept in {kept} and written "
+                    "to the store the next time wattprint opens it to write (the next `wattprint run` or tracked "
+                    "run on it)")
+        elif never_begun:
             what = ("nothing of this run was stored (its record could not be written at all; the figures are only in "
                     "this report)")
         else:
             what = f"its last samples are not stored: {self.left_running(status)}"
         self.say(f"{why}, so {what}")
+
+    def _spill(self, store: Any, path: str, status: str | None, summary: dict[str, Any],
+               patch: dict[str, Any] | SlotPatch | None, never_begun: bool) -> str | None:
+        """What the store refused, in a file beside it (storage.spill); its path, or None if that failed too."""
+        if not path or self.run_id is None:
+            return None
+        from ..storage.spill import spill_run
+
+        record = getattr(store, "record", None) if never_begun else None
+        if never_begun and record is None:
+            return None
+        try:
+            self.spilled = spill_run(path, self.run_id, record=record, samples=self.samples, phases=self.phases,
+                                     summary=summary, patch=patch, status=status, ended_at=self.last_t_unix)
+        except (OSError, TypeError, ValueError):
+            return None
+        return self.spilled
 
     def left_running(self, status: str | None = None) -> str:
         """How the stored run is left without its final write (said in a note)."""

@@ -1,0 +1,115 @@
+"""Runs whose last write the store refused (locked past the end-of-run bound, disk full): kept in a file beside
+the store and written to it the next time a process opens it for writing, so nothing measured is lost.
+
+    <store>.unsaved/<run id>.<pid>.json   {"version", "run_id", "record" (None: the stored run exists),
+                                           "samples", "phases", "summary", "patch", "status", "ended_at"}
+
+A file is written whole (to a temporary name, then renamed) or not at all, and removed once its samples are in
+the store (also when a crash came between that write and the removal: the store then already reaches its last
+sample, so it is never written twice). One whose run has since moved on in the store without it (resumed by
+another process) is left where it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict
+from typing import Any
+
+from .records import SampleRow, SlotPatch
+
+SPILL_VERSION = 1
+SUFFIX = ".json"
+RECOVER_WRITE_WAIT_S = 0.2  # how long recovery waits for a locked store (s); the next opening tries again
+
+
+def spill_dir(store_path: str) -> str:
+    """The folder of ``store_path``'s unsaved runs."""
+    return f"{store_path}.unsaved"
+
+
+def spill_run(store_path: str, run_id: str, *, record: dict[str, Any] | None, samples: list[SampleRow],
+              phases: list[Any], summary: dict[str, Any] | None, patch: dict[str, Any] | SlotPatch | None,
+              status: str | None, ended_at: float | None) -> str:
+    """Write what the store refused to a spill file; its path. ``record`` (project, started_at, meta) where the
+    run's record itself was never stored."""
+    folder = spill_dir(store_path)
+    os.makedirs(folder, exist_ok=True)
+    doc = {
+        "version": SPILL_VERSION, "run_id": run_id, "record": record,
+        "samples": [asdict(s) for s in samples], "phases": [list(p) for p in phases],
+        "summary": summary or None, "patch": patch.to_dict() if isinstance(patch, SlotPatch) else patch,
+        "status": status, "ended_at": ended_at,
+    }
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)[:120]
+    path = os.path.join(folder, f"{safe}.{os.getpid()}{SUFFIX}")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def waiting(store_path: str) -> list[str]:
+    """The spill files waiting to be written to the store at ``store_path``."""
+    try:
+        names = os.listdir(spill_dir(store_path))
+    except OSError:
+        return []
+    return sorted(os.path.join(spill_dir(store_path), n) for n in names if n.endswith(SUFFIX))
+
+
+def recover(store: Any) -> list[str]:
+    """Write every waiting spill file of ``store`` to it (each in one transaction, then the file is removed); the
+    ids of the runs written. A file that cannot be read, or whose run moved on, stays; nothing here raises."""
+    done: list[str] = []
+    store.set_write_wait(RECOVER_WRITE_WAIT_S)  # a store still locked must not hold up the process opening it
+    try:
+        for path in waiting(store.path):
+            with contextlib.suppress(Exception):
+                with open(path, encoding="utf-8") as f:
+                    doc = json.load(f)
+                outcome = _write(store, doc)
+                if outcome != "left":
+                    os.remove(path)
+                if outcome == "written":
+                    done.append(str(doc["run_id"]))
+    finally:
+        store.set_write_wait(None)
+    with contextlib.suppress(OSError):
+        os.rmdir(spill_dir(store.path))  # only when empty
+    return done
+
+
+def _write(store: Any, doc: dict[str, Any]) -> str:
+    """"written", "already" (the store holds these samples: a crash after writing them), or "left"."""
+    from ..errors import UnknownNameError
+
+    if doc.get("version") != SPILL_VERSION:
+        return "left"
+    run_id = doc["run_id"]
+    samples = [SampleRow(**s) for s in doc["samples"]]
+    record = doc.get("record")
+    try:
+        stored = store.get_run(run_id)
+    except UnknownNameError:
+        stored = None
+    if stored is None and record is None:
+        return "left"  # its record was stored once and is gone now (deleted): nothing to add these to
+    if stored is not None and samples:
+        if stored.duration_s >= samples[-1].elapsed_s - 1e-6 and stored.status == (doc.get("status") or "running"):
+            return "already"
+        if stored.duration_s > samples[0].elapsed_s + 1e-6:
+            return "left"  # another process went on with the run past these samples
+    with store.transaction():
+        if stored is None and record is not None:
+            store.begin_run(run_id, record["project"], float(record["started_at"]), dict(record["meta"]))
+        store.append_samples(run_id, samples, doc.get("summary"), phases=[tuple(p) for p in doc["phases"]],
+                             summary_patch=doc.get("patch"))
+        if doc.get("status"):
+            store.finish_run(run_id, doc["status"], None, ended_at=doc.get("ended_at"))
+    return "written"

@@ -1,0 +1,44 @@
+"""Spill files (storage.spill): what a store refused at a run's end, written to it at its next opening; a file
+that cannot be used never stops the store from opening and is never written twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from wattprint.storage import SampleRow, open_store
+from wattprint.storage.spill import spill_dir, spill_run, waiting
+
+
+def _samples(start_s: float, n: int) -> list[SampleRow]:
+    return [SampleRow(1.7e9 + start_s + i, start_s + i, None, {"cpu": 100.0 * (start_s + i)}, {"cpu": 100.0})
+            for i in range(1, n + 1)]
+
+
+def test_a_run_never_begun_is_stored_whole_from_its_spill(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    open_store(db).close()
+    spill_run(db, "r1", record={"project": "p", "started_at": 1.7e9, "meta": {"host": "h"}}, samples=_samples(0, 3),
+              phases=[("train", 0.5, 2.5, {"cpu": 200.0})], summary={"k": 1}, patch=None, status="finished",
+              ended_at=1.7e9 + 3)
+    with open_store(db) as store:
+        assert store.recovered == ["r1"]
+        rec = store.get_run("r1")
+        assert (rec.status, rec.duration_s, rec.ended_at, rec.energy_j) == ("finished", 3.0, 1.7e9 + 3, {"cpu": 300.0})
+        assert store.sample_count("r1") == 3
+    assert waiting(db) == [] and not Path(spill_dir(db)).exists()
+
+
+def test_a_broken_or_overtaken_spill_is_left_and_the_store_still_opens(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    with open_store(db) as store:
+        store.begin_run("r2", "p", 1.7e9, {})
+        store.append_samples("r2", _samples(0, 5), None)  # the run went on to 5 s in another process
+    spill_run(db, "r2", record=None, samples=_samples(2, 2), phases=[], summary=None, patch=None, status="finished",
+              ended_at=None)
+    Path(spill_dir(db), "junk.1.json").write_text("{not json")
+    with open_store(db) as store:
+        assert store.recovered == []
+        assert store.get_run("r2").status == "running" and store.sample_count("r2") == 5
+    assert len(waiting(db)) == 2  # kept for a person to look at, not written over the newer samples
+    assert json.loads(Path(waiting(db)[1]).read_text())["run_id"] == "r2"
