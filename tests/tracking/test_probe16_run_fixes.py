@@ -173,3 +173,17 @@ def test_a_store_in_a_folder_this_user_cannot_write_says_so(tmp_path: Path) -> N
             track("p", db=str(folder / "x.db"), readers=[PowerReader(power_w=1.0)], quiet=True).start()
     finally:
         folder.chmod(0o755)
+
+
+def test_an_in_memory_store_or_a_relative_ledger_folder_is_said(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """--db :memory: made a file named ':memory:' in the working directory; a relative WATTPRINT_STATE_DIR gave
+    each working directory a ledger of its own, so runs on one node did not coordinate."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--db", ":memory:", "--", "true"]) == 2
+    assert "':memory:' is not a store" in capsys.readouterr().err and not (tmp_path / ":memory:").exists()
+    monkeypatch.setenv("WATTPRINT_STATE_DIR", "relative/dir")
+    notes: list[str] = []
+    with track("p", db=str(tmp_path / "m.db"), readers=[PowerReader(power_w=1.0)], notify=notes.append):
+        pass
+    assert any("relative path" in n for n in notes) and not (tmp_path / "relative").exists()

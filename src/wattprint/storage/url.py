@@ -45,6 +45,9 @@ def db_path(url: str) -> str:
     tracker's start path)."""
     if "\x00" in url:
         raise WattprintError(f"store URL or path {url!r} holds a NUL character, which no file name can")
+    if url.strip() == ":memory:":  # SQLite's in-memory name: a store must outlive the process that writes it
+        raise WattprintError("':memory:' is not a store that outlives this process (it would be a file of that name "
+                             "here); give a file path, e.g. --db runs.db")
     m = _SCHEME.match(url)
     if m is None:
         if url.startswith("sqlite:"):

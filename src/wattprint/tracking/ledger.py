@@ -161,6 +161,11 @@ class Ledger:
         """A file-backed ledger for this node, or an in-memory one plus a note if the folder is unusable."""
         folder = state_dir or default_state_dir()
         path = os.path.join(folder, f"ledger-{ledger_scope()}.json")
+        if not os.path.isabs(folder):  # relative to each process's working directory: the runs would not meet
+            note = (f"node ledger folder {folder!r} is a relative path ({ENV_STATE_DIR}?), so tracked processes "
+                    "started in other directories would not share it; give an absolute one. Until then each run is "
+                    "charged the whole of the devices it reads")
+            return cls(None, run_key), note
         try:
             os.makedirs(folder, mode=0o700, exist_ok=True)
             os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
