@@ -82,8 +82,11 @@ class Wattprint(Adapter):
         }
 
     def prepare_ticks(self, workdir: Path, run_id: str) -> Any:
-        # An interval far longer than the test so the background thread stays idle while we tick by hand.
-        t = self.make(1e6, workdir, run_id)
+        # The longest interval wattprint takes (an hour), far longer than the test, so the background thread stays
+        # idle while we tick by hand.
+        from wattprint.tracking.config import MAX_INTERVAL_S
+
+        t = self.make(MAX_INTERVAL_S, workdir, run_id)
         t.start()
         return t
 

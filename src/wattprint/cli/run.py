@@ -114,8 +114,8 @@ def main(args: argparse.Namespace) -> int:
 
     def after_the_command(signum: int, frame: FrameType | None) -> None:
         # the command has ended: a signal now would kill the report (and, with the store locked, the only copy
-        # of the figures); the wait for the store is bounded, so say so and finish
-        with contextlib.suppress(OSError):
+        # of the figures); the wait for the store is bounded, so say so and finish (not from inside another write)
+        with contextlib.suppress(OSError, RuntimeError):
             print(f"wattprint: signal {signum} after the command ended: finishing the run's record and report",
                   file=sys.stderr, flush=True)
 

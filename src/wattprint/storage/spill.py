@@ -94,18 +94,21 @@ def _write(store: Any, doc: dict[str, Any]) -> str:
     run_id = doc["run_id"]
     samples = [SampleRow(**s) for s in doc["samples"]]
     record = doc.get("record")
-    try:
-        stored = store.get_run(run_id)
-    except UnknownNameError:
-        stored = None
-    if stored is None and record is None:
-        return "left"  # its record was stored once and is gone now (deleted): nothing to add these to
-    if stored is not None and samples:
-        if stored.duration_s >= samples[-1].elapsed_s - 1e-6 and stored.status == (doc.get("status") or "running"):
-            return "already"
-        if stored.duration_s > samples[0].elapsed_s + 1e-6:
-            return "left"  # another process went on with the run past these samples
+    # checked inside the write transaction: processes opening the store at once (torchrun ranks) take turns, and
+    # the second finds the first's samples there
     with store.transaction():
+        try:
+            stored = store.get_run(run_id)
+        except UnknownNameError:
+            stored = None
+        if stored is None and record is None:
+            return "left"  # its record was stored once and is gone now (deleted): nothing to add these to
+        if stored is not None and samples:
+            if stored.duration_s >= samples[-1].elapsed_s - 1e-6 and stored.status == (doc.get("status") or
+                                                                                         "running"):
+                return "already"
+            if stored.duration_s > samples[0].elapsed_s + 1e-6:
+                return "left"  # another process went on with the run past these samples
         if stored is None and record is not None:
             store.begin_run(run_id, record["project"], float(record["started_at"]), dict(record["meta"]))
         store.append_samples(run_id, samples, doc.get("summary"), phases=[tuple(p) for p in doc["phases"]],
