@@ -126,6 +126,11 @@ def test_an_empty_selection_says_what_was_selected_and_limit_is_at_least_one(fil
     assert r.returncode == 0 and r.stdout.strip() == f"no runs of project 'audio' in {filled}"
     r = _cli("list", "--db", str(filled), "--limit", "0")  # listed nothing and said "no runs stored"
     assert r.returncode == 2 and "must be >= 1" in r.stderr
+    # written as other counts are (1e3 was refused as "not a whole number")
+    many = json.loads(_cli("list", "--json", "--db", str(filled), "--limit", "1e3").stdout)
+    assert len(many) == len(json.loads(_cli("list", "--json", "--db", str(filled)).stdout))
+    r = _cli("list", "--db", str(filled), "--limit", "2.5")
+    assert r.returncode == 2 and "not a whole number" in r.stderr
 
 
 def test_a_store_in_a_folder_this_user_may_not_write_is_still_read(filled: Path) -> None:

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from ..errors import WattprintError
+from ._args import whole
 
 
 def register(subparsers: Any) -> None:
@@ -38,10 +39,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    """A count of runs as other counts are written (100, 1e3, 1K); at least 1."""
+    n = whole(text)
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
     return n
