@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputConflictError, WattprintError, closest_names, shown
+from ..errors import InputConflictError, UnknownNameError, shown
 from ..footprint import Assumption
 from .common import check_chips_at_once, check_count_at_least, check_positive, check_share
 from .engines import ENGINE_NAMES, ENGINES, engine_names_help
@@ -24,10 +23,6 @@ from .serving_load import Load
 
 ATTENTION = ("gqa", "mha", "mqa")
 
-
-def _closest(name: str, names: Iterable[str]) -> str:
-    near = closest_names(name, names)
-    return f" (did you mean {' or '.join(near)}?)" if near else ""
 # an input check, not data: fewer parameters than this is a count that lost its suffix (7 for 7B), not an LLM. The
 # smallest published language models have a few million (the TinyStories models, Eldan & Li 2023: coherent English
 # below 10 million parameters; Pythia's smallest, 14M); a million stays below all of them
@@ -104,11 +99,10 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
     attention = ((attention or "").strip() or "gqa").lower()
     attention_given = attention != "gqa" and attention_of is None
     if engine not in ENGINES:
-        raise WattprintError(f"unknown engine {engine!r}{_closest(engine, [*ENGINES, *ENGINE_NAMES])}; use one of "
-                             f"{', '.join(ENGINES)} or a stack's name ({engine_names_help()})")
+        raise UnknownNameError("engine", engine, [*ENGINES, *ENGINE_NAMES],
+                               hint=f"use one of {', '.join(ENGINES)} or a stack's name ({engine_names_help()})")
     if attention not in ATTENTION:
-        raise WattprintError(f"unknown attention {attention!r}{_closest(attention, ATTENTION)}; use one of "
-                             f"{', '.join(ATTENTION)}")
+        raise UnknownNameError("attention", attention, ATTENTION, hint=f"use one of {', '.join(ATTENTION)}")
     count_i = check_positive("count", count, integer=True)
     check_chips_at_once("count (accelerators per replica)", count_i)
     if requests_per_day is not None and tokens_per_day is not None:
