@@ -19,15 +19,11 @@ from dataclasses import asdict
 from typing import Any
 
 from .records import SampleRow, SlotPatch
+from .url import spill_dir
 
 SPILL_VERSION = 1
 SUFFIX = ".json"
 RECOVER_WRITE_WAIT_S = 0.2  # how long recovery waits for a locked store (s); the next opening tries again
-
-
-def spill_dir(store_path: str) -> str:
-    """The folder of ``store_path``'s unsaved runs."""
-    return f"{store_path}.unsaved"
 
 
 def spill_run(store_path: str, run_id: str, *, record: dict[str, Any] | None, samples: list[SampleRow],

@@ -28,7 +28,7 @@ from .json_columns import finite as finite  # re-exported: the CLI imports it fr
 from .opening import connect, connect_readonly, file_state, is_locked, is_readonly, store_problem
 from .queries import RUN_COLUMNS, StoreQueries, check_text, run_record
 from .records import FINAL_STATUSES, JsonShape, RunRecord, SampleRow, SlotPatch, StoreError, StoreLockedError, iso_utc
-from .url import db_path, resolve_db_url
+from .url import db_path, resolve_db_url, spill_dir
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction; ours last milliseconds
 DOWNSAMPLE_BATCH_ROWS = 5000  # rows merged per transaction, so other writers never wait long
@@ -81,9 +81,9 @@ def open_store(url: str | None = None, *, create: bool = True, readonly: bool = 
             raise StoreError(f"{path} is empty: no runs stored yet")
         return Store(path, resolved, readonly=True)
     store = Store(path, resolved, initialise=state != "ours")
-    # runs an earlier process could not store (locked, disk full; spill.spill_dir): stored now if the store lets us
-    if os.path.isdir(f"{path}.unsaved"):
-        from .spill import recover
+    # runs an earlier process could not store (locked, disk full): stored now if the store lets us
+    if os.path.isdir(spill_dir(path)):
+        from .spill import recover  # only then: it is no part of a usual start-up
 
         store.recovered = recover(store)
     return store

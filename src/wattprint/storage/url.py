@@ -85,3 +85,8 @@ def db_path(url: str) -> str:
                 f"directory give the plain path {path.lstrip('/')!r} (sqlite:/// is followed by an absolute path)")
         return path
     raise WattprintError(f"unsupported store URL scheme {scheme!r} in {url!r}; use sqlite:///absolute/path.db")
+
+
+def spill_dir(store_path: str) -> str:
+    """The folder of the runs a store at ``store_path`` refused at their end (see :mod:`wattprint.storage.spill`)."""
+    return f"{store_path}.unsaved"
