@@ -56,6 +56,21 @@ def test_year_after_data_uses_latest_with_a_note() -> None:
     assert "2035" in i.source
 
 
+def test_a_year_in_a_gap_uses_the_earlier_year_and_its_range_reaches_the_next_one() -> None:
+    """UK: 2021 (OWID 2022 release), then 2023 (newer release). 2022 lies between them: the central value stays
+    the earlier year's (no later data used for it), but the range must hold the 2023 value too."""
+    i21, i23 = intensity_for("UK", 2021), intensity_for("UK", 2023)
+    assert (i21.year, i23.year) == (2021, 2023)
+    gap, notes = intensity_lookup("UK", 2022)
+    assert gap.year == 2021 and gap.g_per_kwh.value == i21.g_per_kwh.value
+    lo, hi = sorted((i21.g_per_kwh.value, i23.g_per_kwh.value))
+    assert gap.g_per_kwh.low <= lo and hi <= gap.g_per_kwh.high
+    assert gap.g_per_kwh.low < i21.g_per_kwh.low  # widened: 2021's own range does not reach 2023's lower value
+    year_note = [n for n in notes if n.what == "intensity year"]
+    assert len(year_note) == 1 and "2023" in year_note[0].note and "2023" in gap.source
+    assert "takes in" not in i21.source and "takes in" not in intensity_lookup("UK", 2030)[0].source
+
+
 def test_year_before_data_is_a_clear_error() -> None:
     with pytest.raises(InputConflictError, match="before 2000"):
         intensity_for("FR", 1990)

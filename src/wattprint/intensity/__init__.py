@@ -12,11 +12,11 @@ Sources differ in basis (lifecycle vs direct combustion, national average vs gri
 :class:`~wattprint.footprint.Intensity` carries ``basis``, ``year`` and ``source``; nothing is mixed silently.
 
 Ranges (gCO2e/kWh): for a location-year, low/high span the values of the same location over the three years
-up to the one used (same basis only), widened to at least a per-source relative band (``refdata/factors.csv``:
-national +-5%, eGRID 2016 +-10%, Cloud Carbon Footprint +-15%, Nordic zones +-50%). Mix-based values use the
-per-source lifecycle min/max. No location -> the world average with a wide range (generation-weighted
-10th-90th percentile of countries), of the year asked for (2000-2020 from that year's national values) or the
-latest.
+up to the one used (same basis only; for a year missing from the data, also the next year it has), widened to at
+least a per-source relative band (``refdata/factors.csv``: national +-5%, eGRID 2016 +-10%, Cloud Carbon
+Footprint +-15%, Nordic zones +-50%). Mix-based values use the per-source lifecycle min/max. No location -> the
+world average with a wide range (generation-weighted 10th-90th percentile of countries), of the year asked for
+(2000-2020 from that year's national values) or the latest.
 
     >>> i = intensity_from_mix(parse_mix("coal=60,gas=40"))
     >>> round(i.g_per_kwh.value, 1)
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import replace
 from typing import Any
 
 from ..data import load_table
@@ -159,7 +160,6 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
                                          "figure is not year-specific"))
     else:
         used, year_notes = _pick_year(loc, [y for y in years if y > 0], year)
-    notes += year_notes
     rec = _year(raw, str(used))
     g = float(rec["g"])
     if loc.kind == "country":
@@ -172,14 +172,19 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
     else:
         rel = _rel(raw)
         same_basis = rec.get("basis") or raw.get("basis")
-        window = [float(r["g"]) for r in (_year(raw, str(y)) for y in years if used - 2 <= y <= used)
+        # A gap year lies between the year used and the next one in the data: the range reaches that one too.
+        later = min((y for y in years if year is not None and used < year < y), default=None)
+        window = [float(r["g"]) for r in (_year(raw, str(y)) for y in years if used - 2 <= y <= used or y == later)
                   if (r.get("basis") or raw.get("basis")) == same_basis]
         rng = Range(g, min([g * (1 - rel), *window]), max([g * (1 + rel), *window]))
+        if later is not None and year_notes:
+            year_notes[-1] = replace(year_notes[-1], note=f"{year_notes[-1].note}; the range takes in {later}, the "
+                                                           "next year in the data")
     year_out = used if used > 0 else None  # 0 = source gives no year
     loc_label = f"{loc.name} ({loc.key})" if loc.name != loc.key else loc.key
     if year_notes:  # the year note travels with the figure (intensity_for has no notes list)
         source = f"{source}; {year_notes[-1].note}"
-    return Intensity(rng, location=loc_label, basis=basis, year=year_out, source=source), notes
+    return Intensity(rng, location=loc_label, basis=basis, year=year_out, source=source), notes + year_notes
 
 
 def replaced_grid_note(loc: Location, what: str, pue_given: bool) -> Assumption:
