@@ -19,7 +19,7 @@ from wattprint.errors import UnknownNameError
 from wattprint.storage import open_store
 from wattprint.tracking import track
 
-from .conftest import PowerReader
+from .conftest import PowerReader, wait_for
 
 # `wattprint run` in a process of its own, with stop()'s grace (normally 30 s) shortened to argv[1] seconds
 CLI_WITH_GRACE = ("import sys, wattprint.tracking.run as r; r.STOP_GRACE_S = float(sys.argv[1]); "
@@ -229,3 +229,50 @@ def test_a_store_locked_at_start_holds_start_up_once_and_the_record_gets_its_ful
     run.stop()
     rec, n = _stored(db, "st1")
     assert rec.status == "finished" and n == run.sampler.snapshot.samples  # type: ignore[attr-defined,union-attr]
+
+
+# -- 1b: a final write that does not return within stop()'s bound (a store too slow to answer) ---------------------
+@pytest.mark.parametrize("gets_through", [False, True])
+def test_a_final_write_still_in_progress_when_stop_gives_up_is_spilled_and_stored_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gets_through: bool) -> None:
+    """The process may exit before a hung final write returns: what it holds is spilled when stop() gives up, and
+    the next opening stores it (the write failed) or drops it unused (the write got through after all)."""
+    import wattprint.tracking.run as run_mod
+
+    monkeypatch.setattr(run_mod, "STOP_GRACE_S", 0.6)
+    db = tmp_path / "runs.db"
+    notes: list[str] = []
+    run = track("slow", "slow1", db=str(db), interval_s=0.1, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0,
+                notify=notes.append).start()
+    time.sleep(0.4)
+    release = threading.Event()
+
+    def hang() -> int:  # inside SQLite, in the final write's transaction: a store that does not answer
+        release.wait(10)
+        if not gets_through:
+            raise RuntimeError("the disk went away (test)")
+        return 0
+
+    con = run.store._connection()  # the run's own connection: the trigger fires only in its final write
+    con.create_function("hang", 0, hang)
+    con.execute("CREATE TEMP TRIGGER hang_at_end BEFORE UPDATE OF status ON runs "
+                "WHEN NEW.status = 'finished' BEGIN SELECT hang(); END")
+    t0 = time.monotonic()
+    fp = run.stop()
+    took = time.monotonic() - t0
+    assert took < 3.0, (took, notes)
+    said = [x for x in notes if "did not finish within" in x]
+    assert said and run.kept_in is not None and run.kept_in in said[0], notes
+    assert Path(run.kept_in).is_file()
+    measured = run.sampler.snapshot.samples  # type: ignore[union-attr]
+    release.set()
+    assert wait_for(lambda: not run.sampler.running, 5.0)  # type: ignore[union-attr]
+    with open_store(str(db)) as store:
+        assert store.recovered == ([] if gets_through else ["slow1"])
+    rec, n = _stored(db, "slow1")
+    assert rec.status == "finished" and n == measured  # type: ignore[attr-defined]
+    assert fp.wall_time_h is not None
+    assert rec.duration_s == pytest.approx(fp.wall_time_h.value * 3600, abs=0.3)  # type: ignore[attr-defined]
+    assert not Path(run.kept_in).exists()
+    with open_store(str(db)) as store:  # never written twice
+        assert store.recovered == [] and store.sample_count("slow1") == n

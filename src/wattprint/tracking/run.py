@@ -301,8 +301,7 @@ class Run:
     @property
     def kept_in(self) -> str | None:
         """The file that holds what the store refused at the end (written to it at its next opening), if any."""
-        writer = getattr(self.sampler, "_writer", None)
-        return getattr(writer, "spilled", None)
+        return self.sampler.kept_in if self.sampler is not None else None
 
     @property
     def unsaved(self) -> bool:

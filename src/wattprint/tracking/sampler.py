@@ -142,6 +142,11 @@ class Sampler:
         self._writer.unsaved = value
 
     @property
+    def kept_in(self) -> str | None:
+        """The file that holds what the store refused at the end (written to it at its next opening), if any."""
+        return self._writer.spilled
+
+    @property
     def read_timeout_s(self) -> float:
         """How long a device read may take before it is given up (READ_TIMEOUT_S when the sampler was made)."""
         return self._reads.timeout_s

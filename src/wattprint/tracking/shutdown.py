@@ -28,9 +28,12 @@ def give_up_if_stuck(sampler: Sampler, status: str, wait: float, store: Any, not
     last = sampler.snapshot
     upto = f"{last.elapsed_s:.3g} s into the run" if last is not None else "the start"
     if busy == "write":
+        kept = sampler.kept_in
+        where = (f"; what it holds is also kept in {kept}, written to the store the next time wattprint opens it to "
+                 "write unless the write gets through" if kept else f", and the stored run may not be marked {status}")
         note(f"the final write to the store {getattr(store, 'path', '')} did not finish within "
              f"{wait:.0f} s (the store was locked by another process, or too slow to answer): the figures "
-             f"end at the last completed reading, {upto}, and the stored run may not be marked {status}")
+             f"end at the last completed reading, {upto}{where}")
     else:
         cause = "a device read hung" if busy == "read" else "a device or the node ledger did not answer"
         note(f"the final reading did not finish within {wait:.0f} s ({cause}): the figures end at the "

@@ -58,6 +58,8 @@ class StoreWriter:
         self._io = threading.Lock()
         self._writing = False
         self._abandoned = False
+        # the final write's arguments while it is in progress: spilled by abandon_final() if the caller gives up
+        self._final: tuple[str | None, dict[str, Any], dict[str, Any] | SlotPatch | None, bool] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -121,6 +123,7 @@ class StoreWriter:
         wrong totals; ``unsaved`` is set and a note says which, and why (``stop_t``: when stop() was called)."""
         store = self.store
         never_begun = bool(getattr(store, "pending", False))
+        self._final = (status, summary, patch, never_begun)
         one_transaction = getattr(store, "transaction", None) or contextlib.nullcontext
         err: Exception | None = None
         for attempt in range(FINAL_WRITE_TRIES):
@@ -149,7 +152,7 @@ class StoreWriter:
             return
         self.unsaved = True
         path = getattr(store, "path", "")
-        kept = self._spill(store, path, status, summary, patch, never_begun)
+        kept = self.spilled or self._spill(store, path, status, summary, patch, never_begun)
         if "locked" in str(err).lower() or "busy" in str(err).lower():
             waited = self.clock() - (stop_t if stop_t is not None else self.clock())
             why = (f"the store {path} stayed locked by another process: still locked {waited:.3g} s after the run "
@@ -192,10 +195,18 @@ class StoreWriter:
 
     def abandon(self) -> bool:
         """The caller of stop() gave up waiting: nothing more is written from now on. True while a write is in
-        progress: the store is then closed here once that write returns, so the caller must not close it."""
+        progress: the store is then closed here once that write returns, so the caller must not close it.
+
+        A final write in progress may never return before the process exits, so what it holds is spilled now (on
+        the caller's thread): should the write still get through, the spill file is dropped unused at the store's
+        next opening, as one whose samples the store already reaches (see storage.spill)."""
         with self._io:
             self._abandoned = True
-            return self._writing
+            writing, final = self._writing, self._final
+        if writing and final is not None and not self.spilled:
+            status, summary, patch, never_begun = final
+            self._spill(self.store, getattr(self.store, "path", ""), status, summary, patch, never_begun)
+        return writing
 
     def _written(self) -> None:
         if self.samples:
