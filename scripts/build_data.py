@@ -791,6 +791,25 @@ def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
     }
 
 
+def add_context_windows(models: list[dict[str, Any]]) -> None:
+    """Each model's context window (refdata/model_context_windows.csv, one row per model): ``context_tokens`` the
+    positions (input + output) its shipped config allows; ``max_context_tokens`` the most any release under its
+    name or a documented extension the user enables (YaRN) allows, None for no hard limit (ALiBi)."""
+    windows = {r["model"]: r for r in read_csv(REFDATA / "model_context_windows.csv")}
+    missing = [m["name"] for m in models if m["name"] not in windows]
+    listed = {r["model"] for name in ("dense_models.csv", "moe_architectures.csv") for r in read_csv(REFDATA / name)}
+    unknown = sorted(set(windows) - listed)  # rows of excluded MoE models stay, for when they are included
+    if missing or unknown:
+        raise SystemExit(f"refdata/model_context_windows.csv: no row for {missing}; rows for no model: {unknown}")
+    for m in models:
+        r = windows[m["name"]]
+        native = int(r["context_tokens"])
+        most = None if r["max_context_tokens"] == "none" else int(r["max_context_tokens"] or native)
+        if most is not None and most < native:
+            raise SystemExit(f"{m['name']}: max_context_tokens {most} below context_tokens {native}")
+        m.update({"context_tokens": native, "max_context_tokens": most, "context_source": r["source"]})
+
+
 def build_models() -> dict[str, Any]:
     """Published LLM architectures a user can name instead of typing counts: dense models
     (refdata/dense_models.csv) and MoE models (refdata/moe_architectures.csv, rows without an ``excluded`` reason).
@@ -802,6 +821,7 @@ def build_models() -> dict[str, Any]:
     names = [m["name"] for m in models]
     if len(set(names)) != len(names):
         raise SystemExit("refdata/dense_models.csv and moe_architectures.csv name a model twice")
+    add_context_windows(models)
     return {
         "meta": {"source": "refdata/dense_models.csv, refdata/moe_architectures.csv (developers' model cards, "
                            "papers and config.json files; per row)", "licence": "factual figures"},

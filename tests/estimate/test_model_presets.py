@@ -183,3 +183,80 @@ def test_a_named_model_launches_its_own_layers_on_an_eager_engine() -> None:
     # an optimised engine (CUDA graphs) has no per-layer floor: the depth changes nothing there
     fast = estimate_inference(model="Qwen2.5-0.5B", hardware="H100", batch_size=1, intensity=400.0)
     assert fast.details["decode_step_ms"].value < 0.5 * named.details["decode_step_ms"].value
+
+
+def _said(fp: object, what: str) -> list[object]:
+    return [a for a in fp.assumptions if a.what == what]  # type: ignore[attr-defined]
+
+
+def test_every_model_has_a_sourced_context_window() -> None:
+    for s in models():
+        assert s.context_tokens and s.context_tokens >= 1024 and s.context_source, s.name
+        assert s.max_context_tokens is None or s.max_context_tokens >= s.context_tokens, s.name
+    spec = {s.name: s for s in models()}
+    assert (spec["Llama 2 7B"].context_tokens, spec["Llama 2 7B"].max_context_tokens) == (4096, 4096)
+    assert spec["Llama 3.1 8B"].context_tokens == 131072
+    assert spec["BLOOM 176B"].max_context_tokens is None  # ALiBi: 2048 is the training length, not a limit
+
+
+def test_a_request_longer_than_any_release_of_the_named_model_allows_is_refused() -> None:
+    with pytest.raises(InputConflictError) as e:
+        estimate_inference(model="Llama-2-7b-chat-hf", input_tokens=8000, output_tokens=500, hardware="A100")
+    said = str(e.value)
+    assert "8,500 tokens per request (input 8,000 + output 500)" in said and "Llama 2 7B" in said
+    assert "4,096" in said
+    # the same lengths without the name: counts alone have no window (a long-context derivative is the user's call)
+    assert estimate_inference(6.74e9, input_tokens=8000, output_tokens=500, hardware="A100").energy_kwh.value > 0
+    # the bound is input + output: 4,096 fits
+    fp = estimate_inference(model="llama-2-7b", input_tokens=3596, output_tokens=500, hardware="A100")
+    assert not _said(fp, "context window")
+    err = io.StringIO()
+    with redirect_stderr(err), redirect_stdout(io.StringIO()):
+        assert main(["estimate", "inference", "--model", "gpt2", "--output-tokens", "1100"]) == 2
+    assert "input 500 assumed + output 1,100" in err.getvalue() and "1,024" in err.getvalue()
+    assert "Traceback" not in err.getvalue()
+
+
+def test_beyond_the_shipped_window_but_within_an_extension_is_an_assumption() -> None:
+    fp = estimate_inference(model="Qwen/Qwen3-8B", input_tokens=60000, output_tokens=500, hardware="H100")
+    (note,) = _said(fp, "context window")
+    assert "60,500" in note.value and "40,960" in note.value and "131,072" in note.note and "YaRN" in note.note
+    assert "Qwen3-8B" in note.source or "Qwen3 8B" in note.source
+    with pytest.raises(InputConflictError, match="131,072 tokens \\(40,960 as shipped\\)"):
+        estimate_inference(model="qwen3-8b", input_tokens=140000, output_tokens=500, hardware="H100")
+    # no hard limit: said, never refused
+    fp = estimate_inference(model="bloom", input_tokens=6000, hardware="A100", count=8)
+    (note,) = _said(fp, "context window")
+    assert "ALiBi" in note.note and "2,048" in note.value
+
+
+def test_assumed_request_lengths_are_cut_to_the_named_models_window() -> None:
+    """GPT-2's 1,024 positions: the default lengths' ranges (input up to 2,000, output up to 1,000) cannot all be
+    served; with a given output the assumed input shrinks to what is left, and the figures follow."""
+    fp = estimate_inference(model="gpt2", hardware="A100")
+    (inp,) = _said(fp, "input tokens per request")
+    (out,) = _said(fp, "output tokens per request")
+    high = [float(re.search(r"–([\d.e+]+)\)", a.value).group(1)) for a in (inp, out)]  # type: ignore[union-attr]
+    assert sum(high) <= 1024 and all(h >= 500 for h in high), (inp.value, out.value)
+    assert "1,024-token context window" in inp.note
+    free = estimate_inference(124.4e6, hardware="A100")  # the counts alone: the full default ranges
+    assert fp.energy_kwh.value == pytest.approx(free.energy_kwh.value, rel=0.05)
+    assert fp.energy_kwh.high < free.energy_kwh.high
+    fp = estimate_inference(model="gpt2", hardware="A100", output_tokens=1000)
+    (inp,) = _said(fp, "input tokens per request")
+    assert inp.value.startswith("24 (24–24)"), inp.value
+    per_request = fp.details["energy_per_request_wh"].value
+    full = estimate_inference(model="gpt2", hardware="A100", output_tokens=1000, input_tokens=24)
+    assert per_request == pytest.approx(full.details["energy_per_request_wh"].value, rel=1e-9)
+
+
+def test_the_models_table_shows_each_context_window() -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["data", "models"]) == 0
+    header, *rows = out.getvalue().splitlines()
+    col = header.index("context")
+    cell = {r.split("  ")[0].strip(" *"): r[col:col + 20].strip() for r in rows if "  " in r}
+    assert cell["Llama 2 7B"] == "4K" and cell["Llama 3.1 8B"] == "128K"
+    assert cell["Qwen3 8B"] == "40K (up to 128K)" and cell["BLOOM 176B"] == "2K (+)"
+    assert cell["Mistral Nemo 12B"].startswith("128k") and cell["Llama 4 Scout"] == "10M"

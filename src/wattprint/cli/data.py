@@ -113,12 +113,28 @@ def _models(args: argparse.Namespace) -> int:
              _fmt(m.active_params / 1e9 if m.active_params else None),
              f"{m.experts_per_token}/{m.experts}" if m.experts else "-", str(m.layers or "-"), m.attention,
              f"{m.sliding_window:g} x {m.window_layer_share:.2g}" if m.sliding_window and m.window_layer_share else "-",
-             m.weights or "-"] for m in specs]
+             _context_cell(m.context_tokens, m.max_context_tokens), m.weights or "-"] for m in specs]
     print(_table(["model", "params B", "active B", "experts k/E", "layers", "attention", "window x layers",
-                  "weights"], rows))
+                  "context", "weights"], rows))
     print("give the name (or a Hugging Face repo id: Instruct, dates and quantisation words are read as the same "
-          "model) to `estimate training|inference --model`; * = some figures uncertain (see --json notes)")
+          "model) to `estimate training|inference --model`; * = some figures uncertain (see --json notes); context = "
+          "tokens (input + output) as shipped, (up to N) with rope scaling or the long-context release of the name, "
+          "(+) no hard limit")
     return 0
+
+
+def _context_cell(tokens: int | None, most: int | None) -> str:
+    """A context window as its developers write it (131,072 -> 128K, 128,000 -> 128k, 10,485,760 -> 10M), with its
+    extension if any."""
+    def k(n: int) -> str:
+        for unit, size in (("M", 1 << 20), ("k", 1000), ("K", 1 << 10)):
+            if n % size == 0:
+                return f"{n // size:,}{unit}"
+        return f"{n:,}"
+
+    if not tokens:
+        return "-"
+    return k(tokens) + (" (+)" if most is None else f" (up to {k(most)})" if most != tokens else "")
 
 
 def _region_dict(loc: Any) -> dict[str, Any]:

@@ -50,6 +50,9 @@ class ModelSpec:
     source: str
     note: str
     uncertain: bool
+    context_tokens: int | None = None  # positions (input + output) its shipped config allows
+    max_context_tokens: int | None = None  # the most a release under its name or an extension allows; None: no limit
+    context_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,8 @@ def _specs() -> tuple[ModelSpec, ...]:
     return tuple(ModelSpec(
         m["name"], tuple(m["aliases"]), m["params"], m["active_params"], m["experts"], m["experts_per_token"],
         m["attention"], m["weights"], m["sliding_window"], m["window_layer_share"], m["kv_widths"], m["layers"],
-        m["source"], m["note"], m["uncertain"]) for m in load_table("models")["models"])
+        m["source"], m["note"], m["uncertain"], m.get("context_tokens"), m.get("max_context_tokens"),
+        m.get("context_source", "")) for m in load_table("models")["models"])
 
 
 @lru_cache(maxsize=1)

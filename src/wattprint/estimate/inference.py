@@ -143,7 +143,7 @@ def estimate_inference(
     weight_bytes, kv_bytes = stored_bytes(prec)
     values = assume_values(inputs, prec, weight_bytes, input_tokens, output_tokens, batch_size, sliding_window,
                            window_layer_share, check_experts(inputs, experts, experts_per_token), assumptions,
-                           kv_widths=preset.kv_widths, layers=preset.layers)
+                           kv_widths=preset.kv_widths, layers=preset.layers, context=preset.context)
     span = acc.tdp_range_w() if tdp_w is None else None
     if span is not None and span[0] < span[1]:  # a derived TDP: its span is one more assumed range
         values.central["tdp_scale"] = 1.0

@@ -1,5 +1,6 @@
 """A named model (``model="Llama-3.1-8B"``) as inputs of the estimators: its parameter counts, and for serving its
-expert counts, attention, sliding window and weight format, each used only where the user gave none.
+expert counts, attention, sliding window, weight format and context window, each used only where the user gave none
+(the context window bounds the request lengths).
 
 A count the user gives that contradicts the named model by more than published rounding does (``COUNT_TOLERANCE``)
 is refused: one of the two is a slip, and picking either would hide it.
@@ -18,6 +19,17 @@ from ..footprint import Assumption
 COUNT_TOLERANCE = 0.15
 
 
+@dataclass(frozen=True)
+class ContextWindow:
+    """A named model's context window: the positions (input + output tokens) its shipped config allows, and the
+    most that a release under its name or an extension the user enables (YaRN) allows (None: no hard limit)."""
+
+    model: str
+    tokens: int
+    most: int | None
+    source: str
+
+
 @dataclass
 class Preset:
     """Inputs after the named model filled the gaps (the given values unchanged) and the assumption saying so."""
@@ -33,6 +45,7 @@ class Preset:
     kv_widths: float | None = None  # the model's KV heads x head width summed over its layers (serving only)
     attention_of: str | None = None  # the named model whose attention was used (serving only)
     layers: int | None = None  # the model's transformer blocks (serving only)
+    context: ContextWindow | None = None  # the model's context window (serving only)
     notes: list[Assumption] = field(default_factory=list)
 
 
@@ -99,5 +112,8 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
             fill("window_layer_share", spec.window_layer_share)
         fill("kv_widths", spec.kv_widths)  # the KV shape of the attention it has
         fill("layers", spec.layers)
+        if spec.context_tokens:
+            given.context = ContextWindow(spec.name, spec.context_tokens, spec.max_context_tokens,
+                                          spec.context_source)
     given.notes.append(model_assumption(spec, filled))
     return given

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import InputConflictError, UnknownNameError, shown
 from ..footprint import Assumption
 from .common import check_chips_at_once, check_count_at_least, check_positive, check_share
 from .engines import ENGINE_NAMES, ENGINES, engine_names_help
+from .model_preset import ContextWindow
 from .roofline import shared_from_expert_counts
 from .serving_constants import DAYS_PER_YEAR, constants
 from .serving_load import Load
@@ -126,7 +127,7 @@ def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: 
                   output_tokens: float | None, batch_size: float | None, sliding_window: int | None,
                   window_layer_share: float | None, experts: tuple[int, int] | None,
                   assumptions: list[Assumption], kv_widths: float | None = None,
-                  layers: int | None = None) -> Values:
+                  layers: int | None = None, context: ContextWindow | None = None) -> Values:
     """The point the model is evaluated at: the given values, and for the rest the sourced constants with their
     ranges (request lengths in tokens, batch, achievable utilisations, power fractions, host ratio, model shape)."""
     window = check_positive("sliding_window (tokens)", sliding_window, integer=True)
@@ -147,6 +148,8 @@ def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: 
     values.take("output_tokens", output_tokens, "output tokens per request", "default_output_tokens", integer=True)
     values.take("batch_size", batch_size, "batch size (concurrent sequences per replica)", "default_batch_size",
                 integer=True)
+    if context is not None:
+        fit_context(values, context)
     longest = constants()["max_context_tokens"]
     if central["input_tokens"] + central["output_tokens"] > longest.value:
         raise InputConflictError(
@@ -175,6 +178,74 @@ def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: 
     else:
         central["kv_dim_gqa"] = 0.0
     return values
+
+
+def fit_context(values: Values, window: ContextWindow) -> None:
+    """Request lengths against a named model's context window. Assumed lengths (defaults) are cut to fit it, the
+    shipped window where the given ones leave room, else the most any release allows: first their ranges' high ends,
+    then, if need be, their central values (below their ranges' low ends only where the given ones leave less room,
+    to one token at the least). Then given lengths longer than any
+    release of the model allows -> an error; longer than its shipped config allows -> an assumption that says what
+    it takes."""
+    central, ranges = values.central, values.ranges
+    assumed: list[str] = [n for n in ("input_tokens", "output_tokens") if n in ranges]
+    given = sum(central[n] for n in ("input_tokens", "output_tokens") if n not in ranges)
+    floor = given + len(assumed)  # an assumed length may be cut down to one token
+    cap = next((c for c in (window.tokens, window.most) if c is not None and floor <= c), None)
+    if cap is not None and assumed:
+        _cut_assumed_lengths(values, assumed, cap, window)
+    total = central["input_tokens"] + central["output_tokens"]
+    parts = " + ".join(f"{n.split('_')[0]} {central[n]:,.0f}{' assumed' if n in ranges else ''}"
+                       for n in ("input_tokens", "output_tokens"))
+    length = f"{total:,.0f} tokens per request ({parts})"
+    if window.most is not None and total > window.most:
+        shipped = f" ({window.tokens:,} as shipped)" if window.tokens != window.most else ""
+        raise InputConflictError(
+            f"{length} do not fit {window.model}'s context window of {window.most:,} tokens{shipped}; lower "
+            "--input-tokens / --output-tokens, or give the parameter counts instead of the model for a long-context "
+            "derivative of it")
+    if total > window.tokens:
+        what = ("its positions (ALiBi) have no hard limit, but it was trained on no longer sequences"
+                if window.most is None else f"it takes a release or setting that allows up to {window.most:,} "
+                "(rope scaling such as YaRN, or the long-context release under the same name); see the source")
+        values.assumptions.append(Assumption(
+            "context window", f"{length} > {window.model}'s {window.tokens:,} as shipped", window.source, what))
+
+
+def _cut_assumed_lengths(values: Values, assumed: list[str], cap: int, window: ContextWindow) -> None:
+    """Cut the assumed request lengths so that input + output stays within ``cap`` tokens: the high ends first,
+    then the central values (towards the low ends), each in proportion to how far it reaches; said in each one's
+    assumption."""
+    central, ranges = values.central, values.ranges
+    total = central["input_tokens"] + central["output_tokens"]
+    cut: list[str] = []
+    if total > cap:  # the central values too: towards their low ends, below them only if the given ones leave less
+        room = cap - sum(central[n] for n in ("input_tokens", "output_tokens") if n not in assumed)
+        lows = sum(ranges[n][0] for n in assumed)
+        for n in assumed:
+            low = ranges[n][0]
+            if room >= lows:
+                above = sum(central[m] - ranges[m][0] for m in assumed)
+                central[n] = math.floor(low + (central[n] - low) * (room - lows) / above)
+            else:
+                central[n] = max(1, math.floor(low * room / lows))
+            ranges[n] = (min(low, central[n]), central[n])
+            cut.append(n)
+        total = central["input_tokens"] + central["output_tokens"]
+    spread = sum(ranges[n][1] - central[n] for n in assumed)
+    if spread > 0 and total + spread > cap:
+        keep = max(0.0, cap - total) / spread
+        for n in assumed:
+            ranges[n] = (ranges[n][0], central[n] + (ranges[n][1] - central[n]) * keep)
+            cut.append(n)
+    why = (f"cut so that input + output stays within {window.model}'s {cap:,}-token context window "
+           f"[{window.source}]")
+    for n in set(cut):
+        low, high = ranges[n]
+        what = f"{n.replace('_', ' ')} per request"
+        values.assumptions[:] = [
+            replace(a, value=f"{central[n]:.3g} ({low:.3g}–{high:.3g}) tokens per request", note=f"{a.note}; {why}")
+            if a.what == what else a for a in values.assumptions]
 
 
 def check_experts(inputs: Inputs, experts: Any, experts_per_token: Any) -> tuple[int, int] | None:
