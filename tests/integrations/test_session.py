@@ -97,3 +97,19 @@ def test_an_evaluation_on_a_handed_in_run_that_has_ended_does_not_fail_the_train
     s.enter_phase()  # the run's owner stopped it early: an ended run no longer takes phases, and that is no error here
     assert not s.in_phase
     s.exit_phase()
+
+
+def test_a_named_training_retried_by_the_same_callback_is_measured(wattprint_env: Path) -> None:
+    """The first train() raised and was caught; the same callback's next one continues the stored run (same id):
+    it must be measured and ended by that training, not left running with the first attempt's footprint."""
+    s = _session(run_name="retry")
+    first = s.begin()
+    assert first is not None and s.active
+    second = s.begin()
+    assert second is not None and second is not first and second.id == first.id == "retry"
+    assert s.active and second.status == "running" and first.status == "interrupted"
+    fp = s.finish()
+    assert fp is not None and s.footprint is fp and fp is not first.footprint()
+    assert second.status == "finished"
+    with open_store(str(wattprint_env), readonly=True) as store:
+        assert store.get_run("retry").status == "finished"

@@ -134,6 +134,7 @@ class TrainingSession:
         if self.active:  # the last training raised and was caught (the Trainer has no failure hook): end it
             self._end_unfinished("interrupted")
         ended = self.footprint is not None or self.unmeasured  # the last training's run is over (or never began)
+        self._started = False  # not active until this training's run is under way (_end_left_open skips it)
         self.unmeasured = False
         self.world_size = int(world_size)
         self.footprint = None
