@@ -192,6 +192,46 @@ def test_ddp_job_tracks_one_run_per_rank_and_the_card_sums_them(wattprint_env: P
     assert block["emissions"] == pytest.approx(sum(per_rank_kg) * 1000, rel=1e-9)
 
 
+def test_ddp_job_with_the_default_card_folder_ends_on_every_rank(wattprint_env: Path, tmp_path: Path) -> None:
+    """No model_card_dir: the folder comes from Trainer.log_dir, a collective under DDP (a broadcast from rank
+    zero). Read on rank zero alone, it waited for a rank that never joined: fit() failed ("Connection closed by
+    peer") after the training had finished, or, with NCCL, hung."""
+    open_store(str(wattprint_env)).close()
+    callback = WattprintCallback(project="pl-ddp-default", run_name="ddp", interval_s=SAMPLE_INTERVAL_S, quiet=True)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp_spawn", max_steps=2, logger=False,
+        callbacks=[callback, DestroyGroupAtExit()], enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=str(tmp_path),
+    )
+    trainer.fit(TinyRegressor(), _loader(0))
+    with open_store(str(wattprint_env)) as store:
+        records = {r.id: r for r in store.list_runs(project="pl-ddp-default")}
+    assert set(records) == {"ddp-rank0", "ddp-rank1"} and all(r.status == "finished" for r in records.values())
+    block = read_model_card(tmp_path)  # the log folder (default_root_dir): no checkpoint folder, no logger
+    assert block is not None
+    assert block["emissions"] == pytest.approx(
+        sum(r.to_dict()["operational_co2e_kg"] for r in records.values()) * 1000, rel=1e-9)
+
+
+def test_a_fit_that_trains_nothing_leaves_the_model_card_alone(wattprint_env: Path, tmp_path: Path) -> None:
+    """fit() again on a Trainer at its max_steps already (a notebook cell run twice) trains no step: its ~0 s run
+    is stored, but the card keeps the training that did, and a warning says so."""
+    from wattprint.errors import WattprintWarning
+
+    callback = WattprintCallback(project="pl-again", interval_s=SAMPLE_INTERVAL_S, quiet=True,
+                                 model_card_dir=tmp_path / "card")
+    trainer = _quick_trainer(tmp_path, callback, max_steps=2)
+    model = TinyRegressor()
+    trainer.fit(model, _loader(0))
+    card = read_model_card(tmp_path / "card")
+    assert card is not None and card["emissions"] > 0
+    first = callback.footprint
+    with pytest.warns(WattprintWarning, match="trained no step"):
+        trainer.fit(model, _loader(0))
+    assert callback.footprint is not first  # the second fit is measured, as what it was
+    assert read_model_card(tmp_path / "card") == card
+
+
 def _quick_trainer(tmp_path: Path, callback: Any, max_steps: int = 2) -> Any:
     return pl.Trainer(
         accelerator="cpu",

@@ -13,7 +13,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .modelcard import describe_hardware
-from .session import DEFAULT_PREFIX, EVAL_PHASE, TrainingSession
+from .session import DEFAULT_PREFIX, EVAL_PHASE, TrainingSession, _warn
 
 if TYPE_CHECKING:
     from ..footprint import Footprint
@@ -96,6 +96,7 @@ class LightningHooks:
         self.model_card_path: Path | None = None
         self._hardware_guess: str | None = None
         self._resuming: Any = None  # the trainer of a fit resumed from a checkpoint, until its run id is read back
+        self._steps = 0  # training batches of the current fit
 
     @property
     def run(self) -> Run | None:
@@ -131,6 +132,7 @@ class LightningHooks:
         s = self.session
         if s.active or (s.unmeasured and not new_fit):  # a run that could not start is tried again by the next fit
             return
+        self._steps = 0
         s.begin(rank=int(trainer.global_rank), world_size=int(trainer.world_size), run_id=run_id)
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
@@ -168,6 +170,7 @@ class LightningHooks:
         self._begin(trainer, new_fit=True, run_id=run_id)
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._steps += 1
         self.session.progress(int(trainer.global_step), trainer.estimated_stepping_batches)
         if self._logs_due(trainer):
             # through Lightning's own logging: same step and cadence as the module's metrics, all loggers
@@ -190,11 +193,20 @@ class LightningHooks:
             return
         self.session.finish()
         self.session.sum_over_processes()  # a collective: every rank gets here
+        # a dry run writes no checkpoint or log; a fit that trained nothing (max_epochs reached already, as when a
+        # notebook cell runs fit() again) leaves the card of the training that did
+        card = (self.session.model_card and self._steps > 0 and not getattr(trainer, "fast_dev_run", False))
+        # on every rank: Trainer.log_dir is a collective under DDP (a broadcast from rank zero)
+        card_dir = self._card_dir(trainer) if card else None
         if trainer.is_global_zero:
             self._log(trainer, self.session.metrics(), int(trainer.global_step))
-            if not getattr(trainer, "fast_dev_run", False):  # a dry run: Lightning writes no checkpoint or log
-                self.model_card_path = self.session.write_card(self._card_dir(trainer),
-                                                               hardware_used=self._hardware_guess, at_end=True)
+            if card:
+                self.model_card_path = self.session.write_card(card_dir, hardware_used=self._hardware_guess,
+                                                               at_end=True)
+            elif self.session.model_card and self._steps == 0 and not getattr(trainer, "fast_dev_run", False):
+                kept = f" ({self.model_card_path} stays as the last training wrote it)" if self.model_card_path else ""
+                _warn(f"this fit() trained no step (the Trainer had reached max_epochs / max_steps already): no model "
+                      f"card written{kept}")
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         self.session.abort(exception)
