@@ -104,6 +104,7 @@ class Run:
         self.notes: list[str] = []
         self.status = "new"
         self._final: Footprint | None = None
+        self._pid: int | None = None  # the process that started the run: a forked child neither measures nor ends it
         self._final_summary: dict[str, Any] | None = None
         self._figures: RunFigures | None = None  # set by start() once the devices are read
         self._signalled: int | None = None
@@ -189,6 +190,7 @@ class Run:
             self._abort_start(e, ledger)
             raise
         # registered only now: a start that failed must not leave the id looking measured in this process
+        self._pid = os.getpid()
         calls.register_open(self.id)
         self._registered = True
         if self._kw.get("handle_signals", True):
@@ -206,6 +208,11 @@ class Run:
         background, and a later stop() (whatever its ``status``) waits for it again and returns the footprint."""
         if status not in _STATUSES:
             raise ValueError(f"status must be one of {_STATUSES}, got {status!r}")
+        if self._forked():  # a child left the `with` block: the run goes on in its parent, whose sampler this is not
+            snap = self.sampler.snapshot if self.sampler is not None else None
+            if snap is None:
+                raise WattprintError(f"run {self.id!r} is measured by process {self._pid}, not by this one")
+            return self._footprint(snap)
         with self._stop_lock:
             if self._final is not None:
                 return self._final
@@ -289,7 +296,7 @@ class Run:
 
         Meant for coarse stages (train, eval, checkpoint): each boundary takes a reading on the sampler thread.
         """
-        if given_name("phase name", name) is None:  # None stored nothing of the run (NOT NULL), quietly
+        if given_name("phase name", name, optional=False) is None:  # None stored nothing of the run (NOT NULL), quietly
             raise InputConflictError(f"a phase needs a name, e.g. run.phase('train'); got {name!r}")
         s = self._running_sampler()
         s.mark_phase("enter", name)
@@ -323,9 +330,9 @@ class Run:
             raise WattprintError(f"run {self.id!r} has not started")
         return self._footprint(snap)
 
-    def progress(self, step: int, total_steps: int) -> Projection:
+    def progress(self, step: float, total_steps: float) -> Projection:
         """Project the final energy and CO2e from ``step`` of ``total_steps`` (method in
-        :mod:`wattprint.tracking.projection`).
+        :mod:`wattprint.tracking.projection`); steps may be fractional (epochs: ``progress(2.5, 3)``).
 
         Until the first sampling interval has closed no power is measured: the projection says so (from the
         energy so far, unbounded above). A step past ``total_steps`` counts as done. Called in training loops, it
@@ -424,8 +431,17 @@ class Run:
         return self._summary(snap)
 
     # -- signals (see .signals) ------------------------------------------------------------------
+    def _forked(self) -> bool:
+        """This is a child forked from the process that measures the run (a multiprocessing or DataLoader worker):
+        it inherited the run's signal handlers and exit hook, but not its sampler thread."""
+        return self._pid is not None and os.getpid() != self._pid
+
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        """Flush and mark ``interrupted``, then behave as the previous handler would have."""
+        """Flush and mark ``interrupted``, then behave as the previous handler would have (in a forked child:
+        only the latter)."""
+        if self._forked():
+            self._signals.chain(signum, frame, None)
+            return
         running = self._final is None
         if running:
             self._signalled = signum
@@ -433,7 +449,7 @@ class Run:
 
     def _at_exit(self) -> None:
         """Interpreter exit with the run still open (uncaught KeyboardInterrupt, a forgotten stop())."""
-        if self._final is None and self.sampler is not None:
+        if self._final is None and self.sampler is not None and not self._forked():
             status = status_at_exit(self._signalled, last_uncaught_exception(), self._last_exc_at_start)
             with contextlib.suppress(Exception):
                 self.stop(status)
