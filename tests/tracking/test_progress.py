@@ -99,3 +99,19 @@ def test_energy_so_far_never_goes_back_between_calls_after_a_power_drop() -> Non
             seen.append(pr.energy_so_far_kwh)
             assert pr.energy_kwh.high > pr.energy_kwh.low or step == 40  # never a zero-width band mid-run
     assert seen == sorted(seen)
+
+
+def test_fractional_progress_is_projected_as_given_not_truncated() -> None:
+    """Epochs as a float: progress(0.5, 1) is half of the work (it was read as step 0: nothing to project from),
+    and a steady 200 W projects twice the energy so far."""
+    with track("p", interval_s=0.05, readers=[PowerReader(power_w=200.0)], persist=False, pue=1.0) as run:
+        measuring(run)
+        for frac in (0.25, 0.5):
+            time.sleep(0.15)
+            pr = run.progress(frac, 1)
+        half = run.progress("2.5", "5")  # numeric strings too
+    assert (pr.step, pr.total_steps, pr.fraction_done) == (0.5, 1, 0.5)
+    assert pr.energy_kwh.high < math.inf and pr.energy_kwh.low <= pr.energy_kwh.value <= pr.energy_kwh.high
+    assert pr.energy_kwh.value == pytest.approx(2 * pr.energy_so_far_kwh, rel=0.35)
+    assert half.fraction_done == 0.5 and half.step == 2.5
+    assert isinstance(run.progress(3.0, 10).step, int)  # a whole float is a whole step

@@ -48,7 +48,8 @@ class RunProgress:
         embodied_kg = embodied(elapsed / SECONDS_PER_HOUR)
         why = bad_steps(step, total_steps)
         no_data: str | None = None
-        s = t = 0
+        s: int | float = 0
+        t: int | float = 0
         if why is not None:
             warnings.warn(f"wattprint: run.progress({reprlib.repr(step)}, {reprlib.repr(total_steps)}): {why}; "
                           "no projection made",
@@ -84,6 +85,9 @@ def bad_steps(step: Any, total_steps: Any) -> str | None:
     return None
 
 
-def whole(x: Any) -> int:
-    """A step count as an int (a float or a numeric string is truncated, as int() does a float)."""
-    return x if isinstance(x, int) else int(float(x))
+def whole(x: Any) -> int | float:
+    """A step count: an int where it is whole, else the float (fractional progress, such as epochs: 0.9 of 1)."""
+    if isinstance(x, int):
+        return x
+    v = float(x)
+    return int(v) if v.is_integer() else v

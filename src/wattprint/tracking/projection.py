@@ -73,8 +73,8 @@ class Projection:
     energy_kwh: Range
     co2e_kg: Range
     method: str
-    step: int = 0
-    total_steps: int = 0
+    step: int | float = 0  # a float for fractional progress (epochs: 0.9 of 1)
+    total_steps: int | float = 0
     energy_so_far_kwh: float = 0.0
     windows: int = 0
 
@@ -93,7 +93,7 @@ class Projector:
 
     def __init__(self, min_window_s: float) -> None:
         self.min_window_s = min_window_s
-        self._w_step: int | None = None
+        self._w_step: float | None = None
         self._w_t = 0.0
         self._w_e = 0.0
         self._weight = 0.0  # steps observed in closed windows
@@ -101,9 +101,9 @@ class Projector:
         self._mean = 0.0
         self._m2 = 0.0
         self.recent: float | None = None
-        self._first: tuple[int, float, float] | None = None  # (step, t, energy) at the first call
+        self._first: tuple[float, float, float] | None = None  # (step, t, energy) at the first call
 
-    def observe(self, step: int, t: float, energy_j: float) -> None:
+    def observe(self, step: float, t: float, energy_j: float) -> None:
         """Record progress ``step`` at monotonic time ``t`` (s) with IT energy so far ``energy_j`` (J)."""
         if self._w_step is None or step < self._w_step:  # first call, or steps restarted: new baseline
             self._w_step, self._w_t, self._w_e = step, t, energy_j
@@ -137,7 +137,7 @@ class Projector:
         the readings and the extrapolation between them, not a rate)."""
         return self.recent is None
 
-    def rate_band(self, step: int, t: float, energy_j: float, remaining: int, fraction_done: float
+    def rate_band(self, step: float, t: float, energy_j: float, remaining: float, fraction_done: float
                   ) -> tuple[float, float, float]:
         """(low, central, high) energy per step (J) for the remaining steps."""
         if self.recent is None:  # one observation: 0 if all the energy so far was start-up, energy / step if none
@@ -154,7 +154,7 @@ class Projector:
         allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction_done)
         return max(0.0, lo / allowance), rate, hi * allowance
 
-    def time_per_step(self, step: int, t: float, elapsed_s: float) -> float:
+    def time_per_step(self, step: float, t: float, elapsed_s: float) -> float:
         """Seconds per step since the first call (start-up before it is not per-step time); the whole elapsed
         time per step where no step has passed since then."""
         if self._first is not None and step > self._first[0]:
@@ -163,8 +163,8 @@ class Projector:
 
     def project(
         self,
-        step: int,
-        total_steps: int,
+        step: float,
+        total_steps: float,
         t: float,
         energy_j: float,
         elapsed_s: float,
@@ -175,8 +175,8 @@ class Projector:
     ) -> Projection:
         """Projected final facility energy and CO2e (see the module docstring). ``embodied_kg`` is the embodied
         CO2e of the ``elapsed_s`` so far; ``no_data`` says why there is nothing to project from (open range)."""
-        total = max(int(total_steps), 1)
-        step = min(max(int(step), 0), total)
+        total = max(total_steps, 1)
+        step = min(max(step, 0), total)
         fraction = step / total
         so_far_kwh = energy_j / J_PER_KWH
         if no_data is not None or step == 0:
@@ -186,7 +186,7 @@ class Projector:
             method = no_data or "no progress yet: nothing to project from; the range starts at the energy so far"
             return Projection(fraction, Range(facility.value, facility.low, math.inf),
                               Range(co2e.value, co2e.low, math.inf), method, step,
-                              int(total_steps) if no_data is not None else total, so_far_kwh * pue.value, self._n)
+                              total_steps if no_data is not None else total, so_far_kwh * pue.value, self._n)
         remaining = total - step
         lo, mid, hi = self.rate_band(step, t, energy_j, remaining, fraction)
         it_kwh = Range(energy_j + remaining * mid, energy_j + remaining * lo, energy_j + remaining * hi) / J_PER_KWH
