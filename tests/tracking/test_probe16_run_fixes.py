@@ -89,6 +89,9 @@ def test_a_phase_needs_a_name_and_a_bad_one_costs_the_run_nothing(tmp_path: Path
         for bad in (None, "", {"k": 1}, "a\nb", "x" * 500):
             with pytest.raises(InputConflictError), run.phase(bad):  # type: ignore[arg-type]
                 pass
+        # a blank name: no advice to leave it out, since a phase must have one
+        with pytest.raises(InputConflictError, match="is blank; give a name$"), run.phase(" "):
+            pass
         with run.phase("train"):
             time.sleep(0.1)
     assert not run.unsaved

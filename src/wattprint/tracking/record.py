@@ -22,10 +22,11 @@ from .phases import PhaseTotal
 MAX_NAME_CHARS = 200
 
 
-def given_name(what: str, value: Any) -> str | None:
+def given_name(what: str, value: Any, optional: bool = True) -> str | None:
     """A project name or run id as given (None or "": not given), checked to be text that ``wattprint runs`` can
     show on one line: not blank, no control or invisible characters (a newline in a run id split the runs table).
-    Bytes that are not UTF-8 (lone surrogates from argv) are left to the store's own check, which names them."""
+    Bytes that are not UTF-8 (lone surrogates from argv) are left to the store's own check, which names them.
+    ``optional``: the name may be left out (the blank-name error then says so)."""
     if value is None or value == "":
         return None
     from ..errors import InputConflictError, echo, shown
@@ -33,7 +34,8 @@ def given_name(what: str, value: Any) -> str | None:
     if not isinstance(value, str):
         raise InputConflictError(f"{what} must be text, got {shown(value)}")
     if not value.strip():
-        raise InputConflictError(f"{what} {value!r} is blank; give a name, or none for the default")
+        raise InputConflictError(f"{what} {value!r} is blank; give a name" + (", or none for the default"
+                                                                              if optional else ""))
     bad = [c for c in value if not c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF]
     if bad:
         raise InputConflictError(f"{what} {echo(value)} holds {bad[0]!r}, a control or invisible character: "
