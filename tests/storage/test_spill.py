@@ -4,6 +4,8 @@ that cannot be used never stops the store from opening and is never written twic
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from wattprint.storage import SampleRow, open_store
@@ -42,3 +44,26 @@ def test_a_broken_or_overtaken_spill_is_left_and_the_store_still_opens(tmp_path:
         assert store.get_run("r2").status == "running" and store.sample_count("r2") == 5
     assert len(waiting(db)) == 2  # kept for a person to look at, not written over the newer samples
     assert json.loads(Path(waiting(db)[1]).read_text())["run_id"] == "r2"
+
+
+def test_a_spill_the_disk_cannot_hold_leaves_no_half_written_file(tmp_path: Path) -> None:
+    """A full disk (here: a file-size limit, so writes fail with EFBIG as they would with ENOSPC) refuses the
+    spill too: the error goes up (the caller says the samples are not stored) and nothing half-written stays
+    beside the store for the next opening to stumble on."""
+    script = r"""
+import resource, signal, sys
+from wattprint.storage import SampleRow
+from wattprint.storage.spill import spill_run
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write then fails with EFBIG instead of killing the process
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+rows = [SampleRow(float(i), float(i), None, {"cpu": float(i)}, {"cpu": 1.0}) for i in range(5000)]
+try:
+    spill_run(sys.argv[1], "r1", record=None, samples=rows, phases=[], summary={}, patch=None, status="finished",
+              ended_at=None)
+except OSError as e:
+    print("refused", e.errno)
+"""
+    store = tmp_path / "runs.db"
+    p = subprocess.run([sys.executable, "-c", script, str(store)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.startswith("refused"), (p.stdout, p.stderr)
+    assert not Path(spill_dir(str(store))).exists(), list(tmp_path.rglob("*"))

@@ -42,11 +42,18 @@ def spill_run(store_path: str, run_id: str, *, record: dict[str, Any] | None, sa
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)[:120]
     path = os.path.join(folder, f"{safe}.{os.getpid()}{SUFFIX}")
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(doc, f, default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, say: no half-written file left behind, nor a folder holding none
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)  # only if empty
+        raise
     return path
 
 
