@@ -81,6 +81,20 @@ def test_sigterm_is_forwarded_and_the_run_is_interrupted(tmp_path: Path) -> None
     assert open_store(str(db)).get_run("t1").status == "interrupted"
 
 
+def test_a_signal_ignored_when_wattprint_started_stays_ignored(tmp_path: Path) -> None:
+    """nohup wattprint run -- CMD: a SIGHUP (the terminal closed) was caught, forwarded and counted, so a command
+    that ran to its end with exit 0 was stored as interrupted."""
+    db = tmp_path / "runs.db"
+    p = subprocess.Popen([*WP, "run", "--run", "nh", "--interval", "0.1", "--", sys.executable, "-c",
+                          "import time; time.sleep(1.5)"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # what nohup does
+    wait_for_run(db)
+    p.send_signal(signal.SIGHUP)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert open_store(str(db)).get_run("nh").status == "finished"
+
+
 def test_child_killed_by_signal_gives_128_plus_n(tmp_path: Path) -> None:
     suicide = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
     r = wattprint_run("--run", "k1", "--", sys.executable, "-c", suicide)

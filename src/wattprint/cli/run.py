@@ -1,10 +1,11 @@
 """``wattprint run [options] -- command ...``: run a command as a child process and measure all of it.
 
 The whole command and every process it starts are measured (the tracked tree is this process and its
-descendants). SIGINT, SIGTERM and SIGHUP are forwarded to the child; wattprint exits with the child's exit code
-(128 + N if the child died of signal N; 127/126 if it could not be started) and prints the footprint to stderr at
-the end (``--json``: the stored summary as one JSON line on stdout instead, with the run's ``status``,
-``exit_code``, ``started_at``, ``ended_at``, ``duration_s`` and ``stored``). Status: ``finished`` (exit 0),
+descendants). SIGINT, SIGTERM and SIGHUP are forwarded to the child (unless ignored when wattprint started, as
+under nohup); wattprint exits with the child's exit code (128 + N if the child died of signal N; 127/126 if it could
+not be started) and prints the footprint to stderr at the end (``--json``: the stored summary as one JSON line on
+stdout instead, with the run's ``status``, ``exit_code``, ``signal``, ``started_at``, ``ended_at``, ``duration_s``
+and ``stored``). Status: ``finished`` (exit 0),
 ``failed`` (non-zero, or the command could not be started), ``interrupted`` (killed by a signal, or a signal was
 forwarded, whatever the command's exit code then).
 """
@@ -121,7 +122,10 @@ def main(args: argparse.Namespace) -> int:
 
     for sig in _FORWARDED:
         with contextlib.suppress(ValueError, OSError):
-            previous[sig] = signal.signal(sig, forward)
+            # ignored when we started (nohup: SIGHUP; a script's background job: SIGINT): the child ignores it too,
+            # and it neither reaches it nor marks the run interrupted
+            if signal.getsignal(sig) != signal.SIG_IGN:
+                previous[sig] = signal.signal(sig, forward)
     try:
         try:
             rc = child.wait()
