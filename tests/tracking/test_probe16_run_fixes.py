@@ -139,6 +139,26 @@ def test_resuming_at_another_site_says_the_whole_run_is_priced_at_this_one(tmp_p
     assert said.value == "location France (FRA) (now Poland (POL))"
 
 
+def test_resuming_with_another_given_intensity_says_so_too(tmp_path: Path) -> None:
+    """--intensity 10, then the same run resumed with --intensity 1000: the earlier energy is priced at 1000 too,
+    which went unsaid (a given intensity has no location to tell the sites apart)."""
+    db = str(tmp_path / "i.db")
+    for g in (10.0, 10.0):
+        with track("p", "grid", db=db, readers=[PowerReader(power_w=50.0)], interval_s=0.05, quiet=True,
+                   intensity=g) as same:
+            time.sleep(0.1)
+    assert not any(a.what == "resumed run, other site" for a in same.footprint().assumptions)
+    with track("p", "grid", db=db, readers=[PowerReader(power_w=50.0)], interval_s=0.05, quiet=True,
+               intensity=1000.0) as moved:
+        pass
+    said = next(a for a in moved.footprint().assumptions if a.what == "resumed run, other site")
+    assert said.value == "grid intensity 10 gCO2e/kWh (now 1000)" and "--intensity" in said.note
+    with track("p", "grid", db=db, readers=[PowerReader(power_w=50.0)], interval_s=0.05, quiet=True,
+               intensity=1000.0) as again:  # the earlier values are kept: still said on the next resume
+        pass
+    assert any(a.what == "resumed run, other site" for a in again.footprint().assumptions)
+
+
 def test_an_ambiguous_run_id_prefix_is_called_ambiguous(tmp_path: Path) -> None:
     db = str(tmp_path / "a.db")
     for rid in ("job-1", "job-2"):

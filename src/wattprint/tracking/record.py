@@ -53,13 +53,14 @@ def new_run_id(project: str) -> str:
 
 
 def record_meta(pid: int, interval_s: float, pue: Any, location: str, readers: list[Any],
-                extra: dict[str, Any] | None) -> dict[str, Any]:
-    """The JSON stored with the run: whose process it measures (to tell a live writer from a dead one), where, how
-    often, and with which readers; ``extra`` (the ``meta`` keyword) on top."""
+                extra: dict[str, Any] | None, intensity_g_per_kwh: float | None = None) -> dict[str, Any]:
+    """The JSON stored with the run: whose process it measures (to tell a live writer from a dead one), where (the
+    location and the grid intensity it gives, or the one given), how often, and with which readers; ``extra`` (the
+    ``meta`` keyword) on top."""
     from .ledger import process_start
 
     return {"pid": pid, "pid_start": process_start(pid), "host": os.uname().nodename, "interval_s": interval_s,
-            "pue": pue.to_dict(), "location": location,
+            "pue": pue.to_dict(), "location": location, "intensity_g_per_kwh": intensity_g_per_kwh,
             "readers": [getattr(r, "name", type(r).__name__) for r in readers], **dict(extra or {})}
 
 
@@ -153,9 +154,10 @@ class ResumePoint:
         return out
 
 
-def resumed_site_notes(rec: Any, location: str, pue: Any) -> list[Any]:
-    """A resumed run priced at another site than its earlier segments were measured at: the whole run is priced
-    at this one (the stored totals are energies, not emissions), said so with where the earlier part ran."""
+def resumed_site_notes(rec: Any, location: str, pue: Any, intensity_g_per_kwh: float | None = None) -> list[Any]:
+    """A resumed run priced at another site than its earlier segments were measured at (location, PUE, or a given
+    grid intensity): the whole run is priced at this one (the stored totals are energies, not emissions), said so
+    with where the earlier part ran."""
     if rec is None or not isinstance(getattr(rec, "meta", None), dict):
         return []
     from ..footprint import Assumption
@@ -168,12 +170,18 @@ def resumed_site_notes(rec: Any, location: str, pue: Any) -> list[Any]:
         changed.append(f"location {', '.join(other_locations)} (now {location})")
     if other_pues := list(dict.fromkeys(str(v.get("value")) for v in pues if v != pue.to_dict())):
         changed.append(f"PUE {', '.join(other_pues)} (now {pue.value:g})")
+    grids = [v for v in [*earlier.get("intensity_g_per_kwh", []), rec.meta.get("intensity_g_per_kwh")]
+             if isinstance(v, int | float)]
+    if not other_locations and intensity_g_per_kwh is not None and (
+            other_grids := list(dict.fromkeys(f"{v:.4g}" for v in grids if v != intensity_g_per_kwh))):
+        # a location's change already says its grid's; a given intensity has no location to tell it by
+        changed.append(f"grid intensity {', '.join(other_grids)} gCO2e/kWh (now {intensity_g_per_kwh:.4g})")
     if not changed:
         return []
     return [Assumption("resumed run, other site", " and ".join(changed), "the stored run's record",
                        f"its earlier {float(rec.duration_s):.4g} s were measured with {' and '.join(changed)}: the "
-                       "whole run's emissions are priced at this segment's site; resume with the same --location and "
-                       "--pue to keep one site, or give this segment its own run id")]
+                       "whole run's emissions are priced at this segment's site; resume with the same --location, "
+                       "--intensity and --pue to keep one site, or give this segment its own run id")]
 
 
 class PendingRecord:

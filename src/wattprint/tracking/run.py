@@ -154,7 +154,7 @@ class Run:
         started_unix = time.time()
         if self.persist:
             meta = record_meta(pid, self.interval_s, pue, intensity.location, self._readers,
-                               self._kw.get("meta"))
+                               self._kw.get("meta"), intensity.g_per_kwh.value)
             try:
                 rec, self._pending = begin_record(self.store, self.id, self.project, started_unix, meta,
                                                   self.interval_s, self._note)
@@ -166,7 +166,7 @@ class Run:
         else:
             self.resumed = False
         resume = ResumePoint(rec)
-        assumptions += resumed_site_notes(rec, intensity.location, pue)
+        assumptions += resumed_site_notes(rec, intensity.location, pue, intensity.g_per_kwh.value)
 
         ledger = self._kw.get("ledger")
         try:
