@@ -143,9 +143,10 @@ def _show(args: argparse.Namespace) -> int:
     if run.status == "running":
         rows.append(("last written (UTC)", str(d.get("updated_at") or "-")))
     for ph in store.phases(run.id):
-        end = "running" if ph["end_s"] is None else f"{ph['end_s']:.1f}s"
+        end = "open" if ph["end_s"] is None else f"{ph['end_s']:.1f}s"
         kwh = sum(ph["energy_j"].values()) / J_PER_KWH
-        rows.append((f"phase {ph['name']}", f"{ph['start_s']:.1f}s - {end}, {_num(kwh)} kWh IT"))
+        so_far = " so far" if ph["end_s"] is None else ""
+        rows.append((f"phase {ph['name']}", f"{ph['start_s']:.1f}s - {end}, {_num(kwh)} kWh IT{so_far}"))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {k.ljust(width)}  {v}")

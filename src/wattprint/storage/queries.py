@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -94,11 +95,28 @@ class StoreQueries:
             return int(c.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run_id,)).fetchone()[0])
 
     def phases(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's phases in start order: {name, start_s, end_s, energy_j}."""
+        """The run's phases in start order: {name, start_s, end_s, energy_j}; a phase still open (``end_s`` None)
+        has the energy of its samples so far."""
         with self._read() as c:
             rows = c.execute("SELECT name, start_s, end_s, energy_j FROM phases WHERE run_id = ? ORDER BY start_s, id",
                              (run_id,)).fetchall()
-        return [{"name": r[0], "start_s": r[1], "end_s": r[2], "energy_j": loads(r[3])} for r in rows]
+            return [{"name": r[0], "start_s": r[1], "end_s": r[2],
+                     "energy_j": loads(r[3]) if r[2] is not None else phase_energy(c, run_id, float(r[1]), None)}
+                    for r in rows]
+
+
+def phase_energy(c: Any, run_id: str, start_s: float, end_s: float | None) -> dict[str, float]:
+    """IT energy (J per component) of run ``run_id`` between run seconds ``start_s`` and ``end_s`` (None: its
+    latest sample), from its samples' cumulative energies (the latest sample at or before each bound)."""
+    def at(t: float | None) -> dict[str, Any]:
+        row = c.execute("SELECT energy_j FROM samples WHERE run_id = ? AND elapsed_s <= ? ORDER BY elapsed_s DESC "
+                        "LIMIT 1", (run_id, math.inf if t is None else t)).fetchone()
+        got = loads(row[0]) if row is not None else {}
+        return got if isinstance(got, dict) else {}
+
+    before, after = at(start_s), at(end_s)
+    return {k: max(0.0, float(v) - float(before.get(k, 0.0))) for k, v in after.items()
+            if isinstance(v, int | float)}
 
 
 def run_record(row: Sequence[Any]) -> RunRecord:

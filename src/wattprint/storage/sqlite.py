@@ -26,7 +26,7 @@ from ..errors import InputConflictError
 from .json_columns import dumps
 from .json_columns import finite as finite  # re-exported: the CLI imports it from here
 from .opening import connect, connect_readonly, file_state, is_locked, is_readonly, store_problem
-from .queries import RUN_COLUMNS, StoreQueries, check_text, run_record
+from .queries import RUN_COLUMNS, StoreQueries, check_text, phase_energy, run_record
 from .records import FINAL_STATUSES, JsonShape, RunRecord, SampleRow, SlotPatch, StoreError, StoreLockedError, iso_utc
 from .url import db_path, resolve_db_url, spill_dir
 
@@ -239,6 +239,7 @@ class Store(StoreQueries):
                     f"run {run_id!r} already exists in project {rec.project!r}, not {project!r}; "
                     "resume it with the same project or choose another run id"
                 )
+            self._close_phases_left_open(c, rec)
             rec.meta = {**rec.meta, **meta, "resumed": int(rec.meta.get("resumed", 0)) + 1,
                         "resumed_at": iso_utc(now), "status_before_resume": rec.status,
                         "earlier": _earlier_values(rec.meta, meta)}
@@ -305,6 +306,33 @@ class Store(StoreQueries):
                 conn.execute(sql, row)
             except sqlite3.Error as e:
                 raise self._write_failed(e) from e
+
+    @staticmethod
+    def _close_phases_left_open(c: sqlite3.Connection, rec: RunRecord) -> None:
+        """Phases an earlier segment left open (its process was killed inside them) end where its figures end,
+        the run's stored duration, with the energy its samples hold; they join the phase totals the resumed run
+        continues from (``rec.summary``), so the finished run holds no phase still "running" at 0 kWh."""
+        rows = c.execute("SELECT name, start_s FROM phases WHERE run_id = ? AND end_s IS NULL",
+                         (rec.id,)).fetchall()
+        if not rows:
+            return
+        summary: dict[str, Any] = dict(rec.summary) if isinstance(rec.summary, dict) else {}
+        stored = summary.get("phases")
+        totals: dict[str, Any] = dict(stored) if isinstance(stored, dict) else {}
+        end_s = max(float(rec.duration_s), *(float(r[1]) for r in rows))
+        for name, start_s in rows:
+            energy = phase_energy(c, rec.id, float(start_s), end_s)
+            c.execute("UPDATE phases SET end_s = ?, energy_j = ? WHERE run_id = ? AND name = ? AND start_s = ?",
+                      (end_s, dumps(energy), rec.id, name, start_s))
+            earlier = totals.get(name)
+            t: dict[str, Any] = earlier if isinstance(earlier, dict) else {}
+            was_j = t.get("energy_j")
+            was: dict[str, Any] = was_j if isinstance(was_j, dict) else {}
+            joined = {k: float(was.get(k, 0.0)) + v for k, v in energy.items()}
+            totals[name] = {**t, "energy_j": joined, "it_energy_kwh": sum(joined.values()) / 3.6e6,
+                            "duration_s": float(t.get("duration_s", 0.0)) + end_s - float(start_s),
+                            "count": int(t.get("count", 0)) + 1}
+        rec.summary = {**summary, "phases": totals}
 
     def add_phase(self, run_id: str, name: str, start_s: float, end_s: float | None,
                   energy_j: dict[str, float]) -> None:
