@@ -67,4 +67,4 @@ def test_forked_children_exit_at_once_and_leave_the_parents_run_alone(tmp_path: 
     assert "did not finish" not in p.stderr and "Traceback" not in p.stderr, p.stderr
     with open_store(str(db), readonly=True) as store:
         rec = store.get_run("parent1")
-        assert rec.status == "finished" and store.sample_count("parent1") >= 3
+        assert rec.status == "finished" and store.sample_count("parent1") >= 2  # its start and end, at least
