@@ -276,3 +276,64 @@ def test_a_final_write_still_in_progress_when_stop_gives_up_is_spilled_and_store
     assert not Path(run.kept_in).exists()
     with open_store(str(db)) as store:  # never written twice
         assert store.recovered == [] and store.sample_count("slow1") == n
+
+
+# -- 1c: the run id taken by another process while the store was locked ---------------------------------------------
+def _insert_run_while_locked(con: sqlite3.Connection, run_id: str) -> None:
+    """Another process's run of this id, written in the transaction that holds the lock (so before ours can be)."""
+    now = time.time()
+    con.execute("INSERT INTO runs (id, project, status, started_at, ended_at, duration_s, energy_j, meta, summary, "
+                "updated_at) VALUES (?, 'lk', 'finished', ?, ?, 5, '{\"cpu\": 500}', '{}', '{}', ?)",
+                (run_id, now - 10, now - 5, now))
+
+
+def test_a_run_whose_id_was_taken_while_the_store_was_locked_is_stored_under_an_id_of_its_own(
+        tmp_path: Path) -> None:
+    """Two `wattprint run --run same` start while the store is locked: the one that loses the id was told "the
+    store stayed locked" and kept its figures in a spill file that no opening ever wrote. Now it is stored under
+    a new id, said in a note and in the report."""
+    db = tmp_path / "runs.db"
+    open_store(str(db)).close()
+    con = _hold_write_lock(db)
+    notes: list[str] = []
+    try:
+        run = track("lk", "same", db=str(db), interval_s=0.1, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0,
+                    notify=notes.append).start()
+        _insert_run_while_locked(con, "same")
+    finally:
+        con.execute("COMMIT")
+        con.close()
+    time.sleep(0.4)
+    fp = run.stop()
+    assert not run.unsaved and run.kept_in is None, notes
+    assert run.id != "same" and run.id.startswith("same-"), run.id
+    said = [x for x in notes if "stored as" in x]
+    assert said and run.id in said[0] and "another process started a run with this id" in said[0], notes
+    assert not any("stayed locked" in x for x in notes), notes
+    other, _ = _stored(db, "same")
+    ours, n = _stored(db, run.id)
+    assert other.energy_j == {"cpu": 500.0} and other.duration_s == 5  # type: ignore[attr-defined]
+    assert ours.status == "finished" and n == run.sampler.snapshot.samples  # type: ignore[attr-defined,union-attr]
+    assert ours.summary["run_id"] == run.id  # type: ignore[attr-defined]
+    assert run.summary()["run_id"] == run.id and fp.energy_kwh.value > 0
+
+
+def test_a_spilled_run_whose_id_was_taken_meanwhile_is_recovered_under_an_id_of_its_own(tmp_path: Path) -> None:
+    from wattprint.storage import SampleRow
+    from wattprint.storage.records import renamed_run_id
+    from wattprint.storage.spill import spill_run
+
+    db = tmp_path / "runs.db"
+    with open_store(str(db)) as store:
+        store.begin_run("same", "lk", time.time() - 100, {})  # another process's, started before ours
+        store.finish_run("same", "finished", None)
+    started = time.time() - 20
+    rows = [SampleRow(started + i, float(i), None, {"cpu": 100.0 * i}, {"cpu": 100.0}) for i in range(1, 6)]
+    spill_run(str(db), "same", record={"project": "lk", "started_at": started, "meta": {}}, samples=rows, phases=[],
+              summary={}, patch=None, status="finished", ended_at=started + 5)
+    with open_store(str(db)) as store:  # before: "left" for ever, and listed as waiting at every opening
+        assert store.recovered == [renamed_run_id("same", started)]
+    ours, n = _stored(db, renamed_run_id("same", started))
+    assert ours.status == "finished" and n == 5  # type: ignore[attr-defined]
+    assert _stored(db, "same")[1] == 0  # the other run is left as it was
+    assert not Path(str(db) + ".unsaved").exists()

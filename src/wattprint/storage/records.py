@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,17 @@ class SlotPatch:
             return {k: next(it) if v is None else v if isinstance(v, str) else fill(v) for k, v in shape}
 
         return fill(self.shape)
+
+
+def renamed_run_id(run_id: str, started_unix: float) -> str:
+    """The id a run is stored under when its own was taken by another process while the store was locked (its
+    record could not be written before): the id, its start time (UTC) and a digest of both, so that the same run
+    gets the same new id again (a spill written twice is found already there)."""
+    import hashlib
+
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started_unix))
+    digest = hashlib.sha1(f"{run_id}\0{started_unix!r}".encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return f"{run_id[:170]}-{stamp}-{digest}"
 
 
 def iso_utc(t_unix: float | None) -> str | None:

@@ -18,7 +18,7 @@ import os
 from dataclasses import asdict
 from typing import Any
 
-from .records import SampleRow, SlotPatch
+from .records import SampleRow, SlotPatch, renamed_run_id
 from .url import spill_dir
 
 SPILL_VERSION = 1
@@ -76,11 +76,11 @@ def recover(store: Any) -> list[str]:
             with contextlib.suppress(Exception):
                 with open(path, encoding="utf-8") as f:
                     doc = json.load(f)
-                outcome = _write(store, doc)
+                outcome, run_id = _write(store, doc)
                 if outcome != "left":
                     os.remove(path)
                 if outcome == "written":
-                    done.append(str(doc["run_id"]))
+                    done.append(run_id)
     finally:
         store.set_write_wait(None)
     with contextlib.suppress(OSError):
@@ -88,34 +88,45 @@ def recover(store: Any) -> list[str]:
     return done
 
 
-def _write(store: Any, doc: dict[str, Any]) -> str:
-    """"written", "already" (the store holds these samples: a crash after writing them), or "left"."""
+def _write(store: Any, doc: dict[str, Any]) -> tuple[str, str]:
+    """"written", "already" (the store holds these samples: a crash after writing them), or "left"; and the id the
+    run is stored under."""
     from ..errors import UnknownNameError
 
     if doc.get("version") != SPILL_VERSION:
-        return "left"
+        return "left", str(doc.get("run_id"))
     run_id = doc["run_id"]
     samples = [SampleRow(**s) for s in doc["samples"]]
     record = doc.get("record")
     # checked inside the write transaction: processes opening the store at once (torchrun ranks) take turns, and
     # the second finds the first's samples there
-    with store.transaction():
+    def stored_as(rid: str) -> Any:
         try:
-            stored = store.get_run(run_id)
+            return store.get_run(rid)
         except UnknownNameError:
-            stored = None
+            return None
+
+    with store.transaction():
+        stored = stored_as(run_id)
+        if record is not None and stored is not None and \
+                abs(float(stored.started_at) - float(record["started_at"])) > 1e-6:
+            # its record never reached the store, and another process started a run of this id meanwhile: this
+            # one goes under an id of its own (as the tracker stores it when it finds that out itself)
+            run_id = renamed_run_id(run_id, float(record["started_at"]))
+            doc = {**doc, "run_id": run_id}
+            stored = stored_as(run_id)
         if stored is None and record is None:
-            return "left"  # its record was stored once and is gone now (deleted): nothing to add these to
+            return "left", run_id  # its record was stored once and is gone now (deleted): nothing to add these to
         if stored is not None and samples:
             if stored.duration_s >= samples[-1].elapsed_s - 1e-6 and stored.status == (doc.get("status") or
                                                                                          "running"):
-                return "already"
+                return "already", run_id
             if stored.duration_s > samples[0].elapsed_s + 1e-6:
-                return "left"  # another process went on with the run past these samples
+                return "left", run_id  # another process went on with the run past these samples
         if stored is None and record is not None:
             store.begin_run(run_id, record["project"], float(record["started_at"]), dict(record["meta"]))
         store.append_samples(run_id, samples, doc.get("summary"), phases=[tuple(p) for p in doc["phases"]],
                              summary_patch=doc.get("patch"))
         if doc.get("status"):
             store.finish_run(run_id, doc["status"], None, ended_at=doc.get("ended_at"))
-    return "written"
+    return "written", run_id

@@ -119,7 +119,7 @@ def begin_record(store: Any, run_id: str, project: str, started_unix: float, met
             return "another process wrote to it while the store was locked"
         return still_written(current)
 
-    pending = PendingRecord(store, lambda: begin(unchanged))
+    pending = PendingRecord(store, lambda: begin(unchanged), run_id, note)
     pending.record = {"project": project, "started_at": started_unix, "meta": meta}  # for a spill (see spill.py)
     note(f"the store {store.path} is locked by another process: measuring anyway; the run is written "
          "there once the store is free (readings wait in memory until then)")
@@ -190,11 +190,15 @@ class PendingRecord:
     the record and those samples in ONE transaction, so nothing measured is lost and no record is ever stored
     without its samples."""
 
-    def __init__(self, store: Any, begin: Callable[[], Any]) -> None:
+    def __init__(self, store: Any, begin: Callable[[], Any], run_id: str | None = None,
+                 note: Callable[[str], None] | None = None) -> None:
         self._store = store
         self._begin = begin
         self.begun = False
         self.record: dict[str, Any] | None = None  # project, started_at and meta of the record to write
+        self.run_id = run_id
+        self.renamed: str | None = None  # the id it is stored under, its own having been taken meanwhile
+        self._note = note
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -217,30 +221,57 @@ class PendingRecord:
             raise
 
     def _ensure(self) -> None:
-        if not self.begun:
+        """Write the record, once. Its id taken meanwhile (another process started or went on with a run of it
+        while the store was locked): stored under a new id instead, said in a note, rather than lost."""
+        if self.begun:
+            return
+        from ..errors import InputConflictError
+
+        try:
             self._begin()
-            self.begun = True
+        except InputConflictError as e:
+            if self.record is None or self.run_id is None:
+                raise
+            from ..storage.records import renamed_run_id
+
+            new_id = renamed_run_id(self.run_id, float(self.record["started_at"]))
+            self._store.begin_run(new_id, self.record["project"], float(self.record["started_at"]),
+                                  dict(self.record["meta"]))
+            self.renamed = new_id
+            if self._note is not None:
+                self._note(f"{e}: this run is stored as {new_id!r} instead")
+        self.begun = True
+
+    def _ours(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The arguments of a store call, with the run's stored id where it was renamed (see _ensure), in the
+        summary it writes too."""
+        if not (self.renamed and args and args[0] == self.run_id):
+            return args
+        rest = list(args[1:])
+        if len(rest) >= 2 and isinstance(rest[1], dict) and rest[1].get("run_id") == self.run_id:
+            rest[1] = {**rest[1], "run_id": self.renamed}
+        return (self.renamed, *rest)
 
     def append_samples(self, *args: Any, **kw: Any) -> Any:
         if self.begun:
-            return self._store.append_samples(*args, **kw)
+            return self._store.append_samples(*self._ours(args), **kw)
         with self.transaction():  # the record and the samples kept for it: both stored, or neither
             self._ensure()
-            return self._store.append_samples(*args, **kw)
+            return self._store.append_samples(*self._ours(args), **kw)
 
     def add_phase(self, *args: Any, **kw: Any) -> Any:
         with self.transaction():
             self._ensure()
-            return self._store.add_phase(*args, **kw)
+            return self._store.add_phase(*self._ours(args), **kw)
 
     def finish_run(self, *args: Any, **kw: Any) -> Any:
         with self.transaction():
             self._ensure()
-            return self._store.finish_run(*args, **kw)
+            return self._store.finish_run(*self._ours(args), **kw)
 
     def downsample(self, *args: Any, **kw: Any) -> Any:
         self._ensure()
-        return self._store.downsample(*args, **kw)
+        return self._store.downsample(*self._ours(args), **kw)
 
 
 def still_written(rec: Any) -> str | None:

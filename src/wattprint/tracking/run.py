@@ -233,6 +233,8 @@ class Run:
                 with contextlib.suppress(Exception):
                     atexit.unregister(self._at_exit)
             release(self._readers, self.store, close_store)
+            if self._pending is not None and self._pending.renamed:  # its id was taken while the store was locked
+                self.id = self._pending.renamed
             snap = sampler.snapshot
             self._final = self._footprint(snap) if snap is not None else self.footprint()
             return self._final

@@ -153,7 +153,10 @@ class StoreWriter:
         self.unsaved = True
         path = getattr(store, "path", "")
         kept = self.spilled or self._spill(store, path, status, summary, patch, never_begun)
-        if "locked" in str(err).lower() or "busy" in str(err).lower():
+        from ..storage.records import StoreLockedError
+
+        said = str(err).lower()  # SQLite's own words: a conflict over a run id may speak of a locked store too
+        if isinstance(err, StoreLockedError) or "database is locked" in said or "busy" in said:
             waited = self.clock() - (stop_t if stop_t is not None else self.clock())
             why = (f"the store {path} stayed locked by another process: still locked {waited:.3g} s after the run "
                    f"stopped")
