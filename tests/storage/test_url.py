@@ -73,3 +73,23 @@ def test_a_relative_looking_sqlalchemy_url_is_not_taken_for_a_file_in_the_root()
 
 def test_a_percent_sequence_in_a_plain_path_is_literal() -> None:
     assert db_path("/tmp/a%00b.db") == "/tmp/a%00b.db"
+
+
+def test_a_relative_sqlalchemy_url_under_a_folder_or_home_is_not_taken_for_a_new_folder_in_the_root() -> None:
+    """sqlite:///sub/runs.db (SQLAlchemy: ./sub/runs.db) made /sub; sqlite:///~/y.db made a folder named '~' in /."""
+    with pytest.raises(WattprintError, match="'no-such-top-folder-wp/runs.db'"):
+        db_path("sqlite:///no-such-top-folder-wp/runs.db")
+    assert db_path("sqlite:////no-such-top-folder-wp/runs.db") == "/no-such-top-folder-wp/runs.db"  # four: absolute
+    with pytest.raises(WattprintError, match="not expanded"):
+        db_path("sqlite:///~/y.db")
+    assert db_path("sqlite:///tmp/sub/runs.db") == "/tmp/sub/runs.db"  # an existing top folder: an absolute path
+    assert not Path("/no-such-top-folder-wp").exists() and not Path("/~").exists()
+
+
+@pytest.mark.parametrize("text", ["some/folder/", "./", ".", "..", "~/"])
+def test_a_plain_path_naming_a_folder_is_refused_as_the_url_form_is(text: str) -> None:
+    """--db runs/ made a FILE named runs (the trailing slash dropped); the URL form said 'names a folder'."""
+    with pytest.raises(WattprintError, match="names a folder"):
+        db_path(text)
+    with pytest.raises(WattprintError, match="names a folder"):
+        db_path("sqlite:///tmp/some/folder/")

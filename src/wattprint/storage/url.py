@@ -52,7 +52,11 @@ def db_path(url: str) -> str:
     if m is None:
         if url.startswith("sqlite:"):
             raise WattprintError(f"malformed store URL {url!r}: write sqlite:///absolute/path.db or a plain path")
-        return os.path.abspath(os.path.expanduser(url))
+        path = os.path.expanduser(url)
+        if path.endswith(("/", os.sep)) or os.path.basename(path) in (".", ".."):
+            raise WattprintError(f"store path {url!r} names a folder, not a database file: give a file in it, "
+                                 f"e.g. {os.path.join(url.rstrip('/' + os.sep) or '/', 'runs.db')!r}")
+        return os.path.abspath(path)
     scheme = m.group(1).lower()
     if scheme in _POSTGRES:
         raise WattprintError(
@@ -76,7 +80,18 @@ def db_path(url: str) -> str:
             )
         if rest.strip("/") == "" or rest.endswith("/"):
             raise WattprintError(f"store URL {url!r} names a folder, not a database file")
+        if rest.lstrip("/").startswith("~"):
+            raise WattprintError(f"store URL {url!r}: '~' is not expanded in a URL (it would be a folder named '~' in "
+                                 "the filesystem root); give the plain path instead, e.g. ~/runs.db")
         path = os.path.normpath("/" + rest.lstrip("/"))
+        top = "/" + path.lstrip("/").split("/", 1)[0]
+        if os.path.dirname(path) != "/" and not rest.startswith("//") and not os.path.exists(top):
+            # as below: SQLAlchemy's relative sqlite:///sub/runs.db, read here as a new folder in the root (four
+            # slashes, sqlite:////sub/runs.db, are absolute to SQLAlchemy too: taken as written)
+            raise WattprintError(
+                f"store URL {url!r} names {path}, under {top}, a folder the filesystem root does not have; for a "
+                f"path relative to the working directory give the plain path {path.lstrip('/')!r} (sqlite:/// is "
+                "followed by an absolute path)")
         if os.path.dirname(path) == "/" and not os.path.exists(path):
             # SQLAlchemy (MLflow, Optuna) reads sqlite:///runs.db as ./runs.db; here the path after the scheme is
             # absolute, so that would be a new file in the filesystem root: almost certainly not what was meant
