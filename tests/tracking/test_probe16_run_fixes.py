@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from wattprint.cli import main
-from wattprint.errors import AmbiguousNameError, InputConflictError
+from wattprint.errors import AmbiguousNameError, InputConflictError, UnknownNameError
 from wattprint.storage import open_store
 from wattprint.tracking import track
 from wattprint.tracking.config import load_config
@@ -175,6 +175,10 @@ def test_a_bad_setting_from_the_environment_says_where_it_came_from(tmp_path: Pa
     with pytest.raises(InputConflictError, match=r"unknown location .*\(location from env WATTPRINT_LOCATION\)"):
         track("p", db=str(tmp_path / "e.db"), readers=[PowerReader(power_w=1.0)], quiet=True).start()
     monkeypatch.delenv("WATTPRINT_LOCATION")
+    monkeypatch.setenv("WATTPRINT_PUE", "hyperscal")  # a preset name, as a number already was
+    with pytest.raises(UnknownNameError, match=r"unknown PUE preset .*hyperscale.*\(pue from env WATTPRINT_PUE\)"):
+        track("p", db=str(tmp_path / "e.db"), readers=[PowerReader(power_w=1.0)], quiet=True).start()
+    monkeypatch.delenv("WATTPRINT_PUE")
     not_a_store = tmp_path / "notes.txt"
     not_a_store.write_text("x" * 200)
     monkeypatch.setenv("WATTPRINT_DB", str(not_a_store))

@@ -60,7 +60,8 @@ class TrackConfig:
         if isinstance(self.pue, (int, float)):
             note = data.given_pue_note(float(self.pue), f"given ({src})")
             return Range.exact(float(self.pue)), note or Assumption("PUE", f"{float(self.pue):g}", f"given ({src})")
-        return data.pue_preset(self.pue)
+        with self.naming_source("pue", keep_type=True):  # a preset from WATTPRINT_PUE or a config file says so
+            return data.pue_preset(self.pue)
 
     def intensity_obj(self) -> Intensity:
         """Grid intensity (gCO2e/kWh) for the location, or the number given."""
@@ -74,14 +75,18 @@ class TrackConfig:
             return self._intensity_lookup()
 
     @contextlib.contextmanager
-    def naming_source(self, key: str) -> Iterator[None]:
+    def naming_source(self, key: str, keep_type: bool = False) -> Iterator[None]:
         """An error about setting ``key`` names where the setting came from, unless the caller gave it (a user
-        who never typed --location must learn that WATTPRINT_LOCATION or a config file holds it)."""
+        who never typed --location must learn that WATTPRINT_LOCATION or a config file holds it); raised as an
+        InputConflictError, or (``keep_type``) as the error it was, its message extended."""
         try:
             yield
         except WattprintError as e:
             src = self.sources.get(key)
             if not src or src == "argument" or src in str(e):
+                raise
+            if keep_type:
+                e.args = (f"{e} ({key} from {src})", *e.args[1:])
                 raise
             raise InputConflictError(f"{e} ({key} from {src})") from None
 
