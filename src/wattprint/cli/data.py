@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ..errors import InputConflictError, UnknownNameError, echo, fold_text, normalise_name
+from ._table import table
 
 
 def register(subparsers: Any) -> None:
@@ -38,10 +39,7 @@ def _fmt(x: float | None, spec: str = ".4g") -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(line.rstrip() for line in lines)
+    return table([headers, *rows])
 
 
 def _gpu_dict(a: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import WattprintError
 from ._args import whole
+from ._table import display_width, pad, table
 
 
 def register(subparsers: Any) -> None:
@@ -98,9 +99,7 @@ def _list(args: argparse.Namespace) -> int:
             r.id, r.project, r.status, (d["started_at"] or "")[:19].replace("T", " "),
             _duration(r.duration_s), _num(d.get("energy_kwh", d.get("it_energy_kwh"))), _num(d.get("total_co2e_kg")),
         ))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(table(rows))
     return 0
 
 
@@ -147,9 +146,9 @@ def _show(args: argparse.Namespace) -> int:
         kwh = sum(ph["energy_j"].values()) / J_PER_KWH
         so_far = " so far" if ph["end_s"] is None else ""
         rows.append((f"phase {ph['name']}", f"{ph['start_s']:.1f}s - {end}, {_num(kwh)} kWh IT{so_far}"))
-    width = max(len(k) for k, _ in rows)
+    width = max(display_width(k) for k, _ in rows)
     for k, v in rows:
-        print(f"  {k.ljust(width)}  {v}")
+        print(f"  {pad(k, width)}  {v}")
     for a in d.get("assumptions") or []:
         if isinstance(a, dict):
             print(f"    - {a.get('what')}: {a.get('value')}" + (f" [{a['source']}]" if a.get("source") else ""))
@@ -174,7 +173,8 @@ def _duration(s: float) -> str:
 
 
 def _num(x: Any) -> str:
-    if not isinstance(x, (int, float)) or isinstance(x, bool) or math.isnan(x):
+    """A stored figure for a table; "-" where --json gives null (not a number, or infinite: older stores)."""
+    if not isinstance(x, (int, float)) or isinstance(x, bool) or not math.isfinite(x):
         return "-"
     return f"{x:.4g}"
 
