@@ -45,8 +45,18 @@ class StoreQueries:
             return run_record(row)
 
     def find_run(self, text: str) -> RunRecord:
-        """Like :meth:`get_run`, but also accepts a unique prefix of a run id (for the command line)."""
+        """Like :meth:`get_run`, but also accepts a unique prefix of a run id (for the command line); the id as
+        typed, or in Unicode's composed form (NFC, as the tracker stores new ids) when that is stored."""
         check_text("run id", text)
+        if not text.isascii():
+            import unicodedata
+
+            composed = unicodedata.normalize("NFC", text)
+            if composed != text:
+                with self._read() as c:
+                    exact = c.execute("SELECT 1 FROM runs WHERE id = ?", (text,)).fetchone()
+                if exact is None:
+                    text = composed
         with self._read() as c:
             row = c.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (text,)).fetchone()
             if row is not None:

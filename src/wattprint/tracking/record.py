@@ -24,7 +24,8 @@ MAX_NAME_CHARS = 200
 
 def given_name(what: str, value: Any, optional: bool = True) -> str | None:
     """A project name or run id as given (None or "": not given), checked to be text that ``wattprint runs`` can
-    show on one line: not blank, no control or invisible characters (a newline in a run id split the runs table).
+    show on one line: not blank, no blank at either end, no control or invisible characters (a newline in a run id
+    split the runs table); in Unicode's composed form (NFC), so that two spellings of one name are one.
     Bytes that are not UTF-8 (lone surrogates from argv) are left to the store's own check, which names them.
     ``optional``: the name may be left out (the blank-name error then says so)."""
     if value is None or value == "":
@@ -36,6 +37,12 @@ def given_name(what: str, value: Any, optional: bool = True) -> str | None:
     if not value.strip():
         raise InputConflictError(f"{what} {value!r} is blank; give a name" + (", or none for the default"
                                                                               if optional else ""))
+    if value != value.strip():  # "x " beside "x": two runs that look the same in every table
+        raise InputConflictError(f"{what} {echo(value)} begins or ends with a blank; write {echo(value.strip())}")
+    if not value.isascii():  # one spelling of "café" (macOS file names give the decomposed one): one run
+        import unicodedata
+
+        value = unicodedata.normalize("NFC", value)
     bad = [c for c in value if not c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF]
     if bad:
         raise InputConflictError(f"{what} {echo(value)} holds {bad[0]!r}, a control or invisible character: "
