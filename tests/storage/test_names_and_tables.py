@@ -71,3 +71,12 @@ def test_tables_print_a_dash_where_json_gives_null(tmp_path: Path) -> None:
     for args in (("show", "x"), ("list",)):
         out = _runs(*args, db=db).stdout
         assert "inf" not in out.lower(), out
+
+
+def test_a_live_run_is_listed_as_running_without_the_mark_of_a_gone_process(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    with track("p", "live", db=str(db), readers=[PowerReader(power_w=10.0)], interval_s=0.05, quiet=True):
+        time.sleep(0.2)
+        out = _runs("list", db=db).stdout
+    row = next(x for x in out.splitlines() if x.startswith("live"))
+    assert " running " in row and "running*" not in out and "gone" not in out, out

@@ -130,6 +130,10 @@ def test_sigkill_leaves_a_running_run_readable_up_to_its_last_sample(tmp_path: P
     assert alive_s - 0.5 <= d["duration_s"] <= alive_s + 0.1  # at most one interval (plus scheduling) lost
     assert d["it_energy_kwh"] > 0 and d["energy_by_component_kwh"]["cpu"]["kwh"] > 0
     assert len(open_store(str(db)).samples("victim")) >= 10
+    # the table tells it from a live run: its process is gone
+    listed = subprocess.run([*WP, "runs", "list", "--db", str(db)], capture_output=True, text=True, timeout=60)
+    row = next(x for x in listed.stdout.splitlines() if x.startswith("victim"))
+    assert "running*" in row and "process on this host is gone" in listed.stdout, listed.stdout
 
 
 def test_sigterm_in_a_tracked_python_process_flushes_and_dies_as_before(tmp_path: Path) -> None:

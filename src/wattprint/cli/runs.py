@@ -93,14 +93,33 @@ def _list(args: argparse.Namespace) -> int:
               else f"no runs stored yet in {where}" if store is None else f"no runs stored in {where}")
         return 0
     rows = [("ID", "PROJECT", "STATUS", "STARTED (UTC)", "DURATION", "ENERGY kWh", "CO2e kg")]
+    gone = 0
     for r in runs:
         d = r.to_dict()
+        status = r.status
+        if status == "running" and _writer_gone(r):
+            status, gone = "running*", gone + 1
         rows.append((
-            r.id, r.project, r.status, (d["started_at"] or "")[:19].replace("T", " "),
+            r.id, r.project, status, (d["started_at"] or "")[:19].replace("T", " "),
             _duration(r.duration_s), _num(d.get("energy_kwh", d.get("it_energy_kwh"))), _num(d.get("total_co2e_kg")),
         ))
     print(table(rows))
+    if gone:
+        print("* its process on this host is gone (killed?): its figures end at its last stored sample; the same run "
+              "id continues it")
     return 0
+
+
+def _writer_gone(run: Any) -> bool:
+    """A run stored as running whose process, on this host, no longer exists (killed with SIGKILL, a crash of the
+    machine): it is not being written, though it reads as running."""
+    from ..tracking.ledger import pid_alive
+
+    meta = run.meta if isinstance(run.meta, dict) else {}
+    pid, start = meta.get("pid"), meta.get("pid_start")
+    if meta.get("host") != os.uname().nodename or not isinstance(pid, int) or isinstance(pid, bool):
+        return False  # another host's process: not knowable from here
+    return not pid_alive(pid, start if isinstance(start, int) else None)
 
 
 def _show(args: argparse.Namespace) -> int:
