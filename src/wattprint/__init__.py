@@ -2,7 +2,11 @@
 
     >>> import wattprint
     >>> fp = wattprint.estimate_training(params=7e9, tokens=2e12, hardware="A100", count=256)
-    >>> print(fp.table())
+    >>> print(fp.table())                                       # doctest: +ELLIPSIS
+      wall time ...
+      total CO2e ...
+    >>> fp.energy_kwh.low < fp.energy_kwh.value < fp.energy_kwh.high  # every figure carries its range
+    True
 
 Importing the package is cheap: data tables, devices and integrations load on first use.
 """

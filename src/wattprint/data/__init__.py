@@ -5,6 +5,7 @@ table keeps its source, licence and year). They are loaded lazily on first use a
 module reads no file. Look-ups accept forgiving names and raise :class:`~wattprint.errors.UnknownNameError`
 listing the closest valid names.
 
+    >>> from wattprint.data import find_accelerator
     >>> acc, variants, notes = find_accelerator("A100")
     >>> acc.name
     'NVIDIA A100 SXM4 80GB'

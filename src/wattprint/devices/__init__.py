@@ -2,7 +2,8 @@
 
     >>> from wattprint.devices import detect_readers
     >>> readers, notes = detect_readers()          # doctest: +SKIP
-    >>> [r.read() for r in readers]                # cumulative J per device; cheap, never sleeps
+    >>> [r.read() for r in readers]                # doctest: +SKIP
+    ...                                            # cumulative J per device; cheap, never sleeps
 
 NVML (NVIDIA), amdsmi (AMD), RAPL powercap (CPU packages, DRAM; root ``WATTPRINT_SYSFS_ROOT``, default
 ``/sys``), else the documented model (:mod:`wattprint.devices.model`).
