@@ -1,29 +1,123 @@
-"""Job-wide totals for multi-process training (torchrun, Accelerate, Lightning DDP): one sum over the ranks.
+"""Job-wide totals for multi-process training (torchrun, Accelerate, Lightning DDP): the processes' totals summed
+on rank zero.
 
-Each process tracks its own run, and the tracker splits a node's shared energy among the tracked processes
-on it, so the job's footprint is the sum of its processes' runs. The model card (written by rank zero)
-reports that sum.
+Each process tracks its own run, and the tracker splits a node's shared energy among the tracked processes on it,
+so the job's footprint is the sum of its processes' runs. The model card and the final log (written by rank zero)
+report that sum.
+
+No collective operation is used: a callback attached on rank zero only (a common pattern for loggers) would have
+rank zero wait alone in one, failing the job after its training or hanging it. Instead each process leaves its
+totals in the job's key-value store (the one ``torch.distributed`` set up the job with); rank zero reads those of
+the processes that announced themselves when training began, waiting a bounded time for the ones still ending
+their runs, and says when some never took part.
+
+    >>> sum_over_processes(JobRound(None, 0, 1), [1.0, 2.0])  # not a distributed job: this process's own
+    JobSum(values=[1.0, 2.0], processes=1, world_size=1)
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+# how long rank zero waits for another process's totals once it has its own: the others end their runs too, and a
+# run's end may wait for a locked store for up to one interval (30 s at most) plus 30 s (tracking.run.STOP_GRACE_S)
+JOB_SUM_WAIT_S = 120.0
+_KEY = "wattprint/{round}/{what}/{rank}"
+_rounds = itertools.count()  # trainings in this process, in order: every process of the job counts the same way
 
 
-def sum_over_processes(values: list[float]) -> list[float]:
-    """``values`` summed element-wise over all processes of an initialised ``torch.distributed`` job.
+@dataclass(frozen=True)
+class JobRound:
+    """One training of a distributed job, as this process takes part in it: the job's store (None: not a
+    distributed job, or no store to reach), this process's rank and the job's world size."""
 
-    A collective: every process must call it, in the same order. Without torch, or outside a distributed
-    job (not initialised, or one process), the values come back unchanged.
-    """
+    store: Any
+    rank: int
+    world_size: int
+    round: int = 0
+
+
+@dataclass(frozen=True)
+class JobSum:
+    """Totals summed over the ``processes`` (of ``world_size``) that reported them; on ranks other than zero, the
+    process's own."""
+
+    values: list[float]
+    processes: int
+    world_size: int
+
+
+def join_job() -> JobRound:
+    """This process's part in the next training of an initialised ``torch.distributed`` job of several processes,
+    announced in the job's store (no wait); a round without a store where there is no such job."""
     torch = sys.modules.get("torch")  # only a job that already uses torch can be a torch.distributed job
-    if torch is None:
-        return list(values)
-    dist = torch.distributed
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() <= 1:
-        return list(values)
-    on_gpu = dist.get_backend() == "nccl"  # NCCL reduces GPU tensors only
-    device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
-    t = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return [float(x) for x in t.cpu().tolist()]
+    dist = getattr(torch, "distributed", None) if torch is not None else None
+    if dist is None or not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() <= 1:
+        return JobRound(None, 0, 1)
+    rank, world = int(dist.get_rank()), int(dist.get_world_size())
+    job = JobRound(_job_store(dist), rank, world, next(_rounds))
+    if job.store is not None:
+        try:
+            job.store.set(_KEY.format(round=job.round, what="joined", rank=rank), "1")
+        except Exception:  # a store that cannot be written: rank zero then sums what it can and says so
+            return JobRound(None, rank, world, job.round)
+    return job
+
+
+def sum_over_processes(job: JobRound, values: list[float]) -> JobSum:
+    """``values`` summed element-wise over the job's processes that took part in training ``job`` (rank zero; the
+    others get their own back). Never a collective: each process leaves its values in the store, and only rank
+    zero waits, at most :data:`JOB_SUM_WAIT_S`, for the processes that announced themselves."""
+    own = [float(v) for v in values]
+    if job.world_size <= 1:
+        return JobSum(own, 1, 1)
+    if job.store is None:
+        return JobSum(own, 1, job.world_size)
+    store = job.store
+    try:
+        store.set(_KEY.format(round=job.round, what="values", rank=job.rank), json.dumps(own))
+    except Exception:
+        return JobSum(own, 1, job.world_size)
+    if job.rank != 0:
+        return JobSum(own, 1, job.world_size)
+    joined = [r for r in range(job.world_size)
+              if _has(store, _KEY.format(round=job.round, what="joined", rank=r))]
+    keys = [_KEY.format(round=job.round, what="values", rank=r) for r in joined]
+    # a process that ended without its totals (it failed, or was killed) times out: those there are are summed
+    with contextlib.suppress(Exception):
+        store.wait(keys, timedelta(seconds=JOB_SUM_WAIT_S))
+    totals, reported = [0.0] * len(own), 0
+    for key in keys:
+        if not _has(store, key):
+            continue
+        try:
+            theirs = json.loads(store.get(key))
+        except Exception:
+            continue
+        if isinstance(theirs, list) and len(theirs) == len(own):
+            totals = [a + float(b) for a, b in zip(totals, theirs, strict=True)]
+            reported += 1
+    return JobSum(totals, reported, job.world_size)
+
+
+def _has(store: Any, key: str) -> bool:
+    try:
+        return bool(store.check([key]))
+    except Exception:
+        return False
+
+
+def _job_store(dist: Any) -> Any:
+    """The key-value store the job's processes share (set up by ``init_process_group``); None if out of reach."""
+    try:
+        from torch.distributed import distributed_c10d
+
+        return distributed_c10d._get_default_store()
+    except Exception:
+        return None

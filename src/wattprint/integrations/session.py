@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WattprintError, WattprintWarning
+from .distributed import JobRound, join_job, sum_over_processes
 from .modelcard import GRAMS_PER_KG, co2_eq_emissions, write_model_card
 
 if TYPE_CHECKING:
@@ -91,6 +92,8 @@ class TrainingSession:
         self._thread: int | None = None  # the thread that began the open run
         self.world_size = 1
         self.job_operational_co2e_kg: float | None = None  # summed over all processes of the job
+        self.job_totals: dict[str, float] | None = None  # the final metrics summed over the job (rank zero)
+        self._job: JobRound | None = None  # this process's part in the job's totals (see .distributed)
         self._check_settings()
 
     def _check_settings(self) -> None:
@@ -140,6 +143,7 @@ class TrainingSession:
         self.footprint = None
         self.projection = None
         self.job_operational_co2e_kg = None
+        self.job_totals = None
         if self.run is None or (self._created and ended):
             from ..tracking import track
 
@@ -165,6 +169,8 @@ class TrainingSession:
             _warn(f"the run handed to the callback ({self.run.id}) has ended ({status}): this training is not "
                   "measured; hand over a new track(), or let the callback make its own run")
         self._started = True
+        if self.world_size > 1:  # announced now: rank zero waits at the end only for processes that took part
+            self._job = join_job()
         return self.run
 
     @property
@@ -242,12 +248,24 @@ class TrainingSession:
         return self.footprint
 
     def sum_over_processes(self) -> float | None:
-        """Sum the final operational CO2e (kg) over the job's processes; every process must call it."""
+        """The final totals summed over the job's processes (on rank zero; see :mod:`.distributed`, which waits for
+        none but rank zero): its operational CO2e (kg) for the model card, and :attr:`job_totals` for the final
+        log. Processes that did not take part (a callback attached on rank zero only) are said, not waited for."""
         if self.footprint is None:
             return None
-        from .distributed import sum_over_processes
-
-        self.job_operational_co2e_kg = sum_over_processes([self.footprint.operational_co2e_kg.value])[0]
+        fp = self.footprint
+        keys = ("energy_kwh", "it_energy_kwh", "co2e_kg", "operational_co2e_kg")
+        own = [fp.energy_kwh.value, fp.it_energy_kwh.value, fp.total_co2e_kg.value, fp.operational_co2e_kg.value]
+        job = self._job if self._job is not None else JobRound(None, 0, 1)
+        summed = sum_over_processes(job, own)
+        self.job_operational_co2e_kg = summed.values[3]
+        if job.rank == 0 and summed.world_size > 1:
+            self.job_totals = {f"{self.prefix}{k}": v for k, v in zip(keys, summed.values, strict=True)
+                               if math.isfinite(v)}
+            if summed.processes < summed.world_size:
+                _warn(f"the footprint covers {summed.processes} of the job's {summed.world_size} processes: the "
+                      "others did not report theirs (the callback must be attached on every process; or a process "
+                      "ended before its run did)")
         return self.job_operational_co2e_kg
 
     def abort(self, exc: BaseException) -> None:
@@ -292,10 +310,13 @@ class TrainingSession:
         embodied, as the projection), ``operational_co2e_kg`` (location-based; the model card's figure in
         kg), and while running ``projected_energy_kwh`` / ``projected_co2e_kg`` (+ ``_low``/``_high``).
         Values that are not finite (the upper end of a projection made before the first sampling interval has
-        closed is unbounded) are left out: loggers and the Trainer's JSON state take numbers only.
+        closed is unbounded) are left out: loggers and the Trainer's JSON state take numbers only. In a job of
+        several processes they are this process's, except the final ones on rank zero: the job's, summed.
         """
         if self.run is None or not self._started or self.unmeasured:
             return {}
+        if self.footprint is not None and self.job_totals is not None:  # rank zero, at the end: the whole job's
+            return dict(self.job_totals)
         fp = self.footprint if self.footprint is not None else self.run.footprint()
         p = self.prefix
         out = {
