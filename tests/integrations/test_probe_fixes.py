@@ -308,3 +308,23 @@ def test_at_the_end_of_training_such_a_readme_is_a_warning(wattprint_env: Path, 
     with pytest.warns(WattprintWarning, match="model card not written"):
         assert s.write_card(tmp_path, at_end=True) is None
     assert (tmp_path / "README.md").read_text() == HR_README
+
+
+def test_a_checkpoint_of_a_job_of_another_size_continues_rank_zeros_run_and_says_so(wattprint_env: Path,
+                                                                                     tmp_path: Path) -> None:
+    """Written by 2 processes, resumed on 1: the notes are named per rank, so nothing was continued and the model
+    card silently covered the resumed part only."""
+    out = tmp_path / "out"
+    first = WattprintCallback(project="p", interval_s=SAMPLE_INTERVAL_S)
+    with pytest.raises(RuntimeError, match="boom"):
+        _hf(out, [first, Boom(3)], max_steps=4, save_strategy="steps", save_steps=2).train()
+    ckpt = out / "checkpoint-2"
+    (ckpt / "wattprint_run.json").rename(ckpt / "wattprint_run-rank0.json")  # as a 2-process job names them
+    (ckpt / "wattprint_run-rank1.json").write_text(json.dumps({"run": "other-rank", "project": "p"}) + "\n")
+    second = WattprintCallback(project="p", interval_s=SAMPLE_INTERVAL_S)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _hf(out, [second], max_steps=4, save_strategy="steps", save_steps=2).train(resume_from_checkpoint=str(ckpt))
+    said = _wattprint_warnings(caught)
+    assert any("a job of 2 process(es); this one has 1" in m for m in said), said
+    assert second.run is not None and first.run is not None and second.run.id == first.run.id

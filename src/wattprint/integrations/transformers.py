@@ -36,7 +36,7 @@ from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .modelcard import describe_hardware
-from .session import DEFAULT_PREFIX, EVAL_PHASE, TrainingSession
+from .session import DEFAULT_PREFIX, EVAL_PHASE, TrainingSession, _warn
 
 if TYPE_CHECKING:
     from transformers import TrainerControl, TrainerState, TrainingArguments
@@ -271,12 +271,27 @@ def _run_id_file(args: Any) -> str:
 
 def _run_id_in_checkpoint(args: Any, state: Any) -> str | None:
     """The run a training resumed from its checkpoint continues (the Trainer has loaded the checkpoint's state,
-    so ``global_step`` names its folder); None for a fresh training or a checkpoint without our note."""
+    so ``global_step`` names its folder); None for a fresh training or a checkpoint without our note.
+
+    A checkpoint written by a job of another size: rank zero still continues rank zero's run, and a warning says
+    that the other processes' earlier runs are not continued (the model card then covers less than the whole
+    training; their figures stay in the store)."""
     if not state.global_step or not args.output_dir:
         return None
     import json
 
-    note = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}" / _run_id_file(args)
+    folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+    note = folder / _run_id_file(args)
+    if int(args.process_index) == 0:
+        written = sorted(p.name for p in folder.glob(RUN_ID_FILE.format(rank="*")))
+        expected = [RUN_ID_FILE.format(rank=f"-rank{r}" if args.world_size > 1 else "")
+                    for r in range(int(args.world_size))]
+        if written and sorted(expected) != written:
+            _warn(f"{folder} holds the runs of a job of {len(written)} process(es); this one has {args.world_size}: "
+                  "only rank zero's run is continued, so the footprint logged and written to the model card covers "
+                  "the earlier part of the other processes' training no more (their runs stay in the store)")
+            if not note.exists():  # rank zero's note under the other job size's name
+                note = folder / RUN_ID_FILE.format(rank="-rank0" if args.world_size == 1 else "")
     try:
         run_id = json.loads(note.read_text(encoding="utf-8")).get("run")
     except (OSError, ValueError, AttributeError):
