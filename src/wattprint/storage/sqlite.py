@@ -27,7 +27,17 @@ from .json_columns import dumps
 from .json_columns import finite as finite  # re-exported: the CLI imports it from here
 from .opening import connect, connect_readonly, file_state, is_locked, is_readonly, store_problem
 from .queries import RUN_COLUMNS, StoreQueries, check_text, phase_energy, run_record
-from .records import FINAL_STATUSES, JsonShape, RunRecord, SampleRow, SlotPatch, StoreError, StoreLockedError, iso_utc
+from .records import (
+    FINAL_STATUSES,
+    J_PER_KWH,
+    JsonShape,
+    RunRecord,
+    SampleRow,
+    SlotPatch,
+    StoreError,
+    StoreLockedError,
+    iso_utc,
+)
 from .url import db_path, resolve_db_url, spill_dir
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction; ours last milliseconds
@@ -329,7 +339,7 @@ class Store(StoreQueries):
             was_j = t.get("energy_j")
             was: dict[str, Any] = was_j if isinstance(was_j, dict) else {}
             joined = {k: float(was.get(k, 0.0)) + v for k, v in energy.items()}
-            totals[name] = {**t, "energy_j": joined, "it_energy_kwh": sum(joined.values()) / 3.6e6,
+            totals[name] = {**t, "energy_j": joined, "it_energy_kwh": sum(joined.values()) / J_PER_KWH,
                             "duration_s": float(t.get("duration_s", 0.0)) + end_s - float(start_s),
                             "count": int(t.get("count", 0)) + 1}
         rec.summary = {**summary, "phases": totals}
