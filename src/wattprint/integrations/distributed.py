@@ -61,7 +61,7 @@ def join_job() -> JobRound:
     if dist is None or not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() <= 1:
         return JobRound(None, 0, 1)
     rank, world = int(dist.get_rank()), int(dist.get_world_size())
-    job = JobRound(_job_store(dist), rank, world, next(_rounds))
+    job = JobRound(_job_store(), rank, world, next(_rounds))
     if job.store is not None:
         try:
             job.store.set(_KEY.format(round=job.round, what="joined", rank=rank), "1")
@@ -113,7 +113,7 @@ def _has(store: Any, key: str) -> bool:
         return False
 
 
-def _job_store(dist: Any) -> Any:
+def _job_store() -> Any:
     """The key-value store the job's processes share (set up by ``init_process_group``); None if out of reach."""
     try:
         from torch.distributed import distributed_c10d

@@ -192,7 +192,7 @@ class LightningHooks:
         if not self.session.active:
             return
         self.session.finish()
-        self.session.sum_over_processes()  # a collective: every rank gets here
+        self.session.sum_over_processes()  # every rank leaves its totals; rank zero sums them
         # a dry run writes no checkpoint or log; a fit that trained nothing (max_epochs reached already, as when a
         # notebook cell runs fit() again) leaves the card of the training that did
         card = (self.session.model_card and self._steps > 0 and not getattr(trainer, "fast_dev_run", False))

@@ -195,7 +195,7 @@ class WattprintCallback(TrainerCallback):
         if not self.session.active:
             return
         self.session.finish()
-        self.session.sum_over_processes()  # a collective: every rank gets here
+        self.session.sum_over_processes()  # every rank leaves its totals; rank zero sums them
         final = self.session.metrics()
         state.log_history.append({**final, "step": state.global_step})
         self._relay_log(args, state, control, final)
