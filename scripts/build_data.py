@@ -794,7 +794,8 @@ def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
 def add_context_windows(models: list[dict[str, Any]]) -> None:
     """Each model's context window (refdata/model_context_windows.csv, one row per model): ``context_tokens`` the
     positions (input + output) its shipped config allows; ``max_context_tokens`` the most any release under its
-    name or a documented extension the user enables (YaRN) allows, None for no hard limit (ALiBi)."""
+    name or a documented extension the user enables (YaRN) allows, None for no hard limit (ALiBi);
+    ``context_releases`` the releases a word of their name tells apart that ship another window ("2507": 262144)."""
     windows = {r["model"]: r for r in read_csv(REFDATA / "model_context_windows.csv")}
     missing = [m["name"] for m in models if m["name"] not in windows]
     listed = {r["model"] for name in ("dense_models.csv", "moe_architectures.csv") for r in read_csv(REFDATA / name)}
@@ -807,7 +808,14 @@ def add_context_windows(models: list[dict[str, Any]]) -> None:
         most = None if r["max_context_tokens"] == "none" else int(r["max_context_tokens"] or native)
         if most is not None and most < native:
             raise SystemExit(f"{m['name']}: max_context_tokens {most} below context_tokens {native}")
-        m.update({"context_tokens": native, "max_context_tokens": most, "context_source": r["source"]})
+        releases = {}
+        for pair in filter(None, (x.strip() for x in r["releases"].split(";"))):
+            word, _, tokens = pair.partition("=")
+            if most is not None and int(tokens) > most:
+                raise SystemExit(f"{m['name']}: release {word} allows {tokens}, above max_context_tokens {most}")
+            releases[word.strip().lower()] = int(tokens)
+        m.update({"context_tokens": native, "max_context_tokens": most, "context_source": r["source"],
+                  "context_releases": releases})
 
 
 def build_models() -> dict[str, Any]:

@@ -53,14 +53,17 @@ class ModelSpec:
     context_tokens: int | None = None  # positions (input + output) its shipped config allows
     max_context_tokens: int | None = None  # the most a release under its name or an extension allows; None: no limit
     context_source: str = ""
+    context_releases: tuple[tuple[str, int], ...] = ()  # (a word of a release's name, the window it ships)
 
 
 @dataclass(frozen=True)
 class ModelMatch:
-    """A name resolved: the architecture, and the precision the name itself says (``...-FP8``), if any."""
+    """A name resolved: the architecture, the precision the name itself says (``...-FP8``), if any, and the
+    release it names where the table tells releases apart or a date in the name names one (``...-2507``)."""
 
     spec: ModelSpec
     name_precision: str | None
+    release: str | None = None
 
 
 def _words(text: str) -> list[str]:
@@ -81,7 +84,8 @@ def _specs() -> tuple[ModelSpec, ...]:
         m["name"], tuple(m["aliases"]), m["params"], m["active_params"], m["experts"], m["experts_per_token"],
         m["attention"], m["weights"], m["sliding_window"], m["window_layer_share"], m["kv_widths"], m["layers"],
         m["source"], m["note"], m["uncertain"], m.get("context_tokens"), m.get("max_context_tokens"),
-        m.get("context_source", "")) for m in load_table("models")["models"])
+        m.get("context_source", ""), tuple((m.get("context_releases") or {}).items()))
+        for m in load_table("models")["models"])
 
 
 @lru_cache(maxsize=1)
@@ -112,7 +116,9 @@ def find_model(name: str) -> ModelMatch:
     if spec is None:
         raise UnknownNameError("model", name, model_names(), _HINT)
     said = [_PRECISION_WORDS[w] for w in words if w in _PRECISION_WORDS]
-    return ModelMatch(spec, said[-1] if said else None)
+    known = dict(spec.context_releases)
+    release = next((w for w in words if w in known), None) or next((w for w in words if _DATE.fullmatch(w)), None)
+    return ModelMatch(spec, said[-1] if said else None, release)
 
 
 def model_assumption(spec: ModelSpec, filled: list[str]) -> Assumption:

@@ -57,6 +57,25 @@ def _agree(what: str, given: Any, named: float, model: str) -> None:
                                  "them")
 
 
+def _context_window(match: Any) -> tuple[ContextWindow | None, Assumption | None]:
+    """The named model's context window: a release the table tells apart ships its own; a release the name dates
+    (``-2507``, ``-0724``) and the table does not know may ship another than the original's, so none is checked
+    (said in a note)."""
+    spec = match.spec
+    if not spec.context_tokens:
+        return None, None
+    windows = dict(spec.context_releases)
+    if match.release in windows:
+        tokens = windows[match.release]
+        most = None if spec.max_context_tokens is None else max(spec.max_context_tokens, tokens)
+        return ContextWindow(f"{spec.name} ({match.release} release)", tokens, most, spec.context_source), None
+    if match.release is not None:
+        return None, Assumption("context window", f"not checked for the {match.release} release of {spec.name}",
+                                spec.context_source, f"the data give the window of {spec.name}'s first release "
+                                f"({spec.context_tokens:,} tokens); a later one may ship another")
+    return ContextWindow(spec.name, spec.context_tokens, spec.max_context_tokens, spec.context_source), None
+
+
 def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = False, experts: Any = None,
                 experts_per_token: Any = None, attention: Any = None, precision: Any = None,
                 sliding_window: Any = None, window_layer_share: Any = None) -> Preset:
@@ -112,8 +131,8 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
             fill("window_layer_share", spec.window_layer_share)
         fill("kv_widths", spec.kv_widths)  # the KV shape of the attention it has
         fill("layers", spec.layers)
-        if spec.context_tokens:
-            given.context = ContextWindow(spec.name, spec.context_tokens, spec.max_context_tokens,
-                                          spec.context_source)
+        given.context, note = _context_window(match)
+        if note is not None:
+            given.notes.append(note)
     given.notes.append(model_assumption(spec, filled))
     return given
