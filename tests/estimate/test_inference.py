@@ -560,12 +560,12 @@ def test_a_training_estimated_for_the_break_even_shows_what_it_assumed(capsys: p
 
 
 def test_a_request_longer_than_any_context_window_is_a_slip() -> None:
-    # 1e9 typed for 1e3: no published model attends over more than 10M tokens (Llama 4 Scout), so it is refused
-    # rather than sized into thousands of GPUs of KV cache
+    # 1e9 typed for 1e3: no published model attends over more than Llama 4 Scout's 10,485,760 tokens, so it is
+    # refused rather than sized into thousands of GPUs of KV cache
     with pytest.raises(InputConflictError, match="longer than any published model's context window"):
         estimate_inference(7e9, output_tokens=1e9, intensity=400.0)
     with pytest.raises(InputConflictError, match="context window"):
-        estimate_inference(7e9, input_tokens=9_999_000, output_tokens=2000, intensity=400.0)
+        estimate_inference(7e9, input_tokens=10_484_000, output_tokens=2000, intensity=400.0)
     estimate_inference(17e9, input_tokens=1_000_000, output_tokens=1000, hardware="H100", count=8, intensity=400.0)
 
 

@@ -138,8 +138,8 @@ def test_probe16_market_intensity_in_kg_gets_the_unit_hint_and_context_error_rea
     assert "give it x1000" in market.note
     assert "x1000" not in next(a for a in estimate_inference(7e9, hardware="H100", market_intensity=300.0)
                                 .assumptions if a.what == "market-based intensity").note
-    with pytest.raises(InputConflictError, match=r"10,000,500 tokens .* \(10,000,000 tokens"):
-        estimate_inference(7e9, hardware="H100", input_tokens=10_000_000, output_tokens=500)
+    with pytest.raises(InputConflictError, match=r"10,485,800 tokens .* \(10,485,760 tokens"):
+        estimate_inference(7e9, hardware="H100", input_tokens=10_485_300, output_tokens=500)
 
 
 def test_probe16_idle_capacity_low_end_is_zero_not_rounding_noise() -> None:

@@ -213,7 +213,7 @@ def test_a_request_longer_than_any_release_of_the_named_model_allows_is_refused(
     err = io.StringIO()
     with redirect_stderr(err), redirect_stdout(io.StringIO()):
         assert main(["estimate", "inference", "--model", "gpt2", "--output-tokens", "1100"]) == 2
-    assert "input 500 assumed + output 1,100" in err.getvalue() and "1,024" in err.getvalue()
+    assert "output 1,100 given leaves no room for any input" in err.getvalue() and "1,024" in err.getvalue()
     assert "Traceback" not in err.getvalue()
 
 
@@ -260,3 +260,44 @@ def test_the_models_table_shows_each_context_window() -> None:
     assert cell["Llama 2 7B"] == "4K" and cell["Llama 3.1 8B"] == "128K"
     assert cell["Qwen3 8B"] == "40K (up to 128K)" and cell["BLOOM 176B"] == "2K (+)"
     assert cell["Mistral Nemo 12B"].startswith("128k") and cell["Llama 4 Scout"] == "10M"
+
+
+def test_a_release_that_ships_another_window_is_told_apart_by_its_name() -> None:
+    """Qwen3 4B's -2507 release ships 262,144 positions (refused above 131,072 before); Phi-3-mini-128k is the
+    long-context release of its row; a dated release the data do not know is not checked, and says so."""
+    fp = estimate_inference(model="Qwen/Qwen3-4B-Instruct-2507", input_tokens=200_000, output_tokens=1000,
+                            hardware="H100")
+    assert not _said(fp, "context window")
+    with pytest.raises(InputConflictError, match="Qwen3 4B"):
+        estimate_inference(model="Qwen/Qwen3-4B", input_tokens=300_000, output_tokens=1000, hardware="H100")
+    fp = estimate_inference(model="microsoft/Phi-3-mini-128k-instruct", input_tokens=8000, hardware="H100")
+    assert not _said(fp, "context window") and "cut" not in _said(fp, "output tokens per request")[0].note
+    fp = estimate_inference(model="allenai/OLMo-7B-0724-hf", input_tokens=3000, output_tokens=500, hardware="H100")
+    (note,) = _said(fp, "context window")
+    assert "not checked for the 0724 release" in note.value and "2,048" in note.note
+
+
+def test_a_long_prompt_given_for_a_model_with_an_extension_keeps_its_assumed_answer_length() -> None:
+    """Qwen3 8B ships 40,960 positions (131,072 with YaRN): a prompt of 40,959 tokens cut the default answer to
+    one token, and the estimate fell at the boundary and jumped back past it; it now takes the extension."""
+    below = estimate_inference(model="qwen3-8b", input_tokens=40_900, hardware="H100")
+    edge = estimate_inference(model="qwen3-8b", input_tokens=40_959, hardware="H100")
+    past = estimate_inference(model="qwen3-8b", input_tokens=40_961, hardware="H100")
+    assert _said(edge, "output tokens per request")[0].value.startswith("500 (200")
+    assert _said(edge, "context window") and _said(past, "context window")
+    per_request = [fp.details["energy_per_request_wh"].value for fp in (below, edge, past)]
+    assert per_request[0] <= per_request[1] <= per_request[2] < per_request[0] * 1.01
+
+
+def test_a_prompt_that_fills_the_window_alone_is_blamed_not_the_assumed_answer() -> None:
+    with pytest.raises(InputConflictError) as e:
+        estimate_inference(model="gpt2", input_tokens=1024, hardware="A100")
+    assert "input 1,024 given leaves no room for any output" in str(e.value)
+    assert "--output-tokens" not in str(e.value)
+    with pytest.raises(InputConflictError) as e:
+        estimate_inference(6.74e9, input_tokens=1e300, hardware="A100")
+    assert "1e+300 tokens" in str(e.value) and len(str(e.value)) < 300
+    # Llama 4 Scout's own window (10,485,760 positions) is inside the bound every request is held to
+    with pytest.raises(InputConflictError) as e:
+        estimate_inference(model="llama-4-scout", input_tokens=10.3e6, output_tokens=1, hardware="H100", count=8)
+    assert "longer than any published model" not in str(e.value) and "KV cache" in str(e.value)

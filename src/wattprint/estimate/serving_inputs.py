@@ -153,9 +153,9 @@ def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: 
     longest = constants()["max_context_tokens"]
     if central["input_tokens"] + central["output_tokens"] > longest.value:
         raise InputConflictError(
-            f"{central['input_tokens'] + central['output_tokens']:,.0f} tokens per request (input + output) is "
-            f"longer than any published model's context window ({longest.value:,.0f} tokens, Llama 4 Scout); check "
-            "--input-tokens / --output-tokens")
+            f"{tokens_text(central['input_tokens'] + central['output_tokens'])} tokens per request (input + output) "
+            f"is longer than any published model's context window ({longest.value:,.0f} tokens, Llama 4 Scout); "
+            "check --input-tokens / --output-tokens")
     for name, what in (("mem_bw_utilisation", "achievable memory-bandwidth utilisation"),
                        ("compute_utilisation", "achievable compute utilisation"),
                        ("power_fraction_memory_bound", "power while memory-bound (fraction of TDP)"),
@@ -180,26 +180,41 @@ def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: 
     return values
 
 
+def tokens_text(n: float) -> str:
+    """A token count as people write it (12,345), or in powers of ten where it runs past any context (1e+300)."""
+    return f"{n:,.0f}" if n < 1e15 else f"{n:.3g}"
+
+
 def fit_context(values: Values, window: ContextWindow) -> None:
-    """Request lengths against a named model's context window. Assumed lengths (defaults) are cut to fit it, the
-    shipped window where the given ones leave room, else the most any release allows: first their ranges' high ends,
-    then, if need be, their central values (below their ranges' low ends only where the given ones leave less room,
-    to one token at the least). Then given lengths longer than any
-    release of the model allows -> an error; longer than its shipped config allows -> an assumption that says what
-    it takes."""
+    """Request lengths against a named model's context window. Assumed lengths (defaults) are cut to fit it: to
+    the shipped window where the given ones leave room for the assumed ranges' low ends, else to the most any
+    release allows where they leave that room there, else to whichever leaves one token each; first their ranges'
+    high ends, then, if need be, their central values. Then given lengths longer than any release of the model
+    allows -> an error; longer than its shipped config allows -> an assumption that says what it takes."""
     central, ranges = values.central, values.ranges
     assumed: list[str] = [n for n in ("input_tokens", "output_tokens") if n in ranges]
     given = sum(central[n] for n in ("input_tokens", "output_tokens") if n not in ranges)
-    floor = given + len(assumed)  # an assumed length may be cut down to one token
-    cap = next((c for c in (window.tokens, window.most) if c is not None and floor <= c), None)
+    caps = [c for c in (window.tokens, window.most) if c is not None]
+    lows = given + sum(ranges[n][0] for n in assumed)
+    # the assumed lengths keep their ranges' low ends where any window allows (a long prompt given for a model with
+    # an extension takes the extension, not a one-token answer); else one token each
+    cap = next((c for c in caps if lows <= c), None) or next((c for c in caps if given + len(assumed) <= c), None)
     if cap is not None and assumed:
         _cut_assumed_lengths(values, assumed, cap, window)
     total = central["input_tokens"] + central["output_tokens"]
-    parts = " + ".join(f"{n.split('_')[0]} {central[n]:,.0f}{' assumed' if n in ranges else ''}"
+    parts = " + ".join(f"{n.split('_')[0]} {tokens_text(central[n])}{' assumed' if n in ranges else ''}"
                        for n in ("input_tokens", "output_tokens"))
-    length = f"{total:,.0f} tokens per request ({parts})"
+    length = f"{tokens_text(total)} tokens per request ({parts})"
     if window.most is not None and total > window.most:
         shipped = f" ({window.tokens:,} as shipped)" if window.tokens != window.most else ""
+        if assumed and given >= window.most:  # the given lengths alone fill it: the assumed ones are not the slip
+            said = " + ".join(f"{n.split('_')[0]} {tokens_text(central[n])}" for n in ("input_tokens", "output_tokens")
+                              if n not in ranges)
+            verb, free = "leave" if " + " in said else "leaves", " or ".join(n.split("_")[0] for n in assumed)
+            raise InputConflictError(
+                f"{said} given {verb} no room for any {free} in "
+                f"{window.model}'s context window of {window.most:,} tokens{shipped}; lower them, or give the "
+                "parameter counts instead of the model for a long-context derivative of it")
         raise InputConflictError(
             f"{length} do not fit {window.model}'s context window of {window.most:,} tokens{shipped}; lower "
             "--input-tokens / --output-tokens, or give the parameter counts instead of the model for a long-context "
@@ -243,9 +258,9 @@ def _cut_assumed_lengths(values: Values, assumed: list[str], cap: int, window: C
     for n in set(cut):
         low, high = ranges[n]
         what = f"{n.replace('_', ' ')} per request"
-        values.assumptions[:] = [
-            replace(a, value=f"{central[n]:.3g} ({low:.3g}–{high:.3g}) tokens per request", note=f"{a.note}; {why}")
-            if a.what == what else a for a in values.assumptions]
+        value = f"{tokens_text(central[n])} ({tokens_text(low)}–{tokens_text(high)}) tokens per request"
+        values.assumptions[:] = [replace(a, value=value, note=f"{a.note.rstrip('. ')}; {why}") if a.what == what
+                                 else a for a in values.assumptions]
 
 
 def check_experts(inputs: Inputs, experts: Any, experts_per_token: Any) -> tuple[int, int] | None:
