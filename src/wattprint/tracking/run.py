@@ -224,7 +224,7 @@ class Run:
             if self._registered:
                 self._registered = False
                 calls.unregister_open(self.id)
-            wait = min(self.interval_s, STOP_GRACE_S) + STOP_GRACE_S  # not an hour's wait for --interval 3600
+            wait = self._stop_wait_s
             try:
                 close_store = stop_sampler(sampler, status, wait, self.store, self._note)
             finally:  # also when the wait is interrupted: the run is ending, not to be ended again at exit
@@ -257,7 +257,7 @@ class Run:
         sampler = self.sampler
         close_store = True
         if sampler is not None and sampler.running:  # its thread started: it ends the stored run itself
-            wait = min(self.interval_s, STOP_GRACE_S) + STOP_GRACE_S  # not an hour's wait for --interval 3600
+            wait = self._stop_wait_s
             with contextlib.suppress(Exception):
                 close_store = stop_sampler(sampler, status, wait, self.store, self._note)
         else:
@@ -433,6 +433,12 @@ class Run:
         return self._summary(snap)
 
     # -- signals (see .signals) ------------------------------------------------------------------
+    @property
+    def _stop_wait_s(self) -> float:
+        """How long stop() waits for the final reading and write: an interval (30 s at most, not an hour's wait for
+        --interval 3600) plus STOP_GRACE_S."""
+        return min(self.interval_s, STOP_GRACE_S) + STOP_GRACE_S
+
     def _forked(self) -> bool:
         """This is a child forked from the process that measures the run (a multiprocessing or DataLoader worker):
         it inherited the run's signal handlers and exit hook, but not its sampler thread."""
