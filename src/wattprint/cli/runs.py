@@ -112,14 +112,10 @@ def _list(args: argparse.Namespace) -> int:
 
 def _writer_gone(run: Any) -> bool:
     """A run stored as running whose process, on this host, no longer exists (killed with SIGKILL, a crash of the
-    machine): it is not being written, though it reads as running."""
-    from ..tracking.ledger import pid_alive
+    machine): it is not being written, though it reads as running. Another host's process: not knowable here."""
+    from ..tracking.record import writer_alive
 
-    meta = run.meta if isinstance(run.meta, dict) else {}
-    pid, start = meta.get("pid"), meta.get("pid_start")
-    if meta.get("host") != os.uname().nodename or not isinstance(pid, int) or isinstance(pid, bool):
-        return False  # another host's process: not knowable from here
-    return not pid_alive(pid, start if isinstance(start, int) else None)
+    return writer_alive(run.meta) is False
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -281,17 +281,24 @@ class PendingRecord:
         return self._store.downsample(*self._ours(args), **kw)
 
 
+def writer_alive(meta: Any) -> bool | None:
+    """Whether the process that wrote a run (its record's ``meta``: pid, pid_start, host) is alive; None where that
+    cannot be told from here (another host's process, or no pid recorded)."""
+    from .ledger import pid_alive
+
+    meta = meta if isinstance(meta, dict) else {}
+    pid, start = meta.get("pid"), meta.get("pid_start")
+    if meta.get("host") != os.uname().nodename or not isinstance(pid, int) or isinstance(pid, bool):
+        return None
+    return pid_alive(pid, start if isinstance(start, int) else None)
+
+
 def still_written(rec: Any) -> str | None:
     """Why a stored run may not be resumed: it is 'running' and its process, on this host, is alive (a run
     killed with SIGKILL, whose process is gone, may be)."""
-    from .ledger import pid_alive
-
-    meta = rec.meta
-    if rec.status != "running" or meta.get("host") != os.uname().nodename:
+    if rec.status != "running" or not writer_alive(rec.meta):
         return None
-    pid, start = meta.get("pid"), meta.get("pid_start")
-    if not isinstance(pid, int) or not pid_alive(pid, start if isinstance(start, int) else None):
-        return None
+    pid = rec.meta["pid"]
     if pid == os.getpid():  # waiting for it would wait for ourselves
         return ("it is already being measured in this process (an enclosing track() block or decorated call of the "
                 "same run id): track the inner block without run=..., or give it an id of its own")
