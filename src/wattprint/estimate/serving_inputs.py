@@ -23,6 +23,7 @@ from .serving_constants import DAYS_PER_YEAR, constants
 from .serving_load import Load
 
 ATTENTION = ("gqa", "mha", "mqa")
+_LENGTHS = ("input_tokens", "output_tokens")  # a request's lengths, in tokens: what a context window bounds
 
 # an input check, not data: fewer parameters than this is a count that lost its suffix (7 for 7B), not an LLM. The
 # smallest published language models have a few million (the TinyStories models, Eldan & Li 2023: coherent English
@@ -192,8 +193,8 @@ def fit_context(values: Values, window: ContextWindow) -> None:
     high ends, then, if need be, their central values. Then given lengths longer than any release of the model
     allows -> an error; longer than its shipped config allows -> an assumption that says what it takes."""
     central, ranges = values.central, values.ranges
-    assumed: list[str] = [n for n in ("input_tokens", "output_tokens") if n in ranges]
-    given = sum(central[n] for n in ("input_tokens", "output_tokens") if n not in ranges)
+    assumed: list[str] = [n for n in _LENGTHS if n in ranges]
+    given = sum(central[n] for n in _LENGTHS if n not in ranges)
     caps = [c for c in (window.tokens, window.most) if c is not None]
     lows = given + sum(ranges[n][0] for n in assumed)
     # the assumed lengths keep their ranges' low ends where any window allows (a long prompt given for a model with
@@ -203,12 +204,12 @@ def fit_context(values: Values, window: ContextWindow) -> None:
         _cut_assumed_lengths(values, assumed, cap, window)
     total = central["input_tokens"] + central["output_tokens"]
     parts = " + ".join(f"{n.split('_')[0]} {tokens_text(central[n])}{' assumed' if n in ranges else ''}"
-                       for n in ("input_tokens", "output_tokens"))
+                       for n in _LENGTHS)
     length = f"{tokens_text(total)} tokens per request ({parts})"
     if window.most is not None and total > window.most:
         shipped = f" ({window.tokens:,} as shipped)" if window.tokens != window.most else ""
         if assumed and given >= window.most:  # the given lengths alone fill it: the assumed ones are not the slip
-            said = " + ".join(f"{n.split('_')[0]} {tokens_text(central[n])}" for n in ("input_tokens", "output_tokens")
+            said = " + ".join(f"{n.split('_')[0]} {tokens_text(central[n])}" for n in _LENGTHS
                               if n not in ranges)
             verb, free = "leave" if " + " in said else "leaves", " or ".join(n.split("_")[0] for n in assumed)
             raise InputConflictError(
@@ -235,7 +236,7 @@ def _cut_assumed_lengths(values: Values, assumed: list[str], cap: int, window: C
     total = central["input_tokens"] + central["output_tokens"]
     cut: list[str] = []
     if total > cap:  # the central values too: towards their low ends, below them only if the given ones leave less
-        room = cap - sum(central[n] for n in ("input_tokens", "output_tokens") if n not in assumed)
+        room = cap - sum(central[n] for n in _LENGTHS if n not in assumed)
         lows = sum(ranges[n][0] for n in assumed)
         for n in assumed:
             low = ranges[n][0]
