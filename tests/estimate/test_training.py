@@ -11,6 +11,7 @@ from wattprint.cli import main
 from wattprint.errors import InputConflictError, WattprintError
 from wattprint.estimate import utilisation
 from wattprint.estimate.training import estimate_training
+from wattprint.footprint import Footprint
 
 
 def test_linear_in_flops() -> None:
@@ -326,12 +327,62 @@ def test_a_long_context_adds_causal_attention_flops_to_6nd() -> None:
     d_model, n_layers = transformer_shape(8e9, constants()["layers_aspect_ratio"].value)
     c0 = base.details["training_flops"].value
     assert c0 == pytest.approx(6 * 8e9 * 1e12)
-    assert long.details["training_flops"].value == pytest.approx(c0 + 6 * n_layers * d_model * 131072 * 1e12)
+    assert long.details["training_flops"].value == pytest.approx(c0 + 12 * n_layers * d_model * 131072 / 2 * 1e12)
     assert 1.02 < short.details["training_flops"].value / c0 < 1.15  # small at a usual context
     assert 2.5 < long.details["training_flops"].value / c0 < 4.5  # 128k roughly triples an 8B model's compute
     assert long.chip_hours.value / base.chip_hours.value == pytest.approx(
         long.details["training_flops"].value / c0)  # same MFU: chip-hours follow the compute
     assert any(a.what == "attention compute" for a in long.assumptions)
+
+
+def _flops(fp: Footprint) -> float:
+    return fp.details["training_flops"].value
+
+
+def _note(fp: Footprint, what: str) -> str | None:
+    return next((f"{a.value} | {a.note}" for a in fp.assumptions if a.what == what), None)
+
+
+def test_a_named_models_layers_set_its_attention_flops() -> None:
+    # GPT-2 124M has 12 layers; the shape rule gives a model of its size 9: the model's own count is used
+    named = estimate_training(model="gpt2", tokens=1e10, hardware="H100", seq_len=1024)
+    n = named.details["training_flops"].value - 6 * 1.244e8 * 1e10
+    d = math.sqrt(1.244e8 / (12 * 12))
+    assert n == pytest.approx(12 * 12 * d * 512 * 1e10, rel=1e-3)
+    assert "12 x 12 layers" in (_note(named, "attention compute") or "")
+
+
+def test_a_sliding_window_caps_the_attention_a_training_context_adds() -> None:
+    # Mistral 7B attends to 4,096 tokens in every layer: at a 32k context its attention is ~8x below full attention's
+    windowed = estimate_training(model="Mistral-7B-v0.1", tokens=1e10, hardware="H100", seq_len=32768)
+    full = estimate_training(model="Llama-2-7b", tokens=1e10, hardware="H100", seq_len=32768)
+    ratio = (_flops(full) - 6 * 6.74e9 * 1e10) / (_flops(windowed) - 6 * 7.24e9 * 1e10)
+    assert 3.5 < ratio < 5.0  # 16,384 vs 3,840 tokens attended on average, at similar widths
+    assert "attends to at most 4,096 tokens" in (_note(windowed, "attention compute") or "")
+
+
+@pytest.mark.parametrize(("model", "seq_len", "said"), [
+    ("gpt2", 4096, "past every window of GPT-2 124M (1,024)"),
+    ("Llama-2-7b", 8192, "past every window of Llama 2 7B (4,096)"),
+    ("Qwen3-8B", 65536, "within the 131,072 tokens"),
+    ("Llama-3.1-8B", 131072, None),
+    ("gpt2", 1024, None),
+])
+def test_a_training_context_past_the_named_models_window_is_said_not_refused(model: str, seq_len: int,
+                                                                            said: str | None) -> None:
+    fp = estimate_training(model=model, tokens=1e10, hardware="H100", seq_len=seq_len)
+    note = _note(fp, "context window")
+    if said is None:
+        assert note is None
+    else:
+        assert note is not None and said in note, note
+    assert _note(estimate_training(model=model, tokens=1e10, hardware="H100"), "context window") is None
+
+
+def test_a_dated_release_the_data_do_not_know_is_said_only_with_a_context() -> None:
+    with_context = estimate_training(model="OLMo-7B-0724", tokens=1e10, hardware="H100", seq_len=8192)
+    assert "not checked for the 0724 release" in (_note(with_context, "context window") or "")
+    assert _note(estimate_training(model="OLMo-7B-0724", tokens=1e10, hardware="H100"), "context window") is None
 
 
 @pytest.mark.parametrize("kw", [{"flops": 1e23, "params": 8e9, "tokens": 1e12}, {"chip_hours": 1000, "count": 8}])

@@ -44,9 +44,11 @@ class Preset:
     window_layer_share: float | None = None
     kv_widths: float | None = None  # the model's KV heads x head width summed over its layers (serving only)
     attention_of: str | None = None  # the named model whose attention was used (serving only)
-    layers: int | None = None  # the model's transformer blocks (serving only)
-    context: ContextWindow | None = None  # the model's context window (serving only)
+    layers: int | None = None  # the model's transformer blocks
+    context: ContextWindow | None = None  # the model's context window
+    context_note: Assumption | None = None  # why the window is not checked (a dated release the data do not know)
     notes: list[Assumption] = field(default_factory=list)
+    name: str | None = None  # the named model's name, None without one
 
 
 def _agree(what: str, given: Any, named: float, model: str) -> None:
@@ -81,9 +83,9 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
                 sliding_window: Any = None, window_layer_share: Any = None) -> Preset:
     """The inputs with ``model``'s values where none was given (``model`` None: the inputs as they are).
 
-    Training takes the parameter counts; ``serving`` also the expert counts, attention (a given one must be the
-    model's), sliding window, the KV cache's shape (layers x KV heads x head width), the layer count and the
-    precision the weights ship in, or that the name says (``...-FP8``)."""
+    Both take the parameter counts, the layer count, the sliding window and the context window; ``serving`` also
+    the expert counts, attention (a given one must be the model's), the KV cache's shape (layers x KV heads x head
+    width) and the precision the weights ship in, or that the name says (``...-FP8``)."""
     given = Preset(params, active_params, experts, experts_per_token, attention, precision, sliding_window,
                    window_layer_share)
     if model is None:
@@ -92,6 +94,7 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
 
     match = find_model(model)
     spec = match.spec
+    given.name = spec.name
     _agree("params", params, spec.params, spec.name)
     if spec.active_params is not None:
         _agree("active_params", active_params, spec.active_params, spec.name)
@@ -126,13 +129,14 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
                            (f"the format {spec.name}'s weights are released in", spec.source))
             given.notes.append(Assumption("precision", f"{given.precision} ({how})", source,
                                           "weights stored and read at this precision; give --precision to change"))
-        if sliding_window is None and window_layer_share is None:
-            fill("sliding_window", spec.sliding_window)
-            fill("window_layer_share", spec.window_layer_share)
         fill("kv_widths", spec.kv_widths)  # the KV shape of the attention it has
-        fill("layers", spec.layers)
-        given.context, note = _context_window(match)
-        if note is not None:
-            given.notes.append(note)
+    # the attention's shape: serving's KV reads and a training context's attention FLOPs both follow it
+    if sliding_window is None and window_layer_share is None:
+        fill("sliding_window", spec.sliding_window)
+        fill("window_layer_share", spec.window_layer_share)
+    fill("layers", spec.layers)
+    given.context, given.context_note = _context_window(match)
+    if serving and given.context_note is not None:  # serving always checks lengths; training only a given context
+        given.notes.append(given.context_note)
     given.notes.append(model_assumption(spec, filled))
     return given

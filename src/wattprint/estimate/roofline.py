@@ -77,6 +77,12 @@ def _attended_over_prompt(l_in: float, p: Mapping[str, float]) -> float:
     return (1.0 - share) * full + share * windowed
 
 
+def mean_attended(context: float, p: Mapping[str, float]) -> float:
+    """Tokens a position of a ``context``-token sequence attends to on average, layer-averaged (causal): context / 2
+    under full attention, less in the layers with a sliding window shorter than the sequence."""
+    return _attended_over_prompt(context, p) / context
+
+
 def kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) -> float:
     """Bytes of K and V per token of context: 2 x layers x KV width (GQA's, or d_model for MHA) x bytes; a named
     model's own widths summed over its layers (``kv_widths``) where known."""

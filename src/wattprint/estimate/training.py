@@ -129,7 +129,7 @@ def estimate_training(
         hardware_notes = [*hardware_notes, unit_note]
     chip, precision_notes = resolve_chip(acc, variants, precision)
     compute, n_active, compute_notes = training_flops(
-        given.flops, given.params, given.active_params, given.tokens, given.seq_len)
+        given.flops, given.params, given.active_params, given.tokens, given.seq_len, preset)
     input_hours, chips, chip_hour_notes = chip_hours_from_inputs(given.chip_hours, given.count, given.days)
     is_moe, moe_notes = _mixture_of_experts(given.params, given.active_params, given.moe)
     try:

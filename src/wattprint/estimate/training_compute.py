@@ -13,10 +13,13 @@ import math
 from ..errors import InputConflictError
 from ..footprint import Assumption
 from .common import too_large
+from .model_preset import Preset
 
 FLOPS_PER_PARAM_TOKEN = 6  # forward 2 + backward 4 multiply-adds per parameter per token (Kaplan et al. 2020)
-# causal attention, forward + backward, per layer, model width and token of context (derivation in _attention_flops)
-ATTENTION_FLOPS_PER_LAYER_WIDTH_TOKEN = 6.0
+# attention, forward + backward, per layer, model width and token attended (derivation in _attention_flops)
+ATTENTION_FLOPS_PER_LAYER_WIDTH_ATTENDED = 12.0
+# a transformer block holds ~12 d^2 parameters (4 d^2 attention, 8 d^2 MLP): N = 12 L d^2 (Kaplan et al. 2020, eq. 2.1)
+PARAMS_PER_LAYER_WIDTH_SQUARED = 12.0
 # Given FLOPs below this fraction of 6·N·D contradict the model size and tokens: the model FLOPs of a transformer
 # are at least ~6·N·D, and counting N without the embeddings (as some papers do) lowers it by ~20-40% at most.
 MIN_FLOPS_OVER_6ND = 0.5
@@ -29,10 +32,11 @@ MAX_FLOPS_OVER_6ND = 12.0
 
 def training_flops(
     flops: float | None, params: float | None, active: float | None, tokens: float | None,
-    seq_len: float | None = None,
+    seq_len: float | None = None, model: Preset | None = None,
 ) -> tuple[float | None, float | None, list[Assumption]]:
     """(training FLOPs, active parameters, notes); FLOPs None when neither FLOPs nor params x tokens are given.
-    ``seq_len`` (training context) adds causal attention's FLOPs to 6·N·D."""
+    ``seq_len`` (training context) adds causal attention's FLOPs to 6·N·D, at a named ``model``'s layer count,
+    sliding window and context window where it has them."""
     if seq_len is not None and flops is not None:
         raise InputConflictError("a context length adds attention FLOPs to 6 x parameters x tokens; with --flops, "
                                  "give the total (attention included) instead")
@@ -43,7 +47,7 @@ def training_flops(
     if flops is not None:
         return flops, n_active, [_given_flops_note(flops, n_active, tokens, what, active_given=active is not None)]
     if n_active is not None and tokens is not None:
-        c, notes = _params_tokens_flops(n_active, tokens, what, seq_len)
+        c, notes = _params_tokens_flops(n_active, tokens, what, seq_len, model)
         return c, n_active, notes
     _refuse_half_a_size(params, n_active, tokens, seq_len)
     return None, n_active, []
@@ -81,7 +85,7 @@ def _given_flops_note(
 
 
 def _params_tokens_flops(
-    n_active: float, tokens: float, what: str, seq_len: float | None
+    n_active: float, tokens: float, what: str, seq_len: float | None, model: Preset | None = None
 ) -> tuple[float, list[Assumption]]:
     """(FLOPs, notes): 6 x N_active x D, plus causal attention's FLOPs at a ``seq_len``-token context."""
     c = FLOPS_PER_PARAM_TOKEN * n_active * tokens
@@ -96,7 +100,7 @@ def _params_tokens_flops(
     )]
     if seq_len is None:
         return c, notes
-    extra, note = _attention_flops(n_active, tokens, seq_len)
+    extra, note = _attention_flops(n_active, tokens, seq_len, model)
     if not math.isfinite(extra):
         raise too_large()
     ratio = (c + extra) / c
@@ -105,26 +109,70 @@ def _params_tokens_flops(
             f"a {seq_len:.4g}-token context adds attention FLOPs ({extra:.4g}) that bring the total to "
             f"{ratio:.3g}x 6 x {what} x tokens: even long-context trainings stay below "
             f"{MAX_FLOPS_OVER_6ND:g}x; check the units (--seq-len is the context in tokens, e.g. 8192 or 128k)")
-    return c + extra, [*notes, note]
+    window = _context_window_note(seq_len, model)
+    return c + extra, [*notes, note, *([window] if window else [])]
 
 
-def _attention_flops(n_active: float, tokens: float, seq_len: float) -> tuple[float, Assumption]:
-    """Causal self-attention's training FLOPs, which 6·N·D leaves out: per token and layer, QK^T and AV over on
-    average half the context, 2·2·d·seq/2 forward, x3 with the backward pass: 6·L·d·seq per token (PaLM, Chowdhery
-    et al. 2022, App. B counts 12·L·d·seq without the causal half). L and d come from an assumed model shape."""
-    from .inference import constants, transformer_shape
+def _attention_flops(
+    n_active: float, tokens: float, seq_len: float, model: Preset | None = None
+) -> tuple[float, Assumption]:
+    """Causal self-attention's training FLOPs, which 6·N·D leaves out: per token and layer, QK^T and AV over the
+    tokens it attends to (on average half the context; at most the window in sliding-window layers), 2·2·d·attended
+    forward, x3 with the backward pass: 12·L·d·attended per token (PaLM, Chowdhery et al. 2022, App. B counts
+    12·L·d·seq, without the causal half). A named model gives L (d then from N = 12 L d^2) and its window; otherwise
+    L and d come from an assumed model shape."""
+    from .roofline import mean_attended, transformer_shape
+    from .serving_constants import constants
 
-    aspect = constants()["layers_aspect_ratio"]
-    d_model, n_layers = transformer_shape(n_active, aspect.value)
-    extra = ATTENTION_FLOPS_PER_LAYER_WIDTH_TOKEN * n_layers * d_model * seq_len * tokens
+    if model is not None and model.layers:
+        n_layers = float(model.layers)
+        d_model = math.sqrt(n_active / (PARAMS_PER_LAYER_WIDTH_SQUARED * n_layers))
+        shape = (f"{model.layers} layers of {model.name}, width from N = {PARAMS_PER_LAYER_WIDTH_SQUARED:g} x layers x "
+                 "width^2 (Kaplan et al. 2020, eq. 2.1)")
+    else:
+        aspect = constants()["layers_aspect_ratio"]
+        d_model, n_layers = transformer_shape(n_active, aspect.value)
+        shape = f"layers and width from {n_active:.4g} active parameters at d_model / n_layers = {aspect.value:g} " \
+                f"({aspect.source})"
+    window = {"sliding_window": model.sliding_window or 0.0, "window_layer_share": model.window_layer_share or 0.0} \
+        if model is not None else {}
+    attended = mean_attended(seq_len, window)
+    if attended < seq_len / 2.0:
+        shape += (f"; {model.name if model else 'the model'} attends to at most {window['sliding_window']:,.0f} "
+                  f"tokens in {window['window_layer_share']:.0%} of its layers")
+    extra = ATTENTION_FLOPS_PER_LAYER_WIDTH_ATTENDED * n_layers * d_model * attended * tokens
     return extra, Assumption(
         "attention compute",
-        f"{extra:.4g} FLOP = {ATTENTION_FLOPS_PER_LAYER_WIDTH_TOKEN:g} x {n_layers:.0f} layers x {d_model:.0f} width "
-        f"x {seq_len:.4g} context x {tokens:.4g} tokens",
+        f"{extra:.4g} FLOP = {ATTENTION_FLOPS_PER_LAYER_WIDTH_ATTENDED:g} x {n_layers:.0f} layers x {d_model:.0f} "
+        f"width x {attended:.4g} tokens attended on average (of a {seq_len:.4g} context) x {tokens:.4g} tokens",
         "Chowdhery et al. 2022, 'PaLM', App. B (attention FLOPs), causal half",
-        f"layers and width from {n_active:.4g} active parameters at d_model / n_layers = {aspect.value:g} "
-        f"({aspect.source}); the MFU model was fitted on 6·N·D, so at a short context this counts the attention its "
+        f"{shape}; the MFU model was fitted on 6·N·D, so at a short context this counts the attention its "
         "trainings already absorbed a little twice")
+
+
+def _context_window_note(seq_len: float, model: Preset | None) -> Assumption | None:
+    """A note where a training context is longer than the named model's window. Not an error, unlike a request too
+    long to serve: training at a longer context is what long-context continued pretraining does (a longer RoPE
+    base, position interpolation), so the compute is counted at the context given and the note says what it means."""
+    if model is None or model.name is None:
+        return None
+    window = model.context
+    if window is None:
+        return model.context_note
+    if seq_len <= window.tokens:
+        return None
+    if window.most is None or seq_len <= window.most:
+        reach = ("which it has no hard limit on" if window.most is None
+                 else f"within the {window.most:,} tokens a release or documented extension of it reaches")
+        return Assumption("context window", f"{seq_len:,.0f} tokens: past {window.model}'s shipped {window.tokens:,}"
+                          f"-token window, {reach}", window.source,
+                          "as in long-context continued pretraining; counted at the context given")
+    windows = (f"{window.tokens:,}" if window.most == window.tokens
+               else f"{window.tokens:,} shipped, {window.most:,} at most")
+    return Assumption("context window", f"{seq_len:,.0f} tokens: past every window of {window.model} ({windows})",
+                      window.source,
+                      "training at it means extending its position encoding (a longer RoPE base, interpolation) or "
+                      "changing the architecture; counted at the context given")
 
 
 def _refuse_half_a_size(
