@@ -382,7 +382,11 @@ def test_a_training_context_past_the_named_models_window_is_said_not_refused(mod
 def test_a_dated_release_the_data_do_not_know_is_said_only_with_a_context() -> None:
     with_context = estimate_training(model="OLMo-7B-0724", tokens=1e10, hardware="H100", seq_len=8192)
     assert "not checked for the 0724 release" in (_note(with_context, "context window") or "")
-    assert _note(estimate_training(model="OLMo-7B-0724", tokens=1e10, hardware="H100"), "context window") is None
+    without = estimate_training(model="OLMo-7B-0724", tokens=1e10, hardware="H100")
+    assert _note(without, "context window") is None
+    # nor does the model note claim a shape it did not use
+    taken = next(a.note for a in without.assumptions if a.what == "model") or ""
+    assert taken.startswith("taken from it: params") and "layers" not in taken, taken
 
 
 @pytest.mark.parametrize("kw", [{"flops": 1e23, "params": 8e9, "tokens": 1e12}, {"chip_hours": 1000, "count": 8}])

@@ -46,7 +46,6 @@ class Preset:
     attention_of: str | None = None  # the named model whose attention was used (serving only)
     layers: int | None = None  # the model's transformer blocks
     context: ContextWindow | None = None  # the model's context window
-    context_note: Assumption | None = None  # why the window is not checked (a dated release the data do not know)
     notes: list[Assumption] = field(default_factory=list)
     name: str | None = None  # the named model's name, None without one
 
@@ -78,14 +77,16 @@ def _context_window(match: Any) -> tuple[ContextWindow | None, Assumption | None
     return ContextWindow(spec.name, spec.context_tokens, spec.max_context_tokens, spec.context_source), None
 
 
-def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = False, experts: Any = None,
+def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = False, shape: bool = False,
+                experts: Any = None,
                 experts_per_token: Any = None, attention: Any = None, precision: Any = None,
                 sliding_window: Any = None, window_layer_share: Any = None) -> Preset:
     """The inputs with ``model``'s values where none was given (``model`` None: the inputs as they are).
 
-    Both take the parameter counts, the layer count, the sliding window and the context window; ``serving`` also
-    the expert counts, attention (a given one must be the model's), the KV cache's shape (layers x KV heads x head
-    width) and the precision the weights ship in, or that the name says (``...-FP8``)."""
+    Both take the parameter counts; ``serving`` and ``shape`` (a training with a context length) the layer count,
+    the sliding window and the context window too; ``serving`` also the expert counts, attention (a given one must
+    be the model's), the KV cache's shape (layers x KV heads x head width) and the precision the weights ship in,
+    or that the name says (``...-FP8``)."""
     given = Preset(params, active_params, experts, experts_per_token, attention, precision, sliding_window,
                    window_layer_share)
     if model is None:
@@ -130,13 +131,13 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
             given.notes.append(Assumption("precision", f"{given.precision} ({how})", source,
                                           "weights stored and read at this precision; give --precision to change"))
         fill("kv_widths", spec.kv_widths)  # the KV shape of the attention it has
-    # the attention's shape: serving's KV reads and a training context's attention FLOPs both follow it
-    if sliding_window is None and window_layer_share is None:
-        fill("sliding_window", spec.sliding_window)
-        fill("window_layer_share", spec.window_layer_share)
-    fill("layers", spec.layers)
-    given.context, given.context_note = _context_window(match)
-    if serving and given.context_note is not None:  # serving always checks lengths; training only a given context
-        given.notes.append(given.context_note)
+    if serving or shape:  # the attention's shape: serving's KV reads and a training context's attention FLOPs
+        if sliding_window is None and window_layer_share is None:
+            fill("sliding_window", spec.sliding_window)
+            fill("window_layer_share", spec.window_layer_share)
+        fill("layers", spec.layers)
+        given.context, note = _context_window(match)
+        if note is not None:
+            given.notes.append(note)
     given.notes.append(model_assumption(spec, filled))
     return given

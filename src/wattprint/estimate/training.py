@@ -118,7 +118,7 @@ def estimate_training(
             raise InputConflictError(f"chip_hours ({shown(chip_hours)}) and gpu_hours ({shown(gpu_hours)}) are the "
                                      "same input (accelerator-hours) given twice; give one")
         chip_hours = gpu_hours
-    preset = apply_model(model, params, active_params)
+    preset = apply_model(model, params, active_params, shape=seq_len is not None)
     params, active_params = preset.params, preset.active_params
     given, fraction_notes = _checked_inputs(
         flops=flops, params=params, active_params=active_params, tokens=tokens, seq_len=seq_len,

@@ -157,8 +157,8 @@ def _context_window_note(seq_len: float, model: Preset | None) -> Assumption | N
     if model is None or model.name is None:
         return None
     window = model.context
-    if window is None:
-        return model.context_note
+    if window is None:  # no data, or a dated release the data do not know (apply_model's note says so)
+        return None
     if seq_len <= window.tokens:
         return None
     if window.most is None or seq_len <= window.most:
