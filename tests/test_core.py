@@ -184,3 +184,9 @@ def test_public_signatures_resolve_at_run_time():
             typing.get_type_hints(member)
             checked += 1
     assert checked > 20
+
+
+def test_a_range_whose_bounds_round_to_its_value_prints_as_one_number() -> None:
+    assert f"{Range(8766.0, 8765.999999999998, 8766.000000000002):.4g}" == "8766"
+    assert f"{Range(1.0, 0.9999999999999999, 1.0):.4g}" == "1"
+    assert f"{Range(2.0, 1.0, 3.0):.4g}" == "2 (1–3)"

@@ -115,9 +115,10 @@ class Range:
         return {"value": self.value, "low": self.low, "high": self.high}
 
     def __format__(self, spec: str) -> str:
-        if self.is_exact:
-            return format(self.value, spec)
-        return f"{format(self.value, spec)} ({format(self.low, spec)}–{format(self.high, spec)})"
+        value, low, high = (format(x, spec) for x in (self.value, self.low, self.high))
+        if low == value == high:  # exact, or bounds apart by float rounding only ("8766 (8766–8766)")
+            return value
+        return f"{value} ({low}–{high})"
 
     def __str__(self) -> str:
         return format(self, ".4g")

@@ -46,7 +46,7 @@ def check_positive(name: str, value: Any, allow_zero: bool = False, integer: boo
         raise InputConflictError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {shown(value)}")
     if integer and not v.is_integer():
         raise InputConflictError(f"{name} must be a whole number, got {shown(value)}")
-    return v
+    return v + 0.0  # -0.0 (typed "-0") is zero: it would print as "-0"
 
 
 def check_count(name: str, value: Any) -> float | None:

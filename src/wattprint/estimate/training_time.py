@@ -140,29 +140,42 @@ def _chip_hours_from_compute(
 
 def _modelled_mfu(chip: TrainingChip, n_active: float | None, is_moe: bool) -> tuple[Range, Range, list[Assumption]]:
     """(achieved FLOP/s per chip, MFU of the peak at the run's precision, notes) from the fitted MFU model."""
-    acc = chip.acc
     # the model's MFU is relative to the default-precision peak (fp8 is a term of the model); a slower
     # precision (fp32, tf32) caps the chip at its own peak, so the model is applied to that roofline
     slower = chip.peak.value < chip.default_peak
     model_peak = chip.peak.value if slower else chip.default_peak
-    if n_active is None:  # FLOPs alone: the size term over the sizes of the published trainings
-        est = utilisation.predict_mfu_any_size(model_peak, acc.memory_bandwidth(), moe=is_moe,
-                                               fp8=chip.precision == "fp8", chip_year=acc.year)
-    else:
-        est = utilisation.predict_mfu(n_active, model_peak, acc.memory_bandwidth(), moe=is_moe,
-                                      fp8=chip.precision == "fp8", chip_year=acc.year)
-    achieved = est.mfu * (chip.peak * (model_peak / chip.peak.value))  # carries the variants' spread too
+    est = _predicted_mfu(chip, model_peak, n_active, is_moe)
     run_mfu = est.mfu * (model_peak / chip.peak.value)
-    notes = [Assumption("MFU (model FLOPs utilisation)", f"{run_mfu:.3g} of the {chip.precision} peak",
-                        est.source, est.explanation)]
+    extra: list[Assumption] = []
     if slower:
-        notes.append(Assumption(
+        # ... but a lower peak moves the chip's ridge point down, where the model sees no bandwidth penalty: the
+        # same training never runs faster at a slower precision than at the default one, which caps it
+        default = _predicted_mfu(chip, chip.default_peak, n_active, is_moe).mfu * (chip.default_peak / chip.peak.value)
+        capped = Range(min(run_mfu.value, default.value), min(run_mfu.low, default.low),
+                       min(run_mfu.high, default.high))
+        extra.append(Assumption(
             "MFU at a slower precision",
             f"{chip.precision}: peak {chip.peak.value / chip.default_peak:.2g}x the {chip.default_precision} peak",
             "modelled",
             "the MFU model was fitted on bf16/fp16 (and fp8) trainings and is applied here "
-            f"to the {chip.precision} peak and its roofline: an extrapolation"))
+            f"to the {chip.precision} peak and its roofline: an extrapolation"
+            + (f"; capped at the FLOP/s the same training reaches at {chip.default_precision}, which a slower "
+               "precision cannot beat" if capped != run_mfu else "")))
+        run_mfu = capped
+    achieved = run_mfu * chip.peak  # carries the variants' spread too
+    notes = [Assumption("MFU (model FLOPs utilisation)", f"{run_mfu:.3g} of the {chip.precision} peak", est.source,
+                        est.explanation), *extra]
     return achieved, run_mfu, notes
+
+
+def _predicted_mfu(chip: TrainingChip, peak: float, n_active: float | None, is_moe: bool) -> utilisation.MfuEstimate:
+    """The fitted MFU model for this chip at ``peak`` FLOP/s (over all sizes when the model size is unknown)."""
+    acc = chip.acc
+    if n_active is None:  # FLOPs alone: the size term over the sizes of the published trainings
+        return utilisation.predict_mfu_any_size(peak, acc.memory_bandwidth(), moe=is_moe,
+                                                fp8=chip.precision == "fp8", chip_year=acc.year)
+    return utilisation.predict_mfu(n_active, peak, acc.memory_bandwidth(), moe=is_moe,
+                                   fp8=chip.precision == "fp8", chip_year=acc.year)
 
 
 def _implied_mfu(
@@ -188,7 +201,12 @@ def _implied_mfu(
         raise InputConflictError(
             f"MFU {mfu:g} contradicts FLOPs and chip-hours (they imply {implied:.3g}); drop one of them"
         )
-    return Range.exact(implied), _unusual_mfu(implied, chip.precision, "implied MFU", "FLOPs / (chip-hours x peak)")
+    notes = _unusual_mfu(implied, chip.precision, "implied MFU", "FLOPs / (chip-hours x peak)")
+    if mfu is not None:
+        notes.append(Assumption("MFU", f"{mfu:g} given; FLOPs and chip-hours imply {implied:.3g}", "given by the user",
+                                f"within {MFU_TOLERANCE:.0%} of each other: the chip-hours fix the time, so the "
+                                "implied value is the one shown"))
+    return Range.exact(implied), notes
 
 
 def _unusual_mfu(mfu: float, precision: str, what: str, source: str) -> list[Assumption]:
