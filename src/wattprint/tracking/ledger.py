@@ -4,7 +4,10 @@ Under ``torchrun`` (one process per GPU) every process sees the same CPU package
 without ``CUDA_VISIBLE_DEVICES``, the same GPUs. The ledger is a small JSON state file shared by all
 tracked runs of one user on the node (one SLURM job, if ``SLURM_JOB_ID`` is set), guarded by
 ``fcntl.flock``. Its folder is ``$WATTPRINT_STATE_DIR``, else ``$XDG_RUNTIME_DIR/wattprint``, else
-``/tmp/wattprint-<uid>``.
+``/tmp/wattprint-<uid>``. A default folder is used only if it is this user's own, a real directory no one else
+may write to (as ssh and tmux treat theirs): another local user could create ``/tmp/wattprint-<uid>`` first and
+plant a symbolic link or fake runs in it. The file itself is never opened through a symbolic link, and is used
+only if it is a regular file of this user's with one link, wherever the folder is.
 
 What each sampler does at every reading:
 
@@ -48,8 +51,10 @@ same work; the tracked tree's CPU-time share is reported beside the charged figu
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
@@ -159,7 +164,8 @@ class Ledger:
     @classmethod
     def for_node(cls, run_key: str, state_dir: str | None = None) -> tuple[Ledger, str | None]:
         """A file-backed ledger for this node, or an in-memory one plus a note if the folder is unusable."""
-        folder = state_dir or default_state_dir()
+        chosen = state_dir or os.environ.get(ENV_STATE_DIR) or None  # a folder the user named, else a default one
+        folder = chosen or default_state_dir()
         path = os.path.join(folder, f"ledger-{ledger_scope()}.json")
         if not os.path.isabs(folder):  # relative to each process's working directory: the runs would not meet
             note = (f"node ledger folder {folder!r} is a relative path ({ENV_STATE_DIR}?), so tracked processes "
@@ -167,11 +173,19 @@ class Ledger:
                     "charged the whole of the devices it reads")
             return cls(None, run_key), note
         try:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            if chosen:
+                os.makedirs(folder, mode=0o700, exist_ok=True)
+            unsafe = None if chosen else _not_private(folder)
+            if unsafe is None:
+                os.close(_open_state(path))
         except OSError as e:
             note = (f"node ledger folder {folder} unusable ({e}); concurrent tracked processes on this node "
                     f"would each be charged the whole node (set {ENV_STATE_DIR})")
+            return cls(None, run_key), note
+        if unsafe is not None:
+            note = (f"node ledger folder {folder} not used: {unsafe}, so another user may have made it or placed "
+                    "files in it; concurrent tracked processes on this node would each be charged the whole node "
+                    f"(remove it if it is not yours, or set {ENV_STATE_DIR} to a folder of your own)")
             return cls(None, run_key), note
         return cls(path, run_key), None
 
@@ -187,11 +201,16 @@ class Ledger:
         import fcntl
 
         if self._fd is None or self._fd_pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                self._fd = _open_state(self.path)
+            except OSError as e:  # e.g. a symbolic link put in its place: nothing measured is lost for it
+                yield self._give_up(f"could not be opened ({e})")
+                return
             self._fd_pid = os.getpid()
         fd = self._fd
         if not _lock_within(fd, LOCK_WAIT_S):
-            yield self._give_up()
+            yield self._give_up(f"stayed locked for {LOCK_WAIT_S:g} s (a tracked process stopped while holding it, "
+                                "or a stuck filesystem)")
             return
         try:
             state, old_len = self._load(fd)
@@ -208,9 +227,9 @@ class Ledger:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def _give_up(self) -> dict[str, Any]:
-        """The ledger stayed locked: go on alone, in memory, from this run's part of the state last seen (its
-        charged totals and device readings, so nothing already charged is lost), and say so."""
+    def _give_up(self, why: str) -> dict[str, Any]:
+        """The ledger stayed locked, or cannot be opened (``why``): go on alone, in memory, from this run's part of
+        the state last seen (its charged totals and device readings, so nothing already charged is lost); say so."""
         path, last = self.path, self._shadow or _empty()
         self.path = None
         mine = last["runs"].get(self.run_key)
@@ -218,9 +237,8 @@ class Ledger:
                    for k, d in last["devices"].items() if self.run_key in d["readers"]}
         self._memory = {**_empty(), "devices": devices, "runs": {self.run_key: mine} if mine else {}}
         if self.note is not None:
-            self.note(f"the node ledger {path} stayed locked for {LOCK_WAIT_S:g} s (a tracked process stopped while "
-                      f"holding it, or a stuck filesystem): this run goes on without it, so if other tracked "
-                      f"processes on this node read the same devices, their energy is counted in each")
+            self.note(f"the node ledger {path} {why}: this run goes on without it, so if other tracked processes on "
+                      "this node read the same devices, their energy is counted in each")
         return self._memory
 
     def _solo_state(self) -> dict[str, Any] | None:
@@ -405,6 +423,42 @@ def _nested(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether one run's process is the other's, or above it (runs of one process, or one under the other)."""
     pa, pb = a.get("pid"), b.get("pid")
     return pa == pb or pa in (b.get("ancestors") or ()) or pb in (a.get("ancestors") or ())
+
+
+def _not_private(folder: str) -> str | None:
+    """Why ``folder`` (a default one, in a folder every user may write to) cannot hold this user's ledger, or None.
+    Made with mode 0700 where missing; one found there must be a real directory (not a symbolic link) of this user's
+    that no one else may write to."""
+    os.makedirs(os.path.dirname(folder), exist_ok=True)  # a $TMPDIR not made yet, as before
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(folder, 0o700)
+    st = os.lstat(folder)
+    if stat.S_ISLNK(st.st_mode):
+        return "it is a symbolic link"
+    if not stat.S_ISDIR(st.st_mode):
+        return "it is not a directory"
+    if st.st_uid != os.geteuid():
+        return f"it belongs to uid {st.st_uid}, not to this user (uid {os.geteuid()})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"others may write to it (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
+def _open_state(path: str) -> int:
+    """The ledger file, opened read-write (made if missing), never through a symbolic link: one placed there would
+    have this user's run rewrite whatever file it points to. A file that is not a regular file of this user's with a
+    single link (a hard link to another file) is refused too."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # what O_NOFOLLOW answers for a symbolic link: say it plainly
+            raise OSError(errno.ELOOP, "the ledger file is a symbolic link", path) from e
+        raise
+    st = os.fstat(fd)
+    if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and st.st_nlink == 1:
+        return fd
+    os.close(fd)
+    raise OSError(errno.EPERM, "not a regular file of this user's with one link", path)
 
 
 def _lock_within(fd: int, seconds: float) -> bool:
