@@ -1,10 +1,12 @@
 """Opening a store file: what is at the path before anything touches it (missing, empty, ours, or another file,
 left untouched), the SQLite connection that creates, checks, migrates and switches a store to WAL (or reads it
-without ever writing), and what an SQLite error says about a store file (damaged, locked, read-only).
+without ever writing), and what an SQLite error says about a store file (damaged, locked, read-only, on a full or
+failing disk).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -31,14 +33,41 @@ def is_damaged(e: BaseException) -> bool:
     return "malformed" in text or "not a database" in text or "corrupt" in text
 
 
+def is_disk_error(e: BaseException) -> bool:
+    """The device failed SQLite, not the file: an I/O error or a full disk (the store itself may be sound)."""
+    text = str(e).lower()
+    return "disk i/o error" in text or "disk is full" in text
+
+
+def is_no_space(path: str, e: BaseException) -> bool:
+    """Whether ``e`` is SQLite failing for want of space on the device holding ``path``. A full device reads as
+    "database or disk is full", or as "disk I/O error" where the -shm file beside the store could not grow
+    (SQLITE_IOERR_SHMSIZE, the usual case when a store is opened on a full disk)."""
+    if not is_disk_error(e):
+        return False
+    if "disk is full" in str(e).lower() or getattr(e, "sqlite_errorname", "") == "SQLITE_IOERR_SHMSIZE":
+        return True
+    try:  # Python 3.10 has no error names: ask the device
+        return os.statvfs(os.path.dirname(os.path.abspath(path))).f_bavail == 0
+    except OSError:
+        return False
+
+
 def store_problem(path: str, e: BaseException) -> StoreError | None:
     """A one-line StoreError for an SQLite error that says what is wrong with a file known to be ours (damaged,
-    locked, read-only), or None for any other error."""
+    locked, on a full or failing device, read-only), or None for any other error."""
     if is_damaged(e):
         return StoreError(f"the store {path} is damaged ({e}); it was left untouched (restore it from a copy, or "
                           "point --db at another file)")
     if is_locked(e):
         return StoreLockedError(f"the store {path} is locked by another process ({e}); try again when it is free")
+    if is_no_space(path, e):
+        return StoreError(f"no space left on the device holding {path} ({e}); the store was left untouched: free "
+                          "some space there and try again")
+    if is_disk_error(e):
+        detail = getattr(e, "sqlite_errorname", "")  # Python 3.11+
+        return StoreError(f"could not read {path}: disk I/O error{f' ({detail})' if detail else ''}; the device "
+                          "holding it failed, and the store was left untouched")
     if is_readonly(e):
         return StoreError(f"the store {path} cannot be written ({e}): this user may not write the file or its folder "
                           "(SQLite keeps its -wal and -shm files beside it); `wattprint runs` can still read it")
@@ -150,45 +179,109 @@ def connect(path: str, *, timeout_s: float, busy_ms: int, initialise: bool) -> s
 
 
 def connect_readonly(path: str, *, timeout_s: float) -> sqlite3.Connection:
-    """A connection that never writes. A WAL store needs its -shm file, which SQLite cannot create in a
-    folder it may not write: only then is the file opened as immutable (nothing can be writing it through WAL
-    from this folder either). A store another process holds locked is an error (StoreLockedError), never read
-    as immutable: that would ignore its WAL and show stale runs; a damaged file is an error too."""
-    from urllib.parse import quote
+    """A connection that never writes the store or its folder. A WAL store needs its -shm file, which SQLite cannot
+    create in a folder it may not write (or on a full device): then the file is read alone, as immutable, or,
+    where its -wal holds writes not yet merged into it (immutable would ignore them and show runs missing), a
+    private copy of both is read. A store another process holds locked is an error (StoreLockedError), never read
+    without its WAL: that would show stale runs; a damaged file is an error too."""
+    try:
+        conn = _connect_checked(f"file:{_uri_path(path)}?mode=ro", timeout_s)
+    except sqlite3.Error as e:
+        if is_locked(e) or not (is_readonly(e) or is_no_space(path, e)):
+            raise _read_problem(path, e) from e
+        conn = _connect_without_shm(path, timeout_s)
+    try:
+        _verify(conn, path)
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < schema.SCHEMA_VERSION:
+            raise StoreError(f"{path} was written by an older wattprint; open it once where it can be "
+                             "written (any `wattprint run --db` on it) to upgrade it")
+    except sqlite3.Error as e:
+        conn.close()
+        raise _read_problem(path, e) from e
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
-    err: Exception | None = None
-    for flags in ("mode=ro", "mode=ro&immutable=1"):
-        try:
-            conn = sqlite3.connect(f"file:{quote(path)}?{flags}", uri=True, timeout=timeout_s,
-                                   isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as e:
-            err = e
-            if not is_readonly(e):
-                break
-            continue
-        try:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.Error as e:
-            conn.close()
-            err = e
-            if is_readonly(e) and not is_locked(e):  # the -shm cannot be created: read the file alone
-                continue
-            break
-        try:
-            _verify(conn, path)
-            if int(conn.execute("PRAGMA user_version").fetchone()[0]) < schema.SCHEMA_VERSION:
-                raise StoreError(f"{path} was written by an older wattprint; open it once where it can be "
-                                 "written (any `wattprint run --db` on it) to upgrade it")
-        except sqlite3.Error as e:
-            conn.close()
-            raise store_problem(path, e) or StoreError(f"cannot read the store {path}: {e}") from e
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-    if err is not None and (is_damaged(err) or is_locked(err)):
-        raise store_problem(path, err) or StoreError(f"cannot read the store {path}: {err}") from err
-    raise StoreError(f"cannot read the store {path}: {err}")
+
+def _read_problem(path: str, e: sqlite3.Error) -> StoreError:
+    """What stops a read (not store_problem's "cannot be written" for a folder a reader may not write)."""
+    if is_damaged(e) or is_locked(e) or is_disk_error(e):
+        return store_problem(path, e) or StoreError(f"cannot read the store {path}: {e}")
+    return StoreError(f"cannot read the store {path}: {e}")
+
+
+def _connect_checked(uri: str, timeout_s: float, factory: type[sqlite3.Connection] = sqlite3.Connection,
+                     ) -> sqlite3.Connection:
+    """A read connection to ``uri`` that has read the schema (SQLite opens files lazily: errors show only then)."""
+    conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None, check_same_thread=False,
+                           factory=factory)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _connect_without_shm(path: str, timeout_s: float) -> sqlite3.Connection:
+    """Read a store whose -shm file cannot be made: the file alone, or a copy of it and its -wal (see above)."""
+    wal = f"{path}-wal"
+    try:
+        pending = os.path.getsize(wal) > 0
+    except OSError:  # no -wal: all is in the file
+        pending = False
+    try:
+        if not pending:  # immutable=1 reads the main file only, with no locks and no -wal/-shm files
+            return _connect_checked(f"file:{_uri_path(path)}?mode=ro&immutable=1", timeout_s)
+        return _connect_copy(path, wal, timeout_s)
+    except sqlite3.Error as e:
+        raise _read_problem(path, e) from e
+
+
+class _CopyConnection(sqlite3.Connection):
+    """A connection to a private copy of a store, whose folder is removed when it is closed."""
+
+    copy_dir = ""
+    copy_pid = 0
+
+    def close(self) -> None:
+        super().close()
+        if self.copy_dir and self.copy_pid == os.getpid():  # a forked child does not remove its parent's copy
+            import shutil
+
+            shutil.rmtree(self.copy_dir, ignore_errors=True)
+        self.copy_dir = ""
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter exit, what close() needs may be gone already
+            self.close()
+
+
+def _connect_copy(path: str, wal: str, timeout_s: float) -> sqlite3.Connection:
+    """Read the store and its -wal from a private temporary copy (there SQLite can build the -shm index)."""
+    import shutil
+    import tempfile
+
+    folder = ""
+    try:
+        folder = tempfile.mkdtemp(prefix="wattprint-read-")
+        copy = os.path.join(folder, "store.db")
+        shutil.copyfile(path, copy)
+        shutil.copyfile(wal, f"{copy}-wal")
+        conn = _connect_checked(f"file:{_uri_path(copy)}?mode=ro", timeout_s, _CopyConnection)
+    except OSError as e:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise StoreError(f"the store {path} holds writes in {wal} that cannot be read where it is (its folder is "
+                         f"read-only or full), and copying it to a temporary folder failed ({e.strerror or e}); copy "
+                         "the store with its -wal file to a writable folder and read it there") from e
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    assert isinstance(conn, _CopyConnection)
+    conn.copy_dir, conn.copy_pid = folder, os.getpid()
+    return conn
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
