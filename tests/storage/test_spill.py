@@ -4,12 +4,13 @@ that cannot be used never stops the store from opening and is never written twic
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from wattprint.storage import SampleRow, open_store
-from wattprint.storage.spill import spill_dir, spill_run, waiting
+from wattprint.storage.spill import spill_dir, spill_notes, spill_run, unreadable, waiting
 
 
 def _samples(start_s: float, n: int) -> list[SampleRow]:
@@ -42,8 +43,32 @@ def test_a_broken_or_overtaken_spill_is_left_and_the_store_still_opens(tmp_path:
     with open_store(db) as store:
         assert store.recovered == []
         assert store.get_run("r2").status == "running" and store.sample_count("r2") == 5
-    assert len(waiting(db)) == 2  # kept for a person to look at, not written over the newer samples
-    assert json.loads(Path(waiting(db)[1]).read_text())["run_id"] == "r2"
+    # kept for a person to look at, not written over the newer samples
+    assert [json.loads(Path(p).read_text())["run_id"] for p in waiting(db)] == ["r2"]
+    assert unreadable(db) == [str(Path(spill_dir(db), "junk.1.json"))]
+
+
+def test_files_that_cannot_be_read_are_named_not_said_to_wait(tmp_path: Path) -> None:
+    """Before, `runs list` said that a damaged file, or a folder named like one, waited to be written, after every
+    run, forever: only files that can be written are said to wait, the others are named."""
+    db = str(tmp_path / "s.db")
+    open_store(db).close()
+    spill_run(db, "r1", record={"project": "p", "started_at": 1.7e9, "meta": {}}, samples=_samples(0, 2), phases=[],
+              summary=None, patch=None, status="finished", ended_at=None)
+    folder = Path(spill_dir(db))
+    (folder / "bad.json").write_text("{junk")
+    (folder / "dir.json").mkdir()
+    (folder / "newer.1.json").write_text(json.dumps({"version": 99, "run_id": "r9"}))
+    assert [Path(p).name for p in waiting(db)] == [n for n in os.listdir(folder) if n.startswith("r1.")]
+    assert [Path(p).name for p in unreadable(db)] == ["bad.json", "dir.json", "newer.1.json"]
+    wait_note, broken_note = spill_notes(db)
+    assert wait_note.startswith(f"1 run(s) wait in {folder} to be written")
+    assert broken_note.startswith(f"3 file(s) in {folder} cannot be read") and "will not be written" in broken_note
+    assert broken_note.endswith("bad.json, dir.json, newer.1.json")
+    with open_store(db) as store:  # the next opening writes the one that can be, and leaves the others
+        assert store.recovered == ["r1"]
+    assert waiting(db) == [] and len(unreadable(db)) == 3
+    assert len(spill_notes(db)) == 1 and "cannot be read" in spill_notes(db)[0]
 
 
 def test_a_spill_the_disk_cannot_hold_leaves_no_half_written_file(tmp_path: Path) -> None:

@@ -58,12 +58,53 @@ def spill_run(store_path: str, run_id: str, *, record: dict[str, Any] | None, sa
 
 
 def waiting(store_path: str) -> list[str]:
-    """The spill files waiting to be written to the store at ``store_path``."""
+    """The spill files waiting to be written to the store at ``store_path`` (those this wattprint can read)."""
+    return [p for p in _entries(store_path) if _readable(p)]
+
+
+def unreadable(store_path: str) -> list[str]:
+    """What lies in the spill folder of ``store_path`` under a spill file's name but cannot be read as one (damaged,
+    a folder, written by another wattprint version): never written to the store, left for a person to look at."""
+    return [p for p in _entries(store_path) if not _readable(p)]
+
+
+def spill_notes(store_path: str) -> list[str]:
+    """What a reader of the store says about its spill folder: the runs waiting there, and the files that never will
+    be written (named, so that they can be looked at and removed)."""
+    folder = spill_dir(store_path)
+    ready: list[str] = []
+    broken: list[str] = []
+    for path in _entries(store_path):
+        (ready if _readable(path) else broken).append(os.path.basename(path))
+    notes: list[str] = []
+    if ready:
+        notes.append(f"{len(ready)} run(s) wait in {folder} to be written to the store (it was locked or full when "
+                     "they ended); the next `wattprint run` on it writes them")
+    if broken:
+        notes.append(f"{len(broken)} file(s) in {folder} cannot be read as runs kept for the store (damaged, or not "
+                     f"written by this wattprint version) and will not be written to it: {', '.join(broken)}")
+    return notes
+
+
+def _entries(store_path: str) -> list[str]:
+    """Everything in the spill folder named like a spill file."""
+    folder = spill_dir(store_path)
     try:
-        names = os.listdir(spill_dir(store_path))
+        names = os.listdir(folder)
     except OSError:
         return []
-    return sorted(os.path.join(spill_dir(store_path), n) for n in names if n.endswith(SUFFIX))
+    return sorted(os.path.join(folder, n) for n in names if n.endswith(SUFFIX))
+
+
+def _readable(path: str) -> bool:
+    """Whether ``path`` is a spill file this version can write to a store (whether its run still can be is known
+    only in the store)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):  # a folder, unreadable, damaged, not UTF-8
+        return False
+    return isinstance(doc, dict) and doc.get("version") == SPILL_VERSION and isinstance(doc.get("run_id"), str)
 
 
 def recover(store: Any) -> list[str]:
@@ -72,7 +113,7 @@ def recover(store: Any) -> list[str]:
     done: list[str] = []
     store.set_write_wait(RECOVER_WRITE_WAIT_S)  # a store still locked must not hold up the process opening it
     try:
-        for path in waiting(store.path):
+        for path in _entries(store.path):  # one that cannot be read is passed over below
             with contextlib.suppress(Exception):
                 with open(path, encoding="utf-8") as f:
                     doc = json.load(f)
