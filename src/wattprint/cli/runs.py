@@ -92,7 +92,8 @@ def _list(args: argparse.Namespace) -> int:
         print(f"no runs of project {args.project!r} in {where}" if args.project
               else f"no runs stored yet in {where}" if store is None else f"no runs stored in {where}")
         return 0
-    rows = [("ID", "PROJECT", "STATUS", "STARTED (UTC)", "DURATION", "ENERGY kWh", "CO2e kg")]
+    # the CO2e is the total (operational + embodied), as `runs show` labels it; the model card's is operational
+    rows = [("ID", "PROJECT", "STATUS", "STARTED (UTC)", "DURATION", "ENERGY kWh", "TOTAL CO2e kg")]
     gone = 0
     for r in runs:
         d = r.to_dict()
@@ -136,6 +137,11 @@ def _show(args: argparse.Namespace) -> int:
         ("started (UTC)", str(d["started_at"])), ("ended (UTC)", str(d["ended_at"] or "-")),
         ("duration", _duration(run.duration_s)),
     ]
+    if "chip_hours" in d:
+        rows.append(("chip-hours", _range(d, "chip_hours", "h")))
+    interval = d.get("interval_s", (d.get("meta") or {}).get("interval_s"))
+    if isinstance(interval, (int, float)) and not isinstance(interval, bool):
+        rows.append(("sampling interval", f"{_num(interval)} s"))
     for name, comp in (d.get("energy_by_component_kwh") or {}).items():
         rows.append((f"  {name} energy (IT, {comp.get('basis', '?')})", _range(comp, "kwh", "kWh")))
     rows.append(("IT energy", _range(d, "it_energy_kwh", "kWh")))
@@ -164,14 +170,30 @@ def _show(args: argparse.Namespace) -> int:
     width = max(display_width(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {pad(k, width)}  {v}")
-    for a in d.get("assumptions") or []:
-        if isinstance(a, dict):
-            print(f"    - {a.get('what')}: {a.get('value')}" + (f" [{a['source']}]" if a.get("source") else ""))
+    _print_notes(d)
     if isinstance(share, dict) and isinstance(share.get("method"), str):
         print(f"  process-tree share method: {share['method']}")
     if d.get("note"):
         print(f"  note: {d['note']}")
     return 0
+
+
+def _print_notes(d: dict[str, Any]) -> None:
+    """The assumptions as the end-of-run summary prints them (what: value — note [source]), then the devices'
+    notes (how each power figure was obtained), which the tracker printed when the run started."""
+    from ..footprint import Assumption
+
+    assumptions = [Assumption(*(str(a.get(k) or "") for k in ("what", "value", "source", "note")))
+                   for a in d.get("assumptions") or [] if isinstance(a, dict)]
+    if assumptions:
+        print("  assumptions:")
+        for a in assumptions:
+            print(f"    - {a}")
+    notes = [n for n in d.get("device_notes") or [] if isinstance(n, str)]
+    if notes:
+        print("  device notes:")
+        for n in notes:
+            print(f"    - {n}")
 
 
 def _print_json(obj: Any) -> None:
@@ -181,7 +203,10 @@ def _print_json(obj: Any) -> None:
 
 
 def _duration(s: float) -> str:
+    """H:MM:SS, or seconds below a minute ("0.138 s", where H:MM:SS reads 0:00:00)."""
     s = max(float(s), 0.0)
+    if round(s, 1) < 60:
+        return f"{s:.3g} s"
     h, rem = divmod(int(round(s)), 3600)
     m, sec = divmod(rem, 60)
     return f"{h}:{m:02d}:{sec:02d}"
