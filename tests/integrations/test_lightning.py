@@ -135,8 +135,9 @@ def test_lightning_fit_is_tracked_logged_and_written_to_the_model_card(wattprint
     assert callback.model_card_path == tmp_path / "logs" / "README.md"
     block = read_model_card(callback.model_card_path)
     assert block is not None
-    assert block["emissions"] == pytest.approx(record.to_dict()["operational_co2e_kg"] * 1000, rel=1e-9)
-    assert block["emissions"] == pytest.approx(callback.footprint.operational_co2e_kg.value * 1000)
+    stored_g = record.to_dict()["operational_co2e_kg"] * 1000
+    assert block["emissions"] == pytest.approx(stored_g, rel=5e-4)  # 4 significant digits
+    assert block["emissions"] == pytest.approx(callback.footprint.operational_co2e_kg.value * 1000, rel=5e-4)
     assert block["training_type"] == "pre-training"
     assert block["source"] == "wattprint"
     assert "CPU" in block["hardware_used"]
@@ -189,7 +190,9 @@ def test_ddp_job_tracks_one_run_per_rank_and_the_card_sums_them(wattprint_env: P
     assert all(kg > 0 for kg in per_rank_kg)
     block = read_model_card(card_dir)
     assert block is not None
-    assert block["emissions"] == pytest.approx(sum(per_rank_kg) * 1000, rel=1e-9)
+    assert block["emissions"] == pytest.approx(sum(per_rank_kg) * 1000, rel=5e-4)  # 4 significant digits
+    text = (card_dir / "README.md").read_text()  # the job's figures, not rank zero's
+    assert f"about {block['emissions']:.4g} g CO2e" in text and "summed over the job's 2 processes" in text
 
 
 def test_ddp_job_with_the_default_card_folder_ends_on_every_rank(wattprint_env: Path, tmp_path: Path) -> None:
@@ -210,7 +213,7 @@ def test_ddp_job_with_the_default_card_folder_ends_on_every_rank(wattprint_env: 
     block = read_model_card(tmp_path)  # the log folder (default_root_dir): no checkpoint folder, no logger
     assert block is not None
     assert block["emissions"] == pytest.approx(
-        sum(r.to_dict()["operational_co2e_kg"] for r in records.values()) * 1000, rel=1e-9)
+        sum(r.to_dict()["operational_co2e_kg"] for r in records.values()) * 1000, rel=5e-4)  # 4 significant digits
 
 
 def test_a_fit_that_trains_nothing_leaves_the_model_card_alone(wattprint_env: Path, tmp_path: Path) -> None:

@@ -201,3 +201,45 @@ def test_non_finite_emissions_are_refused_and_odd_yaml_is_read_as_text() -> None
 def test_a_given_intensity_stored_under_the_world_key_is_not_called_the_world_average() -> None:
     # a footprint stored before the tracker named a number given with location "World" "given"
     assert "geographical_location" not in co2_eq_emissions(_footprint(g_per_kwh=100.0, location="world"))
+
+
+# -- what a new card's text says: how the figure was obtained and what it leaves out ------------------------------
+def _modelled(**parts: str) -> Footprint:
+    """A footprint like a run on a machine without power sensors: every component modelled unless said."""
+    components = {name: ComponentEnergy(Range(1e-6, 0.5e-6, 2e-6), parts.get(name, "modelled")) for name in
+                  ("cpu", "ram", *parts)}
+    return Footprint(components, Range(1.56, 1.15, 1.8),
+                     Intensity(Range(661.93, 628.8, 695.0), "Poland (POL)", "lifecycle, average (OWID/Ember)", 2023,
+                               "Our World in Data"),
+                     embodied_co2e_kg=Range(1.2e-6, 2.4e-7, 5.2e-6), wall_time_h=Range.exact(2.5 / 3600))
+
+
+def test_emissions_are_written_to_four_significant_digits(tmp_path: Path) -> None:
+    fp = _footprint(kwh=0.00037706666221719873 / 75.0)  # x PUE 1.5 x 50 g/kWh
+    block = co2_eq_emissions(fp)
+    assert block["emissions"] == 0.0003771
+    write_model_card(tmp_path, block)
+    assert "  emissions: 0.0003771\n" in (tmp_path / "README.md").read_text()
+
+
+def test_a_new_card_says_modelled_and_states_energy_intensity_duration_and_embodied(tmp_path: Path) -> None:
+    from wattprint.integrations.modelcard import card_body
+
+    fp = _modelled()
+    write_model_card(tmp_path, co2_eq_emissions(fp), card_body(fp))
+    text = (tmp_path / "README.md").read_text()
+    assert "measured with" not in text
+    assert "modelled, not measured" in text and "no power sensor was read" in text and "cpu, ram modelled" in text
+    assert "PUE 1.56 (1.15–1.8)" in text and "Energy: 3.12 (1.15–7.2) mWh at the facility" in text
+    assert "661.9 (628.8–695) gCO2e/kWh (Poland (POL), 2023; lifecycle, average (OWID/Ember))" in text
+    assert "Duration: 2.5 s" in text
+    assert "about 0.0012 (0.00024–0.0052) g, not included in `emissions`" in text
+    partly = card_body(_modelled(gpu="measured"))
+    assert "partly measured, partly modelled" in partly and "gpu measured" in partly
+    assert "measured with" in card_body(_modelled(cpu="measured", ram="measured"))
+
+
+def test_the_default_text_claims_no_measurement(tmp_path: Path) -> None:
+    write_model_card(tmp_path, co2_eq_emissions(_modelled()))  # the block alone: how it was obtained is not known
+    text = (tmp_path / "README.md").read_text()
+    assert "measured" not in text and "embodied emissions of the hardware are not included" in text

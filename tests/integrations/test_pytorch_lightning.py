@@ -57,4 +57,4 @@ def test_pytorch_lightning_trainer_accepts_the_callback_and_the_run_is_stored(
         assert store.get_run("ptl-run").status == "finished"
     block = read_model_card(tmp_path / "card")
     assert callback.footprint is not None and block is not None
-    assert block["emissions"] == pytest.approx(callback.footprint.operational_co2e_kg.value * 1000)
+    assert block["emissions"] == pytest.approx(callback.footprint.operational_co2e_kg.value * 1000, rel=5e-4)

@@ -113,3 +113,18 @@ def test_a_named_training_retried_by_the_same_callback_is_measured(wattprint_env
     assert second.status == "finished"
     with open_store(str(wattprint_env), readonly=True) as store:
         assert store.get_run("retry").status == "finished"
+
+
+def test_the_card_text_says_how_the_energy_was_obtained_and_the_embodied_co2e(wattprint_env: Path,
+                                                                               tmp_path: Path) -> None:
+    s = _session(run_name="card-text")
+    s.begin()
+    fp = s.finish()
+    assert fp is not None
+    path = s.write_card(tmp_path / "model")
+    assert path is not None
+    text = path.read_text()
+    bases = {c.basis for c in fp.energy_by_component_kwh.values()}
+    assert ("measured with" in text) == (bases == {"measured"})  # never "measured" for modelled figures
+    assert "Embodied CO2e" in text and "not included in `emissions`" in text
+    assert f"PUE {fp.pue:.3g}" in text and fp.intensity.basis in text

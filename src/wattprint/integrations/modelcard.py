@@ -12,8 +12,10 @@ the model's ``README.md``::
       hardware_used: "8 x NVIDIA A100-SXM4-80GB"
     ---
 
-``emissions`` is the operational, location-based figure (facility energy x grid intensity), in grams.
-Embodied emissions are not part of the Hub's field; they stay in wattprint's own report.
+``emissions`` is the operational, location-based figure (facility energy x grid intensity), in grams, to
+``EMISSIONS_DIGITS`` significant digits. Embodied emissions are not part of the Hub's field; :func:`card_body` (the
+text of a card wattprint creates) states them beside the energy, PUE, intensity, duration and whether the energy was
+measured or modelled.
 
 Framework-free and without PyYAML: the block is written as YAML that is also valid JSON scalars, and
 merged into an existing front matter line by line, so every other key (and its formatting and comments)
@@ -32,12 +34,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WattprintError
-from ..footprint import Footprint
+from ..footprint import _TIME_UNITS, Footprint, _fmt_energy, _fmt_scaled
+from ..quantities import Range
 
 KEY = "co2_eq_emissions"
 SOURCE = "wattprint"
 GRAMS_PER_KG = 1000.0
 FIELD_ORDER = ("emissions", "source", "training_type", "geographical_location", "hardware_used")
+# significant digits of ``emissions``: its PUE and intensity alone are uncertain by percents, so more digits
+# (a float's 17) would claim a precision the figure does not have
+EMISSIONS_DIGITS = 4
+WATTPRINT_LINK = "[wattprint](https://github.com/wattprint/wattprint)"
 _FENCE = "---"
 # intensity.location values that do not name a place
 _NOT_A_PLACE = {"", "given", "unknown", "none"}
@@ -59,15 +66,16 @@ def co2_eq_emissions(
 ) -> dict[str, Any]:
     """The ``co2_eq_emissions`` dict for a footprint.
 
-    ``emissions`` = the footprint's operational (location-based) CO2e in kg x 1000, i.e. grams.
-    ``geographical_location`` defaults to the location the grid intensity was taken for (its readable
-    name where wattprint knows it). Fields that are unknown are left out rather than guessed.
+    ``emissions`` = the footprint's operational (location-based) CO2e in kg x 1000, i.e. grams (to
+    ``EMISSIONS_DIGITS`` significant digits). ``geographical_location`` defaults to the location the grid intensity
+    was taken for (its readable name where wattprint knows it). Fields that are unknown are left out rather than
+    guessed.
     """
     grams = footprint.operational_co2e_kg.value * GRAMS_PER_KG
     if not math.isfinite(grams) or grams < 0:
         raise WattprintError(f"cannot write {grams!r} g CO2e into a model card: the footprint's emissions are not a "
                              "finite, non-negative number")
-    block: dict[str, Any] = {"emissions": grams, "source": source}
+    block: dict[str, Any] = {"emissions": significant(grams), "source": source}
     if training_type:
         block["training_type"] = training_type
     location = geographical_location or _location_name(footprint.intensity.location,
@@ -77,6 +85,11 @@ def co2_eq_emissions(
     if hardware_used:
         block["hardware_used"] = hardware_used
     return block
+
+
+def significant(x: float, digits: int = EMISSIONS_DIGITS) -> float:
+    """``x`` rounded to ``digits`` significant digits (0.00037706666221719873 -> 0.0003771)."""
+    return float(f"{x:.{digits}g}")
 
 
 def _location_name(key: str | None, world_average: bool = True) -> str | None:
@@ -287,12 +300,71 @@ def write_model_card(path: str | os.PathLike[str], block: Mapping[str, Any], bod
 
 
 def _default_body(block: Mapping[str, Any]) -> str:
+    """The text of a new card given only the block (no footprint to say more: see :func:`card_body`)."""
     grams = block.get("emissions")
     figure = f" about {grams:.4g} g CO2e (operational, location-based)" if isinstance(grams, (int, float)) else ""
     return (
         "## Environmental impact\n\n"
-        f"Training emitted{figure}, measured with [wattprint](https://github.com/wattprint/wattprint).\n"
+        f"Training emitted{figure}, as reported by {WATTPRINT_LINK}; the embodied emissions of the hardware are not "
+        "included.\n"
     )
+
+
+def card_body(
+    footprint: Footprint, *, emissions_g: float | None = None, energy_kwh: float | None = None,
+    embodied_kg: float | None = None, processes: int = 1,
+) -> str:
+    """The text of a new model card: the ``emissions`` figure with what it covers and how it was obtained.
+
+    Says whether the energy was measured, partly modelled or modelled (each component's basis), the facility energy
+    with its PUE, the grid intensity with its basis, year and source, the duration, and the embodied CO2e, which the
+    Hub's ``emissions`` leaves out. ``emissions_g``, ``energy_kwh`` and ``embodied_kg`` replace the footprint's own
+    figures with those summed over a job's ``processes`` (their ranges are then not known).
+    """
+    summed = processes > 1
+    grams = Range.exact(emissions_g) if emissions_g is not None else footprint.operational_co2e_kg * GRAMS_PER_KG
+    energy = Range.exact(energy_kwh) if energy_kwh is not None else footprint.energy_kwh
+    embodied_g = (Range.exact(embodied_kg) if embodied_kg is not None else footprint.embodied_co2e_kg) * GRAMS_PER_KG
+    scope = f", summed over the job's {processes} processes" if summed else ""
+    intensity = footprint.intensity.assumption()
+    how = _how_obtained(footprint)
+    lines = [
+        "## Environmental impact",
+        "",
+        f"Training emitted about {grams:.4g} g CO2e (operational, location-based: facility energy x grid intensity"
+        f"{scope}; the `co2_eq_emissions` metadata), {how}.",
+        "",
+        f"- Energy: {_fmt_energy(energy)} at the facility{scope} (IT energy x PUE {footprint.pue:.3g})"
+        + (f"; {_by_basis(footprint)}" if footprint.energy_by_component_kwh else "") + ".",
+        f"- Grid intensity: {intensity.value}" + (f" [{intensity.source}]" if intensity.source else "") + ".",
+    ]
+    if footprint.wall_time_h is not None:
+        lines.append(f"- Duration: {_fmt_scaled(footprint.wall_time_h, _TIME_UNITS)}.")
+    lines.append(f"- Embodied CO2e of the hardware (manufacture, amortised over the training): about {embodied_g:.4g} "
+                 f"g{scope}, not included in `emissions` (the Hub's field is operational).")
+    return "\n".join(lines) + "\n"
+
+
+def _how_obtained(footprint: Footprint) -> str:
+    """How the energy was obtained, from the components' bases: measured, partly modelled, or modelled."""
+    bases = {c.basis for c in footprint.energy_by_component_kwh.values()}
+    if bases == {"measured"}:
+        return f"measured with {WATTPRINT_LINK}"
+    if "measured" in bases:
+        return f"partly measured, partly {'modelled' if 'modelled' in bases else 'given'}, with {WATTPRINT_LINK}"
+    if "modelled" in bases:
+        return f"modelled, not measured, with {WATTPRINT_LINK} (no power sensor was read)"
+    if "given" in bases:
+        return f"computed with {WATTPRINT_LINK} from energy figures given by the user"
+    return f"reported by {WATTPRINT_LINK}"
+
+
+def _by_basis(footprint: Footprint) -> str:
+    """"gpu measured; cpu, ram modelled": each component's basis."""
+    groups: dict[str, list[str]] = {}
+    for name, comp in footprint.energy_by_component_kwh.items():
+        groups.setdefault(comp.basis, []).append(name)
+    return "; ".join(f"{', '.join(names)} {basis}" for basis, names in groups.items())
 
 
 def read_model_card(path: str | os.PathLike[str], key: str = KEY) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import WattprintError, WattprintWarning
 from .distributed import JobRound, join_job, sum_over_processes
-from .modelcard import GRAMS_PER_KG, co2_eq_emissions, write_model_card
+from .modelcard import GRAMS_PER_KG, card_body, co2_eq_emissions, significant, write_model_card
 
 if TYPE_CHECKING:
     from ..footprint import Footprint
@@ -308,9 +308,10 @@ class TrainingSession:
 
         ``energy_kwh`` facility energy (IT x PUE), ``it_energy_kwh``, ``co2e_kg`` total CO2e (operational +
         embodied, as the projection), ``operational_co2e_kg`` (location-based; the model card's figure in
-        kg), and while running ``projected_energy_kwh`` / ``projected_co2e_kg`` (+ ``_low``/``_high``).
-        Values that are not finite (the upper end of a projection made before the first sampling interval has
-        closed is unbounded) are left out: loggers and the Trainer's JSON state take numbers only. In a job of
+        kg), and while running ``projected_energy_kwh`` / ``projected_co2e_kg`` (+ ``_low``/``_high``) once there
+        is something to project from: a projection made before the first sampling interval has closed has no energy
+        yet (its "projected" 0 kWh would plot as a forecast) and an unbounded upper end, so it is left out. Values
+        that are not finite are left out too: loggers and the Trainer's JSON state take numbers only. In a job of
         several processes they are this process's, except the final ones on rank zero: the job's, summed.
         """
         if self.run is None or not self._started or self.unmeasured:
@@ -325,7 +326,7 @@ class TrainingSession:
             f"{p}co2e_kg": fp.total_co2e_kg.value,
             f"{p}operational_co2e_kg": fp.operational_co2e_kg.value,
         }
-        if self.projection is not None and self.footprint is None:
+        if self.projection is not None and self.footprint is None and _projects(self.projection):
             out[f"{p}projected_energy_kwh"] = self.projection.energy_kwh.value
             out[f"{p}projected_co2e_kg"] = self.projection.co2e_kg.value
             out[f"{p}projected_co2e_kg_low"] = self.projection.co2e_kg.low
@@ -346,8 +347,20 @@ class TrainingSession:
             hardware_used=self.hardware_used or hardware_used,
         )
         if self.job_operational_co2e_kg is not None:
-            block["emissions"] = self.job_operational_co2e_kg * GRAMS_PER_KG
+            block["emissions"] = significant(self.job_operational_co2e_kg * GRAMS_PER_KG)
         return block
+
+    def card_text(self) -> str | None:
+        """The text of a new model card (see :func:`~.modelcard.card_body`): the job's figures on rank zero of a job
+        of several processes, else this process's."""
+        if self.footprint is None:
+            return None
+        job = {k.removeprefix(self.prefix): v for k, v in (self.job_totals or {}).items()}
+        if not {"energy_kwh", "co2e_kg", "operational_co2e_kg"} <= job.keys():
+            return card_body(self.footprint)
+        return card_body(self.footprint, emissions_g=job["operational_co2e_kg"] * GRAMS_PER_KG,
+                         energy_kwh=job["energy_kwh"], embodied_kg=job["co2e_kg"] - job["operational_co2e_kg"],
+                         processes=self.world_size)
 
     def write_card(
         self, output_dir: str | Path | None, training_type: str | None = None, hardware_used: str | None = None,
@@ -364,9 +377,16 @@ class TrainingSession:
             block = self.card_block(training_type, hardware_used)
             if (at_end and not self.model_card) or block is None or not output_dir:
                 return None
-            return write_model_card(Path(output_dir) / "README.md", block)
+            return write_model_card(Path(output_dir) / "README.md", block, self.card_text())
         except (OSError, WattprintError) as e:
             if not at_end:
                 raise
             _warn(f"model card not written to {output_dir} ({e}); the footprint is in the logs and the run store")
             return None
+
+
+def _projects(projection: Projection) -> bool:
+    """Whether a projection was made from measured energy (not one that only says there is nothing to project
+    from yet: its energy is the energy so far, often 0, and unbounded above)."""
+    energy = projection.energy_kwh
+    return energy.value > 0 and math.isfinite(energy.high)

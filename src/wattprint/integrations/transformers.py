@@ -56,8 +56,10 @@ class WattprintCallback(TrainerCallback):
         run_name: run id (default: generated); with several processes each gets ``<run_name>-rank<N>``.
         run: an already started :class:`~wattprint.tracking.Run` to feed instead of starting one.
         db, interval_s, location, pue, intensity, **track_kwargs: passed to :func:`wattprint.track`.
-        training_type: "pre-training" or "fine-tuning" for the model card; default: "fine-tuning" when the
-            model was loaded with ``from_pretrained``, else "pre-training".
+        training_type: "pre-training" or "fine-tuning" for the model card; default: "fine-tuning" when
+            ``from_pretrained`` loaded the weights (Transformers 5 shows it), "pre-training" for a model built from
+            a config made in code, else left out (``from_config`` of a config read from the Hub or a folder, or
+            Transformers 4, cannot be told apart from a loaded model).
         geographical_location, hardware_used: model-card fields; defaults: the intensity's location, and
             the devices the Trainer used ("8 x NVIDIA A100-SXM4-80GB").
         model_card: write the ``co2_eq_emissions`` block into ``output_dir/README.md`` at the end (False only
@@ -240,11 +242,29 @@ class WattprintCallback(TrainerCallback):
 
 
 def _guess_training_type(model: Any) -> str | None:
-    """ "fine-tuning" for a model loaded with from_pretrained (it records where from), else "pre-training"."""
-    if model is None:
+    """The Hub's ``training_type`` where the model shows it, else None (the card leaves the field out).
+
+    "fine-tuning": ``from_pretrained`` loaded weights into it (Transformers 5 marks each tensor it loads
+    ``_is_hf_initialized``, so that the initialisation skips it). "pre-training": a Transformers model that names no
+    checkpoint or config (``name_or_path`` empty): built from a config made in code, so randomly initialised.
+    Otherwise no guess: ``from_config`` of a config read from the Hub or a folder names that place just as
+    ``from_pretrained`` does, and Transformers 4 marks no loaded tensor.
+    """
+    config = getattr(model, "config", None)
+    if model is None or config is None:
         return None
-    name = getattr(model, "name_or_path", None) or getattr(getattr(model, "config", None), "_name_or_path", None)
-    return "fine-tuning" if name else "pre-training"
+    if _has_loaded_weights(model):
+        return "fine-tuning"
+    named = getattr(model, "name_or_path", None) or getattr(config, "_name_or_path", None)
+    return None if named else "pre-training"
+
+
+def _has_loaded_weights(model: Any) -> bool:
+    """Whether any of the model's tensors was loaded from a checkpoint by ``from_pretrained`` (Transformers 5)."""
+    try:
+        return any(getattr(p, "_is_hf_initialized", False) is True for p in model.parameters())
+    except Exception:  # not a torch module, or one whose parameters cannot be listed: no evidence
+        return False
 
 
 def _describe_trainer_hardware(args: TrainingArguments) -> str | None:
