@@ -74,11 +74,10 @@ def _open(db: str | None) -> tuple[Any, str]:
 
 def _waiting_note(where: str) -> None:
     """Runs kept beside the store because it refused their last write: said, since a reader does not store them."""
-    from ..storage.spill import spill_dir, waiting
+    from ..storage.spill import spill_notes
 
-    if n := len(waiting(where)):
-        print(f"wattprint: {n} run(s) wait in {spill_dir(where)} to be written to the store (it was locked or full "
-              "when they ended); the next `wattprint run` on it writes them", file=sys.stderr)
+    for note in spill_notes(where):
+        print(f"wattprint: {note}", file=sys.stderr)
 
 
 def _list(args: argparse.Namespace) -> int:
