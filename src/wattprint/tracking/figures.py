@@ -18,6 +18,7 @@ from .live import J_PER_KWH, SECONDS_PER_HOUR, LiveFigures
 
 if TYPE_CHECKING:
     from ..storage import SlotPatch
+    from .record import ResumePoint
     from .snapshot import Snapshot
 
 CHARGED_SCOPE = (
@@ -67,13 +68,14 @@ class RunFigures:
     """Footprint, embodied CO2e and stored summary of one run segment, from its snapshots.
 
     ``assumptions`` are the run's (PUE, intensity, location, readers); ``models`` maps GPU labels to model names
-    (:func:`gpu_models`); ``alloc`` is the job's allocation (None: the whole machine); ``prev_basis`` a resumed
-    run's stored basis per component; ``offset_j`` the charged energy stored before this segment (J).
+    (:func:`gpu_models`); ``alloc`` is the job's allocation (None: the whole machine); ``resume`` what a resumed
+    run continues from (:class:`~wattprint.tracking.record.ResumePoint`): its stored basis per component, the
+    charged energy stored before this segment (J), and the earlier segments' chip-hours and embodied CO2e, to
+    which this segment adds its own at the hardware it reads.
     """
 
     def __init__(self, pue: Range, intensity: Intensity, assumptions: list[Assumption], models: dict[str, str],
-                 alloc: Any, prev_basis: dict[str, str], offset_j: dict[str, float],
-                 readers: list[Any] | None = None) -> None:
+                 alloc: Any, resume: ResumePoint, readers: list[Any] | None = None) -> None:
         self.pue = pue
         self.intensity = intensity
         self.assumptions = assumptions
@@ -81,8 +83,14 @@ class RunFigures:
         self._readers = readers or []
         self._unit_shares: dict[str, float] | None = None
         self.alloc = alloc
-        self.prev_basis = prev_basis
-        self.offset_j = offset_j
+        self.prev_basis = resume.basis
+        self.offset_j = resume.energy_j
+        self.earlier_h = resume.priced_s / SECONDS_PER_HOUR  # the earlier time whose figures are carried
+        self.earlier_chip_h = resume.chip_hours
+        self.earlier_embodied_kg = resume.embodied_kg
+        self.earlier_s = resume.duration_s
+        self.earlier_segments = resume.segments
+        self.offset_triples = resume.energy_triples()
         self.live: LiveFigures | None = None  # factors of the last full summary
         self._accelerators: dict[str, Any] = {}  # model name -> catalogue entry (None: not in it)
 
@@ -96,7 +104,7 @@ class RunFigures:
                                           "measured" if basis == "measured" else "modelled")
         embodied, emb_assumptions = self.embodied(snap)
         hours = snap.elapsed_s / SECONDS_PER_HOUR
-        n_gpus = self.chips(snap)
+        chips = self.chips(snap)
         return Footprint(
             energy_by_component_kwh=comps,
             pue=self.pue,
@@ -104,9 +112,13 @@ class RunFigures:
             embodied_co2e_kg=embodied,
             assumptions=self.assumptions + emb_assumptions,
             kind="measured",
-            chip_hours=Range.exact(n_gpus * hours) if n_gpus else None,
+            chip_hours=Range.exact(self.chip_hours(snap, hours)) if chips or self.earlier_chip_h else None,
             wall_time_h=Range.exact(hours),
         )
+
+    def chip_hours(self, snap: Snapshot, hours: float) -> float:
+        """Chip-hours of a run of ``hours``: the earlier segments' + this segment's chips over the rest."""
+        return self.earlier_chip_h + self.chips(snap) * max(0.0, hours - self.earlier_h)
 
     @property
     def gpu_unit_shares(self) -> dict[str, float]:
@@ -132,11 +144,29 @@ class RunFigures:
         return sum(self.gpu_unit_shares.get(label, 1.0) for label in snap.gpus)
 
     def embodied(self, snap: Snapshot, hours_h: float | None = None) -> tuple[Range, list[Assumption]]:
-        """Embodied CO2e amortised over the run's duration (or ``hours_h``): the GPUs read (their charged share)
-        + the host share."""
+        """Embodied CO2e of the run over its duration (or ``hours_h`` of it): the earlier segments' as stored, plus
+        this segment's hardware (:meth:`segment_embodied`) over the rest."""
+        hours = snap.elapsed_s / SECONDS_PER_HOUR if hours_h is None else hours_h
+        total, notes = self.segment_embodied(snap, max(0.0, hours - self.earlier_h))
+        if not self.earlier_h:
+            return total, notes
+        return self.earlier_embodied_kg + total, [*notes, Assumption(
+            "embodied, earlier segments", f"{self.earlier_embodied_kg:.4g} kgCO2e and {self.earlier_chip_h:.4g} "
+            f"chip-hours over the earlier {self.earlier_h * SECONDS_PER_HOUR:.4g} s, as stored with the run "
+            "(each segment at the hardware it read)", "the stored run's record")]
+
+    def embodied_at(self, snap: Snapshot, hours_h: float) -> tuple[Range, Range]:
+        """(the run's embodied CO2e over ``hours_h`` of it, kg; what each hour more on this segment's hardware adds,
+        kg/h), for a projection of the run's duration. Amortised embodied CO2e is linear in the hours."""
+        rate = self.segment_embodied(snap, 1.0)[0]
+        return self.earlier_embodied_kg + rate * max(0.0, hours_h - self.earlier_h), rate
+
+    def segment_embodied(self, snap: Snapshot, hours_h: float) -> tuple[Range, list[Assumption]]:
+        """Embodied CO2e of this segment's hardware over ``hours_h``: the GPUs read (their charged share) + the
+        host share."""
         from .. import data
 
-        hours = Range.exact(snap.elapsed_s / SECONDS_PER_HOUR if hours_h is None else hours_h)
+        hours = Range.exact(hours_h)
         total = Range.exact(0.0)
         notes: list[Assumption] = []
         gpu_share = self.charged_ratio(snap, "gpu")
@@ -208,9 +238,29 @@ class RunFigures:
         """The measured part of a full summary: Footprint.to_dict() + process_share and what is charged; the
         factors of the live figures until the next one are taken from it."""
         fp = self.footprint(snap)
-        self.live = LiveFigures(self.pue, self.intensity.g_per_kwh, self.embodied(snap, hours_h=1.0)[0])
+        self.live = LiveFigures(self.pue, self.intensity.g_per_kwh, self.segment_embodied(snap, 1.0)[0],
+                                self.earlier_h, self.earlier_chip_h, self.earlier_embodied_kg)
         d = fp.to_dict()
         machine_cpu_kwh = snap.read_j.get("cpu", 0.0) / J_PER_KWH
         d["process_share"] = snap.share.to_dict(machine_cpu_kwh)
         d["charged_scope"] = CHARGED_SCOPE
+        # each segment's own figures, the run's being their sum: a resumed run's earlier ones, then this one (as of
+        # this full summary; the run's figures are refreshed at every interval, these at the next full summary)
+        d["segments"] = [*self.earlier_segments, self.segment(snap)]
         return d
+
+    def segment(self, snap: Snapshot) -> dict[str, Any]:
+        """This segment's figures, in the keys of the ``segments`` list (:func:`.record.segment_figures`)."""
+        from ..storage.records import iso_utc
+        from .record import segment_figures
+
+        seconds = max(0.0, snap.elapsed_s - self.earlier_s)
+        energy: dict[str, tuple[float, float, float]] = {}
+        for comp, (v, lo, hi) in snap.charged_j.items():  # the run's so far less what was stored before it
+            off = self.offset_triples.get(comp, (0.0, 0.0, 0.0))
+            energy[comp] = (v - off[0], min(lo, v) - off[1], max(hi, v) - off[2])
+        hours = seconds / SECONDS_PER_HOUR
+        chips = self.chips(snap)
+        return {"started_at": iso_utc(snap.t_unix - seconds), "location": self.intensity.location,
+                "pue": self.pue.value, "intensity_g_per_kwh": self.intensity.g_per_kwh.value, "gpus": chips,
+                **segment_figures(seconds, energy, chips * hours, self.segment_embodied(snap, hours)[0], J_PER_KWH)}

@@ -25,18 +25,25 @@ class LiveFigures:
     """Frozen factors of one full summary; :meth:`patch` gives the figures at a later reading.
 
     ``pue`` (dimensionless) and ``intensity`` (gCO2e/kWh) are the run's; ``embodied_kg_per_h`` is the
-    embodied CO2e charged per hour of run time at the full summary's hardware share (kgCO2e/h).
+    embodied CO2e charged per hour of run time at the full summary's hardware share (kgCO2e/h). A resumed run's
+    earlier ``earlier_h`` hours come with their own ``earlier_chip_h`` and ``earlier_embodied_kg``: the rate and
+    the GPU count apply to the hours after them.
     """
 
-    __slots__ = ("pue", "intensity", "embodied_kg_per_h", "_shapes")
+    __slots__ = ("pue", "intensity", "embodied_kg_per_h", "earlier_h", "earlier_chip_h", "earlier_embodied_kg",
+                 "_shapes")
 
-    def __init__(self, pue: Range, intensity: Range, embodied_kg_per_h: Range) -> None:
+    def __init__(self, pue: Range, intensity: Range, embodied_kg_per_h: Range, earlier_h: float = 0.0,
+                 earlier_chip_h: float = 0.0, earlier_embodied_kg: Range | None = None) -> None:
         for name, r in (("PUE", pue), ("intensity", intensity), ("embodied rate", embodied_kg_per_h)):
             if r.low < 0:
                 raise ValueError(f"{name} must be >= 0 for the live figures, got {r}")
         self.pue = pue
         self.intensity = intensity
         self.embodied_kg_per_h = embodied_kg_per_h
+        self.earlier_h = earlier_h
+        self.earlier_chip_h = earlier_chip_h
+        self.earlier_embodied_kg = earlier_embodied_kg or Range.exact(0.0)
         self._shapes: dict[tuple[tuple[tuple[str, str], ...], bool], JsonShape] = {}
 
     def patch(self, charged_j: dict[str, tuple[float, float, float]], basis: dict[str, str], elapsed_s: float,
@@ -62,9 +69,14 @@ class LiveFigures:
         fac, fac_lo, fac_hi = it * pue.value, it_lo * pue.low, it_hi * pue.high
         op, op_lo, op_hi = fac * ci.value / 1000.0, fac_lo * ci.low / 1000.0, fac_hi * ci.high / 1000.0
         hours = elapsed_s / SECONDS_PER_HOUR
-        emb, emb_lo, emb_hi = rate.value * hours, rate.low * hours, rate.high * hours
-        gpu_hours = (n_gpus * hours,) * 3 if n_gpus else ()
-        key = (tuple(comp_bases), bool(n_gpus))
+        seg_h = max(0.0, hours - self.earlier_h)  # this segment's: the rate and GPU count are its hardware's
+        before = self.earlier_embodied_kg
+        emb, emb_lo, emb_hi = (before.value + rate.value * seg_h, before.low + rate.low * seg_h,
+                               before.high + rate.high * seg_h)
+        chip_h = self.earlier_chip_h + n_gpus * seg_h
+        chips = bool(n_gpus or self.earlier_chip_h)
+        gpu_hours = (chip_h,) * 3 if chips else ()
+        key = (tuple(comp_bases), chips)
         shape = self._shapes.get(key)
         if shape is None:
             shape = self._shapes[key] = _shape(*key)

@@ -31,10 +31,11 @@ class RunProgress:
         self._energy_j = 0.0  # the energy so far the latest call used (J)
 
     def project(self, step: Any, total_steps: Any, snap: Snapshot, ended: bool, pue: Range, intensity: Range,
-                embodied: Callable[[float], Range]) -> Projection:
+                embodied: Callable[[float], tuple[Range, Range]]) -> Projection:
         """The projection at ``step`` of ``total_steps`` from the latest snapshot, bridged to now unless the run
-        has ``ended``; ``embodied(hours)`` is the embodied CO2e over that many hours of the run (kg). Bad
-        arguments warn (attributed to the caller of ``Run.progress``) and give a projection that says why."""
+        has ``ended``; ``embodied(hours)`` is the embodied CO2e over that many hours of the run (kg) and what each
+        further hour on this segment's hardware adds (kg/h). Bad arguments warn (attributed to the caller of
+        ``Run.progress``) and give a projection that says why."""
         now = time.monotonic()
         energy = snap.it_energy_j
         if not ended and now > snap.t:  # bridge to now with the last interval's power
@@ -45,7 +46,7 @@ class RunProgress:
         # overshoot the next reading, and energy spent does not go back
         energy = self._energy_j = max(energy, self._energy_j)
         elapsed = snap.elapsed_s + (now - snap.t)
-        embodied_kg = embodied(elapsed / SECONDS_PER_HOUR)
+        embodied_kg, embodied_rate = embodied(elapsed / SECONDS_PER_HOUR)
         why = bad_steps(step, total_steps)
         no_data: str | None = None
         s: int | float = 0
@@ -62,10 +63,20 @@ class RunProgress:
                 no_data = NO_INTERVAL_YET
             else:
                 self.projector.observe(s, now, energy)
-        proj = self.projector.project(s, t, now, energy, elapsed, pue, intensity, embodied_kg, no_data=no_data)
+        proj = self.projector.project(s, t, now, energy, elapsed, pue, intensity, embodied_kg, no_data=no_data,
+                                      measured=measured_range(snap), embodied_rate_kg_per_h=embodied_rate)
         if why is None:  # a bad call must not replace the last good projection
             self.last = proj
         return proj
+
+
+def measured_range(snap: Snapshot) -> Range:
+    """The charged IT energy's range relative to its value (1 where exact): the modelled components' uncertainty,
+    which the energy still to come shares (the same devices, read the same way)."""
+    value = low = high = 0.0
+    for v, lo, hi in snap.charged_j.values():
+        value, low, high = value + v, low + min(lo, v), high + max(hi, v)
+    return Range(1.0, low / value, high / value) if value > 0 else Range.exact(1.0)
 
 
 def bad_steps(step: Any, total_steps: Any) -> str | None:

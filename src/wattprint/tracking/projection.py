@@ -14,9 +14,12 @@ Method (O(1) state, any step, not only after whole epochs):
   ``Z`` standard deviations of the window rates scaled to the remaining work (``s x sqrt(w / remaining)``,
   the spread of an average over the remaining windows), then by an allowance for changes not seen yet,
   ``UNSEEN_CHANGE x (1 - fraction done)`` (relative), which shrinks to nothing as the run nears its end.
+* The IT energy, so far and to come, carries the measured energy's own range relative to its value (that of
+  modelled components: the same devices are read the same way), so at the end the range is the footprint's.
 * Facility energy = IT x PUE (range); CO2e = facility x intensity (range) + embodied CO2e scaled to the
-  projected duration: embodied so far (over the whole elapsed time, start-up counted once) x projected / elapsed
-  duration, where projected = elapsed + remaining steps x the time per step observed since the first call
+  projected duration: embodied so far (over the whole elapsed time, start-up counted once) + the time still to
+  come at the current hardware's rate (for a run measured on one set of hardware: embodied so far x projected /
+  elapsed duration), where projected = elapsed + remaining steps x the time per step observed since the first call
   (widened by the same allowance for unseen changes).
 * No full window since the first call (one observation, or steps over less than a sampling interval, whose
   difference carries the readings' granularity rather than a rate): the energy so far cannot be split into start-up and
@@ -39,6 +42,7 @@ from typing import Any
 
 from ..quantities import Range
 from ..storage.records import J_PER_KWH
+from .live import SECONDS_PER_HOUR
 
 # method parameters (statistics, not physical data): ~95 % for normal noise; allowance for unseen change
 Z = 2.0
@@ -47,16 +51,18 @@ UNSEEN_CHANGE = 0.5
 METHOD = (
     "energy so far + remaining steps x energy per step of the latest window; range from recent vs average "
     f"energy per step, {Z:g} sd of per-window variation scaled to the remaining work, and an allowance for "
-    f"unseen changes of {UNSEEN_CHANGE:.0%} x remaining fraction; x PUE and grid intensity; embodied scaled "
-    "to the projected duration (elapsed + remaining steps x time per step)"
+    f"unseen changes of {UNSEEN_CHANGE:.0%} x remaining fraction; x the measured energy's range (modelled "
+    "components), PUE and grid intensity; embodied scaled to the projected duration (elapsed + remaining steps x "
+    "time per step)"
 )
 
 ONE_OBSERVATION = (
     "no full window since the first call (one observation, or steps over less than a sampling interval): the "
     "energy so far cannot be split into start-up and per-step work; range from the energy "
     "so far (all start-up) to energy so far / fraction done (no start-up; the central value) widened by an "
-    f"allowance for unseen changes of {UNSEEN_CHANGE:.0%} x remaining fraction; x PUE and grid intensity; "
-    "embodied likewise from the elapsed time to elapsed / fraction done"
+    f"allowance for unseen changes of {UNSEEN_CHANGE:.0%} x remaining fraction; x the measured energy's range "
+    "(modelled components), PUE and grid intensity; embodied likewise from the elapsed time to elapsed / fraction "
+    "done"
 )
 
 NO_INTERVAL_YET = (
@@ -172,16 +178,22 @@ class Projector:
         intensity_g_per_kwh: Range,
         embodied_kg: Range,
         no_data: str | None = None,
+        measured: Range | None = None,
+        embodied_rate_kg_per_h: Range | None = None,
     ) -> Projection:
         """Projected final facility energy and CO2e (see the module docstring). ``embodied_kg`` is the embodied
-        CO2e of the ``elapsed_s`` so far; ``no_data`` says why there is nothing to project from (open range)."""
+        CO2e of the ``elapsed_s`` so far; ``no_data`` says why there is nothing to project from (open range).
+        ``measured``: the IT energy's range relative to its value (the modelled components' uncertainty; None:
+        exact), which the energy to come shares. ``embodied_rate_kg_per_h``: the embodied CO2e each further hour
+        adds (a resumed run's earlier segments may have run on other hardware); None: the average so far."""
         total = max(total_steps, 1)
         step = min(max(step, 0), total)
         fraction = step / total
         so_far_kwh = energy_j / J_PER_KWH
+        measured = measured or Range.exact(1.0)
         if no_data is not None or step == 0:
             # the totals so far are known; how much more is not: unbounded above
-            facility = Range.exact(so_far_kwh) * pue
+            facility = Range.exact(so_far_kwh) * measured * pue
             co2e = facility * intensity_g_per_kwh / 1000.0 + embodied_kg
             method = no_data or "no progress yet: nothing to project from; the range starts at the energy so far"
             return Projection(fraction, Range(facility.value, facility.low, math.inf),
@@ -190,7 +202,7 @@ class Projector:
         remaining = total - step
         lo, mid, hi = self.rate_band(step, t, energy_j, remaining, fraction)
         it_kwh = Range(energy_j + remaining * mid, energy_j + remaining * lo, energy_j + remaining * hi) / J_PER_KWH
-        facility = it_kwh * pue
+        facility = it_kwh * measured * pue
         embodied = embodied_kg
         if elapsed_s > 0 and remaining > 0:
             one = self.one_observation  # the elapsed time may all have been start-up
@@ -198,7 +210,10 @@ class Projector:
             allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction)
             duration = Range(elapsed_s + left_s, elapsed_s if one else elapsed_s + left_s / allowance,
                              elapsed_s + left_s * allowance)
-            embodied = embodied_kg * (duration / elapsed_s)
+            if embodied_rate_kg_per_h is None:
+                embodied = embodied_kg * (duration / elapsed_s)
+            else:
+                embodied = embodied_kg + embodied_rate_kg_per_h * ((duration - elapsed_s) / SECONDS_PER_HOUR)
         co2e = facility * intensity_g_per_kwh / 1000.0 + embodied
         method = ONE_OBSERVATION if self.one_observation else METHOD
         return Projection(fraction, facility, co2e, method, step, total, so_far_kwh * pue.value, self._n)

@@ -135,21 +135,122 @@ def begin_record(store: Any, run_id: str, project: str, started_unix: float, met
 
 class ResumePoint:
     """What a resumed run's new segment continues from: the stored totals (J per component, s), the basis of
-    each component, and the phases; all empty for a new run (``rec`` None)."""
+    each component, and the phases; all empty for a new run (``rec`` None).
 
-    __slots__ = ("energy_j", "duration_s", "basis", "phases")
+    The earlier segments' figures are carried as the stored summary has them (it is written with the totals, in
+    one statement): each component's low and high (J), the chip-hours and the embodied CO2e, so that each segment
+    keeps the hardware it read and the uncertainty it had. A stored run without them (no summary was written)
+    falls back to taking its energies as exact and its hardware as this segment's, said in :meth:`assumptions`.
+    ``priced_s`` is the earlier time whose chip-hours and embodied CO2e are carried (0 in that fallback)."""
+
+    __slots__ = ("energy_j", "energy_range_j", "duration_s", "priced_s", "chip_hours", "embodied_kg", "basis",
+                 "phases", "segments", "_missing")
 
     def __init__(self, rec: Any) -> None:
+        from ..quantities import Range
+
         self.energy_j: dict[str, float] = {}
+        self.energy_range_j: dict[str, tuple[float, float]] = {}  # component -> (low, high), J
         self.duration_s = 0.0
+        self.priced_s = 0.0
+        self.chip_hours = 0.0
+        self.embodied_kg = Range.exact(0.0)
         self.basis: dict[str, str] = {}
         self.phases: Any = {}
+        self.segments: list[dict[str, Any]] = []  # the earlier segments' own figures (see earlier_segments)
+        self._missing: list[str] = []  # earlier figures the stored run lacks (see assumptions())
         if rec is not None:
             self.energy_j = dict(rec.energy_j)
             self.duration_s = float(rec.duration_s)
-            basis = rec.summary.get("basis") or rec.meta.get("basis")
+            summary = rec.summary if isinstance(rec.summary, dict) else {}
+            basis = summary.get("basis") or rec.meta.get("basis")
             self.basis = dict(basis) if isinstance(basis, dict) else {}
-            self.phases = rec.summary.get("phases") or {}
+            self.phases = summary.get("phases") or {}
+            self._carry(summary)
+            if self.duration_s > 0:  # a run resumed (a new one's record is empty)
+                self.segments = self.earlier_segments(summary, float(rec.started_at))
+
+    def _carry(self, summary: dict[str, Any]) -> None:
+        """The earlier segments' ranges, chip-hours and embodied CO2e from the stored ``summary``."""
+        from ..quantities import Range
+        from .live import SECONDS_PER_HOUR
+
+        comps = summary.get("energy_by_component_kwh")
+        comps = comps if isinstance(comps, dict) else {}
+        for comp, joules in self.energy_j.items():
+            c = comps.get(comp)
+            kwh = _figure(c, "kwh") if isinstance(c, dict) else None
+            low, high = (_figure(c, "kwh_low"), _figure(c, "kwh_high")) if isinstance(c, dict) else (None, None)
+            if kwh is None or low is None or high is None:
+                if joules:
+                    self._missing.append(f"{comp} energy range")
+                continue
+            # the stored range relative to the stored value, applied to the stored total (written together)
+            lo_f, hi_f = (min(1.0, low / kwh), max(1.0, high / kwh)) if kwh > 0 else (1.0, 1.0)
+            self.energy_range_j[comp] = (joules * lo_f, joules * hi_f)
+        emb = [_figure(summary, f"embodied_co2e_kg{end}") for end in ("", "_low", "_high")]
+        wall_h = _figure(summary, "wall_time_h")
+        if None in emb or wall_h is None:
+            if self.duration_s > 0:
+                self._missing.append("chip-hours and embodied CO2e")
+            return
+        value, low, high = (float(x or 0.0) for x in emb)
+        self.embodied_kg = Range(value, min(low, value), max(high, value))
+        self.chip_hours = _figure(summary, "chip_hours") or 0.0
+        # the time those figures cover: the stored summary's, written with the stored duration
+        self.priced_s = wall_h * SECONDS_PER_HOUR
+
+    def energy_triples(self) -> dict[str, tuple[float, float, float]]:
+        """The stored energy per component as (value, low, high), J; one without its range counts as exact."""
+        return {k: (v, *self.energy_range_j.get(k, (v, v))) for k, v in self.energy_j.items()}
+
+    def totals(self) -> dict[str, Any]:
+        """The earlier segments' figures together, in a segment's keys (see :func:`segment_figures`)."""
+        from .live import J_PER_KWH
+
+        out = segment_figures(self.duration_s, self.energy_triples(), self.chip_hours, self.embodied_kg, J_PER_KWH)
+        if self.duration_s > 0 and not self.priced_s:  # not stored (see assumptions()): not known
+            out.update(dict.fromkeys(("chip_hours", "embodied_co2e_kg", "embodied_co2e_kg_low",
+                                      "embodied_co2e_kg_high")))
+        return out
+
+    def earlier_segments(self, summary: dict[str, Any], started_at: float) -> list[dict[str, Any]]:
+        """Each earlier segment's figures: those the stored summary lists, the last of them made up to the stored
+        totals (the summary lists them as of its last full write, the totals are written at every interval). A
+        run stored without that list (by an earlier version) gives its stored totals as one segment, said so."""
+        from ..storage.records import iso_utc
+
+        stored = summary.get("segments")
+        listed = [d for d in stored if isinstance(d, dict)] if isinstance(stored, list) else []
+        if not listed:
+            last: dict[str, Any] = {"started_at": iso_utc(started_at), "location": summary.get("location"),
+                                    "pue": summary.get("pue"),
+                                    "intensity_g_per_kwh": summary.get("intensity_g_per_kwh"),
+                                    "note": "the stored run's totals: stored by a version of wattprint that kept no "
+                                            "per-segment figures (its earlier segments together, if it had several)"}
+            return [{**last, **self.totals()}]
+        *complete, last = listed
+        rest = self.totals()
+        for key in _SUMMED:
+            if rest[key] is not None:
+                rest[key] = max(0.0, float(rest[key]) - sum(_figure(d, key) or 0.0 for d in complete))
+        by_comp = dict(rest["energy_by_component_kwh"])
+        for d in complete:
+            for comp in by_comp:
+                by_comp[comp] = max(0.0, by_comp[comp] - (_figure(d.get("energy_by_component_kwh"), comp) or 0.0))
+        rest["energy_by_component_kwh"] = by_comp
+        return [*complete, {**last, **rest}]
+
+    def assumptions(self) -> list[Any]:
+        """A note where the stored run lacks its earlier figures: those parts are taken the old way."""
+        if not self._missing:
+            return []
+        from ..footprint import Assumption
+
+        return [Assumption("resumed run, earlier figures", f"the stored run keeps no {', '.join(self._missing)} "
+                           f"for its earlier {self.duration_s:.4g} s", "the stored run's record",
+                           "no summary was stored with them: the earlier energies count as exact, and the earlier "
+                           "time's chip-hours and embodied CO2e are taken at this segment's hardware")]
 
     def phase_totals(self) -> dict[str, PhaseTotal]:
         """The stored phases the sampler adds to; one stored in a shape it cannot read is left out."""
@@ -159,6 +260,32 @@ class ResumePoint:
                 out[name] = PhaseTotal(dict(d.get("energy_j", {})), float(d.get("duration_s", 0)),
                                        int(d.get("count", 0)))
         return out
+
+
+# a segment's figures that add up over the segments (the others describe where and on what it ran)
+_SUMMED = ("duration_s", "it_energy_kwh", "it_energy_kwh_low", "it_energy_kwh_high", "chip_hours",
+           "embodied_co2e_kg", "embodied_co2e_kg_low", "embodied_co2e_kg_high")
+
+
+def segment_figures(duration_s: float, energy: dict[str, tuple[float, float, float]], chip_hours: float,
+                    embodied_kg: Any, j_per_kwh: float) -> dict[str, Any]:
+    """One segment's figures as the summary's ``segments`` list gives them: its duration (s), IT energy (kWh,
+    before PUE, with its range, and per component), chip-hours and embodied CO2e (kg, with its range)."""
+    it = [sum(e[i] for e in energy.values()) / j_per_kwh for i in range(3)]
+    return {"duration_s": duration_s, "it_energy_kwh": it[0], "it_energy_kwh_low": it[1], "it_energy_kwh_high": it[2],
+            "energy_by_component_kwh": {k: e[0] / j_per_kwh for k, e in sorted(energy.items())},
+            "chip_hours": chip_hours, "embodied_co2e_kg": embodied_kg.value, "embodied_co2e_kg_low": embodied_kg.low,
+            "embodied_co2e_kg_high": embodied_kg.high}
+
+
+def _figure(d: Any, key: str) -> float | None:
+    """``d[key]`` where it is a finite number >= 0 (a stored figure), else None."""
+    import math
+
+    v = d.get(key) if isinstance(d, dict) else None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+        return None
+    return float(v)
 
 
 def resumed_site_notes(rec: Any, location: str, pue: Any, intensity_g_per_kwh: float | None = None) -> list[Any]:

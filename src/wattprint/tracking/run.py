@@ -167,6 +167,7 @@ class Run:
             self.resumed = False
         resume = ResumePoint(rec)
         assumptions += resumed_site_notes(rec, intensity.location, pue, intensity.g_per_kwh.value)
+        assumptions += resume.assumptions()
 
         ledger = self._kw.get("ledger")
         try:
@@ -178,11 +179,11 @@ class Run:
             self.sampler = Sampler(
                 self._readers, ledger, interval_s=self.interval_s,
                 store=self.store if self._pending is None else self._pending, run_id=self.id,
-                offset_j=resume.energy_j, offset_s=resume.duration_s, share=ProcessShare(pid, readers=self._readers),
+                offset_j=resume.energy_j, offset_s=resume.duration_s, offset_range_j=resume.energy_range_j,
+                share=ProcessShare(pid, readers=self._readers),
                 summary=self._summary, live=self._live_summary, notify=self._note,
             )
-            self._figures = RunFigures(pue, intensity, assumptions, models, alloc, resume.basis,
-                                       self.sampler.offset_j, self._readers)
+            self._figures = RunFigures(pue, intensity, assumptions, models, alloc, resume, self._readers)
             self.sampler.phases.update(resume.phase_totals())
             self.status = "running"
             self.sampler.start()
@@ -356,7 +357,7 @@ class Run:
         snap = self._snapshot()
         assert snap is not None
         return self._progress.project(step, total_steps, snap, self._final is not None, self.pue,
-                                      self.intensity.g_per_kwh, lambda hours: self._measured.embodied(snap, hours)[0])
+                                      self.intensity.g_per_kwh, lambda hours: self._measured.embodied_at(snap, hours))
 
     # -- internals -----------------------------------------------------------------------------
     def _running_sampler(self) -> Sampler:

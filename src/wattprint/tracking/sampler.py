@@ -68,6 +68,7 @@ class Sampler:
         run_id: str | None = None,
         offset_j: dict[str, float] | None = None,
         offset_s: float = 0.0,
+        offset_range_j: dict[str, tuple[float, float]] | None = None,
         scale: dict[str, float] | None = None,
         share: ProcessShare | None = None,
         summary: Callable[[Snapshot], dict[str, Any]] | None = None,
@@ -82,6 +83,9 @@ class Sampler:
         self.interval_s = float(interval_s)
         self.offset_j = dict(offset_j or {})
         self.offset_s = float(offset_s)
+        # the earlier segments' (value, low, high) per component; a component without its range counts as exact
+        ranges = offset_range_j or {}
+        self._offset = {k: (v, *ranges.get(k, (v, v))) for k, v in self.offset_j.items()}
         self.scale = dict(scale or {})
         self.share = share
         self.summary_fn = summary
@@ -339,7 +343,7 @@ class Sampler:
         now, charged, read_j, gpus = self._reads.read_and_charge(self.ledger, first=first, final=final)
         prev = self.snapshot
         # the final reading's window ends at stop(), even when the sampler reads later
-        now, total, read_j, power = reading_totals(prev, now, charged, read_j, self.offset_j,
+        now, total, read_j, power = reading_totals(prev, now, charged, read_j, self._offset,
                                                    self._stop_t if final else None)
         basis = dict(prev.basis) if prev is not None else {}
         basis.update(self._reads.basis)

@@ -61,16 +61,16 @@ def _energy_at(t: float, prev: Snapshot | None, snap: Snapshot) -> dict[str, flo
 
 
 def reading_totals(prev: Snapshot | None, now: float, charged: dict[str, Triple], read_j: dict[str, float],
-                   offset_j: dict[str, float], end_t: float | None
+                   offset_j: dict[str, tuple[float, float, float]], end_t: float | None
                    ) -> tuple[float, dict[str, tuple[float, float, float]], dict[str, float], dict[str, float]]:
     """(time, charged J, read J, power W) per component of a reading at ``now``: ``charged`` plus ``offset_j``
-    (the earlier segments of a resumed run); at ``end_t`` instead when it falls between ``prev`` and ``now``
-    (interpolated); the power is the mean since ``prev``."""
+    (the earlier segments of a resumed run: value, low, high, each added to its own); at ``end_t`` instead when it
+    falls between ``prev`` and ``now`` (interpolated); the power is the mean since ``prev``."""
     total: dict[str, tuple[float, float, float]] = {}
     for comp in set(charged) | set(offset_j):
         c = charged.get(comp, [0.0, 0.0, 0.0])
-        off = offset_j.get(comp, 0.0)
-        total[comp] = (c[0] + off, c[1] + off, c[2] + off)
+        off = offset_j.get(comp, _ZERO)
+        total[comp] = (c[0] + off[0], c[1] + off[1], c[2] + off[2])
     if end_t is not None and prev is not None and prev.t < end_t < now:
         # the sampler was late (a slow store write, a busy machine): end the window at stop(), not here
         w = (end_t - prev.t) / (now - prev.t)
