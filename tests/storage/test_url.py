@@ -93,3 +93,10 @@ def test_a_plain_path_naming_a_folder_is_refused_as_the_url_form_is(text: str) -
         db_path(text)
     with pytest.raises(WattprintError, match="names a folder"):
         db_path("sqlite:///tmp/some/folder/")
+
+
+def test_percent_escapes_that_are_not_utf8_are_refused_rather_than_renamed(tmp_path: Path) -> None:
+    """unquote's default replaced the byte %ff with U+FFFD: the store became a file of another name."""
+    with pytest.raises(WattprintError, match="not UTF-8"):
+        db_path(f"sqlite://{tmp_path}/%ff.db")
+    assert db_path(f"sqlite://{tmp_path}/%C3%A9.db") == f"{tmp_path}/\u00e9.db"

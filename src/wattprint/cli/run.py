@@ -1,13 +1,17 @@
 """``wattprint run [options] -- command ...``: run a command as a child process and measure all of it.
 
 The whole command and every process it starts are measured (the tracked tree is this process and its
-descendants). SIGINT, SIGTERM and SIGHUP are forwarded to the child (unless ignored when wattprint started, as
-under nohup); wattprint exits with the child's exit code (128 + N if the child died of signal N; 127/126 if it could
-not be started) and prints the footprint to stderr at the end (``--json``: the stored summary as one JSON line on
-stdout instead, with the run's ``status``, ``exit_code``, ``signal``, ``started_at``, ``ended_at``, ``duration_s``
-and ``stored``). Status: ``finished`` (exit 0),
-``failed`` (non-zero, or the command could not be started), ``interrupted`` (killed by a signal, or a signal was
-forwarded, whatever the command's exit code then).
+descendants). SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGALRM are forwarded to the child and mark the run interrupted;
+SIGUSR1 and SIGUSR2 (a scheduler's warning, e.g. SLURM's --signal) are forwarded only. Signals ignored when wattprint
+started (as under nohup) stay ignored. A signal of the first kind that comes while the run starts (devices, store)
+ends it interrupted without running the command; one that comes while the command is being started reaches it as
+soon as it runs; a USR1/USR2 that comes before the command runs is dropped with a note (it would kill a command that
+has not set its handler yet). wattprint exits with the child's exit code (128 + N if the child died of signal N, or
+if signal N came before it was started; 127/126 if it could not be started) and prints the footprint to stderr at
+the end (``--json``: the stored summary as one JSON line on stdout instead, with the run's ``status``,
+``exit_code``, ``signal``, ``started_at``, ``ended_at``, ``duration_s`` and ``stored``). Status: ``finished``
+(exit 0), ``failed`` (non-zero, or the command could not be started), ``interrupted`` (killed by a signal, or a
+signal of the first kind was forwarded, whatever the command's exit code then).
 """
 
 from __future__ import annotations
@@ -25,7 +29,13 @@ from typing import Any
 
 from ..errors import WattprintError
 
-_FORWARDED: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# forwarded to the command, and the run is interrupted whatever the command then does (their default action ends a
+# process: wattprint must not die of them and leave the command running, unmeasured)
+_FORWARDED: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGALRM)
+# forwarded only: a warning the command may act on and go on (SLURM's --signal=USR1@60 before the time limit)
+_PASSED_ON: tuple[int, ...] = (signal.SIGUSR1, signal.SIGUSR2)
+# what a terminal sends its whole foreground group (Ctrl-C, Ctrl-\)
+_FROM_TERMINAL: tuple[int, ...] = (signal.SIGINT, signal.SIGQUIT)
 
 
 def register(subparsers: Any) -> None:
@@ -76,6 +86,76 @@ def _same_group(pid: int) -> bool:
         return True
 
 
+class _Signals:
+    """wattprint run's signal handlers, installed before the run starts: a signal that comes before the command was
+    started is kept (``early``) and acted on once it has been (forwarded) or instead of starting it, never lost
+    and never the death of wattprint between the run's record and the command."""
+
+    def __init__(self) -> None:
+        self.child: subprocess.Popen[bytes] | None = None
+        self.received: list[int] = []
+        self.early: list[int] = []
+        self.previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for sig in (*_FORWARDED, *_PASSED_ON):
+            with contextlib.suppress(ValueError, OSError):
+                # ignored when we started (nohup: SIGHUP; a script's background job: SIGINT): the child ignores it
+                # too, and it neither reaches it nor marks the run interrupted
+                if signal.getsignal(sig) != signal.SIG_IGN:
+                    self.previous[sig] = signal.signal(sig, self._forward)
+
+    def _forward(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+        if self.child is None:
+            self.early.append(signum)
+        else:
+            _send(self.child, signum)
+
+    def ending(self) -> int | None:
+        """The first signal received that ends the run (None if none)."""
+        return next((sig for sig in self.received if sig in _FORWARDED), None)
+
+    def started(self, child: subprocess.Popen[bytes]) -> None:
+        """The command runs: from now on signals go to it, and so do those that came while it was being started
+        (a warning that came before it could have set a handler for it would kill it: said, not sent)."""
+        self.child = child
+        while self.early:
+            sig = self.early.pop(0)
+            if sig in _FORWARDED:
+                _send(child, sig)
+            else:
+                with contextlib.suppress(OSError, ValueError):
+                    print(f"wattprint: signal {sig} came before the command was started: not passed on",
+                          file=sys.stderr, flush=True)
+
+    def after_the_command(self) -> None:
+        for sig in self.previous:
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, _after_the_command)
+
+    def restore(self) -> None:
+        for sig, prev in self.previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, prev)
+
+
+def _send(child: subprocess.Popen[bytes], signum: int) -> None:
+    # a terminal's Ctrl-C already went to the child when it shares our foreground group: not twice
+    if signum in _FROM_TERMINAL and _foreground_tty() and _same_group(child.pid):
+        return
+    with contextlib.suppress(OSError):
+        child.send_signal(signum)
+
+
+def _after_the_command(signum: int, frame: FrameType | None) -> None:
+    # the command has ended: a signal now would kill the report (and, with the store locked, the only copy
+    # of the figures); the wait for the store is bounded, so say so and finish (not from inside another write)
+    with contextlib.suppress(OSError, RuntimeError):
+        print(f"wattprint: signal {signum} after the command ended: finishing the run's record and report",
+              file=sys.stderr, flush=True)
+
+
 def main(args: argparse.Namespace) -> int:
     cmd = list(args.command)
     if cmd and cmd[0] == "--":
@@ -90,9 +170,25 @@ def main(args: argparse.Namespace) -> int:
 
     run = track(args.project, args.run_id, db=args.db, interval_s=args.interval, location=args.location,
                 pue=args.pue, intensity=args.intensity, handle_signals=False, meta={"command": cmd})
+    signals = _Signals()
+    signals.install()  # before the run's record is written: from then on a signal must end the run, not wattprint
+    try:
+        return _measure(args, run, cmd, signals)
+    finally:
+        signals.restore()
+
+
+def _measure(args: argparse.Namespace, run: Any, cmd: list[str], signals: _Signals) -> int:
     started = time.time()
     run.start()  # a bad store, location or PUE fails here (exit 2) before the command starts
-
+    early = signals.ending()
+    if early is not None:  # e.g. Ctrl-C or a scheduler's SIGTERM while the devices were read: not started at all
+        signals.after_the_command()
+        fp = run.stop("interrupted")
+        print(f"wattprint: signal {early} came while the run started: the command was not run", file=sys.stderr,
+              flush=True)
+        _report(args, run, fp, 128 + early, early, started)
+        return 128 + early
     try:
         child = subprocess.Popen(cmd)
     except OSError as e:
@@ -101,47 +197,16 @@ def main(args: argparse.Namespace) -> int:
         code = 127 if isinstance(e, FileNotFoundError) else 126
         _report(args, run, fp, code, None, started)
         return code
-
-    forwarded: list[int] = []
-    previous: dict[int, Any] = {}
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        forwarded.append(signum)
-        # a terminal's Ctrl-C already went to the child when it shares our foreground group: not twice
-        if signum == signal.SIGINT and _foreground_tty() and _same_group(child.pid):
-            return
-        with contextlib.suppress(OSError):
-            child.send_signal(signum)
-
-    def after_the_command(signum: int, frame: FrameType | None) -> None:
-        # the command has ended: a signal now would kill the report (and, with the store locked, the only copy
-        # of the figures); the wait for the store is bounded, so say so and finish (not from inside another write)
-        with contextlib.suppress(OSError, RuntimeError):
-            print(f"wattprint: signal {signum} after the command ended: finishing the run's record and report",
-                  file=sys.stderr, flush=True)
-
-    for sig in _FORWARDED:
-        with contextlib.suppress(ValueError, OSError):
-            # ignored when we started (nohup: SIGHUP; a script's background job: SIGINT): the child ignores it too,
-            # and it neither reaches it nor marks the run interrupted
-            if signal.getsignal(sig) != signal.SIG_IGN:
-                previous[sig] = signal.signal(sig, forward)
+    signals.started(child)
     try:
-        try:
-            rc = child.wait()
-        finally:
-            for sig in previous:
-                with contextlib.suppress(ValueError, OSError, TypeError):
-                    signal.signal(sig, after_the_command)
-        # a forwarded signal interrupted the command even when it then exited 0 (it handled the signal)
-        status = "interrupted" if rc < 0 or forwarded else ("finished" if rc == 0 else "failed")
-        fp = run.stop(status)
-        code = rc if rc >= 0 else 128 - rc  # what the shell reports for a child killed by signal N
-        _report(args, run, fp, code, -rc if rc < 0 else None, started)
+        rc = child.wait()
     finally:
-        for sig, prev in previous.items():
-            with contextlib.suppress(ValueError, OSError, TypeError):
-                signal.signal(sig, prev)
+        signals.after_the_command()
+    # a forwarded signal interrupted the command even when it then exited 0 (it handled the signal)
+    status = "interrupted" if rc < 0 or signals.ending() is not None else ("finished" if rc == 0 else "failed")
+    fp = run.stop(status)
+    code = rc if rc >= 0 else 128 - rc  # what the shell reports for a child killed by signal N
+    _report(args, run, fp, code, -rc if rc < 0 else None, started)
     return code
 
 

@@ -55,7 +55,8 @@ class Allocation:
 def _proc_cgroup_lines(config: DeviceConfig) -> list[tuple[str, str]]:
     """(controllers, path) pairs from /proc/<pid>/cgroup; controllers is "" for the v2 line."""
     try:
-        with open(os.path.join(config.proc_root, str(config.pid), "cgroup")) as f:
+        with open(os.path.join(config.proc_root, str(config.pid), "cgroup"), encoding="utf-8",
+                  errors="surrogateescape") as f:
             lines = f.read().splitlines()
     except OSError:
         return []
@@ -108,7 +109,7 @@ def _cgroup_chain(start: str, config: DeviceConfig) -> list[str]:
 
 def _read(path: str) -> str | None:
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             return f.read().strip()
     except OSError:
         return None
@@ -203,7 +204,7 @@ def _slurm_gpus(env: Mapping[str, str]) -> list[str] | None:
 def host_memory_bytes(proc_root: str = "/proc") -> int:
     """MemTotal from /proc/meminfo, bytes (physical pages x page size where there is no procfs; 0 if unknown)."""
     try:
-        with open(os.path.join(proc_root, "meminfo")) as f:
+        with open(os.path.join(proc_root, "meminfo"), encoding="utf-8", errors="replace") as f:
             for line in f:
                 if line.startswith("MemTotal:"):
                     return int(line.split()[1]) * _KB
@@ -226,7 +227,7 @@ def cpu_info(proc_root: str = "/proc") -> tuple[str, int, bool]:
     Regular expressions over the whole text, not a Python loop per line: a 192-thread server's cpuinfo has
     thousands of lines, read on the tracker's start path."""
     try:
-        with open(os.path.join(proc_root, "cpuinfo")) as f:
+        with open(os.path.join(proc_root, "cpuinfo"), encoding="utf-8", errors="replace") as f:
             text = f.read()
     except OSError:
         text = ""

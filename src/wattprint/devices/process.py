@@ -70,7 +70,7 @@ def _children(pid: int, proc_root: str) -> list[int] | None:
         return []
     for tid in tasks:
         try:
-            with open(os.path.join(proc_root, str(pid), "task", tid, "children")) as f:
+            with open(os.path.join(proc_root, str(pid), "task", tid, "children"), encoding="utf-8") as f:
                 out.extend(int(x) for x in f.read().split())
         except FileNotFoundError:
             return None
@@ -86,7 +86,7 @@ def _parents_by_scan(proc_root: str) -> dict[int, list[int]]:
         if not name.isdigit():
             continue
         try:
-            with open(os.path.join(proc_root, name, "stat")) as f:
+            with open(os.path.join(proc_root, name, "stat"), encoding="utf-8", errors="replace") as f:
                 ppid = int(_stat_fields(f.read())[1])
         except (OSError, ValueError, IndexError):
             continue
@@ -114,7 +114,7 @@ def process_tree_pids(pid: int, proc_root: str = "/proc") -> set[int]:
 
 def process_cpu_seconds(pid: int, proc_root: str = "/proc") -> float:
     """user+sys CPU-seconds of one process, plus those of its children it has already reaped."""
-    with open(os.path.join(proc_root, str(pid), "stat")) as f:
+    with open(os.path.join(proc_root, str(pid), "stat"), encoding="utf-8", errors="replace") as f:
         fields = _stat_fields(f.read())
     # after the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
     utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
@@ -139,7 +139,7 @@ def cgroup_cpu_seconds(cgroup_dir: str | None) -> float | None:
     if cgroup_dir is None:
         return None
     try:
-        with open(os.path.join(cgroup_dir, "cpu.stat")) as f:
+        with open(os.path.join(cgroup_dir, "cpu.stat"), encoding="utf-8") as f:
             for line in f:
                 key, _, value = line.partition(" ")
                 if key == "usage_usec":

@@ -82,7 +82,7 @@ def powercap_dir(sysfs_root: str) -> str:
 
 
 def _read_text(path: str) -> str:
-    with open(path) as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         return f.read().strip()
 
 

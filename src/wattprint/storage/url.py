@@ -56,7 +56,11 @@ def db_path(url: str) -> str:
         if path.endswith(("/", os.sep)) or os.path.basename(path) in (".", ".."):
             raise WattprintError(f"store path {url!r} names a folder, not a database file: give a file in it, "
                                  f"e.g. {os.path.join(url.rstrip('/' + os.sep) or '/', 'runs.db')!r}")
-        return os.path.abspath(path)
+        try:
+            return os.path.abspath(path)
+        except FileNotFoundError:  # a relative path, and the working directory was removed since the shell entered it
+            raise WattprintError(f"store path {url!r} is relative to the working directory, which no longer exists; "
+                                 "give an absolute path") from None
     scheme = m.group(1).lower()
     if scheme in _POSTGRES:
         raise WattprintError(
@@ -70,7 +74,11 @@ def db_path(url: str) -> str:
     if "%" in rest:
         from urllib.parse import unquote  # only here: it costs import time
 
-        rest = unquote(rest)
+        try:
+            rest = unquote(rest, errors="strict")
+        except UnicodeDecodeError:  # unquote's default would name another file, with U+FFFD in place of the byte
+            raise WattprintError(f"store URL {url!r} has %-escapes that are not UTF-8 text; give the plain path "
+                                 "instead") from None
         if "\x00" in rest:
             raise WattprintError(f"store URL {url!r} holds a NUL character (%00), which no file name can")
     if scheme == "sqlite" or scheme == "file":

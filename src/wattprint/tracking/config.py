@@ -145,8 +145,13 @@ def config_file(environ: Mapping[str, str] | None = None, cwd: str | None = None
         if not os.path.isfile(p):
             raise WattprintError(f"{ENV_CONFIG}={explicit} does not name a file")
         return p
-    local = os.path.join(cwd or os.getcwd(), "wattprint.toml")
-    if os.path.isfile(local):
+    if cwd is None:
+        try:
+            cwd = os.getcwd()
+        except FileNotFoundError:  # the working directory was removed (`rm -rf build` under the shell): no local file
+            cwd = None
+    local = os.path.join(cwd, "wattprint.toml") if cwd else None
+    if local is not None and os.path.isfile(local):
         return local
     xdg = env.get("XDG_CONFIG_HOME", "")
     base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".config")

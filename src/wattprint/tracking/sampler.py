@@ -105,6 +105,7 @@ class Sampler:
         self._stop_t: float | None = None  # when stop() was called: the window ends there
         self._said: set[str] = set()
         self._t0 = 0.0
+        self._wall0 = 0.0  # the wall time at _t0: readings are dated from it on the monotonic clock (see _reading)
         self._errors: set[str] = set()
         self._next_downsample_s = DOWNSAMPLE_AFTER_S
         self._writer = StoreWriter(store, run_id, say=self._say, clock=clock, on_written=self._maybe_downsample)
@@ -173,6 +174,7 @@ class Sampler:
         sampler thread: a device read that hangs holds the caller up for ``read_timeout_s`` at most; the readings
         taken before it stand (see :mod:`.device_reads`), so the run's duration and its energy cover one window."""
         self._t0 = self.clock()
+        self._wall0 = time.time()
         self._next_t = self._t0 + self.interval_s
         if self.keep_up_s is not None:
             self._next_keep_t = self._t0 + self.keep_up_s
@@ -349,7 +351,9 @@ class Sampler:
         basis.update(self._reads.basis)
         share = self.share.update(force=first or self._stopping) if self.share is not None else ShareSnapshot()
         elapsed = self.offset_s + (now - self._t0)
-        snap = Snapshot(now, time.time(), elapsed, total, read_j, power, basis, tuple(gpus), share,
+        # dated by the monotonic clock from the start's wall time: a wall clock stepped during the run (NTP, a VM
+        # resumed) must not end it before it started, nor put its samples out of order
+        snap = Snapshot(now, self._wall0 + (now - self._t0), elapsed, total, read_j, power, basis, tuple(gpus), share,
                         (prev.samples + 1) if prev is not None else 0)
         if not first:
             self._writer.add_sample(snap.t_unix, elapsed, self._phase_book.current,
