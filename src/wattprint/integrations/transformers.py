@@ -156,7 +156,8 @@ class WattprintCallback(TrainerCallback):
             import json
 
             with contextlib.suppress(OSError):  # a note for later, never a reason to fail the save
-                (folder / _run_id_file(args)).write_text(json.dumps({"run": run.id, "project": run.project}) + "\n")
+                (folder / _run_id_file(args)).write_text(json.dumps({"run": run.id, "project": run.project}) + "\n",
+                                                         encoding="utf-8")
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         self.session.progress(state.global_step, state.max_steps)
