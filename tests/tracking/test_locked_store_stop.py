@@ -337,3 +337,26 @@ def test_a_spilled_run_whose_id_was_taken_meanwhile_is_recovered_under_an_id_of_
     assert ours.status == "finished" and n == 5  # type: ignore[attr-defined]
     assert _stored(db, "same")[1] == 0  # the other run is left as it was
     assert not Path(str(db) + ".unsaved").exists()
+
+
+def test_when_the_spill_file_cannot_be_written_either_the_note_says_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wattprint.tracking.run as run_mod
+
+    monkeypatch.setattr(run_mod, "STOP_GRACE_S", 1.0)
+    db = tmp_path / "runs.db"
+    notes: list[str] = []
+    run = track("lk", "end2", db=str(db), interval_s=0.2, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0,
+                notify=notes.append).start()
+    time.sleep(0.7)
+    Path(str(db) + ".unsaved").write_text("in the way\n", encoding="utf-8")  # the spill folder cannot be made
+    con = _hold_write_lock(db)
+    timer = _release_after(con, 4.0)
+    try:
+        time.sleep(0.4)
+        run.stop()
+    finally:
+        timer.join(10)
+    said = [x for x in notes if "stayed locked by another process" in x]
+    assert said and "its last samples are not stored" in said[0], notes
+    assert "keeping them in a file beside the store failed too" in said[0], said[0]

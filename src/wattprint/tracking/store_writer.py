@@ -48,6 +48,7 @@ class StoreWriter:
         self.samples: list[Any] = []  # SampleRow, not written yet
         self.last_t_unix: float | None = None  # wall time of the latest reading
         self.spilled: str | None = None  # the file holding what the final write could not store (storage.spill)
+        self.spill_error: str | None = None  # why that file could not be written either (a full disk, say)
         self.phases: list[PhaseRow] = []  # phase boundaries, not written yet
         self.failed = False  # the last write failed (said once, until one gets through)
         self.unsaved = False  # the final write failed (or never came): what was measured is only in memory
@@ -171,6 +172,8 @@ class StoreWriter:
                     "this report)")
         else:
             what = f"its last samples are not stored: {self.left_running(status)}"
+        if not kept and self.spill_error:  # said, so that a full disk is not mistaken for a store problem
+            what += f"; keeping them in a file beside the store failed too ({self.spill_error})"
         self.say(f"{why}, so {what}")
 
     def _spill(self, store: Any, path: str, status: str | None, summary: dict[str, Any],
@@ -186,7 +189,8 @@ class StoreWriter:
         try:
             self.spilled = spill_run(path, self.run_id, record=record, samples=self.samples, phases=self.phases,
                                      summary=summary, patch=patch, status=status, ended_at=self.last_t_unix)
-        except (OSError, TypeError, ValueError):
+        except (OSError, TypeError, ValueError) as e:
+            self.spill_error = f"{type(e).__name__}: {e}"
             return None
         return self.spilled
 
