@@ -1,9 +1,11 @@
 """Phase accounting: the phases open now (they nest) and each phase name's totals, from the sampler's phase
-marks; each boundary also gives a row for the store (see :class:`~.store_writer.StoreWriter`)."""
+marks; each boundary also gives a row for the store (see :class:`~.store_writer.StoreWriter`). A phase's
+facility energy and CO2e are priced from its totals as the run is (:mod:`.phase_figures`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,6 +24,15 @@ class PhaseTotal:
         self.energy_j = dict(energy_j or {})
         self.duration_s = duration_s
         self.count = count
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PhaseTotal | None:
+        """The totals of a stored phase (its ``energy_j``, ``duration_s``, ``count``); None for one stored in a shape
+        that cannot be read."""
+        with contextlib.suppress(TypeError, ValueError, AttributeError):
+            energy = {str(k): float(v) for k, v in dict(d.get("energy_j") or {}).items()}
+            return cls(energy, float(d.get("duration_s", 0)), int(d.get("count", 0)))
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {"energy_j": dict(self.energy_j), "it_energy_kwh": sum(self.energy_j.values()) / 3.6e6,
@@ -58,13 +69,14 @@ class PhaseBook:
             if stack[i][0] == name:
                 _, start_s, at_start = stack.pop(i)
                 used = {k: e - at_start.get(k, 0.0) for k, e in energy.items()}
-                tot = self.totals.setdefault(name, PhaseTotal())
                 # a phase re-entered inside itself is already inside the outer one's window: total it once
                 if not any(n == name for n, _, _ in stack):
+                    tot = self.totals.get(name) or PhaseTotal()
+                    energy_j = dict(tot.energy_j)
                     for k, e in used.items():
-                        tot.energy_j[k] = tot.energy_j.get(k, 0.0) + e
-                    tot.duration_s += max(0.0, at_s - start_s)
-                    tot.count += 1
+                        energy_j[k] = energy_j.get(k, 0.0) + e
+                    # a new object, put in at once: run.phase_footprints() reads the totals from another thread
+                    self.totals[name] = PhaseTotal(energy_j, tot.duration_s + max(0.0, at_s - start_s), tot.count + 1)
                 self.record((name, start_s, at_s, used))
                 return
 

@@ -37,6 +37,7 @@ from . import decorate as calls
 from .decorate import wrap_call
 from .figures import RunFigures, gpu_models
 from .live import J_PER_KWH, LiveFigures
+from .phase_figures import phase_footprints, phase_summaries
 from .readers import open_readers
 from .record import (
     PendingRecord,
@@ -308,6 +309,13 @@ class Run:
         finally:
             s.mark_phase("exit", name)
 
+    def phase_footprints(self) -> dict[str, Footprint]:
+        """Each phase name's footprint, priced as the run's (:mod:`.phase_figures`): its IT energy per component,
+        facility energy, operational, embodied and total CO2e with their ranges, over the occurrences that have
+        ended (live while running; final after ``stop()``, which ends the phases still open)."""
+        fp = self.footprint()
+        return phase_footprints(dict(self.sampler.phases) if self.sampler is not None else {}, fp)
+
     @property
     def kept_in(self) -> str | None:
         """The file that holds what the store refused at the end (written to it at its next opening), if any."""
@@ -416,7 +424,7 @@ class Run:
         """What the store keeps: the measured figures + notes, phases, run identity."""
         d = self._measured.summary(snap)
         d["device_notes"] = list(self.notes)
-        d["phases"] = {k: v.to_dict() for k, v in (self.sampler.phases if self.sampler else {}).items()}
+        d["phases"] = phase_summaries(dict(self.sampler.phases) if self.sampler else {}, self._footprint(snap))
         d["run_id"] = self.id
         d["project"] = self.project
         d["interval_s"] = self.interval_s
