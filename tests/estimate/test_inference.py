@@ -292,12 +292,13 @@ def test_a_given_batch_shortens_an_assumed_prompt_rather_than_being_refused() ->
     with pytest.raises(InputConflictError, match="lower --batch-size"):
         estimate_inference(8e9, hardware="H100", count=1, batch_size=4096, input_tokens=500, output_tokens=480,
                            intensity=400.0)
-    # ... while, with no count given, it gets the chips that hold it (the user did not count them)
+    # ... while, with no count given, it gets the fewest chips that hold it as a count would (the user did not
+    # count them), with the KV cache at the small end as for 1024 on one chip (said)
     fp = estimate_inference(8e9, hardware="H100", batch_size=4096, input_tokens=500, output_tokens=480,
                             intensity=400.0)
     sized = next(a for a in fp.assumptions if a.what == "accelerators per replica")
-    assert int(sized.value.split()[0]) >= 4 and "for 4096 sequences" in sized.value
-    assert not any(a.what == "KV cache per token" for a in fp.assumptions)  # nothing assumed had to move
+    assert sized.value.startswith("4 ") and "given batch of 4096 sequences" in sized.value
+    assert any(a.what == "KV cache per token" and "small end" in a.note for a in fp.assumptions)
 
 
 def test_the_batch_error_states_the_cache_at_the_lengths_it_names() -> None:

@@ -195,3 +195,49 @@ def test_energy_per_request_never_rises_with_the_load_when_the_replica_is_sized_
     assert per_request[-1] == pytest.approx(min(given), rel=1e-6)
     text = next(a for a in alone.assumptions if a.what == "accelerators per replica")
     assert "least energy per request" in text.value
+
+
+@pytest.mark.parametrize(("params", "hardware", "batch", "prompt", "chips"), [
+    (8e9, "H100", 128, 8000, 2), (8e9, "H100", 128, 12000, 2), (70e9, "H100", 128, 12000, 8),
+    (8e9, "A100", 256, 4000, 2), (8e9, "L4", 64, 1000, 1), (2.6e9, "TPU v5e", 128, 2000, 2)])
+def test_a_given_batch_gets_the_fewest_chips_a_count_would_hold_it_on(params: float, hardware: str, batch: int,
+                                                                        prompt: int, chips: int) -> None:
+    # a batch the default replica could not hold at the central values was sized for at those values, skipping
+    # the power of 2 on which it fits as on a given count (8B, H100, 12k prompt: 4 chips and 0.33 Wh per request,
+    # where --count 2 holds it at 0.24 Wh)
+    kw: dict[str, object] = {"hardware": hardware, "batch_size": batch, "input_tokens": prompt, "output_tokens": 500,
+                             "requests_per_day": 1e6, "tdp_w": 700.0 if hardware == "TPU v5e" else None, **GRID}
+    auto = estimate_inference(params, **kw)  # type: ignore[arg-type]
+    assert auto.details["accelerators_per_replica"] == chips
+    counted = estimate_inference(params, count=chips, **kw)  # type: ignore[arg-type]
+    assert auto.details["energy_per_request_wh"].value == pytest.approx(
+        counted.details["energy_per_request_wh"].value, rel=1e-9)
+    if chips > 1:
+        with pytest.raises(InputConflictError):
+            estimate_inference(params, count=chips // 2, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("params", "hardware", "batch", "extra"), [
+    (8e9, "H100", 128, {"requests_per_day": 1e6}), (70e9, "H100", 128, {"requests_per_day": 1e6}),
+    (8e9, "A100", 256, {"requests_per_day": 1e6}),
+    (2.6e9, "TPU v5e", 128, {"requests_per_day": 1.0, "dedicated": True, "tdp_w": 700.0})])
+def test_a_longer_prompt_never_costs_less_at_a_given_batch(params: float, hardware: str, batch: int,
+                                                           extra: dict[str, object]) -> None:
+    # the replica's size went 1, 4, 2, 2, 8, 4 chips on TPU v5e as the prompt grew (with --dedicated the spare
+    # chips idle all period: 13.8 kWh per request at 2000 tokens, 6.9 at 4000)
+    chips, wh = [], []
+    for prompt in (1000, 2000, 3000, 4000, 6000, 8000, 12000, 16000):
+        fp = estimate_inference(params, hardware=hardware, batch_size=batch, input_tokens=prompt,
+                                output_tokens=500, **extra, **GRID)  # type: ignore[arg-type]
+        chips.append(fp.details["accelerators_per_replica"])
+        wh.append(fp.details["energy_per_request_wh"].value)
+    assert chips == sorted(chips), chips
+    assert all(b >= a for a, b in zip(wh, wh[1:], strict=False)), wh
+
+
+def test_a_given_batch_does_not_cut_assumed_request_lengths_to_save_chips() -> None:
+    # 64 sequences of a 70B model fit 2 H100s only with the assumed prompt cut: they get the 4 the default batch
+    # takes, at the assumed lengths
+    fp = estimate_inference(70e9, hardware="H100", batch_size=64, requests_per_day=1e6, **GRID)
+    assert fp.details["accelerators_per_replica"] == 4
+    assert not any("capped by memory" in a.what for a in fp.assumptions)

@@ -52,8 +52,8 @@ def replica_size(chip: Chip, central: Mapping[str, float], weight_bytes: float, 
     """Accelerators per replica: the user's count, or the smallest power of 2 whose usable memory
     (gpu_memory_utilization, the same rule as for a given count) holds the weights (GB = params x bytes / 1e9) and
     the KV cache of ``batch`` sequences (the default batch's central value, or a smaller given batch; central
-    lengths and shape). A larger given batch is then fitted like one on a given count (fit_batch_to_memory), or,
-    where no assumed value can make room for it, the replica is sized for it (serving_replica.size_for_load)."""
+    lengths and shape). A given batch gets the smallest power of 2 on which it fits as on a given count
+    (fit_batch_to_memory; serving_replica.size_for_load)."""
     need_gb = central["params"] * weight_bytes / 1e9
     if chip.memory_gb is None:
         return count or 1

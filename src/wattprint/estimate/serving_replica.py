@@ -1,5 +1,5 @@
 """The serving replica: one copy of the model on ``count`` accelerators, and how many chips it gets (the given
-count, the fewest that hold the weights and the default batch's KV cache, or, under a load, the power of 2 of chips
+count; for a given batch, the fewest that hold it as that count would; or, under a load, the power of 2 of chips
 that serves a request with the least IT energy).
 
 Units: memory in bytes per weight and per K or V value; energies in J and times in s per request.
@@ -62,36 +62,34 @@ def size_replica(values: Values, inputs: Inputs, chip: Chip, weight_bytes: float
     return Replica(chip, n_chips, inputs.engine, inputs.attention, weight_bytes, kv_bytes)
 
 
+def _scratch(values: Values) -> Values:
+    """A copy of the values for a sizing trial, which leaves them and their assumptions as they were."""
+    return Values(dict(values.central), dict(values.ranges), [])
+
+
 def size_for_load(values: Values, inputs: Inputs, chip: Chip, weight_bytes: float, kv_bytes: float,
                   load: Load) -> Replica:
-    """The replica when neither its count nor the batch is given: of the powers of 2 of chips from the fewest that
-    hold the weights and one sequence up to those that hold the default batch, the one that serves a request with
-    the least IT energy (central values; the fewest chips on a tie), as an operator sizing a service would. Each
-    candidate runs at the batch its memory holds and, with a load, that the load keeps in flight (Little's law); a
-    load one such replica cannot keep up with is spread over several (scale-out), so a larger replica is chosen
-    only where its larger batch or shorter steps pay for its extra chips. Without this choice a load just above
-    what a small replica serves forced a large replica at a small batch, and the energy per request rose with the
-    load; without a load the request is served as under a full load."""
-    def scratch() -> Values:  # sizing trials leave the values and their assumptions as they were
-        return Values(dict(values.central), dict(values.ranges), [])
-
+    """The replica when its count is not given: for a given batch, the fewest chips that hold it
+    (_size_for_given_batch); else, of the powers of 2 of chips from the fewest that hold the weights and one sequence
+    up to those that hold the default batch, the one that serves a request with the least IT energy (central values;
+    the fewest chips on a tie), as an operator sizing a service would. Each candidate runs at the batch its memory
+    holds and, with a load, that the load keeps in flight (Little's law); a load one such replica cannot keep up
+    with is spread over several (scale-out), so a larger replica is chosen only where its larger batch or shorter
+    steps pay for its extra chips. Without this choice a load just above what a small replica serves forced a large
+    replica at a small batch, and the energy per request rose with the load; without a load the request is served
+    as under a full load. The size chosen is kept at every corner of the ranges (one deployment, its inputs
+    uncertain), so where more load picks a larger replica the central energy per request falls but the high end
+    can rise: that corner takes the low end of the tensor-parallel efficiency across the extra chips."""
     if inputs.count is not None:
         return size_replica(values, inputs, chip, weight_bytes, kv_bytes)
-    if not load.batch_assumed:  # a given batch: sized as the default one, unless only more chips can hold it
-        trial = scratch()
-        n = size_replica(trial, inputs, chip, weight_bytes, kv_bytes).count
-        try:
-            fit_batch_to_memory(trial.central, trial.ranges, True, chip, n, inputs.engine, inputs.attention,
-                                weight_bytes, kv_bytes, trial.assumptions)
-        except InputConflictError:  # no assumed value can make room: the chips the user did not count must
-            return size_replica(values, inputs, chip, weight_bytes, kv_bytes, values.central["batch_size"])
-        return size_replica(values, inputs, chip, weight_bytes, kv_bytes)
+    if not load.batch_assumed:
+        return _size_for_given_batch(values, inputs, chip, weight_bytes, kv_bytes)
 
-    n = size_replica(scratch(), inputs, chip, weight_bytes, kv_bytes, 1.0).count
-    largest = size_replica(scratch(), inputs, chip, weight_bytes, kv_bytes).count
+    n = size_replica(_scratch(values), inputs, chip, weight_bytes, kv_bytes, 1.0).count
+    largest = size_replica(_scratch(values), inputs, chip, weight_bytes, kv_bytes).count
     best: tuple[float, int, float] | None = None  # (IT J per request, chips, batch)
     while n <= largest:
-        trial = scratch()
+        trial = _scratch(values)
         replica = size_replica(trial, inputs, chip, weight_bytes, kv_bytes, count=n)
         try:
             fit_batch_to_memory(trial.central, trial.ranges, False, chip, n, inputs.engine, inputs.attention,
@@ -114,3 +112,40 @@ def size_for_load(values: Values, inputs: Inputs, chip: Chip, weight_bytes: floa
         "sized for the load (without one: a full load), not for the default batch; a load one replica cannot keep up "
         "with is spread over several; give --count to set it"))
     return size_replica(values, inputs, chip, weight_bytes, kv_bytes, count=best[1])
+
+
+def _holds(values: Values, inputs: Inputs, chip: Chip, weight_bytes: float, kv_bytes: float, count: int,
+           cut_lengths: bool) -> bool:
+    """Whether ``count`` chips hold the given batch as that --count would (fit_batch_to_memory moving assumed
+    values as far as needed), without cutting an assumed request length unless ``cut_lengths``."""
+    trial = _scratch(values)
+    try:
+        fit_batch_to_memory(trial.central, trial.ranges, True, chip, count, inputs.engine, inputs.attention,
+                            weight_bytes, kv_bytes, trial.assumptions)
+    except InputConflictError:  # neither the memory share nor any assumed value makes room on so few chips
+        return False
+    return cut_lengths or all(trial.central[k] == values.central[k] for k in ("input_tokens", "output_tokens"))
+
+
+def _size_for_given_batch(values: Values, inputs: Inputs, chip: Chip, weight_bytes: float,
+                          kv_bytes: float) -> Replica:
+    """The replica for a given batch and no count: the smallest power of 2 of chips, from those that hold the
+    weights and one sequence, that holds the batch as that --count would, so a longer prompt never gets fewer chips
+    and no --count below it is accepted. (Sizing a batch the default replica could not hold at the central values
+    skipped the power of 2 that holds it: its spare chips cost energy, and a longer prompt could cost less.) Below
+    the chips the default batch takes at the central values, an assumed request length is not cut to fit: that
+    would shrink the requests to save chips. The chips that hold the batch at the central values always hold it."""
+    central = values.central
+    fewest = size_replica(_scratch(values), inputs, chip, weight_bytes, kv_bytes, 1.0).count
+    default = size_replica(_scratch(values), inputs, chip, weight_bytes, kv_bytes).count
+    most = size_replica(_scratch(values), inputs, chip, weight_bytes, kv_bytes, central["batch_size"]).count
+    n = fewest
+    while n < most and not _holds(values, inputs, chip, weight_bytes, kv_bytes, n, cut_lengths=n >= default):
+        n *= 2
+    if n == most:  # held at the central values: sized so, and said so, by replica_size
+        return size_replica(values, inputs, chip, weight_bytes, kv_bytes, central["batch_size"])
+    values.assumptions.append(Assumption(
+        "accelerators per replica", f"{n} (the smallest power of 2 that holds the weights and the given batch of "
+        f"{central['batch_size']:g} sequences, with the values moved below; at the central values it takes {most})",
+        constants()["gpu_memory_utilization"].source, "give --count to set it"))
+    return size_replica(values, inputs, chip, weight_bytes, kv_bytes, count=n)
