@@ -9,7 +9,8 @@ soon as it runs; a USR1/USR2 that comes before the command runs is dropped with 
 has not set its handler yet). wattprint exits with the child's exit code (128 + N if the child died of signal N, or
 if signal N came before it was started; 127/126 if it could not be started) and prints the footprint to stderr at
 the end (``--json``: the stored summary as one JSON line on stdout instead, with the run's ``status``,
-``exit_code``, ``signal``, ``started_at``, ``ended_at``, ``duration_s`` and ``stored``). Status: ``finished``
+``exit_code``, ``signal``, ``started_at``, ``ended_at``, ``duration_s`` and ``stored``); the exit code and signal are
+stored with the run too (``wattprint runs show --json``, ``runs export``). Status: ``finished``
 (exit 0), ``failed`` (non-zero, or the command could not be started), ``interrupted`` (killed by a signal, or a
 signal of the first kind was forwarded, whatever the command's exit code then).
 """
@@ -184,6 +185,7 @@ def _measure(args: argparse.Namespace, run: Any, cmd: list[str], signals: _Signa
     early = signals.ending()
     if early is not None:  # e.g. Ctrl-C or a scheduler's SIGTERM while the devices were read: not started at all
         signals.after_the_command()
+        run.outcome = {"exit_code": 128 + early, "signal": early}
         fp = run.stop("interrupted")
         print(f"wattprint: signal {early} came while the run started: the command was not run", file=sys.stderr,
               flush=True)
@@ -192,9 +194,10 @@ def _measure(args: argparse.Namespace, run: Any, cmd: list[str], signals: _Signa
     try:
         child = subprocess.Popen(cmd)
     except OSError as e:
+        code = 127 if isinstance(e, FileNotFoundError) else 126
+        run.outcome = {"exit_code": code, "signal": None}
         fp = run.stop("failed")
         print(f"wattprint: cannot run {cmd[0]!r}: {e.strerror or e}", file=sys.stderr, flush=True)
-        code = 127 if isinstance(e, FileNotFoundError) else 126
         _report(args, run, fp, code, None, started)
         return code
     signals.started(child)
@@ -204,8 +207,9 @@ def _measure(args: argparse.Namespace, run: Any, cmd: list[str], signals: _Signa
         signals.after_the_command()
     # a forwarded signal interrupted the command even when it then exited 0 (it handled the signal)
     status = "interrupted" if rc < 0 or signals.ending() is not None else ("finished" if rc == 0 else "failed")
-    fp = run.stop(status)
     code = rc if rc >= 0 else 128 - rc  # what the shell reports for a child killed by signal N
+    run.outcome = {"exit_code": code, "signal": -rc if rc < 0 else None}  # stored with the final summary
+    fp = run.stop(status)
     _report(args, run, fp, code, -rc if rc < 0 else None, started)
     return code
 

@@ -1,4 +1,4 @@
-"""``wattprint runs list|show``: read the runs the tracker stored."""
+"""``wattprint runs list|show|export``: read the runs the tracker stored."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from ._table import display_width, pad, table
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("runs", help="list and show stored runs",
-                              description="List and show the runs stored by `wattprint run` and wattprint.track().")
+    p = subparsers.add_parser("runs", help="list, show and export stored runs",
+                              description="List, show and export the runs stored by `wattprint run` and "
+                                          "wattprint.track().")
     p.set_defaults(handler=lambda args: _usage(p))
     sub = p.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
 
@@ -31,9 +32,34 @@ def register(subparsers: Any) -> None:
     _common(show)
     show.set_defaults(handler=_show)
 
+    exp = sub.add_parser("export", help="stored runs as CSV or JSON, one row per run", description=_EXPORT_HELP)
+    exp.add_argument("--format", choices=("csv", "json"), default="csv",
+                     help="csv (a header, then one line per run; the default) or json (a list of rows)")
+    exp.add_argument("--project", help="only this project's runs")
+    _db_option(exp)
+    exp.add_argument("-o", "--output", metavar="FILE", help="write to FILE (replaced) instead of stdout")
+    exp.set_defaults(handler=_export)
+
+
+_EXPORT_HELP = (
+    "Every stored run as one row, oldest first, with the same columns in the same order for every run: id, project, "
+    "status, started_at, ended_at (ISO 8601 UTC), duration_s, exit_code and signal (`wattprint run`); energy_kwh "
+    "(facility, after PUE), it_energy_kwh and cpu/gpu/ram_energy_kwh (before PUE) with _low/_high and each "
+    "component's basis (measured or modelled); cpu/gpu/ram/it_mean_power_w (IT energy / duration, before PUE); pue "
+    "with pue_source (given, preset, default) and pue_preset; intensity_g_per_kwh with its basis, year and "
+    "intensity_given; location, location_key, country_iso, region, cloud_provider, cloud_region; operational, "
+    "embodied and total CO2e (kg, with _low/_high) and operational/total_co2e_g_per_h; chip_hours; gpus (\"2 x "
+    "NVIDIA H100 80GB HBM3\"), gpus_catalogue, gpu_count, cpu_model, cpu_sockets, cpu_logical, cpus_allocated, vm, "
+    "ram_gib, ram_allocated_gib; host, wattprint_version, python_version, os. A field a run lacks (not measured, or "
+    "stored by an earlier version of wattprint) is an empty cell (null in JSON).")
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _db_option(p)
+
+
+def _db_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="URL",
                    help="store: sqlite:///absolute/path.db or a path (default: $WATTPRINT_DB, the config file's "
                         "db, else $XDG_DATA_HOME/wattprint/wattprint.db, i.e. ~/.local/share/wattprint/wattprint.db)")
@@ -120,6 +146,7 @@ def _writer_gone(run: Any) -> bool:
 
 def _show(args: argparse.Namespace) -> int:
     from ..errors import UnknownNameError
+    from ..storage.export import rates
     from ..storage.records import J_PER_KWH
 
     store, path = _open(args.db)
@@ -128,6 +155,8 @@ def _show(args: argparse.Namespace) -> int:
         raise UnknownNameError("run", args.run, [], hint=hint)
     run = store.find_run(args.run)
     d = run.to_dict()
+    # the rates of the figures as stored now (a running run's summary has them as of its last full write)
+    d.update(rates(d, run.duration_s))
     if args.json:
         _print_json(d)
         return 0
@@ -136,6 +165,9 @@ def _show(args: argparse.Namespace) -> int:
         ("started (UTC)", str(d["started_at"])), ("ended (UTC)", str(d["ended_at"] or "-")),
         ("duration", _duration(run.duration_s)),
     ]
+    if isinstance(d.get("exit_code"), int):
+        rows.append(("exit code", f"{d['exit_code']}" + (f" (signal {d['signal']})" if d.get("signal") else "")))
+    rows += _hardware_rows(d.get("hardware"))
     if "chip_hours" in d:
         rows.append(("chip-hours", _range(d, "chip_hours", "h")))
     interval = d.get("interval_s", (d.get("meta") or {}).get("interval_s"))
@@ -144,15 +176,25 @@ def _show(args: argparse.Namespace) -> int:
     for name, comp in (d.get("energy_by_component_kwh") or {}).items():
         rows.append((f"  {name} energy (IT, {comp.get('basis', '?')})", _range(comp, "kwh", "kWh")))
     rows.append(("IT energy", _range(d, "it_energy_kwh", "kWh")))
+    power = d.get("mean_power_w") or {}
+    if power:
+        parts = ", ".join(f"{k} {_num(v)} W" for k, v in power.items())
+        rows.append(("mean power (IT)", f"{parts}; total {_num(d.get('it_mean_power_w'))} W"))
     if "pue" in d:
-        rows.append(("PUE", _range(d, "pue", "")))
+        rows.append(("PUE", _range(d, "pue", "") + _pue_source(d)))
     rows.append(("facility energy", _range(d, "energy_kwh", "kWh")))
+    if isinstance(d.get("location"), str):
+        rows.append(("location", d["location"] + _location_source(d)))
     if "intensity_g_per_kwh" in d:
-        rows.append(("grid intensity", _range(d, "intensity_g_per_kwh", "gCO2e/kWh")))
+        given = " (given)" if d.get("intensity_given") is True else ""
+        rows.append(("grid intensity", _range(d, "intensity_g_per_kwh", "gCO2e/kWh") + given))
     for key, label in (("operational_co2e_kg", "operational CO2e"), ("embodied_co2e_kg", "embodied CO2e"),
                        ("total_co2e_kg", "total CO2e")):
         if key in d:
             rows.append((label, _range(d, key, "kg")))
+    if _num(d.get("operational_co2e_g_per_h")) != "-":
+        rows.append(("CO2e per hour", f"{_num(d['operational_co2e_g_per_h'])} g/h operational, "
+                                      f"{_num(d.get('total_co2e_g_per_h'))} g/h total"))
     share = d.get("process_share")
     if isinstance(share, dict):
         figures = ", ".join(f"{k} {_num(v)}" for k, v in share.items() if isinstance(v, (int, float)))
@@ -161,6 +203,10 @@ def _show(args: argparse.Namespace) -> int:
         rows.append(("process-tree share", _num(share)))
     if run.status == "running":
         rows.append(("last written (UTC)", str(d.get("updated_at") or "-")))
+    meta = d.get("meta") or {}
+    if isinstance(meta, dict) and isinstance(meta.get("wattprint_version"), str):
+        rows.append(("measured with", f"wattprint {meta['wattprint_version']}, Python {meta.get('python_version')}, "
+                                      f"{meta.get('os')}, host {meta.get('host')}"))
     for ph in store.phases(run.id):
         end = "open" if ph["end_s"] is None else f"{ph['end_s']:.1f}s"
         kwh = sum(ph["energy_j"].values()) / J_PER_KWH
@@ -175,6 +221,92 @@ def _show(args: argparse.Namespace) -> int:
     if d.get("note"):
         print(f"  note: {d['note']}")
     return 0
+
+
+def _hardware_rows(hw: Any) -> list[tuple[str, str]]:
+    """GPUs (as the driver names them, with the catalogue entry the embodied CO2e used), CPU and RAM."""
+    from ..storage.export import gpu_text
+
+    if not isinstance(hw, dict):
+        return []
+    rows = []
+    gpus = [g for g in hw.get("gpus") or [] if isinstance(g, dict)]
+    if gpus:
+        catalogue = gpu_text(gpus, "catalogue")
+        rows.append(("GPUs", f"{gpu_text(gpus) or '-'}" + (f" (catalogue: {catalogue})" if catalogue else "")))
+    cpu = hw.get("cpu")
+    if isinstance(cpu, dict):
+        vm = ", virtual machine" if cpu.get("vm") is True else ""
+        rows.append(("CPU", f"{cpu.get('model') or 'model unknown'}, {_num(cpu.get('allocated_cpus'))} of "
+                            f"{_num(cpu.get('logical_cpus'))} logical CPUs, {_num(cpu.get('sockets'))} socket(s){vm}"))
+    if _num(hw.get("ram_gib")) != "-":
+        limit = hw.get("ram_allocated_gib")
+        rows.append(("RAM", f"{_num(hw['ram_gib'])} GiB" + (f", {_num(limit)} GiB allocated" if _num(limit) != "-"
+                                                              else "")))
+    return rows
+
+
+def _pue_source(d: dict[str, Any]) -> str:
+    """", default (preset 'average')", ", given", ", preset 'cloud'", or "" (a run stored without it)."""
+    source, preset = d.get("pue_source"), d.get("pue_preset")
+    if not isinstance(source, str):
+        return ""
+    if source == "given":
+        return ", given"
+    named = f"preset {preset!r}" if isinstance(preset, str) else "preset"
+    return f", default ({named})" if source == "default" else f", {named}"
+
+
+def _location_source(d: dict[str, Any]) -> str:
+    """Where the location came from ("given (argument)"; "not given") and its ISO country code where it has one."""
+    sources = d.get("settings_source")
+    if not isinstance(sources, dict):
+        return ""
+    detail = d.get("location_detail")
+    iso = detail.get("country_iso") if isinstance(detail, dict) else None
+    given = f"given ({sources['location']})" if isinstance(sources.get("location"), str) else "not given"
+    return f", {given}" + (f", country {iso}" if isinstance(iso, str) and iso not in d["location"] else "")
+
+
+def _export(args: argparse.Namespace) -> int:
+    """``runs export``: each stored run as one row of fixed columns (:mod:`wattprint.storage.export`)."""
+    store, where = _open(args.db)
+    _waiting_note(where)
+    runs = [] if store is None else store.list_runs(project=args.project)
+    from ..storage.export import row
+
+    rows = [row(r.to_dict()) for r in reversed(runs)]  # oldest first, as a log is read
+    if args.output in (None, "-"):
+        _write_rows(rows, args.format, sys.stdout)
+        return 0
+    if _is_sqlite_file(args.output):  # `-o runs.db` for `--db runs.db`: the store itself, replaced by a CSV
+        raise WattprintError(f"{args.output} is an SQLite database (a run store?): not overwritten with the export; "
+                             "name another file")
+    try:
+        out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+    except OSError as e:
+        raise WattprintError(f"cannot write {args.output}: {e.strerror or e}") from None
+    with out:
+        _write_rows(rows, args.format, out)
+    return 0
+
+
+def _is_sqlite_file(path: str) -> bool:
+    """Whether ``path`` is an existing file that starts as every SQLite database does."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def _write_rows(rows: list[dict[str, Any]], fmt: str, out: Any) -> None:
+    from ..storage.export import write_csv
+
+    if fmt == "csv":
+        write_csv(rows, out)
+    else:
+        out.write(json.dumps(rows, indent=2, allow_nan=False) + "\n")
 
 
 def _print_notes(d: dict[str, Any]) -> None:

@@ -68,8 +68,9 @@ def co2_eq_emissions(
 
     ``emissions`` = the footprint's operational (location-based) CO2e in kg x 1000, i.e. grams (to
     ``EMISSIONS_DIGITS`` significant digits). ``geographical_location`` defaults to the location the grid intensity
-    was taken for (its readable name where wattprint knows it). Fields that are unknown are left out rather than
-    guessed.
+    was taken for (its readable name where wattprint knows it); ``hardware_used`` to what a tracked run read
+    (the footprint's ``details["hardware"]``: :func:`hardware_used_of`). Fields that are unknown are left out rather
+    than guessed.
     """
     grams = footprint.operational_co2e_kg.value * GRAMS_PER_KG
     if not math.isfinite(grams) or grams < 0:
@@ -82,9 +83,29 @@ def co2_eq_emissions(
                                                        _is_world_average(footprint.intensity))
     if location:
         block["geographical_location"] = location
+    hardware_used = hardware_used or hardware_used_of(footprint.details.get("hardware"))
     if hardware_used:
         block["hardware_used"] = hardware_used
     return block
+
+
+def hardware_used_of(hardware: Any) -> str | None:
+    """The ``hardware_used`` text of the hardware a run stored (its ``hardware`` in ``wattprint runs show --json``,
+    or a tracked footprint's ``details["hardware"]``): its GPUs as the driver names them ("2 x NVIDIA H100 80GB
+    HBM3"), else its CPU model with the CPUs allocated to it; None where it names neither."""
+    if not isinstance(hardware, Mapping):
+        return None
+    from ..storage.export import gpu_text
+
+    gpus = [g for g in hardware.get("gpus") or [] if isinstance(g, Mapping)]
+    if gpus:
+        return gpu_text(gpus)
+    cpu = hardware.get("cpu")
+    if not isinstance(cpu, Mapping) or not isinstance(cpu.get("model"), str):
+        return None  # not describe_hardware's fallback: that reads this machine's CPU, not the run's
+    cpus = cpu.get("allocated_cpus")
+    count = round(cpus) if isinstance(cpus, int | float) and not isinstance(cpus, bool) and cpus >= 1 else None
+    return describe_hardware(None, cpu_model=cpu["model"], cpu_cores=count)
 
 
 def significant(x: float, digits: int = EMISSIONS_DIGITS) -> float:

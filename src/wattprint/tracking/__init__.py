@@ -11,7 +11,7 @@ run's record in the store), :mod:`.figures` (footprint and summaries from what w
 :mod:`.progress` and :mod:`.projection` (``run.progress()``), :mod:`.signals` (signal handlers, exit statuses),
 :mod:`.shutdown` (ending the sampler, releasing devices and store), :mod:`.readers`, :mod:`.decorate`,
 :mod:`.ledger` (several tracked processes on one node), :mod:`.config` (location, PUE, intensity),
-:mod:`.attribution`.
+:mod:`.context` (the hardware, software and settings' sources a run records), :mod:`.attribution`.
 """
 
 from __future__ import annotations

@@ -62,13 +62,15 @@ def new_run_id(project: str) -> str:
 def record_meta(pid: int, interval_s: float, pue: Any, location: str, readers: list[Any],
                 extra: dict[str, Any] | None, intensity_g_per_kwh: float | None = None) -> dict[str, Any]:
     """The JSON stored with the run: whose process it measures (to tell a live writer from a dead one), where (the
-    location and the grid intensity it gives, or the one given), how often, and with which readers; ``extra`` (the
-    ``meta`` keyword) on top."""
+    location and the grid intensity it gives, or the one given), how often, with which readers, and which versions
+    measured it (:func:`.context.software`: wattprint, Python, the OS); ``extra`` (the ``meta`` keyword) on top. A
+    resumed run keeps the values a segment changes under ``earlier`` (see ``Store.begin_run``)."""
+    from .context import software
     from .ledger import process_start
 
     return {"pid": pid, "pid_start": process_start(pid), "host": os.uname().nodename, "interval_s": interval_s,
             "pue": pue.to_dict(), "location": location, "intensity_g_per_kwh": intensity_g_per_kwh,
-            "readers": [getattr(r, "name", type(r).__name__) for r in readers], **dict(extra or {})}
+            "readers": [getattr(r, "name", type(r).__name__) for r in readers], **software(), **dict(extra or {})}
 
 
 def begin_record(store: Any, run_id: str, project: str, started_unix: float, meta: dict[str, Any],

@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..errors import InputConflictError, WattprintError
 from ..footprint import Assumption, Footprint, Intensity
 from ..quantities import Range
+from ..storage.export import rates
 from . import decorate as calls
+from .context import RunContext
 from .decorate import wrap_call
 from .figures import RunFigures, gpu_models
 from .live import J_PER_KWH, LiveFigures
@@ -118,6 +120,10 @@ class Run:
         self._registered = False  # registered as open in this process (a start that succeeded, until stop())
         self.interval_s = DEFAULT_INTERVAL_S
         self._pending: PendingRecord | None = None  # the run's record waits for a locked store (see begin_record)
+        self._context: RunContext | None = None  # the hardware, settings' sources and place, set by start()
+        # how the measured work ended, stored with the final summary (`wattprint run`: exit_code, signal); set before
+        # stop()
+        self.outcome: dict[str, Any] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> Run:
@@ -147,6 +153,7 @@ class Run:
 
         pid = int(self._kw.get("pid") or os.getpid())
         alloc, self._readers = open_readers(pid, self._kw.get("readers"), self._note)
+        self._context = RunContext(cfg, pue_assumption, alloc, self._readers)
         models = gpu_models(self._readers)
         for r in self._readers:
             assumptions += list(getattr(r, "assumptions", []) or [])
@@ -412,7 +419,10 @@ class Run:
         return self._figures.live if self._figures is not None else None
 
     def _footprint(self, snap: Snapshot) -> Footprint:
-        return self._measured.footprint(snap)
+        fp = self._measured.footprint(snap)
+        if self._context is not None:  # what it ran on, for the model card's hardware_used
+            fp.details["hardware"] = self._context.hardware()
+        return fp
 
     def _charged_ratio(self, snap: Snapshot, comp: str) -> float:
         return self._measured.charged_ratio(snap, comp)
@@ -429,6 +439,10 @@ class Run:
         d["project"] = self.project
         d["interval_s"] = self.interval_s
         d["basis"] = dict(snap.basis)
+        if self._context is not None:
+            d.update(self._context.summary_fields())
+        d.update(rates(d, snap.elapsed_s))
+        d.update(self.outcome)
         last = self._progress.last if self._progress is not None else None
         if last is not None and self.status != "finished":  # see progress(): a final run drops it
             d["projection"] = last.to_dict()

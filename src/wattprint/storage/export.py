@@ -1,0 +1,157 @@
+"""Stored runs as flat rows, one per run, for a spreadsheet or a paper's table (``wattprint runs export``), and the
+rates derived from a run's figures (mean power, CO2e per hour) that its summary and ``runs show`` carry too.
+
+Every row has the columns of :data:`COLUMNS`, in that order, whatever the run holds: a field a run lacks (stored by
+an earlier version of wattprint, killed before its first summary, or not measured: no GPU) is empty in CSV and null in
+JSON. Units are in the names: energies in kWh (``energy_kwh`` at the facility, after PUE; ``it_energy_kwh`` and the
+components' before it), mean power in W (IT energy / duration, before PUE), CO2e in kg, CO2e rates in g/h.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
+
+from .records import J_PER_KWH
+
+SECONDS_PER_HOUR = 3600.0  # definition
+GRAMS_PER_KG = 1000.0  # definition
+# the components a tracked run charges (devices: "cpu" packages, "gpu"s, "ram"); each has its own columns
+COMPONENTS = ("cpu", "gpu", "ram")
+_ENDS = ("", "_low", "_high")
+_RANGED = ("energy_kwh", "it_energy_kwh")
+_CO2E = ("operational_co2e_kg", "embodied_co2e_kg", "total_co2e_kg")
+
+COLUMNS: tuple[str, ...] = (
+    "id", "project", "status", "started_at", "ended_at", "duration_s", "exit_code", "signal",
+    *(f"{k}{e}" for k in _RANGED for e in _ENDS),
+    *(f"{c}_energy_kwh{e}" for c in COMPONENTS for e in _ENDS),
+    *(f"{c}_basis" for c in COMPONENTS),
+    *(f"{c}_mean_power_w" for c in COMPONENTS), "it_mean_power_w",
+    "pue", "pue_low", "pue_high", "pue_source", "pue_preset",
+    "intensity_g_per_kwh", "intensity_g_per_kwh_low", "intensity_g_per_kwh_high", "intensity_basis", "intensity_year",
+    "intensity_given",
+    "location", "location_key", "country_iso", "region", "cloud_provider", "cloud_region",
+    *(f"{k}{e}" for k in _CO2E for e in _ENDS),
+    "operational_co2e_g_per_h", "total_co2e_g_per_h", "chip_hours",
+    "gpus", "gpus_catalogue", "gpu_count", "cpu_model", "cpu_sockets", "cpu_logical", "cpus_allocated", "vm",
+    "ram_gib", "ram_allocated_gib",
+    "host", "wattprint_version", "python_version", "os",
+)
+
+
+def rates(d: Mapping[str, Any], duration_s: Any) -> dict[str, Any]:
+    """The rates of a run's figures ``d`` over ``duration_s``: ``mean_power_w`` (component -> W, IT energy before
+    PUE / duration; with ``mean_power_w_low``/``_high``), ``it_mean_power_w`` (their sum, with its range), and
+    ``operational_co2e_g_per_h`` and ``total_co2e_g_per_h`` (with their ranges). {} where the duration is not > 0;
+    a figure the run lacks gives no rate."""
+    seconds = _number(duration_s)
+    if seconds is None or seconds <= 0:
+        return {}
+    w_per_kwh = J_PER_KWH / seconds
+    out: dict[str, Any] = {}
+    comps = d.get("energy_by_component_kwh")
+    comps = comps if isinstance(comps, Mapping) else {}
+    for end in _ENDS:
+        per = {k: kwh * w_per_kwh for k, c in comps.items()
+               if isinstance(c, Mapping) and (kwh := _number(c.get(f"kwh{end}"))) is not None}
+        out[f"mean_power_w{end}"] = per
+    for end in _ENDS:
+        it = _number(d.get(f"it_energy_kwh{end}"))
+        out[f"it_mean_power_w{end}"] = None if it is None else it * w_per_kwh
+    g_per_h_per_kg = GRAMS_PER_KG * SECONDS_PER_HOUR / seconds
+    for key in ("operational_co2e", "total_co2e"):
+        for end in _ENDS:
+            kg = _number(d.get(f"{key}_kg{end}"))
+            out[f"{key}_g_per_h{end}"] = None if kg is None else kg * g_per_h_per_kg
+    return out
+
+
+def row(d: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored run (:meth:`~wattprint.storage.RunRecord.to_dict`) as one row of :data:`COLUMNS`."""
+    out: dict[str, Any] = dict.fromkeys(COLUMNS)
+    for key in ("id", "project", "status", "started_at", "ended_at", "location", "intensity_basis", "pue_source",
+                "pue_preset"):
+        out[key] = _text(d.get(key))
+    for key in ("duration_s", "exit_code", "signal", "pue", "pue_low", "pue_high", "intensity_g_per_kwh",
+                "intensity_g_per_kwh_low", "intensity_g_per_kwh_high", "intensity_year", "chip_hours",
+                *(f"{k}{e}" for k in (*_RANGED, *_CO2E) for e in _ENDS)):
+        out[key] = _number(d.get(key))
+    out["intensity_given"] = _flag(d.get("intensity_given"))
+    derived = rates(d, d.get("duration_s"))
+    comps = _mapping(d.get("energy_by_component_kwh"))
+    for c in COMPONENTS:
+        comp = _mapping(comps.get(c))
+        for e in _ENDS:
+            out[f"{c}_energy_kwh{e}"] = _number(comp.get(f"kwh{e}"))
+        out[f"{c}_basis"] = _text(comp.get("basis"))
+        out[f"{c}_mean_power_w"] = _number(_mapping(derived.get("mean_power_w")).get(c))
+    for key in ("it_mean_power_w", "operational_co2e_g_per_h", "total_co2e_g_per_h"):
+        out[key] = _number(derived.get(key))
+    out.update(_place(_mapping(d.get("location_detail"))))
+    out.update(_hardware(_mapping(d.get("hardware"))))
+    meta = _mapping(d.get("meta"))
+    for key in ("host", "wattprint_version", "python_version", "os"):
+        out[key] = _text(meta.get(key))
+    return out
+
+
+def _place(loc: Mapping[str, Any]) -> dict[str, Any]:
+    cloud = _mapping(loc.get("cloud"))
+    return {"location_key": _text(loc.get("key")), "country_iso": _text(loc.get("country_iso")),
+            "region": _text(loc.get("region")), "cloud_provider": _text(cloud.get("provider")),
+            "cloud_region": _text(cloud.get("region"))}
+
+
+def _hardware(hw: Mapping[str, Any]) -> dict[str, Any]:
+    gpus = [g for g in hw.get("gpus") or [] if isinstance(g, Mapping)]
+    counts = [int(n) for g in gpus if (n := _number(g.get("count"))) is not None]
+    cpu = _mapping(hw.get("cpu"))
+    return {"gpus": gpu_text(gpus, "name"), "gpus_catalogue": gpu_text(gpus, "catalogue"),
+            "gpu_count": sum(counts) if gpus else None, "cpu_model": _text(cpu.get("model")),
+            "cpu_sockets": _number(cpu.get("sockets")), "cpu_logical": _number(cpu.get("logical_cpus")),
+            "cpus_allocated": _number(cpu.get("allocated_cpus")), "vm": _flag(cpu.get("vm")),
+            "ram_gib": _number(hw.get("ram_gib")), "ram_allocated_gib": _number(hw.get("ram_allocated_gib"))}
+
+
+def gpu_text(gpus: Iterable[Mapping[str, Any]], key: str = "name") -> str | None:
+    """"2 x NVIDIA H100 80GB HBM3" (the model card's ``hardware_used`` form) from stored ``hardware["gpus"]``,
+    by the driver's ``name`` or the ``catalogue`` name; None without GPUs (or a GPU without that name)."""
+    parts = []
+    for g in gpus:
+        name, n = _text(g.get(key)), _number(g.get("count"))
+        if name is None or n is None:
+            return None
+        parts.append(f"{int(n)} x {name}")
+    return ", ".join(parts) or None
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], out: IO[str]) -> None:
+    """``rows`` under a header of :data:`COLUMNS` (RFC 4180, as the csv module writes it); None is an empty cell,
+    True/False are ``true``/``false``."""
+    import csv
+
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: "" if v is None else str(v).lower() if isinstance(v, bool) else v for k, v in r.items()})
+
+
+def _mapping(x: Any) -> Mapping[str, Any]:
+    return x if isinstance(x, Mapping) else {}
+
+
+def _number(x: Any) -> float | int | None:
+    """A stored figure: a finite number, else None (a store may hold null, text, or an infinity of old)."""
+    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+        return None
+    return x
+
+
+def _text(x: Any) -> str | None:
+    return x if isinstance(x, str) else None
+
+
+def _flag(x: Any) -> bool | None:
+    return x if isinstance(x, bool) else None
