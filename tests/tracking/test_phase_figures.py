@@ -219,3 +219,25 @@ def test_a_resumed_runs_earlier_phase_is_priced_with_the_whole_run(tmp_path: Pat
         _chain_holds(p, fp)
     for name in FIGURES:
         _at_most([getattr(p, name) for p in phases.values()], getattr(fp, name))
+
+
+def test_runs_show_prices_each_phase_in_its_table_and_a_run_stored_before_phases_had_figures(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "runs.db"
+    with track("ph", "shown", db=str(db), interval_s=0.05, readers=[PowerReader("cpu")], location="FRA",
+               quiet=True) as run, run.phase("train"):
+        time.sleep(0.15)
+    assert main(["runs", "show", "shown", "--db", str(db)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "phase train (total)" in x)
+    assert "kWh facility" in line and "kg CO2e" in line, line
+    # a summary as an earlier version stored it: `runs show --json` prices its phases all the same
+    c = sqlite3.connect(db)
+    summary: dict[str, Any] = json.loads(c.execute("SELECT summary FROM runs WHERE id = 'shown'").fetchone()[0])
+    summary["phases"] = {n: {k: p[k] for k in ("energy_j", "it_energy_kwh", "duration_s", "count")}
+                         for n, p in summary["phases"].items()}
+    c.execute("UPDATE runs SET summary = ? WHERE id = 'shown'", (json.dumps(summary),))
+    c.commit()
+    c.close()
+    assert main(["runs", "show", "shown", "--db", str(db), "--json"]) == 0
+    train = json.loads(capsys.readouterr().out)["phases"]["train"]
+    assert train["energy_kwh"] == pytest.approx(run.phase_footprints()["train"].energy_kwh.value)

@@ -157,6 +157,10 @@ def _show(args: argparse.Namespace) -> int:
     d = run.to_dict()
     # the rates of the figures as stored now (a running run's summary has them as of its last full write)
     d.update(rates(d, run.duration_s))
+    if isinstance(d.get("phases"), dict):  # a run stored before phases had figures: priced from its stored J
+        from ..tracking.phase_figures import stored_phase_figures
+
+        d["phases"] = stored_phase_figures(d)
     if args.json:
         _print_json(d)
         return 0
@@ -212,6 +216,10 @@ def _show(args: argparse.Namespace) -> int:
         kwh = sum(ph["energy_j"].values()) / J_PER_KWH
         so_far = " so far" if ph["end_s"] is None else ""
         rows.append((f"phase {ph['name']}", f"{ph['start_s']:.1f}s - {end}, {_num(kwh)} kWh IT{so_far}"))
+    for name, ph in (d.get("phases") or {}).items():  # each name's totals over its ended occurrences
+        if "energy_kwh" in ph:
+            rows.append((f"phase {name} (total)",
+                         f"{_range(ph, 'energy_kwh', 'kWh')} facility, {_range(ph, 'total_co2e_kg', 'kg')} CO2e"))
     width = max(display_width(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {pad(k, width)}  {v}")
