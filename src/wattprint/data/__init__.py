@@ -55,7 +55,7 @@ __all__ = [
     "find_accelerator", "uncertain_values_assumption", "embodied_accelerator", "embodied_host_server",
     "embodied_cpu_server", "server_logical_cpus", "accelerators_per_server", "cpu_tdp_w", "cpu_watts_per_core",
     "ram_watts_per_gb", "pue_preset", "pue_presets", "default_pue", "given_pue_note", "equivalence_factors",
-    "load_table", "table_meta", "world_annual_co2e_kg",
+    "load_table", "table_meta", "world_annual_co2e_kg", "measured_energy_band",
 ]
 
 
@@ -81,6 +81,21 @@ def world_annual_co2e_kg() -> tuple[float, str]:
     estimate can only come from a slip in its inputs."""
     f = _factor("world_annual_co2e_kg")
     return float(f["value"]), f"{f['source']} ({f['year']})"
+
+
+# the sensor behind a measured component: GPU drivers (NVML, AMD SMI) for "gpu", RAPL for the CPU packages and RAM
+_SENSOR_BAND = {"gpu": ("measured_rel_gpu", "the GPU driver's (NVML / AMD SMI)"),
+                "cpu": ("measured_rel_rapl", "RAPL's"), "ram": ("measured_rel_rapl", "RAPL's")}
+
+
+def measured_energy_band(component: str) -> tuple[float, Assumption]:
+    """(relative accuracy band of a measured ``component``'s energy, +-; the assumption that says it and its
+    source). The range of a measured figure is reading x (1 -+ band); its central value is the reading."""
+    key, sensor = _SENSOR_BAND.get(component, _SENSOR_BAND["cpu"])
+    f = _factor(key)
+    rel = float(f["value"])
+    return rel, Assumption(f"measured {component} energy range", f"+-{rel:.0%} of the reading ({sensor} accuracy)",
+                           f"{f['source']} ({f['year']})", f["note"])
 
 
 def _range(d: dict[str, Any], value_key: str = "value") -> Range:

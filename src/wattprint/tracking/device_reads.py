@@ -76,6 +76,7 @@ class DeviceReads:
         self._hung: list[_Slot] = []  # readers given up (their last readings stand, frozen)
         self.basis: dict[str, str] = {}  # basis per component of the last reading
         self._read_base: dict[tuple[str, str], float] = {}
+        self._bands: dict[str, float] = {}  # component -> relative accuracy band of its sensor (measured only)
         # the baseline as taken so far, per thread that took part (one more per hung read it was redone after):
         # (time, readings, basis), and the slots already read (id); cleared once the baseline is in
         self.baseline_done = False
@@ -175,8 +176,10 @@ class DeviceReads:
             mine: list[tuple[str, str, Triple]] = []
             for rd in readings:
                 k = self.scale.get(rd.component, 1.0) if rd.basis == "measured" else 1.0
-                lo = rd.energy_j if rd.energy_low_j is None else rd.energy_low_j
-                hi = rd.energy_j if rd.energy_high_j is None else rd.energy_high_j
+                # a measured reading without bounds of its own: the sensor's accuracy band around it
+                band = self._band(rd.component) if rd.basis == "measured" else 0.0
+                lo = rd.energy_j * (1.0 - band) if rd.energy_low_j is None else rd.energy_low_j
+                hi = rd.energy_j * (1.0 + band) if rd.energy_high_j is None else rd.energy_high_j
                 mine.append((rd.component, rd.device, [rd.energy_j * k, lo * k, hi * k]))
                 prev = self.basis.get(rd.component)
                 self.basis[rd.component] = rd.basis if prev in (None, rd.basis) else "modelled"
@@ -196,6 +199,16 @@ class DeviceReads:
             with own:
                 forget, self._forget_next = self._forget_next, []
         return now, out, forget
+
+    def _band(self, component: str) -> float:
+        """The relative accuracy band of ``component``'s sensor (:func:`wattprint.data.measured_energy_band`),
+        looked up once per component: the tables load on the first measured reading, not at import."""
+        band = self._bands.get(component)
+        if band is None:
+            from ..data import measured_energy_band
+
+            band = self._bands[component] = measured_energy_band(component)[0]
+        return band
 
     def _kept_baseline(self, ledger: Ledger, now: float, readings: list[tuple[str, str, Triple]],
                        forget: list[tuple[str, str]]) -> tuple[float, list[tuple[str, str, Triple]], dict[str, Triple]]:

@@ -64,6 +64,30 @@ def gpu_unit_shares(readers: list[Any], accelerator: Callable[[str], Any]) -> di
     return out
 
 
+def sensor_assumptions(readers: list[Any]) -> list[Assumption]:
+    """The accuracy band of each measured component's sensor (the range of its energy: reading x (1 -+ band)),
+    once per component; and the GPUs whose power is sampled for want of an energy counter, for which the band
+    is a floor: what happens between the driver's samples and between reads is not seen."""
+    from .. import data
+
+    out: list[Assumption] = []
+    seen: set[str] = set()
+    for r in readers:
+        comp = getattr(r, "component", None)
+        if getattr(r, "basis", None) == "measured" and isinstance(comp, str) and comp not in seen:
+            seen.add(comp)
+            out.append(data.measured_energy_band(comp)[1])
+    sampled = [str(g.label) for r in readers for g in getattr(r, "gpus", None) or []
+               if getattr(g, "use_counter", True) is False and not getattr(g, "lost", False)]
+    if sampled and "gpu" in seen:
+        out.append(Assumption(
+            "GPU power sampled", ", ".join(sampled), "Yang, Adamek & Armour, SC24, arXiv:2312.02741 (2024)",
+            "no energy counter read: power is integrated between reads, which misses power swings between them and "
+            "between the driver's own samples (the power reading covers only 25% of the runtime on A100 and H100); "
+            "that error has no documented bound, so the energy range of these GPUs is a floor"))
+    return out
+
+
 class RunFigures:
     """Footprint, embodied CO2e and stored summary of one run segment, from its snapshots.
 
@@ -110,7 +134,7 @@ class RunFigures:
             pue=self.pue,
             intensity=self.intensity,
             embodied_co2e_kg=embodied,
-            assumptions=self.assumptions + emb_assumptions,
+            assumptions=self.assumptions + sensor_assumptions(self._readers) + emb_assumptions,
             kind="measured",
             chip_hours=Range.exact(self.chip_hours(snap, hours)) if chips or self.earlier_chip_h else None,
             wall_time_h=Range.exact(hours),
