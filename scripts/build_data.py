@@ -462,6 +462,21 @@ def _world_average(recs: list[dict[str, Any]]) -> dict[str, Any]:
             "high": rnd(weighted_quantile(vals, wts, 0.9), 1), "n_countries": len(vals)}
 
 
+def _data_years_text(recs: list[dict[str, Any]], years: list[int]) -> str:
+    """The data years behind a mean of per-country records: "country data years 2009-2023; share of generation:
+    2023 59%, 2022 40%, earlier 1%" (the two newest years by name, the rest together)."""
+    gen: dict[int, float] = {}
+    for rec, year in zip(recs, years, strict=True):
+        gen[year] = gen.get(year, 0.0) + (rec.get("gen_twh") or 0.0)
+    total = sum(gen.values())
+    newest = sorted(gen, reverse=True)[:2]
+    parts = [f"{y} {gen[y] / total:.0%}" for y in newest]
+    rest = total - sum(gen[y] for y in newest)
+    if rest > 0:
+        parts.append(f"earlier {rest / total:.0%}" if rest / total >= 0.005 else "earlier <1%")
+    return f"country data years {min(years)}-{max(years)}; share of generation: {', '.join(parts)}"
+
+
 def _world_years(countries: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """World averages for past years, from the OWID per-country rows alone (one release, one basis)."""
     by_year: dict[str, list[dict[str, Any]]] = {}
@@ -534,13 +549,16 @@ def build_countries(shared: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     # world average: generation-weighted mean of the latest national values; range = the weighted 10th-90th
     # percentile: used when the user gives no location, so it spans where ~80% of the world's electricity is made
     latest_recs = [c["years"][max(c["years"], key=int)] for c in countries.values()]
+    data_years = [int(max(c["years"], key=int)) for c in countries.values()]
     world = {
         **_world_average(latest_recs),
         "basis": "lifecycle, average (OWID/Ember)",
         "source": "generation-weighted mean of the latest per-country intensities (OWID 2024 release via "
-        "CodeCarbon global_energy_mix.json, mostly 2022-2023); range = generation-weighted 10th-90th "
-        "percentile of countries (the run could be anywhere)",
-        "year": max(int(max(c["years"], key=int)) for c in countries.values()),
+        f"CodeCarbon global_energy_mix.json; {_data_years_text(latest_recs, data_years)}); range = "
+        "generation-weighted 10th-90th percentile of countries (the run could be anywhere)",
+        "year": max(data_years),
+        # the figure mixes countries' latest years: "year" is the newest, "years" the span
+        "years_span": [min(data_years), max(data_years)],
         "cross_check": "CodeCarbon world_average 475 gCO2e/kWh (IEA Global Energy & CO2 Status Report 2019)",
         "years": _world_years(countries),
         "years_source": "generation-weighted mean of that year's per-country intensities (OWID April-2022 "
@@ -593,6 +611,7 @@ def build_regions(shared: Path, factors: dict[str, Any]) -> dict[str, Any]:
             "aliases": [],
             "years": {"2016": {"g": rnd(d["emissions"] * LB_PER_MWH_TO_G_PER_KWH, 2)}},
             "basis": "direct combustion CO2 output rate (eGRID 2016)",
+            "gases": "CO2",  # eGRID's CO2 rate: no CH4/N2O, no upstream (the CO2e rate is another column)
             "source": "US EPA eGRID2016 state output emission rate (lb CO2/MWh x 0.4536), via CodeCarbon "
             "usa_emissions.json",
             "rel": "intensity_rel_egrid",
@@ -669,6 +688,7 @@ def build_regions(shared: Path, factors: dict[str, Any]) -> dict[str, Any]:
             "country": r["country_iso"] or None,
             "years": {year: {"g": rnd(num(r["g_co2e_per_kwh"]), 3)}},
             "basis": basis,
+            **({"gases": "CO2"} if "EEA" in src else {}),  # the EEA's indicator is CO2 emission intensity
             "source": f"{src} (Cloud Carbon Footprint constants, snapshot 2024-03)",
             "rel": "intensity_rel_cloud_ccf",
         }

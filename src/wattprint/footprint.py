@@ -64,17 +64,42 @@ class Intensity:
     basis: str = "unspecified"
     year: int | None = None
     source: str = "given by the user"
+    gases: str = "CO2e"  # what the factor counts: "CO2e" (greenhouse gases as CO2e) or "CO2" (carbon dioxide alone)
+    years: tuple[int, int] | None = None  # first and last data year behind a figure that mixes years (world)
 
     @classmethod
     def fixed(cls, g_per_kwh: float, location: str = "given", source: str = "given by the user") -> Intensity:
         return cls(Range.exact(g_per_kwh), location=location, source=source)
 
+    @property
+    def unit(self) -> str:
+        """The factor's unit as its source states it: gCO2e/kWh, or gCO2/kWh for a CO2-only factor."""
+        return f"g{self.gases}/kWh"
+
+    @property
+    def caveat(self) -> str:
+        """What the operational "CO2e" computed with this factor leaves out ('' where nothing is known to)."""
+        if self.gases != "CO2":
+            return ""
+        if "direct" in self.basis:  # what the stack emits: nothing from fuel supply or plant construction
+            return "CO2 only: excludes CH4, N2O and upstream emissions"
+        return "CO2 only: excludes CH4 and N2O"
+
+    @property
+    def year_span(self) -> str:
+        """"2009-2023" where the figure mixes data years, else the year ('' where none is stated)."""
+        if self.years and self.years[0] != self.years[1]:
+            return f"{self.years[0]}-{self.years[1]}"
+        return str(self.year) if self.year else ""
+
     def assumption(self) -> Assumption:
-        year = f", {self.year}" if self.year else ""
+        span = self.year_span
+        year = f", data years {span}" if span and span != str(self.year) else (f", {self.year}" if self.year else "")
         return Assumption(
             "grid carbon intensity",
-            f"{self.g_per_kwh:.4g} gCO2e/kWh ({self.location}{year}; {self.basis})",
+            f"{self.g_per_kwh:.4g} {self.unit} ({self.location}{year}; {self.basis})",
             self.source,
+            f"operational CO2e here is {self.caveat}" if self.caveat else "",
         )
 
 
@@ -219,7 +244,12 @@ class Footprint:
         d.update(self.pue.as_fields("pue"))
         d.update(self.intensity.g_per_kwh.as_fields("intensity_g_per_kwh"))
         d["intensity_basis"] = self.intensity.basis
-        d["intensity_year"] = self.intensity.year
+        d["intensity_unit"] = self.intensity.unit
+        # what the operational "CO2e" leaves out with this intensity (a CO2-only one: eGRID 2016, EEA); None: nothing
+        d["intensity_caveat"] = self.intensity.caveat or None
+        d["intensity_year"] = self.intensity.year  # the newest data year; intensity_years: the span behind it
+        i = self.intensity
+        d["intensity_years"] = list(i.years) if i.years else ([i.year, i.year] if i.year else None)
         d["intensity_source"] = self.intensity.source
         d["location"] = self.intensity.location
         if self.chip_hours is not None:
@@ -257,8 +287,10 @@ class Footprint:
         rows.append(("IT energy", _fmt_energy(self.it_energy_kwh)))
         rows.append(("PUE", format(self.pue, ".3g")))
         rows.append(("facility energy", _fmt_energy(self.energy_kwh)))
-        rows.append(("grid intensity", _fmt(self.intensity.g_per_kwh, "gCO2e/kWh")))
-        rows.append(("operational CO2e", _fmt_mass(self.operational_co2e_kg)))
+        rows.append(("grid intensity", _fmt(self.intensity.g_per_kwh, self.intensity.unit)))
+        # a CO2-only intensity says so on the row (the assumptions say what it leaves out)
+        only = f" ({self.intensity.caveat.split(':')[0]})" if self.intensity.caveat else ""
+        rows.append((f"operational CO2e{only}", _fmt_mass(self.operational_co2e_kg)))
         rows.append(("embodied CO2e", _fmt_mass(self.embodied_co2e_kg)))
         rows.append(("total CO2e", _fmt_mass(self.total_co2e_kg)))
         if self.market_based_co2e_kg is not None:

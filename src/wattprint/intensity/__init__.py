@@ -87,8 +87,10 @@ def _world(year: int | None = None, asked: str | None = None) -> tuple[Intensity
     rec, source = (w, w["source"]) if used == latest else (past[str(used)], w["years_source"])
     why = "no location given, world average" if asked is None else f"{echo(asked)}: the world average"
     note = f"; {notes[-1].note}" if notes else ""
+    span = w.get("years_span") if used == latest else None  # the latest figure mixes countries' latest years
     return Intensity(Range(float(rec["value"]), float(rec["low"]), float(rec["high"])), location="world",
-                     basis=w["basis"], year=used, source=f"{why}: {source}{note}"), notes
+                     basis=w["basis"], year=used, source=f"{why}: {source}{note}",
+                     years=(int(span[0]), int(span[1])) if span else None), notes
 
 
 def _country_source(src: str) -> str:
@@ -184,7 +186,8 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
     loc_label = f"{loc.name} ({loc.key})" if loc.name != loc.key else loc.key
     if year_notes:  # the year note travels with the figure (intensity_for has no notes list)
         source = f"{source}; {year_notes[-1].note}"
-    return Intensity(rng, location=loc_label, basis=basis, year=year_out, source=source), notes + year_notes
+    return Intensity(rng, location=loc_label, basis=basis, year=year_out, source=source,
+                     gases=raw.get("gases") or "CO2e"), notes + year_notes
 
 
 def replaced_grid_note(loc: Location, what: str, pue_given: bool) -> Assumption:
