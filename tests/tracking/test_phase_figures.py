@@ -60,6 +60,9 @@ def _chain_holds(phase: Footprint, run: Footprint) -> None:
     for comp, c in phase.energy_by_component_kwh.items():
         of_run = run.energy_by_component_kwh[comp]
         assert c.basis == of_run.basis
+        if c.kwh.value == 0:  # nothing drawn in the phase (a reader that read 0 so far): no range to compare
+            assert c.kwh.low == c.kwh.high == 0
+            continue
         assert c.kwh.low / c.kwh.value == pytest.approx(of_run.kwh.low / of_run.kwh.value)
         assert c.kwh.high / c.kwh.value == pytest.approx(of_run.kwh.high / of_run.kwh.value)
 
@@ -241,3 +244,13 @@ def test_runs_show_prices_each_phase_in_its_table_and_a_run_stored_before_phases
     assert main(["runs", "show", "shown", "--db", str(db), "--json"]) == 0
     train = json.loads(capsys.readouterr().out)["phases"]["train"]
     assert train["energy_kwh"] == pytest.approx(run.phase_footprints()["train"].energy_kwh.value)
+
+
+def test_runs_show_labels_a_co2_only_intensity_as_the_source_counts_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "runs.db"
+    with track("ph", "ca", db=str(db), interval_s=0.05, readers=[PowerReader("cpu")], location="US-CA", quiet=True):
+        time.sleep(0.1)
+    assert main(["runs", "show", "ca", "--db", str(db)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("grid intensity"))
+    assert line.rstrip().endswith("gCO2/kWh"), line  # eGRID 2016 state rates count CO2 only

@@ -94,6 +94,7 @@ def test_resumed_on_more_gpus_bills_each_segment_at_its_own_gpus(nvml: ModuleTyp
         assert stored[key] == pytest.approx(fp.to_dict()[key], rel=1e-9), key
     one, two = stored["segments"]  # each segment's own record: its GPUs, time and figures
     assert (one["gpus"], two["gpus"]) == (2, 8)
+    assert len(one["gpu_models"]) == 2 and len(two["gpu_models"]) == 8 and "?" not in two["gpu_models"]
     assert (one["chip_hours"], two["chip_hours"]) == (pytest.approx(2 * d1), pytest.approx(8 * d2))
     assert one["location"] == two["location"] == fp.intensity.location
 

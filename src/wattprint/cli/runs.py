@@ -191,7 +191,8 @@ def _show(args: argparse.Namespace) -> int:
         rows.append(("location", d["location"] + _location_source(d)))
     if "intensity_g_per_kwh" in d:
         given = " (given)" if d.get("intensity_given") is True else ""
-        rows.append(("grid intensity", _range(d, "intensity_g_per_kwh", "gCO2e/kWh") + given))
+        unit = str(d.get("intensity_unit") or "gCO2e/kWh")  # gCO2/kWh where the source counts CO2 only
+        rows.append(("grid intensity", _range(d, "intensity_g_per_kwh", unit) + given))
     for key, label in (("operational_co2e_kg", "operational CO2e"), ("embodied_co2e_kg", "embodied CO2e"),
                        ("total_co2e_kg", "total CO2e")):
         if key in d:

@@ -287,4 +287,5 @@ class RunFigures:
         chips = self.chips(snap)
         return {"started_at": iso_utc(snap.t_unix - seconds), "location": self.intensity.location,
                 "pue": self.pue.value, "intensity_g_per_kwh": self.intensity.g_per_kwh.value, "gpus": chips,
+                "gpu_models": sorted(self.gpu_models.get(label, "?") for label in snap.gpus),
                 **segment_figures(seconds, energy, chips * hours, self.segment_embodied(snap, hours)[0], J_PER_KWH)}
