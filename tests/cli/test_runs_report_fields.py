@@ -235,3 +235,50 @@ def test_export_to_a_file_and_a_path_that_cannot_be_written(old_store: Path, tmp
 
     empty = _wattprint("runs", "export", home=tmp_path)  # no store yet: the header alone, none created
     assert empty.returncode == 0 and empty.stdout.strip() == ",".join(COLUMNS)
+
+
+def test_export_never_replaces_the_stores_own_files(
+        old_store: Path, tmp_path: Path) -> None:
+    for end in ("-wal", "-shm", "-journal"):  # overwriting one of these corrupts the store
+        beside = Path(str(old_store) + end)
+        r = _wattprint("runs", "export", "--db", str(old_store), "-o", str(beside), home=tmp_path)
+        assert r.returncode == 2 and "not overwritten" in r.stderr, (end, r.stderr)
+        assert not beside.exists() or not beside.read_bytes().startswith(b"id,")  # SQLite's, not an export
+    other = tmp_path / "other-wal"  # a WAL by its first bytes, wherever it lies
+    other.write_bytes(b"\x37\x7f\x06\x83" + bytes(28))
+    assert _wattprint("runs", "export", "--db", str(old_store), "-o", str(other), home=tmp_path).returncode == 2
+    # a file that is there is replaced whole (written beside it, then renamed over it)
+    kept = tmp_path / "runs.csv"
+    kept.write_text("old export\n", encoding="utf-8")
+    assert _wattprint("runs", "export", "--db", str(old_store), "-o", str(kept), home=tmp_path).returncode == 0
+    assert kept.read_text(encoding="utf-8").startswith("id,") and not list(tmp_path.glob(".wattprint-export-*"))
+
+
+def test_export_quotes_formula_like_text_flags_killed_runs_and_says_what_the_intensity_counts(
+        tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    with open_store(str(db)) as s:
+        t0 = time.time() - 50
+        fp = Footprint({"cpu": ComponentEnergy(Range.exact(1e-3), "measured")}, Range.exact(1.0),
+                       Intensity.fixed(300), kind="measured")
+        s.begin_run("=HYPERLINK(1)", "+proj", t0, {"pid": 2 ** 22 + 7, "host": os.uname().nodename,
+                                                     "pid_start": 1.0})
+        s.append_samples("=HYPERLINK(1)", [SampleRow(t0 + 5, 5.0, None, {"cpu": 3600.0}, {"cpu": 720.0})],
+                         fp.to_dict())
+    (row,) = _export_csv(db)
+    assert row["id"] == "'=HYPERLINK(1)" and row["project"] == "'+proj"  # text, not a formula
+    assert row["status"] == "running" and row["writer_gone"] == "true"  # its process is gone: killed
+    assert "intensity_unit" in row and "intensity_caveat" in row
+    listed = json.loads(_wattprint("runs", "list", "--json", "--db", str(db), home=tmp_path).stdout)
+    assert listed[0]["it_mean_power_w"] == pytest.approx(720.0)  # as `runs show` gives it, from the stored totals
+
+
+def test_a_project_spelled_decomposed_finds_its_runs(tmp_path: Path) -> None:
+    import unicodedata
+
+    db = tmp_path / "runs.db"
+    with open_store(str(db)) as s:
+        s.begin_run("r1", "café", time.time(), {"pid": 1})
+    decomposed = unicodedata.normalize("NFD", "café")
+    r = _wattprint("runs", "list", "--db", str(db), "--project", decomposed, "--json", home=tmp_path)
+    assert [d["id"] for d in json.loads(r.stdout)] == ["r1"]

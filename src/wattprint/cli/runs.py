@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sys
+import tempfile
 from typing import Any
 
 from ..errors import WattprintError
@@ -43,11 +45,13 @@ def register(subparsers: Any) -> None:
 
 _EXPORT_HELP = (
     "Every stored run as one row, oldest first, with the same columns in the same order for every run: id, project, "
-    "status, started_at, ended_at (ISO 8601 UTC), duration_s, exit_code and signal (`wattprint run`); energy_kwh "
+    "status, writer_gone (a run stored as running whose process on this host is gone: killed), started_at, "
+    "ended_at (ISO 8601 UTC), duration_s, exit_code and signal (`wattprint run`); energy_kwh "
     "(facility, after PUE), it_energy_kwh and cpu/gpu/ram_energy_kwh (before PUE) with _low/_high and each "
     "component's basis (measured or modelled); cpu/gpu/ram/it_mean_power_w (IT energy / duration, before PUE); pue "
-    "with pue_source (given, preset, default) and pue_preset; intensity_g_per_kwh with its basis, year and "
-    "intensity_given; location, location_key, country_iso, region, cloud_provider, cloud_region; operational, "
+    "with pue_source (given, preset, default) and pue_preset; intensity_g_per_kwh with its unit "
+    "(gCO2/kWh where the source counts CO2 alone), caveat, basis, year and intensity_given; location, location_key, "
+    "country_iso, region, cloud_provider, cloud_region; operational, "
     "embodied and total CO2e (kg, with _low/_high) and operational/total_co2e_g_per_h; chip_hours; gpus (\"2 x "
     "NVIDIA H100 80GB HBM3\"), gpus_catalogue, gpu_count, cpu_model, cpu_sockets, cpu_logical, cpus_allocated, vm, "
     "ram_gib, ram_allocated_gib; host, wattprint_version, python_version, os. A field a run lacks (not measured, or "
@@ -111,7 +115,10 @@ def _list(args: argparse.Namespace) -> int:
     _waiting_note(where)
     runs = [] if store is None else store.list_runs(project=args.project, limit=args.limit)
     if args.json:
-        _print_json([r.to_dict() for r in runs])
+        from ..storage.export import rates
+
+        # the rates as `runs show` gives them: of the figures as stored now, not of the last full summary
+        _print_json([{**(d := r.to_dict()), **rates(d, r.duration_s)} for r in runs])
         return 0
     if not runs:
         print(f"no runs of project {args.project!r} in {where}" if args.project
@@ -193,8 +200,9 @@ def _show(args: argparse.Namespace) -> int:
         given = " (given)" if d.get("intensity_given") is True else ""
         unit = str(d.get("intensity_unit") or "gCO2e/kWh")  # gCO2/kWh where the source counts CO2 only
         rows.append(("grid intensity", _range(d, "intensity_g_per_kwh", unit) + given))
-    for key, label in (("operational_co2e_kg", "operational CO2e"), ("embodied_co2e_kg", "embodied CO2e"),
-                       ("total_co2e_kg", "total CO2e")):
+    only = str(d.get("intensity_caveat") or "").split(":")[0]  # "CO2 only", as the end-of-run summary says
+    for key, label in (("operational_co2e_kg", f"operational CO2e ({only})" if only else "operational CO2e"),
+                       ("embodied_co2e_kg", "embodied CO2e"), ("total_co2e_kg", "total CO2e")):
         if key in d:
             rows.append((label, _range(d, key, "kg")))
     if _num(d.get("operational_co2e_g_per_h")) != "-":
@@ -284,29 +292,59 @@ def _export(args: argparse.Namespace) -> int:
     runs = [] if store is None else store.list_runs(project=args.project)
     from ..storage.export import row
 
-    rows = [row(r.to_dict()) for r in reversed(runs)]  # oldest first, as a log is read
+    rows = [{**row(r.to_dict()), "writer_gone": _writer_gone(r) if r.status == "running" else None}
+            for r in reversed(runs)]  # oldest first, as a log is read
     if args.output in (None, "-"):
         _write_rows(rows, args.format, sys.stdout)
         return 0
-    if _is_sqlite_file(args.output):  # `-o runs.db` for `--db runs.db`: the store itself, replaced by a CSV
-        raise WattprintError(f"{args.output} is an SQLite database (a run store?): not overwritten with the export; "
-                             "name another file")
+    if (why := _not_to_overwrite(args.output, where)) is not None:
+        raise WattprintError(f"{args.output} {why}: not overwritten with the export; name another file")
+    # written whole beside it, then put in its place: a failure leaves the old file as it was
+    folder = os.path.dirname(os.path.abspath(args.output))
     try:
-        out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+        fd, tmp = tempfile.mkstemp(prefix=".wattprint-export-", dir=folder)
     except OSError as e:
         raise WattprintError(f"cannot write {args.output}: {e.strerror or e}") from None
-    with out:
-        _write_rows(rows, args.format, out)
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as out:
+            _write_rows(rows, args.format, out)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, args.output)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise WattprintError(f"cannot write {args.output}: {e.strerror or e}") from None
     return 0
 
 
-def _is_sqlite_file(path: str) -> bool:
-    """Whether ``path`` is an existing file that starts as every SQLite database does."""
+# the first bytes of an SQLite database, of its write-ahead log (two byte orders) and of its rollback journal
+_SQLITE_MAGIC = (b"SQLite format 3\x00", b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83",
+                 b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7")
+
+
+def _not_to_overwrite(path: str, store: str) -> str | None:
+    """Why the export must not replace ``path`` (None: it may): the store, one of the files SQLite keeps beside it
+    (``-wal``, ``-shm``, ``-journal``: overwriting one corrupts the store), or any SQLite database or log."""
+    target = os.path.realpath(path)
+    if os.path.isdir(target):
+        return "is a folder"
+    base = os.path.realpath(store) if store else None
+    if base is not None and target in (base, *(base + end for end in ("-wal", "-shm", "-journal"))):
+        return "is the store or one of the files SQLite keeps beside it"
     try:
-        with open(path, "rb") as fh:
-            return fh.read(16) == b"SQLite format 3\x00"
+        with open(target, "rb") as fh:
+            head = fh.read(16)
     except OSError:
-        return False
+        return None
+    if head.startswith(_SQLITE_MAGIC):
+        return "is an SQLite database or one of its logs (a run store?)"
+    return None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write_rows(rows: list[dict[str, Any]], fmt: str, out: Any) -> None:

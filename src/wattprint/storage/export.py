@@ -24,14 +24,14 @@ _RANGED = ("energy_kwh", "it_energy_kwh")
 _CO2E = ("operational_co2e_kg", "embodied_co2e_kg", "total_co2e_kg")
 
 COLUMNS: tuple[str, ...] = (
-    "id", "project", "status", "started_at", "ended_at", "duration_s", "exit_code", "signal",
+    "id", "project", "status", "writer_gone", "started_at", "ended_at", "duration_s", "exit_code", "signal",
     *(f"{k}{e}" for k in _RANGED for e in _ENDS),
     *(f"{c}_energy_kwh{e}" for c in COMPONENTS for e in _ENDS),
     *(f"{c}_basis" for c in COMPONENTS),
     *(f"{c}_mean_power_w" for c in COMPONENTS), "it_mean_power_w",
     "pue", "pue_low", "pue_high", "pue_source", "pue_preset",
-    "intensity_g_per_kwh", "intensity_g_per_kwh_low", "intensity_g_per_kwh_high", "intensity_basis", "intensity_year",
-    "intensity_given",
+    "intensity_g_per_kwh", "intensity_g_per_kwh_low", "intensity_g_per_kwh_high", "intensity_unit",
+    "intensity_caveat", "intensity_basis", "intensity_year", "intensity_given",
     "location", "location_key", "country_iso", "region", "cloud_provider", "cloud_region",
     *(f"{k}{e}" for k in _CO2E for e in _ENDS),
     "operational_co2e_g_per_h", "total_co2e_g_per_h", "chip_hours",
@@ -71,8 +71,8 @@ def rates(d: Mapping[str, Any], duration_s: Any) -> dict[str, Any]:
 def row(d: Mapping[str, Any]) -> dict[str, Any]:
     """A stored run (:meth:`~wattprint.storage.RunRecord.to_dict`) as one row of :data:`COLUMNS`."""
     out: dict[str, Any] = dict.fromkeys(COLUMNS)
-    for key in ("id", "project", "status", "started_at", "ended_at", "location", "intensity_basis", "pue_source",
-                "pue_preset"):
+    for key in ("id", "project", "status", "started_at", "ended_at", "location", "intensity_unit", "intensity_caveat",
+                "intensity_basis", "pue_source", "pue_preset"):
         out[key] = _text(d.get(key))
     for key in ("duration_s", "exit_code", "signal", "pue", "pue_low", "pue_high", "intensity_g_per_kwh",
                 "intensity_g_per_kwh_low", "intensity_g_per_kwh_high", "intensity_year", "chip_hours",
@@ -135,7 +135,24 @@ def write_csv(rows: Iterable[Mapping[str, Any]], out: IO[str]) -> None:
     writer = csv.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: "" if v is None else str(v).lower() if isinstance(v, bool) else v for k, v in r.items()})
+        writer.writerow({k: _cell(v) for k, v in r.items()})
+
+
+# a text cell a spreadsheet would evaluate as a formula (OWASP's "CSV injection"): a run id or project is the user's
+# text, but a shared export opened in a spreadsheet must not run it
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(v: Any) -> Any:
+    """One CSV cell: None empty, True/False ``true``/``false``, text that starts like a formula quoted with ``'``
+    (numbers stay numbers)."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, str) and v.startswith(_FORMULA_START):
+        return "'" + v
+    return v
 
 
 def _mapping(x: Any) -> Mapping[str, Any]:

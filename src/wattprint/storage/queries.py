@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import unicodedata
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -49,8 +50,6 @@ class StoreQueries:
         typed, or in Unicode's composed form (NFC, as the tracker stores new ids) when that is stored."""
         check_text("run id", text)
         if not text.isascii():
-            import unicodedata
-
             composed = unicodedata.normalize("NFC", text)
             if composed != text:
                 with self._read() as c:
@@ -76,10 +75,10 @@ class StoreQueries:
         """Runs, newest first (by start time); only ``project``'s if given; at most ``limit``."""
         sql = f"SELECT {RUN_COLUMNS} FROM runs"
         args: list[Any] = []
-        if project is not None:
+        if project is not None:  # as typed, or composed (NFC) as the tracker stores new names: one name either way
             check_text("project name", project)
-            sql += " WHERE project = ?"
-            args.append(project)
+            sql += " WHERE project IN (?, ?)"
+            args += [project, unicodedata.normalize("NFC", project)]
         sql += " ORDER BY started_at DESC, rowid DESC"
         if limit is not None:
             sql += " LIMIT ?"
