@@ -223,3 +223,62 @@ def test_no_file_is_read_in_the_locales_encoding(tmp_path: Path) -> None:
                         "--db", str(tmp_path / "runs.db"), "--", sys.executable, "-c", "pass"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+_EARLY_SIGNAL_UNDER_A_TERMINAL = r"""
+import os, signal, subprocess, sys
+from wattprint.cli.run import _Signals, _foreground_tty
+assert _foreground_tty(), "not in the terminal's foreground group"
+s = _Signals()
+s.install()
+s._forward(signal.SIGINT, None)  # a Ctrl-C while the command was being started: it did not exist to get it itself
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+s.started(child)
+try:
+    print("child", child.wait(timeout=10), flush=True)
+except subprocess.TimeoutExpired:
+    child.kill()
+    print("child never got it", flush=True)
+"""
+
+
+def test_a_ctrl_c_before_the_command_existed_reaches_it_even_in_a_terminal() -> None:
+    import pty
+    import select
+
+    pid, fd = pty.fork()  # a session of its own whose controlling terminal is the pty: as typed at a shell
+    if pid == 0:  # pragma: no cover - the child process
+        os.execv(sys.executable, [sys.executable, "-c", _EARLY_SIGNAL_UNDER_A_TERMINAL])
+    out = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert f"child {-signal.SIGINT}" in text, text
+
+
+def test_a_terminal_is_recognised_with_all_three_streams_redirected(tmp_path: Path) -> None:
+    # `wattprint run -- cmd </dev/null >log 2>&1` at a shell: a Ctrl-C still goes to the whole foreground group, so
+    # the child already has it and must not get it a second time through wattprint
+    import pty
+
+    result = tmp_path / "fg.txt"
+    code = ("import os, sys\nfrom wattprint.cli.run import _foreground_tty\nnull = os.open(os.devnull, os.O_RDWR)\n"
+            "for fd in (0, 1, 2):\n    os.dup2(null, fd)\n"
+            f"open({str(result)!r}, 'w').write(str(_foreground_tty()))\n")
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child process
+        os.execv(sys.executable, [sys.executable, "-c", code])
+    os.waitpid(pid, 0)
+    os.close(fd)
+    assert result.read_text() == "True"

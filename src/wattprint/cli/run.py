@@ -12,7 +12,10 @@ the end (``--json``: the stored summary as one JSON line on stdout instead, with
 ``exit_code``, ``signal``, ``started_at``, ``ended_at``, ``duration_s`` and ``stored``); the exit code and signal are
 stored with the run too (``wattprint runs show --json``, ``runs export``). Status: ``finished``
 (exit 0), ``failed`` (non-zero, or the command could not be started), ``interrupted`` (killed by a signal, or a
-signal of the first kind was forwarded, whatever the command's exit code then).
+signal of the first kind was forwarded, whatever the command's exit code then). A signal sent to the whole
+process group (``kill -- -PGID``, SLURM's ``--signal`` without ``B:``) reaches the command directly as well as
+through wattprint, so it gets it twice (a terminal's Ctrl-C is recognised and not forwarded): send it to wattprint
+alone (SLURM: ``--signal=B:USR1@60`` with ``exec wattprint run ...`` in the batch script).
 """
 
 from __future__ import annotations
@@ -68,14 +71,25 @@ def _description() -> str:
 
 
 def _foreground_tty() -> bool:
-    """True when this process is in the terminal's foreground group: a Ctrl-C there reaches the child too."""
+    """True when this process is in its controlling terminal's foreground group: a Ctrl-C there reaches the child
+    too. The terminal is /dev/tty, not one of our streams: with all three redirected (``</dev/null >log 2>&1``) a
+    Ctrl-C typed at it still goes to the whole foreground group."""
     for fd in (0, 1, 2):
         try:
             if os.isatty(fd):
                 return os.tcgetpgrp(fd) == os.getpgrp()
         except OSError:
             continue
-    return False
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:  # no controlling terminal (a batch job, a daemon)
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _same_group(pid: int) -> bool:
@@ -123,8 +137,9 @@ class _Signals:
         self.child = child
         while self.early:
             sig = self.early.pop(0)
-            if sig in _FORWARDED:
-                _send(child, sig)
+            if sig in _FORWARDED:  # sent whatever the terminal: the command did not exist to get a Ctrl-C itself
+                with contextlib.suppress(OSError):
+                    child.send_signal(sig)
             else:
                 with contextlib.suppress(OSError, ValueError):
                     print(f"wattprint: signal {sig} came before the command was started: not passed on",
