@@ -152,8 +152,12 @@ def estimate_inference(
                       dedicated=inputs.dedicated)
     replica = size_for_load(values, inputs, chip, weight_bytes, kv_bytes, load)
     assumptions.extend(engine_notes(inputs))
-    fit_batch_to_memory(values.central, values.ranges, batch_size is not None, chip, replica.count, inputs.engine,
+    # the levers the fit may move: all assumed values, but not the request lengths on a replica sized to hold them
+    levers = {k: v for k, v in values.ranges.items()
+              if not (replica.holds_lengths and k in ("input_tokens", "output_tokens"))}
+    fit_batch_to_memory(values.central, levers, batch_size is not None, chip, replica.count, inputs.engine,
                         inputs.attention, weight_bytes, kv_bytes, assumptions)
+    values.ranges.update(levers)
     per_req, regime = evaluate(values, replica, load)
     period = period_totals(per_req, load, inputs.days)
     if period.requests_per_day is not None:

@@ -8,7 +8,7 @@ Units: memory in bytes per weight and per K or V value; energies in J and times 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import InputConflictError
 from ..footprint import Assumption
@@ -34,6 +34,8 @@ class Replica:
     attention: str
     weight_bytes: float
     kv_bytes: float
+    # sized below the default batch's chips for a given batch: the assumed request lengths are not cut to fit it
+    holds_lengths: bool = False
 
     def physics(self, p: Mapping[str, float]) -> dict[str, float]:
         """serving_physics of this replica at point ``p`` (J and s per request)."""
@@ -119,12 +121,15 @@ def _holds(values: Values, inputs: Inputs, chip: Chip, weight_bytes: float, kv_b
     """Whether ``count`` chips hold the given batch as that --count would (fit_batch_to_memory moving assumed
     values as far as needed), without cutting an assumed request length unless ``cut_lengths``."""
     trial = _scratch(values)
+    if not cut_lengths:  # the lengths held as they are: only the other levers (KV shape, memory share) may move
+        for name in ("input_tokens", "output_tokens"):
+            trial.ranges.pop(name, None)
     try:
         fit_batch_to_memory(trial.central, trial.ranges, True, chip, count, inputs.engine, inputs.attention,
                             weight_bytes, kv_bytes, trial.assumptions)
     except InputConflictError:  # neither the memory share nor any assumed value makes room on so few chips
         return False
-    return cut_lengths or all(trial.central[k] == values.central[k] for k in ("input_tokens", "output_tokens"))
+    return True
 
 
 def _size_for_given_batch(values: Values, inputs: Inputs, chip: Chip, weight_bytes: float,
@@ -148,4 +153,5 @@ def _size_for_given_batch(values: Values, inputs: Inputs, chip: Chip, weight_byt
         "accelerators per replica", f"{n} (the smallest power of 2 that holds the weights and the given batch of "
         f"{central['batch_size']:g} sequences, with the values moved below; at the central values it takes {most})",
         constants()["gpu_memory_utilization"].source, "give --count to set it"))
-    return size_replica(values, inputs, chip, weight_bytes, kv_bytes, count=n)
+    replica = size_replica(values, inputs, chip, weight_bytes, kv_bytes, count=n)
+    return replace(replica, holds_lengths=n < default)
