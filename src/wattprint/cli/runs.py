@@ -116,9 +116,10 @@ def _list(args: argparse.Namespace) -> int:
     runs = [] if store is None else store.list_runs(project=args.project, limit=args.limit)
     if args.json:
         from ..storage.export import rates
+        from ..tracking.record import stored_run_dict
 
         # the rates as `runs show` gives them: of the figures as stored now, not of the last full summary
-        _print_json([{**(d := r.to_dict()), **rates(d, r.duration_s)} for r in runs])
+        _print_json([{**(d := stored_run_dict(store, r)), **rates(d, r.duration_s)} for r in runs])
         return 0
     if not runs:
         print(f"no runs of project {args.project!r} in {where}" if args.project
@@ -155,19 +156,16 @@ def _show(args: argparse.Namespace) -> int:
     from ..errors import UnknownNameError
     from ..storage.export import rates
     from ..storage.records import J_PER_KWH
+    from ..tracking.record import stored_run_dict
 
     store, path = _open(args.db)
     if store is None:
         hint = f"no runs stored yet in {path}" if os.path.exists(path) else f"there is no store at {path} yet"
         raise UnknownNameError("run", args.run, [], hint=hint)
     run = store.find_run(args.run)
-    d = run.to_dict()
+    d = stored_run_dict(store, run)  # its segments and phases as they add up to its stored totals
     # the rates of the figures as stored now (a running run's summary has them as of its last full write)
     d.update(rates(d, run.duration_s))
-    if isinstance(d.get("phases"), dict):  # a run stored before phases had figures: priced from its stored J
-        from ..tracking.phase_figures import stored_phase_figures
-
-        d["phases"] = stored_phase_figures(d)
     if args.json:
         _print_json(d)
         return 0
@@ -291,8 +289,9 @@ def _export(args: argparse.Namespace) -> int:
     _waiting_note(where)
     runs = [] if store is None else store.list_runs(project=args.project)
     from ..storage.export import row
+    from ..tracking.record import stored_run_dict
 
-    rows = [{**row(r.to_dict()), "writer_gone": _writer_gone(r) if r.status == "running" else None}
+    rows = [{**row(stored_run_dict(store, r)), "writer_gone": _writer_gone(r) if r.status == "running" else None}
             for r in reversed(runs)]  # oldest first, as a log is read
     if args.output in (None, "-"):
         _write_rows(rows, args.format, sys.stdout)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 import sqlite3
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from ..errors import AmbiguousNameError, InputConflictError, UnknownNameError
 from .json_columns import loads
-from .records import RunRecord, SampleRow
+from .records import J_PER_KWH, RunRecord, SampleRow
 
 SUGGESTION_POOL = 1000  # most recent run ids offered as "closest names" for an unknown id
 RECENT_SHOWN = 3  # newest run ids shown for an unknown id close to none of them
@@ -126,6 +126,45 @@ def phase_energy(c: Any, run_id: str, start_s: float, end_s: float | None) -> di
     before, after = at(start_s), at(end_s)
     return {k: max(0.0, float(v) - float(before.get(k, 0.0))) for k, v in after.items()
             if isinstance(v, int | float)}
+
+
+def ended_phase_totals(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each phase name's totals over its ended occurrences among ``rows`` (:meth:`StoreQueries.phases`, in start
+    order), as a summary's ``phases`` hold them before pricing (energy_j, it_energy_kwh, duration_s, count), in the
+    order the names first ended. An occurrence inside another of its name (re-entered within itself) is counted
+    once, in the outer one, as the tracker counts it."""
+    totals: dict[str, dict[str, Any]] = {}
+    first_end: dict[str, float] = {}
+    outer_end: dict[str, float] = {}  # the latest end of each name's occurrences so far (rows are in start order)
+    for r in rows:
+        name, start, end, energy = r.get("name"), r.get("start_s"), r.get("end_s"), r.get("energy_j")
+        if not isinstance(name, str) or not isinstance(start, int | float) or not isinstance(end, int | float):
+            continue
+        if end <= outer_end.get(name, -math.inf):
+            continue
+        outer_end[name] = float(end)
+        first_end[name] = min(first_end.get(name, math.inf), float(end))
+        t = totals.setdefault(name, {"energy_j": {}, "it_energy_kwh": 0.0, "duration_s": 0.0, "count": 0})
+        for k, v in (energy.items() if isinstance(energy, dict) else ()):
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                t["energy_j"][k] = t["energy_j"].get(k, 0.0) + float(v)
+        t["it_energy_kwh"] = sum(t["energy_j"].values()) / J_PER_KWH
+        t["duration_s"] += max(0.0, float(end) - float(start))
+        t["count"] += 1
+    return {name: totals[name] for name in sorted(totals, key=first_end.__getitem__)}
+
+
+def newer_phase_totals(stored: Any, from_rows: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """A summary's ``phases`` (``stored``) with each name whose stored phase rows hold more ended occurrences than it
+    counts (it was written before they ended: a summary is written in full every so often, a phase row at each
+    boundary) taken from the rows (:func:`ended_phase_totals`); the names it has right are kept as stored."""
+    out: dict[str, Any] = dict(stored) if isinstance(stored, Mapping) else {}
+    for name, totals in from_rows.items():
+        had = out.get(name)
+        count = had.get("count") if isinstance(had, Mapping) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < totals["count"]:
+            out[name] = totals
+    return out
 
 
 def run_record(row: Sequence[Any]) -> RunRecord:

@@ -23,13 +23,20 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import InputConflictError
-from .json_columns import dumps
+from .json_columns import dumps, loads
 from .json_columns import finite as finite  # re-exported: the CLI imports it from here
 from .opening import connect, connect_readonly, file_state, is_locked, is_readonly, store_problem
-from .queries import RUN_COLUMNS, StoreQueries, check_text, phase_energy, run_record
+from .queries import (
+    RUN_COLUMNS,
+    StoreQueries,
+    check_text,
+    ended_phase_totals,
+    newer_phase_totals,
+    phase_energy,
+    run_record,
+)
 from .records import (
     FINAL_STATUSES,
-    J_PER_KWH,
     JsonShape,
     RunRecord,
     SampleRow,
@@ -320,29 +327,24 @@ class Store(StoreQueries):
     @staticmethod
     def _close_phases_left_open(c: sqlite3.Connection, rec: RunRecord) -> None:
         """Phases an earlier segment left open (its process was killed inside them) end where its figures end,
-        the run's stored duration, with the energy its samples hold; they join the phase totals the resumed run
-        continues from (``rec.summary``), so the finished run holds no phase still "running" at 0 kWh."""
+        the run's stored duration, with the energy its samples hold, so the finished run holds no phase still
+        "running" at 0 kWh. The phase totals the resumed run continues from (``rec.summary``) then count every
+        ended phase row: the summary, written in full only now and then, lacks those that ended after its last
+        write (:func:`~.queries.newer_phase_totals`)."""
         rows = c.execute("SELECT name, start_s FROM phases WHERE run_id = ? AND end_s IS NULL",
                          (rec.id,)).fetchall()
-        if not rows:
-            return
-        summary: dict[str, Any] = dict(rec.summary) if isinstance(rec.summary, dict) else {}
-        stored = summary.get("phases")
-        totals: dict[str, Any] = dict(stored) if isinstance(stored, dict) else {}
-        end_s = max(float(rec.duration_s), *(float(r[1]) for r in rows))
+        end_s = max(float(rec.duration_s), *(float(r[1]) for r in rows)) if rows else 0.0
         for name, start_s in rows:
             energy = phase_energy(c, rec.id, float(start_s), end_s)
             c.execute("UPDATE phases SET end_s = ?, energy_j = ? WHERE run_id = ? AND name = ? AND start_s = ?",
                       (end_s, dumps(energy), rec.id, name, start_s))
-            earlier = totals.get(name)
-            t: dict[str, Any] = earlier if isinstance(earlier, dict) else {}
-            was_j = t.get("energy_j")
-            was: dict[str, Any] = was_j if isinstance(was_j, dict) else {}
-            joined = {k: float(was.get(k, 0.0)) + v for k, v in energy.items()}
-            totals[name] = {**t, "energy_j": joined, "it_energy_kwh": sum(joined.values()) / J_PER_KWH,
-                            "duration_s": float(t.get("duration_s", 0.0)) + end_s - float(start_s),
-                            "count": int(t.get("count", 0)) + 1}
-        rec.summary = {**summary, "phases": totals}
+        ended = [{"name": r[0], "start_s": r[1], "end_s": r[2], "energy_j": loads(r[3])} for r in c.execute(
+            "SELECT name, start_s, end_s, energy_j FROM phases WHERE run_id = ? AND end_s IS NOT NULL "
+            "ORDER BY start_s, id", (rec.id,))]
+        if not ended:
+            return
+        summary: dict[str, Any] = dict(rec.summary) if isinstance(rec.summary, dict) else {}
+        rec.summary = {**summary, "phases": newer_phase_totals(summary.get("phases"), ended_phase_totals(ended))}
 
     def add_phase(self, run_id: str, name: str, start_s: float, end_s: float | None,
                   energy_j: dict[str, float]) -> None:

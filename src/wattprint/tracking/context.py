@@ -45,6 +45,32 @@ def hardware(alloc: Any, readers: list[Any]) -> dict[str, Any]:
     return out
 
 
+def over_segments(hw: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[str, Any]:
+    """``hw`` (:func:`hardware`, this segment's) for the whole run, a resumed one's ``earlier`` segments (the
+    stored summary's ``segments``, each with its ``gpu_models``) before it. Where the segments read other GPUs,
+    ``gpus`` gives each model at the most of it one segment read (what a methods section names; the chip-hours
+    say how long each ran), and ``per_segment`` each segment's GPUs in order (null: a segment stored by a version
+    that kept none); the CPU and RAM stay this segment's."""
+    this = {str(g["name"]): int(g["count"]) for g in hw["gpus"]}
+    per = [_segment_gpus(s) for s in earlier] + [this]
+    if all(p == this for p in per):
+        return hw
+    most: dict[str, int] = {}
+    for p in per:
+        for name, n in (p or {}).items():
+            most[name] = max(most.get(name, 0), n)
+    return {**hw, "gpus": [{"name": name, "count": n} for name, n in most.items()],
+            "per_segment": [None if p is None else [{"name": k, "count": n} for k, n in p.items()] for p in per]}
+
+
+def _segment_gpus(segment: dict[str, Any]) -> dict[str, int] | None:
+    """Model name -> count of the GPUs a stored segment read; None where it does not say (an earlier version)."""
+    models = segment.get("gpu_models")
+    if not isinstance(models, list):
+        return None
+    return dict(Counter(str(m) for m in models if m != "?"))  # "?": a GPU the driver gave no name for
+
+
 def software() -> dict[str, Any]:
     """The versions that measured the run (stored in its meta): wattprint, Python, the OS (system-release-machine,
     from uname), and torch with its CUDA build where this process has already imported torch (never imported for
@@ -106,12 +132,18 @@ class RunContext:
         self._hardware = hardware(alloc, readers)
         self.settings = settings_fields(cfg, pue_assumption)
         self._catalogued: dict[str, Any] | None = None
+        self._earlier: list[dict[str, Any]] = []
+
+    def continues(self, earlier_segments: list[dict[str, Any]]) -> None:
+        """A resumed run: its ``hardware`` covers the earlier segments too (:func:`over_segments`)."""
+        self._earlier = [s for s in earlier_segments if isinstance(s, dict)]
+        self._catalogued = None
 
     def hardware(self) -> dict[str, Any]:
-        """:func:`hardware`, each GPU with ``catalogue``: the name of its catalogue entry (None: not in it), whose
-        embodied CO2e and chip units the run uses."""
+        """:func:`hardware` over the run's segments (:func:`over_segments`), each GPU with ``catalogue``: the name of
+        its catalogue entry (None: not in it), whose embodied CO2e and chip units the run uses."""
         if self._catalogued is None:
-            hw = dict(self._hardware)
+            hw = over_segments(dict(self._hardware), self._earlier)
             hw["gpus"] = [{**g, "catalogue": _catalogue_name(g["name"])} for g in hw["gpus"]]
             self._catalogued = hw
         return self._catalogued

@@ -320,6 +320,31 @@ def resumed_site_notes(rec: Any, location: str, pue: Any, intensity_g_per_kwh: f
                        "--intensity and --pue to keep one site, or give this segment its own run id")]
 
 
+def stored_run_dict(store: Any, rec: Any) -> dict[str, Any]:
+    """A stored run as every reader gives it (``runs show`` and its ``--json``, ``runs list --json``, ``runs
+    export``): ``rec.to_dict()`` made to add up where its summary lags its totals. A run still "running" (measured
+    now, or killed) has its summary written in full only now and then, its totals and figures at every interval:
+    its last segment is made up to the stored totals (:meth:`ResumePoint.earlier_segments`, as a resume does). Its
+    phases, and a resumed run's (one stored before the resume kept them all), count every ended phase row stored
+    (:func:`~wattprint.storage.queries.newer_phase_totals`); each phase is priced as the run
+    (:func:`~.phase_figures.stored_phase_figures`: a phase without figures, from its stored J)."""
+    from ..storage.queries import ended_phase_totals, newer_phase_totals
+    from .phase_figures import stored_phase_figures
+
+    d = rec.to_dict()
+    summary = rec.summary if isinstance(rec.summary, dict) else {}
+    running = rec.status == "running"
+    if running and isinstance(summary.get("segments"), list) and float(rec.duration_s) > 0:
+        d["segments"] = ResumePoint(rec).segments
+    if running or (isinstance(rec.meta, dict) and rec.meta.get("resumed")):
+        from_rows = ended_phase_totals(store.phases(rec.id))
+        if from_rows:
+            d["phases"] = newer_phase_totals(d.get("phases"), from_rows)
+    if isinstance(d.get("phases"), dict):
+        d["phases"] = stored_phase_figures(d)
+    return d
+
+
 class PendingRecord:
     """The store as the sampler sees it while the run's record is not written yet (the store was locked at start):
     the first write that gets through (the sampler retries every interval, keeping its samples in memory) writes

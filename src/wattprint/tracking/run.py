@@ -174,6 +174,7 @@ class Run:
         else:
             self.resumed = False
         resume = ResumePoint(rec)
+        self._context.continues(resume.segments)  # a resumed run's hardware names its earlier segments' GPUs too
         assumptions += resumed_site_notes(rec, intensity.location, pue, intensity.g_per_kwh.value)
         assumptions += resume.assumptions()
 
