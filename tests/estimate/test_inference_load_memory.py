@@ -259,3 +259,13 @@ def test_a_length_left_assumed_takes_no_more_chips_than_the_same_length_given(kw
     lengths = {k: v for k, v in (("input_tokens", 500), ("output_tokens", 500)) if k not in kw}
     given = estimate_inference(**common, **lengths)
     assert assumed.details["accelerators_per_replica"] <= given.details["accelerators_per_replica"]
+
+
+def test_no_assumption_prints_a_range_whose_bounds_equal_its_value() -> None:
+    import re
+
+    fp = estimate_inference(model="Llama 3.1 8B", hardware="NVIDIA H100 SXM5 80GB", requests_per_day=1,
+                            dedicated=True)
+    same = re.compile(r"(\S+) \(\1–\1\)")  # "1 (1–1)": the value printed as a range of itself
+    assert not [a for a in fp.assumptions if same.search(a.value)], fp.assumptions
+    assert not same.search(fp.table())

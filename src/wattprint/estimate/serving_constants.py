@@ -38,7 +38,7 @@ class Constant:
         return Range(self.value, self.low, self.high)
 
     def assumption(self, what: str, fmt: str = ".3g") -> Assumption:
-        return Assumption(what, f"{self.value:{fmt}} ({self.low:{fmt}}–{self.high:{fmt}}) {self.unit}",
+        return Assumption(what, f"{self.range:{fmt}} {self.unit}",
                           self.source, self.note)
 
 

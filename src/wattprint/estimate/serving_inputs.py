@@ -259,7 +259,9 @@ def _cut_assumed_lengths(values: Values, assumed: list[str], cap: int, window: C
     for n in set(cut):
         low, high = ranges[n]
         what = f"{n.replace('_', ' ')} per request"
-        value = f"{tokens_text(central[n])} ({tokens_text(low)}–{tokens_text(high)}) tokens per request"
+        shown = [tokens_text(x) for x in (central[n], low, high)]
+        value = (shown[0] if shown[0] == shown[1] == shown[2] else f"{shown[0]} ({shown[1]}–{shown[2]})") + \
+            " tokens per request"
         values.assumptions[:] = [replace(a, value=value, note=f"{a.note.rstrip('. ')}; {why}") if a.what == what
                                  else a for a in values.assumptions]
 

@@ -124,7 +124,7 @@ def load_notes(per_req: Mapping[str, Range], central: Mapping[str, float], load:
     b = per_req["batch_size"]
     if load.batch_assumed and b.low < central["batch_size"] and b.value < central["batch_size"]:
         notes.append(Assumption(
-            "batch size capped by load", f"{b.value:.3g} ({b.low:.3g}–{b.high:.3g}) concurrent sequences per replica",
+            "batch size capped by load", f"{b:.3g} concurrent sequences per replica",
             "Little's law (J. D. C. Little, Operations Research 9(3), 1961): mean requests in a system = arrival "
             "rate x mean time each spends in it",
             "the requests per day, times the time a request takes at that batch, keep no more sequences in flight "
@@ -133,7 +133,7 @@ def load_notes(per_req: Mapping[str, Range], central: Mapping[str, float], load:
     if load.dedicated:
         prov = per_req["replicas_provisioned"]
         notes.append(Assumption(
-            "dedicated replicas", f"{prov.value:.3g} ({prov.low:.3g}–{prov.high:.3g}) of {count} x {chip_name}, all "
+            "dedicated replicas", f"{prov:.3g} of {count} x {chip_name}, all "
             f"period; busy share {busy.value / prov.value:.2g}", "given by the user (dedicated)",
             "ceil(replicas needed) provisioned the whole time; their idle time draws idle power and counts for "
             "embodied emissions"))
@@ -142,9 +142,9 @@ def load_notes(per_req: Mapping[str, Range], central: Mapping[str, float], load:
         if idle_kwh.low < 1e-6 * idle_kwh.high:  # a replica busy all the time idles 0 kWh, not rounding noise
             idle_kwh = Range(idle_kwh.value, 0.0, idle_kwh.high)
         notes.append(Assumption(
-            "idle capacity not counted", f"the load keeps {busy.value:.2g} of one replica busy "
-            f"({busy.low:.2g}–{busy.high:.2g})", c["idle_power_fraction"].source,
+            "idle capacity not counted", f"the load keeps {busy:.2g} of one replica busy",
+            c["idle_power_fraction"].source,
             f"only busy time is charged (a shared service); one dedicated replica ({count} x {chip_name}) kept up all "
-            f"year would add ~{idle_kwh.value:.3g} ({idle_kwh.low:.3g}–{idle_kwh.high:.3g}) kWh/year of idle energy "
+            f"year would add ~{idle_kwh:.3g} kWh/year of idle energy "
             "(accelerators + host, before PUE); count it with dedicated=True (--dedicated) or --utilisation"))
     return notes
