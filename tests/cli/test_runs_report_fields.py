@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,23 +132,10 @@ def test_a_gpu_run_names_its_gpus_for_the_paper_the_export_and_the_model_card(nv
 
     db = tmp_path / "runs.db"
     gpus = fake_pynvml.reset(fake_pynvml.make_gpus(2))
-    stop = threading.Event()
-
-    def burn() -> None:  # both GPUs at 300 W on their energy counters (mJ)
-        while not stop.is_set():
-            for g in gpus:
-                g.energy_mj = (g.energy_mj or 0) + 3000
-            stop.wait(0.01)
-
-    t = threading.Thread(target=burn, daemon=True)
-    t.start()
-    try:
-        with wattprint.track("gpu", "g1", db=str(db), interval_s=0.05, quiet=True, location="aws:us-east-1",
-                             pue="hyperscale") as run:
-            time.sleep(0.3)
-    finally:
-        stop.set()
-        t.join()
+    with fake_pynvml.burning(gpus), \
+            wattprint.track("gpu", "g1", db=str(db), interval_s=0.05, quiet=True, location="aws:us-east-1",
+                            pue="hyperscale") as run:
+        time.sleep(0.3)
 
     # the model card's hardware_used from the tracked run, as the Hub writes it: the driver's names, counted
     assert co2_eq_emissions(run.footprint())["hardware_used"] == "2 x NVIDIA H100 80GB HBM3"

@@ -3,14 +3,17 @@ an isolated node-ledger folder and store, and no real config/env leaking in."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.devices.fakes import fake_pynvml
 from wattprint.devices import Reading
 from wattprint.tracking import Run
 
@@ -126,3 +129,13 @@ def measuring(run: Run) -> Run:
         assert time.monotonic() < deadline, "no sample in 10 s"
         time.sleep(0.01)
     return run
+
+
+@pytest.fixture
+def nvml(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The fake NVML library in place of ``pynvml``, every GPU visible, reset before and after."""
+    fake_pynvml.reset()
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    yield fake_pynvml
+    fake_pynvml.reset()

@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -14,15 +14,6 @@ import pytest
 import wattprint
 from tests.devices.fakes import fake_pynvml
 from wattprint.tracking import Run
-
-
-@pytest.fixture
-def nvml(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    fake_pynvml.reset()
-    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml)
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    yield fake_pynvml
-    fake_pynvml.reset()
 
 
 def _tracked_while(step: Callable[[], None], project: str, seconds: float) -> Run:

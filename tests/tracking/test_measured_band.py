@@ -4,10 +4,8 @@ where it comes from."""
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
@@ -18,15 +16,6 @@ from wattprint.data import measured_energy_band
 from wattprint.tracking import track
 
 from .conftest import PowerReader
-
-
-@pytest.fixture
-def nvml(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    fake_pynvml.reset()
-    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml)
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    yield fake_pynvml
-    fake_pynvml.reset()
 
 
 def test_measured_gpu_energy_has_the_nvml_band_and_the_assumptions_say_it(nvml: ModuleType) -> None:

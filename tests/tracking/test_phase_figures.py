@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,15 +29,6 @@ from wattprint.tracking.phase_figures import stored_phase_figures
 from .conftest import PowerReader
 
 FIGURES = ("it_energy_kwh", "energy_kwh", "operational_co2e_kg", "embodied_co2e_kg", "total_co2e_kg")
-
-
-@pytest.fixture
-def nvml(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    fake_pynvml.reset()
-    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml)
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    yield fake_pynvml
-    fake_pynvml.reset()
 
 
 def _chain_holds(phase: Footprint, run: Footprint) -> None:
@@ -122,24 +110,11 @@ def test_each_phase_is_priced_as_the_run_and_stored_with_its_figures(
 
 def test_a_gpu_phase_carries_its_share_of_the_gpus_embodied_co2e(nvml: ModuleType) -> None:
     gpus = fake_pynvml.reset(fake_pynvml.make_gpus(2))
-    stop = threading.Event()
-
-    def burn() -> None:  # both GPUs at 300 W on their energy counters (mJ)
-        while not stop.is_set():
-            for g in gpus:
-                g.energy_mj = (g.energy_mj or 0) + 3000
-            stop.wait(0.01)
-
-    t = threading.Thread(target=burn, daemon=True)
-    t.start()
-    try:
-        with wattprint.track("gpu", interval_s=0.05, persist=False, quiet=True, location="FRA") as run:
-            time.sleep(0.1)  # set-up outside any phase
-            with run.phase("train"):
-                time.sleep(0.3)
-    finally:
-        stop.set()
-        t.join()
+    with fake_pynvml.burning(gpus), \
+            wattprint.track("gpu", interval_s=0.05, persist=False, quiet=True, location="FRA") as run:
+        time.sleep(0.1)  # set-up outside any phase
+        with run.phase("train"):
+            time.sleep(0.3)
     fp = run.footprint()
     train = run.phase_footprints()["train"]
     _chain_holds(train, fp)

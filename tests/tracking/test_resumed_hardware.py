@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tracking.test_resumed_segments import _segment_on_gpus, nvml  # noqa: F401 - nvml is a fixture
+from tests.tracking.test_resumed_segments import _segment_on_gpus
 from wattprint.integrations.modelcard import hardware_used_of
 from wattprint.storage import open_store
 from wattprint.storage.export import row

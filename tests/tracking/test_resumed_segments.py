@@ -5,10 +5,7 @@ kept; the stored run reads back as the live footprint; the projection's range ca
 from __future__ import annotations
 
 import os
-import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -40,36 +37,14 @@ class Modelled(PowerReader):
                         energy_low_j=r.energy_j * self.low, energy_high_j=r.energy_j * self.high)]
 
 
-@pytest.fixture
-def nvml(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    fake_pynvml.reset()
-    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml)
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    yield fake_pynvml
-    fake_pynvml.reset()
-
-
 def _segment_on_gpus(n: int, db: str, seconds: float = 0.3) -> Run:
     """Run "job" tracked for ``seconds`` on ``n`` fake H100s (NVML), each at 300 W."""
     gpus = fake_pynvml.reset(fake_pynvml.make_gpus(n))
     for g in gpus:
         g.processes = [os.getpid()]
-    stop = threading.Event()
-
-    def burn() -> None:
-        while not stop.is_set():
-            for g in gpus:
-                g.energy_mj = (g.energy_mj or 0) + 3000
-            stop.wait(0.01)
-
-    t = threading.Thread(target=burn, daemon=True)
-    t.start()
-    try:
-        with wattprint.track("gpu", "job", db=db, interval_s=0.05, quiet=True, location="FRA") as run:
-            time.sleep(seconds)
-    finally:
-        stop.set()
-        t.join()
+    with fake_pynvml.burning(gpus), \
+            wattprint.track("gpu", "job", db=db, interval_s=0.05, quiet=True, location="FRA") as run:
+        time.sleep(seconds)
     return run
 
 

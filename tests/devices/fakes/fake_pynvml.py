@@ -7,6 +7,9 @@ not supported), power (mW), errors (an NVML error code raised by every call on t
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,3 +172,24 @@ def nvmlDeviceGetPowerManagementLimitConstraints(h: FakeGpu) -> tuple[int, int]:
     if _check(h).max_power_limit_mw is None:
         raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
     return 100_000, int(h.max_power_limit_mw)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def burning(gpus: list[FakeGpu], mj_per_tick: int = 3000, tick_s: float = 0.01) -> Iterator[None]:
+    """Advance the GPUs' energy counters by ``mj_per_tick`` mJ every ``tick_s`` s while the block runs (3000 mJ
+    per 10 ms: 300 W each), on a thread of its own, as a busy GPU's counter advances."""
+    stop = threading.Event()
+
+    def burn() -> None:
+        while not stop.is_set():
+            for g in gpus:
+                g.energy_mj = (g.energy_mj or 0) + mj_per_tick
+            stop.wait(tick_s)
+
+    t = threading.Thread(target=burn, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join()
