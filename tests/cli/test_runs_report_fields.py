@@ -56,9 +56,13 @@ def _export_csv(db: Path, *args: str) -> list[dict[str, str]]:
 def test_a_wattprint_run_stores_its_versions_exit_code_hardware_rates_and_settings(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     r = _wattprint("run", "--db", str(db), "--run", "paper", "--interval", "0.1", "--location", "US-CA", "--pue",
-                   "1.2", "--", sys.executable, "-c", "import sys, time; time.sleep(0.4); sys.exit(3)", home=tmp_path)
+                   "1.2", "--json", "--", sys.executable, "-c", "import sys, time; time.sleep(0.4); sys.exit(3)",
+                   home=tmp_path)
     assert r.returncode == 3, r.stderr
+    printed = json.loads(r.stdout.strip().splitlines()[-1])
     d = _show("paper", db)
+    for key in ("wattprint_version", "python_version", "os", "command"):  # --json says what the store keeps
+        assert printed["meta"][key] == d["meta"][key], key
 
     u = os.uname()
     assert d["meta"]["wattprint_version"] == wattprint.__version__

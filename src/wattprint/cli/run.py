@@ -9,7 +9,8 @@ soon as it runs; a USR1/USR2 that comes before the command runs is dropped with 
 has not set its handler yet). wattprint exits with the child's exit code (128 + N if the child died of signal N, or
 if signal N came before it was started; 127/126 if it could not be started) and prints the footprint to stderr at
 the end (``--json``: the stored summary as one JSON line on stdout instead, with the run's ``status``,
-``exit_code``, ``signal``, ``started_at``, ``ended_at``, ``duration_s`` and ``stored``); the exit code and signal are
+``exit_code``, ``signal``, ``started_at``, ``ended_at``, ``duration_s``, ``stored`` and ``meta``: the versions that
+measured it and the command); the exit code and signal are
 stored with the run too (``wattprint runs show --json``, ``runs export``). Status: ``finished``
 (exit 0), ``failed`` (non-zero, or the command could not be started), ``interrupted`` (killed by a signal, or a
 signal of the first kind was forwarded, whatever the command's exit code then). A signal sent to the whole
@@ -235,8 +236,11 @@ def _report(args: argparse.Namespace, run: Any, fp: Any, code: int, signum: int 
     try:
         if args.json:
             from ..storage.sqlite import finite
+            from ..tracking.context import software
 
-            record = {**summary, **_outcome(run, code, signum, started)}
+            # the versions that measured it, as the stored run's meta has them (runs show --json)
+            meta = {**software(), "command": list(args.command)[1:] if args.command[:1] == ["--"] else args.command}
+            record = {**summary, **_outcome(run, code, signum, started), "meta": meta}
             # on a line of its own even when the command's output did not end with a newline (JSON parsers skip the
             # blank line otherwise left): the last line of stdout is always the summary
             text = json.dumps(finite(record), default=str, allow_nan=False)
