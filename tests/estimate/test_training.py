@@ -379,6 +379,12 @@ def test_a_training_context_past_the_named_models_window_is_said_not_refused(mod
     assert _note(estimate_training(model=model, tokens=1e10, hardware="H100"), "context window") is None
 
 
+def test_a_context_length_without_tokens_names_only_what_is_missing() -> None:
+    with pytest.raises(InputConflictError) as e:  # the parameters came from the model
+        estimate_training(model="Mistral-7B-v0.1", hardware="H100", seq_len=8192)
+    assert "needs --tokens too" in str(e.value) and "--params" not in str(e.value)
+
+
 def test_a_dated_release_the_data_do_not_know_is_said_only_with_a_context() -> None:
     with_context = estimate_training(model="OLMo-7B-0724", tokens=1e10, hardware="H100", seq_len=8192)
     assert "not checked for the 0724 release" in (_note(with_context, "context window") or "")
