@@ -258,10 +258,10 @@ class RunFigures:
             return self.footprint(snap).to_dict(assumptions=False)
         return live.slots(snap.charged_j, self.bases(snap), snap.elapsed_s, self.chips(snap))
 
-    def summary(self, snap: Snapshot) -> dict[str, Any]:
-        """The measured part of a full summary: Footprint.to_dict() + process_share and what is charged; the
-        factors of the live figures until the next one are taken from it."""
-        fp = self.footprint(snap)
+    def summary(self, snap: Snapshot, fp: Footprint) -> dict[str, Any]:
+        """The measured part of a full summary: ``fp`` (this snapshot's :meth:`footprint`, which the caller prices
+        the phases with too).to_dict() + process_share and what is charged; the factors of the live figures until
+        the next one are taken from it."""
         self.live = LiveFigures(self.pue, self.intensity.g_per_kwh, self.segment_embodied(snap, 1.0)[0],
                                 self.earlier_h, self.earlier_chip_h, self.earlier_embodied_kg)
         d = fp.to_dict()

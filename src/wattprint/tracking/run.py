@@ -433,9 +433,10 @@ class Run:
 
     def _summary(self, snap: Snapshot) -> dict[str, Any]:
         """What the store keeps: the measured figures + notes, phases, run identity."""
-        d = self._measured.summary(snap)
+        fp = self._measured.footprint(snap)  # once: the run's figures and its phases' are priced from it
+        d = self._measured.summary(snap, fp)
         d["device_notes"] = list(self.notes)
-        d["phases"] = phase_summaries(dict(self.sampler.phases) if self.sampler else {}, self._footprint(snap))
+        d["phases"] = phase_summaries(dict(self.sampler.phases) if self.sampler else {}, fp)
         d["run_id"] = self.id
         d["project"] = self.project
         d["interval_s"] = self.interval_s
