@@ -46,7 +46,7 @@ def rates(d: Mapping[str, Any], duration_s: Any) -> dict[str, Any]:
     PUE / duration; with ``mean_power_w_low``/``_high``), ``it_mean_power_w`` (their sum, with its range), and
     ``operational_co2e_g_per_h`` and ``total_co2e_g_per_h`` (with their ranges). {} where the duration is not > 0;
     a figure the run lacks gives no rate."""
-    seconds = _number(duration_s)
+    seconds = stored_number(duration_s)
     if seconds is None or seconds <= 0:
         return {}
     w_per_kwh = J_PER_KWH / seconds
@@ -55,15 +55,15 @@ def rates(d: Mapping[str, Any], duration_s: Any) -> dict[str, Any]:
     comps = comps if isinstance(comps, Mapping) else {}
     for end in _ENDS:
         per = {k: kwh * w_per_kwh for k, c in comps.items()
-               if isinstance(c, Mapping) and (kwh := _number(c.get(f"kwh{end}"))) is not None}
+               if isinstance(c, Mapping) and (kwh := stored_number(c.get(f"kwh{end}"))) is not None}
         out[f"mean_power_w{end}"] = per
     for end in _ENDS:
-        it = _number(d.get(f"it_energy_kwh{end}"))
+        it = stored_number(d.get(f"it_energy_kwh{end}"))
         out[f"it_mean_power_w{end}"] = None if it is None else it * w_per_kwh
     g_per_h_per_kg = GRAMS_PER_KG * SECONDS_PER_HOUR / seconds
     for key in ("operational_co2e", "total_co2e"):
         for end in _ENDS:
-            kg = _number(d.get(f"{key}_kg{end}"))
+            kg = stored_number(d.get(f"{key}_kg{end}"))
             out[f"{key}_g_per_h{end}"] = None if kg is None else kg * g_per_h_per_kg
     return out
 
@@ -77,18 +77,18 @@ def row(d: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("duration_s", "exit_code", "signal", "pue", "pue_low", "pue_high", "intensity_g_per_kwh",
                 "intensity_g_per_kwh_low", "intensity_g_per_kwh_high", "intensity_year", "chip_hours",
                 *(f"{k}{e}" for k in (*_RANGED, *_CO2E) for e in _ENDS)):
-        out[key] = _number(d.get(key))
+        out[key] = stored_number(d.get(key))
     out["intensity_given"] = _flag(d.get("intensity_given"))
     derived = rates(d, d.get("duration_s"))
     comps = _mapping(d.get("energy_by_component_kwh"))
     for c in COMPONENTS:
         comp = _mapping(comps.get(c))
         for e in _ENDS:
-            out[f"{c}_energy_kwh{e}"] = _number(comp.get(f"kwh{e}"))
+            out[f"{c}_energy_kwh{e}"] = stored_number(comp.get(f"kwh{e}"))
         out[f"{c}_basis"] = _text(comp.get("basis"))
-        out[f"{c}_mean_power_w"] = _number(_mapping(derived.get("mean_power_w")).get(c))
+        out[f"{c}_mean_power_w"] = stored_number(_mapping(derived.get("mean_power_w")).get(c))
     for key in ("it_mean_power_w", "operational_co2e_g_per_h", "total_co2e_g_per_h"):
-        out[key] = _number(derived.get(key))
+        out[key] = stored_number(derived.get(key))
     out.update(_place(_mapping(d.get("location_detail"))))
     out.update(_hardware(_mapping(d.get("hardware"))))
     meta = _mapping(d.get("meta"))
@@ -106,13 +106,14 @@ def _place(loc: Mapping[str, Any]) -> dict[str, Any]:
 
 def _hardware(hw: Mapping[str, Any]) -> dict[str, Any]:
     gpus = [g for g in hw.get("gpus") or [] if isinstance(g, Mapping)]
-    counts = [int(n) for g in gpus if (n := _number(g.get("count"))) is not None]
+    counts = [int(n) for g in gpus if (n := stored_number(g.get("count"))) is not None]
     cpu = _mapping(hw.get("cpu"))
     return {"gpus": gpu_text(gpus, "name"), "gpus_catalogue": gpu_text(gpus, "catalogue"),
             "gpu_count": sum(counts) if gpus else None, "cpu_model": _text(cpu.get("model")),
-            "cpu_sockets": _number(cpu.get("sockets")), "cpu_logical": _number(cpu.get("logical_cpus")),
-            "cpus_allocated": _number(cpu.get("allocated_cpus")), "vm": _flag(cpu.get("vm")),
-            "ram_gib": _number(hw.get("ram_gib")), "ram_allocated_gib": _number(hw.get("ram_allocated_gib"))}
+            "cpu_sockets": stored_number(cpu.get("sockets")), "cpu_logical": stored_number(cpu.get("logical_cpus")),
+            "cpus_allocated": stored_number(cpu.get("allocated_cpus")), "vm": _flag(cpu.get("vm")),
+            "ram_gib": stored_number(hw.get("ram_gib")),
+            "ram_allocated_gib": stored_number(hw.get("ram_allocated_gib"))}
 
 
 def gpu_text(gpus: Iterable[Mapping[str, Any]], key: str = "name") -> str | None:
@@ -120,7 +121,7 @@ def gpu_text(gpus: Iterable[Mapping[str, Any]], key: str = "name") -> str | None
     by the driver's ``name`` or the ``catalogue`` name; None without GPUs (or a GPU without that name)."""
     parts = []
     for g in gpus:
-        name, n = _text(g.get(key)), _number(g.get("count"))
+        name, n = _text(g.get(key)), stored_number(g.get("count"))
         if name is None or n is None:
             return None
         parts.append(f"{int(n)} x {name}")
@@ -159,7 +160,7 @@ def _mapping(x: Any) -> Mapping[str, Any]:
     return x if isinstance(x, Mapping) else {}
 
 
-def _number(x: Any) -> float | int | None:
+def stored_number(x: Any) -> float | int | None:
     """A stored figure: a finite number, else None (a store may hold null, text, or an infinity of old)."""
     if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
         return None

@@ -282,12 +282,10 @@ def segment_figures(duration_s: float, energy: dict[str, tuple[float, float, flo
 
 def _figure(d: Any, key: str) -> float | None:
     """``d[key]`` where it is a finite number >= 0 (a stored figure), else None."""
-    import math
+    from ..storage.export import stored_number
 
-    v = d.get(key) if isinstance(d, dict) else None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-        return None
-    return float(v)
+    v = stored_number(d.get(key)) if isinstance(d, dict) else None
+    return None if v is None or v < 0 else float(v)
 
 
 def resumed_site_notes(rec: Any, location: str, pue: Any, intensity_g_per_kwh: float | None = None) -> list[Any]:
