@@ -173,10 +173,14 @@ def _after_the_command(signum: int, frame: FrameType | None) -> None:
               file=sys.stderr, flush=True)
 
 
-def main(args: argparse.Namespace) -> int:
+def _command(args: argparse.Namespace) -> list[str]:
+    """The command to run, as given after ``--``."""
     cmd = list(args.command)
-    if cmd and cmd[0] == "--":
-        cmd = cmd[1:]
+    return cmd[1:] if cmd[:1] == ["--"] else cmd
+
+
+def main(args: argparse.Namespace) -> int:
+    cmd = _command(args)
     if not cmd:
         raise WattprintError("no command to run: wattprint run [options] -- command [args ...]")
     if not cmd[0].strip():  # `wattprint run -- "$CMD"` with CMD unset: a usage error, not a failed run
@@ -239,7 +243,7 @@ def _report(args: argparse.Namespace, run: Any, fp: Any, code: int, signum: int 
             from ..tracking.context import software
 
             # the versions that measured it, as the stored run's meta has them (runs show --json)
-            meta = {**software(), "command": list(args.command)[1:] if args.command[:1] == ["--"] else args.command}
+            meta = {**software(), "command": _command(args)}
             record = {**summary, **_outcome(run, code, signum, started), "meta": meta}
             # on a line of its own even when the command's output did not end with a newline (JSON parsers skip the
             # blank line otherwise left): the last line of stdout is always the summary
