@@ -63,6 +63,18 @@ def _at_most(parts: list[Range], whole: Range) -> None:
     assert sum(p.high for p in parts) <= whole.high + slack
 
 
+def _store_phases_as_before_their_figures(db: Path, run_id: str) -> None:
+    """Rewrite the stored run's phases as an earlier version stored them: J per component, IT energy, duration and
+    count only."""
+    c = sqlite3.connect(db)
+    summary: dict[str, Any] = json.loads(c.execute("SELECT summary FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
+    summary["phases"] = {n: {k: p[k] for k in ("energy_j", "it_energy_kwh", "duration_s", "count")}
+                         for n, p in summary["phases"].items()}
+    c.execute("UPDATE runs SET summary = ? WHERE id = ?", (json.dumps(summary), run_id))
+    c.commit()
+    c.close()
+
+
 def _ram() -> RamModelReader:
     """The modelled RAM reader a VM gets (its energy has a range), on the real clock."""
     return RamModelReader(allocation(DeviceConfig()), time.monotonic)
@@ -161,13 +173,7 @@ def test_a_run_stored_before_phases_had_figures_is_priced_from_its_stored_energy
     with open_store(str(db), readonly=True) as store:
         new = store.get_run("old").to_dict()["phases"]
     # what an earlier version stored for a phase: its J per component, IT energy, duration and count only
-    c = sqlite3.connect(db)
-    summary: dict[str, Any] = json.loads(c.execute("SELECT summary FROM runs WHERE id = 'old'").fetchone()[0])
-    summary["phases"] = {n: {k: p[k] for k in ("energy_j", "it_energy_kwh", "duration_s", "count")}
-                         for n, p in summary["phases"].items()}
-    c.execute("UPDATE runs SET summary = ? WHERE id = 'old'", (json.dumps(summary),))
-    c.commit()
-    c.close()
+    _store_phases_as_before_their_figures(db, "old")
     with open_store(str(db), readonly=True) as store:
         d = store.get_run("old").to_dict()
     assert "energy_kwh" not in d["phases"]["train"]
@@ -209,13 +215,7 @@ def test_runs_show_prices_each_phase_in_its_table_and_a_run_stored_before_phases
     line = next(x for x in capsys.readouterr().out.splitlines() if "phase train (total)" in x)
     assert "kWh facility" in line and "kg CO2e" in line, line
     # a summary as an earlier version stored it: `runs show --json` prices its phases all the same
-    c = sqlite3.connect(db)
-    summary: dict[str, Any] = json.loads(c.execute("SELECT summary FROM runs WHERE id = 'shown'").fetchone()[0])
-    summary["phases"] = {n: {k: p[k] for k in ("energy_j", "it_energy_kwh", "duration_s", "count")}
-                         for n, p in summary["phases"].items()}
-    c.execute("UPDATE runs SET summary = ? WHERE id = 'shown'", (json.dumps(summary),))
-    c.commit()
-    c.close()
+    _store_phases_as_before_their_figures(db, "shown")
     assert main(["runs", "show", "shown", "--db", str(db), "--json"]) == 0
     train = json.loads(capsys.readouterr().out)["phases"]["train"]
     assert train["energy_kwh"] == pytest.approx(run.phase_footprints()["train"].energy_kwh.value)
