@@ -54,6 +54,8 @@ class ModelSpec:
     max_context_tokens: int | None = None  # the most a release under its name or an extension allows; None: no limit
     context_source: str = ""
     context_releases: tuple[tuple[str, int], ...] = ()  # (a word of a release's name, the window it ships)
+    heads: int | None = None  # query (attention) heads, num_attention_heads in a config
+    head_dim: int | None = None  # width of a head; None for latent attention (its Q/K and V heads differ)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,8 @@ def _specs() -> tuple[ModelSpec, ...]:
         m["name"], tuple(m["aliases"]), m["params"], m["active_params"], m["experts"], m["experts_per_token"],
         m["attention"], m["weights"], m["sliding_window"], m["window_layer_share"], m["kv_widths"], m["layers"],
         m["source"], m["note"], m["uncertain"], m.get("context_tokens"), m.get("max_context_tokens"),
-        m.get("context_source", ""), tuple((m.get("context_releases") or {}).items()))
+        m.get("context_source", ""), tuple((m.get("context_releases") or {}).items()), m.get("heads"),
+        m.get("head_dim"))
         for m in load_table("models")["models"])
 
 

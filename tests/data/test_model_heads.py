@@ -1,0 +1,49 @@
+"""The query heads of the --model presets (refdata/dense_models.csv, moe_architectures.csv, column ``heads``): the
+width a training context's attention FLOPs run at is heads x head_dim, so a typo there would scale them."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from wattprint.data.models import models
+
+REFDATA = Path(__file__).resolve().parents[2] / "refdata"
+
+
+def _rows() -> list[dict[str, str]]:
+    rows = []
+    for name, active in (("dense_models.csv", "params_B"), ("moe_architectures.csv", "params_active_B")):
+        with open(REFDATA / name, encoding="utf-8") as f:
+            rows += [{**r, "active_B": r[active]} for r in csv.DictReader(f)]
+    return rows
+
+
+def test_every_heads_value_is_a_whole_multiple_of_the_kv_heads_near_the_models_width() -> None:
+    checked = 0
+    for r in _rows():
+        if not r["heads"]:
+            continue
+        assert r["heads"].isdigit() and int(r["heads"]) > 0, r["model"]
+        heads = int(r["heads"])
+        if r["kv_heads"]:
+            assert heads % int(r["kv_heads"]) == 0, r["model"]  # each K/V head serves a whole group of queries
+            if r["attention"] == "mha":
+                assert heads == int(r["kv_heads"]), r["model"]
+        if r["head_dim"] and r["layers"]:
+            # N = 12 L d^2's width is off by up to ~1.9x (Gemma's large vocabulary, Mixtral's experts, Qwen3's MoEs
+            # whose attention is twice their hidden size); a slipped digit is 10x
+            derived = math.sqrt(float(r["active_B"]) * 1e9 / (12 * int(r["layers"])))
+            assert 0.4 < heads * int(r["head_dim"]) / derived < 2.0, r["model"]
+            checked += 1
+    assert checked >= 100
+
+
+def test_the_presets_carry_the_tables_heads() -> None:
+    table = {r["model"]: r for r in _rows()}
+    specs = models()
+    assert all(s.heads is not None for s in specs)  # every preset's heads were sourced
+    for s in specs:
+        r = table[s.name]
+        assert (s.heads, s.head_dim) == (int(r["heads"]), int(r["head_dim"]) if r["head_dim"] else None), s.name
