@@ -344,12 +344,52 @@ def _note(fp: Footprint, what: str) -> str | None:
 
 
 def test_a_named_models_layers_set_its_attention_flops() -> None:
-    # GPT-2 124M has 12 layers; the shape rule gives a model of its size 9: the model's own count is used
+    # GPT-2 124M has 12 layers of 12 heads x 64; the shape rule gives a model of its size 9 layers: its own are used
     named = estimate_training(model="gpt2", tokens=1e10, hardware="H100", seq_len=1024)
     n = named.details["training_flops"].value - 6 * 1.244e8 * 1e10
-    d = math.sqrt(1.244e8 / (12 * 12))
-    assert n == pytest.approx(12 * 12 * d * 512 * 1e10, rel=1e-3)
+    assert n == pytest.approx(12 * 12 * (12 * 64) * 512 * 1e10, rel=1e-9)
     assert "12 x 12 layers" in (_note(named, "attention compute") or "")
+
+
+def test_a_named_models_query_heads_set_its_attention_width() -> None:
+    # Llama 2 7B: 32 layers of 32 query heads x 128 (N = 12 L d^2 would say 4,190 wide); at a 4,096 context a token
+    # attends to 2,048 tokens on average
+    fp = estimate_training(model="Llama-2-7b", tokens=1e10, hardware="H100", seq_len=4096)
+    assert _flops(fp) - 6 * 6.74e9 * 1e10 == pytest.approx(12 * 32 * (32 * 128) * 2048 * 1e10, rel=1e-12)
+    note = _note(fp, "attention compute") or ""
+    assert "4096 width" in note and "32 query heads x 128 from its config" in note and "N = 12" not in note, note
+    taken = next(a.note for a in fp.assumptions if a.what == "model") or ""
+    assert "heads, head_dim" in taken, taken  # the model note says the heads were taken from it
+
+
+@pytest.mark.parametrize(("model", "n_active", "layers", "width"), [
+    ("gemma-2-2b", 2.61e9, 26, 8 * 256),  # 256k vocabulary: N = 12 L d^2 says 2,892 wide
+    ("Mixtral-8x7B-v0.1", 12.9e9, 32, 32 * 128),  # active experts' MLPs in N: it says 5,796 wide
+])
+def test_the_config_width_is_used_where_n_12ld2_would_overstate_it(model: str, n_active: float, layers: int,
+                                                                    width: int) -> None:
+    fp = estimate_training(model=model, tokens=1e10, hardware="H100", seq_len=4096)
+    derived = math.sqrt(n_active / (12 * layers))
+    assert derived > 1.3 * width  # the case this guards: the parameters' width is far off the attention's
+    # Gemma 2 2B's 4,096-token window covers a 4,096 context: 2,048 attended on average in every layer, as Mixtral's
+    assert _flops(fp) - 6 * n_active * 1e10 == pytest.approx(12 * layers * width * 2048 * 1e10, rel=1e-12)
+
+
+def test_a_model_without_a_head_width_keeps_the_width_its_parameters_give() -> None:
+    from wattprint.estimate.model_preset import Preset, apply_model
+    from wattprint.estimate.training_compute import training_flops
+
+    # DeepSeek-V3's latent attention has 128 query heads but no one head width (Q/K 192, V 128): N = 12 L d^2
+    preset = apply_model("DeepSeek-V3", None, None, shape=True)
+    assert (preset.heads, preset.head_dim) == (128, None)
+    fp = estimate_training(model="DeepSeek-V3", tokens=1e10, hardware="H100", seq_len=4096)
+    d = math.sqrt(37e9 / (12 * 61))
+    assert _flops(fp) - 6 * 37e9 * 1e10 == pytest.approx(12 * 61 * d * 2048 * 1e10, rel=1e-12)
+    assert "width from N = 12 x layers x width^2" in (_note(fp, "attention compute") or "")
+    # and a model shape without heads at all (layers only) does the same
+    flops, _, notes = training_flops(None, 8e9, None, 1e10, 4096, Preset(8e9, None, layers=32, name="x"))
+    assert flops == pytest.approx(6 * 8e9 * 1e10 + 12 * 32 * math.sqrt(8e9 / (12 * 32)) * 2048 * 1e10, rel=1e-12)
+    assert any("width from N = 12 x layers" in (n.note or "") for n in notes)
 
 
 def test_a_sliding_window_caps_the_attention_a_training_context_adds() -> None:

@@ -45,6 +45,8 @@ class Preset:
     kv_widths: float | None = None  # the model's KV heads x head width summed over its layers (serving only)
     attention_of: str | None = None  # the named model whose attention was used (serving only)
     layers: int | None = None  # the model's transformer blocks
+    heads: int | None = None  # the model's query heads (a training context's attention FLOPs)
+    head_dim: int | None = None  # the width of one (None for latent attention, whose Q/K and V heads differ)
     context: ContextWindow | None = None  # the model's context window
     notes: list[Assumption] = field(default_factory=list)
     name: str | None = None  # the named model's name, None without one
@@ -84,7 +86,8 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
     """The inputs with ``model``'s values where none was given (``model`` None: the inputs as they are).
 
     Both take the parameter counts; ``serving`` and ``shape`` (a training with a context length) the layer count,
-    the sliding window and the context window too; ``serving`` also the expert counts, attention (a given one must
+    the sliding window and the context window too; ``shape`` also the query heads and head width (the width its
+    attention FLOPs run at); ``serving`` also the expert counts, attention (a given one must
     be the model's), the KV cache's shape (layers x KV heads x head width) and the precision the weights ship in,
     or that the name says (``...-FP8``)."""
     given = Preset(params, active_params, experts, experts_per_token, attention, precision, sliding_window,
@@ -136,6 +139,9 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
             fill("sliding_window", spec.sliding_window)
             fill("window_layer_share", spec.window_layer_share)
         fill("layers", spec.layers)
+        if shape:  # the width the score and value products run at: a training context's attention FLOPs only
+            fill("heads", spec.heads)
+            fill("head_dim", spec.head_dim)
         given.context, note = _context_window(match)
         if note is not None:
             given.notes.append(note)
