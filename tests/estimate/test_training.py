@@ -419,6 +419,17 @@ def test_a_training_context_past_the_named_models_window_is_said_not_refused(mod
     assert _note(estimate_training(model=model, tokens=1e10, hardware="H100"), "context window") is None
 
 
+def test_a_context_the_named_model_documents_is_never_refused_as_a_unit_error() -> None:
+    # Qwen3-30B-A3B: 3.3B active parameters, 48 layers x 32 heads x 128; its 2507 release reaches 262,144 tokens,
+    # where attention brings the compute to ~17x 6ND, past the bound that catches a context in the wrong units
+    fp = estimate_training(model="Qwen3-30B-A3B", tokens=1e9, hardware="H100", seq_len=262144)
+    six_nd = estimate_training(model="Qwen3-30B-A3B", tokens=1e9, hardware="H100")
+    assert _flops(fp) / _flops(six_nd) > 12
+    assert "within the 262,144 tokens" in (_note(fp, "context window") or "")
+    with pytest.raises(InputConflictError, match="check the units"):  # past every window it documents: refused
+        estimate_training(model="Qwen3-30B-A3B", tokens=1e9, hardware="H100", seq_len=1_000_000)
+
+
 def test_a_context_length_without_tokens_names_only_what_is_missing() -> None:
     with pytest.raises(InputConflictError) as e:  # the parameters came from the model
         estimate_training(model="Mistral-7B-v0.1", hardware="H100", seq_len=8192)

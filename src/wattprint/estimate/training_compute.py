@@ -26,7 +26,8 @@ MIN_FLOPS_OVER_6ND = 0.5
 # ... and above this multiple they contradict them too: attention adds at most 12·L·d·T per token (PaLM, Chowdhery
 # et al. 2022, App. B, without the causal half that _attention_flops takes), which for a ~1B model (16 layers x
 # 2048) at a 128k context brings the total to ~8x 6·N·D, and counting full activation recomputation adds a third
-# (~11x); nothing published lies further above 6·N·D.
+# (~11x). A small-active MoE at its documented context goes further (Qwen3-30B-A3B: 3.3B active, 48 layers x 4096
+# attention width, ~17x at 256k), so a context the named model's data document is never refused by this bound.
 MAX_FLOPS_OVER_6ND = 12.0
 
 
@@ -104,7 +105,10 @@ def _params_tokens_flops(
     if not math.isfinite(extra):
         raise too_large()
     ratio = (c + extra) / c
-    if ratio > MAX_FLOPS_OVER_6ND:
+    # a context the named model documents is no unit error, however large its attention (a small MoE at 256k)
+    documented = model is not None and model.context is not None and seq_len <= max(
+        model.context.tokens, model.context.most or 0)
+    if ratio > MAX_FLOPS_OVER_6ND and not documented:
         raise InputConflictError(
             f"a {seq_len:.4g}-token context adds attention FLOPs ({extra:.4g}) that bring the total to "
             f"{ratio:.3g}x 6 x {what} x tokens: even long-context trainings stay below "
