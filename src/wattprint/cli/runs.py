@@ -9,6 +9,7 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Generator, Iterable
 from typing import Any
 
 from ..errors import WattprintError
@@ -113,17 +114,28 @@ def _waiting_note(where: str) -> None:
 def _list(args: argparse.Namespace) -> int:
     store, where = _open(args.db)
     _waiting_note(where)
-    runs = [] if store is None else store.list_runs(project=args.project, limit=args.limit)
+    with contextlib.closing(_runs(store, project=args.project, newest_first=True, limit=args.limit)) as runs:
+        return _print_runs(store, runs, args, where)
+
+
+def _runs(store: Any, **query: Any) -> Generator[Any, None, None]:
+    """The store's runs, read a few at a time (:meth:`~wattprint.storage.Store.iter_runs`); none where there is no
+    store yet. Close it when done (:func:`contextlib.closing`): that ends its read of the store."""
+    none: tuple[Any, ...] = ()
+    return (r for r in none) if store is None else store.iter_runs(**query)
+
+
+def _print_runs(store: Any, runs: Iterable[Any], args: argparse.Namespace, where: str) -> int:
+    """``runs list``: as JSON, each run printed as it is read; as a table, whose columns are as wide as their
+    widest cell, a short row of text kept per run (not its figures)."""
     if args.json:
-        from ..storage.export import rates
+        from ..storage.export import rates, write_json
+        from ..storage.sqlite import finite  # a store written before null replaced infinity may still hold one
         from ..tracking.record import stored_run_dict
 
         # the rates as `runs show` gives them: of the figures as stored now, not of the last full summary
-        _print_json([{**(d := stored_run_dict(store, r)), **rates(d, r.duration_s)} for r in runs])
-        return 0
-    if not runs:
-        print(f"no runs of project {args.project!r} in {where}" if args.project
-              else f"no runs stored yet in {where}" if store is None else f"no runs stored in {where}")
+        write_json((finite({**(d := stored_run_dict(store, r)), **rates(d, r.duration_s)}) for r in runs),
+                   sys.stdout, default=str)
         return 0
     # the CO2e is the total (operational + embodied), as `runs show` labels it; the model card's is operational
     rows = [("ID", "PROJECT", "STATUS", "STARTED (UTC)", "DURATION", "ENERGY kWh", "TOTAL CO2e kg")]
@@ -137,6 +149,10 @@ def _list(args: argparse.Namespace) -> int:
             r.id, r.project, status, (d["started_at"] or "")[:19].replace("T", " "),
             _duration(r.duration_s), _num(d.get("energy_kwh", d.get("it_energy_kwh"))), _num(d.get("total_co2e_kg")),
         ))
+    if len(rows) == 1:
+        print(f"no runs of project {args.project!r} in {where}" if args.project
+              else f"no runs stored yet in {where}" if store is None else f"no runs stored in {where}")
+        return 0
     print(table(rows))
     if gone:
         print("* its process on this host is gone (killed?): its figures end at its last stored sample; the same run "
@@ -284,21 +300,31 @@ def _location_source(d: dict[str, Any]) -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
-    """``runs export``: each stored run as one row of fixed columns (:mod:`wattprint.storage.export`)."""
+    """``runs export``: each stored run as one row of fixed columns (:mod:`wattprint.storage.export`), read, made
+    and written one at a time, so that its memory does not grow with the number of runs stored."""
     store, where = _open(args.db)
     _waiting_note(where)
-    runs = [] if store is None else store.list_runs(project=args.project)
+    with contextlib.closing(_runs(store, project=args.project)) as runs:  # oldest first, as a log is read
+        _write_export((_export_row(store, r) for r in runs), args, where)
+    return 0
+
+
+def _export_row(store: Any, run: Any) -> dict[str, Any]:
+    """One run's row: its figures as every reader gives them (a killed run's made up to its stored totals)."""
     from ..storage.export import row
     from ..tracking.record import stored_run_dict
 
-    rows = [{**row(stored_run_dict(store, r)), "writer_gone": _writer_gone(r) if r.status == "running" else None}
-            for r in reversed(runs)]  # oldest first, as a log is read
+    return {**row(stored_run_dict(store, run)), "writer_gone": _writer_gone(run) if run.status == "running" else None}
+
+
+def _write_export(rows: Iterable[dict[str, Any]], args: argparse.Namespace, where: str) -> None:
+    """The rows to stdout, or to ``-o``'s file, never one of the store's (``where``)."""
     if args.output in (None, "-"):
         _write_rows(rows, args.format, sys.stdout)
-        return 0
+        return
     if (why := _not_to_overwrite(args.output, where)) is not None:
         raise WattprintError(f"{args.output} {why}: not overwritten with the export; name another file")
-    # written whole beside it, then put in its place: a failure leaves the old file as it was
+    # written whole beside it, then put in its place: a failure (the store's read too) leaves the old file as it was
     folder = os.path.dirname(os.path.abspath(args.output))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".wattprint-export-", dir=folder)
@@ -309,11 +335,12 @@ def _export(args: argparse.Namespace) -> int:
             _write_rows(rows, args.format, out)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, args.output)
-    except OSError as e:
+    except BaseException as e:  # the rows are read while written: a store error or ^C may come here too
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise WattprintError(f"cannot write {args.output}: {e.strerror or e}") from None
-    return 0
+        if isinstance(e, OSError):
+            raise WattprintError(f"cannot write {args.output}: {e.strerror or e}") from None
+        raise
 
 
 # the first bytes of an SQLite database, of its write-ahead log (two byte orders) and of its rollback journal
@@ -346,13 +373,13 @@ def _umask() -> int:
     return mask
 
 
-def _write_rows(rows: list[dict[str, Any]], fmt: str, out: Any) -> None:
-    from ..storage.export import write_csv
+def _write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Any) -> None:
+    from ..storage.export import write_csv, write_json
 
     if fmt == "csv":
         write_csv(rows, out)
     else:
-        out.write(json.dumps(rows, indent=2, allow_nan=False) + "\n")
+        write_json(rows, out)
 
 
 def _print_notes(d: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ components' before it), mean power in W (IT energy / duration, before PUE), CO2e
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
 from .records import J_PER_KWH
@@ -137,6 +137,19 @@ def write_csv(rows: Iterable[Mapping[str, Any]], out: IO[str]) -> None:
     writer.writeheader()
     for r in rows:
         writer.writerow({k: _cell(v) for k, v in r.items()})
+
+
+def write_json(items: Iterable[Any], out: IO[str], default: Callable[[Any], Any] | None = None) -> None:
+    """``items`` as one JSON array, each written as it comes (no list of them is held): the text of
+    ``json.dumps(list(items), indent=2, default=default, allow_nan=False)``, then a newline."""
+    import json
+
+    # an item's own lines indented once more: a JSON text has no newline but between its tokens (a string's is \n)
+    sep = "[\n  "
+    for item in items:
+        out.write(sep + json.dumps(item, indent=2, default=default, allow_nan=False).replace("\n", "\n  "))
+        sep = ",\n  "
+    out.write("[]\n" if sep.startswith("[") else "\n]\n")
 
 
 # a text cell a spreadsheet would evaluate as a formula (OWASP's "CSV injection"): a run id or project is the user's

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import sqlite3
 import unicodedata
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Generator, Mapping, Sequence
+from contextlib import AbstractContextManager, suppress
 from typing import Any
 
 from ..errors import AmbiguousNameError, InputConflictError, UnknownNameError
@@ -17,6 +17,7 @@ SUGGESTION_POOL = 1000  # most recent run ids offered as "closest names" for an 
 RECENT_SHOWN = 3  # newest run ids shown for an unknown id close to none of them
 RUN_COLUMNS = "id, project, status, started_at, ended_at, duration_s, energy_j, meta, summary, updated_at"
 _SQLITE_MAX_INT = 2**63 - 1  # an INTEGER parameter; a larger LIMIT is the same as no limit
+RUN_BATCH = 100  # runs fetched from SQLite at a time by iter_runs: its memory, whatever the number stored
 
 
 def check_text(what: str, text: str) -> None:
@@ -73,18 +74,41 @@ class StoreQueries:
 
     def list_runs(self, project: str | None = None, limit: int | None = None) -> list[RunRecord]:
         """Runs, newest first (by start time); only ``project``'s if given; at most ``limit``."""
-        sql = f"SELECT {RUN_COLUMNS} FROM runs"
-        args: list[Any] = []
-        if project is not None:  # as typed, or composed (NFC) as the tracker stores new names: one name either way
-            check_text("project name", project)
-            sql += " WHERE project IN (?, ?)"
-            args += [project, unicodedata.normalize("NFC", project)]
-        sql += " ORDER BY started_at DESC, rowid DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(min(max(int(limit), 0), _SQLITE_MAX_INT))
+        sql, args = _runs_query(project, newest_first=True, limit=limit)
         with self._read() as c:
             return [run_record(r) for r in c.execute(sql, args).fetchall()]
+
+    def iter_runs(self, project: str | None = None, *, newest_first: bool = False,
+                  limit: int | None = None) -> Generator[RunRecord, None, None]:
+        """The runs of :meth:`list_runs`, oldest first unless ``newest_first``, read :data:`RUN_BATCH` at a time:
+        however many the store holds, only so many are in memory at once.
+
+        They are read in ONE read transaction, held until the iterator is exhausted or closed (close it: use
+        :func:`contextlib.closing`): the runs as of one moment, as the single query of :meth:`list_runs` gives
+        them, and whatever else is read from this store meanwhile (a run's phases) as of that same moment. A
+        reader does not hold up writers in WAL mode (every store is in it); it only keeps the WAL from being
+        checkpointed past that moment until it ends. This object's lock is held as long: other threads using it
+        wait."""
+        # built here, not in the generator: a project name that is not text is said at once, before any output
+        return self._stream(*_runs_query(project, newest_first=newest_first, limit=limit))
+
+    def _stream(self, sql: str, args: list[Any]) -> Generator[RunRecord, None, None]:
+        """The runs ``sql`` selects, a batch at a time, in one read transaction (see :meth:`iter_runs`)."""
+        with self._read() as c:
+            own = not c.in_transaction  # inside a write transaction: already one consistent view
+            if own:
+                c.execute("BEGIN")
+            try:
+                cursor = c.execute(sql, args)
+                while batch := cursor.fetchmany(RUN_BATCH):
+                    yield from (run_record(r) for r in batch)
+            except BaseException:
+                if own:
+                    with suppress(sqlite3.Error):
+                        c.execute("ROLLBACK")  # of a read: its end (also when the reader stops early)
+                raise
+            if own:
+                c.execute("COMMIT")
 
     def _unknown(self, c: sqlite3.Connection, run_id: str) -> UnknownNameError:
         ids = [r[0] for r in c.execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT ?", (SUGGESTION_POOL,))]
@@ -165,6 +189,22 @@ def newer_phase_totals(stored: Any, from_rows: Mapping[str, dict[str, Any]]) -> 
         if not isinstance(count, int) or isinstance(count, bool) or count < totals["count"]:
             out[name] = totals
     return out
+
+
+def _runs_query(project: str | None, *, newest_first: bool, limit: int | None) -> tuple[str, list[Any]]:
+    """The SELECT of runs (:data:`RUN_COLUMNS`) by start time, then by the order they were stored in, and its
+    parameters."""
+    sql = f"SELECT {RUN_COLUMNS} FROM runs"
+    args: list[Any] = []
+    if project is not None:  # as typed, or composed (NFC) as the tracker stores new names: one name either way
+        check_text("project name", project)
+        sql += " WHERE project IN (?, ?)"
+        args += [project, unicodedata.normalize("NFC", project)]
+    sql += " ORDER BY started_at DESC, rowid DESC" if newest_first else " ORDER BY started_at, rowid"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(min(max(int(limit), 0), _SQLITE_MAX_INT))
+    return sql, args
 
 
 def run_record(row: Sequence[Any]) -> RunRecord:
