@@ -243,3 +243,154 @@ def test_the_default_text_claims_no_measurement(tmp_path: Path) -> None:
     write_model_card(tmp_path, co2_eq_emissions(_modelled()))  # the block alone: how it was obtained is not known
     text = (tmp_path / "README.md").read_text()
     assert "measured" not in text and "embodied emissions of the hardware are not included" in text
+
+
+# -- wattprint's section of the text: rewritten on every write (a rerun into the same folder), the rest kept ------
+START, END = "<!-- wattprint:start -->", "<!-- wattprint:end -->"
+BEFORE = "\n# My model\n\nFine-tuned by us.\n\n"
+AFTER = "\n## Citation\n\nCite us.\n"
+# the section as wattprint wrote it before it had markers: card_body's (copied from a card a Lightning training
+# wrote), the default text, and the first version's default text
+UNMARKED_CARD_BODY = (
+    "## Environmental impact\n\n"
+    "Training emitted about 0.0002433 (0.0001623–0.000373) g CO2e (operational, location-based: facility energy x "
+    "grid intensity; the `co2_eq_emissions` metadata), modelled, not measured, with "
+    "[wattprint](https://github.com/wattprint/wattprint) (no power sensor was read).\n\n"
+    "- Energy: 4.342 (3.048–5.503) mWh at the facility (IT energy x PUE 1.56 (1.15–1.8)); cpu, ram modelled.\n"
+    "- Grid intensity: 56.04 (53.24–67.78) gCO2e/kWh (France (FRA), 2023; lifecycle, average (OWID/Ember)) [Our World "
+    "in Data energy data (2024 release, based on Ember and Energy Institute), via CodeCarbon global_energy_mix.json; "
+    "CC BY 4.0 / MIT].\n"
+    "- Duration: 1.045 s.\n"
+    "- Embodied CO2e of the hardware (manufacture, amortised over the training): about 0.0003137 "
+    "(6.272e-05–0.001339) g, not included in `emissions` (the Hub's field is operational).\n"
+)
+UNMARKED_DEFAULT = (
+    "## Environmental impact\n\nTraining emitted about 0.0002433 g CO2e (operational, location-based), as reported by "
+    "[wattprint](https://github.com/wattprint/wattprint); the embodied emissions of the hardware are not included.\n"
+)
+UNMARKED_FIRST = (
+    "## Environmental impact\n\nTraining emitted about 0.0002433 g CO2e (operational, location-based), measured with "
+    "[wattprint](https://github.com/wattprint/wattprint).\n"
+)
+STALE_FRONT = '---\nlicense: mit\nco2_eq_emissions:\n  emissions: 0.0002433\n  source: "wattprint"\n---\n'
+
+
+def _card(kwh: float) -> tuple[dict[str, object], str]:
+    """A block and card text for a training of ``kwh`` (x PUE 1.5 x 50 g/kWh = 75 x kwh grams)."""
+    from wattprint.integrations.modelcard import card_body
+
+    fp = _footprint(kwh=kwh)
+    return co2_eq_emissions(fp), card_body(fp)
+
+
+def _marked(body: str) -> str:
+    return f"{START}\n\n{body}\n{END}\n"
+
+
+def _text_figures(text: str) -> list[float]:
+    """The figures the card's text gives as "Training emitted about X"."""
+    import re
+
+    return [float(x) for x in re.findall(r"Training emitted about ([0-9.e+-]+)", text)]
+
+
+def test_a_second_write_replaces_the_text_with_the_figures_of_the_metadata(tmp_path: Path) -> None:
+    """Rerunning a training into the same folder: the text said the first run's figures under the second's metadata."""
+    write_model_card(tmp_path / "card", *_card(2.0))
+    block, body = _card(3.0)
+    write_model_card(tmp_path / "card", block, body)
+    text = (tmp_path / "card" / "README.md").read_text()
+    assert parse_block(text) == block and block["emissions"] == 225.0
+    assert _text_figures(text) == [225.0]  # the text agrees with the metadata, and says it once
+    assert "Energy: 4.5 (4.05–4.95) kWh" in text and "Energy: 3 " not in text
+    write_model_card(tmp_path / "fresh", block, body)
+    assert text == (tmp_path / "fresh" / "README.md").read_text()  # the same card as one written afresh
+
+
+def test_text_before_and_after_wattprints_section_and_other_metadata_are_kept(tmp_path: Path) -> None:
+    _, old_body = _card(2.0)
+    readme = tmp_path / "README.md"
+    readme.write_text("---\nlicense: mit  # ours\nco2_eq_emissions:\n  emissions: 150.0\n---\n"
+                      + BEFORE + _marked(old_body) + AFTER)
+    block, body = _card(3.0)
+    write_model_card(readme, block, body)
+    front, rest = split_front_matter(readme.read_text())
+    assert front == 'license: mit  # ours\nco2_eq_emissions:\n  emissions: 225.0\n  source: "wattprint"\n'
+    assert rest == BEFORE + _marked(body) + AFTER
+
+
+def test_text_between_the_markers_is_wattprints_and_rewritten(tmp_path: Path) -> None:
+    """The markers delimit what wattprint owns: an edit inside them is replaced, one outside is kept."""
+    _, old_body = _card(2.0)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"---\nlicense: mit\n---\n{BEFORE}{START}\nMy note inside.\n{old_body}{END}\nMy note after.\n")
+    block, body = _card(3.0)
+    write_model_card(readme, block, body)
+    assert split_front_matter(readme.read_text())[1] == BEFORE + _marked(body) + "My note after.\n"
+
+
+@pytest.mark.parametrize("unmarked", [UNMARKED_CARD_BODY, UNMARKED_DEFAULT, UNMARKED_FIRST],
+                         ids=["card_body", "default", "first-version"])
+def test_a_section_written_before_the_markers_is_recognised_and_replaced(tmp_path: Path, unmarked: str) -> None:
+    readme = tmp_path / "README.md"
+    after = "- Trained twice, see below.\n" + AFTER  # a user's line right after wattprint's bullets is theirs
+    readme.write_text(STALE_FRONT + BEFORE + unmarked + after)
+    block, body = _card(3.0)
+    write_model_card(readme, block, body)
+    text = readme.read_text()
+    assert split_front_matter(text)[1] == BEFORE + _marked(body) + after
+    assert _text_figures(text) == [block["emissions"]] and "0.0002433" not in text
+
+
+def test_writing_the_same_card_twice_gives_the_same_text(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(STALE_FRONT + BEFORE + UNMARKED_CARD_BODY + AFTER)
+    block, body = _card(3.0)
+    write_model_card(readme, block, body)
+    once = readme.read_text()
+    write_model_card(readme, block, body)
+    assert readme.read_text() == once
+    assert _text_figures(once) == [block["emissions"]]
+
+
+def test_a_crlf_card_stays_crlf_when_its_section_is_replaced(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_bytes((STALE_FRONT + BEFORE + UNMARKED_CARD_BODY + AFTER).replace("\n", "\r\n").encode())
+    block, body = _card(3.0)
+    for _ in range(2):  # the second write finds the marked section in CRLF lines, and changes nothing
+        write_model_card(readme, block, body)
+        raw = readme.read_bytes()
+        assert b"\n" not in raw.replace(b"\r\n", b"")
+        text = raw.decode().replace("\r\n", "\n")
+        assert split_front_matter(text)[1] == BEFORE + _marked(body) + AFTER
+        assert parse_block(text) == block
+
+
+def test_a_card_with_metadata_only_gets_the_section_and_one_with_text_of_its_own_keeps_it(tmp_path: Path) -> None:
+    """Like a card without metadata: the section is added where there is no text, never into someone's text."""
+    block, body = _card(3.0)
+    bare = tmp_path / "bare" / "README.md"
+    bare.parent.mkdir()
+    bare.write_text("---\nlicense: mit\n---\n")
+    write_model_card(bare, block, body)
+    assert split_front_matter(bare.read_text())[1] == "\n" + _marked(body)
+
+    hub_text = ("\n# My model\n\n## Environmental Impact\n\nCarbon emissions can be estimated using the [Machine "
+                "Learning Impact calculator](https://mlco2.github.io/impact#compute).\n\n## Environmental impact\n\n"
+                "Training emitted about 3 g CO2e by our own estimate.\n")  # the Hub's template; a rewritten section
+    own = tmp_path / "own" / "README.md"
+    own.parent.mkdir()
+    own.write_text("---\nlicense: mit\n---\n" + hub_text)
+    write_model_card(own, block, body)
+    assert split_front_matter(own.read_text())[1] == hub_text
+
+
+def test_a_start_marker_without_an_end_is_a_clear_error_and_the_card_is_left_alone(tmp_path: Path) -> None:
+    from wattprint.errors import WattprintError
+
+    readme = tmp_path / "README.md"
+    original = f"---\nlicense: mit\n---\n{START}\n## Environmental impact\n\nMy own text from here on.\n"
+    readme.write_text(original)
+    with pytest.raises(WattprintError, match="wattprint:end"):
+        write_model_card(readme, *_card(3.0))
+    assert readme.read_text() == original

@@ -17,6 +17,16 @@ the model's ``README.md``::
 text of a card wattprint creates) states them beside the energy, PUE, intensity, duration and whether the energy was
 measured or modelled.
 
+That text is wattprint's section of the card, written between ``<!-- wattprint:start -->`` and
+``<!-- wattprint:end -->`` lines (HTML comments: the rendered card does not show them). Every write replaces the
+section with the new figures wherever it stands, so the text never contradicts the metadata; what lies between the
+markers is wattprint's and is rewritten (an edit there is lost: write outside them), everything outside is kept. A
+section written before the markers existed (the "## Environmental impact" heading, the "Training emitted ..."
+paragraph naming wattprint and wattprint's bullets after it) is recognised and replaced by a marked one. The section is
+added where the card has no text besides its metadata (a new or empty README); a card with text of its own but no
+section of wattprint's (the Hub's generated card, or one whose section the user removed or rewrote) keeps its text as
+it is and gets the metadata only.
+
 Framework-free and without PyYAML: the block is written as YAML that is also valid JSON scalars, and
 merged into an existing front matter line by line, so every other key (and its formatting and comments)
 is kept byte for byte.
@@ -54,6 +64,16 @@ UNKNOWN_LOCATION = "unknown (world-average grid intensity assumed)"
 _TOP_LEVEL_KEY = re.compile(r"^([A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')\s*:")
 # a top-level line of a YAML block mapping: a plain or quoted key, then ":" and a space or the line's end
 _MAPPING_KEY = re.compile(r"""^([^\s#:\-?\[\]{},&*!|>'"%@`][^#]*?|"[^"]*"|'[^']*')\s*:(\s|$)""")
+# the lines that delimit wattprint's section of the card text (each alone on its line)
+SECTION_START = "<!-- wattprint:start -->"
+SECTION_END = "<!-- wattprint:end -->"
+_START_LINE = re.compile(r"^<!--\s*wattprint:start\s*-->\s*$")
+_END_LINE = re.compile(r"^<!--\s*wattprint:end\s*-->\s*$")
+# a section written before the markers: this heading, blank lines, a line starting "Training emitted" that names
+# WATTPRINT_LINK, then optionally a blank line and bullets starting so (card_body's)
+_OLD_HEADING = "## Environmental impact"
+_OLD_PARAGRAPH = "Training emitted"
+_OLD_BULLETS = ("- Energy: ", "- Grid intensity: ", "- Duration: ", "- Embodied CO2e of the hardware ")
 
 
 def co2_eq_emissions(
@@ -252,11 +272,16 @@ def merge_front_matter(front: str, block: Mapping[str, Any], key: str = KEY) -> 
 
 
 def update_readme_text(text: str, block: Mapping[str, Any], body: str = "") -> str:
-    """A README's text with the block merged into its front matter (which is created if absent); the file's
-    line ending (LF or CRLF) is kept.
+    """A README's text with the block merged into its front matter (which is created if absent) and ``body`` as
+    wattprint's section of the text; the file's line ending (LF or CRLF) is kept.
+
+    ``body`` replaces wattprint's section (see :func:`find_section`) wherever it is, or is added where the README has
+    no text besides its metadata; a README with text of its own and no section of wattprint's keeps its text. An empty
+    ``body`` leaves the text as it is.
 
     Text between a first ``---`` line and the next one that is not a YAML mapping (a README that opens with a
-    horizontal rule) is not metadata to merge into: :class:`WattprintError`, and nothing is to be written.
+    horizontal rule) is not metadata to merge into: :class:`WattprintError`, and nothing is to be written; so is a
+    start marker without an end marker (where wattprint's section ends is not known).
     """
     front, rest = split_front_matter(text)
     if front is not None and not is_mapping_front_matter(front):
@@ -266,8 +291,8 @@ def update_readme_text(text: str, block: Mapping[str, Any], body: str = "") -> s
             "'---' is a horizontal rule, put a metadata block (---, co2_eq_emissions: ..., ---) above it, or pass "
             "the block to huggingface_hub.metadata_update()")
     nl = "\r\n" if "\r\n" in text else "\n"
+    rest = _with_section(rest, body, nl)
     if front is None:
-        rest = text or body
         sep = nl if rest and not rest.startswith(("\n", "\r\n")) else ""
         head = f"{_FENCE}\n{merge_front_matter('', block)}{_FENCE}\n"
         return (head.replace("\n", nl) if nl != "\n" else head) + sep + rest
@@ -277,11 +302,85 @@ def update_readme_text(text: str, block: Mapping[str, Any], body: str = "") -> s
     return f"{_FENCE}{nl}{merged}{_FENCE}{nl}{rest}"
 
 
+def render_section(body: str, nl: str = "\n") -> str:
+    """``body`` between wattprint's marker lines, with ``nl`` line endings. Blank lines inside the markers keep the
+    body's first and last blocks (a heading, a list) apart from the comments in every Markdown renderer."""
+    inner = body.replace("\r\n", "\n").strip("\n")
+    section = f"{SECTION_START}\n\n{inner}\n\n{SECTION_END}\n"
+    return section.replace("\n", nl) if nl != "\n" else section
+
+
+def find_section(text: str) -> tuple[int, int] | None:
+    """(start, end) character offsets of wattprint's section in a README's text (after its front matter), its
+    lines' endings included; None if it has none.
+
+    The section runs from a ``<!-- wattprint:start -->`` line to the next ``<!-- wattprint:end -->`` line, both
+    included; without markers, a section written before them is looked for (:func:`_unmarked_section`). A start line
+    without an end line is a :class:`WattprintError`: where the section ends is not known, and guessing could
+    delete the user's text.
+    """
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    for i, line in enumerate(lines):
+        if _START_LINE.match(line.rstrip("\r\n")):
+            for j in range(i + 1, len(lines)):
+                if _END_LINE.match(lines[j].rstrip("\r\n")):
+                    return offsets[i], offsets[j + 1]
+            raise WattprintError(
+                f"it has a '{SECTION_START}' line without a '{SECTION_END}' line after it, so where wattprint's "
+                "section ends is not known and the file is left as it was; put the end line back after wattprint's "
+                "text, or remove the start line")
+    span = _unmarked_section(lines)
+    return None if span is None else (offsets[span[0]], offsets[span[1]])
+
+
+def _unmarked_section(lines: list[str]) -> tuple[int, int] | None:
+    """(first line, line after the last) of a section written before the markers existed: exactly the lines
+    :func:`card_body` or :func:`_default_body` wrote (the heading, the "Training emitted ..." paragraph naming
+    wattprint, then its bullets), so text a user added after them, or a paragraph they rewrote, is not taken."""
+    def bare(k: int) -> str:
+        return lines[k].rstrip("\r\n")
+
+    for i in range(len(lines)):
+        if bare(i).rstrip() != _OLD_HEADING:
+            continue
+        j = i + 1
+        while j < len(lines) and not bare(j).strip():
+            j += 1
+        if j == i + 1 or j == len(lines) or not (bare(j).startswith(_OLD_PARAGRAPH) and WATTPRINT_LINK in bare(j)):
+            continue
+        end = j + 1
+        if end + 1 < len(lines) and not bare(end).strip() and bare(end + 1).startswith(_OLD_BULLETS):
+            end += 1
+            while end < len(lines) and bare(end).startswith(_OLD_BULLETS):
+                end += 1
+        return i, end
+    return None
+
+
+def _with_section(rest: str, body: str, nl: str) -> str:
+    """The text after the front matter with ``body`` as wattprint's section (see :func:`update_readme_text`)."""
+    if not body.strip():
+        return rest
+    section = render_section(body, nl)
+    span = find_section(rest)
+    if span is not None:
+        start, end = span
+        return rest[:start] + section + rest[end:]
+    if rest.strip():  # text of the user's or the Hub's, and no section of ours: theirs to keep as it is
+        return rest
+    return nl + section
+
+
 def write_model_card(path: str | os.PathLike[str], block: Mapping[str, Any], body: str | None = None) -> Path:
     """Write ``block`` into the front matter of the model card at ``path`` (a README.md or its folder).
 
-    An existing README keeps all its other metadata and its text; a missing one is created with the
-    front matter and ``body`` (a short default paragraph if None). Returns the README's path.
+    An existing README keeps all its other metadata and its text, but for wattprint's section, which is replaced by
+    ``body`` (a short default paragraph if None): the text then states the figures the metadata holds. A missing or
+    empty README is created with the front matter and ``body``; see :func:`update_readme_text`. Returns the README's
+    path.
     """
     if not str(path).strip():
         raise WattprintError("no model card path given: name the model's folder or its README.md")
