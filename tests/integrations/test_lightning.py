@@ -216,6 +216,91 @@ def test_ddp_job_with_the_default_card_folder_ends_on_every_rank(wattprint_env: 
         sum(r.to_dict()["operational_co2e_kg"] for r in records.values()) * 1000, rel=5e-4)  # 4 significant digits
 
 
+_RANK_ZERO_ONLY_JOB = """
+import os, sys
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.loggers import CSVLogger
+from wattprint.integrations.lightning import WattprintCallback
+
+class Tiny(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(4, 1)
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return torch.nn.functional.mse_loss(self.net(x), y)
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+root = sys.argv[1]
+x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True)), batch_size=4)
+# as a logger callback often is: attached on rank zero only (the launcher starts rank 1 with LOCAL_RANK=1)
+rank_zero = os.environ.get("LOCAL_RANK", "0") == "0"
+callbacks = [WattprintCallback(project="pl-rank0", run_name="ddp", interval_s=0.1, quiet=True)] if rank_zero else []
+trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_steps=2, callbacks=callbacks,
+                     logger=CSVLogger(root, name="csv"), enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, default_root_dir=root)
+trainer.fit(Tiny(), loader)
+print(f"rank {trainer.global_rank} done", flush=True)
+torch.distributed.destroy_process_group()  # see DestroyGroupAtExit
+"""
+
+
+def test_ddp_job_with_the_callback_on_rank_zero_only_ends_with_a_warning_and_a_card(wattprint_env: Path,
+                                                                                    tmp_path: Path) -> None:
+    """Only rank zero has the callback (README: a warning, never a hung or failed job). Its end read Trainer.log_dir,
+    a collective (a broadcast from rank zero) that rank 1 never joins: fit() failed ("Connection closed by peer")
+    once rank 1 had ended, after the training; had rank 1 stayed alive, it hung."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import wattprint
+
+    open_store(str(wattprint_env)).close()
+    script = tmp_path / "job.py"
+    script.write_text(_RANK_ZERO_ONLY_JOB)
+    src = str(Path(wattprint.__file__).parents[1])  # the code under test, also in the rank the launcher starts
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (src, os.environ.get("PYTHONPATH"))))}
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # both ranks
+        out, _ = proc.communicate()
+        pytest.fail(f"the job hung:\n{out[-3000:]}")
+    assert proc.returncode == 0, out[-3000:]
+    assert "rank 0 done" in out and "rank 1 done" in out
+    assert "covers 1 of the job's 2 processes" in out
+    with open_store(str(wattprint_env)) as store:
+        records = store.list_runs(project="pl-rank0")
+    assert [(r.id, r.status) for r in records] == [("ddp-rank0", "finished")]
+    block = read_model_card(tmp_path / "csv" / "version_0")  # Trainer.log_dir: the CSV logger's version folder
+    assert block is not None
+    assert block["emissions"] == pytest.approx(records[0].to_dict()["operational_co2e_kg"] * 1000, rel=5e-4)
+
+
+@pytest.mark.parametrize("logger", ["csv", "other", "none"])
+def test_the_card_folder_is_the_one_trainer_log_dir_names(tmp_path: Path, logger: str) -> None:
+    """Read without Trainer.log_dir's broadcast (see the test above), it is still the folder log_dir names: the
+    first logger's log_dir for CSV (and TensorBoard), its save_dir for others, else default_root_dir."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    from wattprint.integrations.lightning_hooks import _log_dir
+
+    made: Any = {"csv": CSVLogger(str(tmp_path / "csv")), "other": CaptureLogger(str(tmp_path / "logs")),
+                 "none": False}[logger]
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=made, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=str(tmp_path / "root"))
+    assert _log_dir(trainer) == trainer.log_dir
+    assert _log_dir(trainer) == {"csv": str(tmp_path / "csv" / "lightning_logs" / "version_0"),
+                                 "other": str(tmp_path / "logs"), "none": str(tmp_path / "root")}[logger]
+
+
 def test_a_fit_that_trains_nothing_leaves_the_model_card_alone(wattprint_env: Path, tmp_path: Path) -> None:
     """fit() again on a Trainer at its max_steps already (a notebook cell run twice) trains no step: its ~0 s run
     is stored, but the card keeps the training that did, and a warning says so."""

@@ -58,3 +58,20 @@ def test_pytorch_lightning_trainer_accepts_the_callback_and_the_run_is_stored(
     block = read_model_card(tmp_path / "card")
     assert callback.footprint is not None and block is not None
     assert block["emissions"] == pytest.approx(callback.footprint.operational_co2e_kg.value * 1000, rel=5e-4)
+
+
+def test_the_default_card_folder_is_the_one_trainer_log_dir_names(wattprint_env: Path, tmp_path: Path) -> None:
+    """The card folder is read as Trainer.log_dir reads it, without its broadcast (a collective): for this package's
+    CSV logger, its version folder."""
+    from pytorch_lightning.loggers import CSVLogger
+
+    x = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True)), batch_size=4)
+    callback = WattprintCallback(project="ptl", interval_s=SAMPLE_INTERVAL_S, quiet=True)
+    trainer = pytorch_lightning.Trainer(accelerator="cpu", devices=1, max_steps=2, logger=CSVLogger(str(tmp_path)),
+                                        callbacks=[callback], enable_checkpointing=False, enable_progress_bar=False,
+                                        enable_model_summary=False, default_root_dir=str(tmp_path / "root"))
+    trainer.fit(Tiny(), loader)
+    assert callback.model_card_path == Path(trainer.log_dir) / "README.md"
+    assert callback.model_card_path == tmp_path / "lightning_logs" / "version_0" / "README.md"
+    assert read_model_card(callback.model_card_path) is not None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,16 @@ if TYPE_CHECKING:
 
 
 _FRAMES_TO_SEARCH = 6  # _fit_checkpoint <- setup <- (our subclass's setup) <- call._call_setup_hook <- Trainer._run
+
+
+@dataclass
+class _TrainerFit:
+    """What a Trainer's last fit, measured by the callback, left: its run, the step it ended at (``global_step``) and
+    the model card written for that run (None: none yet)."""
+
+    run_id: str
+    step: int
+    card: Path | None = None
 
 
 class LightningHooks:
@@ -45,12 +57,16 @@ class LightningHooks:
     - without ``run_name``, in a single-process fit, the run's id goes into each checkpoint (the callback's
       ``state_dict``), so that ``fit(ckpt_path=...)`` resuming from it continues the same run and the model card
       covers the whole training, not only its last part. Such a resumed run starts when Lightning restores the
-      callbacks from the checkpoint (after the ``setup`` hooks, before the strategy's set-up).
+      callbacks from the checkpoint (after the ``setup`` hooks, before the strategy's set-up);
+    - a later ``fit()`` of the same Trainer that goes on from the step its last fit ended at (``max_epochs`` raised,
+      as in a notebook) continues that fit's run too, so the card covers the whole training; a fit on another
+      Trainer is a run of its own. A fit that trains no step leaves the card of the training that did.
 
-    ``model_card_dir`` defaults to the checkpoint folder (``ModelCheckpoint.dirpath``), else
-    ``trainer.log_dir``; the current directory is only written to when named explicitly, so a project's
-    own README.md is never edited by accident, and a default folder is only used when it exists by the end of
-    training, or is the folder of a logger (loggers may create theirs late): no folder is made just for the card.
+    ``model_card_dir`` defaults to the checkpoint folder (``ModelCheckpoint.dirpath``), else the folder
+    ``trainer.log_dir`` names (read without its broadcast, see :func:`_log_dir`); the current directory is only
+    written to when named explicitly, so a project's own README.md is never edited by accident, and a default folder
+    is only used when it exists by the end of training, or is the folder of a logger (loggers may create theirs
+    late): no folder is made just for the card.
     ``fast_dev_run`` writes no card, as Lightning writes no checkpoints or logs then.
 
     Args are those of :class:`wattprint.integrations.transformers.WattprintCallback`, plus ``model_card_dir``.
@@ -97,6 +113,16 @@ class LightningHooks:
         self._hardware_guess: str | None = None
         self._resuming: Any = None  # the trainer of a fit resumed from a checkpoint, until its run id is read back
         self._steps = 0  # training batches of the current fit
+        self._fits: weakref.WeakKeyDictionary[Any, _TrainerFit] = weakref.WeakKeyDictionary()  # by Trainer
+
+    # a spawning strategy (ddp_spawn) pickles the callback into each process it starts, where the Trainer is a copy
+    # with no fits of its own yet; weak references do not pickle
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_fits"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._fits = weakref.WeakKeyDictionary()
 
     @property
     def run(self) -> Run | None:
@@ -117,10 +143,11 @@ class LightningHooks:
         if stage != "fit":
             return
         self._resuming = None
-        if self._notes_run_id(trainer) and _fit_checkpoint(trainer) is not None:
+        checkpoint = _fit_checkpoint(trainer)
+        if self._notes_run_id(trainer) and checkpoint is not None:
             self._resuming = trainer  # the run to continue is known once the checkpoint's callbacks are restored
             return
-        self._begin(trainer, new_fit=True)
+        self._begin(trainer, new_fit=True, run_id=self._continued_run(trainer) if checkpoint is None else None)
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         if self._resuming is None or not getattr(trainer.strategy, "restore_checkpoint_after_setup", False):
@@ -139,6 +166,30 @@ class LightningHooks:
         if not self.session.active:  # fit_loop run without on_fit_start (e.g. a custom loop)
             self._resuming = None
             self.on_fit_start(trainer, pl_module)
+
+    # -- the run a fit continues ---------------------------------------------------------------------
+    def _continued_run(self, trainer: Any) -> str | None:
+        """The run of this Trainer's last fit, when the fit starting (no checkpoint restored) goes on from the step
+        that fit ended at: the same training, continued (``max_epochs`` raised, or after an interruption)."""
+        last = self._fits.get(trainer)
+        step = int(getattr(trainer, "global_step", 0) or 0)
+        if last is None or step == 0 or step != last.step:
+            return None
+        return last.run_id
+
+    def _remember(self, trainer: Any) -> _TrainerFit | None:
+        """Note the run this Trainer's fit, now ended, measured, and the step it reached (see
+        :meth:`_continued_run`); the card written for that run, if any, stays noted."""
+        run = self.session.run
+        if run is None or self.session.footprint is None:
+            return None
+        step = int(getattr(trainer, "global_step", 0) or 0)
+        fit = self._fits.get(trainer)
+        if fit is None or fit.run_id != run.id:
+            fit = _TrainerFit(run.id, step)
+            self._fits[trainer] = fit
+        fit.step = step
+        return fit
 
     # -- the run id in checkpoints -------------------------------------------------------------------
     def _notes_run_id(self, trainer: Any) -> bool:
@@ -189,27 +240,30 @@ class LightningHooks:
         self._finish(trainer)  # a fit whose on_fit_end did not run (a custom loop); no-op once finished
 
     def _finish(self, trainer: Any) -> None:
+        # Nothing here may be a collective (Trainer.log_dir is one, a broadcast): a callback attached on rank zero
+        # only would wait alone in it, failing or hanging the job after its training
         if not self.session.active:
             return
         self.session.finish()
-        self.session.sum_over_processes()  # every rank leaves its totals; rank zero sums them
-        # a dry run writes no checkpoint or log; a fit that trained nothing (max_epochs reached already, as when a
-        # notebook cell runs fit() again) leaves the card of the training that did
-        card = (self.session.model_card and self._steps > 0 and not getattr(trainer, "fast_dev_run", False))
-        # on every rank: Trainer.log_dir is a collective under DDP (a broadcast from rank zero)
-        card_dir = self._card_dir(trainer) if card else None
-        if trainer.is_global_zero:
-            self._log(trainer, self.session.metrics(), int(trainer.global_step))
-            if card:
-                self.model_card_path = self.session.write_card(card_dir, hardware_used=self._hardware_guess,
-                                                               at_end=True)
-            elif self.session.model_card and self._steps == 0 and not getattr(trainer, "fast_dev_run", False):
-                kept = f" ({self.model_card_path} stays as the last training wrote it)" if self.model_card_path else ""
-                _warn(f"this fit() trained no step (the Trainer had reached max_epochs / max_steps already): no model "
-                      f"card written{kept}")
+        self.session.sum_over_processes()  # every rank leaves its totals; rank zero sums them (no collective)
+        fit = self._remember(trainer)
+        if not trainer.is_global_zero:
+            return
+        self._log(trainer, self.session.metrics(), int(trainer.global_step))
+        if not self.session.model_card or getattr(trainer, "fast_dev_run", False) or fit is None:
+            return  # a dry run writes no checkpoint or log
+        if self._steps > 0:
+            fit.card = self.session.write_card(self._card_dir(trainer), hardware_used=self._hardware_guess,
+                                               at_end=True)
+        else:  # max_epochs reached already, as when a notebook cell runs fit() again: the card of the training that did
+            kept = f" ({fit.card} stays as the last training wrote it)" if fit.card else ""
+            _warn(f"this fit() trained no step (the Trainer had reached max_epochs / max_steps already): no model "
+                  f"card written{kept}")
+        self.model_card_path = fit.card
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         self.session.abort(exception)
+        self._remember(trainer)  # a fit() of this Trainer again, from the step it failed at, continues the run
 
     # -- helpers ---------------------------------------------------------------------------------------
     @staticmethod
@@ -239,13 +293,28 @@ class LightningHooks:
             return os.fspath(self.model_card_dir)
         cwd = Path.cwd().resolve()
         ckpt = getattr(trainer, "checkpoint_callback", None)
-        log_dir = getattr(trainer, "log_dir", None)
+        log_dir = _log_dir(trainer)
         for candidate in (getattr(ckpt, "dirpath", None), log_dir):
             if candidate and Path(candidate).resolve() != cwd and Path(candidate).is_dir():
                 return str(candidate)
         if log_dir and getattr(trainer, "loggers", None) and Path(log_dir).resolve() != cwd:
             return str(log_dir)
         return None
+
+
+def _log_dir(trainer: Any) -> str | None:
+    """The folder ``Trainer.log_dir`` names, read on this process alone: the first logger's ``log_dir`` (TensorBoard,
+    CSV) or ``save_dir`` (others), else ``default_root_dir``, as Lightning (2.x) reads it before broadcasting rank
+    zero's. The broadcast is a collective, which a callback attached on rank zero only cannot join in; rank zero,
+    which writes the card, needs none."""
+    loggers = getattr(trainer, "loggers", None) or []
+    if not loggers:
+        return getattr(trainer, "default_root_dir", None)
+    first = loggers[0]
+    versioned = tuple(kind for module in ("lightning.pytorch.loggers", "pytorch_lightning.loggers")
+                      for name in ("TensorBoardLogger", "CSVLogger")
+                      if isinstance(kind := getattr(sys.modules.get(module), name, None), type))
+    return getattr(first, "log_dir", None) if isinstance(first, versioned) else getattr(first, "save_dir", None)
 
 
 def _fit_checkpoint(trainer: Any) -> Any:
