@@ -128,3 +128,23 @@ def test_the_card_text_says_how_the_energy_was_obtained_and_the_embodied_co2e(wa
     assert ("measured with" in text) == (bases == {"measured"})  # never "measured" for modelled figures
     assert "Embodied CO2e" in text and "not included in `emissions`" in text
     assert f"PUE {fp.pue:.3g}" in text and fp.intensity.basis in text
+
+
+def test_a_watched_training_that_raised_is_stored_failed_even_at_an_immediate_exit(wattprint_env: Path) -> None:
+    """The training call raised and the script caught it, then exits before any check: at exit the call is found
+    gone, so the run failed (it used to be stored interrupted, charged the time until the exit)."""
+    script = (
+        "import sys\n"
+        "from wattprint.integrations.session import TrainingSession\n"
+        "s = TrainingSession(project='s', run_name='raised', interval_s=60)\n"  # the watch checks once a second
+        "def train():\n"
+        "    s.begin()\n"
+        "    s.watch(sys._getframe())\n"
+        "    raise RuntimeError('CUDA out of memory')\n"
+        "try:\n    train()\nexcept RuntimeError:\n    pass\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    record = open_store(str(wattprint_env)).get_run("raised").to_dict()
+    assert record["status"] == "failed"
+    assert any(n.startswith("the training raised") for n in record["device_notes"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -192,3 +194,165 @@ def test_a_training_resumed_from_a_checkpoint_continues_its_run(wattprint_env: P
     fresh, cb3 = trainer(2)
     fresh.train()  # not resumed: a run of its own
     assert cb3.run is not None and cb3.run.id != cb1.run.id
+
+
+# -- a training that raises: the Trainer has no failure event --------------------------------------------------
+class Boom(transformers.TrainerCallback):
+    """Raises at step ``at`` (None: never), as an out-of-memory error or a bad batch would."""
+
+    def __init__(self, at: int | None) -> None:
+        self.at = at
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if state.global_step == self.at:
+            raise RuntimeError(f"boom at {self.at}")
+
+
+def _crashing_trainer(out: Path, callback: WattprintCallback, boom: Boom, **kw: Any) -> Any:
+    settings: dict[str, Any] = dict(output_dir=str(out), max_steps=4, per_device_train_batch_size=4, save_strategy="no",
+                                    report_to="none", use_cpu=True, disable_tqdm=True, seed=0)
+    settings.update(kw)
+    return transformers.Trainer(model=_tiny_gpt2(), args=transformers.TrainingArguments(**settings),
+                                train_dataset=_data(0), callbacks=[callback, Pace(), boom])
+
+
+def _status_once_ended(run: Any, within_s: float = 20.0) -> str:
+    """The run's status once it is no longer running, waiting at most ``within_s`` (the script does nothing else)."""
+    deadline = time.monotonic() + within_s
+    while run.status == "running" and time.monotonic() < deadline:
+        time.sleep(SAMPLE_INTERVAL_S / 2)
+    return str(run.status)
+
+
+def test_a_training_that_raised_and_was_caught_ends_failed_then_not_at_the_next_train(wattprint_env: Path,
+                                                                                       tmp_path: Path) -> None:
+    """The failed run used to stay open until the next train() or the process's exit (in a notebook, hours of idle
+    time charged to it), and was then stored as interrupted."""
+    callback = WattprintCallback(project="hf-crash", interval_s=SAMPLE_INTERVAL_S)
+    boom = Boom(3)
+    trainer = _crashing_trainer(tmp_path / "out", callback, boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.train()
+    failed = callback.run
+    assert failed is not None
+    assert _status_once_ended(failed) == "failed"  # while the script calls nothing of the Trainer's
+    with open_store(str(wattprint_env), readonly=True) as store:
+        at_failure = store.get_run(failed.id).to_dict()
+    assert at_failure["status"] == "failed"
+    assert any(n.startswith("the training raised") for n in at_failure["device_notes"])  # how its end was found
+    time.sleep(5 * SAMPLE_INTERVAL_S)  # idle: a notebook user reading the traceback
+    boom.at = None
+    trainer.train()
+    assert callback.run is not None and callback.run.id != failed.id and callback.footprint is not None
+    with open_store(str(wattprint_env), readonly=True) as store:
+        after = store.get_run(failed.id).to_dict()
+        assert store.get_run(callback.run.id).status == "finished"
+    # the idle time and the next training add nothing to the failed run
+    assert (after["status"], after["duration_s"], after["energy_kwh"]) == (
+        "failed", at_failure["duration_s"], at_failure["energy_kwh"])
+
+
+class CtrlC(transformers.TrainerCallback):
+    """Ctrl-C at step 2: the run's handler chains to Python's, which raises KeyboardInterrupt in the training."""
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if state.global_step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_training_interrupted_by_ctrl_c_and_caught_ends_interrupted(wattprint_env: Path, tmp_path: Path) -> None:
+    callback = WattprintCallback(project="hf-ctrl-c", interval_s=SAMPLE_INTERVAL_S)
+    trainer = _crashing_trainer(tmp_path / "out", callback, Boom(None))
+    trainer.add_callback(CtrlC())
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    assert callback.run is not None and _status_once_ended(callback.run) == "interrupted"
+    with open_store(str(wattprint_env), readonly=True) as store:
+        stored = store.get_run(callback.run.id).to_dict()
+    assert stored["status"] == "interrupted"
+    assert any(n.startswith(f"the training was interrupted (signal {int(signal.SIGINT)})")
+               for n in stored["device_notes"])
+
+
+def test_a_training_resumed_in_the_same_process_after_it_raised_leaves_the_idle_time_out(wattprint_env: Path,
+                                                                                          tmp_path: Path) -> None:
+    """train(resume_from_checkpoint=True) after a caught failure continues the stored run: its first segment ends
+    at the failure, so the time in between is in neither the run nor the model card."""
+    callback = WattprintCallback(project="hf-crash-resume", interval_s=SAMPLE_INTERVAL_S)
+    boom = Boom(3)
+    trainer = _crashing_trainer(tmp_path / "out", callback, boom, save_strategy="steps", save_steps=2)
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.train()
+    failed = callback.run
+    assert failed is not None and _status_once_ended(failed) == "failed"
+    with open_store(str(wattprint_env), readonly=True) as store:
+        first_segment_s = store.get_run(failed.id).duration_s
+    time.sleep(5 * SAMPLE_INTERVAL_S)
+    boom.at = None
+    trainer.train(resume_from_checkpoint=True)
+    run = callback.run
+    assert run is not None and run.id == failed.id and run.resumed and callback.footprint is not None
+    with open_store(str(wattprint_env), readonly=True) as store:
+        resumed = store.get_run(run.id).to_dict()
+    assert resumed["status"] == "finished"
+    segments = resumed["segments"]
+    assert len(segments) == 2 and segments[0]["duration_s"] == pytest.approx(first_segment_s)
+    assert resumed["duration_s"] == pytest.approx(sum(s["duration_s"] for s in segments))
+
+
+def test_a_failed_training_found_when_the_next_one_begins_is_ended_failed(wattprint_env: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the check has not run yet (no check thread here), the next train() in the thread finds the training
+    call gone: only an exception makes it leave without on_train_end, so the run failed."""
+    from wattprint.integrations.watch import CallWatch
+
+    monkeypatch.setattr(CallWatch, "start", lambda self: self)
+    callback = WattprintCallback(project="hf-crash-next", interval_s=SAMPLE_INTERVAL_S)
+    boom = Boom(2)
+    trainer = _crashing_trainer(tmp_path / "out", callback, boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.train()
+    failed = callback.run
+    assert failed is not None and failed.status == "running"
+    boom.at = None
+    trainer.train()
+    assert failed.status == "failed" and callback.run is not None and callback.run.status == "finished"
+    with open_store(str(wattprint_env), readonly=True) as store:
+        stored = store.get_run(failed.id).to_dict()
+    assert stored["status"] == "failed"
+    assert any("found when the next training began" in n for n in stored["device_notes"])
+
+
+# -- the "eval" phase: the Trainer has no event before an evaluation's first batch --------------------------------
+@pytest.mark.parametrize("strategy", [dict(eval_strategy="steps", eval_steps=2),
+                                      dict(eval_strategy="epoch", num_train_epochs=1, max_steps=-1),
+                                      dict(eval_strategy="steps", eval_steps=100, eval_on_start=True)])
+def test_the_eval_phase_covers_every_evaluation_from_its_first_batch(wattprint_env: Path, tmp_path: Path,
+                                                                     strategy: dict[str, Any]) -> None:
+    """The phase opened at the first on_prediction_step, which the Trainer calls after the batch: an evaluation's
+    first batch (and its data loader and model preparation) was left out, a one-batch evaluation entirely."""
+    callback = WattprintCallback(project="hf-eval", interval_s=SAMPLE_INTERVAL_S)
+    model = _tiny_gpt2()
+    seen: list[bool] = []  # whether the phase was open at each evaluation batch's forward
+
+    def forward_hook(module: Any, args: Any) -> None:
+        if not module.training:
+            seen.append(callback.session.in_phase)
+
+    model.register_forward_pre_hook(forward_hook)
+    settings: dict[str, Any] = dict(output_dir=str(tmp_path / "out"), max_steps=4, per_device_train_batch_size=8,
+                                    per_device_eval_batch_size=8, save_strategy="no", report_to="none", use_cpu=True,
+                                    disable_tqdm=True, seed=0)
+    settings.update(strategy)
+    trainer = transformers.Trainer(model=model, args=transformers.TrainingArguments(**settings),
+                                   train_dataset=_data(0), eval_dataset=_data(1)[:8],  # one batch per evaluation
+                                   callbacks=[callback])
+    trainer.train()
+    evaluations = [e for e in trainer.state.log_history if "eval_loss" in e]
+    assert evaluations and len(seen) == len(evaluations)
+    assert all(seen), seen
+    run = callback.run
+    assert run is not None
+    with open_store(str(wattprint_env), readonly=True) as store:
+        phases = [p for p in store.phases(run.id) if p["name"] == "eval"]
+    assert len(phases) == len(evaluations) and all(p["end_s"] is not None for p in phases)

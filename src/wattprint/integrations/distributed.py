@@ -29,6 +29,7 @@ from typing import Any
 # run's end may wait for a locked store for up to one interval (30 s at most) plus 30 s (tracking.run.STOP_GRACE_S)
 JOB_SUM_WAIT_S = 120.0
 _KEY = "wattprint/{round}/{what}/{rank}"
+_NAME_KEY = "wattprint/{round}/name"  # the job's name for its runs (see shared_name)
 _rounds = itertools.count()  # trainings in this process, in order: every process of the job counts the same way
 
 
@@ -53,21 +54,45 @@ class JobSum:
     world_size: int
 
 
-def join_job() -> JobRound:
+def job_round() -> JobRound:
     """This process's part in the next training of an initialised ``torch.distributed`` job of several processes,
-    announced in the job's store (no wait); a round without a store where there is no such job."""
+    not announced yet (see :func:`announce`); a round without a store where there is no such job. Every process
+    that trains with a callback takes one round per training, so that the rounds' keys match across the job."""
     torch = sys.modules.get("torch")  # only a job that already uses torch can be a torch.distributed job
     dist = getattr(torch, "distributed", None) if torch is not None else None
     if dist is None or not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() <= 1:
         return JobRound(None, 0, 1)
-    rank, world = int(dist.get_rank()), int(dist.get_world_size())
-    job = JobRound(_job_store(), rank, world, next(_rounds))
+    return JobRound(_job_store(), int(dist.get_rank()), int(dist.get_world_size()), next(_rounds))
+
+
+def announce(job: JobRound) -> JobRound:
+    """Announce in the job's store (no wait) that this process takes part in training ``job``: rank zero waits at
+    the end for the totals of the processes that did."""
     if job.store is not None:
         try:
-            job.store.set(_KEY.format(round=job.round, what="joined", rank=rank), "1")
+            job.store.set(_KEY.format(round=job.round, what="joined", rank=job.rank), "1")
         except Exception:  # a store that cannot be written: rank zero then sums what it can and says so
-            return JobRound(None, rank, world, job.round)
+            return JobRound(None, job.rank, job.world_size, job.round)
     return job
+
+
+def join_job() -> JobRound:
+    """:func:`job_round`, announced."""
+    return announce(job_round())
+
+
+def shared_name(job: JobRound, proposal: str) -> str | None:
+    """One name for the whole of training ``job``, the same on every process: the first process to ask sets its
+    ``proposal`` in the job's store, and the others get that one back (an atomic compare-and-set: nobody waits for
+    anybody, so a callback attached on some processes only cannot hang the job). None without a store to agree in."""
+    if job.store is None:
+        return None
+    try:
+        agreed = job.store.compare_set(_NAME_KEY.format(round=job.round), "", proposal)
+        name = agreed.decode() if isinstance(agreed, bytes) else str(agreed)
+    except Exception:  # a store without compare_set, or out of reach
+        return None
+    return name or None
 
 
 def sum_over_processes(job: JobRound, values: list[float]) -> JobSum:

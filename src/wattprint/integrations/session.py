@@ -8,22 +8,30 @@ from __future__ import annotations
 import atexit
 import math
 import threading
+import time
 import warnings
 import weakref
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WattprintError, WattprintWarning
-from .distributed import JobRound, join_job, sum_over_processes
+from .distributed import JobRound, announce, job_round, shared_name, sum_over_processes
 from .modelcard import GRAMS_PER_KG, card_body, co2_eq_emissions, significant, write_model_card
+from .watch import CallWatch
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from ..footprint import Footprint
     from ..tracking import Projection, Run
 
 EVAL_PHASE = "eval"
 DEFAULT_PREFIX = "wattprint/"
+# how often a watched training call is checked for having left without its end hook (s; the run's sampling interval
+# when shorter): the most a failed training's run goes on after the failure
+WATCH_EVERY_S = 1.0
 TRAINING_TYPES = ("pre-training", "fine-tuning")  # the Hub's values (huggingface.co/docs/hub/model-cards-co2)
 
 
@@ -36,13 +44,13 @@ _OPEN_SESSIONS: weakref.WeakValueDictionary[str, TrainingSession] = weakref.Weak
 
 
 def _end_left_open(run_id: str) -> None:
-    """End, as ``interrupted``, an open run of this id that a training in this thread left behind (see ``begin``).
+    """End an open run of this id that a training in this thread left behind (see ``begin``).
 
     A training in this thread cannot still be going on when another begins in it; one in another thread may be,
     and is left alone (the new training then measures in memory, as for any run id measured elsewhere)."""
     other = _OPEN_SESSIONS.get(run_id)
     if other is not None and other.active and other.owns_run and other._thread == threading.get_ident():
-        other._end_unfinished("interrupted")
+        other._end_left_behind("when the next training began")
 
 
 class TrainingSession:
@@ -94,7 +102,22 @@ class TrainingSession:
         self.job_operational_co2e_kg: float | None = None  # summed over all processes of the job
         self.job_totals: dict[str, float] | None = None  # the final metrics summed over the job (rank zero)
         self._job: JobRound | None = None  # this process's part in the job's totals (see .distributed)
+        self._lock = threading.RLock()  # a watch (see watch()) may end the run from its own thread
+        self._watch: CallWatch | None = None
+        self._last_event: tuple[str, float] | None = None  # the framework's last event: name, time.monotonic()
         self._check_settings()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (e.g. a Lightning ``ddp_spawn`` callback sent to its processes) without the lock and the watch,
+        which belong to this process."""
+        state = dict(self.__dict__)
+        del state["_lock"]
+        state["_watch"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def _check_settings(self) -> None:
         """Bad settings fail here, where the callback is made, not minutes later when training starts."""
@@ -124,18 +147,22 @@ class TrainingSession:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def begin(self, rank: int = 0, world_size: int = 1, run_id: str | None = None) -> Run | None:
-        """Start the run (or take the attached one). Several ranks get one run each: ``<name>-rank<N>``.
-        ``run_id`` continues that stored run (a training resumed from a checkpoint) when no name was given.
+        """Start the run (or take the attached one). Several ranks get one run each: ``<name>-rank<N>``, where the
+        name is ``run_name``, else one the job's processes agree on (see :meth:`_run_id`); their stored ``meta``
+        has ``job``: ``id``, ``rank``, ``world_size``. ``run_id`` continues that stored run (a training resumed
+        from a checkpoint) when no name was given.
 
         An open run of the same id that a training in this thread left behind (it raised and was caught: the
-        Transformers Trainer has no failure hook), this session's or another callback's, is ended ``interrupted``
-        first, so that the new training continues the stored run instead of being refused as measured already.
+        Transformers Trainer has no failure hook), this session's or another callback's, is ended first (see
+        :meth:`_end_left_behind`), so that the new training continues the stored run instead of being refused as
+        measured already.
 
         Never raises over the footprint: when the run cannot be started (other than for its store, which falls back
         to measuring in memory), a :class:`WattprintWarning` says why and the training goes on unmeasured
         (:attr:`unmeasured`; the hooks then do nothing until the next ``begin``)."""
-        if self.active:  # the last training raised and was caught (the Trainer has no failure hook): end it
-            self._end_unfinished("interrupted")
+        with self._lock:  # a watch may be ending the last training's run now; none acts until the next watch()
+            if self.active:  # the last training raised and was caught (the Trainer has no failure hook): end it
+                self._end_left_behind("when the next training began")
         ended = self.footprint is not None or self.unmeasured  # the last training's run is over (or never began)
         self._started = False  # not active until this training's run is under way (_end_left_open skips it)
         self.unmeasured = False
@@ -144,17 +171,19 @@ class TrainingSession:
         self.projection = None
         self.job_operational_co2e_kg = None
         self.job_totals = None
+        self._job = None
+        self._last_event = None
+        # a round of the job's store per training, on every process that trains with a callback (see .distributed)
+        job = job_round() if self.world_size > 1 else None
         if self.run is None or (self._created and ended):
             from ..tracking import track
 
-            name = self.run_name
-            if name is not None and world_size > 1:
-                name = f"{name}-rank{rank}"  # one run id per process: the same id would resume, not add
-            name = name or run_id
+            name, meta = self._run_id(rank, run_id, job)
             if name is not None:
                 _end_left_open(name)
             try:
-                self.run = track(self.project, name, **self.track_kwargs)
+                self.run = track(self.project, name, **(self.track_kwargs if meta is None
+                                                        else {**self.track_kwargs, "meta": meta}))
             except Exception as e:  # checked when the callback was made: only a stored id read back can get here
                 self._unmeasured(e)
                 return self.run
@@ -169,9 +198,34 @@ class TrainingSession:
             _warn(f"the run handed to the callback ({self.run.id}) has ended ({status}): this training is not "
                   "measured; hand over a new track(), or let the callback make its own run")
         self._started = True
-        if self.world_size > 1:  # announced now: rank zero waits at the end only for processes that took part
-            self._job = join_job()
+        if job is not None:  # announced now: rank zero waits at the end only for processes that took part
+            self._job = announce(job)
         return self.run
+
+    def _run_id(self, rank: int, run_id: str | None, job: JobRound | None) -> tuple[str | None, dict[str, Any] | None]:
+        """The id of the run to make (None: a new generated one) and, in a job of several processes, the ``meta``
+        to store with it (the user's ``meta`` on top).
+
+        One run id per process (the same id would resume, not add): ``<name>-rank<N>``. The name is ``run_name``;
+        without it, the id of a resumed run, else a generated one that the first process to begin sets in the job's
+        store for all (:func:`.distributed.shared_name`: no process waits for another), so that the job's runs
+        share it; a process that cannot reach the store names its runs alone (``job.id`` null)."""
+        if self.world_size <= 1:
+            return self.run_name or run_id, None
+        from ..tracking.record import new_run_id
+
+        if self.run_name is not None:
+            job_id: str | None = self.run_name
+            name = f"{self.run_name}-rank{rank}"
+        elif run_id is not None:  # a resumed run keeps its id, and the job it was begun in
+            job_id, name = run_id.removesuffix(f"-rank{rank}"), run_id
+        else:
+            job_id = shared_name(job, new_run_id(self.project)) if job is not None else None
+            name = f"{job_id or new_run_id(self.project)}-rank{rank}"
+        user = self.track_kwargs.get("meta")
+        if user is not None and not isinstance(user, Mapping):
+            return name, None  # left for the run's start to refuse, as with one process
+        return name, {"job": {"id": job_id, "rank": int(rank), "world_size": self.world_size}, **(user or {})}
 
     @property
     def makes_own_run(self) -> bool:
@@ -220,12 +274,32 @@ class TrainingSession:
         self._thread = threading.get_ident()
         return True
 
-    def _end_unfinished(self, status: str) -> None:
-        """End a run whose training never reached its end hook."""
-        if not self.active or self.run is None:
-            return
-        self.exit_phase()
-        self.footprint = self.run.stop(status) if self.owns_run else self.run.footprint()
+    def _end_unfinished(self, status: str, note: str | None = None) -> None:
+        """End a run whose training never reached its end hook; ``note`` (how its end was found) is stored with the
+        run when this ends it (a run ended already, e.g. by Ctrl-C, keeps its status)."""
+        with self._lock:
+            if not self.active or self.run is None:
+                return
+            self._stop_watch()
+            self.exit_phase()
+            if not self.owns_run:
+                self.footprint = self.run.footprint()
+                return
+            if note is not None and self.run.status == "running":
+                self.run._note(note)
+            self.footprint = self.run.stop(status)
+
+    def _end_left_behind(self, when: str) -> None:
+        """End the run of a training that never reached its end hook, found ``when`` (a phrase: "when the next
+        training began", "at exit"): as :meth:`_end_left` where the watched training call (see :meth:`watch`) has
+        left, as only an exception makes it leave without that hook; else ``interrupted``. Its note says how the end
+        was found, and so what the figures cover."""
+        with self._lock:
+            if self._watch is not None and self._watch.left():
+                self._end_left(f"found {when}")
+            else:
+                self._end_unfinished("interrupted", f"the training never reached its end hook: the run was ended "
+                                     f"{when}, so its figures include the time until then" + self._since_last_event())
 
     def _at_exit(self) -> None:
         """Interpreter exit while a training is still open: it did not complete."""
@@ -233,15 +307,63 @@ class TrainingSession:
 
         if self.active and self.owns_run:
             exc = last_uncaught_exception()
-            self._end_unfinished("failed" if exc is not None and not isinstance(exc, KeyboardInterrupt)
-                                 else "interrupted")
+            if exc is None:
+                self._end_left_behind("at exit")
+            else:
+                self._end_unfinished("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
+
+    # -- a training call that leaves without its end hook (the Transformers Trainer has no failure hook) ------
+    def watch(self, frame: FrameType) -> None:
+        """Watch the framework's training call (``frame``, under way on this thread, where ``begin()`` was called):
+        when it leaves without :meth:`finish` (only an exception makes it), the run is ended (:meth:`_end_left`)
+        within :data:`WATCH_EVERY_S` (the sampling interval when shorter), from a daemon thread, with a note saying
+        so, instead of going on until the next training or the exit (in a notebook, possibly hours of idle time)."""
+        with self._lock:
+            self._stop_watch()
+            if not self.active or not self.owns_run or self.run is None:
+                return
+            every = min(WATCH_EVERY_S, float(getattr(self.run, "interval_s", WATCH_EVERY_S)))
+            self._watch = CallWatch(frame, every, self._on_left).start()
+
+    def event(self, name: str) -> None:
+        """The framework's event ``name`` happened now (kept for the note of a training that raised: see
+        :meth:`watch`)."""
+        self._last_event = (name, time.monotonic())
+
+    def _on_left(self, watch: CallWatch) -> None:
+        with self._lock:
+            if watch is self._watch and self.active:
+                self._end_left(f"found within {watch.every_s:.3g} s by a check")
+
+    def _end_left(self, how: str) -> None:
+        """End the run of a watched training call that has left without its end hook: it raised. ``interrupted``
+        where the run's signal handler saw SIGINT/SIGTERM during it (a handler that raises KeyboardInterrupt does
+        not end the run itself), else ``failed``; ``how``: how the call was found gone, for the note."""
+        signalled = getattr(self.run, "_signalled", None)
+        what = f"was interrupted (signal {signalled})" if signalled else "raised"
+        self._end_unfinished("interrupted" if signalled else "failed",
+                             f"the training {what}: its call left without its end hook (the Trainer has no failure "
+                             f"hook), {how}, and the run was ended there" + self._since_last_event())
+
+    def _since_last_event(self) -> str:
+        if self._last_event is None:
+            return ""
+        name, t = self._last_event
+        return f", {time.monotonic() - t:.3g} s after the training's last event ({name})"
+
+    def _stop_watch(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.stop()
 
     def finish(self) -> Footprint | None:
         """Close any open phase; stop the run we own (its final footprint) or read the attached one's."""
-        if not self.active or self.run is None:
-            return self.footprint
-        self.exit_phase()
-        self.footprint = self.run.stop() if self.owns_run else self.run.footprint()
+        with self._lock:
+            if not self.active or self.run is None:
+                return self.footprint
+            self._stop_watch()
+            self.exit_phase()
+            self.footprint = self.run.stop() if self.owns_run else self.run.footprint()
         if getattr(self.run, "unsaved", False):
             _warn(f"run {self.run.id} could not be written to the store at the end (see the notes above); its "
                   "figures are in the logs and the model card only")
@@ -263,20 +385,24 @@ class TrainingSession:
             self.job_totals = {f"{self.prefix}{k}": v for k, v in zip(keys, summed.values, strict=True)
                                if math.isfinite(v)}
             if summed.processes < summed.world_size:
-                _warn(f"the footprint covers {summed.processes} of the job's {summed.world_size} processes: the "
-                      "others did not report theirs (the callback must be attached on every process; or a process "
-                      "ended before its run did)")
+                n, w = summed.processes, summed.world_size
+                _warn(f"the footprint covers {n} of the job's {w} processes, those that reported theirs (the callback "
+                      "must be attached on every process; or a process ended before its run did), but it is not "
+                      f"{n}/{w} of the job: each tracked process is charged the devices it reads (here "
+                      f"{_devices_read(fp)}), shared only with the other tracked processes on its node, so the "
+                      "untracked processes' use of those devices is in it; left out are the devices only the others "
+                      "read (their own GPUs under CUDA_VISIBLE_DEVICES, other nodes)")
         return self.job_operational_co2e_kg
 
     def abort(self, exc: BaseException) -> None:
         """Training raised: end the run we own as the tracker ends a ``with`` block that raised."""
-        if not self.active or self.run is None:
-            return
-        self.exit_phase()
-        if self.owns_run:
-            self.run.__exit__(type(exc), exc, exc.__traceback__)
-            self.footprint = self.run.footprint()
-        else:
+        with self._lock:
+            if not self.active or self.run is None:
+                return
+            self._stop_watch()
+            self.exit_phase()
+            if self.owns_run:
+                self.run.__exit__(type(exc), exc, exc.__traceback__)
             self.footprint = self.run.footprint()
 
     # -- during training ---------------------------------------------------------------------------
@@ -288,15 +414,17 @@ class TrainingSession:
         return self.projection
 
     def enter_phase(self, name: str = EVAL_PHASE) -> None:
-        if not self.active or self.run is None or self._phase is not None or self.run.status != "running":
-            return
-        self._phase = self.run.phase(name)
-        self._phase.__enter__()
+        with self._lock:  # not while a watch ends the run
+            if not self.active or self.run is None or self._phase is not None or self.run.status != "running":
+                return
+            self._phase = self.run.phase(name)
+            self._phase.__enter__()
 
     def exit_phase(self) -> None:
-        phase, self._phase = self._phase, None
-        if phase is not None:
-            phase.__exit__(None, None, None)
+        with self._lock:
+            phase, self._phase = self._phase, None
+            if phase is not None:
+                phase.__exit__(None, None, None)
 
     @property
     def in_phase(self) -> bool:
@@ -383,6 +511,17 @@ class TrainingSession:
                 raise
             _warn(f"model card not written to {output_dir} ({e}); the footprint is in the logs and the run store")
             return None
+
+
+def _devices_read(fp: Footprint) -> str:
+    """The devices a process's footprint charges it, in words ("2 x NVIDIA A100-SXM4-80GB, the node's CPU and
+    RAM")."""
+    gpus = (fp.details.get("hardware") or {}).get("gpus") or []
+    parts = [f"{g.get('count')} x {g.get('name')}" for g in gpus if isinstance(g, dict)]
+    host = [what for comp, what in (("cpu", "CPU"), ("ram", "RAM")) if comp in fp.energy_by_component_kwh]
+    if host:
+        parts.append(f"the node's {' and '.join(host)}")
+    return ", ".join(parts) or "none"
 
 
 def _projects(projection: Projection) -> bool:

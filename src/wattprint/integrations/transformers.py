@@ -5,20 +5,30 @@
 
 What it does, per Trainer event:
 
-- ``on_train_begin``: starts a tracked run (one per process; or uses ``run=`` you started yourself).
+- ``on_train_begin``: starts a tracked run (one per process, ``<name>-rank<N>`` under torchrun, see
+  :meth:`~wattprint.integrations.session.TrainingSession.begin`; or uses ``run=`` you started yourself).
 - ``on_step_end``: ``run.progress(global_step, max_steps)``, so the projection of the final total updates.
 - ``on_log``: adds ``wattprint/energy_kwh`` (facility kWh), ``wattprint/co2e_kg`` (operational + embodied),
   ``wattprint/operational_co2e_kg`` (location-based) and ``wattprint/projected_*`` to the logs, so the
   reporting callbacks (TensorBoard, W&B, MLflow ...) and ``trainer.state.log_history`` receive them. The
-  callback moves itself to the front of the Trainer's callback list so it runs before those reporters.
-- evaluation (first ``on_prediction_step`` .. ``on_evaluate``/``on_predict``) is measured as phase "eval".
+  callback moves itself to the front of the Trainer's callback list (right after its ``DefaultFlowCallback``) so
+  it runs before those reporters.
+- evaluation is measured as phase "eval", from the event before it to ``on_evaluate``/``on_predict``. The Trainer
+  has no "evaluation begins" event: the phase opens at the ``on_step_end``/``on_epoch_end`` whose flow decision
+  (``control.should_evaluate``, set by the ``DefaultFlowCallback``, which this callback follows) starts one, or
+  ``on_train_begin`` with ``eval_on_start``, so that the evaluation's first batch, data loader and model preparation
+  are in it; else (an evaluation started otherwise) at its first ``on_prediction_step``, after its first batch.
 - ``on_save``: without ``run_name``, notes the run's id in the checkpoint folder, so that a training resumed
   from that checkpoint (``train(resume_from_checkpoint=...)``, in a new process after preemption) continues the
-  same run and the model card covers the whole training, not only its last part. Resumed in the same process
-  after the training raised (caught), the run the failed training left open is ended ``interrupted`` first.
+  same run and the model card covers the whole training, not only its last part.
+- a training that raises: the Trainer has no failure event, so the callback watches the training call it began in
+  (:meth:`~wattprint.integrations.session.TrainingSession.watch`), and ends the run ``failed`` (``interrupted``
+  after Ctrl-C) within a second (or a sampling interval) of the call's leaving without ``on_train_end``, with a
+  note saying so: not when the next ``train()`` begins or the process exits, which in a notebook can be hours
+  later. A training resumed in the same process after that continues the stored run.
 - ``on_train_end``: stops the run, logs the final totals once more, and on the main process writes the
   ``co2_eq_emissions`` block into ``args.output_dir/README.md`` (merged into existing metadata), with the
-  emissions of all the job's processes summed (under torchrun each rank tracks ``<run_name>-rank<N>``).
+  emissions of all the job's processes summed (under torchrun each rank tracks ``<name>-rank<N>``).
 
 Requires ``transformers`` (extra ``wattprint[hf]``).
 """
@@ -32,7 +42,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from transformers import TrainerCallback
+from transformers import DefaultFlowCallback, TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .modelcard import describe_hardware
@@ -44,7 +54,7 @@ if TYPE_CHECKING:
     from ..footprint import Footprint
     from ..tracking import Run
 
-_FRAMES_TO_SEARCH = 4  # our hook <- CallbackHandler.call_event <- CallbackHandler.on_<event>
+_FRAMES_TO_SEARCH = 6  # our hook (<- a subclass's) <- CallbackHandler.call_event <- .on_<event> <- the Trainer
 RUN_ID_FILE = "wattprint_run{rank}.json"  # in a checkpoint folder: the run a resumed training continues
 
 
@@ -53,7 +63,8 @@ class WattprintCallback(TrainerCallback):
 
     Args:
         project: project name the run is stored under.
-        run_name: run id (default: generated); with several processes each gets ``<run_name>-rank<N>``.
+        run_name: run id (default: generated); with several processes each gets ``<run_name>-rank<N>`` (without
+            it, the name is one generated for the whole job: see ``TrainingSession.begin``).
         run: an already started :class:`~wattprint.tracking.Run` to feed instead of starting one.
         db, interval_s, location, pue, intensity, **track_kwargs: passed to :func:`wattprint.track`.
         training_type: "pre-training" or "fine-tuning" for the model card; default: "fine-tuning" when
@@ -140,14 +151,20 @@ class WattprintCallback(TrainerCallback):
     def on_train_begin(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
-        self._run_first()
+        training = self._run_first()
         resumed = _run_id_in_checkpoint(args, state) if self.session.run_name is None else None
         self.session.begin(rank=args.process_index, world_size=args.world_size, run_id=resumed)
+        if training is not None:
+            self.session.watch(training)
+        self.session.event("on_train_begin")
         self._training_type_guess = _guess_training_type(kwargs.get("model"))
         self._hardware_guess = _describe_trainer_hardware(args)
         self._output_dir = args.output_dir
+        if getattr(args, "eval_on_start", False):  # the Trainer evaluates right after this event
+            self.session.enter_phase(EVAL_PHASE)
 
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        self.session.event("on_save")
         run = self.session.run
         if run is None or not self.session.active or self.session.run_name is not None or not args.output_dir:
             return
@@ -159,16 +176,55 @@ class WattprintCallback(TrainerCallback):
                 (folder / _run_id_file(args)).write_text(json.dumps({"run": run.id, "project": run.project}) + "\n",
                                                          encoding="utf-8")
 
+    def on_epoch_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self.session.event("on_epoch_begin")
+        self.session.exit_phase()  # one opened for an evaluation that a later callback called off
+
+    def on_step_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self.session.event("on_step_begin")
+        self.session.exit_phase()  # as in on_epoch_begin
+
+    def on_optimizer_step(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self.session.event("on_optimizer_step")
+
+    def on_substep_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self.session.event("on_substep_end")
+
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        self.session.event("on_step_end")
         self.session.progress(state.global_step, state.max_steps)
+        self._evaluation_next(control)
+
+    def on_epoch_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self.session.event("on_epoch_end")
+        self._evaluation_next(control)
+
+    def _evaluation_next(self, control: TrainerControl) -> None:
+        """Open the "eval" phase where the flow decided on an evaluation: the Trainer's next work is that one
+        (after a log, if one is due), and it has no event of its own before its first batch."""
+        if getattr(control, "should_evaluate", False):
+            self.session.enter_phase(EVAL_PHASE)
 
     def on_prediction_step(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
-        # the Trainer has no "evaluation begins" event: the first prediction step opens the phase
+        self.session.event("on_prediction_step")
+        # an evaluation the flow did not announce (e.g. trainer.evaluate() called from a callback): it opens at its
+        # first prediction step, after its first batch
         self.session.enter_phase(EVAL_PHASE)
 
     def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        self.session.event("on_evaluate")
         self.session.exit_phase()
 
     def on_predict(
@@ -186,6 +242,7 @@ class WattprintCallback(TrainerCallback):
     ) -> None:
         if self._relaying or logs is None or not self.session.active:
             return
+        self.session.event("on_log")
         metrics = self.session.metrics()
         logs.update(metrics)  # the same dict goes on to the callbacks after this one (the reporters)
         # Trainer.log appended a copy of logs (plus "step") to log_history before calling the callbacks
@@ -208,8 +265,10 @@ class WattprintCallback(TrainerCallback):
             self.model_card_path = path or self.model_card_path
 
     # -- helpers -------------------------------------------------------------------------------------
-    def _run_first(self) -> None:
-        """Move this callback to the front of the Trainer's list, so reporters see the keys it adds.
+    def _run_first(self) -> FrameType | None:
+        """Move this callback to the front of the Trainer's list, right after its ``DefaultFlowCallback``, so
+        reporters see the keys it adds, and it sees the flow's decisions for the step (an evaluation to come).
+        Returns the frame of the Trainer's call that sent this event (its training loop; None if not found).
 
         The Trainer puts user callbacks after its reporting ones and hands callbacks no reference to
         itself; the CallbackHandler is the caller of this hook. Best effort: without it, keys still reach
@@ -218,16 +277,22 @@ class WattprintCallback(TrainerCallback):
         frame: FrameType | None = sys._getframe(1)
         for _ in range(_FRAMES_TO_SEARCH):
             if frame is None:
-                return
+                return None
             handler = frame.f_locals.get("self")
             callbacks = getattr(handler, "callbacks", None)
             if isinstance(callbacks, list) and any(cb is self for cb in callbacks):
                 self._handler = handler
-                # safe during the handler's loop: the items after ours keep their positions
-                callbacks.remove(self)
-                callbacks.insert(0, self)
-                return
+                at = next(i for i, cb in enumerate(callbacks) if cb is self)
+                flow = [i for i, cb in enumerate(callbacks[:at]) if isinstance(cb, DefaultFlowCallback)]
+                # moved only towards the front: the items after ours keep their positions, so the handler's loop
+                # over the list (it is calling us) goes on as it would have
+                callbacks.pop(at)
+                callbacks.insert(flow[-1] + 1 if flow else 0, self)
+                while frame is not None and frame.f_locals.get("self") is handler:  # up to the handler's caller
+                    frame = frame.f_back
+                return frame
             frame = frame.f_back
+        return None
 
     def _relay_log(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs: dict[str, float]
