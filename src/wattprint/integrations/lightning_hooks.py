@@ -48,7 +48,8 @@ class LightningHooks:
     - validation (``on_validation_start`` .. ``on_validation_end``) is measured as phase "eval";
     - ``on_fit_end`` stops the run, logs the final totals and, on global rank zero, writes the
       ``co2_eq_emissions`` block into ``<model_card_dir>/README.md``, with the emissions of all the job's
-      processes summed (each process tracks its own run, ``<run_name>-rank<N>``); ``teardown`` is the fallback.
+      processes summed (each process tracks its own run, ``<name>-rank<N>``, the name ``run_name`` or one the
+      job shares); ``teardown`` is the fallback.
       The run spans the whole of ``fit()``: from the ``setup`` hook, before the strategy moves the model to the
       device, to after the strategy's teardown, which moves model and optimizer state back to the CPU (on an
       H200, a run from ``on_fit_start`` to ``on_train_end`` read 3 % low against the GPU's energy counter
