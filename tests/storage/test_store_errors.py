@@ -165,3 +165,44 @@ def test_no_runs_of_a_project_names_the_store_the_config_file_chose(tmp_path: Pa
     r = _cli("runs", "list", "--project", "zz", env=env, cwd=work)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"no runs of project 'zz' in {db}"
+
+
+# -- a stored value that is not JSON (a store edited by hand or damaged) ----------------------------------------
+def _damage(db: Path, sql: str) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(str(db))
+    try:
+        conn.execute(sql)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_a_run_whose_summary_is_not_json_is_read_from_its_totals_and_the_others_as_stored(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    _fill(db, ["good-1", "bad-1", "good-2"], samples=3)
+    _damage(db, "UPDATE runs SET summary = '{broken' WHERE id = 'bad-1'")
+    listed = _cli("runs", "list", "--json", "--db", str(db))
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    runs = {r["id"]: r for r in json.loads(listed.stdout)}
+    assert set(runs) == {"good-1", "bad-1", "good-2"}
+    assert runs["bad-1"]["damaged"] == ["summary"] and "damaged" not in runs["good-1"]
+    assert runs["bad-1"]["it_energy_kwh"] == pytest.approx(20.0 / 3.6e6)  # its stored totals: cpu at 20 J
+    shown = _cli("runs", "show", "bad-1", "--db", str(db))
+    assert shown.returncode == 0, shown.stderr
+    assert "stored summary is damaged (not valid JSON)" in shown.stdout
+    exported = _cli("runs", "export", "--format", "json", "--db", str(db))
+    assert exported.returncode == 0, exported.stderr
+    assert [r["id"] for r in json.loads(exported.stdout)] == ["good-1", "bad-1", "good-2"]
+
+
+def test_a_phase_whose_energy_is_not_json_is_a_one_line_error(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    with open_store(str(db)) as s:
+        s.begin_run("r", "p", time.time(), {})
+        s.add_phase("r", "eval", 0.0, 1.0, {"cpu": 10.0})
+        s.finish_run("r", "finished", None)
+    _damage(db, "UPDATE phases SET energy_j = 'nan(' WHERE run_id = 'r'")
+    line = _one_line_error(_cli("runs", "show", "r", "--db", str(db)))
+    assert "damaged value (not valid JSON" in line

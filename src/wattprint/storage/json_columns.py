@@ -43,7 +43,25 @@ def finite(o: Any) -> Any:
 
 
 def loads(text: str | None) -> dict[str, Any]:
+    """A stored JSON object ({} for none); a value that is not JSON (a store damaged or edited by hand) is a
+    one-line StoreError, not a traceback."""
+    value, damaged = loads_marked(text)
+    if damaged:
+        from .records import StoreError
+
+        shown = (text or "")[:40]
+        raise StoreError(f"the store holds a damaged value (not valid JSON: {shown!r}...); restore the store from a "
+                         "copy, or `wattprint runs export` what can still be read")
+    return value
+
+
+def loads_marked(text: str | None) -> tuple[dict[str, Any], bool]:
+    """(the stored JSON object, False), or ({}, True) where the text is not valid JSON: a run's record is read
+    with what is left of it (its other columns) rather than making every run in the store unreadable."""
     if not text:
-        return {}
-    value = json.loads(text)
-    return value if isinstance(value, dict) else {}
+        return {}, False
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}, True
+    return (value if isinstance(value, dict) else {}), False

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, suppress
 from typing import Any
 
 from ..errors import AmbiguousNameError, InputConflictError, UnknownNameError
-from .json_columns import loads
+from .json_columns import loads, loads_marked
 from .records import J_PER_KWH, RunRecord, SampleRow
 
 SUGGESTION_POOL = 1000  # most recent run ids offered as "closest names" for an unknown id
@@ -209,7 +209,10 @@ def _runs_query(project: str | None, *, newest_first: bool, limit: int | None) -
 
 def run_record(row: Sequence[Any]) -> RunRecord:
     """The run in a row selected as :data:`RUN_COLUMNS`."""
+    (energy_j, bad_energy), (meta, bad_meta), (summary, bad_summary) = (loads_marked(row[i]) for i in (6, 7, 8))
+    damaged = tuple(name for name, bad in (("energy_j", bad_energy), ("meta", bad_meta), ("summary", bad_summary))
+                    if bad)
     return RunRecord(
         id=row[0], project=row[1], status=row[2], started_at=row[3], ended_at=row[4], duration_s=row[5],
-        energy_j=loads(row[6]), meta=loads(row[7]), summary=loads(row[8]), updated_at=row[9],
+        energy_j=energy_j, meta=meta, summary=summary, updated_at=row[9], damaged=damaged,
     )

@@ -100,6 +100,7 @@ class RunRecord:
     meta: dict[str, Any]
     summary: dict[str, Any]
     updated_at: float | None = None  # unix seconds of the last write: a "running" run not updated for long is dead
+    damaged: tuple[str, ...] = ()  # columns whose stored value is not valid JSON (read as empty)
 
     @property
     def it_energy_kwh(self) -> float:
@@ -121,6 +122,8 @@ class RunRecord:
             "duration_s": self.duration_s,
         }
         summary = self.summary if "it_energy_kwh" in self.summary else {**self._energy_from_totals(), **self.summary}
+        if self.damaged:  # said first, before any figure read from what is left
+            d["damaged"] = list(self.damaged)
         for k, v in summary.items():
             d.setdefault(k, v)
         d.setdefault("updated_at", iso_utc(self.updated_at))
@@ -147,7 +150,8 @@ class RunRecord:
         out["energy_by_component_kwh"] = by_comp
         out["energy_by_component_kwh_low"] = {k: c["kwh_low"] for k, c in by_comp.items()}
         out["energy_by_component_kwh_high"] = {k: c["kwh_high"] for k, c in by_comp.items()}
-        out["note"] = "no summary was stored for this run; energy is the stored per-component total" + (
+        out["note"] = ("the run's stored summary is damaged (not valid JSON)" if "summary" in self.damaged
+                       else "no summary was stored for this run") + "; energy is the stored per-component total" + (
             "" if pue is not None else " (PUE unknown, so facility energy is not given)"
         )
         return out
