@@ -145,7 +145,10 @@ def load_observations(
                 "id": d["id"], "family": d["family"], "training": d["training"], "hardware": d["hardware"],
                 "active_params": d["active_params"], "peak": peak, "bandwidth": bw, "year": year, "moe": d["moe"],
                 "fp8": d["fp8"], "basis": "effective", "mfu": flops / (d["chip_hours"] * 3600 * peak),
-                "source": "../shared/data/training-runs.csv (dev row " + d["id"] + ")",
+                # the publication, as the table cites it: the table itself is reference data kept beside the
+                # repository, which users of the package do not have
+                "source": f"{d['row'].get('source') or 'published training'} (dev row {d['id']} of the "
+                "published-training table training-runs.csv)",
             }
         )
     with open(refdata / "mfu_observations.csv", encoding="utf-8") as f:
@@ -354,7 +357,9 @@ def build(shared: Path) -> dict[str, Any]:
                                                                       for k, e in scores]}},
             "source": "fitted by scripts/fit_utilisation.py on " + f"{len(obs)} published MFU figures of "
             f"{len({o['training'] for o in obs})} trainings "
-            "(../shared/data/training-runs.csv dev rows, refdata/mfu_observations.csv)",
+            "(the dev rows of the published-training table training-runs.csv and refdata/mfu_observations.csv; "
+            "each figure's publication in the model's observations, each training's fit in "
+            "bench/results/training_accuracy.md)",
             "observations": [
                 {k: o[k] for k in ("id", "family", "hardware", "active_params", "basis", "mfu", "source")} for o in obs
             ],
