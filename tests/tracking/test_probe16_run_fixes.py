@@ -164,8 +164,11 @@ def test_an_ambiguous_run_id_prefix_is_called_ambiguous(tmp_path: Path) -> None:
     for rid in ("job-1", "job-2"):
         with track("p", rid, db=db, readers=[PowerReader(power_w=50.0)], interval_s=0.05, quiet=True):
             pass
-    with open_store(db, readonly=True) as store, pytest.raises(AmbiguousNameError, match="ambiguous run id prefix"):
+    with open_store(db, readonly=True) as store, pytest.raises(AmbiguousNameError, match="ambiguous run id prefix") \
+            as err:
         store.find_run("job-")
+    # says the two ids and what to do once: not the count twice
+    assert str(err.value).endswith("matches 2 different entries (job-2, job-1); name one (or give more of the id)")
 
 
 def test_a_bad_setting_from_the_environment_says_where_it_came_from(tmp_path: Path,

@@ -54,7 +54,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--project", default="default", help="project name (default: default)")
     p.add_argument("--run", dest="run_id", default=None, help="run id; an existing id resumes that run")
     p.add_argument("--db", default=None, help="store URL sqlite:///abs/path.db or a path (default: $WATTPRINT_DB, "
-                   "the config file's db, or ~/.local/share/wattprint/wattprint.db)")
+                   "the config file's db, else $XDG_DATA_HOME/wattprint/wattprint.db, i.e. "
+                   "~/.local/share/wattprint/wattprint.db)")
     p.add_argument("--interval", type=float, default=None, help="sampling interval in seconds (default 1)")
     p.add_argument("--location", default=None, help="where it runs: country (FRA), region (US-CA), aws:us-east-1 ...")
     p.add_argument("--pue", default=None, help="PUE number (>= 1) or preset (hyperscale, cloud, enterprise, ...)")

@@ -69,7 +69,7 @@ class StoreQueries:
                 return run_record(rows[0])
             if len(rows) > 1:
                 raise AmbiguousNameError("run id prefix", text, [r[0] for r in rows],
-                                         hint=f"{len(rows)} runs start with it; give more of the id")
+                                         hint="or give more of the id")
             raise self._unknown(c, text)
 
     def list_runs(self, project: str | None = None, limit: int | None = None) -> list[RunRecord]:
