@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
         "run",
         help="run a command and measure its energy and CO2e",
         description=_description(),
-        usage="wattprint run [--project P] [--run ID] [--db URL] [--interval S] [--location L] [--pue X] "
+        usage="wattprint run [-h] [--project P] [--run ID] [--db URL] [--interval S] [--location L] [--pue X] "
         "[--intensity G] [--json] -- command [args ...]",
     )
     p.add_argument("--project", default="default", help="project name (default: default)")
