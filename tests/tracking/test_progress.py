@@ -53,6 +53,11 @@ def test_bad_arguments_warn_and_say_why_without_raising_and_later_calls_still_pr
         good = run.progress(3, 10)
     assert math.isinf(bad.energy_kwh.high) and bad.method.startswith("no projection:")
     assert good.windows == 1 and good.energy_kwh.high < math.inf
+    # the refused projection says what it was given (it said step 0 of 0); a non-number as NaN
+    given = [x if isinstance(x, int | float) and not isinstance(x, bool) else int(x) if isinstance(x, bool)
+             else math.nan for x in (step, total)]
+    for got, want in zip((bad.step, bad.total_steps), given, strict=True):
+        assert got == want or (math.isnan(got) and math.isnan(want)), (got, want)
 
 
 def test_a_step_past_the_total_counts_as_done() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -100,3 +101,94 @@ def test_one_observation_gives_a_range_from_the_energy_so_far_up() -> None:
     p.observe(2, 10.1, 1020.0)  # from the second observation on: energy per step since the first call
     r2 = p.project(2, 10, 10.1, 1020.0, 10.1, Range.exact(1.0), Range.exact(100.0), Range.exact(0.0))
     assert r2.energy_kwh.value * 3.6e6 == pytest.approx(1100.0) and "one observation" not in r2.method
+
+
+def trace_of(costs: list[tuple[float, float]]) -> list[tuple[int, float, float]]:
+    """(step, t, cumulative J) after each step of ``costs`` ((seconds, J) per step), from a call at step 0."""
+    out, t, e = [(0, 0.0, 0.0)], 0.0, 0.0
+    for i, (dt, de) in enumerate(costs, start=1):
+        t, e = t + dt, e + de
+        out.append((i, t, e))
+    return out
+
+
+def project_at(p: Projector, step: int, total: int, t: float, e: float, embodied_kg: float = 0.0) -> Any:
+    return p.project(step, total, t, e, t, Range.exact(1.0), Range.exact(1000.0), Range.exact(embodied_kg))
+
+
+def test_a_periodic_evaluation_is_projected_once_per_cycle_whatever_the_step_of_the_call() -> None:
+    """200 steps of 0.03 s at 100 W (3 J); every 20th step also evaluates for 0.5 s (50 J more): 1100 J in all.
+    The latest window alone swung the projection from +232 % (just after an evaluation) to -41 % (just before
+    the next), and at step 199 its range excluded the final 1100 J."""
+    steps = 200
+    trace = trace_of([(0.03 + (0.5 if i % 20 == 0 else 0.0), 3.0 + (50.0 if i % 20 == 0 else 0.0))
+                      for i in range(1, steps + 1)])
+    final = trace[-1][2]
+    p = Projector(min_window_s=0.1)
+    for step, t, e in trace[:-1]:
+        p.observe(step, t, e)
+        if step < 20:
+            continue
+        proj = project_at(p, step, steps, t, e)
+        got = proj.energy_kwh.value * 3.6e6
+        # once a cycle has been seen: within one evaluation's energy (4.5 %) of the final total, any step
+        assert abs(got - final) <= 50.0 + 1e-6, (step, got)
+        assert proj.energy_kwh.contains(final / 3.6e6), (step, proj.energy_kwh)
+    # the projected duration counts the evaluations' time once per cycle too: 200 x 0.03 + 10 x 0.5 = 11 s
+    duration = 1.0 / 3600  # embodied 1 kg per hour of run: the projected CO2e is the projected duration
+    step, t, e = trace[120]
+    proj = project_at(p, step, steps, t, e, embodied_kg=t / 3600)
+    assert (proj.co2e_kg.value - proj.energy_kwh.value) / duration == pytest.approx(11.0, rel=0.01)
+
+
+@pytest.mark.parametrize(("name", "costs", "after"), [
+    # busy steps, then steps at a tenth of the energy (the reverse of a warm-up)
+    ("reverse", [(0.05, 5.0)] * 20 + [(0.05, 0.5)] * 80, 30),
+    # compile: ten slow steps, then fast ones at a fifth of the energy each
+    ("compile speed-up", [(0.2, 20.0)] * 10 + [(0.03, 3.0)] * 90, 20),
+])
+def test_a_lasting_change_of_rate_is_followed_once_two_windows_show_it(name: str, costs: list[tuple[float, float]],
+                                                                       after: int) -> None:
+    trace = trace_of(costs)
+    final = trace[-1][2]
+    p = Projector(min_window_s=0.1)
+    for step, t, e in trace[:-1]:
+        p.observe(step, t, e)
+        if step >= after:
+            proj = project_at(p, step, len(costs), t, e)
+            assert proj.energy_kwh.value * 3.6e6 == pytest.approx(final, rel=0.01), (name, step)
+            assert proj.energy_kwh.contains(final / 3.6e6), (name, step)
+
+
+def test_going_back_to_an_earlier_step_does_not_stretch_the_time_per_step() -> None:
+    """1 s and 100 J a step; steps 1-60, then the step-20 checkpoint reloaded in the same process: 21-100, 140 steps
+    in all. Embodied CO2e 1 kg per hour of run, so the projected CO2e minus the energy's is the projected duration
+    in hours: it was 280 s at step 23 (all 63 s since the first call over the 2 steps since going back)."""
+    p = Projector(min_window_s=0.5)
+    t = e = 0.0
+    for k, step in enumerate([*range(1, 61), *range(21, 101)], start=1):
+        t, e = t + 1.0, e + 100.0
+        p.observe(step, t, e)
+        if k > 60 and step in (21, 22, 23, 40, 80):
+            proj = p.project(step, 100, t, e, t, Range.exact(1.0), Range.exact(0.0), Range.exact(t / 3600))
+            assert proj.co2e_kg.value * 3600 == pytest.approx(140.0), step
+            assert proj.energy_kwh.value * 3.6e6 == pytest.approx(14000.0), step
+
+
+def test_with_one_observation_there_is_no_central_value_only_the_range() -> None:
+    """3 s of start-up (300 J), then steps of 2 ms (0.2 J) and no window closed yet: energy so far / fraction done
+    charged the start-up as per-step work (+2000 % at step 50 of 1500)."""
+    p = Projector(min_window_s=1.0)
+    p.observe(1, 3.0, 300.2)
+    p.observe(50, 3.1, 310.0)  # 0.1 s later: under one window
+    proj = project_at(p, 50, 1500, 3.1, 310.0)
+    final_j = 300.0 + 1500 * 0.2
+    d = proj.to_dict()
+    assert d["projected_energy_kwh"] is None and d["projected_co2e_kg"] is None
+    assert not proj.central and "no central value" in proj.method
+    assert proj.energy_kwh.contains(final_j / 3.6e6)  # the range is kept
+    assert d["projected_energy_kwh_low"] == pytest.approx(310.0 / 3.6e6)
+    assert d["projected_energy_kwh_high"] >= 310.0 * 30 / 3.6e6  # none of it start-up: 1500/50 x so far
+    p.observe(500, 4.2, 530.0)  # a window closed: a central value from the energy per step since the first call
+    later = project_at(p, 500, 1500, 4.2, 530.0)
+    assert later.central and later.to_dict()["projected_energy_kwh"] == pytest.approx(later.energy_kwh.value)

@@ -3,6 +3,7 @@ the last good projection; the projection itself is :mod:`wattprint.tracking.proj
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import reprlib
 import time
@@ -65,8 +66,9 @@ class RunProgress:
                 self.projector.observe(s, now, energy)
         proj = self.projector.project(s, t, now, energy, elapsed, pue, intensity, embodied_kg, no_data=no_data,
                                       measured=measured_range(snap), embodied_rate_kg_per_h=embodied_rate)
-        if why is None:  # a bad call must not replace the last good projection
-            self.last = proj
+        if why is not None:  # it says the step and total it was given, not the 0 it projected from
+            return dataclasses.replace(proj, step=given(step), total_steps=given(total_steps))
+        self.last = proj  # a bad call must not replace the last good projection
         return proj
 
 
@@ -102,3 +104,16 @@ def whole(x: Any) -> int | float:
         return x
     v = float(x)
     return int(v) if v.is_integer() else v
+
+
+def given(x: Any) -> int | float:
+    """A step count as given to a refused ``progress()`` call, for its projection to say: the number where it is
+    one (NaN, -1, inf and 1e308 included; True as 1), NaN where it is not a number at all."""
+    if isinstance(x, bool):
+        return int(x)
+    if isinstance(x, int | float):
+        return x
+    try:
+        return whole(x)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan

@@ -6,28 +6,48 @@ Method (O(1) state, any step, not only after whole epochs):
   call between samples does not see a flat line). Steps and energy since the previous *window* close a window
   once it spans at least one sampling interval; its energy per step is one observation ``r_i``, weighted by
   its number of steps. Energy spent before the first call (start-up, data loading) is not per-step work and
-  is counted once, not extrapolated.
-* Central projection: energy so far + remaining steps x ``r_recent`` (the latest window), so a job whose
-  power changed part-way is projected at its new rate.
-* Range of the rate for the remaining steps:
-  ``[min(r_recent, r_mean), max(r_recent, r_mean)]`` (recent vs whole-run average: a drift so far), widened by
-  ``Z`` standard deviations of the window rates scaled to the remaining work (``s x sqrt(w / remaining)``,
-  the spread of an average over the remaining windows), then by an allowance for changes not seen yet,
-  ``UNSEEN_CHANGE x (1 - fraction done)`` (relative), which shrinks to nothing as the run nears its end.
+  is counted once, not extrapolated. A call at an earlier step than the last (an earlier checkpoint reloaded in
+  the same process) starts a new window there: the windows closed so far keep their energy and time per step.
+* Steady state: the windows since the first call, or since the latest lasting change of rate:
+  ``CHANGE_WINDOWS`` windows in a row that all cost more per step than every earlier window of the steady state,
+  or all less, by over ``CHANGE_MARGIN`` (a new regime: warm-up over, a faster compiled graph, another phase of
+  the job), start a new one with those windows but the first (which may straddle the change), and with the
+  previous one's spread of rates relative to its average (its first window or two do not show the spread of the
+  readings, out of which a further change must stand). A single costlier window (an evaluation, a checkpoint
+  save) is part of the steady state.
+* Central projection: energy so far + remaining steps x ``r_cycle``, the energy per step over whole cycles of the
+  steady state. A window that cost more per step than the steady average before it (a peak: the window holding an
+  evaluation or checkpoint) ends a cycle of such a periodic cost; ``r_cycle`` is taken from the first peak to the
+  latest, so a cost that recurs every k steps is counted once per k steps whatever the step of the call. The first
+  peak is the first of the costliest kind (one costlier than every earlier peak by over ``CHANGE_MARGIN`` starts
+  the count again: windows above the average by noise only came before the first evaluation); with one peak the
+  cycle runs from the steady state's start (a partial cycle: the first call may fall anywhere in one). Windows
+  after the latest peak are left out until they span more steps than any cycle so far (the recurring cost has
+  stopped); then, as where there is no peak, the steady average up to the latest window is used.
+* Range of the rate for the remaining steps: from ``r_cycle`` and the steady average, widened by ``Z`` standard
+  deviations of the steady windows' rates scaled to the remaining work (``s x sqrt(w / remaining)``, the spread of
+  an average over the remaining windows) and by one more (above) or one fewer (below) of the costliest window's
+  energy spread over the remaining steps (a periodic cost may fall or not fall in the few steps left), but never
+  below the cheapest steady window's rate (or the low end of the spread a new steady state starts with); a
+  latest window outside every earlier one's rate (a change that may be starting) is inside it too. Then widened
+  by an allowance for changes not seen yet, ``UNSEEN_CHANGE x (1 - fraction done)`` (relative), which shrinks to
+  nothing as the run nears its end.
 * The IT energy, so far and to come, carries the measured energy's own range relative to its value (that of
   modelled components: the same devices are read the same way), so at the end the range is the footprint's.
 * Facility energy = IT x PUE (range); CO2e = facility x intensity (range) + embodied CO2e scaled to the
   projected duration: embodied so far (over the whole elapsed time, start-up counted once) + the time still to
   come at the current hardware's rate (for a run measured on one set of hardware: embodied so far x projected /
-  elapsed duration), where projected = elapsed + remaining steps x the time per step observed since the first call
-  (widened by the same allowance for unseen changes).
+  elapsed duration), where projected = elapsed + remaining steps x the time per step over the same windows as
+  ``r_cycle`` (widened by the same allowance for unseen changes).
 * No full window since the first call (one observation, or steps over less than a sampling interval, whose
-  difference carries the readings' granularity rather than a rate): the energy so far cannot be split into start-up and
-  per-step work, so the final energy lies between the energy so far (all of it was start-up) and energy so far /
-  fraction done (none of it was), widened above by the allowance; the central value takes the latter, and the
-  range of the duration (for embodied CO2e) starts likewise at the elapsed time.
+  difference carries the readings' granularity rather than a rate): the energy so far cannot be split into
+  start-up and per-step work, so the final energy lies between the energy so far (all of it was start-up) and
+  energy so far / fraction done (none of it was), widened above by the allowance. There is no central value
+  (``central`` False, null in JSON): the top of that range charges all start-up as per-step work. The range of the
+  duration (for embodied CO2e) runs likewise from the elapsed time.
 * No data, no projection: at step 0, or before the first sampling interval has closed (no power measured yet),
-  the result says so: its range starts at the amount so far and is unbounded above (stored as null).
+  the result says so: no central value, and a range that starts at the amount so far and is unbounded above
+  (stored as null).
 
 The range narrows as progress grows because every term scales with the remaining work; it widens when a
 change of power is observed (as it should). A change larger than the allowance that happens later than the
@@ -41,25 +61,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..quantities import Range
-from ..storage.records import J_PER_KWH
+from ..storage.records import J_PER_KWH, JsonShape, SlotPatch
 from .live import SECONDS_PER_HOUR
 
-# method parameters (statistics, not physical data): ~95 % for normal noise; allowance for unseen change
+# method parameters (statistics, not physical data): ~95 % for normal noise; allowance for unseen change; windows in
+# a row beyond every earlier rate that make a lasting change (one alone is an evaluation or a checkpoint save), and
+# by how much beyond (relative): readings steady to a fraction of a percent must not make every drift a new regime
 Z = 2.0
 UNSEEN_CHANGE = 0.5
+CHANGE_WINDOWS = 2
+CHANGE_MARGIN = 0.1
 
 METHOD = (
-    "energy so far + remaining steps x energy per step of the latest window; range from recent vs average "
-    f"energy per step, {Z:g} sd of per-window variation scaled to the remaining work, and an allowance for "
+    "energy so far + remaining steps x energy per step over whole cycles of the steady state (between windows "
+    "costlier than the average before them, so a periodic evaluation or checkpoint counts once per cycle; the "
+    f"steady state restarts after {CHANGE_WINDOWS} windows in a row over {CHANGE_MARGIN:.0%} beyond "
+    f"every earlier rate); range from that vs the steady average, {Z:g} sd of per-window variation scaled to the "
+    "remaining work, one costliest window more or less, and an allowance for "
     f"unseen changes of {UNSEEN_CHANGE:.0%} x remaining fraction; x the measured energy's range (modelled "
     "components), PUE and grid intensity; embodied scaled to the projected duration (elapsed + remaining steps x "
-    "time per step)"
+    "time per step over the same windows)"
 )
 
 ONE_OBSERVATION = (
     "no full window since the first call (one observation, or steps over less than a sampling interval): the "
-    "energy so far cannot be split into start-up and per-step work; range from the energy "
-    "so far (all start-up) to energy so far / fraction done (no start-up; the central value) widened by an "
+    "energy so far cannot be split into start-up and per-step work, so there is no central value yet (energy so "
+    "far / fraction done would charge all start-up as per-step work); range from the energy so far (all start-up) "
+    "to energy so far / fraction done (no start-up) widened by an "
     f"allowance for unseen changes of {UNSEEN_CHANGE:.0%} x remaining fraction; x the measured energy's range "
     "(modelled components), PUE and grid intensity; embodied likewise from the elapsed time to elapsed / fraction "
     "done"
@@ -67,13 +95,18 @@ ONE_OBSERVATION = (
 
 NO_INTERVAL_YET = (
     "no measured interval yet (power is known once the first sampling interval has closed): nothing to project "
-    "from; the range starts at the energy so far"
+    "from; no central value, the range starts at the energy so far"
 )
 
 
 @dataclass(frozen=True)
 class Projection:
-    """Projected final totals of a run. ``energy_kwh`` is facility energy (IT x PUE)."""
+    """Projected final totals of a run. ``energy_kwh`` is facility energy (IT x PUE).
+
+    ``central`` False: there is no central projection yet (one observation, or nothing to project from): the
+    ``value`` of ``energy_kwh`` and ``co2e_kg`` is then the amount so far, the low end of what the run may come
+    to, not an estimate of it (:meth:`to_dict` writes null for it). ``elapsed_s``: the run time (s) at which it
+    was made."""
 
     fraction_done: float
     energy_kwh: Range
@@ -83,38 +116,115 @@ class Projection:
     total_steps: int | float = 0
     energy_so_far_kwh: float = 0.0
     windows: int = 0
+    central: bool = True
+    elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"fraction_done": self.fraction_done, "step": self.step, "total_steps": self.total_steps}
+        """Flat JSON fields; ``projected_energy_kwh`` / ``projected_co2e_kg`` are None without a central value, and
+        a ``_high`` is inf where unbounded (null once stored)."""
+        d: dict[str, Any] = {"fraction_done": self.fraction_done, "step": self.step, "total_steps": self.total_steps,
+                             "made_at_elapsed_s": self.elapsed_s}
         d.update(self.energy_kwh.as_fields("projected_energy_kwh"))
         d.update(self.co2e_kg.as_fields("projected_co2e_kg"))
+        if not self.central:
+            d["projected_energy_kwh"] = d["projected_co2e_kg"] = None
         d["energy_so_far_kwh"] = self.energy_so_far_kwh
         d["windows"] = self.windows
         d["method"] = self.method
         return d
 
+    def into_patch(self, patch: SlotPatch) -> SlotPatch | dict[str, Any]:
+        """``patch`` (a run's live figures between full summaries) with this projection as its ``projection``: its
+        numbers as more slots, so the sampler thread formats nothing. A projection with a null or unbounded field
+        goes as a dict (rare: before the first window closes); in a JSON merge patch a null removes the key, so a
+        stored live projection lacks the keys that a full summary stores as null."""
+        fields = self.to_dict()
+        method = fields.pop("method")
+        values = tuple(fields.values())
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+            return {**patch.to_dict(), "projection": {**fields, "method": method}}
+        shape = _SHAPES.get(method)
+        if shape is None:  # one per method text: a handful
+            shape = _SHAPES[method] = ("projection", (*((k, None) for k in fields), ("method", method)))
+        return SlotPatch((*patch.shape, shape), (*patch.values, *values))
+
+
+_SHAPES: dict[str, tuple[str, JsonShape]] = {}
+
+
+class _Windows:
+    """Closed windows' statistics, weighted by their steps: count, sums, weighted mean and squared deviations of
+    the energy per step (weighted Welford update, West 1979), lowest and highest rate, costliest window (J)."""
+
+    __slots__ = ("n", "steps", "energy_j", "seconds", "mean", "m2", "low", "high", "top_j")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.steps = self.energy_j = self.seconds = self.mean = self.m2 = self.top_j = 0.0
+        self.low, self.high = math.inf, -math.inf
+
+    def add(self, steps: float, seconds: float, energy_j: float) -> None:
+        rate = energy_j / steps
+        self.n += 1
+        self.steps += steps
+        self.energy_j += energy_j
+        self.seconds += seconds
+        delta = rate - self.mean
+        self.mean += delta * steps / self.steps
+        self.m2 += steps * delta * (rate - self.mean)
+        self.low, self.high = min(self.low, rate), max(self.high, rate)
+        self.top_j = max(self.top_j, energy_j)
+
+    @property
+    def sd(self) -> float:
+        """Weighted standard deviation of the windows' energy per step (J)."""
+        return math.sqrt(max(0.0, self.m2 / self.steps)) if self.n > 1 else 0.0
+
+    def totals(self) -> tuple[float, float, float]:
+        """(steps, J, s) of all its windows so far."""
+        return self.steps, self.energy_j, self.seconds
+
 
 class Projector:
-    """Per-step energy statistics over windows of at least ``min_window_s`` seconds (O(1) memory)."""
+    """Per-step energy statistics over windows of at least ``min_window_s`` seconds (O(1) memory): the steady
+    state, the cycles of a periodic cost in it, and the windows that may be a lasting change (module docstring)."""
 
     def __init__(self, min_window_s: float) -> None:
         self.min_window_s = min_window_s
         self._w_step: float | None = None
         self._w_t = 0.0
         self._w_e = 0.0
-        self._weight = 0.0  # steps observed in closed windows
-        self._n = 0  # closed windows
-        self._mean = 0.0
-        self._m2 = 0.0
-        self.recent: float | None = None
-        self._first: tuple[float, float, float] | None = None  # (step, t, energy) at the first call
+        self._n = 0  # closed windows, all told
+        self.recent: float | None = None  # the latest window's energy per step (J)
+        self._restart(_Windows())
+
+    def _restart(self, steady: _Windows, spread: tuple[float, float] | None = None) -> None:
+        """A steady state from ``steady``'s windows on (a new regime's first windows, or none). ``spread``: the
+        range of rates of the steady state before it, relative to its average, which its own starts as wide as: a
+        new regime's first window or two do not show the spread of the readings, and a change must stand out of
+        that spread."""
+        self._steady = steady
+        low, high = steady.low, steady.high
+        if spread is not None:
+            low, high = min(low, steady.mean * spread[0]), max(high, steady.mean * spread[1])
+        self._settled = (low, high)  # rate range of its windows outside the current streak
+        self._streak = _Windows()  # the latest windows in a row beyond that range, all on one side
+        self._streak_rest = _Windows()  # those after its first (which may straddle a change of rate)
+        self._side = 0  # +1: above it, -1: below it
+        # cycles: cumulative (steps, J, s) of the steady windows at the first and the latest window costlier than
+        # the average before it (a peak; None: none yet), the first being the first of the costliest kind; the
+        # highest peak rate; the most steps between two peaks (or from the start to the first)
+        self._first_peak: tuple[float, float, float] | None = None
+        self._last_peak: tuple[float, float, float] | None = None
+        self._peak_rate = 0.0
+        self._longest_cycle = 0.0
 
     def observe(self, step: float, t: float, energy_j: float) -> None:
         """Record progress ``step`` at monotonic time ``t`` (s) with IT energy so far ``energy_j`` (J)."""
-        if self._w_step is None or step < self._w_step:  # first call, or steps restarted: new baseline
+        if self._w_step is None or step < self._w_step:
+            # first call, or steps went back (an earlier checkpoint reloaded): a new window from here; the windows
+            # closed so far keep their energy and time per step (the same steps cost the same again)
             self._w_step, self._w_t, self._w_e = step, t, energy_j
-            if self._first is None:
-                self._first = (step, t, energy_j)
             return
         d_steps = step - self._w_step
         # a window closes once it spans a sampling interval and its energy has grown: energy read between samples
@@ -122,15 +232,52 @@ class Projector:
         # a flat span is the bridge catching up, not a step that cost nothing
         if d_steps <= 0 or t - self._w_t < self.min_window_s or energy_j <= self._w_e:
             return
-        rate = (energy_j - self._w_e) / d_steps
-        # weighted Welford update (West 1979): weights are the window's steps
-        self._weight += d_steps
-        self._n += 1
-        delta = rate - self._mean
-        self._mean += delta * d_steps / self._weight
-        self._m2 += d_steps * delta * (rate - self._mean)
-        self.recent = rate
+        self._close(d_steps, t - self._w_t, energy_j - self._w_e)
         self._w_step, self._w_t, self._w_e = step, t, energy_j
+
+    def _close(self, steps: float, seconds: float, energy_j: float) -> None:
+        rate = energy_j / steps
+        self._n += 1
+        self.recent = rate
+        steady = self._steady
+        above_average = steady.n > 0 and rate > steady.mean
+        steady.add(steps, seconds, energy_j)
+        if above_average:  # the end of a cycle of a periodic cost (or, in noisy windows, of a short one)
+            self._peak(rate)
+        if steady.n == 1:
+            self._settled = (rate, rate)
+            return
+        low, high = self._settled
+        side = 1 if rate > high * (1.0 + CHANGE_MARGIN) else -1 if rate * (1.0 + CHANGE_MARGIN) < low else 0
+        if side == 0 or side != self._side:  # the streak so far (if any) ends: its windows are steady ones
+            self._settled = (min(low, self._streak.low), max(high, self._streak.high))
+            self._streak, self._streak_rest, self._side = _Windows(), _Windows(), side
+            if side == 0:
+                return
+        if self._streak.n:
+            self._streak_rest.add(steps, seconds, energy_j)
+        self._streak.add(steps, seconds, energy_j)
+        streak = self._streak
+        if streak.n >= CHANGE_WINDOWS:
+            # a lasting change of rate: a new steady state from the streak's second window on (the first may have
+            # begun before the change, its rate between the old and the new), as noisy as the old one was
+            settled_steps, settled_n = steady.steps - streak.steps, steady.n - streak.n
+            mean = (steady.energy_j - streak.energy_j) / settled_steps if settled_steps > 0 else 0.0
+            spread = (low / mean, high / mean) if settled_n > 1 and mean > 0 else None
+            self._restart(self._streak_rest, spread)
+
+    def _peak(self, rate: float) -> None:
+        """A steady window at ``rate`` cost more per step than the average before it: the end of a cycle. One
+        costlier than every earlier peak by over CHANGE_MARGIN is the first of a new kind (an evaluation after
+        windows that were above the average by noise only): cycles are counted from it, and from the start."""
+        totals = self._steady.totals()
+        if self._first_peak is None or rate > self._peak_rate * (1.0 + CHANGE_MARGIN):
+            self._first_peak, self._longest_cycle = totals, totals[0]
+        else:
+            assert self._last_peak is not None
+            self._longest_cycle = max(self._longest_cycle, totals[0] - self._last_peak[0])
+        self._peak_rate = max(self._peak_rate, rate)
+        self._last_peak = totals
 
     @property
     def windows(self) -> int:
@@ -141,31 +288,47 @@ class Projector:
         """True until a window has closed since the first call: before that the energy so far is known only as
         start-up plus per-step work together (steps over less than a sampling interval carry the granularity of
         the readings and the extrapolation between them, not a rate)."""
-        return self.recent is None
+        return self._steady.n == 0
 
-    def rate_band(self, step: float, t: float, energy_j: float, remaining: float, fraction_done: float
+    def _cycle(self) -> tuple[float, float, float]:
+        """(steps, J, s) of the steady windows the central rate is taken over: whole cycles, from the first peak to
+        the latest (from the start where they are one); all of them where there is no peak, or where the windows
+        after the latest span more steps than any cycle so far."""
+        steady, first, last = self._steady, self._first_peak, self._last_peak
+        if first is None or last is None or steady.steps - last[0] > self._longest_cycle:
+            return steady.totals()
+        if first is last:
+            return last
+        return last[0] - first[0], last[1] - first[1], last[2] - first[2]
+
+    def rate_band(self, step: float, energy_j: float, remaining: float, fraction_done: float
                   ) -> tuple[float, float, float]:
-        """(low, central, high) energy per step (J) for the remaining steps."""
-        if self.recent is None:  # one observation: 0 if all the energy so far was start-up, energy / step if none
+        """(low, central, high) energy per step (J) for the remaining steps (the central one is no estimate with
+        one observation: see :attr:`one_observation`)."""
+        if self.one_observation:  # 0 if all the energy so far was start-up, energy / step if none of it
             rate = energy_j / step if step > 0 else 0.0
-            lo, hi = 0.0, rate
+            lo, mid, hi = 0.0, rate, rate
         else:
-            rate = self.recent
-            lo, hi = min(rate, self._mean), max(rate, self._mean)
-            if self._n > 1 and remaining > 0:
-                sd = math.sqrt(max(0.0, self._m2 / self._weight))
-                mean_window = self._weight / self._n
-                noise = Z * sd * math.sqrt(min(1.0, mean_window / remaining))
-                lo, hi = lo - noise, hi + noise
+            steady = self._steady
+            steps, energy, _ = self._cycle()
+            mid = energy / steps
+            lo, hi = min(mid, steady.mean), max(mid, steady.mean)
+            if remaining > 0:
+                mean_window = steady.steps / steady.n
+                noise = Z * steady.sd * math.sqrt(min(1.0, mean_window / remaining))
+                burst = steady.top_j / remaining  # one costliest window more, or fewer, in the steps left
+                lo, hi = max(min(steady.low, self._settled[0]), lo - noise - burst), hi + noise + burst
+            if self._side and self.recent is not None:  # beyond every earlier window: a change may be starting
+                lo, hi = min(lo, self.recent), max(hi, self.recent)
         allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction_done)
-        return max(0.0, lo / allowance), rate, hi * allowance
+        return max(0.0, lo / allowance), mid, hi * allowance
 
-    def time_per_step(self, step: float, t: float, elapsed_s: float) -> float:
-        """Seconds per step since the first call (start-up before it is not per-step time); the whole elapsed
-        time per step where no step has passed since then."""
-        if self._first is not None and step > self._first[0]:
-            return max(0.0, t - self._first[1]) / (step - self._first[0])
-        return elapsed_s / step if step > 0 else 0.0
+    def time_per_step(self) -> float | None:
+        """Seconds per step over the windows of the central rate (start-up before the first call is not per-step
+        time; a reload of an earlier checkpoint adds no steps, only a window after it does); None before a window
+        has closed."""
+        steps, _, seconds = self._cycle()
+        return seconds / steps if steps > 0 else None
 
     def project(
         self,
@@ -181,7 +344,8 @@ class Projector:
         measured: Range | None = None,
         embodied_rate_kg_per_h: Range | None = None,
     ) -> Projection:
-        """Projected final facility energy and CO2e (see the module docstring). ``embodied_kg`` is the embodied
+        """Projected final facility energy and CO2e (see the module docstring) at monotonic time ``t`` (s), with
+        the IT energy so far ``energy_j`` (J) and ``elapsed_s`` of run time. ``embodied_kg`` is the embodied
         CO2e of the ``elapsed_s`` so far; ``no_data`` says why there is nothing to project from (open range).
         ``measured``: the IT energy's range relative to its value (the modelled components' uncertainty; None:
         exact), which the energy to come shares. ``embodied_rate_kg_per_h``: the embodied CO2e each further hour
@@ -195,25 +359,34 @@ class Projector:
             # the totals so far are known; how much more is not: unbounded above
             facility = Range.exact(so_far_kwh) * measured * pue
             co2e = facility * intensity_g_per_kwh / 1000.0 + embodied_kg
-            method = no_data or "no progress yet: nothing to project from; the range starts at the energy so far"
+            method = no_data or "no progress yet: nothing to project from; no central value, the range starts at " \
+                                "the energy so far"
             return Projection(fraction, Range(facility.value, facility.low, math.inf),
                               Range(co2e.value, co2e.low, math.inf), method, step,
-                              total_steps if no_data is not None else total, so_far_kwh * pue.value, self._n)
+                              total_steps if no_data is not None else total, so_far_kwh * pue.value, self._n,
+                              central=False, elapsed_s=elapsed_s)
         remaining = total - step
-        lo, mid, hi = self.rate_band(step, t, energy_j, remaining, fraction)
-        it_kwh = Range(energy_j + remaining * mid, energy_j + remaining * lo, energy_j + remaining * hi) / J_PER_KWH
+        one = self.one_observation  # the energy and the elapsed time so far may all have been start-up
+        lo, mid, hi = self.rate_band(step, energy_j, remaining, fraction)
+        # with one observation the value is the energy so far (no central value: see Projection)
+        it_kwh = Range(energy_j + (0.0 if one else remaining * mid), energy_j + remaining * lo,
+                       energy_j + remaining * hi) / J_PER_KWH
         facility = it_kwh * measured * pue
         embodied = embodied_kg
+        tps = None if one else self.time_per_step()
         if elapsed_s > 0 and remaining > 0:
-            one = self.one_observation  # the elapsed time may all have been start-up
-            left_s = remaining * (elapsed_s / step if one else self.time_per_step(step, t, elapsed_s))
             allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction)
-            duration = Range(elapsed_s + left_s, elapsed_s if one else elapsed_s + left_s / allowance,
-                             elapsed_s + left_s * allowance)
+            if tps is None:
+                left_s = remaining * elapsed_s / step
+                duration = Range(elapsed_s, elapsed_s, elapsed_s + left_s * allowance)
+            else:
+                left_s = remaining * tps
+                duration = Range(elapsed_s + left_s, elapsed_s + left_s / allowance, elapsed_s + left_s * allowance)
             if embodied_rate_kg_per_h is None:
                 embodied = embodied_kg * (duration / elapsed_s)
             else:
                 embodied = embodied_kg + embodied_rate_kg_per_h * ((duration - elapsed_s) / SECONDS_PER_HOUR)
         co2e = facility * intensity_g_per_kwh / 1000.0 + embodied
-        method = ONE_OBSERVATION if self.one_observation else METHOD
-        return Projection(fraction, facility, co2e, method, step, total, so_far_kwh * pue.value, self._n)
+        method = ONE_OBSERVATION if one else METHOD
+        return Projection(fraction, facility, co2e, method, step, total, so_far_kwh * pue.value, self._n,
+                          central=not one, elapsed_s=elapsed_s)
