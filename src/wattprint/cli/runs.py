@@ -222,6 +222,9 @@ def _show(args: argparse.Namespace) -> int:
     if _num(d.get("operational_co2e_g_per_h")) != "-":
         rows.append(("CO2e per hour", f"{_num(d['operational_co2e_g_per_h'])} g/h operational, "
                                       f"{_num(d.get('total_co2e_g_per_h'))} g/h total"))
+    projection = d.get("projection")
+    if run.status != "finished" and isinstance(projection, dict):  # what a running or ended-early run was heading for
+        rows.append(_projection_row(projection))
     share = d.get("process_share")
     if isinstance(share, dict):
         figures = ", ".join(f"{k} {_num(v)}" for k, v in share.items() if isinstance(v, (int, float)))
@@ -252,6 +255,31 @@ def _show(args: argparse.Namespace) -> int:
     if d.get("note"):
         print(f"  note: {d['note']}")
     return 0
+
+
+def _projection_row(p: dict[str, Any]) -> tuple[str, str]:
+    """The stored projection of a run not finished: final facility energy and CO2e with their ranges, the step it
+    was made at and when; a projection with no central value gives its range only (null: unbounded above)."""
+
+    def figure(key: str, unit: str) -> str:
+        if _num(p.get(key)) != "-":
+            if _num(p.get(key + "_high")) == "-":
+                return f"{_num(p.get(key))} ({_num(p.get(key + '_low'))} or more) {unit}"
+            return _range(p, key, unit)
+        if _num(p.get(key + "_high")) == "-":
+            return f"{_num(p.get(key + '_low'))} {unit} or more"
+        return f"{_num(p.get(key + '_low'))} to {_num(p.get(key + '_high'))} {unit}"
+
+    def count(x: Any) -> str:  # steps in full (100000, not 1e+05); fractional ones (epochs) as given
+        return _num(x) if _num(x) == "-" else f"{x:g}" if isinstance(x, float) else str(x)
+
+    made = _num(p.get("made_at_elapsed_s"))
+    when = f"at step {count(p.get('step'))} of {count(p.get('total_steps'))}" + (
+        f", {made} s into the run" if made != "-" else "")
+    text = f"{figure('projected_energy_kwh', 'kWh')} facility, {figure('projected_co2e_kg', 'kg')} CO2e ({when})"
+    if _num(p.get("projected_energy_kwh")) == "-":
+        text += "; no central value yet"
+    return "projected final", text
 
 
 def _hardware_rows(hw: Any) -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ from .live import J_PER_KWH, SECONDS_PER_HOUR, LiveFigures
 
 if TYPE_CHECKING:
     from ..storage import SlotPatch
+    from .projection import Projection
     from .record import ResumePoint
     from .snapshot import Snapshot
 
@@ -250,13 +251,18 @@ class RunFigures:
             return snap.basis
         return {**self.prev_basis, **{k: v for k, v in snap.basis.items() if v}}
 
-    def live_summary(self, snap: Snapshot) -> dict[str, Any] | SlotPatch:
+    def live_summary(self, snap: Snapshot, projection: Projection | None = None) -> dict[str, Any] | SlotPatch:
         """The changing figures only (energies, CO2e, ranges), merged into the last full summary between full
-        ones; float arithmetic on the factors of that summary (:mod:`wattprint.tracking.live`)."""
+        ones; float arithmetic on the factors of that summary (:mod:`wattprint.tracking.live`). ``projection``: the
+        run's latest one, already made by ``progress()`` (stored as it is: nothing is projected here)."""
         live = self.live
         if live is None:
-            return self.footprint(snap).to_dict(assumptions=False)
-        return live.slots(snap.charged_j, self.bases(snap), snap.elapsed_s, self.chips(snap))
+            d = self.footprint(snap).to_dict(assumptions=False)
+            if projection is not None:
+                d["projection"] = projection.to_dict()
+            return d
+        patch = live.slots(snap.charged_j, self.bases(snap), snap.elapsed_s, self.chips(snap))
+        return patch if projection is None else projection.into_patch(patch)
 
     def summary(self, snap: Snapshot, fp: Footprint) -> dict[str, Any]:
         """The measured part of a full summary: ``fp`` (this snapshot's :meth:`footprint`, which the caller prices

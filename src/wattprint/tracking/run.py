@@ -356,10 +356,13 @@ class Run:
         Until the first sampling interval has closed no power is measured: the projection says so (from the
         energy so far, unbounded above). A step past ``total_steps`` counts as done. Called in training loops, it
         does not raise over its arguments: a step that is negative or not a finite number, or a total below 1 or
-        from 2**53 up, gives a :class:`~wattprint.errors.WattprintWarning` and a projection that says why, and is
-        not used: the run's summary keeps the last projection made from good arguments.
+        from 2**53 up, gives a :class:`~wattprint.errors.WattprintWarning` and a projection that says why (with the
+        step and total given), and is not used: the run's summary keeps the last projection made from good
+        arguments. Until a window of steps has closed since the first call there is no central value
+        (``Projection.central`` is False), only a range.
 
-        The summary carries the latest projection while the run is open. A run that ends ``finished`` drops it: its
+        The summary carries the latest projection while the run is open (stored with each interval's figures, with
+        the step and run time it was made at). A run that ends ``finished`` drops it: its
         actual totals are the answer, and a projection made at, say, step 8 of 40 before an early stop would
         overstate them. An ``interrupted`` or ``failed`` run keeps its last projection (what the whole training
         was heading for, e.g. for a resumption)."""
@@ -429,7 +432,13 @@ class Run:
         return self._measured.charged_ratio(snap, comp)
 
     def _live_summary(self, snap: Snapshot) -> dict[str, Any] | SlotPatch:
-        return self._measured.live_summary(snap)
+        return self._measured.live_summary(snap, self._last_projection())
+
+    def _last_projection(self) -> Projection | None:
+        """The latest projection made from good arguments, stored with the run's figures while it is open (with
+        each interval's figures, not only the full summary); a run that ends finished drops it (see progress())."""
+        last = self._progress.last if self._progress is not None else None
+        return last if self.status != "finished" else None
 
     def _summary(self, snap: Snapshot) -> dict[str, Any]:
         """What the store keeps: the measured figures + notes, phases, run identity."""
@@ -445,8 +454,8 @@ class Run:
             d.update(self._context.summary_fields())
         d.update(rates(d, snap.elapsed_s))
         d.update(self.outcome)
-        last = self._progress.last if self._progress is not None else None
-        if last is not None and self.status != "finished":  # see progress(): a final run drops it
+        last = self._last_projection()
+        if last is not None:
             d["projection"] = last.to_dict()
         return d
 
