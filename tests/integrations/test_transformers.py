@@ -103,7 +103,13 @@ def test_trainer_run_is_tracked_logged_and_written_to_the_model_card(wattprint_e
     assert len(training_logs) == MAX_STEPS // LOGGING_STEPS
     for entry in training_logs:
         assert all(entry[k] > 0 for k in KEYS)
-        assert entry["wattprint/projected_co2e_kg"] > 0
+    # the projection, once it has a central value (a window of steps closed since the first progress call: the
+    # first log may come before), with the energy's and the CO2e's ranges
+    projected = [entry for entry in training_logs if "wattprint/projected_co2e_kg" in entry]
+    assert projected and projected[-1] is training_logs[-1]
+    for entry in projected:
+        for key in ("wattprint/projected_energy_kwh", "wattprint/projected_co2e_kg"):
+            assert 0 < entry[f"{key}_low"] <= entry[key] <= entry[f"{key}_high"]
     energies = [entry["wattprint/energy_kwh"] for entry in training_logs]
     assert energies == sorted(energies)  # cumulative
     history = [entry for entry in trainer.state.log_history if "loss" in entry]

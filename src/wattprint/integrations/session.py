@@ -436,11 +436,13 @@ class TrainingSession:
 
         ``energy_kwh`` facility energy (IT x PUE), ``it_energy_kwh``, ``co2e_kg`` total CO2e (operational +
         embodied, as the projection), ``operational_co2e_kg`` (location-based; the model card's figure in
-        kg), and while running ``projected_energy_kwh`` / ``projected_co2e_kg`` (+ ``_low``/``_high``) once there
-        is something to project from: a projection made before the first sampling interval has closed has no energy
-        yet (its "projected" 0 kWh would plot as a forecast) and an unbounded upper end, so it is left out. Values
-        that are not finite are left out too: loggers and the Trainer's JSON state take numbers only. In a job of
-        several processes they are this process's, except the final ones on rank zero: the job's, summed.
+        kg), and while running ``projected_energy_kwh`` / ``projected_co2e_kg`` (each with ``_low``/``_high``) once
+        there is a central projection: one made before the first sampling interval has closed has no energy yet (its
+        "projected" 0 kWh would plot as a forecast) and an unbounded upper end, and one made before a window of
+        steps has closed since the first progress call cannot tell start-up from per-step work (no central value),
+        so they are left out. Values that are not finite are left out too: loggers and the Trainer's JSON state
+        take numbers only. In a job of several processes they are this process's, except the final ones on rank
+        zero: the job's, summed.
         """
         if self.run is None or not self._started or self.unmeasured:
             return {}
@@ -455,10 +457,8 @@ class TrainingSession:
             f"{p}operational_co2e_kg": fp.operational_co2e_kg.value,
         }
         if self.projection is not None and self.footprint is None and _projects(self.projection):
-            out[f"{p}projected_energy_kwh"] = self.projection.energy_kwh.value
-            out[f"{p}projected_co2e_kg"] = self.projection.co2e_kg.value
-            out[f"{p}projected_co2e_kg_low"] = self.projection.co2e_kg.low
-            out[f"{p}projected_co2e_kg_high"] = self.projection.co2e_kg.high
+            out.update(self.projection.energy_kwh.as_fields(f"{p}projected_energy_kwh"))
+            out.update(self.projection.co2e_kg.as_fields(f"{p}projected_co2e_kg"))
         return {k: v for k, v in out.items() if math.isfinite(v)}
 
     def card_block(self, training_type: str | None = None, hardware_used: str | None = None) -> dict[str, Any] | None:
@@ -525,7 +525,8 @@ def _devices_read(fp: Footprint) -> str:
 
 
 def _projects(projection: Projection) -> bool:
-    """Whether a projection was made from measured energy (not one that only says there is nothing to project
-    from yet: its energy is the energy so far, often 0, and unbounded above)."""
+    """Whether a projection has a central value made from measured energy (not one that only says there is nothing
+    to project from yet: its energy is the energy so far, often 0, and unbounded above; nor one from a single
+    observation, whose range is all it has)."""
     energy = projection.energy_kwh
-    return energy.value > 0 and math.isfinite(energy.high)
+    return projection.central and energy.value > 0 and math.isfinite(energy.high)
