@@ -222,6 +222,17 @@ def _crashing_trainer(out: Path, callback: WattprintCallback, boom: Boom, **kw: 
                                 train_dataset=_data(0), callbacks=[callback, Pace(), boom])
 
 
+def _train_until_it_raises(out: Path, project: str, at: int, **kw: Any) -> tuple[WattprintCallback, Boom, Any, Any]:
+    """A Trainer whose training raises at step ``at``, caught here: (callback, boom, trainer, the run it left)."""
+    callback = WattprintCallback(project=project, interval_s=SAMPLE_INTERVAL_S)
+    boom = Boom(at)
+    trainer = _crashing_trainer(out, callback, boom, **kw)
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.train()
+    assert callback.run is not None
+    return callback, boom, trainer, callback.run
+
+
 def _status_once_ended(run: Any, within_s: float = 20.0) -> str:
     """The run's status once it is no longer running, waiting at most ``within_s`` (the script does nothing else)."""
     deadline = time.monotonic() + within_s
@@ -234,13 +245,7 @@ def test_a_training_that_raised_and_was_caught_ends_failed_then_not_at_the_next_
                                                                                        tmp_path: Path) -> None:
     """The failed run used to stay open until the next train() or the process's exit (in a notebook, hours of idle
     time charged to it), and was then stored as interrupted."""
-    callback = WattprintCallback(project="hf-crash", interval_s=SAMPLE_INTERVAL_S)
-    boom = Boom(3)
-    trainer = _crashing_trainer(tmp_path / "out", callback, boom)
-    with pytest.raises(RuntimeError, match="boom"):
-        trainer.train()
-    failed = callback.run
-    assert failed is not None
+    callback, boom, trainer, failed = _train_until_it_raises(tmp_path / "out", "hf-crash", 3)
     assert _status_once_ended(failed) == "failed"  # while the script calls nothing of the Trainer's
     with open_store(str(wattprint_env), readonly=True) as store:
         at_failure = store.get_run(failed.id).to_dict()
@@ -284,13 +289,9 @@ def test_a_training_resumed_in_the_same_process_after_it_raised_leaves_the_idle_
                                                                                           tmp_path: Path) -> None:
     """train(resume_from_checkpoint=True) after a caught failure continues the stored run: its first segment ends
     at the failure, so the time in between is in neither the run nor the model card."""
-    callback = WattprintCallback(project="hf-crash-resume", interval_s=SAMPLE_INTERVAL_S)
-    boom = Boom(3)
-    trainer = _crashing_trainer(tmp_path / "out", callback, boom, save_strategy="steps", save_steps=2)
-    with pytest.raises(RuntimeError, match="boom"):
-        trainer.train()
-    failed = callback.run
-    assert failed is not None and _status_once_ended(failed) == "failed"
+    callback, boom, trainer, failed = _train_until_it_raises(tmp_path / "out", "hf-crash-resume", 3,
+                                                             save_strategy="steps", save_steps=2)
+    assert _status_once_ended(failed) == "failed"
     with open_store(str(wattprint_env), readonly=True) as store:
         first_segment_s = store.get_run(failed.id).duration_s
     time.sleep(5 * SAMPLE_INTERVAL_S)
@@ -313,13 +314,8 @@ def test_a_failed_training_found_when_the_next_one_begins_is_ended_failed(wattpr
     from wattprint.integrations.watch import CallWatch
 
     monkeypatch.setattr(CallWatch, "start", lambda self: self)
-    callback = WattprintCallback(project="hf-crash-next", interval_s=SAMPLE_INTERVAL_S)
-    boom = Boom(2)
-    trainer = _crashing_trainer(tmp_path / "out", callback, boom)
-    with pytest.raises(RuntimeError, match="boom"):
-        trainer.train()
-    failed = callback.run
-    assert failed is not None and failed.status == "running"
+    callback, boom, trainer, failed = _train_until_it_raises(tmp_path / "out", "hf-crash-next", 2)
+    assert failed.status == "running"
     boom.at = None
     trainer.train()
     assert failed.status == "failed" and callback.run is not None and callback.run.status == "finished"
