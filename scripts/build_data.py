@@ -807,8 +807,11 @@ def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
         "sliding_window": num(r["sliding_window"]), "window_layer_share": num(r["window_layer_share"]),
         "kv_widths": _kv_widths(r), "layers": int(r["layers"]) if r["layers"] else None,
         # query heads x head width: the width attention's score and value products run at (training FLOPs); no
-        # head width for multi-head latent attention, whose query/key and value heads differ in width
+        # head width for multi-head latent attention, whose query/key and value heads differ in width: its two
+        # widths instead (MoE table only)
         "heads": int(r["heads"]) if r["heads"] else None, "head_dim": int(r["head_dim"]) if r["head_dim"] else None,
+        "qk_head_dim": int(r["qk_head_dim"]) if r.get("qk_head_dim") else None,
+        "v_head_dim": int(r["v_head_dim"]) if r.get("v_head_dim") else None,
         "source": r["source"], "year": int(r["year"]) if r["year"] else None, "note": r["note"],
         "uncertain": bool(UNCERTAIN_NOTE.search(r["note"])),
     }

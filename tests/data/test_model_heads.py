@@ -1,5 +1,6 @@
 """The query heads of the --model presets (refdata/dense_models.csv, moe_architectures.csv, column ``heads``): the
-width a training context's attention FLOPs run at is heads x head_dim, so a typo there would scale them."""
+width a training context's attention FLOPs run at is heads x head_dim (heads x (qk_head_dim + v_head_dim) / 2 for
+latent attention), so a typo there would scale them."""
 
 from __future__ import annotations
 
@@ -47,3 +48,19 @@ def test_the_presets_carry_the_tables_heads() -> None:
     for s in specs:
         r = table[s.name]
         assert (s.heads, s.head_dim) == (int(r["heads"]), int(r["head_dim"]) if r["head_dim"] else None), s.name
+        widths = [int(r[c]) if r.get(c) else None for c in ("qk_head_dim", "v_head_dim")]
+        assert [s.qk_head_dim, s.v_head_dim] == widths, s.name
+
+
+def test_latent_attention_rows_give_their_query_key_and_value_head_widths() -> None:
+    # multi-head latent attention has no one head width: its Q/K heads (no-RoPE part + the RoPE key) are at least as
+    # wide as its V heads, and the Q/K width carries the RoPE part the KV cache columns give
+    latent = [r for r in _rows() if r["attention"] == "mla"]
+    assert {r["model"] for r in latent} >= {"DeepSeek-V2", "DeepSeek-V2-Lite", "DeepSeek-V3"}
+    for r in latent:
+        assert not r["head_dim"], r["model"]
+        assert r["qk_head_dim"].isdigit() and r["v_head_dim"].isdigit(), r["model"]
+        qk, v = int(r["qk_head_dim"]), int(r["v_head_dim"])
+        assert qk >= v > 0 and qk > int(r["kv_rope_dim"]), r["model"]
+    # other models have one head width and neither of these
+    assert all(not r.get("qk_head_dim") and not r.get("v_head_dim") for r in _rows() if r["attention"] != "mla")

@@ -375,18 +375,27 @@ def test_the_config_width_is_used_where_n_12ld2_would_overstate_it(model: str, n
     assert _flops(fp) - 6 * n_active * 1e10 == pytest.approx(12 * layers * width * 2048 * 1e10, rel=1e-12)
 
 
+def test_latent_attention_runs_at_the_mean_of_its_query_key_and_value_widths() -> None:
+    from wattprint.estimate.model_preset import apply_model
+
+    # DeepSeek-V3's latent attention: 61 layers of 128 query heads, Q/K heads 192 wide (128 + 64 RoPE), V heads 128:
+    # QK^T at 128 x 192, AV at 128 x 128, each half of 12 L d attended; N = 12 L d^2 would say 2,245 wide, not 20,480
+    preset = apply_model("DeepSeek-V3", None, None, shape=True)
+    assert (preset.heads, preset.head_dim, preset.qk_head_dim, preset.v_head_dim) == (128, None, 192, 128)
+    fp = estimate_training(model="DeepSeek-V3", tokens=1e10, hardware="H100", seq_len=4096)
+    assert _flops(fp) - 6 * 37e9 * 1e10 == pytest.approx(12 * 61 * (128 * (192 + 128) / 2) * 2048 * 1e10, rel=1e-12)
+    note = _note(fp, "attention compute") or ""
+    assert "20480 width" in note and "128 query heads x (192 query/key + 128 value) / 2" in note, note
+    assert "N = 12" not in note, note
+    # only a training context takes the widths: serving has no use for them
+    assert apply_model("DeepSeek-V3", None, None, serving=True).qk_head_dim is None
+
+
 def test_a_model_without_a_head_width_keeps_the_width_its_parameters_give() -> None:
-    from wattprint.estimate.model_preset import Preset, apply_model
+    from wattprint.estimate.model_preset import Preset
     from wattprint.estimate.training_compute import training_flops
 
-    # DeepSeek-V3's latent attention has 128 query heads but no one head width (Q/K 192, V 128): N = 12 L d^2
-    preset = apply_model("DeepSeek-V3", None, None, shape=True)
-    assert (preset.heads, preset.head_dim) == (128, None)
-    fp = estimate_training(model="DeepSeek-V3", tokens=1e10, hardware="H100", seq_len=4096)
-    d = math.sqrt(37e9 / (12 * 61))
-    assert _flops(fp) - 6 * 37e9 * 1e10 == pytest.approx(12 * 61 * d * 2048 * 1e10, rel=1e-12)
-    assert "width from N = 12 x layers x width^2" in (_note(fp, "attention compute") or "")
-    # and a model shape without heads at all (layers only) does the same
+    # a model shape without heads at all (layers only): N = 12 L d^2
     flops, _, notes = training_flops(None, 8e9, None, 1e10, 4096, Preset(8e9, None, layers=32, name="x"))
     assert flops == pytest.approx(6 * 8e9 * 1e10 + 12 * 32 * math.sqrt(8e9 / (12 * 32)) * 2048 * 1e10, rel=1e-12)
     assert any("width from N = 12 x layers" in (n.note or "") for n in notes)

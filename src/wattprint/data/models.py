@@ -56,6 +56,8 @@ class ModelSpec:
     context_releases: tuple[tuple[str, int], ...] = ()  # (a word of a release's name, the window it ships)
     heads: int | None = None  # query (attention) heads, num_attention_heads in a config
     head_dim: int | None = None  # width of a head; None for latent attention (its Q/K and V heads differ)
+    qk_head_dim: int | None = None  # latent attention's query/key head width (no-RoPE + RoPE parts); else None
+    v_head_dim: int | None = None  # latent attention's value head width; else None
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def _specs() -> tuple[ModelSpec, ...]:
         m["attention"], m["weights"], m["sliding_window"], m["window_layer_share"], m["kv_widths"], m["layers"],
         m["source"], m["note"], m["uncertain"], m.get("context_tokens"), m.get("max_context_tokens"),
         m.get("context_source", ""), tuple((m.get("context_releases") or {}).items()), m.get("heads"),
-        m.get("head_dim"))
+        m.get("head_dim"), m.get("qk_head_dim"), m.get("v_head_dim"))
         for m in load_table("models")["models"])
 
 

@@ -47,6 +47,8 @@ class Preset:
     layers: int | None = None  # the model's transformer blocks
     heads: int | None = None  # the model's query heads (a training context's attention FLOPs)
     head_dim: int | None = None  # the width of one (None for latent attention, whose Q/K and V heads differ)
+    qk_head_dim: int | None = None  # latent attention's query/key head width (a training context's attention FLOPs)
+    v_head_dim: int | None = None  # latent attention's value head width (likewise)
     context: ContextWindow | None = None  # the model's context window
     notes: list[Assumption] = field(default_factory=list)
     name: str | None = None  # the named model's name, None without one
@@ -87,9 +89,9 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
 
     Both take the parameter counts; ``serving`` and ``shape`` (a training with a context length) the layer count,
     the sliding window and the context window too; ``shape`` also the query heads and head width (the width its
-    attention FLOPs run at); ``serving`` also the expert counts, attention (a given one must
-    be the model's), the KV cache's shape (layers x KV heads x head width) and the precision the weights ship in,
-    or that the name says (``...-FP8``)."""
+    attention FLOPs run at; latent attention's query/key and value head widths); ``serving`` also the expert
+    counts, attention (a given one must be the model's), the KV cache's shape (layers x KV heads x head width) and
+    the precision the weights ship in, or that the name says (``...-FP8``)."""
     given = Preset(params, active_params, experts, experts_per_token, attention, precision, sliding_window,
                    window_layer_share)
     if model is None:
@@ -142,6 +144,8 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         if shape:  # the width the score and value products run at: a training context's attention FLOPs only
             fill("heads", spec.heads)
             fill("head_dim", spec.head_dim)
+            fill("qk_head_dim", spec.qk_head_dim)
+            fill("v_head_dim", spec.v_head_dim)
         given.context, note = _context_window(match)
         if note is not None:
             given.notes.append(note)

@@ -123,10 +123,12 @@ def _attention_flops(
     """Causal self-attention's training FLOPs, which 6·N·D leaves out: per token and layer, QK^T and AV over the
     tokens it attends to (on average half the context; at most the window in sliding-window layers), 2·2·d·attended
     forward, x3 with the backward pass: 12·L·d·attended per token (PaLM, Chowdhery et al. 2022, App. B counts
-    12·L·d·seq, without the causal half). d is the width QK^T and AV run at, query heads x head width. A named model
-    gives L, its window, and d from its config's heads where the data have them, else from N = 12 L d^2 (which misses
-    it by up to ~2x either way: large embeddings and an MoE's experts make it too wide for Gemma or Mixtral, Qwen3's
-    MoEs run attention at twice their hidden size); otherwise L and d come from an assumed model shape."""
+    12·L·d·seq, without the causal half). d is the width QK^T and AV run at, query heads x head width; for
+    multi-head latent attention (DeepSeek), whose query/key heads are wider than its value heads, QK^T runs at heads x
+    the query/key width and AV at heads x the value width, each half of the count: d = heads x (qk + v) / 2. A named
+    model gives L, its window, and d from its config's heads where the data have them, else from N = 12 L d^2 (which
+    misses it by up to ~2x either way: large embeddings and an MoE's experts make it too wide for Gemma or Mixtral,
+    Qwen3's MoEs run attention at twice their hidden size); otherwise L and d come from an assumed model shape."""
     from .roofline import mean_attended, transformer_shape
     from .serving_constants import constants
 
@@ -135,6 +137,12 @@ def _attention_flops(
         d_model = float(model.heads * model.head_dim)
         shape = (f"{model.layers} layers of {model.name}, width {model.heads} query heads x {model.head_dim} from its "
                  "config (the width the score and value products run at)")
+    elif model is not None and model.layers and model.heads and model.qk_head_dim and model.v_head_dim:
+        n_layers = float(model.layers)
+        d_model = model.heads * (model.qk_head_dim + model.v_head_dim) / 2.0
+        shape = (f"{model.layers} layers of {model.name}, width {model.heads} query heads x ({model.qk_head_dim} "
+                 f"query/key + {model.v_head_dim} value) / 2 from its config: latent attention's QK^T runs at the "
+                 "query/key head width and AV at the value head width, each half of the count")
     elif model is not None and model.layers:
         n_layers = float(model.layers)
         d_model = math.sqrt(n_active / (PARAMS_PER_LAYER_WIDTH_SQUARED * n_layers))
