@@ -15,7 +15,7 @@ import pytest
 
 from tests.devices.fakes import fake_pynvml
 from wattprint.devices import Reading
-from wattprint.tracking import Run
+from wattprint.tracking import Run, track
 
 
 class PowerReader:
@@ -120,6 +120,12 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     yield
+
+
+def steady_run(project: str, run_id: str, db: Path, interval_s: float, notes: list[str]) -> Run:
+    """A started run in store ``db`` of one CPU at a steady 100 W (PUE 1), its notes going to ``notes``."""
+    return track(project, run_id, db=str(db), interval_s=interval_s, readers=[PowerReader("cpu", power_w=100.0)],
+                 pue=1.0, notify=notes.append).start()
 
 
 def measuring(run: Run) -> Run:

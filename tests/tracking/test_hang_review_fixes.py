@@ -27,7 +27,7 @@ from wattprint.tracking import track
 from wattprint.tracking.ledger import Ledger
 from wattprint.tracking.sampler import Sampler, Snapshot, _energy_at
 
-from .conftest import Counter, Hangs, PowerReader, charged, wait_for
+from .conftest import Counter, Hangs, PowerReader, charged, steady_run, wait_for
 
 BOUND_S = 0.3  # READ_TIMEOUT_S for these tests
 INTERVAL_S = 0.05
@@ -353,8 +353,7 @@ def test_the_locked_store_note_says_the_store_was_still_locked_when_the_run_gave
     monkeypatch.setattr(run_mod, "STOP_GRACE_S", 0.5)
     db = tmp_path / "runs.db"
     notes: list[str] = []
-    run = track("lk", "lk1", db=str(db), interval_s=0.1, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0,
-                notify=notes.append).start()
+    run = steady_run("lk", "lk1", db, 0.1, notes)
     time.sleep(0.3)
     con = sqlite3.connect(str(db), isolation_level=None, timeout=0, check_same_thread=False)
     con.execute("BEGIN IMMEDIATE")

@@ -19,7 +19,7 @@ from wattprint.errors import UnknownNameError
 from wattprint.storage import open_store
 from wattprint.tracking import track
 
-from .conftest import PowerReader, wait_for
+from .conftest import PowerReader, steady_run, wait_for
 
 # `wattprint run` in a process of its own, with stop()'s grace (normally 30 s) shortened to argv[1] seconds
 CLI_WITH_GRACE = ("import sys, wattprint.tracking.run as r; r.STOP_GRACE_S = float(sys.argv[1]); "
@@ -102,8 +102,7 @@ def test_a_store_locked_past_stops_bound_ends_stop_in_time_and_the_note_matches_
     monkeypatch.setattr(run_mod, "STOP_GRACE_S", 1.0)  # stop() waits one interval + this (the store's wait is 60 s)
     db = tmp_path / "runs.db"
     notes: list[str] = []
-    run = track("lk", "end1", db=str(db), interval_s=0.2, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0,
-                notify=notes.append).start()
+    run = steady_run("lk", "end1", db, 0.2, notes)
     time.sleep(0.7)
     con = _hold_write_lock(db)
     timer = _release_after(con, 4.0)
@@ -137,8 +136,7 @@ def test_a_store_locked_past_stops_bound_ends_stop_in_time_and_the_note_matches_
 def test_a_lock_of_a_few_seconds_at_the_end_still_stores_everything(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     notes: list[str] = []
-    run = track("lk", "short1", db=str(db), interval_s=0.2, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0,
-                notify=notes.append).start()
+    run = steady_run("lk", "short1", db, 0.2, notes)
     time.sleep(0.5)
     con = _hold_write_lock(db)
     timer = _release_after(con, 2.5)
@@ -242,8 +240,7 @@ def test_a_final_write_still_in_progress_when_stop_gives_up_is_spilled_and_store
     monkeypatch.setattr(run_mod, "STOP_GRACE_S", 0.6)
     db = tmp_path / "runs.db"
     notes: list[str] = []
-    run = track("slow", "slow1", db=str(db), interval_s=0.1, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0,
-                notify=notes.append).start()
+    run = steady_run("slow", "slow1", db, 0.1, notes)
     time.sleep(0.4)
     release = threading.Event()
 
@@ -297,8 +294,7 @@ def test_a_run_whose_id_was_taken_while_the_store_was_locked_is_stored_under_an_
     con = _hold_write_lock(db)
     notes: list[str] = []
     try:
-        run = track("lk", "same", db=str(db), interval_s=0.1, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0,
-                    notify=notes.append).start()
+        run = steady_run("lk", "same", db, 0.1, notes)
         _insert_run_while_locked(con, "same")
     finally:
         con.execute("COMMIT")
@@ -346,8 +342,7 @@ def test_when_the_spill_file_cannot_be_written_either_the_note_says_why(
     monkeypatch.setattr(run_mod, "STOP_GRACE_S", 1.0)
     db = tmp_path / "runs.db"
     notes: list[str] = []
-    run = track("lk", "end2", db=str(db), interval_s=0.2, readers=[PowerReader("cpu", power_w=100.0)], pue=1.0,
-                notify=notes.append).start()
+    run = steady_run("lk", "end2", db, 0.2, notes)
     time.sleep(0.7)
     Path(str(db) + ".unsaved").write_text("in the way\n", encoding="utf-8")  # the spill folder cannot be made
     con = _hold_write_lock(db)
