@@ -33,7 +33,7 @@ def projections(trace: list[tuple[int, float, float]], at: list[float]) -> dict[
     for step, t, e in trace:
         p.observe(step, t, e)
         if step in marks:
-            out[step / STEPS] = p.project(step, STEPS, t, e, t, Range.exact(1.0), Range.exact(100.0),
+            out[step / STEPS] = p.project(step, STEPS, e, t, Range.exact(1.0), Range.exact(100.0),
                                           Range.exact(0.0)).energy_kwh
     return out
 
@@ -64,11 +64,11 @@ def test_a_big_change_is_followed_once_observed() -> None:
 
 def test_startup_energy_is_not_extrapolated_and_step_zero_is_open_ended() -> None:
     p = Projector(min_window_s=0.0)
-    r0 = p.project(0, 10, 0.0, 1000.0, 0.0, Range.exact(1.0), Range.exact(100.0), Range.exact(0.0))
+    r0 = p.project(0, 10, 1000.0, 0.0, Range.exact(1.0), Range.exact(100.0), Range.exact(0.0))
     assert math.isinf(r0.energy_kwh.high) and "no progress" in r0.method
     p.observe(0, 0.0, 1000.0)  # start-up cost 1000 J before the first step
     p.observe(1, 1.0, 1010.0)
-    r = p.project(1, 10, 1.0, 1010.0, 1.0, Range.exact(1.0), Range.exact(100.0), Range.exact(0.0))
+    r = p.project(1, 10, 1010.0, 1.0, Range.exact(1.0), Range.exact(100.0), Range.exact(0.0))
     assert r.energy_kwh.value * 3.6e6 == pytest.approx(1100.0)
 
 
@@ -82,7 +82,7 @@ def test_embodied_is_projected_from_the_time_per_step_with_start_up_counted_once
         t = startup_s + s * step_s
         p.observe(s, t, 100.0 * t)
         if s in (10, 50, 90):
-            co2e = p.project(s, steps, t, 100.0 * t, t, Range.exact(1.0), Range.exact(0.0), Range.exact(t)).co2e_kg
+            co2e = p.project(s, steps, 100.0 * t, t, Range.exact(1.0), Range.exact(0.0), Range.exact(t)).co2e_kg
             assert co2e.value == pytest.approx(final_kg), s
             assert co2e.contains(final_kg) and co2e.high < 1.5 * final_kg, (s, co2e)
 
@@ -92,14 +92,14 @@ def test_one_observation_gives_a_range_from_the_energy_so_far_up() -> None:
     far) nothing tells start-up from per-step work: the range must reach down to the 1010 J so far."""
     p = Projector(min_window_s=0.0)
     p.observe(1, 10.0, 1010.0)
-    r = p.project(1, 10, 10.0, 1010.0, 10.0, Range.exact(1.0), Range.exact(100.0), Range.exact(2.0))
+    r = p.project(1, 10, 1010.0, 10.0, Range.exact(1.0), Range.exact(100.0), Range.exact(2.0))
     assert r.energy_kwh.low * 3.6e6 == pytest.approx(1010.0) and r.energy_kwh.contains(1100.0 / 3.6e6)
     assert r.energy_kwh.high * 3.6e6 >= 10100.0  # none of it start-up: 1010 J per step
     # CO2e: 100 g/kWh x 1010 J, and the embodied 2 kg of the 10 s so far (all of it may have been start-up)
     assert r.co2e_kg.low == pytest.approx(1010.0 / 3.6e6 * 0.1 + 2.0)
     assert "one observation" in r.method
     p.observe(2, 10.1, 1020.0)  # from the second observation on: energy per step since the first call
-    r2 = p.project(2, 10, 10.1, 1020.0, 10.1, Range.exact(1.0), Range.exact(100.0), Range.exact(0.0))
+    r2 = p.project(2, 10, 1020.0, 10.1, Range.exact(1.0), Range.exact(100.0), Range.exact(0.0))
     assert r2.energy_kwh.value * 3.6e6 == pytest.approx(1100.0) and "one observation" not in r2.method
 
 
@@ -113,7 +113,7 @@ def trace_of(costs: list[tuple[float, float]]) -> list[tuple[int, float, float]]
 
 
 def project_at(p: Projector, step: int, total: int, t: float, e: float, embodied_kg: float = 0.0) -> Any:
-    return p.project(step, total, t, e, t, Range.exact(1.0), Range.exact(1000.0), Range.exact(embodied_kg))
+    return p.project(step, total, e, t, Range.exact(1.0), Range.exact(1000.0), Range.exact(embodied_kg))
 
 
 def test_a_periodic_evaluation_is_projected_once_per_cycle_whatever_the_step_of_the_call() -> None:
@@ -170,7 +170,7 @@ def test_going_back_to_an_earlier_step_does_not_stretch_the_time_per_step() -> N
         t, e = t + 1.0, e + 100.0
         p.observe(step, t, e)
         if k > 60 and step in (21, 22, 23, 40, 80):
-            proj = p.project(step, 100, t, e, t, Range.exact(1.0), Range.exact(0.0), Range.exact(t / 3600))
+            proj = p.project(step, 100, e, t, Range.exact(1.0), Range.exact(0.0), Range.exact(t / 3600))
             assert proj.co2e_kg.value * 3600 == pytest.approx(140.0), step
             assert proj.energy_kwh.value * 3.6e6 == pytest.approx(14000.0), step
 

@@ -211,8 +211,8 @@ def test_the_projected_time_to_come_is_priced_at_the_current_hardware() -> None:
     p.observe(10, 20.0, 100.0)
     one = Range.exact(1.0)
     # 20 s so far carried 2 kg (eight GPUs before); now no GPUs: 0.036 kg per hour, 20 s more to come
-    proj = p.project(10, 20, 20.0, 100.0, 20.0, one, Range.exact(0.0), Range.exact(2.0), embodied_rate_kg_per_h=
+    proj = p.project(10, 20, 100.0, 20.0, one, Range.exact(0.0), Range.exact(2.0), embodied_rate_kg_per_h=
                      Range.exact(0.036))
     assert proj.co2e_kg.value == pytest.approx(2.0 + 0.036 * 20 / 3600)
-    same = p.project(10, 20, 20.0, 100.0, 20.0, one, Range.exact(0.0), Range.exact(2.0))  # one set of hardware
+    same = p.project(10, 20, 100.0, 20.0, one, Range.exact(0.0), Range.exact(2.0))  # one set of hardware
     assert same.co2e_kg.value == pytest.approx(4.0)

@@ -64,7 +64,7 @@ class RunProgress:
                 no_data = NO_INTERVAL_YET
             else:
                 self.projector.observe(s, now, energy)
-        proj = self.projector.project(s, t, now, energy, elapsed, pue, intensity, embodied_kg, no_data=no_data,
+        proj = self.projector.project(s, t, energy, elapsed, pue, intensity, embodied_kg, no_data=no_data,
                                       measured=measured_range(snap), embodied_rate_kg_per_h=embodied_rate)
         if why is not None:  # it says the step and total it was given, not the 0 it projected from
             return dataclasses.replace(proj, step=given(step), total_steps=given(total_steps))

@@ -334,7 +334,6 @@ class Projector:
         self,
         step: float,
         total_steps: float,
-        t: float,
         energy_j: float,
         elapsed_s: float,
         pue: Range,
@@ -344,8 +343,9 @@ class Projector:
         measured: Range | None = None,
         embodied_rate_kg_per_h: Range | None = None,
     ) -> Projection:
-        """Projected final facility energy and CO2e (see the module docstring) at monotonic time ``t`` (s), with
-        the IT energy so far ``energy_j`` (J) and ``elapsed_s`` of run time. ``embodied_kg`` is the embodied
+        """Projected final facility energy and CO2e (see the module docstring) at ``step`` of ``total_steps``, with
+        the IT energy so far ``energy_j`` (J) and ``elapsed_s`` of run time (the windows' times are
+        :meth:`observe`'s). ``embodied_kg`` is the embodied
         CO2e of the ``elapsed_s`` so far; ``no_data`` says why there is nothing to project from (open range).
         ``measured``: the IT energy's range relative to its value (the modelled components' uncertainty; None:
         exact), which the energy to come shares. ``embodied_rate_kg_per_h``: the embodied CO2e each further hour
