@@ -319,7 +319,7 @@ def build_cpus(shared: Path) -> dict[str, Any]:
             "n": len(per_core),
             "year": max(years),
             "source": "Green Algorithms rule (Lannelongue et al. 2021: per-core power = TDP / cores) applied "
-            "to the server CPUs of shared/data/cpus.csv (median, min-max)",
+            "to current server CPUs (Intel ARK, AMD product pages; median, min-max)",
         },
     }
 
@@ -333,7 +333,7 @@ def _cite_rows_above(source: str, pue_rows: list[dict[str, str]]) -> str:
     def figures(match: re.Match[str]) -> str:
         rows = [r for r in pue_rows if r["operator_or_class"].startswith(match.group(1) + " ")]
         if not rows:
-            return f"{match.group(1)} (operator rows of shared/data/pue.csv)"
+            return match.group(1)
         return "; ".join(f"{r['operator_or_class']} {r['pue']} ({r['year']})" for r in rows)
 
     return re.sub(r"(\S+) rows above", figures, source)

@@ -68,3 +68,27 @@ def test_tables_load_on_first_use_and_are_cached() -> None:
 def test_importing_wattprint_does_not_import_the_data_package() -> None:
     out = _run("import sys, wattprint\nprint('wattprint.data' in sys.modules, 'wattprint.intensity' in sys.modules)")
     assert out == "False False"
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_cited_sources_never_point_into_the_build_only_reference_folder() -> None:
+    """A user's assumptions cite publications: ``shared/data`` exists only where the tables are built, so a source
+    that points there (rather than to what that file cites) names nothing the user can read. Table ``meta`` keeps
+    build provenance and is exempt."""
+    import json
+
+    leaks = []
+    for p in sorted(TABLES.glob("*.json")):
+        body = {k: v for k, v in json.loads(p.read_text(encoding="utf-8")).items() if k != "meta"}
+        leaks += [f"{p.name}: {s[:120]}" for s in _strings(body) if "shared/data" in s]
+    model = REPO / "src" / "wattprint" / "estimate" / "inference_model.csv"
+    leaks += [f"{model.name}: {line[:120]}" for line in model.read_text(encoding="utf-8").splitlines()
+              if "shared/data" in line]
+    assert not leaks, "\n".join(leaks)
