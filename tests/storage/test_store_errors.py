@@ -3,6 +3,8 @@ process, read-only, empty; and run ids shown whole. Real SQLite files in tmp dir
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -195,6 +197,11 @@ def test_a_run_whose_summary_is_not_json_is_read_from_its_totals_and_the_others_
     exported = _cli("runs", "export", "--format", "json", "--db", str(db))
     assert exported.returncode == 0, exported.stderr
     assert [r["id"] for r in json.loads(exported.stdout)] == ["good-1", "bad-1", "good-2"]
+    assert [r["damaged"] for r in json.loads(exported.stdout)] == [None, "summary", None]
+    as_csv = _cli("runs", "export", "--db", str(db))
+    assert as_csv.returncode == 0, as_csv.stderr
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(as_csv.stdout))}
+    assert rows["bad-1"]["damaged"] == "summary" and rows["good-1"]["damaged"] == ""
 
 
 def test_a_phase_whose_energy_is_not_json_is_a_one_line_error(tmp_path: Path) -> None:

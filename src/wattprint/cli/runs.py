@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
 
 _EXPORT_HELP = (
     "Every stored run as one row, oldest first, with the same columns in the same order for every run: id, project, "
-    "status, writer_gone (a run stored as running whose process on this host is gone: killed), started_at, "
+    "status, writer_gone (a run stored as running whose process on this host is gone: killed), damaged (the "
+    "stored parts that are not valid JSON, e.g. summary;meta: the row holds what is left), started_at, "
     "ended_at (ISO 8601 UTC), duration_s, exit_code and signal (`wattprint run`); energy_kwh "
     "(facility, after PUE), it_energy_kwh and cpu/gpu/ram_energy_kwh (before PUE) with _low/_high and each "
     "component's basis (measured or modelled); cpu/gpu/ram/it_mean_power_w (IT energy / duration, before PUE); pue "

@@ -24,7 +24,7 @@ _RANGED = ("energy_kwh", "it_energy_kwh")
 _CO2E = ("operational_co2e_kg", "embodied_co2e_kg", "total_co2e_kg")
 
 COLUMNS: tuple[str, ...] = (
-    "id", "project", "status", "writer_gone", "started_at", "ended_at", "duration_s", "exit_code", "signal",
+    "id", "project", "status", "writer_gone", "damaged", "started_at", "ended_at", "duration_s", "exit_code", "signal",
     *(f"{k}{e}" for k in _RANGED for e in _ENDS),
     *(f"{c}_energy_kwh{e}" for c in COMPONENTS for e in _ENDS),
     *(f"{c}_basis" for c in COMPONENTS),
@@ -79,6 +79,9 @@ def row(d: Mapping[str, Any]) -> dict[str, Any]:
                 *(f"{k}{e}" for k in (*_RANGED, *_CO2E) for e in _ENDS)):
         out[key] = stored_number(d.get(key))
     out["intensity_given"] = _flag(d.get("intensity_given"))
+    damaged = d.get("damaged")
+    # the stored columns read as empty because they are not JSON: the row's other figures come from what is left
+    out["damaged"] = ";".join(str(c) for c in damaged) if isinstance(damaged, list) and damaged else None
     derived = rates(d, d.get("duration_s"))
     comps = _mapping(d.get("energy_by_component_kwh"))
     for c in COMPONENTS:
