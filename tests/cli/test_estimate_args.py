@@ -50,3 +50,20 @@ def test_gpu_hours_is_the_name_papers_use_for_chip_hours(capsys: pytest.CaptureF
         main(["estimate", "training", "--gpu-hours", "1000", "--chip-hours", "2000", "--hardware", "A100"])
     assert e.value.code == 2
     assert "given twice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["-7B", "-7e9", "-1.5T", "-.5"])
+def test_a_negative_count_is_refused_as_negative_not_as_a_missing_value(
+        text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse took "-7B" and "-7e9" for options and said "--params: expected one argument"."""
+    # the option's own check refuses it (a WattprintError: exit status 2, returned), not argparse (SystemExit)
+    assert main(["estimate", "training", "--params", text, "--tokens", "1T", "--hardware", "A100", "--count", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "params must be > 0" in err and "expected one argument" not in err
+
+
+def test_an_unknown_option_is_still_an_unknown_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["estimate", "training", "--params", "7B", "--tokens", "1T", "--hardware", "A100", "-x"])
+    assert e.value.code == 2
+    assert "unrecognized arguments: -x" in capsys.readouterr().err

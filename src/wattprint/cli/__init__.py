@@ -11,6 +11,7 @@ import importlib
 import io
 import os
 import pkgutil
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO, cast
@@ -27,6 +28,9 @@ class _Parser(argparse.ArgumentParser):
         self.register("action", None, Once)
         self.register("action", "store", Once)
         self.given_values: dict[str, object] = {}
+        # "-7e9" or "-7B" is a (negative) value, which the option's own check refuses by name; argparse's own
+        # pattern (Python < 3.13) knows only "-7" and "-.5" and would call the rest an unknown option
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
         self.given_values = {}  # what this parse was given, option by option
