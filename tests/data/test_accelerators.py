@@ -280,3 +280,20 @@ def test_consumer_cards_carry_the_fp32_accumulate_tensor_rate() -> None:
     ti = find_accelerator("2080 Ti")[0]
     assert ti.peak_flops("fp16") == pytest.approx(53.8e12)
     assert find_accelerator("Quadro RTX 6000")[0].peak_flops("fp16") == pytest.approx(130.5e12)
+
+
+@pytest.mark.parametrize("query", ["cpu", "CPU", "Intel Xeon Platinum 8480+", "EPYC 7763", "Xeon", "Graviton3",
+                                   "AMD EPYC 9654", "Ryzen 9 7950X"])
+def test_a_cpu_is_not_an_accelerator_and_the_error_says_how_to_measure_one(query: str) -> None:
+    """'cpu' was answered with 'closest valid names: TPU v7, TPU v4, ...', names spelled alike."""
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator(query)
+    msg = str(e.value)
+    assert "a CPU, not an accelerator" in msg and "wattprint run" in msg and "TPU v7" not in msg
+
+
+@pytest.mark.parametrize("query", ["amd", "intel", "H100x", "Grace"])
+def test_a_vendor_alone_or_a_near_miss_is_not_called_a_cpu(query: str) -> None:
+    with pytest.raises(UnknownNameError) as e:
+        find_accelerator(query)
+    assert "a CPU" not in str(e.value)

@@ -217,8 +217,28 @@ def _find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[A
         refuse_a_count_or_slice(name)
         found = _find_alternatives(name) if "/" in name else None
         if found is None:
+            _refuse_a_cpu(name, e)
             raise
         return found
+
+
+# names a user may give for the host processor rather than an accelerator (CPU product lines; a vendor alone may mean
+# its accelerators; a CPU the table knows by model is caught by its TDP lookup)
+_CPU_WORDS = re.compile(r"^\s*(cpus?|processors?|(intel\s*)?(xeon|core)\b|(amd\s*)?(epyc|ryzen|"
+                        r"threadripper)\b|(aws\s*)?graviton|(ampere\s*)?altra|apple\s*m\d)", re.IGNORECASE)
+
+
+def _refuse_a_cpu(name: str, unknown: UnknownNameError) -> None:
+    """A CPU is not an accelerator the estimators can size work on: say so, and how to measure a CPU job, rather
+    than list the accelerator names that happen to be spelled alike ("cpu" -> "TPU v7")."""
+    from . import cpu_tdp_w
+
+    if _CPU_WORDS.match(name) is None and cpu_tdp_w(name) is None:
+        return
+    raise UnknownNameError(
+        "hardware", name, [], "a CPU, not an accelerator: the estimators size work on GPUs, TPUs and other "
+        "accelerators (`wattprint data gpus`); a CPU-only job can be measured while it runs: `wattprint run -- "
+        "COMMAND`", examples=[f["family"] for f in _families()]) from unknown
 
 
 _COUNT_IN_NAME = (re.compile(r"^\s*(\d+)\s*[x×*]\s*(.+?)\s*$", re.IGNORECASE),  # "8x A100", "8 x H100"
