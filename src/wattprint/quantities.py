@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass
 
+from .errors import ECHO_LIMIT, InputConflictError, echo, shown
+
 Number = int | float
+_LARGEST_FLOAT = sys.float_info.max  # an int beyond it has no float, so no bound arithmetic either
 
 
 @dataclass(frozen=True)
@@ -27,8 +31,10 @@ class Range:
 
     def __post_init__(self) -> None:
         for x in (self.value, self.low, self.high):
+            if isinstance(x, int) and not isinstance(x, bool) and abs(x) > _LARGEST_FLOAT:  # math.isnan overflows
+                raise InputConflictError(f"Range value and bounds must fit a float (at most ~1.8e308), got {shown(x)}")
             if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x):
-                raise ValueError(f"Range bounds must be numbers, got {x!r}")
+                raise InputConflictError(f"Range value and bounds must be numbers (not NaN), got {shown(x)}")
         if not (self.low <= self.value <= self.high):
             # tolerate float noise from arithmetic on equal bounds: relative to the magnitudes involved, so a
             # small quantity (kWh of one request) is held to the same standard as a large one
@@ -37,7 +43,8 @@ class Range:
                 object.__setattr__(self, "low", min(self.low, self.value))
                 object.__setattr__(self, "high", max(self.high, self.value))
             else:
-                raise ValueError(f"Range needs low <= value <= high, got {self.low}, {self.value}, {self.high}")
+                raise InputConflictError(f"Range needs low <= value <= high, got value={shown(self.value)}, "
+                                         f"low={shown(self.low)}, high={shown(self.high)}")
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -159,17 +166,30 @@ def parse_count(text: str) -> float:
         # a comma is a thousands separator only (1,000 or 1,234,567.5); "7,5B" is a decimal comma, read as 75B
         # if the commas were dropped, so it is refused rather than guessed
         if not _THOUSANDS.fullmatch(s.rstrip("kKmMbBGtTP").strip()):
-            raise ValueError(f"not a number: {text!r} (a comma may only separate thousands, as in 1,000; "
-                             "write decimals with a point: 7.5B)")
+            raise InputConflictError(f"not a number: {echo(text)} (a comma may only separate thousands, as in "
+                                     "1,000; write decimals with a point: 7.5B)")
         s = s.replace(",", "")
     suffixes = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "b": 1e9, "B": 1e9, "G": 1e9, "t": 1e12, "T": 1e12,
                 "P": 1e15}
-    mult = 1.0
+    mult, suffix = 1.0, ""
     if s and s[-1] in suffixes:
-        mult = suffixes[s[-1]]
+        suffix = s[-1]
+        mult = suffixes[suffix]
         s = s[:-1]
     try:
         value = float(s) * mult
     except ValueError:
-        raise ValueError(f"not a number: {text!r} (write e.g. 7e9, 7000000000, 7B or 1.4T)") from None
+        raise InputConflictError(f"not a number: {echo(text)} (write e.g. 7e9, 7000000000, 7B or 1.4T)") from None
+    if suffix and "e" in s.lower():  # "7e9B" is 7e18: both scales given, one of them surely by mistake
+        raise InputConflictError(_exponent_and_suffix(text, s.strip(), suffix))
     return value
+
+
+def _exponent_and_suffix(text: str, number: str, suffix: str) -> str:
+    """The message for a count with both an exponent and a suffix, showing the two ways it was likely meant:
+    "7e9B: give either an exponent (7e9) or a suffix (7B), not both"."""
+    given = text.strip()
+    if len(given) > ECHO_LIMIT:  # the two readings would repeat a wall of text twice more
+        return f"{echo(given)}: give either an exponent or a suffix (as in 7e9 or 7B), not both"
+    mantissa = re.split("[eE]", number, maxsplit=1)[0]
+    return f"{given}: give either an exponent ({number}) or a suffix ({mantissa}{suffix}), not both"

@@ -1,0 +1,74 @@
+"""Bad input to the public quantities (Range, parse_count): the project's one-line input error, never a bare
+ValueError or an absurd number."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import wattprint
+from wattprint.cli import main
+from wattprint.errors import InputConflictError, WattprintError
+from wattprint.quantities import parse_count
+
+
+@pytest.mark.parametrize("args", [(5e5, 6e5, 4e5), (1.0, 2.0, 3.0), (math.nan, math.nan, math.nan),
+                                  (1.0, math.nan, 2.0), ("1", 0, 2), (10**400, 1, 2**2000)])
+def test_an_impossible_range_is_an_input_error(args: tuple[object, object, object]) -> None:
+    with pytest.raises(InputConflictError) as e:
+        wattprint.Range(*args)  # type: ignore[arg-type]  # what a user can pass, typed or not
+    assert isinstance(e.value, WattprintError) and isinstance(e.value, ValueError)  # `except ValueError` still works
+    assert "\n" not in str(e.value) and len(str(e.value)) < 200
+
+
+def test_an_inverted_range_names_which_number_is_which() -> None:
+    with pytest.raises(InputConflictError, match=r"value=500000\.0, low=600000\.0, high=400000\.0"):
+        wattprint.Range(5e5, 6e5, 4e5)
+
+
+def test_catching_wattprint_errors_around_an_estimate_catches_a_bad_range_given_to_it() -> None:
+    with pytest.raises(WattprintError):
+        wattprint.estimate_inference(7e9, training_co2e_kg=wattprint.Range(5e5, 6e5, 4e5), requests_per_day=1000)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("7e9B", "7e9B: give either an exponent (7e9) or a suffix (7B), not both"),
+    ("1.4e12T", "1.4e12T: give either an exponent (1.4e12) or a suffix (1.4T), not both"),
+    ("7E9 b", "7E9 b: give either an exponent (7E9) or a suffix (7b), not both"),
+    ("1e3k", "1e3k: give either an exponent (1e3) or a suffix (1k), not both"),
+    ("7e0B", "7e0B: give either an exponent (7e0) or a suffix (7B), not both"),
+])
+def test_a_count_with_both_an_exponent_and_a_suffix_is_refused(text: str, message: str) -> None:
+    with pytest.raises(InputConflictError) as e:
+        parse_count(text)
+    assert str(e.value) == message
+
+
+def test_a_long_count_with_exponent_and_suffix_is_refused_without_repeating_it() -> None:
+    with pytest.raises(InputConflictError, match="not both") as e:
+        parse_count("1" * 500 + "e9B")
+    assert len(str(e.value)) < 200
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("7b", 7e9), ("125m", 125e6), ("1.4T", 1.4e12), ("1,000", 1e3), ("1_000B", 1e12), ("\uff17B", 7e9),
+    ("\uff17e\uff19", 7e9), ("7e9", 7e9), ("7E9", 7e9), ("12,000B", 12e12), (" 70M ", 70e6),
+])
+def test_counts_written_one_way_are_still_read(text: str, value: float) -> None:
+    assert parse_count(text) == value
+
+
+@pytest.mark.parametrize("text", ["seven", "7BB", "7bn", "1.5e", "7,5B"])
+def test_a_count_that_is_not_a_number_is_an_input_error(text: str) -> None:
+    with pytest.raises(InputConflictError):
+        parse_count(text)
+
+
+def test_exponent_and_suffix_on_the_command_line_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["estimate", "training", "--params", "7e9B", "--tokens", "1T", "--hardware", "A100", "--count", "8"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "7e9B: give either an exponent (7e9) or a suffix (7B), not both" in err
+    assert "Traceback" not in err
