@@ -175,6 +175,36 @@ def _apply_tdp_range(row: dict[str, Any], t: dict[str, str] | None) -> None:
         row["tdp_estimate_w"], row["tdp_w"] = tdp, None
 
 
+def _apply_superchip(row: dict[str, Any], s: dict[str, str], catalogue: dict[str, dict[str, str]],
+                     cpus: dict[str, dict[str, str]]) -> None:
+    """A chip on a module with its host CPU (refdata/superchips.csv): where the catalogue's TDP is the whole module's
+    (``module_w``), the GPU's own power replaces it (``tdp_w``: the rating of the same GPU in another form, ranged
+    over the limits in use; the module's figure kept as ``module_tdp_w``); in every case the CPU and its memory on the
+    module are the host's, rated W per GPU (``module_host``), so the host model counts them once."""
+    name = row["name"]
+    if s["module_w"]:
+        module, gpu_as = float(s["module_w"]), catalogue.get(s["gpu_same_as"])
+        if row["tdp_w"] != module:
+            raise SystemExit(f"refdata/superchips.csv: {name!r} has a catalogue TDP of {row['tdp_w']} W, not the "
+                             f"module's {module:g} W: review the row")
+        if gpu_as is None or num(gpu_as["tdp_w"]) is None:
+            raise SystemExit(f"refdata/superchips.csv: {name!r} names {s['gpu_same_as']!r}, no catalogue chip with "
+                             "a TDP")
+        gpu, low, high = float(gpu_as["tdp_w"]), float(s["gpu_low_w"]), float(s["gpu_high_w"])
+        if not low <= gpu <= high < module:
+            raise SystemExit(f"refdata/superchips.csv: {name!r} range {low:g}-{high:g} W must hold the GPU's {gpu:g} W "
+                             f"and stay below the module's {module:g} W")
+        row["tdp_w"], row["module_tdp_w"] = rnd(gpu), rnd(module)
+        row["tdp"] = {"basis": "gpu-of-module", "low": rnd(low), "high": rnd(high),
+                      "source": s["gpu_source"], "year": int(s["year"]), "note": s["gpu_note"]}
+    cpu = cpus.get(s["host_cpu"])
+    if cpu is None or num(cpu["tdp_w"]) is None:
+        raise SystemExit(f"refdata/superchips.csv: {name!r} names {s['host_cpu']!r}, no CPU with a TDP in cpus.csv")
+    per_gpu = float(cpu["tdp_w"]) * float(s["host_cpu_share"]) / int(s["gpus_per_module"])
+    row["module_host"] = {"cpu": s["host_cpu"], "cpu_w": rnd(per_gpu), "gpus_per_module": int(s["gpus_per_module"]),
+                          "source": s["host_source"], "year": int(s["year"]), "note": s["host_note"]}
+
+
 def accelerator_rows(shared: Path) -> list[dict[str, str]]:
     """The catalogue's rows: shared/data/accelerators.csv, then the chips it lacks from refdata/accelerators_extra.csv
     (same columns; a name already in the shared file is an error, not an override)."""
@@ -196,10 +226,15 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
     srv_rules = read_csv(REFDATA / "servers.csv")
     unit_rules = read_csv(REFDATA / "count_units.csv")
     tdp_rows = {r["name"]: r for r in read_csv(REFDATA / "tdp_ranges.csv")}
+    superchips = {r["name"]: r for r in read_csv(REFDATA / "superchips.csv")}
+    cpus = {r["name"]: r for r in read_csv(shared / "cpus.csv") if r["kind"] == "cpu"}
     names = {r["name"] for r in rows}
-    for n in tdp_rows:
+    for n in [*tdp_rows, *superchips]:
         if n not in names:
-            raise SystemExit(f"refdata/tdp_ranges.csv names unknown accelerator {n!r}")
+            raise SystemExit(f"refdata/tdp_ranges.csv or superchips.csv names unknown accelerator {n!r}")
+    for n in tdp_rows:
+        if superchips.get(n, {}).get("module_w"):
+            raise SystemExit(f"{n!r}: a module's GPU power comes from refdata/superchips.csv, not tdp_ranges.csv")
     for rules in (emb_rules, srv_rules, unit_rules):
         for r in rules:
             for n in r["match"].split(";"):
@@ -225,6 +260,8 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
             "uncertain_note": uncertain_sentences(r["notes"]),
         }
         _apply_tdp_range(row, tdp_rows.get(r["name"]))
+        if r["name"] in superchips:
+            _apply_superchip(row, superchips[r["name"]], {c["name"]: c for c in rows}, cpus)
         e = _match_rule(emb_rules, row)
         row["embodied"] = {
             "kg": rnd(num(e["kg_co2e"])),
@@ -268,8 +305,8 @@ def build_accelerators(shared: Path) -> dict[str, Any]:
         "meta": {
             "source": "shared/data/accelerators.csv (vendor datasheets, papers; see PROVENANCE-hardware.md); "
             "refdata/accelerators_extra.csv (chips the shared file lacks), accelerator_families.csv, "
-            "embodied_accelerators.csv, servers.csv, tdp_ranges.csv, count_units.csv, "
-            "accelerator_driver_names.csv",
+            "embodied_accelerators.csv, servers.csv, tdp_ranges.csv, superchips.csv, count_units.csv, "
+            "accelerator_driver_names.csv; shared/data/cpus.csv (a superchip's on-module CPU)",
             "licence": "factual figures; Epoch AI cross-check CC BY 4.0",
             "attributions": [ATTR_EPOCH],
         },

@@ -216,6 +216,42 @@ def test_build_refuses_a_tdp_range_that_misses_the_tdp() -> None:
     assert row["tdp_w"] is None and row["tdp_estimate_w"] == 700.0
 
 
+def test_a_superchips_tdp_is_its_gpus_own_and_its_cpu_is_the_hosts() -> None:
+    """refdata/superchips.csv: the GH200 datasheet gives only the whole module's power (Grace CPU + GPU + memory, up
+    to 1000 W); the catalogue's TDP is the GPU's own (the 700 W its H100 GPU is rated at, ranged from a module run at
+    680 W to the 900 W GPU limit NVML reports), the module's figure is kept apart, and the on-module Grace CPU with its
+    memory is the host's CPU (half the Grace CPU Superchip's 500 W per GH200, a quarter per GB200 GPU)."""
+    gh200, _, _ = find_accelerator("GH200")
+    assert gh200.tdp_w == 700 and gh200.tdp_range_w() == (680, 900) and gh200.module_tdp_w() == 1000
+    assert "whole Grace Hopper module" in gh200.tdp_caveat() and "900 W" in gh200.tdp_caveat()
+    gh_host, gb_host = gh200.module_host(), find_accelerator("GB200")[0].module_host()
+    assert gh_host is not None and gh_host.cpu_w == 250 and "LPDDR5X" in gh_host.note
+    assert gb_host is not None and gb_host.cpu_w == 125
+    h100, _, _ = find_accelerator("H100")
+    assert h100.module_host() is None and h100.module_tdp_w() is None
+
+
+def test_build_refuses_a_superchip_row_that_no_longer_fits_the_catalogue() -> None:
+    """A catalogue TDP that is no longer the module's figure (the shared file fixed to the GPU's) must be reviewed,
+    not replaced twice; a GPU range that misses the GPU's rating or reaches the module's is refused."""
+    from ..scripts import load_script
+
+    build = load_script("scripts/build_data.py")
+    chip = {"module_w": "1000", "gpu_same_as": "G", "gpu_low_w": "600", "gpu_high_w": "900", "gpu_source": "s",
+            "gpu_note": "n", "gpus_per_module": "1", "host_cpu": "C", "host_cpu_share": "0.5", "host_source": "s",
+            "host_note": "n", "year": "2025"}
+    catalogue, cpus = {"G": {"tdp_w": "700"}}, {"C": {"tdp_w": "500"}}
+    with pytest.raises(SystemExit, match="not the module's 1000 W"):
+        build._apply_superchip({"name": "X", "tdp_w": 700}, chip, catalogue, cpus)
+    with pytest.raises(SystemExit, match="must hold the GPU's 700 W"):
+        build._apply_superchip({"name": "X", "tdp_w": 1000}, {**chip, "gpu_high_w": "650"}, catalogue, cpus)
+    built: dict[str, object] = {"name": "X", "tdp_w": 1000}
+    build._apply_superchip(built, chip, catalogue, cpus)
+    assert (built["tdp_w"], built["module_tdp_w"]) == (700, 1000)
+    assert built["module_host"] == {"cpu": "C", "cpu_w": 250, "gpus_per_module": 1, "source": "s", "year": 2025,
+                                    "note": "n"}
+
+
 @pytest.mark.parametrize("name", ["", "   ", None, 5])
 def test_a_blank_or_non_text_hardware_name_shows_valid_names(name: object) -> None:
     """A blank name matched nothing and the error listed no valid name (`--hardware ''`)."""

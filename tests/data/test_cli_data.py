@@ -38,6 +38,22 @@ def test_gpus_table_shows_the_tdp_used_with_its_span_and_an_estimate_apart(capsy
     assert "(~500)" in lines["AWS Trainium2 (Trn2)"]
 
 
+def test_gpus_say_a_superchips_tdp_is_its_gpus_not_the_modules(capsys: pytest.CaptureFixture[str]) -> None:
+    """GH200: the datasheet's 1000 W is the whole module (Grace CPU, GPU, memory); the listing shows the GPU's own
+    power marked as such, and the JSON the module's figure and the W per GPU of its CPU beside it."""
+    assert main(["data", "gpus"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split("  ")[0].rstrip(" *"): line for line in out.splitlines()}
+    assert "700 (680-900) GPU" in lines["NVIDIA GH200 (GPU part)"] and "GPU = the GPU's own power" in out
+    assert main(["data", "gpus", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    gh200 = rows["NVIDIA GH200 (GPU part)"]
+    assert (gh200["tdp_w"], gh200["module_tdp_w"], gh200["module_cpu_w"]) == (700, 1000, 250)
+    assert "whole Grace Hopper module" in gh200["tdp_note"]
+    h100 = rows["NVIDIA H100 SXM5 80GB"]
+    assert (h100["module_tdp_w"], h100["module_cpu_w"]) == (None, None)
+
+
 def test_regions_by_kind(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "regions", "--kind", "cloud", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

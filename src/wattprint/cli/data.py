@@ -64,17 +64,20 @@ def _counted_as(a: Any) -> str | None:
 
 def _tdp_fields(a: Any) -> dict[str, Any]:
     """The TDP's range (every chip: the same keys on each row) and, where the vendor publishes none, the estimate
-    not used and the caveat."""
-    r = a.tdp_range_w()
+    not used and the caveat; for a superchip's GPU (whose TDP is its own), the whole module's power and the W per GPU
+    of the module's CPU (with its memory), which the host share counts."""
+    r, host = a.tdp_range_w(), a.module_host()
     return {"tdp_w_low": r[0] if r else None, "tdp_w_high": r[1] if r else None,
-            "tdp_estimate_w": a.tdp_estimate_w(), "tdp_note": a.tdp_caveat() or None}
+            "tdp_estimate_w": a.tdp_estimate_w(), "tdp_note": a.tdp_caveat() or None,
+            "module_tdp_w": a.module_tdp_w(), "module_cpu_w": host.cpu_w if host else None}
 
 
 def _tdp_cell(a: Any) -> str:
     if a.tdp_w is None and a.tdp_estimate_w() is not None:
         return f"(~{a.tdp_estimate_w():.4g})"
     r = a.tdp_range_w()
-    return f"{_fmt(a.tdp_w)} ({_fmt(r[0])}-{_fmt(r[1])})" if r and r[0] != r[1] else _fmt(a.tdp_w)
+    cell = f"{_fmt(a.tdp_w)} ({_fmt(r[0])}-{_fmt(r[1])})" if r and r[0] != r[1] else _fmt(a.tdp_w)
+    return cell + (" GPU" if a.module_tdp_w() is not None else "")
 
 
 def _gpus(args: argparse.Namespace) -> int:
@@ -92,7 +95,9 @@ def _gpus(args: argparse.Namespace) -> int:
                      _fmt(p.get("fp32")), _fmt(p.get("bf16")), _fmt(p.get("fp16")), _fmt(p.get("fp8"))])
     print(_table(["accelerator (one chip)", "year", "TDP W", "mem GB", "fp32", "bf16", "fp16", "fp8"], rows))
     print("dense peaks in TFLOPS; * = some values uncertain (see --json notes); TDP W (a-b) = no datasheet figure: "
-          "the value used and the span of those in use; (~W) = an estimate, not used: give the power; family names "
+          "the value used and the span of those in use; GPU = the GPU's own power on a superchip whose datasheet gives "
+          "the whole module's (CPU, GPU, memory: --json module_tdp_w; its CPU is counted in the host share); "
+          "(~W) = an estimate, not used: give the power; family names "
           "like 'A100' resolve to the data-centre SXM variant; + = counted per package, board or chip whose parts "
           "software lists separately (GCDs, TensorCores: --json counted_as)")
     return 0

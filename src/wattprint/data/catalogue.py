@@ -31,12 +31,24 @@ def table_meta(name: str) -> dict[str, Any]:
 
 # -- accelerators -----------------------------------------------------------------------------
 @dataclass(frozen=True)
+class ModuleHost:
+    """The host CPU a superchip module carries beside its GPU(s) (refdata/superchips.csv): ``cpu_w`` its rated W per
+    GPU, its memory (LPDDR5X) included; the host model takes it for the CPU and RAM of a generic server."""
+
+    cpu: str
+    cpu_w: float
+    source: str
+    note: str
+
+
+@dataclass(frozen=True)
 class Accelerator:
     """One catalogue row = one chip as counted by ``--count``: a GPU (an SXM/OAM module or a PCIe card), an
     AMD MI250/MI250X *package* (2 GCDs, which rocm-smi shows as 2 devices), a Google TPU *chip* (not a
     TensorCore; a v3-8 slice is 4 chips), an AWS Trainium/Inferentia chip, a K80 *board* (2 GPUs).
 
-    Units: ``tdp_w`` in W (None where unpublished: most TPUs, Trainium), ``memory_gb`` in GB,
+    Units: ``tdp_w`` in W (None where unpublished: most TPUs, Trainium; a superchip's GPU's own power, the whole
+    module's in :meth:`module_tdp_w`), ``memory_gb`` in GB,
     ``memory_bw_tbs`` in TB/s, ``peak_tflops`` dense peaks in TFLOPS (int8 in TOPS) by precision.
     """
 
@@ -74,6 +86,17 @@ class Accelerator:
         """Why the TDP (or its absence) is not a datasheet figure, with its source; "" where it is one."""
         t = self._raw.get("tdp")
         return f"{t['note']} ({t['source']})" if t else ""
+
+    def module_tdp_w(self) -> float | None:
+        """The whole module's power (W) where the datasheet gives only that and ``tdp_w`` is the GPU's own (GH200: CPU,
+        GPU and memory); None elsewhere."""
+        v = self._raw.get("module_tdp_w")
+        return float(v) if v is not None else None
+
+    def module_host(self) -> ModuleHost | None:
+        """The host CPU (with its memory) on the chip's own module, per GPU; None for a chip in a separate server."""
+        h = self._raw.get("module_host")
+        return ModuleHost(h["cpu"], float(h["cpu_w"]), h["source"], h["note"]) if h else None
 
     def tdp_estimate_w(self) -> float | None:
         """An analyst's TDP estimate (W) for a chip whose vendor publishes none; never used as a default."""
