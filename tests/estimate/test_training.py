@@ -603,3 +603,34 @@ def test_a_chip_whose_parts_software_counts_says_what_its_count_counts() -> None
     # a chip counted as software counts it says nothing
     h100 = estimate_training(params=7e9, tokens=2e12, hardware="H100", count=8)
     assert not any(a.what == "what a count counts" for a in h100.assumptions)
+
+
+def _watts_per_chip(hardware: str) -> dict[str, float]:
+    """Central W per chip by component: the kWh of 1000 chip-hours."""
+    fp = estimate_training(chip_hours=1000, hardware=hardware)
+    return {k: c.kwh.value for k, c in fp.energy_by_component_kwh.items()}
+
+
+def test_a_gh200_module_holds_its_gpu_and_its_grace_cpu_once() -> None:
+    """The GH200 datasheet's 1000 W is the whole module: Grace CPU, GPU, HBM and LPDDR5X (configurable 450-1000 W).
+    Charging it to the accelerator and a server's CPU and RAM on top counted the Grace CPU and its memory twice, so
+    what sits on the module came to more than the module's maximum. The GPU is charged its own power and the module's
+    Grace CPU (its LPDDR5X included) is the host's CPU and RAM."""
+    w = _watts_per_chip("GH200")
+    assert w["gpu"] + w["cpu"] + w["ram"] <= 1000  # everything on the module, within the module's maximum
+    assert w["ram"] == 0  # the LPDDR5X is inside the Grace figure, not RAM W/GB on top
+    assert w["gpu"] == pytest.approx(_watts_per_chip("H100")["gpu"])  # the same H100 GPU at its 700 W rating
+    fp = estimate_training(chip_hours=1000, hardware="GH200")
+    (tdp,) = [a for a in fp.assumptions if a.what == "TDP"]
+    assert tdp.value.startswith("700 (680") and "whole Grace Hopper module" in tdp.note
+    assert fp.energy_by_component_kwh["gpu"].kwh.high <= 900  # at most the GPU power limit NVML reports on GH200
+    (host,) = [a for a in fp.assumptions if a.what.startswith("host power")]
+    assert "CPU and memory on the module" in host.note
+
+
+def test_a_gb200_host_cpu_is_its_superchips_grace_shared_by_its_two_gpus() -> None:
+    """GB200: one Grace CPU (with its LPDDR5X) serves the 2 B200 GPUs of a superchip, so each GPU's host CPU is half
+    the Grace a GH200's GPU has to itself, and no server DDR is added."""
+    gb200, gh200 = _watts_per_chip("GB200"), _watts_per_chip("GH200")
+    assert gb200["cpu"] == pytest.approx(gh200["cpu"] / 2) and gb200["ram"] == 0
+

@@ -46,7 +46,8 @@ Power model: the accelerator draws a fraction of its TDP (GPU-only figures: per 
 figures measured on trainings with its chips, Hopper ~0.89, Ampere ~0.70, elsewhere the mean over all; the range
 spans every sourced figure, the TDP convention included); the host (CPU, RAM, other:
 fans, NICs, switches, PSU losses) is modelled per server from rated system power minus accelerator TDP
-(DGX datasheets) times a sourced load factor. Chips whose only published power figures are system-level per
+(DGX datasheets) times a sourced load factor; a superchip's own CPU (GH200, GB200: the Grace CPU with its memory,
+refdata/superchips.csv) is its node's CPU and RAM. Chips whose only published power figures are system-level per
 chip (Google TPUs; the P100, measured by Patterson et al. 2021) get an *all-in* fraction instead and no host on
 top.
 """
@@ -58,10 +59,13 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..footprint import Assumption
 from ..quantities import Range
+
+if TYPE_CHECKING:
+    from ..data.catalogue import ModuleHost
 
 FEATURES = ("small_model", "ridge_above_ref", "moe", "fp8", "step_basis", "small_x_ridge", "older_chip")
 MODEL_FILE = "utilisation_model.json"
@@ -265,33 +269,46 @@ def gpu_fraction(family: str) -> tuple[Range, Assumption]:
     return r, Assumption("average accelerator power during training", f"{r:.3g} x TDP", p["source"], p["note"])
 
 
-def _rated_host_split(family: str, tdp_w: float) -> tuple[dict[str, float], str, str]:
-    """Rated (full-load) host W per accelerator by part, what they are, and their source."""
+def _rated_host_split(
+    family: str, tdp_w: float, module_host: ModuleHost | None = None
+) -> tuple[dict[str, float], str, str]:
+    """Rated (full-load) host W per accelerator by part, what they are, and their source. A superchip's own CPU
+    (``module_host``, its memory included) is the CPU and RAM of its node: it replaces the reference server's."""
     h = model_table()["power"]["host"]
     cls = h["classes"].get(family)
     if cls is not None:
         per = {k: float(cls[f"{k}_w_per_accelerator"]) for k in ("cpu", "ram", "other")}
-        return per, f"{cls['name']} rated non-accelerator power per accelerator", str(cls["source"])
-    g = h["generic_ratio_of_tdp"]
-    per = {k: float(g[k]) * tdp_w for k in ("cpu", "ram", "other")}
-    return per, "generic host share (mean of the DGX A100/H100/B200 ratios to accelerator TDP)", str(g["source"])
+        basis, src = f"{cls['name']} rated non-accelerator power per accelerator", str(cls["source"])
+    else:
+        g = h["generic_ratio_of_tdp"]
+        per = {k: float(g[k]) * tdp_w for k in ("cpu", "ram", "other")}
+        basis = "generic host share (mean of the DGX A100/H100/B200 ratios to accelerator TDP)"
+        src = str(g["source"])
+    if module_host is None:
+        return per, basis, src
+    per = {**per, "cpu": module_host.cpu_w, "ram": 0.0}
+    return (per, f"CPU and memory on the module: {module_host.cpu_w:g} W per accelerator rated ({module_host.note}); "
+            f"other: {basis}", f"{module_host.source}; {src}")
 
 
-def rated_server_watts_per_accelerator(family: str, tdp_w: float) -> float:
+def rated_server_watts_per_accelerator(family: str, tdp_w: float, module_host: ModuleHost | None = None) -> float:
     """The most a server of the family's class is rated to draw, per accelerator (W): its TDP plus its share of the
-    host at full rating (DGX-class datasheets; a generic share of TDP for other families)."""
-    return tdp_w + sum(_rated_host_split(family, tdp_w)[0].values())
+    host at full rating (DGX-class datasheets; a generic share of TDP for other families; a superchip's own CPU)."""
+    return tdp_w + sum(_rated_host_split(family, tdp_w, module_host)[0].values())
 
 
-def host_watts_per_accelerator(family: str, tdp_w: float) -> tuple[dict[str, Range], Assumption]:
+def host_watts_per_accelerator(
+    family: str, tdp_w: float, module_host: ModuleHost | None = None
+) -> tuple[dict[str, Range], Assumption]:
     """Host power (W) per accelerator by part: ``cpu``, ``ram``, ``other``.
 
     From the rated power of the family's reference server minus its accelerators' TDP (split into the
-    CPUs' TDP, RAM x W/GB and the rest), times a load factor; other families scale a generic split by TDP.
+    CPUs' TDP, RAM x W/GB and the rest), times a load factor; other families scale a generic split by TDP. On a
+    superchip (``module_host``) the CPU is the module's own, its memory included (so ``ram`` is 0).
     """
     h = model_table()["power"]["host"]
     load = _range(h["load"])
-    per, basis, src = _rated_host_split(family, tdp_w)
+    per, basis, src = _rated_host_split(family, tdp_w, module_host)
     parts = {k: load * v for k, v in per.items()}
     total = sum(per.values())
     return parts, Assumption(
