@@ -88,7 +88,8 @@ def check_share(name: str, value: Any) -> float | None:
 
 
 # input checks, not data: how far below (a chip's idle draw, the lowest TDP) or above (the highest TDP, a chip's own)
-# a power may lie before it is taken for a unit slip (kW typed as W is a factor 1000; a server's power, ~8x)
+# a power may lie before it is taken for a unit slip (kW typed as W is a factor 1000; a server's power, ~8x); an MFU
+# is held to the same factor below the lowest a published training reaches
 SLIP_BELOW = 10.0
 SLIP_ABOVE = 2.0
 
@@ -134,10 +135,11 @@ def check_board_power(watts: float, acc: Any, what: str = "board power") -> list
     return []
 
 
-def check_finite(fp: Footprint) -> Footprint:
+def check_finite(fp: Footprint, refuse_naming: str | None = None) -> Footprint:
     """``fp``, or a clear error when the inputs were so large that a figure overflowed (JSON has no infinity, and a
     result of inf helps nobody). A total above the whole world's annual emissions gets a note first among the
-    assumptions (the figures stay as computed)."""
+    assumptions (the figures stay as computed); with ``refuse_naming`` (the inputs given, as flags) it is an error
+    that names them instead."""
 
     def bad(x: Any) -> bool:
         if isinstance(x, dict):
@@ -154,6 +156,12 @@ def check_finite(fp: Footprint) -> Footprint:
     # world's emissions, so an estimate above them comes from a slip in the inputs (a count's magnitude, days ...)
     world, source = world_annual_co2e_kg()
     total = fp.total_co2e_kg.value
+    if total > world and refuse_naming is not None:  # a plan no one can carry out: more than the world emits
+        raise InputConflictError(
+            f"total {total:.3g} kgCO2e is {total / world:.3g}x the world's annual emissions ({world / 1e12:.3g} "
+            f"GtCO2e): no training emits that; check the magnitudes of {refuse_naming}"
+            + (" (counts are absolute: 7B = 7e9, 2T = 2e12)" if "params" in refuse_naming or "--tokens" in
+               refuse_naming else ""))
     if total > world:
         fp.assumptions.insert(0, Assumption(
             "IMPLAUSIBLE RESULT", f"total {total:.3g} kgCO2e, {total / world:.3g}x the world's annual "

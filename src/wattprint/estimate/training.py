@@ -39,9 +39,18 @@ from .common import (
     resolve_site,
 )
 from .model_preset import apply_model
-from .training_compute import training_flops
+from .training_compute import MIN_COUNT, MIN_FLOPS, training_flops
 from .training_power import check_power_fraction, it_energy
-from .training_time import TrainingChip, chip_hours_from_inputs, resolve_chip, size_run, wall_time
+from .training_time import (
+    TrainingChip,
+    check_days_within_service_life,
+    check_mfu_floor,
+    check_wall_within_service_life,
+    chip_hours_from_inputs,
+    resolve_chip,
+    size_run,
+    wall_time,
+)
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,11 @@ def estimate_training(
     parameters). ``active_params`` without ``params`` is taken for an MoE whose total is unknown, with a note (a
     training estimate needs no total). ``moe`` (True / False, None = inferred so) overrides that reading. With
     ``days``, the wall time is the days given.
+
+    A run that cannot be carried out as stated is refused (InputConflictError naming the inputs): a wall time past
+    the hardware's service life (the longest its embodied emissions are amortised over), fewer than one chip over
+    the days given, a total above the whole world's annual emissions, or an MFU, FLOPs or chip-hours below any
+    training's.
     """
     from .. import data
 
@@ -127,6 +141,9 @@ def estimate_training(
     acc, variants, hardware_notes = data.find_accelerator(given.hardware)
     if (unit_note := data.count_unit_assumption(acc, given.count)) is not None:
         hardware_notes = [*hardware_notes, unit_note]
+    # no training outlasts its chips: the longest service life the embodied emissions are amortised over bounds it
+    service_life_years = data.embodied_accelerator(acc).lifetime_years.high
+    check_days_within_service_life(given.days, service_life_years)
     chip, precision_notes = resolve_chip(acc, variants, precision)
     compute, n_active, compute_notes = training_flops(
         given.flops, given.params, given.active_params, given.tokens, given.seq_len, preset)
@@ -139,6 +156,9 @@ def estimate_training(
             raise InputConflictError(f"{e} (chip-hours = {given.count:g} chips x {given.days:g} days x 24)") from None
         raise
     wall, chip_details, wall_notes = wall_time(given.days, chips, given.count, hours)
+    if given.days is None and given.count is not None:
+        wall_notes += check_wall_within_service_life(wall, given.count, service_life_years,
+                                                     _flags(given, model, *_SIZING))
     energy, energy_notes = it_energy(acc, variants, hours, given.power_w, given.power_fraction)
     inten, pue_r, site_notes = resolve_site(location, year, pue, intensity, mix)
     # embodied depends on chip-hours only: count chips for wall hours = chip-hours x 1 chip
@@ -158,12 +178,26 @@ def estimate_training(
         wall_time_h=wall,
         market_intensity_g_per_kwh=check_market_intensity(market_intensity),
         details=_details(chip, compute, run_mfu, chip_details),
-    ))
+    ), refuse_naming=_flags(given, model, *_SIZING, "days", "count", "power_w", "power_fraction"))
 
 
-# Below this, a parameter or token count has lost its suffix ("7" for 7B): no trained network has fewer than a
-# thousand parameters, and no training sees fewer than a thousand tokens.
-MIN_COUNT = 1000
+# the inputs that size a run's compute and time, as named in errors about its size
+_SIZING = ("flops", "params", "active_params", "tokens", "seq_len", "chip_hours", "mfu")
+
+
+def _flags(given: _Inputs, model: str | None, *fields: str) -> str:
+    """The given inputs among ``fields`` (names of _Inputs) as flags with their values ("--params 7e+09, --tokens
+    2e+12"); parameters that came from ``model`` are named by it."""
+    named: list[str] = []
+    for field in fields:
+        value = getattr(given, field)
+        if value is None:
+            continue
+        flag = f"--model {model}" if model is not None and field in ("params", "active_params") else \
+            f"--{field.replace('_', '-')} {value:g}"
+        if flag not in named:
+            named.append(flag)
+    return ", ".join(named)
 
 
 def check_training_count(name: str, value: Any) -> float | None:
@@ -178,6 +212,10 @@ def _checked_inputs(
     """(the inputs as checked floats, the note on a low power fraction). Each check raises on its input in this
     order, so the first bad input is the one reported."""
     flops = check_positive("flops", flops)
+    if flops is not None and flops < MIN_FLOPS:
+        raise InputConflictError(
+            f"flops {flops:g} is fewer than any training has (6 x {MIN_COUNT} parameters x {MIN_COUNT} tokens = "
+            f"{MIN_FLOPS:g} FLOP): give the training compute in FLOP, e.g. 3.14e23")
     params = check_training_count("params", params)
     active_params = check_training_count("active params", active_params)
     tokens = check_training_count("tokens", tokens)
@@ -192,6 +230,7 @@ def _checked_inputs(
     mfu = check_positive("MFU", mfu)
     if mfu is not None and mfu > 1:
         raise InputConflictError(f"MFU is a fraction of peak (0-1], got {mfu:g}")
+    check_mfu_floor(mfu)
     if power_w is not None and power_fraction is not None:
         raise InputConflictError("give either --power-w (all-in W per chip) or a power fraction of TDP, not both")
     if moe is not None and not isinstance(moe, bool):

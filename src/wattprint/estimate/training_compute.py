@@ -29,6 +29,12 @@ MIN_FLOPS_OVER_6ND = 0.5
 # (~11x). A small-active MoE at its documented context goes further (Qwen3-30B-A3B: 3.3B active, 48 layers x 4096
 # attention width, ~17x at 256k), so a context the named model's data document is never refused by this bound.
 MAX_FLOPS_OVER_6ND = 12.0
+# Below this, a parameter or token count has lost its suffix ("7" for 7B): no trained network has fewer than a
+# thousand parameters, and no training sees fewer than a thousand tokens.
+MIN_COUNT = 1000
+# ... so no training computes less than 6 x the fewest parameters x the fewest tokens: fewer FLOPs (or chip-hours too
+# few for them at a chip's full peak) are a unit slip
+MIN_FLOPS = FLOPS_PER_PARAM_TOKEN * MIN_COUNT * MIN_COUNT
 
 
 def training_flops(

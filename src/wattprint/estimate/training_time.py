@@ -2,7 +2,7 @@
 
     chip-hours = given (checked against count x days x 24, and against the compute: the MFU they imply),
                  or count x days x 24, or C / (peak FLOP/s x MFU x 3600), MFU given or from the fitted model
-    wall time  = the days given, or chip-hours / count
+    wall time  = the days given, or chip-hours / count; within the hardware's service life, on at least one chip
 
 Units: compute in FLOP; peaks in FLOP/s; MFU as a fraction of the dense peak at the run's precision; time in hours.
 """
@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputConflictError, WattprintError
-from ..footprint import Assumption
+from ..footprint import HOURS_PER_YEAR, Assumption
 from ..quantities import Range
 from . import utilisation
-from .common import check_chips_at_once, too_large
+from .common import SLIP_BELOW, check_chips_at_once, too_large
+from .training_compute import MIN_COUNT, MIN_FLOPS
 
 if TYPE_CHECKING:
     from ..data.catalogue import Accelerator
@@ -92,13 +93,11 @@ def chip_hours_from_inputs(
             # the average number of chips busy, not a count of chips (it need not be whole)
             count = chip_hours / (days * HOURS_PER_DAY)
             check_chips_at_once("chip-hours / (days x 24)", count)
-            what = "average chips busy"
-            if count < 1:
-                notes.append(Assumption(what, f"{count:.3g} = chip-hours / (days x 24)", "implied",
-                                        "under one chip busy over the whole period: the wall time is the days given, "
-                                        "the chips were idle or off for part of it (idle time is not counted)"))
-            else:
-                notes.append(Assumption(what, f"{count:.4g} = chip-hours / (days x 24)", "implied"))
+            if count < 1:  # the days given are the wall time, and a training keeps its chips busy all of it
+                raise InputConflictError(
+                    f"--chip-hours {chip_hours:g} over --days {days:g} is {count:.2g} chips: fewer than one; the days "
+                    "are the training's wall time: check both, or give --chip-hours alone")
+            notes.append(Assumption("average chips busy", f"{count:.4g} = chip-hours / (days x 24)", "implied"))
         return chip_hours, count, notes
     if count is not None and days is not None:
         ch = count * days * HOURS_PER_DAY
@@ -114,6 +113,12 @@ def size_run(
     """(chip-hours, MFU of the peak at the run's precision or None, notes): the chip-hours given (their MFU implied
     by the compute, when given), else C / (peak FLOP/s x MFU x 3600)."""
     if chip_hours is not None:
+        fewest = MIN_FLOPS / (chip.peak.high * SECONDS_PER_HOUR)
+        if compute is None and chip_hours < fewest:  # with the compute, the MFU they imply says more
+            raise InputConflictError(
+                f"chip-hours {chip_hours:.3g} are fewer than any training takes: the smallest ({MIN_FLOPS:g} FLOP = "
+                f"6 x {MIN_COUNT} parameters x {MIN_COUNT} tokens) needs {fewest:.2g} on {chip.acc.name} at its "
+                f"full {chip.precision} peak; give accelerator-hours")
         implied, notes = _implied_mfu(compute, chip_hours, mfu, chip)
         return Range.exact(chip_hours), implied, notes
     if compute is None:
@@ -209,6 +214,16 @@ def _implied_mfu(
     return Range.exact(implied), notes
 
 
+def check_mfu_floor(mfu: float | None) -> None:
+    """A given MFU (fraction of peak) a slip factor below the fitted model's lower bound, under which no published
+    training lies, is a unit slip, as one above 1 is; between the two, a note says it (_unusual_mfu)."""
+    low, _ = utilisation.model_table()["mfu"]["bounds"]
+    if mfu is not None and mfu < low / SLIP_BELOW:
+        raise InputConflictError(
+            f"MFU {mfu:g} is far below the {low:g} every published training reaches (the MFU model's bounds): "
+            "MFU is a fraction of peak, 0.4 for 40 %")
+
+
 def _unusual_mfu(mfu: float, precision: str, what: str, source: str) -> list[Assumption]:
     """A note when an MFU lies outside the fitted model's bounds, where every published training lies."""
     low, high = utilisation.model_table()["mfu"]["bounds"]
@@ -233,11 +248,50 @@ def wall_time(
         if count is None:  # chip-hours from the FLOPs: the chips busy on average over those days
             busy = chip_hours / (days * HOURS_PER_DAY)
             check_chips_at_once("the FLOPs' chip-hours over the days given", busy.value)
+            if busy.high < 1:  # even at the MFU range's low end: the days cannot be the training's wall time
+                raise InputConflictError(
+                    f"the compute's {chip_hours.value:.3g} chip-hours over --days {days:g} are {busy.value:.2g} chips "
+                    f"(at most {busy.high:.2g} over the MFU's range): fewer than one; check --days (wall-clock "
+                    "days), or give --count instead")
             notes.append(Assumption("average chips busy", f"{busy:.4g} = chip-hours / (days x 24)", "implied",
-                                    "the chip-hours come from the FLOPs and the MFU; the days fix the wall time"))
+                                    "the chip-hours come from the FLOPs and the MFU; the days fix the wall time"
+                                    + ("; under one chip at the central MFU, so the days fit only at the MFU range's "
+                                       "low end: check them" if busy.value < 1 else "")))
             details["average_chips_busy"] = busy
     else:
         wall = chip_hours / count if count is not None else None
     if count is not None:
         details["count" if given_count is not None else "average_chips_busy"] = count
     return wall, details, notes
+
+
+def check_days_within_service_life(days: float | None, life_years: float) -> None:
+    """Refuse ``days`` of wall time past the hardware's service life (years): no training outlasts its chips."""
+    if days is not None and days * HOURS_PER_DAY > life_years * HOURS_PER_YEAR:
+        raise InputConflictError(
+            f"--days {days:g} ({_years(days * HOURS_PER_DAY)} years of wall time) exceeds the hardware's "
+            f"{life_years:g}-year service life: check --days (wall-clock days, not hours or chip-days)")
+
+
+def check_wall_within_service_life(
+    wall: Range | None, count: float, life_years: float, sizing: str
+) -> list[Assumption]:
+    """Refuse a wall time (hours on ``count`` chips) past the hardware's service life (years) over the whole of its
+    range: the run cannot be carried out as stated, and its embodied emissions would be amortised over more than
+    the chips' life. Past it at the central value only, a note. ``sizing`` names the inputs that sized the run."""
+    life_h = life_years * HOURS_PER_YEAR
+    if wall is None or wall.value <= life_h:
+        return []
+    on = f"{_years(wall.value)} years on {count:,.0f} chip{'' if count == 1 else 's'}"
+    if wall.low > life_h:
+        raise InputConflictError(f"wall time {on} exceeds the hardware's {life_years:g}-year service life: check "
+                                 f"--count (1k chips is 1000) or {sizing}")
+    return [Assumption("wall time", on, "implied",
+                       f"past the hardware's {life_years:g}-year service life at the central MFU, within it only "
+                       "at the MFU range's high end: check --count")]
+
+
+def _years(hours: float) -> str:
+    """``hours`` in years to three significant figures, with thousands separators below a billion."""
+    years = float(f"{hours / HOURS_PER_YEAR:.3g}")
+    return f"{years:,.0f}" if 1000 <= years < 1e9 else f"{years:.3g}"
