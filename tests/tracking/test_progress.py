@@ -118,7 +118,7 @@ def test_fractional_progress_is_projected_as_given_not_truncated() -> None:
         for frac in (0.25, 0.5):
             time.sleep(0.15)
             pr = run.progress(frac, 1)
-        half = run.progress("2.5", "5")  # numeric strings too
+        half = run.progress(2.5, 5)
     assert (pr.step, pr.total_steps, pr.fraction_done) == (0.5, 1, 0.5)
     assert pr.energy_kwh.high < math.inf and pr.energy_kwh.low <= pr.energy_kwh.value <= pr.energy_kwh.high
     assert pr.energy_kwh.value == pytest.approx(2 * pr.energy_so_far_kwh, rel=0.35)

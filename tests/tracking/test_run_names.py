@@ -27,8 +27,13 @@ def test_a_name_that_cannot_be_shown_on_one_line_is_refused(kw: dict[str, object
         track(persist=False, quiet=True, **kw)  # type: ignore[arg-type]
 
 
-def test_blank_means_not_given_and_ordinary_names_pass() -> None:
-    run = track("", "", persist=False, quiet=True)
+def test_none_means_not_given_an_empty_name_is_refused_and_ordinary_names_pass() -> None:
+    # "" was read as not given (project 'default', a generated id) while `wattprint run --project ''` is refused:
+    # most often a variable left unset
+    for kw in ({"project": ""}, {"run": ""}):
+        with pytest.raises(InputConflictError, match="is empty; give one, or leave it out"):
+            track(persist=False, quiet=True, **kw)  # type: ignore[arg-type]
+    run = track(None, None, persist=False, quiet=True)  # type: ignore[arg-type]
     assert run.project == "default" and run.id.startswith("default-")
     run = track("my project (v2)", "run:1/ä", persist=False, quiet=True)
     assert (run.project, run.id) == ("my project (v2)", "run:1/ä")

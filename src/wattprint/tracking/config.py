@@ -15,6 +15,7 @@ Each setting comes from the first of these that gives it (never from the network
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -124,16 +125,40 @@ def _parse_pue(text: str | float, source: str) -> float | str:
     return check_pue(value, source)
 
 
-def _parse_positive(text: Any, what: str, source: str) -> float:
+def _parse_positive(text: Any, what: str, source: str, allow_zero: bool = False) -> float:
+    """A number from ``source``: an argument's own (checked by :func:`check_setting_types`), or the text of the
+    environment or a config file; finite and > 0 (>= 0 with ``allow_zero``)."""
     try:
         if isinstance(text, bool):  # True is no interval or intensity (float(True) would make it 1)
             raise TypeError
         value = float(text)
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:
+        raise InputConflictError(f"{what} from {source} {shown(text)} is too large: it leaves the floating-point "
+                                 "range") from None
+    except (TypeError, ValueError):
         raise InputConflictError(f"{what} from {source} must be a number, got {shown(text)}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise InputConflictError(f"{what} from {source} must be a finite number > 0, got {shown(text)}")
-    return value
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise InputConflictError(f"{what} from {source} must be a finite number {'>= 0' if allow_zero else '> 0'}, "
+                                 f"got {shown(text)}")
+    return value + 0.0  # -0.0 (typed "-0") is zero: it would print as "-0"
+
+
+def check_setting_types(location: Any = None, intensity: Any = None, db: Any = None, interval_s: Any = None) -> None:
+    """The settings given as arguments (``track()``, ``wattprint run``) are of the right type, as the estimators
+    want theirs: numbers are real numbers (int, float, numpy scalars; not a bool, not text: the environment and
+    the config file give text, an argument does not), names are text; None is "not given". Their values are
+    checked where they are resolved (:func:`load_config`)."""
+    from ..estimate.common import is_number
+
+    for what, arg in (("grid intensity (gCO2e/kWh)", intensity), ("sampling interval (s)", interval_s)):
+        if arg is not None and not is_number(arg):
+            raise InputConflictError(f"{what} must be a number, got {shown(arg)}")
+    # names read as text: a number or a list is a mistake, not a name (str(['FR']) read as France, db=5 made a store
+    # file "5" in the working directory); a store may be a path object
+    for what, arg, kinds in (("location", location, (str,)), ("db", db, (str, os.PathLike))):
+        if arg is not None and not isinstance(arg, kinds):
+            raise InputConflictError(f"{what} must be {'text' if what == 'location' else 'a path or URL'}, got "
+                                     f"{shown(arg)}")
 
 
 def config_file(environ: Mapping[str, str] | None = None, cwd: str | None = None) -> str | None:
@@ -279,18 +304,14 @@ def load_config(
             return file_values[key], file_src
         return None
 
-    # names read as text: a number or a list is a mistake, not a name (str(['FR']) read as France, db=5 made a store
-    # file "5" in the working directory); a store may be a path object
-    for what, arg, kinds in (("location", location, (str,)), ("db", db, (str, os.PathLike))):
-        if arg is not None and not isinstance(arg, kinds):
-            raise InputConflictError(f"{what} must be {'text' if what == 'location' else 'a path or URL'}, got "
-                                     f"{shown(arg)}")
+    check_setting_types(location, intensity, db, interval_s)
     if (got := pick("location", location, ENV_LOCATION)) is not None:
         cfg.location, cfg.sources["location"] = str(got[0]), got[1]
     if (got := pick("pue", pue, ENV_PUE)) is not None:
         cfg.pue, cfg.sources["pue"] = _parse_pue(got[0], got[1]), got[1]
     if (got := pick("intensity", intensity, ENV_INTENSITY)) is not None:
-        cfg.intensity = _parse_positive(got[0], "grid intensity (gCO2e/kWh)", got[1])
+        # 0 is a supply with no location-based emissions, a what-if the estimators take too
+        cfg.intensity = _parse_positive(got[0], "grid intensity (gCO2e/kWh)", got[1], allow_zero=True)
         cfg.sources["intensity"] = got[1]
         # both name the grid: the one from the higher-priority source wins (at the same level, the number does);
         # a location given as an argument is not overridden by an intensity from the environment or a file

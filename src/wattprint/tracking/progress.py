@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WattprintWarning
+from ..errors import WattprintWarning, shown
 from ..quantities import Range
 from .live import SECONDS_PER_HOUR
 from .projection import NO_INTERVAL_YET, Projection, Projector
@@ -83,12 +83,11 @@ def measured_range(snap: Snapshot) -> Range:
 
 def bad_steps(step: Any, total_steps: Any) -> str | None:
     """Why ``progress(step, total_steps)`` cannot be projected from, or None."""
-    if isinstance(step, bool) or isinstance(total_steps, bool):  # an int to Python, a slip to the user
-        return "step and total_steps must be numbers, not True/False"
-    try:
-        s, t = float(step), float(total_steps)
-    except (TypeError, ValueError, OverflowError):
-        return "step and total_steps must be numbers"
+    s, why = step_number("step", step)
+    if why is None:
+        t, why = step_number("total_steps", total_steps)
+    if why is not None:
+        return why
     if not (math.isfinite(s) and s >= 0):
         return "step must be a finite number >= 0"
     if not (math.isfinite(t) and t >= 1):
@@ -96,6 +95,22 @@ def bad_steps(step: Any, total_steps: Any) -> str | None:
     if t >= MAX_STEPS:  # beyond it step counts are not exact in a float, and the projection overflows
         return f"total_steps must be below 2**53 ({MAX_STEPS:.4g})"
     return None
+
+
+def step_number(name: str, x: Any) -> tuple[float, str | None]:
+    """``x`` as a float, or why it is not a step count: not a number (text, such as "5", is refused as the
+    estimators refuse it; a bool is a slip), or too large for a float. A number of any type passes (int, float,
+    numpy scalars), and so does what converts to one without being text (a 0-d tensor or array)."""
+    if type(x).__name__ in ("bool", "bool_"):  # True (or numpy's) is an int to Python, a slip to the user
+        return math.nan, f"{name} must be a number, not {x!r}"
+    if isinstance(x, str | bytes | bytearray):
+        return math.nan, f"{name} must be a number, not text: got {shown(x)}"
+    try:
+        return float(x), None
+    except OverflowError:
+        return math.nan, f"{name} {shown(x)} is too large: it leaves the floating-point range"
+    except (TypeError, ValueError, ArithmeticError):
+        return math.nan, f"{name} must be a number, got {shown(x)}"
 
 
 def whole(x: Any) -> int | float:
@@ -113,7 +128,9 @@ def given(x: Any) -> int | float:
         return int(x)
     if isinstance(x, int | float):
         return x
+    if isinstance(x, str | bytes | bytearray):  # refused as text, whatever it spells
+        return math.nan
     try:
         return whole(x)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, ArithmeticError):
         return math.nan

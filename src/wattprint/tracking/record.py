@@ -23,17 +23,20 @@ MAX_NAME_CHARS = 200
 
 
 def given_name(what: str, value: Any, optional: bool = True) -> str | None:
-    """A project name or run id as given (None or "": not given), checked to be text that ``wattprint runs`` can
-    show on one line: not blank, no blank at either end, no control or invisible characters (a newline in a run id
-    split the runs table); in Unicode's composed form (NFC), so that two spellings of one name are one.
-    Bytes that are not UTF-8 (lone surrogates from argv) are left to the store's own check, which names them.
-    ``optional``: the name may be left out (the blank-name error then says so)."""
-    if value is None or value == "":
+    """A project name or run id as given (None: not given), checked to be text that ``wattprint runs`` can
+    show on one line: not empty or blank (as ``--project ''`` is refused: "" is most often a variable left unset),
+    no blank at either end, no control or invisible characters (a newline in a run id split the runs table); in
+    Unicode's composed form (NFC), so that two spellings of one name are one. Bytes that are not UTF-8 (lone
+    surrogates from argv) are left to the store's own check, which names them. ``optional``: the name may be left
+    out (the empty- and blank-name errors then say so)."""
+    if value is None:
         return None
     from ..errors import InputConflictError, echo, shown
 
     if not isinstance(value, str):
         raise InputConflictError(f"{what} must be text, got {shown(value)}")
+    if not value:
+        raise InputConflictError(f"{what} is empty; give one" + (", or leave it out (None)" if optional else ""))
     if not value.strip():
         raise InputConflictError(f"{what} {value!r} is blank; give a name" + (", or none for the default"
                                                                               if optional else ""))
@@ -86,7 +89,7 @@ def begin_record(store: Any, run_id: str, project: str, started_unix: float, met
     wait for the store, after saying so.
     """
     # imported here, not at the top: module constants that tests patch are read at the call, and start-up stays fast
-    from ..errors import InputConflictError, UnknownNameError
+    from ..errors import UnknownNameError
     from ..storage import StoreError
     from ..storage.sqlite import BUSY_TIMEOUT_S, StoreLockedError
     from .store_writer import MIN_WRITE_WAIT_S, WRITE_WAIT_SHARE
@@ -111,14 +114,7 @@ def begin_record(store: Any, run_id: str, project: str, started_unix: float, met
     finally:
         store.set_write_wait(None)
     if known is not None:  # the checks begin_run makes before it resumes a run, made now
-        reason = still_written(known)
-        if reason:
-            raise InputConflictError(f"run {run_id!r} cannot be resumed: {reason}; wait for it to end or "
-                                     "choose another run id")
-        if known.project != project:
-            raise InputConflictError(
-                f"run {run_id!r} already exists in project {known.project!r}, not {project!r}; "
-                "resume it with the same project or choose another run id")
+        check_resumable(known, run_id, project)
 
     def unchanged(current: Any) -> str | None:
         """begin_run's check once the store is free: the run is still as it was read (or still absent)."""
@@ -133,6 +129,38 @@ def begin_record(store: Any, run_id: str, project: str, started_unix: float, met
     note(f"the store {store.path} is locked by another process: measuring anyway; the run is written "
          "there once the store is free (readings wait in memory until then)")
     return known, pending
+
+
+def check_resumable(known: Any, run_id: str, project: str) -> None:
+    """The checks ``Store.begin_run`` makes before it resumes the stored run ``known``: not measured by a live
+    process, and in the same project (InputConflictError, in the store's words, otherwise)."""
+    from ..errors import InputConflictError
+
+    reason = still_written(known)
+    if reason:
+        raise InputConflictError(f"run {run_id!r} cannot be resumed: {reason}; wait for it to end or "
+                                 "choose another run id")
+    if known.project != project:
+        raise InputConflictError(
+            f"run {run_id!r} already exists in project {known.project!r}, not {project!r}; "
+            "resume it with the same project or choose another run id")
+
+
+def refuse_early(store: Any, run_id: str, project: str) -> None:
+    """:func:`check_resumable` on the stored run of a given id, before the devices are read: a refused run says
+    its error and nothing else (not the devices' notes first). A store that cannot be read at once (locked
+    exclusively) is left to :func:`begin_record`, which waits for it or measures anyway, and checks again."""
+    from ..errors import UnknownNameError
+    from ..storage import StoreError
+
+    store.set_write_wait(0.0)  # reads wait only for an exclusive lock: not here
+    try:
+        known = store.get_run(run_id)
+    except (UnknownNameError, StoreError):
+        return
+    finally:
+        store.set_write_wait(None)
+    check_resumable(known, run_id, project)
 
 
 class ResumePoint:

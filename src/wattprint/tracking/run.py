@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import InputConflictError, WattprintError
+from ..errors import InputConflictError, WattprintError, shown
 from ..footprint import Assumption, Footprint, Intensity
 from ..quantities import Range
 from ..storage.export import rates
@@ -48,6 +48,7 @@ from .record import (
     given_name,
     new_run_id,
     record_meta,
+    refuse_early,
     resumed_site_notes,
 )
 from .sampler import Sampler, Snapshot, note_to_stderr
@@ -92,6 +93,8 @@ class Run:
         persist: bool = True,
         **kw: Any,
     ) -> None:
+        from .config import check_setting_types
+
         self.project = given_name("project name", project) or "default"
         self._given_id = given_name("run id", run)
         self.id = self._given_id or new_run_id(self.project)
@@ -100,6 +103,10 @@ class Run:
         unknown = set(kw) - {"handle_signals", "readers", "state_dir", "pid", "meta", "notify", "quiet", "ledger"}
         if unknown:
             raise TypeError(f"track() got unexpected keyword(s): {', '.join(sorted(unknown))}")
+        # bad types fail here, as the estimators' do, not at start(): persist="no" is truthy and stored the run
+        check_setting_types(location, intensity, db, interval_s)
+        if not isinstance(persist, bool):
+            raise InputConflictError(f"persist must be True or False, got {shown(persist)}")
         self.persist = persist
         self._kw = kw
         self.sampler: Sampler | None = None
@@ -150,6 +157,12 @@ class Run:
             if recovered := getattr(self.store, "recovered", None):
                 self._note(f"stored {len(recovered)} run(s) an earlier process could not (the store was locked or "
                            f"full when they ended): {', '.join(recovered)}")
+            if self._given_id is not None:  # an id taken in another project: its error alone, before device notes
+                try:
+                    refuse_early(self.store, self.id, self.project)
+                except BaseException:
+                    release([], self.store)
+                    raise
 
         pid = int(self._kw.get("pid") or os.getpid())
         alloc, self._readers = open_readers(pid, self._kw.get("readers"), self._note)
@@ -216,8 +229,8 @@ class Run:
         interrupted while it waits (Ctrl-C during a wait for a locked store) raises, with wattprint's signal
         handlers and exit hook already removed; the sampler goes on ending the run with that status in the
         background, and a later stop() (whatever its ``status``) waits for it again and returns the footprint."""
-        if status not in _STATUSES:
-            raise ValueError(f"status must be one of {_STATUSES}, got {status!r}")
+        if not isinstance(status, str) or status not in _STATUSES:  # refused before anything is stopped
+            raise InputConflictError(f"status must be one of {', '.join(_STATUSES)}, got {shown(status)}")
         if self._forked():  # a child left the `with` block: the run goes on in its parent, whose sampler this is not
             snap = self.sampler.snapshot if self.sampler is not None else None
             if snap is None:
@@ -355,7 +368,8 @@ class Run:
 
         Until the first sampling interval has closed no power is measured: the projection says so (from the
         energy so far, unbounded above). A step past ``total_steps`` counts as done. Called in training loops, it
-        does not raise over its arguments: a step that is negative or not a finite number, or a total below 1 or
+        does not raise over its arguments: a step or total that is not a number (text such as "5" included, as the
+        estimators refuse it) or too large for a float, a step that is negative or not finite, or a total below 1 or
         from 2**53 up, gives a :class:`~wattprint.errors.WattprintWarning` and a projection that says why (with the
         step and total given), and is not used: the run's summary keeps the last projection made from good
         arguments. Until a window of steps has closed since the first call there is no central value
@@ -511,11 +525,15 @@ def track(
 ) -> Run:
     """A :class:`Run` for ``project`` (not started): use it as ``with``, as a decorator, or ``start()``/``stop()``.
 
-    ``run`` names the run (an existing id resumes it: a preempted job continues the same run);
-    ``interval_s`` is the sampling interval (default 1 s); ``location`` (e.g. "FRA", "US-CA",
-    "aws:us-east-1"), ``pue`` (number or preset name) and ``intensity`` (gCO2e/kWh) override the config
+    ``run`` names the run (an existing id resumes it: a preempted job continues the same run; None: a new
+    generated id); ``interval_s`` is the sampling interval (default 1 s); ``location`` (e.g. "FRA", "US-CA",
+    "aws:us-east-1"), ``pue`` (number or preset name) and ``intensity`` (gCO2e/kWh, >= 0) override the config
     (:mod:`wattprint.tracking.config`); ``db`` names the store (``sqlite:///path.db`` or a path;
-    default ``$WATTPRINT_DB``, the config file's ``db``, or the user data folder).
+    default ``$WATTPRINT_DB``, the config file's ``db``, or the user data folder); ``persist=False`` stores nothing.
+
+    Checked here, as the estimators check theirs (:class:`~wattprint.errors.InputConflictError`): ``project`` and
+    ``run`` are non-empty text; ``interval_s`` and ``intensity`` real numbers (int, float, numpy scalars; not text,
+    not a bool); ``persist`` True or False; None leaves a setting to the config.
     """
     return Run(project, run, db=db, interval_s=interval_s, location=location, pue=pue, intensity=intensity,
                persist=persist, **kw)
