@@ -39,7 +39,7 @@ from .serving_footprint import (
     period_totals,
 )
 from .serving_inputs import assume_values, check_experts, check_inputs, check_load, engine_notes
-from .serving_load import load_notes
+from .serving_load import check_fleet, load_notes
 from .serving_memory import fit_batch_to_memory
 from .serving_replica import size_for_load
 
@@ -92,7 +92,9 @@ def estimate_inference(
             (default: smallest that holds the weights).
         batch_size: sequences decoded together per replica (continuous-batching concurrency). Default: a sourced
             range, cut to what fits in memory and, with a load, to the concurrency the load keeps in flight per
-            replica (Little's law: arrival rate x time per request, at least one sequence).
+            replica (Little's law: arrival rate x time per request, at least one sequence). A given batch may
+            shorten assumed request lengths to fit the memory, but not below their sourced ranges: a batch that
+            fits only with shorter requests is an error naming the most that fit.
         precision: weight format (fp32, bf16, fp16, fp8, int8, int4); engine: "optimised" (vLLM, TGI,
             TensorRT-LLM, compiled PyTorch) or "eager" (plain Hugging Face transformers / PyTorch); a stack's own
             name ("vllm", "sglang", "tgi", "tensorrt-llm", "transformers") is read as its class.
@@ -159,6 +161,9 @@ def estimate_inference(
                         inputs.attention, weight_bytes, kv_bytes, assumptions)
     values.ranges.update(levers)
     per_req, regime = evaluate(values, replica, load)
+    if "replicas_busy" in per_req:  # a load: the replicas it keeps busy or provisioned, at the central values
+        busy = per_req["replicas_busy"].value
+        check_fleet(busy, busy / per_req["replicas_provisioned"].value, load, replica.count, chip.name)
     period = period_totals(per_req, load, inputs.days)
     if period.requests_per_day is not None:
         assumptions.extend(load_notes(per_req, values.central, load, constants(), replica.count, chip.name,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import WattprintError
+from ..errors import InputConflictError, WattprintError
 from ..footprint import Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
 from .common import check_market_intensity, check_positive, embodied_for, resolve_site, too_large
@@ -58,7 +58,11 @@ def period_totals(per_req: Mapping[str, Range], load: Load, days: float) -> Peri
     else:
         period = Period(None, Range.exact(1.0), per_req["accelerator_j"], per_req["host_j"], per_req["chip_s"])
     if not all(math.isfinite(x.high) for x in (period.requests, period.accelerator_j, period.host_j, period.chip_s)):
-        raise too_large()
+        if period.requests_per_day is None:
+            raise too_large()
+        # the per-day figures are finite (over_corners checks them): the days take the totals past the range
+        raise InputConflictError(f"--days {days:g} of {load.flag} takes the period's totals past the floating-point "
+                                 "range; check --days (days of serving the footprint covers, default one year)")
     return period
 
 
@@ -129,7 +133,9 @@ def fill_details(fp: Footprint, per_req: Mapping[str, Range], period: Period, re
 
 def compare_training(details: dict[str, Any], training_co2e_kg: float | Range, co2e_req_g: Range) -> None:
     """Add the training footprint (kgCO2e) and the requests (and, with a load, days) after which serving has
-    emitted as much.
+    emitted as much. A training footprint above the world's annual emissions is an error, as the training estimate
+    refuses a training that would emit it (check_finite): only a slip gives it (1e30 kg gave a break-even after
+    4.8e34 requests).
 
     Each bound is taken at one consistent point of the serving model: requests = training / CO2e per request
     (the fewest at the corner with the most CO2e per request), days = training / CO2e per day (the fewest at the
@@ -143,11 +149,24 @@ def compare_training(details: dict[str, Any], training_co2e_kg: float | Range, c
         train = training_co2e_kg
     else:
         train = Range.exact(check_positive("training_co2e_kg", training_co2e_kg) or 0.0)
+    _check_training_plausible(train)
     details["training_co2e_kg"] = train
     details["breakeven_requests"] = _breakeven(train, co2e_req_g)
     per_day = details.get("co2e_per_day_kg")
     if per_day is not None:
         details["breakeven_days"] = train / per_day
+
+
+def _check_training_plausible(train: Range) -> None:
+    """Refuse a training footprint (kgCO2e, its central value) above the whole world's annual emissions: the
+    plausibility bound the training estimate refuses its own total beyond (check_finite)."""
+    from ..data import world_annual_co2e_kg
+
+    world, _source = world_annual_co2e_kg()
+    if train.value > world:
+        raise InputConflictError(
+            f"training_co2e_kg {train.value:.3g} kgCO2e is {train.value / world:.3g}x the world's annual emissions "
+            f"({world / 1e12:.3g} GtCO2e): no training emits that; check --training-co2e-kg (kgCO2e, not g)")
 
 
 def _breakeven(training_kg: Range, per_request_g: Range) -> Range:

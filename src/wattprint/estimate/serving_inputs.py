@@ -257,19 +257,27 @@ def _cut_assumed_lengths(values: Values, assumed: list[str], cap: int, window: C
     why = (f"cut so that input + output stays within {window.model}'s {cap:,}-token context window "
            f"[{window.source}]")
     for n in set(cut):
-        low, high = ranges[n]
-        what = f"{n.replace('_', ' ')} per request"
-        shown = [tokens_text(x) for x in (central[n], low, high)]
-        value = (shown[0] if shown[0] == shown[1] == shown[2] else f"{shown[0]} ({shown[1]}–{shown[2]})") + \
-            " tokens per request"
-        values.assumptions[:] = [replace(a, value=value, note=f"{a.note.rstrip('. ')}; {why}") if a.what == what
-                                 else a for a in values.assumptions]
+        restate_length(values.assumptions, n, central[n], *ranges[n], why)
+
+
+def restate_length(assumptions: list[Assumption], name: str, value: float, low: float, high: float,
+                   why: str) -> None:
+    """Restate the assumption of an assumed request length (``name``: input_tokens or output_tokens) at the value
+    and range (tokens) the model now computes with, and say ``why`` in its note."""
+    what = f"{name.replace('_', ' ')} per request"
+    shown = [tokens_text(x) for x in (value, low, high)]
+    text = (shown[0] if shown[0] == shown[1] == shown[2] else f"{shown[0]} ({shown[1]}–{shown[2]})") + \
+        " tokens per request"
+    assumptions[:] = [replace(a, value=text, note=f"{a.note.rstrip('. ')}; {why}") if a.what == what else a
+                      for a in assumptions]
 
 
 def check_experts(inputs: Inputs, experts: Any, experts_per_token: Any) -> tuple[int, int] | None:
     """(routed experts per MoE layer E, routed experts per token k), checked against the parameter counts, or None
     when neither is given. The counts must leave the shared weights, (E x active - k x total) / (E - k), at zero
-    or more: k/E of all the parameters per token beyond the active ones is a conflict."""
+    or more: k/E of all the parameters per token beyond the active ones is a conflict. And each routed expert must
+    hold a parameter: the routed weights, E x (total - active) / (E - k), over E experts leave each
+    (total - active) / (E - k), so E is at most total - active + k (1e30 experts were taken without a word)."""
     if experts is None and experts_per_token is None:
         return None
     if experts is None or experts_per_token is None:
@@ -283,6 +291,11 @@ def check_experts(inputs: Inputs, experts: Any, experts_per_token: Any) -> tuple
     if k >= e:
         raise InputConflictError(f"experts_per_token ({k:g}) must be fewer than experts ({e:g})")
     t, a = inputs.params, inputs.active_params
+    if (t - a) / (e - k) < 1.0:
+        raise InputConflictError(
+            f"experts {e:g} leaves each routed expert (params - active_params) / (experts - experts_per_token) = "
+            f"{(t - a) / (e - k):.3g} parameters, under one: at most {t - a + k:.4g} experts fit {t:g} parameters "
+            f"with {a:g} active; check --experts (routed experts per MoE layer, e.g. 128)")
     # active = shared + k/E x (total - shared), so k/E x total <= active (equal with no shared weights); a little
     # slack, as published counts are rounded (Mixtral 46.7B / 12.9B)
     if k / e * t > 1.05 * a:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 from ..footprint import Assumption
 from ..quantities import Range
-from .common import too_large
-from .serving_constants import DAYS_PER_YEAR, J_PER_KWH, S_PER_DAY, Constant
+from .serving_constants import DAYS_PER_YEAR, J_PER_KWH, S_PER_DAY, Constant, check_chips_chosen
 
 # Reporting thresholds (not physical constants): below this busy share of one replica the idle time a dedicated
 # replica would add is stated; the load-capped batch is solved to this relative tolerance in at most so many steps.
@@ -31,6 +30,13 @@ class Load:
     tokens_per_day: float | None
     batch_assumed: bool
     dedicated: bool
+
+    @property
+    def flag(self) -> str:
+        """The CLI flag and value that set this load ("--requests-per-day 1e+06")."""
+        if self.tokens_per_day is not None:
+            return f"--tokens-per-day {self.tokens_per_day:g}"
+        return f"--requests-per-day {self.requests_per_day:g}"
 
     def per_day(self, p: Mapping[str, float]) -> float | None:
         """Requests per day at this point (tokens per day / this point's input + output tokens per request)."""
@@ -93,8 +99,8 @@ def serve_point(p: Mapping[str, float], physics: Callable[[Mapping[str, float]],
     out: dict[str, float] = {}
     if rpd is not None:
         replicas = busy["chip_s"] * rpd / S_PER_DAY / count  # busy replicas (utilisation 1)
-        if not math.isfinite(replicas):
-            raise too_large()
+        if not math.isfinite(replicas):  # at any corner: past the range of a float, it has no central value either
+            check_fleet(replicas, 1.0, load, count)
         provisioned = max(1.0, math.ceil(replicas))
         if load.dedicated:
             point["utilisation"] = replicas / provisioned
@@ -114,6 +120,20 @@ def serve_point(p: Mapping[str, float], physics: Callable[[Mapping[str, float]],
         out.update({"requests_per_day": rpd, "accelerator_j_day": res["accelerator_j"] * rpd,
                     "host_j_day": res["host_j"] * rpd, "chip_s_day": res["chip_s"] * rpd})
     return out
+
+
+def check_fleet(replicas_busy: float, utilisation: float, load: Load, count: int, chip_name: str = "") -> None:
+    """Refuse a load whose replicas (``replicas_busy`` busy on average, ``utilisation`` of the provisioned time) take
+    more accelerators at once than any cluster holds: the bound a given --count meets applies to the fleet the
+    estimate sizes for the load too (1e30 requests a day gave 1.7e24 replicas of 7B on H100s); the flag that drives
+    it is named."""
+    replicas = f"replicas of {count} x {chip_name}" if chip_name else \
+        f"replicas of {count} accelerator{'' if count == 1 else 's'}"
+    what = f"{load.flag} on {replicas}"
+    name = load.flag.split()[0]
+    check_chips_chosen(what, replicas_busy * count, f"check {name} (counts are absolute: 1M = 1e6, 1B = 1e9)")
+    check_chips_chosen(f"{what}, busy {utilisation:g} of the time,", replicas_busy * count / utilisation,
+                       "check --utilisation (the busy share of provisioned capacity, in (0, 1])")
 
 
 def load_notes(per_req: Mapping[str, Range], central: Mapping[str, float], load: Load, c: Mapping[str, Constant],

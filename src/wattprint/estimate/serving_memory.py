@@ -4,7 +4,8 @@ engine fills (gpu_memory_utilization).
 * ``replica_size``: the accelerators per replica, given or the smallest power of 2 that holds the weights and a
   batch's cache;
 * ``fit_batch_to_memory``: the default batch range is cut to the largest batch that fits; a given batch that does
-  not fit moves assumed values (lengths, cache per token, memory share) as far as needed, or is an error.
+  not fit moves assumed values (lengths within their ranges, cache per token, memory share) as far as needed, or is
+  an error that names the largest batch that fits.
 
 A static batch (``eager``) holds every sequence at its full context, continuous batching (``optimised``) at the
 mean context, input + output / 2; a sliding window caps both.
@@ -17,9 +18,9 @@ from collections.abc import Mapping
 
 from ..errors import InputConflictError
 from ..footprint import Assumption
-from .common import too_large
 from .roofline import Chip, attended, kv_bytes_per_token
-from .serving_constants import constants
+from .serving_constants import check_chips_chosen, constants
+from .serving_inputs import restate_length
 
 
 def _held_output_share(engine: str) -> float:
@@ -48,12 +49,13 @@ def _usable_gb(chip: Chip, count: int, most: bool = False) -> float:
 
 
 def replica_size(chip: Chip, central: Mapping[str, float], weight_bytes: float, count: int | None, batch: float,
-                 engine: str, kv_token_gb: float, assumptions: list[Assumption]) -> int:
+                 engine: str, kv_token_gb: float, assumptions: list[Assumption], batch_given: bool = False) -> int:
     """Accelerators per replica: the user's count, or the smallest power of 2 whose usable memory
     (gpu_memory_utilization, the same rule as for a given count) holds the weights (GB = params x bytes / 1e9) and
     the KV cache of ``batch`` sequences (the default batch's central value, or a smaller given batch; central
     lengths and shape). A given batch gets the smallest power of 2 on which it fits as on a given count
-    (fit_batch_to_memory; serving_replica.size_for_load)."""
+    (fit_batch_to_memory; serving_replica.size_for_load). A size beyond any cluster (the bound a given count meets)
+    is an error that names what drives it: the parameter count, else the batch (``batch_given``) or the lengths."""
     need_gb = central["params"] * weight_bytes / 1e9
     if chip.memory_gb is None:
         return count or 1
@@ -70,11 +72,19 @@ def replica_size(chip: Chip, central: Mapping[str, float], weight_bytes: float, 
                 "the given count holds the weights only above the engine's default memory share"))
         return count
     kv_gb = _kv_need_tokens(central, batch, engine) * kv_token_gb
+    per_chip_gb = _usable_gb(chip, 1)
+    check_chips_chosen(f"params {central['params']:g} ({need_gb:.3g} GB of weights at {weight_bytes:g} bytes each, "
+                       f"{chip.memory_gb:g} GB per {chip.name})", need_gb / per_chip_gb,
+                       "check --params (counts are absolute: 7B = 7e9)")
+    what = (f"one replica holding the weights and the KV cache of {batch:g} sequence{'' if batch == 1 else 's'} "
+            f"({kv_gb:.3g} GB) on {chip.name}")
+    fix = ("lower --batch-size (or give --count to be told the most that fit)" if batch_given
+           else "check --input-tokens / --output-tokens")
+    check_chips_chosen(what, (need_gb + kv_gb) / per_chip_gb, fix)
     n = 1
     while need_gb + kv_gb > _usable_gb(chip, n):
         n *= 2
-        if n > 2**40:  # far beyond any machine: the magnitudes are wrong
-            raise too_large()
+    check_chips_chosen(what, n, fix)  # the power of 2 above what it needs
     assumptions.append(Assumption(
         "accelerators per replica", f"{n} (smallest power of 2 whose {share.value:.0%} usable memory holds the "
         f"{need_gb:.4g} GB of weights and ~{kv_gb:.3g} GB of KV cache for {batch:g} sequences)", share.source,
@@ -99,15 +109,16 @@ def _shrink_to_fit(central: dict[str, float], ranges: dict[str, tuple[float, flo
     """Make ``batch`` sequences fit ``free_gb`` (GB) by moving assumed values, one lever at a time, each only as far
     as needed: the assumed input, then output, length down to the low end of its sourced range; the KV cache per
     token (GB) down to the small end of the assumed model shape's range; the memory the engine fills from
-    ``free_gb`` up to ``free_most_gb`` (GB beside the weights at the default and the highest memory share); then the
-    assumed lengths below their ranges, down to one token. Given values are never moved. Every step keeps the cache
+    ``free_gb`` up to ``free_most_gb`` (GB beside the weights at the default and the highest memory share). Given
+    values are never moved, nor an assumed length below its sourced range: a request shorter than the assumption
+    admits is no longer the assumed workload (a batch of a million on two chips cut the requests to 1 + 3 tokens and
+    reported 1/800 of the energy per request), so a batch that fits only so is refused. Every step keeps the cache
     as full as the memory allows, so energy per token falls steadily as the batch grows. Returns the levers moved
     (None: no fit)."""
     kv = kv_token_gb
     levers: list[tuple[str, float]] = [(n, ranges[n][0]) for n in ("input_tokens", "output_tokens") if n in ranges]
     levers += [("kv", kv_small_gb)] if kv_small_gb < kv_token_gb else []  # a known KV shape has no smaller end
     levers += [("memory", free_most_gb)]
-    levers += [(n, 1.0) for n in ("input_tokens", "output_tokens") if n in ranges]
     moved: list[str] = []
     room = free_gb
 
@@ -137,6 +148,15 @@ def _shrink_to_fit(central: dict[str, float], ranges: dict[str, tuple[float, flo
     return moved if fits(central, kv) else None
 
 
+def _most_that_fit(central: Mapping[str, float], ranges: Mapping[str, tuple[float, float]], engine: str,
+                   kv_small_gb: float, free_most_gb: float) -> int:
+    """The largest batch _shrink_to_fit can fit: the assumed lengths at the low ends of their ranges, the KV cache
+    per token at the small end of the assumed shape and the memory share at its highest (``free_most_gb`` GB)."""
+    floor = {**central, **{n: min(central[n], ranges[n][0]) for n in ("input_tokens", "output_tokens")
+                           if n in ranges}}
+    return max(0, math.floor(free_most_gb * (1.0 + 1e-9) / (_held_tokens(floor, engine) * kv_small_gb)))
+
+
 def _fit_notes(central: dict[str, float], moved: list[str], batch: float, kv_token_gb: float,
                kv_small_gb: float, weights_gb: float, capacity_gb: float, given: bool) -> list[Assumption]:
     """What _shrink_to_fit moved, as assumptions (the values the model then computes with)."""
@@ -144,8 +164,7 @@ def _fit_notes(central: dict[str, float], moved: list[str], batch: float, kv_tok
     which = f"the given batch of {seqs}" if given else f"even {seqs} (the default batch cut to what fits)"
     why = (f"{which} fits the memory only so; assumed values move in this order, each "
            "only as far as needed: input then output length to the low end of their ranges, the KV cache per token "
-           "to the small end of the assumed shape's, the memory share above the engine default, then the lengths "
-           "below their ranges")
+           "to the small end of the assumed shape's, then the memory share above the engine default")
     notes = []
     for name in dict.fromkeys(moved):  # each lever once, in order
         if name == "kv":
@@ -166,6 +185,17 @@ def _fit_notes(central: dict[str, float], moved: list[str], batch: float, kv_tok
                                     constants()["gpu_memory_utilization"].source,
                                     f"{why}; give --input-tokens / --output-tokens to set them"))
     return notes
+
+
+def _restate_lengths(central: Mapping[str, float], ranges: Mapping[str, tuple[float, float]], moved: list[str],
+                     batch: float, assumptions: list[Assumption]) -> None:
+    """The assumed lengths the fit moved, restated in their own assumptions: the values the model computes with,
+    not the sourced ones it no longer uses (which the table printed above the cap)."""
+    for name in ("input_tokens", "output_tokens"):
+        if name in moved:
+            low, high = ranges[name]
+            restate_length(assumptions, name, central[name], low, high,
+                           f"capped so that {batch:g} sequences fit the memory (within the sourced range)")
 
 
 def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float, float]], given: bool,
@@ -220,11 +250,17 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
             return
     batch = central["batch_size"]
     need = _kv_need_tokens(central, batch, engine)  # before the levers move the lengths: as the error states them
+    most = _most_that_fit(central, ranges, engine, kv_small_gb, free_most_gb)  # before the levers move
+    assumed = [n for n in ("input_tokens", "output_tokens") if n in ranges]
     moved = _shrink_to_fit(central, ranges, batch, engine, kv_token_gb, kv_small_gb, free_gb, free_most_gb)
     if moved is None:
+        lows = " and ".join(f"{n.split('_')[0]} {ranges[n][0]:g}" for n in assumed)
+        at = f" (with the assumed {lows} tokens, the low end{'s' if len(assumed) > 1 else ''} of the sourced " \
+            f"range{'s' if len(assumed) > 1 else ''})" if assumed else ""
         raise InputConflictError(
             f"batch {batch:g} x {held:g} tokens of context {how} needs ~{need * kv_small_gb:.3g} GB or more "
-            f"of KV cache beside {weights_gb:.3g} GB of weights, more than {where}; lower --batch-size or raise "
-            "--count")
+            f"of KV cache beside {weights_gb:.3g} GB of weights, more than {where}; lower --batch-size to at most "
+            f"{most}{at} or raise --count")
+    _restate_lengths(central, ranges, moved, batch, assumptions)
     assumptions.extend(_fit_notes(central, moved, batch, kv_token_gb, kv_small_gb, weights_gb,
                                   count * chip.memory_gb, given))

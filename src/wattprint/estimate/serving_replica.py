@@ -51,8 +51,10 @@ def size_replica(values: Values, inputs: Inputs, chip: Chip, weight_bytes: float
     central = values.central
     if sizing_batch is None:
         sizing_batch = min(central["batch_size"], constants()["default_batch_size"].value)
+    batch_given = "batch_size" not in values.ranges and sizing_batch > 1  # the user's batch drives the KV cache
     n_chips = replica_size(chip, central, weight_bytes, count or inputs.count, sizing_batch, inputs.engine,
-                           kv_bytes_per_token(central, inputs.attention, kv_bytes) / 1e9, values.assumptions)
+                           kv_bytes_per_token(central, inputs.attention, kv_bytes) / 1e9, values.assumptions,
+                           batch_given=batch_given)
     if n_chips > 1:
         values.take("tensor_parallel_efficiency_per_doubling", None, "tensor-parallel efficiency per doubling of GPUs")
     else:

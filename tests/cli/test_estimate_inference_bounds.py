@@ -1,0 +1,45 @@
+"""`wattprint estimate inference` on the bad-input probe's commands: each exited 0 with an absurd figure, or 2 without
+naming the input; now a one-line error that names the flag (exit 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from wattprint.cli import main
+from wattprint.errors import WattprintError
+from wattprint.estimate.training import estimate_training
+
+SERVE = ["estimate", "inference", "--params", "7B"]
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["--hardware", "H100", "--batch-size", "1e6", "--count", "2"], "lower --batch-size to at most "),
+    (["--batch-size", "1e12"], "lower --batch-size"),
+    (["--requests-per-day", "1e30"], "check --requests-per-day"),
+    (["--batch-size", "1e30"], "lower --batch-size"),
+    (["--params", "1e30"], "check --params"),
+    (["--params", "235B", "--active-params", "22B", "--count", "8", "--experts-per-token", "8", "--experts", "1e30"],
+     "check --experts"),
+])
+def test_the_probe_commands_are_one_line_errors_naming_the_flag(argv: list[str], said: str,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["estimate", "inference"] if "--params" in argv else SERVE
+    assert main(base + argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and said in err
+    assert "leaves the floating-point range" not in err
+
+
+def test_a_training_footprint_past_the_worlds_emissions_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(SERVE + ["--training-co2e-kg", "1e30"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "check --training-co2e-kg" in err
+
+
+def test_an_estimated_training_is_treated_as_the_training_estimator_treats_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """--training-tokens 1e30 past the world's emissions: refused where `estimate training` refuses it."""
+    with pytest.raises(WattprintError, match="world's annual emissions"):
+        estimate_training(params=7e9, tokens=1e30, hardware="H100")
+    assert main(SERVE + ["--training-tokens", "1e30"]) == 2
+    assert "world's annual emissions" in capsys.readouterr().err
