@@ -43,3 +43,15 @@ def test_an_estimated_training_is_treated_as_the_training_estimator_treats_it(
         estimate_training(params=7e9, tokens=1e30, hardware="H100")
     assert main(SERVE + ["--training-tokens", "1e30"]) == 2
     assert "world's annual emissions" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["--training-tokens", "1e30"], "--training-tokens 1e+30"),
+    (["--training-tokens", "15T", "--training-count", "1"], "check --training-count"),
+])
+def test_a_refused_training_names_this_commands_training_flags(argv: list[str], named: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The training estimate's errors said --tokens and --count: here --count is the serving replica's."""
+    assert main(SERVE + argv) == 2
+    err = capsys.readouterr().err
+    assert named in err and " --tokens" not in err and " --count" not in err

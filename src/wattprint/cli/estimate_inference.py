@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
-from ..errors import WattprintError
+from ..errors import InputConflictError, WattprintError
 from ..estimate.engines import engine_names_help
 from ..quantities import format_count
 from ._args import JoinWords, count, number, whole, year
@@ -90,7 +91,10 @@ def _training(args: argparse.Namespace) -> Any:
                        ("intensity", args.intensity), ("mix", args.mix)):
         if value is not None:
             kwargs[key] = value
-    return estimate_training(**kwargs)
+    try:
+        return estimate_training(**kwargs)
+    except InputConflictError as e:  # its flags as this command names them: here --count is the serving replica's
+        raise InputConflictError(re.sub(r"--(tokens|count|hardware)\b", r"--training-\1", str(e))) from None
 
 
 def _training_assumption(training: Any) -> Any:
