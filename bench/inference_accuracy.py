@@ -106,20 +106,29 @@ def run_benchmark(path: Path = MEASUREMENTS) -> dict[str, Any]:
     rows = [r for r in every if r["scored"].strip().lower() == "yes"]
     context = [{"id": r["id"], "source": r["source"].split(",")[0], "notes": r["notes"]}
                for r in every if r["scored"].strip().lower() != "yes"]
-    out = []
+    from wattprint.errors import WattprintError
+
+    out, predicted_rows, refused = [], [], []
     for r in rows:
-        pred, low, high = predict_range(r)
+        try:
+            pred, low, high = predict_range(r)
+        except WattprintError as e:  # a measured configuration the estimator will not predict: a miss, said
+            refused.append((r["id"], str(e)))
+            continue
+        predicted_rows.append(r)
         pub = float(r["value"])
         out.append({"id": r["id"], "hardware": r["hardware"], "batch": r["batch_size"], "engine": r["engine"],
                     "scope": r["scope"], "metric": r["metric"], "predicted": pred, "published": pub,
                     "covered": None if low is None or high is None else low <= pub <= high,
                     "range_factor": None if not low or high is None else high / low,
                     "ratio": pred / pub, "source": r["source"].split(",")[0], "weights": weights_kind(r)})
-    errs = [abs(math.log10(o["ratio"])) for o in out]
+    # a refused row counts as a miss of any size: it is in every share's denominator and at the far end of the median
+    errs = [abs(math.log10(o["ratio"])) for o in out] + [math.inf] * len(refused)
     median = statistics.median(errs) if errs else float("nan")
-    named = _by_name(rows, out)
+    named = _by_name(predicted_rows, out)
     summary = {
-        "n": len(out),
+        "n": len(errs),
+        "refused": refused,
         "median_abs_log10": median,
         "median_factor": 10 ** median,
         "share_within_1_5": sum(e <= math.log10(1.5) for e in errs) / len(errs) if errs else float("nan"),
@@ -177,11 +186,20 @@ def named_markdown(named: dict[str, Any]) -> str:
     return text
 
 
+def _refused_text(refused: list[tuple[str, str]]) -> str:
+    """The scored rows the estimator refuses (counted as misses in the figures before it), with the reason."""
+    if not refused:
+        return ""
+    return (f"; {len(refused)} of them refused by the estimator, counted as misses: "
+            + "; ".join(f"{rid} ({why.split(';')[0]})" for rid, why in refused))
+
+
 def summary_markdown(s: dict[str, Any]) -> str:
     return (f"Inference estimator vs {s['n']} published measurements at matching scope and batch size: "
             f"median error x{s['median_factor']:.2f} (target <= x{s['target_factor']}), "
             f"{100 * s['share_within_1_5']:.0f}% within x1.5, {100 * s['share_within_2']:.0f}% within x2, "
-            f"median ratio predicted/published {s['median_ratio']:.2f}. The published figure lies inside the "
+            f"median ratio predicted/published {s['median_ratio']:.2f}{_refused_text(s['refused'])}. The "
+            "published figure lies inside the "
             f"predicted low-high range for {100 * s['coverage']:.0f}% of the {s['ranged']} rows whose figure has its "
             f"own range (a median high/low of x{s['median_range_factor']:.1f}: the range takes every assumed input at "
             "its worst-case corner, so it is wide).")
