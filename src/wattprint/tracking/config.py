@@ -148,10 +148,12 @@ def check_setting_types(location: Any = None, intensity: Any = None, db: Any = N
     want theirs: numbers are real numbers (int, float, numpy scalars; not a bool, not text: the environment and
     the config file give text, an argument does not), names are text; None is "not given". Their values are
     checked where they are resolved (:func:`load_config`)."""
-    from ..estimate.common import is_number
-
     for what, arg in (("grid intensity (gCO2e/kWh)", intensity), ("sampling interval (s)", interval_s)):
-        if arg is not None and not is_number(arg):
+        if arg is None or (isinstance(arg, (int, float)) and not isinstance(arg, bool)):
+            continue
+        from ..estimate.common import is_number  # numpy scalars, Decimal...: its decimal import costs ~1 ms at start
+
+        if not is_number(arg):
             raise InputConflictError(f"{what} must be a number, got {shown(arg)}")
     # names read as text: a number or a list is a mistake, not a name (str(['FR']) read as France, db=5 made a store
     # file "5" in the working directory); a store may be a path object
