@@ -2,7 +2,10 @@
 
 Order of preference: NVML (NVIDIA GPUs), amdsmi (AMD GPUs), RAPL (CPU packages, DRAM), then the model
 (:mod:`wattprint.devices.model`) for a CPU or RAM that no sensor covers. Each component appears once:
-RAPL's measured "cpu" replaces the CPU model; the RAM model is used only when there is no RAPL dram.
+RAPL's measured "cpu" replaces the CPU model; the RAM model is used only when there is no RAPL dram. A GPU whose
+energy counter covers its whole superchip module (GH200: its Grace CPU and memory too) holds the host's CPU and RAM,
+which are then not modelled on top, or only for the part of the host beyond the node's modules
+(:mod:`.module_energy`); RAPL is x86 only and never measures a module's CPU, so it is kept as it is.
 On a shared node (the job's allocation is smaller than the host), RAPL's whole-socket energy is charged
 to the job in proportion to its CPU time (CPU) and its memory limit (RAM): :class:`AllocationShare`.
 """
@@ -14,6 +17,7 @@ from collections.abc import Iterable
 
 from .base import Clock, DeviceConfig, DeviceReader, NoteMixin, Reading
 from .host import Allocation, allocation
+from .module_energy import host_cover
 from .process import cgroup_cpu_seconds, host_cpu_seconds, process_tree_cpu_seconds
 
 
@@ -136,18 +140,25 @@ def detect_readers(
             else:
                 readers.append(r)
 
+    cover = host_cover(readers)
+    # the share of each modelled component that no measured module holds (1: all of it, 0: none)
+    share = {c: cover.modelled_share(alloc.sockets) if cover is not None and c in cover.covers else 1.0
+             for c in ("cpu", "ram")}
+    if cover is not None and (held := [c for c in ("cpu", "ram") if c not in have and c in cover.covers]):
+        notes.append(cover.note(held, alloc.sockets))
     if "cpu" not in have or "ram" not in have:
         from .model import CpuModelReader, RamModelReader
 
         model_readers: list[DeviceReader] = []
-        if "cpu" not in have:
+        if "cpu" not in have and share["cpu"] > 0:
             try:
-                model_readers.append(CpuModelReader(alloc, config.clock, config.pid, config.proc_root))
+                model_readers.append(CpuModelReader(alloc, config.clock, config.pid, config.proc_root,
+                                                    host_share=share["cpu"]))
             except OSError as exc:  # no procfs (not Linux): nothing to measure utilisation with
                 notes.append(f"CPU utilisation unreadable ({exc}); CPU energy is not included")
-        if "ram" not in have:
+        if "ram" not in have and share["ram"] > 0:
             if alloc.charged_memory_bytes > 0:
-                model_readers.append(RamModelReader(alloc, config.clock))
+                model_readers.append(RamModelReader(alloc, config.clock, host_share=share["ram"]))
             else:
                 notes.append("memory size unknown; RAM energy is not included")
         for m in model_readers:

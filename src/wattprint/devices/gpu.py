@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import Clock, Integrator, NoteMixin, Reading
+
+if TYPE_CHECKING:
+    from ..footprint import Assumption
+    from .module_energy import HostCover, ModuleCounter
 
 MAX_CONSECUTIVE_FAILURES = 3  # failed reads in a row before a GPU is declared lost (transient errors retry) ...
 MIN_FAILING_S = 1.0  # ... and for at least this long: at a short interval, a few ms of NVML timeouts is not a loss
@@ -43,6 +47,7 @@ class GpuState:
     last_good_t: float | None = None  # clock time of this GPU's last counted reading (failed reads do not move it)
     share: float = 1.0  # fraction of what the handle reports that is this GPU's (half a dual-die package)
     whole_unit: bool = False  # it stands for a whole dual-die package the driver lists as two GPUs (an MI250 pair)
+    module: ModuleCounter | None = None  # its counter reports its whole superchip module (a GH200: GPU, CPU, memory)
 
     @property
     def label(self) -> str:
@@ -97,6 +102,8 @@ class CounterOrPowerReader(NoteMixin):
     basis = "measured"
     name = "gpu"
     reset_cause = "reset"  # what makes this driver's counter go back, for the note
+    # what this reader's measured energy holds of the host (a GH200 module's Grace CPU and memory), fixed when it opens
+    host_cover: HostCover | None = None
 
     def __init__(self, gpus: list[GpuState], clock: Clock, errors: tuple[type[BaseException], ...]) -> None:
         self._init_notes()
@@ -115,6 +122,11 @@ class CounterOrPowerReader(NoteMixin):
                 g.last_good_t = self._t
             except self._errors as exc:
                 self._failed(g, exc, self._t)
+
+    @property
+    def assumptions(self) -> list[Assumption]:
+        """What the GPU energy holds where it is a whole module's (:class:`~.module_energy.HostCover`)."""
+        return [self.host_cover.assumption()] if self.host_cover is not None else []
 
     # -- driver access (subclasses) --------------------------------------------------------------
     def _counter_j(self, g: GpuState) -> float:

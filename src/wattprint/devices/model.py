@@ -12,6 +12,9 @@ CPU power (W) = P_full x utilisation, integrated over each sampling interval, wh
 This ignores idle power (a lower bound for an idle CPU, close to TDP under full load), stated in the
 assumption. RAM power (W) = :func:`wattprint.data.ram_watts_per_gb` x the allocated memory in GiB (the
 cgroup/SLURM limit; the host's total, with a note, when there is none), constant over time.
+
+``host_share`` (both models, default 1) is the part of the host that no measured device holds: on a host whose CPU
+sockets are partly on superchip modules whose energy is measured whole (:mod:`.module_energy`), the rest.
 """
 
 from __future__ import annotations
@@ -24,13 +27,18 @@ from .process import cgroup_cpu_seconds, host_cpu_seconds, process_tree_cpu_seco
 _BYTES_PER_GIB = 1024**3
 
 
+def _share_text(host_share: float) -> str:
+    return f" x {host_share:.3g} of the host not on a measured module" if host_share < 1.0 else ""
+
+
 class CpuModelReader(NoteMixin):
     """Modelled CPU energy: P_full x measured utilisation (see the module docstring)."""
 
     component = "cpu"
     basis = "modelled"
 
-    def __init__(self, alloc: Allocation, clock: Clock, pid: int, proc_root: str = "/proc") -> None:
+    def __init__(self, alloc: Allocation, clock: Clock, pid: int, proc_root: str = "/proc",
+                 host_share: float = 1.0) -> None:
         from .. import data  # lazy: tables load on first use
 
         self._init_notes()
@@ -46,21 +54,22 @@ class CpuModelReader(NoteMixin):
         if tdp is not None:
             tdp_w, source = tdp
             scale = alloc.cpus / alloc.host_cpus if alloc.cpus_limited else 1.0
-            full = tdp_w * alloc.sockets * scale
+            full = tdp_w * alloc.sockets * scale * host_share
             self._full = (full, full, full)
             self.energy.assumptions.append(
                 Assumption(
                     "CPU power model",
                     f"{tdp_w:g} W TDP x {alloc.sockets} socket(s)"
                     + (f" x {alloc.cpus:g}/{alloc.host_cpus} CPUs allocated" if alloc.cpus_limited else "")
-                    + " x measured utilisation",
+                    + _share_text(host_share) + " x measured utilisation",
                     source,
                     f"TDP of {alloc.cpu_model}; idle power not included",
                 )
             )
         else:
             per_cpu, assumption = data.cpu_watts_per_core()
-            self._full = (per_cpu.value * alloc.cpus, per_cpu.low * alloc.cpus, per_cpu.high * alloc.cpus)
+            cpus = alloc.cpus * host_share
+            self._full = (per_cpu.value * cpus, per_cpu.low * cpus, per_cpu.high * cpus)
             self.energy.assumptions.append(assumption)
             why = (
                 "a virtual machine (host CPU TDP covers cores it does not have)"
@@ -69,7 +78,7 @@ class CpuModelReader(NoteMixin):
             )
             self.note(
                 f"CPU power modelled: {why}; assumed {per_cpu} W per core x {alloc.cpus:g} CPUs "
-                "(logical CPUs counted as cores) x measured utilisation"
+                f"(logical CPUs counted as cores){_share_text(host_share)} x measured utilisation"
             )
         self._share_of_host = not alloc.cpus_limited
         self._last = self._cpu_counters()
@@ -121,7 +130,7 @@ class RamModelReader(NoteMixin):
     component = "ram"
     basis = "modelled"
 
-    def __init__(self, alloc: Allocation, clock: Clock) -> None:
+    def __init__(self, alloc: Allocation, clock: Clock, host_share: float = 1.0) -> None:
         from .. import data
 
         self._init_notes()
@@ -129,14 +138,16 @@ class RamModelReader(NoteMixin):
         self._clock = clock
         self.energy = ModelledEnergy()
         per_gb, assumption = data.ram_watts_per_gb()
-        gib = alloc.charged_memory_bytes / _BYTES_PER_GIB
+        total = alloc.charged_memory_bytes / _BYTES_PER_GIB
+        gib = total * host_share  # the part no measured module holds
         self.gib = gib
         self._power = (per_gb.value * gib, per_gb.low * gib, per_gb.high * gib)
         self.energy.assumptions.append(assumption)
         if alloc.memory_bytes is None:
             self.note(
-                f"RAM power modelled for the host's total {gib:.1f} GiB: no cgroup or SLURM memory limit found "
-                "(on a shared node, run inside a job/cgroup with a memory limit to be charged only for it)"
+                f"RAM power modelled for the host's total {total:.1f} GiB{_share_text(host_share)}: no cgroup or "
+                "SLURM memory limit found (on a shared node, run inside a job/cgroup with a memory limit to be charged "
+                "only for it)"
             )
         self._t = clock()
 

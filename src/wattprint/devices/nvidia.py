@@ -10,6 +10,8 @@ the other GPUs continue.
 GPUs measured: ``DeviceConfig.gpu_indices`` if given, else those in ``CUDA_VISIBLE_DEVICES`` (indices,
 ``GPU-<uuid>`` prefixes, ``MIG-...`` instances), else all. NVML cannot report a MIG instance's energy,
 so for a MIG instance its parent GPU is measured (the note says so: shared with the other instances).
+On a GH200 Grace Hopper module the counter covers the whole module, its Grace CPU and memory too: such a GPU is
+marked and the reader's ``host_cover`` says what it holds of the host (:mod:`.module_energy`).
 ``pynvml`` is imported lazily inside :func:`open_nvml`, so tests can put a fake in ``sys.modules``.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 
 from .base import Clock, DeviceConfig
 from .gpu import CounterOrPowerReader, GpuState, check_raw
+from .module_energy import cover_of, module_counter, node_host_cpus
 
 _MJ_PER_J = 1000.0
 _MW_PER_W = 1000.0
@@ -295,7 +298,7 @@ def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
                 )
             # not on every board: then readings are bounded by the catalogue's highest accelerator TDP (gpu.cap_w)
             gpus.append(GpuState(i, h, names[i], use_counter, uuid=uuids[i], limit_w=_enforced_limit_w(nvml, h),
-                                 max_limit_w=_max_limit_w(nvml, h)))
+                                 max_limit_w=_max_limit_w(nvml, h), module=module_counter(names[i])))
         closed = [i for i in indices if handles[i] is None]
         if closed:
             notes.append(f"{', '.join(f'gpu{i}' for i in closed)} cannot be opened ({failed[closed[0]]}: another "
@@ -307,4 +310,6 @@ def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
         with contextlib.suppress(Exception):
             nvml.nvmlShutdown()
         return None, notes
-    return NvmlReader(nvml, gpus, config.clock), notes
+    reader = NvmlReader(nvml, gpus, config.clock)
+    reader.host_cover = cover_of(gpus, node_host_cpus(names))
+    return reader, notes

@@ -31,9 +31,15 @@ def hardware(alloc: Any, readers: list[Any]) -> dict[str, Any]:
     """``{"gpus": [{"name", "count"}], "cpu": {...} | None, "ram_gib", "ram_allocated_gib"}``: the GPUs the readers
     read, by the driver's name, and the job's allocation (None: it could not be read). ``cpu``: its model (None where
     /proc/cpuinfo gives none), sockets, the host's logical CPUs, the CPUs allocated to the job (a cgroup quota may make
-    it fractional), and whether it is a virtual machine."""
+    it fractional), and whether it is a virtual machine. Only where GPUs report their whole superchip module's energy
+    (GH200), ``module_energy``: those GPUs, what the energy holds, the host components it covers and the share of
+    them still modelled (:meth:`wattprint.devices.module_energy.HostCover.fields`)."""
+    from ..devices.module_energy import host_cover
+
     gpus = [{"name": name, "count": n} for name, n in Counter(gpu_models(readers).values()).items()]
     out: dict[str, Any] = {"gpus": gpus, "cpu": None, "ram_gib": None, "ram_allocated_gib": None}
+    if (cover := host_cover(readers)) is not None:
+        out["module_energy"] = cover.fields(alloc.sockets if alloc is not None else None)
     if alloc is None:
         return out
     out["cpu"] = {"model": None if alloc.cpu_model == _UNKNOWN_CPU else alloc.cpu_model, "sockets": alloc.sockets,
