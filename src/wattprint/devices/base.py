@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from ..footprint import Assumption
+    from .module_energy import HostCover
 
 Clock = Callable[[], float]
 
@@ -128,3 +129,14 @@ class ModelledEnergy:
         self.value += value
         self.low += low
         self.high += high
+
+
+def host_cover(readers: Iterable[object]) -> HostCover | None:
+    """The host components the readers' measured energy already holds (a reader's ``host_cover``: only NVML on a
+    GPU whose counter covers its whole module, :mod:`.module_energy`), None where none does; the first found is the
+    node's. Here, not there: it runs at every start, and that module is imported only where NVML runs."""
+    for r in readers:
+        cover = getattr(r, "host_cover", None)
+        if cover is not None:
+            return cover
+    return None

@@ -15,9 +15,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from .base import Clock, DeviceConfig, DeviceReader, NoteMixin, Reading
+from .base import Clock, DeviceConfig, DeviceReader, NoteMixin, Reading, host_cover
 from .host import Allocation, allocation
-from .module_energy import host_cover
 from .process import cgroup_cpu_seconds, host_cpu_seconds, process_tree_cpu_seconds
 
 

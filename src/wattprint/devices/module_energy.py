@@ -127,16 +127,6 @@ class HostCover:
                 "host_modelled_share": None if host_sockets is None else self.modelled_share(host_sockets)}
 
 
-def host_cover(readers: Iterable[Any]) -> HostCover | None:
-    """The host components the readers' measured energy already holds (their ``host_cover``), None where none does.
-    NVML is the only reader that can report one, so the first found is the node's."""
-    for r in readers:
-        cover = getattr(r, "host_cover", None)
-        if isinstance(cover, HostCover):
-            return cover
-    return None
-
-
 def cover_of(gpus: Iterable[Any], node_cpus: int) -> HostCover | None:
     """The :class:`HostCover` of the GPUs a reader opened (``GpuState``): those marked ``module`` whose energy counter
     is read. A module GPU whose power is sampled instead is left out: the board power the driver reports is taken to

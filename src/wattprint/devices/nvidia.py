@@ -25,7 +25,6 @@ from typing import Any
 
 from .base import Clock, DeviceConfig
 from .gpu import CounterOrPowerReader, GpuState, check_raw
-from .module_energy import cover_of, module_counter, node_host_cpus
 
 _MJ_PER_J = 1000.0
 _MW_PER_W = 1000.0
@@ -228,6 +227,9 @@ def open_nvml(config: DeviceConfig) -> tuple[NvmlReader | None, list[str]]:
     except Exception as exc:  # NVMLError (library/driver not found) or OSError from the loader
         msg = f"NVIDIA driver present but NVML failed to start ({_text(exc)}); GPU energy not measured"
         return None, [msg] if _driver_present(config) else []
+    # here, not at the top: the module table matters only where NVML runs (its import costs ~5 ms at start)
+    from .module_energy import cover_of, module_counter, node_host_cpus
+
     notes: list[str] = []
     try:
         count = int(nvml.nvmlDeviceGetCount())

@@ -34,7 +34,7 @@ def hardware(alloc: Any, readers: list[Any]) -> dict[str, Any]:
     it fractional), and whether it is a virtual machine. Only where GPUs report their whole superchip module's energy
     (GH200), ``module_energy``: those GPUs, what the energy holds, the host components it covers and the share of
     them still modelled (:meth:`wattprint.devices.module_energy.HostCover.fields`)."""
-    from ..devices.module_energy import host_cover
+    from ..devices.base import host_cover
 
     gpus = [{"name": name, "count": n} for name, n in Counter(gpu_models(readers).values()).items()]
     out: dict[str, Any] = {"gpus": gpus, "cpu": None, "ram_gib": None, "ram_allocated_gib": None}
