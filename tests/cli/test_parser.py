@@ -66,3 +66,15 @@ def test_a_group_without_its_sub_command_prints_its_usage_on_stderr(
 def test_an_option_given_an_empty_value_is_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """An unset shell variable (`--location "$SITE"`) was read as the option left out: the world average, silently."""
     assert "given an empty value" in _usage_error(argv, capsys)
+
+
+@pytest.mark.parametrize("argv, prog", [(["data", "models", "foo"], "wattprint data models"),
+                                        (["demo", "--bogus"], "wattprint demo"),
+                                        (["runs", "list", "extra"], "wattprint runs list")])
+def test_a_leftover_word_is_refused_by_the_command_that_was_given_it(
+        argv: list[str], prog: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """It was "wattprint: error: unrecognized arguments: foo", as if the top level had been given it."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert capsys.readouterr().err.strip() == f"{prog}: error: unrecognized arguments: {argv[-1]}"

@@ -28,6 +28,7 @@ class _Parser(argparse.ArgumentParser):
         self.register("action", None, Once)
         self.register("action", "store", Once)
         self.given_values: dict[str, object] = {}
+        self.set_defaults(_prog=self.prog)  # the command a leftover word is reported against (parse_args)
         # "-7e9" or "-7B" is a (negative) value, which the option's own check refuses by name; argparse's own
         # pattern (Python < 3.13) knows only "-7" and "-.5" and would call the rest an unknown option
         self._negative_number_matcher = re.compile(r"^-\.?\d")
@@ -35,6 +36,16 @@ class _Parser(argparse.ArgumentParser):
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
         self.given_values = {}  # what this parse was given, option by option
         return super().parse_known_args(args, namespace)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """As argparse's, but words left over are refused by the command that was given them ("wattprint data
+        models: error: unrecognized arguments: foo"), not by the top level: each parser leaves its prog in the
+        namespace, the innermost last."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            prog = getattr(parsed, "_prog", self.prog)
+            self.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extras)}\n")
+        return parsed
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")
