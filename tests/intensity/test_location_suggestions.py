@@ -37,7 +37,7 @@ TYPOS = ["US East (N. Virginia)", "Tokyo", "Califronia", "US-CAL", "Frnace", "Ge
          "NO6", "Sweden Bidding Zone 3", "Norway Bidding Zone", "Asia Pacific (Seoul)", "Finland zone",
          "Oslo", "Texs", "Virgina", "Virgin Islands", "us-east-9", "gcp:nope", "gcp:tokio", "aws:tokyo",
          "azure:tokyo", "aws:us-east-9", "azure:westeurop", "zone:SE9", "zone:NO", "US-", "CA-", "France:",
-         "Atlantis", "West US (California)", "Japan East (Tokyo, Saitama)"]
+         "Atlantis", "West US (California)", "Japan East (Tokyo, Saitama)", "US-ZZ", "DE-BY", "ca-xx", "FR-75"]
 
 
 @pytest.mark.parametrize("text", TYPOS)
@@ -213,3 +213,20 @@ def test_the_example_locations_each_resolve() -> None:
 
     for name in EXAMPLES:
         assert resolve_location(name) is not None
+
+
+@pytest.mark.parametrize("text, country", [("US-ZZ", "USA"), ("US-CAL", "USA"), ("CA-XX", "CAN")])
+def test_an_unknown_grid_of_a_known_country_suggests_that_countrys_grids(text: str, country: str) -> None:
+    """'US-ZZ' was answered with Arizona, United States, Uzbekistan, Eswatini, Australia: names spelled alike."""
+    err = _error(text)
+    places = [resolve_location(s) for s in err.suggestions]
+    assert places[-1].key == country
+    assert all(p.kind == "subnational" and p.country_iso3 == country for p in places[:-1]) and len(places) > 1
+    assert "grids below the country have data" in str(err)
+
+
+@pytest.mark.parametrize("text, country", [("DE-BY", "DEU"), ("FR-75", "FRA"), ("GB-ENG", "GBR")])
+def test_a_grid_of_a_country_without_sub_national_data_suggests_the_country(text: str, country: str) -> None:
+    err = _error(text)
+    assert [resolve_location(s).key for s in err.suggestions] == [country]
+    assert "no grid below the country has data" in str(err)

@@ -301,7 +301,32 @@ def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
     if bare:
         note = f"{echo(s)} read as {bare[0]} (write provider:region to be explicit)"
         return recs[bare[0]][0], [Assumption("location", bare[0], "", note)]
+    _refuse_an_unknown_subdivision(s)
     raise UnknownLocationError("location", s, _suggest(s), _HINT, list(EXAMPLES))
+
+
+_SUBDIVISION = re.compile(r"^\s*([A-Za-z]{2,3})\s*[-_]\s*(\w+)\s*$")  # "US-ZZ", "DE-BY": ISO 3166-2 form
+
+
+def _refuse_an_unknown_subdivision(text: str) -> None:
+    """"US-ZZ" or "DE-BY" where the country is known but that grid is not: suggest the country's grids closest to it
+    (or the country, where no grid below it has data), not names spelled alike elsewhere ("US-ZZ" -> "Uzbekistan")."""
+    m = _SUBDIVISION.match(text)
+    if m is None:
+        return
+    try:
+        country = resolve_location(m.group(1))
+    except UnknownNameError:
+        return
+    if country.kind != "country":
+        return
+    subs = sorted(k for k, (r, _) in _records().items() if r.kind == "subnational" and r.country_iso3 == country.key)
+    if not subs:
+        raise UnknownLocationError("location", text, [(m.group(1), m.group(1))], f"no grid below the country has "
+                                   f"data for {country.name}: give the country; {_HINT}")
+    close = _suggest(text, subs) or [_shown(k) for k in subs[:4]]
+    raise UnknownLocationError("location", text, [*close[:4], (m.group(1), m.group(1))],
+                               f"{len(subs)} grids below the country have data for {country.name}; {_HINT}")
 
 
 @lru_cache(maxsize=1)
