@@ -156,12 +156,10 @@ def check_finite(fp: Footprint, refuse_naming: str | None = None) -> Footprint:
     # world's emissions, so an estimate above them comes from a slip in the inputs (a count's magnitude, days ...)
     world, source = world_annual_co2e_kg()
     total = fp.total_co2e_kg.value
-    if total > world and refuse_naming is not None:  # a plan no one can carry out: more than the world emits
-        raise InputConflictError(
-            f"total {total:.3g} kgCO2e is {total / world:.3g}x the world's annual emissions ({world / 1e12:.3g} "
-            f"GtCO2e): no training emits that; check the magnitudes of {refuse_naming}"
-            + (" (counts are absolute: 7B = 7e9, 2T = 2e12)" if "params" in refuse_naming or "--tokens" in
-               refuse_naming else ""))
+    if refuse_naming is not None:  # a plan no one can carry out: more than the world emits
+        refuse_above_world("total", total, f"check the magnitudes of {refuse_naming}"
+                           + (" (counts are absolute: 7B = 7e9, 2T = 2e12)" if "params" in refuse_naming
+                              or "--tokens" in refuse_naming else ""))
     if total > world:
         fp.assumptions.insert(0, Assumption(
             "IMPLAUSIBLE RESULT", f"total {total:.3g} kgCO2e, {total / world:.3g}x the world's annual "
@@ -169,6 +167,17 @@ def check_finite(fp: Footprint, refuse_naming: str | None = None) -> Footprint:
             "no training or service comes near this: check the magnitudes of the inputs (counts are absolute, 7B = "
             "7e9; days, requests per day, a utilisation far below 1)"))
     return fp
+
+
+def refuse_above_world(what: str, kg: float, check: str) -> None:
+    """Refuse a training's CO2e (``kg``, named ``what``) above the whole world's annual emissions: no training emits
+    that, so only a slip in the inputs gives it; ``check`` says which inputs to look at."""
+    from ..data import world_annual_co2e_kg
+
+    world, _source = world_annual_co2e_kg()
+    if kg > world:
+        raise InputConflictError(f"{what} {kg:.3g} kgCO2e is {kg / world:.3g}x the world's annual emissions "
+                                 f"({world / 1e12:.3g} GtCO2e): no training emits that; {check}")
 
 
 # an input check, not data: more accelerators at once than this is a count with a stray suffix (--count 1.5T for

@@ -16,7 +16,14 @@ from typing import Any
 from ..errors import InputConflictError, WattprintError
 from ..footprint import Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
-from .common import check_market_intensity, check_positive, embodied_for, resolve_site, too_large
+from .common import (
+    check_market_intensity,
+    check_positive,
+    embodied_for,
+    refuse_above_world,
+    resolve_site,
+    too_large,
+)
 from .roofline import Chip, over_corners
 from .serving_constants import DAYS_PER_YEAR, J_PER_KWH, J_PER_WH, constants
 from .serving_inputs import Values
@@ -149,24 +156,12 @@ def compare_training(details: dict[str, Any], training_co2e_kg: float | Range, c
         train = training_co2e_kg
     else:
         train = Range.exact(check_positive("training_co2e_kg", training_co2e_kg) or 0.0)
-    _check_training_plausible(train)
+    refuse_above_world("training_co2e_kg", train.value, "check --training-co2e-kg (kgCO2e, not g)")
     details["training_co2e_kg"] = train
     details["breakeven_requests"] = _breakeven(train, co2e_req_g)
     per_day = details.get("co2e_per_day_kg")
     if per_day is not None:
         details["breakeven_days"] = train / per_day
-
-
-def _check_training_plausible(train: Range) -> None:
-    """Refuse a training footprint (kgCO2e, its central value) above the whole world's annual emissions: the
-    plausibility bound the training estimate refuses its own total beyond (check_finite)."""
-    from ..data import world_annual_co2e_kg
-
-    world, _source = world_annual_co2e_kg()
-    if train.value > world:
-        raise InputConflictError(
-            f"training_co2e_kg {train.value:.3g} kgCO2e is {train.value / world:.3g}x the world's annual emissions "
-            f"({world / 1e12:.3g} GtCO2e): no training emits that; check --training-co2e-kg (kgCO2e, not g)")
 
 
 def _breakeven(training_kg: Range, per_request_g: Range) -> Range:
