@@ -76,6 +76,12 @@ def test_bad_settings_fail_when_the_callback_is_made(wattprint_env: Path) -> Non
         _session(projct="x")
 
 
+def _run_python(script: str) -> None:
+    """``script`` in a fresh interpreter (what it stores outlives it), which must exit 0."""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_a_training_left_open_at_exit_is_stored_as_not_completed(wattprint_env: Path) -> None:
     script = (
         "from wattprint.integrations.session import TrainingSession\n"
@@ -83,8 +89,7 @@ def test_a_training_left_open_at_exit_is_stored_as_not_completed(wattprint_env: 
         "s.begin()\n"
         "try:\n    raise RuntimeError('CUDA out of memory')\nexcept RuntimeError:\n    pass\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    _run_python(script)
     assert open_store(str(wattprint_env)).get_run("open").status == "interrupted"
 
 
@@ -143,8 +148,7 @@ def test_a_watched_training_that_raised_is_stored_failed_even_at_an_immediate_ex
         "    raise RuntimeError('CUDA out of memory')\n"
         "try:\n    train()\nexcept RuntimeError:\n    pass\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    _run_python(script)
     record = open_store(str(wattprint_env)).get_run("raised").to_dict()
     assert record["status"] == "failed"
     assert any(n.startswith("the training raised") for n in record["device_notes"])
