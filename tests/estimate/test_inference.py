@@ -629,3 +629,19 @@ def test_gh200_gpu_energy_per_output_token_is_near_what_nvml_measured(batch: int
                             output_tokens=1024, precision="fp16", engine="trt-llm")
     j = fp.details["gpu_energy_per_output_token_j"].value
     assert measured_j / 1.3 <= j <= measured_j * 1.3
+
+
+@pytest.mark.parametrize("hardware", ["B200", "GB200", "RTX 5090"])
+def test_a_blackwell_estimate_says_which_way_published_engines_lie_off_it(hardware: str) -> None:
+    fp = estimate_inference(params=8e9, hardware=hardware, requests_per_day=1e5)
+    caveats = [a for a in fp.assumptions if a.what == "Blackwell serving caveat"]
+    assert len(caveats) == 1
+    note = caveats[0].note
+    assert "above this estimate" in note and "upper part of the range" in note
+    assert "ML.ENERGY" in caveats[0].source and "2025" in caveats[0].source
+
+
+def test_no_architecture_caveat_where_published_measurements_match_the_model() -> None:
+    for hardware in ("H100", "A100", "MI300X"):
+        fp = estimate_inference(params=8e9, hardware=hardware, requests_per_day=1e5)
+        assert not [a for a in fp.assumptions if "caveat" in a.what], hardware

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 from ..errors import WattprintError
@@ -71,7 +74,21 @@ def resolve_chip(hardware: str | None, precision: str | None, tdp_w: float | Non
         "accelerator", f"{acc.name}: TDP {power:g} W{' (given)' if tdp_w is not None else ''}, "
         f"{acc.memory_bw_tbs:g} TB/s, {peak / 1e12:.4g} TFLOP/s dense {compute_prec}", acc.source,
         acc.tdp_caveat() if tdp_w is None else ""))
+    assumptions.extend(architecture_caveats(acc.family, acc.name))
     return chip, prec, acc
+
+
+@lru_cache(maxsize=1)
+def _caveats() -> list[dict[str, str]]:
+    text = resources.files(__package__).joinpath("serving_caveats.csv").read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def architecture_caveats(family: str, chip_name: str) -> list[Assumption]:
+    """Known biases of the serving model on a chip family (``serving_caveats.csv``): where published measurements
+    of current engines on that family lie off the model, the estimate says so and which way."""
+    return [Assumption(f"{row['family_prefix']} serving caveat", chip_name, row["source"], row["caveat"])
+            for row in _caveats() if family.startswith(row["family_prefix"])]
 
 
 def stored_bytes(prec: str) -> tuple[float, float]:
