@@ -13,9 +13,10 @@
    The refitted MFU is passed to ``estimate_training`` as ``mfu``; everything else is the shipped code path.
    Compared: chip-hours (and energy where the source has it). Summary: median |log10(pred/actual)| as a
    factor, share within x1.5 and x2, coverage (share of published values inside the predicted low-high
-   range; each refit takes its range from its own leave-one-family-out residuals), the best single
-   constant MFU on the same rows (chosen in-sample, an optimistic baseline), and LOFO over every
-   effective observation of the fit (dev rows + refdata/mfu_observations.csv) as a check on unseen data.
+   range; each refit takes its range and its size-knee weights from its own leave-one-family-out
+   errors), the best single constant MFU on the same rows (chosen in-sample, an optimistic baseline),
+   and LOFO over every effective observation of the fit (dev rows + refdata/mfu_observations.csv) as a
+   check on unseen data.
    Energy at matching scope (rule in ENERGY_RULE): PUE is a site property, so published energies that
    include PUE are divided by the row's own PUE and compared with our IT energy; GPU-only figures (TDP x
    GPU-hours, assumed or measured GPU power) are compared with our accelerator component, system-level
@@ -131,14 +132,17 @@ def blind_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     fitmod = _fit_module()
     obs = fitmod.load_observations(shared)
     rows = fitmod.blind_rows(shared)
-    folds: dict[frozenset[str], tuple[list[float], tuple[float, float]]] = {}
+    folds: dict[frozenset[str], tuple[list[Any], tuple[float, float]]] = {}
+    fits: dict[Any, list[float]] = {}  # the fit script's memo: nested leave-outs fit the same subsets again
     power = _all_in_power_rows()
 
-    def refit(keep: list[dict[str, Any]]) -> tuple[list[float], tuple[float, float]]:
-        """Coefficients and range quantiles fitted on ``keep`` only (range from its own LOFO residuals)."""
+    def refit(keep: list[dict[str, Any]]) -> tuple[list[Any], tuple[float, float]]:
+        """Knee fits with their weights, and range quantiles, derived from ``keep`` only (weights and range from
+        its own LOFO errors), as the fit script derives the shipped model from all observations."""
         key = frozenset(o["id"] + "|" + o["basis"] for o in keep)
         if key not in folds:
-            folds[key] = (fitmod.fit(keep), fitmod.range_quantiles(keep))
+            model = fitmod.knee_average(keep, fits)
+            folds[key] = (model.components, model.quantiles())
         return folds[key]
 
     results = []
@@ -165,9 +169,9 @@ def blind_mode(shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             ("LOTO", lambda o, d=d: o["training"] != d["training"]),
             ("LOFO", lambda o, d=d: o["family"] != d["family"]),
         ):
-            coef, qs = refit([o for o in obs if keep(o)])
+            comps, qs = refit([o for o in obs if keep(o)])
             est = utilisation.predict_mfu(d["active_params"], base_peak, acc.memory_bandwidth(), moe=d["moe"],
-                                          fp8=d["fp8"], chip_year=acc.year, coef=coef, quantiles=qs)
+                                          fp8=d["fp8"], chip_year=acc.year, components=comps, quantiles=qs)
             fp = estimate_training(mfu=est.mfu.value, **kw)
             assert fp.chip_hours is not None
             res[f"{mode}_chip_hours"] = fp.chip_hours.value
@@ -226,9 +230,9 @@ def all_observations_lofo(obs: list[dict[str, Any]], refit: Any) -> dict[str, fl
 
     ratios, covered = [], []
     for o in (o for o in obs if o["basis"] == "effective"):
-        coef, qs = refit([p for p in obs if p["family"] != o["family"]])
+        comps, qs = refit([p for p in obs if p["family"] != o["family"]])
         est = utilisation.predict_mfu(o["active_params"], o["peak"], o["bandwidth"], moe=o["moe"], fp8=o["fp8"],
-                                      chip_year=o["year"], coef=coef, quantiles=qs)
+                                      chip_year=o["year"], components=comps, quantiles=qs)
         ratios.append(o["mfu"] / est.mfu.value)
         covered.append(est.mfu.low <= o["mfu"] <= est.mfu.high)
     out = stats(ratios)
@@ -369,9 +373,9 @@ def render(reported: list[dict[str, Any]], blind: list[dict[str, Any]], summary:
     lines += ["", "### Summary (chip-hours, predicted / published)", "", summary_table(summary), "",
               target_line(summary), "", misses_line(blind), "",
               "LOFO = the MFU model refitted without the row's whole family; LOTO = without any figure derived from "
-              "the same training; both refits keep the shipped size knee, which the fit script selects once on all "
-              "observations (one choice among five grid values, so slightly optimistic); shipped = the model as "
-              "shipped (fitted on these rows too, not a fair score). "
+              "the same training; each refit derives its size-knee weights and its range from the observations it "
+              "keeps, as the fit script does from all of them, so the left-out rows play no part in either; shipped = "
+              "the model as shipped (fitted on these rows too, not a fair score). "
               "Constant = the best single MFU for these rows, chosen in-sample (optimistic). All observations = every "
               "effective-basis training in the fit (dev rows and `refdata/mfu_observations.csv`, published trainings "
               "outside this repository's scored set), each predicted without its family. In predicted range = the "

@@ -10,7 +10,7 @@ Inputs (re-runnable, offline):
 
     python scripts/fit_utilisation.py [--shared ../shared/data]
 
-The benchmark imports ``load_observations`` and ``fit`` to refit without the family it scores.
+The benchmark imports ``load_observations`` and ``knee_average`` to refit without the family it scores.
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ import math
 import statistics
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from wattprint.data import TB, TFLOPS  # noqa: E402
-from wattprint.estimate.utilisation import architecture, features, fit_mfu, model_table  # noqa: E402
+from wattprint.estimate.utilisation import KneeComponent, architecture, features, fit_mfu  # noqa: E402
 
 OUT = ROOT / "src" / "wattprint" / "data" / "tables" / "utilisation_model.json"
-# candidate knees of the size term (active parameters above which size no longer changes the MFU); the fit keeps
-# the one with the smallest leave-one-family-out median error over all observations (select_knee)
+# knees of the size term (active parameters above which size no longer changes the MFU); the model averages one fit
+# per knee, weighted by its leave-one-family-out error (knee_average, knee_weights)
 KNEE_GRID = (1e10, 3e10, 1e11, 3e11, 1e12)
 REFERENCE_CHIP = "NVIDIA A100 SXM4 80GB"  # normalisation point of the ridge (peak / bandwidth)
 BOUNDS = [0.02, 0.75]  # sanity bounds on an effective MFU (no published training outside them)
@@ -73,18 +73,12 @@ def load_peaks(shared: Path) -> dict[str, tuple[float, str, float | None, int | 
     return out
 
 
-def reference(shared: Path, params: float) -> dict[str, Any]:
-    """The normalisation points: the size knee ``params``, and the reference chip's ridge point (FLOP per byte)
-    and year."""
+def reference(shared: Path) -> dict[str, Any]:
+    """The normalisation point of the ridge term: the reference chip's ridge point (FLOP per byte) and year. The
+    size knee (``params``) is added per fit (``with_knee``)."""
     peak, _, bw, year = load_peaks(shared)[REFERENCE_CHIP]
     assert bw is not None and year is not None
-    return {"params": params, "ridge": peak / bw, "ridge_chip": REFERENCE_CHIP, "year": year}
-
-
-def shipped_knee() -> float:
-    """The size knee of the model as shipped (what the benchmark refits with)."""
-    knee: float = model_table()["mfu"]["reference"]["params"]
-    return knee
+    return {"ridge": peak / bw, "ridge_chip": REFERENCE_CHIP, "year": year}
 
 
 def num(text: str) -> float | None:
@@ -131,10 +125,10 @@ def blind_rows(shared: Path) -> list[dict[str, Any]]:
 
 
 def load_observations(
-    shared: Path, refdata: Path = ROOT / "refdata", knee: float | None = None
+    shared: Path, refdata: Path = ROOT / "refdata", knee: float = KNEE_GRID[0]
 ) -> list[dict[str, Any]]:
     """All MFU observations: dev-derived (effective) + refdata table (effective or step), with features inputs;
-    ``knee`` = the size term's knee (None: the shipped model's)."""
+    ``knee`` = the size term's knee they carry (``knee_average`` sets each grid value in turn)."""
     peaks = load_peaks(shared)
     obs: list[dict[str, Any]] = []
     for d in blind_rows(shared):
@@ -169,7 +163,7 @@ def load_observations(
                     "basis": r["basis"], "mfu": mfu, "source": r["source"],
                 }
             )
-    return with_knee(obs, reference(shared, knee if knee is not None else shipped_knee()))
+    return with_knee(obs, reference(shared), knee)
 
 
 def with_knee(obs: list[dict[str, Any]], ref: dict[str, Any], knee: float | None = None) -> list[dict[str, Any]]:
@@ -217,39 +211,78 @@ def residual(coef: list[float], o: dict[str, Any]) -> float:
     return math.log(o["mfu"]) - sum(b * x for b, x in zip(coef, xs, strict=True))
 
 
-def cv_residuals(obs: list[dict[str, Any]]) -> list[float]:
-    """Leave-one-family-out residuals of the effective observations: each family predicted by a fit without it.
+Fits = dict[tuple[float, frozenset[str]], list[float]]  # (knee, observations fitted) -> coefficients
 
-    Their spread is the error on an unseen developer, which is what a user's run is; in-sample residuals
-    would understate it.
+
+def fit_at(obs: list[dict[str, Any]], knee: float, fits: Fits) -> list[float]:
+    """``fit`` of ``obs`` with the size knee ``knee``, memoised in ``fits``: the leave-outs of ``knee_average``
+    fit the same subsets again (the benchmark's nested leave-outs, many times)."""
+    key = (knee, frozenset(f"{o['id']}|{o['basis']}" for o in obs))
+    if key not in fits:
+        fits[key] = fit(with_knee(obs, obs[0]["reference"], knee))
+    return fits[key]
+
+
+def knee_weights(scores: list[float], n_families: int) -> list[float]:
+    """Weights of the knees' fits from their leave-one-family-out median factor errors ``scores`` over
+    ``n_families`` left-out families: w ∝ m^-n, with m = ln(score) the median |ln error| and n = n_families.
+
+    Why this form: the fits have the same number of coefficients, so they compare by the likelihood of their
+    held-out errors; for errors of a location-scale law at the fitted scale m that likelihood is ∝ m^-n (Akaike
+    weights; the pseudo-Bayesian model averaging of Yao et al. 2018 with leave-out errors). m is the median |ln
+    error|, a robust scale (a few odd trainings should not decide it, as in the Huber fit) and the benchmark's
+    headline measure; n counts families, not trainings, because the errors of one family share its developer's
+    code, clusters and reporting, which is why the cross-validation leaves out whole families: they are the
+    independent evidence. No constant is tuned: the sharpness, 1/n, is set by how much evidence there is, and
+    knees that score alike get alike weights, so one training more or less shifts weight a little instead of
+    switching knee.
     """
-    out = []
-    for fam in sorted({o["family"] for o in obs if o["basis"] == "effective"}):
-        coef = fit([o for o in obs if o["family"] != fam])
-        out += [residual(coef, o) for o in obs if o["family"] == fam and o["basis"] == "effective"]
-    return out
+    logs = [-n_families * math.log(max(math.log(s), sys.float_info.min)) for s in scores]
+    top = max(logs)
+    raw = [math.exp(v - top) for v in logs]
+    return [r / sum(raw) for r in raw]
 
 
-def select_knee(obs: list[dict[str, Any]]) -> tuple[float, list[tuple[float, float]]]:
-    """The KNEE_GRID value whose fit has the smallest leave-one-family-out median |ln error| over all effective
-    observations (the benchmark's headline measure; the first wins a tie), and each candidate's factor error.
+class KneeAverage(NamedTuple):  # not a dataclass: the benchmark and tests load this file outside sys.modules
+    """The model fitted on some observations: one fit per knee of KNEE_GRID with its weight, each knee's
+    leave-one-family-out median factor error, and the averaged model's leave-one-family-out ln residuals."""
 
-    Why a selected knee: chips since the A100 keep gaining from larger models past 10B active parameters
-    (published H100 trainings of 14B models reach less of the peak than those of 70B models), so where the size
-    term stops is a question for the data, not a fixed guess.
+    components: list[KneeComponent]
+    scores: list[float]
+    n_families: int
+    residuals: list[float]
+
+    def quantiles(self) -> tuple[float, float]:
+        """The ln-residual quantiles (QUANTILES) of the cross-validated residuals: the MFU range around the centre."""
+        return quantile(self.residuals, QUANTILES[0]), quantile(self.residuals, QUANTILES[1])
+
+
+def knee_average(obs: list[dict[str, Any]], fits: Fits | None = None) -> KneeAverage:
+    """Fit ``obs`` at every knee of KNEE_GRID and weight the fits by their leave-one-family-out errors over the
+    effective observations (``knee_weights``); everything, weights included, comes from ``obs`` alone, so a
+    caller that leaves a family out of ``obs`` scores it honestly.
+
+    The averaged model's cross-validated residuals (each family predicted by the fits without it, averaged with
+    these weights) set the range: their spread is the error on an unseen developer, which is what a user's run
+    is; in-sample residuals would understate it.
     """
-    scores = []
+    fits = {} if fits is None else fits
+    families = sorted({o["family"] for o in obs if o["basis"] == "effective"})
+    per_knee: list[list[float]] = []
     for knee in KNEE_GRID:
-        resid = cv_residuals(with_knee(obs, obs[0]["reference"], knee))
-        scores.append((knee, math.exp(statistics.median(abs(r) for r in resid))))
-    best = min(scores, key=lambda kv: kv[1])[0]
-    return best, scores
-
-
-def range_quantiles(obs: list[dict[str, Any]]) -> tuple[float, float]:
-    """The ln-residual quantiles (QUANTILES) of the cross-validated residuals: the MFU range around the centre."""
-    resid = cv_residuals(obs)
-    return quantile(resid, QUANTILES[0]), quantile(resid, QUANTILES[1])
+        resid: list[float] = []
+        for fam in families:
+            coef = fit_at([o for o in obs if o["family"] != fam], knee, fits)
+            held = [o for o in obs if o["family"] == fam and o["basis"] == "effective"]
+            resid += [residual(coef, o) for o in with_knee(held, obs[0]["reference"], knee)]
+        per_knee.append(resid)
+    scores = [math.exp(statistics.median(abs(r) for r in resid)) for resid in per_knee]
+    weights = knee_weights(scores, len(families))
+    averaged = [sum(w * resid[i] for w, resid in zip(weights, per_knee, strict=True))
+                for i in range(len(per_knee[0]))]
+    components = [KneeComponent(knee, w, tuple(fit_at(obs, knee, fits)))
+                  for knee, w in zip(KNEE_GRID, weights, strict=True)]
+    return KneeAverage(components, scores, len(families), averaged)
 
 
 def quantile(xs: list[float], q: float) -> float:
@@ -331,30 +364,37 @@ def power_section(refdata: Path, families: dict[str, str]) -> dict[str, Any]:
 
 
 def build(shared: Path) -> dict[str, Any]:
-    candidates = load_observations(shared, knee=KNEE_GRID[0])
-    knee, scores = select_knee(candidates)
-    obs = with_knee(candidates, candidates[0]["reference"], knee)
-    coef = fit(obs)
+    obs = load_observations(shared)
+    model = knee_average(obs)
     n_eff = sum(o["basis"] == "effective" for o in obs)
-    q_lo, q_hi = range_quantiles(obs)
+    q_lo, q_hi = model.quantiles()
+    ref = reference(shared)
     return {
         "mfu": {
-            "form": "ln(mfu) = b0 + b_small*small + b_ridge*harder + b_moe*[MoE] + b_fp8*[fp8] "
-            "(+ b_step*[reported per-step MFU], fitting only) + b_both*small*harder + b_old*[chip_year < year_ref]; "
-            "small = min(log10(N_active/params_ref),0), harder = max(log2((peak/bandwidth)/ridge_ref),0)",
+            "form": "ln(mfu) = sum over the components of weight * (b0 + b_small*small + b_ridge*harder + b_moe*[MoE] "
+            "+ b_fp8*[fp8] (+ b_step*[reported per-step MFU], fitting only) + b_both*small*harder "
+            "+ b_old*[chip_year < year_ref]); small = min(log10(N_active/knee),0) with the component's knee, "
+            "harder = max(log2((peak/bandwidth)/ridge_ref),0)",
             "features": ["intercept", "small_model", "ridge_above_ref", "moe", "fp8", "step_basis", "small_x_ridge",
                          "older_chip"],
-            "coef": coef,
-            "reference": obs[0]["reference"],
+            "components": [{"knee": c.knee, "weight": c.weight, "lofo_median_factor_error": score,
+                            "coef": list(c.coef)} for c, score in zip(model.components, model.scores, strict=True)],
+            "reference": ref,
             "bounds": BOUNDS,
             "residual_quantiles_ln": [q_lo, q_hi],
             "range_note": f"{int(QUANTILES[0] * 100)}th-{int(QUANTILES[1] * 100)}th percentile of the "
             f"leave-one-family-out residuals over {n_eff} published trainings",
-            "fit": {"method": "Huber-weighted ridge least squares on ln(MFU)", "ridge": RIDGE,
+            "fit": {"method": "Huber-weighted ridge least squares on ln(MFU), one fit per size knee", "ridge": RIDGE,
                     "huber_delta_ln": HUBER_DELTA, "n_observations": len(obs),
-                    "knee_selection": {"criterion": "leave-one-family-out median factor error over all effective "
-                                       "observations", "candidates": [{"params": k, "median_factor_error": e}
-                                                                      for k, e in scores]}},
+                    "knee_weighting": {
+                        "rule": "weight proportional to m^-n: m = the knee's leave-one-family-out median |ln error| "
+                        "over all effective observations, n = the number of families left out",
+                        "n_families": model.n_families,
+                        "why": "the knees' fits have equal numbers of coefficients, so they compare by the likelihood "
+                        "of their held-out errors, which at a fitted error scale m is proportional to m^-n (Akaike "
+                        "weights; pseudo-BMA, Yao et al. 2018, Bayesian Analysis 13(3)); families, not trainings, "
+                        "are the independent units (one family's errors share code, clusters and reporting); no "
+                        "tuned constant; a near-tie of two knees splits the weight instead of flipping the model"}},
             "source": "fitted by scripts/fit_utilisation.py on " + f"{len(obs)} published MFU figures of "
             f"{len({o['training'] for o in obs})} trainings "
             "(the dev rows of the published-training table training-runs.csv and refdata/mfu_observations.csv; "
@@ -374,9 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     model = build(args.shared)
     OUT.write_text(json.dumps(model, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-    c = model["mfu"]["coef"]
-    print(f"wrote {OUT.relative_to(ROOT)}: size knee {model['mfu']['reference']['params']:.0e} active parameters; "
-          "coef " + ", ".join(f"{x:+.3f}" for x in c))
+    weights = ", ".join(f"{c['knee']:.0e} {c['weight']:.3f}" for c in model["mfu"]["components"])
+    print(f"wrote {OUT.relative_to(ROOT)}: size knees (active parameters) and weights {weights}")
     return 0
 
 

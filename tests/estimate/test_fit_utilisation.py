@@ -1,4 +1,4 @@
-"""scripts/fit_utilisation.py: the size knee is chosen by cross-validation, and the shipped model is its output."""
+"""scripts/fit_utilisation.py: the size knees are weighted by cross-validation, and the shipped model is its output."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from wattprint.estimate.utilisation import model_table
+from wattprint.estimate.utilisation import KneeComponent, model_table, predict_mfu, shipped_components
 
 from ..scripts import load_script
 
@@ -35,13 +35,64 @@ def _synthetic(true_knee: float, ref: dict[str, Any]) -> list[dict[str, Any]]:
     return obs
 
 
-def test_select_knee_finds_where_the_size_gain_stops() -> None:
+def test_the_weight_goes_to_the_knee_where_the_size_gain_stops() -> None:
     fit = load_script("scripts/fit_utilisation.py")
     ref = {"params": 1e10, "ridge": A100[0] / A100[1], "ridge_chip": "A100", "year": 2020}
     for true_knee in (3e10, 3e11):
-        knee, scores = fit.select_knee(_synthetic(true_knee, ref))
-        assert knee == true_knee, scores
-        assert [k for k, _ in scores] == list(fit.KNEE_GRID)
+        model = fit.knee_average(_synthetic(true_knee, ref))
+        assert [c.knee for c in model.components] == list(fit.KNEE_GRID)
+        assert sum(c.weight for c in model.components) == pytest.approx(1.0)
+        best = max(model.components, key=lambda c: c.weight)
+        assert best.knee == true_knee and best.weight > 0.5, model.scores
+
+
+def test_knees_that_score_alike_get_alike_weights_and_more_families_sharpen_them() -> None:
+    fit = load_script("scripts/fit_utilisation.py")
+    tie = fit.knee_weights([1.25, 1.23, 1.23], 30)
+    assert tie[1] == pytest.approx(tie[2]) and tie[0] < tie[1]
+    # weight ∝ m^-n, m = median |ln error|: the likelihood of n families' held-out errors at that scale
+    w = fit.knee_weights([1.25, 1.23], 30)
+    assert w[0] / w[1] == pytest.approx((math.log(1.25) / math.log(1.23)) ** -30)
+    assert fit.knee_weights([1.25, 1.23], 60)[1] > w[1] > 0.5
+
+
+def test_the_averaged_mfu_is_the_weighted_geometric_mean_of_the_knees_fits() -> None:
+    comps = shipped_components()
+    assert len(comps) > 1 and sum(c.weight for c in comps) == pytest.approx(1.0)
+    for n, (peak, bw) in ((1e9, H100), (8e9, A100), (70e9, H100)):
+        each = [predict_mfu(n, peak, bw, components=[KneeComponent(c.knee, 1.0, c.coef)]).mfu.value for c in comps]
+        averaged = predict_mfu(n, peak, bw).mfu.value
+        expected = sum(c.weight * math.log(v) for c, v in zip(comps, each, strict=True))
+        assert math.log(averaged) == pytest.approx(expected)
+        assert min(each) <= averaged <= max(each) and min(each) < max(each)
+
+
+def _predictions(components: list[KneeComponent], ref: dict[str, Any]) -> list[float]:
+    """ln(MFU) of 1B, 8B and 70B dense trainings on an A100-like and an H100-like chip."""
+    table = {**model_table(), "mfu": {**model_table()["mfu"], "reference": ref}}
+    return [math.log(predict_mfu(n, peak, bw, components=components, table=table).mfu.value)
+            for peak, bw in (A100, H100) for n in (1e9, 8e9, 70e9)]
+
+
+def test_one_training_less_moves_the_model_little_where_two_knees_tie() -> None:
+    """A size gain that stops between two knees of the grid: the two score nearly alike, and dropping one training
+    flips which is best. The single best knee's model then jumps; the weighted one must move far less."""
+    fit = load_script("scripts/fit_utilisation.py")
+    ref = {"params": 1e10, "ridge": A100[0] / A100[1], "ridge_chip": "A100", "year": 2020}
+    obs = _synthetic(math.sqrt(3e10 * 1e11), ref)
+    full = fit.knee_average(obs)
+    less = fit.knee_average([o for o in obs if o["id"] != "f0-3"])
+
+    def best_only(model: Any) -> list[KneeComponent]:
+        c = model.components[model.scores.index(min(model.scores))]
+        return [KneeComponent(c.knee, 1.0, c.coef)]
+
+    assert best_only(full)[0].knee != best_only(less)[0].knee  # the pick flips: 3e10 <-> 1e11
+    def shift(before: list[KneeComponent], after: list[KneeComponent]) -> float:
+        return max(abs(a - b) for a, b in zip(_predictions(before, ref), _predictions(after, ref), strict=True))
+
+    jump, moved = shift(best_only(full), best_only(less)), shift(full.components, less.components)
+    assert moved < jump / 2, (moved, jump)
 
 
 @pytest.mark.skipif(not (SHARED / "training-runs.csv").exists(), reason="../shared/data not present")
@@ -52,7 +103,9 @@ def test_shipped_model_is_what_the_fit_script_builds() -> None:
     built = whole["mfu"]
     shipped = model_table()["mfu"]
     assert built["reference"] == shipped["reference"], "rerun scripts/fit_utilisation.py"
-    assert built["coef"] == pytest.approx(shipped["coef"], abs=1e-9), "rerun scripts/fit_utilisation.py"
+    for new, old in zip(built["components"], shipped["components"], strict=True):
+        assert (new["knee"], new["weight"]) == pytest.approx((old["knee"], old["weight"]), abs=1e-9), "rerun the script"
+        assert new["coef"] == pytest.approx(old["coef"], abs=1e-9), "rerun scripts/fit_utilisation.py"
     assert built["residual_quantiles_ln"] == pytest.approx(shipped["residual_quantiles_ln"], abs=1e-9)
 
 

@@ -214,7 +214,7 @@ def test_range_comes_from_the_given_quantiles() -> None:
 
 
 def test_fit_recovers_known_coefficients() -> None:
-    ref = utilisation.model_table()["mfu"]["reference"]
+    ref = {**utilisation.model_table()["mfu"]["reference"], "params": 1e11}  # a size knee of the grid
     true = [-1.0, 0.3, -0.1, -0.2, 0.1, 0.15, 0.25, -0.2]
     rows = []
     for n in (1e9, 3e9, 1e10, 7e10, 4e11):

@@ -13,9 +13,13 @@ residual spread live in ``data/tables/utilisation_model.json``)::
             (+ b_step * [per-step MFU as reported]           # only while fitting: reported step MFU
                                                              #  excludes restarts, evaluation, downtime)
 
-``N_knee``, the size above which a larger model no longer raises the MFU, is chosen by the fit from a grid
-(10B-1T active parameters) by leave-one-family-out error, not fixed by hand: on chips since the A100 the gain
-continues past 10B (published H100 trainings of 14B models reach less of the peak than those of 70B models).
+``N_knee``, the size above which a larger model no longer raises the MFU, is not one fixed value: the model is
+the weighted average, in ln(MFU), of one fit per knee of a grid (10B-1T active parameters), each weighted by how
+well it predicts families left out of its fit (see ``scripts/fit_utilisation.py``, ``knee_weights``). Why not
+the single best knee: the best knees of the grid score nearly alike on the published trainings, so one
+observation more or less switched the pick and with it the coefficients; a weighted average moves little where
+the data barely prefer one knee. On chips since the A100 the gain continues past 10B (published H100 trainings
+of 14B models reach less of the peak than those of 70B models).
 Neither size coefficient may be negative (a smaller model's matrix products are never easier to keep busy): if
 the data alone would say so, the fit holds it at zero and refits the rest; on chips up to the reference ridge the
 published trainings show almost no size effect, so ``b_small`` may be zero and the size effect then lives in the
@@ -56,6 +60,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -86,11 +91,33 @@ def features(
 ) -> list[float]:
     """Feature vector (intercept first) for one training; ``peak_flops`` in FLOP/s at default precision,
     ``bandwidth`` the chip's memory bandwidth in B/s (None: taken at the reference ridge), ``chip_year`` the
-    chip's release year (None: taken as not older than the reference chip)."""
+    chip's release year (None: taken as not older than the reference chip); ``ref["params"]`` is the size knee
+    (active parameters)."""
     small = min(math.log10(active_params / ref["params"]), 0.0)
     harder = max(math.log2(peak_flops / bandwidth / ref["ridge"]), 0.0) if bandwidth else 0.0
     older = chip_year is not None and chip_year < ref["year"]
     return [1.0, small, harder, float(moe), float(fp8), float(step_basis), small * harder, float(older)]
+
+
+@dataclass(frozen=True)
+class KneeComponent:
+    """One fit of the MFU model: its size knee, its weight in the average and its coefficients (FEATURES order)."""
+
+    knee: float  # active parameters above which this fit's size term is zero
+    weight: float  # share of this fit in the averaged ln(MFU); the components' weights sum to 1
+    coef: tuple[float, ...]
+
+
+def shipped_components(table: dict[str, Any] | None = None) -> list[KneeComponent]:
+    """The shipped model's fits, one per knee of the grid, with their weights."""
+    comps = (table or model_table())["mfu"]["components"]
+    return [KneeComponent(c["knee"], c["weight"], tuple(c["coef"])) for c in comps]
+
+
+def mean_knee(components: Sequence[KneeComponent]) -> float:
+    """The components' knees averaged with their weights on a log scale (active parameters): where the averaged
+    size term, in the main, stops."""
+    return math.exp(sum(c.weight * math.log(c.knee) for c in components))
 
 
 @dataclass(frozen=True)
@@ -109,44 +136,60 @@ def predict_mfu(
     moe: bool = False,
     fp8: bool = False,
     chip_year: int | None = None,
-    coef: list[float] | None = None,
+    components: Sequence[KneeComponent] | None = None,
     table: dict[str, Any] | None = None,
     quantiles: tuple[float, float] | None = None,
 ) -> MfuEstimate:
     """Effective MFU for a training of ``active_params`` parameters on a chip of ``peak_flops`` (FLOP/s),
     memory ``bandwidth`` (B/s; None if unpublished) and release year ``chip_year`` (None if unknown).
 
-    ``coef`` and ``quantiles`` (ln-residual quantiles that set the range) override the shipped ones: the
+    ln(MFU) is the weighted mean of the components' ln(MFU), and so is each factor the explanation names.
+    ``components`` and ``quantiles`` (ln-residual quantiles that set the range) override the shipped ones: the
     benchmark refits without the family it scores.
     """
     t = table or model_table()
     m = t["mfu"]
-    b = coef if coef is not None else m["coef"]
+    comps = components if components is not None else shipped_components(t)
     ref = m["reference"]
-    x = features(active_params, peak_flops, bandwidth, moe, fp8, False, ref, chip_year)
-    ln_mfu = sum(bi * xi for bi, xi in zip(b, x, strict=True))
+    # ln contributions, each averaged over the components: base, size, ridge (with its size interaction),
+    # MoE, fp8, older chip; their sum is the averaged ln(MFU)
+    xs = [features(active_params, peak_flops, bandwidth, moe, fp8, False, {**ref, "params": c.knee}, chip_year)
+          for c in comps]
+    x = xs[0]  # all but the size terms are the same at every knee
+    base = size = ridge_part = moe_part = fp8_part = older_part = 0.0
+    for c, xc in zip(comps, xs, strict=True):
+        b = c.coef
+        base += c.weight * b[0]
+        size += c.weight * b[1] * xc[1]
+        ridge_part += c.weight * (b[2] * xc[2] + b[6] * xc[6])
+        moe_part += c.weight * b[3] * xc[3]
+        fp8_part += c.weight * b[4] * xc[4]
+        older_part += c.weight * b[7] * xc[7]
+    ln_mfu = base + size + ridge_part + moe_part + fp8_part + older_part
     lo_q, hi_q = quantiles if quantiles is not None else m["residual_quantiles_ln"]
     lo_b, hi_b = m["bounds"]
     central = min(max(math.exp(ln_mfu), lo_b), hi_b)
     low = min(max(central * math.exp(lo_q), lo_b), central)
     high = max(min(central * math.exp(hi_q), hi_b), central)
-    parts = [f"{math.exp(b[0]):.2f} base (chip of the A100's generation or later, up to its ridge point, "
-             f">={ref['params'] / 1e9:.3g}B dense)"]
-    if x[1] < 0:
-        parts.append(f"x{math.exp(b[1] * x[1]):.2f} model size {active_params / 1e9:.3g}B active")
+    knees = [c.knee for c in comps]
+    parts = [f"{math.exp(base):.2f} base (chip of the A100's generation or later, up to its ridge point, dense, "
+             f"past the size knee: about {mean_knee(comps) / 1e9:.2g}B, weighted over {min(knees) / 1e9:g}B-"
+             f"{max(knees) / 1e9:g}B)"]
+    if active_params < max(knees):
+        parts.append(f"x{math.exp(size):.2f} model size {active_params / 1e9:.3g}B active")
     if x[2] != 0:
         ridge = peak_flops / bandwidth if bandwidth else 0.0
-        parts.append(f"x{math.exp(b[2] * x[2] + b[6] * x[6]):.2f} chip needs {ridge:.0f} FLOP/byte to reach its "
+        parts.append(f"x{math.exp(ridge_part):.2f} chip needs {ridge:.0f} FLOP/byte to reach its "
                      f"peak ({ridge / ref['ridge']:.2g}x the A100's)")
     if not bandwidth:
         parts.append("(memory bandwidth unpublished: taken at the A100's ridge point)")
     if x[7]:
-        parts.append(f"x{math.exp(b[7]):.2f} chip from {chip_year}, a generation before the {ref['ridge_chip']} "
-                     f"({ref['year']}): published trainings on such chips reach less of their peak")
+        parts.append(f"x{math.exp(older_part):.2f} chip from {chip_year}, a generation before the "
+                     f"{ref['ridge_chip']} ({ref['year']}): published trainings on such chips reach less of their peak")
     if moe:
-        parts.append(f"x{math.exp(b[3]):.2f} MoE")
+        parts.append(f"x{math.exp(moe_part):.2f} MoE")
     if fp8:
-        parts.append(f"x{math.exp(b[4]):.2f} fp8")
+        parts.append(f"x{math.exp(fp8_part):.2f} fp8")
     lo_n, hi_n = fitted_size_span(t)
     if not lo_n <= active_params <= hi_n:
         parts.append(f"(EXTRAPOLATED: {active_params:.3g} active parameters lies outside the {lo_n:.2g}-{hi_n:.2g} "
@@ -162,11 +205,12 @@ def predict_mfu_any_size(
     peak_flops: float, bandwidth: float | None, moe: bool = False, fp8: bool = False, chip_year: int | None = None,
 ) -> MfuEstimate:
     """Effective MFU when the model size is not known (FLOPs given alone): the model over the sizes of the
-    published trainings in the fit, from the smallest up to the size knee (above it size no longer matters).
+    published trainings in the fit, from the smallest up to the size knee (the components' weighted mean knee;
+    above it size matters little).
     Central = at the middle of that span on a log scale; range = the envelope of every size's range. It does not
     depend on the FLOPs, so the estimate stays linear in them."""
     lo_n, hi_n = fitted_size_span()
-    top = min(hi_n, float(model_table()["mfu"]["reference"]["params"]))
+    top = min(hi_n, mean_knee(shipped_components()))
     steps = 8
     grid = [lo_n * (top / lo_n) ** (i / steps) for i in range(steps + 1)]
     ests = [predict_mfu(n, peak_flops, bandwidth, moe=moe, fp8=fp8, chip_year=chip_year) for n in grid]
