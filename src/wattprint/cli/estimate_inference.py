@@ -35,7 +35,10 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--days", type=number, help="days of serving the footprint covers (default: one year)")
     p.add_argument("--hardware", nargs="+", action=JoinWords, metavar="NAME",
                    help="accelerator name (default: H100, said in the assumptions)")
-    p.add_argument("--count", type=whole, help="accelerators per replica (default: smallest that holds the weights)")
+    p.add_argument("--count", type=whole,
+                   help="accelerators per replica (default: the power of 2, from the fewest that hold the weights and "
+                        "one sequence to those that hold the default batch, with the least energy per request at the "
+                        "load, or at a full load without one; with --batch-size, the fewest that hold that batch)")
     p.add_argument("--batch-size", type=count, help="concurrent sequences per replica (default: sourced range)")
     p.add_argument("--precision", help="weights: fp32, bf16, fp16, fp8, int8, int4 (default: bf16 where supported)")
     p.add_argument("--engine", default="optimised", help="optimised (continuous batching, CUDA graphs) or eager "

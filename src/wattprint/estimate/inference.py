@@ -89,7 +89,9 @@ def estimate_inference(
         requests_per_day or tokens_per_day (input + output tokens): load. With one of them the footprint covers
             ``days`` days of serving (default one year); without, it covers one request.
         hardware, count: accelerator name (default: H100, said in the assumptions) and accelerators per replica
-            (default: smallest that holds the weights).
+            (default: the power of 2, from the fewest that hold the weights and one sequence to those that hold
+            the default batch, that serves a request with the least energy at the load, or at a full load without
+            one; with a given ``batch_size``, the fewest that hold that batch).
         batch_size: sequences decoded together per replica (continuous-batching concurrency). Default: a sourced
             range, cut to what fits in memory and, with a load, to the concurrency the load keeps in flight per
             replica (Little's law: arrival rate x time per request, at least one sequence). A given batch may
