@@ -44,10 +44,21 @@ def test_large_real_workloads_are_not_flagged(make: object) -> None:
     {"chip_hours": 1e6, "days": 1e-6},  # chip-hours over days in the wrong unit
 ])
 def test_more_chips_at_once_than_any_cluster_holds_is_refused(kw: dict[str, float]) -> None:
-    with pytest.raises(InputConflictError, match="chips at once, more than any cluster holds"):
+    with pytest.raises(InputConflictError, match=r"chips at once, more than the 1e\+07 \(10 million\)"):
         estimate_training(hardware="H100", **kw)  # type: ignore[arg-type]
     # the largest real jobs pass: Llama 3 405B ran on 16k H100s, clusters of ~200k exist
     assert estimate_training(params=7e9, tokens=1e12, hardware="H100", count=200_000).wall_time_h is not None
+
+
+def test_the_refusal_says_the_bound_it_applies() -> None:
+    """5 million chips at once are accepted (the bound is 1e7, well above any cluster), so the refusal above the bound
+    saying "more than any cluster holds" was contradicted by what it let through: it names the bound."""
+    assert estimate_training(params=7e9, tokens=1e12, hardware="H100", count=5_000_000).wall_time_h is not None
+    with pytest.raises(InputConflictError) as e:
+        estimate_training(params=7e9, tokens=1e12, hardware="H100", count=20_000_000)
+    said = str(e.value)
+    assert "2e+07 chips at once, more than the 1e+07 (10 million) an estimate accepts" in said
+    assert "more than any cluster holds" not in said
 
 
 def test_a_replica_beyond_any_cluster_is_refused() -> None:

@@ -182,17 +182,23 @@ def refuse_above_world(what: str, kg: float, check: str) -> None:
 
 # an input check, not data: more accelerators at once than this is a count with a stray suffix (--count 1.5T for
 # --tokens 1.5T) or days in the wrong unit, not a job. The largest single AI clusters built by 2025 hold a few
-# hundred thousand (xAI's Colossus, Memphis: ~200,000 GPUs, xAI 2025); none holds a million
+# hundred thousand (xAI's Colossus, Memphis: ~200,000 GPUs, xAI 2025); none holds a million. The bound sits well
+# above them (50x Colossus), so that no real or planned job is refused, while a stray suffix (a factor of 1000 or
+# more on a real count) still is
 MAX_CHIPS_AT_ONCE = 1e7
+# what the refusals say of the bound: the bound itself, not "more than any cluster holds", which counts between the
+# largest cluster and the bound (5M chips, accepted) would contradict
+CHIPS_BOUND_SAID = (f"more than the {MAX_CHIPS_AT_ONCE:.3g} ({MAX_CHIPS_AT_ONCE / 1e6:g} million) an estimate "
+                    "accepts (the largest clusters hold a few hundred thousand)")
 
 
 def check_chips_at_once(what: str, chips: float | None) -> None:
-    """Refuse ``chips`` (accelerators in use at the same time: a count, or chip-hours / wall hours) beyond any
-    cluster, which only a mistyped count or time can give."""
+    """Refuse ``chips`` (accelerators in use at the same time: a count, or chip-hours / wall hours) above
+    MAX_CHIPS_AT_ONCE, which only a mistyped count or time gives."""
     if chips is not None and chips > MAX_CHIPS_AT_ONCE:
         raise InputConflictError(
-            f"{what}: {chips:.3g} chips at once, more than any cluster holds (the largest hold a few hundred "
-            "thousand); check the count's suffix and the days (counts are absolute: --count 1024, --tokens 1.5T)")
+            f"{what}: {chips:.3g} chips at once, {CHIPS_BOUND_SAID}; check the count's suffix and the days (counts "
+            "are absolute: --count 1024, --tokens 1.5T)")
 
 
 def too_large() -> InputConflictError:

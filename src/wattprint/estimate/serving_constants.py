@@ -16,7 +16,7 @@ from importlib import resources
 from ..errors import InputConflictError
 from ..footprint import HOURS_PER_YEAR, Assumption
 from ..quantities import Range
-from .common import MAX_CHIPS_AT_ONCE
+from .common import CHIPS_BOUND_SAID, MAX_CHIPS_AT_ONCE
 
 J_PER_KWH = 3.6e6
 J_PER_WH = 3600.0
@@ -58,11 +58,10 @@ def constants() -> dict[str, Constant]:
 
 
 def check_chips_chosen(what: str, chips: float, fix: str) -> None:
-    """Refuse a replica or a fleet the estimate sizes itself beyond any cluster: the bound a given --count meets
+    """Refuse a replica or a fleet the estimate sizes itself beyond the bound a given --count meets
     (common.MAX_CHIPS_AT_ONCE), which only a mistyped input reaches. ``what`` says what needs ``chips``
     accelerators at once (inf: past the floating-point range), ``fix`` which flag to check."""
     if chips <= MAX_CHIPS_AT_ONCE:
         return
     amount = f"~{chips:.3g}" if math.isfinite(chips) else f"more than {sys.float_info.max:.3g}"
-    raise InputConflictError(f"{what} needs {amount} accelerators at once, more than any cluster holds (the largest "
-                             f"hold a few hundred thousand); {fix}")
+    raise InputConflictError(f"{what} needs {amount} accelerators at once, {CHIPS_BOUND_SAID}; {fix}")

@@ -124,7 +124,7 @@ def serve_point(p: Mapping[str, float], physics: Callable[[Mapping[str, float]],
 
 def check_fleet(replicas_busy: float, utilisation: float, load: Load, count: int, chip_name: str = "") -> None:
     """Refuse a load whose replicas (``replicas_busy`` busy on average, ``utilisation`` of the provisioned time) take
-    more accelerators at once than any cluster holds: the bound a given --count meets applies to the fleet the
+    more accelerators at once than common.MAX_CHIPS_AT_ONCE: the bound a given --count meets applies to the fleet the
     estimate sizes for the load too (1e30 requests a day gave 1.7e24 replicas of 7B on H100s); the flag that drives
     it is named."""
     replicas = f"replicas of {count} x {chip_name}" if chip_name else \

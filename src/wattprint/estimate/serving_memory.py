@@ -54,7 +54,7 @@ def replica_size(chip: Chip, central: Mapping[str, float], weight_bytes: float, 
     (gpu_memory_utilization, the same rule as for a given count) holds the weights (GB = params x bytes / 1e9) and
     the KV cache of ``batch`` sequences (the default batch's central value, or a smaller given batch; central
     lengths and shape). A given batch gets the smallest power of 2 on which it fits as on a given count
-    (fit_batch_to_memory; serving_replica.size_for_load). A size beyond any cluster (the bound a given count meets)
+    (fit_batch_to_memory; serving_replica.size_for_load). A size above the bound a given count meets (MAX_CHIPS_AT_ONCE)
     is an error that names what drives it: the parameter count, else the batch (``batch_given``) or the lengths."""
     need_gb = central["params"] * weight_bytes / 1e9
     if chip.memory_gb is None:
