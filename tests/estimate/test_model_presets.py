@@ -8,6 +8,7 @@ import io
 import json
 import re
 from contextlib import redirect_stderr, redirect_stdout
+from typing import Any
 
 import pytest
 
@@ -81,8 +82,36 @@ def test_a_named_model_fills_the_serving_inputs_and_says_so() -> None:
 def test_given_values_win_over_the_named_model_where_they_agree() -> None:
     fp = estimate_inference(model="Llama-3.1-8B", params=8e9, precision="fp8", hardware="H100", intensity=400.0)
     note = next(a for a in fp.assumptions if a.what == "model")
-    assert "params" not in note.note  # the given 8e9, within rounding of 8.03e9, is kept
+    assert "params" not in note.note.split(";")[0]  # the given 8e9, within rounding of 8.03e9, is kept
     assert fp.details["precision"] == "fp8"
+
+
+@pytest.mark.parametrize("estimate", [
+    lambda **kw: estimate_inference(hardware="H100", intensity=400.0, **kw),
+    lambda **kw: estimate_training(tokens=1e12, hardware="H100", count=64, **kw),
+])
+@pytest.mark.parametrize(("kw", "said"), [
+    ({"model": "Llama-3.1-8B", "params": 7.5e9}, ["the given params 7.5e+09 used instead of its 8.03e+09"]),
+    ({"model": "Mixtral-8x7B", "params": 45e9, "active_params": 12e9},
+     ["the given params 4.5e+10 used instead of its 4.67e+10",
+      "the given active_params 1.2e+10 used instead of its 1.29e+10"]),
+    ({"model": "Llama-3.1-405B", "params": 405.8e9}, ["the given params 4.058e+11 used instead of its 4.0585e+11"]),
+])
+def test_a_given_count_within_rounding_of_the_named_models_is_said_to_be_used(
+        estimate: Any, kw: dict[str, object], said: list[str]) -> None:
+    """The given count, within COUNT_TOLERANCE of the model's, is the one used, but the model's line said only its
+    own count ("8.03e+09 parameters -- all its values were given"): it names both."""
+    note = next(a for a in estimate(**kw).assumptions if a.what == "model")
+    for words in said:
+        assert words in note.note
+
+
+def test_the_same_count_as_the_named_models_is_not_said_to_replace_it() -> None:
+    """8.03B parsed (8029999999.999999) and 8.03e9 are the model's own count: nothing is used instead of it."""
+    for params in (8.03e9, 8029999999.999999):
+        note = next(a for a in estimate_inference(model="Llama-3.1-8B", params=params, hardware="H100",
+                                                  intensity=400.0).assumptions if a.what == "model")
+        assert "instead" not in note.note
 
 
 def test_an_mha_model_gets_its_attention_and_a_windowed_model_its_window() -> None:

@@ -126,8 +126,9 @@ def find_model(name: str) -> ModelMatch:
     return ModelMatch(spec, said[-1] if said else None, release)
 
 
-def model_assumption(spec: ModelSpec, filled: list[str]) -> Assumption:
-    """What the named model set (``filled``: the inputs taken from it), with its source."""
+def model_assumption(spec: ModelSpec, filled: list[str], used_instead: list[str] | None = None) -> Assumption:
+    """What the named model set (``filled``: the inputs taken from it), with its source; ``used_instead`` says which
+    given counts were used in place of the model's (each "the given params 7.5e+09 used instead of its 8.03e+09")."""
     shape = f"{spec.params:.4g} parameters"
     if spec.active_params is not None:
         shape += (f", {spec.active_params:.4g} active ({spec.experts} routed experts, {spec.experts_per_token} per "
@@ -137,6 +138,8 @@ def model_assumption(spec: ModelSpec, filled: list[str]) -> Assumption:
     if spec.kv_widths:
         shape += f", KV cache of {2 * spec.kv_widths:.4g} values per token over its layers"
     note = f"taken from it: {', '.join(filled)}" if filled else "all its values were given"
+    if used_instead:
+        note += "; " + "; ".join(used_instead)
     if spec.uncertain:
         note += "; some of its figures are UNCERTAIN: " + spec.note
     return Assumption("model", f"{spec.name}: {shape}", spec.source, note)

@@ -84,7 +84,8 @@ def estimate_inference(
         params: total parameters (count); ``active_params``: per-token active parameters of an MoE (default: all).
         model: a published model's name instead ("Llama-3.1-8B-Instruct", "openai/gpt-oss-120b"; ``wattprint data
             models`` lists them): its parameter counts, expert counts, attention, KV cache shape, depth, sliding
-            window and weight format fill whatever is not given; a given count that contradicts it is an error.
+            window and weight format fill whatever is not given; a given count more than published rounding
+            (15 %) from its count is an error, one within it is used and the assumptions say so.
         input_tokens / output_tokens: tokens per request (prompt / generated); defaults are sourced ranges.
         requests_per_day or tokens_per_day (input + output tokens): load. With one of them the footprint covers
             ``days`` days of serving (default one year); without, it covers one request.

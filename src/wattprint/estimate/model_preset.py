@@ -3,11 +3,13 @@ expert counts, attention, sliding window, weight format and context window, each
 (the context window bounds the request lengths).
 
 A count the user gives that contradicts the named model by more than published rounding does (``COUNT_TOLERANCE``)
-is refused: one of the two is a slip, and picking either would hide it.
+is refused: one of the two is a slip, and picking either would hide it. One within it is used, and the model's
+assumption says so, naming both counts.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,12 +56,27 @@ class Preset:
     name: str | None = None  # the named model's name, None without one
 
 
-def _agree(what: str, given: Any, named: float, model: str) -> None:
+def _agree(what: str, given: Any, named: float, model: str, used_instead: list[str]) -> None:
+    """Refuse a given count beyond COUNT_TOLERANCE of the named model's; one within it that differs is used, and
+    ``used_instead`` gets the words that say so (the model's line would otherwise show its own count as the one
+    used)."""
     if given is None or isinstance(given, bool) or not isinstance(given, int | float):
         return  # unchecked here: the estimator's own checks say what is wrong with it
     if named > 0 and abs(float(given) - named) > COUNT_TOLERANCE * named:
         raise InputConflictError(f"{what} {float(given):.4g} contradicts model {model!r} ({named:.4g}); give one of "
                                  "them")
+    if not math.isclose(float(given), named, rel_tol=1e-9):  # not the same count parsed two ways (8.03B, 8.03e9)
+        shown_given, shown_named = _told_apart(float(given), named)
+        used_instead.append(f"the given {what} {shown_given} used instead of its {shown_named}")
+
+
+def _told_apart(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` with the fewest significant digits (4 at least) that show them different."""
+    for digits in range(4, 13):
+        shown = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if shown[0] != shown[1]:
+            return shown
+    return f"{a:.12g}", f"{b:.12g}"
 
 
 def _context_window(match: Any) -> tuple[ContextWindow | None, Assumption | None]:
@@ -101,11 +118,13 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
     match = find_model(model)
     spec = match.spec
     given.name = spec.name
-    _agree("params", params, spec.params, spec.name)
+    used_instead: list[str] = []
+    _agree("params", params, spec.params, spec.name, used_instead)
     if spec.active_params is not None:
-        _agree("active_params", active_params, spec.active_params, spec.name)
+        _agree("active_params", active_params, spec.active_params, spec.name, used_instead)
     elif active_params is not None and params is None:
-        _agree("active_params", active_params, spec.params, spec.name)  # a dense model: all of it is active
+        # a dense model: all of it is active
+        _agree("active_params", active_params, spec.params, spec.name, used_instead)
     filled: list[str] = []
 
     def fill(name: str, value: Any) -> None:
@@ -149,5 +168,5 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         given.context, note = _context_window(match)
         if note is not None:
             given.notes.append(note)
-    given.notes.append(model_assumption(spec, filled))
+    given.notes.append(model_assumption(spec, filled, used_instead))
     return given

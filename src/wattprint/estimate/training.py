@@ -113,7 +113,8 @@ def estimate_training(
     total past ``training_compute.MAX_FLOPS_OVER_6ND`` x 6·N·D is refused as a unit slip.
 
     ``model``: a published model's name instead of ``params`` / ``active_params`` ("Llama-3.1-8B", "DeepSeek-V3";
-    ``wattprint data models`` lists them); a given count that contradicts it is an error.
+    ``wattprint data models`` lists them); a given count more than published rounding (15 %) from its count is an
+    error, one within it is used and the assumptions say so.
 
     MoE: ``active_params`` below ``params`` makes the run an MoE (the MFU model's MoE term; compute from the active
     parameters). ``active_params`` without ``params`` is taken for an MoE whose total is unknown, with a note (a
