@@ -8,7 +8,7 @@ ends it interrupted without running the command; one that comes while the comman
 soon as it runs; a USR1/USR2 that comes before the command runs is dropped with a note (it would kill a command that
 has not set its handler yet). wattprint exits with the child's exit code (128 + N if the child died of signal N, or
 if signal N came before it was started; 127/126 if it could not be started) and prints the footprint to stderr at
-the end (``--json``: the stored summary as one JSON line on stdout instead, with the run's ``status``,
+the end (``--json``: the stored summary as JSON instead, as the last line of stdout, with the run's ``status``,
 ``exit_code``, ``signal``, ``started_at``, ``ended_at``, ``duration_s``, ``stored`` and ``meta``: the versions that
 measured it and the command); the exit code and signal are
 stored with the run too (``wattprint runs show --json``, ``runs export``). Status: ``finished``
@@ -48,21 +48,30 @@ def register(subparsers: Any) -> None:
         "run",
         help="run a command and measure its energy and CO2e",
         description=_description(),
-        usage="wattprint run [-h] [--project P] [--run ID] [--db URL] [--interval S] [--location L] [--pue X] "
-        "[--intensity G] [--json] -- command [args ...]",
     )
-    p.add_argument("--project", default="default", help="project name (default: default)")
-    p.add_argument("--run", dest="run_id", default=None, help="run id; an existing id resumes that run")
-    p.add_argument("--db", default=None, help="store URL sqlite:///abs/path.db or a path (default: $WATTPRINT_DB, "
-                   "the config file's db, else $XDG_DATA_HOME/wattprint/wattprint.db, i.e. "
+    p.add_argument("--project", metavar="NAME", default="default", help="project name (default: default)")
+    p.add_argument("--run", dest="run_id", metavar="ID", default=None, help="run id; an existing id resumes that run")
+    p.add_argument("--db", metavar="URL", default=None, help="store URL sqlite:///abs/path.db or a path (default: "
+                   "$WATTPRINT_DB, the config file's db, else $XDG_DATA_HOME/wattprint/wattprint.db, i.e. "
                    "~/.local/share/wattprint/wattprint.db)")
-    p.add_argument("--interval", type=float, default=None, help="sampling interval in seconds (default 1)")
+    p.add_argument("--interval", type=float, metavar="SECONDS", default=None,
+                   help="sampling interval in seconds (default 1)")
     p.add_argument("--location", default=None, help="where it runs: country (FRA), region (US-CA), aws:us-east-1 ...")
     p.add_argument("--pue", default=None, help="PUE number (>= 1) or preset (hyperscale, cloud, enterprise, ...)")
     p.add_argument("--intensity", type=float, default=None, help="grid intensity in gCO2e/kWh (overrides location)")
-    p.add_argument("--json", action="store_true", help="print the run's summary as JSON on stdout")
+    p.add_argument("--json", action="store_true",
+                   help="print the run's stored summary as JSON, as the last line of stdout (after a blank line, so "
+                        "it is on a line of its own after the command's output), instead of the footprint on stderr")
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
+    p.usage = _usage(p)
     p.set_defaults(handler=main)
+
+
+def _usage(p: argparse.ArgumentParser) -> str:
+    """argparse's own usage line (the options named as the list below names them), with the command spelled out:
+    argparse writes an argparse.REMAINDER as a bare '...', which hides the `--` that must come before it."""
+    auto = p.format_usage().strip().removeprefix("usage: ")
+    return auto.removesuffix("...").rstrip() + " -- command [args ...]"
 
 
 def _description() -> str:
