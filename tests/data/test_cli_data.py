@@ -72,7 +72,8 @@ def test_search(capsys: pytest.CaptureFixture[str]) -> None:
     assert "NVIDIA H100 SXM5 80GB" in capsys.readouterr().out
     assert main(["data", "search", "google/gemma-2-9b-it", "--json"]) == 0  # what --model takes, search finds
     hits = json.loads(capsys.readouterr().out)
-    assert hits[0] == {"kind": "model", "key": "Gemma 2 9B", "name": "9.24B", "matched": "google/gemma-2-9b-it"}
+    assert hits[0] == {"kind": "model", "key": "Gemma 2 9B", "name": "Gemma 2 9B, 9.24B parameters",
+                       "matched": "google/gemma-2-9b-it"}
 
 
 def test_search_nothing_is_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:

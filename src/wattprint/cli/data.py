@@ -12,7 +12,10 @@ from ._table import table
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("data", help="list and search the embedded reference data")
+    p = subparsers.add_parser("data", help="list and search the embedded reference data",
+                              description="List and search the reference data embedded in wattprint: accelerators, "
+                                          "published models, grid intensity by location, CPUs, PUE presets and "
+                                          "generation sources (`wattprint data credits`: where they come from).")
     sub = p.add_subparsers(dest="data_command", metavar="WHAT")
     g = sub.add_parser("gpus", help="accelerators: TDP, dense peaks, memory, embodied CO2e")
     g.add_argument("--json", action="store_true", help="print JSON")
@@ -21,12 +24,15 @@ def register(subparsers: Any) -> None:
     m.add_argument("--json", action="store_true", help="print JSON")
     m.set_defaults(handler=_models)
     r = sub.add_parser("regions", help="locations with grid intensity (countries, sub-national, zones, cloud)")
-    r.add_argument("--kind", choices=["country", "subnational", "zone", "cloud"])
+    r.add_argument("--kind", choices=["country", "subnational", "zone", "cloud"],
+                   help="only locations of this kind: countries, sub-national grids (US-CA), grid zones (SE3) or "
+                        "cloud regions (aws:us-east-1)")
     r.add_argument("--json", action="store_true", help="print JSON")
     r.set_defaults(handler=_regions)
     s = sub.add_parser("search", help="search accelerators, models, CPUs, locations, PUE presets, generation "
                                       "sources")
-    s.add_argument("text")
+    s.add_argument("text", help="a name, key or alias, or part of one (case, spaces, punctuation and accents "
+                                "ignored)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(handler=_search)
     c = sub.add_parser("credits", help="sources and licences of the embedded data")
@@ -202,8 +208,9 @@ def _search(args: argparse.Namespace) -> int:
     for a in accelerators():
         hit("accelerator", a.name, a.name, [a.name, a.family], own=2)
     for m in models():
-        hit("model", m.name, f"{m.params / 1e9:.4g}B" + (f" ({m.active_params / 1e9:.3g}B active)"
-                                                           if m.active_params else ""), [m.name, *m.aliases])
+        # its name, as for the other kinds, with its size (the key is the name too: what --model takes)
+        hit("model", m.name, f"{m.name}, {m.params / 1e9:.4g}B parameters"
+            + (f" ({m.active_params / 1e9:.3g}B active)" if m.active_params else ""), [m.name, *m.aliases])
     aliases = location_aliases()
     hit("location (world)", WORLD.key, WORLD.name + ", what no location gives", [WORLD.key, WORLD.name, *WORLD_NAMES],
         own=2)

@@ -35,7 +35,11 @@ INFERENCE_EXAMPLE: dict[str, Any] = {
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("demo", help="run the built-in example: estimates, then a small tracked training")
+    p = sub.add_parser("demo", help="run the built-in example: estimates, then a small tracked training",
+                       description="Estimate the footprint of a few well-known LLM trainings and one inference "
+                                   "service from the inputs their developers published, then train a small network "
+                                   "on this machine's CPU while tracked: its measured footprint is printed and stored "
+                                   "as a run of project 'demo'.")
     p.add_argument("--db", help="run store URL (default: WATTPRINT_DB, the config file's db, or the per-user store)")
     p.add_argument("--no-train", action="store_true", help="only print the estimates")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")

@@ -11,7 +11,9 @@ from ._args import JoinWords, count, number, whole, year
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("estimate", help="predict the footprint of a training run or an inference service")
+    p = subparsers.add_parser("estimate", help="predict the footprint of a training run or an inference service",
+                              description="Predict the energy and CO2e of a training run or of serving an LLM "
+                                          "before it runs, from its size, hardware and location.")
     sub = p.add_subparsers(dest="estimate_kind", metavar="KIND", parser_class=type(p))
     _add_training(sub)
     try:
