@@ -99,6 +99,14 @@ NO_INTERVAL_YET = (
 )
 
 
+# a projection's flat JSON fields, in to_dict()'s order: every JSON form of one carries them all (null: unknown or
+# unbounded), a stored one too, whose live merge patch leaves a null out (stored_fields)
+FIGURES = tuple(f"{name}{end}" for name in ("projected_energy_kwh", "projected_co2e_kg")
+                for end in ("", "_low", "_high"))
+FIELDS = ("fraction_done", "step", "total_steps", "made_at_elapsed_s", *FIGURES, "energy_so_far_kwh", "windows",
+          "method")
+
+
 @dataclass(frozen=True)
 class Projection:
     """Projected final totals of a run. ``energy_kwh`` is facility energy (IT x PUE).
@@ -120,8 +128,9 @@ class Projection:
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """Flat JSON fields; ``projected_energy_kwh`` / ``projected_co2e_kg`` are None without a central value, and
-        a ``_high`` is inf where unbounded (null once stored)."""
+        """Flat JSON fields (:data:`FIELDS`, all of them; energies in kWh, CO2e in kg, ``made_at_elapsed_s`` in s):
+        ``projected_energy_kwh`` / ``projected_co2e_kg`` are None without a central value, and a ``_high`` is None
+        where unbounded (strict JSON has no infinity)."""
         d: dict[str, Any] = {"fraction_done": self.fraction_done, "step": self.step, "total_steps": self.total_steps,
                              "made_at_elapsed_s": self.elapsed_s}
         d.update(self.energy_kwh.as_fields("projected_energy_kwh"))
@@ -131,13 +140,14 @@ class Projection:
         d["energy_so_far_kwh"] = self.energy_so_far_kwh
         d["windows"] = self.windows
         d["method"] = self.method
-        return d
+        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in d.items()}
 
     def into_patch(self, patch: SlotPatch) -> SlotPatch | dict[str, Any]:
         """``patch`` (a run's live figures between full summaries) with this projection as its ``projection``: its
         numbers as more slots, so the sampler thread formats nothing. A projection with a null or unbounded field
         goes as a dict (rare: before the first window closes); in a JSON merge patch a null removes the key, so a
-        stored live projection lacks the keys that a full summary stores as null."""
+        stored live projection lacks the keys that a full summary stores as null (:func:`stored_fields` puts them
+        back for every reader)."""
         fields = self.to_dict()
         method = fields.pop("method")
         values = tuple(fields.values())
@@ -150,6 +160,12 @@ class Projection:
 
 
 _SHAPES: dict[str, tuple[str, JsonShape]] = {}
+
+
+def stored_fields(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored projection with every field of :meth:`Projection.to_dict` (:data:`FIELDS`, then any other it
+    holds): null where it has none, as where a live merge patch left a null out or an older version stored none."""
+    return {**dict.fromkeys(FIELDS), **stored}
 
 
 class _Windows:

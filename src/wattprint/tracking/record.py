@@ -353,7 +353,8 @@ def stored_run_dict(store: Any, rec: Any) -> dict[str, Any]:
     its last segment is made up to the stored totals (:meth:`ResumePoint.earlier_segments`, as a resume does). Its
     phases, and a resumed run's (one stored before the resume kept them all), count every ended phase row stored
     (:func:`~wattprint.storage.queries.newer_phase_totals`); each phase is priced as the run
-    (:func:`~.phase_figures.stored_phase_figures`: a phase without figures, from its stored J)."""
+    (:func:`~.phase_figures.stored_phase_figures`: a phase without figures, from its stored J). Its projection, if
+    any, has every field, null where unknown or unbounded (:func:`~.projection.stored_fields`)."""
     from ..storage.queries import ended_phase_totals, newer_phase_totals
     from .phase_figures import stored_phase_figures
 
@@ -368,6 +369,10 @@ def stored_run_dict(store: Any, rec: Any) -> dict[str, Any]:
             d["phases"] = newer_phase_totals(d.get("phases"), from_rows)
     if isinstance(d.get("phases"), dict):
         d["phases"] = stored_phase_figures(d)
+    if isinstance(d.get("projection"), dict):  # its nulls as to_dict() gives them: a live merge patch drops them
+        from .projection import stored_fields
+
+        d["projection"] = stored_fields(d["projection"])
     return d
 
 
