@@ -12,13 +12,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .extras import missing_framework
+
 if TYPE_CHECKING:
     from lightning.pytorch import Callback
 else:
     try:
         from lightning.pytorch import Callback
     except ImportError:  # only the standalone package is installed
-        from pytorch_lightning import Callback
+        try:
+            from pytorch_lightning import Callback
+        except ImportError as e:
+            missing_framework(e, __name__, "Lightning", "pip install 'wattprint[lightning]'",
+                              ("lightning", "pytorch_lightning"))
 
 from .lightning_hooks import LightningHooks
 

@@ -6,7 +6,14 @@ from its own package's ``Callback``.
 
 from __future__ import annotations
 
-from pytorch_lightning import Callback
+from .extras import missing_framework
+
+try:
+    from pytorch_lightning import Callback
+except ImportError as e:  # the extra installs the unified package, for which the other integration is
+    missing_framework(e, __name__, "the standalone pytorch_lightning package",
+                      "pip install pytorch-lightning (with `pip install 'wattprint[lightning]'`, import "
+                      "wattprint.integrations.lightning instead)", ("pytorch_lightning",))
 
 from .lightning_hooks import LightningHooks
 

@@ -42,8 +42,13 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from transformers import DefaultFlowCallback, TrainerCallback
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from .extras import missing_framework
+
+try:
+    from transformers import DefaultFlowCallback, TrainerCallback
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+except ImportError as e:
+    missing_framework(e, __name__, "Hugging Face Transformers", "pip install 'wattprint[hf]'", ("transformers",))
 
 from .modelcard import describe_hardware
 from .session import DEFAULT_PREFIX, EVAL_PHASE, TrainingSession, _warn
