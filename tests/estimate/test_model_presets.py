@@ -130,6 +130,9 @@ def test_an_mha_model_gets_its_attention_and_a_windowed_model_its_window() -> No
 @pytest.mark.parametrize(("kw", "said"), [
     ({"model": "Llama-3.1-8B", "params": 70e9}, "params 7e+10 contradicts model 'Llama 3.1 8B'"),
     ({"model": "Mixtral-8x7B", "active_params": 3e9}, "active_params 3e+09 contradicts"),
+    # a dense model is all active, with or without --params beside it
+    ({"model": "Llama-3.1-8B", "active_params": 4e9}, "active_params 4e+09 contradicts model 'Llama 3.1 8B'"),
+    ({"model": "Llama-3.1-8B", "params": 8e9, "active_params": 4e9}, "active_params 4e+09 contradicts"),
 ])
 def test_a_count_that_contradicts_the_named_model_is_refused(kw: dict[str, object], said: str) -> None:
     with pytest.raises(InputConflictError, match=re.escape(said)):

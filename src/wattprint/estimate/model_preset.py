@@ -122,8 +122,7 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
     _agree("params", params, spec.params, spec.name, used_instead)
     if spec.active_params is not None:
         _agree("active_params", active_params, spec.active_params, spec.name, used_instead)
-    elif active_params is not None and params is None:
-        # a dense model: all of it is active
+    elif active_params is not None:  # a dense model: all of it is active, whatever --params says
         _agree("active_params", active_params, spec.params, spec.name, used_instead)
     filled: list[str] = []
 
