@@ -146,8 +146,9 @@ def test_the_letters_of_a_model_number_are_not_a_name(name: str) -> None:
 def test_gb_suggests_gb200_not_the_rows_with_a_memory_size() -> None:
     with pytest.raises(UnknownNameError) as e:
         find_accelerator("GB")
-    assert "GB200" in e.value.suggestions
-    assert all("GB200" in s for s in e.value.suggestions)  # not "NVIDIA A100 SXM4 80GB" for its "GB"
+    assert {"GB200", "GB300"} <= set(e.value.suggestions)
+    # the Grace Blackwell chips, not "NVIDIA A100 SXM4 80GB" for its "GB"
+    assert all("GB200" in s or "GB300" in s for s in e.value.suggestions)
 
 
 def test_a_product_word_without_its_generation_says_which_chip_it_became() -> None:
@@ -251,9 +252,17 @@ def test_a_two_character_code_does_not_complete_to_a_chip(name: str) -> None:
     assert any("TPU v" in s for s in e.value.suggestions)
 
 
-@pytest.mark.parametrize("name", ["NVL72", "GB200 NVL72", "NVIDIA GB200 NVL72"])
+@pytest.mark.parametrize("name", ["GB200 NVL72", "NVIDIA GB200 NVL72"])
 def test_nvl72_is_the_gb200_rack(name: str) -> None:
     assert find_accelerator(name)[0].name == "NVIDIA GB200 (per B200 GPU in NVL72)"
+
+
+def test_nvl72_alone_names_two_racks() -> None:
+    """GB200 NVL72 and GB300 NVL72 are both 72-GPU racks (memory 186 vs 279 GB, 1200 vs 1400 W per GPU): "NVL72"
+    alone picks neither."""
+    with pytest.raises(AmbiguousNameError) as e:
+        find_accelerator("NVL72")
+    assert {"NVIDIA GB200 (per B200 GPU in NVL72)", "NVIDIA GB300 (per B300 GPU in NVL72)"} <= set(e.value.suggestions)
 
 
 @pytest.mark.parametrize(("name", "suggested"), [
@@ -318,7 +327,8 @@ def test_a_mig_instance_of_an_unknown_gpu_is_still_unknown() -> None:
 @pytest.mark.parametrize(("name", "expected"), [
     ("NVIDIA A100-SXM4-40GB MIG 1g.5gb", "NVIDIA A100 SXM4 40GB"),
     ("MI300", "AMD Instinct MI300X"),
-    ("NVL72", "NVIDIA GB200 (per B200 GPU in NVL72)"),
+    ("GB200 NVL72", "NVIDIA GB200 (per B200 GPU in NVL72)"),
+    ("GB300 NVL72", "NVIDIA GB300 (per B300 GPU in NVL72)"),
     ("B200 192GB", "NVIDIA B200 (HGX/DGX)"),
 ])
 def test_reviewed_names_on_the_command_line(name: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
