@@ -645,3 +645,20 @@ def test_no_architecture_caveat_where_published_measurements_match_the_model() -
     for hardware in ("H100", "A100", "MI300X"):
         fp = estimate_inference(params=8e9, hardware=hardware, requests_per_day=1e5)
         assert not [a for a in fp.assumptions if "caveat" in a.what], hardware
+
+
+def test_8_bit_weights_never_run_slower_than_16_bit_maths_on_a_chip_with_slow_8_bit_units() -> None:
+    # Blackwell Ultra (B300) cut its int8 units below its bf16 peak: int8 weights are dequantised, not run there
+    kw = {"params": 70e9, "tokens_per_day": 1e9, "batch_size": 64, "hardware": "B300"}
+    bf16 = estimate_inference(precision="bf16", **kw)  # type: ignore[arg-type]
+    int8 = estimate_inference(precision="int8", **kw)  # type: ignore[arg-type]
+    fp8 = estimate_inference(precision="fp8", **kw)  # type: ignore[arg-type]
+    def wh(fp: Footprint) -> float:
+        return float(fp.details["energy_per_1k_tokens_wh"].value)
+
+    assert wh(fp8) <= wh(int8) < wh(bf16)
+    note = [a for a in int8.assumptions if a.what.startswith("int8 on")]
+    assert len(note) == 1 and "bf16 peak" in note[0].value and "dequantise" in note[0].note
+    # where the int8 units are the fast ones (B200), they are used, and nothing is said
+    b200 = estimate_inference(precision="int8", **{**kw, "hardware": "B200"})  # type: ignore[arg-type]
+    assert not [a for a in b200.assumptions if a.what.startswith("int8 on")]

@@ -32,6 +32,18 @@ def _precision_fallback_note(prec: str, compute_prec: str, chip_name: str, chip_
                       chip_source, f"{chip_name} lists no {COMPUTE_PRECISION[prec]} peak: {how}")
 
 
+def _slower_low_bit_note(prec: str, own: str, default: str, acc: Any) -> Assumption:
+    """Why 8-bit weights are computed at the chip's 16-bit peak where its own 8-bit peak is lower."""
+    unit = "TOPS" if own == "int8" else "TFLOP/s"
+    return Assumption(
+        f"{prec} on {acc.name}",
+        f"stored at {BYTES_PER_WEIGHT[prec]:g} byte(s) per weight; maths at the chip's {default} peak",
+        acc.source,
+        f"{acc.name}'s dense {own} peak ({acc.peak_tflops[own]:g} {unit}) is below its {default} peak "
+        f"({acc.peak_tflops[default]:g} TFLOP/s): engines keep {prec} weights and dequantise them for 16-bit maths "
+        "(weight-only, as on chips without such maths) rather than run the slower units")
+
+
 # the accelerator a serving estimate assumes when none is named: the most common data-centre GPU for LLM serving
 DEFAULT_HARDWARE = "H100"
 
@@ -61,6 +73,12 @@ def resolve_chip(hardware: str | None, precision: str | None, tdp_w: float | Non
     if compute_prec not in acc.peak_tflops:  # e.g. fp8/bf16 maths on a chip without them -> its default
         compute_prec = acc.default_precision()
         assumptions.append(_precision_fallback_note(prec, compute_prec, acc.name, acc.source))
+    elif BYTES_PER_WEIGHT[prec] < 2.0 and acc.peak_flops(compute_prec) < acc.peak_flops(acc.default_precision()):
+        # 8-bit maths slower than the chip's 16-bit maths (Blackwell Ultra cut its int8): an engine keeps the 8-bit
+        # weights and dequantises them, as it does on chips without such maths
+        default = acc.default_precision()
+        assumptions.append(_slower_low_bit_note(prec, compute_prec, default, acc))
+        compute_prec = default
     peak = acc.peak_flops(compute_prec)
     power = tdp_w if tdp_w is not None else acc.tdp_w
     if tdp_w is not None:
