@@ -333,3 +333,14 @@ def test_a_prompt_that_fills_the_window_alone_is_blamed_not_the_assumed_answer()
     with pytest.raises(InputConflictError) as e:
         estimate_inference(model="llama-4-scout", input_tokens=10.3e6, output_tokens=1, hardware="H100", count=8)
     assert "longer than any published model" not in str(e.value) and "KV cache" in str(e.value)
+
+
+def test_an_active_count_given_for_a_dense_model_is_its_parameter_count_not_an_moe() -> None:
+    dense = {"model": "Llama-3.1-8B", "hardware": "H100"}
+    as_active = estimate_training(tokens=1e12, count=64, active_params=8e9, **dense)  # type: ignore[arg-type]
+    as_params = estimate_training(tokens=1e12, count=64, params=8e9, **dense)  # type: ignore[arg-type]
+    assert as_active.chip_hours.value == pytest.approx(as_params.chip_hours.value)
+    assert not any("MoE" in a.note or "MoE" in a.value for a in as_active.assumptions)
+    served = estimate_inference(active_params=8e9, **dense)  # type: ignore[arg-type]
+    assert not any(a.what.startswith("MoE") for a in served.assumptions)
+    assert served.energy_kwh.value == pytest.approx(estimate_inference(params=8e9, **dense).energy_kwh.value)  # type: ignore[arg-type]

@@ -124,6 +124,11 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         _agree("active_params", active_params, spec.active_params, spec.name, used_instead)
     elif active_params is not None:  # a dense model: all of it is active, whatever --params says
         _agree("active_params", active_params, spec.params, spec.name, used_instead)
+        # ... so the active count given is its parameter count (the one given as such, if any): kept as an active
+        # count below a total, it would make the model an MoE
+        if params is None:
+            given.params = active_params
+        given.active_params = None
     filled: list[str] = []
 
     def fill(name: str, value: Any) -> None:
