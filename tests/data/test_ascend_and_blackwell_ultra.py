@@ -111,9 +111,11 @@ def test_serving_is_estimated_where_the_bandwidth_is_known(hardware: str, capsys
     assert json.loads(capsys.readouterr().out)["total_co2e_kg"] > 0
 
 
-def test_int8_serving_on_b300_runs_at_its_own_int8_peak(capsys: pytest.CaptureFixture[str]) -> None:
-    """Left empty, int8 maths would fall back to the bf16 peak, 15x the INT8 rate Blackwell Ultra keeps."""
+def test_int8_serving_on_b300_knows_its_int8_units_are_the_slow_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    """The row keeps Blackwell Ultra's INT8 peak (150 TOPS, 1/15 of its bf16): serving int8 weights says so and
+    computes at the bf16 peak (dequantised weights), not on the slow units nor as if the chip had no int8 at all."""
     assert main(["estimate", "inference", "--params", "8B", "--hardware", "B300", "--precision", "int8",
                  "--requests-per-day", "1000", "--json"]) == 0
     text = capsys.readouterr().out
-    assert "150 TFLOP/s dense int8" in text and "lists no int8 peak" not in text
+    assert "dense int8 peak (150 TOPS) is below its bf16 peak" in text and "lists no int8 peak" not in text
+    assert "2250 TFLOP/s dense bf16" in text
