@@ -9,7 +9,7 @@ import pytest
 
 from wattprint.cli import main
 from wattprint.data import accelerators_per_server, embodied_accelerator, find_accelerator
-from wattprint.errors import AmbiguousNameError
+from wattprint.errors import AmbiguousNameError, UnknownNameError
 
 ASCEND_910 = "Huawei Ascend 910"
 ASCEND_910B = "Huawei Ascend 910B"
@@ -20,6 +20,7 @@ GB300 = "NVIDIA GB300 (per B300 GPU in NVL72)"
 @pytest.mark.parametrize(("query", "expected"), [
     ("Ascend 910", ASCEND_910), ("Huawei Ascend 910", ASCEND_910), ("ascend910", ASCEND_910), ("910A", ASCEND_910),
     ("910B", ASCEND_910B), ("Ascend 910B", ASCEND_910B), ("Ascend910B", ASCEND_910B),
+    ("Ascend910B1", ASCEND_910B), ("910B1", ASCEND_910B), ("Ascend 910B1", ASCEND_910B),  # the row is the 910B1 bin
     ("B300", B300), ("HGX B300", B300), ("DGX B300", B300), ("nvidia b300", B300),
     ("NVIDIA B300 SXM6 AC", B300),  # the name nvidia-smi / NVML report for the HGX part
     ("GB300", GB300), ("GB300 NVL72", GB300), ("NVIDIA GB300", GB300),
@@ -35,6 +36,14 @@ def test_the_910_and_the_910b_are_different_chips() -> None:
     with pytest.raises(AmbiguousNameError) as e:
         find_accelerator("Ascend")
     assert {ASCEND_910, ASCEND_910B} <= set(e.value.suggestions)
+
+
+@pytest.mark.parametrize("lower_bin", ["910B2", "Ascend910B3", "Ascend 910B4"])
+def test_the_slower_910b_bins_are_not_taken_for_the_row(lower_bin: str) -> None:
+    """The 910B row is the 910B1 bin: the 910B2-910B4 have fewer cores or lower clocks, so their names stay
+    unknown rather than get the 910B1's peaks."""
+    with pytest.raises(UnknownNameError):
+        find_accelerator(lower_bin)
 
 
 @pytest.mark.parametrize(("name", "year", "cited"), [
