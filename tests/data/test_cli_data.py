@@ -155,3 +155,34 @@ def test_search_for_a_slice_or_a_counted_name_says_what_to_type(text: str, said:
     """`data search v5litepod-16` suggested V100s while `estimate --hardware v5litepod-16` named the chip and count."""
     assert main(["data", "search", text]) == 2
     assert said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["GB300 NVL72", "HGX B300", "NVIDIA B300 SXM6 AC", "GB200 NVL72", "DGX B200",
+                                  "NVIDIA H100 80GB HBM3"])
+def test_search_finds_what_hardware_takes(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`data search "HGX B300"` said 'unknown name ... (nothing matched)' while `--hardware "HGX B300"` resolved it:
+    search now shows the chip the hardware resolver reads the text as."""
+    from wattprint.data import find_accelerator
+
+    chip = find_accelerator(text)[0].name
+    assert main(["data", "search", text, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"kind": "accelerator", "key": chip, "name": chip, "resolves": text}]
+    assert main(["data", "search", text]) == 0
+    assert f"{chip} (what --hardware {text!r} resolves to)" in capsys.readouterr().out
+
+
+def test_search_lists_each_chip_an_ambiguous_hardware_name_may_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    """'H100/A100' (chips of two architectures) is ambiguous to --hardware: search lists the candidates."""
+    assert main(["data", "search", "H100/A100", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert {"NVIDIA H100 SXM5 80GB", "NVIDIA A100 SXM4 80GB"} <= {h["key"] for h in hits}
+    assert all(h["kind"] == "accelerator" and h["ambiguous"] == "H100/A100" for h in hits)
+
+
+def test_search_keeps_its_own_accelerator_matches(capsys: pytest.CaptureFixture[str]) -> None:
+    """Where search's own matching finds chips ("A100": every A100 row), the resolver's single pick is not added."""
+    assert main(["data", "search", "A100", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len([h for h in hits if h["kind"] == "accelerator"]) == 4
+    assert not any("resolves" in h or "ambiguous" in h for h in hits)

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ..errors import InputConflictError, UnknownNameError, echo, fold_text, normalise_name
+from ..errors import AmbiguousNameError, InputConflictError, UnknownNameError, echo, fold_text, normalise_name
 from ._table import table
 
 
@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
     s = sub.add_parser("search", help="search accelerators, models, CPUs, locations, PUE presets, generation "
                                       "sources")
     s.add_argument("text", help="a name, key or alias, or part of one (case, spaces, punctuation and accents "
-                                "ignored)")
+                                "ignored), or a hardware name as --hardware takes it (\"HGX B300\")")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(handler=_search)
     c = sub.add_parser("credits", help="sources and licences of the embedded data")
@@ -207,6 +207,8 @@ def _search(args: argparse.Namespace) -> int:
 
     for a in accelerators():
         hit("accelerator", a.name, a.name, [a.name, a.family], own=2)
+    if not ranked:  # no catalogue name holds the text: what --hardware makes of it ("HGX B300", a driver's name)
+        ranked += [(0 if "resolves" in h else 1, h) for h in _hardware_hits(args.text)]
     for m in models():
         # its name, as for the other kinds, with its size (the key is the name too: what --model takes)
         hit("model", m.name, f"{m.name}, {m.params / 1e9:.4g}B parameters"
@@ -236,11 +238,37 @@ def _search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(hits, indent=2, ensure_ascii=False))
         return 0
-    rows = [[h["kind"], h["key"], h["name"] + (f" (as {h['matched']!r})" if "matched" in h else "")] for h in hits]
+    rows = [[h["kind"], h["key"], h["name"] + _how_found(h)] for h in hits]
     print(_table(["kind", "key", "name"], rows))
     if len(cpus) > 15:
         print(f"... and {len(cpus) - 15} more CPUs")
     return 0
+
+
+def _hardware_hits(text: str) -> list[dict[str, str]]:
+    """The accelerator the hardware resolver (``find_accelerator``, what --hardware takes) reads ``text`` as
+    (``resolves``: "GB300 NVL72", "NVIDIA H100 80GB HBM3"), each chip a name it finds ambiguous may mean
+    (``ambiguous``: "H100/A100"), or none."""
+    from ..data import find_accelerator
+
+    try:
+        chosen = find_accelerator(text)[0].name
+    except AmbiguousNameError as e:
+        return [{"kind": "accelerator", "key": n, "name": n, "ambiguous": text} for n in e.suggestions]
+    except UnknownNameError:  # no chip, or a count or slice in the name: said below if nothing else matches
+        return []
+    return [{"kind": "accelerator", "key": chosen, "name": chosen, "resolves": text}]
+
+
+def _how_found(h: dict[str, str]) -> str:
+    """How a search hit was found where it is not by its own name or key, for the table."""
+    if "matched" in h:
+        return f" (as {h['matched']!r})"
+    if "resolves" in h:
+        return f" (what --hardware {h['resolves']!r} resolves to)"
+    if "ambiguous" in h:
+        return f" (one of the chips --hardware {h['ambiguous']!r} may name)"
+    return ""
 
 
 def _credits(args: argparse.Namespace) -> int:
