@@ -67,3 +67,21 @@ def test_an_unknown_option_is_still_an_unknown_option(capsys: pytest.CaptureFixt
         main(["estimate", "training", "--params", "7B", "--tokens", "1T", "--hardware", "A100", "-x"])
     assert e.value.code == 2
     assert "unrecognized arguments: -x" in capsys.readouterr().err
+
+
+def test_a_missing_training_precision_names_only_precisions_training_takes(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The Ascend 910 (fp16 and int8 peaks) at fp32 said '(it has: fp16, int8)', but training's --precision refuses
+    int8: the error offered a precision the command does not take."""
+    assert main(["estimate", "training", "--hardware", "Ascend 910", "--precision", "fp32", "--params", "1B",
+                 "--tokens", "20B", "--count", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "no published dense fp32 peak (it has: fp16)" in err and "int8" not in err
+
+
+def test_a_missing_peak_still_names_every_peak_where_the_caller_takes_all() -> None:
+    from wattprint.data import find_accelerator
+    from wattprint.errors import WattprintError
+
+    with pytest.raises(WattprintError, match=r"\(it has: fp16, int8\)"):
+        find_accelerator("Ascend 910")[0].peak_flops("fp32")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
@@ -66,11 +67,13 @@ class Accelerator:
     uncertain: bool
     _raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def peak_flops(self, precision: str) -> float:
-        """Dense peak in FLOP/s (OP/s for int8); WattprintError if the chip has no such peak."""
+    def peak_flops(self, precision: str, accepted: Iterable[str] | None = None) -> float:
+        """Dense peak in FLOP/s (OP/s for int8); WattprintError if the chip has no such peak, naming the peaks it
+        has among ``accepted`` (the precisions the caller takes; default all)."""
         p = precision.strip().lower()
         if p not in self.peak_tflops:
-            have = ", ".join(sorted(self.peak_tflops)) or "none"
+            takes = None if accepted is None else set(accepted)
+            have = ", ".join(sorted(k for k in self.peak_tflops if takes is None or k in takes)) or "none"
             raise WattprintError(f"{self.name} has no published dense {precision} peak (it has: {have})")
         return self.peak_tflops[p] * TFLOPS
 

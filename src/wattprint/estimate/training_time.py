@@ -64,7 +64,7 @@ def resolve_chip(
 
 def _peak(acc: Accelerator, variants: list[Accelerator], precision: str) -> Range:
     """Dense peak FLOP/s at ``precision``: the chosen chip, with a range over the variants a family covers."""
-    central = acc.peak_flops(precision)
+    central = acc.peak_flops(precision, PRECISIONS)  # the error names only the peaks a training can be run at
     vals = [central]
     for v in variants:
         try:
