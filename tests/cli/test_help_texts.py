@@ -23,7 +23,7 @@ def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 def _option_help(text: str, option: str) -> str:
     """The help of ``option`` in a --help text, its wrapped lines joined."""
-    block = text.split(f"\n  {option} ", 1)[1]
+    block = re.split(rf"\n  {re.escape(option)}[ \n]", text, maxsplit=1)[1]  # a long option's help: next line
     lines = [block.splitlines()[0]]
     for line in block.splitlines()[1:]:
         if not line.startswith("   "):  # the next option (indented by 2) or the end of the list
@@ -96,3 +96,42 @@ def test_search_lists_a_models_name_as_its_name(capsys: pytest.CaptureFixture[st
     hits = {h["key"]: h["name"] for h in json.loads(capsys.readouterr().out)}
     assert hits["Qwen3 0.6B"] == "Qwen3 0.6B, 0.6B parameters"
     assert hits["Qwen3-30B-A3B"] == "Qwen3-30B-A3B, 30.5B parameters (3.3B active)"
+
+
+def test_the_inference_precision_help_lists_what_the_estimate_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    """It listed "fp32, bf16, fp16, fp8, int8, int4", but tf32 is accepted too."""
+    said = _option_help(_help(["estimate", "inference"], capsys), "--precision PRECISION")
+    listed = said.removeprefix("weights: ").split(" (default")[0].split(", ")
+    assert "tf32" in listed and len(listed) == 7
+    for precision in listed:  # each one listed runs
+        assert main(["estimate", "inference", "--params", "1B", "--hardware", "H100", "--precision", precision,
+                     "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["precision"] == precision
+
+
+def test_the_tdp_w_help_says_it_replaces_a_published_tdp(capsys: pytest.CaptureFixture[str]) -> None:
+    """It said "for chips without a published TDP", but it also replaces the H100's 700 W (marked "(given)")."""
+    said = _option_help(_help(["estimate", "inference"], capsys), "--tdp-w TDP_W")
+    assert "without a published TDP" in said and "replaces a published one" in said
+    assert main(["estimate", "inference", "--params", "1B", "--hardware", "H100", "--tdp-w", "600", "--json"]) == 0
+    chip = next(a for a in json.loads(capsys.readouterr().out)["assumptions"] if a["what"] == "accelerator")
+    assert "TDP 600 W (given)" in chip["value"]
+
+
+def test_each_sub_command_sits_on_one_line_with_its_help(capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`wattprint estimate --help` put "inference" on a line of its own, its help below (argparse measures a
+    sub-command's name two columns short); the two kinds' helps were in different styles."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for parser in _parsers(build_parser()):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            continue
+        text = _help(parser.prog.split()[1:], capsys)
+        for choice in subs[0]._choices_actions:
+            first_words = " ".join(str(choice.help).split()[:3])
+            assert re.search(rf"^    {choice.dest} +{re.escape(first_words)}", text, re.MULTILINE), (parser.prog,
+                                                                                                   choice.dest)
+    kinds = _help(["estimate"], capsys)
+    assert "training   predict the footprint of a training run" in kinds
+    assert "inference  predict the footprint of serving an LLM" in kinds

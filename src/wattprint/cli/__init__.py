@@ -20,10 +20,24 @@ from ..errors import WattprintError
 from ._args import Once
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's, but the help column is placed with each sub-command's name measured at its own indent: argparse
+    measures it at its group's, two columns short, so a 9-letter name ("inference" under `estimate`) went onto a
+    line of its own, its help below it."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if action.help is not argparse.SUPPRESS:
+            for sub in self._iter_indented_subactions(action):  # indents while it yields
+                self._action_max_length = max(self._action_max_length,
+                                              len(self._format_action_invocation(sub)) + self._current_indent)
+
+
 class _Parser(argparse.ArgumentParser):
     """One-line usage errors; an option given twice with different values is one (``_args.given_once``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
         self.register("action", None, Once)
         self.register("action", "store", Once)

@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
 def _add_training(sub: Any) -> None:
     t = sub.add_parser(
         "training",
-        help="footprint of a training run",
+        help="predict the footprint of a training run",
         description="Footprint of a training run. Give a consistent subset of: --flops; --params (+ --active-params "
         "for MoE) and --tokens; --chip-hours; --count and --days. Counts accept 7e9, 7000000000, 7B, 1.4T.",
     )

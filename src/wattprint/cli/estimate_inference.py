@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import InputConflictError, WattprintError
 from ..estimate.engines import engine_names_help
+from ..estimate.serving_chip import BYTES_PER_WEIGHT
 from ..quantities import format_count
 from ._args import JoinWords, count, number, whole, year
 
@@ -40,7 +41,7 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
                         "one sequence to those that hold the default batch, with the least energy per request at the "
                         "load, or at a full load without one; with --batch-size, the fewest that hold that batch)")
     p.add_argument("--batch-size", type=count, help="concurrent sequences per replica (default: sourced range)")
-    p.add_argument("--precision", help="weights: fp32, bf16, fp16, fp8, int8, int4 (default: bf16 where supported)")
+    p.add_argument("--precision", help=f"weights: {', '.join(BYTES_PER_WEIGHT)} (default: bf16 where supported)")
     p.add_argument("--engine", default="optimised", help="optimised (continuous batching, CUDA graphs) or eager "
                    f"(plain PyTorch launches); or the stack's name: {engine_names_help()}")
     p.add_argument("--attention", default=None,
@@ -57,7 +58,8 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--dedicated", action="store_true",
                    help="the load runs on ceil(replicas needed) replicas kept up all period: their idle time counts "
                         "(utilisation = replicas needed / provisioned); needs a load, excludes --utilisation")
-    p.add_argument("--tdp-w", type=number, help="board power (W) for chips without a published TDP")
+    p.add_argument("--tdp-w", type=number, help="board power (W) per chip: required for a chip without a published "
+                   "TDP; replaces a published one (the estimate marks it '(given)')")
     p.add_argument("--pue", help="PUE value or preset (hyperscale, cloud, enterprise, average, google ...)")
     p.add_argument("--location", help="country, region (US-CA) or cloud region (aws:us-east-1)")
     p.add_argument("--year", type=year, help="grid intensity year (default: latest)")
