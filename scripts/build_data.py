@@ -46,8 +46,19 @@ UNCERTAIN_NOTE = re.compile(r"uncertain|not verified|not an? [\w -]*?(?:figure|t
 
 
 def uncertain_sentences(notes: str) -> str:
-    """The sentences (or ;-clauses) of a row's notes that say which of its values no primary source confirmed."""
-    return " ".join(s.strip() for s in re.split(r"(?<=[.;])\s+", notes) if UNCERTAIN_NOTE.search(s))
+    """The sentences (or ;-clauses) of a row's notes that say which of its values no primary source confirmed; a
+    sentence is not cut inside a parenthesis ("(TF32 value per Neuron docs; treat as uncertain)")."""
+    parts, depth, start = [], 0, 0
+    for m in re.finditer(r"[()\[\]]|(?<=[.;])\s+", notes):
+        if m.group() in "([":
+            depth += 1
+        elif m.group() in ")]":
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            parts.append(notes[start:m.start()])
+            start = m.end()
+    parts.append(notes[start:])
+    return " ".join(s.strip() for s in parts if UNCERTAIN_NOTE.search(s))
 
 
 PRECISIONS = {

@@ -333,3 +333,30 @@ def test_a_vendor_alone_or_a_near_miss_is_not_called_a_cpu(query: str) -> None:
     with pytest.raises(UnknownNameError) as e:
         find_accelerator(query)
     assert "a CPU" not in str(e.value)
+
+
+def _brackets_balance(text: str) -> bool:
+    depth = 0
+    for c in text:
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(c, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def test_no_catalogue_assumption_is_cut_inside_a_parenthesis() -> None:
+    """The Ascend 910's "catalogue values" source ended "...(https://old.hotchips.org/...HengLiao_v4.0.pdf" (cut at a
+    ';' inside a parenthesis), and four rows' UNCERTAIN notes likewise ("treat as uncertain)."): for every catalogue
+    chip, by its name and by its family's, no assumption of a training estimate leaves a bracket open."""
+    from wattprint.data.catalogue import _families
+    from wattprint.estimate.training import estimate_training
+
+    names = [a.name for a in accelerators()] + [f["family"] for f in _families()]
+    cut = []
+    for name in names:
+        acc = find_accelerator(name)[0]
+        fp = estimate_training(params=1e9, tokens=2e10, hardware=name, count=8,
+                               power_w=None if acc.tdp_w else 500.0)  # a chip without a TDP needs the power
+        cut += [(name, a.what, text) for a in fp.assumptions for text in (a.value, a.source, a.note or "")
+                if not _brackets_balance(text)]
+    assert cut == []

@@ -13,6 +13,7 @@ from ..errors import WattprintError
 
 TFLOPS = 1e12  # FLOP/s per TFLOPS (unit conversion)
 TB = 1e12  # bytes per TB (decimal, as datasheets give memory bandwidth)
+_CLOSING = {"(": ")", "[": "]"}  # brackets a cut source may leave open, and what closes each
 
 
 @cache
@@ -76,6 +77,18 @@ class Accelerator:
             have = ", ".join(sorted(k for k in self.peak_tflops if takes is None or k in takes)) or "none"
             raise WattprintError(f"{self.name} has no published dense {precision} peak (it has: {have})")
         return self.peak_tflops[p] * TFLOPS
+
+    def lead_source(self) -> str:
+        """The first of the row's sources (up to its first ';'), the citation an assumption about the row carries;
+        a bracket that the cut leaves open is closed (the ';' may part two clauses of a parenthesis)."""
+        lead = self.source.split(";")[0].rstrip()
+        opened: list[str] = []
+        for c in lead:
+            if c in _CLOSING:
+                opened.append(_CLOSING[c])
+            elif opened and c == opened[-1]:
+                opened.pop()
+        return lead + "".join(reversed(opened))
 
     def tdp_range_w(self) -> tuple[float, float] | None:
         """(low, high) TDP in W: the datasheet value twice; where the vendor publishes none but a figure is derived

@@ -169,7 +169,7 @@ def _variant_assumption(query: str, chosen: Accelerator, variants: list[Accelera
     return Assumption(
         "hardware variant",
         f"{query!r} -> {chosen.name}",
-        chosen.source.split(";")[0],
+        chosen.lead_source(),
         f"data-centre default variant; '{query}' covers: {others}" + (f". {note}" if note else ""),
     )
 
@@ -191,7 +191,7 @@ def find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[As
 def uncertain_values_assumption(acc: Accelerator) -> Assumption:
     """The sentences of a catalogue row's notes that say which of its values are unconfirmed (picked out when the
     table is built: scripts/build_data.py ``uncertain_sentences``)."""
-    return Assumption("catalogue values", f"UNCERTAIN for {acc.name}", acc.source.split(";")[0],
+    return Assumption("catalogue values", f"UNCERTAIN for {acc.name}", acc.lead_source(),
                       acc._raw.get("uncertain_note") or acc.notes)
 
 
@@ -206,7 +206,7 @@ def _find_accelerator(name: str) -> tuple[Accelerator, list[Accelerator], list[A
         chosen, variants, notes = _find_accelerator(_MIG.sub(" ", name).strip())
         profile = f"MIG {mig.group(1)}" if mig.group(1) else "MIG"
         return chosen, variants, [*notes, Assumption(
-            "hardware variant", f"{name!r} -> {chosen.name}", chosen.source.split(";")[0],
+            "hardware variant", f"{name!r} -> {chosen.name}", chosen.lead_source(),
             f"'{profile}' names a MIG instance, a slice of the GPU: charged as the whole parent GPU ({chosen.name}: "
             "its power, peak FLOP/s and embodied CO2e), as the tracker measures the parent GPU of a MIG instance")]
     try:
@@ -363,7 +363,7 @@ def _find_one(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumptio
             # several chips of different families ("TPU", "Gaudi", "80GB"): picking one would silently give
             # another chip's peak and power
             raise AmbiguousNameError("hardware", name, [a.name for a in pool], _HINT)
-    src = chosen.source.split(";")[0]
+    src = chosen.lead_source()
     if ignored:
         sizes = ", ".join(f"{t[:-2]} GB" for t in ignored)
         have = f"{chosen.memory_gb:g} GB" if chosen.memory_gb else "no memory size"
@@ -403,7 +403,7 @@ def _find_alternatives(name: str) -> tuple[Accelerator, list[Accelerator], list[
         # "H100/A100" is no driver name: chips of different architectures, picking one would be a guess
         raise AmbiguousNameError("hardware", name, [v.name for v in variants], _HINT)
     if len(variants) > 1:
-        notes = [*notes, Assumption("hardware variant", f"{name!r} -> {chosen.name}", chosen.source.split(";")[0],
+        notes = [*notes, Assumption("hardware variant", f"{name!r} -> {chosen.name}", chosen.lead_source(),
                                     f"the name lists several chips ({', '.join(v.name for v in variants)}); "
                                     "took the first named")]
     return chosen, variants, notes
