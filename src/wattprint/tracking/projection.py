@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..quantities import Range
 from ..storage.records import J_PER_KWH, JsonShape, SlotPatch
@@ -162,10 +162,43 @@ class Projection:
 _SHAPES: dict[str, tuple[str, JsonShape]] = {}
 
 
-def stored_fields(stored: dict[str, Any]) -> dict[str, Any]:
+# what a stored projection's method says once a reader has raised its figures to the run's stored totals
+RAISED = ("figures below the run's totals stored since it was made raised to them, bound by bound (the final total "
+          "is never below what has been measured)")
+
+# each projected figure and the stored total that is the run's amount so far of it (facility kWh; CO2e with
+# embodied, as projected)
+_SO_FAR = (("projected_energy_kwh", "energy_kwh"), ("projected_co2e_kg", "total_co2e_kg"))
+
+
+def stored_fields(stored: dict[str, Any], totals: dict[str, Any] | None = None) -> dict[str, Any]:
     """A stored projection with every field of :meth:`Projection.to_dict` (:data:`FIELDS`, then any other it
-    holds): null where it has none, as where a live merge patch left a null out or an older version stored none."""
-    return {**dict.fromkeys(FIELDS), **stored}
+    holds): null where it has none, as where a live merge patch left a null out or an older version stored none.
+
+    ``totals``: the run's stored summary. Its totals (facility ``energy_kwh``, ``total_co2e_kg``) go on growing
+    after the last ``progress()`` call, whose projection is stored as it was made, so a projected figure may be
+    below them: that one is raised to them, value to value, low to low and high to high (each bound of a
+    projection is priced with the same PUE, intensity and modelled components' bound as that of the totals; the
+    low is not raised to the central total, which would claim more than the measurement does). A null (no
+    central value, or unbounded above) stays null; ``energy_so_far_kwh`` and ``made_at_elapsed_s`` still say
+    when it was made, and its ``method`` says it was raised (:data:`RAISED`)."""
+    d = {**dict.fromkeys(FIELDS), **stored}
+    if totals is None:
+        return d
+    raised = False
+    for figure, total in _SO_FAR:
+        for end in ("", "_low", "_high"):
+            projected, so_far = d.get(figure + end), totals.get(total + end)
+            if _finite(projected) and _finite(so_far) and projected < so_far:
+                d[figure + end], raised = so_far, True
+    if raised and isinstance(d.get("method"), str):
+        d["method"] = f"{d['method']}; {RAISED}"
+    return d
+
+
+def _finite(x: object) -> TypeGuard[float]:
+    """A number that can be compared (not a bool, an infinity or NaN)."""
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
 class _Windows:

@@ -354,7 +354,8 @@ def stored_run_dict(store: Any, rec: Any) -> dict[str, Any]:
     phases, and a resumed run's (one stored before the resume kept them all), count every ended phase row stored
     (:func:`~wattprint.storage.queries.newer_phase_totals`); each phase is priced as the run
     (:func:`~.phase_figures.stored_phase_figures`: a phase without figures, from its stored J). Its projection, if
-    any, has every field, null where unknown or unbounded (:func:`~.projection.stored_fields`)."""
+    any, has every field, null where unknown or unbounded, and no figure below the run's stored totals (it may
+    predate them: :func:`~.projection.stored_fields`)."""
     from ..storage.queries import ended_phase_totals, newer_phase_totals
     from .phase_figures import stored_phase_figures
 
@@ -372,7 +373,7 @@ def stored_run_dict(store: Any, rec: Any) -> dict[str, Any]:
     if isinstance(d.get("projection"), dict):  # its nulls as to_dict() gives them: a live merge patch drops them
         from .projection import stored_fields
 
-        d["projection"] = stored_fields(d["projection"])
+        d["projection"] = stored_fields(d["projection"], d)  # never below the totals stored since it was made
     return d
 
 

@@ -1,0 +1,174 @@
+"""A projection of a run's final total never starts below what was measured: not below the energy and CO2e so far
+when it was made (bound by bound: each bound of the projection carries the same PUE, intensity and modelled
+components' bound as that of the amount so far), and, read back for a stored run whose totals went on growing after
+its last ``progress()`` call, not below those stored totals (``runs show``, its ``--json``, ``runs list --json``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wattprint.quantities import Range
+from wattprint.storage import open_store
+from wattprint.storage.records import J_PER_KWH
+from wattprint.tracking.projection import NO_INTERVAL_YET, RAISED, Projection, Projector, stored_fields
+
+WP = [sys.executable, "-m", "wattprint"]
+PUE = Range(1.5, 1.2, 1.8)
+INTENSITY = Range(100.0, 80.0, 120.0)
+MEASURED = Range(1.0, 0.7, 1.4)  # modelled components: the IT energy's range relative to its value
+EMBODIED_KG = Range(0.01, 0.005, 0.02)
+
+
+def so_far(energy_j: float) -> tuple[Range, Range]:
+    """(facility kWh, CO2e kg) measured so far, with the same factors a projection is priced with."""
+    facility = Range.exact(energy_j / J_PER_KWH) * MEASURED * PUE
+    return facility, facility * INTENSITY / 1000.0 + EMBODIED_KG
+
+
+def assert_not_below_so_far(proj: Projection, energy_j: float) -> None:
+    facility, co2e = so_far(energy_j)
+    assert proj.energy_so_far_kwh == pytest.approx(facility.value)
+    for projected, measured in ((proj.energy_kwh, facility), (proj.co2e_kg, co2e)):
+        assert projected.low >= measured.low * (1 - 1e-12)
+        assert projected.value >= measured.value * (1 - 1e-12)
+        assert projected.high >= measured.high * (1 - 1e-12)
+
+
+def project(p: Projector, step: float, energy_j: float, elapsed_s: float, no_data: str | None = None) -> Projection:
+    return p.project(step, 10, energy_j, elapsed_s, PUE, INTENSITY, EMBODIED_KG, no_data=no_data,
+                     measured=MEASURED)
+
+
+def test_a_projection_made_at_step_0_starts_at_the_energy_so_far() -> None:
+    proj = project(Projector(1.0), 0, 3.6e5, 5.0)
+    assert_not_below_so_far(proj, 3.6e5)
+    exact = Projector(1.0).project(0, 10, 3.6e5, 5.0, Range.exact(1.2), Range.exact(50.0), Range.exact(0.01))
+    assert exact.energy_kwh.low >= exact.energy_so_far_kwh == pytest.approx(0.1 * 1.2)
+    assert exact.co2e_kg.low >= 0.1 * 1.2 * 50.0 / 1000.0 + 0.01 - 1e-12
+
+
+def test_every_projection_starts_at_the_amount_so_far() -> None:
+    p = Projector(1.0)
+    assert_not_below_so_far(project(p, 0, 1e3, 0.1, no_data=NO_INTERVAL_YET), 1e3)
+    p.observe(1, 0.0, 2e3)
+    assert_not_below_so_far(project(p, 1, 2e3, 1.0), 2e3)  # one observation
+    energy = 2e3
+    for step in range(2, 9):  # windows closed, some cheap and some costly: the low rate is cut at 0 at most
+        energy += 50.0 if step % 3 else 5e3
+        p.observe(step, float(step), energy)
+        assert_not_below_so_far(project(p, step, energy, float(step)), energy)
+    p.observe(3, 9.0, energy + 10.0)  # an earlier checkpoint reloaded
+    assert_not_below_so_far(project(p, 3, energy + 10.0, 9.0), energy + 10.0)
+
+
+def totals(energy: Range, co2e: Range) -> dict[str, Any]:
+    return {**energy.as_fields("energy_kwh"), **co2e.as_fields("total_co2e_kg")}
+
+
+def test_a_stored_projection_is_raised_to_the_totals_stored_since_bound_by_bound() -> None:
+    made = project(Projector(1.0), 0, 0.0, 0.03, no_data=NO_INTERVAL_YET).to_dict()  # nothing measured yet
+    assert made["projected_energy_kwh_low"] == 0.0
+    energy, co2e = Range(1.8e-5, 1.2e-5, 2.5e-5), Range(2.1e-2, 0.8e-2, 6.4e-2)
+    p = stored_fields(made, totals(energy, co2e))
+    assert (p["projected_energy_kwh_low"], p["projected_co2e_kg_low"]) == (energy.low, co2e.low)
+    for key in ("projected_energy_kwh", "projected_energy_kwh_high", "projected_co2e_kg", "projected_co2e_kg_high"):
+        assert p[key] is None, key  # no central value, unbounded above: still
+    assert p["energy_so_far_kwh"] == 0.0 and p["made_at_elapsed_s"] == 0.03  # when it was made
+    assert p["method"] == f"{NO_INTERVAL_YET}; {RAISED}"
+
+
+def test_a_stored_projection_above_the_totals_is_left_as_it_was_made() -> None:
+    p = Projector(1.0)
+    p.observe(1, 0.0, 1e5)
+    p.observe(2, 2.0, 2e5)
+    made = project(p, 2, 2e5, 2.0).to_dict()
+    facility, co2e = so_far(2e5)
+    assert stored_fields(made, totals(facility, co2e)) == made
+    # a central value overtaken by the totals (the run got costlier after the call) is raised, low and high too
+    big = stored_fields(made, totals(facility * 100.0, co2e * 100.0))
+    for figure, total in (("projected_energy_kwh", facility * 100.0), ("projected_co2e_kg", co2e * 100.0)):
+        assert (big[figure + "_low"], big[figure], big[figure + "_high"]) == (total.low, total.value, total.high)
+    assert big["method"].endswith(RAISED)
+
+
+# progress(0, n) once the first full summary is stored, made before the first interval has closed (nothing measured
+# yet): the projection then reaches the store in the live figures' merge patch, and the totals go on growing
+PROJECTED_AT_STEP_0 = """
+import sys, time, wattprint
+from wattprint.storage import open_store
+with wattprint.track("pf", "pf0", db=sys.argv[1], interval_s=0.1, location="FR", quiet=True) as run:
+    while not any(r.summary.get("energy_kwh") is not None for r in open_store(sys.argv[1], readonly=True).list_runs()):
+        time.sleep(0.05)
+    run.progress(0, 10)
+    time.sleep(120)
+"""
+
+
+def stored_summary(db: Path) -> dict[str, Any]:
+    if not (db.exists() and db.stat().st_size):
+        return {}
+    with open_store(str(db), readonly=True) as store:
+        return next((r.summary for r in store.list_runs() if isinstance(r.summary, dict)), {})
+
+
+def overtaken(summary: dict[str, Any]) -> bool:
+    """The stored projection's lows are below the stored totals' (the case the readers must raise)."""
+    p = summary.get("projection")
+    return (isinstance(p, dict) and isinstance(summary.get("energy_kwh_low"), float)
+            and p.get("projected_energy_kwh_low", 0.0) < summary["energy_kwh_low"]
+            and p.get("projected_co2e_kg_low", 0.0) < summary["total_co2e_kg_low"])
+
+
+def wp(db: Path, *args: str) -> str:
+    out = subprocess.run([*WP, *args, "--db", str(db)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def row(text: str, label: str) -> str:
+    match = re.search(rf"^  {re.escape(label)}\s+(.*)$", text, re.MULTILINE)
+    assert match, (label, text)
+    return match.group(1)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_killed_runs_projection_reads_back_not_below_its_stored_totals(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    proc = subprocess.Popen([sys.executable, "-c", PROJECTED_AT_STEP_0, str(db)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not overtaken(stored_summary(db)):
+            assert time.monotonic() < deadline and proc.poll() is None, "the totals never passed the projection"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    for args in (["runs", "show", "pf0", "--json"], ["runs", "list", "--json"]):
+        d = json.loads(wp(db, *args))
+        d = d if isinstance(d, dict) else d[0]
+        p = d["projection"]
+        assert p["step"] == 0 and p["total_steps"] == 10 and p["energy_so_far_kwh"] < d["energy_kwh_low"]
+        assert p["projected_energy_kwh_low"] >= d["energy_kwh_low"] > 0, args
+        assert p["projected_co2e_kg_low"] >= d["total_co2e_kg_low"] > 0, args
+        assert p["projected_energy_kwh_high"] is None and p["projected_co2e_kg_high"] is None  # still unbounded
+
+    text = wp(db, "runs", "show", "pf0")
+    number = r"([0-9.e+-]+)"
+    facility = re.fullmatch(rf"{number} \({number} to {number}\) kWh", row(text, "facility energy"))
+    co2e = re.fullmatch(rf"{number} \({number} to {number}\) kg", row(text, "total CO2e"))
+    shown = re.match(rf"{number} kWh or more facility, {number} kg or more CO2e", row(text, "projected final"))
+    assert facility and co2e and shown, text
+    assert float(shown.group(1)) >= float(facility.group(2)) > 0
+    assert float(shown.group(2)) >= float(co2e.group(2)) > 0
