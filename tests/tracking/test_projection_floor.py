@@ -6,12 +6,10 @@ its last ``progress()`` call, not below those stored totals (``runs show``, its 
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,8 @@ from wattprint.quantities import Range
 from wattprint.storage import open_store
 from wattprint.storage.records import J_PER_KWH
 from wattprint.tracking.projection import NO_INTERVAL_YET, RAISED, Projection, Projector, stored_fields
+
+from .test_projection_json import killed_at_step_0
 
 WP = [sys.executable, "-m", "wattprint"]
 PUE = Range(1.5, 1.2, 1.8)
@@ -101,19 +101,6 @@ def test_a_stored_projection_above_the_totals_is_left_as_it_was_made() -> None:
     assert big["method"].endswith(RAISED)
 
 
-# progress(0, n) once the first full summary is stored, made before the first interval has closed (nothing measured
-# yet): the projection then reaches the store in the live figures' merge patch, and the totals go on growing
-PROJECTED_AT_STEP_0 = """
-import sys, time, wattprint
-from wattprint.storage import open_store
-with wattprint.track("pf", "pf0", db=sys.argv[1], interval_s=0.1, location="FR", quiet=True) as run:
-    while not any(r.summary.get("energy_kwh") is not None for r in open_store(sys.argv[1], readonly=True).list_runs()):
-        time.sleep(0.05)
-    run.progress(0, 10)
-    time.sleep(120)
-"""
-
-
 def stored_summary(db: Path) -> dict[str, Any]:
     if not (db.exists() and db.stat().st_size):
         return {}
@@ -144,18 +131,11 @@ def row(text: str, label: str) -> str:
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_a_killed_runs_projection_reads_back_not_below_its_stored_totals(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
-    proc = subprocess.Popen([sys.executable, "-c", PROJECTED_AT_STEP_0, str(db)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not overtaken(stored_summary(db)):
-            assert time.monotonic() < deadline and proc.poll() is None, "the totals never passed the projection"
-            time.sleep(0.1)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+    # progress(0, 10) made before the first interval closed (nothing measured yet); killed once the stored totals
+    # have grown past that projection
+    killed_at_step_0(db, lambda d: overtaken(stored_summary(d)), "the totals never passed the projection")
 
-    for args in (["runs", "show", "pf0", "--json"], ["runs", "list", "--json"]):
+    for args in (["runs", "show", "pj0", "--json"], ["runs", "list", "--json"]):
         d = json.loads(wp(db, *args))
         d = d if isinstance(d, dict) else d[0]
         p = d["projection"]
@@ -164,7 +144,7 @@ def test_a_killed_runs_projection_reads_back_not_below_its_stored_totals(tmp_pat
         assert p["projected_co2e_kg_low"] >= d["total_co2e_kg_low"] > 0, args
         assert p["projected_energy_kwh_high"] is None and p["projected_co2e_kg_high"] is None  # still unbounded
 
-    text = wp(db, "runs", "show", "pf0")
+    text = wp(db, "runs", "show", "pj0")
     number = r"([0-9.e+-]+)"
     facility = re.fullmatch(rf"{number} \({number} to {number}\) kWh", row(text, "facility energy"))
     co2e = re.fullmatch(rf"{number} \({number} to {number}\) kg", row(text, "total CO2e"))

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,21 @@ with wattprint.track("pj", "pj0", db=sys.argv[1], interval_s=0.1, location="FR",
     run.progress(0, 10)
     time.sleep(120)
 """
+
+
+def killed_at_step_0(db: Path, ready: Callable[[Path], bool], never: str) -> None:
+    """Run PROJECTED_AT_STEP_0 (run 'pj0') against the store ``db`` and SIGKILL it once ``ready(db)``; ``never``:
+    what the failure says if that does not come within a minute."""
+    proc = subprocess.Popen([sys.executable, "-c", PROJECTED_AT_STEP_0, str(db)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready(db):
+            assert time.monotonic() < deadline and proc.poll() is None, never
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
 
 def stored_projection(db: Path) -> Any:
@@ -69,16 +85,7 @@ def test_an_unbounded_projection_is_all_its_fields_with_null_for_what_is_not_kno
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_a_killed_runs_projection_reads_back_with_every_field(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
-    proc = subprocess.Popen([sys.executable, "-c", PROJECTED_AT_STEP_0, str(db)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while stored_projection(db) is None:
-            assert time.monotonic() < deadline and proc.poll() is None, "the run never stored a projection"
-            time.sleep(0.1)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+    killed_at_step_0(db, lambda d: stored_projection(d) is not None, "the run never stored a projection")
 
     for args in (["runs", "show", "pj0", "--json"], ["runs", "list", "--json"]):
         out = subprocess.run([*WP, *args, "--db", str(db)], capture_output=True, text=True, timeout=120)
