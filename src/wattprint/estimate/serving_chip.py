@@ -19,29 +19,25 @@ COMPUTE_PRECISION = {"fp32": "fp32", "tf32": "tf32", "bf16": "bf16", "fp16": "fp
                      "int8": "int8", "int4": "bf16"}
 
 
-def _precision_fallback_note(prec: str, compute_prec: str, chip_name: str, chip_source: str) -> Assumption:
-    """What a precision the chip has no maths for means: stored as given, computed at its own peak."""
+def _weight_only_note(prec: str, compute_prec: str, acc: Any) -> Assumption:
+    """``prec`` weights computed at the chip's ``compute_prec`` peak: stored as given and dequantised for the maths,
+    where the chip lists no maths of their own, or only maths slower than its 16-bit ones."""
+    own = COMPUTE_PRECISION[prec]
     stored = f"{BYTES_PER_WEIGHT[prec]:g} byte(s) per weight"
     if prec == "fp8":
         stored += " and an fp8 KV cache"
+    if own not in acc.peak_tflops:
         how = ("weight-only fp8 storage is real on chips without fp8 maths (vLLM runs fp8 checkpoints on Ampere as "
-               "W8A16 through its Marlin kernels, vLLM docs 'FP8 W8A8', 2024)")
-    else:
-        how = f"the chip has no {COMPUTE_PRECISION[prec]} matrix maths"
-    return Assumption(f"{prec} on {chip_name}", f"stored at {stored}; maths at the chip's {compute_prec} peak",
-                      chip_source, f"{chip_name} lists no {COMPUTE_PRECISION[prec]} peak: {how}")
-
-
-def _slower_low_bit_note(prec: str, own: str, default: str, acc: Any) -> Assumption:
-    """Why 8-bit weights are computed at the chip's 16-bit peak where its own 8-bit peak is lower."""
-    unit = "TOPS" if own == "int8" else "TFLOP/s"
-    return Assumption(
-        f"{prec} on {acc.name}",
-        f"stored at {BYTES_PER_WEIGHT[prec]:g} byte(s) per weight; maths at the chip's {default} peak",
-        acc.source,
-        f"{acc.name}'s dense {own} peak ({acc.peak_tflops[own]:g} {unit}) is below its {default} peak "
-        f"({acc.peak_tflops[default]:g} TFLOP/s): engines keep {prec} weights and dequantise them for 16-bit maths "
-        "(weight-only, as on chips without such maths) rather than run the slower units")
+               "W8A16 through its Marlin kernels, vLLM docs 'FP8 W8A8', 2024)" if prec == "fp8"
+               else f"the chip has no {own} matrix maths")
+        why = f"{acc.name} lists no {own} peak: {how}"
+    else:  # Blackwell Ultra cut its int8 units below its bf16 ones
+        unit = "TOPS" if own == "int8" else "TFLOP/s"
+        why = (f"{acc.name}'s dense {own} peak ({acc.peak_tflops[own]:g} {unit}) is below its {compute_prec} peak "
+               f"({acc.peak_tflops[compute_prec]:g} TFLOP/s): engines keep {prec} weights and dequantise them for "
+               "16-bit maths (weight-only, as on chips without such maths) rather than run the slower units")
+    return Assumption(f"{prec} on {acc.name}", f"stored at {stored}; maths at the chip's {compute_prec} peak",
+                      acc.source, why)
 
 
 # the accelerator a serving estimate assumes when none is named: the most common data-centre GPU for LLM serving
@@ -70,14 +66,12 @@ def resolve_chip(hardware: str | None, precision: str | None, tdp_w: float | Non
             "precision", f"{prec} (default for {acc.name})", f"the peak-FLOP/s formats of {acc.name} ({acc.source})",
             "wattprint's rule: bf16 where the chip has it, else fp16, else fp32"))
     compute_prec = COMPUTE_PRECISION[prec]
-    if compute_prec not in acc.peak_tflops:  # e.g. fp8/bf16 maths on a chip without them -> its default
-        compute_prec = acc.default_precision()
-        assumptions.append(_precision_fallback_note(prec, compute_prec, acc.name, acc.source))
-    elif BYTES_PER_WEIGHT[prec] < 2.0 and acc.peak_flops(compute_prec) < acc.peak_flops(acc.default_precision()):
-        # 8-bit maths slower than the chip's 16-bit maths (Blackwell Ultra cut its int8): an engine keeps the 8-bit
-        # weights and dequantises them, as it does on chips without such maths
-        default = acc.default_precision()
-        assumptions.append(_slower_low_bit_note(prec, compute_prec, default, acc))
+    default = acc.default_precision()
+    # maths the chip lacks (fp8/bf16 on older chips), or 8-bit maths slower than its 16-bit maths: an engine keeps
+    # the weights and dequantises them for the chip's default maths
+    if compute_prec not in acc.peak_tflops or (
+            BYTES_PER_WEIGHT[prec] < 2.0 and acc.peak_flops(compute_prec) < acc.peak_flops(default)):
+        assumptions.append(_weight_only_note(prec, default, acc))
         compute_prec = default
     peak = acc.peak_flops(compute_prec)
     power = tdp_w if tdp_w is not None else acc.tdp_w
