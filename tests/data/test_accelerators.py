@@ -310,6 +310,39 @@ def test_names_shared_by_generations_are_ambiguous(query: str, members: set[str]
     assert members <= set(e.value.suggestions)
 
 
+@pytest.mark.parametrize(("query", "family"), [
+    ("Blackwell", "Blackwell"), ("blackwell", "Blackwell"), ("Hopper", "Hopper"), ("Ampere", "Ampere"),
+    ("Volta", "Volta"), ("Pascal", "Pascal"), ("Turing", "Turing"), ("CDNA3", "CDNA 3"), ("CDNA 3", "CDNA 3"),
+    ("CDNA", "CDNA"), ("Ada Lovelace", "Ada Lovelace"), ("Ada", "Ada Lovelace"), ("Da Vinci", "Da Vinci"),
+])
+def test_an_architecture_is_ambiguous_and_lists_its_chips(query: str, family: str) -> None:
+    """'Blackwell' was 'unknown hardware ... valid names include A100, H100' and 'Ada' silently the RTX 6000 Ada:
+    an architecture names several chips, far apart in peak and power, so it is refused like 'NVL72' and the error
+    lists every catalogue chip of the family (its superchip and consumer rows too), data-centre chips first."""
+    with pytest.raises(AmbiguousNameError) as e:
+        find_accelerator(query)
+    assert set(e.value.suggestions) == {a.name for a in accelerators() if a.family.startswith(family)}
+    assert str(e.value).startswith(f"ambiguous hardware {query!r}: it matches")
+    desk = [i for i, n in enumerate(e.value.suggestions) if "GeForce" in n or "TITAN" in n or "RTX" in n]
+    assert desk == list(range(len(e.value.suggestions) - len(desk), len(e.value.suggestions)))  # listed last
+
+
+def test_blackwell_lists_the_data_centre_chips_before_the_consumer_card() -> None:
+    with pytest.raises(AmbiguousNameError) as e:
+        find_accelerator("Blackwell")
+    assert e.value.suggestions[0] == "NVIDIA B200 (HGX/DGX)" and e.value.suggestions[-1] == "NVIDIA GeForce RTX 5090"
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("Trainium", "AWS Trainium (Trn1)"), ("Inferentia", "AWS Inferentia2 (Inf2)"),
+    ("RTX 6000 Ada", "NVIDIA RTX 6000 Ada Generation"),
+])
+def test_a_chip_named_by_its_family_word_still_resolves(query: str, expected: str) -> None:
+    """A family's name that is also a chip's ("Trainium" is the first Trainium), or a chip name that holds the
+    architecture's word, is no architecture name."""
+    assert find_accelerator(query)[0].name == expected
+
+
 def test_consumer_cards_carry_the_fp32_accumulate_tensor_rate() -> None:
     # mixed-precision training accumulates in FP32, which GeForce cards run at half their FP16-accumulate rate
     # (Turing whitepaper, Table 1: RTX 2080 Ti 107.6 vs 53.8 TFLOPS); workstation cards run both at full rate

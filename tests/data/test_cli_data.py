@@ -186,3 +186,22 @@ def test_search_keeps_its_own_accelerator_matches(capsys: pytest.CaptureFixture[
     hits = json.loads(capsys.readouterr().out)
     assert len([h for h in hits if h["kind"] == "accelerator"]) == 4
     assert not any("resolves" in h or "ambiguous" in h for h in hits)
+
+
+@pytest.mark.parametrize("arch", ["Blackwell", "Hopper", "CDNA3"])
+def test_an_architecture_for_hardware_lists_the_chips_search_finds(arch: str,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """`--hardware Blackwell` said 'unknown hardware' while `data search Blackwell` lists the Blackwell chips: the
+    estimate now refuses the architecture as ambiguous (exit 2, one line), naming the chips search finds."""
+    from wattprint.data import find_accelerator
+    from wattprint.errors import AmbiguousNameError
+
+    assert main(["estimate", "training", "--params", "7e9", "--tokens", "1e12", "--hardware", arch,
+                 "--count", "8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"wattprint: error: ambiguous hardware {arch!r}") and "\n" not in err
+    assert main(["data", "search", arch, "--json"]) == 0
+    chips = {h["key"] for h in json.loads(capsys.readouterr().out) if h["kind"] == "accelerator"}
+    with pytest.raises(AmbiguousNameError) as e:
+        find_accelerator(arch)
+    assert chips and set(e.value.suggestions) == chips and all(c in err for c in chips)

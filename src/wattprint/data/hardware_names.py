@@ -156,12 +156,14 @@ _FORM_RANK = ("sxm", "oam", "superchip", "board", "pcie")
 def _prefer(cands: list[Accelerator]) -> Accelerator:
     """Data-centre default among variants: SXM > OAM > others > PCIe, then more memory."""
 
-    def rank(a: Accelerator) -> tuple[int, float]:
-        ff = a.form_factor.lower()
-        r = next((i for i, k in enumerate(_FORM_RANK) if k in ff), len(_FORM_RANK))
-        return (r, -(a.memory_gb or 0.0))
+    return sorted(cands, key=_form_rank)[0]
 
-    return sorted(cands, key=rank)[0]
+
+def _form_rank(a: Accelerator) -> tuple[int, float]:
+    """Sort key of the data-centre default: SXM > OAM > others > PCIe, then more memory."""
+    ff = a.form_factor.lower()
+    r = next((i for i, k in enumerate(_FORM_RANK) if k in ff), len(_FORM_RANK))
+    return (r, -(a.memory_gb or 0.0))
 
 
 def _variant_assumption(query: str, chosen: Accelerator, variants: list[Accelerator], note: str) -> Assumption:
@@ -310,6 +312,10 @@ def _find_one(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumptio
         keys = {_key(fam["family"])} | {_key(x) for x in fam["aliases"]}
         if qkey in keys:
             return _family_pick(name, fam, [])
+    # 2b. an architecture ("Blackwell", "CDNA 3"): chips of different peaks and power, picking one would be a guess;
+    #     after the family names, as a family's name may be its first chip's too ("Trainium")
+    if len(arch := _architecture_chips(qkey)) > 1:
+        raise AmbiguousNameError("hardware", name, [a.name for a in arch], f"a chip family, not one chip; {_HINT}")
     # 3. every query token found in the row (see _token_match)
     qt = _tokens(name)
     matched = _match_rows(qt) if qt else []
@@ -381,6 +387,25 @@ def _find_one(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumptio
                                     f"'{name}' is not a full model name; {chosen.name} is the only catalogue chip "
                                     "whose name starts so (other chips may: say the full name to be sure)")]
     return chosen, variants, notes
+
+
+@lru_cache(maxsize=64)
+def _architecture_keys(family: str) -> frozenset[str]:
+    """Keys of the architecture a catalogue family names: the family without its parenthesis, as
+    ``estimate.utilisation.architecture`` reads it ("Blackwell (Grace Blackwell superchip)" -> "blackwell", "CDNA 3"
+    -> "cdna3"), and each word of it of 3+ letters ("Ada Lovelace" -> "ada", "lovelace"; "CDNA 3" -> "cdna", which
+    names every CDNA generation)."""
+    words = _tokens(family.split(" (")[0])
+    return frozenset({"".join(words)} | {w for w in words if w.isalpha() and len(w) >= 3})
+
+
+def _architecture_chips(qkey: str) -> list[Accelerator]:
+    """The catalogue chips of the architecture ``qkey`` names, data-centre chips first (consumer and workstation
+    cards last, SXM / OAM modules before PCIe cards: the chips a training is sized on, shown where the list is cut);
+    [] where it names none."""
+    chips = [a for a in _accels() if qkey and qkey in _architecture_keys(a.family)]
+    desk = ("consumer", "workstation")
+    return sorted(chips, key=lambda a: (any(w in a.form_factor.lower() for w in desk), _form_rank(a)[0]))
 
 
 def _find_alternatives(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumption]] | None:
