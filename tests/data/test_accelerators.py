@@ -37,6 +37,13 @@ from wattprint.errors import AmbiguousNameError, UnknownNameError, WattprintErro
         ("gaudi 2", "Intel Gaudi2 (HL-225H)"),
         ("trillium", "Google TPU v6e (Trillium)"),
         ("RTX 4090", "NVIDIA GeForce RTX 4090"),
+        # vendor words are dropped for every vendor of the catalogue ("Amazon": AWS's own name)
+        ("AMD MI300X", "AMD Instinct MI300X"),
+        ("Google TPU v4", "Google TPU v4"),
+        ("AWS Trainium2", "AWS Trainium2 (Trn2)"),
+        ("Amazon Trainium2", "AWS Trainium2 (Trn2)"),
+        ("Intel Gaudi3", "Intel Gaudi3 (HL-325L OAM)"),
+        ("Habana Gaudi2", "Intel Gaudi2 (HL-225H)"),
     ],
 )
 def test_forgiving_names(query: str, expected: str) -> None:

@@ -21,6 +21,8 @@ GB300 = "NVIDIA GB300 (per B300 GPU in NVL72)"
     ("Ascend 910", ASCEND_910), ("Huawei Ascend 910", ASCEND_910), ("ascend910", ASCEND_910), ("910A", ASCEND_910),
     ("910B", ASCEND_910B), ("Ascend 910B", ASCEND_910B), ("Ascend910B", ASCEND_910B),
     ("Ascend910B1", ASCEND_910B), ("910B1", ASCEND_910B), ("Ascend 910B1", ASCEND_910B),  # the row is the 910B1 bin
+    ("Huawei Ascend 910B1", ASCEND_910B), ("Huawei 910B1", ASCEND_910B), ("huawei ascend910b", ASCEND_910B),
+    ("Huawei Ascend 910A", ASCEND_910),  # the vendor's word is dropped, as NVIDIA's and AMD's are
     ("B300", B300), ("HGX B300", B300), ("DGX B300", B300), ("nvidia b300", B300),
     ("NVIDIA B300 SXM6 AC", B300),  # the name nvidia-smi / NVML report for the HGX part
     ("GB300", GB300), ("GB300 NVL72", GB300), ("NVIDIA GB300", GB300),

@@ -19,6 +19,7 @@ from .catalogue import Accelerator, _accels, _by_name, _driver_names, _families,
 
 _DROP_TOKENS = {"nvidia", "tesla", "amd", "instinct", "google", "intel", "aws", "geforce", "hbm", "hbm2", "hbm2e",
                 "hbm3", "hbm3e", "gpu", "accelerator", "cloud", "radeon", "habana", "per", "in", "part", "the",
+                "huawei", "amazon",  # the catalogue's other vendors ("Amazon": AWS's)
                 "vf"}  # "vf": an SR-IOV virtual function of the chip ("AMD Instinct MI300X VF" in cloud VMs)
 _MEMORY_UNITS = {"gb", "g", "gib"}
 _QUALIFIER = re.compile(r"(sxm|pcie|oam|nvl)\d*")  # form factor / board words: they pick a variant, not a chip
