@@ -1,16 +1,21 @@
 """The projection a run stores: the latest good one while it runs, none once it has finished (its actual totals
-are the answer), and never one a bad ``progress()`` call made."""
+are the answer; every reader gives ``projection`` null then, as for a run with no ``progress()`` call), and never
+one a bad ``progress()`` call made."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from wattprint.cli import main
 from wattprint.errors import WattprintWarning
 from wattprint.storage import open_store
 from wattprint.tracking import track
+from wattprint.tracking.record import stored_run_dict
 
 from .conftest import PowerReader, measuring
 
@@ -23,9 +28,46 @@ def test_a_finished_run_stores_no_projection(tmp_path: Path) -> None:
             run.progress(step, 40)  # stopped early, at step 3 of 40
         assert run.summary()["projection"]["step"] == 3  # while it runs, the projection is there
     assert run.status == "finished"
-    assert "projection" not in run.summary()
+    assert "projection" in run.summary() and run.summary()["projection"] is None  # read as null: see below
     stored = open_store(str(tmp_path / "runs.db")).get_run("early")
     assert stored.status == "finished" and "projection" not in stored.summary
+
+
+def read_back(db: Path, run_id: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The run as every stored reader gives it: ``stored_run_dict``, ``runs show --json``, ``runs list --json``."""
+    with open_store(str(db), readonly=True) as store:
+        direct = stored_run_dict(store, store.get_run(run_id))
+    assert main(["runs", "show", run_id, "--json", "--db", str(db)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert main(["runs", "list", "--json", "--db", str(db)]) == 0
+    listed = next(r for r in json.loads(capsys.readouterr().out) if r["id"] == run_id)
+    return [direct, shown, listed]
+
+
+def test_a_run_without_a_projection_reads_back_with_projection_null(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # one schema for every run: a finished run (its actual totals are the answer) and one that never called
+    # progress() have "projection": null, where an open or interrupted run has the projection's fields
+    db = tmp_path / "runs.db"
+    with track("p", "done", interval_s=0.05, readers=[PowerReader()], pue=1.0) as done:
+        measuring(done)
+        time.sleep(0.06)
+        done.progress(3, 40)
+    none = track("p", "none", interval_s=0.05, readers=[PowerReader()], pue=1.0).start()
+    measuring(none)
+    assert "projection" in none.summary() and none.summary()["projection"] is None  # running, no progress() yet
+    none.stop("interrupted")
+    cut = track("p", "cut", interval_s=0.05, readers=[PowerReader()], pue=1.0).start()
+    measuring(cut)
+    cut.progress(0, 10)
+    cut.stop("interrupted")
+    for run_id in ("done", "none"):
+        for d in read_back(db, run_id, capsys):
+            assert "projection" in d and d["projection"] is None, run_id
+    for d in read_back(db, "cut", capsys):
+        assert isinstance(d["projection"], dict) and d["projection"]["step"] == 0
+    with open_store(str(db), readonly=True) as store:  # what is stored is unchanged: no key, not a null
+        assert not {"projection"} & {*store.get_run("done").summary, *store.get_run("none").summary}
 
 
 def test_an_interrupted_run_keeps_its_last_projection_with_null_for_unbounded(tmp_path: Path) -> None:

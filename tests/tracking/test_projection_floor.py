@@ -1,7 +1,8 @@
 """A projection of a run's final total never starts below what was measured: not below the energy and CO2e so far
 when it was made (bound by bound: each bound of the projection carries the same PUE, intensity and modelled
-components' bound as that of the amount so far), and, read back for a stored run whose totals went on growing after
-its last ``progress()`` call, not below those stored totals (``runs show``, its ``--json``, ``runs list --json``)."""
+components' bound as that of the amount so far), and, read back for a run whose totals went on growing after its
+last ``progress()`` call, not below those totals: stored (``runs show``, its ``--json``, ``runs list --json``) or in
+the process that measures it (``run.summary()``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,10 @@ import pytest
 from wattprint.quantities import Range
 from wattprint.storage import open_store
 from wattprint.storage.records import J_PER_KWH
-from wattprint.tracking.projection import NO_INTERVAL_YET, RAISED, Projection, Projector, stored_fields
+from wattprint.tracking import track
+from wattprint.tracking.projection import FIELDS, NO_INTERVAL_YET, RAISED, Projection, Projector, stored_fields
 
+from .conftest import PowerReader, measuring, wait_for
 from .test_projection_json import killed_at_step_0
 
 WP = [sys.executable, "-m", "wattprint"]
@@ -152,3 +156,53 @@ def test_a_killed_runs_projection_reads_back_not_below_its_stored_totals(tmp_pat
     assert facility and co2e and shown, text
     assert float(shown.group(1)) >= float(facility.group(2)) > 0
     assert float(shown.group(2)) >= float(co2e.group(2)) > 0
+
+
+def passed(d: dict[str, Any], made: Projection, bound: str) -> bool:
+    """The run's totals in summary ``d`` have grown past ``made``'s ``bound`` ("low", "high"), energy and CO2e."""
+    return (d["energy_kwh_low"] > getattr(made.energy_kwh, bound)
+            and d["total_co2e_kg_low"] > getattr(made.co2e_kg, bound))
+
+
+def test_the_live_summarys_projection_is_raised_to_the_runs_totals_as_a_stored_reader_raises_it(
+        tmp_path: Path) -> None:
+    run = track("p", "live0", interval_s=0.05, readers=[PowerReader(power_w=200.0)], pue=1.0).start()
+    try:
+        measuring(run)
+        made = run.progress(0, 10)  # nothing to project from: from the amount so far, unbounded above
+        assert wait_for(lambda: passed(run.summary(), made, "low")), "the totals never passed the projection"
+        d = run.summary()
+        p = d["projection"]
+        assert list(p) == list(FIELDS)  # the stored readers' schema
+        assert p["projected_energy_kwh_low"] == d["energy_kwh_low"] > made.energy_kwh.low
+        assert p["projected_co2e_kg_low"] == d["total_co2e_kg_low"] > made.co2e_kg.low
+        for key in ("projected_energy_kwh", "projected_energy_kwh_high", "projected_co2e_kg",
+                    "projected_co2e_kg_high"):
+            assert p[key] is None, key  # no central value, unbounded above: still
+        assert p["energy_so_far_kwh"] == made.energy_so_far_kwh and p["made_at_elapsed_s"] == made.elapsed_s
+        assert p["method"] == f"{made.method}; {RAISED}"
+        assert p == stored_fields(made.to_dict(), d)  # what the stored readers make of it
+    finally:
+        run.stop("interrupted")
+    d = run.summary()  # once ended too, from its final totals
+    assert d["projection"]["projected_energy_kwh_low"] == d["energy_kwh_low"]
+    # what is stored is the projection as it was made: the readers raise it to the totals they read
+    stored = open_store(str(tmp_path / "runs.db")).get_run("live0").summary["projection"]
+    assert stored["projected_energy_kwh_low"] == made.energy_kwh.low and RAISED not in stored["method"]
+
+
+def test_a_central_projection_overtaken_by_the_live_totals_is_raised_bound_by_bound() -> None:
+    with track("p", interval_s=0.05, readers=[PowerReader(power_w=200.0)], pue=1.0, persist=False) as run:
+        measuring(run)
+        for step in range(1, 8):
+            time.sleep(0.03)
+            made = run.progress(step, 7)  # the last step: the final total is the energy so far
+        assert made.central
+        # an evaluation or a save after the last step: the totals go on growing, the projection stays as made
+        assert wait_for(lambda: passed(run.summary(), made, "high")), "the totals never passed the projection"
+        d = run.summary()
+        p = d["projection"]
+        for figure, total in (("projected_energy_kwh", "energy_kwh"), ("projected_co2e_kg", "total_co2e_kg")):
+            for end in ("", "_low", "_high"):
+                assert p[figure + end] == d[total + end], figure + end
+        assert p["method"] == f"{made.method}; {RAISED}"

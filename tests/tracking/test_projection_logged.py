@@ -1,5 +1,6 @@
 """What the framework callbacks log of the projection (``TrainingSession.metrics``): the energy and the CO2e each
-with its range, as the README says, and nothing projected before there is a central value."""
+with its range, as the README says, nothing projected before there is a central value, and never a projected figure
+below the total logged beside it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 
 from wattprint.integrations.session import TrainingSession
 
-from .conftest import PowerReader, measuring
+from .conftest import PowerReader, measuring, wait_for
 
 
 def session() -> TrainingSession:
@@ -37,3 +38,21 @@ def test_logged_projection_has_the_energy_and_the_co2e_each_with_its_range() -> 
                                                                                                    r.high)
     s.finish()
     assert not [k for k in s.metrics() if "projected" in k]  # the final totals are the answer
+
+
+def test_a_logged_projection_is_never_below_the_totals_logged_beside_it() -> None:
+    s = session()
+    for step in range(1, 8):
+        time.sleep(0.03)
+        last = s.progress(step, 7)  # the last step: the projected final total is the energy so far
+    assert last is not None and s.run is not None
+    run = s.run
+    # an evaluation after the last step, logged at its end: the totals have gone on growing since the projection
+    assert wait_for(lambda: run.footprint().energy_kwh.low > last.energy_kwh.high
+                    and run.footprint().total_co2e_kg.low > last.co2e_kg.high)
+    m = s.metrics()
+    for key, total in (("projected_energy_kwh", "energy_kwh"), ("projected_co2e_kg", "co2e_kg")):
+        low, value, high = (m[f"wattprint/{key}{end}"] for end in ("_low", "", "_high"))
+        assert value >= m[f"wattprint/{total}"], key
+        assert low <= value <= high, key
+    s.finish()

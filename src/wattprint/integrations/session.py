@@ -440,7 +440,10 @@ class TrainingSession:
         there is a central projection: one made before the first sampling interval has closed has no energy yet (its
         "projected" 0 kWh would plot as a forecast) and an unbounded upper end, and one made before a window of
         steps has closed since the first progress call cannot tell start-up from per-step work (no central value),
-        so they are left out. Values that are not finite are left out too: loggers and the Trainer's JSON state
+        so they are left out. A projected figure is never below the total beside it (the totals go on growing
+        after the progress() call that made it, say through an evaluation after the last step): it is raised to it,
+        bound by bound, as every reader of the run raises it (:func:`~wattprint.tracking.projection.stored_fields`).
+        Values that are not finite are left out too: loggers and the Trainer's JSON state
         take numbers only. In a job of several processes they are this process's, except the final ones on rank
         zero: the job's, summed.
         """
@@ -457,8 +460,13 @@ class TrainingSession:
             f"{p}operational_co2e_kg": fp.operational_co2e_kg.value,
         }
         if self.projection is not None and self.footprint is None and _projects(self.projection):
-            out.update(self.projection.energy_kwh.as_fields(f"{p}projected_energy_kwh"))
-            out.update(self.projection.co2e_kg.as_fields(f"{p}projected_co2e_kg"))
+            from ..tracking.projection import FIGURES, stored_fields
+
+            totals = {**fp.energy_kwh.as_fields("energy_kwh"), **fp.total_co2e_kg.as_fields("total_co2e_kg")}
+            projected = stored_fields(self.projection.to_dict(), totals)
+            for key in FIGURES:
+                if isinstance(value := projected[key], int | float):
+                    out[f"{p}{key}"] = value
         return {k: v for k, v in out.items() if math.isfinite(v)}
 
     def card_block(self, training_type: str | None = None, hardware_used: str | None = None) -> dict[str, Any] | None:

@@ -162,8 +162,9 @@ class Projection:
 _SHAPES: dict[str, tuple[str, JsonShape]] = {}
 
 
-# what a stored projection's method says once a reader has raised its figures to the run's stored totals
-RAISED = ("figures below the run's totals stored since it was made raised to them, bound by bound (the final total "
+# what a projection's method says once a reader (of the store, or in the process: Run.summary()) has raised its
+# figures to the run's totals
+RAISED = ("figures below the run's totals since it was made raised to them, bound by bound (the final total "
           "is never below what has been measured)")
 
 # each projected figure and the stored total that is the run's amount so far of it (facility kWh; CO2e with
@@ -172,16 +173,18 @@ _SO_FAR = (("projected_energy_kwh", "energy_kwh"), ("projected_co2e_kg", "total_
 
 
 def stored_fields(stored: dict[str, Any], totals: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A stored projection with every field of :meth:`Projection.to_dict` (:data:`FIELDS`, then any other it
-    holds): null where it has none, as where a live merge patch left a null out or an older version stored none.
+    """A projection as every reader gives it, stored or in the process that measures the run: every field of
+    :meth:`Projection.to_dict` (:data:`FIELDS`, then any other it holds), null where it has none, as where a live
+    merge patch left a null out or an older version stored none.
 
-    ``totals``: the run's stored summary. Its totals (facility ``energy_kwh``, ``total_co2e_kg``) go on growing
-    after the last ``progress()`` call, whose projection is stored as it was made, so a projected figure may be
-    below them: that one is raised to them, value to value, low to low and high to high (each bound of a
-    projection is priced with the same PUE, intensity and modelled components' bound as that of the totals; the
-    low is not raised to the central total, which would claim more than the measurement does). A null (no
-    central value, or unbounded above) stays null; ``energy_so_far_kwh`` and ``made_at_elapsed_s`` still say
-    when it was made, and its ``method`` says it was raised (:data:`RAISED`)."""
+    ``totals``: the run's summary, as stored (``stored_run_dict``) or as the process measuring it has it now
+    (``Run.summary()``, and the totals ``TrainingSession.metrics()`` logs). Its totals (facility ``energy_kwh``,
+    ``total_co2e_kg``) go on growing after the last ``progress()`` call, whose projection is kept and stored as it
+    was made, so a projected figure may be below them: that one is raised to them, value to value, low to low and
+    high to high (each bound of a projection is priced with the same PUE, intensity and modelled components' bound
+    as that of the totals; the low is not raised to the central total, which would claim more than the measurement
+    does). A null (no central value, or unbounded above) stays null; ``energy_so_far_kwh`` and
+    ``made_at_elapsed_s`` still say when it was made, and its ``method`` says it was raised (:data:`RAISED`)."""
     d = {**dict.fromkeys(FIELDS), **stored}
     if totals is None:
         return d

@@ -355,7 +355,9 @@ def stored_run_dict(store: Any, rec: Any) -> dict[str, Any]:
     (:func:`~wattprint.storage.queries.newer_phase_totals`); each phase is priced as the run
     (:func:`~.phase_figures.stored_phase_figures`: a phase without figures, from its stored J). Its projection, if
     any, has every field, null where unknown or unbounded, and no figure below the run's stored totals (it may
-    predate them: :func:`~.projection.stored_fields`)."""
+    predate them: :func:`~.projection.stored_fields`); a run that has none (a finished run, whose actual totals are
+    the answer, or one with no progress() call) has ``projection`` null, so that every run reads with the same
+    keys."""
     from ..storage.queries import ended_phase_totals, newer_phase_totals
     from .phase_figures import stored_phase_figures
 
@@ -374,6 +376,8 @@ def stored_run_dict(store: Any, rec: Any) -> dict[str, Any]:
         from .projection import stored_fields
 
         d["projection"] = stored_fields(d["projection"], d)  # never below the totals stored since it was made
+    else:  # not stored (a finished run drops it): null, as Run.summary() gives it
+        d.setdefault("projection", None)
     return d
 
 

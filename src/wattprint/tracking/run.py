@@ -376,10 +376,12 @@ class Run:
         (``Projection.central`` is False), only a range.
 
         The summary carries the latest projection while the run is open (stored with each interval's figures, with
-        the step and run time it was made at). A run that ends ``finished`` drops it: its
+        the step and run time it was made at); read back (:meth:`summary`, ``wattprint runs show``), a figure of it
+        below the run's totals since is raised to them. A run that ends ``finished`` drops it: its
         actual totals are the answer, and a projection made at, say, step 8 of 40 before an early stop would
-        overstate them. An ``interrupted`` or ``failed`` run keeps its last projection (what the whole training
-        was heading for, e.g. for a resumption)."""
+        overstate them; its ``projection`` then reads null, as that of a run with no progress() call. An
+        ``interrupted`` or ``failed`` run keeps its last projection (what the whole training was heading for, e.g.
+        for a resumption)."""
         if self.sampler is None or self.status == "new":
             raise WattprintError(f"run {self.id!r} has not started")
         with self._progress_lock:  # one RunProgress even when threads make the first call at once
@@ -474,11 +476,21 @@ class Run:
         return d
 
     def summary(self) -> dict[str, Any]:
-        """The summary dict as stored (live while running)."""
+        """The summary dict as stored (live while running), read as every reader of the stored run reads it
+        (:func:`.record.stored_run_dict`): its ``projection`` with every field, null where unknown or unbounded, and
+        no figure below the run's totals, which go on growing after the progress() call that made it
+        (:func:`.projection.stored_fields`); null where there is none (a finished run, or no progress() call)."""
         snap = self._snapshot()
         if snap is None:
             raise WattprintError(f"run {self.id!r} has not started")
-        return self._summary(snap)
+        d = self._summary(snap)  # what is stored keeps the projection as it was made: readers raise it
+        if "projection" in d:
+            from .projection import stored_fields
+
+            d["projection"] = stored_fields(d["projection"], d)
+        else:
+            d["projection"] = None
+        return d
 
     # -- signals (see .signals) ------------------------------------------------------------------
     @property
