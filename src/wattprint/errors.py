@@ -58,10 +58,13 @@ class UnknownNameError(WattprintError, LookupError):
 class AmbiguousNameError(UnknownNameError):
     """A name that matches several different catalogue entries (e.g. "TPU", "Gaudi"): lists them all."""
 
-    def __init__(self, kind: str, name: str, matches: Iterable[str], hint: str = "") -> None:
+    def __init__(self, kind: str, name: str, matches: Iterable[str], hint: str = "",
+                 shown: Iterable[str] | None = None) -> None:
+        """``shown``: how the message writes each match (what it is beside its name), default the names."""
         names = list(dict.fromkeys(matches))
-        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-        msg = f"ambiguous {kind} {echo(name)}: it matches {len(names)} different entries ({shown}); name one"
+        words = list(shown) if shown is not None else names
+        listed = ", ".join(words[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        msg = f"ambiguous {kind} {echo(name)}: it matches {len(names)} different entries ({listed}); name one"
         if hint:
             msg += f" ({hint})"
         Exception.__init__(self, msg)  # not UnknownNameError's: the matches are the suggestions, all of them

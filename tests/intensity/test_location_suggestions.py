@@ -68,7 +68,7 @@ def test_every_location_would_be_suggested_by_a_name_that_resolves_to_it() -> No
         valid, shown = _shown(loc.key)
         assert resolve_location(valid).key == loc.key, (loc.key, valid)
         assert shown == valid or shown.startswith(valid + " ("), (loc.key, shown)
-    assert _shown("US-GA")[0] == "US-GA"  # "Georgia" is the country
+    assert _shown("US-GA")[0] == "US-GA"  # "Georgia" is also the country
 
 
 @pytest.mark.parametrize(("text", "first"), [

@@ -20,7 +20,8 @@ from wattprint.intensity.locations import resolve_location_noted
         ("SE3", "SE3", "zone"), ("NO1", "NO1", "zone"), ("zone:FI", "zone:FI", "zone"), ("FI", "FIN", "country"),
         ("aws:us-east-1", "aws:us-east-1", "cloud"), ("gcp:europe-west4", "gcp:europe-west4", "cloud"),
         ("google:europe-west4", "gcp:europe-west4", "cloud"), ("azure:westeurope", "azure:westeurope", "cloud"),
-        ("microsoft:westeurope", "azure:westeurope", "cloud"), ("Georgia", "GEO", "country"),
+        ("microsoft:westeurope", "azure:westeurope", "cloud"), ("GEO", "GEO", "country"),
+        ("GE", "GEO", "country"), ("US-GA", "US-GA", "subnational"),
     ],
 )
 def test_resolve(text: str, key: str, kind: str) -> None:

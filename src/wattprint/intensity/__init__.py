@@ -5,8 +5,8 @@ Locations (forgiving): ISO 3166 alpha-2 / alpha-3 codes and country names ("FR",
 "NO1"; Finland's zone as "zone:FI" since "FI" is the country); cloud regions ("aws:us-east-1",
 "gcp:europe-west4", "azure:westeurope"; "google:" / "microsoft:" / "amazon:" also accepted; a bare region id
 such as "us-east-1" is read as its one provider's region, with a note); "World" / "global" for the world
-average (as no location). A name that is both a country and a US state ("Georgia") means the country; use
-"US-GA" for the state.
+average (as no location). A name of two different places ("Georgia": the country and the US state) is refused
+as ambiguous; their codes ("GEO", "GE", "US-GA") say which.
 
 Sources differ in basis (lifecycle vs direct combustion, national average vs grid region), so every
 :class:`~wattprint.footprint.Intensity` carries ``basis``, ``year`` and ``source``; nothing is mixed silently.

@@ -86,8 +86,9 @@ def _country_codes() -> dict[str, str]:
     """normalised ISO code, name or alias -> ISO alpha-3, from the country table alone.
 
     For a code of two or three letters this gives what :func:`_aliases` gives: no region key is letters only
-    (sub-national keys hold a dash, zones a digit or a ``zone:`` prefix, cloud regions a colon), and regions'
-    names and aliases rank after countries'. So the usual ``--location FR`` never parses the regions table.
+    (sub-national keys hold a dash, zones a digit or a ``zone:`` prefix, cloud regions a colon), and no name of two
+    or three letters names a region too (which :func:`_ambiguous_names` would refuse; a test checks the tables).
+    So the usual ``--location FR`` never parses the regions table.
     """
     idx = {normalise_name(k): k for k in _country_records()}
     _country_aliases(idx)
@@ -96,27 +97,88 @@ def _country_codes() -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def _aliases() -> dict[str, str]:
-    """normalised alias -> key; earlier (more specific) entries win."""
+    """normalised code or name -> key: codes first (record keys, ISO alpha-2, a zone's id without ``zone:``;
+    the earlier wins, so "FI" is Finland, not its zone), then each name that names one place only (see
+    :func:`_ambiguous_names`)."""
     idx: dict[str, str] = {}
 
-    def add(alias: str, key: str) -> None:
-        n = normalise_name(alias)
+    def add(alias: str | None, key: str) -> None:
+        n = normalise_name(alias) if alias else ""
         if n:
             idx.setdefault(n, key)
 
     recs = _records()
     for key in recs:  # exact keys first
         add(key, key)
-    _country_aliases(idx)
-    for key, (loc, raw) in recs.items():
-        if loc.kind == "subnational":
-            add(loc.name, key)
-            for a in raw.get("aliases", []):
-                add(a, key)
+    for iso3, (_loc, raw) in _country_records().items():
+        add(raw.get("iso2"), iso3)
     for key, (loc, _raw) in recs.items():
         if loc.kind == "zone":
             add(key.replace("zone:", ""), key)
+    for n, keys in _place_names().items():
+        if len(keys) == 1:
+            add(n, keys[0])
     return idx
+
+
+@lru_cache(maxsize=1)
+def _place_names() -> dict[str, list[str]]:
+    """normalised name -> the keys of the places it names: countries' names and aliases, sub-national grids' names
+    and aliases, and a cloud region whose bare id is also one of these names (none is today; a test checks the
+    tables). A cloud region's display name ("Georgia" for gcp:us-east2) resolves to nothing: it is not one."""
+    out: dict[str, list[str]] = {}
+
+    def add(alias: str | None, key: str) -> None:
+        n = normalise_name(alias) if alias else ""
+        if n and key not in out.setdefault(n, []):
+            out[n].append(key)
+
+    recs = _records()
+    for iso3, (_loc, raw) in _country_records().items():
+        for alias in (raw["name"], raw.get("iso_name"), raw.get("common_name")):
+            add(alias, iso3)
+    for alias, iso3 in load_table("countries")["aliases"].items():
+        if iso3 in recs:
+            add(alias, iso3)
+    for key, (loc, raw) in recs.items():
+        if loc.kind == "subnational":
+            for alias in (loc.name, *raw.get("aliases", [])):
+                add(alias, key)
+    for key, (loc, _raw) in recs.items():
+        if loc.kind == "cloud" and "(geography" not in loc.name:
+            region = region_id_form(key.split(":", 1)[1])
+            if region in out:
+                out[region].append(key)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _ambiguous_names() -> dict[str, list[str]]:
+    """normalised name -> keys, for each name of two or more different places that is no code ("Georgia": the
+    country GEO and the US state US-GA): refused, never one of them picked silently (their grids differ)."""
+    codes = _aliases()
+    return {n: keys for n, keys in _place_names().items() if len(keys) > 1 and n not in codes}
+
+
+# how an ambiguous name's places are told apart in the message
+_SUBNATIONAL_WORDS = {"USA": "US state", "CAN": "Canadian province or territory"}
+
+
+def _described(key: str) -> str:
+    """A place as an ambiguity names it: "the country Georgia (GEO)", "the US state Georgia (US-GA)"."""
+    loc = _records()[key][0]
+    if loc.kind == "subnational":
+        what = _SUBNATIONAL_WORDS.get(loc.country_iso3 or "", "sub-national grid")
+    else:
+        what = {"country": "country", "zone": "grid zone", "cloud": "cloud region"}[loc.kind]
+    return f"the {what} {loc.name} ({key})"
+
+
+def _refuse_an_ambiguous_name(text: str) -> None:
+    keys = _ambiguous_names().get(normalise_name(text))
+    if keys:
+        raise AmbiguousNameError("location", text, keys, f"give {' or '.join(keys)}",
+                                 shown=[_described(k) for k in keys])
 
 
 def locations(kind: str | None = None) -> list[Location]:
@@ -292,6 +354,7 @@ def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
     hit = _aliases().get(normalise_name(s))
     if hit is not None:
         return recs[hit][0], _alias_note(s, recs[hit][0])
+    _refuse_an_ambiguous_name(s)
     # a bare region id ("us-east-1", "europe-west4"): read as that provider's region, and said, since the
     # provider also sets the default PUE. Azure's geographies ("asia", "uk", "europe") are not region ids:
     # a bare "Asia" or "UK" must not become an undocumented cloud average.
