@@ -7,9 +7,14 @@ Each setting comes from the first of these that gives it (never from the network
    ``hyperscale``), ``WATTPRINT_INTENSITY`` (gCO2e/kWh), ``WATTPRINT_DB``;
 3. a config file: ``$WATTPRINT_CONFIG`` if set, else ``./wattprint.toml``, else
    ``$XDG_CONFIG_HOME/wattprint/config.toml`` (``~/.config/wattprint/config.toml``). Top-level keys
-   ``location``, ``pue``, ``intensity``, ``db``, ``interval`` (or the same keys under a ``[wattprint]`` table);
+   ``location``, ``pue``, ``intensity``, ``db``, ``interval``, or the same keys under a ``[wattprint]`` table
+   (not both: a file with settings at both places is refused, as one of them would be ignored);
 4. defaults: no location (world-average intensity, wide range), PUE from the location's provider or the
    industry average with its range, the default store.
+
+An environment variable set to the empty string is unset (``WATTPRINT_DB= cmd``); one set to spaces only is a
+mistake, refused as a blank option is. A location and an intensity both name the grid: the one from the
+higher-priority source wins (given at the same level, the number), and the other is said to be unused.
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ class TrackConfig:
     db: str | None = None
     interval_s: float | None = None
     sources: dict[str, str] = field(default_factory=dict)
+    # (gCO2e/kWh, its source) of an intensity a location from a higher-priority source overrode: said in the run's
+    # assumptions
+    intensity_not_used: tuple[float, str] | None = None
 
     def pue_range(self) -> tuple[Range, Assumption]:
         """PUE (dimensionless, >= 1) with the assumption that says where it comes from."""
@@ -108,14 +116,36 @@ class TrackConfig:
                 self.intensity, location=where,
                 source=f"given ({self.sources.get('intensity')})" + (f"; {note}" if note else "")), notes
 
-        return grid.intensity_lookup(given_loc)
+        found, notes = grid.intensity_lookup(given_loc)
+        return found, notes + self._overridden_intensity_notes()
+
+    def _overridden_intensity_notes(self) -> list[Assumption]:
+        """The intensity a location from a higher-priority source overrode, said where the run's settings are (the
+        text output's assumptions), not only in its --json sources: a WATTPRINT_INTENSITY silently unused misleads."""
+        if self.intensity_not_used is None:
+            return []
+        value, src = self.intensity_not_used
+        return [Assumption("grid intensity", f"{value:g} gCO2e/kWh from {src}", "",
+                           f"not used: the location {self.location!r} from {_said(self.sources.get('location', ''))} "
+                           "takes precedence (argument > environment > config file) and names the grid")]
 
 
-def _parse_pue(text: str | float, source: str) -> float | str:
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = float(text)
+def _said(source: str) -> str:
+    """A setting's source as a message names it: "the argument", "env WATTPRINT_PUE", "config file ..."."""
+    return "the argument" if source == "argument" else source
+
+
+def _parse_pue(text: Any, source: str) -> float | str:
+    """A PUE from ``source``: a number (an argument's of any numeric type, its type checked by
+    :func:`check_setting_types`; a file's int or float), or text: a number or a preset name."""
+    if not isinstance(text, str):
+        try:
+            value = float(text)  # not via str(): a Fraction's "6/5" was read as a preset name
+        except OverflowError:
+            raise InputConflictError(f"PUE from {source} {shown(text)} is too large: it leaves the floating-point "
+                                     "range") from None
     else:
-        s = str(text).strip()
+        s = text.strip()
         try:
             value = float(s)
         except ValueError:
@@ -143,11 +173,12 @@ def _parse_positive(text: Any, what: str, source: str, allow_zero: bool = False)
     return value + 0.0  # -0.0 (typed "-0") is zero: it would print as "-0"
 
 
-def check_setting_types(location: Any = None, intensity: Any = None, db: Any = None, interval_s: Any = None) -> None:
+def check_setting_types(location: Any = None, intensity: Any = None, db: Any = None, interval_s: Any = None,
+                        pue: Any = None) -> None:
     """The settings given as arguments (``track()``, ``wattprint run``) are of the right type, as the estimators
     want theirs: numbers are real numbers (int, float, numpy scalars; not a bool, not text: the environment and
-    the config file give text, an argument does not), names are text; None is "not given". Their values are
-    checked where they are resolved (:func:`load_config`)."""
+    the config file give text, an argument does not), names are text, a PUE either; None is "not given". Their
+    values are checked where they are resolved (:func:`load_config`)."""
     for what, arg in (("grid intensity (gCO2e/kWh)", intensity), ("sampling interval (s)", interval_s)):
         if arg is None or (isinstance(arg, (int, float)) and not isinstance(arg, bool)):
             continue
@@ -155,18 +186,36 @@ def check_setting_types(location: Any = None, intensity: Any = None, db: Any = N
 
         if not is_number(arg):
             raise InputConflictError(f"{what} must be a number, got {shown(arg)}")
+    plain_number = isinstance(pue, (int, float)) and not isinstance(pue, bool)
+    if pue is not None and not isinstance(pue, str) and not plain_number:
+        from ..estimate.common import is_number
+
+        if not is_number(pue):  # True was read as the preset name 'True'; as the estimators say it
+            raise InputConflictError(f"PUE must be a number (e.g. 1.1) or a preset name, got {shown(pue)}")
     # names read as text: a number or a list is a mistake, not a name (str(['FR']) read as France, db=5 made a store
     # file "5" in the working directory); a store may be a path object
     for what, arg, kinds in (("location", location, (str,)), ("db", db, (str, os.PathLike))):
         if arg is not None and not isinstance(arg, kinds):
             raise InputConflictError(f"{what} must be {'text' if what == 'location' else 'a path or URL'}, got "
                                      f"{shown(arg)}")
+    if isinstance(db, str) and not db.strip():  # as --db '' and a config file's db = "" are: not the next source's
+        raise InputConflictError(f"db must be a path or URL, got {shown(db)}: give one, or leave it out")
+
+
+def _env_text(env: Mapping[str, str], name: str) -> str | None:
+    """The value of environment variable ``name``, stripped; None if unset or empty (``VAR= cmd`` unsets it, as
+    for XDG variables). Spaces only are refused, as a blank option is: not read as unset (the next source)."""
+    raw = env.get(name, "")
+    if raw and not raw.strip():
+        raise InputConflictError(f"environment variable {name}: given an empty value ({shown(raw)}): give one, or "
+                                 "unset it")
+    return raw.strip() or None
 
 
 def config_file(environ: Mapping[str, str] | None = None, cwd: str | None = None) -> str | None:
     """The config file that applies, if any exists (see the module docstring for the order)."""
     env = os.environ if environ is None else environ
-    explicit = env.get(ENV_CONFIG, "").strip()
+    explicit = _env_text(env, ENV_CONFIG)
     if explicit:
         p = os.path.expanduser(explicit)
         if not os.path.isfile(p):
@@ -208,6 +257,11 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise WattprintError(f"config file {path} is not valid TOML: {e}") from e
     sub = doc.get("wattprint")
     table: dict[str, Any] = sub if isinstance(sub, dict) else doc
+    # settings both at the top level and in [wattprint]: those at the top would be ignored, their errors unseen
+    top = [k for k, v in doc.items() if not isinstance(v, dict)] if table is not doc else []
+    if top:
+        raise InputConflictError(f"config file {path} has settings both at the top level ({', '.join(top)}) and in "
+                                 "its [wattprint] table: put them all in one place")
     # a misspelt key would silently fall back to the defaults; other tools' tables in a shared file are theirs
     unknown = [k for k, v in table.items() if k not in KEYS and not isinstance(v, dict)]
     if unknown:
@@ -300,13 +354,13 @@ def load_config(
     def pick(key: str, arg: Any, env_name: str | None) -> tuple[Any, str] | None:
         if arg is not None and arg != "":
             return arg, "argument"
-        if env_name and env.get(env_name, "").strip():
-            return env[env_name].strip(), f"env {env_name}"
+        if env_name and (text := _env_text(env, env_name)) is not None:
+            return text, f"env {env_name}"
         if key in file_values:
             return file_values[key], file_src
         return None
 
-    check_setting_types(location, intensity, db, interval_s)
+    check_setting_types(location, intensity, db, interval_s, pue)
     if (got := pick("location", location, ENV_LOCATION)) is not None:
         cfg.location, cfg.sources["location"] = str(got[0]), got[1]
     if (got := pick("pue", pue, ENV_PUE)) is not None:
@@ -318,7 +372,7 @@ def load_config(
         # both name the grid: the one from the higher-priority source wins (at the same level, the number does);
         # a location given as an argument is not overridden by an intensity from the environment or a file
         if cfg.location and _rank(cfg.sources["location"]) < _rank(got[1]):
-            cfg.intensity = None
+            cfg.intensity_not_used, cfg.intensity = (cfg.intensity, got[1]), None
             cfg.sources["intensity"] = f"not used: {got[1]} is overridden by the location ({cfg.sources['location']})"
     if (got := pick("db", db, ENV_DB)) is not None:
         cfg.db, cfg.sources["db"] = os.fspath(got[0]), got[1]

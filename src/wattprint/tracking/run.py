@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import InputConflictError, WattprintError, shown
+from ..errors import InputConflictError, WattprintError, closest_names, shown
 from ..footprint import Assumption, Footprint, Intensity
 from ..quantities import Range
 from ..storage.export import rates
@@ -100,11 +100,13 @@ class Run:
         self.id = self._given_id or new_run_id(self.project)
         self._args = dict(db=db, interval_s=interval_s, location=location, pue=pue, intensity=intensity,
                           persist=persist, **kw)
-        unknown = set(kw) - {"handle_signals", "readers", "state_dir", "pid", "meta", "notify", "quiet", "ledger"}
-        if unknown:
-            raise TypeError(f"track() got unexpected keyword(s): {', '.join(sorted(unknown))}")
+        extras = {"handle_signals", "readers", "state_dir", "pid", "meta", "notify", "quiet", "ledger"}
+        if unknown := set(kw) - extras:  # a programming error (TypeError, as Python's), with the keyword meant
+            valid = [*sorted(extras), "project", "run", "db", "interval_s", "location", "pue", "intensity", "persist"]
+            raise TypeError("track() got unexpected keyword(s): " + ", ".join(
+                k + "".join(f" (did you mean {c}?)" for c in closest_names(k, valid, n=1)) for k in sorted(unknown)))
         # bad types fail here, as the estimators' do, not at start(): persist="no" is truthy and stored the run
-        check_setting_types(location, intensity, db, interval_s)
+        check_setting_types(location, intensity, db, interval_s, pue)
         if not isinstance(persist, bool):
             raise InputConflictError(f"persist must be True or False, got {shown(persist)}")
         self.persist = persist
@@ -545,7 +547,8 @@ def track(
 
     Checked here, as the estimators check theirs (:class:`~wattprint.errors.InputConflictError`): ``project`` and
     ``run`` are non-empty text; ``interval_s`` and ``intensity`` real numbers (int, float, numpy scalars; not text,
-    not a bool); ``persist`` True or False; None leaves a setting to the config.
+    not a bool); ``pue`` a real number or a preset name; ``db`` a non-empty path or URL; ``persist`` True or False;
+    None leaves a setting to the config.
     """
     return Run(project, run, db=db, interval_s=interval_s, location=location, pue=pue, intensity=intensity,
                persist=persist, **kw)
