@@ -148,8 +148,10 @@ def _statements(sql: str) -> list[str]:
     return out
 
 
-def connect(path: str, *, timeout_s: float, busy_ms: int, initialise: bool) -> sqlite3.Connection:
-    """A read-write connection to the store file ``path``, schema created first where ``initialise``."""
+def connect(path: str, *, timeout_s: float, busy_ms: int, initialise: bool,
+            notes: list[str] | None = None) -> sqlite3.Connection:
+    """A read-write connection to the store file ``path``, schema created first where ``initialise``. What opening
+    it did beyond that (marks a copy of the store had lost, restored) is said in ``notes``."""
     try:
         conn = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as e:
@@ -161,10 +163,12 @@ def connect(path: str, *, timeout_s: float, busy_ms: int, initialise: bool) -> s
         conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
         if initialise:
             _initialise(conn, path)
-        _verify(conn, path)
+        version = _verify(conn, path)
         # only now that the file is known to be ours may anything be written to it
         _enable_wal(conn, path, timeout_s)
-        _migrate(conn)
+        restored = _migrate(conn, path, version)
+        if restored and notes is not None:
+            notes.append(restored)
         conn.execute("PRAGMA synchronous = NORMAL")
         # writes are appends: a small page cache keeps a long run's memory flat (SQLite's default is 2 MiB)
         conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
@@ -191,8 +195,7 @@ def connect_readonly(path: str, *, timeout_s: float) -> sqlite3.Connection:
             raise _read_problem(path, e) from e
         conn = _connect_without_shm(path, timeout_s)
     try:
-        _verify(conn, path)
-        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < schema.SCHEMA_VERSION:
+        if _verify(conn, path) < schema.SCHEMA_VERSION:
             raise StoreError(f"{path} was written by an older wattprint; open it once where it can be "
                              "written (any `wattprint run --db` on it) to upgrade it")
     except sqlite3.Error as e:
@@ -284,17 +287,31 @@ def _connect_copy(path: str, wal: str, timeout_s: float) -> sqlite3.Connection:
     return conn
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring a store written by an older wattprint to the current schema, in one transaction."""
-    if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= schema.SCHEMA_VERSION:
-        return
+def _header_marks(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(application_id, user_version) as the file's header holds them."""
+    return (int(conn.execute("PRAGMA application_id").fetchone()[0]),
+            int(conn.execute("PRAGMA user_version").fetchone()[0]))
+
+
+def _migrate(conn: sqlite3.Connection, path: str, version: int) -> str | None:
+    """Bring a store of schema ``version`` (see _verify) written by an older wattprint to the current schema, in one
+    transaction, which also restores the header marks a copy of the store lost (see .lost_marks). Returns a note
+    that says which marks were restored, or None."""
+    if _header_marks(conn) == (schema.APPLICATION_ID, schema.SCHEMA_VERSION):
+        return None
     conn.execute("BEGIN IMMEDIATE")
     try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])  # another process may have done it
+        app_id, header = _header_marks(conn)  # another process may have done it
+        if header != 0:  # 0: lost, and _verify read the version from the tables
+            version = header
+        if not schema.upgradable(version):  # never a version with no way to the current schema
+            raise StoreError(f"{path} claims store schema {version}, which this wattprint cannot upgrade; it was "
+                             "left untouched")
         for v in range(version, schema.SCHEMA_VERSION):
             for sql in schema.MIGRATIONS[v]:
                 for stmt in _statements(sql):
                     conn.execute(stmt)
+        conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
         conn.execute(f"UPDATE {schema.META_TABLE} SET value = ? WHERE key = 'schema_version'",
                      (str(schema.SCHEMA_VERSION),))
@@ -302,6 +319,14 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+    upgraded = f", and it was upgraded to schema {schema.SCHEMA_VERSION}" if version < schema.SCHEMA_VERSION else ""
+    if header == 0:
+        return (f"the store {path} had lost wattprint's marks from its SQLite header (user_version and "
+                "application_id read 0, as after `sqlite3 .dump` into a new file); its wattprint_meta table and "
+                f"tables show a store of schema {version}, and the marks were restored{upgraded}")
+    if app_id != schema.APPLICATION_ID:
+        return f"the store {path} had lost wattprint's application_id from its SQLite header; it was restored{upgraded}"
+    return None
 
 
 def _enable_wal(conn: sqlite3.Connection, path: str, timeout_s: float) -> None:
@@ -348,8 +373,9 @@ def _initialise(conn: sqlite3.Connection, path: str) -> None:
     conn.execute("COMMIT")
 
 
-def _verify(conn: sqlite3.Connection, path: str) -> None:
-    """Check the marks that make the file a wattprint store, of a schema this version reads."""
+def _verify(conn: sqlite3.Connection, path: str) -> int:
+    """Check the marks that make the file a wattprint store, of a schema this version reads or upgrades; returns
+    that schema version (the header's, or where a copy of the store lost it, the one its tables show)."""
     try:
         meta = dict(conn.execute(f"SELECT key, value FROM {schema.META_TABLE}").fetchall())
     except sqlite3.Error as e:
@@ -366,4 +392,13 @@ def _verify(conn: sqlite3.Connection, path: str) -> None:
     if version > schema.SCHEMA_VERSION:
         raise StoreError(f"{path} was written by a newer wattprint (store schema {version}, this version "
                          f"reads {schema.SCHEMA_VERSION}); upgrade wattprint")
+    header = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if header == 0:  # e.g. `sqlite3 .dump` restored into a new file: known by its tables, or refused
+        from .lost_marks import recognised_version  # only then: no part of a usual opening
+
+        return recognised_version(conn, path, meta)
+    if not schema.upgradable(header):
+        raise StoreError(f"{path} claims store schema {header} (its PRAGMA user_version), which no wattprint "
+                         "wrote, so it cannot be read or upgraded; it was left untouched")
+    return header
 

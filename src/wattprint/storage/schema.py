@@ -35,6 +35,13 @@ END;
 # schema version -> statements that bring a store of that version to the next one
 MIGRATIONS = {1: ["ALTER TABLE samples ADD COLUMN live TEXT", LIVE_TRIGGER]}
 
+
+def upgradable(version: int) -> bool:
+    """Whether a store of schema ``version`` is this wattprint's or one :data:`MIGRATIONS` brings to it step by step
+    (0, a negative number or a version no wattprint wrote is not)."""
+    return 1 <= version <= SCHEMA_VERSION and all(v in MIGRATIONS for v in range(version, SCHEMA_VERSION))
+
+
 CREATE = f"""
 CREATE TABLE {META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (

@@ -133,6 +133,7 @@ class Store(StoreQueries):
         self._busy_ms = int(BUSY_TIMEOUT_S * 1000)  # see set_write_wait
         self._in_tx = False  # inside transaction(): writes join its one transaction
         self.recovered: list[str] = []  # runs written from spill files when opened (see storage.spill)
+        self.notes: list[str] = []  # what opening it did beyond that, said once (marks a copy had lost, restored)
         self._conn: sqlite3.Connection | None = self._connect(initialise)
 
     # -- connection --------------------------------------------------------------------------
@@ -140,7 +141,8 @@ class Store(StoreQueries):
         # BUSY_TIMEOUT_S is read at each connect, from this module, so that it can be changed at run time
         if self.readonly:
             return connect_readonly(self.path, timeout_s=BUSY_TIMEOUT_S)
-        return connect(self.path, timeout_s=BUSY_TIMEOUT_S, busy_ms=self._busy_ms, initialise=initialise)
+        return connect(self.path, timeout_s=BUSY_TIMEOUT_S, busy_ms=self._busy_ms, initialise=initialise,
+                       notes=self.notes)
 
     def set_write_wait(self, seconds: float | None) -> None:
         """How long a write waits for another process's lock before failing (None: the default, BUSY_TIMEOUT_S).

@@ -156,6 +156,8 @@ class Run:
 
             with cfg.naming_source("db"):
                 self.store = open_store(cfg.db)
+            for note in getattr(self.store, "notes", ()):  # e.g. a store restored from a dump, recognised
+                self._note(note)
             if recovered := getattr(self.store, "recovered", None):
                 self._note(f"stored {len(recovered)} run(s) an earlier process could not (the store was locked or "
                            f"full when they ended): {', '.join(recovered)}")
