@@ -304,7 +304,9 @@ def _print_summary(run: Any, summary: dict[str, Any], fp: Any, code: int, signum
     where = getattr(run.store, "path", None)
     status = run.status
     stored = ""
-    if where:
+    if where and run.unsaved and run.kept_in:  # written to the store at its next opening to write
+        stored = f", kept in {run.kept_in} (NOT stored in {where} yet: see the notes above)"
+    elif where:
         stored = (f", NOT fully stored in {where} (see the notes above); the figures below are all that is left "
                   "of the measurement") if run.unsaved else f", stored in {where}"
     exit_text = f"exit {code}" + (f" (signal {signum})" if signum else "")

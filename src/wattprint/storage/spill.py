@@ -1,5 +1,6 @@
-"""Runs whose last write the store refused (locked past the end-of-run bound, disk full): kept in a file beside
-the store and written to it the next time a process opens it for writing, so nothing measured is lost.
+"""Runs whose last write the store refused (locked past the end-of-run bound, disk full), or whole runs whose store
+file was deleted or replaced while they were written: kept in a file beside the store and written to it the next
+time a process opens it for writing, so nothing measured is lost.
 
     <store>.unsaved/<run id>.<pid>.json   {"version", "run_id", "record" (None: the stored run exists),
                                            "samples", "phases", "summary", "patch", "status", "ended_at"}
@@ -78,8 +79,8 @@ def spill_notes(store_path: str) -> list[str]:
         (ready if _readable(path) else broken).append(os.path.basename(path))
     notes: list[str] = []
     if ready:
-        notes.append(f"{len(ready)} run(s) wait in {folder} to be written to the store (it was locked or full when "
-                     "they ended); the next `wattprint run` on it writes them")
+        notes.append(f"{len(ready)} run(s) wait in {folder} to be written to the store (it was locked, full, or "
+                     "deleted or replaced under them, when they ended); the next `wattprint run` on it writes them")
     if broken:
         notes.append(f"{len(broken)} file(s) in {folder} cannot be read as runs kept for the store (damaged, or not "
                      f"written by this wattprint version) and will not be written to it: {', '.join(broken)}")

@@ -106,6 +106,20 @@ def open_store(url: str | None = None, *, create: bool = True, readonly: bool = 
     return store
 
 
+def _file_identity(path: str, missing_ok: bool = True) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of the file at ``path``; None where it cannot be read (FileNotFoundError unless
+    ``missing_ok``)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if not missing_ok:
+            raise
+        return None
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 EARLIER_KEPT = 20  # earlier values kept per meta key of a resumed run (a pid per resume must not grow without end)
 
 
@@ -134,6 +148,7 @@ class Store(StoreQueries):
         self._in_tx = False  # inside transaction(): writes join its one transaction
         self.recovered: list[str] = []  # runs written from spill files when opened (see storage.spill)
         self.notes: list[str] = []  # what opening it did beyond that, said once (marks a copy had lost, restored)
+        self._opened: tuple[int, int] | None = None  # (st_dev, st_ino) of the file the connection writes
         self._conn: sqlite3.Connection | None = self._connect(initialise)
 
     # -- connection --------------------------------------------------------------------------
@@ -141,8 +156,22 @@ class Store(StoreQueries):
         # BUSY_TIMEOUT_S is read at each connect, from this module, so that it can be changed at run time
         if self.readonly:
             return connect_readonly(self.path, timeout_s=BUSY_TIMEOUT_S)
-        return connect(self.path, timeout_s=BUSY_TIMEOUT_S, busy_ms=self._busy_ms, initialise=initialise,
+        conn = connect(self.path, timeout_s=BUSY_TIMEOUT_S, busy_ms=self._busy_ms, initialise=initialise,
                        notes=self.notes)
+        self._opened = _file_identity(self.path)
+        return conn
+
+    def moved_away(self) -> str | None:
+        """"deleted" or "replaced" (another file is there now) when ``path`` no longer names the file this store
+        writes, else None (also where that cannot be told). SQLite goes on writing a file deleted while it is open:
+        what it writes then is in no file the path reaches. One ``stat``: for the end of a run, not each write."""
+        if self._opened is None:
+            return None
+        try:
+            now = _file_identity(self.path, missing_ok=False)
+        except FileNotFoundError:
+            return "deleted"
+        return None if now is None or now == self._opened else "replaced"
 
     def set_write_wait(self, seconds: float | None) -> None:
         """How long a write waits for another process's lock before failing (None: the default, BUSY_TIMEOUT_S).

@@ -159,8 +159,8 @@ class Run:
             for note in getattr(self.store, "notes", ()):  # e.g. a store restored from a dump, recognised
                 self._note(note)
             if recovered := getattr(self.store, "recovered", None):
-                self._note(f"stored {len(recovered)} run(s) an earlier process could not (the store was locked or "
-                           f"full when they ended): {', '.join(recovered)}")
+                self._note(f"stored {len(recovered)} run(s) an earlier process could not (the store was locked, "
+                           f"full, or deleted or replaced under them, when they ended): {', '.join(recovered)}")
             if self._given_id is not None:  # an id taken in another project: its error alone, before device notes
                 try:
                     refuse_early(self.store, self.id, self.project)

@@ -31,6 +31,15 @@ END_MARGIN_S = 0.5
 FINAL_WRITE_TRIES = 2
 
 
+def _moved_away(store: Any) -> str | None:
+    """The store's :meth:`~wattprint.storage.sqlite.Store.moved_away` (None for a store object without it)."""
+    check = getattr(store, "moved_away", None)
+    try:
+        return check() if check is not None else None
+    except Exception:  # a store that cannot tell is taken to be where it was
+        return None
+
+
 class StoreWriter:
     """Writes run ``run_id``'s samples, phase rows and summary to ``store`` on the sampler thread; ``on_written``
     runs after each interval's write that got through, as part of it (a failure there counts as the write's)."""
@@ -121,7 +130,9 @@ class StoreWriter:
         FINAL_WRITE_TRIES times at most, each waiting for a locked store until ``end_by`` (see end_within; None:
         as long as the store allows). Nothing of it stored: the stored run reads back as one that stopped being
         written (as after SIGKILL), ``running`` with its figures up to its last stored sample, never ended with the
-        wrong totals; ``unsaved`` is set and a note says which, and why (``stop_t``: when stop() was called)."""
+        wrong totals; ``unsaved`` is set and a note says which, and why (``stop_t``: when stop() was called).
+        A store file deleted or replaced during the run (SQLite wrote on to the file it had open, which the path no
+        longer names) is noticed here: the whole run is kept beside the store instead (see _keep_moved_run)."""
         store = self.store
         never_begun = bool(getattr(store, "pending", False))
         self._final = (status, summary, patch, never_begun)
@@ -146,6 +157,10 @@ class StoreWriter:
                 err = e
             finally:
                 self._end()
+        moved = _moved_away(store)
+        if moved is not None:
+            self._keep_moved_run(store, moved, status, summary, patch, never_begun, written=err is None)
+            return
         if err is None:
             self._written()
             self.unsaved = False
@@ -193,6 +208,49 @@ class StoreWriter:
             self.spill_error = f"{type(e).__name__}: {e}"
             return None
         return self.spilled
+
+    def _keep_moved_run(self, store: Any, moved: str, status: str | None, summary: dict[str, Any],
+                        patch: dict[str, Any] | SlotPatch | None, never_begun: bool, written: bool) -> None:
+        """The store file was ``moved`` ("deleted", "replaced") during the run: what was written since went to a file
+        no opening of the path finds. The whole run, read back through the connection that still has that file open
+        (with what the final write held, where it was not ``written``), is kept beside the store path, to be
+        stored there at its next opening to write, as a run the store refused is (see _spill)."""
+        self.unsaved = True
+        path = getattr(store, "path", "")
+        assert self.run_id is not None  # the final write is made only for a run (see enabled)
+        run_id = getattr(store, "renamed", None) or self.run_id  # the id it is stored under
+        whole = False
+        try:
+            rec = store.get_run(run_id)
+            samples = store.samples(run_id)
+            phases: list[Any] = [(p["name"], p["start_s"], p["end_s"], p["energy_j"]) for p in store.phases(run_id)]
+        except Exception:  # its record never reached the file (the store was locked until then): the final write's
+            kept = self._spill(store, path, status, summary, patch, never_begun)
+        else:
+            if not written:
+                samples, phases = samples + self.samples, phases + self.phases
+            record = {"project": rec.project, "started_at": rec.started_at, "meta": rec.meta}
+            from ..storage.spill import spill_run
+
+            try:
+                kept = self.spilled = spill_run(
+                    path, run_id, record=record, samples=samples, phases=phases,
+                    summary=rec.summary if written else (summary or rec.summary), patch=None if written else patch,
+                    status=status, ended_at=self.last_t_unix)
+                whole = True
+            except (OSError, TypeError, ValueError) as e:
+                kept, self.spill_error = None, f"{type(e).__name__}: {e}"
+        what = "another file is there now" if moved == "replaced" else "it no longer exists"
+        why = (f"the store {path} was {moved} while the run was measured ({what}; SQLite went on writing the file "
+               "it had open, which no later opening of that path finds)")
+        if kept:
+            held = "the whole run (record, samples, end)" if whole else "what its last write held"
+            self.say(f"{why}, so {held} is kept in {kept} and written to the store at {path} the next time wattprint "
+                     "opens it to write (the next `wattprint run` or tracked run on it)")
+        else:
+            failed = f", and keeping it in a file beside the store failed too ({self.spill_error})" \
+                if self.spill_error else ""
+            self.say(f"{why}, so the run is not stored{failed}: the figures are only in this report")
 
     def left_running(self, status: str | None = None) -> str:
         """How the stored run is left without its final write (said in a note)."""
