@@ -122,8 +122,9 @@ def test_a_named_store_that_does_not_exist_is_exit_2_and_is_not_created(tmp_path
 
 
 def test_an_empty_selection_says_what_was_selected_and_limit_is_at_least_one(filled: Path) -> None:
-    r = _cli("list", "--db", str(filled), "--project", "audio")
-    assert r.returncode == 0 and r.stdout.strip() == f"no runs of project 'audio' in {filled}"
+    r = _cli("list", "--db", str(filled), "--project", "visoin")  # no run has it: a typo, as an unknown run id is
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.strip() == (
+        f"wattprint: error: unknown project 'visoin'; closest valid names: vision (store {filled})")
     r = _cli("list", "--db", str(filled), "--limit", "0")  # listed nothing and said "no runs stored"
     assert r.returncode == 2 and "must be >= 1" in r.stderr
     # written as other counts are (1e3 was refused as "not a whole number")

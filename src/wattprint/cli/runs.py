@@ -90,9 +90,10 @@ def _open(db: str | None) -> tuple[Any, str]:
     the file is empty (0 bytes: a store no run was written to yet). A store the user named that does not exist is
     an error: a mistyped path must not read as "no runs"."""
     from ..storage import db_path, open_store, resolve_db_url
-    from ..tracking.config import load_config
+    from ..tracking.config import store_setting
 
-    chosen = load_config(db=db).db  # the same resolution as `wattprint run` and track()
+    # the store as `wattprint run` and track() resolve it, their other settings unread: not a reader's concern
+    chosen = store_setting(db)
     url = resolve_db_url(chosen)
     path = db_path(url)
     if not os.path.exists(path):
@@ -116,7 +117,23 @@ def _list(args: argparse.Namespace) -> int:
     store, where = _open(args.db)
     _waiting_note(where)
     with contextlib.closing(_runs(store, project=args.project, newest_first=True, limit=args.limit)) as runs:
+        _check_project(store, args.project, where)
         return _print_runs(store, runs, args, where)
+
+
+def _check_project(store: Any, project: str | None, where: str) -> None:
+    """A ``--project`` of no stored run, where the store holds other projects' runs, is an unknown name, as an
+    unknown run id is (a typo, "defualt", must not read as "no runs"): said with the closest project names. A store
+    with no runs yet has no names to tell a typo by: it lists, and exports, none."""
+    if project is None or store is None:
+        return
+    import unicodedata
+
+    from ..errors import UnknownNameError
+
+    names = store.projects()
+    if names and project not in names and unicodedata.normalize("NFC", project) not in names:  # as iter_runs finds
+        raise UnknownNameError("project", project, names, hint=f"store {where}", examples=names[:3])
 
 
 def _runs(store: Any, **query: Any) -> Generator[Any, None, None]:
@@ -130,13 +147,10 @@ def _print_runs(store: Any, runs: Iterable[Any], args: argparse.Namespace, where
     """``runs list``: as JSON, each run printed as it is read; as a table, whose columns are as wide as their
     widest cell, a short row of text kept per run (not its figures)."""
     if args.json:
-        from ..storage.export import rates, write_json
+        from ..storage.export import write_json
         from ..storage.sqlite import finite  # a store written before null replaced infinity may still hold one
-        from ..tracking.record import stored_run_dict
 
-        # the rates as `runs show` gives them: of the figures as stored now, not of the last full summary
-        write_json((finite({**(d := stored_run_dict(store, r)), **rates(d, r.duration_s)}) for r in runs),
-                   sys.stdout, default=str)
+        write_json((finite(_run_json(store, r)) for r in runs), sys.stdout, default=str)
         return 0
     # the CO2e is the total (operational + embodied), as `runs show` labels it; the model card's is operational
     rows = [("ID", "PROJECT", "STATUS", "STARTED (UTC)", "DURATION", "ENERGY kWh", "TOTAL CO2e kg")]
@@ -144,7 +158,7 @@ def _print_runs(store: Any, runs: Iterable[Any], args: argparse.Namespace, where
     for r in runs:
         d = r.to_dict()
         status = r.status
-        if status == "running" and _writer_gone(r):
+        if _writer_gone_field(r):
             status, gone = "running*", gone + 1
         rows.append((
             r.id, r.project, status, (d["started_at"] or "")[:19].replace("T", " "),
@@ -156,9 +170,30 @@ def _print_runs(store: Any, runs: Iterable[Any], args: argparse.Namespace, where
         return 0
     print(table(rows))
     if gone:
-        print("* its process on this host is gone (killed?): its figures end at its last stored sample; the same run "
-              "id continues it")
+        print(_GONE_NOTE)
     return 0
+
+
+_GONE_NOTE = ("* its process on this host is gone (killed?): its figures end at its last stored sample; the same run "
+              "id continues it")
+
+
+def _run_json(store: Any, run: Any) -> dict[str, Any]:
+    """A run as ``runs show --json`` and ``runs list --json`` give it: its figures as every reader gives them,
+    with the same keys for every run (:func:`~wattprint.tracking.record.stored_run_dict`), their rates as stored
+    now (a running run's summary has them as of its last full write), and ``writer_gone`` after its status, as
+    ``runs export`` gives it."""
+    from ..storage.export import rates
+    from ..tracking.record import stored_run_dict
+
+    d = stored_run_dict(store, run)  # its segments and phases as they add up to its stored totals
+    d.update(rates(d, run.duration_s))
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        out[key] = value
+        if key == "status":
+            out["writer_gone"] = _writer_gone_field(run)
+    return out
 
 
 def _writer_gone(run: Any) -> bool:
@@ -169,32 +204,34 @@ def _writer_gone(run: Any) -> bool:
     return writer_alive(run.meta) is False
 
 
+def _writer_gone_field(run: Any) -> bool | None:
+    """``writer_gone`` as the readers give it: whether a run stored as running is no longer written
+    (:func:`_writer_gone`); null for a run that ended."""
+    return _writer_gone(run) if run.status == "running" else None
+
+
 def _show(args: argparse.Namespace) -> int:
     from ..errors import UnknownNameError
-    from ..storage.export import rates
     from ..storage.records import J_PER_KWH
-    from ..tracking.record import stored_run_dict
 
     store, path = _open(args.db)
     if store is None:
         hint = f"no runs stored yet in {path}" if os.path.exists(path) else f"there is no store at {path} yet"
         raise UnknownNameError("run", args.run, [], hint=hint)
     run = store.find_run(args.run)
-    d = stored_run_dict(store, run)  # its segments and phases as they add up to its stored totals
-    # the rates of the figures as stored now (a running run's summary has them as of its last full write)
-    d.update(rates(d, run.duration_s))
+    d = _run_json(store, run)
     if args.json:
         _print_json(d)
         return 0
     rows: list[tuple[str, str]] = [
-        ("run", run.id), ("project", run.project), ("status", run.status),
+        ("run", run.id), ("project", run.project), ("status", run.status + ("*" if d["writer_gone"] else "")),
         ("started (UTC)", str(d["started_at"])), ("ended (UTC)", str(d["ended_at"] or "-")),
         ("duration", _duration(run.duration_s)),
     ]
     if isinstance(d.get("exit_code"), int):
         rows.append(("exit code", f"{d['exit_code']}" + (f" (signal {d['signal']})" if d.get("signal") else "")))
     rows += _hardware_rows(d.get("hardware"))
-    if "chip_hours" in d:
+    if d.get("chip_hours") is not None:
         rows.append(("chip-hours", _range(d, "chip_hours", "h")))
     interval = d.get("interval_s", (d.get("meta") or {}).get("interval_s"))
     if isinstance(interval, (int, float)) and not isinstance(interval, bool):
@@ -206,19 +243,19 @@ def _show(args: argparse.Namespace) -> int:
     if power:
         parts = ", ".join(f"{k} {_num(v)} W" for k, v in power.items())
         rows.append(("mean power (IT)", f"{parts}; total {_num(d.get('it_mean_power_w'))} W"))
-    if "pue" in d:
+    if d.get("pue") is not None:
         rows.append(("PUE", _range(d, "pue", "") + _pue_source(d)))
     rows.append(("facility energy", _range(d, "energy_kwh", "kWh")))
     if isinstance(d.get("location"), str):
         rows.append(("location", d["location"] + _location_source(d)))
-    if "intensity_g_per_kwh" in d:
+    if d.get("intensity_g_per_kwh") is not None:
         given = " (given)" if d.get("intensity_given") is True else ""
         unit = str(d.get("intensity_unit") or "gCO2e/kWh")  # gCO2/kWh where the source counts CO2 only
         rows.append(("grid intensity", _range(d, "intensity_g_per_kwh", unit) + given))
     only = str(d.get("intensity_caveat") or "").split(":")[0]  # "CO2 only", as the end-of-run summary says
     for key, label in (("operational_co2e_kg", f"operational CO2e ({only})" if only else "operational CO2e"),
                        ("embodied_co2e_kg", "embodied CO2e"), ("total_co2e_kg", "total CO2e")):
-        if key in d:
+        if d.get(key) is not None:  # a run killed before its first summary has no CO2e
             rows.append((label, _range(d, key, "kg")))
     if _num(d.get("operational_co2e_g_per_h")) != "-":
         rows.append(("CO2e per hour", f"{_num(d['operational_co2e_g_per_h'])} g/h operational, "
@@ -250,6 +287,8 @@ def _show(args: argparse.Namespace) -> int:
     width = max(display_width(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {pad(k, width)}  {v}")
+    if d["writer_gone"]:
+        print(f"  {_GONE_NOTE}")
     _print_notes(d)
     if isinstance(share, dict) and isinstance(share.get("method"), str):
         print(f"  process-tree share method: {share['method']}")
@@ -334,6 +373,7 @@ def _export(args: argparse.Namespace) -> int:
     store, where = _open(args.db)
     _waiting_note(where)
     with contextlib.closing(_runs(store, project=args.project)) as runs:  # oldest first, as a log is read
+        _check_project(store, args.project, where)
         _write_export((_export_row(store, r) for r in runs), args, where)
     return 0
 
@@ -343,7 +383,7 @@ def _export_row(store: Any, run: Any) -> dict[str, Any]:
     from ..storage.export import row
     from ..tracking.record import stored_run_dict
 
-    return {**row(stored_run_dict(store, run)), "writer_gone": _writer_gone(run) if run.status == "running" else None}
+    return {**row(stored_run_dict(store, run)), "writer_gone": _writer_gone_field(run)}
 
 
 def _write_export(rows: Iterable[dict[str, Any]], args: argparse.Namespace, where: str) -> None:

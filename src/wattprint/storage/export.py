@@ -22,6 +22,19 @@ COMPONENTS = ("cpu", "gpu", "ram")
 _ENDS = ("", "_low", "_high")
 _RANGED = ("energy_kwh", "it_energy_kwh")
 _CO2E = ("operational_co2e_kg", "embodied_co2e_kg", "total_co2e_kg")
+# the keys of :func:`rates`, each with its _low and _high
+RATE_KEYS: tuple[str, ...] = tuple(f"{k}{e}" for k in ("mean_power_w", "it_mean_power_w", "operational_co2e_g_per_h",
+                                                       "total_co2e_g_per_h") for e in _ENDS)
+# the keys of a stored run's dict (:meth:`~wattprint.storage.RunRecord.to_dict`) that the columns are made of, its
+# rates aside: every reader of the store gives each of them, null where the run lacks it (see stored_run_dict)
+RUN_KEYS: tuple[str, ...] = (
+    "id", "project", "status", "damaged", "started_at", "ended_at", "duration_s", "exit_code", "signal",
+    *(f"{k}{e}" for k in _RANGED for e in _ENDS), "energy_by_component_kwh",
+    "pue", "pue_low", "pue_high", "pue_source", "pue_preset",
+    "intensity_g_per_kwh", "intensity_g_per_kwh_low", "intensity_g_per_kwh_high", "intensity_unit",
+    "intensity_caveat", "intensity_basis", "intensity_year", "intensity_given", "location", "location_detail",
+    *(f"{k}{e}" for k in _CO2E for e in _ENDS), "chip_hours", "hardware", "meta",
+)
 
 COLUMNS: tuple[str, ...] = (
     "id", "project", "status", "writer_gone", "damaged", "started_at", "ended_at", "duration_s", "exit_code", "signal",

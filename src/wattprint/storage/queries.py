@@ -78,6 +78,11 @@ class StoreQueries:
         with self._read() as c:
             return [run_record(r) for r in c.execute(sql, args).fetchall()]
 
+    def projects(self) -> list[str]:
+        """The projects the store holds runs of, the one with the newest run first."""
+        with self._read() as c:
+            return [r[0] for r in c.execute("SELECT project FROM runs GROUP BY project ORDER BY MAX(started_at) DESC")]
+
     def iter_runs(self, project: str | None = None, *, newest_first: bool = False,
                   limit: int | None = None) -> Generator[RunRecord, None, None]:
         """The runs of :meth:`list_runs`, oldest first unless ``newest_first``, read :data:`RUN_BATCH` at a time:

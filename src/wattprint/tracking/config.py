@@ -330,6 +330,39 @@ def _db_from_file(db: Any, path: Any) -> str:
     return os.path.join(os.path.dirname(os.path.abspath(os.fspath(path))), db)
 
 
+def store_setting(db: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None,
+                  cwd: str | None = None) -> str | None:
+    """The store setting alone, as :func:`load_config` resolves it (argument > ``WATTPRINT_DB`` > the config file's
+    ``db``); None: the default store. For the readers of the store (``wattprint runs``), whom the tracker's other
+    settings do not concern: a bad PUE, intensity or interval, in the environment or a config file, must not keep
+    the stored runs from being read. An argument ends the search (nothing else is read); of a config file only
+    ``db`` is read, and a file that is not TOML is still an error, since it may hold the ``db``."""
+    check_setting_types(db=db)
+    if db is not None:
+        return os.fspath(db)
+    env = os.environ if environ is None else environ
+    if (text := _env_text(env, ENV_DB)) is not None:
+        return text
+    path = config_file(env, cwd)
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = _loads_toml(f.read())
+    except OSError as e:
+        raise WattprintError(f"cannot read the config file {path}: {e}") from e
+    except UnicodeDecodeError:
+        raise WattprintError(f"config file {path} is not UTF-8 text (TOML must be)") from None
+    except ValueError as e:
+        raise WattprintError(f"config file {path} is not valid TOML: {e}") from e
+    sub = doc.get("wattprint")
+    table: dict[str, Any] = sub if isinstance(sub, dict) else doc
+    if table is not doc and "db" in doc:  # one of the two would be ignored, as read_config_file says
+        raise InputConflictError(f"config file {path} has db both at the top level and in its [wattprint] table: "
+                                 "put it in one place")
+    return _db_from_file(table["db"], path) if "db" in table else None
+
+
 def _rank(source: str) -> int:
     """Priority of a setting's source: argument 0 > environment 1 > config file 2."""
     return 0 if source == "argument" else 1 if source.startswith("env ") else 2

@@ -357,7 +357,10 @@ def stored_run_dict(store: Any, rec: Any) -> dict[str, Any]:
     any, has every field, null where unknown or unbounded, and no figure below the run's stored totals (it may
     predate them: :func:`~.projection.stored_fields`); a run that has none (a finished run, whose actual totals are
     the answer, or one with no progress() call) has ``projection`` null, so that every run reads with the same
-    keys."""
+    keys. So has every other key ``runs export`` makes its columns of (:data:`~wattprint.storage.export.RUN_KEYS`,
+    :data:`~wattprint.storage.export.RATE_KEYS`) that the run lacks: a track() run's ``exit_code`` and ``signal``,
+    the CO2e of a run killed before its first summary (not known: not made up from its energy)."""
+    from ..storage.export import RATE_KEYS, RUN_KEYS
     from ..storage.queries import ended_phase_totals, newer_phase_totals
     from .phase_figures import stored_phase_figures
 
@@ -378,6 +381,8 @@ def stored_run_dict(store: Any, rec: Any) -> dict[str, Any]:
         d["projection"] = stored_fields(d["projection"], d)  # never below the totals stored since it was made
     else:  # not stored (a finished run drops it): null, as Run.summary() gives it
         d.setdefault("projection", None)
+    for key in (*RUN_KEYS, *RATE_KEYS):
+        d.setdefault(key, None)
     return d
 
 
