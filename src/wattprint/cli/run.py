@@ -313,9 +313,8 @@ def _print_summary(run: Any, summary: dict[str, Any], fp: Any, code: int, signum
     lines = [f"wattprint: run {run.id} ({status}, {exit_text}) in project {run.project!r}{stored}", fp.table()]
     share = summary.get("process_share") or {}
     if share:
-        lines.append(
-            f"  process tree share of the machine's CPU: {share.get('cpu_share', 0):.1%} "
-            f"({share.get('cpu_time_s', 0):.3g} CPU-s of {share.get('host_busy_cpu_s', 0):.3g} busy CPU-s), "
-            "reported beside the charged energy above"
-        )
+        from ..tracking.attribution import share_text
+
+        lines.append(f"  process tree share of the machine's CPU: {share_text(share)}, reported beside the charged "
+                     "energy above")
     print("\n".join(lines), file=sys.stderr, flush=True)

@@ -52,6 +52,21 @@ class ShareSnapshot:
         return d
 
 
+def share_text(share: dict[str, Any]) -> str:
+    """The CPU share as the end-of-run summary says it: "45.8% (0.11 CPU-s of 0.24 busy CPU-s)". The tree's CPU
+    time and the host's busy time are separate counters, in clock ticks (10 ms on most systems): a run a few ticks
+    long may count ticks of the tree and none, or fewer, of the host. The share is then said with what was
+    counted, not as a figure its own numbers contradict ("0.0% (0.01 CPU-s of 0 busy CPU-s)")."""
+    tree, host = (float(share.get(k) or 0.0) for k in ("cpu_time_s", "host_busy_cpu_s"))
+    if host <= 0:
+        why = share.get("note") or "the host counted no busy CPU time: a run too short for its clock ticks"
+        return f"not known ({tree:.3g} CPU-s of the tree; {why})"
+    if tree > host:
+        return (f"{share.get('cpu_share', 1.0):.1%} ({tree:.3g} CPU-s of the tree, more than the host's {host:.3g} "
+                "busy CPU-s: the two are counted apart, in clock ticks)")
+    return f"{share.get('cpu_share', 0):.1%} ({tree:.3g} CPU-s of {host:.3g} busy CPU-s)"
+
+
 class ProcessShare:
     """Cumulative CPU time of ``pid``'s tree and of the host since ``start()`` (read on the sampler thread)."""
 
