@@ -30,6 +30,21 @@ def test_the_probe_commands_are_one_line_errors_naming_the_flag(argv: list[str],
     assert "leaves the floating-point range" not in err
 
 
+@pytest.mark.parametrize(("argv", "named"), [
+    (["--utilisation", "1e-300"], "--params 7e+09, --utilisation 1e-300"),
+    (["--requests-per-day", "1e9", "--days", "1e12"], "--params 7e+09, --requests-per-day 1e+09, --days 1e+12"),
+])
+def test_a_service_past_the_worlds_annual_emissions_is_refused_as_a_training_is(
+        argv: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README says a total above the world's annual emissions is refused; a service printed it (exit 0) with an
+    IMPLAUSIBLE RESULT assumption."""
+    assert main(SERVE + argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "x the world's annual emissions (57.1 GtCO2e): no service emits that" in err
+    assert f"check the magnitudes of {named}" in err
+
+
 def test_a_training_footprint_past_the_worlds_emissions_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(SERVE + ["--training-co2e-kg", "1e30"]) == 2
     out, err = capsys.readouterr()

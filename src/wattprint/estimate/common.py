@@ -31,6 +31,28 @@ def to_float(name: str, value: Any) -> float:
         raise InputConflictError(f"{name} must be a number, got {shown(value)}") from None
 
 
+# the estimators' keywords whose command-line flag is not the keyword with dashes
+_FLAGS = {"window_layer_share": "--window-layers"}
+
+
+def flag(keyword: str) -> str:
+    """The command-line flag of an estimator's keyword argument: ``--tdp-w`` for ``tdp_w``."""
+    return _FLAGS.get(keyword, "--" + keyword.replace("_", "-"))
+
+
+def both_names(keyword: str) -> str:
+    """An input as errors name it, for the command line and the API alike: "--tdp-w (tdp_w)"."""
+    return f"{flag(keyword)} ({keyword})"
+
+
+def number_text(value: Any) -> str:
+    """A number the user gave, as compact as exact: a float by ``:g`` where that reads back the same (7e+09, not
+    7000000000.0; 2, not 2.0), else as given (``shown``)."""
+    if isinstance(value, float) and float(f"{value:g}") == value:
+        return f"{value:g}"
+    return shown(value)
+
+
 def check_positive(name: str, value: Any, allow_zero: bool = False, integer: bool = False) -> float | None:
     """``value`` as a float (None passes through); negative, zero (unless allowed), NaN, inf, or a fraction where
     ``integer`` asks for a count, is an error. Any real number type is accepted (int, float, numpy scalars,
@@ -135,11 +157,11 @@ def check_board_power(watts: float, acc: Any, what: str = "board power") -> list
     return []
 
 
-def check_finite(fp: Footprint, refuse_naming: str | None = None) -> Footprint:
+def check_finite(fp: Footprint, refuse_naming: str, work: str = "training") -> Footprint:
     """``fp``, or a clear error when the inputs were so large that a figure overflowed (JSON has no infinity, and a
-    result of inf helps nobody). A total above the whole world's annual emissions gets a note first among the
-    assumptions (the figures stay as computed); with ``refuse_naming`` (the inputs given, as flags) it is an error
-    that names them instead."""
+    result of inf helps nobody), or when its total is above the whole world's annual emissions: no ``work``
+    (training or service) emits that, so the error names the inputs given (``refuse_naming``, as flags with their
+    values) whose magnitudes to check."""
 
     def bad(x: Any) -> bool:
         if isinstance(x, dict):
@@ -150,34 +172,30 @@ def check_finite(fp: Footprint, refuse_naming: str | None = None) -> Footprint:
 
     if bad(fp.to_dict()):
         raise too_large()
-    from ..data import world_annual_co2e_kg
-
     # a plausibility bound, not a model input: no training or service comes within orders of magnitude of the
     # world's emissions, so an estimate above them comes from a slip in the inputs (a count's magnitude, days ...)
-    world, source = world_annual_co2e_kg()
-    total = fp.total_co2e_kg.value
-    if refuse_naming is not None:  # a plan no one can carry out: more than the world emits
-        refuse_above_world("total", total, f"check the magnitudes of {refuse_naming}"
-                           + (" (counts are absolute: 7B = 7e9, 2T = 2e12)" if "params" in refuse_naming
-                              or "--tokens" in refuse_naming else ""))
-    if total > world:
-        fp.assumptions.insert(0, Assumption(
-            "IMPLAUSIBLE RESULT", f"total {total:.3g} kgCO2e, {total / world:.3g}x the world's annual "
-            "emissions", source,
-            "no training or service comes near this: check the magnitudes of the inputs (counts are absolute, 7B = "
-            "7e9; days, requests per day, a utilisation far below 1)"))
+    refuse_above_world("total", fp.total_co2e_kg.value, f"check the magnitudes of {refuse_naming}"
+                       + (" (counts are absolute: 7B = 7e9, 2T = 2e12)" if "params" in refuse_naming
+                          or "--tokens" in refuse_naming else ""), work)
     return fp
 
 
-def refuse_above_world(what: str, kg: float, check: str) -> None:
-    """Refuse a training's CO2e (``kg``, named ``what``) above the whole world's annual emissions: no training emits
-    that, so only a slip in the inputs gives it; ``check`` says which inputs to look at."""
+def given_flags(model: Any, **given: Any) -> str:
+    """The inputs given (keyword arguments, None: not given) as flags with their values, after ``--model NAME`` if
+    one was named ("--model Llama-3.1-8B, --requests-per-day 1e+09"): what an error asks to check."""
+    named = [f"--model {model}"] if model is not None else []
+    return ", ".join(named + [f"{flag(k)} {float(v):g}" for k, v in given.items() if v is not None])
+
+
+def refuse_above_world(what: str, kg: float, check: str, work: str = "training") -> None:
+    """Refuse a CO2e (``kg``, named ``what``) above the whole world's annual emissions: no ``work`` (a training, a
+    service) emits that, so only a slip in the inputs gives it; ``check`` says which inputs to look at."""
     from ..data import world_annual_co2e_kg
 
     world, _source = world_annual_co2e_kg()
     if kg > world:
         raise InputConflictError(f"{what} {kg:.3g} kgCO2e is {kg / world:.3g}x the world's annual emissions "
-                                 f"({world / 1e12:.3g} GtCO2e): no training emits that; {check}")
+                                 f"({world / 1e12:.3g} GtCO2e): no {work} emits that; {check}")
 
 
 # an input check, not data: more accelerators at once than this is a count with a stray suffix (--count 1.5T for

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ..footprint import Assumption, Footprint
 from ..quantities import Range
-from .common import check_finite, check_positive
+from .common import check_finite, check_positive, given_flags
 from .model_preset import apply_model
 from .roofline import transformer_shape
 from .serving_chip import resolve_chip, stored_bytes
@@ -128,7 +128,15 @@ def estimate_inference(
         tokens served, input + output), energy_per_1k_output_tokens_wh (per 1000 generated tokens, the
         convention of per-output-token leaderboards), energy_per_request_wh, it_energy_per_request_wh,
         gpu_energy_per_output_token_j, co2e_per_request_g and, with a load, daily and yearly figures (all Ranges).
+
+    Raises:
+        InputConflictError: for bad or contradictory inputs, and for a total above the whole world's annual
+            emissions, which no service emits (the error names the inputs given whose magnitudes to check).
     """
+    sizing = given_flags(model, params=params, active_params=active_params, input_tokens=input_tokens,
+                         output_tokens=output_tokens, requests_per_day=requests_per_day,
+                         tokens_per_day=tokens_per_day, days=days, utilisation=utilisation, count=count,
+                         batch_size=batch_size)
     preset = apply_model(model, params, active_params, serving=True, experts=experts,
                          experts_per_token=experts_per_token, attention=attention, precision=precision,
                          sliding_window=sliding_window, window_layer_share=window_layer_share)
@@ -176,5 +184,5 @@ def estimate_inference(
     co2e_req_g = fill_details(fp, per_req, period, replica, acc, prec, regime, inputs.days, inputs.dedicated)
     if training_co2e_kg is not None:
         compare_training(fp.details, training_co2e_kg, co2e_req_g)
-    return check_finite(fp)
+    return check_finite(fp, sizing, "service")
 
