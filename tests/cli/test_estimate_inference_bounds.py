@@ -18,6 +18,7 @@ SERVE = ["estimate", "inference", "--params", "7B"]
     (["--requests-per-day", "1e30"], "check --requests-per-day"),
     (["--batch-size", "1e30"], "lower --batch-size"),
     (["--params", "1e30"], "check --params"),
+    (["--requests-per-day", "1k", "--days", "1e12"], "check --days (days of serving, not hours or seconds)"),
     (["--params", "235B", "--active-params", "22B", "--count", "8", "--experts-per-token", "8", "--experts", "1e30"],
      "check --experts"),
 ])
@@ -32,7 +33,7 @@ def test_the_probe_commands_are_one_line_errors_naming_the_flag(argv: list[str],
 
 @pytest.mark.parametrize(("argv", "named"), [
     (["--utilisation", "1e-300"], "--params 7e+09, --utilisation 1e-300"),
-    (["--requests-per-day", "1e9", "--days", "1e12"], "--params 7e+09, --requests-per-day 1e+09, --days 1e+12"),
+    (["--input-tokens", "100", "--utilisation", "1e-30"], "--params 7e+09, --input-tokens 100, --utilisation 1e-30"),
 ])
 def test_a_service_past_the_worlds_annual_emissions_is_refused_as_a_training_is(
         argv: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -135,3 +135,16 @@ def test_each_sub_command_sits_on_one_line_with_its_help(capsys: pytest.CaptureF
     kinds = _help(["estimate"], capsys)
     assert "training   predict the footprint of a training run" in kinds
     assert "inference  predict the footprint of serving an LLM" in kinds
+
+
+def test_the_days_help_says_what_happens_without_a_load(capsys: pytest.CaptureFixture[str]) -> None:
+    """It said "(default: one year)", but without a load the footprint covers one request and --days is refused."""
+    said = _option_help(_help(["estimate", "inference"], capsys), "--days DAYS")
+    assert "needs --requests-per-day or --tokens-per-day" in said and "one request's" in said
+    assert "at most a century" in said
+    assert main(["estimate", "inference", "--params", "1B", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["period"] == "one request"
+    assert main(["estimate", "inference", "--params", "1B", "--days", "30"]) == 2
+    assert "days of serving need a load" in capsys.readouterr().err
+    assert main(["estimate", "inference", "--params", "1B", "--requests-per-day", "1k", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["period"].startswith("365.25 days")

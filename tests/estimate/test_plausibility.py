@@ -6,6 +6,8 @@ although the README says such a total is refused: it is now refused as a trainin
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from wattprint.data import world_annual_co2e_kg
@@ -20,8 +22,6 @@ def _flagged(fp: Footprint) -> bool:
 
 
 @pytest.mark.parametrize(("make", "named"), [
-    (lambda: estimate_inference(7e9, requests_per_day=1e9, days=1e12),
-     "--params 7e+09, --requests-per-day 1e+09, --days 1e+12"),
     (lambda: estimate_inference(7e9, utilisation=1e-300), "--params 7e+09, --utilisation 1e-300"),
     (lambda: estimate_inference(model="Llama-3.1-8B", utilisation=1e-300), "--model Llama-3.1-8B, --utilisation"),
 ])
@@ -40,6 +40,7 @@ def test_a_service_whose_total_is_above_the_worlds_annual_emissions_is_refused(m
     lambda: estimate_inference(405e9, requests_per_day=1e9, days=365),  # a 405B model at a billion requests a day
     lambda: estimate_inference(405e9, requests_per_day=1e9, days=365, dedicated=True),
     lambda: estimate_inference(model="DeepSeek-V3", requests_per_day=1e10, days=3650),  # ten years, 1e10 a day
+    lambda: estimate_inference(7e9, requests_per_day=1e10, days=36500),  # a century, the longest period accepted
     lambda: estimate_training(hardware="H100", count=16384, params=405e9, tokens=15.6e12),  # Llama 3.1 405B
 ])
 def test_large_real_workloads_are_not_refused(make: object) -> None:
@@ -73,3 +74,13 @@ def test_the_refusal_says_the_bound_it_applies() -> None:
 def test_a_replica_beyond_any_cluster_is_refused() -> None:
     with pytest.raises(InputConflictError, match="chips at once"):
         estimate_inference(7e9, hardware="H100", count=10**9)
+
+
+@pytest.mark.parametrize("days", [1e12, 31_536_000, 36_600])  # 2.7 billion years; a year in seconds; 100.2 years
+def test_a_period_of_serving_past_a_century_is_refused(days: float) -> None:
+    """1k requests a day for 1e12 days (2.7 billion years) gave 453 MtCO2e, exit 0: below the world's annual
+    emissions, yet days in the wrong unit, not a service."""
+    said = rf"--days \(days\) {re.escape(f'{days:g}')} of serving is .* years, more than the 100 an estimate accepts"
+    with pytest.raises(InputConflictError, match=said + ".*check --days"):
+        estimate_inference(7e9, requests_per_day=1e3, days=days)
+    assert estimate_inference(7e9, requests_per_day=1e3, days=36_500).total_co2e_kg.value > 0

@@ -33,7 +33,9 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     load = p.add_mutually_exclusive_group()
     load.add_argument("--requests-per-day", type=count, help="requests served per day")
     load.add_argument("--tokens-per-day", type=count, help="input + output tokens served per day")
-    p.add_argument("--days", type=number, help="days of serving the footprint covers (default: one year)")
+    p.add_argument("--days", type=number,
+                   help="days of serving the load the footprint covers (default: one year; at most a century); needs "
+                        "--requests-per-day or --tokens-per-day: without a load the footprint is one request's")
     p.add_argument("--hardware", nargs="+", action=JoinWords, metavar="NAME",
                    help="accelerator name (default: H100, said in the assumptions)")
     p.add_argument("--count", type=whole,

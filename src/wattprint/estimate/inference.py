@@ -88,7 +88,8 @@ def estimate_inference(
             (15 %) from its count is an error, one within it is used and the assumptions say so.
         input_tokens / output_tokens: tokens per request (prompt / generated); defaults are sourced ranges.
         requests_per_day or tokens_per_day (input + output tokens): load. With one of them the footprint covers
-            ``days`` days of serving (default one year); without, it covers one request.
+            ``days`` days of serving (default one year; more than ``MAX_SERVING_YEARS``, a century, is refused as
+            days in the wrong unit); without, it covers one request and ``days`` is refused.
         hardware, count: accelerator name (default: H100, said in the assumptions) and accelerators per replica
             (default: the power of 2, from the fewest that hold the weights and one sequence to those that hold
             the default batch, that serves a request with the least energy at the load, or at a full load without

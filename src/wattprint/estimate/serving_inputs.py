@@ -29,6 +29,10 @@ _LENGTHS = ("input_tokens", "output_tokens")  # a request's lengths, in tokens: 
 # smallest published language models have a few million (the TinyStories models, Eldan & Li 2023: coherent English
 # below 10 million parameters; Pythia's smallest, 14M); a million stays below all of them
 MIN_LLM_PARAMS = 1e6
+# an input check, not data: a period of serving longer than this is days in the wrong unit (a year in seconds is
+# 31,536,000 "days"), not a service. Electronic computers are younger than a century (ENIAC, 1945), so no service
+# has run that long; the bound stays above any planned one, and a century is a clean figure to state
+MAX_SERVING_YEARS = 100.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,11 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
         raise InputConflictError("days of serving need a load (requests or tokens per day); without one the "
                                  "footprint covers one request")
     period_days = check_positive("days", days) or DAYS_PER_YEAR  # None: the default year
+    if period_days > MAX_SERVING_YEARS * DAYS_PER_YEAR:
+        raise InputConflictError(
+            f"--days (days) {period_days:g} of serving is {period_days / DAYS_PER_YEAR:.3g} years, more than the "
+            f"{MAX_SERVING_YEARS:g} an estimate accepts (no computing service has run that long): check --days "
+            "(days of serving, not hours or seconds)")
     share = check_share("utilisation", utilisation)
     if not isinstance(dedicated, bool):
         raise InputConflictError(f"dedicated must be True or False, got {dedicated!r}")
