@@ -59,7 +59,7 @@ def test_a_negative_count_is_refused_as_negative_not_as_a_missing_value(
     # the option's own check refuses it (a WattprintError: exit status 2, returned), not argparse (SystemExit)
     assert main(["estimate", "training", "--params", text, "--tokens", "1T", "--hardware", "A100", "--count", "8"]) == 2
     err = capsys.readouterr().err
-    assert "params must be > 0" in err and "expected one argument" not in err
+    assert "--params (params) must be > 0" in err and "expected one argument" not in err
 
 
 def test_an_unknown_option_is_still_an_unknown_option(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,9 +17,9 @@ TRAIN = ["estimate", "training", "--hardware", "A100"]
     (["--count", "8", "--days", "1e30"], "--days 1e+30 (2.74e+27 years of wall time) exceeds"),
     (["--params", "1e30", "--tokens", "1T"], "the world's annual emissions"),
     (["--chip-hours", "1e30"], "check the magnitudes of --chip-hours 1e+30"),
-    (["--params", "7B", "--tokens", "2T", "--mfu", "1e-30"], "MFU 1e-30 is far below"),
+    (["--params", "7B", "--tokens", "2T", "--mfu", "1e-30"], "--mfu (mfu) 1e-30 is far below"),
     (["--chip-hours", "100", "--days", "10"], "--chip-hours 100 over --days 10 is 0.42 chips: fewer than one"),
-    (["--count", "8", "--flops", "1e-30"], "flops 1e-30 is fewer than any training has"),
+    (["--count", "8", "--flops", "1e-30"], "--flops (flops) 1e-30 is fewer than any training has"),
     (["--chip-hours", "1e-30"], "chip-hours 1e-30 are fewer than any training takes"),
 ])
 def test_an_impossible_training_is_a_one_line_error(

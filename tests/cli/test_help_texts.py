@@ -145,6 +145,6 @@ def test_the_days_help_says_what_happens_without_a_load(capsys: pytest.CaptureFi
     assert main(["estimate", "inference", "--params", "1B", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["period"] == "one request"
     assert main(["estimate", "inference", "--params", "1B", "--days", "30"]) == 2
-    assert "days of serving need a load" in capsys.readouterr().err
+    assert "--days (days) needs a load" in capsys.readouterr().err
     assert main(["estimate", "inference", "--params", "1B", "--requests-per-day", "1k", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["period"].startswith("365.25 days")

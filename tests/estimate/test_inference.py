@@ -461,7 +461,7 @@ def test_a_batch_whose_full_attention_kv_cache_cannot_fit_fits_with_its_window()
 
 
 @pytest.mark.parametrize(("kw", "match"), [
-    ({"window_layer_share": 0.5}, "needs sliding_window"),
+    ({"window_layer_share": 0.5}, r"--window-layers \(window_layer_share\) needs --sliding-window"),
     ({"sliding_window": 1024, "window_layer_share": 1.5}, r"\(0, 1\]"),
     ({"sliding_window": 1024, "window_layer_share": True}, r"\(0, 1\]"),
     ({"sliding_window": 0}, "> 0"),
@@ -525,13 +525,13 @@ def test_given_board_power_is_checked_for_unit_slips() -> None:
 
 
 def test_flags_that_would_be_ignored_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(InputConflictError, match="need a load"):
+    with pytest.raises(InputConflictError, match="needs a load"):
         estimate_inference(params=7e9, days=30)
     assert estimate_inference(params=7e9, requests_per_day=100, days=30).details["period"].startswith("30 days")
     code, _, err = _cli(["--params", "7B", "--training-hardware", "A100", "--training-count", "64"], capsys)
     assert code == 2 and "--training-tokens" in err
     code, _, err = _cli(["--params", "7B", "--days", "30"], capsys)
-    assert code == 2 and "need a load" in err
+    assert code == 2 and "needs a load" in err
 
 
 def test_a_parameter_count_below_one_is_refused() -> None:

@@ -49,9 +49,9 @@ def test_the_cli_says_the_default_hardware_too(capsys: pytest.CaptureFixture[str
 
 
 # -- 3. engine and attention of the wrong type --------------------------------------------------------------------
-@pytest.mark.parametrize(("kw", "said"), [({"attention": 0}, "attention must be a name"),
-                                          ({"attention": True}, "attention must be a name"),
-                                          ({"engine": 5}, "engine must be a name")])
+@pytest.mark.parametrize(("kw", "said"), [({"attention": 0}, r"--attention \(attention\) must be a name"),
+                                          ({"attention": True}, r"--attention \(attention\) must be a name"),
+                                          ({"engine": 5}, r"--engine \(engine\) must be a name")])
 def test_engine_and_attention_are_names(kw: dict[str, object], said: str) -> None:
     with pytest.raises(InputConflictError, match=said):
         estimate_inference(7e9, **kw)  # type: ignore[arg-type]

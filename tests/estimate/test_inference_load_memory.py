@@ -71,7 +71,7 @@ def test_idle_capacity_is_stated_and_counted_with_dedicated() -> None:
 
 
 @pytest.mark.parametrize(("kw", "match"), [
-    ({"dedicated": True}, "need a load"),
+    ({"dedicated": True}, r"--dedicated \(dedicated=True\) needs a load"),
     ({"dedicated": True, "requests_per_day": 10, "utilisation": 0.5}, "not both"),
     ({"dedicated": "yes", "requests_per_day": 10}, "True or False"),
 ])

@@ -95,13 +95,13 @@ def test_breakeven_days_with_requests_per_day_are_requests_over_the_load() -> No
 
 # -- 3. counts ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("kw", "match"), [
-    ({"params": 7}, r"params 7 .*did you mean 7B"),
-    ({"params": 70}, r"params 70 .*did you mean 70B"),
-    ({"params": 5e5}, r"params 500000 .*suffix"),
-    ({"params": 70e9, "active_params": 13}, r"active_params 13 .*did you mean 13B"),
-    ({"params": 7e9, "output_tokens": 0.5}, "output tokens per request must be a whole number"),
-    ({"params": 7e9, "input_tokens": 1.5}, "input tokens per request must be a whole number"),
-    ({"params": 7e9, "input_tokens": 0}, "input tokens per request must be > 0"),
+    ({"params": 7}, r"--params \(params\) 7 .*did you mean 7B"),
+    ({"params": 70}, r"--params \(params\) 70 .*did you mean 70B"),
+    ({"params": 5e5}, r"--params \(params\) 500000 .*suffix"),
+    ({"params": 70e9, "active_params": 13}, r"--active-params \(active_params\) 13 .*did you mean 13B"),
+    ({"params": 7e9, "output_tokens": 0.5}, r"--output-tokens \(output_tokens\) must be a whole number, got 0.5$"),
+    ({"params": 7e9, "input_tokens": 1.5}, r"--input-tokens \(input_tokens\) must be a whole number, got 1.5$"),
+    ({"params": 7e9, "input_tokens": 0}, r"--input-tokens \(input_tokens\) must be > 0, got 0$"),
 ])
 def test_counts_that_are_not_a_model_or_whole_tokens_are_refused(kw: dict[str, float], match: str) -> None:
     with pytest.raises(InputConflictError, match=match):

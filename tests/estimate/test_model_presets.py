@@ -157,7 +157,7 @@ def test_training_takes_the_counts_of_a_named_model() -> None:
 
 
 def test_serving_without_params_or_model_says_what_is_needed() -> None:
-    with pytest.raises(InputConflictError, match="params .* or model"):
+    with pytest.raises(InputConflictError, match=r"--params \(params=\.\.\., .* or --model \(model=\.\.\., "):
         estimate_inference(hardware="H100")
 
 

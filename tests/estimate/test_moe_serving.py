@@ -76,9 +76,10 @@ def test_given_expert_counts_set_the_split_and_say_so() -> None:
 
 
 @pytest.mark.parametrize(("kw", "said"), [
-    ({"experts": 128}, "give both experts"),
-    ({"experts_per_token": 8}, "give both experts"),
-    ({"experts": 8, "experts_per_token": 8}, "must be fewer than experts"),
+    ({"experts": 128}, r"give both --experts \(experts, .* and --experts-per-token \(experts_per_token, "),
+    ({"experts_per_token": 8}, "give both --experts"),
+    ({"experts": 8, "experts_per_token": 8}, r"--experts-per-token \(experts_per_token\) 8 must be fewer "
+     r"than --experts \(experts\) 8"),
     ({"experts": 8, "experts_per_token": 2.5}, "whole number"),
     ({"experts": 0, "experts_per_token": 1}, "> 0"),
     ({"experts": 16, "experts_per_token": 8}, "even with no shared weights, more than"),  # 8/16 of 400B > 17B
@@ -106,4 +107,4 @@ def test_the_cli_takes_expert_counts() -> None:
     err = io.StringIO()
     with redirect_stderr(err), redirect_stdout(io.StringIO()):
         assert main([*argv, "--experts", "128"]) == 2
-    assert "give both experts" in err.getvalue() and "Traceback" not in err.getvalue()
+    assert "give both --experts" in err.getvalue() and "Traceback" not in err.getvalue()

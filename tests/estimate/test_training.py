@@ -117,7 +117,7 @@ def test_an_analysts_tdp_estimate_is_no_default_and_a_derived_tdp_is_ranged() ->
         ({"chip_hours": 1000, "count": 10, "days": 2}, "contradict"),
         ({"params": 7e9, "active_params": 8e9, "tokens": 1e12}, "exceed"),
         ({"flops": 1e25, "chip_hours": 10}, "impossible"),
-        ({"params": 7e9, "tokens": 1e12, "mfu": 1.5}, "MFU"),
+        ({"params": 7e9, "tokens": 1e12, "mfu": 1.5}, r"--mfu \(mfu\) is a fraction of peak \(0-1\], got 1.5"),
         ({"chip_hours": 10, "power_w": 300, "power_fraction": 0.8}, "not both"),
         ({"tokens": 1e12}, "without parameters"),
         ({}, "not enough"),
@@ -442,7 +442,7 @@ def test_a_context_the_named_model_documents_is_never_refused_as_a_unit_error() 
 def test_a_context_length_without_tokens_names_only_what_is_missing() -> None:
     with pytest.raises(InputConflictError) as e:  # the parameters came from the model
         estimate_training(model="Mistral-7B-v0.1", hardware="H100", seq_len=8192)
-    assert "needs --tokens too" in str(e.value) and "--params" not in str(e.value)
+    assert "needs --tokens (tokens=...) too" in str(e.value) and "--params" not in str(e.value)
 
 
 def test_a_dated_release_the_data_do_not_know_is_said_only_with_a_context() -> None:

@@ -108,17 +108,17 @@ def test_a_given_mfu_a_slip_factor_below_every_published_training_is_refused() -
     low, high = utilisation.model_table()["mfu"]["bounds"]
     assert (low, high) == (0.02, 0.75)
     for kw in ({}, {"count": 8}, {"chip_hours": 1e5}):  # refused whether or not it sizes the run
-        _refused(r"MFU 1e-30 is far below the 0\.02 every published training reaches", params=7e9, tokens=2e12,
-                 mfu=1e-30, **kw)
-    _refused("MFU 0.0019 is far below", params=7e9, tokens=2e12, count=64, mfu=0.0019)
+        _refused(r"--mfu \(mfu\) 1e-30 is far below the 0\.02 every published training reaches", params=7e9,
+                 tokens=2e12, mfu=1e-30, **kw)
+    _refused(r"--mfu \(mfu\) 0.0019 is far below", params=7e9, tokens=2e12, count=64, mfu=0.0019)
     # at or above the floor (0.02 / 10), a note says it is outside the fit
     fp = estimate_training(params=7e9, tokens=2e12, count=4096, mfu=low / SLIP_BELOW, hardware="A100")
     assert any(a.what == "MFU given" and "outside 0.02-0.75" in a.note for a in fp.assumptions)
 
 
 def test_fewer_flops_or_chip_hours_than_the_smallest_training_are_refused() -> None:
-    _refused(r"flops 1e-30 is fewer than any training has \(6 x 1000 parameters x 1000 tokens = 6e\+06 FLOP\)",
-             flops=1e-30, count=8)
+    _refused(r"--flops \(flops\) 1e-30 is fewer than any training has \(6 x 1000 parameters x 1000 tokens = "
+             r"6e\+06 FLOP\)", flops=1e-30, count=8)
     # 6 x the fewest parameters x the fewest tokens a count may say is the least a training computes
     assert estimate_training(flops=6e6, hardware="A100", count=8).chip_hours.value > 0
     _refused(r"chip-hours 1e-30 are fewer than any training takes: .* needs 5\.3e-12 on NVIDIA A100", chip_hours=1e-30)

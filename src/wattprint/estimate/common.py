@@ -26,9 +26,10 @@ def to_float(name: str, value: Any) -> float:
     try:
         return float(value)
     except OverflowError:
-        raise InputConflictError(f"{name} {shown(value)} is too large: it leaves the floating-point range") from None
+        raise InputConflictError(f"{name} {number_text(value)} is too large: it leaves the floating-point "
+                                 "range") from None
     except (TypeError, ValueError, ArithmeticError):
-        raise InputConflictError(f"{name} must be a number, got {shown(value)}") from None
+        raise InputConflictError(f"{name} must be a number, got {number_text(value)}") from None
 
 
 # the estimators' keywords whose command-line flag is not the keyword with dashes
@@ -56,18 +57,19 @@ def number_text(value: Any) -> str:
 def check_positive(name: str, value: Any, allow_zero: bool = False, integer: bool = False) -> float | None:
     """``value`` as a float (None passes through); negative, zero (unless allowed), NaN, inf, or a fraction where
     ``integer`` asks for a count, is an error. Any real number type is accepted (int, float, numpy scalars,
-    Fraction, Decimal); a bool, a string or None where a number is needed is not."""
+    Fraction, Decimal); a bool, a string or None where a number is needed is not. ``name`` is the input as errors
+    name it (``both_names``: "--tdp-w (tdp_w)")."""
     if value is None:
         return None
     if not is_number(value):
-        raise InputConflictError(f"{name} must be a number, got {shown(value)}")
+        raise InputConflictError(f"{name} must be a number, got {number_text(value)}")
     v = to_float(name, value)
     if math.isnan(v) or math.isinf(v):
-        raise InputConflictError(f"{name} must be a finite number, got {shown(value)}")
+        raise InputConflictError(f"{name} must be a finite number, got {number_text(value)}")
     if v < 0 or (v == 0 and not allow_zero):
-        raise InputConflictError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {shown(value)}")
+        raise InputConflictError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {number_text(value)}")
     if integer and not v.is_integer():
-        raise InputConflictError(f"{name} must be a whole number, got {shown(value)}")
+        raise InputConflictError(f"{name} must be a whole number, got {number_text(value)}")
     return v + 0.0  # -0.0 (typed "-0") is zero: it would print as "-0"
 
 
@@ -93,7 +95,7 @@ def check_market_intensity(value: Any) -> float | None:
     """A contractual (market-based) gCO2e/kWh: >= 0 (a zero-carbon contract is 0), and not a unit slip."""
     from ..intensity import given_intensity_note
 
-    g = check_positive("market intensity (gCO2e/kWh)", value, allow_zero=True)
+    g = check_positive("--market-intensity (market_intensity, gCO2e/kWh)", value, allow_zero=True)
     if g is not None:
         given_intensity_note(g, "market intensity")
     return g
@@ -105,7 +107,7 @@ def check_share(name: str, value: Any) -> float | None:
         return None
     v = to_float(name, value) if is_number(value) else math.nan
     if not 0 < v <= 1:
-        raise InputConflictError(f"{name} must be in (0, 1], got {shown(value)}")
+        raise InputConflictError(f"{name} must be in (0, 1], got {number_text(value)}")
     return v
 
 
@@ -271,7 +273,8 @@ def resolve_site(
     from .. import intensity as grid
 
     if intensity is not None and mix is not None:
-        raise InputConflictError("give either an intensity (gCO2e/kWh) or a fuel mix, not both")
+        raise InputConflictError("give either --intensity (intensity, gCO2e/kWh) or --mix (mix, a fuel mix), not "
+                                 "both")
     year = grid.check_year(year)
     if isinstance(location, str) and not location.strip():
         location = None  # blank = not given, for the intensity and the PUE alike
@@ -288,7 +291,7 @@ def resolve_site(
     if intensity is not None or mix is not None:
         what = "given intensity" if intensity is not None else "fuel mix"
         if intensity is not None:
-            g = check_positive("intensity (gCO2e/kWh)", intensity, allow_zero=True)
+            g = check_positive("--intensity (intensity, gCO2e/kWh)", intensity, allow_zero=True)
             assert g is not None
             note = grid.given_intensity_note(g)
             # not tied to a data year: --year names the year of a location's grid data, which is not used

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ..footprint import Assumption, Footprint
 from ..quantities import Range
-from .common import check_finite, check_positive, given_flags
+from .common import both_names, check_finite, check_positive, given_flags
 from .model_preset import apply_model
 from .roofline import transformer_shape
 from .serving_chip import resolve_chip, stored_bytes
@@ -149,7 +149,7 @@ def estimate_inference(
     inputs = check_inputs(params, active_params, engine, attention, count, requests_per_day, tokens_per_day, days,
                           utilisation, dedicated, preset.attention_of)
     assumptions: list[Assumption] = list(preset.notes)
-    chip, prec, acc = resolve_chip(hardware, precision, check_positive("tdp_w", tdp_w), assumptions)
+    chip, prec, acc = resolve_chip(hardware, precision, check_positive(both_names("tdp_w"), tdp_w), assumptions)
     from ..data import count_unit_assumption
 
     if (unit_note := count_unit_assumption(acc, inputs.count)) is not None:

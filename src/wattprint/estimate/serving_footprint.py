@@ -17,6 +17,7 @@ from ..errors import InputConflictError, WattprintError
 from ..footprint import Assumption, ComponentEnergy, Footprint
 from ..quantities import Range
 from .common import (
+    both_names,
     check_market_intensity,
     check_positive,
     embodied_for,
@@ -152,11 +153,11 @@ def compare_training(details: dict[str, Any], training_co2e_kg: float | Range, c
     exist (a break-even days earlier than the highest daily CO2e allows)."""
     if isinstance(training_co2e_kg, Range):  # each bound as a number would be: > 0 and finite (a range from a caller)
         for bound in (training_co2e_kg.low, training_co2e_kg.high):
-            check_positive("training_co2e_kg (each bound of the range)", bound)
+            check_positive("--training-co2e-kg (training_co2e_kg, each bound of the range)", bound)
         train = training_co2e_kg
     else:
-        train = Range.exact(check_positive("training_co2e_kg", training_co2e_kg) or 0.0)
-    refuse_above_world("training_co2e_kg", train.value, "check --training-co2e-kg (kgCO2e, not g)")
+        train = Range.exact(check_positive(both_names("training_co2e_kg"), training_co2e_kg) or 0.0)
+    refuse_above_world(both_names("training_co2e_kg"), train.value, "check --training-co2e-kg (kgCO2e, not g)")
     details["training_co2e_kg"] = train
     details["breakeven_requests"] = _breakeven(train, co2e_req_g)
     per_day = details.get("co2e_per_day_kg")

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import InputConflictError, UnknownNameError, shown
 from ..footprint import Assumption
-from .common import check_chips_at_once, check_count_at_least, check_positive, check_share
+from .common import both_names, check_chips_at_once, check_count_at_least, check_positive, check_share
 from .engines import ENGINE_NAMES, ENGINES, engine_names_help
 from .model_preset import ContextWindow
 from .roofline import shared_from_expert_counts
@@ -64,7 +64,7 @@ class Values:
     def take(self, name: str, given: float | None, what: str, const: str | None = None,
              integer: bool = False) -> None:
         """The given value (checked) or else the sourced constant ``const`` (default ``name``) and its range."""
-        value = check_positive(what, given, integer=integer)
+        value = check_positive(both_names(name), given, integer=integer)
         if value is not None:
             self.central[name] = value
             return
@@ -87,16 +87,17 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
     """The model size (parameter counts), engine, attention (``attention_of``: the named model it is from), replica
     count, period (days) and utilisation, checked against each other; the load itself is checked once the batch is
     known (check_load)."""
-    n_total = check_params("params", params)
+    n_total = check_params(both_names("params"), params)
     if n_total is None:
-        raise InputConflictError("params (the model's total parameters) or model (a published model's name, e.g. "
-                                 "'Llama-3.1-8B') is required")
-    n_act = check_params("active_params", active_params) or n_total
+        raise InputConflictError("--params (params=..., the model's total parameters) or --model (model=..., a "
+                                 "published model's name, e.g. 'Llama-3.1-8B') is required")
+    n_act = check_params(both_names("active_params"), active_params) or n_total
     if n_act > n_total:
-        raise InputConflictError(f"active_params ({n_act:g}) cannot exceed params ({n_total:g})")
+        raise InputConflictError(f"{both_names('active_params')} {n_act:g} cannot exceed {both_names('params')} "
+                                 f"{n_total:g}")
     for name, value, names in (("engine", engine, ENGINES), ("attention", attention, ATTENTION)):
         if value is not None and not isinstance(value, str):  # attention=0 read as the default, yet "given"
-            raise InputConflictError(f"{name} must be a name ({' or '.join(names)}), got {shown(value)}")
+            raise InputConflictError(f"{both_names(name)} must be a name ({' or '.join(names)}), got {shown(value)}")
     # None or blank: the default
     engine = ((engine or "").strip() or "optimised").lower().replace("optimized", "optimised")
     named = re.sub(r"[\s_]+", "-", engine)
@@ -109,26 +110,30 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
                                hint=f"use one of {', '.join(ENGINES)} or a stack's name ({engine_names_help()})")
     if attention not in ATTENTION:
         raise UnknownNameError("attention", attention, ATTENTION, hint=f"use one of {', '.join(ATTENTION)}")
-    count_i = check_positive("count", count, integer=True)
-    check_chips_at_once("count (accelerators per replica)", count_i)
+    count_i = check_positive(both_names("count"), count, integer=True)
+    check_chips_at_once("--count (count, accelerators per replica)", count_i)
     if requests_per_day is not None and tokens_per_day is not None:
-        raise InputConflictError("give either requests_per_day or tokens_per_day, not both")
+        raise InputConflictError(f"give either {both_names('requests_per_day')} or {both_names('tokens_per_day')}, "
+                                 "not both")
     if days is not None and requests_per_day is None and tokens_per_day is None:
-        raise InputConflictError("days of serving need a load (requests or tokens per day); without one the "
+        raise InputConflictError(f"{both_names('days')} needs a load to serve: --requests-per-day or "
+                                 "--tokens-per-day (requests_per_day=... or tokens_per_day=...); without one the "
                                  "footprint covers one request")
-    period_days = check_positive("days", days) or DAYS_PER_YEAR  # None: the default year
+    period_days = check_positive(both_names("days"), days) or DAYS_PER_YEAR  # None: the default year
     if period_days > MAX_SERVING_YEARS * DAYS_PER_YEAR:
         raise InputConflictError(
             f"--days (days) {period_days:g} of serving is {period_days / DAYS_PER_YEAR:.3g} years, more than the "
             f"{MAX_SERVING_YEARS:g} an estimate accepts (no computing service has run that long): check --days "
             "(days of serving, not hours or seconds)")
-    share = check_share("utilisation", utilisation)
+    share = check_share(both_names("utilisation"), utilisation)
     if not isinstance(dedicated, bool):
-        raise InputConflictError(f"dedicated must be True or False, got {dedicated!r}")
+        raise InputConflictError(f"{both_names('dedicated')} must be True or False, got {dedicated!r}")
     if dedicated and share is not None:
-        raise InputConflictError("give either utilisation or dedicated, not both (dedicated sets the utilisation)")
+        raise InputConflictError(f"give either {both_names('utilisation')} or --dedicated (dedicated=True), not both "
+                                 "(dedicated replicas set the utilisation)")
     if dedicated and requests_per_day is None and tokens_per_day is None:
-        raise InputConflictError("dedicated replicas need a load (requests or tokens per day)")
+        raise InputConflictError("--dedicated (dedicated=True) needs a load to serve: --requests-per-day or "
+                                 "--tokens-per-day (requests_per_day=... or tokens_per_day=...)")
     return Inputs(n_total, n_act, engine, attention, attention_given, int(count_i) if count_i else None,
                   period_days, share, dedicated, engine_named, attention_of)
 
@@ -140,10 +145,11 @@ def assume_values(inputs: Inputs, prec: str, weight_bytes: float, input_tokens: 
                   layers: int | None = None, context: ContextWindow | None = None) -> Values:
     """The point the model is evaluated at: the given values, and for the rest the sourced constants with their
     ranges (request lengths in tokens, batch, achievable utilisations, power fractions, host ratio, model shape)."""
-    window = check_positive("sliding_window (tokens)", sliding_window, integer=True)
-    given_share = check_share("window_layer_share", window_layer_share)
+    window = check_positive("--sliding-window (sliding_window, tokens)", sliding_window, integer=True)
+    given_share = check_share(both_names("window_layer_share"), window_layer_share)
     if given_share is not None and window is None:
-        raise InputConflictError("window_layer_share needs sliding_window (the window's length in tokens)")
+        raise InputConflictError(f"{both_names('window_layer_share')} needs --sliding-window (sliding_window=..., the "
+                                 "window's length in tokens)")
     share = given_share if given_share is not None else 1.0
     central: dict[str, float] = {"params": inputs.params, "active_params": inputs.active_params,
                                  "utilisation": inputs.utilisation or 1.0,
@@ -281,6 +287,10 @@ def restate_length(assumptions: list[Assumption], name: str, value: float, low: 
                       for a in assumptions]
 
 
+_EXPERTS = "--experts (experts, routed experts per MoE layer)"
+_EXPERTS_PER_TOKEN = "--experts-per-token (experts_per_token, routed experts each token uses)"
+
+
 def check_experts(inputs: Inputs, experts: Any, experts_per_token: Any) -> tuple[int, int] | None:
     """(routed experts per MoE layer E, routed experts per token k), checked against the parameter counts, or None
     when neither is given. The counts must leave the shared weights, (E x active - k x total) / (E - k), at zero
@@ -290,15 +300,16 @@ def check_experts(inputs: Inputs, experts: Any, experts_per_token: Any) -> tuple
     if experts is None and experts_per_token is None:
         return None
     if experts is None or experts_per_token is None:
-        raise InputConflictError("give both experts (routed experts per MoE layer) and experts_per_token (routed "
-                                 "experts each token uses), e.g. 128 and 8")
-    e = check_positive("experts (routed experts per MoE layer)", experts, integer=True) or 0.0
-    k = check_positive("experts_per_token (routed experts each token uses)", experts_per_token, integer=True) or 0.0
+        raise InputConflictError(f"give both {_EXPERTS} and {_EXPERTS_PER_TOKEN}, e.g. 128 and 8")
+    e = check_positive(_EXPERTS, experts, integer=True) or 0.0
+    k = check_positive(_EXPERTS_PER_TOKEN, experts_per_token, integer=True) or 0.0
     if inputs.active_params >= inputs.params:
-        raise InputConflictError("experts and experts_per_token describe an MoE: give active_params (parameters "
-                                 "active per token) below params as well")
+        raise InputConflictError("--experts and --experts-per-token (experts, experts_per_token) describe an MoE: "
+                                 "give --active-params (active_params=..., parameters active per token) below "
+                                 "--params as well")
     if k >= e:
-        raise InputConflictError(f"experts_per_token ({k:g}) must be fewer than experts ({e:g})")
+        raise InputConflictError(f"{both_names('experts_per_token')} {k:g} must be fewer than {both_names('experts')} "
+                                 f"{e:g}")
     t, a = inputs.params, inputs.active_params
     if (t - a) / (e - k) < 1.0:
         raise InputConflictError(
@@ -310,8 +321,8 @@ def check_experts(inputs: Inputs, experts: Any, experts_per_token: Any) -> tuple
     if k / e * t > 1.05 * a:
         raise InputConflictError(
             f"{k:g} of {e:g} experts per token from {t:g} parameters is {k / e * t:.4g} parameters per token even "
-            f"with no shared weights, more than the {a:g} active; check params, active_params, experts and "
-            "experts_per_token")
+            f"with no shared weights, more than the {a:g} active; check --params, --active-params, --experts and "
+            "--experts-per-token (params, active_params, experts, experts_per_token)")
     return int(e), int(k)
 
 
@@ -369,8 +380,8 @@ def check_load(requests_per_day: float | None, tokens_per_day: float | None, day
                dedicated: bool) -> Load:
     """The load (requests or input + output tokens per day), checked, and that its total over ``days`` is finite."""
     if tokens_per_day is not None:
-        check_positive("tokens_per_day", tokens_per_day)
-    rpd_given = check_positive("requests_per_day", requests_per_day)
+        check_positive(both_names("tokens_per_day"), tokens_per_day)
+    rpd_given = check_positive(both_names("requests_per_day"), requests_per_day)
     per_day = rpd_given if rpd_given is not None else tokens_per_day
     if per_day is not None and not math.isfinite(float(per_day) * float(days)):
         raise InputConflictError(f"requests over the period overflow ({per_day:g} per day x {days:g} days); "

@@ -30,6 +30,7 @@ from ..errors import InputConflictError, WattprintError, shown
 from ..footprint import Assumption, Footprint
 from ..quantities import Range
 from .common import (
+    both_names,
     check_chips_at_once,
     check_count_at_least,
     check_finite,
@@ -137,7 +138,8 @@ def estimate_training(
     params, active_params = preset.params, preset.active_params
     given, fraction_notes = _checked_inputs(
         flops=flops, params=params, active_params=active_params, tokens=tokens, seq_len=seq_len,
-        chip_hours=chip_hours, days=days, count=count, power_w=power_w, power_fraction=power_fraction, mfu=mfu,
+        chip_hours=chip_hours, hours_named="gpu_hours" if gpu_hours is not None else "chip_hours", days=days,
+        count=count, power_w=power_w, power_fraction=power_fraction, mfu=mfu,
         moe=moe, hardware=hardware)
     acc, variants, hardware_notes = data.find_accelerator(given.hardware)
     if (unit_note := data.count_unit_assumption(acc, given.count)) is not None:
@@ -207,38 +209,41 @@ def check_training_count(name: str, value: Any) -> float | None:
 
 
 def _checked_inputs(
-    *, flops: Any, params: Any, active_params: Any, tokens: Any, seq_len: Any, chip_hours: Any, days: Any,
-    count: Any, power_w: Any, power_fraction: Any, mfu: Any, moe: Any, hardware: str | None,
+    *, flops: Any, params: Any, active_params: Any, tokens: Any, seq_len: Any, chip_hours: Any, hours_named: str,
+    days: Any, count: Any, power_w: Any, power_fraction: Any, mfu: Any, moe: Any, hardware: str | None,
 ) -> tuple[_Inputs, list[Assumption]]:
     """(the inputs as checked floats, the note on a low power fraction). Each check raises on its input in this
-    order, so the first bad input is the one reported."""
-    flops = check_positive("flops", flops)
+    order, so the first bad input is the one reported, by its flag and keyword (``hours_named``: the keyword the
+    chip-hours came as, chip_hours or gpu_hours)."""
+    flops = check_positive(both_names("flops"), flops)
     if flops is not None and flops < MIN_FLOPS:
         raise InputConflictError(
-            f"flops {flops:g} is fewer than any training has (6 x {MIN_COUNT} parameters x {MIN_COUNT} tokens = "
-            f"{MIN_FLOPS:g} FLOP): give the training compute in FLOP, e.g. 3.14e23")
-    params = check_training_count("params", params)
-    active_params = check_training_count("active params", active_params)
-    tokens = check_training_count("tokens", tokens)
-    seq_len = check_positive("seq_len (--seq-len, the context length in tokens)", seq_len, integer=True)
-    chip_hours = check_positive("chip-hours", chip_hours)
-    days = check_positive("days", days)
-    count = check_positive("count (chips)", count, integer=True)
-    check_chips_at_once("count", count)
-    power_w = check_positive("power (W)", power_w)
-    power_fraction = check_positive("power fraction", power_fraction)
+            f"{both_names('flops')} {flops:g} is fewer than any training has (6 x {MIN_COUNT} parameters x "
+            f"{MIN_COUNT} tokens = {MIN_FLOPS:g} FLOP): give the training compute in FLOP, e.g. 3.14e23")
+    params = check_training_count(both_names("params"), params)
+    active_params = check_training_count(both_names("active_params"), active_params)
+    tokens = check_training_count(both_names("tokens"), tokens)
+    seq_len = check_positive("--seq-len (seq_len, the context length in tokens)", seq_len, integer=True)
+    chip_hours = check_positive(both_names(hours_named), chip_hours)
+    days = check_positive(both_names("days"), days)
+    count = check_positive("--count (count, chips)", count, integer=True)
+    check_chips_at_once(both_names("count"), count)
+    power_w = check_positive("--power-w (power_w, W per chip)", power_w)
+    power_fraction = check_positive("--power-fraction (power_fraction, of TDP)", power_fraction)
     fraction_notes = check_power_fraction(power_fraction) if power_fraction is not None else []
-    mfu = check_positive("MFU", mfu)
+    mfu = check_positive(both_names("mfu"), mfu)
     if mfu is not None and mfu > 1:
-        raise InputConflictError(f"MFU is a fraction of peak (0-1], got {mfu:g}")
+        raise InputConflictError(f"{both_names('mfu')} is a fraction of peak (0-1], got {mfu:g}")
     check_mfu_floor(mfu)
     if power_w is not None and power_fraction is not None:
-        raise InputConflictError("give either --power-w (all-in W per chip) or a power fraction of TDP, not both")
+        raise InputConflictError("give either --power-w (power_w, all-in W per chip) or --power-fraction "
+                                 "(power_fraction, of TDP), not both")
     if moe is not None and not isinstance(moe, bool):
         raise InputConflictError(f"moe must be True, False or None (None: an MoE when active parameters are given "
                                  f"below the total, or without one), got {moe!r}")
     if hardware is None:
-        raise WattprintError("hardware is required (e.g. --hardware A100); list names with 'wattprint data gpus'")
+        raise WattprintError("--hardware (hardware=...) is required, e.g. A100; list names with 'wattprint data "
+                             "gpus'")
     return _Inputs(flops, params, active_params, tokens, seq_len, chip_hours, days, count, power_w, power_fraction,
                    mfu, moe, hardware), fraction_notes
 

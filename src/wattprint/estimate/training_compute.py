@@ -206,11 +206,14 @@ def _refuse_half_a_size(
     """Without FLOPs, a context length, or tokens or parameters without the rest of 6·N·D, is an error (active
     parameters alone pass: they only make the run an MoE)."""
     if seq_len is not None:  # name only what is missing: the parameters may have come from --model
-        wanted = (("--params (or --model)", n_active is None), ("--tokens", tokens is None))
+        wanted = (("--params (params=...) or --model (model=...)", n_active is None),
+                  ("--tokens (tokens=...)", tokens is None))
         missing = " and ".join(flag for flag, absent in wanted if absent)
         raise InputConflictError(f"a context length needs {missing} too (attention FLOPs scale with parameters and "
                                  "tokens)")
     if tokens is not None and n_active is None:
-        raise InputConflictError("tokens given without parameters: add --params (and --active-params for MoE)")
+        raise InputConflictError("tokens given without parameters: add --params (params=...), and --active-params "
+                                 "(active_params=...) for an MoE")
     if n_active is not None and tokens is None and params is not None:
-        raise InputConflictError("parameters given without tokens: add --tokens (or give --flops)")
+        raise InputConflictError("parameters given without tokens: add --tokens (tokens=...), or give --flops "
+                                 "(flops=...)")

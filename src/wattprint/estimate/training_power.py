@@ -37,7 +37,8 @@ def it_energy(
         return _given_all_in_energy(acc, variants, chip_hours, power_w)
     tdp = _tdp(acc, variants)
     if tdp is None:
-        raise WattprintError(f"{acc.no_tdp_reason()}: pass --power-w (average all-in power per chip in W)")
+        raise WattprintError(f"{acc.no_tdp_reason()}: pass --power-w (power_w=..., average all-in power per chip "
+                             "in W)")
     energy, notes = _tdp_share_energy(acc, tdp, chip_hours, power_fraction)
     return energy, [*notes, Assumption("TDP", f"{tdp:.4g} W", acc.source, acc.tdp_caveat())]
 
@@ -47,8 +48,8 @@ def check_power_fraction(fraction: float) -> list[Assumption]:
     a waiting chip's idle draw is noted."""
     if fraction > SLIP_OVER_TDP:
         raise InputConflictError(
-            f"power fraction {fraction:g} is a fraction of TDP (boards hold their average power at or below their "
-            f"power limit, the TDP by default); for 85 % write 0.85")
+            f"--power-fraction (power_fraction) {fraction:g} is a fraction of TDP (boards hold their average power "
+            "at or below their power limit, the TDP by default); for 85 % write 0.85")
     idle = idle_fraction().low
     if fraction < idle:
         return [Assumption("power fraction (given)", f"{fraction:g} x TDP", "given by the user",
@@ -82,13 +83,13 @@ def _check_all_in_power(power_w: float, acc: Accelerator, variants: list[Acceler
     the catalogue's span of TDPs, as a given board power is."""
     tdp = _tdp(acc, variants)
     if tdp is None:
-        return check_board_power(power_w, acc, "--power-w (per chip, all-in)")
+        return check_board_power(power_w, acc, "--power-w (power_w, per chip, all-in)")
     rated = utilisation.rated_server_watts_per_accelerator(acc.family, tdp.high, acc.module_host())
     if power_w > SLIP_OVER_RATED_SERVER * rated:
         raise InputConflictError(
-            f"--power-w {power_w:g} W per chip is more than {SLIP_OVER_RATED_SERVER:g}x the most a {acc.name} "
-            f"server is rated to draw per accelerator (~{rated:.0f} W, host included): give the average power of one "
-            "chip with its share of the host, not of a whole node")
+            f"--power-w (power_w) {power_w:g} W per chip is more than {SLIP_OVER_RATED_SERVER:g}x the most a "
+            f"{acc.name} server is rated to draw per accelerator (~{rated:.0f} W, host included): give the average "
+            "power of one chip with its share of the host, not of a whole node")
     if power_w > rated:
         return [Assumption("average power per chip (all-in)", f"{power_w:g} W", "given by the user",
                            f"above the ~{rated:.0f} W a {acc.name} server is rated to draw per accelerator at most; "

@@ -123,8 +123,8 @@ def size_run(
         return Range.exact(chip_hours), implied, notes
     if compute is None:
         raise InputConflictError(
-            "not enough to size the run: give --flops, or --params and --tokens, or --chip-hours, "
-            "or --count and --days"
+            "not enough to size the run: give --flops (flops=...), or --params and --tokens (params=..., "
+            "tokens=...), or --chip-hours (chip_hours=...), or --count and --days (count=..., days=...)"
         )
     return _chip_hours_from_compute(compute, mfu, chip, n_active, is_moe)
 
@@ -220,7 +220,7 @@ def check_mfu_floor(mfu: float | None) -> None:
     low, _ = utilisation.model_table()["mfu"]["bounds"]
     if mfu is not None and mfu < low / SLIP_BELOW:
         raise InputConflictError(
-            f"MFU {mfu:g} is far below the {low:g} every published training reaches (the MFU model's bounds): "
+            f"--mfu (mfu) {mfu:g} is far below the {low:g} every published training reaches (the MFU model's bounds): "
             "MFU is a fraction of peak, 0.4 for 40 %")
 
 
