@@ -71,3 +71,17 @@ def test_a_refused_training_names_this_commands_training_flags(argv: list[str], 
     assert main(SERVE + argv) == 2
     err = capsys.readouterr().err
     assert named in err and " --tokens" not in err and " --count" not in err
+
+
+@pytest.mark.parametrize(("argv", "chips"), [
+    (["--count", "8"], 8),
+    (["--batch-size", "1e9"], 262_144),  # the replica sized to hold the batch: the title said one chip's name only
+    (["--params", "70B", "--requests-per-day", "10M"], 4),  # sized for the load
+])
+def test_the_title_says_the_chips_of_a_replica_of_more_than_one(argv: list[str], chips: int,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main((["estimate", "inference"] if "--params" in argv else SERVE) + argv) == 0
+    title = capsys.readouterr().out.splitlines()[0]
+    assert f" on {chips:,}x NVIDIA H100 SXM5 80GB per replica (" in title
+    assert main(SERVE + ["--count", "1"]) == 0  # one chip: its name alone
+    assert " on NVIDIA H100 SXM5 80GB (one request)" in capsys.readouterr().out.splitlines()[0]

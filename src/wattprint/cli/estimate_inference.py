@@ -165,6 +165,11 @@ def run_inference(args: argparse.Namespace) -> int:
         print(json.dumps(fp.to_dict(equivalents=True), default=str))
     else:
         what = args.model if args.params is None else f"{format_count(args.params)} parameters"
-        print(fp.table(title=f"Serving {what} on {fp.details['hardware']} "
-                             f"({fp.details['period']})"))
+        print(fp.table(title=f"Serving {what} on {_replica(fp.details)} ({fp.details['period']})"))
     return 0
+
+
+def _replica(details: dict[str, Any]) -> str:
+    """The chips of one replica as the title says them: the chip, or "8x <chip> per replica" for more than one."""
+    chips = details["accelerators_per_replica"]
+    return f"{chips:,}x {details['hardware']} per replica" if chips > 1 else details["hardware"]
