@@ -128,11 +128,13 @@ def test_an_mha_model_gets_its_attention_and_a_windowed_model_its_window() -> No
 
 
 @pytest.mark.parametrize(("kw", "said"), [
-    ({"model": "Llama-3.1-8B", "params": 70e9}, "params 7e+10 contradicts model 'Llama 3.1 8B'"),
-    ({"model": "Mixtral-8x7B", "active_params": 3e9}, "active_params 3e+09 contradicts"),
+    ({"model": "Llama-3.1-8B", "params": 70e9}, "--params (params) 7e+10 contradicts model 'Llama 3.1 8B'"),
+    ({"model": "Mixtral-8x7B", "active_params": 3e9}, "--active-params (active_params) 3e+09 contradicts"),
     # a dense model is all active, with or without --params beside it
-    ({"model": "Llama-3.1-8B", "active_params": 4e9}, "active_params 4e+09 contradicts model 'Llama 3.1 8B'"),
-    ({"model": "Llama-3.1-8B", "params": 8e9, "active_params": 4e9}, "active_params 4e+09 contradicts"),
+    ({"model": "Llama-3.1-8B", "active_params": 4e9},
+     "--active-params (active_params) 4e+09 contradicts model 'Llama 3.1 8B'"),
+    ({"model": "Llama-3.1-8B", "params": 8e9, "active_params": 4e9},
+     "--active-params (active_params) 4e+09 contradicts"),
 ])
 def test_a_count_that_contradicts_the_named_model_is_refused(kw: dict[str, object], said: str) -> None:
     with pytest.raises(InputConflictError, match=re.escape(said)):
@@ -144,8 +146,51 @@ def test_a_count_that_contradicts_the_named_model_is_refused(kw: dict[str, objec
 @pytest.mark.parametrize(("model", "attention", "has"), [
     ("Llama-3.1-8B", "mqa", "gqa"), ("Llama 2 7B", "gqa", "mha"), ("falcon-7b", "mha", "mqa")])
 def test_an_attention_that_contradicts_the_named_model_is_refused(model: str, attention: str, has: str) -> None:
-    with pytest.raises(InputConflictError, match=f"attention '{attention}' contradicts model .*\\({has}\\)"):
+    with pytest.raises(InputConflictError,
+                       match=f"--attention \\(attention\\) '{attention}' contradicts model .*\\({has}\\)"):
         estimate_inference(model=model, attention=attention, hardware="H100")
+
+
+@pytest.mark.parametrize(("kw", "said"), [
+    # the model line still said 8 per token while the shared-weight share changed silently
+    ({"model": "Qwen/Qwen3-235B-A22B", "experts": 128, "experts_per_token": 2},
+     "--experts-per-token (experts_per_token) 2 contradicts model 'Qwen3-235B-A22B' (8); give one of them"),
+    ({"model": "Qwen/Qwen3-235B-A22B", "experts": 64, "experts_per_token": 8},
+     "--experts (experts) 64 contradicts model 'Qwen3-235B-A22B' (128)"),
+    ({"model": "Llama-3.1-8B", "experts": 8, "experts_per_token": 2},
+     "--experts (experts) 8 contradicts model 'Llama 3.1 8B' (a dense model: no routed experts)"),
+    # a window for a model without one, or another window than the model's
+    ({"model": "Llama-3.1-8B", "sliding_window": 4096},
+     "--sliding-window (sliding_window) 4096 contradicts model 'Llama 3.1 8B' (no sliding window); give one of them"),
+    ({"model": "Llama-3.1-8B", "sliding_window": 4096, "window_layer_share": 0.5},
+     "--sliding-window (sliding_window) 4096 contradicts model 'Llama 3.1 8B' (no sliding window)"),
+    ({"model": "gemma-2-9b", "sliding_window": 1024}, "--sliding-window (sliding_window) 1024 contradicts model "
+     "'Gemma 2 9B' (4096)"),
+    ({"model": "gemma-2-9b", "window_layer_share": 1.0},
+     "--window-layers (window_layer_share) 1 contradicts model 'Gemma 2 9B' (0.5)"),
+])
+def test_an_expert_count_or_window_that_contradicts_the_named_model_is_refused(kw: dict[str, object],
+                                                                               said: str) -> None:
+    """Parameter counts and attention were checked against a named model; expert counts and the sliding window
+    were taken as given, without a word."""
+    with pytest.raises(InputConflictError, match=re.escape(said)):
+        estimate_inference(hardware="H100", intensity=400.0, **kw)  # type: ignore[arg-type]
+
+
+def test_an_expert_count_or_window_that_agrees_with_the_named_model_is_its_own() -> None:
+    qwen = estimate_inference(model="Qwen/Qwen3-235B-A22B", hardware="H100", intensity=400.0)
+    for given in ({"experts": 128, "experts_per_token": 8}, {"experts": 128}, {"experts_per_token": 8}):
+        told = estimate_inference(model="Qwen/Qwen3-235B-A22B", hardware="H100", intensity=400.0,
+                                  **given)  # type: ignore[arg-type]
+        assert told.energy_kwh == qwen.energy_kwh
+    gemma = estimate_inference(model="gemma-2-9b", hardware="H100", intensity=400.0)
+    # the window alone takes the model's share of the layers (it took all of them, 1.0)
+    window = estimate_inference(model="gemma-2-9b", sliding_window=4096, hardware="H100", intensity=400.0)
+    assert window.energy_kwh == gemma.energy_kwh
+    # a share within published rounding of the model's (Gemma 3 27B: 52 of 62 layers, 0.8387) is used and said
+    rounded = estimate_inference(model="gemma-3-27b", window_layer_share=0.83, hardware="H100", intensity=400.0)
+    note = next(a.note for a in rounded.assumptions if a.what == "model")
+    assert "the given window_layer_share 0.83 used instead of its 0.8387" in note
 
 
 def test_training_takes_the_counts_of_a_named_model() -> None:
@@ -344,3 +389,12 @@ def test_an_active_count_given_for_a_dense_model_is_its_parameter_count_not_an_m
     served = estimate_inference(active_params=8e9, **dense)  # type: ignore[arg-type]
     assert not any(a.what.startswith("MoE") for a in served.assumptions)
     assert served.energy_kwh.value == pytest.approx(estimate_inference(params=8e9, **dense).energy_kwh.value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("argv", [["--model", "Qwen/Qwen3-235B-A22B", "--experts", "128", "--experts-per-token", "2"],
+                                  ["--model", "Llama-3.1-8B", "--sliding-window", "4096"]])
+def test_the_cli_refuses_a_contradicting_expert_count_or_window_in_one_line(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["estimate", "inference", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "contradicts model" in err and "give one of them" in err

@@ -85,7 +85,9 @@ def estimate_inference(
         model: a published model's name instead ("Llama-3.1-8B-Instruct", "openai/gpt-oss-120b"; ``wattprint data
             models`` lists them): its parameter counts, expert counts, attention, KV cache shape, depth, sliding
             window and weight format fill whatever is not given; a given count more than published rounding
-            (15 %) from its count is an error, one within it is used and the assumptions say so.
+            (15 %) from its count is an error, one within it is used and the assumptions say so; given expert
+            counts, attention or sliding window must be the model's (a window's share of the layers within the
+            same rounding), else they are an error. A given precision is a choice of format, not checked.
         input_tokens / output_tokens: tokens per request (prompt / generated); defaults are sourced ranges.
         requests_per_day or tokens_per_day (input + output tokens): load. With one of them the footprint covers
             ``days`` days of serving (default one year; more than ``MAX_SERVING_YEARS``, a century, is refused as

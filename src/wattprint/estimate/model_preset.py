@@ -4,7 +4,11 @@ expert counts, attention, sliding window, weight format and context window, each
 
 A count the user gives that contradicts the named model by more than published rounding does (``COUNT_TOLERANCE``)
 is refused: one of the two is a slip, and picking either would hide it. One within it is used, and the model's
-assumption says so, naming both counts.
+assumption says so, naming both counts. So is every other value the model fills (expert counts, attention, sliding
+window): one given must agree with the model's, or it is refused, as is one the model has none of (experts of a
+dense model, a window for a model without one). Expert counts and a window's length are exact in a model's config,
+so they must be equal; a window's share of the layers is rounded as counts are (Gemma 3's 5 of 6, "0.83"). The
+weight precision is not checked: serving a model in another format (fp8, int4) than it ships in is a choice.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from ..errors import InputConflictError
 from ..footprint import Assumption
+from .common import both_names, number_text
 
 # published counts are rounded ("8B" for 8.03e9, "7B" for 6.74e9, "141B" for 140.6e9): within this relative gap a
 # given count and the named model's agree; beyond it they name different models
@@ -56,18 +61,30 @@ class Preset:
     name: str | None = None  # the named model's name, None without one
 
 
-def _agree(what: str, given: Any, named: float, model: str, used_instead: list[str]) -> None:
-    """Refuse a given count beyond COUNT_TOLERANCE of the named model's; one within it that differs is used, and
-    ``used_instead`` gets the words that say so (the model's line would otherwise show its own count as the one
-    used)."""
+def _agree(what: str, given: Any, named: float, model: str, used_instead: list[str],
+           tolerance: float = COUNT_TOLERANCE) -> None:
+    """Refuse a given value of the input ``what`` (its keyword) beyond ``tolerance`` (relative) of the named
+    model's; one within it that differs is used, and ``used_instead`` gets the words that say so (the model's line
+    would otherwise show its own count as the one used)."""
     if given is None or isinstance(given, bool) or not isinstance(given, int | float):
         return  # unchecked here: the estimator's own checks say what is wrong with it
-    if named > 0 and abs(float(given) - named) > COUNT_TOLERANCE * named:
-        raise InputConflictError(f"{what} {float(given):.4g} contradicts model {model!r} ({named:.4g}); give one of "
-                                 "them")
+    if named > 0 and abs(float(given) - named) > tolerance * named:
+        raise InputConflictError(f"{both_names(what)} {float(given):.4g} contradicts model {model!r} ({named:.4g}); "
+                                 "give one of them")
     if not math.isclose(float(given), named, rel_tol=1e-9):  # not the same count parsed two ways (8.03B, 8.03e9)
         shown_given, shown_named = _told_apart(float(given), named)
         used_instead.append(f"the given {what} {shown_given} used instead of its {shown_named}")
+
+
+def _agree_or_absent(what: str, given: Any, named: float | None, model: str, used_instead: list[str],
+                     lacks: str, tolerance: float) -> None:
+    """``_agree`` where the model has a value for the input ``what`` (``named``); where it has none, a given one is
+    refused, ``lacks`` saying what the model lacks ("a dense model: no routed experts")."""
+    if named is not None:
+        _agree(what, given, named, model, used_instead, tolerance)
+    elif given is not None:
+        raise InputConflictError(f"{both_names(what)} {number_text(given)} contradicts model {model!r} ({lacks}); "
+                                 "give one of them")
 
 
 def _told_apart(a: float, b: float) -> tuple[str, str]:
@@ -140,14 +157,17 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
     if spec.active_params is not None:
         fill("active_params", spec.active_params)
     if serving:
-        if experts is None and experts_per_token is None:
-            fill("experts", spec.experts)
-            fill("experts_per_token", spec.experts_per_token)
+        if spec.active_params is None or spec.experts is not None:  # an MoE whose counts the table lacks takes any
+            for name, value, named in (("experts", experts, spec.experts),
+                                       ("experts_per_token", experts_per_token, spec.experts_per_token)):
+                _agree_or_absent(name, value, named, spec.name, used_instead, "a dense model: no routed experts", 0.0)
+        fill("experts", spec.experts)
+        fill("experts_per_token", spec.experts_per_token)
         if attention is None or isinstance(attention, str):  # anything else: the estimator's checks refuse it
             said = (attention or "").strip().lower()
             if said and said != spec.attention:
-                raise InputConflictError(f"attention {said!r} contradicts model {spec.name!r} ({spec.attention}); "
-                                         "give one of them")
+                raise InputConflictError(f"{both_names('attention')} {said!r} contradicts model {spec.name!r} "
+                                         f"({spec.attention}); give one of them")
             given.attention, given.attention_of = spec.attention, spec.name
             if not said:
                 filled.append("attention")
@@ -160,9 +180,12 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
                                           "weights stored and read at this precision; give --precision to change"))
         fill("kv_widths", spec.kv_widths)  # the KV shape of the attention it has
     if serving or shape:  # the attention's shape: serving's KV reads and a training context's attention FLOPs
-        if sliding_window is None and window_layer_share is None:
-            fill("sliding_window", spec.sliding_window)
-            fill("window_layer_share", spec.window_layer_share)
+        _agree_or_absent("sliding_window", sliding_window, spec.sliding_window, spec.name, used_instead,
+                         "no sliding window", 0.0)
+        _agree_or_absent("window_layer_share", window_layer_share, spec.window_layer_share, spec.name, used_instead,
+                         "no sliding window", COUNT_TOLERANCE)
+        fill("sliding_window", spec.sliding_window)
+        fill("window_layer_share", spec.window_layer_share)
         fill("layers", spec.layers)
         if shape:  # the width the score and value products run at: a training context's attention FLOPs only
             fill("heads", spec.heads)
