@@ -244,19 +244,7 @@ _FILE_TYPES: dict[str, tuple[type, ...]] = {
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The wattprint settings in a TOML file (top level, or a ``[wattprint]`` table)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise WattprintError(f"cannot read the config file {path}: {e}") from e
-    except UnicodeDecodeError:
-        raise WattprintError(f"config file {path} is not UTF-8 text (TOML must be)") from None
-    try:
-        doc = _loads_toml(text)
-    except ValueError as e:
-        raise WattprintError(f"config file {path} is not valid TOML: {e}") from e
-    sub = doc.get("wattprint")
-    table: dict[str, Any] = sub if isinstance(sub, dict) else doc
+    doc, table = _settings_table(path)
     # settings both at the top level and in [wattprint]: those at the top would be ignored, their errors unseen
     top = [k for k, v in doc.items() if not isinstance(v, dict)] if table is not doc else []
     if top:
@@ -273,6 +261,24 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             kinds = " or ".join("text" if t is str else "a number" for t in _FILE_TYPES[k] if t is not int)
             raise InputConflictError(f"{k} in the config file {path} must be {kinds}, got {v!r}")
     return out
+
+
+def _settings_table(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the TOML document in ``path``, the table of its wattprint settings: ``[wattprint]`` if it has one, else the
+    document); a file that cannot be read, or is not UTF-8 TOML, is a one-line error naming it."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise WattprintError(f"cannot read the config file {path}: {e}") from e
+    except UnicodeDecodeError:
+        raise WattprintError(f"config file {path} is not UTF-8 text (TOML must be)") from None
+    try:
+        doc = _loads_toml(text)
+    except ValueError as e:
+        raise WattprintError(f"config file {path} is not valid TOML: {e}") from e
+    sub = doc.get("wattprint")
+    return doc, (sub if isinstance(sub, dict) else doc)
 
 
 def _loads_toml(text: str) -> dict[str, Any]:
@@ -346,17 +352,7 @@ def store_setting(db: str | os.PathLike[str] | None = None, environ: Mapping[str
     path = config_file(env, cwd)
     if path is None:
         return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = _loads_toml(f.read())
-    except OSError as e:
-        raise WattprintError(f"cannot read the config file {path}: {e}") from e
-    except UnicodeDecodeError:
-        raise WattprintError(f"config file {path} is not UTF-8 text (TOML must be)") from None
-    except ValueError as e:
-        raise WattprintError(f"config file {path} is not valid TOML: {e}") from e
-    sub = doc.get("wattprint")
-    table: dict[str, Any] = sub if isinstance(sub, dict) else doc
+    doc, table = _settings_table(path)
     if table is not doc and "db" in doc:  # one of the two would be ignored, as read_config_file says
         raise InputConflictError(f"config file {path} has db both at the top level and in its [wattprint] table: "
                                  "put it in one place")
