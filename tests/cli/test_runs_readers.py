@@ -21,6 +21,8 @@ from wattprint.quantities import Range
 from wattprint.storage import SampleRow, open_store
 from wattprint.storage.export import COLUMNS, RATE_KEYS, RUN_KEYS
 
+from ..stores import wait_until_stored
+
 WP = [sys.executable, "-m", "wattprint"]
 _SETTINGS = ("WATTPRINT_DB", "WATTPRINT_LOCATION", "WATTPRINT_PUE", "WATTPRINT_INTENSITY", "WATTPRINT_CONFIG")
 # the keys a run's JSON always has, however little of it is known (null where unknown)
@@ -93,19 +95,6 @@ def test_the_readers_need_only_the_store_setting(tmp_path: Path) -> None:
     assert r.returncode == 2 and "not valid TOML" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
-def _wait_until(db: Path, run_id: str, ready: Any, timeout_s: float = 60.0) -> None:
-    """Poll the store until ``ready(run)`` holds (a condition, not a time, decides)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if db.exists() and db.stat().st_size:
-            with open_store(str(db), readonly=True) as store:
-                runs = [r for r in store.list_runs() if r.id == run_id]
-                if runs and ready(runs[0]):
-                    return
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} never got there")
-
-
 TRACKED = """
 import sys, time, wattprint
 with wattprint.track("p", "tracked", db=sys.argv[1], interval_s=0.1, quiet=True):
@@ -129,7 +118,7 @@ def kinds(tmp_path_factory: pytest.TempPathFactory) -> Path:
                              "--", "sleep", "120"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                             start_new_session=True)
     try:
-        _wait_until(db, "killed", lambda r: "total_co2e_kg" in r.summary)
+        wait_until_stored(db, "killed", lambda _s, r: "total_co2e_kg" in r.summary)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the tracker and what it runs, as a scheduler's kill -9 would
         proc.wait(timeout=30)

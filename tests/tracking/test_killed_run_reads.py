@@ -10,13 +10,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from wattprint.storage import open_store
+
+from ..stores import wait_until_stored
 
 WP = [sys.executable, "-m", "wattprint"]
 
@@ -38,19 +39,6 @@ print(json.dumps({name: fp.to_dict(assumptions=False) for name, fp in run.phase_
 """
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-
-
-def _wait_until(db: Path, run_id: str, ready: Any, timeout_s: float = 60.0) -> None:
-    """Poll the store until ``ready(store, run)`` holds (a condition, not a time, decides)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if db.exists() and db.stat().st_size:
-            with open_store(str(db), readonly=True) as store:
-                runs = [r for r in store.list_runs() if r.id == run_id]
-                if runs and ready(store, runs[0]):
-                    return
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} never got there")
 
 
 def _kill(proc: subprocess.Popen[str]) -> None:
@@ -78,7 +66,7 @@ def test_a_killed_wattprint_run_reads_back_with_segments_that_add_up(tmp_path: P
     proc = subprocess.Popen([*WP, "run", "--db", str(db), "--run", "k1", "--interval", "0.2", "--", "sleep", "120"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
-        _wait_until(db, "k1", lambda _s, r: r.duration_s > 1.0 and sum(r.energy_j.values()) > 0)
+        wait_until_stored(db, "k1", lambda _s, r: r.duration_s > 1.0 and sum(r.energy_j.values()) > 0)
     finally:
         _kill(proc)
     shown = _wp_json("runs", "show", "k1", "--db", str(db), "--json")
@@ -98,7 +86,7 @@ def test_a_killed_tracked_run_keeps_its_ended_phases_for_readers_and_for_its_res
         return bool(ends) and run.duration_s > ends[0] + 0.5
 
     try:
-        _wait_until(db, "kph", train_ended_long_ago)
+        wait_until_stored(db, "kph", train_ended_long_ago)
     finally:
         _kill(proc)
     with open_store(str(db), readonly=True) as store:
