@@ -121,6 +121,40 @@ def test_a_named_store_that_does_not_exist_is_exit_2_and_is_not_created(tmp_path
     assert not missing.parent.exists()
 
 
+def test_a_missing_store_with_runs_kept_beside_it_says_they_wait_and_how_they_get_stored(tmp_path: Path) -> None:
+    """Before, a named store deleted under a run said only "the file does not exist", hiding the run kept in
+    <store>.unsaved/: now each reader says it waits there (exit 2 as before), and the next run on it stores it."""
+    from wattprint.storage.spill import spill_run
+
+    db = tmp_path / "d.db"
+    spill_run(str(db), "r1", record={"project": "p", "started_at": time.time() - 60, "meta": {}},
+              samples=[SampleRow(time.time() - 59, 1.0, None, {"cpu": 50.0}, {"cpu": 50.0})], phases=[], summary=None,
+              patch=None, status="finished", ended_at=None)
+    for args in (("list",), ("show", "r1"), ("export",)):
+        r = _cli(*args, "--db", str(db))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert f"no wattprint store at {db}: the file does not exist" in r.stderr, r.stderr
+        assert f"1 run(s) wait in {db}.unsaved" in r.stderr and "the next `wattprint run`" in r.stderr, r.stderr
+    assert not db.exists()  # reading made nothing
+    r = _cli("show", "r1", env={"XDG_DATA_HOME": str(tmp_path / "xdg"), "WATTPRINT_DB": ""})  # the default store
+    assert r.returncode == 2 and "1 run(s) wait in" not in r.stderr  # it has none waiting
+    p = subprocess.run([sys.executable, "-m", "wattprint", "run", "--db", str(db), "--", sys.executable, "-c", ""],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    r = _cli("list", "--json", "--db", str(db))  # as said: the next run stored it
+    assert r.returncode == 0 and "r1" in [d["id"] for d in json.loads(r.stdout)] and "wait in" not in r.stderr
+
+
+def test_a_default_store_that_does_not_exist_yet_says_the_runs_kept_for_it(tmp_path: Path) -> None:
+    from wattprint.storage.spill import spill_run
+
+    xdg = tmp_path / "xdg"
+    spill_run(str(xdg / "wattprint" / "wattprint.db"), "r1", record={"project": "p", "started_at": 1.7e9, "meta": {}},
+              samples=[], phases=[], summary=None, patch=None, status="finished", ended_at=None)
+    r = _cli("show", "r1", env={"XDG_DATA_HOME": str(xdg), "WATTPRINT_DB": ""})
+    assert r.returncode == 2 and "unknown run 'r1'" in r.stderr and "1 run(s) wait in" in r.stderr, r.stderr
+
+
 def test_an_empty_selection_says_what_was_selected_and_limit_is_at_least_one(filled: Path) -> None:
     r = _cli("list", "--db", str(filled), "--project", "visoin")  # no run has it: a typo, as an unknown run id is
     assert r.returncode == 2 and r.stdout == "" and r.stderr.strip() == (

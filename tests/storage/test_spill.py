@@ -92,3 +92,19 @@ except OSError as e:
     p = subprocess.run([sys.executable, "-c", script, str(store)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stdout.startswith("refused"), (p.stdout, p.stderr)
     assert not Path(spill_dir(str(store))).exists(), list(tmp_path.rglob("*"))
+
+
+def test_last_samples_kept_for_a_store_that_is_gone_are_not_said_to_wait(tmp_path: Path) -> None:
+    """A spill of the last samples only (its run's record was stored) is left by a new store made at a path whose
+    store was deleted (there is no run to add them to): it is named as such, not said to be written next time."""
+    db = str(tmp_path / "s.db")
+    spill_run(db, "r1", record=None, samples=_samples(0, 2), phases=[], summary=None, patch=None, status="finished",
+              ended_at=None)
+    spill_run(db, "r2", record={"project": "p", "started_at": 1.7e9, "meta": {}}, samples=_samples(0, 2), phases=[],
+              summary=None, patch=None, status="finished", ended_at=None)
+    wait_note, orphan_note = spill_notes(db)
+    assert wait_note.startswith(f"1 run(s) wait in {spill_dir(db)} to be written"), wait_note
+    assert "no longer exists" in orphan_note and orphan_note.endswith(Path(waiting(db)[0]).name), orphan_note
+    with open_store(db) as store:  # as said: the whole run is written, the last samples are not
+        assert store.recovered == ["r2"]
+    assert [json.loads(Path(p).read_text())["run_id"] for p in waiting(db)] == ["r1"]

@@ -97,8 +97,11 @@ def _open(db: str | None) -> tuple[Any, str]:
     url = resolve_db_url(chosen)
     path = db_path(url)
     if not os.path.exists(path):
-        if chosen:
-            raise WattprintError(f"no wattprint store at {path}: the file does not exist")
+        if chosen:  # runs kept beside it for it are said too: the store is missing, they are not lost
+            from ..storage.spill import spill_notes
+
+            raise WattprintError("; ".join([f"no wattprint store at {path}: the file does not exist",
+                                            *spill_notes(path)]))
         return None, path
     if os.path.isfile(path) and os.path.getsize(path) == 0:
         return None, path
@@ -216,6 +219,7 @@ def _show(args: argparse.Namespace) -> int:
 
     store, path = _open(args.db)
     if store is None:
+        _waiting_note(path)  # the run asked for may be one of them
         hint = f"no runs stored yet in {path}" if os.path.exists(path) else f"there is no store at {path} yet"
         raise UnknownNameError("run", args.run, [], hint=hint)
     run = store.find_run(args.run)

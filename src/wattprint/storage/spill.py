@@ -73,14 +73,23 @@ def spill_notes(store_path: str) -> list[str]:
     """What a reader of the store says about its spill folder: the runs waiting there, and the files that never will
     be written (named, so that they can be looked at and removed)."""
     folder = spill_dir(store_path)
+    # a new store made at a path whose store is gone gets whole runs, never the last samples of a run it lacks
+    gone = not os.path.exists(store_path)
     ready: list[str] = []
+    orphans: list[str] = []
     broken: list[str] = []
     for path in _entries(store_path):
-        (ready if _readable(path) else broken).append(os.path.basename(path))
+        doc = _read(path)
+        (broken if doc is None else orphans if gone and doc.get("record") is None else ready).append(
+            os.path.basename(path))
     notes: list[str] = []
     if ready:
         notes.append(f"{len(ready)} run(s) wait in {folder} to be written to the store (it was locked, full, or "
-                     "deleted or replaced under them, when they ended); the next `wattprint run` on it writes them")
+                     "deleted or replaced under them, when they ended); the next `wattprint run` or tracked run on "
+                     "it writes them")
+    if orphans:
+        notes.append(f"{len(orphans)} file(s) in {folder} hold the last samples of runs stored in a store that no "
+                     f"longer exists and will not be written to a new one: {', '.join(orphans)}")
     if broken:
         notes.append(f"{len(broken)} file(s) in {folder} cannot be read as runs kept for the store (damaged, or not "
                      f"written by this wattprint version) and will not be written to it: {', '.join(broken)}")
@@ -100,12 +109,18 @@ def _entries(store_path: str) -> list[str]:
 def _readable(path: str) -> bool:
     """Whether ``path`` is a spill file this version can write to a store (whether its run still can be is known
     only in the store)."""
+    return _read(path) is not None
+
+
+def _read(path: str) -> dict[str, Any] | None:
+    """The spill file at ``path`` where this version can write it to a store; None where it cannot."""
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
     except (OSError, ValueError):  # a folder, unreadable, damaged, not UTF-8
-        return False
-    return isinstance(doc, dict) and doc.get("version") == SPILL_VERSION and isinstance(doc.get("run_id"), str)
+        return None
+    ok = isinstance(doc, dict) and doc.get("version") == SPILL_VERSION and isinstance(doc.get("run_id"), str)
+    return doc if ok else None
 
 
 def recover(store: Any) -> list[str]:
