@@ -151,6 +151,16 @@ def format_count(n: float) -> str:
     return f"{n:.4g}"
 
 
+def float_text(text: str) -> float:
+    """``float(text)``, except that a number written out that a float cannot hold ("1e400", which float() reads
+    as inf) raises OverflowError, as float() of a too-large int does: only an infinity spelled out ("inf") is
+    infinite. ValueError where the text is no number."""
+    value = float(text)
+    if math.isinf(value) and "inf" not in text.lower():
+        raise OverflowError(f"{text} leaves the floating-point range")
+    return value
+
+
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 
 

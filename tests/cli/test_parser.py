@@ -37,6 +37,16 @@ def test_an_option_given_twice_with_different_values_is_an_error(
     assert said in _usage_error(argv, capsys)
 
 
+@pytest.mark.parametrize("flag", ["--interval", "--pue", "--intensity"])
+@pytest.mark.parametrize("given", ["1e400", "-1e400"])
+def test_a_number_of_run_too_large_for_a_float_is_said_as_given(
+        flag: str, given: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """float() reads 1e400 as inf: the message said "got inf", a value the user never gave."""
+    err = _usage_error(["run", f"{flag}={given}", "--", "true"], capsys)
+    assert f"argument {flag}: '{given}' is too large: it leaves the floating-point range" in err, err
+    assert "inf" not in err
+
+
 def test_the_same_value_twice_and_options_after_the_command_of_run_pass(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*TRAIN, "--count", "64", "--days", "2.0", "--json"]) == 0

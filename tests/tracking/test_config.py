@@ -50,9 +50,11 @@ def test_pue_and_intensity_resolve_to_ranges_with_sources() -> None:
 def test_bad_values_are_user_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(InputConflictError, match="PUE"):
         load_config(pue=0.8)
-    for bad in (float("inf"), "inf", "1e400"):  # an infinite PUE was accepted and made every figure infinite
+    for bad in (float("inf"), "inf"):  # an infinite PUE was accepted and made every figure infinite
         with pytest.raises(InputConflictError, match="PUE .*finite"):
             load_config(pue=bad)
+    with pytest.raises(InputConflictError, match="PUE from argument '1e400' is too large"):  # not "got inf"
+        load_config(pue="1e400")
     monkeypatch.setenv("WATTPRINT_INTENSITY", "lots")
     with pytest.raises(InputConflictError, match="WATTPRINT_INTENSITY"):
         load_config()
@@ -150,6 +152,19 @@ def test_a_bool_an_int_past_float_or_infinity_is_no_interval_or_intensity(kw: di
     'must be a positive number'."""
     with pytest.raises(InputConflictError, match=said):
         load_config(**kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("env", "what"), [("WATTPRINT_PUE", "PUE"), ("WATTPRINT_INTENSITY", "grid intensity")])
+@pytest.mark.parametrize("given", ["1e400", "-1e400"])
+def test_a_number_in_the_environment_too_large_for_a_float_is_said_as_given(env: str, what: str, given: str) -> None:
+    """float() reads 1e400 as inf: WATTPRINT_PUE=1e400 said "got inf", a value never given, and neither said that
+    the number was too large; only an infinity spelled out is one."""
+    with pytest.raises(InputConflictError) as e:
+        load_config(environ={env: given})
+    assert str(e.value).startswith(f"{what}") and f"from env {env} '{given}' is too large: it leaves the " \
+        "floating-point range" in str(e.value), str(e.value)
+    with pytest.raises(InputConflictError, match="finite"):
+        load_config(environ={env: "inf"})
 
 
 @pytest.mark.parametrize(("kw", "said"), [

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import InputConflictError, UnknownNameError, WattprintError, shown
 from ..footprint import Assumption, Intensity, check_pue
-from ..quantities import Range
+from ..quantities import Range, float_text
 
 ENV_LOCATION = "WATTPRINT_LOCATION"
 ENV_PUE = "WATTPRINT_PUE"
@@ -147,7 +147,10 @@ def _parse_pue(text: Any, source: str) -> float | str:
     else:
         s = text.strip()
         try:
-            value = float(s)
+            value = float_text(s)
+        except OverflowError:  # 1e400: said as given, not as the inf float() makes of it
+            raise InputConflictError(f"PUE from {source} {shown(text)} is too large: it leaves the floating-point "
+                                     "range") from None
         except ValueError:
             if not s:
                 raise InputConflictError(f"empty PUE from {source}") from None
@@ -161,7 +164,7 @@ def _parse_positive(text: Any, what: str, source: str, allow_zero: bool = False)
     try:
         if isinstance(text, bool):  # True is no interval or intensity (float(True) would make it 1)
             raise TypeError
-        value = float(text)
+        value = float_text(text) if isinstance(text, str) else float(text)  # text: 1e400 is too large, not inf
     except OverflowError:
         raise InputConflictError(f"{what} from {source} {shown(text)} is too large: it leaves the floating-point "
                                  "range") from None
