@@ -187,11 +187,15 @@ def parse_count(text: str) -> float:
         mult = suffixes[suffix]
         s = s[:-1]
     try:
-        value = float(s) * mult
+        value = float_text(s) * mult
     except ValueError:
         raise InputConflictError(f"not a number: {echo(text)} (write e.g. 7e9, 7000000000, 7B or 1.4T)") from None
+    except OverflowError:
+        value = math.inf
     if suffix and "e" in s.lower():  # "7e9B" is 7e18: both scales given, one of them surely by mistake
         raise InputConflictError(_exponent_and_suffix(text, s.strip(), suffix))
+    if math.isinf(value) and "inf" not in s.lower():  # "1e400", "9e300T": said as given, not as "inf"
+        raise InputConflictError(f"{echo(text)} is too large: it leaves the floating-point range")
     return value
 
 

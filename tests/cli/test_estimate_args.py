@@ -85,3 +85,36 @@ def test_a_missing_peak_still_names_every_peak_where_the_caller_takes_all() -> N
 
     with pytest.raises(WattprintError, match=r"\(it has: fp16, int8\)"):
         find_accelerator("Ascend 910")[0].peak_flops("fp32")
+
+
+def _exit_code(argv: list[str]) -> int | str | None:
+    """main()'s exit status, whether argparse refused the value (SystemExit) or the estimator did (returned)."""
+    try:
+        return main(argv)
+    except SystemExit as e:
+        return e.code
+
+
+@pytest.mark.parametrize(("kind", "extra"), [
+    ("training", ["--tokens", "1e400"]),
+    ("training", ["--tokens", "9" * 300 + "T"]),
+    ("training", ["--tokens", "1T", "--days", "1e400"]),
+    ("training", ["--tokens", "1T", "--pue", "1e400"]),
+    ("inference", ["--requests-per-day", "1e400"]),
+    ("inference", ["--pue", "1e400"]),
+])
+def test_a_number_too_large_for_a_float_is_said_as_given(kind: str, extra: list[str],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # float("1e400") is inf: the message named "got inf", a value the user never typed
+    base = ["--params", "7B", "--hardware", "A100"] + (["--count", "8"] if kind == "training" else [])
+    code = _exit_code(["estimate", kind, *base, *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    given = next(x for x in extra if x.startswith(("1e", "999")))
+    assert f"{given[:20]}" in err and "is too large" in err and "got inf" not in err, err
+
+
+def test_an_infinity_spelled_out_is_still_refused_as_not_finite(capsys: pytest.CaptureFixture[str]) -> None:
+    code = _exit_code(["estimate", "training", "--params", "7B", "--tokens", "inf", "--hardware", "A100", "--count",
+                       "8"])
+    assert code == 2 and "finite" in capsys.readouterr().err

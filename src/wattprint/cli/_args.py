@@ -18,10 +18,14 @@ def count(text: str) -> float:
 
 
 def number(text: str) -> float:
+    from ..quantities import float_text
+
     try:
-        return float(text)
+        return float_text(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    except OverflowError:  # "1e400": said as given, not as the inf float() makes of it
+        raise argparse.ArgumentTypeError(f"{text!r} is too large: it leaves the floating-point range") from None
 
 
 def whole(text: str) -> int:

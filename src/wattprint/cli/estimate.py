@@ -65,18 +65,11 @@ def _add_training(sub: Any) -> None:
 def _run_training(args: argparse.Namespace) -> int:
     from ..estimate.training import estimate_training
 
-    if args.pue is not None:
-        try:
-            pue: float | str | None = float(args.pue)
-        except ValueError:
-            pue = args.pue
-    else:
-        pue = None
     fp = estimate_training(
         model=args.model, flops=args.flops, params=args.params, active_params=args.active_params, tokens=args.tokens,
         chip_hours=args.chip_hours, days=args.days, hardware=args.hardware, count=args.count,
         precision=args.precision, mfu=args.mfu, power_fraction=args.power_fraction, power_w=args.power_w,
-        pue=pue, location=args.location, year=args.year, intensity=args.intensity, mix=args.mix,
+        pue=args.pue, location=args.location, year=args.year, intensity=args.intensity, mix=args.mix,
         market_intensity=args.market_intensity, seq_len=args.seq_len,
     )
     if args.json:

@@ -243,10 +243,14 @@ def resolve_pue(pue: float | str | Range | None, location: str | None) -> tuple[
     if isinstance(pue, Range):
         r = pue
     elif isinstance(pue, str):
+        from ..quantities import float_text
+
         try:
-            v = float(pue)
+            v = float_text(pue)
         except ValueError:
             return data.pue_preset(pue)
+        except OverflowError:  # "1e400": said as given, not as the inf float() makes of it
+            raise InputConflictError(f"PUE {shown(pue)} is too large: it leaves the floating-point range") from None
         r = _finite_pue(v, pue)
     elif is_number(pue):
         r = _finite_pue(to_float("PUE", pue), pue)
