@@ -58,16 +58,21 @@ class LightningHooks:
     - without ``run_name``, in a single-process fit, the run's id goes into each checkpoint (the callback's
       ``state_dict``), so that ``fit(ckpt_path=...)`` resuming from it continues the same run and the model card
       covers the whole training, not only its last part. Such a resumed run starts when Lightning restores the
-      callbacks from the checkpoint (after the ``setup`` hooks, before the strategy's set-up);
+      callbacks from the checkpoint (after the ``setup`` hooks, before the strategy's set-up); a checkpoint of another
+      project's run starts a run of this project;
     - a later ``fit()`` of the same Trainer that goes on from the step its last fit ended at (``max_epochs`` raised,
       as in a notebook) continues that fit's run too, so the card covers the whole training; a fit on another
-      Trainer is a run of its own. A fit that trains no step leaves the card of the training that did.
+      Trainer is a run of its own. A fit that trains no step leaves the card of the training that did;
+    - ``validate()``, ``test()`` and ``predict()`` are not measured (the callback measures training): a
+      :class:`~wattprint.errors.WattprintWarning` says so once, and to wrap them in ``wattprint.track``.
 
     ``model_card_dir`` defaults to the checkpoint folder (``ModelCheckpoint.dirpath``), else the folder
     ``trainer.log_dir`` names (read without its broadcast, see :func:`_log_dir`); the current directory is only
     written to when named explicitly, so a project's own README.md is never edited by accident, and a default folder
     is only used when it exists by the end of training, or is the folder of a logger (loggers may create theirs
-    late): no folder is made just for the card.
+    late): no folder is made just for the card. Without any (``logger=False, enable_checkpointing=False`` and
+    ``default_root_dir`` the working directory, its default) no card is written, and a warning says once to name
+    ``model_card_dir``.
     ``fast_dev_run`` writes no card, as Lightning writes no checkpoints or logs then.
 
     Args are those of :class:`wattprint.integrations.transformers.WattprintCallback`, plus ``model_card_dir``.
@@ -115,6 +120,8 @@ class LightningHooks:
         self._resuming: Any = None  # the trainer of a fit resumed from a checkpoint, until its run id is read back
         self._steps = 0  # training batches of the current fit
         self._fits: weakref.WeakKeyDictionary[Any, _TrainerFit] = weakref.WeakKeyDictionary()  # by Trainer
+        self._said_unmeasured = False  # the warning for validate()/test()/predict(), said once
+        self._said_no_card_dir = False  # the warning for a fit with no folder for its card, said once
 
     # a spawning strategy (ddp_spawn) pickles the callback into each process it starts, where the Trainer is a copy
     # with no fits of its own yet; weak references do not pickle
@@ -141,7 +148,11 @@ class LightningHooks:
 
     # -- hooks -----------------------------------------------------------------------------------------
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if stage != "fit":
+        if stage != "fit":  # "validate", "test", "predict"
+            if not self._said_unmeasured:
+                self._said_unmeasured = True
+                _warn(f"the callback measures only training (fit()): validate(), test() and predict() are not measured "
+                      f"(this is {stage}()); wrap the call in `with wattprint.track(project=...):` to measure it")
             return
         self._resuming = None
         checkpoint = _fit_checkpoint(trainer)
@@ -254,8 +265,13 @@ class LightningHooks:
         if not self.session.model_card or getattr(trainer, "fast_dev_run", False) or fit is None:
             return  # a dry run writes no checkpoint or log
         if self._steps > 0:
-            fit.card = self.session.write_card(self._card_dir(trainer), hardware_used=self._hardware_guess,
-                                               at_end=True)
+            folder = self._card_dir(trainer)
+            if folder is None and not self._said_no_card_dir:
+                self._said_no_card_dir = True
+                _warn("no model card written: this fit left no checkpoint or log folder for it (logger=False, "
+                      "enable_checkpointing=False?), and neither the working directory (written to only when named) "
+                      "nor a folder made just for the card is used; name one: WattprintCallback(model_card_dir=...)")
+            fit.card = self.session.write_card(folder, hardware_used=self._hardware_guess, at_end=True)
         else:  # max_epochs reached already, as when a notebook cell runs fit() again: the card of the training that did
             kept = f" ({fit.card} stays as the last training wrote it)" if fit.card else ""
             _warn(f"this fit() trained no step (the Trainer had reached max_epochs / max_steps already): no model "

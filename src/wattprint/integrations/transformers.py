@@ -19,8 +19,11 @@ What it does, per Trainer event:
   ``on_train_begin`` with ``eval_on_start``, so that the evaluation's first batch, data loader and model preparation
   are in it; else (an evaluation started otherwise) at its first ``on_prediction_step``, after its first batch.
 - ``on_save``: without ``run_name``, notes the run's id in the checkpoint folder, so that a training resumed
-  from that checkpoint (``train(resume_from_checkpoint=...)``, in a new process after preemption) continues the
-  same run and the model card covers the whole training, not only its last part.
+  from that checkpoint (``train(resume_from_checkpoint=...)``, in a new process after preemption; the folder may be
+  outside ``output_dir``) continues the same run and the model card covers the whole training, not only its last
+  part. A checkpoint of another project's run starts a run of this project, as in the Lightning callback.
+- ``trainer.evaluate()``/``predict()`` outside ``train()`` are not measured (the callback measures training): a
+  :class:`~wattprint.errors.WattprintWarning` says so once, and to wrap them in ``wattprint.track``.
 - a training that raises: the Trainer has no failure event, so the callback watches the training call it began in
   (:meth:`~wattprint.integrations.session.TrainingSession.watch`), and ends the run ``failed`` (``interrupted``
   after Ctrl-C) within a second (or a sampling interval) of the call's leaving without ``on_train_end``, with a
@@ -46,7 +49,7 @@ from .extras import missing_framework
 
 try:
     from transformers import DefaultFlowCallback, TrainerCallback
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 except ImportError as e:
     missing_framework(e, __name__, "Hugging Face Transformers", "pip install 'wattprint[hf]'", ("transformers",))
 
@@ -122,6 +125,8 @@ class WattprintCallback(TrainerCallback):
         self._hardware_guess: str | None = None
         self._relaying = False
         self._output_dir: str | None = None
+        self._training = False  # between on_train_begin and on_train_end
+        self._said_unmeasured = False  # the warning for an evaluation or prediction outside training, said once
         self.model_card_path: Path | None = None
 
     # -- public read-outs ----------------------------------------------------------------------------
@@ -157,7 +162,11 @@ class WattprintCallback(TrainerCallback):
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
         training = self._run_first()
-        resumed = _run_id_in_checkpoint(args, state) if self.session.run_name is None else None
+        self._training = True
+        resumed = None
+        if self.session.run_name is None:
+            checkpoint = _resumed_checkpoint(args, state, training)
+            resumed = _run_id_in_checkpoint(args, checkpoint, self.session.project) if checkpoint else None
         self.session.begin(rank=args.process_index, world_size=args.world_size, run_id=resumed)
         if training is not None:
             self.session.watch(training)
@@ -231,11 +240,23 @@ class WattprintCallback(TrainerCallback):
     def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         self.session.event("on_evaluate")
         self.session.exit_phase()
+        self._say_if_unmeasured()
 
     def on_predict(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, metrics: Any = None, **kwargs: Any
     ) -> None:
         self.session.exit_phase()
+        self._say_if_unmeasured()
+
+    def _say_if_unmeasured(self) -> None:
+        """Say once that an evaluation or prediction that ran outside ``train()`` was not measured: only the
+        training's run is the callback's (a training that raised leaves ``_training`` set, but its run has ended)."""
+        s = self.session
+        if self._said_unmeasured or (self._training and (s.active or s.unmeasured)):
+            return
+        self._said_unmeasured = True
+        _warn("the callback measures only training (train()): trainer.evaluate() and trainer.predict() outside it "
+              "are not measured; wrap them in `with wattprint.track(project=...):` to measure them")
 
     def on_log(
         self,
@@ -257,6 +278,7 @@ class WattprintCallback(TrainerCallback):
     def on_train_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
+        self._training = False
         if not self.session.active:
             return
         self.session.finish()
@@ -360,31 +382,55 @@ def _run_id_file(args: Any) -> str:
     return RUN_ID_FILE.format(rank=f"-rank{args.process_index}" if args.world_size > 1 else "")
 
 
-def _run_id_in_checkpoint(args: Any, state: Any) -> str | None:
-    """The run a training resumed from its checkpoint continues (the Trainer has loaded the checkpoint's state,
-    so ``global_step`` names its folder); None for a fresh training or a checkpoint without our note.
+def _resumed_checkpoint(args: Any, state: Any, training: FrameType | None) -> Path | None:
+    """The checkpoint folder the training beginning resumed from; None for a fresh training.
+
+    The Trainer tells callbacks no path: it is the ``resume_from_checkpoint`` of its training call (``training``,
+    the frame that sent ``on_train_begin``), which ``train()`` has resolved from ``True`` to the last checkpoint in
+    ``output_dir`` by then; the folder may be anywhere. Without that frame it is not guessed from ``global_step``
+    (``output_dir/checkpoint-<step>`` may be a stale folder of another training, whose run would be continued): a
+    warning says that the resumed training is a run of its own."""
+    if training is None or "resume_from_checkpoint" not in training.f_locals:
+        if state.global_step:  # a fresh training's state starts at 0: this one was loaded from a checkpoint
+            _warn(f"this training resumed at step {state.global_step} from a checkpoint the callback cannot find "
+                  "(the Trainer's training call was not found): it is measured as a run of its own, so the model "
+                  "card covers the resumed part only")
+        return None
+    path = training.f_locals["resume_from_checkpoint"]
+    if path is True and args.output_dir:  # unresolved where a Trainer's call resolves it later
+        path = get_last_checkpoint(args.output_dir)
+    return Path(path) if isinstance(path, str | os.PathLike) and os.fspath(path) else None
+
+
+def _run_id_in_checkpoint(args: Any, folder: Path, project: str) -> str | None:
+    """The run a training resumed from the checkpoint ``folder`` continues: the one noted there, if it is of
+    ``project`` (another project's run is not continued: the training is a run of its own, as in the Lightning
+    callback); None for a checkpoint without our note.
 
     A checkpoint written by a job of another size: rank zero still continues rank zero's run, and a warning says
     that the other processes' earlier runs are not continued (the model card then covers less than the whole
     training; their figures stay in the store)."""
-    if not state.global_step or not args.output_dir:
-        return None
     import json
 
-    folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
     note = folder / _run_id_file(args)
+    other_size: list[str] = []
     if int(args.process_index) == 0:
         written = sorted(p.name for p in folder.glob(RUN_ID_FILE.format(rank="*")))
         expected = [RUN_ID_FILE.format(rank=f"-rank{r}" if args.world_size > 1 else "")
                     for r in range(int(args.world_size))]
         if written and sorted(expected) != written:
-            _warn(f"{folder} holds the runs of a job of {len(written)} process(es); this one has {args.world_size}: "
-                  "only rank zero's run is continued, so the footprint logged and written to the model card covers "
-                  "the earlier part of the other processes' training no more (their runs stay in the store)")
+            other_size = written
             if not note.exists():  # rank zero's note under the other job size's name
                 note = folder / RUN_ID_FILE.format(rank="-rank0" if args.world_size == 1 else "")
     try:
-        run_id = json.loads(note.read_text(encoding="utf-8")).get("run")
+        noted = json.loads(note.read_text(encoding="utf-8"))
+        run_id, noted_project = noted.get("run"), noted.get("project")
     except (OSError, ValueError, AttributeError):
         return None
-    return run_id if isinstance(run_id, str) and run_id else None
+    if not (isinstance(run_id, str) and run_id) or noted_project != project:
+        return None
+    if other_size:
+        _warn(f"{folder} holds the runs of a job of {len(other_size)} process(es); this one has {args.world_size}: "
+              "only rank zero's run is continued, so the footprint logged and written to the model card covers "
+              "the earlier part of the other processes' training no more (their runs stay in the store)")
+    return run_id
