@@ -55,13 +55,13 @@ def test_location_defaults_to_the_intensity_location() -> None:
     assert block["geographical_location"] == "Atlantis-7"  # unknown key: kept as is, never dropped silently
 
 
-def test_location_names_a_known_place_and_says_when_none_was_configured() -> None:
+def test_location_names_a_known_place_and_is_left_out_when_none_was_configured() -> None:
     pytest.importorskip("wattprint.intensity")
     assert co2_eq_emissions(_footprint(location="FRA"))["geographical_location"] == "France"
     from wattprint.intensity import intensity_for
 
     world = dataclasses.replace(_footprint(), intensity=intensity_for(None))  # the world average, for want of one
-    assert co2_eq_emissions(world)["geographical_location"].startswith("unknown")
+    assert "geographical_location" not in co2_eq_emissions(world)  # the Hub's field names a place: none is known
 
 
 def test_describe_hardware_counts_identical_devices() -> None:
@@ -394,3 +394,175 @@ def test_a_start_marker_without_an_end_is_a_clear_error_and_the_card_is_left_alo
     with pytest.raises(WattprintError, match="wattprint:end"):
         write_model_card(readme, *_card(3.0))
     assert readme.read_text() == original
+
+
+# -- the user's co2_eq_emissions fields, the Hub's front matter, the location's form --------------------------------
+USER_BLOCK = (
+    "---\n"
+    "co2_eq_emissions:\n"
+    "  emissions: 0\n"
+    '  training_type: "fine-tuning"\n'
+    '  geographical_location: "Montreal, Quebec, Canada"\n'
+    '  hardware_used: "8 x A100 (rented, see paper)"\n'
+    '  training_params: "lr 3e-4"\n'
+    "---\n"
+)
+USER_FIELDS = {"training_type": "fine-tuning", "geographical_location": "Montreal, Quebec, Canada",
+               "hardware_used": "8 x A100 (rented, see paper)", "training_params": "lr 3e-4"}
+
+
+def _tracked(location: str | None = None, cpu: str = "AMD EPYC") -> Footprint:
+    """A footprint as a tracked run gives it: the grid intensity looked up for ``location`` (the world average for
+    None), and the hardware the run read (a CPU)."""
+    pytest.importorskip("wattprint.intensity")
+    from wattprint.intensity import intensity_for
+
+    return dataclasses.replace(_footprint(), intensity=intensity_for(location),
+                               details={"hardware": {"cpu": {"model": cpu, "allocated_cpus": 2}}})
+
+
+def _hub_metadata(readme: Path) -> dict[str, object]:
+    """The metadata as the Hub reads it (huggingface_hub, else the same block found with PyYAML)."""
+    try:
+        from huggingface_hub import metadata_load
+    except ImportError:
+        pytest.skip("huggingface_hub not installed")
+    meta = metadata_load(readme)
+    assert isinstance(meta, dict)
+    return meta
+
+
+def test_fields_the_user_set_in_the_block_are_kept_and_the_measured_ones_replaced(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(USER_BLOCK)
+    fp = _tracked()  # no location configured, a CPU read: wattprint could only guess both
+    block = co2_eq_emissions(fp)
+    write_model_card(readme, block)
+    expected = {"emissions": block["emissions"], "source": "wattprint", **USER_FIELDS}
+    assert block["emissions"] > 0 and parse_block(readme.read_text()) == expected
+    assert _hub_metadata(readme)["co2_eq_emissions"] == expected
+    write_model_card(readme, block)  # and again: nothing the user wrote wears away
+    assert parse_block(readme.read_text()) == expected
+
+
+def test_a_value_the_caller_gives_replaces_the_users_and_a_guess_does_not(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(USER_BLOCK)
+    fp = _tracked("FR")
+    write_model_card(readme, co2_eq_emissions(fp, training_type="pre-training", hardware_used="1 x NVIDIA H100",
+                                              guesses={"geographical_location": "Paris"}))
+    got = parse_block(readme.read_text())
+    assert got is not None
+    assert (got["training_type"], got["hardware_used"]) == ("pre-training", "1 x NVIDIA H100")  # given: written
+    assert got["geographical_location"] == "Montreal, Quebec, Canada"  # the intensity's place, a guess: the user's
+    assert got["training_params"] == "lr 3e-4"
+    readme.write_text(USER_BLOCK)
+    write_model_card(readme, co2_eq_emissions(fp, guesses={"training_type": "pre-training"}))  # a framework's guess
+    assert parse_block(readme.read_text()) == {"emissions": got["emissions"], "source": "wattprint", **USER_FIELDS}
+
+
+def test_what_wattprint_inferred_itself_is_updated_by_a_rerun_and_an_edit_is_kept(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    write_model_card(readme, co2_eq_emissions(_tracked("FR", cpu="CPU one")))
+    first = parse_block(readme.read_text())
+    assert first is not None and (first["geographical_location"], first["hardware_used"]) == (
+        "France", "CPU one (2 CPU cores)")
+    write_model_card(readme, co2_eq_emissions(_tracked("DE", cpu="CPU two")))  # a rerun elsewhere on other hardware
+    second = parse_block(readme.read_text())
+    assert second is not None and (second["geographical_location"], second["hardware_used"]) == (
+        "Germany", "CPU two (2 CPU cores)")
+    write_model_card(readme, co2_eq_emissions(_footprint()))  # one that knows neither: its earlier guesses go
+    assert parse_block(readme.read_text()) == co2_eq_emissions(_footprint())
+    # the user edits an inferred line (and drops wattprint's comment on it, as the comment asks): theirs from then on
+    write_model_card(readme, co2_eq_emissions(_tracked("FR")))
+    text = readme.read_text()
+    line = next(x for x in text.splitlines() if "geographical_location" in x)
+    readme.write_text(text.replace(line, '  geographical_location: "Lyon, France"'))
+    write_model_card(readme, co2_eq_emissions(_tracked("DE")))
+    assert parse_block(readme.read_text())["geographical_location"] == "Lyon, France"  # type: ignore[index]
+
+
+def test_an_earlier_versions_unknown_location_prose_is_not_taken_for_the_users(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text('---\nco2_eq_emissions:\n  emissions: 1.0\n  source: "wattprint"\n'
+                      '  geographical_location: "unknown (world-average grid intensity assumed)"\n---\n')
+    write_model_card(readme, co2_eq_emissions(_tracked()))
+    assert "geographical_location" not in parse_block(readme.read_text())  # type: ignore[operator]
+
+
+def test_user_fields_in_a_flow_mapping_are_kept(tmp_path: Path) -> None:
+    yaml = pytest.importorskip("yaml")
+    readme = tmp_path / "README.md"
+    readme.write_text('---\nlicense: mit\nco2_eq_emissions: {emissions: 3, training_params: "a, b: c", '
+                      "hardware_used: 'TPU v4'}\n---\nbody\n")
+    block = co2_eq_emissions(_tracked())
+    write_model_card(readme, block)
+    front, _ = split_front_matter(readme.read_text())
+    kept = {"training_params": "a, b: c", "hardware_used": "TPU v4"}  # hardware_used: the user's, over a CPU read
+    assert yaml.safe_load(front) == {"license": "mit", "co2_eq_emissions": {
+        "emissions": block["emissions"], "source": "wattprint", **kept}}
+
+
+@pytest.mark.parametrize("lead", ["\n", "\n\n", "  \n", "\r\n"], ids=["blank-line", "two", "spaces", "crlf"])
+def test_front_matter_after_leading_blank_lines_is_the_metadata_the_hub_reads(tmp_path: Path, lead: str) -> None:
+    readme = tmp_path / "README.md"
+    nl = "\r\n" if "\r" in lead else "\n"
+    readme.write_bytes(f"{lead}---{nl}license: mit{nl}---{nl}body{nl}".encode())
+    assert _hub_metadata(readme) == {"license": "mit"}
+    block = co2_eq_emissions(_footprint(), training_type="fine-tuning")
+    write_model_card(readme, block)
+    text = readme.read_bytes().decode()
+    assert text.count("---") == 2 and text.endswith(f"---{nl}body{nl}")
+    assert _hub_metadata(readme) == {"license": "mit", "co2_eq_emissions": block}
+    assert parse_block(text) == block
+
+
+def test_a_fence_the_hub_does_not_read_is_not_written_into(tmp_path: Path) -> None:
+    """An opening '---' with text after it on the line is no metadata fence for the Hub: the block goes above."""
+    readme = tmp_path / "README.md"
+    readme.write_text("--- \nlicense: mit\n---\nbody\n")
+    block = co2_eq_emissions(_footprint())
+    write_model_card(readme, block)
+    assert _hub_metadata(readme) == {"co2_eq_emissions": block}
+
+
+def test_an_unknown_location_is_left_out_and_a_known_one_has_one_form() -> None:
+    pytest.importorskip("wattprint.intensity")
+    assert "geographical_location" not in co2_eq_emissions(_tracked())  # the world average: no place to name
+    for key in ("FR", "aws:us-east-1", "CA-QC"):
+        looked_up = co2_eq_emissions(_tracked(key))["geographical_location"]
+        from wattprint.intensity import resolve_location
+
+        given = co2_eq_emissions(_footprint(location=resolve_location(key).key))["geographical_location"]
+        assert looked_up == given == resolve_location(key).name  # "France", as with an intensity given for FR
+
+
+def test_the_users_comments_and_multi_line_fields_in_the_block_are_kept_as_written(tmp_path: Path) -> None:
+    yaml = pytest.importorskip("yaml")
+    readme = tmp_path / "README.md"
+    mine = ("    # our notes\n"
+            "    training_params: |\n      lr 3e-4\n\n      # a line of the text, not a comment\n"
+            "    # about the next one\n"
+            "    extra: 1\n")
+    readme.write_text(f"---\nco2_eq_emissions:  # ours\n{mine}license: mit\n---\n")
+    block = co2_eq_emissions(_footprint())
+    write_model_card(readme, block)
+    front, _ = split_front_matter(readme.read_text())
+    assert front == ("co2_eq_emissions:  # ours\n    # our notes\n"
+                     f'    emissions: {block["emissions"]}\n    source: "wattprint"\n' + mine.split("\n", 1)[1]
+                     + "license: mit\n")
+    text = yaml.safe_load(front)["co2_eq_emissions"]["training_params"]
+    assert text == "lr 3e-4\n\n# a line of the text, not a comment\n"
+
+
+def test_a_block_wattprint_cannot_split_into_fields_is_a_clear_error_and_left_alone(tmp_path: Path) -> None:
+    from wattprint.errors import WattprintError
+
+    readme = tmp_path / "README.md"
+    original = "---\nco2_eq_emissions: {emissions: 3, training_params: [1, 2\n---\n"
+    readme.write_text(original)
+    with pytest.raises(WattprintError, match="fields could not be kept"):
+        write_model_card(readme, co2_eq_emissions(_footprint()))
+    assert readme.read_text() == original
+    with pytest.raises(WattprintError, match="guesses for location"):
+        co2_eq_emissions(_footprint(), guesses={"location": "Paris"})

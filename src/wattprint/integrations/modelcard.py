@@ -27,6 +27,18 @@ added where the card has no text besides its metadata (a new or empty README); a
 section of wattprint's (the Hub's generated card, or one whose section the user removed or rewrote) keeps its text as
 it is and gets the metadata only.
 
+A card that already has a ``co2_eq_emissions`` block keeps the fields wattprint does not write (``training_params``,
+say) and is merged field by field: ``emissions`` and ``source`` (what wattprint measured) are always replaced;
+``training_type``, ``geographical_location`` and ``hardware_used`` are replaced where the caller gave a value for
+them (the arguments of :func:`co2_eq_emissions`), and otherwise keep the card's own value. What wattprint inferred
+itself (the grid's location, the hardware a run read, a framework's guess at the training type) fills a field the
+card lacks and is marked by a YAML comment on its line (:data:`INFERRED_COMMENT`, which the Hub does not show), so a
+later write updates it, or removes it where it no longer knows the field; a line without the comment (one the user
+wrote, or one whose comment the user removed after editing it) is the user's and is kept.
+
+The front matter is found where the Hub finds it (huggingface_hub's ``REGEX_YAML_BLOCK``): a ``---`` line at the
+file's start, after any whitespace (blank lines included), up to the next ``---`` line.
+
 Framework-free and without PyYAML: the block is written as YAML that is also valid JSON scalars, and
 merged into an existing front matter line by line, so every other key (and its formatting and comments)
 is kept byte for byte.
@@ -39,7 +51,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +63,12 @@ KEY = "co2_eq_emissions"
 SOURCE = "wattprint"
 GRAMS_PER_KG = 1000.0
 FIELD_ORDER = ("emissions", "source", "training_type", "geographical_location", "hardware_used")
+# the fields wattprint measured: a write always replaces them
+MEASURED_FIELDS = ("emissions", "source")
+# the fields that describe the training: the card's own value is kept unless the caller gives one
+DESCRIPTIVE_FIELDS = ("training_type", "geographical_location", "hardware_used")
+# the YAML comment on a line whose value wattprint inferred rather than was given: a later write may replace it
+INFERRED_COMMENT = "# inferred by wattprint; remove this comment to keep your own value"
 # significant digits of ``emissions``: its PUE and intensity alone are uncertain by percents, so more digits
 # (a float's 17) would claim a precision the figure does not have
 EMISSIONS_DIGITS = 4
@@ -60,7 +78,15 @@ _FENCE = "---"
 _NOT_A_PLACE = {"", "given", "unknown", "none"}
 # the location key the intensity lookup uses when no location was configured
 _WORLD = {"world", "wld", "global"}
-UNKNOWN_LOCATION = "unknown (world-average grid intensity assumed)"
+# the geographical_location earlier versions wrote where no location was configured: wattprint's, not the user's
+_OLD_UNKNOWN_LOCATION = "unknown (world-average grid intensity assumed)"
+# an intensity's location as the lookup labels it: "France (FRA)", "US East (N. Virginia) (aws:us-east-1)"
+_LOCATION_LABEL = re.compile(r"^.*\S\s+\((?P<key>[^()]+)\)$")
+# the front matter where the Hub finds it (huggingface_hub.repocard.REGEX_YAML_BLOCK): an opening "---" line after
+# any leading whitespace, the text, a closing "---" line (spaces or tabs may follow it)
+_HUB_FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|$))")
+# an empty front matter ("---" then "---"), which the Hub's pattern does not match but a block written into is read
+_EMPTY_FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))()(---[ \t]*(?:\r\n|\n|$))")
 _TOP_LEVEL_KEY = re.compile(r"^([A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')\s*:")
 # a top-level line of a YAML block mapping: a plain or quoted key, then ":" and a space or the line's end
 _MAPPING_KEY = re.compile(r"""^([^\s#:\-?\[\]{},&*!|>'"%@`][^#]*?|"[^"]*"|'[^']*')\s*:(\s|$)""")
@@ -76,6 +102,16 @@ _OLD_PARAGRAPH = "Training emitted"
 _OLD_BULLETS = ("- Energy: ", "- Grid intensity: ", "- Duration: ", "- Embodied CO2e of the hardware ")
 
 
+class CardBlock(dict[str, Any]):
+    """A ``co2_eq_emissions`` mapping that knows which of its fields wattprint inferred (``inferred``) rather than
+    was given: :func:`write_model_card` lets a card's own value of those stand. A plain dict's fields all count as
+    given (copying a CardBlock into one, ``dict(block)``, makes them so)."""
+
+    def __init__(self, fields: Mapping[str, Any] | None = None, inferred: Iterable[str] = ()) -> None:
+        super().__init__(fields or {})
+        self.inferred = frozenset(inferred)
+
+
 def co2_eq_emissions(
     footprint: Footprint,
     *,
@@ -83,29 +119,39 @@ def co2_eq_emissions(
     geographical_location: str | None = None,
     hardware_used: str | None = None,
     source: str = SOURCE,
-) -> dict[str, Any]:
+    guesses: Mapping[str, str | None] | None = None,
+) -> CardBlock:
     """The ``co2_eq_emissions`` dict for a footprint.
 
     ``emissions`` = the footprint's operational (location-based) CO2e in kg x 1000, i.e. grams (to
-    ``EMISSIONS_DIGITS`` significant digits). ``geographical_location`` defaults to the location the grid intensity
-    was taken for (its readable name where wattprint knows it); ``hardware_used`` to what a tracked run read
-    (the footprint's ``details["hardware"]``: :func:`hardware_used_of`). Fields that are unknown are left out rather
-    than guessed.
+    ``EMISSIONS_DIGITS`` significant digits). ``training_type``, ``geographical_location`` and ``hardware_used``, where
+    given, are written as given, over what a card says. Where one is not given it is inferred, and yields to the
+    card's own value (see :func:`write_model_card`): ``guesses`` (a framework's guess at the training type, the
+    hardware it saw: field -> value), else, for the location, the place whose grid intensity was used (its name,
+    "France"), for the hardware, what a tracked run read (the footprint's ``details["hardware"]``:
+    :func:`hardware_used_of`). Fields that are unknown (no location configured: the world average) are left out
+    rather than guessed.
     """
     grams = footprint.operational_co2e_kg.value * GRAMS_PER_KG
     if not math.isfinite(grams) or grams < 0:
         raise WattprintError(f"cannot write {grams!r} g CO2e into a model card: the footprint's emissions are not a "
                              "finite, non-negative number")
-    block: dict[str, Any] = {"emissions": significant(grams), "source": source}
-    if training_type:
-        block["training_type"] = training_type
-    location = geographical_location or _location_name(footprint.intensity.location,
-                                                       _is_world_average(footprint.intensity))
-    if location:
-        block["geographical_location"] = location
-    hardware_used = hardware_used or hardware_used_of(footprint.details.get("hardware"))
-    if hardware_used:
-        block["hardware_used"] = hardware_used
+    guesses = dict(guesses or {})
+    if unknown := sorted(set(guesses) - set(DESCRIPTIVE_FIELDS)):
+        raise WattprintError(f"guesses for {', '.join(unknown)}: only {', '.join(DESCRIPTIVE_FIELDS)} are inferred")
+    guesses.setdefault("geographical_location", _location_name(footprint.intensity.location))
+    guesses.setdefault("hardware_used", hardware_used_of(footprint.details.get("hardware")))
+    given = {"training_type": training_type, "geographical_location": geographical_location,
+             "hardware_used": hardware_used}
+    block = CardBlock({"emissions": significant(grams), "source": source})
+    inferred = []
+    for name in DESCRIPTIVE_FIELDS:
+        if given[name]:
+            block[name] = given[name]
+        elif guesses.get(name):
+            block[name] = guesses[name]
+            inferred.append(name)
+    block.inferred = frozenset(inferred)
     return block
 
 
@@ -133,25 +179,25 @@ def significant(x: float, digits: int = EMISSIONS_DIGITS) -> float:
     return float(f"{x:.{digits}g}")
 
 
-def _location_name(key: str | None, world_average: bool = True) -> str | None:
-    """A readable place name for an intensity location key ("FRA" -> "France"); the key if unknown. The world
-    key says the place is unknown only where the world-average intensity was used (``world_average``)."""
-    if key is None or key.strip().lower() in _NOT_A_PLACE:
+def _location_name(key: str | None) -> str | None:
+    """The place an intensity's location names, in one form whether the intensity was looked up (its location
+    labelled "France (FRA)") or given for a location (its location the key, "FRA"): the place's name, "France"; the
+    text itself if wattprint does not know it. None where it names no place: no location configured (the world
+    average), or a number given without one."""
+    if key is None or key.strip().lower() in _NOT_A_PLACE | _WORLD:
         return None
-    if key.strip().lower() in _WORLD:
-        return UNKNOWN_LOCATION if world_average else None
     try:
-        from ..intensity import resolve_location
-
-        return str(resolve_location(key).name)
-    except Exception:  # unknown key or data module absent: the key itself is still the best description
+        from ..intensity import WORLD, resolve_location
+    except ImportError:  # the data module absent: the text itself is still the best description
         return key
-
-
-def _is_world_average(intensity: Any) -> bool:
-    """Whether the intensity is the world-average figure (its source says so), not a number given for "World"
-    (a footprint stored before the tracker named such a number's location "given")."""
-    return "world average" in str(getattr(intensity, "source", "")).lower()
+    label = _LOCATION_LABEL.match(key.strip())
+    for candidate in ([label.group("key")] if label else []) + [key]:
+        try:
+            loc = resolve_location(candidate)
+        except WattprintError:  # not a location wattprint knows: the next candidate, else the text itself
+            continue
+        return None if loc is WORLD else str(loc.name)
+    return key
 
 
 # -- hardware description ---------------------------------------------------------------------------
@@ -192,12 +238,23 @@ def cpu_model_name(cpuinfo: str = "/proc/cpuinfo") -> str | None:
 
 # -- YAML front matter --------------------------------------------------------------------------------
 def render_block(block: Mapping[str, Any], key: str = KEY) -> str:
-    """The block as YAML lines (a mapping under ``key``); strings double-quoted (JSON escapes are YAML)."""
-    lines = [f"{key}:"]
-    ordered = [k for k in FIELD_ORDER if k in block] + [k for k in block if k not in FIELD_ORDER]
-    for k in ordered:
-        lines.append(f"  {k}: {_scalar(block[k])}")
-    return "\n".join(lines) + "\n"
+    """The block as YAML lines (a mapping under ``key``); strings double-quoted (JSON escapes are YAML); an inferred
+    field's line (see :class:`CardBlock`) ends with :data:`INFERRED_COMMENT`."""
+    return f"{key}:\n" + "".join(_field_line(block, k, "  ") for k in _ordered(block))
+
+
+def _ordered(block: Mapping[str, Any]) -> list[str]:
+    return [k for k in FIELD_ORDER if k in block] + [k for k in block if k not in FIELD_ORDER]
+
+
+def _field_line(block: Mapping[str, Any], k: str, indent: str) -> str:
+    comment = f"  {INFERRED_COMMENT}" if k in _inferred(block) else ""
+    return f"{indent}{k}: {_scalar(block[k])}{comment}\n"
+
+
+def _inferred(block: Mapping[str, Any]) -> frozenset[str]:
+    """The fields of ``block`` wattprint inferred (none for a plain dict), less the measured ones."""
+    return frozenset(getattr(block, "inferred", ())) - set(MEASURED_FIELDS)
 
 
 def _scalar(v: Any) -> str:
@@ -215,15 +272,28 @@ def _scalar(v: Any) -> str:
 
 def split_front_matter(text: str) -> tuple[str | None, str]:
     """(front matter without its ``---`` fences, rest of the document); (None, text) if there is none.
-    A byte-order mark before the opening fence is allowed (editors on Windows write one)."""
+
+    The front matter is where the Hub reads it (huggingface_hub's ``REGEX_YAML_BLOCK``): a ``---`` line (nothing
+    after it on the line) at the start, after any whitespace or blank lines, up to the next line that is ``---``
+    (spaces or tabs may follow). A byte-order mark before it is allowed (editors on Windows write one; the Hub reads
+    the file as utf-8-sig). An opening fence without a closing one is not front matter."""
+    parts = _front_matter_parts(text)
+    if parts is None:
+        return None, text.removeprefix("\ufeff")
+    _, front, _, rest = parts
+    return front, rest
+
+
+def _front_matter_parts(text: str) -> tuple[str, str, str, str] | None:
+    """(opening fence with the whitespace before it, front matter, closing fence line, rest); None if there is
+    none. The front matter ends with its last line's line ending (empty if it has no lines)."""
     text = text.removeprefix("\ufeff")
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip("\r\n").rstrip() != _FENCE:
-        return None, text
-    for i in range(1, len(lines)):
-        if lines[i].rstrip("\r\n").rstrip() == _FENCE:
-            return "".join(lines[1:i]), "".join(lines[i + 1 :])
-    return None, text  # an opening fence without a closing one is not front matter
+    m = _HUB_FRONT_MATTER.match(text) or _EMPTY_FRONT_MATTER.match(text)
+    if m is None:
+        return None
+    closing = m.group(3)
+    body_end = len(closing) - len(closing.lstrip("\r\n"))  # the front matter's last line ending, in the pattern
+    return m.group(1), m.group(2) + closing[:body_end], closing[body_end:], text[m.end():]
 
 
 def is_mapping_front_matter(front: str) -> bool:
@@ -248,19 +318,23 @@ def is_mapping_front_matter(front: str) -> bool:
 
 
 def merge_front_matter(front: str, block: Mapping[str, Any], key: str = KEY) -> str:
-    """Replace (or append) the top-level ``key`` in YAML front matter text, keeping every other line."""
-    rendered = render_block(block, key)
+    """Merge ``block`` into the top-level ``key`` of YAML front matter text (appended if absent), keeping every
+    other line.
+
+    Within ``key``'s mapping the fields are merged as :func:`merge_fields` says; a value that is not a mapping (a
+    number, as in old cards) is replaced whole.
+    """
     lines = front.splitlines(keepends=True)
-    start = None
+    start, value = None, ""
     for i, line in enumerate(lines):
         m = _TOP_LEVEL_KEY.match(line)
         if m and m.group(1).strip("\"'") == key:
-            start = i
+            start, value = i, line[m.end() :]  # value: what follows the key's ":" on its line
             break
     if start is None:
         if front and not front.endswith("\n"):
             front += "\n"
-        return front + rendered
+        return front + render_block(block, key)
     end = start + 1
     # the old value runs over indented, blank and comment lines (and "- " items, which YAML allows at column 0)
     while end < len(lines) and (lines[end][:1] in (" ", "\t", "\n", "\r", "#") or lines[end].startswith("- ")):
@@ -268,7 +342,124 @@ def merge_front_matter(front: str, block: Mapping[str, Any], key: str = KEY) -> 
     # trailing blank/comment lines belong to what follows, not to the replaced value
     while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
         end -= 1
-    return "".join(lines[:start]) + rendered + "".join(lines[end:])
+    if _is_block_header(value):
+        entries, header = _block_entries(lines[start + 1 : end], key), lines[start]
+    elif value.strip().startswith("{"):
+        entries, header = _flow_entries(" ".join(x.strip() for x in [value, *lines[start + 1 : end]]), key), None
+    else:
+        entries, header = None, None
+    if entries is None:  # not a mapping (a number, a list, nothing): no field of the user's to keep in it
+        return "".join(lines[:start]) + render_block(block, key) + "".join(lines[end:])
+    if header is None or not header.endswith(("\n", "\r")):
+        header = f"{key}:\n"
+    indent = next((text[: len(text) - len(text.lstrip())] for k, text in entries if k is not None), "  ")
+    return "".join(lines[:start]) + header + "".join(merge_fields(entries, block, indent)) + "".join(lines[end:])
+
+
+# one field of a mapping as text: (its key, its lines), or (None, a comment or blank line between fields)
+_Entry = tuple[str | None, str]
+
+
+def merge_fields(entries: list[_Entry], block: Mapping[str, Any], indent: str = "  ") -> list[str]:
+    """The lines of a card's ``co2_eq_emissions`` mapping (``entries``, in order) with ``block`` merged in.
+
+    The rule: a field of ``block`` replaces the card's where it is measured (:data:`MEASURED_FIELDS`), given by the
+    caller (not in the block's ``inferred``), or the card's line is wattprint's own inference (it carries
+    :data:`INFERRED_COMMENT`, or is the unknown-location text earlier versions wrote); else the card's line is kept.
+    A field the card lacks is added (after the block's fields that precede it); a line of wattprint's inference that
+    the block no longer has is removed; every other line of the card (its own fields, comments) is kept as it is.
+    """
+    inferred = _inferred(block)
+    out = [(k, text) for k, text in entries if k is None or k in block or not _is_wattprints(text)]
+    for k in _ordered(block):
+        line = _field_line(block, k, indent)
+        at = next((i for i, (name, _) in enumerate(out) if name == k), None)
+        if at is not None:
+            if k not in inferred or _is_wattprints(out[at][1]):
+                out[at] = (k, line)
+            continue
+        before = FIELD_ORDER[: FIELD_ORDER.index(k)] if k in FIELD_ORDER else tuple(block)
+        after = [i + 1 for i, (name, _) in enumerate(out) if name in before]
+        first_field = next((i for i, (name, _) in enumerate(out) if name is not None), len(out))
+        out.insert(after[-1] if after else first_field, (k, line))
+    return [text for _, text in out]
+
+
+def _is_wattprints(text: str) -> bool:
+    """Whether a field's line is one wattprint inferred (so not the user's to keep)."""
+    first = text.split("\n", 1)[0]
+    return INFERRED_COMMENT in first or _OLD_UNKNOWN_LOCATION in first
+
+
+def _is_block_header(value: str) -> bool:
+    """Whether what follows a key's ``:`` on its line leaves the value to the lines below (a comment at most)."""
+    return not value.strip() or value.strip().startswith("#")
+
+
+def _block_entries(below: list[str], key: str) -> list[_Entry] | None:
+    """The fields of a block mapping (the lines below its key), in order; None where those lines are no mapping (a
+    list, nothing). A mapping these lines cannot be split into fields is a :class:`WattprintError`: its fields
+    could not be kept."""
+    content = [x for x in below if x.strip() and not x.lstrip().startswith("#")]
+    if not content or content[0].lstrip().startswith("- ") or content[0].strip() == "-":
+        return None
+    indent = _depth(content[0])
+    entries: list[_Entry] = []
+    for i, line in enumerate(below):
+        line = line if line.endswith(("\n", "\r")) else line + "\n"  # a field may be added after it
+        continues = bool(entries) and entries[-1][0] is not None  # a line may still belong to the field above
+        if not line.strip():
+            # a blank line inside a field's text (a block scalar) belongs to it; one between fields stands alone
+            following = next((x for x in below[i + 1 :] if x.strip()), "")
+            continues = continues and _depth(following) > indent
+        elif _depth(line) <= indent:
+            continues = False
+        if continues:
+            entries[-1] = (entries[-1][0], entries[-1][1] + line)
+        elif not line.strip() or line.lstrip().startswith("#"):
+            entries.append((None, line))
+        elif _depth(line) == indent and (m := _MAPPING_KEY.match(line.lstrip())):
+            entries.append((m.group(1).strip().strip("\"'"), line))
+        else:
+            raise WattprintError(f"its {key} mapping has a line that is not a field (name: value) wattprint can "
+                                 f"read, {line.strip()!r}, so its fields could not be kept and the file is left as "
+                                 "it was; write each field as 'name: value' on its own line")
+    return entries
+
+
+def _depth(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _flow_entries(flow: str, key: str) -> list[_Entry]:
+    """The fields of a flow mapping (``{emissions: 3, training_params: "a, b"}``; what follows its closing brace is
+    dropped), each as a block-mapping line. One that cannot be split into fields is a :class:`WattprintError`."""
+    items: list[str] = []
+    depth, quote, current, escaped = 0, "", "", False
+    for ch in flow.strip()[1:]:
+        if quote:
+            quote = "" if ch == quote and not escaped else quote
+            escaped = quote == '"' and ch == "\\" and not escaped  # a backslash escape in a double-quoted string
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth < 0:
+                break
+        elif ch == "," and depth == 0:
+            items.append(current)
+            current = ""
+            continue
+        current += ch
+    items.append(current)
+    fields = [(x.strip(), _MAPPING_KEY.match(x.strip())) for x in items if x.strip()]
+    if depth >= 0 or quote or not all(m for _, m in fields):  # not closed, or an item that is no "name: value"
+        raise WattprintError(f"its {key} value {flow.strip()!r} is not a mapping wattprint can read, so its fields "
+                             "could not be kept and the file is left as it was; write it as a block mapping, one "
+                             "'name: value' line per field")
+    return [(m.group(1).strip().strip("\"'"), f"  {item}\n") for item, m in fields if m]
 
 
 def update_readme_text(text: str, block: Mapping[str, Any], body: str = "") -> str:
@@ -283,7 +474,8 @@ def update_readme_text(text: str, block: Mapping[str, Any], body: str = "") -> s
     horizontal rule) is not metadata to merge into: :class:`WattprintError`, and nothing is to be written; so is a
     start marker without an end marker (where wattprint's section ends is not known).
     """
-    front, rest = split_front_matter(text)
+    parts = _front_matter_parts(text)
+    opening, front, closing, rest = parts if parts is not None else ("", None, "", text.removeprefix("\ufeff"))
     if front is not None and not is_mapping_front_matter(front):
         raise WattprintError(
             "it starts with a '---' line, but what follows up to the next '---' is not YAML metadata (key: value "
@@ -299,7 +491,9 @@ def update_readme_text(text: str, block: Mapping[str, Any], body: str = "") -> s
     merged = merge_front_matter(front, block)
     if nl != "\n":  # the rendered block has LF lines: give them the file's ending, leave the rest as it was
         merged = merged.replace("\r\n", "\n").replace("\n", nl)
-    return f"{_FENCE}{nl}{merged}{_FENCE}{nl}{rest}"
+    if not closing.endswith(("\n", "\r")):  # the closing fence ended the file: text may follow it now
+        closing += nl
+    return f"{opening}{merged}{closing}{rest}"
 
 
 def render_section(body: str, nl: str = "\n") -> str:
