@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import math
+import sys
 import threading
 import time
 import warnings
@@ -16,7 +17,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WattprintError, WattprintWarning
+from ..errors import InputConflictError, WattprintError, WattprintWarning, echo, shown
 from .distributed import JobRound, announce, job_round, shared_name, sum_over_processes
 from .modelcard import GRAMS_PER_KG, card_body, co2_eq_emissions, significant, write_model_card
 from .watch import CallWatch
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from ..footprint import Footprint
     from ..tracking import Projection, Run
+    from ..tracking.config import TrackConfig
 
 EVAL_PHASE = "eval"
 DEFAULT_PREFIX = "wattprint/"
@@ -104,6 +106,7 @@ class TrainingSession:
         self._job: JobRound | None = None  # this process's part in the job's totals (see .distributed)
         self._lock = threading.RLock()  # a watch (see watch()) may end the run from its own thread
         self._watch: CallWatch | None = None
+        self._watched_frame: FrameType | None = None  # the watch's training call, while watched
         self._last_event: tuple[str, float] | None = None  # the framework's last event: name, time.monotonic()
         self._check_settings()
 
@@ -112,7 +115,7 @@ class TrainingSession:
         which belong to this process."""
         state = dict(self.__dict__)
         del state["_lock"]
-        state["_watch"] = None
+        state["_watch"] = state["_watched_frame"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -124,6 +127,7 @@ class TrainingSession:
         if self.training_type is not None and self.training_type not in TRAINING_TYPES:
             raise WattprintError(f"training_type {self.training_type!r}: the Hub's model card takes one of "
                                  f"{', '.join(TRAINING_TYPES)}")
+        self._check_types()
         if not self.owns_run:
             return
         from ..tracking import track
@@ -133,10 +137,38 @@ class TrainingSession:
             track(self.project, self.run_name, **k)  # unknown keywords, a bad project or run name
         except TypeError as e:
             raise TypeError(str(e).replace("track()", "WattprintCallback()")) from None
-        self._resolve_settings(k)
+        meta = k.get("meta")
+        if meta is not None and not isinstance(meta, Mapping):  # track() takes it, and its start() fails on it
+            raise InputConflictError(f"meta (extra JSON stored with the run) must be a mapping, e.g. "
+                                     f"{{'lr': 3e-4}}, got {shown(meta)}")
+        cfg = self._resolve_settings(k)
+        if cfg.db is not None and k.get("persist") is not False:
+            from ..storage.url import db_path
+
+            with cfg.naming_source("db"):  # as the run's start() refuses it, which would measure in memory instead
+                db_path(cfg.db)
+
+    def _check_types(self) -> None:
+        """The callback's own arguments are of the right type: one that is not would fail the training (a name given
+        as ``run``), or be written as given (``prefix=None`` logs ``Noneenergy_kwh``, a list as a card field)."""
+        from ..tracking import Run
+
+        if self.run is not None and not isinstance(self.run, Run):
+            hint = f": to name the run, give run_name={echo(self.run)}" if isinstance(self.run, str) else ""
+            raise InputConflictError(f"run must be a wattprint Run (from wattprint.track()), got {shown(self.run)}"
+                                     + hint)
+        if not isinstance(self.prefix, str):
+            raise InputConflictError(f"prefix (of the logged keys) must be text, e.g. {DEFAULT_PREFIX!r} or '', got "
+                                     f"{shown(self.prefix)}")
+        for what, value in (("geographical_location", self.geographical_location),
+                            ("hardware_used", self.hardware_used)):
+            if value is not None and not isinstance(value, str):
+                raise InputConflictError(f"{what} (a model-card field) must be text, got {shown(value)}")
+        if not isinstance(self.model_card, bool):  # model_card="no" is truthy
+            raise InputConflictError(f"model_card must be True or False, got {shown(self.model_card)}")
 
     @staticmethod
-    def _resolve_settings(k: dict[str, Any]) -> None:
+    def _resolve_settings(k: dict[str, Any]) -> TrackConfig:
         """Resolve the tracker's settings ``k`` as the run's start will (arguments, environment, config file): an
         unknown PUE preset or location, or a bad number, raises here."""
         from ..tracking.config import load_config
@@ -144,6 +176,7 @@ class TrainingSession:
         cfg = load_config(k.get("location"), k.get("pue"), k.get("intensity"), k.get("db"), k.get("interval_s"))
         cfg.pue_range()
         cfg.intensity_lookup()
+        return cfg
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def begin(self, rank: int = 0, world_size: int = 1, run_id: str | None = None) -> Run | None:
@@ -197,6 +230,8 @@ class TrainingSession:
         elif status not in ("running", None):
             _warn(f"the run handed to the callback ({self.run.id}) has ended ({status}): this training is not "
                   "measured; hand over a new track(), or let the callback make its own run")
+            self.unmeasured = True  # as said: its figures are the earlier training's, not to be logged or carded
+            return self.run
         self._started = True
         if job is not None:  # announced now: rank zero waits at the end only for processes that took part
             self._job = announce(job)
@@ -324,6 +359,7 @@ class TrainingSession:
                 return
             every = min(WATCH_EVERY_S, float(getattr(self.run, "interval_s", WATCH_EVERY_S)))
             self._watch = CallWatch(frame, every, self._on_left).start()
+            self._watched_frame = frame
 
     def event(self, name: str) -> None:
         """The framework's event ``name`` happened now (kept for the note of a training that raised: see
@@ -338,12 +374,43 @@ class TrainingSession:
     def _end_left(self, how: str) -> None:
         """End the run of a watched training call that has left without its end hook: it raised. ``interrupted``
         where the run's signal handler saw SIGINT/SIGTERM during it (a handler that raises KeyboardInterrupt does
-        not end the run itself), else ``failed``; ``how``: how the call was found gone, for the note."""
+        not end the run itself) or the call left with a KeyboardInterrupt, as ``track()`` ends a block that raised
+        one, else ``failed``; ``how``: how the call was found gone, for the note."""
         signalled = getattr(self.run, "_signalled", None)
-        what = f"was interrupted (signal {signalled})" if signalled else "raised"
-        self._end_unfinished("interrupted" if signalled else "failed",
+        keyboard = isinstance(self._exception_that_left(), KeyboardInterrupt)
+        what = (f"was interrupted (signal {signalled})" if signalled else
+                "was interrupted (KeyboardInterrupt)" if keyboard else "raised")
+        self._end_unfinished("interrupted" if signalled or keyboard else "failed",
                              f"the training {what}: its call left without its end hook (the Trainer has no failure "
                              f"hook), {how}, and the run was ended there" + self._since_last_event())
+
+    def _exception_that_left(self) -> BaseException | None:
+        """The exception the watched training call left with, where it can still be found from any thread: being
+        handled on the training's thread (the script's ``except`` around ``train()``, still running), or reported
+        uncaught (``sys.last_exc``: the interpreter's, a notebook's). None once it is gone: the Trainer has no
+        failure hook to hand it over, and a handler that has finished leaves no trace of it."""
+        frame = self._watched_frame
+        if frame is None:
+            return None
+        from ..tracking.signals import last_uncaught_exception
+
+        found: list[BaseException] = []
+        current_exceptions = getattr(sys, "_current_exceptions", None)
+        if current_exceptions is not None and self._thread is not None:
+            handled = current_exceptions().get(self._thread)
+            if isinstance(handled, tuple):  # Python < 3.12: (type, value, traceback)
+                handled = handled[1]
+            if isinstance(handled, BaseException):
+                found.append(handled)
+        if (last := last_uncaught_exception()) is not None:
+            found.append(last)
+        for exc in found:  # the one whose way out passed through the training call (not an earlier one's)
+            tb = exc.__traceback__
+            while tb is not None:
+                if tb.tb_frame is frame:
+                    return exc
+                tb = tb.tb_next
+        return None
 
     def _since_last_event(self) -> str:
         if self._last_event is None:
@@ -353,6 +420,7 @@ class TrainingSession:
 
     def _stop_watch(self) -> None:
         watch, self._watch = self._watch, None
+        self._watched_frame = None
         if watch is not None:
             watch.stop()
 
@@ -502,7 +570,9 @@ class TrainingSession:
         self, output_dir: str | Path | None, training_type: str | None = None, hardware_used: str | None = None,
         *, at_end: bool = False,
     ) -> Path | None:
-        """Write the block into ``output_dir/README.md`` (once finished and a folder is given).
+        """Write the block into the model card at ``output_dir`` (once finished and a path is given): a folder
+        (``<output_dir>/README.md``), or a README path as :func:`~.modelcard.write_model_card` takes it (a ``.md``
+        path that is no folder).
 
         ``at_end``: called by the end-of-training hook, which writes only if ``model_card`` is on, and where a
         card that cannot be written must not fail the training that succeeded: a :class:`WattprintWarning` says
@@ -513,7 +583,10 @@ class TrainingSession:
             block = self.card_block(training_type, hardware_used)
             if (at_end and not self.model_card) or block is None or not output_dir:
                 return None
-            return write_model_card(Path(output_dir) / "README.md", block, self.card_text())
+            target = Path(output_dir)
+            # an existing folder holds the card, whatever its name (a Trainer's output_dir "run.md"); otherwise
+            # write_model_card tells a README path from a folder to make
+            return write_model_card(target / "README.md" if target.is_dir() else target, block, self.card_text())
         except (OSError, WattprintError) as e:
             if not at_end:
                 raise
