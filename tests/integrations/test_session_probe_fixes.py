@@ -133,6 +133,30 @@ def test_the_card_goes_to_the_readme_path_or_into_the_folder_given(wattprint_env
     assert s.write_card(folder) == folder / "README.md"
 
 
+def test_a_frameworks_guesses_do_not_replace_what_the_user_wrote_in_the_card(wattprint_env: Path,
+                                                                              tmp_path: Path) -> None:
+    # the callbacks pass their guesses (training type from the model's origin, hardware seen) to card_block: they
+    # fill a field the card lacks, and a value the user wrote stays; a value given to the callback is written
+    readme = tmp_path / "README.md"
+    readme.write_text('---\nco2_eq_emissions:\n  emissions: 0\n  training_type: "pre-training"\n'
+                      '  hardware_used: "8 x A100 (rented)"\n---\nbody\n', encoding="utf-8")
+    s = TrainingSession(project="s", run_name="guesses", interval_s=SAMPLE_INTERVAL_S)
+    s.begin()
+    s.finish()
+    s.write_card(readme, training_type="fine-tuning", hardware_used="AMD EPYC (2 CPU cores)")
+    block = read_model_card(readme)
+    assert block is not None
+    assert block["training_type"] == "pre-training" and block["hardware_used"] == "8 x A100 (rented)", block
+    given = TrainingSession(project="s", run_name="given", interval_s=SAMPLE_INTERVAL_S, training_type="fine-tuning")
+    given.begin()
+    given.finish()
+    given.write_card(readme, training_type="pre-training")
+    assert read_model_card(readme)["training_type"] == "fine-tuning"
+    fresh = tmp_path / "fresh" / "README.md"  # a card without the fields gets the guesses
+    s.write_card(fresh, training_type="fine-tuning", hardware_used="AMD EPYC (2 CPU cores)")
+    assert read_model_card(fresh)["training_type"] == "fine-tuning"
+
+
 def test_a_lightning_model_card_dir_naming_the_readme_writes_that_file(wattprint_env: Path, tmp_path: Path) -> None:
     readme = tmp_path / "out" / "README.md"
     callback = LightningCallback(project="pl", interval_s=SAMPLE_INTERVAL_S, model_card_dir=readme)

@@ -538,7 +538,9 @@ class TrainingSession:
         return {k: v for k, v in out.items() if math.isfinite(v)}
 
     def card_block(self, training_type: str | None = None, hardware_used: str | None = None) -> dict[str, Any] | None:
-        """The ``co2_eq_emissions`` block for the final footprint; user-given fields win over the guesses.
+        """The ``co2_eq_emissions`` block for the final footprint: fields given to the callback are written as given;
+        ``training_type`` and ``hardware_used`` here are the framework's guesses, which fill only a field the card
+        lacks (a value the user wrote in the card stays; see :func:`~.modelcard.co2_eq_emissions`).
 
         ``emissions`` covers the whole job: the sum over its processes when :meth:`sum_over_processes` ran.
         """
@@ -546,9 +548,10 @@ class TrainingSession:
             return None
         block = co2_eq_emissions(
             self.footprint,
-            training_type=self.training_type or training_type,
+            training_type=self.training_type,
             geographical_location=self.geographical_location,
-            hardware_used=self.hardware_used or hardware_used,
+            hardware_used=self.hardware_used,
+            guesses={k: v for k, v in (("training_type", training_type), ("hardware_used", hardware_used)) if v},
         )
         if self.job_operational_co2e_kg is not None:
             block["emissions"] = significant(self.job_operational_co2e_kg * GRAMS_PER_KG)
