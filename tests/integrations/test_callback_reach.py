@@ -25,21 +25,9 @@ from wattprint.integrations.transformers import WattprintCallback  # noqa: E402
 from wattprint.storage import open_store  # noqa: E402
 
 from .conftest import SAMPLE_INTERVAL_S  # noqa: E402
+from .test_probe_fixes import _data, _gpt2  # noqa: E402
 
-VOCAB, SEQ = 100, 16
 NOT_MEASURED = "only training"
-
-
-def _gpt2() -> Any:
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(vocab_size=VOCAB, n_positions=SEQ, n_embd=32, n_layer=1, n_head=2)
-    return transformers.GPT2LMHeadModel(config)
-
-
-def _data(n: int = 16) -> list[dict[str, Any]]:
-    g = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, VOCAB, (n, SEQ), generator=g)
-    return [{"input_ids": row, "labels": row.clone()} for row in ids]
 
 
 def _hf(out: Path, callback: WattprintCallback, **kw: Any) -> Any:
@@ -48,7 +36,7 @@ def _hf(out: Path, callback: WattprintCallback, **kw: Any) -> Any:
                                     report_to="none", use_cpu=True, disable_tqdm=True, seed=0)
     settings.update(kw)
     args = transformers.TrainingArguments(**settings)
-    return transformers.Trainer(model=_gpt2(), args=args, train_dataset=_data(), eval_dataset=_data(8),
+    return transformers.Trainer(model=_gpt2(), args=args, train_dataset=_data(16), eval_dataset=_data(8),
                                 callbacks=[callback])
 
 
