@@ -155,6 +155,20 @@ def test_a_default_store_that_does_not_exist_yet_says_the_runs_kept_for_it(tmp_p
     assert r.returncode == 2 and "unknown run 'r1'" in r.stderr and "1 run(s) wait in" in r.stderr, r.stderr
 
 
+def test_showing_a_run_kept_beside_an_existing_store_says_it_waits_there(tmp_path: Path) -> None:
+    # the store exists but the run is not in it yet (its last write was refused): "unknown run" alone hid it
+    from wattprint.storage.spill import spill_run
+
+    db = tmp_path / "s.db"
+    with open_store(str(db)):
+        pass
+    spill_run(str(db), "r9", record={"project": "p", "started_at": 1.7e9, "meta": {}}, samples=[], phases=[],
+              summary=None, patch=None, status="finished", ended_at=None)
+    r = _cli("show", "r9", "--db", str(db))
+    assert r.returncode == 2 and "unknown run 'r9'" in r.stderr and f"1 run(s) wait in {db}.unsaved" in r.stderr, \
+        r.stderr
+
+
 def test_an_empty_selection_says_what_was_selected_and_limit_is_at_least_one(filled: Path) -> None:
     r = _cli("list", "--db", str(filled), "--project", "visoin")  # no run has it: a typo, as an unknown run id is
     assert r.returncode == 2 and r.stdout == "" and r.stderr.strip() == (

@@ -222,7 +222,11 @@ def _show(args: argparse.Namespace) -> int:
         _waiting_note(path)  # the run asked for may be one of them
         hint = f"no runs stored yet in {path}" if os.path.exists(path) else f"there is no store at {path} yet"
         raise UnknownNameError("run", args.run, [], hint=hint)
-    run = store.find_run(args.run)
+    try:
+        run = store.find_run(args.run)
+    except UnknownNameError:
+        _waiting_note(path)  # a run kept beside the store, not in it yet, is not found there
+        raise
     d = _run_json(store, run)
     if args.json:
         _print_json(d)
