@@ -16,7 +16,6 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pl = pytest.importorskip("lightning.pytorch")
 
-import torch  # noqa: E402
 import transformers  # noqa: E402
 
 from wattprint.errors import WattprintWarning  # noqa: E402
@@ -25,7 +24,8 @@ from wattprint.integrations.transformers import WattprintCallback  # noqa: E402
 from wattprint.storage import open_store  # noqa: E402
 
 from .conftest import SAMPLE_INTERVAL_S  # noqa: E402
-from .test_probe_fixes import _data, _gpt2  # noqa: E402
+from .test_probe_fixes import Tiny as _ProbeTiny  # noqa: E402
+from .test_probe_fixes import _data, _gpt2, _loader  # noqa: E402
 
 NOT_MEASURED = "only training"
 
@@ -119,33 +119,14 @@ def test_hf_evaluation_only_says_it_is_unmeasured(wattprint_env: Path, tmp_path:
     assert callback.run is None
 
 
-class Tiny(pl.LightningModule):
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = torch.nn.Linear(4, 1)
-
-    def training_step(self, batch: Any, batch_idx: int) -> Any:
-        x, y = batch
-        return torch.nn.functional.mse_loss(self.net(x), y)
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        x, y = batch
-        self.log("val_loss", torch.nn.functional.mse_loss(self.net(x), y), batch_size=4)
+class Tiny(_ProbeTiny):
+    """test_probe_fixes' module, with the test and predict steps that validate()/test()/predict() need."""
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self.validation_step(batch, batch_idx)
 
     def predict_step(self, batch: Any, batch_idx: int) -> Any:
         return self.net(batch[0])
-
-    def configure_optimizers(self) -> Any:
-        return torch.optim.SGD(self.parameters(), lr=0.01)
-
-
-def _loader() -> Any:
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(16, 4, generator=g)
-    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x.sum(dim=1, keepdim=True)), batch_size=4)
 
 
 def _pl(callback: Any, **kw: Any) -> Any:
