@@ -157,8 +157,13 @@ def float_text(text: str) -> float:
     infinite. ValueError where the text is no number."""
     value = float(text)
     if math.isinf(value) and "inf" not in text.lower():
-        raise OverflowError(f"{text} leaves the floating-point range")
+        raise OverflowError(too_large_text(text))
     return value
+
+
+def too_large_text(text: str) -> str:
+    """What a message says of a number written out that a float cannot hold: "'1e400' is too large: ..."."""
+    return f"{echo(text)} is too large: it leaves the floating-point range"
 
 
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
@@ -195,7 +200,7 @@ def parse_count(text: str) -> float:
     if suffix and "e" in s.lower():  # "7e9B" is 7e18: both scales given, one of them surely by mistake
         raise InputConflictError(_exponent_and_suffix(text, s.strip(), suffix))
     if math.isinf(value) and "inf" not in s.lower():  # "1e400", "9e300T": said as given, not as "inf"
-        raise InputConflictError(f"{echo(text)} is too large: it leaves the floating-point range")
+        raise InputConflictError(too_large_text(text))
     return value
 
 

@@ -24,8 +24,8 @@ def number(text: str) -> float:
         return float_text(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    except OverflowError:  # "1e400": said as given, not as the inf float() makes of it
-        raise argparse.ArgumentTypeError(f"{text!r} is too large: it leaves the floating-point range") from None
+    except OverflowError as e:  # "1e400": said as given, not as the inf float() makes of it
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def whole(text: str) -> int:

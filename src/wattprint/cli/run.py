@@ -75,8 +75,8 @@ def _number(text: str) -> float:
 
     try:
         return float_text(text)
-    except OverflowError:
-        raise argparse.ArgumentTypeError(_too_large(text)) from None
+    except OverflowError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
 
@@ -88,17 +88,11 @@ def _pue(text: str) -> str:
 
     try:
         float_text(text)
-    except OverflowError:
-        raise argparse.ArgumentTypeError(_too_large(text)) from None
+    except OverflowError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     except ValueError:
         pass  # a preset name
     return text
-
-
-def _too_large(text: str) -> str:
-    from ..errors import echo
-
-    return f"{echo(text)} is too large: it leaves the floating-point range"
 
 
 def _usage(p: argparse.ArgumentParser) -> str:
