@@ -161,7 +161,7 @@ def _print_runs(store: Any, runs: Iterable[Any], args: argparse.Namespace, where
     for r in runs:
         d = r.to_dict()
         status = r.status
-        if _writer_gone_field(r):
+        if _writer_gone(r):
             status, gone = "running*", gone + 1
         rows.append((
             r.id, r.project, status, (d["started_at"] or "")[:19].replace("T", " "),
@@ -195,22 +195,17 @@ def _run_json(store: Any, run: Any) -> dict[str, Any]:
     for key, value in d.items():
         out[key] = value
         if key == "status":
-            out["writer_gone"] = _writer_gone_field(run)
+            out["writer_gone"] = _writer_gone(run)
     return out
 
 
-def _writer_gone(run: Any) -> bool:
-    """A run stored as running whose process, on this host, no longer exists (killed with SIGKILL, a crash of the
-    machine): it is not being written, though it reads as running. Another host's process: not knowable here."""
+def _writer_gone(run: Any) -> bool | None:
+    """``writer_gone`` as the readers give it: whether a run stored as running is no longer written, its process on
+    this host no longer existing (killed with SIGKILL, a crash of the machine), though it reads as running; False for
+    another host's (not knowable here); null for a run that ended."""
     from ..tracking.record import writer_alive
 
-    return writer_alive(run.meta) is False
-
-
-def _writer_gone_field(run: Any) -> bool | None:
-    """``writer_gone`` as the readers give it: whether a run stored as running is no longer written
-    (:func:`_writer_gone`); null for a run that ended."""
-    return _writer_gone(run) if run.status == "running" else None
+    return writer_alive(run.meta) is False if run.status == "running" else None
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -391,7 +386,7 @@ def _export_row(store: Any, run: Any) -> dict[str, Any]:
     from ..storage.export import row
     from ..tracking.record import stored_run_dict
 
-    return {**row(stored_run_dict(store, run)), "writer_gone": _writer_gone_field(run)}
+    return {**row(stored_run_dict(store, run)), "writer_gone": _writer_gone(run)}
 
 
 def _write_export(rows: Iterable[dict[str, Any]], args: argparse.Namespace, where: str) -> None:
