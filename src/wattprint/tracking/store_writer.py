@@ -196,14 +196,21 @@ class StoreWriter:
         """What the store refused, in a file beside it (storage.spill); its path, or None if that failed too."""
         if not path or self.run_id is None:
             return None
-        from ..storage.spill import spill_run
 
         record = getattr(store, "record", None) if never_begun else None
         if never_begun and record is None:
             return None
+        return self._spill_file(path, self.run_id, record, self.samples, self.phases, summary, patch, status)
+
+    def _spill_file(self, path: str, run_id: str, record: dict[str, Any] | None, samples: list[Any],
+                    phases: list[Any], summary: dict[str, Any] | None, patch: dict[str, Any] | SlotPatch | None,
+                    status: str | None) -> str | None:
+        """``spill_run`` of these: its file (also kept as ``spilled``), or None with ``spill_error`` saying why."""
+        from ..storage.spill import spill_run
+
         try:
-            self.spilled = spill_run(path, self.run_id, record=record, samples=self.samples, phases=self.phases,
-                                     summary=summary, patch=patch, status=status, ended_at=self.last_t_unix)
+            self.spilled = spill_run(path, run_id, record=record, samples=samples, phases=phases, summary=summary,
+                                     patch=patch, status=status, ended_at=self.last_t_unix)
         except (OSError, TypeError, ValueError) as e:
             self.spill_error = f"{type(e).__name__}: {e}"
             return None
@@ -230,16 +237,10 @@ class StoreWriter:
             if not written:
                 samples, phases = samples + self.samples, phases + self.phases
             record = {"project": rec.project, "started_at": rec.started_at, "meta": rec.meta}
-            from ..storage.spill import spill_run
-
-            try:
-                kept = self.spilled = spill_run(
-                    path, run_id, record=record, samples=samples, phases=phases,
-                    summary=rec.summary if written else (summary or rec.summary), patch=None if written else patch,
-                    status=status, ended_at=self.last_t_unix)
-                whole = True
-            except (OSError, TypeError, ValueError) as e:
-                kept, self.spill_error = None, f"{type(e).__name__}: {e}"
+            kept = self._spill_file(path, run_id, record, samples, phases,
+                                    rec.summary if written else (summary or rec.summary), None if written else patch,
+                                    status)
+            whole = kept is not None
         what = "another file is there now" if moved == "replaced" else "it no longer exists"
         why = (f"the store {path} was {moved} while the run was measured ({what}; SQLite went on writing the file "
                "it had open, which no later opening of that path finds)")
