@@ -83,3 +83,44 @@ def test_a_run_on_a_host_without_accelerators_or_powercap_loads_only_what_it_use
         assert lazy not in mods, lazy
     (sysfs / "class" / "powercap").mkdir()  # a powercap tree (here empty): RAPL is looked for, so not vacuous
     assert "wattprint.devices.rapl" in modules_after(code)
+
+
+def test_a_new_run_builds_no_list_of_closest_run_ids(tmp_path: Path) -> None:
+    """A run id given for a resumable job is usually new when the run starts: looking it up finds nothing,
+    quietly; the error path's did-you-mean machinery (difflib) is not loaded for it. Asking for an unknown run
+    still suggests (not vacuous)."""
+    start = (
+        "import wattprint\n"
+        f"run = wattprint.track(project='p', run='job-42', db={str(tmp_path / 'w.db')!r}, location='FRA')\n"
+        "run.start(); run.stop()\n"
+    )
+    assert "difflib" not in modules_after(start)
+    lookup = start + (
+        "from wattprint.storage import open_store\n"
+        f"store = open_store({str(tmp_path / 'w.db')!r})\n"
+        "try:\n    store.get_run('no-such-run')\nexcept wattprint.WattprintError:\n    pass\n"
+    )
+    assert "difflib" in modules_after(lookup)
+
+
+def test_detection_loads_no_gpu_reader_where_no_vendor_library_can_answer(tmp_path: Path) -> None:
+    """On a host with no NVIDIA driver and no amdsmi package, detection (GPU libraries allowed) imports neither
+    vendor's reader module; with a pynvml module present (a fake) the NVIDIA reader is loaded and asked."""
+    from wattprint.devices.drivers import NVIDIA_DRIVER_PATHS
+
+    if any(os.path.exists(p) for p in NVIDIA_DRIVER_PATHS):
+        pytest.skip("this host has an NVIDIA driver")
+    fakes = Path(__file__).resolve().parents[1] / "devices" / "fakes"
+    code = (
+        "import os\n"
+        "os.environ.pop('WATTPRINT_NVML', None)\n"
+        "from wattprint.devices import DeviceConfig, detect_readers\n"
+        f"readers, notes = detect_readers(DeviceConfig(sysfs_root={str(tmp_path)!r}))\n"
+    )
+    mods = modules_after(code)
+    assert "wattprint.devices.nvidia" not in mods
+    if "amdsmi" not in mods:  # no amdsmi package here
+        assert "wattprint.devices.amd" not in mods
+    with_fake = (f"import sys\nsys.path.insert(0, {str(fakes)!r})\n"
+                 "import fake_pynvml\nsys.modules['pynvml'] = fake_pynvml\n")
+    assert "wattprint.devices.nvidia" in modules_after(with_fake + code)

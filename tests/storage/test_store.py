@@ -106,6 +106,17 @@ def test_unknown_run_lists_closest_ids(store: Store) -> None:
     assert store.find_run("bert").id == "bert-base-2024"
 
 
+def test_stored_run_is_the_record_or_none(store: Store) -> None:
+    """The lookup for callers to whom a new id is the usual case: None for an unknown id, no error."""
+    store.begin_run("bert-base-2024", "p", time.time(), {})
+    rec = store.stored_run("bert-base-2024")
+    assert rec is not None and rec.project == "p"
+    assert rec == store.get_run("bert-base-2024")
+    assert store.stored_run("bert-base-2025") is None
+    with pytest.raises(InputConflictError):
+        store.stored_run("\udcff")  # not text a run id can be: said, as get_run says it
+
+
 def test_finish_rejects_unknown_status(store: Store) -> None:
     store.begin_run("r", "p", time.time(), {})
     with pytest.raises(InputConflictError):

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable
 
 from .base import Clock, DeviceConfig, DeviceReader, NoteMixin, Reading, host_cover
+from .drivers import amdsmi_may_answer, nvml_may_answer
 from .host import Allocation, allocation
 from .process import cgroup_cpu_seconds, host_cpu_seconds, process_tree_cpu_seconds
 
@@ -94,14 +95,15 @@ def detect_readers(
     readers: list[DeviceReader] = []
     notes: list[str] = []
 
-    if config.use_nvml:
+    # each vendor's reader module is imported only where its library could answer (see .drivers)
+    if config.use_nvml and nvml_may_answer():
         from .nvidia import open_nvml
 
         nv, nv_notes = open_nvml(config)
         notes += nv_notes
         if nv is not None:
             readers.append(nv)
-    if config.use_amdsmi:
+    if config.use_amdsmi and amdsmi_may_answer():
         from .amd import open_amdsmi
 
         amd, amd_notes = open_amdsmi(config)

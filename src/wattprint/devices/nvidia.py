@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from types import ModuleType
 from typing import Any
 
 from .base import Clock, DeviceConfig
+from .drivers import nvml_may_answer
 from .gpu import CounterOrPowerReader, GpuState, check_raw
 
 _MJ_PER_J = 1000.0
@@ -34,15 +34,9 @@ _ENERGY_SENTINELS = ((1 << 64) - 1,)  # mJ, unsigned long long
 _POWER_SENTINELS = ((1 << 32) - 1,)  # mW, unsigned int (also the power limits)
 
 
-# Paths that exist where an NVIDIA driver is loaded (Linux, containers with the NVIDIA runtime, WSL2).
-_DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/dxg")
-
 
 def _load_pynvml() -> ModuleType | None:
-    # Importing pynvml costs 10-25 ms; skip it where no driver can answer (a module already in
-    # sys.modules, e.g. a test's fake, or WATTPRINT_NVML=1 still forces the attempt).
-    forced = "pynvml" in sys.modules or os.environ.get("WATTPRINT_NVML") == "1"
-    if not forced and not any(os.path.exists(p) for p in _DRIVER_PATHS):
+    if not nvml_may_answer():  # importing pynvml costs 10-25 ms: not where no driver can answer
         return None
     try:
         import pynvml

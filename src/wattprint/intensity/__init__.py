@@ -26,7 +26,6 @@ world average with a wide range (generation-weighted 10th-90th percentile of cou
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import replace
 from typing import Any
 
@@ -107,6 +106,8 @@ def check_year(year: Any) -> int | None:
     """A calendar year as an int (None passes through); a fraction, NaN, or a year <= 0 is an error."""
     if year is None:
         return None
+    import numbers  # only where a year is given: keeps a tracker's start-up light
+
     value = float(year) if isinstance(year, numbers.Real) and not isinstance(year, bool) and (
         not isinstance(year, int) or abs(year) < 10**6) else math.nan  # a huge int would overflow float()
     if not math.isfinite(value) or not value.is_integer() or value <= 0:

@@ -4,7 +4,6 @@ and the plausibility check of a given intensity. See :mod:`wattprint.intensity`.
 from __future__ import annotations
 
 import math
-import numbers
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -105,6 +104,8 @@ def intensity_from_mix(mix: dict[str, float]) -> Intensity:
                                  f"got {mix!r}")
     if not mix:
         raise InputConflictError("empty generation mix")
+    import numbers  # here, not at the top: a tracker imports this module at start-up and needs no mix
+
     factors = load_table("factors")["mix_factors"]
     shares: dict[str, float] = {}
     for name, share in mix.items():

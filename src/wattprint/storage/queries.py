@@ -46,6 +46,14 @@ class StoreQueries:
                 raise self._unknown(c, run_id)
             return run_record(row)
 
+    def stored_run(self, run_id: str) -> RunRecord | None:
+        """The run ``run_id``, or None if the store has none: for callers to whom a new id is the usual case
+        (a tracker starting a run), which need no list of the closest ids."""
+        check_text("run id", run_id)
+        with self._read() as c:
+            row = c.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else run_record(row)
+
     def find_run(self, text: str) -> RunRecord:
         """Like :meth:`get_run`, but also accepts a unique prefix of a run id (for the command line); the id as
         typed, or in Unicode's composed form (NFC, as the tracker stores new ids) when that is stored."""

@@ -89,7 +89,6 @@ def begin_record(store: Any, run_id: str, project: str, started_unix: float, met
     wait for the store, after saying so.
     """
     # imported here, not at the top: module constants that tests patch are read at the call, and start-up stays fast
-    from ..errors import UnknownNameError
     from ..storage import StoreError
     from ..storage.sqlite import BUSY_TIMEOUT_S, StoreLockedError
     from .store_writer import MIN_WRITE_WAIT_S, WRITE_WAIT_SHARE
@@ -104,9 +103,7 @@ def begin_record(store: Any, run_id: str, project: str, started_unix: float, met
         except StoreLockedError:
             pass
         try:
-            known = store.get_run(run_id)
-        except UnknownNameError:
-            known = None
+            known = store.stored_run(run_id)
         except StoreError:  # reading is locked out too: nothing to measure from until the store is free
             note(f"the store {store.path} is locked by another process; waiting up to {BUSY_TIMEOUT_S:g} s for it")
             store.set_write_wait(None)
@@ -150,17 +147,17 @@ def refuse_early(store: Any, run_id: str, project: str) -> None:
     """:func:`check_resumable` on the stored run of a given id, before the devices are read: a refused run says
     its error and nothing else (not the devices' notes first). A store that cannot be read at once (locked
     exclusively) is left to :func:`begin_record`, which waits for it or measures anyway, and checks again."""
-    from ..errors import UnknownNameError
     from ..storage import StoreError
 
     store.set_write_wait(0.0)  # reads wait only for an exclusive lock: not here
     try:
-        known = store.get_run(run_id)
-    except (UnknownNameError, StoreError):
+        known = store.stored_run(run_id)
+    except StoreError:
         return
     finally:
         store.set_write_wait(None)
-    check_resumable(known, run_id, project)
+    if known is not None:
+        check_resumable(known, run_id, project)
 
 
 class ResumePoint:
