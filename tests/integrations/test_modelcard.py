@@ -526,15 +526,31 @@ def test_a_fence_the_hub_does_not_read_is_not_written_into(tmp_path: Path) -> No
     assert _hub_metadata(readme) == {"co2_eq_emissions": block}
 
 
+# a place below its country names the country too; a cloud region its key
+PLACES = {"FR": "France", "CA-QC": "Quebec, Canada", "US-CA": "California, United States",
+          "US-GA": "Georgia, United States", "SE3": "Sweden Bidding Zone 3 (Southern Sweden)",
+          "aws:us-east-1": "US East (N. Virginia), United States (aws:us-east-1)",
+          "aws:eu-west-1": "EU (Ireland) (aws:eu-west-1)", "gcp:us-central1": "Iowa, United States (gcp:us-central1)"}
+
+
 def test_an_unknown_location_is_left_out_and_a_known_one_has_one_form() -> None:
     pytest.importorskip("wattprint.intensity")
     assert "geographical_location" not in co2_eq_emissions(_tracked())  # the world average: no place to name
-    for key in ("FR", "aws:us-east-1", "CA-QC"):
+    for key, place in PLACES.items():
         looked_up = co2_eq_emissions(_tracked(key))["geographical_location"]
         from wattprint.intensity import resolve_location
 
         given = co2_eq_emissions(_footprint(location=resolve_location(key).key))["geographical_location"]
-        assert looked_up == given == resolve_location(key).name  # "France", as with an intensity given for FR
+        assert looked_up == given == place  # "France", as with an intensity given for FR
+
+
+@pytest.mark.parametrize("key", ["CA-QC", "US-CA", "US-GA", "SE3", "aws:eu-west-1"])
+def test_a_card_names_the_country_of_a_place_below_it(tmp_path: Path, key: str) -> None:
+    """A province's, state's or grid zone's name alone ("Quebec", "Georgia") does not say where the model was
+    trained; the card says the country too."""
+    readme = tmp_path / "README.md"
+    write_model_card(readme, co2_eq_emissions(_tracked(key)))
+    assert read_model_card(readme)["geographical_location"] == PLACES[key]  # type: ignore[index]
 
 
 def test_the_users_comments_and_multi_line_fields_in_the_block_are_kept_as_written(tmp_path: Path) -> None:

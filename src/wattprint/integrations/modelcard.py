@@ -52,7 +52,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import WattprintError
 from ..footprint import _TIME_UNITS, Footprint, _fmt_energy, _fmt_scaled
@@ -72,6 +72,9 @@ from .card_front_matter import parse_block as parse_block
 from .card_front_matter import read_model_card as read_model_card
 from .card_front_matter import render_block as render_block
 from .card_front_matter import split_front_matter as split_front_matter
+
+if TYPE_CHECKING:
+    from ..intensity import Location
 
 SOURCE = "wattprint"
 GRAMS_PER_KG = 1000.0
@@ -112,9 +115,9 @@ def co2_eq_emissions(
     given, are written as given, over what a card says. Where one is not given it is inferred, and yields to the
     card's own value (see :func:`write_model_card`): ``guesses`` (a framework's guess at the training type, the
     hardware it saw: field -> value), else, for the location, the place whose grid intensity was used (its name,
-    "France"), for the hardware, what a tracked run read (the footprint's ``details["hardware"]``:
-    :func:`hardware_used_of`). Fields that are unknown (no location configured: the world average) are left out
-    rather than guessed.
+    "France", with its country where it lies below one: "Quebec, Canada"), for the hardware, what a tracked run read
+    (the footprint's ``details["hardware"]``: :func:`hardware_used_of`). Fields that are unknown (no location
+    configured: the world average) are left out rather than guessed.
     """
     grams = footprint.operational_co2e_kg.value * GRAMS_PER_KG
     if not math.isfinite(grams) or grams < 0:
@@ -165,9 +168,9 @@ def significant(x: float, digits: int = EMISSIONS_DIGITS) -> float:
 
 def _location_name(key: str | None) -> str | None:
     """The place an intensity's location names, in one form whether the intensity was looked up (its location
-    labelled "France (FRA)") or given for a location (its location the key, "FRA"): the place's name, "France"; the
-    text itself if wattprint does not know it. None where it names no place: no location configured (the world
-    average), or a number given without one."""
+    labelled "France (FRA)") or given for a location (its location the key, "FRA"): the place's name, "France"
+    (:func:`_place_text`); the text itself if wattprint does not know it. None where it names no place: no location
+    configured (the world average), or a number given without one."""
     if key is None or key.strip().lower() in _NOT_A_PLACE | _WORLD:
         return None
     try:
@@ -180,8 +183,24 @@ def _location_name(key: str | None) -> str | None:
             loc = resolve_location(candidate)
         except WattprintError:  # not a location wattprint knows: the next candidate, else the text itself
             continue
-        return None if loc is WORLD else str(loc.name)
+        return None if loc is WORLD else _place_text(loc)
     return key
+
+
+def _place_text(loc: Location) -> str:
+    """A known place as a person reads it, with its country: a sub-national grid's or zone's name alone ("Quebec",
+    "Georgia") does not say where it is, so the country's name follows a comma where the place's name lacks it
+    ("Quebec, Canada", "Georgia, United States"; "Sweden Bidding Zone 3 (Southern Sweden)" as it is); a cloud
+    region's provider name ("EU (Ireland)") is followed by its key, the region that was meant ("EU (Ireland)
+    (aws:eu-west-1)"). Both names are the location tables' own."""
+    from ..intensity import resolve_location
+
+    text = str(loc.name)
+    if loc.kind != "country" and loc.country_iso3:
+        country = str(resolve_location(loc.country_iso3).name)
+        if not re.search(rf"\b{re.escape(country)}\b", text, re.IGNORECASE):
+            text = f"{text}, {country}"
+    return f"{text} ({loc.key})" if loc.kind == "cloud" else text
 
 
 # -- hardware description ---------------------------------------------------------------------------
