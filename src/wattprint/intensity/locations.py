@@ -322,7 +322,8 @@ def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
         raise UnknownLocationError("location", str(text), [], _HINT, list(EXAMPLES))
     s = text.strip()
     if len(s) <= 3 and s.isalpha() and s.isascii():  # an ISO code: the country table suffices
-        iso3 = _country_codes().get(normalise_name(s))
+        # an alpha-3 code is a record's own key (which the index gives first): no index of every name to build
+        iso3 = s.upper() if s.upper() in _country_records() else _country_codes().get(normalise_name(s))
         if iso3 is not None:
             loc = _country_records()[iso3][0]
             return loc, _alias_note(s, loc)
