@@ -10,7 +10,7 @@ import pytest
 import wattprint
 from wattprint.cli import main
 from wattprint.errors import InputConflictError, WattprintError
-from wattprint.quantities import parse_count
+from wattprint.quantities import float_text, parse_count
 
 
 @pytest.mark.parametrize("args", [(5e5, 6e5, 4e5), (1.0, 2.0, 3.0), (math.nan, math.nan, math.nan),
@@ -72,3 +72,21 @@ def test_exponent_and_suffix_on_the_command_line_is_a_one_line_error(capsys: pyt
     err = capsys.readouterr().err
     assert "7e9B: give either an exponent (7e9) or a suffix (7B), not both" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("text", ["1e-400", "-1e-400", "0.5e-330", "1_0e-400"])
+def test_a_number_too_close_to_zero_for_a_float_is_said_as_given_not_read_as_0(text: str) -> None:
+    """float() reads 1e-400 as 0: a check downstream then said "got 0", a value never given (or took it as 0)."""
+    with pytest.raises(OverflowError, match=f"'{text}' is too close to zero: it leaves the floating-point range"):
+        float_text(text)
+    with pytest.raises(InputConflictError, match=f"'{text}' is too close to zero"):
+        parse_count(text)
+
+
+@pytest.mark.parametrize("text", ["0", "-0.0", "0e-400", "0.000e5"])
+def test_a_zero_written_out_is_still_zero(text: str) -> None:
+    assert float_text(text) == 0 and parse_count(text) == 0
+
+
+def test_a_number_near_the_bottom_of_the_float_range_is_still_read() -> None:
+    assert 0 < float_text("1e-320") < 1e-319  # subnormal, but not zero

@@ -152,18 +152,33 @@ def format_count(n: float) -> str:
 
 
 def float_text(text: str) -> float:
-    """``float(text)``, except that a number written out that a float cannot hold ("1e400", which float() reads
-    as inf) raises OverflowError, as float() of a too-large int does: only an infinity spelled out ("inf") is
-    infinite. ValueError where the text is no number."""
+    """``float(text)``, except that a number written out that a float cannot hold raises OverflowError, as float()
+    of a too-large int does, its message saying the number as given: one too large ("1e400", which float() reads as
+    inf: only an infinity spelled out, "inf", is infinite) or too close to zero ("1e-400", which float() reads as
+    0: only a zero written out is zero). ValueError where the text is no number."""
     value = float(text)
     if math.isinf(value) and "inf" not in text.lower():
         raise OverflowError(too_large_text(text))
+    if value == 0 and _nonzero_digit(text):
+        raise OverflowError(too_small_text(text))
     return value
 
 
 def too_large_text(text: str) -> str:
     """What a message says of a number written out that a float cannot hold: "'1e400' is too large: ..."."""
     return f"{echo(text)} is too large: it leaves the floating-point range"
+
+
+def too_small_text(text: str) -> str:
+    """What a message says of a number written out that a float holds as 0: "'1e-400' is too close to zero: ..."
+    (not the "got 0" of a check that sees only the float)."""
+    return f"{echo(text)} is too close to zero: it leaves the floating-point range (a float reads it as 0)"
+
+
+def _nonzero_digit(text: str) -> bool:
+    """True when the number in ``text`` has a digit other than 0 before its exponent: it is not zero as written."""
+    mantissa = re.split("[eE]", text, maxsplit=1)[0]
+    return any(ch.isdecimal() and int(ch) != 0 for ch in mantissa)
 
 
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
@@ -195,10 +210,12 @@ def parse_count(text: str) -> float:
         value = float_text(s) * mult
     except ValueError:
         raise InputConflictError(f"not a number: {echo(text)} (write e.g. 7e9, 7000000000, 7B or 1.4T)") from None
-    except OverflowError:
-        value = math.inf
+    except OverflowError:  # inf or 0 as float() reads it: said below, as given
+        value = float(s)
     if suffix and "e" in s.lower():  # "7e9B" is 7e18: both scales given, one of them surely by mistake
         raise InputConflictError(_exponent_and_suffix(text, s.strip(), suffix))
+    if value == 0 and _nonzero_digit(s):  # "1e-400": said as given, not as the 0 a float makes of it
+        raise InputConflictError(too_small_text(text))
     if math.isinf(value) and "inf" not in s.lower():  # "1e400", "9e300T": said as given, not as "inf"
         raise InputConflictError(too_large_text(text))
     return value

@@ -114,6 +114,29 @@ def test_a_number_too_large_for_a_float_is_said_as_given(kind: str, extra: list[
     assert f"{given[:20]}" in err and "is too large" in err and "got inf" not in err, err
 
 
+@pytest.mark.parametrize(("kind", "extra"), [
+    ("training", ["--tokens", "1T", "--days", "1e-400"]),
+    ("training", ["--tokens", "1T", "--mfu", "1e-400"]),
+    ("training", ["--tokens", "1T", "--power-w", "1e-400"]),
+    ("training", ["--tokens", "1T", "--intensity", "1e-400"]),
+    ("training", ["--tokens", "1T", "--pue", "1e-400"]),
+    ("training", ["--tokens", "1e-400"]),
+    ("inference", ["--requests-per-day", "1000", "--utilisation", "1e-400"]),
+    ("inference", ["--requests-per-day", "1000", "--tdp-w", "1e-400"]),
+    ("inference", ["--requests-per-day", "1e-400"]),
+    ("inference", ["--requests-per-day", "1000", "--pue", "1e-400"]),
+])
+def test_a_number_too_close_to_zero_for_a_float_is_said_as_given(kind: str, extra: list[str],
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # float("1e-400") is 0: the message said "must be > 0, got 0", a value the user never typed (an intensity of
+    # 1e-400 was used as 0)
+    base = ["--params", "7B", "--hardware", "A100"] + (["--count", "8"] if kind == "training" else [])
+    code = _exit_code(["estimate", kind, *base, *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "'1e-400' is too close to zero: it leaves the floating-point range" in err and "got 0" not in err, err
+
+
 def test_an_infinity_spelled_out_is_still_refused_as_not_finite(capsys: pytest.CaptureFixture[str]) -> None:
     code = _exit_code(["estimate", "training", "--params", "7B", "--tokens", "inf", "--hardware", "A100", "--count",
                        "8"])

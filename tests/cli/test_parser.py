@@ -47,6 +47,17 @@ def test_a_number_of_run_too_large_for_a_float_is_said_as_given(
     assert "inf" not in err
 
 
+@pytest.mark.parametrize("flag", ["--interval", "--pue", "--intensity"])
+@pytest.mark.parametrize("given", ["1e-400", "-1e-400"])
+def test_a_number_of_run_too_close_to_zero_for_a_float_is_said_as_given(
+        flag: str, given: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """float() reads 1e-400 as 0: --interval said "must be > 0 seconds, got 0" and --pue "got 0", values the user
+    never gave; --intensity ran with 0."""
+    err = _usage_error(["run", f"{flag}={given}", "--", "true"], capsys)
+    assert f"argument {flag}: '{given}' is too close to zero: it leaves the floating-point range" in err, err
+    assert "got 0" not in err
+
+
 def test_the_same_value_twice_and_options_after_the_command_of_run_pass(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*TRAIN, "--count", "64", "--days", "2.0", "--json"]) == 0

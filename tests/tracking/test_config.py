@@ -167,6 +167,15 @@ def test_a_number_in_the_environment_too_large_for_a_float_is_said_as_given(env:
         load_config(environ={env: "inf"})
 
 
+@pytest.mark.parametrize(("env", "what"), [("WATTPRINT_PUE", "PUE"), ("WATTPRINT_INTENSITY", "grid intensity")])
+def test_a_number_in_the_environment_too_close_to_zero_for_a_float_is_said_as_given(env: str, what: str) -> None:
+    """float() reads 1e-400 as 0: WATTPRINT_PUE=1e-400 said "got 0", and WATTPRINT_INTENSITY=1e-400 was used as 0."""
+    with pytest.raises(InputConflictError) as e:
+        load_config(environ={env: "1e-400"})
+    assert str(e.value).startswith(what) and f"from env {env} '1e-400' is too close to zero: it leaves the " \
+        "floating-point range" in str(e.value), str(e.value)
+
+
 @pytest.mark.parametrize(("kw", "said"), [
     ({"location": ["FR"]}, r"location must be text, got \['FR'\]"),
     ({"location": 5}, "location must be text, got 5"),

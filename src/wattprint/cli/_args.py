@@ -18,13 +18,15 @@ def count(text: str) -> float:
 
 
 def number(text: str) -> float:
+    """A number option's value (of estimate and of run: one wording for all); one a float cannot hold (1e400,
+    1e-400) is said as given, not as the inf or 0 float() makes of it."""
     from ..quantities import float_text
 
     try:
         return float_text(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    except OverflowError as e:  # "1e400": said as given, not as the inf float() makes of it
+    except OverflowError as e:  # "1e400", "1e-400": said as given
         raise argparse.ArgumentTypeError(str(e)) from None
 
 

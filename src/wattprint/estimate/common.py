@@ -249,8 +249,8 @@ def resolve_pue(pue: float | str | Range | None, location: str | None) -> tuple[
             v = float_text(pue)
         except ValueError:
             return data.pue_preset(pue)
-        except OverflowError:  # "1e400": said as given, not as the inf float() makes of it
-            raise InputConflictError(f"PUE {shown(pue)} is too large: it leaves the floating-point range") from None
+        except OverflowError as e:  # "1e400", "1e-400": said as given, not as the inf or 0 float() makes of it
+            raise InputConflictError(f"PUE {e}") from None
         r = _finite_pue(v, pue)
     elif is_number(pue):
         r = _finite_pue(to_float("PUE", pue), pue)

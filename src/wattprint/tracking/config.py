@@ -148,9 +148,8 @@ def _parse_pue(text: Any, source: str) -> float | str:
         s = text.strip()
         try:
             value = float_text(s)
-        except OverflowError:  # 1e400: said as given, not as the inf float() makes of it
-            raise InputConflictError(f"PUE from {source} {shown(text)} is too large: it leaves the floating-point "
-                                     "range") from None
+        except OverflowError as e:  # 1e400, 1e-400: said as given, not as the inf or 0 float() makes of it
+            raise InputConflictError(f"PUE from {source} {e}") from None
         except ValueError:
             if not s:
                 raise InputConflictError(f"empty PUE from {source}") from None
@@ -165,9 +164,9 @@ def _parse_positive(text: Any, what: str, source: str, allow_zero: bool = False)
         if isinstance(text, bool):  # True is no interval or intensity (float(True) would make it 1)
             raise TypeError
         value = float_text(text) if isinstance(text, str) else float(text)  # text: 1e400 is too large, not inf
-    except OverflowError:
-        raise InputConflictError(f"{what} from {source} {shown(text)} is too large: it leaves the floating-point "
-                                 "range") from None
+    except OverflowError as e:
+        said = e if isinstance(text, str) else f"{shown(text)} is too large: it leaves the floating-point range"
+        raise InputConflictError(f"{what} from {source} {said}") from None
     except (TypeError, ValueError):
         raise InputConflictError(f"{what} from {source} must be a number, got {shown(text)}") from None
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
