@@ -58,6 +58,16 @@ def test_a_number_of_run_too_close_to_zero_for_a_float_is_said_as_given(
     assert "got 0" not in err
 
 
+@pytest.mark.parametrize("flag", ["--interval", "--intensity"])
+def test_a_number_of_run_that_is_no_number_is_said_as_estimate_says_it(
+        flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """run said argparse's "invalid float value: 'abc'" where estimate says "not a number: 'abc'"."""
+    err = _usage_error(["run", flag, "abc", "--", "true"], capsys)
+    estimate_err = _usage_error([*TRAIN, "--intensity", "abc"], capsys)
+    assert f"argument {flag}: not a number: 'abc'\n" in err, err
+    assert err.partition(f"argument {flag}: ")[2] == estimate_err.partition("argument --intensity: ")[2]
+
+
 def test_the_same_value_twice_and_options_after_the_command_of_run_pass(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*TRAIN, "--count", "64", "--days", "2.0", "--json"]) == 0

@@ -33,6 +33,7 @@ from types import FrameType
 from typing import Any
 
 from ..errors import WattprintError
+from ._args import number
 
 # forwarded to the command, and the run is interrupted whatever the command then does (their default action ends a
 # process: wattprint must not die of them and leave the command running, unmeasured)
@@ -54,12 +55,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--db", metavar="URL", default=None, help="store URL sqlite:///abs/path.db or a path (default: "
                    "$WATTPRINT_DB, the config file's db, else $XDG_DATA_HOME/wattprint/wattprint.db, i.e. "
                    "~/.local/share/wattprint/wattprint.db)")
-    p.add_argument("--interval", type=_number, metavar="SECONDS", default=None,
+    p.add_argument("--interval", type=number, metavar="SECONDS", default=None,
                    help="sampling interval in seconds (default 1)")
     p.add_argument("--location", default=None, help="where it runs: country (FRA), region (US-CA), aws:us-east-1 ...")
     p.add_argument("--pue", type=_pue, default=None,
                    help="PUE number (>= 1) or preset (hyperscale, cloud, enterprise, ...)")
-    p.add_argument("--intensity", type=_number, default=None, help="grid intensity in gCO2e/kWh (overrides location)")
+    p.add_argument("--intensity", type=number, default=None, help="grid intensity in gCO2e/kWh (overrides location)")
     p.add_argument("--json", action="store_true",
                    help="print the run's stored summary as JSON, as the last line of stdout (after a blank line, so "
                         "it is on a line of its own after the command's output), instead of the footprint on stderr")
@@ -68,22 +69,9 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=main)
 
 
-def _number(text: str) -> float:
-    """A number option's value as float() reads it; one too large for a float is said so as given (float() reads
-    1e400 as inf, and the message said "got inf"), as the estimators say a number too large."""
-    from ..quantities import float_text
-
-    try:
-        return float_text(text)
-    except OverflowError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
-
-
 def _pue(text: str) -> str:
-    """--pue as given (a number or a preset name, resolved with the other settings); a number too large for a
-    float is refused here as the other number options' are (:func:`_number`)."""
+    """--pue as given (a number or a preset name, resolved with the other settings); a number a float cannot hold
+    (1e400, 1e-400) is refused here as the other number options' are (:func:`number`)."""
     from ..quantities import float_text
 
     try:
