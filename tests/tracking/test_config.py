@@ -176,6 +176,46 @@ def test_a_number_in_the_environment_too_close_to_zero_for_a_float_is_said_as_gi
         "floating-point range" in str(e.value), str(e.value)
 
 
+@pytest.mark.parametrize(("toml", "what", "said"), [
+    ("pue = 1e400", "PUE", "'1e400' is too large"),
+    ("pue = -1e400", "PUE", "'-1e400' is too large"),
+    ("intensity = 1e400", "grid intensity", "'1e400' is too large"),
+    ("interval = 1_0e400", "sampling interval", "'1_0e400' is too large"),
+    ("[wattprint]\ninterval = 1e-400", "sampling interval", "'1e-400' is too close to zero"),
+    ("intensity = 1e-400", "grid intensity", "'1e-400' is too close to zero"),
+    ("pue = 1e-400", "PUE", "'1e-400' is too close to zero"),
+])
+@pytest.mark.parametrize("tiny", [False, True])
+def test_a_number_in_the_config_file_a_float_cannot_hold_is_said_as_given(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toml: str, what: str, said: str, tiny: bool) -> None:
+    """The TOML readers make 1e400 inf and 1e-400 0: `pue = 1e400` said "got inf", a value the file does not hold,
+    where WATTPRINT_PUE=1e400 says the number is too large; `interval = 1e-400` said "got 0.0" and
+    `intensity = 1e-400` was used as 0. Said as the environment's are, naming the setting and the file (with the
+    TOML reader of Python 3.10 without tomli too)."""
+    if tiny:
+        monkeypatch.setattr("wattprint.tracking.config._loads_toml", _tiny_toml)
+    path = tmp_path / "wattprint.toml"
+    path.write_text(toml + "\n")
+    with pytest.raises(InputConflictError) as e:
+        load_config(cwd=str(tmp_path), environ={})
+    message = str(e.value)
+    assert message.startswith(what) and f"from config file {path} {said}: it leaves the floating-point range" \
+        in message, message
+    assert "got inf" not in message and "got 0" not in message
+
+
+def test_a_config_file_number_a_float_cannot_hold_is_said_as_written_where_text_is_wanted(tmp_path: Path) -> None:
+    (tmp_path / "wattprint.toml").write_text("location = 1e400\n")
+    with pytest.raises(InputConflictError, match="location in the config file .* must be text, got 1e400$"):
+        load_config(cwd=str(tmp_path), environ={})
+
+
+def test_a_config_file_infinity_spelled_out_is_still_refused_as_not_finite(tmp_path: Path) -> None:
+    (tmp_path / "wattprint.toml").write_text("pue = inf\n")
+    with pytest.raises(InputConflictError, match="PUE from config file .* must be a finite number >= 1"):
+        load_config(cwd=str(tmp_path), environ={})
+
+
 @pytest.mark.parametrize(("kw", "said"), [
     ({"location": ["FR"]}, r"location must be text, got \['FR'\]"),
     ({"location": 5}, "location must be text, got 5"),

@@ -262,7 +262,31 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         if isinstance(v, bool) or not isinstance(v, _FILE_TYPES[k]):
             kinds = " or ".join("text" if t is str else "a number" for t in _FILE_TYPES[k] if t is not int)
             raise InputConflictError(f"{k} in the config file {path} must be {kinds}, got {v!r}")
-    return out
+    # a number a float cannot hold goes on as its text, as the environment's does: refused as given, where it is used
+    return {k: v.written if isinstance(v, _Unheld) else v for k, v in out.items()}
+
+
+class _Unheld(float):
+    """A config file's number that a float cannot hold (``pue = 1e400``, which the TOML readers make inf; ``1e-400``,
+    which they make 0), kept as written: a message then says it as the file has it, not "got inf"."""
+
+    written: str
+
+    def __new__(cls, written: str) -> _Unheld:
+        self = super().__new__(cls, float(written))
+        self.written = written
+        return self
+
+    def __repr__(self) -> str:  # "location in the config file ... must be text, got 1e400"
+        return self.written
+
+
+def _file_float(text: str) -> float:
+    """A TOML float as written (the TOML readers' ``parse_float``): :class:`_Unheld` where a float cannot hold it."""
+    try:
+        return float_text(text)
+    except OverflowError:
+        return _Unheld(text)
 
 
 def _settings_table(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -287,11 +311,11 @@ def _loads_toml(text: str) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
 
-        return tomllib.loads(text)
+        return tomllib.loads(text, parse_float=_file_float)
     try:
         import tomli
 
-        return dict(tomli.loads(text))
+        return dict(tomli.loads(text, parse_float=_file_float))
     except ImportError:
         return _tiny_toml(text)
 
@@ -322,7 +346,7 @@ def _tiny_toml(text: str) -> dict[str, Any]:
             table[key.strip()] = v == "true"
             continue
         try:
-            table[key.strip()] = int(v) if v.lstrip("+-").isdigit() else float(v)
+            table[key.strip()] = int(v) if v.lstrip("+-").isdigit() else _file_float(v)
         except ValueError:
             raise ValueError(f"line {n}: unsupported value {v!r}") from None
     return doc
