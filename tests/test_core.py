@@ -99,7 +99,7 @@ def test_market_based_figure_has_a_range_and_an_assumption():
     d = fp.to_dict()
     assert (d["market_based_co2e_kg_low"], d["market_based_co2e_kg"], d["market_based_co2e_kg_high"]) == (1.0, 2.0, 4.0)
     assert [a.value for a in fp.assumptions if a.what == "market-based intensity"] == ["20 gCO2e/kWh"]
-    assert "2 (1–4) kgCO2e" in fp.table().split("market-based CO2e")[1].splitlines()[0]
+    assert "2 (1–4) kgCO2e" in fp.table().split("market-based operational CO2e")[1].splitlines()[0]
 
 
 def test_table_units_follow_the_printed_value_and_everyday_amounts_read_as_written():

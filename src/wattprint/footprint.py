@@ -178,7 +178,8 @@ class Footprint:
             self.assumptions.append(Assumption(
                 MARKET_ASSUMPTION, f"{self.market_intensity_g_per_kwh:.4g} gCO2e/kWh", "given by the user",
                 "contractual factor of the supply (market-based method, GHG Protocol Scope 2 Guidance 2015), applied "
-                "to the facility energy; the location-based figure stays the headline" + (f"; {slip}" if slip else "")))
+                "to the facility energy: the market-based figure is operational CO2e only, without the embodied; the "
+                "location-based figure stays the headline" + (f"; {slip}" if slip else "")))
 
     # -- derived figures ---------------------------------------------------------------------
     @property
@@ -293,8 +294,8 @@ class Footprint:
         rows.append((f"operational CO2e{only}", _fmt_mass(self.operational_co2e_kg)))
         rows.append(("embodied CO2e", _fmt_mass(self.embodied_co2e_kg)))
         rows.append(("total CO2e", _fmt_mass(self.total_co2e_kg)))
-        if self.market_based_co2e_kg is not None:
-            rows.append(("market-based CO2e", _fmt_mass(self.market_based_co2e_kg)))
+        if self.market_based_co2e_kg is not None:  # operational only: beside the total, the row must not read as one
+            rows.append(("market-based operational CO2e", _fmt_mass(self.market_based_co2e_kg)))
         for k, v in self.details.items():
             if isinstance(v, Range):
                 rows.append(_detail_row(k, v))
@@ -378,11 +379,16 @@ _DETAIL_SCALED = {"wh": (_ENERGY_UNITS[:-1], 1e-3), "kwh": (_ENERGY_UNITS[:-2], 
                   "kg": (_MASS_UNITS[:-2], 1.0)}
 
 _DETAIL_WORDS = {"it": "IT", "co2e": "CO2e", "gpu": "GPU"}
+# details whose name alone misreads in the table (the JSON keeps the name): the serving throughput is batch / decode
+# step time, output tokens only, while the replicas needed count prefill too, so the two must not read as one rate
+_DETAIL_LABELS = {"throughput_tokens_per_s_per_replica": "decode output tokens per s per replica"}
 
 
 def _detail_row(name: str, value: Range) -> tuple[str, str]:
     """A detail's table row: its name in words and its unit after the number (energy_per_request_wh ->
     "energy per request", "0.25 (0.1–0.5) Wh")."""
+    if name in _DETAIL_LABELS:
+        return _DETAIL_LABELS[name], format(value, ".4g")
     words = name.split("_")
     unit = _DETAIL_UNITS.get(words[-1]) if len(words) > 1 else None
     scaled = _DETAIL_SCALED.get(words[-1]) if len(words) > 1 else None

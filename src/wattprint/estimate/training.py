@@ -109,9 +109,9 @@ def estimate_training(
     ``power_w`` is the all-in average W per chip as papers state it (replaces both). ``pue``: number or preset
     name. Site: ``location`` or ``intensity`` (gCO2e/kWh) or ``mix`` ("coal=60,gas=40"); none -> world average
     with a wide range. ``market_intensity`` (gCO2e/kWh, contractual factor of the supply) adds a market-based
-    figure beside the location-based one. ``seq_len`` (training context in tokens, a whole number) adds causal
-    attention's FLOPs to 6·N·D: a 128k context roughly triples an 8B model's compute; one that would take the
-    total past ``training_compute.MAX_FLOPS_OVER_6ND`` x 6·N·D is refused as a unit slip.
+    operational CO2e (no embodied) beside the location-based one. ``seq_len`` (training context in tokens, a whole
+    number) adds causal attention's FLOPs to 6·N·D: a 128k context roughly triples an 8B model's compute; one that
+    would take the total past ``training_compute.MAX_FLOPS_OVER_6ND`` x 6·N·D is refused as a unit slip.
 
     ``model``: a published model's name instead of ``params`` / ``active_params`` ("Llama-3.1-8B", "DeepSeek-V3";
     ``wattprint data models`` lists them); a given count more than published rounding (15 %) from its count is an
