@@ -97,3 +97,25 @@ def test_the_estimators_and_the_cli_refuse_it_on_one_line(capsys: pytest.Capture
     code = main(["estimate", "training", "--chip-hours", "100", "--hardware", "A100", "--location", "Georgia"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err and "ambiguous location 'Georgia'" in err and "US-GA" in err
+
+
+@pytest.mark.parametrize("text", ["Congo", "congo", " CONGO "])
+def test_congo_is_either_congo_and_says_both(text: str) -> None:
+    """"Congo" is the Republic of the Congo's own name and the common short one of the DR Congo, whose grids differ
+    many-fold: it used to resolve to the Republic of the Congo silently."""
+    err = _ambiguity(text)
+    assert err.suggestions == ["COG", "COD"]
+    assert "give COG or COD" in str(err) and "\n" not in str(err)
+
+
+@pytest.mark.parametrize(("text", "key"), [("COG", "COG"), ("CG", "COG"), ("Republic of the Congo", "COG"),
+                                           ("Congo-Brazzaville", "COG"), ("COD", "COD"), ("CD", "COD"),
+                                           ("DRC", "COD"), ("DR Congo", "COD"), ("Congo-Kinshasa", "COD")])
+def test_each_congo_still_resolves_by_its_code_or_full_name(text: str, key: str) -> None:
+    assert resolve_location(text).key == key
+
+
+def test_the_cli_refuses_congo_on_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["estimate", "training", "--chip-hours", "100", "--hardware", "A100", "--location", "Congo"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "ambiguous location 'Congo'" in err and "COD" in err

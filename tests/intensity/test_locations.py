@@ -233,6 +233,20 @@ def test_an_alias_that_is_not_the_country_itself_says_so() -> None:
     assert loc.key == "RKS" and "Kosovo" in notes[0].note
     assert resolve_location_noted("FR")[1] == []
     assert resolve_location_noted("United Kingdom")[1] == []
+
+
+def test_korea_says_it_was_read_as_the_republic_of_korea() -> None:
+    """North Korea is in the tables too: a bare "Korea" resolved to South Korea with nothing said."""
+    from wattprint.estimate.training import estimate_training
+
+    loc, notes = resolve_location_noted("Korea")
+    assert loc.key == "KOR" and resolve_location("North Korea").key == "PRK"
+    assert len(notes) == 1 and "'Korea' -> South Korea" in notes[0].value
+    assert "Republic of Korea (South Korea, KOR)" in notes[0].note and "PRK" in notes[0].note
+    for name in ("South Korea", "Republic of Korea", "KR", "KOR"):  # unambiguous: nothing to say
+        assert resolve_location_noted(name) == (loc, [])
+    fp = estimate_training(chip_hours=100, hardware="A100", location="korea")
+    assert any("Republic of Korea" in a.note for a in fp.assumptions if a.what == "location")
     # and the note reaches the estimate's assumptions
     _, said = intensity_lookup("Wales")
     assert any("Great Britain grid" in a.note for a in said)
