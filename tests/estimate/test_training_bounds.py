@@ -126,3 +126,28 @@ def test_fewer_flops_or_chip_hours_than_the_smallest_training_are_refused() -> N
     # with the compute, the MFU the chip-hours imply says more than the floor
     _refused(r"needs 8\.9e\+303x the bf16 peak", flops=1e22, chip_hours=1e-300)
     assert estimate_training(chip_hours=1e-3, hardware="A100").chip_hours.value == 1e-3  # 3.6 s of one chip
+
+
+def test_a_wall_time_past_the_central_service_life_within_the_longest_is_noted() -> None:
+    """--chip-hours 1e5 --count 2 on H100s is 5.7 years: past the chips' central 5-year life, within the longest
+    (6), it passed with nothing said while the embodied CO2e charged each chip 1.14 of its manufacturing emissions.
+    --days within that band is said the same way, naming --days; the longest life's checks are unchanged."""
+    life = data.embodied_accelerator(data.find_accelerator("H100")[0]).lifetime_years
+    assert (life.value, life.high) == (5, 6)
+    fp = estimate_training(chip_hours=1e5, count=2, hardware="H100")
+    (note,) = [a for a in fp.assumptions if a.what == "wall time"]
+    assert note.value == "5.7 years on 2 chips"
+    assert note.note.startswith("past the chips' central 5-year service life (within the longest, 6 years)")
+    assert note.note.endswith("check --count")
+    (days,) = [a for a in estimate_training(count=8, days=2000, hardware="A100").assumptions if a.what == "wall time"]
+    assert days.value == "5.48 years on 8 chips" and "central 5-year service life" in days.note
+    assert days.note.endswith("check --days")
+    (flops,) = [a for a in estimate_training(params=7e9, tokens=2e12, days=2000, hardware="A100").assumptions
+                if a.what == "wall time"]
+    assert flops.value == "5.48 years"  # no count given: the chips busy are an average, said in their own note
+    # within the central life: nothing; past the longest at the central MFU only: its own note, once
+    assert not [a for a in estimate_training(chip_hours=8e4, count=2, hardware="H100").assumptions
+                if a.what == "wall time"]  # 4.56 years
+    past = [a for a in estimate_training(params=7e9, tokens=2e12, hardware="A100", count=3).assumptions
+            if a.what == "wall time"]
+    assert len(past) == 1 and "6-year service life at the central MFU" in past[0].note

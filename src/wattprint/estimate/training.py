@@ -44,6 +44,7 @@ from .training_compute import MIN_COUNT, MIN_FLOPS, training_flops
 from .training_power import check_power_fraction, it_energy
 from .training_time import (
     TrainingChip,
+    central_service_life_note,
     check_days_within_service_life,
     check_mfu_floor,
     check_wall_within_service_life,
@@ -125,7 +126,7 @@ def estimate_training(
     A run that cannot be carried out as stated is refused (InputConflictError naming the inputs): a wall time past
     the hardware's service life (the longest its embodied emissions are amortised over), fewer than one chip over
     the days given, a total above the whole world's annual emissions, or an MFU, FLOPs or chip-hours below any
-    training's.
+    training's. A wall time past the chips' central service life but within the longest is noted.
     """
     from .. import data
 
@@ -145,7 +146,8 @@ def estimate_training(
     if (unit_note := data.count_unit_assumption(acc, given.count)) is not None:
         hardware_notes = [*hardware_notes, unit_note]
     # no training outlasts its chips: the longest service life the embodied emissions are amortised over bounds it
-    service_life_years = data.embodied_accelerator(acc).lifetime_years.high
+    life = data.embodied_accelerator(acc).lifetime_years
+    service_life_years = life.high
     check_days_within_service_life(given.days, service_life_years)
     chip, precision_notes = resolve_chip(acc, variants, precision)
     compute, n_active, compute_notes = training_flops(
@@ -162,6 +164,8 @@ def estimate_training(
     if given.days is None and given.count is not None:
         wall_notes += check_wall_within_service_life(wall, given.count, service_life_years,
                                                      _flags(given, model, *_SIZING))
+    # within the longest life but past the central one, as the days given or as chip-hours / count: said alike
+    wall_notes += central_service_life_note(wall, given.count, life, "--days" if given.days is not None else "--count")
     energy, energy_notes = it_energy(acc, variants, hours, given.power_w, given.power_fraction)
     inten, pue_r, site_notes = resolve_site(location, year, pue, intensity, mix)
     # embodied depends on chip-hours only: count chips for wall hours = chip-hours x 1 chip

@@ -282,13 +282,32 @@ def check_wall_within_service_life(
     life_h = life_years * HOURS_PER_YEAR
     if wall is None or wall.value <= life_h:
         return []
-    on = f"{_years(wall.value)} years on {count:,.0f} chip{'' if count == 1 else 's'}"
+    on = _years_on(wall, count)
     if wall.low > life_h:
         raise InputConflictError(f"wall time {on} exceeds the hardware's {life_years:g}-year service life: check "
                                  f"--count (1k chips is 1000) or {sizing}")
     return [Assumption("wall time", on, "implied",
                        f"past the hardware's {life_years:g}-year service life at the central MFU, within it only "
                        "at the MFU range's high end: check --count")]
+
+
+def central_service_life_note(wall: Range | None, count: float | None, life: Range, check: str) -> list[Assumption]:
+    """A note where the central wall time (hours on ``count`` chips, the days given or chip-hours / count) passes
+    the chips' central service life (``life``, years) but not the longest, past which the checks above refuse or
+    note: the chips are then charged more embodied CO2e than their whole manufacturing emissions at the central
+    lifetime. ``check`` names the input to check."""
+    if wall is None or not life.value * HOURS_PER_YEAR < wall.value <= life.high * HOURS_PER_YEAR:
+        return []
+    return [Assumption("wall time", _years_on(wall, count), "",
+                       f"past the chips' central {life.value:g}-year service life (within the longest, {life.high:g} "
+                       "years): the embodied CO2e charges the chips more than their whole manufacturing emissions at "
+                       f"the central lifetime; check {check}")]
+
+
+def _years_on(wall: Range, count: float | None) -> str:
+    """"5.71 years on 2 chips" (the central wall time; "5.71 years" where no count was given)."""
+    on = f" on {count:,.0f} chip{'' if count == 1 else 's'}" if count is not None else ""
+    return f"{_years(wall.value)} years{on}"
 
 
 def _years(hours: float) -> str:
