@@ -64,7 +64,8 @@ def test_idle_capacity_is_stated_and_counted_with_dedicated() -> None:
     ded = estimate_inference(70e9, dedicated=True, **kw)  # type: ignore[arg-type]
     # four H100s at idle all year: 4 x 700 W x 0.08-0.2 x 8766 h >= 1.96 MWh of accelerator energy
     assert ded.energy_by_component_kwh["gpu"].kwh.low > 4 * 700 * 0.08 * 8766 / 1000 * 0.99
-    assert ded.details["energy_per_year_kwh"].value > 500 * shared.details["energy_per_year_kwh"].value
+    # the idle year dwarfs the busy time (10 requests a day never form the batch of 8: both are at batch 1)
+    assert ded.details["energy_per_year_kwh"].value > 100 * shared.details["energy_per_year_kwh"].value
     assert ded.details["replicas_provisioned"].value == 1
     assert ded.chip_hours is not None and ded.chip_hours.value == pytest.approx(4 * 8766, rel=1e-6)
     assert any(a.what == "dedicated replicas" for a in ded.assumptions)

@@ -42,7 +42,8 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
                    help="accelerators per replica (default: the power of 2, from the fewest that hold the weights and "
                         "one sequence to those that hold the default batch, with the least energy per request at the "
                         "load, or at a full load without one; with --batch-size, the fewest that hold that batch)")
-    p.add_argument("--batch-size", type=count, help="concurrent sequences per replica (default: sourced range)")
+    p.add_argument("--batch-size", type=count, help="concurrent sequences per replica (default: sourced range; "
+                   "with a load, at most the sequences it keeps in flight)")
     p.add_argument("--precision", help=f"weights: {', '.join(BYTES_PER_WEIGHT)} (default: bf16 where supported)")
     p.add_argument("--engine", default="optimised", help="optimised (continuous batching, CUDA graphs) or eager "
                    f"(plain PyTorch launches); or the stack's name: {engine_names_help()}")

@@ -98,9 +98,12 @@ def estimate_inference(
             one; with a given ``batch_size``, the fewest that hold that batch).
         batch_size: sequences decoded together per replica (continuous-batching concurrency). Default: a sourced
             range, cut to what fits in memory and, with a load, to the concurrency the load keeps in flight per
-            replica (Little's law: arrival rate x time per request, at least one sequence). A given batch may
-            shorten assumed request lengths to fit the memory, but not below their sourced ranges: a batch that
-            fits only with shorter requests is an error naming the most that fit.
+            replica (Little's law: arrival rate x time per request, at least one sequence). A given batch is
+            used as given without a load; with one, a batch the load cannot fill is cut the same way to the
+            sequences it keeps in flight (an engine batches only the requests waiting), and an assumption names
+            both batches. A given batch may shorten assumed request lengths to fit the memory, but not below
+            their sourced ranges: a batch that fits only with shorter requests is an error naming the most that
+            fit.
         precision: weight format (fp32, tf32, bf16, fp16, fp8, int8, int4); engine: "optimised" (vLLM, TGI,
             TensorRT-LLM, compiled PyTorch) or "eager" (plain Hugging Face transformers / PyTorch); a stack's own
             name ("vllm", "sglang", "tgi", "tensorrt-llm", "transformers") is read as its class.

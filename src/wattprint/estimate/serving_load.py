@@ -20,6 +20,8 @@ from .serving_constants import DAYS_PER_YEAR, J_PER_KWH, S_PER_DAY, Constant, ch
 IDLE_NOTE_BELOW_REPLICAS = 0.5
 BATCH_FIXED_POINT_TOL = 1e-6
 BATCH_FIXED_POINT_STEPS = 60
+LITTLES_LAW = ("Little's law (J. D. C. Little, Operations Research 9(3), 1961): mean requests in a system = arrival "
+               "rate x mean time each spends in it")
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class Load:
 def batch_for_load(p: Mapping[str, float], rpd: float, physics: Callable[[Mapping[str, float]], dict[str, float]],
                     count: int) -> float:
     """Concurrent sequences the load sustains on a replica (Little's law: arrival rate (1/s) x time a request
-    spends in the system (s)), at least 1 and at most the assumed batch ``B = p["batch_size"]``. A load that keeps
+    spends in the system (s)), at least 1 and at most the batch ``B = p["batch_size"]`` (assumed, or given: a load
+    cannot fill a batch larger than it keeps in flight, whatever the engine would allow). A load that keeps
     at least one replica busy at B (replicas needed >= 1) fills its replicas' batches: B. Otherwise one replica
     serves it all and, since the time per request depends on the batch, b = min(B, max(1, rate x latency(b))) is
     solved by iteration from B (latency grows with b, so the steps fall monotonically to the fixed point).
@@ -88,17 +91,20 @@ def batch_for_load(p: Mapping[str, float], rpd: float, physics: Callable[[Mappin
 
 def serve_point(p: Mapping[str, float], physics: Callable[[Mapping[str, float]], dict[str, float]], load: Load,
                 count: int, tdp_w: float) -> dict[str, float]:
-    """serving_physics at one point, with what depends on its own values: the batch the load sustains (assumed
-    batch), the replicas provisioned (dedicated), per-token figures (J per token, this point's lengths) and, with
-    a load, per-day energies (J/day), chip-seconds per day and replica counts."""
+    """serving_physics at one point, with what depends on its own values: the batch the load sustains (at most the
+    assumed or given batch), the replicas provisioned (dedicated), per-token figures (J per token, this point's
+    lengths) and, with a load, the sequences it keeps in flight, per-day energies (J/day), chip-seconds per day and
+    replica counts."""
     point = dict(p)
     rpd = load.per_day(point)
-    if rpd is not None and load.batch_assumed:
+    if rpd is not None:  # a given batch too: a batch the load cannot fill is never formed
         point["batch_size"] = batch_for_load(point, rpd, physics, count)
     busy = physics({**point, "utilisation": 1.0})
     out: dict[str, float] = {}
     if rpd is not None:
         replicas = busy["chip_s"] * rpd / S_PER_DAY / count  # busy replicas (utilisation 1)
+        # Little's law, spread over the replicas a load of more than one keeps busy
+        out["sequences_in_flight"] = rpd / S_PER_DAY * busy["latency_s"] / max(1.0, replicas)
         if not math.isfinite(replicas):  # at any corner: past the range of a float, it has no central value either
             check_fleet(replicas, 1.0, load, count)
         provisioned = max(1.0, math.ceil(replicas))
@@ -122,6 +128,20 @@ def serve_point(p: Mapping[str, float], physics: Callable[[Mapping[str, float]],
     return out
 
 
+def _given_batch_not_filled(used: Range, given: float, in_flight: Range, load: Load) -> Assumption:
+    """The note for a given batch the load cannot fill: the batch given, the sequences the load keeps in flight,
+    the batch the figures are computed at, and what to change."""
+    load_text = (f"{load.tokens_per_day:g} tokens a day" if load.tokens_per_day is not None
+                 else f"{load.requests_per_day:g} requests a day")
+    return Assumption(
+        "batch size capped by load", f"{used:.3g} concurrent sequences per replica, not the {given:g} given",
+        LITTLES_LAW,
+        f"batch {given:g} given, but {load_text} keep only ~{in_flight:.2g} sequences in flight per replica "
+        f"(arrival rate x time a request takes): computed at batch {used:.3g} (at least one, and enough for one "
+        "replica to keep up), as a serving engine batches only the requests waiting; give more load or leave "
+        "--batch-size (batch_size) out")
+
+
 def check_fleet(replicas_busy: float, utilisation: float, load: Load, count: int, chip_name: str = "") -> None:
     """Refuse a load whose replicas (``replicas_busy`` busy on average, ``utilisation`` of the provisioned time) take
     more accelerators at once than common.MAX_CHIPS_AT_ONCE: the bound a given --count meets applies to the fleet the
@@ -138,17 +158,18 @@ def check_fleet(replicas_busy: float, utilisation: float, load: Load, count: int
 
 def load_notes(per_req: Mapping[str, Range], central: Mapping[str, float], load: Load, c: Mapping[str, Constant],
                count: int, chip_name: str, *, utilisation_given: bool) -> list[Assumption]:
-    """Assumptions the load adds: the batch it caps, dedicated replicas, or the idle time left uncounted (only
-    where the user gave no utilisation: a given one, 1 included, already says how much idle time counts)."""
+    """Assumptions the load adds: the batch it caps (assumed or given), dedicated replicas, or the idle time left
+    uncounted (only where the user gave no utilisation: a given one, 1 included, already says how much idle time
+    counts)."""
     notes: list[Assumption] = []
     b = per_req["batch_size"]
     if load.batch_assumed and b.low < central["batch_size"] and b.value < central["batch_size"]:
         notes.append(Assumption(
-            "batch size capped by load", f"{b:.3g} concurrent sequences per replica",
-            "Little's law (J. D. C. Little, Operations Research 9(3), 1961): mean requests in a system = arrival "
-            "rate x mean time each spends in it",
+            "batch size capped by load", f"{b:.3g} concurrent sequences per replica", LITTLES_LAW,
             "the requests per day, times the time a request takes at that batch, keep no more sequences in flight "
-            "(at least one); give --batch-size to set it"))
+            "(at least one); a given --batch-size is cut the same way, so only more load fills a larger batch"))
+    elif not load.batch_assumed and b.low < central["batch_size"]:  # at any corner: that corner's figures change
+        notes.append(_given_batch_not_filled(b, central["batch_size"], per_req["sequences_in_flight"], load))
     busy = per_req["replicas_busy"]
     if load.dedicated:
         prov = per_req["replicas_provisioned"]
