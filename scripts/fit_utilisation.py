@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from wattprint.data import TB, TFLOPS  # noqa: E402
+from wattprint.estimate.common import BYTES_PER_VALUE  # noqa: E402
 from wattprint.estimate.utilisation import KneeComponent, architecture, features, fit_mfu  # noqa: E402
 
 OUT = ROOT / "src" / "wattprint" / "data" / "tables" / "utilisation_model.json"
@@ -35,6 +36,7 @@ OUT = ROOT / "src" / "wattprint" / "data" / "tables" / "utilisation_model.json"
 # per knee, weighted by its leave-one-family-out error (knee_average, knee_weights)
 KNEE_GRID = (1e10, 3e10, 1e11, 3e11, 1e12)
 REFERENCE_CHIP = "NVIDIA A100 SXM4 80GB"  # normalisation point of the ridge (peak / bandwidth)
+REFERENCE_ELEMENT_BYTES = BYTES_PER_VALUE["bf16"]  # the precision of the reference peak (load_peaks takes bf16 first)
 BOUNDS = [0.02, 0.75]  # sanity bounds on an effective MFU (no published training outside them)
 RIDGE = 1.0  # keeps coefficients of rarely seen features (fp8: one training) near zero
 HUBER_DELTA = 0.15  # ln units: residuals beyond ~x1.16 are down-weighted
@@ -74,11 +76,13 @@ def load_peaks(shared: Path) -> dict[str, tuple[float, str, float | None, int | 
 
 
 def reference(shared: Path) -> dict[str, Any]:
-    """The normalisation point of the ridge term: the reference chip's ridge point (FLOP per byte) and year. The
-    size knee (``params``) is added per fit (``with_knee``)."""
+    """The normalisation point of the ridge term: the reference chip's ridge point (FLOP per byte, at its default
+    precision, whose tensors take ``element_bytes`` bytes an element), its peak (FLOP/s) and bandwidth (B/s), and
+    its year. The size knee (``params``) is added per fit (``with_knee``)."""
     peak, _, bw, year = load_peaks(shared)[REFERENCE_CHIP]
     assert bw is not None and year is not None
-    return {"ridge": peak / bw, "ridge_chip": REFERENCE_CHIP, "year": year}
+    return {"ridge": peak / bw, "ridge_chip": REFERENCE_CHIP, "year": year, "peak": peak, "bandwidth": bw,
+            "element_bytes": REFERENCE_ELEMENT_BYTES}
 
 
 def num(text: str) -> float | None:

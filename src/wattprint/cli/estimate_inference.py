@@ -11,8 +11,8 @@ import re
 from typing import Any
 
 from ..errors import InputConflictError, WattprintError
+from ..estimate.common import BYTES_PER_VALUE
 from ..estimate.engines import engine_names_help
-from ..estimate.serving_chip import BYTES_PER_WEIGHT
 from ..quantities import format_count
 from ._args import JoinWords, count, number, whole, year
 
@@ -44,7 +44,7 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
                         "load, or at a full load without one; with --batch-size, the fewest that hold that batch)")
     p.add_argument("--batch-size", type=count, help="concurrent sequences per replica (default: sourced range; "
                    "with a load, at most the sequences it keeps in flight)")
-    p.add_argument("--precision", help=f"weights: {', '.join(BYTES_PER_WEIGHT)} (default: bf16 where supported)")
+    p.add_argument("--precision", help=f"weights: {', '.join(BYTES_PER_VALUE)} (default: bf16 where supported)")
     p.add_argument("--engine", default="optimised", help="optimised (continuous batching, CUDA graphs) or eager "
                    f"(plain PyTorch launches); or the stack's name: {engine_names_help()}")
     p.add_argument("--attention", default=None,

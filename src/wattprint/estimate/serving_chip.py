@@ -9,11 +9,9 @@ from typing import Any
 
 from ..errors import WattprintError
 from ..footprint import Assumption
-from .common import check_board_power, component_key
+from .common import BYTES_PER_VALUE, check_board_power, component_key
 from .roofline import Chip
 
-# bytes per stored weight for each precision name users write (data-format definitions, not estimates)
-BYTES_PER_WEIGHT = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
 # which peak-FLOP/s column the matrix maths runs at; weight-only int8/int4 dequantise to 16-bit for the maths
 COMPUTE_PRECISION = {"fp32": "fp32", "tf32": "tf32", "bf16": "bf16", "fp16": "fp16", "fp8": "fp8",
                      "int8": "int8", "int4": "bf16"}
@@ -23,7 +21,7 @@ def _weight_only_note(prec: str, compute_prec: str, acc: Any) -> Assumption:
     """``prec`` weights computed at the chip's ``compute_prec`` peak: stored as given and dequantised for the maths,
     where the chip lists no maths of their own, or only maths slower than its 16-bit ones."""
     own = COMPUTE_PRECISION[prec]
-    stored = f"{BYTES_PER_WEIGHT[prec]:g} byte(s) per weight"
+    stored = f"{BYTES_PER_VALUE[prec]:g} byte(s) per weight"
     if prec == "fp8":
         stored += " and an fp8 KV cache"
     if own not in acc.peak_tflops:
@@ -59,8 +57,8 @@ def resolve_chip(hardware: str | None, precision: str | None, tdp_w: float | Non
     acc, _variants, notes = find_accelerator(hardware)
     assumptions.extend(notes)
     prec = str(precision or acc.default_precision()).lower()
-    if prec not in BYTES_PER_WEIGHT:
-        raise WattprintError(f"unknown precision {precision!r}; use one of {', '.join(BYTES_PER_WEIGHT)}")
+    if prec not in BYTES_PER_VALUE:
+        raise WattprintError(f"unknown precision {precision!r}; use one of {', '.join(BYTES_PER_VALUE)}")
     if precision is None:
         assumptions.append(Assumption(
             "precision", f"{prec} (default for {acc.name})", f"the peak-FLOP/s formats of {acc.name} ({acc.source})",
@@ -70,7 +68,7 @@ def resolve_chip(hardware: str | None, precision: str | None, tdp_w: float | Non
     # maths the chip lacks (fp8/bf16 on older chips), or 8-bit maths slower than its 16-bit maths: an engine keeps
     # the weights and dequantises them for the chip's default maths
     if compute_prec not in acc.peak_tflops or (
-            BYTES_PER_WEIGHT[prec] < 2.0 and acc.peak_flops(compute_prec) < acc.peak_flops(default)):
+            BYTES_PER_VALUE[prec] < 2.0 and acc.peak_flops(compute_prec) < acc.peak_flops(default)):
         assumptions.append(_weight_only_note(prec, default, acc))
         compute_prec = default
     peak = acc.peak_flops(compute_prec)
@@ -106,5 +104,5 @@ def architecture_caveats(family: str, chip_name: str) -> list[Assumption]:
 def stored_bytes(prec: str) -> tuple[float, float]:
     """(bytes per stored weight, bytes per stored K or V value) at a precision: the KV cache stays 16-bit unless the
     model is served in fp8."""
-    weight_bytes = BYTES_PER_WEIGHT[prec]
+    weight_bytes = BYTES_PER_VALUE[prec]
     return weight_bytes, 1.0 if prec == "fp8" else max(2.0, weight_bytes)

@@ -17,7 +17,7 @@ from ..errors import InputConflictError, WattprintError
 from ..footprint import HOURS_PER_YEAR, Assumption
 from ..quantities import Range
 from . import utilisation
-from .common import SLIP_BELOW, check_chips_at_once, too_large
+from .common import BYTES_PER_VALUE, SLIP_BELOW, check_chips_at_once, too_large
 from .training_compute import MIN_COUNT, MIN_FLOPS
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def _modelled_mfu(chip: TrainingChip, n_active: float | None, is_moe: bool) -> t
     # precision (fp32, tf32) caps the chip at its own peak, so the model is applied to that roofline
     slower = chip.peak.value < chip.default_peak
     model_peak = chip.peak.value if slower else chip.default_peak
-    est = _predicted_mfu(chip, model_peak, n_active, is_moe)
+    est = _predicted_mfu(chip, model_peak, n_active, is_moe, chip.precision if slower else None)
     run_mfu = est.mfu * (model_peak / chip.peak.value)
     extra: list[Assumption] = []
     if slower:
@@ -173,14 +173,19 @@ def _modelled_mfu(chip: TrainingChip, n_active: float | None, is_moe: bool) -> t
     return achieved, run_mfu, notes
 
 
-def _predicted_mfu(chip: TrainingChip, peak: float, n_active: float | None, is_moe: bool) -> utilisation.MfuEstimate:
-    """The fitted MFU model for this chip at ``peak`` FLOP/s (over all sizes when the model size is unknown)."""
+def _predicted_mfu(chip: TrainingChip, peak: float, n_active: float | None, is_moe: bool,
+                   precision: str | None = None) -> utilisation.MfuEstimate:
+    """The fitted MFU model for this chip at ``peak`` FLOP/s (over all sizes when the model size is unknown), at
+    ``precision`` (None: the default precision the model was fitted at). A precision with larger elements (tf32 and
+    fp32 tensors take 4 bytes, bf16 2) moves as many more bytes per FLOP: its ridge is compared per element."""
+    element_bytes = BYTES_PER_VALUE[precision] if precision is not None else None
     acc = chip.acc
     if n_active is None:  # FLOPs alone: the size term over the sizes of the published trainings
         return utilisation.predict_mfu_any_size(peak, acc.memory_bandwidth(), moe=is_moe,
-                                                fp8=chip.precision == "fp8", chip_year=acc.year)
+                                                fp8=chip.precision == "fp8", chip_year=acc.year,
+                                                element_bytes=element_bytes)
     return utilisation.predict_mfu(n_active, peak, acc.memory_bandwidth(), moe=is_moe,
-                                   fp8=chip.precision == "fp8", chip_year=acc.year)
+                                   fp8=chip.precision == "fp8", chip_year=acc.year, element_bytes=element_bytes)
 
 
 def _implied_mfu(

@@ -41,6 +41,11 @@ GPUs, FlashAttention-2 and bf16 need Ampere or newer. Both terms were chosen on 
 leave-one-family-out over all observations (see bench/results/training_accuracy.md). A chip without a published
 bandwidth is taken at the reference ridge, and the explanation says so.
 
+Two physical limits the linear fit does not know: the ridge is compared per tensor element (a precision with
+twice the bytes, tf32 or fp32, moves twice the bytes per FLOP: ``element_bytes``), and a chip with at least the
+reference chip's peak and bandwidth is never predicted to reach fewer FLOP/s than the reference chip would for
+the same training (the interaction, a straight line in log size, said so below about 1B parameters on an H100).
+
 MFU here is *effective*: model FLOPs (6·N·D) / (chip-hours x dense peak at the chip's default precision),
 so it already includes downtime counted in published chip-hours. The range comes from the 10th-90th
 percentiles of the fit's *cross-validated* residuals (each family predicted by a fit without it), not
@@ -87,14 +92,17 @@ def model_table() -> dict[str, Any]:
 # -- MFU ---------------------------------------------------------------------------------------
 def features(
     active_params: float, peak_flops: float, bandwidth: float | None, moe: bool, fp8: bool, step_basis: bool,
-    ref: dict[str, Any], chip_year: int | None = None,
+    ref: dict[str, Any], chip_year: int | None = None, element_bytes: float | None = None,
 ) -> list[float]:
     """Feature vector (intercept first) for one training; ``peak_flops`` in FLOP/s at default precision,
     ``bandwidth`` the chip's memory bandwidth in B/s (None: taken at the reference ridge), ``chip_year`` the
     chip's release year (None: taken as not older than the reference chip); ``ref["params"]`` is the size knee
-    (active parameters)."""
+    (active parameters). ``element_bytes``: bytes per tensor element at the precision of ``peak_flops`` (None: the
+    reference's, 2 for bf16/fp16); the ridge is compared per element, so a precision with half the peak and twice
+    the bytes (tf32 against bf16) needs the same share of its peak from the memory."""
     small = min(math.log10(active_params / ref["params"]), 0.0)
-    harder = max(math.log2(peak_flops / bandwidth / ref["ridge"]), 0.0) if bandwidth else 0.0
+    per_element = (element_bytes or ref.get("element_bytes", 2.0)) / ref.get("element_bytes", 2.0)
+    harder = max(math.log2(peak_flops * per_element / bandwidth / ref["ridge"]), 0.0) if bandwidth else 0.0
     older = chip_year is not None and chip_year < ref["year"]
     return [1.0, small, harder, float(moe), float(fp8), float(step_basis), small * harder, float(older)]
 
@@ -139,13 +147,19 @@ def predict_mfu(
     components: Sequence[KneeComponent] | None = None,
     table: dict[str, Any] | None = None,
     quantiles: tuple[float, float] | None = None,
+    element_bytes: float | None = None,
 ) -> MfuEstimate:
     """Effective MFU for a training of ``active_params`` parameters on a chip of ``peak_flops`` (FLOP/s),
-    memory ``bandwidth`` (B/s; None if unpublished) and release year ``chip_year`` (None if unknown).
+    memory ``bandwidth`` (B/s; None if unpublished) and release year ``chip_year`` (None if unknown);
+    ``element_bytes`` as in :func:`features`.
 
     ln(MFU) is the weighted mean of the components' ln(MFU), and so is each factor the explanation names.
     ``components`` and ``quantiles`` (ln-residual quantiles that set the range) override the shipped ones: the
     benchmark refits without the family it scores.
+
+    A chip with at least the reference chip's peak and bandwidth is never predicted to train slower than the
+    reference chip (:func:`_reference_floor`): below about 1B parameters the fitted size-ridge interaction,
+    a straight line, would say an H100 reaches fewer FLOP/s than an A100.
     """
     t = table or model_table()
     m = t["mfu"]
@@ -153,8 +167,8 @@ def predict_mfu(
     ref = m["reference"]
     # ln contributions, each averaged over the components: base, size, ridge (with its size interaction),
     # MoE, fp8, older chip; their sum is the averaged ln(MFU)
-    xs = [features(active_params, peak_flops, bandwidth, moe, fp8, False, {**ref, "params": c.knee}, chip_year)
-          for c in comps]
+    xs = [features(active_params, peak_flops, bandwidth, moe, fp8, False, {**ref, "params": c.knee}, chip_year,
+                   element_bytes) for c in comps]
     x = xs[0]  # all but the size terms are the same at every knee
     base = size = ridge_part = moe_part = fp8_part = older_part = 0.0
     for c, xc in zip(comps, xs, strict=True):
@@ -166,6 +180,13 @@ def predict_mfu(
         fp8_part += c.weight * b[4] * xc[4]
         older_part += c.weight * b[7] * xc[7]
     ln_mfu = base + size + ridge_part + moe_part + fp8_part + older_part
+    floor = _reference_floor(ref, peak_flops, bandwidth, element_bytes)
+    # the same training on the reference chip: no ridge term (and of the reference's generation)
+    ln_mfu_unfloored = ln_mfu
+    floored = floor is not None and ridge_part < 0 and base + size + moe_part + fp8_part + math.log(floor) > ln_mfu
+    if floored:
+        assert floor is not None
+        ln_mfu = base + size + moe_part + fp8_part + math.log(floor)
     lo_q, hi_q = quantiles if quantiles is not None else m["residual_quantiles_ln"]
     lo_b, hi_b = m["bounds"]
     central = min(max(math.exp(ln_mfu), lo_b), hi_b)
@@ -181,6 +202,10 @@ def predict_mfu(
         ridge = peak_flops / bandwidth if bandwidth else 0.0
         parts.append(f"x{math.exp(ridge_part):.2f} chip needs {ridge:.0f} FLOP/byte to reach its "
                      f"peak ({ridge / ref['ridge']:.2g}x the A100's)")
+    if floored:
+        parts.append(f"(raised to x{math.exp(ln_mfu - ln_mfu_unfloored):.2f}: the FLOP/s this training is predicted to "
+                     f"reach on the {ref['ridge_chip']}, which this chip exceeds in peak and memory bandwidth, so it "
+                     "is not taken to train slower)")
     if not bandwidth:
         parts.append("(memory bandwidth unpublished: taken at the A100's ridge point)")
     if x[7]:
@@ -201,8 +226,24 @@ def predict_mfu(
     )
 
 
+def _reference_floor(ref: dict[str, Any], peak_flops: float, bandwidth: float | None,
+                     element_bytes: float | None) -> float | None:
+    """The reference chip's peak over this chip's (the MFU at which both reach the same FLOP/s), where this chip
+    has at least the reference's peak and memory bandwidth; else None (also for a table without the reference's
+    peak and bandwidth, an older fit). Peaks are compared per element, as the ridge is (see :func:`features`): at a
+    precision of twice the bytes (tf32) the reference is taken at half its default peak, as the A100's tf32 is."""
+    ref_peak, ref_bw = ref.get("peak"), ref.get("bandwidth")
+    if not (ref_peak and ref_bw and bandwidth):
+        return None
+    per_element = (element_bytes or ref.get("element_bytes", 2.0)) / ref.get("element_bytes", 2.0)
+    if peak_flops * per_element < ref_peak or bandwidth < ref_bw:
+        return None
+    return float(ref_peak / (peak_flops * per_element))
+
+
 def predict_mfu_any_size(
     peak_flops: float, bandwidth: float | None, moe: bool = False, fp8: bool = False, chip_year: int | None = None,
+    element_bytes: float | None = None,
 ) -> MfuEstimate:
     """Effective MFU when the model size is not known (FLOPs given alone): the model over the sizes of the
     published trainings in the fit, from the smallest up to the size knee (the components' weighted mean knee;
@@ -213,9 +254,11 @@ def predict_mfu_any_size(
     top = min(hi_n, mean_knee(shipped_components()))
     steps = 8
     grid = [lo_n * (top / lo_n) ** (i / steps) for i in range(steps + 1)]
-    ests = [predict_mfu(n, peak_flops, bandwidth, moe=moe, fp8=fp8, chip_year=chip_year) for n in grid]
+    ests = [predict_mfu(n, peak_flops, bandwidth, moe=moe, fp8=fp8, chip_year=chip_year, element_bytes=element_bytes)
+            for n in grid]
     middle = math.sqrt(lo_n * top)
-    mid = predict_mfu(middle, peak_flops, bandwidth, moe=moe, fp8=fp8, chip_year=chip_year)
+    mid = predict_mfu(middle, peak_flops, bandwidth, moe=moe, fp8=fp8, chip_year=chip_year,
+                      element_bytes=element_bytes)
     low = min([e.mfu.low for e in ests] + [mid.mfu.value])
     high = max([e.mfu.high for e in ests] + [mid.mfu.value])
     return MfuEstimate(
