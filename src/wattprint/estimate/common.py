@@ -32,10 +32,10 @@ def to_float(name: str, value: Any) -> float:
         raise InputConflictError(f"{name} must be a number, got {number_text(value)}") from None
 
 
-# the estimators' keywords whose command-line flag is not the keyword with dashes
 # bytes per stored value (a weight, an activation) for each precision name users write: data-format definitions,
 # not estimates
 BYTES_PER_VALUE = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+# the estimators' keywords whose command-line flag is not the keyword with dashes
 _FLAGS = {"window_layer_share": "--window-layers"}
 
 

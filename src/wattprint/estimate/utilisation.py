@@ -101,10 +101,17 @@ def features(
     reference's, 2 for bf16/fp16); the ridge is compared per element, so a precision with half the peak and twice
     the bytes (tf32 against bf16) needs the same share of its peak from the memory."""
     small = min(math.log10(active_params / ref["params"]), 0.0)
-    per_element = (element_bytes or ref.get("element_bytes", 2.0)) / ref.get("element_bytes", 2.0)
-    harder = max(math.log2(peak_flops * per_element / bandwidth / ref["ridge"]), 0.0) if bandwidth else 0.0
+    harder = max(math.log2(peak_flops * _per_element(ref, element_bytes) / bandwidth / ref["ridge"]), 0.0) \
+        if bandwidth else 0.0
     older = chip_year is not None and chip_year < ref["year"]
     return [1.0, small, harder, float(moe), float(fp8), float(step_basis), small * harder, float(older)]
+
+
+def _per_element(ref: dict[str, Any], element_bytes: float | None) -> float:
+    """Bytes per tensor element at the run's precision over the reference's (1 where not given: the model's
+    fitting precision; a table without the reference's element size is of bf16/fp16, 2 bytes)."""
+    ref_bytes = ref.get("element_bytes", 2.0)
+    return (element_bytes or ref_bytes) / ref_bytes
 
 
 @dataclass(frozen=True)
@@ -179,14 +186,11 @@ def predict_mfu(
         moe_part += c.weight * b[3] * xc[3]
         fp8_part += c.weight * b[4] * xc[4]
         older_part += c.weight * b[7] * xc[7]
-    ln_mfu = base + size + ridge_part + moe_part + fp8_part + older_part
+    ln_mfu = ln_unfloored = base + size + ridge_part + moe_part + fp8_part + older_part
     floor = _reference_floor(ref, peak_flops, bandwidth, element_bytes)
-    # the same training on the reference chip: no ridge term (and of the reference's generation)
-    ln_mfu_unfloored = ln_mfu
-    floored = floor is not None and ridge_part < 0 and base + size + moe_part + fp8_part + math.log(floor) > ln_mfu
-    if floored:
-        assert floor is not None
-        ln_mfu = base + size + moe_part + fp8_part + math.log(floor)
+    if floor is not None:  # the same training on the reference chip (no ridge term, its generation), at its FLOP/s
+        ln_mfu = max(ln_mfu, base + size + moe_part + fp8_part + math.log(floor))
+    floored = ln_mfu > ln_unfloored
     lo_q, hi_q = quantiles if quantiles is not None else m["residual_quantiles_ln"]
     lo_b, hi_b = m["bounds"]
     central = min(max(math.exp(ln_mfu), lo_b), hi_b)
@@ -203,7 +207,7 @@ def predict_mfu(
         parts.append(f"x{math.exp(ridge_part):.2f} chip needs {ridge:.0f} FLOP/byte to reach its "
                      f"peak ({ridge / ref['ridge']:.2g}x the A100's)")
     if floored:
-        parts.append(f"(raised to x{math.exp(ln_mfu - ln_mfu_unfloored):.2f}: the FLOP/s this training is predicted to "
+        parts.append(f"(raised to x{math.exp(ln_mfu - ln_unfloored):.2f}: the FLOP/s this training is predicted to "
                      f"reach on the {ref['ridge_chip']}, which this chip exceeds in peak and memory bandwidth, so it "
                      "is not taken to train slower)")
     if not bandwidth:
@@ -235,10 +239,8 @@ def _reference_floor(ref: dict[str, Any], peak_flops: float, bandwidth: float | 
     ref_peak, ref_bw = ref.get("peak"), ref.get("bandwidth")
     if not (ref_peak and ref_bw and bandwidth):
         return None
-    per_element = (element_bytes or ref.get("element_bytes", 2.0)) / ref.get("element_bytes", 2.0)
-    if peak_flops * per_element < ref_peak or bandwidth < ref_bw:
-        return None
-    return float(ref_peak / (peak_flops * per_element))
+    peak = peak_flops * _per_element(ref, element_bytes)
+    return float(ref_peak / peak) if peak >= ref_peak and bandwidth >= ref_bw else None
 
 
 def predict_mfu_any_size(
