@@ -44,7 +44,7 @@ bandwidth is taken at the reference ridge, and the explanation says so.
 Two physical limits the linear fit does not know: the ridge is compared per tensor element (a precision with
 twice the bytes, tf32 or fp32, moves twice the bytes per FLOP: ``element_bytes``), and a chip with at least the
 reference chip's peak and bandwidth is never predicted to reach fewer FLOP/s than the reference chip would for
-the same training (the interaction, a straight line in log size, said so below about 1B parameters on an H100).
+the same training (the interaction, a straight line in log size, said so below about 0.5B parameters on an H100).
 
 MFU here is *effective*: model FLOPs (6·N·D) / (chip-hours x dense peak at the chip's default precision),
 so it already includes downtime counted in published chip-hours. The range comes from the 10th-90th
@@ -165,7 +165,7 @@ def predict_mfu(
     benchmark refits without the family it scores.
 
     A chip with at least the reference chip's peak and bandwidth is never predicted to train slower than the
-    reference chip (:func:`_reference_floor`): below about 1B parameters the fitted size-ridge interaction,
+    reference chip (:func:`_reference_floor`): below about 0.5B parameters the fitted size-ridge interaction,
     a straight line, would say an H100 reaches fewer FLOP/s than an A100.
     """
     t = table or model_table()
