@@ -668,3 +668,25 @@ def test_tf32_takes_twice_the_bf16_chip_hours(hardware: str, params: float) -> N
     tf32 = estimate_training(precision="tf32", **kw)
     assert bf16.chip_hours is not None and tf32.chip_hours is not None
     assert tf32.chip_hours.value == pytest.approx(2 * bf16.chip_hours.value, rel=0.02)
+
+
+@pytest.mark.parametrize("hardware", ["L40S", "L4", "H100 PCIe", "A10", "A40", "H100", "A100"])
+@pytest.mark.parametrize("params", [1e7, 1e8, 1.24e8, 1e9, 8e9])
+def test_tf32_never_trains_slower_than_fp32_on_the_same_chip(hardware: str, params: float) -> None:
+    # tf32 runs any fp32 training; compared per element, both carry a bandwidth-poor chip's penalty, and tf32 came
+    # out 2x slower than fp32 on an L40S at 100M parameters
+    kw = {"params": params, "tokens": 1e10, "hardware": hardware, "count": 8}
+    try:
+        fp32 = estimate_training(precision="fp32", **kw)
+        tf32 = estimate_training(precision="tf32", **kw)
+    except WattprintError:
+        pytest.skip(f"{hardware} lacks one of the two precisions")
+    assert fp32.chip_hours is not None and tf32.chip_hours is not None
+    for field in ("low", "value", "high"):
+        assert getattr(tf32.chip_hours, field) <= getattr(fp32.chip_hours, field) * (1 + 1e-9)
+
+
+def test_the_ridge_said_for_tf32_is_per_element() -> None:
+    mfu = next(a for a in estimate_training(params=1.24e8, tokens=1e10, hardware="H100", count=8,
+                                            precision="tf32").assumptions if a.what.startswith("MFU ("))
+    assert "at the A100's 2 bytes a value (1.9x the A100's)" in (mfu.note or "")

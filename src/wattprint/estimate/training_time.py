@@ -148,9 +148,7 @@ def _modelled_mfu(chip: TrainingChip, n_active: float | None, is_moe: bool) -> t
     # the model's MFU is relative to the default-precision peak (fp8 is a term of the model); a slower
     # precision (fp32, tf32) caps the chip at its own peak, so the model is applied to that roofline
     slower = chip.peak.value < chip.default_peak
-    model_peak = chip.peak.value if slower else chip.default_peak
-    est = _predicted_mfu(chip, model_peak, n_active, is_moe, chip.precision if slower else None)
-    run_mfu = est.mfu * (model_peak / chip.peak.value)
+    run_mfu, est = _slower_precision_mfu(chip, chip.precision, chip.peak.value, n_active, is_moe)
     extra: list[Assumption] = []
     if slower:
         # ... but a lower peak moves the chip's ridge point down, where the model sees no bandwidth penalty: the
@@ -158,6 +156,18 @@ def _modelled_mfu(chip: TrainingChip, n_active: float | None, is_moe: bool) -> t
         default = _predicted_mfu(chip, chip.default_peak, n_active, is_moe).mfu * (chip.default_peak / chip.peak.value)
         capped = Range(min(run_mfu.value, default.value), min(run_mfu.low, default.low),
                        min(run_mfu.high, default.high))
+        # ... and never slower than at a precision of the same bytes and a lower peak, which it can run (tf32 runs
+        # any fp32 training): with their bytes doubled, tf32 and fp32 share a bandwidth-poor chip's penalty, fp32's
+        # lower peak does not
+        twin = _same_bytes_lower_peak(chip)
+        raised = capped
+        if twin is not None:
+            twin_mfu = _slower_precision_mfu(chip, twin[0], twin[1], n_active, is_moe)[0]
+            twin_mfu = Range(min(twin_mfu.value, default.value * chip.peak.value / twin[1]),
+                             min(twin_mfu.low, default.low * chip.peak.value / twin[1]),
+                             min(twin_mfu.high, default.high * chip.peak.value / twin[1])) * (twin[1] / chip.peak.value)
+            raised = Range(max(capped.value, twin_mfu.value), max(capped.low, twin_mfu.low),
+                           max(capped.high, twin_mfu.high))
         extra.append(Assumption(
             "MFU at a slower precision",
             f"{chip.precision}: peak {chip.peak.value / chip.default_peak:.2g}x the {chip.default_precision} peak",
@@ -165,12 +175,40 @@ def _modelled_mfu(chip: TrainingChip, n_active: float | None, is_moe: bool) -> t
             "the MFU model was fitted on bf16/fp16 (and fp8) trainings and is applied here "
             f"to the {chip.precision} peak and its roofline: an extrapolation"
             + (f"; capped at the FLOP/s the same training reaches at {chip.default_precision}, which a slower "
-               "precision cannot beat" if capped != run_mfu else "")))
-        run_mfu = capped
+               "precision cannot beat" if capped != run_mfu else "")
+            + (f"; raised to the FLOP/s it reaches at {twin[0]} (values of as many bytes, a lower peak), which "
+               f"{chip.precision} can run" if twin is not None and raised != capped else "")))
+        run_mfu = raised
     achieved = run_mfu * chip.peak  # carries the variants' spread too
     notes = [Assumption("MFU (model FLOPs utilisation)", f"{run_mfu:.3g} of the {chip.precision} peak", est.source,
                         est.explanation), *extra]
     return achieved, run_mfu, notes
+
+
+def _slower_precision_mfu(chip: TrainingChip, precision: str, peak: float, n_active: float | None, is_moe: bool
+                          ) -> tuple[Range, utilisation.MfuEstimate]:
+    """(MFU of ``peak``, the model's estimate) for the chip at ``precision`` of that peak (FLOP/s): the model's MFU
+    is relative to the default-precision peak; a slower precision caps the chip at its own peak and its roofline."""
+    slower = peak < chip.default_peak
+    model_peak = peak if slower else chip.default_peak
+    est = _predicted_mfu(chip, model_peak, n_active, is_moe, precision if slower else None)
+    return est.mfu * (model_peak / peak), est
+
+
+def _same_bytes_lower_peak(chip: TrainingChip) -> tuple[str, float] | None:
+    """(precision, peak FLOP/s) of the chip's slowest other precision whose values take as many bytes as the run's
+    and whose peak is lower (fp32 for tf32); None where it has none."""
+    twins = []
+    for q in PRECISIONS:
+        if q == chip.precision or BYTES_PER_VALUE[q] != BYTES_PER_VALUE[chip.precision]:
+            continue
+        try:
+            peak = chip.acc.peak_flops(q)
+        except WattprintError:
+            continue
+        if peak < chip.peak.value:
+            twins.append((peak, q))
+    return (min(twins)[1], min(twins)[0]) if twins else None
 
 
 def _predicted_mfu(chip: TrainingChip, peak: float, n_active: float | None, is_moe: bool,

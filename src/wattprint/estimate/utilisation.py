@@ -204,8 +204,11 @@ def predict_mfu(
         parts.append(f"x{math.exp(size):.2f} model size {active_params / 1e9:.3g}B active")
     if x[2] != 0:
         ridge = peak_flops / bandwidth if bandwidth else 0.0
+        per = _per_element(ref, element_bytes)  # at twice the bytes a value, twice the bytes per FLOP
         parts.append(f"x{math.exp(ridge_part):.2f} chip needs {ridge:.0f} FLOP/byte to reach its "
-                     f"peak ({ridge / ref['ridge']:.2g}x the A100's)")
+                     + (f"peak ({ridge / ref['ridge']:.2g}x the A100's)" if per == 1 else
+                        f"peak, as much as {ridge * per:.0f} FLOP/byte at the A100's {ref.get('element_bytes', 2):g} "
+                        f"bytes a value ({ridge * per / ref['ridge']:.2g}x the A100's)"))
     if floored:
         parts.append(f"(raised to x{math.exp(ln_mfu - ln_unfloored):.2f}: the FLOP/s this training is predicted to "
                      f"reach on the {ref['ridge_chip']}, which this chip exceeds in peak and memory bandwidth, so it "
