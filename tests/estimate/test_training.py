@@ -690,3 +690,20 @@ def test_the_ridge_said_for_tf32_is_per_element() -> None:
     mfu = next(a for a in estimate_training(params=1.24e8, tokens=1e10, hardware="H100", count=8,
                                             precision="tf32").assumptions if a.what.startswith("MFU ("))
     assert "at the A100's 2 bytes a value (1.9x the A100's)" in (mfu.note or "")
+
+
+@pytest.mark.parametrize("hardware", ["H100 PCIe", "L40S", "L4", "A10", "A100 SXM4 40GB", "A100 PCIe 80GB"])
+@pytest.mark.parametrize("params", [1e7, 1.24e8, 1e9])
+def test_no_chip_trains_slower_than_the_a100_scaled_by_its_smaller_share_of_peak_and_bandwidth(
+        hardware: str, params: float) -> None:
+    # the roofline of a chip with a share s of both the A100's peak and bandwidth is s times the A100's: the H100 PCIe
+    # (2.4x the peak, 0.98x the bandwidth) came out at 0.35x the A100's FLOP/s at 124M parameters
+    from wattprint.data.hardware_names import find_accelerator
+
+    kw = {"params": params, "tokens": 1e10, "count": 8}
+    a100 = estimate_training(hardware="NVIDIA A100 SXM4 80GB", **kw)
+    chip = estimate_training(hardware=hardware, **kw)
+    ref, acc = find_accelerator("NVIDIA A100 SXM4 80GB")[0], find_accelerator(hardware)[0]
+    share = min(1.0, acc.peak_flops("bf16") / ref.peak_flops("bf16"), acc.memory_bandwidth() / ref.memory_bandwidth())
+    assert a100.chip_hours is not None and chip.chip_hours is not None
+    assert chip.chip_hours.value <= a100.chip_hours.value / share * (1 + 1e-6)

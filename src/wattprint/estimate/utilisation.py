@@ -42,9 +42,10 @@ leave-one-family-out over all observations (see bench/results/training_accuracy.
 bandwidth is taken at the reference ridge, and the explanation says so.
 
 Two physical limits the linear fit does not know: the ridge is compared per tensor element (a precision with
-twice the bytes, tf32 or fp32, moves twice the bytes per FLOP: ``element_bytes``), and a chip with at least the
-reference chip's peak and bandwidth is never predicted to reach fewer FLOP/s than the reference chip would for
-the same training (the interaction, a straight line in log size, said so below about 0.5B parameters on an H100).
+twice the bytes, tf32 or fp32, moves twice the bytes per FLOP: ``element_bytes``), and no chip is predicted to
+reach fewer FLOP/s than the reference chip would for the same training, scaled by the smaller of the chip's peak
+and bandwidth ratios to it (at most 1): the roofline of a chip that much smaller in both (the interaction, a
+straight line in log size, said an H100 trains slower than an A100 below about 0.5B parameters).
 
 MFU here is *effective*: model FLOPs (6·N·D) / (chip-hours x dense peak at the chip's default precision),
 so it already includes downtime counted in published chip-hours. The range comes from the 10th-90th
@@ -164,9 +165,9 @@ def predict_mfu(
     ``components`` and ``quantiles`` (ln-residual quantiles that set the range) override the shipped ones: the
     benchmark refits without the family it scores.
 
-    A chip with at least the reference chip's peak and bandwidth is never predicted to train slower than the
-    reference chip (:func:`_reference_floor`): below about 0.5B parameters the fitted size-ridge interaction,
-    a straight line, would say an H100 reaches fewer FLOP/s than an A100.
+    No chip is predicted to reach fewer FLOP/s than the reference chip scaled by the smaller of its peak and
+    bandwidth ratios to it (:func:`_reference_floor`): below about 0.5B parameters the fitted size-ridge
+    interaction, a straight line, would say an H100 reaches fewer FLOP/s than an A100.
     """
     t = table or model_table()
     m = t["mfu"]
@@ -188,8 +189,8 @@ def predict_mfu(
         older_part += c.weight * b[7] * xc[7]
     ln_mfu = ln_unfloored = base + size + ridge_part + moe_part + fp8_part + older_part
     floor = _reference_floor(ref, peak_flops, bandwidth, element_bytes)
-    if floor is not None:  # the same training on the reference chip (no ridge term, its generation), at its FLOP/s
-        ln_mfu = max(ln_mfu, base + size + moe_part + fp8_part + math.log(floor))
+    if floor is not None:  # the same training on the reference chip (no ridge term), at its FLOP/s scaled down
+        ln_mfu = max(ln_mfu, base + size + moe_part + fp8_part + older_part + math.log(floor))
     floored = ln_mfu > ln_unfloored
     lo_q, hi_q = quantiles if quantiles is not None else m["residual_quantiles_ln"]
     lo_b, hi_b = m["bounds"]
@@ -209,10 +210,15 @@ def predict_mfu(
                      + (f"peak ({ridge / ref['ridge']:.2g}x the A100's)" if per == 1 else
                         f"peak, as much as {ridge * per:.0f} FLOP/byte at the A100's {ref.get('element_bytes', 2):g} "
                         f"bytes a value ({ridge * per / ref['ridge']:.2g}x the A100's)"))
-    if floored:
-        parts.append(f"(raised to x{math.exp(ln_mfu - ln_unfloored):.2f}: the FLOP/s this training is predicted to "
-                     f"reach on the {ref['ridge_chip']}, which this chip exceeds in peak and memory bandwidth, so it "
-                     "is not taken to train slower)")
+    if floored and floor is not None:
+        share = floor * peak_flops * _per_element(ref, element_bytes) / ref["peak"]
+        parts.append(f"(raised to x{math.exp(ln_mfu - ln_unfloored):.2f}: "
+                     + ("the FLOP/s this training is predicted to reach on the "
+                        f"{ref['ridge_chip']}: a chip with at least its peak and memory bandwidth is not taken to "
+                        "train slower)" if share >= 1 else
+                        f"{share:.2g}x the FLOP/s this training is predicted to reach on the {ref['ridge_chip']}, the "
+                        "smaller of this chip's peak and memory bandwidth over its: a chip with that share of both is "
+                        "not taken to train slower)"))
     if not bandwidth:
         parts.append("(memory bandwidth unpublished: taken at the A100's ridge point)")
     if x[7]:
@@ -235,15 +241,17 @@ def predict_mfu(
 
 def _reference_floor(ref: dict[str, Any], peak_flops: float, bandwidth: float | None,
                      element_bytes: float | None) -> float | None:
-    """The reference chip's peak over this chip's (the MFU at which both reach the same FLOP/s), where this chip
-    has at least the reference's peak and memory bandwidth; else None (also for a table without the reference's
-    peak and bandwidth, an older fit). Peaks are compared per element, as the ridge is (see :func:`features`): at a
-    precision of twice the bytes (tf32) the reference is taken at half its default peak, as the A100's tf32 is."""
+    """The lowest MFU the roofline allows this chip against the reference chip: the reference's peak over this
+    chip's, times the smaller of this chip's peak and bandwidth over the reference's (at most 1): a chip with at
+    least a share s of both reaches at least s times the reference's FLOP/s, a chip with at least both at least
+    the reference's. None without a bandwidth (also for a table without the reference's peak and bandwidth, an
+    older fit). Peaks are compared per element, as the ridge is (see :func:`features`): at a precision of twice
+    the bytes (tf32) the reference is taken at half its default peak, as the A100's tf32 is."""
     ref_peak, ref_bw = ref.get("peak"), ref.get("bandwidth")
     if not (ref_peak and ref_bw and bandwidth):
         return None
     peak = peak_flops * _per_element(ref, element_bytes)
-    return float(ref_peak / peak) if peak >= ref_peak and bandwidth >= ref_bw else None
+    return float(min(1.0, peak / ref_peak, bandwidth / ref_bw) * ref_peak / peak)
 
 
 def predict_mfu_any_size(
