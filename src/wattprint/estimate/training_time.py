@@ -10,6 +10,7 @@ Units: compute in FLOP; peaks in FLOP/s; MFU as a fraction of the dense peak at 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -154,20 +155,15 @@ def _modelled_mfu(chip: TrainingChip, n_active: float | None, is_moe: bool) -> t
         # ... but a lower peak moves the chip's ridge point down, where the model sees no bandwidth penalty: the
         # same training never runs faster at a slower precision than at the default one, which caps it
         default = _predicted_mfu(chip, chip.default_peak, n_active, is_moe).mfu * (chip.default_peak / chip.peak.value)
-        capped = Range(min(run_mfu.value, default.value), min(run_mfu.low, default.low),
-                       min(run_mfu.high, default.high))
+        capped = _each(min, run_mfu, default)
         # ... and never slower than at a precision of the same bytes and a lower peak, which it can run (tf32 runs
         # any fp32 training): with their bytes doubled, tf32 and fp32 share a bandwidth-poor chip's penalty, fp32's
         # lower peak does not
         twin = _same_bytes_lower_peak(chip)
         raised = capped
-        if twin is not None:
-            twin_mfu = _slower_precision_mfu(chip, twin[0], twin[1], n_active, is_moe)[0]
-            twin_mfu = Range(min(twin_mfu.value, default.value * chip.peak.value / twin[1]),
-                             min(twin_mfu.low, default.low * chip.peak.value / twin[1]),
-                             min(twin_mfu.high, default.high * chip.peak.value / twin[1])) * (twin[1] / chip.peak.value)
-            raised = Range(max(capped.value, twin_mfu.value), max(capped.low, twin_mfu.low),
-                           max(capped.high, twin_mfu.high))
+        if twin is not None:  # the twin's FLOP/s as a share of this peak, capped at the default's as this is
+            twin_mfu = _slower_precision_mfu(chip, twin[0], twin[1], n_active, is_moe)[0] * (twin[1] / chip.peak.value)
+            raised = _each(max, capped, _each(min, twin_mfu, default))
         extra.append(Assumption(
             "MFU at a slower precision",
             f"{chip.precision}: peak {chip.peak.value / chip.default_peak:.2g}x the {chip.default_precision} peak",
@@ -195,6 +191,11 @@ def _slower_precision_mfu(chip: TrainingChip, precision: str, peak: float, n_act
     return est.mfu * (model_peak / peak), est
 
 
+def _each(pick: Callable[[float, float], float], a: Range, b: Range) -> Range:
+    """``pick`` (min or max) of two ranges bound by bound: central with central, low with low, high with high."""
+    return Range(pick(a.value, b.value), pick(a.low, b.low), pick(a.high, b.high))
+
+
 def _same_bytes_lower_peak(chip: TrainingChip) -> tuple[str, float] | None:
     """(precision, peak FLOP/s) of the chip's slowest other precision whose values take as many bytes as the run's
     and whose peak is lower (fp32 for tf32); None where it has none."""
@@ -208,7 +209,10 @@ def _same_bytes_lower_peak(chip: TrainingChip) -> tuple[str, float] | None:
             continue
         if peak < chip.peak.value:
             twins.append((peak, q))
-    return (min(twins)[1], min(twins)[0]) if twins else None
+    if not twins:
+        return None
+    peak, q = min(twins)
+    return q, peak
 
 
 def _predicted_mfu(chip: TrainingChip, peak: float, n_active: float | None, is_moe: bool,

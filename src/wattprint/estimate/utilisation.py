@@ -166,7 +166,7 @@ def predict_mfu(
     benchmark refits without the family it scores.
 
     No chip is predicted to reach fewer FLOP/s than the reference chip scaled by the smaller of its peak and
-    bandwidth ratios to it (:func:`_reference_floor`): below about 0.5B parameters the fitted size-ridge
+    bandwidth ratios to it (:func:`_roofline_share`): below about 0.5B parameters the fitted size-ridge
     interaction, a straight line, would say an H100 reaches fewer FLOP/s than an A100.
     """
     t = table or model_table()
@@ -188,8 +188,10 @@ def predict_mfu(
         fp8_part += c.weight * b[4] * xc[4]
         older_part += c.weight * b[7] * xc[7]
     ln_mfu = ln_unfloored = base + size + ridge_part + moe_part + fp8_part + older_part
-    floor = _reference_floor(ref, peak_flops, bandwidth, element_bytes)
-    if floor is not None:  # the same training on the reference chip (no ridge term), at its FLOP/s scaled down
+    per = _per_element(ref, element_bytes)  # at twice the bytes a value, twice the bytes per FLOP
+    share = _roofline_share(ref, peak_flops * per, bandwidth)
+    if share is not None:  # the same training on the reference chip (no ridge term), at its FLOP/s x the share
+        floor = share * ref["peak"] / (peak_flops * per)
         ln_mfu = max(ln_mfu, base + size + moe_part + fp8_part + older_part + math.log(floor))
     floored = ln_mfu > ln_unfloored
     lo_q, hi_q = quantiles if quantiles is not None else m["residual_quantiles_ln"]
@@ -205,13 +207,11 @@ def predict_mfu(
         parts.append(f"x{math.exp(size):.2f} model size {active_params / 1e9:.3g}B active")
     if x[2] != 0:
         ridge = peak_flops / bandwidth if bandwidth else 0.0
-        per = _per_element(ref, element_bytes)  # at twice the bytes a value, twice the bytes per FLOP
         parts.append(f"x{math.exp(ridge_part):.2f} chip needs {ridge:.0f} FLOP/byte to reach its "
                      + (f"peak ({ridge / ref['ridge']:.2g}x the A100's)" if per == 1 else
                         f"peak, as much as {ridge * per:.0f} FLOP/byte at the A100's {ref.get('element_bytes', 2):g} "
                         f"bytes a value ({ridge * per / ref['ridge']:.2g}x the A100's)"))
-    if floored and floor is not None:
-        share = floor * peak_flops * _per_element(ref, element_bytes) / ref["peak"]
+    if floored and share is not None:
         parts.append(f"(raised to x{math.exp(ln_mfu - ln_unfloored):.2f}: "
                      + ("the FLOP/s this training is predicted to reach on the "
                         f"{ref['ridge_chip']}: a chip with at least its peak and memory bandwidth is not taken to "
@@ -239,19 +239,17 @@ def predict_mfu(
     )
 
 
-def _reference_floor(ref: dict[str, Any], peak_flops: float, bandwidth: float | None,
-                     element_bytes: float | None) -> float | None:
-    """The lowest MFU the roofline allows this chip against the reference chip: the reference's peak over this
-    chip's, times the smaller of this chip's peak and bandwidth over the reference's (at most 1): a chip with at
-    least a share s of both reaches at least s times the reference's FLOP/s, a chip with at least both at least
-    the reference's. None without a bandwidth (also for a table without the reference's peak and bandwidth, an
-    older fit). Peaks are compared per element, as the ridge is (see :func:`features`): at a precision of twice
-    the bytes (tf32) the reference is taken at half its default peak, as the A100's tf32 is."""
+def _roofline_share(ref: dict[str, Any], peak_per_element: float, bandwidth: float | None) -> float | None:
+    """The share of the reference chip's FLOP/s the roofline guarantees this chip: the smaller of its peak and
+    bandwidth over the reference's, at most 1 (a chip with at least a share s of both reaches at least s times the
+    reference's FLOP/s; one with at least both, at least the reference's). The peak is per element, as the ridge is
+    (see :func:`features`): at a precision of twice the bytes (tf32) the reference is taken at half its default
+    peak, as the A100's tf32 is. None without a bandwidth (also for a table without the reference's peak and
+    bandwidth, an older fit)."""
     ref_peak, ref_bw = ref.get("peak"), ref.get("bandwidth")
     if not (ref_peak and ref_bw and bandwidth):
         return None
-    peak = peak_flops * _per_element(ref, element_bytes)
-    return float(min(1.0, peak / ref_peak, bandwidth / ref_bw) * ref_peak / peak)
+    return float(min(1.0, peak_per_element / ref_peak, bandwidth / ref_bw))
 
 
 def predict_mfu_any_size(
