@@ -95,6 +95,15 @@ def _exit_code(argv: list[str]) -> int | str | None:
         return e.code
 
 
+def _refused_on_one_line(kind: str, extra: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """stderr of `wattprint estimate KIND` (a 7B model on A100s) with ``extra``, asserted refused: exit 2, one line."""
+    base = ["--params", "7B", "--hardware", "A100"] + (["--count", "8"] if kind == "training" else [])
+    code = _exit_code(["estimate", kind, *base, *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    return err
+
+
 @pytest.mark.parametrize(("kind", "extra"), [
     ("training", ["--tokens", "1e400"]),
     ("training", ["--tokens", "9" * 300 + "T"]),
@@ -106,10 +115,7 @@ def _exit_code(argv: list[str]) -> int | str | None:
 def test_a_number_too_large_for_a_float_is_said_as_given(kind: str, extra: list[str],
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     # float("1e400") is inf: the message named "got inf", a value the user never typed
-    base = ["--params", "7B", "--hardware", "A100"] + (["--count", "8"] if kind == "training" else [])
-    code = _exit_code(["estimate", kind, *base, *extra])
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1, err
+    err = _refused_on_one_line(kind, extra, capsys)
     given = next(x for x in extra if x.startswith(("1e", "999")))
     assert f"{given[:20]}" in err and "is too large" in err and "got inf" not in err, err
 
@@ -130,10 +136,7 @@ def test_a_number_too_close_to_zero_for_a_float_is_said_as_given(kind: str, extr
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     # float("1e-400") is 0: the message said "must be > 0, got 0", a value the user never typed (an intensity of
     # 1e-400 was used as 0)
-    base = ["--params", "7B", "--hardware", "A100"] + (["--count", "8"] if kind == "training" else [])
-    code = _exit_code(["estimate", kind, *base, *extra])
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1, err
+    err = _refused_on_one_line(kind, extra, capsys)
     assert "'1e-400' is too close to zero: it leaves the floating-point range" in err and "got 0" not in err, err
 
 
