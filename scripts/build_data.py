@@ -589,6 +589,10 @@ def build_countries(shared: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     for code in countries:
         if code not in iso3_known:
             countries[code]["iso2"] = None
+    # ISO countries and territories the sources give no intensity for (Monaco, Jersey, ...): named so that such a
+    # location is refused as known but without data, not as an unknown name with look-alikes suggested
+    without_data = {r["alpha3"]: {"iso2": r["alpha2"], "name": r["common_name"] or r["name"]}
+                    for r in iso if r["alpha3"] not in countries}
     aliases, alias_notes = {}, {}
     for r in read_csv(REFDATA / "country_aliases.csv"):
         aliases[r["alias"]] = r["iso3"]
@@ -626,6 +630,7 @@ def build_countries(shared: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             "mix_to_factor": MIX_TO_FACTOR,
         },
         "countries": countries,
+        "without_data": without_data,
         "aliases": aliases,
         "alias_notes": alias_notes,
     }

@@ -56,7 +56,8 @@ def _codes_and_names() -> tuple[dict[str, str], dict[str, set[str]]]:
             if n:
                 names.setdefault(normalise_name(n), set()).add(iso3)
     for alias, iso3 in countries["aliases"].items():
-        names.setdefault(normalise_name(alias), set()).add(iso3)
+        if iso3 in countries["countries"]:  # not an alias of a country without data (Vatican): refused as such
+            names.setdefault(normalise_name(alias), set()).add(iso3)
     for key, r in regions["subnational"].items():
         for n in (r["name"], *r.get("aliases", [])):
             names.setdefault(normalise_name(n), set()).add(key)

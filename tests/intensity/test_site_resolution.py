@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from wattprint.cli import main
-from wattprint.errors import InputConflictError, UnknownNameError
+from wattprint.errors import InputConflictError, UnknownNameError, WattprintError
 from wattprint.estimate.training import estimate_training
 from wattprint.footprint import Footprint
 from wattprint.intensity import intensity_for, intensity_lookup, resolve_location
@@ -115,6 +115,10 @@ def test_world_with_a_year_says_as_no_location_does() -> None:
 @pytest.mark.parametrize(("text", "key"), [
     ("Republic of the Congo", "COG"), ("Congo-Brazzaville", "COG"), ("Congo-Kinshasa", "COD"),
     ("Democratic Republic of the Congo", "COD"), ("Deutschland", "DEU"), ("XK", "RKS"), ("xk", "RKS"),
+    # World Bank (WDI) names, as data sets keyed by them write them: the two Congos and Koreas apart
+    ("Congo, Rep.", "COG"), ("Congo, Dem. Rep.", "COD"), ("Korea, Rep.", "KOR"), ("Korea, Dem. People's Rep.", "PRK"),
+    ("Egypt, Arab Rep.", "EGY"), ("Gambia, The", "GMB"), ("Hong Kong SAR, China", "HKG"), ("St. Lucia", "LCA"),
+    ("Slovak Republic", "SVK"), ("Lao PDR", "LAO"),
 ])
 def test_country_aliases(text: str, key: str) -> None:
     assert resolve_location(text).key == key
@@ -142,3 +146,22 @@ def test_a_long_mix_is_not_echoed_in_full() -> None:
 def test_a_short_name_is_echoed_whole() -> None:
     with pytest.raises(UnknownNameError, match="'Frnace'"):
         resolve_location("Frnace")
+
+
+@pytest.mark.parametrize("text", ["Monaco", "MCO", "MC", "Jersey", "Vatican", "Curaçao", "Liechtenstein"])
+def test_a_country_without_intensity_data_is_refused_as_such(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real ISO country or territory the sources give no intensity for is not an unknown name with look-alikes
+    ('Monaco' -> Macao, Montana): the message says it is known, has no data, and what to give instead."""
+    with pytest.raises(WattprintError, match="no grid carbon intensity") as e:
+        resolve_location(text)
+    assert "--intensity" in str(e.value) and "closest valid names" not in str(e.value)
+    code = main(["estimate", "training", "--chip-hours", "1000", "--hardware", "A100", "--location", text])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "no grid carbon intensity" in err
+    # what it asks for works: the same site with its intensity given
+    assert main(["estimate", "training", "--chip-hours", "1000", "--hardware", "A100", "--intensity", "50"]) == 0
+
+
+def test_a_name_spelled_like_a_country_without_data_is_still_unknown() -> None:
+    with pytest.raises(UnknownNameError, match="closest valid names"):
+        resolve_location("Monacco")

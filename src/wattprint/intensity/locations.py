@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..data import load_table
-from ..errors import AmbiguousNameError, UnknownNameError, echo, normalise_name
+from ..errors import AmbiguousNameError, UnknownNameError, WattprintError, echo, normalise_name
 from ..footprint import Assumption
 
 KINDS = ("country", "subnational", "zone", "cloud")
@@ -366,7 +366,34 @@ def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
         note = f"{echo(s)} read as {bare[0]} (write provider:region to be explicit)"
         return recs[bare[0]][0], [Assumption("location", bare[0], "", note)]
     _refuse_an_unknown_subdivision(s)
+    _refuse_a_country_without_data(s)
     raise UnknownLocationError("location", s, _suggest(s), _HINT, list(EXAMPLES))
+
+
+class NoGridDataError(WattprintError, LookupError):
+    """A real country or territory (ISO 3166) that the embedded intensity data do not cover."""
+
+
+def _refuse_a_country_without_data(text: str) -> None:
+    """Monaco, Jersey, "VAT": an ISO 3166 country or territory with no intensity in the sources is refused as such,
+    with what to give instead; not as an unknown name with look-alikes ("Monaco" -> Macao, Montana)."""
+    table = load_table("countries")
+    names: dict[str, str] = {}
+    for iso3, c in table.get("without_data", {}).items():
+        for alias in (iso3, c.get("iso2"), c["name"]):
+            if alias:
+                names.setdefault(normalise_name(alias), iso3)
+    for alias, iso3 in table["aliases"].items():
+        if iso3 in table.get("without_data", {}):
+            names.setdefault(normalise_name(alias), iso3)
+    iso3 = names.get(normalise_name(text))
+    if iso3 is None:
+        return
+    name = table["without_data"][iso3]["name"]
+    raise NoGridDataError(
+        f"no grid carbon intensity for {echo(text)} ({name}, {iso3}): the embedded sources (OWID/Ember, "
+        "CodeCarbon) give none for it; give the intensity (--intensity, gCO2e/kWh) or the fuel mix (--mix) of its "
+        "supply, or the location of the grid that supplies it")
 
 
 _SUBDIVISION = re.compile(r"^\s*([A-Za-z]{2,3})\s*[-_]\s*(\w+)\s*$")  # "US-ZZ", "DE-BY": ISO 3166-2 form
