@@ -87,3 +87,11 @@ def test_without_a_load_a_given_batch_stays_as_given() -> None:
     # what the inference benchmark relies on: measured batches at matching scope, no load
     fp = _serve(batch_size=64)
     assert fp.details["batch_size"].value == 64 and not _capped(fp)
+
+
+def test_the_capped_batch_is_counted_in_words_that_agree_with_it() -> None:
+    # "1 concurrent sequences per replica" read as a typo next to the figures; more than one stays plural
+    one = _capped(_serve(batch_size=64, requests_per_day=1000))[0].value
+    assert one.startswith("1 concurrent sequence per replica"), one
+    assumed = _capped(_serve(requests_per_day=1e5))[0].value
+    assert "concurrent sequences per replica" in assumed and not assumed.startswith("1 "), assumed

@@ -128,13 +128,18 @@ def serve_point(p: Mapping[str, float], physics: Callable[[Mapping[str, float]],
     return out
 
 
+def _sequences(batch: Range) -> str:
+    """'1 concurrent sequence', '3.2 (1-8) concurrent sequences': the batch a load keeps, in words."""
+    return f"{batch:.3g} concurrent sequence{'' if batch.high <= 1 else 's'}"
+
+
 def _given_batch_not_filled(used: Range, given: float, in_flight: Range, load: Load) -> Assumption:
     """The note for a given batch the load cannot fill: the batch given, the sequences the load keeps in flight,
     the batch the figures are computed at, and what to change."""
     load_text = (f"{load.tokens_per_day:g} tokens a day" if load.tokens_per_day is not None
                  else f"{load.requests_per_day:g} requests a day")
     return Assumption(
-        "batch size capped by load", f"{used:.3g} concurrent sequences per replica, not the {given:g} given",
+        "batch size capped by load", f"{_sequences(used)} per replica, not the {given:g} given",
         LITTLES_LAW,
         f"batch {given:g} given, but {load_text} keep only ~{in_flight:.2g} sequences in flight per replica "
         f"(arrival rate x time a request takes): computed at batch {used:.3g} (at least one, and enough for one "
@@ -165,7 +170,7 @@ def load_notes(per_req: Mapping[str, Range], central: Mapping[str, float], load:
     b = per_req["batch_size"]
     if load.batch_assumed and b.low < central["batch_size"] and b.value < central["batch_size"]:
         notes.append(Assumption(
-            "batch size capped by load", f"{b:.3g} concurrent sequences per replica", LITTLES_LAW,
+            "batch size capped by load", f"{_sequences(b)} per replica", LITTLES_LAW,
             "the requests per day, times the time a request takes at that batch, keep no more sequences in flight "
             "(at least one); a given --batch-size is cut the same way, so only more load fills a larger batch"))
     elif not load.batch_assumed and b.low < central["batch_size"]:  # at any corner: that corner's figures change
