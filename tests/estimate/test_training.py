@@ -591,6 +591,29 @@ def test_the_host_load_factor_is_flagged_uncertain_in_the_assumptions() -> None:
     assert "UNCERTAIN" in host.note and "midpoint" in host.note
 
 
+def _host_w(fp: Footprint) -> float:
+    assert fp.chip_hours is not None
+    return sum(fp.energy_by_component_kwh[k].kwh.value for k in ("cpu", "ram", "other")) * 1000 / fp.chip_hours.value
+
+
+def test_a_pcie_card_gets_a_host_share_of_its_own_tdp_not_a_dgx_modules() -> None:
+    """The DGX A100/H100 host (412 / 575 W rated per SXM module) went with every chip of the architecture: an A10
+    (150 W) drew 248 W of host per card, 2.5x the card, and an H100 PCIe (350 W) 345 W. A PCIe, workstation or
+    consumer card gets the generic host share of its own TDP; the SXM modules keep their DGX's."""
+    sxm = estimate_training(chip_hours=1000, hardware="H100")
+    pcie = estimate_training(chip_hours=1000, hardware="H100 PCIe")
+    a10 = estimate_training(chip_hours=1000, hardware="A10")
+    a100 = estimate_training(chip_hours=1000, hardware="A100")
+    g = utilisation.model_table()["power"]["host"]["generic_ratio_of_tdp"]
+    load = utilisation.model_table()["power"]["host"]["load"]["value"]
+    share = load * sum(g[k] for k in ("cpu", "ram", "other"))
+    assert _host_w(pcie) == pytest.approx(share * 350) and _host_w(a10) == pytest.approx(share * 150)
+    assert _host_w(a10) < 150 < _host_w(a100) and _host_w(pcie) < 0.6 * _host_w(sxm)
+    note = next(a for a in a10.assumptions if a.what.startswith("host power per accelerator")).note
+    assert "not the NVIDIA DGX A100" in note
+    assert "DGX H100 rated" in next(a for a in sxm.assumptions if a.what.startswith("host power per accelerator")).note
+
+
 def test_a_chip_whose_parts_software_counts_says_what_its_count_counts() -> None:
     """An MI250X package is 2 GCDs that ROCm lists as 2 GPUs, a TPU v3 chip 2 TensorCores that slice names count:
     the count's unit is said with its parts, so a count of GCDs or of a slice name's cores is caught by the reader."""

@@ -84,7 +84,8 @@ def _check_all_in_power(power_w: float, acc: Accelerator, variants: list[Acceler
     tdp = _tdp(acc, variants)
     if tdp is None:
         return check_board_power(power_w, acc, "--power-w (power_w, per chip, all-in)")
-    rated = utilisation.rated_server_watts_per_accelerator(acc.family, tdp.high, acc.module_host())
+    rated = utilisation.rated_server_watts_per_accelerator(acc.family, tdp.high, acc.module_host(),
+                                                           acc.form_factor)
     if power_w > SLIP_OVER_RATED_SERVER * rated:
         raise InputConflictError(
             f"--power-w (power_w) {power_w:g} W per chip is more than {SLIP_OVER_RATED_SERVER:g}x the most a "
@@ -108,7 +109,8 @@ def _tdp_share_energy(
         return {component_key(acc): ComponentEnergy(chip_hours * tdp * fraction / 1000.0, "modelled")}, [note]
     fraction, fraction_note = _accelerator_fraction(acc, power_fraction)
     energy = {component_key(acc): ComponentEnergy(chip_hours * tdp * fraction / 1000.0, "modelled")}
-    host, host_note = utilisation.host_watts_per_accelerator(acc.family, tdp.value, acc.module_host())
+    host, host_note = utilisation.host_watts_per_accelerator(acc.family, tdp.value, acc.module_host(),
+                                                                  acc.form_factor)
     for part, watts in host.items():
         energy[part] = ComponentEnergy(chip_hours * watts / 1000.0, "modelled")
     return energy, [fraction_note, host_note]

@@ -56,7 +56,8 @@ Power model: the accelerator draws a fraction of its TDP (GPU-only figures: per 
 figures measured on trainings with its chips, Hopper ~0.89, Ampere ~0.70, elsewhere the mean over all; the range
 spans every sourced figure, the TDP convention included); the host (CPU, RAM, other:
 fans, NICs, switches, PSU losses) is modelled per server from rated system power minus accelerator TDP
-(DGX datasheets) times a sourced load factor; a superchip's own CPU (GH200, GB200: the Grace CPU with its memory,
+(DGX datasheets, for the SXM modules those servers hold; other chips get the mean DGX share of their own TDP)
+times a sourced load factor; a superchip's own CPU (GH200, GB200: the Grace CPU with its memory,
 refdata/superchips.csv) is its node's CPU and RAM. Chips whose only published power figures are system-level per
 chip (Google TPUs; the P100, measured by Patterson et al. 2021) get an *all-in* fraction instead and no host on
 top.
@@ -367,20 +368,29 @@ def gpu_fraction(family: str) -> tuple[Range, Assumption]:
     return r, Assumption("average accelerator power during training", f"{r:.3g} x TDP", p["source"], p["note"])
 
 
+# the reference servers (DGX A100/H100/B200) hold SXM modules: a PCIe, workstation or consumer card of the same
+# architecture sits in another server, whose host is not sized for eight 400-1000 W modules
+DGX_FORM = "SXM"
+
+
 def _rated_host_split(
-    family: str, tdp_w: float, module_host: ModuleHost | None = None
+    family: str, tdp_w: float, module_host: ModuleHost | None = None, form_factor: str = DGX_FORM
 ) -> tuple[dict[str, float], str, str]:
     """Rated (full-load) host W per accelerator by part, what they are, and their source. A superchip's own CPU
-    (``module_host``, its memory included) is the CPU and RAM of its node: it replaces the reference server's."""
+    (``module_host``, its memory included) is the CPU and RAM of its node: it replaces the reference server's.
+    The family's reference server applies to its SXM modules only (``form_factor``); any other chip gets the
+    generic share of its own TDP (an A10's 150 W card is not a DGX A100's 400 W module with 412 W of host)."""
     h = model_table()["power"]["host"]
-    cls = h["classes"].get(family)
+    cls = h["classes"].get(family) if form_factor.startswith(DGX_FORM) else None
     if cls is not None:
         per = {k: float(cls[f"{k}_w_per_accelerator"]) for k in ("cpu", "ram", "other")}
         basis, src = f"{cls['name']} rated non-accelerator power per accelerator", str(cls["source"])
     else:
         g = h["generic_ratio_of_tdp"]
         per = {k: float(g[k]) * tdp_w for k in ("cpu", "ram", "other")}
-        basis = "generic host share (mean of the DGX A100/H100/B200 ratios to accelerator TDP)"
+        basis = "generic host share of the accelerator's TDP (mean of the DGX A100/H100/B200 ratios)"
+        if family in h["classes"]:
+            basis += f": a {form_factor} card's server is not the {h['classes'][family]['name']} of SXM modules"
         src = str(g["source"])
     if module_host is None:
         return per, basis, src
@@ -389,14 +399,16 @@ def _rated_host_split(
             f"other: {basis}", f"{module_host.source}; {src}")
 
 
-def rated_server_watts_per_accelerator(family: str, tdp_w: float, module_host: ModuleHost | None = None) -> float:
+def rated_server_watts_per_accelerator(family: str, tdp_w: float, module_host: ModuleHost | None = None,
+                                       form_factor: str = DGX_FORM) -> float:
     """The most a server of the family's class is rated to draw, per accelerator (W): its TDP plus its share of the
-    host at full rating (DGX-class datasheets; a generic share of TDP for other families; a superchip's own CPU)."""
-    return tdp_w + sum(_rated_host_split(family, tdp_w, module_host)[0].values())
+    host at full rating (DGX-class datasheets for SXM modules; a generic share of TDP for other chips; a
+    superchip's own CPU)."""
+    return tdp_w + sum(_rated_host_split(family, tdp_w, module_host, form_factor)[0].values())
 
 
 def host_watts_per_accelerator(
-    family: str, tdp_w: float, module_host: ModuleHost | None = None
+    family: str, tdp_w: float, module_host: ModuleHost | None = None, form_factor: str = DGX_FORM
 ) -> tuple[dict[str, Range], Assumption]:
     """Host power (W) per accelerator by part: ``cpu``, ``ram``, ``other``.
 
@@ -406,7 +418,7 @@ def host_watts_per_accelerator(
     """
     h = model_table()["power"]["host"]
     load = _range(h["load"])
-    per, basis, src = _rated_host_split(family, tdp_w, module_host)
+    per, basis, src = _rated_host_split(family, tdp_w, module_host, form_factor)
     parts = {k: load * v for k, v in per.items()}
     total = sum(per.values())
     return parts, Assumption(
