@@ -228,6 +228,8 @@ def test_an_alias_that_is_not_the_country_itself_says_so() -> None:
     loc, notes = resolve_location_noted("Scotland")
     assert loc.key == "GBR"
     assert len(notes) == 1 and "Great Britain grid" in notes[0].note and "'Scotland'" in notes[0].value
+    loc, notes = resolve_location_noted("England")  # said as Scotland's is: the figure is the whole UK's
+    assert loc.key == "GBR" and len(notes) == 1 and "Great Britain grid" in notes[0].note
     # Kosovo's common code XK (no ISO code) is said too; a plain ISO code or country name says nothing
     loc, notes = resolve_location_noted("XK")
     assert loc.key == "RKS" and "Kosovo" in notes[0].note

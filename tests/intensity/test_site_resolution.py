@@ -119,6 +119,8 @@ def test_world_with_a_year_says_as_no_location_does() -> None:
     ("Congo, Rep.", "COG"), ("Congo, Dem. Rep.", "COD"), ("Korea, Rep.", "KOR"), ("Korea, Dem. People's Rep.", "PRK"),
     ("Egypt, Arab Rep.", "EGY"), ("Gambia, The", "GMB"), ("Hong Kong SAR, China", "HKG"), ("St. Lucia", "LCA"),
     ("Slovak Republic", "SVK"), ("Lao PDR", "LAO"),
+    # ISO 3166-2 codes of places with their own ISO 3166-1 record: not refused as unknown grids of the US or China
+    ("US-PR", "PRI"), ("us_pr", "PRI"), ("US-GU", "GUM"), ("CN-HK", "HKG"), ("CN-TW", "TWN"),
 ])
 def test_country_aliases(text: str, key: str) -> None:
     assert resolve_location(text).key == key
@@ -148,7 +150,7 @@ def test_a_short_name_is_echoed_whole() -> None:
         resolve_location("Frnace")
 
 
-@pytest.mark.parametrize("text", ["Monaco", "MCO", "MC", "Jersey", "Vatican", "Curaçao", "Liechtenstein"])
+@pytest.mark.parametrize("text", ["Monaco", "MCO", "MC", "Jersey", "Vatican", "Curaçao", "Liechtenstein", "US-MP"])
 def test_a_country_without_intensity_data_is_refused_as_such(text: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A real ISO country or territory the sources give no intensity for is not an unknown name with look-alikes
     ('Monaco' -> Macao, Montana): the message says it is known, has no data, and what to give instead."""

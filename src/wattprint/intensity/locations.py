@@ -365,8 +365,8 @@ def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
     if bare:
         note = f"{echo(s)} read as {bare[0]} (write provider:region to be explicit)"
         return recs[bare[0]][0], [Assumption("location", bare[0], "", note)]
-    _refuse_an_unknown_subdivision(s)
     _refuse_a_country_without_data(s)
+    _refuse_an_unknown_subdivision(s)
     raise UnknownLocationError("location", s, _suggest(s), _HINT, list(EXAMPLES))
 
 
