@@ -252,3 +252,12 @@ def test_korea_says_it_was_read_as_the_republic_of_korea() -> None:
     # and the note reaches the estimate's assumptions
     _, said = intensity_lookup("Wales")
     assert any("Great Britain grid" in a.note for a in said)
+
+
+def test_a_year_before_the_data_of_a_grid_with_one_year_says_so() -> None:
+    # Texas has one data year: "available years: 2016-2016" read as a range of one
+    with pytest.raises(InputConflictError) as e:
+        intensity_for("US-TX", 2010)
+    assert "the data hold 2016 only" in str(e.value) and "2016-2016" not in str(e.value)
+    with pytest.raises(InputConflictError, match=r"available years: \d{4}-\d{4}"):
+        intensity_for("FR", 1990)

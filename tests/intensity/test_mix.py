@@ -74,3 +74,20 @@ def test_an_unknown_source_close_to_none_lists_the_valid_sources() -> None:
         parse_mix("unobtanium=100")
     msg = str(e.value)
     assert "valid names include coal, gas, oil, nuclear, hydro, wind, solar, biomass" in msg
+
+
+def test_a_share_of_minus_zero_is_none_and_not_shown() -> None:
+    # '--mix coal=-0,gas=100' read 'mix: gas 100%, coal -0%'
+    i = intensity_from_mix(parse_mix("coal=-0,gas=100"))
+    assert i.location == "mix: gas 100%"
+    assert i.g_per_kwh == intensity_from_mix({"gas": 100}).g_per_kwh
+
+
+def test_shares_scaled_to_their_sum_say_so() -> None:
+    # 99.5 % given: used as 100 %, and the source says the shares were scaled; an exact sum says nothing
+    i = intensity_from_mix({"coal": 60, "gas": 39.5})
+    assert "the shares given sum to 99.5, each scaled to make 100" in i.source
+    exact = intensity_from_mix({"coal": 0.6 / 0.995, "gas": 0.395 / 0.995})
+    assert i.g_per_kwh.value == pytest.approx(exact.g_per_kwh.value)
+    assert "scaled" not in intensity_from_mix({"coal": 0.1, "gas": 0.2, "solar": 0.7}).source
+    assert "scaled" not in intensity_from_mix({"coal": 60, "gas": 40}).source

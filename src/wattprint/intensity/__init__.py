@@ -130,7 +130,8 @@ def _pick_year(loc: Location, years: list[int], year: int | None, what: str = "i
                                  f"{year} not in the data for {loc.name}; latest available year {used} used")]
     if year < years[0]:
         raise InputConflictError(f"no {what} data for {loc.name} before {years[0]} (asked for {year}); "
-                                 f"available years: {years[0]}-{years[-1]}")
+                                 + (f"available years: {years[0]}-{years[-1]}" if len(years) > 1
+                                    else f"the data hold {years[0]} only"))
     used = max(y for y in years if y <= year)
     return used, [Assumption(f"{what} year", str(used), "",
                              f"{year} not in the data for {loc.name}; nearest earlier year {used} used")]

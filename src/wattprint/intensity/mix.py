@@ -125,7 +125,7 @@ def intensity_from_mix(mix: dict[str, float]) -> Intensity:
             raise InputConflictError(f"mix share for {name!r} must be a finite number, got {share!r}")
         if value < 0:
             raise InputConflictError(f"mix share for {name!r} is negative ({value:g})")
-        shares[src] = value
+        shares[src] = value + 0.0  # -0.0 -> 0.0: a share given as "-0" is none, not a negative one
     total = sum(shares.values())
     if not (abs(total - 100.0) <= 0.5 or abs(total - 1.0) <= 0.005):
         raise InputConflictError(f"mix shares sum to {total:g}; give percentages summing to 100 or fractions "
@@ -137,11 +137,20 @@ def intensity_from_mix(mix: dict[str, float]) -> Intensity:
         v += w * f["g"]
         lo += w * _bound(f, "low")
         hi += w * _bound(f, "high")
-    label = ", ".join(f"{s} {100 * x / total:.3g}%" for s, x in sorted(shares.items(), key=lambda kv: -kv[1]))
+    label = ", ".join(f"{s} {100 * x / total:.3g}%" for s, x in sorted(shares.items(), key=lambda kv: -kv[1])
+                      if x > 0)
     return Intensity(Range(v, lo, hi), location=f"mix: {label}",
                      basis="lifecycle, average (per-source IPCC AR5 medians)",
                      year=None,
-                     source=_mix_source(shares))
+                     source=_mix_source(shares) + _scaled_note(total))
+
+
+def _scaled_note(total: float) -> str:
+    """What was done to shares that sum to nearly, not exactly, 100 % (or 1): each scaled by the same factor."""
+    whole = 100.0 if total > 2.0 else 1.0
+    if math.isclose(total, whole, rel_tol=1e-9):
+        return ""
+    return f"; the shares given sum to {total:g}, each scaled to make {whole:g}"
 
 
 def _mix_source(shares: Mapping[str, float]) -> str:
