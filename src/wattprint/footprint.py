@@ -257,6 +257,8 @@ class Footprint:
             d.update(self.chip_hours.as_fields("chip_hours"))
         if self.wall_time_h is not None:
             d.update(self.wall_time_h.as_fields("wall_time_h"))
+        elif self.chip_hours is not None:  # chip-hours without a chip count: no wall time, but the same keys
+            d.update(dict.fromkeys(("wall_time_h", "wall_time_h_low", "wall_time_h_high")))
         d.update(self.operational_co2e_kg.as_fields("operational_co2e_kg"))
         d.update(self.embodied_co2e_kg.as_fields("embodied_co2e_kg"))
         d.update(self.total_co2e_kg.as_fields("total_co2e_kg"))

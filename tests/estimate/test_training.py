@@ -730,3 +730,13 @@ def test_no_chip_trains_slower_than_the_a100_scaled_by_its_smaller_share_of_peak
     share = min(1.0, acc.peak_flops("bf16") / ref.peak_flops("bf16"), acc.memory_bandwidth() / ref.memory_bandwidth())
     assert a100.chip_hours is not None and chip.chip_hours is not None
     assert chip.chip_hours.value <= a100.chip_hours.value / share * (1 + 1e-6)
+
+
+def test_the_json_of_a_training_estimate_has_the_same_keys_with_or_without_a_chip_count() -> None:
+    # without --count there is no wall time: its keys are null, not missing (a reader expects one schema)
+    without = estimate_training(params=1e9, tokens=2e10, hardware="A100").to_dict()
+    with_count = estimate_training(params=1e9, tokens=2e10, hardware="A100", count=8).to_dict()
+    figures = {k[:-4] for k in with_count if k.endswith("_low")}
+    assert "wall_time_h" in figures and all(f in without for f in figures)
+    assert without["wall_time_h"] is None and without["wall_time_h_low"] is None
+    assert with_count["wall_time_h"] == pytest.approx(with_count["chip_hours"] / 8)
