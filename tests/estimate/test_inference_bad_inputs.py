@@ -3,12 +3,14 @@ before its fix.
 
 1. a training CO2e given as a Range with a bound at or below zero (or infinite) gave negative break-evens;
 2. the default accelerator (H100) was used without the output saying it was assumed;
-3. an engine or attention of the wrong type (attention=0) was read as the default and noted as given.
+3. an engine or attention of the wrong type (attention=0) was read as the default and noted as given;
+4. a numeric input that is no number ("7B", [8], 1+0j, 10**400) was a raw ValueError, TypeError or OverflowError.
 """
 
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import pytest
 
@@ -63,3 +65,50 @@ def test_a_blank_engine_or_attention_is_the_default_not_a_given_name(blank: str)
     (att,) = [a for a in fp.assumptions if a.what == "attention"]
     assert att.value.startswith("gqa") and att.source != "given by the user"
     assert fp.details == estimate_inference(7e9).details
+
+
+# -- 4. numeric inputs of the wrong type ----------------------------------------------------------------------------
+# estimate_inference formatted every given number with float() (the flags an error asks to check) before any check
+# ran: "7B" was a ValueError, [8] a TypeError, 10**400 an OverflowError, all raw tracebacks
+_NUMERIC = ("params", "active_params", "input_tokens", "output_tokens", "requests_per_day", "tokens_per_day", "days",
+            "utilisation", "count", "batch_size")
+_NOT_NUMBERS = ["7B", "100k", "50%", [8], 1 + 0j, Decimal("sNaN")]
+
+
+@pytest.mark.parametrize("keyword", _NUMERIC)
+@pytest.mark.parametrize("bad", _NOT_NUMBERS, ids=repr)
+def test_a_numeric_input_that_is_no_number_is_named_as_training_names_it(keyword: str, bad: object) -> None:
+    given: dict[str, object] = {"params": 7e9, keyword: bad}
+    with pytest.raises(InputConflictError) as e:
+        estimate_inference(hardware="H100", **given)  # type: ignore[arg-type]
+    said = str(e.value)
+    assert said.startswith(f"--{keyword.replace('_', '-')} ({keyword}) must be a number, got ")
+    assert "\n" not in said
+
+
+@pytest.mark.parametrize("keyword", _NUMERIC)
+def test_a_numeric_input_past_the_float_range_is_said_too_large(keyword: str) -> None:
+    given: dict[str, object] = {"params": 7e9, keyword: 10**400}
+    with pytest.raises(InputConflictError, match=rf"^--{keyword.replace('_', '-')} \({keyword}\) .*is too large: it "
+                       "leaves the floating-point range$"):
+        estimate_inference(hardware="H100", **given)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["7B", "8", 1 + 0j, Decimal("sNaN"), 10**400])
+def test_the_two_estimators_refuse_a_parameter_count_alike(bad: object) -> None:
+    """A number written as text ("8") is refused by both, as training always did: the API takes numbers."""
+    from wattprint.estimate.training import estimate_training
+
+    with pytest.raises(InputConflictError) as serving:
+        estimate_inference(params=bad, hardware="H100")  # type: ignore[arg-type]
+    with pytest.raises(InputConflictError) as training:
+        estimate_training(params=bad, tokens=1e12, hardware="H100")  # type: ignore[arg-type]
+    assert str(serving.value) == str(training.value)
+
+
+def test_a_given_count_past_the_float_range_beside_a_model_is_a_clear_error() -> None:
+    """apply_model compared a given count with the model's through float(): 10**400 was an OverflowError."""
+    from wattprint.estimate.training import estimate_training
+
+    with pytest.raises(InputConflictError, match=r"--params \(params\) .*is too large"):
+        estimate_training(model="Llama-3.1-8B", params=10**400, tokens=1e12, hardware="H100")

@@ -57,6 +57,14 @@ def number_text(value: Any) -> str:
     return shown(value)
 
 
+def real_number(name: str, value: Any) -> float:
+    """``value`` as a float if it is a real number of any type (``is_number``), else a clear error naming ``name``
+    (a string, even "8", a bool, a list, a complex number); one past the floating-point range too (``to_float``)."""
+    if not is_number(value):
+        raise InputConflictError(f"{name} must be a number, got {number_text(value)}")
+    return to_float(name, value)
+
+
 def check_positive(name: str, value: Any, allow_zero: bool = False, integer: bool = False) -> float | None:
     """``value`` as a float (None passes through); negative, zero (unless allowed), NaN, inf, or a fraction where
     ``integer`` asks for a count, is an error. Any real number type is accepted (int, float, numpy scalars,
@@ -64,9 +72,7 @@ def check_positive(name: str, value: Any, allow_zero: bool = False, integer: boo
     name it (``both_names``: "--tdp-w (tdp_w)")."""
     if value is None:
         return None
-    if not is_number(value):
-        raise InputConflictError(f"{name} must be a number, got {number_text(value)}")
-    v = to_float(name, value)
+    v = real_number(name, value)
     if math.isnan(v) or math.isinf(v):
         raise InputConflictError(f"{name} must be a finite number, got {number_text(value)}")
     if v < 0 or (v == 0 and not allow_zero):
@@ -187,9 +193,12 @@ def check_finite(fp: Footprint, refuse_naming: str, work: str = "training") -> F
 
 def given_flags(model: Any, **given: Any) -> str:
     """The inputs given (keyword arguments, None: not given) as flags with their values, after ``--model NAME`` if
-    one was named ("--model Llama-3.1-8B, --requests-per-day 1e+09"): what an error asks to check."""
+    one was named ("--model Llama-3.1-8B, --requests-per-day 1e+09"): what an error asks to check. A value that is
+    no real number ("7B", [8], 1+0j, a 400-digit int) is refused here (``real_number``), by its flag and keyword,
+    as the estimator's own checks would refuse it: this runs before them."""
     named = [f"--model {model}"] if model is not None else []
-    return ", ".join(named + [f"{flag(k)} {float(v):g}" for k, v in given.items() if v is not None])
+    return ", ".join(named + [f"{flag(k)} {real_number(both_names(k), v):g}" for k, v in given.items()
+                              if v is not None])
 
 
 def refuse_above_world(what: str, kg: float, check: str, work: str = "training") -> None:

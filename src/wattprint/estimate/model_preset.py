@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import InputConflictError
 from ..footprint import Assumption
-from .common import both_names, number_text
+from .common import both_names, number_text, to_float
 
 # published counts are rounded ("8B" for 8.03e9, "7B" for 6.74e9, "141B" for 140.6e9): within this relative gap a
 # given count and the named model's agree; beyond it they name different models
@@ -68,11 +68,12 @@ def _agree(what: str, given: Any, named: float, model: str, used_instead: list[s
     would otherwise show its own count as the one used)."""
     if given is None or isinstance(given, bool) or not isinstance(given, int | float):
         return  # unchecked here: the estimator's own checks say what is wrong with it
-    if named > 0 and abs(float(given) - named) > tolerance * named:
-        raise InputConflictError(f"{both_names(what)} {float(given):.4g} contradicts model {model!r} ({named:.4g}); "
+    value = to_float(both_names(what), given)  # an int past the float range (10**400) is said so, not an overflow
+    if named > 0 and abs(value - named) > tolerance * named:
+        raise InputConflictError(f"{both_names(what)} {value:.4g} contradicts model {model!r} ({named:.4g}); "
                                  "give one of them")
-    if not math.isclose(float(given), named, rel_tol=1e-9):  # not the same count parsed two ways (8.03B, 8.03e9)
-        shown_given, shown_named = _told_apart(float(given), named)
+    if not math.isclose(value, named, rel_tol=1e-9):  # not the same count parsed two ways (8.03B, 8.03e9)
+        shown_given, shown_named = _told_apart(value, named)
         used_instead.append(f"the given {what} {shown_given} used instead of its {shown_named}")
 
 
