@@ -102,18 +102,29 @@ def _country_source(src: str) -> str:
     return "Our World in Data energy data (April-2022 release, BP Statistical Review + Ember); CC BY 4.0"
 
 
+# an input check, not data: the largest year taken. A year past the data gets the latest data year (with a note), so
+# the data set no upper bound; this one keeps a year to the digits people write one with, far above any data
+MAX_YEAR = 999_999
+
+
 def check_year(year: Any) -> int | None:
-    """A calendar year as an int (None passes through); a fraction, NaN, or a year <= 0 is an error."""
+    """A calendar year as an int (None passes through), of any real number type (int, an integral float, Decimal
+    or Fraction, numpy scalars); a fraction, NaN, infinity, a year <= 0 or one past ``MAX_YEAR`` is an error."""
     if year is None:
         return None
-    import numbers  # only where a year is given: keeps a tracker's start-up light
+    from ..estimate.common import is_number  # only where a year is given: keeps a tracker's start-up light
 
-    value = float(year) if isinstance(year, numbers.Real) and not isinstance(year, bool) and (
-        not isinstance(year, int) or abs(year) < 10**6) else math.nan  # a huge int would overflow float()
-    if not math.isfinite(value) or not value.is_integer() or value <= 0:
-        got = echo(year) if isinstance(year, str) else shown(year)
+    got = echo(year) if isinstance(year, str) else shown(year)
+    # compared exactly, never through float(): a 400-digit int or Decimal('1e400') is a number, past the range
+    try:
+        finite = is_number(year) and year - year == 0  # an infinity or a NaN less itself is NaN (a Decimal's raises)
+    except ArithmeticError:
+        finite = False
+    if finite and year > MAX_YEAR:
+        raise InputConflictError(f"year {got} is out of range: give a year from 1 to {MAX_YEAR:,} (e.g. 2023)")
+    if not finite or year <= 0 or year != math.floor(year):
         raise InputConflictError(f"year must be a whole year such as 2023, got {got}")
-    return int(value)
+    return int(year)
 
 
 def _pick_year(loc: Location, years: list[int], year: int | None, what: str = "intensity"
