@@ -139,9 +139,10 @@ def check_pue(value: float, where: str = "") -> float:
     """``value`` if it is a PUE (facility energy / IT energy: finite and >= 1), else a clear error."""
     if not (value >= 1.0 and math.isfinite(value)):
         from .errors import InputConflictError
+        from .estimate.common import number_text  # here, not at the top: estimate.common imports this module
 
         raise InputConflictError(f"PUE{' from ' + where if where else ''} must be a finite number >= 1 "
-                                 f"(facility energy / IT energy), got {value:g}")
+                                 f"(facility energy / IT energy), got {number_text(value)}")
     return value
 
 

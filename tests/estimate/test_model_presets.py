@@ -291,6 +291,7 @@ def test_a_request_longer_than_any_release_of_the_named_model_allows_is_refused(
     with redirect_stderr(err), redirect_stdout(io.StringIO()):
         assert main(["estimate", "inference", "--model", "gpt2", "--output-tokens", "1100"]) == 2
     assert "output 1,100 given leaves no room for any input" in err.getvalue() and "1,024" in err.getvalue()
+    assert "; lower --output-tokens, or give" in err.getvalue()
     assert "Traceback" not in err.getvalue()
 
 
@@ -371,6 +372,7 @@ def test_a_prompt_that_fills_the_window_alone_is_blamed_not_the_assumed_answer()
         estimate_inference(model="gpt2", input_tokens=1024, hardware="A100")
     assert "input 1,024 given leaves no room for any output" in str(e.value)
     assert "--output-tokens" not in str(e.value)
+    assert "; lower --input-tokens, or give" in str(e.value)  # the one length given: it was "lower them"
     with pytest.raises(InputConflictError) as e:
         estimate_inference(6.74e9, input_tokens=1e300, hardware="A100")
     assert "1e+300 tokens" in str(e.value) and len(str(e.value)) < 300

@@ -220,3 +220,32 @@ def test_gpu_hours_is_chip_hours_by_the_name_papers_use() -> None:
     assert estimate_training(gpu_hours=1e4, chip_hours=1e4, hardware="A100").chip_hours is not None
     with pytest.raises(InputConflictError, match="same input .* given twice"):
         estimate_training(gpu_hours=1e4, chip_hours=2e4, hardware="A100")
+
+
+# -- K: a value just past a bound is said with the digits it was given --------------------------------------------
+# the range messages printed the value by :g, six digits: 1.0000001 was "got 1", inside the range it was refused from
+@pytest.mark.parametrize(("kw", "said"), [
+    ({"mfu": 1.0000001}, r"--mfu \(mfu\) is a fraction of peak \(0-1\], got 1.0000001$"),
+    ({"power_fraction": 1.5000001}, r"--power-fraction \(power_fraction\) 1.5000001 is a fraction of TDP"),
+    ({"params": 999.9999, "tokens": 2e12}, r"--params \(params\) 999.9999 is fewer than any training has"),
+    ({"params": 0.9999999, "tokens": 2e12}, r"--params \(params\) is a count, got 0.9999999:"),
+    ({"flops": 5999999.9, "params": None, "tokens": None}, r"--flops \(flops\) 5999999.9 is fewer than any training"),
+    ({"pue": 0.9999999}, r"PUE must be a finite number >= 1 \(facility energy / IT energy\), got 0.9999999$"),
+])
+def test_a_value_just_past_a_bound_is_said_as_given_in_training(kw: dict[str, object], said: str) -> None:
+    with pytest.raises(InputConflictError, match=said):
+        estimate_training(**{**BASE, "count": 8, **kw})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("kw", "said"), [
+    ({"params": 7e9, "days": 36525.0001, "requests_per_day": 1000},
+     r"--days \(days\) 36525.0001 of serving is 100 years"),
+    ({"params": 7e9, "active_params": 7000000001}, r"--active-params \(active_params\) 7000000001.0 cannot exceed "
+                                                    r"--params \(params\) 7e\+09$"),
+    ({"params": 999999.9}, r"--params \(params\) 999999.9 is far fewer parameters than any language model"),
+])
+def test_a_value_just_past_a_bound_is_said_as_given_in_serving(kw: dict[str, object], said: str) -> None:
+    from wattprint.estimate.inference import estimate_inference
+
+    with pytest.raises(InputConflictError, match=said):
+        estimate_inference(hardware="H100", **kw)  # type: ignore[arg-type]

@@ -229,3 +229,12 @@ def test_a_location_or_store_of_the_wrong_type_is_refused(kw: dict[str, object],
 
 def test_a_store_may_be_a_path_object(tmp_path: Path) -> None:
     assert load_config(db=tmp_path / "runs.db").db == str(tmp_path / "runs.db")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("interval", "said"), [(0.009999999, "0.009999999 s (from argument) is below 0.01 s"),
+                                                (3600.0001, "3600.0001 s (from argument) is above 3600 s")])
+def test_an_interval_just_past_a_bound_is_said_with_its_digits(interval: float, said: str) -> None:
+    """By :g, 0.009999999 was "0.01 s is below 0.01 s"."""
+    with pytest.raises(InputConflictError) as e:
+        load_config(interval_s=interval, environ={})
+    assert said in str(e.value)

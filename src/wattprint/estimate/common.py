@@ -86,7 +86,7 @@ def check_count(name: str, value: Any) -> float | None:
     """A count of parameters or tokens: positive and at least one (a count under one lost its suffix: 7B = 7e9)."""
     v = check_positive(name, value)
     if v is not None and v < 1:
-        raise InputConflictError(f"{name} is a count, got {v:g}: write 7B or 7e9 for seven billion")
+        raise InputConflictError(f"{name} is a count, got {number_text(v)}: write 7B or 7e9 for seven billion")
     return v
 
 
@@ -96,7 +96,7 @@ def check_count_at_least(name: str, value: Any, minimum: float, too_few: str, ex
     v = check_count(name, value)
     if v is not None and v < minimum:
         hint = f"did you mean {v:g}B ({v * 1e9:g})?" if v < 1000 else "write the count in full or with a suffix."
-        raise InputConflictError(f"{name} {v:g} is {too_few}: {hint} Counts are absolute: {example}")
+        raise InputConflictError(f"{name} {number_text(v)} is {too_few}: {hint} Counts are absolute: {example}")
     return v
 
 

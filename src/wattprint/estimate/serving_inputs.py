@@ -15,7 +15,15 @@ from typing import Any
 
 from ..errors import InputConflictError, UnknownNameError, shown
 from ..footprint import Assumption
-from .common import both_names, check_chips_at_once, check_count_at_least, check_positive, check_share
+from .common import (
+    both_names,
+    check_chips_at_once,
+    check_count_at_least,
+    check_positive,
+    check_share,
+    flag,
+    number_text,
+)
 from .engines import ENGINE_NAMES, ENGINES, engine_names_help
 from .model_preset import ContextWindow
 from .roofline import shared_from_expert_counts
@@ -93,8 +101,8 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
                                  "published model's name, e.g. 'Llama-3.1-8B') is required")
     n_act = check_params(both_names("active_params"), active_params) or n_total
     if n_act > n_total:
-        raise InputConflictError(f"{both_names('active_params')} {n_act:g} cannot exceed {both_names('params')} "
-                                 f"{n_total:g}")
+        raise InputConflictError(f"{both_names('active_params')} {number_text(n_act)} cannot exceed "
+                                 f"{both_names('params')} {number_text(n_total)}")
     for name, value, names in (("engine", engine, ENGINES), ("attention", attention, ATTENTION)):
         if value is not None and not isinstance(value, str):  # attention=0 read as the default, yet "given"
             raise InputConflictError(f"{both_names(name)} must be a name ({' or '.join(names)}), got {shown(value)}")
@@ -122,9 +130,9 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
     period_days = check_positive(both_names("days"), days) or DAYS_PER_YEAR  # None: the default year
     if period_days > MAX_SERVING_YEARS * DAYS_PER_YEAR:
         raise InputConflictError(
-            f"--days (days) {period_days:g} of serving is {period_days / DAYS_PER_YEAR:.3g} years, more than the "
-            f"{MAX_SERVING_YEARS:g} an estimate accepts (no computing service has run that long): check --days "
-            "(days of serving, not hours or seconds)")
+            f"--days (days) {number_text(period_days)} of serving is {period_days / DAYS_PER_YEAR:.3g} years, more "
+            f"than the {MAX_SERVING_YEARS:g} an estimate accepts (no computing service has run that long): check "
+            "--days (days of serving, not hours or seconds)")
     share = check_share(both_names("utilisation"), utilisation)
     if not isinstance(dedicated, bool):
         raise InputConflictError(f"{both_names('dedicated')} must be True or False, got {dedicated!r}")
@@ -227,9 +235,10 @@ def fit_context(values: Values, window: ContextWindow) -> None:
             said = " + ".join(f"{n.split('_')[0]} {tokens_text(central[n])}" for n in _LENGTHS
                               if n not in ranges)
             verb, free = "leave" if " + " in said else "leaves", " or ".join(n.split("_")[0] for n in assumed)
+            lower = " / ".join(flag(n) for n in _LENGTHS if n not in ranges)  # the given ones: one, or both
             raise InputConflictError(
                 f"{said} given {verb} no room for any {free} in "
-                f"{window.model}'s context window of {window.most:,} tokens{shipped}; lower them, or give the "
+                f"{window.model}'s context window of {window.most:,} tokens{shipped}; lower {lower}, or give the "
                 "parameter counts instead of the model for a long-context derivative of it")
         raise InputConflictError(
             f"{length} do not fit {window.model}'s context window of {window.most:,} tokens{shipped}; lower "

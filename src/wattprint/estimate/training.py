@@ -37,6 +37,7 @@ from .common import (
     check_market_intensity,
     check_positive,
     embodied_for,
+    number_text,
     resolve_site,
 )
 from .model_preset import apply_model
@@ -222,7 +223,7 @@ def _checked_inputs(
     flops = check_positive(both_names("flops"), flops)
     if flops is not None and flops < MIN_FLOPS:
         raise InputConflictError(
-            f"{both_names('flops')} {flops:g} is fewer than any training has (6 x {MIN_COUNT} parameters x "
+            f"{both_names('flops')} {number_text(flops)} is fewer than any training has (6 x {MIN_COUNT} parameters x "
             f"{MIN_COUNT} tokens = {MIN_FLOPS:g} FLOP): give the training compute in FLOP, e.g. 3.14e23")
     params = check_training_count(both_names("params"), params)
     active_params = check_training_count(both_names("active_params"), active_params)
@@ -237,7 +238,7 @@ def _checked_inputs(
     fraction_notes = check_power_fraction(power_fraction) if power_fraction is not None else []
     mfu = check_positive(both_names("mfu"), mfu)
     if mfu is not None and mfu > 1:
-        raise InputConflictError(f"{both_names('mfu')} is a fraction of peak (0-1], got {mfu:g}")
+        raise InputConflictError(f"{both_names('mfu')} is a fraction of peak (0-1], got {number_text(mfu)}")
     check_mfu_floor(mfu)
     if power_w is not None and power_fraction is not None:
         raise InputConflictError("give either --power-w (power_w, all-in W per chip) or --power-fraction "

@@ -15,7 +15,7 @@ from ..errors import InputConflictError, WattprintError
 from ..footprint import Assumption, ComponentEnergy
 from ..quantities import Range
 from . import utilisation
-from .common import check_board_power, check_low_power, component_key, idle_fraction
+from .common import check_board_power, check_low_power, component_key, idle_fraction, number_text
 
 if TYPE_CHECKING:
     from ..data.catalogue import Accelerator
@@ -48,8 +48,8 @@ def check_power_fraction(fraction: float) -> list[Assumption]:
     a waiting chip's idle draw is noted."""
     if fraction > SLIP_OVER_TDP:
         raise InputConflictError(
-            f"--power-fraction (power_fraction) {fraction:g} is a fraction of TDP (boards hold their average power "
-            "at or below their power limit, the TDP by default); for 85 % write 0.85")
+            f"--power-fraction (power_fraction) {number_text(fraction)} is a fraction of TDP (boards hold their "
+            "average power at or below their power limit, the TDP by default); for 85 % write 0.85")
     idle = idle_fraction().low
     if fraction < idle:
         return [Assumption("power fraction (given)", f"{fraction:g} x TDP", "given by the user",

@@ -157,6 +157,14 @@ def _parse_pue(text: Any, source: str) -> float | str:
     return check_pue(value, source)
 
 
+def _as_given(value: float) -> str:
+    """A number for a message with every digit it was given (0.009999999, not the "0.01" of ``:g`` that reads as the
+    bound it missed); imported here only, as its module costs a tracker's start-up ~1 ms."""
+    from ..estimate.common import number_text
+
+    return number_text(value)
+
+
 def _parse_positive(text: Any, what: str, source: str, allow_zero: bool = False) -> float:
     """A number from ``source``: an argument's own (checked by :func:`check_setting_types`), or the text of the
     environment or a config file; finite and > 0 (>= 0 with ``allow_zero``)."""
@@ -437,11 +445,11 @@ def load_config(
         cfg.interval_s = _parse_positive(got[0], "sampling interval (s)", got[1])
         if cfg.interval_s < MIN_INTERVAL_S:
             raise InputConflictError(
-                f"sampling interval {cfg.interval_s:g} s (from {got[1]}) is below {MIN_INTERVAL_S:g} s: the tracker "
-                "would mostly measure its own readings")
+                f"sampling interval {_as_given(cfg.interval_s)} s (from {got[1]}) is below {MIN_INTERVAL_S:g} s: the "
+                "tracker would mostly measure its own readings")
         if cfg.interval_s > MAX_INTERVAL_S:
             raise InputConflictError(
-                f"sampling interval {cfg.interval_s:g} s (from {got[1]}) is above {MAX_INTERVAL_S:g} s: a crash would "
-                "lose up to that much of the measurement (milliseconds given as seconds?)")
+                f"sampling interval {_as_given(cfg.interval_s)} s (from {got[1]}) is above {MAX_INTERVAL_S:g} s: a "
+                "crash would lose up to that much of the measurement (milliseconds given as seconds?)")
         cfg.sources["interval"] = got[1]
     return cfg
