@@ -182,6 +182,22 @@ def _nonzero_digit(text: str) -> bool:
 
 
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_COUNT_SUFFIXES = "kKmMbBGtTP"  # the letters parse_count reads after a count (7B, 1.4T, 125m)
+
+
+def decimal_point_hint(text: str, suffixes: str = "") -> str | None:
+    """For a number written with a decimal comma ("1,2"; with ``suffixes``, the letters a count may end in, "7,5B"),
+    what a message says to write instead: "write decimals with a point: 1.2". None for other text (and for text too
+    long to repeat)."""
+    given = text.strip()
+    number = given.rstrip(suffixes) if suffixes else given
+    if number.count(",") != 1 or len(given) > ECHO_LIMIT:
+        return None
+    try:
+        float(number.replace(",", "."))
+    except ValueError:
+        return None
+    return f"write decimals with a point: {given.replace(',', '.')}"
 
 
 def parse_count(text: str) -> float:
@@ -195,9 +211,10 @@ def parse_count(text: str) -> float:
     if "," in s:
         # a comma is a thousands separator only (1,000 or 1,234,567.5); "7,5B" is a decimal comma, read as 75B
         # if the commas were dropped, so it is refused rather than guessed
-        if not _THOUSANDS.fullmatch(s.rstrip("kKmMbBGtTP").strip()):
+        if not _THOUSANDS.fullmatch(s.rstrip(_COUNT_SUFFIXES).strip()):
+            hint = decimal_point_hint(text, _COUNT_SUFFIXES) or "write decimals with a point: 7.5B"
             raise InputConflictError(f"not a number: {echo(text)} (a comma may only separate thousands, as in "
-                                     "1,000; write decimals with a point: 7.5B)")
+                                     f"1,000; {hint})")
         s = s.replace(",", "")
     suffixes = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "b": 1e9, "B": 1e9, "G": 1e9, "t": 1e12, "T": 1e12,
                 "P": 1e15}

@@ -144,3 +144,60 @@ def test_an_infinity_spelled_out_is_still_refused_as_not_finite(capsys: pytest.C
     code = _exit_code(["estimate", "training", "--params", "7B", "--tokens", "inf", "--hardware", "A100", "--count",
                        "8"])
     assert code == 2 and "finite" in capsys.readouterr().err
+
+
+_TRAINING = ["estimate", "training", "--params", "7B", "--tokens", "1T", "--hardware", "H100", "--count", "8"]
+_SERVING = ["estimate", "inference", "--params", "7B"]
+
+
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one-line error of a command line refused with status 2, by argparse (a value's type) or by the estimate."""
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code  # type: ignore[assignment]
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    ([*_TRAINING, "--mfu", "40%"], "argument --mfu: not a number: '40%' (a fraction: write 0.4)"),
+    ([*_TRAINING, "--power-fraction", "85%"], "argument --power-fraction: not a number: '85%' (a fraction: write "
+                                              "0.85)"),
+    ([*_SERVING, "--utilisation", "50 %"], "argument --utilisation: not a number: '50 %' (a fraction: write 0.5)"),
+    ([*_SERVING, "--sliding-window", "4096", "--window-layers", "50%"],
+     "argument --window-layers: not a number: '50%' (a fraction: write 0.5)"),
+    ([*_TRAINING, "--mfu", "a%"], "argument --mfu: not a number: 'a%' (a fraction: write 0.4 for 40 %)"),
+])
+def test_a_percentage_for_a_fraction_says_the_fraction(argv: list[str], said: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert said in _refused(argv, capsys)
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    ([*_TRAINING, "--pue", "1,2"], "PUE '1,2' is not a number (write decimals with a point: 1.2)"),
+    ([*_SERVING, "--pue", "1,15"], "PUE '1,15' is not a number (write decimals with a point: 1.15)"),
+    ([*_TRAINING, "--mfu", "0,4"], "argument --mfu: not a number: '0,4' (write decimals with a point: 0.4)"),
+    ([*_TRAINING, "--params", "1,5M"], "write decimals with a point: 1.5M)"),  # its own number, not 7.5B
+])
+def test_a_decimal_comma_says_to_write_a_point(argv: list[str], said: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert said in _refused(argv, capsys)
+
+
+def test_a_pue_that_is_no_number_with_a_comma_is_still_an_unknown_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "unknown PUE preset '1,2x'" in _refused([*_TRAINING, "--pue", "1,2x"], capsys)
+
+
+def test_a_value_just_above_a_bound_is_said_with_its_digits(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _refused([*_TRAINING, "--mfu", "1.0000001"], capsys)
+    assert "--mfu (mfu) is a fraction of peak (0-1], got 1.0000001\n" in err
+
+
+@pytest.mark.parametrize("year", ["1000000", "99999999999999999999"])
+def test_a_year_too_large_is_out_of_range_not_fractional(year: str, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _refused([*_TRAINING, "--location", "FR", "--year", year], capsys)
+    assert f"year {year} is out of range: give a year from 1 to 999,999 (e.g. 2023)" in err
+    assert "whole year" not in err

@@ -151,3 +151,19 @@ def test_pue_class_presets_cite_the_operator_figures_they_rest_on() -> None:
     assert not any("rows above" in s for s in sources.values())
     assert "Equinix (global portfolio average) 1.42 (2023)" in sources["colocation"]
     assert "Microsoft 1.16-1.17" in sources["hyperscale"]
+
+
+@pytest.mark.parametrize(("text", "point"), [("1,2", "1.2"), (" 1,15 ", "1.15")])
+def test_a_pue_with_a_decimal_comma_says_to_write_a_point(text: str, point: str) -> None:
+    """"1,2" was "unknown PUE preset '1,2'", with preset names to pick from; the estimates and the tracker alike."""
+    from wattprint.errors import InputConflictError
+    from wattprint.estimate.common import resolve_pue
+    from wattprint.tracking.config import load_config
+
+    said = rf"^PUE '{text.strip()}' is not a number \(write decimals with a point: {point}\)"
+    with pytest.raises(InputConflictError, match=said):
+        pue_preset(text)
+    with pytest.raises(InputConflictError, match=said):
+        resolve_pue(text, None)
+    with pytest.raises(InputConflictError, match=said + r" \(pue from env WATTPRINT_PUE\)$"):
+        load_config(environ={"WATTPRINT_PUE": text}).pue_range()

@@ -19,15 +19,35 @@ def count(text: str) -> float:
 
 def number(text: str) -> float:
     """A number option's value (of estimate and of run: one wording for all); one a float cannot hold (1e400,
-    1e-400) is said as given, not as the inf or 0 float() makes of it."""
-    from ..quantities import float_text
+    1e-400) is said as given, not as the inf or 0 float() makes of it; one with a decimal comma (1,5) says to write
+    a point."""
+    from ..quantities import decimal_point_hint, float_text
 
     try:
         return float_text(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        hint = decimal_point_hint(text)
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}" + (f" ({hint})" if hint else "")) from None
     except OverflowError as e:  # "1e400", "1e-400": said as given
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def fraction(text: str) -> float:
+    """A fraction option's value (--mfu, --power-fraction, --utilisation, --window-layers), read as :func:`number`;
+    a percentage ("40%") is refused with the fraction it stands for ("write 0.4")."""
+    try:
+        return number(text)
+    except argparse.ArgumentTypeError as e:
+        percent = text.strip()
+        if not percent.endswith("%"):
+            raise
+        from ..quantities import float_text
+
+        try:
+            meant = f"write {float_text(percent[:-1].strip()) / 100:g}"
+        except (ValueError, OverflowError):
+            meant = "write 0.4 for 40 %"
+        raise argparse.ArgumentTypeError(f"{e} (a fraction: {meant})") from None
 
 
 def whole(text: str) -> int:

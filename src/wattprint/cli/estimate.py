@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ._args import JoinWords, count, number, whole, year
+from ._args import JoinWords, count, fraction, number, whole, year
 
 
 def register(subparsers: Any) -> None:
@@ -48,8 +48,8 @@ def _add_training(sub: Any) -> None:
     t.add_argument("--count", type=whole, help="number of chips as the catalogue counts them")
     t.add_argument("--precision", type=str.lower, choices=["fp32", "tf32", "bf16", "fp16", "fp8"],
                    help="default: bf16/fp16/fp32")
-    t.add_argument("--mfu", type=number, help="model FLOPs utilisation 0-1 (default: fitted model with range)")
-    t.add_argument("--power-fraction", type=number, help="accelerator average power as a fraction of TDP")
+    t.add_argument("--mfu", type=fraction, help="model FLOPs utilisation 0-1 (default: fitted model with range)")
+    t.add_argument("--power-fraction", type=fraction, help="accelerator average power as a fraction of TDP")
     t.add_argument("--power-w", type=number, help="all-in average W per chip (replaces TDP x fraction + host)")
     t.add_argument("--pue", help="PUE number or preset (hyperscale, cloud, enterprise, google, aws ...)")
     t.add_argument("--location", help="country, sub-national region (US-CA) or cloud region (aws:us-east-1)")

@@ -14,7 +14,7 @@ from ..errors import InputConflictError, WattprintError
 from ..estimate.common import BYTES_PER_VALUE
 from ..estimate.engines import engine_names_help
 from ..quantities import format_count
-from ._args import JoinWords, count, number, whole, year
+from ._args import JoinWords, count, fraction, number, whole, year
 
 
 def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
@@ -51,13 +51,13 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
                    help="gqa (default; a named model's own), mha (older models) or mqa (one K/V head): KV-cache size")
     p.add_argument("--sliding-window", type=count, default=None, metavar="TOKENS",
                    help="attention window of a sliding-window model (Mistral 7B 4096, Gemma 3 1024, gpt-oss 128)")
-    p.add_argument("--window-layers", type=number, default=None, metavar="SHARE",
+    p.add_argument("--window-layers", type=fraction, default=None, metavar="SHARE",
                    help="share of layers using the window (default 1; Gemma 2 0.5, Gemma 3 0.83, gpt-oss 0.5)")
     p.add_argument("--experts", type=whole, metavar="E",
                    help="MoE: routed experts per layer (with --experts-per-token; e.g. 128): default, a sourced "
                         "share of the active parameters is taken as shared weights")
     p.add_argument("--experts-per-token", type=whole, metavar="K", help="MoE: routed experts each token uses (e.g. 8)")
-    p.add_argument("--utilisation", type=number, help="busy share of provisioned capacity (0-1]; rest idles")
+    p.add_argument("--utilisation", type=fraction, help="busy share of provisioned capacity (0-1]; rest idles")
     p.add_argument("--dedicated", action="store_true",
                    help="the load runs on ceil(replicas needed) replicas kept up all period: their idle time counts "
                         "(utilisation = replicas needed / provisioned); needs a load, excludes --utilisation")

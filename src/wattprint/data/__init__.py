@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UnknownNameError, normalise_name
+from ..errors import InputConflictError, UnknownNameError, echo, normalise_name
 from ..footprint import Assumption
-from ..quantities import Range
+from ..quantities import Range, decimal_point_hint
 from .catalogue import (
     TB,
     TFLOPS,
@@ -283,6 +283,8 @@ def pue_preset(name: str) -> tuple[Range, Assumption]:
             if p["uncertain"]:
                 note = "UNCERTAIN. " + note
             return r, Assumption("PUE", f"{r:.3g} (preset '{p['preset']}')", p["source"], note)
+    if (hint := decimal_point_hint(name)) is not None:  # "1,2": a number with a decimal comma, not a name
+        raise InputConflictError(f"PUE {echo(name.strip())} is not a number ({hint})")
     raise UnknownNameError("PUE preset", name, _preset_names(), "or give a number >= 1",
                            examples=[p["preset"] for p in pue_presets()])
 
