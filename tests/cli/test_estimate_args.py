@@ -111,6 +111,8 @@ def _refused_on_one_line(kind: str, extra: list[str], capsys: pytest.CaptureFixt
     ("training", ["--tokens", "1T", "--pue", "1e400"]),
     ("inference", ["--requests-per-day", "1e400"]),
     ("inference", ["--pue", "1e400"]),
+    ("training", ["--tokens", "1T", "--market-intensity", "1e400"]),
+    ("inference", ["--requests-per-day", "1000", "--market-intensity", "1e400"]),
 ])
 def test_a_number_too_large_for_a_float_is_said_as_given(kind: str, extra: list[str],
                                                          capsys: pytest.CaptureFixture[str]) -> None:

@@ -68,7 +68,7 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--year", type=year, help="grid intensity year (default: latest)")
     p.add_argument("--intensity", type=number, help="grid intensity in gCO2e/kWh")
     p.add_argument("--mix", help="fuel mix, e.g. coal=60,gas=40")
-    p.add_argument("--market-intensity", type=float,
+    p.add_argument("--market-intensity", type=number,
                    help="contractual (market-based) gCO2e/kWh of the supply, reported beside the location-based figure")
     p.add_argument("--training-co2e-kg", type=number, help="training footprint to compare with (kgCO2e)")
     p.add_argument("--training-tokens", type=count,

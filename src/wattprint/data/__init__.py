@@ -300,8 +300,6 @@ def given_pue_note(value: float, source: str = "given by the user") -> Assumptio
     worst = max(pue_presets(), key=lambda p: float(p["high"]))
     top = float(worst["high"])
     if value > PUE_SLIP_FACTOR * top:
-        from ..errors import InputConflictError
-
         raise InputConflictError(
             f"PUE {value:g} means the facility draws {value:g}x what its IT equipment does; the least efficient "
             f"class in the sources reaches {top:g} ({worst['what']}): give a number such as 1.5")
