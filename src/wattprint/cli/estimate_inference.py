@@ -41,7 +41,8 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--count", type=whole,
                    help="accelerators per replica (default: the power of 2, from the fewest that hold the weights and "
                         "one sequence to those that hold the default batch, with the least energy per request at the "
-                        "load, or at a full load without one; with --batch-size, the fewest that hold that batch)")
+                        "load, or at a full load without one; with --batch-size, the fewest that hold that batch, or "
+                        "under a load the sequences it keeps in flight)")
     p.add_argument("--batch-size", type=count, help="concurrent sequences per replica (default: sourced range; "
                    "with a load, at most the sequences it keeps in flight)")
     p.add_argument("--precision", help=f"weights: {', '.join(BYTES_PER_VALUE)} (default: bf16 where supported)")

@@ -40,8 +40,7 @@ from .serving_footprint import (
 )
 from .serving_inputs import assume_values, check_experts, check_inputs, check_load, engine_notes
 from .serving_load import check_fleet, load_notes
-from .serving_memory import fit_batch_to_memory
-from .serving_replica import size_for_load
+from .serving_replica import fit_replica, hold_for_load, size_for_load
 
 # what other modules import from here, wherever it now lives
 __all__ = ["breakeven_requests", "constants", "estimate_inference", "transformer_shape"]
@@ -95,15 +94,17 @@ def estimate_inference(
         hardware, count: accelerator name (default: H100, said in the assumptions) and accelerators per replica
             (default: the power of 2, from the fewest that hold the weights and one sequence to those that hold
             the default batch, that serves a request with the least energy at the load, or at a full load without
-            one; with a given ``batch_size``, the fewest that hold that batch).
+            one; with a given ``batch_size``, the fewest that hold that batch, or under a load the sequences it
+            keeps in flight of it).
         batch_size: sequences decoded together per replica (continuous-batching concurrency). Default: a sourced
             range, cut to what fits in memory and, with a load, to the concurrency the load keeps in flight per
             replica (Little's law: arrival rate x time per request, at least one sequence). A given batch is
             used as given without a load; with one, a batch the load cannot fill is cut the same way to the
             sequences it keeps in flight (an engine batches only the requests waiting), and an assumption names
-            both batches. A given batch may shorten assumed request lengths to fit the memory, but not below
-            their sourced ranges: a batch that fits only with shorter requests is an error naming the most that
-            fit.
+            both batches; the replica and its memory then hold those sequences, not the batch given, so the
+            figures are those of the batch the load forms. A given batch may shorten assumed request lengths to
+            fit the memory, but not below their sourced ranges: a batch that fits only with shorter requests is an
+            error naming the most that fit.
         precision: weight format (fp32, tf32, bf16, fp16, fp8, int8, int4); engine: "optimised" (vLLM, TGI,
             TensorRT-LLM, compiled PyTorch) or "eager" (plain Hugging Face transformers / PyTorch); a stack's own
             name ("vllm", "sglang", "tgi", "tensorrt-llm", "transformers") is read as its class.
@@ -169,15 +170,14 @@ def estimate_inference(
         values.ranges["tdp_scale"] = (span[0] / chip.tdp_w, span[1] / chip.tdp_w)
     load = check_load(requests_per_day, tokens_per_day, inputs.days, batch_assumed=batch_size is None,
                       dedicated=inputs.dedicated)
-    replica = size_for_load(values, inputs, chip, weight_bytes, kv_bytes, load)
+    # a given batch under a load: the replica and its memory hold what the load keeps in flight, not the batch given
+    hold = hold_for_load(values, inputs, chip, weight_bytes, kv_bytes, load)
+    replica = size_for_load(values, inputs, chip, weight_bytes, kv_bytes, load, hold)
     assumptions.extend(engine_notes(inputs))
-    # the levers the fit may move: all assumed values, but not the request lengths on a replica sized to hold them
-    levers = {k: v for k, v in values.ranges.items()
-              if not (replica.holds_lengths and k in ("input_tokens", "output_tokens"))}
-    fit_batch_to_memory(values.central, levers, batch_size is not None, chip, replica.count, inputs.engine,
-                        inputs.attention, weight_bytes, kv_bytes, assumptions)
-    values.ranges.update(levers)
-    per_req, regime = evaluate(values, replica, load)
+    fit_replica(values, replica, inputs, load, hold)
+    # each corner's load is still cut from the batch given, but to no more than the replica holds (the hold at least)
+    cap = None if hold is None else max(hold, replica.most_held(values.central))
+    per_req, regime = evaluate(values, replica, load, cap)
     if "replicas_busy" in per_req:  # a load: the replicas it keeps busy or provisioned, at the central values
         busy = per_req["replicas_busy"].value
         check_fleet(busy, busy / per_req["replicas_provisioned"].value, load, replica.count, chip.name)

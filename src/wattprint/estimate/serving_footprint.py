@@ -43,11 +43,15 @@ class Period:
     chip_s: Range
 
 
-def evaluate(values: Values, replica: Replica, load: Load) -> tuple[dict[str, Range], str]:
+def evaluate(values: Values, replica: Replica, load: Load,
+             batch_cap: float | None = None) -> tuple[dict[str, Range], str]:
     """Per-request figures (and, with a load, per-day ones) over all corners of the assumed ranges, and the regime
-    of a decode step at the central values."""
+    of a decode step at the central values; ``batch_cap``: the most sequences the load may keep in flight at any
+    corner, where fewer than the batch (a given batch the replica holds only in part)."""
 
     def run(p: Mapping[str, float]) -> dict[str, float]:
+        if batch_cap is not None and batch_cap < p["batch_size"]:
+            p = {**p, "batch_size": batch_cap}
         return serve_point(p, replica.physics, load, replica.count, replica.chip.tdp_w)
 
     per_req = over_corners(values.central, values.ranges, run)

@@ -34,6 +34,11 @@ class Load:
     dedicated: bool
 
     @property
+    def given(self) -> bool:
+        """Whether a load was given (requests or tokens per day); without one the footprint is one request's."""
+        return self.requests_per_day is not None or self.tokens_per_day is not None
+
+    @property
     def flag(self) -> str:
         """The CLI flag and value that set this load ("--requests-per-day 1e+06")."""
         if self.tokens_per_day is not None:

@@ -92,6 +92,17 @@ def replica_size(chip: Chip, central: Mapping[str, float], weight_bytes: float, 
     return n
 
 
+def most_held(central: Mapping[str, float], chip: Chip, count: int, engine: str, attention: str,
+              weight_bytes: float, kv_bytes: float) -> float:
+    """The most whole sequences a replica of ``count`` chips holds beside the weights at the central values, in the
+    engine's default share of its memory (math.inf where the chip's memory is unknown)."""
+    if chip.memory_gb is None:
+        return math.inf
+    free_gb = _usable_gb(chip, count) - central["params"] * weight_bytes / 1e9
+    return float(math.floor(free_gb / (_held_tokens(central, engine) * kv_bytes_per_token(central, attention,
+                                                                                            kv_bytes) / 1e9)))
+
+
 def _longest_that_fits(p: Mapping[str, float], name: str, floor: float, batch: float, engine: str,
                        kv_token_gb: float, free_gb: float) -> float:
     """The largest whole ``name`` (tokens) in [floor, current] whose batch fits ``free_gb`` at ``kv_token_gb`` GB
@@ -157,11 +168,20 @@ def _most_that_fit(central: Mapping[str, float], ranges: Mapping[str, tuple[floa
     return max(0, math.floor(free_most_gb * (1.0 + 1e-9) / (_held_tokens(floor, engine) * kv_small_gb)))
 
 
+def held_batch(hold: float, given: float) -> str:
+    """A given batch as the memory holds it, in words: 'the given batch of 64 sequences', or, where a load keeps
+    fewer in flight than given, 'a batch of 27 sequences (as many as the load keeps in flight of the 64 given)'."""
+    seqs = f"{hold:g} sequence" + ("" if hold == 1 else "s")
+    return f"the given batch of {seqs}" if hold >= given else \
+        f"a batch of {seqs} (as many as the load keeps in flight of the {given:g} given)"
+
+
 def _fit_notes(central: dict[str, float], moved: list[str], batch: float, kv_token_gb: float,
-               kv_small_gb: float, weights_gb: float, capacity_gb: float, given: bool) -> list[Assumption]:
-    """What _shrink_to_fit moved, as assumptions (the values the model then computes with)."""
+               kv_small_gb: float, weights_gb: float, capacity_gb: float, given: float | None) -> list[Assumption]:
+    """What _shrink_to_fit moved, as assumptions (the values the model then computes with); ``given``: the batch the
+    user gave (None: the default batch)."""
     seqs = f"{batch:g} sequence" + ("" if batch == 1 else "s")
-    which = f"the given batch of {seqs}" if given else f"even {seqs} (the default batch cut to what fits)"
+    which = held_batch(batch, given) if given is not None else f"even {seqs} (the default batch cut to what fits)"
     why = (f"{which} fits the memory only so; assumed values move in this order, each "
            "only as far as needed: input then output length to the low end of their ranges, the KV cache per token "
            "to the small end of the assumed shape's, then the memory share above the engine default")
@@ -200,11 +220,12 @@ def _restate_lengths(central: Mapping[str, float], ranges: Mapping[str, tuple[fl
 
 def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float, float]], given: bool,
                         chip: Chip, count: int, engine: str, attention: str, weight_bytes: float, kv_bytes: float,
-                        assumptions: list[Assumption]) -> None:
+                        assumptions: list[Assumption], hold: float | None = None) -> None:
     """Weights plus the batch's KV cache must fit in the engine's share (gpu_memory_utilization) of the replica's
     memory (central model shape): the default batch range is cut to the largest batch that fits (a replica cannot
     hold more sequences, however busy it is); a given batch (or the one sequence the default is cut to) that does
-    not fit moves assumed values, said in the assumptions (_shrink_to_fit); if none can, it is an error.
+    not fit moves assumed values, said in the assumptions (_shrink_to_fit); if none can, it is an error. Of a given
+    batch, ``hold`` sequences are held where fewer than given (as many as a load keeps in flight; said so).
 
     The KV cache a batch holds: a static batch (``eager``: all sequences start together) reaches the full
     context (input + output) in every sequence at once; continuous batching (``optimised``) keeps sequences at
@@ -248,7 +269,7 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
                 f"in {usable_gb:.3g} GB, the engine's default share of {where}; give --batch-size to set it"))
         if most >= 1:
             return
-    batch = central["batch_size"]
+    batch = hold if given and hold is not None else central["batch_size"]
     need = _kv_need_tokens(central, batch, engine)  # before the levers move the lengths: as the error states them
     most = _most_that_fit(central, ranges, engine, kv_small_gb, free_most_gb)  # before the levers move
     assumed = [n for n in ("input_tokens", "output_tokens") if n in ranges]
@@ -263,4 +284,4 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
             f"{most}{at} or raise --count")
     _restate_lengths(central, ranges, moved, batch, assumptions)
     assumptions.extend(_fit_notes(central, moved, batch, kv_token_gb, kv_small_gb, weights_gb,
-                                  count * chip.memory_gb, given))
+                                  count * chip.memory_gb, central["batch_size"] if given else None))
