@@ -62,9 +62,17 @@ def dev_family(row_id: str) -> str:
 
 def load_peaks(shared: Path) -> dict[str, tuple[float, str, float | None, int | None]]:
     """Catalogue name -> (dense peak FLOP/s at default precision, family, memory bandwidth B/s or None,
-    release year or None)."""
+    release year or None), over the shared accelerator table and the repository's additions to it (the
+    catalogue's own two sources)."""
     out = {}
-    with open(shared / "accelerators.csv", encoding="utf-8") as f:
+    for table in (shared / "accelerators.csv", ROOT / "refdata" / "accelerators_extra.csv"):
+        out.update(_table_peaks(table))
+    return out
+
+
+def _table_peaks(path: Path) -> dict[str, tuple[float, str, float | None, int | None]]:
+    out = {}
+    with open(path, encoding="utf-8") as f:
         for r in csv.DictReader(f):
             bw = float(r["memory_bw_tbs"]) * TB if r["memory_bw_tbs"] else None
             year = int(r["year"]) if r["year"] else None

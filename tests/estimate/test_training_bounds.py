@@ -36,12 +36,13 @@ def _refused(match: str, **kw: Any) -> str:
 def test_a_wall_time_past_the_service_life_is_refused_naming_count_and_size() -> None:
     life = _life_years()
     assert life == 6
-    said = _refused(r"wall time 158,000 years on 1 chip exceeds the hardware's 6-year service life: check --count",
+    # ~160,000 years (the figure follows the fitted MFU model; the refusal and what it names do not)
+    said = _refused(r"wall time 1[56]\d,000 years on 1 chip exceeds the hardware's 6-year service life: check --count",
                     count=1, params=1e12, tokens=100e12)
     assert "--params 1e+12, --tokens 1e+14" in said
-    _refused(r"wall time 4,130,000 years on 64 chips .* or --flops 1e\+30", count=64, flops=1e30)
+    _refused(r"wall time 4,\d\d0,000 years on 64 chips .* or --flops 1e\+30", count=64, flops=1e30)
     _refused(r"on 8 chips exceeds .* or --chip-hours 1e\+06", count=8, chip_hours=1e6)  # 14 years
-    _refused(r"110 years on 1 chip .* --model Llama-3\.1-8B, --tokens 1\.5e\+13", model="Llama-3.1-8B",
+    _refused(r"1[01]\d years on 1 chip .* --model Llama-3\.1-8B, --tokens 1\.5e\+13", model="Llama-3.1-8B",
              tokens=15e12, hardware="H100", count=1)
     # the same trainings on the chips they ran on pass (Llama 3.1 8B: ~1.46M H100-hours)
     fp = estimate_training(model="Llama-3.1-8B", tokens=15e12, hardware="H100", count=1024)
@@ -51,7 +52,8 @@ def test_a_wall_time_past_the_service_life_is_refused_naming_count_and_size() ->
 def test_a_wall_time_past_the_service_life_at_the_central_mfu_only_is_noted() -> None:
     fp = estimate_training(params=7e9, tokens=2e12, hardware="A100", count=3)  # 7.4 years, 4.8 at the MFU's high end
     note = next(a for a in fp.assumptions if a.what == "wall time")
-    assert note.value == "7.38 years on 3 chips" and "service life at the central MFU" in note.note
+    years = float(note.value.removesuffix(" years on 3 chips"))  # ~7.5 (the fitted MFU model's figure)
+    assert 6 < years < 9 and "service life at the central MFU" in note.note
     assert not any(a.what == "wall time" for a in estimate_training(params=7e9, tokens=2e12, hardware="A100",
                                                                      count=64).assumptions)
 
@@ -90,7 +92,7 @@ def test_a_training_above_the_worlds_annual_emissions_is_refused_naming_its_inpu
 def test_fewer_than_one_chip_over_the_days_given_is_refused() -> None:
     _refused(r"--chip-hours 100 over --days 10 is 0\.42 chips: fewer than one", chip_hours=100, days=10)
     # the compute's chip-hours over the days: 1B x 20B tokens is ~280 A100-hours, 0.012 chips over 1000 days
-    _refused(r"279 chip-hours over --days 1000 are 0\.012 chips .*: fewer than one; check --days", params=1e9,
+    _refused(r"2\d\d chip-hours over --days 1000 are 0\.01\d chips .*: fewer than one; check --days", params=1e9,
              tokens=20e9, days=1000)
     # under one chip at the central MFU but not over its whole range (~280 chip-hours, 180-440, over 15 days): noted
     fp = estimate_training(params=1e9, tokens=20e9, days=15, hardware="A100")
