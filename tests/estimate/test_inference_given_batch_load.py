@@ -194,3 +194,10 @@ def test_no_corner_forms_a_batch_the_replica_cannot_hold() -> None:
     assert not any("capped by memory" in a.what for a in fp.assumptions)
     (note,) = _capped(fp)
     assert "batch 2000 given" in note.note
+
+
+def test_the_replica_note_counts_one_sequence_in_the_singular() -> None:
+    note = next(a for a in _serve(batch_size=1).assumptions if a.what == "accelerators per replica")
+    assert "KV cache for 1 sequence)" in note.value, note.value
+    note = next(a for a in _serve(batch_size=4).assumptions if a.what == "accelerators per replica")
+    assert "KV cache for 4 sequences)" in note.value, note.value

@@ -87,7 +87,7 @@ def replica_size(chip: Chip, central: Mapping[str, float], weight_bytes: float, 
     check_chips_chosen(what, n, fix)  # the power of 2 above what it needs
     assumptions.append(Assumption(
         "accelerators per replica", f"{n} (smallest power of 2 whose {share.value:.0%} usable memory holds the "
-        f"{need_gb:.4g} GB of weights and ~{kv_gb:.3g} GB of KV cache for {batch:g} sequences)", share.source,
+        f"{need_gb:.4g} GB of weights and ~{kv_gb:.3g} GB of KV cache for {_sequences(batch)})", share.source,
         "give --count to set it"))
     return n
 
@@ -215,7 +215,7 @@ def _restate_lengths(central: Mapping[str, float], ranges: Mapping[str, tuple[fl
         if name in moved:
             low, high = ranges[name]
             restate_length(assumptions, name, central[name], low, high,
-                           f"capped so that {batch:g} sequences fit the memory (within the sourced range)")
+                           f"capped so that {_sequences(batch)} fit the memory (within the sourced range)")
 
 
 def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float, float]], given: bool,
@@ -285,3 +285,8 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
     _restate_lengths(central, ranges, moved, batch, assumptions)
     assumptions.extend(_fit_notes(central, moved, batch, kv_token_gb, kv_small_gb, weights_gb,
                                   count * chip.memory_gb, central["batch_size"] if given else None))
+
+
+def _sequences(batch: float) -> str:
+    """'1 sequence', '32 sequences'."""
+    return f"{batch:g} sequence{'' if batch == 1 else 's'}"
