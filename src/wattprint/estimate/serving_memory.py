@@ -215,7 +215,8 @@ def _restate_lengths(central: Mapping[str, float], ranges: Mapping[str, tuple[fl
         if name in moved:
             low, high = ranges[name]
             restate_length(assumptions, name, central[name], low, high,
-                           f"capped so that {_sequences(batch)} fit the memory (within the sourced range)")
+                           f"capped so that {_sequences(batch)} fit{'s' if batch == 1 else ''} the memory "
+                           "(within the sourced range)")
 
 
 def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float, float]], given: bool,
