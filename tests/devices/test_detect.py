@@ -75,7 +75,8 @@ def test_shared_node_charges_cpu_time_share_of_rapl(
     p0 = powercap.add_package(0, subdomains=("dram",))
     cfg = _cfg(powercap, clock, proc_root=str(proc), pid=FAKE_PID)
     readers, notes = detect_readers(cfg)
-    assert all(isinstance(r, AllocationShare) for r in readers)
+    # RAM: the share behind DramOrModel, which models RAM only where the DRAM counters never move
+    assert all(isinstance(getattr(r, "measured", r), AllocationShare) for r in readers)
     assert any("shared node" in n for n in notes)
     by = {r.component: r for r in readers}
 
@@ -99,3 +100,49 @@ def test_nvidia_and_amd_gpus_on_one_host_get_distinct_labels(
     labels = [r.device for rd in readers if rd.component == "gpu" for r in rd.read()]
     assert sorted(labels) == ["amd-gpu0", "gpu0"]  # one ledger key per physical device
     assert any("amd-gpu0" in n for n in notes)
+
+
+def _rapl_ram(tmp_path: Path, powercap: FakePowercap, clock: FakeClock) -> tuple[DeviceReader, int]:
+    """The RAM reader detect_readers gives on a 1 TiB host with RAPL (one package, its DRAM zone at 0)."""
+    proc = make_proc(tmp_path / "proc", cgroup="0::/\n")
+    powercap.add_package(0, energy_uj=5_000_000, subdomains=("dram",))
+    readers, _ = detect_readers(_cfg(powercap, clock, proc_root=str(proc), pid=FAKE_PID))
+    (ram,) = [r for r in readers if r.component == "ram"]
+    return ram, 1024  # GiB
+
+
+def test_a_dram_counter_that_never_moves_is_replaced_by_the_ram_model_for_the_whole_run(
+    tmp_path: Path, powercap: FakePowercap, clock: FakeClock, no_gpu_modules: None
+) -> None:
+    """Some firmware exposes a RAPL dram zone it never updates: 'ram energy (IT, measured) 0 kWh' for the run.
+    Memory draws power whenever the host is on, so a counter still after FROZEN_DRAM_S is modelled, from the start."""
+    from wattprint import data
+    from wattprint.devices.dram_fallback import FROZEN_DRAM_S
+
+    ram, gib = _rapl_ram(tmp_path, powercap, clock)
+    clock.advance(FROZEN_DRAM_S / 2)
+    (early,) = ram.read()
+    assert early.basis == "measured" and early.energy_j == 0  # too soon to tell
+    clock.advance(FROZEN_DRAM_S)
+    (r,) = ram.read()
+    per_gb = data.ram_watts_per_gb()[0]
+    assert r.basis == "modelled" and ram.basis == "modelled"
+    assert r.energy_j == pytest.approx(per_gb.value * gib * 1.5 * FROZEN_DRAM_S)  # since the reader opened
+    notes = ram.take_notes()  # type: ignore[attr-defined]
+    assert any("have not moved" in n and "modelled" in n for n in notes), notes
+    assert ram.late_assumptions  # type: ignore[attr-defined]  # the W/GB figure, with its source
+
+
+def test_a_dram_counter_that_moves_stays_measured(
+    tmp_path: Path, powercap: FakePowercap, clock: FakeClock, no_gpu_modules: None
+) -> None:
+    from wattprint.devices.dram_fallback import FROZEN_DRAM_S
+
+    ram, _ = _rapl_ram(tmp_path, powercap, clock)
+    clock.advance(0.5)
+    powercap.add(powercap.sub(0, "dram"), 3.0)
+    ram.read()
+    clock.advance(10 * FROZEN_DRAM_S)  # idle afterwards: a counter that moved once is a working one
+    (r,) = ram.read()
+    assert r.basis == "measured" and r.energy_j == pytest.approx(3.0)
+    assert not ram.late_assumptions  # type: ignore[attr-defined]

@@ -147,6 +147,7 @@ def detect_readers(
              for c in ("cpu", "ram")}
     if cover is not None and (held := [c for c in ("cpu", "ram") if c not in have and c in cover.covers]):
         notes.append(cover.note(held, alloc.sockets))
+    _model_a_frozen_dram(readers, alloc, config, share["ram"])
     if "cpu" not in have or "ram" not in have:
         from .model import CpuModelReader, RamModelReader
 
@@ -166,6 +167,18 @@ def detect_readers(
             notes += m.take_notes()  # type: ignore[attr-defined]
             readers.append(m)
     return readers, notes
+
+
+def _model_a_frozen_dram(readers: list[DeviceReader], alloc: Allocation, config: DeviceConfig, share: float) -> None:
+    """RAPL's RAM reader, in place, behind DramOrModel: the RAM model takes over where its counters never move."""
+    for i, r in enumerate(readers):
+        if r.component == "ram" and r.basis == "measured" and r.name.startswith("rapl"):
+            from .dram_fallback import DramOrModel
+            from .model import RamModelReader
+
+            model = RamModelReader(alloc, config.clock, host_share=share) \
+                if alloc.charged_memory_bytes > 0 and share > 0 else None
+            readers[i] = DramOrModel(r, model, config.clock)
 
 
 def gpu_process_pids(readers: Iterable[DeviceReader]) -> dict[str, set[int]]:

@@ -78,6 +78,7 @@ def sensor_assumptions(readers: list[Any]) -> list[Assumption]:
         if getattr(r, "basis", None) == "measured" and isinstance(comp, str) and comp not in seen:
             seen.add(comp)
             out.append(data.measured_energy_band(comp)[1])
+        out += getattr(r, "late_assumptions", [])  # a model that took over mid-run (frozen RAPL DRAM counters)
     sampled = [str(g.label) for r in readers for g in getattr(r, "gpus", None) or []
                if getattr(g, "use_counter", True) is False and not getattr(g, "lost", False)]
     if sampled and "gpu" in seen:
