@@ -234,3 +234,22 @@ def test_the_json_summary_is_the_last_line_even_after_output_without_a_newline(t
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("abc\n")
     assert json.loads(r.stdout.splitlines()[-1])["stored"] is True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="procfs and the child subreaper are Linux's")
+def test_a_process_the_command_leaves_running_is_named_not_silently_dropped(tmp_path: Path) -> None:
+    # `sh -c '(sleep 5) & exit 0'` ended the run in 10 ms, 'finished', with nothing said about the sleep still running
+    db = tmp_path / "runs.db"
+    marker = tmp_path / "left.pid"
+    script = f"import subprocess; p = subprocess.Popen(['sleep', '5']); open({str(marker)!r}, 'w').write(str(p.pid))"
+    r = wattprint_run("--run", "bg", "--", sys.executable, "-c", script)
+    left = int(marker.read_text())
+    try:
+        assert r.returncode == 0, r.stderr
+        said = f"1 process the command started still runs after it exited (PID {left})"
+        assert said in r.stderr
+        assert any(said in n for n in open_store(str(db)).get_run("bg").summary["device_notes"])  # stored too
+        quiet = wattprint_run("--run", "fg", "--", sys.executable, "-c", "pass")
+        assert "still run" not in quiet.stderr
+    finally:
+        os.kill(left, signal.SIGKILL)

@@ -1,7 +1,9 @@
 """``wattprint run [options] -- command ...``: run a command as a child process and measure all of it.
 
-The whole command and every process it starts are measured (the tracked tree is this process and its
-descendants). SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGALRM are forwarded to the child and mark the run interrupted;
+The whole command and every process it starts are measured while the command runs (the tracked tree is this
+process and its descendants; on Linux a process whose parent exits stays in it). The run ends when the command
+exits, as time(1) does: processes it left running are named in a note, not waited for. SIGINT, SIGTERM,
+SIGHUP, SIGQUIT and SIGALRM are forwarded to the child and mark the run interrupted;
 SIGUSR1 and SIGUSR2 (a scheduler's warning, e.g. SLURM's --signal) are forwarded only. Signals ignored when wattprint
 started (as under nohup) stay ignored. A signal of the first kind that comes while the run starts (devices, store)
 ends it interrupted without running the command; one that comes while the command is being started reaches it as
@@ -237,6 +239,7 @@ def _measure(args: argparse.Namespace, run: Any, cmd: list[str], signals: _Signa
               flush=True)
         _report(args, run, fp, 128 + early, early, started)
         return 128 + early
+    _adopt_orphans()
     try:
         child = subprocess.Popen(cmd)
     except OSError as e:
@@ -251,6 +254,7 @@ def _measure(args: argparse.Namespace, run: Any, cmd: list[str], signals: _Signa
         rc = child.wait()
     finally:
         signals.after_the_command()
+    _note_what_still_runs(run)
     # a forwarded signal interrupted the command even when it then exited 0 (it handled the signal)
     status = "interrupted" if rc < 0 or signals.ending() is not None else ("finished" if rc == 0 else "failed")
     code = rc if rc >= 0 else 128 - rc  # what the shell reports for a child killed by signal N
@@ -258,6 +262,38 @@ def _measure(args: argparse.Namespace, run: Any, cmd: list[str], signals: _Signa
     fp = run.stop(status)
     _report(args, run, fp, code, -rc if rc < 0 else None, started)
     return code
+
+
+# prctl option that makes this process the "child subreaper" of its descendants (linux/prctl.h, Linux 3.4+)
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _adopt_orphans() -> None:
+    """Linux: a process the command starts whose parent exits (a daemonised or backgrounded helper) is re-parented
+    to wattprint instead of init, so it stays in the tracked process tree (the CPU share charged to the run) and is
+    seen if it still runs when the command ends. Elsewhere, or where prctl fails, nothing changes."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _note_what_still_runs(run: Any) -> None:
+    """Processes the command started that still run after it exited: the run ends with its command, as time(1)
+    does, so what they do from now on is not measured; the run says so."""
+    from ..devices.process import running_descendants
+
+    try:
+        left = running_descendants(os.getpid())
+    except OSError:  # no procfs
+        return
+    if left:
+        shown = ", ".join(map(str, left[:5])) + (" ..." if len(left) > 5 else "")
+        what = f"{len(left)} processes the command started still run" if len(left) > 1 else \
+            "1 process the command started still runs"
+        run._note(f"{what} after it exited (PID {shown}): not measured from then on (the run ends with its command)")
 
 
 def _report(args: argparse.Namespace, run: Any, fp: Any, code: int, signum: int | None, started: float) -> None:

@@ -112,6 +112,21 @@ def process_tree_pids(pid: int, proc_root: str = "/proc") -> set[int]:
     return seen
 
 
+def running_descendants(pid: int, proc_root: str = "/proc") -> list[int]:
+    """The live descendants of ``pid`` (not ``pid`` itself, nor zombies: processes that ended and wait to be
+    reaped), in PID order."""
+    out = []
+    for p in sorted(process_tree_pids(pid, proc_root) - {pid}):
+        try:
+            with open(os.path.join(proc_root, str(p), "stat"), encoding="utf-8") as f:
+                state = _stat_fields(f.read())[0]
+        except (OSError, IndexError):  # ended meanwhile
+            continue
+        if state not in ("Z", "X"):
+            out.append(p)
+    return out
+
+
 def process_cpu_seconds(pid: int, proc_root: str = "/proc") -> float:
     """user+sys CPU-seconds of one process, plus those of its children it has already reaped."""
     with open(os.path.join(proc_root, str(pid), "stat"), encoding="utf-8", errors="replace") as f:
