@@ -253,3 +253,34 @@ def test_a_process_the_command_leaves_running_is_named_not_silently_dropped(tmp_
         assert "still run" not in quiet.stderr
     finally:
         os.kill(left, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="procfs and the child subreaper are Linux's")
+def test_processes_orphaned_during_the_run_are_reaped_not_left_as_zombies(tmp_path: Path) -> None:
+    # as the child subreaper wattprint inherits orphans: each that ends must be reaped (a zombie holds a PID until
+    # its parent waits for it), and the command's own exit status must still reach wattprint
+    script = (
+        "import os, time\n"
+        "for _ in range(5):\n"
+        "    if os.fork() == 0:\n"  # a child that forks a grandchild and exits: the grandchild is orphaned
+        "        if os.fork() == 0:\n"
+        "            os._exit(0)\n"
+        "        time.sleep(0.05); os._exit(0)\n"
+        "    os.wait()\n"
+        "time.sleep(0.5)\n"
+        "parent = os.getppid()\n"
+        "zombies = []\n"
+        "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+        "    try:\n"
+        "        stat = open(f'/proc/{pid}/stat').read()\n"
+        "    except OSError:\n"
+        "        continue\n"
+        "    state, ppid = stat[stat.rfind(')') + 2:].split()[:2]\n"
+        "    if int(ppid) == parent and state == 'Z':\n"
+        "        zombies.append(pid)\n"
+        "print('zombies', len(zombies))\n"
+        "raise SystemExit(7)\n"
+    )
+    r = wattprint_run("--run", "orphans", "--", sys.executable, "-c", script)
+    assert r.returncode == 7, r.stderr
+    assert "zombies 0" in r.stdout, r.stdout

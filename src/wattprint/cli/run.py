@@ -164,6 +164,9 @@ class _Signals:
         """The command runs: from now on signals go to it, and so do those that came while it was being started
         (a warning that came before it could have set a handler for it would kill it: said, not sent)."""
         self.child = child
+        if hasattr(os, "waitid") and sys.platform.startswith("linux"):  # a subreaper's orphans: see _reap_orphans
+            with contextlib.suppress(ValueError, OSError):
+                self.previous.setdefault(signal.SIGCHLD, signal.signal(signal.SIGCHLD, self._reap_orphans))
         while self.early:
             sig = self.early.pop(0)
             if sig in _FORWARDED:  # sent whatever the terminal: the command did not exist to get a Ctrl-C itself
@@ -174,10 +177,26 @@ class _Signals:
                     print(f"wattprint: signal {sig} came before the command was started: not passed on",
                           file=sys.stderr, flush=True)
 
+    def _reap_orphans(self, signum: int, frame: FrameType | None) -> None:
+        """Reap the ended processes re-parented to wattprint (the child subreaper: _adopt_orphans), which would stay
+        zombies, each holding a PID, until wattprint exits; never the command itself, whose status Popen.wait takes.
+        Each ended process is looked at without being reaped (WNOWAIT) first, so the command's is left alone."""
+        child = self.child
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None or child is None or info.si_pid == child.pid:
+                return  # none ended, or the command did: Popen.wait reaps it (any other left waits for the next)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(info.si_pid, os.WNOHANG)
+
     def after_the_command(self) -> None:
         for sig in self.previous:
             with contextlib.suppress(ValueError, OSError, TypeError):
-                signal.signal(sig, _after_the_command)
+                # orphans still reaped: one ending now is no signal to the run
+                signal.signal(sig, self._reap_orphans if sig == signal.SIGCHLD else _after_the_command)
 
     def restore(self) -> None:
         for sig, prev in self.previous.items():
