@@ -164,3 +164,87 @@ def test_the_api_refuses_it_before_the_devices_are_read_and_says_nothing_else(tm
     with pytest.raises(WattprintError, match="already exists in project 'p', not 'q'"):
         run.start()
     assert notes == [] and run.status == "new"
+
+
+# -- 6: track()'s extra keywords ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(("kw", "said"), [
+    ({"meta": [1]}, r"meta \(extra JSON stored with the run\) must be a mapping, e.g. \{'lr': 3e-4\}, got \[1\]"),
+    ({"meta": {(1, 2): 3}}, r"meta's keys must be text \(as JSON's are\), got \(1, 2\)"),
+    ({"notify": 5}, r"notify must be a function that takes each one-line note .*, got 5"),
+    ({"readers": 5}, r"readers must be a list of device readers \(objects with a read\(\) method.*, got 5"),
+    ({"readers": [5]}, r"readers must be a list of device readers .*; 5 has no read\(\)"),
+    ({"readers": iter([PowerReader()])}, "readers must be a list of device readers"),  # a check would use it up
+    ({"pid": "x"}, r"pid \(whose process tree the run is attributed\) must be a process id, a whole number, got 'x'"),
+    ({"pid": True}, "pid .* must be a process id, a whole number, got True"),
+    ({"pid": 1.0}, "pid .* must be a process id, a whole number, got 1.0"),
+    ({"pid": 0}, r"pid must be a process id \(> 0\), got 0"),
+    ({"pid": 2**64}, f"pid {2**64} names no running process"),
+    ({"handle_signals": "no"}, "handle_signals must be True or False, got 'no'"),
+    ({"handle_signals": None}, "handle_signals must be True or False, got None"),
+    ({"quiet": "no"}, "quiet must be True or False, got 'no'"),
+    ({"quiet": 1}, "quiet must be True or False, got 1"),
+    ({"state_dir": 5}, r"state_dir \(the node ledger folder\) must be a path, got 5"),
+    ({"state_dir": ""}, r"state_dir \(the node ledger folder\) must be a path, got ''"),
+    ({"ledger": "x"}, "ledger must be a wattprint.tracking.ledger.Ledger, got 'x'"),
+])
+def test_track_refuses_extra_keywords_of_the_wrong_type_before_anything_is_stored(
+        tmp_path: Path, kw: dict[str, Any], said: str) -> None:
+    """Each failed later with a raw Python error (``meta=[1]``: "cannot convert dictionary update sequence element";
+    ``notify=5``: "'int' object is not callable" at the first note; ``state_dir=5`` after the run's record was written,
+    leaving a junk 'failed' run), or was read as true (``quiet="no"``): now a one-line error naming the keyword and
+    what it takes, from track() itself, with no store made."""
+    args: dict[str, Any] = {"readers": [PowerReader()], "quiet": True, **kw}
+    with pytest.raises(InputConflictError, match=said) as e:
+        track("p", "r", **args)
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "runs.db").exists()
+
+
+def test_extra_keywords_of_the_right_type_are_taken(tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    import os
+
+    notes: list[str] = []
+    for kw in ({"pid": os.getpid(), "state_dir": tmp_path / "ledger", "readers": (PowerReader(),)},
+               {"pid": np.int64(os.getpid()), "state_dir": str(tmp_path / "ledger"), "readers": [PowerReader()]}):
+        with track("p", interval_s=0.05, handle_signals=False, quiet=False, notify=notes.append, meta={"lr": 3e-4},
+                   **kw) as run:
+            pass
+        rec = open_store(str(tmp_path / "runs.db"), readonly=True).get_run(run.id)
+        assert rec.status == "finished" and rec.meta["lr"] == 3e-4 and rec.meta["pid"] == os.getpid()
+
+
+# -- 7: the tracker's own meta keys ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("meta", [{"wattprint_version": "fake"}, {"pid": 1, "pid_start": 0, "host": "other"},
+                                  {"lr": 1e-3, "resumed": 0}, {"earlier": {}}])
+def test_a_meta_key_the_tracker_stores_itself_is_refused(tmp_path: Path, meta: dict[str, Any]) -> None:
+    """``meta={'wattprint_version': 'fake'}`` was stored as the version that measured the run, and ``meta={'pid': 1,
+    'pid_start': 0, 'host': 'other'}`` made a killed run list as 'running' (its writer unknowable), not 'running*'."""
+    with pytest.raises(InputConflictError) as e:
+        track("p", "r", readers=[PowerReader()], quiet=True, meta=meta)
+    said = str(e.value)
+    taken = [k for k in meta if k != "lr"]
+    assert said.startswith(f"meta {', '.join(map(repr, taken))}: ") and "the tracker stores itself" in said, said
+    assert "reserved keys are pid, pid_start, host," in said and "'lr'" not in said and "\n" not in said
+    assert not (tmp_path / "runs.db").exists()
+
+
+def test_every_meta_key_the_tracker_and_the_store_write_is_reserved(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reserved keys are those a stored run's meta holds of wattprint's own: a run's (with torch's versions) and a
+    resumed run's (resumed, resumed_at, status_before_resume, earlier); a user's keys beside them."""
+    import types
+
+    from wattprint.tracking.record import RESERVED_META_KEYS
+
+    torch = types.ModuleType("torch")
+    torch.__version__ = "2.9.0"  # type: ignore[attr-defined]
+    torch.version = types.SimpleNamespace(cuda="12.8")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    db = str(tmp_path / "runs.db")
+    for interval in (0.05, 0.1):  # the second resumes the run, with a meta value that changed (earlier)
+        with track("p", "again", db=db, interval_s=interval, readers=[PowerReader()], quiet=True, meta={"lr": 1}):
+            pass
+    meta = open_store(db, readonly=True).get_run("again").meta
+    assert {"torch_version", "resumed", "earlier", "pid_start"} <= set(meta)
+    assert set(meta) - {"lr"} <= set(RESERVED_META_KEYS), set(meta) - set(RESERVED_META_KEYS)

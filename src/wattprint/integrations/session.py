@@ -137,10 +137,6 @@ class TrainingSession:
             track(self.project, self.run_name, **k)  # unknown keywords, a bad project or run name
         except TypeError as e:
             raise TypeError(str(e).replace("track()", "WattprintCallback()")) from None
-        meta = k.get("meta")
-        if meta is not None and not isinstance(meta, Mapping):  # track() takes it, and its start() fails on it
-            raise InputConflictError(f"meta (extra JSON stored with the run) must be a mapping, e.g. "
-                                     f"{{'lr': 3e-4}}, got {shown(meta)}")
         cfg = self._resolve_settings(k)
         if cfg.db is not None and k.get("persist") is not False:
             from ..storage.url import db_path
@@ -259,7 +255,7 @@ class TrainingSession:
             name = f"{job_id or new_run_id(self.project)}-rank{rank}"
         user = self.track_kwargs.get("meta")
         if user is not None and not isinstance(user, Mapping):
-            return name, None  # left for the run's start to refuse, as with one process
+            return name, None  # left for track() to refuse, as with one process
         return name, {"job": {"id": job_id, "rank": int(rank), "world_size": self.world_size}, **(user or {})}
 
     @property

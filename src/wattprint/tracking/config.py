@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,6 +211,83 @@ def check_setting_types(location: Any = None, intensity: Any = None, db: Any = N
                                      f"{shown(arg)}")
     if isinstance(db, str) and not db.strip():  # as --db '' and a config file's db = "" are: not the next source's
         raise InputConflictError(f"db must be a path or URL, got {shown(db)}: give one, or leave it out")
+
+
+def check_run_options(handle_signals: Any = True, quiet: Any = False, notify: Any = None, readers: Any = None,
+                      pid: Any = None, state_dir: Any = None, meta: Any = None, ledger: Any = None) -> None:
+    """The extra keywords of ``track()`` (see :class:`~wattprint.tracking.Run`) are of the right type, checked when it
+    is called, as :func:`check_setting_types` checks the settings: before anything is measured or stored (a
+    ``state_dir=5`` failed after the run's record was written, leaving a 'failed' run in the store; ``notify=5`` failed
+    at the first note; ``quiet="no"`` was read as true). None is "not given", but for the two switches."""
+    for what, flag in (("handle_signals", handle_signals), ("quiet", quiet)):
+        if not isinstance(flag, bool):  # "no" is truthy
+            raise InputConflictError(f"{what} must be True or False, got {shown(flag)}")
+    if notify is not None and not callable(notify):
+        raise InputConflictError("notify must be a function that takes each one-line note (e.g. print, or a list's "
+                                 f"append), got {shown(notify)}")
+    if readers is not None:
+        _check_readers(readers)
+    if pid is not None:
+        _check_pid(pid)
+    folder = os.fspath(state_dir) if isinstance(state_dir, (str, os.PathLike)) else None
+    if state_dir is not None and not (isinstance(folder, str) and folder.strip()):  # "" was read as not given
+        raise InputConflictError(f"state_dir (the node ledger folder) must be a path, got {shown(state_dir)}")
+    if meta is not None:
+        check_meta(meta)
+    if ledger is not None:
+        from .ledger import Ledger
+
+        if not isinstance(ledger, Ledger):
+            raise InputConflictError(f"ledger must be a wattprint.tracking.ledger.Ledger, got {shown(ledger)}")
+
+
+def _check_readers(readers: Any) -> None:
+    """``readers``: a collection of device readers, each with a ``read()`` (see
+    :class:`wattprint.devices.base.DeviceReader`); not a generator, which the check would use up (and a decorated
+    function's second call would find empty)."""
+    what = "readers must be a list of device readers (objects with a read() method, see wattprint.devices)"
+    if isinstance(readers, (str, bytes, Mapping)) or not isinstance(readers, Collection):
+        raise InputConflictError(f"{what}, got {shown(readers)}")
+    for r in readers:
+        if not callable(getattr(r, "read", None)):
+            raise InputConflictError(f"{what}; {shown(r)} has no read()")
+
+
+def _check_pid(pid: Any) -> None:
+    """``pid``: a whole number naming a process that exists now (its tree is the one attributed)."""
+    try:
+        if isinstance(pid, bool):  # True is no process (operator.index would make it 1)
+            raise TypeError
+        n = operator.index(pid)  # int or a numpy integer; not "123" nor 12.0
+    except TypeError:
+        raise InputConflictError(f"pid (whose process tree the run is attributed) must be a process id, a whole "
+                                 f"number, got {shown(pid)}") from None
+    if n < 1:
+        raise InputConflictError(f"pid must be a process id (> 0), got {shown(pid)}")
+    try:
+        os.kill(n, 0)
+    except (ProcessLookupError, OverflowError):  # OverflowError: beyond any pid (2**64)
+        raise InputConflictError(f"pid {n} names no running process") from None
+    except OSError:  # PermissionError: another user's process, which exists
+        pass
+
+
+def check_meta(meta: Any) -> None:
+    """``meta`` (extra JSON stored with the run): a mapping with text keys, none of them one the tracker stores
+    itself (:data:`.record.RESERVED_META_KEYS`): ``meta={"pid": 1}`` made a killed run read as still running, and
+    ``meta={"wattprint_version": ...}`` was stored as the version that measured it."""
+    if not isinstance(meta, Mapping):
+        raise InputConflictError(f"meta (extra JSON stored with the run) must be a mapping, e.g. {{'lr': 3e-4}}, got "
+                                 f"{shown(meta)}")
+    if bad := [k for k in meta if not isinstance(k, str)]:
+        raise InputConflictError(f"meta's keys must be text (as JSON's are), got {shown(bad[0])}")
+    from .record import RESERVED_META_KEYS
+
+    if taken := [k for k in meta if k in RESERVED_META_KEYS]:
+        raise InputConflictError(
+            f"meta {', '.join(map(repr, taken))}: {'a key' if len(taken) == 1 else 'keys'} the tracker stores itself; "
+            f"give yours another name (e.g. {'user_' + taken[0]!r}); the reserved keys are "
+            + ", ".join(RESERVED_META_KEYS))
 
 
 def _env_text(env: Mapping[str, str], name: str) -> str | None:

@@ -17,6 +17,13 @@ from typing import Any
 
 from .phases import PhaseTotal
 
+# the keys of a run's meta that wattprint writes itself (record_meta with context.software's versions; a resume's
+# keys, Store.begin_run; an old store's basis) and reads back (the writer-gone check, a resumed run's earlier sites,
+# `runs show`, the export): a user's ``meta`` may not set them (config.check_meta)
+RESERVED_META_KEYS = ("pid", "pid_start", "host", "interval_s", "pue", "location", "intensity_g_per_kwh", "readers",
+                      "wattprint_version", "python_version", "os", "torch_version", "torch_cuda_version",
+                      "resumed", "resumed_at", "status_before_resume", "earlier", "basis")
+
 # an input check, not data: a name is a label shown on one line of `wattprint runs list`; a 10,000-character id
 # padded every row of the table to its width
 MAX_NAME_CHARS = 200

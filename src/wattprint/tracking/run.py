@@ -76,8 +76,9 @@ class Run:
     Extra keywords: ``handle_signals`` (default True: flush and mark the run ``interrupted`` on
     SIGINT/SIGTERM, chaining to the previous handlers), ``readers`` (device readers to use instead of
     detecting them), ``state_dir`` (node ledger folder), ``pid`` (whose process tree is attributed),
-    ``meta`` (extra JSON stored with the run), ``notify`` (callable for one-line device notes; default:
-    stderr once each), ``quiet`` (no notes on stderr).
+    ``meta`` (extra JSON stored with the run; not the tracker's own keys, ``record.RESERVED_META_KEYS``), ``notify``
+    (callable for one-line device notes; default: stderr once each), ``quiet`` (no notes on stderr); each checked
+    when the run is made (:func:`.config.check_run_options`).
     """
 
     def __init__(
@@ -93,7 +94,7 @@ class Run:
         persist: bool = True,
         **kw: Any,
     ) -> None:
-        from .config import check_setting_types
+        from .config import check_run_options, check_setting_types
 
         self.project = given_name("project name", project) or "default"
         self._given_id = given_name("run id", run)
@@ -109,6 +110,7 @@ class Run:
         check_setting_types(location, intensity, db, interval_s, pue)
         if not isinstance(persist, bool):
             raise InputConflictError(f"persist must be True or False, got {shown(persist)}")
+        check_run_options(**kw)  # the extra keywords too: state_dir=5 failed after the run's record was written
         self.persist = persist
         self._kw = kw
         self.sampler: Sampler | None = None
@@ -550,7 +552,9 @@ def track(
     Checked here, as the estimators check theirs (:class:`~wattprint.errors.InputConflictError`): ``project`` and
     ``run`` are non-empty text; ``interval_s`` and ``intensity`` real numbers (int, float, numpy scalars; not text,
     not a bool); ``pue`` a real number or a preset name; ``db`` a non-empty path or URL; ``persist`` True or False;
-    None leaves a setting to the config.
+    None leaves a setting to the config. The extra keywords (see :class:`Run`) too: ``handle_signals`` and ``quiet``
+    True or False, ``notify`` a callable, ``readers`` a list of readers, ``pid`` a running process's id,
+    ``state_dir`` a path, ``meta`` a mapping without the tracker's own keys.
     """
     return Run(project, run, db=db, interval_s=interval_s, location=location, pue=pue, intensity=intensity,
                persist=persist, **kw)
