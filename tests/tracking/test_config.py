@@ -70,6 +70,8 @@ def test_bad_values_are_user_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 def test_tiny_toml_parser_for_python_310_without_tomli() -> None:
     doc = _tiny_toml('# c\nlocation = "FRA"  # x\n[wattprint]\npue = 1.2\nflag = true\nn = 3\n')
     assert doc == {"location": "FRA", "wattprint": {"pue": 1.2, "flag": True, "n": 3}}
+    # dotted table names nest, as TOML's do: a [tool.wattprint] is then found, and refused, as on Python >= 3.11
+    assert _tiny_toml("[tool.wattprint]\npue = 1.2\n") == {"tool": {"wattprint": {"pue": 1.2}}}
 
 
 def test_a_misspelt_setting_in_the_config_file_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -238,3 +240,46 @@ def test_an_interval_just_past_a_bound_is_said_with_its_digits(interval: float, 
     with pytest.raises(InputConflictError) as e:
         load_config(interval_s=interval, environ={})
     assert said in str(e.value)
+
+
+@pytest.mark.parametrize(("text", "table", "why"), [
+    ("[wattprint.sub]\npue = 1.2\n", "[wattprint.sub]", "the [wattprint] table has no sub-tables"),
+    ('[wattprint]\nlocation = "FR"\n[wattprint.sub]\npue = 1.2\n', "[wattprint.sub]", "has no sub-tables"),
+    ("[tool.wattprint]\npue = 1.2\n", "[tool.wattprint]", "a pyproject.toml's [tool.wattprint] is not read"),
+    ("[Wattprint]\npue = 1.2\n", "[Wattprint]", "read at the top level or in a [wattprint] table"),
+    ("[wattprnt]\npue = 1.2\n", "[wattprnt]", "read at the top level or in a [wattprint] table"),
+    ('location = "FR"\n[tool.other]\nx = 1\n[tool.Wattprint]\ndb = "x.db"\n', "[tool.Wattprint]", "is not read"),
+])
+def test_a_table_meant_for_wattprint_that_is_not_read_is_refused(tmp_path: Path, text: str, table: str,
+                                                                 why: str) -> None:
+    """Its settings were silently unused (nested tables were skipped as other tools'), while a misspelt key at the top
+    level is refused: now the table is, naming it and the table read. The store readers (store_setting) refuse it
+    too: it may hold the db."""
+    from wattprint.tracking.config import store_setting
+
+    path = tmp_path / "wattprint.toml"
+    path.write_text(text)
+    for read in (lambda: load_config(cwd=str(tmp_path), environ={}),
+                 lambda: store_setting(cwd=str(tmp_path), environ={})):
+        with pytest.raises(WattprintError) as e:
+            read()
+        said = str(e.value)
+        assert said.startswith(f"unknown config table '{table}'; closest valid names: [wattprint] (in the config "
+                               f"file {path}: "), said
+        assert why in said and "\n" not in said
+
+
+def test_other_tools_tables_are_still_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "wattprint.toml").write_text('pue = 1.2\n[tool.ruff]\nline-length = 120\n[project]\nname = "x"\n'
+                                             '[tool.ruff.lint]\nselect = ["E"]\n[print]\nx = 1\n')
+    assert load_config(cwd=str(tmp_path), environ={}).pue == 1.2
+
+
+@pytest.mark.parametrize("text", ["pue = 1.2\n", "[wattprint]\npue = 1.2\n"])
+def test_a_config_file_that_begins_with_a_byte_order_mark_is_read(tmp_path: Path, text: str) -> None:
+    """Windows editors write one: it was 'not valid TOML: Invalid statement (at line 1, column 1)'."""
+    from wattprint.tracking.config import store_setting
+
+    (tmp_path / "wattprint.toml").write_bytes(b"\xef\xbb\xbf" + f'{text}db = "runs.db"\n'.encode())
+    assert load_config(cwd=str(tmp_path), environ={}).pue == 1.2
+    assert store_setting(cwd=str(tmp_path), environ={}) == str(tmp_path / "runs.db")

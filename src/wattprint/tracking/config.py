@@ -8,7 +8,8 @@ Each setting comes from the first of these that gives it (never from the network
 3. a config file: ``$WATTPRINT_CONFIG`` if set, else ``./wattprint.toml``, else
    ``$XDG_CONFIG_HOME/wattprint/config.toml`` (``~/.config/wattprint/config.toml``). Top-level keys
    ``location``, ``pue``, ``intensity``, ``db``, ``interval``, or the same keys under a ``[wattprint]`` table
-   (not both: a file with settings at both places is refused, as one of them would be ignored);
+   (not both: a file with settings at both places is refused, as one of them would be ignored; so is a misspelt key,
+   and a table meant for wattprint elsewhere: ``[Wattprint]``, ``[tool.wattprint]``, ``[wattprint.sub]``);
 4. defaults: no location (world-average intensity, wide range), PUE from the location's provider or the
    industry average with its range, the default store.
 
@@ -379,7 +380,7 @@ def _settings_table(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     """(the TOML document in ``path``, the table of its wattprint settings: ``[wattprint]`` if it has one, else the
     document); a file that cannot be read, or is not UTF-8 TOML, is a one-line error naming it."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # a BOM (Windows editors write one) is no part of the TOML
             text = f.read()
     except OSError as e:
         raise WattprintError(f"cannot read the config file {path}: {e}") from e
@@ -390,7 +391,51 @@ def _settings_table(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     except ValueError as e:
         raise WattprintError(f"config file {path} is not valid TOML: {e}") from e
     sub = doc.get("wattprint")
-    return doc, (sub if isinstance(sub, dict) else doc)
+    table = sub if isinstance(sub, dict) else doc
+    _refuse_misplaced_tables(path, doc, table)
+    return doc, table
+
+
+# an input check, not data: how close (difflib's ratio, 0 to 1) a table's name must be to "wattprint" to be taken for
+# it misspelt: "wattprnt" and "watprint" are 0.94; other tools' tables ("tool", "project", "ruff") are far below
+_NEAR_WATTPRINT = 0.8
+
+
+def _refuse_misplaced_tables(path: str | os.PathLike[str], doc: dict[str, Any], table: dict[str, Any]) -> None:
+    """A table that looks meant for wattprint but is not where its settings are read is an error, as a misspelt
+    setting is: a sub-table of ``[wattprint]`` (``[wattprint.sub]``), and a table named like it elsewhere
+    (``[Wattprint]``, ``[tool.wattprint]``), whose settings were silently unused. Other tools' tables are theirs."""
+    for name in _table_names(doc):
+        if name == ("wattprint",) and table is not doc:
+            continue
+        if table is not doc and name[0] == "wattprint":
+            why = "the [wattprint] table has no sub-tables: put its settings in it"
+        elif any(_near_wattprint(part) for part in name):
+            why = "settings are read at the top level or in a [wattprint] table"
+            if name[0] == "tool":  # pyproject.toml's form
+                why += " (a pyproject.toml's [tool.wattprint] is not read: put them in wattprint.toml)"
+        else:
+            continue
+        raise UnknownNameError("config table", f"[{'.'.join(name)}]", ["[wattprint]"], ranked=True,
+                               hint=f"in the config file {path}: {why}")
+
+
+def _table_names(doc: dict[str, Any], above: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The dotted name of each table in ``doc`` (("tool", "wattprint") for ``[tool.wattprint]``), outer ones first."""
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            yield (*above, key)
+            yield from _table_names(value, (*above, key))
+
+
+def _near_wattprint(name: str) -> bool:
+    """Whether a table's name is "wattprint" in another case or misspelt (``Wattprint``, ``wattprnt``)."""
+    low = name.strip().lower()
+    if low == "wattprint":
+        return True
+    import difflib  # only for a file with tables of other names
+
+    return difflib.SequenceMatcher(None, low, "wattprint").ratio() >= _NEAR_WATTPRINT
 
 
 def _loads_toml(text: str) -> dict[str, Any]:
@@ -415,7 +460,9 @@ def _tiny_toml(text: str) -> dict[str, Any]:
         if not line or line.startswith("#"):
             continue
         if line.startswith("[") and line.endswith("]"):
-            table = doc.setdefault(line[1:-1].strip(), {})
+            table = doc
+            for part in line[1:-1].split("."):  # [tool.wattprint] is "wattprint" in "tool", as TOML reads it
+                table = table.setdefault(part.strip(), {})
             continue
         key, eq, value = line.partition("=")
         if not eq:
