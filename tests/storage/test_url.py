@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,43 @@ def test_percent_escapes_that_are_not_utf8_are_refused_rather_than_renamed(tmp_p
     with pytest.raises(WattprintError, match="not UTF-8"):
         db_path(f"sqlite://{tmp_path}/%ff.db")
     assert db_path(f"sqlite://{tmp_path}/%C3%A9.db") == f"{tmp_path}/\u00e9.db"
+
+
+def test_a_file_uri_names_its_absolute_path_not_a_folder_named_file(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--db file:/abs/runs.db`` (RFC 8089's shortest form, as Java writes it) was taken for a relative path: the store
+    went to ./file:/abs/runs.db, a folder tree made under the working directory."""
+    from wattprint.storage import open_store
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    target = tmp_path / "stores" / "a b.db"
+    for url in (f"file:{target}", f"FILE:{target}", f"file://{target}", f"file:{str(target).replace(' ', '%20')}"):
+        assert db_path(url) == str(target), url
+    with open_store(f"file:{target}") as store:
+        store.begin_run("r", "p", 1.7e9, {})
+    assert target.is_file() and list(cwd.iterdir()) == []
+    assert open_store(str(target), readonly=True).get_run("r").project == "p"
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("file:runs.db", "'file:runs.db' needs an absolute path: file:///absolute/path.db (three slashes), or give a plain "
+                     "path"),
+    ("file://host/runs.db", "needs an absolute path: file:///absolute/path.db"),
+    ("file:/tmp/runs.db?mode=ro", "query parameters"),
+    ("file:/", "names a folder"),
+])
+def test_a_file_uri_that_names_no_absolute_file_is_refused_as_a_sqlite_one_is(url: str, said: str) -> None:
+    with pytest.raises(WattprintError, match=re.escape(said)):
+        db_path(url)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a drive is a path on Windows")
+@pytest.mark.parametrize("url", ["C:\\runs.db", "c:/data/runs.db", "D:\\"])
+def test_a_windows_path_is_refused_outside_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """It was a file of that odd name ('C:\\runs.db') in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WattprintError, match=re.escape(f"store path {url!r} is a Windows path (drive {url[0]}:)")):
+        db_path(url)
+    assert list(tmp_path.iterdir()) == []

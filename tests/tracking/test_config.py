@@ -283,3 +283,31 @@ def test_a_config_file_that_begins_with_a_byte_order_mark_is_read(tmp_path: Path
     (tmp_path / "wattprint.toml").write_bytes(b"\xef\xbb\xbf" + f'{text}db = "runs.db"\n'.encode())
     assert load_config(cwd=str(tmp_path), environ={}).pue == 1.2
     assert store_setting(cwd=str(tmp_path), environ={}) == str(tmp_path / "runs.db")
+
+
+@pytest.mark.parametrize("db", ["file:{abs}", "file://{abs}", "sqlite://{abs}"])
+def test_a_config_file_store_url_is_not_read_against_the_files_folder(tmp_path: Path, db: str) -> None:
+    """A file: URI was taken for a relative path, under the config file's folder ('<folder>/file:/abs/runs.db')."""
+    from wattprint.storage import db_path
+    from wattprint.tracking.config import store_setting
+
+    target = tmp_path / "stores" / "runs.db"
+    (tmp_path / "wattprint.toml").write_text(f'db = "{db.format(abs=target)}"\n')
+    for got in (load_config(cwd=str(tmp_path), environ={}).db, store_setting(cwd=str(tmp_path), environ={})):
+        assert got is not None and db_path(got) == str(target)
+
+
+@pytest.mark.parametrize(("db", "said"), [("C:\\\\runs.db", "is a Windows path"), ("file:runs.db", "absolute path"),
+                                          (":memory:", "':memory:' is not a store")])
+def test_a_config_file_store_that_is_no_relative_path_is_judged_as_written(tmp_path: Path, db: str, said: str) -> None:
+    """They were joined to the config file's folder, making a file of that odd name there."""
+    import os
+
+    from wattprint.storage import db_path
+
+    if os.name == "nt" and "C:" in db:
+        pytest.skip("a drive is a path on Windows")
+    (tmp_path / "wattprint.toml").write_text(f'db = "{db}"\n')
+    cfg = load_config(cwd=str(tmp_path), environ={})
+    with pytest.raises(WattprintError, match=said):
+        db_path(cfg.db or "")

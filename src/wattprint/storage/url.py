@@ -1,4 +1,5 @@
-"""Where the run store lives: a URL (``sqlite:///abs/path.db``) or a plain path, else the default file.
+"""Where the run store lives: a URL (``sqlite:///abs/path.db``, or a file URI: ``file:///abs/path.db``,
+``file:/abs/path.db``) or a plain path, else the default file.
 
 Precedence: the explicit argument (``--db``), then ``WATTPRINT_DB``, then
 ``$XDG_DATA_HOME/wattprint/wattprint.db`` (``~/.local/share/wattprint/wattprint.db`` when
@@ -18,6 +19,10 @@ DEFAULT_FILE = ("wattprint", "wattprint.db")  # under the XDG data directory
 
 # a scheme has >= 2 characters, so a Windows drive letter ("C:\\runs.db") reads as a path
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+)://")
+# a file URI without its authority ("file:/abs/runs.db", RFC 8089's shortest form, as Java writes it)
+_FILE_NO_AUTHORITY = re.compile(r"^file:(?!//)", re.IGNORECASE)
+# a Windows path with its drive ("C:\\runs.db", "C:/runs.db"): on POSIX a relative file of that odd name
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _POSTGRES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}
 
 
@@ -48,10 +53,13 @@ def db_path(url: str) -> str:
     if url.strip() == ":memory:":  # SQLite's in-memory name: a store must outlive the process that writes it
         raise WattprintError("':memory:' is not a store that outlives this process (it would be a file of that name "
                              "here); give a file path, e.g. --db runs.db")
-    m = _SCHEME.match(url)
+    m = _SCHEME.match(url) or _FILE_NO_AUTHORITY.match(url)
     if m is None:
         if url.startswith("sqlite:"):
             raise WattprintError(f"malformed store URL {url!r}: write sqlite:///absolute/path.db or a plain path")
+        if os.name != "nt" and _WINDOWS_DRIVE.match(url):  # made a file named 'C:\runs.db' in the working directory
+            raise WattprintError(f"store path {url!r} is a Windows path (drive {url[0]}:), and this system has no "
+                                 "drives: give a path here, e.g. ~/runs.db")
         path = os.path.expanduser(url)
         if path.endswith(("/", os.sep)) or os.path.basename(path) in (".", ".."):
             raise WattprintError(f"store path {url!r} names a folder, not a database file: give a file in it, "
@@ -61,7 +69,7 @@ def db_path(url: str) -> str:
         except FileNotFoundError:  # a relative path, and the working directory was removed since the shell entered it
             raise WattprintError(f"store path {url!r} is relative to the working directory, which no longer exists; "
                                  "give an absolute path") from None
-    scheme = m.group(1).lower()
+    scheme = m.group(1).lower() if m.groups() else "file"
     if scheme in _POSTGRES:
         raise WattprintError(
             f"PostgreSQL support is not available yet ({url.split('@')[-1]!r}); "
@@ -84,7 +92,8 @@ def db_path(url: str) -> str:
     if scheme == "sqlite" or scheme == "file":
         if not rest.startswith("/"):
             raise WattprintError(
-                f"store URL {url!r} needs an absolute path: sqlite:///absolute/path.db (three slashes)"
+                f"store URL {url!r} needs an absolute path: {scheme}:///absolute/path.db (three slashes), or give a "
+                "plain path"
             )
         if rest.strip("/") == "" or rest.endswith("/"):
             raise WattprintError(f"store URL {url!r} names a folder, not a database file")
@@ -108,6 +117,18 @@ def db_path(url: str) -> str:
                 f"directory give the plain path {path.lstrip('/')!r} (sqlite:/// is followed by an absolute path)")
         return path
     raise WattprintError(f"unsupported store URL scheme {scheme!r} in {url!r}; use sqlite:///absolute/path.db")
+
+
+def relative_path(text: str) -> bool:
+    """Whether ``text`` is a plain path relative to the working directory: not absolute (``~`` expanded), and no
+    store URL, well formed or not (``file:/x``, ``sqlite:x``), Windows path or ``:memory:``, which
+    :func:`db_path` takes or refuses as written (a config file's relative ``db`` is read against the file's folder)."""
+    t = text.strip()
+    if _SCHEME.match(t) or _FILE_NO_AUTHORITY.match(t) or t.startswith("sqlite:") or t == ":memory:":
+        return False
+    if os.name != "nt" and _WINDOWS_DRIVE.match(t):
+        return False
+    return not os.path.isabs(os.path.expanduser(t))
 
 
 def spill_dir(store_path: str) -> str:

@@ -490,7 +490,9 @@ def _db_from_file(db: Any, path: Any) -> str:
     config made one store per directory); an empty one is refused, as ``--db ''`` is."""
     if not isinstance(db, str) or not db.strip():
         raise InputConflictError(f"db in config file {path} must be a path or URL, got {shown(db)}")
-    if "://" in db or os.path.isabs(os.path.expanduser(db)):
+    from ..storage.url import relative_path
+
+    if not relative_path(db):  # a URL (file:/abs/x.db), or one db_path refuses: as given, not under the file's folder
         return db
     return os.path.join(os.path.dirname(os.path.abspath(os.fspath(path))), db)
 
