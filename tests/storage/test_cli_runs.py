@@ -152,21 +152,62 @@ def test_a_default_store_that_does_not_exist_yet_says_the_runs_kept_for_it(tmp_p
     spill_run(str(xdg / "wattprint" / "wattprint.db"), "r1", record={"project": "p", "started_at": 1.7e9, "meta": {}},
               samples=[], phases=[], summary=None, patch=None, status="finished", ended_at=None)
     r = _cli("show", "r1", env={"XDG_DATA_HOME": str(xdg), "WATTPRINT_DB": ""})
-    assert r.returncode == 2 and "unknown run 'r1'" in r.stderr and "1 run(s) wait in" in r.stderr, r.stderr
+    store = xdg / "wattprint" / "wattprint.db"
+    assert r.returncode == 2 and f"run 'r1' is not in the store {store} yet: it is kept in {store}.unsaved/" \
+        in r.stderr, r.stderr
 
 
-def test_showing_a_run_kept_beside_an_existing_store_says_it_waits_there(tmp_path: Path) -> None:
-    # the store exists but the run is not in it yet (its last write was refused): "unknown run" alone hid it
+def test_showing_a_run_kept_beside_an_existing_store_says_it_waits_there_and_how_to_store_it(tmp_path: Path) -> None:
+    """The store exists but the run is not in it yet (the store was locked when it ended): `runs show` said
+    "1 run(s) wait in ...", then "error: unknown run 'r9'". Now it says that this run is kept there, in which file, and
+    how it gets stored; the command it gives stores it (and makes no run of its own)."""
+    import shlex
+
     from wattprint.storage.spill import spill_run
 
     db = tmp_path / "s.db"
     with open_store(str(db)):
         pass
-    spill_run(str(db), "r9", record={"project": "p", "started_at": 1.7e9, "meta": {}}, samples=[], phases=[],
-              summary=None, patch=None, status="finished", ended_at=None)
+    path = spill_run(str(db), "r9-long-id", record={"project": "p", "started_at": 1.7e9, "meta": {}},
+                     samples=[SampleRow(1.7e9 + 1, 1.0, None, {"cpu": 50.0}, {"cpu": 50.0})], phases=[],
+                     summary=None, patch=None, status="finished", ended_at=None)
+    for asked in ("r9-long-id", "r9"):  # as runs show takes a unique prefix
+        r = _cli("show", asked, "--db", str(db))
+        assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr, r.stderr
+        said = r.stderr.strip()
+        assert said.startswith(f"wattprint: error: run 'r9-long-id' is not in the store {db} yet: it is kept in {path} "
+                               "(the store was locked, full, or deleted or replaced under it, when it ended) and is "
+                               "stored when a process next opens the store to write: the next `wattprint run` or "
+                               "tracked run on it, or now: "), said
+        assert "unknown run" not in said and "\n" not in said
+    assert _cli("show", "x9", "--db", str(db)).stderr.count("unknown run 'x9'") == 1  # another id: unknown, as before
+    command = said.split("or now: ", 1)[1]
+    assert shlex.split(command)[0] == sys.executable
+    done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not Path(path).exists()
     r = _cli("show", "r9", "--db", str(db))
-    assert r.returncode == 2 and "unknown run 'r9'" in r.stderr and f"1 run(s) wait in {db}.unsaved" in r.stderr, \
-        r.stderr
+    assert r.returncode == 0 and "r9-long-id" in r.stdout and r.stderr == "", r.stderr
+    assert [d["id"] for d in json.loads(_cli("list", "--json", "--db", str(db)).stdout)] == ["r9-long-id"]
+
+
+def test_showing_a_stored_run_whose_last_samples_wait_beside_the_store_says_so(tmp_path: Path) -> None:
+    """Its figures end where the store's do, its status 'running': that the rest waits was said nowhere."""
+    from wattprint.storage.spill import spill_run
+
+    db = tmp_path / "s.db"
+    with open_store(str(db)) as s:
+        s.begin_run("r10", "p", 1.7e9, {})
+        s.append_samples("r10", [SampleRow(1.7e9 + 10, 10.0, None, {"cpu": 500.0}, {"cpu": 50.0})], None)
+        s.begin_run("r1", "p", 1.7e9 + 1, {})
+    path = spill_run(str(db), "r10", record=None, samples=[SampleRow(1.7e9 + 20, 20.0, None, {"cpu": 1000.0},
+                                                                     {"cpu": 50.0})],
+                     phases=[], summary=None, patch=None, status="finished", ended_at=1.7e9 + 20)
+    r = _cli("show", "r10", "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    assert f"its last samples and end are kept in {path}, not in the store yet: stored when a process next opens the " \
+           "store to write" in r.stdout, r.stdout
+    assert "kept in" not in _cli("show", "r1", "--db", str(db)).stdout  # not the run whose id the other's begins with
 
 
 def test_an_empty_selection_says_what_was_selected_and_limit_is_at_least_one(filled: Path) -> None:

@@ -214,13 +214,15 @@ def _show(args: argparse.Namespace) -> int:
 
     store, path = _open(args.db)
     if store is None:
-        _waiting_note(path)  # the run asked for may be one of them
+        _refuse_kept(args.run, path)  # the run asked for may wait beside the store
+        _waiting_note(path)
         hint = f"no runs stored yet in {path}" if os.path.exists(path) else f"there is no store at {path} yet"
         raise UnknownNameError("run", args.run, [], hint=hint)
     try:
         run = store.find_run(args.run)
     except UnknownNameError:
-        _waiting_note(path)  # a run kept beside the store, not in it yet, is not found there
+        _refuse_kept(args.run, path)  # a run kept beside the store, not in it yet, is not found there
+        _waiting_note(path)
         raise
     d = _run_json(store, run)
     if args.json:
@@ -297,6 +299,9 @@ def _show(args: argparse.Namespace) -> int:
         print(f"  process-tree share method: {share['method']}")
     if d.get("note"):
         print(f"  note: {d['note']}")
+    if (kept := _kept(run.id, path, whole=False, prefix=False)) is not None:  # the figures above end before them
+        print(f"  its last samples and end are kept in {kept.path}, not in the store yet: stored when a process next "
+              f"opens the store to write (the next `wattprint run` or tracked run on it, or now: {_store_now(path)})")
     return 0
 
 
@@ -357,6 +362,39 @@ def _pue_source(d: dict[str, Any]) -> str:
         return ", given"
     named = f"preset {preset!r}" if isinstance(preset, str) else "preset"
     return f", default ({named})" if source == "default" else f", {named}"
+
+
+def _kept(text: str, path: str, whole: bool, prefix: bool = True) -> Any:
+    """The run kept beside the store at ``path`` (whole, or its last samples and end only) whose id is ``text``, or
+    (``prefix``) alone begins with it, as ``runs show`` takes a prefix; None where there is none, or several."""
+    from ..storage.spill import kept_runs
+
+    kept = [k for k in kept_runs(path) if k.whole == whole]
+    found = [k for k in kept if k.run_id == text] or [k for k in kept if prefix and k.run_id.startswith(text)]
+    return found[0] if len({k.run_id for k in found}) == 1 else None
+
+
+def _store_now(path: str) -> str:
+    """A command that opens the store at ``path`` to write, which stores the runs kept beside it (and nothing else)."""
+    import json
+    import shlex
+
+    code = f"import wattprint.storage as s; s.open_store({json.dumps(path)}).close()"
+    return f"{shlex.quote(sys.executable or 'python')} -c {shlex.quote(code)}"  # this interpreter has wattprint
+
+
+def _refuse_kept(text: str, path: str) -> None:
+    """``runs show`` of a run that is not in the store because it waits, whole, in the store's ``.unsaved`` folder
+    (its record never reached the store: it was locked, full, or deleted or replaced under the run when it ended):
+    said so, with how it gets stored, instead of "unknown run". A reader does not store it itself: reading never
+    writes the store."""
+    kept = _kept(text, path, whole=True)
+    if kept is None:
+        return
+    raise WattprintError(
+        f"run {kept.run_id!r} is not in the store {path} yet: it is kept in {kept.path} (the store was locked, full, "
+        "or deleted or replaced under it, when it ended) and is stored when a process next opens the store to write: "
+        f"the next `wattprint run` or tracked run on it, or now: {_store_now(path)}")
 
 
 def _location_source(d: dict[str, Any]) -> str:

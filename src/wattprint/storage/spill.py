@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from .records import SampleRow, SlotPatch, renamed_run_id
 from .url import spill_dir
@@ -94,6 +94,25 @@ def spill_notes(store_path: str) -> list[str]:
         notes.append(f"{len(broken)} file(s) in {folder} cannot be read as runs kept for the store (damaged, or not "
                      f"written by this wattprint version) and will not be written to it: {', '.join(broken)}")
     return notes
+
+
+class KeptRun(NamedTuple):
+    """A run a spill file keeps for the store: its id, the file, and whether the file holds the whole run (its
+    record never reached the store) or its last samples and end only (the store holds the rest)."""
+
+    run_id: str
+    path: str
+    whole: bool
+
+
+def kept_runs(store_path: str) -> list[KeptRun]:
+    """The runs waiting in the spill folder of ``store_path`` (see :func:`waiting`), by id."""
+    out: list[KeptRun] = []
+    for path in _entries(store_path):
+        doc = _read(path)
+        if doc is not None:
+            out.append(KeptRun(doc["run_id"], path, doc.get("record") is not None))
+    return out
 
 
 def _entries(store_path: str) -> list[str]:
