@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import stat
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -171,6 +177,57 @@ def test_a_card_keeps_a_bom_files_metadata_crlf_endings_and_a_symlink(tmp_path: 
     link.symlink_to(real)
     write_model_card(link.parent, block)
     assert link.is_symlink() and parse_block(real.read_text(encoding="utf-8")) == block
+
+
+
+def test_a_card_keeps_its_files_mode_and_hard_links(tmp_path: Path) -> None:
+    block = co2_eq_emissions(_footprint(), training_type="fine-tuning")
+    readme = tmp_path / "private" / "README.md"
+    readme.parent.mkdir()
+    readme.write_text("---\nlicense: mit\n---\nText\n", encoding="utf-8")
+    readme.chmod(0o600)  # a private card stays private
+    write_model_card(readme, block)
+    assert stat.S_IMODE(readme.stat().st_mode) == 0o600 and parse_block(readme.read_text(encoding="utf-8")) == block
+
+    linked = tmp_path / "linked" / "README.md"
+    linked.parent.mkdir()
+    linked.write_text("---\nlicense: mit\n---\nText\n", encoding="utf-8")
+    other = tmp_path / "copy.md"
+    os.link(linked, other)
+    inode = linked.stat().st_ino
+    write_model_card(linked, block)
+    assert linked.stat().st_ino == inode and linked.stat().st_nlink == 2  # one file under both names, as it was
+    assert parse_block(other.read_text(encoding="utf-8")) == block and "Text" in other.read_text(encoding="utf-8")
+    assert not list(tmp_path.rglob("*.wattprint-tmp"))
+
+
+_CARD_TO = """
+import sys
+from wattprint.integrations.modelcard import write_model_card
+write_model_card(sys.argv[1], {"emissions": 12.5, "source": "wattprint"})
+"""
+
+
+def test_a_card_named_by_a_fifo_is_written_to_it_never_read(tmp_path: Path) -> None:
+    """A FIFO is not read for the card's old metadata (its open would wait for a writer: forever), only written."""
+    fifo = tmp_path / "README.md"
+    os.mkfifo(fifo)
+    got: dict[str, str] = {}
+
+    def read() -> None:
+        with open(fifo, encoding="utf-8") as fh:
+            got["text"] = fh.read()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:  # in a process of its own, so that a hang is ended by its timeout (a guard, not a timing assertion)
+        r = subprocess.run([sys.executable, "-c", _CARD_TO, str(fifo)], capture_output=True, text=True, timeout=60)
+    finally:
+        with contextlib.suppress(OSError):  # a reader still waiting for a writer is given one, so that it ends
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(60)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and parse_block(got["text"])["emissions"] == 12.5
 
 
 def test_card_paths_are_folders_unless_markdown_and_bad_ones_are_clear_errors(tmp_path: Path) -> None:

@@ -8,13 +8,15 @@ import json
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Generator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import WattprintError
 from ._args import whole
 from ._table import display_width, pad, table
+
+if TYPE_CHECKING:
+    from ..output_file import Output
 
 
 def register(subparsers: Any) -> None:
@@ -40,21 +42,27 @@ def register(subparsers: Any) -> None:
                      help="csv (a header, then one line per run; the default) or json (a list of rows)")
     exp.add_argument("--project", help="only this project's runs")
     _db_option(exp)
-    exp.add_argument("-o", "--output", metavar="FILE", help="write to FILE (replaced) instead of stdout")
+    exp.add_argument("-o", "--output", metavar="FILE",
+                     help="write to FILE instead of stdout: a file is replaced whole (its mode kept; a failed export "
+                          "leaves it as it was), a link's file through the link; a device, FIFO (which waits for "
+                          "its reader) or /dev/fd/N is written to, /dev/stdout is stdout")
     exp.set_defaults(handler=_export)
 
 
 _EXPORT_HELP = (
     "Every stored run as one row, oldest first, with the same columns in the same order for every run: id, project, "
     "status, writer_gone (a run stored as running whose process on this host is gone: killed), damaged (the "
-    "stored parts that are not valid JSON, e.g. summary;meta: the row holds what is left), started_at, "
+    "stored parts that are not valid JSON: summary;meta in CSV, a list in JSON as in `runs show --json`; the row "
+    "holds what is left), started_at, "
     "ended_at (ISO 8601 UTC), duration_s, exit_code and signal (`wattprint run`); energy_kwh "
     "(facility, after PUE), it_energy_kwh and cpu/gpu/ram_energy_kwh (before PUE) with _low/_high and each "
-    "component's basis (measured or modelled); cpu/gpu/ram/it_mean_power_w (IT energy / duration, before PUE); pue "
+    "component's basis (measured or modelled); cpu/gpu/ram/it_mean_power_w with _low/_high (IT energy / duration, "
+    "before PUE); pue "
     "with pue_source (given, preset, default) and pue_preset; intensity_g_per_kwh with its unit "
     "(gCO2/kWh where the source counts CO2 alone), caveat, basis, year and intensity_given; location, location_key, "
     "country_iso, region, cloud_provider, cloud_region; operational, "
-    "embodied and total CO2e (kg, with _low/_high) and operational/total_co2e_g_per_h; chip_hours; gpus (\"2 x "
+    "embodied and total CO2e (kg, with _low/_high) and operational/total_co2e_g_per_h and chip_hours (with "
+    "_low/_high); gpus (\"2 x "
     "NVIDIA H100 80GB HBM3\"), gpus_catalogue, gpu_count, cpu_model, cpu_sockets, cpu_logical, cpus_allocated, vm, "
     "ram_gib, ram_allocated_gib; host, wattprint_version, python_version, os. A field a run lacks (not measured, or "
     "stored by an earlier version of wattprint) is an empty cell (null in JSON).")
@@ -428,29 +436,24 @@ def _export_row(store: Any, run: Any) -> dict[str, Any]:
 
 
 def _write_export(rows: Iterable[dict[str, Any]], args: argparse.Namespace, where: str) -> None:
-    """The rows to stdout, or to ``-o``'s file, never one of the store's (``where``)."""
+    """The rows to stdout, or to ``-o``'s file (:mod:`wattprint.output_file`: through a link, in place for a device,
+    FIFO or /dev/fd/N, whole or not at all for a regular file), never one of the store's (``where``)."""
     if args.output in (None, "-"):
         _write_rows(rows, args.format, sys.stdout)
         return
-    if (why := _not_to_overwrite(args.output, where)) is not None:
-        raise WattprintError(f"{args.output} {why}: not overwritten with the export; name another file")
-    # written whole beside it, then put in its place: a failure (the store's read too) leaves the old file as it was
-    folder = os.path.dirname(os.path.abspath(args.output))
+    from ..output_file import resolve_output, write_output
+
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".wattprint-export-", dir=folder)
+        out = resolve_output(args.output)
+        why = _not_to_overwrite(out, where)
     except OSError as e:
         raise WattprintError(f"cannot write {args.output}: {e.strerror or e}") from None
-    try:
-        with open(fd, "w", encoding="utf-8", newline="") as out:
-            _write_rows(rows, args.format, out)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, args.output)
-    except BaseException as e:  # the rows are read while written: a store error or ^C may come here too
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise WattprintError(f"cannot write {args.output}: {e.strerror or e}") from None
-        raise
+    if why is not None:
+        raise WattprintError(f"{args.output} {why}: not overwritten with the export; name another file")
+    try:  # the rows are read while written: a store error or ^C may come here too, the old file then left as it was
+        write_output(out, lambda fh: _write_rows(rows, args.format, fh), prefix=".wattprint-export-")
+    except OSError as e:
+        raise WattprintError(f"cannot write {args.output}: {e.strerror or e}") from None
 
 
 # the first bytes of an SQLite database, of its write-ahead log (two byte orders) and of its rollback journal
@@ -458,29 +461,27 @@ _SQLITE_MAGIC = (b"SQLite format 3\x00", b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83
                  b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7")
 
 
-def _not_to_overwrite(path: str, store: str) -> str | None:
-    """Why the export must not replace ``path`` (None: it may): the store, one of the files SQLite keeps beside it
-    (``-wal``, ``-shm``, ``-journal``: overwriting one corrupts the store), or any SQLite database or log."""
-    target = os.path.realpath(path)
-    if os.path.isdir(target):
-        return "is a folder"
+def _not_to_overwrite(out: Output, store: str) -> str | None:
+    """Why the export must not be written to ``out`` (an :class:`~wattprint.output_file.Output`; None: it may be):
+    a folder, a disk or a socket, the store or one of the files SQLite keeps beside it (``-wal``, ``-shm``,
+    ``-journal``: overwriting one corrupts the store), or any SQLite database or log. Only a regular file is read
+    to tell (a FIFO's open for reading would wait for a writer: forever)."""
+    from ..output_file import read_head
+
+    if (why := out.refusal()) is not None:
+        return why
+    if out.descriptor is not None:  # an open descriptor (/dev/stdout, >(cmd)): written to, never replaced
+        return None
     base = os.path.realpath(store) if store else None
-    if base is not None and target in (base, *(base + end for end in ("-wal", "-shm", "-journal"))):
+    if base is not None and out.path in (base, *(base + end for end in ("-wal", "-shm", "-journal"))):
         return "is the store or one of the files SQLite keeps beside it"
     try:
-        with open(target, "rb") as fh:
-            head = fh.read(16)
+        head = read_head(out, 16)
     except OSError:
         return None
     if head.startswith(_SQLITE_MAGIC):
         return "is an SQLite database or one of its logs (a run store?)"
     return None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Any) -> None:

@@ -46,7 +46,6 @@ is kept byte for byte.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
@@ -56,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import WattprintError
 from ..footprint import _TIME_UNITS, Footprint, _fmt_energy, _fmt_scaled
+from ..output_file import resolve_output, write_output
 from ..quantities import Range
 from .card_front_matter import (
     _FENCE,
@@ -366,11 +366,14 @@ def write_model_card(path: str | os.PathLike[str], block: Mapping[str, Any], bod
     if p.parent.exists() and not p.parent.is_dir():
         raise WattprintError(f"{p.parent} is a file, not a model folder")
     p.parent.mkdir(parents=True, exist_ok=True)
-    target = p.resolve() if p.is_symlink() else p  # write through a link; do not replace it with a file
+    # through a link to its file; a regular file replaced whole with its mode kept (see wattprint.output_file)
+    out = resolve_output(p)
+    if (why := out.refusal()) is not None:
+        raise WattprintError(f"{p} {why}, not a model card file")
     try:
         old = ""
-        if target.exists():
-            with open(target, encoding="utf-8", newline="") as fh:  # newline="": CRLF stays visible
+        if out.is_regular:  # only a file is read: a FIFO's open for reading would wait for a writer
+            with open(out.path, encoding="utf-8", newline="") as fh:  # newline="": CRLF stays visible
                 old = fh.read()
     except UnicodeDecodeError:
         raise WattprintError(f"{p} is not UTF-8 text, so its metadata cannot be merged; convert it first") from None
@@ -379,15 +382,8 @@ def write_model_card(path: str | os.PathLike[str], block: Mapping[str, Any], bod
         new = update_readme_text(old, block, default_body)
     except WattprintError as e:
         raise WattprintError(f"{p}: {e}") from None
-    tmp = target.with_name(target.name + ".wattprint-tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:  # newline="": keep the file's line endings
-            fh.write(new)
-        os.replace(tmp, target)  # atomic: a crash never leaves a half-written model card
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    # newline="" in the stream: the file's line endings kept; a crash never leaves a half-written model card
+    write_output(out, lambda fh: fh.write(new), prefix=f".{p.name}.", suffix=".wattprint-tmp")
     return p
 
 

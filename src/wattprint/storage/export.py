@@ -33,7 +33,7 @@ RUN_KEYS: tuple[str, ...] = (
     "pue", "pue_low", "pue_high", "pue_source", "pue_preset",
     "intensity_g_per_kwh", "intensity_g_per_kwh_low", "intensity_g_per_kwh_high", "intensity_unit",
     "intensity_caveat", "intensity_basis", "intensity_year", "intensity_given", "location", "location_detail",
-    *(f"{k}{e}" for k in _CO2E for e in _ENDS), "chip_hours", "hardware", "meta",
+    *(f"{k}{e}" for k in _CO2E for e in _ENDS), "chip_hours", "chip_hours_low", "chip_hours_high", "hardware", "meta",
 )
 
 COLUMNS: tuple[str, ...] = (
@@ -41,13 +41,14 @@ COLUMNS: tuple[str, ...] = (
     *(f"{k}{e}" for k in _RANGED for e in _ENDS),
     *(f"{c}_energy_kwh{e}" for c in COMPONENTS for e in _ENDS),
     *(f"{c}_basis" for c in COMPONENTS),
-    *(f"{c}_mean_power_w" for c in COMPONENTS), "it_mean_power_w",
+    *(f"{c}_mean_power_w{e}" for c in COMPONENTS for e in _ENDS), *(f"it_mean_power_w{e}" for e in _ENDS),
     "pue", "pue_low", "pue_high", "pue_source", "pue_preset",
     "intensity_g_per_kwh", "intensity_g_per_kwh_low", "intensity_g_per_kwh_high", "intensity_unit",
     "intensity_caveat", "intensity_basis", "intensity_year", "intensity_given",
     "location", "location_key", "country_iso", "region", "cloud_provider", "cloud_region",
     *(f"{k}{e}" for k in _CO2E for e in _ENDS),
-    "operational_co2e_g_per_h", "total_co2e_g_per_h", "chip_hours",
+    *(f"{k}_co2e_g_per_h{e}" for k in ("operational", "total") for e in _ENDS),
+    "chip_hours", "chip_hours_low", "chip_hours_high",
     "gpus", "gpus_catalogue", "gpu_count", "cpu_model", "cpu_sockets", "cpu_logical", "cpus_allocated", "vm",
     "ram_gib", "ram_allocated_gib",
     "host", "wattprint_version", "python_version", "os",
@@ -88,23 +89,26 @@ def row(d: Mapping[str, Any]) -> dict[str, Any]:
                 "intensity_basis", "pue_source", "pue_preset"):
         out[key] = _text(d.get(key))
     for key in ("duration_s", "exit_code", "signal", "pue", "pue_low", "pue_high", "intensity_g_per_kwh",
-                "intensity_g_per_kwh_low", "intensity_g_per_kwh_high", "intensity_year", "chip_hours",
+                "intensity_g_per_kwh_low", "intensity_g_per_kwh_high", "intensity_year",
+                *(f"chip_hours{e}" for e in _ENDS),
                 *(f"{k}{e}" for k in (*_RANGED, *_CO2E) for e in _ENDS)):
         out[key] = stored_number(d.get(key))
     out["intensity_given"] = _flag(d.get("intensity_given"))
     damaged = d.get("damaged")
-    # the stored columns read as empty because they are not JSON: the row's other figures come from what is left
-    out["damaged"] = ";".join(str(c) for c in damaged) if isinstance(damaged, list) and damaged else None
+    # the stored columns read as empty because they are not JSON: the row's other figures come from what is left.
+    # A list, as `runs show --json` gives it; a CSV cell joins it (summary;meta)
+    out["damaged"] = [str(c) for c in damaged] if isinstance(damaged, list) and damaged else None
     derived = rates(d, d.get("duration_s"))
     comps = _mapping(d.get("energy_by_component_kwh"))
     for c in COMPONENTS:
         comp = _mapping(comps.get(c))
         for e in _ENDS:
             out[f"{c}_energy_kwh{e}"] = stored_number(comp.get(f"kwh{e}"))
+            out[f"{c}_mean_power_w{e}"] = stored_number(_mapping(derived.get(f"mean_power_w{e}")).get(c))
         out[f"{c}_basis"] = _text(comp.get("basis"))
-        out[f"{c}_mean_power_w"] = stored_number(_mapping(derived.get("mean_power_w")).get(c))
     for key in ("it_mean_power_w", "operational_co2e_g_per_h", "total_co2e_g_per_h"):
-        out[key] = stored_number(derived.get(key))
+        for e in _ENDS:
+            out[key + e] = stored_number(derived.get(key + e))
     out.update(_place(_mapping(d.get("location_detail"))))
     out.update(_hardware(_mapping(d.get("hardware"))))
     meta = _mapping(d.get("meta"))
@@ -146,7 +150,7 @@ def gpu_text(gpus: Iterable[Mapping[str, Any]], key: str = "name") -> str | None
 
 def write_csv(rows: Iterable[Mapping[str, Any]], out: IO[str]) -> None:
     """``rows`` under a header of :data:`COLUMNS` (RFC 4180, as the csv module writes it); None is an empty cell,
-    True/False are ``true``/``false``."""
+    True/False are ``true``/``false``, a list (``damaged``) its items joined by ``;``."""
     import csv
 
     writer = csv.DictWriter(out, fieldnames=COLUMNS)
@@ -174,8 +178,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(v: Any) -> Any:
-    """One CSV cell: None empty, True/False ``true``/``false``, text that starts like a formula quoted with ``'``
-    (numbers stay numbers)."""
+    """One CSV cell: None empty, True/False ``true``/``false``, a list its items joined by ``;``, text that starts
+    like a formula quoted with ``'`` (numbers stay numbers)."""
+    if isinstance(v, list):
+        v = ";".join(str(x) for x in v)
     if v is None:
         return ""
     if isinstance(v, bool):
