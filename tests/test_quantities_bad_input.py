@@ -90,3 +90,11 @@ def test_a_zero_written_out_is_still_zero(text: str) -> None:
 
 def test_a_number_near_the_bottom_of_the_float_range_is_still_read() -> None:
     assert 0 < float_text("1e-320") < 1e-319  # subnormal, but not zero
+
+
+@pytest.mark.parametrize("text", ["7__0B", "_7", "7_", "7_B", "1__000"])
+def test_an_underscore_only_separates_digits_in_a_count(text: str) -> None:
+    # '7__0B' was read as 70B and '_7' as 7, where Python's own literals refuse both
+    with pytest.raises(InputConflictError, match="an underscore may only separate digits"):
+        parse_count(text)
+    assert parse_count("7_000_000") == 7e6 and parse_count("1_000.5") == 1000.5

@@ -182,6 +182,7 @@ def _nonzero_digit(text: str) -> bool:
 
 
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_DIGIT_GROUPS = re.compile(r"(?<=\d)_(?=\d)")  # the underscores a Python literal allows: between two digits
 _COUNT_SUFFIXES = "kKmMbBGtTP"  # the letters parse_count reads after a count (7B, 1.4T, 125m)
 
 
@@ -207,7 +208,12 @@ def parse_count(text: str) -> float:
     >>> parse_count("1.4T")
     1400000000000.0
     """
-    s = text.strip().replace("_", "")
+    s = text.strip()
+    if "_" in s:  # as in a Python literal: one underscore between two digits (7_000_000), nowhere else
+        if _DIGIT_GROUPS.sub("", s).count("_"):
+            raise InputConflictError(f"not a number: {echo(text)} (an underscore may only separate digits, as in "
+                                     "7_000_000)")
+        s = s.replace("_", "")
     if "," in s:
         # a comma is a thousands separator only (1,000 or 1,234,567.5); "7,5B" is a decimal comma, read as 75B
         # if the commas were dropped, so it is refused rather than guessed
