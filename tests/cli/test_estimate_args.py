@@ -203,3 +203,12 @@ def test_a_year_too_large_is_out_of_range_not_fractional(year: str, capsys: pyte
     err = _refused([*_TRAINING, "--location", "FR", "--year", year], capsys)
     assert f"year {year} is out of range: give a year from 1 to 999,999 (e.g. 2023)" in err
     assert "whole year" not in err
+
+
+@pytest.mark.parametrize(("kind", "flag"), [("training", "--intensity"), ("training", "--days"),
+                                            ("inference", "--intensity")])
+def test_a_number_flag_given_an_empty_value_says_so(kind: str, flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # --intensity "$G" with G unset said "not a number: ''" where --pue and --location say "given an empty value"
+    extra = ["--tokens", "1T"] if kind == "training" else ["--requests-per-day", "1000"]
+    err = _refused_on_one_line(kind, [*extra, flag, ""], capsys)
+    assert "given an empty value" in err, err

@@ -82,3 +82,10 @@ def test_show_repeats_the_summary_s_assumptions_of_a_run_resumed_at_another_site
     for note in (line.removeprefix("wattprint: ") for line in resumed.stderr.splitlines()
                  if line.startswith("wattprint: ") and "modelled" in line):  # the devices' notes, where modelled
         assert f"    - {note}" in shown.stdout
+
+
+def test_show_of_an_empty_run_id_says_it_is_empty(short_run: Path, tmp_path: Path) -> None:
+    # `runs show "$RUN"` with RUN unset listed the closest ids to '' as if it were a typo of one
+    r = _wattprint("runs", "show", "", "--db", str(short_run), home=tmp_path)
+    assert r.returncode == 2 and "given an empty value" in r.stderr and "closest" not in r.stderr
+    assert r.stderr.count("\n") == 1

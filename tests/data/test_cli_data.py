@@ -205,3 +205,11 @@ def test_an_architecture_for_hardware_lists_the_chips_search_finds(arch: str,
     with pytest.raises(AmbiguousNameError) as e:
         find_accelerator(arch)
     assert chips and set(e.value.suggestions) == chips and all(c in err for c in chips)
+
+
+def test_search_takes_the_words_of_a_name_without_quotes(capsys: pytest.CaptureFixture[str]) -> None:
+    # `wattprint data search H100 SXM` stopped with 'unrecognized arguments: SXM', as --hardware H100 SXM does not
+    assert main(["data", "search", "H100", "SXM", "--json"]) == 0
+    words = json.loads(capsys.readouterr().out)
+    assert main(["data", "search", "H100 SXM", "--json"]) == 0
+    assert words == json.loads(capsys.readouterr().out) and any("H100 SXM5" in h["name"] for h in words)

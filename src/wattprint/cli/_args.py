@@ -23,6 +23,8 @@ def number(text: str) -> float:
     a point."""
     from ..quantities import decimal_point_hint, float_text
 
+    if not text.strip():  # as every option given "" says: --intensity "$G" with G unset
+        raise argparse.ArgumentTypeError("given an empty value: give one, or leave the option out")
     try:
         return float_text(text)
     except ValueError:

@@ -31,8 +31,9 @@ def register(subparsers: Any) -> None:
     r.set_defaults(handler=_regions)
     s = sub.add_parser("search", help="search accelerators, models, CPUs, locations, PUE presets, generation "
                                       "sources")
-    s.add_argument("text", help="a name, key or alias, or part of one (case, spaces, punctuation and accents "
-                                "ignored), or a hardware name as --hardware takes it (\"HGX B300\")")
+    s.add_argument("text", nargs="+",
+                   help="a name, key or alias, or part of one (case, spaces, punctuation and accents ignored), or "
+                        "a hardware name as --hardware takes it (HGX B300: quotes not needed)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(handler=_search)
     c = sub.add_parser("credits", help="sources and licences of the embedded data")
@@ -189,6 +190,7 @@ def _search(args: argparse.Namespace) -> int:
     from ..data.models import models
     from ..intensity import WORLD, WORLD_NAMES, location_aliases, locations, mix_sources
 
+    args.text = " ".join(args.text)  # the words of a name given without quotes: `data search H100 SXM`
     q = normalise_name(args.text)
     if not q:
         raise InputConflictError(f"search text {echo(args.text)} has no letters or digits to look for")

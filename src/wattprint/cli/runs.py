@@ -11,7 +11,7 @@ import sys
 from collections.abc import Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WattprintError
+from ..errors import InputConflictError, WattprintError
 from ._args import whole
 from ._table import display_width, pad, table
 
@@ -220,6 +220,9 @@ def _show(args: argparse.Namespace) -> int:
     from ..errors import UnknownNameError
     from ..storage.records import J_PER_KWH
 
+    if not args.run.strip():  # `runs show "$RUN"` with RUN unset: not an unknown run close to every id
+        raise InputConflictError("RUN given an empty value: give a run id or a unique prefix of one "
+                                 "(see `wattprint runs list`)")
     store, path = _open(args.db)
     if store is None:
         _refuse_kept(args.run, path)  # the run asked for may wait beside the store
