@@ -284,3 +284,14 @@ def test_processes_orphaned_during_the_run_are_reaped_not_left_as_zombies(tmp_pa
     r = wattprint_run("--run", "orphans", "--", sys.executable, "-c", script)
     assert r.returncode == 7, r.stderr
     assert "zombies 0" in r.stdout, r.stdout
+
+
+def test_the_json_of_wattprint_run_has_every_key_runs_show_gives(tmp_path: Path) -> None:
+    # run --json lacked id, damaged, writer_gone, updated_at and chip_hours, which `runs show --json` gives the run
+    r = wattprint_run("--run", "same", "--json", "--", sys.executable, "-c", "pass")
+    ran = json.loads(r.stdout.strip().splitlines()[-1])
+    shown = subprocess.run([*WP, "runs", "show", "same", "--json"], capture_output=True, text=True, timeout=120)
+    show = json.loads(shown.stdout)
+    assert set(show) <= set(ran), sorted(set(show) - set(ran))
+    for key in ("id", "status", "damaged", "writer_gone", "updated_at", "chip_hours", "started_at", "duration_s"):
+        assert ran[key] == show[key], key

@@ -325,7 +325,11 @@ def _report(args: argparse.Namespace, run: Any, fp: Any, code: int, signum: int 
 
             # the versions that measured it, as the stored run's meta has them (runs show --json)
             meta = {**software(), "command": _command(args)}
+            from ..storage.export import RUN_KEYS
+
             record = {**summary, **_outcome(run, code, signum, started), "meta": meta}
+            for key in RUN_KEYS:  # every key `runs show --json` gives (chip_hours of a run without GPUs: null)
+                record.setdefault(key, None)
             # on a line of its own even when the command's output did not end with a newline (JSON parsers skip the
             # blank line otherwise left): the last line of stdout is always the summary
             text = json.dumps(finite(record), default=str, allow_nan=False)
@@ -360,6 +364,8 @@ def _outcome(run: Any, code: int, signum: int | None, started: float) -> dict[st
     if run.unsaved and run.kept_in:  # written to the store at its next opening
         out["kept_in"] = run.kept_in
     url = getattr(run.store, "url", None)
+    # the keys `runs show --json` gives a run, null where this process does not know them (not stored yet)
+    out.update({"id": run.id, "damaged": None, "writer_gone": None, "updated_at": None})
     if url and not run.unsaved:
         with contextlib.suppress(Exception):  # the figures above stand; the record only makes the times exact
             from ..storage import open_store
@@ -367,7 +373,8 @@ def _outcome(run: Any, code: int, signum: int | None, started: float) -> dict[st
             with open_store(url, readonly=True) as store:
                 rec = store.get_run(run.id)
             out.update(status=rec.status, started_at=iso_utc(rec.started_at), ended_at=iso_utc(rec.ended_at),
-                       duration_s=rec.duration_s)
+                       duration_s=rec.duration_s, damaged=list(rec.damaged) or None,
+                       updated_at=iso_utc(rec.updated_at) if rec.updated_at else None)
     return out
 
 
