@@ -180,20 +180,26 @@ def test_a_fifo_without_a_reader_waits_for_one_and_says_so(store: Path, expected
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
-def test_an_open_descriptor_is_written_to_as_the_shell_left_it(store: Path, expected: bytes, tmp_path: Path) -> None:
-    """/proc/self/fd/N (what /dev/stdout and /dev/fd/N link to) is the descriptor itself: a pipe gets the export,
-    and stdout appended to a file gets it after what the file held (as `-o -`), the file not replaced."""
+def _export_to_a_pipe(store: Path, tmp_path: Path, name: str, *extra: str) -> bytes:
+    """What `runs export -o NAME` (``{fd}`` in NAME: the write end of a pipe it inherits) writes into the pipe."""
     read_end, write_end = os.pipe()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "wattprint", "runs", "export", "--db", str(store),
-                                 "-o", f"/proc/self/fd/{write_end}"], pass_fds=(write_end,),
+        proc = subprocess.Popen([sys.executable, "-m", "wattprint", "runs", "export", "--db", str(store), *extra,
+                                 "-o", name.format(fd=write_end)], pass_fds=(write_end,),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(tmp_path))
     finally:
         os.close(write_end)
     with open(read_end, "rb") as pipe:
         got = pipe.read()
     _, err = proc.communicate(timeout=HANG_GUARD_S)
-    assert proc.returncode == 0 and got == expected, err
+    assert proc.returncode == 0, err
+    return got
+
+
+def test_an_open_descriptor_is_written_to_as_the_shell_left_it(store: Path, expected: bytes, tmp_path: Path) -> None:
+    """/proc/self/fd/N (what /dev/stdout and /dev/fd/N link to) is the descriptor itself: a pipe gets the export,
+    and stdout appended to a file gets it after what the file held (as `-o -`), the file not replaced."""
+    assert _export_to_a_pipe(store, tmp_path, "/proc/self/fd/{fd}") == expected
 
     log = tmp_path / "log.txt"
     log.write_text("before\n", encoding="utf-8")
@@ -226,17 +232,7 @@ def test_dev_null_and_dev_fd_are_written_in_place(store: Path, tmp_path: Path) -
     assert r.returncode == 0 and r.stdout == b"", r.stderr
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)  # still the device
 
-    read_end, write_end = os.pipe()
-    try:
-        proc = subprocess.Popen([sys.executable, "-m", "wattprint", "runs", "export", "--db", str(store), "--format",
-                                 "json", "-o", f"/dev/fd/{write_end}"], pass_fds=(write_end,),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(tmp_path))
-    finally:
-        os.close(write_end)
-    with open(read_end, "rb") as pipe:
-        got = pipe.read()
-    _, err = proc.communicate(timeout=HANG_GUARD_S)
-    assert proc.returncode == 0, err
+    got = _export_to_a_pipe(store, tmp_path, "/dev/fd/{fd}", "--format", "json")
     assert [r["id"] for r in json.loads(got)] == ["r1"]
 
 
