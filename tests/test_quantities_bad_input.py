@@ -4,6 +4,9 @@ ValueError or an absurd number."""
 from __future__ import annotations
 
 import math
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
 
 import pytest
 
@@ -98,3 +101,21 @@ def test_an_underscore_only_separates_digits_in_a_count(text: str) -> None:
     with pytest.raises(InputConflictError, match="an underscore may only separate digits"):
         parse_count(text)
     assert parse_count("7_000_000") == 7e6 and parse_count("1_000.5") == 1000.5
+
+
+@pytest.mark.parametrize("make", [
+    lambda: wattprint.Range.exact("5"), lambda: wattprint.Range.exact(10**400), lambda: wattprint.Range.exact(None),
+    lambda: wattprint.Range(1, 0, 2) * None, lambda: wattprint.Range(1, 0, 2) + "x",
+    lambda: wattprint.Range.relative(1, "a", 2), lambda: wattprint.Range(Decimal("sNaN"), 0, 1),
+])
+def test_every_way_to_make_a_range_refuses_what_is_no_number_on_one_line(make: Any) -> None:
+    # Range('5', 0, 2) was refused but Range.exact('5') accepted; exact(10**400) raised OverflowError, * None and
+    # + 'x' a TypeError or ValueError from deep inside
+    with pytest.raises(InputConflictError, match="Range value and bounds must"):
+        make()
+
+
+def test_a_range_takes_any_real_number_and_shows_no_negative_zero() -> None:
+    r = wattprint.Range(Decimal("1.5"), Fraction(1, 2), 2)
+    assert (r.value, r.low, r.high) == (1.5, 0.5, 2.0) and all(type(x) is float for x in (r.value, r.low, r.high))
+    assert str(wattprint.Range(-0.0, 0, 0)) == "0"

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from dataclasses import dataclass
 
 from .errors import ECHO_LIMIT, InputConflictError, echo, shown
 
 Number = int | float
-_LARGEST_FLOAT = sys.float_info.max  # an int beyond it has no float, so no bound arithmetic either
 
 
 @dataclass(frozen=True)
@@ -30,11 +28,10 @@ class Range:
     high: float
 
     def __post_init__(self) -> None:
-        for x in (self.value, self.low, self.high):
-            if isinstance(x, int) and not isinstance(x, bool) and abs(x) > _LARGEST_FLOAT:  # math.isnan overflows
-                raise InputConflictError(f"Range value and bounds must fit a float (at most ~1.8e308), got {shown(x)}")
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x):
-                raise InputConflictError(f"Range value and bounds must be numbers (not NaN), got {shown(x)}")
+        for name in ("value", "low", "high"):
+            x = getattr(self, name)
+            if type(x) is not float or x != x:  # a float other than NaN as it is (the common case, kept fast)
+                object.__setattr__(self, name, _bound(x))
         if not (self.low <= self.value <= self.high):
             # tolerate float noise from arithmetic on equal bounds: relative to the magnitudes involved, so a
             # small quantity (kWh of one request) is held to the same standard as a large one
@@ -50,7 +47,8 @@ class Range:
     @classmethod
     def exact(cls, value: Number) -> Range:
         """A number known exactly (given by the user or measured)."""
-        return cls(float(value), float(value), float(value))
+        v = _bound(value)
+        return cls(v, v, v)
 
     @classmethod
     def of(cls, x: Range | Number) -> Range:
@@ -61,8 +59,8 @@ class Range:
     def relative(cls, value: Number, low_factor: float, high_factor: float) -> Range:
         """``value`` with bounds at ``value * low_factor`` and ``value * high_factor`` (ordered, so a negative
         value or factors given high first still make a valid range)."""
-        v = float(value)
-        a, b = v * low_factor, v * high_factor
+        v = _bound(value)
+        a, b = v * _bound(low_factor), v * _bound(high_factor)
         return cls(v, min(a, b), max(a, b))
 
     # -- properties ---------------------------------------------------------------------------
@@ -122,13 +120,32 @@ class Range:
         return {"value": self.value, "low": self.low, "high": self.high}
 
     def __format__(self, spec: str) -> str:
-        value, low, high = (format(x, spec) for x in (self.value, self.low, self.high))
+        value, low, high = (format(x + 0.0, spec) for x in (self.value, self.low, self.high))  # -0.0 as 0
         if low == value == high:  # exact, or bounds apart by float rounding only ("8766 (8766–8766)")
             return value
         return f"{value} ({low}–{high})"
 
     def __str__(self) -> str:
         return format(self, ".4g")
+
+
+def _bound(x: object) -> float:
+    """A Range's value, bound or factor as a float: any real number (int, float, Fraction, Decimal, a numpy scalar);
+    InputConflictError for anything else (a string, None, a bool, NaN) and for a number no float holds."""
+    import numbers
+
+    if isinstance(x, (bool, str, bytes)) or not (isinstance(x, numbers.Real) or hasattr(x, "__float__")):
+        raise InputConflictError(f"Range value and bounds must be numbers (not NaN), got {shown(x)}")
+    try:
+        f = float(x)
+    except OverflowError:
+        raise InputConflictError(f"Range value and bounds must fit a float (at most ~1.8e308), got {shown(x)}") \
+            from None
+    except (TypeError, ValueError):  # Decimal('sNaN'), an object whose __float__ refuses
+        raise InputConflictError(f"Range value and bounds must be numbers (not NaN), got {shown(x)}") from None
+    if math.isnan(f):
+        raise InputConflictError(f"Range value and bounds must be numbers (not NaN), got {shown(x)}")
+    return f
 
 
 def total(ranges: list[Range]) -> Range:
