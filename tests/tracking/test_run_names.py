@@ -46,3 +46,13 @@ def test_wattprint_run_refuses_it_before_the_command_starts(tmp_path: Path,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "control or invisible character" in err
     assert not marker.exists() and not (tmp_path / "runs.db").exists()
+
+
+@pytest.mark.parametrize(("project", "head"), [("Ünï😀", "Ünï-"), ("my project!!", "my-project-"), ("😀", "run-"),
+                                               ("llm", "llm-")])
+def test_a_generated_run_id_has_one_dash_before_its_stamp(project: str, head: str) -> None:
+    # '--project Ünï😀' made 'Ünï--20261127-...': the dropped emoji left a dash beside the stamp's
+    from wattprint.tracking.record import new_run_id
+
+    rid = new_run_id(project)
+    assert rid.startswith(head) and rid[len(head)].isdigit(), rid

@@ -65,7 +65,8 @@ def given_name(what: str, value: Any, optional: bool = True) -> str | None:
 def new_run_id(project: str) -> str:
     """``<project>-<UTC yyyymmdd-hhmmss>-<6 hex>``: sortable, unique without coordination."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in project)[:40] or "run"
+    # a character an id does not keep (a space, an emoji) is a dash; none left at the end to double the stamp's
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in project)[:40].rstrip("-") or "run"
     return f"{safe}-{stamp}-{os.urandom(3).hex()}"
 
 
