@@ -171,7 +171,7 @@ def _most_that_fit(central: Mapping[str, float], ranges: Mapping[str, tuple[floa
 def held_batch(hold: float, given: float) -> str:
     """A given batch as the memory holds it, in words: 'the given batch of 64 sequences', or, where a load keeps
     fewer in flight than given, 'a batch of 27 sequences (as many as the load keeps in flight of the 64 given)'."""
-    seqs = f"{hold:g} sequence" + ("" if hold == 1 else "s")
+    seqs = _sequences(hold)
     return f"the given batch of {seqs}" if hold >= given else \
         f"a batch of {seqs} (as many as the load keeps in flight of the {given:g} given)"
 
@@ -180,7 +180,7 @@ def _fit_notes(central: dict[str, float], moved: list[str], batch: float, kv_tok
                kv_small_gb: float, weights_gb: float, capacity_gb: float, given: float | None) -> list[Assumption]:
     """What _shrink_to_fit moved, as assumptions (the values the model then computes with); ``given``: the batch the
     user gave (None: the default batch)."""
-    seqs = f"{batch:g} sequence" + ("" if batch == 1 else "s")
+    seqs = _sequences(batch)
     which = held_batch(batch, given) if given is not None else f"even {seqs} (the default batch cut to what fits)"
     why = (f"{which} fits the memory only so; assumed values move in this order, each "
            "only as far as needed: input then output length to the low end of their ranges, the KV cache per token "
