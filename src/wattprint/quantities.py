@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass
 
 from .errors import ECHO_LIMIT, InputConflictError, echo, shown
@@ -129,15 +130,25 @@ class Range:
         return format(self, ".4g")
 
 
-def _bound(x: object) -> float:
-    """A Range's value, bound or factor as a float: any real number (int, float, Fraction, Decimal, a numpy scalar);
-    InputConflictError for anything else (a string, None, a bool, NaN) and for a number no float holds."""
-    import numbers
+def is_number(value: object) -> bool:
+    """A real number of any numeric type (int, float, numpy scalars, Fraction, Decimal), but not a bool."""
+    import numbers  # first use only: a float Range never asks
 
-    if isinstance(x, (bool, str, bytes)) or not (isinstance(x, numbers.Real) or hasattr(x, "__float__")):
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy's bool is not numbers.Real either
+        return False
+    if isinstance(value, numbers.Real):
+        return True
+    decimal = sys.modules.get("decimal")  # a Decimal exists only once its module is imported: never imported here
+    return decimal is not None and isinstance(value, decimal.Decimal)
+
+
+def _bound(x: object) -> float:
+    """A Range's value, bound or factor as a float: any real number (:func:`is_number`); InputConflictError for
+    anything else (a string, None, a bool, NaN) and for a number no float holds."""
+    if not is_number(x):
         raise InputConflictError(f"Range value and bounds must be numbers (not NaN), got {shown(x)}")
     try:
-        f = float(x)
+        f = float(x)  # type: ignore[arg-type]  # a real number: is_number
     except OverflowError:
         raise InputConflictError(f"Range value and bounds must fit a float (at most ~1.8e308), got {shown(x)}") \
             from None

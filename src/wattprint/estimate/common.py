@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import decimal
 import math
-import numbers
 from typing import Any
 
 from ..errors import InputConflictError, shown
 from ..footprint import Assumption, Footprint, Intensity, amortised_embodied_kg, check_pue
-from ..quantities import Range
-
-
-def is_number(value: Any) -> bool:
-    """A real number of any numeric type (int, float, numpy scalars, Fraction, Decimal), but not a bool."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy's bool is not numbers.Real either
-        return False
-    return isinstance(value, (numbers.Real, decimal.Decimal))
+from ..quantities import Range, is_number
 
 
 def to_float(name: str, value: Any) -> float:

@@ -32,7 +32,7 @@ from typing import Any
 from ..data import load_table
 from ..errors import InputConflictError, echo, shown
 from ..footprint import Assumption, Intensity
-from ..quantities import Range
+from ..quantities import Range, is_number
 from .locations import (  # noqa: F401  (private names: tests clear their caches)
     KINDS,
     WORLD,
@@ -112,8 +112,6 @@ def check_year(year: Any) -> int | None:
     or Fraction, numpy scalars); a fraction, NaN, infinity, a year <= 0 or one past ``MAX_YEAR`` is an error."""
     if year is None:
         return None
-    from ..estimate.common import is_number  # only where a year is given: keeps a tracker's start-up light
-
     got = echo(year) if isinstance(year, str) else shown(year)
     # compared exactly, never through float(): a 400-digit int or Decimal('1e400') is a number, past the range
     try:

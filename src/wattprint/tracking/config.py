@@ -31,7 +31,7 @@ from typing import Any
 
 from ..errors import InputConflictError, UnknownNameError, WattprintError, shown
 from ..footprint import Assumption, Intensity, check_pue
-from ..quantities import Range, float_text
+from ..quantities import Range, float_text, is_number
 
 ENV_LOCATION = "WATTPRINT_LOCATION"
 ENV_PUE = "WATTPRINT_PUE"
@@ -194,16 +194,12 @@ def check_setting_types(location: Any = None, intensity: Any = None, db: Any = N
     for what, arg in (("grid intensity (gCO2e/kWh)", intensity), ("sampling interval (s)", interval_s)):
         if arg is None or (isinstance(arg, (int, float)) and not isinstance(arg, bool)):
             continue
-        from ..estimate.common import is_number  # numpy scalars, Decimal...: its decimal import costs ~1 ms at start
-
         if not is_number(arg):
             raise InputConflictError(f"{what} must be a number, got {shown(arg)}")
     plain_number = isinstance(pue, (int, float)) and not isinstance(pue, bool)
-    if pue is not None and not isinstance(pue, str) and not plain_number:
-        from ..estimate.common import is_number
-
-        if not is_number(pue):  # True was read as the preset name 'True'; as the estimators say it
-            raise InputConflictError(f"PUE must be a number (e.g. 1.1) or a preset name, got {shown(pue)}")
+    # True was read as the preset name 'True'; as the estimators say it
+    if pue is not None and not isinstance(pue, str) and not plain_number and not is_number(pue):
+        raise InputConflictError(f"PUE must be a number (e.g. 1.1) or a preset name, got {shown(pue)}")
     # names read as text: a number or a list is a mistake, not a name (str(['FR']) read as France, db=5 made a store
     # file "5" in the working directory); a store may be a path object
     for what, arg, kinds in (("location", location, (str,)), ("db", db, (str, os.PathLike))):
