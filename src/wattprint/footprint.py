@@ -105,13 +105,19 @@ class Intensity:
 
 @dataclass(frozen=True)
 class ComponentEnergy:
-    """IT energy of one component (before PUE), in kWh, and how it was obtained."""
+    """IT energy of one component (before PUE), in kWh, and how it was obtained. ``includes_host``: the figure is
+    an all-in power per chip (a paper's system power per accelerator, ``--power-w``, a TPU's system-level
+    fraction), so the host's share is in it and no cpu/ram/other component stands beside it."""
 
     kwh: Range
     basis: Basis
+    includes_host: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.kwh.as_fields("kwh"), "basis": self.basis}
+        d: dict[str, Any] = {**self.kwh.as_fields("kwh"), "basis": self.basis}
+        if self.includes_host:  # only then: a measured run's components never carry it
+            d["includes_host"] = True
+        return d
 
 
 # -- the steps of the model, each a small function with units ---------------------------------
@@ -287,7 +293,8 @@ class Footprint:
         if self.chip_hours is not None:
             rows.append(("chip-hours", _fmt(self.chip_hours, "h")))
         for name, comp in self.energy_by_component_kwh.items():
-            rows.append((f"  {name} energy (IT, {comp.basis})", _fmt_energy(comp.kwh)))
+            host = ", host share incl." if comp.includes_host else ""
+            rows.append((f"  {name} energy (IT, {comp.basis}{host})", _fmt_energy(comp.kwh)))
         rows.append(("IT energy", _fmt_energy(self.it_energy_kwh)))
         rows.append(("PUE", format(self.pue, ".3g")))
         rows.append(("facility energy", _fmt_energy(self.energy_kwh)))

@@ -330,6 +330,7 @@ def test_an_architecture_is_ambiguous_and_lists_its_chips(query: str, family: st
         find_accelerator(query)
     assert set(e.value.suggestions) == {a.name for a in accelerators() if a.family.startswith(family)}
     assert str(e.value).startswith(f"ambiguous hardware {query!r}: it matches")
+    assert "covers several chips, not one" in str(e.value)  # it read "(a chip family, not one chip", an order
     desk = [i for i, n in enumerate(e.value.suggestions) if "GeForce" in n or "TITAN" in n or "RTX" in n]
     assert desk == list(range(len(e.value.suggestions) - len(desk), len(e.value.suggestions)))  # listed last
 

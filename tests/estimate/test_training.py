@@ -55,6 +55,18 @@ def test_power_w_is_all_in_and_nothing_is_added() -> None:
     assert fp.operational_co2e_kg.value == pytest.approx(132.0)
 
 
+def test_an_all_in_power_says_the_host_share_is_in_it() -> None:
+    """--power-w (and a chip whose default power is a system-level figure) put the host's share into the one
+    accelerator component: the table and JSON said 'gpu energy (IT, given)', as if it were the GPU alone."""
+    given = estimate_training(chip_hours=1000, power_w=300, hardware="A100", pue=1.1, intensity=400)
+    tpu = estimate_training(chip_hours=1000, hardware="TPU v3")
+    assert given.to_dict()["energy_by_component_kwh"]["gpu"]["includes_host"] is True
+    assert tpu.to_dict()["energy_by_component_kwh"]["accelerator"]["includes_host"] is True
+    assert "gpu energy (IT, given, host share incl.)" in given.table()
+    modelled = estimate_training(chip_hours=1000, hardware="A100", pue=1.1, intensity=400).to_dict()
+    assert all("includes_host" not in c for c in modelled["energy_by_component_kwh"].values())  # host parts beside
+
+
 def test_modelled_power_has_host_parts_and_ranges() -> None:
     fp = estimate_training(chip_hours=1000, hardware="H100 SXM", location="SE")
     assert {"gpu", "cpu", "ram", "other"} <= set(fp.energy_by_component_kwh)

@@ -316,7 +316,8 @@ def _find_one(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumptio
     # 2b. an architecture ("Blackwell", "CDNA 3"): chips of different peaks and power, picking one would be a guess;
     #     after the family names, as a family's name may be its first chip's too ("Trainium")
     if len(arch := _architecture_chips(qkey)) > 1:
-        raise AmbiguousNameError("hardware", name, [a.name for a in arch], f"a chip family, not one chip; {_HINT}")
+        raise AmbiguousNameError("hardware", name, [a.name for a in arch],
+                                 f"the name covers several chips, not one; {_HINT}")
     # 3. every query token found in the row (see _token_match)
     qt = _tokens(name)
     matched = _match_rows(qt) if qt else []

@@ -71,7 +71,7 @@ def _given_all_in_energy(
     acc: Accelerator, variants: list[Accelerator], chip_hours: Range, power_w: float
 ) -> tuple[Energy, list[Assumption]]:
     """Chip-hours x the all-in W per chip the user gave (host share included): one component, basis "given"."""
-    energy = {component_key(acc): ComponentEnergy(chip_hours * power_w / 1000.0, "given")}
+    energy = {component_key(acc): ComponentEnergy(chip_hours * power_w / 1000.0, "given", includes_host=True)}
     return energy, [Assumption("average power per chip (all-in)", f"{power_w:g} W", "given by the user",
                                "includes the host share; nothing added on top"),
                     *_check_all_in_power(power_w, acc, variants)]
@@ -106,7 +106,8 @@ def _tdp_share_energy(
     all_in = utilisation.all_in_fraction(acc.name) if power_fraction is None else None
     if all_in is not None:
         fraction, note = all_in
-        return {component_key(acc): ComponentEnergy(chip_hours * tdp * fraction / 1000.0, "modelled")}, [note]
+        return {component_key(acc): ComponentEnergy(chip_hours * tdp * fraction / 1000.0, "modelled",
+                                                    includes_host=True)}, [note]
     fraction, fraction_note = _accelerator_fraction(acc, power_fraction)
     energy = {component_key(acc): ComponentEnergy(chip_hours * tdp * fraction / 1000.0, "modelled")}
     host, host_note = utilisation.host_watts_per_accelerator(acc.family, tdp.value, acc.module_host(),
