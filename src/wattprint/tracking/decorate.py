@@ -15,12 +15,15 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# runs started in this process, (pid, id) -> how many: a decorated call of an id open here (a `with` block)
-# just runs. Keyed by pid so that a forked child, which inherits the dict, does not see its parent's runs as its own.
-_OPEN: dict[tuple[int, str], int] = {}
+# runs started in this process, (pid, id) -> the threads that started them, one entry per run: a decorated call of
+# an id open here (a `with` block) just runs. Keyed by pid so that a forked child, which inherits the dict, does not
+# see its parent's runs as its own.
+_OPEN: dict[tuple[int, str], list[int]] = {}
+# runs of a fixed id whose start() is under way in this process, (pid, id) -> the threads starting them
+_STARTING: dict[tuple[int, str], list[int]] = {}
 # decorated calls of a fixed run id in progress in this process, (pid, id) -> the run they share
 _SHARED: dict[tuple[int, str], SharedRun] = {}
-# guards _OPEN and _SHARED (calls of one id may come from several threads); re-entrant: a SIGTERM handler may
+# guards _OPEN, _STARTING and _SHARED (calls of one id may come from several threads); re-entrant: a SIGTERM handler may
 # stop() a run while the main thread holds it
 _LOCK = threading.RLock()
 # a call's status -> how much it weighs in the status of a shared run (the worst call's status wins)
@@ -40,21 +43,48 @@ class SharedRun:
         self.error: BaseException | None = None  # why start() failed: the calls that waited for it fail alike
 
 
-def register_open(run_id: str) -> None:
-    """A run of ``run_id`` started in this process (by any means)."""
-    key = (os.getpid(), run_id)
+def register_open(run_id: str) -> int:
+    """A run of ``run_id`` started in this process (by any means), in this thread: the thread's id, for
+    :func:`unregister_open` (a run may be stopped from another thread)."""
+    key, thread = (os.getpid(), run_id), threading.get_ident()
     with _LOCK:
-        _OPEN[key] = _OPEN.get(key, 0) + 1
+        _OPEN.setdefault(key, []).append(thread)
+    return thread
 
 
-def unregister_open(run_id: str) -> None:
-    """A run of ``run_id`` started in this process stopped."""
-    key = (os.getpid(), run_id)
+def unregister_open(run_id: str, thread: int) -> None:
+    """A run of ``run_id`` that thread ``thread`` started in this process stopped."""
+    _drop(_OPEN, (os.getpid(), run_id), thread)
+
+
+def _drop(table: dict[tuple[int, str], list[int]], key: tuple[int, str], thread: int) -> None:
     with _LOCK:
-        if _OPEN.get(key, 0) > 1:
-            _OPEN[key] -= 1
-        else:
-            _OPEN.pop(key, None)
+        threads = table.get(key, [])
+        if thread in threads:
+            threads.remove(thread)
+        if not threads:
+            table.pop(key, None)
+
+
+@contextmanager
+def starting(run_id: str) -> Iterator[None]:
+    """The start() of a run of the fixed id ``run_id`` in this thread. Refused at once where another thread of this
+    process has a run of that id open or starting: the store's own check, later (or never, in a race of two
+    starts), could only say "in this process", which reads as an enclosing block of this thread."""
+    key, thread = (os.getpid(), run_id), threading.get_ident()
+    with _LOCK:
+        others = [t for t in _OPEN.get(key, []) + _STARTING.get(key, []) if t != thread]
+        if others and thread not in _OPEN.get(key, []):  # one of this thread's own encloses it: the store says so
+            from ..errors import InputConflictError
+
+            raise InputConflictError(
+                f"run {run_id!r} is already being measured in this process, by another thread's track() block or "
+                "decorated call; give each thread a run id of its own, or wait for that one to end")
+        _STARTING.setdefault(key, []).append(thread)
+    try:
+        yield
+    finally:
+        _drop(_STARTING, key, thread)
 
 
 def join_shared(run_id: str, start: Callable[[], Any]) -> SharedRun | None:

@@ -25,12 +25,13 @@ import contextlib
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, SupportsIndex, TypeVar, overload
 
-from ..errors import InputConflictError, WattprintError, closest_names, shown
+from ..errors import InputConflictError, WattprintError, WattprintWarning, closest_names, shown
 from ..footprint import Assumption, Footprint, Intensity
 from ..quantities import Range
 from ..storage.export import rates
@@ -96,6 +97,10 @@ class Run:
     ) -> None:
         from .config import check_run_options, check_setting_types
 
+        if callable(project):  # track(fn, run=...) or Run(fn): the bare @track form takes no other argument
+            got = f"the function {project.__qualname__}" if hasattr(project, "__qualname__") else shown(project)
+            raise InputConflictError(f"project name must be text, got {got}; to track a function, decorate it "
+                                     "with @wattprint.track or @wattprint.track(project=..., ...)")
         self.project = given_name("project name", project) or "default"
         self._given_id = given_name("run id", run)
         self.id = self._given_id or new_run_id(self.project)
@@ -128,7 +133,8 @@ class Run:
         self._progress: RunProgress | None = None
         self._progress_lock = threading.Lock()
         self._readers: list[Any] = []
-        self._registered = False  # registered as open in this process (a start that succeeded, until stop())
+        # the thread that registered it as open in this process (a start that succeeded, until stop()); None: not
+        self._registered: int | None = None
         self.interval_s = DEFAULT_INTERVAL_S
         self._pending: PendingRecord | None = None  # the run's record waits for a locked store (see begin_record)
         self._context: RunContext | None = None  # the hardware, settings' sources and place, set by start()
@@ -136,11 +142,36 @@ class Run:
         # stop()
         self.outcome: dict[str, Any] = {}
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id!r} project={self.project!r} status={self.status!r}>"
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        """Refused, for pickle and copy.deepcopy alike (a spawn worker, Ray): a run is measured by the process that
+        started it, with its sampler thread, devices and store. Each process of a job tracks a run of its own
+        (:mod:`wattprint.integrations.distributed`)."""
+        raise TypeError(
+            f"a wattprint Run ({self.id!r}) cannot be pickled or deep-copied: it is measured by the process that made "
+            "it; let each worker process track its own run with wattprint.track() (the node's energy is split among "
+            "the tracked processes), and pass run.id where a worker needs to name this one")
+
+    def __copy__(self) -> Run:
+        """copy.copy: a second handle on the same run (its sampler, locks and store shared), as it always was; only
+        pickling and deep copies are refused."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
+
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> Run:
         """Open the window: resolve settings, detect devices, open the store, take the first reading."""
         if self.status != "new":
             raise WattprintError(f"run {self.id!r} was already started; use a new track() for another run")
+        if self._given_id is None or not self.persist:  # a fixed id can only be stored by one run at a time
+            return self._start()
+        with calls.starting(self.id):  # another thread's run of this id: refused here, in words that say so
+            return self._start()
+
+    def _start(self) -> Run:
         from .attribution import ProcessShare
         from .config import load_config
         from .ledger import Ledger
@@ -220,8 +251,7 @@ class Run:
             raise
         # registered only now: a start that failed must not leave the id looking measured in this process
         self._pid = os.getpid()
-        calls.register_open(self.id)
-        self._registered = True
+        self._registered = calls.register_open(self.id)
         if self._kw.get("handle_signals", True):
             self._signals.install(self._on_signal)
         self._last_exc_at_start = last_uncaught_exception()
@@ -250,9 +280,9 @@ class Run:
                 raise WattprintError(f"run {self.id!r} was never started")
             status = sampler.status or status  # an earlier, interrupted stop() already gave the sampler its status
             self.status = status
-            if self._registered:
-                self._registered = False
-                calls.unregister_open(self.id)
+            if self._registered is not None:
+                calls.unregister_open(self.id, self._registered)
+                self._registered = None
             wait = self._stop_wait_s
             try:
                 close_store = stop_sampler(sampler, status, wait, self.store, self._note)
@@ -326,10 +356,18 @@ class Run:
         """Energy of the block is recorded as phase ``name`` (stored per occurrence and totalled per name).
 
         Meant for coarse stages (train, eval, checkpoint): each boundary takes a reading on the sampler thread.
+        In a process forked from the one measuring the run (a multiprocessing or DataLoader worker), which has no
+        sampler thread, the block runs unrecorded, with a :class:`~wattprint.errors.WattprintWarning`.
         """
         if given_name("phase name", name, optional=False) is None:  # None stored nothing of the run (NOT NULL), quietly
             raise InputConflictError(f"a phase needs a name, e.g. run.phase('train'); got {name!r}")
         s = self._running_sampler()
+        if self._forked():  # a warning, not an error: raising would end the worker's work over a label
+            warnings.warn(f"phase {name!r} is not recorded: run {self.id!r} is measured by process {self._pid}, "
+                          f"not by this one ({os.getpid()}); this process's energy counts in that run, not as a phase",
+                          WattprintWarning, stacklevel=3)  # 3: this, contextlib's __enter__, its caller
+            yield
+            return
         s.mark_phase("enter", name)
         try:
             yield
@@ -355,7 +393,11 @@ class Run:
 
     @property
     def energy_kwh(self) -> float:
-        """Facility energy so far (kWh, IT x PUE), as of the latest sample (at most one interval old)."""
+        """Facility energy so far (kWh, IT x PUE), as of the latest sample (at most one interval old).
+
+        In a process forked from the one measuring the run (a multiprocessing or DataLoader worker) it stays as it
+        was at the fork, as does :meth:`footprint`: the sampler thread is the parent's, whose run goes on counting
+        the energy, the child's included."""
         snap = self._snapshot()
         return snap.it_energy_j / J_PER_KWH * self.pue.value if snap is not None else 0.0
 
@@ -529,6 +571,11 @@ class Run:
                 self.stop(status)
 
 
+@overload
+def track(project: F, /) -> F: ...
+
+
+@overload
 def track(
     project: str = "default",
     run: str | None = None,
@@ -540,8 +587,23 @@ def track(
     intensity: float | None = None,
     persist: bool = True,
     **kw: Any,
-) -> Run:
+) -> Run: ...
+
+
+def track(
+    project: Any = "default",
+    run: str | None = None,
+    *,
+    db: str | None = None,
+    interval_s: float | None = None,
+    location: str | None = None,
+    pue: float | str | None = None,
+    intensity: float | None = None,
+    persist: bool = True,
+    **kw: Any,
+) -> Any:
     """A :class:`Run` for ``project`` (not started): use it as ``with``, as a decorator, or ``start()``/``stop()``.
+    ``@track`` without parentheses is ``@track()``: project "default", a new run id for each call.
 
     ``run`` names the run (an existing id resumes it: a preempted job continues the same run; None: a new
     generated id); ``interval_s`` is the sampling interval (default 1 s); ``location`` (e.g. "FRA", "US-CA",
@@ -556,5 +618,8 @@ def track(
     True or False, ``notify`` a callable, ``readers`` a list of readers, ``pid`` a running process's id,
     ``state_dir`` a path, ``meta`` a mapping without the tracker's own keys.
     """
+    given = (run, db, interval_s, location, pue, intensity)
+    if callable(project) and all(v is None for v in given) and persist is True and not kw:
+        return Run()(project)  # bare @track: the function is the decorated one, not a project name
     return Run(project, run, db=db, interval_s=interval_s, location=location, pue=pue, intensity=intensity,
                persist=persist, **kw)
