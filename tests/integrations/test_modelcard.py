@@ -639,3 +639,45 @@ def test_a_block_wattprint_cannot_split_into_fields_is_a_clear_error_and_left_al
     assert readme.read_text() == original
     with pytest.raises(WattprintError, match="guesses for location"):
         co2_eq_emissions(_footprint(), guesses={"location": "Paris"})
+
+
+def test_co2_eq_emissions_refuses_a_training_type_as_the_callbacks_do(wattprint_env: Path) -> None:
+    """The public builder wrote training_type: "rlhf" into the card, which the callbacks refuse when made."""
+    from wattprint.errors import WattprintError
+    from wattprint.integrations.session import TrainingSession
+
+    with pytest.raises(WattprintError) as built:
+        co2_eq_emissions(_footprint(), training_type="rlhf")
+    with pytest.raises(WattprintError) as made:
+        TrainingSession(project="p", training_type="rlhf")
+    assert str(built.value) == str(made.value)
+    assert "'rlhf'" in str(built.value) and "pre-training, fine-tuning" in str(built.value)
+
+
+@pytest.mark.parametrize("bad", [b"dir", 5, 3.5])
+def test_a_card_path_that_is_not_text_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          bad: object) -> None:
+    """bytes (or a number) reached pathlib, whose TypeError is no message for a user."""
+    from wattprint.errors import InputConflictError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputConflictError, match=r"must be a folder or README.md path \(str or os.PathLike\)") as e:
+        write_model_card(bad, {"emissions": 1.0, "source": "wattprint"})  # type: ignore[arg-type]
+    assert f"got {bad!r}" in str(e.value) and "\n" not in str(e.value)
+    assert ("decode" in str(e.value)) == isinstance(bad, bytes)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_card_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """"~/modelx" made a folder literally named '~' in the working directory."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    block = co2_eq_emissions(_footprint())
+    assert write_model_card("~/modelx", block) == home / "modelx" / "README.md"
+    assert write_model_card(Path("~/other/README.md"), block) == home / "other" / "README.md"
+    assert read_model_card(home / "modelx") == block
+    assert not list(work.iterdir())

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from .modelcard import describe_hardware
+from .modelcard import card_location, describe_hardware
 from .session import DEFAULT_PREFIX, EVAL_PHASE, TrainingSession, _warn
 
 if TYPE_CHECKING:
@@ -66,13 +66,13 @@ class LightningHooks:
     - ``validate()``, ``test()`` and ``predict()`` are not measured (the callback measures training): a
       :class:`~wattprint.errors.WattprintWarning` says so once, and to wrap them in ``wattprint.track``.
 
-    ``model_card_dir`` defaults to the checkpoint folder (``ModelCheckpoint.dirpath``), else the folder
-    ``trainer.log_dir`` names (read without its broadcast, see :func:`_log_dir`); the current directory is only
-    written to when named explicitly, so a project's own README.md is never edited by accident, and a default folder
-    is only used when it exists by the end of training, or is the folder of a logger (loggers may create theirs
-    late): no folder is made just for the card. Without any (``logger=False, enable_checkpointing=False`` and
-    ``default_root_dir`` the working directory, its default) no card is written, and a warning says once to name
-    ``model_card_dir``.
+    ``model_card_dir`` (text or an ``os.PathLike``; a leading ``~`` is the home folder) defaults to the checkpoint
+    folder (``ModelCheckpoint.dirpath``), else the folder ``trainer.log_dir`` names (read without its broadcast, see
+    :func:`_log_dir`); the current directory is only written to when named explicitly, so a project's own README.md
+    is never edited by accident, and a default folder is only used when it exists by the end of training, or is the
+    folder of a logger (loggers may create theirs late): no folder is made just for the card. Without any
+    (``logger=False, enable_checkpointing=False`` and ``default_root_dir`` the working directory, its default) no
+    card is written, and a warning says once to name ``model_card_dir``.
     ``fast_dev_run`` writes no card, as Lightning writes no checkpoints or logs then.
 
     Args are those of :class:`wattprint.integrations.transformers.WattprintCallback`, plus ``model_card_dir``.
@@ -98,6 +98,8 @@ class LightningHooks:
         **track_kwargs: Any,
     ) -> None:
         super().__init__()
+        if model_card_dir is not None:  # refused now, not by a TypeError after the training
+            card_location(model_card_dir, "model_card_dir")
         self.session = TrainingSession(
             project=project,
             run_name=run_name,
@@ -151,8 +153,9 @@ class LightningHooks:
         if stage != "fit":  # "validate", "test", "predict"
             if not self._said_unmeasured:
                 self._said_unmeasured = True
+                name = getattr(stage, "value", stage)  # Lightning passes its TrainerFn, a str enum
                 _warn(f"the callback measures only training (fit()): validate(), test() and predict() are not measured "
-                      f"(this is {stage}()); wrap the call in `with wattprint.track(project=...):` to measure it")
+                      f"(this is {name}()); wrap the call in `with wattprint.track(project=...):` to measure it")
             return
         self._resuming = None
         checkpoint = _fit_checkpoint(trainer)
@@ -272,10 +275,9 @@ class LightningHooks:
                       "enable_checkpointing=False?), and neither the working directory (written to only when named) "
                       "nor a folder made just for the card is used; name one: WattprintCallback(model_card_dir=...)")
             fit.card = self.session.write_card(folder, hardware_used=self._hardware_guess, at_end=True)
-        else:  # max_epochs reached already, as when a notebook cell runs fit() again: the card of the training that did
+        else:  # training off, or its limit reached already (fit() run again): the card of the training that did
             kept = f" ({fit.card} stays as the last training wrote it)" if fit.card else ""
-            _warn(f"this fit() trained no step (the Trainer had reached max_epochs / max_steps already): no model "
-                  f"card written{kept}")
+            _warn(f"this fit() trained no step ({_why_no_step(trainer)}): no model card written{kept}")
         self.model_card_path = fit.card
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
@@ -307,7 +309,7 @@ class LightningHooks:
         """``model_card_dir``; else the checkpoint folder or the log folder, whichever exists (not the working
         directory); else a logger's folder not written yet; else None: no folder is made only for the card."""
         if self.model_card_dir is not None:
-            return os.fspath(self.model_card_dir)
+            return card_location(self.model_card_dir, "model_card_dir")
         cwd = Path.cwd().resolve()
         ckpt = getattr(trainer, "checkpoint_callback", None)
         log_dir = _log_dir(trainer)
@@ -317,6 +319,25 @@ class LightningHooks:
         if log_dir and getattr(trainer, "loggers", None) and Path(log_dir).resolve() != cwd:
             return str(log_dir)
         return None
+
+
+def _why_no_step(trainer: Any) -> str:
+    """Why a fit trained no step, from the Trainer's settings: training turned off (a zero limit, an empty training
+    data loader), a limit the Trainer had reached already (a fit() run again after its training ended), else a stop
+    before the first step."""
+    for setting in ("limit_train_batches", "max_steps", "max_epochs"):
+        value = getattr(trainer, setting, None)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+            return f"{setting}={value} turns its training off"
+    if getattr(trainer, "num_training_batches", None) == 0:
+        return "its training data loader yields no batch"
+    step, epoch = int(getattr(trainer, "global_step", 0) or 0), int(getattr(trainer, "current_epoch", 0) or 0)
+    max_steps, max_epochs = getattr(trainer, "max_steps", -1), getattr(trainer, "max_epochs", None)
+    if isinstance(max_steps, int) and 0 < max_steps <= step:
+        return f"the Trainer had reached max_steps={max_steps} already, at step {step}; raise it to train on"
+    if isinstance(max_epochs, int) and 0 < max_epochs <= epoch:
+        return f"the Trainer had reached max_epochs={max_epochs} already; raise it to train on"
+    return "the training stopped before its first step (trainer.should_stop set, by a callback?)"
 
 
 def _log_dir(trainer: Any) -> str | None:

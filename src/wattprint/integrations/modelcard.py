@@ -53,7 +53,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WattprintError
+from ..errors import InputConflictError, WattprintError, echo, shown
 from ..footprint import _TIME_UNITS, Footprint, _fmt_energy, _fmt_scaled
 from ..output_file import resolve_output, write_output
 from ..quantities import Range
@@ -97,6 +97,31 @@ _END_LINE = re.compile(r"^<!--\s*wattprint:end\s*-->\s*$")
 _OLD_HEADING = "## Environmental impact"
 _OLD_PARAGRAPH = "Training emitted"
 _OLD_BULLETS = ("- Energy: ", "- Grid intensity: ", "- Duration: ", "- Embodied CO2e of the hardware ")
+TRAINING_TYPES = ("pre-training", "fine-tuning")  # the Hub's values (huggingface.co/docs/hub/model-cards-co2)
+
+
+def check_training_type(training_type: object) -> None:
+    """Refuse a ``training_type`` the Hub's card does not take (None: not given). One check for
+    :func:`co2_eq_emissions` and the callbacks, which refuse it when they are made."""
+    if training_type is not None and training_type not in TRAINING_TYPES:
+        given = echo(training_type) if isinstance(training_type, str) else shown(training_type)
+        raise WattprintError(f"training_type {given}: the Hub's model card takes one of {', '.join(TRAINING_TYPES)}")
+
+
+def card_location(path: object, what: str = "path") -> str:
+    """A model card's folder or README path (``what``, the argument's name for the message) as text, a leading
+    ``~`` expanded as a shell would (a path argument is expected to take it; it is never a folder named ``~``).
+    Anything but text or an ``os.PathLike`` of text (a number, bytes), or blank text, is a one-line
+    :class:`InputConflictError`, not a TypeError from deep inside pathlib at the end of a training."""
+    text = os.fspath(path) if isinstance(path, str | os.PathLike) else None
+    if not isinstance(text, str):
+        hint = " (decode bytes to text first)" if isinstance(text if text is not None else path, bytes) else ""
+        raise InputConflictError(f"{what} must be a folder or README.md path (str or os.PathLike), got "
+                                 f"{shown(path)}{hint}")
+    if not text.strip():
+        raise InputConflictError(f"no model card path given ({what} is empty): name the model's folder or its "
+                                 "README.md")
+    return os.path.expanduser(text)
 
 
 def co2_eq_emissions(
@@ -119,6 +144,7 @@ def co2_eq_emissions(
     (the footprint's ``details["hardware"]``: :func:`hardware_used_of`). Fields that are unknown (no location
     configured: the world average) are left out rather than guessed.
     """
+    check_training_type(training_type)
     grams = footprint.operational_co2e_kg.value * GRAMS_PER_KG
     if not math.isfinite(grams) or grams < 0:
         raise WattprintError(f"cannot write {grams!r} g CO2e into a model card: the footprint's emissions are not a "
@@ -352,11 +378,9 @@ def write_model_card(path: str | os.PathLike[str], block: Mapping[str, Any], bod
     An existing README keeps all its other metadata and its text, but for wattprint's section, which is replaced by
     ``body`` (a short default paragraph if None): the text then states the figures the metadata holds. A missing or
     empty README is created with the front matter and ``body``; see :func:`update_readme_text`. Returns the README's
-    path.
+    path. A leading ``~`` in ``path`` is the home folder (see :func:`card_location`).
     """
-    if not str(path).strip():
-        raise WattprintError("no model card path given: name the model's folder or its README.md")
-    p = Path(path)
+    p = Path(card_location(path))
     if p.suffix.lower() != ".md":  # a folder ("models/bert-v1.5" too), existing or not
         if p.exists() and not p.is_dir():
             raise WattprintError(f"{p} is a file, not a model folder: give the folder or a README.md path")

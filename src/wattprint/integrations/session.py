@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputConflictError, WattprintError, WattprintWarning, echo, shown
 from .distributed import JobRound, announce, job_round, shared_name, sum_over_processes
-from .modelcard import GRAMS_PER_KG, card_body, co2_eq_emissions, significant, write_model_card
+from .modelcard import (
+    GRAMS_PER_KG,
+    card_body,
+    check_training_type,
+    co2_eq_emissions,
+    significant,
+    write_model_card,
+)
+from .modelcard import TRAINING_TYPES as TRAINING_TYPES  # the Hub's values, once kept here
 from .watch import CallWatch
 
 if TYPE_CHECKING:
@@ -34,7 +42,6 @@ DEFAULT_PREFIX = "wattprint/"
 # how often a watched training call is checked for having left without its end hook (s; the run's sampling interval
 # when shorter): the most a failed training's run goes on after the failure
 WATCH_EVERY_S = 1.0
-TRAINING_TYPES = ("pre-training", "fine-tuning")  # the Hub's values (huggingface.co/docs/hub/model-cards-co2)
 
 
 def _warn(message: str) -> None:
@@ -124,9 +131,7 @@ class TrainingSession:
 
     def _check_settings(self) -> None:
         """Bad settings fail here, where the callback is made, not minutes later when training starts."""
-        if self.training_type is not None and self.training_type not in TRAINING_TYPES:
-            raise WattprintError(f"training_type {self.training_type!r}: the Hub's model card takes one of "
-                                 f"{', '.join(TRAINING_TYPES)}")
+        check_training_type(self.training_type)
         self._check_types()
         if not self.owns_run:
             return

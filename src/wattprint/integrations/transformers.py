@@ -53,7 +53,7 @@ try:
 except ImportError as e:
     missing_framework(e, __name__, "Hugging Face Transformers", "pip install 'wattprint[hf]'", ("transformers",))
 
-from .modelcard import describe_hardware
+from .modelcard import card_location, describe_hardware
 from .session import DEFAULT_PREFIX, EVAL_PHASE, TrainingSession, _warn
 
 if TYPE_CHECKING:
@@ -150,9 +150,9 @@ class WattprintCallback(TrainerCallback):
 
         ``Trainer.create_model_card()`` (also run by ``Trainer.push_to_hub()``) rewrites README.md from
         scratch; call this after it to put the block back. Writes whether or not ``model_card`` is on; None
-        before training has ended.
+        before training has ended. A leading ``~`` in ``output_dir`` is the home folder, as in ``TrainingArguments``.
         """
-        target = os.fspath(output_dir) if output_dir is not None else self._output_dir
+        target = card_location(output_dir, "output_dir") if output_dir is not None else self._output_dir
         path = self.session.write_card(target, self._training_type_guess, self._hardware_guess)
         self.model_card_path = path or self.model_card_path
         return path
