@@ -247,8 +247,14 @@ def test_a_training_that_raised_and_was_caught_ends_failed_then_not_at_the_next_
     time charged to it), and was then stored as interrupted."""
     callback, boom, trainer, failed = _train_until_it_raises(tmp_path / "out", "hf-crash", 3)
     assert _status_once_ended(failed) == "failed"  # while the script calls nothing of the Trainer's
-    with open_store(str(wattprint_env), readonly=True) as store:
-        at_failure = store.get_run(failed.id).to_dict()
+    # the run's status changes as its stop() begins, on the watcher's thread; the store has it once stop() wrote it
+    deadline = time.monotonic() + 20.0
+    while True:
+        with open_store(str(wattprint_env), readonly=True) as store:
+            at_failure = store.get_run(failed.id).to_dict()
+        if at_failure["status"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(SAMPLE_INTERVAL_S / 2)
     assert at_failure["status"] == "failed"
     assert any(n.startswith("the training raised") for n in at_failure["device_notes"])  # how its end was found
     time.sleep(5 * SAMPLE_INTERVAL_S)  # idle: a notebook user reading the traceback
