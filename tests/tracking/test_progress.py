@@ -4,15 +4,18 @@ arguments never stop the training loop that passes them."""
 from __future__ import annotations
 
 import math
+import threading
 import time
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from wattprint.data import measured_energy_band
 from wattprint.errors import WattprintWarning
 from wattprint.storage import open_store
-from wattprint.tracking import track
+from wattprint.tracking import Run, track
 
 from .conftest import PowerReader, measuring
 
@@ -60,11 +63,78 @@ def test_bad_arguments_warn_and_say_why_without_raising_and_later_calls_still_pr
         assert got == want or (math.isnan(got) and math.isnan(want)), (got, want)
 
 
-def test_a_step_past_the_total_counts_as_done() -> None:
+def test_a_step_past_the_total_counts_as_done_with_one_warning_per_run() -> None:
+    # likely steps against epochs: said once (naming the step and total), not at every step of the loop
     with track("p", interval_s=0.05, readers=[PowerReader()], persist=False, pue=1.0) as run:
-        time.sleep(0.08)
-        pr = run.progress(15, 10)
-    assert pr.fraction_done == 1.0 and pr.step == 10
+        measuring(run)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            prs = [run.progress(step, 3) for step in range(1, 21)]
+    said = [str(w.message) for w in caught if issubclass(w.category, WattprintWarning)]
+    assert len(said) == 1, said
+    assert "run.progress(4, 3)" in said[0] and "past total_steps 3" in said[0] and "count as done" in said[0]
+    assert caught[0].filename == __file__  # attributed to the caller
+    assert all(pr.fraction_done == 1.0 and pr.step == 3 for pr in prs[2:])
+
+
+def test_a_bad_argument_repeated_at_every_step_warns_once_per_kind_of_mistake_per_run() -> None:
+    def wattprint_warnings(calls: list[tuple[object, object]], run: Run) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for step, total in calls:
+                pr = run.progress(step, total)  # type: ignore[arg-type]
+                assert pr.method.startswith("no projection: total") or pr.method.startswith("no projection: step")
+        return [str(w.message) for w in caught if issubclass(w.category, WattprintWarning)]
+
+    with track("p", interval_s=0.05, readers=[PowerReader()], persist=False, pue=1.0) as run:
+        measuring(run)
+        zero_total = wattprint_warnings([(step, 0) for step in range(1, 201)], run)
+        # the same kind of mistake (a total that is no count of steps), another value: nothing more
+        inf_total = wattprint_warnings([(step, float("inf")) for step in range(1, 51)], run)
+        negative_step = wattprint_warnings([(-step, 10) for step in range(1, 51)], run)  # another kind
+        text_step = wattprint_warnings([("five", 10)] * 20, run)
+        good = run.progress(5, 10)
+    assert len(zero_total) == 1 and "run.progress(1, 0): total_steps must be" in zero_total[0]
+    assert inf_total == []
+    assert len(negative_step) == 1 and "step must be a finite number >= 0" in negative_step[0]
+    assert len(text_step) == 1 and "not text" in text_step[0]
+    assert not good.method.startswith("no projection")
+    with track("p", interval_s=0.05, readers=[PowerReader()], persist=False, pue=1.0) as other:
+        measuring(other)
+        assert len(wattprint_warnings([(1, 0), (2, 0)], other)) == 1  # per run: a new run says it again
+
+
+def test_progress_from_several_threads_updates_the_projector_one_call_at_a_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the projector's statistics are read-modify-write: two calls inside it at once would lose or mix updates
+    from wattprint.tracking import projection
+
+    inside, most = [0], [0]
+    observe = projection.Projector.observe
+
+    def slow_observe(self: projection.Projector, step: float, t: float, energy_j: float) -> None:
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.005)  # a thread switch here lets another call in, unless progress() serialises them
+        observe(self, step, t, energy_j)
+        inside[0] -= 1
+
+    monkeypatch.setattr(projection.Projector, "observe", slow_observe)
+    with track("p", interval_s=0.05, readers=[PowerReader()], persist=False, pue=1.0) as run:
+        measuring(run)
+        go = threading.Barrier(4)
+
+        def calls(first: int) -> None:
+            go.wait()
+            for step in range(first, 400, 4):
+                run.progress(step, 1000)
+
+        threads = [threading.Thread(target=calls, args=(k,)) for k in range(1, 5)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(30)
+    assert most[0] == 1
 
 
 def test_the_first_call_after_a_long_start_up_does_not_extrapolate_the_start_up() -> None:
@@ -124,3 +194,29 @@ def test_fractional_progress_is_projected_as_given_not_truncated() -> None:
     assert pr.energy_kwh.value == pytest.approx(2 * pr.energy_so_far_kwh, rel=0.35)
     assert half.fraction_done == 0.5 and half.step == 2.5
     assert isinstance(run.progress(3.0, 10).step, int)  # a whole float is a whole step
+
+
+def test_a_snapshots_embodied_co2e_is_worked_out_once_not_at_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the embodied CO2e per hour changes only with a new sample; called at every training step, working it out
+    # again at each call was half of the cost of one (the cost itself is measured in bench/progress_cost.py)
+    from wattprint.tracking.figures import RunFigures
+
+    worked_out: list[object] = []
+    segment_embodied = RunFigures.segment_embodied
+
+    def counted(self: RunFigures, snap: Any, hours_h: float) -> Any:
+        if threading.current_thread() is threading.main_thread():  # not the sampler's own figures
+            worked_out.append(snap)
+        return segment_embodied(self, snap, hours_h)
+
+    monkeypatch.setattr(RunFigures, "segment_embodied", counted)
+    with track("p", interval_s=0.2, readers=[PowerReader()], persist=False, pue=1.0) as run:
+        measuring(run)
+        assert run.sampler is not None
+        snaps = []
+        for step in range(1, 501):
+            snaps.append(run.sampler.snapshot)
+            run.progress(step, 1000)
+        calls = len(worked_out)
+    distinct = len({id(s) for s in snaps})  # the snapshots are kept alive in the list: ids are not reused
+    assert 1 <= calls <= distinct + 1, (calls, distinct)

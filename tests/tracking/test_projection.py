@@ -192,3 +192,36 @@ def test_with_one_observation_there_is_no_central_value_only_the_range() -> None
     p.observe(500, 4.2, 530.0)  # a window closed: a central value from the energy per step since the first call
     later = project_at(p, 500, 1500, 4.2, 530.0)
     assert later.central and later.to_dict()["projected_energy_kwh"] == pytest.approx(later.energy_kwh.value)
+
+
+def test_a_projection_says_what_it_said_when_made_whenever_its_figures_are_read() -> None:
+    # progress() leaves a projection's energy and CO2e to be worked out when first read: from what was known when
+    # it was made, so the projector moving on (more windows, a change of rate) does not change them
+    import copy
+    import dataclasses
+    import pickle
+
+    args: tuple[Any, ...] = (Range(1.2, 1.1, 1.4), Range(300.0, 250.0, 350.0), Range(0.01, 0.008, 0.012))
+
+    def fed(upto: int) -> Projector:
+        p = Projector(min_window_s=0.2)
+        for step, t, e in job(0.6, 2.0)[:upto]:
+            p.observe(step, t, e)
+        return p
+
+    trace = job(0.6, 2.0)
+    step, t, e = trace[500]
+    read_at_once = fed(501).project(step, STEPS, e, t, *args, embodied_rate_kg_per_h=Range(0.02, 0.01, 0.03))
+    figures = (read_at_once.energy_kwh, read_at_once.co2e_kg)
+    later = fed(501)
+    read_later = later.project(step, STEPS, e, t, *args, embodied_rate_kg_per_h=Range(0.02, 0.01, 0.03))
+    for s2, t2, e2 in trace[501:]:  # the rate doubles at 60 %: the projector's own figures change a lot
+        later.observe(s2, t2, e2)
+    assert later.project(STEPS - 1, STEPS, trace[-2][2], trace[-2][1], *args).energy_kwh != figures[0]
+    assert (read_later.energy_kwh, read_later.co2e_kg) == figures
+    assert read_later == read_at_once and repr(read_later) == repr(read_at_once)
+    # copied, pickled or replaced, it is a projection like any other
+    for p in (copy.deepcopy(read_later), pickle.loads(pickle.dumps(read_later)), dataclasses.replace(read_later)):
+        assert p == read_at_once and (p.energy_kwh, p.co2e_kg) == figures
+    with pytest.raises(AttributeError):
+        read_later.no_such_field  # type: ignore[attr-defined]  # noqa: B018

@@ -90,6 +90,13 @@ def sensor_assumptions(readers: list[Any]) -> list[Assumption]:
     return out
 
 
+def embodied_over(basis: tuple[Range, float, Range], hours_h: float) -> Range:
+    """The embodied CO2e over ``hours_h`` of a run (kg) from its basis (:meth:`RunFigures.embodied_basis`): the
+    earlier segments' as stored, and this segment's hardware over the rest (amortised: linear in the hours)."""
+    earlier_kg, earlier_h, rate = basis
+    return earlier_kg + rate * max(0.0, hours_h - earlier_h)
+
+
 class RunFigures:
     """Footprint, embodied CO2e and stored summary of one run segment, from its snapshots.
 
@@ -184,8 +191,14 @@ class RunFigures:
     def embodied_at(self, snap: Snapshot, hours_h: float) -> tuple[Range, Range]:
         """(the run's embodied CO2e over ``hours_h`` of it, kg; what each hour more on this segment's hardware adds,
         kg/h), for a projection of the run's duration. Amortised embodied CO2e is linear in the hours."""
-        rate = self.segment_embodied(snap, 1.0)[0]
-        return self.earlier_embodied_kg + rate * max(0.0, hours_h - self.earlier_h), rate
+        basis = self.embodied_basis(snap)
+        return embodied_over(basis, hours_h), basis[2]
+
+    def embodied_basis(self, snap: Snapshot) -> tuple[Range, float, Range]:
+        """What :meth:`embodied_at` is worked out from, the same at any hour of a snapshot (``progress()`` works it
+        out once per snapshot, not at every step): the earlier segments' embodied CO2e (kg) and hours, and what
+        each hour on this segment's hardware adds (kg/h)."""
+        return self.earlier_embodied_kg, self.earlier_h, self.segment_embodied(snap, 1.0)[0]
 
     def segment_embodied(self, snap: Snapshot, hours_h: float) -> tuple[Range, list[Assumption]]:
         """Embodied CO2e of this segment's hardware over ``hours_h``: the GPUs read (their charged share) + the

@@ -57,8 +57,10 @@ projection cannot be foreseen; once it is observed, the next projections follow 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, TypeGuard
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from ..quantities import Range
 from ..storage.records import J_PER_KWH, JsonShape, SlotPatch
@@ -127,6 +129,37 @@ class Projection:
     central: bool = True
     elapsed_s: float = 0.0
 
+    @classmethod
+    def deferred(cls, figures: Callable[[], tuple[Range, Range]], fraction_done: float, method: str,
+                 step: int | float, total_steps: int | float, energy_so_far_kwh: float, windows: int, central: bool,
+                 elapsed_s: float) -> Projection:
+        """A projection whose ``energy_kwh`` and ``co2e_kg`` are ``figures()``, worked out when first read (from what
+        was known when it was made: the same numbers): a training loop calls ``progress()`` at every step and reads
+        a projection now and then, and their interval arithmetic is most of the cost of a call."""
+        p = object.__new__(cls)
+        p.__dict__.update(fraction_done=fraction_done, method=method, step=step, total_steps=total_steps,
+                          energy_so_far_kwh=energy_so_far_kwh, windows=windows, central=central, elapsed_s=elapsed_s,
+                          _figures=figures)
+        return p
+
+    if not TYPE_CHECKING:  # the type checker sees the fields, not a catch-all
+
+        def __getattr__(self, name: str) -> Any:
+            # called only for an attribute not set: the figures of a deferred projection, on their first read (two
+            # threads reading them at once work out the same numbers)
+            d = self.__dict__
+            figures = d.get("_figures") if name in _DEFERRED else None
+            if figures is not None:
+                d["energy_kwh"], d["co2e_kg"] = figures()
+                d.pop("_figures", None)
+            if name in _DEFERRED and name in d:
+                return d[name]
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (or copied) with its figures worked out, as one made with them."""
+        return type(self), tuple(getattr(self, f.name) for f in fields(self))
+
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON fields (:data:`FIELDS`, all of them; energies in kWh, CO2e in kg, ``made_at_elapsed_s`` in s):
         ``projected_energy_kwh`` / ``projected_co2e_kg`` are None without a central value, and a ``_high`` is None
@@ -160,6 +193,7 @@ class Projection:
 
 
 _SHAPES: dict[str, tuple[str, JsonShape]] = {}
+_DEFERRED = ("energy_kwh", "co2e_kg")  # the fields of a deferred projection worked out on first read
 
 
 # what a projection's method says once a reader (of the store, or in the process: Run.summary()) has raised its
@@ -390,18 +424,19 @@ class Projector:
         elapsed_s: float,
         pue: Range,
         intensity_g_per_kwh: Range,
-        embodied_kg: Range,
+        embodied_kg: Range | Callable[[], Range],
         no_data: str | None = None,
         measured: Range | None = None,
         embodied_rate_kg_per_h: Range | None = None,
     ) -> Projection:
         """Projected final facility energy and CO2e (see the module docstring) at ``step`` of ``total_steps``, with
         the IT energy so far ``energy_j`` (J) and ``elapsed_s`` of run time (the windows' times are
-        :meth:`observe`'s). ``embodied_kg`` is the embodied
-        CO2e of the ``elapsed_s`` so far; ``no_data`` says why there is nothing to project from (open range).
-        ``measured``: the IT energy's range relative to its value (the modelled components' uncertainty; None:
-        exact), which the energy to come shares. ``embodied_rate_kg_per_h``: the embodied CO2e each further hour
-        adds (a resumed run's earlier segments may have run on other hardware); None: the average so far."""
+        :meth:`observe`'s). ``embodied_kg`` is the embodied CO2e of the ``elapsed_s`` so far (or a function giving
+        it, called when the figures are first read: see :meth:`Projection.deferred`); ``no_data`` says why there is
+        nothing to project from (open range). ``measured``: the IT energy's range relative to its value (the
+        modelled components' uncertainty; None: exact), which the energy to come shares. ``embodied_rate_kg_per_h``:
+        the embodied CO2e each further hour adds (a resumed run's earlier segments may have run on other hardware);
+        None: the average so far."""
         total = max(total_steps, 1)
         step = min(max(step, 0), total)
         fraction = step / total
@@ -410,7 +445,7 @@ class Projector:
         if no_data is not None or step == 0:
             # the totals so far are known; how much more is not: unbounded above
             facility = Range.exact(so_far_kwh) * measured * pue
-            co2e = facility * intensity_g_per_kwh / 1000.0 + embodied_kg
+            co2e = facility * intensity_g_per_kwh / 1000.0 + (embodied_kg() if callable(embodied_kg) else embodied_kg)
             method = no_data or "no progress yet: nothing to project from; no central value, the range starts at " \
                                 "the energy so far"
             return Projection(fraction, Range(facility.value, facility.low, math.inf),
@@ -419,26 +454,38 @@ class Projector:
                               central=False, elapsed_s=elapsed_s)
         remaining = total - step
         one = self.one_observation  # the energy and the elapsed time so far may all have been start-up
-        lo, mid, hi = self.rate_band(step, energy_j, remaining, fraction)
-        # with one observation the value is the energy so far (no central value: see Projection)
-        it_kwh = Range(energy_j + (0.0 if one else remaining * mid), energy_j + remaining * lo,
-                       energy_j + remaining * hi) / J_PER_KWH
-        facility = it_kwh * measured * pue
-        embodied = embodied_kg
+        band = self.rate_band(step, energy_j, remaining, fraction)
         tps = None if one else self.time_per_step()
-        if elapsed_s > 0 and remaining > 0:
-            allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction)
-            if tps is None:
-                left_s = remaining * elapsed_s / step
-                duration = Range(elapsed_s, elapsed_s, elapsed_s + left_s * allowance)
-            else:
-                left_s = remaining * tps
-                duration = Range(elapsed_s + left_s, elapsed_s + left_s / allowance, elapsed_s + left_s * allowance)
-            if embodied_rate_kg_per_h is None:
-                embodied = embodied_kg * (duration / elapsed_s)
-            else:
-                embodied = embodied_kg + embodied_rate_kg_per_h * ((duration - elapsed_s) / SECONDS_PER_HOUR)
-        co2e = facility * intensity_g_per_kwh / 1000.0 + embodied
-        method = ONE_OBSERVATION if one else METHOD
-        return Projection(fraction, facility, co2e, method, step, total, so_far_kwh * pue.value, self._n,
-                          central=not one, elapsed_s=elapsed_s)
+        # the figures from what is known now, worked out when first read (Projection.deferred)
+        figures = partial(_figures, step, remaining, fraction, energy_j, elapsed_s, one, band, tps, pue,
+                          intensity_g_per_kwh, embodied_kg, measured, embodied_rate_kg_per_h)
+        return Projection.deferred(figures, fraction, ONE_OBSERVATION if one else METHOD, step, total,
+                                   so_far_kwh * pue.value, self._n, central=not one, elapsed_s=elapsed_s)
+
+
+def _figures(step: float, remaining: float, fraction: float, energy_j: float, elapsed_s: float, one: bool,
+             band: tuple[float, float, float], tps: float | None, pue: Range, intensity_g_per_kwh: Range,
+             embodied_kg: Range | Callable[[], Range], measured: Range, embodied_rate_kg_per_h: Range | None
+             ) -> tuple[Range, Range]:
+    """(facility energy, CO2e) of a projection (:meth:`Projector.project`), from its rate ``band`` (low, central,
+    high J per step; no central one with ``one`` observation) and ``tps`` (s per step; None: unknown)."""
+    lo, mid, hi = band
+    # with one observation the value is the energy so far (no central value: see Projection)
+    it_kwh = Range(energy_j + (0.0 if one else remaining * mid), energy_j + remaining * lo,
+                   energy_j + remaining * hi) / J_PER_KWH
+    facility = it_kwh * measured * pue
+    embodied = embodied_kg() if callable(embodied_kg) else embodied_kg
+    if elapsed_s > 0 and remaining > 0:
+        allowance = 1.0 + UNSEEN_CHANGE * (1.0 - fraction)
+        if tps is None:
+            left_s = remaining * elapsed_s / step
+            duration = Range(elapsed_s, elapsed_s, elapsed_s + left_s * allowance)
+        else:
+            left_s = remaining * tps
+            duration = Range(elapsed_s + left_s, elapsed_s + left_s / allowance, elapsed_s + left_s * allowance)
+        if embodied_rate_kg_per_h is None:
+            embodied = embodied * (duration / elapsed_s)
+        else:
+            embodied = embodied + embodied_rate_kg_per_h * ((duration - elapsed_s) / SECONDS_PER_HOUR)
+    co2e = facility * intensity_g_per_kwh / 1000.0 + embodied
+    return facility, co2e

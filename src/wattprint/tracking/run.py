@@ -415,13 +415,15 @@ class Run:
         :mod:`wattprint.tracking.projection`); steps may be fractional (epochs: ``progress(2.5, 3)``).
 
         Until the first sampling interval has closed no power is measured: the projection says so (from the
-        energy so far, unbounded above). A step past ``total_steps`` counts as done. Called in training loops, it
-        does not raise over its arguments: a step or total that is not a number (text such as "5" included, as the
-        estimators refuse it) or too large for a float, a step that is negative or not finite, or a total below 1 or
-        from 2**53 up, gives a :class:`~wattprint.errors.WattprintWarning` and a projection that says why (with the
-        step and total given), and is not used: the run's summary keeps the last projection made from good
-        arguments. Until a window of steps has closed since the first call there is no central value
-        (``Projection.central`` is False), only a range.
+        energy so far, unbounded above). A step past ``total_steps`` counts as done (a warning, once per run: the
+        two are likely counted in different units, steps and epochs). Called in training loops (at every step: it
+        is cheap between samples, and safe from several threads), it does not raise over its arguments: a step or
+        total that is not a number (text such as "5" included, as the estimators refuse it) or too large for a
+        float, a step that is negative or not finite, or a total below 1 or from 2**53 up, gives a
+        :class:`~wattprint.errors.WattprintWarning` (once per kind of mistake per run: a loop repeats it at every
+        step) and a projection that says why (with the step and total given), and is not used: the run's summary
+        keeps the last projection made from good arguments. Until a window of steps has closed since the first
+        call there is no central value (``Projection.central`` is False), only a range.
 
         The summary carries the latest projection while the run is open (stored with each interval's figures, with
         the step and run time it was made at); read back (:meth:`summary`, ``wattprint runs show``), a figure of it
@@ -440,7 +442,7 @@ class Run:
         snap = self._snapshot()
         assert snap is not None
         return self._progress.project(step, total_steps, snap, self._final is not None, self.pue,
-                                      self.intensity.g_per_kwh, lambda hours: self._measured.embodied_at(snap, hours))
+                                      self.intensity.g_per_kwh, self._measured.embodied_basis)
 
     # -- internals -----------------------------------------------------------------------------
     def _running_sampler(self) -> Sampler:
