@@ -476,10 +476,12 @@ class TrainingSession:
 
     # -- during training ---------------------------------------------------------------------------
     def progress(self, step: int, total_steps: int | float | None) -> Projection | None:
-        """Feed progress to the run's projection; ignored when the total is unknown (0, None, inf)."""
+        """Feed progress to the run's projection; ignored when the total is unknown (0, None, inf). A step past the
+        framework's total (a second fit() on a Trainer whose step count goes on) counts as done without the warning
+        run.progress() gives a user's loop for it (steps against epochs): the framework's counts, not a mix-up."""
         if not self.active or self.run is None or not total_steps or not math.isfinite(total_steps):
             return self.projection
-        self.projection = self.run.progress(int(step), int(total_steps))
+        self.projection = self.run.progress(min(int(step), int(total_steps)), int(total_steps))
         return self.projection
 
     def enter_phase(self, name: str = EVAL_PHASE) -> None:
