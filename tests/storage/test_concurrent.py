@@ -51,3 +51,35 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
             samples = store.samples(r.id)
             assert [s.elapsed_s for s in samples] == [float(i) for i in range(1, total + 1)]
             assert len(store.phases(r.id)) == BATCHES
+
+
+def test_the_wal_is_cut_back_after_a_long_reader_has_let_it_grow(tmp_path: Path) -> None:
+    """A reader holding one transaction stops checkpoints, so the -wal file grows while a run writes on; once the
+    reader is gone and a checkpoint has merged it, the file is cut back (journal_size_limit). It stayed at its
+    largest size (61 MB in a probe) until the last writer closed."""
+    import sqlite3
+
+    from wattprint.storage.opening import WAL_KEEP_BYTES
+
+    db = tmp_path / "w.db"
+    store = open_store(str(db))
+    store.begin_run("long", "p", time.time(), {})
+    wal = Path(f"{db}-wal")
+    reader = sqlite3.connect(str(db), isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM samples").fetchone()  # a read snapshot held open
+    n = 0
+    big = {"note": "x" * 6000}  # a run summary of some kB, as a tracked run's is, rewritten at each write
+    while wal.stat().st_size < 3 * WAL_KEEP_BYTES:
+        n += 1
+        store.append_samples("long", [SampleRow(time.time(), float(n), None, {"cpu": float(n)}, {"cpu": 1.0})], big)
+    reader.execute("COMMIT")
+    reader.close()
+    for _ in range(2000):  # writes go on: an automatic checkpoint merges the WAL, the next write restarts it
+        n += 1
+        store.append_samples("long", [SampleRow(time.time(), float(n), None, {"cpu": float(n)}, {"cpu": 1.0})], big)
+        if wal.stat().st_size <= WAL_KEEP_BYTES:
+            break
+    assert wal.stat().st_size <= WAL_KEEP_BYTES
+    store.finish_run("long", "finished", {})
+    store.close()

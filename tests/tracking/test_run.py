@@ -159,6 +159,38 @@ def test_bad_store_is_a_wattprint_error_and_untouched(tmp_path: Path) -> None:
     assert bad.read_bytes() == before
 
 
+@pytest.mark.parametrize("quiet_s", [60.0, 0.1])
+def test_a_store_locked_by_another_process_is_said_only_once_the_lock_lasts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quiet_s: float) -> None:
+    """A lock of a few seconds (a large export, another run's end) printed 'writing to the store failed (database
+    is locked)' and 'the store works again' in every tracked process on the store: nothing is lost, samples wait
+    in memory; only a lock that lasts is worth saying."""
+    from wattprint.storage.records import StoreLockedError
+    from wattprint.tracking import store_writer
+
+    monkeypatch.setattr(store_writer, "QUIET_LOCK_S", quiet_s)
+    notes: list[str] = []
+    with track("l", "l1", interval_s=0.05, readers=[PowerReader(power_w=100.0)], notify=notes.append) as run:
+        time.sleep(0.15)
+        store = run.store
+        real = store.append_samples
+
+        def locked(*a: object, **k: object) -> None:
+            raise StoreLockedError("cannot write to the store: database is locked")
+
+        store.append_samples = locked
+        time.sleep(0.4)
+        store.append_samples = real
+        time.sleep(0.15)
+    said = [n for n in notes if "writing to the store failed" in n or "works again" in n]
+    if quiet_s > 1:
+        assert said == []
+    else:
+        assert len(said) == 2 and " failed for " in said[0] and "database is locked" in said[0]
+    times = [s.elapsed_s for s in open_store(str(tmp_path / "runs.db")).samples("l1")]
+    assert len(times) >= 10  # the samples kept while it was locked were written
+
+
 def test_store_failing_mid_run_keeps_measuring_and_says_so_once(tmp_path: Path) -> None:
     notes: list[str] = []
     cpu = PowerReader(power_w=100.0)

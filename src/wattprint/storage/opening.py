@@ -15,6 +15,10 @@ from . import schema
 from .records import StoreError, StoreLockedError
 
 CACHE_KIB = 256  # SQLite page cache per connection, KiB
+# the -wal file is cut back to this size once a checkpoint has merged it (SQLite's default keeps its largest size):
+# a reader holding a long transaction makes it grow while the runs write on, and that size stayed on disk until the
+# last writer closed; 4 MiB is about what SQLite's automatic checkpoint (1,000 pages) lets it reach otherwise
+WAL_KEEP_BYTES = 4 * 1024 * 1024
 
 
 def is_locked(e: BaseException) -> bool:
@@ -172,6 +176,7 @@ def connect(path: str, *, timeout_s: float, busy_ms: int, initialise: bool,
         conn.execute("PRAGMA synchronous = NORMAL")
         # writes are appends: a small page cache keeps a long run's memory flat (SQLite's default is 2 MiB)
         conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_KEEP_BYTES}")
     except StoreError:
         conn.close()
         raise

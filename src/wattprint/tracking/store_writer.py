@@ -29,6 +29,10 @@ MIN_WRITE_WAIT_S = 0.1
 END_MARGIN_S = 0.5
 # tries of the final write (each waits for a locked store as long as stop()'s timeout leaves)
 FINAL_WRITE_TRIES = 2
+# a store another process keeps locked is said to the user only once the lock has lasted this long: the samples
+# wait in memory meanwhile and nothing is lost, and a few seconds' lock (a large export, another run's end) is
+# common on a shared store; any other failure is said at once
+QUIET_LOCK_S = 30.0
 
 
 def _moved_away(store: Any) -> str | None:
@@ -59,7 +63,8 @@ class StoreWriter:
         self.spilled: str | None = None  # the file holding what the final write could not store (storage.spill)
         self.spill_error: str | None = None  # why that file could not be written either (a full disk, say)
         self.phases: list[PhaseRow] = []  # phase boundaries, not written yet
-        self.failed = False  # the last write failed (said once, until one gets through)
+        self.failed = False  # the failure of the writes was said (once, until one gets through)
+        self.failing_since: float | None = None  # clock time of the first of the writes failing now
         self.unsaved = False  # the final write failed (or never came): what was measured is only in memory
         self.stored_s: float | None = None  # run time of the last sample written to the store
         # stop()'s deadline for the final write (clock time; None: no timeout, the store's own waits)
@@ -115,9 +120,7 @@ class StoreWriter:
             self.on_written()
             self._works_again()
         except Exception as e:
-            if not self.failed:
-                self.failed = True
-                self.say(f"writing to the store failed ({e}); still measuring, keeping samples in memory")
+            self._failing(e)
             return False
         finally:
             self._end()
@@ -280,7 +283,21 @@ class StoreWriter:
         self.samples = []
         self.phases = []
 
+    def _failing(self, e: Exception) -> None:
+        """An interval's write failed: said once, at once, or for a lock once it has lasted ``QUIET_LOCK_S``."""
+        from ..storage.records import StoreLockedError
+
+        now = self.clock()
+        if self.failing_since is None:
+            self.failing_since = now
+        if self.failed or (isinstance(e, StoreLockedError) and now - self.failing_since < QUIET_LOCK_S):
+            return
+        self.failed = True
+        locked = f" for {now - self.failing_since:.0f} s" if isinstance(e, StoreLockedError) else ""
+        self.say(f"writing to the store failed{locked} ({e}); still measuring, keeping samples in memory")
+
     def _works_again(self) -> None:
+        self.failing_since = None
         if self.failed:
             self.failed = False
             self.say("the store works again; samples kept in memory were written")
