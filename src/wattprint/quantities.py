@@ -132,6 +132,8 @@ class Range:
 
 def is_number(value: object) -> bool:
     """A real number of any numeric type (int, float, numpy scalars, Fraction, Decimal), but not a bool."""
+    if type(value) is float or type(value) is int:  # the usual case, without importing numbers (a tracker's start)
+        return True
     import numbers  # first use only: a float Range never asks
 
     if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy's bool is not numbers.Real either
