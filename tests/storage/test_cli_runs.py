@@ -254,3 +254,48 @@ def test_runs_are_read_from_the_store_the_config_file_names(filled: Path, tmp_pa
                        env=env, cwd=work, timeout=60)
     assert r.returncode == 0, r.stderr
     assert [d["id"] for d in json.loads(r.stdout)] == ["run-2", "run-1", "run-0"]
+
+
+def test_a_run_whose_end_waits_beside_the_store_does_not_read_as_killed(tmp_path: Path) -> None:
+    """A run that ended (finished) but whose final write the store refused (locked, full) read `running*` with "its
+    process on this host is gone (killed?)": it gets its own mark saying its end waits in <store>.unsaved/ and how it
+    gets stored; `--json` keeps `writer_gone` and adds `kept_in` (as `wattprint run --json` names the file)."""
+    from wattprint.storage.spill import spill_run
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    meta = {"pid": int(dead.stdout), "host": os.uname().nodename}  # its process ended: gone, as after any run
+    db = tmp_path / "s.db"
+    with open_store(str(db)) as s:
+        for rid in ("ended", "killed"):
+            s.begin_run(rid, "p", 1.7e9, meta)
+            s.append_samples(rid, [SampleRow(1.7e9 + 10, 10.0, None, {"cpu": 500.0}, {"cpu": 50.0})], None)
+    path = spill_run(str(db), "ended", record=None, samples=[SampleRow(1.7e9 + 20, 20.0, None, {"cpu": 1000.0},
+                                                                       {"cpu": 50.0})],
+                     phases=[], summary=None, patch=None, status="finished", ended_at=1.7e9 + 20)
+
+    listed = _cli("list", "--db", str(db))
+    assert listed.returncode == 0, listed.stderr
+    status = {line.split()[0]: line.split()[2] for line in listed.stdout.splitlines()[1:3]}
+    assert status == {"ended": "running+", "killed": "running*"}, listed.stdout
+    assert f"+ it ended, but the store refused its last write (locked or full): its last samples and end wait in " \
+           f"{db}.unsaved/" in listed.stdout and "stored when a process next opens the store to write" in listed.stdout
+    assert "* its process on this host is gone (killed?)" in listed.stdout  # the killed one still says so
+
+    shown = _cli("show", "ended", "--db", str(db))
+    assert shown.returncode == 0, shown.stderr
+    assert any(line.split() == ["status", "running+"] for line in shown.stdout.splitlines()), shown.stdout
+    assert "killed?" not in shown.stdout, shown.stdout
+    assert f"+ it ended (finished), but the store refused its last write (locked or full); its last samples and end " \
+           f"are kept in {path}, not in the store yet" in shown.stdout, shown.stdout
+
+    as_json = json.loads(_cli("show", "ended", "--json", "--db", str(db)).stdout)
+    assert as_json["writer_gone"] is True and as_json["kept_in"] == path
+    assert list(as_json)[list(as_json).index("status") + 1] == "writer_gone"  # beside the status, as before
+    by_id = {d["id"]: d for d in json.loads(_cli("list", "--json", "--db", str(db)).stdout)}
+    assert by_id["ended"]["kept_in"] == path and "kept_in" not in by_id["killed"]
+
+    with open_store(str(db)):  # opening it to write stores the end: then it reads as it ended
+        pass
+    after = _cli("show", "ended", "--json", "--db", str(db))
+    assert json.loads(after.stdout)["status"] == "finished" and "kept_in" not in json.loads(after.stdout)

@@ -157,19 +157,22 @@ def _runs(store: Any, **query: Any) -> Generator[Any, None, None]:
 def _print_runs(store: Any, runs: Iterable[Any], args: argparse.Namespace, where: str) -> int:
     """``runs list``: as JSON, each run printed as it is read; as a table, whose columns are as wide as their
     widest cell, a short row of text kept per run (not its figures)."""
+    ends = _kept_ends(where)
     if args.json:
         from ..storage.export import write_json
         from ..storage.sqlite import finite  # a store written before null replaced infinity may still hold one
 
-        write_json((finite(_run_json(store, r)) for r in runs), sys.stdout, default=str)
+        write_json((finite(_run_json(store, r, ends)) for r in runs), sys.stdout, default=str)
         return 0
     # the CO2e is the total (operational + embodied), as `runs show` labels it; the model card's is operational
     rows = [("ID", "PROJECT", "STATUS", "STARTED (UTC)", "DURATION", "ENERGY kWh", "TOTAL CO2e kg")]
-    gone = 0
+    gone = waits = 0
     for r in runs:
         d = r.to_dict()
         status = r.status
-        if _writer_gone(r):
+        if _end_waits(r, ends) is not None:  # it ended: not killed, though its process is gone
+            status, waits = f"running{_WAITS_MARK}", waits + 1
+        elif _writer_gone(r):
             status, gone = "running*", gone + 1
         rows.append((
             r.id, r.project, status, (d["started_at"] or "")[:19].replace("T", " "),
@@ -182,18 +185,50 @@ def _print_runs(store: Any, runs: Iterable[Any], args: argparse.Namespace, where
     print(table(rows))
     if gone:
         print(_GONE_NOTE)
+    if waits:
+        from ..storage.url import spill_dir
+
+        print(f"{_WAITS_MARK} it ended, but the store refused its last write (locked or full): its last samples and "
+              f"end wait in {spill_dir(where)}/ (`runs show RUN` names the file), {_stored_when(where)}; until then "
+              "its figures end at its last stored sample")
     return 0
 
 
 _GONE_NOTE = ("* its process on this host is gone (killed?): its figures end at its last stored sample; the same run "
               "id continues it")
+_WAITS_MARK = "+"  # a run stored as running whose end waits beside the store (see _end_waits)
 
 
-def _run_json(store: Any, run: Any) -> dict[str, Any]:
+def _kept_ends(where: str) -> dict[str, Any]:
+    """The runs whose last samples and end wait beside the store at ``where`` (their record is in the store), by
+    id: each one's :class:`~wattprint.storage.spill.KeptRun`, read once per command, not once per run."""
+    from ..storage.spill import kept_runs
+
+    return {k.run_id: k for k in kept_runs(where) if not k.whole}
+
+
+def _end_waits(run: Any, ends: dict[str, Any]) -> Any:
+    """The spill file holding the end of ``run`` where it is stored as running only because the store refused its
+    last write (its process gone, or not knowable from here): it ended, it was not killed. None otherwise (also
+    while its process lives: it may be writing it yet)."""
+    from ..tracking.record import writer_alive
+
+    kept = ends.get(run.id)
+    return kept if kept is not None and run.status == "running" and writer_alive(run.meta) is not True else None
+
+
+def _stored_when(path: str) -> str:
+    """How the runs kept beside the store at ``path`` get stored."""
+    return (f"stored when a process next opens the store to write (the next `wattprint run` or tracked run on it, "
+            f"or now: {_store_now(path)})")
+
+
+def _run_json(store: Any, run: Any, ends: dict[str, Any]) -> dict[str, Any]:
     """A run as ``runs show --json`` and ``runs list --json`` give it: its figures as every reader gives them,
     with the same keys for every run (:func:`~wattprint.tracking.record.stored_run_dict`), their rates as stored
     now (a running run's summary has them as of its last full write), and ``writer_gone`` after its status, as
-    ``runs export`` gives it."""
+    ``runs export`` gives it; then, only for a run whose last samples and end wait beside the store (``ends``:
+    :func:`_kept_ends`), ``kept_in``: the file, as ``wattprint run --json`` names it."""
     from ..storage.export import rates
     from ..tracking.record import stored_run_dict
 
@@ -203,7 +238,9 @@ def _run_json(store: Any, run: Any) -> dict[str, Any]:
     for key, value in d.items():
         out[key] = value
         if key == "status":
-            out["writer_gone"] = _writer_gone(run)
+            out["writer_gone"] = _writer_gone(run)  # unchanged for such a run too: readers test it
+            if run.id in ends:
+                out["kept_in"] = ends[run.id].path
     return out
 
 
@@ -235,12 +272,15 @@ def _show(args: argparse.Namespace) -> int:
         _refuse_kept(args.run, path)  # a run kept beside the store, not in it yet, is not found there
         _waiting_note(path)
         raise
-    d = _run_json(store, run)
+    ends = _kept_ends(path)
+    d = _run_json(store, run, ends)
+    waits = _end_waits(run, ends)
     if args.json:
         _print_json(d)
         return 0
+    mark = _WAITS_MARK if waits is not None else "*" if d["writer_gone"] else ""
     rows: list[tuple[str, str]] = [
-        ("run", run.id), ("project", run.project), ("status", run.status + ("*" if d["writer_gone"] else "")),
+        ("run", run.id), ("project", run.project), ("status", run.status + mark),
         ("started (UTC)", str(d["started_at"])), ("ended (UTC)", str(d["ended_at"] or "-")),
         ("duration", _duration(run.duration_s)),
     ]
@@ -303,16 +343,18 @@ def _show(args: argparse.Namespace) -> int:
     width = max(display_width(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {pad(k, width)}  {v}")
-    if d["writer_gone"]:
+    if d["writer_gone"] and waits is None:
         print(f"  {_GONE_NOTE}")
     _print_notes(d)
     if isinstance(share, dict) and isinstance(share.get("method"), str):
         print(f"  process-tree share method: {share['method']}")
     if d.get("note"):
         print(f"  note: {d['note']}")
-    if (kept := _kept(run.id, path, whole=False, prefix=False)) is not None:  # the figures above end before them
-        print(f"  its last samples and end are kept in {kept.path}, not in the store yet: stored when a process next "
-              f"opens the store to write (the next `wattprint run` or tracked run on it, or now: {_store_now(path)})")
+    if (kept := ends.get(run.id)) is not None:  # the figures above end before them
+        ended = f"{_WAITS_MARK} it ended{f' ({kept.status})' if kept.status else ''}, but the store refused its " \
+                "last write (locked or full); " if waits else ""
+        print(f"  {ended}its last samples and end are kept in {kept.path}, not in the store yet: "
+              f"{_stored_when(path)}")
     return 0
 
 

@@ -98,11 +98,13 @@ def spill_notes(store_path: str) -> list[str]:
 
 class KeptRun(NamedTuple):
     """A run a spill file keeps for the store: its id, the file, and whether the file holds the whole run (its
-    record never reached the store) or its last samples and end only (the store holds the rest)."""
+    record never reached the store) or its last samples and end only (the store holds the rest), and the status it
+    ended with (None: it was still running when the store refused it)."""
 
     run_id: str
     path: str
     whole: bool
+    status: str | None = None
 
 
 def kept_runs(store_path: str) -> list[KeptRun]:
@@ -111,7 +113,9 @@ def kept_runs(store_path: str) -> list[KeptRun]:
     for path in _entries(store_path):
         doc = _read(path)
         if doc is not None:
-            out.append(KeptRun(doc["run_id"], path, doc.get("record") is not None))
+            status = doc.get("status")
+            out.append(KeptRun(doc["run_id"], path, doc.get("record") is not None,
+                               status if isinstance(status, str) else None))
     return out
 
 
