@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +161,22 @@ def test_bad_store_is_a_wattprint_error_and_untouched(tmp_path: Path) -> None:
     assert bad.read_bytes() == before
 
 
+@contextlib.contextmanager
+def _store_failing(run: Any, error: Exception) -> Iterator[None]:
+    """Every write of ``run`` to its store raises ``error`` inside the block."""
+    store = run.store
+    real = store.append_samples
+
+    def failing(*a: object, **k: object) -> None:
+        raise error
+
+    store.append_samples = failing
+    try:
+        yield
+    finally:
+        store.append_samples = real
+
+
 @pytest.mark.parametrize("quiet_s", [60.0, 0.1])
 def test_a_store_locked_by_another_process_is_said_only_once_the_lock_lasts(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quiet_s: float) -> None:
@@ -172,15 +190,8 @@ def test_a_store_locked_by_another_process_is_said_only_once_the_lock_lasts(
     notes: list[str] = []
     with track("l", "l1", interval_s=0.05, readers=[PowerReader(power_w=100.0)], notify=notes.append) as run:
         time.sleep(0.15)
-        store = run.store
-        real = store.append_samples
-
-        def locked(*a: object, **k: object) -> None:
-            raise StoreLockedError("cannot write to the store: database is locked")
-
-        store.append_samples = locked
-        time.sleep(0.4)
-        store.append_samples = real
+        with _store_failing(run, StoreLockedError("cannot write to the store: database is locked")):
+            time.sleep(0.4)
         time.sleep(0.15)
     said = [n for n in notes if "writing to the store failed" in n or "works again" in n]
     if quiet_s > 1:
@@ -196,16 +207,9 @@ def test_store_failing_mid_run_keeps_measuring_and_says_so_once(tmp_path: Path) 
     cpu = PowerReader(power_w=100.0)
     with track("f", "f1", interval_s=0.05, readers=[cpu], notify=notes.append) as run:
         time.sleep(0.15)
-        store = run.store
-        real = store.append_samples
-
-        def broken(*a: object, **k: object) -> None:
-            raise WattprintError("disk full")
-
-        store.append_samples = broken
-        time.sleep(0.3)
-        assert run.energy_kwh > 0
-        store.append_samples = real  # comes back: the samples kept in memory are written
+        with _store_failing(run, WattprintError("disk full")):  # then it comes back: the samples kept are written
+            time.sleep(0.3)
+            assert run.energy_kwh > 0
     assert sum("writing to the store failed" in n for n in notes) == 1
     assert run.sampler is not None and run.sampler.snapshot is not None
     total = 100.0 * (run.sampler.snapshot.t - cpu.reads[0])  # the window ends at stop()
