@@ -37,3 +37,14 @@ def restore_signal_handlers():
     yield
     for s, h in saved.items():
         signal.signal(s, h)
+
+
+@pytest.fixture
+def home_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME of its own (returned) and a working directory apart from it, so a path of '~' shows where it went."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    return home

@@ -54,12 +54,8 @@ def test_the_hf_write_model_card_refuses_a_path_that_is_no_path(wattprint_env: P
 
 
 def test_a_model_card_dir_starting_with_a_tilde_is_in_the_home_folder(wattprint_env: Path, tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(work)
+                                                                      home_elsewhere: Path) -> None:
+    home, work = home_elsewhere, Path.cwd()  # the fixture works in a folder apart from HOME
     callback = LightningCallback(project="p", interval_s=SAMPLE_INTERVAL_S, quiet=True, model_card_dir="~/card")
     _pl(tmp_path / "root", [callback]).fit(Tiny(), _loader())
     assert callback.model_card_path == home / "card" / "README.md"

@@ -668,14 +668,9 @@ def test_a_card_path_that_is_not_text_is_a_one_line_error(tmp_path: Path, monkey
     assert not list(tmp_path.iterdir())
 
 
-def test_a_card_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_card_path_starting_with_a_tilde_is_in_the_home_folder(home_elsewhere: Path) -> None:
     """"~/modelx" made a folder literally named '~' in the working directory."""
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(work)
+    home, work = home_elsewhere, Path.cwd()  # the fixture works in a folder apart from HOME
     block = co2_eq_emissions(_footprint())
     assert write_model_card("~/modelx", block) == home / "modelx" / "README.md"
     assert write_model_card(Path("~/other/README.md"), block) == home / "other" / "README.md"
