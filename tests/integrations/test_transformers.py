@@ -233,12 +233,18 @@ def _train_until_it_raises(out: Path, project: str, at: int, **kw: Any) -> tuple
     return callback, boom, trainer, callback.run
 
 
-def _status_once_ended(run: Any, within_s: float = 20.0) -> str:
-    """The run's status once it is no longer running, waiting at most ``within_s`` (the script does nothing else)."""
+def _stored_once_ended(db: Path, run: Any, within_s: float = 20.0) -> dict[str, Any]:
+    """The stored run once it is no longer running, waiting at most ``within_s`` (the script does nothing else).
+
+    The run's status changes as its stop() begins, on the watcher's thread; the store has it once stop() wrote it,
+    with the figures of the run's end."""
     deadline = time.monotonic() + within_s
-    while run.status == "running" and time.monotonic() < deadline:
+    while True:
+        with open_store(str(db), readonly=True) as store:
+            stored: dict[str, Any] = store.get_run(run.id).to_dict()
+        if stored["status"] != "running" or time.monotonic() > deadline:
+            return stored
         time.sleep(SAMPLE_INTERVAL_S / 2)
-    return str(run.status)
 
 
 def test_a_training_that_raised_and_was_caught_ends_failed_then_not_at_the_next_train(wattprint_env: Path,
@@ -246,16 +252,8 @@ def test_a_training_that_raised_and_was_caught_ends_failed_then_not_at_the_next_
     """The failed run used to stay open until the next train() or the process's exit (in a notebook, hours of idle
     time charged to it), and was then stored as interrupted."""
     callback, boom, trainer, failed = _train_until_it_raises(tmp_path / "out", "hf-crash", 3)
-    assert _status_once_ended(failed) == "failed"  # while the script calls nothing of the Trainer's
-    # the run's status changes as its stop() begins, on the watcher's thread; the store has it once stop() wrote it
-    deadline = time.monotonic() + 20.0
-    while True:
-        with open_store(str(wattprint_env), readonly=True) as store:
-            at_failure = store.get_run(failed.id).to_dict()
-        if at_failure["status"] != "running" or time.monotonic() > deadline:
-            break
-        time.sleep(SAMPLE_INTERVAL_S / 2)
-    assert at_failure["status"] == "failed"
+    at_failure = _stored_once_ended(wattprint_env, failed)  # while the script calls nothing of the Trainer's
+    assert at_failure["status"] == failed.status == "failed"
     assert any(n.startswith("the training raised") for n in at_failure["device_notes"])  # how its end was found
     time.sleep(5 * SAMPLE_INTERVAL_S)  # idle: a notebook user reading the traceback
     boom.at = None
@@ -283,10 +281,9 @@ def test_a_training_interrupted_by_ctrl_c_and_caught_ends_interrupted(wattprint_
     trainer.add_callback(CtrlC())
     with pytest.raises(KeyboardInterrupt):
         trainer.train()
-    assert callback.run is not None and _status_once_ended(callback.run) == "interrupted"
-    with open_store(str(wattprint_env), readonly=True) as store:
-        stored = store.get_run(callback.run.id).to_dict()
-    assert stored["status"] == "interrupted"
+    assert callback.run is not None
+    stored = _stored_once_ended(wattprint_env, callback.run)
+    assert stored["status"] == callback.run.status == "interrupted"
     assert any(n.startswith(f"the training was interrupted (signal {int(signal.SIGINT)})")
                for n in stored["device_notes"])
 
@@ -297,9 +294,9 @@ def test_a_training_resumed_in_the_same_process_after_it_raised_leaves_the_idle_
     at the failure, so the time in between is in neither the run nor the model card."""
     callback, boom, trainer, failed = _train_until_it_raises(tmp_path / "out", "hf-crash-resume", 3,
                                                              save_strategy="steps", save_steps=2)
-    assert _status_once_ended(failed) == "failed"
-    with open_store(str(wattprint_env), readonly=True) as store:
-        first_segment_s = store.get_run(failed.id).duration_s
+    at_failure = _stored_once_ended(wattprint_env, failed)
+    assert at_failure["status"] == "failed"
+    first_segment_s = at_failure["duration_s"]
     time.sleep(5 * SAMPLE_INTERVAL_S)
     boom.at = None
     trainer.train(resume_from_checkpoint=True)
