@@ -502,6 +502,20 @@ def test_fields_the_user_set_in_the_block_are_kept_and_the_measured_ones_replace
     assert parse_block(readme.read_text()) == expected
 
 
+def test_a_card_with_the_key_twice_has_the_last_one_updated_the_one_the_hub_reads(tmp_path: Path) -> None:
+    """YAML forbids a repeated key, but PyYAML (the Hub's loader) keeps the last: updating the first left the Hub
+    showing the stale figure."""
+    readme = tmp_path / "README.md"
+    readme.write_text("---\nco2_eq_emissions:\n  emissions: 1\nlicense: mit\n"
+                      "co2_eq_emissions:\n  emissions: 2\n  training_params: \"lr 3e-4\"\n---\nText\n")
+    block = co2_eq_emissions(_footprint())
+    write_model_card(readme, block)
+    got = parse_block(readme.read_text())
+    assert got == {"emissions": block["emissions"], "source": "wattprint", "training_params": "lr 3e-4"}
+    assert _hub_metadata(readme)["co2_eq_emissions"] == got
+    assert "co2_eq_emissions:\n  emissions: 1\nlicense: mit\n" in readme.read_text()  # the other left as written
+
+
 def test_a_value_the_caller_gives_replaces_the_users_and_a_guess_does_not(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(USER_BLOCK)

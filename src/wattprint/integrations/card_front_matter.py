@@ -132,15 +132,15 @@ def merge_front_matter(front: str, block: Mapping[str, Any], key: str = KEY) -> 
     other line.
 
     Within ``key``'s mapping the fields are merged as :func:`merge_fields` says; a value that is not a mapping (a
-    number, as in old cards) is replaced whole.
+    number, as in old cards) is replaced whole. A ``key`` given twice (YAML forbids it, but loaders such as the
+    Hub's PyYAML keep the last one) has its last occurrence merged: the one the Hub shows.
     """
     lines = front.splitlines(keepends=True)
     start, value = None, ""
-    for i, line in enumerate(lines):
+    for i, line in enumerate(lines):  # the last of repeated keys: the one YAML loaders (the Hub's) keep
         m = _TOP_LEVEL_KEY.match(line)
         if m and m.group(1).strip("\"'") == key:
             start, value = i, line[m.end() :]  # value: what follows the key's ":" on its line
-            break
     if start is None:
         if front and not front.endswith("\n"):
             front += "\n"
@@ -290,8 +290,8 @@ def parse_block(text: str, key: str = KEY) -> dict[str, Any] | None:
     if front is None:
         return None
     lines = front.splitlines()
-    for i, line in enumerate(lines):
-        m = _TOP_LEVEL_KEY.match(line)
+    for i in reversed(range(len(lines))):  # the last of repeated keys, as in merge_front_matter
+        m = _TOP_LEVEL_KEY.match(lines[i])
         if not (m and m.group(1).strip("\"'") == key):
             continue
         out: dict[str, Any] = {}
