@@ -79,7 +79,14 @@ class WattprintWarning(UserWarning):
 
 
 class InputConflictError(WattprintError, ValueError):
-    """Inputs that are impossible (negative, NaN) or contradict each other."""
+    """Inputs that are impossible (negative, NaN) or contradict each other.
+
+    ``advice`` (what the user can do) is appended to the message; ``reason`` is the message without it, for a
+    caller that resolves the conflict itself and says so in its own words."""
+
+    def __init__(self, message: str, *, advice: str | None = None) -> None:
+        super().__init__(f"{message}; {advice}" if advice else message)
+        self.reason = message
 
 
 _NOT_ALNUM = re.compile(r"[\W_]+")  # \W is "not str.isalnum()" (and not '_') for str patterns

@@ -305,6 +305,7 @@ def test_a_run_whose_id_was_taken_while_the_store_was_locked_is_stored_under_an_
     assert run.id != "same" and run.id.startswith("same-"), run.id
     said = [x for x in notes if "stored as" in x]
     assert said and run.id in said[0] and "another process started a run with this id" in said[0], notes
+    assert "choose another run id" not in said[0]  # advice for a refused run, not for one stored under a new id
     assert not any("stayed locked" in x for x in notes), notes
     other, _ = _stored(db, "same")
     ours, n = _stored(db, run.id)

@@ -280,12 +280,12 @@ class Store(StoreQueries):
             rec = run_record(row)
             reason = busy(rec) if busy is not None else None
             if reason:
-                raise InputConflictError(f"run {run_id!r} cannot be resumed: {reason}; wait for it to end or "
-                                         "choose another run id")
+                raise InputConflictError(f"run {run_id!r} cannot be resumed: {reason}",
+                                         advice="wait for it to end or choose another run id")
             if rec.project != project:
                 raise InputConflictError(
-                    f"run {run_id!r} already exists in project {rec.project!r}, not {project!r}; "
-                    "resume it with the same project or choose another run id"
+                    f"run {run_id!r} already exists in project {rec.project!r}, not {project!r}",
+                    advice="resume it with the same project or choose another run id"
                 )
             self._close_phases_left_open(c, rec)
             rec.meta = {**rec.meta, **meta, "resumed": int(rec.meta.get("resumed", 0)) + 1,

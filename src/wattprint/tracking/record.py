@@ -143,12 +143,12 @@ def check_resumable(known: Any, run_id: str, project: str) -> None:
 
     reason = still_written(known)
     if reason:
-        raise InputConflictError(f"run {run_id!r} cannot be resumed: {reason}; wait for it to end or "
-                                 "choose another run id")
+        raise InputConflictError(f"run {run_id!r} cannot be resumed: {reason}",
+                                 advice="wait for it to end or choose another run id")
     if known.project != project:
         raise InputConflictError(
-            f"run {run_id!r} already exists in project {known.project!r}, not {project!r}; "
-            "resume it with the same project or choose another run id")
+            f"run {run_id!r} already exists in project {known.project!r}, not {project!r}",
+            advice="resume it with the same project or choose another run id")
 
 
 def refuse_early(store: Any, run_id: str, project: str) -> None:
@@ -446,7 +446,7 @@ class PendingRecord:
                                   dict(self.record["meta"]))
             self.renamed = new_id
             if self._note is not None:
-                self._note(f"{e}: this run is stored as {new_id!r} instead")
+                self._note(f"{e.reason}: this run is stored as {new_id!r} instead")  # not the advice: done
         self.begun = True
 
     def _ours(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
