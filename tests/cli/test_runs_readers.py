@@ -118,7 +118,8 @@ def kinds(tmp_path_factory: pytest.TempPathFactory) -> Path:
                              "--", "sleep", "120"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                             start_new_session=True)
     try:
-        wait_until_stored(db, "killed", lambda _s, r: "total_co2e_kg" in r.summary)
+        # past its first full summary by more than a second: its process-tree share is that summary's
+        wait_until_stored(db, "killed", lambda _s, r: "total_co2e_kg" in r.summary and r.duration_s > 1.5)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the tracker and what it runs, as a scheduler's kill -9 would
         proc.wait(timeout=30)
@@ -150,6 +151,9 @@ def test_every_reader_says_a_killed_run_s_process_is_gone(kinds: Path, tmp_path:
     lines = table.stdout.splitlines()
     assert any(line.split() == ["status", "running*"] for line in lines)
     assert "  * its process on this host is gone (killed?)" in table.stdout  # what the list's footnote says
+    share = next(line for line in lines if line.lstrip().startswith("process-tree share "))
+    assert "into the run, its last full summary; the energies above reach" in share, share  # not as fresh as they
+    assert "as_of_s" not in share
     alive = _wattprint("runs", "show", "bare", "--db", str(kinds), home=tmp_path)
     assert any(line.split() == ["status", "running"] for line in alive.stdout.splitlines()), alive.stdout
     assert "* its process" not in alive.stdout

@@ -321,8 +321,9 @@ def _show(args: argparse.Namespace) -> int:
         rows.append(_projection_row(projection))
     share = d.get("process_share")
     if isinstance(share, dict):
-        figures = ", ".join(f"{k} {_num(v)}" for k, v in share.items() if isinstance(v, (int, float)))
-        rows.append(("process-tree share", figures or "-"))
+        figures = ", ".join(f"{k} {_num(v)}" for k, v in share.items()
+                            if isinstance(v, (int, float)) and k != "as_of_s")
+        rows.append(("process-tree share", (figures or "-") + _share_as_of(share, d, run.status)))
     elif share is not None:
         rows.append(("process-tree share", _num(share)))
     if run.status == "running":
@@ -356,6 +357,18 @@ def _show(args: argparse.Namespace) -> int:
         print(f"  {ended}its last samples and end are kept in {kept.path}, not in the store yet: "
               f"{_stored_when(path)}")
     return 0
+
+
+def _share_as_of(share: dict[str, Any], d: dict[str, Any], status: str) -> str:
+    """When the process-tree share is older than the energies beside it: it is taken at each full summary, the
+    energies at every interval, so a running (or killed) run's share can lag them by up to a full summary's
+    spacing."""
+    as_of, duration = share.get("as_of_s"), d.get("duration_s")
+    if status != "running" or not isinstance(as_of, (int, float)) or not isinstance(duration, (int, float)):
+        return ""
+    if duration - as_of < 1.0:
+        return ""
+    return f" (as of {_num(as_of)} s into the run, its last full summary; the energies above reach {_num(duration)} s)"
 
 
 def _projection_row(p: dict[str, Any]) -> tuple[str, str]:

@@ -37,7 +37,9 @@ class ShareSnapshot:
             return 0.0
         return min(1.0, max(0.0, self.tree_cpu_s / self.host_busy_cpu_s))
 
-    def to_dict(self, machine_cpu_kwh: float) -> dict[str, Any]:
+    def to_dict(self, machine_cpu_kwh: float, as_of_s: float | None = None) -> dict[str, Any]:
+        """The share as stored; ``as_of_s``: the run time it was taken at (a full summary's: the live figures between
+        two of them do not refresh it)."""
         d: dict[str, Any] = {
             "cpu_time_s": self.tree_cpu_s,
             "host_busy_cpu_s": self.host_busy_cpu_s,
@@ -49,6 +51,8 @@ class ShareSnapshot:
             d["gpus_used_by_tree"] = list(self.gpus)
         if self.note:
             d["note"] = self.note
+        if as_of_s is not None:
+            d["as_of_s"] = as_of_s
         return d
 
 

@@ -286,7 +286,7 @@ class RunFigures:
                                 self.earlier_h, self.earlier_chip_h, self.earlier_embodied_kg)
         d = fp.to_dict()
         machine_cpu_kwh = snap.read_j.get("cpu", 0.0) / J_PER_KWH
-        d["process_share"] = snap.share.to_dict(machine_cpu_kwh)
+        d["process_share"] = snap.share.to_dict(machine_cpu_kwh, snap.elapsed_s)
         d["charged_scope"] = CHARGED_SCOPE
         # each segment's own figures, the run's being their sum: a resumed run's earlier ones, then this one (as of
         # this full summary; the run's figures are refreshed at every interval, these at the next full summary)
