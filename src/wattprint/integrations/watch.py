@@ -54,7 +54,9 @@ class CallWatch:
         self._thread = threading.Thread(target=self._loop, name="wattprint-training-watch", daemon=True)
 
     def start(self) -> CallWatch:
-        self._thread.start()
+        from ..tracking.signals import start_background
+
+        start_background(self._thread)
         return self
 
     def stop(self) -> None:

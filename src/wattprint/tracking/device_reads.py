@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .ledger import Ledger, Triple
+from .signals import start_background
 
 # readers whose counters can wrap (``max_interval_s``) are read at least every this share of that time, so that a
 # late wake-up still reads them before a second wrap
@@ -285,7 +286,7 @@ class DeviceReads:
 
     # -- the guard thread ----------------------------------------------------------------------
     def start_guard(self) -> None:
-        threading.Thread(target=self._guard, name="wattprint-read-guard", daemon=True).start()
+        start_background(threading.Thread(target=self._guard, name="wattprint-read-guard", daemon=True))
 
     def end_guard(self) -> None:
         with contextlib.suppress(RuntimeError):
@@ -323,7 +324,7 @@ class DeviceReads:
                 self.thread = successor
             if fresh:
                 self._say_given_up(slot, later)
-            successor.start()
+            start_background(successor)
 
     def _say_given_up(self, slot: _Slot, later: Sequence[str] = ()) -> None:
         """The note for a reader given up: what it had read in this run (not its raw counter, which may count

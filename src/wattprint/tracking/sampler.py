@@ -24,6 +24,7 @@ from .attribution import ProcessShare, ShareSnapshot
 from .device_reads import DeviceReads, _Superseded
 from .ledger import Ledger
 from .phases import PhaseBook, PhaseTotal
+from .signals import start_background
 from .snapshot import Snapshot, _energy_at, reading_totals
 from .store_writer import StoreWriter
 
@@ -183,7 +184,7 @@ class Sampler:
             self.share.start()
         self._writer.wait_per_interval(self.interval_s)
         self._reads.thread = threading.Thread(target=self._loop, name="wattprint-sampler", daemon=True)
-        self._reads.thread.start()
+        start_background(self._reads.thread)
         self._reads.start_guard()
         self._started.acquire()  # (interruptible: a Ctrl-C here lets stop() end what the thread began)
         if self._start_error is not None:

@@ -90,3 +90,28 @@ def last_uncaught_exception() -> BaseException | None:
     """The exception the interpreter last reported as uncaught (None if none)."""
     exc = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
     return exc if isinstance(exc, BaseException) else None
+
+
+# signals sent to a whole process that a program may handle; synchronous faults (SIGSEGV...) are never blocked
+_ASYNC_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1", "SIGUSR2", "SIGCHLD", "SIGPIPE",
+                  "SIGWINCH")
+
+
+def start_background(thread: threading.Thread) -> None:
+    """Start one of wattprint's own threads with the asynchronous signals blocked in it.
+
+    Why: the kernel hands a signal sent to the process to any thread that does not block it, and Python runs the
+    handler only in the main thread once that thread next runs Python code. A signal that lands on a wattprint
+    thread while the main thread waits in a system call (``wattprint run`` waiting for its command, a training's
+    blocking read) is handled only when that call returns: a SIGTERM forwarded a minute late, or never. The
+    thread inherits the mask of the thread that starts it, so the mask is set around ``start()``, not by the
+    thread itself (a signal could reach it before its first line)."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no per-thread masks
+        thread.start()
+        return
+    block = {getattr(signal, name) for name in _ASYNC_SIGNALS if hasattr(signal, name)}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, block)
+    try:
+        thread.start()
+    finally:  # this thread's own mask as it was: a signal that came meanwhile is delivered now
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
