@@ -346,6 +346,9 @@ def test_when_the_spill_file_cannot_be_written_either_the_note_says_why(
     run = steady_run("lk", "end2", db, 0.2, notes)
     time.sleep(0.7)
     Path(str(db) + ".unsaved").write_text("in the way\n", encoding="utf-8")  # the spill folder cannot be made
+    (tmp_path / "xdg-state").mkdir()
+    (tmp_path / "xdg-state" / "wattprint").write_text("in the way\n", encoding="utf-8")  # nor the fallback one
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     con = _hold_write_lock(db)
     timer = _release_after(con, 4.0)
     try:
@@ -355,4 +358,5 @@ def test_when_the_spill_file_cannot_be_written_either_the_note_says_why(
         timer.join(10)
     said = [x for x in notes if "stayed locked by another process" in x]
     assert said and "its last samples are not stored" in said[0], notes
-    assert "keeping them in a file beside the store failed too" in said[0], said[0]
+    assert "keeping them in a file failed too (OSError: beside the store: " in said[0], said[0]
+    assert f"in {tmp_path / 'xdg-state' / 'wattprint'}" in said[0], said[0]

@@ -74,17 +74,48 @@ def test_a_store_replaced_during_a_run_gets_the_run_at_its_next_opening(tmp_path
         assert store.get_run("theirs").status == "running"  # the other store's run is as it was
 
 
-def test_when_the_run_of_a_deleted_store_cannot_be_kept_either_the_note_says_so(tmp_path: Path) -> None:
+def test_when_the_run_of_a_deleted_store_cannot_be_kept_either_the_note_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "runs.db"
     notes: list[str] = []
     run = measuring(steady_run("mv", "del2", db, 0.1, notes))
     _remove_store(db)
     Path(f"{db}.unsaved").write_text("in the way\n", encoding="utf-8")  # the spill folder cannot be made
+    (tmp_path / "xdg-state").mkdir()
+    (tmp_path / "xdg-state" / "wattprint").write_text("in the way\n", encoding="utf-8")  # nor the fallback one
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     run.stop()
     assert run.unsaved and run.kept_in is None
     said = [n for n in notes if "was deleted while the run was measured" in n]
-    assert said and "keeping it in a file beside the store failed too" in said[0], notes
+    assert said and "keeping it in a file failed too (OSError: beside the store: " in said[0], notes
     assert "the figures are only in this report" in said[0]
+
+
+def test_where_the_folder_beside_the_store_cannot_be_made_the_run_waits_in_the_fallback_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only folder or a full scratch disk: before, the figures were only printed; now the run waits under
+    XDG_STATE_HOME and the store's next opening to write stores it, and empties that folder."""
+    from wattprint.storage.url import fallback_spill_dir
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    db = tmp_path / "runs.db"
+    notes: list[str] = []
+    run = measuring(steady_run("mv", "del3", db, 0.1, notes))
+    _remove_store(db)
+    Path(f"{db}.unsaved").write_text("in the way\n", encoding="utf-8")  # the spill folder cannot be made
+    run.stop()
+    kept = run.kept_in
+    assert run.unsaved and kept is not None and Path(kept).parent == Path(fallback_spill_dir(str(db))), notes
+    assert Path(kept).is_relative_to(tmp_path / "xdg-state" / "wattprint" / "unsaved")
+    assert any(kept in n for n in notes), notes
+    doc = json.loads(Path(kept).read_text(encoding="utf-8"))
+    assert doc["store"] == str(db) and doc["run_id"] == "del3"
+    Path(f"{db}.unsaved").unlink()
+    with open_store(str(db)) as store:
+        assert store.recovered == ["del3"]
+        assert store.get_run("del3").status == "finished"
+        assert store.sample_count("del3") == run.sampler.snapshot.samples  # type: ignore[union-attr]
+    assert not Path(kept).exists() and not Path(fallback_spill_dir(str(db))).exists()
 
 
 def test_a_store_that_stays_put_is_stored_as_before(tmp_path: Path) -> None:

@@ -186,10 +186,9 @@ def _print_runs(store: Any, runs: Iterable[Any], args: argparse.Namespace, where
     if gone:
         print(_GONE_NOTE)
     if waits:
-        from ..storage.url import spill_dir
-
+        folders = " or ".join(dict.fromkeys(f"{os.path.dirname(k.path)}/" for k in ends.values()))
         print(f"{_WAITS_MARK} it ended, but the store refused its last write (locked or full): its last samples and "
-              f"end wait in {spill_dir(where)}/ (`runs show RUN` names the file), {_stored_when(where)}; until then "
+              f"end wait in {folders} (`runs show RUN` names the file), {_stored_when(where)}; until then "
               "its figures end at its last stored sample")
     return 0
 

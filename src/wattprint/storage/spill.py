@@ -3,7 +3,12 @@ file was deleted or replaced while they were written: kept in a file beside the 
 time a process opens it for writing, so nothing measured is lost.
 
     <store>.unsaved/<run id>.<pid>.json   {"version", "run_id", "record" (None: the stored run exists),
-                                           "samples", "phases", "summary", "patch", "status", "ended_at"}
+                                           "samples", "phases", "summary", "patch", "status", "ended_at",
+                                           "store" (the store's path, for a person reading the file)}
+
+Where that folder cannot be written (a read-only folder, a full scratch disk), the file goes to the fallback
+folder of that store under ``$XDG_STATE_HOME/wattprint/unsaved/`` (:func:`~wattprint.storage.url.fallback_spill_dir`),
+read from there alike.
 
 A file is written whole (to a temporary name, then renamed) or not at all, and removed once its samples are in
 the store (also when a crash came between that write and the removal: the store then already reaches its last
@@ -20,7 +25,7 @@ from dataclasses import asdict
 from typing import Any, NamedTuple
 
 from .records import SampleRow, SlotPatch, renamed_run_id
-from .url import spill_dir
+from .url import spill_dir, spill_dirs
 
 SPILL_VERSION = 1
 SUFFIX = ".json"
@@ -31,17 +36,29 @@ def spill_run(store_path: str, run_id: str, *, record: dict[str, Any] | None, sa
               phases: list[Any], summary: dict[str, Any] | None, patch: dict[str, Any] | SlotPatch | None,
               status: str | None, ended_at: float | None) -> str:
     """Write what the store refused to a spill file; its path. ``record`` (project, started_at, meta) where the
-    run's record itself was never stored."""
-    folder = spill_dir(store_path)
-    os.makedirs(folder, exist_ok=True)
+    run's record itself was never stored. Beside the store, else in its fallback folder; where both fail, the
+    OSError says why for each."""
     doc = {
         "version": SPILL_VERSION, "run_id": run_id, "record": record,
         "samples": [asdict(s) for s in samples], "phases": [list(p) for p in phases],
         "summary": summary or None, "patch": patch.to_dict() if isinstance(patch, SlotPatch) else patch,
-        "status": status, "ended_at": ended_at,
+        "status": status, "ended_at": ended_at, "store": store_path,
     }
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)[:120]
-    path = os.path.join(folder, f"{safe}.{os.getpid()}{SUFFIX}")
+    beside, fallback = spill_dirs(store_path)
+    try:
+        return _write_file(beside, f"{safe}.{os.getpid()}{SUFFIX}", doc)
+    except OSError as first:
+        try:
+            return _write_file(fallback, f"{safe}.{os.getpid()}{SUFFIX}", doc)
+        except OSError as second:
+            raise OSError(f"beside the store: {first}; in {fallback}: {second}") from second
+
+
+def _write_file(folder: str, name: str, doc: dict[str, Any]) -> str:
+    """``doc`` as the JSON file ``name`` in ``folder`` (made if need be), whole or not at all; its path."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
     tmp = path + ".tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -70,15 +87,16 @@ def unreadable(store_path: str) -> list[str]:
 
 
 def spill_notes(store_path: str) -> list[str]:
-    """What a reader of the store says about its spill folder: the runs waiting there, and the files that never will
+    """What a reader of the store says about its spill folders: the runs waiting there, and the files that never will
     be written (named, so that they can be looked at and removed)."""
-    folder = spill_dir(store_path)
+    entries = _entries(store_path)
+    folder = " and ".join(dict.fromkeys(os.path.dirname(p) for p in entries)) or spill_dir(store_path)
     # a new store made at a path whose store is gone gets whole runs, never the last samples of a run it lacks
     gone = not os.path.exists(store_path)
     ready: list[str] = []
     orphans: list[str] = []
     broken: list[str] = []
-    for path in _entries(store_path):
+    for path in entries:
         doc = _read(path)
         (broken if doc is None else orphans if gone and doc.get("record") is None else ready).append(
             os.path.basename(path))
@@ -120,13 +138,15 @@ def kept_runs(store_path: str) -> list[KeptRun]:
 
 
 def _entries(store_path: str) -> list[str]:
-    """Everything in the spill folder named like a spill file."""
-    folder = spill_dir(store_path)
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
-    return sorted(os.path.join(folder, n) for n in names if n.endswith(SUFFIX))
+    """Everything in the spill folders (beside the store, then the fallback) named like a spill file."""
+    out: list[str] = []
+    for folder in spill_dirs(store_path):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        out += sorted(os.path.join(folder, n) for n in names if n.endswith(SUFFIX))
+    return out
 
 
 def _readable(path: str) -> bool:
@@ -163,8 +183,9 @@ def recover(store: Any) -> list[str]:
                     done.append(run_id)
     finally:
         store.set_write_wait(None)
-    with contextlib.suppress(OSError):
-        os.rmdir(spill_dir(store.path))  # only when empty
+    for folder in spill_dirs(store.path):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)  # only when empty
     return done
 
 

@@ -45,7 +45,7 @@ from .records import (
     StoreLockedError,
     iso_utc,
 )
-from .url import db_path, resolve_db_url, spill_dir
+from .url import db_path, resolve_db_url, spill_dirs
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's transaction; ours last milliseconds
 DOWNSAMPLE_BATCH_ROWS = 5000  # rows merged per transaction, so other writers never wait long
@@ -99,7 +99,7 @@ def open_store(url: str | None = None, *, create: bool = True, readonly: bool = 
         return Store(path, resolved, readonly=True)
     store = Store(path, resolved, initialise=state != "ours")
     # runs an earlier process could not store (locked, disk full): stored now if the store lets us
-    if os.path.isdir(spill_dir(path)):
+    if any(os.path.isdir(folder) for folder in spill_dirs(path)):
         from .spill import recover  # only then: it is no part of a usual start-up
 
         store.recovered = recover(store)

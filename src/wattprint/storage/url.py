@@ -134,3 +134,20 @@ def relative_path(text: str) -> bool:
 def spill_dir(store_path: str) -> str:
     """The folder of the runs a store at ``store_path`` refused at their end (see :mod:`wattprint.storage.spill`)."""
     return f"{store_path}.unsaved"
+
+
+def fallback_spill_dir(store_path: str) -> str:
+    """Where such runs go when the folder beside the store cannot be written (read-only, or a full scratch disk
+    while the home folder has room): ``$XDG_STATE_HOME/wattprint/unsaved/<hash of the store's real path>``
+    (``~/.local/state/...`` when ``XDG_STATE_HOME`` is unset or not absolute), one folder per store."""
+    import hashlib
+
+    xdg = os.environ.get("XDG_STATE_HOME", "")
+    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".local", "state")
+    key = hashlib.sha256(os.path.realpath(store_path).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return os.path.join(base, "wattprint", "unsaved", key)
+
+
+def spill_dirs(store_path: str) -> tuple[str, str]:
+    """Both folders a store's refused runs may wait in: beside it, then the fallback."""
+    return spill_dir(store_path), fallback_spill_dir(store_path)

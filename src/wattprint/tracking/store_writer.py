@@ -191,12 +191,13 @@ class StoreWriter:
         else:
             what = f"its last samples are not stored: {self.left_running(status)}"
         if not kept and self.spill_error:  # said, so that a full disk is not mistaken for a store problem
-            what += f"; keeping them in a file beside the store failed too ({self.spill_error})"
+            what += f"; keeping them in a file failed too ({self.spill_error})"
         self.say(f"{why}, so {what}")
 
     def _spill(self, store: Any, path: str, status: str | None, summary: dict[str, Any],
                patch: dict[str, Any] | SlotPatch | None, never_begun: bool) -> str | None:
-        """What the store refused, in a file beside it (storage.spill); its path, or None if that failed too."""
+        """What the store refused, in a file beside it or in its fallback folder (storage.spill); its path, or None if
+        that failed too."""
         if not path or self.run_id is None:
             return None
 
@@ -252,7 +253,7 @@ class StoreWriter:
             self.say(f"{why}, so {held} is kept in {kept} and written to the store at {path} the next time wattprint "
                      "opens it to write (the next `wattprint run` or tracked run on it)")
         else:
-            failed = f", and keeping it in a file beside the store failed too ({self.spill_error})" \
+            failed = f", and keeping it in a file failed too ({self.spill_error})" \
                 if self.spill_error else ""
             self.say(f"{why}, so the run is not stored{failed}: the figures are only in this report")
 
