@@ -116,6 +116,7 @@ def test_where_the_folder_beside_the_store_cannot_be_made_the_run_waits_in_the_f
         assert store.get_run("del3").status == "finished"
         assert store.sample_count("del3") == run.sampler.snapshot.samples  # type: ignore[union-attr]
     assert not Path(kept).exists() and not Path(fallback_spill_dir(str(db))).exists()
+    assert not (tmp_path / "xdg-state" / "wattprint" / "unsaved").exists()  # an opening then looks no further
 
 
 def test_a_store_that_stays_put_is_stored_as_before(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from dataclasses import asdict
 from typing import Any, NamedTuple
 
 from .records import SampleRow, SlotPatch, renamed_run_id
-from .url import spill_dir, spill_dirs
+from .url import fallback_spill_dir, fallback_spill_root, spill_dir, spill_dirs
 
 SPILL_VERSION = 1
 SUFFIX = ".json"
@@ -45,13 +45,15 @@ def spill_run(store_path: str, run_id: str, *, record: dict[str, Any] | None, sa
         "status": status, "ended_at": ended_at, "store": store_path,
     }
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)[:120]
-    beside, fallback = spill_dirs(store_path)
+    beside, fallback = spill_dir(store_path), fallback_spill_dir(store_path)
     try:
         return _write_file(beside, f"{safe}.{os.getpid()}{SUFFIX}", doc)
     except OSError as first:
         try:
             return _write_file(fallback, f"{safe}.{os.getpid()}{SUFFIX}", doc)
         except OSError as second:
+            with contextlib.suppress(OSError):
+                os.rmdir(fallback_spill_root())  # only if empty: a store's opening then looks no further
             raise OSError(f"beside the store: {first}; in {fallback}: {second}") from second
 
 
@@ -183,7 +185,7 @@ def recover(store: Any) -> list[str]:
                     done.append(run_id)
     finally:
         store.set_write_wait(None)
-    for folder in spill_dirs(store.path):
+    for folder in (*spill_dirs(store.path), fallback_spill_root()):  # the root last: no stat, no hash, next time
         with contextlib.suppress(OSError):
             os.rmdir(folder)  # only when empty
     return done

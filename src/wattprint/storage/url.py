@@ -140,14 +140,22 @@ def fallback_spill_dir(store_path: str) -> str:
     """Where such runs go when the folder beside the store cannot be written (read-only, or a full scratch disk
     while the home folder has room): ``$XDG_STATE_HOME/wattprint/unsaved/<hash of the store's real path>``
     (``~/.local/state/...`` when ``XDG_STATE_HOME`` is unset or not absolute), one folder per store."""
-    import hashlib
+    import hashlib  # here: a few ms to import, and no store needs it until a run waits in a fallback folder
 
+    key = hashlib.sha256(os.path.realpath(store_path).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return os.path.join(fallback_spill_root(), key)
+
+
+def fallback_spill_root() -> str:
+    """The folder holding every store's fallback spill folder; it exists only while a run waits in one."""
     xdg = os.environ.get("XDG_STATE_HOME", "")
     base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".local", "state")
-    key = hashlib.sha256(os.path.realpath(store_path).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    return os.path.join(base, "wattprint", "unsaved", key)
+    return os.path.join(base, "wattprint", "unsaved")
 
 
-def spill_dirs(store_path: str) -> tuple[str, str]:
-    """Both folders a store's refused runs may wait in: beside it, then the fallback."""
+def spill_dirs(store_path: str) -> tuple[str, ...]:
+    """The folders a store's refused runs may wait in: beside it, then its fallback folder where runs wait in any
+    (the common case, none, costs one stat and no hashing)."""
+    if not os.path.isdir(fallback_spill_root()):
+        return (spill_dir(store_path),)
     return spill_dir(store_path), fallback_spill_dir(store_path)
