@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import WattprintError
+from ..errors import InputConflictError, WattprintError
 
 J_PER_KWH = 3.6e6  # joules in one kilowatt-hour (definition)
 RUN_STATUSES = ("running", "finished", "interrupted", "failed")
@@ -167,3 +167,15 @@ def _as_bounds(x: Any) -> tuple[float, float, float] | None:
         v = float(x["value"])
         return v, float(x.get("low", v)), float(x.get("high", v))
     return None
+
+
+def refuse_resume(run_id: str, stored_project: str, project: str, busy: str | None) -> None:
+    """The checks before a stored run of ``run_id`` (in ``stored_project``) is resumed in ``project``: not while
+    ``busy`` says a live process measures it, nor in another project. The store's and the tracker's (which makes
+    them before the store is free) alike."""
+    if busy:
+        raise InputConflictError(f"run {run_id!r} cannot be resumed: {busy}",
+                                 advice="wait for it to end or choose another run id")
+    if stored_project != project:
+        raise InputConflictError(f"run {run_id!r} already exists in project {stored_project!r}, not {project!r}",
+                                 advice="resume it with the same project or choose another run id")

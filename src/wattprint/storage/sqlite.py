@@ -44,6 +44,7 @@ from .records import (
     StoreError,
     StoreLockedError,
     iso_utc,
+    refuse_resume,
 )
 from .url import db_path, resolve_db_url, spill_dirs
 
@@ -278,15 +279,7 @@ class Store(StoreQueries):
                 self._begun.add(run_id)
                 return RunRecord(run_id, project, "running", float(started_at), None, 0.0, {}, dict(meta), {}, now)
             rec = run_record(row)
-            reason = busy(rec) if busy is not None else None
-            if reason:
-                raise InputConflictError(f"run {run_id!r} cannot be resumed: {reason}",
-                                         advice="wait for it to end or choose another run id")
-            if rec.project != project:
-                raise InputConflictError(
-                    f"run {run_id!r} already exists in project {rec.project!r}, not {project!r}",
-                    advice="resume it with the same project or choose another run id"
-                )
+            refuse_resume(run_id, rec.project, project, busy(rec) if busy is not None else None)
             self._close_phases_left_open(c, rec)
             rec.meta = {**rec.meta, **meta, "resumed": int(rec.meta.get("resumed", 0)) + 1,
                         "resumed_at": iso_utc(now), "status_before_resume": rec.status,

@@ -139,16 +139,9 @@ def begin_record(store: Any, run_id: str, project: str, started_unix: float, met
 def check_resumable(known: Any, run_id: str, project: str) -> None:
     """The checks ``Store.begin_run`` makes before it resumes the stored run ``known``: not measured by a live
     process, and in the same project (InputConflictError, in the store's words, otherwise)."""
-    from ..errors import InputConflictError
+    from ..storage.records import refuse_resume
 
-    reason = still_written(known)
-    if reason:
-        raise InputConflictError(f"run {run_id!r} cannot be resumed: {reason}",
-                                 advice="wait for it to end or choose another run id")
-    if known.project != project:
-        raise InputConflictError(
-            f"run {run_id!r} already exists in project {known.project!r}, not {project!r}",
-            advice="resume it with the same project or choose another run id")
+    refuse_resume(run_id, known.project, project, still_written(known))
 
 
 def refuse_early(store: Any, run_id: str, project: str) -> None:
