@@ -28,7 +28,7 @@ from ..quantities import Range
 from .common import both_names, check_finite, check_positive, given_flags
 from .model_preset import apply_model
 from .roofline import transformer_shape
-from .serving_chip import resolve_chip, stored_bytes
+from .serving_chip import family_efficiency, resolve_chip, stored_bytes
 from .serving_constants import constants
 from .serving_footprint import (
     breakeven_requests,
@@ -168,6 +168,9 @@ def estimate_inference(
     if span is not None and span[0] < span[1]:  # a derived TDP: its span is one more assumed range
         values.central["tdp_scale"] = 1.0
         values.ranges["tdp_scale"] = (span[0] / chip.tdp_w, span[1] / chip.tdp_w)
+    if (efficiency := family_efficiency(acc.family)) is not None:  # engines realise less of this family's spec
+        values.take("chip_efficiency", None, f"serving efficiency on {acc.name} (x the achievable shares)",
+                    efficiency)
     load = check_load(requests_per_day, tokens_per_day, inputs.days, batch_assumed=batch_size is None,
                       dedicated=inputs.dedicated)
     # a given batch under a load: the replica and its memory hold what the load keeps in flight, not the batch given

@@ -149,8 +149,9 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     power_fraction_compute_bound, idle_power_fraction, host_power_ratio, tensor_parallel_efficiency_per_doubling,
     layers_aspect_ratio, kv_dim_gqa, ``utilisation`` (share of provisioned time busy; 1 = no idle), for an MoE
     moe_shared_share and, with sub-16-bit weights, moe_low_bit_saving_realised; optionally sliding_window and
-    window_layer_share, kv_widths and n_layers (a named model's KV shape and depth), and tdp_scale (the chip's
-    TDP as a multiple of the catalogue's, where that is a derived figure with a span).
+    window_layer_share, kv_widths and n_layers (a named model's KV shape and depth), tdp_scale (the chip's
+    TDP as a multiple of the catalogue's, where that is a derived figure with a span) and chip_efficiency (a chip
+    family's factor on the achievable shares, serving_chip.family_efficiency).
     """
     n_total, n_act = p["params"], p["active_params"]
     batch, l_in, l_out = p["batch_size"], p["input_tokens"], p["output_tokens"]
@@ -158,6 +159,7 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     d_model, n_layers = transformer_shape(n_act, p["layers_aspect_ratio"])
     kv_per_token = kv_bytes_per_token(p, attention, kv_bytes)
     tp = p["tensor_parallel_efficiency_per_doubling"] ** math.log2(count)
+    tp *= p.get("chip_efficiency", 1.0)  # a chip family whose spec engines realise less of (serving_chip)
     bandwidth = count * chip.memory_bw_tbs * 1e12 * p["mem_bw_utilisation"] * tp  # bytes/s
     flops = count * chip.peak_flops * p["compute_utilisation"] * tp  # FLOP/s
     if not (bandwidth > 0 and flops > 0):  # a replica so large that its efficiency underflows to nothing

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from ..errors import WattprintError
@@ -84,21 +81,19 @@ def resolve_chip(hardware: str | None, precision: str | None, tdp_w: float | Non
         "accelerator", f"{acc.name}: TDP {power:g} W{' (given)' if tdp_w is not None else ''}, "
         f"{acc.memory_bw_tbs:g} TB/s, {peak / 1e12:.4g} TFLOP/s dense {compute_prec}", acc.source,
         acc.tdp_caveat() if tdp_w is None else ""))
-    assumptions.extend(architecture_caveats(acc.family, acc.name))
     return chip, prec, acc
 
 
-@lru_cache(maxsize=1)
-def _caveats() -> list[dict[str, str]]:
-    text = resources.files(__package__).joinpath("serving_caveats.csv").read_text(encoding="utf-8")
-    return list(csv.DictReader(text.splitlines()))
+# chip families on which published engines realise less of the spec than the shared achievable shares (measured on
+# A100/H100) give -> the constant (inference_model.csv) that scales those shares there
+FAMILY_EFFICIENCY = {"Blackwell": "serving_efficiency_blackwell"}
 
 
-def architecture_caveats(family: str, chip_name: str) -> list[Assumption]:
-    """Known biases of the serving model on a chip family (``serving_caveats.csv``): where published measurements
-    of current engines on that family lie off the model, the estimate says so and which way."""
-    return [Assumption(f"{row['family_prefix']} serving caveat", chip_name, row["source"], row["caveat"])
-            for row in _caveats() if family.startswith(row["family_prefix"])]
+def family_efficiency(family: str) -> str | None:
+    """The name of the sourced constant that scales the achievable bandwidth and FLOP/s shares on chips of
+    ``family`` (a catalogue family such as "Blackwell (Grace Blackwell superchip)"), or None where the shared
+    shares hold."""
+    return next((name for prefix, name in FAMILY_EFFICIENCY.items() if family.startswith(prefix)), None)
 
 
 def stored_bytes(prec: str) -> tuple[float, float]:
