@@ -169,8 +169,7 @@ def estimate_inference(
         values.central["tdp_scale"] = 1.0
         values.ranges["tdp_scale"] = (span[0] / chip.tdp_w, span[1] / chip.tdp_w)
     if (efficiency := family_efficiency(acc.family)) is not None:  # engines realise less of this family's spec
-        values.take("chip_efficiency", None, f"serving efficiency on {acc.name} (x the achievable shares)",
-                    efficiency)
+        values.take("chip_efficiency", None, f"serving efficiency on {acc.name}", efficiency)
     load = check_load(requests_per_day, tokens_per_day, inputs.days, batch_assumed=batch_size is None,
                       dedicated=inputs.dedicated)
     # a given batch under a load: the replica and its memory hold what the load keeps in flight, not the batch given
