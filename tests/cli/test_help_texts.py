@@ -102,11 +102,12 @@ def test_the_inference_precision_help_lists_what_the_estimate_takes(capsys: pyte
     """It listed "fp32, bf16, fp16, fp8, int8, int4", but tf32 is accepted too."""
     said = _option_help(_help(["estimate", "inference"], capsys), "--precision PRECISION")
     listed = said.removeprefix("weights: ").split(" (default")[0].split(", ")
-    assert "tf32" in listed and len(listed) == 7
-    for precision in listed:  # each one listed runs
+    assert "tf32" in listed and "nvfp4" in listed and len(listed) == 10
+    for precision in listed:  # each one listed runs; the 4-bit float formats are read as int4, as the help says
         assert main(["estimate", "inference", "--params", "1B", "--hardware", "H100", "--precision", precision,
                      "--json"]) == 0
-        assert json.loads(capsys.readouterr().out)["precision"] == precision
+        read_as = "int4" if precision.endswith("fp4") else precision
+        assert json.loads(capsys.readouterr().out)["precision"] == read_as
 
 
 def test_the_tdp_w_help_says_it_replaces_a_published_tdp(capsys: pytest.CaptureFixture[str]) -> None:

@@ -676,3 +676,21 @@ def test_8_bit_weights_never_run_slower_than_16_bit_maths_on_a_chip_with_slow_8_
     # where the int8 units are the fast ones (B200), they are used, and nothing is said
     b200 = estimate_inference(precision="int8", **{**kw, "hardware": "B200"})  # type: ignore[arg-type]
     assert not [a for a in b200.assumptions if a.what.startswith("int8 on")]
+
+
+@pytest.mark.parametrize("name", ["fp4", "NVFP4", "mxfp4"])
+def test_4_bit_float_weights_are_served_as_4_bit_weights_and_say_what_is_left_out(name: str) -> None:
+    kw: dict[str, object] = {"params": 70e9, "hardware": "B200", "batch_size": 32, "input_tokens": 500,
+                             "output_tokens": 500}
+    fp4 = estimate_inference(precision=name, **kw)  # type: ignore[arg-type]
+    int4 = estimate_inference(precision="int4", **kw)  # type: ignore[arg-type]
+    bf16 = estimate_inference(precision="bf16", **kw)  # type: ignore[arg-type]
+    j = "gpu_energy_per_output_token_j"
+    assert fp4.details[j].value == int4.details[j].value < bf16.details[j].value
+    note = next(a for a in fp4.assumptions if a.what == f"{name.lower()} weights")
+    assert "0.5 byte" in note.value and "NVFP4" in note.note and "OCP" in note.source
+
+
+def test_an_unknown_precision_lists_the_4_bit_float_names_too(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = _cli(["--params", "7B", "--hardware", "B200", "--precision", "fp3"], capsys)
+    assert code == 2 and "fp4/nvfp4/mxfp4" in err and "Traceback" not in err

@@ -27,6 +27,7 @@ from wattprint.estimate.training import estimate_training
     ("deepseek-ai/DeepSeek-R1-0528", "DeepSeek-V3", None),  # same architecture, listed as an alias
     ("google/gemma-2-9b-it", "Gemma 2 9B", None),
     ("TheBloke/Mistral-7B-Instruct-v0.1-AWQ", "Mistral 7B v0.1", "int4"),
+    ("nvidia/Llama-3.3-70B-Instruct-FP4", "Llama 3.3 70B", "int4"),  # NVFP4 releases: read as 4-bit weights
     ("facebook/opt-13b", "OPT 13B", None),  # a decimal point tells 13B from 1.3B
     ("opt-1.3b", "OPT 1.3B", None),
     ("HuggingFaceTB/SmolLM2-135M-Instruct", "SmolLM2 135M", None),

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from ..errors import InputConflictError, WattprintError
-from ..estimate.common import BYTES_PER_VALUE
+from ..estimate.common import BYTES_PER_VALUE, FP4_NAMES
 from ..estimate.engines import engine_names_help
 from ..quantities import format_count
 from ._args import JoinWords, count, fraction, number, whole, year
@@ -45,7 +45,8 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
                         "under a load the sequences it keeps in flight)")
     p.add_argument("--batch-size", type=count, help="concurrent sequences per replica (default: sourced range; "
                    "with a load, at most the sequences it keeps in flight)")
-    p.add_argument("--precision", help=f"weights: {', '.join(BYTES_PER_VALUE)} (default: bf16 where supported)")
+    p.add_argument("--precision", help=f"weights: {', '.join([*BYTES_PER_VALUE, *FP4_NAMES])} (default: bf16 where "
+                   f"supported; {'/'.join(FP4_NAMES)} are read as 4-bit weights, as int4)")
     p.add_argument("--engine", default="optimised", help="optimised (continuous batching, CUDA graphs) or eager "
                    f"(plain PyTorch launches); or the stack's name: {engine_names_help()}")
     p.add_argument("--attention", default=None,

@@ -105,7 +105,8 @@ def estimate_inference(
             figures are those of the batch the load forms. A given batch may shorten assumed request lengths to
             fit the memory, but not below their sourced ranges: a batch that fits only with shorter requests is an
             error naming the most that fit.
-        precision: weight format (fp32, tf32, bf16, fp16, fp8, int8, int4); engine: "optimised" (vLLM, TGI,
+        precision: weight format (fp32, tf32, bf16, fp16, fp8, int8, int4; fp4, nvfp4 and mxfp4 are read as 4-bit
+            weights, as int4); engine: "optimised" (vLLM, TGI,
             TensorRT-LLM, compiled PyTorch) or "eager" (plain Hugging Face transformers / PyTorch); a stack's own
             name ("vllm", "sglang", "tgi", "tensorrt-llm", "transformers") is read as its class.
         attention: "gqa" (grouped-query, most models since 2023; the default), "mha" (Llama 1/2 7B-13B, older

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import WattprintError
 from ..footprint import Assumption
-from .common import BYTES_PER_VALUE, check_board_power, component_key
+from .common import BYTES_PER_VALUE, FP4_NAMES, check_board_power, component_key
 from .roofline import Chip
 
 # which peak-FLOP/s column the matrix maths runs at; weight-only int8/int4 dequantise to 16-bit for the maths
@@ -35,6 +35,18 @@ def _weight_only_note(prec: str, compute_prec: str, acc: Any) -> Assumption:
                       acc.source, why)
 
 
+def _fp4_note(name: str, acc: Any) -> Assumption:
+    """A 4-bit float format (``name``: fp4, nvfp4, mxfp4) served as 4-bit weights, as int4 is."""
+    return Assumption(
+        f"{name} weights", "read as 4-bit weights (0.5 byte per weight, as int4), maths at the chip's 16-bit peak",
+        "NVIDIA, 'Introducing NVFP4 for efficient and accurate low-precision inference' (developer.nvidia.com, June "
+        "2025: 4-bit E2M1 values with an FP8 scale per 16); OCP Microscaling Formats (MX) v1.0 specification (2023: "
+        "an E8M0 scale per 32)",
+        f"the block scales (+12.5 % for NVFP4, +6 % for MXFP4) are not counted, as int4's group scales are not; the "
+        f"catalogue lists no FP4 peak for {acc.name}, so W4A4 maths (Blackwell's FP4 tensor cores) would make the "
+        "compute-bound parts (prefill, large batches) shorter than this; memory-bound decode is as estimated")
+
+
 # the accelerator a serving estimate assumes when none is named: the most common data-centre GPU for LLM serving
 DEFAULT_HARDWARE = "H100"
 
@@ -53,9 +65,13 @@ def resolve_chip(hardware: str | None, precision: str | None, tdp_w: float | Non
                                       "give --hardware (hardware=...) for the chip the service runs on"))
     acc, _variants, notes = find_accelerator(hardware)
     assumptions.extend(notes)
-    prec = str(precision or acc.default_precision()).lower()
+    prec = str(precision or acc.default_precision()).strip().lower()
+    if prec in FP4_NAMES:
+        assumptions.append(_fp4_note(prec, acc))
+        prec = "int4"
     if prec not in BYTES_PER_VALUE:
-        raise WattprintError(f"unknown precision {precision!r}; use one of {', '.join(BYTES_PER_VALUE)}")
+        raise WattprintError(f"unknown precision {precision!r}; use one of {', '.join(BYTES_PER_VALUE)} or "
+                             f"{'/'.join(FP4_NAMES)}")
     if precision is None:
         assumptions.append(Assumption(
             "precision", f"{prec} (default for {acc.name})", f"the peak-FLOP/s formats of {acc.name} ({acc.source})",
