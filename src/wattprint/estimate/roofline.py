@@ -158,10 +158,11 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     tdp_w = chip.tdp_w * p.get("tdp_scale", 1.0)  # a TDP no vendor publishes is ranged (tdp_scale spans it)
     d_model, n_layers = transformer_shape(n_act, p["layers_aspect_ratio"])
     kv_per_token = kv_bytes_per_token(p, attention, kv_bytes)
-    tp = p["tensor_parallel_efficiency_per_doubling"] ** math.log2(count)
-    tp *= p.get("chip_efficiency", 1.0)  # a chip family whose spec engines realise less of (serving_chip)
-    bandwidth = count * chip.memory_bw_tbs * 1e12 * p["mem_bw_utilisation"] * tp  # bytes/s
-    flops = count * chip.peak_flops * p["compute_utilisation"] * tp  # FLOP/s
+    # the share of the achievable rates a replica realises: split over GPUs (communication, imbalance) and on a chip
+    # family whose spec engines realise less of (serving_chip.family_efficiency)
+    realised = p["tensor_parallel_efficiency_per_doubling"] ** math.log2(count) * p.get("chip_efficiency", 1.0)
+    bandwidth = count * chip.memory_bw_tbs * 1e12 * p["mem_bw_utilisation"] * realised  # bytes/s
+    flops = count * chip.peak_flops * p["compute_utilisation"] * realised  # FLOP/s
     if not (bandwidth > 0 and flops > 0):  # a replica so large that its efficiency underflows to nothing
         raise too_large()
     weights_read = moe_weight_read(n_total, n_act, batch, weight_bytes, p.get("moe_low_bit_saving_realised", 1.0),
