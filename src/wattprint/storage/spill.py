@@ -45,12 +45,13 @@ def spill_run(store_path: str, run_id: str, *, record: dict[str, Any] | None, sa
         "status": status, "ended_at": ended_at, "store": store_path,
     }
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)[:120]
-    beside, fallback = spill_dir(store_path), fallback_spill_dir(store_path)
+    name = f"{safe}.{os.getpid()}{SUFFIX}"
     try:
-        return _write_file(beside, f"{safe}.{os.getpid()}{SUFFIX}", doc)
+        return _write_file(spill_dir(store_path), name, doc)
     except OSError as first:
+        fallback = fallback_spill_dir(store_path)  # hashed only when the folder beside the store failed
         try:
-            return _write_file(fallback, f"{safe}.{os.getpid()}{SUFFIX}", doc)
+            return _write_file(fallback, name, doc)
         except OSError as second:
             with contextlib.suppress(OSError):
                 os.rmdir(fallback_spill_root())  # only if empty: a store's opening then looks no further
