@@ -10,8 +10,9 @@ import json
 import re
 from typing import Any
 
+from ..data.catalogue import FP4_NAMES
 from ..errors import InputConflictError, WattprintError
-from ..estimate.common import BYTES_PER_VALUE, FP4_NAMES
+from ..estimate.common import BYTES_PER_VALUE
 from ..estimate.engines import engine_names_help
 from ..quantities import format_count
 from ._args import JoinWords, count, fraction, number, whole, year

@@ -13,6 +13,9 @@ from ..errors import WattprintError
 
 TFLOPS = 1e12  # FLOP/s per TFLOPS (unit conversion)
 TB = 1e12  # bytes per TB (decimal, as datasheets give memory bandwidth)
+# 4-bit float weight formats (NVFP4: FP8 scale per 16 values; MXFP4: E8M0 scale per 32): no catalogue peak;
+# the estimators serve them as 4-bit weights
+FP4_NAMES = ("fp4", "nvfp4", "mxfp4")
 _CLOSING = {"(": ")", "[": "]"}  # brackets a cut source may leave open, and what closes each
 
 

@@ -19,13 +19,13 @@ from functools import lru_cache
 
 from ..errors import UnknownNameError, fold_text
 from ..footprint import Assumption
-from .catalogue import load_table
+from .catalogue import FP4_NAMES, load_table
 
 # words that name a release, not an architecture: the same weights' shapes
 _RELEASE_WORDS = {"instruct", "chat", "base", "it", "hf", "thinking", "original", "dynamic", "meta", "pretrained"}
 # words that name a quantised release: the precision its weights are read in
 _PRECISION_WORDS = {"fp8": "fp8", "int8": "int8", "w8a8": "int8", "int4": "int4", "awq": "int4", "gptq": "int4",
-                    "w4a16": "int4", "mxfp4": "int4", "nvfp4": "int4", "fp4": "int4", "bf16": "bf16", "fp16": "fp16"}
+                    "w4a16": "int4", **dict.fromkeys(FP4_NAMES, "int4"), "bf16": "bf16", "fp16": "fp16"}
 _DATE = re.compile(r"\d{4}")  # a release date in a repo id: Qwen3-...-2507, Mistral-Nemo-...-2407, R1-0528
 _HINT = "see `wattprint data models`, or give the parameter counts"
 

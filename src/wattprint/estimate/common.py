@@ -26,8 +26,6 @@ def to_float(name: str, value: Any) -> float:
 # bytes per stored value (a weight, an activation) for each precision name users write: data-format definitions,
 # not estimates
 BYTES_PER_VALUE = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
-# 4-bit float weight formats (NVFP4: FP8 scale per 16 values; MXFP4: E8M0 scale per 32): served as 4-bit weights
-FP4_NAMES = ("fp4", "nvfp4", "mxfp4")
 # the estimators' keywords whose command-line flag is not the keyword with dashes
 _FLAGS = {"window_layer_share": "--window-layers"}
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..data.catalogue import FP4_NAMES
 from ..errors import WattprintError
 from ..footprint import Assumption
-from .common import BYTES_PER_VALUE, FP4_NAMES, check_board_power, component_key
+from .common import BYTES_PER_VALUE, check_board_power, component_key
 from .roofline import Chip
 
 # which peak-FLOP/s column the matrix maths runs at; weight-only int8/int4 dequantise to 16-bit for the maths
