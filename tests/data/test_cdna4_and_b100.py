@@ -1,0 +1,98 @@
+"""AMD Instinct MI350X / MI355X (CDNA 4) and NVIDIA B100 in the catalogue: the names people and drivers use resolve
+to them, each row carries its source, year and what is unconfirmed, and the estimators run on them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wattprint.cli import main
+from wattprint.data import accelerators_per_server, embodied_accelerator, find_accelerator
+from wattprint.estimate.serving_chip import family_efficiency
+
+MI355X = "AMD Instinct MI355X"
+MI350X = "AMD Instinct MI350X"
+B100 = "NVIDIA B100 (HGX)"
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("MI355X", MI355X), ("mi355x", MI355X), ("Instinct MI355X", MI355X),
+    ("AMD Instinct MI355X", MI355X), ("AMD Instinct MI355X OAM", MI355X),  # amdsmi market names
+    ("AMD Instinct MI355X VF", MI355X),  # an SR-IOV virtual function in a cloud VM
+    ("MI350X", MI350X), ("AMD Instinct MI350X", MI350X),
+    ("B100", B100), ("HGX B100", B100), ("NVIDIA B100", B100),
+])
+def test_the_names_resolve(query: str, expected: str) -> None:
+    """MI355X was answered with 'closest valid names: AMD Instinct MI325X, ...'; B100 with the B200 and B300."""
+    assert find_accelerator(query)[0].name == expected
+
+
+def test_the_two_cdna4_parts_differ_in_clock_and_power_only() -> None:
+    """The same die: the MI355X at 2.4 GHz and 1400 W (liquid), the MI350X at 2.2 GHz and 1000 W (air)."""
+    hi, lo = find_accelerator("MI355X")[0], find_accelerator("MI350X")[0]
+    assert (hi.tdp_w, lo.tdp_w) == (1400, 1000)
+    assert hi.memory_gb == lo.memory_gb == 288 and hi.memory_bw_tbs == lo.memory_bw_tbs == 8.0
+    assert hi.peak_flops("bf16") / lo.peak_flops("bf16") == pytest.approx(2.4 / 2.2, rel=0.01)
+    # FP8 from the per-CU rate AMD gave at ISSCC 2026: 8,192 FLOP per clock x 256 CUs x 2.4 GHz
+    assert hi.peak_flops("fp8") == pytest.approx(8192 * 256 * 2.4e9, rel=1e-3)
+    assert hi.peak_flops("fp8") == pytest.approx(2 * hi.peak_flops("bf16"), rel=1e-3)
+    assert hi.peak_flops("bf16") > 1.9 * find_accelerator("MI325X")[0].peak_flops("bf16")  # CDNA 4 doubled it
+
+
+def test_no_tf32_peak_is_invented(capsys: pytest.CaptureFixture[str]) -> None:
+    """No TF32 peak was read for CDNA 4: asking for tf32 is an error naming what the chip has, not a guess."""
+    code = main(["estimate", "training", "--params", "7B", "--tokens", "1T", "--hardware", "MI355X",
+                 "--precision", "tf32"])
+    assert code == 2
+    assert "AMD Instinct MI355X has no published dense tf32 peak (it has: bf16, fp16, fp32, fp8)" in \
+        capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "year", "cited"), [
+    (MI355X, 2025, "row 'AMD Instinct MI355X'"),
+    (MI350X, 2025, "row 'AMD Instinct MI350X'"),
+    (B100, 2024, "row 'NVIDIA B100'"),
+])
+def test_each_row_carries_its_source_a_year_and_what_is_unconfirmed(name: str, year: int, cited: str) -> None:
+    acc = find_accelerator(name)[0]
+    assert acc.year == year and cited in acc.source and "Epoch AI ML Hardware dataset (CC BY 4.0)" in acc.source
+    assert acc.uncertain and "UNCERTAIN" in acc._raw["uncertain_note"]
+
+
+def test_servers_hold_eight_and_embodied_is_a_flagged_fallback_or_proxy() -> None:
+    for name in (MI355X, MI350X, B100):
+        assert accelerators_per_server(find_accelerator(name)[0]) == 8
+    amd = embodied_accelerator(find_accelerator("MI355X")[0])
+    assert amd.kg_per_unit.value == 150 and "class default" in amd.note  # no AMD footprint published
+    b100 = embodied_accelerator(find_accelerator("B100")[0])
+    assert b100.kg_per_unit.value == pytest.approx(2274 / 8, rel=1e-3) and "UNCERTAIN" in b100.note
+
+
+def test_the_b100_is_a_blackwell_for_serving() -> None:
+    """Its family carries the Blackwell serving factor, as the B200's does; the AMD parts get none."""
+    assert family_efficiency(find_accelerator("B100")[0].family) == family_efficiency(
+        find_accelerator("B200")[0].family) is not None
+    assert family_efficiency(find_accelerator("MI355X")[0].family) is None
+
+
+@pytest.mark.parametrize("hardware", ["MI355X", "MI350X", "B100"])
+def test_training_and_serving_are_estimated(hardware: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["estimate", "training", "--params", "70B", "--tokens", "2T", "--hardware", hardware,
+                 "--count", "512", "--json"]) == 0
+    train = json.loads(capsys.readouterr().out)
+    assert train["total_co2e_kg"] > 0 and train["chip_hours_low"] < train["chip_hours"] < train["chip_hours_high"]
+    assert main(["estimate", "inference", "--params", "70B", "--hardware", hardware, "--count", "2",
+                 "--requests-per-day", "10000", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total_co2e_kg"] > 0
+
+
+def test_more_board_power_for_the_same_work_costs_more_energy(capsys: pytest.CaptureFixture[str]) -> None:
+    """The MI355X does the training ~9 % sooner at 40 % more power than the MI350X: more energy, not less."""
+    out = {}
+    for hardware in ("MI355X", "MI350X"):
+        assert main(["estimate", "training", "--params", "70B", "--tokens", "2T", "--hardware", hardware,
+                     "--count", "512", "--json"]) == 0
+        out[hardware] = json.loads(capsys.readouterr().out)
+    assert out["MI355X"]["chip_hours"] < out["MI350X"]["chip_hours"]
+    assert out["MI355X"]["it_energy_kwh"] > out["MI350X"]["it_energy_kwh"]
