@@ -1,5 +1,6 @@
-"""AMD Instinct MI350X / MI355X (CDNA 4) and NVIDIA B100 in the catalogue: the names people and drivers use resolve
-to them, each row carries its source, year and what is unconfirmed, and the estimators run on them."""
+"""Chips newer than the shared table, in the catalogue: AMD Instinct MI350X / MI355X (CDNA 4), NVIDIA B100, AWS
+Trainium3 and Huawei Ascend 910C. The names people and drivers use resolve to them, each row carries its source, year
+and what is unconfirmed, and the estimators run on them (asking for the power where no vendor publishes a TDP)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from wattprint.estimate.serving_chip import family_efficiency
 MI355X = "AMD Instinct MI355X"
 MI350X = "AMD Instinct MI350X"
 B100 = "NVIDIA B100 (HGX)"
+TRN3 = "AWS Trainium3 (Trn3)"
+ASCEND_910C = "Huawei Ascend 910C"
 
 
 @pytest.mark.parametrize(("query", "expected"), [
@@ -22,9 +25,12 @@ B100 = "NVIDIA B100 (HGX)"
     ("AMD Instinct MI355X VF", MI355X),  # an SR-IOV virtual function in a cloud VM
     ("MI350X", MI350X), ("AMD Instinct MI350X", MI350X),
     ("B100", B100), ("HGX B100", B100), ("NVIDIA B100", B100),
+    ("Trainium3", TRN3), ("Trn3", TRN3), ("AWS Trainium3", TRN3),
+    ("Ascend 910C", ASCEND_910C), ("910C", ASCEND_910C), ("Ascend910C", ASCEND_910C),
 ])
 def test_the_names_resolve(query: str, expected: str) -> None:
-    """MI355X was answered with 'closest valid names: AMD Instinct MI325X, ...'; B100 with the B200 and B300."""
+    """MI355X was answered with 'closest valid names: AMD Instinct MI325X, ...', B100 with the B200 and B300,
+    Trainium3 with Trainium2 and Ascend 910C with the 910 and 910B."""
     assert find_accelerator(query)[0].name == expected
 
 
@@ -53,6 +59,8 @@ def test_no_tf32_peak_is_invented(capsys: pytest.CaptureFixture[str]) -> None:
     (MI355X, 2025, "row 'AMD Instinct MI355X'"),
     (MI350X, 2025, "row 'AMD Instinct MI350X'"),
     (B100, 2024, "row 'NVIDIA B100'"),
+    (TRN3, 2025, "AWS Neuron documentation, 'Trainium3 Architecture'"),
+    (ASCEND_910C, 2024, "row 'Huawei Ascend 910C'"),
 ])
 def test_each_row_carries_its_source_a_year_and_what_is_unconfirmed(name: str, year: int, cited: str) -> None:
     acc = find_accelerator(name)[0]
@@ -96,3 +104,30 @@ def test_more_board_power_for_the_same_work_costs_more_energy(capsys: pytest.Cap
         out[hardware] = json.loads(capsys.readouterr().out)
     assert out["MI355X"]["chip_hours"] < out["MI350X"]["chip_hours"]
     assert out["MI355X"]["it_energy_kwh"] > out["MI350X"]["it_energy_kwh"]
+
+
+def test_trainium3_peaks_are_aws_own_and_its_memory_is_in_gb() -> None:
+    trn3 = find_accelerator("Trainium3")[0]
+    assert trn3.peak_flops("bf16") == pytest.approx(671e12) and trn3.peak_flops("fp8") == pytest.approx(2517e12)
+    assert trn3.memory_gb == pytest.approx(144 * 2**30 / 1e9, abs=0.1)  # AWS gives 144 GiB
+    assert trn3.memory_bandwidth() == pytest.approx(4.9e12)
+
+
+@pytest.mark.parametrize(("hardware", "estimate"), [("Trainium3", 700), ("Ascend 910C", 700)])
+def test_an_analysts_tdp_is_no_default_the_power_is_asked_for(
+        hardware: str, estimate: float, capsys: pytest.CaptureFixture[str]) -> None:
+    """Neither AWS nor Huawei publishes these chips' TDP: the tabulated ~700 W is shown in the error that asks for
+    the power, not silently used (as for Trainium2); with the power given, both estimators run."""
+    acc = find_accelerator(hardware)[0]
+    assert acc.tdp_w is None and acc.tdp_estimate_w() == estimate
+    train = ["estimate", "training", "--params", "70B", "--tokens", "2T", "--hardware", hardware, "--count", "512"]
+    assert main(train) == 2
+    err = capsys.readouterr().err
+    assert f"{acc.name} has no published TDP (~{estimate} W is only an analyst's estimate)" in err
+    assert "--power-w" in err and "Traceback" not in err
+    assert main([*train, "--power-w", "700", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total_co2e_kg"] > 0
+    serve = ["estimate", "inference", "--params", "70B", "--hardware", hardware, "--count", "2"]
+    assert main(serve) == 2 and "--tdp-w" in capsys.readouterr().err
+    assert main([*serve, "--tdp-w", "700", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total_co2e_kg"] > 0
