@@ -33,10 +33,11 @@ def test_every_heads_value_is_a_whole_multiple_of_the_kv_heads_near_the_models_w
             if r["attention"] == "mha":
                 assert heads == int(r["kv_heads"]), r["model"]
         if r["head_dim"] and r["layers"]:
-            # N = 12 L d^2's width is off by up to ~1.9x (Gemma's large vocabulary, Mixtral's experts, Qwen3's MoEs
-            # whose attention is twice their hidden size); a slipped digit is 10x
+            # N = 12 L d^2's width is off by up to ~2.7x (Gemma's large vocabulary, Mixtral's experts, Qwen3's MoEs
+            # whose attention is twice their hidden size, GLM-4.5's 96 heads of 128 on a 4096-5120 hidden size); a
+            # slipped digit is 10x
             derived = math.sqrt(float(r["active_B"]) * 1e9 / (12 * int(r["layers"])))
-            assert 0.4 < heads * int(r["head_dim"]) / derived < 2.0, r["model"]
+            assert 0.4 < heads * int(r["head_dim"]) / derived < 3.0, r["model"]
             checked += 1
     assert checked >= 100
 

@@ -1,0 +1,92 @@
+"""Models released in 2025 behind `--model`: Kimi K2, GLM-4.5 / -Air (and GLM-4.6), Qwen3-Coder-480B-A35B,
+MiniMax-M2, ERNIE 4.5 300B-A47B, SmolLM3 3B, OLMo 2 32B, and the Mistral Small 3.1 / 3.2 family on the Mistral Small
+3 row. Each was an unknown name; each now brings its sourced counts, KV cache shape and context window."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wattprint.cli import main
+from wattprint.data.models import find_model
+from wattprint.errors import InputConflictError
+from wattprint.estimate.inference import estimate_inference
+
+
+@pytest.mark.parametrize(("query", "expected", "precision"), [
+    ("moonshotai/Kimi-K2-Instruct", "Kimi-K2", None), ("Kimi K2", "Kimi-K2", None),
+    ("moonshotai/Kimi-K2-Instruct-0905", "Kimi-K2", None),
+    ("zai-org/GLM-4.5", "GLM-4.5", None), ("zai-org/GLM-4.6", "GLM-4.5", None), ("glm-4.5-air", "GLM-4.5-Air", None),
+    ("Qwen/Qwen3-Coder-480B-A35B-Instruct", "Qwen3-Coder-480B-A35B", None),
+    ("Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8", "Qwen3-Coder-480B-A35B", "fp8"),
+    ("MiniMaxAI/MiniMax-M2", "MiniMax-M2", None), ("baidu/ERNIE-4.5-300B-A47B-PT", "ERNIE-4.5-300B-A47B", None),
+    ("HuggingFaceTB/SmolLM3-3B", "SmolLM3 3B", None), ("allenai/OLMo-2-0325-32B-Instruct", "OLMo 2 32B", None),
+    ("mistralai/Mistral-Small-3.1-24B-Instruct-2503", "Mistral Small 24B", None),
+    ("mistralai/Magistral-Small-2506", "Mistral Small 24B", None),
+])
+def test_the_names_resolve(query: str, expected: str, precision: str | None) -> None:
+    match = find_model(query)
+    assert match.spec.name == expected and match.name_precision == precision
+
+
+def test_the_counts_and_shapes_are_the_developers() -> None:
+    kimi = find_model("Kimi-K2").spec
+    assert (kimi.params, kimi.active_params, kimi.experts, kimi.experts_per_token) == (1000e9, 32e9, 384, 8)
+    assert kimi.weights == "fp8" and kimi.layers == 61  # ships block-FP8 weights
+    glm = find_model("GLM-4.5").spec
+    assert (glm.params, glm.active_params, glm.experts, glm.experts_per_token) == (355e9, 32e9, 160, 8)
+    air = find_model("GLM-4.5-Air").spec
+    assert (air.params, air.active_params, air.experts) == (106e9, 12e9, 128)
+    coder = find_model("Qwen3-Coder-480B-A35B").spec
+    assert (coder.params, coder.active_params, coder.experts, coder.layers) == (480e9, 35e9, 160, 62)
+    minimax = find_model("MiniMax-M2").spec
+    assert (minimax.params, minimax.active_params, minimax.weights) == (230e9, 10e9, "fp8")
+    smol = find_model("SmolLM3-3B").spec
+    assert smol.params == pytest.approx(3.075e9) and smol.layers == 36 and smol.experts is None
+    olmo = find_model("OLMo-2-32B").spec
+    assert olmo.params == pytest.approx(32.23e9) and olmo.layers == 64 and olmo.attention == "gqa"
+
+
+def test_a_latent_kv_cache_is_far_smaller_than_the_gqa_default() -> None:
+    """Kimi K2's multi-head latent attention keeps 576 values per layer and token (512 latent + 64 RoPE), as
+    DeepSeek-V3's does: named, its cache is a fraction of what the parameter counts alone assume, so a long request
+    costs less."""
+    kimi, deepseek = find_model("Kimi-K2").spec, find_model("DeepSeek-V3").spec
+    assert kimi.kv_widths == deepseek.kv_widths == 61 * 576 / 2  # K and V halves of the latent, 61 layers each
+    kw = dict(input_tokens=60000, output_tokens=1000, hardware="H200", count=8, batch_size=8)
+    named = estimate_inference(model="moonshotai/Kimi-K2-Instruct", **kw)
+    counts = estimate_inference(1000e9, active_params=32e9, experts=384, experts_per_token=8, precision="fp8", **kw)
+    assert named.energy_kwh.value < counts.energy_kwh.value
+
+
+def _window_notes(fp: object) -> list[str]:
+    return [str(a) for a in fp.assumptions if str(a).startswith("context window")]  # type: ignore[attr-defined]
+
+
+def test_releases_that_ship_a_longer_window_are_told_apart() -> None:
+    """GLM-4.6 (202,752 positions) on GLM-4.5's row (131,072); Mistral Small 3.1 (131,072) on the row of Mistral
+    Small 3 (2501: 32,768); Kimi K2 0905 (256K) on Kimi K2's (128K). The longer release's window fits without a
+    word; the first release is said to need it; beyond every release's window is refused."""
+    cases = [("zai-org/GLM-4.6", "zai-org/GLM-4.5", 190_000, "131,072", 250_000),
+             ("mistralai/Mistral-Small-3.1-24B-Instruct-2503", "mistralai/Mistral-Small-24B-Instruct-2501", 100_000,
+              "32,768", 140_000),
+             ("moonshotai/Kimi-K2-Instruct-0905", "moonshotai/Kimi-K2-Instruct", 200_000, "131,072", 300_000)]
+    for longer, first, tokens, first_window, beyond in cases:
+        kw = dict(input_tokens=tokens, output_tokens=1000, hardware="H200", count=8)
+        assert not _window_notes(estimate_inference(model=longer, **kw)), longer
+        (note,) = _window_notes(estimate_inference(model=first, **kw))
+        assert f"{first_window} as shipped" in note, note
+        with pytest.raises(InputConflictError):
+            estimate_inference(model=longer, input_tokens=beyond, output_tokens=1000, hardware="H200", count=8)
+
+
+@pytest.mark.parametrize("model", ["Kimi-K2", "GLM-4.5", "GLM-4.5-Air", "Qwen3-Coder-480B-A35B", "MiniMax-M2",
+                                   "ERNIE-4.5-300B-A47B", "SmolLM3-3B", "OLMo-2-32B"])
+def test_the_cli_serves_and_trains_them(model: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["estimate", "inference", "--model", model, "--hardware", "H200", "--requests-per-day", "100k",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total_co2e_kg"] > 0
+    assert main(["estimate", "training", "--model", model, "--tokens", "10T", "--hardware", "H100", "--count",
+                 "2048", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["chip_hours"] > 0
