@@ -131,3 +131,26 @@ def test_an_analysts_tdp_is_no_default_the_power_is_asked_for(
     assert main(serve) == 2 and "--tdp-w" in capsys.readouterr().err
     assert main([*serve, "--tdp-w", "700", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["total_co2e_kg"] > 0
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "NVIDIA RTX PRO 6000 Blackwell"),  # nvidia-smi's names
+    ("NVIDIA RTX PRO 6000 Blackwell Workstation Edition", "NVIDIA RTX PRO 6000 Blackwell"),
+    ("NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition", "NVIDIA RTX PRO 6000 Blackwell Max-Q"),
+    ("RTX PRO 6000", "NVIDIA RTX PRO 6000 Blackwell"),  # the family: its 600 W editions, ranged over the Max-Q
+    ("RTX Pro 6000 Max-Q", "NVIDIA RTX PRO 6000 Blackwell Max-Q"),
+])
+def test_rtx_pro_6000_names_resolve(query: str, expected: str) -> None:
+    """Every spelling was unknown ('closest valid names: NVIDIA RTX A6000, ...'), so a tracked run on the card had no
+    embodied or TDP data and an estimate could not name it."""
+    assert find_accelerator(query)[0].name == expected
+
+
+def test_rtx_pro_6000_peaks_follow_nvidias_fp4_figure_and_the_max_q_its_clock() -> None:
+    card, max_q = find_accelerator("RTX PRO 6000 Blackwell")[0], find_accelerator("RTX PRO 6000 Max-Q")[0]
+    # NVIDIA's 4,000 AI TOPS (FP4, sparse) = 8 x the dense bf16 rate on Blackwell; full-rate FP32 accumulate
+    assert card.peak_flops("bf16") == pytest.approx(4000e12 / 8, rel=0.01)
+    assert card.peak_flops("fp8") == pytest.approx(2 * card.peak_flops("bf16"))
+    assert (card.tdp_w, max_q.tdp_w, card.memory_gb, card.memory_bw_tbs) == (600, 300, 96, 1.792)
+    assert max_q.peak_flops("bf16") / card.peak_flops("bf16") == pytest.approx(110.1 / 125.95, rel=1e-3)
+    assert family_efficiency(card.family) is not None  # a Blackwell chip for serving

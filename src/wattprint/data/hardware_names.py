@@ -402,12 +402,16 @@ def _architecture_keys(family: str) -> frozenset[str]:
 
 
 def _architecture_chips(qkey: str) -> list[Accelerator]:
-    """The catalogue chips of the architecture ``qkey`` names, data-centre chips first (consumer and workstation
-    cards last, SXM / OAM modules before PCIe cards: the chips a training is sized on, shown where the list is cut);
-    [] where it names none."""
+    """The catalogue chips of the architecture ``qkey`` names, data-centre chips first (then workstation cards,
+    consumer cards last; SXM / OAM modules before PCIe cards: the chips a training is sized on, shown where the list
+    is cut); [] where it names none."""
     chips = [a for a in _accels() if qkey and qkey in _architecture_keys(a.family)]
-    desk = ("consumer", "workstation")
-    return sorted(chips, key=lambda a: (any(w in a.form_factor.lower() for w in desk), _form_rank(a)[0]))
+
+    def desk_rank(a: Accelerator) -> int:
+        ff = a.form_factor.lower()
+        return 2 if "consumer" in ff else 1 if "workstation" in ff else 0
+
+    return sorted(chips, key=lambda a: (desk_rank(a), _form_rank(a)[0]))
 
 
 def _find_alternatives(name: str) -> tuple[Accelerator, list[Accelerator], list[Assumption]] | None:
