@@ -789,6 +789,44 @@ def build_regions(shared: Path, factors: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def build_groups(countries: dict[str, Any]) -> dict[str, Any]:
+    """Groups of countries a user may name as a location (refdata/country_groups.csv: the EU's 27): per year in
+    which every member has a figure, the generation-weighted mean of the members' intensities (= the group's
+    emissions / its generation) and mix, with the members' generation-weighted 10th-90th percentile as the range,
+    since a run "in the EU" is in one member's grid. Run before the mixes are split off the country records."""
+    out: dict[str, Any] = {}
+    for r in read_csv(REFDATA / "country_groups.csv"):
+        members = r["members"].split(";")
+        missing = [m for m in members if m not in countries]
+        if missing:
+            raise SystemExit(f"refdata/country_groups.csv: {r['key']} names countries without data: {missing}")
+        years: dict[str, Any] = {}
+        for year in sorted(set.intersection(*(set(countries[m]["years"]) for m in members)), key=int):
+            recs = [countries[m]["years"][year] for m in members]
+            if not all(rec.get("gen_twh") for rec in recs):
+                continue
+            gen = sum(rec["gen_twh"] for rec in recs)
+            mix = {k: rnd(sum((rec["mix"][i] or 0.0) * rec["gen_twh"] for rec in recs) / gen, 2)
+                   for i, k in enumerate(MIX_KEYS)} if all(rec.get("mix") for rec in recs) else None
+            avg = _world_average(recs)
+            years[year] = {"g": avg["value"], "low": avg["low"], "high": avg["high"],
+                           **({"mix": {k: v for k, v in mix.items() if v}} if mix else {})}
+        if not years:
+            raise SystemExit(f"refdata/country_groups.csv: no year in which every member of {r['key']} has data")
+        out[r["key"]] = {
+            "name": r["name"], "aliases": [a.strip() for a in r["aliases"].split(";") if a.strip()],
+            # wider names the group is the nearest place with data for ("Europe"): suggested, never resolved
+            "near": [a.strip() for a in r["near"].split(";") if a.strip()],
+            "members": members, "years": years, "basis": "lifecycle, average (OWID/Ember)",
+            "source": f"generation-weighted mean of the {len(members)} members' national intensities (Our World in "
+            "Data energy data: April-2022 release to 2021, 2024 release for the latest year; CC BY 4.0); range = "
+            f"the members' generation-weighted 10th-90th percentile (the run is in one member's grid). Members: "
+            f"{r['source']}; {r['note']}",
+            **({"cross_check": r["cross_check"]} if r.get("cross_check") else {}),
+        }
+    return out
+
+
 def split_mixes(countries: dict[str, Any]) -> dict[str, Any]:
     """Move the per-year generation mixes out of the country table: a location lookup (the tracker's
     start-up) then decodes a fraction of the bytes; only ``generation_mix()`` reads this table."""
@@ -923,6 +961,7 @@ def build(shared: Path, out: Path) -> list[Path]:
     countries, world = build_countries(shared)
     factors = build_factors(shared, world)
     repair_implausible_years(countries, factors["mix_factors"])
+    groups = build_groups(countries["countries"])
     mixes = split_mixes(countries)
     compact_country_years(countries)
     cpus = build_cpus(shared)
@@ -935,7 +974,7 @@ def build(shared: Path, out: Path) -> list[Path]:
         "factors.json": factors,
         "countries.json": countries,
         "mixes.json": mixes,
-        "regions.json": build_regions(shared, factors["mix_factors"]),
+        "regions.json": {**build_regions(shared, factors["mix_factors"]), "groups": groups},
         "models.json": build_models(),
     }
     written = []

@@ -24,9 +24,9 @@ def register(subparsers: Any) -> None:
     m.add_argument("--json", action="store_true", help="print JSON")
     m.set_defaults(handler=_models)
     r = sub.add_parser("regions", help="locations with grid intensity (countries, sub-national, zones, cloud)")
-    r.add_argument("--kind", choices=["country", "subnational", "zone", "cloud"],
-                   help="only locations of this kind: countries, sub-national grids (US-CA), grid zones (SE3) or "
-                        "cloud regions (aws:us-east-1)")
+    r.add_argument("--kind", choices=["country", "subnational", "zone", "cloud", "group"],
+                   help="only locations of this kind: countries, sub-national grids (US-CA), grid zones (SE3), "
+                        "cloud regions (aws:us-east-1) or groups of countries (EU27)")
     r.add_argument("--json", action="store_true", help="print JSON")
     r.set_defaults(handler=_regions)
     s = sub.add_parser("search", help="search accelerators, models, CPUs, locations, PUE presets, generation "

@@ -4,7 +4,8 @@ Locations (forgiving): ISO 3166 alpha-2 / alpha-3 codes and country names ("FR",
 "South Korea"); sub-national grids ("US-CA", "California", "CA-QC", "Quebec"); Nordic bidding zones ("SE3",
 "NO1"; Finland's zone as "zone:FI" since "FI" is the country); cloud regions ("aws:us-east-1",
 "gcp:europe-west4", "azure:westeurope"; "google:" / "microsoft:" / "amazon:" also accepted; a bare region id
-such as "us-east-1" is read as its one provider's region, with a note); "World" / "global" for the world
+such as "us-east-1" is read as its one provider's region, with a note); a group of countries ("EU", "EU27",
+"European Union": the generation-weighted mean of its members, ranged over them); "World" / "global" for the world
 average (as no location). A name of two different places ("Georgia": the country and the US state) is refused
 as ambiguous; their codes ("GEO", "GE", "US-GA") say which.
 
@@ -193,6 +194,10 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
         if later is not None and year_notes:
             year_notes[-1] = replace(year_notes[-1], note=f"{year_notes[-1].note}; the range takes in {later}, the "
                                                            "next year in the data")
+    if loc.kind == "group":  # like the world average: where in the group the run is decides its grid
+        notes.append(Assumption("location", f"{loc.key}: average of its {len(raw['members'])} members",
+                                "refdata/country_groups.csv",
+                                "give the country (or cloud region) for a much narrower range"))
     year_out = used if used > 0 else None  # 0 = source gives no year
     loc_label = f"{loc.name} ({loc.key})" if loc.name != loc.key else loc.key
     if year_notes:  # the year note travels with the figure (intensity_for has no notes list)

@@ -13,7 +13,7 @@ from ..data import load_table
 from ..errors import AmbiguousNameError, UnknownNameError, WattprintError, echo, normalise_name
 from ..footprint import Assumption
 
-KINDS = ("country", "subnational", "zone", "cloud")
+KINDS = ("country", "subnational", "zone", "cloud", "group")
 _PROVIDERS = {"aws": "aws", "amazon": "aws", "amazonwebservices": "aws", "gcp": "gcp", "google": "gcp",
               "googlecloud": "gcp", "googlecloudplatform": "gcp", "azure": "azure", "microsoft": "azure",
               "microsoftazure": "azure"}
@@ -22,8 +22,8 @@ _PROVIDERS = {"aws": "aws", "amazon": "aws", "amazonwebservices": "aws", "gcp": 
 @dataclass(frozen=True)
 class Location:
     """A place with grid data. ``key``: ISO alpha-3 "FRA", sub-national "US-CA"/"CA-QC", zone "SE3",
-    cloud "aws:us-east-1"; ``kind``: "country" | "subnational" | "zone" | "cloud", or "world" for :data:`WORLD`
-    (the world average, what no location gives)."""
+    cloud "aws:us-east-1", group of countries "EU27"; ``kind``: "country" | "subnational" | "zone" | "cloud" |
+    "group", or "world" for :data:`WORLD` (the world average, what no location gives)."""
 
     key: str
     name: str
@@ -64,6 +64,8 @@ def _records() -> dict[str, tuple[Location, dict[str, Any]]]:
         out[zkey] = (Location(zkey, r["name"], "zone", r["country"]), r)
     for key, r in reg["cloud"].items():
         out[key] = (Location(key, r["name"], "cloud", r["country"]), r)
+    for key, r in reg.get("groups", {}).items():
+        out[key] = (Location(key, r["name"], "group", None), r)
     return out
 
 
@@ -141,7 +143,7 @@ def _place_names() -> dict[str, list[str]]:
         if iso3 in recs:
             add(alias, iso3)
     for key, (loc, raw) in recs.items():
-        if loc.kind == "subnational":
+        if loc.kind in ("subnational", "group"):
             for alias in (loc.name, *raw.get("aliases", [])):
                 add(alias, key)
     for key, (loc, _raw) in recs.items():
@@ -170,7 +172,8 @@ def _described(key: str) -> str:
     if loc.kind == "subnational":
         what = _SUBNATIONAL_WORDS.get(loc.country_iso3 or "", "sub-national grid")
     else:
-        what = {"country": "country", "zone": "grid zone", "cloud": "cloud region"}[loc.kind]
+        what = {"country": "country", "zone": "grid zone", "cloud": "cloud region", "group": "group of countries"}[
+            loc.kind]
     return f"the {what} {loc.name} ({key})"
 
 
@@ -182,7 +185,7 @@ def _refuse_an_ambiguous_name(text: str) -> None:
 
 
 def locations(kind: str | None = None) -> list[Location]:
-    """Known locations, optionally of one kind ("country", "subnational", "zone", "cloud")."""
+    """Known locations, optionally of one kind ("country", "subnational", "zone", "cloud", "group")."""
     if kind is not None and kind not in KINDS:
         raise UnknownNameError("location kind", kind, KINDS)
     locs = [loc for loc, _ in _records().values() if kind is None or loc.kind == kind]
@@ -367,7 +370,20 @@ def resolve_location_noted(text: str) -> tuple[Location, list[Assumption]]:
         return recs[bare[0]][0], [Assumption("location", bare[0], "", note)]
     _refuse_a_country_without_data(s)
     _refuse_an_unknown_subdivision(s)
+    _refuse_a_wider_region(s)
     raise UnknownLocationError("location", s, _suggest(s), _HINT, list(EXAMPLES))
+
+
+def _refuse_a_wider_region(text: str) -> None:
+    """"Europe": no grid and no group with data (Europe is wider than the EU), but a group of countries is the
+    nearest place with data: suggested first, before names spelled alike ("gcp:europe-west1")."""
+    n = normalise_name(text)
+    for key, (loc, raw) in _records().items():
+        if loc.kind == "group" and n in {normalise_name(a) for a in raw.get("near", [])}:
+            others = [p for p in _suggest(text) if p[0] != key]
+            raise UnknownLocationError("location", text, [_shown(key), *others][:5],
+                                       f"{echo(text)} is wider than {loc.name}, the nearest group with data; or give "
+                                       f"the country; {_HINT}")
 
 
 class NoGridDataError(WattprintError, LookupError):
@@ -457,7 +473,7 @@ def location_aliases() -> dict[str, list[str]]:
         if iso3 in out:
             out[iso3].append(alias)
     for key, (loc, raw) in recs.items():
-        if loc.kind == "subnational":
+        if loc.kind in ("subnational", "group"):
             out[key] = [loc.name, *raw.get("aliases", [])]
     return {k: list(dict.fromkeys(v)) for k, v in out.items()}
 
