@@ -895,6 +895,9 @@ def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
         # one K/V head is multi-query attention, whatever the model card calls it
         "attention": "mha" if r["attention"] == "mha" else "mqa" if r.get("kv_heads") == "1" else "gqa",
         "weights": r.get("weights") or None,
+        # a release (a word of its name) that ships its weights in another format: "thinking=int4"
+        "release_weights": dict((w.strip().lower(), f.strip()) for w, _, f in
+                                (x.partition("=") for x in (r.get("release_weights") or "").split(";") if x.strip())),
         "sliding_window": num(r["sliding_window"]), "window_layer_share": num(r["window_layer_share"]),
         "kv_widths": _kv_widths(r), "layers": int(r["layers"]) if r["layers"] else None,
         # query heads x head width: the width attention's score and value products run at (training FLOPs); no

@@ -73,7 +73,8 @@ def test_releases_that_ship_a_longer_window_are_told_apart() -> None:
     cases = [("zai-org/GLM-4.6", "zai-org/GLM-4.5", 190_000, "131,072", 250_000),
              ("mistralai/Mistral-Small-3.1-24B-Instruct-2503", "mistralai/Mistral-Small-24B-Instruct-2501", 100_000,
               "32,768", 140_000),
-             ("moonshotai/Kimi-K2-Instruct-0905", "moonshotai/Kimi-K2-Instruct", 200_000, "131,072", 300_000)]
+             ("moonshotai/Kimi-K2-Instruct-0905", "moonshotai/Kimi-K2-Instruct", 200_000, "131,072", 300_000),
+             ("moonshotai/Kimi-K2-Thinking", "moonshotai/Kimi-K2-Instruct", 200_000, "131,072", 300_000)]
     for longer, first, tokens, first_window, beyond in cases:
         kw = dict(input_tokens=tokens, output_tokens=1000, hardware="H200", count=8)
         assert not _window_notes(estimate_inference(model=longer, **kw)), longer
@@ -92,3 +93,28 @@ def test_the_cli_serves_and_trains_them(model: str, capsys: pytest.CaptureFixtur
     assert main(["estimate", "training", "--model", model, "--tokens", "10T", "--hardware", "H100", "--count",
                  "2048", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["chip_hours"] > 0
+
+
+def _precision(fp: Footprint) -> str:
+    (a,) = [a for a in fp.assumptions if a.what == "precision"]
+    return a.value
+
+
+def test_a_release_that_ships_other_weights_is_served_in_them() -> None:
+    """Kimi K2 Thinking has Kimi K2's shape but ships INT4 weights (its routed experts, QAT): named, it is served
+    at int4 and says which release set it; Kimi K2's other releases keep their FP8, and a precision the name or
+    the user gives still wins."""
+    kw = dict(input_tokens=2000, output_tokens=500, hardware="H200", count=8, requests_per_day=1e5)
+    thinking = estimate_inference(model="moonshotai/Kimi-K2-Thinking", **kw)
+    assert _precision(thinking).startswith("int4 (the format the thinking release of Kimi-K2")
+    for other in ("moonshotai/Kimi-K2-Instruct", "Kimi-K2-Instruct-0905", "Kimi-K2-Base"):
+        assert _precision(estimate_inference(model=other, **kw)).startswith("fp8 (the format Kimi-K2's"), other
+    assert _precision(estimate_inference(model="Kimi-K2-Thinking-FP8", **kw)).startswith("fp8 (named in")
+    given = estimate_inference(model="Kimi-K2-Thinking", precision="fp8", **kw)
+    assert not [a for a in given.assumptions if a.what == "precision" and "release" in a.value]
+    # half the bytes of weights read per decode step: a decode-heavy service costs less per request
+    decode = dict(kw, input_tokens=200, output_tokens=2000)
+    assert (estimate_inference(model="Kimi-K2-Thinking", **decode).energy_kwh.value
+            < estimate_inference(model="Kimi-K2-Instruct", **decode).energy_kwh.value)
+    # the release word matters only where the table tells it apart: Qwen3's Thinking-2507 keeps its 16-bit weights
+    assert find_model("Qwen/Qwen3-30B-A3B-Thinking-2507").release_weights is None

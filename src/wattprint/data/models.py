@@ -58,16 +58,19 @@ class ModelSpec:
     head_dim: int | None = None  # width of a head; None for latent attention (its Q/K and V heads differ)
     qk_head_dim: int | None = None  # latent attention's query/key head width (no-RoPE + RoPE parts); else None
     v_head_dim: int | None = None  # latent attention's value head width; else None
+    release_weights: tuple[tuple[str, str], ...] = ()  # (a word of a release's name, the format its weights ship in)
 
 
 @dataclass(frozen=True)
 class ModelMatch:
     """A name resolved: the architecture, the precision the name itself says (``...-FP8``), if any, and the
-    release it names where the table tells releases apart or a date in the name names one (``...-2507``)."""
+    release it names where the table tells releases apart or a date in the name names one (``...-2507``), and the
+    format that release's weights ship in where it differs from the model's (``Kimi-K2-Thinking``: int4)."""
 
     spec: ModelSpec
     name_precision: str | None
     release: str | None = None
+    release_weights: str | None = None
 
 
 def _words(text: str) -> list[str]:
@@ -89,7 +92,7 @@ def _specs() -> tuple[ModelSpec, ...]:
         m["attention"], m["weights"], m["sliding_window"], m["window_layer_share"], m["kv_widths"], m["layers"],
         m["source"], m["note"], m["uncertain"], m.get("context_tokens"), m.get("max_context_tokens"),
         m.get("context_source", ""), tuple((m.get("context_releases") or {}).items()), m.get("heads"),
-        m.get("head_dim"), m.get("qk_head_dim"), m.get("v_head_dim"))
+        m.get("head_dim"), m.get("qk_head_dim"), m.get("v_head_dim"), tuple((m.get("release_weights") or {}).items()))
         for m in load_table("models")["models"])
 
 
@@ -121,9 +124,10 @@ def find_model(name: str) -> ModelMatch:
     if spec is None:
         raise UnknownNameError("model", name, model_names(), _HINT)
     said = [_PRECISION_WORDS[w] for w in words if w in _PRECISION_WORDS]
-    known = dict(spec.context_releases)
+    weights = dict(spec.release_weights)
+    known = {**dict(spec.context_releases), **weights}
     release = next((w for w in words if w in known), None) or next((w for w in words if _DATE.fullmatch(w)), None)
-    return ModelMatch(spec, said[-1] if said else None, release)
+    return ModelMatch(spec, said[-1] if said else None, release, weights.get(release or ""))
 
 
 def model_assumption(spec: ModelSpec, filled: list[str], used_instead: list[str] | None = None) -> Assumption:

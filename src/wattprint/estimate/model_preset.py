@@ -172,10 +172,12 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
             given.attention, given.attention_of = spec.attention, spec.name
             if not said:
                 filled.append("attention")
-        fill("precision", match.name_precision or spec.weights)
+        fill("precision", match.name_precision or match.release_weights or spec.weights)
         if "precision" in filled:  # it sets the bytes per weight: said as the chip's default precision would be
             how, source = ((f"named in {model.strip()!r}", "the quantisation the name says (AWQ, GPTQ, W4A16, "
                             "MXFP4: 4-bit weights; FP8; INT8, W8A8)") if match.name_precision else
+                           (f"the format the {match.release} release of {spec.name} ships its weights in",
+                            spec.source) if match.release_weights else
                            (f"the format {spec.name}'s weights are released in", spec.source))
             given.notes.append(Assumption("precision", f"{given.precision} ({how})", source,
                                           "weights stored and read at this precision; give --precision to change"))
