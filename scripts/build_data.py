@@ -894,6 +894,7 @@ def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
         # multi-head latent attention (DeepSeek) caches a compressed latent: served as GQA with its real cache size;
         # one K/V head is multi-query attention, whatever the model card calls it
         "attention": "mha" if r["attention"] == "mha" else "mqa" if r.get("kv_heads") == "1" else "gqa",
+        "latent_attention": r["attention"] == "mla",  # what the model card calls it (listed as "mla")
         "weights": r.get("weights") or None,
         # a release (a word of its name) that ships its weights in another format: "thinking=int4"
         "release_weights": dict((w.strip().lower(), f.strip()) for w, _, f in

@@ -118,3 +118,22 @@ def test_a_release_that_ships_other_weights_is_served_in_them() -> None:
             < estimate_inference(model="Kimi-K2-Instruct", **decode).energy_kwh.value)
     # the release word matters only where the table tells it apart: Qwen3's Thinking-2507 keeps its 16-bit weights
     assert find_model("Qwen/Qwen3-30B-A3B-Thinking-2507").release_weights is None
+
+
+def test_latent_attention_is_listed_and_taken_as_such(capsys: pytest.CaptureFixture[str]) -> None:
+    """`data models` lists DeepSeek's and Kimi K2's attention as mla (served as GQA with the latent cache); ``mla``
+    given with such a model is its own attention; with another model it contradicts it, and without a model
+    (no latent shape to size the cache by) it is refused with what to give."""
+    assert main(["data", "models"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert rows["Kimi-K2"][6] == rows["DeepSeek-V3"][5] == "mla"  # Kimi-K2's name carries the " *" flag
+    assert rows["GLM-4.5"][5] == "gqa"
+    kw = dict(input_tokens=2000, output_tokens=500, hardware="H200", count=8, requests_per_day=1e4)
+    assert (estimate_inference(model="Kimi-K2", attention="mla", **kw).energy_kwh.value
+            == estimate_inference(model="Kimi-K2", **kw).energy_kwh.value)
+    with pytest.raises(InputConflictError, match="contradicts model 'Llama 3.1 8B'"):
+        estimate_inference(model="Llama-3.1-8B", attention="mla", input_tokens=2000, output_tokens=500,
+                           hardware="H200", requests_per_day=1e4)
+    with pytest.raises(InputConflictError, match="latent cache shape: give --model"):
+        estimate_inference(8e9, attention="MLA", input_tokens=2000, output_tokens=500, hardware="H200",
+                           requests_per_day=1e4)

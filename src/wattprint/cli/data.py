@@ -121,15 +121,16 @@ def _models(args: argparse.Namespace) -> int:
         return 0
     rows = [[m.name + (" *" if m.uncertain else ""), f"{m.params / 1e9:.4g}",
              _fmt(m.active_params / 1e9 if m.active_params else None),
-             f"{m.experts_per_token}/{m.experts}" if m.experts else "-", str(m.layers or "-"), m.attention,
+             f"{m.experts_per_token}/{m.experts}" if m.experts else "-", str(m.layers or "-"),
+             "mla" if m.latent_attention else m.attention,
              f"{m.sliding_window:g} x {m.window_layer_share:.2g}" if m.sliding_window and m.window_layer_share else "-",
              _context_cell(m.context_tokens, m.max_context_tokens), m.weights or "-"] for m in specs]
     print(_table(["model", "params B", "active B", "experts k/E", "layers", "attention", "window x layers",
                   "context", "weights"], rows))
     print("give the name (or a Hugging Face repo id: Instruct, dates and quantisation words are read as the same "
-          "model) to `estimate training|inference --model`; * = some figures uncertain (see --json notes); context = "
-          "tokens (input + output) as shipped, (up to N) with rope scaling or the long-context release of the name, "
-          "(+) no hard limit")
+          "model) to `estimate training|inference --model`; * = some figures uncertain (see --json notes); mla = "
+          "multi-head latent attention, served as gqa with its latent KV cache; context = tokens (input + output) as "
+          "shipped, (up to N) with rope scaling or the long-context release of the name, (+) no hard limit")
     return 0
 
 

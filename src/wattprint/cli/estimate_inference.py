@@ -51,7 +51,8 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--engine", default="optimised", help="optimised (continuous batching, CUDA graphs) or eager "
                    f"(plain PyTorch launches); or the stack's name: {engine_names_help()}")
     p.add_argument("--attention", default=None,
-                   help="gqa (default; a named model's own), mha (older models) or mqa (one K/V head): KV-cache size")
+                   help="gqa (default; a named model's own), mha (older models), mqa (one K/V head) or, with a "
+                        "latent-attention --model (DeepSeek-V3, Kimi-K2), mla: KV-cache size")
     p.add_argument("--sliding-window", type=count, default=None, metavar="TOKENS",
                    help="attention window of a sliding-window model (Mistral 7B 4096, Gemma 3 1024, gpt-oss 128)")
     p.add_argument("--window-layers", type=fraction, default=None, metavar="SHARE",

@@ -59,6 +59,7 @@ class ModelSpec:
     qk_head_dim: int | None = None  # latent attention's query/key head width (no-RoPE + RoPE parts); else None
     v_head_dim: int | None = None  # latent attention's value head width; else None
     release_weights: tuple[tuple[str, str], ...] = ()  # (a word of a release's name, the format its weights ship in)
+    latent_attention: bool = False  # multi-head latent attention (DeepSeek's MLA): served as GQA with its own cache
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ def _specs() -> tuple[ModelSpec, ...]:
         m["attention"], m["weights"], m["sliding_window"], m["window_layer_share"], m["kv_widths"], m["layers"],
         m["source"], m["note"], m["uncertain"], m.get("context_tokens"), m.get("max_context_tokens"),
         m.get("context_source", ""), tuple((m.get("context_releases") or {}).items()), m.get("heads"),
-        m.get("head_dim"), m.get("qk_head_dim"), m.get("v_head_dim"), tuple((m.get("release_weights") or {}).items()))
+        m.get("head_dim"), m.get("qk_head_dim"), m.get("v_head_dim"), tuple((m.get("release_weights") or {}).items()),
+        bool(m.get("latent_attention")))
         for m in load_table("models")["models"])
 
 

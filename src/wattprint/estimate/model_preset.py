@@ -166,6 +166,8 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         fill("experts_per_token", spec.experts_per_token)
         if attention is None or isinstance(attention, str):  # anything else: the estimator's checks refuse it
             said = (attention or "").strip().lower()
+            if said == "mla" and spec.latent_attention:  # its card's name for it, served as spec.attention
+                said = spec.attention
             if said and said != spec.attention:
                 raise InputConflictError(f"{both_names('attention')} {said!r} contradicts model {spec.name!r} "
                                          f"({spec.attention}); give one of them")

@@ -116,6 +116,11 @@ def check_inputs(params: float | None, active_params: float | None, engine: str,
     if engine not in ENGINES:
         raise UnknownNameError("engine", engine, [*ENGINES, *ENGINE_NAMES],
                                hint=f"use one of {', '.join(ENGINES)} or a stack's name ({engine_names_help()})")
+    if attention == "mla":  # the cache is a latent whose width the parameter counts do not give
+        raise InputConflictError("--attention (attention) 'mla' (multi-head latent attention) needs the model's "
+                                 "latent cache shape: give --model with a latent-attention model (DeepSeek-V3, "
+                                 "Kimi-K2: see `wattprint data models`), or one of "
+                                 f"{', '.join(ATTENTION)} for an approximation")
     if attention not in ATTENTION:
         raise UnknownNameError("attention", attention, ATTENTION, hint=f"use one of {', '.join(ATTENTION)}")
     count_i = check_positive(both_names("count"), count, integer=True)
