@@ -48,6 +48,9 @@ def add_inference_parser(estimate_subparsers: Any) -> argparse.ArgumentParser:
                    "with a load, at most the sequences it keeps in flight)")
     p.add_argument("--precision", help=f"weights: {', '.join([*BYTES_PER_VALUE, *FP4_NAMES])} (default: bf16 where "
                    f"supported; {'/'.join(FP4_NAMES)} are read as 4-bit weights, as int4)")
+    p.add_argument("--kv-cache-precision", "--kv-cache-dtype", dest="kv_cache_precision", default=None,
+                   help="format of the KV cache: auto (default: the model's activations, 16-bit whatever the weights, "
+                        "as vLLM's and SGLang's default), fp8 (fp8_e4m3, fp8_e5m2), int8, bf16, fp16")
     p.add_argument("--engine", default="optimised", help="optimised (continuous batching, CUDA graphs) or eager "
                    f"(plain PyTorch launches); or the stack's name: {engine_names_help()}")
     p.add_argument("--attention", default=None,
@@ -156,7 +159,8 @@ def run_inference(args: argparse.Namespace) -> int:
         args.params, model=args.model, active_params=args.active_params, input_tokens=args.input_tokens,
         output_tokens=args.output_tokens, requests_per_day=args.requests_per_day, tokens_per_day=args.tokens_per_day,
         days=args.days, hardware=args.hardware, count=args.count,
-        batch_size=args.batch_size, precision=args.precision, engine=args.engine, attention=args.attention,
+        batch_size=args.batch_size, precision=args.precision, kv_cache_precision=args.kv_cache_precision,
+        engine=args.engine, attention=args.attention,
         sliding_window=args.sliding_window, window_layer_share=args.window_layers,
         experts=args.experts, experts_per_token=args.experts_per_token, utilisation=args.utilisation,
         dedicated=args.dedicated, tdp_w=args.tdp_w, pue=args.pue,

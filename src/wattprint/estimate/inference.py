@@ -29,6 +29,7 @@ from .common import both_names, check_finite, check_positive, given_flags
 from .model_preset import apply_model
 from .roofline import transformer_shape
 from .serving_chip import family_efficiency, resolve_chip, stored_bytes
+from .serving_chip import kv_cache_precision as kv_cache_precision_of
 from .serving_constants import constants
 from .serving_footprint import (
     breakeven_requests,
@@ -76,6 +77,7 @@ def estimate_inference(
     mix: str | dict[str, float] | None = None,
     market_intensity: float | None = None,
     training_co2e_kg: float | Range | None = None,
+    kv_cache_precision: str | None = None,
 ) -> Footprint:
     """Estimate the footprint of serving an LLM.
 
@@ -109,6 +111,9 @@ def estimate_inference(
             weights, as int4); engine: "optimised" (vLLM, TGI,
             TensorRT-LLM, compiled PyTorch) or "eager" (plain Hugging Face transformers / PyTorch); a stack's own
             name ("vllm", "sglang", "tgi", "tensorrt-llm", "transformers") is read as its class.
+        kv_cache_precision: the format the engine stores K and V in: "auto" or None (the default: the model's
+            activations, 16-bit whatever the weights, as vLLM's and SGLang's kv_cache_dtype "auto"), "fp8" (also
+            "fp8_e4m3", "fp8_e5m2": vLLM --kv-cache-dtype fp8, TensorRT-LLM's FP8 cache), "int8", "bf16", "fp16".
         attention: "gqa" (grouped-query, most models since 2023; the default), "mha" (Llama 1/2 7B-13B, older
             models) or "mqa" (multi-query: one K/V head, as in Falcon 7B, StarCoder, PaLM); a named ``model`` has
             its own, and a different one given with it is an error.
@@ -161,7 +166,16 @@ def estimate_inference(
 
     if (unit_note := count_unit_assumption(acc, inputs.count)) is not None:
         assumptions.append(unit_note)
-    weight_bytes, kv_bytes = stored_bytes(prec)
+    kv_prec = kv_cache_precision_of(kv_cache_precision)
+    weight_bytes, kv_bytes = stored_bytes(prec, kv_prec)
+    if kv_prec is not None:
+        assumptions.append(Assumption("KV cache precision", f"{kv_prec}: {kv_bytes:g} byte(s) per K or V value",
+                                      "given by the user"))
+    elif weight_bytes < 2.0:  # quantised weights: the cache is not quantised with them unless asked for
+        assumptions.append(Assumption(
+            "KV cache precision", f"16-bit ({kv_bytes:g} bytes per K or V value), not {prec} as the weights",
+            "vLLM docs, 'Quantized KV Cache' (an FP8 cache is opt-in, kv_cache_dtype='fp8'; 'auto' stores the "
+            "model's activation dtype)", "the engines' default; give --kv-cache-precision fp8 for an FP8 cache"))
     values = assume_values(inputs, prec, weight_bytes, input_tokens, output_tokens, batch_size, sliding_window,
                            window_layer_share, check_experts(inputs, experts, experts_per_token), assumptions,
                            kv_widths=preset.kv_widths, layers=preset.layers, context=preset.context)

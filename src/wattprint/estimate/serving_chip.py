@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..data.catalogue import FP4_NAMES
-from ..errors import WattprintError
+from ..errors import InputConflictError, UnknownNameError, WattprintError, shown
 from ..footprint import Assumption
-from .common import BYTES_PER_VALUE, check_board_power, component_key
+from .common import BYTES_PER_VALUE, both_names, check_board_power, component_key
 from .roofline import Chip
 
 # which peak-FLOP/s column the matrix maths runs at; weight-only int8/int4 dequantise to 16-bit for the maths
@@ -20,8 +21,6 @@ def _weight_only_note(prec: str, compute_prec: str, acc: Any) -> Assumption:
     where the chip lists no maths of their own, or only maths slower than its 16-bit ones."""
     own = COMPUTE_PRECISION[prec]
     stored = f"{BYTES_PER_VALUE[prec]:g} byte(s) per weight"
-    if prec == "fp8":
-        stored += " and an fp8 KV cache"
     if own not in acc.peak_tflops:
         how = ("weight-only fp8 storage is real on chips without fp8 maths (vLLM runs fp8 checkpoints on Ampere as "
                "W8A16 through its Marlin kernels, vLLM docs 'FP8 W8A8', 2024)" if prec == "fp8"
@@ -113,8 +112,37 @@ def family_efficiency(family: str) -> str | None:
     return next((name for prefix, name in FAMILY_EFFICIENCY.items() if family.startswith(prefix)), None)
 
 
-def stored_bytes(prec: str) -> tuple[float, float]:
-    """(bytes per stored weight, bytes per stored K or V value) at a precision: the KV cache stays 16-bit unless the
-    model is served in fp8."""
+# what a KV cache can be stored in (engines' names: vLLM --kv-cache-dtype fp8 / fp8_e4m3 / fp8_e5m2, TensorRT-LLM's
+# KvCacheConfig dtype fp8 / int8); "auto" is the engines' default, the model's activation dtype
+KV_CACHE_PRECISIONS = {"auto": None, "fp32": "fp32", "bf16": "bf16", "fp16": "fp16", "fp8": "fp8", "fp8_e4m3": "fp8",
+                       "fp8_e5m2": "fp8", "int8": "int8"}
+
+
+def _kv_key(text: str) -> str:
+    return re.sub(r"[\s_\-]+", "", text.strip().lower())
+
+
+def kv_cache_precision(text: Any) -> str | None:
+    """A KV cache precision as given ("fp8", "FP8_E4M3", "auto") -> its format, None for the engine's default;
+    UnknownNameError for anything else."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise InputConflictError(f"{both_names('kv_cache_precision')} must be a name (auto, bf16, fp16, fp8, int8), "
+                                 f"got {shown(text)}")
+    if not text.strip():
+        return None
+    known = {_kv_key(name): kv for name, kv in KV_CACHE_PRECISIONS.items()}
+    if _kv_key(text) not in known:
+        raise UnknownNameError("KV cache precision", text.strip(), list(KV_CACHE_PRECISIONS),
+                               hint="the format the engine stores K and V in; auto (the default) = the model's "
+                                    "activations, 16-bit")
+    return known[_kv_key(text)]
+
+
+def stored_bytes(prec: str, kv_precision: str | None = None) -> tuple[float, float]:
+    """(bytes per stored weight, bytes per stored K or V value): a KV cache is stored at ``kv_precision`` where given,
+    else in the model's activation dtype, 16-bit whatever the weights (vLLM's and SGLang's kv_cache_dtype "auto";
+    an FP8 cache is opt-in), 32-bit for an fp32 model."""
     weight_bytes = BYTES_PER_VALUE[prec]
-    return weight_bytes, 1.0 if prec == "fp8" else max(2.0, weight_bytes)
+    return weight_bytes, BYTES_PER_VALUE[kv_precision] if kv_precision else max(2.0, weight_bytes)
