@@ -380,7 +380,9 @@ def render(reported: list[dict[str, Any]], blind: list[dict[str, Any]], summary:
               "effective-basis training in the fit (dev rows and `refdata/mfu_observations.csv`, published trainings "
               "outside this repository's scored set), each predicted without its family. In predicted range = the "
               "published value lies inside the predicted low-high range; each refit's range comes from that refit's "
-              "own leave-one-family-out residuals (10th-90th percentile, so ~80% is the nominal coverage)."]
+              "own leave-one-family-out residuals (10th-90th percentile, so ~80% is the nominal coverage). "
+              "Not fitted, still scored: trainings whose compute is not 6·N·D (`refdata/mfu_exclusions.csv`: "
+              + "; ".join(f"{k}, {v}" for k, v in _fit_module().exclusions().items()) + ")."]
     lines += ["", ENERGY_RULE, "", "| row id | scope compared | predicted / published (matched) | "
               "predicted / published (all-in, default PUE) |", "|---|---|---|---|"]
     for x in blind:
@@ -463,7 +465,10 @@ def misses_line(blind: list[dict[str, Any]]) -> str:
     out = [x for x in blind if x.get("LOFO_ratio") is not None and abs(math.log(x["LOFO_ratio"])) > math.log(1.5)]
     if not out:
         return ""
-    parts = [f"{x['id']} ({x['hardware']}: published MFU {x['actual_mfu']:.3f}, predicted {x['LOFO_mfu']:.3f})"
+    excluded = _fit_module().exclusions()
+    parts = [f"{x['id']} ({x['hardware']}: published MFU {x['actual_mfu']:.3f}, predicted {x['LOFO_mfu']:.3f}"
+             + ("; distilled: its compute is not 6·N·D, so that MFU is not one, and it is not fitted"
+                if x["id"] in excluded else "") + ")"
              for x in sorted(out, key=lambda x: x["LOFO_ratio"])]
     return ("Outside x1.5 under leave-one-family-out (the MFU each training reached vs the MFU a fit without its "
             "family gives it): " + "; ".join(parts) + ".")

@@ -5,6 +5,7 @@ Inputs (re-runnable, offline):
   *effective* MFU = 6·N_active·D / (chip-hours x peak) (same selection as the benchmark's blind mode);
 - refdata/mfu_observations.csv: further published trainings (effective, from chip-hours) and reported
   per-step MFU figures, each with its source;
+- refdata/mfu_exclusions.csv: trainings of either table whose compute is not 6·N·D (distillation), not fitted;
 - ../shared/data/accelerators.csv: dense peak FLOP/s at the chip's default precision;
 - refdata/power_observations.csv: GPU-only and all-in power fractions, DGX server ratings, host load.
 
@@ -136,14 +137,26 @@ def blind_rows(shared: Path) -> list[dict[str, Any]]:
     return out
 
 
+def exclusions(refdata: Path = ROOT / "refdata") -> dict[str, str]:
+    """Trainings whose compute is not 6·N·D (knowledge distillation: the teachers' forward passes), so that
+    6·N·D / (chip-hours x peak) is no MFU: id -> why (refdata/mfu_exclusions.csv). They are left out of the fit;
+    the benchmark still scores them."""
+    with open(refdata / "mfu_exclusions.csv", encoding="utf-8") as f:
+        return {r["id"]: r["reason"] for r in csv.DictReader(f)}
+
+
 def load_observations(
     shared: Path, refdata: Path = ROOT / "refdata", knee: float = KNEE_GRID[0]
 ) -> list[dict[str, Any]]:
     """All MFU observations: dev-derived (effective) + refdata table (effective or step), with features inputs;
-    ``knee`` = the size term's knee they carry (``knee_average`` sets each grid value in turn)."""
+    ``knee`` = the size term's knee they carry (``knee_average`` sets each grid value in turn). Trainings of
+    ``exclusions`` are left out."""
     peaks = load_peaks(shared)
+    excluded = exclusions(refdata)
     obs: list[dict[str, Any]] = []
     for d in blind_rows(shared):
+        if d["id"] in excluded:
+            continue
         peak, _, bw, year = peaks[d["hardware"]]
         flops = d["flops"] or 6 * d["active_params"] * d["tokens"]
         obs.append(
@@ -159,7 +172,7 @@ def load_observations(
         )
     with open(refdata / "mfu_observations.csv", encoding="utf-8") as f:
         for r in csv.DictReader(f):
-            if r["arch"] not in TRANSFORMER_ARCHS:
+            if r["arch"] not in TRANSFORMER_ARCHS or r["id"] in excluded:
                 continue  # 6·N·D is not such a model's training compute, so its "MFU" is not comparable
             peak, _, bw, year = peaks[r["hardware"]]
             active = (num(r["params_active_B"]) or float(r["params_total_B"])) * 1e9

@@ -152,3 +152,24 @@ def test_shipped_gpu_power_fractions_differ_by_architecture() -> None:
     other, other_note = gpu_fraction("CDNA 3")  # no measured figure: the mean over all architectures
     assert ampere.value < other.value < hopper.value and "all architectures" in other_note.note
     assert hopper.low <= ampere.value and hopper.high >= 1.0  # the spread of every figure, TDP convention incl.
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data not present")
+def test_distilled_trainings_are_not_fitted_but_are_named_and_real() -> None:
+    """A distilled training's 6·N·D leaves out its teachers' forward passes, so its "MFU" is none: the trainings of
+    refdata/mfu_exclusions.csv are rows of the tables (no stale id), each with its reason, and none of them is among
+    the observations fitted or in the shipped model."""
+    import csv
+
+    fit = load_script("scripts/fit_utilisation.py")
+    excluded = fit.exclusions()
+    assert {"llama3.2-1b", "llama3.2-3b"} <= set(excluded)
+    assert all("distillation" in why for why in excluded.values())
+    with open(ROOT / "refdata" / "mfu_observations.csv", encoding="utf-8") as f:
+        ids = {r["id"] for r in csv.DictReader(f)}
+    ids |= {d["id"] for d in fit.blind_rows(SHARED)}
+    assert set(excluded) <= ids
+    fitted = {o["id"] for o in fit.load_observations(SHARED)}
+    assert not fitted & set(excluded)
+    assert not {o["id"] for o in model_table()["mfu"]["observations"]} & set(excluded)
+    assert "llama3.2-1b" in {d["id"] for d in fit.blind_rows(SHARED)}  # still scored by the benchmark
