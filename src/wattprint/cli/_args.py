@@ -17,6 +17,14 @@ def count(text: str) -> float:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def counts(text: str) -> list[float]:
+    """Comma-separated absolute counts: "8B,70B" -> [8e9, 7e10]."""
+    parts = [p.strip() for p in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"not a list of counts: {text!r} (write e.g. 8B or 8B,70B)")
+    return [count(p) for p in parts]
+
+
 def number(text: str) -> float:
     """A number option's value (of estimate and of run: one wording for all); one a float cannot hold (1e400,
     1e-400) is said as given, not as the inf or 0 float() makes of it; one with a decimal comma (1,5) says to write

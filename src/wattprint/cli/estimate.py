@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ._args import JoinWords, count, fraction, number, whole, year
+from ._args import JoinWords, count, counts, fraction, number, whole, year
 
 
 def register(subparsers: Any) -> None:
@@ -39,6 +39,10 @@ def _add_training(sub: Any) -> None:
     t.add_argument("--active-params", type=count,
                    help="parameters active per token (MoE); without --params, an MoE of unknown total (noted)")
     t.add_argument("--tokens", type=count, help="training tokens, e.g. 2T")
+    t.add_argument("--teacher-params", type=counts, metavar="N[,N...]",
+                   help="knowledge distillation: each teacher's (active) parameters, e.g. 8B,70B; adds their forward "
+                        "passes, 2 x teacher parameters x tokens")
+    t.add_argument("--teacher-tokens", type=count, help="tokens the teachers ran over (default: --tokens)")
     t.add_argument("--seq-len", type=whole, metavar="TOKENS",
                    help="training context length, e.g. 128k: adds causal attention's FLOPs to 6 x params x tokens")
     t.add_argument("--chip-hours", "--gpu-hours", type=count, help="accelerator-hours (GPU-hours, TPU-chip-hours)")
@@ -70,7 +74,8 @@ def _run_training(args: argparse.Namespace) -> int:
         chip_hours=args.chip_hours, days=args.days, hardware=args.hardware, count=args.count,
         precision=args.precision, mfu=args.mfu, power_fraction=args.power_fraction, power_w=args.power_w,
         pue=args.pue, location=args.location, year=args.year, intensity=args.intensity, mix=args.mix,
-        market_intensity=args.market_intensity, seq_len=args.seq_len,
+        market_intensity=args.market_intensity, seq_len=args.seq_len, teacher_params=args.teacher_params,
+        teacher_tokens=args.teacher_tokens,
     )
     if args.json:
         print(json.dumps(fp.to_dict(equivalents=True), indent=2, default=str))

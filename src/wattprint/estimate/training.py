@@ -23,6 +23,7 @@ Units: compute in FLOP, time in hours (chip-hours, wall hours), energy in kWh.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,7 @@ from .common import (
     resolve_site,
 )
 from .model_preset import apply_model
-from .training_compute import MIN_COUNT, MIN_FLOPS, training_flops
+from .training_compute import MIN_COUNT, MIN_FLOPS, teacher_flops, training_flops
 from .training_power import check_power_fraction, it_energy
 from .training_time import (
     TrainingChip,
@@ -100,6 +101,8 @@ def estimate_training(
     moe: bool | None = None,
     market_intensity: float | None = None,
     seq_len: float | None = None,
+    teacher_params: float | Sequence[float] | None = None,
+    teacher_tokens: float | None = None,
 ) -> Footprint:
     """Footprint of a training run (kind="training") with ranges and the assumptions behind it.
 
@@ -114,6 +117,9 @@ def estimate_training(
     operational CO2e (no embodied) beside the location-based one. ``seq_len`` (training context in tokens, a whole
     number) adds causal attention's FLOPs to 6·N·D: a 128k context roughly triples an 8B model's compute; one that
     would take the total past ``training_compute.MAX_FLOPS_OVER_6ND`` x 6·N·D is refused as a unit slip.
+    ``teacher_params`` (the active parameters of a knowledge-distillation teacher, or a list of them) adds the
+    teachers' forward passes, 2 x N_teacher x tokens each (``teacher_tokens`` if they ran over fewer or more tokens
+    than the student's); it needs parameters and tokens, since given FLOPs or chip-hours already hold it.
 
     ``model``: a published model's name instead of ``params`` / ``active_params`` ("Llama-3.1-8B", "DeepSeek-V3";
     ``wattprint data models`` lists them); a given count more than published rounding (15 %) from its count is an
@@ -153,6 +159,12 @@ def estimate_training(
     chip, precision_notes = resolve_chip(acc, variants, precision)
     compute, n_active, compute_notes = training_flops(
         given.flops, given.params, given.active_params, given.tokens, given.seq_len, preset)
+    teachers, d_teacher = _checked_teachers(teacher_params, teacher_tokens, given)
+    if teachers:
+        assert compute is not None and given.tokens is not None  # _checked_teachers refuses a run without them
+        extra, teacher_note = teacher_flops(teachers, given.tokens, d_teacher)
+        compute += extra
+        compute_notes = [*compute_notes, teacher_note]
     input_hours, chips, chip_hour_notes = chip_hours_from_inputs(given.chip_hours, given.count, given.days)
     is_moe, moe_notes = _mixture_of_experts(given.params, given.active_params, given.moe)
     try:
@@ -251,6 +263,26 @@ def _checked_inputs(
                              "gpus'")
     return _Inputs(flops, params, active_params, tokens, seq_len, chip_hours, days, count, power_w, power_fraction,
                    mfu, moe, hardware), fraction_notes
+
+
+def _checked_teachers(teacher_params: Any, teacher_tokens: Any, given: _Inputs) -> tuple[list[float], float | None]:
+    """(the teachers' parameter counts, their tokens or None): each a count as --params is; teachers only add to a
+    compute from parameters x tokens (given FLOPs or chip-hours already hold their passes)."""
+    if teacher_params is None:
+        if teacher_tokens is not None:
+            raise InputConflictError("--teacher-tokens (teacher_tokens=...) without --teacher-params "
+                                     "(teacher_params=...): give the teachers' parameters too")
+        return [], None
+    many = teacher_params if isinstance(teacher_params, (list, tuple)) else [teacher_params]
+    if not many:
+        raise InputConflictError("--teacher-params (teacher_params=...) is empty: give each teacher's parameters")
+    teachers = [check_training_count(both_names("teacher_params"), t) for t in many]
+    d_teacher = check_training_count(both_names("teacher_tokens"), teacher_tokens)
+    if given.flops is not None or given.tokens is None or (given.params is None and given.active_params is None):
+        raise InputConflictError("distillation teachers add their forward passes to 6 x parameters x tokens: give "
+                                 "--params (or --model) and --tokens with --teacher-params; given FLOPs or "
+                                 "chip-hours already include the teachers' compute")
+    return [t for t in teachers if t is not None], d_teacher
 
 
 def _mixture_of_experts(

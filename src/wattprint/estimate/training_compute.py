@@ -2,6 +2,7 @@
 
     C = the FLOPs given (checked against 6 x N_active x D when parameters and tokens are given too),
         or 6 x N_active x D (+ causal attention's 6 x L x d x context x D with a context length)
+        (+ 2 x N_teacher x D_teacher for each distillation teacher's forward passes)
 
 Units: compute in FLOP; parameters and tokens as counts; the context in tokens.
 """
@@ -16,6 +17,7 @@ from .common import too_large
 from .model_preset import Preset
 
 FLOPS_PER_PARAM_TOKEN = 6  # forward 2 + backward 4 multiply-adds per parameter per token (Kaplan et al. 2020)
+FORWARD_FLOPS_PER_PARAM_TOKEN = 2  # a forward pass alone: what a distillation teacher spends per token
 # attention, forward + backward, per layer, model width and token attended (derivation in _attention_flops)
 ATTENTION_FLOPS_PER_LAYER_WIDTH_ATTENDED = 12.0
 # a transformer block holds ~12 d^2 parameters (4 d^2 attention, 8 d^2 MLP): N = 12 L d^2 (Kaplan et al. 2020, eq. 2.1)
@@ -217,3 +219,23 @@ def _refuse_half_a_size(
     if n_active is not None and tokens is None and params is not None:
         raise InputConflictError("parameters given without tokens: add --tokens (tokens=...), or give --flops "
                                  "(flops=...)")
+
+
+def teacher_flops(teachers: list[float], tokens: float, teacher_tokens: float | None) -> tuple[float, Assumption]:
+    """The forward passes of knowledge-distillation teachers, which 6·N·D (the student's) leaves out: 2 x N_t x D_t
+    FLOP per teacher, over ``teacher_tokens`` (default: every training token, as logit distillation targets each
+    token; Llama 3.2 1B and 3B used logits of Llama 3.1 8B and 70B so in pretraining). ``teachers`` are the active
+    parameters of each teacher."""
+    d = teacher_tokens if teacher_tokens is not None else tokens
+    extra = FORWARD_FLOPS_PER_PARAM_TOKEN * sum(teachers) * d
+    if not math.isfinite(extra):
+        raise too_large()
+    names = " + ".join(f"{n:.4g}" for n in teachers)
+    over = "tokens given for the teachers" if teacher_tokens is not None else "training tokens (each one's logits)"
+    return extra, Assumption(
+        "distillation teachers' compute",
+        f"{extra:.4g} FLOP = 2 x ({names}) teacher parameters x {d:.4g} {over}",
+        "forward pass = 2 FLOP per parameter and token (Kaplan et al. 2020); logit distillation runs the teachers "
+        "forward over the student's tokens (Hinton et al. 2015; Meta Llama 3.2 model card: 'we incorporated logits "
+        "from the Llama 3.1 8B and 70B models into the pretraining stage')",
+        "run at the student's MFU; logits generated once and stored cost the same forward passes")
