@@ -80,3 +80,9 @@ def test_the_cli_takes_a_list_of_teachers(capsys: pytest.CaptureFixture[str]) ->
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "not a list of counts" in err and "Traceback" not in err
+
+
+def test_a_teacher_of_impossible_size_is_named_in_the_refusal() -> None:
+    """A teacher count that lost its meaning (1e30) makes a run past the world's emissions: the error names it."""
+    with pytest.raises(InputConflictError, match=r"--teacher-params 1e\+30"):
+        estimate_training(params=1e9, tokens=1e12, hardware="H100", teacher_params=1e30)

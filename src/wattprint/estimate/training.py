@@ -198,7 +198,8 @@ def estimate_training(
         wall_time_h=wall,
         market_intensity_g_per_kwh=check_market_intensity(market_intensity),
         details=_details(chip, compute, run_mfu, chip_details),
-    ), refuse_naming=_flags(given, model, *_SIZING, "days", "count", "power_w", "power_fraction"))
+    ), refuse_naming=", ".join(filter(None, (_flags(given, model, *_SIZING, "days", "count", "power_w",
+                                                    "power_fraction"), _teacher_flags(teachers, d_teacher)))))
 
 
 # the inputs that size a run's compute and time, as named in errors about its size
@@ -263,6 +264,14 @@ def _checked_inputs(
                              "gpus'")
     return _Inputs(flops, params, active_params, tokens, seq_len, chip_hours, days, count, power_w, power_fraction,
                    mfu, moe, hardware), fraction_notes
+
+
+def _teacher_flags(teachers: list[float], d_teacher: float | None) -> str:
+    """The distillation inputs given, as flags ("--teacher-params 8e+09,7e+10"), for errors about a run's size."""
+    if not teachers:
+        return ""
+    flags = f"--teacher-params {','.join(f'{t:g}' for t in teachers)}"
+    return flags + (f", --teacher-tokens {d_teacher:g}" if d_teacher is not None else "")
 
 
 def _checked_teachers(teacher_params: Any, teacher_tokens: Any, given: _Inputs) -> tuple[list[float], float | None]:
