@@ -5,11 +5,8 @@ format and window."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from wattprint.cli import main
 from wattprint.data.models import find_model
 from wattprint.errors import InputConflictError, UnknownNameError
 from wattprint.estimate.inference import estimate_inference
@@ -63,12 +60,4 @@ def test_the_releases_windows_are_told_apart() -> None:
         _windows("zai-org/GLM-5", 250_000)
 
 
-@pytest.mark.parametrize("model", ["zai-org/GLM-4.7", "GLM-5", "DeepSeek-V3.2", "Kimi-K2.5", "Mistral-Large-3"])
-def test_the_cli_serves_and_trains_them(model: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """Each serves on as many H200s as its weights need (GLM-5's 1.49 TB of bf16 weights: 16) and trains."""
-    assert main(["estimate", "inference", "--model", model, "--hardware", "H200", "--requests-per-day", "100k",
-                 "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["total_co2e_kg"] > 0
-    assert main(["estimate", "training", "--model", model, "--tokens", "15T", "--hardware", "H100", "--count",
-                 "4096", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["chip_hours"] > 0
+# the CLI serves and trains each of them: test_newer_models.test_the_cli_serves_and_trains_them

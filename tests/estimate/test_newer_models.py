@@ -85,8 +85,11 @@ def test_releases_that_ship_a_longer_window_are_told_apart() -> None:
 
 
 @pytest.mark.parametrize("model", ["Kimi-K2", "GLM-4.5", "GLM-4.5-Air", "Qwen3-Coder-480B-A35B", "MiniMax-M2",
-                                   "ERNIE-4.5-300B-A47B", "SmolLM3-3B", "OLMo-2-32B"])
+                                   "ERNIE-4.5-300B-A47B", "SmolLM3-3B", "OLMo-2-32B",
+                                   # and those of test_late_2025_models
+                                   "zai-org/GLM-4.7", "GLM-5", "DeepSeek-V3.2", "Kimi-K2.5", "Mistral-Large-3"])
 def test_the_cli_serves_and_trains_them(model: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each serves on as many H200s as its weights need (GLM-5's 1.49 TB of bf16 weights: 16) and trains."""
     assert main(["estimate", "inference", "--model", model, "--hardware", "H200", "--requests-per-day", "100k",
                  "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["total_co2e_kg"] > 0
