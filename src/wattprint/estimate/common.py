@@ -323,8 +323,6 @@ def resolve_site(
         notes.insert(0, inten.assumption())
         if loc is None or loc is grid.WORLD:
             notes += lookup_notes
-        elif loc.kind == "group":  # an average over countries: said with the hint to give one, as the world's
-            notes += [a for a in lookup_notes if a.what == "location"]
     pue_r, pue_a = resolve_pue(pue, location)
     notes.append(pue_a)
     return inten, pue_r, notes

@@ -194,10 +194,6 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
         if later is not None and year_notes:
             year_notes[-1] = replace(year_notes[-1], note=f"{year_notes[-1].note}; the range takes in {later}, the "
                                                            "next year in the data")
-    if loc.kind == "group":  # like the world average: where in the group the run is decides its grid
-        notes.append(Assumption("location", f"{loc.key}: average of its {len(raw['members'])} members",
-                                "refdata/country_groups.csv",
-                                "give the country (or cloud region) for a much narrower range"))
     year_out = used if used > 0 else None  # 0 = source gives no year
     loc_label = f"{loc.name} ({loc.key})" if loc.name != loc.key else loc.key
     if year_notes:  # the year note travels with the figure (intensity_for has no notes list)

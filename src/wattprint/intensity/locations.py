@@ -442,7 +442,12 @@ def _alias_notes() -> dict[str, str]:
 
 
 def _alias_note(text: str, loc: Location) -> list[Assumption]:
-    """The note an alias carries where it is not the country itself ("Scotland": the Great Britain grid)."""
+    """The note an alias carries where it is not the country itself ("Scotland": the Great Britain grid), and the
+    one every name of a group of countries carries: like the world average, an average over where the run may be."""
+    if loc.kind == "group":
+        members = len(_raw(loc)["members"])
+        return [Assumption("location", f"{loc.key}: average of its {members} members", "refdata/country_groups.csv",
+                           "give the country (or cloud region) for a much narrower range")]
     said = _alias_notes().get(normalise_name(text))
     return [Assumption("location", f"{echo(text)} -> {loc.name}", "refdata/country_aliases.csv", said)] if said else []
 
