@@ -61,6 +61,7 @@ def test_the_model_names_the_student() -> None:
     (dict(params=1e9, tokens=1e12, hardware="H100", teacher_tokens=1e12), "without --teacher-params"),
     (dict(params=1e9, tokens=1e12, hardware="H100", teacher_params=8), "did you mean 8B"),
     (dict(params=1e9, tokens=1e12, hardware="H100", teacher_params=[]), "is empty"),
+    (dict(params=1e9, tokens=1e12, hardware="H100", teacher_params=[8e9, None]), "holds None"),
     (dict(params=1e9, tokens=1e12, hardware="H100", teacher_params=-8e9), "teacher_params"),
     (dict(params=1e9, tokens=1e12, hardware="H100", teacher_params=8e9, teacher_tokens=float("nan")),
      "teacher_tokens"),

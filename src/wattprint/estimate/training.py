@@ -283,15 +283,16 @@ def _checked_teachers(teacher_params: Any, teacher_tokens: Any, given: _Inputs) 
                                      "(teacher_params=...): give the teachers' parameters too")
         return [], None
     many = teacher_params if isinstance(teacher_params, (list, tuple)) else [teacher_params]
-    if not many:
-        raise InputConflictError("--teacher-params (teacher_params=...) is empty: give each teacher's parameters")
+    if not many or any(t is None for t in many):
+        raise InputConflictError("--teacher-params (teacher_params=...) is empty or holds None: give each teacher's "
+                                 "parameters")
     teachers = [check_training_count(both_names("teacher_params"), t) for t in many]
     d_teacher = check_training_count(both_names("teacher_tokens"), teacher_tokens)
     if given.flops is not None or given.tokens is None or (given.params is None and given.active_params is None):
         raise InputConflictError("distillation teachers add their forward passes to 6 x parameters x tokens: give "
                                  "--params (or --model) and --tokens with --teacher-params; given FLOPs or "
                                  "chip-hours already include the teachers' compute")
-    return [t for t in teachers if t is not None], d_teacher
+    return [t for t in teachers if t is not None], d_teacher  # none is None: checked above
 
 
 def _mixture_of_experts(
