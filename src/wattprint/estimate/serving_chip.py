@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..data.catalogue import FP4_NAMES
-from ..errors import InputConflictError, UnknownNameError, WattprintError, shown
+from ..errors import InputConflictError, UnknownNameError, WattprintError, normalise_name, shown
 from ..footprint import Assumption
 from .common import BYTES_PER_VALUE, both_names, check_board_power, component_key
 from .roofline import Chip
@@ -116,10 +115,7 @@ def family_efficiency(family: str) -> str | None:
 # KvCacheConfig dtype fp8 / int8); "auto" is the engines' default, the model's activation dtype
 KV_CACHE_PRECISIONS = {"auto": None, "fp32": "fp32", "bf16": "bf16", "fp16": "fp16", "fp8": "fp8", "fp8_e4m3": "fp8",
                        "fp8_e5m2": "fp8", "int8": "int8"}
-
-
-def _kv_key(text: str) -> str:
-    return re.sub(r"[\s_\-]+", "", text.strip().lower())
+_KV_CACHE_FORMS = {normalise_name(name): kv for name, kv in KV_CACHE_PRECISIONS.items()}  # "FP8-E4M3" -> fp8
 
 
 def kv_cache_precision(text: Any) -> str | None:
@@ -132,12 +128,12 @@ def kv_cache_precision(text: Any) -> str | None:
                                  f"got {shown(text)}")
     if not text.strip():
         return None
-    known = {_kv_key(name): kv for name, kv in KV_CACHE_PRECISIONS.items()}
-    if _kv_key(text) not in known:
+    form = normalise_name(text)
+    if form not in _KV_CACHE_FORMS:
         raise UnknownNameError("KV cache precision", text.strip(), list(KV_CACHE_PRECISIONS),
                                hint="the format the engine stores K and V in; auto (the default) = the model's "
                                     "activations, 16-bit")
-    return known[_kv_key(text)]
+    return _KV_CACHE_FORMS[form]
 
 
 def stored_bytes(prec: str, kv_precision: str | None = None) -> tuple[float, float]:
