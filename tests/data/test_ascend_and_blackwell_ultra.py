@@ -11,6 +11,8 @@ from wattprint.cli import main
 from wattprint.data import accelerators_per_server, embodied_accelerator, find_accelerator
 from wattprint.errors import AmbiguousNameError, UnknownNameError
 
+from .sourcing import sourced_uncertain_row
+
 ASCEND_910 = "Huawei Ascend 910"
 ASCEND_910B = "Huawei Ascend 910B"
 B300 = "NVIDIA B300 (HGX/DGX)"
@@ -55,10 +57,7 @@ def test_the_slower_910b_bins_are_not_taken_for_the_row(lower_bin: str) -> None:
     (GB300, 2025, "GB300 NVL72 page"),
 ])
 def test_the_new_rows_carry_a_source_a_year_and_what_is_unconfirmed(name: str, year: int, cited: str) -> None:
-    acc = find_accelerator(name)[0]
-    assert acc.year == year and cited in acc.source
-    assert acc.uncertain  # every one of them has values read only in copies or derived: said, not hidden
-    assert "UNCERTAIN" in acc._raw["uncertain_note"]
+    sourced_uncertain_row(name, year, cited)  # every one has values read only in copies or derived: said
 
 
 def test_the_values_taken_and_the_ones_left_empty() -> None:

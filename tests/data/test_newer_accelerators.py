@@ -12,6 +12,8 @@ from wattprint.cli import main
 from wattprint.data import accelerators_per_server, embodied_accelerator, find_accelerator
 from wattprint.estimate.serving_chip import family_efficiency
 
+from .sourcing import sourced_uncertain_row
+
 MI355X = "AMD Instinct MI355X"
 MI350X = "AMD Instinct MI350X"
 B100 = "NVIDIA B100 (HGX)"
@@ -63,9 +65,8 @@ def test_no_tf32_peak_is_invented(capsys: pytest.CaptureFixture[str]) -> None:
     (ASCEND_910C, 2024, "row 'Huawei Ascend 910C'"),
 ])
 def test_each_row_carries_its_source_a_year_and_what_is_unconfirmed(name: str, year: int, cited: str) -> None:
-    acc = find_accelerator(name)[0]
-    assert acc.year == year and cited in acc.source and "Epoch AI ML Hardware dataset (CC BY 4.0)" in acc.source
-    assert acc.uncertain and "UNCERTAIN" in acc._raw["uncertain_note"]
+    acc = sourced_uncertain_row(name, year, cited)
+    assert "Epoch AI ML Hardware dataset (CC BY 4.0)" in acc.source
 
 
 def test_servers_hold_eight_and_embodied_is_a_flagged_fallback_or_proxy() -> None:
