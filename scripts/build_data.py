@@ -876,14 +876,43 @@ def compact_country_years(countries: dict[str, Any]) -> None:
 
 # -- model presets ----------------------------------------------------------------------------------------
 def _kv_widths(r: dict[str, str]) -> float | None:
-    """K (or V) widths summed over a model's layers (its KV cache per token is 2 x this x bytes): layers x KV heads x
-    head width; for multi-head latent attention, whose cache holds one latent plus a RoPE key per layer, half of
-    layers x (latent + rope) values. None where the shape is not in the table."""
-    if r.get("attention") == "mla" and r["layers"]:
-        return int(r["layers"]) * (int(r["kv_latent_dim"]) + int(r["kv_rope_dim"])) / 2
-    if r["layers"] and r["kv_heads"] and r["head_dim"]:
-        return int(r["layers"]) * int(r["kv_heads"]) * int(r["head_dim"])
+    """K (or V) widths summed over a model's attention layers (its KV cache per token is 2 x this x bytes): layers x
+    KV heads x head width; for multi-head latent attention, whose cache holds one latent plus a RoPE key per layer,
+    half of layers x (latent + rope) values; a hybrid's softmax-attention layers only (``attention_layers``). None
+    where the shape is not in the table."""
+    layers = r.get("attention_layers") or r["layers"]
+    if r.get("attention") == "mla" and layers:
+        return int(layers) * (int(r["kv_latent_dim"]) + int(r["kv_rope_dim"])) / 2
+    if layers and r["kv_heads"] and r["head_dim"]:
+        return int(layers) * int(r["kv_heads"]) * int(r["head_dim"])
     return None
+
+
+# bytes per value of the formats a hybrid's recurrent state is kept in (the table's state_precision)
+STATE_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0}
+RECURRENT_KINDS = ("gated-deltanet", "kda", "lightning", "mamba2", "mamba")
+
+
+def _recurrent(r: dict[str, str]) -> dict[str, Any] | None:
+    """A hybrid model's layers with a fixed-size state (refdata columns recurrent, recurrent_layers,
+    recurrent_state, conv_state, state_precision), or None for a transformer. The state is kept in
+    ``state_precision`` (the engines' default for the model, per row), the convolution's inputs in the model's
+    16-bit activations; at least one attention layer stays (a model with none has no KV cache to compare)."""
+    if not r.get("recurrent"):
+        return None
+    name = r["model"]
+    if r["recurrent"] not in RECURRENT_KINDS:
+        raise SystemExit(f"{name}: recurrent {r['recurrent']!r} is none of {RECURRENT_KINDS}")
+    layers, attention = int(r["recurrent_layers"]), int(r["attention_layers"] or r["layers"])
+    if not (0 < layers <= int(r["layers"]) and 0 < attention <= int(r["layers"])):
+        raise SystemExit(f"{name}: {layers} recurrent and {attention} attention layers of {r['layers']}")
+    if r["state_precision"] not in STATE_BYTES:
+        raise SystemExit(f"{name}: state_precision {r['state_precision']!r} is none of {tuple(STATE_BYTES)}")
+    state, conv = float(r["recurrent_state"]), float(r["conv_state"] or 0)
+    if state <= 0 or conv < 0:
+        raise SystemExit(f"{name}: recurrent_state {state:g} and conv_state {conv:g} must be a positive size")
+    return {"kind": r["recurrent"], "layers": layers, "state_values": state, "conv_values": conv,
+            "state_bytes": STATE_BYTES[r["state_precision"]], "conv_bytes": STATE_BYTES["bf16"]}
 
 
 def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
@@ -901,6 +930,9 @@ def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
                                 (x.partition("=") for x in (r.get("release_weights") or "").split(";") if x.strip())),
         "sliding_window": num(r["sliding_window"]), "window_layer_share": num(r["window_layer_share"]),
         "kv_widths": _kv_widths(r), "layers": int(r["layers"]) if r["layers"] else None,
+        # a hybrid: its softmax-attention layers (the rest, or all in parallel, keep a fixed-size state)
+        "attention_layers": int(r["attention_layers"]) if r.get("attention_layers") else None,
+        "recurrent": _recurrent(r),
         # query heads x head width: the width attention's score and value products run at (training FLOPs); no
         # head width for multi-head latent attention, whose query/key and value heads differ in width: its two
         # widths instead (MoE table only)

@@ -4,7 +4,10 @@ published MoE architectures (refdata/moe_architectures.csv) and check, or with -
 For an MoE with E routed experts per layer, k of them per token, T total and A active parameters, the weights
 every token reads (attention, embeddings, shared experts, dense layers) are S = (E·A − k·T) / (E − k): the active
 parameters are S plus k/E of the routed pool T − S. The constant is S/A: central = the median over the published
-architectures, range = their minimum and maximum. Rows with an ``excluded`` reason are listed, not used.
+architectures, range = their minimum and maximum. Rows with an ``excluded`` reason are listed, not used; nor are
+hybrids (a ``recurrent`` kind: Qwen3-Next, Granite 4.0-H), whose linear-attention or Mamba layers hold more of the
+shared weights than a transformer's attention does: the constant stands in for an MoE transformer given by its
+counts, and a named hybrid brings its own expert counts.
 
     python scripts/moe_shared_share.py [--write]
 """
@@ -34,11 +37,11 @@ def shared_share(total: float, active: float, experts: int, per_token: int) -> f
 
 
 def shares(path: Path = ARCHITECTURES) -> dict[str, float]:
-    """Model -> S/A for the rows used (no ``excluded`` reason)."""
+    """Model -> S/A for the rows used (transformers without an ``excluded`` reason)."""
     out = {}
     with open(path, encoding="utf-8") as f:
         for r in csv.DictReader(f):
-            if r["excluded"].strip():
+            if r["excluded"].strip() or r["recurrent"].strip():
                 continue
             out[r["model"]] = shared_share(float(r["params_total_B"]), float(r["params_active_B"]),
                                            int(r["experts_routed"]), int(r["experts_per_token"]))
@@ -55,7 +58,7 @@ def constant_row(path: Path = ARCHITECTURES) -> dict[str, str]:
         "low": f"{min(s.values()):.2f}",
         "high": f"{max(s.values()):.2f}",
         "unit": "share of an MoE's active parameters that every token reads",
-        "source": (f"{len(s)} published MoE architectures in refdata/moe_architectures.csv (developers' model cards, "
+        "source": (f"{len(s)} published MoE transformers in refdata/moe_architectures.csv (developers' model cards, "
                    "READMEs and config.json files: experts per layer, experts per token, total and active "
                    f"parameters), S/A = (E·A - k·T) / ((E - k)·A): median; range from {models[0]} "
                    f"({s[models[0]]:.2f}) to {models[-1]} ({s[models[-1]]:.2f})"),

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AmbiguousNameError, InputConflictError, UnknownNameError, echo, fold_text, normalise_name
 from ._table import table
+
+if TYPE_CHECKING:
+    from ..data.models import ModelSpec
 
 
 def register(subparsers: Any) -> None:
@@ -122,16 +125,26 @@ def _models(args: argparse.Namespace) -> int:
     rows = [[m.name + (" *" if m.uncertain else ""), f"{m.params / 1e9:.4g}",
              _fmt(m.active_params / 1e9 if m.active_params else None),
              f"{m.experts_per_token}/{m.experts}" if m.experts else "-", str(m.layers or "-"),
-             "mla" if m.latent_attention else m.attention,
+             _attention_cell(m),
              f"{m.sliding_window:g} x {m.window_layer_share:.2g}" if m.sliding_window and m.window_layer_share else "-",
              _context_cell(m.context_tokens, m.max_context_tokens), m.weights or "-"] for m in specs]
     print(_table(["model", "params B", "active B", "experts k/E", "layers", "attention", "window x layers",
                   "context", "weights"], rows))
     print("give the name (or a Hugging Face repo id: Instruct, dates and quantisation words are read as the same "
           "model) to `estimate training|inference --model`; * = some figures uncertain (see --json notes); mla = "
-          "multi-head latent attention, served as gqa with its latent KV cache; context = tokens (input + output) as "
+          "multi-head latent attention, served as gqa with its latent KV cache; gqa 12/48 + mamba2 = a hybrid whose "
+          "12 of 48 layers are attention and the rest (or all, beside it) keep a fixed state per sequence; "
+          "context = tokens (input + output) as "
           "shipped, (up to N) with rope scaling or the long-context release of the name, (+) no hard limit")
     return 0
+
+
+def _attention_cell(m: ModelSpec) -> str:
+    """A model's attention as `data models` lists it: gqa, mla (latent), or a hybrid's 'gqa 12/48 + mamba2'."""
+    kind = "mla" if m.latent_attention else m.attention
+    if m.recurrent is None:
+        return kind
+    return f"{kind} {m.attention_layers or m.layers}/{m.layers} + {m.recurrent.kind}"
 
 
 def _context_cell(tokens: int | None, most: int | None) -> str:

@@ -31,6 +31,25 @@ _HINT = "see `wattprint data models`, or give the parameter counts"
 
 
 @dataclass(frozen=True)
+class RecurrentLayers:
+    """The layers of a hybrid model that keep a fixed-size state per sequence instead of a KV cache that grows with
+    the context (linear attention: Gated DeltaNet, lightning attention; state-space: Mamba2). Per sequence and
+    layer: ``state_values`` values of the recurrent state and ``conv_values`` of the short convolution's last inputs,
+    held at ``state_bytes`` and ``conv_bytes`` bytes each (the engines' default formats)."""
+
+    kind: str
+    layers: int
+    state_values: float
+    conv_values: float
+    state_bytes: float
+    conv_bytes: float
+
+    def bytes_per_sequence(self) -> float:
+        """Bytes of state one sequence holds over all the recurrent layers, whatever its length."""
+        return self.layers * (self.state_values * self.state_bytes + self.conv_values * self.conv_bytes)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One published architecture. Counts are absolute (8.03e9); an MoE has ``active_params`` and its routed
     experts per layer and per token; ``weights`` is the precision its weights ship in where that is not 16-bit."""
@@ -60,6 +79,8 @@ class ModelSpec:
     v_head_dim: int | None = None  # latent attention's value head width; else None
     release_weights: tuple[tuple[str, str], ...] = ()  # (a word of a release's name, the format its weights ship in)
     latent_attention: bool = False  # multi-head latent attention (DeepSeek's MLA): served as GQA with its own cache
+    attention_layers: int | None = None  # softmax-attention layers of a hybrid (the KV cache's); None: every layer
+    recurrent: RecurrentLayers | None = None  # a hybrid's layers with a fixed-size state; None: a transformer
 
 
 @dataclass(frozen=True)
@@ -94,7 +115,8 @@ def _specs() -> tuple[ModelSpec, ...]:
         m["source"], m["note"], m["uncertain"], m.get("context_tokens"), m.get("max_context_tokens"),
         m.get("context_source", ""), tuple((m.get("context_releases") or {}).items()), m.get("heads"),
         m.get("head_dim"), m.get("qk_head_dim"), m.get("v_head_dim"), tuple((m.get("release_weights") or {}).items()),
-        bool(m.get("latent_attention")))
+        bool(m.get("latent_attention")), m.get("attention_layers"),
+        RecurrentLayers(**m["recurrent"]) if m.get("recurrent") else None)
         for m in load_table("models")["models"])
 
 
@@ -142,7 +164,12 @@ def model_assumption(spec: ModelSpec, filled: list[str], used_instead: list[str]
     if spec.layers:
         shape += f", {spec.layers} layers"
     if spec.kv_widths:
-        shape += f", KV cache of {2 * spec.kv_widths:.4g} values per token over its layers"
+        over = f"its {spec.attention_layers} attention layers" if spec.attention_layers else "its layers"
+        shape += f", KV cache of {2 * spec.kv_widths:.4g} values per token over {over}"
+    if spec.recurrent:
+        r = spec.recurrent
+        shape += (f", {r.layers} {r.kind} layers holding a fixed {r.bytes_per_sequence() / 2**20:.3g} MiB of state "
+                  "per sequence")
     note = f"taken from it: {', '.join(filled)}" if filled else "all its values were given"
     if used_instead:
         note += "; " + "; ".join(used_instead)

@@ -26,8 +26,9 @@ from __future__ import annotations
 from ..footprint import Assumption, Footprint
 from ..quantities import Range
 from .common import both_names, check_finite, check_positive, given_flags
+from .hybrid import take_hybrid
 from .model_preset import apply_model
-from .roofline import transformer_shape
+from .roofline import kv_bytes_per_token, transformer_shape
 from .serving_chip import family_efficiency, resolve_chip, stored_bytes
 from .serving_chip import kv_cache_precision as kv_cache_precision_of
 from .serving_constants import constants
@@ -179,6 +180,8 @@ def estimate_inference(
     values = assume_values(inputs, prec, weight_bytes, input_tokens, output_tokens, batch_size, sliding_window,
                            window_layer_share, check_experts(inputs, experts, experts_per_token), assumptions,
                            kv_widths=preset.kv_widths, layers=preset.layers, context=preset.context)
+    take_hybrid(values.central, preset.name, preset.layers, preset.attention_layers, preset.recurrent,
+                kv_bytes_per_token(values.central, inputs.attention, kv_bytes), preset.source, assumptions)
     span = acc.tdp_range_w() if tdp_w is None else None
     if span is not None and span[0] < span[1]:  # a derived TDP: its span is one more assumed range
         values.central["tdp_scale"] = 1.0

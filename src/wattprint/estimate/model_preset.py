@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputConflictError
 from ..footprint import Assumption
 from .common import both_names, number_text, to_float
+
+if TYPE_CHECKING:
+    from ..data.models import RecurrentLayers
 
 # published counts are rounded ("8B" for 8.03e9, "7B" for 6.74e9, "141B" for 140.6e9): within this relative gap a
 # given count and the named model's agree; beyond it they name different models
@@ -57,8 +60,11 @@ class Preset:
     qk_head_dim: int | None = None  # latent attention's query/key head width (a training context's attention FLOPs)
     v_head_dim: int | None = None  # latent attention's value head width (likewise)
     context: ContextWindow | None = None  # the model's context window
+    attention_layers: int | None = None  # a hybrid's softmax-attention layers (None: every layer)
+    recurrent: RecurrentLayers | None = None  # a hybrid's layers with a fixed-size state per sequence
     notes: list[Assumption] = field(default_factory=list)
     name: str | None = None  # the named model's name, None without one
+    source: str = ""  # the named model's source
 
 
 def _agree(what: str, given: Any, named: float, model: str, used_instead: list[str],
@@ -135,7 +141,7 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
 
     match = find_model(model)
     spec = match.spec
-    given.name = spec.name
+    given.name, given.source = spec.name, spec.source
     used_instead: list[str] = []
     _agree("params", params, spec.params, spec.name, used_instead)
     if spec.active_params is not None:
@@ -192,6 +198,8 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         fill("sliding_window", spec.sliding_window)
         fill("window_layer_share", spec.window_layer_share)
         fill("layers", spec.layers)
+        fill("attention_layers", spec.attention_layers)
+        fill("recurrent", spec.recurrent)
         if shape:  # the width the score and value products run at: a training context's attention FLOPs only
             fill("heads", spec.heads)
             fill("head_dim", spec.head_dim)

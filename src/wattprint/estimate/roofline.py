@@ -11,6 +11,9 @@ on plain floats:
   ``t_step = max(bytes / achievable bandwidth, FLOPs / achievable FLOP/s, CPU launch floor)`` — memory-bound
   at small batch, compute-bound at large batch; an un-optimised ("eager") engine cannot go below the time its
   CPU needs to launch one step's kernels;
+* **hybrid models** (Qwen3-Next, Granite 4.0-H, Nemotron-H) keep a KV cache in their softmax-attention layers
+  only; their recurrent layers (linear attention, Mamba2) hold a fixed-size state per sequence instead, which
+  each decode step reads and writes once, however long the context;
 * **power** while busy goes from the memory-bound to the compute-bound fraction of TDP with the step's
   compute share; while the GPU waits on the CPU it draws its idle fraction;
 * **host** (CPU, DRAM, NICs, fans) is charged as a sourced ratio of accelerator energy;
@@ -40,6 +43,12 @@ class Chip:
     peak_flops: float  # FLOP/s at the compute precision
     memory_gb: float | None
     component: str  # "gpu" or "accelerator"
+
+
+# FLOPs per value of a recurrent layer's state per token: a multiply-add (2) in each of three passes over the state,
+# the read-out (o = S q), the rank-1 update (S += v k^T) and the decay (Mamba2) or delta-rule correction (S k,
+# Gated DeltaNet); the short convolution's FLOPs are its weights', counted in 2 x N
+RECURRENT_FLOPS_PER_STATE_VALUE = 6.0
 
 
 def transformer_shape(active_params: float, aspect: float) -> tuple[float, float]:
@@ -81,6 +90,14 @@ def mean_attended(context: float, p: Mapping[str, float]) -> float:
     """Tokens a position of a ``context``-token sequence attends to on average, layer-averaged (causal): context / 2
     under full attention, less in the layers with a sliding window shorter than the sequence."""
     return _attended_over_prompt(context, p) / context
+
+
+def sequence_flops(p: Mapping[str, float], n_layers: float, d_model: float, attended_tokens: float) -> float:
+    """FLOPs of one token's mixing of its sequence beyond the weights' 2·N: QK^T and AV over ``attended_tokens``
+    in the softmax-attention layers (4·L·d per token attended; PaLM, Chowdhery et al. 2022, App. B), all of them
+    but a hybrid's ``attention_layer_share``, plus its recurrent layers' passes over their fixed-size state."""
+    attention = 4.0 * n_layers * d_model * attended_tokens * p.get("attention_layer_share", 1.0)
+    return attention + RECURRENT_FLOPS_PER_STATE_VALUE * p.get("recurrent_state_values", 0.0)
 
 
 def kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) -> float:
@@ -149,7 +166,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     power_fraction_compute_bound, idle_power_fraction, host_power_ratio, tensor_parallel_efficiency_per_doubling,
     layers_aspect_ratio, kv_dim_gqa, ``utilisation`` (share of provisioned time busy; 1 = no idle), for an MoE
     moe_shared_share and, with sub-16-bit weights, moe_low_bit_saving_realised; optionally sliding_window and
-    window_layer_share, kv_widths and n_layers (a named model's KV shape and depth), tdp_scale (the chip's
+    window_layer_share, kv_widths and n_layers (a named model's KV shape and depth), for a hybrid
+    attention_layer_share, recurrent_state_values and recurrent_state_bytes (per sequence), tdp_scale (the chip's
     TDP as a multiple of the catalogue's, where that is a derived figure with a span) and chip_efficiency (a chip
     family's factor on the achievable shares, serving_chip.family_efficiency).
     """
@@ -169,11 +187,10 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
                                    p.get("moe_shared_share", 0.0))
     context = attended(l_in + l_out / 2.0, p)  # mean context during decode (capped by a sliding window)
     kv_read = batch * context * kv_per_token
-    t_mem = (weights_read + kv_read) / bandwidth
-    # attention's own FLOPs (QK^T and AV over the context: 4·L·d per token of context per generated token; PaLM,
-    # Chowdhery et al. 2022, App. B) matter once the context is long; the weights' matmuls are 2·N per token
-    attention_flops = 4.0 * n_layers * d_model * context
-    t_comp = batch * (2.0 * n_act + attention_flops) / flops
+    state_io = batch * 2.0 * p.get("recurrent_state_bytes", 0.0)  # a hybrid's recurrent state: read and written
+    t_mem = (weights_read + kv_read + state_io) / bandwidth
+    # attention's own FLOPs (over the context) matter once the context is long; the weights' matmuls are 2·N per token
+    t_comp = batch * (2.0 * n_act + sequence_flops(p, n_layers, d_model, context)) / flops
     if not (0 < t_mem < math.inf and 0 < t_comp < math.inf):  # magnitudes beyond the floating-point range
         raise too_large()
     # a named model's own depth where known: small models are deeper than the shape rule says (Qwen2.5 0.5B: 24
@@ -190,7 +207,7 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     # prefill: compute-bound, at the compute-bound power fraction
     # causal attention over the prompt sums 4·L·d·position over its positions: 2·L·d·l_in², beside the weights'
     # 2·N·l_in (a 100k-token prompt to an 8B model more than doubles its prefill); a sliding window caps it
-    prefill_flops = 2.0 * n_act * l_in + 4.0 * n_layers * d_model * _attended_over_prompt(l_in, p)
+    prefill_flops = 2.0 * n_act * l_in + l_in * sequence_flops(p, n_layers, d_model, mean_attended(l_in, p))
     t_prefill = prefill_flops / flops + (t_floor if engine == "eager" else 0.0)
     p_prefill = tdp_w * p["power_fraction_compute_bound"]
     e_decode = count * p_decode * t_step * l_out / batch  # J per request (its share of the batch's steps)

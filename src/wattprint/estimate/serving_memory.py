@@ -8,7 +8,8 @@ engine fills (gpu_memory_utilization).
   an error that names the largest batch that fits.
 
 A static batch (``eager``) holds every sequence at its full context, continuous batching (``optimised``) at the
-mean context, input + output / 2; a sliding window caps both.
+mean context, input + output / 2; a sliding window caps both; a hybrid's recurrent layers add a fixed state per
+sequence.
 """
 
 from __future__ import annotations
@@ -29,15 +30,21 @@ def _held_output_share(engine: str) -> float:
     return 1.0 if engine == "eager" else 0.5
 
 
+def _sequence_tokens(context: float, p: Mapping[str, float]) -> float:
+    """A sequence's cache at ``context`` tokens, in tokens of K/V: the context (a sliding window caps it) plus, for a
+    hybrid, its recurrent layers' fixed state in the bytes of as many tokens (``state_tokens``)."""
+    return attended(context, p) + p.get("state_tokens", 0.0)
+
+
 def _held_tokens(p: Mapping[str, float], engine: str) -> float:
     """Tokens of context whose K/V a sequence holds on average while its batch runs (a sliding window caps them)."""
-    return attended(p["input_tokens"] + _held_output_share(engine) * p["output_tokens"], p)
+    return _sequence_tokens(p["input_tokens"] + _held_output_share(engine) * p["output_tokens"], p)
 
 
 def _kv_need_tokens(p: Mapping[str, float], batch: float, engine: str) -> float:
     """Tokens of K/V a replica must hold for ``batch`` sequences: the batch at its held context, and at least one
     sequence at its full context (input + output, a sliding window capping it)."""
-    full = attended(p["input_tokens"] + p["output_tokens"], p)
+    full = _sequence_tokens(p["input_tokens"] + p["output_tokens"], p)
     return max(batch * _held_tokens(p, engine), full)
 
 
@@ -87,7 +94,7 @@ def replica_size(chip: Chip, central: Mapping[str, float], weight_bytes: float, 
     check_chips_chosen(what, n, fix)  # the power of 2 above what it needs
     assumptions.append(Assumption(
         "accelerators per replica", f"{n} (smallest power of 2 whose {share.value:.0%} usable memory holds the "
-        f"{need_gb:.4g} GB of weights and ~{kv_gb:.3g} GB of KV cache for {_sequences(batch)})", share.source,
+        f"{need_gb:.4g} GB of weights and ~{kv_gb:.3g} GB of {_cache(central)} for {_sequences(batch)})", share.source,
         "give --count to set it"))
     return n
 
@@ -235,7 +242,7 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
     """
     if chip.memory_gb is None:
         return
-    full = attended(central["input_tokens"] + central["output_tokens"], central)
+    full = _sequence_tokens(central["input_tokens"] + central["output_tokens"], central)
     held = _held_tokens(central, engine)
     kv_token_gb = kv_bytes_per_token(central, attention, kv_bytes) / 1e9
     # the smallest KV cache the assumed shape ranges allow: fewer, wider layers and the narrowest GQA width
@@ -250,8 +257,9 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
     free_most_gb = _usable_gb(chip, count, most=True) - weights_gb
     where = f"the {count * chip.memory_gb:.3g} GB of {count} x {chip.name}"
     if weights_gb + full * kv_small_gb > _usable_gb(chip, count, most=True):
+        tokens = attended(central["input_tokens"] + central["output_tokens"], central)  # the state's not in tokens
         raise InputConflictError(
-            f"one sequence of {full:g} tokens needs ~{full * kv_small_gb:.3g} GB or more of KV cache beside "
+            f"one sequence of {tokens:g} tokens needs ~{full * kv_small_gb:.3g} GB or more of {_cache(central)} beside "
             f"{weights_gb:.3g} GB of weights, more than {where}; shorten the context or raise --count")
     how = "at full context (static batch)" if engine == "eager" else "at the mean context, input + output/2 " \
         "(continuous batching)"
@@ -266,7 +274,8 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
                 f"at most {most} sequences" if most > 1 else "1 sequence" + (
                     "" if most == 1 else " (not even one fits at the central lengths: see the values moved below)"),
                 constants()["gpu_memory_utilization"].source,
-                f"{weights_gb:.3g} GB of weights and ~{held * kv_token_gb:.3g} GB of KV cache per sequence {how} "
+                f"{weights_gb:.3g} GB of weights and ~{held * kv_token_gb:.3g} GB of {_cache(central)} per sequence "
+                f"{how} "
                 f"in {usable_gb:.3g} GB, the engine's default share of {where}; give --batch-size to set it"))
         if most >= 1:
             return
@@ -280,12 +289,18 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
         at = f" (with the assumed {lows} tokens, the low end{'s' if len(assumed) > 1 else ''} of the sourced " \
             f"range{'s' if len(assumed) > 1 else ''})" if assumed else ""
         raise InputConflictError(
-            f"batch {batch:g} x {held:g} tokens of context {how} needs ~{need * kv_small_gb:.3g} GB or more "
-            f"of KV cache beside {weights_gb:.3g} GB of weights, more than {where}; lower --batch-size to at most "
+            f"batch {batch:g} x {held - central.get('state_tokens', 0.0):g} tokens of context {how} needs "
+            f"~{need * kv_small_gb:.3g} GB or more of {_cache(central)} beside {weights_gb:.3g} GB of weights, "
+            f"more than {where}; lower --batch-size to at most "
             f"{most}{at} or raise --count")
     _restate_lengths(central, ranges, moved, batch, assumptions)
     assumptions.extend(_fit_notes(central, moved, batch, kv_token_gb, kv_small_gb, weights_gb,
                                   count * chip.memory_gb, central["batch_size"] if given else None))
+
+
+def _cache(p: Mapping[str, float]) -> str:
+    """What a sequence keeps in memory: its KV cache, and a hybrid's recurrent state beside it."""
+    return "KV cache and recurrent state" if p.get("state_tokens") else "KV cache"
 
 
 def _sequences(batch: float) -> str:

@@ -173,6 +173,8 @@ def estimate_training(
         if given.chip_hours is None and input_hours is not None:
             raise InputConflictError(f"{e} (chip-hours = {given.count:g} chips x {given.days:g} days x 24)") from None
         raise
+    if preset.name is not None and given.mfu is None and input_hours is None:
+        mfu_notes = [*mfu_notes, *_hybrid_mfu_note(preset.name)]
     wall, chip_details, wall_notes = wall_time(given.days, chips, given.count, hours)
     if given.days is None and given.count is not None:
         wall_notes += check_wall_within_service_life(wall, given.count, service_life_years,
@@ -310,6 +312,21 @@ def _mixture_of_experts(
             "term applies and the compute uses the active parameters; nothing in a training estimate needs the "
             "total (for a dense model, give --params alone)")]
     return is_moe, []
+
+
+def _hybrid_mfu_note(model: str) -> list[Assumption]:
+    """A note where the named model is a hybrid: the MFU model was fitted on transformer trainings only."""
+    from ..data.models import find_model
+
+    spec = find_model(model).spec
+    if spec.recurrent is None:
+        return []
+    r = spec.recurrent
+    return [Assumption(
+        "MFU of a hybrid", f"{spec.name}: {r.layers} {r.kind} layers beside {spec.attention_layers} attention layers",
+        "wattprint's MFU model (fitted on published transformer trainings; hybrid and state-space ones not fitted)",
+        "the MFU model was fitted on transformer trainings; recurrent layers run other kernels (chunked scans), "
+        "so this run may reach another MFU than the range says; give --mfu if you know it")]
 
 
 def _details(

@@ -137,7 +137,7 @@ def _attention_flops(
     model gives L, its window, and d from its config's heads where the data have them, else from N = 12 L d^2 (which
     misses it by up to ~2x either way: large embeddings and an MoE's experts make it too wide for Gemma or Mixtral,
     Qwen3's MoEs run attention at twice their hidden size); otherwise L and d come from an assumed model shape."""
-    from .roofline import mean_attended, transformer_shape
+    from .roofline import RECURRENT_FLOPS_PER_STATE_VALUE, mean_attended, transformer_shape
     from .serving_constants import constants
 
     if model is not None and model.layers and model.heads and model.head_dim:
@@ -167,11 +167,22 @@ def _attention_flops(
     if attended < seq_len / 2.0:
         shape += (f"; {model.name if model else 'the model'} attends to at most {window['sliding_window']:,.0f} "
                   f"tokens in {window['window_layer_share']:.0%} of its layers")
+    if model is not None and model.attention_layers:  # a hybrid: the rest of its layers have no softmax attention
+        n_layers = float(model.attention_layers)
+        shape += f"; {model.name} has softmax attention in {model.attention_layers} of its {model.layers} layers"
     extra = ATTENTION_FLOPS_PER_LAYER_WIDTH_ATTENDED * n_layers * d_model * attended * tokens
+    recurrent = ""
+    if model is not None and model.recurrent is not None:  # its recurrent layers' passes over their state
+        r = model.recurrent
+        per_token = (FLOPS_PER_PARAM_TOKEN / FORWARD_FLOPS_PER_PARAM_TOKEN) * RECURRENT_FLOPS_PER_STATE_VALUE * \
+            r.layers * r.state_values
+        extra += per_token * tokens
+        recurrent = f" + {per_token:.4g} FLOP per token in its {r.layers} {r.kind} layers' state (forward + backward)"
     return extra, Assumption(
         "attention compute",
         f"{extra:.4g} FLOP = {ATTENTION_FLOPS_PER_LAYER_WIDTH_ATTENDED:g} x {n_layers:.0f} layers x {d_model:.0f} "
-        f"width x {attended:.4g} tokens attended on average (of a {seq_len:.4g} context) x {tokens:.4g} tokens",
+        f"width x {attended:.4g} tokens attended on average (of a {seq_len:.4g} context){recurrent} x {tokens:.4g} "
+        "tokens",
         "Chowdhery et al. 2022, 'PaLM', App. B (attention FLOPs), causal half",
         f"{shape}; the MFU model was fitted on 6·N·D, so at a short context this counts the attention its "
         "trainings already absorbed a little twice")
