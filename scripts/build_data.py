@@ -915,6 +915,22 @@ def _recurrent(r: dict[str, str]) -> dict[str, Any] | None:
             "state_bytes": STATE_BYTES[r["state_precision"]], "conv_bytes": STATE_BYTES["bf16"]}
 
 
+# the indexer's key cache as vLLM keeps it (DeepseekV32IndexerCache): FP8 values with one fp32 scale per 128 of them
+INDEXER_QUANT_BLOCK = 128
+INDEXER_SCALE_BYTES = 4
+
+
+def _sparse_attention(r: dict[str, str]) -> dict[str, Any] | None:
+    """DeepSeek Sparse Attention (columns sparse_topk, indexer_heads, indexer_head_dim), or None for dense attention."""
+    if not r.get("sparse_topk"):
+        return None
+    topk, heads, dim = int(r["sparse_topk"]), int(r["indexer_heads"]), int(r["indexer_head_dim"])
+    if min(topk, heads, dim) <= 0:
+        raise SystemExit(f"{r['model']}: sparse attention needs a positive top-k and indexer shape")
+    return {"topk": topk, "indexer_heads": heads, "indexer_head_dim": dim,
+            "indexer_bytes": dim + dim // INDEXER_QUANT_BLOCK * INDEXER_SCALE_BYTES}
+
+
 def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
     """One row of either table as a preset; ``moe``: the active parameters and expert counts of an MoE row."""
     return {
@@ -933,6 +949,7 @@ def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
         # a hybrid: its softmax-attention layers (the rest, or all in parallel, keep a fixed-size state)
         "attention_layers": int(r["attention_layers"]) if r.get("attention_layers") else None,
         "recurrent": _recurrent(r),
+        "sparse_attention": _sparse_attention(r),
         # query heads x head width: the width attention's score and value products run at (training FLOPs); no
         # head width for multi-head latent attention, whose query/key and value heads differ in width: its two
         # widths instead (MoE table only)

@@ -7,7 +7,8 @@ parameters are S plus k/E of the routed pool T − S. The constant is S/A: centr
 architectures, range = their minimum and maximum. Rows with an ``excluded`` reason are listed, not used; nor are
 hybrids (a ``recurrent`` kind: Qwen3-Next, Granite 4.0-H), whose linear-attention or Mamba layers hold more of the
 shared weights than a transformer's attention does: the constant stands in for an MoE transformer given by its
-counts, and a named hybrid brings its own expert counts.
+counts, and a named hybrid brings its own expert counts. A row with the same counts as an earlier one (DeepSeek-V3.2,
+V3 with sparse attention) is counted once.
 
     python scripts/moe_shared_share.py [--write]
 """
@@ -39,10 +40,13 @@ def shared_share(total: float, active: float, experts: int, per_token: int) -> f
 def shares(path: Path = ARCHITECTURES) -> dict[str, float]:
     """Model -> S/A for the rows used (transformers without an ``excluded`` reason)."""
     out = {}
+    seen = set()
     with open(path, encoding="utf-8") as f:
         for r in csv.DictReader(f):
-            if r["excluded"].strip() or r["recurrent"].strip():
-                continue
+            counts = tuple(r[c] for c in ("params_total_B", "params_active_B", "experts_routed", "experts_per_token"))
+            if r["excluded"].strip() or r["recurrent"].strip() or counts in seen:
+                continue  # a release with another attention but the same counts (DeepSeek-V3.2) is counted once
+            seen.add(counts)
             out[r["model"]] = shared_share(float(r["params_total_B"]), float(r["params_active_B"]),
                                            int(r["experts_routed"]), int(r["experts_per_token"]))
     return out

@@ -1,7 +1,7 @@
 """Models released from late 2025 behind `--model`: GLM-4.7 (GLM-4.5's shape), GLM-5 (latent attention with sparse
-attention), DeepSeek-V3.2 (DeepSeek-V3's shape), Kimi-K2.5 / K2.6 (Kimi-K2's text model, INT4 weights) and Mistral
-Large 3 (latent attention, 128 experts, top-4). Each was an unknown name; each now brings its sourced shape, weight
-format and window."""
+attention), DeepSeek-V3.2 (DeepSeek-V3's shape with sparse attention), Kimi-K2.5 / K2.6 (Kimi-K2's text model, INT4
+weights) and Mistral Large 3 (latent attention, 128 experts, top-4). Each was an unknown name; each now brings its
+sourced shape, weight format and window."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from wattprint.estimate.inference import estimate_inference
 @pytest.mark.parametrize(("query", "expected", "weights"), [
     ("zai-org/GLM-4.7", "GLM-4.5", None), ("zai-org/GLM-4.7-FP8", "GLM-4.5", "fp8"),
     ("zai-org/GLM-5", "GLM-5", None), ("zai-org/GLM-5.1", "GLM-5", None), ("GLM-5-FP8", "GLM-5", "fp8"),
-    ("deepseek-ai/DeepSeek-V3.2", "DeepSeek-V3", "fp8"), ("deepseek-ai/DeepSeek-V3.2-Exp", "DeepSeek-V3", "fp8"),
+    ("deepseek-ai/DeepSeek-V3.2", "DeepSeek-V3.2", "fp8"), ("deepseek-ai/DeepSeek-V3.2-Exp", "DeepSeek-V3.2", "fp8"),
     ("moonshotai/Kimi-K2.5", "Kimi-K2", "int4"), ("moonshotai/Kimi-K2.6", "Kimi-K2", "int4"),
     ("moonshotai/Kimi-K2-Instruct", "Kimi-K2", "fp8"),
     ("mistralai/Mistral-Large-3-675B-Instruct-2512", "Mistral Large 3", "fp8"),

@@ -133,15 +133,19 @@ def _models(args: argparse.Namespace) -> int:
     print("give the name (or a Hugging Face repo id: Instruct, dates and quantisation words are read as the same "
           "model) to `estimate training|inference --model`; * = some figures uncertain (see --json notes); mla = "
           "multi-head latent attention, served as gqa with its latent KV cache; gqa 12/48 + mamba2 = a hybrid whose "
-          "12 of 48 layers are attention and the rest (or all, beside it) keep a fixed state per sequence; "
+          "12 of 48 layers are attention and the rest (or all, beside it) keep a fixed state per sequence; top-2048 = "
+          "sparse attention to the tokens an indexer selects; "
           "context = tokens (input + output) as "
           "shipped, (up to N) with rope scaling or the long-context release of the name, (+) no hard limit")
     return 0
 
 
 def _attention_cell(m: ModelSpec) -> str:
-    """A model's attention as `data models` lists it: gqa, mla (latent), or a hybrid's 'gqa 12/48 + mamba2'."""
+    """A model's attention as `data models` lists it: gqa, mla (latent), 'mla top-2048' (sparse), or a hybrid's
+    'gqa 12/48 + mamba2'."""
     kind = "mla" if m.latent_attention else m.attention
+    if m.sparse_attention is not None:
+        kind += f" top-{m.sparse_attention.topk}"
     if m.recurrent is None:
         return kind
     return f"{kind} {m.attention_layers or m.layers}/{m.layers} + {m.recurrent.kind}"

@@ -50,6 +50,19 @@ class RecurrentLayers:
 
 
 @dataclass(frozen=True)
+class SparseAttention:
+    """DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): a lightning indexer of ``indexer_heads`` x
+    ``indexer_head_dim`` scores every past token for each query, and the main attention reads only the ``topk`` it
+    selects. The cache still holds every token, plus the indexer's key, ``indexer_bytes`` per token and layer as the
+    engines keep it (FP8 with an fp32 scale per 128 values)."""
+
+    topk: int
+    indexer_heads: int
+    indexer_head_dim: int
+    indexer_bytes: float
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One published architecture. Counts are absolute (8.03e9); an MoE has ``active_params`` and its routed
     experts per layer and per token; ``weights`` is the precision its weights ship in where that is not 16-bit."""
@@ -81,6 +94,7 @@ class ModelSpec:
     latent_attention: bool = False  # multi-head latent attention (DeepSeek's MLA): served as GQA with its own cache
     attention_layers: int | None = None  # softmax-attention layers of a hybrid (the KV cache's); None: every layer
     recurrent: RecurrentLayers | None = None  # a hybrid's layers with a fixed-size state; None: a transformer
+    sparse_attention: SparseAttention | None = None  # DeepSeek Sparse Attention's indexer and top-k; None: dense
 
 
 @dataclass(frozen=True)
@@ -116,7 +130,8 @@ def _specs() -> tuple[ModelSpec, ...]:
         m.get("context_source", ""), tuple((m.get("context_releases") or {}).items()), m.get("heads"),
         m.get("head_dim"), m.get("qk_head_dim"), m.get("v_head_dim"), tuple((m.get("release_weights") or {}).items()),
         bool(m.get("latent_attention")), m.get("attention_layers"),
-        RecurrentLayers(**m["recurrent"]) if m.get("recurrent") else None)
+        RecurrentLayers(**m["recurrent"]) if m.get("recurrent") else None,
+        SparseAttention(**m["sparse_attention"]) if m.get("sparse_attention") else None)
         for m in load_table("models")["models"])
 
 
@@ -170,6 +185,10 @@ def model_assumption(spec: ModelSpec, filled: list[str], used_instead: list[str]
         r = spec.recurrent
         shape += (f", {r.layers} {r.kind} layers holding a fixed {r.bytes_per_sequence() / 2**20:.3g} MiB of state "
                   "per sequence")
+    if spec.sparse_attention:
+        sa = spec.sparse_attention
+        shape += (f", sparse attention to the top {sa.topk:,} tokens a {sa.indexer_heads} x {sa.indexer_head_dim} "
+                  "indexer picks")
     note = f"taken from it: {', '.join(filled)}" if filled else "all its values were given"
     if used_instead:
         note += "; " + "; ".join(used_instead)

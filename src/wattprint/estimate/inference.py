@@ -43,6 +43,7 @@ from .serving_footprint import (
 from .serving_inputs import assume_values, check_experts, check_inputs, check_load, engine_notes
 from .serving_load import check_fleet, load_notes
 from .serving_replica import fit_replica, hold_for_load, size_for_load
+from .sparse_attention import take_sparse_attention
 
 # what other modules import from here, wherever it now lives
 __all__ = ["breakeven_requests", "constants", "estimate_inference", "transformer_shape"]
@@ -180,6 +181,8 @@ def estimate_inference(
     values = assume_values(inputs, prec, weight_bytes, input_tokens, output_tokens, batch_size, sliding_window,
                            window_layer_share, check_experts(inputs, experts, experts_per_token), assumptions,
                            kv_widths=preset.kv_widths, layers=preset.layers, context=preset.context)
+    take_sparse_attention(values.central, preset.name, preset.layers, preset.sparse_attention, preset.source,
+                          assumptions)
     take_hybrid(values.central, preset.name, preset.layers, preset.attention_layers, preset.recurrent,
                 kv_bytes_per_token(values.central, inputs.attention, kv_bytes), preset.source, assumptions)
     span = acc.tdp_range_w() if tdp_w is None else None

@@ -22,7 +22,7 @@ from ..footprint import Assumption
 from .common import both_names, number_text, to_float
 
 if TYPE_CHECKING:
-    from ..data.models import RecurrentLayers
+    from ..data.models import RecurrentLayers, SparseAttention
 
 # published counts are rounded ("8B" for 8.03e9, "7B" for 6.74e9, "141B" for 140.6e9): within this relative gap a
 # given count and the named model's agree; beyond it they name different models
@@ -62,6 +62,7 @@ class Preset:
     context: ContextWindow | None = None  # the model's context window
     attention_layers: int | None = None  # a hybrid's softmax-attention layers (None: every layer)
     recurrent: RecurrentLayers | None = None  # a hybrid's layers with a fixed-size state per sequence
+    sparse_attention: SparseAttention | None = None  # DeepSeek Sparse Attention (V3.2, GLM-5)
     notes: list[Assumption] = field(default_factory=list)
     name: str | None = None  # the named model's name, None without one
     source: str = ""  # the named model's source
@@ -200,6 +201,7 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         fill("layers", spec.layers)
         fill("attention_layers", spec.attention_layers)
         fill("recurrent", spec.recurrent)
+        fill("sparse_attention", spec.sparse_attention)
         if shape:  # the width the score and value products run at: a training context's attention FLOPs only
             fill("heads", spec.heads)
             fill("head_dim", spec.head_dim)

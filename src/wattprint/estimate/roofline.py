@@ -74,16 +74,26 @@ def attended(context: float, p: Mapping[str, float]) -> float:
     return (1.0 - share) * context + share * min(context, window)
 
 
+def _capped_over_prompt(l_in: float, cap: float) -> float:
+    """Sum over a prompt's positions of min(position, cap): l_in^2 / 2, or cap·l_in - cap^2/2 past the cap."""
+    return l_in * l_in / 2.0 if l_in <= cap else cap * l_in - cap * cap / 2.0
+
+
 def _attended_over_prompt(l_in: float, p: Mapping[str, float]) -> float:
     """Sum over a prompt's positions of the tokens each attends to, layer-averaged: l_in^2 / 2 under causal full
-    attention; a window W caps each position at W, W·l_in - W^2/2 once the prompt is longer than W."""
-    full = l_in * l_in / 2.0
+    attention; a window W caps each position at W, W·l_in - W^2/2 once the prompt is longer than W; so does a
+    sparse attention's top-k (``sparse_topk``: DeepSeek-V3.2)."""
+    full = _capped_over_prompt(l_in, p.get("sparse_topk") or math.inf)
     w = _window(p)
     if w is None:
         return full
     window, share = w
-    windowed = full if l_in <= window else window * l_in - window * window / 2.0
-    return (1.0 - share) * full + share * windowed
+    return (1.0 - share) * full + share * _capped_over_prompt(l_in, window)
+
+
+def selected(context: float, p: Mapping[str, float]) -> float:
+    """Tokens of a ``context`` the main attention reads: all, or a sparse attention's top-k (``sparse_topk``)."""
+    return min(context, p.get("sparse_topk") or math.inf)
 
 
 def mean_attended(context: float, p: Mapping[str, float]) -> float:
@@ -109,6 +119,7 @@ def kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) 
         d_model, n_layers = transformer_shape(p["active_params"], p["layers_aspect_ratio"])
         kv_width = p["kv_dim_gqa"] if attention in ("gqa", "mqa") else d_model  # mqa: its one head's width
         shape_bytes = 2.0 * n_layers * kv_width * kv_bytes
+    shape_bytes += p.get("indexer_bytes_per_token", 0.0)  # a sparse attention's indexer keys, held beside the cache
     # a given batch that fits only with a smaller cache than the assumed shape's caps it (fit_batch_to_memory)
     return min(shape_bytes, p.get("kv_bytes_per_token_max", math.inf))
 
@@ -167,7 +178,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     layers_aspect_ratio, kv_dim_gqa, ``utilisation`` (share of provisioned time busy; 1 = no idle), for an MoE
     moe_shared_share and, with sub-16-bit weights, moe_low_bit_saving_realised; optionally sliding_window and
     window_layer_share, kv_widths and n_layers (a named model's KV shape and depth), for a hybrid
-    attention_layer_share, recurrent_state_values and recurrent_state_bytes (per sequence), tdp_scale (the chip's
+    attention_layer_share, recurrent_state_values and recurrent_state_bytes (per sequence), for a sparse attention
+    sparse_topk, indexer_bytes_per_token and indexer_flops_per_token, tdp_scale (the chip's
     TDP as a multiple of the catalogue's, where that is a derived figure with a span) and chip_efficiency (a chip
     family's factor on the achievable shares, serving_chip.family_efficiency).
     """
@@ -186,11 +198,14 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     weights_read = moe_weight_read(n_total, n_act, batch, weight_bytes, p.get("moe_low_bit_saving_realised", 1.0),
                                    p.get("moe_shared_share", 0.0))
     context = attended(l_in + l_out / 2.0, p)  # mean context during decode (capped by a sliding window)
-    kv_read = batch * context * kv_per_token
+    # a sparse attention reads the top-k tokens' cache and every token's indexer key
+    indexer = p.get("indexer_bytes_per_token", 0.0)
+    kv_read = batch * (selected(context, p) * (kv_per_token - indexer) + context * indexer)
     state_io = batch * 2.0 * p.get("recurrent_state_bytes", 0.0)  # a hybrid's recurrent state: read and written
     t_mem = (weights_read + kv_read + state_io) / bandwidth
     # attention's own FLOPs (over the context) matter once the context is long; the weights' matmuls are 2·N per token
-    t_comp = batch * (2.0 * n_act + sequence_flops(p, n_layers, d_model, context)) / flops
+    t_comp = batch * (2.0 * n_act + sequence_flops(p, n_layers, d_model, selected(context, p))
+                      + p.get("indexer_flops_per_token", 0.0) * context) / flops
     if not (0 < t_mem < math.inf and 0 < t_comp < math.inf):  # magnitudes beyond the floating-point range
         raise too_large()
     # a named model's own depth where known: small models are deeper than the shape rule says (Qwen2.5 0.5B: 24
@@ -207,7 +222,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     # prefill: compute-bound, at the compute-bound power fraction
     # causal attention over the prompt sums 4·L·d·position over its positions: 2·L·d·l_in², beside the weights'
     # 2·N·l_in (a 100k-token prompt to an 8B model more than doubles its prefill); a sliding window caps it
-    prefill_flops = 2.0 * n_act * l_in + l_in * sequence_flops(p, n_layers, d_model, mean_attended(l_in, p))
+    prefill_flops = (2.0 * n_act * l_in + l_in * sequence_flops(p, n_layers, d_model, mean_attended(l_in, p))
+                     + p.get("indexer_flops_per_token", 0.0) * l_in * l_in / 2.0)  # the indexer scores all, causally
     t_prefill = prefill_flops / flops + (t_floor if engine == "eager" else 0.0)
     p_prefill = tdp_w * p["power_fraction_compute_bound"]
     e_decode = count * p_decode * t_step * l_out / batch  # J per request (its share of the batch's steps)

@@ -139,6 +139,7 @@ def _attention_flops(
     Qwen3's MoEs run attention at twice their hidden size); otherwise L and d come from an assumed model shape."""
     from .roofline import RECURRENT_FLOPS_PER_STATE_VALUE, mean_attended, transformer_shape
     from .serving_constants import constants
+    from .sparse_attention import indexer_flops_per_attended
 
     if model is not None and model.layers and model.heads and model.head_dim:
         n_layers = float(model.layers)
@@ -163,8 +164,11 @@ def _attention_flops(
                 f"({aspect.source})"
     window = {"sliding_window": model.sliding_window or 0.0, "window_layer_share": model.window_layer_share or 0.0} \
         if model is not None else {}
+    sparse = model.sparse_attention if model is not None else None
+    if sparse is not None:  # the main attention over the indexer's top-k
+        window["sparse_topk"] = float(sparse.topk)
     attended = mean_attended(seq_len, window)
-    if attended < seq_len / 2.0:
+    if attended < seq_len / 2.0 and sparse is None:
         shape += (f"; {model.name if model else 'the model'} attends to at most {window['sliding_window']:,.0f} "
                   f"tokens in {window['window_layer_share']:.0%} of its layers")
     if model is not None and model.attention_layers:  # a hybrid: the rest of its layers have no softmax attention
@@ -172,6 +176,13 @@ def _attention_flops(
         shape += f"; {model.name} has softmax attention in {model.attention_layers} of its {model.layers} layers"
     extra = ATTENTION_FLOPS_PER_LAYER_WIDTH_ATTENDED * n_layers * d_model * attended * tokens
     recurrent = ""
+    if sparse is not None and model is not None and model.layers:  # its indexer scores every past token
+        indexer = FLOPS_PER_PARAM_TOKEN / FORWARD_FLOPS_PER_PARAM_TOKEN * indexer_flops_per_attended(
+            model.layers, sparse.indexer_heads, sparse.indexer_head_dim)
+        extra += indexer * (seq_len / 2.0) * tokens
+        shape += (f"; {model.name}'s main attention reads the top {sparse.topk:,} tokens its indexer "
+                  f"({sparse.indexer_heads} heads x {sparse.indexer_head_dim}) selects")
+        recurrent = f" + {indexer:.4g} x {seq_len / 2.0:.4g} indexer FLOP per token (forward + backward)"
     if model is not None and model.recurrent is not None:  # its recurrent layers' passes over their state
         r = model.recurrent
         per_token = (FLOPS_PER_PARAM_TOKEN / FORWARD_FLOPS_PER_PARAM_TOKEN) * RECURRENT_FLOPS_PER_STATE_VALUE * \
