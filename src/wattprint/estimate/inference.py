@@ -42,7 +42,7 @@ from .serving_footprint import (
 )
 from .serving_inputs import assume_values, check_experts, check_inputs, check_load, engine_notes
 from .serving_load import check_fleet, load_notes
-from .serving_replica import fit_replica, hold_for_load, size_for_load
+from .serving_replica import check_serving_unit, fit_replica, hold_for_load, size_for_load
 from .sparse_attention import take_sparse_attention
 
 # what other modules import from here, wherever it now lives
@@ -196,6 +196,7 @@ def estimate_inference(
     # a given batch under a load: the replica and its memory hold what the load keeps in flight, not the batch given
     hold = hold_for_load(values, inputs, chip, weight_bytes, kv_bytes, load)
     replica = size_for_load(values, inputs, chip, weight_bytes, kv_bytes, load, hold)
+    check_serving_unit(replica, inputs.count, values.central)
     assumptions.extend(engine_notes(inputs))
     fit_replica(values, replica, inputs, load, hold)
     # each corner's load is still cut from the batch given, but to no more than the replica holds (the hold at least)

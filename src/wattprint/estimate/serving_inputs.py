@@ -371,7 +371,13 @@ def engine_notes(inputs: Inputs) -> list[Assumption]:
     else:
         attention_source = ("Llama 3 / Mistral / Qwen2 model cards (2024): grouped-query attention; Touvron et al. "
                             "2023 (Llama 2): GQA only at 34B/70B, so 7B/13B keep multi-head attention")
-    notes = [Assumption("attention", inputs.attention, attention_source,
+    shown = inputs.attention
+    if inputs.attention_of is not None:
+        from ..data.models import find_model
+
+        if find_model(inputs.attention_of).spec.latent_attention:  # its card's name, not the cache shape it is run as
+            shown = "mla (multi-head latent attention: served as gqa with its latent KV cache)"
+    notes = [Assumption("attention", shown, attention_source,
                         "KV cache size per token; mha for Llama 1/2 7B-13B and older models")]
     if inputs.engine == "eager":
         engine_source = constants()["eager_overhead_s_per_layer"].source

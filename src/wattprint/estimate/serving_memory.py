@@ -68,6 +68,12 @@ def replica_size(chip: Chip, central: Mapping[str, float], weight_bytes: float, 
         return count or 1
     share = constants()["gpu_memory_utilization"]
     if count is not None:
+        if count > (unit := constants()["largest_serving_unit"]).value:
+            assumptions.append(Assumption(
+                "BEYOND PUBLISHED SERVING UNITS", f"{count} accelerators in one replica, more than the largest "
+                f"published unit serving one copy of a model ({unit.value:g})", unit.source,
+                "the tensor-parallel efficiency is extrapolated past any published deployment, so the latency and "
+                "energy are a lower bound; for a fleet, give --requests-per-day (replicas are counted from the load)"))
         if need_gb > _usable_gb(chip, count, most=True):
             raise InputConflictError(
                 f"the weights need {need_gb:.4g} GB but {count} x {chip.name} hold {count * chip.memory_gb:.4g} GB; "

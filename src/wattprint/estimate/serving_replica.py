@@ -71,6 +71,21 @@ def size_replica(values: Values, inputs: Inputs, chip: Chip, weight_bytes: float
     return Replica(chip, n_chips, inputs.engine, inputs.attention, weight_bytes, kv_bytes)
 
 
+def check_serving_unit(replica: Replica, given_count: int | None, central: Mapping[str, float]) -> None:
+    """Refuse a replica the estimate sized itself past the largest published unit serving one copy of a model
+    (``largest_serving_unit``): only a slip in the batch, the lengths or the parameters needs one so large. A given
+    count past it is computed and said (replica_size)."""
+    unit = constants()["largest_serving_unit"]
+    if given_count is not None or replica.count <= unit.value:
+        return
+    raise InputConflictError(
+        f"{central['params']:.4g} parameters serving {central['batch_size']:g} sequence(s) of "
+        f"{central['input_tokens']:g} + {central['output_tokens']:g} tokens need {replica.count} x "
+        f"{replica.chip.name} in one replica, more than the largest published unit serving one copy of a model "
+        f"({unit.value:g} GPUs, DeepSeek-V3's decode unit); lower --batch-size or check --params, --input-tokens and "
+        "--output-tokens (or give --count to set it)")
+
+
 def _scratch(values: Values) -> Values:
     """A copy of the values for a sizing trial, which leaves them and their assumptions as they were."""
     return Values(dict(values.central), dict(values.ranges), [])

@@ -117,10 +117,13 @@ def _params_tokens_flops(
     documented = model is not None and model.context is not None and seq_len <= max(
         model.context.tokens, model.context.most or 0)
     if ratio > MAX_FLOPS_OVER_6ND and not documented:
+        shipped = model.context if model is not None else None
+        past = "" if shipped is None or shipped.most is None else (  # None: no hard limit (ALiBi)
+            f"; it is also past every window of {shipped.model} ({max(shipped.tokens, shipped.most):,} tokens)")
         raise InputConflictError(
             f"a {seq_len:.4g}-token context adds attention FLOPs ({extra:.4g}) that bring the total to "
             f"{ratio:.3g}x 6 x {what} x tokens: even long-context trainings stay below "
-            f"{MAX_FLOPS_OVER_6ND:g}x; check the units (--seq-len is the context in tokens, e.g. 8192 or 128k)")
+            f"{MAX_FLOPS_OVER_6ND:g}x{past}; check the units (--seq-len is the context in tokens, e.g. 8192 or 128k)")
     window = _context_window_note(seq_len, model)
     return c + extra, [*notes, note, *([window] if window else [])]
 
