@@ -166,3 +166,14 @@ def test_a_hybrids_training_says_the_mfu_model_is_a_transformers() -> None:
     assert not [a for a in given.assumptions if a.what == "MFU of a hybrid"]
     llama = estimate_training(model="Llama-3.1-8B", tokens=15e12, hardware="H100", count=2048)
     assert not [a for a in llama.assumptions if a.what == "MFU of a hybrid"]
+
+
+def test_data_search_finds_models_by_the_attention_words_data_models_shows(capsys: pytest.CaptureFixture[str]) -> None:
+    def keys(text: str) -> set[str]:
+        assert main(["data", "search", text]) == 0
+        return {line.split()[1] for line in capsys.readouterr().out.splitlines()[1:] if line.startswith("model")}
+
+    assert {"Nemotron-H-8B", "Granite-4.0-H-Tiny", "Falcon-H1-7B"} <= keys("mamba2")
+    assert "Qwen3-Next-80B-A3B" in keys("gated-deltanet") and "Qwen3-Next-80B-A3B" in keys("hybrid")
+    assert keys("top-2048") == {"DeepSeek-V3.2", "GLM-5"}
+    assert "Llama" not in " ".join(keys("hybrid"))

@@ -151,6 +151,17 @@ def _attention_cell(m: ModelSpec) -> str:
     return f"{kind} {m.attention_layers or m.layers}/{m.layers} + {m.recurrent.kind}"
 
 
+def _attention_terms(m: ModelSpec) -> list[str]:
+    """The words `data models` shows for a model's attention, searchable: 'mla', 'hybrid' and its recurrent layers'
+    kind ('mamba2'), 'sparse attention' and its top-k ('top-2048')."""
+    terms = ["mla"] if m.latent_attention else []
+    if m.recurrent is not None:
+        terms += ["hybrid", m.recurrent.kind]
+    if m.sparse_attention is not None:
+        terms += ["sparse attention", f"top-{m.sparse_attention.topk}"]
+    return terms
+
+
 def _context_cell(tokens: int | None, most: int | None) -> str:
     """A context window as its developers write it (131,072 -> 128K, 128,000 -> 128k, 10,485,760 -> 10M), with its
     extension if any."""
@@ -232,7 +243,8 @@ def _search(args: argparse.Namespace) -> int:
     for m in models():
         # its name, as for the other kinds, with its size (the key is the name too: what --model takes)
         hit("model", m.name, f"{m.name}, {m.params / 1e9:.4g}B parameters"
-            + (f" ({m.active_params / 1e9:.3g}B active)" if m.active_params else ""), [m.name, *m.aliases])
+            + (f" ({m.active_params / 1e9:.3g}B active)" if m.active_params else ""),
+            [m.name, *m.aliases, *_attention_terms(m)])
     aliases = location_aliases()
     hit("location (world)", WORLD.key, WORLD.name + ", what no location gives", [WORLD.key, WORLD.name, *WORLD_NAMES],
         own=2)
