@@ -199,12 +199,12 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
                                    p.get("moe_shared_share", 0.0))
     context = attended(l_in + l_out / 2.0, p)  # mean context during decode (capped by a sliding window)
     # a sparse attention reads the top-k tokens' cache and every token's indexer key
-    indexer = p.get("indexer_bytes_per_token", 0.0)
-    kv_read = batch * (selected(context, p) * (kv_per_token - indexer) + context * indexer)
+    read, indexer = selected(context, p), p.get("indexer_bytes_per_token", 0.0)
+    kv_read = batch * (read * (kv_per_token - indexer) + context * indexer)
     state_io = batch * 2.0 * p.get("recurrent_state_bytes", 0.0)  # a hybrid's recurrent state: read and written
     t_mem = (weights_read + kv_read + state_io) / bandwidth
     # attention's own FLOPs (over the context) matter once the context is long; the weights' matmuls are 2·N per token
-    t_comp = batch * (2.0 * n_act + sequence_flops(p, n_layers, d_model, selected(context, p))
+    t_comp = batch * (2.0 * n_act + sequence_flops(p, n_layers, d_model, read)
                       + p.get("indexer_flops_per_token", 0.0) * context) / flops
     if not (0 < t_mem < math.inf and 0 < t_comp < math.inf):  # magnitudes beyond the floating-point range
         raise too_large()

@@ -37,7 +37,8 @@ def _sequence_tokens(context: float, p: Mapping[str, float]) -> float:
 
 
 def _held_tokens(p: Mapping[str, float], engine: str) -> float:
-    """Tokens of context whose K/V a sequence holds on average while its batch runs (a sliding window caps them)."""
+    """Tokens of context whose K/V a sequence holds on average while its batch runs (a sliding window caps them; a
+    hybrid's recurrent state counts as the tokens it weighs)."""
     return _sequence_tokens(p["input_tokens"] + _held_output_share(engine) * p["output_tokens"], p)
 
 
@@ -281,8 +282,7 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
                     "" if most == 1 else " (not even one fits at the central lengths: see the values moved below)"),
                 constants()["gpu_memory_utilization"].source,
                 f"{weights_gb:.3g} GB of weights and ~{held * kv_token_gb:.3g} GB of {_cache(central)} per sequence "
-                f"{how} "
-                f"in {usable_gb:.3g} GB, the engine's default share of {where}; give --batch-size to set it"))
+                f"{how} in {usable_gb:.3g} GB, the engine's default share of {where}; give --batch-size to set it"))
         if most >= 1:
             return
     batch = hold if given and hold is not None else central["batch_size"]

@@ -178,24 +178,24 @@ def _attention_flops(
         n_layers = float(model.attention_layers)
         shape += f"; {model.name} has softmax attention in {model.attention_layers} of its {model.layers} layers"
     extra = ATTENTION_FLOPS_PER_LAYER_WIDTH_ATTENDED * n_layers * d_model * attended * tokens
-    recurrent = ""
+    more = ""  # the terms beyond the softmax attention's, as the formula shows them
     if sparse is not None and model is not None and model.layers:  # its indexer scores every past token
         indexer = FLOPS_PER_PARAM_TOKEN / FORWARD_FLOPS_PER_PARAM_TOKEN * indexer_flops_per_attended(
             model.layers, sparse.indexer_heads, sparse.indexer_head_dim)
         extra += indexer * (seq_len / 2.0) * tokens
         shape += (f"; {model.name}'s main attention reads the top {sparse.topk:,} tokens its indexer "
                   f"({sparse.indexer_heads} heads x {sparse.indexer_head_dim}) selects")
-        recurrent = f" + {indexer:.4g} x {seq_len / 2.0:.4g} indexer FLOP per token (forward + backward)"
+        more += f" + {indexer:.4g} x {seq_len / 2.0:.4g} indexer FLOP per token (forward + backward)"
     if model is not None and model.recurrent is not None:  # its recurrent layers' passes over their state
         r = model.recurrent
         per_token = (FLOPS_PER_PARAM_TOKEN / FORWARD_FLOPS_PER_PARAM_TOKEN) * RECURRENT_FLOPS_PER_STATE_VALUE * \
             r.layers * r.state_values
         extra += per_token * tokens
-        recurrent = f" + {per_token:.4g} FLOP per token in its {r.layers} {r.kind} layers' state (forward + backward)"
+        more += f" + {per_token:.4g} FLOP per token in its {r.layers} {r.kind} layers' state (forward + backward)"
     return extra, Assumption(
         "attention compute",
         f"{extra:.4g} FLOP = {ATTENTION_FLOPS_PER_LAYER_WIDTH_ATTENDED:g} x {n_layers:.0f} layers x {d_model:.0f} "
-        f"width x {attended:.4g} tokens attended on average (of a {seq_len:.4g} context){recurrent} x {tokens:.4g} "
+        f"width x {attended:.4g} tokens attended on average (of a {seq_len:.4g} context){more} x {tokens:.4g} "
         "tokens",
         "Chowdhery et al. 2022, 'PaLM', App. B (attention FLOPs), causal half",
         f"{shape}; the MFU model was fitted on 6·N·D, so at a short context this counts the attention its "
