@@ -177,3 +177,17 @@ def test_data_search_finds_models_by_the_attention_words_data_models_shows(capsy
     assert "Qwen3-Next-80B-A3B" in keys("gated-deltanet") and "Qwen3-Next-80B-A3B" in keys("hybrid")
     assert keys("top-2048") == {"DeepSeek-V3.2", "GLM-5"}
     assert "Llama" not in " ".join(keys("hybrid"))
+
+
+def test_a_hybrids_state_passes_are_counted_without_a_context_too() -> None:
+    """They do not depend on the context: with --seq-len or without, the same FLOPs per token (a probe found them
+    only with it)."""
+    state = 3 * 6 * 36 * 524288 * 1e12
+    fp = estimate_training(model="Qwen3-Next-80B-A3B", tokens=1e12, hardware="H100", count=64)
+    (note,) = [a for a in fp.assumptions if a.what == "recurrent-layer compute"]
+    assert note.value.startswith(f"{state:.4g} FLOP")
+    assert fp.details["training_flops"].value == pytest.approx(6 * 3e9 * 1e12 + state)
+    short = estimate_training(model="Qwen3-Next-80B-A3B", tokens=1e12, hardware="H100", count=64, seq_len=1)
+    assert short.details["training_flops"].value == pytest.approx(6 * 3e9 * 1e12 + state, rel=1e-4)
+    llama = estimate_training(model="Llama-3.1-8B", tokens=1e12, hardware="H100", count=64)
+    assert not [a for a in llama.assumptions if a.what == "recurrent-layer compute"]

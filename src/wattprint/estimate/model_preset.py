@@ -201,7 +201,6 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         fill("window_layer_share", spec.window_layer_share)
         fill("layers", spec.layers)
         fill("attention_layers", spec.attention_layers)
-        fill("recurrent", spec.recurrent)
         fill("sparse_attention", spec.sparse_attention)
         if shape:  # the width the score and value products run at: a training context's attention FLOPs only
             fill("heads", spec.heads)
@@ -211,5 +210,7 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         given.context, note = _context_window(match)
         if note is not None:
             given.notes.append(note)
+    # a hybrid's recurrent layers: serving's state, and a training's FLOPs beside 6·N·D whatever its context
+    fill("recurrent", spec.recurrent)
     given.notes.append(model_assumption(spec, filled, used_instead))
     return given

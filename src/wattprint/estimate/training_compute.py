@@ -10,11 +10,15 @@ Units: compute in FLOP; parameters and tokens as counts; the context in tokens.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from ..errors import InputConflictError
 from ..footprint import Assumption
 from .common import too_large
 from .model_preset import Preset
+
+if TYPE_CHECKING:
+    from ..data.models import RecurrentLayers
 
 FLOPS_PER_PARAM_TOKEN = 6  # forward 2 + backward 4 multiply-adds per parameter per token (Kaplan et al. 2020)
 FORWARD_FLOPS_PER_PARAM_TOKEN = 2  # a forward pass alone: what a distillation teacher spends per token
@@ -108,6 +112,15 @@ def _params_tokens_flops(
         if seq_len is None else "the weights' matrix products",
     )]
     if seq_len is None:
+        if model is not None and model.recurrent is not None:  # a hybrid's state passes, whatever its context
+            state = _recurrent_flops_per_token(model.recurrent) * tokens
+            r = model.recurrent
+            notes.append(Assumption(
+                "recurrent-layer compute", f"{state:.4g} FLOP = {_recurrent_flops_per_token(r):.4g} per token in "
+                f"{model.name}'s {r.layers} {r.kind} layers' state (forward + backward) x {tokens:.4g} tokens",
+                "passes over the state (read-out, update, decay or delta-rule correction), as in serving",
+                "a fixed cost per token beside 6·N·D, whatever the context"))
+            c += state
         return c, notes
     extra, note = _attention_flops(n_active, tokens, seq_len, model)
     if not math.isfinite(extra):
@@ -140,7 +153,7 @@ def _attention_flops(
     model gives L, its window, and d from its config's heads where the data have them, else from N = 12 L d^2 (which
     misses it by up to ~2x either way: large embeddings and an MoE's experts make it too wide for Gemma or Mixtral,
     Qwen3's MoEs run attention at twice their hidden size); otherwise L and d come from an assumed model shape."""
-    from .roofline import RECURRENT_FLOPS_PER_STATE_VALUE, mean_attended, transformer_shape
+    from .roofline import mean_attended, transformer_shape
     from .serving_constants import constants
     from .sparse_attention import indexer_flops_per_attended
 
@@ -188,8 +201,7 @@ def _attention_flops(
         more += f" + {indexer:.4g} x {seq_len / 2.0:.4g} indexer FLOP per token (forward + backward)"
     if model is not None and model.recurrent is not None:  # its recurrent layers' passes over their state
         r = model.recurrent
-        per_token = (FLOPS_PER_PARAM_TOKEN / FORWARD_FLOPS_PER_PARAM_TOKEN) * RECURRENT_FLOPS_PER_STATE_VALUE * \
-            r.layers * r.state_values
+        per_token = _recurrent_flops_per_token(r)
         extra += per_token * tokens
         more += f" + {per_token:.4g} FLOP per token in its {r.layers} {r.kind} layers' state (forward + backward)"
     return extra, Assumption(
@@ -200,6 +212,15 @@ def _attention_flops(
         "Chowdhery et al. 2022, 'PaLM', App. B (attention FLOPs), causal half",
         f"{shape}; the MFU model was fitted on 6·N·D, so at a short context this counts the attention its "
         "trainings already absorbed a little twice")
+
+
+def _recurrent_flops_per_token(r: RecurrentLayers) -> float:
+    """A hybrid's training FLOPs per token in its recurrent layers: the forward passes over each layer's state
+    (roofline.RECURRENT_FLOPS_PER_STATE_VALUE per value) and the backward's two more, as 6·N·D counts them."""
+    from .roofline import RECURRENT_FLOPS_PER_STATE_VALUE
+
+    return (FLOPS_PER_PARAM_TOKEN / FORWARD_FLOPS_PER_PARAM_TOKEN) * RECURRENT_FLOPS_PER_STATE_VALUE * \
+        r.layers * r.state_values
 
 
 def _context_window_note(seq_len: float, model: Preset | None) -> Assumption | None:
