@@ -888,8 +888,8 @@ def _kv_widths(r: dict[str, str]) -> float | None:
     return None
 
 
-# bytes per value of the formats a hybrid's recurrent state is kept in (the table's state_precision)
-STATE_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0}
+# the formats a hybrid's recurrent state is kept in (the table's state_precision; bytes from the estimators' table)
+STATE_FORMATS = ("fp32", "bf16", "fp16")
 RECURRENT_KINDS = ("gated-deltanet", "kda", "lightning", "mamba2", "mamba")
 
 
@@ -900,19 +900,22 @@ def _recurrent(r: dict[str, str]) -> dict[str, Any] | None:
     16-bit activations; at least one attention layer stays (a model with none has no KV cache to compare)."""
     if not r.get("recurrent"):
         return None
+    sys.path.insert(0, str(REPO / "src"))
+    from wattprint.estimate.common import BYTES_PER_VALUE
+
     name = r["model"]
     if r["recurrent"] not in RECURRENT_KINDS:
         raise SystemExit(f"{name}: recurrent {r['recurrent']!r} is none of {RECURRENT_KINDS}")
     layers, attention = int(r["recurrent_layers"]), int(r["attention_layers"] or r["layers"])
     if not (0 < layers <= int(r["layers"]) and 0 < attention <= int(r["layers"])):
         raise SystemExit(f"{name}: {layers} recurrent and {attention} attention layers of {r['layers']}")
-    if r["state_precision"] not in STATE_BYTES:
-        raise SystemExit(f"{name}: state_precision {r['state_precision']!r} is none of {tuple(STATE_BYTES)}")
+    if r["state_precision"] not in STATE_FORMATS:
+        raise SystemExit(f"{name}: state_precision {r['state_precision']!r} is none of {STATE_FORMATS}")
     state, conv = float(r["recurrent_state"]), float(r["conv_state"] or 0)
     if state <= 0 or conv < 0:
         raise SystemExit(f"{name}: recurrent_state {state:g} and conv_state {conv:g} must be a positive size")
     return {"kind": r["recurrent"], "layers": layers, "state_values": state, "conv_values": conv,
-            "state_bytes": STATE_BYTES[r["state_precision"]], "conv_bytes": STATE_BYTES["bf16"]}
+            "state_bytes": BYTES_PER_VALUE[r["state_precision"]], "conv_bytes": BYTES_PER_VALUE["bf16"]}
 
 
 # the indexer's key cache as vLLM keeps it (DeepseekV32IndexerCache): FP8 values with one fp32 scale per 128 of them

@@ -143,7 +143,7 @@ def _models(args: argparse.Namespace) -> int:
 def _attention_cell(m: ModelSpec) -> str:
     """A model's attention as `data models` lists it: gqa, mla (latent), 'mla top-2048' (sparse), or a hybrid's
     'gqa 12/48 + mamba2'."""
-    kind = "mla" if m.latent_attention else m.attention
+    kind = m.attention_name
     if m.sparse_attention is not None:
         kind += f" top-{m.sparse_attention.topk}"
     if m.recurrent is None:

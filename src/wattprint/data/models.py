@@ -96,6 +96,12 @@ class ModelSpec:
     recurrent: RecurrentLayers | None = None  # a hybrid's layers with a fixed-size state; None: a transformer
     sparse_attention: SparseAttention | None = None  # DeepSeek Sparse Attention's indexer and top-k; None: dense
 
+    @property
+    def attention_name(self) -> str:
+        """Its attention as its card names it: 'mla' for latent attention (served as ``attention``), else
+        ``attention``."""
+        return "mla" if self.latent_attention else self.attention
+
 
 @dataclass(frozen=True)
 class ModelMatch:

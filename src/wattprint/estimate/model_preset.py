@@ -176,9 +176,8 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
             if said == "mla" and spec.latent_attention:  # its card's name for it, served as spec.attention
                 said = spec.attention
             if said and said != spec.attention:
-                kind = "mla" if spec.latent_attention else spec.attention
                 raise InputConflictError(f"{both_names('attention')} {said!r} contradicts model {spec.name!r} "
-                                         f"({kind}); give one of them")
+                                         f"({spec.attention_name}); give one of them")
             given.attention, given.attention_of = spec.attention, spec.name
             if not said:
                 filled.append("attention")
