@@ -959,6 +959,8 @@ def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
         "heads": int(r["heads"]) if r["heads"] else None, "head_dim": int(r["head_dim"]) if r["head_dim"] else None,
         "qk_head_dim": int(r["qk_head_dim"]) if r.get("qk_head_dim") else None,
         "v_head_dim": int(r["v_head_dim"]) if r.get("v_head_dim") else None,
+        # latent attention's cached latent width: what decode's absorbed score and value products run at
+        "kv_latent_dim": int(r["kv_latent_dim"]) if r.get("attention") == "mla" else None,
         "source": r["source"], "year": int(r["year"]) if r["year"] else None, "note": r["note"],
         "uncertain": bool(UNCERTAIN_NOTE.search(r["note"])),
     }

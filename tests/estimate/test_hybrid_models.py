@@ -104,7 +104,9 @@ def test_a_hybrid_costs_little_more_at_a_long_context_than_a_transformer_of_its_
 
     hybrid = cost("Qwen3-Next-80B-A3B", 100_000) / cost("Qwen3-Next-80B-A3B", 1000)
     transformer = cost(None, 100_000) / cost(None, 1000)
-    assert hybrid < 0.5 * transformer
+    # not far less: its 12 attention layers' 16 heads x 256 are twice its hidden width (2,048), so a long prompt's
+    # prefill attention is that of ~24 layers of its size; its decode reads a quarter of the cache
+    assert hybrid < 0.65 * transformer
     assert hybrid > 1.0  # its 12 attention layers still read a growing cache
 
 

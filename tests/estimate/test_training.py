@@ -399,8 +399,10 @@ def test_latent_attention_runs_at_the_mean_of_its_query_key_and_value_widths() -
     note = _note(fp, "attention compute") or ""
     assert "20480 width" in note and "128 query heads x (192 query/key + 128 value) / 2" in note, note
     assert "N = 12" not in note, note
-    # only a training context takes the widths: serving has no use for them
-    assert apply_model("DeepSeek-V3", None, None, serving=True).qk_head_dim is None
+    # serving takes them too (prefill's attention), and the latent's width (absorbed decode); training does not
+    served = apply_model("DeepSeek-V3", None, None, serving=True)
+    assert (served.qk_head_dim, served.v_head_dim, served.kv_latent_dim) == (192, 128, 512)
+    assert preset.kv_latent_dim is None
 
 
 def test_a_model_without_a_head_width_keeps_the_width_its_parameters_give() -> None:

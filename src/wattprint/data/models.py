@@ -95,6 +95,7 @@ class ModelSpec:
     attention_layers: int | None = None  # softmax-attention layers of a hybrid (the KV cache's); None: every layer
     recurrent: RecurrentLayers | None = None  # a hybrid's layers with a fixed-size state; None: a transformer
     sparse_attention: SparseAttention | None = None  # DeepSeek Sparse Attention's indexer and top-k; None: dense
+    kv_latent_dim: int | None = None  # latent attention's cached latent width (absorbed decode runs at it); else None
 
     @property
     def attention_name(self) -> str:
@@ -137,7 +138,7 @@ def _specs() -> tuple[ModelSpec, ...]:
         m.get("head_dim"), m.get("qk_head_dim"), m.get("v_head_dim"), tuple((m.get("release_weights") or {}).items()),
         bool(m.get("latent_attention")), m.get("attention_layers"),
         RecurrentLayers(**m["recurrent"]) if m.get("recurrent") else None,
-        SparseAttention(**m["sparse_attention"]) if m.get("sparse_attention") else None)
+        SparseAttention(**m["sparse_attention"]) if m.get("sparse_attention") else None, m.get("kv_latent_dim"))
         for m in load_table("models")["models"])
 
 

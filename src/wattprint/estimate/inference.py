@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from ..footprint import Assumption, Footprint
 from ..quantities import Range
+from .attention_width import take_attention_widths
 from .common import both_names, check_finite, check_positive, given_flags
 from .hybrid import take_hybrid
 from .model_preset import apply_model
@@ -181,6 +182,7 @@ def estimate_inference(
     values = assume_values(inputs, prec, weight_bytes, input_tokens, output_tokens, batch_size, sliding_window,
                            window_layer_share, check_experts(inputs, experts, experts_per_token), assumptions,
                            kv_widths=preset.kv_widths, layers=preset.layers, context=preset.context)
+    take_attention_widths(values.central, preset, inputs.engine, assumptions)
     take_sparse_attention(values.central, preset.name, preset.layers, preset.sparse_attention, preset.source,
                           assumptions)
     take_hybrid(values.central, preset.name, preset.layers, preset.attention_layers, preset.recurrent,

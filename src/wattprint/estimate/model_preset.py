@@ -55,10 +55,11 @@ class Preset:
     kv_widths: float | None = None  # the model's KV heads x head width summed over its layers (serving only)
     attention_of: str | None = None  # the named model whose attention was used (serving only)
     layers: int | None = None  # the model's transformer blocks
-    heads: int | None = None  # the model's query heads (a training context's attention FLOPs)
+    heads: int | None = None  # the model's query heads (the width its attention FLOPs run at)
     head_dim: int | None = None  # the width of one (None for latent attention, whose Q/K and V heads differ)
-    qk_head_dim: int | None = None  # latent attention's query/key head width (a training context's attention FLOPs)
+    qk_head_dim: int | None = None  # latent attention's query/key head width (prefill's and training's FLOPs)
     v_head_dim: int | None = None  # latent attention's value head width (likewise)
+    kv_latent_dim: int | None = None  # latent attention's cached latent width (absorbed decode's FLOPs, serving)
     context: ContextWindow | None = None  # the model's context window
     attention_layers: int | None = None  # a hybrid's softmax-attention layers (None: every layer)
     recurrent: RecurrentLayers | None = None  # a hybrid's layers with a fixed-size state per sequence
@@ -130,10 +131,10 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
     """The inputs with ``model``'s values where none was given (``model`` None: the inputs as they are).
 
     Both take the parameter counts; ``serving`` and ``shape`` (a training with a context length) the layer count,
-    the sliding window and the context window too; ``shape`` also the query heads and head width (the width its
-    attention FLOPs run at; latent attention's query/key and value head widths); ``serving`` also the expert
-    counts, attention (a given one must be the model's), the KV cache's shape (layers x KV heads x head width) and
-    the precision the weights ship in, or that the name says (``...-FP8``)."""
+    the sliding window and the context window too, and the query heads and head width (the width its attention
+    FLOPs run at; latent attention's query/key and value head widths, and for serving its latent's); ``serving`` also
+    the expert counts, attention (a given one must be the model's), the KV cache's shape (layers x KV heads x head
+    width) and the precision the weights ship in, or that the name says (``...-FP8``)."""
     given = Preset(params, active_params, experts, experts_per_token, attention, precision, sliding_window,
                    window_layer_share)
     if model is None:
@@ -201,11 +202,13 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         fill("layers", spec.layers)
         fill("attention_layers", spec.attention_layers)
         fill("sparse_attention", spec.sparse_attention)
-        if shape:  # the width the score and value products run at: a training context's attention FLOPs only
-            fill("heads", spec.heads)
-            fill("head_dim", spec.head_dim)
-            fill("qk_head_dim", spec.qk_head_dim)
-            fill("v_head_dim", spec.v_head_dim)
+        # the width the score and value products run at: a training context's and serving's attention FLOPs
+        fill("heads", spec.heads)
+        fill("head_dim", spec.head_dim)
+        fill("qk_head_dim", spec.qk_head_dim)
+        fill("v_head_dim", spec.v_head_dim)
+        if serving:  # decode's absorbed latent attention runs at the latent's width
+            fill("kv_latent_dim", spec.kv_latent_dim)
         given.context, note = _context_window(match)
         if note is not None:
             given.notes.append(note)

@@ -102,12 +102,15 @@ def mean_attended(context: float, p: Mapping[str, float]) -> float:
     return _attended_over_prompt(context, p) / context
 
 
-def sequence_flops(p: Mapping[str, float], n_layers: float, d_model: float, attended_tokens: float) -> float:
+def sequence_flops(p: Mapping[str, float], n_layers: float, d_model: float, attended_tokens: float,
+                   named: str = "attention_flops_decode") -> float:
     """FLOPs of one token's mixing of its sequence beyond the weights' 2·N: QK^T and AV over ``attended_tokens``
-    in the softmax-attention layers (4·L·d per token attended; PaLM, Chowdhery et al. 2022, App. B), all of them
-    but a hybrid's ``attention_layer_share``, plus its recurrent layers' passes over their fixed-size state."""
-    attention = 4.0 * n_layers * d_model * attended_tokens * p.get("attention_layer_share", 1.0)
-    return attention + RECURRENT_FLOPS_PER_STATE_VALUE * p.get("recurrent_state_values", 0.0)
+    in the softmax-attention layers, at a named model's own head widths (``named``: per token attended, decode's or
+    prefill's, attention_width.take_attention_widths) or else 4·L·d per token attended of the assumed shape (PaLM,
+    Chowdhery et al. 2022, App. B) in all layers but a hybrid's ``attention_layer_share``; plus a hybrid's recurrent
+    layers' passes over their fixed-size state."""
+    per_attended = p.get(named, 0.0) or 4.0 * n_layers * d_model * p.get("attention_layer_share", 1.0)
+    return per_attended * attended_tokens + RECURRENT_FLOPS_PER_STATE_VALUE * p.get("recurrent_state_values", 0.0)
 
 
 def kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) -> float:
@@ -177,7 +180,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     power_fraction_compute_bound, idle_power_fraction, host_power_ratio, tensor_parallel_efficiency_per_doubling,
     layers_aspect_ratio, kv_dim_gqa, ``utilisation`` (share of provisioned time busy; 1 = no idle), for an MoE
     moe_shared_share and, with sub-16-bit weights, moe_low_bit_saving_realised; optionally sliding_window and
-    window_layer_share, kv_widths and n_layers (a named model's KV shape and depth), for a hybrid
+    window_layer_share, kv_widths and n_layers (a named model's KV shape and depth), attention_flops_decode and
+    attention_flops_prefill (a named model's attention FLOPs per token attended, from its heads), for a hybrid
     attention_layer_share, recurrent_state_values and recurrent_state_bytes (per sequence), for a sparse attention
     sparse_topk, indexer_bytes_per_token and indexer_flops_per_token, tdp_scale (the chip's
     TDP as a multiple of the catalogue's, where that is a derived figure with a span) and chip_efficiency (a chip
@@ -222,7 +226,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     # prefill: compute-bound, at the compute-bound power fraction
     # causal attention over the prompt sums 4·L·d·position over its positions: 2·L·d·l_in², beside the weights'
     # 2·N·l_in (a 100k-token prompt to an 8B model more than doubles its prefill); a sliding window caps it
-    prefill_flops = (2.0 * n_act * l_in + l_in * sequence_flops(p, n_layers, d_model, mean_attended(l_in, p))
+    prefill_flops = (2.0 * n_act * l_in + l_in * sequence_flops(p, n_layers, d_model, mean_attended(l_in, p),
+                                                                "attention_flops_prefill")
                      + p.get("indexer_flops_per_token", 0.0) * l_in * l_in / 2.0)  # the indexer scores all, causally
     t_prefill = prefill_flops / flops + (t_floor if engine == "eager" else 0.0)
     p_prefill = tdp_w * p["power_fraction_compute_bound"]
