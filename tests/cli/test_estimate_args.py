@@ -62,6 +62,15 @@ def test_a_negative_count_is_refused_as_negative_not_as_a_missing_value(
     assert "--params (params) must be > 0" in err and "expected one argument" not in err
 
 
+@pytest.mark.parametrize("text", ["-inf", "-Infinity", "-nan"])
+def test_a_negative_infinity_is_refused_by_the_option_not_taken_for_one(
+        text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse took "-inf" for an option and said "--input-tokens: expected one argument"."""
+    assert main(["estimate", "inference", "--params", "8B", "--hardware", "H100", "--input-tokens", text]) == 2
+    err = capsys.readouterr().err
+    assert "--input-tokens (input_tokens) must be a finite number" in err and "expected one argument" not in err
+
+
 def test_an_unknown_option_is_still_an_unknown_option(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
         main(["estimate", "training", "--params", "7B", "--tokens", "1T", "--hardware", "A100", "-x"])

@@ -249,3 +249,15 @@ def test_a_value_just_past_a_bound_is_said_as_given_in_serving(kw: dict[str, obj
 
     with pytest.raises(InputConflictError, match=said):
         estimate_inference(hardware="H100", **kw)  # type: ignore[arg-type]
+
+
+def test_moe_contradicting_the_named_model_is_refused() -> None:
+    """A named model's card says whether it is an MoE: moe= saying otherwise is a conflict, not an override."""
+    with pytest.raises(InputConflictError, match=r"moe=True contradicts model 'Llama 3.1 8B' \(a dense model\)"):
+        estimate_training(model="Llama-3.1-8B", moe=True, tokens=1e12, hardware="H100", count=1024)
+    with pytest.raises(InputConflictError, match=r"moe=False contradicts model 'DeepSeek-V3' \(an MoE"):
+        estimate_training(model="DeepSeek-V3", moe=False, tokens=1e12, hardware="H100", count=1024)
+    # saying what the model is changes nothing
+    agree = estimate_training(model="DeepSeek-V3", moe=True, tokens=1e12, hardware="H100", count=1024)
+    plain = estimate_training(model="DeepSeek-V3", tokens=1e12, hardware="H100", count=1024)
+    assert agree.chip_hours.value == plain.chip_hours.value

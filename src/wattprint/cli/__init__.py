@@ -43,9 +43,9 @@ class _Parser(argparse.ArgumentParser):
         self.register("action", "store", Once)
         self.given_values: dict[str, object] = {}
         self.set_defaults(_prog=self.prog)  # the command a leftover word is reported against (parse_args)
-        # "-7e9" or "-7B" is a (negative) value, which the option's own check refuses by name; argparse's own
-        # pattern (Python < 3.13) knows only "-7" and "-.5" and would call the rest an unknown option
-        self._negative_number_matcher = re.compile(r"^-\.?\d")
+        # "-7e9", "-7B" or "-inf" is a (negative) value, which the option's own check refuses by name; argparse's
+        # own pattern (Python < 3.13) knows only "-7" and "-.5" and would call the rest an unknown option
+        self._negative_number_matcher = re.compile(r"^-(\.?\d|(inf|infinity|nan)$)", re.IGNORECASE)
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
         self.given_values = {}  # what this parse was given, option by option

@@ -41,7 +41,7 @@ from .common import (
     number_text,
     resolve_site,
 )
-from .model_preset import apply_model
+from .model_preset import Preset, apply_model
 from .training_compute import MIN_COUNT, MIN_FLOPS, teacher_flops, training_flops
 from .training_power import check_power_fraction, it_energy
 from .training_time import (
@@ -127,7 +127,8 @@ def estimate_training(
 
     MoE: ``active_params`` below ``params`` makes the run an MoE (the MFU model's MoE term; compute from the active
     parameters). ``active_params`` without ``params`` is taken for an MoE whose total is unknown, with a note (a
-    training estimate needs no total). ``moe`` (True / False, None = inferred so) overrides that reading. With
+    training estimate needs no total). ``moe`` (True / False, None = inferred so) overrides that reading (with
+    ``model``, one that contradicts the model's card is refused). With
     ``days``, the wall time is the days given.
 
     A run that cannot be carried out as stated is refused (InputConflictError naming the inputs): a wall time past
@@ -144,6 +145,7 @@ def estimate_training(
         chip_hours = gpu_hours
     preset = apply_model(model, params, active_params, shape=seq_len is not None)
     params, active_params = preset.params, preset.active_params
+    _check_moe_of_model(moe, preset)
     given, fraction_notes = _checked_inputs(
         flops=flops, params=params, active_params=active_params, tokens=tokens, seq_len=seq_len,
         chip_hours=chip_hours, hours_named="gpu_hours" if gpu_hours is not None else "chip_hours", days=days,
@@ -295,6 +297,19 @@ def _checked_teachers(teacher_params: Any, teacher_tokens: Any, given: _Inputs) 
                                  "--params (or --model) and --tokens with --teacher-params; given FLOPs or "
                                  "chip-hours already include the teachers' compute")
     return [t for t in teachers if t is not None], d_teacher  # none is None: checked above
+
+
+def _check_moe_of_model(moe: Any, preset: Preset) -> None:
+    """Refuse ``moe`` True for a named dense model, or False for a named MoE: the model's card says which it is
+    (serving refuses an attention that contradicts the model the same way)."""
+    if preset.name is None or not isinstance(moe, bool):  # no model, or not a bool (_checked_inputs says so)
+        return
+    named_moe = preset.active_params is not None and preset.params is not None and \
+        preset.active_params < preset.params
+    if moe != named_moe:
+        what = (f"an MoE, {number_text(preset.active_params or 0.0)} of {number_text(preset.params or 0.0)} "
+                "parameters active" if named_moe else "a dense model")
+        raise InputConflictError(f"moe={moe} contradicts model {preset.name!r} ({what}); give one of them")
 
 
 def _mixture_of_experts(
