@@ -50,7 +50,7 @@ def test_every_row_is_a_consistent_architecture() -> None:
     names = [s.name for s in specs]
     assert len(set(names)) == len(names)
     for s in specs:
-        assert s.source and 1e8 < s.params < 2e12
+        assert s.source and 1e8 < s.params < 1e13  # the largest open models of 2026 hold 2.4-2.8T (Qwen3.8, Kimi K3)
         assert s.attention in ("gqa", "mha", "mqa")
         if s.active_params is not None:  # an MoE: k/E of the routed pool fits in the active parameters
             assert s.experts and s.experts_per_token and s.experts_per_token < s.experts
