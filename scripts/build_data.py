@@ -881,6 +881,10 @@ def _kv_widths(r: dict[str, str]) -> float | None:
     half of layers x (latent + rope) values; a hybrid's softmax-attention layers only (``attention_layers``). None
     where the shape is not in the table."""
     layers = r.get("attention_layers") or r["layers"]
+    if (compressed := _compressed_attention(r)) is not None:
+        # the part of its cache the top-k caps: the ratio-4 layers' entries, in bytes (its format's FP8 values and
+        # scales, counted as 1-byte values); the rest (their indexer keys, the ratio-128 entries) is read whole
+        return compressed["sparse_layers"] * compressed["entry_bytes"] / 4 / 2
     if r.get("attention") == "mla" and layers:
         return int(layers) * (int(r["kv_latent_dim"]) + int(r["kv_rope_dim"])) / 2
     if layers and r["kv_heads"] and r["head_dim"]:
@@ -934,6 +938,47 @@ def _sparse_attention(r: dict[str, str]) -> dict[str, Any] | None:
             "indexer_bytes": dim + dim // INDEXER_QUANT_BLOCK * INDEXER_SCALE_BYTES}
 
 
+# DeepSeek-V4's cache entry as vLLM keeps it (fp8_ds_mla, its only CUDA format for V4; flashmla_sparse.py and
+# deepseek_v4_attention.py head_bytes): the no-RoPE part in FP8, the RoPE part in bf16, one ue8m0 scale per 64 FP8
+# values and one byte of padding
+V4_ENTRY_SCALE_BLOCK = 64
+V4_ENTRY_PAD_BYTES = 1
+# its compressors' per-sequence state (vLLM deepseek_compressor.py CompressorStateCache): fp32 rows of
+# 2 x coff x head width (kv and score states), coff x ratio of them, coff = 2 where the ratio is 4 (overlapping
+# windows), else 1
+COMPRESSOR_STATE_BYTES = 4
+
+
+def _compressor_state(ratio: int, width: int) -> int:
+    coff = 2 if ratio == 4 else 1
+    return coff * ratio * 2 * coff * width * COMPRESSOR_STATE_BYTES
+
+
+def _compressed_attention(r: dict[str, str]) -> dict[str, Any] | None:
+    """DeepSeek-V4's compressed attention (column compressed_attention: 'window=128;ratios=0x2,4x21,128x20;
+    topk=512;indexer=64x128'), or None. Layers of ratio 4 cache one entry per 4 tokens and attend to the top-k an
+    indexer picks, layers of ratio 128 one per 128 tokens and attend to all, every layer also to the last ``window``
+    tokens uncompressed; one cached vector of ``head_dim`` (``kv_rope_dim`` of it RoPE) is both K and V."""
+    spec = (r.get("compressed_attention") or "").strip()
+    if not spec:
+        return None
+    fields = dict(part.split("=", 1) for part in spec.split(";"))
+    groups = {int(ratio): int(n) for ratio, _, n in (g.partition("x") for g in fields["ratios"].split(","))}
+    if sum(groups.values()) != int(r["layers"]) or set(groups) - {0, 4, 128}:
+        raise SystemExit(f"{r['model']}: compressed_attention ratios {fields['ratios']} must be 0, 4 or 128 over its "
+                         f"{r['layers']} layers")
+    width, rope = int(r["head_dim"]), int(r["kv_rope_dim"])
+    heads, dim = (int(x) for x in fields["indexer"].split("x"))
+    nope = width - rope
+    return {"window": int(fields["window"]), "topk": int(fields["topk"]), "width": width,
+            "swa_layers": groups.get(0, 0), "sparse_layers": groups.get(4, 0), "dense_layers": groups.get(128, 0),
+            "entry_bytes": nope + 2 * rope + nope // V4_ENTRY_SCALE_BLOCK + V4_ENTRY_PAD_BYTES,
+            "indexer_heads": heads, "indexer_head_dim": dim,
+            "indexer_bytes": dim + dim // INDEXER_QUANT_BLOCK * INDEXER_SCALE_BYTES,
+            "sparse_state_bytes": _compressor_state(4, width) + _compressor_state(4, dim),
+            "dense_state_bytes": _compressor_state(128, width)}
+
+
 def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
     """One row of either table as a preset; ``moe``: the active parameters and expert counts of an MoE row."""
     return {
@@ -953,6 +998,7 @@ def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
         "attention_layers": int(r["attention_layers"]) if r.get("attention_layers") else None,
         "recurrent": _recurrent(r),
         "sparse_attention": _sparse_attention(r),
+        "compressed_attention": _compressed_attention(r),
         # query heads x head width: the width attention's score and value products run at (training FLOPs); no
         # head width for multi-head latent attention, whose query/key and value heads differ in width: its two
         # widths instead (MoE table only)

@@ -144,6 +144,8 @@ def _attention_cell(m: ModelSpec) -> str:
     """A model's attention as `data models` lists it: gqa, mla (latent), 'mla top-2048' (sparse), or a hybrid's
     'gqa 12/48 + mamba2'."""
     kind = m.attention_name
+    if (ca := m.compressed_attention) is not None:  # DeepSeek-V4: 'compressed c4x21 c128x20 top-512'
+        return f"compressed c4x{ca.sparse_layers} c128x{ca.dense_layers} top-{ca.topk}"
     if m.sparse_attention is not None:
         kind += f" top-{m.sparse_attention.topk}"
     if m.recurrent is None:
@@ -159,6 +161,8 @@ def _attention_terms(m: ModelSpec) -> list[str]:
         terms += ["hybrid", m.recurrent.kind]
     if m.sparse_attention is not None:
         terms += ["sparse attention", f"top-{m.sparse_attention.topk}"]
+    if m.compressed_attention is not None:
+        terms += ["compressed attention", "compressed", f"top-{m.compressed_attention.topk}"]
     return terms
 
 

@@ -63,6 +63,35 @@ class SparseAttention:
 
 
 @dataclass(frozen=True)
+class CompressedAttention:
+    """DeepSeek-V4's attention: every layer attends to the last ``window`` tokens uncompressed; ``sparse_layers``
+    also to the ``topk`` of their cached entries (one per 4 tokens) an indexer of ``indexer_heads`` x
+    ``indexer_head_dim`` picks, ``dense_layers`` to all of theirs (one per 128 tokens), ``swa_layers`` to the window
+    only. One cached vector of ``width`` values is both K and V; the engines keep an entry in ``entry_bytes``, an
+    indexer key in ``indexer_bytes``, and per sequence a compressor state (``*_state_bytes`` per layer)."""
+
+    window: int
+    topk: int
+    width: int
+    swa_layers: int
+    sparse_layers: int
+    dense_layers: int
+    entry_bytes: float
+    indexer_heads: int
+    indexer_head_dim: int
+    indexer_bytes: float
+    sparse_state_bytes: float
+    dense_state_bytes: float
+
+    SPARSE_RATIO = 4  # tokens per cached entry in the layers with an indexer
+    DENSE_RATIO = 128  # tokens per cached entry in the layers without one
+
+    @property
+    def layers(self) -> int:
+        return self.swa_layers + self.sparse_layers + self.dense_layers
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One published architecture. Counts are absolute (8.03e9); an MoE has ``active_params`` and its routed
     experts per layer and per token; ``weights`` is the precision its weights ship in where that is not 16-bit."""
@@ -96,6 +125,7 @@ class ModelSpec:
     recurrent: RecurrentLayers | None = None  # a hybrid's layers with a fixed-size state; None: a transformer
     sparse_attention: SparseAttention | None = None  # DeepSeek Sparse Attention's indexer and top-k; None: dense
     kv_latent_dim: int | None = None  # latent attention's cached latent width (absorbed decode runs at it); else None
+    compressed_attention: CompressedAttention | None = None  # DeepSeek-V4's compressed attention; None: not so
 
     @property
     def attention_name(self) -> str:
@@ -138,7 +168,8 @@ def _specs() -> tuple[ModelSpec, ...]:
         m.get("head_dim"), m.get("qk_head_dim"), m.get("v_head_dim"), tuple((m.get("release_weights") or {}).items()),
         bool(m.get("latent_attention")), m.get("attention_layers"),
         RecurrentLayers(**m["recurrent"]) if m.get("recurrent") else None,
-        SparseAttention(**m["sparse_attention"]) if m.get("sparse_attention") else None, m.get("kv_latent_dim"))
+        SparseAttention(**m["sparse_attention"]) if m.get("sparse_attention") else None, m.get("kv_latent_dim"),
+        CompressedAttention(**m["compressed_attention"]) if m.get("compressed_attention") else None)
         for m in load_table("models")["models"])
 
 
@@ -185,13 +216,18 @@ def model_assumption(spec: ModelSpec, filled: list[str], used_instead: list[str]
                   "token)")
     if spec.layers:
         shape += f", {spec.layers} layers"
-    if spec.kv_widths:
+    if spec.kv_widths and not spec.compressed_attention:  # that one's cache is said below, in bytes
         over = f"its {spec.attention_layers} attention layers" if spec.attention_layers else "its layers"
         shape += f", KV cache of {2 * spec.kv_widths:.4g} values per token over {over}"
     if spec.recurrent:
         r = spec.recurrent
         shape += (f", {r.layers} {r.kind} layers holding a fixed {r.bytes_per_sequence() / 2**20:.3g} MiB of state "
                   "per sequence")
+    if spec.compressed_attention:
+        ca = spec.compressed_attention
+        shape += (f", compressed attention ({ca.sparse_layers} layers caching one entry per {ca.SPARSE_RATIO} tokens "
+                  f"and attending to the top {ca.topk:,}, {ca.dense_layers} one per {ca.DENSE_RATIO} tokens, every "
+                  f"layer the last {ca.window} tokens)")
     if spec.sparse_attention:
         sa = spec.sparse_attention
         shape += (f", sparse attention to the top {sa.topk:,} tokens a {sa.indexer_heads} x {sa.indexer_head_dim} "

@@ -57,7 +57,7 @@ def take_attention_widths(central: dict[str, float], preset: Preset, engine: str
     (``attention_flops_decode``, ``attention_flops_prefill``, over its softmax-attention layers), said in one
     assumption citing its source; nothing where the data lack its heads (the assumed shape's 4·L·d then)."""
     layers = preset.attention_layers or preset.layers
-    if not (layers and preset.heads):
+    if not (layers and preset.heads) or preset.compressed_attention is not None:  # that one: its own terms
         return
     widths = _widths(preset, layers, absorbed=engine == "optimised")
     if widths is None:

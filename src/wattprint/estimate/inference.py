@@ -27,6 +27,7 @@ from ..footprint import Assumption, Footprint
 from ..quantities import Range
 from .attention_width import take_attention_widths
 from .common import both_names, check_finite, check_positive, given_flags
+from .compressed_attention import compressed_cache_precision, take_compressed_attention
 from .hybrid import take_hybrid
 from .model_preset import apply_model
 from .roofline import kv_bytes_per_token, transformer_shape
@@ -170,8 +171,13 @@ def estimate_inference(
     if (unit_note := count_unit_assumption(acc, inputs.count)) is not None:
         assumptions.append(unit_note)
     kv_prec = kv_cache_precision_of(kv_cache_precision)
+    compressed = preset.compressed_attention is not None  # its engines keep one cache format (its assumption says)
+    if compressed:
+        kv_prec = compressed_cache_precision(kv_prec, preset.name)
     weight_bytes, kv_bytes = stored_bytes(prec, kv_prec)
-    if kv_prec is not None:
+    if compressed:  # said by the compressed-attention assumption (take_compressed_attention)
+        pass
+    elif kv_prec is not None:
         assumptions.append(Assumption("KV cache precision", f"{kv_prec}: {kv_bytes:g} byte(s) per K or V value",
                                       "given by the user"))
     elif weight_bytes < 2.0:  # quantised weights: the cache is not quantised with them unless asked for
@@ -183,6 +189,7 @@ def estimate_inference(
                            window_layer_share, check_experts(inputs, experts, experts_per_token), assumptions,
                            kv_widths=preset.kv_widths, layers=preset.layers, context=preset.context)
     take_attention_widths(values.central, preset, inputs.engine, assumptions)
+    take_compressed_attention(values.central, preset, inputs.attention, kv_bytes, assumptions)
     take_sparse_attention(values.central, preset.name, preset.layers, preset.sparse_attention, preset.source,
                           assumptions)
     take_hybrid(values.central, preset.name, preset.layers, preset.attention_layers, preset.recurrent,

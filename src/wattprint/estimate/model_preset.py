@@ -22,7 +22,7 @@ from ..footprint import Assumption
 from .common import both_names, number_text, to_float
 
 if TYPE_CHECKING:
-    from ..data.models import RecurrentLayers, SparseAttention
+    from ..data.models import CompressedAttention, RecurrentLayers, SparseAttention
 
 # published counts are rounded ("8B" for 8.03e9, "7B" for 6.74e9, "141B" for 140.6e9): within this relative gap a
 # given count and the named model's agree; beyond it they name different models
@@ -64,6 +64,7 @@ class Preset:
     attention_layers: int | None = None  # a hybrid's softmax-attention layers (None: every layer)
     recurrent: RecurrentLayers | None = None  # a hybrid's layers with a fixed-size state per sequence
     sparse_attention: SparseAttention | None = None  # DeepSeek Sparse Attention (V3.2, GLM-5)
+    compressed_attention: CompressedAttention | None = None  # DeepSeek-V4's compressed attention
     notes: list[Assumption] = field(default_factory=list)
     name: str | None = None  # the named model's name, None without one
     source: str = ""  # the named model's source
@@ -202,6 +203,7 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         fill("layers", spec.layers)
         fill("attention_layers", spec.attention_layers)
         fill("sparse_attention", spec.sparse_attention)
+        fill("compressed_attention", spec.compressed_attention)
         # the width the score and value products run at: a training context's and serving's attention FLOPs
         fill("heads", spec.heads)
         fill("head_dim", spec.head_dim)

@@ -74,7 +74,7 @@ def attended(context: float, p: Mapping[str, float]) -> float:
     return (1.0 - share) * context + share * min(context, window)
 
 
-def _capped_over_prompt(l_in: float, cap: float) -> float:
+def capped_over_prompt(l_in: float, cap: float) -> float:
     """Sum over a prompt's positions of min(position, cap): l_in^2 / 2, or cap·l_in - cap^2/2 past the cap."""
     return l_in * l_in / 2.0 if l_in <= cap else cap * l_in - cap * cap / 2.0
 
@@ -83,12 +83,12 @@ def _attended_over_prompt(l_in: float, p: Mapping[str, float]) -> float:
     """Sum over a prompt's positions of the tokens each attends to, layer-averaged: l_in^2 / 2 under causal full
     attention; a window W caps each position at W, W·l_in - W^2/2 once the prompt is longer than W; so does a
     sparse attention's top-k (``sparse_topk``: DeepSeek-V3.2)."""
-    full = _capped_over_prompt(l_in, p.get("sparse_topk") or math.inf)
+    full = capped_over_prompt(l_in, p.get("sparse_topk") or math.inf)
     w = _window(p)
     if w is None:
         return full
     window, share = w
-    return (1.0 - share) * full + share * _capped_over_prompt(l_in, window)
+    return (1.0 - share) * full + share * capped_over_prompt(l_in, window)
 
 
 def selected(context: float, p: Mapping[str, float]) -> float:
@@ -108,9 +108,10 @@ def sequence_flops(p: Mapping[str, float], n_layers: float, d_model: float, atte
     in the softmax-attention layers, at a named model's own head widths (``named``: per token attended, decode's or
     prefill's, attention_width.take_attention_widths) or else 4·L·d per token attended of the assumed shape (PaLM,
     Chowdhery et al. 2022, App. B) in all layers but a hybrid's ``attention_layer_share``; plus a hybrid's recurrent
-    layers' passes over their fixed-size state."""
+    layers' passes over their fixed-size state, or a compressed attention's window (``window_flops_per_token``)."""
     per_attended = p.get(named, 0.0) or 4.0 * n_layers * d_model * p.get("attention_layer_share", 1.0)
-    return per_attended * attended_tokens + RECURRENT_FLOPS_PER_STATE_VALUE * p.get("recurrent_state_values", 0.0)
+    return (per_attended * attended_tokens + RECURRENT_FLOPS_PER_STATE_VALUE * p.get("recurrent_state_values", 0.0)
+            + p.get("window_flops_per_token", 0.0))  # a compressed attention's uncompressed window, fixed in size
 
 
 def kv_bytes_per_token(p: Mapping[str, float], attention: str, kv_bytes: float) -> float:
@@ -183,7 +184,9 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     window_layer_share, kv_widths and n_layers (a named model's KV shape and depth), attention_flops_decode and
     attention_flops_prefill (a named model's attention FLOPs per token attended, from its heads), for a hybrid
     attention_layer_share, recurrent_state_values and recurrent_state_bytes (per sequence), for a sparse attention
-    sparse_topk, indexer_bytes_per_token and indexer_flops_per_token, tdp_scale (the chip's
+    sparse_topk, indexer_bytes_per_token and indexer_flops_per_token (read and computed over the whole context, past
+    the top-k), for a compressed attention (DeepSeek-V4) those and window_flops_per_token, its window and compressor
+    state in recurrent_state_bytes (compressed_attention.serving_terms), tdp_scale (the chip's
     TDP as a multiple of the catalogue's, where that is a derived figure with a span) and chip_efficiency (a chip
     family's factor on the achievable shares, serving_chip.family_efficiency).
     """
@@ -205,7 +208,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     # a sparse attention reads the top-k tokens' cache and every token's indexer key
     read, indexer = selected(context, p), p.get("indexer_bytes_per_token", 0.0)
     kv_read = batch * (read * (kv_per_token - indexer) + context * indexer)
-    state_io = batch * 2.0 * p.get("recurrent_state_bytes", 0.0)  # a hybrid's recurrent state: read and written
+    # a hybrid's recurrent state, a compressed attention's window and compressor state: read and written
+    state_io = batch * 2.0 * p.get("recurrent_state_bytes", 0.0)
     t_mem = (weights_read + kv_read + state_io) / bandwidth
     # attention's own FLOPs (over the context) matter once the context is long; the weights' matmuls are 2·N per token
     t_comp = batch * (2.0 * n_act + sequence_flops(p, n_layers, d_model, read)

@@ -305,7 +305,10 @@ def fit_batch_to_memory(central: dict[str, float], ranges: dict[str, tuple[float
 
 
 def _cache(p: Mapping[str, float]) -> str:
-    """What a sequence keeps in memory: its KV cache, and a hybrid's recurrent state beside it."""
+    """What a sequence keeps in memory: its KV cache, and a hybrid's recurrent state or a compressed attention's
+    window and compressor state beside it."""
+    if p.get("window_flops_per_token"):
+        return "KV cache, window and compressor state"
     return "KV cache and recurrent state" if p.get("state_tokens") else "KV cache"
 
 

@@ -157,6 +157,8 @@ def _attention_flops(
     from .serving_constants import constants
     from .sparse_attention import indexer_flops_per_attended
 
+    if model is not None and model.compressed_attention is not None and model.heads:
+        return _compressed_attention_flops(model, tokens, seq_len)
     if model is not None and model.layers and model.heads and model.head_dim:
         n_layers = float(model.layers)
         d_model = float(model.heads * model.head_dim)
@@ -212,6 +214,27 @@ def _attention_flops(
         "Chowdhery et al. 2022, 'PaLM', App. B (attention FLOPs), causal half",
         f"{shape}; the MFU model was fitted on 6·N·D, so at a short context this counts the attention its "
         "trainings already absorbed a little twice")
+
+
+def _compressed_attention_flops(model: Preset, tokens: float, seq_len: float) -> tuple[float, Assumption]:
+    """A compressed attention's training FLOPs (DeepSeek-V4): its forward FLOPs per token averaged over a sequence's
+    causal positions (compressed_attention.training_flops_per_token), x3 with the backward pass."""
+    from .compressed_attention import training_flops_per_token
+
+    ca = model.compressed_attention
+    assert ca is not None and model.heads
+    per_token = FLOPS_PER_PARAM_TOKEN / FORWARD_FLOPS_PER_PARAM_TOKEN * training_flops_per_token(ca, model.heads,
+                                                                                               seq_len)
+    extra = per_token * tokens
+    return extra, Assumption(
+        "attention compute",
+        f"{extra:.4g} FLOP = {per_token:.4g} FLOP per token (forward + backward) at a {seq_len:.4g} context x "
+        f"{tokens:.4g} tokens",
+        model.source,
+        f"{model.name}'s compressed attention: {ca.sparse_layers} layers attend to the top {ca.topk:,} of their "
+        f"entries (one per {ca.SPARSE_RATIO} tokens) and score all with the indexer, {ca.dense_layers} to all of "
+        f"theirs (one per {ca.DENSE_RATIO} tokens), every layer to its last {ca.window} tokens; averaged over the "
+        "causal positions")
 
 
 def _recurrent_flops_per_token(r: RecurrentLayers) -> float:
