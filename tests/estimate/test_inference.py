@@ -594,7 +594,8 @@ def test_a_request_longer_than_any_context_window_is_a_slip() -> None:
 
 @pytest.mark.parametrize(("named", "engine"), [("vllm", "optimised"), ("TensorRT-LLM", "optimised"),
                                                ("text generation inference", "optimised"), ("SGLang", "optimised"),
-                                               ("transformers", "eager"), ("PyTorch", "eager")])
+                                               ("transformers", "eager"), ("PyTorch", "eager"),
+                                               ("llama.cpp", "optimised"), ("Ollama", "optimised")])
 def test_a_serving_stack_is_read_as_its_engine_class(named: str, engine: str) -> None:
     fp = estimate_inference(7e9, engine=named, batch_size=1, hardware="H100", intensity=400.0)
     same = estimate_inference(7e9, engine=engine, batch_size=1, hardware="H100", intensity=400.0)
@@ -602,8 +603,8 @@ def test_a_serving_stack_is_read_as_its_engine_class(named: str, engine: str) ->
     assert fp.details["decode_step_ms"].value == same.details["decode_step_ms"].value
     said = next(a for a in fp.assumptions if a.what == "serving engine")
     assert said.value.startswith(engine) and "as '" in said.value
-    with pytest.raises(WattprintError, match="unknown engine 'ollama'.*vllm"):
-        estimate_inference(7e9, engine="ollama", intensity=400.0)
+    with pytest.raises(WattprintError, match="unknown engine 'exllama'.*"):
+        estimate_inference(7e9, engine="exllama", intensity=400.0)
 
 
 def test_multi_query_attention_keeps_the_smallest_kv_cache() -> None:
