@@ -71,7 +71,8 @@ def decode_attention_flops(spec: ModelSpec, context: float) -> float:
 
 def training_flops_per_token(ca: CompressedAttention, heads: int, seq_len: float) -> float:
     """Forward attention FLOPs per token of a ``seq_len`` training sequence, averaged over its causal positions: the
-    top-k part over min(position, top-k tokens), the whole-context part over the position, the window in full."""
+    top-k part over min(position, top-k tokens), the whole-context part over the position, the window over
+    min(position, window)."""
     from .roofline import capped_over_prompt
 
     t = serving_terms(ca, heads)
