@@ -887,9 +887,22 @@ def _kv_widths(r: dict[str, str]) -> float | None:
         return compressed["sparse_layers"] * compressed["entry_bytes"] / 4 / 2
     if r.get("attention") == "mla" and layers:
         return int(layers) * (int(r["kv_latent_dim"]) + int(r["kv_rope_dim"])) / 2
+    if (split := _window_split(r)) is not None:  # window layers and global layers of their own shapes (Gemma 4)
+        window_layers, global_layers = split
+        return window_layers * int(r["kv_heads"]) * int(r["head_dim"]) + \
+            global_layers * int(r["global_kv_heads"]) * int(r["global_head_dim"])
     if layers and r["kv_heads"] and r["head_dim"]:
         return int(layers) * int(r["kv_heads"]) * int(r["head_dim"])
     return None
+
+
+def _window_split(r: dict[str, str]) -> tuple[int, int] | None:
+    """(sliding-window layers, global layers) of a model whose global layers have a KV shape of their own
+    (columns global_kv_heads, global_head_dim: Gemma 4), else None."""
+    if not r.get("global_head_dim"):
+        return None
+    window_layers = round(float(r["window_layer_share"]) * int(r["layers"]))
+    return window_layers, int(r["layers"]) - window_layers
 
 
 # the formats a hybrid's recurrent state is kept in (the table's state_precision; bytes from the estimators' table)
@@ -993,6 +1006,9 @@ def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
         "release_weights": dict((w.strip().lower(), f.strip()) for w, _, f in
                                 (x.partition("=") for x in (r.get("release_weights") or "").split(";") if x.strip())),
         "sliding_window": num(r["sliding_window"]), "window_layer_share": num(r["window_layer_share"]),
+        # global layers with a KV shape of their own (Gemma 4: fewer, wider K/V heads than the window layers')
+        "global_kv_heads": int(r["global_kv_heads"]) if r.get("global_kv_heads") else None,
+        "global_head_dim": int(r["global_head_dim"]) if r.get("global_head_dim") else None,
         "kv_widths": _kv_widths(r), "layers": int(r["layers"]) if r["layers"] else None,
         # a hybrid: its softmax-attention layers (the rest, or all in parallel, keep a fixed-size state)
         "attention_layers": int(r["attention_layers"]) if r.get("attention_layers") else None,

@@ -1,6 +1,7 @@
-"""Open-weight models of 2026 behind `--model`: Qwen3.6 / Qwen3.8-27B (Qwen3.5's architectures, field for field),
-GLM-5.2 / 5.3 (GLM-5's shape with a 1M window), Qwen3.8-2.4T-A95B (a Gated DeltaNet hybrid MoE) and Kimi K3 (KDA
-with latent attention, MXFP4 experts). Each was an unknown name."""
+"""Open-weight models of 2026 behind `--model`: Gemma 4 (window and global layers of their own KV shapes and
+widths), Qwen3.6 / Qwen3.8-27B (Qwen3.5's architectures, field for field), GLM-5.2 / 5.3 (GLM-5's shape with a 1M
+window), Qwen3.8-2.4T-A95B (a Gated DeltaNet hybrid MoE) and Kimi K3 (KDA with latent attention, MXFP4 experts). Each
+was an unknown name."""
 
 from __future__ import annotations
 
@@ -47,3 +48,46 @@ def test_glm_5_2_ships_a_million_token_window() -> None:
                  if a.what == "context window"] for m in ("zai-org/GLM-5", "zai-org/GLM-5.2")}
     assert notes["zai-org/GLM-5.2"] == []
     assert len(notes["zai-org/GLM-5"]) == 1 and "202,752 as shipped" in notes["zai-org/GLM-5"][0]
+
+
+def test_gemma_4_global_layers_have_their_own_kv_shape() -> None:
+    """Gemma 4 31B: 50 window layers of 16 K/V heads x 256, 10 global layers of 4 x 512 (the converter's configs)."""
+    spec = find_model("google/gemma-4-31B-it").spec
+    assert (spec.params, spec.layers, spec.heads, spec.head_dim, spec.sliding_window) == (30.7e9, 60, 32, 256, 1024)
+    assert spec.window_split() == (50, 10) and (spec.global_kv_heads, spec.global_head_dim) == (4, 512)
+    assert spec.kv_widths == 50 * 16 * 256 + 10 * 4 * 512
+    assert spec.window_kv_share() == pytest.approx(50 * 16 * 256 / spec.kv_widths)
+    moe = find_model("google/gemma-4-26B-A4B-it").spec
+    assert (moe.params, moe.active_params, moe.experts, moe.experts_per_token) == (25.2e9, 3.8e9, 128, 8)
+    assert moe.kv_widths == 25 * 8 * 256 + 5 * 2 * 512
+
+
+
+def test_gemma_4_serving_counts_each_layer_kind_at_its_width() -> None:
+    """A long context grows the cache by the global layers only (10 x 2 x 4 x 512 x 2 bytes = 81,920 per token), and
+    the attention FLOPs by their 512-wide heads; the window layers' part stays at 1,024 tokens."""
+    from wattprint.estimate.roofline import attended, flops_view, kv_bytes_per_token
+
+    spec = find_model("gemma-4-31B").spec
+    assert spec.window_kv_share() is not None and spec.kv_widths
+    p = {"kv_widths": spec.kv_widths, "sliding_window": 1024.0, "window_layer_share": spec.window_kv_share() or 0.0,
+         "window_flops_share": 50 * 32 * 512 / (50 * 32 * 512 + 10 * 32 * 1024)}
+    per_token = kv_bytes_per_token(p, "gqa", 2.0)
+    grow = per_token * (attended(200_000, p) - attended(100_000, p)) / 100_000
+    assert grow == pytest.approx(10 * 2 * 4 * 512 * 2)
+    flops_grow = (attended(200_000, flops_view(p)) - attended(100_000, flops_view(p))) / 100_000
+    assert flops_grow * (50 * 32 * 512 * 2 + 10 * 32 * 1024 * 2) == pytest.approx(10 * 2 * 32 * 1024)
+    fp = estimate_inference(model="google/gemma-4-31B-it", hardware="H100", intensity=400)
+    note = next(a.value for a in fp.assumptions if a.what == "attention width")
+    assert "x 256 in its 50 sliding-window layers, x 512 in its 10 global layers" in note
+    assert "71% of them within the window" in note
+
+
+def test_gemma_4_training_context_counts_the_wide_global_layers() -> None:
+    from wattprint.estimate.training import estimate_training
+
+    fp = estimate_training(model="gemma-4-31B", tokens=1e12, hardware="H100", count=1024, seq_len=32768)
+    note = next(a for a in fp.assumptions if a.what == "attention compute")
+    # 12 x (50 layers x 32 x 256 x 1,008 tokens attended on average under the 1,024 window + 10 x 32 x 512 x 16,384)
+    per_token = 12 * (50 * 8192 * (1024 - 1024 * 1024 / 2 / 32768) + 10 * 16384 * 16384)
+    assert note.value.startswith(f"{per_token * 1e12:.4g} FLOP")

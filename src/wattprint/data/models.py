@@ -126,6 +126,23 @@ class ModelSpec:
     sparse_attention: SparseAttention | None = None  # DeepSeek Sparse Attention's indexer and top-k; None: dense
     kv_latent_dim: int | None = None  # latent attention's cached latent width (absorbed decode runs at it); else None
     compressed_attention: CompressedAttention | None = None  # DeepSeek-V4's compressed attention; None: not so
+    global_kv_heads: int | None = None  # K/V heads of its global layers where they differ from its window layers'
+    global_head_dim: int | None = None  # head width of its global layers where it differs (Gemma 4: 512 vs 256)
+
+    def window_split(self) -> tuple[int, int] | None:
+        """(sliding-window layers, global layers) where the global layers have a shape of their own, else None."""
+        if not (self.global_head_dim and self.window_layer_share and self.layers):
+            return None
+        window_layers = round(self.window_layer_share * self.layers)
+        return window_layers, self.layers - window_layers
+
+    def window_kv_share(self) -> float | None:
+        """Share of its KV cache per token (of a context within the window) in its sliding-window layers, where its
+        global layers have a shape of their own: the share the serving model's window caps (KV reads, memory)."""
+        split = self.window_split()
+        if split is None or not self.kv_widths or not self.global_kv_heads or not self.global_head_dim:
+            return None
+        return 1.0 - split[1] * self.global_kv_heads * self.global_head_dim / self.kv_widths
 
     @property
     def attention_name(self) -> str:
@@ -169,7 +186,8 @@ def _specs() -> tuple[ModelSpec, ...]:
         bool(m.get("latent_attention")), m.get("attention_layers"),
         RecurrentLayers(**m["recurrent"]) if m.get("recurrent") else None,
         SparseAttention(**m["sparse_attention"]) if m.get("sparse_attention") else None, m.get("kv_latent_dim"),
-        CompressedAttention(**m["compressed_attention"]) if m.get("compressed_attention") else None)
+        CompressedAttention(**m["compressed_attention"]) if m.get("compressed_attention") else None,
+        m.get("global_kv_heads"), m.get("global_head_dim"))
         for m in load_table("models")["models"])
 
 

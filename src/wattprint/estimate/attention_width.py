@@ -65,6 +65,9 @@ def take_attention_widths(central: dict[str, float], preset: Preset, engine: str
     qk_pre, v_pre, qk_dec, v_dec = widths
     central["attention_flops_prefill"] = attention_flops_per_attended(layers, preset.heads, qk_pre, v_pre)
     central["attention_flops_decode"] = attention_flops_per_attended(layers, preset.heads, qk_dec, v_dec)
+    if preset.global_head_dim and preset.window_layers and preset.head_dim:  # global layers of their own width
+        _take_global_layers(central, preset, layers, assumptions)
+        return
     if (qk_dec, v_dec) == (qk_pre, v_pre):
         how = f"{preset.heads} query heads x {qk_pre:g}" if qk_pre == v_pre else \
             f"{preset.heads} query heads x ({qk_pre:g} query/key + {v_pre:g} value)"
@@ -78,5 +81,24 @@ def take_attention_widths(central: dict[str, float], preset: Preset, engine: str
     assumptions.append(Assumption(
         "attention width",
         f"{preset.name}: {how} in {layers} softmax-attention layers: {what}", preset.source,
+        "QK^T and AV at the widths of its own heads, 2 x heads x (qk + v) per layer, not the width of a shape "
+        "assumed from its parameter count"))
+
+
+def _take_global_layers(central: dict[str, float], preset: Preset, layers: int, assumptions: list[Assumption]) -> None:
+    """A model whose global layers run wider heads than its sliding-window layers (Gemma 4: 512 against 256): the
+    FLOPs per token attended summed over both, and the share of them in the window layers
+    (``window_flops_share``: the part the window caps, which is not their share of the layers or of the cache)."""
+    assert preset.global_head_dim and preset.window_layers and preset.head_dim and preset.heads
+    window = attention_flops_per_attended(preset.window_layers, preset.heads, preset.head_dim, preset.head_dim)
+    global_layers = layers - preset.window_layers
+    wide = attention_flops_per_attended(global_layers, preset.heads, preset.global_head_dim, preset.global_head_dim)
+    central["attention_flops_prefill"] = central["attention_flops_decode"] = window + wide
+    central["window_flops_share"] = window / (window + wide)
+    assumptions.append(Assumption(
+        "attention width",
+        f"{preset.name}: {preset.heads} query heads x {preset.head_dim} in its {preset.window_layers} sliding-window "
+        f"layers, x {preset.global_head_dim} in its {global_layers} global layers: {window + wide:.4g} FLOP per token "
+        f"per token attended, {central['window_flops_share']:.0%} of them within the window", preset.source,
         "QK^T and AV at the widths of its own heads, 2 x heads x (qk + v) per layer, not the width of a shape "
         "assumed from its parameter count"))

@@ -65,6 +65,8 @@ class Preset:
     recurrent: RecurrentLayers | None = None  # a hybrid's layers with a fixed-size state per sequence
     sparse_attention: SparseAttention | None = None  # DeepSeek Sparse Attention (V3.2, GLM-5)
     compressed_attention: CompressedAttention | None = None  # DeepSeek-V4's compressed attention
+    global_head_dim: int | None = None  # head width of its global layers where it differs from its window layers'
+    window_layers: int | None = None  # its sliding-window layers, where its global layers have a shape of their own
     notes: list[Assumption] = field(default_factory=list)
     name: str | None = None  # the named model's name, None without one
     source: str = ""  # the named model's source
@@ -199,7 +201,12 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         _agree_or_absent("window_layer_share", window_layer_share, spec.window_layer_share, spec.name, used_instead,
                          "no sliding window", COUNT_TOLERANCE)
         fill("sliding_window", spec.sliding_window)
-        fill("window_layer_share", spec.window_layer_share)
+        # serving caps by the share of the cache in its window layers, which differs from their share of the layers
+        # where its global layers have a shape of their own (Gemma 4); a training context's FLOPs by layers
+        fill("window_layer_share", (spec.window_kv_share() if serving else None) or spec.window_layer_share)
+        if (split := spec.window_split()) is not None:
+            fill("global_head_dim", spec.global_head_dim)
+            fill("window_layers", split[0])
         fill("layers", spec.layers)
         fill("attention_layers", spec.attention_layers)
         fill("sparse_attention", spec.sparse_attention)

@@ -96,6 +96,14 @@ def selected(context: float, p: Mapping[str, float]) -> float:
     return min(context, p.get("sparse_topk") or math.inf)
 
 
+def flops_view(p: Mapping[str, float]) -> Mapping[str, float]:
+    """``p`` as attention FLOPs see it: where the window layers' share of the FLOPs differs from their share of the
+    cache (``window_flops_share``: Gemma 4's global layers run wider heads), that share in the window's place."""
+    if "window_flops_share" not in p:
+        return p
+    return {**p, "window_layer_share": p["window_flops_share"]}
+
+
 def mean_attended(context: float, p: Mapping[str, float]) -> float:
     """Tokens a position of a ``context``-token sequence attends to on average, layer-averaged (causal): context / 2
     under full attention, less in the layers with a sliding window shorter than the sequence."""
@@ -212,7 +220,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     state_io = batch * 2.0 * p.get("recurrent_state_bytes", 0.0)
     t_mem = (weights_read + kv_read + state_io) / bandwidth
     # attention's own FLOPs (over the context) matter once the context is long; the weights' matmuls are 2·N per token
-    t_comp = batch * (2.0 * n_act + sequence_flops(p, n_layers, d_model, read)
+    flops_read = selected(attended(l_in + l_out / 2.0, flops_view(p)), p)  # as ``read``, by the FLOPs' window share
+    t_comp = batch * (2.0 * n_act + sequence_flops(p, n_layers, d_model, flops_read)
                       + p.get("indexer_flops_per_token", 0.0) * context) / flops
     if not (0 < t_mem < math.inf and 0 < t_comp < math.inf):  # magnitudes beyond the floating-point range
         raise too_large()
@@ -230,7 +239,8 @@ def serving_physics(p: Mapping[str, float], chip: Chip, count: int, engine: str,
     # prefill: compute-bound, at the compute-bound power fraction
     # causal attention over the prompt sums 4·L·d·position over its positions: 2·L·d·l_in², beside the weights'
     # 2·N·l_in (a 100k-token prompt to an 8B model more than doubles its prefill); a sliding window caps it
-    prefill_flops = (2.0 * n_act * l_in + l_in * sequence_flops(p, n_layers, d_model, mean_attended(l_in, p),
+    prompt_attended = mean_attended(l_in, flops_view(p))
+    prefill_flops = (2.0 * n_act * l_in + l_in * sequence_flops(p, n_layers, d_model, prompt_attended,
                                                                 "attention_flops_prefill")
                      + p.get("indexer_flops_per_token", 0.0) * l_in * l_in / 2.0)  # the indexer scores all, causally
     t_prefill = prefill_flops / flops + (t_floor if engine == "eager" else 0.0)

@@ -182,13 +182,22 @@ def _attention_flops(
                 f"({aspect.source})"
     window = {"sliding_window": model.sliding_window or 0.0, "window_layer_share": model.window_layer_share or 0.0} \
         if model is not None else {}
+    if model is not None and model.global_head_dim and model.window_layers and model.heads and model.layers:
+        # global layers of wider heads (Gemma 4): the mean width over the layers, and the window's share of it
+        window_width = model.window_layers * model.heads * (model.head_dim or 0)
+        global_width = (model.layers - model.window_layers) * model.heads * model.global_head_dim
+        d_model = (window_width + global_width) / model.layers
+        window["window_layer_share"] = window_width / (window_width + global_width)
+        shape += (f"; its {model.layers - model.window_layers} global layers run {model.global_head_dim}-wide heads: "
+                  f"mean width {d_model:.0f}, {window['window_layer_share']:.0%} of it in the window layers")
     sparse = model.sparse_attention if model is not None else None
     if sparse is not None:  # the main attention over the indexer's top-k
         window["sparse_topk"] = float(sparse.topk)
     attended = mean_attended(seq_len, window)
     if attended < seq_len / 2.0 and sparse is None:
         shape += (f"; {model.name if model else 'the model'} attends to at most {window['sliding_window']:,.0f} "
-                  f"tokens in {window['window_layer_share']:.0%} of its layers")
+                  f"tokens in {(model.window_layer_share if model else None) or window['window_layer_share']:.0%} of "
+                  "its layers")
     if model is not None and model.attention_layers:  # a hybrid: the rest of its layers have no softmax attention
         n_layers = float(model.attention_layers)
         shape += f"; {model.name} has softmax attention in {model.attention_layers} of its {model.layers} layers"
