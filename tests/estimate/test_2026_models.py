@@ -91,3 +91,21 @@ def test_gemma_4_training_context_counts_the_wide_global_layers() -> None:
     # 12 x (50 layers x 32 x 256 x 1,008 tokens attended on average under the 1,024 window + 10 x 32 x 512 x 16,384)
     per_token = 12 * (50 * 8192 * (1024 - 1024 * 1024 / 2 / 32768) + 10 * 16384 * 16384)
     assert note.value.startswith(f"{per_token * 1e12:.4g} FLOP")
+
+
+def test_a_blank_precision_is_the_models_own_as_none_is() -> None:
+    """estimate_inference(precision='') computed bf16 for a model whose weights ship in 4 bits; the CLI refuses a
+    blank value, the API reads it as not given, as it does a blank engine or attention."""
+    kw = {"model": "deepseek-ai/DeepSeek-V4-Flash", "hardware": "B200", "intensity": 400}
+    blank = estimate_inference(precision="", **kw)  # type: ignore[arg-type]
+    assert blank.details["precision"] == "int4"
+    assert blank.energy_kwh.value == estimate_inference(**kw).energy_kwh.value  # type: ignore[arg-type]
+
+
+def test_data_search_finds_a_name_model_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    """`data search zai-org/GLM-5.3-FP8` exited 2 with 'GLP' and 'France' as suggestions, though --model takes it."""
+    from wattprint.cli import main
+
+    assert main(["data", "search", "zai-org/GLM-5.3-FP8"]) == 0
+    out = capsys.readouterr().out
+    assert "GLM-5" in out and "as 'zai-org/GLM-5.3-FP8'" in out

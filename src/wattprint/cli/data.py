@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AmbiguousNameError, InputConflictError, UnknownNameError, echo, fold_text, normalise_name
+from ..errors import (
+    AmbiguousNameError,
+    InputConflictError,
+    UnknownNameError,
+    WattprintError,
+    echo,
+    fold_text,
+    normalise_name,
+)
 from ._table import table
 
 if TYPE_CHECKING:
@@ -220,7 +229,7 @@ def _match(q: str, names: list[str]) -> tuple[int, str] | None:
 
 def _search(args: argparse.Namespace) -> int:
     from ..data import _cpu_index, accelerator_names, accelerators, load_table, pue_presets
-    from ..data.models import models
+    from ..data.models import find_model, models
     from ..intensity import WORLD, WORLD_NAMES, location_aliases, locations, mix_sources
 
     args.text = " ".join(args.text)  # the words of a name given without quotes: `data search H100 SXM`
@@ -264,6 +273,11 @@ def _search(args: argparse.Namespace) -> int:
     cpus = sorted({name for _tdp, name, _src in _cpu_index().values() if q in normalise_name(name)})
     for name in cpus[:15]:
         ranked.append((1, {"kind": "cpu", "key": name, "name": name}))
+    if not ranked:  # a name --model takes that no text above holds: a precision or date in it ("GLM-5.3-FP8")
+        with contextlib.suppress(WattprintError):
+            spec = find_model(args.text).spec
+            ranked.append((0, {"kind": "model", "key": spec.name, "name": f"{spec.name}, {spec.params / 1e9:.4g}B "
+                               "parameters", "matched": args.text}))
     if not ranked:
         from ..data.hardware_names import refuse_a_count_or_slice
 

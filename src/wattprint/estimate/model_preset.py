@@ -138,6 +138,8 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
     FLOPs run at; latent attention's query/key and value head widths, and for serving its latent's); ``serving`` also
     the expert counts, attention (a given one must be the model's), the KV cache's shape (layers x KV heads x head
     width) and the precision the weights ship in, or that the name says (``...-FP8``)."""
+    if isinstance(precision, str) and not precision.strip():  # blank: the default, as for the other names
+        precision = None
     given = Preset(params, active_params, experts, experts_per_token, attention, precision, sliding_window,
                    window_layer_share)
     if model is None:
