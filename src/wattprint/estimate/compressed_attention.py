@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputConflictError
 from ..footprint import Assumption
 from .attention_width import FLOPS_PER_MULTIPLY_ADD
+from .sparse_attention import indexer_flops_per_attended
 
 if TYPE_CHECKING:
     from ..data.models import CompressedAttention, ModelSpec
@@ -37,19 +38,15 @@ def _per_entry_flops(ca: CompressedAttention, heads: int) -> float:
     return FLOPS_PER_MULTIPLY_ADD * heads * 2 * ca.width
 
 
-def _indexer_flops_per_entry(ca: CompressedAttention) -> float:
-    """FLOPs the indexer spends scoring one compressed key for one query token (all its heads)."""
-    return FLOPS_PER_MULTIPLY_ADD * ca.indexer_heads * ca.indexer_head_dim
-
-
 def serving_terms(ca: CompressedAttention, heads: int) -> dict[str, float]:
     """The serving model's values for this attention (per token of context unless said): the top-k part's FLOPs
     (``attention_flops_*``) over at most ``sparse_topk`` tokens; the whole-context part's bytes and FLOPs; the fixed
     part's bytes per sequence (window entries and compressor state) and FLOPs per token."""
     entry = _per_entry_flops(ca, heads)
     topk_part = ca.sparse_layers * entry / ca.SPARSE_RATIO
-    whole_flops = ca.sparse_layers * _indexer_flops_per_entry(ca) / ca.SPARSE_RATIO + \
-        ca.dense_layers * entry / ca.DENSE_RATIO
+    # the indexer scores every compressed key, as DeepSeek-V3.2's scores every token
+    indexer = indexer_flops_per_attended(ca.sparse_layers, ca.indexer_heads, ca.indexer_head_dim)
+    whole_flops = indexer / ca.SPARSE_RATIO + ca.dense_layers * entry / ca.DENSE_RATIO
     whole_bytes = ca.sparse_layers * ca.indexer_bytes / ca.SPARSE_RATIO + \
         ca.dense_layers * ca.entry_bytes / ca.DENSE_RATIO
     fixed_bytes = ca.layers * ca.window * ca.entry_bytes + ca.sparse_layers * ca.sparse_state_bytes + \
