@@ -59,15 +59,15 @@ def take_attention_widths(central: dict[str, float], preset: Preset, engine: str
     layers = preset.attention_layers or preset.layers
     if not (layers and preset.heads) or preset.compressed_attention is not None:  # that one: its own terms
         return
+    if preset.global_head_dim and preset.window_layers and preset.head_dim:  # global layers of their own width
+        _take_global_layers(central, preset, layers, assumptions)
+        return
     widths = _widths(preset, layers, absorbed=engine == "optimised")
     if widths is None:
         return
     qk_pre, v_pre, qk_dec, v_dec = widths
     central["attention_flops_prefill"] = attention_flops_per_attended(layers, preset.heads, qk_pre, v_pre)
     central["attention_flops_decode"] = attention_flops_per_attended(layers, preset.heads, qk_dec, v_dec)
-    if preset.global_head_dim and preset.window_layers and preset.head_dim:  # global layers of their own width
-        _take_global_layers(central, preset, layers, assumptions)
-        return
     if (qk_dec, v_dec) == (qk_pre, v_pre):
         how = f"{preset.heads} query heads x {qk_pre:g}" if qk_pre == v_pre else \
             f"{preset.heads} query heads x ({qk_pre:g} query/key + {v_pre:g} value)"
