@@ -152,6 +152,19 @@ def test_an_attention_that_contradicts_the_named_model_is_refused(model: str, at
         estimate_inference(model=model, attention=attention, hardware="H100")
 
 
+@pytest.mark.parametrize(("model", "attention", "closest"), [
+    ("Llama-3.1-8B", "gqq", "gqa"), ("DeepSeek-V4-Flash", "foo", None), ("DeepSeek-V3", "MLAA", "mla")])
+def test_an_unknown_attention_with_a_named_model_is_unknown_not_a_contradiction(
+        model: str, attention: str, closest: str | None) -> None:
+    # it said "'foo' contradicts model (mqa)": a typo read as a choice the model rules out
+    with pytest.raises(UnknownNameError) as caught:
+        estimate_inference(model=model, attention=attention, hardware="H100", count=8)
+    said = str(caught.value)
+    assert said.startswith(f"unknown attention {attention.lower()!r}")
+    assert "use one of gqa, mha, mqa, mla" in said and "contradicts" not in said
+    assert closest is None or f"closest valid names: {closest}" in said
+
+
 @pytest.mark.parametrize(("kw", "said"), [
     # the model line still said 8 per token while the shared-weight share changed silently
     ({"model": "Qwen/Qwen3-235B-A22B", "experts": 128, "experts_per_token": 2},

@@ -25,6 +25,7 @@ def to_float(name: str, value: Any) -> float:
 
 # bytes per stored value (a weight, an activation) for each precision name users write: data-format definitions,
 # not estimates
+ATTENTION = ("gqa", "mha", "mqa")  # the attention kinds a parameter count can stand for
 BYTES_PER_VALUE = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
 # the estimators' keywords whose command-line flag is not the keyword with dashes
 _FLAGS = {"window_layer_share": "--window-layers"}

@@ -17,9 +17,9 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputConflictError
+from ..errors import InputConflictError, UnknownNameError
 from ..footprint import Assumption
-from .common import both_names, number_text, to_float
+from .common import ATTENTION, both_names, number_text, to_float
 
 if TYPE_CHECKING:
     from ..data.models import CompressedAttention, RecurrentLayers, SparseAttention
@@ -181,6 +181,10 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
             said = (attention or "").strip().lower()
             if said == "mla" and spec.latent_attention:  # its card's name for it, served as spec.attention
                 said = spec.attention
+            if said and said not in (*ATTENTION, "mla"):  # a typo is unknown, not a contradiction of the model
+                raise UnknownNameError("attention", said, [*ATTENTION, "mla"],
+                                       hint=f"use one of {', '.join((*ATTENTION, 'mla'))}; {spec.name} has "
+                                            f"{spec.attention_name}: leave --attention out to use it")
             if said and said != spec.attention:
                 raise InputConflictError(f"{both_names('attention')} {said!r} contradicts model {spec.name!r} "
                                          f"({spec.attention_name}); give one of them")

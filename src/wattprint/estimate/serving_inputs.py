@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import InputConflictError, UnknownNameError, shown
 from ..footprint import Assumption
 from .common import (
+    ATTENTION,
     both_names,
     check_chips_at_once,
     check_count_at_least,
@@ -30,7 +31,6 @@ from .roofline import shared_from_expert_counts
 from .serving_constants import DAYS_PER_YEAR, constants
 from .serving_load import Load
 
-ATTENTION = ("gqa", "mha", "mqa")
 _LENGTHS = ("input_tokens", "output_tokens")  # a request's lengths, in tokens: what a context window bounds
 
 # an input check, not data: fewer parameters than this is a count that lost its suffix (7 for 7B), not an LLM. The
