@@ -9,6 +9,7 @@ import pytest
 
 from wattprint.data.models import find_model
 from wattprint.estimate.inference import estimate_inference
+from wattprint.estimate.training import estimate_training
 
 
 @pytest.mark.parametrize(("query", "expected"), [
@@ -84,7 +85,6 @@ def test_gemma_4_serving_counts_each_layer_kind_at_its_width() -> None:
 
 
 def test_gemma_4_training_context_counts_the_wide_global_layers() -> None:
-    from wattprint.estimate.training import estimate_training
 
     fp = estimate_training(model="gemma-4-31B", tokens=1e12, hardware="H100", count=1024, seq_len=32768)
     note = next(a for a in fp.assumptions if a.what == "attention compute")
@@ -109,3 +109,17 @@ def test_data_search_finds_a_name_model_takes(capsys: pytest.CaptureFixture[str]
     assert main(["data", "search", "zai-org/GLM-5.3-FP8"]) == 0
     out = capsys.readouterr().out
     assert "GLM-5" in out and "as 'zai-org/GLM-5.3-FP8'" in out
+
+
+@pytest.mark.parametrize(("name", "said"), [
+    ("Qwen/Qwen3.6-27B", "Qwen3.6-27B (the architecture of Qwen3.5-27B): "),
+    ("GLM-5.3", "GLM-5.3 (the architecture of GLM-5): "),
+    ("meta-llama/Meta-Llama-3.1-8B-Instruct", "Llama 3.1 8B: "),  # another spelling of the row's own name
+    ("Qwen/Qwen3.5-27B", "Qwen3.5-27B: "),
+])
+def test_the_model_line_names_the_model_given_where_it_shares_another_rows_shape(name: str, said: str) -> None:
+    # a Qwen3.6 estimate read "Qwen3.5-27B: 2.7e+10 parameters ..." as if the user had named another model
+    for result in (estimate_inference(model=name, hardware="H200", count=16, requests_per_day=1000),
+                   estimate_training(model=name, tokens=1e12, hardware="H100", count=64)):
+        line = next(a.value for a in result.assumptions if a.what == "model")
+        assert line.startswith(said), line

@@ -161,6 +161,7 @@ class ModelMatch:
     name_precision: str | None
     release: str | None = None
     release_weights: str | None = None
+    alias: str | None = None  # the name as given, where it is not the row's own (Qwen3.6-27B for Qwen3.5-27B)
 
 
 def _words(text: str) -> list[str]:
@@ -222,12 +223,16 @@ def find_model(name: str) -> ModelMatch:
     weights = dict(spec.release_weights)
     known = {**dict(spec.context_releases), **weights}
     release = next((w for w in words if w in known), None) or next((w for w in words if _DATE.fullmatch(w)), None)
-    return ModelMatch(spec, said[-1] if said else None, release, weights.get(release or ""))
+    typed = name.strip().rsplit("/", 1)[-1]
+    alias = typed if _key(words) != _key(_words(spec.name)) else None
+    return ModelMatch(spec, said[-1] if said else None, release, weights.get(release or ""), alias)
 
 
-def model_assumption(spec: ModelSpec, filled: list[str], used_instead: list[str] | None = None) -> Assumption:
+def model_assumption(spec: ModelSpec, filled: list[str], used_instead: list[str] | None = None,
+                     alias: str | None = None) -> Assumption:
     """What the named model set (``filled``: the inputs taken from it), with its source; ``used_instead`` says which
-    given counts were used in place of the model's (each "the given params 7.5e+09 used instead of its 8.03e+09")."""
+    given counts were used in place of the model's (each "the given params 7.5e+09 used instead of its 8.03e+09");
+    ``alias``: the name given, where it names the row by another model's name (a later release of its shape)."""
     shape = f"{spec.params:.4g} parameters"
     if spec.active_params is not None:
         shape += (f", {spec.active_params:.4g} active ({spec.experts} routed experts, {spec.experts_per_token} per "
@@ -255,4 +260,5 @@ def model_assumption(spec: ModelSpec, filled: list[str], used_instead: list[str]
         note += "; " + "; ".join(used_instead)
     if spec.uncertain:
         note += "; some of its figures are UNCERTAIN: " + spec.note
-    return Assumption("model", f"{spec.name}: {shape}", spec.source, note)
+    named = f"{alias} (the architecture of {spec.name})" if alias else spec.name
+    return Assumption("model", f"{named}: {shape}", spec.source, note)

@@ -229,5 +229,5 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
             given.notes.append(note)
     # a hybrid's recurrent layers: serving's state, and a training's FLOPs beside 6·N·D whatever its context
     fill("recurrent", spec.recurrent)
-    given.notes.append(model_assumption(spec, filled, used_instead))
+    given.notes.append(model_assumption(spec, filled, used_instead, match.alias))
     return given
