@@ -676,8 +676,8 @@ def test_a_gb200_host_cpu_is_its_superchips_grace_shared_by_its_two_gpus() -> No
 @pytest.mark.parametrize("hardware", ["H100", "H200", "B200", "GH200"])
 @pytest.mark.parametrize("params", [1e6, 3e7, 1.24e8, 1e9, 3e9, 8e9, 70e9])
 def test_a_chip_with_more_peak_and_bandwidth_than_the_a100_never_trains_slower(hardware: str, params: float) -> None:
-    # the fitted size-ridge interaction is a straight line in log size: below ~0.5B it said an H100 reaches fewer
-    # FLOP/s than an A100 (a 124M model: 22.5 chip-hours on H100 against 17.4 on A100 for the same FLOPs)
+    # the fitted size-ridge interaction is a straight line in log size: below a few hundred million parameters it
+    # said an H100 reaches fewer FLOP/s than an A100 (a 124M model: 22.5 chip-hours on H100 against 17.4 on A100)
     kw = {"params": params, "tokens": 1e10, "count": 8}
     a100 = estimate_training(hardware="A100", **kw)
     newer = estimate_training(hardware=hardware, **kw)

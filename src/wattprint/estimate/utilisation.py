@@ -45,7 +45,7 @@ Two physical limits the linear fit does not know: the ridge is compared per tens
 twice the bytes, tf32 or fp32, moves twice the bytes per FLOP: ``element_bytes``), and no chip is predicted to
 reach fewer FLOP/s than the reference chip would for the same training, scaled by the smaller of the chip's peak
 and bandwidth ratios to it (at most 1): the roofline of a chip that much smaller in both (the interaction, a
-straight line in log size, said an H100 trains slower than an A100 below about 0.5B parameters).
+straight line in log size, said an H100 trains slower than an A100 below a few hundred million parameters).
 
 MFU here is *effective*: model FLOPs (6·N·D) / (chip-hours x dense peak at the chip's default precision),
 so it already includes downtime counted in published chip-hours. The range comes from the 10th-90th
@@ -167,7 +167,7 @@ def predict_mfu(
     benchmark refits without the family it scores.
 
     No chip is predicted to reach fewer FLOP/s than the reference chip scaled by the smaller of its peak and
-    bandwidth ratios to it (:func:`_roofline_share`): below about 0.5B parameters the fitted size-ridge
+    bandwidth ratios to it (:func:`_roofline_share`): below a few hundred million parameters the size-ridge
     interaction, a straight line, would say an H100 reaches fewer FLOP/s than an A100.
     """
     t = table or model_table()
