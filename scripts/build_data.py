@@ -97,7 +97,8 @@ ATTR_IPCC = (
     "emission factors from Electricity Maps (github.com/electricitymaps/electricitymaps-contrib, "
     "config/defaults.yaml; MIT), mostly based on IPCC 2014."
 )
-ATTR_EGRID = "US EPA eGRID2016 state output emission rates (public domain), via CodeCarbon."
+ATTR_EGRID = ("US EPA eGRID state output emission rates (public domain): eGRID2016 via CodeCarbon; eGRID2023 "
+              "(rev. 2, 2025) as parsed from EPA's workbook by two public repositories (refdata/us_states_egrid.csv).")
 ATTR_EPOCH = (
     "Accelerator specifications from vendor datasheets, cross-checked against Epoch AI, \"Data on Machine "
     "Learning Hardware\" (CC BY 4.0, https://creativecommons.org/licenses/by/4.0/), the source of a few values "
@@ -668,6 +669,14 @@ def build_regions(shared: Path, factors: dict[str, Any]) -> dict[str, Any]:
             "source": "US EPA eGRID2016 state output emission rate (lb CO2/MWh x 0.4536), via CodeCarbon "
             "usa_emissions.json",
             "rel": "intensity_rel_egrid",
+        }
+    for r in read_csv(REFDATA / "us_states_egrid.csv"):  # a newer release, each year with its own basis and gases
+        subnational[f"US-{r['state']}"]["years"][r["data_year"]] = {
+            "g": rnd(float(r["co2e_lb_per_mwh"]) * LB_PER_MWH_TO_G_PER_KWH, 2),
+            "basis": f"direct combustion CO2e output rate ({r['egrid_release']}, data year {r['data_year']})",
+            "gases": "CO2e",  # eGRID's CO2e rate: CO2, CH4 and N2O at the plant; no upstream, no line losses
+            "source": f"US EPA {r['egrid_release']} (2025) state annual CO2e total output emission rate STC2ERTA "
+            f"(lb/MWh x 0.4536), as parsed from EPA's workbook in {r['co2e_read_in']}",
         }
     prov = {r["name"].lower(): r for r in read_csv(REFDATA / "canada_provinces.csv")}
     ca_map = {

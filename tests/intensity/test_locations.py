@@ -84,9 +84,12 @@ def test_year_that_is_not_a_year_is_a_clear_error(year: object) -> None:
 
 
 def test_subnational_bases_differ_and_are_carried() -> None:
-    ca = intensity_for("US-CA")
+    ca = intensity_for("US-CA", 2016)
     assert ca.year == 2016 and "eGRID 2016" in ca.basis and "combustion" in ca.basis
     assert ca.g_per_kwh.value == pytest.approx(452.541 * 0.45359237, rel=1e-3)  # lb/MWh -> g/kWh
+    ca = intensity_for("US-CA")  # the latest: eGRID2023's CO2e rate
+    assert ca.year == 2023 and "eGRID2023" in ca.basis and "combustion" in ca.basis
+    assert ca.g_per_kwh.value == pytest.approx(394.769 * 0.4536, rel=1e-3)
     qc = intensity_for("Quebec")
     assert qc.year == 2023 and "lifecycle" in qc.basis and qc.g_per_kwh.value < 50
     ab = intensity_for("CA-AB")
@@ -255,9 +258,27 @@ def test_korea_says_it_was_read_as_the_republic_of_korea() -> None:
 
 
 def test_a_year_before_the_data_of_a_grid_with_one_year_says_so() -> None:
-    # Texas has one data year: "available years: 2016-2016" read as a range of one
+    # a zone with one data year: "available years: 2018-2018" read as a range of one
+    year = intensity_for("SE3").year
+    assert year is not None
     with pytest.raises(InputConflictError) as e:
+        intensity_for("SE3", year - 5)
+    assert f"the data hold {year} only" in str(e.value) and f"{year}-{year}" not in str(e.value)
+    # years with a gap are listed, not spanned: "2016-2023" said there were the years between
+    with pytest.raises(InputConflictError, match=r"available years: 2016, 2023$"):
         intensity_for("US-TX", 2010)
-    assert "the data hold 2016 only" in str(e.value) and "2016-2016" not in str(e.value)
-    with pytest.raises(InputConflictError, match=r"available years: \d{4}-\d{4}"):
+    with pytest.raises(InputConflictError, match=r"available years: 2000-2021, 2023$"):
         intensity_for("FR", 1990)
+
+
+def test_a_gap_year_does_not_take_in_a_next_year_of_another_basis() -> None:
+    # Texas 2020: eGRID2016's CO2 rate; eGRID2023's CO2e rate, 27 % lower, was said to be in the range and was not
+    i, notes = intensity_lookup("US-TX", 2020)
+    later = intensity_for("US-TX", 2023).g_per_kwh.value
+    assert i.year == 2016 and not i.g_per_kwh.low <= later <= i.g_per_kwh.high
+    assert "2023, the next year in the data, is of another basis" in notes[-1].note
+    assert "takes in" not in notes[-1].note
+    fr, notes = intensity_lookup("FR", 2022)  # a gap in one basis: the range reaches the next year
+    assert fr.year == 2021 and "the range takes in 2023" in notes[-1].note
+    f23 = intensity_for("FR", 2023).g_per_kwh.value
+    assert fr.g_per_kwh.low <= f23 <= fr.g_per_kwh.high

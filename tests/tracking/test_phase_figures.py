@@ -224,8 +224,9 @@ def test_runs_show_prices_each_phase_in_its_table_and_a_run_stored_before_phases
 def test_runs_show_labels_a_co2_only_intensity_as_the_source_counts_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "runs.db"
-    with track("ph", "ca", db=str(db), interval_s=0.05, readers=[PowerReader("cpu")], location="US-CA", quiet=True):
+    with track("ph", "ca", db=str(db), interval_s=0.05, readers=[PowerReader("cpu")], location="aws:eu-west-1",
+               quiet=True):
         time.sleep(0.1)
     assert main(["runs", "show", "ca", "--db", str(db)]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("grid intensity"))
-    assert line.rstrip().endswith("gCO2/kWh"), line  # eGRID 2016 state rates count CO2 only
+    assert line.rstrip().endswith("gCO2/kWh"), line  # the EEA's intensity counts CO2 only

@@ -126,6 +126,17 @@ def check_year(year: Any) -> int | None:
     return int(year)
 
 
+def _spans(years: list[int]) -> str:
+    """Sorted years as runs: [2000, 2001, 2002, 2023] -> "2000-2002, 2023" (a gap is not spanned)."""
+    runs: list[list[int]] = []
+    for y in years:
+        if runs and y == runs[-1][-1] + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
 def _pick_year(loc: Location, years: list[int], year: int | None, what: str = "intensity"
                ) -> tuple[int, list[Assumption]]:
     """The data year to use for ``year`` (None -> latest): after the data -> the latest, a gap -> the nearest
@@ -140,8 +151,8 @@ def _pick_year(loc: Location, years: list[int], year: int | None, what: str = "i
                                  f"{year} not in the data for {loc.name}; latest available year {used} used")]
     if year < years[0]:
         raise InputConflictError(f"no {what} data for {loc.name} before {years[0]} (asked for {year}); "
-                                 + (f"available years: {years[0]}-{years[-1]}" if len(years) > 1
-                                    else f"the data hold {years[0]} only"))
+                                 + (f"the data hold {years[0]} only" if len(years) == 1 else
+                                    f"available years: {_spans(years)}"))
     used = max(y for y in years if y <= year)
     return used, [Assumption(f"{what} year", str(used), "",
                              f"{year} not in the data for {loc.name}; nearest earlier year {used} used")]
@@ -180,26 +191,34 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
         basis, source = _COUNTRY_BASIS, _country_source(rec["src"])
     else:
         basis = rec.get("basis") or raw["basis"]
-        source = raw["source"]
+        source = rec.get("source") or raw["source"]  # a year from another release of the data says its own
     if "low" in rec:  # mix-derived (Canadian provinces, country-years recomputed from their mix): per-source min/max
         rng = Range(g, float(rec["low"]), float(rec["high"]))
     else:
         rel = _rel(raw)
         same_basis = rec.get("basis") or raw.get("basis")
-        # A gap year lies between the year used and the next one in the data: the range reaches that one too.
+
+        def basis_of(y: int) -> Any:
+            r = _year(raw, str(y))
+            return r.get("basis") or raw.get("basis")
+
+        # A gap year lies between the year used and the next one in the data: the range reaches that one too,
+        # where it is of the same basis (another release may count other gases: never mixed silently).
         later = min((y for y in years if year is not None and used < year < y), default=None)
-        window = [float(r["g"]) for r in (_year(raw, str(y)) for y in years if used - 2 <= y <= used or y == later)
-                  if (r.get("basis") or raw.get("basis")) == same_basis]
+        other = later is not None and basis_of(later) != same_basis
+        window = [float(_year(raw, str(y))["g"]) for y in years
+                  if (used - 2 <= y <= used or y == later) and basis_of(y) == same_basis]
         rng = Range(g, min([g * (1 - rel), *window]), max([g * (1 + rel), *window]))
         if later is not None and year_notes:
-            year_notes[-1] = replace(year_notes[-1], note=f"{year_notes[-1].note}; the range takes in {later}, the "
-                                                           "next year in the data")
+            said = (f"{later}, the next year in the data, is of another basis ({basis_of(later)}) and not in the "
+                    "range" if other else f"the range takes in {later}, the next year in the data")
+            year_notes[-1] = replace(year_notes[-1], note=f"{year_notes[-1].note}; {said}")
     year_out = used if used > 0 else None  # 0 = source gives no year
     loc_label = f"{loc.name} ({loc.key})" if loc.name != loc.key else loc.key
     if year_notes:  # the year note travels with the figure (intensity_for has no notes list)
         source = f"{source}; {year_notes[-1].note}"
     return Intensity(rng, location=loc_label, basis=basis, year=year_out, source=source,
-                     gases=raw.get("gases") or "CO2e"), notes + year_notes
+                     gases=rec.get("gases") or raw.get("gases") or "CO2e"), notes + year_notes
 
 
 def replaced_grid_note(loc: Location, what: str, pue_given: bool) -> Assumption:
