@@ -116,6 +116,12 @@ def test_data_search_finds_a_name_model_takes(capsys: pytest.CaptureFixture[str]
     ("GLM-5.3", "GLM-5.3 (the architecture of GLM-5): "),
     ("meta-llama/Meta-Llama-3.1-8B-Instruct", "Llama 3.1 8B: "),  # another spelling of the row's own name
     ("Qwen/Qwen3.5-27B", "Qwen3.5-27B: "),
+    ("moonshotai/Kimi-K2.6", "Kimi-K2.6 (the architecture of Kimi-K2): "),
+    ("deepseek-ai/DeepSeek-R1", "DeepSeek-R1 (the architecture of DeepSeek-V3): "),
+    # spellings of the row's own model, which a rule on the names alone took for other models
+    ("Phi-4", "Phi-4 (14B): "), ("gpt2-medium", "GPT-2 355M: "), ("Command R", "Command R (35B): "),
+    ("mistralai/Mixtral-8x7B-v0.1", "Mixtral 8x7B: "), ("huggyllama/llama-7b", "Llama 1 7B: "),
+    ("deepseek-ai/DeepSeek-V3-0324", "DeepSeek-V3: "),
 ])
 def test_the_model_line_names_the_model_given_where_it_shares_another_rows_shape(name: str, said: str) -> None:
     # a Qwen3.6 estimate read "Qwen3.5-27B: 2.7e+10 parameters ..." as if the user had named another model

@@ -145,7 +145,9 @@ def test_a_count_that_contradicts_the_named_model_is_refused(kw: dict[str, objec
 
 
 @pytest.mark.parametrize(("model", "attention", "has"), [
-    ("Llama-3.1-8B", "mqa", "gqa"), ("Llama 2 7B", "gqa", "mha"), ("falcon-7b", "mha", "mqa")])
+    ("Llama-3.1-8B", "mqa", "gqa"), ("Llama 2 7B", "gqa", "mha"), ("falcon-7b", "mha", "mqa"),
+    # latent attention is served with a GQA-like cache shape: 'gqa' was taken as agreeing with it
+    ("DeepSeek-V3", "gqa", "mla"), ("Kimi-K2", "gqa", "mla"), ("Llama-3.1-8B", "mla", "gqa")])
 def test_an_attention_that_contradicts_the_named_model_is_refused(model: str, attention: str, has: str) -> None:
     with pytest.raises(InputConflictError,
                        match=f"--attention \\(attention\\) '{attention}' contradicts model .*\\({has}\\)"):

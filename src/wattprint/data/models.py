@@ -128,6 +128,7 @@ class ModelSpec:
     compressed_attention: CompressedAttention | None = None  # DeepSeek-V4's compressed attention; None: not so
     global_kv_heads: int | None = None  # K/V heads of its global layers where they differ from its window layers'
     global_head_dim: int | None = None  # head width of its global layers where it differs (Gemma 4: 512 vs 256)
+    releases: tuple[str, ...] = ()  # aliases that are other models of its architecture (Qwen3.6-27B: Qwen3.5-27B's)
 
     def window_split(self) -> tuple[int, int] | None:
         """(sliding-window layers, global layers) where the global layers have a shape of their own, else None."""
@@ -161,7 +162,7 @@ class ModelMatch:
     name_precision: str | None
     release: str | None = None
     release_weights: str | None = None
-    alias: str | None = None  # the name as given, where it is not the row's own (Qwen3.6-27B for Qwen3.5-27B)
+    alias: str | None = None  # the name as given, where it names another model of the row's architecture
 
 
 def _words(text: str) -> list[str]:
@@ -188,7 +189,7 @@ def _specs() -> tuple[ModelSpec, ...]:
         RecurrentLayers(**m["recurrent"]) if m.get("recurrent") else None,
         SparseAttention(**m["sparse_attention"]) if m.get("sparse_attention") else None, m.get("kv_latent_dim"),
         CompressedAttention(**m["compressed_attention"]) if m.get("compressed_attention") else None,
-        m.get("global_kv_heads"), m.get("global_head_dim"))
+        m.get("global_kv_heads"), m.get("global_head_dim"), tuple(m.get("releases") or ()))
         for m in load_table("models")["models"])
 
 
@@ -223,8 +224,7 @@ def find_model(name: str) -> ModelMatch:
     weights = dict(spec.release_weights)
     known = {**dict(spec.context_releases), **weights}
     release = next((w for w in words if w in known), None) or next((w for w in words if _DATE.fullmatch(w)), None)
-    typed = name.strip().rsplit("/", 1)[-1]
-    alias = typed if _key(words) != _key(_words(spec.name)) else None
+    alias = name.strip().rsplit("/", 1)[-1] if _key(words) in {_key(_words(r)) for r in spec.releases} else None
     return ModelMatch(spec, said[-1] if said else None, release, weights.get(release or ""), alias)
 
 

@@ -179,13 +179,13 @@ def apply_model(model: Any, params: Any, active_params: Any, *, serving: bool = 
         fill("experts_per_token", spec.experts_per_token)
         if attention is None or isinstance(attention, str):  # anything else: the estimator's checks refuse it
             said = (attention or "").strip().lower()
-            if said == "mla" and spec.latent_attention:  # its card's name for it, served as spec.attention
-                said = spec.attention
             if said and said not in (*ATTENTION, "mla"):  # a typo is unknown, not a contradiction of the model
                 raise UnknownNameError("attention", said, [*ATTENTION, "mla"],
                                        hint=f"use one of {', '.join((*ATTENTION, 'mla'))}; {spec.name} has "
                                             f"{spec.attention_name}: leave --attention out to use it")
-            if said and said != spec.attention:
+            # against its card's name for it: latent attention is 'mla' (served as spec.attention, its cache
+            # shape), so 'gqa' contradicts it as 'mha' does
+            if said and said != spec.attention_name:
                 raise InputConflictError(f"{both_names('attention')} {said!r} contradicts model {spec.name!r} "
                                          f"({spec.attention_name}); give one of them")
             given.attention, given.attention_of = spec.attention, spec.name
