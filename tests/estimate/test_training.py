@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -754,3 +755,14 @@ def test_the_json_of_a_training_estimate_has_the_same_keys_with_or_without_a_chi
     assert "wall_time_h" in figures and all(f in without for f in figures)
     assert without["wall_time_h"] is None and without["wall_time_h_low"] is None
     assert with_count["wall_time_h"] == pytest.approx(with_count["chip_hours"] / 8)
+
+
+def test_an_fp8_mfu_note_says_its_factors_are_of_the_bf16_peak() -> None:
+    # the value read "0.17 of the fp8 peak" beside factors that multiply to 0.34: the model's MFU is of the bf16 peak
+    mfu = next(a for a in estimate_training(params=70e9, tokens=1e12, hardware="H100", count=1024,
+                                            precision="fp8").assumptions if a.what.startswith("MFU"))
+    of_fp8 = float(mfu.value.split()[0])
+    said = re.match(r"([\d.]+) of the bf16 peak, the one the model is fitted against .* is 0\.5x that as a share of "
+                    r"the fp8 peak: ", mfu.note)
+    assert said is not None, mfu.note
+    assert float(said.group(1)) == pytest.approx(2 * of_fp8, rel=0.02)

@@ -176,8 +176,13 @@ def _modelled_mfu(chip: TrainingChip, n_active: float | None, is_moe: bool) -> t
                f"{chip.precision} can run" if twin is not None and raised != capped else "")))
         run_mfu = raised
     achieved = run_mfu * chip.peak  # carries the variants' spread too
+    explanation = est.explanation
+    if chip.peak.value > chip.default_peak:  # fp8: the model's factors are of the default peak it is fitted against
+        explanation = (f"{est.mfu.value:.3g} of the {chip.default_precision} peak, the one the model is fitted "
+                       f"against (its fp8 term included), is {chip.default_peak / chip.peak.value:.2g}x that as a "
+                       f"share of the {chip.precision} peak: {explanation}")
     notes = [Assumption("MFU (model FLOPs utilisation)", f"{run_mfu:.3g} of the {chip.precision} peak", est.source,
-                        est.explanation), *extra]
+                        explanation), *extra]
     return achieved, run_mfu, notes
 
 
