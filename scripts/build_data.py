@@ -1003,10 +1003,11 @@ def _compressed_attention(r: dict[str, str]) -> dict[str, Any] | None:
 
 def _model(r: dict[str, str], params_b: str, **moe: Any) -> dict[str, Any]:
     """One row of either table as a preset; ``moe``: the active parameters and expert counts of an MoE row."""
+    names = [a.strip() for a in r["aliases"].split(";") if a.strip()]
     return {
         # "+name": another model of this architecture (a later release), not a spelling of this one
-        "name": r["model"], "aliases": [a.strip().lstrip("+") for a in r["aliases"].split(";") if a.strip()],
-        "releases": [a.strip()[1:] for a in r["aliases"].split(";") if a.strip().startswith("+")],
+        "name": r["model"], "aliases": [a.lstrip("+") for a in names],
+        "releases": [a[1:] for a in names if a.startswith("+")],
         "params": float(params_b) * 1e9, "active_params": None, "experts": None, "experts_per_token": None, **moe,
         # multi-head latent attention (DeepSeek) caches a compressed latent: served as GQA with its real cache size;
         # one K/V head is multi-query attention, whatever the model card calls it

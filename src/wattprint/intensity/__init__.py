@@ -196,11 +196,11 @@ def intensity_lookup(location: str | None, year: int | None = None) -> tuple[Int
         rng = Range(g, float(rec["low"]), float(rec["high"]))
     else:
         rel = _rel(raw)
-        same_basis = rec.get("basis") or raw.get("basis")
-
         def basis_of(y: int) -> Any:
             r = _year(raw, str(y))
             return r.get("basis") or raw.get("basis")
+
+        same_basis = basis_of(used)
 
         # A gap year lies between the year used and the next one in the data: the range reaches that one too,
         # where it is of the same basis (another release may count other gases: never mixed silently).
